@@ -1,0 +1,81 @@
+/**
+ * An opened object version: metadata plus the data file's descriptor, so bytes and
+ * metadata stay one version even when the key is overwritten meanwhile (the old inode
+ * lives on while the descriptor is open).
+ *
+ * The descriptor is closed exactly once: by close(), or when the last read stream
+ * finishes (ended, failed or destroyed), or - for a handle that is dropped without either
+ * - when it is garbage-collected.
+ */
+import { createReadStream } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { S3Error } from '../../errors';
+import type { ByteRange, ObjectHandle, ObjectMeta } from '../types';
+
+const leaked = new FinalizationRegistry<FileHandle>((fh) => {
+  fh.close().catch(() => {});
+});
+
+export class FsObjectHandle implements ObjectHandle {
+  private active = 0;
+  private consumed = false;
+  private closeRequested = false;
+  private closed = false;
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    readonly meta: ObjectMeta,
+    private readonly fh: FileHandle,
+  ) {
+    leaked.register(this, fh, this);
+  }
+
+  read(range?: ByteRange): Readable {
+    if (this.closed || this.closeRequested) throw new S3Error('InternalError', 'The object handle is closed.');
+    const size = this.meta.size;
+    const start = range?.start ?? 0;
+    const end = range?.end ?? size - 1;
+    if (start < 0 || end >= size || start > end) {
+      if (range === undefined || (size === 0 && start === 0)) {
+        // nothing to read (empty object)
+        this.consumed = true;
+        void this.maybeClose();
+        return Readable.from([]);
+      }
+      throw new S3Error('InvalidRange');
+    }
+    const stream = createReadStream('', { fd: this.fh, start, end, autoClose: false, emitClose: true });
+    this.active++;
+    let done = false;
+    const finish = (): void => {
+      if (done) return;
+      done = true;
+      this.active--;
+      this.consumed = true;
+      void this.maybeClose();
+    };
+    stream.once('close', finish);
+    stream.once('error', finish);
+    return stream;
+  }
+
+  async close(): Promise<void> {
+    this.closeRequested = true;
+    await this.maybeClose();
+  }
+
+  /** True once the descriptor has been closed. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  private maybeClose(): Promise<void> {
+    if (this.closing) return this.closing;
+    if (this.active > 0 || !(this.closeRequested || this.consumed)) return Promise.resolve();
+    this.closed = true;
+    leaked.unregister(this);
+    this.closing = this.fh.close().catch(() => {});
+    return this.closing;
+  }
+}

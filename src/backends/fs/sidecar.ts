@@ -1,0 +1,120 @@
+/**
+ * The metadata store: one JSON sidecar per object in the metadata tree. A sidecar records
+ * the identity (inode, size, mtime) of the data file it describes, so a reader can tell
+ * when it is stale or missing (a file placed by hand, edited in place, or a crash between
+ * the two renames of a write) and synthesize metadata instead.
+ */
+import { promises as fsp, type Stats } from 'node:fs';
+import * as path from 'node:path';
+import type { ObjectAttributes, ObjectMeta, ObjectSummary } from '../types';
+import { copyAttributes } from './attributes';
+import { isErrno, type Layout } from './layout';
+
+export interface FileIdentity {
+  ino: number;
+  size: number;
+  mtimeMs: number;
+}
+
+export interface Sidecar extends FileIdentity {
+  v: 1;
+  /** The full key (also what lets a hashed path be named). */
+  key: string;
+  /** Unquoted. */
+  etag: string;
+  attrs: ObjectAttributes;
+}
+
+export function identityOf(st: Pick<Stats, 'ino' | 'size' | 'mtimeMs'>): FileIdentity {
+  return { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs };
+}
+
+export function sameIdentity(a: FileIdentity, b: FileIdentity): boolean {
+  return a.ino === b.ino && a.size === b.size && a.mtimeMs === b.mtimeMs;
+}
+
+/** True when the sidecar describes exactly this key and this data file. */
+export function sidecarMatches(sc: Sidecar | undefined, key: string, st: FileIdentity): sc is Sidecar {
+  return sc !== undefined && sc.key === key && sameIdentity(sc, st);
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** The sidecar at `file`, or undefined when it is absent or unreadable. */
+export async function readSidecar(file: string): Promise<Sidecar | undefined> {
+  let text: string;
+  try {
+    text = await fsp.readFile(file, 'utf8');
+  } catch (err) {
+    if (isErrno(err, 'ENOENT', 'ENOTDIR', 'EISDIR', 'ENAMETOOLONG')) return undefined;
+    throw err;
+  }
+  try {
+    const v = JSON.parse(text) as unknown;
+    if (!isRecord(v) || v.v !== 1) return undefined;
+    if (typeof v.key !== 'string' || typeof v.etag !== 'string') return undefined;
+    if (typeof v.ino !== 'number' || typeof v.size !== 'number' || typeof v.mtimeMs !== 'number') return undefined;
+    if (!isRecord(v.attrs) || !isRecord(v.attrs.userMetadata)) return undefined;
+    return {
+      v: 1,
+      key: v.key,
+      etag: v.etag,
+      ino: v.ino,
+      size: v.size,
+      mtimeMs: v.mtimeMs,
+      attrs: copyAttributes(v.attrs as unknown as ObjectAttributes),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+export function makeSidecar(key: string, etag: string, id: FileIdentity, attrs: ObjectAttributes): Sidecar {
+  return { v: 1, key, etag, ino: id.ino, size: id.size, mtimeMs: id.mtimeMs, attrs: copyAttributes(attrs) };
+}
+
+/** Writes the sidecar to a temp file (to be installed with installSidecar). */
+export async function writeSidecarTemp(layout: Layout, sc: Sidecar): Promise<string> {
+  const tmp = layout.tempPath('meta');
+  await fsp.writeFile(tmp, JSON.stringify(sc), { encoding: 'utf8', flag: 'wx' });
+  return tmp;
+}
+
+/** Renames a temp sidecar into place, creating the metadata directories it needs. */
+export async function installSidecar(tmp: string, file: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await fsp.rename(tmp, file);
+      return;
+    } catch (err) {
+      // ENOENT: a parent is missing (never made, or removed by a concurrent delete).
+      if (!isErrno(err, 'ENOENT') || attempt >= 10) {
+        await fsp.rm(tmp, { force: true }).catch(() => {});
+        throw err;
+      }
+      await fsp.mkdir(path.dirname(file), { recursive: true });
+    }
+  }
+}
+
+export async function writeSidecar(layout: Layout, file: string, sc: Sidecar): Promise<void> {
+  await installSidecar(await writeSidecarTemp(layout, sc), file);
+}
+
+export function metaFrom(sc: Sidecar, st: Pick<Stats, 'size' | 'mtimeMs'>): ObjectMeta {
+  return {
+    ...copyAttributes(sc.attrs),
+    key: sc.key,
+    size: st.size,
+    etag: sc.etag,
+    lastModified: new Date(Math.floor(st.mtimeMs)),
+  };
+}
+
+export function summaryFrom(meta: ObjectMeta): ObjectSummary {
+  const s: ObjectSummary = { key: meta.key, size: meta.size, etag: meta.etag, lastModified: meta.lastModified };
+  if (meta.storageClass !== undefined) s.storageClass = meta.storageClass;
+  return s;
+}

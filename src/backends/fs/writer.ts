@@ -1,0 +1,304 @@
+/**
+ * The object writer: streams a body into a temp file (MD5 on the way, bounded memory,
+ * backpressure through stream.pipeline), then places the temp file at the key's path with
+ * one atomic rename, creating directories and converting a file that is in the way into
+ * its directory form (`<dir>/.s3mux-self`).
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { constants as fsc, createReadStream, createWriteStream, promises as fsp } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import * as path from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { S3Error } from '../../errors';
+import { isErrno, type Layout } from './layout';
+import { lockKey, type RootState } from './locks';
+import { joinInside, keySegments, SELF_NAME } from './paths';
+import { identityOf, sameIdentity, type FileIdentity } from './sidecar';
+
+export interface StagedFile {
+  path: string;
+  etag: string;
+  identity: FileIdentity;
+}
+
+function toBuffer(chunk: unknown): Buffer {
+  if (Buffer.isBuffer(chunk)) return chunk;
+  if (typeof chunk === 'string') return Buffer.from(chunk, 'utf8');
+  if (chunk instanceof Uint8Array) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  throw new TypeError('object body chunks must be bytes');
+}
+
+/** Durably writes what the temp file holds and returns its identity. */
+async function finishTemp(fh: FileHandle): Promise<FileIdentity> {
+  await fh.sync();
+  return identityOf(await fh.stat());
+}
+
+/**
+ * Streams `body` into a new temp file. On any error (the body's, a size mismatch, the
+ * disk's) the temp file is removed and the error rethrown.
+ */
+export async function stageBody(layout: Layout, body: Readable, expectedSize?: number): Promise<StagedFile> {
+  const tmp = layout.tempPath('put');
+  const fh = await fsp.open(tmp, 'wx');
+  const hash = createHash('md5');
+  let size = 0;
+  try {
+    const out = createWriteStream(tmp, { fd: fh, autoClose: false });
+    await pipeline(
+      body,
+      async function* (source: AsyncIterable<unknown>) {
+        for await (const chunk of source) {
+          const buf = toBuffer(chunk);
+          hash.update(buf);
+          size += buf.length;
+          yield buf;
+        }
+      },
+      out,
+    );
+    if (expectedSize !== undefined && size !== expectedSize) {
+      throw new S3Error('IncompleteBody', `The body had ${size} bytes, ${expectedSize} were announced.`);
+    }
+    const identity = await finishTemp(fh);
+    await fh.close();
+    return { path: tmp, etag: hash.digest('hex'), identity };
+  } catch (err) {
+    body.destroy();
+    await fh.close().catch(() => {});
+    await fsp.rm(tmp, { force: true }).catch(() => {});
+    throw err;
+  }
+}
+
+/**
+ * Copies the data file of an open object version into a temp file: fs.copyFile (a reflink
+ * where the filesystem can), checked afterwards against the version's identity; if the
+ * source changed meanwhile, the bytes are streamed from the open handle instead.
+ */
+export async function stageCopy(layout: Layout, srcPath: string, src: FileHandle, srcId: FileIdentity): Promise<StagedFile & { size: number }> {
+  const tmp = layout.tempPath('copy');
+  try {
+    let copied = false;
+    try {
+      await fsp.copyFile(srcPath, tmp, fsc.COPYFILE_EXCL | fsc.COPYFILE_FICLONE);
+      const after = await fsp.lstat(srcPath).catch(() => undefined);
+      const st = await fsp.stat(tmp);
+      copied = !!after && sameIdentity(identityOf(after), srcId) && st.size === srcId.size;
+      if (!copied) await fsp.rm(tmp, { force: true });
+    } catch (err) {
+      if (isErrno(err, 'ENOSPC', 'EDQUOT')) throw err;
+      await fsp.rm(tmp, { force: true });
+    }
+    if (!copied) {
+      const out = await fsp.open(tmp, 'wx');
+      try {
+        const ws = createWriteStream(tmp, { fd: out, autoClose: false });
+        if (srcId.size > 0) {
+          await pipeline(createReadStream(srcPath, { fd: src, start: 0, end: srcId.size - 1, autoClose: false }), ws);
+        } else {
+          ws.end();
+        }
+      } finally {
+        await out.close().catch(() => {});
+      }
+    }
+    const fh = await fsp.open(tmp, 'r+');
+    try {
+      const identity = await finishTemp(fh);
+      return { path: tmp, etag: '', identity, size: identity.size };
+    } finally {
+      await fh.close();
+    }
+  } catch (err) {
+    await fsp.rm(tmp, { force: true }).catch(() => {});
+    throw err;
+  }
+}
+
+export interface PlaceContext {
+  layout: Layout;
+  state: RootState;
+}
+
+const PLACE_ATTEMPTS = 20;
+
+/**
+ * Renames `tmp` into the key's place and returns the final data file path (the natural
+ * path, or `<path>/.s3mux-self` when the natural path is a directory). Races with
+ * concurrent writers and deleters (a directory appearing or vanishing) are retried.
+ */
+export async function placeData(ctx: PlaceContext, bucket: string, key: string, tmp: string): Promise<string> {
+  const { bucketDir, parts, path: p } = ctx.layout.dataPath(bucket, key);
+  const segs = keySegments(key);
+  for (let attempt = 0; attempt < PLACE_ATTEMPTS; attempt++) {
+    if (!(await ensureParents(ctx, bucket, bucketDir, parts, segs))) continue;
+    let target = p;
+    try {
+      const st = await fsp.lstat(p);
+      if (st.isDirectory()) target = joinInside(p, [SELF_NAME]);
+    } catch (err) {
+      if (isErrno(err, 'ENOTDIR')) continue;
+      if (!isErrno(err, 'ENOENT')) throw err;
+    }
+    try {
+      await fsp.rename(tmp, target);
+      return target;
+    } catch (err) {
+      if (isErrno(err, 'ENOENT', 'ENOTDIR', 'EISDIR', 'ENOTEMPTY', 'EEXIST')) continue;
+      throw err;
+    }
+  }
+  throw new S3Error('SlowDown', 'The key kept changing shape under concurrent writes; retry.');
+}
+
+/**
+ * Makes every parent directory of the key's path exist. Returns false when the caller
+ * should start over (something changed concurrently).
+ */
+async function ensureParents(
+  ctx: PlaceContext,
+  bucket: string,
+  bucketDir: string,
+  parts: string[],
+  segs: string[],
+): Promise<boolean> {
+  let dir = bucketDir;
+  for (let i = 0; i < parts.length - 1; i++) {
+    dir = dir + path.sep + parts[i];
+    for (let tries = 0; ; tries++) {
+      if (tries > 5) return false;
+      try {
+        await fsp.mkdir(dir);
+        break;
+      } catch (err) {
+        if (isErrno(err, 'ENOENT')) {
+          if (i === 0) throw new S3Error('NoSuchBucket', undefined, { BucketName: bucket });
+          return false;
+        }
+        if (isErrno(err, 'ENOTDIR')) return false;
+        if (!isErrno(err, 'EEXIST')) throw err;
+      }
+      const st = await fsp.lstat(dir).catch(() => undefined);
+      if (!st) continue;
+      if (st.isDirectory()) break;
+      if (st.isFile()) {
+        await convertToDirectoryForm(ctx, bucket, segs.slice(0, i + 1).join('/'), dir);
+        continue;
+      }
+      throw new S3Error(
+        'AccessDenied',
+        'A component of the key path is a symbolic link or special file in the bucket folder.',
+        { Key: segs.join('/') },
+      );
+    }
+  }
+  return true;
+}
+
+/**
+ * Turns the object file at `dirPath` (key `dirKey`) into its directory form
+ * `dirPath/.s3mux-self`, so other keys can live under it. The file is hard-linked into a
+ * holder directory, unlinked, and the holder renamed into its place; a record next to the
+ * holder lets start-up finish the job after a crash. Readers that meet the short window
+ * where the path is missing wait for the conversion (same process) or retry.
+ */
+export function convertToDirectoryForm(ctx: PlaceContext, bucket: string, dirKey: string, dirPath: string): Promise<void> {
+  const running = ctx.state.converting.get(dirPath);
+  if (running) return running;
+  const p = ctx.state.locks
+    .run(lockKey(bucket, dirKey), () => convert(ctx.layout, dirPath))
+    .finally(() => ctx.state.converting.delete(dirPath));
+  ctx.state.converting.set(dirPath, p);
+  return p;
+}
+
+async function convert(layout: Layout, dirPath: string): Promise<void> {
+  const st = await fsp.lstat(dirPath).catch(() => undefined);
+  if (!st || !st.isFile()) return; // already converted, or gone
+  const holder = path.join(layout.conv, `${process.pid}-${randomBytes(8).toString('hex')}`);
+  const record = `${holder}.json`;
+  const self = path.join(holder, SELF_NAME);
+  await fsp.mkdir(holder);
+  try {
+    await fsp.writeFile(record, JSON.stringify({ target: path.relative(layout.root, dirPath) }), { flag: 'wx' });
+    let moved = false;
+    try {
+      await fsp.link(dirPath, self);
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return;
+      const now = await fsp.lstat(dirPath).catch(() => undefined);
+      if (!now || !now.isFile()) return; // it became a directory: someone else converted it
+      if (!isErrno(err, 'EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EMLINK', 'EXDEV')) throw err;
+      // No hard links on this filesystem: move it instead (same short window).
+      await fsp.rename(dirPath, self);
+      moved = true;
+    }
+    if (!moved) {
+      try {
+        await fsp.unlink(dirPath);
+      } catch (err) {
+        if (isErrno(err, 'ENOENT', 'EISDIR', 'EPERM')) return; // converted or removed by someone else
+        throw err;
+      }
+    }
+    for (let attempt = 0; attempt < 10; attempt++) {
+      try {
+        await fsp.rename(holder, dirPath);
+        return;
+      } catch (err) {
+        if (isErrno(err, 'EEXIST', 'ENOTEMPTY', 'EISDIR')) {
+          // A directory appeared meanwhile (a concurrent writer below it): move our bytes in,
+          // unless a newer version of the object is already there.
+          try {
+            await fsp.link(self, path.join(dirPath, SELF_NAME));
+            return;
+          } catch (e2) {
+            if (isErrno(e2, 'EEXIST')) return;
+            if (isErrno(e2, 'ENOENT', 'ENOTDIR')) continue;
+            throw e2;
+          }
+        }
+        if (isErrno(err, 'ENOTDIR')) return; // a newer file version of the object is there: it wins
+        if (isErrno(err, 'ENOENT')) {
+          await fsp.mkdir(path.dirname(dirPath), { recursive: true });
+          continue;
+        }
+        throw err;
+      }
+    }
+    throw new S3Error('SlowDown', 'Could not convert a file to its directory form; retry.');
+  } finally {
+    await fsp.rm(holder, { recursive: true, force: true }).catch(() => {});
+    await fsp.rm(record, { force: true }).catch(() => {});
+  }
+}
+
+/**
+ * Waits for a conversion of `p` that could explain a missing path: returns true when the
+ * caller should look again (one in this process finished, or one by another process may
+ * be under way).
+ */
+export async function awaitConversion(ctx: PlaceContext, p: string): Promise<boolean> {
+  const running = ctx.state.converting.get(p);
+  if (running) {
+    await running.catch(() => {});
+    return true;
+  }
+  const names = await fsp.readdir(ctx.layout.conv).catch(() => [] as string[]);
+  return names.some((n) => n.endsWith('.json'));
+}
+
+/** Removes empty directories from `fromDir` up to, not including, `stopDir`. */
+export async function removeEmptyParents(fromDir: string, stopDir: string): Promise<void> {
+  let d = fromDir;
+  while (d !== stopDir && d.startsWith(stopDir + path.sep)) {
+    try {
+      await fsp.rmdir(d);
+    } catch {
+      return;
+    }
+    d = path.dirname(d);
+  }
+}

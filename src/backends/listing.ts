@@ -1,0 +1,201 @@
+/**
+ * The one implementation of S3 listing semantics (prefix, delimiter of any string,
+ * start-after, max-keys, common prefixes, truncation) on top of a sorted stream of keys.
+ * Any adapter whose store can only enumerate keys in order uses it: fs, memory, and future
+ * ones. Adapters whose store lists natively with a delimiter (S3 itself) need not.
+ *
+ * Order: keys are compared in UTF-8 byte order (what S3 uses), which is Unicode code point
+ * order, not JavaScript's UTF-16 code unit order (they differ for astral characters against
+ * BMP characters at U+E000 and above).
+ */
+import type { ListOptions, ListPage, ObjectSummary } from './types';
+
+/**
+ * Compares two keys in UTF-8 byte order (same result as Buffer.compare of their UTF-8
+ * encodings for well-formed strings) without encoding them.
+ */
+export function compareKeys(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y) {
+      // Surrogates (D800-DFFF, i.e. code points >= U+10000) must sort above E000-FFFF.
+      const fx = x >= 0xd800 ? (x <= 0xdfff ? x + 0x2000 : x - 0x800) : x;
+      const fy = y >= 0xd800 ? (y <= 0xdfff ? y + 0x2000 : y - 0x800) : y;
+      return fx - fy;
+    }
+  }
+  return a.length - b.length;
+}
+
+/** Sorts keys (or anything with a key) in UTF-8 byte order, in place. */
+export function sortByKey<T extends { key: string }>(items: T[]): T[] {
+  return items.sort((p, q) => compareKeys(p.key, q.key));
+}
+
+/**
+ * Where a listing source should (re)start. The source yields keys in ascending UTF-8 order;
+ * it should skip what the seek excludes when it can do so cheaply, and it may yield extra
+ * keys (before the position or outside the prefix): the listing filters them.
+ */
+export interface ListSeek {
+  /** Only keys starting with this are wanted. Keys past the prefix range end the listing. */
+  prefix: string;
+  /** Exclusive lower bound: only keys greater than this are wanted. */
+  after?: string;
+  /** With `after`: also skip every key that starts with `after` (a common prefix already emitted). */
+  skipSubtree?: boolean;
+}
+
+/** A source entry whose summary costs something to read (a stat, a sidecar): loaded only if returned. */
+export interface LazyListEntry {
+  key: string;
+  /** undefined when the object vanished meanwhile (it is then left out). */
+  load(): Promise<ObjectSummary | undefined>;
+}
+
+export type ListSourceItem = ObjectSummary | LazyListEntry;
+
+/** A sorted enumeration of a bucket's keys, from a seek position. */
+export type ListSource = (seek: ListSeek) => AsyncIterable<ListSourceItem>;
+
+export interface ListFromSourceOptions {
+  /**
+   * True (default) when calling the source again with a new position is cheap: after a
+   * common prefix is emitted the listing re-seeks past the whole group instead of iterating
+   * its keys. False for sources that would enumerate from the beginning each time: the
+   * listing then keeps one iteration and filters.
+   */
+  canSeek?: boolean;
+}
+
+/** True when `key` is wanted by the seek (starts with the prefix and is past the position). */
+export function seekWants(key: string, seek: ListSeek): boolean {
+  if (!key.startsWith(seek.prefix)) return false;
+  if (seek.after === undefined) return true;
+  if (compareKeys(key, seek.after) <= 0) return false;
+  return !(seek.skipSubtree && key.startsWith(seek.after));
+}
+
+/** True when `key`, and so every key after it, is past the prefix range of the seek. */
+export function seekIsPast(key: string, seek: ListSeek): boolean {
+  return !key.startsWith(seek.prefix) && compareKeys(key, seek.prefix) > 0;
+}
+
+/**
+ * Classifies the set of all keys that start with `start` (a directory's key prefix, say)
+ * against a seek: 'before' (none wanted, and the listing goes on after them), 'after'
+ * (none wanted and none after them either: stop), or 'inside' (some may be wanted).
+ */
+export function classifySubtree(start: string, seek: ListSeek): 'before' | 'inside' | 'after' {
+  const { prefix, after } = seek;
+  if (!start.startsWith(prefix) && !prefix.startsWith(start)) {
+    return compareKeys(start, prefix) < 0 ? 'before' : 'after';
+  }
+  if (after !== undefined) {
+    if (seek.skipSubtree && start.startsWith(after)) return 'before';
+    if (compareKeys(start, after) < 0 && !after.startsWith(start)) return 'before';
+  }
+  return 'inside';
+}
+
+/** True when `startAfter` is itself a common prefix of a listing with this prefix and delimiter. */
+export function isCommonPrefix(startAfter: string, prefix: string, delimiter: string | undefined): boolean {
+  if (!delimiter || !startAfter.startsWith(prefix)) return false;
+  const idx = startAfter.indexOf(delimiter, prefix.length);
+  return idx >= 0 && idx + delimiter.length === startAfter.length;
+}
+
+/**
+ * One listing page from a sorted source. When `startAfter` is a common prefix (the
+ * NextMarker of a previous page), every key under it is skipped, so the next page never
+ * repeats it. A page is truncated only when another entry really follows it.
+ */
+export async function listFromSource(
+  source: ListSource,
+  opts: ListOptions,
+  options: ListFromSourceOptions = {},
+): Promise<ListPage> {
+  const canSeek = options.canSeek ?? true;
+  const prefix = opts.prefix ?? '';
+  const delimiter = opts.delimiter ? opts.delimiter : undefined;
+  const maxKeys = Math.min(Math.max(0, Math.floor(opts.maxKeys)), 1000);
+  const page: ListPage = { objects: [], commonPrefixes: [], isTruncated: false };
+  if (maxKeys === 0) return page;
+
+  let seek: ListSeek = { prefix };
+  if (opts.startAfter !== undefined && opts.startAfter !== '') {
+    seek = { prefix, after: opts.startAfter, skipSubtree: isCommonPrefix(opts.startAfter, prefix, delimiter) };
+  }
+
+  let count = 0;
+  let last: string | undefined;
+  let finished = false;
+  while (!finished) {
+    const iterator = source(seek)[Symbol.asyncIterator]();
+    let exhausted = false;
+    let reseek: ListSeek | undefined;
+    let previous: string | undefined;
+    try {
+      for (;;) {
+        const step = await iterator.next();
+        if (step.done) {
+          exhausted = true;
+          finished = true;
+          break;
+        }
+        const item = step.value;
+        const key = item.key;
+        if (previous !== undefined && compareKeys(previous, key) >= 0) {
+          throw new Error(`listing source out of order: ${JSON.stringify(previous)} then ${JSON.stringify(key)}`);
+        }
+        previous = key;
+        if (!seekWants(key, seek)) {
+          if (seekIsPast(key, seek)) {
+            finished = true;
+            break;
+          }
+          continue;
+        }
+        if (delimiter) {
+          const idx = key.indexOf(delimiter, prefix.length);
+          if (idx >= 0) {
+            const cp = key.slice(0, idx + delimiter.length);
+            if (count >= maxKeys) {
+              page.isTruncated = true;
+              finished = true;
+              break;
+            }
+            page.commonPrefixes.push(cp);
+            count++;
+            last = cp;
+            const next: ListSeek = { prefix, after: cp, skipSubtree: true };
+            if (canSeek) {
+              reseek = next;
+              break;
+            }
+            seek = next;
+            continue;
+          }
+        }
+        if (count >= maxKeys) {
+          page.isTruncated = true;
+          finished = true;
+          break;
+        }
+        const summary = 'load' in item ? await item.load() : item;
+        if (summary === undefined) continue;
+        page.objects.push(summary);
+        count++;
+        last = key;
+      }
+    } finally {
+      if (!exhausted && typeof iterator.return === 'function') await iterator.return();
+    }
+    if (reseek) seek = reseek;
+    else finished = true;
+  }
+  if (page.isTruncated) page.nextStartAfter = last;
+  return page;
+}

@@ -1,0 +1,205 @@
+/**
+ * The backend interface: the one contract between s3mux and a store. An adapter never sees
+ * an HTTP request or XML; it receives plain values and streams, and throws S3Error
+ * (src/errors.ts) with a code from the shared table.
+ */
+import type { Readable } from 'node:stream';
+
+export interface Tag {
+  key: string;
+  value: string;
+}
+
+/** Content headers and metadata that travel with an object. */
+export interface ObjectAttributes {
+  contentType?: string;
+  contentEncoding?: string;
+  contentDisposition?: string;
+  contentLanguage?: string;
+  cacheControl?: string;
+  /** Raw Expires header value, kept as sent. */
+  expires?: string;
+  /** x-amz-meta-* without the prefix; names lower-cased. */
+  userMetadata: Record<string, string>;
+  storageClass?: string;
+  tags?: Tag[];
+  /**
+   * Additional checksums (algorithm name lower-case, e.g. crc32 -> base64 value). On a put,
+   * trailing checksums arrive after the body: adapters read this field only once the body
+   * stream has ended.
+   */
+  checksums?: Record<string, string>;
+}
+
+export interface ObjectMeta extends ObjectAttributes {
+  key: string;
+  size: number;
+  /** Without quotes: MD5 hex for single-part objects, "<hex>-N" for multipart ones. */
+  etag: string;
+  lastModified: Date;
+}
+
+/** An object's listing entry: the attributes a listing carries. */
+export type ObjectSummary = Pick<ObjectMeta, 'key' | 'size' | 'etag' | 'lastModified' | 'storageClass'>;
+
+export interface BucketInfo {
+  name: string;
+  creationDate: Date;
+}
+
+/** Inclusive byte range, already resolved against the object size. */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
+/**
+ * An object opened for reading: its metadata and its bytes belong to the same version.
+ * The S3 layer evaluates conditions on `meta`, then asks for the bytes it needs.
+ */
+export interface ObjectHandle {
+  meta: ObjectMeta;
+  read(range?: ByteRange): Readable;
+  close(): Promise<void>;
+}
+
+/** Conditions that must hold on the current object at the moment a write commits. */
+export interface WriteConditions {
+  /** Quoted or unquoted ETag, or "*". */
+  ifMatch?: string;
+  /** Only "*" is meaningful to S3: fail when any object exists under the key. */
+  ifNoneMatch?: string;
+}
+
+export interface PutOptions {
+  /** Decoded body length when the client announced it; adapters may use it to size uploads. */
+  size?: number;
+  conditions?: WriteConditions;
+}
+
+export interface ListOptions {
+  prefix: string;
+  delimiter?: string;
+  /** Exclusive: the listing starts after this key (a marker, a start-after or a decoded token). */
+  startAfter?: string;
+  /** 1..1000 */
+  maxKeys: number;
+}
+
+export interface ListPage {
+  objects: ObjectSummary[];
+  commonPrefixes: string[];
+  isTruncated: boolean;
+  /** The last key or common prefix returned, to start the next page after. */
+  nextStartAfter?: string;
+}
+
+export interface PartInfo {
+  partNumber: number;
+  /** Without quotes: MD5 hex of the part. */
+  etag: string;
+  size: number;
+  lastModified: Date;
+  checksums?: Record<string, string>;
+}
+
+export interface UploadInfo {
+  key: string;
+  uploadId: string;
+  initiated: Date;
+  attrs: ObjectAttributes;
+}
+
+export interface ListPartsOptions {
+  /** Exclusive. */
+  partNumberMarker?: number;
+  maxParts: number;
+}
+
+export interface ListPartsPage {
+  upload: UploadInfo;
+  parts: PartInfo[];
+  isTruncated: boolean;
+  nextPartNumberMarker?: number;
+}
+
+export interface ListUploadsOptions {
+  prefix: string;
+  delimiter?: string;
+  /** Exclusive position: uploads of keys after keyMarker, or of keyMarker itself with an upload id after uploadIdMarker. */
+  keyMarker?: string;
+  uploadIdMarker?: string;
+  maxUploads: number;
+}
+
+export interface ListUploadsPage {
+  uploads: UploadInfo[];
+  commonPrefixes: string[];
+  isTruncated: boolean;
+  nextKeyMarker?: string;
+  nextUploadIdMarker?: string;
+}
+
+/**
+ * Multipart uploads kept by the backend itself (state in the store, never only in one
+ * process), so any s3mux replica can continue an upload another began. The S3 layer
+ * validates part order, sizes and ETags before it calls completeUpload.
+ */
+export interface MultipartStore {
+  createUpload(bucket: string, key: string, attrs: ObjectAttributes): Promise<string>;
+  /** Throws NoSuchUpload. The part is stored only if the body ends without error. */
+  uploadPart(bucket: string, key: string, uploadId: string, partNumber: number, body: Readable, opts?: { size?: number }): Promise<PartInfo>;
+  /** Throws NoSuchUpload. Parts in ascending part-number order. */
+  listParts(bucket: string, key: string, uploadId: string, opts: ListPartsOptions): Promise<ListPartsPage>;
+  /**
+   * Assembles the listed parts, in the given order, into the object, atomically; the
+   * upload and its parts are gone afterwards. `etag` is the multipart ETag to record.
+   */
+  completeUpload(bucket: string, key: string, uploadId: string, partNumbers: number[], etag: string, opts?: PutOptions): Promise<ObjectMeta>;
+  /** Throws NoSuchUpload. Leaves nothing behind. */
+  abortUpload(bucket: string, key: string, uploadId: string): Promise<void>;
+  listUploads(bucket: string, opts: ListUploadsOptions): Promise<ListUploadsPage>;
+}
+
+export interface BackendCapabilities {
+  /** copyObject is implemented natively (no bytes through s3mux). */
+  serverSideCopy: boolean;
+}
+
+export interface Backend {
+  readonly kind: string;
+  readonly capabilities: BackendCapabilities;
+
+  listBuckets(): Promise<BucketInfo[]>;
+  createBucket(bucket: string): Promise<void>;
+  /** Throws BucketNotEmpty when objects remain, NoSuchBucket when absent. */
+  deleteBucket(bucket: string): Promise<void>;
+  /** Throws NoSuchBucket when absent. */
+  headBucket(bucket: string): Promise<BucketInfo>;
+
+  /** Throws NoSuchKey (or NoSuchBucket). */
+  headObject(bucket: string, key: string): Promise<ObjectMeta>;
+  /** Throws NoSuchKey (or NoSuchBucket). */
+  openObject(bucket: string, key: string): Promise<ObjectHandle>;
+  /**
+   * Stores the body under the key. The object becomes visible only when the body ended
+   * without error and the conditions held; if the body stream errors (a checksum failed,
+   * the client went away) nothing is stored and the old object stays.
+   */
+  putObject(bucket: string, key: string, body: Readable, attrs: ObjectAttributes, opts?: PutOptions): Promise<ObjectMeta>;
+  /** Succeeds also when the key is absent (S3 answers 204 either way). */
+  deleteObject(bucket: string, key: string): Promise<void>;
+  /** Keys in UTF-8 binary order. */
+  listObjects(bucket: string, opts: ListOptions): Promise<ListPage>;
+  /** Replaces the tag set (tags live with the object). */
+  setTags(bucket: string, key: string, tags: Tag[]): Promise<void>;
+
+  /** Optional: server-side copy. `attrs` undefined keeps the source's attributes. */
+  copyObject?(srcBucket: string, srcKey: string, dstBucket: string, dstKey: string, attrs: ObjectAttributes | undefined): Promise<ObjectMeta>;
+
+  /** Multipart uploads kept in the store; absent where the generic fallback is used. */
+  readonly multipart?: MultipartStore;
+
+  /** Releases pools, timers, file handles. */
+  close?(): Promise<void>;
+}

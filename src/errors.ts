@@ -1,0 +1,92 @@
+/**
+ * The one error family that crosses every layer. Backends throw S3Error with a code from
+ * the table below; only the S3 layer turns it into error XML, using the status kept here,
+ * so the status for a code is decided in exactly one place.
+ */
+
+export const ERROR_TABLE = {
+  AccessDenied: [403, 'Access Denied'],
+  AuthorizationHeaderMalformed: [400, 'The authorization header is malformed.'],
+  AuthorizationQueryParametersError: [400, 'Error parsing the X-Amz-Credential parameter.'],
+  BadDigest: [400, 'The Content-MD5 or checksum value that you specified did not match what the server received.'],
+  BucketAlreadyExists: [409, 'The requested bucket name is not available.'],
+  BucketAlreadyOwnedByYou: [409, 'Your previous request to create the named bucket succeeded and you already own it.'],
+  BucketNotEmpty: [409, 'The bucket you tried to delete is not empty'],
+  EntityTooLarge: [400, 'Your proposed upload exceeds the maximum allowed object size.'],
+  EntityTooSmall: [400, 'Your proposed upload is smaller than the minimum allowed object size.'],
+  ExpiredToken: [400, 'The provided token has expired.'],
+  IncompleteBody: [400, 'You did not provide the number of bytes specified by the Content-Length HTTP header.'],
+  InternalError: [500, 'We encountered an internal error. Please try again.'],
+  InvalidAccessKeyId: [403, 'The AWS Access Key Id you provided does not exist in our records.'],
+  InvalidArgument: [400, 'Invalid Argument'],
+  InvalidBucketName: [400, 'The specified bucket is not valid.'],
+  InvalidDigest: [400, 'The Content-MD5 or checksum value that you specified is not valid.'],
+  InvalidPart: [400, 'One or more of the specified parts could not be found.'],
+  InvalidPartOrder: [400, 'The list of parts was not in ascending order.'],
+  InvalidRange: [416, 'The requested range is not satisfiable'],
+  InvalidRequest: [400, 'Invalid Request'],
+  InvalidStorageClass: [400, 'The storage class you specified is not valid.'],
+  InvalidURI: [400, 'Couldn\'t parse the specified URI.'],
+  InvalidTag: [400, 'The tag provided was not a valid tag.'],
+  KeyTooLongError: [400, 'Your key is too long'],
+  MalformedXML: [400, 'The XML you provided was not well-formed or did not validate against our published schema.'],
+  MetadataTooLarge: [400, 'Your metadata headers exceed the maximum allowed metadata size.'],
+  MethodNotAllowed: [405, 'The specified method is not allowed against this resource.'],
+  MissingContentLength: [411, 'You must provide the Content-Length HTTP header.'],
+  MissingSecurityHeader: [400, 'Your request is missing a required header.'],
+  NoSuchBucket: [404, 'The specified bucket does not exist'],
+  NoSuchKey: [404, 'The specified key does not exist.'],
+  NoSuchTagSet: [404, 'The TagSet does not exist'],
+  NoSuchUpload: [404, 'The specified multipart upload does not exist. The upload ID might not be valid, or the multipart upload might have been aborted or completed.'],
+  NotImplemented: [501, 'A header you provided implies functionality that is not implemented.'],
+  NotModified: [304, 'Not Modified'],
+  PreconditionFailed: [412, 'At least one of the pre-conditions you specified did not hold'],
+  RequestTimeTooSkewed: [403, 'The difference between the request time and the current time is too large.'],
+  RequestTimeout: [400, 'Your socket connection to the server was not read from or written to within the timeout period.'],
+  ServiceUnavailable: [503, 'Please reduce your request rate.'],
+  SignatureDoesNotMatch: [403, 'The request signature we calculated does not match the signature you provided. Check your key and signing method.'],
+  SlowDown: [503, 'Please reduce your request rate.'],
+  XAmzContentSHA256Mismatch: [400, 'The provided \'x-amz-content-sha256\' header does not match what was computed.'],
+  InvalidEncryptionAlgorithmError: [400, 'The encryption request you specified is not valid.'],
+} as const satisfies Record<string, readonly [number, string]>;
+
+export type S3ErrorCode = keyof typeof ERROR_TABLE;
+
+export class S3Error extends Error {
+  readonly code: S3ErrorCode;
+  /** Extra elements S3 adds to the error XML (for example StringToSign, Key, BucketName). */
+  readonly extra: Record<string, string>;
+
+  constructor(code: S3ErrorCode, message?: string, extra: Record<string, string> = {}) {
+    super(message ?? ERROR_TABLE[code][1]);
+    this.name = 'S3Error';
+    this.code = code;
+    this.extra = extra;
+  }
+
+  get status(): number {
+    return ERROR_TABLE[this.code][0];
+  }
+}
+
+export function isS3Error(err: unknown, code?: S3ErrorCode): err is S3Error {
+  return err instanceof S3Error && (code === undefined || err.code === code);
+}
+
+/** Anything that is not already an S3Error becomes one, so no raw exception reaches a client. */
+export function toS3Error(err: unknown): S3Error {
+  if (err instanceof S3Error) return err;
+  const e = err as NodeJS.ErrnoException | undefined;
+  switch (e?.code) {
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return new S3Error('ServiceUnavailable', 'The storage backend is out of space.');
+    case 'EACCES':
+    case 'EPERM':
+      return new S3Error('AccessDenied', 'The storage backend refused access.');
+    case 'ENAMETOOLONG':
+      return new S3Error('KeyTooLongError');
+    default:
+      return new S3Error('InternalError');
+  }
+}

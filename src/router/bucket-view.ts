@@ -1,0 +1,130 @@
+/**
+ * One virtual bucket as the S3 layer sees it: every call is translated onto the route's
+ * backend, real bucket and key prefix, and writes are refused on read-only routes. This is
+ * the only place that adds or strips a route's prefix.
+ */
+import type { Readable } from 'node:stream';
+import { S3Error } from '../errors';
+import type {
+  Backend, ListOptions, ListPage, ListPartsOptions, ListPartsPage, ListUploadsOptions, ListUploadsPage,
+  MultipartStore, ObjectAttributes, ObjectHandle, ObjectMeta, PartInfo, PutOptions, Tag,
+} from '../backends/types';
+import type { Route } from './router';
+
+export class BucketView {
+  constructor(readonly route: Route) {}
+
+  get name(): string { return this.route.name; }
+  get backend(): Backend { return this.route.backend; }
+  get realBucket(): string { return this.route.bucket; }
+
+  realKey(key: string): string { return this.route.prefix + key; }
+
+  private strip<T extends { key: string }>(meta: T): T {
+    return { ...meta, key: meta.key.slice(this.route.prefix.length) };
+  }
+
+  assertWritable(): void {
+    if (this.route.readOnly) throw new S3Error('AccessDenied', 'This bucket is read-only.');
+  }
+
+  async exists(): Promise<void> {
+    await this.backend.headBucket(this.realBucket);
+  }
+
+  async headObject(key: string): Promise<ObjectMeta> {
+    return this.strip(await this.backend.headObject(this.realBucket, this.realKey(key)));
+  }
+
+  async openObject(key: string): Promise<ObjectHandle> {
+    const handle = await this.backend.openObject(this.realBucket, this.realKey(key));
+    return { meta: this.strip(handle.meta), read: (r) => handle.read(r), close: () => handle.close() };
+  }
+
+  async putObject(key: string, body: Readable, attrs: ObjectAttributes, opts?: PutOptions): Promise<ObjectMeta> {
+    this.assertWritable();
+    return this.strip(await this.backend.putObject(this.realBucket, this.realKey(key), body, attrs, opts));
+  }
+
+  async deleteObject(key: string): Promise<void> {
+    this.assertWritable();
+    await this.backend.deleteObject(this.realBucket, this.realKey(key));
+  }
+
+  async setTags(key: string, tags: Tag[]): Promise<void> {
+    this.assertWritable();
+    await this.backend.setTags(this.realBucket, this.realKey(key), tags);
+  }
+
+  async listObjects(opts: ListOptions): Promise<ListPage> {
+    const p = this.route.prefix;
+    const page = await this.backend.listObjects(this.realBucket, {
+      ...opts,
+      prefix: p + opts.prefix,
+      startAfter: opts.startAfter === undefined ? undefined : p + opts.startAfter,
+    });
+    return {
+      objects: page.objects.map((o) => this.strip(o)),
+      commonPrefixes: page.commonPrefixes.map((c) => c.slice(p.length)),
+      isTruncated: page.isTruncated,
+      nextStartAfter: page.nextStartAfter === undefined ? undefined : page.nextStartAfter.slice(p.length),
+    };
+  }
+
+  /**
+   * Server-side copy from another view, when both reach one backend that can copy natively;
+   * undefined otherwise, and the caller streams the bytes across.
+   */
+  async nativeCopyFrom(src: BucketView, srcKey: string, key: string, attrs: ObjectAttributes | undefined): Promise<ObjectMeta | undefined> {
+    this.assertWritable();
+    if (src.backend !== this.backend || !this.backend.copyObject) return undefined;
+    const meta = await this.backend.copyObject(src.realBucket, src.realKey(srcKey), this.realBucket, this.realKey(key), attrs);
+    return this.strip(meta);
+  }
+
+  private get store(): MultipartStore {
+    const store = this.backend.multipart;
+    if (!store) throw new S3Error('NotImplemented', `The ${this.backend.kind} backend does not support multipart uploads yet.`);
+    return store;
+  }
+
+  async createUpload(key: string, attrs: ObjectAttributes): Promise<string> {
+    this.assertWritable();
+    return this.store.createUpload(this.realBucket, this.realKey(key), attrs);
+  }
+
+  async uploadPart(key: string, uploadId: string, partNumber: number, body: Readable, opts?: { size?: number }): Promise<PartInfo> {
+    this.assertWritable();
+    return this.store.uploadPart(this.realBucket, this.realKey(key), uploadId, partNumber, body, opts);
+  }
+
+  async listParts(key: string, uploadId: string, opts: ListPartsOptions): Promise<ListPartsPage> {
+    const page = await this.store.listParts(this.realBucket, this.realKey(key), uploadId, opts);
+    return { ...page, upload: this.strip(page.upload) };
+  }
+
+  async completeUpload(key: string, uploadId: string, partNumbers: number[], etag: string, opts?: PutOptions): Promise<ObjectMeta> {
+    this.assertWritable();
+    return this.strip(await this.store.completeUpload(this.realBucket, this.realKey(key), uploadId, partNumbers, etag, opts));
+  }
+
+  async abortUpload(key: string, uploadId: string): Promise<void> {
+    this.assertWritable();
+    await this.store.abortUpload(this.realBucket, this.realKey(key), uploadId);
+  }
+
+  async listUploads(opts: ListUploadsOptions): Promise<ListUploadsPage> {
+    const p = this.route.prefix;
+    const page = await this.store.listUploads(this.realBucket, {
+      ...opts,
+      prefix: p + opts.prefix,
+      keyMarker: opts.keyMarker === undefined ? undefined : p + opts.keyMarker,
+    });
+    return {
+      ...page,
+      uploads: page.uploads.map((u) => this.strip(u)),
+      commonPrefixes: page.commonPrefixes.map((c) => c.slice(p.length)),
+      nextKeyMarker: page.nextKeyMarker === undefined ? undefined : page.nextKeyMarker.slice(p.length),
+    };
+  }
+}

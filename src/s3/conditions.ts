@@ -1,0 +1,101 @@
+/**
+ * Conditional requests and byte ranges, evaluated on an object's metadata with the
+ * precedence S3 follows (RFC 7232 section 6): If-Match before If-Unmodified-Since,
+ * If-None-Match before If-Modified-Since.
+ */
+import { S3Error } from '../errors';
+import type { ByteRange, ObjectMeta } from '../backends/types';
+
+export interface ReadConditions {
+  ifMatch?: string;
+  ifNoneMatch?: string;
+  ifModifiedSince?: string;
+  ifUnmodifiedSince?: string;
+}
+
+export function unquote(etag: string): string {
+  const t = etag.trim().replace(/^W\//, '');
+  return t.length >= 2 && t.startsWith('"') && t.endsWith('"') ? t.slice(1, -1) : t;
+}
+
+function etagListMatches(header: string, etag: string): boolean {
+  return header.split(',').some((t) => {
+    const v = t.trim();
+    return v === '*' || unquote(v) === etag;
+  });
+}
+
+function parseDate(value: string | undefined): number | undefined {
+  if (!value) return undefined;
+  const t = Date.parse(value);
+  return Number.isNaN(t) ? undefined : t;
+}
+
+/** Last-Modified travels with second precision, so comparisons happen in whole seconds. */
+function seconds(ms: number): number {
+  return Math.floor(ms / 1000);
+}
+
+export type ConditionOutcome = 'ok' | 'not-modified' | 'precondition-failed';
+
+export function evaluateConditions(meta: ObjectMeta, c: ReadConditions): ConditionOutcome {
+  const modified = seconds(meta.lastModified.getTime());
+  if (c.ifMatch !== undefined) {
+    if (!etagListMatches(c.ifMatch, meta.etag)) return 'precondition-failed';
+  } else {
+    const since = parseDate(c.ifUnmodifiedSince);
+    if (since !== undefined && modified > seconds(since)) return 'precondition-failed';
+  }
+  if (c.ifNoneMatch !== undefined) {
+    if (etagListMatches(c.ifNoneMatch, meta.etag)) return 'not-modified';
+  } else {
+    const since = parseDate(c.ifModifiedSince);
+    if (since !== undefined && since <= Date.now() && modified <= seconds(since)) return 'not-modified';
+  }
+  return 'ok';
+}
+
+/** GET and HEAD: 412 and 304 as S3 answers them. */
+export function checkReadConditions(meta: ObjectMeta, c: ReadConditions): void {
+  const outcome = evaluateConditions(meta, c);
+  if (outcome === 'precondition-failed') throw new S3Error('PreconditionFailed', undefined, { Condition: c.ifMatch !== undefined ? 'If-Match' : 'If-Unmodified-Since' });
+  if (outcome === 'not-modified') throw new S3Error('NotModified');
+}
+
+/** x-amz-copy-source-if-*: every failure is a 412. */
+export function checkCopySourceConditions(meta: ObjectMeta, c: ReadConditions): void {
+  if (evaluateConditions(meta, c) !== 'ok') throw new S3Error('PreconditionFailed');
+}
+
+export interface RangeRequest { start?: number; end?: number; suffix?: number }
+
+/**
+ * `bytes=a-b`, `bytes=a-`, `bytes=-n`. Anything else (several ranges, other units, garbage)
+ * is ignored and the whole object is served, as S3 does.
+ */
+export function parseRange(header: string | undefined): RangeRequest | undefined {
+  if (!header) return undefined;
+  const m = /^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$/i.exec(header);
+  if (!m || (m[1] === '' && m[2] === '')) return undefined;
+  if (m[1] === '') return { suffix: Number(m[2]) };
+  const start = Number(m[1]);
+  const end = m[2] === '' ? undefined : Number(m[2]);
+  if (end !== undefined && end < start) return undefined;
+  return { start, end };
+}
+
+/** Resolves a range against the size; an unsatisfiable one is InvalidRange (416). */
+export function resolveRange(r: RangeRequest, size: number): ByteRange {
+  const unsatisfiable = () => new S3Error('InvalidRange', undefined, { RangeRequested: describe(r), ActualObjectSize: String(size) });
+  if (r.suffix !== undefined) {
+    if (r.suffix === 0 || size === 0) throw unsatisfiable();
+    return { start: Math.max(0, size - r.suffix), end: size - 1 };
+  }
+  const start = r.start ?? 0;
+  if (start >= size) throw unsatisfiable();
+  return { start, end: Math.min(r.end ?? size - 1, size - 1) };
+}
+
+function describe(r: RangeRequest): string {
+  return r.suffix !== undefined ? `bytes=-${r.suffix}` : `bytes=${r.start ?? ''}-${r.end ?? ''}`;
+}

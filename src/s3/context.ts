@@ -1,0 +1,67 @@
+/**
+ * What a handler gets: the parsed request, who sent it, and the services it may use.
+ * Handlers return an S3Response value; only the server writes to the socket.
+ */
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
+import { S3Error } from '../errors';
+import type { Router } from '../router/router';
+import { BucketView } from '../router/bucket-view';
+import type { AuthResult } from '../auth/sigv4';
+import type { Target } from './addressing';
+import { header } from './headers';
+
+export interface S3Response {
+  status: number;
+  headers?: Record<string, string>;
+  /** XML text, or a stream for object bodies. */
+  body?: string | Readable;
+  /** Runs once the response has finished or the client went away (releases handles). */
+  cleanup?: () => void | Promise<void>;
+}
+
+export interface Services {
+  router: Router;
+  /** The region s3mux reports (GetBucketLocation, x-amz-bucket-region). */
+  region: string;
+}
+
+export class S3Context {
+  readonly query: URLSearchParams;
+
+  constructor(
+    readonly req: IncomingMessage,
+    readonly target: Target,
+    readonly requestId: string,
+    readonly auth: AuthResult,
+    readonly services: Services,
+  ) {
+    this.query = new URLSearchParams(target.rawQuery);
+  }
+
+  get method(): string { return this.req.method ?? 'GET'; }
+  get headers(): IncomingHttpHeaders { return this.req.headers; }
+  header(name: string): string | undefined { return header(this.req.headers, name); }
+
+  get bucketName(): string {
+    if (!this.target.bucket) throw new S3Error('InvalidRequest', 'A bucket name is required.');
+    return this.target.bucket;
+  }
+
+  get key(): string {
+    if (this.target.key === undefined) throw new S3Error('InvalidRequest', 'An object key is required.');
+    return this.target.key;
+  }
+
+  /** The virtual bucket this request addresses, resolved through the routing table. */
+  bucket(name: string = this.bucketName): BucketView {
+    return new BucketView(this.services.router.resolve(name));
+  }
+
+  /** The resource named in error responses: /bucket/key as S3 reports it. */
+  get resource(): string {
+    return this.target.rawPath;
+  }
+}
+
+export type Handler = (ctx: S3Context) => Promise<S3Response>;

@@ -1,0 +1,126 @@
+/**
+ * The mapping between HTTP headers and object attributes, both ways, in one table so
+ * request parsing and response writing cannot drift apart.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import { S3Error } from '../errors';
+import type { ObjectAttributes, ObjectMeta, Tag } from '../backends/types';
+
+/** attribute name -> header name, for the content headers S3 stores and returns. */
+const CONTENT_HEADERS = [
+  ['contentType', 'Content-Type'],
+  ['contentEncoding', 'Content-Encoding'],
+  ['contentDisposition', 'Content-Disposition'],
+  ['contentLanguage', 'Content-Language'],
+  ['cacheControl', 'Cache-Control'],
+  ['expires', 'Expires'],
+] as const;
+
+/** response-* query overrides on GetObject -> the header each one replaces. */
+export const RESPONSE_OVERRIDES: Record<string, string> = {
+  'response-content-type': 'Content-Type',
+  'response-content-language': 'Content-Language',
+  'response-expires': 'Expires',
+  'response-cache-control': 'Cache-Control',
+  'response-content-disposition': 'Content-Disposition',
+  'response-content-encoding': 'Content-Encoding',
+};
+
+export const STORAGE_CLASSES = new Set([
+  'STANDARD', 'REDUCED_REDUNDANCY', 'STANDARD_IA', 'ONEZONE_IA', 'INTELLIGENT_TIERING',
+  'GLACIER', 'DEEP_ARCHIVE', 'OUTPOSTS', 'GLACIER_IR', 'SNOW', 'EXPRESS_ONEZONE',
+]);
+
+const META_PREFIX = 'x-amz-meta-';
+/** S3's limit on the user-defined metadata of one object (names and values, in bytes). */
+const MAX_USER_METADATA = 2048;
+
+export function header(headers: IncomingHttpHeaders, name: string): string | undefined {
+  const v = headers[name];
+  return Array.isArray(v) ? v.join(',') : v;
+}
+
+/** aws-chunked is a transfer framing, not part of what is stored as Content-Encoding. */
+function storedContentEncoding(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const rest = value.split(',').map((s) => s.trim()).filter((s) => s !== '' && s.toLowerCase() !== 'aws-chunked');
+  return rest.length ? rest.join(', ') : undefined;
+}
+
+export function attributesFromHeaders(headers: IncomingHttpHeaders): ObjectAttributes {
+  const attrs: ObjectAttributes = { userMetadata: {} };
+  for (const [attr, name] of CONTENT_HEADERS) {
+    const v = header(headers, name.toLowerCase());
+    if (v !== undefined) attrs[attr] = v;
+  }
+  attrs.contentEncoding = storedContentEncoding(attrs.contentEncoding);
+  if (attrs.contentEncoding === undefined) delete attrs.contentEncoding;
+
+  let metaBytes = 0;
+  for (const [name, value] of Object.entries(headers)) {
+    if (!name.startsWith(META_PREFIX) || value === undefined) continue;
+    const key = name.slice(META_PREFIX.length);
+    const v = Array.isArray(value) ? value.join(',') : value;
+    attrs.userMetadata[key] = v;
+    metaBytes += Buffer.byteLength(key) + Buffer.byteLength(v);
+  }
+  if (metaBytes > MAX_USER_METADATA) throw new S3Error('MetadataTooLarge');
+
+  const sc = header(headers, 'x-amz-storage-class');
+  if (sc !== undefined) {
+    if (!STORAGE_CLASSES.has(sc)) throw new S3Error('InvalidStorageClass');
+    if (sc !== 'STANDARD') attrs.storageClass = sc;
+  }
+  const tagging = header(headers, 'x-amz-tagging');
+  if (tagging !== undefined) attrs.tags = parseTaggingHeader(tagging);
+  return attrs;
+}
+
+/** x-amz-tagging is a URL query string: `k1=v1&k2=v2`. */
+export function parseTaggingHeader(value: string): Tag[] {
+  const tags: Tag[] = [];
+  for (const [key, v] of new URLSearchParams(value)) tags.push({ key, value: v });
+  validateTags(tags);
+  return tags;
+}
+
+export function validateTags(tags: Tag[]): void {
+  if (tags.length > 10) throw new S3Error('InvalidTag', 'Object tags cannot be greater than 10');
+  const seen = new Set<string>();
+  for (const t of tags) {
+    if (t.key.length === 0 || t.key.length > 128) throw new S3Error('InvalidTag', 'The TagKey you have provided is invalid');
+    if (t.value.length > 256) throw new S3Error('InvalidTag', 'The TagValue you have provided is invalid');
+    if (seen.has(t.key)) throw new S3Error('InvalidTag', 'Cannot provide multiple Tags with the same key');
+    seen.add(t.key);
+  }
+}
+
+export function httpDate(d: Date): string {
+  return d.toUTCString();
+}
+
+export interface MetaHeaderOptions {
+  /** x-amz-checksum-mode: ENABLED, and the whole object is returned. */
+  checksums?: boolean;
+}
+
+/** Headers that describe an object on GET, HEAD and 304 answers. */
+export function metaHeaders(meta: ObjectMeta, opts: MetaHeaderOptions = {}): Record<string, string> {
+  const h: Record<string, string> = {
+    'Last-Modified': httpDate(meta.lastModified),
+    ETag: `"${meta.etag}"`,
+  };
+  for (const [attr, name] of CONTENT_HEADERS) {
+    const v = meta[attr];
+    if (v !== undefined) h[name] = v;
+  }
+  if (h['Content-Type'] === undefined) h['Content-Type'] = 'binary/octet-stream';
+  for (const [k, v] of Object.entries(meta.userMetadata)) h[META_PREFIX + k] = v;
+  if (meta.storageClass && meta.storageClass !== 'STANDARD') h['x-amz-storage-class'] = meta.storageClass;
+  if (meta.tags && meta.tags.length) h['x-amz-tagging-count'] = String(meta.tags.length);
+  if (opts.checksums && meta.checksums) {
+    for (const [alg, v] of Object.entries(meta.checksums)) h[`x-amz-checksum-${alg}`] = v;
+    if (Object.keys(meta.checksums).length) h['x-amz-checksum-type'] = meta.etag.includes('-') ? 'COMPOSITE' : 'FULL_OBJECT';
+  }
+  return h;
+}

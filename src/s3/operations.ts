@@ -1,0 +1,97 @@
+/**
+ * The operation table: (method, level, sub-resource) -> handler. A reader finds every S3
+ * operation s3mux serves here, and the handler that serves it one import away.
+ */
+import { S3Error } from '../errors';
+import type { Handler } from './context';
+import * as buckets from './ops/buckets';
+import { copyObject } from './ops/copy';
+import { deleteObjects } from './ops/delete-objects';
+import { listObjectsV1, listObjectsV2 } from './ops/listing';
+import * as multipart from './ops/multipart';
+import * as objects from './ops/objects';
+import * as tagging from './ops/tagging';
+
+export type Level = 'service' | 'bucket' | 'object';
+
+export interface Operation {
+  name: string;
+  method: string;
+  level: Level;
+  /** A query parameter that selects this operation (a sub-resource such as `tagging`). */
+  sub?: string;
+  /** A header that selects this operation (x-amz-copy-source turns a PUT into a copy). */
+  withHeader?: string;
+  /** Extra test on the query (list-type=2). */
+  when?: (q: URLSearchParams) => boolean;
+  /** Other sub-resource parameters this operation reads (UploadPart reads partNumber). */
+  consumes?: string[];
+  /** Writes: refused on read-only routes, and for policies. */
+  write?: boolean;
+  handler: Handler;
+}
+
+export const OPERATIONS: Operation[] = [
+  { name: 'ListBuckets', method: 'GET', level: 'service', handler: buckets.listBuckets },
+
+  { name: 'GetBucketLocation', method: 'GET', level: 'bucket', sub: 'location', handler: buckets.getBucketLocation },
+  { name: 'GetBucketVersioning', method: 'GET', level: 'bucket', sub: 'versioning', handler: buckets.getBucketVersioning },
+  { name: 'GetBucketAcl', method: 'GET', level: 'bucket', sub: 'acl', handler: buckets.getBucketAcl },
+  { name: 'ListObjectsV2', method: 'GET', level: 'bucket', when: (q) => q.get('list-type') === '2', handler: listObjectsV2 },
+  { name: 'ListObjects', method: 'GET', level: 'bucket', handler: listObjectsV1 },
+  { name: 'HeadBucket', method: 'HEAD', level: 'bucket', handler: buckets.headBucket },
+  { name: 'CreateBucket', method: 'PUT', level: 'bucket', write: true, handler: buckets.createBucket },
+  { name: 'DeleteBucket', method: 'DELETE', level: 'bucket', write: true, handler: buckets.deleteBucket },
+  { name: 'DeleteObjects', method: 'POST', level: 'bucket', sub: 'delete', write: true, handler: deleteObjects },
+  { name: 'ListMultipartUploads', method: 'GET', level: 'bucket', sub: 'uploads', handler: multipart.listMultipartUploads },
+
+  { name: 'CreateMultipartUpload', method: 'POST', level: 'object', sub: 'uploads', write: true, handler: multipart.createMultipartUpload },
+  { name: 'UploadPartCopy', method: 'PUT', level: 'object', sub: 'uploadId', consumes: ['partNumber'], withHeader: 'x-amz-copy-source', write: true, handler: multipart.uploadPartCopy },
+  { name: 'UploadPart', method: 'PUT', level: 'object', sub: 'uploadId', consumes: ['partNumber'], write: true, handler: multipart.uploadPart },
+  { name: 'CompleteMultipartUpload', method: 'POST', level: 'object', sub: 'uploadId', write: true, handler: multipart.completeMultipartUpload },
+  { name: 'AbortMultipartUpload', method: 'DELETE', level: 'object', sub: 'uploadId', write: true, handler: multipart.abortMultipartUpload },
+  { name: 'ListParts', method: 'GET', level: 'object', sub: 'uploadId', handler: multipart.listParts },
+
+  { name: 'GetObjectTagging', method: 'GET', level: 'object', sub: 'tagging', handler: tagging.getObjectTagging },
+  { name: 'PutObjectTagging', method: 'PUT', level: 'object', sub: 'tagging', write: true, handler: tagging.putObjectTagging },
+  { name: 'DeleteObjectTagging', method: 'DELETE', level: 'object', sub: 'tagging', write: true, handler: tagging.deleteObjectTagging },
+  { name: 'GetObjectAcl', method: 'GET', level: 'object', sub: 'acl', handler: buckets.getObjectAcl },
+  { name: 'CopyObject', method: 'PUT', level: 'object', withHeader: 'x-amz-copy-source', write: true, handler: copyObject },
+  { name: 'PutObject', method: 'PUT', level: 'object', write: true, handler: objects.putObject },
+  { name: 'GetObject', method: 'GET', level: 'object', handler: objects.getObject },
+  { name: 'HeadObject', method: 'HEAD', level: 'object', handler: objects.headObject },
+  { name: 'DeleteObject', method: 'DELETE', level: 'object', write: true, handler: objects.deleteObject },
+];
+
+/**
+ * Sub-resources S3 defines. A request naming one that no entry above serves is answered
+ * 501 NotImplemented rather than being mistaken for a plain GET or PUT.
+ */
+const S3_SUBRESOURCES = [
+  'accelerate', 'acl', 'analytics', 'attributes', 'cors', 'delete', 'encryption', 'intelligent-tiering',
+  'inventory', 'legal-hold', 'lifecycle', 'location', 'logging', 'metadataTable', 'metrics', 'notification',
+  'object-lock', 'ownershipControls', 'partNumber', 'policy', 'policyStatus', 'publicAccessBlock',
+  'replication', 'requestPayment', 'restore', 'retention', 'select', 'session', 'tagging', 'torrent',
+  'uploadId', 'uploads', 'versionId', 'versioning', 'versions', 'website', 'renameObject',
+];
+
+function matches(op: Operation, method: string, level: Level, query: URLSearchParams, headers: Record<string, unknown>): boolean {
+  if (op.method !== method || op.level !== level) return false;
+  if (op.sub !== undefined && !query.has(op.sub)) return false;
+  if (op.withHeader !== undefined && headers[op.withHeader] === undefined) return false;
+  if (op.when && !op.when(query)) return false;
+  return true;
+}
+
+export function findOperation(method: string, level: Level, query: URLSearchParams, headers: Record<string, unknown>): Operation {
+  const op = OPERATIONS.find((o) => matches(o, method, level, query, headers));
+  const unserved = S3_SUBRESOURCES.find((s) => query.has(s) && op?.sub !== s && !op?.consumes?.includes(s));
+  if (unserved !== undefined) {
+    // versionId=null names the only version an unversioned object has.
+    if (!(unserved === 'versionId' && query.get('versionId') === 'null' && op)) {
+      throw new S3Error('NotImplemented', `s3mux does not implement the '${unserved}' sub-resource for ${method} yet.`);
+    }
+  }
+  if (!op) throw new S3Error('MethodNotAllowed');
+  return op;
+}

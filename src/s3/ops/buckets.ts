@@ -1,0 +1,110 @@
+/** Bucket-level operations: ListBuckets, CreateBucket, DeleteBucket, HeadBucket, GetBucketLocation, ... */
+import { S3Error } from '../../errors';
+import { validateBucketName } from '../../backends/keys';
+import type { BucketInfo } from '../../backends/types';
+import type { Handler, S3Context } from '../context';
+import { xmlResponse } from '../respond';
+import { parseXml, text } from '../xml';
+import { readSmallBody } from '../payload';
+
+export function owner(ctx: S3Context): { ID: string; DisplayName: string } {
+  const id = ctx.auth.type === 'anonymous' ? 'anonymous' : ctx.auth.accessKeyId;
+  return { ID: id, DisplayName: id };
+}
+
+export const listBuckets: Handler = async (ctx) => {
+  const router = ctx.services.router;
+  const byName = new Map<string, BucketInfo>();
+  for (const route of router.explicitRoutes()) {
+    try {
+      const info = await route.backend.headBucket(route.bucket);
+      byName.set(route.name, { name: route.name, creationDate: info.creationDate });
+    } catch (err) {
+      if (!(err instanceof S3Error && err.code === 'NoSuchBucket')) throw err;
+    }
+  }
+  for (const b of await router.defaultBackend.listBuckets()) {
+    if (!router.isExplicit(b.name) && !byName.has(b.name)) byName.set(b.name, b);
+  }
+  const buckets = [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return xmlResponse('ListAllMyBucketsResult', {
+    Owner: owner(ctx),
+    Buckets: { Bucket: buckets.map((b) => ({ Name: b.name, CreationDate: b.creationDate })) },
+  });
+};
+
+export const createBucket: Handler = async (ctx) => {
+  const name = ctx.bucketName;
+  validateBucketName(name);
+  const body = await readSmallBody(ctx, 64 * 1024);
+  if (body.length) {
+    const doc = parseXml(body.toString('utf8'));
+    if (doc && !('CreateBucketConfiguration' in doc)) throw new S3Error('MalformedXML');
+    const config = doc?.CreateBucketConfiguration as Record<string, unknown> | undefined;
+    const location = text(config?.LocationConstraint);
+    if (location !== undefined && !/^[a-z0-9-]*$/.test(location)) throw new S3Error('InvalidArgument', 'Invalid LocationConstraint');
+  }
+  const view = ctx.bucket(name);
+  view.assertWritable();
+  if (view.route.prefix !== '') {
+    // A routed prefix exists as soon as its real bucket does.
+    await view.exists();
+    throw new S3Error('BucketAlreadyOwnedByYou');
+  }
+  await view.backend.createBucket(view.realBucket);
+  return { status: 200, headers: { Location: `/${name}` } };
+};
+
+export const deleteBucket: Handler = async (ctx) => {
+  const view = ctx.bucket();
+  view.assertWritable();
+  if (view.route.prefix !== '') {
+    const page = await view.listObjects({ prefix: '', maxKeys: 1 });
+    if (page.objects.length || page.commonPrefixes.length) throw new S3Error('BucketNotEmpty');
+    throw new S3Error('AccessDenied', 'A bucket routed onto a key prefix cannot be deleted through s3mux.');
+  }
+  await view.backend.deleteBucket(view.realBucket);
+  return { status: 204 };
+};
+
+export const headBucket: Handler = async (ctx) => {
+  await ctx.bucket().exists();
+  return { status: 200, headers: { 'x-amz-bucket-region': ctx.services.region } };
+};
+
+export const getBucketLocation: Handler = async (ctx) => {
+  await ctx.bucket().exists();
+  // us-east-1 is reported as an empty LocationConstraint, as S3 does.
+  const region = ctx.services.region === 'us-east-1' ? '' : ctx.services.region;
+  return xmlResponse('LocationConstraint', { '#text': region });
+};
+
+export const getBucketVersioning: Handler = async (ctx) => {
+  await ctx.bucket().exists();
+  // Versioning is never enabled here; an unversioned bucket answers an empty configuration.
+  return xmlResponse('VersioningConfiguration', {});
+};
+
+export const getBucketAcl: Handler = async (ctx) => {
+  await ctx.bucket().exists();
+  return xmlResponse('AccessControlPolicy', aclBody(ctx));
+};
+
+export const getObjectAcl: Handler = async (ctx) => {
+  await ctx.bucket().headObject(ctx.key);
+  return xmlResponse('AccessControlPolicy', aclBody(ctx));
+};
+
+/** The one ACL s3mux has: the owner holds FULL_CONTROL (access is decided by policies, not ACLs). */
+function aclBody(ctx: S3Context) {
+  const o = owner(ctx);
+  return {
+    Owner: o,
+    AccessControlList: {
+      Grant: {
+        Grantee: { '@_xmlns:xsi': 'http://www.w3.org/2001/XMLSchema-instance', '@_xsi:type': 'CanonicalUser', ...o },
+        Permission: 'FULL_CONTROL',
+      },
+    },
+  };
+}

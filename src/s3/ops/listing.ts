@@ -1,0 +1,101 @@
+/** ListObjects (v1) and ListObjectsV2. */
+import { S3Error } from '../../errors';
+import type { ListPage, ObjectSummary } from '../../backends/types';
+import type { Handler, S3Context } from '../context';
+import { xmlResponse } from '../respond';
+import { owner } from './buckets';
+
+const MAX_KEYS = 1000;
+
+export function parseMaxKeys(value: string | null, name = 'max-keys', cap = MAX_KEYS): number {
+  if (value === null || value === '') return cap;
+  if (!/^\d+$/.test(value)) throw new S3Error('InvalidArgument', `Provided ${name} not an integer or within integer range`, { ArgumentName: name, ArgumentValue: value });
+  return Math.min(Number(value), cap);
+}
+
+/** encoding-type=url: S3 percent-encodes names so any byte survives XML. */
+function encoder(ctx: S3Context): (s: string) => string {
+  const type = ctx.query.get('encoding-type');
+  if (type === null) return (s) => s;
+  if (type !== 'url') throw new S3Error('InvalidArgument', 'Invalid Encoding Method specified in Request', { ArgumentName: 'encoding-type', ArgumentValue: type });
+  return (s) => encodeURIComponent(s).replace(/%2F/g, '/').replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
+}
+
+async function list(ctx: S3Context, startAfter: string | undefined, maxKeys: number): Promise<ListPage> {
+  const view = ctx.bucket();
+  const prefix = ctx.query.get('prefix') ?? '';
+  const delimiter = ctx.query.get('delimiter') || undefined;
+  if (maxKeys === 0) {
+    await view.exists();
+    return { objects: [], commonPrefixes: [], isTruncated: false };
+  }
+  return view.listObjects({ prefix, delimiter, startAfter, maxKeys });
+}
+
+function contents(ctx: S3Context, objects: ObjectSummary[], enc: (s: string) => string, withOwner: boolean) {
+  const o = withOwner ? owner(ctx) : undefined;
+  return objects.map((obj) => ({
+    Key: enc(obj.key),
+    LastModified: obj.lastModified,
+    ETag: `"${obj.etag}"`,
+    Size: obj.size,
+    Owner: o,
+    StorageClass: obj.storageClass ?? 'STANDARD',
+  }));
+}
+
+export const listObjectsV1: Handler = async (ctx) => {
+  const enc = encoder(ctx);
+  const marker = ctx.query.get('marker') ?? '';
+  const maxKeys = parseMaxKeys(ctx.query.get('max-keys'));
+  const page = await list(ctx, marker || undefined, maxKeys);
+  const delimiter = ctx.query.get('delimiter') ?? '';
+  return xmlResponse('ListBucketResult', {
+    Name: ctx.bucketName,
+    Prefix: enc(ctx.query.get('prefix') ?? ''),
+    Marker: enc(marker),
+    // Always given when truncated: clients such as rclone page on it even without a delimiter.
+    NextMarker: page.isTruncated && page.nextStartAfter !== undefined ? enc(page.nextStartAfter) : undefined,
+    MaxKeys: maxKeys,
+    Delimiter: delimiter ? enc(delimiter) : undefined,
+    IsTruncated: page.isTruncated,
+    EncodingType: ctx.query.get('encoding-type') ?? undefined,
+    Contents: contents(ctx, page.objects, enc, true),
+    CommonPrefixes: page.commonPrefixes.map((p) => ({ Prefix: enc(p) })),
+  });
+};
+
+export function encodeToken(key: string): string {
+  return Buffer.from('v1:' + key, 'utf8').toString('base64url');
+}
+
+export function decodeToken(token: string): string {
+  const text = /^[A-Za-z0-9_-]*$/.test(token) ? Buffer.from(token, 'base64url').toString('utf8') : '';
+  if (!text.startsWith('v1:')) throw new S3Error('InvalidArgument', 'The continuation token provided is incorrect', { ArgumentName: 'continuation-token' });
+  return text.slice(3);
+}
+
+export const listObjectsV2: Handler = async (ctx) => {
+  const enc = encoder(ctx);
+  const token = ctx.query.get('continuation-token');
+  const startAfterParam = ctx.query.get('start-after') ?? '';
+  const maxKeys = parseMaxKeys(ctx.query.get('max-keys'));
+  // With a token, S3 ignores start-after: the token already lies past it.
+  const from = token !== null ? decodeToken(token) : startAfterParam;
+  const page = await list(ctx, from || undefined, maxKeys);
+  const delimiter = ctx.query.get('delimiter') ?? '';
+  return xmlResponse('ListBucketResult', {
+    Name: ctx.bucketName,
+    Prefix: enc(ctx.query.get('prefix') ?? ''),
+    Delimiter: delimiter ? enc(delimiter) : undefined,
+    MaxKeys: maxKeys,
+    EncodingType: ctx.query.get('encoding-type') ?? undefined,
+    KeyCount: page.objects.length + page.commonPrefixes.length,
+    IsTruncated: page.isTruncated,
+    ContinuationToken: token ?? undefined,
+    NextContinuationToken: page.isTruncated && page.nextStartAfter !== undefined ? encodeToken(page.nextStartAfter) : undefined,
+    StartAfter: startAfterParam ? enc(startAfterParam) : undefined,
+    Contents: contents(ctx, page.objects, enc, ctx.query.get('fetch-owner') === 'true'),
+    CommonPrefixes: page.commonPrefixes.map((p) => ({ Prefix: enc(p) })),
+  });
+};

@@ -1,0 +1,210 @@
+/**
+ * Multipart uploads: the S3 rules (part numbers, order, sizes, the md5-of-md5s ETag) are
+ * checked here, once, for every backend; the backend's MultipartStore keeps the parts.
+ */
+import { createHash } from 'node:crypto';
+import { S3Error } from '../../errors';
+import { validateKey } from '../../backends/keys';
+import type { PartInfo } from '../../backends/types';
+import type { Handler, S3Context } from '../context';
+import { checkCopySourceConditions, unquote } from '../conditions';
+import { attributesFromHeaders } from '../headers';
+import { readSmallBody, requestBody } from '../payload';
+import { xmlResponse } from '../respond';
+import { many, parseXml, text } from '../xml';
+import { owner } from './buckets';
+import { parseCopySource } from './copy';
+import { parseMaxKeys } from './listing';
+import { readConditions, writeConditions } from './objects';
+
+export const MAX_PARTS = 10_000;
+/** Every part but the last must be at least this large (S3's rule). */
+export const MIN_PART_SIZE = 5 * 1024 * 1024;
+export const MAX_PART_SIZE = 5 * 1024 * 1024 * 1024;
+
+function partNumber(ctx: S3Context): number {
+  const v = ctx.query.get('partNumber') ?? '';
+  const n = /^\d+$/.test(v) ? Number(v) : NaN;
+  if (!(n >= 1 && n <= MAX_PARTS)) {
+    throw new S3Error('InvalidArgument', `Part number must be an integer between 1 and ${MAX_PARTS}, inclusive`, { ArgumentName: 'partNumber', ArgumentValue: v });
+  }
+  return n;
+}
+
+function uploadId(ctx: S3Context): string {
+  const id = ctx.query.get('uploadId');
+  if (!id) throw new S3Error('NoSuchUpload');
+  return id;
+}
+
+/** `"<md5 of the concatenated binary part MD5s>-<count>"`, as S3 computes it. */
+export function multipartEtag(partEtags: string[]): string {
+  const h = createHash('md5');
+  for (const e of partEtags) h.update(Buffer.from(e, 'hex'));
+  return `${h.digest('hex')}-${partEtags.length}`;
+}
+
+export const createMultipartUpload: Handler = async (ctx) => {
+  validateKey(ctx.key);
+  const view = ctx.bucket();
+  await view.exists();
+  const attrs = attributesFromHeaders(ctx.headers);
+  const id = await view.createUpload(ctx.key, attrs);
+  return xmlResponse('InitiateMultipartUploadResult', { Bucket: ctx.bucketName, Key: ctx.key, UploadId: id });
+};
+
+export const uploadPart: Handler = async (ctx) => {
+  validateKey(ctx.key);
+  const n = partNumber(ctx);
+  const id = uploadId(ctx);
+  const view = ctx.bucket();
+  const body = requestBody(ctx, { userMetadata: {} });
+  if (body.size !== undefined && body.size > MAX_PART_SIZE) throw new S3Error('EntityTooLarge');
+  const part = await view.uploadPart(ctx.key, id, n, body.stream, { size: body.size });
+  const headers: Record<string, string> = { ETag: `"${part.etag}"` };
+  for (const [alg, v] of Object.entries(part.checksums ?? {})) headers[`x-amz-checksum-${alg}`] = v;
+  return { status: 200, headers };
+};
+
+/** x-amz-copy-source-range: `bytes=a-b`, both ends required, inside the source. */
+function copySourceRange(value: string | undefined, size: number): { start: number; end: number } | undefined {
+  if (value === undefined) return undefined;
+  const m = /^bytes=(\d+)-(\d+)$/.exec(value.trim());
+  if (!m) throw new S3Error('InvalidArgument', 'The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy', { ArgumentName: 'x-amz-copy-source-range', ArgumentValue: value });
+  const start = Number(m[1]);
+  const end = Number(m[2]);
+  if (end < start || end >= size) throw new S3Error('InvalidRange', undefined, { RangeRequested: value, ActualObjectSize: String(size) });
+  return { start, end };
+}
+
+export const uploadPartCopy: Handler = async (ctx) => {
+  validateKey(ctx.key);
+  const n = partNumber(ctx);
+  const id = uploadId(ctx);
+  const source = parseCopySource(ctx.header('x-amz-copy-source') ?? '');
+  validateKey(source.key);
+  const dst = ctx.bucket();
+  const handle = await ctx.bucket(source.bucket).openObject(source.key);
+  try {
+    checkCopySourceConditions(handle.meta, readConditions(ctx, 'x-amz-copy-source-'));
+    const range = copySourceRange(ctx.header('x-amz-copy-source-range'), handle.meta.size);
+    const size = range ? range.end - range.start + 1 : handle.meta.size;
+    if (size > MAX_PART_SIZE) throw new S3Error('EntityTooLarge');
+    const part = await dst.uploadPart(ctx.key, id, n, handle.read(range), { size });
+    return xmlResponse('CopyPartResult', { LastModified: part.lastModified, ETag: `"${part.etag}"` });
+  } finally {
+    await handle.close();
+  }
+};
+
+async function allParts(ctx: S3Context, key: string, id: string): Promise<Map<number, PartInfo>> {
+  const view = ctx.bucket();
+  const parts = new Map<number, PartInfo>();
+  let marker: number | undefined;
+  for (;;) {
+    const page = await view.listParts(key, id, { partNumberMarker: marker, maxParts: 1000 });
+    for (const p of page.parts) parts.set(p.partNumber, p);
+    if (!page.isTruncated || page.nextPartNumberMarker === undefined) return parts;
+    marker = page.nextPartNumberMarker;
+  }
+}
+
+export const completeMultipartUpload: Handler = async (ctx) => {
+  validateKey(ctx.key);
+  const id = uploadId(ctx);
+  const view = ctx.bucket();
+  const doc = parseXml((await readSmallBody(ctx, 4 * 1024 * 1024)).toString('utf8'));
+  const root = doc?.CompleteMultipartUpload as Record<string, unknown> | undefined;
+  if (!root || typeof root !== 'object') throw new S3Error('MalformedXML');
+  const requested = many(root.Part).map((p) => {
+    const node = p as Record<string, unknown>;
+    const num = Number(text(node?.PartNumber));
+    const etag = text(node?.ETag);
+    if (!Number.isInteger(num) || etag === undefined) throw new S3Error('MalformedXML');
+    return { partNumber: num, etag: unquote(etag) };
+  });
+  if (requested.length === 0) throw new S3Error('MalformedXML', 'The XML you provided was not well-formed or did not validate against our published schema: a CompleteMultipartUpload needs at least one Part.');
+  for (let i = 1; i < requested.length; i++) {
+    if (requested[i].partNumber <= requested[i - 1].partNumber) throw new S3Error('InvalidPartOrder');
+  }
+  const stored = await allParts(ctx, ctx.key, id);
+  const chosen = requested.map((r) => {
+    const p = stored.get(r.partNumber);
+    if (!p || p.etag !== r.etag) throw new S3Error('InvalidPart', undefined, { UploadId: id, PartNumber: String(r.partNumber), ETag: r.etag });
+    return p;
+  });
+  chosen.forEach((p, i) => {
+    if (i < chosen.length - 1 && p.size < MIN_PART_SIZE) {
+      throw new S3Error('EntityTooSmall', undefined, { ProposedSize: String(p.size), MinSizeAllowed: String(MIN_PART_SIZE), PartNumber: String(p.partNumber), ETag: p.etag });
+    }
+  });
+  const etag = multipartEtag(chosen.map((p) => p.etag));
+  const meta = await view.completeUpload(ctx.key, id, chosen.map((p) => p.partNumber), etag, { conditions: writeConditions(ctx) });
+  return xmlResponse('CompleteMultipartUploadResult', {
+    Location: `/${ctx.bucketName}/${ctx.key.split('/').map(encodeURIComponent).join('/')}`,
+    Bucket: ctx.bucketName,
+    Key: ctx.key,
+    ETag: `"${meta.etag}"`,
+  });
+};
+
+export const abortMultipartUpload: Handler = async (ctx) => {
+  validateKey(ctx.key);
+  await ctx.bucket().abortUpload(ctx.key, uploadId(ctx));
+  return { status: 204 };
+};
+
+export const listParts: Handler = async (ctx) => {
+  validateKey(ctx.key);
+  const id = uploadId(ctx);
+  const maxParts = parseMaxKeys(ctx.query.get('max-parts'), 'max-parts');
+  const markerText = ctx.query.get('part-number-marker');
+  const marker = markerText ? Number(markerText) : undefined;
+  if (marker !== undefined && !(Number.isInteger(marker) && marker >= 0)) {
+    throw new S3Error('InvalidArgument', 'Invalid part-number-marker', { ArgumentName: 'part-number-marker', ArgumentValue: markerText ?? '' });
+  }
+  const page = await ctx.bucket().listParts(ctx.key, id, { partNumberMarker: marker, maxParts });
+  const o = owner(ctx);
+  return xmlResponse('ListPartsResult', {
+    Bucket: ctx.bucketName,
+    Key: ctx.key,
+    UploadId: id,
+    Initiator: o,
+    Owner: o,
+    StorageClass: page.upload.attrs.storageClass ?? 'STANDARD',
+    PartNumberMarker: marker ?? 0,
+    NextPartNumberMarker: page.nextPartNumberMarker ?? page.parts.at(-1)?.partNumber ?? 0,
+    MaxParts: maxParts,
+    IsTruncated: page.isTruncated,
+    Part: page.parts.map((p) => ({ PartNumber: p.partNumber, LastModified: p.lastModified, ETag: `"${p.etag}"`, Size: p.size })),
+  });
+};
+
+export const listMultipartUploads: Handler = async (ctx) => {
+  const view = ctx.bucket();
+  await view.exists();
+  const maxUploads = parseMaxKeys(ctx.query.get('max-uploads'), 'max-uploads');
+  const prefix = ctx.query.get('prefix') ?? '';
+  const delimiter = ctx.query.get('delimiter') || undefined;
+  const keyMarker = ctx.query.get('key-marker') || undefined;
+  const uploadIdMarker = ctx.query.get('upload-id-marker') || undefined;
+  const page = maxUploads === 0
+    ? { uploads: [], commonPrefixes: [], isTruncated: false }
+    : await view.listUploads({ prefix, delimiter, keyMarker, uploadIdMarker, maxUploads });
+  const o = owner(ctx);
+  return xmlResponse('ListMultipartUploadsResult', {
+    Bucket: ctx.bucketName,
+    KeyMarker: keyMarker ?? '',
+    UploadIdMarker: uploadIdMarker ?? '',
+    NextKeyMarker: page.nextKeyMarker ?? '',
+    NextUploadIdMarker: page.nextUploadIdMarker ?? '',
+    Prefix: prefix,
+    Delimiter: delimiter,
+    MaxUploads: maxUploads,
+    IsTruncated: page.isTruncated,
+    Upload: page.uploads.map((u) => ({
+      Key: u.key, UploadId: u.uploadId, Initiator: o, Owner: o, StorageClass: u.attrs.storageClass ?? 'STANDARD', Initiated: u.initiated,
+    })),
+    CommonPrefixes: page.commonPrefixes.map((p) => ({ Prefix: p })),
+  });
+};

@@ -1,0 +1,129 @@
+/** Object operations: PutObject, GetObject, HeadObject, DeleteObject. */
+import { S3Error } from '../../errors';
+import { validateKey } from '../../backends/keys';
+import type { ObjectMeta, WriteConditions } from '../../backends/types';
+import type { Handler, S3Context, S3Response } from '../context';
+import { evaluateConditions, parseRange, resolveRange, type ReadConditions } from '../conditions';
+import { httpDate } from '../headers';
+import { attributesFromHeaders, metaHeaders, RESPONSE_OVERRIDES } from '../headers';
+import { requestBody } from '../payload';
+
+export function readConditions(ctx: S3Context, prefix = ''): ReadConditions {
+  return {
+    ifMatch: ctx.header(`${prefix}if-match`),
+    ifNoneMatch: ctx.header(`${prefix}if-none-match`),
+    ifModifiedSince: ctx.header(`${prefix}if-modified-since`),
+    ifUnmodifiedSince: ctx.header(`${prefix}if-unmodified-since`),
+  };
+}
+
+/**
+ * 412 as an error; 304 as a bodiless answer that still names the version the client has,
+ * as S3 sends it.
+ */
+function conditionalAnswer(ctx: S3Context, meta: ObjectMeta): S3Response | undefined {
+  const outcome = evaluateConditions(meta, readConditions(ctx));
+  if (outcome === 'precondition-failed') throw new S3Error('PreconditionFailed');
+  if (outcome === 'not-modified') return { status: 304, headers: { ETag: `"${meta.etag}"`, 'Last-Modified': httpDate(meta.lastModified) } };
+  return undefined;
+}
+
+export function writeConditions(ctx: S3Context): WriteConditions | undefined {
+  const ifMatch = ctx.header('if-match');
+  const ifNoneMatch = ctx.header('if-none-match');
+  if (ifNoneMatch !== undefined && ifNoneMatch.trim() !== '*') {
+    throw new S3Error('NotImplemented', 'If-None-Match on a write accepts only "*".', { Header: 'If-None-Match' });
+  }
+  return ifMatch === undefined && ifNoneMatch === undefined ? undefined : { ifMatch, ifNoneMatch };
+}
+
+function checksumModeEnabled(ctx: S3Context): boolean {
+  return (ctx.header('x-amz-checksum-mode') ?? '').toUpperCase() === 'ENABLED';
+}
+
+/** Checksum headers echoed on a write: the ones the client sent or asked for. */
+export function writtenChecksumHeaders(meta: ObjectMeta): Record<string, string> {
+  const h: Record<string, string> = {};
+  for (const [alg, v] of Object.entries(meta.checksums ?? {})) h[`x-amz-checksum-${alg}`] = v;
+  return h;
+}
+
+export const putObject: Handler = async (ctx) => {
+  const key = ctx.key;
+  validateKey(key);
+  const view = ctx.bucket();
+  view.assertWritable();
+  const attrs = attributesFromHeaders(ctx.headers);
+  const conditions = writeConditions(ctx);
+  const body = requestBody(ctx, attrs);
+  const meta = await view.putObject(key, body.stream, attrs, { size: body.size, conditions });
+  return { status: 200, headers: { ETag: `"${meta.etag}"`, ...writtenChecksumHeaders(meta) } };
+};
+
+function applyOverrides(ctx: S3Context, headers: Record<string, string>): void {
+  for (const [param, name] of Object.entries(RESPONSE_OVERRIDES)) {
+    const v = ctx.query.get(param);
+    if (v !== null) headers[name] = v;
+  }
+}
+
+export const getObject: Handler = async (ctx) => {
+  const key = ctx.key;
+  validateKey(key);
+  const handle = await ctx.bucket().openObject(key);
+  try {
+    const meta = handle.meta;
+    const answer = conditionalAnswer(ctx, meta);
+    if (answer) {
+      await handle.close();
+      return answer;
+    }
+    const rangeReq = parseRange(ctx.header('range'));
+    const range = rangeReq ? resolveRange(rangeReq, meta.size) : undefined;
+    const whole = range === undefined || (range.start === 0 && range.end === meta.size - 1);
+    const headers = metaHeaders(meta, { checksums: checksumModeEnabled(ctx) && whole });
+    headers['Accept-Ranges'] = 'bytes';
+    applyOverrides(ctx, headers);
+    let status = 200;
+    if (range) {
+      status = 206;
+      headers['Content-Range'] = `bytes ${range.start}-${range.end}/${meta.size}`;
+      headers['Content-Length'] = String(range.end - range.start + 1);
+    } else {
+      headers['Content-Length'] = String(meta.size);
+    }
+    const body = meta.size === 0 ? undefined : handle.read(range);
+    return { status, headers, body, cleanup: () => handle.close() };
+  } catch (err) {
+    await handle.close();
+    throw err;
+  }
+};
+
+export const headObject: Handler = async (ctx): Promise<S3Response> => {
+  const key = ctx.key;
+  validateKey(key);
+  const meta = await ctx.bucket().headObject(key);
+  const answer = conditionalAnswer(ctx, meta);
+  if (answer) return answer;
+  const headers = metaHeaders(meta, { checksums: checksumModeEnabled(ctx) });
+  headers['Accept-Ranges'] = 'bytes';
+  const rangeReq = parseRange(ctx.header('range'));
+  if (rangeReq) {
+    const range = resolveRange(rangeReq, meta.size);
+    headers['Content-Range'] = `bytes ${range.start}-${range.end}/${meta.size}`;
+    headers['Content-Length'] = String(range.end - range.start + 1);
+    return { status: 206, headers };
+  }
+  headers['Content-Length'] = String(meta.size);
+  return { status: 200, headers };
+};
+
+export const deleteObject: Handler = async (ctx) => {
+  const key = ctx.key;
+  validateKey(key);
+  const view = ctx.bucket();
+  await view.exists();
+  await view.deleteObject(key);
+  return { status: 204 };
+};

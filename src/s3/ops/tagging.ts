@@ -1,0 +1,41 @@
+/** Get/Put/DeleteObjectTagging. */
+import { S3Error } from '../../errors';
+import { validateKey } from '../../backends/keys';
+import type { Tag } from '../../backends/types';
+import type { Handler } from '../context';
+import { validateTags } from '../headers';
+import { readSmallBody } from '../payload';
+import { xmlResponse } from '../respond';
+import { many, parseXml, text } from '../xml';
+
+export const getObjectTagging: Handler = async (ctx) => {
+  validateKey(ctx.key);
+  const meta = await ctx.bucket().headObject(ctx.key);
+  return xmlResponse('Tagging', { TagSet: { Tag: (meta.tags ?? []).map((t) => ({ Key: t.key, Value: t.value })) } });
+};
+
+export const putObjectTagging: Handler = async (ctx) => {
+  validateKey(ctx.key);
+  const view = ctx.bucket();
+  view.assertWritable();
+  const doc = parseXml((await readSmallBody(ctx, 64 * 1024)).toString('utf8'));
+  const tagging = doc?.Tagging as Record<string, unknown> | undefined;
+  if (!tagging || typeof tagging !== 'object') throw new S3Error('MalformedXML');
+  const tagSet = tagging.TagSet as Record<string, unknown> | '' | undefined;
+  const tags: Tag[] = many(tagSet === '' || tagSet === undefined ? undefined : tagSet.Tag).map((t) => {
+    const node = t as Record<string, unknown>;
+    const key = text(node?.Key);
+    const value = text(node?.Value) ?? '';
+    if (key === undefined) throw new S3Error('MalformedXML');
+    return { key, value };
+  });
+  validateTags(tags);
+  await view.setTags(ctx.key, tags);
+  return { status: 200 };
+};
+
+export const deleteObjectTagging: Handler = async (ctx) => {
+  validateKey(ctx.key);
+  await ctx.bucket().setTags(ctx.key, []);
+  return { status: 204 };
+};

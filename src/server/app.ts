@@ -1,0 +1,75 @@
+/**
+ * The HTTP(S) front: an express app whose one catch-all handler hands every request to
+ * the S3 dispatcher, plus a health endpoint on a path no bucket can have.
+ */
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import type { CredentialLookup, Identity } from '../auth/sigv4';
+import { dispatch } from '../s3/dispatch';
+import type { Router } from '../router/router';
+
+export interface ServerOptions {
+  router: Router;
+  host: string;
+  port: number;
+  region?: string;
+  domains?: string[];
+  identities: Identity[];
+  tls?: { cert: string; key: string };
+  log?: (line: string) => void;
+}
+
+export interface RunningServer {
+  server: http.Server | https.Server;
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+export function createApp(opts: ServerOptions): express.Express {
+  const byKey = new Map(opts.identities.map((i) => [i.accessKeyId, i]));
+  const credentials: CredentialLookup = (id) => byKey.get(id);
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+  // Bucket names cannot start with '-', so this path never shadows a bucket.
+  app.get('/-/health', (_req, res) => { res.json({ status: 'ok' }); });
+  app.use((req, res) => {
+    void dispatch(req, res, {
+      services: { router: opts.router, region: opts.region ?? 'us-east-1' },
+      domains: opts.domains ?? [],
+      credentials,
+      onInternalError: (err, r) => opts.log?.(`internal error on ${r.method} ${r.url}: ${(err as Error)?.stack ?? String(err)}`),
+    });
+  });
+  return app;
+}
+
+export async function startServer(opts: ServerOptions): Promise<RunningServer> {
+  const app = createApp(opts);
+  const server = opts.tls
+    ? https.createServer({ cert: readFileSync(opts.tls.cert), key: readFileSync(opts.tls.key) }, app)
+    : http.createServer(app);
+  // Large uploads may take long; only idle sockets are timed out.
+  server.requestTimeout = 0;
+  server.headersTimeout = 60_000;
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => { server.off('error', reject); resolve(); });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const hostForUrl = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
+  return {
+    server,
+    port,
+    url: `${opts.tls ? 'https' : 'http'}://${hostForUrl}:${port}`,
+    close: () => new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    }),
+  };
+}

@@ -1,0 +1,84 @@
+import { expect } from 'chai';
+import {
+  CreateBucketCommand, DeleteBucketCommand, GetBucketLocationCommand, HeadBucketCommand, ListBucketsCommand,
+  PutObjectCommand, S3ServiceException,
+} from '@aws-sdk/client-s3';
+import { startTestServer, rawRequest, ACCESS_KEY, SECRET_KEY, type TestServer } from '../helpers/server';
+import { signedFetch } from '../helpers/sign';
+
+const CREDS = { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY };
+
+async function errorOf(p: Promise<unknown>): Promise<S3ServiceException> {
+  try {
+    await p;
+  } catch (err) {
+    return err as S3ServiceException;
+  }
+  throw new Error('expected the request to fail');
+}
+
+describe('protocol: buckets', () => {
+  let srv: TestServer;
+  before(async () => { srv = await startTestServer(); });
+  after(async () => { await srv.stop(); });
+
+  it('creates, lists, heads and deletes buckets', async () => {
+    await srv.s3.send(new CreateBucketCommand({ Bucket: 'alpha' }));
+    await srv.s3.send(new CreateBucketCommand({ Bucket: 'beta', CreateBucketConfiguration: { LocationConstraint: 'eu-west-1' } }));
+    const list = await srv.s3.send(new ListBucketsCommand({}));
+    expect(list.Buckets?.map((b) => b.Name)).to.include.members(['alpha', 'beta']);
+    expect(list.Buckets?.[0].CreationDate).to.be.instanceOf(Date);
+    expect(list.Owner?.ID).to.be.a('string');
+    await srv.s3.send(new HeadBucketCommand({ Bucket: 'alpha' }));
+    await srv.s3.send(new DeleteBucketCommand({ Bucket: 'beta' }));
+    const after = await srv.s3.send(new ListBucketsCommand({}));
+    expect(after.Buckets?.map((b) => b.Name)).to.not.include('beta');
+  });
+
+  it('answers BucketAlreadyOwnedByYou, InvalidBucketName, NoSuchBucket, BucketNotEmpty', async () => {
+    await srv.s3.send(new CreateBucketCommand({ Bucket: 'dup' }));
+    expect((await errorOf(srv.s3.send(new CreateBucketCommand({ Bucket: 'dup' })))).name).to.equal('BucketAlreadyOwnedByYou');
+    for (const bad of ['ab', 'UPPER', 'a..b', '192.168.1.1', '-lead', 'trail-', 'x'.repeat(64), 'xn--punycode']) {
+      const err = await errorOf(srv.s3.send(new CreateBucketCommand({ Bucket: bad })));
+      expect(err.$metadata.httpStatusCode, bad).to.equal(400);
+      expect(err.name, bad).to.equal('InvalidBucketName');
+    }
+    const missing = await errorOf(srv.s3.send(new DeleteBucketCommand({ Bucket: 'nope-missing' })));
+    expect(missing.name).to.equal('NoSuchBucket');
+    expect(missing.$metadata.httpStatusCode).to.equal(404);
+    const head = await errorOf(srv.s3.send(new HeadBucketCommand({ Bucket: 'nope-missing' })));
+    expect(head.$metadata.httpStatusCode).to.equal(404);
+    await srv.s3.send(new PutObjectCommand({ Bucket: 'dup', Key: 'x', Body: 'x' }));
+    const notEmpty = await errorOf(srv.s3.send(new DeleteBucketCommand({ Bucket: 'dup' })));
+    expect(notEmpty.name).to.equal('BucketNotEmpty');
+    expect(notEmpty.$metadata.httpStatusCode).to.equal(409);
+  });
+
+  it('reports the location and accepts a LocationConstraint body', async () => {
+    await srv.s3.send(new CreateBucketCommand({ Bucket: 'loc' }));
+    const loc = await srv.s3.send(new GetBucketLocationCommand({ Bucket: 'loc' }));
+    expect(loc.LocationConstraint ?? '').to.equal('');
+  });
+
+  it('rejects a malformed CreateBucket body with MalformedXML, and anonymous requests with AccessDenied', async () => {
+    const bad = await signedFetch(srv.url, CREDS, 'PUT', '/bad-xml-bucket', { body: '<CreateBucketConfiguration><oops' });
+    expect(bad.status).to.equal(400);
+    expect(bad.text).to.contain('<Code>MalformedXML</Code>');
+    expect(bad.text).to.contain('<RequestId>');
+    const url = `${srv.url}/bad-xml-bucket`;
+    const res = await rawRequest(url, { method: 'PUT', body: '<CreateBucketConfiguration><oops' });
+    expect(res.status).to.equal(403);
+    expect(res.text).to.contain('<Code>AccessDenied</Code>');
+    expect(res.headers.get('x-amz-request-id')).to.match(/^[0-9A-F]{16}$/);
+  });
+
+  it('works with the minio client', async () => {
+    await srv.minio.makeBucket('minio-bucket');
+    expect(await srv.minio.bucketExists('minio-bucket')).to.equal(true);
+    expect(await srv.minio.bucketExists('minio-missing')).to.equal(false);
+    const buckets = await srv.minio.listBuckets();
+    expect(buckets.map((b) => b.name)).to.include('minio-bucket');
+    await srv.minio.removeBucket('minio-bucket');
+    expect(await srv.minio.bucketExists('minio-bucket')).to.equal(false);
+  });
+});

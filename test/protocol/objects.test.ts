@@ -1,0 +1,283 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { expect } from 'chai';
+import {
+  CopyObjectCommand, CreateBucketCommand, DeleteObjectCommand, DeleteObjectTaggingCommand, DeleteObjectsCommand,
+  GetObjectCommand, GetObjectTaggingCommand, HeadObjectCommand, PutObjectCommand, PutObjectTaggingCommand,
+  S3ServiceException,
+} from '@aws-sdk/client-s3';
+import { startTestServer, ACCESS_KEY, SECRET_KEY, type TestServer } from '../helpers/server';
+import { signedFetch } from '../helpers/sign';
+
+const CREDS = { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY };
+const md5hex = (b: Buffer | string) => createHash('md5').update(b).digest('hex');
+const md5b64 = (b: Buffer | string) => createHash('md5').update(b).digest('base64');
+
+async function errorOf(p: Promise<unknown>): Promise<S3ServiceException> {
+  try {
+    await p;
+  } catch (err) {
+    return err as S3ServiceException;
+  }
+  throw new Error('expected the request to fail');
+}
+
+describe('protocol: objects', () => {
+  let srv: TestServer;
+  const Bucket = 'objects';
+  before(async () => {
+    srv = await startTestServer();
+    await srv.s3.send(new CreateBucketCommand({ Bucket }));
+  });
+  after(async () => { await srv.stop(); });
+
+  const get = async (Key: string, extra: Record<string, unknown> = {}) => {
+    const r = await srv.s3.send(new GetObjectCommand({ Bucket, Key, ...extra }));
+    return { ...r, bytes: Buffer.from(await r.Body!.transformToByteArray()) };
+  };
+
+  it('round-trips content, headers and user metadata with an MD5 ETag', async () => {
+    const body = 'hello, s3mux';
+    const put = await srv.s3.send(new PutObjectCommand({
+      Bucket, Key: 'docs/hello.txt', Body: body, ContentType: 'text/plain; charset=utf-8',
+      CacheControl: 'max-age=60', ContentDisposition: 'attachment; filename="h.txt"', ContentEncoding: 'identity',
+      ContentLanguage: 'en', Expires: new Date('2030-01-01T00:00:00Z'), Metadata: { colour: 'blue', 'multi-word': 'a b' },
+      StorageClass: 'STANDARD_IA',
+    }));
+    expect(put.ETag).to.equal(`"${md5hex(body)}"`);
+    const r = await get('docs/hello.txt');
+    expect(r.bytes.toString()).to.equal(body);
+    expect(r.ETag).to.equal(`"${md5hex(body)}"`);
+    expect(r.ContentType).to.equal('text/plain; charset=utf-8');
+    expect(r.CacheControl).to.equal('max-age=60');
+    expect(r.ContentDisposition).to.equal('attachment; filename="h.txt"');
+    expect(r.ContentEncoding).to.equal('identity');
+    expect(r.ContentLanguage).to.equal('en');
+    expect(r.Expires?.toISOString()).to.equal('2030-01-01T00:00:00.000Z');
+    expect(r.Metadata).to.deep.equal({ colour: 'blue', 'multi-word': 'a b' });
+    expect(r.StorageClass).to.equal('STANDARD_IA');
+    expect(r.ContentLength).to.equal(body.length);
+    expect(r.LastModified).to.be.instanceOf(Date);
+    const head = await srv.s3.send(new HeadObjectCommand({ Bucket, Key: 'docs/hello.txt' }));
+    expect(head.ContentLength).to.equal(body.length);
+    expect(head.Metadata).to.deep.equal({ colour: 'blue', 'multi-word': 'a b' });
+  });
+
+  it('stores a streamed upload (aws-chunked with a CRC32 trailer) without its framing', async () => {
+    const data = randomBytes(300_000);
+    await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'streamed.bin', Body: Readable.from([data.subarray(0, 100_000), data.subarray(100_000)]), ContentLength: data.length }));
+    const r = await get('streamed.bin');
+    expect(r.bytes.equals(data)).to.equal(true);
+    expect(r.ETag).to.equal(`"${md5hex(data)}"`);
+  });
+
+  it('returns the stored checksum when checksum mode is enabled', async () => {
+    const body = Buffer.from('checksummed');
+    const put = await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'ck.txt', Body: body, ChecksumAlgorithm: 'SHA256' }));
+    expect(put.ChecksumSHA256).to.equal(createHash('sha256').update(body).digest('base64'));
+    const r = await get('ck.txt', { ChecksumMode: 'ENABLED' });
+    expect(r.ChecksumSHA256).to.equal(createHash('sha256').update(body).digest('base64'));
+  });
+
+  it('verifies Content-MD5: BadDigest and nothing stored on mismatch', async () => {
+    const ok = await signedFetch(srv.url, CREDS, 'PUT', `/${Bucket}/md5-ok`, { body: 'abc', headers: { 'content-md5': md5b64('abc') } });
+    expect(ok.status).to.equal(200);
+    const bad = await signedFetch(srv.url, CREDS, 'PUT', `/${Bucket}/md5-bad`, { body: 'abc', headers: { 'content-md5': md5b64('abd') } });
+    expect(bad.status).to.equal(400);
+    expect(bad.text).to.contain('<Code>BadDigest</Code>');
+    expect((await errorOf(srv.s3.send(new HeadObjectCommand({ Bucket, Key: 'md5-bad' })))).$metadata.httpStatusCode).to.equal(404);
+    const invalid = await signedFetch(srv.url, CREDS, 'PUT', `/${Bucket}/md5-bad`, { body: 'abc', headers: { 'content-md5': 'not-base64' } });
+    expect(invalid.text).to.contain('<Code>InvalidDigest</Code>');
+  });
+
+  it('checks x-amz-content-sha256 against the body', async () => {
+    const r = await signedFetch(srv.url, CREDS, 'PUT', `/${Bucket}/sha-lie`, {
+      body: 'the real body', headers: { 'x-amz-content-sha256': createHash('sha256').update('another body').digest('hex') },
+    });
+    expect(r.status).to.equal(400);
+    expect(r.text).to.match(/XAmzContentSHA256Mismatch|SignatureDoesNotMatch/);
+    expect((await errorOf(srv.s3.send(new HeadObjectCommand({ Bucket, Key: 'sha-lie' })))).$metadata.httpStatusCode).to.equal(404);
+  });
+
+  describe('ranges and conditions', () => {
+    const body = '0123456789abcdefghij';
+    before(async () => { await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'range.txt', Body: body })); });
+
+    it('serves bytes=a-b, a- and -n with 206 and Content-Range', async () => {
+      for (const [range, expected, cr] of [
+        ['bytes=2-5', '2345', 'bytes 2-5/20'],
+        ['bytes=15-', 'fghij', 'bytes 15-19/20'],
+        ['bytes=-3', 'hij', 'bytes 17-19/20'],
+        ['bytes=18-100', 'ij', 'bytes 18-19/20'],
+      ]) {
+        const r = await get('range.txt', { Range: range });
+        expect(r.bytes.toString(), range).to.equal(expected);
+        expect(r.ContentRange, range).to.equal(cr);
+        expect(r.$metadata.httpStatusCode).to.equal(206);
+      }
+    });
+
+    it('answers 416 InvalidRange past the end', async () => {
+      const err = await errorOf(get('range.txt', { Range: 'bytes=20-' }));
+      expect(err.$metadata.httpStatusCode).to.equal(416);
+      expect(err.name).to.equal('InvalidRange');
+    });
+
+    it('ignores a malformed Range and serves the whole object', async () => {
+      const r = await get('range.txt', { Range: 'bytes=5-2' });
+      expect(r.bytes.toString()).to.equal(body);
+      expect(r.$metadata.httpStatusCode).to.equal(200);
+    });
+
+    it('follows S3 precedence for If-Match, If-None-Match, If-Modified-Since, If-Unmodified-Since', async () => {
+      const etag = `"${md5hex(body)}"`;
+      const past = new Date(Date.now() - 3600_000);
+      const future = new Date(Date.now() + 3600_000);
+      expect((await get('range.txt', { IfMatch: etag })).bytes.toString()).to.equal(body);
+      expect((await errorOf(get('range.txt', { IfMatch: '"nope"' }))).$metadata.httpStatusCode).to.equal(412);
+      expect((await errorOf(get('range.txt', { IfNoneMatch: etag }))).$metadata.httpStatusCode).to.equal(304);
+      expect((await get('range.txt', { IfNoneMatch: '"other"' })).bytes.toString()).to.equal(body);
+      expect((await errorOf(get('range.txt', { IfModifiedSince: future }))).$metadata.httpStatusCode).to.equal(304);
+      expect((await get('range.txt', { IfModifiedSince: past })).bytes.toString()).to.equal(body);
+      expect((await errorOf(get('range.txt', { IfUnmodifiedSince: past }))).$metadata.httpStatusCode).to.equal(412);
+      // If-Match true wins over If-Unmodified-Since false; If-None-Match false wins over If-Modified-Since true.
+      expect((await get('range.txt', { IfMatch: etag, IfUnmodifiedSince: past })).bytes.toString()).to.equal(body);
+      expect((await errorOf(get('range.txt', { IfNoneMatch: etag, IfModifiedSince: past }))).$metadata.httpStatusCode).to.equal(304);
+      expect((await errorOf(srv.s3.send(new HeadObjectCommand({ Bucket, Key: 'range.txt', IfMatch: '"x"' })))).$metadata.httpStatusCode).to.equal(412);
+    });
+
+    it('applies response-* overrides', async () => {
+      const r = await get('range.txt', { ResponseContentType: 'application/x-test', ResponseContentDisposition: 'inline', ResponseCacheControl: 'no-store' });
+      expect(r.ContentType).to.equal('application/x-test');
+      expect(r.ContentDisposition).to.equal('inline');
+      expect(r.CacheControl).to.equal('no-store');
+    });
+  });
+
+  it('supports conditional writes: If-None-Match * and If-Match', async () => {
+    await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'cond.txt', Body: 'v1', IfNoneMatch: '*' }));
+    const err = await errorOf(srv.s3.send(new PutObjectCommand({ Bucket, Key: 'cond.txt', Body: 'v2', IfNoneMatch: '*' })));
+    expect(err.$metadata.httpStatusCode).to.equal(412);
+    expect(err.name).to.equal('PreconditionFailed');
+    const wrong = await errorOf(srv.s3.send(new PutObjectCommand({ Bucket, Key: 'cond.txt', Body: 'v2', IfMatch: '"0000"' })));
+    expect(wrong.$metadata.httpStatusCode).to.equal(412);
+    await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'cond.txt', Body: 'v2', IfMatch: `"${md5hex('v1')}"` }));
+    expect((await get('cond.txt')).bytes.toString()).to.equal('v2');
+  });
+
+  it('deletes with 204, also when the key is absent, and NoSuchKey afterwards', async () => {
+    await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'gone.txt', Body: 'x' }));
+    const del = await srv.s3.send(new DeleteObjectCommand({ Bucket, Key: 'gone.txt' }));
+    expect(del.$metadata.httpStatusCode).to.equal(204);
+    const again = await srv.s3.send(new DeleteObjectCommand({ Bucket, Key: 'gone.txt' }));
+    expect(again.$metadata.httpStatusCode).to.equal(204);
+    const err = await errorOf(get('gone.txt'));
+    expect(err.name).to.equal('NoSuchKey');
+    expect(err.$metadata.httpStatusCode).to.equal(404);
+    const noBucket = await errorOf(srv.s3.send(new GetObjectCommand({ Bucket: 'no-such-bucket-here', Key: 'x' })));
+    expect(noBucket.name).to.equal('NoSuchBucket');
+  });
+
+  it('deletes a batch with per-key results and Quiet mode', async () => {
+    for (const k of ['b/1', 'b/2', 'b/3']) await srv.s3.send(new PutObjectCommand({ Bucket, Key: k, Body: k }));
+    const r = await srv.s3.send(new DeleteObjectsCommand({ Bucket, Delete: { Objects: [{ Key: 'b/1' }, { Key: 'b/2' }, { Key: 'b/missing' }, { Key: 'x'.repeat(1100) }] } }));
+    expect(r.Deleted?.map((d) => d.Key)).to.deep.equal(['b/1', 'b/2', 'b/missing']);
+    expect(r.Errors?.map((e) => e.Code)).to.deep.equal(['KeyTooLongError']);
+    const quiet = await srv.s3.send(new DeleteObjectsCommand({ Bucket, Delete: { Quiet: true, Objects: [{ Key: 'b/3' }] } }));
+    expect(quiet.Deleted ?? []).to.have.length(0);
+    expect((await errorOf(get('b/3'))).name).to.equal('NoSuchKey');
+    const malformed = await signedFetch(srv.url, CREDS, 'POST', `/${Bucket}`, { query: { delete: '' }, body: '<Delete><Object><Key>a</Key></Object' });
+    expect(malformed.text).to.contain('<Code>MalformedXML</Code>');
+  });
+
+  describe('copy', () => {
+    it('copies with COPY and REPLACE directives and URL-encoded sources', async () => {
+      await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'src dir/ü file+1.txt', Body: 'copy me', ContentType: 'text/x-src', Metadata: { a: '1' } }));
+      const c = await srv.s3.send(new CopyObjectCommand({ Bucket, Key: 'dst1.txt', CopySource: `${Bucket}/${encodeURIComponent('src dir/ü file+1.txt')}` }));
+      expect(c.CopyObjectResult?.ETag).to.equal(`"${md5hex('copy me')}"`);
+      const d1 = await get('dst1.txt');
+      expect(d1.bytes.toString()).to.equal('copy me');
+      expect(d1.ContentType).to.equal('text/x-src');
+      expect(d1.Metadata).to.deep.equal({ a: '1' });
+      await srv.s3.send(new CopyObjectCommand({ Bucket, Key: 'dst2.txt', CopySource: `/${Bucket}/${encodeURIComponent('src dir/ü file+1.txt')}`, MetadataDirective: 'REPLACE', ContentType: 'text/x-new', Metadata: { b: '2' } }));
+      const d2 = await get('dst2.txt');
+      expect(d2.ContentType).to.equal('text/x-new');
+      expect(d2.Metadata).to.deep.equal({ b: '2' });
+    });
+
+    it('changes metadata in place with REPLACE (as s3fs does) and refuses a plain self-copy', async () => {
+      await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'self.txt', Body: 'same bytes', Metadata: { mode: '644' } }));
+      const err = await errorOf(srv.s3.send(new CopyObjectCommand({ Bucket, Key: 'self.txt', CopySource: `${Bucket}/self.txt` })));
+      expect(err.name).to.equal('InvalidRequest');
+      await srv.s3.send(new CopyObjectCommand({ Bucket, Key: 'self.txt', CopySource: `${Bucket}/self.txt`, MetadataDirective: 'REPLACE', Metadata: { mode: '600' } }));
+      const r = await get('self.txt');
+      expect(r.bytes.toString()).to.equal('same bytes');
+      expect(r.Metadata).to.deep.equal({ mode: '600' });
+    });
+
+    it('honours x-amz-copy-source-if-* conditions', async () => {
+      await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'csrc.txt', Body: 'c' }));
+      const etag = `"${md5hex('c')}"`;
+      await srv.s3.send(new CopyObjectCommand({ Bucket, Key: 'cdst.txt', CopySource: `${Bucket}/csrc.txt`, CopySourceIfMatch: etag }));
+      for (const cond of [{ CopySourceIfMatch: '"bad"' }, { CopySourceIfNoneMatch: etag }, { CopySourceIfUnmodifiedSince: new Date(Date.now() - 3600_000) }, { CopySourceIfModifiedSince: new Date(Date.now() + 3600_000) }]) {
+        const e = await errorOf(srv.s3.send(new CopyObjectCommand({ Bucket, Key: 'cdst.txt', CopySource: `${Bucket}/csrc.txt`, ...cond })));
+        expect(e.$metadata.httpStatusCode, JSON.stringify(cond)).to.equal(412);
+      }
+      const missing = await errorOf(srv.s3.send(new CopyObjectCommand({ Bucket, Key: 'x', CopySource: `${Bucket}/no-such-source` })));
+      expect(missing.name).to.equal('NoSuchKey');
+    });
+  });
+
+  it('gets, puts and deletes tags; x-amz-tagging on put', async () => {
+    await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'tagged', Body: 't', Tagging: 'a=1&b=two%20words' }));
+    const t1 = await srv.s3.send(new GetObjectTaggingCommand({ Bucket, Key: 'tagged' }));
+    expect(t1.TagSet).to.deep.equal([{ Key: 'a', Value: '1' }, { Key: 'b', Value: 'two words' }]);
+    expect((await srv.s3.send(new HeadObjectCommand({ Bucket, Key: 'tagged' }))).$metadata.httpStatusCode).to.equal(200);
+    await srv.s3.send(new PutObjectTaggingCommand({ Bucket, Key: 'tagged', Tagging: { TagSet: [{ Key: 'z', Value: '' }] } }));
+    expect((await srv.s3.send(new GetObjectTaggingCommand({ Bucket, Key: 'tagged' }))).TagSet).to.deep.equal([{ Key: 'z', Value: '' }]);
+    await srv.s3.send(new DeleteObjectTaggingCommand({ Bucket, Key: 'tagged' }));
+    expect((await srv.s3.send(new GetObjectTaggingCommand({ Bucket, Key: 'tagged' }))).TagSet ?? []).to.deep.equal([]);
+    const tooMany = Array.from({ length: 11 }, (_, i) => ({ Key: `k${i}`, Value: 'v' }));
+    expect((await errorOf(srv.s3.send(new PutObjectTaggingCommand({ Bucket, Key: 'tagged', Tagging: { TagSet: tooMany } })))).name).to.equal('InvalidTag');
+    expect((await errorOf(srv.s3.send(new GetObjectTaggingCommand({ Bucket, Key: 'untagged-missing' })))).name).to.equal('NoSuchKey');
+  });
+
+  describe('odd keys', () => {
+    const keys = [
+      'a', 'a/b', 'a/', 'dir/', 'a//b', './x', 'x/./y', 'x/../y', '../../etc/passwd', '..', '.',
+      'with space', 'plus+sign', 'percent%20literal', 'ünïcödé/文件/😀', 'q?uestion&amp=1#hash', 'tab\tkey',
+      'seg/' + 's'.repeat(300), 'k'.repeat(1024),
+    ];
+    it('stores and reads back every valid key, each its own object', async () => {
+      for (const Key of keys) await srv.s3.send(new PutObjectCommand({ Bucket: 'objects', Key, Body: `body of ${Key}` }));
+      for (const Key of keys) expect((await get(Key)).bytes.toString(), Key).to.equal(`body of ${Key}`);
+    });
+    it('refuses keys over 1024 bytes with KeyTooLongError', async () => {
+      const err = await errorOf(srv.s3.send(new PutObjectCommand({ Bucket, Key: 'é'.repeat(513), Body: 'x' })));
+      expect(err.name).to.equal('KeyTooLongError');
+      expect(err.$metadata.httpStatusCode).to.equal(400);
+    });
+  });
+
+  it('works with the minio client: put, get, stat, remove, presign', async () => {
+    const data = randomBytes(70_000);
+    await srv.minio.putObject(Bucket, 'minio/obj.bin', data, data.length, { 'Content-Type': 'application/x-m', 'X-Amz-Meta-Who': 'minio' });
+    const stat = await srv.minio.statObject(Bucket, 'minio/obj.bin');
+    expect(stat.size).to.equal(data.length);
+    expect(stat.etag).to.equal(md5hex(data));
+    expect(stat.metaData['content-type']).to.equal('application/x-m');
+    expect(stat.metaData.who).to.equal('minio');
+    const stream = await srv.minio.getObject(Bucket, 'minio/obj.bin');
+    const chunks: Buffer[] = [];
+    for await (const c of stream) chunks.push(c as Buffer);
+    expect(Buffer.concat(chunks).equals(data)).to.equal(true);
+    const partial = await srv.minio.getPartialObject(Bucket, 'minio/obj.bin', 10, 5);
+    const pc: Buffer[] = [];
+    for await (const c of partial) pc.push(c as Buffer);
+    expect(Buffer.concat(pc).equals(data.subarray(10, 15))).to.equal(true);
+    await srv.minio.removeObject(Bucket, 'minio/obj.bin');
+    let missing = false;
+    try { await srv.minio.statObject(Bucket, 'minio/obj.bin'); } catch (e) { missing = (e as { code?: string }).code === 'NotFound'; }
+    expect(missing).to.equal(true);
+  });
+});
