@@ -61,7 +61,7 @@ async function serve(argv: string[]): Promise<void> {
   const args = parseServeArgs(argv);
   const { host, port } = parseAddress(args.address);
   const router = args.config
-    ? Router.fromTable(loadRoutingTable(path.resolve(args.config)), { dataDir: path.resolve(args.dataDir) })
+    ? Router.fromTable(loadRoutingTable(path.resolve(args.config), { defaultDataDir: path.resolve(args.dataDir) }))
     : Router.defaultFor(path.resolve(args.dataDir));
   const root = rootIdentity();
   const server = await startServer({

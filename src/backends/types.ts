@@ -75,6 +75,11 @@ export interface PutOptions {
   /** Decoded body length when the client announced it; adapters may use it to size uploads. */
   size?: number;
   conditions?: WriteConditions;
+  /**
+   * The ETag to record instead of the body's MD5: set when multipart parts are assembled
+   * through putObject, so the object keeps S3's `<md5 of md5s>-N` form.
+   */
+  etag?: string;
 }
 
 export interface ListOptions {

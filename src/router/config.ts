@@ -598,6 +598,7 @@ class Validator {
     const declared = new Map<string, BackendSpec | undefined>(); // undefined: declared but invalid
     const rawBackends = (top.backends ?? {}) as Record<string, unknown>;
     for (const [name, value] of Object.entries(rawBackends)) {
+      if (name === COMMENT_KEY) continue;
       if (!BACKEND_NAME.test(name)) {
         this.report(['backends', name], `invalid backend name '${name}': use letters, digits, '-' and '_', starting with a letter`, 'key');
       }
@@ -631,6 +632,7 @@ class Validator {
     const routes: RouteSpec[] = [];
     const rawRoutes = (top.routes ?? {}) as Record<string, unknown>;
     for (const [name, value] of Object.entries(rawRoutes)) {
+      if (name === COMMENT_KEY) continue;
       const route = this.route(name, value, ctx, declared, defaultName, backends);
       if (route) routes.push(route);
     }

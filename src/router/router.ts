@@ -31,6 +31,12 @@ export interface RouterOptions {
   factories?: BackendFactoryTable;
   /** Where SecretRef { env } values are read; default process.env. */
   env?: NodeJS.ProcessEnv;
+  /**
+   * An fs data dir to serve as the default backend (named 'local') when the table has none,
+   * as a hand-built table may. Tables from loadRoutingTable always have a default: to let a
+   * config file without backends fall back on a data dir, pass `{ defaultDataDir }` to it.
+   */
+  dataDir?: string;
 }
 
 export class Router {
@@ -53,6 +59,10 @@ export class Router {
 
   static fromTable(table: RoutingTable, opts: RouterOptions = {}): Router {
     const factories = opts.factories ?? BACKEND_FACTORIES;
+    if (!table.backends[table.default] && opts.dataDir !== undefined) {
+      const fallback = defaultRoutingTable(opts.dataDir);
+      table = { ...table, backends: { ...table.backends, ...fallback.backends }, default: fallback.default };
+    }
     const defaultEntry = table.backends[table.default];
     if (!defaultEntry) throw new Error(`routing table names default backend '${table.default}', which it does not declare`);
 

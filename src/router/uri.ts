@@ -250,24 +250,3 @@ function parseOci(rest: string, uri: string): OciUri {
   }
   throw new UriError(`'${uri}' is malformed: expected ${forms}`);
 }
-
-/** A short, canonical rendering of where a parsed URI points (for summaries). */
-export function describeUri(u: BackendUri): string {
-  const tail = (bucket: string) => `${bucket}${u.prefix ? `/${u.prefix}` : ''}`;
-  switch (u.kind) {
-    case 'fs':
-      return `file://${path.join(u.root, u.bucket)}`;
-    case 'memory':
-      return `memory://${u.store}/${tail(u.bucket)}`;
-    case 's3':
-      return `s3://${tail(u.bucket)}`;
-    case 'gcs':
-      return `gs://${tail(u.bucket)}`;
-    case 'azure':
-      return u.account ? `azure://${u.account}/${tail(u.bucket)}` : `az://${tail(u.bucket)}`;
-    case 'oci':
-      return u.region ? `oci://${u.namespace}@${u.region}/${tail(u.bucket)}` : `oci://n/${u.namespace}/b/${u.bucket}${u.prefix ? `/o/${u.prefix}` : ''}`;
-    case 'github':
-      return `github://${u.owner}/${u.repo}/releases/${u.tag}`;
-  }
-}

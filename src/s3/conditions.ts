@@ -50,7 +50,7 @@ export function evaluateConditions(meta: ObjectMeta, c: ReadConditions): Conditi
     if (etagListMatches(c.ifNoneMatch, meta.etag)) return 'not-modified';
   } else {
     const since = parseDate(c.ifModifiedSince);
-    if (since !== undefined && since <= Date.now() && modified <= seconds(since)) return 'not-modified';
+    if (since !== undefined && modified <= seconds(since)) return 'not-modified';
   }
   return 'ok';
 }

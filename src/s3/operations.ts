@@ -83,8 +83,14 @@ function matches(op: Operation, method: string, level: Level, query: URLSearchPa
   return true;
 }
 
+function specificity(op: Operation): number {
+  return (op.sub ? 4 : 0) + (op.withHeader ? 2 : 0) + (op.when ? 1 : 0);
+}
+
 export function findOperation(method: string, level: Level, query: URLSearchParams, headers: Record<string, unknown>): Operation {
-  const op = OPERATIONS.find((o) => matches(o, method, level, query, headers));
+  // The most specific match wins, so table order does not matter.
+  const op = OPERATIONS.filter((o) => matches(o, method, level, query, headers))
+    .sort((a, b) => specificity(b) - specificity(a))[0];
   const unserved = S3_SUBRESOURCES.find((s) => query.has(s) && op?.sub !== s && !op?.consumes?.includes(s));
   if (unserved !== undefined) {
     // versionId=null names the only version an unversioned object has.

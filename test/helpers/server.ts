@@ -6,6 +6,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import * as Minio from 'minio';
 import { startServer, type RunningServer } from '../../src/server/app';
 import { Router } from '../../src/router/router';
+import { validateRoutingTable } from '../../src/router/config';
 
 export const ACCESS_KEY = 'testaccesskey';
 export const SECRET_KEY = 'testsecretkey/with+chars';
@@ -26,7 +27,10 @@ export interface TestServerOptions {
 
 export async function startTestServer(opts: TestServerOptions = {}): Promise<TestServer> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 's3mux-test-'));
-  const router = opts.router ?? Router.defaultFor(dataDir);
+  // S3MUX_TEST_BACKEND=memory runs the protocol suite on the memory backend instead of fs.
+  const router = opts.router ?? (process.env.S3MUX_TEST_BACKEND === 'memory'
+    ? Router.fromTable(validateRoutingTable({ backends: { mem: { type: 'memory', store: path.basename(dataDir) } } }, { baseDir: dataDir }))
+    : Router.defaultFor(dataDir));
   const running = await startServer({
     router, host: '127.0.0.1', port: 0, domains: opts.domains, tls: opts.tls,
     identities: [{ accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY }],

@@ -62,7 +62,8 @@ describe('protocol: listing', () => {
       do {
         const r = await srv.s3.send(new ListObjectsV2Command({ Bucket, MaxKeys: maxKeys, Delimiter: delimiter, ContinuationToken: token }));
         expect((r.Contents?.length ?? 0) + (r.CommonPrefixes?.length ?? 0)).to.be.at.most(maxKeys);
-        seen.push(...(r.Contents ?? []).map((c) => c.Key!), ...(r.CommonPrefixes ?? []).map((c) => c.Prefix!));
+        // Contents and CommonPrefixes come as two lists; together they follow key order.
+        seen.push(...utf8Sort([...(r.Contents ?? []).map((c) => c.Key!), ...(r.CommonPrefixes ?? []).map((c) => c.Prefix!)]));
         token = r.IsTruncated ? r.NextContinuationToken : undefined;
         if (r.IsTruncated) expect(token).to.be.a('string');
         expect(++pages).to.be.below(50);

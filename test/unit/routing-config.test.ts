@@ -135,6 +135,16 @@ describe('routing table validation', () => {
     expect(t.routes[0]).to.include({ name: 'abc', backend: 'm', bucket: 'real', prefix: '' });
   });
 
+  it("ignores '$comment' strings in any mapping", () => {
+    const t = parseRoutingTable(
+      '{"$comment": "c", "backends": {"$comment": "c", "m": {"type": "memory", "$comment": "c"}}, "routes": {"$comment": "c", "abc": {"$comment": "c", "bucket": "x"}}}',
+      '/x/t.json',
+    );
+    expect(Object.keys(t.backends)).to.deep.equal(['m']);
+    expect(t.routes.map((r) => r.name)).to.deep.equal(['abc']);
+    expect(only('{"backends": {"m": {"type": "memory"}}, "$comment": 1}', '/x/t.json').message).to.equal('expected a string, got 1 (a number)');
+  });
+
   it('reports an unknown key with a suggestion, its path and position', () => {
     const p = only(`${MINIMAL}routes:\n  photos:\n    target: file:///srv/photos\n    readonly: true\n`);
     expect(p).to.include({ file: '/cfg/table.yaml', path: 'routes.photos.readonly', line: 6, column: 5 });
@@ -478,10 +488,12 @@ describe('Router', () => {
       expect(names).to.include.members(['photos', 'other']);
       await photos.backend.headBucket(photos.bucket);
 
-      // A key written through the route lands under <root>/<bucket>/<prefix>.
-      const body = Readable.from([Buffer.from('jpeg')]);
-      await photos.backend.putObject(photos.bucket, `${photos.prefix}img.jpg`, body, { userMetadata: {} });
-      expect(fs.readFileSync(path.join(tmp, 'srv', 'photos', '2024', 'img.jpg'), 'utf8')).to.equal('jpeg');
+      // A key under the route is <root>/<bucket>/<prefix><key> on disk.
+      fs.writeFileSync(path.join(tmp, 'srv', 'photos', '2024', 'img.jpg'), 'jpeg');
+      const meta = await photos.backend.headObject(photos.bucket, `${photos.prefix}img.jpg`);
+      expect(meta.size).to.equal(4);
+      const page = await photos.backend.listObjects(photos.bucket, { prefix: photos.prefix, maxKeys: 10 });
+      expect(page.objects.map((o) => o.key)).to.deep.equal(['2024/img.jpg']);
 
       // The default backend lives at <tmp>/data.
       expect((await router.defaultBackend.listBuckets()).map((b) => b.name)).to.include('shared');

@@ -7,11 +7,61 @@
  * finishes (ended, failed or destroyed), or - for a handle that is dropped without either
  * - when it is garbage-collected.
  */
-import { createReadStream } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { S3Error } from '../../errors';
 import type { ByteRange, ObjectHandle, ObjectMeta } from '../types';
+
+/**
+ * Streams bytes start..end (inclusive) from an open FileHandle with positional reads. Node's
+ * fs streams are not used on FileHandles here: they hold a reference that keeps
+ * FileHandle.close() pending and close the handle when destroyed, which would break one
+ * descriptor serving several reads. Destroying this stream never closes the handle.
+ */
+export class FileRangeReadable extends Readable {
+  private pos: number;
+  private pending: Promise<void> | undefined;
+
+  constructor(
+    private readonly fh: FileHandle,
+    start: number,
+    private readonly end: number,
+  ) {
+    super({ highWaterMark: 64 * 1024 });
+    this.pos = start;
+  }
+
+  override _read(size: number): void {
+    const remaining = this.end - this.pos + 1;
+    if (remaining <= 0) {
+      this.push(null);
+      return;
+    }
+    const len = Math.min(Math.max(size, 64 * 1024), remaining, 1024 * 1024);
+    const buf = Buffer.allocUnsafe(len);
+    this.pending = this.fh.read(buf, 0, len, this.pos).then(
+      ({ bytesRead }) => {
+        this.pending = undefined;
+        if (this.destroyed) return;
+        if (bytesRead === 0) {
+          this.destroy(new Error('The file is shorter than its recorded size (changed in place?).'));
+          return;
+        }
+        this.pos += bytesRead;
+        this.push(bytesRead === len ? buf : buf.subarray(0, bytesRead));
+      },
+      (err: unknown) => {
+        this.pending = undefined;
+        this.destroy(err as Error);
+      },
+    );
+  }
+
+  override _destroy(err: Error | null, cb: (error?: Error | null) => void): void {
+    if (this.pending) this.pending.then(() => cb(err), () => cb(err));
+    else cb(err);
+  }
+}
 
 const leaked = new FinalizationRegistry<FileHandle>((fh) => {
   fh.close().catch(() => {});
@@ -45,7 +95,7 @@ export class FsObjectHandle implements ObjectHandle {
       }
       throw new S3Error('InvalidRange');
     }
-    const stream = createReadStream('', { fd: this.fh, start, end, autoClose: false, emitClose: true });
+    const stream = new FileRangeReadable(this.fh, start, end);
     this.active++;
     let done = false;
     const finish = (): void => {

@@ -13,6 +13,7 @@
 import { promises as fsp, type Dirent } from 'node:fs';
 import { isUtf8 } from 'node:buffer';
 import * as path from 'node:path';
+import { MAX_KEY_BYTES } from '../keys';
 import { classifySubtree, compareKeys, seekIsPast, seekWants, type ListSeek } from '../listing';
 import { isErrno } from './layout';
 import type { NameRegistry } from './names';
@@ -137,6 +138,8 @@ async function* walkDir(
   }
   for (let i = lo; i < items.length; i++) {
     const item = items[i]!;
+    // Deep foreign trees can hold paths no S3 key can name: leave them out.
+    if (item.key.length > MAX_KEY_BYTES / 3 && Buffer.byteLength(item.key, 'utf8') > MAX_KEY_BYTES) continue;
     if (item.kind === 'dir') {
       const c = classifySubtree(item.key, seek);
       if (c === 'after') return 'stop';

@@ -5,13 +5,14 @@
  * its directory form (`<dir>/.s3mux-self`).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { constants as fsc, createReadStream, createWriteStream, promises as fsp } from 'node:fs';
+import { constants as fsc, createWriteStream, promises as fsp, type WriteStream } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { S3Error } from '../../errors';
-import { isErrno, type Layout } from './layout';
+import { FileRangeReadable } from './handle';
+import { CONV_RECOVER_AGE_MS, isErrno, type Layout } from './layout';
 import { lockKey, type RootState } from './locks';
 import { joinInside, keySegments, SELF_NAME } from './paths';
 import { identityOf, sameIdentity, type FileIdentity } from './sidecar';
@@ -29,10 +30,15 @@ function toBuffer(chunk: unknown): Buffer {
   throw new TypeError('object body chunks must be bytes');
 }
 
-/** Durably writes what the temp file holds and returns its identity. */
-async function finishTemp(fh: FileHandle): Promise<FileIdentity> {
-  await fh.sync();
-  return identityOf(await fh.stat());
+/** A new temp file's write stream; it fsyncs and closes the file when it finishes. */
+function tempWriter(tmp: string): WriteStream {
+  return createWriteStream(tmp, { flags: 'wx', flush: true });
+}
+
+/** Waits until the write stream has closed its file (pipeline may resolve on 'finish'). */
+async function closed(ws: WriteStream): Promise<void> {
+  if (ws.closed) return;
+  await new Promise<void>((resolve) => ws.once('close', () => resolve()));
 }
 
 /**
@@ -41,11 +47,10 @@ async function finishTemp(fh: FileHandle): Promise<FileIdentity> {
  */
 export async function stageBody(layout: Layout, body: Readable, expectedSize?: number): Promise<StagedFile> {
   const tmp = layout.tempPath('put');
-  const fh = await fsp.open(tmp, 'wx');
   const hash = createHash('md5');
   let size = 0;
+  const out = tempWriter(tmp);
   try {
-    const out = createWriteStream(tmp, { fd: fh, autoClose: false });
     await pipeline(
       body,
       async function* (source: AsyncIterable<unknown>) {
@@ -58,15 +63,17 @@ export async function stageBody(layout: Layout, body: Readable, expectedSize?: n
       },
       out,
     );
+    await closed(out);
     if (expectedSize !== undefined && size !== expectedSize) {
       throw new S3Error('IncompleteBody', `The body had ${size} bytes, ${expectedSize} were announced.`);
     }
-    const identity = await finishTemp(fh);
-    await fh.close();
+    const identity = identityOf(await fsp.stat(tmp));
     return { path: tmp, etag: hash.digest('hex'), identity };
   } catch (err) {
-    body.destroy();
-    await fh.close().catch(() => {});
+    // The body is not destroyed here: when it failed, pipeline did; when it ended, there is
+    // nothing to do; the caller may still answer on the same connection.
+    if (!out.destroyed) out.destroy();
+    await closed(out).catch(() => {});
     await fsp.rm(tmp, { force: true }).catch(() => {});
     throw err;
   }
@@ -77,7 +84,7 @@ export async function stageBody(layout: Layout, body: Readable, expectedSize?: n
  * where the filesystem can), checked afterwards against the version's identity; if the
  * source changed meanwhile, the bytes are streamed from the open handle instead.
  */
-export async function stageCopy(layout: Layout, srcPath: string, src: FileHandle, srcId: FileIdentity): Promise<StagedFile & { size: number }> {
+export async function stageCopy(layout: Layout, srcPath: string, src: FileHandle, srcId: FileIdentity): Promise<StagedFile> {
   const tmp = layout.tempPath('copy');
   try {
     let copied = false;
@@ -86,31 +93,27 @@ export async function stageCopy(layout: Layout, srcPath: string, src: FileHandle
       const after = await fsp.lstat(srcPath).catch(() => undefined);
       const st = await fsp.stat(tmp);
       copied = !!after && sameIdentity(identityOf(after), srcId) && st.size === srcId.size;
-      if (!copied) await fsp.rm(tmp, { force: true });
+      if (copied) {
+        const fh = await fsp.open(tmp, 'r+');
+        try {
+          await fh.sync();
+        } finally {
+          await fh.close();
+        }
+      } else {
+        await fsp.rm(tmp, { force: true });
+      }
     } catch (err) {
       if (isErrno(err, 'ENOSPC', 'EDQUOT')) throw err;
       await fsp.rm(tmp, { force: true });
+      copied = false;
     }
     if (!copied) {
-      const out = await fsp.open(tmp, 'wx');
-      try {
-        const ws = createWriteStream(tmp, { fd: out, autoClose: false });
-        if (srcId.size > 0) {
-          await pipeline(createReadStream(srcPath, { fd: src, start: 0, end: srcId.size - 1, autoClose: false }), ws);
-        } else {
-          ws.end();
-        }
-      } finally {
-        await out.close().catch(() => {});
-      }
+      const out = tempWriter(tmp);
+      await pipeline(new FileRangeReadable(src, 0, srcId.size - 1), out);
+      await closed(out);
     }
-    const fh = await fsp.open(tmp, 'r+');
-    try {
-      const identity = await finishTemp(fh);
-      return { path: tmp, etag: '', identity, size: identity.size };
-    } finally {
-      await fh.close();
-    }
+    return { path: tmp, etag: '', identity: identityOf(await fsp.stat(tmp)) };
   } catch (err) {
     await fsp.rm(tmp, { force: true }).catch(() => {});
     throw err;
@@ -132,8 +135,11 @@ const PLACE_ATTEMPTS = 20;
 export async function placeData(ctx: PlaceContext, bucket: string, key: string, tmp: string): Promise<string> {
   const { bucketDir, parts, path: p } = ctx.layout.dataPath(bucket, key);
   const segs = keySegments(key);
+  // First try without touching the parents: they usually exist already.
+  let needParents = false;
   for (let attempt = 0; attempt < PLACE_ATTEMPTS; attempt++) {
-    if (!(await ensureParents(ctx, bucket, bucketDir, parts, segs))) continue;
+    if (needParents && !(await ensureParents(ctx, bucket, bucketDir, parts, segs))) continue;
+    needParents = true;
     let target = p;
     try {
       const st = await fsp.lstat(p);
@@ -278,16 +284,29 @@ async function convert(layout: Layout, dirPath: string): Promise<void> {
 /**
  * Waits for a conversion of `p` that could explain a missing path: returns true when the
  * caller should look again (one in this process finished, or one by another process may
- * be under way).
+ * be under way). `mayWait` is false for callers holding a key lock (a conversion in this
+ * process may be waiting for that very lock).
  */
-export async function awaitConversion(ctx: PlaceContext, p: string): Promise<boolean> {
+export async function awaitConversion(ctx: PlaceContext, p: string, mayWait = true): Promise<boolean> {
   const running = ctx.state.converting.get(p);
   if (running) {
+    if (!mayWait) return false;
     await running.catch(() => {});
     return true;
   }
-  const names = await fsp.readdir(ctx.layout.conv).catch(() => [] as string[]);
-  return names.some((n) => n.endsWith('.json'));
+  let names: string[];
+  try {
+    names = await fsp.readdir(ctx.layout.conv);
+  } catch {
+    return false;
+  }
+  const now = Date.now();
+  for (const n of names) {
+    if (!n.endsWith('.json')) continue;
+    const st = await fsp.lstat(path.join(ctx.layout.conv, n)).catch(() => undefined);
+    if (st && now - st.mtimeMs < CONV_RECOVER_AGE_MS) return true;
+  }
+  return false;
 }
 
 /** Removes empty directories from `fromDir` up to, not including, `stopDir`. */

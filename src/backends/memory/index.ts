@@ -6,10 +6,13 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { S3Error, toS3Error } from '../../errors';
-import { checkWriteConditions } from '../conditions';
+import { checkWriteConditions, unquoteEtag } from '../conditions';
 import { validateBucketName, validateKey } from '../keys';
 import { compareKeys, listFromSource, type ListSeek, type ListSource } from '../listing';
+import { StagedMultipartStore } from '../multipart/staged';
+import { MemoryPartStorage } from './parts';
 import type {
+  MultipartStore,
   Backend,
   BackendCapabilities,
   BucketInfo,
@@ -142,6 +145,7 @@ export interface MemoryBackendOptions {
 export class MemoryBackend implements Backend {
   readonly kind = 'memory';
   readonly capabilities: BackendCapabilities = { serverSideCopy: true };
+  readonly multipart: MultipartStore = new StagedMultipartStore(this, new MemoryPartStorage());
   readonly name: string;
   private readonly buckets = new Map<string, MemoryBucket>();
 
@@ -229,7 +233,7 @@ export class MemoryBackend implements Backend {
       ...copyAttributes(attrs),
       key,
       size: data.length,
-      etag: createHash('md5').update(data).digest('hex'),
+      etag: opts.etag !== undefined && opts.etag !== '' ? unquoteEtag(opts.etag) : createHash('md5').update(data).digest('hex'),
       lastModified: new Date(),
     };
     if (meta.contentType === undefined) meta.contentType = DEFAULT_CONTENT_TYPE;

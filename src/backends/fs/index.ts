@@ -1,0 +1,583 @@
+/**
+ * The filesystem backend, s3mux's embedded default: `<root>/<bucket>/<key>` at natural
+ * paths, so a developer can browse the data folder, or point a bucket at an existing folder
+ * and have its files served. Layout and encodings: paths.ts and layout.ts; metadata:
+ * sidecar.ts; writes: writer.ts; listing: walker.ts + ../listing.ts.
+ */
+import { createHash } from 'node:crypto';
+import { constants as fsc, promises as fsp, realpathSync, type Stats } from 'node:fs';
+import { StagedMultipartStore } from '../multipart/staged';
+import { FsPartStorage } from './parts';
+import type { FileHandle } from 'node:fs/promises';
+import * as path from 'node:path';
+import type { Readable } from 'node:stream';
+import { S3Error, toS3Error } from '../../errors';
+import { checkWriteConditions, hasWriteConditions, unquoteEtag } from '../conditions';
+import { isValidKey, MAX_KEY_BYTES, validateBucketName, validateKey } from '../keys';
+import { compareKeys, listFromSource, type ListSource } from '../listing';
+import type {
+  MultipartStore,
+  Backend,
+  BackendCapabilities,
+  BucketInfo,
+  ListOptions,
+  ListPage,
+  ObjectAttributes,
+  ObjectHandle,
+  ObjectMeta,
+  ObjectSummary,
+  PutOptions,
+  Tag,
+  WriteConditions,
+} from '../types';
+import { copyAttributes, DEFAULT_CONTENT_TYPE, guessContentType } from './attributes';
+import { FileRangeReadable, FsObjectHandle } from './handle';
+import { isErrno, Layout } from './layout';
+import { lockKey, rootState, type RootState } from './locks';
+import { NameRegistry } from './names';
+import { hashedSegments, isSafeBucketDirName, joinInside, SELF_NAME } from './paths';
+import {
+  identityOf,
+  installSidecar,
+  makeSidecar,
+  metaFrom,
+  readSidecar,
+  sameIdentity,
+  sidecarMatches,
+  summaryFrom,
+  writeSidecar,
+  writeSidecarTemp,
+  type Sidecar,
+} from './sidecar';
+import { DirCache, walkBucket } from './walker';
+import { awaitConversion, placeData, removeEmptyParents, stageBody, stageCopy, type PlaceContext } from './writer';
+
+export interface FsBackendOptions {
+  /** The data folder; created when missing. */
+  root: string;
+}
+
+/** An object version opened for reading. */
+interface Opened {
+  fh: FileHandle;
+  st: Stats;
+  /** The data file (natural path or `.s3mux-self`). */
+  file: string;
+  meta: ObjectMeta;
+}
+
+const OPEN_FLAGS = fsc.O_RDONLY | (fsc.O_NOFOLLOW ?? 0) | (fsc.O_NONBLOCK ?? 0);
+/** Attempts when a sidecar exists but describes another version (a write committing right now). */
+const SIDECAR_ATTEMPTS = 4;
+/** Attempts when a path is missing while a conversion may be moving it. */
+const CONVERSION_WAITS = 5;
+const ETAG_CACHE_MAX = 50_000;
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => (ms > 0 ? setTimeout(r, ms) : setImmediate(r)));
+
+function creationDate(st: Stats): Date {
+  return st.birthtimeMs > 0 ? new Date(Math.floor(st.birthtimeMs)) : new Date(Math.floor(st.ctimeMs));
+}
+
+async function md5OfHandle(fh: FileHandle, size: number): Promise<string> {
+  const hash = createHash('md5');
+  if (size > 0) {
+    for await (const chunk of new FileRangeReadable(fh, 0, size - 1)) {
+      hash.update(chunk as Buffer);
+    }
+  }
+  return hash.digest('hex');
+}
+
+/** Attributes as stored: a copy, with S3's default content type. */
+function storedAttributes(attrs: ObjectAttributes): ObjectAttributes {
+  const a = copyAttributes(attrs);
+  if (a.contentType === undefined) a.contentType = DEFAULT_CONTENT_TYPE;
+  return a;
+}
+
+export class FsBackend implements Backend {
+  readonly kind = 'fs';
+  readonly capabilities: BackendCapabilities = { serverSideCopy: true };
+  readonly root: string;
+  /** Multipart state on disk under .s3mux/uploads, assembled through putObject. */
+  readonly multipart: MultipartStore;
+  private readonly layout: Layout;
+  private readonly state: RootState;
+  private readonly names: NameRegistry;
+  private readonly ctx: PlaceContext;
+  private readonly ready: Promise<void>;
+  /** MD5s computed for files without a usable sidecar, by file identity (read-only roots). */
+  private readonly etagCache = new Map<string, string>();
+
+  constructor(opts: FsBackendOptions) {
+    if (!opts || typeof opts.root !== 'string' || opts.root === '') throw new Error('FsBackend needs a root folder');
+    this.layout = new Layout(opts.root);
+    this.root = this.layout.root;
+    this.multipart = new StagedMultipartStore(this, new FsPartStorage(this.layout));
+    let stateKey = this.root;
+    try {
+      stateKey = realpathSync(this.root); // one lock table per directory, however it is named
+    } catch {
+      // not created yet
+    }
+    this.state = rootState(stateKey);
+    this.names = new NameRegistry(this.layout);
+    this.ctx = { layout: this.layout, state: this.state };
+    // A root that cannot be written (a read-only photo tree) still serves reads: metadata
+    // is synthesized and cached in memory; writes report the start-up error.
+    this.ready = this.layout.init().catch((err: unknown) => {
+      this.initError = err;
+    });
+  }
+
+  private initError: unknown;
+
+  /** Throws the start-up error (AccessDenied for a read-only root) before a write. */
+  private checkWritable(): void {
+    if (this.initError === undefined) return;
+    if (isErrno(this.initError, 'EROFS', 'EACCES', 'EPERM')) {
+      throw new S3Error('AccessDenied', 'The data folder is read-only.');
+    }
+    throw this.initError;
+  }
+
+  /** Resolves when start-up housekeeping is done (operations wait for it anyway). */
+  whenReady(): Promise<void> {
+    return this.ready;
+  }
+
+  private async op<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      await this.ready;
+      return await fn();
+    } catch (err) {
+      const e = toS3Error(err);
+      if (e !== err && e.cause === undefined) Object.defineProperty(e, 'cause', { value: err, enumerable: false });
+      throw e;
+    }
+  }
+
+  // ---------------------------------------------------------------- buckets
+
+  /** The bucket's directory, or NoSuchBucket. */
+  private async requireBucket(bucket: string): Promise<string> {
+    const dir = this.layout.bucketDir(bucket);
+    const st = await fsp.stat(dir).catch((err: unknown) => {
+      if (isErrno(err, 'ENOENT', 'ENOTDIR', 'ELOOP', 'ENAMETOOLONG')) return undefined;
+      throw err;
+    });
+    if (!st || !st.isDirectory()) throw new S3Error('NoSuchBucket', undefined, { BucketName: bucket });
+    return dir;
+  }
+
+  listBuckets(): Promise<BucketInfo[]> {
+    return this.op(async () => {
+      const out: BucketInfo[] = [];
+      for (const e of await fsp.readdir(this.root, { withFileTypes: true })) {
+        if (!isSafeBucketDirName(e.name)) continue;
+        if (!e.isDirectory() && !e.isSymbolicLink()) continue;
+        const st = await fsp.stat(path.join(this.root, e.name)).catch(() => undefined);
+        if (st?.isDirectory()) out.push({ name: e.name, creationDate: creationDate(st) });
+      }
+      return out.sort((a, b) => compareKeys(a.name, b.name));
+    });
+  }
+
+  createBucket(bucket: string): Promise<void> {
+    return this.op(async () => {
+      this.checkWritable();
+      validateBucketName(bucket);
+      const dir = this.layout.bucketDir(bucket);
+      try {
+        await fsp.mkdir(dir);
+      } catch (err) {
+        if (!isErrno(err, 'EEXIST')) throw err;
+        const st = await fsp.stat(dir).catch(() => undefined);
+        if (st?.isDirectory()) throw new S3Error('BucketAlreadyOwnedByYou', undefined, { BucketName: bucket });
+        throw new S3Error('BucketAlreadyExists', undefined, { BucketName: bucket });
+      }
+    });
+  }
+
+  headBucket(bucket: string): Promise<BucketInfo> {
+    return this.op(async () => {
+      const dir = await this.requireBucket(bucket);
+      return { name: bucket, creationDate: creationDate(await fsp.stat(dir)) };
+    });
+  }
+
+  deleteBucket(bucket: string): Promise<void> {
+    return this.op(async () => {
+      this.checkWritable();
+      const dir = await this.requireBucket(bucket);
+      const page = await this.list(bucket, dir, { prefix: '', maxKeys: 1 });
+      if (page.objects.length > 0 || page.commonPrefixes.length > 0) {
+        throw new S3Error('BucketNotEmpty', undefined, { BucketName: bucket });
+      }
+      const lst = await fsp.lstat(dir);
+      if (lst.isSymbolicLink()) {
+        await fsp.unlink(dir); // a bucket pointed at a folder elsewhere: drop the link only
+      } else if (!(await removeEmptyTree(dir))) {
+        // something that is not an object (a link, a special file) is still in there
+        throw new S3Error('BucketNotEmpty', undefined, { BucketName: bucket });
+      }
+      await fsp.rm(this.layout.metaBucketDir(bucket), { recursive: true, force: true });
+    });
+  }
+
+  // ---------------------------------------------------------------- reading
+
+  private async missing(bucket: string, key: string): Promise<never> {
+    await this.requireBucket(bucket);
+    throw new S3Error('NoSuchKey', undefined, { Key: key });
+  }
+
+  /** Opens the data file of the key (natural file or directory form), or throws NoSuchKey/NoSuchBucket. */
+  private async openData(bucket: string, key: string, lockHeld: boolean): Promise<{ fh: FileHandle; st: Stats; file: string }> {
+    const p = this.layout.dataPath(bucket, key).path;
+    for (let attempt = 0; ; attempt++) {
+      let fh: FileHandle;
+      try {
+        fh = await fsp.open(p, OPEN_FLAGS);
+      } catch (err) {
+        if (isErrno(err, 'ENOENT')) {
+          if (attempt < CONVERSION_WAITS && (await awaitConversion(this.ctx, p, !lockHeld))) {
+            await sleep(2 * attempt);
+            continue;
+          }
+          return this.missing(bucket, key);
+        }
+        if (isErrno(err, 'ENOTDIR', 'ELOOP', 'ENAMETOOLONG', 'EISDIR', 'ENXIO')) return this.missing(bucket, key);
+        throw err;
+      }
+      const st = await fh.stat();
+      if (st.isFile()) return { fh, st, file: p };
+      await fh.close();
+      if (!st.isDirectory()) return this.missing(bucket, key);
+      const self = joinInside(p, [SELF_NAME]);
+      let fh2: FileHandle;
+      try {
+        fh2 = await fsp.open(self, OPEN_FLAGS);
+      } catch (err) {
+        if (isErrno(err, 'ENOENT', 'ENOTDIR', 'ELOOP', 'EISDIR', 'ENXIO')) return this.missing(bucket, key);
+        throw err;
+      }
+      const st2 = await fh2.stat();
+      if (st2.isFile()) return { fh: fh2, st: st2, file: self };
+      await fh2.close();
+      return this.missing(bucket, key);
+    }
+  }
+
+  /**
+   * Opens one version of the object with metadata that belongs to it. A sidecar that
+   * describes another version means a write is committing: look again. A missing or stale
+   * one means a foreign file (or a crash): synthesize and write back.
+   */
+  private async openVersion(bucket: string, key: string, lockHeld = false): Promise<Opened> {
+    validateKey(key);
+    const metaFile = this.layout.metaPath(bucket, key).path;
+    for (let attempt = 0; ; attempt++) {
+      const d = await this.openData(bucket, key, lockHeld);
+      let keep = false;
+      try {
+        const sc = await readSidecar(metaFile);
+        if (sidecarMatches(sc, key, d.st)) {
+          keep = true;
+          return { ...d, meta: metaFrom(sc, d.st) };
+        }
+        if (sc === undefined || attempt >= SIDECAR_ATTEMPTS - 1) {
+          const meta = await this.synthesize(bucket, key, d, sc, metaFile, lockHeld);
+          keep = true;
+          return { ...d, meta };
+        }
+      } finally {
+        if (!keep) await d.fh.close().catch(() => {});
+      }
+      await sleep(3 * attempt);
+    }
+  }
+
+  /**
+   * Metadata for a data file without a matching sidecar: ETag = MD5 of the bytes (read once
+   * from the open descriptor), content type from the extension; attributes of a stale
+   * sidecar of the same key are kept (a file edited in place keeps its tags). Written back
+   * best-effort, only while the path still holds this very file.
+   */
+  private async synthesize(
+    bucket: string,
+    key: string,
+    d: { fh: FileHandle; st: Stats; file: string },
+    stale: Sidecar | undefined,
+    metaFile: string,
+    lockHeld: boolean,
+  ): Promise<ObjectMeta> {
+    const cacheKey = `${d.st.dev}:${d.st.ino}:${d.st.size}:${d.st.mtimeMs}`;
+    let etag = this.etagCache.get(cacheKey);
+    if (etag === undefined) {
+      etag = await md5OfHandle(d.fh, d.st.size);
+      if (this.etagCache.size >= ETAG_CACHE_MAX) this.etagCache.clear();
+      this.etagCache.set(cacheKey, etag);
+    }
+    let attrs: ObjectAttributes;
+    if (stale && stale.key === key) {
+      attrs = copyAttributes(stale.attrs);
+      delete attrs.checksums; // they described other bytes
+    } else {
+      attrs = { userMetadata: {}, contentType: guessContentType(key) };
+    }
+    const mine = makeSidecar(key, etag, identityOf(d.st), attrs);
+    const writeBack = async (): Promise<Sidecar> => {
+      const cur = await readSidecar(metaFile);
+      if (sidecarMatches(cur, key, d.st)) return cur; // the writer's own sidecar arrived meanwhile
+      const now = await fsp.lstat(d.file).catch(() => undefined);
+      if (now && sameIdentity(identityOf(now), identityOf(d.st))) {
+        await writeSidecar(this.layout, metaFile, mine).catch(() => {}); // read-only folders still serve
+      }
+      return mine;
+    };
+    const sc = lockHeld ? await writeBack() : await this.state.locks.run(lockKey(bucket, key), writeBack);
+    return metaFrom(sc, d.st);
+  }
+
+  /** The current object's metadata, or undefined when there is none. */
+  private async currentMeta(bucket: string, key: string, lockHeld: boolean): Promise<ObjectMeta | undefined> {
+    try {
+      const o = await this.openVersion(bucket, key, lockHeld);
+      await o.fh.close();
+      return o.meta;
+    } catch (err) {
+      if (err instanceof S3Error && err.code === 'NoSuchKey') return undefined;
+      throw err;
+    }
+  }
+
+  headObject(bucket: string, key: string): Promise<ObjectMeta> {
+    return this.op(async () => {
+      const o = await this.openVersion(bucket, key);
+      await o.fh.close();
+      return o.meta;
+    });
+  }
+
+  openObject(bucket: string, key: string): Promise<ObjectHandle> {
+    return this.op(async () => {
+      const o = await this.openVersion(bucket, key);
+      return new FsObjectHandle(o.meta, o.fh);
+    });
+  }
+
+  // ---------------------------------------------------------------- writing
+
+  /**
+   * Commits staged data and sidecar temp files under the key's lock: conditions are
+   * checked against the current object, then data and sidecar are renamed into place.
+   */
+  private async commit(bucket: string, key: string, dataTmp: string, sideTmp: string, conditions?: WriteConditions): Promise<void> {
+    const metaFile = this.layout.metaPath(bucket, key).path;
+    await this.state.locks.run(lockKey(bucket, key), async () => {
+      if (hasWriteConditions(conditions)) {
+        checkWriteConditions(await this.currentMeta(bucket, key, true), conditions);
+      }
+      for (const seg of hashedSegments(key)) await this.names.record(seg);
+      await placeData(this.ctx, bucket, key, dataTmp);
+      await installSidecar(sideTmp, metaFile);
+    });
+  }
+
+  putObject(bucket: string, key: string, body: Readable, attrs: ObjectAttributes, opts: PutOptions = {}): Promise<ObjectMeta> {
+    return this.op(async () => {
+      let staged: { path: string } | undefined;
+      let sideTmp: string | undefined;
+      try {
+        validateKey(key);
+        await this.requireBucket(bucket);
+        this.checkWritable();
+        const s = await stageBody(this.layout, body, opts.size);
+        staged = s;
+        // opts.etag: a multipart assembly records S3's `<md5 of md5s>-N` instead of the MD5.
+        const etag = opts.etag !== undefined && opts.etag !== '' ? unquoteEtag(opts.etag) : s.etag;
+        const sc = makeSidecar(key, etag, s.identity, storedAttributes(attrs));
+        sideTmp = await writeSidecarTemp(this.layout, sc);
+        await this.commit(bucket, key, s.path, sideTmp, opts.conditions);
+        staged = undefined;
+        sideTmp = undefined;
+        return metaFrom(sc, s.identity);
+      } catch (err) {
+        if (staged) await fsp.rm(staged.path, { force: true }).catch(() => {});
+        if (sideTmp) await fsp.rm(sideTmp, { force: true }).catch(() => {});
+        throw err;
+      }
+    });
+  }
+
+  copyObject(
+    srcBucket: string,
+    srcKey: string,
+    dstBucket: string,
+    dstKey: string,
+    attrs: ObjectAttributes | undefined,
+  ): Promise<ObjectMeta> {
+    return this.op(async () => {
+      validateKey(srcKey);
+      validateKey(dstKey);
+      const src = await this.openVersion(srcBucket, srcKey);
+      let staged: { path: string } | undefined;
+      let sideTmp: string | undefined;
+      try {
+        await this.requireBucket(dstBucket);
+        this.checkWritable();
+        const s = await stageCopy(this.layout, src.file, src.fh, identityOf(src.st));
+        staged = s;
+        let stored: ObjectAttributes;
+        if (attrs === undefined) stored = copyAttributes(src.meta);
+        else {
+          stored = storedAttributes(attrs);
+          if (attrs.tags === undefined && src.meta.tags !== undefined) stored.tags = src.meta.tags.map((t) => ({ ...t }));
+          if (attrs.checksums === undefined && src.meta.checksums !== undefined) stored.checksums = { ...src.meta.checksums };
+        }
+        if (stored.contentType === undefined) stored.contentType = DEFAULT_CONTENT_TYPE;
+        const sc = makeSidecar(dstKey, src.meta.etag, s.identity, stored);
+        sideTmp = await writeSidecarTemp(this.layout, sc);
+        await this.commit(dstBucket, dstKey, s.path, sideTmp);
+        staged = undefined;
+        sideTmp = undefined;
+        return metaFrom(sc, s.identity);
+      } finally {
+        await src.fh.close().catch(() => {});
+        if (staged) await fsp.rm(staged.path, { force: true }).catch(() => {});
+        if (sideTmp) await fsp.rm(sideTmp, { force: true }).catch(() => {});
+      }
+    });
+  }
+
+  setTags(bucket: string, key: string, tags: Tag[]): Promise<void> {
+    return this.op(async () => {
+      this.checkWritable();
+      validateKey(key);
+      const metaFile = this.layout.metaPath(bucket, key).path;
+      await this.state.locks.run(lockKey(bucket, key), async () => {
+        const o = await this.openVersion(bucket, key, true);
+        try {
+          const attrs = copyAttributes(o.meta);
+          attrs.tags = tags.map((t) => ({ key: t.key, value: t.value }));
+          await writeSidecar(this.layout, metaFile, makeSidecar(key, o.meta.etag, identityOf(o.st), attrs));
+        } finally {
+          await o.fh.close();
+        }
+      });
+    });
+  }
+
+  deleteObject(bucket: string, key: string): Promise<void> {
+    return this.op(async () => {
+      this.checkWritable();
+      validateKey(key);
+      const bucketDir = await this.requireBucket(bucket);
+      const p = this.layout.dataPath(bucket, key).path;
+      const { metaBucketDir, path: metaFile } = this.layout.metaPath(bucket, key);
+      await this.state.locks.run(lockKey(bucket, key), async () => {
+        let file: string | undefined;
+        try {
+          const st = await fsp.lstat(p);
+          if (st.isDirectory()) file = joinInside(p, [SELF_NAME]);
+          else if (st.isFile()) file = p;
+        } catch (err) {
+          if (!isErrno(err, 'ENOENT', 'ENOTDIR', 'ENAMETOOLONG')) throw err;
+        }
+        if (file !== undefined) {
+          try {
+            await fsp.unlink(file);
+          } catch (err) {
+            if (!isErrno(err, 'ENOENT', 'ENOTDIR')) throw err;
+          }
+        }
+        try {
+          await fsp.unlink(metaFile);
+        } catch (err) {
+          if (!isErrno(err, 'ENOENT', 'ENOTDIR', 'ENAMETOOLONG')) throw err;
+        }
+        if (file !== undefined) await removeEmptyParents(path.dirname(file), bucketDir);
+        await removeEmptyParents(path.dirname(metaFile), metaBucketDir);
+      });
+    });
+  }
+
+  // ---------------------------------------------------------------- listing
+
+  listObjects(bucket: string, opts: ListOptions): Promise<ListPage> {
+    return this.op(async () => {
+      const dir = await this.requireBucket(bucket);
+      return this.list(bucket, dir, opts);
+    });
+  }
+
+  private async list(bucket: string, bucketDir: string, opts: ListOptions): Promise<ListPage> {
+    const prefix = opts.prefix ?? '';
+    if (prefix.includes('\0') || Buffer.byteLength(prefix, 'utf8') > MAX_KEY_BYTES) {
+      return { objects: [], commonPrefixes: [], isTruncated: false };
+    }
+    const cache = new DirCache();
+    const source: ListSource = (seek) => {
+      const walk = walkBucket(bucketDir, seek, this.names, cache);
+      return {
+        [Symbol.asyncIterator]: () => ({
+          next: async () => {
+            const r = await walk.next();
+            if (r.done) return { done: true, value: undefined };
+            const { key, file } = r.value;
+            return { done: false, value: { key, load: () => this.summarize(bucket, key, file) } };
+          },
+          return: async () => {
+            await walk.return(undefined);
+            return { done: true, value: undefined };
+          },
+        }),
+      };
+    };
+    return listFromSource(source, { ...opts, prefix });
+  }
+
+  /** A listing entry's summary: from a matching sidecar, else as a read would see it. */
+  private async summarize(bucket: string, key: string, file: string): Promise<ObjectSummary | undefined> {
+    if (!isValidKey(key)) return undefined;
+    const st = await fsp.lstat(file).catch(() => undefined);
+    if (!st || !st.isFile()) return undefined;
+    const sc = await readSidecar(this.layout.metaPath(bucket, key).path);
+    if (sidecarMatches(sc, key, st)) return summaryFrom(metaFrom(sc, st));
+    try {
+      const o = await this.openVersion(bucket, key);
+      await o.fh.close();
+      return summaryFrom(o.meta);
+    } catch (err) {
+      if (err instanceof S3Error && err.code === 'NoSuchKey') return undefined;
+      throw err;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.ready.catch(() => {});
+  }
+}
+
+/**
+ * Removes a directory tree that holds only directories, bottom-up. Returns false (leaving
+ * what it could not remove) when anything else is found.
+ */
+async function removeEmptyTree(dir: string): Promise<boolean> {
+  let ok = true;
+  for (const e of await fsp.readdir(dir, { withFileTypes: true })) {
+    if (e.isDirectory()) ok = (await removeEmptyTree(path.join(dir, e.name))) && ok;
+    else ok = false;
+  }
+  if (!ok) return false;
+  try {
+    await fsp.rmdir(dir);
+    return true;
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return true;
+    if (isErrno(err, 'ENOTEMPTY', 'EEXIST')) return false;
+    throw err;
+  }
+}

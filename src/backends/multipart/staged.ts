@@ -1,0 +1,152 @@
+/**
+ * The one generic multipart implementation, for every backend that has no native
+ * multipart: parts are staged in the backend's own part storage (so any replica, or the same
+ * process after a restart, can continue an upload), and Complete streams them, in order,
+ * through the backend's ordinary putObject, which commits atomically. An adapter supplies
+ * only the PartStorage.
+ */
+import { randomBytes } from 'node:crypto';
+import { PassThrough, Readable } from 'node:stream';
+import { S3Error } from '../../errors';
+import { compareKeys } from '../listing';
+import type {
+  Backend, ListPartsOptions, ListPartsPage, ListUploadsOptions, ListUploadsPage, MultipartStore, ObjectAttributes,
+  ObjectMeta, PartInfo, PutOptions, UploadInfo,
+} from '../types';
+
+/** Where an adapter keeps uploads and their parts, outside the bucket's visible keys. */
+export interface PartStorage {
+  /** Records a new upload. */
+  createUpload(bucket: string, upload: UploadInfo): Promise<void>;
+  /** The upload's record, or undefined when there is none (never begun, completed, aborted). */
+  getUpload(bucket: string, uploadId: string): Promise<UploadInfo | undefined>;
+  /** Every upload of the bucket (any order). */
+  listUploads(bucket: string): Promise<UploadInfo[]>;
+  /** Stores one part atomically (replacing an earlier one with that number), hashing it as it goes. */
+  putPart(bucket: string, uploadId: string, partNumber: number, body: Readable): Promise<PartInfo>;
+  /** The parts stored so far (any order). */
+  listParts(bucket: string, uploadId: string): Promise<PartInfo[]>;
+  openPart(bucket: string, uploadId: string, partNumber: number): Promise<Readable>;
+  /** Removes the upload and all its parts. */
+  deleteUpload(bucket: string, uploadId: string): Promise<void>;
+}
+
+/** Upload ids are random and carry no state: the record in PartStorage is the state. */
+function newUploadId(): string {
+  return randomBytes(24).toString('base64url');
+}
+
+function isUploadId(id: string): boolean {
+  return /^[A-Za-z0-9_-]{16,64}$/.test(id);
+}
+
+/** The parts' bytes one after another, with backpressure, opening each only when it is reached. */
+function concatenate(open: () => AsyncGenerator<Readable>): Readable {
+  const out = new PassThrough();
+  (async () => {
+    for await (const part of open()) {
+      for await (const chunk of part) {
+        if (!out.write(chunk)) await new Promise((r) => out.once('drain', r));
+      }
+    }
+    out.end();
+  })().catch((err) => out.destroy(err as Error));
+  return out;
+}
+
+export class StagedMultipartStore implements MultipartStore {
+  constructor(private readonly backend: Backend, private readonly storage: PartStorage) {}
+
+  private async upload(bucket: string, key: string, uploadId: string): Promise<UploadInfo> {
+    const upload = isUploadId(uploadId) ? await this.storage.getUpload(bucket, uploadId) : undefined;
+    if (!upload || upload.key !== key) throw new S3Error('NoSuchUpload', undefined, { UploadId: uploadId });
+    return upload;
+  }
+
+  async createUpload(bucket: string, key: string, attrs: ObjectAttributes): Promise<string> {
+    await this.backend.headBucket(bucket);
+    const uploadId = newUploadId();
+    await this.storage.createUpload(bucket, { key, uploadId, initiated: new Date(), attrs });
+    return uploadId;
+  }
+
+  async uploadPart(bucket: string, key: string, uploadId: string, partNumber: number, body: Readable): Promise<PartInfo> {
+    await this.upload(bucket, key, uploadId);
+    return this.storage.putPart(bucket, uploadId, partNumber, body);
+  }
+
+  async listParts(bucket: string, key: string, uploadId: string, opts: ListPartsOptions): Promise<ListPartsPage> {
+    const upload = await this.upload(bucket, key, uploadId);
+    const all = (await this.storage.listParts(bucket, uploadId))
+      .filter((p) => p.partNumber > (opts.partNumberMarker ?? 0))
+      .sort((a, b) => a.partNumber - b.partNumber);
+    const parts = all.slice(0, opts.maxParts);
+    const isTruncated = all.length > parts.length;
+    return { upload, parts, isTruncated, nextPartNumberMarker: isTruncated ? parts.at(-1)?.partNumber : undefined };
+  }
+
+  async completeUpload(bucket: string, key: string, uploadId: string, partNumbers: number[], etag: string, opts: PutOptions = {}): Promise<ObjectMeta> {
+    const upload = await this.upload(bucket, key, uploadId);
+    const stored = new Map((await this.storage.listParts(bucket, uploadId)).map((p) => [p.partNumber, p]));
+    let size = 0;
+    for (const n of partNumbers) {
+      const p = stored.get(n);
+      if (!p) throw new S3Error('InvalidPart', undefined, { UploadId: uploadId, PartNumber: String(n) });
+      size += p.size;
+    }
+    const storage = this.storage;
+    const body = concatenate(async function* () {
+      for (const n of partNumbers) yield await storage.openPart(bucket, uploadId, n);
+    });
+    const meta = await this.backend.putObject(bucket, key, body, upload.attrs, { ...opts, size, etag });
+    await this.storage.deleteUpload(bucket, uploadId);
+    return meta;
+  }
+
+  async abortUpload(bucket: string, key: string, uploadId: string): Promise<void> {
+    await this.upload(bucket, key, uploadId);
+    await this.storage.deleteUpload(bucket, uploadId);
+  }
+
+  async listUploads(bucket: string, opts: ListUploadsOptions): Promise<ListUploadsPage> {
+    await this.backend.headBucket(bucket);
+    const sorted = (await this.storage.listUploads(bucket))
+      .filter((u) => u.key.startsWith(opts.prefix))
+      .sort((a, b) => compareKeys(a.key, b.key) || (a.initiated.getTime() - b.initiated.getTime()) || (a.uploadId < b.uploadId ? -1 : 1));
+    const after = (u: UploadInfo) => {
+      if (opts.keyMarker === undefined) return true;
+      const c = compareKeys(u.key, opts.keyMarker);
+      if (c !== 0) return c > 0;
+      // Within the marker key, only uploads after the upload-id marker (S3: none without one).
+      if (opts.uploadIdMarker === undefined) return false;
+      const i = sorted.findIndex((x) => x.key === u.key && x.uploadId === opts.uploadIdMarker);
+      return i !== -1 && sorted.indexOf(u) > i;
+    };
+    const uploads: UploadInfo[] = [];
+    const commonPrefixes: string[] = [];
+    let last: UploadInfo | string | undefined;
+    let isTruncated = false;
+    for (const u of sorted.filter(after)) {
+      let prefix: string | undefined;
+      if (opts.delimiter) {
+        const i = u.key.indexOf(opts.delimiter, opts.prefix.length);
+        if (i !== -1) prefix = u.key.slice(0, i + opts.delimiter.length);
+      }
+      if (prefix !== undefined && commonPrefixes.at(-1) === prefix) continue;
+      if (uploads.length + commonPrefixes.length >= opts.maxUploads) {
+        isTruncated = true;
+        break;
+      }
+      if (prefix !== undefined) commonPrefixes.push(prefix);
+      else uploads.push(u);
+      last = prefix ?? u;
+    }
+    return {
+      uploads,
+      commonPrefixes,
+      isTruncated,
+      nextKeyMarker: isTruncated && last !== undefined ? (typeof last === 'string' ? last : last.key) : undefined,
+      nextUploadIdMarker: isTruncated && last !== undefined && typeof last !== 'string' ? last.uploadId : undefined,
+    };
+  }
+}

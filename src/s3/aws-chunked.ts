@@ -1,0 +1,234 @@
+/**
+ * Decoder for `Content-Encoding: aws-chunked` request bodies (S3 streaming uploads).
+ *
+ *   <hex-size>[;chunk-signature=<sig>]\r\n <data> \r\n   ... repeated ...
+ *   0[;chunk-signature=<sig>]\r\n
+ *   [<name>:<value>\r\n ...]  [x-amz-trailer-signature:<sig>\r\n]  \r\n
+ *
+ * Data bytes are passed on as they arrive (never a whole chunk buffered) and hashed on
+ * the way when signatures are checked; a chunk's signature can only be checked at its end,
+ * so a bad chunk fails the stream after some of its bytes went downstream; the consumer
+ * must discard a body whose stream errored, as for any other mid-body failure.
+ * Only header/trailer lines are buffered, and those are bounded.
+ */
+import { createHash, Hash } from 'node:crypto';
+import { Transform, TransformCallback } from 'node:stream';
+import { S3Error } from '../errors';
+import { ChunkSigningContext, EMPTY_SHA256, signaturesEqual } from '../auth/sigv4';
+
+export interface AwsChunkedOptions {
+  /** From authenticate(): check each chunk's signature, and the trailer's when signed. */
+  signing?: ChunkSigningContext;
+  /** Trailer names announced in x-amz-trailer (see parseTrailerHeader); others are refused. */
+  expectTrailers?: string[];
+  /** x-amz-decoded-content-length: the decoded body must have exactly this many bytes. */
+  decodedLength?: number;
+  /** Called with the trailers before the stream ends, so a VerifyingStream downstream can setExpected() in time. */
+  onTrailers?: (trailers: Record<string, string>) => void;
+  /** Longest chunk-header or trailer line accepted. */
+  maxLineBytes?: number;
+}
+
+const MAX_TRAILERS = 16;
+const TRAILER_SIGNATURE = 'x-amz-trailer-signature';
+
+type State = 'header' | 'data' | 'data-cr' | 'data-lf' | 'trailer' | 'done';
+
+/** x-amz-trailer: "x-amz-checksum-crc32, x-amz-checksum-sha256" → lower-case names. */
+export function parseTrailerHeader(value: string | string[] | undefined): string[] {
+  const all = value === undefined ? [] : Array.isArray(value) ? value : [value];
+  return all.flatMap((v) => v.split(',')).map((s) => s.trim().toLowerCase()).filter((s) => s !== '');
+}
+
+function malformed(detail: string): S3Error {
+  return new S3Error('InvalidRequest', `Malformed aws-chunked body: ${detail}`);
+}
+
+export class AwsChunkedDecoder extends Transform {
+  /** Trailers received (lower-case names, without x-amz-trailer-signature); complete after 'end'. */
+  readonly trailers: Record<string, string> = Object.create(null); // no prototype: names are client data
+
+  private readonly signing?: ChunkSigningContext;
+  private readonly expectTrailers?: Set<string>;
+  private readonly decodedLength?: number;
+  private readonly onTrailers?: (trailers: Record<string, string>) => void;
+  private readonly maxLine: number;
+
+  private state: State = 'header';
+  private line: Buffer[] = [];
+  private lineLength = 0;
+  private remaining = 0; // data bytes left in the current chunk
+  private total = 0; // decoded bytes so far
+  private hash?: Hash; // sha256 of the current chunk, when signed
+  private chunkSig?: string; // signature announced in the current chunk header
+  private prevSig = ''; // the chain: seed, then each verified chunk's signature
+  private trailerText = ''; // "name:value\n" lines, the text the trailer signature covers
+  private trailerSigned = false;
+
+  constructor(opts: AwsChunkedOptions = {}) {
+    super();
+    this.signing = opts.signing;
+    this.expectTrailers = opts.expectTrailers ? new Set(opts.expectTrailers.map((t) => t.toLowerCase())) : undefined;
+    this.decodedLength = opts.decodedLength;
+    this.onTrailers = opts.onTrailers;
+    this.maxLine = opts.maxLineBytes ?? 4096;
+    if (this.signing) this.prevSig = this.signing.seedSignature;
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    try {
+      this.consume(chunk);
+      cb();
+    } catch (err) {
+      cb(err as Error);
+    }
+  }
+
+  override _flush(cb: TransformCallback): void {
+    try {
+      // Some clients end the body right after the last trailer line, without the blank
+      // line; everything that matters has been read by then, so accept it.
+      if (this.state === 'trailer' && this.lineLength === 0) {
+        if (this.signing?.trailer && !this.trailerSigned) throw new S3Error('IncompleteBody', 'The aws-chunked body ended before its x-amz-trailer-signature.');
+        this.finish();
+      }
+      if (this.state !== 'done') throw new S3Error('IncompleteBody', 'The aws-chunked body ended before its final chunk.');
+      this.onTrailers?.(this.trailers);
+      cb();
+    } catch (err) {
+      cb(err as Error);
+    }
+  }
+
+  private consume(buf: Buffer): void {
+    let i = 0;
+    while (i < buf.length) {
+      switch (this.state) {
+        case 'header':
+        case 'trailer': {
+          const nl = buf.indexOf(0x0a, i);
+          const end = nl < 0 ? buf.length : nl;
+          this.lineLength += end - i;
+          if (this.lineLength > this.maxLine) throw malformed(`a ${this.state} line is longer than ${this.maxLine} bytes.`);
+          this.line.push(buf.subarray(i, end));
+          if (nl < 0) return;
+          i = nl + 1;
+          // Lines end in CRLF; a bare LF is tolerated (minio-go ends trailer lines with it).
+          let text = Buffer.concat(this.line).toString('latin1');
+          if (text.endsWith('\r')) text = text.slice(0, -1);
+          this.line = [];
+          this.lineLength = 0;
+          if (this.state === 'header') this.onChunkHeader(text);
+          else this.onTrailerLine(text);
+          break;
+        }
+        case 'data': {
+          const n = Math.min(this.remaining, buf.length - i);
+          const piece = buf.subarray(i, i + n);
+          this.hash?.update(piece);
+          this.push(piece);
+          this.remaining -= n;
+          i += n;
+          if (this.remaining === 0) {
+            if (this.hash) this.verifyChunk(this.hash.digest('hex'));
+            this.state = 'data-cr';
+          }
+          break;
+        }
+        case 'data-cr':
+        case 'data-lf': {
+          const want = this.state === 'data-cr' ? 0x0d : 0x0a;
+          if (buf[i] !== want) throw malformed('chunk data is not followed by CRLF.');
+          i++;
+          this.state = this.state === 'data-cr' ? 'data-lf' : 'header';
+          break;
+        }
+        case 'done':
+          throw malformed('data after the end of the body.');
+      }
+    }
+  }
+
+  private onChunkHeader(line: string): void {
+    const [sizeText, ...extensions] = line.split(';');
+    const sizeHex = sizeText.trim();
+    if (!/^[0-9a-fA-F]{1,16}$/.test(sizeHex)) throw malformed(`invalid chunk size "${sizeHex.slice(0, 32)}".`);
+    const size = parseInt(sizeHex, 16);
+    if (!Number.isSafeInteger(size)) throw malformed('chunk size too large.');
+    if (this.decodedLength !== undefined && this.total + size > this.decodedLength) {
+      throw new S3Error('IncompleteBody', 'The aws-chunked body is longer than x-amz-decoded-content-length.');
+    }
+    this.total += size;
+
+    this.chunkSig = undefined;
+    for (const ext of extensions) {
+      const eq = ext.indexOf('=');
+      if (eq > 0 && ext.slice(0, eq).trim() === 'chunk-signature') this.chunkSig = ext.slice(eq + 1).trim();
+    }
+    if (this.signing && this.chunkSig === undefined) throw new S3Error('SignatureDoesNotMatch', 'A chunk of a signed aws-chunked body has no chunk-signature.');
+
+    if (size === 0) {
+      this.verifyChunk(EMPTY_SHA256);
+      this.state = 'trailer';
+    } else {
+      this.remaining = size;
+      this.hash = this.signing ? createHash('sha256') : undefined;
+      this.state = 'data';
+    }
+  }
+
+  /** Check the chunk just read against the chain; its signature becomes the next link. */
+  private verifyChunk(dataSha256Hex: string): void {
+    if (!this.signing) return;
+    const expected = this.signing.chunkSignature(this.prevSig, dataSha256Hex);
+    if (!signaturesEqual(expected, this.chunkSig!)) {
+      throw new S3Error('SignatureDoesNotMatch', 'The chunk signature does not match the signature calculated for the chunk.');
+    }
+    this.prevSig = expected;
+  }
+
+  private onTrailerLine(line: string): void {
+    const signedTrailer = this.signing?.trailer === true;
+    if (line === '') {
+      // minio-go writes "name:value\n\r\n" before the signature line: while a signed
+      // trailer still owes its signature, a blank line is not yet the end.
+      if (signedTrailer && !this.trailerSigned) return;
+      this.finish();
+      return;
+    }
+    const colon = line.indexOf(':');
+    if (colon <= 0) throw malformed('a trailer line has no "name:value" form.');
+    const name = line.slice(0, colon).trim().toLowerCase();
+    const value = line.slice(colon + 1).trim();
+    if (this.trailerSigned) throw malformed('trailer after x-amz-trailer-signature.');
+
+    if (name === TRAILER_SIGNATURE) {
+      if (!this.signing) return; // unsigned payload: nothing to check it against
+      if (!signedTrailer) throw malformed('a trailer signature in a body that announced no trailer.');
+      const expected = this.signing.trailerSignature(this.prevSig, createHash('sha256').update(this.trailerText, 'latin1').digest('hex'));
+      if (!signaturesEqual(expected, value)) {
+        throw new S3Error('SignatureDoesNotMatch', 'The trailer signature does not match the signature calculated for the trailers.');
+      }
+      this.trailerSigned = true;
+      return;
+    }
+    // Trailers in a signed body without a signed trailer would be unauthenticated data.
+    if (this.signing && !signedTrailer) throw malformed('trailers in a body whose x-amz-content-sha256 announced none.');
+    if (this.expectTrailers && !this.expectTrailers.has(name)) throw malformed(`trailer "${name}" was not announced in x-amz-trailer.`);
+    if (Object.hasOwn(this.trailers, name)) throw malformed(`trailer "${name}" is repeated.`);
+    if (Object.keys(this.trailers).length >= MAX_TRAILERS) throw malformed('too many trailers.');
+    this.trailers[name] = value;
+    this.trailerText += `${name}:${value}\n`;
+  }
+
+  /** End of the body (a signed trailer's signature has been checked by now): everything announced must have arrived. */
+  private finish(): void {
+    for (const name of this.expectTrailers ?? []) {
+      if (!Object.hasOwn(this.trailers, name)) throw new S3Error('IncompleteBody', `The trailer "${name}" announced in x-amz-trailer was not sent.`);
+    }
+    if (this.decodedLength !== undefined && this.total !== this.decodedLength) {
+      throw new S3Error('IncompleteBody', 'The aws-chunked body is shorter than x-amz-decoded-content-length.');
+    }
+    this.state = 'done';
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * The request body as the handlers see it: aws-chunked framing removed (chunk signatures
+ * verified as they stream), and every digest the request promised — the signed payload
+ * hash, Content-MD5, x-amz-checksum-* in headers or trailers — checked before the body
+ * ends. A body that fails a check ends with an error, so no backend commits it.
+ */
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream';
+import { S3Error } from '../errors';
+import type { ObjectAttributes } from '../backends/types';
+import { AwsChunkedDecoder } from './aws-chunked';
+import { CHECKSUM_ALGORITHMS, VerifyingStream, type ChecksumAlgorithm } from './checksums';
+import type { S3Context } from './context';
+
+export interface RequestBody {
+  stream: Readable;
+  /** The decoded length, when the client announced one. */
+  size?: number;
+}
+
+const STREAMING = /^STREAMING-/;
+const HEX_SHA256 = /^[0-9a-f]{64}$/i;
+
+function declaredLength(value: string | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value.trim())) throw new S3Error('InvalidArgument', `Invalid ${name}`, { ArgumentName: name, ArgumentValue: value });
+  return Number(value);
+}
+
+/** The checksum algorithms a request names: by header value, by trailer, or by algorithm header alone. */
+function namedAlgorithms(ctx: S3Context): { headerValues: Partial<Record<ChecksumAlgorithm, string>>; trailing: ChecksumAlgorithm[]; computeOnly: ChecksumAlgorithm[] } {
+  const headerValues: Partial<Record<ChecksumAlgorithm, string>> = {};
+  for (const alg of CHECKSUM_ALGORITHMS) {
+    const v = ctx.header(`x-amz-checksum-${alg}`);
+    if (v !== undefined) headerValues[alg] = v;
+  }
+  const trailing: ChecksumAlgorithm[] = [];
+  for (const name of (ctx.header('x-amz-trailer') ?? '').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean)) {
+    const alg = name.replace(/^x-amz-checksum-/, '') as ChecksumAlgorithm;
+    if (!name.startsWith('x-amz-checksum-') || !CHECKSUM_ALGORITHMS.includes(alg)) {
+      throw new S3Error('InvalidRequest', `The value specified in the x-amz-trailer header is not supported`);
+    }
+    trailing.push(alg);
+  }
+  const computeOnly: ChecksumAlgorithm[] = [];
+  const algHeader = ctx.header('x-amz-sdk-checksum-algorithm') ?? ctx.header('x-amz-checksum-algorithm');
+  if (algHeader !== undefined) {
+    const alg = algHeader.trim().toLowerCase() as ChecksumAlgorithm;
+    if (!CHECKSUM_ALGORITHMS.includes(alg)) throw new S3Error('InvalidRequest', 'Checksum algorithm provided is unsupported.');
+    if (headerValues[alg] === undefined && !trailing.includes(alg)) computeOnly.push(alg);
+  }
+  return { headerValues, trailing, computeOnly };
+}
+
+/**
+ * Builds the verified body stream for a request. When `attrs` is given, the checksums the
+ * request named are recorded into `attrs.checksums` as the body ends (trailers come last).
+ */
+export function requestBody(ctx: S3Context, attrs?: ObjectAttributes): RequestBody {
+  const auth = ctx.auth;
+  const contentSha = ctx.header('x-amz-content-sha256');
+  const encoding = (ctx.header('content-encoding') ?? '').toLowerCase();
+  const streaming = (contentSha !== undefined && STREAMING.test(contentSha)) || encoding.split(',').map((s) => s.trim()).includes('aws-chunked');
+  const contentLength = declaredLength(ctx.header('content-length'), 'Content-Length');
+  const decodedLength = declaredLength(ctx.header('x-amz-decoded-content-length'), 'x-amz-decoded-content-length');
+  if (streaming && decodedLength === undefined) throw new S3Error('MissingContentLength', 'x-amz-decoded-content-length is required with aws-chunked bodies.');
+
+  const { headerValues, trailing, computeOnly } = namedAlgorithms(ctx);
+  const verifier = new VerifyingStream({
+    md5: ctx.header('content-md5'),
+    sha256Hex: contentSha !== undefined && HEX_SHA256.test(contentSha) ? contentSha.toLowerCase() : undefined,
+    checksums: headerValues,
+    computeAlso: [...trailing, ...computeOnly],
+  });
+
+  let stream: Readable;
+  if (streaming) {
+    const decoder = new AwsChunkedDecoder({
+      signing: auth.type !== 'anonymous' ? auth.streaming : undefined,
+      expectTrailers: trailing.map((a) => `x-amz-checksum-${a}`),
+      decodedLength,
+      onTrailers: (trailers: Record<string, string>) => {
+        for (const alg of trailing) {
+          const v = trailers[`x-amz-checksum-${alg}`];
+          if (v !== undefined) verifier.setExpected(alg, v);
+        }
+      },
+    });
+    stream = pipeline(ctx.req, decoder, verifier, () => {});
+  } else {
+    stream = pipeline(ctx.req, verifier, () => {});
+  }
+  if (attrs) {
+    verifier.once('end', () => {
+      const digests = verifier.digests();
+      const named = [...Object.keys(headerValues), ...trailing, ...computeOnly] as ChecksumAlgorithm[];
+      if (named.length) attrs.checksums = Object.fromEntries(named.map((a) => [a, digests[a] as string]));
+    });
+  }
+  return { stream, size: streaming ? decodedLength : contentLength };
+}
+
+/** A small body (an XML document) read whole, within `limit` bytes, verified like any other. */
+export async function readSmallBody(ctx: S3Context, limit: number): Promise<Buffer> {
+  const { stream, size } = requestBody(ctx);
+  if (size !== undefined && size > limit) {
+    stream.destroy();
+    throw new S3Error('EntityTooLarge', 'The request body is too large.');
+  }
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of stream) {
+    total += (chunk as Buffer).length;
+    if (total > limit) {
+      stream.destroy();
+      throw new S3Error('EntityTooLarge', 'The request body is too large.');
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}

@@ -1,0 +1,911 @@
+/**
+ * The backend behaviour suite. Every adapter runs it unchanged:
+ *
+ *   describeBackendConformance('fs', async () => ({ backend, cleanup }));
+ *
+ * It only uses the Backend interface, creates its own uniquely named buckets (so it can run
+ * against a real cloud account) and removes them afterwards.
+ */
+import { expect } from 'chai';
+import { createHash, randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { S3Error } from '../../src/errors';
+import type { Backend, ListPage, ObjectAttributes, ObjectMeta } from '../../src/backends/types';
+
+export interface ConformanceFixture {
+  backend: Backend;
+  cleanup(): Promise<void>;
+}
+
+export interface ConformanceOptions {
+  /**
+   * 'full' (default) pages through every prefix x delimiter combination with maxKeys 1, 2
+   * and 1000; 'small' keeps the combinations but pages with maxKeys 1 only for a few (for
+   * remote stores where each page is a request).
+   */
+  listingMatrix?: 'full' | 'small';
+}
+
+// ------------------------------------------------------------------ helpers
+
+export function md5(data: Buffer | string): string {
+  return createHash('md5').update(data).digest('hex');
+}
+
+const CRC_TABLE = (() => {
+  const t = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c >>> 0;
+  }
+  return t;
+})();
+
+/** CRC32 (the x-amz-checksum-crc32 flavour), base64 of the big-endian value. */
+export function crc32Base64(data: Buffer): string {
+  let c = 0xffffffff;
+  for (const b of data) c = CRC_TABLE[(c ^ b) & 0xff]! ^ (c >>> 8);
+  const out = Buffer.alloc(4);
+  out.writeUInt32BE((c ^ 0xffffffff) >>> 0);
+  return out.toString('base64');
+}
+
+export function utf8Sort(keys: string[]): string[] {
+  return [...keys].sort((a, b) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8')));
+}
+
+export function body(data: Buffer | string, chunkSize = 16 * 1024): Readable {
+  const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+  const chunks: Buffer[] = [];
+  for (let i = 0; i < buf.length; i += chunkSize) chunks.push(buf.subarray(i, i + chunkSize));
+  return Readable.from(chunks);
+}
+
+/** A body that sends some bytes, then fails like a client going away (or a checksum failing). */
+export function failingBody(data: Buffer, failAfter: number, err: Error = new Error('client went away')): Readable {
+  let sent = false;
+  return new Readable({
+    read() {
+      if (!sent) {
+        sent = true;
+        this.push(data.subarray(0, failAfter));
+      } else {
+        setImmediate(() => this.destroy(err));
+      }
+    },
+  });
+}
+
+export async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(c as Uint8Array));
+  return Buffer.concat(chunks);
+}
+
+export async function expectS3Error(p: Promise<unknown>, ...codes: string[]): Promise<S3Error> {
+  let err: unknown;
+  try {
+    await p;
+  } catch (e) {
+    err = e;
+  }
+  expect(err, `expected S3Error ${codes.join(' or ')}, the call succeeded`).to.not.equal(undefined);
+  expect(err, `expected S3Error ${codes.join(' or ')}, got ${String(err)}`).to.be.instanceOf(S3Error);
+  expect(codes, `unexpected code (${String(err)})`).to.include((err as S3Error).code);
+  return err as S3Error;
+}
+
+export async function getObject(b: Backend, bucket: string, key: string, range?: { start: number; end: number }): Promise<{ meta: ObjectMeta; data: Buffer }> {
+  const h = await b.openObject(bucket, key);
+  try {
+    const data = h.meta.size === 0 && !range ? Buffer.alloc(0) : await readAll(h.read(range));
+    return { meta: h.meta, data };
+  } finally {
+    await h.close();
+  }
+}
+
+/** Every entry (keys and common prefixes, merged in order) of a listing, paging through all pages. */
+export async function listAll(
+  b: Backend,
+  bucket: string,
+  opts: { prefix?: string; delimiter?: string; startAfter?: string; maxKeys: number },
+): Promise<{ entries: string[]; pages: number; objects: string[]; prefixes: string[] }> {
+  const entries: string[] = [];
+  const objects: string[] = [];
+  const prefixes: string[] = [];
+  let after = opts.startAfter;
+  let pages = 0;
+  for (;;) {
+    const page: ListPage = await b.listObjects(bucket, {
+      prefix: opts.prefix ?? '',
+      delimiter: opts.delimiter,
+      startAfter: after,
+      maxKeys: opts.maxKeys,
+    });
+    pages++;
+    const keys = page.objects.map((o) => o.key);
+    expect(utf8Sort(keys), 'objects sorted in UTF-8 order').to.deep.equal(keys);
+    expect(utf8Sort(page.commonPrefixes), 'prefixes sorted in UTF-8 order').to.deep.equal(page.commonPrefixes);
+    const merged = utf8Sort([...keys, ...page.commonPrefixes]);
+    expect(merged.length, 'page size').to.be.at.most(opts.maxKeys);
+    entries.push(...merged);
+    objects.push(...keys);
+    prefixes.push(...page.commonPrefixes);
+    if (!page.isTruncated) break;
+    expect(merged.length, 'a truncated page is not empty').to.be.greaterThan(0);
+    expect(page.nextStartAfter, 'nextStartAfter = last entry of a truncated page').to.equal(merged[merged.length - 1]);
+    after = page.nextStartAfter;
+    if (pages > 5000) throw new Error('listing does not terminate');
+  }
+  return { entries, pages, objects, prefixes };
+}
+
+/** The reference model: the complete listing S3 gives, computed by brute force. */
+export function expectedPage(
+  keys: string[],
+  prefix: string,
+  delimiter?: string,
+  startAfter?: string,
+): { entries: string[]; objects: string[]; prefixes: string[] } {
+  const sorted = utf8Sort(keys);
+  const cmp = (a: string, b: string) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+  let skipUnder: string | undefined;
+  if (startAfter !== undefined && delimiter && startAfter.startsWith(prefix)) {
+    const i = startAfter.indexOf(delimiter, prefix.length);
+    if (i >= 0 && i + delimiter.length === startAfter.length) skipUnder = startAfter;
+  }
+  const entries: string[] = [];
+  const objects: string[] = [];
+  const prefixes: string[] = [];
+  for (const k of sorted) {
+    if (!k.startsWith(prefix)) continue;
+    if (startAfter !== undefined && cmp(k, startAfter) <= 0) continue;
+    if (skipUnder !== undefined && k.startsWith(skipUnder)) continue;
+    if (delimiter) {
+      const i = k.indexOf(delimiter, prefix.length);
+      if (i >= 0) {
+        const cp = k.slice(0, i + delimiter.length);
+        if (prefixes[prefixes.length - 1] !== cp) {
+          prefixes.push(cp);
+          entries.push(cp);
+        }
+        continue;
+      }
+    }
+    objects.push(k);
+    entries.push(k);
+  }
+  return { entries, objects, prefixes };
+}
+
+export function expectedListing(keys: string[], prefix: string, delimiter?: string, startAfter?: string): string[] {
+  return expectedPage(keys, prefix, delimiter, startAfter).entries;
+}
+
+/** Deterministic pseudo-random bytes. */
+export function pattern(size: number, seed = 1): Buffer {
+  const b = Buffer.alloc(size);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < size; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    b[i] = x & 0xff;
+  }
+  return b;
+}
+
+const MD5_EMPTY = 'd41d8cd98f00b204e9800998ecf8427e';
+
+/** Keys every backend must store, read, list in UTF-8 order, and delete. */
+export const AWKWARD_KEYS: string[] = [
+  'a',
+  'a/b',
+  'a/',
+  'a-b',
+  'a.b',
+  'aé',
+  'a😀',
+  'a\uE000',
+  'a\uFFFD',
+  'A',
+  'B',
+  'b',
+  'é',
+  '😀',
+  'dir/',
+  'dir/file',
+  'dir//double',
+  'a//b',
+  '//lead',
+  '/',
+  './x',
+  '../../etc/passwd',
+  '../escape',
+  'x/../y',
+  'x/./y',
+  'x/..',
+  'x/.',
+  '.',
+  '..',
+  '...',
+  'sp ace',
+  ' lead',
+  'trail ',
+  '%2F',
+  'a%2Fb',
+  'plus+sign',
+  'q?uery',
+  'hash#x',
+  'amp&lt;',
+  `quote'"`,
+  'back\\slash',
+  '..\\..\\win',
+  'colon:x',
+  'star*',
+  'tab\there',
+  '.s3mux',
+  '.s3mux-self',
+  'a/.s3mux-self',
+  '.s3mux~',
+  '.S3MUX',
+  '.s3mux#' + '0'.repeat(64),
+  'x.meta',
+  'x.meta/y',
+  'x',
+  'L' + 'x'.repeat(300),
+  'seg/' + 'y'.repeat(300) + '/z',
+  'seg/' + 'y'.repeat(300),
+  'n'.repeat(255),
+  'n'.repeat(256),
+  '.s3mux' + 'z'.repeat(245),
+  'é'.repeat(512),
+  'k/' + 'q'.repeat(1022),
+  'ab/'.repeat(341) + 'x',
+];
+
+/** The keys of the listing matrix. */
+export const LISTING_KEYS: string[] = [
+  'a',
+  'a/',
+  'a/b',
+  'a/b/c',
+  'a/c',
+  'a-b',
+  'a-b/c',
+  'a.b',
+  'aé',
+  'a😀',
+  'a\uE000',
+  'ab',
+  'abab',
+  'abc/ab/x',
+  'A',
+  'B',
+  'b',
+  'b/',
+  'b//c',
+  'b/ab',
+  'c d',
+  'dir/',
+  'dir/sub/',
+  'dir/sub/file',
+  'dir/x',
+  'x/../y',
+  'x/./y',
+  './x',
+  '../../etc/passwd',
+  '.hidden',
+  'z',
+  'zz-top',
+  'é',
+  'éa/é',
+  '😀',
+];
+
+// ------------------------------------------------------------------ the suite
+
+export function describeBackendConformance(
+  name: string,
+  factory: () => Promise<ConformanceFixture>,
+  options: ConformanceOptions = {},
+): void {
+  describe(`Backend conformance: ${name}`, function () {
+    this.timeout(120_000);
+    let fx: ConformanceFixture;
+    let b: Backend;
+    const runId = randomBytes(3).toString('hex');
+    let counter = 0;
+    const created: string[] = [];
+
+    const bucketName = () => `s3mux-ct-${runId}-${++counter}`;
+
+    async function newBucket(): Promise<string> {
+      const name = bucketName();
+      await b.createBucket(name);
+      created.push(name);
+      return name;
+    }
+
+    async function emptyBucket(bucket: string): Promise<void> {
+      for (;;) {
+        const page = await b.listObjects(bucket, { prefix: '', maxKeys: 1000 });
+        for (const o of page.objects) await b.deleteObject(bucket, o.key);
+        if (page.objects.length === 0) break;
+      }
+    }
+
+    async function put(bucket: string, key: string, data: Buffer | string, attrs: Partial<ObjectAttributes> = {}): Promise<ObjectMeta> {
+      return b.putObject(bucket, key, body(data), { userMetadata: {}, ...attrs }, { size: Buffer.byteLength(data) });
+    }
+
+    before(async () => {
+      fx = await factory();
+      b = fx.backend;
+    });
+
+    after(async () => {
+      for (const name of created) {
+        try {
+          await emptyBucket(name);
+          await b.deleteBucket(name);
+        } catch {
+          // already gone
+        }
+      }
+      await b?.close?.();
+      await fx?.cleanup();
+    });
+
+    // -------------------------------------------------------------- buckets
+
+    describe('buckets', () => {
+      it('creates, heads and lists a bucket', async () => {
+        const name = await newBucket();
+        const info = await b.headBucket(name);
+        expect(info.name).to.equal(name);
+        expect(info.creationDate).to.be.instanceOf(Date);
+        expect(Math.abs(info.creationDate.getTime() - Date.now())).to.be.below(24 * 3600 * 1000);
+        const all = await b.listBuckets();
+        expect(all.map((x) => x.name)).to.include(name);
+        expect(all.find((x) => x.name === name)!.creationDate).to.be.instanceOf(Date);
+      });
+
+      it('lists buckets sorted by name', async () => {
+        const n1 = await newBucket();
+        const n2 = await newBucket();
+        const names = (await b.listBuckets()).map((x) => x.name);
+        expect(names.indexOf(n1)).to.be.below(names.indexOf(n2));
+        expect(utf8Sort(names)).to.deep.equal(names);
+      });
+
+      it('answers BucketAlreadyOwnedByYou when the bucket exists', async () => {
+        const name = await newBucket();
+        await expectS3Error(b.createBucket(name), 'BucketAlreadyOwnedByYou');
+      });
+
+      it('refuses invalid bucket names with InvalidBucketName', async () => {
+        for (const bad of ['ab', 'UPPER-case', 'has_underscore', '-leading', 'trailing-', 'a..b', '192.168.1.1', 'xn--abc', 'x'.repeat(64), '..', '.s3mux', 'a/b']) {
+          await expectS3Error(b.createBucket(bad), 'InvalidBucketName');
+        }
+      });
+
+      it('deletes an empty bucket, then it is gone', async () => {
+        const name = bucketName();
+        await b.createBucket(name);
+        await b.deleteBucket(name);
+        await expectS3Error(b.headBucket(name), 'NoSuchBucket');
+        expect((await b.listBuckets()).map((x) => x.name)).to.not.include(name);
+        await expectS3Error(b.deleteBucket(name), 'NoSuchBucket');
+      });
+
+      it('refuses to delete a non-empty bucket (BucketNotEmpty), also when the only key is deep', async () => {
+        const name = await newBucket();
+        await put(name, 'deep/er/key', 'x');
+        await expectS3Error(b.deleteBucket(name), 'BucketNotEmpty');
+        expect((await b.headObject(name, 'deep/er/key')).size).to.equal(1);
+        await b.deleteObject(name, 'deep/er/key');
+        await put(name, 'dir/', '');
+        await expectS3Error(b.deleteBucket(name), 'BucketNotEmpty');
+        await b.deleteObject(name, 'dir/');
+        await b.deleteBucket(name);
+        await expectS3Error(b.headBucket(name), 'NoSuchBucket');
+      });
+
+      it('answers NoSuchBucket for every operation on a missing bucket', async () => {
+        const missing = bucketName();
+        await expectS3Error(b.headBucket(missing), 'NoSuchBucket');
+        await expectS3Error(b.deleteBucket(missing), 'NoSuchBucket');
+        await expectS3Error(b.headObject(missing, 'k'), 'NoSuchBucket');
+        await expectS3Error(b.openObject(missing, 'k'), 'NoSuchBucket');
+        await expectS3Error(b.putObject(missing, 'k', body('x'), { userMetadata: {} }), 'NoSuchBucket');
+        await expectS3Error(b.deleteObject(missing, 'k'), 'NoSuchBucket');
+        await expectS3Error(b.listObjects(missing, { prefix: '', maxKeys: 10 }), 'NoSuchBucket');
+        await expectS3Error(b.setTags(missing, 'k', []), 'NoSuchBucket');
+        if (b.copyObject) {
+          const real = await newBucket();
+          await put(real, 'k', 'x');
+          await expectS3Error(b.copyObject(missing, 'k', real, 'k2', undefined), 'NoSuchBucket');
+          await expectS3Error(b.copyObject(real, 'k', missing, 'k2', undefined), 'NoSuchBucket');
+        }
+      });
+    });
+
+    // -------------------------------------------------------------- objects
+
+    describe('objects', () => {
+      let bucket: string;
+      before(async () => {
+        bucket = await newBucket();
+      });
+
+      it('puts, heads and reads an object; ETag is the MD5 hex of the content', async () => {
+        const data = 'hello, s3mux';
+        const t0 = Date.now();
+        const meta = await put(bucket, 'hello.txt', data, { contentType: 'text/plain' });
+        expect(meta.key).to.equal('hello.txt');
+        expect(meta.size).to.equal(12);
+        expect(meta.etag).to.equal(md5(data));
+        expect(meta.etag).to.match(/^[0-9a-f]{32}$/);
+        expect(meta.lastModified).to.be.instanceOf(Date);
+        expect(Math.abs(meta.lastModified.getTime() - t0)).to.be.below(5 * 60 * 1000);
+        const head = await b.headObject(bucket, 'hello.txt');
+        expect(head.etag).to.equal(md5(data));
+        expect(head.size).to.equal(12);
+        expect(head.contentType).to.equal('text/plain');
+        expect(head.lastModified.getTime()).to.be.closeTo(meta.lastModified.getTime(), 1000);
+        const got = await getObject(b, bucket, 'hello.txt');
+        expect(got.data.toString()).to.equal(data);
+        expect(got.meta.etag).to.equal(md5(data));
+      });
+
+      it('records a given ETag (multipart assembly) instead of the MD5', async () => {
+        const etag = `${md5('x')}-3`;
+        const meta = await b.putObject(bucket, 'with-etag', body('assembled'), { userMetadata: {} }, { etag });
+        expect(meta.etag).to.equal(etag);
+        expect((await b.headObject(bucket, 'with-etag')).etag).to.equal(etag);
+        const page = await b.listObjects(bucket, { prefix: 'with-etag', maxKeys: 10 });
+        expect(page.objects.map((o) => o.etag)).to.deep.equal([etag]);
+        expect((await getObject(b, bucket, 'with-etag')).data.toString()).to.equal('assembled');
+      });
+
+      it('stores an empty object', async () => {
+        const meta = await put(bucket, 'empty', '');
+        expect(meta.size).to.equal(0);
+        expect(meta.etag).to.equal(MD5_EMPTY);
+        const got = await getObject(b, bucket, 'empty');
+        expect(got.data.length).to.equal(0);
+        const h = await b.openObject(bucket, 'empty');
+        expect((await readAll(h.read())).length).to.equal(0);
+        await h.close();
+      });
+
+      it('reads byte ranges', async () => {
+        const data = pattern(100_003, 7);
+        await put(bucket, 'ranged.bin', data);
+        for (const r of [
+          { start: 0, end: 0 },
+          { start: 1, end: 3 },
+          { start: 65_535, end: 65_537 },
+          { start: 100_002, end: 100_002 },
+          { start: 0, end: 100_002 },
+          { start: 4096, end: 90_000 },
+        ]) {
+          const got = await getObject(b, bucket, 'ranged.bin', r);
+          expect(got.data.equals(data.subarray(r.start, r.end + 1)), `range ${r.start}-${r.end}`).to.equal(true);
+          expect(got.meta.size).to.equal(data.length);
+        }
+      });
+
+      it('streams a multi-megabyte body in and out', async () => {
+        const data = pattern(3 * 1024 * 1024 + 17, 3);
+        const meta = await b.putObject(bucket, 'big/blob.bin', body(data, 64 * 1024), { userMetadata: {} });
+        expect(meta.size).to.equal(data.length);
+        expect(meta.etag).to.equal(md5(data));
+        const got = await getObject(b, bucket, 'big/blob.bin');
+        expect(md5(got.data)).to.equal(md5(data));
+      });
+
+      it('can open a handle and close it without reading', async () => {
+        await put(bucket, 'unread', 'data');
+        for (let i = 0; i < 20; i++) {
+          const h = await b.openObject(bucket, 'unread');
+          expect(h.meta.size).to.equal(4);
+          await h.close();
+        }
+      });
+
+      it('round-trips content headers, user metadata, tags and checksums', async () => {
+        const data = Buffer.from('attributes');
+        const attrs: ObjectAttributes = {
+          contentType: 'text/plain; charset=utf-8',
+          contentEncoding: 'identity',
+          contentDisposition: 'attachment; filename="r.txt"',
+          contentLanguage: 'en-GB',
+          cacheControl: 'max-age=60, public',
+          expires: 'Wed, 21 Oct 2037 07:28:00 GMT',
+          userMetadata: { color: 'blue', 'multi-word': 'a b  c', empty: '' },
+          tags: [
+            { key: 'k1', value: 'v1' },
+            { key: 'k 2', value: '' },
+          ],
+          checksums: { crc32: crc32Base64(data) },
+        };
+        await b.putObject(bucket, 'attrs', body(data), attrs);
+        const sortTags = (t?: { key: string; value: string }[]) => [...(t ?? [])].sort((x, y) => (x.key < y.key ? -1 : 1));
+        for (const meta of [await b.headObject(bucket, 'attrs'), (await getObject(b, bucket, 'attrs')).meta]) {
+          expect(meta.contentType).to.equal(attrs.contentType);
+          expect(meta.contentEncoding).to.equal(attrs.contentEncoding);
+          expect(meta.contentDisposition).to.equal(attrs.contentDisposition);
+          expect(meta.contentLanguage).to.equal(attrs.contentLanguage);
+          expect(meta.cacheControl).to.equal(attrs.cacheControl);
+          expect(meta.expires).to.equal(attrs.expires);
+          expect(meta.userMetadata).to.deep.equal(attrs.userMetadata);
+          expect(sortTags(meta.tags)).to.deep.equal(sortTags(attrs.tags));
+          expect(meta.checksums?.crc32).to.equal(crc32Base64(data));
+        }
+      });
+
+      it('replaces the tag set with setTags, keeping content and ETag', async () => {
+        await put(bucket, 'tagged', 'tagged body', { tags: [{ key: 'a', value: '1' }] });
+        await b.setTags(bucket, 'tagged', [
+          { key: 'b', value: '2' },
+          { key: 'c', value: '3' },
+        ]);
+        const meta = await b.headObject(bucket, 'tagged');
+        expect([...(meta.tags ?? [])].sort((x, y) => (x.key < y.key ? -1 : 1))).to.deep.equal([
+          { key: 'b', value: '2' },
+          { key: 'c', value: '3' },
+        ]);
+        expect(meta.etag).to.equal(md5('tagged body'));
+        await b.setTags(bucket, 'tagged', []);
+        expect((await b.headObject(bucket, 'tagged')).tags ?? []).to.deep.equal([]);
+        expect((await getObject(b, bucket, 'tagged')).data.toString()).to.equal('tagged body');
+        await expectS3Error(b.setTags(bucket, 'no-such-tagged', []), 'NoSuchKey');
+      });
+
+      it('overwrites content and replaces all attributes', async () => {
+        await put(bucket, 'over', 'first', { contentType: 'text/plain', userMetadata: { a: '1' }, tags: [{ key: 't', value: '1' }] });
+        const m2 = await put(bucket, 'over', 'second version', { contentType: 'application/json', userMetadata: { b: '2' } });
+        expect(m2.etag).to.equal(md5('second version'));
+        const head = await b.headObject(bucket, 'over');
+        expect(head.size).to.equal(14);
+        expect(head.etag).to.equal(md5('second version'));
+        expect(head.contentType).to.equal('application/json');
+        expect(head.userMetadata).to.deep.equal({ b: '2' });
+        expect(head.tags ?? []).to.deep.equal([]);
+        expect((await getObject(b, bucket, 'over')).data.toString()).to.equal('second version');
+      });
+
+      it('keeps the opened version readable (or fails) while the key is overwritten', async () => {
+        await put(bucket, 'versioned', 'old content');
+        const h = await b.openObject(bucket, 'versioned');
+        await put(bucket, 'versioned', 'new content that is longer');
+        expect(h.meta.etag).to.equal(md5('old content'));
+        try {
+          const data = await readAll(h.read());
+          expect(data.toString()).to.equal('old content');
+        } catch (err) {
+          expect(err).to.be.instanceOf(S3Error);
+        } finally {
+          await h.close();
+        }
+      });
+
+      it('deletes objects; deleting a missing key succeeds', async () => {
+        await put(bucket, 'doomed', 'x');
+        await b.deleteObject(bucket, 'doomed');
+        await expectS3Error(b.headObject(bucket, 'doomed'), 'NoSuchKey');
+        await expectS3Error(b.openObject(bucket, 'doomed'), 'NoSuchKey');
+        await b.deleteObject(bucket, 'doomed');
+        await b.deleteObject(bucket, 'never/existed');
+      });
+
+      it('answers NoSuchKey for missing keys, including under a file and above a directory', async () => {
+        await put(bucket, 'file-not-dir', 'x');
+        await put(bucket, 'only/child', 'x');
+        await expectS3Error(b.headObject(bucket, 'nope'), 'NoSuchKey');
+        await expectS3Error(b.headObject(bucket, 'file-not-dir/below'), 'NoSuchKey');
+        await expectS3Error(b.headObject(bucket, 'only'), 'NoSuchKey');
+        await expectS3Error(b.headObject(bucket, 'only/'), 'NoSuchKey');
+        await expectS3Error(b.openObject(bucket, 'only'), 'NoSuchKey');
+      });
+
+      it('validates keys: empty and NUL are InvalidArgument, over 1024 bytes is KeyTooLongError', async () => {
+        await expectS3Error(b.putObject(bucket, '', body('x'), { userMetadata: {} }), 'InvalidArgument');
+        await expectS3Error(b.putObject(bucket, 'nul\0byte', body('x'), { userMetadata: {} }), 'InvalidArgument');
+        await expectS3Error(b.putObject(bucket, 'é'.repeat(512) + 'x', body('x'), { userMetadata: {} }), 'KeyTooLongError');
+        await expectS3Error(b.putObject(bucket, 'k'.repeat(1025), body('x'), { userMetadata: {} }), 'KeyTooLongError');
+        const ok = await put(bucket, 'k'.repeat(1024), 'x');
+        expect(ok.key.length).to.equal(1024);
+      });
+
+      it('keeps an object that is also a prefix apart from its children (a, a/, a/b)', async () => {
+        const bk = await newBucket();
+        await put(bk, 'a', 'object a');
+        await put(bk, 'a/b', 'object a/b');
+        await put(bk, 'a/', 'marker a/', { contentType: 'application/x-directory' });
+        await put(bk, 'a/b/c', 'object a/b/c');
+        expect((await getObject(b, bk, 'a')).data.toString()).to.equal('object a');
+        expect((await getObject(b, bk, 'a/b')).data.toString()).to.equal('object a/b');
+        expect((await getObject(b, bk, 'a/')).data.toString()).to.equal('marker a/');
+        expect((await b.headObject(bk, 'a/')).contentType).to.equal('application/x-directory');
+        expect((await getObject(b, bk, 'a/b/c')).data.toString()).to.equal('object a/b/c');
+        expect((await listAll(b, bk, { maxKeys: 1000 })).entries).to.deep.equal(['a', 'a/', 'a/b', 'a/b/c']);
+        await b.deleteObject(bk, 'a/b');
+        expect((await getObject(b, bk, 'a')).data.toString()).to.equal('object a');
+        expect((await getObject(b, bk, 'a/b/c')).data.toString()).to.equal('object a/b/c');
+        await expectS3Error(b.headObject(bk, 'a/b'), 'NoSuchKey');
+        await b.deleteObject(bk, 'a');
+        await expectS3Error(b.headObject(bk, 'a'), 'NoSuchKey');
+        expect((await getObject(b, bk, 'a/')).data.toString()).to.equal('marker a/');
+        await b.deleteObject(bk, 'a/b/c');
+        await b.deleteObject(bk, 'a/');
+        expect((await listAll(b, bk, { maxKeys: 1000 })).entries).to.deep.equal([]);
+        // and in the other order: the child first, then the object that is its prefix
+        await put(bk, 'p/q', 'child');
+        await put(bk, 'p', 'parent');
+        expect((await getObject(b, bk, 'p')).data.toString()).to.equal('parent');
+        await put(bk, 'p', 'parent v2');
+        expect((await getObject(b, bk, 'p')).data.toString()).to.equal('parent v2');
+        expect((await listAll(b, bk, { maxKeys: 1000 })).entries).to.deep.equal(['p', 'p/q']);
+      });
+
+      it('stores, reads, lists (UTF-8 order) and deletes awkward keys', async () => {
+        const bk = await newBucket();
+        const keys = [...new Set(AWKWARD_KEYS)];
+        for (const k of keys) {
+          const meta = await put(bk, k, `content:${k}`);
+          expect(meta.key).to.equal(k);
+        }
+        for (const k of keys) {
+          const got = await getObject(b, bk, k);
+          expect(got.data.toString(), `content of ${JSON.stringify(k)}`).to.equal(`content:${k}`);
+          expect(got.meta.key).to.equal(k);
+          expect(got.meta.etag).to.equal(md5(`content:${k}`));
+        }
+        const listed = await listAll(b, bk, { maxKeys: 1000 });
+        expect(listed.entries).to.deep.equal(utf8Sort(keys));
+        const paged = await listAll(b, bk, { maxKeys: 7 });
+        expect(paged.entries).to.deep.equal(utf8Sort(keys));
+        for (const k of keys) await b.deleteObject(bk, k);
+        expect((await listAll(b, bk, { maxKeys: 1000 })).entries).to.deep.equal([]);
+        await b.deleteBucket(bk);
+      });
+
+      it('lists in UTF-8 byte order, not UTF-16 order', async () => {
+        const bk = await newBucket();
+        const keys = ['a\uE000', 'a😀', 'a\uFFFD', 'aé', 'a', 'B', 'b', 'Z', 'z', '\uFF21'];
+        const js = [...keys].sort();
+        expect(js, 'the test needs keys whose two orders differ').to.not.deep.equal(utf8Sort(keys));
+        for (const k of keys) await put(bk, k, k);
+        const listed = await listAll(b, bk, { maxKeys: 1000 });
+        expect(listed.entries).to.deep.equal(utf8Sort(keys));
+        const page = await b.listObjects(bk, { prefix: 'a', startAfter: 'a\uFFFD', maxKeys: 10 });
+        expect(page.objects.map((o) => o.key)).to.deep.equal(['a😀']);
+      });
+
+      it('leaves no object, and keeps the old one, when the body stream fails midway', async () => {
+        const data = pattern(200_000, 9);
+        await expectS3Error(b.putObject(bucket, 'failing-new', failingBody(data, 100_000), { userMetadata: {} }), 'InternalError', 'IncompleteBody', 'RequestTimeout', 'BadDigest');
+        await expectS3Error(b.headObject(bucket, 'failing-new'), 'NoSuchKey');
+        await put(bucket, 'failing-old', 'the old content', { userMetadata: { v: '1' } });
+        await expectS3Error(
+          b.putObject(bucket, 'failing-old', failingBody(data, 150_000, new S3Error('BadDigest')), { userMetadata: { v: '2' } }),
+          'BadDigest',
+        );
+        const got = await getObject(b, bucket, 'failing-old');
+        expect(got.data.toString()).to.equal('the old content');
+        expect(got.meta.userMetadata).to.deep.equal({ v: '1' });
+        const listed = await listAll(b, bucket, { prefix: 'failing', maxKeys: 1000 });
+        expect(listed.entries).to.deep.equal(['failing-old']);
+      });
+
+      it('refuses a body shorter than the announced size and keeps the old object', async () => {
+        await put(bucket, 'short', 'old');
+        await expectS3Error(b.putObject(bucket, 'short', body('abc'), { userMetadata: {} }, { size: 10 }), 'IncompleteBody', 'InternalError');
+        expect((await getObject(b, bucket, 'short')).data.toString()).to.equal('old');
+      });
+
+      describe('conditional writes', () => {
+        it('If-None-Match * creates only when absent', async () => {
+          await b.putObject(bucket, 'cond-new', body('one'), { userMetadata: {} }, { conditions: { ifNoneMatch: '*' } });
+          await expectS3Error(
+            b.putObject(bucket, 'cond-new', body('two'), { userMetadata: {} }, { conditions: { ifNoneMatch: '*' } }),
+            'PreconditionFailed',
+          );
+          expect((await getObject(b, bucket, 'cond-new')).data.toString()).to.equal('one');
+        });
+
+        it('If-Match replaces only the expected version (quoted or not)', async () => {
+          const m1 = await put(bucket, 'cond-match', 'v1');
+          const m2 = await b.putObject(bucket, 'cond-match', body('v2'), { userMetadata: {} }, { conditions: { ifMatch: `"${m1.etag}"` } });
+          await b.putObject(bucket, 'cond-match', body('v3'), { userMetadata: {} }, { conditions: { ifMatch: m2.etag } });
+          await expectS3Error(
+            b.putObject(bucket, 'cond-match', body('v4'), { userMetadata: {} }, { conditions: { ifMatch: m1.etag } }),
+            'PreconditionFailed',
+          );
+          expect((await getObject(b, bucket, 'cond-match')).data.toString()).to.equal('v3');
+        });
+
+        it('If-Match on a missing key fails and creates nothing', async () => {
+          await expectS3Error(
+            b.putObject(bucket, 'cond-absent', body('x'), { userMetadata: {} }, { conditions: { ifMatch: MD5_EMPTY } }),
+            'PreconditionFailed',
+            'NoSuchKey',
+          );
+          await expectS3Error(b.headObject(bucket, 'cond-absent'), 'NoSuchKey');
+        });
+
+        it('only one of concurrent If-None-Match * writes wins', async () => {
+          const results = await Promise.allSettled(
+            [1, 2, 3, 4, 5].map((i) => b.putObject(bucket, 'cond-race', body(`writer ${i}`), { userMetadata: {} }, { conditions: { ifNoneMatch: '*' } })),
+          );
+          const ok = results.filter((r) => r.status === 'fulfilled');
+          expect(ok.length).to.equal(1);
+          for (const r of results) {
+            if (r.status === 'rejected') expect((r.reason as S3Error).code).to.be.oneOf(['PreconditionFailed', 'ConditionalRequestConflict']);
+          }
+          const winner = (ok[0] as PromiseFulfilledResult<ObjectMeta>).value;
+          expect((await b.headObject(bucket, 'cond-race')).etag).to.equal(winner.etag);
+        });
+      });
+
+      describe('copyObject', () => {
+        before(function () {
+          if (!b.copyObject) this.skip();
+        });
+
+        it('copies bytes and, without attrs, the source attributes', async () => {
+          const tags = [{ key: 'k', value: 'v' }];
+          await put(bucket, 'copy-src', 'copy me', { contentType: 'text/x-copy', userMetadata: { m: '1' }, tags });
+          const meta = await b.copyObject!(bucket, 'copy-src', bucket, 'copy-dst', undefined);
+          expect(meta.key).to.equal('copy-dst');
+          expect(meta.etag).to.equal(md5('copy me'));
+          expect(meta.size).to.equal(7);
+          const got = await getObject(b, bucket, 'copy-dst');
+          expect(got.data.toString()).to.equal('copy me');
+          expect(got.meta.contentType).to.equal('text/x-copy');
+          expect(got.meta.userMetadata).to.deep.equal({ m: '1' });
+          expect(got.meta.tags).to.deep.equal(tags);
+          expect((await getObject(b, bucket, 'copy-src')).data.toString()).to.equal('copy me');
+        });
+
+        it('replaces attributes when given, also onto the source key itself', async () => {
+          await put(bucket, 'copy-src2', 'copy me too', { contentType: 'text/plain', userMetadata: { m: '1' } });
+          await b.copyObject!(bucket, 'copy-src2', bucket, 'copy-dst2', { contentType: 'application/x-new', userMetadata: { n: '2' } });
+          const h = await b.headObject(bucket, 'copy-dst2');
+          expect(h.contentType).to.equal('application/x-new');
+          expect(h.userMetadata).to.deep.equal({ n: '2' });
+          await b.copyObject!(bucket, 'copy-src2', bucket, 'copy-src2', { contentType: 'text/x-self', userMetadata: { s: '3' } });
+          const self = await getObject(b, bucket, 'copy-src2');
+          expect(self.data.toString()).to.equal('copy me too');
+          expect(self.meta.contentType).to.equal('text/x-self');
+          expect(self.meta.userMetadata).to.deep.equal({ s: '3' });
+        });
+
+        it('copies across buckets, to awkward keys, and over an existing object', async () => {
+          const other = await newBucket();
+          const data = pattern(300_000, 11);
+          await put(bucket, 'copy-big', data);
+          await put(other, 'a/b', 'existing');
+          for (const dst of ['a/b', 'a', '../../x', 'é'.repeat(300)]) {
+            const meta = await b.copyObject!(bucket, 'copy-big', other, dst, undefined);
+            expect(meta.etag).to.equal(md5(data));
+            expect(md5((await getObject(b, other, dst)).data)).to.equal(md5(data));
+          }
+        });
+
+        it('answers NoSuchKey for a missing source', async () => {
+          await expectS3Error(b.copyObject!(bucket, 'no-such-source', bucket, 'x', undefined), 'NoSuchKey');
+          await expectS3Error(b.headObject(bucket, 'x'), 'NoSuchKey');
+        });
+      });
+    });
+
+    // -------------------------------------------------------------- listing
+
+    describe('listing', () => {
+      let bucket: string;
+      const keys = LISTING_KEYS;
+      before(async () => {
+        bucket = await newBucket();
+        for (const k of keys) await put(bucket, k, `v:${k}`);
+      });
+
+      it('lists every key with size, ETag and date', async () => {
+        const page = await b.listObjects(bucket, { prefix: '', maxKeys: 1000 });
+        expect(page.isTruncated).to.equal(false);
+        expect(page.nextStartAfter).to.equal(undefined);
+        expect(page.objects.map((o) => o.key)).to.deep.equal(utf8Sort(keys));
+        for (const o of page.objects) {
+          expect(o.size).to.equal(Buffer.byteLength(`v:${o.key}`));
+          expect(o.etag).to.equal(md5(`v:${o.key}`));
+          expect(o.lastModified).to.be.instanceOf(Date);
+        }
+      });
+
+      const prefixes = ['', 'a', 'a/', 'a/b', 'a-', 'ab', 'b/', 'b//', 'dir/', 'dir/sub/', 'x/', '.', '..', 'é', 'z', 'nothing', 'a😀', 'A'];
+      const delimiters: (string | undefined)[] = [undefined, '/', '-', 'ab', 'é', '//', 'b/'];
+
+      it('pages through every prefix x delimiter combination with no duplicate and no gap', async () => {
+        const small = options.listingMatrix === 'small';
+        for (const prefix of prefixes) {
+          for (const delimiter of delimiters) {
+            const expected = expectedListing(keys, prefix, delimiter);
+            const what = `prefix ${JSON.stringify(prefix)} delimiter ${JSON.stringify(delimiter)}`;
+            const full = await listAll(b, bucket, { prefix, delimiter, maxKeys: 1000 });
+            expect(full.entries, what).to.deep.equal(expected);
+            const split = expectedPage(keys, prefix, delimiter);
+            expect(full.objects, `${what}: objects`).to.deep.equal(split.objects);
+            expect(full.prefixes, `${what}: common prefixes`).to.deep.equal(split.prefixes);
+            expect(full.pages, what).to.equal(1);
+            const sizes = small && delimiter !== '/' && prefix !== '' ? [2] : [1, 2, 3];
+            for (const maxKeys of sizes) {
+              const paged = await listAll(b, bucket, { prefix, delimiter, maxKeys });
+              expect(paged.entries, `${what} maxKeys ${maxKeys}`).to.deep.equal(expected);
+              expect(new Set(paged.entries).size, 'no duplicates').to.equal(paged.entries.length);
+              expect(paged.pages, `${what} maxKeys ${maxKeys}: pages`).to.equal(Math.max(1, Math.ceil(expected.length / maxKeys)));
+            }
+          }
+        }
+      });
+
+      it('is not truncated when the last page is exactly full', async () => {
+        const expected = expectedListing(keys, 'a/', undefined);
+        const page = await b.listObjects(bucket, { prefix: 'a/', maxKeys: expected.length });
+        expect(page.objects.length).to.equal(expected.length);
+        expect(page.isTruncated).to.equal(false);
+      });
+
+      it('starts after any position: keys, non-keys, common prefixes', async () => {
+        const positions = ['', 'a', 'a/', 'a/b', 'a/b/', 'a0', 'a-', 'a-b/', 'b/', 'b//', 'dir/', 'dir/sub/', 'dir/sub', 'zzz', 'A', '.', '~', '😀', 'é'];
+        for (const delimiter of [undefined, '/', '-']) {
+          for (const prefix of ['', 'a', 'dir/']) {
+            for (const startAfter of positions) {
+              const expected = expectedListing(keys, prefix, delimiter, startAfter === '' ? undefined : startAfter);
+              const what = `prefix ${JSON.stringify(prefix)} delimiter ${JSON.stringify(delimiter)} startAfter ${JSON.stringify(startAfter)}`;
+              const got = await listAll(b, bucket, { prefix, delimiter, startAfter: startAfter || undefined, maxKeys: 1000 });
+              expect(got.entries, what).to.deep.equal(expected);
+              const paged = await listAll(b, bucket, { prefix, delimiter, startAfter: startAfter || undefined, maxKeys: 2 });
+              expect(paged.entries, `${what} (pages of 2)`).to.deep.equal(expected);
+            }
+          }
+        }
+      });
+
+      it('never repeats a common prefix given as the start position', async () => {
+        const first = await b.listObjects(bucket, { prefix: '', delimiter: '/', maxKeys: 2 });
+        expect(first.isTruncated).to.equal(true);
+        const withPrefix = await b.listObjects(bucket, { prefix: '', delimiter: '/', startAfter: 'a/', maxKeys: 1000 });
+        expect(withPrefix.commonPrefixes).to.not.include('a/');
+        expect(withPrefix.objects.map((o) => o.key).some((k) => k.startsWith('a/'))).to.equal(false);
+        // '-' and '.' sort before '/', so 'a-b' and 'a.b' are before the position; 'ab' and 'aé' after it
+        expect(withPrefix.objects.map((o) => o.key)).to.not.include('a-b');
+        expect(withPrefix.objects.map((o) => o.key)).to.include('ab');
+        expect(withPrefix.objects.map((o) => o.key)).to.include('aé');
+      });
+
+      it('groups with multi-character and non-ASCII delimiters', async () => {
+        const ab = await b.listObjects(bucket, { prefix: '', delimiter: 'ab', maxKeys: 1000 });
+        expect(ab.commonPrefixes).to.deep.equal(expectedPage(keys, '', 'ab').prefixes);
+        expect(ab.objects.map((o) => o.key)).to.deep.equal(expectedPage(keys, '', 'ab').objects);
+        expect(ab.commonPrefixes).to.include('ab');
+        expect(ab.commonPrefixes).to.include('b/ab');
+        const e = await b.listObjects(bucket, { prefix: '', delimiter: 'é', maxKeys: 1000 });
+        expect(e.commonPrefixes).to.deep.equal(['aé', 'é']);
+      });
+
+      it('returns nothing for a prefix nothing starts with', async () => {
+        for (const prefix of ['nothing', 'a/b/c/d', 'zzz/', '\uFFFD']) {
+          const page = await b.listObjects(bucket, { prefix, delimiter: '/', maxKeys: 10 });
+          expect(page.objects).to.deep.equal([]);
+          expect(page.commonPrefixes).to.deep.equal([]);
+          expect(page.isTruncated).to.equal(false);
+        }
+      });
+    });
+  });
+}

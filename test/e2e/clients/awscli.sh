@@ -1,0 +1,208 @@
+#!/usr/bin/env bash
+# aws-cli v2 scenario: `aws s3` (mb, cp small and multipart, ls, sync x2, s3-to-s3 copy, presign,
+# rm --recursive, rb) and `aws s3api` (head-object, list-objects-v2 pagination, head-bucket).
+# Always /usr/bin/aws (AWS_BIN): an aws-cli v1 may be earlier on PATH.
+. "$(dirname "$0")/common.sh"
+
+AWS_BIN=${AWS_BIN:-/usr/bin/aws}
+export AWS_ACCESS_KEY_ID=$S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$S3_SECRET_KEY AWS_DEFAULT_REGION=$S3_REGION
+export AWS_CONFIG_FILE=$WORK_DIR/aws-config AWS_SHARED_CREDENTIALS_FILE=$WORK_DIR/aws-credentials
+export AWS_PAGER='' AWS_CLI_AUTO_PROMPT=off AWS_EC2_METADATA_DISABLED=true
+cat >"$AWS_CONFIG_FILE" <<EOF
+[default]
+region = $S3_REGION
+s3 =
+    addressing_style = path
+EOF
+: >"$AWS_SHARED_CREDENTIALS_FILE"
+[ -n "$S3_CA_FILE" ] && export AWS_CA_BUNDLE=$S3_CA_FILE
+
+AWS=("$AWS_BIN" --endpoint-url "$S3_ENDPOINT")
+aws() { x "${AWS[@]}" "$@"; }
+echo "VERSION $("$AWS_BIN" --version 2>&1 | cut -d' ' -f1)"
+
+B=$S3_BUCKET
+D=$WORK_DIR/data
+mkdir -p "$D/dl" "$D/down"
+head -c 1234 /dev/urandom >"$D/small.bin"
+head -c $((50 * 1024 * 1024)) /dev/urandom >"$D/big.bin"
+make_tree "$D/tree" 200
+# The tree's files must be older than their upload for the second sync to be a no-op.
+touch -d '-1 hour' "$D"/tree/*/*
+
+# fetch URL OUTFILE: plain curl GET, must answer 200.
+fetch() {
+  local code
+  code=$(x curl -sS ${S3_CA_FILE:+--cacert "$S3_CA_FILE"} -o "$2" -w '%{http_code}' "$1")
+  [ "$code" = 200 ] || fail "GET presigned URL -> HTTP $code: $(head -c 300 "$2" 2>/dev/null | tr '\n' ' ')"
+}
+
+t_mb() {
+  local out
+  out=$(aws s3 mb "s3://$B")
+  grep -qF "make_bucket: $B" <<<"$out" || fail "aws s3 mb printed: $out"
+}
+
+t_list_buckets() {
+  local out
+  out=$(aws s3 ls)
+  grep -qE " $B\$" <<<"$out" || fail "bucket $B not in 'aws s3 ls': $out"
+}
+
+t_put() {
+  local out
+  out=$(aws s3 cp --no-progress "$D/small.bin" "s3://$B/small.bin")
+  grep -q '^upload:' <<<"$out" || fail "no upload line: $out"
+  [ "$(aws s3api head-object --bucket "$B" --key small.bin --query ContentLength --output text)" = 1234 ] || fail "size after upload is not 1234"
+  aws s3 cp --no-progress "s3://$B/small.bin" "$D/dl/put-check.bin" >/dev/null
+  same "$D/small.bin" "$D/dl/put-check.bin"
+}
+
+t_multipart() {
+  local out etag
+  out=$(aws s3 cp --no-progress "$D/big.bin" "s3://$B/big.bin")
+  grep -q '^upload:' <<<"$out" || fail "no upload line: $out"
+  # aws-cli cuts 50 MiB into 8 MiB parts: 7 parts, so a multipart ETag "<md5 of md5s>-7".
+  etag=$(aws s3api head-object --bucket "$B" --key big.bin --query ETag --output text)
+  [[ $etag =~ ^\"[0-9a-f]{32}-7\"$ ]] || fail "multipart ETag is $etag, expected \"<32 hex>-7\""
+}
+
+t_head() {
+  local len etag
+  len=$(aws s3api head-object --bucket "$B" --key small.bin --query ContentLength --output text)
+  [ "$len" = 1234 ] || fail "head-object ContentLength=$len, expected 1234"
+  etag=$(aws s3api head-object --bucket "$B" --key small.bin --query ETag --output text)
+  [ "$etag" = "\"$(md5 "$D/small.bin")\"" ] || fail "head-object ETag=$etag, expected the quoted MD5 \"$(md5 "$D/small.bin")\""
+  len=$(aws s3api head-object --bucket "$B" --key big.bin --query ContentLength --output text)
+  [ "$len" = 52428800 ] || fail "head-object big.bin ContentLength=$len, expected 52428800"
+}
+
+t_get() {
+  aws s3 cp --no-progress "s3://$B/small.bin" "$D/dl/small.bin" >/dev/null
+  same "$D/small.bin" "$D/dl/small.bin"
+  # > 8 MiB: aws-cli downloads it with parallel ranged GETs.
+  aws s3 cp --no-progress "s3://$B/big.bin" "$D/dl/big.bin" >/dev/null
+  same "$D/big.bin" "$D/dl/big.bin"
+}
+
+t_sync() {
+  local out n
+  out=$(aws s3 sync --no-progress "$D/tree" "s3://$B/tree/")
+  n=$(count '^upload:' "$out")
+  [ "$n" -eq 200 ] || fail "first sync uploaded $n files, expected 200"
+  out=$(aws s3 sync --no-progress "s3://$B/tree/" "$D/down")
+  n=$(count '^download:' "$out")
+  [ "$n" -eq 200 ] || fail "sync down downloaded $n files, expected 200"
+  same_tree "$D/tree" "$D/down"
+}
+
+t_sync_noop() {
+  local out n
+  out=$(aws s3 sync --no-progress "$D/tree" "s3://$B/tree/")
+  n=$(count '^upload:' "$out")
+  [ "$n" -eq 0 ] || fail "second sync uploaded $n files, expected 0: $(grep -m2 '^upload:' <<<"$out" | tr '\n' ' ')"
+}
+
+t_list() {
+  local out
+  out=$(aws s3 ls "s3://$B/")
+  grep -qE '^ +PRE tree/$' <<<"$out" || fail "'aws s3 ls' shows no 'PRE tree/': $out"
+  grep -qE ' 1234 small\.bin$' <<<"$out" || fail "'aws s3 ls' shows no 1234-byte small.bin: $out"
+  grep -qE ' 52428800 big\.bin$' <<<"$out" || fail "'aws s3 ls' shows no big.bin: $out"
+  [ "$(wc -l <<<"$out")" -eq 3 ] || fail "'aws s3 ls' shows $(wc -l <<<"$out") lines, expected 3: $out"
+}
+
+t_list_recursive() {
+  local out n
+  out=$(aws s3 ls --recursive "s3://$B/tree/")
+  n=$(count ' tree/' "$out")
+  [ "$n" -eq 200 ] || fail "'aws s3 ls --recursive' listed $n keys under tree/, expected 200"
+  grep -qF 'tree/d0/file with space 0.txt' <<<"$out" || fail "key with spaces missing from the listing"
+  grep -qF 'tree/d2/ünïcødé-2.txt' <<<"$out" || fail "unicode key missing from the listing"
+}
+
+t_list_paged() {
+  local token='' pages=0 keys=$WORK_DIR/paged-keys.txt expected=$WORK_DIR/expected-keys.txt out n
+  : >"$keys"
+  while :; do
+    out=$(aws s3api list-objects-v2 --bucket "$B" --prefix tree/ --page-size 7 --max-items 45 \
+      ${token:+--starting-token "$token"} --output json)
+    token=$(printf '%s' "$out" | "$PYTHON_BIN" -c '
+import json, sys
+d = json.loads(sys.stdin.read() or "{}")
+with open(sys.argv[1], "a", encoding="utf-8") as f:
+    for o in d.get("Contents", []):
+        f.write(o["Key"] + "\n")
+print(d.get("NextToken", ""))' "$keys")
+    pages=$((pages + 1))
+    [ "$pages" -le 20 ] || fail "more than 20 pages of 45 for 200 keys"
+    [ -n "$token" ] || break
+  done
+  n=$(wc -l <"$keys")
+  [ "$n" -eq 200 ] || fail "paginated list-objects-v2 returned $n keys, expected 200"
+  [ "$pages" -eq 5 ] || fail "$pages pages of at most 45 items, expected 5"
+  [ "$(sort -u "$keys" | wc -l)" -eq 200 ] || fail "paginated listing has duplicate keys"
+  LC_ALL=C sort -c "$keys" 2>/dev/null || fail "paginated listing is not in UTF-8 byte order: $(LC_ALL=C sort -c "$keys" 2>&1)"
+  (cd "$D/tree" && find . -type f | sed 's|^\./|tree/|' | LC_ALL=C sort) >"$expected"
+  diff -q "$expected" "$keys" >/dev/null || fail "paginated keys differ from the files: $(diff "$expected" "$keys" | grep '^[<>]' | head -n 2 | tr '\n' ' ')"
+}
+
+t_copy() {
+  aws s3 cp --no-progress "s3://$B/small.bin" "s3://$B/copies/small.bin" >/dev/null
+  aws s3 cp --no-progress "s3://$B/copies/small.bin" "$D/dl/copy-small.bin" >/dev/null
+  same "$D/small.bin" "$D/dl/copy-small.bin"
+  aws s3 cp --no-progress "s3://$B/tree/d1/plus+sign 1.txt" "s3://$B/copies/plus+sign copy.txt" >/dev/null
+  aws s3 cp --no-progress "s3://$B/copies/plus+sign copy.txt" "$D/dl/plus-copy.txt" >/dev/null
+  same "$D/tree/d1/plus+sign 1.txt" "$D/dl/plus-copy.txt"
+}
+
+t_copy_multipart() {
+  # 50 MiB > multipart_threshold: aws-cli copies it with CreateMultipartUpload + UploadPartCopy.
+  aws s3 cp --no-progress "s3://$B/big.bin" "s3://$B/copies/big.bin" >/dev/null
+  aws s3 cp --no-progress "s3://$B/copies/big.bin" "$D/dl/copy-big.bin" >/dev/null
+  same "$D/big.bin" "$D/dl/copy-big.bin"
+}
+
+t_presign_get() {
+  local url
+  url=$(aws s3 presign "s3://$B/small.bin" --expires-in 300)
+  fetch "$url" "$D/dl/presigned-small.bin"
+  same "$D/small.bin" "$D/dl/presigned-small.bin"
+  url=$(aws s3 presign "s3://$B/tree/d0/file with space 0.txt" --expires-in 300)
+  fetch "$url" "$D/dl/presigned-space.txt"
+  same "$D/tree/d0/file with space 0.txt" "$D/dl/presigned-space.txt"
+}
+
+t_rm_recursive() {
+  local out n
+  out=$(aws s3 rm --recursive "s3://$B/tree/")
+  n=$(count '^delete:' "$out")
+  [ "$n" -eq 200 ] || fail "'aws s3 rm --recursive' deleted $n keys, expected 200"
+  n=$(aws s3api list-objects-v2 --bucket "$B" --prefix tree/ --query KeyCount --output text)
+  [ "$n" = 0 ] || fail "$n keys left under tree/ after rm --recursive"
+}
+
+t_rb() {
+  expect_fail 'BucketNotEmpty' "${AWS[@]}" s3 rb "s3://$B"
+  aws s3 rm --recursive --only-show-errors "s3://$B"
+  aws s3 rb "s3://$B" >/dev/null
+  expect_fail '404|Not Found|NoSuchBucket' "${AWS[@]}" s3api head-bucket --bucket "$B"
+}
+
+must mb t_mb
+step list-buckets t_list_buckets
+step put t_put
+step multipart t_multipart
+step head t_head
+step get t_get
+step sync t_sync
+step sync-noop t_sync_noop
+step list t_list
+step list-recursive t_list_recursive
+step list-paged t_list_paged
+step copy t_copy
+step copy-multipart t_copy_multipart
+step presign-get t_presign_get
+step rm-recursive t_rm_recursive
+step rb t_rb
+finish

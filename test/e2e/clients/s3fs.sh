@@ -1,0 +1,219 @@
+#!/usr/bin/env bash
+# s3fs-fuse scenario: mount a bucket (path style, SigV4, passwd file in the work dir), write
+# (single and multipart), read back, ls, mkdir, mv (file and directory), chmod, unmount + mount
+# again, rm/rmdir, unmount. What s3fs stored is checked independently with SigV4-signed curl.
+# If FUSE cannot mount on this machine the scenario is skipped (exit 77), not passed.
+. "$(dirname "$0")/common.sh"
+
+B=$S3_BUCKET
+D=$WORK_DIR/data
+MNT=$WORK_DIR/mnt
+PASSWD=$WORK_DIR/passwd-s3fs
+PIDFILE=$WORK_DIR/s3fs.pid
+mkdir -p "$D" "$MNT"
+printf '%s:%s\n' "$S3_ACCESS_KEY" "$S3_SECRET_KEY" >"$PASSWD"
+chmod 600 "$PASSWD"
+FUSERMOUNT=$(command -v fusermount3 || command -v fusermount || echo fusermount3)
+# sigv4: no silent fallback to SigV2. CURL_CA_BUNDLE (read by s3fs itself) trusts the test CA.
+S3FS_OPTS="url=$S3_ENDPOINT,use_path_request_style,sigv4,endpoint=$S3_REGION,passwd_file=$PASSWD"
+S3FS_OPTS+=",dbglevel=info,retries=2,connect_timeout=10,readwrite_timeout=60,stat_cache_expire=1"
+echo "VERSION $(s3fs --version 2>&1 | head -n 1 | sed 's/Amazon Simple Storage Service File System //')"
+
+head -c 1000 /dev/urandom | base64 >"$D/hello.txt"
+head -c $((3 * 1024 * 1024 + 3)) /dev/urandom >"$D/data.bin"
+head -c $((25 * 1024 * 1024)) /dev/urandom >"$D/big.bin"
+
+# s3req METHOD KEY_OR_QUERY [curl args...]: a SigV4-signed request made with curl, independent of s3fs.
+s3req() {
+  local m=$1 p=$2
+  shift 2
+  x curl -sS --fail-with-body ${S3_CA_FILE:+--cacert "$S3_CA_FILE"} --aws-sigv4 "aws:amz:$S3_REGION:s3" \
+    --user "$S3_ACCESS_KEY:$S3_SECRET_KEY" -X "$m" "$@" "$S3_ENDPOINT/$B$p"
+}
+s3head() { x curl -sS --fail ${S3_CA_FILE:+--cacert "$S3_CA_FILE"} --aws-sigv4 "aws:amz:$S3_REGION:s3" \
+    --user "$S3_ACCESS_KEY:$S3_SECRET_KEY" -I "$S3_ENDPOINT/$B/$1"; }
+s3missing() { # KEY: HEAD must answer 404
+  local code
+  code=$(timeout -k 5 "$CMD_TIMEOUT" curl -sS -o /dev/null -w '%{http_code}' ${S3_CA_FILE:+--cacert "$S3_CA_FILE"} \
+    --aws-sigv4 "aws:amz:$S3_REGION:s3" --user "$S3_ACCESS_KEY:$S3_SECRET_KEY" -I "$S3_ENDPOINT/$B/$1")
+  [ "$code" = 404 ] || fail "HEAD $1 answered $code, expected 404 (the key should be gone)"
+}
+s3keys() { # PREFIX: the keys under PREFIX, one a line, straight from ListObjectsV2
+  s3req GET "?list-type=2&prefix=$1" | grep -o '<Key>[^<]*</Key>' | sed -e 's/<Key>//' -e 's|</Key>||' || true
+}
+s3same() { # LOCALFILE KEY: the object's bytes are the file's
+  s3req GET "/$2" -o "$D/.fetched"
+  same "$1" "$D/.fetched"
+}
+
+mount_s3fs() { # NAME-OF-LOG
+  local log=$WORK_DIR/s3fs-$1.log pid i
+  : >"$log"
+  CURL_CA_BUNDLE=$S3_CA_FILE s3fs "$B" "$MNT" -f -o "$S3FS_OPTS" >"$log" 2>&1 </dev/null 9>&- &
+  pid=$!
+  echo "$pid" >"$PIDFILE"
+  for ((i = 0; i < 150; i++)); do # 30 s
+    if mountpoint -q "$MNT"; then return 0; fi
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.2
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    kill "$pid" 2>/dev/null || true
+    fail "s3fs did not mount within 30 s: $(grep -v '^[[:space:]]*$' "$log" | tail -n 1)"
+  fi
+  cat "$log" >&2
+  local why
+  why=$(grep -m1 -iE 'fuse: device not found|failed to open /dev/fuse|fusermount3?: .*(not permitted|permission denied|not found)|fuse: mount failed|mount failed: (operation not permitted|permission denied)|fuse: failed to exec' "$log" || true)
+  [ -z "$why" ] || skip_step "FUSE cannot mount on this machine: $why"
+  fail "s3fs exited without mounting: $(grep -iE 'err|fail|could not|denied|invalid' "$log" | tail -n 2 | tr '\n' ' ')"
+}
+
+unmount_s3fs() {
+  local pid i
+  pid=$(cat "$PIDFILE" 2>/dev/null || true)
+  sync
+  x "$FUSERMOUNT" -u "$MNT"
+  for ((i = 0; i < 100; i++)); do # 20 s
+    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.2
+  done
+  fail "s3fs (pid $pid) still running 20 s after unmount"
+}
+
+cleanup() {
+  if mountpoint -q "$MNT" 2>/dev/null; then
+    timeout 15 "$FUSERMOUNT" -uz "$MNT" 2>/dev/null || timeout 15 umount -l "$MNT" 2>/dev/null || true
+  fi
+  local pid
+  pid=$(cat "$PIDFILE" 2>/dev/null || true)
+  [ -z "$pid" ] || kill "$pid" 2>/dev/null || true
+}
+trap cleanup EXIT
+
+t_preflight() {
+  [ -e /dev/fuse ] || skip_step "/dev/fuse does not exist"
+  [ -r /dev/fuse ] && [ -w /dev/fuse ] || skip_step "/dev/fuse is not readable and writable by $(id -un)"
+  grep -qw fuse /proc/filesystems || skip_step "the kernel has no fuse filesystem"
+  command -v "$FUSERMOUNT" >/dev/null || skip_step "fusermount3 is not installed"
+  s3req PUT "" >/dev/null
+}
+
+t_mount() {
+  mount_s3fs first
+  local out
+  out=$(x df -P "$MNT")
+  grep -q 's3fs' <<<"$out" || fail "df shows no s3fs mount at $MNT: $out"
+}
+
+t_write() {
+  cp "$D/hello.txt" "$MNT/hello.txt"
+  cp "$D/hello.txt" "$MNT/hello world.txt"
+  cp "$D/data.bin" "$MNT/data.bin"
+  sync
+  s3same "$D/hello.txt" hello.txt
+  s3same "$D/hello.txt" "hello%20world.txt"
+  s3same "$D/data.bin" data.bin
+}
+
+t_multipart() {
+  # 25 MiB > 2 x multipart_size (10 MB): s3fs uploads it in parts.
+  cp "$D/big.bin" "$MNT/big.bin"
+  sync
+  s3same "$D/big.bin" big.bin
+}
+
+t_read() {
+  same "$D/hello.txt" "$MNT/hello.txt"
+  same "$D/hello.txt" "$MNT/hello world.txt"
+  same "$D/data.bin" "$MNT/data.bin"
+  same "$D/big.bin" "$MNT/big.bin"
+}
+
+t_ls() {
+  local out
+  out=$(ls -la "$MNT")
+  for f in hello.txt "hello world.txt" data.bin big.bin; do
+    grep -qF " $f" <<<"$out" || fail "ls -la does not show $f: $(tr '\n' ' ' <<<"$out")"
+  done
+  [ "$(stat -c %s "$MNT/data.bin")" = "$(stat -c %s "$D/data.bin")" ] || fail "size of data.bin through the mount is $(stat -c %s "$MNT/data.bin")"
+  [ "$(stat -c %s "$MNT/big.bin")" = $((25 * 1024 * 1024)) ] || fail "size of big.bin through the mount is $(stat -c %s "$MNT/big.bin")"
+}
+
+t_mkdir() {
+  mkdir "$MNT/dir"
+  [ -d "$MNT/dir" ] || fail "mkdir dir: not a directory afterwards"
+  cp "$D/hello.txt" "$MNT/dir/inner.txt"
+  sync
+  local keys
+  keys=$(s3keys dir/)
+  grep -qx 'dir/' <<<"$keys" || fail "no directory marker 'dir/' in the bucket: $(tr '\n' ' ' <<<"$keys")"
+  grep -qx 'dir/inner.txt' <<<"$keys" || fail "no 'dir/inner.txt' in the bucket: $(tr '\n' ' ' <<<"$keys")"
+  [ "$(ls "$MNT/dir")" = inner.txt ] || fail "ls dir shows: $(ls "$MNT/dir" | tr '\n' ' ')"
+}
+
+t_mv() {
+  mv "$MNT/data.bin" "$MNT/dir/moved.bin"
+  [ ! -e "$MNT/data.bin" ] || fail "data.bin still there after mv"
+  s3missing data.bin
+  s3same "$D/data.bin" dir/moved.bin
+  mv "$MNT/dir" "$MNT/dir2"
+  [ -d "$MNT/dir2" ] && [ ! -e "$MNT/dir" ] || fail "mv dir dir2 did not rename the directory"
+  local keys
+  keys=$(s3keys dir)
+  [ "$(printf '%s\n' dir2/ dir2/inner.txt dir2/moved.bin)" = "$keys" ] || fail "after mv dir dir2 the bucket holds: $(tr '\n' ' ' <<<"$keys")"
+  same "$D/data.bin" "$MNT/dir2/moved.bin"
+}
+
+t_chmod() {
+  chmod 640 "$MNT/dir2/moved.bin"
+  [ "$(stat -c %a "$MNT/dir2/moved.bin")" = 640 ] || fail "mode through the mount is $(stat -c %a "$MNT/dir2/moved.bin") after chmod 640"
+  local mode
+  mode=$(s3head dir2/moved.bin | tr -d '\r' | grep -i '^x-amz-meta-mode:' | awk '{print $2}')
+  [ -n "$mode" ] || fail "no x-amz-meta-mode header on dir2/moved.bin after chmod"
+  [ $((mode & 0777)) -eq $((0640)) ] || fail "x-amz-meta-mode is $mode (=$(printf '%o' "$mode")), expected permission bits 640"
+  s3same "$D/data.bin" dir2/moved.bin
+}
+
+t_remount() {
+  unmount_s3fs
+  mount_s3fs second
+  [ -d "$MNT/dir2" ] || fail "dir2 is not a directory after remount"
+  [ "$(stat -c %a "$MNT/dir2/moved.bin")" = 640 ] || fail "mode after remount is $(stat -c %a "$MNT/dir2/moved.bin"), expected 640"
+  same "$D/data.bin" "$MNT/dir2/moved.bin"
+  same "$D/big.bin" "$MNT/big.bin"
+  same "$D/hello.txt" "$MNT/dir2/inner.txt"
+  local out
+  out=$(ls "$MNT" | tr '\n' '|')
+  [ "$out" = 'big.bin|dir2|hello world.txt|hello.txt|' ] || fail "ls after remount shows: $out"
+}
+
+t_rm() {
+  rm "$MNT/dir2/moved.bin" "$MNT/dir2/inner.txt" "$MNT/hello.txt" "$MNT/hello world.txt" "$MNT/big.bin"
+  rmdir "$MNT/dir2"
+  [ -z "$(ls -A "$MNT")" ] || fail "mount not empty after rm: $(ls -A "$MNT" | tr '\n' ' ')"
+  local keys
+  keys=$(s3keys "")
+  [ -z "$keys" ] || fail "keys left in the bucket after rm: $(tr '\n' ' ' <<<"$keys")"
+}
+
+t_unmount() {
+  unmount_s3fs
+  ! mountpoint -q "$MNT" || fail "still mounted"
+}
+
+t_cleanup() { s3req DELETE "" >/dev/null; }
+
+must _setup t_preflight
+must mount t_mount
+step write t_write
+step multipart t_multipart
+step read t_read
+step ls t_ls
+step mkdir t_mkdir
+step mv t_mv
+step chmod t_chmod
+must remount t_remount
+step rm t_rm
+step unmount t_unmount
+step _cleanup t_cleanup
+finish

@@ -1,0 +1,148 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { expect } from 'chai';
+import {
+  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand,
+  GetObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, ListPartsCommand,
+  PutObjectCommand, S3ServiceException, UploadPartCommand, UploadPartCopyCommand,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import * as Minio from 'minio';
+import { startTestServer, ACCESS_KEY, SECRET_KEY, type TestServer } from '../helpers/server';
+
+const MiB = 1024 * 1024;
+const md5 = (b: Buffer) => createHash('md5').update(b).digest();
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+async function errorOf(p: Promise<unknown>): Promise<S3ServiceException> {
+  try {
+    await p;
+  } catch (err) {
+    return err as S3ServiceException;
+  }
+  throw new Error('expected the request to fail');
+}
+
+describe('protocol: multipart uploads', () => {
+  let srv: TestServer;
+  const Bucket = 'multipart';
+  before(async () => {
+    srv = await startTestServer();
+    await srv.s3.send(new CreateBucketCommand({ Bucket }));
+  });
+  after(async () => { await srv.stop(); });
+
+  const body = async (Key: string, extra: Record<string, unknown> = {}) => {
+    const r = await srv.s3.send(new GetObjectCommand({ Bucket, Key, ...extra }));
+    return Buffer.from(await r.Body!.transformToByteArray());
+  };
+
+  it('uploads parts, lists them, completes with the md5-of-md5s ETag, keeps metadata', async () => {
+    const Key = 'big/object.bin';
+    const parts = [randomBytes(5 * MiB), randomBytes(5 * MiB), randomBytes(1234)];
+    const { UploadId } = await srv.s3.send(new CreateMultipartUploadCommand({ Bucket, Key, ContentType: 'application/x-big', Metadata: { origin: 'test' } }));
+    expect(UploadId).to.be.a('string');
+    const etags: string[] = [];
+    for (let i = 0; i < parts.length; i++) {
+      const r = await srv.s3.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber: i + 1, Body: parts[i] }));
+      expect(r.ETag).to.equal(`"${md5(parts[i]).toString('hex')}"`);
+      etags.push(r.ETag!);
+    }
+    const listed = await srv.s3.send(new ListPartsCommand({ Bucket, Key, UploadId }));
+    expect(listed.Parts?.map((p) => [p.PartNumber, p.ETag, p.Size])).to.deep.equal(parts.map((p, i) => [i + 1, etags[i], p.length]));
+    const paged = await srv.s3.send(new ListPartsCommand({ Bucket, Key, UploadId, MaxParts: 2 }));
+    expect(paged.IsTruncated).to.equal(true);
+    expect(paged.NextPartNumberMarker).to.equal('2');
+    const rest = await srv.s3.send(new ListPartsCommand({ Bucket, Key, UploadId, PartNumberMarker: '2' }));
+    expect(rest.Parts?.map((p) => p.PartNumber)).to.deep.equal([3]);
+
+    // Not visible before Complete, and never in listings as parts.
+    expect((await errorOf(srv.s3.send(new HeadObjectCommand({ Bucket, Key })))).$metadata.httpStatusCode).to.equal(404);
+    const uploads = await srv.s3.send(new ListMultipartUploadsCommand({ Bucket }));
+    expect(uploads.Uploads?.map((u) => [u.Key, u.UploadId])).to.deep.include([Key, UploadId]);
+
+    const done = await srv.s3.send(new CompleteMultipartUploadCommand({
+      Bucket, Key, UploadId, MultipartUpload: { Parts: etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 })) },
+    }));
+    const expectedEtag = createHash('md5').update(Buffer.concat(parts.map(md5))).digest('hex') + '-3';
+    expect(done.ETag).to.equal(`"${expectedEtag}"`);
+    const head = await srv.s3.send(new HeadObjectCommand({ Bucket, Key }));
+    expect(head.ETag).to.equal(`"${expectedEtag}"`);
+    expect(head.ContentLength).to.equal(10 * MiB + 1234);
+    expect(head.ContentType).to.equal('application/x-big');
+    expect(head.Metadata).to.deep.equal({ origin: 'test' });
+    expect(sha256(await body(Key))).to.equal(sha256(Buffer.concat(parts)));
+    // A range across the part boundary.
+    const cross = await body(Key, { Range: `bytes=${5 * MiB - 3}-${5 * MiB + 2}` });
+    expect(cross.equals(Buffer.concat(parts).subarray(5 * MiB - 3, 5 * MiB + 3))).to.equal(true);
+    const after = await srv.s3.send(new ListMultipartUploadsCommand({ Bucket }));
+    expect((after.Uploads ?? []).map((u) => u.UploadId)).to.not.include(UploadId);
+    const keys = (await srv.s3.send(new ListObjectsV2Command({ Bucket }))).Contents?.map((c) => c.Key);
+    expect(keys).to.deep.equal([Key]);
+  });
+
+  it('answers InvalidPart, InvalidPartOrder, EntityTooSmall, NoSuchUpload, and a bad part number', async () => {
+    const Key = 'errors.bin';
+    const { UploadId } = await srv.s3.send(new CreateMultipartUploadCommand({ Bucket, Key }));
+    const p1 = await srv.s3.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber: 1, Body: Buffer.from('small one') }));
+    const p2 = await srv.s3.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber: 2, Body: Buffer.from('small two') }));
+    const complete = (Parts: Array<{ ETag?: string; PartNumber: number }>) => srv.s3.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts } }));
+    expect((await errorOf(complete([{ ETag: '"0123"', PartNumber: 1 }]))).name).to.equal('InvalidPart');
+    expect((await errorOf(complete([{ ETag: p1.ETag, PartNumber: 3 }]))).name).to.equal('InvalidPart');
+    expect((await errorOf(complete([{ ETag: p2.ETag, PartNumber: 2 }, { ETag: p1.ETag, PartNumber: 1 }]))).name).to.equal('InvalidPartOrder');
+    expect((await errorOf(complete([{ ETag: p1.ETag, PartNumber: 1 }, { ETag: p2.ETag, PartNumber: 2 }]))).name).to.equal('EntityTooSmall');
+    expect((await errorOf(srv.s3.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber: 10001, Body: 'x' })))).name).to.equal('InvalidArgument');
+    expect((await errorOf(srv.s3.send(new UploadPartCommand({ Bucket, Key, UploadId: 'no-such-upload', PartNumber: 1, Body: 'x' })))).name).to.equal('NoSuchUpload');
+    // A single small part is a valid upload.
+    const ok = await complete([{ ETag: p1.ETag, PartNumber: 1 }]);
+    expect(ok.ETag).to.match(/-1"$/);
+    expect((await body(Key)).toString()).to.equal('small one');
+    expect((await errorOf(srv.s3.send(new ListPartsCommand({ Bucket, Key, UploadId })))).name).to.equal('NoSuchUpload');
+  });
+
+  it('aborts, leaving nothing behind', async () => {
+    const Key = 'aborted.bin';
+    const { UploadId } = await srv.s3.send(new CreateMultipartUploadCommand({ Bucket, Key }));
+    await srv.s3.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber: 1, Body: randomBytes(1000) }));
+    const r = await srv.s3.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId }));
+    expect(r.$metadata.httpStatusCode).to.equal(204);
+    expect((await errorOf(srv.s3.send(new ListPartsCommand({ Bucket, Key, UploadId })))).name).to.equal('NoSuchUpload');
+    expect((await errorOf(srv.s3.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId })))).name).to.equal('NoSuchUpload');
+    const uploads = await srv.s3.send(new ListMultipartUploadsCommand({ Bucket }));
+    expect((uploads.Uploads ?? []).map((u) => u.UploadId)).to.not.include(UploadId);
+    expect((await errorOf(srv.s3.send(new HeadObjectCommand({ Bucket, Key })))).$metadata.httpStatusCode).to.equal(404);
+  });
+
+  it('copies a source range into a part (UploadPartCopy)', async () => {
+    const src = randomBytes(6 * MiB);
+    await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'copy-src', Body: src }));
+    const Key = 'copied-parts';
+    const { UploadId } = await srv.s3.send(new CreateMultipartUploadCommand({ Bucket, Key }));
+    const c1 = await srv.s3.send(new UploadPartCopyCommand({ Bucket, Key, UploadId, PartNumber: 1, CopySource: `${Bucket}/copy-src`, CopySourceRange: `bytes=0-${5 * MiB - 1}` }));
+    const c2 = await srv.s3.send(new UploadPartCopyCommand({ Bucket, Key, UploadId, PartNumber: 2, CopySource: `${Bucket}/copy-src`, CopySourceRange: `bytes=${5 * MiB}-${6 * MiB - 1}` }));
+    expect(c1.CopyPartResult?.ETag).to.equal(`"${md5(src.subarray(0, 5 * MiB)).toString('hex')}"`);
+    await srv.s3.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: [{ ETag: c1.CopyPartResult?.ETag, PartNumber: 1 }, { ETag: c2.CopyPartResult?.ETag, PartNumber: 2 }] } }));
+    expect(sha256(await body(Key))).to.equal(sha256(src));
+    const bad = await errorOf(srv.s3.send(new UploadPartCopyCommand({ Bucket, Key: 'x', UploadId: 'whatever', PartNumber: 1, CopySource: `${Bucket}/copy-src`, CopySourceRange: `bytes=0-${7 * MiB}` })));
+    expect(bad.$metadata.httpStatusCode).to.be.oneOf([404, 416]);
+  });
+
+  it('works with @aws-sdk/lib-storage Upload (streamed, default checksums)', async () => {
+    const data = randomBytes(12 * MiB + 77);
+    const up = new Upload({ client: srv.s3, params: { Bucket, Key: 'lib-storage.bin', Body: Readable.from([data.subarray(0, 7 * MiB), data.subarray(7 * MiB)]) }, partSize: 5 * MiB, queueSize: 2 });
+    const r = await up.done();
+    expect(r.ETag).to.match(/-3"$/);
+    expect(sha256(await body('lib-storage.bin'))).to.equal(sha256(data));
+  });
+
+  it('works with the minio client (multipart above its part size)', async () => {
+    const client = new Minio.Client({ endPoint: '127.0.0.1', port: srv.port, useSSL: false, accessKey: ACCESS_KEY, secretKey: SECRET_KEY, pathStyle: true, partSize: 5 * MiB });
+    const data = randomBytes(11 * MiB);
+    await client.putObject(Bucket, 'minio-multi.bin', Readable.from([data]), data.length);
+    const stat = await client.statObject(Bucket, 'minio-multi.bin');
+    expect(stat.size).to.equal(data.length);
+    // minio-js chooses its own part size from the length; it still goes multipart.
+    expect(stat.etag).to.match(/-\d+$/);
+    expect(sha256(await body('minio-multi.bin'))).to.equal(sha256(data));
+  });
+});
