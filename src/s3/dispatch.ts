@@ -41,7 +41,8 @@ export async function dispatch(req: IncomingMessage, res: ServerResponse, opts: 
     const target = resolveTarget(req.url ?? '/', req.headers.host, opts.domains);
     resource = target.rawPath;
     const auth: AuthResult = authenticate(
-      { method: req.method ?? 'GET', rawPath: target.rawPath, rawQuery: target.rawQuery, headers: req.headers },
+      // headersDistinct keeps repeated headers apart: SigV4 joins them with ',' not ', '.
+      { method: req.method ?? 'GET', rawPath: target.rawPath, rawQuery: target.rawQuery, headers: req.headersDistinct },
       opts.credentials,
     );
     const ctx = new S3Context(req, target, requestId, auth, opts.services);

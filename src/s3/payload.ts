@@ -27,6 +27,15 @@ function declaredLength(value: string | undefined, name: string): number | undef
   return Number(value);
 }
 
+/**
+ * The body hash the signature covers (a presigned URL's, or the header's), or for an
+ * unsigned request the one its header claims: the body must hash to it.
+ */
+function signedPayloadHash(ctx: S3Context): string | undefined {
+  const claimed = ctx.auth.type !== 'anonymous' ? ctx.auth.payloadHash : ctx.header('x-amz-content-sha256');
+  return claimed !== undefined && HEX_SHA256.test(claimed) ? claimed.toLowerCase() : undefined;
+}
+
 /** The checksum algorithms a request names: by header value, by trailer, or by algorithm header alone. */
 function namedAlgorithms(ctx: S3Context): { headerValues: Partial<Record<ChecksumAlgorithm, string>>; trailing: ChecksumAlgorithm[]; computeOnly: ChecksumAlgorithm[] } {
   const headerValues: Partial<Record<ChecksumAlgorithm, string>> = {};
@@ -68,7 +77,7 @@ export function requestBody(ctx: S3Context, attrs?: ObjectAttributes): RequestBo
   const { headerValues, trailing, computeOnly } = namedAlgorithms(ctx);
   const verifier = new VerifyingStream({
     md5: ctx.header('content-md5'),
-    sha256Hex: contentSha !== undefined && HEX_SHA256.test(contentSha) ? contentSha.toLowerCase() : undefined,
+    sha256Hex: signedPayloadHash(ctx),
     checksums: headerValues,
     computeAlso: [...trailing, ...computeOnly],
   });

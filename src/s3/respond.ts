@@ -13,7 +13,7 @@ export function errorResponse(err: S3Error, resource: string, requestId: string,
     ...err.extra,
     Resource: resource,
     RequestId: requestId,
-  }, undefined);
+  }, null);
   return { status: err.status, headers, body };
 }
 

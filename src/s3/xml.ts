@@ -41,7 +41,7 @@ function normalise(value: XmlValue): unknown {
 }
 
 /** `<?xml ...?><Root xmlns="S3 ns">...</Root>` */
-export function toXml(root: string, body: XmlObject, namespace: string | undefined = S3_NS): string {
+export function toXml(root: string, body: XmlObject, namespace: string | null = S3_NS): string {
   const content = normalise(body) as Record<string, unknown>;
   if (namespace) content['@_xmlns'] = namespace;
   return '<?xml version="1.0" encoding="UTF-8"?>\n' + builder.build({ [root]: content });

@@ -178,7 +178,7 @@ t_rm_recursive() {
   out=$(aws s3 rm --recursive "s3://$B/tree/")
   n=$(count '^delete:' "$out")
   [ "$n" -eq 200 ] || fail "'aws s3 rm --recursive' deleted $n keys, expected 200"
-  n=$(aws s3api list-objects-v2 --bucket "$B" --prefix tree/ --query KeyCount --output text)
+  n=$(aws s3api list-objects-v2 --bucket "$B" --prefix tree/ --query 'length(Contents || `[]`)' --output text)
   [ "$n" = 0 ] || fail "$n keys left under tree/ after rm --recursive"
 }
 

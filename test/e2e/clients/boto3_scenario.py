@@ -502,10 +502,10 @@ def _():
 @step("delete-many")
 def _():
     deleted = 0
-    for i in range(0, len(MANY), 1000):
+    for i in range(0, len(MANY), 1000):  # at most 1000 keys per request
         batch = [{"Key": k} for k in MANY[i:i + 1000]]
-        if i == 0:
-            batch.append({"Key": "many/never-existed"})
+        if i + 1000 >= len(MANY):
+            batch.append({"Key": "many/never-existed"})  # deleting a missing key is reported as deleted
         resp = S3.delete_objects(Bucket=BUCKET, Delete={"Objects": batch})
         check(not resp.get("Errors"), f"delete_objects errors: {resp.get('Errors', [])[:3]}")
         deleted += len(resp.get("Deleted", []))

@@ -55,9 +55,11 @@ t_put() {
 
 t_multipart() {
   local out
-  out=$(s3c put "$D/big.bin" "s3://$B/big.bin")
+  # --progress: only the progress lines name the parts ("[part 3 of 3, 2MB]").
+  out=$(s3c put --progress "$D/big.bin" "s3://$B/big.bin" | tr '\r' '\n')
   no_md5_warning "$LAST_STDERR"
-  grep -q 'part 3 of 3' <<<"$out" || fail "expected a 3-part upload, s3cmd printed: $(tail -n 2 <<<"$out" | tr '\n' ' ')"
+  grep -q 'part 3 of 3' <<<"$out" || fail "expected a 3-part upload, s3cmd printed: $(grep -v '^ *[0-9]* of' <<<"$out" | tail -n 2 | tr '\n' ' ')"
+  [[ $(s3c ls --list-md5 "s3://$B/big.bin") =~ " $((12 * 1024 * 1024 + 17)) " ]] || fail "s3cmd ls shows the wrong size for big.bin"
 }
 
 t_get() {

@@ -38,8 +38,10 @@ s3missing() { # KEY: HEAD must answer 404
     --aws-sigv4 "aws:amz:$S3_REGION:s3" --user "$S3_ACCESS_KEY:$S3_SECRET_KEY" -I "$S3_ENDPOINT/$B/$1")
   [ "$code" = 404 ] || fail "HEAD $1 answered $code, expected 404 (the key should be gone)"
 }
+urlencode() { "$PYTHON_BIN" -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe="-_.~"))' "$1"; }
 s3keys() { # PREFIX: the keys under PREFIX, one a line, straight from ListObjectsV2
-  s3req GET "?list-type=2&prefix=$1" | grep -o '<Key>[^<]*</Key>' | sed -e 's/<Key>//' -e 's|</Key>||' || true
+  # curl 7.88 signs the query string as written: parameters sorted and encoded by hand.
+  s3req GET "?list-type=2&prefix=$(urlencode "$1")" | grep -o '<Key>[^<]*</Key>' | sed -e 's/<Key>//' -e 's|</Key>||' || true
 }
 s3same() { # LOCALFILE KEY: the object's bytes are the file's
   s3req GET "/$2" -o "$D/.fetched"
