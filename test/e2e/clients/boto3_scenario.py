@@ -39,7 +39,16 @@ CA = ENV.get("S3_CA_FILE") or None
 STEP_TIMEOUT = int(ENV.get("CMD_TIMEOUT", "120"))
 
 FAILED = 0
-WIRE = collections.deque(maxlen=16)  # last requests/responses, dumped when a step fails
+class _Wire(collections.deque):
+    """The last requests/responses, dumped when a step fails (all of them with E2E_WIRE=1)."""
+
+    def append(self, line):
+        if ENV.get("E2E_WIRE"):
+            print(line, file=sys.stderr)
+        super().append(line)
+
+
+WIRE = _Wire(maxlen=16)
 
 
 def _before_send(request, **_):

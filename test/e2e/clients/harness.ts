@@ -34,6 +34,7 @@ export const httpsAgent = new https.Agent({ ca, keepAlive: true });
 /** The last requests/responses, filled by the scenario's own hooks, dumped when a step fails. */
 export const wire: string[] = [];
 export function logWire(line: string): void {
+  if (process.env.E2E_WIRE) console.error(line); // E2E_WIRE=1: show every request/response
   wire.push(line);
   if (wire.length > 16) wire.shift();
 }
