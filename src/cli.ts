@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 /**
  * s3mux serve [--address HOST:PORT] [--data-dir DIR] [--config FILE] [--domain D]...
- *             [--tls-cert FILE --tls-key FILE] [--region R]
+ *             [--tls-cert FILE --tls-key FILE] [--region R] [--multipart-expiry 7d]
  * s3mux check FILE
  */
 import path from 'node:path';
-import { startServer } from './server/app';
+import { DEFAULT_MULTIPART_MAX_AGE_MS, startServer } from './server/app';
 import { Router } from './router/router';
 import { loadRoutingTable, ConfigError } from './router/config';
 import { checkConfigFile } from './router/check';
@@ -19,11 +19,12 @@ interface ServeArgs {
   tlsCert?: string;
   tlsKey?: string;
   region: string;
+  multipartExpiry: number;
 }
 
 const USAGE = `usage:
   s3mux serve [--address HOST:PORT] [--data-dir DIR] [--config FILE] [--domain DOMAIN]...
-              [--tls-cert FILE --tls-key FILE] [--region REGION]
+              [--tls-cert FILE --tls-key FILE] [--region REGION] [--multipart-expiry 7d]
   s3mux check FILE`;
 
 /** Flag name -> how it lands in ServeArgs. */
@@ -35,10 +36,11 @@ const SERVE_FLAGS: Record<string, (a: ServeArgs, v: string) => void> = {
   '--tls-cert': (a, v) => { a.tlsCert = v; },
   '--tls-key': (a, v) => { a.tlsKey = v; },
   '--region': (a, v) => { a.region = v; },
+  '--multipart-expiry': (a, v) => { a.multipartExpiry = parseDuration(v, '--multipart-expiry'); },
 };
 
 export function parseServeArgs(argv: string[]): ServeArgs {
-  const args: ServeArgs = { address: '127.0.0.1:9000', dataDir: './data', domains: [], region: 'us-east-1' };
+  const args: ServeArgs = { address: '127.0.0.1:9000', dataDir: './data', domains: [], region: 'us-east-1', multipartExpiry: DEFAULT_MULTIPART_MAX_AGE_MS };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split(/=(.*)/s, 2);
     const apply = SERVE_FLAGS[flag];
@@ -49,6 +51,16 @@ export function parseServeArgs(argv: string[]): ServeArgs {
   }
   if ((args.tlsCert === undefined) !== (args.tlsKey === undefined)) throw new Error('--tls-cert and --tls-key go together');
   return args;
+}
+
+const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** `7d`, `12h`, `30m`, `90s`; `0` turns a periodic job off. */
+export function parseDuration(value: string, flag: string): number {
+  if (value === '0') return 0;
+  const m = /^(\d+)([smhd])$/.exec(value.trim());
+  if (!m) throw new Error(`${flag} expects a duration such as 7d, 12h or 30m, got '${value}'`);
+  return Number(m[1]) * UNITS[m[2]];
 }
 
 export function parseAddress(address: string): { host: string; port: number } {
@@ -66,6 +78,7 @@ async function serve(argv: string[]): Promise<void> {
   const root = rootIdentity();
   const server = await startServer({
     router, host, port, region: args.region, domains: args.domains, identities: [root.identity],
+    multipartMaxAgeMs: args.multipartExpiry,
     tls: args.tlsCert && args.tlsKey ? { cert: args.tlsCert, key: args.tlsKey } : undefined,
     log: (line) => console.error(line),
   });

@@ -164,6 +164,11 @@ export interface MultipartStore {
   /** Throws NoSuchUpload. Leaves nothing behind. */
   abortUpload(bucket: string, key: string, uploadId: string): Promise<void>;
   listUploads(bucket: string, opts: ListUploadsOptions): Promise<ListUploadsPage>;
+  /**
+   * Removes uploads begun before `initiatedBefore`; returns how many it removed. Safe to run
+   * in several replicas at once: an upload removed by another is simply skipped.
+   */
+  sweepUploads(bucket: string, initiatedBefore: Date): Promise<number>;
 }
 
 export interface BackendCapabilities {

@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import type { CredentialLookup, Identity } from '../auth/sigv4';
 import { dispatch } from '../s3/dispatch';
+import { startSweeper } from './upload-sweeper';
 import type { Router } from '../router/router';
 
 export interface ServerOptions {
@@ -20,7 +21,12 @@ export interface ServerOptions {
   identities: Identity[];
   tls?: { cert: string; key: string };
   log?: (line: string) => void;
+  /** Multipart uploads older than this are swept (default 7 days); 0 turns the sweep off. */
+  multipartMaxAgeMs?: number;
 }
+
+export const DEFAULT_MULTIPART_MAX_AGE_MS = 7 * 24 * 3600_000;
+const SWEEP_INTERVAL_MS = 3600_000;
 
 export interface RunningServer {
   server: http.Server | https.Server;
@@ -62,12 +68,17 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     server.listen(opts.port, opts.host, () => { server.off('error', reject); resolve(); });
   });
   const port = (server.address() as AddressInfo).port;
+  const maxAge = opts.multipartMaxAgeMs ?? DEFAULT_MULTIPART_MAX_AGE_MS;
+  const stopSweeper = maxAge > 0
+    ? startSweeper({ backends: () => opts.router.backends(), maxAgeMs: maxAge, intervalMs: Math.min(SWEEP_INTERVAL_MS, maxAge), log: opts.log })
+    : () => {};
   const hostForUrl = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
   return {
     server,
     port,
     url: `${opts.tls ? 'https' : 'http'}://${hostForUrl}:${port}`,
     close: () => new Promise<void>((resolve) => {
+      stopSweeper();
       server.close(() => resolve());
       server.closeAllConnections();
     }),

@@ -8,8 +8,10 @@
  *     --proto http|https  run only one protocol
  *     --jobs N            scenarios run side by side against the same server (default 2)
  *     --deadline SECONDS  time budget for the whole run (default 540); scenarios get at most what is left
+ *     --cmd-timeout SEC   time limit for each single client command / step (default 120)
  *     --keep              keep the temporary directory (it is always kept when something failed)
  *     --verbose           stream every scenario's output
+ *   E2E_WIRE=1 makes the boto3 and Node scenarios log every request and response (with --verbose).
  *
  * For each protocol it starts `node dist/src/cli.js serve` on a free port with a fresh data
  * directory, runs every scenario (a child process per client, see scenarios.ts) and stops it.
@@ -32,7 +34,6 @@ const ACCESS_KEY = 'e2eAccessKey01';
 // AWS-like secret with the characters that trip up escaping ('/' and '+').
 const SECRET_KEY = 'e2e/Secret+Key/0123456789abcdefghijKLMNOP';
 const REGION = 'us-east-1';
-const CMD_TIMEOUT_SEC = 120;
 
 interface Options {
   report: boolean;
@@ -41,12 +42,13 @@ interface Options {
   protos: ('http' | 'https')[];
   jobs: number;
   deadlineSec: number;
+  cmdTimeoutSec: number;
   keep: boolean;
   verbose: boolean;
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { report: false, reportOnly: false, protos: ['http', 'https'], jobs: 2, deadlineSec: 540, keep: false, verbose: false };
+  const o: Options = { report: false, reportOnly: false, protos: ['http', 'https'], jobs: 2, deadlineSec: 540, cmdTimeoutSec: 120, keep: false, verbose: false };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split(/=(.*)/s, 2);
     const value = () => inline ?? argv[++i];
@@ -62,6 +64,7 @@ function parseArgs(argv: string[]): Options {
       }
       case '--jobs': o.jobs = Math.max(1, Number(value()) || 1); break;
       case '--deadline': o.deadlineSec = Math.max(30, Number(value()) || 540); break;
+      case '--cmd-timeout': o.cmdTimeoutSec = Math.max(5, Number(value()) || 120); break;
       case '--keep': o.keep = true; break;
       case '--verbose': o.verbose = true; break;
       default: throw new Error(`unknown option '${argv[i]}'`);
@@ -222,7 +225,7 @@ function scenarioEnv(sc: Scenario, proto: 'http' | 'https', server: ServerProces
     S3_BUCKET: `e2e-${sc.slug}-${proto}`,
     S3_CA_FILE: proto === 'https' ? ctx.caFile : '',
     WORK_DIR: work,
-    CMD_TIMEOUT: String(CMD_TIMEOUT_SEC),
+    CMD_TIMEOUT: String(ctx.opts.cmdTimeoutSec),
     AWS_BIN: process.env.E2E_AWS ?? '/usr/bin/aws',
     PYTHON_BIN: process.env.E2E_PYTHON ?? '/usr/bin/python3',
   });

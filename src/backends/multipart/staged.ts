@@ -108,6 +108,17 @@ export class StagedMultipartStore implements MultipartStore {
     await this.storage.deleteUpload(bucket, uploadId);
   }
 
+  async sweepUploads(bucket: string, initiatedBefore: Date): Promise<number> {
+    let removed = 0;
+    for (const u of await this.storage.listUploads(bucket)) {
+      if (u.initiated < initiatedBefore) {
+        await this.storage.deleteUpload(bucket, u.uploadId);
+        removed++;
+      }
+    }
+    return removed;
+  }
+
   async listUploads(bucket: string, opts: ListUploadsOptions): Promise<ListUploadsPage> {
     await this.backend.headBucket(bucket);
     const sorted = (await this.storage.listUploads(bucket))

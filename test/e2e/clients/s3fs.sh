@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # s3fs-fuse scenario: mount a bucket (path style, SigV4, passwd file in the work dir), write
 # (single and multipart), read back, ls, mkdir, mv (file and directory), chmod, unmount + mount
-# again, rm/rmdir, unmount. What s3fs stored is checked independently with SigV4-signed curl.
+# again, rm/rmdir, unmount. Operations reported under the shared names: write = put, read = get,
+# ls = list, rm = delete. What s3fs stored is checked independently with SigV4-signed curl.
 # If FUSE cannot mount on this machine the scenario is skipped (exit 77), not passed.
 . "$(dirname "$0")/common.sh"
 
@@ -207,15 +208,15 @@ t_cleanup() { s3req DELETE "" >/dev/null; }
 
 must _setup t_preflight
 must mount t_mount
-step write t_write
+step put t_write
 step multipart t_multipart
-step read t_read
-step ls t_ls
+step get t_read
+step list t_ls
 step mkdir t_mkdir
 step mv t_mv
 step chmod t_chmod
 must remount t_remount
-step rm t_rm
+step delete t_rm
 step unmount t_unmount
 step _cleanup t_cleanup
 finish

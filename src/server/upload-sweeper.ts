@@ -1,0 +1,46 @@
+/**
+ * The background sweep of abandoned multipart uploads: every interval, each backend's
+ * uploads older than the configured age are removed. It keeps no state of its own, so
+ * several replicas may sweep the same store; the stores make a removal idempotent.
+ */
+import type { Backend } from '../backends/types';
+
+export interface SweeperOptions {
+  backends: () => Backend[];
+  /** Uploads begun longer ago than this are removed (S3's lifecycle default here: 7 days). */
+  maxAgeMs: number;
+  intervalMs: number;
+  log?: (line: string) => void;
+}
+
+export async function sweepOnce(backends: Backend[], maxAgeMs: number, now = Date.now()): Promise<number> {
+  const before = new Date(now - maxAgeMs);
+  let removed = 0;
+  for (const backend of backends) {
+    if (!backend.multipart) continue;
+    for (const bucket of await backend.listBuckets()) {
+      removed += await backend.multipart.sweepUploads(bucket.name, before);
+    }
+  }
+  return removed;
+}
+
+export function startSweeper(opts: SweeperOptions): () => void {
+  let running = false;
+  const tick = async () => {
+    if (running) return;
+    running = true;
+    try {
+      const removed = await sweepOnce(opts.backends(), opts.maxAgeMs);
+      if (removed) opts.log?.(`removed ${removed} multipart upload(s) older than ${Math.round(opts.maxAgeMs / 3_600_000)} h`);
+    } catch (err) {
+      opts.log?.(`multipart sweep failed: ${(err as Error).message}`);
+    } finally {
+      running = false;
+    }
+  };
+  const timer = setInterval(() => void tick(), opts.intervalMs);
+  timer.unref();
+  void tick();
+  return () => clearInterval(timer);
+}
