@@ -29,6 +29,8 @@ export interface ObjectAttributes {
    * stream has ended.
    */
   checksums?: Record<string, string>;
+  /** The part sizes of an object assembled from a multipart upload, in order (GetObject?partNumber). */
+  partSizes?: number[];
 }
 
 export interface ObjectMeta extends ObjectAttributes {

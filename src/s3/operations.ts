@@ -58,8 +58,8 @@ export const OPERATIONS: Operation[] = [
   { name: 'GetObjectAcl', method: 'GET', level: 'object', sub: 'acl', handler: buckets.getObjectAcl },
   { name: 'CopyObject', method: 'PUT', level: 'object', withHeader: 'x-amz-copy-source', write: true, handler: copyObject },
   { name: 'PutObject', method: 'PUT', level: 'object', write: true, handler: objects.putObject },
-  { name: 'GetObject', method: 'GET', level: 'object', handler: objects.getObject },
-  { name: 'HeadObject', method: 'HEAD', level: 'object', handler: objects.headObject },
+  { name: 'GetObject', method: 'GET', level: 'object', consumes: ['partNumber'], handler: objects.getObject },
+  { name: 'HeadObject', method: 'HEAD', level: 'object', consumes: ['partNumber'], handler: objects.headObject },
   { name: 'DeleteObject', method: 'DELETE', level: 'object', write: true, handler: objects.deleteObject },
 ];
 

@@ -75,10 +75,24 @@ describe('protocol: multipart uploads', () => {
     // A range across the part boundary.
     const cross = await body(Key, { Range: `bytes=${5 * MiB - 3}-${5 * MiB + 2}` });
     expect(cross.equals(Buffer.concat(parts).subarray(5 * MiB - 3, 5 * MiB + 3))).to.equal(true);
+    // One part at a time, by part number.
+    const second = await srv.s3.send(new GetObjectCommand({ Bucket, Key, PartNumber: 2 }));
+    expect(second.PartsCount).to.equal(3);
+    expect(second.ContentRange).to.equal(`bytes ${5 * MiB}-${10 * MiB - 1}/${10 * MiB + 1234}`);
+    expect(Buffer.from(await second.Body!.transformToByteArray()).equals(parts[1])).to.equal(true);
+    const headThird = await srv.s3.send(new HeadObjectCommand({ Bucket, Key, PartNumber: 3 }));
+    expect(headThird.ContentLength).to.equal(1234);
+    expect(headThird.PartsCount).to.equal(3);
+    const tooFar = await errorOf(srv.s3.send(new GetObjectCommand({ Bucket, Key, PartNumber: 4 })));
+    expect(tooFar.$metadata.httpStatusCode).to.equal(416);
+    expect(tooFar.name).to.equal('InvalidPartNumber');
+    await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'single', Body: 'one part' }));
+    const single = await srv.s3.send(new GetObjectCommand({ Bucket, Key: 'single', PartNumber: 1 }));
+    expect(await single.Body!.transformToString()).to.equal('one part');
     const after = await srv.s3.send(new ListMultipartUploadsCommand({ Bucket }));
     expect((after.Uploads ?? []).map((u) => u.UploadId)).to.not.include(UploadId);
     const keys = (await srv.s3.send(new ListObjectsV2Command({ Bucket }))).Contents?.map((c) => c.Key);
-    expect(keys).to.deep.equal([Key]);
+    expect(keys).to.deep.equal([Key, 'single']);
   });
 
   it('answers InvalidPart, InvalidPartOrder, EntityTooSmall, NoSuchUpload, and a bad part number', async () => {

@@ -22,6 +22,7 @@ export function copyAttributes(a: ObjectAttributes): ObjectAttributes {
   if (a.storageClass !== undefined) out.storageClass = a.storageClass;
   if (a.tags !== undefined) out.tags = a.tags.map((t) => ({ key: t.key, value: t.value }));
   if (a.checksums !== undefined) out.checksums = { ...a.checksums };
+  if (a.partSizes !== undefined) out.partSizes = [...a.partSizes];
   return out;
 }
 

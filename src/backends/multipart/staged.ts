@@ -88,17 +88,17 @@ export class StagedMultipartStore implements MultipartStore {
   async completeUpload(bucket: string, key: string, uploadId: string, partNumbers: number[], etag: string, opts: PutOptions = {}): Promise<ObjectMeta> {
     const upload = await this.upload(bucket, key, uploadId);
     const stored = new Map((await this.storage.listParts(bucket, uploadId)).map((p) => [p.partNumber, p]));
-    let size = 0;
-    for (const n of partNumbers) {
+    const partSizes = partNumbers.map((n) => {
       const p = stored.get(n);
       if (!p) throw new S3Error('InvalidPart', undefined, { UploadId: uploadId, PartNumber: String(n) });
-      size += p.size;
-    }
+      return p.size;
+    });
+    const size = partSizes.reduce((a, b) => a + b, 0);
     const storage = this.storage;
     const body = concatenate(async function* () {
       for (const n of partNumbers) yield await storage.openPart(bucket, uploadId, n);
     });
-    const meta = await this.backend.putObject(bucket, key, body, upload.attrs, { ...opts, size, etag });
+    const meta = await this.backend.putObject(bucket, key, body, { ...upload.attrs, partSizes }, { ...opts, size, etag });
     await this.storage.deleteUpload(bucket, uploadId);
     return meta;
   }

@@ -1,7 +1,7 @@
 /** Object operations: PutObject, GetObject, HeadObject, DeleteObject. */
 import { S3Error } from '../../errors';
 import { validateKey } from '../../backends/keys';
-import type { ObjectMeta, WriteConditions } from '../../backends/types';
+import type { ByteRange, ObjectMeta, WriteConditions } from '../../backends/types';
 import type { Handler, S3Context, S3Response } from '../context';
 import { evaluateConditions, parseRange, resolveRange, type ReadConditions } from '../conditions';
 import { httpDate } from '../headers';
@@ -67,6 +67,25 @@ function applyOverrides(ctx: S3Context, headers: Record<string, string>): void {
   }
 }
 
+/**
+ * The byte range a request asks for: a Range header, or ?partNumber=N (one part of a
+ * multipart object; part 1 of any other object is the whole object). Not both.
+ */
+function requestedRange(ctx: S3Context, meta: ObjectMeta): { range?: ByteRange; partsCount?: number } {
+  const rangeReq = parseRange(ctx.header('range'));
+  const partParam = ctx.query.get('partNumber');
+  if (partParam === null) return { range: rangeReq ? resolveRange(rangeReq, meta.size) : undefined };
+  if (ctx.header('range') !== undefined) throw new S3Error('InvalidRequest', 'Cannot specify both Range header and partNumber query parameter');
+  const n = /^\d+$/.test(partParam) ? Number(partParam) : NaN;
+  if (!(n >= 1 && n <= 10_000)) throw new S3Error('InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive', { ArgumentName: 'partNumber', ArgumentValue: partParam });
+  const sizes = meta.partSizes ?? [meta.size];
+  if (n > sizes.length) throw new S3Error('InvalidPartNumber', undefined, { PartNumberRequested: String(n), ActualPartCount: String(sizes.length) });
+  const start = sizes.slice(0, n - 1).reduce((a, b) => a + b, 0);
+  const partsCount = meta.partSizes ? sizes.length : undefined;
+  if (sizes[n - 1] === 0) return { partsCount };
+  return { range: { start, end: start + sizes[n - 1] - 1 }, partsCount };
+}
+
 export const getObject: Handler = async (ctx) => {
   const key = ctx.key;
   validateKey(key);
@@ -78,11 +97,11 @@ export const getObject: Handler = async (ctx) => {
       await handle.close();
       return answer;
     }
-    const rangeReq = parseRange(ctx.header('range'));
-    const range = rangeReq ? resolveRange(rangeReq, meta.size) : undefined;
+    const { range, partsCount } = requestedRange(ctx, meta);
     const whole = range === undefined || (range.start === 0 && range.end === meta.size - 1);
     const headers = metaHeaders(meta, { checksums: checksumModeEnabled(ctx) && whole });
     headers['Accept-Ranges'] = 'bytes';
+    if (partsCount !== undefined) headers['x-amz-mp-parts-count'] = String(partsCount);
     applyOverrides(ctx, headers);
     let status = 200;
     if (range) {
@@ -108,9 +127,9 @@ export const headObject: Handler = async (ctx): Promise<S3Response> => {
   if (answer) return answer;
   const headers = metaHeaders(meta, { checksums: checksumModeEnabled(ctx) });
   headers['Accept-Ranges'] = 'bytes';
-  const rangeReq = parseRange(ctx.header('range'));
-  if (rangeReq) {
-    const range = resolveRange(rangeReq, meta.size);
+  const { range, partsCount } = requestedRange(ctx, meta);
+  if (partsCount !== undefined) headers['x-amz-mp-parts-count'] = String(partsCount);
+  if (range) {
     headers['Content-Range'] = `bytes ${range.start}-${range.end}/${meta.size}`;
     headers['Content-Length'] = String(range.end - range.start + 1);
     return { status: 206, headers };
