@@ -10,6 +10,7 @@ import { Router } from './router/router';
 import { loadRoutingTable, ConfigError } from './router/config';
 import { checkConfigFile } from './router/check';
 import { rootIdentity } from './credentials';
+import { resolveSecret } from './auth/secrets';
 
 interface ServeArgs {
   address: string;
@@ -76,8 +77,12 @@ async function serve(argv: string[]): Promise<void> {
     ? Router.fromTable(loadRoutingTable(path.resolve(args.config), { defaultDataDir: path.resolve(args.dataDir) }))
     : Router.defaultFor(path.resolve(args.dataDir));
   const root = rootIdentity();
+  const users = (router.table.identities ?? []).map((i) => ({
+    identity: { accessKeyId: i.accessKeyId, secretAccessKey: resolveSecret(i.secret, `identity '${i.name}'`) },
+    principal: { name: i.name, admin: i.admin, rules: i.rules },
+  }));
   const server = await startServer({
-    router, host, port, region: args.region, domains: args.domains, identities: [root.identity],
+    router, host, port, region: args.region, domains: args.domains, identities: [root.identity], users,
     multipartMaxAgeMs: args.multipartExpiry,
     tls: args.tlsCert && args.tlsKey ? { cert: args.tlsCert, key: args.tlsKey } : undefined,
     log: (line) => console.error(line),

@@ -49,6 +49,10 @@ export function summarize(table: RoutingTable, file = table.file ?? '<config>'):
     lines.push('routes: none (every bucket lives on the default backend)');
   }
   lines.push(`unrouted buckets -> ${table.default}, same name, read-write`);
+  for (const i of table.identities ?? []) {
+    const what = i.admin ? 'everything' : i.rules.map((r) => `${r.allow.join('+')} on ${r.buckets.join(', ')}`).join('; ') || 'nothing';
+    lines.push(`identity ${i.name}: key ${i.accessKeyId}, secret ${secret(i.secret)}, may ${what}`);
+  }
 
   const unavailable = [...new Set([table.backends[table.default]?.spec.kind, ...routes.map((r) => r.spec.kind)])].filter(
     (k): k is BackendSpec['kind'] => k !== undefined && !isBackendAvailable(k),

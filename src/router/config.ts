@@ -40,14 +40,15 @@ import * as path from 'node:path';
 import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument } from 'yaml';
 import type { Document, Node as YamlNode, Pair } from 'yaml';
 import { BACKEND_KINDS, type BackendKind, type BackendUri, kindOfUri, parseBackendUri, UriError } from './uri';
+import { ACTIONS, type Action, type PolicyRule } from '../auth/policy';
 
 export { BACKEND_KINDS, type BackendKind } from './uri';
 
 // ---------------------------------------------------------------------------------------------
 // Result types
 
-/** A secret given by reference: the name of an environment variable, or a file to read. */
-export type SecretRef = { env: string } | { file: string };
+import type { SecretRef } from '../auth/secrets';
+export type { SecretRef } from '../auth/secrets';
 
 export interface FsBackendSpec {
   kind: 'fs';
@@ -127,7 +128,18 @@ export interface RouteSpec {
   target?: string;
 }
 
+/** A user besides root: its secret by reference, and what it may do. */
+export interface IdentitySpec {
+  name: string;
+  accessKeyId: string;
+  secret: SecretRef;
+  admin: boolean;
+  rules: PolicyRule[];
+}
+
 export interface RoutingTable {
+  /** Users besides root, in file order. */
+  identities?: IdentitySpec[];
   /** The file it was read from, when read from one. */
   file?: string;
   /** Directory relative paths were resolved against. */
@@ -212,6 +224,35 @@ const TOP_FIELDS: Record<string, Field> = {
   backends: { check: mapping },
   default: { check: nonEmptyString },
   routes: { check: mapping },
+  identities: { check: mapping },
+};
+
+const ACCESS_KEY_ID = /^[A-Za-z0-9_+=,.@-]{3,128}$/;
+const accessKeyId: Check = (v) => (typeof v === 'string' && ACCESS_KEY_ID.test(v) ? undefined : "expected an access key id (3-128 letters, digits or _+=,.@-)");
+const bucketGlobs: Check = (v) => {
+  const list = typeof v === 'string' ? [v] : v;
+  return Array.isArray(list) && list.length > 0 && list.every((g) => typeof g === 'string' && /^[a-z0-9.*?-]+$/.test(g))
+    ? undefined
+    : "expected a bucket name or glob ('*', '?'), or a list of them";
+};
+const actionList: Check = (v) => {
+  const list = typeof v === 'string' ? [v] : v;
+  return Array.isArray(list) && list.length > 0 && list.every((a) => typeof a === 'string' && (ACTIONS as readonly string[]).includes(a))
+    ? undefined
+    : `expected a list of actions, each one of ${ACTIONS.join(', ')}`;
+};
+
+const IDENTITY_FIELDS: Record<string, Field> = {
+  accessKeyId: { check: accessKeyId, required: true },
+  secretAccessKeyEnv: { check: envName, noEcho: true },
+  secretAccessKeyFile: { check: nonEmptyString, isPath: true },
+  admin: { check: boolean },
+  policy: { check: (v) => (Array.isArray(v) ? undefined : 'expected a list of rules, each { buckets, allow }') },
+};
+
+const RULE_FIELDS: Record<string, Field> = {
+  buckets: { check: bucketGlobs, required: true },
+  allow: { check: actionList, required: true },
 };
 
 const ROUTE_FIELDS: Record<string, Field> = {
@@ -637,8 +678,51 @@ class Validator {
       if (route) routes.push(route);
     }
 
+    // -- identities
+    const identities: IdentitySpec[] = [];
+    const rawIdentities = (top.identities ?? {}) as Record<string, unknown>;
+    for (const [name, value] of Object.entries(rawIdentities)) {
+      if (name === COMMENT_KEY) continue;
+      const identity = this.identity(name, value, ctx);
+      if (identity) identities.push(identity);
+    }
+    const keys = new Map<string, string>();
+    for (const i of identities) {
+      const other = keys.get(i.accessKeyId);
+      if (other) this.report(['identities', i.name, 'accessKeyId'], `access key id '${i.accessKeyId}' is already used by identity '${other}'`);
+      keys.set(i.accessKeyId, i.name);
+    }
+
     if (this.problems.length > 0) throw new ConfigError(this.sortedProblems());
-    return { file: ctx.file, baseDir: ctx.baseDir, backends, default: defaultName as string, routes };
+    return { file: ctx.file, baseDir: ctx.baseDir, backends, default: defaultName as string, routes, ...(identities.length ? { identities } : {}) };
+  }
+
+  private identity(name: string, value: unknown, ctx: TableContext): IdentitySpec | undefined {
+    const segs = ['identities', name];
+    const before = this.problems.length;
+    const fields = this.object(value, segs, IDENTITY_FIELDS, {
+      what: 'a mapping',
+      unknown: (key) => (key.toLowerCase() === 'secretaccesskey'
+        ? "a literal secret is not allowed in the config: use 'secretAccessKeyEnv' (the name of an environment variable) or 'secretAccessKeyFile' (the path of a file holding it)"
+        : undefined),
+    });
+    if (!fields) return undefined;
+    const env = fields.secretAccessKeyEnv as string | undefined;
+    const file = fields.secretAccessKeyFile as string | undefined;
+    if (env !== undefined && file !== undefined) this.report([...segs, 'secretAccessKeyFile'], "give one of 'secretAccessKeyEnv' or 'secretAccessKeyFile', not both", 'key');
+    if (env === undefined && file === undefined && isPlainObject(value) && value.secretAccessKey === undefined) {
+      this.report(segs, "missing the secret: add 'secretAccessKeyEnv' or 'secretAccessKeyFile'", 'key');
+    }
+    const rules: PolicyRule[] = [];
+    ((fields.policy as unknown[] | undefined) ?? []).forEach((raw, i) => {
+      const rule = this.object(raw, [...segs, 'policy', String(i)], RULE_FIELDS, { what: 'a rule { buckets, allow }' });
+      if (!rule || rule.buckets === undefined || rule.allow === undefined) return;
+      const list = (v: unknown) => (typeof v === 'string' ? [v] : (v as string[]));
+      rules.push({ buckets: list(rule.buckets), allow: list(rule.allow) as Action[] });
+    });
+    if (this.problems.length > before) return undefined;
+    const secret: SecretRef = env !== undefined ? { env } : { file: path.resolve(ctx.baseDir, file as string) };
+    return { name, accessKeyId: fields.accessKeyId as string, secret, admin: (fields.admin as boolean | undefined) ?? false, rules };
   }
 
   /** Reports an unknown backend reference; true when `name` is declared. */

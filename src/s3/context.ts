@@ -8,6 +8,7 @@ import { S3Error } from '../errors';
 import type { Router } from '../router/router';
 import { BucketView } from '../router/bucket-view';
 import type { AuthResult } from '../auth/sigv4';
+import { ANONYMOUS, isAllowed, PUBLIC_READ_ACTIONS, type Action, type Principal } from '../auth/policy';
 import type { Target } from './addressing';
 import { header } from './headers';
 
@@ -34,6 +35,7 @@ export class S3Context {
     readonly target: Target,
     readonly requestId: string,
     readonly auth: AuthResult,
+    readonly principal: Principal,
     readonly services: Services,
   ) {
     this.query = new URLSearchParams(target.rawQuery);
@@ -56,6 +58,19 @@ export class S3Context {
   /** The virtual bucket this request addresses, resolved through the routing table. */
   bucket(name: string = this.bucketName): BucketView {
     return new BucketView(this.services.router.resolve(name));
+  }
+
+  /**
+   * Throws AccessDenied unless the caller may do `action` on the virtual bucket: by its
+   * policy, or, for anonymous callers, on a public-read route.
+   */
+  authorize(action: Action, bucket: string): void {
+    if (this.principal === ANONYMOUS) {
+      const route = this.services.router.resolve(bucket);
+      if (route.publicRead && PUBLIC_READ_ACTIONS.includes(action)) return;
+      throw new S3Error('AccessDenied');
+    }
+    if (!isAllowed(this.principal, action, bucket)) throw new S3Error('AccessDenied');
   }
 
   /** The resource named in error responses: /bucket/key as S3 reports it. */

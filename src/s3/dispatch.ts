@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import { S3Error, toS3Error } from '../errors';
 import { authenticate, type AuthResult, type CredentialLookup } from '../auth/sigv4';
+import { ANONYMOUS, ROOT, type Principal } from '../auth/policy';
 import { resolveTarget, type Target } from './addressing';
 import { S3Context, type S3Response, type Services } from './context';
 import { findOperation, type Level } from './operations';
@@ -17,6 +18,8 @@ export interface DispatchOptions {
   /** Base domains for virtual-hosted-style addressing. */
   domains: readonly string[];
   credentials: CredentialLookup;
+  /** Who an access key id is; a key not listed here (root) may do everything. */
+  principals?: ReadonlyMap<string, Principal>;
   /** Logs unexpected (500) errors. */
   onInternalError?: (err: unknown, req: IncomingMessage) => void;
 }
@@ -45,9 +48,11 @@ export async function dispatch(req: IncomingMessage, res: ServerResponse, opts: 
       { method: req.method ?? 'GET', rawPath: target.rawPath, rawQuery: target.rawQuery, headers: req.headersDistinct },
       opts.credentials,
     );
-    const ctx = new S3Context(req, target, requestId, auth, opts.services);
+    const principal = auth.type === 'anonymous' ? ANONYMOUS : opts.principals?.get(auth.accessKeyId) ?? ROOT;
+    const ctx = new S3Context(req, target, requestId, auth, principal, opts.services);
     const op = findOperation(req.method ?? 'GET', levelOf(target), ctx.query, req.headers);
-    if (auth.type === 'anonymous') throw new S3Error('AccessDenied', 'Anonymous access is not allowed here.');
+    if (op.action) ctx.authorize(op.action, ctx.bucketName);
+    else if (auth.type === 'anonymous') throw new S3Error('AccessDenied', 'Anonymous access is not allowed here.');
     response = await op.handler(ctx);
   } catch (err) {
     const e = toS3Error(err);

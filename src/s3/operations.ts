@@ -3,6 +3,7 @@
  * operation s3mux serves here, and the handler that serves it one import away.
  */
 import { S3Error } from '../errors';
+import type { Action } from '../auth/policy';
 import type { Handler } from './context';
 import * as buckets from './ops/buckets';
 import { copyObject } from './ops/copy';
@@ -26,41 +27,41 @@ export interface Operation {
   when?: (q: URLSearchParams) => boolean;
   /** Other sub-resource parameters this operation reads (UploadPart reads partNumber). */
   consumes?: string[];
-  /** Writes: refused on read-only routes, and for policies. */
-  write?: boolean;
+  /** What a policy must allow on the addressed bucket; undefined for ListBuckets (any signed user). */
+  action?: Action;
   handler: Handler;
 }
 
 export const OPERATIONS: Operation[] = [
   { name: 'ListBuckets', method: 'GET', level: 'service', handler: buckets.listBuckets },
 
-  { name: 'GetBucketLocation', method: 'GET', level: 'bucket', sub: 'location', handler: buckets.getBucketLocation },
-  { name: 'GetBucketVersioning', method: 'GET', level: 'bucket', sub: 'versioning', handler: buckets.getBucketVersioning },
-  { name: 'GetBucketAcl', method: 'GET', level: 'bucket', sub: 'acl', handler: buckets.getBucketAcl },
-  { name: 'ListObjectsV2', method: 'GET', level: 'bucket', when: (q) => q.get('list-type') === '2', handler: listObjectsV2 },
-  { name: 'ListObjects', method: 'GET', level: 'bucket', handler: listObjectsV1 },
-  { name: 'HeadBucket', method: 'HEAD', level: 'bucket', handler: buckets.headBucket },
-  { name: 'CreateBucket', method: 'PUT', level: 'bucket', write: true, handler: buckets.createBucket },
-  { name: 'DeleteBucket', method: 'DELETE', level: 'bucket', write: true, handler: buckets.deleteBucket },
-  { name: 'DeleteObjects', method: 'POST', level: 'bucket', sub: 'delete', write: true, handler: deleteObjects },
-  { name: 'ListMultipartUploads', method: 'GET', level: 'bucket', sub: 'uploads', handler: multipart.listMultipartUploads },
+  { name: 'GetBucketLocation', action: 'list', method: 'GET', level: 'bucket', sub: 'location', handler: buckets.getBucketLocation },
+  { name: 'GetBucketVersioning', action: 'list', method: 'GET', level: 'bucket', sub: 'versioning', handler: buckets.getBucketVersioning },
+  { name: 'GetBucketAcl', action: 'list', method: 'GET', level: 'bucket', sub: 'acl', handler: buckets.getBucketAcl },
+  { name: 'ListObjectsV2', action: 'list', method: 'GET', level: 'bucket', when: (q) => q.get('list-type') === '2', handler: listObjectsV2 },
+  { name: 'ListObjects', action: 'list', method: 'GET', level: 'bucket', handler: listObjectsV1 },
+  { name: 'HeadBucket', action: 'list', method: 'HEAD', level: 'bucket', handler: buckets.headBucket },
+  { name: 'CreateBucket', action: 'createBucket', method: 'PUT', level: 'bucket', handler: buckets.createBucket },
+  { name: 'DeleteBucket', action: 'deleteBucket', method: 'DELETE', level: 'bucket', handler: buckets.deleteBucket },
+  { name: 'DeleteObjects', action: 'delete', method: 'POST', level: 'bucket', sub: 'delete', handler: deleteObjects },
+  { name: 'ListMultipartUploads', action: 'list', method: 'GET', level: 'bucket', sub: 'uploads', handler: multipart.listMultipartUploads },
 
-  { name: 'CreateMultipartUpload', method: 'POST', level: 'object', sub: 'uploads', write: true, handler: multipart.createMultipartUpload },
-  { name: 'UploadPartCopy', method: 'PUT', level: 'object', sub: 'uploadId', consumes: ['partNumber'], withHeader: 'x-amz-copy-source', write: true, handler: multipart.uploadPartCopy },
-  { name: 'UploadPart', method: 'PUT', level: 'object', sub: 'uploadId', consumes: ['partNumber'], write: true, handler: multipart.uploadPart },
-  { name: 'CompleteMultipartUpload', method: 'POST', level: 'object', sub: 'uploadId', write: true, handler: multipart.completeMultipartUpload },
-  { name: 'AbortMultipartUpload', method: 'DELETE', level: 'object', sub: 'uploadId', write: true, handler: multipart.abortMultipartUpload },
-  { name: 'ListParts', method: 'GET', level: 'object', sub: 'uploadId', handler: multipart.listParts },
+  { name: 'CreateMultipartUpload', action: 'write', method: 'POST', level: 'object', sub: 'uploads', handler: multipart.createMultipartUpload },
+  { name: 'UploadPartCopy', action: 'write', method: 'PUT', level: 'object', sub: 'uploadId', consumes: ['partNumber'], withHeader: 'x-amz-copy-source', handler: multipart.uploadPartCopy },
+  { name: 'UploadPart', action: 'write', method: 'PUT', level: 'object', sub: 'uploadId', consumes: ['partNumber'], handler: multipart.uploadPart },
+  { name: 'CompleteMultipartUpload', action: 'write', method: 'POST', level: 'object', sub: 'uploadId', handler: multipart.completeMultipartUpload },
+  { name: 'AbortMultipartUpload', action: 'write', method: 'DELETE', level: 'object', sub: 'uploadId', handler: multipart.abortMultipartUpload },
+  { name: 'ListParts', action: 'write', method: 'GET', level: 'object', sub: 'uploadId', handler: multipart.listParts },
 
-  { name: 'GetObjectTagging', method: 'GET', level: 'object', sub: 'tagging', handler: tagging.getObjectTagging },
-  { name: 'PutObjectTagging', method: 'PUT', level: 'object', sub: 'tagging', write: true, handler: tagging.putObjectTagging },
-  { name: 'DeleteObjectTagging', method: 'DELETE', level: 'object', sub: 'tagging', write: true, handler: tagging.deleteObjectTagging },
-  { name: 'GetObjectAcl', method: 'GET', level: 'object', sub: 'acl', handler: buckets.getObjectAcl },
-  { name: 'CopyObject', method: 'PUT', level: 'object', withHeader: 'x-amz-copy-source', write: true, handler: copyObject },
-  { name: 'PutObject', method: 'PUT', level: 'object', write: true, handler: objects.putObject },
-  { name: 'GetObject', method: 'GET', level: 'object', consumes: ['partNumber'], handler: objects.getObject },
-  { name: 'HeadObject', method: 'HEAD', level: 'object', consumes: ['partNumber'], handler: objects.headObject },
-  { name: 'DeleteObject', method: 'DELETE', level: 'object', write: true, handler: objects.deleteObject },
+  { name: 'GetObjectTagging', action: 'read', method: 'GET', level: 'object', sub: 'tagging', handler: tagging.getObjectTagging },
+  { name: 'PutObjectTagging', action: 'write', method: 'PUT', level: 'object', sub: 'tagging', handler: tagging.putObjectTagging },
+  { name: 'DeleteObjectTagging', action: 'write', method: 'DELETE', level: 'object', sub: 'tagging', handler: tagging.deleteObjectTagging },
+  { name: 'GetObjectAcl', action: 'read', method: 'GET', level: 'object', sub: 'acl', handler: buckets.getObjectAcl },
+  { name: 'CopyObject', action: 'write', method: 'PUT', level: 'object', withHeader: 'x-amz-copy-source', handler: copyObject },
+  { name: 'PutObject', action: 'write', method: 'PUT', level: 'object', handler: objects.putObject },
+  { name: 'GetObject', action: 'read', method: 'GET', level: 'object', consumes: ['partNumber'], handler: objects.getObject },
+  { name: 'HeadObject', action: 'read', method: 'HEAD', level: 'object', consumes: ['partNumber'], handler: objects.headObject },
+  { name: 'DeleteObject', action: 'delete', method: 'DELETE', level: 'object', handler: objects.deleteObject },
 ];
 
 /**

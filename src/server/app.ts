@@ -8,6 +8,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import type { CredentialLookup, Identity } from '../auth/sigv4';
+import type { Principal } from '../auth/policy';
 import { dispatch } from '../s3/dispatch';
 import { startSweeper } from './upload-sweeper';
 import type { Router } from '../router/router';
@@ -18,7 +19,10 @@ export interface ServerOptions {
   port: number;
   region?: string;
   domains?: string[];
+  /** Root identities: may do everything. */
   identities: Identity[];
+  /** Further users, each limited by its policy. */
+  users?: Array<{ identity: Identity; principal: Principal }>;
   tls?: { cert: string; key: string };
   log?: (line: string) => void;
   /** Multipart uploads older than this are swept (default 7 days); 0 turns the sweep off. */
@@ -37,6 +41,11 @@ export interface RunningServer {
 
 export function createApp(opts: ServerOptions): express.Express {
   const byKey = new Map(opts.identities.map((i) => [i.accessKeyId, i]));
+  const principals = new Map<string, Principal>();
+  for (const u of opts.users ?? []) {
+    byKey.set(u.identity.accessKeyId, u.identity);
+    principals.set(u.identity.accessKeyId, u.principal);
+  }
   const credentials: CredentialLookup = (id) => byKey.get(id);
   const app = express();
   app.disable('x-powered-by');
@@ -48,6 +57,7 @@ export function createApp(opts: ServerOptions): express.Express {
       services: { router: opts.router, region: opts.region ?? 'us-east-1' },
       domains: opts.domains ?? [],
       credentials,
+      principals,
       onInternalError: (err, r) => opts.log?.(`internal error on ${r.method} ${r.url}: ${(err as Error)?.stack ?? String(err)}`),
     });
   });

@@ -436,7 +436,8 @@ async function runAll(opts: Options): Promise<number> {
         const { output, logFrom, ...plain } = r;
         ordered[scenarios.indexOf(sc)] = plain;
         console.log(formatLine(plain));
-        if (r.status === 'FAIL') {
+        if (r.status === 'FAIL') keep = true;
+        if (r.status === 'FAIL' && r.seconds > 0) {
           keep = true;
           const failedOps = r.ops.filter((o) => !o.ok);
           if (failedOps.length > 1) {

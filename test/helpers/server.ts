@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
 import * as Minio from 'minio';
-import { startServer, type RunningServer } from '../../src/server/app';
+import { startServer, type RunningServer, type ServerOptions } from '../../src/server/app';
 import { Router } from '../../src/router/router';
 import { validateRoutingTable } from '../../src/router/config';
 
@@ -23,6 +23,7 @@ export interface TestServerOptions {
   router?: Router;
   domains?: string[];
   tls?: { cert: string; key: string };
+  users?: ServerOptions['users'];
 }
 
 export async function startTestServer(opts: TestServerOptions = {}): Promise<TestServer> {
@@ -32,7 +33,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     ? Router.fromTable(validateRoutingTable({ backends: { mem: { type: 'memory', store: path.basename(dataDir) } } }, { baseDir: dataDir }))
     : Router.defaultFor(dataDir));
   const running = await startServer({
-    router, host: '127.0.0.1', port: 0, domains: opts.domains, tls: opts.tls,
+    router, host: '127.0.0.1', port: 0, domains: opts.domains, tls: opts.tls, users: opts.users,
     identities: [{ accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY }],
     log: (line) => console.error(line),
   });

@@ -1,5 +1,6 @@
 /** Bucket-level operations: ListBuckets, CreateBucket, DeleteBucket, HeadBucket, GetBucketLocation, ... */
 import { S3Error } from '../../errors';
+import { canSeeBucket } from '../../auth/policy';
 import { validateBucketName } from '../../backends/keys';
 import type { BucketInfo } from '../../backends/types';
 import type { Handler, S3Context } from '../context';
@@ -8,7 +9,7 @@ import { parseXml, text } from '../xml';
 import { readSmallBody } from '../payload';
 
 export function owner(ctx: S3Context): { ID: string; DisplayName: string } {
-  const id = ctx.auth.type === 'anonymous' ? 'anonymous' : ctx.auth.accessKeyId;
+  const id = ctx.principal.name === 'root' && ctx.auth.type !== 'anonymous' ? ctx.auth.accessKeyId : ctx.principal.name;
   return { ID: id, DisplayName: id };
 }
 
@@ -26,7 +27,7 @@ export const listBuckets: Handler = async (ctx) => {
   for (const b of await router.defaultBackend.listBuckets()) {
     if (!router.isExplicit(b.name) && !byName.has(b.name)) byName.set(b.name, b);
   }
-  const buckets = [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const buckets = [...byName.values()].filter((b) => canSeeBucket(ctx.principal, b.name)).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return xmlResponse('ListAllMyBucketsResult', {
     Owner: owner(ctx),
     Buckets: { Bucket: buckets.map((b) => ({ Name: b.name, CreationDate: b.creationDate })) },

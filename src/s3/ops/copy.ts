@@ -74,6 +74,7 @@ export const copyObject: Handler = async (ctx) => {
   validateKey(dstKey);
   const source = parseCopySource(ctx.header('x-amz-copy-source') ?? '');
   validateKey(source.key);
+  ctx.authorize('read', source.bucket);
   const dst = ctx.bucket();
   dst.assertWritable();
   await dst.exists();

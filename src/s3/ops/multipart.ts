@@ -83,6 +83,7 @@ export const uploadPartCopy: Handler = async (ctx) => {
   const id = uploadId(ctx);
   const source = parseCopySource(ctx.header('x-amz-copy-source') ?? '');
   validateKey(source.key);
+  ctx.authorize('read', source.bucket);
   const dst = ctx.bucket();
   const handle = await ctx.bucket(source.bucket).openObject(source.key);
   try {

@@ -73,7 +73,7 @@ def make_client(secret=SECRET, access=ACCESS):
         s3={"addressing_style": "path"},
         retries={"mode": "standard", "total_max_attempts": 2},
         connect_timeout=10,
-        read_timeout=60,
+        read_timeout=min(60, STEP_TIMEOUT),
         max_pool_connections=16,
     )
     c = boto3.session.Session().client(
@@ -458,8 +458,11 @@ MANY = sorted([f"many/d{d:02d}/k{i:04d}" for d in range(10) for i in range(105)]
 
 
 def upload_many():
-    with concurrent.futures.ThreadPoolExecutor(max_workers=12) as pool:
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=12)
+    try:
         list(pool.map(lambda k: S3.put_object(Bucket=BUCKET, Key=k, Body=k.encode()), MANY))
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)  # a step timeout must not wait for hung requests
 
 
 def paginate(op, **kwargs):

@@ -59,12 +59,12 @@ expect_fail() {
   grep -qE -- "$pat" <<<"$out" || fail "expected /$pat/ from $(basename "$1") $(_short "${@:2}"), got: $(grep -v '^[[:space:]]*$' <<<"$out" | tail -n 1)"
 }
 
-sha() { sha256sum "$1" | cut -d' ' -f1; }
+sha() { timeout -k 5 "$CMD_TIMEOUT" sha256sum "$1" | cut -d' ' -f1; } # (files may sit on a FUSE mount)
 md5() { md5sum "$1" | cut -d' ' -f1; }
 
 # same EXPECTED ACTUAL: the two files must be byte-identical (compared by sha256).
 same() {
-  [ -f "$2" ] || fail "$2 was not written"
+  timeout -k 5 "$CMD_TIMEOUT" test -f "$2" || fail "$2 was not written"
   [ "$(sha "$1")" = "$(sha "$2")" ] || fail "sha256 mismatch: $(basename "$2") ($(stat -c %s "$2") bytes) differs from $(basename "$1") ($(stat -c %s "$1") bytes)"
 }
 
