@@ -233,6 +233,9 @@ function scenarioEnv(sc: Scenario, proto: 'http' | 'https', server: ServerProces
   return env;
 }
 
+/** What must not outlive the runner. */
+const LIVE = { servers: new Set<ServerProcess>(), scenarios: new Set<number>() };
+
 function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
   if (!pid) return;
   try { process.kill(-pid, signal); } catch { /* already gone */ }
@@ -300,6 +303,7 @@ async function runScenario(sc: Scenario, proto: 'http' | 'https', server: Server
     if (ctx.opts.verbose) process.stderr.write(text.replace(/^(?=.)/gm, `[${sc.name}/${proto}] `));
     if (stream === 'out') onStdout(chunk);
   };
+  if (child.pid) LIVE.scenarios.add(child.pid);
   child.stdout!.on('data', record('out'));
   child.stderr!.on('data', record('err'));
   let timedOut = false;
@@ -314,6 +318,7 @@ async function runScenario(sc: Scenario, proto: 'http' | 'https', server: Server
   });
   clearTimeout(timer);
   killGroup(child.pid, 'SIGKILL'); // stragglers (a backgrounded s3fs, a hung client)
+  if (child.pid) LIVE.scenarios.delete(child.pid);
   await new Promise<void>((resolve) => {
     const t = setTimeout(resolve, 2_000);
     child.once('close', () => { clearTimeout(t); resolve(); });
@@ -391,20 +396,25 @@ async function runAll(opts: Options): Promise<number> {
   const tls = opts.protos.includes('https') ? makeCert(tmp) : undefined;
   const ctx: RunContext = { tmp, caFile: tls?.cert, opts, deadline: t0 + opts.deadlineSec * 1000 };
 
-  const stopping: ServerProcess[] = [];
-  const onSignal = () => {
-    for (const s of stopping) s.child?.kill('SIGKILL');
-    process.exit(130);
-  };
+  // However the runner ends (signal, exception, a closed stdout), take the server and any
+  // running scenario down with it; a killed s3fs scenario may also leave a mount behind.
+  process.once('exit', () => {
+    for (const s of LIVE.servers) if (s.alive) s.child?.kill('SIGKILL');
+    for (const pid of LIVE.scenarios) killGroup(pid, 'SIGKILL');
+    cleanupMounts(tmp);
+  });
+  const onSignal = () => process.exit(130);
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  process.once('SIGHUP', onSignal);
+  process.stdout.on('error', () => process.exit(1)); // e.g. piped into head
 
   for (const [i, proto] of opts.protos.entries()) {
     // Each protocol gets its share of the budget; time one leaves unused goes to the next.
     ctx.deadline = t0 + (opts.deadlineSec * 1000 * (i + 1)) / opts.protos.length;
     const server = new ServerProcess(proto, path.join(tmp, proto, 'data'), path.join(tmp, proto, 's3mux.log'),
       proto === 'https' ? tls : undefined);
-    stopping.push(server);
+    LIVE.servers.add(server);
     try {
       await server.start();
     } catch (err) {

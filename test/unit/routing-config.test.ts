@@ -151,10 +151,10 @@ describe('routing table validation', () => {
     expect(p.message).to.equal("unknown key 'readonly' (did you mean 'readOnly'?)");
   });
 
-  it('rejects unknown top-level keys (identities is not supported yet)', () => {
-    const p = only(`${MINIMAL}identities: {}\n`);
-    expect(p.path).to.equal('identities');
-    expect(p.message).to.equal("unknown key 'identities' (expected one of backends, default, routes)");
+  it('rejects unknown top-level keys, with a suggestion', () => {
+    const p = only(`${MINIMAL}identites: {}\n`);
+    expect(p.path).to.equal('identites');
+    expect(p.message).to.equal("unknown key 'identites' (did you mean 'identities'?)");
   });
 
   it('reports a wrong type with what was expected and what was found', () => {
