@@ -12,6 +12,8 @@ export const ACCESS_KEY = 'testaccesskey';
 export const SECRET_KEY = 'testsecretkey/with+chars';
 
 export interface TestServer extends RunningServer {
+  /** A fresh folder holding only dataDir. */
+  sandbox: string;
   dataDir: string;
   router: Router;
   s3: S3Client;
@@ -27,7 +29,9 @@ export interface TestServerOptions {
 }
 
 export async function startTestServer(opts: TestServerOptions = {}): Promise<TestServer> {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 's3mux-test-'));
+  // The data directory sits alone in a fresh folder, so tests can check nothing lands beside it.
+  const sandbox = mkdtempSync(path.join(os.tmpdir(), 's3mux-test-'));
+  const dataDir = path.join(sandbox, 'data');
   // S3MUX_TEST_BACKEND=memory runs the protocol suite on the memory backend instead of fs.
   const router = opts.router ?? (process.env.S3MUX_TEST_BACKEND === 'memory'
     ? Router.fromTable(validateRoutingTable({ backends: { mem: { type: 'memory', store: path.basename(dataDir) } } }, { baseDir: dataDir }))
@@ -45,12 +49,12 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     endPoint: '127.0.0.1', port: running.port, useSSL: false, accessKey: ACCESS_KEY, secretKey: SECRET_KEY, pathStyle: true,
   });
   return {
-    ...running, dataDir, router, s3, minio,
+    ...running, sandbox, dataDir, router, s3, minio,
     async stop() {
       s3.destroy();
       await running.close();
       await router.close();
-      rmSync(dataDir, { recursive: true, force: true });
+      rmSync(sandbox, { recursive: true, force: true });
     },
   };
 }

@@ -82,7 +82,7 @@ describe('protocol: wire', () => {
     });
 
     it('keeps hostile keys inside the data directory', async () => {
-      const before = new Set(walk(path.dirname(srv.dataDir)).filter((p) => !p.startsWith(srv.dataDir)));
+      expect(readdirSync(srv.sandbox)).to.deep.equal(['data']);
       const keys = ['../escape.txt', '../../escape2.txt', 'a/../../../escape3.txt', '..', '../', './../x', '/abs/olute', '..%2Fenc'];
       for (const key of keys) {
         const r = await signedFetch(srv.url, CREDS, 'PUT', '/wire/' + key.split('/').map(encodeURIComponent).join('/'), { body: 'x' });
@@ -90,8 +90,8 @@ describe('protocol: wire', () => {
         const g = await signedFetch(srv.url, CREDS, 'GET', '/wire/' + key.split('/').map(encodeURIComponent).join('/'));
         expect(g.text, key).to.equal('x');
       }
-      const after = walk(path.dirname(srv.dataDir)).filter((p) => !p.startsWith(srv.dataDir) && !before.has(p));
-      expect(after.filter((p) => p.includes('escape'))).to.deep.equal([]);
+      // Nothing beside the data directory, and nothing inside it that resolves outside.
+      expect(readdirSync(srv.sandbox)).to.deep.equal(['data']);
       for (const p of walk(srv.dataDir)) expect(path.relative(srv.dataDir, p).startsWith('..')).to.equal(false);
     });
 
