@@ -147,7 +147,11 @@ class ServerProcess {
       this.child.once('exit', (code, signal) => {
         this.exited = { code, signal };
         clearTimeout(timer);
-        if (!this.url) reject(new Error(`s3mux exited (code ${code}, signal ${signal}) before listening:\n${this.tail(0, 30)}`));
+        if (!this.url) {
+          const tail = this.tail(0, 30);
+          const why = tail.split('\n').find((l) => /\b\w*Error\b|^s3mux: /.test(l))?.trim() ?? '';
+          reject(new Error(`s3mux exited (code ${code}, signal ${signal}) before listening: ${why}\n${tail}`));
+        }
       });
     });
   }
@@ -278,11 +282,10 @@ async function runScenario(sc: Scenario, proto: 'http' | 'https', server: Server
   const child = spawn(cmd, args, {
     cwd: work, env: scenarioEnv(sc, proto, server, work, ctx), detached: true, stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const lines: string[] = [];
   let skipReason: string | undefined;
   let pending = '';
-  const onStdout = (chunk: Buffer) => {
-    pending += chunk.toString();
+  const onStdout = (text: string) => {
+    pending += text;
     let nl: number;
     while ((nl = pending.indexOf('\n')) >= 0) {
       const line = pending.slice(0, nl);
@@ -295,17 +298,14 @@ async function runScenario(sc: Scenario, proto: 'http' | 'https', server: Server
       if (skip) skipReason = skip[1];
     }
   };
-  const record = (stream: 'out' | 'err') => (chunk: Buffer) => {
-    outFile.write(chunk);
-    const text = chunk.toString();
-    lines.push(...text.split('\n'));
-    if (lines.length > 4000) lines.splice(0, lines.length - 2000);
+  const record = (stream: 'out' | 'err') => (text: string) => {
+    outFile.write(text);
     if (ctx.opts.verbose) process.stderr.write(text.replace(/^(?=.)/gm, `[${sc.name}/${proto}] `));
-    if (stream === 'out') onStdout(chunk);
+    if (stream === 'out') onStdout(text);
   };
   if (child.pid) LIVE.scenarios.add(child.pid);
-  child.stdout!.on('data', record('out'));
-  child.stderr!.on('data', record('err'));
+  child.stdout!.setEncoding('utf8').on('data', record('out'));
+  child.stderr!.setEncoding('utf8').on('data', record('err'));
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
@@ -324,11 +324,12 @@ async function runScenario(sc: Scenario, proto: 'http' | 'https', server: Server
     child.once('close', () => { clearTimeout(t); resolve(); });
     if (child.stdout!.readableEnded && child.stderr!.readableEnded) { clearTimeout(t); resolve(); }
   });
-  if (pending) onStdout(Buffer.from('\n'));
+  if (pending) onStdout('\n');
   await new Promise<void>((resolve) => outFile.end(() => resolve()));
   cleanupMounts(work);
   result.seconds = (Date.now() - started) / 1000;
-  result.output = lines.join('\n');
+  const lines = readFileSync(path.join(work, 'output.log'), 'utf8').split('\n');
+  result.output = lines.slice(-200).join('\n');
 
   const failed = result.ops.filter((o) => !o.ok);
   const lastLine = lines.map((l) => l.trim()).filter(Boolean).pop();
@@ -390,7 +391,11 @@ async function runAll(opts: Options): Promise<number> {
   if (!existsSync(CLI)) throw new Error(`${CLI} does not exist; build first (npx tsc -p tsconfig.json)`);
 
   const tmp = mkdtempSync(path.join(os.tmpdir(), 's3mux-e2e-'));
-  const record: RunRecord = { startedAt: new Date().toISOString(), node: process.version, results: [] };
+  const limits = [opts.only ? `--only ${opts.only.join(',')}` : '', opts.protos.length < 2 ? `--proto ${opts.protos[0]}` : ''].filter(Boolean);
+  const record: RunRecord = {
+    startedAt: new Date().toISOString(), node: process.version, results: [],
+    ...(limits.length ? { partial: limits.join(' ') } : {}),
+  };
   const t0 = Date.now();
   let keep = opts.keep;
   const tls = opts.protos.includes('https') ? makeCert(tmp) : undefined;

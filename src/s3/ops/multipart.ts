@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { S3Error } from '../../errors';
 import { validateKey } from '../../backends/keys';
-import type { PartInfo } from '../../backends/types';
+import type { ObjectAttributes, PartInfo } from '../../backends/types';
 import type { Handler, S3Context } from '../context';
 import { checkCopySourceConditions, unquote } from '../conditions';
 import { attributesFromHeaders } from '../headers';
@@ -50,7 +50,9 @@ export const createMultipartUpload: Handler = async (ctx) => {
   await view.exists();
   const attrs = attributesFromHeaders(ctx.headers);
   const id = await view.createUpload(ctx.key, attrs);
-  return xmlResponse('InitiateMultipartUploadResult', { Bucket: ctx.bucketName, Key: ctx.key, UploadId: id });
+  const algorithm = ctx.header('x-amz-checksum-algorithm');
+  return xmlResponse('InitiateMultipartUploadResult', { Bucket: ctx.bucketName, Key: ctx.key, UploadId: id }, 200,
+    algorithm ? { 'x-amz-checksum-algorithm': algorithm.toUpperCase() } : {});
 };
 
 export const uploadPart: Handler = async (ctx) => {
@@ -58,11 +60,13 @@ export const uploadPart: Handler = async (ctx) => {
   const n = partNumber(ctx);
   const id = uploadId(ctx);
   const view = ctx.bucket();
-  const body = requestBody(ctx, { userMetadata: {} });
+  // The checksums the part's request named land here once its body has been verified.
+  const verified: ObjectAttributes = { userMetadata: {} };
+  const body = requestBody(ctx, verified);
   if (body.size !== undefined && body.size > MAX_PART_SIZE) throw new S3Error('EntityTooLarge');
   const part = await view.uploadPart(ctx.key, id, n, body.stream, { size: body.size });
   const headers: Record<string, string> = { ETag: `"${part.etag}"` };
-  for (const [alg, v] of Object.entries(part.checksums ?? {})) headers[`x-amz-checksum-${alg}`] = v;
+  for (const [alg, v] of Object.entries({ ...verified.checksums, ...part.checksums })) headers[`x-amz-checksum-${alg}`] = v;
   return { status: 200, headers };
 };
 

@@ -109,7 +109,10 @@ step() {
     exec 9>&2
     set -eEuo pipefail
     shopt -s inherit_errexit
-    trap '_rc=$?; [[ $BASH_COMMAND == return* ]] || echo "ERR: line $LINENO: $(_short "$BASH_COMMAND") -> exit $_rc" >&9' ERR
+    # Report a failing command of the step itself, not one inside a $(...) (for instance a grep
+    # that finds nothing while a failure message is being built): that one surfaces in its caller.
+    _level=$BASH_SUBSHELL
+    trap '_rc=$?; [[ $BASH_COMMAND == return* ]] || [ "$BASH_SUBSHELL" -ne "$_level" ] || echo "ERR: line $LINENO: $(_short "$BASH_COMMAND") -> exit $_rc" >&9' ERR
     "$@"
   ) >"$log" 2>&1 </dev/null
   rc=$? # (not "|| rc=$?": errexit would be ignored inside the subshell)

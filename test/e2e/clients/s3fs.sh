@@ -50,13 +50,16 @@ s3same() { # LOCALFILE KEY: the object's bytes are the file's
 }
 
 mount_s3fs() { # NAME-OF-LOG
-  local log=$WORK_DIR/s3fs-$1.log pid i
+  local log=$WORK_DIR/s3fs-$1.log pid
   : >"$log"
   CURL_CA_BUNDLE=$S3_CA_FILE s3fs "$B" "$MNT" -f -o "$S3FS_OPTS" >"$log" 2>&1 </dev/null 9>&- &
   pid=$!
   echo "$pid" >"$PIDFILE"
-  for ((i = 0; i < 150; i++)); do # 30 s
-    if timeout 5 mountpoint -q "$MNT"; then return 0; fi
+  # s3fs mounts first and checks the bucket in FUSE init: until then a stat of the mount point
+  # blocks, hence the timeout on mountpoint and the wall-clock bound on the loop.
+  local until=$((SECONDS + 30))
+  while [ "$SECONDS" -lt "$until" ]; do
+    if timeout 3 mountpoint -q "$MNT"; then return 0; fi
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.2
   done
@@ -72,11 +75,12 @@ mount_s3fs() { # NAME-OF-LOG
 }
 
 unmount_s3fs() {
-  local pid i
+  local pid
   pid=$(cat "$PIDFILE" 2>/dev/null || true)
   sync
   x "$FUSERMOUNT" -u "$MNT"
-  for ((i = 0; i < 100; i++)); do # 20 s
+  local until=$((SECONDS + 20))
+  while [ "$SECONDS" -lt "$until" ]; do
     [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
     sleep 0.2
   done
