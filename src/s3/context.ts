@@ -25,6 +25,8 @@ export interface Services {
   router: Router;
   /** The region s3mux reports (GetBucketLocation, x-amz-bucket-region). */
   region: string;
+  /** How often long answers (CompleteMultipartUpload) send a keep-alive space; default 5 s. */
+  keepAliveMs?: number;
 }
 
 export class S3Context {

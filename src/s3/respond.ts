@@ -1,5 +1,6 @@
-/** S3 error documents. */
-import { S3Error } from '../errors';
+/** S3 error documents and XML answers. */
+import { Readable } from 'node:stream';
+import { S3Error, toS3Error } from '../errors';
 import { toXml } from './xml';
 import type { S3Response } from './context';
 
@@ -19,4 +20,49 @@ export function errorResponse(err: S3Error, resource: string, requestId: string,
 
 export function xmlResponse(root: string, body: Parameters<typeof toXml>[1], status = 200, extraHeaders: Record<string, string> = {}): S3Response {
   return { status, headers: { 'Content-Type': 'application/xml', ...extraHeaders }, body: toXml(root, body) };
+}
+
+const XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n';
+
+/**
+ * The answer to work that may outlast a client's read timeout (assembling a large multipart
+ * object). Work that ends within `keepAliveMs` gets an ordinary answer, errors with their own
+ * status. Longer work is answered as S3 does: 200 and the XML declaration at once, a space
+ * every `keepAliveMs` while it runs, then the result, or an <Error> document if it failed
+ * (SDKs look for an Error inside a 200 answer to CompleteMultipartUpload).
+ */
+export async function slowXmlResponse(
+  work: Promise<{ root: string; body: Parameters<typeof toXml>[1] }>,
+  ctx: { resource: string; requestId: string },
+  keepAliveMs = 5000,
+): Promise<S3Response> {
+  let timer: NodeJS.Timeout | undefined;
+  const slow = new Promise<'slow'>((resolve) => { timer = setTimeout(() => resolve('slow'), keepAliveMs); });
+  const first = await Promise.race([work, slow]).finally(() => clearTimeout(timer));
+  if (first !== 'slow') return xmlResponse(first.root, first.body);
+  return keepAliveResponse(work, ctx, keepAliveMs);
+}
+
+function keepAliveResponse(
+  work: Promise<{ root: string; body: Parameters<typeof toXml>[1] }>,
+  ctx: { resource: string; requestId: string },
+  keepAliveMs: number,
+): S3Response {
+  const stream = new Readable({ read() {} });
+  stream.push(XML_DECLARATION);
+  const timer = setInterval(() => stream.push(' '), keepAliveMs);
+  work.then(
+    ({ root, body }) => toXml(root, body).slice(XML_DECLARATION.length),
+    (err: unknown) => {
+      const e = toS3Error(err);
+      return toXml('Error', { Code: e.code, Message: e.message, ...e.extra, Resource: ctx.resource, RequestId: ctx.requestId }, null).slice(XML_DECLARATION.length);
+    },
+  ).then((tail) => {
+    clearInterval(timer);
+    stream.push(tail);
+    stream.push(null);
+  });
+  // If the client goes away, stop the keep-alive; the work itself runs to completion.
+  stream.once('close', () => clearInterval(timer));
+  return { status: 200, headers: { 'Content-Type': 'application/xml' }, body: stream };
 }

@@ -27,6 +27,8 @@ export interface ServerOptions {
   log?: (line: string) => void;
   /** Multipart uploads older than this are swept (default 7 days); 0 turns the sweep off. */
   multipartMaxAgeMs?: number;
+  /** Keep-alive interval of long answers (tests shorten it). */
+  keepAliveMs?: number;
 }
 
 export const DEFAULT_MULTIPART_MAX_AGE_MS = 7 * 24 * 3600_000;
@@ -54,7 +56,7 @@ export function createApp(opts: ServerOptions): express.Express {
   app.get('/-/health', (_req, res) => { res.json({ status: 'ok' }); });
   app.use((req, res) => {
     void dispatch(req, res, {
-      services: { router: opts.router, region: opts.region ?? 'us-east-1' },
+      services: { router: opts.router, region: opts.region ?? 'us-east-1', keepAliveMs: opts.keepAliveMs },
       domains: opts.domains ?? [],
       credentials,
       principals,

@@ -26,6 +26,7 @@ export interface TestServerOptions {
   domains?: string[];
   tls?: { cert: string; key: string };
   users?: ServerOptions['users'];
+  keepAliveMs?: number;
 }
 
 export async function startTestServer(opts: TestServerOptions = {}): Promise<TestServer> {
@@ -37,7 +38,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     ? Router.fromTable(validateRoutingTable({ backends: { mem: { type: 'memory', store: path.basename(dataDir) } } }, { baseDir: dataDir }))
     : Router.defaultFor(dataDir));
   const running = await startServer({
-    router, host: '127.0.0.1', port: 0, domains: opts.domains, tls: opts.tls, users: opts.users,
+    router, host: '127.0.0.1', port: 0, domains: opts.domains, tls: opts.tls, users: opts.users, keepAliveMs: opts.keepAliveMs,
     identities: [{ accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY }],
     log: (line) => console.error(line),
   });

@@ -9,6 +9,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import * as Minio from 'minio';
 import { startTestServer, ACCESS_KEY, SECRET_KEY, type TestServer } from '../helpers/server';
+import { signedFetch } from '../helpers/sign';
 
 const MiB = 1024 * 1024;
 const md5 = (b: Buffer) => createHash('md5').update(b).digest();
@@ -158,5 +159,51 @@ describe('protocol: multipart uploads', () => {
     // minio-js chooses its own part size from the length; it still goes multipart.
     expect(stat.etag).to.match(/-\d+$/);
     expect(sha256(await body('minio-multi.bin'))).to.equal(sha256(data));
+  });
+
+  describe('a Complete that takes longer than the keep-alive interval', () => {
+    let slow: TestServer;
+    before(async () => {
+      slow = await startTestServer({ keepAliveMs: 40 });
+      await slow.s3.send(new CreateBucketCommand({ Bucket }));
+      // Assembly made slow on purpose: the answer must keep the line busy, then carry the result.
+      const store = slow.router.defaultBackend.multipart!;
+      const complete = store.completeUpload.bind(store);
+      store.completeUpload = async (...args) => {
+        await new Promise((r) => setTimeout(r, 250));
+        return complete(...args);
+      };
+    });
+    after(async () => { await slow.stop(); });
+
+    it('answers 200 with spaces, then the result the SDK reads', async () => {
+      const Key = 'slow.bin';
+      const { UploadId } = await slow.s3.send(new CreateMultipartUploadCommand({ Bucket, Key }));
+      const p = await slow.s3.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber: 1, Body: Buffer.from('slow part') }));
+      const r = await slow.s3.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: [{ ETag: p.ETag, PartNumber: 1 }] } }));
+      expect(r.ETag).to.match(/-1"$/);
+      const got = await slow.s3.send(new GetObjectCommand({ Bucket, Key }));
+      expect(await got.Body!.transformToString()).to.equal('slow part');
+      // On the wire: the declaration, keep-alive spaces, then the document.
+      const again = await slow.s3.send(new CreateMultipartUploadCommand({ Bucket, Key: 'raw.bin' }));
+      const part = await slow.s3.send(new UploadPartCommand({ Bucket, Key: 'raw.bin', UploadId: again.UploadId, PartNumber: 1, Body: Buffer.from('raw') }));
+      const raw = await signedFetch(slow.url, { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY }, 'POST', `/${Bucket}/raw.bin`, {
+        query: { uploadId: again.UploadId! },
+        body: `<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>${part.ETag}</ETag></Part></CompleteMultipartUpload>`,
+      });
+      expect(raw.status).to.equal(200);
+      expect(raw.text).to.match(/^<\?xml version="1.0" encoding="UTF-8"\?>\n {2,}<CompleteMultipartUploadResult xmlns=/);
+    });
+
+    it('reports a failure found late as an Error inside the 200, which the SDK raises', async () => {
+      const Key = 'slow-conditional.bin';
+      await slow.s3.send(new PutObjectCommand({ Bucket, Key, Body: 'exists already' }));
+      const { UploadId } = await slow.s3.send(new CreateMultipartUploadCommand({ Bucket, Key }));
+      const p = await slow.s3.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber: 1, Body: Buffer.from('new') }));
+      const err = await errorOf(slow.s3.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, IfNoneMatch: '*', MultipartUpload: { Parts: [{ ETag: p.ETag, PartNumber: 1 }] } })));
+      expect(err.name).to.equal('PreconditionFailed');
+      const still = await slow.s3.send(new GetObjectCommand({ Bucket, Key }));
+      expect(await still.Body!.transformToString()).to.equal('exists already');
+    });
   });
 });

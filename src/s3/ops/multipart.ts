@@ -10,7 +10,7 @@ import type { Handler, S3Context } from '../context';
 import { checkCopySourceConditions, unquote } from '../conditions';
 import { attributesFromHeaders } from '../headers';
 import { readSmallBody, requestBody } from '../payload';
-import { xmlResponse } from '../respond';
+import { slowXmlResponse, xmlResponse } from '../respond';
 import { many, parseXml, text } from '../xml';
 import { owner } from './buckets';
 import { parseCopySource } from './copy';
@@ -144,13 +144,18 @@ export const completeMultipartUpload: Handler = async (ctx) => {
     }
   });
   const etag = multipartEtag(chosen.map((p) => p.etag));
-  const meta = await view.completeUpload(ctx.key, id, chosen.map((p) => p.partNumber), etag, { conditions: writeConditions(ctx) });
-  return xmlResponse('CompleteMultipartUploadResult', {
-    Location: `/${ctx.bucketName}/${ctx.key.split('/').map(encodeURIComponent).join('/')}`,
-    Bucket: ctx.bucketName,
-    Key: ctx.key,
-    ETag: `"${meta.etag}"`,
-  });
+  const conditions = writeConditions(ctx);
+  // Assembly can take a while for large objects: answer as S3 does, keeping the line busy.
+  const work = view.completeUpload(ctx.key, id, chosen.map((p) => p.partNumber), etag, { conditions }).then((meta) => ({
+    root: 'CompleteMultipartUploadResult',
+    body: {
+      Location: `/${ctx.bucketName}/${ctx.key.split('/').map(encodeURIComponent).join('/')}`,
+      Bucket: ctx.bucketName,
+      Key: ctx.key,
+      ETag: `"${meta.etag}"`,
+    },
+  }));
+  return slowXmlResponse(work, ctx, ctx.services.keepAliveMs);
 };
 
 export const abortMultipartUpload: Handler = async (ctx) => {

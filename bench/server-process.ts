@@ -1,0 +1,146 @@
+/**
+ * s3mux as a child process (`node dist/src/cli.js serve`) on the filesystem backend over a
+ * temporary data directory, so that its memory is its own and not the bench's.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+export interface ServerProcess {
+  pid: number;
+  url: string;
+  host: string;
+  port: number;
+  dataDir: string;
+  /** The last lines the server wrote (stdout and stderr), for failure reports. */
+  logTail(): string[];
+  /** How many "internal error" lines the server logged. */
+  internalErrors(): number;
+  /** Whether the server is still running. */
+  alive(): boolean;
+  /** How it exited ('code 0', 'signal SIGKILL'), '' while running. */
+  exitInfo(): string;
+  /** Stops the server (SIGTERM, then SIGKILL) and removes the data directory. Idempotent. */
+  stop(): Promise<void>;
+  /** Last resort from a synchronous 'exit' handler: SIGKILL and remove the directory. */
+  stopSync(): void;
+}
+
+const CLI = path.join(__dirname, '..', 'src', 'cli.js');
+const TAIL_LINES = 60;
+
+export async function startServerProcess(creds: { accessKeyId: string; secretAccessKey: string }, startupTimeoutMs = 20_000): Promise<ServerProcess> {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 's3mux-bench-'));
+  const env: NodeJS.ProcessEnv = { ...process.env, S3MUX_ROOT_USER: creds.accessKeyId, S3MUX_ROOT_PASSWORD: creds.secretAccessKey };
+  delete env.NODE_OPTIONS; // measure the server as it runs by default
+  let child: ChildProcess;
+  try {
+    // Port 0: the kernel picks a free port, and the server prints the one it got.
+    child = spawn(process.execPath, [CLI, 'serve', '--address', '127.0.0.1:0', '--data-dir', dataDir], {
+      env, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+  } catch (err) {
+    rmSync(dataDir, { recursive: true, force: true });
+    throw err;
+  }
+
+  const tail: string[] = [];
+  let internalErrors = 0;
+  let exited = child.exitCode !== null;
+  let exitInfo = '';
+  const exitPromise = new Promise<void>((resolve) => {
+    child.once('exit', (code, signal) => {
+      exited = true;
+      exitInfo = signal ? `signal ${signal}` : `code ${code}`;
+      resolve();
+    });
+  });
+  let onLine: ((line: string) => void) | undefined;
+  const reader = (stream: NodeJS.ReadableStream) => {
+    let pending = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => {
+      pending += chunk;
+      let nl: number;
+      while ((nl = pending.indexOf('\n')) >= 0) {
+        const line = pending.slice(0, nl);
+        pending = pending.slice(nl + 1);
+        if (/internal error/i.test(line)) internalErrors++;
+        tail.push(line);
+        if (tail.length > TAIL_LINES) tail.shift();
+        onLine?.(line);
+      }
+    });
+  };
+  reader(child.stdout!);
+  reader(child.stderr!);
+
+  let stopped = false;
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    if (!exited) {
+      child.kill('SIGTERM');
+      const killer = setTimeout(() => { if (!exited) child.kill('SIGKILL'); }, 3_000);
+      await exitPromise;
+      clearTimeout(killer);
+    }
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  const stopSync = (): void => {
+    if (!exited) {
+      try { child.kill('SIGKILL'); } catch { /* already gone */ }
+    }
+    if (!stopped) {
+      stopped = true;
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  };
+
+  let url: string;
+  try {
+    url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`s3mux did not report listening within ${startupTimeoutMs} ms`)), startupTimeoutMs);
+      onLine = (line) => {
+        const m = /s3mux listening on (https?:\/\/\S+)/.exec(line);
+        if (m) {
+          clearTimeout(timer);
+          resolve(m[1]);
+        }
+      };
+      void exitPromise.then(() => {
+        clearTimeout(timer);
+        reject(new Error(`s3mux exited during startup (${exitInfo})`));
+      });
+      child.once('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+    });
+  } catch (err) {
+    await stop();
+    const lines = tail.length ? `\n  server output:\n    ${tail.join('\n    ')}` : '';
+    throw new Error(`${(err as Error).message}${lines}`);
+  } finally {
+    onLine = undefined;
+  }
+  const u = new URL(url);
+  if (u.hostname !== '127.0.0.1') {
+    await stop();
+    throw new Error(`s3mux listens on ${url}, expected 127.0.0.1`);
+  }
+  return {
+    pid: child.pid!,
+    url,
+    host: u.hostname,
+    port: Number(u.port),
+    dataDir,
+    logTail: () => [...tail],
+    internalErrors: () => internalErrors,
+    alive: () => !exited,
+    exitInfo: () => exitInfo,
+    stop,
+    stopSync,
+  };
+}
