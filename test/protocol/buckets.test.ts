@@ -1,21 +1,13 @@
 import { expect } from 'chai';
 import {
   CreateBucketCommand, DeleteBucketCommand, GetBucketLocationCommand, HeadBucketCommand, ListBucketsCommand,
-  PutObjectCommand, S3ServiceException,
+  PutObjectCommand,
 } from '@aws-sdk/client-s3';
 import { startTestServer, rawRequest, ACCESS_KEY, SECRET_KEY, type TestServer } from '../helpers/server';
 import { signedFetch } from '../helpers/sign';
+import { errorOf } from '../helpers/errors';
 
 const CREDS = { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY };
-
-async function errorOf(p: Promise<unknown>): Promise<S3ServiceException> {
-  try {
-    await p;
-  } catch (err) {
-    return err as S3ServiceException;
-  }
-  throw new Error('expected the request to fail');
-}
 
 describe('protocol: buckets', () => {
   let srv: TestServer;

@@ -4,23 +4,14 @@ import { expect } from 'chai';
 import {
   CopyObjectCommand, CreateBucketCommand, DeleteObjectCommand, DeleteObjectTaggingCommand, DeleteObjectsCommand,
   GetObjectCommand, GetObjectTaggingCommand, HeadObjectCommand, PutObjectCommand, PutObjectTaggingCommand,
-  S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { startTestServer, ACCESS_KEY, SECRET_KEY, type TestServer } from '../helpers/server';
 import { signedFetch } from '../helpers/sign';
+import { errorOf } from '../helpers/errors';
 
 const CREDS = { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY };
 const md5hex = (b: Buffer | string) => createHash('md5').update(b).digest('hex');
 const md5b64 = (b: Buffer | string) => createHash('md5').update(b).digest('base64');
-
-async function errorOf(p: Promise<unknown>): Promise<S3ServiceException> {
-  try {
-    await p;
-  } catch (err) {
-    return err as S3ServiceException;
-  }
-  throw new Error('expected the request to fail');
-}
 
 describe('protocol: objects', () => {
   let srv: TestServer;

@@ -2,20 +2,12 @@
 import { expect } from 'chai';
 import {
   CopyObjectCommand, CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, GetObjectCommand, ListBucketsCommand,
-  ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException,
+  ListObjectsV2Command, PutObjectCommand, S3Client,
 } from '@aws-sdk/client-s3';
 import { validateRoutingTable, ConfigError } from '../../src/router/config';
 import { Router } from '../../src/router/router';
 import { startTestServer, type TestServer } from '../helpers/server';
-
-async function errorOf(p: Promise<unknown>): Promise<S3ServiceException> {
-  try {
-    await p;
-  } catch (err) {
-    return err as S3ServiceException;
-  }
-  throw new Error('expected the request to fail');
-}
+import { errorOf } from '../helpers/errors';
 
 describe('protocol: identities, policies and public-read routes', () => {
   let srv: TestServer;

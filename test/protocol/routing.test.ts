@@ -7,23 +7,15 @@ import { promisify } from 'node:util';
 import { expect } from 'chai';
 import {
   CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, ListBucketsCommand, ListObjectsV2Command, PutObjectCommand,
-  S3Client, S3ServiceException,
+  S3Client,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { Router } from '../../src/router/router';
 import { loadRoutingTable } from '../../src/router/config';
 import { startTestServer, type TestServer } from '../helpers/server';
+import { errorOf } from '../helpers/errors';
 
 const CLI = path.resolve(__dirname, '../../src/cli.js');
-
-async function errorOf(p: Promise<unknown>): Promise<S3ServiceException> {
-  try {
-    await p;
-  } catch (err) {
-    return err as S3ServiceException;
-  }
-  throw new Error('expected the request to fail');
-}
 
 describe('protocol: routing tables', () => {
   let dir: string;
