@@ -64,7 +64,8 @@ export interface ChunkSigningContext {
 export type AuthResult =
   | { type: 'anonymous' }
   | {
-      type: 'header' | 'presigned';
+      /** SigV4 in the Authorization header or the query; 'v2' is SigV2 either way (auth/sigv2.ts). */
+      type: 'header' | 'presigned' | 'v2';
       accessKeyId: string;
       region: string;
       service: string;
@@ -313,7 +314,8 @@ export function authenticate(req: AuthRequest, lookup: CredentialLookup, now: Da
       { ArgumentName: 'Authorization', ArgumentValue: authorization },
     );
   }
-  // SigV2 (header "AWS AKID:sig" or query AWSAccessKeyId/Signature) is not implemented yet.
+  // SigV2 (header "AWS AKID:sig" or query AWSAccessKeyId/Signature) is verified by
+  // auth/sigv2.ts: auth/authenticate.ts hands such requests there and never here.
   if ((authorization !== undefined && /^AWS /.test(authorization)) || (query.has('AWSAccessKeyId') && query.has('Signature'))) {
     throw new S3Error('AccessDenied', 'SigV2 not supported');
   }

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import { S3Error, toS3Error } from '../errors';
-import { authenticate, type AuthResult, type CredentialLookup } from '../auth/sigv4';
+import { authenticate, type AuthResult, type CredentialLookup } from '../auth/authenticate';
 import { ANONYMOUS, ROOT, type Principal } from '../auth/policy';
 import { resolveTarget, type Target } from './addressing';
 import { S3Context, type S3Response, type Services } from './context';
@@ -45,15 +45,33 @@ export async function dispatch(req: IncomingMessage, res: ServerResponse, opts: 
     resource = target.rawPath;
     const auth: AuthResult = authenticate(
       // headersDistinct keeps repeated headers apart: SigV4 joins them with ',' not ', '.
-      { method: req.method ?? 'GET', rawPath: target.rawPath, rawQuery: target.rawQuery, headers: req.headersDistinct },
+      {
+        method: req.method ?? 'GET', rawPath: target.rawPath, rawQuery: target.rawQuery, headers: req.headersDistinct,
+        virtualHostBucket: target.style === 'virtual-host' ? target.bucket : undefined,
+      },
       opts.credentials,
+      undefined,
+      { region: opts.services.region },
     );
-    const principal = auth.type === 'anonymous' ? ANONYMOUS : opts.principals?.get(auth.accessKeyId) ?? ROOT;
-    const ctx = new S3Context(req, target, requestId, auth, principal, opts.services);
+    const principalOf = (a: AuthResult) => (a.type === 'anonymous' ? ANONYMOUS : opts.principals?.get(a.accessKeyId) ?? ROOT);
+    const ctx = new S3Context(req, target, requestId, auth, principalOf(auth), opts.services);
     const op = findOperation(req.method ?? 'GET', levelOf(target), ctx.query, req.headers);
-    if (op.action) ctx.authorize(op.action, ctx.bucketName);
-    else if (auth.type === 'anonymous') throw new S3Error('AccessDenied', 'Anonymous access is not allowed here.');
-    response = await op.handler(ctx);
+    if (op.formHandler) {
+      // POST Object: the handler verifies the form's signature, then its signer is authorized
+      // for the operation as any other caller would be.
+      response = await op.formHandler(ctx, {
+        credentials: opts.credentials,
+        signedBy: (signer) => {
+          const signed = new S3Context(req, target, requestId, signer, principalOf(signer), opts.services);
+          if (op.action) signed.authorize(op.action, signed.bucketName);
+          return signed;
+        },
+      });
+    } else {
+      if (op.action) ctx.authorize(op.action, ctx.bucketName);
+      else if (auth.type === 'anonymous') throw new S3Error('AccessDenied', 'Anonymous access is not allowed here.');
+      response = await op.handler(ctx);
+    }
   } catch (err) {
     const e = toS3Error(err);
     if (e.status >= 500 && !(err instanceof S3Error)) opts.onInternalError?.(err, req);

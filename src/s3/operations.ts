@@ -11,11 +11,12 @@ import { deleteObjects } from './ops/delete-objects';
 import { listObjectsV1, listObjectsV2 } from './ops/listing';
 import * as multipart from './ops/multipart';
 import * as objects from './ops/objects';
+import { postObject, type FormHandler } from './ops/post-object';
 import * as tagging from './ops/tagging';
 
 export type Level = 'service' | 'bucket' | 'object';
 
-export interface Operation {
+interface OperationBase {
   name: string;
   method: string;
   level: Level;
@@ -29,8 +30,16 @@ export interface Operation {
   consumes?: string[];
   /** What a policy must allow on the addressed bucket; undefined for ListBuckets (any signed user). */
   action?: Action;
-  handler: Handler;
 }
+
+export type Operation = OperationBase & (
+  | { handler: Handler; formHandler?: undefined }
+  /**
+   * POST Object: the request itself is unsigned, its signature travels in the form. Dispatch
+   * calls formHandler with the means to verify the form's signer and authorize it for `action`.
+   */
+  | { formHandler: FormHandler; handler?: undefined }
+);
 
 export const OPERATIONS: Operation[] = [
   { name: 'ListBuckets', method: 'GET', level: 'service', handler: buckets.listBuckets },
@@ -44,6 +53,7 @@ export const OPERATIONS: Operation[] = [
   { name: 'CreateBucket', action: 'createBucket', method: 'PUT', level: 'bucket', handler: buckets.createBucket },
   { name: 'DeleteBucket', action: 'deleteBucket', method: 'DELETE', level: 'bucket', handler: buckets.deleteBucket },
   { name: 'DeleteObjects', action: 'delete', method: 'POST', level: 'bucket', sub: 'delete', handler: deleteObjects },
+  { name: 'PostObject', action: 'write', method: 'POST', level: 'bucket', formHandler: postObject },
   { name: 'ListMultipartUploads', action: 'list', method: 'GET', level: 'bucket', sub: 'uploads', handler: multipart.listMultipartUploads },
 
   { name: 'CreateMultipartUpload', action: 'write', method: 'POST', level: 'object', sub: 'uploads', handler: multipart.createMultipartUpload },

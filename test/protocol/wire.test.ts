@@ -82,7 +82,9 @@ describe('protocol: wire', () => {
     });
 
     it('keeps hostile keys inside the data directory', async () => {
-      expect(readdirSync(srv.sandbox)).to.deep.equal(['data']);
+      // On disk checks apply to the fs backend; the memory run checks the S3 behaviour only.
+      const onDisk = srv.router.defaultBackend.kind === 'fs';
+      if (onDisk) expect(readdirSync(srv.sandbox)).to.deep.equal(['data']);
       const keys = ['../escape.txt', '../../escape2.txt', 'a/../../../escape3.txt', '..', '../', './../x', '/abs/olute', '..%2Fenc'];
       for (const key of keys) {
         const r = await signedFetch(srv.url, CREDS, 'PUT', '/wire/' + key.split('/').map(encodeURIComponent).join('/'), { body: 'x' });
@@ -91,8 +93,10 @@ describe('protocol: wire', () => {
         expect(g.text, key).to.equal('x');
       }
       // Nothing beside the data directory, and nothing inside it that resolves outside.
-      expect(readdirSync(srv.sandbox)).to.deep.equal(['data']);
-      for (const p of walk(srv.dataDir)) expect(path.relative(srv.dataDir, p).startsWith('..')).to.equal(false);
+      if (onDisk) {
+        expect(readdirSync(srv.sandbox)).to.deep.equal(['data']);
+        for (const p of walk(srv.dataDir)) expect(path.relative(srv.dataDir, p).startsWith('..')).to.equal(false);
+      }
     });
 
     it('refuses a key with a NUL byte and a bad percent-encoding', async () => {
@@ -126,8 +130,7 @@ describe('protocol: wire', () => {
       const g = await signedFetch(srv.url, CREDS, 'GET', `/wire/${key}`);
       expect(g.status).to.equal(404);
       // And no temp files are left behind.
-      const tmp = path.join(srv.dataDir, '.s3mux', 'tmp');
-      expect(readdirSync(tmp)).to.deep.equal([]);
+      if (srv.router.defaultBackend.kind === 'fs') expect(readdirSync(path.join(srv.dataDir, '.s3mux', 'tmp'))).to.deep.equal([]);
     });
 
     it('answers Expect: 100-continue before the body', async () => {
