@@ -30,6 +30,9 @@ export const ERROR_TABLE = {
   InvalidRequest: [400, 'Invalid Request'],
   InvalidStorageClass: [400, 'The storage class you specified is not valid.'],
   InvalidURI: [400, 'Couldn\'t parse the specified URI.'],
+  InvalidToken: [400, 'The provided token is malformed or otherwise invalid.'],
+  InvalidLocationConstraint: [400, 'The specified location-constraint is not valid'],
+  RequestHeaderSectionTooLarge: [400, 'Your request header section exceeds the maximum allowed size.'],
   InvalidTag: [400, 'The tag provided was not a valid tag.'],
   KeyTooLongError: [400, 'Your key is too long'],
   MalformedXML: [400, 'The XML you provided was not well-formed or did not validate against our published schema.'],
@@ -78,10 +81,18 @@ export function isS3Error(err: unknown, code?: S3ErrorCode): err is S3Error {
   return err instanceof S3Error && (code === undefined || err.code === code);
 }
 
+/** The request stream ended early because the client aborted or reset the connection. */
+export function isClientAbort(err: unknown): boolean {
+  const e = err as NodeJS.ErrnoException | undefined;
+  return e?.code === 'ECONNRESET' || e?.code === 'ERR_STREAM_PREMATURE_CLOSE' || e?.message === 'aborted';
+}
+
 /** Anything that is not already an S3Error becomes one, so no raw exception reaches a client. */
 export function toS3Error(err: unknown): S3Error {
   if (err instanceof S3Error) return err;
   const e = err as NodeJS.ErrnoException | undefined;
+  // The client went away or stopped short in the middle of its body.
+  if (isClientAbort(err)) return new S3Error('IncompleteBody');
   switch (e?.code) {
     case 'ENOSPC':
     case 'EDQUOT':

@@ -48,5 +48,11 @@ export function authenticate(req: SigV2Request, lookup: CredentialLookup, now: D
     );
   }
   if (sigV2Kind(req) !== undefined) return authenticateV2(req, lookup, now, { maxSkewMs: opts.maxSkewMs, region: opts.region });
-  return authenticateV4(req, lookup, now, opts);
+  const result = authenticateV4(req, lookup, now, opts);
+  // A signature is only good for the service it names: this endpoint is S3.
+  if (result.type !== 'anonymous' && result.service !== 's3') {
+    const message = `The authorization header is malformed; incorrect service "${result.service}". This endpoint belongs to "s3".`;
+    throw new S3Error(result.type === 'presigned' ? 'AuthorizationQueryParametersError' : 'AuthorizationHeaderMalformed', message);
+  }
+  return result;
 }

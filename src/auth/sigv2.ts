@@ -274,7 +274,7 @@ export function authenticateV2(req: SigV2Request, lookup: CredentialLookup, now:
   const identity = lookup(accessKeyId);
   if (!identity) throw new S3Error('InvalidAccessKeyId', undefined, { AWSAccessKeyId: accessKeyId });
   if (identity.sessionToken !== undefined ? token === undefined || !signaturesEqual(token, identity.sessionToken) : token !== undefined) {
-    throw new S3Error('AccessDenied', 'The provided token is malformed or otherwise invalid.');
+    throw new S3Error('InvalidToken');
   }
 
   // --- the signature. Headers win over x-amz-* query parameters of the same name.

@@ -371,7 +371,7 @@ export function authenticate(req: AuthRequest, lookup: CredentialLookup, now: Da
   if (!identity) throw new S3Error('InvalidAccessKeyId', undefined, { AWSAccessKeyId: parsed.accessKeyId });
   const token = (parsed.presigned ? query.get('X-Amz-Security-Token') : undefined) ?? headerOf(req, 'x-amz-security-token');
   if (identity.sessionToken !== undefined ? token === undefined || !signaturesEqual(token, identity.sessionToken) : token !== undefined) {
-    throw new S3Error('AccessDenied', 'The provided token is malformed or otherwise invalid.');
+    throw new S3Error('InvalidToken');
   }
 
   // --- payload hash. Header auth without x-amz-content-sha256 signs the empty body's hash

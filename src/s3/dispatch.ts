@@ -29,6 +29,19 @@ function levelOf(t: Target): Level {
   return t.key === undefined ? 'bucket' : 'object';
 }
 
+/**
+ * The operation a request names. An anonymous caller learns nothing about what s3mux
+ * implements: any lookup failure is AccessDenied for it, as S3 answers.
+ */
+function findOperationFor(ctx: S3Context, req: IncomingMessage, level: Level): ReturnType<typeof findOperation> {
+  try {
+    return findOperation(req.method ?? 'GET', level, ctx.query, req.headers);
+  } catch (err) {
+    if (ctx.principal === ANONYMOUS && !(req.method === 'POST' && level === 'bucket')) throw new S3Error('AccessDenied');
+    throw err;
+  }
+}
+
 export function newRequestId(): string {
   return randomBytes(8).toString('hex').toUpperCase();
 }
@@ -55,7 +68,7 @@ export async function dispatch(req: IncomingMessage, res: ServerResponse, opts: 
     );
     const principalOf = (a: AuthResult) => (a.type === 'anonymous' ? ANONYMOUS : opts.principals?.get(a.accessKeyId) ?? ROOT);
     const ctx = new S3Context(req, target, requestId, auth, principalOf(auth), opts.services);
-    const op = findOperation(req.method ?? 'GET', levelOf(target), ctx.query, req.headers);
+    const op = findOperationFor(ctx, req, levelOf(target));
     if (op.formHandler) {
       // POST Object: the handler verifies the form's signature, then its signer is authorized
       // for the operation as any other caller would be.

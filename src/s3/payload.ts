@@ -5,7 +5,7 @@
  * ends. A body that fails a check ends with an error, so no backend commits it.
  */
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream';
+import { PassThrough, pipeline } from 'node:stream';
 import { S3Error } from '../errors';
 import type { ObjectAttributes } from '../backends/types';
 import { AwsChunkedDecoder } from './aws-chunked';
@@ -65,7 +65,61 @@ function namedAlgorithms(ctx: S3Context): { headerValues: Partial<Record<Checksu
  * Builds the verified body stream for a request. When `attrs` is given, the checksums the
  * request named are recorded into `attrs.checksums` as the body ends (trailers come last).
  */
-export function requestBody(ctx: S3Context, attrs?: ObjectAttributes): RequestBody {
+export interface BodyOptions {
+  /** Object and part uploads: a length must be announced (S3 answers 411 otherwise). */
+  requireLength?: boolean;
+  /** The largest body accepted, checked against the announced length before reading. */
+  maxSize?: number;
+}
+
+/** A body that sends nothing for this long is abandoned with RequestTimeout, as S3 does. */
+export const BODY_IDLE_TIMEOUT_MS = 20_000;
+
+type Req = S3Context['req'];
+
+/**
+ * The request body as handlers read it: a stream of its own, fed from the request, so that
+ * s3mux can fail it (a stalled or cut-short body) while the socket stays open for the
+ * S3 error answer. Destroying the request itself would take the socket with it.
+ */
+const bodies = new WeakMap<Req, PassThrough>();
+/** Failures that arrived before the handler began reading the body. */
+const earlyFailures = new WeakMap<Req, S3Error>();
+
+function guardedBody(req: Req): PassThrough {
+  const existing = bodies.get(req);
+  if (existing) return existing;
+  const body = new PassThrough();
+  bodies.set(req, body);
+  req.pipe(body);
+  req.once('error', (err) => body.destroy(err));
+  req.once('aborted', () => body.destroy(new S3Error('IncompleteBody')));
+  body.once('close', () => req.unpipe(body));
+  const early = earlyFailures.get(req);
+  if (early) {
+    process.nextTick(() => body.destroy(early));
+    return body;
+  }
+  // A body that sends nothing for BODY_IDLE_TIMEOUT_MS is abandoned, as S3 does.
+  if (!req.complete) {
+    req.setTimeout(BODY_IDLE_TIMEOUT_MS, () => failRequestBody(req, new S3Error('RequestTimeout')));
+    // The socket outlives the request on keep-alive connections: its timer must not.
+    const clear = () => req.socket?.setTimeout(0);
+    req.once('end', clear);
+    body.once('close', clear);
+  }
+  return body;
+}
+
+/** Fails a request's body (if it is still being read), leaving the connection able to answer. */
+export function failRequestBody(req: Req, err: S3Error): void {
+  if (req.complete) return;
+  const body = bodies.get(req);
+  if (!body) earlyFailures.set(req, err);
+  else if (!body.destroyed) body.destroy(err);
+}
+
+export function requestBody(ctx: S3Context, attrs?: ObjectAttributes, opts: BodyOptions = {}): RequestBody {
   const auth = ctx.auth;
   const contentSha = ctx.header('x-amz-content-sha256');
   const encoding = (ctx.header('content-encoding') ?? '').toLowerCase();
@@ -73,6 +127,13 @@ export function requestBody(ctx: S3Context, attrs?: ObjectAttributes): RequestBo
   const contentLength = declaredLength(ctx.header('content-length'), 'Content-Length');
   const decodedLength = declaredLength(ctx.header('x-amz-decoded-content-length'), 'x-amz-decoded-content-length');
   if (streaming && decodedLength === undefined) throw new S3Error('MissingContentLength', 'x-amz-decoded-content-length is required with aws-chunked bodies.');
+  const chunkedTransfer = (ctx.header('transfer-encoding') ?? '').toLowerCase().includes('chunked');
+  if (opts.requireLength && contentLength === undefined && !chunkedTransfer) throw new S3Error('MissingContentLength');
+  const size = streaming ? decodedLength : contentLength;
+  if (opts.maxSize !== undefined && size !== undefined && size > opts.maxSize) {
+    throw new S3Error('EntityTooLarge', undefined, { ProposedSize: String(size), MaxSizeAllowed: String(opts.maxSize) });
+  }
+  const source = guardedBody(ctx.req);
 
   const { headerValues, trailing, computeOnly } = namedAlgorithms(ctx);
   const verifier = new VerifyingStream({
@@ -95,9 +156,9 @@ export function requestBody(ctx: S3Context, attrs?: ObjectAttributes): RequestBo
         }
       },
     });
-    stream = pipeline(ctx.req, decoder, verifier, () => {});
+    stream = pipeline(source, decoder, verifier, () => {});
   } else {
-    stream = pipeline(ctx.req, verifier, () => {});
+    stream = pipeline(source, verifier, () => {});
   }
   if (attrs) {
     verifier.once('end', () => {
@@ -106,7 +167,7 @@ export function requestBody(ctx: S3Context, attrs?: ObjectAttributes): RequestBo
       if (named.length) attrs.checksums = Object.fromEntries(named.map((a) => [a, digests[a] as string]));
     });
   }
-  return { stream, size: streaming ? decodedLength : contentLength };
+  return { stream, size };
 }
 
 /** A small body (an XML document) read whole, within `limit` bytes, verified like any other. */

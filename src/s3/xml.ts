@@ -53,12 +53,52 @@ export function toXml(root: string, body: XmlObject, namespace: string | null = 
  */
 export function parseXml(text: string): Record<string, unknown> | undefined {
   if (text.trim() === '') return undefined;
+  // No document type declarations: S3 documents never need one, and entity definitions
+  // would let a body rewrite itself (or grow without bound).
+  if (/<!DOCTYPE|<!ENTITY/i.test(text)) throw new S3Error('MalformedXML');
   if (XMLValidator.validate(text) !== true) throw new S3Error('MalformedXML');
+  // Only the five predefined entities and character references exist without a DTD.
+  for (const m of text.matchAll(/&([^;\s]*);/g)) {
+    if (!/^(lt|gt|amp|quot|apos|#\d+|#x[0-9a-fA-F]+)$/.test(m[1])) throw new S3Error('MalformedXML');
+  }
+  // Every namespace prefix in use must be declared.
+  for (const m of text.matchAll(/<\/?([A-Za-z_][\w.-]*):/g)) {
+    if (!new RegExp(`xmlns:${m[1]}\\s*=`).test(text)) throw new S3Error('MalformedXML');
+  }
+  let doc: Record<string, unknown>;
   try {
-    return parser.parse(text) as Record<string, unknown>;
+    doc = parser.parse(text) as Record<string, unknown>;
   } catch {
     throw new S3Error('MalformedXML');
   }
+  // Exactly one root element.
+  if (Object.keys(doc).filter((k) => k !== '?xml').length !== 1 || Object.values(doc).some(Array.isArray)) throw new S3Error('MalformedXML');
+  return doc;
+}
+
+/**
+ * The root element `name` of a parsed document, checked to hold only the `allowed` children
+ * (S3 refuses unknown elements with MalformedXML). Undefined for an empty body.
+ */
+export function element(doc: Record<string, unknown> | undefined, name: string, allowed: string[]): Record<string, unknown> | undefined {
+  if (doc === undefined) return undefined;
+  const root = doc[name];
+  if (root === undefined) throw new S3Error('MalformedXML');
+  return children(root, allowed);
+}
+
+/** An element's children, checked against `allowed`; an empty element has none. */
+export function children(node: unknown, allowed: string[]): Record<string, unknown> {
+  if (node === '' || node === undefined || node === null) return {};
+  if (typeof node !== 'object' || Array.isArray(node)) throw new S3Error('MalformedXML');
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(node)) {
+    // Indentation between elements is not content.
+    if (key === '#text' && typeof value === 'string' && value.trim() === '') continue;
+    if (!allowed.includes(key)) throw new S3Error('MalformedXML');
+    out[key] = value;
+  }
+  return out;
 }
 
 /** A child that may occur once or many times, always as an array. */

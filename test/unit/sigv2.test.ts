@@ -239,9 +239,9 @@ describe('sigv2: the string to sign and the verifier', () => {
       return req('GET', '/b/k', { ...headers, authorization: `AWS ${akid}:${sign(secret, sts)}` });
     };
     authenticateV2(withToken('AKIDTOKEN', 's', 'tok'), tl, now);
-    expectS3Error(() => authenticateV2(withToken('AKIDTOKEN', 's'), tl, now), 'AccessDenied', /token/);
-    expectS3Error(() => authenticateV2(withToken('AKIDTOKEN', 's', 'other'), tl, now), 'AccessDenied', /token/);
-    expectS3Error(() => authenticateV2(withToken(id.accessKeyId, id.secretAccessKey, 'tok'), tl, now), 'AccessDenied', /token/);
+    expectS3Error(() => authenticateV2(withToken('AKIDTOKEN', 's'), tl, now), 'InvalidToken', /token/);
+    expectS3Error(() => authenticateV2(withToken('AKIDTOKEN', 's', 'other'), tl, now), 'InvalidToken', /token/);
+    expectS3Error(() => authenticateV2(withToken(id.accessKeyId, id.secretAccessKey, 'tok'), tl, now), 'InvalidToken', /token/);
   });
 
   it("accepts the resource forms botocore signs (its URI template's path and query), and only for the same request", () => {

@@ -397,19 +397,19 @@ describe('sigv4: S3 rules', () => {
       authenticate(c.req, () => base, at);
     });
     it('refuses another token', () => {
-      expectS3Error(() => authenticate(c.req, () => ({ ...base, sessionToken: flipLast(base.sessionToken!) }), at), 'AccessDenied', /token/);
+      expectS3Error(() => authenticate(c.req, () => ({ ...base, sessionToken: flipLast(base.sessionToken!) }), at), 'InvalidToken', /token/);
     });
     it('refuses a request without the token the identity requires', () => {
       const { ['x-amz-security-token']: _t, ...headers } = c.req.headers;
-      expectS3Error(() => authenticate({ ...c.req, headers }, () => base, at), 'AccessDenied', /token/);
+      expectS3Error(() => authenticate({ ...c.req, headers }, () => base, at), 'InvalidToken', /token/);
     });
     it('refuses a token sent for long-term credentials', () => {
-      expectS3Error(() => authenticate(c.req, () => ({ accessKeyId: base.accessKeyId, secretAccessKey: base.secretAccessKey }), at), 'AccessDenied', /token/);
+      expectS3Error(() => authenticate(c.req, () => ({ accessKeyId: base.accessKeyId, secretAccessKey: base.secretAccessKey }), at), 'InvalidToken', /token/);
     });
     it('checks the X-Amz-Security-Token of a presigned URL', () => {
       const q = loadCase('get-vanilla-with-session-token', 'query');
       authenticate(q.req, () => base, at);
-      expectS3Error(() => authenticate(q.req, () => ({ ...base, sessionToken: 'other' }), at), 'AccessDenied', /token/);
+      expectS3Error(() => authenticate(q.req, () => ({ ...base, sessionToken: 'other' }), at), 'InvalidToken', /token/);
     });
   });
 

@@ -5,7 +5,7 @@ import { validateBucketName } from '../../backends/keys';
 import type { BucketInfo } from '../../backends/types';
 import type { Handler, S3Context } from '../context';
 import { xmlResponse } from '../respond';
-import { parseXml, text } from '../xml';
+import { element, parseXml, text } from '../xml';
 import { readSmallBody } from '../payload';
 
 export function owner(ctx: S3Context): { ID: string; DisplayName: string } {
@@ -39,11 +39,12 @@ export const createBucket: Handler = async (ctx) => {
   validateBucketName(name);
   const body = await readSmallBody(ctx, 64 * 1024);
   if (body.length) {
-    const doc = parseXml(body.toString('utf8'));
-    if (doc && !('CreateBucketConfiguration' in doc)) throw new S3Error('MalformedXML');
-    const config = doc?.CreateBucketConfiguration as Record<string, unknown> | undefined;
+    const config = element(parseXml(body.toString('utf8')), 'CreateBucketConfiguration', ['LocationConstraint', 'Location', 'Bucket']);
     const location = text(config?.LocationConstraint);
-    if (location !== undefined && !/^[a-z0-9-]*$/.test(location)) throw new S3Error('InvalidArgument', 'Invalid LocationConstraint');
+    // A region name (eu-west-1, us-gov-west-1, ...) or the legacy EU.
+    if (location !== undefined && location !== 'EU' && !/^[a-z]{2,}(-[a-z0-9]+){1,4}$/.test(location)) {
+      throw new S3Error('InvalidLocationConstraint', undefined, { LocationConstraint: location.slice(0, 64) });
+    }
   }
   const view = ctx.bucket(name);
   view.assertWritable();

@@ -4,7 +4,7 @@ import { validateKey } from '../../backends/keys';
 import type { Handler } from '../context';
 import { readSmallBody } from '../payload';
 import { xmlResponse } from '../respond';
-import { many, parseXml, text } from '../xml';
+import { children, element, many, parseXml, text } from '../xml';
 
 const MAX_OBJECTS = 1000;
 
@@ -12,18 +12,21 @@ export const deleteObjects: Handler = async (ctx) => {
   const view = ctx.bucket();
   await view.exists();
   // Content-MD5 is not required: current SDKs send x-amz-checksum-* instead (verified in payload).
-  const doc = parseXml((await readSmallBody(ctx, 2 * 1024 * 1024)).toString('utf8'));
-  const del = doc?.Delete as Record<string, unknown> | undefined;
-  if (!del || typeof del !== 'object') throw new S3Error('MalformedXML');
+  const del = element(parseXml((await readSmallBody(ctx, 2 * 1024 * 1024)).toString('utf8')), 'Delete', ['Object', 'Quiet']);
+  if (!del) throw new S3Error('MalformedXML');
   const objects = many(del.Object);
   if (objects.length === 0 || objects.length > MAX_OBJECTS) throw new S3Error('MalformedXML');
   const quiet = text(del.Quiet)?.trim().toLowerCase() === 'true';
+  // The whole document is checked before anything is deleted.
+  const keys = objects.map((obj) => {
+    const key = text(children(obj, ['Key', 'VersionId', 'ETag', 'LastModifiedTime', 'Size']).Key);
+    if (key === undefined) throw new S3Error('MalformedXML');
+    return key;
+  });
 
   const deleted: Array<{ Key: string }> = [];
   const errors: Array<{ Key: string; Code: string; Message: string }> = [];
-  for (const obj of objects) {
-    const key = text((obj as Record<string, unknown> | undefined)?.Key);
-    if (key === undefined) throw new S3Error('MalformedXML');
+  for (const key of keys) {
     try {
       validateKey(key);
       await view.deleteObject(key);

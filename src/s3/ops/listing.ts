@@ -9,7 +9,7 @@ const MAX_KEYS = 1000;
 
 export function parseMaxKeys(value: string | null, name = 'max-keys', cap = MAX_KEYS): number {
   if (value === null || value === '') return cap;
-  if (!/^\d+$/.test(value)) throw new S3Error('InvalidArgument', `Provided ${name} not an integer or within integer range`, { ArgumentName: name, ArgumentValue: value });
+  if (!/^\d+$/.test(value) || Number(value) > 2147483647) throw new S3Error('InvalidArgument', `Provided ${name} not an integer or within integer range`, { ArgumentName: name, ArgumentValue: value });
   return Math.min(Number(value), cap);
 }
 

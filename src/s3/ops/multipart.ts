@@ -11,7 +11,7 @@ import { checkCopySourceConditions, unquote } from '../conditions';
 import { attributesFromHeaders } from '../headers';
 import { readSmallBody, requestBody } from '../payload';
 import { slowXmlResponse, xmlResponse } from '../respond';
-import { many, parseXml, text } from '../xml';
+import { children, element, many, parseXml, text } from '../xml';
 import { owner } from './buckets';
 import { parseCopySource } from './copy';
 import { parseMaxKeys } from './listing';
@@ -62,8 +62,7 @@ export const uploadPart: Handler = async (ctx) => {
   const view = ctx.bucket();
   // The checksums the part's request named land here once its body has been verified.
   const verified: ObjectAttributes = { userMetadata: {} };
-  const body = requestBody(ctx, verified);
-  if (body.size !== undefined && body.size > MAX_PART_SIZE) throw new S3Error('EntityTooLarge');
+  const body = requestBody(ctx, verified, { requireLength: true, maxSize: MAX_PART_SIZE });
   const part = await view.uploadPart(ctx.key, id, n, body.stream, { size: body.size });
   const headers: Record<string, string> = { ETag: `"${part.etag}"` };
   for (const [alg, v] of Object.entries({ ...verified.checksums, ...part.checksums })) headers[`x-amz-checksum-${alg}`] = v;
@@ -118,13 +117,12 @@ export const completeMultipartUpload: Handler = async (ctx) => {
   validateKey(ctx.key);
   const id = uploadId(ctx);
   const view = ctx.bucket();
-  const doc = parseXml((await readSmallBody(ctx, 4 * 1024 * 1024)).toString('utf8'));
-  const root = doc?.CompleteMultipartUpload as Record<string, unknown> | undefined;
-  if (!root || typeof root !== 'object') throw new S3Error('MalformedXML');
+  const root = element(parseXml((await readSmallBody(ctx, 4 * 1024 * 1024)).toString('utf8')), 'CompleteMultipartUpload', ['Part']);
+  if (!root) throw new S3Error('MalformedXML');
   const requested = many(root.Part).map((p) => {
-    const node = p as Record<string, unknown>;
-    const num = Number(text(node?.PartNumber));
-    const etag = text(node?.ETag);
+    const node = children(p, ['PartNumber', 'ETag', 'ChecksumCRC32', 'ChecksumCRC32C', 'ChecksumCRC64NVME', 'ChecksumSHA1', 'ChecksumSHA256']);
+    const num = Number(text(node.PartNumber));
+    const etag = text(node.ETag);
     if (!Number.isInteger(num) || etag === undefined) throw new S3Error('MalformedXML');
     return { partNumber: num, etag: unquote(etag) };
   });
@@ -170,7 +168,7 @@ export const listParts: Handler = async (ctx) => {
   const maxParts = parseMaxKeys(ctx.query.get('max-parts'), 'max-parts');
   const markerText = ctx.query.get('part-number-marker');
   const marker = markerText ? Number(markerText) : undefined;
-  if (marker !== undefined && !(Number.isInteger(marker) && marker >= 0)) {
+  if (markerText && !/^\d{1,5}$/.test(markerText)) {
     throw new S3Error('InvalidArgument', 'Invalid part-number-marker', { ArgumentName: 'part-number-marker', ArgumentValue: markerText ?? '' });
   }
   const page = await ctx.bucket().listParts(ctx.key, id, { partNumberMarker: marker, maxParts });

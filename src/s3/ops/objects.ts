@@ -8,6 +8,9 @@ import { httpDate } from '../headers';
 import { attributesFromHeaders, metaHeaders, RESPONSE_OVERRIDES } from '../headers';
 import { requestBody } from '../payload';
 
+/** S3's limit for one PutObject; larger objects go multipart. */
+export const MAX_OBJECT_SIZE_SINGLE_PUT = 5 * 1024 ** 3;
+
 export function readConditions(ctx: S3Context, prefix = ''): ReadConditions {
   return {
     ifMatch: ctx.header(`${prefix}if-match`),
@@ -55,7 +58,7 @@ export const putObject: Handler = async (ctx) => {
   view.assertWritable();
   const attrs = attributesFromHeaders(ctx.headers);
   const conditions = writeConditions(ctx);
-  const body = requestBody(ctx, attrs);
+  const body = requestBody(ctx, attrs, { requireLength: true, maxSize: MAX_OBJECT_SIZE_SINGLE_PUT });
   const meta = await view.putObject(key, body.stream, attrs, { size: body.size, conditions });
   return { status: 200, headers: { ETag: `"${meta.etag}"`, ...writtenChecksumHeaders(meta) } };
 };

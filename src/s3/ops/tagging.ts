@@ -6,7 +6,7 @@ import type { Handler } from '../context';
 import { validateTags } from '../headers';
 import { readSmallBody } from '../payload';
 import { xmlResponse } from '../respond';
-import { many, parseXml, text } from '../xml';
+import { children, element, many, parseXml, text } from '../xml';
 
 export const getObjectTagging: Handler = async (ctx) => {
   validateKey(ctx.key);
@@ -18,14 +18,12 @@ export const putObjectTagging: Handler = async (ctx) => {
   validateKey(ctx.key);
   const view = ctx.bucket();
   view.assertWritable();
-  const doc = parseXml((await readSmallBody(ctx, 64 * 1024)).toString('utf8'));
-  const tagging = doc?.Tagging as Record<string, unknown> | undefined;
-  if (!tagging || typeof tagging !== 'object') throw new S3Error('MalformedXML');
-  const tagSet = tagging.TagSet as Record<string, unknown> | '' | undefined;
-  const tags: Tag[] = many(tagSet === '' || tagSet === undefined ? undefined : tagSet.Tag).map((t) => {
-    const node = t as Record<string, unknown>;
-    const key = text(node?.Key);
-    const value = text(node?.Value) ?? '';
+  const tagging = element(parseXml((await readSmallBody(ctx, 64 * 1024)).toString('utf8')), 'Tagging', ['TagSet']);
+  if (!tagging || tagging.TagSet === undefined) throw new S3Error('MalformedXML');
+  const tags: Tag[] = many(children(tagging.TagSet, ['Tag']).Tag).map((t) => {
+    const node = children(t, ['Key', 'Value']);
+    const key = text(node.Key);
+    const value = text(node.Value) ?? '';
     if (key === undefined) throw new S3Error('MalformedXML');
     return { key, value };
   });
