@@ -107,6 +107,48 @@ describe('protocol: multipart uploads', () => {
     expect((await errorOf(srv.s3.send(new ListPartsCommand({ Bucket, Key, UploadId })))).name).to.equal('NoSuchUpload');
   });
 
+  it('lists uploads with prefix, delimiter and pagination (key-marker, upload-id-marker)', async () => {
+    const Bucket2 = 'uploads-listing';
+    await srv.s3.send(new CreateBucketCommand({ Bucket: Bucket2 }));
+    const made: Array<[string, string]> = [];
+    for (const Key of ['a/1', 'a/2', 'a/2', 'b/x', 'c']) {
+      const { UploadId } = await srv.s3.send(new CreateMultipartUploadCommand({ Bucket: Bucket2, Key }));
+      made.push([Key, UploadId!]);
+    }
+    const all = await srv.s3.send(new ListMultipartUploadsCommand({ Bucket: Bucket2 }));
+    expect(all.Uploads?.map((u) => u.Key)).to.deep.equal(['a/1', 'a/2', 'a/2', 'b/x', 'c']);
+    const grouped = await srv.s3.send(new ListMultipartUploadsCommand({ Bucket: Bucket2, Delimiter: '/' }));
+    expect(grouped.CommonPrefixes?.map((p) => p.Prefix)).to.deep.equal(['a/', 'b/']);
+    expect(grouped.Uploads?.map((u) => u.Key)).to.deep.equal(['c']);
+    const prefixed = await srv.s3.send(new ListMultipartUploadsCommand({ Bucket: Bucket2, Prefix: 'a/' }));
+    expect(prefixed.Uploads?.map((u) => u.Key)).to.deep.equal(['a/1', 'a/2', 'a/2']);
+    // Two at a time, through both markers, every upload exactly once.
+    const seen: string[] = [];
+    let keyMarker: string | undefined;
+    let uploadIdMarker: string | undefined;
+    for (let page = 0; page < 10; page++) {
+      const r = await srv.s3.send(new ListMultipartUploadsCommand({ Bucket: Bucket2, MaxUploads: 2, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }));
+      expect(r.Uploads?.length ?? 0).to.be.at.most(2);
+      seen.push(...(r.Uploads ?? []).map((u) => u.UploadId!));
+      if (!r.IsTruncated) break;
+      keyMarker = r.NextKeyMarker;
+      uploadIdMarker = r.NextUploadIdMarker;
+    }
+    expect([...seen].sort()).to.deep.equal(made.map(([, id]) => id).sort());
+    expect(new Set(seen).size).to.equal(made.length);
+    for (const [Key, UploadId] of made) await srv.s3.send(new AbortMultipartUploadCommand({ Bucket: Bucket2, Key, UploadId }));
+  });
+
+  it('accepts part number 10000 and completes with gaps in the numbering', async () => {
+    const Key = 'sparse.bin';
+    const first = randomBytes(5 * MiB);
+    const { UploadId } = await srv.s3.send(new CreateMultipartUploadCommand({ Bucket, Key }));
+    const e1 = (await srv.s3.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber: 1, Body: first }))).ETag;
+    const eLast = (await srv.s3.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber: 10000, Body: Buffer.from('last') }))).ETag;
+    await srv.s3.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: [{ ETag: e1, PartNumber: 1 }, { ETag: eLast, PartNumber: 10000 }] } }));
+    expect(sha256(await body(Key))).to.equal(sha256(Buffer.concat([first, Buffer.from('last')])));
+  });
+
   it('aborts, leaving nothing behind', async () => {
     const Key = 'aborted.bin';
     const { UploadId } = await srv.s3.send(new CreateMultipartUploadCommand({ Bucket, Key }));

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
 import {
-  CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, ListBucketsCommand, ListObjectsV2Command, PutObjectCommand,
+  CopyObjectCommand, CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, ListBucketsCommand, ListObjectsV2Command, PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
@@ -37,6 +37,8 @@ describe('protocol: routing tables', () => {
       `    target: file://${path.join(dir, 'srv/photos')}`,
       '    prefix: 2024/',
       '    readOnly: true',
+      '  scratch:',
+      `    target: memory://routing-${process.pid}/scratch`,
       '  drafts:',
       `    target: file://${path.join(dir, 'srv/photos')}`,
       '    prefix: drafts/',
@@ -80,6 +82,21 @@ describe('protocol: routing tables', () => {
     expect(names).to.include.members(['photos', 'drafts', 'fresh']);
     expect(statSync(path.join(dir, 'data/fresh')).isDirectory()).to.equal(true);
     expect((await errorOf(srv.s3.send(new CreateBucketCommand({ Bucket: 'photos' })))).name).to.be.oneOf(['AccessDenied', 'BucketAlreadyOwnedByYou']);
+  });
+
+  it('copies between virtual buckets on different backends (fs to memory and back), streamed across', async () => {
+    await srv.s3.send(new CreateBucketCommand({ Bucket: 'scratch' }));
+    const big = Buffer.alloc(3 * 1024 * 1024, 'z');
+    await srv.s3.send(new PutObjectCommand({ Bucket: 'drafts', Key: 'src.bin', Body: big, ContentType: 'application/x-src', Metadata: { from: 'fs' } }));
+    await srv.s3.send(new CopyObjectCommand({ Bucket: 'scratch', Key: 'copied.bin', CopySource: 'drafts/src.bin' }));
+    const r = await srv.s3.send(new GetObjectCommand({ Bucket: 'scratch', Key: 'copied.bin' }));
+    expect(r.ContentType).to.equal('application/x-src');
+    expect(r.Metadata).to.deep.equal({ from: 'fs' });
+    expect(Buffer.from(await r.Body!.transformToByteArray()).equals(big)).to.equal(true);
+    await srv.s3.send(new CopyObjectCommand({ Bucket: 'drafts', Key: 'back.bin', CopySource: 'scratch/copied.bin' }));
+    expect(readFileSync(path.join(dir, 'srv/photos/drafts/back.bin')).equals(big)).to.equal(true);
+    // And into a read-only route: refused.
+    expect((await errorOf(srv.s3.send(new CopyObjectCommand({ Bucket: 'photos', Key: 'x', CopySource: 'scratch/copied.bin' })))).name).to.equal('AccessDenied');
   });
 
   it('serves presigned GET and PUT URLs', async () => {
