@@ -7,6 +7,7 @@ import type { Backend } from './types';
 import type { BackendKind, BackendSpec, BackendSpecOf } from '../router/config';
 import { FsBackend } from './fs/index';
 import { MemoryBackend } from './memory/index';
+import { createS3Backend } from './s3/index';
 
 export interface BackendContext {
   /** The backend's name in the routing table (declared or implicit), for messages and metrics. */
@@ -22,6 +23,7 @@ export type BackendFactoryTable = { [K in BackendKind]?: BackendFactory<K> };
 export const BACKEND_FACTORIES: BackendFactoryTable = {
   fs: (settings) => new FsBackend({ root: settings.root }),
   memory: (settings) => new MemoryBackend({ name: settings.store }),
+  s3: (settings, context) => createS3Backend(settings, context),
 };
 
 export class BackendUnavailableError extends Error {

@@ -1,0 +1,668 @@
+/**
+ * The S3-compatible backend (`s3://bucket/prefix`): AWS S3, MinIO, R2, Ceph RGW, OCI's S3
+ * compatibility API, s3rver ... spoken to directly over HTTP (undici), signed with SigV4
+ * (aws4). Transport, retries and addressing: http.ts; the error table: errors.ts;
+ * credentials: credentials.ts; native multipart: multipart.ts.
+ *
+ * Choices worth knowing:
+ * - Reads: openObject sends the GET and keeps its body; a whole-object read() is that body
+ *   (one round trip). A partial range discards it and sends a ranged GET with
+ *   `If-Match: <etag>`, so metadata and bytes always belong to one version. headObject is a
+ *   HEAD; tags are fetched (GET ?tagging) only when the store reports x-amz-tagging-count.
+ * - Uploads stream with their Content-Length and UNSIGNED-PAYLOAD, never aws-chunked. The
+ *   last chunk is held back until the body has ended without error, so a body that fails
+ *   its checksum at the very end never reaches the store complete. A body of unknown length
+ *   is read into memory up to `unknownSizePartBytes` (8 MiB): if it ends there it is one PUT
+ *   (the usual case: a body without Content-Length is rare, as S3 itself requires one), else
+ *   it becomes the store's own multipart upload in parts of that size — bounded memory, and
+ *   the object then has a multipart (`-N`) ETag. Known sizes above 5 GiB (S3's PUT limit)
+ *   stream as multipart parts without buffering.
+ * - Write conditions (If-Match / If-None-Match: *) are sent to the store (`conditionalWrites:
+ *   'native'`, the default: AWS S3 since 2024, MinIO, R2, s3mux). For stores that ignore
+ *   them (s3rver, older Ceph) `'check'` HEADs the key first under a per-key lock: atomic
+ *   against writers in this process only.
+ * - PutOptions.etag cannot be honoured (the store computes its own ETag): it only serves
+ *   multipart uploads assembled through putObject, which never happens here because this
+ *   backend has a native MultipartStore.
+ * - Trailing checksums (known only after the body) cannot be forwarded without aws-chunked;
+ *   checksums known before the body are sent as x-amz-checksum-* for the store to verify
+ *   and keep.
+ */
+import { PassThrough, type Readable } from 'node:stream';
+import { S3Error, isS3Error } from '../../errors';
+import { checkWriteConditions, hasWriteConditions } from '../conditions';
+import { validateBucketName, validateKey } from '../keys';
+import { compareKeys } from '../listing';
+import type {
+  Backend, BackendCapabilities, BucketInfo, ByteRange, ListOptions, ListPage, ObjectAttributes, ObjectHandle, ObjectMeta,
+  ObjectSummary, PutOptions, Tag, WriteConditions,
+} from '../types';
+import type { S3BackendSpec } from '../../router/config';
+import { ChunkReader, holdLast, window } from './body';
+import { CachedCredentials, credentialsFromSettings, staticCredentials, type CredentialSource, type S3Credentials } from './credentials';
+import { networkError } from './errors';
+import { attributeHeaders, metaFrom, parseDate, taggingHeader, unquote } from './headers';
+import { bodyFailure, discard, md5Base64, S3Http, type RetryOptions, type S3Reply, type TimeoutOptions } from './http';
+import { copySource, S3MultipartStore } from './multipart';
+import { bool, child, escapeXml, list, S3_NS, text, urlDecoded, XML_HEADER } from './xml';
+
+export { S3Http, encodeKey, encodeSegment, type RetryOptions, type TimeoutOptions } from './http';
+export { CachedCredentials, credentialsFromSettings, chainCredentials, staticCredentials, type CredentialSource, type S3Credentials } from './credentials';
+export { S3MultipartStore } from './multipart';
+
+export interface S3BackendOptions {
+  /** The backend's name in the routing table, for messages. */
+  name?: string;
+  /** Signing region. Default: AWS_REGION, AWS_DEFAULT_REGION, else us-east-1. */
+  region?: string;
+  /** http(s) URL of the store. Default: https://s3.<region>.amazonaws.com. */
+  endpoint?: string;
+  /** Path-style addressing (`endpoint/bucket/key`). Default false: virtual-hosted where the bucket name allows. */
+  forcePathStyle?: boolean;
+  /** Static keys or a provider. Default: the AWS SDK's Node provider chain. */
+  credentials?: S3Credentials | CredentialSource;
+  /** How write conditions are enforced (see the file comment). Default 'native'. */
+  conditionalWrites?: 'native' | 'check';
+  retry?: RetryOptions;
+  timeouts?: TimeoutOptions;
+  /** Sockets per origin. Default 128. */
+  connections?: number;
+  /** Bodies of unknown length: buffered up to this size, then multipart parts of it. Default 8 MiB (>= 5 MiB). */
+  unknownSizePartBytes?: number;
+  /** Largest single PUT or CopyObject; above it, multipart. Default 5 GiB. */
+  maxSingleBytes?: number;
+  /** Smallest part size for large uploads and multipart copies. Default 256 MiB. */
+  largePartBytes?: number;
+  /** Environment for region defaults. Default process.env. */
+  env?: NodeJS.ProcessEnv;
+}
+
+const MiB = 1024 * 1024;
+const GiB = 1024 * MiB;
+const MAX_PARTS = 10_000;
+
+/** One queue per key: check-then-write conditions are atomic against this process's writers. */
+class KeyedLocks {
+  private readonly tails = new Map<string, Promise<unknown>>();
+
+  async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.tails.get(key) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((r) => (release = r));
+    const tail = prev.then(() => mine);
+    this.tails.set(key, tail);
+    await prev.catch(() => {});
+    try {
+      return await fn();
+    } finally {
+      release();
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    }
+  }
+}
+
+function defaultEndpoint(region: string): string {
+  return `https://s3.${region}.amazonaws.com${region.startsWith('cn-') ? '.cn' : ''}`;
+}
+
+/** The attributes of an object's metadata (what a copy keeps). */
+function attributesOf(meta: ObjectMeta): ObjectAttributes {
+  const { key: _k, size: _s, etag: _e, lastModified: _l, ...attrs } = meta;
+  return { ...attrs, userMetadata: { ...attrs.userMetadata }, ...(attrs.tags ? { tags: attrs.tags.map((t) => ({ ...t })) } : {}) };
+}
+
+function storedCopy(attrs: ObjectAttributes): ObjectAttributes {
+  return { ...attrs, userMetadata: { ...(attrs.userMetadata ?? {}) }, ...(attrs.tags ? { tags: attrs.tags.map((t) => ({ ...t })) } : {}) };
+}
+
+/** A store answer's body as a stream whose errors are S3Errors; tearing it down releases the answer. */
+function relay(body: S3Reply['body'], backend: string): Readable {
+  const out = new PassThrough({ highWaterMark: 64 * 1024 });
+  body.on('error', (err) => out.destroy(networkError(err, backend)));
+  out.on('close', () => {
+    if (!body.readableEnded) body.destroy();
+  });
+  body.pipe(out);
+  return out;
+}
+
+class S3ObjectHandle implements ObjectHandle {
+  private pending: S3Reply['body'] | undefined;
+  private closed = false;
+
+  constructor(
+    readonly meta: ObjectMeta,
+    pending: S3Reply['body'],
+    private readonly backend: S3Backend,
+    private readonly bucket: string,
+  ) {
+    this.pending = pending;
+  }
+
+  read(range?: ByteRange): Readable {
+    if (this.closed) throw new S3Error('InternalError', 'The object handle is closed.');
+    const size = this.meta.size;
+    const whole = range === undefined || (range.start === 0 && range.end === size - 1);
+    if (whole && this.pending) {
+      const body = this.pending;
+      this.pending = undefined;
+      return relay(body, this.backend.http.name);
+    }
+    this.release();
+    if (whole && size === 0) return relay(emptyBody(), this.backend.http.name);
+    const out = new PassThrough({ highWaterMark: 64 * 1024 });
+    this.backend.getVersion(this.bucket, this.meta, whole ? undefined : range).then(
+      (stream) => {
+        if (out.destroyed) {
+          stream.destroy();
+          return;
+        }
+        stream.on('error', (err) => out.destroy(err));
+        out.on('close', () => stream.destroy());
+        stream.pipe(out);
+      },
+      (err: unknown) => out.destroy(err as Error),
+    );
+    return out;
+  }
+
+  private release(): void {
+    const body = this.pending;
+    this.pending = undefined;
+    discard(body);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.release();
+  }
+}
+
+function emptyBody(): S3Reply['body'] {
+  const p = new PassThrough();
+  p.end();
+  return p as unknown as S3Reply['body'];
+}
+
+export class S3Backend implements Backend {
+  readonly kind = 's3';
+  readonly capabilities: BackendCapabilities = { serverSideCopy: true };
+  readonly http: S3Http;
+  readonly multipart: S3MultipartStore;
+  readonly region: string;
+  private readonly conditionalWrites: 'native' | 'check';
+  private readonly locks = new KeyedLocks();
+  private readonly unknownSizePartBytes: number;
+  private readonly maxSingleBytes: number;
+  private readonly largePartBytes: number;
+  /** Bucket creation dates from ListBuckets (HEAD does not carry one). */
+  private readonly bucketDates = new Map<string, Date>();
+  private bucketDatesAt = 0;
+
+  constructor(opts: S3BackendOptions = {}) {
+    const env = opts.env ?? process.env;
+    const name = opts.name ?? 's3';
+    this.region = opts.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1';
+    let endpoint: URL;
+    try {
+      endpoint = new URL(opts.endpoint ?? defaultEndpoint(this.region));
+    } catch {
+      throw new Error(`s3 backend '${name}': endpoint '${opts.endpoint}' is not a URL`);
+    }
+    if (endpoint.protocol !== 'http:' && endpoint.protocol !== 'https:') throw new Error(`s3 backend '${name}': endpoint must be http:// or https://`);
+    const source: CredentialSource = typeof opts.credentials === 'function'
+      ? opts.credentials
+      : opts.credentials
+        ? staticCredentials(opts.credentials)
+        : credentialsFromSettings(undefined, `s3 backend '${name}'`, env);
+    this.http = new S3Http({
+      name, endpoint, region: this.region, forcePathStyle: opts.forcePathStyle ?? false,
+      credentials: new CachedCredentials(source, `s3 backend '${name}'`),
+      retry: opts.retry, timeouts: opts.timeouts, connections: opts.connections,
+    });
+    this.conditionalWrites = opts.conditionalWrites ?? 'native';
+    this.unknownSizePartBytes = Math.max(5 * MiB, opts.unknownSizePartBytes ?? 8 * MiB);
+    this.maxSingleBytes = opts.maxSingleBytes ?? 5 * GiB;
+    this.largePartBytes = Math.max(5 * MiB, opts.largePartBytes ?? 256 * MiB);
+    this.multipart = new S3MultipartStore({
+      http: this.http,
+      withConditions: (b, k, o, commit) => this.withConditions(b, k, o?.conditions, commit),
+      headObject: (b, k) => this.headObject(b, k),
+    });
+  }
+
+  // ---------------------------------------------------------------- conditions
+
+  /**
+   * Runs a commit (PUT, Complete, CopyObject) under the write conditions: as If-Match /
+   * If-None-Match headers the store enforces, or checked with a HEAD first under this
+   * process's lock for the key.
+   */
+  private async withConditions<T>(bucket: string, key: string, cond: WriteConditions | undefined, commit: (headers: Record<string, string>) => Promise<T>): Promise<T> {
+    if (!hasWriteConditions(cond)) return commit({});
+    if (this.conditionalWrites === 'native') {
+      const h: Record<string, string> = {};
+      if (cond?.ifMatch) h['if-match'] = cond.ifMatch.trim() === '*' || cond.ifMatch.includes('"') ? cond.ifMatch : `"${cond.ifMatch.trim()}"`;
+      if (cond?.ifNoneMatch) h['if-none-match'] = cond.ifNoneMatch;
+      return commit(h);
+    }
+    return this.locks.run(`${bucket}\0${key}`, async () => {
+      const current = await this.headObject(bucket, key).catch((err: unknown) => {
+        if (isS3Error(err, 'NoSuchKey')) return undefined;
+        throw err;
+      });
+      checkWriteConditions(current, cond);
+      return commit({});
+    });
+  }
+
+  // ---------------------------------------------------------------- buckets
+
+  async listBuckets(): Promise<BucketInfo[]> {
+    const out: BucketInfo[] = [];
+    let token: string | undefined;
+    for (let page = 0; page < 1000; page++) {
+      const { doc } = await this.http.sendXml({ method: 'GET', query: token ? { 'continuation-token': token } : undefined });
+      const root = doc?.ListAllMyBucketsResult;
+      for (const b of list(child(child(root, 'Buckets'), 'Bucket'))) {
+        const name = text(child(b, 'Name'));
+        if (name) out.push({ name, creationDate: parseDate(text(child(b, 'CreationDate'))) ?? new Date(0) });
+      }
+      token = text(child(root, 'ContinuationToken')) || undefined;
+      if (!token) break;
+    }
+    out.sort((a, b) => compareKeys(a.name, b.name));
+    this.bucketDates.clear();
+    for (const b of out) this.bucketDates.set(b.name, b.creationDate);
+    this.bucketDatesAt = Date.now();
+    return out;
+  }
+
+  private async creationDate(bucket: string): Promise<Date> {
+    let d = this.bucketDates.get(bucket);
+    if (d) return d;
+    if (Date.now() - this.bucketDatesAt > 2000) {
+      await this.listBuckets().catch(() => {
+        this.bucketDatesAt = Date.now(); // ListBuckets not allowed: do not ask on every HEAD
+      });
+      d = this.bucketDates.get(bucket);
+    }
+    return d ?? new Date(0);
+  }
+
+  async createBucket(bucket: string): Promise<void> {
+    validateBucketName(bucket);
+    // us-east-1 answers 200 when you re-create a bucket you own: ask first, so the answer is
+    // S3's everywhere. Anything but a 200 (absent, someone else's, another region) lets the
+    // PUT give the store's own answer.
+    const exists = await this.headBucketRaw(bucket).then(() => true, () => false);
+    if (exists) throw new S3Error('BucketAlreadyOwnedByYou', undefined, { BucketName: bucket });
+    const body = this.region === 'us-east-1'
+      ? undefined
+      : `${XML_HEADER}<CreateBucketConfiguration xmlns="${S3_NS}"><LocationConstraint>${escapeXml(this.region)}</LocationConstraint></CreateBucketConfiguration>`;
+    const reply = await this.http.send({
+      method: 'PUT', bucket, body, headers: body ? { 'content-type': 'application/xml' } : {}, notFound: 'NoSuchBucket',
+    });
+    discard(reply.body);
+    this.bucketDates.set(bucket, parseDate(reply.headers.date) ?? new Date());
+  }
+
+  // Existing buckets are not held to today's naming rules (legacy us-east-1 names exist).
+  async deleteBucket(bucket: string): Promise<void> {
+    const reply = await this.http.send({ method: 'DELETE', bucket, notFound: 'NoSuchBucket' });
+    discard(reply.body);
+    this.bucketDates.delete(bucket);
+  }
+
+  private async headBucketRaw(bucket: string): Promise<void> {
+    const reply = await this.http.send({ method: 'HEAD', bucket, notFound: 'NoSuchBucket' });
+    discard(reply.body);
+  }
+
+  async headBucket(bucket: string): Promise<BucketInfo> {
+    await this.headBucketRaw(bucket).catch((err: unknown) => {
+      if (isS3Error(err, 'NoSuchBucket')) this.bucketDates.delete(bucket);
+      throw err;
+    });
+    return { name: bucket, creationDate: await this.creationDate(bucket) };
+  }
+
+  /** A 404 without a code (HEAD) names no culprit: NoSuchBucket when the bucket is gone, else the key. */
+  private async notFound(bucket: string, err: unknown): Promise<never> {
+    if (isS3Error(err, 'NoSuchKey')) await this.headBucketRaw(bucket);
+    throw err;
+  }
+
+  // ---------------------------------------------------------------- reading
+
+  private async tags(bucket: string, key: string): Promise<Tag[]> {
+    const { doc } = await this.http.sendXml({ method: 'GET', bucket, key, query: { tagging: '' }, notFound: 'NoSuchKey' });
+    return list(child(child(doc?.Tagging, 'TagSet'), 'Tag')).map((t) => ({ key: text(child(t, 'Key')) ?? '', value: text(child(t, 'Value')) ?? '' }));
+  }
+
+  async headObject(bucket: string, key: string): Promise<ObjectMeta> {
+    validateKey(key);
+    const reply = await this.http
+      .send({ method: 'HEAD', bucket, key, headers: { 'x-amz-checksum-mode': 'ENABLED' }, notFound: 'NoSuchKey' })
+      .catch((err: unknown) => this.notFound(bucket, err));
+    discard(reply.body);
+    const { meta, tagCount } = metaFrom(key, reply.headers, Number(reply.headers['content-length'] ?? 0));
+    if (tagCount > 0) meta.tags = await this.tags(bucket, key);
+    return meta;
+  }
+
+  async openObject(bucket: string, key: string): Promise<ObjectHandle> {
+    validateKey(key);
+    const reply = await this.http
+      .send({ method: 'GET', bucket, key, headers: { 'x-amz-checksum-mode': 'ENABLED' }, notFound: 'NoSuchKey' })
+      .catch((err: unknown) => this.notFound(bucket, err));
+    try {
+      const size = Number(reply.headers['content-length'] ?? 0);
+      const { meta, tagCount } = metaFrom(key, reply.headers, size);
+      if (tagCount > 0) meta.tags = await this.tags(bucket, key);
+      return new S3ObjectHandle(meta, reply.body, this, bucket);
+    } catch (err) {
+      discard(reply.body);
+      throw err;
+    }
+  }
+
+  /** The bytes of the version `meta` describes (If-Match on its ETag), whole or a range. */
+  async getVersion(bucket: string, meta: ObjectMeta, range: ByteRange | undefined): Promise<Readable> {
+    const headers: Record<string, string> = { 'if-match': `"${meta.etag}"` };
+    if (range) headers.range = `bytes=${range.start}-${range.end}`;
+    let reply: S3Reply;
+    try {
+      reply = await this.http.send({ method: 'GET', bucket, key: meta.key, headers, notFound: 'NoSuchKey' });
+    } catch (err) {
+      if (isS3Error(err, 'PreconditionFailed') || isS3Error(err, 'NoSuchKey')) {
+        throw new S3Error('InternalError', 'The object changed while it was being read; please try again.');
+      }
+      throw err;
+    }
+    const body = relay(reply.body, this.http.name);
+    if (!range) return body;
+    // Some stores answer with more than the range (s3rver ignores an end of 0) or the whole object.
+    const m = /^bytes (\d+)-(\d+)\//.exec(reply.headers['content-range'] ?? '');
+    const got = reply.status === 206 && m ? { start: Number(m[1]), end: Number(m[2]) } : reply.status === 200 ? { start: 0, end: meta.size - 1 } : undefined;
+    if (!got || got.start > range.start || got.end < range.end) {
+      body.destroy();
+      throw new S3Error('InternalError', `The storage backend '${this.http.name}' did not answer the Range request.`);
+    }
+    if (got.start === range.start && got.end === range.end) return body;
+    return window(body, range.start - got.start, range.end - range.start + 1);
+  }
+
+  // ---------------------------------------------------------------- writing
+
+  async putObject(bucket: string, key: string, body: Readable, attrs: ObjectAttributes, opts: PutOptions = {}): Promise<ObjectMeta> {
+    validateKey(key);
+    const size = opts.size;
+    if (size === undefined) return this.putUnknownSize(bucket, key, body, attrs, opts.conditions);
+    if (size > this.maxSingleBytes) return this.putLarge(bucket, key, body, size, attrs, opts.conditions);
+    return this.withConditions(bucket, key, opts.conditions, (h) => this.putSingle(bucket, key, holdLast(body), size, attrs, h));
+  }
+
+  private async putSingle(bucket: string, key: string, body: Readable | Buffer, size: number, attrs: ObjectAttributes, extra: Record<string, string>): Promise<ObjectMeta> {
+    const reply = await this.http.send({
+      method: 'PUT', bucket, key, body, contentLength: size,
+      headers: { ...attributeHeaders(attrs), ...extra }, notFound: 'NoSuchBucket',
+    });
+    discard(reply.body);
+    const stored = storedCopy(attrs);
+    for (const [name, v] of Object.entries(reply.headers)) {
+      if (name.startsWith('x-amz-checksum-') && name !== 'x-amz-checksum-type') (stored.checksums ??= {})[name.slice(15)] = v;
+    }
+    return { ...stored, key, size, etag: unquote(reply.headers.etag), lastModified: parseDate(reply.headers.date) ?? new Date() };
+  }
+
+  /** No Content-Length: one PUT when the body fits the buffer, else the store's multipart (see the file comment). */
+  private async putUnknownSize(bucket: string, key: string, body: Readable, attrs: ObjectAttributes, cond: WriteConditions | undefined): Promise<ObjectMeta> {
+    const reader = new ChunkReader(body);
+    const partBytes = this.unknownSizePartBytes;
+    let first: { data: Buffer; ended: boolean };
+    try {
+      first = await reader.readUpTo(partBytes);
+    } catch (err) {
+      throw bodyFailure(err);
+    }
+    if (first.ended) {
+      return this.withConditions(bucket, key, cond, (h) => this.putSingle(bucket, key, first.data, first.data.length, attrs, h));
+    }
+    return this.putParts(bucket, key, attrs, cond, async function* () {
+      let part = first;
+      for (;;) {
+        yield { body: part.data, size: part.data.length };
+        if (part.ended) return;
+        try {
+          part = await reader.readUpTo(partBytes);
+        } catch (err) {
+          throw bodyFailure(err);
+        }
+        if (part.data.length === 0) return;
+      }
+    });
+  }
+
+  /** A known size above the single-PUT limit: exact slices of the stream, no buffering. */
+  private async putLarge(bucket: string, key: string, body: Readable, size: number, attrs: ObjectAttributes, cond: WriteConditions | undefined): Promise<ObjectMeta> {
+    const reader = new ChunkReader(body);
+    const partSize = Math.max(this.largePartBytes, Math.ceil(size / MAX_PARTS));
+    return this.putParts(bucket, key, attrs, cond, async function* () {
+      for (let offset = 0; offset < size; offset += partSize) {
+        const len = Math.min(partSize, size - offset);
+        yield { body: reader.slice(len), size: len };
+      }
+      try {
+        await reader.expectEnd();
+      } catch (err) {
+        throw bodyFailure(err);
+      }
+    });
+  }
+
+  /** Uploads parts into a new multipart upload of the store and completes it; aborts on any failure. */
+  private async putParts(
+    bucket: string,
+    key: string,
+    attrs: ObjectAttributes,
+    cond: WriteConditions | undefined,
+    parts: () => AsyncGenerator<{ body: Buffer | Readable; size: number }>,
+  ): Promise<ObjectMeta> {
+    const uploadId = await this.multipart.createUpload(bucket, key, { ...attrs, checksums: undefined });
+    try {
+      const done: { partNumber: number; etag: string; size: number }[] = [];
+      for await (const p of parts()) {
+        const partNumber = done.length + 1;
+        done.push(await this.multipart.sendPart(bucket, key, uploadId, partNumber, p.body, p.size));
+      }
+      const meta = await this.multipart.completeWith(bucket, key, uploadId, done, { conditions: cond });
+      return { ...storedCopy(attrs), ...meta, userMetadata: { ...attrs.userMetadata } };
+    } catch (err) {
+      await this.multipart.abortUpload(bucket, key, uploadId).catch(() => {});
+      throw err;
+    }
+  }
+
+  async copyObject(srcBucket: string, srcKey: string, dstBucket: string, dstKey: string, attrs: ObjectAttributes | undefined): Promise<ObjectMeta> {
+    validateKey(srcKey);
+    validateKey(dstKey);
+    for (let attempt = 1; ; attempt++) {
+      const src = await this.headObject(srcBucket, srcKey);
+      const kept = attrs ? { ...storedCopy(attrs), tags: attrs.tags ?? src.tags } : attributesOf(src);
+      try {
+        if (src.size > this.maxSingleBytes) return await this.copyLarge(srcBucket, src, dstBucket, dstKey, kept);
+        const headers: Record<string, string> = {
+          'x-amz-copy-source': copySource(srcBucket, srcKey),
+          // the version just described, or nothing
+          'x-amz-copy-source-if-match': `"${src.etag}"`,
+        };
+        if (!attrs && src.storageClass) headers['x-amz-storage-class'] = src.storageClass; // a copy is STANDARD unless told
+        if (attrs) {
+          Object.assign(headers, attributeHeaders(attrs, { tags: false, checksums: false }));
+          headers['x-amz-metadata-directive'] = 'REPLACE';
+          if (attrs.tags !== undefined) {
+            headers['x-amz-tagging-directive'] = 'REPLACE';
+            headers['x-amz-tagging'] = taggingHeader(attrs.tags);
+          }
+        }
+        const { reply, doc } = await this.http.sendXml({ method: 'PUT', bucket: dstBucket, key: dstKey, headers, notFound: 'NoSuchBucket' });
+        const root = doc?.CopyObjectResult;
+        return {
+          ...kept,
+          key: dstKey,
+          size: src.size,
+          etag: unquote(text(child(root, 'ETag')) ?? reply.headers.etag),
+          lastModified: parseDate(text(child(root, 'LastModified'))) ?? parseDate(reply.headers.date) ?? new Date(),
+        };
+      } catch (err) {
+        // the source changed between the HEAD and the copy: describe it again
+        if (isS3Error(err, 'PreconditionFailed') && attempt < 3) continue;
+        throw err;
+      }
+    }
+  }
+
+  /** Sources above the CopyObject limit: UploadPartCopy ranges into a multipart upload, a few at a time. */
+  private async copyLarge(srcBucket: string, src: ObjectMeta, dstBucket: string, dstKey: string, attrs: ObjectAttributes): Promise<ObjectMeta> {
+    const partSize = Math.max(this.largePartBytes, Math.ceil(src.size / MAX_PARTS));
+    const ranges: { partNumber: number; start: number; end: number }[] = [];
+    for (let start = 0, n = 1; start < src.size; start += partSize, n++) ranges.push({ partNumber: n, start, end: Math.min(src.size, start + partSize) - 1 });
+    const uploadId = await this.multipart.createUpload(dstBucket, dstKey, { ...attrs, checksums: undefined });
+    try {
+      const done: { partNumber: number; etag: string; size: number }[] = new Array(ranges.length);
+      let next = 0;
+      const worker = async (): Promise<void> => {
+        while (next < ranges.length) {
+          const r = ranges[next++];
+          const { doc } = await this.http.sendXml({
+            method: 'PUT', bucket: dstBucket, key: dstKey, query: { partNumber: r.partNumber, uploadId },
+            headers: {
+              'x-amz-copy-source': copySource(srcBucket, src.key),
+              'x-amz-copy-source-range': `bytes=${r.start}-${r.end}`,
+              'x-amz-copy-source-if-match': `"${src.etag}"`,
+            },
+            notFound: 'NoSuchUpload',
+          });
+          done[r.partNumber - 1] = { partNumber: r.partNumber, etag: unquote(text(child(doc?.CopyPartResult, 'ETag'))), size: r.end - r.start + 1 };
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(4, ranges.length) }, worker));
+      const meta = await this.multipart.completeWith(dstBucket, dstKey, uploadId, done, {});
+      return { ...attrs, ...meta, userMetadata: { ...attrs.userMetadata } };
+    } catch (err) {
+      await this.multipart.abortUpload(dstBucket, dstKey, uploadId).catch(() => {});
+      throw err;
+    }
+  }
+
+  async setTags(bucket: string, key: string, tags: Tag[]): Promise<void> {
+    validateKey(key);
+    const set = tags.map((t) => `<Tag><Key>${escapeXml(t.key)}</Key><Value>${escapeXml(t.value)}</Value></Tag>`).join('');
+    const xml = `${XML_HEADER}<Tagging xmlns="${S3_NS}"><TagSet>${set}</TagSet></Tagging>`;
+    const reply = await this.http.send({
+      method: 'PUT', bucket, key, query: { tagging: '' }, body: xml,
+      headers: { 'content-type': 'application/xml', 'content-md5': md5Base64(xml) }, notFound: 'NoSuchKey',
+    });
+    discard(reply.body);
+  }
+
+  async deleteObject(bucket: string, key: string): Promise<void> {
+    validateKey(key);
+    const reply = await this.http.send({ method: 'DELETE', bucket, key, notFound: 'NoSuchBucket' });
+    discard(reply.body);
+  }
+
+  // ---------------------------------------------------------------- listing
+
+  /**
+   * ListObjectsV2 on the store, translated to the interface's start-after paging. A start
+   * position that is a common prefix (`dir/` with delimiter '/') means "after that whole
+   * group": the store would roll the keys after it up into the same prefix again, so that
+   * prefix (and keys under it) are dropped here; one extra entry is asked for so a full page
+   * can still be told from the last one.
+   */
+  async listObjects(bucket: string, opts: ListOptions): Promise<ListPage> {
+    const { prefix = '', delimiter, startAfter, maxKeys } = opts;
+    let group: string | undefined;
+    if (startAfter !== undefined && delimiter && startAfter.startsWith(prefix)) {
+      const i = startAfter.indexOf(delimiter, prefix.length);
+      if (i >= 0 && i + delimiter.length === startAfter.length) group = startAfter;
+    }
+    const want = Math.max(0, maxKeys) + 1;
+    const objects: ObjectSummary[] = [];
+    const prefixes = new Set<string>();
+    let token: string | undefined;
+    let storeTruncated = false;
+    for (let page = 0; page < 10_000; page++) {
+      const { doc } = await this.http.sendXml({
+        method: 'GET', bucket,
+        query: {
+          'list-type': '2',
+          prefix: prefix || undefined,
+          delimiter: delimiter || undefined,
+          'start-after': token === undefined ? startAfter || undefined : undefined,
+          'continuation-token': token,
+          'max-keys': maxKeys <= 0 ? 0 : Math.min(1000, want - objects.length - prefixes.size),
+          'encoding-type': 'url',
+        },
+        notFound: 'NoSuchBucket',
+      });
+      const root = doc?.ListBucketResult;
+      if (!root) throw new S3Error('InternalError', `The storage backend '${this.http.name}' sent no ListBucketResult.`);
+      const encoded = (text(child(root, 'EncodingType')) ?? '').toLowerCase() === 'url';
+      for (const c of list(child(root, 'Contents'))) {
+        const key = urlDecoded(encoded, text(child(c, 'Key')));
+        if (key === undefined || (startAfter !== undefined && compareKeys(key, startAfter) <= 0)) continue;
+        if (group !== undefined && key.startsWith(group)) continue;
+        const sc = text(child(c, 'StorageClass'));
+        objects.push({
+          key,
+          size: Number(text(child(c, 'Size')) ?? 0),
+          etag: unquote(text(child(c, 'ETag'))),
+          lastModified: parseDate(text(child(c, 'LastModified'))) ?? new Date(0),
+          ...(sc && sc !== 'STANDARD' ? { storageClass: sc } : {}),
+        });
+      }
+      for (const c of list(child(root, 'CommonPrefixes'))) {
+        const p = urlDecoded(encoded, text(child(c, 'Prefix')));
+        if (p === undefined || p === group) continue;
+        prefixes.add(p);
+      }
+      storeTruncated = bool(child(root, 'IsTruncated'));
+      token = text(child(root, 'NextContinuationToken')) || undefined;
+      if (maxKeys <= 0 || objects.length + prefixes.size >= want || !storeTruncated || !token) break;
+    }
+    if (maxKeys <= 0) return { objects: [], commonPrefixes: [], isTruncated: false };
+    const entries: { key: string; object?: ObjectSummary }[] = [
+      ...objects.map((o) => ({ key: o.key, object: o })),
+      ...[...prefixes].map((p) => ({ key: p })),
+    ].sort((a, b) => compareKeys(a.key, b.key));
+    const taken = entries.slice(0, maxKeys);
+    const isTruncated = taken.length > 0 && (entries.length > maxKeys || storeTruncated);
+    return {
+      objects: taken.filter((e) => e.object).map((e) => e.object as ObjectSummary),
+      commonPrefixes: taken.filter((e) => !e.object).map((e) => e.key),
+      isTruncated,
+      ...(isTruncated ? { nextStartAfter: taken[taken.length - 1].key } : {}),
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.http.close();
+  }
+}
+
+/** The backend for an `s3` entry of the routing table. */
+export function createS3Backend(spec: S3BackendSpec, context: { name: string; env?: NodeJS.ProcessEnv }): S3Backend {
+  const env = context.env ?? process.env;
+  const what = `s3 backend '${context.name}'`;
+  return new S3Backend({
+    name: context.name,
+    region: spec.region,
+    endpoint: spec.endpoint,
+    forcePathStyle: spec.forcePathStyle,
+    credentials: credentialsFromSettings(spec.credentials, what, env),
+    env,
+  });
+}

@@ -1,0 +1,86 @@
+/**
+ * XML in and out of an S3-compatible store: responses parsed with fast-xml-parser (no type
+ * coercion, whitespace kept, so a key " 007 " stays " 007 "), small request documents
+ * written by hand.
+ */
+import { XMLParser } from 'fast-xml-parser';
+
+/** Elements that repeat, by their path in the document. */
+const ARRAYS = new Set([
+  'ListBucketResult.Contents',
+  'ListBucketResult.CommonPrefixes',
+  'ListAllMyBucketsResult.Buckets.Bucket',
+  'ListMultipartUploadsResult.Upload',
+  'ListMultipartUploadsResult.CommonPrefixes',
+  'ListPartsResult.Part',
+  'Tagging.TagSet.Tag',
+]);
+
+const parser = new XMLParser({
+  ignoreAttributes: true,
+  removeNSPrefix: true,
+  parseTagValue: false,
+  parseAttributeValue: false,
+  trimValues: false,
+  processEntities: true,
+  // numeric character references (&#x9; ...) as well as the five XML entities
+  htmlEntities: true,
+  isArray: (_name, jpath) => ARRAYS.has(String(jpath)),
+});
+
+export type XmlNode = Record<string, unknown>;
+
+/** The parsed document (the root element is its only key), or undefined for an empty or broken body. */
+export function parseXml(text: string): XmlNode | undefined {
+  if (text.trim() === '') return undefined;
+  try {
+    const doc = parser.parse(text) as XmlNode;
+    return doc && typeof doc === 'object' ? doc : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The text of an element: '' for an empty element, undefined when absent. */
+export function text(v: unknown): string | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  if (typeof v === 'object') {
+    const t = (v as XmlNode)['#text'];
+    return t === undefined ? '' : String(t);
+  }
+  return undefined;
+}
+
+export function child(v: unknown, name: string): unknown {
+  return v && typeof v === 'object' ? (v as XmlNode)[name] : undefined;
+}
+
+export function list(v: unknown): unknown[] {
+  if (v === undefined || v === null || v === '') return [];
+  return Array.isArray(v) ? v : [v];
+}
+
+/** A name from a listing: decoded when the store says it used encoding-type=url ('+' is a space there). */
+export function urlDecoded(encoded: boolean, v: string | undefined): string | undefined {
+  if (v === undefined || !encoded) return v;
+  try {
+    return decodeURIComponent(v.replace(/\+/g, '%20'));
+  } catch {
+    return v;
+  }
+}
+
+export function bool(v: unknown): boolean {
+  return (text(v) ?? '').trim().toLowerCase() === 'true';
+}
+
+const XML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;', '\r': '&#13;', '\t': '&#9;', '\n': '&#10;' };
+
+export function escapeXml(s: string): string {
+  return s.replace(/[&<>"'\r\t\n]/g, (c) => XML_ESCAPES[c]);
+}
+
+export const XML_HEADER = '<?xml version="1.0" encoding="UTF-8"?>';
+export const S3_NS = 'http://s3.amazonaws.com/doc/2006-03-01/';
