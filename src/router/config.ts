@@ -65,6 +65,8 @@ export interface S3BackendSpec {
   region?: string;
   endpoint?: string;
   forcePathStyle?: boolean;
+  /** 'native' (default): the store enforces If-Match/If-None-Match; 'check': s3mux checks first (stores that ignore them). */
+  conditionalWrites?: 'native' | 'check';
   /** Absent: the SDK's default credential chain. */
   credentials?: { profile?: string; accessKeyId?: SecretRef; secretAccessKey?: SecretRef; sessionToken?: SecretRef };
 }
@@ -281,7 +283,12 @@ const KINDS: Record<BackendKind, KindSchema> = {
   fs: { fields: { root: { check: nonEmptyString, required: true, isPath: true } }, identity: ['root'], secrets: [] },
   memory: { fields: { store: { check: nonEmptyString } }, identity: ['store'], secrets: [] },
   s3: {
-    fields: { region: { check: nonEmptyString }, endpoint: { check: httpUrl }, forcePathStyle: { check: boolean } },
+    fields: {
+      region: { check: nonEmptyString },
+      endpoint: { check: httpUrl },
+      forcePathStyle: { check: boolean },
+      conditionalWrites: { check: (v) => (v === 'native' || v === 'check' ? undefined : "expected 'native' or 'check'") },
+    },
     identity: [],
     secrets: ['accessKeyId', 'secretAccessKey', 'sessionToken'],
     credentialFields: { profile: { check: nonEmptyString } },

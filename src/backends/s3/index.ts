@@ -662,6 +662,7 @@ export function createS3Backend(spec: S3BackendSpec, context: { name: string; en
     region: spec.region,
     endpoint: spec.endpoint,
     forcePathStyle: spec.forcePathStyle,
+    conditionalWrites: spec.conditionalWrites,
     credentials: credentialsFromSettings(spec.credentials, what, env),
     env,
   });
