@@ -7,6 +7,7 @@ import { AwsChunkedDecoder, AwsChunkedOptions, parseTrailerHeader } from '../../
 import { authenticate, chunkSigningContext, ChunkSigningContext, EMPTY_SHA256 } from '../../src/auth/sigv4';
 import { VerifyingStream } from '../../src/s3/checksums';
 import { S3Error } from '../../src/errors';
+import { expectFailure } from '../helpers/s3-error';
 
 // ---------------------------------------------------------------------------------------
 // An independent aws-chunked encoder (Node crypto only).
@@ -92,17 +93,6 @@ async function decode(pieces: Buffer[], opts: AwsChunkedOptions = {}): Promise<{
   return { data: Buffer.concat(out), trailers: { ...decoder.trailers }, writes: out.length };
 }
 
-async function expectFailure(p: Promise<unknown>, code: string, message?: RegExp): Promise<S3Error> {
-  let caught: unknown;
-  await p.catch((e: unknown) => {
-    caught = e;
-  });
-  expect(caught, `expected ${code}`).to.be.instanceOf(S3Error);
-  const err = caught as S3Error;
-  expect(err.code, err.message).to.equal(code);
-  if (message) expect(err.message).to.match(message);
-  return err;
-}
 
 // ---------------------------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { Crc32cJs, Crc64NvmeJs } from '@aws-sdk/checksums/crc';
 import { checksumBase64, createHasher, parseChecksumAlgorithm, VerifyingStream, DigestAlgorithm, VerifyOptions } from '../../src/s3/checksums';
 import { S3Error } from '../../src/errors';
+import { expectFailure } from '../helpers/s3-error';
 
 const hex = (alg: DigestAlgorithm, data: string | Buffer) => Buffer.from(checksumBase64(alg, data), 'base64').toString('hex');
 
@@ -151,17 +152,6 @@ async function through(v: VerifyingStream, data: Buffer, before?: () => void): P
   return Buffer.concat(out);
 }
 
-async function expectFailure(p: Promise<unknown>, code: string, message?: RegExp): Promise<S3Error> {
-  let caught: unknown;
-  await p.catch((e: unknown) => {
-    caught = e;
-  });
-  expect(caught, `expected ${code}`).to.be.instanceOf(S3Error);
-  const err = caught as S3Error;
-  expect(err.code).to.equal(code);
-  if (message) expect(err.message).to.match(message);
-  return err;
-}
 
 describe('checksums: VerifyingStream', () => {
   const data = randomBytes(100_000);

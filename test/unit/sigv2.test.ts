@@ -11,23 +11,11 @@ import type { AuthResult, CredentialLookup, Identity } from '../../src/auth/sigv
 import { S3Error } from '../../src/errors';
 import { startTestServer, ACCESS_KEY, SECRET_KEY, type TestServer } from '../helpers/server';
 import { exactRequest } from '../helpers/sign';
+import { expectS3Error } from '../helpers/s3-error';
 
 // Independent V2 signing (Node crypto only), so the tests do not trust the code under test.
 const sign = (secret: string, stringToSign: string) => createHmac('sha1', secret).update(stringToSign, 'utf8').digest('base64');
 
-function expectS3Error(fn: () => unknown, code: string, message?: RegExp): S3Error {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught, `expected ${code}`).to.be.instanceOf(S3Error);
-  const err = caught as S3Error;
-  expect(err.code, err.message).to.equal(code);
-  if (message) expect(err.message).to.match(message);
-  return err;
-}
 
 function signed(r: AuthResult) {
   if (r.type === 'anonymous') throw new Error('expected a signed request');

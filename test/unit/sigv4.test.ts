@@ -8,6 +8,7 @@ import { buildQueryString } from '@smithy/core/protocols';
 import { authenticate, AuthRequest, AuthResult, Identity, EMPTY_SHA256, UNSIGNED_PAYLOAD } from '../../src/auth/sigv4';
 import { getSigningKey } from '../../src/auth/signing-key-cache';
 import { S3Error } from '../../src/errors';
+import { expectS3Error } from '../helpers/s3-error';
 
 // ---------------------------------------------------------------------------------------
 // Independent SigV4 pieces (Node crypto only), so the tests do not trust the code under test.
@@ -22,19 +23,6 @@ function sign(secret: string, amzDate: string, region: string, service: string, 
   return hmac(key, stringToSign).toString('hex');
 }
 
-function expectS3Error(fn: () => unknown, code: string, message?: RegExp): S3Error {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught, `expected ${code}`).to.be.instanceOf(S3Error);
-  const err = caught as S3Error;
-  expect(err.code, err.message).to.equal(code);
-  if (message) expect(err.message).to.match(message);
-  return err;
-}
 
 function signed(r: AuthResult) {
   if (r.type === 'anonymous') throw new Error('expected a signed request');
