@@ -1,0 +1,573 @@
+/**
+ * The Azure Blob Storage backend: buckets are containers, objects are block blobs.
+ *
+ * - Names: keys are blob names, except the few Azure cannot hold, which live in the reserved
+ *   area `.s3mux/` (names.ts). Listing merges both and yields S3's UTF-8 order (listing.ts).
+ * - Attributes: content headers are the blob's HTTP headers; the rest is metadata with
+ *   reversibly encoded names (metadata.ts).
+ * - ETags: every write sets the blob's Content-MD5, and the S3 ETag is its hex; an object
+ *   assembled from parts keeps S3's `<md5 of md5s>-N` in metadata. Blobs written by other
+ *   tools without an MD5 get `<md5 of the Azure ETag>-1`, which no client mistakes for an MD5.
+ * - Writes: a body up to `blockSize` (8 MiB) is one Put Blob; a longer one is staged as
+ *   blocks while it streams (one block when its length is known, else `blockSize` chunks) and
+ *   committed with its MD5, metadata and conditions in one Put Block List, so it is visible
+ *   only when complete and a failing body leaves the old object. Azure may accept a streamed
+ *   block before the body has ended (it has the announced bytes), while the S3 layer fails a
+ *   body on a bad checksum only at its end: nothing is committed until the body has ended
+ *   cleanly. Streamed requests go through a client without retries (the body is read once).
+ * - Write conditions: S3's If-Match / If-None-Match name S3 ETags, Azure's conditions name
+ *   Azure ETags. The current blob is read first, the S3 conditions are checked on it, and the
+ *   write is then made conditional on that blob's Azure ETag (or on no blob existing): a
+ *   compare-and-swap on the very version that was checked.
+ * - Reads: properties first, then the bytes with If-Match on that version's Azure ETag, so
+ *   metadata and bytes belong together; a read of a replaced object fails instead of mixing.
+ * - Multipart: native, on block lists (multipart.ts).
+ * - Errors: one table (errors.ts).
+ */
+import { createHash } from 'node:crypto';
+import { PassThrough, Readable } from 'node:stream';
+import type { BlobItem, BlobServiceClient, BlockBlobClient, ContainerClient } from '@azure/storage-blob';
+import { S3Error } from '../../errors';
+import type { AzureBackendSpec } from '../../router/config';
+import { resolveSecret } from '../../auth/secrets';
+import type { BackendContext } from '../registry';
+import { checkWriteConditions, hasWriteConditions, unquoteEtag } from '../conditions';
+import { isValidBucketName, validateBucketName, validateKey } from '../keys';
+import { compareKeys, listFromSource, type ListSeek, type ListSource, type ListSourceItem } from '../listing';
+import { copyAttributes, DEFAULT_CONTENT_TYPE } from '../fs/attributes';
+import type {
+  Backend,
+  BackendCapabilities,
+  BucketInfo,
+  ByteRange,
+  ListOptions,
+  ListPage,
+  ObjectAttributes,
+  ObjectHandle,
+  ObjectMeta,
+  ObjectSummary,
+  PutOptions,
+  Tag,
+  WriteConditions,
+} from '../types';
+import { blockId, bodyError, chunksOf, MAX_BLOCK_SIZE, MAX_BLOCKS, MeasuredBody, newNonce, newOwner, once } from './blocks';
+import { makeServiceClient, type AzureConnection } from './client';
+import { isAzureError, toS3ErrorFromAzure, type ErrorContext } from './errors';
+import { escapedKeys, MarkerCache, mergeAscending, naturalNames, rawListing, wanted, type Opener } from './listing';
+import { fromAzure, toAzure, type AzureProps, type StoredExtras } from './metadata';
+import { AzureMultipartStore } from './multipart';
+import { blobNameOf, ESCAPED_PREFIX, RESERVED_PREFIX } from './names';
+
+export interface AzureBackendOptions extends AzureConnection {
+  /** A ready client instead of the connection settings (tests, embedding). */
+  serviceClient?: BlobServiceClient;
+  /** Bytes held at a time when a body is staged in chunks, and the largest single Put Blob; default 8 MiB. */
+  blockSize?: number;
+}
+
+const DEFAULT_BLOCK_SIZE = 8 * 1024 * 1024;
+/** Azure container names: 3-63 of [a-z0-9-], starting and ending alphanumeric, no '--'. */
+const CONTAINER_NAME = /^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/;
+const MAX_TAG_ATTEMPTS = 5;
+
+/** Properties of one blob version as getProperties or a listing gives them. */
+interface BlobVersion extends AzureProps {
+  contentLength?: number;
+  contentMD5?: Uint8Array;
+  etag?: string;
+  lastModified?: Date;
+}
+
+/** The S3 ETag of a blob version. */
+export function s3Etag(p: BlobVersion, extras: StoredExtras): string {
+  if (extras.etag) return unquoteEtag(extras.etag);
+  if (p.contentMD5 && p.contentMD5.length === 16) return Buffer.from(p.contentMD5).toString('hex');
+  return `${createHash('md5').update(unquoteEtag(p.etag ?? '')).digest('hex')}-1`;
+}
+
+export function metaOf(key: string, p: BlobVersion): ObjectMeta {
+  const { attrs, extras } = fromAzure(p);
+  return { ...attrs, key, size: p.contentLength ?? 0, etag: s3Etag(p, extras), lastModified: p.lastModified ?? new Date(0) };
+}
+
+/** Attributes as stored: a copy, with S3's default content type. */
+function storedAttributes(attrs: ObjectAttributes): ObjectAttributes {
+  const a = copyAttributes(attrs);
+  if (a.contentType === undefined) a.contentType = DEFAULT_CONTENT_TYPE;
+  return a;
+}
+
+/** The Azure access conditions that make a write a compare-and-swap on what was checked. */
+export interface Cas {
+  ifMatch?: string;
+  ifNoneMatch?: string;
+}
+
+class AzureObjectHandle implements ObjectHandle {
+  constructor(
+    readonly meta: ObjectMeta,
+    private readonly blob: BlockBlobClient,
+    private readonly azureEtag: string | undefined,
+    private readonly ctx: ErrorContext,
+  ) {}
+
+  read(range?: ByteRange): Readable {
+    const out = new PassThrough();
+    if (this.meta.size === 0 && !range) {
+      out.end();
+      return out;
+    }
+    const ac = new AbortController();
+    out.on('close', () => {
+      if (!out.readableEnded) ac.abort();
+    });
+    const offset = range ? range.start : 0;
+    const count = range ? range.end - range.start + 1 : undefined;
+    this.blob
+      .download(offset, count, {
+        abortSignal: ac.signal,
+        conditions: this.azureEtag ? { ifMatch: this.azureEtag } : undefined,
+        maxRetryRequests: 3,
+      })
+      .then((res) => {
+        const s = res.readableStreamBody as Readable | undefined;
+        if (!s) {
+          out.end();
+          return;
+        }
+        s.on('error', (err) => out.destroy(toS3ErrorFromAzure(err, this.ctx)));
+        s.pipe(out);
+      })
+      .catch((err) => {
+        if (!out.destroyed) out.destroy(toS3ErrorFromAzure(err, this.ctx));
+      });
+    return out;
+  }
+
+  async close(): Promise<void> {}
+}
+
+export class AzureBackend implements Backend {
+  readonly kind = 'azure';
+  readonly capabilities: BackendCapabilities = { serverSideCopy: true };
+  readonly multipart: AzureMultipartStore;
+  readonly service: BlobServiceClient;
+  readonly blockSize: number;
+  /** @internal */
+  readonly markers = new MarkerCache();
+
+  /** The same account without retries, for requests whose body is a stream read once. */
+  private readonly streamService: BlobServiceClient;
+
+  constructor(opts: AzureBackendOptions) {
+    this.service = opts.serviceClient ?? makeServiceClient(opts);
+    // One token credential for both (it caches its tokens).
+    const token = isTokenCredential(this.service.credential) ? this.service.credential : undefined;
+    this.streamService = opts.serviceClient ?? makeServiceClient({ ...opts, credential: opts.credential ?? token }, 1);
+    this.blockSize = Math.min(Math.max(opts.blockSize ?? DEFAULT_BLOCK_SIZE, 64 * 1024), MAX_BLOCK_SIZE);
+    this.multipart = new AzureMultipartStore(this);
+  }
+
+  // ---------------------------------------------------------------- plumbing
+
+  /** @internal Runs an Azure call, mapping its errors. */
+  async call<T>(ctx: ErrorContext, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw toS3ErrorFromAzure(err, ctx);
+    }
+  }
+
+  /** @internal The container; NoSuchBucket right away for names Azure cannot have. */
+  container(bucket: string): ContainerClient {
+    if (typeof bucket !== 'string' || !CONTAINER_NAME.test(bucket)) throw new S3Error('NoSuchBucket', undefined, { BucketName: String(bucket) });
+    return this.service.getContainerClient(bucket);
+  }
+
+  /** @internal The block blob that holds `key`. */
+  blob(bucket: string, key: string): BlockBlobClient {
+    return this.container(bucket).getBlockBlobClient(blobNameOf(key));
+  }
+
+  /** @internal The same blob through the client without retries (for a streamed request body). */
+  streamingBlob(bucket: string, key: string): BlockBlobClient {
+    this.container(bucket);
+    return this.streamService.getContainerClient(bucket).getBlockBlobClient(blobNameOf(key));
+  }
+
+  /** @internal A listing opener over a container (with the marker cache). */
+  opener(container: ContainerClient, hierarchical: boolean, pageSize: number): Opener {
+    return (prefix, from) => rawListing(container, { prefix, hierarchical, from, pageSize, cache: this.markers })[Symbol.asyncIterator]();
+  }
+
+  /** @internal The current version's metadata and Azure ETag, or undefined when there is none. */
+  async current(bucket: string, key: string): Promise<{ meta: ObjectMeta; azureEtag?: string } | undefined> {
+    try {
+      const p = await this.blob(bucket, key).getProperties();
+      return { meta: metaOf(key, p), azureEtag: p.etag };
+    } catch (err) {
+      if (isAzureError(err, 'BlobNotFound')) return undefined;
+      throw toS3ErrorFromAzure(err, { bucket, key });
+    }
+  }
+
+  /**
+   * @internal Checks S3 write conditions on the current object and returns the Azure
+   * conditions that make the write apply only to that very version.
+   */
+  async cas(bucket: string, key: string, conditions: WriteConditions | undefined): Promise<Cas | undefined> {
+    if (!hasWriteConditions(conditions)) return undefined;
+    const cur = await this.current(bucket, key);
+    checkWriteConditions(cur?.meta, conditions);
+    return cur ? { ifMatch: cur.azureEtag } : { ifNoneMatch: '*' };
+  }
+
+  // ---------------------------------------------------------------- buckets
+
+  async listBuckets(): Promise<BucketInfo[]> {
+    return this.call({}, async () => {
+      const out: BucketInfo[] = [];
+      for await (const c of this.service.listContainers()) {
+        if (!isValidBucketName(c.name)) continue;
+        out.push({ name: c.name, creationDate: c.properties.lastModified });
+      }
+      return out.sort((a, b) => compareKeys(a.name, b.name));
+    });
+  }
+
+  async createBucket(bucket: string): Promise<void> {
+    validateBucketName(bucket);
+    if (!CONTAINER_NAME.test(bucket)) {
+      throw new S3Error('InvalidBucketName', 'The specified bucket is not valid: Azure container names may hold only lowercase letters, digits and single hyphens.', { BucketName: bucket });
+    }
+    try {
+      await this.container(bucket).create();
+    } catch (err) {
+      if (isAzureError(err, 'ContainerBeingDeleted')) {
+        throw new S3Error('ServiceUnavailable', 'A bucket of this name is still being deleted; try again in a minute.', { BucketName: bucket });
+      }
+      throw toS3ErrorFromAzure(err, { bucket });
+    }
+  }
+
+  async headBucket(bucket: string): Promise<BucketInfo> {
+    return this.call({ bucket }, async () => {
+      const p = await this.container(bucket).getProperties();
+      return { name: bucket, creationDate: p.lastModified ?? new Date(0) };
+    });
+  }
+
+  /**
+   * Refuses while any object remains (natural names, or escaped keys in the reserved area);
+   * multipart uploads in progress go with the container. Azure has no conditional container
+   * delete, so an object written between the check and the delete goes too.
+   */
+  async deleteBucket(bucket: string): Promise<void> {
+    const container = this.container(bucket);
+    await this.call({ bucket }, async () => {
+      await container.getProperties();
+      const top = rawListing(container, { prefix: '', hierarchical: true, pageSize: 10 });
+      for await (const item of top) {
+        if (item.name === RESERVED_PREFIX) continue;
+        throw new S3Error('BucketNotEmpty', undefined, { BucketName: bucket });
+      }
+      for await (const _ of rawListing(container, { prefix: ESCAPED_PREFIX, hierarchical: false, pageSize: 1 })) {
+        throw new S3Error('BucketNotEmpty', undefined, { BucketName: bucket });
+      }
+      await container.delete();
+    });
+    this.markers.forget(`${bucket}\n`);
+  }
+
+  // ---------------------------------------------------------------- reading
+
+  async headObject(bucket: string, key: string): Promise<ObjectMeta> {
+    validateKey(key);
+    return this.call({ bucket, key }, async () => metaOf(key, await this.blob(bucket, key).getProperties()));
+  }
+
+  async openObject(bucket: string, key: string): Promise<ObjectHandle> {
+    validateKey(key);
+    const blob = this.blob(bucket, key);
+    const p = await this.call({ bucket, key }, () => blob.getProperties());
+    return new AzureObjectHandle(metaOf(key, p), blob, p.etag, { bucket, key });
+  }
+
+  // ---------------------------------------------------------------- writing
+
+  async putObject(bucket: string, key: string, body: Readable, attrs: ObjectAttributes, opts: PutOptions = {}): Promise<ObjectMeta> {
+    validateKey(key);
+    const blob = this.blob(bucket, key);
+    const ctx: ErrorContext = { bucket, key, multipart: false };
+    const size = opts.size;
+    const extras: StoredExtras = opts.etag ? { etag: unquoteEtag(opts.etag) } : {};
+    const finish = (md5: Buffer, total: number, res: { lastModified?: Date }, stored: ObjectAttributes): ObjectMeta => ({
+      ...stored,
+      key,
+      size: total,
+      etag: extras.etag ?? md5.toString('hex'),
+      lastModified: res.lastModified ?? new Date(),
+    });
+
+    if (size !== undefined && size > this.blockSize && size <= MAX_BLOCK_SIZE) {
+      // Known length: the body streams into one block, nothing held in memory.
+      const measured = MeasuredBody.of(body, size);
+      const owner = newOwner();
+      const nonce = newNonce();
+      const id = blockId('P', owner, 0, nonce, 0);
+      try {
+        await this.streamingBlob(bucket, key).stageBlock(id, once(measured), size, { abortSignal: measured.abort.signal });
+      } catch (err) {
+        measured.discard();
+        throw measured.failure !== undefined ? bodyError(measured.failure) : toS3ErrorFromAzure(err, ctx);
+      }
+      await measured.ended();
+      const md5 = measured.md5.digest();
+      const stored = storedAttributes(attrs);
+      const cas = await this.cas(bucket, key, opts.conditions);
+      const { headers, metadata } = toAzure(stored, extras);
+      const res = await this.call(ctx, () => blob.commitBlockList([id], { blobHTTPHeaders: { ...headers, blobContentMD5: md5 }, metadata, conditions: cas }));
+      return finish(md5, size, res, stored);
+    }
+
+    const hash = createHash('md5');
+    const chunks = chunksOf(body, this.blockSize, size, hash);
+    let first: Buffer | undefined;
+    let second: IteratorResult<Buffer>;
+    try {
+      const r = await chunks.next();
+      first = r.done ? Buffer.alloc(0) : r.value;
+      second = r.done ? r : await chunks.next();
+    } catch (err) {
+      if (!body.destroyed) body.resume();
+      throw bodyError(err);
+    }
+    if (second.done) {
+      // The whole body fits in one Put Blob.
+      const md5 = hash.digest();
+      const stored = storedAttributes(attrs);
+      const cas = await this.cas(bucket, key, opts.conditions);
+      const { headers, metadata } = toAzure(stored, extras);
+      const res = await this.call(ctx, () =>
+        blob.upload(first!, first!.length, {
+          blobHTTPHeaders: { ...headers, blobContentMD5: md5 },
+          metadata,
+          conditions: cas,
+        }),
+      );
+      return finish(md5, first.length, res, stored);
+    }
+
+    // Unknown or large length: stage chunk by chunk, then commit.
+    const owner = newOwner();
+    const nonce = newNonce();
+    const ids: string[] = [];
+    let total = 0;
+    const stage = async (chunk: Buffer): Promise<void> => {
+      if (ids.length >= MAX_BLOCKS) throw new S3Error('EntityTooLarge');
+      const id = blockId('P', owner, 0, nonce, ids.length);
+      ids.push(id);
+      total += chunk.length;
+      const md5 = createHash('md5').update(chunk).digest();
+      await this.call(ctx, () => blob.stageBlock(id, chunk, chunk.length, { transactionalContentMD5: md5 }));
+    };
+    try {
+      await stage(first);
+      first = undefined;
+      await stage(second.value);
+      for (;;) {
+        let r: IteratorResult<Buffer>;
+        try {
+          r = await chunks.next();
+        } catch (err) {
+          throw bodyError(err);
+        }
+        if (r.done) break;
+        await stage(r.value);
+      }
+    } catch (err) {
+      await chunks.return(undefined);
+      if (!body.destroyed) body.resume();
+      throw err;
+    }
+    const md5 = hash.digest();
+    const stored = storedAttributes(attrs);
+    const cas = await this.cas(bucket, key, opts.conditions);
+    const { headers, metadata } = toAzure(stored, extras);
+    const res = await this.call(ctx, () => blob.commitBlockList(ids, { blobHTTPHeaders: { ...headers, blobContentMD5: md5 }, metadata, conditions: cas }));
+    return finish(md5, total, res, stored);
+  }
+
+  async deleteObject(bucket: string, key: string): Promise<void> {
+    validateKey(key);
+    const blob = this.blob(bucket, key);
+    try {
+      await blob.delete({ deleteSnapshots: 'include' });
+    } catch (err) {
+      if (isAzureError(err, 'BlobNotFound')) return;
+      throw toS3ErrorFromAzure(err, { bucket, key });
+    }
+  }
+
+  /**
+   * Tags live in metadata (see metadata.ts), so this rewrites the metadata, conditional on
+   * the version read. Azure then gives the blob a new Last-Modified; the S3 ETag stays.
+   */
+  async setTags(bucket: string, key: string, tags: Tag[]): Promise<void> {
+    validateKey(key);
+    const blob = this.blob(bucket, key);
+    const ctx = { bucket, key };
+    for (let attempt = 1; ; attempt++) {
+      const p = await this.call(ctx, () => blob.getProperties());
+      const { attrs, extras } = fromAzure(p);
+      attrs.tags = tags.map((t) => ({ key: t.key, value: t.value }));
+      if (!extras.etag && !(p.contentMD5 && p.contentMD5.length === 16)) extras.etag = s3Etag(p, extras);
+      const { metadata } = toAzure(attrs, extras);
+      // toAzure may move a header value into metadata; the headers themselves stay as they are.
+      try {
+        await blob.setMetadata(metadata, { conditions: { ifMatch: p.etag } });
+        return;
+      } catch (err) {
+        if (attempt < MAX_TAG_ATTEMPTS && isAzureError(err, 'ConditionNotMet')) continue;
+        throw toS3ErrorFromAzure(err, ctx);
+      }
+    }
+  }
+
+  /**
+   * Server-side copy (Copy Blob within the account). Without `attrs` the source's headers
+   * and metadata come along; with them, the metadata is given in the copy and the headers set
+   * after it, conditional on the copy's result. The S3 ETag (MD5 or multipart form) is kept.
+   */
+  async copyObject(srcBucket: string, srcKey: string, dstBucket: string, dstKey: string, attrs: ObjectAttributes | undefined): Promise<ObjectMeta> {
+    validateKey(srcKey);
+    validateKey(dstKey);
+    const src = this.blob(srcBucket, srcKey);
+    const dst = this.blob(dstBucket, dstKey);
+    const p = await this.call({ bucket: srcBucket, key: srcKey }, () => src.getProperties());
+    const srcMeta = metaOf(srcKey, p);
+    const { attrs: srcAttrs } = fromAzure(p);
+    const ctx: ErrorContext = { bucket: dstBucket, key: dstKey };
+    const md5 = p.contentMD5 && p.contentMD5.length === 16 ? p.contentMD5 : undefined;
+    const keepEtag: StoredExtras = md5 && Buffer.from(md5).toString('hex') === srcMeta.etag ? {} : { etag: srcMeta.etag };
+
+    let stored: ObjectAttributes;
+    if (attrs === undefined) stored = copyAttributes(srcAttrs);
+    else {
+      stored = storedAttributes(attrs);
+      if (attrs.tags === undefined && srcAttrs.tags !== undefined) stored.tags = srcAttrs.tags.map((t) => ({ ...t }));
+      if (attrs.checksums === undefined && srcAttrs.checksums !== undefined) stored.checksums = { ...srcAttrs.checksums };
+    }
+    const { headers, metadata } = toAzure(stored, keepEtag);
+    const sameBlob = srcBucket === dstBucket && blobNameOf(srcKey) === blobNameOf(dstKey);
+
+    let azureEtag: string | undefined;
+    if (sameBlob) {
+      const r = await this.call(ctx, () => dst.setMetadata(metadata, { conditions: { ifMatch: p.etag } }));
+      azureEtag = r.etag;
+    } else {
+      await this.call(ctx, () => this.container(dstBucket).getProperties());
+      const poller = await this.call(ctx, () =>
+        dst.beginCopyFromURL(src.url, { metadata, sourceConditions: { ifMatch: p.etag }, intervalInMs: 500 }),
+      );
+      const r = await this.call(ctx, () => poller.pollUntilDone());
+      if (r.copyStatus && r.copyStatus !== 'success') throw new S3Error('InternalError', `Azure copy ended as ${r.copyStatus}.`);
+      azureEtag = r.etag;
+    }
+    if (attrs !== undefined || sameBlob) {
+      await this.call(ctx, () => dst.setHTTPHeaders({ ...headers, blobContentMD5: md5 }, { conditions: azureEtag ? { ifMatch: azureEtag } : undefined }));
+    }
+    return this.headObject(dstBucket, dstKey);
+  }
+
+  // ---------------------------------------------------------------- listing
+
+  async listObjects(bucket: string, opts: ListOptions): Promise<ListPage> {
+    const container = this.container(bucket);
+    const prefix = opts.prefix ?? '';
+    if (prefix.includes('\0') || Buffer.byteLength(prefix, 'utf8') > 1024) {
+      await this.headBucket(bucket);
+      return { objects: [], commonPrefixes: [], isTruncated: false };
+    }
+    const pageSize = Math.min(5000, Math.max(100, 2 * (opts.maxKeys ?? 1000) + 2));
+    // With '/', Azure groups the virtual directories itself: one request per page of them.
+    const hierarchical = opts.delimiter === '/';
+    const source: ListSource = (seek) => this.source(container, seek, hierarchical, pageSize);
+    return this.call({ bucket }, () => listFromSource(source, { ...opts, prefix }, { canSeek: !hierarchical }));
+  }
+
+  private source(container: ContainerClient, seek: ListSeek, hierarchical: boolean, pageSize: number): AsyncIterable<ListSourceItem> {
+    if (seek.after !== undefined && !seek.after.startsWith(seek.prefix) && compareKeys(seek.after, seek.prefix) > 0) {
+      return { [Symbol.asyncIterator]: async function* () {} }; // the position is past every key with the prefix
+    }
+    const flat = this.opener(container, false, pageSize);
+    const self = this;
+    const natural = async function* (): AsyncGenerator<ListSourceItem & { key: string }> {
+      if (hierarchical && seek.after !== undefined && seek.after.startsWith(seek.prefix)) {
+        // The virtual directory holding the start position is listed again when a key in it
+        // comes after the position: look for one.
+        const i = seek.after.indexOf('/', seek.prefix.length);
+        if (i >= 0 && !(seek.skipSubtree && i === seek.after.length - 1)) {
+          const dir = seek.after.slice(0, i + 1);
+          for await (const item of naturalNames(flat, { prefix: dir, after: seek.after })) {
+            if (!item.blob || !wanted(item.name, seek)) continue;
+            yield summaryOf(item.name, item.blob);
+            break;
+          }
+        }
+      }
+      const open = hierarchical ? self.opener(container, true, pageSize) : flat;
+      for await (const item of naturalNames(open, seek)) {
+        if (!wanted(item.name, seek)) continue;
+        yield item.blob ? summaryOf(item.name, item.blob) : directoryEntry(item.name);
+      }
+    };
+    const escaped = async function* (): AsyncGenerator<ListSourceItem & { key: string }> {
+      const from = seek.after !== undefined && seek.after.startsWith(seek.prefix) ? seek.after : undefined;
+      for await (const e of escapedKeys(flat, { ...seek, after: from })) {
+        if (wanted(e.key, seek)) yield summaryOf(e.key, e.blob);
+      }
+    };
+    return { [Symbol.asyncIterator]: () => mergeAscending(natural(), escaped()) };
+  }
+
+  async close(): Promise<void> {}
+}
+
+function isTokenCredential(c: unknown): c is NonNullable<AzureConnection['credential']> {
+  return typeof (c as { getToken?: unknown } | undefined)?.getToken === 'function';
+}
+
+function summaryOf(key: string, b: BlobItem): ObjectSummary {
+  const p = { ...b.properties, metadata: b.metadata };
+  const { attrs, extras } = fromAzure(p);
+  return {
+    key,
+    size: b.properties.contentLength ?? 0,
+    etag: s3Etag(p, extras),
+    lastModified: b.properties.lastModified,
+    ...(attrs.storageClass !== undefined ? { storageClass: attrs.storageClass } : {}),
+  };
+}
+
+/** A virtual directory of a '/' listing: the listing turns it into a common prefix. */
+function directoryEntry(name: string): ObjectSummary {
+  return { key: name, size: 0, etag: '', lastModified: new Date(0) };
+}
+
+// ---------------------------------------------------------------- from the routing table
+
+/** The backend for an `azure` entry of the routing table; secrets are resolved here. */
+export function azureBackendFromSpec(spec: AzureBackendSpec, ctx: BackendContext): AzureBackend {
+  const what = (s: string) => `backend '${ctx.name}': ${s}`;
+  const c = spec.credentials ?? {};
+  return new AzureBackend({
+    account: spec.account,
+    endpoint: spec.endpoint,
+    accountKey: c.accountKey ? resolveSecret(c.accountKey, what('accountKey'), ctx.env) : undefined,
+    sasToken: c.sasToken ? resolveSecret(c.sasToken, what('sasToken'), ctx.env) : undefined,
+    connectionString: c.connectionString ? resolveSecret(c.connectionString, what('connectionString'), ctx.env) : undefined,
+  });
+}
+

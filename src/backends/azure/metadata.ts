@@ -1,0 +1,237 @@
+/**
+ * Object attributes ↔ Azure blob properties and metadata.
+ *
+ * Content-Type, -Encoding, -Language, -Disposition and Cache-Control are the blob's own HTTP
+ * headers. Everything S3 keeps that Azure has no field for lives in metadata under names
+ * that start with `s3mux_` (Expires, storage class, tags, checksums, part sizes, the ETag of
+ * a multipart object); names starting with `s3mux` are never user metadata.
+ *
+ * Azure metadata names must be C# identifiers (letters, digits, '_', not starting with a
+ * digit) and are case-insensitive; S3 names are lower-cased HTTP tokens such as `multi-word`.
+ * A user name that is already a plain identifier (`[a-z_][a-z0-9_]*`, not starting with
+ * `s3mux`) is stored as it is. Any other is stored as `s3muxm_` + its escape: [a-z0-9] stay,
+ * '_' becomes '__', every other byte of its UTF-8 form becomes '_' + two lower-case hex
+ * digits (`multi-word` → `s3muxm_multi_2dword`). Names from other tools are lower-cased.
+ *
+ * Values travel as HTTP headers: only printable ASCII survives, surrounding spaces are lost
+ * and Azure drops empty values. A value that is not non-empty printable ASCII without
+ * surrounding spaces, or that starts with '~', is stored as '~' + base64url of its UTF-8
+ * bytes (so '' becomes '~').
+ */
+import type { ObjectAttributes, Tag } from '../types';
+
+export const SYS = 's3mux_';
+const ENCODED_NAME = 's3muxm_';
+
+/** System metadata names (after SYS). */
+export const F = {
+  etag: 'etag',
+  expires: 'expires',
+  storageClass: 'sc',
+  tags: 'tags',
+  parts: 'parts',
+  checksum: 'ck_',
+  /** A content header kept in metadata because its value cannot be an HTTP header value. */
+  header: 'h_',
+} as const;
+
+const PLAIN_NAME = /^[a-z_][a-z0-9_]*$/;
+
+export function escapeName(name: string): string {
+  let out = '';
+  for (const b of Buffer.from(name, 'utf8')) {
+    if ((b >= 0x61 && b <= 0x7a) || (b >= 0x30 && b <= 0x39)) out += String.fromCharCode(b);
+    else if (b === 0x5f) out += '__';
+    else out += `_${b.toString(16).padStart(2, '0')}`;
+  }
+  return out;
+}
+
+export function unescapeName(s: string): string | undefined {
+  const bytes: number[] = [];
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i];
+    if (c !== '_') {
+      bytes.push(s.charCodeAt(i));
+      continue;
+    }
+    if (s[i + 1] === '_') {
+      bytes.push(0x5f);
+      i++;
+      continue;
+    }
+    const hex = s.slice(i + 1, i + 3);
+    if (!/^[0-9a-f]{2}$/.test(hex)) return undefined;
+    bytes.push(parseInt(hex, 16));
+    i += 2;
+  }
+  return Buffer.from(bytes).toString('utf8');
+}
+
+/** The Azure metadata name of an S3 user metadata name. */
+export function metadataNameOf(name: string): string {
+  const n = name.toLowerCase();
+  return PLAIN_NAME.test(n) && !n.startsWith('s3mux') ? n : ENCODED_NAME + escapeName(n);
+}
+
+/** Non-empty printable ASCII, no surrounding spaces, not starting with '~'. */
+const SAFE_VALUE = /^[\x21-\x7d](?:[\x20-\x7e]*[\x21-\x7e])?$/;
+
+function isHeaderSafe(v: string): boolean {
+  return SAFE_VALUE.test(v);
+}
+
+export function encodeValue(v: string): string {
+  return isHeaderSafe(v) ? v : `~${Buffer.from(v, 'utf8').toString('base64url')}`;
+}
+
+export function decodeValue(v: string): string {
+  if (!v.startsWith('~')) return v;
+  const b64 = v.slice(1);
+  if (!/^[A-Za-z0-9_-]*$/.test(b64)) return v;
+  const s = Buffer.from(b64, 'base64url').toString('utf8');
+  // Only what encodeValue writes (a foreign value that merely starts with '~' stays as it is).
+  return Buffer.from(s, 'utf8').toString('base64url') === b64 ? s : v;
+}
+
+/** The blob HTTP headers (as the SDK names them) and the attribute each holds. */
+const HEADERS = [
+  ['blobContentType', 'contentType'],
+  ['blobContentEncoding', 'contentEncoding'],
+  ['blobContentLanguage', 'contentLanguage'],
+  ['blobContentDisposition', 'contentDisposition'],
+  ['blobCacheControl', 'cacheControl'],
+] as const;
+
+export interface BlobHeaders {
+  blobContentType?: string;
+  blobContentEncoding?: string;
+  blobContentLanguage?: string;
+  blobContentDisposition?: string;
+  blobCacheControl?: string;
+  blobContentMD5?: Uint8Array;
+}
+
+/** What the store keeps besides the attributes. */
+export interface StoredExtras {
+  /** The S3 ETag when it is not the hex of the blob's Content-MD5 (multipart objects). */
+  etag?: string;
+}
+
+/** Part sizes as runs: `5242880*3,1024`. Undefined when even that is too long for metadata. */
+export function encodePartSizes(sizes: number[]): string | undefined {
+  const runs: string[] = [];
+  for (let i = 0; i < sizes.length; ) {
+    let j = i;
+    while (j + 1 < sizes.length && sizes[j + 1] === sizes[i]) j++;
+    runs.push(j > i ? `${sizes[i]}*${j - i + 1}` : String(sizes[i]));
+    i = j + 1;
+  }
+  const s = runs.join(',');
+  return s.length <= 2048 ? s : undefined;
+}
+
+export function decodePartSizes(s: string): number[] | undefined {
+  const out: number[] = [];
+  for (const run of s.split(',')) {
+    const m = /^(\d+)(?:\*(\d+))?$/.exec(run);
+    if (!m) return undefined;
+    const n = m[2] === undefined ? 1 : Number(m[2]);
+    if (n > 10_000 || out.length + n > 10_000) return undefined;
+    for (let i = 0; i < n; i++) out.push(Number(m[1]));
+  }
+  return out;
+}
+
+function encodeTags(tags: Tag[]): string {
+  return tags.map((t) => `${encodeURIComponent(t.key)}=${encodeURIComponent(t.value)}`).join('&');
+}
+
+function decodeTags(s: string): Tag[] {
+  if (s === '') return [];
+  return s.split('&').map((pair) => {
+    const i = pair.indexOf('=');
+    const k = i < 0 ? pair : pair.slice(0, i);
+    const v = i < 0 ? '' : pair.slice(i + 1);
+    return { key: safeDecode(k), value: safeDecode(v) };
+  });
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+/** Attributes → the blob's HTTP headers and metadata. */
+export function toAzure(attrs: ObjectAttributes, extras: StoredExtras = {}): { headers: BlobHeaders; metadata: Record<string, string> } {
+  const headers: BlobHeaders = {};
+  const metadata: Record<string, string> = {};
+  for (const [h, a] of HEADERS) {
+    const v = attrs[a];
+    if (v === undefined) continue;
+    if (isHeaderSafe(v)) headers[h] = v;
+    else metadata[SYS + F.header + a.toLowerCase()] = encodeValue(v);
+  }
+  for (const [name, value] of Object.entries(attrs.userMetadata ?? {})) metadata[metadataNameOf(name)] = encodeValue(value);
+  if (attrs.expires !== undefined) metadata[SYS + F.expires] = encodeValue(attrs.expires);
+  if (attrs.storageClass !== undefined) metadata[SYS + F.storageClass] = encodeValue(attrs.storageClass);
+  if (attrs.tags !== undefined && attrs.tags.length > 0) metadata[SYS + F.tags] = encodeValue(encodeTags(attrs.tags));
+  for (const [alg, v] of Object.entries(attrs.checksums ?? {})) metadata[SYS + F.checksum + escapeName(alg.toLowerCase())] = encodeValue(v);
+  if (attrs.partSizes !== undefined && attrs.partSizes.length > 0) {
+    const p = encodePartSizes(attrs.partSizes);
+    if (p !== undefined) metadata[SYS + F.parts] = p;
+  }
+  if (extras.etag !== undefined) metadata[SYS + F.etag] = encodeValue(extras.etag);
+  return { headers, metadata };
+}
+
+/** The properties Azure returns (getProperties, or a listing item's properties + metadata). */
+export interface AzureProps {
+  contentType?: string;
+  contentEncoding?: string;
+  contentLanguage?: string;
+  contentDisposition?: string;
+  cacheControl?: string;
+  metadata?: Record<string, string>;
+}
+
+/** Blob properties → attributes, plus what s3mux stored besides them. */
+export function fromAzure(p: AzureProps): { attrs: ObjectAttributes; extras: StoredExtras } {
+  const attrs: ObjectAttributes = { userMetadata: {} };
+  const extras: StoredExtras = {};
+  for (const [, a] of HEADERS) {
+    const v = p[a];
+    if (v !== undefined && v !== '') attrs[a] = v;
+  }
+  for (const [rawName, rawValue] of Object.entries(p.metadata ?? {})) {
+    const name = rawName.toLowerCase();
+    const value = decodeValue(rawValue ?? '');
+    if (name.startsWith(ENCODED_NAME)) {
+      const n = unescapeName(name.slice(ENCODED_NAME.length));
+      attrs.userMetadata[n ?? name] = value;
+    } else if (name.startsWith(SYS)) {
+      const f = name.slice(SYS.length);
+      if (f === F.etag) extras.etag = value;
+      else if (f === F.expires) attrs.expires = value;
+      else if (f === F.storageClass) attrs.storageClass = value;
+      else if (f === F.tags) attrs.tags = decodeTags(value);
+      else if (f === F.parts) {
+        const sizes = decodePartSizes(rawValue);
+        if (sizes) attrs.partSizes = sizes;
+      } else if (f.startsWith(F.checksum)) {
+        const alg = unescapeName(f.slice(F.checksum.length));
+        if (alg) (attrs.checksums ??= {})[alg] = value;
+      } else if (f.startsWith(F.header)) {
+        const a = HEADERS.find(([, attr]) => attr.toLowerCase() === f.slice(F.header.length))?.[1];
+        if (a) attrs[a] = value;
+      }
+      // other s3mux_ fields (upload records) are not attributes
+    } else {
+      attrs.userMetadata[name] = value;
+    }
+  }
+  return { attrs, extras };
+}
