@@ -5,6 +5,7 @@
  */
 import { XMLBuilder, XMLParser, XMLValidator } from 'fast-xml-parser';
 import { S3Error } from '../errors';
+import { XML_PARSE_OPTIONS } from '../xml-options';
 
 export const S3_NS = 'http://s3.amazonaws.com/doc/2006-03-01/';
 
@@ -16,15 +17,7 @@ const builder = new XMLBuilder({
   processEntities: true,
 });
 
-const parser = new XMLParser({
-  ignoreAttributes: true,
-  removeNSPrefix: true,
-  parseTagValue: false,
-  parseAttributeValue: false,
-  trimValues: false,
-  processEntities: true,
-  htmlEntities: true,
-});
+const parser = new XMLParser(XML_PARSE_OPTIONS);
 
 export type XmlValue = string | number | boolean | Date | undefined | XmlObject | XmlValue[];
 export interface XmlObject { [name: string]: XmlValue }

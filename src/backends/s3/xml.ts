@@ -4,6 +4,7 @@
  * written by hand.
  */
 import { XMLParser } from 'fast-xml-parser';
+import { XML_PARSE_OPTIONS } from '../../xml-options';
 
 /** Elements that repeat, by their path in the document. */
 const ARRAYS = new Set([
@@ -16,17 +17,7 @@ const ARRAYS = new Set([
   'Tagging.TagSet.Tag',
 ]);
 
-const parser = new XMLParser({
-  ignoreAttributes: true,
-  removeNSPrefix: true,
-  parseTagValue: false,
-  parseAttributeValue: false,
-  trimValues: false,
-  processEntities: true,
-  // numeric character references (&#x9; ...) as well as the five XML entities
-  htmlEntities: true,
-  isArray: (_name, jpath) => ARRAYS.has(String(jpath)),
-});
+const parser = new XMLParser({ ...XML_PARSE_OPTIONS, isArray: (_name, jpath) => ARRAYS.has(String(jpath)) });
 
 export type XmlNode = Record<string, unknown>;
 
