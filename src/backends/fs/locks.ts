@@ -1,32 +1,10 @@
-/**
- * In-process per-key locks (a Map of promise chains). Shared by every FsBackend instance
- * of the process that uses the same root, so two instances on one root serialize their
- * commits like one would. Other processes are not covered: the layout tolerates them
- * (atomic renames, identity-checked sidecars), conditional writes are only exact within
- * one process.
+/*
+ * One KeyedLock per root is shared by every FsBackend instance of the process that uses the
+ * same root, so two instances on one root serialize their commits like one would. Other
+ * processes are not covered: the layout tolerates them (atomic renames, identity-checked
+ * sidecars); conditional writes are only exact within one process.
  */
-export class KeyedLock {
-  private readonly tails = new Map<string, Promise<void>>();
-
-  async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.tails.get(key) ?? Promise.resolve();
-    let release!: () => void;
-    const mine = new Promise<void>((resolve) => (release = resolve));
-    const tail = prev.then(() => mine);
-    this.tails.set(key, tail);
-    await prev;
-    try {
-      return await fn();
-    } finally {
-      release();
-      if (this.tails.get(key) === tail) this.tails.delete(key);
-    }
-  }
-
-  get size(): number {
-    return this.tails.size;
-  }
-}
+import { KeyedLock } from '../keyed-lock';
 
 /** Shared per-root state of the process. */
 export interface RootState {

@@ -45,6 +45,7 @@ import { attributeHeaders, metaFrom, parseDate, taggingHeader, unquote } from '.
 import { bodyFailure, discard, md5Base64, S3Http, type RetryOptions, type S3Reply, type TimeoutOptions } from './http';
 import { copySource, S3MultipartStore } from './multipart';
 import { bool, child, escapeXml, list, S3_NS, text, urlDecoded, XML_HEADER } from './xml';
+import { KeyedLock } from '../keyed-lock';
 
 export { S3Http, encodeKey, encodeSegment, type RetryOptions, type TimeoutOptions } from './http';
 export { CachedCredentials, credentialsFromSettings, chainCredentials, staticCredentials, type CredentialSource, type S3Credentials } from './credentials';
@@ -80,26 +81,6 @@ export interface S3BackendOptions {
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
 const MAX_PARTS = 10_000;
-
-/** One queue per key: check-then-write conditions are atomic against this process's writers. */
-class KeyedLocks {
-  private readonly tails = new Map<string, Promise<unknown>>();
-
-  async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.tails.get(key) ?? Promise.resolve();
-    let release!: () => void;
-    const mine = new Promise<void>((r) => (release = r));
-    const tail = prev.then(() => mine);
-    this.tails.set(key, tail);
-    await prev.catch(() => {});
-    try {
-      return await fn();
-    } finally {
-      release();
-      if (this.tails.get(key) === tail) this.tails.delete(key);
-    }
-  }
-}
 
 function defaultEndpoint(region: string): string {
   return `https://s3.${region}.amazonaws.com${region.startsWith('cn-') ? '.cn' : ''}`;
@@ -191,7 +172,7 @@ export class S3Backend implements Backend {
   readonly multipart: S3MultipartStore;
   readonly region: string;
   private readonly conditionalWrites: 'native' | 'check';
-  private readonly locks = new KeyedLocks();
+  private readonly locks = new KeyedLock();
   private readonly unknownSizePartBytes: number;
   private readonly maxSingleBytes: number;
   private readonly largePartBytes: number;
