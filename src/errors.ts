@@ -48,6 +48,7 @@ export const ERROR_TABLE = {
   NoSuchUpload: [404, 'The specified multipart upload does not exist. The upload ID might not be valid, or the multipart upload might have been aborted or completed.'],
   NotImplemented: [501, 'A header you provided implies functionality that is not implemented.'],
   NotModified: [304, 'Not Modified'],
+  OperationAborted: [409, 'A conflicting conditional operation is currently in progress against this resource. Please try again.'],
   PreconditionFailed: [412, 'At least one of the pre-conditions you specified did not hold'],
   RequestTimeTooSkewed: [403, 'The difference between the request time and the current time is too large.'],
   RequestTimeout: [400, 'Your socket connection to the server was not read from or written to within the timeout period.'],

@@ -199,3 +199,52 @@ export async function listFromSource(
   if (page.isTruncated) page.nextStartAfter = last;
   return page;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Stream helpers
+
+/** An async iterator whose next value can be looked at before it is taken. */
+export class Peekable<T> {
+  private head?: { v: T | undefined };
+  constructor(private readonly it: AsyncIterator<T>) {}
+
+  async peek(): Promise<T | undefined> {
+    if (!this.head) {
+      const r = await this.it.next();
+      this.head = { v: r.done ? undefined : r.value };
+    }
+    return this.head.v;
+  }
+
+  async next(): Promise<T | undefined> {
+    const v = await this.peek();
+    this.head = undefined;
+    return v;
+  }
+
+  async close(): Promise<void> {
+    await this.it.return?.();
+  }
+}
+
+/** Two ascending streams as one (an entry in both is given once, from the first). */
+export async function* mergeAscending<T extends { key: string }>(a: AsyncIterator<T>, b: AsyncIterator<T>): AsyncGenerator<T> {
+  const pa = new Peekable(a);
+  const pb = new Peekable(b);
+  try {
+    for (;;) {
+      const [x, y] = await Promise.all([pa.peek(), pb.peek()]);
+      if (x === undefined && y === undefined) return;
+      if (y === undefined || (x !== undefined && compareKeys(x.key, y.key) <= 0)) {
+        await pa.next();
+        if (y !== undefined && x!.key === y.key) await pb.next();
+        yield x!;
+      } else {
+        await pb.next();
+        yield y;
+      }
+    }
+  } finally {
+    await Promise.allSettled([pa.close(), pb.close()]);
+  }
+}

@@ -74,15 +74,43 @@ export interface GcsBackendSpec {
   kind: 'gcs';
   projectId?: string;
   endpoint?: string;
-  /** Absent: application default credentials. serviceAccountKey is the JSON key. */
-  credentials?: { serviceAccountKey?: SecretRef };
+  /**
+   * The firebase-tools Storage emulator, which lacks compose, rewrite, the bucket API and
+   * metadata patches: s3mux then streams parts and copies through itself.
+   */
+  emulator?: boolean;
+  /** Absent: application default credentials. serviceAccountKey is the JSON key; anonymous sends none. */
+  credentials?: { serviceAccountKey?: SecretRef; anonymous?: boolean };
 }
 export interface AzureBackendSpec {
   kind: 'azure';
   account?: string;
   endpoint?: string;
-  /** Absent: DefaultAzureCredential. */
-  credentials?: { accountKey?: SecretRef; sasToken?: SecretRef; connectionString?: SecretRef };
+  /** At most one kind. Absent: DefaultAzureCredential. */
+  credentials?: AzureCredentialsSpec;
+}
+/** An azure backend's credentials: a secret, or how to get Entra ID tokens (`true` in the table reads as `{}`). */
+export interface AzureCredentialsSpec {
+  accountKey?: SecretRef;
+  sasToken?: SecretRef;
+  connectionString?: SecretRef;
+  /** An app registration: a client secret or a certificate (PEM with its private key). */
+  servicePrincipal?: {
+    tenantId: string;
+    clientId: string;
+    clientSecret?: SecretRef;
+    certificate?: SecretRef;
+    certificatePassword?: SecretRef;
+    sendCertificateChain?: boolean;
+    authorityHost?: string;
+    disableInstanceDiscovery?: boolean;
+  };
+  /** System-assigned when no id is given, else the user-assigned identity with that id. */
+  managedIdentity?: { clientId?: string; resourceId?: string; objectId?: string };
+  /** A federated token file (AKS workload identity); what is not given comes from AZURE_* variables. */
+  workloadIdentity?: { tenantId?: string; clientId?: string; tokenFile?: string; authorityHost?: string; disableInstanceDiscovery?: boolean };
+  /** The signed-in Azure CLI (`az login`). */
+  azureCli?: { tenantId?: string };
 }
 export interface OciBackendSpec {
   kind: 'oci';
@@ -277,7 +305,34 @@ interface KindSchema {
   credentialFields?: Record<string, Field>;
   /** Secrets that only make sense together. */
   together?: [string, string][];
+  /** Credential kinds given as a nested mapping under `credentials` (servicePrincipal: {...}). */
+  credentialGroups?: Record<string, CredentialGroup>;
+  /** At most one kind of credentials: one secret (as Env or File) or one group. */
+  oneCredentialKind?: boolean;
 }
+
+/** A nested mapping under `credentials`, validated like the level above it. */
+interface CredentialGroup {
+  fields: Record<string, Field>;
+  /** Secrets, each given as <name>Env or <name>File inside the group. */
+  secrets?: string[];
+  /** `true` stands for the group with every field defaulted. */
+  allowTrue?: boolean;
+  /** Exactly one of these secrets. */
+  oneSecretOf?: string[];
+  /** At most one of these fields. */
+  atMostOneOf?: string[];
+  /** [a, b]: secret a only makes sense with secret b. */
+  needs?: [string, string][];
+}
+
+const httpsUrl: Check = (v) => (typeof v === 'string' && /^https:\/\/[^\s/]+/.test(v) ? undefined : 'expected an https:// URL');
+const azureResourceId: Check = (v) =>
+  typeof v === 'string' && /^\/subscriptions\/[^/]+\/resourcegroups\/[^/]+\/providers\/[^/]+\/[^/]+\/[^/]+$/i.test(v)
+    ? undefined
+    : 'expected an Azure resource id (/subscriptions/SUB/resourceGroups/RG/providers/Microsoft.ManagedIdentity/userAssignedIdentities/NAME)';
+/** Where Entra ID token requests go and whether the authority is checked against Microsoft's list (off for private clouds and test doubles). */
+const AUTHORITY_FIELDS: Record<string, Field> = { authorityHost: { check: httpsUrl }, disableInstanceDiscovery: { check: boolean } };
 
 const KINDS: Record<BackendKind, KindSchema> = {
   fs: { fields: { root: { check: nonEmptyString, required: true, isPath: true } }, identity: ['root'], secrets: [] },
@@ -295,14 +350,39 @@ const KINDS: Record<BackendKind, KindSchema> = {
     together: [['accessKeyId', 'secretAccessKey']],
   },
   gcs: {
-    fields: { projectId: { check: nonEmptyString }, endpoint: { check: httpUrl } },
+    fields: { projectId: { check: nonEmptyString }, endpoint: { check: httpUrl }, emulator: { check: boolean } },
     identity: [],
     secrets: ['serviceAccountKey'],
+    credentialFields: { anonymous: { check: boolean } },
   },
   azure: {
     fields: { account: { check: nonEmptyString }, endpoint: { check: httpUrl } },
     identity: ['account'],
     secrets: ['accountKey', 'sasToken', 'connectionString'],
+    credentialGroups: {
+      servicePrincipal: {
+        fields: {
+          tenantId: { check: nonEmptyString, required: true },
+          clientId: { check: nonEmptyString, required: true },
+          sendCertificateChain: { check: boolean },
+          ...AUTHORITY_FIELDS,
+        },
+        secrets: ['clientSecret', 'certificate', 'certificatePassword'],
+        oneSecretOf: ['clientSecret', 'certificate'],
+        needs: [['certificatePassword', 'certificate']],
+      },
+      managedIdentity: {
+        fields: { clientId: { check: nonEmptyString }, resourceId: { check: azureResourceId }, objectId: { check: nonEmptyString } },
+        allowTrue: true,
+        atMostOneOf: ['clientId', 'resourceId', 'objectId'],
+      },
+      workloadIdentity: {
+        fields: { tenantId: { check: nonEmptyString }, clientId: { check: nonEmptyString }, tokenFile: { check: nonEmptyString, isPath: true }, ...AUTHORITY_FIELDS },
+        allowTrue: true,
+      },
+      azureCli: { fields: { tenantId: { check: nonEmptyString } }, allowTrue: true },
+    },
+    oneCredentialKind: true,
   },
   oci: {
     fields: { namespace: { check: nonEmptyString }, region: { check: nonEmptyString }, endpoint: { check: httpUrl } },
@@ -784,7 +864,7 @@ class Validator {
     if (schema.secrets.includes(secret)) {
       return `a literal secret is not allowed in the config: use '${secret}Env' (the name of an environment variable) or '${secret}File' (the path of a file holding it)${under ? ` ${under}` : ''}`;
     }
-    const ways = schema.secrets.flatMap((s) => [`${s}Env`, `${s}File`]).concat(Object.keys(schema.credentialFields ?? {}));
+    const ways = schema.secrets.flatMap((s) => [`${s}Env`, `${s}File`]).concat(Object.keys(schema.credentialFields ?? {}), Object.keys(schema.credentialGroups ?? {}));
     return `a literal secret is not allowed in the config, and ${kind} backends take no '${key}'${ways.length ? `: give credentials by reference${under ? ` ${under}` : ''} (${quoteList(ways)})` : ''}`;
   }
 
@@ -795,7 +875,10 @@ class Validator {
       fields[`${s}Env`] = { check: envName, noEcho: true };
       fields[`${s}File`] = { check: nonEmptyString, isPath: true };
     }
-    const got = this.object(value, segs, fields, { unknown: (key) => this.secretMessage(key, kind, false) });
+    for (const [g, group] of Object.entries(schema.credentialGroups ?? {})) {
+      fields[g] = { check: (v) => (isPlainObject(v) || (group.allowTrue && v === true) ? undefined : group.allowTrue ? 'expected true or a mapping' : 'expected a mapping') };
+    }
+    const got = this.object(value, segs, fields, { unknown: (key) => groupHint(key, schema) ?? this.secretMessage(key, kind, false) });
     if (!got) return undefined;
     const out: Record<string, unknown> = {};
     for (const [key, field] of Object.entries(schema.credentialFields ?? {})) {
@@ -817,6 +900,60 @@ class Validator {
         const missing = hasA ? b : a;
         this.report(segs, `'${a}' and '${b}' go together: add '${missing}Env' or '${missing}File'`, 'key');
       }
+    }
+    for (const [g, group] of Object.entries(schema.credentialGroups ?? {})) {
+      if (got[g] !== undefined) out[g] = this.credentialGroup(got[g] === true ? {} : got[g], [...segs, g], group, ctx);
+    }
+    if (schema.oneCredentialKind && isPlainObject(value)) {
+      const given = Object.keys(value).filter((k) =>
+        Object.keys(schema.credentialGroups ?? {}).includes(k) || schema.secrets.some((s) => k === s || k === `${s}Env` || k === `${s}File`));
+      if (given.length > 1) this.report(segs, `give one kind of credentials, not several: ${quoteList(given.map((k) => `'${k}'`))}`, 'key');
+    }
+    return out;
+  }
+
+  /** A nested credentials mapping (servicePrincipal: {...}): its fields, its secrets by reference, which go together. */
+  private credentialGroup(value: unknown, segs: Seg[], group: CredentialGroup, ctx: TableContext): Record<string, unknown> {
+    const secrets = group.secrets ?? [];
+    const fields: Record<string, Field> = { ...group.fields };
+    for (const s of secrets) {
+      fields[`${s}Env`] = { check: envName, noEcho: true };
+      fields[`${s}File`] = { check: nonEmptyString, isPath: true };
+    }
+    const unknown = (key: string): string | undefined => {
+      const secret = secrets.find((s) => s.toLowerCase() === key.toLowerCase()) ?? SECRET_NAMES.find((s) => s.toLowerCase() === key.toLowerCase());
+      if (!secret) return undefined;
+      if (secrets.includes(secret)) {
+        return `a literal secret is not allowed in the config: use '${secret}Env' (the name of an environment variable) or '${secret}File' (the path of a file holding it)`;
+      }
+      return `a literal secret is not allowed in the config, and '${segs[segs.length - 1]}' takes no '${key}' (expected one of ${quoteList(Object.keys(fields))})`;
+    };
+    const got = this.object(value, segs, fields, { unknown }) ?? {};
+    const out: Record<string, unknown> = {};
+    for (const [key, field] of Object.entries(group.fields)) {
+      if (got[key] !== undefined) out[key] = field.isPath ? path.resolve(ctx.baseDir, got[key] as string) : got[key];
+    }
+    for (const s of secrets) {
+      const env = got[`${s}Env`] as string | undefined;
+      const file = got[`${s}File`] as string | undefined;
+      if (env !== undefined && file !== undefined) this.report([...segs, `${s}File`], `give one of '${s}Env' or '${s}File', not both`, 'key');
+      else if (env !== undefined) out[s] = { env } satisfies SecretRef;
+      else if (file !== undefined) out[s] = { file: path.resolve(ctx.baseDir, file) } satisfies SecretRef;
+    }
+    // A literal value counts as given: it is reported as such, not as missing.
+    const has = (s: string) => isPlainObject(value) && [`${s}Env`, `${s}File`, s].some((k) => value[k] !== undefined);
+    if (group.oneSecretOf) {
+      const given = group.oneSecretOf.filter(has);
+      const ways = group.oneSecretOf.map((s) => `'${s}Env' or '${s}File'`).join(', or ');
+      if (given.length === 0) this.report(segs, `missing the secret: add ${ways}`, 'key');
+      else if (given.length > 1) this.report(segs, `give one of ${quoteList(given.map((s) => `'${s}'`))}, not several`, 'key');
+    }
+    for (const [a, b] of group.needs ?? []) {
+      if (has(a) && !has(b)) this.report(segs, `'${a}' needs '${b}': add '${b}Env' or '${b}File', or drop '${a}'`, 'key');
+    }
+    if (group.atMostOneOf && isPlainObject(value)) {
+      const given = group.atMostOneOf.filter((k) => value[k] !== undefined);
+      if (given.length > 1) this.report(segs, `give at most one of ${quoteList(group.atMostOneOf.map((k) => `'${k}'`))}, got ${quoteList(given.map((k) => `'${k}'`))}`, 'key');
     }
     return out;
   }
@@ -958,6 +1095,20 @@ class Validator {
     if (!backends[implicitName]) backends[implicitName] = { name: implicitName, spec: effective, implicit: true };
     return { name: implicitName, spec: backends[implicitName].spec };
   }
+}
+
+/** For a key under `credentials` that belongs inside one of its groups: where it goes. */
+function groupHint(key: string, schema: KindSchema): string | undefined {
+  for (const [g, group] of Object.entries(schema.credentialGroups ?? {})) {
+    const secret = (group.secrets ?? []).find((s) => s.toLowerCase() === key.toLowerCase());
+    if (secret) return `a literal secret is not allowed in the config: use '${secret}Env' or '${secret}File' under '${g}'`;
+    const names = [...Object.keys(group.fields), ...(group.secrets ?? []).flatMap((s) => [`${s}Env`, `${s}File`])];
+    if (names.includes(key) && !Object.keys(schema.credentialFields ?? {}).includes(key)) {
+      const owners = Object.entries(schema.credentialGroups ?? {}).filter(([, o]) => [...Object.keys(o.fields), ...(o.secrets ?? []).flatMap((s) => [`${s}Env`, `${s}File`])].includes(key)).map(([n]) => `'${n}'`);
+      return `'${key}' goes inside ${owners.join(' or ')}, e.g. credentials: { ${g}: { ${key}: ... } }`;
+    }
+  }
+  return undefined;
 }
 
 /** Implicit backends are named after what identifies them; the ':' keeps them apart from declared names. */

@@ -13,16 +13,28 @@ export interface SweeperOptions {
   log?: (line: string) => void;
 }
 
-export async function sweepOnce(backends: Backend[], maxAgeMs: number, now = Date.now()): Promise<number> {
+/** Sweeps every backend; one store failing does not stop the others. Returns how many uploads went. */
+export async function sweepOnce(backends: Backend[], maxAgeMs: number, now = Date.now(), log?: (line: string) => void): Promise<number> {
   const before = new Date(now - maxAgeMs);
   let removed = 0;
   for (const backend of backends) {
     if (!backend.multipart) continue;
-    for (const bucket of await backend.listBuckets()) {
-      removed += await backend.multipart.sweepUploads(bucket.name, before);
+    try {
+      for (const bucket of await backend.listBuckets()) {
+        removed += await backend.multipart.sweepUploads(bucket.name, before);
+      }
+    } catch (err) {
+      log?.(`multipart sweep of a ${backend.kind} backend failed: ${describe(err)}`);
     }
   }
   return removed;
+}
+
+/** The error and, for a store's error mapped to an S3 one, what the store said. */
+function describe(err: unknown): string {
+  const e = err as { code?: unknown; message?: string; cause?: { message?: string } };
+  const cause = e.cause?.message && e.cause.message !== e.message ? ` (${e.cause.message})` : '';
+  return `${typeof e.code === 'string' ? `${e.code}: ` : ''}${e.message ?? String(err)}${cause}`;
 }
 
 export function startSweeper(opts: SweeperOptions): () => void {
@@ -31,7 +43,7 @@ export function startSweeper(opts: SweeperOptions): () => void {
     if (running) return;
     running = true;
     try {
-      const removed = await sweepOnce(opts.backends(), opts.maxAgeMs);
+      const removed = await sweepOnce(opts.backends(), opts.maxAgeMs, Date.now(), opts.log);
       if (removed) opts.log?.(`removed ${removed} multipart upload(s) older than ${Math.round(opts.maxAgeMs / 3_600_000)} h`);
     } catch (err) {
       opts.log?.(`multipart sweep failed: ${(err as Error).message}`);

@@ -28,6 +28,19 @@ import { body, describeBackendConformance, expectS3Error, failingBody, getObject
 import { startAzurite, type Azurite } from '../helpers/azurite';
 import { startTestServer, type TestServer } from '../helpers/server';
 import { errorOf } from '../helpers/errors';
+import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { TokenCredential } from '@azure/core-auth';
+import { AzureCliCredential, ClientCertificateCredential, ClientSecretCredential, ManagedIdentityCredential, WorkloadIdentityCredential } from '@azure/identity';
+import type { StoragePipelineOptions } from '@azure/storage-blob';
+import { azureTokenCredential } from '../../src/backends/azure/credential';
+import type { AzureBackendSpec } from '../../src/router/config';
+import { AZURITE_KEY } from '../helpers/azurite';
+import { startChildServer, type ChildServer } from '../helpers/child-server';
+import { startEntraDouble, startAzuriteWithOAuth, STORAGE_AUDIENCE, type EntraDouble, type SecureAzurite, type TokenRequestRecord } from '../helpers/entra';
+import { makeSelfSignedCert, type TestCert } from '../helpers/tls';
 
 const MiB = 1024 * 1024;
 
@@ -548,6 +561,327 @@ describe('azure: credentials from the routing table', function () {
     const bad = createBackend(specOf({ account: a.account, endpoint: a.endpoint, credentials: { accountKeyEnv: 'AZ_BAD_KEY' } }), { name: 'az', env });
     await expectS3Error(bad.headObject(bk, 'cred/shared key'), 'AccessDenied');
     expect(() => createBackend(specOf({ account: a.account, credentials: { accountKeyEnv: 'AZ_UNSET' } }), { name: 'az', env })).to.throw(/AZ_UNSET/);
+  });
+});
+
+// ------------------------------------------------------------------------------ Entra ID credentials
+
+/**
+ * Service principal (secret, certificate file, certificate PEM from a variable with a
+ * password), managed identity (system-assigned, by client id, by resource id) and workload
+ * identity run for real here: s3mux serve, as a child process, gets tokens from a local
+ * double of the Microsoft identity platform (test/helpers/entra.ts: discovery + token
+ * endpoint over HTTPS, certificate assertions verified; an App Service style managed
+ * identity endpoint) and sends them to Azurite over HTTPS with `--oauth basic`, which checks
+ * audience, issuer and lifetime (not the signature: no real Entra ID can run here). The child
+ * trusts the throwaway CA through NODE_EXTRA_CA_CERTS, as a deployment behind a private CA
+ * would; nothing in s3mux is test-specific.
+ *
+ * Not exercised for real: the Azure CLI (no `az` here; only the mapping to AzureCliCredential
+ * and its failure without `az` are tested), IMDS-style managed identity (169.254.169.254
+ * cannot be served here; @azure/identity picks the source from the environment, and the App
+ * Service source stands for all of them), and the real Entra ID / Azure Storage token checks.
+ */
+describe('azure: Entra ID credentials from the routing table', function () {
+  this.timeout(120_000);
+  let dir: string;
+  let tls: TestCert;
+  /** A certificate + unencrypted key, and one whose key needs a password. */
+  let spCert: string;
+  let spCertLocked: string;
+  const SP_CERT_PASSWORD = `pw-${randomBytes(6).toString('hex')}`;
+
+  /** A throwaway client certificate made with openssl, as PEM: certificate, then key. */
+  function clientCert(name: string, password?: string): string {
+    const key = path.join(dir, `${name}.key`);
+    const cert = path.join(dir, `${name}.crt`);
+    execFileSync('openssl', [
+      'req', '-x509', '-newkey', 'rsa:2048', ...(password ? ['-passout', `pass:${password}`] : ['-nodes']), '-days', '1',
+      '-subj', `/CN=${name}`, '-keyout', key, '-out', cert,
+    ], { stdio: 'ignore' });
+    return fs.readFileSync(cert, 'utf8') + fs.readFileSync(key, 'utf8');
+  }
+
+  before(() => {
+    tls = makeSelfSignedCert();
+    dir = tls.dir;
+    spCert = clientCert('s3mux-sp');
+    spCertLocked = clientCert('s3mux-sp-locked', SP_CERT_PASSWORD);
+  });
+  after(() => {
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  const specOf = (credentials: unknown): AzureBackendSpec =>
+    validateRoutingTable({ backends: { az: { type: 'azure', account: 'acct', credentials } } }, { baseDir: dir }).backends.az!.spec as AzureBackendSpec;
+  const what = (f: string) => `backend 'az': ${f}`;
+
+  it('maps each kind to its @azure/identity credential, resolving secrets at start', () => {
+    fs.writeFileSync(path.join(dir, 'sp.pem'), spCert);
+    const env = { SP_SECRET: 's3cret', SP_CERT: spCertLocked, SP_CERT_PW: SP_CERT_PASSWORD, NOT_PEM: 'hello' };
+    const sp = { tenantId: 'tenant', clientId: 'app' };
+    const cases: [unknown, new (...args: never[]) => TokenCredential][] = [
+      [{ servicePrincipal: { ...sp, clientSecretEnv: 'SP_SECRET' } }, ClientSecretCredential],
+      [{ servicePrincipal: { ...sp, certificateFile: 'sp.pem', authorityHost: 'https://login.microsoftonline.us' } }, ClientCertificateCredential],
+      [{ servicePrincipal: { ...sp, certificateEnv: 'SP_CERT', certificatePasswordEnv: 'SP_CERT_PW', sendCertificateChain: true } }, ClientCertificateCredential],
+      [{ managedIdentity: true }, ManagedIdentityCredential],
+      [{ managedIdentity: { clientId: 'mi-client' } }, ManagedIdentityCredential],
+      [{ managedIdentity: { resourceId: '/subscriptions/s/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id' } }, ManagedIdentityCredential],
+      [{ managedIdentity: { objectId: 'oid' } }, ManagedIdentityCredential],
+      [{ workloadIdentity: { tenantId: 't', clientId: 'c', tokenFile: 'token' } }, WorkloadIdentityCredential],
+      [{ azureCli: true }, AzureCliCredential],
+      [{ azureCli: { tenantId: 't' } }, AzureCliCredential],
+    ];
+    for (const [creds, cls] of cases) {
+      const spec = specOf(creds);
+      expect(azureTokenCredential(spec.credentials, what, env), JSON.stringify(creds)).to.be.instanceOf(cls);
+      // Through the registry too: the backend is made (no request is sent until it is used).
+      expect(createBackend(spec, { name: 'az', env })).to.be.instanceOf(AzureBackend);
+    }
+    // The secret kinds and no credentials at all make no token credential here (DefaultAzureCredential is the client's fallback).
+    expect(azureTokenCredential(specOf({ accountKeyEnv: 'K' }).credentials, what, env)).to.equal(undefined);
+    expect(azureTokenCredential(undefined, what, env)).to.equal(undefined);
+    // Missing or unusable secrets fail the start, naming the field and the variable or file.
+    expect(() => azureTokenCredential(specOf({ servicePrincipal: { ...sp, clientSecretEnv: 'UNSET_SP_SECRET' } }).credentials, what, env))
+      .to.throw("backend 'az': credentials.servicePrincipal.clientSecret: environment variable UNSET_SP_SECRET is not set");
+    expect(() => azureTokenCredential(specOf({ servicePrincipal: { ...sp, certificateFile: 'missing.pem' } }).credentials, what, env))
+      .to.throw(/^backend 'az': credentials\.servicePrincipal\.certificate: cannot read .*missing\.pem/);
+    expect(() => azureTokenCredential(specOf({ servicePrincipal: { ...sp, certificateEnv: 'NOT_PEM' } }).credentials, what, env))
+      .to.throw(/credentials\.servicePrincipal\.certificate: expected PEM holding the certificate and its private key/);
+    expect(() => azureTokenCredential(specOf({ servicePrincipal: { ...sp, certificateEnv: 'SP_CERT', certificatePasswordEnv: 'UNSET_PW' } }).credentials, what, env))
+      .to.throw(/credentials\.servicePrincipal\.certificatePassword: environment variable UNSET_PW is not set/);
+  });
+
+  it('workload identity takes what the table leaves out from the AZURE_* variables AKS sets, and names what is missing', () => {
+    const aks = { AZURE_TENANT_ID: 't', AZURE_CLIENT_ID: 'c', AZURE_FEDERATED_TOKEN_FILE: '/var/run/secrets/azure/tokens/azure-identity-token', AZURE_AUTHORITY_HOST: 'https://login.microsoftonline.com/' };
+    expect(azureTokenCredential(specOf({ workloadIdentity: true }).credentials, what, aks)).to.be.instanceOf(WorkloadIdentityCredential);
+    expect(azureTokenCredential(specOf({ workloadIdentity: { tenantId: 'other' } }).credentials, what, { AZURE_CLIENT_ID: 'c', AZURE_FEDERATED_TOKEN_FILE: '/t' }))
+      .to.be.instanceOf(WorkloadIdentityCredential);
+    expect(() => azureTokenCredential(specOf({ workloadIdentity: true }).credentials, what, { ...aks, AZURE_TENANT_ID: undefined }))
+      .to.throw("backend 'az': credentials.workloadIdentity.tenantId: not given, and AZURE_TENANT_ID is not set");
+    expect(() => azureTokenCredential(specOf({ workloadIdentity: { clientId: 'c' } }).credentials, what, { AZURE_TENANT_ID: 't' }))
+      .to.throw("backend 'az': credentials.workloadIdentity.tokenFile: not given, and AZURE_FEDERATED_TOKEN_FILE is not set");
+  });
+
+  it('refuses a bad credentials block, naming the field path', () => {
+    const problems = (credentials: unknown): string[] => {
+      try {
+        validateRoutingTable({ backends: { az: { type: 'azure', account: 'acct', credentials } } });
+      } catch (err) {
+        return (err as { problems: { path: string; message: string }[] }).problems.map((p) => `${p.path}: ${p.message}`);
+      }
+      return [];
+    };
+    const sp = { tenantId: 't', clientId: 'c' };
+    expect(problems({ servicePrincipal: { ...sp, clientSecret: 'literal' } })).to.deep.equal([
+      "backends.az.credentials.servicePrincipal.clientSecret: a literal secret is not allowed in the config: use 'clientSecretEnv' (the name of an environment variable) or 'clientSecretFile' (the path of a file holding it)",
+    ]);
+    expect(problems({ servicePrincipal: { tenantId: 't', clientSecretEnv: 'X' } })).to.deep.equal(["backends.az.credentials.servicePrincipal: missing required key 'clientId'"]);
+    expect(problems({ servicePrincipal: sp })).to.deep.equal([
+      "backends.az.credentials.servicePrincipal: missing the secret: add 'clientSecretEnv' or 'clientSecretFile', or 'certificateEnv' or 'certificateFile'",
+    ]);
+    expect(problems({ servicePrincipal: { ...sp, clientSecretEnv: 'X', certificateFile: 'c.pem' } })).to.deep.equal([
+      "backends.az.credentials.servicePrincipal: give one of 'clientSecret', 'certificate', not several",
+    ]);
+    expect(problems({ servicePrincipal: { ...sp, clientSecretEnv: 'X', certificatePasswordEnv: 'P' } })).to.deep.equal([
+      "backends.az.credentials.servicePrincipal: 'certificatePassword' needs 'certificate': add 'certificateEnv' or 'certificateFile', or drop 'certificatePassword'",
+    ]);
+    expect(problems({ servicePrincipal: { ...sp, clientSecretEnv: 'X', authorityHost: 'http://login.example' } })).to.deep.equal([
+      "backends.az.credentials.servicePrincipal.authorityHost: expected an https:// URL, got 'http://login.example'",
+    ]);
+    expect(problems({ servicePrincipal: { ...sp, clientSecretEnv: 'a value, not a name' } })).to.deep.equal([
+      "backends.az.credentials.servicePrincipal.clientSecretEnv: expected the NAME of an environment variable (letters, digits and '_'), not its value",
+    ]);
+    expect(problems({ managedIdentity: false })).to.deep.equal(['backends.az.credentials.managedIdentity: expected true or a mapping, got false (a boolean)']);
+    expect(problems({ managedIdentity: { clientId: 'c', objectId: 'o' } })).to.deep.equal([
+      "backends.az.credentials.managedIdentity: give at most one of 'clientId', 'resourceId', 'objectId', got 'clientId', 'objectId'",
+    ]);
+    expect(problems({ managedIdentity: { resourceId: 'c0ffee' } })[0]).to.match(/^backends\.az\.credentials\.managedIdentity\.resourceId: expected an Azure resource id/);
+    expect(problems({ workloadIdentity: { token_file: '/t' } })).to.deep.equal(["backends.az.credentials.workloadIdentity.token_file: unknown key 'token_file' (did you mean 'tokenFile'?)"]);
+    expect(problems({ accountKeyEnv: 'K', managedIdentity: true })).to.deep.equal([
+      "backends.az.credentials: give one kind of credentials, not several: 'accountKeyEnv', 'managedIdentity'",
+    ]);
+    expect(problems({ clientSecretEnv: 'X' })).to.deep.equal([
+      "backends.az.credentials.clientSecretEnv: 'clientSecretEnv' goes inside 'servicePrincipal', e.g. credentials: { servicePrincipal: { clientSecretEnv: ... } }",
+    ]);
+  });
+
+  it('Azure CLI maps to AzureCliCredential; without `az` (as here) a token request fails saying so', async function () {
+    // The CLI flow itself cannot run here: there is no `az` and no signed-in account.
+    const cred = azureTokenCredential(specOf({ azureCli: { tenantId: 'contoso.onmicrosoft.com' } }).credentials, what, {});
+    expect(cred).to.be.instanceOf(AzureCliCredential);
+    const err = await cred!.getToken('https://storage.azure.com/.default').then(() => undefined, (e: Error) => e);
+    expect(err, 'a token from an Azure CLI that is not installed').to.be.instanceOf(Error);
+    expect(err!.name).to.equal('CredentialUnavailableError');
+    expect(err!.message).to.match(/Azure CLI/i);
+    // Through a backend: no token source is ServiceUnavailable, before anything is sent to the store.
+    const be = createBackend(specOf({ azureCli: true }), { name: 'az', env: {} });
+    const s3err = await expectS3Error(be.headBucket('some-container'), 'ServiceUnavailable');
+    expect(s3err.message).to.equal('The Azure backend has no way to get an access token right now.');
+  });
+
+  it('loads @azure/identity only for token credentials', () => {
+    const script = (creds: string) => `
+      const { createBackend } = require(${JSON.stringify(path.resolve(__dirname, '../../src/backends/registry'))});
+      createBackend({ kind: 'azure', account: 'acct', credentials: ${creds} }, { name: 'az', env: { K: ${JSON.stringify(AZURITE_KEY)}, S: 's' } });
+      process.stdout.write(String(Object.keys(require.cache).some((k) => k.includes('@azure/identity'))));`;
+    const loaded = (creds: string) => execFileSync(process.execPath, ['-e', script(creds)], { encoding: 'utf8', timeout: 30_000 });
+    expect(loaded("{ accountKey: { env: 'K' } }")).to.equal('false');
+    expect(loaded("{ servicePrincipal: { tenantId: 't', clientId: 'c', clientSecret: { env: 'S' } } }")).to.equal('true');
+  });
+
+  describe('real token flows: s3mux serve → Entra ID double → Azurite over HTTPS with --oauth basic', () => {
+    let double: EntraDouble;
+    let store: SecureAzurite;
+    let appService: ChildServer | undefined;
+    let aks: ChildServer | undefined;
+    let container: ContainerClient;
+    const CONTAINER = 'creds';
+    const MI_CLIENT_ID = randomUUID();
+    const MI_RESOURCE_ID = '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/s3mux';
+    const FEDERATED_TOKEN = `eyJhbGciOiJSUzI1NiJ9.${Buffer.from(JSON.stringify({ iss: 'https://oidc.aks.example/', sub: 'system:serviceaccount:s3mux:s3mux' })).toString('base64url')}.c2ln`;
+    /** Route (virtual bucket) → how its backend gets tokens. */
+    const WORKING = ['sp-secret', 'sp-cert-file', 'sp-cert-env', 'mi-system', 'mi-client', 'mi-resource', 'wi-table', 'wi-env'];
+
+    before(async function () {
+      this.timeout(60_000);
+      double = await startEntraDouble({ cert: tls.pem, key: fs.readFileSync(tls.key, 'utf8') });
+      double.clients.set('sp-secret-app', { clientSecret: 'the-right-secret' });
+      double.clients.set('sp-wrong-app', { clientSecret: 'the-right-secret' });
+      double.clients.set('sp-cert-app', { certificate: spCert });
+      double.clients.set('sp-cert-locked-app', { certificate: spCertLocked });
+      double.clients.set('sp-vault-app', { clientSecret: 'vault-secret', audience: 'https://vault.azure.net' });
+      double.clients.set('wi-app', { federatedToken: FEDERATED_TOKEN });
+      double.managedIdentities.set('', 'mi-system-principal');
+      double.managedIdentities.set(MI_CLIENT_ID, 'mi-user-principal');
+      double.managedIdentities.set(MI_RESOURCE_ID, 'mi-user-principal');
+      store = await startAzuriteWithOAuth({ certFile: tls.cert, keyFile: tls.key, ca: tls.pem });
+      const admin = new BlobServiceClient(store.endpoint, new StorageSharedKeyCredential(store.account, store.accountKey), { tlsOptions: { ca: tls.pem } } as StoragePipelineOptions);
+      container = admin.getContainerClient(CONTAINER);
+      await container.create();
+
+      fs.writeFileSync(path.join(dir, 'sp-cert.pem'), spCert);
+      fs.writeFileSync(path.join(dir, 'federated-token'), FEDERATED_TOKEN);
+      const authority = { authorityHost: double.authorityHost, disableInstanceDiscovery: true };
+      const sp = (clientId: string, secret: Record<string, string>) => ({ servicePrincipal: { tenantId: double.tenantId, clientId, ...secret, ...authority } });
+      const backends: Record<string, unknown> = {
+        spSecret: sp('sp-secret-app', { clientSecretEnv: 'AZ_TEST_SP_SECRET' }),
+        spCertFile: sp('sp-cert-app', { certificateFile: './sp-cert.pem' }),
+        spCertEnv: sp('sp-cert-locked-app', { certificateEnv: 'AZ_TEST_SP_CERT', certificatePasswordEnv: 'AZ_TEST_SP_CERT_PASSWORD' }),
+        spWrong: sp('sp-wrong-app', { clientSecretEnv: 'AZ_TEST_SP_WRONG' }),
+        spVault: sp('sp-vault-app', { clientSecretEnv: 'AZ_TEST_SP_VAULT' }),
+        miSystem: { managedIdentity: true },
+        miClient: { managedIdentity: { clientId: MI_CLIENT_ID } },
+        miResource: { managedIdentity: { resourceId: MI_RESOURCE_ID } },
+        wiTable: { workloadIdentity: { tenantId: double.tenantId, clientId: 'wi-app', tokenFile: './federated-token', ...authority } },
+        wiEnv: { workloadIdentity: { disableInstanceDiscovery: true } },
+      };
+      const backendOf = (route: string) => route.replace(/-(\w)/g, (_, c: string) => c.toUpperCase());
+      /** s3mux serve with a table serving `routes`, with `env` added to its environment. */
+      const serve = async (name: string, routes: string[], env: Record<string, string>): Promise<ChildServer> => {
+        const table = {
+          backends: {
+            disk: { type: 'fs', root: './data' },
+            ...Object.fromEntries(routes.map((r) => [backendOf(r), { type: 'azure', endpoint: store.endpoint, credentials: backends[backendOf(r)] }])),
+          },
+          default: 'disk',
+          routes: Object.fromEntries(routes.map((r) => [r, { backend: backendOf(r), target: `az://${CONTAINER}/${r}/` }])),
+        };
+        const configFile = path.join(dir, `${name}.json`);
+        fs.writeFileSync(configFile, JSON.stringify(table, null, 2));
+        // The child inherits process.env when it is spawned (synchronously, in the call): set, spawn, restore.
+        const all: Record<string, string> = { NODE_EXTRA_CA_CERTS: tls.cert, ...env };
+        const saved = Object.fromEntries(Object.keys(all).map((k) => [k, process.env[k]]));
+        let starting: Promise<ChildServer>;
+        Object.assign(process.env, all);
+        try {
+          starting = startChildServer(path.join(dir, 'data'), ['--config', configFile]);
+        } finally {
+          for (const [k, v] of Object.entries(saved)) {
+            if (v === undefined) delete process.env[k];
+            else process.env[k] = v;
+          }
+        }
+        return starting;
+      };
+      // Like App Service: an App Service style managed identity endpoint; secrets for the service principals.
+      appService = await serve('app-service', ['sp-secret', 'sp-cert-file', 'sp-cert-env', 'sp-wrong', 'sp-vault', 'mi-system', 'mi-client', 'mi-resource', 'wi-table'], {
+        AZ_TEST_SP_SECRET: 'the-right-secret',
+        AZ_TEST_SP_WRONG: 'a-wrong-secret',
+        AZ_TEST_SP_VAULT: 'vault-secret',
+        AZ_TEST_SP_CERT: spCertLocked,
+        AZ_TEST_SP_CERT_PASSWORD: SP_CERT_PASSWORD,
+        IDENTITY_ENDPOINT: double.identityEndpoint,
+        IDENTITY_HEADER: double.identityHeader,
+      });
+      // Like an AKS pod with workload identity: what the webhook sets. (There, @azure/identity
+      // also turns managedIdentity into the federated token exchange: not s3mux's doing.)
+      aks = await serve('aks', ['wi-env'], {
+        AZURE_TENANT_ID: double.tenantId,
+        AZURE_CLIENT_ID: 'wi-app',
+        AZURE_FEDERATED_TOKEN_FILE: path.join(dir, 'federated-token'),
+        AZURE_AUTHORITY_HOST: double.authorityHost,
+      });
+    });
+
+    after(async function () {
+      this.timeout(30_000);
+      await appService?.stop();
+      await aks?.stop();
+      await store?.stop();
+      await double?.close();
+    });
+
+    for (const route of WORKING) {
+      it(`${route}: a put, get and list through s3mux land in the container with a bearer token`, async () => {
+        const s3 = (route === 'wi-env' ? aks : appService)!.client;
+        const text = `hello from ${route}`;
+        const put = await s3.send(new PutObjectCommand({ Bucket: route, Key: 'hello.txt', Body: text }));
+        expect(put.ETag).to.equal(`"${md5(text)}"`);
+        const got = await s3.send(new GetObjectCommand({ Bucket: route, Key: 'hello.txt' }));
+        expect(await got.Body!.transformToString()).to.equal(text);
+        const list = await s3.send(new ListObjectsV2Command({ Bucket: route }));
+        expect((list.Contents ?? []).map((o) => o.Key)).to.deep.equal(['hello.txt']);
+        // It is in the store, under the route's prefix.
+        expect((await container.getBlockBlobClient(`${route}/hello.txt`).downloadToBuffer()).toString()).to.equal(text);
+      });
+    }
+
+    it('each credential used its own flow with the identity platform', () => {
+      const tokenRequests = (clientId: string) => double.requests.filter((r) => r.via === 'token-endpoint' && r.clientId === clientId);
+      const ok = (rs: TokenRequestRecord[]) => rs.filter((r) => r.ok).map((r) => r.auth);
+      expect(ok(tokenRequests('sp-secret-app'))).to.include('client_secret');
+      expect(ok(tokenRequests('sp-cert-app'))[0]).to.match(/^certificate:(RS256|PS256)$/);
+      expect(ok(tokenRequests('sp-cert-locked-app'))[0]).to.match(/^certificate:(RS256|PS256)$/);
+      // wi-table and wi-env: one token each, by the federated token.
+      expect(ok(tokenRequests('wi-app'))).to.deep.equal(['federated', 'federated']);
+      for (const r of double.requests.filter((x) => x.via === 'token-endpoint' && x.ok)) {
+        expect(r.tenant).to.equal(double.tenantId);
+        expect(r.scopeOrResource.split(' ')).to.include(`${STORAGE_AUDIENCE}/.default`);
+      }
+      const mi = double.requests.filter((r) => r.via === 'managed-identity' && r.ok).map((r) => r.auth);
+      expect(mi).to.include.members(['system-assigned', `client_id=${MI_CLIENT_ID}`, `mi_res_id=${MI_RESOURCE_ID}`]);
+      // Tokens are cached: one per credential, not one per request.
+      expect(ok(tokenRequests('sp-secret-app'))).to.have.length(1);
+    });
+
+    it('a wrong client secret, or a token the store refuses, is AccessDenied and writes nothing', async () => {
+      const s3 = appService!.client;
+      for (const route of ['sp-wrong', 'sp-vault']) {
+        const err = await s3.send(new PutObjectCommand({ Bucket: route, Key: 'nope.txt', Body: 'x' })).then(() => undefined, (e: Error) => e);
+        expect(err, route).to.be.instanceOf(Error);
+        expect(err!.name, `${route}: ${err!.message}`).to.equal('AccessDenied');
+      }
+      const wrong = double.requests.filter((r) => r.clientId === 'sp-wrong-app');
+      expect(wrong.length).to.be.greaterThan(0);
+      expect(wrong.every((r) => !r.ok && /AADSTS7000215/.test(r.error ?? ''))).to.equal(true);
+      // The vault-audience client did get tokens: the store refused them.
+      expect(double.requests.some((r) => r.clientId === 'sp-vault-app' && r.ok)).to.equal(true);
+      expect(double.issued.some((c) => c.aud === 'https://vault.azure.net')).to.equal(true);
+      const names: string[] = [];
+      for await (const b of container.listBlobsFlat()) names.push(b.name);
+      expect(names.filter((n) => /^sp-(wrong|vault)\//.test(n))).to.deep.equal([]);
+    });
   });
 });
 

@@ -1,12 +1,15 @@
 /**
  * The BlobServiceClient for a backend's settings: shared key, SAS token, connection string,
- * or, when no secret is given, the Azure credential chain (DefaultAzureCredential: workload
- * identity, service principal with secret or certificate from AZURE_CLIENT_ID /
- * AZURE_TENANT_ID / AZURE_CLIENT_SECRET / AZURE_CLIENT_CERTIFICATE_PATH, managed identity,
- * Azure CLI, ...).
+ * a token credential (service principal, managed identity, workload identity, Azure CLI: see
+ * credential.ts for how the routing table picks one), or, when none is given, the Azure
+ * credential chain (DefaultAzureCredential: environment variables AZURE_CLIENT_ID /
+ * AZURE_TENANT_ID / AZURE_CLIENT_SECRET / AZURE_CLIENT_CERTIFICATE_PATH, workload identity,
+ * managed identity, Azure CLI, ...). Token credentials need an https endpoint: the SDK sends
+ * no bearer token over http.
  */
 import type { TokenCredential } from '@azure/core-auth';
 import { AnonymousCredential, BlobServiceClient, StorageSharedKeyCredential, type StoragePipelineOptions } from '@azure/storage-blob';
+import { withS3TokenErrors } from './credential';
 
 export interface AzureConnection {
   /** Storage account name. */
@@ -20,7 +23,7 @@ export interface AzureConnection {
   /** An account or container SAS (with or without the leading '?'). */
   sasToken?: string;
   connectionString?: string;
-  /** A token credential to use instead of the default chain. */
+  /** A token credential to use instead of the default chain (credential.ts makes one from the routing table). */
   credential?: TokenCredential;
 }
 
@@ -81,7 +84,7 @@ export function makeServiceClient(c: AzureConnection, maxTries = 4): BlobService
 /** The Azure credential chain; @azure/identity is loaded only when a backend needs it. */
 function defaultCredential(): TokenCredential {
   const { DefaultAzureCredential } = require('@azure/identity') as typeof import('@azure/identity');
-  return new DefaultAzureCredential();
+  return withS3TokenErrors(new DefaultAzureCredential(), 'azure');
 }
 
 function withSas(endpoint: string, sas: string): string {

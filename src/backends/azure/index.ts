@@ -52,6 +52,7 @@ import type {
 } from '../types';
 import { blockId, bodyError, chunksOf, MAX_BLOCK_SIZE, MAX_BLOCKS, MeasuredBody, newNonce, newOwner, once } from './blocks';
 import { makeServiceClient, type AzureConnection } from './client';
+import { azureTokenCredential, withS3TokenErrors } from './credential';
 import { isAzureError, toS3ErrorFromAzure, type ErrorContext } from './errors';
 import { escapedKeys, MarkerCache, mergeAscending, naturalNames, rawListing, wanted, type Opener } from './listing';
 import { fromAzure, toAzure, type AzureProps, type StoredExtras } from './metadata';
@@ -562,12 +563,14 @@ function directoryEntry(name: string): ObjectSummary {
 export function azureBackendFromSpec(spec: AzureBackendSpec, ctx: BackendContext): AzureBackend {
   const what = (s: string) => `backend '${ctx.name}': ${s}`;
   const c = spec.credentials ?? {};
+  const token = azureTokenCredential(c, what, ctx.env);
   return new AzureBackend({
     account: spec.account,
     endpoint: spec.endpoint,
     accountKey: c.accountKey ? resolveSecret(c.accountKey, what('accountKey'), ctx.env) : undefined,
     sasToken: c.sasToken ? resolveSecret(c.sasToken, what('sasToken'), ctx.env) : undefined,
     connectionString: c.connectionString ? resolveSecret(c.connectionString, what('connectionString'), ctx.env) : undefined,
+    credential: token ? withS3TokenErrors(token, ctx.name) : undefined,
   });
 }
 

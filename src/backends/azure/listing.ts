@@ -20,7 +20,9 @@
  * pages just scans from the prefix.
  */
 import type { BlobItem, ContainerClient } from '@azure/storage-blob';
-import { compareKeys, type ListSeek } from '../listing';
+import { compareKeys, Peekable, seekWants, type ListSeek } from '../listing';
+
+export { mergeAscending } from '../listing';
 import { escapedPrefixFor, keyOfEscaped, RESERVED_PREFIX } from './names';
 
 /** One entry of an Azure listing: a blob, or (hierarchical listings) a virtual directory. */
@@ -173,29 +175,6 @@ async function firstPage(
 // ---------------------------------------------------------------------------------------------
 // UTF-16 order → UTF-8 order
 
-class Peekable<T> {
-  private head?: { v: T | undefined };
-  constructor(private readonly it: AsyncIterator<T>) {}
-
-  async peek(): Promise<T | undefined> {
-    if (!this.head) {
-      const r = await this.it.next();
-      this.head = { v: r.done ? undefined : r.value };
-    }
-    return this.head.v;
-  }
-
-  async next(): Promise<T | undefined> {
-    const v = await this.peek();
-    this.head = undefined;
-    return v;
-  }
-
-  async close(): Promise<void> {
-    await this.it.return?.();
-  }
-}
-
 function isSurrogate(c: number): boolean {
   return c >= 0xd800 && c <= 0xdfff;
 }
@@ -276,13 +255,8 @@ export function storeFrom(seek: ListSeek): string | undefined {
   return a;
 }
 
-/** True when the seek wants `key`: it starts with the prefix and is past the position. */
-export function wanted(key: string, seek: ListSeek): boolean {
-  if (!key.startsWith(seek.prefix)) return false;
-  if (seek.after === undefined) return true;
-  if (compareKeys(key, seek.after) <= 0) return false;
-  return !(seek.skipSubtree && key.startsWith(seek.after));
-}
+/** True when the seek wants `key` (the one definition, in ../listing). */
+export const wanted = seekWants;
 
 // ---------------------------------------------------------------------------------------------
 // The two name spaces
@@ -324,27 +298,5 @@ export async function* escapedKeys(open: Opener, seek: ListSeek): AsyncGenerator
     }
   } finally {
     await it.return?.();
-  }
-}
-
-/** Two ascending streams as one (an entry in both is given once, from the first). */
-export async function* mergeAscending<T extends { key: string }>(a: AsyncIterator<T>, b: AsyncIterator<T>): AsyncGenerator<T> {
-  const pa = new Peekable(a);
-  const pb = new Peekable(b);
-  try {
-    for (;;) {
-      const [x, y] = await Promise.all([pa.peek(), pb.peek()]);
-      if (x === undefined && y === undefined) return;
-      if (y === undefined || (x !== undefined && compareKeys(x.key, y.key) <= 0)) {
-        await pa.next();
-        if (y !== undefined && x!.key === y.key) await pb.next();
-        yield x!;
-      } else {
-        await pb.next();
-        yield y;
-      }
-    }
-  } finally {
-    await Promise.allSettled([pa.close(), pb.close()]);
   }
 }

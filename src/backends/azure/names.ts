@@ -13,19 +13,12 @@
  * - more than 254 path segments (Azure's limit);
  * - keys under the reserved area `.s3mux/`, where s3mux keeps its own blobs.
  *
- * Those keys are stored in the reserved area as `.s3mux/k/<code>`, where <code> packs the
- * key's UTF-8 bytes twelve bits per character into U+4E00..U+5DFF. That code sorts (in
- * Azure's UTF-16 order) exactly as the keys do in UTF-8 byte order, and a key prefix maps
- * onto a code prefix, so these keys can be listed in order, by prefix, and merged with the
- * natural names (listing.ts). A 1024-byte key takes 683 characters.
+ * Those keys are stored in the reserved area `.s3mux/k/` in an order-preserving code
+ * (../escaped-keys.ts), listed in order and merged with the natural names (listing.ts).
  */
+import { KeyNames, RESERVED_PREFIX } from '../escaped-keys';
 
-/** Everything below this is s3mux's own; listings of the natural names skip it. */
-export const RESERVED_PREFIX = '.s3mux/';
-/** Keys that cannot be blob names. */
-export const ESCAPED_PREFIX = '.s3mux/k/';
-/** Multipart upload markers and part records (multipart.ts). */
-export const UPLOADS_PREFIX = '.s3mux/uploads/';
+export { decodeBytes, encodeBytes, ESCAPED_PREFIX, RESERVED_PREFIX, UPLOADS_PREFIX } from '../escaped-keys';
 
 /** Azure's limit on the number of '/'-separated segments of a blob name. */
 const MAX_SEGMENTS = 254;
@@ -44,67 +37,11 @@ export function needsEscape(key: string): boolean {
   return false;
 }
 
-const CODE_BASE = 0x4e00;
-const DIGIT_BITS = 12;
-const DIGIT_MASK = (1 << DIGIT_BITS) - 1;
-
-/** Bytes → order-preserving code, twelve bits per character, the last one zero-padded. */
-export function encodeBytes(bytes: Uint8Array): string {
-  let out = '';
-  let acc = 0;
-  let bits = 0;
-  for (const b of bytes) {
-    acc = ((acc << 8) | b) & 0xfffff;
-    bits += 8;
-    if (bits >= DIGIT_BITS) {
-      bits -= DIGIT_BITS;
-      out += String.fromCharCode(CODE_BASE + ((acc >> bits) & DIGIT_MASK));
-    }
-  }
-  if (bits > 0) out += String.fromCharCode(CODE_BASE + ((acc << (DIGIT_BITS - bits)) & DIGIT_MASK));
-  return out;
-}
-
-/** The inverse of encodeBytes; trailing zero bytes (padding: keys hold no NUL) are dropped. Undefined when not a code. */
-export function decodeBytes(code: string): Buffer | undefined {
-  const out: number[] = [];
-  let acc = 0;
-  let bits = 0;
-  for (let i = 0; i < code.length; i++) {
-    const v = code.charCodeAt(i) - CODE_BASE;
-    if (v < 0 || v > DIGIT_MASK) return undefined;
-    acc = ((acc << DIGIT_BITS) | v) & 0xffffff;
-    bits += DIGIT_BITS;
-    while (bits >= 8) {
-      bits -= 8;
-      out.push((acc >> bits) & 0xff);
-    }
-  }
-  while (out.length > 0 && out[out.length - 1] === 0) out.pop();
-  return Buffer.from(out);
-}
+const names = new KeyNames(needsEscape);
 
 /** The blob name of a key. */
-export function blobNameOf(key: string): string {
-  return needsEscape(key) ? ESCAPED_PREFIX + encodeBytes(Buffer.from(key, 'utf8')) : key;
-}
-
-/** The key of an escaped blob name (one under ESCAPED_PREFIX), or undefined when it is not one s3mux wrote. */
-export function keyOfEscaped(name: string): string | undefined {
-  if (!name.startsWith(ESCAPED_PREFIX)) return undefined;
-  const bytes = decodeBytes(name.slice(ESCAPED_PREFIX.length));
-  if (!bytes || bytes.length === 0) return undefined;
-  const key = bytes.toString('utf8');
-  // Only canonical codes of keys that really needed escaping (so every key has one name).
-  return Buffer.from(key, 'utf8').equals(bytes) && blobNameOf(key) === name ? key : undefined;
-}
-
-/**
- * The name prefix under which the escaped forms of every key starting with `prefix` lie:
- * only the complete twelve-bit digits of the prefix's bytes are certain.
- */
-export function escapedPrefixFor(prefix: string): string {
-  const bytes = Buffer.from(prefix, 'utf8');
-  const digits = Math.floor((bytes.length * 8) / DIGIT_BITS);
-  return ESCAPED_PREFIX + encodeBytes(bytes).slice(0, digits);
-}
+export const blobNameOf = (key: string): string => names.nameOf(key);
+/** The key of an escaped blob name, or undefined when it is not one s3mux wrote. */
+export const keyOfEscaped = (name: string): string | undefined => names.keyOfEscaped(name);
+/** The name prefix of the escaped forms of every key starting with `prefix`. */
+export const escapedPrefixFor = (prefix: string): string => names.escapedPrefixFor(prefix);

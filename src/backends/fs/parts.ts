@@ -12,7 +12,7 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
-import { S3Error } from '../../errors';
+import { S3Error, toS3Error } from '../../errors';
 import type { PartStorage } from '../multipart/staged';
 import type { ObjectAttributes, PartInfo, UploadInfo } from '../types';
 import { isErrno, type Layout } from './layout';
@@ -70,9 +70,12 @@ export class FsPartStorage implements PartStorage {
     return out;
   }
 
-  async putPart(bucket: string, uploadId: string, partNumber: number, body: Readable): Promise<PartInfo> {
+  async putPart(bucket: string, uploadId: string, partNumber: number, body: Readable, size?: number): Promise<PartInfo> {
     const dir = this.dir(bucket, uploadId);
-    const staged = await stageBody(this.layout, body);
+    // A body that fails or is shorter than announced stores nothing, as an S3 error.
+    const staged = await stageBody(this.layout, body, size).catch((err: unknown) => {
+      throw toS3Error(err);
+    });
     try {
       const info: PartInfo = { partNumber, etag: staged.etag, size: staged.identity.size, lastModified: new Date() };
       const rec: PartRecord = { ...info, lastModified: info.lastModified.toISOString() };

@@ -1,7 +1,7 @@
 /** Multipart parts held in memory, for the memory backend. */
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { S3Error } from '../../errors';
+import { S3Error, toS3Error } from '../../errors';
 import type { PartInfo, UploadInfo } from '../types';
 import type { PartStorage } from '../multipart/staged';
 
@@ -25,16 +25,22 @@ export class MemoryPartStorage implements PartStorage {
     return [...this.uploads.entries()].filter(([k]) => k.startsWith(`${bucket}\u0000`)).map(([, u]) => u.info);
   }
 
-  async putPart(bucket: string, uploadId: string, partNumber: number, body: Readable): Promise<PartInfo> {
+  async putPart(bucket: string, uploadId: string, partNumber: number, body: Readable, size?: number): Promise<PartInfo> {
     const chunks: Buffer[] = [];
     const md5 = createHash('md5');
-    for await (const c of body) {
-      chunks.push(c as Buffer);
-      md5.update(c as Buffer);
+    try {
+      for await (const c of body) {
+        chunks.push(c as Buffer);
+        md5.update(c as Buffer);
+      }
+    } catch (err) {
+      // a body that fails (client gone, checksum wrong) stores nothing and is an S3 error
+      throw toS3Error(err);
     }
     const upload = this.uploads.get(this.id(bucket, uploadId));
     if (!upload) throw new S3Error('NoSuchUpload');
     const data = Buffer.concat(chunks);
+    if (size !== undefined && data.length !== size) throw new S3Error('IncompleteBody');
     const info: PartInfo = { partNumber, etag: md5.digest('hex'), size: data.length, lastModified: new Date() };
     upload.parts.set(partNumber, { info, data });
     return info;

@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { PassThrough, Readable } from 'node:stream';
 import { S3Error } from '../../errors';
-import { compareKeys } from '../listing';
+import { compareKeys, isCommonPrefix } from '../listing';
 import type {
   Backend, ListPartsOptions, ListPartsPage, ListUploadsOptions, ListUploadsPage, MultipartStore, ObjectAttributes,
   ObjectMeta, PartInfo, PutOptions, UploadInfo,
@@ -23,12 +23,18 @@ export interface PartStorage {
   /** Every upload of the bucket (any order). */
   listUploads(bucket: string): Promise<UploadInfo[]>;
   /** Stores one part atomically (replacing an earlier one with that number), hashing it as it goes. */
-  putPart(bucket: string, uploadId: string, partNumber: number, body: Readable): Promise<PartInfo>;
+  putPart(bucket: string, uploadId: string, partNumber: number, body: Readable, size?: number): Promise<PartInfo>;
   /** The parts stored so far (any order). */
   listParts(bucket: string, uploadId: string): Promise<PartInfo[]>;
   openPart(bucket: string, uploadId: string, partNumber: number): Promise<Readable>;
   /** Removes the upload and all its parts. */
   deleteUpload(bucket: string, uploadId: string): Promise<void>;
+  /**
+   * Optional: builds the object from the stored parts inside the store (GCS compose), with
+   * the same contract as putObject (atomic, conditions, `opts.etag` recorded). Without it,
+   * the parts stream through the backend's putObject.
+   */
+  assemble?(bucket: string, upload: UploadInfo, parts: PartInfo[], attrs: ObjectAttributes, opts: PutOptions): Promise<ObjectMeta>;
 }
 
 /** Upload ids are random and carry no state: the record in PartStorage is the state. */
@@ -70,9 +76,9 @@ export class StagedMultipartStore implements MultipartStore {
     return uploadId;
   }
 
-  async uploadPart(bucket: string, key: string, uploadId: string, partNumber: number, body: Readable): Promise<PartInfo> {
+  async uploadPart(bucket: string, key: string, uploadId: string, partNumber: number, body: Readable, opts: { size?: number } = {}): Promise<PartInfo> {
     await this.upload(bucket, key, uploadId);
-    return this.storage.putPart(bucket, uploadId, partNumber, body);
+    return this.storage.putPart(bucket, uploadId, partNumber, body, opts.size);
   }
 
   async listParts(bucket: string, key: string, uploadId: string, opts: ListPartsOptions): Promise<ListPartsPage> {
@@ -88,17 +94,24 @@ export class StagedMultipartStore implements MultipartStore {
   async completeUpload(bucket: string, key: string, uploadId: string, partNumbers: number[], etag: string, opts: PutOptions = {}): Promise<ObjectMeta> {
     const upload = await this.upload(bucket, key, uploadId);
     const stored = new Map((await this.storage.listParts(bucket, uploadId)).map((p) => [p.partNumber, p]));
-    const partSizes = partNumbers.map((n) => {
+    const parts = partNumbers.map((n) => {
       const p = stored.get(n);
       if (!p) throw new S3Error('InvalidPart', undefined, { UploadId: uploadId, PartNumber: String(n) });
-      return p.size;
+      return p;
     });
-    const size = partSizes.reduce((a, b) => a + b, 0);
-    const storage = this.storage;
-    const body = concatenate(async function* () {
-      for (const n of partNumbers) yield await storage.openPart(bucket, uploadId, n);
-    });
-    const meta = await this.backend.putObject(bucket, key, body, { ...upload.attrs, partSizes }, { ...opts, size, etag });
+    const partSizes = parts.map((p) => p.size);
+    const attrs = { ...upload.attrs, partSizes };
+    let meta: ObjectMeta;
+    if (this.storage.assemble) {
+      meta = await this.storage.assemble(bucket, upload, parts, attrs, { ...opts, etag });
+    } else {
+      const size = partSizes.reduce((a, b) => a + b, 0);
+      const storage = this.storage;
+      const body = concatenate(async function* () {
+        for (const n of partNumbers) yield await storage.openPart(bucket, uploadId, n);
+      });
+      meta = await this.backend.putObject(bucket, key, body, attrs, { ...opts, size, etag });
+    }
     await this.storage.deleteUpload(bucket, uploadId);
     return meta;
   }
@@ -124,8 +137,11 @@ export class StagedMultipartStore implements MultipartStore {
     const sorted = (await this.storage.listUploads(bucket))
       .filter((u) => u.key.startsWith(opts.prefix))
       .sort((a, b) => compareKeys(a.key, b.key) || (a.initiated.getTime() - b.initiated.getTime()) || (a.uploadId < b.uploadId ? -1 : 1));
+    // A marker that is a common prefix (the NextKeyMarker of a page that ended on one) skips its whole group.
+    const skipGroup = opts.keyMarker !== undefined && isCommonPrefix(opts.keyMarker, opts.prefix, opts.delimiter);
     const after = (u: UploadInfo) => {
       if (opts.keyMarker === undefined) return true;
+      if (skipGroup && u.key.startsWith(opts.keyMarker)) return false;
       const c = compareKeys(u.key, opts.keyMarker);
       if (c !== 0) return c > 0;
       // Within the marker key, only uploads after the upload-id marker (S3: none without one).

@@ -1,0 +1,537 @@
+/**
+ * The Google Cloud Storage backend: buckets are GCS buckets, objects are GCS objects, spoken
+ * to through @google-cloud/storage (the JSON API).
+ *
+ * - Names: keys are object names, except the few GCS refuses, which live in the reserved area
+ *   `.s3mux/` (names.ts). Listing merges both in S3's UTF-8 order (GCS lists in that order).
+ * - Attributes: content headers are the object's fields, the rest is custom metadata
+ *   (metadata.ts).
+ * - ETags: the hex of the object's MD5; an object assembled from parts keeps S3's
+ *   `<md5 of md5s>-N` in metadata. Objects without an MD5 written by other tools (composite
+ *   ones) get `<md5 of the GCS ETag>-1`, which no client mistakes for an MD5.
+ * - Writes: one multipart upload request (metadata + media) that streams the body; the
+ *   request ends only when the body has ended cleanly, so a failing body leaves no object and
+ *   the old one stays. It is never retried (the body is read once).
+ * - Write conditions: S3's name S3 ETags, GCS's name generations. The current object is read,
+ *   the S3 conditions are checked on it, and the write is made conditional on that very
+ *   generation (0: no object): a compare-and-swap that holds across s3mux replicas.
+ * - Reads: metadata first, then the bytes of that generation, so the two belong together.
+ * - Multipart: parts are objects in the reserved area; Complete composes them (chained, 32 at
+ *   a time) without moving bytes, or, where the store lacks compose, streams them through
+ *   putObject (parts.ts).
+ * - Errors: one table (errors.ts); retries: the SDK's, configured in client.ts.
+ */
+import { createHash } from 'node:crypto';
+import { PassThrough, Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Bucket, File, Storage } from '@google-cloud/storage';
+import { S3Error } from '../../errors';
+import type { GcsBackendSpec } from '../../router/config';
+import { resolveSecret } from '../../auth/secrets';
+import type { BackendContext } from '../registry';
+import { checkWriteConditions, hasWriteConditions, unquoteEtag } from '../conditions';
+import { ESCAPED_PREFIX, RESERVED_PREFIX, UPLOADS_PREFIX } from '../escaped-keys';
+import { isValidBucketName, validateBucketName, validateKey } from '../keys';
+import { compareKeys, listFromSource, mergeAscending, seekWants, type ListSeek, type ListSource, type ListSourceItem } from '../listing';
+import { copyAttributes, DEFAULT_CONTENT_TYPE } from '../fs/attributes';
+import { StagedMultipartStore } from '../multipart/staged';
+import type {
+  Backend, BackendCapabilities, BucketInfo, ByteRange, ListOptions, ListPage, ObjectAttributes, ObjectHandle, ObjectMeta,
+  ObjectSummary, PutOptions, Tag, WriteConditions,
+} from '../types';
+import { makeStorage, type GcsConnection } from './client';
+import { isGcsNotFound, isPreconditionFailure, toS3ErrorFromGcs, type ErrorContext } from './errors';
+import { clearedFields, dateOf, fromGcs, metaOf, replacingMetadata, s3Etag, toGcs, type GcsResource, type StoredExtras } from './metadata';
+
+export { metaOf, s3Etag } from './metadata';
+import { gcsNames } from './names';
+import { GcsPartStorage } from './parts';
+
+export interface GcsBackendOptions extends GcsConnection {
+  /** A ready client instead of the connection settings (tests, embedding). */
+  storage?: Storage;
+  /** The store composes objects (GCS does; the firebase emulator does not): native multipart assembly. Default true. */
+  compose?: boolean;
+  /** The store rewrites objects (GCS does; the firebase emulator does not): server-side copy. Default true. */
+  rewrite?: boolean;
+  /**
+   * The store has the bucket API (GCS does; the firebase emulator does not, and makes a bucket
+   * by naming it). Without it, every bucket exists, creating one succeeds and deleting one only
+   * checks that it is empty. Default true.
+   */
+  bucketApi?: boolean;
+  /** The store patches object metadata (GCS does; the firebase emulator does not). Default true. */
+  patch?: boolean;
+}
+
+/** What the firebase-tools Storage emulator lacks (`emulator: true` in a routing table). */
+export const FIREBASE_EMULATOR_GAPS = { compose: false, rewrite: false, bucketApi: false, patch: false } as const;
+
+/** GCS bucket names: 3-63 of [a-z0-9._-], starting and ending alphanumeric (S3's rules are narrower still). */
+const GCS_BUCKET_NAME = /^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$/;
+const MAX_TAG_ATTEMPTS = 5;
+/** Objects per listing request (GCS's maximum page). */
+const PAGE_SIZE = 1000;
+
+/** Attributes as stored: a copy, with S3's default content type. */
+function storedAttributes(attrs: ObjectAttributes): ObjectAttributes {
+  const a = copyAttributes(attrs);
+  if (a.contentType === undefined) a.contentType = DEFAULT_CONTENT_TYPE;
+  return a;
+}
+
+/** A body failure (the client's stream) as the S3 error to answer. */
+function bodyError(err: unknown): S3Error {
+  if (err instanceof S3Error) return err;
+  return new S3Error('IncompleteBody');
+}
+
+class GcsObjectHandle implements ObjectHandle {
+  constructor(readonly meta: ObjectMeta, private readonly file: File, private readonly generation: string | undefined, private readonly ctx: ErrorContext) {}
+
+  read(range?: ByteRange): Readable {
+    if (this.meta.size === 0 && !range) return Readable.from([]);
+    const out = new PassThrough();
+    const src = this.file.createReadStream({
+      validation: false,
+      decompress: false,
+      ...(range ? { start: range.start, end: range.end } : {}),
+    });
+    src.on('error', (err) => out.destroy(toS3ErrorFromGcs(err, this.ctx)));
+    // A store that ignores the generation asked for (the emulator) must not mix versions.
+    src.on('response', (res: { headers?: Record<string, string | string[] | undefined> }) => {
+      const got = res.headers?.['x-goog-generation'];
+      if (this.generation !== undefined && typeof got === 'string' && got !== this.generation) {
+        out.destroy(new S3Error('NoSuchKey', 'The object was replaced while it was read.', { Key: this.meta.key }));
+        src.destroy();
+      }
+    });
+    out.on('close', () => {
+      if (!src.destroyed) src.destroy();
+    });
+    src.pipe(out);
+    return out;
+  }
+
+  async close(): Promise<void> {}
+}
+
+export class GcsBackend implements Backend {
+  readonly kind = 'gcs';
+  readonly capabilities: BackendCapabilities;
+  readonly multipart: StagedMultipartStore;
+  readonly storage: Storage;
+  readonly copyObject?: Backend['copyObject'];
+  /** @internal */
+  readonly parts: GcsPartStorage;
+  private readonly bucketApi: boolean;
+  private readonly patch: boolean;
+
+  constructor(opts: GcsBackendOptions) {
+    this.storage = opts.storage ?? makeStorage(opts);
+    const rewrite = opts.rewrite ?? true;
+    this.capabilities = { serverSideCopy: rewrite };
+    if (rewrite) this.copyObject = (sb, sk, db, dk, attrs) => this.rewriteObject(sb, sk, db, dk, attrs);
+    this.bucketApi = opts.bucketApi ?? true;
+    this.patch = opts.patch ?? true;
+    this.parts = new GcsPartStorage(this, opts.compose ?? true);
+    this.multipart = new StagedMultipartStore(this, this.parts);
+  }
+
+  // ---------------------------------------------------------------- plumbing
+
+  /** @internal Runs a GCS call, mapping its errors. */
+  async call<T>(ctx: ErrorContext, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw toS3ErrorFromGcs(err, ctx);
+    }
+  }
+
+  /** @internal The bucket; NoSuchBucket right away for names GCS cannot have. */
+  bucket(bucket: string): Bucket {
+    if (typeof bucket !== 'string' || !GCS_BUCKET_NAME.test(bucket)) throw new S3Error('NoSuchBucket', undefined, { BucketName: String(bucket) });
+    return this.storage.bucket(bucket);
+  }
+
+  /** @internal The object that holds `key` (a given generation of it). */
+  file(bucket: string, key: string, generation?: string | number): File {
+    return this.bucket(bucket).file(gcsNames.nameOf(key), generation !== undefined ? { generation } : undefined);
+  }
+
+  /** @internal The current version's resource, or undefined when there is none. */
+  async current(bucket: string, name: string): Promise<GcsResource | undefined> {
+    try {
+      const [r] = await this.bucket(bucket).file(name).getMetadata();
+      return r as GcsResource;
+    } catch (err) {
+      if (isGcsNotFound(err) && !/bucket/i.test(String((err as Error).message))) return undefined;
+      throw toS3ErrorFromGcs(err, { bucket, key: name });
+    }
+  }
+
+  /**
+   * @internal Checks S3 write conditions on the current object and returns the generation
+   * the write must meet (0: no object), or undefined when there are no conditions.
+   */
+  async generationFor(bucket: string, key: string, conditions: WriteConditions | undefined): Promise<number | undefined> {
+    if (!hasWriteConditions(conditions)) return undefined;
+    const cur = await this.current(bucket, gcsNames.nameOf(key));
+    checkWriteConditions(cur ? metaOf(key, cur) : undefined, conditions);
+    return cur ? Number(cur.generation) : 0;
+  }
+
+  /**
+   * @internal Streams `body` into object `name` in one upload request with `resource` as its
+   * fields; the request completes only if the body ends cleanly. Returns the stored resource
+   * and the MD5 of what was sent.
+   */
+  async upload(
+    bucket: string, name: string, body: Readable, resource: GcsResource, ctx: ErrorContext, ifGenerationMatch?: number, expectedSize?: number,
+  ): Promise<{ resource: GcsResource; md5: string; size: number }> {
+    const file = this.bucket(bucket).file(name);
+    const hash = createHash('md5');
+    let size = 0;
+    let bodyFailure: unknown;
+    body.once('error', (err) => {
+      bodyFailure ??= err;
+    });
+    const measure = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        hash.update(chunk);
+        size += chunk.length;
+        cb(null, chunk);
+      },
+      flush(cb) {
+        // Failing here aborts the upload request before it ends: nothing is stored.
+        cb(expectedSize !== undefined && size !== expectedSize ? new S3Error('IncompleteBody') : null);
+      },
+    });
+    const ws = file.createWriteStream({
+      resumable: false,
+      validation: false,
+      contentType: resource.contentType,
+      metadata: resource,
+      ...(ifGenerationMatch !== undefined ? { preconditionOpts: { ifGenerationMatch } } : {}),
+    });
+    try {
+      await pipeline(body, measure, ws);
+    } catch (err) {
+      if (bodyFailure !== undefined) throw bodyError(bodyFailure);
+      if (err instanceof S3Error) throw err;
+      throw toS3ErrorFromGcs(err, ctx);
+    }
+    return { resource: file.metadata as GcsResource, md5: hash.digest('hex'), size };
+  }
+
+  // ---------------------------------------------------------------- buckets
+
+  async listBuckets(): Promise<BucketInfo[]> {
+    // Without the bucket API there is no list of buckets: only the ones routes name.
+    if (!this.bucketApi) return [];
+    return this.call({}, async () => {
+      const [buckets] = await this.storage.getBuckets();
+      return buckets
+        .filter((b) => isValidBucketName(b.name))
+        .map((b) => ({ name: b.name, creationDate: new Date(String(b.metadata?.timeCreated ?? 0)) }))
+        .sort((a, b) => compareKeys(a.name, b.name));
+    });
+  }
+
+  async createBucket(bucket: string): Promise<void> {
+    validateBucketName(bucket);
+    if (!GCS_BUCKET_NAME.test(bucket) || bucket.startsWith('goog') || bucket.includes('google')) {
+      throw new S3Error('InvalidBucketName', "The specified bucket is not valid: GCS bucket names may not begin with 'goog' or contain 'google'.", { BucketName: bucket });
+    }
+    if (!this.bucketApi) return;
+    try {
+      await this.storage.createBucket(bucket);
+    } catch (err) {
+      const s3 = toS3ErrorFromGcs(err, { bucket });
+      if (s3.code === 'BucketAlreadyOwnedByYou' && /not available/i.test(String((err as Error).message))) {
+        throw new S3Error('BucketAlreadyExists', undefined, { BucketName: bucket });
+      }
+      throw s3;
+    }
+  }
+
+  async headBucket(bucket: string): Promise<BucketInfo> {
+    const b = this.bucket(bucket);
+    if (!this.bucketApi) return { name: bucket, creationDate: new Date(0) };
+    return this.call({ bucket }, async () => {
+      const [m] = await b.getMetadata();
+      return { name: bucket, creationDate: new Date(String(m.timeCreated ?? 0)) };
+    });
+  }
+
+  /**
+   * Refuses while any object remains (natural or escaped); uploads in progress are removed
+   * first, as S3 discards them with the bucket.
+   */
+  async deleteBucket(bucket: string): Promise<void> {
+    const b = this.bucket(bucket);
+    await this.headBucket(bucket);
+    for await (const _ of this.names(bucket, '', undefined, 1)) throw new S3Error('BucketNotEmpty', undefined, { BucketName: bucket });
+    for await (const _ of this.names(bucket, ESCAPED_PREFIX, undefined, 1)) throw new S3Error('BucketNotEmpty', undefined, { BucketName: bucket });
+    for await (const r of this.names(bucket, UPLOADS_PREFIX, undefined, PAGE_SIZE)) {
+      await this.call({ bucket }, () => b.file(r.name!).delete({ ignoreNotFound: true }));
+    }
+    if (this.bucketApi) await this.call({ bucket }, () => b.delete());
+  }
+
+  // ---------------------------------------------------------------- reading
+
+  async headObject(bucket: string, key: string): Promise<ObjectMeta> {
+    validateKey(key);
+    return this.call({ bucket, key }, async () => {
+      const [r] = await this.file(bucket, key).getMetadata();
+      return metaOf(key, r as GcsResource);
+    });
+  }
+
+  async openObject(bucket: string, key: string): Promise<ObjectHandle> {
+    const meta = await this.headObjectWithGeneration(bucket, key);
+    return new GcsObjectHandle(meta.meta, this.file(bucket, key, meta.generation), meta.generation, { bucket, key });
+  }
+
+  private async headObjectWithGeneration(bucket: string, key: string): Promise<{ meta: ObjectMeta; generation?: string }> {
+    validateKey(key);
+    return this.call({ bucket, key }, async () => {
+      const [r] = await this.file(bucket, key).getMetadata();
+      const res = r as GcsResource;
+      return { meta: metaOf(key, res), generation: res.generation !== undefined ? String(res.generation) : undefined };
+    });
+  }
+
+  // ---------------------------------------------------------------- writing
+
+  async putObject(bucket: string, key: string, body: Readable, attrs: ObjectAttributes, opts: PutOptions = {}): Promise<ObjectMeta> {
+    validateKey(key);
+    const ctx: ErrorContext = { bucket, key };
+    this.bucket(bucket);
+    let generation: number | undefined;
+    try {
+      generation = await this.generationFor(bucket, key, opts.conditions);
+    } catch (err) {
+      body.resume();
+      throw err;
+    }
+    const stored = storedAttributes(attrs);
+    const extras: StoredExtras = opts.etag ? { etag: unquoteEtag(opts.etag) } : {};
+    const name = gcsNames.nameOf(key);
+    const up = await this.upload(bucket, name, body, toGcs(stored, extras), ctx, generation, opts.size);
+    let resource = up.resource;
+    // Trailing checksums arrive with the end of the body, after the object's fields were sent.
+    const late = storedAttributes(attrs);
+    // Without patch (the emulator) they are verified but not kept.
+    if (this.patch && JSON.stringify(late.checksums ?? {}) !== JSON.stringify(stored.checksums ?? {})) {
+      const file = this.bucket(bucket).file(name);
+      await this.call(ctx, () =>
+        file.setMetadata({ metadata: toGcs(late, extras).metadata }, { ifGenerationMatch: Number(resource.generation), ifMetagenerationMatch: Number(resource.metageneration) }),
+      );
+      resource = { ...resource, ...(file.metadata as GcsResource) };
+    }
+    return { ...metaOf(key, resource), ...late };
+  }
+
+  async deleteObject(bucket: string, key: string): Promise<void> {
+    validateKey(key);
+    try {
+      await this.file(bucket, key).delete();
+    } catch (err) {
+      const s3 = toS3ErrorFromGcs(err, { bucket, key });
+      if (s3.code !== 'NoSuchKey') throw s3;
+    }
+  }
+
+  /** Tags live in metadata: a patch conditional on the metageneration read. The ETag stays. */
+  async setTags(bucket: string, key: string, tags: Tag[]): Promise<void> {
+    validateKey(key);
+    const file = this.file(bucket, key);
+    const ctx = { bucket, key };
+    if (!this.patch) {
+      await this.headObject(bucket, key);
+      throw new S3Error('NotImplemented', 'The storage backend cannot change object metadata: tags can only be set when the object is written.');
+    }
+    for (let attempt = 1; ; attempt++) {
+      const [r] = await this.call(ctx, () => file.getMetadata());
+      const res = r as GcsResource;
+      const { attrs } = fromGcs(res);
+      attrs.tags = tags.map((t) => ({ key: t.key, value: t.value }));
+      const next = toGcs(attrs, fromGcs(res).extras).metadata;
+      try {
+        await file.setMetadata({ metadata: replacingMetadata(res.metadata, next) }, { ifMetagenerationMatch: Number(res.metageneration) });
+        return;
+      } catch (err) {
+        if (attempt < MAX_TAG_ATTEMPTS && isPreconditionFailure(err)) continue;
+        throw toS3ErrorFromGcs(err, ctx);
+      }
+    }
+  }
+
+  /**
+   * Server-side copy (rewrite), pinned to the source generation read. Without `attrs` the
+   * source's fields and metadata come along; with them, they replace the source's. The S3
+   * ETag (MD5 or multipart form) is kept.
+   */
+  private async rewriteObject(srcBucket: string, srcKey: string, dstBucket: string, dstKey: string, attrs: ObjectAttributes | undefined): Promise<ObjectMeta> {
+    validateKey(srcKey);
+    validateKey(dstKey);
+    const src = await this.call({ bucket: srcBucket, key: srcKey }, async () => (await this.file(srcBucket, srcKey).getMetadata())[0] as GcsResource);
+    const srcMeta = metaOf(srcKey, src);
+    const { attrs: srcAttrs } = fromGcs(src);
+    let stored: ObjectAttributes;
+    if (attrs === undefined) stored = copyAttributes(srcAttrs);
+    else {
+      stored = storedAttributes(attrs);
+      if (attrs.tags === undefined && srcAttrs.tags !== undefined) stored.tags = srcAttrs.tags.map((t) => ({ ...t }));
+      if (attrs.checksums === undefined && srcAttrs.checksums !== undefined) stored.checksums = { ...srcAttrs.checksums };
+    }
+    const md5Etag = src.md5Hash ? Buffer.from(src.md5Hash, 'base64').toString('hex') : undefined;
+    const fields = toGcs(stored, md5Etag === srcMeta.etag ? {} : { etag: srcMeta.etag });
+    // GCS applies a rewrite's resource over the source's: every field and metadata name of the
+    // source that the copy does not have is cleared (null).
+    const resource = { ...clearedFields(src), ...fields, metadata: replacingMetadata(src.metadata, fields.metadata) };
+    const ctx: ErrorContext = { bucket: dstBucket, key: dstKey };
+    await this.headBucket(dstBucket);
+    const source = this.file(srcBucket, srcKey, String(src.generation));
+    const dest = this.file(dstBucket, dstKey);
+    await this.call(ctx, async () => {
+      await source.copy(dest, resource as never);
+    });
+    return this.headObject(dstBucket, dstKey);
+  }
+
+  // ---------------------------------------------------------------- listing
+
+  /**
+   * @internal Object resources with names starting with `prefix`, in order, from `from`
+   * (inclusive) on; `pageSize` per request.
+   */
+  async *names(bucket: string, prefix: string, from: string | undefined, pageSize: number, delimiter?: string): AsyncGenerator<GcsResource & { name: string; isPrefix?: boolean }> {
+    const b = this.bucket(bucket);
+    let pageToken: string | undefined;
+    let lastPrefix: string | undefined;
+    do {
+      let page;
+      try {
+        page = await b.getFiles({
+          prefix,
+          autoPaginate: false,
+          maxResults: pageSize,
+          ...(from !== undefined && from > prefix ? { startOffset: from } : {}),
+          ...(delimiter !== undefined ? { delimiter } : {}),
+          ...(pageToken !== undefined ? { pageToken } : {}),
+        });
+      } catch (err) {
+        // Without the bucket API a bucket nothing was written to yet is simply empty.
+        if (!this.bucketApi && isGcsNotFound(err)) return;
+        throw toS3ErrorFromGcs(err, { bucket });
+      }
+      const [files, next, raw] = page;
+      const items: (GcsResource & { name: string; isPrefix?: boolean })[] = files.map((f) => ({ ...(f.metadata as GcsResource), name: f.name }));
+      for (const p of ((raw as { prefixes?: string[] } | undefined)?.prefixes ?? [])) {
+        if (p !== lastPrefix) items.push({ name: p, isPrefix: true });
+      }
+      items.sort((x, y) => compareKeys(x.name, y.name));
+      for (const item of items) {
+        if (item.isPrefix) lastPrefix = item.name;
+        yield item;
+      }
+      pageToken = (next as { pageToken?: string } | null | undefined)?.pageToken;
+    } while (pageToken);
+  }
+
+  async listObjects(bucket: string, opts: ListOptions): Promise<ListPage> {
+    this.bucket(bucket);
+    const prefix = opts.prefix ?? '';
+    if (prefix.includes('\0') || Buffer.byteLength(prefix, 'utf8') > 1024) {
+      await this.headBucket(bucket);
+      return { objects: [], commonPrefixes: [], isTruncated: false };
+    }
+    // With '/', GCS groups the "directories" itself: one request per page of them.
+    const hierarchical = opts.delimiter === '/';
+    const source: ListSource = (seek) => this.source(bucket, seek, hierarchical);
+    const page = await listFromSource(source, { ...opts, prefix }, { canSeek: !hierarchical });
+    if (page.objects.length === 0 && page.commonPrefixes.length === 0) await this.headBucket(bucket);
+    return page;
+  }
+
+  private source(bucket: string, seek: ListSeek, hierarchical: boolean): AsyncIterable<ListSourceItem> {
+    const from = startOf(seek);
+    const self = this;
+    const natural = async function* (): AsyncGenerator<ListSourceItem & { key: string }> {
+      if (hierarchical && from !== undefined) {
+        // The "directory" holding the start position is listed when a name in it comes after
+        // the position, and a grouped listing from there would give it before the position: look for one.
+        const i = seek.after!.indexOf('/', seek.prefix.length);
+        if (i >= 0 && !(seek.skipSubtree && i === seek.after!.length - 1)) {
+          for await (const item of self.names(bucket, seek.after!.slice(0, i + 1), from, 2)) {
+            if (item.name.startsWith(RESERVED_PREFIX) || !seekWants(item.name, seek)) continue;
+            yield summaryOf(item.name, item);
+            break;
+          }
+        }
+      }
+      for await (const item of self.names(bucket, seek.prefix, from, PAGE_SIZE, hierarchical ? '/' : undefined)) {
+        if (item.name.startsWith(RESERVED_PREFIX)) continue;
+        if (!seekWants(item.name, seek)) continue;
+        yield item.isPrefix ? directoryEntry(item.name) : summaryOf(item.name, item);
+      }
+    };
+    const escaped = async function* (): AsyncGenerator<ListSourceItem & { key: string }> {
+      const codeFrom = from !== undefined ? gcsNames.escapedPrefixFor(from) : undefined;
+      for await (const item of self.names(bucket, gcsNames.escapedPrefixFor(seek.prefix), codeFrom, PAGE_SIZE)) {
+        const key = gcsNames.keyOfEscaped(item.name);
+        if (key !== undefined && seekWants(key, seek)) yield summaryOf(key, item);
+      }
+    };
+    return { [Symbol.asyncIterator]: () => mergeAscending(natural(), escaped()) };
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** The first name a seek can want (GCS's startOffset is inclusive), or undefined for the prefix's start. */
+function startOf(seek: ListSeek): string | undefined {
+  const a = seek.after;
+  if (a === undefined || !a.startsWith(seek.prefix)) return undefined;
+  if (seek.skipSubtree && a.length > 0) {
+    // Past every name that starts with `a`: its last character plus one.
+    const last = a.charCodeAt(a.length - 1);
+    if (last < 0xd7ff) return a.slice(0, -1) + String.fromCharCode(last + 1);
+  }
+  return a;
+}
+
+function summaryOf(key: string, r: GcsResource): ObjectSummary {
+  const { attrs, extras } = fromGcs(r);
+  return {
+    key,
+    size: Number(r.size ?? 0),
+    etag: s3Etag(r, extras),
+    lastModified: dateOf(r),
+    ...(attrs.storageClass !== undefined ? { storageClass: attrs.storageClass } : {}),
+  };
+}
+
+/** A "directory" of a '/' listing: the listing turns it into a common prefix. */
+function directoryEntry(name: string): ObjectSummary {
+  return { key: name, size: 0, etag: '', lastModified: new Date(0) };
+}
+
+// ---------------------------------------------------------------- from the routing table
+
+/** The backend for a `gcs` entry of the routing table; secrets are resolved here. */
+export function gcsBackendFromSpec(spec: GcsBackendSpec, ctx: BackendContext): GcsBackend {
+  const what = (s: string) => `backend '${ctx.name}': ${s}`;
+  const c = spec.credentials ?? {};
+  return new GcsBackend({
+    projectId: spec.projectId,
+    endpoint: spec.endpoint,
+    serviceAccountKey: c.serviceAccountKey ? resolveSecret(c.serviceAccountKey, what('serviceAccountKey'), ctx.env) : undefined,
+    anonymous: c.anonymous,
+    ...(spec.emulator ? FIREBASE_EMULATOR_GAPS : {}),
+  });
+}
