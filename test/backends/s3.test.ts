@@ -59,12 +59,14 @@ const S3RVER_LACKS = {
   // multipart (MULTIPART_GAPS_S3RVER): no AbortMultipartUpload (405), ListMultipartUploads
   // (501), ListParts; UploadPart accepts any upload id (and Complete assembles under the key
   // the upload was begun with, whatever the request's key); the ETag of a completed upload is
-  // the MD5 of the whole object
+  // the MD5 of the whole object; a re-sent part is written over the stored one in place
+  // (fs.createWriteStream on the part's file), so a re-send that fails leaves it truncated
   abortUpload: true,
   listUploads: true,
   listParts: true,
   uploadIds: true,
   multipartEtag: true,
+  atomicParts: true,
   ...S3_STORE_LACKS,
 };
 
