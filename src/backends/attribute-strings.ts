@@ -1,8 +1,44 @@
 /**
- * Attributes that a store keeps as strings in its metadata (tags, part sizes), written and
- * read the same way by every adapter that has no field of its own for them.
+ * What S3 keeps with an object that a cloud store has no field for (Expires, the storage
+ * class, tags, checksums, part sizes, a multipart ETag), as named strings in the store's
+ * metadata: written and read the same way by every such adapter, which only adds its prefix
+ * and its value encoding.
  */
-import type { Tag } from './types';
+import type { ObjectAttributes, Tag } from './types';
+
+/** The field names (after the adapter's prefix); a checksum's is `ck_<algorithm>`. */
+const FIELD = { etag: 'etag', expires: 'expires', storageClass: 'sc', tags: 'tags', parts: 'parts', checksum: 'ck_' } as const;
+
+/** The extra fields of `attrs` (and the S3 ETag to record, when it is not the content's MD5). */
+export function extraFields(attrs: ObjectAttributes, etag?: string): [string, string][] {
+  const out: [string, string][] = [];
+  if (attrs.expires !== undefined) out.push([FIELD.expires, attrs.expires]);
+  if (attrs.storageClass !== undefined) out.push([FIELD.storageClass, attrs.storageClass]);
+  if (attrs.tags !== undefined && attrs.tags.length > 0) out.push([FIELD.tags, encodeTags(attrs.tags)]);
+  // Algorithm names are [a-z0-9]: valid in every store's metadata names.
+  for (const [alg, v] of Object.entries(attrs.checksums ?? {})) out.push([FIELD.checksum + alg.toLowerCase(), v]);
+  if (attrs.partSizes !== undefined && attrs.partSizes.length > 0) {
+    const p = encodePartSizes(attrs.partSizes);
+    if (p !== undefined) out.push([FIELD.parts, p]);
+  }
+  if (etag !== undefined) out.push([FIELD.etag, etag]);
+  return out;
+}
+
+/** Reads one field written by extraFields into `attrs` (the ETag into `extras`); false when it is not one. */
+export function readExtraField(field: string, value: string, attrs: ObjectAttributes, extras: { etag?: string }): boolean {
+  if (field === FIELD.etag) extras.etag = value;
+  else if (field === FIELD.expires) attrs.expires = value;
+  else if (field === FIELD.storageClass) attrs.storageClass = value;
+  else if (field === FIELD.tags) attrs.tags = decodeTags(value);
+  else if (field === FIELD.parts) {
+    const sizes = decodePartSizes(value);
+    if (sizes) attrs.partSizes = sizes;
+  } else if (field.startsWith(FIELD.checksum) && /^[a-z0-9]+$/.test(field.slice(FIELD.checksum.length))) {
+    (attrs.checksums ??= {})[field.slice(FIELD.checksum.length)] = value;
+  } else return false;
+  return true;
+}
 
 /** Part sizes as runs: `5242880*3,1024`. Undefined when even that is too long for metadata. */
 export function encodePartSizes(sizes: number[]): string | undefined {

@@ -70,6 +70,14 @@ export interface ListFromSourceOptions {
   canSeek?: boolean;
 }
 
+/**
+ * A "directory" that a store's own grouped listing returned (Azure's virtual directories,
+ * GCS's prefixes), as a source entry: listFromSource turns it into a common prefix.
+ */
+export function directoryEntry(name: string): ObjectSummary {
+  return { key: name, size: 0, etag: '', lastModified: new Date(0) };
+}
+
 /** True when `key` is wanted by the seek (starts with the prefix and is past the position). */
 export function seekWants(key: string, seek: ListSeek): boolean {
   if (!key.startsWith(seek.prefix)) return false;

@@ -4,7 +4,7 @@
  * Azurite 3.35 knows). Every wait is bounded.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import * as net from 'node:net';
+import { freePort, stopChild } from './processes';
 import * as path from 'node:path';
 
 export const AZURITE_ACCOUNT = 'devstoreaccount1';
@@ -29,18 +29,6 @@ export interface AzuriteOptions {
   extentMemoryLimitMb?: number;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 /** Resolves when something answers HTTP on the port (any status), rejects after `timeoutMs`. */
 async function waitUntilAnswering(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -59,21 +47,6 @@ async function waitUntilAnswering(url: string, child: ChildProcess, timeoutMs: n
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`azurite did not answer on ${url} within ${timeoutMs} ms: ${String(lastError)}`);
-}
-
-function waitForExit(child: ChildProcess, timeoutMs: number): Promise<boolean> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      child.off('exit', onExit);
-      resolve(false);
-    }, timeoutMs);
-    const onExit = () => {
-      clearTimeout(timer);
-      resolve(true);
-    };
-    child.once('exit', onExit);
-  });
 }
 
 /** The well-known dev account only: a custom account list in the environment would replace it. */
@@ -109,13 +82,7 @@ export async function startAzurite(opts: AzuriteOptions = {}): Promise<Azurite> 
       if (stderr.length < 4096) stderr += d.toString();
     });
     const endpoint = `http://127.0.0.1:${port}/${AZURITE_ACCOUNT}`;
-    const stop = async (timeoutMs = 5000): Promise<void> => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
-      if (await waitForExit(child, timeoutMs)) return;
-      child.kill('SIGKILL');
-      await waitForExit(child, 2000);
-    };
+    const stop = (timeoutMs = 5000): Promise<void> => stopChild(child, timeoutMs);
     try {
       await waitUntilAnswering(`${endpoint}?comp=list`, child, opts.startTimeoutMs ?? 20_000);
     } catch (err) {

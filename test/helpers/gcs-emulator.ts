@@ -41,7 +41,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
+import { freePort, stopChild } from './processes';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
@@ -60,18 +60,6 @@ export interface GcsEmulatorOptions {
   startTimeoutMs?: number;
   /** Default 'demo-test' (a demo- project never reaches production services). */
   projectId?: string;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 /** Resolves on the child's `READY` line; rejects on `FAILED`, exit or timeout. */
@@ -94,21 +82,6 @@ function waitUntilReady(child: ChildProcess, output: () => string, timeoutMs: nu
     child.stdout?.on('data', onData);
     child.once('exit', onExit);
     onData();
-  });
-}
-
-function waitForExit(child: ChildProcess, timeoutMs: number): Promise<boolean> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      child.off('exit', onExit);
-      resolve(false);
-    }, timeoutMs);
-    const onExit = () => {
-      clearTimeout(timer);
-      resolve(true);
-    };
-    child.once('exit', onExit);
   });
 }
 
@@ -140,13 +113,7 @@ export async function startGcsEmulator(opts: GcsEmulatorOptions = {}): Promise<G
     child.stdout?.on('data', collect);
     child.stderr?.on('data', collect);
     const stop = async (timeoutMs = 5000): Promise<void> => {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
-        if (!(await waitForExit(child, timeoutMs))) {
-          child.kill('SIGKILL');
-          await waitForExit(child, 2000);
-        }
-      }
+      await stopChild(child, timeoutMs);
       child.stdin?.destroy();
       fs.rmSync(tmpDir, { recursive: true, force: true });
     };

@@ -10,7 +10,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
+import { freePort, hasExited, stopChild } from './processes';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -28,19 +28,6 @@ export interface RunningS3rver {
   stop(): Promise<void>;
 }
 
-/** A port nothing listens on right now: bind port 0, read it, close. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 function s3rverScript(): string {
   return path.join(path.dirname(require.resolve('s3rver/package.json')), 'bin', 's3rver.js');
 }
@@ -53,25 +40,6 @@ async function answers(url: string): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-function exited(child: ChildProcess): boolean {
-  return child.exitCode !== null || child.signalCode !== null;
-}
-
-function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
-  if (exited(child)) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const t = setTimeout(() => {
-      child.off('exit', onExit);
-      resolve(false);
-    }, ms);
-    const onExit = (): void => {
-      clearTimeout(t);
-      resolve(true);
-    };
-    child.once('exit', onExit);
-  });
 }
 
 export async function startS3rver(opts: { readyTimeoutMs?: number } = {}): Promise<RunningS3rver> {
@@ -92,22 +60,14 @@ export async function startS3rver(opts: { readyTimeoutMs?: number } = {}): Promi
     const endpoint = `http://127.0.0.1:${port}`;
     const deadline = Date.now() + (opts.readyTimeoutMs ?? 20_000);
     let ready = false;
-    while (Date.now() < deadline && !exited(child)) {
+    while (Date.now() < deadline && !hasExited(child)) {
       if (await answers(endpoint)) {
         ready = true;
         break;
       }
       await new Promise((r) => setTimeout(r, 100));
     }
-    const stop = async (): Promise<void> => {
-      if (!exited(child)) {
-        child.kill('SIGTERM');
-        if (!(await waitExit(child, 5000))) {
-          child.kill('SIGKILL');
-          await waitExit(child, 5000);
-        }
-      }
-    };
+    const stop = (): Promise<void> => stopChild(child, 5000, 5000);
     if (ready) {
       return {
         endpoint, port, dir, process: child,

@@ -33,7 +33,7 @@ import { resolveSecret } from '../../auth/secrets';
 import type { BackendContext } from '../registry';
 import { checkWriteConditions, hasWriteConditions, unquoteEtag } from '../conditions';
 import { isValidBucketName, validateBucketName, validateKey } from '../keys';
-import { compareKeys, listFromSource, type ListSeek, type ListSource, type ListSourceItem } from '../listing';
+import { compareKeys, directoryEntry, listFromSource, type ListSeek, type ListSource, type ListSourceItem } from '../listing';
 import { copyAttributes, DEFAULT_CONTENT_TYPE } from '../fs/attributes';
 import type {
   Backend,
@@ -550,11 +550,6 @@ function summaryOf(key: string, b: BlobItem): ObjectSummary {
     lastModified: b.properties.lastModified,
     ...(attrs.storageClass !== undefined ? { storageClass: attrs.storageClass } : {}),
   };
-}
-
-/** A virtual directory of a '/' listing: the listing turns it into a common prefix. */
-function directoryEntry(name: string): ObjectSummary {
-  return { key: name, size: 0, etag: '', lastModified: new Date(0) };
 }
 
 // ---------------------------------------------------------------- from the routing table

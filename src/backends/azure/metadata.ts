@@ -19,22 +19,13 @@
  * bytes (so '' becomes '~').
  */
 import type { ObjectAttributes } from '../types';
-import { decodePartSizes, decodeTags, encodePartSizes, encodeTags } from '../attribute-strings';
+import { extraFields, readExtraField } from '../attribute-strings';
 
 export const SYS = 's3mux_';
 const ENCODED_NAME = 's3muxm_';
 
-/** System metadata names (after SYS). */
-export const F = {
-  etag: 'etag',
-  expires: 'expires',
-  storageClass: 'sc',
-  tags: 'tags',
-  parts: 'parts',
-  checksum: 'ck_',
-  /** A content header kept in metadata because its value cannot be an HTTP header value. */
-  header: 'h_',
-} as const;
+/** A content header kept in metadata (after SYS) because its value cannot be an HTTP header value. */
+const HEADER_FIELD = 'h_';
 
 const PLAIN_NAME = /^[a-z_][a-z0-9_]*$/;
 
@@ -127,18 +118,10 @@ export function toAzure(attrs: ObjectAttributes, extras: StoredExtras = {}): { h
     const v = attrs[a];
     if (v === undefined) continue;
     if (isHeaderSafe(v)) headers[h] = v;
-    else metadata[SYS + F.header + a.toLowerCase()] = encodeValue(v);
+    else metadata[SYS + HEADER_FIELD + a.toLowerCase()] = encodeValue(v);
   }
   for (const [name, value] of Object.entries(attrs.userMetadata ?? {})) metadata[metadataNameOf(name)] = encodeValue(value);
-  if (attrs.expires !== undefined) metadata[SYS + F.expires] = encodeValue(attrs.expires);
-  if (attrs.storageClass !== undefined) metadata[SYS + F.storageClass] = encodeValue(attrs.storageClass);
-  if (attrs.tags !== undefined && attrs.tags.length > 0) metadata[SYS + F.tags] = encodeValue(encodeTags(attrs.tags));
-  for (const [alg, v] of Object.entries(attrs.checksums ?? {})) metadata[SYS + F.checksum + escapeName(alg.toLowerCase())] = encodeValue(v);
-  if (attrs.partSizes !== undefined && attrs.partSizes.length > 0) {
-    const p = encodePartSizes(attrs.partSizes);
-    if (p !== undefined) metadata[SYS + F.parts] = p;
-  }
-  if (extras.etag !== undefined) metadata[SYS + F.etag] = encodeValue(extras.etag);
+  for (const [field, value] of extraFields(attrs, extras.etag)) metadata[SYS + field] = encodeValue(value);
   return { headers, metadata };
 }
 
@@ -168,20 +151,10 @@ export function fromAzure(p: AzureProps): { attrs: ObjectAttributes; extras: Sto
       attrs.userMetadata[n ?? name] = value;
     } else if (name.startsWith(SYS)) {
       const f = name.slice(SYS.length);
-      if (f === F.etag) extras.etag = value;
-      else if (f === F.expires) attrs.expires = value;
-      else if (f === F.storageClass) attrs.storageClass = value;
-      else if (f === F.tags) attrs.tags = decodeTags(value);
-      else if (f === F.parts) {
-        const sizes = decodePartSizes(rawValue);
-        if (sizes) attrs.partSizes = sizes;
-      } else if (f.startsWith(F.checksum)) {
-        const alg = unescapeName(f.slice(F.checksum.length));
-        if (alg) (attrs.checksums ??= {})[alg] = value;
-      } else if (f.startsWith(F.header)) {
-        const a = HEADERS.find(([, attr]) => attr.toLowerCase() === f.slice(F.header.length))?.[1];
+      if (f.startsWith(HEADER_FIELD)) {
+        const a = HEADERS.find(([, attr]) => attr.toLowerCase() === f.slice(HEADER_FIELD.length))?.[1];
         if (a) attrs[a] = value;
-      }
+      } else readExtraField(f, value, attrs, extras);
       // other s3mux_ fields (upload records) are not attributes
     } else {
       attrs.userMetadata[name] = value;

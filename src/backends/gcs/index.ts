@@ -32,7 +32,7 @@ import type { BackendContext } from '../registry';
 import { checkWriteConditions, hasWriteConditions, unquoteEtag } from '../conditions';
 import { ESCAPED_PREFIX, RESERVED_PREFIX, UPLOADS_PREFIX } from '../escaped-keys';
 import { isValidBucketName, validateBucketName, validateKey } from '../keys';
-import { compareKeys, listFromSource, mergeAscending, seekWants, type ListSeek, type ListSource, type ListSourceItem } from '../listing';
+import { compareKeys, directoryEntry, listFromSource, mergeAscending, seekWants, type ListSeek, type ListSource, type ListSourceItem } from '../listing';
 import { copyAttributes, DEFAULT_CONTENT_TYPE } from '../fs/attributes';
 import { StagedMultipartStore } from '../multipart/staged';
 import type {
@@ -514,11 +514,6 @@ function summaryOf(key: string, r: GcsResource): ObjectSummary {
     lastModified: dateOf(r),
     ...(attrs.storageClass !== undefined ? { storageClass: attrs.storageClass } : {}),
   };
-}
-
-/** A "directory" of a '/' listing: the listing turns it into a common prefix. */
-function directoryEntry(name: string): ObjectSummary {
-  return { key: name, size: 0, etag: '', lastModified: new Date(0) };
 }
 
 // ---------------------------------------------------------------- from the routing table

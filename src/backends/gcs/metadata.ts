@@ -8,21 +8,12 @@
  * `s3mux:`: ':' cannot occur in an S3 metadata name (an HTTP header token), so the two never
  * collide.
  */
-import { decodePartSizes, decodeTags, encodePartSizes, encodeTags } from '../attribute-strings';
+import { extraFields, readExtraField } from '../attribute-strings';
 import { createHash } from 'node:crypto';
 import { unquoteEtag } from '../conditions';
 import type { ObjectAttributes, ObjectMeta } from '../types';
 
 export const SYS = 's3mux:';
-const F = {
-  etag: 'etag',
-  expires: 'expires',
-  storageClass: 'storage-class',
-  tags: 'tags',
-  parts: 'parts',
-  checksum: 'checksum-',
-} as const;
-
 const FIELDS = ['contentType', 'contentEncoding', 'contentLanguage', 'contentDisposition', 'cacheControl'] as const;
 
 /** The parts of a GCS object resource s3mux reads and writes. */
@@ -58,15 +49,7 @@ export function toGcs(attrs: ObjectAttributes, extras: StoredExtras = {}): GcsRe
   for (const f of FIELDS) if (attrs[f] !== undefined) out[f] = attrs[f];
   const m = out.metadata;
   for (const [name, value] of Object.entries(attrs.userMetadata ?? {})) m[name] = value;
-  if (attrs.expires !== undefined) m[SYS + F.expires] = attrs.expires;
-  if (attrs.storageClass !== undefined) m[SYS + F.storageClass] = attrs.storageClass;
-  if (attrs.tags !== undefined && attrs.tags.length > 0) m[SYS + F.tags] = encodeTags(attrs.tags);
-  for (const [alg, v] of Object.entries(attrs.checksums ?? {})) m[SYS + F.checksum + alg.toLowerCase()] = v;
-  if (attrs.partSizes !== undefined && attrs.partSizes.length > 0) {
-    const p = encodePartSizes(attrs.partSizes);
-    if (p !== undefined) m[SYS + F.parts] = p;
-  }
-  if (extras.etag !== undefined) m[SYS + F.etag] = extras.etag;
+  for (const [field, value] of extraFields(attrs, extras.etag)) m[SYS + field] = value;
   return out;
 }
 
@@ -84,15 +67,7 @@ export function fromGcs(r: GcsResource): { attrs: ObjectAttributes; extras: Stor
       attrs.userMetadata[name.toLowerCase()] = value;
       continue;
     }
-    const f = name.slice(SYS.length);
-    if (f === F.etag) extras.etag = value;
-    else if (f === F.expires) attrs.expires = value;
-    else if (f === F.storageClass) attrs.storageClass = value;
-    else if (f === F.tags) attrs.tags = decodeTags(value);
-    else if (f === F.parts) {
-      const sizes = decodePartSizes(value);
-      if (sizes) attrs.partSizes = sizes;
-    } else if (f.startsWith(F.checksum)) (attrs.checksums ??= {})[f.slice(F.checksum.length)] = value;
+    readExtraField(name.slice(SYS.length), value, attrs, extras);
     // other s3mux: fields (upload records) are not attributes
   }
   return { attrs, extras };

@@ -1,0 +1,45 @@
+/** Ports and child processes for the servers tests start (stores, emulators, s3mux itself). */
+import type { ChildProcess } from 'node:child_process';
+import * as net from 'node:net';
+
+/** A port nothing listens on right now: bind port 0 on 127.0.0.1, read it, close. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export function hasExited(child: ChildProcess): boolean {
+  return child.exitCode !== null || child.signalCode !== null;
+}
+
+/** True when the child exited within `timeoutMs`. */
+export function waitForExit(child: ChildProcess, timeoutMs: number): Promise<boolean> {
+  if (hasExited(child)) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      child.off('exit', onExit);
+      resolve(false);
+    }, timeoutMs);
+    const onExit = () => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    child.once('exit', onExit);
+  });
+}
+
+/** SIGTERM, then SIGKILL when it has not exited within `termMs`; every wait bounded. */
+export async function stopChild(child: ChildProcess, termMs = 5000, killMs = 2000): Promise<void> {
+  if (hasExited(child)) return;
+  child.kill('SIGTERM');
+  if (await waitForExit(child, termMs)) return;
+  child.kill('SIGKILL');
+  await waitForExit(child, killMs);
+}
