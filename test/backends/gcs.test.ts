@@ -8,6 +8,9 @@
  */
 import { expect } from 'chai';
 import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { Readable } from 'node:stream';
 import {
   CopyObjectCommand, CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand,
@@ -16,6 +19,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { startGcsEmulator, type GcsEmulator } from '../helpers/gcs-emulator';
 import { startGcsDouble, type GcsDouble } from '../helpers/gcs-double';
 import { startTestServer, type TestServer } from '../helpers/server';
+import { startGoogleIdentityDouble } from '../helpers/google-identity';
 import { FIREBASE_EMULATOR_GAPS, GcsBackend, type GcsBackendOptions } from '../../src/backends/gcs/index';
 import { toS3ErrorFromGcs } from '../../src/backends/gcs/errors';
 import { fromGcs, toGcs } from '../../src/backends/gcs/metadata';
@@ -285,6 +289,71 @@ describe('gcs: from the routing table', () => {
     expect(() => createBackend(spec, { name: 'g', env: { GCS_KEY: '{"type":"service_account"}' } })).to.throw(/client_email/);
     expect(() => createBackend(spec, { name: 'g', env: {} })).to.throw(/GCS_KEY/);
     expect(() => validateRoutingTable({ backends: { g: { type: 'gcs', credentials: { serviceAccountKey: '{}' } } } })).to.throw(/literal secret|serviceAccountKey/);
+  });
+});
+
+describe('gcs: Application Default Credentials reach the store', function () {
+  this.timeout(60_000);
+  const ENV = ['GCE_METADATA_HOST', 'GOOGLE_APPLICATION_CREDENTIALS', 'GOOGLE_CLOUD_PROJECT', 'GCLOUD_PROJECT'] as const;
+  let saved: Record<string, string | undefined>;
+  beforeEach(() => {
+    saved = Object.fromEntries(ENV.map((k) => [k, process.env[k]]));
+    for (const k of ENV) delete process.env[k];
+  });
+  afterEach(() => {
+    for (const k of ENV) {
+      if (saved[k] === undefined) delete process.env[k];
+      else process.env[k] = saved[k];
+    }
+  });
+
+  /** Writes through a backend made from `settings`; every request the store got carries the one token issued. */
+  async function writesWithToken(settings: Record<string, unknown>, issued: { token: string }[]): Promise<void> {
+    const d = await sharedDouble();
+    const spec = validateRoutingTable({ backends: { g: { type: 'gcs', endpoint: d.endpoint, ...settings } } }).backends.g!.spec;
+    const be = createBackend(spec, { name: 'g' });
+    const n = d.requests.length;
+    const bucket = newBucketName('adc');
+    await be.createBucket(bucket);
+    await be.putObject(bucket, 'k', body('with a token'), attrs());
+    expect((await getObject(be, bucket, 'k')).data.toString()).to.equal('with a token');
+    expect(issued.length, 'one token, cached').to.equal(1);
+    const auth = new Set(d.requests.slice(n).map((r) => r.headers.authorization));
+    expect([...auth]).to.deep.equal([`Bearer ${issued[0]!.token}`]);
+  }
+
+  it('from the metadata server (GCE, GKE workload identity), project included', async () => {
+    const id = await startGoogleIdentityDouble();
+    try {
+      process.env.GCE_METADATA_HOST = id.host;
+      await writesWithToken({}, id.issued);
+      expect(id.issued[0]!.via).to.equal('metadata');
+    } finally {
+      await id.stop();
+    }
+  });
+
+  it('from workload identity federation (an external_account file exchanged at the token service)', async () => {
+    const id = await startGoogleIdentityDouble();
+    const dir = mkdtempSync(path.join(os.tmpdir(), 's3mux-wif-'));
+    try {
+      const subject = `subject-${randomBytes(8).toString('hex')}`;
+      id.acceptSubjectToken(subject);
+      writeFileSync(path.join(dir, 'subject-token'), subject);
+      writeFileSync(path.join(dir, 'wif.json'), JSON.stringify({
+        type: 'external_account',
+        audience: '//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/providers/x',
+        subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
+        token_url: id.stsUrl,
+        credential_source: { file: path.join(dir, 'subject-token') },
+      }));
+      process.env.GOOGLE_APPLICATION_CREDENTIALS = path.join(dir, 'wif.json');
+      await writesWithToken({ projectId: 'wif-project' }, id.issued);
+      expect(id.issued[0]!.via).to.equal('sts');
+    } finally {
+      await id.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
