@@ -4,6 +4,8 @@
  * Every scenario is a child process that talks to a running s3mux and reports on stdout:
  *   OP <name> ok              an operation it exercised and verified
  *   OP <name> FAIL <message>  an operation that failed (the first one becomes the FAIL line)
+ *   OP <name> skip            an operation not run because E2E_SKIP_OPS (comma-separated) names it:
+ *                             a store gap the backend target declares (targets.ts)
  *   VERSION <text>            the client's version, for the compatibility report
  *   SKIP <reason>             with exit code 77: the scenario cannot run on this machine
  * It exits 0 when everything passed, 77 when skipped, anything else on failure.

@@ -108,10 +108,16 @@ def describe(exc):
     return f"{type(exc).__name__}: {exc}"
 
 
+SKIP_OPS = {op for op in ENV.get("E2E_SKIP_OPS", "").split(",") if op}
+
+
 def step(name, critical=False):
-    """Runs the decorated function now, as operation `name`."""
+    """Runs the decorated function now, as operation `name` (unless E2E_SKIP_OPS lists it: a store gap)."""
     def run(fn):
         global FAILED
+        if name in SKIP_OPS:
+            print(f"OP {name} skip", flush=True)
+            return fn
         WIRE.clear()
         signal.alarm(STEP_TIMEOUT)
         try:

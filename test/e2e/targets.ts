@@ -1,0 +1,189 @@
+/**
+ * The backends the end-to-end scenarios run on: one entry each. The clients always talk to an
+ * s3mux started by run.ts; a target says what store that s3mux serves, through which routing
+ * table. Adding a backend is adding an entry here:
+ *
+ *   name       the label in the output and the report (`--backend NAME`)
+ *   kind       the s3mux backend type the routing table uses (src/router/config.ts)
+ *   store      what the data lands in, for the report
+ *   protos     which protocols to run: HTTPS is a frontend property, covered on fs; every other
+ *              target runs HTTP only (the CI time budget)
+ *   available  why it cannot run in this build/on this machine, or undefined
+ *   start      starts the store and returns the routing table for the front s3mux (every bucket
+ *              the clients create lands on the table's `default` backend), the environment
+ *              holding the secrets the table names (tables take secrets only by reference),
+ *              and how to stop it
+ *   skipOps    operation (an OP name of the clients, see report.ts OPERATIONS) -> why it cannot
+ *              work on this store (a documented store gap). No client runs it there (they get
+ *              E2E_SKIP_OPS and report "OP <name> skip"); the output and the report show it as
+ *              not run on this backend, with the reason.
+ *   skipScenarios  client (scenario name) -> why that client cannot run on this store at all:
+ *              counted and reported as skipped with the reason.
+ *   Never declare a gap to hide an s3mux bug: a gap is the store's, and says so.
+ */
+import type { ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { isBackendAvailable } from '../../src/backends/registry';
+import type { BackendKind } from '../../src/router/config';
+import { startAzurite } from '../helpers/azurite';
+import { startGcsEmulator } from '../helpers/gcs-emulator';
+import { ServerProcess, type Proto } from './server-process';
+
+export interface TargetContext {
+  /** A directory of the target's own under the run's temporary directory. */
+  dir: string;
+  /** Registers a store process, killed if the runner dies before stop() is called. */
+  track(child: ChildProcess | { kill(): void }): void;
+}
+
+export interface RunningStore {
+  /**
+   * The routing table for the front s3mux (written to a file, `serve --config FILE`);
+   * undefined: no table, `serve --data-dir` as a user would start it.
+   */
+  table?: Record<string, unknown>;
+  /** Environment for the front s3mux: the secrets `table` names (…Env fields). */
+  env?: Record<string, string>;
+  /** The store's own log, for failure output (the last `lines` lines). */
+  tail?(lines: number): string;
+  /** Where its log is, for failure output. */
+  logFile?: string;
+  stop(): Promise<void>;
+}
+
+export interface BackendTarget {
+  name: string;
+  kind: BackendKind;
+  store: string;
+  protos: Proto[];
+  available(): string | undefined;
+  start(ctx: TargetContext): Promise<RunningStore>;
+  skipOps?: Record<string, string>;
+  skipScenarios?: Record<string, string>;
+}
+
+/** The s3mux backend type is not registered in this build (src/backends/registry.ts). */
+const built = (kind: BackendKind) => (): string | undefined =>
+  isBackendAvailable(kind) ? undefined : `the ${kind} backend is not in this build (src/backends/registry.ts)`;
+
+// Credentials of the upstream s3mux (s3 target): a different pair from the front's, with the
+// characters that trip up escaping, so the s3 backend's own SigV4 signing is checked too.
+const UPSTREAM_ACCESS_KEY = 'e2eUpstreamKey01';
+const UPSTREAM_SECRET_KEY = 'e2e/Upstream+Secret/0123456789abcdefXYZ';
+
+export const TARGETS: BackendTarget[] = [
+  {
+    name: 'fs',
+    kind: 'fs',
+    store: 'a local folder (`serve --data-dir`, no routing table: the embedded default)',
+    protos: ['http', 'https'],
+    available: built('fs'),
+    start: async () => ({ stop: async () => undefined }),
+  },
+  {
+    name: 'memory',
+    kind: 'memory',
+    store: 'the memory backend (`type: memory` as the default backend)',
+    protos: ['http'],
+    available: built('memory'),
+    start: async () => ({
+      table: { backends: { mem: { type: 'memory' } }, default: 'mem' },
+      stop: async () => undefined,
+    }),
+  },
+  {
+    // Upstream: a second s3mux on the fs backend, not s3rver. s3rver 3.7.1 has no
+    // AbortMultipartUpload, ListMultipartUploads, ListParts or UploadPartCopy (boto3's
+    // list-parts and abort-multipart, aws-cli's copy of a 50 MiB object) and does not verify
+    // SigV4, so the s3 backend's signing would go unchecked. test/backends/s3.test.ts runs the
+    // backend's conformance suite on both.
+    name: 's3',
+    kind: 's3',
+    store: 'a second s3mux on fs, reached through the s3 backend (SigV4 verified, full multipart set)',
+    protos: ['http'],
+    available: built('s3'),
+    start: async (ctx) => {
+      const upstream = new ServerProcess({
+        proto: 'http',
+        dataDir: path.join(ctx.dir, 'upstream-data'),
+        logFile: path.join(ctx.dir, 'upstream.log'),
+        accessKey: UPSTREAM_ACCESS_KEY,
+        secretKey: UPSTREAM_SECRET_KEY,
+      });
+      ctx.track(upstream);
+      await upstream.start();
+      return {
+        table: {
+          backends: {
+            up: {
+              type: 's3', endpoint: upstream.url, region: 'us-east-1', forcePathStyle: true,
+              credentials: { accessKeyIdEnv: 'E2E_UPSTREAM_ACCESS_KEY', secretAccessKeyEnv: 'E2E_UPSTREAM_SECRET_KEY' },
+            },
+          },
+          default: 'up',
+        },
+        env: { E2E_UPSTREAM_ACCESS_KEY: UPSTREAM_ACCESS_KEY, E2E_UPSTREAM_SECRET_KEY: UPSTREAM_SECRET_KEY },
+        tail: (lines) => upstream.tail(0, lines),
+        logFile: upstream.logFile,
+        stop: () => upstream.stop(),
+      };
+    },
+  },
+  {
+    name: 'azure',
+    kind: 'azure',
+    store: `Azurite ${packageVersion('azurite')} (blob service, in memory), shared key`,
+    protos: ['http'],
+    available: built('azure'),
+    start: async (ctx) => {
+      const azurite = await startAzurite({ extentMemoryLimitMb: 2048, startTimeoutMs: 30_000 });
+      ctx.track(azurite.process);
+      return {
+        table: {
+          backends: { az: { type: 'azure', account: azurite.account, endpoint: azurite.endpoint, credentials: { accountKeyEnv: 'E2E_AZURITE_KEY' } } },
+          default: 'az',
+        },
+        env: { E2E_AZURITE_KEY: azurite.accountKey },
+        stop: () => azurite.stop(),
+      };
+    },
+  },
+  {
+    name: 'gcs',
+    kind: 'gcs',
+    store: `the Cloud Storage emulator of firebase-tools ${packageVersion('firebase-tools')} (\`emulator: true\`: s3mux makes up for its missing bucket API, compose and rewrite)`,
+    protos: ['http'],
+    available: built('gcs'),
+    // test/helpers/gcs-emulator.ts lists what the emulator lacks. Without a bucket API every
+    // bucket exists (s3mux's `emulator: true` makes CreateBucket succeed and DeleteBucket only
+    // check emptiness), and there is no bucket list.
+    skipOps: {
+      'list-buckets': 'the emulator has no bucket API: buckets cannot be listed',
+      rb: 'the emulator has no bucket API: a deleted bucket still exists (HeadBucket answers 200)',
+      'err-NoSuchBucket': 'the emulator has no bucket API: every bucket name exists',
+    },
+    start: async (ctx) => {
+      const emulator = await startGcsEmulator({ startTimeoutMs: 30_000 });
+      ctx.track(emulator.process);
+      return {
+        table: {
+          backends: {
+            // emulator: s3mux works around what the emulator lacks (bucket API, compose,
+            // rewrite, metadata patches) by streaming through itself; no credentials needed.
+            gcs: { type: 'gcs', endpoint: emulator.endpoint, projectId: emulator.projectId, emulator: true, credentials: { anonymous: true } },
+          },
+          default: 'gcs',
+        },
+        stop: () => emulator.stop(),
+      };
+    },
+  },
+];
+
+function packageVersion(name: string): string {
+  try {
+    return (require(`${name}/package.json`) as { version: string }).version;
+  } catch {
+    return '(version unknown)';
+  }
+}
