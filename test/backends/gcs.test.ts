@@ -161,6 +161,27 @@ describe('gcs on the double: what only GCS does', function () {
     expect(page.objects.map((o) => o.key).some((k) => k.startsWith('.s3mux/'))).to.equal(false);
   });
 
+  it('lists past the reserved area in one step, however many parts open uploads hold there', async () => {
+    const own = newBucketName('reserved');
+    await b.createBucket(own);
+    const id = await b.multipart.createUpload(own, 'big', attrs());
+    for (let n = 1; n <= 30; n++) await b.multipart.uploadPart(own, 'big', id, n, body('p'));
+    for (const k of ['.a', '.s3muw', '.s3mux-self', '.s3mux0', 'z']) await b.putObject(own, k, body(k), attrs());
+    const n = d.requests.length;
+    const small = onDouble(d);
+    const listing = [];
+    let page = await small.listObjects(own, { prefix: '', maxKeys: 1000 });
+    listing.push(...page.objects.map((o) => o.key));
+    expect(listing).to.deep.equal(['.a', '.s3muw', '.s3mux-self', '.s3mux0', 'z']);
+    const lists = since(n).filter((r) => r.method === 'GET' && /\/o$/.test(r.path));
+    // natural names up to the reserved area, again past it, and the escaped keys
+    expect(lists.length).to.equal(3);
+    expect(lists.map((r) => r.query.startOffset)).to.include('.s3mux0');
+    page = await small.listObjects(own, { prefix: '.s3mu', maxKeys: 1000 });
+    expect(page.objects.map((o) => o.key)).to.deep.equal(['.s3muw', '.s3mux-self', '.s3mux0']);
+    await b.multipart.abortUpload(own, 'big', id);
+  });
+
   it('keeps user metadata as it is and s3mux fields apart, in the object resource', async () => {
     await b.putObject(bucket, 'meta', body('m'), attrs({ contentType: 'text/x-m', userMetadata: { color: 'blue', 'multi-word': 'ok' }, tags: [{ key: 't', value: '1' }] }));
     const raw = d.peek(bucket, 'meta')!.resource;

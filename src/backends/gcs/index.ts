@@ -70,6 +70,8 @@ export const FIREBASE_EMULATOR_GAPS = { compose: false, rewrite: false, bucketAp
 /** GCS bucket names: 3-63 of [a-z0-9._-], starting and ending alphanumeric (S3's rules are narrower still). */
 const GCS_BUCKET_NAME = /^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$/;
 const MAX_TAG_ATTEMPTS = 5;
+/** The first name after every name in the reserved area ('/' + 1 is '0'). */
+const PAST_RESERVED = RESERVED_PREFIX.slice(0, -1) + '0';
 /** Objects per listing request (GCS's maximum page). */
 const PAGE_SIZE = 1000;
 
@@ -474,10 +476,26 @@ export class GcsBackend implements Backend {
           }
         }
       }
-      for await (const item of self.names(bucket, seek.prefix, from, PAGE_SIZE, hierarchical ? '/' : undefined)) {
-        if (item.name.startsWith(RESERVED_PREFIX)) continue;
-        if (!seekWants(item.name, seek)) continue;
-        yield item.isPrefix ? directoryEntry(item.name) : summaryOf(item.name, item);
+      // The reserved area can hold many objects (the parts of open uploads): a flat listing
+      // that reaches it starts again past it instead of reading through.
+      let start = from;
+      for (let reseeked = false; ; reseeked = true) {
+        let skipReserved = false;
+        for await (const item of self.names(bucket, seek.prefix, start, PAGE_SIZE, hierarchical ? '/' : undefined)) {
+          // A store that ignores startOffset (the emulator) starts from the beginning again.
+          if (reseeked && compareKeys(item.name, PAST_RESERVED) < 0) continue;
+          if (item.name.startsWith(RESERVED_PREFIX)) {
+            if (!item.isPrefix && !reseeked) {
+              skipReserved = true;
+              break;
+            }
+            continue;
+          }
+          if (!seekWants(item.name, seek)) continue;
+          yield item.isPrefix ? directoryEntry(item.name) : summaryOf(item.name, item);
+        }
+        if (!skipReserved) return;
+        start = PAST_RESERVED;
       }
     };
     const escaped = async function* (): AsyncGenerator<ListSourceItem & { key: string }> {
