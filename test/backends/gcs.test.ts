@@ -273,6 +273,23 @@ describe('gcs on the double: what only GCS does', function () {
     expect((await b.headObject(bucket, 'busy')).size, 'both failures were used up').to.equal(1);
   });
 
+  it('gives up on a store that does not answer: ServiceUnavailable after the timeout, retried', async () => {
+    const sockets: import('node:net').Socket[] = [];
+    const silent = (await import('node:net')).createServer((s) => void sockets.push(s));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    try {
+      const port = (silent.address() as import('node:net').AddressInfo).port;
+      const mute = new GcsBackend({ endpoint: `http://127.0.0.1:${port}`, projectId: 'p', anonymous: true, timeoutMs: 300, maxAttempts: 2 });
+      const t0 = Date.now();
+      await expectS3Error(mute.headObject('some-bucket', 'k'), 'ServiceUnavailable');
+      expect(sockets.length, 'tried twice').to.equal(2);
+      expect(Date.now() - t0).to.be.below(10_000);
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => silent.close(r));
+    }
+  });
+
   it('does not retry a streamed upload, and a failed one leaves the old object', async () => {
     await b.putObject(bucket, 'once', body('old'), attrs());
     d.failNext(1, 503, 'backendError', { method: 'POST', path: '/upload/' });

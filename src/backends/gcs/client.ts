@@ -16,6 +16,8 @@ export interface GcsConnection {
   anonymous?: boolean;
   /** Attempts per idempotent request (default 4). */
   maxAttempts?: number;
+  /** Per request, until the store answers (default 60 s); a streamed body then takes as long as it takes. */
+  timeoutMs?: number;
 }
 
 /** The service-account key's JSON, checked enough to give a clear message. */
@@ -40,6 +42,7 @@ export function makeStorage(c: GcsConnection): Storage {
   const opts: StorageOptions = {
     projectId: c.projectId,
     userAgent: 's3mux',
+    timeout: c.timeoutMs ?? 60_000,
     retryOptions: {
       autoRetry: true,
       maxRetries: Math.max(0, (c.maxAttempts ?? 4) - 1),

@@ -99,6 +99,7 @@ export function toS3ErrorFromGcs(err: unknown, ctx: ErrorContext = {}): S3Error 
   else {
     const code = (err as ApiErrorLike | undefined)?.code;
     if (typeof code === 'string' && NETWORK_CODES.has(code)) rule = ['ServiceUnavailable', `The storage backend could not be reached (${code}).`];
+    else if ((err as { type?: string } | undefined)?.type === 'request-timeout') rule = ['ServiceUnavailable', 'The storage backend did not answer in time.'];
   }
   const [code, message] = Array.isArray(rule) ? rule : [rule ?? 'InternalError', undefined];
   const s3 = new S3Error(code, message, {
