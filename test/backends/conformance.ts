@@ -120,6 +120,20 @@ export function utf8Sort(keys: string[]): string[] {
   return [...keys].sort((a, b) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8')));
 }
 
+/** Tags in key order, for comparing tag sets. */
+export function sortTags(t?: { key: string; value: string }[]): { key: string; value: string }[] {
+  return [...(t ?? [])].sort((x, y) => (x.key < y.key ? -1 : 1));
+}
+
+/** The content headers, user metadata and (unless the store lacks them) tags of `meta` are those of `attrs`. */
+export function expectAttributes(meta: ObjectAttributes, attrs: ObjectAttributes, lacksTags = false): void {
+  for (const h of ['contentType', 'contentEncoding', 'contentDisposition', 'contentLanguage', 'cacheControl', 'expires'] as const) {
+    expect(meta[h], h).to.equal(attrs[h]);
+  }
+  expect(meta.userMetadata).to.deep.equal(attrs.userMetadata);
+  if (!lacksTags) expect(sortTags(meta.tags)).to.deep.equal(sortTags(attrs.tags));
+}
+
 export function body(data: Buffer | string, chunkSize = 16 * 1024): Readable {
   const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
   const chunks: Buffer[] = [];
@@ -616,16 +630,8 @@ export function describeBackendConformance(
           checksums: { crc32: crc32Base64(data) },
         };
         await b.putObject(bucket, 'attrs', body(data), attrs);
-        const sortTags = (t?: { key: string; value: string }[]) => [...(t ?? [])].sort((x, y) => (x.key < y.key ? -1 : 1));
         for (const meta of [await b.headObject(bucket, 'attrs'), (await getObject(b, bucket, 'attrs')).meta]) {
-          expect(meta.contentType).to.equal(attrs.contentType);
-          expect(meta.contentEncoding).to.equal(attrs.contentEncoding);
-          expect(meta.contentDisposition).to.equal(attrs.contentDisposition);
-          expect(meta.contentLanguage).to.equal(attrs.contentLanguage);
-          expect(meta.cacheControl).to.equal(attrs.cacheControl);
-          expect(meta.expires).to.equal(attrs.expires);
-          expect(meta.userMetadata).to.deep.equal(attrs.userMetadata);
-          if (!options.lacks?.tags) expect(sortTags(meta.tags)).to.deep.equal(sortTags(attrs.tags));
+          expectAttributes(meta, attrs, options.lacks?.tags);
           if (!options.lacks?.checksums) expect(meta.checksums?.crc32).to.equal(crc32Base64(data));
         }
       });
@@ -638,7 +644,7 @@ export function describeBackendConformance(
           { key: 'c', value: '3' },
         ]);
         const meta = await b.headObject(bucket, 'tagged');
-        expect([...(meta.tags ?? [])].sort((x, y) => (x.key < y.key ? -1 : 1))).to.deep.equal([
+        expect(sortTags(meta.tags)).to.deep.equal([
           { key: 'b', value: '2' },
           { key: 'c', value: '3' },
         ]);
@@ -1123,12 +1129,7 @@ export function describeBackendConformance(
         for (const m of [head, (await getObject(b, bucket, key)).meta]) {
           expect(m.etag).to.equal(etag);
           expect(m.size).to.equal(all.length);
-          expect(m.contentType).to.equal(attrs.contentType);
-          expect(m.contentDisposition).to.equal(attrs.contentDisposition);
-          expect(m.contentLanguage).to.equal(attrs.contentLanguage);
-          expect(m.cacheControl).to.equal(attrs.cacheControl);
-          expect(m.userMetadata).to.deep.equal(attrs.userMetadata);
-          if (!lacks.tags) expect([...(m.tags ?? [])].sort((x, y) => (x.key < y.key ? -1 : 1))).to.deep.equal([...tags].sort((x, y) => (x.key < y.key ? -1 : 1)));
+          expectAttributes(m, attrs, lacks.tags);
           if (!lacks.partSizes) expect(m.partSizes, 'partSizes: the completed parts, in order').to.deep.equal([p1.length, p2.length, p4.length]);
         }
         expect(md5((await getObject(b, bucket, key)).data), 'the concatenation of parts 1, 2, 4').to.equal(md5(all));
