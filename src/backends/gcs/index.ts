@@ -274,7 +274,10 @@ export class GcsBackend implements Backend {
   async deleteBucket(bucket: string): Promise<void> {
     const b = this.bucket(bucket);
     await this.headBucket(bucket);
-    for await (const _ of this.names(bucket, '', undefined, 1)) throw new S3Error('BucketNotEmpty', undefined, { BucketName: bucket });
+    // Grouped at '/', the whole reserved area is one entry, whatever it holds.
+    for await (const r of this.names(bucket, '', undefined, 10, '/')) {
+      if (r.name !== RESERVED_PREFIX) throw new S3Error('BucketNotEmpty', undefined, { BucketName: bucket });
+    }
     for await (const _ of this.names(bucket, ESCAPED_PREFIX, undefined, 1)) throw new S3Error('BucketNotEmpty', undefined, { BucketName: bucket });
     for await (const r of this.names(bucket, UPLOADS_PREFIX, undefined, PAGE_SIZE)) {
       await this.call({ bucket }, () => b.file(r.name!).delete({ ignoreNotFound: true }));
