@@ -1,6 +1,9 @@
 /**
- * s3mux as a child process (`node dist/src/cli.js serve`) on the filesystem backend over a
- * temporary data directory, so that its memory is its own and not the bench's.
+ * s3mux as a child process (`node dist/src/cli.js serve`) over a temporary data directory, so
+ * that its memory is its own and not the bench's. Without a routing table it serves the
+ * filesystem backend in that directory; with one (`configFile`, `serve --config FILE`, plus the
+ * `env` holding the secrets the table names) it serves the table's backends, and the data
+ * directory should stay empty.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -30,14 +33,25 @@ export interface ServerProcess {
 const CLI = path.join(__dirname, '..', 'src', 'cli.js');
 const TAIL_LINES = 60;
 
-export async function startServerProcess(creds: { accessKeyId: string; secretAccessKey: string }, startupTimeoutMs = 20_000): Promise<ServerProcess> {
+export interface ServerOptions {
+  /** A routing table: `serve --config FILE`. */
+  configFile?: string;
+  /** More environment for the server (the secrets a routing table names by reference). */
+  env?: Record<string, string>;
+  startupTimeoutMs?: number;
+}
+
+export async function startServerProcess(creds: { accessKeyId: string; secretAccessKey: string }, opts: ServerOptions = {}): Promise<ServerProcess> {
+  const startupTimeoutMs = opts.startupTimeoutMs ?? 20_000;
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 's3mux-bench-'));
-  const env: NodeJS.ProcessEnv = { ...process.env, S3MUX_ROOT_USER: creds.accessKeyId, S3MUX_ROOT_PASSWORD: creds.secretAccessKey };
+  const env: NodeJS.ProcessEnv = { ...process.env, ...opts.env, S3MUX_ROOT_USER: creds.accessKeyId, S3MUX_ROOT_PASSWORD: creds.secretAccessKey };
   delete env.NODE_OPTIONS; // measure the server as it runs by default
+  const args = [CLI, 'serve', '--address', '127.0.0.1:0', '--data-dir', dataDir];
+  if (opts.configFile) args.push('--config', opts.configFile);
   let child: ChildProcess;
   try {
     // Port 0: the kernel picks a free port, and the server prints the one it got.
-    child = spawn(process.execPath, [CLI, 'serve', '--address', '127.0.0.1:0', '--data-dir', dataDir], {
+    child = spawn(process.execPath, args, {
       env, stdio: ['ignore', 'pipe', 'pipe'],
     });
   } catch (err) {
