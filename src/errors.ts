@@ -89,6 +89,17 @@ export function isClientAbort(err: unknown): boolean {
 }
 
 /** Anything that is not already an S3Error becomes one, so no raw exception reaches a client. */
+/**
+ * A client's body stream failed while a store was reading it: its own S3Error (a checksum, a
+ * signature, a length) as it is, anything else IncompleteBody, with the cause kept for logs.
+ */
+export function bodyFailure(err: unknown): S3Error {
+  if (err instanceof S3Error) return err;
+  const e = new S3Error('IncompleteBody');
+  Object.defineProperty(e, 'cause', { value: err, enumerable: false });
+  return e;
+}
+
 export function toS3Error(err: unknown): S3Error {
   if (err instanceof S3Error) return err;
   const e = err as NodeJS.ErrnoException | undefined;

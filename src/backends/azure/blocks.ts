@@ -10,7 +10,7 @@
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { finished, Readable, Transform, type TransformCallback } from 'node:stream';
 import { finished as finishedP } from 'node:stream/promises';
-import { S3Error } from '../../errors';
+import { bodyFailure, S3Error } from '../../errors';
 
 /** Azure's largest block (4000 MiB). */
 export const MAX_BLOCK_SIZE = 4000 * 1024 * 1024;
@@ -35,12 +35,6 @@ export function newOwner(): Buffer {
 
 export function newNonce(): Buffer {
   return randomBytes(3);
-}
-
-/** The error a body stream failed with, as the S3 layer should see it. */
-export function bodyError(err: unknown): S3Error {
-  if (err instanceof S3Error) return err;
-  return new S3Error('IncompleteBody', `The request body ended early: ${(err as Error)?.message ?? String(err)}`);
 }
 
 /**
@@ -79,7 +73,7 @@ export class MeasuredBody extends Transform {
 
   private fail(err: unknown): Error {
     this.failure ??= err;
-    const e = bodyError(this.failure);
+    const e = bodyFailure(this.failure);
     setImmediate(() => this.abort.abort(e));
     return e;
   }
@@ -109,9 +103,9 @@ export class MeasuredBody extends Transform {
     try {
       await finishedP(this, { readable: false });
     } catch (err) {
-      throw bodyError(this.failure ?? err);
+      throw bodyFailure(this.failure ?? err);
     }
-    if (this.failure !== undefined) throw bodyError(this.failure);
+    if (this.failure !== undefined) throw bodyFailure(this.failure);
   }
 
   /** After a failed request: stop passing the body on, and drain what is left of it (so an error can still be answered). */
@@ -155,7 +149,7 @@ export async function* chunksOf(body: Readable, chunkSize: number, size: number 
       }
     }
   } catch (err) {
-    throw bodyError(err);
+    throw bodyFailure(err);
   }
   if (size !== undefined && total !== size) {
     throw new S3Error('IncompleteBody', `The request body has ${total} bytes; ${size} were announced.`);

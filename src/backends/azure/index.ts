@@ -27,14 +27,14 @@
 import { createHash } from 'node:crypto';
 import { PassThrough, Readable } from 'node:stream';
 import type { BlobItem, BlobServiceClient, BlockBlobClient, ContainerClient } from '@azure/storage-blob';
-import { S3Error } from '../../errors';
+import { bodyFailure, S3Error } from '../../errors';
 import type { AzureBackendSpec } from '../../router/config';
 import { resolveSecret } from '../../auth/secrets';
 import type { BackendContext } from '../registry';
 import { checkWriteConditions, hasWriteConditions, unquoteEtag } from '../conditions';
 import { isValidBucketName, validateBucketName, validateKey } from '../keys';
 import { compareKeys, directoryEntry, listFromSource, type ListSeek, type ListSource, type ListSourceItem } from '../listing';
-import { copyAttributes, DEFAULT_CONTENT_TYPE } from '../fs/attributes';
+import { copyAttributes, storedAttributes } from '../fs/attributes';
 import type {
   Backend,
   BackendCapabilities,
@@ -50,7 +50,7 @@ import type {
   Tag,
   WriteConditions,
 } from '../types';
-import { blockId, bodyError, chunksOf, MAX_BLOCK_SIZE, MAX_BLOCKS, MeasuredBody, newNonce, newOwner, once } from './blocks';
+import { blockId, chunksOf, MAX_BLOCK_SIZE, MAX_BLOCKS, MeasuredBody, newNonce, newOwner, once } from './blocks';
 import { makeServiceClient, type AzureConnection } from './client';
 import { azureTokenCredential, withS3TokenErrors } from './credential';
 import { isAzureError, toS3ErrorFromAzure, type ErrorContext } from './errors';
@@ -89,13 +89,6 @@ export function s3Etag(p: BlobVersion, extras: StoredExtras): string {
 export function metaOf(key: string, p: BlobVersion): ObjectMeta {
   const { attrs, extras } = fromAzure(p);
   return { ...attrs, key, size: p.contentLength ?? 0, etag: s3Etag(p, extras), lastModified: p.lastModified ?? new Date(0) };
-}
-
-/** Attributes as stored: a copy, with S3's default content type. */
-function storedAttributes(attrs: ObjectAttributes): ObjectAttributes {
-  const a = copyAttributes(attrs);
-  if (a.contentType === undefined) a.contentType = DEFAULT_CONTENT_TYPE;
-  return a;
 }
 
 /** The Azure access conditions that make a write a compare-and-swap on what was checked. */
@@ -321,7 +314,7 @@ export class AzureBackend implements Backend {
         await this.streamingBlob(bucket, key).stageBlock(id, once(measured), size, { abortSignal: measured.abort.signal });
       } catch (err) {
         measured.discard();
-        throw measured.failure !== undefined ? bodyError(measured.failure) : toS3ErrorFromAzure(err, ctx);
+        throw measured.failure !== undefined ? bodyFailure(measured.failure) : toS3ErrorFromAzure(err, ctx);
       }
       await measured.ended();
       const md5 = measured.md5.digest();
@@ -342,7 +335,7 @@ export class AzureBackend implements Backend {
       second = r.done ? r : await chunks.next();
     } catch (err) {
       if (!body.destroyed) body.resume();
-      throw bodyError(err);
+      throw bodyFailure(err);
     }
     if (second.done) {
       // The whole body fits in one Put Blob.
@@ -382,7 +375,7 @@ export class AzureBackend implements Backend {
         try {
           r = await chunks.next();
         } catch (err) {
-          throw bodyError(err);
+          throw bodyFailure(err);
         }
         if (r.done) break;
         await stage(r.value);

@@ -20,7 +20,7 @@
  * pages just scans from the prefix.
  */
 import type { BlobItem, ContainerClient } from '@azure/storage-blob';
-import { compareKeys, Peekable, seekWants, type ListSeek } from '../listing';
+import { Peekable, seekWants, type ListSeek } from '../listing';
 
 export { mergeAscending } from '../listing';
 import { escapedPrefixFor, keyOfEscaped, RESERVED_PREFIX } from './names';

@@ -26,7 +26,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { S3Error } from '../../errors';
+import { bodyFailure, S3Error } from '../../errors';
 import { StagedMultipartStore } from '../multipart/staged';
 import type {
   ListPartsOptions,
@@ -40,7 +40,7 @@ import type {
   PutOptions,
   UploadInfo,
 } from '../types';
-import { blockId, bodyError, chunksOf, MAX_BLOCK_SIZE, MAX_BLOCKS, MeasuredBody, newNonce, once } from './blocks';
+import { blockId, chunksOf, MAX_BLOCK_SIZE, MAX_BLOCKS, MeasuredBody, newNonce, once } from './blocks';
 import { isAzureError, toS3ErrorFromAzure } from './errors';
 import type { AzureBackend } from './index';
 import { rawListing } from './listing';
@@ -183,7 +183,7 @@ export class AzureMultipartStore implements MultipartStore {
         try {
           for await (const _ of measured) { /* drain */ }
         } catch (err) {
-          throw bodyError(measured.failure ?? err);
+          throw bodyFailure(measured.failure ?? err);
         }
         blocks = 0;
       } else {
@@ -191,7 +191,7 @@ export class AzureMultipartStore implements MultipartStore {
           await this.be.streamingBlob(bucket, key).stageBlock(blockId('M', owner, partNumber, nonce, 0), once(measured), size, { abortSignal: measured.abort.signal });
         } catch (err) {
           measured.discard();
-          throw measured.failure !== undefined ? bodyError(measured.failure) : toS3ErrorFromAzure(err, ctx);
+          throw measured.failure !== undefined ? bodyFailure(measured.failure) : toS3ErrorFromAzure(err, ctx);
         }
         await measured.ended();
         blocks = 1;

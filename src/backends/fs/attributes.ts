@@ -11,6 +11,13 @@ export const DEFAULT_CONTENT_TYPE = 'binary/octet-stream';
 export const FOREIGN_CONTENT_TYPE = 'application/octet-stream';
 
 /** A deep copy of the attribute fields only (never key/size/etag/lastModified). */
+/** Attributes as stored: a copy, with S3's default content type. */
+export function storedAttributes(attrs: ObjectAttributes): ObjectAttributes {
+  const a = copyAttributes(attrs);
+  if (a.contentType === undefined) a.contentType = DEFAULT_CONTENT_TYPE;
+  return a;
+}
+
 export function copyAttributes(a: ObjectAttributes): ObjectAttributes {
   const out: ObjectAttributes = { userMetadata: { ...(a.userMetadata ?? {}) } };
   if (a.contentType !== undefined) out.contentType = a.contentType;

@@ -30,7 +30,7 @@ import type {
   Tag,
   WriteConditions,
 } from '../types';
-import { copyAttributes, DEFAULT_CONTENT_TYPE, guessContentType } from './attributes';
+import { copyAttributes, DEFAULT_CONTENT_TYPE, guessContentType, storedAttributes } from './attributes';
 import { FileRangeReadable, FsObjectHandle } from './handle';
 import { isErrno, Layout } from './layout';
 import { lockKey, rootState, type RootState } from './locks';
@@ -87,13 +87,6 @@ async function md5OfHandle(fh: FileHandle, size: number): Promise<string> {
     }
   }
   return hash.digest('hex');
-}
-
-/** Attributes as stored: a copy, with S3's default content type. */
-function storedAttributes(attrs: ObjectAttributes): ObjectAttributes {
-  const a = copyAttributes(attrs);
-  if (a.contentType === undefined) a.contentType = DEFAULT_CONTENT_TYPE;
-  return a;
 }
 
 export class FsBackend implements Backend {

@@ -80,9 +80,19 @@ export function isPreconditionFailure(err: unknown): boolean {
   return gcsStatus(err) === 412 || gcsReason(err) === 'conditionNotMet';
 }
 
-function notFound(err: unknown, ctx: ErrorContext): S3ErrorCode {
+/** A 404 for the bucket, not for an object in it (GCS says which in the message). */
+function isMissingBucket(err: unknown): boolean {
   const text = `${(err as ApiErrorLike | undefined)?.message ?? ''}`;
-  if (/bucket/i.test(text) && !/object/i.test(text)) return 'NoSuchBucket';
+  return /bucket/i.test(text) && !/object/i.test(text);
+}
+
+/** A 404 for an object in a bucket that exists. */
+export function isMissingObject(err: unknown): boolean {
+  return isGcsNotFound(err) && !isMissingBucket(err);
+}
+
+function notFound(err: unknown, ctx: ErrorContext): S3ErrorCode {
+  if (isMissingBucket(err)) return 'NoSuchBucket';
   if (ctx.multipart) return 'NoSuchUpload';
   return ctx.key !== undefined ? 'NoSuchKey' : 'NoSuchBucket';
 }

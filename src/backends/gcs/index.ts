@@ -25,7 +25,7 @@ import { createHash } from 'node:crypto';
 import { PassThrough, Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Bucket, File, Storage } from '@google-cloud/storage';
-import { S3Error } from '../../errors';
+import { bodyFailure, S3Error } from '../../errors';
 import type { GcsBackendSpec } from '../../router/config';
 import { resolveSecret } from '../../auth/secrets';
 import type { BackendContext } from '../registry';
@@ -33,14 +33,14 @@ import { checkWriteConditions, hasWriteConditions, unquoteEtag } from '../condit
 import { ESCAPED_PREFIX, RESERVED_PREFIX, UPLOADS_PREFIX } from '../escaped-keys';
 import { isValidBucketName, validateBucketName, validateKey } from '../keys';
 import { compareKeys, directoryEntry, listFromSource, mergeAscending, seekWants, type ListSeek, type ListSource, type ListSourceItem } from '../listing';
-import { copyAttributes, DEFAULT_CONTENT_TYPE } from '../fs/attributes';
+import { copyAttributes, storedAttributes } from '../fs/attributes';
 import { StagedMultipartStore } from '../multipart/staged';
 import type {
   Backend, BackendCapabilities, BucketInfo, ByteRange, ListOptions, ListPage, ObjectAttributes, ObjectHandle, ObjectMeta,
   ObjectSummary, PutOptions, Tag, WriteConditions,
 } from '../types';
 import { makeStorage, type GcsConnection } from './client';
-import { isGcsNotFound, isPreconditionFailure, toS3ErrorFromGcs, type ErrorContext } from './errors';
+import { isGcsNotFound, isMissingObject, isPreconditionFailure, toS3ErrorFromGcs, type ErrorContext } from './errors';
 import { clearedFields, dateOf, fromGcs, metaOf, replacingMetadata, s3Etag, toGcs, type GcsResource, type StoredExtras } from './metadata';
 
 export { metaOf, s3Etag } from './metadata';
@@ -74,19 +74,6 @@ const MAX_TAG_ATTEMPTS = 5;
 const PAST_RESERVED = RESERVED_PREFIX.slice(0, -1) + '0';
 /** Objects per listing request (GCS's maximum page). */
 const PAGE_SIZE = 1000;
-
-/** Attributes as stored: a copy, with S3's default content type. */
-function storedAttributes(attrs: ObjectAttributes): ObjectAttributes {
-  const a = copyAttributes(attrs);
-  if (a.contentType === undefined) a.contentType = DEFAULT_CONTENT_TYPE;
-  return a;
-}
-
-/** A body failure (the client's stream) as the S3 error to answer. */
-function bodyError(err: unknown): S3Error {
-  if (err instanceof S3Error) return err;
-  return new S3Error('IncompleteBody');
-}
 
 class GcsObjectHandle implements ObjectHandle {
   constructor(readonly meta: ObjectMeta, private readonly file: File, private readonly generation: string | undefined, private readonly ctx: ErrorContext) {}
@@ -168,7 +155,7 @@ export class GcsBackend implements Backend {
       const [r] = await this.bucket(bucket).file(name).getMetadata();
       return r as GcsResource;
     } catch (err) {
-      if (isGcsNotFound(err) && !/bucket/i.test(String((err as Error).message))) return undefined;
+      if (isMissingObject(err)) return undefined;
       throw toS3ErrorFromGcs(err, { bucket, key: name });
     }
   }
@@ -195,9 +182,9 @@ export class GcsBackend implements Backend {
     const file = this.bucket(bucket).file(name);
     const hash = createHash('md5');
     let size = 0;
-    let bodyFailure: unknown;
+    let bodyError: unknown;
     body.once('error', (err) => {
-      bodyFailure ??= err;
+      bodyError ??= err;
     });
     const measure = new Transform({
       transform(chunk: Buffer, _enc, cb) {
@@ -220,7 +207,7 @@ export class GcsBackend implements Backend {
     try {
       await pipeline(body, measure, ws);
     } catch (err) {
-      if (bodyFailure !== undefined) throw bodyError(bodyFailure);
+      if (bodyError !== undefined) throw bodyFailure(bodyError);
       if (err instanceof S3Error) throw err;
       throw toS3ErrorFromGcs(err, ctx);
     }
@@ -288,11 +275,7 @@ export class GcsBackend implements Backend {
   // ---------------------------------------------------------------- reading
 
   async headObject(bucket: string, key: string): Promise<ObjectMeta> {
-    validateKey(key);
-    return this.call({ bucket, key }, async () => {
-      const [r] = await this.file(bucket, key).getMetadata();
-      return metaOf(key, r as GcsResource);
-    });
+    return (await this.headObjectWithGeneration(bucket, key)).meta;
   }
 
   async openObject(bucket: string, key: string): Promise<ObjectHandle> {

@@ -17,9 +17,10 @@ import { Readable } from 'node:stream';
 import type { File } from '@google-cloud/storage';
 import { S3Error } from '../../errors';
 import { UPLOADS_PREFIX } from '../escaped-keys';
+import { storedAttributes } from '../fs/attributes';
 import type { PartStorage } from '../multipart/staged';
 import type { ObjectAttributes, ObjectMeta, PartInfo, PutOptions, UploadInfo } from '../types';
-import { isGcsNotFound, toS3ErrorFromGcs } from './errors';
+import { isMissingObject, toS3ErrorFromGcs } from './errors';
 import { metaOf, SYS, toGcs, type GcsResource } from './metadata';
 import { gcsNames } from './names';
 import type { GcsBackend } from './index';
@@ -142,7 +143,7 @@ export class GcsPartStorage implements PartStorage {
       sources = next;
     }
     const generation = await this.backend.generationFor(bucket, key, opts.conditions);
-    const stored = { ...attrs, contentType: attrs.contentType ?? 'binary/octet-stream' };
+    const stored = storedAttributes(attrs);
     const resource = toGcs(stored, opts.etag ? { etag: opts.etag } : {});
     const dest = b.file(gcsNames.nameOf(key));
     const r = await this.composeRequest(dest, sources, resource, bucket, key, generation);
@@ -161,7 +162,7 @@ export class GcsPartStorage implements PartStorage {
         json: { destination: resource, sourceObjects: sources.map((name) => ({ name })) },
       });
     } catch (err) {
-      if (isGcsNotFound(err) && !/bucket/i.test(String((err as Error).message))) throw new S3Error('InvalidPart');
+      if (isMissingObject(err)) throw new S3Error('InvalidPart');
       throw toS3ErrorFromGcs(err, { bucket, key });
     }
   }

@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import aws4 from 'aws4';
 import { Agent, type Dispatcher } from 'undici';
-import { S3Error } from '../../errors';
+import { bodyFailure, S3Error } from '../../errors';
 import type { CachedCredentials } from './credentials';
 import { isRetryableAnswer, isRetryableNetworkError, networkError, storeError, type NotFoundCode } from './errors';
 import { child, parseXml, text } from './xml';
@@ -366,9 +366,3 @@ function sourceFailed(err: unknown): boolean {
 }
 
 /** The error a request ends with when its own body failed: the body's S3Error, else IncompleteBody. */
-export function bodyFailure(err: unknown): S3Error {
-  if (err instanceof S3Error) return err;
-  const e = new S3Error('IncompleteBody');
-  Object.defineProperty(e, 'cause', { value: err, enumerable: false });
-  return e;
-}

@@ -29,7 +29,7 @@
  *   and keep.
  */
 import { PassThrough, type Readable } from 'node:stream';
-import { S3Error, isS3Error } from '../../errors';
+import { bodyFailure, S3Error, isS3Error } from '../../errors';
 import { checkWriteConditions, hasWriteConditions } from '../conditions';
 import { validateBucketName, validateKey } from '../keys';
 import { compareKeys } from '../listing';
@@ -42,7 +42,7 @@ import { ChunkReader, holdLast, window } from './body';
 import { CachedCredentials, credentialsFromSettings, staticCredentials, type CredentialSource, type S3Credentials } from './credentials';
 import { networkError } from './errors';
 import { attributeHeaders, metaFrom, parseDate, taggingHeader, unquote } from './headers';
-import { bodyFailure, discard, md5Base64, S3Http, type RetryOptions, type S3Reply, type TimeoutOptions } from './http';
+import { discard, md5Base64, S3Http, type RetryOptions, type S3Reply, type TimeoutOptions } from './http';
 import { copySource, S3MultipartStore } from './multipart';
 import { bool, child, escapeXml, list, S3_NS, text, urlDecoded, XML_HEADER } from './xml';
 import { KeyedLock } from '../keyed-lock';
