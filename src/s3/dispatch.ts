@@ -12,6 +12,7 @@ import { resolveTarget, type Target } from './addressing';
 import { S3Context, type S3Response, type Services } from './context';
 import { findOperation, type Level } from './operations';
 import { errorResponse } from './respond';
+import { sendableHeaders } from './header-values';
 
 export interface DispatchOptions {
   services: Services;
@@ -20,8 +21,8 @@ export interface DispatchOptions {
   credentials: CredentialLookup;
   /** Who an access key id is; a key not listed here (root) may do everything. */
   principals?: ReadonlyMap<string, Principal>;
-  /** Logs unexpected (500) errors. */
-  onInternalError?: (err: unknown, req: IncomingMessage) => void;
+  /** Logs unexpected (500) errors, with the request id the client was given. */
+  onInternalError?: (err: unknown, req: IncomingMessage, requestId: string) => void;
 }
 
 function levelOf(t: Target): Level {
@@ -42,6 +43,19 @@ function findOperationFor(ctx: S3Context, req: IncomingMessage, level: Level): R
   }
 }
 
+/** Requests that sent `Expect: 100-continue` and have not been told to go on yet. */
+const awaitingContinue = new WeakSet<IncomingMessage>();
+
+/** The server defers a request's 100 Continue to the dispatcher (see server/http-wire.ts). */
+export function deferContinue(req: IncomingMessage): void {
+  awaitingContinue.add(req);
+}
+
+/** Tells a client waiting to send its body to go on: the request passed every header check. */
+function sendContinue(req: IncomingMessage, res: ServerResponse): void {
+  if (awaitingContinue.delete(req)) res.writeContinue();
+}
+
 export function newRequestId(): string {
   return randomBytes(8).toString('hex').toUpperCase();
 }
@@ -54,6 +68,9 @@ export async function dispatch(req: IncomingMessage, res: ServerResponse, opts: 
   let resource = (req.url ?? '/').split('?')[0];
   let response: S3Response;
   try {
+    if (req.headers.host === undefined && req.httpVersion !== '1.0') {
+      throw new S3Error('InvalidRequest', 'Missing required header for this request: Host');
+    }
     const target = resolveTarget(req.url ?? '/', req.headers.host, opts.domains);
     resource = target.rawPath;
     const auth: AuthResult = authenticate(
@@ -70,6 +87,8 @@ export async function dispatch(req: IncomingMessage, res: ServerResponse, opts: 
     const ctx = new S3Context(req, target, requestId, auth, principalOf(auth), opts.services);
     const op = findOperationFor(ctx, req, levelOf(target));
     if (op.formHandler) {
+      // The form carries the signature: it can only be checked once the body is read.
+      sendContinue(req, res);
       // POST Object: the handler verifies the form's signature, then its signer is authorized
       // for the operation as any other caller would be.
       response = await op.formHandler(ctx, {
@@ -81,16 +100,25 @@ export async function dispatch(req: IncomingMessage, res: ServerResponse, opts: 
         },
       });
     } else {
-      if (op.action) ctx.authorize(op.action, ctx.bucketName);
+      if (op.action) ctx.authorize(op.action, ctx.bucketName, op.publicRead);
       else if (auth.type === 'anonymous') throw new S3Error('AccessDenied', 'Anonymous access is not allowed here.');
+      sendContinue(req, res);
       response = await op.handler(ctx);
     }
   } catch (err) {
     const e = toS3Error(err);
-    if (e.status >= 500 && !(err instanceof S3Error)) opts.onInternalError?.(err, req);
+    if (e.status >= 500 && !(err instanceof S3Error)) opts.onInternalError?.(err, req, requestId);
     response = errorResponse(e, resource, requestId, req.method ?? 'GET');
   }
-  await send(req, res, response);
+  try {
+    await send(req, res, response);
+  } catch (err) {
+    // An answer that could not be written (a bug: every header is built to be sendable) is
+    // still an S3 answer, never an exception that ends the process.
+    opts.onInternalError?.(err, req, requestId);
+    if (res.headersSent) res.destroy();
+    else await send(req, res, errorResponse(new S3Error('InternalError'), resource, requestId, req.method ?? 'GET')).catch(() => res.destroy());
+  }
 }
 
 async function send(req: IncomingMessage, res: ServerResponse, r: S3Response): Promise<void> {
@@ -101,7 +129,7 @@ async function send(req: IncomingMessage, res: ServerResponse, r: S3Response): P
     const headers = { ...r.headers };
     if (typeof r.body === 'string') headers['Content-Length'] = String(Buffer.byteLength(r.body));
     else if (r.body === undefined && headers['Content-Length'] === undefined) headers['Content-Length'] = '0';
-    res.writeHead(r.status, headers);
+    res.writeHead(r.status, sendableHeaders(headers));
     if (req.method === 'HEAD' || r.body === undefined) {
       res.end();
     } else if (typeof r.body === 'string') {
@@ -111,7 +139,7 @@ async function send(req: IncomingMessage, res: ServerResponse, r: S3Response): P
       await pipeline(r.body, res).catch(() => res.destroy());
     }
   } finally {
-    if (r.body !== undefined && typeof r.body !== 'string' && req.method === 'HEAD') r.body.destroy();
+    if (r.body !== undefined && typeof r.body !== 'string' && (req.method === 'HEAD' || !res.headersSent)) r.body.destroy();
     await r.cleanup?.();
   }
 }

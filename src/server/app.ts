@@ -6,15 +6,13 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import type { Duplex } from 'node:stream';
 import express from 'express';
 import { S3Error } from '../errors';
-import { toXml } from '../s3/xml';
-import { failRequestBody } from '../s3/payload';
 import type { CredentialLookup, Identity } from '../auth/sigv4';
 import type { Principal } from '../auth/policy';
 import { dispatch } from '../s3/dispatch';
 import { startSweeper } from './upload-sweeper';
+import { createHttpServer } from './http-wire';
 import type { Router } from '../router/router';
 
 export interface ServerOptions {
@@ -58,53 +56,27 @@ export function createApp(opts: ServerOptions): express.Express {
   app.disable('etag');
   // Bucket names cannot start with '-', so this path never shadows a bucket.
   app.get('/-/health', (_req, res) => { res.json({ status: 'ok' }); });
+  const onInternalError = (err: unknown, r: http.IncomingMessage, requestId: string): void =>
+    opts.log?.(`internal error (request ${requestId}) on ${r.method} ${r.url}: ${(err as Error)?.stack ?? String(err)}`);
   app.use((req, res) => {
-    void dispatch(req, res, {
+    dispatch(req, res, {
       services: { router: opts.router, region: opts.region ?? 'us-east-1', keepAliveMs: opts.keepAliveMs },
       domains: opts.domains ?? [],
       credentials,
       principals,
-      onInternalError: (err, r) => opts.log?.(`internal error on ${r.method} ${r.url}: ${(err as Error)?.stack ?? String(err)}`),
+      onInternalError,
+    }).catch((err: unknown) => {
+      // dispatch answers every error itself; this is the guard behind it.
+      onInternalError(err, req, String(res.getHeader('x-amz-request-id') ?? '-'));
+      res.destroy();
     });
   });
   return app;
 }
 
-/**
- * Bytes Node's HTTP parser cannot read. When they follow a request whose answer is still
- * being prepared (a body longer than its Content-Length, or one cut short), that answer is
- * let through first; otherwise the client gets an S3 error document and the connection ends.
- */
-function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
-  const inflight = (socket as Duplex & { _httpMessage?: http.ServerResponse })._httpMessage;
-  if (inflight && !inflight.writableFinished) {
-    // The parser gave up inside that request's body (the client half-closed early): the
-    // handler learns the body is incomplete and answers before the connection ends.
-    if (inflight.req) failRequestBody(inflight.req, new S3Error('IncompleteBody'));
-    inflight.once('close', () => socket.end());
-    return;
-  }
-  if (err.code === 'ECONNRESET' || !socket.writable) {
-    socket.destroy();
-    return;
-  }
-  const e = err.code === 'HPE_HEADER_OVERFLOW'
-    ? new S3Error('RequestHeaderSectionTooLarge')
-    : new S3Error('InvalidRequest', 'The request could not be parsed as HTTP.');
-  const body = toXml('Error', { Code: e.code, Message: e.message }, null);
-  socket.end(`HTTP/1.1 ${e.status} Bad Request\r\nContent-Type: application/xml\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
-}
-
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const app = createApp(opts);
-  const server = opts.tls
-    ? https.createServer({ cert: readFileSync(opts.tls.cert), key: readFileSync(opts.tls.key) }, app)
-    : http.createServer(app);
-  server.on('clientError', answerClientError);
-  // Large uploads may take long; stalled bodies are ended by the S3 layer (RequestTimeout).
-  server.requestTimeout = 0;
-  server.headersTimeout = 60_000;
-  server.keepAliveTimeout = 5_000;
+  const server = createHttpServer(app, opts.tls && { cert: readFileSync(opts.tls.cert), key: readFileSync(opts.tls.key) });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port, opts.host, () => { server.off('error', reject); resolve(); });
