@@ -60,6 +60,56 @@ export type ListSourceItem = ObjectSummary | LazyListEntry;
 /** A sorted enumeration of a bucket's keys, from a seek position. */
 export type ListSource = (seek: ListSeek) => AsyncIterable<ListSourceItem>;
 
+/**
+ * A source whose lazy entries load ahead: once the listing asks for one entry's summary, the
+ * next `window` entries start loading too, so a page of objects costs about a page of store
+ * round trips divided by the window, not their sum. Nothing loads ahead until a summary is
+ * asked for, so a run of common prefixes (a delimiter listing) reads no summaries it drops;
+ * at most `window` loads are wasted at the end of a run.
+ */
+export function withLookahead(source: ListSource, window: number): ListSource {
+  type Ahead = LazyListEntry & { load(ahead?: boolean): Promise<ObjectSummary | undefined> };
+  return (seek) => ({
+    [Symbol.asyncIterator]() {
+      const inner = source(seek)[Symbol.asyncIterator]();
+      const queued: Array<Promise<IteratorResult<ObjectSummary | Ahead>>> = [];
+      const pull = (): void => {
+        const next = inner.next().then((r) => (r.done || !('load' in r.value) ? r : { done: false as const, value: memoized(r.value) }));
+        next.catch(() => {}); // surfaces when the listing takes it; not before
+        queued.push(next);
+      };
+      const warm = (): void => {
+        while (queued.length < window) pull();
+        for (const q of queued) {
+          q.then((r) => { if (!r.done && 'load' in r.value) r.value.load(false).catch(() => {}); }, () => {});
+        }
+      };
+      const memoized = (entry: LazyListEntry): Ahead => {
+        let loading: Promise<ObjectSummary | undefined> | undefined;
+        return {
+          key: entry.key,
+          load(ahead = true) {
+            loading ??= entry.load();
+            if (ahead) warm();
+            return loading;
+          },
+        };
+      };
+      return {
+        next: () => {
+          if (queued.length === 0) pull();
+          return queued.shift()!;
+        },
+        return: async () => {
+          queued.length = 0;
+          await inner.return?.();
+          return { done: true as const, value: undefined };
+        },
+      };
+    },
+  });
+}
+
 export interface ListFromSourceOptions {
   /**
    * True (default) when calling the source again with a new position is cheap: after a

@@ -515,6 +515,32 @@ describe('FsBackend specifics', function () {
       expect(all.pages).to.equal(3);
       expect(elapsed).to.be.below(5000);
     });
+
+    it('keeps sorted folders and summaries across pages, and still sees every change at once', async () => {
+      for (let i = 0; i < 40; i++) await put(be, `k${String(i).padStart(3, '0')}`, 'v1');
+      // Move the bucket folder's mtime into the past, so its sorted contents may be kept.
+      const dir = path.join(root, 'bkt');
+      const past = new Date(Date.now() - 60_000);
+      fs.utimesSync(dir, past, past);
+      const keysOf = async () => (await listAll(be, 'bkt', { maxKeys: 1000 })).objects;
+      const before = await keysOf();
+      expect(before).to.include('k000');
+      // A new key right after: the folder's mtime moved, so it is read again.
+      await put(be, 'k0005', 'new');
+      expect(await keysOf()).to.include('k0005');
+      await be.deleteObject('bkt', 'k001');
+      expect(await keysOf()).to.not.include('k001');
+      // An overwrite is a new data file: its summary is read again (new ETag and size).
+      await put(be, 'k002', 'version two');
+      const page = await be.listObjects('bkt', { prefix: 'k002', maxKeys: 10 });
+      expect(page.objects[0]!.size).to.equal('version two'.length);
+      expect(page.objects[0]!.etag).to.equal(createHash('md5').update('version two').digest('hex'));
+      // Many changes in a row, each listed at once (no tick-sized window where a change hides).
+      for (let i = 0; i < 30; i++) {
+        await put(be, `burst/${i}`, 'b');
+        expect(await keysOf()).to.include(`burst/${i}`);
+      }
+    });
   });
 });
 

@@ -10,11 +10,12 @@ import { StagedMultipartStore } from '../multipart/staged';
 import { FsPartStorage } from './parts';
 import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
+import { LRUCache } from 'lru-cache';
 import type { Readable } from 'node:stream';
 import { S3Error, toS3Error } from '../../errors';
 import { checkWriteConditions, hasWriteConditions, unquoteEtag } from '../conditions';
 import { isValidKey, MAX_KEY_BYTES, validateBucketName, validateKey } from '../keys';
-import { compareKeys, listFromSource, type ListSource } from '../listing';
+import { compareKeys, listFromSource, withLookahead, type ListSource } from '../listing';
 import type {
   MultipartStore,
   Backend,
@@ -47,9 +48,10 @@ import {
   summaryFrom,
   writeSidecar,
   writeSidecarTemp,
+  type FileIdentity,
   type Sidecar,
 } from './sidecar';
-import { DirCache, walkBucket } from './walker';
+import { DirCache, SortedDirs, walkBucket } from './walker';
 import { awaitConversion, placeData, removeEmptyParents, stageBody, stageCopy, type PlaceContext } from './writer';
 
 export interface FsBackendOptions {
@@ -72,6 +74,9 @@ const SIDECAR_ATTEMPTS = 4;
 /** Attempts when a path is missing while a conversion may be moving it. */
 const CONVERSION_WAITS = 5;
 const ETAG_CACHE_MAX = 50_000;
+/** Listing summaries (a stat and a sidecar read each) read ahead: the thread pool works on several at once. */
+const LIST_LOOKAHEAD = 16;
+const SUMMARY_CACHE_MAX = 100_000;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => (ms > 0 ? setTimeout(r, ms) : setImmediate(r)));
 
@@ -102,6 +107,10 @@ export class FsBackend implements Backend {
   private readonly ready: Promise<void>;
   /** MD5s computed for files without a usable sidecar, by file identity (read-only roots). */
   private readonly etagCache = new Map<string, string>();
+  /** Sorted directory contents, valid while each directory is unchanged. */
+  private readonly sortedDirs = new SortedDirs();
+  /** Listing summaries by data file, valid while the file's identity is unchanged. */
+  private readonly summaries = new LRUCache<string, { key: string; identity: FileIdentity; summary: ObjectSummary }>({ max: SUMMARY_CACHE_MAX });
 
   constructor(opts: FsBackendOptions) {
     if (!opts || typeof opts.root !== 'string' || opts.root === '') throw new Error('FsBackend needs a root folder');
@@ -511,7 +520,7 @@ export class FsBackend implements Backend {
     if (prefix.includes('\0') || Buffer.byteLength(prefix, 'utf8') > MAX_KEY_BYTES) {
       return { objects: [], commonPrefixes: [], isTruncated: false };
     }
-    const cache = new DirCache();
+    const cache = new DirCache(this.sortedDirs);
     const source: ListSource = (seek) => {
       const walk = walkBucket(bucketDir, seek, this.names, cache);
       return {
@@ -529,7 +538,7 @@ export class FsBackend implements Backend {
         }),
       };
     };
-    return listFromSource(source, { ...opts, prefix });
+    return listFromSource(withLookahead(source, LIST_LOOKAHEAD), { ...opts, prefix });
   }
 
   /** A listing entry's summary: from a matching sidecar, else as a read would see it. */
@@ -537,8 +546,16 @@ export class FsBackend implements Backend {
     if (!isValidKey(key)) return undefined;
     const st = await fsp.lstat(file).catch(() => undefined);
     if (!st || !st.isFile()) return undefined;
+    // Every write places a new data file, so the file's identity names the version: a summary
+    // read for it before is still exact, and the sidecar need not be read again.
+    const cached = this.summaries.get(file);
+    if (cached && cached.key === key && sameIdentity(cached.identity, st)) return cached.summary;
     const sc = await readSidecar(this.layout.metaPath(bucket, key).path);
-    if (sidecarMatches(sc, key, st)) return summaryFrom(metaFrom(sc, st));
+    if (sidecarMatches(sc, key, st)) {
+      const summary = summaryFrom(metaFrom(sc, st));
+      this.summaries.set(file, { key, identity: identityOf(st), summary });
+      return summary;
+    }
     try {
       const o = await this.openVersion(bucket, key);
       await o.fh.close();

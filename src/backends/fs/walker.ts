@@ -13,6 +13,7 @@
 import { promises as fsp, type Dirent } from 'node:fs';
 import { isUtf8 } from 'node:buffer';
 import * as path from 'node:path';
+import { LRUCache } from 'lru-cache';
 import { MAX_KEY_BYTES } from '../keys';
 import { classifySubtree, compareKeys, seekIsPast, seekWants, type ListSeek } from '../listing';
 import { isErrno } from './layout';
@@ -30,16 +31,47 @@ type Item =
   | { kind: 'self'; key: string; file: string }
   | { kind: 'dir'; key: string; dir: string };
 
-/** Sorted directory contents, kept for the duration of one listing page. */
-export class DirCache {
-  private readonly map = new Map<string, Item[]>();
-  constructor(private readonly max = 4096) {}
-  get(dir: string): Item[] | undefined {
-    return this.map.get(dir);
+/**
+ * A directory modified less than this long before it was read is not kept across pages: a
+ * change within the same timestamp tick would leave its mtime as it was ("racy" entries, as
+ * git calls them). Past it, any later change moves the mtime.
+ */
+export const RACY_MS = 2000;
+
+interface Listed { ino: number; mtimeMs: number; items: Item[] }
+
+/**
+ * Sorted directory contents across listing pages and requests, so a page of a large flat
+ * bucket costs a stat of its directory, not a read and sort of every name in it. An entry is
+ * used only while the directory's inode and mtime are unchanged (see RACY_MS).
+ */
+export class SortedDirs {
+  private readonly lru = new LRUCache<string, Listed>({ maxSize: 500_000, sizeCalculation: (v) => v.items.length + 1 });
+
+  async items(dir: string, read: () => Promise<Item[]>): Promise<Item[]> {
+    const st = await fsp.stat(dir).catch(() => undefined);
+    if (!st) return read();
+    const hit = this.lru.get(dir);
+    if (hit && hit.ino === st.ino && hit.mtimeMs === st.mtimeMs) return hit.items;
+    const items = await read();
+    if (Date.now() - st.mtimeMs > RACY_MS) this.lru.set(dir, { ino: st.ino, mtimeMs: st.mtimeMs, items });
+    else this.lru.delete(dir);
+    return items;
   }
-  set(dir: string, items: Item[]): void {
-    if (this.map.size >= this.max) this.map.clear();
-    this.map.set(dir, items);
+}
+
+/** Sorted directory contents for one listing page (each directory checked once per page). */
+export class DirCache {
+  private readonly map = new Map<string, Promise<Item[]>>();
+  constructor(private readonly sorted?: SortedDirs, private readonly max = 4096) {}
+  items(dir: string, read: () => Promise<Item[]>): Promise<Item[]> {
+    let p = this.map.get(dir);
+    if (!p) {
+      if (this.map.size >= this.max) this.map.clear();
+      p = this.sorted ? this.sorted.items(dir, read) : read();
+      this.map.set(dir, p);
+    }
+    return p;
   }
 }
 
@@ -123,11 +155,7 @@ async function* walkDir(
   names: NameRegistry,
   cache: DirCache,
 ): AsyncGenerator<WalkEntry, 'stop' | undefined, undefined> {
-  let items = cache.get(dir);
-  if (!items) {
-    items = await readItems(dir, keyPrefix, names);
-    cache.set(dir, items);
-  }
+  const items = await cache.items(dir, () => readItems(dir, keyPrefix, names));
   // Binary search: the first range that is not entirely before the seek position.
   let lo = 0;
   let hi = items.length;
