@@ -21,7 +21,24 @@ export interface DispatchOptions {
   /** Who an access key id is; a key not listed here (root) may do everything. */
   principals?: ReadonlyMap<string, Principal>;
   /** Logs unexpected (500) errors. */
-  onInternalError?: (err: unknown, req: IncomingMessage) => void;
+  onInternalError?: (err: unknown, req: IncomingMessage, requestId: string) => void;
+  /** Told, once the answer is over, what the request was (access log, metrics). */
+  onDone?: (record: RequestRecord) => void;
+}
+
+/** What one request was and how it ended, as far as dispatch learned it. */
+export interface RequestRecord {
+  requestId: string;
+  /** The principal's name: 'root', an identity of the routing table, or 'anonymous'. */
+  identity?: string;
+  accessKeyId?: string;
+  /** The S3 operation, once known. */
+  operation?: string;
+  /** The virtual bucket, and the routing table's backend name serving it. */
+  bucket?: string;
+  backend?: string;
+  status: number;
+  errorCode?: string;
 }
 
 function levelOf(t: Target): Level {
@@ -53,9 +70,14 @@ export async function dispatch(req: IncomingMessage, res: ServerResponse, opts: 
   res.setHeader('Server', 's3mux');
   let resource = (req.url ?? '/').split('?')[0];
   let response: S3Response;
+  const record: RequestRecord = { requestId, status: 0 };
   try {
     const target = resolveTarget(req.url ?? '/', req.headers.host, opts.domains);
     resource = target.rawPath;
+    if (target.bucket !== undefined) {
+      record.bucket = target.bucket;
+      record.backend = opts.services.router.resolve(target.bucket).backendName;
+    }
     const auth: AuthResult = authenticate(
       // headersDistinct keeps repeated headers apart: SigV4 joins them with ',' not ', '.
       {
@@ -68,7 +90,10 @@ export async function dispatch(req: IncomingMessage, res: ServerResponse, opts: 
     );
     const principalOf = (a: AuthResult) => (a.type === 'anonymous' ? ANONYMOUS : opts.principals?.get(a.accessKeyId) ?? ROOT);
     const ctx = new S3Context(req, target, requestId, auth, principalOf(auth), opts.services);
+    record.identity = ctx.principal.name;
+    if (auth.type !== 'anonymous') record.accessKeyId = auth.accessKeyId;
     const op = findOperationFor(ctx, req, levelOf(target));
+    record.operation = op.name;
     if (op.formHandler) {
       // POST Object: the handler verifies the form's signature, then its signer is authorized
       // for the operation as any other caller would be.
@@ -76,6 +101,8 @@ export async function dispatch(req: IncomingMessage, res: ServerResponse, opts: 
         credentials: opts.credentials,
         signedBy: (signer) => {
           const signed = new S3Context(req, target, requestId, signer, principalOf(signer), opts.services);
+          record.identity = signed.principal.name;
+          if (signer.type !== 'anonymous') record.accessKeyId = signer.accessKeyId;
           if (op.action) signed.authorize(op.action, signed.bucketName);
           return signed;
         },
@@ -87,10 +114,16 @@ export async function dispatch(req: IncomingMessage, res: ServerResponse, opts: 
     }
   } catch (err) {
     const e = toS3Error(err);
-    if (e.status >= 500 && !(err instanceof S3Error)) opts.onInternalError?.(err, req);
+    if (e.status >= 500 && !(err instanceof S3Error)) opts.onInternalError?.(err, req, requestId);
     response = errorResponse(e, resource, requestId, req.method ?? 'GET');
+    record.errorCode = e.code;
   }
-  await send(req, res, response);
+  record.status = response.status;
+  try {
+    await send(req, res, response);
+  } finally {
+    opts.onDone?.(record);
+  }
 }
 
 async function send(req: IncomingMessage, res: ServerResponse, r: S3Response): Promise<void> {
