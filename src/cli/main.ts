@@ -5,12 +5,17 @@
  */
 import { parseArgs } from 'node:util';
 import { ConfigError, loadRoutingTable } from '../router/config';
-import { checkConfigFile } from '../router/check';
 import { UsageError } from './usage-error';
-import { runServe } from './serve';
 import { serveHelp } from './serve-options';
 import { formatRoutes } from './route-table';
 import { version } from './version';
+
+// The server and the backends (and their SDKs) load only for the commands that need them,
+// so --help, --version and routes answer at once.
+const lazy = {
+  serve: () => require('./serve') as typeof import('./serve'),
+  check: () => require('../router/check') as typeof import('../router/check'),
+};
 
 /** Exit code, or 'running' for a command that keeps the process alive (serve). */
 type Outcome = number | 'running';
@@ -37,13 +42,13 @@ const COMMANDS: Record<string, Command> = {
   serve: {
     summary: 'serve the S3 API (the default command)',
     help: serveHelp(),
-    run: async (args, env): Promise<Outcome> => { await runServe(args, env); return 'running'; },
+    run: async (args, env): Promise<Outcome> => { await lazy.serve().runServe(args, env); return 'running'; },
   },
   check: {
     summary: 'validate a routing table and summarize it',
     help: 'usage: s3mux check FILE\n\nValidates the routing table FILE. Prints a summary and exits 0, or every problem as\nFILE:LINE:COL: path: message and exits 1.',
     run: (args) => {
-      const result = checkConfigFile(fileArgument('check', args));
+      const result = lazy.check().checkConfigFile(fileArgument('check', args));
       (result.ok ? console.log : console.error)(result.text);
       return result.ok ? 0 : 1;
     },
