@@ -8,6 +8,7 @@
 import type { Backend } from '../backends/types';
 import type { Router } from '../router/router';
 import { isS3Error } from '../errors';
+import { describeError } from '../observability/describe-error';
 
 export interface BackendReadiness {
   backend: string;
@@ -64,9 +65,7 @@ export class Readiness {
         return { backend: p.name, kind: p.backend.kind, ok: true, ms: Date.now() - start };
       } catch (err) {
         if (isS3Error(err, 'NoSuchBucket')) return { backend: p.name, kind: p.backend.kind, ok: true, ms: Date.now() - start };
-        const e = err as { code?: unknown; message?: string };
-        const error = `${typeof e.code === 'string' ? `${e.code}: ` : ''}${e.message ?? String(err)}`;
-        return { backend: p.name, kind: p.backend.kind, ok: false, error, ms: Date.now() - start };
+        return { backend: p.name, kind: p.backend.kind, ok: false, error: describeError(err), ms: Date.now() - start };
       }
     }));
     return { ok: backends.every((b) => b.ok), backends, checkedAt: new Date() };

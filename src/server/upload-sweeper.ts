@@ -9,6 +9,7 @@
 import type { Backend } from '../backends/types';
 import type { Router } from '../router/router';
 import { isS3Error } from '../errors';
+import { describeError } from '../observability/describe-error';
 
 /** A place whose uploads s3mux owns: a real bucket and key prefix on one backend instance. */
 export interface SweepTarget {
@@ -103,7 +104,7 @@ export async function sweepOnce(targets: SweepTarget[], maxAgeMs: number, now = 
       list = await places(backend, ts);
     } catch (err) {
       report.failed = true;
-      log?.(`multipart sweep of backend '${name}' (${backend.kind}) could not list its buckets: ${describe(err)}`);
+      log?.(`multipart sweep of backend '${name}' (${backend.kind}) could not list its buckets: ${describeError(err)}`);
       continue;
     }
     for (const p of list) {
@@ -115,18 +116,11 @@ export async function sweepOnce(targets: SweepTarget[], maxAgeMs: number, now = 
       } catch (err) {
         if (isS3Error(err, 'NoSuchBucket')) continue;
         report.failed = true;
-        log?.(`multipart sweep of backend '${name}' (${backend.kind}) bucket '${p.bucket}'${p.prefix ? ` prefix '${p.prefix}'` : ''} failed: ${describe(err)}`);
+        log?.(`multipart sweep of backend '${name}' (${backend.kind}) bucket '${p.bucket}'${p.prefix ? ` prefix '${p.prefix}'` : ''} failed: ${describeError(err)}`);
       }
     }
   }
   return report;
-}
-
-/** The error and, for a store's error mapped to an S3 one, what the store said. */
-function describe(err: unknown): string {
-  const e = err as { code?: unknown; message?: string; cause?: { message?: string } };
-  const cause = e.cause?.message && e.cause.message !== e.message ? ` (${e.cause.message})` : '';
-  return `${typeof e.code === 'string' ? `${e.code}: ` : ''}${e.message ?? String(err)}${cause}`;
 }
 
 export function startSweeper(opts: SweeperOptions): () => void {
