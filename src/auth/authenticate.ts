@@ -11,10 +11,8 @@ import { authenticate as authenticateV4, type AuthOptions, type AuthResult, type
 
 export type { AuthResult, CredentialLookup } from './sigv4';
 
-export interface AuthenticateOptions extends AuthOptions {
-  /** The region s3mux reports; a SigV2 result carries it (V2 signs no region). */
-  region?: string;
-}
+/** `region`: the region s3mux serves; V4 signatures must name it, V2 results carry it. */
+export type AuthenticateOptions = AuthOptions;
 
 function hasQueryParam(rawQuery: string, names: readonly string[]): boolean {
   for (const part of rawQuery.split('&')) {

@@ -46,5 +46,3 @@ export function canSeeBucket(p: Principal, bucket: string): boolean {
   return p.admin || p.rules.some((r) => r.allow.length > 0 && r.buckets.some((g) => globMatches(g, bucket)));
 }
 
-/** What anonymous requests may do on a public-read route. */
-export const PUBLIC_READ_ACTIONS: readonly Action[] = ['read', 'list'];

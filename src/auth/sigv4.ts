@@ -78,6 +78,8 @@ export type AuthResult =
 export interface AuthOptions {
   /** Allowed clock difference; S3 uses 15 minutes. */
   maxSkewMs?: number;
+  /** The region this endpoint serves: a signature scoped to another is refused, as S3 does. */
+  region?: string;
 }
 
 /** The parts of a SigV4 signature, whichever way (header or query) they came. */
@@ -364,6 +366,15 @@ export function authenticate(req: AuthRequest, lookup: CredentialLookup, now: Da
         MaxAllowedSkewMilliseconds: String(maxSkewMs),
       });
     }
+  }
+
+  // --- the region the signature is scoped to. S3 names the right one in the error, and SDKs
+  // (s3fs, the AWS SDKs' region redirects) read it from there and sign again.
+  if (opts.region !== undefined && parsed.region !== opts.region) {
+    const detail = `the region '${parsed.region}' is wrong; expecting '${opts.region}'`;
+    throw parsed.presigned
+      ? new S3Error('AuthorizationQueryParametersError', `Error parsing the X-Amz-Credential parameter; ${detail}`, { Region: opts.region })
+      : new S3Error('AuthorizationHeaderMalformed', `The authorization header is malformed; ${detail}`, { Region: opts.region });
   }
 
   // --- who signed

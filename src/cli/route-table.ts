@@ -5,9 +5,16 @@
  */
 import path from 'node:path';
 import type { BackendSpec, RoutingTable } from '../router/config';
-import { ACTIONS, isAllowed, PUBLIC_READ_ACTIONS, ROOT, type Action, type Principal } from '../auth/policy';
+import { ACTIONS, isAllowed, ROOT, type Action, type Principal } from '../auth/policy';
 
 const WRITE_ACTIONS: readonly Action[] = ['write', 'delete', 'createBucket', 'deleteBucket'];
+
+/** The actions of the operations S3's public read grants anonymous callers (the operation table says which). */
+function publicReadActions(): Action[] {
+  const { OPERATIONS } = require('../s3/operations') as typeof import('../s3/operations');
+  const actions = new Set(OPERATIONS.filter((o) => o.publicRead && o.action).map((o) => o.action as Action));
+  return ACTIONS.filter((a) => actions.has(a));
+}
 
 /** Where a (bucket, prefix) of a backend is, as a URI of the backend's kind. */
 const LOCATION: { [K in BackendSpec['kind']]: (spec: Extract<BackendSpec, { kind: K }>, where: string) => string } = {
@@ -43,7 +50,7 @@ function accessOn(table: RoutingTable, bucket: string, readOnly: boolean, public
   const out = principals(table)
     .map((p) => ({ who: p.name, actions: effective(ACTIONS.filter((a) => isAllowed(p, a, bucket))) }))
     .filter((a) => a.actions.length > 0);
-  if (publicRead) out.push({ who: 'anonymous', actions: effective(PUBLIC_READ_ACTIONS) });
+  if (publicRead) out.push({ who: 'anonymous', actions: effective(publicReadActions()) });
   return out;
 }
 

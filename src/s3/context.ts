@@ -8,7 +8,7 @@ import { S3Error } from '../errors';
 import type { Router } from '../router/router';
 import { BucketView } from '../router/bucket-view';
 import type { AuthResult } from '../auth/sigv4';
-import { ANONYMOUS, isAllowed, PUBLIC_READ_ACTIONS, type Action, type Principal } from '../auth/policy';
+import { ANONYMOUS, isAllowed, type Action, type Principal } from '../auth/policy';
 import type { Target } from './addressing';
 import { header } from './headers';
 
@@ -64,12 +64,12 @@ export class S3Context {
 
   /**
    * Throws AccessDenied unless the caller may do `action` on the virtual bucket: by its
-   * policy, or, for anonymous callers, on a public-read route.
+   * policy, or, for anonymous callers, when the operation is one public read allows
+   * (`publicOperation`) and the route is public-read.
    */
-  authorize(action: Action, bucket: string): void {
+  authorize(action: Action, bucket: string, publicOperation = false): void {
     if (this.principal === ANONYMOUS) {
-      const route = this.services.router.resolve(bucket);
-      if (route.publicRead && PUBLIC_READ_ACTIONS.includes(action)) return;
+      if (publicOperation && this.services.router.resolve(bucket).publicRead) return;
       throw new S3Error('AccessDenied');
     }
     if (!isAllowed(this.principal, action, bucket)) throw new S3Error('AccessDenied');

@@ -12,6 +12,7 @@ import { resolveTarget, type Target } from './addressing';
 import { S3Context, type S3Response, type Services } from './context';
 import { findOperation, type Level } from './operations';
 import { errorResponse } from './respond';
+import { sendableHeaders } from './header-values';
 
 export interface DispatchOptions {
   services: Services;
@@ -20,7 +21,7 @@ export interface DispatchOptions {
   credentials: CredentialLookup;
   /** Who an access key id is; a key not listed here (root) may do everything. */
   principals?: ReadonlyMap<string, Principal>;
-  /** Logs unexpected (500) errors. */
+  /** Logs unexpected (500) errors, with the request id the client was given. */
   onInternalError?: (err: unknown, req: IncomingMessage, requestId: string) => void;
   /** Told, once the answer is over, what the request was (access log, metrics). */
   onDone?: (record: RequestRecord) => void;
@@ -59,6 +60,19 @@ function findOperationFor(ctx: S3Context, req: IncomingMessage, level: Level): R
   }
 }
 
+/** Requests that sent `Expect: 100-continue` and have not been told to go on yet. */
+const awaitingContinue = new WeakSet<IncomingMessage>();
+
+/** The server defers a request's 100 Continue to the dispatcher (see server/http-wire.ts). */
+export function deferContinue(req: IncomingMessage): void {
+  awaitingContinue.add(req);
+}
+
+/** Tells a client waiting to send its body to go on: the request passed every header check. */
+function sendContinue(req: IncomingMessage, res: ServerResponse): void {
+  if (awaitingContinue.delete(req)) res.writeContinue();
+}
+
 export function newRequestId(): string {
   return randomBytes(8).toString('hex').toUpperCase();
 }
@@ -72,6 +86,9 @@ export async function dispatch(req: IncomingMessage, res: ServerResponse, opts: 
   let response: S3Response;
   const record: RequestRecord = { requestId, status: 0 };
   try {
+    if (req.headers.host === undefined && req.httpVersion !== '1.0') {
+      throw new S3Error('InvalidRequest', 'Missing required header for this request: Host');
+    }
     const target = resolveTarget(req.url ?? '/', req.headers.host, opts.domains);
     resource = target.rawPath;
     if (target.bucket !== undefined) {
@@ -95,6 +112,8 @@ export async function dispatch(req: IncomingMessage, res: ServerResponse, opts: 
     const op = findOperationFor(ctx, req, levelOf(target));
     record.operation = op.name;
     if (op.formHandler) {
+      // The form carries the signature: it can only be checked once the body is read.
+      sendContinue(req, res);
       // POST Object: the handler verifies the form's signature, then its signer is authorized
       // for the operation as any other caller would be.
       response = await op.formHandler(ctx, {
@@ -108,8 +127,9 @@ export async function dispatch(req: IncomingMessage, res: ServerResponse, opts: 
         },
       });
     } else {
-      if (op.action) ctx.authorize(op.action, ctx.bucketName);
+      if (op.action) ctx.authorize(op.action, ctx.bucketName, op.publicRead);
       else if (auth.type === 'anonymous') throw new S3Error('AccessDenied', 'Anonymous access is not allowed here.');
+      sendContinue(req, res);
       response = await op.handler(ctx);
     }
   } catch (err) {
@@ -121,6 +141,14 @@ export async function dispatch(req: IncomingMessage, res: ServerResponse, opts: 
   record.status = response.status;
   try {
     await send(req, res, response);
+  } catch (err) {
+    // An answer that could not be written (a bug: every header is built to be sendable) is
+    // still an S3 answer, never an exception that ends the process.
+    opts.onInternalError?.(err, req, requestId);
+    record.status = 500;
+    record.errorCode = 'InternalError';
+    if (res.headersSent) res.destroy();
+    else await send(req, res, errorResponse(new S3Error('InternalError'), resource, requestId, req.method ?? 'GET')).catch(() => res.destroy());
   } finally {
     opts.onDone?.(record);
   }
@@ -134,7 +162,7 @@ async function send(req: IncomingMessage, res: ServerResponse, r: S3Response): P
     const headers = { ...r.headers };
     if (typeof r.body === 'string') headers['Content-Length'] = String(Buffer.byteLength(r.body));
     else if (r.body === undefined && headers['Content-Length'] === undefined) headers['Content-Length'] = '0';
-    res.writeHead(r.status, headers);
+    res.writeHead(r.status, sendableHeaders(headers));
     if (req.method === 'HEAD' || r.body === undefined) {
       res.end();
     } else if (typeof r.body === 'string') {
@@ -144,7 +172,7 @@ async function send(req: IncomingMessage, res: ServerResponse, r: S3Response): P
       await pipeline(r.body, res).catch(() => res.destroy());
     }
   } finally {
-    if (r.body !== undefined && typeof r.body !== 'string' && req.method === 'HEAD') r.body.destroy();
+    if (r.body !== undefined && typeof r.body !== 'string' && (req.method === 'HEAD' || !res.headersSent)) r.body.destroy();
     await r.cleanup?.();
   }
 }

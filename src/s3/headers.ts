@@ -5,6 +5,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { S3Error } from '../errors';
 import type { ObjectAttributes, ObjectMeta, Tag } from '../backends/types';
+import { checkStorableHeader, isHeaderName, metadataHeaderValue, storedHeaderValue } from './header-values';
 
 /** attribute name -> header name, for the content headers S3 stores and returns. */
 const CONTENT_HEADERS = [
@@ -51,7 +52,9 @@ export function attributesFromHeaders(headers: IncomingHttpHeaders): ObjectAttri
   const attrs: ObjectAttributes = { userMetadata: {} };
   for (const [attr, name] of CONTENT_HEADERS) {
     const v = header(headers, name.toLowerCase());
-    if (v !== undefined) attrs[attr] = v;
+    if (v === undefined) continue;
+    checkStorableHeader(name, v);
+    attrs[attr] = v;
   }
   attrs.contentEncoding = storedContentEncoding(attrs.contentEncoding);
   if (attrs.contentEncoding === undefined) delete attrs.contentEncoding;
@@ -61,6 +64,7 @@ export function attributesFromHeaders(headers: IncomingHttpHeaders): ObjectAttri
     if (!name.startsWith(META_PREFIX) || value === undefined) continue;
     const key = name.slice(META_PREFIX.length);
     const v = Array.isArray(value) ? value.join(',') : value;
+    checkStorableHeader(name, v);
     attrs.userMetadata[key] = v;
     metaBytes += Buffer.byteLength(key) + Buffer.byteLength(v);
   }
@@ -112,10 +116,17 @@ export function metaHeaders(meta: ObjectMeta, opts: MetaHeaderOptions = {}): Rec
   };
   for (const [attr, name] of CONTENT_HEADERS) {
     const v = meta[attr];
-    if (v !== undefined) h[name] = v;
+    if (v !== undefined) h[name] = storedHeaderValue(v);
   }
   if (h['Content-Type'] === undefined) h['Content-Type'] = 'binary/octet-stream';
-  for (const [k, v] of Object.entries(meta.userMetadata)) h[META_PREFIX + k] = v;
+  // A name no header can carry (only a foreign writer of the store can leave one) is counted
+  // in x-amz-missing-meta, as S3 does for metadata the REST API cannot return.
+  let missing = 0;
+  for (const [k, v] of Object.entries(meta.userMetadata)) {
+    if (isHeaderName(META_PREFIX + k)) h[META_PREFIX + k] = metadataHeaderValue(v);
+    else missing++;
+  }
+  if (missing > 0) h['x-amz-missing-meta'] = String(missing);
   if (meta.storageClass && meta.storageClass !== 'STANDARD') h['x-amz-storage-class'] = meta.storageClass;
   if (meta.tags && meta.tags.length) h['x-amz-tagging-count'] = String(meta.tags.length);
   if (opts.checksums && meta.checksums) {

@@ -30,6 +30,11 @@ interface OperationBase {
   consumes?: string[];
   /** What a policy must allow on the addressed bucket; undefined for ListBuckets (any signed user). */
   action?: Action;
+  /**
+   * Anonymous callers may do it on a `publicRead` route: what S3's public read grants
+   * (GetObject, HeadObject, the listing), not every operation that reads.
+   */
+  publicRead?: true;
 }
 
 export type Operation = OperationBase & (
@@ -47,9 +52,9 @@ export const OPERATIONS: Operation[] = [
   { name: 'GetBucketLocation', action: 'list', method: 'GET', level: 'bucket', sub: 'location', handler: buckets.getBucketLocation },
   { name: 'GetBucketVersioning', action: 'list', method: 'GET', level: 'bucket', sub: 'versioning', handler: buckets.getBucketVersioning },
   { name: 'GetBucketAcl', action: 'list', method: 'GET', level: 'bucket', sub: 'acl', handler: buckets.getBucketAcl },
-  { name: 'ListObjectsV2', action: 'list', method: 'GET', level: 'bucket', when: (q) => q.get('list-type') === '2', handler: listObjectsV2 },
-  { name: 'ListObjects', action: 'list', method: 'GET', level: 'bucket', handler: listObjectsV1 },
-  { name: 'HeadBucket', action: 'list', method: 'HEAD', level: 'bucket', handler: buckets.headBucket },
+  { name: 'ListObjectsV2', publicRead: true, action: 'list', method: 'GET', level: 'bucket', when: (q) => q.get('list-type') === '2', handler: listObjectsV2 },
+  { name: 'ListObjects', publicRead: true, action: 'list', method: 'GET', level: 'bucket', handler: listObjectsV1 },
+  { name: 'HeadBucket', publicRead: true, action: 'list', method: 'HEAD', level: 'bucket', handler: buckets.headBucket },
   { name: 'CreateBucket', action: 'createBucket', method: 'PUT', level: 'bucket', handler: buckets.createBucket },
   { name: 'DeleteBucket', action: 'deleteBucket', method: 'DELETE', level: 'bucket', handler: buckets.deleteBucket },
   { name: 'DeleteObjects', action: 'delete', method: 'POST', level: 'bucket', sub: 'delete', handler: deleteObjects },
@@ -69,8 +74,8 @@ export const OPERATIONS: Operation[] = [
   { name: 'GetObjectAcl', action: 'read', method: 'GET', level: 'object', sub: 'acl', handler: buckets.getObjectAcl },
   { name: 'CopyObject', action: 'write', method: 'PUT', level: 'object', withHeader: 'x-amz-copy-source', handler: copyObject },
   { name: 'PutObject', action: 'write', method: 'PUT', level: 'object', handler: objects.putObject },
-  { name: 'GetObject', action: 'read', method: 'GET', level: 'object', consumes: ['partNumber'], handler: objects.getObject },
-  { name: 'HeadObject', action: 'read', method: 'HEAD', level: 'object', consumes: ['partNumber'], handler: objects.headObject },
+  { name: 'GetObject', publicRead: true, action: 'read', method: 'GET', level: 'object', consumes: ['partNumber'], handler: objects.getObject },
+  { name: 'HeadObject', publicRead: true, action: 'read', method: 'HEAD', level: 'object', consumes: ['partNumber'], handler: objects.headObject },
   { name: 'DeleteObject', action: 'delete', method: 'DELETE', level: 'object', handler: objects.deleteObject },
 ];
 

@@ -33,12 +33,30 @@ function normalise(value: XmlValue): unknown {
   return value;
 }
 
+/**
+ * Characters XML 1.0 text cannot hold raw: C0 controls but tab and line feed, CR (a parser
+ * would turn it into LF), U+FFFE/U+FFFF. S3 writes them as character references (`&#x1;`),
+ * which is what a key holding one needs to come back intact; clients that cannot parse
+ * them ask for encoding-type=url.
+ */
+// eslint-disable-next-line no-control-regex
+const RAW_UNSAFE = /[\x00-\x08\x0b\x0c\x0d\x0e-\x1f\ufffe\uffff]/g;
+
 /** `<?xml ...?><Root xmlns="S3 ns">...</Root>` */
 export function toXml(root: string, body: XmlObject, namespace: string | null = S3_NS): string {
   const content = normalise(body) as Record<string, unknown>;
   if (namespace) content['@_xmlns'] = namespace;
-  return '<?xml version="1.0" encoding="UTF-8"?>\n' + builder.build({ [root]: content });
+  const xml = builder.build({ [root]: content }) as string;
+  return '<?xml version="1.0" encoding="UTF-8"?>\n' + xml.replace(RAW_UNSAFE, (c) => `&#x${c.charCodeAt(0).toString(16).toUpperCase()};`);
 }
+
+/** Whether a code point may appear in an XML 1.0 document (the spec's Char production). */
+function isXmlChar(cp: number): boolean {
+  return cp === 0x9 || cp === 0xa || cp === 0xd || (cp >= 0x20 && cp <= 0xd7ff) || (cp >= 0xe000 && cp <= 0xfffd) || (cp >= 0x10000 && cp <= 0x10ffff);
+}
+
+// eslint-disable-next-line no-control-regex
+const RAW_NOT_XML = /[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /**
  * Parses a request body. Whitespace-only or empty input returns undefined; anything that
@@ -50,9 +68,18 @@ export function parseXml(text: string): Record<string, unknown> | undefined {
   // would let a body rewrite itself (or grow without bound).
   if (/<!DOCTYPE|<!ENTITY/i.test(text)) throw new S3Error('MalformedXML');
   if (XMLValidator.validate(text) !== true) throw new S3Error('MalformedXML');
-  // Only the five predefined entities and character references exist without a DTD.
+  // Only the five predefined entities and character references exist without a DTD, and a
+  // reference must name a character XML allows: a parser that dropped `&#x1;` would make
+  // `<Key>e&#x1;f</Key>` name another key (`ef`). Raw characters follow the same rule.
+  if (RAW_NOT_XML.test(text)) throw new S3Error('MalformedXML');
   for (const m of text.matchAll(/&([^;\s]*);/g)) {
-    if (!/^(lt|gt|amp|quot|apos|#\d+|#x[0-9a-fA-F]+)$/.test(m[1])) throw new S3Error('MalformedXML');
+    const ref = /^#(?:x0*([0-9a-fA-F]{1,6})|0*(\d{1,7}))$/.exec(m[1]);
+    if (/^#/.test(m[1])) {
+      const cp = !ref ? -1 : ref[1] !== undefined ? parseInt(ref[1], 16) : parseInt(ref[2], 10);
+      if (!isXmlChar(cp)) throw new S3Error('MalformedXML');
+    } else if (!/^(lt|gt|amp|quot|apos)$/.test(m[1])) {
+      throw new S3Error('MalformedXML');
+    }
   }
   // Every namespace prefix in use must be declared.
   for (const m of text.matchAll(/<\/?([A-Za-z_][\w.-]*):/g)) {

@@ -5,14 +5,10 @@
  * state (hot reload) and stop gracefully (drain, then cut at a deadline).
  */
 import { readFileSync } from 'node:fs';
-import http from 'node:http';
-import https from 'node:https';
+import type http from 'node:http';
+import type https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
 import express from 'express';
-import { S3Error } from '../errors';
-import { toXml } from '../s3/xml';
-import { failRequestBody } from '../s3/payload';
 import type { Identity } from '../auth/sigv4';
 import { dispatch, type RequestRecord } from '../s3/dispatch';
 import { startSweeper, sweepTargets } from './upload-sweeper';
@@ -22,6 +18,7 @@ import { Metrics } from '../observability/metrics';
 import { Readiness } from './readiness';
 import { RoutingSlot, routingState, type RoutingState, type UserEntry } from './routing-slot';
 import { healthRoutes } from './health';
+import { createHttpServer } from './http-wire';
 
 export interface ServerOptions {
   /** The router, and below the identities: the caller keeps ownership of this router. */
@@ -137,37 +134,15 @@ function createApp(opts: ServerOptions, rt: Runtime): express.Express {
       onInternalError: (err, r, requestId) => rt.logger.error({ reqId: requestId, method: r.method, path: (r.url ?? '/').split('?')[0], err }, 'unexpected error'),
       onDone: once,
     }).catch((err: unknown) => {
-      rt.logger.error({ err }, 'request handling failed');
-      once({ requestId: String(res.getHeader('x-amz-request-id') ?? ''), status: res.statusCode });
+      // dispatch answers every error itself; this is the guard behind it.
+      const requestId = String(res.getHeader('x-amz-request-id') ?? '-');
+      rt.logger.error({ reqId: requestId, err }, 'request handling failed');
+      res.destroy();
+      once({ requestId, status: 500, errorCode: 'InternalError' });
     }).finally(() => { rt.inflight.delete(p); });
     rt.inflight.add(p);
   });
   return app;
-}
-
-/**
- * Bytes Node's HTTP parser cannot read. When they follow a request whose answer is still
- * being prepared (a body longer than its Content-Length, or one cut short), that answer is
- * let through first; otherwise the client gets an S3 error document and the connection ends.
- */
-function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
-  const inflight = (socket as Duplex & { _httpMessage?: http.ServerResponse })._httpMessage;
-  if (inflight && !inflight.writableFinished) {
-    // The parser gave up inside that request's body (the client half-closed early): the
-    // handler learns the body is incomplete and answers before the connection ends.
-    if (inflight.req) failRequestBody(inflight.req, new S3Error('IncompleteBody'));
-    inflight.once('close', () => socket.end());
-    return;
-  }
-  if (err.code === 'ECONNRESET' || !socket.writable) {
-    socket.destroy();
-    return;
-  }
-  const e = err.code === 'HPE_HEADER_OVERFLOW'
-    ? new S3Error('RequestHeaderSectionTooLarge')
-    : new S3Error('InvalidRequest', 'The request could not be parsed as HTTP.');
-  const body = toXml('Error', { Code: e.code, Message: e.message }, null);
-  socket.end(`HTTP/1.1 ${e.status} Bad Request\r\nContent-Type: application/xml\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
 }
 
 function settleWithin(promises: Iterable<Promise<unknown>>, ms: number): Promise<boolean> {
@@ -193,14 +168,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     draining: () => draining,
   };
   const app = createApp(opts, rt);
-  const server = opts.tls
-    ? https.createServer({ cert: readFileSync(opts.tls.cert), key: readFileSync(opts.tls.key) }, app)
-    : http.createServer(app);
-  server.on('clientError', answerClientError);
-  // Large uploads may take long; stalled bodies are ended by the S3 layer (RequestTimeout).
-  server.requestTimeout = 0;
-  server.headersTimeout = 60_000;
-  server.keepAliveTimeout = 5_000;
+  const server = createHttpServer(app, opts.tls && { cert: readFileSync(opts.tls.cert), key: readFileSync(opts.tls.key) });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port, opts.host, () => { server.off('error', reject); resolve(); });

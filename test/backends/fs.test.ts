@@ -4,6 +4,7 @@
  * several instances on one root, descriptor leaks.
  */
 import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { promises as fsp } from 'node:fs';
@@ -11,6 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { S3Error } from '../../src/errors';
 import { FsBackend } from '../../src/backends/fs/index';
+import { tempFiles } from '../helpers/fs-temps';
 import { sha256Hex } from '../../src/backends/fs/paths';
 import {
   AWKWARD_KEYS,
@@ -173,26 +175,25 @@ describe('FsBackend specifics', function () {
     });
 
     it('cleans its temp files after a failed write, a failed condition and a short body', async () => {
-      const tmp = path.join(root, '.s3mux/tmp');
       await put(be, 'k', 'old');
       await expectS3Error(be.putObject('bkt', 'k', failingBody(pattern(100_000), 50_000), { userMetadata: {} }), 'InternalError');
-      expect(await fsp.readdir(tmp)).to.deep.equal([]);
+      expect(tempFiles(root)).to.deep.equal([]);
       await expectS3Error(be.putObject('bkt', 'k', body('new'), { userMetadata: {} }, { conditions: { ifNoneMatch: '*' } }), 'PreconditionFailed');
-      expect(await fsp.readdir(tmp)).to.deep.equal([]);
+      expect(tempFiles(root)).to.deep.equal([]);
       await expectS3Error(be.putObject('bkt', 'k', body('new'), { userMetadata: {} }, { size: 99 }), 'IncompleteBody');
-      expect(await fsp.readdir(tmp)).to.deep.equal([]);
+      expect(tempFiles(root)).to.deep.equal([]);
       await expectS3Error(be.putObject('nobucket', 'k', body('new'), { userMetadata: {} }), 'NoSuchBucket');
-      expect(await fsp.readdir(tmp)).to.deep.equal([]);
+      expect(tempFiles(root)).to.deep.equal([]);
       expect((await getObject(be, 'bkt', 'k')).data.toString()).to.equal('old');
     });
 
     it('maps ENOSPC to ServiceUnavailable', async () => {
       const err = Object.assign(new Error('no space left on device'), { code: 'ENOSPC', errno: -28 });
       await expectS3Error(be.putObject('bkt', 'full', failingBody(Buffer.from('abc'), 2, err), { userMetadata: {} }), 'ServiceUnavailable');
-      expect(await fsp.readdir(path.join(root, '.s3mux/tmp'))).to.deep.equal([]);
+      expect(tempFiles(root)).to.deep.equal([]);
     });
 
-    it('removes stale temp files at start-up, keeps fresh ones', async () => {
+    it('removes stale loose temp files (the older layout) at start-up, keeps fresh ones', async () => {
       const tmp = path.join(root, '.s3mux/tmp');
       await fsp.writeFile(path.join(tmp, 'put-old'), 'old');
       const old = new Date(Date.now() - 2 * 3600 * 1000);
@@ -200,7 +201,63 @@ describe('FsBackend specifics', function () {
       await fsp.writeFile(path.join(tmp, 'put-fresh'), 'fresh');
       const again = new FsBackend({ root });
       await again.whenReady();
-      expect(await fsp.readdir(tmp)).to.deep.equal(['put-fresh']);
+      expect(tempFiles(root)).to.deep.equal(['put-fresh']);
+      await again.close();
+    });
+
+    it('removes the temp folders of dead owners (this host: by pid; other hosts: by heartbeat), never a live one', async () => {
+      const tmp = path.join(root, '.s3mux/tmp');
+      const nonce = (c: string) => c.repeat(16);
+      const host = os.hostname().replace(/[^A-Za-z0-9.-]/g, '_');
+      const folders = {
+        deadPid: `${host}~${2 ** 22 + 17}~${nonce('1')}`, // beyond pid_max: no such process
+        earlierRunOfOurPid: `${host}~${process.pid}~${nonce('2')}`,
+        livePid: `${host}~1~${nonce('3')}`, // pid 1 is alive on every system
+        otherHostFresh: `elsewhere~42~${nonce('4')}`,
+        otherHostStale: `elsewhere~43~${nonce('5')}`,
+      };
+      for (const f of Object.values(folders)) {
+        await fsp.mkdir(path.join(tmp, f));
+        await fsp.writeFile(path.join(tmp, f, 'put-x'), 'x');
+      }
+      const old = new Date(Date.now() - 3600 * 1000);
+      await fsp.utimes(path.join(tmp, folders.otherHostStale), old, old);
+      const again = new FsBackend({ root });
+      await again.whenReady();
+      const left = await fsp.readdir(tmp);
+      expect(left).to.include.members([folders.livePid, folders.otherHostFresh]);
+      expect(left).to.not.include.members([folders.deadPid]);
+      expect(left).to.not.include(folders.earlierRunOfOurPid);
+      expect(left).to.not.include(folders.otherHostStale);
+      await again.close();
+      for (const f of [folders.livePid, folders.otherHostFresh]) await fsp.rm(path.join(tmp, f), { recursive: true });
+    });
+
+    it('leaves no temp file, empty or not, when the disk is full (a real 512 KiB tmpfs)', async function () {
+      const mnt = fs.mkdtempSync(path.join(os.tmpdir(), 's3mux-full-'));
+      const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=512k', 'tmpfs', mnt]).status === 0;
+      if (!mounted) {
+        fs.rmSync(mnt, { recursive: true, force: true });
+        this.skip(); // mounting needs root (CI runs as root)
+      }
+      const small = new FsBackend({ root: mnt });
+      try {
+        await small.createBucket('full');
+        // Fill the disk, then write objects small and large, with metadata, until nothing fits.
+        await expectS3Error(small.putObject('full', 'filler', body(Buffer.alloc(1 << 20, 1)), { userMetadata: {} }), 'ServiceUnavailable');
+        let i = 0;
+        for (let free = 400 * 1024; free > 0; free = Math.floor(free / 2)) {
+          await small.putObject('full', `fill-${i++}`, body(Buffer.alloc(free, 2)), { userMetadata: {} }).catch(() => {});
+        }
+        for (let n = 0; n < 20; n++) {
+          await small.putObject('full', `meta-${n}`, body('m'), { userMetadata: { note: 'x'.repeat(1500) }, tags: [{ key: 'k', value: 'v' }] }).catch(() => {});
+        }
+        expect(tempFiles(mnt)).to.deep.equal([]);
+      } finally {
+        await small.close();
+        spawnSync('umount', [mnt]);
+        fs.rmSync(mnt, { recursive: true, force: true });
+      }
     });
 
     it('finishes a conversion interrupted by a crash', async () => {

@@ -17,6 +17,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
+import { tempFiles } from '../helpers/fs-temps';
 import { startTestServer, ACCESS_KEY, SECRET_KEY, type TestServer } from '../helpers/server';
 import { signedFetch } from '../helpers/sign';
 import { checksumBase64, type ChecksumAlgorithm } from '../../src/s3/checksums';
@@ -1424,9 +1425,8 @@ describe('protocol: hostile input', function () {
     }
     if (process.env.S3MUX_TEST_BACKEND !== 'memory') {
       // Failed writes clean their temp files as they fail; give the last ones a moment.
-      const tmp = path.join(srv.dataDir, '.s3mux', 'tmp');
-      for (let i = 0; i < 20 && readdirSync(tmp).length > 0; i++) await new Promise((r) => setTimeout(r, 100));
-      const left = readdirSync(tmp);
+      for (let i = 0; i < 20 && tempFiles(srv.dataDir).length > 0; i++) await new Promise((r) => setTimeout(r, 100));
+      const left = tempFiles(srv.dataDir);
       if (left.length) problems.push(`temp files left in .s3mux/tmp: ${left.join(', ')}`);
       const files = diffSnapshots(baseline.files, snapshot(srv.dataDir));
       if (files.length) problems.push(`data directory (+ added, - removed, ~ changed): ${files.join('; ')}`);

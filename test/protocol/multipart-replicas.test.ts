@@ -13,6 +13,7 @@ import { FsBackend } from '../../src/backends/fs';
 import { sweepOnce } from '../../src/server/upload-sweeper';
 import { startChildServer, CHILD_PASSWORD, CHILD_USER, type ChildServer } from '../helpers/child-server';
 import { signer } from '../helpers/sign';
+import { tempFiles } from '../helpers/fs-temps';
 
 const MiB = 1024 * 1024;
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -88,7 +89,7 @@ describe('protocol: multipart across processes', function () {
     await s.client.send(new CompleteMultipartUploadCommand({ Bucket: 'drop', Key: 'k', UploadId, MultipartUpload: { Parts: [{ ETag: e, PartNumber: 1 }] } }));
     const got = await s.client.send(new GetObjectCommand({ Bucket: 'drop', Key: 'k' }));
     expect(Buffer.from(await got.Body!.transformToByteArray()).equals(part)).to.equal(true);
-    expect(readdirSync(path.join(dataDir, '.s3mux', 'tmp'))).to.deep.equal([]);
+    expect(tempFiles(dataDir)).to.deep.equal([]);
   });
 
   it('the sweep removes uploads older than the limit and keeps newer ones', async () => {

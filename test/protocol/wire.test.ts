@@ -8,6 +8,7 @@ import path from 'node:path';
 import { expect } from 'chai';
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { tempFiles } from '../helpers/fs-temps';
 import { startTestServer, ACCESS_KEY, SECRET_KEY, type TestServer } from '../helpers/server';
 import { signedFetch, signer } from '../helpers/sign';
 import { makeSelfSignedCert, type TestCert } from '../helpers/tls';
@@ -130,7 +131,7 @@ describe('protocol: wire', () => {
       const g = await signedFetch(srv.url, CREDS, 'GET', `/wire/${key}`);
       expect(g.status).to.equal(404);
       // And no temp files are left behind.
-      if (srv.router.defaultBackend.kind === 'fs') expect(readdirSync(path.join(srv.dataDir, '.s3mux', 'tmp'))).to.deep.equal([]);
+      if (srv.router.defaultBackend.kind === 'fs') expect(tempFiles(srv.dataDir)).to.deep.equal([]);
     });
 
     it('answers Expect: 100-continue before the body', async () => {

@@ -551,6 +551,7 @@ export class FsBackend implements Backend {
 
   async close(): Promise<void> {
     await this.ready.catch(() => {});
+    await this.layout.close();
   }
 }
 

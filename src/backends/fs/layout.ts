@@ -3,8 +3,9 @@
  *
  *   <root>/<bucket>/...               object data at natural paths (see paths.ts)
  *   <root>/.s3mux/meta/<bucket>/...   JSON sidecars
- *   <root>/.s3mux/tmp/                temp files of writes in progress (same filesystem,
- *                                     so the final rename is atomic)
+ *   <root>/.s3mux/tmp/<owner>/        temp files of writes in progress (same filesystem,
+ *                                     so the final rename is atomic), one folder per running
+ *                                     s3mux (see TempSpace)
  *   <root>/.s3mux/conv/               file -> directory-form conversions in progress
  *                                     (`<id>/` holding `.s3mux-self`, and `<id>.json`
  *                                     naming the target, for crash recovery)
@@ -12,12 +13,49 @@
  */
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
+import { hostname } from 'node:os';
 import * as path from 'node:path';
 import { S3Error } from '../../errors';
 import { dataParts, INTERNAL_DIR, isSafeBucketDirName, joinInside, metaParts, SELF_NAME } from './paths';
 
-/** Temp files older than this are left-overs of a killed process. */
+/** Loose temp files (the layout before per-owner folders) older than this are left-overs. */
 export const TEMP_MAX_AGE_MS = 60 * 60 * 1000;
+/** How often a running s3mux shows its temp folder is alive, and looks for dead ones. */
+export const TEMP_HEARTBEAT_MS = 15_000;
+export const TEMP_SWEEP_MS = 60_000;
+/** A temp folder whose owner has not shown itself for this long belongs to a dead process. */
+export const TEMP_STALE_MS = 10 * 60 * 1000;
+
+/** Owner folders of this process (several backends may share a root), never swept by it. */
+const LIVE_OWNERS = new Set<string>();
+const HOST = hostname().replace(/[^A-Za-z0-9.-]/g, '_') || 'host';
+
+function parseOwner(name: string): { host: string; pid: number } | undefined {
+  const m = /^(.+)~(\d+)~[0-9a-f]{16}$/.exec(name);
+  return m ? { host: m[1], pid: Number(m[2]) } : undefined;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return isErrno(err, 'EPERM');
+  }
+}
+
+/**
+ * Whether an owner folder's writer is gone. On this host the process table says so at once
+ * (our own pid under another folder name is an earlier run of this process id: a restarted
+ * container); a folder of another host (a replica sharing the folder over the network) is
+ * gone when its heartbeat stopped.
+ */
+function ownerIsDead(name: string, mtimeMs: number, now: number): boolean {
+  if (LIVE_OWNERS.has(name)) return false;
+  const owner = parseOwner(name);
+  if (owner && owner.host === HOST && (owner.pid === process.pid || !processAlive(owner.pid))) return true;
+  return now - mtimeMs > TEMP_STALE_MS;
+}
 /** A conversion record older than this belongs to a process that died mid-conversion. */
 export const CONV_RECOVER_AGE_MS = 60 * 1000;
 
@@ -33,6 +71,9 @@ export class Layout {
   readonly meta: string;
   readonly names: string;
   readonly conv: string;
+  /** This process's temp folder: `<host>~<pid>~<nonce>`, kept fresh by a heartbeat. */
+  readonly ownTmp: string;
+  private timers: NodeJS.Timeout[] = [];
 
   constructor(root: string) {
     this.root = path.resolve(root);
@@ -41,6 +82,7 @@ export class Layout {
     this.meta = path.join(this.internal, 'meta');
     this.names = path.join(this.internal, 'names');
     this.conv = path.join(this.internal, 'conv');
+    this.ownTmp = path.join(this.tmp, `${HOST}~${process.pid}~${randomBytes(8).toString('hex')}`);
   }
 
   /** The bucket's directory; NoSuchBucket for a name that could not be one. */
@@ -66,25 +108,57 @@ export class Layout {
     return { metaBucketDir, path: joinInside(metaBucketDir, metaParts(key)) };
   }
 
-  /** A fresh temp path on the root's filesystem. */
+  /** A fresh temp path on the root's filesystem, in this process's temp folder. */
   tempPath(kind: string): string {
-    return path.join(this.tmp, `${kind}-${process.pid}-${randomBytes(8).toString('hex')}`);
+    return path.join(this.ownTmp, `${kind}-${randomBytes(8).toString('hex')}`);
+  }
+
+  /**
+   * Writes a small temp file, removing it again when the write fails (a full disk must not
+   * leave empty files behind).
+   */
+  async writeTempFile(kind: string, data: string, flag = 'wx'): Promise<string> {
+    const tmp = this.tempPath(kind);
+    try {
+      await fsp.writeFile(tmp, data, { encoding: 'utf8', flag });
+    } catch (err) {
+      await fsp.rm(tmp, { force: true }).catch(() => {});
+      throw err;
+    }
+    return tmp;
   }
 
   async init(): Promise<void> {
     await fsp.mkdir(this.root, { recursive: true });
-    for (const d of [this.internal, this.tmp, this.meta, this.names, this.conv]) await fsp.mkdir(d, { recursive: true });
+    for (const d of [this.internal, this.tmp, this.meta, this.names, this.conv, this.ownTmp]) await fsp.mkdir(d, { recursive: true });
+    LIVE_OWNERS.add(path.basename(this.ownTmp));
     await this.cleanTemps();
     await this.recoverConversions();
+    this.timers.push(
+      setInterval(() => void fsp.mkdir(this.ownTmp, { recursive: true }).then(() => fsp.utimes(this.ownTmp, new Date(), new Date())).catch(() => {}), TEMP_HEARTBEAT_MS).unref(),
+      setInterval(() => void this.cleanTemps().catch(() => {}), TEMP_SWEEP_MS).unref(),
+    );
   }
 
-  /** Removes temp files left by killed processes (older than TEMP_MAX_AGE_MS). */
-  async cleanTemps(maxAgeMs = TEMP_MAX_AGE_MS): Promise<void> {
-    const now = Date.now();
+  /** Stops the heartbeat and removes this process's temp folder (writes have ended). */
+  async close(): Promise<void> {
+    for (const t of this.timers.splice(0)) clearInterval(t);
+    LIVE_OWNERS.delete(path.basename(this.ownTmp));
+    await fsp.rm(this.ownTmp, { recursive: true, force: true }).catch(() => {});
+  }
+
+  /**
+   * Reclaims the temp space of processes that are gone (killed mid-write): their owner
+   * folders, and loose files of the older layout. A live writer's folder, here or on another
+   * replica, is never touched.
+   */
+  async cleanTemps(now = Date.now()): Promise<void> {
     for (const name of await fsp.readdir(this.tmp).catch(() => [] as string[])) {
       const p = path.join(this.tmp, name);
       const st = await fsp.lstat(p).catch(() => undefined);
-      if (st && now - st.mtimeMs > maxAgeMs) await fsp.rm(p, { recursive: true, force: true }).catch(() => {});
+      if (!st) continue;
+      const dead = st.isDirectory() && parseOwner(name) ? ownerIsDead(name, st.mtimeMs, now) : now - st.mtimeMs > TEMP_MAX_AGE_MS;
+      if (dead) await fsp.rm(p, { recursive: true, force: true }).catch(() => {});
     }
   }
 

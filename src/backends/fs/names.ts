@@ -22,8 +22,7 @@ export class NameRegistry {
     const file = path.join(this.layout.names, hash);
     const existing = await fsp.readFile(file, 'utf8').catch(() => undefined);
     if (existing !== segment) {
-      const tmp = this.layout.tempPath('name');
-      await fsp.writeFile(tmp, segment, 'utf8');
+      const tmp = await this.layout.writeTempFile('name', segment);
       try {
         await fsp.rename(tmp, file);
       } catch (err) {

@@ -35,9 +35,13 @@ export class FsPartStorage implements PartStorage {
   }
 
   private async writeJson(file: string, value: unknown): Promise<void> {
-    const tmp = this.layout.tempPath('upload-json');
-    await fsp.writeFile(tmp, JSON.stringify(value));
-    await fsp.rename(tmp, file);
+    const tmp = await this.layout.writeTempFile('upload-json', JSON.stringify(value));
+    try {
+      await fsp.rename(tmp, file);
+    } catch (err) {
+      await fsp.rm(tmp, { force: true }).catch(() => {});
+      throw err;
+    }
   }
 
   async createUpload(bucket: string, upload: UploadInfo): Promise<void> {

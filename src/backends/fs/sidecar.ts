@@ -77,9 +77,7 @@ export function makeSidecar(key: string, etag: string, id: FileIdentity, attrs: 
 
 /** Writes the sidecar to a temp file (to be installed with installSidecar). */
 export async function writeSidecarTemp(layout: Layout, sc: Sidecar): Promise<string> {
-  const tmp = layout.tempPath('meta');
-  await fsp.writeFile(tmp, JSON.stringify(sc), { encoding: 'utf8', flag: 'wx' });
-  return tmp;
+  return layout.writeTempFile('meta', JSON.stringify(sc));
 }
 
 /** Renames a temp sidecar into place, creating the metadata directories it needs. */

@@ -8,6 +8,15 @@ import { children, element, many, parseXml, text } from '../xml';
 
 const MAX_OBJECTS = 1000;
 
+/** Quiet is an xsd:boolean; anything else is not the schema S3 publishes. */
+function parseQuiet(node: unknown): boolean {
+  if (node === undefined) return false;
+  const v = text(node)?.trim();
+  if (v === 'true' || v === '1') return true;
+  if (v === 'false' || v === '0') return false;
+  throw new S3Error('MalformedXML');
+}
+
 export const deleteObjects: Handler = async (ctx) => {
   const view = ctx.bucket();
   await view.exists();
@@ -16,24 +25,29 @@ export const deleteObjects: Handler = async (ctx) => {
   if (!del) throw new S3Error('MalformedXML');
   const objects = many(del.Object);
   if (objects.length === 0 || objects.length > MAX_OBJECTS) throw new S3Error('MalformedXML');
-  const quiet = text(del.Quiet)?.trim().toLowerCase() === 'true';
+  const quiet = parseQuiet(del.Quiet);
   // The whole document is checked before anything is deleted.
-  const keys = objects.map((obj) => {
-    const key = text(children(obj, ['Key', 'VersionId', 'ETag', 'LastModifiedTime', 'Size']).Key);
+  const entries = objects.map((obj) => {
+    const fields = children(obj, ['Key', 'VersionId', 'ETag', 'LastModifiedTime', 'Size']);
+    const key = text(fields.Key);
     if (key === undefined) throw new S3Error('MalformedXML');
-    return key;
+    const versionId = fields.VersionId === undefined ? undefined : text(fields.VersionId);
+    if (fields.VersionId !== undefined && versionId === undefined) throw new S3Error('MalformedXML');
+    return { key, versionId };
   });
 
-  const deleted: Array<{ Key: string }> = [];
-  const errors: Array<{ Key: string; Code: string; Message: string }> = [];
-  for (const key of keys) {
+  const deleted: Array<{ Key: string; VersionId?: string }> = [];
+  const errors: Array<{ Key: string; VersionId?: string; Code: string; Message: string }> = [];
+  for (const { key, versionId } of entries) {
     try {
       validateKey(key);
+      // Buckets here are unversioned: their objects have one version, 'null'.
+      if (versionId !== undefined && versionId !== 'null') throw new S3Error('NoSuchVersion');
       await view.deleteObject(key);
-      deleted.push({ Key: key });
+      deleted.push({ Key: key, VersionId: versionId });
     } catch (err) {
       const e = toS3Error(err);
-      errors.push({ Key: key, Code: e.code, Message: e.message });
+      errors.push({ Key: key, VersionId: versionId, Code: e.code, Message: e.message });
     }
   }
   return xmlResponse('DeleteResult', { Deleted: quiet ? [] : deleted, Error: errors });

@@ -7,6 +7,7 @@ import { evaluateConditions, parseRange, resolveRange, type ReadConditions } fro
 import { httpDate } from '../headers';
 import { attributesFromHeaders, metaHeaders, RESPONSE_OVERRIDES } from '../headers';
 import { requestBody } from '../payload';
+import { hasControlCharacters, textAsHeaderBytes } from '../header-values';
 
 /** S3's limit for one PutObject; larger objects go multipart. */
 export const MAX_OBJECT_SIZE_SINGLE_PUT = 5 * 1024 ** 3;
@@ -63,10 +64,22 @@ export const putObject: Handler = async (ctx) => {
   return { status: 200, headers: { ETag: `"${meta.etag}"`, ...writtenChecksumHeaders(meta) } };
 };
 
+/**
+ * response-* parameters replace the answer's headers, with the text the client asked for
+ * (sent as UTF-8, as S3 does). S3 refuses them on anonymous requests, so a public link
+ * cannot be made to serve, say, another Content-Type.
+ */
 function applyOverrides(ctx: S3Context, headers: Record<string, string>): void {
   for (const [param, name] of Object.entries(RESPONSE_OVERRIDES)) {
     const v = ctx.query.get(param);
-    if (v !== null) headers[name] = v;
+    if (v === null) continue;
+    if (ctx.auth.type === 'anonymous') {
+      throw new S3Error('InvalidRequest', 'Request specific response headers cannot be used for anonymous GET requests.');
+    }
+    if (hasControlCharacters(v)) {
+      throw new S3Error('InvalidArgument', 'Header value cannot hold control characters.', { ArgumentName: param, ArgumentValue: v });
+    }
+    headers[name] = textAsHeaderBytes(v);
   }
 }
 

@@ -323,7 +323,7 @@ interface FormSignature {
 }
 
 /** Verifies the policy's signature (V4 or V2); throws S3's errors. */
-function verifyFormSignature(fields: Fields, lookup: CredentialLookup): FormSignature {
+function verifyFormSignature(fields: Fields, lookup: CredentialLookup, expectedRegion: string): FormSignature {
   const token = fields.get('x-amz-security-token')?.value;
   if (fields.has('x-amz-algorithm') || fields.has('x-amz-signature') || fields.has('x-amz-credential')) {
     const algorithm = required(fields, 'x-amz-algorithm');
@@ -342,6 +342,9 @@ function verifyFormSignature(fields: Fields, lookup: CredentialLookup): FormSign
       throw new S3Error('InvalidArgument', 'x-amz-date must be in the ISO8601 Long Format "yyyyMMdd\'T\'HHmmss\'Z\'"', { ArgumentName: 'x-amz-date', ArgumentValue: amzDate });
     }
     const [accessKeyId, day, region, service] = scope;
+    if (region !== expectedRegion) {
+      throw new S3Error('AuthorizationQueryParametersError', `Error parsing the X-Amz-Credential parameter; the region '${region}' is wrong; expecting '${expectedRegion}'`, { Region: expectedRegion });
+    }
     const identity = lookup(accessKeyId);
     if (!identity) throw new S3Error('InvalidAccessKeyId', undefined, { AWSAccessKeyId: accessKeyId });
     checkToken(identity, token);
@@ -472,7 +475,7 @@ export const postObject: FormHandler = async (ctx, authority) => {
   const { fields, file } = await readFieldsUntilFile(reader);
 
   // Who signed, and may they write here.
-  const { signer, policy: policyText, exempt } = verifyFormSignature(fields, authority.credentials);
+  const { signer, policy: policyText, exempt } = verifyFormSignature(fields, authority.credentials, ctx.services.region);
   const signed = authority.signedBy(signer);
   if (!file) throw new S3Error('IncorrectNumberOfFilesInPostRequest', undefined, { ArgumentName: 'file', ArgumentValue: '0' });
 

@@ -370,6 +370,14 @@ def _():
         status, _, body = http("GET", url)
         check(status == 200, f"presigned GET {key} -> HTTP {status}: {body[:300]!r}")
         check_same(data, body, f"presigned GET {key}")
+    # A download link naming the file (issue 10: this used to end the server).
+    disposition = 'attachment; filename="résumé-文件.pdf"'
+    url = S3.generate_presigned_url("get_object", ExpiresIn=300,
+                                    Params={"Bucket": BUCKET, "Key": "meg.bin", "ResponseContentDisposition": disposition})
+    status, headers, body = http("GET", url)
+    check(status == 200, f"presigned GET with ResponseContentDisposition -> HTTP {status}: {body[:300]!r}")
+    got = headers.get("Content-Disposition", "").encode("latin-1").decode("utf-8")
+    check(got == disposition, f"Content-Disposition {got!r}, expected {disposition!r}")
     url = S3.generate_presigned_url("get_object", Params={"Bucket": BUCKET, "Key": "meg.bin"}, ExpiresIn=1)
     time.sleep(2.1)
     status, _, body = http("GET", url)

@@ -1,0 +1,75 @@
+/**
+ * How Node's HTTP server is set up to behave as S3 does on the wire, where Node's defaults
+ * differ: Node answers some requests itself with empty bodies (no Host: 400, an unknown
+ * Expect: 417), sends 100 Continue before anyone looked at the request, drops the answer of a
+ * client that half-closed after its request, and keeps half-closed sockets of silent clients.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import type { Duplex } from 'node:stream';
+import { S3Error } from '../errors';
+import { toXml } from '../s3/xml';
+import { failRequestBody } from '../s3/payload';
+import { deferContinue } from '../s3/dispatch';
+
+type RequestListener = (req: http.IncomingMessage, res: http.ServerResponse) => void;
+
+/** After s3mux ends its side of a connection, how long the client has to read and close. */
+export const CLOSE_GRACE_MS = 5_000;
+
+/** Server options: Host is checked by the S3 layer, which answers with an S3 error. */
+export const SERVER_OPTIONS: http.ServerOptions = { requireHostHeader: false };
+
+export function createHttpServer(app: RequestListener, tls?: { cert: Buffer; key: Buffer }): http.Server | https.Server {
+  const server = tls ? https.createServer({ ...SERVER_OPTIONS, ...tls }, app) : http.createServer(SERVER_OPTIONS, app);
+  // S3 ignores an Expect it does not know; Node would answer 417.
+  server.on('checkExpectation', app);
+  // 100 Continue only once the request is authenticated and authorized (dispatch sends it),
+  // so a refused request gets its error and its body is never read.
+  server.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    deferContinue(req);
+    app(req, res);
+  });
+  // A client may half-close once its request is sent (shutdown(SHUT_WR)); it still gets
+  // its answer. Node's default drops the request instead.
+  (server as { httpAllowHalfOpen?: boolean }).httpAllowHalfOpen = true;
+  server.on('clientError', answerClientError);
+  // Once s3mux has ended its side, a client that never closes its own must not hold the
+  // socket (and a file descriptor) forever.
+  server.on('connection', (socket: Duplex) => {
+    socket.once('finish', () => setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref());
+  });
+  // Large uploads may take long; stalled bodies are ended by the S3 layer (RequestTimeout).
+  server.requestTimeout = 0;
+  server.headersTimeout = 60_000;
+  server.keepAliveTimeout = 5_000;
+  return server;
+}
+
+const PARSE_ERRORS: Record<string, () => S3Error> = {
+  HPE_HEADER_OVERFLOW: () => new S3Error('RequestHeaderSectionTooLarge'),
+  ERR_HTTP_REQUEST_TIMEOUT: () => new S3Error('RequestTimeout'),
+};
+
+/**
+ * Bytes Node's HTTP parser cannot read. When they follow a request whose answer is still
+ * being prepared (a body longer than its Content-Length, or one cut short), that answer is
+ * let through first; otherwise the client gets an S3 error document and the connection ends.
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  const inflight = (socket as Duplex & { _httpMessage?: http.ServerResponse })._httpMessage;
+  if (inflight && !inflight.writableFinished) {
+    // The parser gave up inside that request's body (the client half-closed early): the
+    // handler learns the body is incomplete and answers before the connection ends.
+    if (inflight.req) failRequestBody(inflight.req, new S3Error('IncompleteBody'));
+    inflight.once('close', () => socket.end());
+    return;
+  }
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const e = PARSE_ERRORS[err.code ?? '']?.() ?? new S3Error('InvalidRequest', 'The request could not be parsed as HTTP.');
+  const body = toXml('Error', { Code: e.code, Message: e.message }, null);
+  socket.end(`HTTP/1.1 ${e.status} ${http.STATUS_CODES[e.status]}\r\nContent-Type: application/xml\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+}
