@@ -35,6 +35,17 @@ function logEntries(child: ChildServer): Array<Record<string, unknown>> {
   return child.log().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
+/**
+ * Waits until the server counts `n` requests under way (its metrics listener, from the
+ * banner): a connection whose request the server has not parsed yet is idle to it, and a
+ * stop closes idle connections at once.
+ */
+async function untilInFlight(child: ChildServer, n: number): Promise<void> {
+  const url = /^metrics: (http:\S+\/metrics)$/m.exec(child.log())?.[1];
+  if (!url) throw new Error(`no metrics listener in: ${child.log()}`);
+  await until(`${n} request(s) in flight`, async () => new RegExp(`^s3mux_requests_in_flight ${n}$`, 'm').test(await (await fetch(url)).text()));
+}
+
 /** A PUT through a presigned URL whose body the test writes by hand: `send` more, then `end`. */
 function manualUpload(url: string, size: number) {
   const u = new URL(url);
@@ -53,12 +64,13 @@ describe('protocol: graceful stop', function () {
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   it('SIGTERM lets an upload in flight finish, refuses new connections, then exits 0', async () => {
-    const child = await startChildServer(path.join(dir, 'data'), ['--shutdown-grace', '20s']);
+    const child = await startChildServer(path.join(dir, 'data'), ['--shutdown-grace', '20s', '--metrics-address', '127.0.0.1:0']);
     const body = randomBytes(6 * 1024 * 1024);
     try {
       await child.client.send(new CreateBucketCommand({ Bucket: 'stop' }));
       const upload = manualUpload(await getSignedUrl(child.client, new PutObjectCommand({ Bucket: 'stop', Key: 'big.bin' }), { expiresIn: 300 }), body.length);
       await upload.send(body.subarray(0, 2 * 1024 * 1024));
+      await untilInFlight(child, 1);
       child.process.kill('SIGTERM');
       await until('the stop to begin', () => child.log().includes('shutting down'));
       // New connections are refused while the upload goes on.
@@ -87,12 +99,12 @@ describe('protocol: graceful stop', function () {
   });
 
   it('an upload still running at the end of the grace period is cut: nothing visible, no temp files, exit 0', async () => {
-    const child = await startChildServer(path.join(dir, 'data'), ['--shutdown-grace', '1s']);
+    const child = await startChildServer(path.join(dir, 'data'), ['--shutdown-grace', '1s', '--metrics-address', '127.0.0.1:0']);
     try {
       await child.client.send(new CreateBucketCommand({ Bucket: 'stop' }));
       const upload = manualUpload(await getSignedUrl(child.client, new PutObjectCommand({ Bucket: 'stop', Key: 'cut.bin' }), { expiresIn: 300 }), 8 * 1024 * 1024);
       await upload.send(randomBytes(3 * 1024 * 1024));
-      await sleep(200);
+      await untilInFlight(child, 1);
       const start = Date.now();
       child.process.kill('SIGTERM');
       expect(await waitForExit(child.process, 15_000)).to.equal(true);
