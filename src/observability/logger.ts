@@ -31,8 +31,10 @@ export function prettyLine(json: string): string {
     const s = typeof v === 'string' ? v : JSON.stringify(v);
     parts.push(`${k}=${/[\s"=]/.test(s) ? JSON.stringify(s) : s}`);
   }
+  const e = err as { message?: string; stack?: string } | undefined;
+  if (e?.message !== undefined) parts.push(`err=${JSON.stringify(e.message)}`);
   let out = parts.join(' ');
-  const stack = (err as { stack?: string } | undefined)?.stack;
+  const stack = e?.stack;
   if (stack) out += `\n  ${stack.split('\n').join('\n  ')}`;
   return `${out}\n`;
 }
