@@ -23,6 +23,23 @@ export interface DispatchOptions {
   principals?: ReadonlyMap<string, Principal>;
   /** Logs unexpected (500) errors, with the request id the client was given. */
   onInternalError?: (err: unknown, req: IncomingMessage, requestId: string) => void;
+  /** Told, once the answer is over, what the request was (access log, metrics). */
+  onDone?: (record: RequestRecord) => void;
+}
+
+/** What one request was and how it ended, as far as dispatch learned it. */
+export interface RequestRecord {
+  requestId: string;
+  /** The principal's name: 'root', an identity of the routing table, or 'anonymous'. */
+  identity?: string;
+  accessKeyId?: string;
+  /** The S3 operation, once known. */
+  operation?: string;
+  /** The virtual bucket, and the routing table's backend name serving it. */
+  bucket?: string;
+  backend?: string;
+  status: number;
+  errorCode?: string;
 }
 
 function levelOf(t: Target): Level {
@@ -67,12 +84,17 @@ export async function dispatch(req: IncomingMessage, res: ServerResponse, opts: 
   res.setHeader('Server', 's3mux');
   let resource = (req.url ?? '/').split('?')[0];
   let response: S3Response;
+  const record: RequestRecord = { requestId, status: 0 };
   try {
     if (req.headers.host === undefined && req.httpVersion !== '1.0') {
       throw new S3Error('InvalidRequest', 'Missing required header for this request: Host');
     }
     const target = resolveTarget(req.url ?? '/', req.headers.host, opts.domains);
     resource = target.rawPath;
+    if (target.bucket !== undefined) {
+      record.bucket = target.bucket;
+      record.backend = opts.services.router.resolve(target.bucket).backendName;
+    }
     const auth: AuthResult = authenticate(
       // headersDistinct keeps repeated headers apart: SigV4 joins them with ',' not ', '.
       {
@@ -85,7 +107,10 @@ export async function dispatch(req: IncomingMessage, res: ServerResponse, opts: 
     );
     const principalOf = (a: AuthResult) => (a.type === 'anonymous' ? ANONYMOUS : opts.principals?.get(a.accessKeyId) ?? ROOT);
     const ctx = new S3Context(req, target, requestId, auth, principalOf(auth), opts.services);
+    record.identity = ctx.principal.name;
+    if (auth.type !== 'anonymous') record.accessKeyId = auth.accessKeyId;
     const op = findOperationFor(ctx, req, levelOf(target));
+    record.operation = op.name;
     if (op.formHandler) {
       // The form carries the signature: it can only be checked once the body is read.
       sendContinue(req, res);
@@ -95,6 +120,8 @@ export async function dispatch(req: IncomingMessage, res: ServerResponse, opts: 
         credentials: opts.credentials,
         signedBy: (signer) => {
           const signed = new S3Context(req, target, requestId, signer, principalOf(signer), opts.services);
+          record.identity = signed.principal.name;
+          if (signer.type !== 'anonymous') record.accessKeyId = signer.accessKeyId;
           if (op.action) signed.authorize(op.action, signed.bucketName);
           return signed;
         },
@@ -109,15 +136,21 @@ export async function dispatch(req: IncomingMessage, res: ServerResponse, opts: 
     const e = toS3Error(err);
     if (e.status >= 500 && !(err instanceof S3Error)) opts.onInternalError?.(err, req, requestId);
     response = errorResponse(e, resource, requestId, req.method ?? 'GET');
+    record.errorCode = e.code;
   }
+  record.status = response.status;
   try {
     await send(req, res, response);
   } catch (err) {
     // An answer that could not be written (a bug: every header is built to be sendable) is
     // still an S3 answer, never an exception that ends the process.
     opts.onInternalError?.(err, req, requestId);
+    record.status = 500;
+    record.errorCode = 'InternalError';
     if (res.headersSent) res.destroy();
     else await send(req, res, errorResponse(new S3Error('InternalError'), resource, requestId, req.method ?? 'GET')).catch(() => res.destroy());
+  } finally {
+    opts.onDone?.(record);
   }
 }
 

@@ -16,6 +16,13 @@ import { bodyFailure, S3Error } from '../../errors';
 import type { CachedCredentials } from './credentials';
 import { isRetryableAnswer, isRetryableNetworkError, networkError, storeError, type NotFoundCode } from './errors';
 import { child, parseXml, text } from './xml';
+import { reportBackendRetry } from '../../observability/backend-events';
+
+/** A network failure's code for metrics (ECONNRESET, UND_ERR_SOCKET ...). */
+function networkCode(err: unknown): string {
+  const code = (err as { code?: unknown })?.code;
+  return typeof code === 'string' && code ? code : 'NetworkError';
+}
 
 export type HttpMethod = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'DELETE';
 
@@ -200,6 +207,12 @@ export class S3Http {
     return parts.length ? `?${parts.join('&')}` : '';
   }
 
+  /** Counts a retry and reports it for metrics (code: the store's error code or the network error). */
+  private retried(code: string): void {
+    this.stats.retries++;
+    reportBackendRetry(this.name, code);
+  }
+
   private backoff(attempt: number): number {
     const ceiling = Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** (attempt - 1));
     return Math.random() * ceiling;
@@ -262,7 +275,7 @@ export class S3Http {
         if (err instanceof S3Error) throw err;
         if (sourceFailed(bodyError)) throw bodyFailure(bodyError);
         if (mayRetry() && isRetryableNetworkError(err)) {
-          this.stats.retries++;
+          this.retried(networkCode(err));
           await sleep(this.backoff(attempt));
           continue;
         }
@@ -289,7 +302,7 @@ export class S3Http {
         discard(res.body);
       }
       if (isRetryableAnswer(status, code) && mayRetry()) {
-        this.stats.retries++;
+        this.retried(code ?? `HTTP ${status}`);
         const retryAfter = Number(headers['retry-after']);
         const wait = Number.isFinite(retryAfter) && retryAfter > 0 ? Math.min(retryAfter * 1000, this.retry.maxDelayMs) : this.backoff(attempt);
         await sleep(wait);
@@ -317,7 +330,7 @@ export class S3Http {
         body = await readText(reply.body);
       } catch (err) {
         if (again(attempt) && isRetryableNetworkError(err)) {
-          this.stats.retries++;
+          this.retried(networkCode(err));
           await sleep(this.backoff(attempt));
           continue;
         }
@@ -327,7 +340,7 @@ export class S3Http {
       if (doc && 'Error' in doc) {
         const code = text(child(doc.Error, 'Code'))?.trim() || 'InternalError';
         if (again(attempt) && isRetryableAnswer(200, code)) {
-          this.stats.retries++;
+          this.retried(code);
           await sleep(this.backoff(attempt));
           continue;
         }

@@ -1,0 +1,35 @@
+/** Parsers for option values: each throws a message naming what it expected. */
+
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** `7d`, `12h`, `30m`, `25s`, `500ms`; `0` turns a periodic job off. */
+export function parseDuration(value: string, what: string): number {
+  if (value.trim() === '0') return 0;
+  const m = /^(\d+)(ms|[smhd])$/.exec(value.trim());
+  if (!m) throw new Error(`${what} expects a duration such as 7d, 12h, 30m or 25s, got '${value}'`);
+  return Number(m[1]) * UNITS[m[2]];
+}
+
+export function parseAddress(address: string, what = '--address'): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(address) ?? /^()()(\d+)$/.exec(address);
+  if (!m || Number(m[3]) > 65535) throw new Error(`${what} expects HOST:PORT (or :PORT), got '${address}'`);
+  return { host: m[1] || m[2] || '0.0.0.0', port: Number(m[3]) };
+}
+
+const TRUE = ['1', 'true', 'yes', 'on'];
+const FALSE = ['0', 'false', 'no', 'off', ''];
+
+/** A boolean from the environment (flags are present or absent). */
+export function parseBoolean(value: string, what: string): boolean {
+  const v = value.trim().toLowerCase();
+  if (TRUE.includes(v)) return true;
+  if (FALSE.includes(v)) return false;
+  throw new Error(`${what} expects true or false, got '${value}'`);
+}
+
+export function parseChoice<T extends string>(choices: readonly T[]): (value: string, what: string) => T {
+  return (value, what) => {
+    if ((choices as readonly string[]).includes(value)) return value as T;
+    throw new Error(`${what} expects one of ${choices.join(', ')}, got '${value}'`);
+  };
+}

@@ -1,0 +1,51 @@
+/**
+ * Wraps the backend factories so every failed call to a store is reported (by backend name
+ * and S3 error code) without the adapters knowing: the router is given these factories.
+ */
+import type { Backend } from '../backends/types';
+import type { BackendFactory, BackendFactoryTable } from '../backends/registry';
+import { reportBackendError } from './backend-events';
+
+function codeOf(err: unknown): string {
+  const code = (err as { code?: unknown })?.code;
+  return typeof code === 'string' && code ? code : 'InternalError';
+}
+
+/** A view of `target` whose async methods report their rejections; nested objects (multipart) too. */
+function instrument<T extends object>(target: T, backend: string): T {
+  const wrapped = new Map<PropertyKey, unknown>();
+  return new Proxy(target, {
+    get(t, prop, receiver) {
+      const value = Reflect.get(t, prop, receiver) as unknown;
+      if (wrapped.has(prop)) return wrapped.get(prop);
+      let out: unknown = value;
+      if (typeof value === 'function') {
+        out = function (this: unknown, ...args: unknown[]) {
+          const result = (value as (...a: unknown[]) => unknown).apply(t, args);
+          if (result instanceof Promise) {
+            return result.catch((err: unknown) => {
+              reportBackendError(backend, codeOf(err));
+              throw err;
+            });
+          }
+          return result;
+        };
+      } else if (prop === 'multipart' && value && typeof value === 'object') {
+        out = instrument(value as object, backend);
+      } else {
+        return value;
+      }
+      wrapped.set(prop, out);
+      return out;
+    },
+  });
+}
+
+export function instrumentFactories(table: BackendFactoryTable): BackendFactoryTable {
+  const out: Record<string, BackendFactory> = {};
+  for (const [kind, factory] of Object.entries(table) as Array<[string, BackendFactory | undefined]>) {
+    if (!factory) continue;
+    out[kind] = (settings, context) => instrument<Backend>(factory(settings as never, context), context.name);
+  }
+  return out as BackendFactoryTable;
+}
