@@ -154,11 +154,36 @@ export async function dispatch(req: IncomingMessage, res: ServerResponse, opts: 
   }
 }
 
+/** A rest of a request body up to this size is read and dropped after an early answer. */
+const DRAIN_MAX_BYTES = 8 * 1024 * 1024;
+/** How long a client has to send that rest before its connection is cut. */
+const DRAIN_TIMEOUT_MS = 10_000;
+
+/**
+ * An answer given before the request body was read (an early error). A client still sending
+ * cannot read the answer if s3mux closes on it (it gets EPIPE or a reset instead, as Node 24's
+ * fetch does on every refused POST form), so a small rest is read and dropped, as S3 does, and
+ * the connection stays usable; a large or unknown-length rest closes the connection rather
+ * than reading gigabytes nobody wants, and a client that stalls is cut.
+ */
+function endUnreadBody(req: IncomingMessage, res: ServerResponse): void {
+  const declared = Number(req.headers['content-length']);
+  if (!(Number.isFinite(declared) && declared <= DRAIN_MAX_BYTES)) {
+    res.setHeader('Connection', 'close');
+    return;
+  }
+  res.once('finish', () => {
+    if (req.complete) return;
+    const cut = setTimeout(() => req.socket?.destroy(), DRAIN_TIMEOUT_MS).unref();
+    req.once('end', () => clearTimeout(cut));
+    req.once('close', () => clearTimeout(cut));
+    req.resume(); // whether or not a handler had started reading it
+  });
+}
+
 async function send(req: IncomingMessage, res: ServerResponse, r: S3Response): Promise<void> {
   try {
-    // An answer given before the request body was read (an early error) closes the
-    // connection, so a client still sending a large body is not left half-way.
-    if (!req.complete && r.status >= 300) res.setHeader('Connection', 'close');
+    if (!req.complete && r.status >= 300) endUnreadBody(req, res);
     const headers = { ...r.headers };
     if (typeof r.body === 'string') headers['Content-Length'] = String(Buffer.byteLength(r.body));
     else if (r.body === undefined && headers['Content-Length'] === undefined) headers['Content-Length'] = '0';

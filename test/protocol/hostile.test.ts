@@ -798,7 +798,7 @@ function headerCases(): Case[] {
   add('one x-amz-meta header repeated 500 times, signed (metadata > 2 KB)', serialize(build({ ...put, headers: many(500, () => 'x-amz-meta-dup', 'vvvvv') })), 'PUT', codes('MetadataTooLarge'));
   add('a 3 KB x-amz-meta header, signed', serialize(build({ ...put, headers: [['x-amz-meta-big', 'm'.repeat(3000)]] })), 'PUT', codes('MetadataTooLarge'));
   add('40 x-amz-meta headers of 60 bytes, signed', serialize(build({ ...put, headers: many(40, (i) => `x-amz-meta-field${i}`, 'm'.repeat(60)) })), 'PUT', codes('MetadataTooLarge'));
-  add('2500 tiny headers (anonymous)', serialize(anon({ ...put, headers: many(2500, (i) => `h${i}`, '') })), 'PUT', codes('AccessDenied'));
+  add('2500 tiny headers (anonymous)', serialize(anon({ ...put, headers: many(2500, (i) => `h${i}`, '') })), 'PUT', codes('AccessDenied', 'RequestHeaderSectionTooLarge')); // ~20 KB of headers: Node 24 counts it over its 16 KB limit, Node 20 not
   add('a header name of 8000 bytes (anonymous)', serialize(anon({ ...get, headers: [['x-' + 'n'.repeat(8000), 'v']] })), 'GET', codes('AccessDenied'));
   add('500 headers, the request otherwise valid but unsigned x-amz-*', serialize(build({ ...get, headers: many(500, (i) => `x-amz-h${i}`) }, { signedHeaders: ['host', 'x-amz-content-sha256', 'x-amz-date'] })), 'GET', codes('AccessDenied'));
   return out;
