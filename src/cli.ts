@@ -21,11 +21,13 @@ interface ServeArgs {
   tlsKey?: string;
   region: string;
   multipartExpiry: number;
+  fsEncryptedAtRest: boolean;
 }
 
 const USAGE = `usage:
   s3mux serve [--address HOST:PORT] [--data-dir DIR] [--config FILE] [--domain DOMAIN]...
               [--tls-cert FILE --tls-key FILE] [--region REGION] [--multipart-expiry 7d]
+              [--fs-encrypted-at-rest true|false]
   s3mux check FILE`;
 
 /** Flag name -> how it lands in ServeArgs. */
@@ -38,10 +40,14 @@ const SERVE_FLAGS: Record<string, (a: ServeArgs, v: string) => void> = {
   '--tls-key': (a, v) => { a.tlsKey = v; },
   '--region': (a, v) => { a.region = v; },
   '--multipart-expiry': (a, v) => { a.multipartExpiry = parseDuration(v, '--multipart-expiry'); },
+  '--fs-encrypted-at-rest': (a, v) => {
+    if (v !== 'true' && v !== 'false') throw new Error("option '--fs-encrypted-at-rest' takes true or false");
+    a.fsEncryptedAtRest = v === 'true';
+  },
 };
 
 export function parseServeArgs(argv: string[]): ServeArgs {
-  const args: ServeArgs = { address: '127.0.0.1:9000', dataDir: './data', domains: [], region: 'us-east-1', multipartExpiry: DEFAULT_MULTIPART_MAX_AGE_MS };
+  const args: ServeArgs = { address: '127.0.0.1:9000', dataDir: './data', domains: [], region: 'us-east-1', multipartExpiry: DEFAULT_MULTIPART_MAX_AGE_MS, fsEncryptedAtRest: false };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split(/=(.*)/s, 2);
     const apply = SERVE_FLAGS[flag];
@@ -83,7 +89,7 @@ async function serve(argv: string[]): Promise<void> {
   }));
   const server = await startServer({
     router, host, port, region: args.region, domains: args.domains, identities: [root.identity], users,
-    multipartMaxAgeMs: args.multipartExpiry,
+    multipartMaxAgeMs: args.multipartExpiry, fsEncryptedAtRest: args.fsEncryptedAtRest,
     tls: args.tlsCert && args.tlsKey ? { cert: args.tlsCert, key: args.tlsKey } : undefined,
     log: (line) => console.error(line),
   });

@@ -27,6 +27,8 @@ export interface Services {
   region: string;
   /** How often long answers (CompleteMultipartUpload) send a keep-alive space; default 5 s. */
   keepAliveMs?: number;
+  /** The fs backends' folders are on encrypted storage: SSE-S3 (AES256) requests are honoured there. */
+  fsEncryptedAtRest?: boolean;
 }
 
 export class S3Context {

@@ -12,6 +12,7 @@ import { resolveTarget, type Target } from './addressing';
 import { S3Context, type S3Response, type Services } from './context';
 import { findOperation, type Level } from './operations';
 import { errorResponse } from './respond';
+import { checkRequestFeatures } from './request-features';
 
 export interface DispatchOptions {
   services: Services;
@@ -83,7 +84,9 @@ export async function dispatch(req: IncomingMessage, res: ServerResponse, opts: 
     } else {
       if (op.action) ctx.authorize(op.action, ctx.bucketName);
       else if (auth.type === 'anonymous') throw new S3Error('AccessDenied', 'Anonymous access is not allowed here.');
+      const honoured = checkRequestFeatures(ctx);
       response = await op.handler(ctx);
+      if (response.status < 300) response.headers = { ...honoured, ...response.headers };
     }
   } catch (err) {
     const e = toS3Error(err);

@@ -123,9 +123,12 @@ export function requestBody(ctx: S3Context, attrs?: ObjectAttributes, opts: Body
   const auth = ctx.auth;
   const contentSha = ctx.header('x-amz-content-sha256');
   const encoding = (ctx.header('content-encoding') ?? '').toLowerCase();
-  const streaming = (contentSha !== undefined && STREAMING.test(contentSha)) || encoding.split(',').map((s) => s.trim()).includes('aws-chunked');
   const contentLength = declaredLength(ctx.header('content-length'), 'Content-Length');
   const decodedLength = declaredLength(ctx.header('x-amz-decoded-content-length'), 'x-amz-decoded-content-length');
+  // The framing is announced by the STREAMING-* payload hash; Content-Encoding: aws-chunked
+  // alone (without a decoded length) is a plain body whose stored encoding drops the word.
+  const streaming = (contentSha !== undefined && STREAMING.test(contentSha))
+    || (decodedLength !== undefined && encoding.split(',').map((s) => s.trim()).includes('aws-chunked'));
   if (streaming && decodedLength === undefined) throw new S3Error('MissingContentLength', 'x-amz-decoded-content-length is required with aws-chunked bodies.');
   const chunkedTransfer = (ctx.header('transfer-encoding') ?? '').toLowerCase().includes('chunked');
   if (opts.requireLength && contentLength === undefined && !chunkedTransfer) throw new S3Error('MissingContentLength');

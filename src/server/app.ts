@@ -33,6 +33,8 @@ export interface ServerOptions {
   multipartMaxAgeMs?: number;
   /** Keep-alive interval of long answers (tests shorten it). */
   keepAliveMs?: number;
+  /** The fs backends' folders are on encrypted storage (SSE-S3 requests are honoured there). */
+  fsEncryptedAtRest?: boolean;
 }
 
 export const DEFAULT_MULTIPART_MAX_AGE_MS = 7 * 24 * 3600_000;
@@ -60,7 +62,7 @@ export function createApp(opts: ServerOptions): express.Express {
   app.get('/-/health', (_req, res) => { res.json({ status: 'ok' }); });
   app.use((req, res) => {
     void dispatch(req, res, {
-      services: { router: opts.router, region: opts.region ?? 'us-east-1', keepAliveMs: opts.keepAliveMs },
+      services: { router: opts.router, region: opts.region ?? 'us-east-1', keepAliveMs: opts.keepAliveMs, fsEncryptedAtRest: opts.fsEncryptedAtRest },
       domains: opts.domains ?? [],
       credentials,
       principals,

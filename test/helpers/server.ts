@@ -27,6 +27,7 @@ export interface TestServerOptions {
   tls?: { cert: string; key: string };
   users?: ServerOptions['users'];
   keepAliveMs?: number;
+  fsEncryptedAtRest?: boolean;
 }
 
 export async function startTestServer(opts: TestServerOptions = {}): Promise<TestServer> {
@@ -38,7 +39,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     ? Router.fromTable(validateRoutingTable({ backends: { mem: { type: 'memory', store: path.basename(dataDir) } } }, { baseDir: dataDir }))
     : Router.defaultFor(dataDir));
   const running = await startServer({
-    router, host: '127.0.0.1', port: 0, domains: opts.domains, tls: opts.tls, users: opts.users, keepAliveMs: opts.keepAliveMs,
+    router, host: '127.0.0.1', port: 0, domains: opts.domains, tls: opts.tls, users: opts.users, keepAliveMs: opts.keepAliveMs, fsEncryptedAtRest: opts.fsEncryptedAtRest,
     identities: [{ accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY }],
     log: (line) => console.error(line),
   });
