@@ -264,6 +264,9 @@ describe('protocol: S3 fidelity', () => {
     const e = await errorOf(srv.s3.send(new GetObjectTorrentCommand({ Bucket, Key: 'torrent/obj' })));
     expect(e.$metadata.httpStatusCode).to.equal(404);
     expect(e.name).to.equal('NoSuchKey');
+  });
+
+  it('GET ?torrent in a missing bucket: NoSuchBucket', async () => {
     const missing = await errorOf(srv.s3.send(new GetObjectTorrentCommand({ Bucket: 'no-such-bucket-here', Key: 'x' })));
     expect(missing.name).to.equal('NoSuchBucket');
   });

@@ -105,11 +105,15 @@ describe('protocol: request headers are honoured or refused, never dropped', () 
       await srv.s3.send(new CopyObjectCommand({ Bucket, Key: 'acl-copy', CopySource: `${Bucket}/acl`, ACL: 'bucket-owner-full-control' }));
     });
 
-    it('CreateBucket with object lock enabled is refused and creates nothing', async () => {
+    it('CreateBucket with object lock enabled is refused', async () => {
       const e = await errorOf(srv.s3.send(new CreateBucketCommand({ Bucket: 'locked-bucket', ObjectLockEnabledForBucket: true })));
       expect(e.name).to.equal('NotImplemented');
-      expect((await errorOf(srv.s3.send(new HeadBucketCommand({ Bucket: 'locked-bucket' })))).$metadata.httpStatusCode).to.equal(404);
       await srv.s3.send(new CreateBucketCommand({ Bucket: 'acl-private-bucket', ACL: 'private', ObjectOwnership: 'BucketOwnerEnforced' }));
+    });
+
+    it('a refused CreateBucket creates no bucket', async () => {
+      await errorOf(srv.s3.send(new CreateBucketCommand({ Bucket: 'locked-bucket-2', ObjectLockEnabledForBucket: true })));
+      expect((await errorOf(srv.s3.send(new HeadBucketCommand({ Bucket: 'locked-bucket-2' })))).$metadata.httpStatusCode).to.equal(404);
     });
 
     it('object lock headers on PutObject: InvalidRequest, as for a bucket without object lock', async () => {
