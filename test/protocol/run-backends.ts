@@ -12,6 +12,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import os from 'node:os';
 import path from 'node:path';
 import { OWN_ROUTER_FILES, PROTOCOL_BACKENDS } from '../helpers/protocol-backends';
+import { REQUEST_FEATURES } from '../../src/s3/request-features';
 
 const DIST = path.resolve(__dirname, '../..');
 const ROOT = path.resolve(DIST, '..');
@@ -117,6 +118,24 @@ function reportTable(results: BackendResult[], seconds: number): string {
   return lines.join('\n');
 }
 
+function replaceSection(text: string, name: string, body: string): string {
+  const start = `<!-- ${name}:start -->`;
+  const end = `<!-- ${name}:end -->`;
+  const i = text.indexOf(start);
+  const j = text.indexOf(end);
+  if (i < 0 || j < i) throw new Error(`README.md has no ${name} markers`);
+  return text.slice(0, i + start.length) + '\n' + body + '\n' + text.slice(j);
+}
+
+/** The request-feature table (src/s3/request-features.ts), tested by test/protocol/request-features.test.ts. */
+function featuresTable(): string {
+  return [
+    '| header | what s3mux does |',
+    '|---|---|',
+    ...REQUEST_FEATURES.map((f) => `| \`${f.header}\` | ${f.summary} |`),
+  ].join('\n');
+}
+
 async function main(): Promise<void> {
   const { backends, jobs, report } = args();
   const dir = mkdtempSync(path.join(os.tmpdir(), 's3mux-protocol-backends-'));
@@ -133,14 +152,11 @@ async function main(): Promise<void> {
   console.log(`protocol suite on ${backends.length} backends: ${seconds} s (${jobs} in parallel); logs in ${dir}`);
   if (report) {
     const readme = path.join(ROOT, 'README.md');
-    const text = readFileSync(readme, 'utf8');
-    const start = '<!-- fidelity:start -->';
-    const end = '<!-- fidelity:end -->';
-    const i = text.indexOf(start);
-    const j = text.indexOf(end);
-    if (i < 0 || j < i) throw new Error('README.md has no fidelity markers');
-    writeFileSync(readme, text.slice(0, i + start.length) + '\n' + reportTable(results, seconds) + '\n' + text.slice(j));
-    console.log('README.md fidelity table written');
+    let text = readFileSync(readme, 'utf8');
+    text = replaceSection(text, 'fidelity', reportTable(results, seconds));
+    text = replaceSection(text, 'features', featuresTable());
+    writeFileSync(readme, text);
+    console.log('README.md fidelity and request-feature tables written');
   }
   if (!failed) rmSync(dir, { recursive: true, force: true });
   process.exit(failed ? 1 : 0);
