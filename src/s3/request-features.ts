@@ -147,11 +147,27 @@ const BY_HEADER = new Map(REQUEST_FEATURES.map((f) => [f.header, f]));
  * cannot honour. Returns the headers S3 answers with to confirm what was honoured.
  */
 export function checkRequestFeatures(ctx: S3Context): Record<string, string> {
-  const echo: Record<string, string> = {};
+  const values: Array<[string, string]> = [];
   for (const [name, raw] of Object.entries(ctx.headers)) {
+    if (raw !== undefined) values.push([name, Array.isArray(raw) ? raw.join(',') : raw]);
+  }
+  return checkFeatures(values, ctx);
+}
+
+/**
+ * The same for the fields of a POST Object form, which stand for the headers of a PUT
+ * (`acl` for x-amz-acl). `ctx` is the form signer's.
+ */
+export function checkFormFeatures(fields: Iterable<[lowerName: string, value: string]>, ctx: S3Context): Record<string, string> {
+  return checkFeatures([...fields].map(([name, v]) => [name === 'acl' ? 'x-amz-acl' : name, v]), ctx);
+}
+
+function checkFeatures(values: Array<[string, string]>, ctx: S3Context): Record<string, string> {
+  const echo: Record<string, string> = {};
+  for (const [name, value] of values) {
     const feature = BY_HEADER.get(name);
-    if (!feature || raw === undefined) continue;
-    const outcome = feature.decide(Array.isArray(raw) ? raw.join(',') : raw, ctx);
+    if (!feature) continue;
+    const outcome = feature.decide(value, ctx);
     if (!outcome.honoured) throw outcome.error;
     Object.assign(echo, outcome.echo);
   }
