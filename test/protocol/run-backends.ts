@@ -100,20 +100,13 @@ function reportTable(results: BackendResult[], seconds: number): string {
     '|---|---|--:|--:|--:|',
     ...results.map((r) => `| ${r.name} | ${r.store} | ${r.passes} | ${r.failures.length + (r.error ? 1 : 0)} | ${r.gaps.length} |`),
     '',
-    'Declared gaps (a store\'s own limits, declared once in test/helpers/protocol-backends.ts):',
+    'Declared gaps skipped in this run (a store\'s own limits, declared once with the reason in test/helpers/protocol-backends.ts):',
     '',
   ];
-  const byReason = new Map<string, { backends: Set<string>; tests: Set<string> }>();
-  for (const b of PROTOCOL_BACKENDS) {
-    for (const [fragment, reason] of Object.entries(b.gaps ?? {})) {
-      const e = byReason.get(`${fragment}\u0000${reason}`) ?? { backends: new Set<string>(), tests: new Set<string>() };
-      e.backends.add(b.name);
-      byReason.set(`${fragment}\u0000${reason}`, e);
-    }
-  }
-  for (const [k, e] of byReason) {
-    const [fragment, reason] = k.split('\u0000');
-    lines.push(`- **${[...e.backends].join(', ')}**: "${fragment}": ${reason}`);
+  for (const r of results) {
+    const byReason = new Map<string, number>();
+    for (const g of r.gaps) byReason.set(g.reason, (byReason.get(g.reason) ?? 0) + 1);
+    for (const [reason, n] of byReason) lines.push(`- **${r.name}** (${n} test${n === 1 ? '' : 's'}): ${reason}`);
   }
   return lines.join('\n');
 }
