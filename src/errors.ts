@@ -24,7 +24,7 @@ export const ERROR_TABLE = {
   InvalidPart: [400, 'One or more of the specified parts could not be found.'],
   IncorrectNumberOfFilesInPostRequest: [400, 'POST requires exactly one file upload per request.'],
   InvalidPolicyDocument: [400, 'The content of the form does not meet the conditions specified in the policy document.'],
-  InvalidPartNumber: [416, 'The requested partnumber is not satisfiable'],
+  InvalidPartNumber: [400, 'The requested partnumber is not satisfiable'],
   InvalidPartOrder: [400, 'The list of parts was not in ascending order.'],
   InvalidRange: [416, 'The requested range is not satisfiable'],
   InvalidRequest: [400, 'Invalid Request'],
@@ -62,20 +62,32 @@ export const ERROR_TABLE = {
 
 export type S3ErrorCode = keyof typeof ERROR_TABLE;
 
+/**
+ * The few answers where S3 gives a code another status than its usual one: a presigned URL
+ * whose X-Amz-Expires is out of range is refused with 403, as an expired one is, while the
+ * other AuthorizationQueryParametersError answers are 400.
+ */
+const CONTEXT_STATUS: ReadonlyArray<{ code: S3ErrorCode; message: RegExp; status: number }> = [
+  { code: 'AuthorizationQueryParametersError', message: /^X-Amz-Expires must be/, status: 403 },
+];
+
 export class S3Error extends Error {
   readonly code: S3ErrorCode;
   /** Extra elements S3 adds to the error XML (for example StringToSign, Key, BucketName). */
   readonly extra: Record<string, string>;
+  private readonly contextStatus?: number;
 
   constructor(code: S3ErrorCode, message?: string, extra: Record<string, string> = {}) {
     super(message ?? ERROR_TABLE[code][1]);
     this.name = 'S3Error';
     this.code = code;
     this.extra = extra;
+    const override = CONTEXT_STATUS.find((c) => c.code === code && c.message.test(this.message));
+    this.contextStatus = override?.status;
   }
 
   get status(): number {
-    return ERROR_TABLE[this.code][0];
+    return this.contextStatus ?? ERROR_TABLE[this.code][0];
   }
 }
 

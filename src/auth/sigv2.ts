@@ -233,7 +233,8 @@ export function authenticateV2(req: SigV2Request, lookup: CredentialLookup, now:
     const xAmzDate = headerOf(req, 'x-amz-date');
     const dateHeader = headerOf(req, 'date');
     const t = xAmzDate !== undefined ? parseDate(xAmzDate) : dateHeader !== undefined ? parseDate(dateHeader) : undefined;
-    if (!t) throw new S3Error('AccessDenied', 'AWS authentication requires a valid Date or x-amz-date header');
+    // A date before the epoch is no valid date to S3 (AccessDenied, not a skew).
+    if (!t || t.getTime() < 0) throw new S3Error('AccessDenied', 'AWS authentication requires a valid Date or x-amz-date header');
     if (Math.abs(t.getTime() - now.getTime()) > maxSkewMs) {
       throw new S3Error('RequestTimeTooSkewed', undefined, {
         RequestTime: xAmzDate ?? dateHeader ?? '',

@@ -280,10 +280,10 @@ function parsePresigned(q: Map<string, string>): Parsed & { amzDate: string; exp
   const expiresRaw = q.get('X-Amz-Expires')!;
   if (!/^-?\d+$/.test(expiresRaw)) throw queryError('X-Amz-Expires should be a number');
   const expires = Number(expiresRaw);
+  // S3's words and status (403, src/errors.ts); 0 is valid and has expired by the time it arrives.
   if (expires < 0) throw queryError('X-Amz-Expires must be non-negative');
-  if (expires === 0) throw queryError('X-Amz-Expires must be greater than 0');
   if (expires > MAX_PRESIGNED_EXPIRES) {
-    throw queryError(`X-Amz-Expires must be less than a week (in seconds) that is ${MAX_PRESIGNED_EXPIRES}`);
+    throw queryError(`X-Amz-Expires must be less than a week (in seconds); that is, the given X-Amz-Expires must be less than ${MAX_PRESIGNED_EXPIRES} seconds`);
   }
   return { presigned: true, ...scope, signedHeaders: headers, signature: q.get('X-Amz-Signature')!, amzDate: q.get('X-Amz-Date')!, expires };
 }
@@ -340,7 +340,7 @@ export function authenticate(req: AuthRequest, lookup: CredentialLookup, now: Da
     // A presigned URL is valid from its date (with the usual skew) until date + expires.
     if (requestTime.getTime() - now.getTime() > maxSkewMs) throw new S3Error('AccessDenied', 'Request is not valid yet');
     const expiresAt = new Date(requestTime.getTime() + p.expires * 1000);
-    if (now.getTime() > expiresAt.getTime()) {
+    if (p.expires === 0 || now.getTime() > expiresAt.getTime()) {
       throw new S3Error('AccessDenied', 'Request has expired', {
         'X-Amz-Expires': String(p.expires),
         Expires: expiresAt.toISOString(),

@@ -152,10 +152,21 @@ export interface ListUploadsPage {
  * process), so any s3mux replica can continue an upload another began. The S3 layer
  * validates part order, sizes and ETags before it calls completeUpload.
  */
+/** How a part arrives: its announced length, and the checksums it was sent with. */
+export interface PartOptions {
+  size?: number;
+  /**
+   * The part's x-amz-checksum-* values (as ObjectAttributes.checksums: header values are
+   * there before the body, trailing ones once it has ended). A store that keeps them returns
+   * them in PartInfo.checksums, so Complete can check what the client names.
+   */
+  verified?: Pick<ObjectAttributes, 'checksums'>;
+}
+
 export interface MultipartStore {
   createUpload(bucket: string, key: string, attrs: ObjectAttributes): Promise<string>;
   /** Throws NoSuchUpload. The part is stored only if the body ends without error. */
-  uploadPart(bucket: string, key: string, uploadId: string, partNumber: number, body: Readable, opts?: { size?: number }): Promise<PartInfo>;
+  uploadPart(bucket: string, key: string, uploadId: string, partNumber: number, body: Readable, opts?: PartOptions): Promise<PartInfo>;
   /** Throws NoSuchUpload. Parts in ascending part-number order. */
   listParts(bucket: string, key: string, uploadId: string, opts: ListPartsOptions): Promise<ListPartsPage>;
   /**

@@ -24,6 +24,8 @@ export interface ServeOptions {
   /** A separate listener for /metrics; off when undefined. */
   metricsAddress?: string;
   shutdownGraceMs: number;
+  /** The fs backends' folders are on encrypted storage: SSE-S3 (AES256) requests are honoured there. */
+  fsEncryptedAtRest: boolean;
 }
 
 interface OptionSpec {
@@ -53,6 +55,7 @@ export const SERVE_OPTIONS: OptionSpec[] = [
   { flag: 'log-format', key: 'logFormat', type: 'string', valueName: 'FORMAT', default: 'json', parse: parseChoice(LOG_FORMATS), help: 'json (one object a line) or pretty (one readable line per entry)' },
   { flag: 'metrics', key: 'metrics', type: 'boolean', help: 'serve Prometheus metrics on the main port at /minio/v2/metrics/cluster (unauthenticated)' },
   { flag: 'metrics-address', key: 'metricsAddress', type: 'string', valueName: 'HOST:PORT', parse: address, help: 'serve Prometheus metrics at /metrics on a separate listener (off by default)' },
+  { flag: 'fs-encrypted-at-rest', key: 'fsEncryptedAtRest', type: 'boolean', help: 'the fs data folders are on encrypted storage: SSE-S3 (AES256) uploads are accepted there (else refused)' },
   { flag: 'shutdown-grace', key: 'shutdownGraceMs', type: 'string', valueName: 'DURATION', default: '25s', parse: duration, help: 'on SIGTERM/SIGINT, how long in-flight requests may take to finish' },
 ];
 

@@ -59,7 +59,7 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv = process.
     routing: built.state, host, port, region: opts.region, domains: opts.domains,
     multipartMaxAgeMs: opts.multipartExpiryMs ?? DEFAULT_MULTIPART_MAX_AGE_MS,
     tls: opts.tlsCert && opts.tlsKey ? { cert: opts.tlsCert, key: opts.tlsKey } : undefined,
-    logger, metricsOnMainPort: opts.metrics,
+    logger, metricsOnMainPort: opts.metrics, fsEncryptedAtRest: opts.fsEncryptedAtRest,
   });
   let metricsListener: MetricsListener | undefined;
   if (opts.metricsAddress) {

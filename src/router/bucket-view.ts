@@ -7,7 +7,7 @@ import type { Readable } from 'node:stream';
 import { S3Error } from '../errors';
 import type {
   Backend, ListOptions, ListPage, ListPartsOptions, ListPartsPage, ListUploadsOptions, ListUploadsPage,
-  MultipartStore, ObjectAttributes, ObjectHandle, ObjectMeta, PartInfo, PutOptions, Tag,
+  MultipartStore, ObjectAttributes, ObjectHandle, ObjectMeta, PartInfo, PartOptions, PutOptions, Tag,
 } from '../backends/types';
 import type { Route } from './router';
 
@@ -93,7 +93,7 @@ export class BucketView {
     return this.store.createUpload(this.realBucket, this.realKey(key), attrs);
   }
 
-  async uploadPart(key: string, uploadId: string, partNumber: number, body: Readable, opts?: { size?: number }): Promise<PartInfo> {
+  async uploadPart(key: string, uploadId: string, partNumber: number, body: Readable, opts?: PartOptions): Promise<PartInfo> {
     this.assertWritable();
     return this.store.uploadPart(this.realBucket, this.realKey(key), uploadId, partNumber, body, opts);
   }

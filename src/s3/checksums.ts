@@ -211,7 +211,7 @@ export function checksumHeaderName(alg: ChecksumAlgorithm): string {
 }
 
 /** Is this the base64 of exactly `length` bytes, in canonical form? */
-function isDigestBase64(value: string, length: number): boolean {
+export function isDigestBase64(value: string, length: number): boolean {
   const b = Buffer.from(value, 'base64');
   return b.length === length && b.toString('base64') === value;
 }

@@ -11,6 +11,7 @@ import type { AuthResult } from '../auth/sigv4';
 import { ANONYMOUS, isAllowed, type Action, type Principal } from '../auth/policy';
 import type { Target } from './addressing';
 import { header } from './headers';
+import { validateBucketName } from '../backends/keys';
 
 export interface S3Response {
   status: number;
@@ -27,6 +28,8 @@ export interface Services {
   region: string;
   /** How often long answers (CompleteMultipartUpload) send a keep-alive space; default 5 s. */
   keepAliveMs?: number;
+  /** The fs backends' folders are on encrypted storage: SSE-S3 (AES256) requests are honoured there. */
+  fsEncryptedAtRest?: boolean;
 }
 
 export class S3Context {
@@ -59,6 +62,9 @@ export class S3Context {
 
   /** The virtual bucket this request addresses, resolved through the routing table. */
   bucket(name: string = this.bucketName): BucketView {
+    // No bucket can have such a name (legacy names included): it must not reach a store,
+    // where '/' or '%' would address something else.
+    if (!/^[A-Za-z0-9._-]{1,255}$/.test(name)) validateBucketName(name);
     return new BucketView(this.services.router.resolve(name));
   }
 

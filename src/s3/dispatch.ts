@@ -13,6 +13,7 @@ import { S3Context, type S3Response, type Services } from './context';
 import { findOperation, type Level } from './operations';
 import { errorResponse } from './respond';
 import { sendableHeaders } from './header-values';
+import { checkRequestFeatures } from './request-features';
 
 export interface DispatchOptions {
   services: Services;
@@ -129,8 +130,10 @@ export async function dispatch(req: IncomingMessage, res: ServerResponse, opts: 
     } else {
       if (op.action) ctx.authorize(op.action, ctx.bucketName, op.publicRead);
       else if (auth.type === 'anonymous') throw new S3Error('AccessDenied', 'Anonymous access is not allowed here.');
+      const honoured = checkRequestFeatures(ctx);
       sendContinue(req, res);
       response = await op.handler(ctx);
+      if (response.status < 300) response.headers = { ...honoured, ...response.headers };
     }
   } catch (err) {
     const e = toS3Error(err);

@@ -6,6 +6,7 @@ import { S3Error } from '../errors';
 import type { Action } from '../auth/policy';
 import type { Handler } from './context';
 import * as buckets from './ops/buckets';
+import { getObjectAttributes } from './ops/attributes';
 import { copyObject } from './ops/copy';
 import { deleteObjects } from './ops/delete-objects';
 import { listObjectsV1, listObjectsV2 } from './ops/listing';
@@ -13,6 +14,7 @@ import * as multipart from './ops/multipart';
 import * as objects from './ops/objects';
 import { postObject, type FormHandler } from './ops/post-object';
 import * as tagging from './ops/tagging';
+import { getObjectTorrent } from './ops/torrent';
 
 export type Level = 'service' | 'bucket' | 'object';
 
@@ -71,6 +73,8 @@ export const OPERATIONS: Operation[] = [
   { name: 'GetObjectTagging', action: 'read', method: 'GET', level: 'object', sub: 'tagging', handler: tagging.getObjectTagging },
   { name: 'PutObjectTagging', action: 'write', method: 'PUT', level: 'object', sub: 'tagging', handler: tagging.putObjectTagging },
   { name: 'DeleteObjectTagging', action: 'write', method: 'DELETE', level: 'object', sub: 'tagging', handler: tagging.deleteObjectTagging },
+  { name: 'GetObjectAttributes', action: 'read', method: 'GET', level: 'object', sub: 'attributes', handler: getObjectAttributes },
+  { name: 'GetObjectTorrent', action: 'read', method: 'GET', level: 'object', sub: 'torrent', handler: getObjectTorrent },
   { name: 'GetObjectAcl', action: 'read', method: 'GET', level: 'object', sub: 'acl', handler: buckets.getObjectAcl },
   { name: 'CopyObject', action: 'write', method: 'PUT', level: 'object', withHeader: 'x-amz-copy-source', handler: copyObject },
   { name: 'PutObject', action: 'write', method: 'PUT', level: 'object', handler: objects.putObject },

@@ -123,9 +123,12 @@ export function requestBody(ctx: S3Context, attrs?: ObjectAttributes, opts: Body
   const auth = ctx.auth;
   const contentSha = ctx.header('x-amz-content-sha256');
   const encoding = (ctx.header('content-encoding') ?? '').toLowerCase();
-  const streaming = (contentSha !== undefined && STREAMING.test(contentSha)) || encoding.split(',').map((s) => s.trim()).includes('aws-chunked');
   const contentLength = declaredLength(ctx.header('content-length'), 'Content-Length');
   const decodedLength = declaredLength(ctx.header('x-amz-decoded-content-length'), 'x-amz-decoded-content-length');
+  // The framing is announced by the STREAMING-* payload hash; Content-Encoding: aws-chunked
+  // alone (without a decoded length) is a plain body whose stored encoding drops the word.
+  const streaming = (contentSha !== undefined && STREAMING.test(contentSha))
+    || (decodedLength !== undefined && encoding.split(',').map((s) => s.trim()).includes('aws-chunked'));
   if (streaming && decodedLength === undefined) throw new S3Error('MissingContentLength', 'x-amz-decoded-content-length is required with aws-chunked bodies.');
   const chunkedTransfer = (ctx.header('transfer-encoding') ?? '').toLowerCase().includes('chunked');
   if (opts.requireLength && contentLength === undefined && !chunkedTransfer) throw new S3Error('MissingContentLength');
@@ -161,6 +164,9 @@ export function requestBody(ctx: S3Context, attrs?: ObjectAttributes, opts: Body
     stream = pipeline(source, verifier, () => {});
   }
   if (attrs) {
+    // Header checksums are known (and well-formed) before the body: a store that sends its
+    // metadata ahead of the bytes (the s3 backend) can keep them; the body still has to match.
+    if (Object.keys(headerValues).length) attrs.checksums = { ...headerValues } as Record<string, string>;
     verifier.once('end', () => {
       const digests = verifier.digests();
       const named = [...Object.keys(headerValues), ...trailing, ...computeOnly] as ChecksumAlgorithm[];

@@ -48,6 +48,8 @@ export interface ServerOptions {
   keepAliveMs?: number;
   /** How long /readyz trusts a probe, and how long a probe may take (tests shorten them). */
   readiness?: { maxAgeMs?: number; timeoutMs?: number };
+  /** The fs backends' folders are on encrypted storage (SSE-S3 requests are honoured there). */
+  fsEncryptedAtRest?: boolean;
 }
 
 export const DEFAULT_MULTIPART_MAX_AGE_MS = 7 * 24 * 3600_000;
@@ -127,7 +129,7 @@ function createApp(opts: ServerOptions, rt: Runtime): express.Express {
     let finished = false;
     const once = (record: RequestRecord) => { if (!finished) { finished = true; done(record); } };
     const p = dispatch(req, res, {
-      services: { router, region: opts.region ?? 'us-east-1', keepAliveMs: opts.keepAliveMs },
+      services: { router, region: opts.region ?? 'us-east-1', keepAliveMs: opts.keepAliveMs, fsEncryptedAtRest: opts.fsEncryptedAtRest },
       domains: opts.domains ?? [],
       credentials,
       principals,

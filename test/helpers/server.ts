@@ -7,6 +7,7 @@ import * as Minio from 'minio';
 import { startServer, type RunningServer, type ServerOptions } from '../../src/server/app';
 import { Router } from '../../src/router/router';
 import { validateRoutingTable } from '../../src/router/config';
+import { startProtocolStore } from './protocol-backends';
 
 export const ACCESS_KEY = 'testaccesskey';
 export const SECRET_KEY = 'testsecretkey/with+chars';
@@ -27,18 +28,23 @@ export interface TestServerOptions {
   tls?: { cert: string; key: string };
   users?: ServerOptions['users'];
   keepAliveMs?: number;
+  fsEncryptedAtRest?: boolean;
 }
 
 export async function startTestServer(opts: TestServerOptions = {}): Promise<TestServer> {
   // The data directory sits alone in a fresh folder, so tests can check nothing lands beside it.
   const sandbox = mkdtempSync(path.join(os.tmpdir(), 's3mux-test-'));
   const dataDir = path.join(sandbox, 'data');
-  // S3MUX_TEST_BACKEND=memory runs the protocol suite on the memory backend instead of fs.
-  const router = opts.router ?? (process.env.S3MUX_TEST_BACKEND === 'memory'
-    ? Router.fromTable(validateRoutingTable({ backends: { mem: { type: 'memory', store: path.basename(dataDir) } } }, { baseDir: dataDir }))
-    : Router.defaultFor(dataDir));
+  // S3MUX_TEST_BACKEND=memory runs the protocol suite on the memory backend instead of fs;
+  // s3, s3rver, azure, gcs, gcs-double on a fresh store of that kind (helpers/protocol-backends.ts).
+  const store = opts.router ? undefined : await startProtocolStore(path.join(sandbox, 'store'));
+  const router = opts.router ?? (store
+    ? Router.fromTable(validateRoutingTable(store.table, { baseDir: dataDir }))
+    : process.env.S3MUX_TEST_BACKEND === 'memory'
+      ? Router.fromTable(validateRoutingTable({ backends: { mem: { type: 'memory', store: path.basename(dataDir) } } }, { baseDir: dataDir }))
+      : Router.defaultFor(dataDir));
   const running = await startServer({
-    router, host: '127.0.0.1', port: 0, domains: opts.domains, tls: opts.tls, users: opts.users, keepAliveMs: opts.keepAliveMs,
+    router, host: '127.0.0.1', port: 0, domains: opts.domains, tls: opts.tls, users: opts.users, keepAliveMs: opts.keepAliveMs, fsEncryptedAtRest: opts.fsEncryptedAtRest,
     identities: [{ accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY }],
     log: (line) => console.error(line),
   });
@@ -55,6 +61,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
       s3.destroy();
       await running.close();
       await router.close();
+      await store?.stop();
       rmSync(sandbox, { recursive: true, force: true });
     },
   };

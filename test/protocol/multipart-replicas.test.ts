@@ -50,6 +50,24 @@ describe('protocol: multipart across processes', function () {
     expect(sha(Buffer.from(await got.Body!.transformToByteArray()))).to.equal(sha(Buffer.concat(parts)));
   });
 
+  it('a Complete repeated on another replica, and after a restart, answers 200 with the same ETag', async () => {
+    const [a, b] = [await start(), await start()];
+    await a.client.send(new CreateBucketCommand({ Bucket: 'retry' }));
+    const parts = [randomBytes(5 * MiB), randomBytes(77)];
+    const { UploadId } = await a.client.send(new CreateMultipartUploadCommand({ Bucket: 'retry', Key: 'k' }));
+    const Parts = [];
+    for (let i = 0; i < parts.length; i++) {
+      Parts.push({ PartNumber: i + 1, ETag: (await a.client.send(new UploadPartCommand({ Bucket: 'retry', Key: 'k', UploadId, PartNumber: i + 1, Body: parts[i] }))).ETag! });
+    }
+    const done = await a.client.send(new CompleteMultipartUploadCommand({ Bucket: 'retry', Key: 'k', UploadId, MultipartUpload: { Parts } }));
+    const onB = await b.client.send(new CompleteMultipartUploadCommand({ Bucket: 'retry', Key: 'k', UploadId, MultipartUpload: { Parts } }));
+    expect(onB.ETag).to.equal(done.ETag);
+    await a.stop('SIGKILL');
+    const c = await start();
+    const afterRestart = await c.client.send(new CompleteMultipartUploadCommand({ Bucket: 'retry', Key: 'k', UploadId, MultipartUpload: { Parts } }));
+    expect(afterRestart.ETag).to.equal(done.ETag);
+  });
+
   it('an upload survives its server being killed (-9) and replaced between parts', async () => {
     const first = await start();
     await first.client.send(new CreateBucketCommand({ Bucket: 'restart' }));

@@ -183,6 +183,19 @@ describe('protocol: POST Object (browser form uploads)', function () {
       expect(o.Metadata!.note).to.equal(`=?UTF-8?B?${Buffer.from('ünïcödé ✓', 'utf8').toString('base64')}?=`);
     });
 
+    it('acl and encryption fields are honoured or refused as the headers of a PUT: private stored, public-read and SSE-C refused', async () => {
+      const policy = encodePolicy([{ bucket: Bucket }, ['starts-with', '$key', 'acl/'], ['starts-with', '$acl', ''], ['starts-with', '$x-amz-server-side-encryption-customer-algorithm', '']]);
+      const ok = await postForm(url, [['key', 'acl/private'], ...v2Fields(policy), ['acl', 'private']], { data: 'x' });
+      expect(ok.status, ok.text).to.equal(204);
+      const pub = await postForm(url, [['key', 'acl/public'], ...v2Fields(policy), ['acl', 'public-read']], { data: 'x' });
+      expect(pub.status).to.equal(501);
+      expect(pub.code).to.equal('NotImplemented');
+      const ssec = await postForm(url, [['key', 'acl/ssec'], ...v2Fields(policy), ['acl', 'private'], ['x-amz-server-side-encryption-customer-algorithm', 'AES256']], { data: 'x' });
+      expect(ssec.code).to.equal('NotImplemented');
+      expect(await exists('acl/public')).to.equal(false);
+      expect(await exists('acl/ssec')).to.equal(false);
+    });
+
     it('V2: success_action_status 201 answers the PostResponse document', async () => {
       const policy = encodePolicy([{ bucket: Bucket }, ['starts-with', '$key', 'v2/'], { success_action_status: '201' }]);
       const r = await postForm(url, [['key', 'v2/a b+c.txt'], ...v2Fields(policy), ['success_action_status', '201']], { data: 'v2 form' });

@@ -24,18 +24,20 @@ const run = async (args: string[], env: NodeJS.ProcessEnv = {}) => {
 describe('cli: serve options', () => {
   it('has defaults, takes flags, and takes every flag from its S3MUX_* variable (flags win)', () => {
     const d = parseServeOptions([], {});
-    expect(d).to.include({ address: '127.0.0.1:9000', dataDir: './data', region: 'us-east-1', logLevel: 'info', logFormat: 'json', metrics: false, shutdownGraceMs: 25_000 });
+    expect(d).to.include({ address: '127.0.0.1:9000', dataDir: './data', region: 'us-east-1', logLevel: 'info', logFormat: 'json', metrics: false, shutdownGraceMs: 25_000, fsEncryptedAtRest: false });
     expect(d.multipartExpiryMs).to.equal(7 * 86_400_000);
     const env = {
       S3MUX_ADDRESS: '0.0.0.0:9100', S3MUX_DATA_DIR: '/data', S3MUX_CONFIG: '/etc/s3mux/routing.yaml', S3MUX_DOMAIN: 'S3.Example.com, s3.local',
       S3MUX_TLS_CERT: 'c.pem', S3MUX_TLS_KEY: 'k.pem', S3MUX_REGION: 'eu-west-1', S3MUX_MULTIPART_EXPIRY: '12h', S3MUX_LOG_LEVEL: 'debug',
       S3MUX_LOG_FORMAT: 'pretty', S3MUX_METRICS: 'true', S3MUX_METRICS_ADDRESS: ':9464', S3MUX_SHUTDOWN_GRACE: '10s',
+      S3MUX_FS_ENCRYPTED_AT_REST: 'true',
     };
     // Every option has a variable in this test.
     expect(SERVE_OPTIONS.map((o) => envName(o.flag)).sort()).to.deep.equal(Object.keys(env).sort());
     expect(parseServeOptions([], env)).to.deep.equal({
       address: '0.0.0.0:9100', dataDir: '/data', config: '/etc/s3mux/routing.yaml', domains: ['s3.example.com', 's3.local'], tlsCert: 'c.pem', tlsKey: 'k.pem',
       region: 'eu-west-1', multipartExpiryMs: 12 * 3_600_000, logLevel: 'debug', logFormat: 'pretty', metrics: true, metricsAddress: ':9464', shutdownGraceMs: 10_000,
+      fsEncryptedAtRest: true,
     });
     const o = parseServeOptions(['--address', '127.0.0.1:1', '--domain', 'a.test', '--domain=b.test', '--shutdown-grace', '500ms', '--metrics'], { ...env, S3MUX_METRICS: 'false' });
     expect(o).to.include({ address: '127.0.0.1:1', shutdownGraceMs: 500, metrics: true, region: 'eu-west-1' });

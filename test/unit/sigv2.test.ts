@@ -196,6 +196,10 @@ describe('sigv2: the string to sign and the verifier', () => {
     expect(skew.extra.RequestTime).to.equal(date);
     expectS3Error(() => authenticateV2(r, lookup, new Date(now.getTime() - 16 * 60_000)), 'RequestTimeTooSkewed');
     expectS3Error(() => authenticateV2(r, lookup, new Date(now.getTime() + 2 * 60_000), { maxSkewMs: 60_000 }), 'RequestTimeTooSkewed');
+    // A date before the epoch is no date at all to S3: AccessDenied, not a skew.
+    const epochSts = 'GET\n\n\nTue, 07 Jul 1950 21:53:04 GMT\n/b/k';
+    const before = expectS3Error(() => authenticateV2(signedReq('GET', '/b/k', { date: 'Tue, 07 Jul 1950 21:53:04 GMT' }, epochSts), lookup, now), 'AccessDenied');
+    expect(before.status).to.equal(403);
   });
 
   it('query authentication: Expires is the date line, x-amz-* parameters are signed, "+" left raw is tolerated', () => {

@@ -417,10 +417,13 @@ describe('sigv4: S3 rules', () => {
       expectS3Error(() => authenticate(c.req, () => base, new Date(at.getTime() - 16 * 60_000)), 'AccessDenied', /not valid yet/);
     });
 
-    it('X-Amz-Expires must be 1..604800', () => {
-      for (const v of ['0', '604801', '-1', 'abc']) {
-        expectS3Error(() => authenticate(withQuery((q) => q.replace('X-Amz-Expires=3600', `X-Amz-Expires=${v}`)), () => base, at), 'AuthorizationQueryParametersError');
+    it('X-Amz-Expires must be 0..604800, refused as S3 does (403 out of range, 0 has expired)', () => {
+      for (const v of ['604801', '-1', 'abc']) {
+        const err = expectS3Error(() => authenticate(withQuery((q) => q.replace('X-Amz-Expires=3600', `X-Amz-Expires=${v}`)), () => base, at), 'AuthorizationQueryParametersError');
+        expect(err.status).to.equal(v === 'abc' ? 400 : 403);
       }
+      const zero = expectS3Error(() => authenticate(withQuery((q) => q.replace('X-Amz-Expires=3600', 'X-Amz-Expires=0')), () => base, at), 'AccessDenied', /^Request has expired$/);
+      expect(zero.status).to.equal(403);
     });
 
     it('requires all its parameters, and only AWS4-HMAC-SHA256', () => {

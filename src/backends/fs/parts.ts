@@ -13,14 +13,14 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { S3Error, toS3Error } from '../../errors';
-import type { PartStorage } from '../multipart/staged';
-import type { ObjectAttributes, PartInfo, UploadInfo } from '../types';
+import { partChecksums, type PartStorage } from '../multipart/staged';
+import type { ObjectAttributes, PartInfo, PartOptions, UploadInfo } from '../types';
 import { isErrno, type Layout } from './layout';
 import { joinInside } from './paths';
 import { stageBody } from './writer';
 
 interface UploadRecord { key: string; uploadId: string; initiated: string; attrs: ObjectAttributes }
-interface PartRecord { partNumber: number; etag: string; size: number; lastModified: string }
+interface PartRecord { partNumber: number; etag: string; size: number; lastModified: string; checksums?: Record<string, string> }
 
 export class FsPartStorage implements PartStorage {
   constructor(private readonly layout: Layout) {}
@@ -74,14 +74,14 @@ export class FsPartStorage implements PartStorage {
     return out;
   }
 
-  async putPart(bucket: string, uploadId: string, partNumber: number, body: Readable, size?: number): Promise<PartInfo> {
+  async putPart(bucket: string, uploadId: string, partNumber: number, body: Readable, size?: number, verified?: PartOptions['verified']): Promise<PartInfo> {
     const dir = this.dir(bucket, uploadId);
     // A body that fails or is shorter than announced stores nothing, as an S3 error.
     const staged = await stageBody(this.layout, body, size).catch((err: unknown) => {
       throw toS3Error(err);
     });
     try {
-      const info: PartInfo = { partNumber, etag: staged.etag, size: staged.identity.size, lastModified: new Date() };
+      const info: PartInfo = { partNumber, etag: staged.etag, size: staged.identity.size, lastModified: new Date(), ...partChecksums(verified) };
       const rec: PartRecord = { ...info, lastModified: info.lastModified.toISOString() };
       // Data first, then its record: a record always describes bytes that are there.
       await fsp.rename(staged.path, path.join(dir, `${partNumber}.part`));
@@ -105,7 +105,7 @@ export class FsPartStorage implements PartStorage {
         const rec = JSON.parse(await fsp.readFile(path.join(dir, name), 'utf8')) as PartRecord;
         // A record and its bytes are replaced separately; trust the record only if sizes agree.
         const st = await fsp.stat(path.join(dir, `${rec.partNumber}.part`));
-        if (st.size === rec.size) parts.push({ partNumber: rec.partNumber, etag: rec.etag, size: rec.size, lastModified: new Date(rec.lastModified) });
+        if (st.size === rec.size) parts.push({ partNumber: rec.partNumber, etag: rec.etag, size: rec.size, lastModified: new Date(rec.lastModified), ...partChecksums(rec) });
       } catch (err) {
         if (!isErrno(err, 'ENOENT') && !(err instanceof SyntaxError)) throw err;
       }

@@ -2,8 +2,8 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { S3Error, toS3Error } from '../../errors';
-import type { PartInfo, UploadInfo } from '../types';
-import type { PartStorage } from '../multipart/staged';
+import type { PartInfo, PartOptions, UploadInfo } from '../types';
+import { partChecksums, type PartStorage } from '../multipart/staged';
 
 /** Parts held in memory (memory backend, tests). */
 export class MemoryPartStorage implements PartStorage {
@@ -25,7 +25,7 @@ export class MemoryPartStorage implements PartStorage {
     return [...this.uploads.entries()].filter(([k]) => k.startsWith(`${bucket}\u0000`)).map(([, u]) => u.info);
   }
 
-  async putPart(bucket: string, uploadId: string, partNumber: number, body: Readable, size?: number): Promise<PartInfo> {
+  async putPart(bucket: string, uploadId: string, partNumber: number, body: Readable, size?: number, verified?: PartOptions['verified']): Promise<PartInfo> {
     const chunks: Buffer[] = [];
     const md5 = createHash('md5');
     try {
@@ -41,7 +41,7 @@ export class MemoryPartStorage implements PartStorage {
     if (!upload) throw new S3Error('NoSuchUpload');
     const data = Buffer.concat(chunks);
     if (size !== undefined && data.length !== size) throw new S3Error('IncompleteBody');
-    const info: PartInfo = { partNumber, etag: md5.digest('hex'), size: data.length, lastModified: new Date() };
+    const info: PartInfo = { partNumber, etag: md5.digest('hex'), size: data.length, lastModified: new Date(), ...partChecksums(verified) };
     upload.parts.set(partNumber, { info, data });
     return info;
   }

@@ -11,7 +11,7 @@ import { S3Error } from '../../errors';
 import { compareKeys, isCommonPrefix } from '../listing';
 import type {
   Backend, ListPartsOptions, ListPartsPage, ListUploadsOptions, ListUploadsPage, MultipartStore, ObjectAttributes,
-  ObjectMeta, PartInfo, PutOptions, UploadInfo,
+  ObjectMeta, PartInfo, PartOptions, PutOptions, UploadInfo,
 } from '../types';
 
 /** Where an adapter keeps uploads and their parts, outside the bucket's visible keys. */
@@ -22,8 +22,11 @@ export interface PartStorage {
   getUpload(bucket: string, uploadId: string): Promise<UploadInfo | undefined>;
   /** Every upload of the bucket (any order). */
   listUploads(bucket: string): Promise<UploadInfo[]>;
-  /** Stores one part atomically (replacing an earlier one with that number), hashing it as it goes. */
-  putPart(bucket: string, uploadId: string, partNumber: number, body: Readable, size?: number): Promise<PartInfo>;
+  /**
+   * Stores one part atomically (replacing an earlier one with that number), hashing it as it
+   * goes; keeps `verified.checksums` (read once the body has ended) where it can.
+   */
+  putPart(bucket: string, uploadId: string, partNumber: number, body: Readable, size?: number, verified?: PartOptions['verified']): Promise<PartInfo>;
   /** The parts stored so far (any order). */
   listParts(bucket: string, uploadId: string): Promise<PartInfo[]>;
   openPart(bucket: string, uploadId: string, partNumber: number): Promise<Readable>;
@@ -35,6 +38,12 @@ export interface PartStorage {
    * the parts stream through the backend's putObject.
    */
   assemble?(bucket: string, upload: UploadInfo, parts: PartInfo[], attrs: ObjectAttributes, opts: PutOptions): Promise<ObjectMeta>;
+}
+
+/** The checksums a part was sent with, as a PartInfo field (none: no field). */
+export function partChecksums(verified: PartOptions['verified']): Pick<PartInfo, 'checksums'> {
+  const c = verified?.checksums;
+  return c && Object.keys(c).length ? { checksums: { ...c } } : {};
 }
 
 /** Upload ids are random and carry no state: the record in PartStorage is the state. */
@@ -76,9 +85,9 @@ export class StagedMultipartStore implements MultipartStore {
     return uploadId;
   }
 
-  async uploadPart(bucket: string, key: string, uploadId: string, partNumber: number, body: Readable, opts: { size?: number } = {}): Promise<PartInfo> {
+  async uploadPart(bucket: string, key: string, uploadId: string, partNumber: number, body: Readable, opts: PartOptions = {}): Promise<PartInfo> {
     await this.upload(bucket, key, uploadId);
-    return this.storage.putPart(bucket, uploadId, partNumber, body, opts.size);
+    return this.storage.putPart(bucket, uploadId, partNumber, body, opts.size, opts.verified);
   }
 
   async listParts(bucket: string, key: string, uploadId: string, opts: ListPartsOptions): Promise<ListPartsPage> {

@@ -7,6 +7,7 @@ import type { Handler, S3Context } from '../context';
 import { xmlResponse } from '../respond';
 import { element, parseXml, text } from '../xml';
 import { readSmallBody } from '../payload';
+import { decodeToken, encodeToken } from './listing';
 
 export function owner(ctx: S3Context): { ID: string; DisplayName: string } {
   const id = ctx.principal.name === 'root' && ctx.auth.type !== 'anonymous' ? ctx.auth.accessKeyId : ctx.principal.name;
@@ -27,12 +28,36 @@ export const listBuckets: Handler = async (ctx) => {
   for (const b of await router.defaultBackend.listBuckets()) {
     if (!router.isExplicit(b.name) && !byName.has(b.name)) byName.set(b.name, b);
   }
-  const buckets = [...byName.values()].filter((b) => canSeeBucket(ctx.principal, b.name)).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const page = listBucketsPage(ctx);
+  const visible = [...byName.values()]
+    .filter((b) => canSeeBucket(ctx.principal, b.name) && b.name.startsWith(page.prefix) && (page.after === undefined || b.name > page.after))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const buckets = page.inRegion ? visible.slice(0, page.max) : [];
+  const more = page.inRegion && visible.length > buckets.length;
   return xmlResponse('ListAllMyBucketsResult', {
     Owner: owner(ctx),
-    Buckets: { Bucket: buckets.map((b) => ({ Name: b.name, CreationDate: b.creationDate })) },
+    Buckets: { Bucket: buckets.map((b) => ({ Name: b.name, CreationDate: b.creationDate, BucketRegion: ctx.services.region })) },
+    // Only when more buckets remain, as S3 answers.
+    ContinuationToken: more ? encodeToken(buckets.at(-1)!.name) : undefined,
+    Prefix: ctx.query.get('prefix') ?? undefined,
   });
 };
+
+/** ListBuckets paging: max-buckets (1..10000), continuation-token, prefix, bucket-region. */
+function listBucketsPage(ctx: S3Context): { max: number; after?: string; prefix: string; inRegion: boolean } {
+  const maxText = ctx.query.get('max-buckets');
+  if (maxText !== null && (!/^\d{1,5}$/.test(maxText) || Number(maxText) < 1 || Number(maxText) > 10_000)) {
+    throw new S3Error('InvalidArgument', 'Argument max-buckets must be an integer between 1 and 10000', { ArgumentName: 'max-buckets', ArgumentValue: maxText });
+  }
+  const token = ctx.query.get('continuation-token');
+  const region = ctx.query.get('bucket-region');
+  return {
+    max: maxText === null ? 10_000 : Number(maxText),
+    after: token ? decodeToken(token) : undefined,
+    prefix: ctx.query.get('prefix') ?? '',
+    inRegion: !region || region === ctx.services.region,
+  };
+}
 
 export const createBucket: Handler = async (ctx) => {
   const name = ctx.bucketName;

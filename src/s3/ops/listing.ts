@@ -80,8 +80,9 @@ export const listObjectsV2: Handler = async (ctx) => {
   const token = ctx.query.get('continuation-token');
   const startAfterParam = ctx.query.get('start-after') ?? '';
   const maxKeys = parseMaxKeys(ctx.query.get('max-keys'));
-  // With a token, S3 ignores start-after: the token already lies past it.
-  const from = token !== null ? decodeToken(token) : startAfterParam;
+  // With a token, S3 ignores start-after: the token already lies past it. An empty token is
+  // no token (S3 answers it as the first page).
+  const from = token ? decodeToken(token) : startAfterParam;
   const page = await list(ctx, from || undefined, maxKeys);
   const delimiter = ctx.query.get('delimiter') ?? '';
   return xmlResponse('ListBucketResult', {
@@ -92,7 +93,7 @@ export const listObjectsV2: Handler = async (ctx) => {
     EncodingType: ctx.query.get('encoding-type') ?? undefined,
     KeyCount: page.objects.length + page.commonPrefixes.length,
     IsTruncated: page.isTruncated,
-    ContinuationToken: token ?? undefined,
+    ContinuationToken: token || undefined,
     NextContinuationToken: page.isTruncated && page.nextStartAfter !== undefined ? encodeToken(page.nextStartAfter) : undefined,
     StartAfter: startAfterParam ? enc(startAfterParam) : undefined,
     Contents: contents(ctx, page.objects, enc, ctx.query.get('fetch-owner') === 'true'),

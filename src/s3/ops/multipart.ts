@@ -3,10 +3,11 @@
  * checked here, once, for every backend; the backend's MultipartStore keeps the parts.
  */
 import { createHash } from 'node:crypto';
-import { S3Error } from '../../errors';
+import { isS3Error, S3Error } from '../../errors';
 import { validateKey } from '../../backends/keys';
 import type { ObjectAttributes, PartInfo } from '../../backends/types';
 import type { Handler, S3Context } from '../context';
+import { DIGEST_LENGTH, isDigestBase64, type ChecksumAlgorithm } from '../checksums';
 import { checkCopySourceConditions, unquote } from '../conditions';
 import { attributesFromHeaders } from '../headers';
 import { readSmallBody, requestBody } from '../payload';
@@ -63,7 +64,7 @@ export const uploadPart: Handler = async (ctx) => {
   // The checksums the part's request named land here once its body has been verified.
   const verified: ObjectAttributes = { userMetadata: {} };
   const body = requestBody(ctx, verified, { requireLength: true, maxSize: MAX_PART_SIZE });
-  const part = await view.uploadPart(ctx.key, id, n, body.stream, { size: body.size });
+  const part = await view.uploadPart(ctx.key, id, n, body.stream, { size: body.size, verified });
   const headers: Record<string, string> = { ETag: `"${part.etag}"` };
   for (const [alg, v] of Object.entries({ ...verified.checksums, ...part.checksums })) headers[`x-amz-checksum-${alg}`] = v;
   return { status: 200, headers };
@@ -120,20 +121,39 @@ export const completeMultipartUpload: Handler = async (ctx) => {
   const root = element(parseXml((await readSmallBody(ctx, 4 * 1024 * 1024)).toString('utf8')), 'CompleteMultipartUpload', ['Part']);
   if (!root) throw new S3Error('MalformedXML');
   const requested = many(root.Part).map((p) => {
-    const node = children(p, ['PartNumber', 'ETag', 'ChecksumCRC32', 'ChecksumCRC32C', 'ChecksumCRC64NVME', 'ChecksumSHA1', 'ChecksumSHA256']);
+    const node = children(p, ['PartNumber', 'ETag', ...PART_CHECKSUM_ELEMENTS.map(([el]) => el)]);
     const num = Number(text(node.PartNumber));
     const etag = text(node.ETag);
     if (!Number.isInteger(num) || etag === undefined) throw new S3Error('MalformedXML');
-    return { partNumber: num, etag: unquote(etag) };
+    const checksums: Partial<Record<ChecksumAlgorithm, string>> = {};
+    for (const [el, alg] of PART_CHECKSUM_ELEMENTS) {
+      const v = text(node[el])?.trim();
+      if (v === undefined) continue;
+      if (!isDigestBase64(v, DIGEST_LENGTH[alg])) throw new S3Error('InvalidRequest', `Value for ${el} of part ${num} is invalid.`);
+      checksums[alg] = v;
+    }
+    return { partNumber: num, etag: unquote(etag), checksums };
   });
   if (requested.length === 0) throw new S3Error('MalformedXML', 'The XML you provided was not well-formed or did not validate against our published schema: a CompleteMultipartUpload needs at least one Part.');
   for (let i = 1; i < requested.length; i++) {
     if (requested[i].partNumber <= requested[i - 1].partNumber) throw new S3Error('InvalidPartOrder');
   }
-  const stored = await allParts(ctx, ctx.key, id);
+  const etag = multipartEtag(requested.map((r) => r.etag));
+  let stored: Map<number, PartInfo>;
+  try {
+    stored = await allParts(ctx, ctx.key, id);
+  } catch (err) {
+    const done = completeResult(ctx, await repeatedComplete(ctx, err, etag));
+    return xmlResponse(done.root, done.body);
+  }
   const chosen = requested.map((r) => {
     const p = stored.get(r.partNumber);
     if (!p || p.etag !== r.etag) throw new S3Error('InvalidPart', undefined, { UploadId: id, PartNumber: String(r.partNumber), ETag: r.etag });
+    // A checksum the client names for a part must be the one the part was uploaded with.
+    for (const [alg, v] of Object.entries(r.checksums)) {
+      const kept = p.checksums?.[alg];
+      if (kept !== undefined && kept !== v) throw new S3Error('BadDigest', `The ${alg.toUpperCase()} you specified for part ${r.partNumber} did not match the part's checksum.`);
+    }
     return p;
   });
   chosen.forEach((p, i) => {
@@ -141,20 +161,43 @@ export const completeMultipartUpload: Handler = async (ctx) => {
       throw new S3Error('EntityTooSmall', undefined, { ProposedSize: String(p.size), MinSizeAllowed: String(MIN_PART_SIZE), PartNumber: String(p.partNumber), ETag: p.etag });
     }
   });
-  const etag = multipartEtag(chosen.map((p) => p.etag));
   const conditions = writeConditions(ctx);
   // Assembly can take a while for large objects: answer as S3 does, keeping the line busy.
-  const work = view.completeUpload(ctx.key, id, chosen.map((p) => p.partNumber), etag, { conditions }).then((meta) => ({
+  const work = view.completeUpload(ctx.key, id, chosen.map((p) => p.partNumber), etag, { conditions })
+    // Another replica (or a retry racing this one) completed it first.
+    .catch(async (err) => ({ etag: await repeatedComplete(ctx, err, etag) }))
+    .then((meta) => completeResult(ctx, meta.etag));
+  return slowXmlResponse(work, ctx, ctx.services.keepAliveMs);
+};
+
+const PART_CHECKSUM_ELEMENTS: ReadonlyArray<readonly [string, ChecksumAlgorithm]> = [
+  ['ChecksumCRC32', 'crc32'], ['ChecksumCRC32C', 'crc32c'], ['ChecksumCRC64NVME', 'crc64nvme'], ['ChecksumSHA1', 'sha1'], ['ChecksumSHA256', 'sha256'],
+];
+
+function completeResult(ctx: S3Context, etag: string) {
+  return {
     root: 'CompleteMultipartUploadResult',
     body: {
       Location: `/${ctx.bucketName}/${ctx.key.split('/').map(encodeURIComponent).join('/')}`,
       Bucket: ctx.bucketName,
       Key: ctx.key,
-      ETag: `"${meta.etag}"`,
+      ETag: `"${etag}"`,
     },
-  }));
-  return slowXmlResponse(work, ctx, ctx.services.keepAliveMs);
-};
+  };
+}
+
+/**
+ * A Complete repeated after the upload completed (the client lost the first answer and
+ * retries): S3 answers it again with the object's ETag. The upload is gone from the store,
+ * so the object itself is the record: when it carries the ETag these very parts make, this
+ * request's upload is what produced it — on any replica, after any restart, on every backend.
+ */
+async function repeatedComplete(ctx: S3Context, err: unknown, etag: string): Promise<string> {
+  if (!isS3Error(err, 'NoSuchUpload')) throw err;
+  const meta = await ctx.bucket().headObject(ctx.key).catch(() => undefined);
+  if (meta?.etag !== etag) throw err;
+  return meta.etag;
+}
 
 export const abortMultipartUpload: Handler = async (ctx) => {
   validateKey(ctx.key);

@@ -16,6 +16,7 @@
 import { createHmac } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import { Readable, Transform, pipeline, type TransformCallback } from 'node:stream';
+import { checkFormFeatures } from '../request-features';
 import { S3Error } from '../../errors';
 import { validateKey } from '../../backends/keys';
 import type { Tag } from '../../backends/types';
@@ -500,6 +501,7 @@ export const postObject: FormHandler = async (ctx, authority) => {
   const { contentLength } = evaluatePostPolicy(policy, { values, fieldsToCover, templates });
 
   const attrs = attributesFromFields(fields);
+  checkFormFeatures([...fields].map(([lower, f]) => [lower, f.value]), signed);
   const view = signed.bucket();
   view.assertWritable();
 

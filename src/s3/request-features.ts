@@ -1,0 +1,175 @@
+/**
+ * Never silently drop what a client asked for. Every request header that changes what S3
+ * stores or how it protects it is listed here, once, with what s3mux does with it: honours
+ * it (what the client asked for is true of the stored object), or refuses the request with
+ * the error S3 gives for what it does not support, naming the header. A header not listed
+ * here either does not change what is stored, or is handled where it is parsed (checksums and
+ * Content-MD5 in payload.ts, storage class and tags in headers.ts, conditions in objects.ts).
+ *
+ * The README's table "What s3mux does with each request" is this table.
+ */
+import { S3Error } from '../errors';
+import type { S3Context } from './context';
+import { owner } from './ops/buckets';
+
+export type Outcome =
+  /** What the client asked for holds; `echo` is what S3 answers with to say so. */
+  | { honoured: true; echo?: Record<string, string> }
+  | { honoured: false; error: S3Error };
+
+export interface RequestFeature {
+  header: string;
+  /** What s3mux does, for the README. */
+  summary: string;
+  /** The decision for one value of the header on one request. */
+  decide(value: string, ctx: S3Context): Outcome;
+}
+
+const HONOURED: Outcome = { honoured: true };
+
+function notImplemented(header: string, what: string): Outcome {
+  return { honoured: false, error: new S3Error('NotImplemented', `s3mux does not support ${what} (${header}).`, { Header: header }) };
+}
+
+/** S3's answer to object lock headers on a bucket without an object lock configuration. */
+function noObjectLock(header: string): Outcome {
+  return { honoured: false, error: new S3Error('InvalidRequest', `Bucket is missing Object Lock Configuration (${header}): s3mux does not support object lock yet.`, { Header: header }) };
+}
+
+/**
+ * Whether the store the request's bucket lives on keeps objects encrypted at rest: the three
+ * clouds always do (and so does an S3-compatible store that is asked to, see the s3 backend);
+ * the memory backend never writes to a disk; an fs folder is plain files unless the operator
+ * says it sits on an encrypted volume (`serve --fs-encrypted-at-rest`).
+ */
+export function encryptedAtRest(ctx: S3Context): boolean {
+  if (ctx.target.bucket === undefined) return false;
+  const kind = ctx.bucket().backend.kind;
+  if (kind === 'fs') return ctx.services.fsEncryptedAtRest === true;
+  return true;
+}
+
+/** Canned ACLs that only say what is already true: the owner alone has access (s3mux has no ACLs; policies decide). */
+const OWNER_ONLY_ACLS = new Set(['private', 'bucket-owner-full-control', 'bucket-owner-read']);
+
+export const REQUEST_FEATURES: readonly RequestFeature[] = [
+  {
+    header: 'x-amz-server-side-encryption',
+    summary: '`AES256` (SSE-S3) honoured where the store encrypts at rest (s3, azure, gcs, memory; fs only with `--fs-encrypted-at-rest`) and echoed; otherwise, and for `aws:kms` / `aws:kms:dsse`, 501 NotImplemented',
+    decide(value, ctx) {
+      const v = value.trim();
+      if (v === 'AES256') {
+        return encryptedAtRest(ctx)
+          ? { honoured: true, echo: { 'x-amz-server-side-encryption': 'AES256' } }
+          : notImplemented('x-amz-server-side-encryption', 'server-side encryption on this fs backend: its files are stored as they are (start s3mux with --fs-encrypted-at-rest when the folder is on an encrypted volume)');
+      }
+      if (v === 'aws:kms' || v === 'aws:kms:dsse') return notImplemented('x-amz-server-side-encryption', `SSE-KMS (${v})`);
+      return { honoured: false, error: new S3Error('InvalidArgument', 'The encryption method specified is not supported', { ArgumentName: 'x-amz-server-side-encryption', ArgumentValue: v }) };
+    },
+  },
+  ...['x-amz-server-side-encryption-aws-kms-key-id', 'x-amz-server-side-encryption-context'].map((header): RequestFeature => ({
+    header,
+    summary: '501 NotImplemented (no SSE-KMS)',
+    decide: () => notImplemented(header, 'SSE-KMS'),
+  })),
+  {
+    header: 'x-amz-server-side-encryption-bucket-key-enabled',
+    summary: '`false` honoured; `true` 501 NotImplemented (no SSE-KMS)',
+    decide: (v) => (v.trim().toLowerCase() === 'false' ? HONOURED : notImplemented('x-amz-server-side-encryption-bucket-key-enabled', 'S3 Bucket Keys (SSE-KMS)')),
+  },
+  ...['algorithm', 'key', 'key-MD5'].flatMap((part) => [`x-amz-server-side-encryption-customer-${part}`, `x-amz-copy-source-server-side-encryption-customer-${part}`])
+    .map((header): RequestFeature => ({
+      header: header.toLowerCase(),
+      summary: '501 NotImplemented (no SSE-C: the object would be stored in plaintext and readable without the key)',
+      decide: () => notImplemented(header, 'server-side encryption with customer-provided keys (SSE-C)'),
+    })),
+  {
+    header: 'x-amz-acl',
+    summary: '`private`, `bucket-owner-full-control`, `bucket-owner-read` honoured (only the owner has access); any other canned ACL 501 NotImplemented',
+    decide: (v) => (OWNER_ONLY_ACLS.has(v.trim()) ? HONOURED : notImplemented('x-amz-acl', `the canned ACL '${v.trim()}' (access is decided by s3mux's policies, not ACLs)`)),
+  },
+  ...['read', 'write', 'read-acp', 'write-acp', 'full-control'].map((g): RequestFeature => ({
+    header: `x-amz-grant-${g}`,
+    summary: '501 NotImplemented (no ACL grants)',
+    decide: () => notImplemented(`x-amz-grant-${g}`, 'ACL grants'),
+  })),
+  {
+    header: 'x-amz-object-ownership',
+    summary: '`BucketOwnerEnforced` honoured (ACLs disabled, as s3mux has none); other settings 501 NotImplemented',
+    decide: (v) => (v.trim() === 'BucketOwnerEnforced' ? HONOURED : notImplemented('x-amz-object-ownership', `object ownership '${v.trim()}' (s3mux has no ACLs)`)),
+  },
+  {
+    header: 'x-amz-bucket-object-lock-enabled',
+    summary: '`false` honoured; `true` 501 NotImplemented (no object lock yet)',
+    decide: (v) => (v.trim().toLowerCase() === 'false' ? HONOURED : notImplemented('x-amz-bucket-object-lock-enabled', 'object lock')),
+  },
+  ...['x-amz-object-lock-mode', 'x-amz-object-lock-retain-until-date', 'x-amz-object-lock-legal-hold'].map((header): RequestFeature => ({
+    header,
+    summary: '400 InvalidRequest, as S3 answers for a bucket without object lock',
+    decide: () => noObjectLock(header),
+  })),
+  {
+    header: 'x-amz-bypass-governance-retention',
+    summary: 'honoured: no object is under retention, so there is nothing to bypass',
+    decide: () => HONOURED,
+  },
+  {
+    header: 'x-amz-website-redirect-location',
+    summary: '501 NotImplemented (no website hosting)',
+    decide: () => notImplemented('x-amz-website-redirect-location', 'website redirects'),
+  },
+  {
+    header: 'x-amz-mfa',
+    summary: '501 NotImplemented (no MFA delete)',
+    decide: () => notImplemented('x-amz-mfa', 'MFA delete'),
+  },
+  {
+    header: 'x-amz-write-offset-bytes',
+    summary: '501 NotImplemented (no appends)',
+    decide: () => notImplemented('x-amz-write-offset-bytes', 'appending to objects'),
+  },
+  {
+    header: 'x-amz-request-payer',
+    summary: '`requester` honoured (s3mux charges no one, so the requester pays nothing)',
+    decide: (v) => (v.trim().toLowerCase() === 'requester' ? HONOURED : { honoured: false, error: new S3Error('InvalidArgument', 'Invalid x-amz-request-payer value', { ArgumentName: 'x-amz-request-payer', ArgumentValue: v }) }),
+  },
+  ...['x-amz-expected-bucket-owner', 'x-amz-source-expected-bucket-owner'].map((header): RequestFeature => ({
+    header,
+    summary: 'checked: a value other than the owner s3mux reports (the caller\'s canonical id) is 403 AccessDenied',
+    decide: (v, ctx) => (v.trim() === owner(ctx).ID ? HONOURED : { honoured: false, error: new S3Error('AccessDenied', `The bucket is not owned by ${v.trim()} (${header}).`) }),
+  })),
+];
+
+const BY_HEADER = new Map(REQUEST_FEATURES.map((f) => [f.header, f]));
+
+/**
+ * Checks every listed header the request carries; throws the refusal of the first one s3mux
+ * cannot honour. Returns the headers S3 answers with to confirm what was honoured.
+ */
+export function checkRequestFeatures(ctx: S3Context): Record<string, string> {
+  const values: Array<[string, string]> = [];
+  for (const [name, raw] of Object.entries(ctx.headers)) {
+    if (raw !== undefined) values.push([name, Array.isArray(raw) ? raw.join(',') : raw]);
+  }
+  return checkFeatures(values, ctx);
+}
+
+/**
+ * The same for the fields of a POST Object form, which stand for the headers of a PUT
+ * (`acl` for x-amz-acl). `ctx` is the form signer's.
+ */
+export function checkFormFeatures(fields: Iterable<[lowerName: string, value: string]>, ctx: S3Context): Record<string, string> {
+  return checkFeatures([...fields].map(([name, v]) => [name === 'acl' ? 'x-amz-acl' : name, v]), ctx);
+}
+
+function checkFeatures(values: Array<[string, string]>, ctx: S3Context): Record<string, string> {
+  const echo: Record<string, string> = {};
+  for (const [name, value] of values) {
+    const feature = BY_HEADER.get(name);
+    if (!feature) continue;
+    const outcome = feature.decide(value, ctx);
+    if (!outcome.honoured) throw outcome.error;
+    Object.assign(echo, outcome.echo);
+  }
+  return echo;
+}

@@ -1,0 +1,185 @@
+/**
+ * The stores the protocol suite (test/protocol) runs on, unchanged, through s3mux's routing
+ * table: S3MUX_TEST_BACKEND=<name> makes every test server that takes the default router
+ * serve a table whose default backend is that store, started fresh for that server (so the
+ * buckets of one test file never meet another's). fs (the default) and memory need no store.
+ *
+ * Each entry declares the store's real gaps once, with the reason: tests whose full title
+ * contains a key are skipped there and reported with the reason (test/protocol/backend-gaps.ts,
+ * `npm run test:protocol:backends -- --report`). Never declare a gap to hide an s3mux bug.
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { TARGETS } from '../e2e/targets';
+import { startS3rver, S3RVER_ACCESS_KEY, S3RVER_SECRET_KEY } from './s3rver';
+import { startGcsDouble } from './gcs-double';
+
+export interface ProtocolStore {
+  /** The routing table for the test server (secrets by reference, in `env`). */
+  table: Record<string, unknown>;
+  env?: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+export interface ProtocolBackend {
+  name: string;
+  /** What the data lands in, for the report. */
+  store: string;
+  /** Undefined for fs and memory (no store process). */
+  start?(dir: string): Promise<ProtocolStore>;
+  /** Test title fragment -> why the store cannot pass it. */
+  gaps?: Record<string, string>;
+}
+
+/** Test files that build their own routing table (or child servers on an fs folder): fs only. */
+export const OWN_ROUTER_FILES = ['policies.test.js', 'routing.test.js', 'multipart-replicas.test.js'];
+
+function fromTarget(name: string): ProtocolBackend['start'] {
+  const target = TARGETS.find((t) => t.name === name);
+  if (!target) throw new Error(`no e2e target ${name}`);
+  return async (dir) => {
+    const children: Array<{ kill(): void }> = [];
+    const running = await target.start({ dir, track: (c) => children.push(c) });
+    return {
+      table: running.table!,
+      env: running.env,
+      stop: async () => {
+        await running.stop();
+        for (const c of children) c.kill();
+      },
+    };
+  };
+}
+
+/** Where parts do not keep the checksums they were sent with, Complete cannot compare them. */
+const partChecksumGap = (reason: string) => ({ 'a part checksum other than the one the part was uploaded with': reason });
+
+/** The s3 backend keeps the object's part layout (ObjectMeta.partSizes) only where s3mux assembled it. */
+const NO_PART_LAYOUT = {
+  'uploads parts, lists them, completes with the md5-of-md5s ETag': "the s3 backend does not read an object's part sizes from the store, so GetObject ?partNumber=N > 1 is InvalidPartNumber",
+  'pages the parts of a multipart object': "the s3 backend does not read an object's part sizes from the store (ObjectParts)",
+};
+
+/** The hostile suite's 60 s budget is set for a local folder; through a store each request is a round trip to it. */
+const SLOW_STORE = {
+  'hostile input sent at least 1000 requests, within the time budget': 'each request is a round trip to a store on the same two cores: the 60 s budget is the fs backend\'s',
+};
+
+const GCS_PART_CHECKSUMS = partChecksumGap('the gcs backend keeps parts as objects without the checksums they were sent with yet');
+const S3RVER_MULTIPART = 's3rver 3.7.1 has no ListParts, AbortMultipartUpload, ListMultipartUploads or UploadPartCopy (405), and s3mux checks the parts of a Complete through ListParts';
+const S3RVER_TAGS = 's3rver 3.7.1 ignores x-amz-tagging on PutObject';
+const S3RVER_FILES = "s3rver 3.7.1 keeps objects as files named by their keys: a key cannot also be a prefix ('a' and 'a/b'), and '.', '..', empty segments and a leading '/' are normalised";
+const EMULATOR_BUCKETS = 'the emulator has no bucket API: every bucket name exists, buckets cannot be listed or deleted';
+
+export const PROTOCOL_BACKENDS: ProtocolBackend[] = [
+  { name: 'fs', store: 'a local folder (the embedded default)' },
+  { name: 'memory', store: 'the memory backend' },
+  {
+    name: 's3',
+    store: 'a second s3mux on fs, through the s3 backend',
+    start: fromTarget('s3'),
+    gaps: {
+      ...partChecksumGap('the s3 backend does not pass part checksums to the store (a store refuses them on an upload created without that algorithm), and keeps none itself'),
+      ...NO_PART_LAYOUT,
+      ...SLOW_STORE,
+      'a body that stalls half-way with RequestTimeout': 'the store is a second s3mux with the same 20 s body timeout: which of the two gives up on the stalled body first is a race (the front then answers ServiceUnavailable)',
+      'a 20 MiB file streams through to the backend and round-trips': 'a form\'s file has no announced length: the s3 backend streams it to the store as a multipart upload, so the ETag is the store\'s multipart ETag, not the MD5',
+    },
+  },
+  {
+    name: 's3rver',
+    store: 's3rver 3.7.1 through the s3 backend',
+    start: async (dir) => {
+      const s = await startS3rver({ readyTimeoutMs: 30_000 });
+      void dir;
+      return {
+        table: {
+          backends: {
+            up: {
+              type: 's3', endpoint: s.endpoint, region: 'us-east-1', forcePathStyle: true, conditionalWrites: 'check',
+              credentials: { accessKeyIdEnv: 'PROTOCOL_S3RVER_KEY', secretAccessKeyEnv: 'PROTOCOL_S3RVER_SECRET' },
+            },
+          },
+          default: 'up',
+        },
+        env: { PROTOCOL_S3RVER_KEY: S3RVER_ACCESS_KEY, PROTOCOL_S3RVER_SECRET: S3RVER_SECRET_KEY },
+        stop: () => s.stop(),
+      };
+    },
+    gaps: {
+      'protocol: multipart uploads': S3RVER_MULTIPART,
+      'CompleteMultipartUpload repeated': S3RVER_MULTIPART,
+      'UploadPart: a mismatching checksum is BadDigest': S3RVER_MULTIPART,
+      'a part checksum other than the one the part was uploaded with': S3RVER_MULTIPART,
+      'pages the parts of a multipart object': S3RVER_MULTIPART,
+      'hostile input accepts the unmutated control requests': S3RVER_MULTIPART,
+      'hostile input sent at least 1000 requests': `${S3RVER_MULTIPART} (the hostile run starts from its control requests)`,
+      'x-amz-tagging: a tag without': S3RVER_TAGS,
+      'gets, puts and deletes tags': S3RVER_TAGS,
+      'stores tagging given as XML': S3RVER_TAGS,
+      'returns the stored checksum when checksum mode is enabled': 's3rver 3.7.1 keeps no x-amz-checksum-* values',
+      'answers ETag, Checksum, StorageClass and ObjectSize': 's3rver 3.7.1 keeps no x-amz-checksum-* values',
+      'groups by delimiter into CommonPrefixes': S3RVER_FILES,
+      'pages through with continuation tokens and max-keys': S3RVER_FILES,
+      'honours start-after (v2) and marker': S3RVER_FILES,
+      'stores and reads back every valid key': S3RVER_FILES,
+      'keeps hostile keys inside the data directory': S3RVER_FILES,
+      'copies with COPY and REPLACE directives and URL-encoded sources': 's3rver 3.7.1 does not find a copy source whose key is URL-encoded (spaces, non-ASCII)',
+    },
+  },
+  {
+    name: 'azure',
+    store: 'Azurite (blob service, in memory), shared key',
+    start: fromTarget('azure'),
+    gaps: { ...partChecksumGap('the azure backend keeps parts as uncommitted blocks, which carry no checksums yet'), ...SLOW_STORE },
+  },
+  {
+    name: 'gcs',
+    store: 'the firebase-tools Cloud Storage emulator (`emulator: true`)',
+    start: fromTarget('gcs'),
+    gaps: {
+      ...GCS_PART_CHECKSUMS,
+      ...SLOW_STORE,
+      'creates, lists, heads and deletes buckets': EMULATOR_BUCKETS,
+      'answers BucketAlreadyOwnedByYou, InvalidBucketName, NoSuchBucket, BucketNotEmpty': EMULATOR_BUCKETS,
+      'buckets works with the minio client': EMULATOR_BUCKETS,
+      'ListBuckets pages with max-buckets': EMULATOR_BUCKETS,
+      'GET ?torrent in a missing bucket': EMULATOR_BUCKETS,
+      'caps max-keys at 1000, answers max-keys=0 empty, rejects bad values': EMULATOR_BUCKETS,
+      'deletes with 204, also when the key is absent, and NoSuchKey afterwards': EMULATOR_BUCKETS,
+      'a missing bucket is NoSuchBucket': EMULATOR_BUCKETS,
+      'a refused CreateBucket creates no bucket': EMULATOR_BUCKETS,
+      'answers every hostile request: URIs, keys, bucket names': `${EMULATOR_BUCKETS}; and its upload route normalises '.', '..' and empty path segments`,
+      'gets, puts and deletes tags': 'the emulator has no metadata patch: tags can only be set when an object is written',
+      'stores and reads back every valid key': "the emulator's routes normalise '.', '..' and empty path segments and decode '%' twice",
+    },
+  },
+  {
+    name: 'gcs-double',
+    store: 'the GCS JSON API double (test/helpers/gcs-double.ts) for what the emulator lacks',
+    start: async () => {
+      const d = await startGcsDouble({ maxObjectBytes: 96 * 1024 * 1024 });
+      return {
+        table: { backends: { g: { type: 'gcs', endpoint: d.endpoint, projectId: d.projectId, credentials: { anonymous: true } } }, default: 'g' },
+        stop: () => d.stop(),
+      };
+    },
+    gaps: { ...GCS_PART_CHECKSUMS, ...SLOW_STORE },
+  },
+];
+
+export function protocolBackend(name = process.env.S3MUX_TEST_BACKEND ?? 'fs'): ProtocolBackend {
+  const b = PROTOCOL_BACKENDS.find((x) => x.name === name);
+  if (!b) throw new Error(`S3MUX_TEST_BACKEND=${name}: not one of ${PROTOCOL_BACKENDS.map((x) => x.name).join(', ')}`);
+  return b;
+}
+
+/** Starts the store of the selected backend (if it has one) in `dir`. */
+export async function startProtocolStore(dir: string): Promise<ProtocolStore | undefined> {
+  const b = protocolBackend();
+  if (!b.start) return undefined;
+  mkdirSync(path.join(dir), { recursive: true });
+  const store = await b.start(dir);
+  for (const [k, v] of Object.entries(store.env ?? {})) process.env[k] = v;
+  return store;
+}

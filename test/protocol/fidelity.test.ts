@@ -1,0 +1,273 @@
+/**
+ * Answers that must be S3's, through the AWS SDK (and raw signed requests where the SDK
+ * would hide the difference): repeated Complete, checksum mismatches, partNumber, listing
+ * tokens, tagging headers, aws-chunked Content-Encoding, presigned expiry, ListBuckets
+ * paging, GetObjectAttributes, delete answers and ?torrent.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { expect } from 'chai';
+import {
+  CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, DeleteObjectCommand,
+  DeleteObjectsCommand, GetObjectAttributesCommand, GetObjectCommand, GetObjectTaggingCommand, GetObjectTorrentCommand,
+  HeadObjectCommand, ListBucketsCommand, ListObjectsV2Command, PutObjectCommand, UploadPartCommand,
+} from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { startTestServer, ACCESS_KEY, SECRET_KEY, type TestServer } from '../helpers/server';
+import { errorOf } from '../helpers/errors';
+import { signedFetch } from '../helpers/sign';
+
+const MiB = 1024 * 1024;
+const md5 = (b: Buffer) => createHash('md5').update(b).digest();
+const sha256b64 = (b: Buffer | string) => createHash('sha256').update(b).digest('base64');
+
+describe('protocol: S3 fidelity', () => {
+  let srv: TestServer;
+  const Bucket = 'fidelity';
+  before(async () => {
+    srv = await startTestServer();
+    await srv.s3.send(new CreateBucketCommand({ Bucket }));
+  });
+  after(async () => { await srv.stop(); });
+  const raw = (method: string, path: string, opts: { query?: Record<string, string>; headers?: Record<string, string>; body?: string } = {}) =>
+    signedFetch(srv.url, { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY }, method, path, opts);
+
+  async function multipartObject(Key: string, parts: Buffer[]): Promise<{ UploadId: string; Parts: Array<{ ETag: string; PartNumber: number }> }> {
+    const { UploadId } = await srv.s3.send(new CreateMultipartUploadCommand({ Bucket, Key }));
+    const Parts = [];
+    for (let i = 0; i < parts.length; i++) {
+      const r = await srv.s3.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber: i + 1, Body: parts[i] }));
+      Parts.push({ ETag: r.ETag!, PartNumber: i + 1 });
+    }
+    return { UploadId: UploadId!, Parts };
+  }
+
+  describe('CompleteMultipartUpload repeated', () => {
+    it('answers 200 with the same ETag when the upload has just completed', async () => {
+      const Key = 'retry/complete.bin';
+      const parts = [randomBytes(5 * MiB), randomBytes(1000)];
+      const { UploadId, Parts } = await multipartObject(Key, parts);
+      const first = await srv.s3.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts } }));
+      const expected = `"${createHash('md5').update(Buffer.concat(parts.map(md5))).digest('hex')}-2"`;
+      expect(first.ETag).to.equal(expected);
+      const again = await srv.s3.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts } }));
+      expect(again.ETag).to.equal(expected);
+      expect(again.Key).to.equal(Key);
+      expect(again.$metadata.httpStatusCode).to.equal(200);
+    });
+
+    it('is still NoSuchUpload when the parts named do not make the object there', async () => {
+      const Key = 'retry/other.bin';
+      const { UploadId, Parts } = await multipartObject(Key, [randomBytes(5 * MiB), randomBytes(10)]);
+      await srv.s3.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts } }));
+      const wrong = await errorOf(srv.s3.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: Parts.slice(0, 1) } })));
+      expect(wrong.name).to.equal('NoSuchUpload');
+      const overwritten = await errorOf((async () => {
+        await srv.s3.send(new PutObjectCommand({ Bucket, Key, Body: 'replaced' }));
+        await srv.s3.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts } }));
+      })());
+      expect(overwritten.name).to.equal('NoSuchUpload');
+    });
+  });
+
+  describe('checksums that do not match the body', () => {
+    it('PutObject: a well-formed mismatch is BadDigest, a malformed value InvalidRequest, and nothing is stored', async () => {
+      const bad = await errorOf(srv.s3.send(new PutObjectCommand({ Bucket, Key: 'ck/put', Body: 'abc', ChecksumSHA256: sha256b64('abd') })));
+      expect(bad.name).to.equal('BadDigest');
+      expect(bad.$metadata.httpStatusCode).to.equal(400);
+      const crc = await errorOf(srv.s3.send(new PutObjectCommand({ Bucket, Key: 'ck/put', Body: 'abc', ChecksumCRC32: 'AAAAAA==' })));
+      expect(crc.name).to.equal('BadDigest');
+      const malformed = await raw('PUT', `/${Bucket}/ck/put`, { body: 'abc', headers: { 'x-amz-checksum-sha256': 'not-base64!' } });
+      expect(malformed.status).to.equal(400);
+      expect(malformed.text).to.contain('<Code>InvalidRequest</Code>');
+      expect((await errorOf(srv.s3.send(new HeadObjectCommand({ Bucket, Key: 'ck/put' })))).$metadata.httpStatusCode).to.equal(404);
+    });
+
+    it('UploadPart: a mismatching checksum is BadDigest; a malformed one in CompleteMultipartUpload InvalidRequest', async () => {
+      const Key = 'ck/multi';
+      const { UploadId } = await srv.s3.send(new CreateMultipartUploadCommand({ Bucket, Key, ChecksumAlgorithm: 'SHA256' }));
+      const part = randomBytes(1000);
+      const bad = await errorOf(srv.s3.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber: 1, Body: part, ChecksumSHA256: sha256b64('other') })));
+      expect(bad.name).to.equal('BadDigest');
+      const ok = await srv.s3.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber: 1, Body: part, ChecksumSHA256: sha256b64(part) }));
+      expect(ok.ChecksumSHA256).to.equal(sha256b64(part));
+      const complete = (ChecksumSHA256: string) => srv.s3.send(new CompleteMultipartUploadCommand({
+        Bucket, Key, UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: ok.ETag, ChecksumSHA256 }] },
+      }));
+      const malformed = await errorOf(complete('short'));
+      expect(malformed.name).to.equal('InvalidRequest');
+      const done = await complete(sha256b64(part));
+      expect(done.ETag).to.match(/-1"$/);
+    });
+
+    it('CompleteMultipartUpload: a part checksum other than the one the part was uploaded with is BadDigest', async () => {
+      const Key = 'ck/complete';
+      const { UploadId } = await srv.s3.send(new CreateMultipartUploadCommand({ Bucket, Key, ChecksumAlgorithm: 'SHA256' }));
+      const part = randomBytes(1000);
+      const ok = await srv.s3.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber: 1, Body: part, ChecksumSHA256: sha256b64(part) }));
+      const mismatch = await errorOf(srv.s3.send(new CompleteMultipartUploadCommand({
+        Bucket, Key, UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: ok.ETag, ChecksumSHA256: sha256b64('other') }] },
+      })));
+      expect(mismatch.name).to.equal('BadDigest');
+    });
+  });
+
+  describe('GetObject ?partNumber', () => {
+    it('beyond the parts is 400 InvalidPartNumber; on a single-part object part 1 is the whole object', async () => {
+      await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'pn/single', Body: 'body' }));
+      const one = await srv.s3.send(new GetObjectCommand({ Bucket, Key: 'pn/single', PartNumber: 1 }));
+      expect(await one.Body!.transformToString()).to.equal('body');
+      expect(one.PartsCount).to.equal(undefined);
+      for (const PartNumber of [2, 3]) {
+        const e = await errorOf(srv.s3.send(new GetObjectCommand({ Bucket, Key: 'pn/single', PartNumber })));
+        expect(e.$metadata.httpStatusCode).to.equal(400);
+        expect(e.name).to.equal('InvalidPartNumber');
+      }
+      const head = await errorOf(srv.s3.send(new HeadObjectCommand({ Bucket, Key: 'pn/single', PartNumber: 2 })));
+      expect(head.$metadata.httpStatusCode).to.equal(400);
+    });
+  });
+
+  it('ListObjectsV2 with an empty continuation-token lists from the start', async () => {
+    await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'tok/a', Body: 'a' }));
+    const r = await raw('GET', `/${Bucket}`, { query: { 'list-type': '2', prefix: 'tok/', 'continuation-token': '' } });
+    expect(r.status).to.equal(200);
+    expect(r.text).to.contain('<Key>tok/a</Key>');
+    expect(r.text).not.to.contain('<ContinuationToken>');
+  });
+
+  it('x-amz-tagging: a tag without "=" has an empty value', async () => {
+    await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'tags/obj', Body: 'x', Tagging: 'foo=bar&bar' }));
+    const t = await srv.s3.send(new GetObjectTaggingCommand({ Bucket, Key: 'tags/obj' }));
+    expect(t.TagSet).to.deep.equal([{ Key: 'foo', Value: 'bar' }, { Key: 'bar', Value: '' }]);
+  });
+
+  it('Content-Encoding: aws-chunked is not stored', async () => {
+    for (const [sent, stored] of [['gzip, aws-chunked', 'gzip'], ['aws-chunked', undefined], ['aws-chunked,br', 'br']] as const) {
+      const key = `enc/${sent.replace(/\W/g, '')}`;
+      const put = await raw('PUT', `/${Bucket}/${key}`, { body: 'plain', headers: { 'content-encoding': sent } });
+      expect(put.status, sent).to.equal(200);
+      const head = await srv.s3.send(new HeadObjectCommand({ Bucket, Key: key }));
+      expect(head.ContentEncoding, sent).to.equal(stored);
+    }
+  });
+
+  describe('presigned URLs', () => {
+    const presignedGet = async (expires: string) => {
+      await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'pre/obj', Body: 'x' }));
+      const url = await getSignedUrl(srv.s3, new GetObjectCommand({ Bucket, Key: 'pre/obj' }), { expiresIn: 60 });
+      const r = await fetch(url.replace('X-Amz-Expires=60', `X-Amz-Expires=${expires}`));
+      return { status: r.status, text: await r.text() };
+    };
+
+    it('X-Amz-Expires 0 has expired: 403 AccessDenied', async () => {
+      const r = await presignedGet('0');
+      expect(r.status).to.equal(403);
+      expect(r.text).to.contain('<Code>AccessDenied</Code>').and.contain('Request has expired');
+    });
+
+    it('X-Amz-Expires negative or above 604800: 403 AuthorizationQueryParametersError', async () => {
+      for (const [v, message] of [['-1', 'X-Amz-Expires must be non-negative'], ['604801', 'X-Amz-Expires must be less than a week']]) {
+        const r = await presignedGet(v);
+        expect(r.status, v).to.equal(403);
+        expect(r.text, v).to.contain('<Code>AuthorizationQueryParametersError</Code>').and.contain(message);
+      }
+    });
+
+    it('an expired URL: 403 AccessDenied "Request has expired"', async () => {
+      await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'pre/obj', Body: 'x' }));
+      const url = await getSignedUrl(srv.s3, new GetObjectCommand({ Bucket, Key: 'pre/obj' }), { expiresIn: 1, signingDate: new Date(Date.now() - 10_000) });
+      const r = await fetch(url);
+      expect(r.status).to.equal(403);
+      expect(await r.text()).to.contain('<Code>AccessDenied</Code>').and.contain('Request has expired');
+    });
+  });
+
+  it('ListBuckets pages with max-buckets, continuation-token and prefix', async () => {
+    for (const b of ['lb-a', 'lb-b', 'lb-c']) await srv.s3.send(new CreateBucketCommand({ Bucket: b }));
+    const first = await srv.s3.send(new ListBucketsCommand({ MaxBuckets: 2, Prefix: 'lb-' }));
+    expect(first.Buckets?.map((b) => b.Name)).to.deep.equal(['lb-a', 'lb-b']);
+    expect(first.Prefix).to.equal('lb-');
+    expect(first.ContinuationToken).to.be.a('string');
+    const second = await srv.s3.send(new ListBucketsCommand({ MaxBuckets: 2, Prefix: 'lb-', ContinuationToken: first.ContinuationToken }));
+    expect(second.Buckets?.map((b) => b.Name)).to.deep.equal(['lb-c']);
+    expect(second.ContinuationToken).to.equal(undefined);
+    const all = await srv.s3.send(new ListBucketsCommand({}));
+    expect(all.ContinuationToken).to.equal(undefined);
+    expect(all.Buckets?.map((b) => b.Name)).to.include.members(['lb-a', 'lb-b', 'lb-c', Bucket]);
+    const bad = await errorOf(srv.s3.send(new ListBucketsCommand({ MaxBuckets: 0 })));
+    expect(bad.name).to.equal('InvalidArgument');
+  });
+
+  describe('GetObjectAttributes', () => {
+    it('answers ETag, Checksum, StorageClass and ObjectSize of a single-part object', async () => {
+      const body = Buffer.from('attributes');
+      await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'attr/single', Body: body, ChecksumSHA256: sha256b64(body) }));
+      const r = await srv.s3.send(new GetObjectAttributesCommand({ Bucket, Key: 'attr/single', ObjectAttributes: ['ETag', 'Checksum', 'StorageClass', 'ObjectSize', 'ObjectParts'] }));
+      expect(r.ETag).to.equal(md5(body).toString('hex'));
+      expect(r.Checksum?.ChecksumSHA256).to.equal(sha256b64(body));
+      expect(r.StorageClass).to.equal('STANDARD');
+      expect(r.ObjectSize).to.equal(body.length);
+      expect(r.ObjectParts).to.equal(undefined);
+      expect(r.LastModified).to.be.instanceOf(Date);
+      const some = await srv.s3.send(new GetObjectAttributesCommand({ Bucket, Key: 'attr/single', ObjectAttributes: ['ObjectSize'] }));
+      expect(some.ETag).to.equal(undefined);
+      expect(some.ObjectSize).to.equal(body.length);
+    });
+
+    it('pages the parts of a multipart object', async () => {
+      const parts = [randomBytes(5 * MiB), randomBytes(5 * MiB), randomBytes(7)];
+      const { UploadId, Parts } = await multipartObject('attr/multi', parts);
+      const done = await srv.s3.send(new CompleteMultipartUploadCommand({ Bucket, Key: 'attr/multi', UploadId, MultipartUpload: { Parts } }));
+      const r = await srv.s3.send(new GetObjectAttributesCommand({ Bucket, Key: 'attr/multi', ObjectAttributes: ['ETag', 'ObjectParts', 'ObjectSize'], MaxParts: 2 }));
+      expect(`"${r.ETag}"`).to.equal(done.ETag);
+      expect(r.ObjectSize).to.equal(10 * MiB + 7);
+      expect(r.ObjectParts?.TotalPartsCount).to.equal(3);
+      expect(r.ObjectParts?.IsTruncated).to.equal(true);
+      expect(r.ObjectParts?.Parts?.map((p) => [p.PartNumber, p.Size])).to.deep.equal([[1, 5 * MiB], [2, 5 * MiB]]);
+      const rest = await srv.s3.send(new GetObjectAttributesCommand({ Bucket, Key: 'attr/multi', ObjectAttributes: ['ObjectParts'], PartNumberMarker: r.ObjectParts?.NextPartNumberMarker }));
+      expect(rest.ObjectParts?.IsTruncated).to.equal(false);
+      expect(rest.ObjectParts?.Parts?.map((p) => [p.PartNumber, p.Size])).to.deep.equal([[3, 7]]);
+    });
+
+    it('refuses a missing or unknown attribute name and answers NoSuchKey for a missing object', async () => {
+      const unknown = await raw('GET', `/${Bucket}/attr/single`, { query: { attributes: '' }, headers: { 'x-amz-object-attributes': 'Colour' } });
+      expect(unknown.status).to.equal(400);
+      expect(unknown.text).to.contain('<Code>InvalidArgument</Code>');
+      const missing = await errorOf(srv.s3.send(new GetObjectAttributesCommand({ Bucket, Key: 'attr/none', ObjectAttributes: ['ETag'] })));
+      expect(missing.name).to.equal('NoSuchKey');
+    });
+  });
+
+  describe('deletes on a non-versioned bucket', () => {
+    it('DeleteObject answers 204 without version or delete-marker headers', async () => {
+      await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'del/one', Body: 'x' }));
+      const r = await raw('DELETE', `/${Bucket}/del/one`);
+      expect(r.status).to.equal(204);
+      expect(r.headers).not.to.have.property('x-amz-delete-marker');
+      expect(r.headers).not.to.have.property('x-amz-version-id');
+      expect(r.text).to.equal('');
+      const sdk = await srv.s3.send(new DeleteObjectCommand({ Bucket, Key: 'del/absent' }));
+      expect(sdk.DeleteMarker).to.equal(undefined);
+      expect(sdk.VersionId).to.equal(undefined);
+    });
+
+    it('DeleteObjects lists each key as Deleted with no DeleteMarker fields', async () => {
+      await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'del/a', Body: 'x' }));
+      const r = await srv.s3.send(new DeleteObjectsCommand({ Bucket, Delete: { Objects: [{ Key: 'del/a' }, { Key: 'del/b' }] } }));
+      expect(r.Deleted).to.deep.equal([{ Key: 'del/a' }, { Key: 'del/b' }]);
+      expect(r.Errors).to.equal(undefined);
+    });
+  });
+
+  it('GET ?torrent: 404 NoSuchKey (no object is served as a torrent), never the object bytes', async () => {
+    await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'torrent/obj', Body: 'not a torrent' }));
+    const e = await errorOf(srv.s3.send(new GetObjectTorrentCommand({ Bucket, Key: 'torrent/obj' })));
+    expect(e.$metadata.httpStatusCode).to.equal(404);
+    expect(e.name).to.equal('NoSuchKey');
+  });
+
+  it('GET ?torrent in a missing bucket: NoSuchBucket', async () => {
+    const missing = await errorOf(srv.s3.send(new GetObjectTorrentCommand({ Bucket: 'no-such-bucket-here', Key: 'x' })));
+    expect(missing.name).to.equal('NoSuchBucket');
+  });
+});

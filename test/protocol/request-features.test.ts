@@ -1,0 +1,139 @@
+/**
+ * Never silently drop: every header of src/s3/request-features.ts is honoured or refused with
+ * S3's error, naming it, and a refused request stores nothing.
+ */
+import { expect } from 'chai';
+import {
+  CreateBucketCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, PutObjectCommand, CreateMultipartUploadCommand,
+  CopyObjectCommand,
+} from '@aws-sdk/client-s3';
+import { startTestServer, ACCESS_KEY, SECRET_KEY, type TestServer } from '../helpers/server';
+import { errorOf } from '../helpers/errors';
+import { signedFetch } from '../helpers/sign';
+import { REQUEST_FEATURES } from '../../src/s3/request-features';
+
+const SSE_C_KEY = Buffer.alloc(32, 7);
+
+/** A value for each header, and what s3mux answers to a PutObject carrying it (on fs, no encrypted-at-rest setting). */
+const CASES: Array<[header: string, value: string, expected: 'ok' | 'ok unless fs' | string]> = [
+  // Honoured where the store encrypts at rest: every backend but a plain fs folder.
+  ['x-amz-server-side-encryption', 'AES256', 'ok unless fs'],
+  ['x-amz-server-side-encryption', 'aws:kms', 'NotImplemented'],
+  ['x-amz-server-side-encryption', 'rot13', 'InvalidArgument'],
+  ['x-amz-server-side-encryption-aws-kms-key-id', 'key', 'NotImplemented'],
+  ['x-amz-server-side-encryption-context', 'e30=', 'NotImplemented'],
+  ['x-amz-server-side-encryption-bucket-key-enabled', 'false', 'ok'],
+  ['x-amz-server-side-encryption-bucket-key-enabled', 'true', 'NotImplemented'],
+  ['x-amz-server-side-encryption-customer-algorithm', 'AES256', 'NotImplemented'],
+  ['x-amz-server-side-encryption-customer-key', SSE_C_KEY.toString('base64'), 'NotImplemented'],
+  ['x-amz-server-side-encryption-customer-key-md5', 'AAAAAAAAAAAAAAAAAAAAAA==', 'NotImplemented'],
+  ['x-amz-copy-source-server-side-encryption-customer-algorithm', 'AES256', 'NotImplemented'],
+  ['x-amz-copy-source-server-side-encryption-customer-key', SSE_C_KEY.toString('base64'), 'NotImplemented'],
+  ['x-amz-copy-source-server-side-encryption-customer-key-md5', 'AAAAAAAAAAAAAAAAAAAAAA==', 'NotImplemented'],
+  ['x-amz-acl', 'private', 'ok'],
+  ['x-amz-acl', 'bucket-owner-full-control', 'ok'],
+  ['x-amz-acl', 'bucket-owner-read', 'ok'],
+  ['x-amz-acl', 'public-read', 'NotImplemented'],
+  ['x-amz-acl', 'authenticated-read', 'NotImplemented'],
+  ['x-amz-grant-read', 'uri="http://acs.amazonaws.com/groups/global/AllUsers"', 'NotImplemented'],
+  ['x-amz-grant-write', 'id="x"', 'NotImplemented'],
+  ['x-amz-grant-read-acp', 'id="x"', 'NotImplemented'],
+  ['x-amz-grant-write-acp', 'id="x"', 'NotImplemented'],
+  ['x-amz-grant-full-control', 'id="x"', 'NotImplemented'],
+  ['x-amz-object-ownership', 'BucketOwnerEnforced', 'ok'],
+  ['x-amz-object-ownership', 'ObjectWriter', 'NotImplemented'],
+  ['x-amz-bucket-object-lock-enabled', 'false', 'ok'],
+  ['x-amz-bucket-object-lock-enabled', 'true', 'NotImplemented'],
+  ['x-amz-object-lock-mode', 'GOVERNANCE', 'InvalidRequest'],
+  ['x-amz-object-lock-retain-until-date', '2030-01-01T00:00:00Z', 'InvalidRequest'],
+  ['x-amz-object-lock-legal-hold', 'ON', 'InvalidRequest'],
+  ['x-amz-bypass-governance-retention', 'true', 'ok'],
+  ['x-amz-website-redirect-location', '/other', 'NotImplemented'],
+  ['x-amz-mfa', '123 456', 'NotImplemented'],
+  ['x-amz-write-offset-bytes', '0', 'NotImplemented'],
+  ['x-amz-request-payer', 'requester', 'ok'],
+  ['x-amz-request-payer', 'someone', 'InvalidArgument'],
+  ['x-amz-expected-bucket-owner', '111122223333', 'AccessDenied'],
+  ['x-amz-source-expected-bucket-owner', '111122223333', 'AccessDenied'],
+];
+
+describe('protocol: request headers are honoured or refused, never dropped', () => {
+  let srv: TestServer;
+  const Bucket = 'features';
+  before(async () => {
+    srv = await startTestServer();
+    await srv.s3.send(new CreateBucketCommand({ Bucket }));
+  });
+  after(async () => { await srv.stop(); });
+  const raw = (method: string, path: string, headers: Record<string, string>, body?: string) =>
+    signedFetch(srv.url, { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY }, method, path, { headers, body });
+
+  it('covers every header of the table', () => {
+    expect([...new Set(CASES.map(([h]) => h))].sort()).to.deep.equal(REQUEST_FEATURES.map((f) => f.header).sort());
+  });
+
+  for (const [header, value, given] of CASES) {
+    let expected = given;
+    it(`${header}: ${value} -> ${given === 'ok' ? 'honoured' : given}`, async () => {
+      if (expected === 'ok unless fs') expected = srv.router.defaultBackend.kind === 'fs' ? 'NotImplemented' : 'ok';
+      const key = `f/${header}/${value.replace(/\W/g, '')}`;
+      const r = await raw('PUT', `/${Bucket}/${key}`, { [header]: value }, 'content');
+      if (expected === 'ok') {
+        expect(r.status, r.text).to.equal(200);
+        expect((await srv.s3.send(new HeadObjectCommand({ Bucket, Key: key }))).ContentLength).to.equal(7);
+        return;
+      }
+      expect(r.text).to.contain(`<Code>${expected}</Code>`);
+      expect(r.status).to.be.oneOf(expected === 'NotImplemented' ? [501] : expected === 'AccessDenied' ? [403] : [400]);
+      if (expected !== 'AccessDenied' && expected !== 'InvalidArgument') expect(r.text).to.contain(header);
+      expect((await errorOf(srv.s3.send(new HeadObjectCommand({ Bucket, Key: key })))).$metadata.httpStatusCode).to.equal(404);
+    });
+  }
+
+  describe('as clients send them', () => {
+    it('SSE-C on PutObject is refused: nothing stored in plaintext', async () => {
+      const e = await errorOf(srv.s3.send(new PutObjectCommand({ Bucket, Key: 'ssec', Body: 'secret', SSECustomerAlgorithm: 'AES256', SSECustomerKey: SSE_C_KEY.toString('base64') })));
+      expect(e.$metadata.httpStatusCode).to.equal(501);
+      expect(e.name).to.equal('NotImplemented');
+      expect((await errorOf(srv.s3.send(new GetObjectCommand({ Bucket, Key: 'ssec' })))).name).to.equal('NoSuchKey');
+    });
+
+    it('a public-read ACL on PutObject and CreateMultipartUpload is refused; private is honoured', async () => {
+      expect((await errorOf(srv.s3.send(new PutObjectCommand({ Bucket, Key: 'acl', Body: 'x', ACL: 'public-read' })))).name).to.equal('NotImplemented');
+      expect((await errorOf(srv.s3.send(new CreateMultipartUploadCommand({ Bucket, Key: 'acl', ACL: 'public-read-write' })))).name).to.equal('NotImplemented');
+      await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'acl', Body: 'x', ACL: 'private' }));
+      await srv.s3.send(new CopyObjectCommand({ Bucket, Key: 'acl-copy', CopySource: `${Bucket}/acl`, ACL: 'bucket-owner-full-control' }));
+    });
+
+    it('CreateBucket with object lock enabled is refused', async () => {
+      const e = await errorOf(srv.s3.send(new CreateBucketCommand({ Bucket: 'locked-bucket', ObjectLockEnabledForBucket: true })));
+      expect(e.name).to.equal('NotImplemented');
+      await srv.s3.send(new CreateBucketCommand({ Bucket: 'acl-private-bucket', ACL: 'private', ObjectOwnership: 'BucketOwnerEnforced' }));
+    });
+
+    it('a refused CreateBucket creates no bucket', async () => {
+      await errorOf(srv.s3.send(new CreateBucketCommand({ Bucket: 'locked-bucket-2', ObjectLockEnabledForBucket: true })));
+      expect((await errorOf(srv.s3.send(new HeadBucketCommand({ Bucket: 'locked-bucket-2' })))).$metadata.httpStatusCode).to.equal(404);
+    });
+
+    it('object lock headers on PutObject: InvalidRequest, as for a bucket without object lock', async () => {
+      const e = await errorOf(srv.s3.send(new PutObjectCommand({ Bucket, Key: 'lock', Body: 'x', ObjectLockMode: 'COMPLIANCE', ObjectLockRetainUntilDate: new Date('2030-01-01') })));
+      expect(e.name).to.equal('InvalidRequest');
+    });
+  });
+});
+
+describe('protocol: SSE-S3 on an fs backend that is encrypted at rest', () => {
+  let srv: TestServer;
+  before(async () => {
+    srv = await startTestServer({ fsEncryptedAtRest: true });
+    await srv.s3.send(new CreateBucketCommand({ Bucket: 'sse' }));
+  });
+  after(async () => { await srv.stop(); });
+
+  it('honours AES256 and says so; SSE-KMS stays refused', async () => {
+    const put = await srv.s3.send(new PutObjectCommand({ Bucket: 'sse', Key: 'k', Body: 'x', ServerSideEncryption: 'AES256' }));
+    expect(put.ServerSideEncryption).to.equal('AES256');
+    expect((await errorOf(srv.s3.send(new PutObjectCommand({ Bucket: 'sse', Key: 'k2', Body: 'x', ServerSideEncryption: 'aws:kms' })))).name).to.equal('NotImplemented');
+  });
+});
