@@ -96,6 +96,16 @@ const entries = (lines: string[]) => lines.map((l) => JSON.parse(l) as Record<st
 const accessLines = (lines: string[]) => entries(lines).filter((e) => e.msg === 'request');
 
 /** The value of one sample in Prometheus text, labels in any order. */
+/** The access line matching `pred`: it is written once the answer has gone out, so it may trail the client by a moment. */
+async function accessLine(h: Harness, pred: (e: Record<string, unknown>) => boolean): Promise<Record<string, unknown> | undefined> {
+  for (let i = 0; i < 50; i++) {
+    const hit = accessLines(h.lines).find(pred);
+    if (hit) return hit;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return undefined;
+}
+
 function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
   for (const line of text.split('\n')) {
     const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
@@ -120,14 +130,14 @@ describe('protocol: access logs', () => {
     expect(res.status).to.equal(200);
     expect((await res.text()).length).to.equal(1000);
     const reqId = res.headers.get('x-amz-request-id');
-    const line = accessLines(h.lines).find((e) => e.reqId === reqId);
+    const line = await accessLine(h, (e) => e.reqId === reqId);
     expect(line, h.lines.join('')).to.include({
       identity: 'root', accessKey: ROOT_KEY, operation: 'GetObject', method: 'GET', bucket: 'logs', backend: 'disk', status: 200, level: 'info',
     });
     expect(line!.bytesOut as number).to.be.greaterThan(1000);
     expect(line!.bytesIn as number).to.be.greaterThan(0);
     expect(line!.durationMs).to.be.a('number');
-    const put = accessLines(h.lines).find((e) => e.operation === 'PutObject');
+    const put = await accessLine(h, (e) => e.operation === 'PutObject');
     expect(put!.bytesIn as number).to.be.greaterThan(1000);
     expect(accessLines(h.lines).map((e) => e.operation)).to.deep.equal(['CreateBucket', 'PutObject', 'GetObject']);
   });
@@ -138,6 +148,7 @@ describe('protocol: access logs', () => {
     expect(err.name).to.equal('AccessDenied');
     const missing = await errorOf(reader.send(new GetObjectCommand({ Bucket: 'logs', Key: 'missing' })));
     expect(missing.name).to.equal('NoSuchKey');
+    await accessLine(h, (e) => e.operation === 'GetObject' && e.errorCode === 'NoSuchKey');
     const [denied, notFound] = accessLines(h.lines).slice(-2);
     expect(denied).to.include({ identity: 'reader', accessKey: USER_KEY, operation: 'PutObject', status: 403, errorCode: 'AccessDenied' });
     expect(notFound).to.include({ identity: 'reader', operation: 'GetObject', status: 404, errorCode: 'NoSuchKey', backend: 'disk' });
@@ -167,7 +178,7 @@ describe('protocol: access logs', () => {
     const error = entries(h.lines).find((e) => e.level === 'error' && e.reqId === reqId);
     expect(error, h.lines.join('')).to.include({ msg: 'unexpected error', method: 'GET', path: '/broken/k' });
     expect(JSON.stringify(error!.err)).to.contain('boom: a bug in a backend');
-    expect(accessLines(h.lines).find((e) => e.reqId === reqId)).to.include({ status: 500, errorCode: 'InternalError', backend: 'flaky' });
+    expect(await accessLine(h, (e) => e.reqId === reqId)).to.include({ status: 500, errorCode: 'InternalError', backend: 'flaky' });
   });
 
   it('answers /healthz, /readyz and MinIO health paths without authentication', async () => {
