@@ -58,7 +58,8 @@ import { fromAzure, metaOf, s3Etag, toAzure, type StoredExtras } from './metadat
 import { AzureMultipartStore } from './multipart';
 import { blobNameOf, ESCAPED_PREFIX } from './names';
 import { RESERVED_PREFIX } from '../reserved';
-import { AzureStore, CONTAINER_NAME } from './store';
+import { AzureStore } from './store';
+import { azureContainerNameProblem } from '../bucket-names';
 
 export interface AzureBackendOptions extends AzureConnection {
   /** A ready client instead of the connection settings (tests, embedding). */
@@ -149,9 +150,8 @@ export class AzureBackend implements Backend {
 
   async createBucket(bucket: string): Promise<void> {
     validateBucketName(bucket);
-    if (!CONTAINER_NAME.test(bucket)) {
-      throw new S3Error('InvalidBucketName', 'The specified bucket is not valid: Azure container names may hold only lowercase letters, digits and single hyphens.', { BucketName: bucket });
-    }
+    const rule = azureContainerNameProblem(bucket);
+    if (rule) throw new S3Error('InvalidBucketName', `The specified bucket is not valid: ${rule}.`, { BucketName: bucket });
     try {
       await this.store.container(bucket).create();
     } catch (err) {

@@ -7,6 +7,7 @@
  */
 import type { BlobServiceClient, BlockBlobClient, ContainerClient } from '@azure/storage-blob';
 import { S3Error } from '../../errors';
+import { azureContainerNameProblem } from '../bucket-names';
 import { checkWriteConditions, hasWriteConditions } from '../conditions';
 import type { ObjectMeta, WriteConditions } from '../types';
 import { isAzureError, toS3ErrorFromAzure, type ErrorContext } from './errors';
@@ -14,8 +15,6 @@ import { MarkerCache, rawListing, type Opener } from './listing';
 import { metaOf } from './metadata';
 import { blobNameOf } from './names';
 
-/** Azure container names: 3-63 of [a-z0-9-], starting and ending alphanumeric, no '--'. */
-export const CONTAINER_NAME = /^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/;
 
 /** The Azure access conditions that make a write a compare-and-swap on what was checked. */
 export interface Cas {
@@ -45,7 +44,7 @@ export class AzureStore {
 
   /** The container; NoSuchBucket right away for names Azure cannot have. */
   container(bucket: string): ContainerClient {
-    if (typeof bucket !== 'string' || !CONTAINER_NAME.test(bucket)) throw new S3Error('NoSuchBucket', undefined, { BucketName: String(bucket) });
+    if (typeof bucket !== 'string' || azureContainerNameProblem(bucket) !== undefined) throw new S3Error('NoSuchBucket', undefined, { BucketName: String(bucket) });
     return this.service.getContainerClient(bucket);
   }
 

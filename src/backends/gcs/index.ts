@@ -45,7 +45,8 @@ import { clearedFields, dateOf, fromGcs, metaOf, replacingMetadata, s3Etag, toGc
 export { metaOf, s3Etag } from './metadata';
 import { gcsNames } from './names';
 import { GcsPartStorage } from './parts';
-import { GCS_BUCKET_NAME, GcsStore } from './store';
+import { GcsStore } from './store';
+import { gcsBucketNameProblem } from '../bucket-names';
 
 export interface GcsBackendOptions extends GcsConnection {
   /** A ready client instead of the connection settings (tests, embedding). */
@@ -144,9 +145,8 @@ export class GcsBackend implements Backend {
 
   async createBucket(bucket: string): Promise<void> {
     validateBucketName(bucket);
-    if (!GCS_BUCKET_NAME.test(bucket) || bucket.startsWith('goog') || bucket.includes('google')) {
-      throw new S3Error('InvalidBucketName', "The specified bucket is not valid: GCS bucket names may not begin with 'goog' or contain 'google'.", { BucketName: bucket });
-    }
+    const rule = gcsBucketNameProblem(bucket);
+    if (rule) throw new S3Error('InvalidBucketName', `The specified bucket is not valid: ${rule}.`, { BucketName: bucket });
     if (!this.bucketApi) return;
     try {
       await this.storage.createBucket(bucket);

@@ -9,14 +9,13 @@ import { pipeline } from 'node:stream/promises';
 import type { Bucket, File, Storage } from '@google-cloud/storage';
 import { bodyFailure, S3Error } from '../../errors';
 import { checkWriteConditions, hasWriteConditions } from '../conditions';
+import { gcsBucketNameProblem } from '../bucket-names';
 import { compareKeys } from '../listing';
 import type { WriteConditions } from '../types';
 import { isGcsNotFound, isMissingObject, toS3ErrorFromGcs, type ErrorContext } from './errors';
 import { metaOf, type GcsResource } from './metadata';
 import { gcsNames } from './names';
 
-/** GCS bucket names: 3-63 of [a-z0-9._-], starting and ending alphanumeric (S3's rules are narrower still). */
-export const GCS_BUCKET_NAME = /^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$/;
 
 export class GcsStore {
   constructor(
@@ -36,7 +35,7 @@ export class GcsStore {
 
   /** The bucket; NoSuchBucket right away for names GCS cannot have. */
   bucket(bucket: string): Bucket {
-    if (typeof bucket !== 'string' || !GCS_BUCKET_NAME.test(bucket)) throw new S3Error('NoSuchBucket', undefined, { BucketName: String(bucket) });
+    if (typeof bucket !== 'string' || gcsBucketNameProblem(bucket) !== undefined) throw new S3Error('NoSuchBucket', undefined, { BucketName: String(bucket) });
     return this.storage.bucket(bucket);
   }
 
