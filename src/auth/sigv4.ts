@@ -117,7 +117,7 @@ function uriDecodeBytes(raw: string, plusIsSpace: boolean): Buffer {
   let last = 0;
   for (const m of s.matchAll(/%[0-9A-Fa-f]{2}/g)) {
     parts.push(Buffer.from(s.slice(last, m.index), 'utf8'), Buffer.of(parseInt(m[0].slice(1), 16)));
-    last = m.index! + 3;
+    last = m.index + 3;
   }
   parts.push(Buffer.from(s.slice(last), 'utf8'));
   return Buffer.concat(parts);

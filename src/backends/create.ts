@@ -12,5 +12,5 @@ export function kitFor(kind: string, kits: readonly BackendKit[] = BACKEND_KITS)
 export function createBackend(spec: BackendSpec, context: Partial<BackendContext> & { name: string }, kits: readonly BackendKit[] = BACKEND_KITS): Backend {
   const kit = kitFor(spec.kind, kits);
   if (!kit) throw new Error(`backend '${context.name}' has kind '${spec.kind}', which this build does not serve (known: ${kits.map((k) => k.kind).join(', ')})`);
-  return kit.create(spec as never, { env: process.env, ...context });
+  return kit.create(spec, { env: process.env, ...context });
 }

@@ -109,7 +109,7 @@ export function credentialGroup<Shape extends z.ZodRawShape, const N extends str
   rules: CredentialRules<N> = {},
 ) {
   const literals = Object.fromEntries(secrets.map((s) => [s, literalSecret(s)])) as { [K in N]: ReturnType<typeof literalSecret> };
-  const fields = { ...shape, ...secretFields(secrets), ...literals } as Shape & SecretShape<N> & typeof literals;
+  const fields = { ...shape, ...secretFields(secrets), ...literals };
   const allowed = Object.keys(fields).filter((k) => !(secrets as readonly string[]).includes(k));
   const object = mapping(fields).superRefine((_, ctx) => {
     // The rules look at what was written, including fields that failed their own checks.
@@ -173,7 +173,7 @@ function foldSecrets<T extends Record<string, unknown>, N extends string>(value:
 
 /** A credentials group that `true` may stand for, with every field defaulted (`managedIdentity: true`). */
 export function trueOr<T extends z.ZodType>(group: T) {
-  return z.union([z.literal(true), group], { error: 'expected true or a mapping' }).transform((v) => (v === true ? group.parse({}) : v) as z.output<T>);
+  return z.union([z.literal(true), group], { error: 'expected true or a mapping' }).transform((v) => (v === true ? group.parse({}) : v));
 }
 
 /**

@@ -71,7 +71,7 @@ function describeSpec(spec: BackendSpec): string {
   const parts: string[] = [];
   for (const [k, v] of Object.entries(spec)) {
     if (k === 'kind' || k === 'credentials' || v === undefined) continue;
-    parts.push(`${k}=${String(v)}`);
+    parts.push(`${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
   }
   const creds = (spec as { credentials?: Record<string, unknown> }).credentials;
   if (creds) {

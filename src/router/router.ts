@@ -90,7 +90,7 @@ export class Router {
     try {
       for (const [key, w] of wanted) made.set(key, createBackend(w.spec, { name: w.name, env: opts.env ?? process.env }, kits));
     } catch (err) {
-      void Promise.allSettled([...made.values()].map((b) => b.close?.()));
+      void Promise.allSettled([...made.values()].map(async (b) => b.close?.()));
       throw err;
     }
 

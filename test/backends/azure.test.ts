@@ -291,7 +291,7 @@ describe('AzureBackend on Azurite', function () {
       expect(meta.etag).to.equal(md5(data));
       const p = await container.getBlobClient('md5/one').getProperties();
       expect(Buffer.from(p.contentMD5!).toString('hex')).to.equal(md5(data));
-      expect((await be.listObjects(bucket, { prefix: 'md5/', maxKeys: 10 })).objects[0]!.etag).to.equal(md5(data));
+      expect((await be.listObjects(bucket, { prefix: 'md5/', maxKeys: 10 })).objects[0].etag).to.equal(md5(data));
     });
 
     it('streams a body of known length into one block, and one of unknown length in chunks', async () => {
@@ -463,7 +463,7 @@ describe('AzureBackend on Azurite', function () {
       const id = await mp.createUpload(bucket, key, attrs());
       const parts = [pattern(1000, 1), pattern(2000, 2), pattern(3000, 3)];
       const infos = [];
-      for (let i = 0; i < parts.length; i++) infos.push(await mp.uploadPart(bucket, key, id, i + 1, body(parts[i]!), { size: parts[i]!.length }));
+      for (let i = 0; i < parts.length; i++) infos.push(await mp.uploadPart(bucket, key, id, i + 1, body(parts[i]), { size: parts[i].length }));
       await expectS3Error(mp.completeUpload(bucket, key, id, [1, 4], 'x-2'), 'InvalidPart');
       // Another upload completing on the same key commits the blob, which discards every
       // uncommitted block of it (Azure's rule): the first upload's parts are lost.
@@ -473,11 +473,11 @@ describe('AzureBackend on Azurite', function () {
       await expectS3Error(mp.completeUpload(bucket, key, id, [1, 3], 'x-2'), 'InvalidPart');
       const existing = await be.headObject(bucket, key);
       const id2 = await mp.createUpload(bucket, key, attrs());
-      for (const n of [1, 3]) await mp.uploadPart(bucket, key, id2, n, body(parts[n - 1]!), { size: parts[n - 1]!.length });
+      for (const n of [1, 3]) await mp.uploadPart(bucket, key, id2, n, body(parts[n - 1]), { size: parts[n - 1].length });
       await expectS3Error(mp.completeUpload(bucket, key, id2, [1, 3], 'x-2', { conditions: { ifNoneMatch: '*' } }), 'PreconditionFailed');
       await expectS3Error(mp.completeUpload(bucket, key, id2, [1, 3], 'x-2', { conditions: { ifMatch: md5('other') } }), 'PreconditionFailed');
       await mp.completeUpload(bucket, key, id2, [1, 3], 'abc-2', { conditions: { ifMatch: `"${existing.etag}"` } });
-      expect((await getObject(be, bucket, key)).data.equals(Buffer.concat([parts[0]!, parts[2]!]))).to.equal(true);
+      expect((await getObject(be, bucket, key)).data.equals(Buffer.concat([parts[0], parts[2]]))).to.equal(true);
       await mp.abortUpload(bucket, key, id);
     });
 
@@ -500,7 +500,7 @@ describe('AzureBackend on Azurite', function () {
       await other.multipart.uploadPart(bucket, key, id, 1, body(part), { size: part.length });
       const list = await other.multipart.listUploads(bucket, { prefix: key, maxUploads: 10 });
       expect(list.uploads.map((u) => u.uploadId)).to.deep.equal([id]);
-      expect(list.uploads[0]!.attrs.storageClass).to.equal('STANDARD_IA');
+      expect(list.uploads[0].attrs.storageClass).to.equal('STANDARD_IA');
       expect(await other.multipart.sweepUploads(bucket, new Date(Date.now() - 3600_000))).to.equal(0);
       expect(await other.multipart.sweepUploads(bucket, new Date(Date.now() + 1000))).to.be.at.least(1);
       await expectS3Error(be.multipart.listParts(bucket, key, id, { maxParts: 1 }), 'NoSuchUpload');
@@ -546,7 +546,7 @@ describe('azure: credentials from the routing table', function () {
       new StorageSharedKeyCredential(a.account, a.accountKey),
     ).toString();
     const env = { AZ_KEY: a.accountKey, AZ_CONN: a.connectionString, AZ_SAS: sas, AZ_BAD_KEY: Buffer.alloc(64, 7).toString('base64') };
-    const specOf = (settings: Record<string, unknown>) => validateRoutingTable({ backends: { az: { type: 'azure', ...settings } } }).backends.az!.spec;
+    const specOf = (settings: Record<string, unknown>) => validateRoutingTable({ backends: { az: { type: 'azure', ...settings } } }).backends.az.spec;
     const kinds: Record<string, Record<string, unknown>> = {
       'shared key': { account: a.account, endpoint: a.endpoint, credentials: { accountKeyEnv: 'AZ_KEY' } },
       'connection string': { credentials: { connectionStringEnv: 'AZ_CONN' } },
@@ -616,7 +616,7 @@ describe('azure: Entra ID credentials from the routing table', function () {
   });
 
   const specOf = (credentials: unknown): AzureSpec =>
-    validateRoutingTable({ backends: { az: { type: 'azure', account: 'acct', credentials } } }, { baseDir: dir }).backends.az!.spec as AzureSpec;
+    validateRoutingTable({ backends: { az: { type: 'azure', account: 'acct', credentials } } }, { baseDir: dir }).backends.az.spec as AzureSpec;
   const what = (f: string) => `backend 'az': ${f}`;
 
   it('maps each kind to its @azure/identity credential, resolving secrets at start', () => {

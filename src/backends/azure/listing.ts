@@ -56,7 +56,7 @@ export class MarkerCache {
     let hi = s.names.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (s.names[mid]! <= from) lo = mid + 1;
+      if (s.names[mid] <= from) lo = mid + 1;
       else hi = mid;
     }
     return lo > 0 ? s.markers[lo - 1] : undefined;
@@ -71,11 +71,11 @@ export class MarkerCache {
     let hi = s.names.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (s.names[mid]! < firstName) lo = mid + 1;
+      if (s.names[mid] < firstName) lo = mid + 1;
       else hi = mid;
     }
     if (s.names[lo] === firstName) {
-      this.add(s, marker.length - s.markers[lo]!.length);
+      this.add(s, marker.length - s.markers[lo].length);
       s.markers[lo] = marker;
     } else if (s.names.length < MAX_MARKERS_PER_SCOPE) {
       s.names.splice(lo, 0, firstName);
@@ -139,7 +139,7 @@ export async function* rawListing(
     }
     const items: RawItem[] = page.items;
     if (items.length > 1) items.sort((a, b) => utf16(a.name, b.name));
-    if (items.length > 0 && marker !== undefined) opts.cache?.record(scope, items[0]!.name, marker);
+    if (items.length > 0 && marker !== undefined) opts.cache?.record(scope, items[0].name, marker);
     for (const item of items) {
       if (last !== undefined && item.name <= last) continue;
       last = item.name;

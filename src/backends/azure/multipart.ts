@@ -91,13 +91,13 @@ function recordOf(name: string, md: Record<string, string> | undefined, lastModi
   if (!Number.isInteger(partNumber) || !/^[0-9a-f]{32}$/.test(m[M.md5] ?? '') || !Number.isInteger(size) || !Number.isInteger(blocks) || !/^[0-9a-f]{6}$/.test(m[M.nonce] ?? '')) {
     return undefined;
   }
-  return { partNumber, etag: m[M.md5]!, size, lastModified, nonce: Buffer.from(m[M.nonce]!, 'hex'), blocks };
+  return { partNumber, etag: m[M.md5], size, lastModified, nonce: Buffer.from(m[M.nonce], 'hex'), blocks };
 }
 
 async function eachLimited<T>(items: T[], limit: number, fn: (t: T) => Promise<void>): Promise<void> {
   let i = 0;
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (i < items.length) await fn(items[i++]!);
+    while (i < items.length) await fn(items[i++]);
   }));
 }
 
@@ -145,7 +145,7 @@ export class AzureMultipartStore implements MultipartStore {
     const md = lower(p.metadata);
     if (md[M.key] === undefined) return undefined;
     const initiated = p.createdOn ?? p.lastModified ?? new Date(md[M.initiated] ?? 0);
-    return { key: decodeValue(md[M.key]!), uploadId, initiated: Number.isNaN(initiated.getTime()) ? new Date(0) : initiated, attrs: fromAzure(p).attrs };
+    return { key: decodeValue(md[M.key]), uploadId, initiated: Number.isNaN(initiated.getTime()) ? new Date(0) : initiated, attrs: fromAzure(p).attrs };
   }
 
   async createUpload(bucket: string, key: string, attrs: ObjectAttributes): Promise<string> {

@@ -24,6 +24,7 @@ export { decodeBytes, encodeBytes, ESCAPED_PREFIX, UPLOADS_PREFIX } from '../esc
 /** Azure's limit on the number of '/'-separated segments of a blob name. */
 const MAX_SEGMENTS = 254;
 
+// eslint-disable-next-line no-control-regex -- control characters are exactly what this rule refuses
 const BAD_CHARS = /[\u0000-\u001f\u007f\\\ufffe\uffff]/;
 /** A segment ending in '.', i.e. a '.' before a '/' or at the end. */
 const TRAILING_DOT_SEGMENT = /\.(?:\/|$)/;

@@ -133,7 +133,7 @@ export class FsBackend implements Backend {
     if (isErrno(this.initError, 'EROFS', 'EACCES', 'EPERM')) {
       throw new S3Error('AccessDenied', 'The data folder is read-only.');
     }
-    throw this.initError;
+    throw this.initError as Error;
   }
 
   /** Resolves when start-up housekeeping is done (operations wait for it anyway). */

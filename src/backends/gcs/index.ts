@@ -181,7 +181,7 @@ export class GcsBackend implements Backend {
     }
     for await (const _ of this.store.names(bucket, ESCAPED_PREFIX, undefined, 1)) throw new S3Error('BucketNotEmpty', undefined, { BucketName: bucket });
     for await (const r of this.store.names(bucket, UPLOADS_PREFIX, undefined, PAGE_SIZE)) {
-      await this.store.call({ bucket }, () => b.file(r.name!).delete({ ignoreNotFound: true }));
+      await this.store.call({ bucket }, () => b.file(r.name).delete({ ignoreNotFound: true }));
     }
     if (this.bucketApi) await this.store.call({ bucket }, () => b.delete());
   }

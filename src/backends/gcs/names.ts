@@ -10,6 +10,7 @@
 import { KeyNames } from '../escaped-keys';
 import { RESERVED_PREFIX } from '../reserved';
 
+// eslint-disable-next-line no-control-regex -- control characters are exactly what this rule refuses
 const BAD_CHARS = /[\u0000-\u001f\u007f\ufffe\uffff]/;
 const ACME = '.well-known/acme-challenge/';
 

@@ -47,9 +47,9 @@ export function chainCredentials(profile?: string): CredentialSource {
   return async () => {
     if (!provider) {
       // Loaded on first use only: the chain pulls in STS/SSO clients.
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
+       
       const { fromNodeProviderChain } = require('@aws-sdk/credential-providers') as typeof import('@aws-sdk/credential-providers');
-      provider = fromNodeProviderChain(profile ? { profile } : {}) as () => Promise<S3Credentials>;
+      provider = fromNodeProviderChain(profile ? { profile } : {});
     }
     return provider();
   };

@@ -511,7 +511,7 @@ export class S3Backend implements Backend {
     for (let start = 0, n = 1; start < src.size; start += partSize, n++) ranges.push({ partNumber: n, start, end: Math.min(src.size, start + partSize) - 1 });
     const uploadId = await this.multipart.createUpload(dstBucket, dstKey, { ...attrs, checksums: undefined });
     try {
-      const done: { partNumber: number; etag: string; size: number }[] = new Array(ranges.length);
+      const done = new Array<{ partNumber: number; etag: string; size: number }>(ranges.length);
       let next = 0;
       const worker = async (): Promise<void> => {
         while (next < ranges.length) {

@@ -7,7 +7,6 @@
 import * as path from 'node:path';
 import type { BackendKit, BackendSpec } from '../../backends/kit';
 import { s3BucketNameProblem } from '../../backends/bucket-names';
-import type { Action } from '../../auth/policy';
 import { parseBackendUri, UriError, type BackendUri } from '../uri';
 import { isPlainObject, suggest, type Problems, type Seg } from './diagnostics';
 import { anyBackendSchema, identitySchema, routeSchema } from './schema';
@@ -31,6 +30,10 @@ function clean(v: unknown): unknown {
 
 function entries(v: unknown): [string, unknown][] {
   return isPlainObject(v) ? Object.entries(v) : [];
+}
+
+function show(v: unknown): string {
+  return typeof v === 'string' ? v : JSON.stringify(v);
 }
 
 function quoteList(names: Iterable<string>): string {
@@ -114,7 +117,7 @@ export class CrossChecks {
         accessKeyId: i.accessKeyId,
         secret: i.secretAccessKey!,
         admin: i.admin ?? false,
-        rules: (i.policy ?? []).map((r) => ({ buckets: r.buckets, allow: r.allow as Action[] })),
+        rules: (i.policy ?? []).map((r) => ({ buckets: r.buckets, allow: r.allow })),
       });
     }
     const keys = new Map<string, string>();
@@ -133,7 +136,7 @@ export class CrossChecks {
     if (!parsed.success) return undefined; // reported by the schema
     const { type, ...settings } = clean(parsed.data) as { type: string } & Record<string, unknown>;
     const kit = this.kitOf.get(type) as BackendKit;
-    const completed = (kit.complete?.(settings as never, name) ?? settings) as Record<string, unknown>;
+    const completed = (kit.complete?.(settings, name) ?? settings);
     return { kind: type, ...completed };
   }
 
@@ -254,7 +257,7 @@ export class CrossChecks {
     const spec: BackendSpec = { ...(base ?? { kind: uri.kind }) };
     for (const [f, v] of Object.entries(uri.settings)) {
       if (spec[f] !== undefined && spec[f] !== v) {
-        p.report(segs, `'${uri.uri}' names ${f} '${String(v)}' but backend '${baseName}' has ${f} '${String(spec[f])}'`);
+        p.report(segs, `'${uri.uri}' names ${f} '${show(v)}' but backend '${baseName}' has ${f} '${show(spec[f])}'`);
         return undefined;
       }
       spec[f] = v;
@@ -264,7 +267,7 @@ export class CrossChecks {
     // Implicit: reuse a declared backend with exactly these settings, else make one.
     const key = backendSpecKey(spec);
     for (const [n, s] of declared) if (s && backendSpecKey(s) === key) return { name: n, spec: s };
-    const implicitName = kit.implicitName?.(spec as never) ?? `${kit.kind}:default`;
+    const implicitName = kit.implicitName?.(spec) ?? `${kit.kind}:default`;
     if (!backends[implicitName]) backends[implicitName] = { name: implicitName, spec, implicit: true };
     return { name: implicitName, spec: backends[implicitName].spec };
   }

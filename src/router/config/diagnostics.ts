@@ -65,7 +65,7 @@ export class Locator {
       }
       if (!isMap(node)) break;
       // The last of equal keys: it is the one whose value toJS kept.
-      const pair = [...node.items].reverse().find((p) => keyText(p.key) === seg) as Pair | undefined;
+      const pair: Pair | undefined = [...node.items].reverse().find((p) => keyText(p.key) === seg);
       if (!pair) break;
       keyNode = pair.key;
       node = pair.value ?? pair.key;
