@@ -50,7 +50,7 @@ export function mapping<Shape extends z.ZodRawShape>(shape: Shape, what?: string
 export const unknownKeyHints = z.registry<{ hint: (key: string) => string | undefined }>();
 
 /** Keys that hold a secret value wherever they appear; never accepted literally. */
-export const SECRET_NAMES = [
+const SECRET_NAMES = [
   'accessKeyId', 'secretAccessKey', 'sessionToken', 'serviceAccountKey', 'privateKey', 'accountKey', 'sasToken',
   'connectionString', 'token', 'password', 'passphrase', 'clientSecret', 'apiKey', 'secret',
 ];

@@ -201,7 +201,7 @@ interface Def {
 const defOf = (s: z.ZodType): Def => (s as unknown as { def: Def }).def;
 
 /** The schema that checks the value at `segs`: through wrappers, the union branch the value takes, mappings and lists. */
-export function schemaAt(schema: z.ZodType, segs: readonly string[], value: unknown): z.ZodType {
+function schemaAt(schema: z.ZodType, segs: readonly string[], value: unknown): z.ZodType {
   let s = schema;
   let v = value;
   let i = 0;
@@ -233,7 +233,7 @@ export function schemaAt(schema: z.ZodType, segs: readonly string[], value: unkn
   return s;
 }
 
-export function formatPath(segs: Seg[]): string {
+function formatPath(segs: Seg[]): string {
   let out = '';
   for (const s of segs) out += /^[A-Za-z_][A-Za-z0-9_-]*$/.test(s) ? (out ? `.${s}` : s) : `[${JSON.stringify(s)}]`;
   return out;

@@ -16,7 +16,7 @@ function named<T extends z.ZodType>(entry: T) {
 }
 
 /** `type: <kind>` and the kit's settings. */
-export function backendSchema(kit: BackendKit) {
+function backendSchema(kit: BackendKit) {
   const schema = z.strictObject({ type: z.literal(kit.kind), ...kit.settings.shape }).describe(`${kit.kind}: ${kit.description}`);
   const hint = unknownKeyHints.get(kit.settings);
   if (hint) schema.register(unknownKeyHints, hint);
@@ -72,7 +72,6 @@ const routeObject = mapping({
 export const routeSchema = z.union([z.string(), routeObject], {
   error: 'expected a backend URI or a mapping with keys target, backend, bucket, prefix, readOnly, publicRead',
 });
-export type RouteInput = z.output<typeof routeSchema>;
 
 const oneOrMore = <T extends z.ZodType>(item: T, message: string) =>
   z.union([item, z.array(item).min(1)], { error: message }).transform((v) => (Array.isArray(v) ? v : [v]) as z.output<T>[]);
@@ -93,7 +92,6 @@ export const identitySchema = credentialGroup(
   ['secretAccessKey'],
   { oneSecretOf: ['secretAccessKey'] },
 );
-export type IdentityInput = z.output<typeof identitySchema>;
 
 /** The whole table. */
 export function tableSchema(kits: readonly BackendKit[]) {
@@ -113,7 +111,6 @@ export function tableSchema(kits: readonly BackendKit[]) {
     'expected a mapping (the routing table)',
   );
 }
-export type TableInput = z.output<ReturnType<typeof tableSchema>>;
 
 /** The JSON Schema editors check tables against (routing-config/schema.json). */
 export function tableJsonSchema(kits: readonly BackendKit[]): Record<string, unknown> {
