@@ -7,7 +7,6 @@ import { SignatureV4 } from '@smithy/signature-v4';
 import { buildQueryString } from '@smithy/core/protocols';
 import { authenticateV4 as authenticate, AuthRequest, AuthResult, Identity, EMPTY_SHA256, UNSIGNED_PAYLOAD } from '../../src/auth/sigv4';
 import { getSigningKey } from '../../src/auth/signing-key-cache';
-import { S3Error } from '../../src/errors';
 import { expectS3Error } from '../helpers/s3-error';
 
 // ---------------------------------------------------------------------------------------
