@@ -41,7 +41,7 @@ export class RawS3 {
     const headers: Record<string, string> = { host: `${this.host}:${this.port}`, 'x-amz-content-sha256': payloadHash };
     if (contentLength !== undefined) headers['content-length'] = String(contentLength);
     const signed = await this.sig.sign({ method, protocol: 'http:', hostname: this.host, port: this.port, path, query: {}, headers });
-    return signed.headers as Record<string, string>;
+    return signed.headers;
   }
 
   /**

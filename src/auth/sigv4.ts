@@ -119,7 +119,7 @@ function uriDecodeBytes(raw: string, plusIsSpace: boolean): Buffer {
   let last = 0;
   for (const m of s.matchAll(/%[0-9A-Fa-f]{2}/g)) {
     parts.push(Buffer.from(s.slice(last, m.index), 'utf8'), Buffer.of(parseInt(m[0].slice(1), 16)));
-    last = m.index! + 3;
+    last = m.index + 3;
   }
   parts.push(Buffer.from(s.slice(last), 'utf8'));
   return Buffer.concat(parts);
@@ -295,7 +295,7 @@ function parsePresigned(q: Map<string, string>): Parsed & { amzDate: string; exp
  * Authenticate a request: anonymous when it carries no signature, else the verified
  * signer. Throws S3Error with S3's code for every failure. `now` is injectable for tests.
  */
-export function authenticate(req: AuthRequest, lookup: CredentialLookup, now: Date = new Date(), opts: AuthOptions = {}): AuthResult {
+export function authenticateV4(req: AuthRequest, lookup: CredentialLookup, now: Date = new Date(), opts: AuthOptions = {}): AuthResult {
   const maxSkewMs = opts.maxSkewMs ?? DEFAULT_MAX_SKEW_MS;
   const authorization = headerOf(req, 'authorization');
   const queryPairs = splitQuery(req.rawQuery);

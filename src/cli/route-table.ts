@@ -3,8 +3,9 @@
  * the real place its objects live, its mode and who may do what there. Built from the table
  * alone (no store is contacted), for `s3mux routes` and the start-up banner.
  */
-import path from 'node:path';
 import type { BackendSpec, RoutingTable } from '../router/config';
+import type { BackendKit } from '../backends/kit';
+import { BACKEND_KITS } from '../backends/registry';
 import { ACTIONS, isAllowed, ROOT, type Action, type Principal } from '../auth/policy';
 
 const WRITE_ACTIONS: readonly Action[] = ['write', 'delete', 'createBucket', 'deleteBucket'];
@@ -16,19 +17,12 @@ function publicReadActions(): Action[] {
   return ACTIONS.filter((a) => actions.has(a));
 }
 
-/** Where a (bucket, prefix) of a backend is, as a URI of the backend's kind. */
-const LOCATION: { [K in BackendSpec['kind']]: (spec: Extract<BackendSpec, { kind: K }>, where: string) => string } = {
-  fs: (s, where) => `file://${path.join(s.root, where)}`,
-  memory: (s, where) => `memory://${s.store}/${where}`,
-  s3: (s, where) => `s3://${where}${s.endpoint ? ` at ${s.endpoint}` : s.region ? ` in ${s.region}` : ''}`,
-  azure: (s, where) => `az://${s.account ? `${s.account}/` : ''}${where}${s.endpoint ? ` at ${s.endpoint}` : ''}`,
-  gcs: (s, where) => `gs://${where}${s.endpoint ? ` at ${s.endpoint}` : ''}`,
-  oci: (s, where) => `oci://${s.namespace ? `${s.namespace}/` : ''}${where}`,
-  github: (s, where) => `github://${s.owner ?? '?'}/${s.repo ?? '?'}/${where}`,
-};
-
-export function location(spec: BackendSpec, bucket: string, prefix: string): string {
-  return (LOCATION[spec.kind] as (s: BackendSpec, w: string) => string)(spec, `${bucket}/${prefix}`);
+/** Where a (bucket, prefix) of a backend is, as its kit describes it. */
+export function location(spec: BackendSpec, bucket: string, prefix: string, kits: readonly BackendKit[] = BACKEND_KITS): string {
+  const where = `${bucket}/${prefix}`;
+  const kit = kits.find((k) => k.kind === spec.kind);
+  if (!kit) return `${spec.kind}://${where}`;
+  return kit.location ? kit.location(spec as never, where) : `${kit.uris[0]?.scheme ?? spec.kind}://${where}`;
 }
 
 export interface ResolvedRoute {

@@ -6,10 +6,10 @@
 import path from 'node:path';
 import { Router } from '../router/router';
 import { defaultRoutingTable, loadRoutingTable, type RoutingTable } from '../router/config';
-import { BACKEND_FACTORIES } from '../backends/registry';
+import { BACKEND_KITS } from '../backends/registry';
 import { resolveSecret } from '../auth/secrets';
 import { rootIdentity, type RootIdentity } from '../credentials';
-import { instrumentFactories } from '../observability/instrument-backend';
+import { instrumentKits } from '../observability/instrument-backend';
 import { routingState, type RoutingState } from '../server/routing-slot';
 import type { ServeOptions } from './serve-options';
 
@@ -19,7 +19,7 @@ export interface BuiltRouting {
   state: RoutingState;
 }
 
-const FACTORIES = instrumentFactories(BACKEND_FACTORIES);
+const KITS = instrumentKits(BACKEND_KITS);
 
 export function buildRouting(opts: Pick<ServeOptions, 'config' | 'dataDir'>, env: NodeJS.ProcessEnv = process.env): BuiltRouting {
   const dataDir = path.resolve(opts.dataDir);
@@ -30,6 +30,6 @@ export function buildRouting(opts: Pick<ServeOptions, 'config' | 'dataDir'>, env
     identity: { accessKeyId: i.accessKeyId, secretAccessKey: resolveSecret(i.secret, `identity '${i.name}'`, env) },
     principal: { name: i.name, admin: i.admin, rules: i.rules },
   }));
-  const router = Router.fromTable(table, { factories: FACTORIES, env });
+  const router = Router.fromTable(table, { kits: KITS, env });
   return { table, root, state: routingState(router, [root.identity], users) };
 }

@@ -1,9 +1,9 @@
 /**
- * Wraps the backend factories so every failed call to a store is reported (by backend name
- * and S3 error code) without the adapters knowing: the router is given these factories.
+ * Wraps the backend kits' factories so every failed call to a store is reported (by backend
+ * name and S3 error code) without the adapters knowing: the router is given these kits.
  */
 import type { Backend } from '../backends/types';
-import type { BackendFactory, BackendFactoryTable } from '../backends/registry';
+import type { BackendKit } from '../backends/kit';
 import { reportBackendError } from './backend-events';
 
 function codeOf(err: unknown): string {
@@ -41,11 +41,6 @@ function instrument<T extends object>(target: T, backend: string): T {
   });
 }
 
-export function instrumentFactories(table: BackendFactoryTable): BackendFactoryTable {
-  const out: Record<string, BackendFactory> = {};
-  for (const [kind, factory] of Object.entries(table) as Array<[string, BackendFactory | undefined]>) {
-    if (!factory) continue;
-    out[kind] = (settings, context) => instrument<Backend>(factory(settings as never, context), context.name);
-  }
-  return out as BackendFactoryTable;
+export function instrumentKits(kits: readonly BackendKit[]): BackendKit[] {
+  return kits.map((kit) => ({ ...kit, create: (settings, context) => instrument<Backend>(kit.create(settings, context), context.name) }));
 }

@@ -46,7 +46,7 @@ function malformed(detail: string): S3Error {
 
 export class AwsChunkedDecoder extends Transform {
   /** Trailers received (lower-case names, without x-amz-trailer-signature); complete after 'end'. */
-  readonly trailers: Record<string, string> = Object.create(null); // no prototype: names are client data
+  readonly trailers = Object.create(null) as Record<string, string>; // no prototype: names are client data
 
   private readonly signing?: ChunkSigningContext;
   private readonly expectTrailers?: Set<string>;

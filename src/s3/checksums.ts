@@ -275,7 +275,7 @@ export class VerifyingStream extends Transform {
    * Expect an x-amz-checksum-* value: from a header before the body, or from an aws-chunked
    * trailer before this stream ends (the algorithm must then be in computeAlso).
    */
-  setExpected(algorithm: ChecksumAlgorithm | string, base64: string): void {
+  setExpected(algorithm: string, base64: string): void {
     const alg = parseChecksumAlgorithm(algorithm);
     const value = base64.trim();
     if (this.checksum && this.checksum.alg !== alg) {

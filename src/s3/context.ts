@@ -34,6 +34,8 @@ export interface Services {
 
 export class S3Context {
   readonly query: URLSearchParams;
+  /** What the operation may do on the addressed bucket, once dispatch has authorized it. */
+  private allowed?: Action;
 
   constructor(
     readonly req: IncomingMessage,
@@ -60,8 +62,30 @@ export class S3Context {
     return this.target.key;
   }
 
-  /** The virtual bucket this request addresses, resolved through the routing table. */
-  bucket(name: string = this.bucketName): BucketView {
+  /**
+   * Authorizes the operation (`action`) on the addressed bucket; after this, `bucket()` opens it.
+   * Anonymous callers pass only for operations public read allows (`publicOperation`) on a
+   * public-read route. Throws AccessDenied when the caller may not.
+   */
+  authorizeOperation(action: Action, publicOperation = false): void {
+    this.authorize(action, this.bucketName, publicOperation);
+    this.allowed = action;
+  }
+
+  /**
+   * A virtual bucket, resolved through the routing table, opened only once the caller may use
+   * it: `bucket()` is the addressed bucket, for the action dispatch authorized; any other
+   * bucket (a copy source) names the action it is opened for, and is authorized here.
+   */
+  bucket(): BucketView;
+  bucket(name: string, action: Action): BucketView;
+  bucket(name?: string, action?: Action): BucketView {
+    if (name === undefined) {
+      if (this.allowed === undefined) throw new Error('the operation opened its bucket without being authorized for it');
+      name = this.bucketName;
+    } else {
+      this.authorize(action as Action, name);
+    }
     // No bucket can have such a name (legacy names included): it must not reach a store,
     // where '/' or '%' would address something else.
     if (!/^[A-Za-z0-9._-]{1,255}$/.test(name)) validateBucketName(name);
@@ -73,7 +97,7 @@ export class S3Context {
    * policy, or, for anonymous callers, when the operation is one public read allows
    * (`publicOperation`) and the route is public-read.
    */
-  authorize(action: Action, bucket: string, publicOperation = false): void {
+  private authorize(action: Action, bucket: string, publicOperation = false): void {
     if (this.principal === ANONYMOUS) {
       if (publicOperation && this.services.router.resolve(bucket).publicRead) return;
       throw new S3Error('AccessDenied');

@@ -123,12 +123,12 @@ export async function dispatch(req: IncomingMessage, res: ServerResponse, opts: 
           const signed = new S3Context(req, target, requestId, signer, principalOf(signer), opts.services);
           record.identity = signed.principal.name;
           if (signer.type !== 'anonymous') record.accessKeyId = signer.accessKeyId;
-          if (op.action) signed.authorize(op.action, signed.bucketName);
+          if (op.action) signed.authorizeOperation(op.action);
           return signed;
         },
       });
     } else {
-      if (op.action) ctx.authorize(op.action, ctx.bucketName, op.publicRead);
+      if (op.action) ctx.authorizeOperation(op.action, op.publicRead);
       else if (auth.type === 'anonymous') throw new S3Error('AccessDenied', 'Anonymous access is not allowed here.');
       const honoured = checkRequestFeatures(ctx);
       sendContinue(req, res);

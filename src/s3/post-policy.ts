@@ -107,7 +107,7 @@ export function parsePostPolicy(policyBase64: string): PostPolicy {
   const { expiration, conditions } = doc as { expiration?: unknown; conditions?: unknown };
   if (expiration === undefined) throw invalid('Policy missing expiration.');
   if (typeof expiration !== 'string' || !ISO_8601.test(expiration) || Number.isNaN(Date.parse(expiration))) {
-    throw invalid(`Invalid 'expiration' value: '${String(expiration)}'`);
+    throw invalid(`Invalid 'expiration' value: '${typeof expiration === 'string' ? expiration : JSON.stringify(expiration)}'`);
   }
   if (conditions === undefined) throw invalid('Policy missing conditions.');
   if (!Array.isArray(conditions)) throw invalid("Invalid 'conditions' value: must be a list.");

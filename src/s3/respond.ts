@@ -51,7 +51,7 @@ function keepAliveResponse(
   const stream = new Readable({ read() {} });
   stream.push(XML_DECLARATION);
   const timer = setInterval(() => stream.push(' '), keepAliveMs);
-  work.then(
+  void work.then(
     ({ root, body }) => toXml(root, body).slice(XML_DECLARATION.length),
     (err: unknown) => {
       const e = toS3Error(err);

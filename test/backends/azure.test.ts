@@ -14,7 +14,7 @@ import {
   AccountSASPermissions, AccountSASResourceTypes, AccountSASServices, BlobServiceClient, generateAccountSASQueryParameters, SASProtocol,
   StorageSharedKeyCredential, type ContainerClient,
 } from '@azure/storage-blob';
-import { createBackend } from '../../src/backends/registry';
+import { createBackend } from '../../src/backends/create';
 import { AzureBackend } from '../../src/backends/azure/index';
 import { decodeBytes, encodeBytes, escapedPrefixFor, keyOfEscaped, needsEscape, blobNameOf, ESCAPED_PREFIX } from '../../src/backends/azure/names';
 import { escapeName, fromAzure, metadataNameOf, toAzure, unescapeName, decodeValue, encodeValue } from '../../src/backends/azure/metadata';
@@ -36,7 +36,10 @@ import type { TokenCredential } from '@azure/core-auth';
 import { AzureCliCredential, ClientCertificateCredential, ClientSecretCredential, ManagedIdentityCredential, WorkloadIdentityCredential } from '@azure/identity';
 import type { StoragePipelineOptions } from '@azure/storage-blob';
 import { azureTokenCredential } from '../../src/backends/azure/credential';
-import type { AzureBackendSpec } from '../../src/router/config';
+import type { AzureSettings } from '../../src/backends/azure/settings';
+import type { AzureStore } from '../../src/backends/azure/store';
+
+type AzureSpec = AzureSettings & { kind: 'azure' };
 import { AZURITE_KEY } from '../helpers/azurite';
 import { startChildServer, type ChildServer } from '../helpers/child-server';
 import { startEntraDouble, startAzuriteWithOAuth, STORAGE_AUDIENCE, type EntraDouble, type SecureAzurite, type TokenRequestRecord } from '../helpers/entra';
@@ -288,7 +291,7 @@ describe('AzureBackend on Azurite', function () {
       expect(meta.etag).to.equal(md5(data));
       const p = await container.getBlobClient('md5/one').getProperties();
       expect(Buffer.from(p.contentMD5!).toString('hex')).to.equal(md5(data));
-      expect((await be.listObjects(bucket, { prefix: 'md5/', maxKeys: 10 })).objects[0]!.etag).to.equal(md5(data));
+      expect((await be.listObjects(bucket, { prefix: 'md5/', maxKeys: 10 })).objects[0].etag).to.equal(md5(data));
     });
 
     it('streams a body of known length into one block, and one of unknown length in chunks', async () => {
@@ -460,7 +463,7 @@ describe('AzureBackend on Azurite', function () {
       const id = await mp.createUpload(bucket, key, attrs());
       const parts = [pattern(1000, 1), pattern(2000, 2), pattern(3000, 3)];
       const infos = [];
-      for (let i = 0; i < parts.length; i++) infos.push(await mp.uploadPart(bucket, key, id, i + 1, body(parts[i]!), { size: parts[i]!.length }));
+      for (let i = 0; i < parts.length; i++) infos.push(await mp.uploadPart(bucket, key, id, i + 1, body(parts[i]), { size: parts[i].length }));
       await expectS3Error(mp.completeUpload(bucket, key, id, [1, 4], 'x-2'), 'InvalidPart');
       // Another upload completing on the same key commits the blob, which discards every
       // uncommitted block of it (Azure's rule): the first upload's parts are lost.
@@ -470,11 +473,11 @@ describe('AzureBackend on Azurite', function () {
       await expectS3Error(mp.completeUpload(bucket, key, id, [1, 3], 'x-2'), 'InvalidPart');
       const existing = await be.headObject(bucket, key);
       const id2 = await mp.createUpload(bucket, key, attrs());
-      for (const n of [1, 3]) await mp.uploadPart(bucket, key, id2, n, body(parts[n - 1]!), { size: parts[n - 1]!.length });
+      for (const n of [1, 3]) await mp.uploadPart(bucket, key, id2, n, body(parts[n - 1]), { size: parts[n - 1].length });
       await expectS3Error(mp.completeUpload(bucket, key, id2, [1, 3], 'x-2', { conditions: { ifNoneMatch: '*' } }), 'PreconditionFailed');
       await expectS3Error(mp.completeUpload(bucket, key, id2, [1, 3], 'x-2', { conditions: { ifMatch: md5('other') } }), 'PreconditionFailed');
       await mp.completeUpload(bucket, key, id2, [1, 3], 'abc-2', { conditions: { ifMatch: `"${existing.etag}"` } });
-      expect((await getObject(be, bucket, key)).data.equals(Buffer.concat([parts[0]!, parts[2]!]))).to.equal(true);
+      expect((await getObject(be, bucket, key)).data.equals(Buffer.concat([parts[0], parts[2]]))).to.equal(true);
       await mp.abortUpload(bucket, key, id);
     });
 
@@ -497,7 +500,7 @@ describe('AzureBackend on Azurite', function () {
       await other.multipart.uploadPart(bucket, key, id, 1, body(part), { size: part.length });
       const list = await other.multipart.listUploads(bucket, { prefix: key, maxUploads: 10 });
       expect(list.uploads.map((u) => u.uploadId)).to.deep.equal([id]);
-      expect(list.uploads[0]!.attrs.storageClass).to.equal('STANDARD_IA');
+      expect(list.uploads[0].attrs.storageClass).to.equal('STANDARD_IA');
       expect(await other.multipart.sweepUploads(bucket, new Date(Date.now() - 3600_000))).to.equal(0);
       expect(await other.multipart.sweepUploads(bucket, new Date(Date.now() + 1000))).to.be.at.least(1);
       await expectS3Error(be.multipart.listParts(bucket, key, id, { maxParts: 1 }), 'NoSuchUpload');
@@ -514,7 +517,7 @@ describe('AzureBackend on Azurite', function () {
       const got = await listAll(be, bk, { prefix: 'k/', maxKeys: 100 });
       expect(got.entries).to.deep.equal(keys);
       // the pages' Azure markers were remembered: a listing from k/0300 starts at the page holding it
-      const marker = be.markers.lookup(markerScope(bk, false, 'k/'), 'k/0300');
+      const marker = (be as unknown as { store: AzureStore }).store.markers.lookup(markerScope(bk, false, 'k/'), 'k/0300');
       expect(marker).to.be.a('string');
       const page = await svc.getContainerClient(bk).listBlobsFlat({ prefix: 'k/' }).byPage({ continuationToken: marker, maxPageSize: 5 }).next();
       const first = page.value.segment.blobItems[0].name as string;
@@ -543,7 +546,7 @@ describe('azure: credentials from the routing table', function () {
       new StorageSharedKeyCredential(a.account, a.accountKey),
     ).toString();
     const env = { AZ_KEY: a.accountKey, AZ_CONN: a.connectionString, AZ_SAS: sas, AZ_BAD_KEY: Buffer.alloc(64, 7).toString('base64') };
-    const specOf = (settings: Record<string, unknown>) => validateRoutingTable({ backends: { az: { type: 'azure', ...settings } } }).backends.az!.spec;
+    const specOf = (settings: Record<string, unknown>) => validateRoutingTable({ backends: { az: { type: 'azure', ...settings } } }).backends.az.spec;
     const kinds: Record<string, Record<string, unknown>> = {
       'shared key': { account: a.account, endpoint: a.endpoint, credentials: { accountKeyEnv: 'AZ_KEY' } },
       'connection string': { credentials: { connectionStringEnv: 'AZ_CONN' } },
@@ -612,8 +615,8 @@ describe('azure: Entra ID credentials from the routing table', function () {
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  const specOf = (credentials: unknown): AzureBackendSpec =>
-    validateRoutingTable({ backends: { az: { type: 'azure', account: 'acct', credentials } } }, { baseDir: dir }).backends.az!.spec as AzureBackendSpec;
+  const specOf = (credentials: unknown): AzureSpec =>
+    validateRoutingTable({ backends: { az: { type: 'azure', account: 'acct', credentials } } }, { baseDir: dir }).backends.az.spec as AzureSpec;
   const what = (f: string) => `backend 'az': ${f}`;
 
   it('maps each kind to its @azure/identity credential, resolving secrets at start', () => {
@@ -722,7 +725,7 @@ describe('azure: Entra ID credentials from the routing table', function () {
 
   it('loads @azure/identity only for token credentials', () => {
     const script = (creds: string) => `
-      const { createBackend } = require(${JSON.stringify(path.resolve(__dirname, '../../src/backends/registry'))});
+      const { createBackend } = require(${JSON.stringify(path.resolve(__dirname, '../../src/backends/create'))});
       createBackend({ kind: 'azure', account: 'acct', credentials: ${creds} }, { name: 'az', env: { K: ${JSON.stringify(AZURITE_KEY)}, S: 's' } });
       process.stdout.write(String(Object.keys(require.cache).some((k) => k.includes('@azure/identity'))));`;
     const loaded = (creds: string) => execFileSync(process.execPath, ['-e', script(creds)], { encoding: 'utf8', timeout: 30_000 });

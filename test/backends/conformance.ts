@@ -110,7 +110,7 @@ const CRC_TABLE = (() => {
 /** CRC32 (the x-amz-checksum-crc32 flavour), base64 of the big-endian value. */
 export function crc32Base64(data: Buffer): string {
   let c = 0xffffffff;
-  for (const b of data) c = CRC_TABLE[(c ^ b) & 0xff]! ^ (c >>> 8);
+  for (const b of data) c = CRC_TABLE[(c ^ b) & 0xff] ^ (c >>> 8);
   const out = Buffer.alloc(4);
   out.writeUInt32BE((c ^ 0xffffffff) >>> 0);
   return out.toString('base64');
@@ -843,7 +843,7 @@ export function describeBackendConformance(
           for (const r of results) {
             if (r.status === 'rejected') expect((r.reason as S3Error).code).to.be.oneOf(['PreconditionFailed', 'ConditionalRequestConflict']);
           }
-          const winner = (ok[0] as PromiseFulfilledResult<ObjectMeta>).value;
+          const winner = (ok[0]).value;
           expect((await b.headObject(bucket, 'cond-race')).etag).to.equal(winner.etag);
         });
       });
@@ -1427,7 +1427,7 @@ export function describeBackendConformance(
           expect(page.uploads.map(id)).to.deep.equal(sorted().map(id));
           const twoOnB = page.uploads.filter((u) => u.key === 'u/b');
           expect(twoOnB.map((u) => u.uploadId), 'two uploads on one key, the older first').to.deep.equal(made.filter((u) => u.key === 'u/b').map((u) => u.uploadId));
-          expect(twoOnB[0]!.initiated.getTime()).to.be.below(twoOnB[1]!.initiated.getTime());
+          expect(twoOnB[0].initiated.getTime()).to.be.below(twoOnB[1].initiated.getTime());
           const exact = await mp.listUploads(bk, { prefix: '', maxUploads: made.length });
           expect(exact.isTruncated, 'not truncated when the page is exactly full').to.equal(false);
         });
@@ -1472,9 +1472,9 @@ export function describeBackendConformance(
           const onB = made.filter((u) => u.key === 'u/b');
           expect((await listAllUploads({ keyMarker: 'u/b', maxUploads: 1000 })).uploads, 'keyMarker alone: keys after it').to.deep.equal(after(gt('u/b')));
           expect((await listAllUploads({ keyMarker: 'u/a0', maxUploads: 1000 })).uploads, 'keyMarker between keys').to.deep.equal(after(gt('u/a0')));
-          expect((await listAllUploads({ keyMarker: 'u/b', uploadIdMarker: onB[0]!.uploadId, maxUploads: 1000 })).uploads, 'after the first upload of u/b')
-            .to.deep.equal([id(onB[1]!), ...after(gt('u/b'))]);
-          expect((await listAllUploads({ keyMarker: 'u/b', uploadIdMarker: onB[1]!.uploadId, maxUploads: 1000 })).uploads, 'after the second upload of u/b')
+          expect((await listAllUploads({ keyMarker: 'u/b', uploadIdMarker: onB[0].uploadId, maxUploads: 1000 })).uploads, 'after the first upload of u/b')
+            .to.deep.equal([id(onB[1]), ...after(gt('u/b'))]);
+          expect((await listAllUploads({ keyMarker: 'u/b', uploadIdMarker: onB[1].uploadId, maxUploads: 1000 })).uploads, 'after the second upload of u/b')
             .to.deep.equal(after(gt('u/b')));
           expect((await listAllUploads({ prefix: 'u/', keyMarker: 'u/a', maxUploads: 1000 })).uploads).to.deep.equal(after((u) => u.key.startsWith('u/') && gt('u/a')(u)));
           expect((await listAllUploads({ keyMarker: '\u{10FFFF}', maxUploads: 1000 })).entries).to.deep.equal([]);

@@ -311,8 +311,8 @@ describe('FsBackend specifics', function () {
       expect((await be.headBucket('photos')).name).to.equal('photos');
       const listing = await be.listObjects('photos', { prefix: '', maxKeys: 1000 });
       expect(listing.objects.map((o) => o.key)).to.deep.equal(['2024/summer/beach.JPG', 'noext', 'notes.txt']);
-      expect(listing.objects[0]!.etag).to.equal(md5(jpg));
-      expect(listing.objects[0]!.size).to.equal(jpg.length);
+      expect(listing.objects[0].etag).to.equal(md5(jpg));
+      expect(listing.objects[0].size).to.equal(jpg.length);
       const h = await be.headObject('photos', '2024/summer/beach.JPG');
       expect(h.etag).to.equal(md5(jpg));
       expect(h.contentType).to.equal('image/jpeg');
@@ -336,7 +336,7 @@ describe('FsBackend specifics', function () {
       expect(h.contentType).to.equal('text/x-mine');
       expect(h.userMetadata).to.deep.equal({ keep: 'yes' });
       const listed = await be.listObjects('bkt', { prefix: 'edit', maxKeys: 10 });
-      expect(listed.objects[0]!.etag).to.equal(md5('version two, longer'));
+      expect(listed.objects[0].etag).to.equal(md5('version two, longer'));
     });
 
     it('ignores symbolic links, special names and names that are not UTF-8', async function () {

@@ -25,7 +25,8 @@ import { toS3ErrorFromGcs } from '../../src/backends/gcs/errors';
 import { fromGcs, toGcs } from '../../src/backends/gcs/metadata';
 import { gcsNames, needsEscape } from '../../src/backends/gcs/names';
 import { ESCAPED_PREFIX } from '../../src/backends/escaped-keys';
-import { createBackend } from '../../src/backends/registry';
+import { GcsStore } from '../../src/backends/gcs/store';
+import { createBackend } from '../../src/backends/create';
 import { validateRoutingTable } from '../../src/router/config';
 import { Router } from '../../src/router/router';
 import type { ObjectAttributes } from '../../src/backends/types';
@@ -206,7 +207,7 @@ describe('gcs on the double: what only GCS does', function () {
   it('completes a multipart upload by compose, chained past 32 parts, moving no bytes', async () => {
     const parts = Array.from({ length: 70 }, (_, i) => randomBytes(1000 + i));
     const id = await b.multipart.createUpload(bucket, 'composed', attrs({ contentType: 'application/x-c', userMetadata: { u: '1' } }));
-    for (let i = 0; i < parts.length; i++) await b.multipart.uploadPart(bucket, 'composed', id, i + 1, body(parts[i]!));
+    for (let i = 0; i < parts.length; i++) await b.multipart.uploadPart(bucket, 'composed', id, i + 1, body(parts[i]));
     const n = d.requests.length;
     const etag = `${createHash('md5').update(Buffer.concat(parts.map((p) => createHash('md5').update(p).digest()))).digest('hex')}-70`;
     const meta = await b.multipart.completeUpload(bucket, 'composed', id, parts.map((_, i) => i + 1), etag);
@@ -226,7 +227,7 @@ describe('gcs on the double: what only GCS does', function () {
     const left = (await b.listObjects(bucket, { prefix: '', maxKeys: 1000 })).objects.map((o) => o.key);
     expect(left.some((k) => k.includes('s3mux'))).to.equal(false);
     const reserved: string[] = [];
-    for await (const r of b.names(bucket, '.s3mux/uploads/', undefined, 1000)) reserved.push(r.name);
+    for await (const r of new GcsStore(b.storage, true).names(bucket, '.s3mux/uploads/', undefined, 1000)) reserved.push(r.name);
     expect(reserved, 'parts, intermediates and the record are deleted').to.deep.equal([]);
     expect(await b.multipart.listUploads(bucket, { prefix: '', maxUploads: 100 })).to.have.property('uploads').that.is.empty;
   });
@@ -315,14 +316,14 @@ describe('gcs: from the routing table', () => {
       backends: { g: { type: 'gcs', endpoint: 'http://127.0.0.1:1', projectId: 'p', emulator: true, credentials: { anonymous: true } } },
       routes: { blobs: { target: 'gs://real-bucket/prefix/', backend: 'g' } },
     });
-    const route = table.routes[0]!;
+    const route = table.routes[0];
     expect(route.bucket).to.equal('real-bucket');
     expect(route.prefix).to.equal('prefix/');
     const be = createBackend(route.spec, { name: 'g' }) as GcsBackend;
     expect(be.kind).to.equal('gcs');
     expect(be.capabilities.serverSideCopy).to.equal(false);
     expect(be.copyObject).to.equal(undefined);
-    const spec = validateRoutingTable({ backends: { g: { type: 'gcs', credentials: { serviceAccountKeyEnv: 'GCS_KEY' } } } }).backends.g!.spec;
+    const spec = validateRoutingTable({ backends: { g: { type: 'gcs', credentials: { serviceAccountKeyEnv: 'GCS_KEY' } } } }).backends.g.spec;
     expect(() => createBackend(spec, { name: 'g', env: { GCS_KEY: 'not json' } })).to.throw(/not JSON/);
     expect(() => createBackend(spec, { name: 'g', env: { GCS_KEY: '{"type":"service_account"}' } })).to.throw(/client_email/);
     expect(() => createBackend(spec, { name: 'g', env: {} })).to.throw(/GCS_KEY/);
@@ -348,7 +349,7 @@ describe('gcs: Application Default Credentials reach the store', function () {
   /** Writes through a backend made from `settings`; every request the store got carries the one token issued. */
   async function writesWithToken(settings: Record<string, unknown>, issued: { token: string }[]): Promise<void> {
     const d = await sharedDouble();
-    const spec = validateRoutingTable({ backends: { g: { type: 'gcs', endpoint: d.endpoint, ...settings } } }).backends.g!.spec;
+    const spec = validateRoutingTable({ backends: { g: { type: 'gcs', endpoint: d.endpoint, ...settings } } }).backends.g.spec;
     const be = createBackend(spec, { name: 'g' });
     const n = d.requests.length;
     const bucket = newBucketName('adc');
@@ -357,7 +358,7 @@ describe('gcs: Application Default Credentials reach the store', function () {
     expect((await getObject(be, bucket, 'k')).data.toString()).to.equal('with a token');
     expect(issued.length, 'one token, cached').to.equal(1);
     const auth = new Set(d.requests.slice(n).map((r) => r.headers.authorization));
-    expect([...auth]).to.deep.equal([`Bearer ${issued[0]!.token}`]);
+    expect([...auth]).to.deep.equal([`Bearer ${issued[0].token}`]);
   }
 
   it('from the metadata server (GCE, GKE workload identity), project included', async () => {
@@ -365,7 +366,7 @@ describe('gcs: Application Default Credentials reach the store', function () {
     try {
       process.env.GCE_METADATA_HOST = id.host;
       await writesWithToken({}, id.issued);
-      expect(id.issued[0]!.via).to.equal('metadata');
+      expect(id.issued[0].via).to.equal('metadata');
     } finally {
       await id.stop();
     }
@@ -387,7 +388,7 @@ describe('gcs: Application Default Credentials reach the store', function () {
       }));
       process.env.GOOGLE_APPLICATION_CREDENTIALS = path.join(dir, 'wif.json');
       await writesWithToken({ projectId: 'wif-project' }, id.issued);
-      expect(id.issued[0]!.via).to.equal('sts');
+      expect(id.issued[0].via).to.equal('sts');
     } finally {
       await id.stop();
       rmSync(dir, { recursive: true, force: true });

@@ -325,8 +325,8 @@ async function runScenario(sc: Scenario, group: Group, server: ServerProcess, ct
     if (stream === 'out') onStdout(text);
   };
   if (child.pid) LIVE.scenarios.add(child.pid);
-  child.stdout!.setEncoding('utf8').on('data', record('out'));
-  child.stderr!.setEncoding('utf8').on('data', record('err'));
+  child.stdout.setEncoding('utf8').on('data', record('out'));
+  child.stderr.setEncoding('utf8').on('data', record('err'));
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
@@ -343,7 +343,7 @@ async function runScenario(sc: Scenario, group: Group, server: ServerProcess, ct
   await new Promise<void>((resolve) => {
     const t = setTimeout(resolve, 2_000);
     child.once('close', () => { clearTimeout(t); resolve(); });
-    if (child.stdout!.readableEnded && child.stderr!.readableEnded) { clearTimeout(t); resolve(); }
+    if (child.stdout.readableEnded && child.stderr.readableEnded) { clearTimeout(t); resolve(); }
   });
   if (pending) onStdout('\n');
   await new Promise<void>((resolve) => outFile.end(() => resolve()));

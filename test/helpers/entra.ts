@@ -319,8 +319,8 @@ export async function startAzuriteWithOAuth(tls: { certFile: string; keyFile: st
     { stdio: ['ignore', 'pipe', 'pipe'], env },
   );
   let out = '';
-  child.stdout!.on('data', (d: Buffer) => { if (out.length < 16_384) out += d.toString(); });
-  child.stderr!.on('data', (d: Buffer) => { if (out.length < 16_384) out += d.toString(); });
+  child.stdout.on('data', (d: Buffer) => { if (out.length < 16_384) out += d.toString(); });
+  child.stderr.on('data', (d: Buffer) => { if (out.length < 16_384) out += d.toString(); });
   const stop = async (timeoutMs = 5000): Promise<void> => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -340,7 +340,7 @@ export async function startAzuriteWithOAuth(tls: { certFile: string; keyFile: st
           resolve(Number(m[1]));
         }
       };
-      child.stdout!.on('data', look);
+      child.stdout.on('data', look);
       child.once('exit', (code) => {
         clearTimeout(timer);
         reject(new Error(`azurite exited (${code}): ${out}`));

@@ -9,7 +9,7 @@
  * Prints one line `READY <port>` once its own server is listening, or `FAILED <message>` and exits 1.
  * Exits on SIGTERM/SIGINT and when its stdin closes (the parent is gone).
  */
-/* eslint-disable @typescript-eslint/no-require-imports */
+ 
 import * as fs from 'node:fs';
 import type * as http from 'node:http';
 import * as os from 'node:os';

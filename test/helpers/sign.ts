@@ -60,5 +60,5 @@ export async function signedFetch(
     method, protocol: url.protocol, hostname: url.hostname, port: Number(url.port), path, query: opts.query ?? {}, headers, body,
   });
   const qs = Object.entries(opts.query ?? {}).map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&');
-  return exactRequest(`${url.origin}${path}${qs ? '?' + qs : ''}`, method, signed.headers as Record<string, string>, body);
+  return exactRequest(`${url.origin}${path}${qs ? '?' + qs : ''}`, method, signed.headers, body);
 }

@@ -139,7 +139,7 @@ function getAuth(w: Wire): string {
 function withAuth(w: Wire, value: string | ((a: string) => string)): Wire {
   const a = getAuth(w);
   const v = typeof value === 'function' ? value(a) : value;
-  return { ...w, headers: w.headers.map(([n, x]) => (n === 'authorization' ? [n, v] : [n, x]) as [string, string]) };
+  return { ...w, headers: w.headers.map(([n, x]) => (n === 'authorization' ? [n, v] : [n, x])) };
 }
 
 function setHeader(w: Wire, name: string, value: string | undefined): Wire {

@@ -14,9 +14,9 @@ import {
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { Router } from '../../src/router/router';
 import { validateRoutingTable } from '../../src/router/config';
-import { BACKEND_FACTORIES } from '../../src/backends/registry';
+import { BACKEND_KITS } from '../../src/backends/registry';
 import { MemoryBackend } from '../../src/backends/memory/index';
-import { instrumentFactories } from '../../src/observability/instrument-backend';
+import { instrumentKits } from '../../src/observability/instrument-backend';
 import { createLogger } from '../../src/observability/logger';
 import { Metrics } from '../../src/observability/metrics';
 import { startServer, type RunningServer } from '../../src/server/app';
@@ -57,15 +57,15 @@ async function harness(opts: { deadStore?: boolean; metricsOnMainPort?: boolean 
     },
   };
   // The memory store's reads fail the way a bug would: a plain Error, not an S3 error.
-  const factories = instrumentFactories({
-    ...BACKEND_FACTORIES,
-    memory: (settings) => {
-      const b = new MemoryBackend({ name: settings.store });
+  const kits = instrumentKits(BACKEND_KITS.map((kit) => (kit.kind !== 'memory' ? kit : {
+    ...kit,
+    create: (settings: { store?: string }) => {
+      const b = new MemoryBackend({ name: settings.store ?? 'flaky' });
       b.openObject = async () => { throw new TypeError('boom: a bug in a backend'); };
       return b;
     },
-  });
-  const router = Router.fromTable(validateRoutingTable(raw, { baseDir: dir }), { factories, env: { DEAD_KEY: 'k', DEAD_SECRET: 's' } });
+  } as typeof kit)));
+  const router = Router.fromTable(validateRoutingTable(raw, { baseDir: dir }), { kits, env: { DEAD_KEY: 'k', DEAD_SECRET: 's' } });
   await router.resolve('broken').backend.createBucket('broken');
   const lines: string[] = [];
   const logger = createLogger({ level: 'info', destination: { write: (l: string) => lines.push(l) } });

@@ -82,7 +82,7 @@ describe('checksums: algorithms', () => {
   });
 
   it('falls back to a table CRC32 where zlib.crc32 is missing (Node < 20.15)', () => {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
+     
     const zlib = require('node:zlib') as { crc32?: unknown };
     const saved = zlib.crc32;
     zlib.crc32 = undefined;

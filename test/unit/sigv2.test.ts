@@ -8,7 +8,6 @@ import { CreateBucketCommand, GetObjectCommand } from '@aws-sdk/client-s3';
 import { authenticateV2, canonicalizedResource, stringToSignV2, type SigV2Request } from '../../src/auth/sigv2';
 import { authenticate } from '../../src/auth/authenticate';
 import type { AuthResult, CredentialLookup, Identity } from '../../src/auth/sigv4';
-import { S3Error } from '../../src/errors';
 import { startTestServer, ACCESS_KEY, SECRET_KEY, type TestServer } from '../helpers/server';
 import { exactRequest } from '../helpers/sign';
 import { expectS3Error } from '../helpers/s3-error';

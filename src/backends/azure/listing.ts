@@ -23,7 +23,8 @@ import type { BlobItem, ContainerClient } from '@azure/storage-blob';
 import { Peekable, seekWants, type ListSeek } from '../listing';
 
 export { mergeAscending } from '../listing';
-import { escapedPrefixFor, keyOfEscaped, RESERVED_PREFIX } from './names';
+import { escapedPrefixFor, keyOfEscaped } from './names';
+import { RESERVED_PREFIX } from '../reserved';
 
 /** One entry of an Azure listing: a blob, or (hierarchical listings) a virtual directory. */
 export interface RawItem {
@@ -55,7 +56,7 @@ export class MarkerCache {
     let hi = s.names.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (s.names[mid]! <= from) lo = mid + 1;
+      if (s.names[mid] <= from) lo = mid + 1;
       else hi = mid;
     }
     return lo > 0 ? s.markers[lo - 1] : undefined;
@@ -70,11 +71,11 @@ export class MarkerCache {
     let hi = s.names.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (s.names[mid]! < firstName) lo = mid + 1;
+      if (s.names[mid] < firstName) lo = mid + 1;
       else hi = mid;
     }
     if (s.names[lo] === firstName) {
-      this.add(s, marker.length - s.markers[lo]!.length);
+      this.add(s, marker.length - s.markers[lo].length);
       s.markers[lo] = marker;
     } else if (s.names.length < MAX_MARKERS_PER_SCOPE) {
       s.names.splice(lo, 0, firstName);
@@ -138,7 +139,7 @@ export async function* rawListing(
     }
     const items: RawItem[] = page.items;
     if (items.length > 1) items.sort((a, b) => utf16(a.name, b.name));
-    if (items.length > 0 && marker !== undefined) opts.cache?.record(scope, items[0]!.name, marker);
+    if (items.length > 0 && marker !== undefined) opts.cache?.record(scope, items[0].name, marker);
     for (const item of items) {
       if (last !== undefined && item.name <= last) continue;
       last = item.name;

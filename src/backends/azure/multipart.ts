@@ -29,6 +29,7 @@ import type { Readable } from 'node:stream';
 import { bodyFailure, S3Error } from '../../errors';
 import { StagedMultipartStore } from '../multipart/staged';
 import type {
+  Backend,
   ListPartsOptions,
   ListPartsPage,
   ListUploadsOptions,
@@ -42,11 +43,11 @@ import type {
 } from '../types';
 import { blockId, chunksOf, MAX_BLOCK_SIZE, MAX_BLOCKS, MeasuredBody, newNonce, once } from './blocks';
 import { isAzureError, toS3ErrorFromAzure } from './errors';
-import type { AzureBackend } from './index';
+import type { AzureStore } from './store';
 import { rawListing } from './listing';
 import { decodeValue, encodeValue, fromAzure, SYS, toAzure } from './metadata';
 import { UPLOADS_PREFIX } from './names';
-import { DEFAULT_CONTENT_TYPE, copyAttributes } from '../fs/attributes';
+import { DEFAULT_CONTENT_TYPE, copyAttributes } from '../attributes';
 
 const UPLOAD_ID = /^[A-Za-z0-9_-]{22}$/;
 const M = {
@@ -90,13 +91,13 @@ function recordOf(name: string, md: Record<string, string> | undefined, lastModi
   if (!Number.isInteger(partNumber) || !/^[0-9a-f]{32}$/.test(m[M.md5] ?? '') || !Number.isInteger(size) || !Number.isInteger(blocks) || !/^[0-9a-f]{6}$/.test(m[M.nonce] ?? '')) {
     return undefined;
   }
-  return { partNumber, etag: m[M.md5]!, size, lastModified, nonce: Buffer.from(m[M.nonce]!, 'hex'), blocks };
+  return { partNumber, etag: m[M.md5], size, lastModified, nonce: Buffer.from(m[M.nonce], 'hex'), blocks };
 }
 
 async function eachLimited<T>(items: T[], limit: number, fn: (t: T) => Promise<void>): Promise<void> {
   let i = 0;
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (i < items.length) await fn(items[i++]!);
+    while (i < items.length) await fn(items[i++]);
   }));
 }
 
@@ -104,11 +105,11 @@ export class AzureMultipartStore implements MultipartStore {
   /** The generic store, used only for its ListMultipartUploads paging over our markers. */
   private readonly lister: StagedMultipartStore;
 
-  constructor(private readonly be: AzureBackend) {
+  constructor(private readonly be: AzureStore, backend: Backend) {
     const unused = (): never => {
       throw new Error('not used');
     };
-    this.lister = new StagedMultipartStore(be, {
+    this.lister = new StagedMultipartStore(backend, {
       listUploads: (bucket) => this.allUploads(bucket),
       createUpload: unused,
       getUpload: unused,
@@ -144,7 +145,7 @@ export class AzureMultipartStore implements MultipartStore {
     const md = lower(p.metadata);
     if (md[M.key] === undefined) return undefined;
     const initiated = p.createdOn ?? p.lastModified ?? new Date(md[M.initiated] ?? 0);
-    return { key: decodeValue(md[M.key]!), uploadId, initiated: Number.isNaN(initiated.getTime()) ? new Date(0) : initiated, attrs: fromAzure(p).attrs };
+    return { key: decodeValue(md[M.key]), uploadId, initiated: Number.isNaN(initiated.getTime()) ? new Date(0) : initiated, attrs: fromAzure(p).attrs };
   }
 
   async createUpload(bucket: string, key: string, attrs: ObjectAttributes): Promise<string> {

@@ -16,13 +16,15 @@
  * Those keys are stored in the reserved area `.s3mux/k/` in an order-preserving code
  * (../escaped-keys.ts), listed in order and merged with the natural names (listing.ts).
  */
-import { KeyNames, RESERVED_PREFIX } from '../escaped-keys';
+import { KeyNames } from '../escaped-keys';
+import { RESERVED_PREFIX } from '../reserved';
 
-export { decodeBytes, encodeBytes, ESCAPED_PREFIX, RESERVED_PREFIX, UPLOADS_PREFIX } from '../escaped-keys';
+export { decodeBytes, encodeBytes, ESCAPED_PREFIX, UPLOADS_PREFIX } from '../escaped-keys';
 
 /** Azure's limit on the number of '/'-separated segments of a blob name. */
 const MAX_SEGMENTS = 254;
 
+// eslint-disable-next-line no-control-regex -- control characters are exactly what this rule refuses
 const BAD_CHARS = /[\u0000-\u001f\u007f\\\ufffe\uffff]/;
 /** A segment ending in '.', i.e. a '.' before a '/' or at the end. */
 const TRAILING_DOT_SEGMENT = /\.(?:\/|$)/;

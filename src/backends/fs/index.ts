@@ -31,7 +31,8 @@ import type {
   Tag,
   WriteConditions,
 } from '../types';
-import { copyAttributes, DEFAULT_CONTENT_TYPE, guessContentType, storedAttributes } from './attributes';
+import { copyAttributes, DEFAULT_CONTENT_TYPE, storedAttributes } from '../attributes';
+import { guessContentType } from './content-type';
 import { FileRangeReadable, FsObjectHandle } from './handle';
 import { isErrno, Layout } from './layout';
 import { lockKey, rootState, type RootState } from './locks';
@@ -141,7 +142,7 @@ export class FsBackend implements Backend {
     if (isErrno(this.initError, 'EROFS', 'EACCES', 'EPERM')) {
       throw new S3Error('AccessDenied', 'The data folder is read-only.');
     }
-    throw this.initError;
+    throw this.initError as Error;
   }
 
   /** Resolves when start-up housekeeping is done (operations wait for it anyway). */

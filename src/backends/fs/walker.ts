@@ -89,14 +89,14 @@ async function entryKind(dir: string, d: Dirent<Buffer> | Dirent): Promise<'file
 async function readItems(dir: string, keyPrefix: string, names: NameRegistry): Promise<Item[]> {
   let dirents: Dirent<Buffer>[];
   try {
-    dirents = (await fsp.readdir(dir, { withFileTypes: true, encoding: 'buffer' })) as unknown as Dirent<Buffer>[];
+    dirents = await fsp.readdir(dir, { withFileTypes: true, encoding: 'buffer' });
   } catch (err) {
     if (isErrno(err, 'ENOENT', 'ENOTDIR')) return [];
     throw err;
   }
   const items: Item[] = [];
   for (const d of dirents) {
-    const raw = d.name as unknown as Buffer;
+    const raw = d.name;
     if (!isUtf8(raw)) continue;
     const name = raw.toString('utf8');
     const dec = decodeName(name);
@@ -161,11 +161,11 @@ async function* walkDir(
   let hi = items.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (entirelyBefore(items[mid]!, seek)) lo = mid + 1;
+    if (entirelyBefore(items[mid], seek)) lo = mid + 1;
     else hi = mid;
   }
   for (let i = lo; i < items.length; i++) {
-    const item = items[i]!;
+    const item = items[i];
     // Deep foreign trees can hold paths no S3 key can name: leave them out.
     if (item.key.length > MAX_KEY_BYTES / 3 && Buffer.byteLength(item.key, 'utf8') > MAX_KEY_BYTES) continue;
     if (item.kind === 'dir') {

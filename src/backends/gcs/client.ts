@@ -65,7 +65,7 @@ export function makeStorage(c: GcsConnection): Storage {
   }
   if (c.serviceAccountKey !== undefined) {
     const key = parseServiceAccountKey(c.serviceAccountKey);
-    opts.credentials = key as StorageOptions['credentials'];
+    opts.credentials = key;
     if (opts.projectId === undefined && typeof key.project_id === 'string') opts.projectId = key.project_id;
   }
   return new StorageClass(opts);

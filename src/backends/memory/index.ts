@@ -26,7 +26,7 @@ import type {
   PutOptions,
   Tag,
 } from '../types';
-import { copyAttributes, DEFAULT_CONTENT_TYPE } from '../fs/attributes';
+import { copyAttributes, DEFAULT_CONTENT_TYPE } from '../attributes';
 
 interface StoredObject {
   meta: ObjectMeta;
@@ -63,7 +63,7 @@ class SortedObjects {
     let hi = this.keys.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (compareKeys(this.keys[mid]!, key) < 0) lo = mid + 1;
+      if (compareKeys(this.keys[mid], key) < 0) lo = mid + 1;
       else hi = mid;
     }
     return lo;
@@ -75,7 +75,7 @@ class SortedObjects {
     let hi = this.keys.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      const k = this.keys[mid]!;
+      const k = this.keys[mid];
       if (k.startsWith(p) || compareKeys(k, p) < 0) lo = mid + 1;
       else hi = mid;
     }
@@ -99,7 +99,7 @@ class SortedObjects {
     let i = this.seekIndex(seek);
     let lastKey: string | undefined;
     while (i < this.keys.length) {
-      const key = this.keys[i]!;
+      const key = this.keys[i];
       if (lastKey !== undefined && compareKeys(key, lastKey) <= 0) {
         // The array shifted under us (a concurrent insert): move forward past lastKey.
         i = this.lowerBound(lastKey) + 1;

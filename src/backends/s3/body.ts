@@ -105,7 +105,7 @@ export class ChunkReader {
    */
   slice(length: number): Readable {
     let left = length;
-    const reader = this;
+    const self = this;
     return new Readable({
       highWaterMark: 64 * 1024,
       read() {
@@ -113,7 +113,7 @@ export class ChunkReader {
           this.push(null);
           return;
         }
-        reader.next(left).then(
+        self.next(left).then(
           (c) => {
             if (c === null) {
               this.destroy(new S3Error('IncompleteBody'));

@@ -24,7 +24,7 @@ export interface S3Credentials {
 /** Anything that yields credentials: a static value or a provider from @aws-sdk/credential-providers. */
 export type CredentialSource = () => Promise<S3Credentials>;
 
-/** Settings as the routing table gives them (src/router/config.ts, S3BackendSpec.credentials). */
+/** Settings as the routing table gives them (s3/settings.ts, `credentials`). */
 export interface CredentialSettings {
   profile?: string;
   accessKeyId?: SecretRef;
@@ -47,9 +47,9 @@ export function chainCredentials(profile?: string): CredentialSource {
   return async () => {
     if (!provider) {
       // Loaded on first use only: the chain pulls in STS/SSO clients.
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
+       
       const { fromNodeProviderChain } = require('@aws-sdk/credential-providers') as typeof import('@aws-sdk/credential-providers');
-      provider = fromNodeProviderChain(profile ? { profile } : {}) as () => Promise<S3Credentials>;
+      provider = fromNodeProviderChain(profile ? { profile } : {});
     }
     return provider();
   };

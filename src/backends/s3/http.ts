@@ -103,7 +103,7 @@ const ERROR_BODY_LIMIT = 64 * 1024;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function isStream(body: S3Request['body']): body is Readable {
-  return !!body && typeof body === 'object' && !Buffer.isBuffer(body) && typeof (body as Readable).pipe === 'function';
+  return !!body && typeof body === 'object' && !Buffer.isBuffer(body) && 'pipe' in body && typeof body.pipe === 'function';
 }
 
 export function sha256Hex(data: Buffer | string): string {
@@ -374,7 +374,7 @@ export class S3Http {
 function sourceFailed(err: unknown): boolean {
   if (err === undefined) return false;
   if (err instanceof S3Error) return true;
-  const code = (err as { code?: unknown } | null)?.code;
+  const code = typeof err === 'object' && err !== null && 'code' in err ? err.code : undefined;
   return !(typeof code === 'string' && (code.startsWith('UND_ERR') || isRetryableNetworkError(err)));
 }
 

@@ -39,7 +39,7 @@ export function text(v: unknown): string | undefined {
   if (typeof v === 'number' || typeof v === 'boolean') return String(v);
   if (typeof v === 'object') {
     const t = (v as XmlNode)['#text'];
-    return t === undefined ? '' : String(t);
+    return t === undefined ? '' : typeof t === 'string' || typeof t === 'number' || typeof t === 'boolean' ? String(t) : '';
   }
   return undefined;
 }

@@ -7,7 +7,7 @@ import type { Handler, S3Context } from '../context';
 import { xmlResponse } from '../respond';
 import { element, parseXml, text } from '../xml';
 import { readSmallBody } from '../payload';
-import { decodeToken, encodeToken } from './listing';
+import { decodeToken, encodeToken } from '../continuation-token';
 
 export function owner(ctx: S3Context): { ID: string; DisplayName: string } {
   const id = ctx.principal.name === 'root' && ctx.auth.type !== 'anonymous' ? ctx.auth.accessKeyId : ctx.principal.name;
@@ -71,7 +71,7 @@ export const createBucket: Handler = async (ctx) => {
       throw new S3Error('InvalidLocationConstraint', undefined, { LocationConstraint: location.slice(0, 64) });
     }
   }
-  const view = ctx.bucket(name);
+  const view = ctx.bucket();
   view.assertWritable();
   if (view.route.prefix !== '') {
     // A routed prefix exists as soon as its real bucket does.

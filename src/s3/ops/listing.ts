@@ -4,6 +4,7 @@ import type { ListPage, ObjectSummary } from '../../backends/types';
 import type { Handler, S3Context } from '../context';
 import { xmlResponse } from '../respond';
 import { owner } from './buckets';
+import { decodeToken, encodeToken } from '../continuation-token';
 
 const MAX_KEYS = 1000;
 
@@ -64,16 +65,6 @@ export const listObjectsV1: Handler = async (ctx) => {
     CommonPrefixes: page.commonPrefixes.map((p) => ({ Prefix: enc(p) })),
   });
 };
-
-export function encodeToken(key: string): string {
-  return Buffer.from('v1:' + key, 'utf8').toString('base64url');
-}
-
-export function decodeToken(token: string): string {
-  const text = /^[A-Za-z0-9_-]*$/.test(token) ? Buffer.from(token, 'base64url').toString('utf8') : '';
-  if (!text.startsWith('v1:')) throw new S3Error('InvalidArgument', 'The continuation token provided is incorrect', { ArgumentName: 'continuation-token' });
-  return text.slice(3);
-}
 
 export const listObjectsV2: Handler = async (ctx) => {
   const enc = encoder(ctx);

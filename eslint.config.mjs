@@ -1,0 +1,27 @@
+// ESLint: typescript-eslint's type-aware recommended rules (floating promises, the no-unsafe-*
+// family ...) over src/, test/ and bench/. `npm run lint`; formatting is Prettier's job.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'data/**', '**/*.js', '**/*.mjs'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: { arguments: false } }],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+      // Lazy `require` keeps cloud SDKs out of the start-up path (kits' factories).
+      '@typescript-eslint/no-require-imports': 'off',
+      // An `async` method without `await` implements a Promise-returning interface: it turns a
+      // throw into a rejection, which callers rely on. Removing `async` would change that.
+      '@typescript-eslint/require-await': 'off',
+      // Async generators cannot be arrow functions: they name the instance `self`.
+      '@typescript-eslint/no-this-alias': ['error', { allowedNames: ['self'] }],
+    },
+  },
+);
