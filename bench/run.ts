@@ -591,7 +591,7 @@ async function main(): Promise<number> {
       phases: bench.results,
       memory: { ...verdict, asserted: settings.assertMemory },
     };
-    writeResults(target, settings, json, markdownReport(machine, settings as unknown as Record<string, unknown>, bench.results, verdict), verdict, extraLines);
+    writeResults(target, settings, json, markdownReport(machine, { ...settings }, bench.results, verdict), verdict, extraLines);
     return verdict.ok ? 0 : 1;
   } catch (err) {
     const tail = server?.logTail().slice(-20) ?? [];

@@ -22,7 +22,7 @@ export function location(spec: BackendSpec, bucket: string, prefix: string, kits
   const where = `${bucket}/${prefix}`;
   const kit = kits.find((k) => k.kind === spec.kind);
   if (!kit) return `${spec.kind}://${where}`;
-  return kit.location ? kit.location(spec as never, where) : `${kit.uris[0]?.scheme ?? spec.kind}://${where}`;
+  return kit.location ? kit.location(spec, where) : `${kit.uris[0]?.scheme ?? spec.kind}://${where}`;
 }
 
 export interface ResolvedRoute {

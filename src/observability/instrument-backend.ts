@@ -31,7 +31,7 @@ function instrument<T extends object>(target: T, backend: string): T {
           return result;
         };
       } else if (prop === 'multipart' && value && typeof value === 'object') {
-        out = instrument(value as object, backend);
+        out = instrument(value, backend);
       } else {
         return value;
       }

@@ -24,8 +24,8 @@ export function prettyLine(json: string): string {
     return json;
   }
   const { time, level, msg, err, pid: _pid, hostname: _host, ...fields } = entry;
-  const when = typeof time === 'number' ? new Date(time).toISOString() : String(time ?? '');
-  const parts = [when, (typeof level === 'string' ? level.toUpperCase() : LEVEL_NAMES[level as number] ?? String(level)).padEnd(5), String(msg ?? '')];
+  const when = typeof time === 'number' ? new Date(time).toISOString() : typeof time === 'string' ? time : '';
+  const parts = [when, (typeof level === 'string' ? level.toUpperCase() : LEVEL_NAMES[level as number] ?? String(level)).padEnd(5), typeof msg === 'string' ? msg : JSON.stringify(msg ?? '')];
   for (const [k, v] of Object.entries(fields)) {
     if (v === undefined) continue;
     const s = typeof v === 'string' ? v : JSON.stringify(v);
@@ -47,7 +47,7 @@ export function createLogger(opts: { level?: LogLevel; format?: LogFormat; desti
     base: { pid: process.pid },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
-  }, stream as pino.DestinationStream);
+  }, stream);
 }
 
 /** A logger writing each entry at `level` or above as a readable line to `log` (embedding, tests). */

@@ -9,13 +9,12 @@
  */
 import { S3Error } from '../errors';
 
-// eslint-disable-next-line no-control-regex
 const NOT_SENDABLE = /[^\t\x20-\x7e\x80-\xff]/;
-// eslint-disable-next-line no-control-regex
+// eslint-disable-next-line no-control-regex -- control characters are what this finds
 const CONTROL = /[\x00-\x08\x0a-\x1f\x7f]/;
-// eslint-disable-next-line no-control-regex
 const NOT_ASCII_PRINTABLE = /[^\t\x20-\x7e]/;
-const ABOVE_LATIN1 = /[^\u0000-\u00ff]/;
+/** Any UTF-16 unit above U+00FF (surrogates included): text no byte string can hold. */
+const ABOVE_LATIN1 = /[\u0100-\uffff]/;
 /** RFC 9110 token: what a header name may hold. */
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 

@@ -166,7 +166,7 @@ export function requestBody(ctx: S3Context, attrs?: ObjectAttributes, opts: Body
   if (attrs) {
     // Header checksums are known (and well-formed) before the body: a store that sends its
     // metadata ahead of the bytes (the s3 backend) can keep them; the body still has to match.
-    if (Object.keys(headerValues).length) attrs.checksums = { ...headerValues } as Record<string, string>;
+    if (Object.keys(headerValues).length) attrs.checksums = { ...headerValues };
     verifier.once('end', () => {
       const digests = verifier.digests();
       const named = [...Object.keys(headerValues), ...trailing, ...computeOnly] as ChecksumAlgorithm[];

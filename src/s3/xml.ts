@@ -46,7 +46,7 @@ const RAW_UNSAFE = /[\x00-\x08\x0b\x0c\x0d\x0e-\x1f\ufffe\uffff]/g;
 export function toXml(root: string, body: XmlObject, namespace: string | null = S3_NS): string {
   const content = normalise(body) as Record<string, unknown>;
   if (namespace) content['@_xmlns'] = namespace;
-  const xml = builder.build({ [root]: content }) as string;
+  const xml = builder.build({ [root]: content });
   return '<?xml version="1.0" encoding="UTF-8"?>\n' + xml.replace(RAW_UNSAFE, (c) => `&#x${c.charCodeAt(0).toString(16).toUpperCase()};`);
 }
 

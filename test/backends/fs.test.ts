@@ -533,8 +533,8 @@ describe('FsBackend specifics', function () {
       // An overwrite is a new data file: its summary is read again (new ETag and size).
       await put(be, 'k002', 'version two');
       const page = await be.listObjects('bkt', { prefix: 'k002', maxKeys: 10 });
-      expect(page.objects[0]!.size).to.equal('version two'.length);
-      expect(page.objects[0]!.etag).to.equal(createHash('md5').update('version two').digest('hex'));
+      expect(page.objects[0].size).to.equal('version two'.length);
+      expect(page.objects[0].etag).to.equal(createHash('md5').update('version two').digest('hex'));
       // Many changes in a row, each listed at once (no tick-sized window where a change hides).
       for (let i = 0; i < 30; i++) {
         await put(be, `burst/${i}`, 'b');

@@ -56,7 +56,7 @@ export class ServerProcess {
         if (this.exited && !/EADDRINUSE/.test(lastError.message)) break;
       }
     }
-    throw lastError;
+    throw lastError ?? new Error('the server did not start');
   }
 
   private startOnce(port: number): Promise<void> {

@@ -363,7 +363,7 @@ function applyPatch(meta: WritableMeta, body: Record<string, unknown>): Writable
     if (!(f in body)) continue;
     const v = body[f];
     if (v === null || v === undefined) delete out[f];
-    else out[f] = String(v);
+    else out[f] = typeof v === 'string' ? v : JSON.stringify(v);
   }
   if ('metadata' in body) {
     const m = body.metadata;
@@ -373,7 +373,7 @@ function applyPatch(meta: WritableMeta, body: Record<string, unknown>): Writable
       const merged = { ...(out.metadata ?? {}) };
       for (const [k, v] of Object.entries(m as Record<string, unknown>)) {
         if (v === null) delete merged[k];
-        else merged[k] = String(v);
+        else merged[k] = typeof v === 'string' ? v : JSON.stringify(v);
       }
       out.metadata = merged;
     } else {

@@ -63,7 +63,7 @@ async function main(): Promise<void> {
       server.once('listening', () => resolve());
       server.once('error', reject);
     }, 5);
-    started.catch((err) => { clearInterval(poll); reject(err); });
+    started.catch((err: unknown) => { clearInterval(poll); reject(err instanceof Error ? err : new Error(String(err))); });
   });
   await started;
 
@@ -78,7 +78,7 @@ async function main(): Promise<void> {
       process.exit(0);
     };
     setTimeout(exit, 2000).unref();
-    Promise.resolve(emu.stop()).finally(exit);
+    void Promise.resolve(emu.stop()).finally(exit);
   };
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);

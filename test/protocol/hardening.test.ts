@@ -201,7 +201,7 @@ describe('protocol: hardening (no request ends the process or touches another ke
         method: 'GET', protocol: url.protocol, hostname: url.hostname, port: Number(url.port), path: `/${Bucket}/doc.pdf`, query: {},
         headers: { host: url.host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' },
       });
-      const r = await rawRequest(`${srv.url}/${Bucket}/doc.pdf`, { headers: req.headers as Record<string, string> });
+      const r = await rawRequest(`${srv.url}/${Bucket}/doc.pdf`, { headers: req.headers });
       expect(r.status).to.equal(400);
       expect(codeOf(r.text)).to.equal('AuthorizationHeaderMalformed');
       expect(r.text).to.include('the region &apos;eu-west-1&apos; is wrong; expecting &apos;us-east-1&apos;');

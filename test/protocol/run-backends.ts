@@ -36,7 +36,7 @@ interface BackendResult {
 function args(): { backends: string[]; jobs: number; report: boolean } {
   const argv = process.argv.slice(2);
   const value = (flag: string) => { const i = argv.indexOf(flag); return i >= 0 ? argv[i + 1] : undefined; };
-  const all = PROTOCOL_BACKENDS.filter((b) => b.start).map((b) => b.name);
+  const all = PROTOCOL_BACKENDS.filter((b) => b.start !== undefined).map((b) => b.name);
   return {
     backends: value('--backend')?.split(',') ?? all,
     jobs: Number(value('--jobs') ?? 2),

@@ -49,7 +49,7 @@ describe('protocol: wire', () => {
       expect(r.text).to.contain('<Resource>/wire/missing%20key</Resource>');
       const id = r.headers['x-amz-request-id'];
       expect(id).to.match(/^[0-9A-F]{16}$/);
-      expect(r.text).to.contain(`<RequestId>${id}</RequestId>`);
+      expect(r.text).to.contain(`<RequestId>${String(id)}</RequestId>`);
     });
 
     it('answers operations it does not implement with 501 NotImplemented XML, never HTML or 404', async () => {

@@ -19,7 +19,7 @@ describe('logger', () => {
     const log = createLogger({ format: 'pretty', destination: { write: (l: string) => lines.push(l) } });
     log.info({ reqId: 'R1', operation: 'GetObject', status: 200, path: '/b/a key' }, 'request');
     log.error({ err: new Error('boom') }, 'unexpected error');
-    expect(lines[0]).to.match(/^\d{4}-\d\d-\d\dT[\d:.]+Z INFO  request reqId=R1 operation=GetObject status=200 path="\/b\/a key"\n$/);
+    expect(lines[0]).to.match(/^\d{4}-\d\d-\d\dT[\d:.]+Z INFO {2}request reqId=R1 operation=GetObject status=200 path="\/b\/a key"\n$/);
     expect(lines[1]).to.match(/^\S+ ERROR unexpected error err="boom"\n {2}Error: boom\n\s+at /);
     expect(prettyLine('not json')).to.equal('not json');
   });

@@ -31,22 +31,24 @@ const client = new S3Client({
 });
 
 // Wire log: the signed request as sent and the raw response status/headers.
-client.middlewareStack.add((next, context) => async (args: any) => {
-  const req = args.request;
+interface WireRequest { method?: string; path?: string; query?: Record<string, string>; headers: Record<string, string> }
+interface WireResponse { statusCode?: number; headers?: Record<string, string> }
+client.middlewareStack.add((next, context) => async (args) => {
+  const req = (args as { request?: WireRequest }).request;
   if (req?.method) {
-    const q = req.query && Object.keys(req.query).length ? '?' + new URLSearchParams(req.query as Record<string, string>).toString() : '';
-    logWire(`> ${context.commandName}: ${req.method} ${req.path}${q}\n  ${Object.entries(req.headers).map(([k, v]) => `${k}: ${v}`).join('\n  ')}`);
+    const q = req.query && Object.keys(req.query).length ? '?' + new URLSearchParams(req.query).toString() : '';
+    logWire(`> ${context.commandName}: ${req.method} ${req.path ?? ''}${q}\n  ${Object.entries(req.headers).map(([k, v]) => `${k}: ${v}`).join('\n  ')}`);
   }
   try {
-    const out: any = await next(args);
-    const res = out.response;
+    const out = await next(args);
+    const res = (out as { response?: WireResponse }).response;
     if (res?.statusCode) {
       logWire(`< ${context.commandName}: HTTP ${res.statusCode} ${Object.entries(res.headers ?? {}).filter(([k]) => /^(x-amz-|etag|content-)/i.test(k)).map(([k, v]) => `${k}=${v}`).join(' ')}`);
     }
     return out;
   } catch (err) {
-    const e = err as any;
-    logWire(`< ${context.commandName}: ${e?.$metadata?.httpStatusCode ?? ''} ${e?.name}: ${e?.message}`);
+    const e = err as { $metadata?: { httpStatusCode?: number }; name?: string; message?: string } | undefined;
+    logWire(`< ${context.commandName}: ${e?.$metadata?.httpStatusCode ?? ''} ${e?.name ?? ''}: ${e?.message ?? ''}`);
     throw err;
   }
 }, { step: 'deserialize', name: 'e2eWireLog', priority: 'low' });
@@ -152,7 +154,7 @@ async function main(): Promise<void> {
     const res = await client.send(new HeadObjectCommand({ Bucket: B, Key: 'buf.bin' }));
     check(res.ContentLength === buf.length, `ContentLength ${res.ContentLength}`);
     check(res.ETag === `"${md5(buf)}"`, `ETag ${res.ETag}`);
-    check(res.LastModified instanceof Date && Math.abs(Date.now() - res.LastModified.getTime()) < 600_000, `LastModified ${res.LastModified}`);
+    check(res.LastModified instanceof Date && Math.abs(Date.now() - res.LastModified.getTime()) < 600_000, `LastModified ${String(res.LastModified)}`);
   });
 
   const pagedKeys = Array.from({ length: 13 }, (_, i) => `paged/k ${String(i).padStart(2, '0')}+ü.txt`);

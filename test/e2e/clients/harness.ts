@@ -92,12 +92,15 @@ export function finish(): never {
 }
 
 /** Runs fn, which must fail; `match` tells whether the error is the expected one. */
-export async function expectError(what: string, fn: () => Promise<unknown>, match: (e: any) => boolean): Promise<void> {
+/** What a client library's error carries (SDK errors, minio's S3Error), as far as the checks look. */
+export interface ClientError { name?: string; message?: string; code?: string; $metadata?: { httpStatusCode?: number } }
+
+export async function expectError(what: string, fn: () => Promise<unknown>, match: (e: ClientError) => boolean): Promise<void> {
   let result: unknown;
   try {
     result = await fn();
   } catch (err) {
-    check(match(err), `${what}: got ${describe(err)}`);
+    check(match(err as ClientError), `${what}: got ${describe(err)}`);
     return;
   }
   throw new CheckError(`${what}: the call succeeded (${JSON.stringify(result)?.slice(0, 200)})`);
