@@ -48,6 +48,7 @@ export { BACKEND_KINDS, type BackendKind } from './uri';
 // Result types
 
 import type { SecretRef } from '../auth/secrets';
+import type { OciCredentialsSpec } from '../backends/oci/auth';
 export type { SecretRef } from '../auth/secrets';
 
 export interface FsBackendSpec {
@@ -117,8 +118,12 @@ export interface OciBackendSpec {
   namespace?: string;
   region?: string;
   endpoint?: string;
-  /** An OCI CLI config file (its key_file holds the private key) and profile in it. */
-  credentials?: { configFile?: string; profile?: string };
+  /** Where buckets are listed and created; default the tenancy of the credentials. */
+  compartmentId?: string;
+  /** Storage tier of the buckets s3mux creates (default Standard). */
+  storageTier?: 'Standard' | 'Archive';
+  /** One kind (src/backends/oci/auth.ts). Absent: ~/.oci/config, profile DEFAULT. */
+  credentials?: OciCredentialsSpec;
 }
 export interface GithubBackendSpec {
   kind: 'github';
@@ -385,10 +390,29 @@ const KINDS: Record<BackendKind, KindSchema> = {
     oneCredentialKind: true,
   },
   oci: {
-    fields: { namespace: { check: nonEmptyString }, region: { check: nonEmptyString }, endpoint: { check: httpUrl } },
+    fields: {
+      namespace: { check: nonEmptyString },
+      region: { check: nonEmptyString },
+      endpoint: { check: httpUrl },
+      compartmentId: { check: nonEmptyString },
+      storageTier: { check: (v) => (v === 'Standard' || v === 'Archive' ? undefined : "expected 'Standard' or 'Archive'") },
+    },
     identity: ['namespace', 'region'],
     secrets: [],
     credentialFields: { configFile: { check: nonEmptyString, isPath: true }, profile: { check: nonEmptyString } },
+    credentialGroups: {
+      userPrincipal: {
+        fields: { tenancy: { check: nonEmptyString, required: true }, user: { check: nonEmptyString, required: true }, fingerprint: { check: nonEmptyString, required: true } },
+        secrets: ['privateKey', 'passphrase'],
+        oneSecretOf: ['privateKey'],
+        needs: [['passphrase', 'privateKey']],
+      },
+      sessionToken: { fields: { configFile: { check: nonEmptyString, isPath: true }, profile: { check: nonEmptyString } }, allowTrue: true },
+      instancePrincipal: { fields: { metadataBaseUrl: { check: httpUrl }, federationEndpoint: { check: httpUrl } }, allowTrue: true },
+      resourcePrincipal: { fields: {}, allowTrue: true },
+      okeWorkloadIdentity: { fields: { tokenFile: { check: nonEmptyString, isPath: true }, caFile: { check: nonEmptyString, isPath: true } }, allowTrue: true },
+    },
+    oneCredentialKind: true,
   },
   github: {
     fields: { owner: { check: nonEmptyString }, repo: { check: nonEmptyString }, endpoint: { check: httpUrl } },
