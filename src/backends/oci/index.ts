@@ -41,7 +41,7 @@ import { ociProvider } from './auth';
 import { OciClient, pathOf, type OciClientOptions, type OciResponse } from './client';
 import { OutgoingBody, readUpTo } from './body';
 import { isOciStatus, OciHttpError, toS3ErrorFromOci, type ErrorContext } from './errors';
-import { dateOf, fromMetadata, fromOci, META, metaHeaders, metaOf, s3EtagOf, tierOf, toOci, type OciTier } from './metadata';
+import { dateOf, fromMetadata, fromOci, META, metaHeaders, SYS, metaOf, s3EtagOf, tierOf, toOci, type OciTier } from './metadata';
 import { OciMultipartStore } from './multipart';
 import { ociNames } from './names';
 
@@ -405,7 +405,9 @@ export class OciBackend implements Backend {
     srcBucket: string, srcName: string, dstBucket: string, dstName: string, metadata: Record<string, string>, srcOciEtag: string, extra: Record<string, string>,
   ): Promise<void> {
     const ns = await this.ns();
-    const dest: Record<string, string> = {};
+    // OCI gives the copy the source's metadata when the request names none: an empty set is
+    // written as one field of s3mux's that means nothing.
+    const dest: Record<string, string> = { [`${META}${SYS}none`]: '1' };
     for (const [k, v] of Object.entries(metadata)) dest[META + k] = v;
     const headers = await this.client.headers({
       method: 'POST',
