@@ -12,6 +12,8 @@
  *   azure://account/container[/prefix] azure
  *   oci://namespace@region/bucket[/prefix]
  *   oci://n/{namespace}/b/{bucket}[/o/{prefix}]
+ *   oci://namespace/bucket[/prefix]    oci (region from the backend settings); a namespace
+ *                                      named `n` followed by a `b` segment reads as the form above
  *   github://owner/repo/releases/{tag} github: the release is the bucket, its assets the keys
  *
  * Segments are percent-decoded. A prefix written in a URI is a "folder": a trailing '/' is
@@ -95,6 +97,8 @@ interface SchemeSpec {
   parse(rest: string, uri: string, opts: ParseUriOptions): BackendUri;
 }
 
+const OCI_FORMS = 'oci://namespace@region/bucket[/prefix], oci://n/{namespace}/b/{bucket}[/o/{prefix}] or oci://namespace/bucket[/prefix]';
+
 /** Scheme (without ':') to parser. The table is the whole list of accepted schemes. */
 const SCHEMES: Record<string, SchemeSpec> = {
   file: { kind: 'fs', forms: 'file:///abs/path/bucket, file://./rel/path/bucket or file:rel/path/bucket', parse: parseFile },
@@ -128,7 +132,7 @@ const SCHEMES: Record<string, SchemeSpec> = {
       return { kind: 'azure', uri, account: authority, container, bucket: container, prefix: joinPrefix(more) };
     },
   },
-  oci: { kind: 'oci', forms: 'oci://namespace@region/bucket[/prefix] or oci://n/{namespace}/b/{bucket}[/o/{prefix}]', parse: parseOci },
+  oci: { kind: 'oci', forms: OCI_FORMS, parse: parseOci },
   github: {
     kind: 'github',
     forms: 'github://owner/repo/releases/{tag}',
@@ -232,7 +236,7 @@ function parseFile(rest: string, uri: string, opts: ParseUriOptions): FsUri {
 }
 
 function parseOci(rest: string, uri: string): OciUri {
-  const forms = 'oci://namespace@region/bucket[/prefix] or oci://n/{namespace}/b/{bucket}[/o/{prefix}]';
+  const forms = OCI_FORMS;
   const { authority, segments } = authorityAndPath(rest, uri, forms);
   const at = authority.indexOf('@');
   if (at >= 0) {
@@ -242,11 +246,13 @@ function parseOci(rest: string, uri: string): OciUri {
     if (!namespace || !region || !bucket) throw new UriError(`'${uri}' is malformed: expected ${forms}`);
     return { kind: 'oci', uri, namespace, region, bucket, prefix: joinPrefix(more) };
   }
-  if (authority === 'n') {
-    const [namespace, b, bucket, o, ...more] = segments;
-    const ok = namespace && b === 'b' && bucket && (o === undefined || (o === 'o' && more.length > 0));
+  if (authority === 'n' && segments[1] === 'b') {
+    const [namespace, , bucket, o, ...more] = segments;
+    const ok = namespace && bucket && (o === undefined || (o === 'o' && more.length > 0));
     if (!ok) throw new UriError(`'${uri}' is malformed: expected ${forms}`);
     return { kind: 'oci', uri, namespace, bucket, prefix: joinPrefix(more) };
   }
-  throw new UriError(`'${uri}' is malformed: expected ${forms}`);
+  const [bucket, ...more] = segments;
+  if (!bucket) throw new UriError(`'${uri}' names no bucket: expected ${forms}`);
+  return { kind: 'oci', uri, namespace: authority, bucket, prefix: joinPrefix(more) };
 }

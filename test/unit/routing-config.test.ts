@@ -208,7 +208,7 @@ describe('routing table validation', () => {
       ['memory://store', /names no bucket/],
       ['file://otherhost/x', /names host 'otherhost'/],
       ['s3://', /malformed/],
-      ['oci://ns/b', /malformed: expected oci:\/\/namespace@region/],
+      ['oci://ns', /names no bucket: expected oci:\/\/namespace@region/],
       ['s3://b/a%zz', /malformed percent-escape/],
       ['s3://b/k?versionId=1', /query or fragment/],
     ];
@@ -375,6 +375,9 @@ describe('backend URIs', () => {
     ['oci://ns@us-ashburn-1/bkt/p', { kind: 'oci', namespace: 'ns', region: 'us-ashburn-1', bucket: 'bkt', prefix: 'p/' }],
     ['oci://n/ns/b/bkt/o/a/b', { kind: 'oci', namespace: 'ns', bucket: 'bkt', prefix: 'a/b/' }],
     ['oci://n/ns/b/bkt', { kind: 'oci', namespace: 'ns', bucket: 'bkt', prefix: '' }],
+    ['oci://ns/bkt/a/b', { kind: 'oci', namespace: 'ns', bucket: 'bkt', prefix: 'a/b/' }],
+    ['oci://ns/bkt', { kind: 'oci', namespace: 'ns', bucket: 'bkt', prefix: '' }],
+    ['oci://n/ns/x/bkt', { kind: 'oci', namespace: 'n', bucket: 'ns', prefix: 'x/bkt/' }],
     ['github://owner/repo/releases/v1.2.3', { kind: 'github', owner: 'owner', repo: 'repo', tag: 'v1.2.3', bucket: 'v1.2.3', prefix: '' }],
     ['S3://bucket', { kind: 's3', bucket: 'bucket' }],
   ];
@@ -390,7 +393,7 @@ describe('backend URIs', () => {
   });
 
   it('refuses unknown schemes and malformed forms', () => {
-    for (const bad of ['ftp://x/y', 'nothing', 'file:///', 'file://', 'azure://acct', 'oci://n/ns/x/bkt', 'oci://@r/b', 'github://o', 'memory://']) {
+    for (const bad of ['ftp://x/y', 'nothing', 'file:///', 'file://', 'azure://acct', 'oci://n/ns/b', 'oci://n/ns/b/bkt/x', 'oci://@r/b', 'github://o', 'memory://']) {
       expect(() => parseBackendUri(bad), bad).to.throw(UriError);
     }
     expect(() => parseBackendUri('ftp://x/y')).to.throw("unknown URI scheme 'ftp:'");
