@@ -374,6 +374,28 @@ describe('oci authentication providers against the double', function () {
   });
 });
 
+describe('oci instance principal against doubles of the metadata service and the federation endpoint', function () {
+  this.timeout(60_000);
+  it('fetches the instance certificate, federates it for a session token, and signs as ST$<token> with the session key', async () => {
+    const d = await sharedDouble();
+    const { startInstanceIdentityDouble } = await import('../helpers/oci-identity');
+    const idp = await startInstanceIdentityDouble(d, key.tenancy);
+    try {
+      const table = parseRoutingTable(`backends:\n  o:\n    type: oci\n    endpoint: ${d.endpoint}\n    namespace: ${d.namespace}\n    region: us-ashburn-1\n    credentials:\n      instancePrincipal:\n        metadataBaseUrl: ${idp.metadataBaseUrl}\n        federationEndpoint: ${idp.federationEndpoint}\n`, path.join(os.tmpdir(), 'ip.yaml'));
+      const be = createBackend(table.backends.o.spec, { name: 'o' }) as OciBackend;
+      const bk = newBucketName('ip');
+      await be.createBucket(bk);
+      await be.putObject(bk, 'k', body('instance'), attrs(), { size: 8 });
+      expect((await getObject(be, bk, 'k')).data.toString()).to.equal('instance');
+      expect(idp.tokensIssued).to.equal(1);
+      expect(d.requests.at(-1)!.headers.authorization).to.match(/keyId="ST\$/);
+      await be.close();
+    } finally {
+      await idp.stop();
+    }
+  });
+});
+
 /** A JWT as OCI's session tokens are (the SDK reads its claims, OCI verifies it). */
 function fakeJwt(claims: Record<string, unknown>): string {
   const enc = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');

@@ -124,14 +124,22 @@ export class OciClient {
     return p.getRegion?.()?.regionId ?? /objectstorage\.([a-z0-9-]+)\./.exec(await this.endpoint())?.[1];
   }
 
-  /** The tenancy of the credentials (the root compartment), for listing and creating buckets. */
+  /**
+   * The tenancy of the credentials (the root compartment), for listing and creating buckets:
+   * an API key names it, a resource principal's token has it as a claim, an instance
+   * principal's federation client read it from the instance certificate.
+   */
   async tenancy(): Promise<string | undefined> {
-    const p = (await this.provider()) as AuthenticationDetailsProvider & { getTenantId?(): string | Promise<string>; getStringClaim?(k: string): Promise<string | null> };
+    const p = (await this.provider()) as AuthenticationDetailsProvider & {
+      getTenantId?(): string | Promise<string>;
+      getStringClaim?(k: string): Promise<string | null>;
+      federationClient?: { tenancyId?: string };
+    };
     try {
       if (p.getTenantId) return await p.getTenantId();
-      return (await p.getStringClaim?.('res_tenant')) ?? undefined;
+      return (await p.getStringClaim?.('res_tenant')) ?? p.federationClient?.tenancyId ?? undefined;
     } catch {
-      return undefined;
+      return p.federationClient?.tenancyId;
     }
   }
 
