@@ -50,7 +50,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { body, expectS3Error, getObject, md5, s3MultipartEtag } from './conformance';
-import { createBackend } from '../../src/backends/registry';
+import { createBackend } from '../../src/backends/create';
 import { parseRoutingTable } from '../../src/router/config';
 import { toS3ErrorFromOci, OciHttpError, OciNetworkError } from '../../src/backends/oci/errors';
 import { fromOci, metaHeaders, s3EtagOf, toOci } from '../../src/backends/oci/metadata';

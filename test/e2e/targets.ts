@@ -23,8 +23,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { isBackendAvailable } from '../../src/backends/registry';
-import type { BackendKind } from '../../src/router/config';
+import { kitFor } from '../../src/backends/create';
 import { startAzurite } from '../helpers/azurite';
 import { startGcsEmulator } from '../helpers/gcs-emulator';
 import { startOciDouble, testApiKey } from '../helpers/oci-double';
@@ -54,7 +53,7 @@ export interface RunningStore {
 
 export interface BackendTarget {
   name: string;
-  kind: BackendKind;
+  kind: string;
   store: string;
   protos: Proto[];
   available(): string | undefined;
@@ -64,8 +63,8 @@ export interface BackendTarget {
 }
 
 /** The s3mux backend type is not registered in this build (src/backends/registry.ts). */
-const built = (kind: BackendKind) => (): string | undefined =>
-  isBackendAvailable(kind) ? undefined : `the ${kind} backend is not in this build (src/backends/registry.ts)`;
+const built = (kind: string) => (): string | undefined =>
+  kitFor(kind) ? undefined : `the ${kind} backend is not in this build (src/backends/registry.ts)`;
 
 // Credentials of the upstream s3mux (s3 target): a different pair from the front's, with the
 // characters that trip up escaping, so the s3 backend's own SigV4 signing is checked too.

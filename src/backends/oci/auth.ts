@@ -17,17 +17,10 @@
  * identity is missing fails its requests with AccessDenied instead of stopping s3mux.
  */
 import type { AuthenticationDetailsProvider } from 'oci-common';
-import { resolveSecret, type SecretRef } from '../../auth/secrets';
+import { resolveSecret } from '../../auth/secrets';
+import type { OciCredentials } from './settings';
 
-export interface OciCredentialsSpec {
-  userPrincipal?: { tenancy: string; user: string; fingerprint: string; privateKey: SecretRef; passphrase?: SecretRef };
-  configFile?: string;
-  profile?: string;
-  sessionToken?: { configFile?: string; profile?: string };
-  instancePrincipal?: { metadataBaseUrl?: string; federationEndpoint?: string };
-  resourcePrincipal?: Record<string, never>;
-  okeWorkloadIdentity?: { tokenFile?: string; caFile?: string };
-}
+type OciCredentialsSpec = OciCredentials;
 
 export type ProviderSource = () => Promise<AuthenticationDetailsProvider>;
 
@@ -49,6 +42,7 @@ export function ociProvider(c: OciCredentialsSpec | undefined, what: string, env
   const common = () => require('oci-common') as typeof import('oci-common');
   if (c?.userPrincipal) {
     const u = c.userPrincipal;
+    if (!u.privateKey) throw new Error(`${what}: userPrincipal needs privateKeyEnv or privateKeyFile`);
     const key = resolveSecret(u.privateKey, `${what}: privateKey`, env);
     const passphrase = u.passphrase ? resolveSecret(u.passphrase, `${what}: passphrase`, env) : null;
     const provider = new (common().SimpleAuthenticationDetailsProvider)(u.tenancy, u.user, u.fingerprint, key, passphrase);

@@ -35,8 +35,8 @@ import type {
   Backend, BackendCapabilities, BucketInfo, ByteRange, ListOptions, ListPage, ObjectAttributes, ObjectHandle, ObjectMeta,
   ObjectSummary, PutOptions, Tag, WriteConditions,
 } from '../types';
-import type { OciBackendSpec } from '../../router/config';
-import type { BackendContext } from '../registry';
+import type { BackendContext } from '../kit';
+import type { OciSettings } from './settings';
 import { ociProvider } from './auth';
 import { OciClient, pathOf, type OciClientOptions, type OciResponse } from './client';
 import { OutgoingBody, readUpTo } from './body';
@@ -546,7 +546,7 @@ export type { OciTier };
 // ---------------------------------------------------------------- from the routing table
 
 /** The backend for an `oci` entry of the routing table; secrets are resolved here. */
-export function ociBackendFromSpec(spec: OciBackendSpec, ctx: BackendContext): OciBackend {
+export function ociBackendFromSpec(spec: OciSettings, ctx: BackendContext): OciBackend {
   return new OciBackend({
     namespace: spec.namespace,
     region: spec.region,
