@@ -396,6 +396,34 @@ describe('oci instance principal against doubles of the metadata service and the
   });
 });
 
+describe('oci OKE workload identity against a double of the proxymux', function () {
+  this.timeout(60_000);
+  it("exchanges the pod's service-account token over TLS for a resource principal session token", async () => {
+    const d = await sharedDouble();
+    const { startProxymuxDouble } = await import('../helpers/oci-identity');
+    const mux = await startProxymuxDouble(d, key.tenancy);
+    const dir = mkdtempSync(path.join(os.tmpdir(), 's3mux-oke-'));
+    const saved = { ...process.env };
+    try {
+      writeFileSync(path.join(dir, 'ca.crt'), mux.caPem);
+      writeFileSync(path.join(dir, 'token'), mux.serviceAccountToken);
+      Object.assign(process.env, { KUBERNETES_SERVICE_HOST: mux.host, KUBERNETES_SERVICE_PORT_PROXYMUX: String(mux.port) });
+      const table = parseRoutingTable(`backends:\n  o:\n    type: oci\n    endpoint: ${d.endpoint}\n    namespace: ${d.namespace}\n    region: us-ashburn-1\n    credentials:\n      okeWorkloadIdentity:\n        tokenFile: ./token\n        caFile: ./ca.crt\n`, path.join(dir, 'oke.yaml'));
+      const be = createBackend(table.backends.o.spec, { name: 'o' }) as OciBackend;
+      const bk = newBucketName('oke');
+      await be.createBucket(bk);
+      await be.putObject(bk, 'k', body('oke'), attrs(), { size: 3 });
+      expect((await getObject(be, bk, 'k')).data.toString()).to.equal('oke');
+      expect(mux.tokensIssued).to.equal(1);
+      await be.close();
+    } finally {
+      for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+      rmSync(dir, { recursive: true, force: true });
+      await mux.stop();
+    }
+  });
+});
+
 /** A JWT as OCI's session tokens are (the SDK reads its claims, OCI verifies it). */
 function fakeJwt(claims: Record<string, unknown>): string {
   const enc = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');

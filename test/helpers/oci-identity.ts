@@ -14,6 +14,7 @@ import { spawnSync } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as http from 'node:http';
+import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -28,10 +29,10 @@ export interface InstanceIdentityDouble {
 }
 
 /** A self-signed certificate and its key, made with openssl. */
-function certificate(subject: string): { cert: string; key: string } {
+function certificate(subject: string, extra: string[] = []): { cert: string; key: string } {
   const dir = mkdtempSync(path.join(os.tmpdir(), 's3mux-oci-cert-'));
   try {
-    const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', subject,
+    const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', subject, ...extra,
       '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem')], { timeout: 30_000 });
     if (r.status !== 0) throw new Error(`openssl failed: ${r.stderr?.toString()}`);
     return { cert: readFileSync(path.join(dir, 'cert.pem'), 'utf8'), key: readFileSync(path.join(dir, 'key.pem'), 'utf8') };
@@ -97,6 +98,65 @@ export async function startInstanceIdentityDouble(storage: OciDouble, tenancy: s
   return {
     metadataBaseUrl: `${base}/opc/v2/`,
     federationEndpoint: base,
+    get tokensIssued() {
+      return state.tokensIssued;
+    },
+    stop: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+export interface ProxymuxDouble {
+  host: string;
+  port: number;
+  /** The proxymux's certificate: the CA the pod trusts for it. */
+  caPem: string;
+  /** The service-account token it accepts. */
+  serviceAccountToken: string;
+  tokensIssued: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * A double of OKE's proxymux (`POST https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT_PROXYMUX/resourcePrincipalSessionTokens`):
+ * TLS with its own certificate, the pod's service-account token as a bearer token, the pod's
+ * session public key as `podKey`; it answers base64 of `{"token":"ST$<rpst>"}` and registers
+ * the token with that key on the Object Storage double.
+ */
+export async function startProxymuxDouble(storage: OciDouble, tenancy: string): Promise<ProxymuxDouble> {
+  const tls = certificate('/CN=proxymux.test', ['-addext', 'subjectAltName=IP:127.0.0.1']);
+  const serviceAccountToken = `eyJhbGciOiJSUzI1NiJ9.${Buffer.from(JSON.stringify({ sub: 'system:serviceaccount:apps:s3mux' })).toString('base64url')}.sig`;
+  const state = { tokensIssued: 0 };
+  const server = https.createServer({ cert: tls.cert, key: tls.key }, (req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      if (req.method !== 'POST' || req.url !== '/resourcePrincipalSessionTokens') {
+        res.writeHead(404);
+        return res.end();
+      }
+      if (req.headers.authorization !== `Bearer ${serviceAccountToken}`) {
+        res.writeHead(401);
+        return res.end();
+      }
+      const d = JSON.parse(Buffer.concat(chunks).toString()) as { podKey?: string };
+      const podKey = crypto.createPublicKey(`-----BEGIN PUBLIC KEY-----\n${(d.podKey ?? '').replace(/\s+/g, '').match(/.{1,64}/g)!.join('\n')}\n-----END PUBLIC KEY-----\n`);
+      const enc = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+      const rpst = `${enc({ alg: 'RS256', typ: 'JWT' })}.${enc({ res_tenant: tenancy, res_type: 'workload', exp: Math.floor(Date.now() / 1000) + 3600 })}.${crypto.randomBytes(32).toString('base64url')}`;
+      storage.addKey(`ST$${rpst}`, podKey);
+      state.tokensIssued++;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(Buffer.from(JSON.stringify({ token: `ST$${rpst}` })).toString('base64'));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    host: '127.0.0.1',
+    port: (server.address() as AddressInfo).port,
+    caPem: tls.cert,
+    serviceAccountToken,
     get tokensIssued() {
       return state.tokensIssued;
     },
