@@ -17,7 +17,7 @@
 import { Readable } from 'node:stream';
 import { bodyFailure, S3Error } from '../../errors';
 import { storedAttributes } from '../fs/attributes';
-import { StagedMultipartStore } from '../multipart/staged';
+import { pageOfUploads } from '../multipart/staged';
 import type {
   ListPartsOptions, ListPartsPage, ListUploadsOptions, ListUploadsPage, MultipartStore, ObjectAttributes, ObjectMeta, PartInfo,
   PutOptions, UploadInfo,
@@ -47,23 +47,7 @@ interface OciUpload {
 }
 
 export class OciMultipartStore implements MultipartStore {
-  /** The generic store, used only for its ListMultipartUploads paging. */
-  private readonly lister: StagedMultipartStore;
-
-  constructor(private readonly be: OciBackend) {
-    const unused = (): never => {
-      throw new Error('not used');
-    };
-    this.lister = new StagedMultipartStore(be, {
-      listUploads: (bucket) => this.allUploads(bucket),
-      createUpload: unused,
-      getUpload: unused,
-      putPart: unused,
-      listParts: unused,
-      openPart: unused,
-      deleteUpload: unused,
-    });
-  }
+  constructor(private readonly be: OciBackend) {}
 
   private uploadsPath(bucket: string, name?: string): Promise<string> {
     return name === undefined ? this.be.bucketPath(bucket, 'u') : this.be.bucketPath(bucket, 'u', name);
@@ -229,8 +213,9 @@ export class OciMultipartStore implements MultipartStore {
     return out;
   }
 
-  listUploads(bucket: string, opts: ListUploadsOptions): Promise<ListUploadsPage> {
-    return this.lister.listUploads(bucket, opts);
+  async listUploads(bucket: string, opts: ListUploadsOptions): Promise<ListUploadsPage> {
+    await this.be.headBucket(bucket);
+    return pageOfUploads(await this.allUploads(bucket), opts);
   }
 
   async sweepUploads(bucket: string, initiatedBefore: Date): Promise<number> {
