@@ -39,7 +39,8 @@ import type { BackendContext } from '../kit';
 import type { OciSettings } from './settings';
 import { ociProvider } from './auth';
 import { OciClient, pathOf, type OciClientOptions, type OciResponse } from './client';
-import { OutgoingBody, readUpTo } from './body';
+import { readUpTo } from './body';
+import { MeasuredBody } from '../measured-body';
 import { isOciStatus, OciHttpError, toS3ErrorFromOci, type ErrorContext } from './errors';
 import { dateOf, fromMetadata, fromOci, META, metaHeaders, SYS, metaOf, s3EtagOf, tierOf, toOci, type OciTier } from './metadata';
 import { OciMultipartStore } from './multipart';
@@ -305,7 +306,8 @@ export class OciBackend implements Backend {
 
   /** One PutObject streaming `body` (exactly `size` bytes). */
   private async putStream(bucket: string, key: string, name: string, body: Readable, size: number, stored: ObjectAttributes, cas: Record<string, string>): Promise<ObjectMeta> {
-    const out = OutgoingBody.of(body, size);
+    // OCI stores the object once it has `size` bytes: the last chunk waits for the body's clean end.
+    const out = MeasuredBody.of(body, size, { holdLast: true });
     const { headers, metadata } = toOci(stored);
     const tier = tierOf(stored.storageClass);
     let res: OciResponse;
@@ -317,7 +319,7 @@ export class OciBackend implements Backend {
       });
       res.body.resume();
     } catch (err) {
-      if (!out.destroyed) out.destroy();
+      out.discard();
       if (out.failure !== undefined) throw bodyFailure(out.failure);
       throw toS3ErrorFromOci(err, { bucket, key });
     }

@@ -22,7 +22,8 @@ import type {
   ListPartsOptions, ListPartsPage, ListUploadsOptions, ListUploadsPage, MultipartStore, ObjectAttributes, ObjectMeta, PartInfo,
   PutOptions, UploadInfo,
 } from '../types';
-import { OutgoingBody, readUpTo } from './body';
+import { readUpTo } from './body';
+import { MeasuredBody } from '../measured-body';
 import { toS3ErrorFromOci, type ErrorContext } from './errors';
 import { dateOf, fromMetadata, META, s3EtagOf, tierOf, toOci } from './metadata';
 import { ociNames } from './names';
@@ -91,7 +92,8 @@ export class OciMultipartStore implements MultipartStore {
 
   /** Sends one part of exactly `size` bytes (unmapped errors). */
   private async sendPart(bucket: string, name: string, uploadId: string, partNumber: number, body: Readable, size: number): Promise<{ md5: string; ociEtag: string }> {
-    const out = OutgoingBody.of(body, size);
+    // OCI stores the object once it has `size` bytes: the last chunk waits for the body's clean end.
+    const out = MeasuredBody.of(body, size, { holdLast: true });
     try {
       const res = await this.be.client.send({
         method: 'PUT',
@@ -102,7 +104,7 @@ export class OciMultipartStore implements MultipartStore {
       res.body.resume();
       return { md5: out.md5.digest('hex'), ociEtag: res.headers.etag ?? '' };
     } catch (err) {
-      if (!out.destroyed) out.destroy();
+      out.discard();
       if (out.failure !== undefined) throw bodyFailure(out.failure);
       throw err;
     }
