@@ -29,6 +29,7 @@ import type { Readable } from 'node:stream';
 import { bodyFailure, S3Error } from '../../errors';
 import { pageOfUploads } from '../multipart/staged';
 import type {
+  Backend,
   ListPartsOptions,
   ListPartsPage,
   ListUploadsOptions,
@@ -42,11 +43,11 @@ import type {
 } from '../types';
 import { blockId, chunksOf, MAX_BLOCK_SIZE, MAX_BLOCKS, MeasuredBody, newNonce, once } from './blocks';
 import { isAzureError, toS3ErrorFromAzure } from './errors';
-import type { AzureBackend } from './index';
+import type { AzureStore } from './store';
 import { rawListing } from './listing';
 import { decodeValue, encodeValue, fromAzure, SYS, toAzure } from './metadata';
 import { UPLOADS_PREFIX } from './names';
-import { DEFAULT_CONTENT_TYPE, copyAttributes } from '../fs/attributes';
+import { DEFAULT_CONTENT_TYPE, copyAttributes } from '../attributes';
 
 const UPLOAD_ID = /^[A-Za-z0-9_-]{22}$/;
 const M = {
@@ -101,7 +102,7 @@ async function eachLimited<T>(items: T[], limit: number, fn: (t: T) => Promise<v
 }
 
 export class AzureMultipartStore implements MultipartStore {
-  constructor(private readonly be: AzureBackend) {}
+  constructor(private readonly be: AzureStore, private readonly backend: Backend) {}
 
   private container(bucket: string) {
     return this.be.container(bucket);
@@ -297,7 +298,7 @@ export class AzureMultipartStore implements MultipartStore {
   }
 
   async listUploads(bucket: string, opts: ListUploadsOptions): Promise<ListUploadsPage> {
-    await this.be.headBucket(bucket);
+    await this.backend.headBucket(bucket);
     return pageOfUploads(await this.allUploads(bucket), opts);
   }
 

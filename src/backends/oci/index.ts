@@ -27,8 +27,8 @@
 import { PassThrough, Readable } from 'node:stream';
 import { bodyFailure, S3Error } from '../../errors';
 import { checkWriteConditions, hasWriteConditions } from '../conditions';
-import { RESERVED_PREFIX } from '../escaped-keys';
-import { copyAttributes, storedAttributes } from '../fs/attributes';
+import { RESERVED_PREFIX } from '../reserved';
+import { copyAttributes, storedAttributes } from '../attributes';
 import { isValidBucketName, validateBucketName, validateKey } from '../keys';
 import { compareKeys, firstWantedName, listFromSource, mergeAscending, seekWants, type ListSeek, type ListSourceItem } from '../listing';
 import type {

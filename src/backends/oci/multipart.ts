@@ -16,7 +16,7 @@
  */
 import { Readable } from 'node:stream';
 import { bodyFailure, S3Error } from '../../errors';
-import { storedAttributes } from '../fs/attributes';
+import { storedAttributes } from '../attributes';
 import { pageOfUploads } from '../multipart/staged';
 import type {
   ListPartsOptions, ListPartsPage, ListUploadsOptions, ListUploadsPage, MultipartStore, ObjectAttributes, ObjectMeta, PartInfo,
@@ -27,7 +27,7 @@ import { MeasuredBody } from '../measured-body';
 import { toS3ErrorFromOci, type ErrorContext } from './errors';
 import { dateOf, fromMetadata, META, s3EtagOf, tierOf, toOci } from './metadata';
 import { ociNames } from './names';
-import type { OciBackend } from './index';
+import type { OciClient } from './client';
 
 /** OCI upload ids are UUIDs; anything far from that is refused before a request. */
 const UPLOAD_ID = /^[A-Za-z0-9._-]{8,128}$/;
@@ -47,8 +47,19 @@ interface OciUpload {
   storageTier?: string;
 }
 
+/** What the multipart store uses of its backend (index.ts). */
+export interface OciMultipartHost {
+  readonly client: OciClient;
+  readonly bufferSize: number;
+  bucketPath(bucket: string, ...rest: string[]): Promise<string>;
+  call<T>(ctx: ErrorContext, fn: () => Promise<T>): Promise<T>;
+  cas(bucket: string, key: string, conditions: PutOptions['conditions']): Promise<Record<string, string>>;
+  headObject(bucket: string, key: string): Promise<ObjectMeta>;
+  headBucket(bucket: string): Promise<unknown>;
+}
+
 export class OciMultipartStore implements MultipartStore {
-  constructor(private readonly be: OciBackend) {}
+  constructor(private readonly be: OciMultipartHost) {}
 
   private uploadsPath(bucket: string, name?: string): Promise<string> {
     return name === undefined ? this.be.bucketPath(bucket, 'u') : this.be.bucketPath(bucket, 'u', name);
