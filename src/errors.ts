@@ -31,6 +31,7 @@ export const ERROR_TABLE = {
   InvalidStorageClass: [400, 'The storage class you specified is not valid.'],
   InvalidURI: [400, 'Couldn\'t parse the specified URI.'],
   InvalidToken: [400, 'The provided token is malformed or otherwise invalid.'],
+  InvalidObjectState: [403, 'The operation is not valid for the object\'s storage class.'],
   InvalidLocationConstraint: [400, 'The specified location-constraint is not valid'],
   RequestHeaderSectionTooLarge: [400, 'Your request header section exceeds the maximum allowed size.'],
   InvalidTag: [400, 'The tag provided was not a valid tag.'],

@@ -87,3 +87,31 @@ function safeDecode(s: string): string {
   }
 }
 
+
+// ---------------------------------------------------------------- values that travel as HTTP headers
+
+/**
+ * Stores whose metadata travels as HTTP header values (Azure, OCI) keep only printable
+ * ASCII, lose surrounding spaces and may drop empty values. A value that is not non-empty
+ * printable ASCII without surrounding spaces, or that starts with '~', is stored as '~' +
+ * base64url of its UTF-8 bytes (so '' becomes '~').
+ */
+const SAFE_VALUE = /^[\x21-\x7d](?:[\x20-\x7e]*[\x21-\x7e])?$/;
+
+/** Non-empty printable ASCII, no surrounding spaces, not starting with '~'. */
+export function isHeaderSafe(v: string): boolean {
+  return SAFE_VALUE.test(v);
+}
+
+export function encodeValue(v: string): string {
+  return isHeaderSafe(v) ? v : `~${Buffer.from(v, 'utf8').toString('base64url')}`;
+}
+
+export function decodeValue(v: string): string {
+  if (!v.startsWith('~')) return v;
+  const b64 = v.slice(1);
+  if (!/^[A-Za-z0-9_-]*$/.test(b64)) return v;
+  const s = Buffer.from(b64, 'base64url').toString('utf8');
+  // Only what encodeValue writes (a foreign value that merely starts with '~' stays as it is).
+  return Buffer.from(s, 'utf8').toString('base64url') === b64 ? s : v;
+}

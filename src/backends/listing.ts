@@ -136,6 +136,21 @@ export function seekWants(key: string, seek: ListSeek): boolean {
   return !(seek.skipSubtree && key.startsWith(seek.after));
 }
 
+/**
+ * The first name a seek can want, for stores that list from an inclusive start name (GCS's
+ * startOffset, OCI's start), or undefined for the prefix's start.
+ */
+export function firstWantedName(seek: ListSeek): string | undefined {
+  const a = seek.after;
+  if (a === undefined || !a.startsWith(seek.prefix)) return undefined;
+  if (seek.skipSubtree && a.length > 0) {
+    // Past every name that starts with `a`: its last character plus one.
+    const last = a.charCodeAt(a.length - 1);
+    if (last < 0xd7ff) return a.slice(0, -1) + String.fromCharCode(last + 1);
+  }
+  return a;
+}
+
 /** True when `key`, and so every key after it, is past the prefix range of the seek. */
 export function seekIsPast(key: string, seek: ListSeek): boolean {
   return !key.startsWith(seek.prefix) && compareKeys(key, seek.prefix) > 0;

@@ -6,6 +6,7 @@ import { azureKit } from './azure/kit';
 import { fsKit } from './fs/kit';
 import { gcsKit } from './gcs/kit';
 import { memoryKit } from './memory/kit';
+import { ociKit } from './oci/kit';
 import { s3Kit } from './s3/kit';
 
-export const BACKEND_KITS = [fsKit, memoryKit, s3Kit, gcsKit, azureKit] as const;
+export const BACKEND_KITS = [fsKit, memoryKit, s3Kit, gcsKit, azureKit, ociKit] as const;

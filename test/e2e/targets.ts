@@ -26,6 +26,7 @@ import path from 'node:path';
 import { kitFor } from '../../src/backends/create';
 import { startAzurite } from '../helpers/azurite';
 import { startGcsEmulator } from '../helpers/gcs-emulator';
+import { startOciDouble, testApiKey } from '../helpers/oci-double';
 import { ServerProcess, type Proto } from './server-process';
 
 export interface TargetContext {
@@ -174,6 +175,34 @@ export const TARGETS: BackendTarget[] = [
           default: 'gcs',
         },
         stop: () => emulator.stop(),
+      };
+    },
+  },
+  {
+    // No OCI emulator exists that can run here: the store is the local double of the OCI
+    // REST API (test/helpers/oci-double.ts), in the runner's process, which verifies the
+    // signature of every request s3mux sends with the test key's public half.
+    name: 'oci',
+    kind: 'oci',
+    store: 'a local double of the OCI Object Storage REST API (request signatures verified), user principal API key',
+    protos: ['http'],
+    available: built('oci'),
+    start: async () => {
+      const key = testApiKey();
+      const double = await startOciDouble({ maxObjectBytes: 512 * 1024 * 1024 });
+      double.addKey(key.keyId, key.publicKeyPem);
+      return {
+        table: {
+          backends: {
+            oci: {
+              type: 'oci', endpoint: double.endpoint, namespace: double.namespace, region: 'us-ashburn-1',
+              credentials: { userPrincipal: { tenancy: key.tenancy, user: key.user, fingerprint: key.fingerprint, privateKeyEnv: 'E2E_OCI_PRIVATE_KEY' } },
+            },
+          },
+          default: 'oci',
+        },
+        env: { E2E_OCI_PRIVATE_KEY: key.privateKeyPem },
+        stop: () => double.stop(),
       };
     },
   },

@@ -89,7 +89,7 @@ describe('backend kits: a kind is one folder and one registry line', () => {
       "2:backends.play.password: a literal secret is not allowed in the config: use 'passwordEnv' (the name of an environment variable) or 'passwordFile' (the path of a file holding it) under 'credentials'",
     ]);
     expect(problems('backends:\n  play: { type: toy, color: green }\n')[0].message).to.equal("expected 'red' or 'blue', got 'green'");
-    expect(problems('backends:\n  play: { type: tyo }\n')[0].message).to.equal("expected a backend type, one of fs, memory, s3, gcs, azure, toy (did you mean 'toy'?), got 'tyo'");
+    expect(problems('backends:\n  play: { type: tyo }\n')[0].message).to.equal(`expected a backend type, one of ${BACKEND_KITS.map((k) => k.kind).join(', ')}, toy (did you mean 'toy'?), got 'tyo'`);
   });
 
   it('resolves routes onto declared and implicit backends, and the router serves them', async () => {

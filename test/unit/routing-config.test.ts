@@ -193,9 +193,11 @@ describe('routing table validation', () => {
 
   it('reports bad backend URIs', () => {
     const cases: [string, RegExp][] = [
-      ['ftp://host/x', /^unknown URI scheme 'ftp:' in 'ftp:\/\/host\/x' \(known: file:, memory:, s3:, gs:, az:, azure:\)$/],
+      ['ftp://host/x', /^unknown URI scheme 'ftp:' in 'ftp:\/\/host\/x' \(known: file:, memory:, s3:, gs:, az:, azure:, oci:\)$/],
       ['photos', /is not a backend URI/],
-      ['oci://ns/b', /unknown URI scheme 'oci:'/],
+      ['swift://ns/b', /unknown URI scheme 'swift:'/],
+      ['oci://ns', /names no bucket: expected oci:\/\/namespace@region/],
+      ['oci://n/ns/b', /malformed: expected oci:/],
       ['memory://store', /names no bucket/],
       ['file://otherhost/x', /names host 'otherhost'/],
       ['s3://', /malformed/],
@@ -534,9 +536,9 @@ describe('Router', () => {
   });
 
   it('refuses, at load, a kind no kit serves (what check and serve both use)', () => {
-    const p = only('backends:\n  o: { type: oci }\n');
+    const p = only('backends:\n  o: { type: swift }\n');
     expect(p).to.include({ path: 'backends.o.type' });
-    expect(p.message).to.equal("expected a backend type, one of fs, memory, s3, gcs, azure, got 'oci'");
+    expect(p.message).to.equal("expected a backend type, one of fs, memory, s3, gcs, azure, oci, got 'swift'");
   });
 
   it('closes every distinct backend exactly once', async () => {
@@ -572,10 +574,10 @@ describe('checkConfigFile', () => {
 
   it('fails (exit non-zero) for a table serve would refuse: an unknown kind, a bucket name the store forbids', () => {
     const file = path.join(tmp, 'refused.yaml');
-    fs.writeFileSync(file, 'backends:\n  o: { type: oci, namespace: n }\n  g: { type: gcs }\ndefault: g\nroutes:\n  photos: gs://googly\n');
+    fs.writeFileSync(file, 'backends:\n  o: { type: swift, namespace: n }\n  g: { type: gcs }\ndefault: g\nroutes:\n  photos: gs://googly\n');
     const r = checkConfigFile(file);
     expect(r.ok).to.equal(false);
-    expect(r.text).to.contain("backends.o.type: expected a backend type, one of fs, memory, s3, gcs, azure, got 'oci'");
+    expect(r.text).to.contain("backends.o.type: expected a backend type, one of fs, memory, s3, gcs, azure, oci, got 'swift'");
     expect(r.text).to.contain("routes.photos: gcs bucket 'googly' breaks the store's naming rules: GCS bucket names may not begin with 'goog'");
   });
 

@@ -21,7 +21,9 @@
 import { createHash } from 'node:crypto';
 import { unquoteEtag } from '../conditions';
 import type { ObjectAttributes, ObjectMeta } from '../types';
-import { extraFields, readExtraField } from '../attribute-strings';
+import { decodeValue, encodeValue, extraFields, isHeaderSafe, readExtraField } from '../attribute-strings';
+
+export { decodeValue, encodeValue } from '../attribute-strings';
 
 export const SYS = 's3mux_';
 const ENCODED_NAME = 's3muxm_';
@@ -66,26 +68,6 @@ export function unescapeName(s: string): string | undefined {
 export function metadataNameOf(name: string): string {
   const n = name.toLowerCase();
   return PLAIN_NAME.test(n) && !n.startsWith('s3mux') ? n : ENCODED_NAME + escapeName(n);
-}
-
-/** Non-empty printable ASCII, no surrounding spaces, not starting with '~'. */
-const SAFE_VALUE = /^[\x21-\x7d](?:[\x20-\x7e]*[\x21-\x7e])?$/;
-
-function isHeaderSafe(v: string): boolean {
-  return SAFE_VALUE.test(v);
-}
-
-export function encodeValue(v: string): string {
-  return isHeaderSafe(v) ? v : `~${Buffer.from(v, 'utf8').toString('base64url')}`;
-}
-
-export function decodeValue(v: string): string {
-  if (!v.startsWith('~')) return v;
-  const b64 = v.slice(1);
-  if (!/^[A-Za-z0-9_-]*$/.test(b64)) return v;
-  const s = Buffer.from(b64, 'base64url').toString('utf8');
-  // Only what encodeValue writes (a foreign value that merely starts with '~' stays as it is).
-  return Buffer.from(s, 'utf8').toString('base64url') === b64 ? s : v;
 }
 
 /** The blob HTTP headers (as the SDK names them) and the attribute each holds. */

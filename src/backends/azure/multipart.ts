@@ -27,7 +27,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { bodyFailure, S3Error } from '../../errors';
-import { StagedMultipartStore } from '../multipart/staged';
+import { pageOfUploads } from '../multipart/staged';
 import type {
   Backend,
   ListPartsOptions,
@@ -102,23 +102,7 @@ async function eachLimited<T>(items: T[], limit: number, fn: (t: T) => Promise<v
 }
 
 export class AzureMultipartStore implements MultipartStore {
-  /** The generic store, used only for its ListMultipartUploads paging over our markers. */
-  private readonly lister: StagedMultipartStore;
-
-  constructor(private readonly be: AzureStore, backend: Backend) {
-    const unused = (): never => {
-      throw new Error('not used');
-    };
-    this.lister = new StagedMultipartStore(backend, {
-      listUploads: (bucket) => this.allUploads(bucket),
-      createUpload: unused,
-      getUpload: unused,
-      putPart: unused,
-      listParts: unused,
-      openPart: unused,
-      deleteUpload: unused,
-    });
-  }
+  constructor(private readonly be: AzureStore, private readonly backend: Backend) {}
 
   private container(bucket: string) {
     return this.be.container(bucket);
@@ -313,8 +297,9 @@ export class AzureMultipartStore implements MultipartStore {
     return out;
   }
 
-  listUploads(bucket: string, opts: ListUploadsOptions): Promise<ListUploadsPage> {
-    return this.lister.listUploads(bucket, opts);
+  async listUploads(bucket: string, opts: ListUploadsOptions): Promise<ListUploadsPage> {
+    await this.backend.headBucket(bucket);
+    return pageOfUploads(await this.allUploads(bucket), opts);
   }
 
   /**

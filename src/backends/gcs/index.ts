@@ -31,7 +31,7 @@ import { unquoteEtag } from '../conditions';
 import { ESCAPED_PREFIX, UPLOADS_PREFIX } from '../escaped-keys';
 import { RESERVED_PREFIX } from '../reserved';
 import { isValidBucketName, validateBucketName, validateKey } from '../keys';
-import { compareKeys, directoryEntry, listFromSource, mergeAscending, seekWants, type ListSeek, type ListSource, type ListSourceItem } from '../listing';
+import { compareKeys, directoryEntry, firstWantedName, listFromSource, mergeAscending, seekWants, type ListSeek, type ListSource, type ListSourceItem } from '../listing';
 import { copyAttributes, storedAttributes } from '../attributes';
 import { StagedMultipartStore } from '../multipart/staged';
 import type {
@@ -323,7 +323,7 @@ export class GcsBackend implements Backend {
   }
 
   private source(bucket: string, seek: ListSeek, hierarchical: boolean): AsyncIterable<ListSourceItem> {
-    const from = startOf(seek);
+    const from = firstWantedName(seek);
     const self = this;
     const natural = async function* (): AsyncGenerator<ListSourceItem & { key: string }> {
       if (hierarchical && from !== undefined) {
@@ -371,18 +371,6 @@ export class GcsBackend implements Backend {
   }
 
   async close(): Promise<void> {}
-}
-
-/** The first name a seek can want (GCS's startOffset is inclusive), or undefined for the prefix's start. */
-function startOf(seek: ListSeek): string | undefined {
-  const a = seek.after;
-  if (a === undefined || !a.startsWith(seek.prefix)) return undefined;
-  if (seek.skipSubtree && a.length > 0) {
-    // Past every name that starts with `a`: its last character plus one.
-    const last = a.charCodeAt(a.length - 1);
-    if (last < 0xd7ff) return a.slice(0, -1) + String.fromCharCode(last + 1);
-  }
-  return a;
 }
 
 function summaryOf(key: string, r: GcsResource): ObjectSummary {

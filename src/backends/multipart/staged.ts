@@ -143,46 +143,54 @@ export class StagedMultipartStore implements MultipartStore {
 
   async listUploads(bucket: string, opts: ListUploadsOptions): Promise<ListUploadsPage> {
     await this.backend.headBucket(bucket);
-    const sorted = (await this.storage.listUploads(bucket))
-      .filter((u) => u.key.startsWith(opts.prefix))
-      .sort((a, b) => compareKeys(a.key, b.key) || (a.initiated.getTime() - b.initiated.getTime()) || (a.uploadId < b.uploadId ? -1 : 1));
-    // A marker that is a common prefix (the NextKeyMarker of a page that ended on one) skips its whole group.
-    const skipGroup = opts.keyMarker !== undefined && isCommonPrefix(opts.keyMarker, opts.prefix, opts.delimiter);
-    const after = (u: UploadInfo) => {
-      if (opts.keyMarker === undefined) return true;
-      if (skipGroup && u.key.startsWith(opts.keyMarker)) return false;
-      const c = compareKeys(u.key, opts.keyMarker);
-      if (c !== 0) return c > 0;
-      // Within the marker key, only uploads after the upload-id marker (S3: none without one).
-      if (opts.uploadIdMarker === undefined) return false;
-      const i = sorted.findIndex((x) => x.key === u.key && x.uploadId === opts.uploadIdMarker);
-      return i !== -1 && sorted.indexOf(u) > i;
-    };
-    const uploads: UploadInfo[] = [];
-    const commonPrefixes: string[] = [];
-    let last: UploadInfo | string | undefined;
-    let isTruncated = false;
-    for (const u of sorted.filter(after)) {
-      let prefix: string | undefined;
-      if (opts.delimiter) {
-        const i = u.key.indexOf(opts.delimiter, opts.prefix.length);
-        if (i !== -1) prefix = u.key.slice(0, i + opts.delimiter.length);
-      }
-      if (prefix !== undefined && commonPrefixes.at(-1) === prefix) continue;
-      if (uploads.length + commonPrefixes.length >= opts.maxUploads) {
-        isTruncated = true;
-        break;
-      }
-      if (prefix !== undefined) commonPrefixes.push(prefix);
-      else uploads.push(u);
-      last = prefix ?? u;
-    }
-    return {
-      uploads,
-      commonPrefixes,
-      isTruncated,
-      nextKeyMarker: isTruncated && last !== undefined ? (typeof last === 'string' ? last : last.key) : undefined,
-      nextUploadIdMarker: isTruncated && last !== undefined && typeof last !== 'string' ? last.uploadId : undefined,
-    };
+    return pageOfUploads(await this.storage.listUploads(bucket), opts);
   }
+}
+
+/**
+ * One page of ListMultipartUploads over every upload of a bucket (any order): S3's order (key,
+ * then initiation), prefix, delimiter, markers and max-uploads. Shared by every MultipartStore.
+ */
+export function pageOfUploads(all: UploadInfo[], opts: ListUploadsOptions): ListUploadsPage {
+  const sorted = all
+    .filter((u) => u.key.startsWith(opts.prefix))
+    .sort((a, b) => compareKeys(a.key, b.key) || (a.initiated.getTime() - b.initiated.getTime()) || (a.uploadId < b.uploadId ? -1 : 1));
+  // A marker that is a common prefix (the NextKeyMarker of a page that ended on one) skips its whole group.
+  const skipGroup = opts.keyMarker !== undefined && isCommonPrefix(opts.keyMarker, opts.prefix, opts.delimiter);
+  const after = (u: UploadInfo) => {
+    if (opts.keyMarker === undefined) return true;
+    if (skipGroup && u.key.startsWith(opts.keyMarker)) return false;
+    const c = compareKeys(u.key, opts.keyMarker);
+    if (c !== 0) return c > 0;
+    // Within the marker key, only uploads after the upload-id marker (S3: none without one).
+    if (opts.uploadIdMarker === undefined) return false;
+    const i = sorted.findIndex((x) => x.key === u.key && x.uploadId === opts.uploadIdMarker);
+    return i !== -1 && sorted.indexOf(u) > i;
+  };
+  const uploads: UploadInfo[] = [];
+  const commonPrefixes: string[] = [];
+  let last: UploadInfo | string | undefined;
+  let isTruncated = false;
+  for (const u of sorted.filter(after)) {
+    let prefix: string | undefined;
+    if (opts.delimiter) {
+      const i = u.key.indexOf(opts.delimiter, opts.prefix.length);
+      if (i !== -1) prefix = u.key.slice(0, i + opts.delimiter.length);
+    }
+    if (prefix !== undefined && commonPrefixes.at(-1) === prefix) continue;
+    if (uploads.length + commonPrefixes.length >= opts.maxUploads) {
+      isTruncated = true;
+      break;
+    }
+    if (prefix !== undefined) commonPrefixes.push(prefix);
+    else uploads.push(u);
+    last = prefix ?? u;
+  }
+  return {
+    uploads,
+    commonPrefixes,
+    isTruncated,
+    nextKeyMarker: isTruncated && last !== undefined ? (typeof last === 'string' ? last : last.key) : undefined,
+    nextUploadIdMarker: isTruncated && last !== undefined && typeof last !== 'string' ? last.uploadId : undefined,
+  };
 }

@@ -1,0 +1,44 @@
+/**
+ * Bodies of unknown length: how much of one to read before deciding how to send it.
+ */
+import type { Readable } from 'node:stream';
+import { bodyFailure } from '../../errors';
+
+/**
+ * Reads `source` until it ends or more than `limit` bytes have come. Returns those bytes and
+ * whether the source ended; when it did not, the source continues after them.
+ */
+export async function readUpTo(source: Readable, limit: number): Promise<{ head: Buffer; ended: boolean }> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for (;;) {
+    const chunk = source.read() as Buffer | null;
+    if (chunk !== null) {
+      chunks.push(chunk);
+      n += chunk.length;
+      if (n > limit) return { head: Buffer.concat(chunks), ended: false };
+      continue;
+    }
+    if (source.readableEnded) return { head: Buffer.concat(chunks), ended: true };
+    const outcome = await new Promise<'readable' | 'end'>((resolve, reject) => {
+      const onReadable = () => done('readable');
+      const onEnd = () => done('end');
+      const onError = (err: Error) => {
+        cleanup();
+        reject(bodyFailure(err));
+      };
+      const onClose = () => {
+        if (!source.readableEnded) onError(new Error('the body closed before it ended'));
+      };
+      const done = (v: 'readable' | 'end') => {
+        cleanup();
+        resolve(v);
+      };
+      const cleanup = () => {
+        source.off('readable', onReadable).off('end', onEnd).off('error', onError).off('close', onClose);
+      };
+      source.on('readable', onReadable).on('end', onEnd).on('error', onError).on('close', onClose);
+    });
+    if (outcome === 'end') return { head: Buffer.concat(chunks), ended: true };
+  }
+}
