@@ -65,6 +65,8 @@ export class S3Error extends Error {
   readonly code: S3ErrorCode;
   /** Extra elements S3 adds to the error XML (for example StringToSign, Key, BucketName). */
   readonly extra: Record<string, string>;
+  /** Seconds a client should wait before trying again (SlowDown from a rate-limited store): sent as Retry-After. */
+  retryAfterSeconds?: number;
 
   constructor(code: S3ErrorCode, message?: string, extra: Record<string, string> = {}) {
     super(message ?? ERROR_TABLE[code][1]);
