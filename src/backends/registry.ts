@@ -27,6 +27,7 @@ export const BACKEND_FACTORIES: BackendFactoryTable = {
   azure: (settings, context) => (require('./azure/index') as typeof import('./azure/index')).azureBackendFromSpec(settings, context),
   s3: (settings, context) => createS3Backend(settings, context),
   gcs: (settings, context) => (require('./gcs/index') as typeof import('./gcs/index')).gcsBackendFromSpec(settings, context),
+  github: (settings, context) => (require('./github/index') as typeof import('./github/index')).githubBackendFromSpec(settings, context),
 };
 
 export class BackendUnavailableError extends Error {

@@ -124,9 +124,14 @@ export interface GithubBackendSpec {
   kind: 'github';
   owner?: string;
   repo?: string;
-  /** API base URL for GitHub Enterprise. */
-  endpoint?: string;
-  credentials?: { token?: SecretRef };
+  /** API root; GitHub Enterprise Server: https://HOST/api/v3. Default https://api.github.com. */
+  baseUrl?: string;
+  /** Default true: uploads, deletes and release creation are refused. */
+  readOnly?: boolean;
+  /** A write into a release that does not exist creates it. Default false. */
+  createRelease?: boolean;
+  /** A token (classic or fine-grained PAT, GITHUB_TOKEN) or a GitHub App installation; none: anonymous (public repositories, 60 requests an hour). */
+  credentials?: { token?: SecretRef; app?: { appId: number; installationId: number; privateKey: SecretRef } };
 }
 export type BackendSpec = FsBackendSpec | MemoryBackendSpec | S3BackendSpec | GcsBackendSpec | AzureBackendSpec | OciBackendSpec | GithubBackendSpec;
 export type BackendSpecOf<K extends BackendKind> = Extract<BackendSpec, { kind: K }>;
@@ -326,6 +331,7 @@ interface CredentialGroup {
   needs?: [string, string][];
 }
 
+const positiveInteger: Check = (v) => (typeof v === 'number' && Number.isSafeInteger(v) && v > 0 ? undefined : 'expected a positive whole number');
 const httpsUrl: Check = (v) => (typeof v === 'string' && /^https:\/\/[^\s/]+/.test(v) ? undefined : 'expected an https:// URL');
 const azureResourceId: Check = (v) =>
   typeof v === 'string' && /^\/subscriptions\/[^/]+\/resourcegroups\/[^/]+\/providers\/[^/]+\/[^/]+\/[^/]+$/i.test(v)
@@ -391,9 +397,23 @@ const KINDS: Record<BackendKind, KindSchema> = {
     credentialFields: { configFile: { check: nonEmptyString, isPath: true }, profile: { check: nonEmptyString } },
   },
   github: {
-    fields: { owner: { check: nonEmptyString }, repo: { check: nonEmptyString }, endpoint: { check: httpUrl } },
+    fields: {
+      owner: { check: nonEmptyString },
+      repo: { check: nonEmptyString },
+      baseUrl: { check: httpUrl },
+      readOnly: { check: boolean },
+      createRelease: { check: boolean },
+    },
     identity: ['owner', 'repo'],
     secrets: ['token'],
+    credentialGroups: {
+      app: {
+        fields: { appId: { check: positiveInteger, required: true }, installationId: { check: positiveInteger, required: true } },
+        secrets: ['privateKey'],
+        oneSecretOf: ['privateKey'],
+      },
+    },
+    oneCredentialKind: true,
   },
 };
 

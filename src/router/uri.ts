@@ -13,6 +13,7 @@
  *   oci://namespace@region/bucket[/prefix]
  *   oci://n/{namespace}/b/{bucket}[/o/{prefix}]
  *   github://owner/repo/releases/{tag} github: the release is the bucket, its assets the keys
+ *   github://owner/repo/releases       github: every release, each a prefix (`v1.0/asset.tar.gz`)
  *
  * Segments are percent-decoded. A prefix written in a URI is a "folder": a trailing '/' is
  * added when missing (`s3://b/team-a` and `s3://b/team-a/` both give prefix "team-a/"), so a
@@ -20,6 +21,7 @@
  * Query strings and fragments are not part of any form: encode '?' and '#' as %3F and %23.
  */
 import * as path from 'node:path';
+import { ALL_RELEASES } from '../backends/github/names';
 
 /** Every backend kind the routing table knows, whether or not this build can serve it. */
 export const BACKEND_KINDS = ['fs', 'memory', 's3', 'gcs', 'azure', 'oci', 'github'] as const;
@@ -70,8 +72,8 @@ export interface GithubUri extends UriBase {
   kind: 'github';
   owner: string;
   repo: string;
-  /** Same as `bucket`. */
-  tag: string;
+  /** The release's tag; absent for every release (`bucket` is then ALL_RELEASES). */
+  tag?: string;
 }
 
 export type BackendUri = FsUri | MemoryUri | S3Uri | GcsUri | AzureUri | OciUri | GithubUri;
@@ -131,12 +133,13 @@ const SCHEMES: Record<string, SchemeSpec> = {
   oci: { kind: 'oci', forms: 'oci://namespace@region/bucket[/prefix] or oci://n/{namespace}/b/{bucket}[/o/{prefix}]', parse: parseOci },
   github: {
     kind: 'github',
-    forms: 'github://owner/repo/releases/{tag}',
+    forms: 'github://owner/repo/releases/{tag} or github://owner/repo/releases',
     parse: (rest, uri) => {
-      const expected = 'expected github://owner/repo/releases/{tag}';
+      const expected = 'expected github://owner/repo/releases/{tag} (one release) or github://owner/repo/releases (every release)';
       const { authority, segments } = authorityAndPath(rest, uri, 'github://owner/repo/releases/{tag}');
       const [repo, releases, ...tagParts] = segments;
-      if (!repo || releases !== 'releases' || tagParts.length === 0) throw new UriError(`'${uri}' is not a release: ${expected}`);
+      if (!repo || releases !== 'releases') throw new UriError(`'${uri}' is not a release: ${expected}`);
+      if (tagParts.length === 0) return { kind: 'github', uri, owner: authority, repo, bucket: ALL_RELEASES, prefix: '' };
       const tag = tagParts.join('/');
       return { kind: 'github', uri, owner: authority, repo, tag, bucket: tag, prefix: '' };
     },

@@ -6,8 +6,13 @@
  * baseUrl and GitHub App authentication.
  */
 import { expect } from 'chai';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
+import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { validateRoutingTable } from '../../src/router/config';
+import { Router } from '../../src/router/router';
+import { startTestServer, type TestServer } from '../helpers/server';
 import { GithubBackend, type GithubBackendOptions, ALL_RELEASES } from '../../src/backends/github/index';
 import { nameOf, keyOf, isPlainKey } from '../../src/backends/github/names';
 import { RateGate } from '../../src/backends/github/client';
@@ -15,6 +20,7 @@ import { GithubDouble } from '../helpers/github-double';
 import { body, describeBackendConformance, expectS3Error, getObject, pattern, md5 } from './conformance';
 
 const TOKEN = 'ghp_testtoken0123456789';
+const MiB = 1024 * 1024;
 
 const cantName = (key: string): boolean => {
   try {
@@ -320,5 +326,120 @@ describe('GitHub backend', function () {
         await app.stop();
       }
     });
+  });
+});
+
+// ------------------------------------------------------------------------------ routing tables
+
+describe('GitHub in the routing table', () => {
+  it('parses both URI forms and the settings; secrets only by reference; read-only unless said', () => {
+    const table = validateRoutingTable({
+      backends: {
+        gh: { type: 'github', baseUrl: 'https://ghe.example.com/api/v3', readOnly: false, createRelease: true, credentials: { tokenEnv: 'GH_TOKEN' } },
+        app: { type: 'github', credentials: { app: { appId: 12, installationId: 34, privateKeyFile: '/run/secrets/app.pem' } } },
+      },
+      default: 'gh',
+      routes: {
+        one: { backend: 'gh', target: 'github://octo/assets/releases/v1.0' },
+        all: { backend: 'app', target: 'github://octo/other/releases' },
+      },
+    });
+    const one = table.routes.find((r) => r.name === 'one')!;
+    expect(one.bucket).to.equal('v1.0');
+    expect(one.spec).to.deep.equal({ kind: 'github', owner: 'octo', repo: 'assets', baseUrl: 'https://ghe.example.com/api/v3', readOnly: false, createRelease: true, credentials: { token: { env: 'GH_TOKEN' } } });
+    const all = table.routes.find((r) => r.name === 'all')!;
+    expect(all.bucket).to.equal(ALL_RELEASES);
+    expect(all.spec).to.deep.include({ kind: 'github', owner: 'octo', repo: 'other' });
+    expect((all.spec as { credentials: unknown }).credentials).to.deep.equal({ app: { appId: 12, installationId: 34, privateKey: { file: '/run/secrets/app.pem' } } });
+    expect(() => validateRoutingTable({ backends: { gh: { type: 'github', credentials: { token: 'ghp_literal' } } } })).to.throw(/literal secret/);
+    expect(() => validateRoutingTable({ backends: { gh: { type: 'github', credentials: { app: { appId: 1, installationId: 2, privateKey: 'x' } } } } })).to.throw(/literal secret/);
+    expect(() => validateRoutingTable({ backends: { gh: { type: 'github', credentials: { tokenEnv: 'T', app: { appId: 1, installationId: 2, privateKeyEnv: 'K' } } } } })).to.throw(/one kind of credentials/);
+    expect(() => validateRoutingTable({ routes: { x: 'github://octo/assets/tags/v1' } })).to.throw(/github:\/\/owner\/repo\/releases/);
+  });
+
+  it('a route serves the release through the backend made from the table, read-only by default', async () => {
+    const d = await withDouble();
+    try {
+      d.addRelease('v1.0', { 'a.txt': 'a' });
+      const table = validateRoutingTable({
+        backends: { gh: { type: 'github', baseUrl: d.apiUrl, credentials: { tokenEnv: 'GH_TEST_TOKEN' } } },
+        routes: { rel: { backend: 'gh', target: `github://${d.owner}/${d.repo}/releases/v1.0` } },
+      });
+      const router = Router.fromTable(table, { env: { GH_TEST_TOKEN: TOKEN } });
+      const route = router.resolve('rel');
+      expect(route.backend.kind).to.equal('github');
+      expect((await getObject(route.backend, route.bucket, 'a.txt')).data.toString()).to.equal('a');
+      await expectS3Error(route.backend.putObject(route.bucket, 'b.txt', body('b'), { userMetadata: {} }, { size: 1 }), 'AccessDenied');
+      await router.close();
+    } finally {
+      await d.stop();
+    }
+  });
+});
+
+// ------------------------------------------------------------------------------ a real S3 client
+
+describe('s3mux → GitHub release assets (double) with @aws-sdk/client-s3', function () {
+  this.timeout(120_000);
+  let d: GithubDouble;
+  let srv: TestServer;
+
+  before(async () => {
+    d = await withDouble();
+    d.addRelease('v1.0', { 'existing.tar.gz': 'released bytes' });
+    d.addRelease('v2.0', { 'app.zip': 'two' });
+    const table = validateRoutingTable({
+      backends: { gh: { type: 'github', baseUrl: d.apiUrl, readOnly: false, credentials: { tokenEnv: 'GH_TEST_TOKEN' } } },
+      routes: {
+        rel: { backend: 'gh', target: `github://${d.owner}/${d.repo}/releases/v1.0` },
+        all: { backend: 'gh', target: `github://${d.owner}/${d.repo}/releases` },
+      },
+    });
+    srv = await startTestServer({ router: Router.fromTable(table, { env: { GH_TEST_TOKEN: TOKEN } }) });
+  });
+
+  after(async () => {
+    await srv?.stop();
+    await d?.stop();
+  });
+
+  const text = async (r: { Body?: { transformToString(): Promise<string> } }) => r.Body!.transformToString();
+
+  it('reads, range-reads, writes, replaces, lists and deletes; refuses metadata with NotImplemented', async () => {
+    expect(await text(await srv.s3.send(new GetObjectCommand({ Bucket: 'rel', Key: 'existing.tar.gz' })))).to.equal('released bytes');
+    expect(await text(await srv.s3.send(new GetObjectCommand({ Bucket: 'rel', Key: 'existing.tar.gz', Range: 'bytes=9-13' })))).to.equal('bytes');
+    const put = await srv.s3.send(new PutObjectCommand({ Bucket: 'rel', Key: 'dir/new.txt', Body: 'new', ContentType: 'text/plain' }));
+    const head = await srv.s3.send(new HeadObjectCommand({ Bucket: 'rel', Key: 'dir/new.txt' }));
+    expect(head.ETag).to.equal(put.ETag);
+    expect(head.ETag).to.match(/^"[0-9a-f]{32}-1"$/);
+    expect(head.ContentType).to.equal('text/plain');
+    const again = await srv.s3.send(new PutObjectCommand({ Bucket: 'rel', Key: 'dir/new.txt', Body: 'newer' }));
+    expect(again.ETag).to.not.equal(put.ETag);
+    const list = await srv.s3.send(new ListObjectsV2Command({ Bucket: 'rel', Delimiter: '/' }));
+    expect(list.Contents?.map((o) => o.Key)).to.deep.equal(['existing.tar.gz']);
+    expect(list.CommonPrefixes?.map((p) => p.Prefix)).to.deep.equal(['dir/']);
+    const err = await srv.s3.send(new PutObjectCommand({ Bucket: 'rel', Key: 'meta.txt', Body: 'x', Metadata: { a: 'b' } })).then(() => undefined, (e: Error & { $metadata?: { httpStatusCode?: number } }) => e);
+    expect(err?.name).to.equal('NotImplemented');
+    expect(err?.$metadata?.httpStatusCode).to.equal(501);
+    await srv.s3.send(new DeleteObjectCommand({ Bucket: 'rel', Key: 'dir/new.txt' }));
+    const after = await srv.s3.send(new ListObjectsV2Command({ Bucket: 'rel' }));
+    expect(after.Contents?.map((o) => o.Key)).to.deep.equal(['existing.tar.gz']);
+  });
+
+  it('uploads 12 MiB with @aws-sdk/lib-storage (parts staged as hidden assets) and reads it back', async () => {
+    const data = randomBytes(12 * MiB);
+    const up = new Upload({ client: srv.s3, params: { Bucket: 'rel', Key: 'big.bin', Body: Readable.from([data]) }, partSize: 5 * MiB, queueSize: 2 });
+    const r = await up.done();
+    const whole = Buffer.from(await (await srv.s3.send(new GetObjectCommand({ Bucket: 'rel', Key: 'big.bin' }))).Body!.transformToByteArray());
+    expect(md5(whole)).to.equal(md5(data));
+    expect((await srv.s3.send(new HeadObjectCommand({ Bucket: 'rel', Key: 'big.bin' }))).ETag).to.equal(r.ETag);
+    const names = d.releases.find((x) => x.tag === 'v1.0')!.assets.map((a) => a.name);
+    expect(names.filter((n) => n.startsWith('_s3mux.')), 'no staged part left').to.deep.equal([]);
+  });
+
+  it('lists every release as a prefix', async () => {
+    const list = await srv.s3.send(new ListObjectsV2Command({ Bucket: 'all', Delimiter: '/' }));
+    expect(list.CommonPrefixes?.map((p) => p.Prefix)).to.deep.equal(['v1.0/', 'v2.0/']);
+    expect(await text(await srv.s3.send(new GetObjectCommand({ Bucket: 'all', Key: 'v2.0/app.zip' })))).to.equal('two');
   });
 });

@@ -28,6 +28,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { PassThrough, Readable } from 'node:stream';
 import type { Octokit } from '@octokit/rest';
 import { bodyFailure, S3Error } from '../../errors';
+import { resolveSecret } from '../../auth/secrets';
+import type { GithubBackendSpec } from '../../router/config';
+import type { BackendContext } from '../registry';
 import { unquoteEtag } from '../conditions';
 import { validateBucketName, validateKey } from '../keys';
 import { compareKeys, listFromSource, seekWants, type ListSeek } from '../listing';
@@ -152,6 +155,7 @@ export class GithubBackend implements Backend {
   }
 
   private get repoParams(): { owner: string; repo: string } {
+    if (!this.owner || !this.repo) throw new S3Error('NoSuchBucket', 'This github backend names no repository (give owner and repo, or route a github://owner/repo/... target onto it).');
     return { owner: this.owner, repo: this.repo };
   }
 
@@ -277,6 +281,7 @@ export class GithubBackend implements Backend {
   // ---------------------------------------------------------------- buckets
 
   async listBuckets(): Promise<BucketInfo[]> {
+    if (!this.owner || !this.repo) return [];
     return (await this.releases()).map((r) => ({ name: r.tag_name, creationDate: new Date(r.created_at) }));
   }
 
@@ -551,4 +556,21 @@ export class GithubBackend implements Backend {
     };
     return listFromSource(source, opts);
   }
+}
+
+/** The backend for a routing table's settings; secrets are read here, once. */
+export function githubBackendFromSpec(spec: GithubBackendSpec, context: BackendContext): GithubBackend {
+  const what = `github backend '${context.name}'`;
+  const c = spec.credentials;
+  return new GithubBackend({
+    // A backend declared without a repository (only its routes name one) is still made as
+    // the default: it then has no buckets.
+    owner: spec.owner ?? '',
+    repo: spec.repo ?? '',
+    baseUrl: spec.baseUrl,
+    readOnly: spec.readOnly,
+    createRelease: spec.createRelease,
+    ...(c?.token ? { token: resolveSecret(c.token, `${what}: token`, context.env) } : {}),
+    ...(c?.app ? { app: { appId: c.app.appId, installationId: c.app.installationId, privateKey: resolveSecret(c.app.privateKey, `${what}: app private key`, context.env) } } : {}),
+  });
 }
