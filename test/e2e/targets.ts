@@ -27,6 +27,7 @@ import { isBackendAvailable } from '../../src/backends/registry';
 import type { BackendKind } from '../../src/router/config';
 import { startAzurite } from '../helpers/azurite';
 import { startGcsEmulator } from '../helpers/gcs-emulator';
+import { GithubDouble } from '../helpers/github-double';
 import { ServerProcess, type Proto } from './server-process';
 
 export interface TargetContext {
@@ -70,6 +71,12 @@ const built = (kind: BackendKind) => (): string | undefined =>
 // characters that trip up escaping, so the s3 backend's own SigV4 signing is checked too.
 const UPSTREAM_ACCESS_KEY = 'e2eUpstreamKey01';
 const UPSTREAM_SECRET_KEY = 'e2e/Upstream+Secret/0123456789abcdefXYZ';
+
+/** What a release asset cannot hold (src/backends/github/index.ts): refused by s3mux, so not run. */
+const GITHUB_GAPS: Record<string, string> = {
+  metadata: 'an asset holds no user metadata and no content header besides Content-Type (refused: NotImplemented)',
+  'copy-replace-meta': 'REPLACE sets user metadata, which an asset cannot hold (refused: NotImplemented)',
+};
 
 export const TARGETS: BackendTarget[] = [
   {
@@ -175,6 +182,33 @@ export const TARGETS: BackendTarget[] = [
           default: 'gcs',
         },
         stop: () => emulator.stop(),
+      };
+    },
+  },
+  {
+    // No GitHub can run here: the double of GitHub's REST API, uploads host and download host
+    // (test/helpers/github-double.ts), in this process, with token auth. Buckets the clients
+    // create are releases (readOnly: false); test/backends/github.test.ts runs the conformance
+    // suite and what only GitHub does (redirects, rate limits, app auth).
+    name: 'github',
+    kind: 'github',
+    store: 'a local double of GitHub\'s REST API, uploads and download hosts; each bucket a release, each key an asset (token auth, readOnly: false)',
+    protos: ['http'],
+    available: built('github'),
+    skipOps: GITHUB_GAPS,
+    start: async () => {
+      const token = 'ghp_e2e0123456789abcdefghijklmnopqrstuv';
+      const double = new GithubDouble({ tokens: [token], maxAssetBytes: 256 * 1024 * 1024 });
+      await double.start();
+      return {
+        table: {
+          backends: {
+            gh: { type: 'github', owner: double.owner, repo: double.repo, baseUrl: double.apiUrl, readOnly: false, credentials: { tokenEnv: 'E2E_GITHUB_TOKEN' } },
+          },
+          default: 'gh',
+        },
+        env: { E2E_GITHUB_TOKEN: token },
+        stop: () => double.stop(),
       };
     },
   },

@@ -120,7 +120,8 @@ describe('routing-config examples', () => {
     const aws = table.backends.aws.spec;
     expect(aws).to.deep.include({ kind: 's3', region: 'eu-west-1' });
     expect(aws).to.have.nested.property('credentials.secretAccessKey').that.deep.equals({ env: 'AWS_SECRET_ACCESS_KEY' });
-    expect(table.routes.map((r) => r.spec.kind)).to.include.members(['s3', 'gcs', 'azure']);
+    expect(table.routes.map((r) => r.spec.kind)).to.include.members(['s3', 'gcs', 'azure', 'github']);
+    expect(table.backends.releases.spec).to.have.nested.property('credentials.token').that.deep.equals({ env: 'GITHUB_TOKEN' });
   });
 });
 
