@@ -13,7 +13,8 @@
  * - Rate limits: every API answer carries x-ratelimit-limit/-remaining/-used/-reset/-resource;
  *   a spent quota is 403 "API rate limit exceeded" with remaining 0; `secondaryLimit()` makes
  *   the next answers 429 with Retry-After.
- * - Uploads: raw body with Content-Length (411 without), `?name=` (and `label`); names are
+ * - Uploads: raw body with Content-Length (411 without), never empty (422 "size must be
+ *   greater than or equal to 1", as users of the API report), `?name=` (and `label`); names are
  *   renamed the way GitHub documents ("special characters, non-alphanumeric characters, and
  *   leading or trailing periods": double: any character outside [A-Za-z0-9._+-] becomes '.', a
  *   leading '.' gets 'default' before it, trailing '.' are dropped); one release holds one
@@ -465,6 +466,9 @@ export class GithubDouble {
       return;
     }
     if (body.length !== Number(req.headers['content-length'])) return json(res, 400, { message: 'Bad Content-Length' }, h);
+    if (body.length === 0) {
+      return json(res, 422, { message: 'Validation Failed', errors: [{ resource: 'ReleaseAsset', code: 'custom', field: 'size', message: 'size must be greater than or equal to 1' }] }, h);
+    }
     const stored = githubAssetName(name);
     if (r.assets.some((x) => x.name.toLowerCase() === stored.toLowerCase())) {
       return json(res, 422, { message: 'Validation Failed', errors: [{ resource: 'ReleaseAsset', code: 'already_exists', field: 'name' }] }, h);

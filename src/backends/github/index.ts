@@ -41,7 +41,7 @@ import type {
 } from '../types';
 import { makeOctokit, RateGate, type GithubConnection } from './client';
 import { httpStatus, isAlreadyExists, toS3ErrorFromGithub, type ErrorContext } from './errors';
-import { ALL_RELEASES, foldName, keyOf, nameOf, RESERVED } from './names';
+import { ALL_RELEASES, EMPTY_BODY, foldName, isEmptyName, keyOf, nameOf, namesOf, RESERVED } from './names';
 import { GithubPartStorage } from './parts';
 import { spool } from './spool';
 
@@ -105,7 +105,7 @@ export function etagOf(asset: GithubAsset): string {
 export function metaOfAsset(key: string, asset: GithubAsset): ObjectMeta {
   return {
     key,
-    size: asset.size,
+    size: isEmptyName(asset.name) ? 0 : asset.size,
     etag: etagOf(asset),
     lastModified: new Date(asset.updated_at),
     contentType: asset.content_type || undefined,
@@ -140,7 +140,8 @@ export class GithubBackend implements Backend {
   readonly repo: string;
   readonly readOnly: boolean;
   private readonly createRelease: boolean;
-  private readonly maxAssetSize: number;
+  /** @internal */
+  readonly maxAssetSize: number;
   private readonly tmpDir?: string;
 
   constructor(opts: GithubBackendOptions) {
@@ -253,13 +254,8 @@ export class GithubBackend implements Backend {
   private async find(bucket: string, key: string): Promise<{ located: Located; asset: GithubAsset } | undefined> {
     validateKey(key);
     for await (const located of this.candidates(bucket, key)) {
-      let name: string;
-      try {
-        name = nameOf(located.inner);
-      } catch {
-        continue; // too long to be an asset name: no such asset
-      }
-      const asset = (await this.assets(located.release)).find((a) => a.name === name && a.state === 'uploaded');
+      const names = namesOf(located.inner);
+      const asset = (await this.assets(located.release)).find((a) => names.includes(a.name) && a.state === 'uploaded');
       if (asset) return { located, asset };
     }
     return undefined;
@@ -374,9 +370,22 @@ export class GithubBackend implements Backend {
     this.assertWritable();
     this.refuseUnholdable(attrs, opts);
     const located = await this.locateForWrite(bucket, key);
-    const name = nameOf(located.inner);
-    const asset = await this.store(located.release, name, body, opts.size, attrs.contentType, { createOnly: opts.conditions?.ifNoneMatch !== undefined, bucket, key });
-    return metaOfAsset(key, asset);
+    const names = namesOf(located.inner);
+    const how = { createOnly: opts.conditions?.ifNoneMatch !== undefined, bucket, key, replaceMatching: (a: GithubAsset) => names.includes(a.name) };
+    if (opts.size === 0) {
+      for await (const _ of body) throw new S3Error('InvalidRequest', 'The body is longer than its announced length.');
+      return metaOfAsset(key, await this.store(located.release, nameOf(located.inner, true), Readable.from([EMPTY_BODY]), 1, attrs.contentType, how));
+    }
+    // A body of unknown length is spooled first: it may turn out empty.
+    const spooled = opts.size === undefined ? await spool(body, this.maxAssetSize, this.tmpDir) : undefined;
+    try {
+      const empty = spooled?.size === 0;
+      const src = empty ? Readable.from([EMPTY_BODY]) : spooled ? spooled.open() : body;
+      const size = empty ? 1 : spooled ? spooled.size : opts.size;
+      return metaOfAsset(key, await this.store(located.release, nameOf(located.inner, empty), src, size, attrs.contentType, how));
+    } finally {
+      await spooled?.remove();
+    }
   }
 
   /**

@@ -11,6 +11,8 @@
  * - any other key is stored as `_s3mux.k.<base32hex of its UTF-8 bytes>` (lower case, so
  *   case-insensitive names stay distinct). Listings decode names and sort keys in UTF-8
  *   order in memory: a release holds at most 1000 assets;
+ * - GitHub refuses empty assets ("size must be greater than or equal to 1"), so an empty
+ *   object is one byte stored as `_s3mux.e.<base32hex of its key>`, read as empty;
  * - s3mux's own assets (staged multipart parts, the temporary name of a replacement) live
  *   under `_s3mux.` as well and are never listed.
  *
@@ -25,6 +27,9 @@ export const ALL_RELEASES = ':releases';
 /** Names of s3mux's own assets start with this; no plain key does. */
 export const RESERVED = '_s3mux.';
 const ESCAPED = `${RESERVED}k.`;
+const EMPTY = `${RESERVED}e.`;
+/** The byte an empty object is stored as. */
+export const EMPTY_BODY = Buffer.from([0]);
 /** GitHub's longest asset name (its file name column). */
 export const MAX_NAME = 255;
 
@@ -69,9 +74,9 @@ export function isPlainKey(key: string): boolean {
   return PLAIN.test(key) && !key.toLowerCase().startsWith(RESERVED);
 }
 
-/** The asset name that holds `key`; KeyTooLongError when GitHub cannot hold a name that long. */
-export function nameOf(key: string): string {
-  const name = isPlainKey(key) ? key : ESCAPED + base32hex(Buffer.from(key, 'utf8'));
+/** The asset name that holds `key` (`empty`: an empty object); KeyTooLongError when GitHub cannot hold a name that long. */
+export function nameOf(key: string, empty = false): string {
+  const name = empty ? EMPTY + base32hex(Buffer.from(key, 'utf8')) : isPlainKey(key) ? key : ESCAPED + base32hex(Buffer.from(key, 'utf8'));
   if (name.length > MAX_NAME) {
     throw new S3Error('KeyTooLongError', `A GitHub release asset name holds at most ${MAX_NAME} characters; this key needs ${name.length}.`, {
       Size: String(Buffer.byteLength(key, 'utf8')),
@@ -80,15 +85,38 @@ export function nameOf(key: string): string {
   return name;
 }
 
+/** True for the name of an empty object. */
+export function isEmptyName(name: string): boolean {
+  return name.startsWith(EMPTY);
+}
+
 /** The key an asset name holds, or undefined for s3mux's own assets. */
 export function keyOf(name: string): string | undefined {
   if (!name.toLowerCase().startsWith(RESERVED)) return name;
-  if (!name.startsWith(ESCAPED)) return undefined;
+  const empty = isEmptyName(name);
+  if (!empty && !name.startsWith(ESCAPED)) return undefined;
   const bytes = unbase32hex(name.slice(ESCAPED.length));
   if (!bytes) return undefined;
   const key = bytes.toString('utf8');
   // A name that does not round-trip was not written by s3mux: not a key.
-  return nameOf(key) === name ? key : undefined;
+  try {
+    return nameOf(key, empty) === name ? key : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The names that may hold `key` (as content, or as an empty object); none when GitHub cannot name it. */
+export function namesOf(key: string): string[] {
+  const out: string[] = [];
+  for (const empty of [false, true]) {
+    try {
+      out.push(nameOf(key, empty));
+    } catch {
+      // longer than GitHub's names: not this form
+    }
+  }
+  return out;
 }
 
 /** The case-insensitive identity GitHub gives a name. */

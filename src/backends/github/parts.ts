@@ -17,13 +17,16 @@ import { Readable } from 'node:stream';
 import { S3Error } from '../../errors';
 import type { PartStorage } from '../multipart/staged';
 import type { PartInfo, UploadInfo } from '../types';
-import { ALL_RELEASES, RESERVED } from './names';
+import { ALL_RELEASES, EMPTY_BODY, RESERVED } from './names';
+import { spool } from './spool';
 import type { GithubAsset, GithubBackend, GithubRelease } from './index';
 
 const UPLOAD = `${RESERVED}u.`;
 const recordName = (id: string) => `${UPLOAD}${id}`;
 const partPrefix = (id: string, n: number) => `${UPLOAD}${id}.${String(n).padStart(5, '0')}.`;
 const RECORD_RE = /^_s3mux\.u\.([A-Za-z0-9_-]+)$/;
+const MD5_EMPTY = 'd41d8cd98f00b204e9800998ecf8427e';
+const partSize = (md5: string, a: GithubAsset) => (md5 === MD5_EMPTY ? 0 : a.size);
 const PART_RE = /^_s3mux\.u\.([A-Za-z0-9_-]+)\.(\d{5})\.([0-9a-f]{32})$/;
 
 async function readAll(stream: Readable): Promise<Buffer> {
@@ -92,14 +95,24 @@ export class GithubPartStorage implements PartStorage {
     })());
     const temp = `${RESERVED}t.${randomBytes(12).toString('hex')}`;
     const ctx = { bucket, key: uploadId };
-    const uploaded = await this.backend.store(release, temp, hashing, size, 'application/octet-stream', { createOnly: false, ...ctx });
+    // GitHub holds no empty asset: an empty part is one byte under the empty MD5's name.
+    const spooled = size === undefined ? await spool(hashing, this.backend.maxAssetSize) : undefined;
+    let uploaded: GithubAsset;
+    try {
+      const length = spooled ? spooled.size : (size as number);
+      if (length === 0) for await (const _ of hashing) throw new S3Error('InvalidRequest', 'The body is longer than its announced length.');
+      const src = length === 0 ? Readable.from([EMPTY_BODY]) : spooled ? spooled.open() : hashing;
+      uploaded = await this.backend.store(release, temp, src, Math.max(1, length), 'application/octet-stream', { createOnly: false, ...ctx });
+    } finally {
+      await spooled?.remove();
+    }
     const md5 = hash.digest('hex');
     const prefix = partPrefix(uploadId, partNumber);
     const matching = (a: GithubAsset) => a.name.startsWith(prefix);
     try {
       for (const old of (await this.backend.freshAssets(release)).filter(matching)) await this.backend.deleteAsset(old.id, ctx);
       const asset = await this.backend.rename(uploaded, `${prefix}${md5}`, release, matching, ctx);
-      return { partNumber, etag: md5, size: asset.size, lastModified: new Date(asset.updated_at) };
+      return { partNumber, etag: md5, size: partSize(md5, asset), lastModified: new Date(asset.updated_at) };
     } catch (err) {
       await this.backend.deleteAsset(uploaded.id, ctx).catch(() => undefined);
       throw err;
@@ -112,7 +125,7 @@ export class GithubPartStorage implements PartStorage {
     for (const a of await this.backend.freshAssets(release)) {
       const m = PART_RE.exec(a.name);
       if (!m || m[1] !== uploadId || a.state !== 'uploaded') continue;
-      out.push({ partNumber: Number(m[2]), etag: m[3], size: a.size, lastModified: new Date(a.updated_at) });
+      out.push({ partNumber: Number(m[2]), etag: m[3], size: partSize(m[3], a), lastModified: new Date(a.updated_at) });
     }
     return out;
   }
@@ -122,6 +135,7 @@ export class GithubPartStorage implements PartStorage {
     const prefix = partPrefix(uploadId, partNumber);
     const asset = (await this.backend.freshAssets(release)).find((a) => a.name.startsWith(prefix) && a.state === 'uploaded');
     if (!asset) throw new S3Error('InvalidPart', undefined, { UploadId: uploadId, PartNumber: String(partNumber) });
+    if (asset.name.endsWith(`.${MD5_EMPTY}`)) return Readable.from([]);
     return this.backend.download(asset, undefined, { bucket, notFound: 'InvalidPart' });
   }
 
