@@ -239,6 +239,7 @@ function scenarioEnv(sc: Scenario, group: Group, server: ServerProcess, work: st
     E2E_CLIENT: sc.name,
     E2E_BACKEND: group.run.target.name,
     E2E_SKIP_OPS: Object.keys(group.run.target.skipOps ?? {}).join(','),
+    E2E_OPAQUE_ETAG: group.run.target.opaqueEtag ? '1' : '',
     S3_ENDPOINT: server.url,
     S3_PROTO: proto,
     S3_HOST: '127.0.0.1',

@@ -23,6 +23,7 @@
  * - `GET .../releases/assets/{id}` with `Accept: application/octet-stream` is a 302 to the
  *   download host, which wants no Authorization (400 if one arrives, as the real one does),
  *   checks the signature and expiry, and serves Range as 206.
+ * - A release holds at most 1000 assets (422 for the next upload).
  * - Lists page with `per_page` (max 100) and `page`, and a Link header with rel="next"/"last".
  */
 import * as crypto from 'node:crypto';
@@ -35,6 +36,8 @@ export interface AssetRecord {
   label: string | null;
   contentType: string;
   data: Buffer;
+  /** sha256 hex of data, computed once. */
+  sha256: string;
   state: 'uploaded' | 'starter';
   createdAt: Date;
   updatedAt: Date;
@@ -73,6 +76,9 @@ export interface LoggedRequest {
   path: string;
   headers: http.IncomingHttpHeaders;
 }
+
+/** GitHub: a release holds at most 1000 assets (double: the exact 422 message is not documented). */
+const MAX_ASSETS = 1000;
 
 const ISO = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 
@@ -166,7 +172,8 @@ export class GithubDouble {
 
   private newAsset(r: ReleaseRecord, name: string, data: Buffer, contentType: string, label: string | null = null): AssetRecord {
     const now = new Date();
-    return { id: this.nextId++, name, label, contentType, data, state: 'uploaded', createdAt: now, updatedAt: now, releaseId: r.id };
+    const sha256 = crypto.createHash('sha256').update(data).digest('hex');
+    return { id: this.nextId++, name, label, contentType, data, sha256, state: 'uploaded', createdAt: now, updatedAt: now, releaseId: r.id };
   }
 
   // ------------------------------------------------------------ JSON shapes
@@ -183,7 +190,7 @@ export class GithubDouble {
       content_type: a.contentType,
       state: a.state,
       size: a.data.length,
-      digest: `sha256:${crypto.createHash('sha256').update(a.data).digest('hex')}`,
+      digest: `sha256:${a.sha256}`,
       download_count: 0,
       created_at: ISO(a.createdAt),
       updated_at: ISO(a.updatedAt),
@@ -468,6 +475,9 @@ export class GithubDouble {
     if (body.length !== Number(req.headers['content-length'])) return json(res, 400, { message: 'Bad Content-Length' }, h);
     if (body.length === 0) {
       return json(res, 422, { message: 'Validation Failed', errors: [{ resource: 'ReleaseAsset', code: 'custom', field: 'size', message: 'size must be greater than or equal to 1' }] }, h);
+    }
+    if (r.assets.length >= MAX_ASSETS) {
+      return json(res, 422, { message: 'Validation Failed', errors: [{ resource: 'ReleaseAsset', code: 'custom', field: 'base', message: `a release holds at most ${MAX_ASSETS} assets` }] }, h);
     }
     const stored = githubAssetName(name);
     if (r.assets.some((x) => x.name.toLowerCase() === stored.toLowerCase())) {

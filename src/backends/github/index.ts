@@ -410,7 +410,8 @@ export class GithubBackend implements Backend {
     try {
       const src = spooled ? spooled.open() : body;
       const length = spooled ? spooled.size : (size as number);
-      const assets = await this.freshAssets(release);
+      // The release was read for this very write: its asset list is current.
+      const assets = await this.assets(release);
       const conflict = assets.find((a) => !matching(a) && foldName(a.name) === foldName(name));
       if (conflict) {
         throw new S3Error('InvalidRequest', `GitHub asset names ignore case: '${name}' would collide with the asset '${conflict.name}'.`);
