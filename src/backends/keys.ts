@@ -3,6 +3,7 @@
  * accept and refuse the same names with the same S3 error codes.
  */
 import { S3Error } from '../errors';
+import { s3BucketNameProblem } from './bucket-names';
 
 /** S3's limit on a key, in UTF-8 bytes. */
 export const MAX_KEY_BYTES = 1024;
@@ -60,30 +61,14 @@ export function isValidKey(key: string): boolean {
   }
 }
 
-const IPV4_LIKE = /^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$/;
-const BUCKET_CHARS = /^[a-z0-9][a-z0-9.-]*[a-z0-9]$/;
-const RESERVED_BUCKET_PREFIXES = ['xn--', 'sthree-', 'amzn-s3-demo-'];
-const RESERVED_BUCKET_SUFFIXES = ['-s3alias', '--ol-s3', '.mrap', '--x-s3', '--table-s3'];
-
 /** The reason a bucket name breaks S3's naming rules, or undefined when it is valid. */
-export function bucketNameProblem(name: string): string | undefined {
-  if (typeof name !== 'string') return 'must be a string';
-  if (name.length < 3 || name.length > 63) return 'must be between 3 and 63 characters long';
-  if (!BUCKET_CHARS.test(name)) {
-    return 'may hold only lowercase letters, digits, dots and hyphens, and must begin and end with a letter or digit';
-  }
-  if (name.includes('..')) return 'must not contain two adjacent periods';
-  if (IPV4_LIKE.test(name)) return 'must not be formatted as an IP address';
-  for (const p of RESERVED_BUCKET_PREFIXES) if (name.startsWith(p)) return `must not start with "${p}"`;
-  for (const s of RESERVED_BUCKET_SUFFIXES) if (name.endsWith(s)) return `must not end with "${s}"`;
-  return undefined;
-}
+export const bucketNameProblem = s3BucketNameProblem;
 
 /** Throws InvalidBucketName unless `name` follows S3's rules for general purpose buckets. */
 export function validateBucketName(name: string): void {
   const problem = bucketNameProblem(name);
   if (problem !== undefined) {
-    throw new S3Error('InvalidBucketName', `The specified bucket is not valid: the name ${problem}.`, {
+    throw new S3Error('InvalidBucketName', `The specified bucket is not valid: ${problem}.`, {
       BucketName: String(name),
     });
   }

@@ -2,8 +2,9 @@
  * `s3mux check FILE`: validate a routing table and say what it means, or list every problem
  * as `FILE:LINE:COL: path: message`, one per line (the form editors and CI annotate).
  */
-import { ConfigError, formatProblem, loadRoutingTable, type BackendSpec, type LoadOptions, type RoutingTable, type SecretRef } from './config';
-import { isBackendAvailable } from '../backends/registry';
+import { kitFor } from '../backends/create';
+import { ConfigError, formatProblem, loadRoutingTable, type BackendSpec, type LoadOptions, type RoutingTable } from './config';
+import type { SecretRef } from '../auth/secrets';
 
 export interface CheckResult {
   ok: boolean;
@@ -54,10 +55,6 @@ export function summarize(table: RoutingTable, file = table.file ?? '<config>'):
     lines.push(`identity ${i.name}: key ${i.accessKeyId}, secret ${secret(i.secret)}, may ${what}`);
   }
 
-  const unavailable = [...new Set([table.backends[table.default]?.spec.kind, ...routes.map((r) => r.spec.kind)])].filter(
-    (k): k is BackendSpec['kind'] => k !== undefined && !isBackendAvailable(k),
-  );
-  for (const k of unavailable) lines.push(`note: backend kind '${k}' is not available in this build yet; 'serve' will refuse this table`);
   return lines.join('\n');
 }
 
@@ -80,13 +77,13 @@ function describeSpec(spec: BackendSpec): string {
   if (creds) {
     const c = Object.entries(creds).map(([k, v]) => (typeof v === 'object' && v !== null ? `${k} from ${secret(v as SecretRef)}` : `${k}=${String(v)}`));
     parts.push(`credentials: ${c.join(', ')}`);
-  } else if (spec.kind !== 'fs' && spec.kind !== 'memory') {
+  } else if (kitFor(spec.kind)?.credentialKinds.some((k) => /default/.test(k))) {
     parts.push('credentials: default chain');
   }
   return parts.join(' ');
 }
 
-/** What a route's effective settings add to its named backend's (an azure account, a github repo ...). */
+/** What a route's effective settings add to its named backend's (an azure account ...). */
 function describeSpecDelta(table: RoutingTable, name: string, spec: BackendSpec): string {
   const base = table.backends[name]?.spec as unknown as Record<string, unknown> | undefined;
   const added = Object.entries(spec).filter(([k, v]) => k !== 'credentials' && base?.[k] === undefined && v !== undefined);

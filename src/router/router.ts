@@ -4,11 +4,13 @@
  * Built from a validated RoutingTable. Backends are instantiated once per distinct settings
  * (backendSpecKey): two routes onto the same fs root, or a route onto the default backend's
  * root, share one instance. Only the backends the table uses (the default and the routes'
- * ones) are made, and every kind is checked before any is made, so a table naming a kind this
- * build lacks fails whole and clearly ("backend kind 's3' is not available in this build yet").
+ * ones) are made, and every kind is checked before any is made, so a hand-built table naming
+ * a kind no kit serves fails whole, before any backend exists.
  */
 import type { Backend } from '../backends/types';
-import { BACKEND_FACTORIES, BackendUnavailableError, createBackend, isBackendAvailable, type BackendFactoryTable } from '../backends/registry';
+import type { BackendKit } from '../backends/kit';
+import { BACKEND_KITS } from '../backends/registry';
+import { createBackend, kitFor } from '../backends/create';
 import { backendSpecKey, defaultRoutingTable, type BackendSpec, type RoutingTable } from './config';
 
 export interface Route {
@@ -27,8 +29,8 @@ export interface Route {
 }
 
 export interface RouterOptions {
-  /** Factories to use instead of the built-in table (tests, embedding). */
-  factories?: BackendFactoryTable;
+  /** Kits to use instead of this build's (tests, embedding). */
+  kits?: readonly BackendKit[];
   /** Where SecretRef { env } values are read; default process.env. */
   env?: NodeJS.ProcessEnv;
   /**
@@ -58,7 +60,7 @@ export class Router {
   }
 
   static fromTable(table: RoutingTable, opts: RouterOptions = {}): Router {
-    const factories = opts.factories ?? BACKEND_FACTORIES;
+    const kits = opts.kits ?? BACKEND_KITS;
     if (!table.backends[table.default] && opts.dataDir !== undefined) {
       const fallback = defaultRoutingTable(opts.dataDir);
       table = { ...table, backends: { ...table.backends, ...fallback.backends }, default: fallback.default };
@@ -79,14 +81,14 @@ export class Router {
     const routeKeys = table.routes.map((r) => want(r.spec, r.backend, `route '${r.name}'`));
 
     for (const w of wanted.values()) {
-      if (!isBackendAvailable(w.spec.kind, factories)) {
-        throw new BackendUnavailableError(w.spec.kind, `backend '${w.name}', used by ${w.usedBy.join(', ')}`);
+      if (!kitFor(w.spec.kind, kits)) {
+        throw new Error(`backend kind '${w.spec.kind}' is not served by this build (backend '${w.name}', used by ${w.usedBy.join(', ')})`);
       }
     }
 
     const made = new Map<string, Backend>();
     try {
-      for (const [key, w] of wanted) made.set(key, createBackend(w.spec, { name: w.name, env: opts.env ?? process.env }, factories));
+      for (const [key, w] of wanted) made.set(key, createBackend(w.spec, { name: w.name, env: opts.env ?? process.env }, kits));
     } catch (err) {
       void Promise.allSettled([...made.values()].map((b) => b.close?.()));
       throw err;

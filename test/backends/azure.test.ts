@@ -14,7 +14,7 @@ import {
   AccountSASPermissions, AccountSASResourceTypes, AccountSASServices, BlobServiceClient, generateAccountSASQueryParameters, SASProtocol,
   StorageSharedKeyCredential, type ContainerClient,
 } from '@azure/storage-blob';
-import { createBackend } from '../../src/backends/registry';
+import { createBackend } from '../../src/backends/create';
 import { AzureBackend } from '../../src/backends/azure/index';
 import { decodeBytes, encodeBytes, escapedPrefixFor, keyOfEscaped, needsEscape, blobNameOf, ESCAPED_PREFIX } from '../../src/backends/azure/names';
 import { escapeName, fromAzure, metadataNameOf, toAzure, unescapeName, decodeValue, encodeValue } from '../../src/backends/azure/metadata';
@@ -36,7 +36,9 @@ import type { TokenCredential } from '@azure/core-auth';
 import { AzureCliCredential, ClientCertificateCredential, ClientSecretCredential, ManagedIdentityCredential, WorkloadIdentityCredential } from '@azure/identity';
 import type { StoragePipelineOptions } from '@azure/storage-blob';
 import { azureTokenCredential } from '../../src/backends/azure/credential';
-import type { AzureBackendSpec } from '../../src/router/config';
+import type { AzureSettings } from '../../src/backends/azure/settings';
+
+type AzureSpec = AzureSettings & { kind: 'azure' };
 import { AZURITE_KEY } from '../helpers/azurite';
 import { startChildServer, type ChildServer } from '../helpers/child-server';
 import { startEntraDouble, startAzuriteWithOAuth, STORAGE_AUDIENCE, type EntraDouble, type SecureAzurite, type TokenRequestRecord } from '../helpers/entra';
@@ -612,8 +614,8 @@ describe('azure: Entra ID credentials from the routing table', function () {
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  const specOf = (credentials: unknown): AzureBackendSpec =>
-    validateRoutingTable({ backends: { az: { type: 'azure', account: 'acct', credentials } } }, { baseDir: dir }).backends.az!.spec as AzureBackendSpec;
+  const specOf = (credentials: unknown): AzureSpec =>
+    validateRoutingTable({ backends: { az: { type: 'azure', account: 'acct', credentials } } }, { baseDir: dir }).backends.az!.spec as AzureSpec;
   const what = (f: string) => `backend 'az': ${f}`;
 
   it('maps each kind to its @azure/identity credential, resolving secrets at start', () => {
@@ -722,7 +724,7 @@ describe('azure: Entra ID credentials from the routing table', function () {
 
   it('loads @azure/identity only for token credentials', () => {
     const script = (creds: string) => `
-      const { createBackend } = require(${JSON.stringify(path.resolve(__dirname, '../../src/backends/registry'))});
+      const { createBackend } = require(${JSON.stringify(path.resolve(__dirname, '../../src/backends/create'))});
       createBackend({ kind: 'azure', account: 'acct', credentials: ${creds} }, { name: 'az', env: { K: ${JSON.stringify(AZURITE_KEY)}, S: 's' } });
       process.stdout.write(String(Object.keys(require.cache).some((k) => k.includes('@azure/identity'))));`;
     const loaded = (creds: string) => execFileSync(process.execPath, ['-e', script(creds)], { encoding: 'utf8', timeout: 30_000 });

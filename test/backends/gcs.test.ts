@@ -25,7 +25,7 @@ import { toS3ErrorFromGcs } from '../../src/backends/gcs/errors';
 import { fromGcs, toGcs } from '../../src/backends/gcs/metadata';
 import { gcsNames, needsEscape } from '../../src/backends/gcs/names';
 import { ESCAPED_PREFIX } from '../../src/backends/escaped-keys';
-import { createBackend } from '../../src/backends/registry';
+import { createBackend } from '../../src/backends/create';
 import { validateRoutingTable } from '../../src/router/config';
 import { Router } from '../../src/router/router';
 import type { ObjectAttributes } from '../../src/backends/types';

@@ -350,7 +350,7 @@ describe('GitHub in the routing table', () => {
     const all = table.routes.find((r) => r.name === 'all')!;
     expect(all.bucket).to.equal(ALL_RELEASES);
     expect(all.spec).to.deep.include({ kind: 'github', owner: 'octo', repo: 'other' });
-    expect((all.spec as { credentials: unknown }).credentials).to.deep.equal({ app: { appId: 12, installationId: 34, privateKey: { file: '/run/secrets/app.pem' } } });
+    expect((all.spec as unknown as { credentials: unknown }).credentials).to.deep.equal({ app: { appId: 12, installationId: 34, privateKey: { file: '/run/secrets/app.pem' } } });
     expect(() => validateRoutingTable({ backends: { gh: { type: 'github', credentials: { token: 'ghp_literal' } } } })).to.throw(/literal secret/);
     expect(() => validateRoutingTable({ backends: { gh: { type: 'github', credentials: { app: { appId: 1, installationId: 2, privateKey: 'x' } } } } })).to.throw(/literal secret/);
     expect(() => validateRoutingTable({ backends: { gh: { type: 'github', credentials: { tokenEnv: 'T', app: { appId: 1, installationId: 2, privateKeyEnv: 'K' } } } } })).to.throw(/one kind of credentials/);

@@ -13,8 +13,8 @@
  *              the clients create lands on the table's `default` backend), the environment
  *              holding the secrets the table names (tables take secrets only by reference),
  *              and how to stop it
- *   skipOps    operation (an OP name of the clients, see report.ts OPERATIONS) -> why it cannot
- *              work on this store (a documented store gap). No client runs it there (they get
+ *   skipOps    operation (an OP name of the clients, see report.ts OPERATIONS; `client:op` for
+ *              one client's step only) -> why it cannot work on this store (a documented store gap). No client runs it there (they get
  *              E2E_SKIP_OPS and report "OP <name> skip"); the output and the report show it as
  *              not run on this backend, with the reason.
  *   skipScenarios  client (scenario name) -> why that client cannot run on this store at all:
@@ -23,8 +23,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { isBackendAvailable } from '../../src/backends/registry';
-import type { BackendKind } from '../../src/router/config';
+import { kitFor } from '../../src/backends/create';
 import { startAzurite } from '../helpers/azurite';
 import { startGcsEmulator } from '../helpers/gcs-emulator';
 import { GithubDouble } from '../helpers/github-double';
@@ -54,7 +53,7 @@ export interface RunningStore {
 
 export interface BackendTarget {
   name: string;
-  kind: BackendKind;
+  kind: string;
   store: string;
   protos: Proto[];
   available(): string | undefined;
@@ -69,9 +68,20 @@ export interface BackendTarget {
   opaqueEtag?: string;
 }
 
+/** The operations `client` does not run on `target`: its `op` and `client:op` gaps, op -> why. */
+export function skipOpsFor(target: BackendTarget, client: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, why] of Object.entries(target.skipOps ?? {})) {
+    const i = key.indexOf(':');
+    if (i < 0) out[key] = why;
+    else if (key.slice(0, i) === client) out[key.slice(i + 1)] = why;
+  }
+  return out;
+}
+
 /** The s3mux backend type is not registered in this build (src/backends/registry.ts). */
-const built = (kind: BackendKind) => (): string | undefined =>
-  isBackendAvailable(kind) ? undefined : `the ${kind} backend is not in this build (src/backends/registry.ts)`;
+const built = (kind: string) => (): string | undefined =>
+  kitFor(kind) ? undefined : `the ${kind} backend is not in this build (src/backends/registry.ts)`;
 
 // Credentials of the upstream s3mux (s3 target): a different pair from the front's, with the
 // characters that trip up escaping, so the s3 backend's own SigV4 signing is checked too.
@@ -82,9 +92,9 @@ const UPSTREAM_SECRET_KEY = 'e2e/Upstream+Secret/0123456789abcdefXYZ';
 const GITHUB_GAPS: Record<string, string> = {
   metadata: 'an asset holds no user metadata and no content header besides Content-Type (refused: NotImplemented)',
   'copy-replace-meta': 'REPLACE sets user metadata, which an asset cannot hold (refused: NotImplemented)',
-  'list-paged': 'a release holds at most 1000 assets; the step stores 1100 keys',
-  'list-delimiter': 'a release holds at most 1000 assets; the step stores 1100 keys',
-  'list-v1': 'a release holds at most 1000 assets; the step stores 1100 keys',
+  'boto3:list-paged': 'a release holds at most 1000 assets; the step stores 1100 keys',
+  'boto3:list-delimiter': 'a release holds at most 1000 assets; the step lists the 1100 keys of list-paged',
+  'boto3:list-v1': 'a release holds at most 1000 assets; the step lists the 1100 keys of list-paged',
 };
 /** Clients that send user metadata with every upload, which a release asset cannot hold. */
 const GITHUB_CLIENT_GAPS: Record<string, string> = {

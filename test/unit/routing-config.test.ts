@@ -1,11 +1,9 @@
-import { isBackendAvailable } from '../../src/backends/registry';
 import { expect } from 'chai';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import {
-  bucketNameProblem,
   ConfigError,
   loadRoutingTable,
   parseRoutingTable,
@@ -17,7 +15,9 @@ import {
 import { parseBackendUri, UriError } from '../../src/router/uri';
 import { Router } from '../../src/router/router';
 import { checkConfigFile } from '../../src/router/check';
-import { BackendUnavailableError, type BackendFactoryTable } from '../../src/backends/registry';
+import { BACKEND_KITS } from '../../src/backends/registry';
+import type { BackendKit } from '../../src/backends/kit';
+import { s3BucketNameProblem as bucketNameProblem } from '../../src/backends/bucket-names';
 import type { Backend } from '../../src/backends/types';
 import { FsBackend } from '../../src/backends/fs/index';
 import { MemoryBackend } from '../../src/backends/memory/index';
@@ -43,8 +43,8 @@ function only(text: string, file?: string): ConfigProblem {
   return ps[0];
 }
 
-/** Factories that make stand-in backends and remember what they were asked for. */
-function stubFactories(): { table: BackendFactoryTable; made: { spec: BackendSpec; closed: number }[] } {
+/** This build's kits, making stand-in backends and remembering what they were asked for. */
+function stubKits(kits: readonly BackendKit[] = BACKEND_KITS): { kits: BackendKit[]; made: { spec: BackendSpec; closed: number }[] } {
   const made: { spec: BackendSpec; closed: number }[] = [];
   const stub = (spec: BackendSpec): Backend => {
     const rec = { spec, closed: 0 };
@@ -57,7 +57,7 @@ function stubFactories(): { table: BackendFactoryTable; made: { spec: BackendSpe
       },
     } as unknown as Backend;
   };
-  return { table: { fs: stub, memory: stub }, made };
+  return { kits: kits.map((k) => ({ ...k, create: stub })), made };
 }
 
 const MINIMAL = 'backends:\n  disk: { type: fs, root: ./data }\n';
@@ -81,20 +81,12 @@ describe('routing-config examples', () => {
         expect(check.text).to.contain('OK');
       });
 
-      it('builds a router, or refuses clearly a kind this build lacks', () => {
+      it('builds a router', () => {
         const table = loadRoutingTable(file);
-        const kinds = new Set([table.backends[table.default].spec.kind, ...table.routes.map((r) => r.spec.kind)]);
-        const { table: factories } = stubFactories();
-        const missing = [...kinds].filter((k) => k !== 'fs' && k !== 'memory');
-        if (missing.length === 0) {
-          const router = Router.fromTable(table, { factories });
-          expect(router.explicitRoutes().map((r) => r.name)).to.deep.equal(table.routes.map((r) => r.name));
-        } else {
-          expect(() => Router.fromTable(table, { factories }))
-            .to.throw(BackendUnavailableError)
-            .with.property('message')
-            .that.matches(/^backend kind '(s3|gcs|azure|oci|github)' is not available in this build yet/);
-        }
+        const { kits, made } = stubKits();
+        const router = Router.fromTable(table, { kits });
+        expect(router.explicitRoutes().map((r) => r.name)).to.deep.equal(table.routes.map((r) => r.name));
+        expect(made.length).to.equal(router.backends().length);
       });
     });
   }
@@ -109,10 +101,9 @@ describe('routing-config examples', () => {
 
   it('multi-cloud.yaml names only backend kinds this build serves, and check accepts it', () => {
     const table = loadRoutingTable(path.join(EXAMPLES, 'multi-cloud.yaml'));
-    for (const b of Object.values(table.backends)) expect(isBackendAvailable(b.spec.kind), b.spec.kind).to.equal(true);
+    for (const b of Object.values(table.backends)) expect(BACKEND_KITS.map((k) => k.kind), b.spec.kind).to.include(b.spec.kind);
     const check = checkConfigFile(path.join(EXAMPLES, 'multi-cloud.yaml'));
     expect(check.ok).to.equal(true);
-    expect(check.text).to.not.contain('not available in this build');
   });
 
   it('multi-cloud.yaml holds credentials only by reference', () => {
@@ -203,13 +194,12 @@ describe('routing table validation', () => {
 
   it('reports bad backend URIs', () => {
     const cases: [string, RegExp][] = [
-      ['ftp://host/x', /^unknown URI scheme 'ftp:' in 'ftp:\/\/host\/x' \(known: file:, memory:, s3:, gs:, az:, azure:, oci:, github:\)$/],
+      ['ftp://host/x', /^unknown URI scheme 'ftp:' in 'ftp:\/\/host\/x' \(known: file:, memory:, s3:, gs:, az:, azure:, github:\)$/],
       ['photos', /is not a backend URI/],
-      ['github://o/r/tags/v1', /expected github:\/\/owner\/repo\/releases\/\{tag\}/],
+      ['oci://ns/b', /unknown URI scheme 'oci:'/],
       ['memory://store', /names no bucket/],
       ['file://otherhost/x', /names host 'otherhost'/],
       ['s3://', /malformed/],
-      ['oci://ns/b', /malformed: expected oci:\/\/namespace@region/],
       ['s3://b/a%zz', /malformed percent-escape/],
       ['s3://b/k?versionId=1', /query or fragment/],
     ];
@@ -274,8 +264,8 @@ describe('routing table validation', () => {
     const q = only('backends:\n  aws:\n    type: s3\n    secretAccessKey: abc\n');
     expect(q.path).to.equal('backends.aws.secretAccessKey');
     expect(q.message).to.contain("'secretAccessKeyEnv'").and.contain("'secretAccessKeyFile'").and.contain("under 'credentials'");
-    const r = only('backends:\n  gh:\n    type: github\n    credentials: { password: hunter2 }\n');
-    expect(r.message).to.contain('literal secret').and.contain('tokenEnv');
+    const r = only('backends:\n  g:\n    type: gcs\n    credentials: { password: hunter2 }\n');
+    expect(r.message).to.contain('literal secret').and.contain('serviceAccountKeyEnv');
   });
 
   it('rejects a secret value where an environment variable name belongs', () => {
@@ -356,27 +346,23 @@ describe('routing table validation', () => {
 describe('backend URIs', () => {
   const base = '/etc/s3mux';
   const cases: [string, Record<string, unknown>][] = [
-    ['file:///srv/photos', { kind: 'fs', root: '/srv', bucket: 'photos', prefix: '' }],
-    ['file:///srv/photos/', { kind: 'fs', root: '/srv', bucket: 'photos', prefix: '' }],
-    ['file://localhost/srv/photos', { kind: 'fs', root: '/srv', bucket: 'photos' }],
-    ['file://./data/b', { kind: 'fs', root: '/etc/s3mux/data', bucket: 'b' }],
-    ['file://../data/b', { kind: 'fs', root: '/etc/data', bucket: 'b' }],
-    ['file:data/b', { kind: 'fs', root: '/etc/s3mux/data', bucket: 'b' }],
-    ['file:/abs/b', { kind: 'fs', root: '/abs', bucket: 'b' }],
-    ['file:///my%20photos/b', { kind: 'fs', root: '/my photos', bucket: 'b' }],
-    ['memory://store/bucket', { kind: 'memory', store: 'store', bucket: 'bucket', prefix: '' }],
-    ['memory://store/bucket/a/b', { kind: 'memory', store: 'store', bucket: 'bucket', prefix: 'a/b/' }],
+    ['file:///srv/photos', { kind: 'fs', settings: { root: '/srv' }, bucket: 'photos', prefix: '' }],
+    ['file:///srv/photos/', { kind: 'fs', settings: { root: '/srv' }, bucket: 'photos', prefix: '' }],
+    ['file://localhost/srv/photos', { kind: 'fs', settings: { root: '/srv' }, bucket: 'photos' }],
+    ['file://./data/b', { kind: 'fs', settings: { root: '/etc/s3mux/data' }, bucket: 'b' }],
+    ['file://../data/b', { kind: 'fs', settings: { root: '/etc/data' }, bucket: 'b' }],
+    ['file:data/b', { kind: 'fs', settings: { root: '/etc/s3mux/data' }, bucket: 'b' }],
+    ['file:/abs/b', { kind: 'fs', settings: { root: '/abs' }, bucket: 'b' }],
+    ['file:///my%20photos/b', { kind: 'fs', settings: { root: '/my photos' }, bucket: 'b' }],
+    ['memory://store/bucket', { kind: 'memory', settings: { store: 'store' }, bucket: 'bucket', prefix: '' }],
+    ['memory://store/bucket/a/b', { kind: 'memory', settings: { store: 'store' }, bucket: 'bucket', prefix: 'a/b/' }],
     ['s3://bucket', { kind: 's3', bucket: 'bucket', prefix: '' }],
     ['s3://bucket/team-a', { kind: 's3', bucket: 'bucket', prefix: 'team-a/' }],
     ['s3://bucket/team-a/', { kind: 's3', bucket: 'bucket', prefix: 'team-a/' }],
     ['s3://bucket/a%20b/c', { kind: 's3', bucket: 'bucket', prefix: 'a b/c/' }],
     ['gs://bucket/p', { kind: 'gcs', bucket: 'bucket', prefix: 'p/' }],
-    ['az://container/p', { kind: 'azure', container: 'container', bucket: 'container', prefix: 'p/' }],
-    ['azure://acct/container/p/q', { kind: 'azure', account: 'acct', container: 'container', bucket: 'container', prefix: 'p/q/' }],
-    ['oci://ns@us-ashburn-1/bkt/p', { kind: 'oci', namespace: 'ns', region: 'us-ashburn-1', bucket: 'bkt', prefix: 'p/' }],
-    ['oci://n/ns/b/bkt/o/a/b', { kind: 'oci', namespace: 'ns', bucket: 'bkt', prefix: 'a/b/' }],
-    ['oci://n/ns/b/bkt', { kind: 'oci', namespace: 'ns', bucket: 'bkt', prefix: '' }],
-    ['github://owner/repo/releases/v1.2.3', { kind: 'github', owner: 'owner', repo: 'repo', tag: 'v1.2.3', bucket: 'v1.2.3', prefix: '' }],
+    ['az://container/p', { kind: 'azure', settings: {}, bucket: 'container', prefix: 'p/' }],
+    ['azure://acct/container/p/q', { kind: 'azure', settings: { account: 'acct' }, bucket: 'container', prefix: 'p/q/' }],
     ['S3://bucket', { kind: 's3', bucket: 'bucket' }],
   ];
   for (const [uri, want] of cases) {
@@ -386,12 +372,11 @@ describe('backend URIs', () => {
   }
 
   it('leaves out what a short form does not name', () => {
-    expect(parseBackendUri('az://c/p')).not.to.have.property('account');
-    expect(parseBackendUri('oci://n/ns/b/bkt')).not.to.have.property('region');
+    expect(parseBackendUri('az://c/p').settings).not.to.have.property('account');
   });
 
   it('refuses unknown schemes and malformed forms', () => {
-    for (const bad of ['ftp://x/y', 'nothing', 'file:///', 'file://', 'azure://acct', 'oci://n/ns/x/bkt', 'oci://@r/b', 'github://o', 'memory://']) {
+    for (const bad of ['ftp://x/y', 'nothing', 'file:///', 'file://', 'azure://acct', 'memory://', 's3://', 'gs:bucket']) {
       expect(() => parseBackendUri(bad), bad).to.throw(UriError);
     }
     expect(() => parseBackendUri('ftp://x/y')).to.throw("unknown URI scheme 'ftp:'");
@@ -519,23 +504,26 @@ describe('Router', () => {
     }
   });
 
-  it('refuses a table using a kind this build lacks, before making any backend', () => {
+  it('refuses a table using a kind its kits lack, before making any backend', () => {
     const table = parseRoutingTable('backends:\n  m: { type: memory }\n  aws: { type: s3 }\ndefault: m\nroutes:\n  archive: s3://real/x\n', '/cfg/t.yaml');
-    const { table: factories, made } = stubFactories();
-    expect(() => Router.fromTable(table, { factories })).to.throw(
-      BackendUnavailableError,
-      "backend kind 's3' is not available in this build yet (backend 'aws', used by route 'archive')",
-    );
+    const { kits, made } = stubKits(BACKEND_KITS.filter((k) => k.kind !== 's3'));
+    expect(() => Router.fromTable(table, { kits })).to.throw("backend kind 's3' is not served by this build (backend 'aws', used by route 'archive')");
     expect(made).to.have.length(0);
     // An unused declared backend does not stop serving.
     const unused = parseRoutingTable('backends:\n  m: { type: memory }\n  aws: { type: s3 }\ndefault: m\n', '/cfg/t.yaml');
-    expect(() => Router.fromTable(unused, { factories })).not.to.throw();
+    expect(() => Router.fromTable(unused, { kits })).not.to.throw();
+  });
+
+  it('refuses, at load, a kind no kit serves (what check and serve both use)', () => {
+    const p = only('backends:\n  o: { type: oci }\n');
+    expect(p).to.include({ path: 'backends.o.type' });
+    expect(p.message).to.equal("expected a backend type, one of fs, memory, s3, gcs, azure, github, got 'oci'");
   });
 
   it('closes every distinct backend exactly once', async () => {
     const table = loadRoutingTable(path.join(EXAMPLES, 'memory-test.json'));
-    const { table: factories, made } = stubFactories();
-    const router = Router.fromTable(table, { factories });
+    const { kits, made } = stubKits();
+    const router = Router.fromTable(table, { kits });
     expect(made.map((m) => m.spec)).to.deep.equal([
       { kind: 'memory', store: 'mem' },
       { kind: 'memory', store: 'other-store' },

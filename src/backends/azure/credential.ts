@@ -18,7 +18,7 @@ import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/core-
 import type { TokenCredentialOptions } from '@azure/identity';
 import { S3Error } from '../../errors';
 import { resolveSecret } from '../../auth/secrets';
-import type { AzureCredentialsSpec } from '../../router/config';
+import type { AzureCredentials } from './settings';
 
 type Identity = typeof import('@azure/identity');
 
@@ -41,7 +41,7 @@ function defined<T extends Record<string, unknown>>(o: T): Partial<T> {
  * defaults of workload identity are read.
  */
 export function azureTokenCredential(
-  creds: AzureCredentialsSpec | undefined,
+  creds: AzureCredentials | undefined,
   what: (field: string) => string,
   env: NodeJS.ProcessEnv = process.env,
   common: CommonCredentialOptions = {},

@@ -28,9 +28,9 @@ import { createHash } from 'node:crypto';
 import { PassThrough, Readable } from 'node:stream';
 import type { BlobItem, BlobServiceClient, BlockBlobClient, ContainerClient } from '@azure/storage-blob';
 import { bodyFailure, S3Error } from '../../errors';
-import type { AzureBackendSpec } from '../../router/config';
+import type { AzureSettings } from './settings';
 import { resolveSecret } from '../../auth/secrets';
-import type { BackendContext } from '../registry';
+import type { BackendContext } from '../kit';
 import { checkWriteConditions, hasWriteConditions, unquoteEtag } from '../conditions';
 import { isValidBucketName, validateBucketName, validateKey } from '../keys';
 import { compareKeys, directoryEntry, listFromSource, type ListSeek, type ListSource, type ListSourceItem } from '../listing';
@@ -548,7 +548,7 @@ function summaryOf(key: string, b: BlobItem): ObjectSummary {
 // ---------------------------------------------------------------- from the routing table
 
 /** The backend for an `azure` entry of the routing table; secrets are resolved here. */
-export function azureBackendFromSpec(spec: AzureBackendSpec, ctx: BackendContext): AzureBackend {
+export function azureBackendFromSpec(spec: AzureSettings, ctx: BackendContext): AzureBackend {
   const what = (s: string) => `backend '${ctx.name}': ${s}`;
   const c = spec.credentials ?? {};
   const token = azureTokenCredential(c, what, ctx.env);

@@ -26,9 +26,9 @@ import { PassThrough, Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Bucket, File, Storage } from '@google-cloud/storage';
 import { bodyFailure, S3Error } from '../../errors';
-import type { GcsBackendSpec } from '../../router/config';
+import type { GcsSettings } from './settings';
 import { resolveSecret } from '../../auth/secrets';
-import type { BackendContext } from '../registry';
+import type { BackendContext } from '../kit';
 import { checkWriteConditions, hasWriteConditions, unquoteEtag } from '../conditions';
 import { ESCAPED_PREFIX, RESERVED_PREFIX, UPLOADS_PREFIX } from '../escaped-keys';
 import { isValidBucketName, validateBucketName, validateKey } from '../keys';
@@ -523,7 +523,7 @@ function summaryOf(key: string, r: GcsResource): ObjectSummary {
 // ---------------------------------------------------------------- from the routing table
 
 /** The backend for a `gcs` entry of the routing table; secrets are resolved here. */
-export function gcsBackendFromSpec(spec: GcsBackendSpec, ctx: BackendContext): GcsBackend {
+export function gcsBackendFromSpec(spec: GcsSettings, ctx: BackendContext): GcsBackend {
   const what = (s: string) => `backend '${ctx.name}': ${s}`;
   const c = spec.credentials ?? {};
   return new GcsBackend({

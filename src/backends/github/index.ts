@@ -29,8 +29,8 @@ import { PassThrough, Readable } from 'node:stream';
 import type { Octokit } from '@octokit/rest';
 import { bodyFailure, S3Error } from '../../errors';
 import { resolveSecret } from '../../auth/secrets';
-import type { GithubBackendSpec } from '../../router/config';
-import type { BackendContext } from '../registry';
+import type { BackendContext } from '../kit';
+import type { GithubSettings } from './settings';
 import { unquoteEtag } from '../conditions';
 import { validateBucketName, validateKey } from '../keys';
 import { compareKeys, listFromSource, seekWants, type ListSeek } from '../listing';
@@ -569,7 +569,7 @@ export class GithubBackend implements Backend {
 }
 
 /** The backend for a routing table's settings; secrets are read here, once. */
-export function githubBackendFromSpec(spec: GithubBackendSpec, context: BackendContext): GithubBackend {
+export function githubBackendFromSpec(spec: GithubSettings, context: BackendContext): GithubBackend {
   const what = `github backend '${context.name}'`;
   const c = spec.credentials;
   return new GithubBackend({
@@ -581,6 +581,6 @@ export function githubBackendFromSpec(spec: GithubBackendSpec, context: BackendC
     readOnly: spec.readOnly,
     createRelease: spec.createRelease,
     ...(c?.token ? { token: resolveSecret(c.token, `${what}: token`, context.env) } : {}),
-    ...(c?.app ? { app: { appId: c.app.appId, installationId: c.app.installationId, privateKey: resolveSecret(c.app.privateKey, `${what}: app private key`, context.env) } } : {}),
+    ...(c?.app?.privateKey ? { app: { appId: c.app.appId, installationId: c.app.installationId, privateKey: resolveSecret(c.app.privateKey, `${what}: app private key`, context.env) } } : {}),
   });
 }

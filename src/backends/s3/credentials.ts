@@ -24,7 +24,7 @@ export interface S3Credentials {
 /** Anything that yields credentials: a static value or a provider from @aws-sdk/credential-providers. */
 export type CredentialSource = () => Promise<S3Credentials>;
 
-/** Settings as the routing table gives them (src/router/config.ts, S3BackendSpec.credentials). */
+/** Settings as the routing table gives them (s3/settings.ts, `credentials`). */
 export interface CredentialSettings {
   profile?: string;
   accessKeyId?: SecretRef;

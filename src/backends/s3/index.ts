@@ -37,7 +37,7 @@ import type {
   Backend, BackendCapabilities, BucketInfo, ByteRange, ListOptions, ListPage, ObjectAttributes, ObjectHandle, ObjectMeta,
   ObjectSummary, PutOptions, Tag, WriteConditions,
 } from '../types';
-import type { S3BackendSpec } from '../../router/config';
+import type { S3Settings } from './settings';
 import { ChunkReader, holdLast, window } from './body';
 import { CachedCredentials, credentialsFromSettings, staticCredentials, type CredentialSource, type S3Credentials } from './credentials';
 import { networkError } from './errors';
@@ -635,7 +635,7 @@ export class S3Backend implements Backend {
 }
 
 /** The backend for an `s3` entry of the routing table. */
-export function createS3Backend(spec: S3BackendSpec, context: { name: string; env?: NodeJS.ProcessEnv }): S3Backend {
+export function createS3Backend(spec: S3Settings, context: { name: string; env?: NodeJS.ProcessEnv }): S3Backend {
   const env = context.env ?? process.env;
   const what = `s3 backend '${context.name}'`;
   return new S3Backend({

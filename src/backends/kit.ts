@@ -1,0 +1,105 @@
+/**
+ * A backend kit: everything s3mux knows about one kind of store, in the store's own folder
+ * (`src/backends/<kind>/kit.ts`). The routing-table loader, the URI parser, `s3mux check` and
+ * the router are generic over the list of kits in `src/backends/registry.ts`; adding a kind is
+ * one folder and one line there.
+ *
+ * A kit file stays light: it imports its adapter (and that adapter's SDK) only inside
+ * `create`, so a table that does not use a kind never loads its SDK.
+ */
+import type { z } from 'zod';
+import type { Backend } from './types';
+
+/** Settings as the routing table gives them to a factory: `kind` plus the kit's settings. */
+export interface BackendSpec {
+  kind: string;
+  [setting: string]: unknown;
+}
+
+/** A kit's settings type with its kind: what `create` receives. */
+export type SpecOf<Settings extends z.ZodType, Kind extends string = string> = z.output<Settings> & { kind: Kind };
+
+export interface BackendContext {
+  /** The backend's name in the routing table (declared or implicit), for messages and metrics. */
+  name: string;
+  /** Where SecretRef { env } values are looked up; default process.env. */
+  env: NodeJS.ProcessEnv;
+}
+
+export interface UriContext {
+  /** Directory that relative paths in a URI resolve against (the routing table's directory). */
+  baseDir: string;
+}
+
+/** What one `target:` URI names. */
+export interface TargetUri {
+  /** The real bucket (directory, container, release) on the backend. */
+  bucket: string;
+  /** '' or ending in '/'. */
+  prefix: string;
+  /**
+   * Backend settings the URI itself names (an fs root, an azure account, an OCI namespace):
+   * merged into the serving backend's settings, and a conflict with them is an error.
+   */
+  settings: Record<string, unknown>;
+}
+
+/** One URI scheme of a kit. */
+export interface UriForm {
+  /** Lowercase, without ':' (`s3`, `az`). */
+  scheme: string;
+  /** The accepted forms, shown in error messages (`az://container[/prefix]`). */
+  forms: string;
+  /**
+   * Parses what follows `scheme:` (query and fragment already refused). Throws UriError with
+   * a message fit to show the user.
+   */
+  parse(rest: string, uri: string, ctx: UriContext): TargetUri;
+}
+
+export interface BackendKit<Settings extends z.ZodObject = z.ZodObject> {
+  /** The `type:` of a backend in the routing table. */
+  readonly kind: string;
+  /** One line for `s3mux check` and the JSON Schema. */
+  readonly description: string;
+  /**
+   * The settings besides `type`, as a strict zod object (build it with `settingsSchema` from
+   * kit-schema.ts). Its output type is the config type; the routing table's JSON Schema is
+   * generated from it. Secrets appear only as references (`secretFields`).
+   */
+  readonly settings: Settings;
+  /** The URI forms a route's `target:` may use for this kind. */
+  readonly uris: readonly UriForm[];
+  /** The ways the kit gets credentials, in the words its docs use ('default chain' when none are given). */
+  readonly credentialKinds: readonly string[];
+  /**
+   * True when a target URI names the whole backend (an fs root, a memory store): such a target
+   * gets a backend of its own unless a declared one has exactly these settings. Otherwise a
+   * target without `backend:` uses the one declared backend of its kind (or one with default
+   * settings when none is declared).
+   */
+  readonly targetNamesBackend?: boolean;
+  /** Fills settings that default to something else in the table (memory: the store is the backend's name). */
+  complete?(settings: z.output<Settings>, backendName: string): z.output<Settings>;
+  /** The name of the backend made for targets that no declared backend serves; default `<kind>:default`. */
+  implicitName?(settings: z.output<Settings>): string;
+  /**
+   * Why `bucket` cannot be a bucket (container, release) on this store, naming the rule it
+   * breaks, or undefined when it can. `s3mux check` applies it to every route's real bucket.
+   */
+  bucketNameProblem?(bucket: string): string | undefined;
+  /** Makes the backend; may throw (a secret that cannot be read) with a message naming the setting. */
+  create(settings: SpecOf<Settings>, context: BackendContext): Backend;
+}
+
+/** Identity function that checks a kit against the interface while keeping its precise types. */
+export function defineKit<Settings extends z.ZodObject>(kit: BackendKit<Settings>): BackendKit<Settings> {
+  return kit;
+}
+
+export class UriError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UriError';
+  }
+}

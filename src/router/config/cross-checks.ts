@@ -1,0 +1,266 @@
+/**
+ * What the schema cannot say about one entry alone: names that refer to each other (a route's
+ * backend, the default), which backend serves a target URI (adding implicit ones), virtual
+ * bucket names, access key ids used twice. Runs on every entry that passed its schema, so the
+ * problems of a table come all at once.
+ */
+import * as path from 'node:path';
+import type { BackendKit, BackendSpec } from '../../backends/kit';
+import { s3BucketNameProblem } from '../../backends/bucket-names';
+import type { Action } from '../../auth/policy';
+import { parseBackendUri, UriError, type BackendUri } from '../uri';
+import { isPlainObject, suggest, type Problems, type Seg } from './diagnostics';
+import { anyBackendSchema, identitySchema, routeSchema } from './schema';
+import type { BackendEntry, IdentitySpec, RouteSpec, RoutingTable } from './types';
+
+export interface TableContext {
+  file?: string;
+  baseDir: string;
+  defaultDataDir?: string;
+  kits: readonly BackendKit[];
+}
+
+const BACKEND_NAME = /^[A-Za-z][A-Za-z0-9_-]*$/;
+
+/** Drops undefined values, at every depth. */
+function clean(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(clean);
+  if (!isPlainObject(v)) return v;
+  return Object.fromEntries(Object.entries(v).filter(([, x]) => x !== undefined).map(([k, x]) => [k, clean(x)]));
+}
+
+function entries(v: unknown): [string, unknown][] {
+  return isPlainObject(v) ? Object.entries(v) : [];
+}
+
+function quoteList(names: Iterable<string>): string {
+  return [...names].join(', ');
+}
+
+/** A stable identity for backend settings: equal keys mean one shared Backend instance. */
+export function backendSpecKey(spec: BackendSpec): string {
+  const canon = (v: unknown): unknown =>
+    isPlainObject(v)
+      ? Object.fromEntries(
+          Object.keys(v)
+            .filter((k) => v[k] !== undefined)
+            .sort()
+            .map((k) => [k, canon(v[k])]),
+        )
+      : v;
+  return JSON.stringify(canon(spec));
+}
+
+export class CrossChecks {
+  private readonly kitOf: Map<string, BackendKit>;
+  private readonly backendSchema;
+
+  constructor(
+    private readonly problems: Problems,
+    private readonly ctx: TableContext,
+  ) {
+    this.kitOf = new Map(ctx.kits.map((k) => [k.kind, k]));
+    this.backendSchema = anyBackendSchema(ctx.kits);
+  }
+
+  table(raw: unknown): RoutingTable | undefined {
+    const top = isPlainObject(raw) ? raw : {};
+    const p = this.problems;
+
+    // -- backends
+    const declared = new Map<string, BackendSpec | undefined>(); // undefined: declared but invalid
+    for (const [name, value] of entries(top.backends)) {
+      if (!BACKEND_NAME.test(name)) p.report(['backends', name], `invalid backend name '${name}': use letters, digits, '-' and '_', starting with a letter`, 'key');
+      declared.set(name, this.backend(name, value));
+    }
+    const backends: Record<string, BackendEntry> = {};
+    for (const [name, spec] of declared) if (spec) backends[name] = { name, spec, implicit: false };
+
+    // -- default
+    let defaultName: string | undefined;
+    if (typeof top.default === 'string' && top.default !== '') {
+      if (this.backendRef(['default'], top.default, declared)) defaultName = top.default;
+    } else if (!('default' in top)) {
+      if (declared.size === 1) defaultName = [...declared.keys()][0];
+      else if (declared.size === 0 && this.ctx.defaultDataDir !== undefined) {
+        defaultName = 'local';
+        backends.local = { name: 'local', spec: { kind: 'fs', root: path.resolve(this.ctx.defaultDataDir) }, implicit: true };
+        declared.set('local', backends.local.spec);
+      } else if (declared.size === 0) {
+        // When 'backends' itself is malformed, that is the problem already reported.
+        if (top.backends === undefined || isPlainObject(top.backends)) {
+          p.report([], "no backend to use as the default: declare one under 'backends' (for example `local: { type: fs, root: ./data }`)");
+        }
+      } else {
+        p.report([], `missing 'default': name the backend (one of ${quoteList(declared.keys())}) that receives new buckets and unrouted names`);
+      }
+    }
+
+    // -- routes
+    const routes: RouteSpec[] = [];
+    for (const [name, value] of entries(top.routes)) {
+      const route = this.route(name, value, declared, defaultName, backends);
+      if (route) routes.push(route);
+    }
+
+    // -- identities
+    const identities: IdentitySpec[] = [];
+    for (const [name, value] of entries(top.identities)) {
+      const parsed = identitySchema.safeParse(value);
+      if (!parsed.success) continue; // reported by the schema
+      const i = parsed.data;
+      identities.push({
+        name,
+        accessKeyId: i.accessKeyId,
+        secret: i.secretAccessKey!,
+        admin: i.admin ?? false,
+        rules: (i.policy ?? []).map((r) => ({ buckets: r.buckets, allow: r.allow as Action[] })),
+      });
+    }
+    const keys = new Map<string, string>();
+    for (const i of identities) {
+      const other = keys.get(i.accessKeyId);
+      if (other) p.report(['identities', i.name, 'accessKeyId'], `access key id '${i.accessKeyId}' is already used by identity '${other}'`);
+      keys.set(i.accessKeyId, i.name);
+    }
+
+    if (p.count > 0) return undefined;
+    return { file: this.ctx.file, baseDir: this.ctx.baseDir, backends, default: defaultName as string, routes, ...(identities.length ? { identities } : {}) };
+  }
+
+  private backend(name: string, value: unknown): BackendSpec | undefined {
+    const parsed = this.backendSchema.safeParse(value);
+    if (!parsed.success) return undefined; // reported by the schema
+    const { type, ...settings } = clean(parsed.data) as { type: string } & Record<string, unknown>;
+    const kit = this.kitOf.get(type) as BackendKit;
+    const completed = (kit.complete?.(settings as never, name) ?? settings) as Record<string, unknown>;
+    return { kind: type, ...completed };
+  }
+
+  /** Reports an unknown backend reference; true when `name` is declared. */
+  private backendRef(segs: Seg[], name: string, declared: Map<string, BackendSpec | undefined>): boolean {
+    if (declared.has(name)) return true;
+    const guess = suggest(name, declared.keys());
+    const known = declared.size ? `known: ${quoteList(declared.keys())}` : 'no backends are declared';
+    this.problems.report(segs, `unknown backend '${name}' (${known})${guess ? ` — did you mean '${guess}'?` : ''}`);
+    return false;
+  }
+
+  private route(
+    name: string,
+    value: unknown,
+    declared: Map<string, BackendSpec | undefined>,
+    defaultName: string | undefined,
+    backends: Record<string, BackendEntry>,
+  ): RouteSpec | undefined {
+    const p = this.problems;
+    const segs = ['routes', name];
+    const before = p.count;
+    const nameProblem = s3BucketNameProblem(name);
+    if (nameProblem) p.report(segs, `invalid virtual bucket name '${name}': ${nameProblem}`, 'key');
+
+    const parsed = routeSchema.safeParse(value);
+    if (!parsed.success) return undefined; // reported by the schema
+    if (parsed.data === '') {
+      p.report(segs, 'expected a backend URI, got an empty string');
+      return undefined;
+    }
+    const fields = typeof parsed.data === 'string' ? { target: parsed.data } : parsed.data;
+    if (fields.backend !== undefined && !this.backendRef([...segs, 'backend'], fields.backend, declared)) return undefined;
+
+    let backendName: string;
+    let spec: BackendSpec;
+    let bucket: string;
+    let prefix = fields.prefix ?? '';
+    if (fields.target !== undefined) {
+      const targetSegs = typeof value === 'string' ? segs : [...segs, 'target'];
+      let uri: BackendUri;
+      try {
+        uri = parseBackendUri(fields.target, { baseDir: this.ctx.baseDir, kits: this.ctx.kits });
+      } catch (err) {
+        if (!(err instanceof UriError)) throw err;
+        p.report(targetSegs, err.message);
+        return undefined;
+      }
+      const resolved = this.backendForUri(uri, targetSegs, fields.backend, declared, backends);
+      if (!resolved) return undefined;
+      ({ name: backendName, spec } = resolved);
+      bucket = uri.bucket;
+      if (uri.prefix && prefix) {
+        p.report([...segs, 'prefix'], `the prefix is given twice: '${uri.prefix}' in the target and '${prefix}' here; keep one`);
+        return undefined;
+      }
+      prefix = uri.prefix || prefix;
+    } else {
+      const ref = fields.backend ?? defaultName;
+      if (ref === undefined || fields.bucket === undefined) return undefined; // no default: reported already
+      const named = declared.get(ref);
+      if (!named) return undefined; // declared but invalid: reported already
+      backendName = ref;
+      spec = named;
+      bucket = fields.bucket;
+    }
+    if (p.count > before) return undefined;
+    return {
+      name,
+      backend: backendName,
+      spec,
+      bucket,
+      prefix,
+      readOnly: fields.readOnly ?? false,
+      publicRead: fields.publicRead ?? false,
+      ...(fields.target !== undefined ? { target: fields.target } : {}),
+    };
+  }
+
+  /** Which backend serves a target URI; adds implicit backends to `backends`. */
+  private backendForUri(
+    uri: BackendUri,
+    segs: Seg[],
+    backendField: string | undefined,
+    declared: Map<string, BackendSpec | undefined>,
+    backends: Record<string, BackendEntry>,
+  ): { name: string; spec: BackendSpec } | undefined {
+    const p = this.problems;
+    const kit = this.kitOf.get(uri.kind) as BackendKit;
+    let base: BackendSpec | undefined;
+    let baseName: string | undefined;
+    if (backendField !== undefined) {
+      base = declared.get(backendField);
+      if (!base) return undefined; // invalid backend, reported already
+      baseName = backendField;
+      if (base.kind !== uri.kind) {
+        p.report(segs, `'${uri.uri}' needs a backend of type ${uri.kind}, but backend '${backendField}' has type ${base.kind}`);
+        return undefined;
+      }
+    } else if (!kit.targetNamesBackend) {
+      const candidates = [...declared].filter(([, s]) => s?.kind === uri.kind).map(([n]) => n);
+      if (candidates.length > 1) {
+        p.report(segs, `backends ${quoteList(candidates)} have type ${uri.kind}: say which one serves this route with 'backend:'`);
+        return undefined;
+      }
+      if (candidates.length === 1) {
+        baseName = candidates[0];
+        base = declared.get(baseName);
+        if (!base) return undefined;
+      }
+    }
+
+    const spec: BackendSpec = { ...(base ?? { kind: uri.kind }) };
+    for (const [f, v] of Object.entries(uri.settings)) {
+      if (spec[f] !== undefined && spec[f] !== v) {
+        p.report(segs, `'${uri.uri}' names ${f} '${String(v)}' but backend '${baseName}' has ${f} '${String(spec[f])}'`);
+        return undefined;
+      }
+      spec[f] = v;
+    }
+    if (baseName !== undefined) return { name: baseName, spec };
+
+    // Implicit: reuse a declared backend with exactly these settings, else make one.
+    const key = backendSpecKey(spec);
+    for (const [n, s] of declared) if (s && backendSpecKey(s) === key) return { name: n, spec: s };
+    const implicitName = kit.implicitName?.(spec as never) ?? `${kit.kind}:default`;
+    if (!backends[implicitName]) backends[implicitName] = { name: implicitName, spec, implicit: true };
+    return { name: implicitName, spec: backends[implicitName].spec };
+  }
+}
