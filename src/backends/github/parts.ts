@@ -14,6 +14,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
 import { S3Error } from '../../errors';
 import type { PartStorage } from '../multipart/staged';
 import type { PartInfo, UploadInfo } from '../types';
@@ -29,12 +30,6 @@ const MD5_EMPTY = 'd41d8cd98f00b204e9800998ecf8427e';
 const partSize = (md5: string, a: GithubAsset) => (md5 === MD5_EMPTY ? 0 : a.size);
 const PART_RE = /^_s3mux\.u\.([A-Za-z0-9_-]+)\.(\d{5})\.([0-9a-f]{32})$/;
 
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(c as Uint8Array));
-  return Buffer.concat(chunks);
-}
-
 export class GithubPartStorage implements PartStorage {
   constructor(private readonly backend: GithubBackend) {}
 
@@ -49,7 +44,7 @@ export class GithubPartStorage implements PartStorage {
     const id = RECORD_RE.exec(asset.name)?.[1];
     if (!id || asset.state !== 'uploaded') return undefined;
     try {
-      const text = (await readAll(this.backend.download(asset, undefined, { bucket, notFound: 'NoSuchUpload' }))).toString('utf8');
+      const text = (await buffer(this.backend.download(asset, undefined, { bucket, notFound: 'NoSuchUpload' }))).toString('utf8');
       const r = JSON.parse(text) as { key: string; initiated: string; attrs: UploadInfo['attrs'] };
       return { key: r.key, uploadId: id, initiated: new Date(r.initiated), attrs: { ...r.attrs, userMetadata: r.attrs?.userMetadata ?? {} } };
     } catch (err) {
