@@ -236,6 +236,7 @@ describe('GitHub backend', function () {
       await expectS3Error(b.headObject(ALL_RELEASES, 'v7/app.tar.gz'), 'NoSuchKey');
       await expectS3Error(b.multipart.createUpload(ALL_RELEASES, 'v2.0/big.bin', { userMetadata: {} }), 'NotImplemented');
       expect((await b.headBucket(ALL_RELEASES)).name).to.equal(ALL_RELEASES);
+      expect((await b.listBuckets()).map((x) => x.name), 'ListBuckets: only tags S3 can name').to.deep.equal(['empty', 'v1.0', 'v2.0']);
     });
   });
 

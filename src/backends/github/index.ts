@@ -32,7 +32,7 @@ import { resolveSecret } from '../../auth/secrets';
 import type { BackendContext } from '../kit';
 import type { GithubSettings } from './settings';
 import { unquoteEtag } from '../conditions';
-import { validateBucketName, validateKey } from '../keys';
+import { isValidBucketName, validateBucketName, validateKey } from '../keys';
 import { compareKeys, listFromSource, seekWants, type ListSeek } from '../listing';
 import { StagedMultipartStore } from '../multipart/staged';
 import type {
@@ -276,9 +276,10 @@ export class GithubBackend implements Backend {
 
   // ---------------------------------------------------------------- buckets
 
+  /** Releases whose tag is a name S3 clients can address as a bucket (`v1.0` is, `release/1` is not). */
   async listBuckets(): Promise<BucketInfo[]> {
     if (!this.owner || !this.repo) return [];
-    return (await this.releases()).map((r) => ({ name: r.tag_name, creationDate: new Date(r.created_at) }));
+    return (await this.releases()).filter((r) => isValidBucketName(r.tag_name)).map((r) => ({ name: r.tag_name, creationDate: new Date(r.created_at) }));
   }
 
   async createBucket(bucket: string): Promise<void> {
@@ -522,7 +523,10 @@ export class GithubBackend implements Backend {
     this.assertWritable();
     if (bucket !== ALL_RELEASES) await this.bucketRelease(bucket);
     const found = await this.find(bucket, key);
-    if (found) await this.deleteAsset(found.asset.id, { bucket, key });
+    if (!found) return;
+    // Both forms of the key (content and empty) go, should a crash have left the two.
+    const names = namesOf(found.located.inner);
+    for (const a of await this.assets(found.located.release)) if (names.includes(a.name)) await this.deleteAsset(a.id, { bucket, key });
   }
 
   async setTags(bucket: string, key: string, tags: Tag[]): Promise<void> {
