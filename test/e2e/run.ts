@@ -5,7 +5,7 @@
  *     --report            also write test/e2e/compat.md and the README compat block
  *     --report-only       only regenerate the report from the last run (dist/test/e2e/last-run.json)
  *     --only a,b          run only these scenarios (names or slugs: aws-cli, boto3, s3cmd, rclone, s3fs, aws-sdk-js-v3, minio-js)
- *     --backend a,b       run only on these backends (fs, memory, s3, azure, gcs; see targets.ts); default all
+ *     --backend a,b       run only on these backends (fs, memory, s3, azure, gcs, github; see targets.ts); default all
  *     --proto http|https  run only one protocol (HTTPS runs on fs only)
  *     --jobs N            scenarios run side by side (default 2), across backends
  *     --deadline SECONDS  time budget for the whole run (default 720); scenarios get at most what is left
