@@ -3,11 +3,11 @@
  * one mechanism, then hands SigV2 (`Authorization: AWS ...`, or ?AWSAccessKeyId&Signature)
  * to sigv2.ts and everything else (SigV4 header or presigned, or anonymous) to sigv4.ts.
  * POST Object (browser form uploads) carries its signature in the form instead; it arrives
- * here anonymous and src/s3/ops/post-object.ts verifies the form.
+ * here anonymous and post-form.ts (verifyFormSignature) verifies the form.
  */
 import { S3Error } from '../errors';
 import { authenticateV2, sigV2Kind, type SigV2Request } from './sigv2';
-import { authenticate as authenticateV4, type AuthOptions, type AuthResult, type CredentialLookup } from './sigv4';
+import { authenticateV4, type AuthOptions, type AuthResult, type CredentialLookup } from './sigv4';
 
 export type { AuthResult, CredentialLookup } from './sigv4';
 

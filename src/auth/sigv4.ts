@@ -293,7 +293,7 @@ function parsePresigned(q: Map<string, string>): Parsed & { amzDate: string; exp
  * Authenticate a request: anonymous when it carries no signature, else the verified
  * signer. Throws S3Error with S3's code for every failure. `now` is injectable for tests.
  */
-export function authenticate(req: AuthRequest, lookup: CredentialLookup, now: Date = new Date(), opts: AuthOptions = {}): AuthResult {
+export function authenticateV4(req: AuthRequest, lookup: CredentialLookup, now: Date = new Date(), opts: AuthOptions = {}): AuthResult {
   const maxSkewMs = opts.maxSkewMs ?? DEFAULT_MAX_SKEW_MS;
   const authorization = headerOf(req, 'authorization');
   const queryPairs = splitQuery(req.rawQuery);

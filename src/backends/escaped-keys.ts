@@ -10,6 +10,7 @@
  *
  * Each adapter says which keys need escaping; the code and the area's layout are shared.
  */
+import { RESERVED_PREFIX } from './reserved';
 
 const CODE_BASE = 0x4e00;
 const DIGIT_BITS = 12;
@@ -51,8 +52,6 @@ export function decodeBytes(code: string): Buffer | undefined {
   return Buffer.from(out);
 }
 
-/** Everything under this is s3mux's own in every store that has a reserved area. */
-export const RESERVED_PREFIX = '.s3mux/';
 /** Keys that cannot be names. */
 export const ESCAPED_PREFIX = `${RESERVED_PREFIX}k/`;
 /** Multipart upload records and parts of the stores that keep them as objects. */

@@ -31,6 +31,8 @@ export interface Services {
 
 export class S3Context {
   readonly query: URLSearchParams;
+  /** What the operation may do on the addressed bucket, once dispatch has authorized it. */
+  private allowed?: Action;
 
   constructor(
     readonly req: IncomingMessage,
@@ -57,8 +59,28 @@ export class S3Context {
     return this.target.key;
   }
 
-  /** The virtual bucket this request addresses, resolved through the routing table. */
-  bucket(name: string = this.bucketName): BucketView {
+  /**
+   * Authorizes the operation (`action`) on the addressed bucket; after this, `bucket()` opens it.
+   * Throws AccessDenied when the caller may not.
+   */
+  authorizeOperation(action: Action): void {
+    this.authorize(action, this.bucketName);
+    this.allowed = action;
+  }
+
+  /**
+   * A virtual bucket, resolved through the routing table, opened only once the caller may use
+   * it: `bucket()` is the addressed bucket, for the action dispatch authorized; any other
+   * bucket (a copy source) names the action it is opened for, and is authorized here.
+   */
+  bucket(): BucketView;
+  bucket(name: string, action: Action): BucketView;
+  bucket(name?: string, action?: Action): BucketView {
+    if (name === undefined) {
+      if (this.allowed === undefined) throw new Error('the operation opened its bucket without being authorized for it');
+      return new BucketView(this.services.router.resolve(this.bucketName));
+    }
+    this.authorize(action as Action, name);
     return new BucketView(this.services.router.resolve(name));
   }
 
@@ -66,7 +88,7 @@ export class S3Context {
    * Throws AccessDenied unless the caller may do `action` on the virtual bucket: by its
    * policy, or, for anonymous callers, on a public-read route.
    */
-  authorize(action: Action, bucket: string): void {
+  private authorize(action: Action, bucket: string): void {
     if (this.principal === ANONYMOUS) {
       const route = this.services.router.resolve(bucket);
       if (route.publicRead && PUBLIC_READ_ACTIONS.includes(action)) return;

@@ -76,12 +76,12 @@ export async function dispatch(req: IncomingMessage, res: ServerResponse, opts: 
         credentials: opts.credentials,
         signedBy: (signer) => {
           const signed = new S3Context(req, target, requestId, signer, principalOf(signer), opts.services);
-          if (op.action) signed.authorize(op.action, signed.bucketName);
+          if (op.action) signed.authorizeOperation(op.action);
           return signed;
         },
       });
     } else {
-      if (op.action) ctx.authorize(op.action, ctx.bucketName);
+      if (op.action) ctx.authorizeOperation(op.action);
       else if (auth.type === 'anonymous') throw new S3Error('AccessDenied', 'Anonymous access is not allowed here.');
       response = await op.handler(ctx);
     }

@@ -4,7 +4,7 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { S3Client, PutObjectCommand } from '@aws-sdk/client-s3';
 import { AwsChunkedDecoder, AwsChunkedOptions, parseTrailerHeader } from '../../src/s3/aws-chunked';
-import { authenticate, chunkSigningContext, ChunkSigningContext, EMPTY_SHA256 } from '../../src/auth/sigv4';
+import { authenticateV4 as authenticate, chunkSigningContext, ChunkSigningContext, EMPTY_SHA256 } from '../../src/auth/sigv4';
 import { VerifyingStream } from '../../src/s3/checksums';
 import { S3Error } from '../../src/errors';
 import { expectFailure } from '../helpers/s3-error';

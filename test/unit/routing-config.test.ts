@@ -63,7 +63,7 @@ function stubKits(kits: readonly BackendKit[] = BACKEND_KITS): { kits: BackendKi
 const MINIMAL = 'backends:\n  disk: { type: fs, root: ./data }\n';
 
 describe('routing-config examples', () => {
-  const files = fs.readdirSync(EXAMPLES).filter((f) => /\.(ya?ml|json)$/i.test(f)).sort();
+  const files = fs.readdirSync(EXAMPLES).filter((f) => /\.(ya?ml|json)$/i.test(f) && f !== 'schema.json').sort();
 
   it('finds the example tables', () => {
     expect(files).to.include.members(['local-dev.yaml', 'photos-readonly.yaml', 'multi-cloud.yaml', 'memory-test.json']);
@@ -226,7 +226,7 @@ describe('routing table validation', () => {
   });
 
   it('reports duplicate routes, in YAML and in JSON', () => {
-    const p = only(`${MINIMAL}routes:\n  photos: s3://a\n  photos: s3://b\n`);
+    const p = only(`${MINIMAL}routes:\n  photos: s3://aaa\n  photos: s3://bbb\n`);
     expect(p).to.include({ path: 'routes.photos', line: 5, column: 3, message: "duplicate route 'photos' (first defined at line 4)" });
     const json = '{\n  "backends": {"m": {"type": "memory"}},\n  "routes": {\n    "abc": "memory://m/a",\n    "abc": "memory://m/b"\n  }\n}\n';
     const q = only(json, '/cfg/t.json');
@@ -254,6 +254,26 @@ describe('routing table validation', () => {
     }
     for (const name of ['abc', 'photos', 'my.bucket', 'a-b-c', '123']) expect(bucketNameProblem(name), name).to.equal(undefined);
     expect(only(`${MINIMAL}routes:\n  "my.bucket": 'memory://m/b'\n  x: memory://m/b\n`).path).to.equal('routes.x');
+  });
+
+  it("checks the real bucket a route targets against the store's naming rules, saying which rule", () => {
+    const cases: [string, string][] = [
+      ['gs://goog-photos', "gcs bucket 'goog-photos' breaks the store's naming rules: GCS bucket names may not begin with 'goog'"],
+      ['gs://my-g00gle-bucket', "GCS bucket names may not contain 'google' or a look-alike of it"],
+      [`gs://${'a'.repeat(64)}.b`, 'each dot-separated part of a GCS bucket name is 1 to 63 characters long'],
+      ['az://my--container', "Azure container names may not contain two hyphens in a row ('--')"],
+      ['az://my_container', "Azure container names may contain only lowercase letters, digits and '-'"],
+      ['s3://Bad_Bucket', "bucket names may contain only lowercase letters, digits, '.' and '-'"],
+    ];
+    for (const [target, why] of cases) {
+      const p = only(`${MINIMAL}routes:\n  photos:\n    target: '${target}'\n`);
+      expect(p.path, target).to.equal('routes.photos.target');
+      expect(p.message, target).to.contain(why);
+    }
+    expect(only(`${MINIMAL}  az: { type: azure, account: a }\ndefault: disk\nroutes:\n  photos: { backend: az, bucket: ab--c }\n`).path).to.equal('routes.photos.bucket');
+    // Dotted GCS names up to 222 characters are fine; so are the ones each store allows.
+    const ok = parseRoutingTable(`${MINIMAL}routes:\n  aa1: gs://${'a'.repeat(60)}.${'b'.repeat(60)}\n  aa2: az://my-container\n  aa3: s3://my.bucket\n`, '/cfg/t.yaml');
+    expect(ok.routes).to.have.length(3);
   });
 
   it('rejects a literal secret and says to use <name>Env or <name>File', () => {
@@ -549,6 +569,15 @@ describe('checkConfigFile', () => {
     expect(r.ok).to.equal(true);
     expect(r.text).to.contain("default 'scratch'");
     expect(r.text).to.match(/photos -> fs:\/srv bucket 'photos' prefix '2024\/'\s+\[read-only\]/);
+  });
+
+  it('fails (exit non-zero) for a table serve would refuse: an unknown kind, a bucket name the store forbids', () => {
+    const file = path.join(tmp, 'refused.yaml');
+    fs.writeFileSync(file, 'backends:\n  o: { type: oci, namespace: n }\n  g: { type: gcs }\ndefault: g\nroutes:\n  photos: gs://googly\n');
+    const r = checkConfigFile(file);
+    expect(r.ok).to.equal(false);
+    expect(r.text).to.contain("backends.o.type: expected a backend type, one of fs, memory, s3, gcs, azure, github, got 'oci'");
+    expect(r.text).to.contain("routes.photos: gcs bucket 'googly' breaks the store's naming rules: GCS bucket names may not begin with 'goog'");
   });
 
   it('prints each problem as FILE:LINE:COL: path: message', () => {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { S3Client, PutObjectCommand, GetObjectCommand, ListObjectsV2Command, CreateMultipartUploadCommand, UploadPartCommand, DeleteObjectsCommand } from '@aws-sdk/client-s3';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { buildQueryString } from '@smithy/core/protocols';
-import { authenticate, AuthRequest, AuthResult, Identity, EMPTY_SHA256, UNSIGNED_PAYLOAD } from '../../src/auth/sigv4';
+import { authenticateV4 as authenticate, AuthRequest, AuthResult, Identity, EMPTY_SHA256, UNSIGNED_PAYLOAD } from '../../src/auth/sigv4';
 import { getSigningKey } from '../../src/auth/signing-key-cache';
 import { S3Error } from '../../src/errors';
 import { expectS3Error } from '../helpers/s3-error';

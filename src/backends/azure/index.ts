@@ -31,10 +31,10 @@ import { bodyFailure, S3Error } from '../../errors';
 import type { AzureSettings } from './settings';
 import { resolveSecret } from '../../auth/secrets';
 import type { BackendContext } from '../kit';
-import { checkWriteConditions, hasWriteConditions, unquoteEtag } from '../conditions';
+import { unquoteEtag } from '../conditions';
 import { isValidBucketName, validateBucketName, validateKey } from '../keys';
 import { compareKeys, directoryEntry, listFromSource, type ListSeek, type ListSource, type ListSourceItem } from '../listing';
-import { copyAttributes, storedAttributes } from '../fs/attributes';
+import { copyAttributes, storedAttributes } from '../attributes';
 import type {
   Backend,
   BackendCapabilities,
@@ -48,16 +48,18 @@ import type {
   ObjectSummary,
   PutOptions,
   Tag,
-  WriteConditions,
 } from '../types';
 import { blockId, chunksOf, MAX_BLOCK_SIZE, MAX_BLOCKS, MeasuredBody, newNonce, newOwner, once } from './blocks';
 import { makeServiceClient, type AzureConnection } from './client';
 import { azureTokenCredential, withS3TokenErrors } from './credential';
 import { isAzureError, toS3ErrorFromAzure, type ErrorContext } from './errors';
-import { escapedKeys, MarkerCache, mergeAscending, naturalNames, rawListing, wanted, type Opener } from './listing';
-import { fromAzure, toAzure, type AzureProps, type StoredExtras } from './metadata';
+import { escapedKeys, mergeAscending, naturalNames, rawListing, wanted } from './listing';
+import { fromAzure, metaOf, s3Etag, toAzure, type StoredExtras } from './metadata';
 import { AzureMultipartStore } from './multipart';
-import { blobNameOf, ESCAPED_PREFIX, RESERVED_PREFIX } from './names';
+import { blobNameOf, ESCAPED_PREFIX } from './names';
+import { RESERVED_PREFIX } from '../reserved';
+import { AzureStore } from './store';
+import { azureContainerNameProblem } from '../bucket-names';
 
 export interface AzureBackendOptions extends AzureConnection {
   /** A ready client instead of the connection settings (tests, embedding). */
@@ -67,35 +69,7 @@ export interface AzureBackendOptions extends AzureConnection {
 }
 
 const DEFAULT_BLOCK_SIZE = 8 * 1024 * 1024;
-/** Azure container names: 3-63 of [a-z0-9-], starting and ending alphanumeric, no '--'. */
-const CONTAINER_NAME = /^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/;
 const MAX_TAG_ATTEMPTS = 5;
-
-/** Properties of one blob version as getProperties or a listing gives them. */
-interface BlobVersion extends AzureProps {
-  contentLength?: number;
-  contentMD5?: Uint8Array;
-  etag?: string;
-  lastModified?: Date;
-}
-
-/** The S3 ETag of a blob version. */
-export function s3Etag(p: BlobVersion, extras: StoredExtras): string {
-  if (extras.etag) return unquoteEtag(extras.etag);
-  if (p.contentMD5 && p.contentMD5.length === 16) return Buffer.from(p.contentMD5).toString('hex');
-  return `${createHash('md5').update(unquoteEtag(p.etag ?? '')).digest('hex')}-1`;
-}
-
-export function metaOf(key: string, p: BlobVersion): ObjectMeta {
-  const { attrs, extras } = fromAzure(p);
-  return { ...attrs, key, size: p.contentLength ?? 0, etag: s3Etag(p, extras), lastModified: p.lastModified ?? new Date(0) };
-}
-
-/** The Azure access conditions that make a write a compare-and-swap on what was checked. */
-export interface Cas {
-  ifMatch?: string;
-  ifNoneMatch?: string;
-}
 
 class AzureObjectHandle implements ObjectHandle {
   constructor(
@@ -147,80 +121,24 @@ export class AzureBackend implements Backend {
   readonly multipart: AzureMultipartStore;
   readonly service: BlobServiceClient;
   readonly blockSize: number;
-  /** @internal */
-  readonly markers = new MarkerCache();
-
-  /** The same account without retries, for requests whose body is a stream read once. */
-  private readonly streamService: BlobServiceClient;
+  private readonly store: AzureStore;
 
   constructor(opts: AzureBackendOptions) {
     this.service = opts.serviceClient ?? makeServiceClient(opts);
     // One token credential for both (it caches its tokens).
     const token = isTokenCredential(this.service.credential) ? this.service.credential : undefined;
-    this.streamService = opts.serviceClient ?? makeServiceClient({ ...opts, credential: opts.credential ?? token }, 1);
+    const streamService = opts.serviceClient ?? makeServiceClient({ ...opts, credential: opts.credential ?? token }, 1);
     this.blockSize = Math.min(Math.max(opts.blockSize ?? DEFAULT_BLOCK_SIZE, 64 * 1024), MAX_BLOCK_SIZE);
-    this.multipart = new AzureMultipartStore(this);
+    this.store = new AzureStore(this.service, streamService, this.blockSize);
+    this.multipart = new AzureMultipartStore(this.store, this);
   }
 
   // ---------------------------------------------------------------- plumbing
 
-  /** @internal Runs an Azure call, mapping its errors. */
-  async call<T>(ctx: ErrorContext, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      throw toS3ErrorFromAzure(err, ctx);
-    }
-  }
-
-  /** @internal The container; NoSuchBucket right away for names Azure cannot have. */
-  container(bucket: string): ContainerClient {
-    if (typeof bucket !== 'string' || !CONTAINER_NAME.test(bucket)) throw new S3Error('NoSuchBucket', undefined, { BucketName: String(bucket) });
-    return this.service.getContainerClient(bucket);
-  }
-
-  /** @internal The block blob that holds `key`. */
-  blob(bucket: string, key: string): BlockBlobClient {
-    return this.container(bucket).getBlockBlobClient(blobNameOf(key));
-  }
-
-  /** @internal The same blob through the client without retries (for a streamed request body). */
-  streamingBlob(bucket: string, key: string): BlockBlobClient {
-    this.container(bucket);
-    return this.streamService.getContainerClient(bucket).getBlockBlobClient(blobNameOf(key));
-  }
-
-  /** @internal A listing opener over a container (with the marker cache). */
-  opener(container: ContainerClient, hierarchical: boolean, pageSize: number): Opener {
-    return (prefix, from) => rawListing(container, { prefix, hierarchical, from, pageSize, cache: this.markers })[Symbol.asyncIterator]();
-  }
-
-  /** @internal The current version's metadata and Azure ETag, or undefined when there is none. */
-  async current(bucket: string, key: string): Promise<{ meta: ObjectMeta; azureEtag?: string } | undefined> {
-    try {
-      const p = await this.blob(bucket, key).getProperties();
-      return { meta: metaOf(key, p), azureEtag: p.etag };
-    } catch (err) {
-      if (isAzureError(err, 'BlobNotFound')) return undefined;
-      throw toS3ErrorFromAzure(err, { bucket, key });
-    }
-  }
-
-  /**
-   * @internal Checks S3 write conditions on the current object and returns the Azure
-   * conditions that make the write apply only to that very version.
-   */
-  async cas(bucket: string, key: string, conditions: WriteConditions | undefined): Promise<Cas | undefined> {
-    if (!hasWriteConditions(conditions)) return undefined;
-    const cur = await this.current(bucket, key);
-    checkWriteConditions(cur?.meta, conditions);
-    return cur ? { ifMatch: cur.azureEtag } : { ifNoneMatch: '*' };
-  }
-
   // ---------------------------------------------------------------- buckets
 
   async listBuckets(): Promise<BucketInfo[]> {
-    return this.call({}, async () => {
+    return this.store.call({}, async () => {
       const out: BucketInfo[] = [];
       for await (const c of this.service.listContainers()) {
         if (!isValidBucketName(c.name)) continue;
@@ -232,11 +150,10 @@ export class AzureBackend implements Backend {
 
   async createBucket(bucket: string): Promise<void> {
     validateBucketName(bucket);
-    if (!CONTAINER_NAME.test(bucket)) {
-      throw new S3Error('InvalidBucketName', 'The specified bucket is not valid: Azure container names may hold only lowercase letters, digits and single hyphens.', { BucketName: bucket });
-    }
+    const rule = azureContainerNameProblem(bucket);
+    if (rule) throw new S3Error('InvalidBucketName', `The specified bucket is not valid: ${rule}.`, { BucketName: bucket });
     try {
-      await this.container(bucket).create();
+      await this.store.container(bucket).create();
     } catch (err) {
       if (isAzureError(err, 'ContainerBeingDeleted')) {
         throw new S3Error('ServiceUnavailable', 'A bucket of this name is still being deleted; try again in a minute.', { BucketName: bucket });
@@ -246,8 +163,8 @@ export class AzureBackend implements Backend {
   }
 
   async headBucket(bucket: string): Promise<BucketInfo> {
-    return this.call({ bucket }, async () => {
-      const p = await this.container(bucket).getProperties();
+    return this.store.call({ bucket }, async () => {
+      const p = await this.store.container(bucket).getProperties();
       return { name: bucket, creationDate: p.lastModified ?? new Date(0) };
     });
   }
@@ -258,8 +175,8 @@ export class AzureBackend implements Backend {
    * delete, so an object written between the check and the delete goes too.
    */
   async deleteBucket(bucket: string): Promise<void> {
-    const container = this.container(bucket);
-    await this.call({ bucket }, async () => {
+    const container = this.store.container(bucket);
+    await this.store.call({ bucket }, async () => {
       await container.getProperties();
       const top = rawListing(container, { prefix: '', hierarchical: true, pageSize: 10 });
       for await (const item of top) {
@@ -271,20 +188,20 @@ export class AzureBackend implements Backend {
       }
       await container.delete();
     });
-    this.markers.forget(`${bucket}\n`);
+    this.store.markers.forget(`${bucket}\n`);
   }
 
   // ---------------------------------------------------------------- reading
 
   async headObject(bucket: string, key: string): Promise<ObjectMeta> {
     validateKey(key);
-    return this.call({ bucket, key }, async () => metaOf(key, await this.blob(bucket, key).getProperties()));
+    return this.store.call({ bucket, key }, async () => metaOf(key, await this.store.blob(bucket, key).getProperties()));
   }
 
   async openObject(bucket: string, key: string): Promise<ObjectHandle> {
     validateKey(key);
-    const blob = this.blob(bucket, key);
-    const p = await this.call({ bucket, key }, () => blob.getProperties());
+    const blob = this.store.blob(bucket, key);
+    const p = await this.store.call({ bucket, key }, () => blob.getProperties());
     return new AzureObjectHandle(metaOf(key, p), blob, p.etag, { bucket, key });
   }
 
@@ -292,7 +209,7 @@ export class AzureBackend implements Backend {
 
   async putObject(bucket: string, key: string, body: Readable, attrs: ObjectAttributes, opts: PutOptions = {}): Promise<ObjectMeta> {
     validateKey(key);
-    const blob = this.blob(bucket, key);
+    const blob = this.store.blob(bucket, key);
     const ctx: ErrorContext = { bucket, key, multipart: false };
     const size = opts.size;
     const extras: StoredExtras = opts.etag ? { etag: unquoteEtag(opts.etag) } : {};
@@ -311,7 +228,7 @@ export class AzureBackend implements Backend {
       const nonce = newNonce();
       const id = blockId('P', owner, 0, nonce, 0);
       try {
-        await this.streamingBlob(bucket, key).stageBlock(id, once(measured), size, { abortSignal: measured.abort.signal });
+        await this.store.streamingBlob(bucket, key).stageBlock(id, once(measured), size, { abortSignal: measured.abort.signal });
       } catch (err) {
         measured.discard();
         throw measured.failure !== undefined ? bodyFailure(measured.failure) : toS3ErrorFromAzure(err, ctx);
@@ -319,9 +236,9 @@ export class AzureBackend implements Backend {
       await measured.ended();
       const md5 = measured.md5.digest();
       const stored = storedAttributes(attrs);
-      const cas = await this.cas(bucket, key, opts.conditions);
+      const cas = await this.store.cas(bucket, key, opts.conditions);
       const { headers, metadata } = toAzure(stored, extras);
-      const res = await this.call(ctx, () => blob.commitBlockList([id], { blobHTTPHeaders: { ...headers, blobContentMD5: md5 }, metadata, conditions: cas }));
+      const res = await this.store.call(ctx, () => blob.commitBlockList([id], { blobHTTPHeaders: { ...headers, blobContentMD5: md5 }, metadata, conditions: cas }));
       return finish(md5, size, res, stored);
     }
 
@@ -341,9 +258,9 @@ export class AzureBackend implements Backend {
       // The whole body fits in one Put Blob.
       const md5 = hash.digest();
       const stored = storedAttributes(attrs);
-      const cas = await this.cas(bucket, key, opts.conditions);
+      const cas = await this.store.cas(bucket, key, opts.conditions);
       const { headers, metadata } = toAzure(stored, extras);
-      const res = await this.call(ctx, () =>
+      const res = await this.store.call(ctx, () =>
         blob.upload(first!, first!.length, {
           blobHTTPHeaders: { ...headers, blobContentMD5: md5 },
           metadata,
@@ -364,7 +281,7 @@ export class AzureBackend implements Backend {
       ids.push(id);
       total += chunk.length;
       const md5 = createHash('md5').update(chunk).digest();
-      await this.call(ctx, () => blob.stageBlock(id, chunk, chunk.length, { transactionalContentMD5: md5 }));
+      await this.store.call(ctx, () => blob.stageBlock(id, chunk, chunk.length, { transactionalContentMD5: md5 }));
     };
     try {
       await stage(first);
@@ -387,15 +304,15 @@ export class AzureBackend implements Backend {
     }
     const md5 = hash.digest();
     const stored = storedAttributes(attrs);
-    const cas = await this.cas(bucket, key, opts.conditions);
+    const cas = await this.store.cas(bucket, key, opts.conditions);
     const { headers, metadata } = toAzure(stored, extras);
-    const res = await this.call(ctx, () => blob.commitBlockList(ids, { blobHTTPHeaders: { ...headers, blobContentMD5: md5 }, metadata, conditions: cas }));
+    const res = await this.store.call(ctx, () => blob.commitBlockList(ids, { blobHTTPHeaders: { ...headers, blobContentMD5: md5 }, metadata, conditions: cas }));
     return finish(md5, total, res, stored);
   }
 
   async deleteObject(bucket: string, key: string): Promise<void> {
     validateKey(key);
-    const blob = this.blob(bucket, key);
+    const blob = this.store.blob(bucket, key);
     try {
       await blob.delete({ deleteSnapshots: 'include' });
     } catch (err) {
@@ -410,10 +327,10 @@ export class AzureBackend implements Backend {
    */
   async setTags(bucket: string, key: string, tags: Tag[]): Promise<void> {
     validateKey(key);
-    const blob = this.blob(bucket, key);
+    const blob = this.store.blob(bucket, key);
     const ctx = { bucket, key };
     for (let attempt = 1; ; attempt++) {
-      const p = await this.call(ctx, () => blob.getProperties());
+      const p = await this.store.call(ctx, () => blob.getProperties());
       const { attrs, extras } = fromAzure(p);
       attrs.tags = tags.map((t) => ({ key: t.key, value: t.value }));
       if (!extras.etag && !(p.contentMD5 && p.contentMD5.length === 16)) extras.etag = s3Etag(p, extras);
@@ -437,9 +354,9 @@ export class AzureBackend implements Backend {
   async copyObject(srcBucket: string, srcKey: string, dstBucket: string, dstKey: string, attrs: ObjectAttributes | undefined): Promise<ObjectMeta> {
     validateKey(srcKey);
     validateKey(dstKey);
-    const src = this.blob(srcBucket, srcKey);
-    const dst = this.blob(dstBucket, dstKey);
-    const p = await this.call({ bucket: srcBucket, key: srcKey }, () => src.getProperties());
+    const src = this.store.blob(srcBucket, srcKey);
+    const dst = this.store.blob(dstBucket, dstKey);
+    const p = await this.store.call({ bucket: srcBucket, key: srcKey }, () => src.getProperties());
     const srcMeta = metaOf(srcKey, p);
     const { attrs: srcAttrs } = fromAzure(p);
     const ctx: ErrorContext = { bucket: dstBucket, key: dstKey };
@@ -458,19 +375,19 @@ export class AzureBackend implements Backend {
 
     let azureEtag: string | undefined;
     if (sameBlob) {
-      const r = await this.call(ctx, () => dst.setMetadata(metadata, { conditions: { ifMatch: p.etag } }));
+      const r = await this.store.call(ctx, () => dst.setMetadata(metadata, { conditions: { ifMatch: p.etag } }));
       azureEtag = r.etag;
     } else {
-      await this.call(ctx, () => this.container(dstBucket).getProperties());
-      const poller = await this.call(ctx, () =>
+      await this.store.call(ctx, () => this.store.container(dstBucket).getProperties());
+      const poller = await this.store.call(ctx, () =>
         dst.beginCopyFromURL(src.url, { metadata, sourceConditions: { ifMatch: p.etag }, intervalInMs: 500 }),
       );
-      const r = await this.call(ctx, () => poller.pollUntilDone());
+      const r = await this.store.call(ctx, () => poller.pollUntilDone());
       if (r.copyStatus && r.copyStatus !== 'success') throw new S3Error('InternalError', `Azure copy ended as ${r.copyStatus}.`);
       azureEtag = r.etag;
     }
     if (attrs !== undefined || sameBlob) {
-      await this.call(ctx, () => dst.setHTTPHeaders({ ...headers, blobContentMD5: md5 }, { conditions: azureEtag ? { ifMatch: azureEtag } : undefined }));
+      await this.store.call(ctx, () => dst.setHTTPHeaders({ ...headers, blobContentMD5: md5 }, { conditions: azureEtag ? { ifMatch: azureEtag } : undefined }));
     }
     return this.headObject(dstBucket, dstKey);
   }
@@ -478,7 +395,7 @@ export class AzureBackend implements Backend {
   // ---------------------------------------------------------------- listing
 
   async listObjects(bucket: string, opts: ListOptions): Promise<ListPage> {
-    const container = this.container(bucket);
+    const container = this.store.container(bucket);
     const prefix = opts.prefix ?? '';
     if (prefix.includes('\0') || Buffer.byteLength(prefix, 'utf8') > 1024) {
       await this.headBucket(bucket);
@@ -488,14 +405,14 @@ export class AzureBackend implements Backend {
     // With '/', Azure groups the virtual directories itself: one request per page of them.
     const hierarchical = opts.delimiter === '/';
     const source: ListSource = (seek) => this.source(container, seek, hierarchical, pageSize);
-    return this.call({ bucket }, () => listFromSource(source, { ...opts, prefix }, { canSeek: !hierarchical }));
+    return this.store.call({ bucket }, () => listFromSource(source, { ...opts, prefix }, { canSeek: !hierarchical }));
   }
 
   private source(container: ContainerClient, seek: ListSeek, hierarchical: boolean, pageSize: number): AsyncIterable<ListSourceItem> {
     if (seek.after !== undefined && !seek.after.startsWith(seek.prefix) && compareKeys(seek.after, seek.prefix) > 0) {
       return { [Symbol.asyncIterator]: async function* () {} }; // the position is past every key with the prefix
     }
-    const flat = this.opener(container, false, pageSize);
+    const flat = this.store.opener(container, false, pageSize);
     const self = this;
     const natural = async function* (): AsyncGenerator<ListSourceItem & { key: string }> {
       if (hierarchical && seek.after !== undefined && seek.after.startsWith(seek.prefix)) {
@@ -511,7 +428,7 @@ export class AzureBackend implements Backend {
           }
         }
       }
-      const open = hierarchical ? self.opener(container, true, pageSize) : flat;
+      const open = hierarchical ? self.store.opener(container, true, pageSize) : flat;
       for await (const item of naturalNames(open, seek)) {
         if (!wanted(item.name, seek)) continue;
         yield item.blob ? summaryOf(item.name, item.blob) : directoryEntry(item.name);

@@ -1,5 +1,6 @@
 /** The `azure` kind: Azure Blob Storage; containers are the buckets. */
 import { defineKit, UriError } from '../kit';
+import { azureContainerNameProblem } from '../bucket-names';
 import { authorityAndPath, bucketAndPrefix, joinPrefix } from '../uri-parts';
 import { azureSettings } from './settings';
 
@@ -26,6 +27,7 @@ export const azureKit = defineKit({
   ],
   credentialKinds: ['accountKey', 'sasToken', 'connectionString', 'servicePrincipal', 'managedIdentity', 'workloadIdentity', 'azureCli', 'default chain'],
   implicitName: (s) => `azure:${s.account ?? 'default'}`,
+  bucketNameProblem: azureContainerNameProblem,
   // Loaded on first use: the Azure SDK adds ~0.5 s to every start.
   create: (settings, context) => (require('./index') as typeof import('./index')).azureBackendFromSpec(settings, context),
 });

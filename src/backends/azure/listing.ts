@@ -23,7 +23,8 @@ import type { BlobItem, ContainerClient } from '@azure/storage-blob';
 import { Peekable, seekWants, type ListSeek } from '../listing';
 
 export { mergeAscending } from '../listing';
-import { escapedPrefixFor, keyOfEscaped, RESERVED_PREFIX } from './names';
+import { escapedPrefixFor, keyOfEscaped } from './names';
+import { RESERVED_PREFIX } from '../reserved';
 
 /** One entry of an Azure listing: a blob, or (hierarchical listings) a virtual directory. */
 export interface RawItem {

@@ -18,7 +18,9 @@
  * surrounding spaces, or that starts with '~', is stored as '~' + base64url of its UTF-8
  * bytes (so '' becomes '~').
  */
-import type { ObjectAttributes } from '../types';
+import { createHash } from 'node:crypto';
+import { unquoteEtag } from '../conditions';
+import type { ObjectAttributes, ObjectMeta } from '../types';
 import { extraFields, readExtraField } from '../attribute-strings';
 
 export const SYS = 's3mux_';
@@ -161,4 +163,24 @@ export function fromAzure(p: AzureProps): { attrs: ObjectAttributes; extras: Sto
     }
   }
   return { attrs, extras };
+}
+
+/** Properties of one blob version as getProperties or a listing gives them. */
+export interface BlobVersion extends AzureProps {
+  contentLength?: number;
+  contentMD5?: Uint8Array;
+  etag?: string;
+  lastModified?: Date;
+}
+
+/** The S3 ETag of a blob version. */
+export function s3Etag(p: BlobVersion, extras: StoredExtras): string {
+  if (extras.etag) return unquoteEtag(extras.etag);
+  if (p.contentMD5 && p.contentMD5.length === 16) return Buffer.from(p.contentMD5).toString('hex');
+  return `${createHash('md5').update(unquoteEtag(p.etag ?? '')).digest('hex')}-1`;
+}
+
+export function metaOf(key: string, p: BlobVersion): ObjectMeta {
+  const { attrs, extras } = fromAzure(p);
+  return { ...attrs, key, size: p.contentLength ?? 0, etag: s3Etag(p, extras), lastModified: p.lastModified ?? new Date(0) };
 }

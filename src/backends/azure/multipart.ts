@@ -29,6 +29,7 @@ import type { Readable } from 'node:stream';
 import { bodyFailure, S3Error } from '../../errors';
 import { StagedMultipartStore } from '../multipart/staged';
 import type {
+  Backend,
   ListPartsOptions,
   ListPartsPage,
   ListUploadsOptions,
@@ -42,11 +43,11 @@ import type {
 } from '../types';
 import { blockId, chunksOf, MAX_BLOCK_SIZE, MAX_BLOCKS, MeasuredBody, newNonce, once } from './blocks';
 import { isAzureError, toS3ErrorFromAzure } from './errors';
-import type { AzureBackend } from './index';
+import type { AzureStore } from './store';
 import { rawListing } from './listing';
 import { decodeValue, encodeValue, fromAzure, SYS, toAzure } from './metadata';
 import { UPLOADS_PREFIX } from './names';
-import { DEFAULT_CONTENT_TYPE, copyAttributes } from '../fs/attributes';
+import { DEFAULT_CONTENT_TYPE, copyAttributes } from '../attributes';
 
 const UPLOAD_ID = /^[A-Za-z0-9_-]{22}$/;
 const M = {
@@ -104,11 +105,11 @@ export class AzureMultipartStore implements MultipartStore {
   /** The generic store, used only for its ListMultipartUploads paging over our markers. */
   private readonly lister: StagedMultipartStore;
 
-  constructor(private readonly be: AzureBackend) {
+  constructor(private readonly be: AzureStore, backend: Backend) {
     const unused = (): never => {
       throw new Error('not used');
     };
-    this.lister = new StagedMultipartStore(be, {
+    this.lister = new StagedMultipartStore(backend, {
       listUploads: (bucket) => this.allUploads(bucket),
       createUpload: unused,
       getUpload: unused,

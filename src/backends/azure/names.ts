@@ -16,9 +16,10 @@
  * Those keys are stored in the reserved area `.s3mux/k/` in an order-preserving code
  * (../escaped-keys.ts), listed in order and merged with the natural names (listing.ts).
  */
-import { KeyNames, RESERVED_PREFIX } from '../escaped-keys';
+import { KeyNames } from '../escaped-keys';
+import { RESERVED_PREFIX } from '../reserved';
 
-export { decodeBytes, encodeBytes, ESCAPED_PREFIX, RESERVED_PREFIX, UPLOADS_PREFIX } from '../escaped-keys';
+export { decodeBytes, encodeBytes, ESCAPED_PREFIX, UPLOADS_PREFIX } from '../escaped-keys';
 
 /** Azure's limit on the number of '/'-separated segments of a blob name. */
 const MAX_SEGMENTS = 254;

@@ -30,7 +30,8 @@ import type {
   Tag,
   WriteConditions,
 } from '../types';
-import { copyAttributes, DEFAULT_CONTENT_TYPE, guessContentType, storedAttributes } from './attributes';
+import { copyAttributes, DEFAULT_CONTENT_TYPE, storedAttributes } from '../attributes';
+import { guessContentType } from './content-type';
 import { FileRangeReadable, FsObjectHandle } from './handle';
 import { isErrno, Layout } from './layout';
 import { lockKey, rootState, type RootState } from './locks';

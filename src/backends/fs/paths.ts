@@ -22,17 +22,16 @@
  */
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
+import { RESERVED_NAME } from '../reserved';
 
-/** Every internal name starts with this; no key segment can produce a natural name with it. */
-export const RESERVED_PREFIX = '.s3mux';
-/** `<root>/.s3mux`: metadata, temp files, name registry. */
-export const INTERNAL_DIR = '.s3mux';
+/** `<root>/.s3mux`: metadata, temp files, name registry. Every internal name starts with it; no key segment can produce a natural name with it. */
+export const INTERNAL_DIR = RESERVED_NAME;
 /** A directory-form object's bytes inside its directory. */
-export const SELF_NAME = '.s3mux-self';
+export const SELF_NAME = `${RESERVED_NAME}-self`;
 /** Escaped segment: `.s3mux~` + the raw segment. */
-export const ESCAPE_PREFIX = '.s3mux~';
+export const ESCAPE_PREFIX = `${RESERVED_NAME}~`;
 /** Hashed (long) segment: `.s3mux#` + 64 hex digits. */
-export const HASH_PREFIX = '.s3mux#';
+export const HASH_PREFIX = `${RESERVED_NAME}#`;
 /** Sidecar suffix in the metadata tree. */
 export const META_SUFFIX = '.meta';
 /** Longest file name (bytes) on the filesystems we target. */
@@ -43,7 +42,7 @@ export function sha256Hex(s: string): string {
 }
 
 function isReservedLike(s: string): boolean {
-  return s.slice(0, RESERVED_PREFIX.length).toLowerCase() === RESERVED_PREFIX;
+  return s.slice(0, RESERVED_NAME.length).toLowerCase() === RESERVED_NAME;
 }
 
 function needsEscape(seg: string): boolean {

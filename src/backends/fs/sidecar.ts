@@ -7,7 +7,7 @@
 import { promises as fsp, type Stats } from 'node:fs';
 import * as path from 'node:path';
 import type { ObjectAttributes, ObjectMeta, ObjectSummary } from '../types';
-import { copyAttributes } from './attributes';
+import { copyAttributes } from '../attributes';
 import { isErrno, type Layout } from './layout';
 
 export interface FileIdentity {

@@ -21,31 +21,32 @@
  *   putObject (parts.ts).
  * - Errors: one table (errors.ts); retries: the SDK's, configured in client.ts.
  */
-import { createHash } from 'node:crypto';
-import { PassThrough, Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import type { Bucket, File, Storage } from '@google-cloud/storage';
-import { bodyFailure, S3Error } from '../../errors';
+import { PassThrough, Readable } from 'node:stream';
+import type { File, Storage } from '@google-cloud/storage';
+import { S3Error } from '../../errors';
 import type { GcsSettings } from './settings';
 import { resolveSecret } from '../../auth/secrets';
 import type { BackendContext } from '../kit';
-import { checkWriteConditions, hasWriteConditions, unquoteEtag } from '../conditions';
-import { ESCAPED_PREFIX, RESERVED_PREFIX, UPLOADS_PREFIX } from '../escaped-keys';
+import { unquoteEtag } from '../conditions';
+import { ESCAPED_PREFIX, UPLOADS_PREFIX } from '../escaped-keys';
+import { RESERVED_PREFIX } from '../reserved';
 import { isValidBucketName, validateBucketName, validateKey } from '../keys';
 import { compareKeys, directoryEntry, listFromSource, mergeAscending, seekWants, type ListSeek, type ListSource, type ListSourceItem } from '../listing';
-import { copyAttributes, storedAttributes } from '../fs/attributes';
+import { copyAttributes, storedAttributes } from '../attributes';
 import { StagedMultipartStore } from '../multipart/staged';
 import type {
   Backend, BackendCapabilities, BucketInfo, ByteRange, ListOptions, ListPage, ObjectAttributes, ObjectHandle, ObjectMeta,
-  ObjectSummary, PutOptions, Tag, WriteConditions,
+  ObjectSummary, PutOptions, Tag,
 } from '../types';
 import { makeStorage, type GcsConnection } from './client';
-import { isGcsNotFound, isMissingObject, isPreconditionFailure, toS3ErrorFromGcs, type ErrorContext } from './errors';
+import { isPreconditionFailure, toS3ErrorFromGcs, type ErrorContext } from './errors';
 import { clearedFields, dateOf, fromGcs, metaOf, replacingMetadata, s3Etag, toGcs, type GcsResource, type StoredExtras } from './metadata';
 
 export { metaOf, s3Etag } from './metadata';
 import { gcsNames } from './names';
 import { GcsPartStorage } from './parts';
+import { GcsStore } from './store';
+import { gcsBucketNameProblem } from '../bucket-names';
 
 export interface GcsBackendOptions extends GcsConnection {
   /** A ready client instead of the connection settings (tests, embedding). */
@@ -67,8 +68,6 @@ export interface GcsBackendOptions extends GcsConnection {
 /** What the firebase-tools Storage emulator lacks (`emulator: true` in a routing table). */
 export const FIREBASE_EMULATOR_GAPS = { compose: false, rewrite: false, bucketApi: false, patch: false } as const;
 
-/** GCS bucket names: 3-63 of [a-z0-9._-], starting and ending alphanumeric (S3's rules are narrower still). */
-const GCS_BUCKET_NAME = /^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$/;
 const MAX_TAG_ATTEMPTS = 5;
 /** The first name after every name in the reserved area ('/' + 1 is '0'). */
 const PAST_RESERVED = RESERVED_PREFIX.slice(0, -1) + '0';
@@ -111,8 +110,8 @@ export class GcsBackend implements Backend {
   readonly multipart: StagedMultipartStore;
   readonly storage: Storage;
   readonly copyObject?: Backend['copyObject'];
-  /** @internal */
-  readonly parts: GcsPartStorage;
+  private readonly store: GcsStore;
+  private readonly parts: GcsPartStorage;
   private readonly bucketApi: boolean;
   private readonly patch: boolean;
 
@@ -123,103 +122,19 @@ export class GcsBackend implements Backend {
     if (rewrite) this.copyObject = (sb, sk, db, dk, attrs) => this.rewriteObject(sb, sk, db, dk, attrs);
     this.bucketApi = opts.bucketApi ?? true;
     this.patch = opts.patch ?? true;
-    this.parts = new GcsPartStorage(this, opts.compose ?? true);
+    this.store = new GcsStore(this.storage, this.bucketApi);
+    this.parts = new GcsPartStorage(this.store, opts.compose ?? true);
     this.multipart = new StagedMultipartStore(this, this.parts);
   }
 
   // ---------------------------------------------------------------- plumbing
-
-  /** @internal Runs a GCS call, mapping its errors. */
-  async call<T>(ctx: ErrorContext, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      throw toS3ErrorFromGcs(err, ctx);
-    }
-  }
-
-  /** @internal The bucket; NoSuchBucket right away for names GCS cannot have. */
-  bucket(bucket: string): Bucket {
-    if (typeof bucket !== 'string' || !GCS_BUCKET_NAME.test(bucket)) throw new S3Error('NoSuchBucket', undefined, { BucketName: String(bucket) });
-    return this.storage.bucket(bucket);
-  }
-
-  /** @internal The object that holds `key` (a given generation of it). */
-  file(bucket: string, key: string, generation?: string | number): File {
-    return this.bucket(bucket).file(gcsNames.nameOf(key), generation !== undefined ? { generation } : undefined);
-  }
-
-  /** @internal The current version's resource, or undefined when there is none. */
-  async current(bucket: string, name: string): Promise<GcsResource | undefined> {
-    try {
-      const [r] = await this.bucket(bucket).file(name).getMetadata();
-      return r as GcsResource;
-    } catch (err) {
-      if (isMissingObject(err)) return undefined;
-      throw toS3ErrorFromGcs(err, { bucket, key: name });
-    }
-  }
-
-  /**
-   * @internal Checks S3 write conditions on the current object and returns the generation
-   * the write must meet (0: no object), or undefined when there are no conditions.
-   */
-  async generationFor(bucket: string, key: string, conditions: WriteConditions | undefined): Promise<number | undefined> {
-    if (!hasWriteConditions(conditions)) return undefined;
-    const cur = await this.current(bucket, gcsNames.nameOf(key));
-    checkWriteConditions(cur ? metaOf(key, cur) : undefined, conditions);
-    return cur ? Number(cur.generation) : 0;
-  }
-
-  /**
-   * @internal Streams `body` into object `name` in one upload request with `resource` as its
-   * fields; the request completes only if the body ends cleanly. Returns the stored resource
-   * and the MD5 of what was sent.
-   */
-  async upload(
-    bucket: string, name: string, body: Readable, resource: GcsResource, ctx: ErrorContext, ifGenerationMatch?: number, expectedSize?: number,
-  ): Promise<{ resource: GcsResource; md5: string; size: number }> {
-    const file = this.bucket(bucket).file(name);
-    const hash = createHash('md5');
-    let size = 0;
-    let bodyError: unknown;
-    body.once('error', (err) => {
-      bodyError ??= err;
-    });
-    const measure = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
-        hash.update(chunk);
-        size += chunk.length;
-        cb(null, chunk);
-      },
-      flush(cb) {
-        // Failing here aborts the upload request before it ends: nothing is stored.
-        cb(expectedSize !== undefined && size !== expectedSize ? new S3Error('IncompleteBody') : null);
-      },
-    });
-    const ws = file.createWriteStream({
-      resumable: false,
-      validation: false,
-      contentType: resource.contentType,
-      metadata: resource,
-      ...(ifGenerationMatch !== undefined ? { preconditionOpts: { ifGenerationMatch } } : {}),
-    });
-    try {
-      await pipeline(body, measure, ws);
-    } catch (err) {
-      if (bodyError !== undefined) throw bodyFailure(bodyError);
-      if (err instanceof S3Error) throw err;
-      throw toS3ErrorFromGcs(err, ctx);
-    }
-    return { resource: file.metadata as GcsResource, md5: hash.digest('hex'), size };
-  }
 
   // ---------------------------------------------------------------- buckets
 
   async listBuckets(): Promise<BucketInfo[]> {
     // Without the bucket API there is no list of buckets: only the ones routes name.
     if (!this.bucketApi) return [];
-    return this.call({}, async () => {
+    return this.store.call({}, async () => {
       const [buckets] = await this.storage.getBuckets();
       return buckets
         .filter((b) => isValidBucketName(b.name))
@@ -230,9 +145,8 @@ export class GcsBackend implements Backend {
 
   async createBucket(bucket: string): Promise<void> {
     validateBucketName(bucket);
-    if (!GCS_BUCKET_NAME.test(bucket) || bucket.startsWith('goog') || bucket.includes('google')) {
-      throw new S3Error('InvalidBucketName', "The specified bucket is not valid: GCS bucket names may not begin with 'goog' or contain 'google'.", { BucketName: bucket });
-    }
+    const rule = gcsBucketNameProblem(bucket);
+    if (rule) throw new S3Error('InvalidBucketName', `The specified bucket is not valid: ${rule}.`, { BucketName: bucket });
     if (!this.bucketApi) return;
     try {
       await this.storage.createBucket(bucket);
@@ -246,9 +160,9 @@ export class GcsBackend implements Backend {
   }
 
   async headBucket(bucket: string): Promise<BucketInfo> {
-    const b = this.bucket(bucket);
+    const b = this.store.bucket(bucket);
     if (!this.bucketApi) return { name: bucket, creationDate: new Date(0) };
-    return this.call({ bucket }, async () => {
+    return this.store.call({ bucket }, async () => {
       const [m] = await b.getMetadata();
       return { name: bucket, creationDate: new Date(String(m.timeCreated ?? 0)) };
     });
@@ -259,17 +173,17 @@ export class GcsBackend implements Backend {
    * first, as S3 discards them with the bucket.
    */
   async deleteBucket(bucket: string): Promise<void> {
-    const b = this.bucket(bucket);
+    const b = this.store.bucket(bucket);
     await this.headBucket(bucket);
     // Grouped at '/', the whole reserved area is one entry, whatever it holds.
-    for await (const r of this.names(bucket, '', undefined, 10, '/')) {
+    for await (const r of this.store.names(bucket, '', undefined, 10, '/')) {
       if (r.name !== RESERVED_PREFIX) throw new S3Error('BucketNotEmpty', undefined, { BucketName: bucket });
     }
-    for await (const _ of this.names(bucket, ESCAPED_PREFIX, undefined, 1)) throw new S3Error('BucketNotEmpty', undefined, { BucketName: bucket });
-    for await (const r of this.names(bucket, UPLOADS_PREFIX, undefined, PAGE_SIZE)) {
-      await this.call({ bucket }, () => b.file(r.name!).delete({ ignoreNotFound: true }));
+    for await (const _ of this.store.names(bucket, ESCAPED_PREFIX, undefined, 1)) throw new S3Error('BucketNotEmpty', undefined, { BucketName: bucket });
+    for await (const r of this.store.names(bucket, UPLOADS_PREFIX, undefined, PAGE_SIZE)) {
+      await this.store.call({ bucket }, () => b.file(r.name!).delete({ ignoreNotFound: true }));
     }
-    if (this.bucketApi) await this.call({ bucket }, () => b.delete());
+    if (this.bucketApi) await this.store.call({ bucket }, () => b.delete());
   }
 
   // ---------------------------------------------------------------- reading
@@ -280,13 +194,13 @@ export class GcsBackend implements Backend {
 
   async openObject(bucket: string, key: string): Promise<ObjectHandle> {
     const meta = await this.headObjectWithGeneration(bucket, key);
-    return new GcsObjectHandle(meta.meta, this.file(bucket, key, meta.generation), meta.generation, { bucket, key });
+    return new GcsObjectHandle(meta.meta, this.store.file(bucket, key, meta.generation), meta.generation, { bucket, key });
   }
 
   private async headObjectWithGeneration(bucket: string, key: string): Promise<{ meta: ObjectMeta; generation?: string }> {
     validateKey(key);
-    return this.call({ bucket, key }, async () => {
-      const [r] = await this.file(bucket, key).getMetadata();
+    return this.store.call({ bucket, key }, async () => {
+      const [r] = await this.store.file(bucket, key).getMetadata();
       const res = r as GcsResource;
       return { meta: metaOf(key, res), generation: res.generation !== undefined ? String(res.generation) : undefined };
     });
@@ -297,10 +211,10 @@ export class GcsBackend implements Backend {
   async putObject(bucket: string, key: string, body: Readable, attrs: ObjectAttributes, opts: PutOptions = {}): Promise<ObjectMeta> {
     validateKey(key);
     const ctx: ErrorContext = { bucket, key };
-    this.bucket(bucket);
+    this.store.bucket(bucket);
     let generation: number | undefined;
     try {
-      generation = await this.generationFor(bucket, key, opts.conditions);
+      generation = await this.store.generationFor(bucket, key, opts.conditions);
     } catch (err) {
       body.resume();
       throw err;
@@ -308,14 +222,14 @@ export class GcsBackend implements Backend {
     const stored = storedAttributes(attrs);
     const extras: StoredExtras = opts.etag ? { etag: unquoteEtag(opts.etag) } : {};
     const name = gcsNames.nameOf(key);
-    const up = await this.upload(bucket, name, body, toGcs(stored, extras), ctx, generation, opts.size);
+    const up = await this.store.upload(bucket, name, body, toGcs(stored, extras), ctx, generation, opts.size);
     let resource = up.resource;
     // Trailing checksums arrive with the end of the body, after the object's fields were sent.
     const late = storedAttributes(attrs);
     // Without patch (the emulator) they are verified but not kept.
     if (this.patch && JSON.stringify(late.checksums ?? {}) !== JSON.stringify(stored.checksums ?? {})) {
-      const file = this.bucket(bucket).file(name);
-      await this.call(ctx, () =>
+      const file = this.store.bucket(bucket).file(name);
+      await this.store.call(ctx, () =>
         file.setMetadata({ metadata: toGcs(late, extras).metadata }, { ifGenerationMatch: Number(resource.generation), ifMetagenerationMatch: Number(resource.metageneration) }),
       );
       resource = { ...resource, ...(file.metadata as GcsResource) };
@@ -326,7 +240,7 @@ export class GcsBackend implements Backend {
   async deleteObject(bucket: string, key: string): Promise<void> {
     validateKey(key);
     try {
-      await this.file(bucket, key).delete();
+      await this.store.file(bucket, key).delete();
     } catch (err) {
       const s3 = toS3ErrorFromGcs(err, { bucket, key });
       if (s3.code !== 'NoSuchKey') throw s3;
@@ -336,14 +250,14 @@ export class GcsBackend implements Backend {
   /** Tags live in metadata: a patch conditional on the metageneration read. The ETag stays. */
   async setTags(bucket: string, key: string, tags: Tag[]): Promise<void> {
     validateKey(key);
-    const file = this.file(bucket, key);
+    const file = this.store.file(bucket, key);
     const ctx = { bucket, key };
     if (!this.patch) {
       await this.headObject(bucket, key);
       throw new S3Error('NotImplemented', 'The storage backend cannot change object metadata: tags can only be set when the object is written.');
     }
     for (let attempt = 1; ; attempt++) {
-      const [r] = await this.call(ctx, () => file.getMetadata());
+      const [r] = await this.store.call(ctx, () => file.getMetadata());
       const res = r as GcsResource;
       const { attrs } = fromGcs(res);
       attrs.tags = tags.map((t) => ({ key: t.key, value: t.value }));
@@ -366,7 +280,7 @@ export class GcsBackend implements Backend {
   private async rewriteObject(srcBucket: string, srcKey: string, dstBucket: string, dstKey: string, attrs: ObjectAttributes | undefined): Promise<ObjectMeta> {
     validateKey(srcKey);
     validateKey(dstKey);
-    const src = await this.call({ bucket: srcBucket, key: srcKey }, async () => (await this.file(srcBucket, srcKey).getMetadata())[0] as GcsResource);
+    const src = await this.store.call({ bucket: srcBucket, key: srcKey }, async () => (await this.store.file(srcBucket, srcKey).getMetadata())[0] as GcsResource);
     const srcMeta = metaOf(srcKey, src);
     const { attrs: srcAttrs } = fromGcs(src);
     let stored: ObjectAttributes;
@@ -383,9 +297,9 @@ export class GcsBackend implements Backend {
     const resource = { ...clearedFields(src), ...fields, metadata: replacingMetadata(src.metadata, fields.metadata) };
     const ctx: ErrorContext = { bucket: dstBucket, key: dstKey };
     await this.headBucket(dstBucket);
-    const source = this.file(srcBucket, srcKey, String(src.generation));
-    const dest = this.file(dstBucket, dstKey);
-    await this.call(ctx, async () => {
+    const source = this.store.file(srcBucket, srcKey, String(src.generation));
+    const dest = this.store.file(dstBucket, dstKey);
+    await this.store.call(ctx, async () => {
       await source.copy(dest, resource as never);
     });
     return this.headObject(dstBucket, dstKey);
@@ -393,46 +307,8 @@ export class GcsBackend implements Backend {
 
   // ---------------------------------------------------------------- listing
 
-  /**
-   * @internal Object resources with names starting with `prefix`, in order, from `from`
-   * (inclusive) on; `pageSize` per request.
-   */
-  async *names(bucket: string, prefix: string, from: string | undefined, pageSize: number, delimiter?: string): AsyncGenerator<GcsResource & { name: string; isPrefix?: boolean }> {
-    const b = this.bucket(bucket);
-    let pageToken: string | undefined;
-    let lastPrefix: string | undefined;
-    do {
-      let page;
-      try {
-        page = await b.getFiles({
-          prefix,
-          autoPaginate: false,
-          maxResults: pageSize,
-          ...(from !== undefined && from > prefix ? { startOffset: from } : {}),
-          ...(delimiter !== undefined ? { delimiter } : {}),
-          ...(pageToken !== undefined ? { pageToken } : {}),
-        });
-      } catch (err) {
-        // Without the bucket API a bucket nothing was written to yet is simply empty.
-        if (!this.bucketApi && isGcsNotFound(err)) return;
-        throw toS3ErrorFromGcs(err, { bucket });
-      }
-      const [files, next, raw] = page;
-      const items: (GcsResource & { name: string; isPrefix?: boolean })[] = files.map((f) => ({ ...(f.metadata as GcsResource), name: f.name }));
-      for (const p of ((raw as { prefixes?: string[] } | undefined)?.prefixes ?? [])) {
-        if (p !== lastPrefix) items.push({ name: p, isPrefix: true });
-      }
-      items.sort((x, y) => compareKeys(x.name, y.name));
-      for (const item of items) {
-        if (item.isPrefix) lastPrefix = item.name;
-        yield item;
-      }
-      pageToken = (next as { pageToken?: string } | null | undefined)?.pageToken;
-    } while (pageToken);
-  }
-
   async listObjects(bucket: string, opts: ListOptions): Promise<ListPage> {
-    this.bucket(bucket);
+    this.store.bucket(bucket);
     const prefix = opts.prefix ?? '';
     if (prefix.includes('\0') || Buffer.byteLength(prefix, 'utf8') > 1024) {
       await this.headBucket(bucket);
@@ -455,7 +331,7 @@ export class GcsBackend implements Backend {
         // the position, and a grouped listing from there would give it before the position: look for one.
         const i = seek.after!.indexOf('/', seek.prefix.length);
         if (i >= 0 && !(seek.skipSubtree && i === seek.after!.length - 1)) {
-          for await (const item of self.names(bucket, seek.after!.slice(0, i + 1), from, 2)) {
+          for await (const item of self.store.names(bucket, seek.after!.slice(0, i + 1), from, 2)) {
             if (item.name.startsWith(RESERVED_PREFIX) || !seekWants(item.name, seek)) continue;
             yield summaryOf(item.name, item);
             break;
@@ -467,7 +343,7 @@ export class GcsBackend implements Backend {
       let start = from;
       for (let reseeked = false; ; reseeked = true) {
         let skipReserved = false;
-        for await (const item of self.names(bucket, seek.prefix, start, PAGE_SIZE, hierarchical ? '/' : undefined)) {
+        for await (const item of self.store.names(bucket, seek.prefix, start, PAGE_SIZE, hierarchical ? '/' : undefined)) {
           // A store that ignores startOffset (the emulator) starts from the beginning again.
           if (reseeked && compareKeys(item.name, PAST_RESERVED) < 0) continue;
           if (item.name.startsWith(RESERVED_PREFIX)) {
@@ -486,7 +362,7 @@ export class GcsBackend implements Backend {
     };
     const escaped = async function* (): AsyncGenerator<ListSourceItem & { key: string }> {
       const codeFrom = from !== undefined ? gcsNames.escapedPrefixFor(from) : undefined;
-      for await (const item of self.names(bucket, gcsNames.escapedPrefixFor(seek.prefix), codeFrom, PAGE_SIZE)) {
+      for await (const item of self.store.names(bucket, gcsNames.escapedPrefixFor(seek.prefix), codeFrom, PAGE_SIZE)) {
         const key = gcsNames.keyOfEscaped(item.name);
         if (key !== undefined && seekWants(key, seek)) yield summaryOf(key, item);
       }

@@ -7,7 +7,8 @@
  * under s3mux's reserved area `.s3mux/`. Those keys live in the reserved area in an
  * order-preserving code (../escaped-keys.ts).
  */
-import { KeyNames, RESERVED_PREFIX } from '../escaped-keys';
+import { KeyNames } from '../escaped-keys';
+import { RESERVED_PREFIX } from '../reserved';
 
 const BAD_CHARS = /[\u0000-\u001f\u007f\ufffe\uffff]/;
 const ACME = '.well-known/acme-challenge/';

@@ -17,13 +17,13 @@ import { Readable } from 'node:stream';
 import type { File } from '@google-cloud/storage';
 import { S3Error } from '../../errors';
 import { UPLOADS_PREFIX } from '../escaped-keys';
-import { storedAttributes } from '../fs/attributes';
+import { storedAttributes } from '../attributes';
 import type { PartStorage } from '../multipart/staged';
 import type { ObjectAttributes, ObjectMeta, PartInfo, PutOptions, UploadInfo } from '../types';
 import { isMissingObject, toS3ErrorFromGcs } from './errors';
 import { metaOf, SYS, toGcs, type GcsResource } from './metadata';
 import { gcsNames } from './names';
-import type { GcsBackend } from './index';
+import type { GcsStore } from './store';
 
 /** GCS's limit of source objects per compose request. */
 export const MAX_COMPOSE_SOURCES = 32;
@@ -62,7 +62,7 @@ function request<T>(file: File, reqOpts: Record<string, unknown>): Promise<T> {
 export class GcsPartStorage implements PartStorage {
   readonly assemble?: PartStorage['assemble'];
 
-  constructor(private readonly backend: GcsBackend, compose: boolean) {
+  constructor(private readonly backend: GcsStore, compose: boolean) {
     if (compose) this.assemble = (bucket, upload, parts, attrs, opts) => this.compose(bucket, upload, parts, attrs, opts);
   }
 

@@ -42,10 +42,12 @@ import type {
 import { makeOctokit, RateGate, type GithubConnection } from './client';
 import { httpStatus, isAlreadyExists, toS3ErrorFromGithub, type ErrorContext } from './errors';
 import { ALL_RELEASES, EMPTY_BODY, foldName, isEmptyName, keyOf, nameOf, namesOf, RESERVED } from './names';
+import type { GithubAsset, GithubRelease } from './model';
 import { GithubPartStorage } from './parts';
 import { spool } from './spool';
 
 export { ALL_RELEASES } from './names';
+export type { GithubAsset, GithubRelease } from './model';
 
 /** GitHub: "each file included in a release must be under 2 GiB". */
 export const MAX_ASSET_SIZE = 2 * 1024 ** 3 - 1;
@@ -53,26 +55,6 @@ export const MAX_ASSET_SIZE = 2 * 1024 ** 3 - 1;
 const PAGE = 100;
 /** An embedded asset list this long may be cut short: page through the assets API instead. */
 const EMBEDDED_ASSETS_TRUSTED = 100;
-
-export interface GithubAsset {
-  id: number;
-  name: string;
-  size: number;
-  state: string;
-  content_type: string;
-  created_at: string;
-  updated_at: string;
-  label?: string | null;
-}
-
-export interface GithubRelease {
-  id: number;
-  tag_name: string;
-  created_at: string;
-  draft?: boolean;
-  upload_url: string;
-  assets?: GithubAsset[];
-}
 
 export interface GithubBackendOptions extends GithubConnection {
   owner: string;

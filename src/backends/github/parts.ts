@@ -17,10 +17,27 @@ import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { S3Error } from '../../errors';
 import type { PartStorage } from '../multipart/staged';
-import type { PartInfo, UploadInfo } from '../types';
+import type { ObjectAttributes, PartInfo, UploadInfo } from '../types';
 import { ALL_RELEASES, EMPTY_BODY, RESERVED } from './names';
 import { spool } from './spool';
-import type { GithubAsset, GithubBackend, GithubRelease } from './index';
+import type { ErrorContext } from './errors';
+import type { GithubAsset, GithubRelease } from './model';
+
+/** What the part storage needs of the backend (GithubBackend provides it). */
+export interface AssetStore {
+  readonly maxAssetSize: number;
+  assertWritable(): void;
+  refuseUnholdable(attrs: ObjectAttributes): void;
+  bucketRelease(bucket: string): Promise<GithubRelease>;
+  freshAssets(release: GithubRelease): Promise<GithubAsset[]>;
+  download(asset: GithubAsset, range: undefined, ctx: ErrorContext): Readable;
+  store(
+    release: GithubRelease, name: string, body: Readable, size: number | undefined, contentType: string | undefined,
+    how: { createOnly: boolean; bucket: string; key: string },
+  ): Promise<GithubAsset>;
+  rename(asset: GithubAsset, name: string, release: GithubRelease, matching: (a: GithubAsset) => boolean, ctx: ErrorContext): Promise<GithubAsset>;
+  deleteAsset(id: number, ctx: ErrorContext): Promise<void>;
+}
 
 const UPLOAD = `${RESERVED}u.`;
 const recordName = (id: string) => `${UPLOAD}${id}`;
@@ -31,7 +48,7 @@ const partSize = (md5: string, a: GithubAsset) => (md5 === MD5_EMPTY ? 0 : a.siz
 const PART_RE = /^_s3mux\.u\.([A-Za-z0-9_-]+)\.(\d{5})\.([0-9a-f]{32})$/;
 
 export class GithubPartStorage implements PartStorage {
-  constructor(private readonly backend: GithubBackend) {}
+  constructor(private readonly backend: AssetStore) {}
 
   private async release(bucket: string): Promise<GithubRelease> {
     if (bucket === ALL_RELEASES) {

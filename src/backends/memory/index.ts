@@ -26,7 +26,7 @@ import type {
   PutOptions,
   Tag,
 } from '../types';
-import { copyAttributes, DEFAULT_CONTENT_TYPE } from '../fs/attributes';
+import { copyAttributes, DEFAULT_CONTENT_TYPE } from '../attributes';
 
 interface StoredObject {
   meta: ObjectMeta;

@@ -200,6 +200,11 @@ export class CrossChecks {
       spec = named;
       bucket = fields.bucket;
     }
+    const rule = this.kitOf.get(spec.kind)?.bucketNameProblem?.(bucket);
+    if (rule) {
+      const at = fields.target !== undefined ? (typeof value === 'string' ? segs : [...segs, 'target']) : [...segs, 'bucket'];
+      p.report(at, `${spec.kind} bucket '${bucket}' breaks the store's naming rules: ${rule}`);
+    }
     if (p.count > before) return undefined;
     return {
       name,

@@ -99,6 +99,8 @@ export type IdentityInput = z.output<typeof identitySchema>;
 export function tableSchema(kits: readonly BackendKit[]) {
   return mapping(
     {
+      /** Where editors find this schema (JSON tables; YAML ones say it in a `# yaml-language-server:` comment). */
+      $schema: z.string({ error: 'expected a string' }).optional(),
       /** Named backends; `type` picks the kind, the other keys are its settings. */
       backends: named(anyBackendSchema(kits)).optional(),
       /** The backend CreateBucket and unrouted buckets use; may be omitted when exactly one backend is declared. */

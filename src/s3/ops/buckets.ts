@@ -46,7 +46,7 @@ export const createBucket: Handler = async (ctx) => {
       throw new S3Error('InvalidLocationConstraint', undefined, { LocationConstraint: location.slice(0, 64) });
     }
   }
-  const view = ctx.bucket(name);
+  const view = ctx.bucket();
   view.assertWritable();
   if (view.route.prefix !== '') {
     // A routed prefix exists as soon as its real bucket does.

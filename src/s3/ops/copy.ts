@@ -74,10 +74,10 @@ export const copyObject: Handler = async (ctx) => {
   validateKey(dstKey);
   const source = parseCopySource(ctx.header('x-amz-copy-source') ?? '');
   validateKey(source.key);
-  ctx.authorize('read', source.bucket);
+  const src = ctx.bucket(source.bucket, 'read');
   const dst = ctx.bucket();
   dst.assertWritable();
   await dst.exists();
-  const meta = await copyBetween(ctx.bucket(source.bucket), source.key, dst, dstKey, ctx);
+  const meta = await copyBetween(src, source.key, dst, dstKey, ctx);
   return xmlResponse('CopyObjectResult', { LastModified: meta.lastModified, ETag: `"${meta.etag}"` }, 200, writtenChecksumHeaders(meta));
 };

@@ -86,9 +86,9 @@ export const uploadPartCopy: Handler = async (ctx) => {
   const id = uploadId(ctx);
   const source = parseCopySource(ctx.header('x-amz-copy-source') ?? '');
   validateKey(source.key);
-  ctx.authorize('read', source.bucket);
+  const src = ctx.bucket(source.bucket, 'read');
   const dst = ctx.bucket();
-  const handle = await ctx.bucket(source.bucket).openObject(source.key);
+  const handle = await src.openObject(source.key);
   try {
     checkCopySourceConditions(handle.meta, readConditions(ctx, 'x-amz-copy-source-'));
     const range = copySourceRange(ctx.header('x-amz-copy-source-range'), handle.meta.size);
