@@ -20,12 +20,16 @@
  * is refused (KeyTooLongError), which keeps escaped keys to 153 UTF-8 bytes.
  */
 import { S3Error } from '../../errors';
+import { RESERVED_NAME } from '../reserved';
 
 /** The bucket name that stands for every release of the repository (`github://owner/repo/releases`): ':' cannot be in a tag. */
 export const ALL_RELEASES = ':releases';
 
-/** Names of s3mux's own assets start with this; no plain key does. */
-export const RESERVED = '_s3mux.';
+/**
+ * Names of s3mux's own assets start with this; no plain key does. It is RESERVED_NAME
+ * (reserved.ts) in the only form GitHub keeps: no leading '.', no '/'.
+ */
+export const RESERVED = `_${RESERVED_NAME.slice(1)}.`;
 const ESCAPED = `${RESERVED}k.`;
 const EMPTY = `${RESERVED}e.`;
 /** The byte an empty object is stored as. */
