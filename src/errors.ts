@@ -77,6 +77,8 @@ export class S3Error extends Error {
   /** Extra elements S3 adds to the error XML (for example StringToSign, Key, BucketName). */
   readonly extra: Record<string, string>;
   private readonly contextStatus?: number;
+  /** Seconds a client should wait before trying again (SlowDown from a rate-limited store): sent as Retry-After. */
+  retryAfterSeconds?: number;
 
   constructor(code: S3ErrorCode, message?: string, extra: Record<string, string> = {}) {
     super(message ?? ERROR_TABLE[code][1]);

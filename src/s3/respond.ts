@@ -5,9 +5,10 @@ import { toXml } from './xml';
 import type { S3Response } from './context';
 
 export function errorResponse(err: S3Error, resource: string, requestId: string, method: string): S3Response {
-  const headers: Record<string, string> = { 'Content-Type': 'application/xml' };
+  const retry: Record<string, string> = err.retryAfterSeconds !== undefined ? { 'Retry-After': String(err.retryAfterSeconds) } : {};
+  const headers: Record<string, string> = { 'Content-Type': 'application/xml', ...retry };
   // 304 and HEAD answers carry no body, as in S3 (the SDKs read the code from the status).
-  if (err.status === 304 || method === 'HEAD') return { status: err.status, headers: err.status === 304 ? {} : { 'x-amz-error-code': err.code } };
+  if (err.status === 304 || method === 'HEAD') return { status: err.status, headers: err.status === 304 ? {} : { 'x-amz-error-code': err.code, ...retry } };
   const body = toXml('Error', {
     Code: err.code,
     Message: err.message,

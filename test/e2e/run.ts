@@ -5,7 +5,7 @@
  *     --report            also write test/e2e/compat.md and the README compat block
  *     --report-only       only regenerate the report from the last run (dist/test/e2e/last-run.json)
  *     --only a,b          run only these scenarios (names or slugs: aws-cli, boto3, s3cmd, rclone, s3fs, aws-sdk-js-v3, minio-js)
- *     --backend a,b       run only on these backends (fs, memory, s3, azure, gcs; see targets.ts); default all
+ *     --backend a,b       run only on these backends (fs, memory, s3, azure, gcs, github; see targets.ts); default all
  *     --proto http|https  run only one protocol (HTTPS runs on fs only)
  *     --jobs N            scenarios run side by side (default 2), across backends
  *     --deadline SECONDS  time budget for the whole run (default 720); scenarios get at most what is left
@@ -28,7 +28,7 @@ import path from 'node:path';
 import { SCENARIOS, missingExecutable, type Scenario } from './scenarios';
 import { OPERATIONS, writeReport, type RunRecord, type ScenarioResult } from './report';
 import { CLI, DIST, ROOT, ServerProcess, type Proto } from './server-process';
-import { TARGETS, type BackendTarget, type RunningStore } from './targets';
+import { skipOpsFor, TARGETS, type BackendTarget, type RunningStore } from './targets';
 
 const LAST_RUN = path.join(__dirname, 'last-run.json');
 
@@ -238,7 +238,8 @@ function scenarioEnv(sc: Scenario, group: Group, server: ServerProcess, work: st
     PYTHONUNBUFFERED: '1',
     E2E_CLIENT: sc.name,
     E2E_BACKEND: group.run.target.name,
-    E2E_SKIP_OPS: Object.keys(group.run.target.skipOps ?? {}).join(','),
+    E2E_SKIP_OPS: Object.keys(skipOpsFor(group.run.target, sc.name)).join(','),
+    E2E_OPAQUE_ETAG: group.run.target.opaqueEtag ? '1' : '',
     S3_ENDPOINT: server.url,
     S3_PROTO: proto,
     S3_HOST: '127.0.0.1',
@@ -308,7 +309,7 @@ async function runScenario(sc: Scenario, group: Group, server: ServerProcess, ct
       pending = pending.slice(nl + 1);
       const op = /^OP (\S+) (ok|FAIL|skip)\s*(.*)$/.exec(line);
       if (op && op[2] === 'skip') {
-        const why = group.run.target.skipOps?.[op[1]];
+        const why = skipOpsFor(group.run.target, sc.name)[op[1]];
         result.ops.push({ name: op[1], ok: true, skipped: true, message: why ? `store gap: ${why}` : op[3] || undefined });
       } else if (op) {
         result.ops.push({ name: op[1], ok: op[2] === 'ok', message: op[3] || undefined });
@@ -415,7 +416,10 @@ async function runAll(opts: Options): Promise<number> {
   const scenarios = pick(SCENARIOS, opts.only, 'scenario', (s) => s.slug);
   const targets = pick(TARGETS, opts.backends, 'backend');
   for (const t of TARGETS) {
-    const unknownOps = Object.keys(t.skipOps ?? {}).filter((op) => !OPERATIONS.some(([name]) => name === op));
+    const unknownOps = Object.keys(t.skipOps ?? {}).filter((key) => {
+      const [client, op] = key.includes(':') ? key.split(':', 2) : [undefined, key];
+      return !OPERATIONS.some(([name]) => name === op) || (client !== undefined && !SCENARIOS.some((s) => s.name === client));
+    });
     const unknownClients = Object.keys(t.skipScenarios ?? {}).filter((c) => !SCENARIOS.some((s) => s.name === c));
     if (unknownOps.length || unknownClients.length) {
       throw new Error(`targets.ts: backend ${t.name} declares gaps for unknown ${[...unknownOps.map((o) => `operation '${o}'`), ...unknownClients.map((c) => `client '${c}'`)].join(', ')}`);

@@ -13,8 +13,8 @@
  *              the clients create lands on the table's `default` backend), the environment
  *              holding the secrets the table names (tables take secrets only by reference),
  *              and how to stop it
- *   skipOps    operation (an OP name of the clients, see report.ts OPERATIONS) -> why it cannot
- *              work on this store (a documented store gap). No client runs it there (they get
+ *   skipOps    operation (an OP name of the clients, see report.ts OPERATIONS; `client:op` for
+ *              one client's step only) -> why it cannot work on this store (a documented store gap). No client runs it there (they get
  *              E2E_SKIP_OPS and report "OP <name> skip"); the output and the report show it as
  *              not run on this backend, with the reason.
  *   skipScenarios  client (scenario name) -> why that client cannot run on this store at all:
@@ -27,6 +27,7 @@ import { kitFor } from '../../src/backends/create';
 import { startAzurite } from '../helpers/azurite';
 import { startGcsEmulator } from '../helpers/gcs-emulator';
 import { startOciDouble, testApiKey } from '../helpers/oci-double';
+import { GithubDouble } from '../helpers/github-double';
 import { ServerProcess, type Proto } from './server-process';
 
 export interface TargetContext {
@@ -60,6 +61,23 @@ export interface BackendTarget {
   start(ctx: TargetContext): Promise<RunningStore>;
   skipOps?: Record<string, string>;
   skipScenarios?: Record<string, string>;
+  /**
+   * Why the store's ETags are not the content's MD5 (`<md5>-N` for multipart), when they are
+   * not: the clients then get E2E_OPAQUE_ETAG=1 and check that ETags are present and agree
+   * between calls instead of comparing them with an MD5 they compute.
+   */
+  opaqueEtag?: string;
+}
+
+/** The operations `client` does not run on `target`: its `op` and `client:op` gaps, op -> why. */
+export function skipOpsFor(target: BackendTarget, client: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, why] of Object.entries(target.skipOps ?? {})) {
+    const i = key.indexOf(':');
+    if (i < 0) out[key] = why;
+    else if (key.slice(0, i) === client) out[key.slice(i + 1)] = why;
+  }
+  return out;
 }
 
 /** The s3mux backend type is not registered in this build (src/backends/registry.ts). */
@@ -70,6 +88,21 @@ const built = (kind: string) => (): string | undefined =>
 // characters that trip up escaping, so the s3 backend's own SigV4 signing is checked too.
 const UPSTREAM_ACCESS_KEY = 'e2eUpstreamKey01';
 const UPSTREAM_SECRET_KEY = 'e2e/Upstream+Secret/0123456789abcdefXYZ';
+
+/** What a release asset cannot hold (src/backends/github/index.ts): refused by s3mux, so not run. */
+const GITHUB_GAPS: Record<string, string> = {
+  metadata: 'an asset holds no user metadata and no content header besides Content-Type (refused: NotImplemented)',
+  'copy-replace-meta': 'REPLACE sets user metadata, which an asset cannot hold (refused: NotImplemented)',
+  'boto3:list-paged': 'a release holds at most 1000 assets; the step stores 1100 keys',
+  'boto3:list-delimiter': 'a release holds at most 1000 assets; the step lists the 1100 keys of list-paged',
+  'boto3:list-v1': 'a release holds at most 1000 assets; the step lists the 1100 keys of list-paged',
+};
+/** Clients that send user metadata with every upload, which a release asset cannot hold. */
+const GITHUB_CLIENT_GAPS: Record<string, string> = {
+  rclone: 'rclone sends X-Amz-Meta-Mtime with every upload; an asset holds no user metadata (refused: NotImplemented)',
+  s3fs: 's3fs sends x-amz-meta-mode/-mtime/-uid/-gid with every file; an asset holds no user metadata (refused: NotImplemented)',
+  s3cmd: 's3cmd sends x-amz-meta-s3cmd-attrs with every upload (unless --no-preserve); an asset holds no user metadata (refused: NotImplemented)',
+};
 
 export const TARGETS: BackendTarget[] = [
   {
@@ -202,6 +235,37 @@ export const TARGETS: BackendTarget[] = [
           default: 'oci',
         },
         env: { E2E_OCI_PRIVATE_KEY: key.privateKeyPem },
+        stop: () => double.stop(),
+      };
+    },
+  },
+  {
+    // No GitHub can run here: the double of GitHub's REST API, uploads host and download host
+    // (test/helpers/github-double.ts), in this process, with token auth. Buckets the clients
+    // create are releases (readOnly: false); test/backends/github.test.ts runs the conformance
+    // suite and what only GitHub does (redirects, rate limits, app auth).
+    name: 'github',
+    kind: 'github',
+    store: 'a local double of GitHub\'s REST API, uploads and download hosts; each bucket a release, each key an asset (token auth, readOnly: false)',
+    protos: ['http'],
+    available: built('github'),
+    skipOps: GITHUB_GAPS,
+    skipScenarios: GITHUB_CLIENT_GAPS,
+    opaqueEtag: 'GitHub keeps no MD5 of an asset: ETags are <md5 of asset id, updated_at, size>-1, new for every version',
+    start: async () => {
+      const token = 'ghp_e2e0123456789abcdefghijklmnopqrstuv';
+      // The clients' calls cost far more than GitHub's 5000 requests an hour (every S3 call is
+      // one to a few API calls): the double's quota is lifted here; github.test.ts covers limits.
+      const double = new GithubDouble({ tokens: [token], maxAssetBytes: 256 * 1024 * 1024, rateLimit: 10_000_000 });
+      await double.start();
+      return {
+        table: {
+          backends: {
+            gh: { type: 'github', owner: double.owner, repo: double.repo, baseUrl: double.apiUrl, readOnly: false, credentials: { tokenEnv: 'E2E_GITHUB_TOKEN' } },
+          },
+          default: 'gh',
+        },
+        env: { E2E_GITHUB_TOKEN: token },
         stop: () => double.stop(),
       };
     },

@@ -111,7 +111,8 @@ describe('routing-config examples', () => {
     const aws = table.backends.aws.spec;
     expect(aws).to.deep.include({ kind: 's3', region: 'eu-west-1' });
     expect(aws).to.have.nested.property('credentials.secretAccessKey').that.deep.equals({ env: 'AWS_SECRET_ACCESS_KEY' });
-    expect(table.routes.map((r) => r.spec.kind)).to.include.members(['s3', 'gcs', 'azure']);
+    expect(table.routes.map((r) => r.spec.kind)).to.include.members(['s3', 'gcs', 'azure', 'github']);
+    expect(table.backends.releases.spec).to.have.nested.property('credentials.token').that.deep.equals({ env: 'GITHUB_TOKEN' });
   });
 });
 
@@ -193,7 +194,7 @@ describe('routing table validation', () => {
 
   it('reports bad backend URIs', () => {
     const cases: [string, RegExp][] = [
-      ['ftp://host/x', /^unknown URI scheme 'ftp:' in 'ftp:\/\/host\/x' \(known: file:, memory:, s3:, gs:, az:, azure:, oci:\)$/],
+      ['ftp://host/x', /^unknown URI scheme 'ftp:' in 'ftp:\/\/host\/x' \(known: file:, memory:, s3:, gs:, az:, azure:, oci:, github:\)$/],
       ['photos', /is not a backend URI/],
       ['swift://ns/b', /unknown URI scheme 'swift:'/],
       ['oci://ns', /names no bucket: expected oci:\/\/namespace@region/],
@@ -538,7 +539,7 @@ describe('Router', () => {
   it('refuses, at load, a kind no kit serves (what check and serve both use)', () => {
     const p = only('backends:\n  o: { type: swift }\n');
     expect(p).to.include({ path: 'backends.o.type' });
-    expect(p.message).to.equal("expected a backend type, one of fs, memory, s3, gcs, azure, oci, got 'swift'");
+    expect(p.message).to.equal("expected a backend type, one of fs, memory, s3, gcs, azure, oci, github, got 'swift'");
   });
 
   it('closes every distinct backend exactly once', async () => {
@@ -577,7 +578,7 @@ describe('checkConfigFile', () => {
     fs.writeFileSync(file, 'backends:\n  o: { type: swift, namespace: n }\n  g: { type: gcs }\ndefault: g\nroutes:\n  photos: gs://googly\n');
     const r = checkConfigFile(file);
     expect(r.ok).to.equal(false);
-    expect(r.text).to.contain("backends.o.type: expected a backend type, one of fs, memory, s3, gcs, azure, oci, got 'swift'");
+    expect(r.text).to.contain("backends.o.type: expected a backend type, one of fs, memory, s3, gcs, azure, oci, github, got 'swift'");
     expect(r.text).to.contain("routes.photos: gcs bucket 'googly' breaks the store's naming rules: GCS bucket names may not begin with 'goog'");
   });
 

@@ -18,7 +18,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { env, httpsAgent, step, finish, check, checkSame, expectError, readAll, md5, logWire, note } from './harness';
+import { env, httpsAgent, step, finish, check, checkSame, expectError, readAll, md5, logWire, note, etagOk, noMetadata } from './harness';
 
 const B = env.bucket;
 const client = new S3Client({
@@ -87,7 +87,7 @@ async function main(): Promise<void> {
   await step('put', async () => {
     // Buffer body: the SDK sends x-amz-checksum-crc32 computed over the whole body.
     const res = await client.send(new PutObjectCommand({ Bucket: B, Key: 'buf.bin', Body: buf }));
-    check(res.ETag === `"${md5(buf)}"`, `PutObject ETag ${res.ETag} is not the quoted MD5 ${md5(buf)}`);
+    check(etagOk(res.ETag, `"${md5(buf)}"`), `PutObject ETag ${res.ETag} is not the quoted MD5 ${md5(buf)}`);
     if (res.ChecksumCRC32 !== undefined) check(res.ChecksumCRC32 === crc32b64(buf), `PutObject ChecksumCRC32 ${res.ChecksumCRC32} != ${crc32b64(buf)}`);
     else note('PutObject response has no x-amz-checksum-crc32');
     const { body } = await getBody('buf.bin');
@@ -99,7 +99,7 @@ async function main(): Promise<void> {
     const res = await client.send(new PutObjectCommand({
       Bucket: B, Key: 'stream.bin', Body: createReadStream(streamFile), ContentLength: streamData.length,
     }));
-    check(res.ETag === `"${md5(streamData)}"`, `PutObject(stream) ETag ${res.ETag} is not the MD5 of the payload: aws-chunked framing stored?`);
+    check(etagOk(res.ETag, `"${md5(streamData)}"`), `PutObject(stream) ETag ${res.ETag} is not the MD5 of the payload: aws-chunked framing stored?`);
     const { res: got, body } = await getBody('stream.bin');
     checkSame(streamData, body, 'stream.bin (aws-chunked framing stored in the object?)');
     check(got.ContentLength === streamData.length, `ContentLength ${got.ContentLength}`);
@@ -114,7 +114,7 @@ async function main(): Promise<void> {
     });
     Readable.from((function* () { for (let i = 0; i < big.length; i += 64 * 1024) yield big.subarray(i, i + 64 * 1024); })()).pipe(source);
     const res = await upload.done();
-    check(/^"[0-9a-f]{32}-3"$/.test(res.ETag ?? ''), `multipart ETag ${res.ETag}, expected "<md5>-3"`);
+    check(etagOk(res.ETag, /^"[0-9a-f]{32}-3"$/), `multipart ETag ${res.ETag}, expected "<md5>-3"`);
     const { res: got, body } = await getBody('multipart.bin');
     checkSame(big, body, 'multipart.bin');
     check(got.ContentType === 'application/x-e2e', `ContentType ${got.ContentType}`);
@@ -153,12 +153,14 @@ async function main(): Promise<void> {
   await step('head', async () => {
     const res = await client.send(new HeadObjectCommand({ Bucket: B, Key: 'buf.bin' }));
     check(res.ContentLength === buf.length, `ContentLength ${res.ContentLength}`);
-    check(res.ETag === `"${md5(buf)}"`, `ETag ${res.ETag}`);
+    check(etagOk(res.ETag, `"${md5(buf)}"`), `ETag ${res.ETag}`);
     check(res.LastModified instanceof Date && Math.abs(Date.now() - res.LastModified.getTime()) < 600_000, `LastModified ${String(res.LastModified)}`);
   });
 
   const pagedKeys = Array.from({ length: 13 }, (_, i) => `paged/k ${String(i).padStart(2, '0')}+ü.txt`);
   await step('list', async () => {
+    // Where the metadata step did not run (a store gap), its object without metadata.
+    if (noMetadata) await client.send(new PutObjectCommand({ Bucket: B, Key: 'dir/meta.txt', Body: 'hello', ContentType: 'text/plain' }));
     const res = await client.send(new ListObjectsV2Command({ Bucket: B, Delimiter: '/' }));
     const keys = (res.Contents ?? []).map((o) => o.Key);
     const prefixes = (res.CommonPrefixes ?? []).map((p) => p.Prefix);
@@ -183,7 +185,7 @@ async function main(): Promise<void> {
 
   await step('copy', async () => {
     const res = await client.send(new CopyObjectCommand({ Bucket: B, Key: 'copies/buf copy.bin', CopySource: `${B}/${encodeKey('buf.bin')}` }));
-    check(res.CopyObjectResult?.ETag === `"${md5(buf)}"`, `CopyObject ETag ${res.CopyObjectResult?.ETag}`);
+    check(etagOk(res.CopyObjectResult?.ETag, `"${md5(buf)}"`), `CopyObject ETag ${res.CopyObjectResult?.ETag}`);
     const { body } = await getBody('copies/buf copy.bin');
     checkSame(buf, body, 'copy');
     await client.send(new CopyObjectCommand({ Bucket: B, Key: 'copies/paged.txt', CopySource: `${B}/${encodeKey(pagedKeys[0])}` }));

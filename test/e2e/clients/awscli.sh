@@ -64,7 +64,8 @@ t_multipart() {
   grep -q '^upload:' <<<"$out" || fail "no upload line: $out"
   # aws-cli cuts 50 MiB into 8 MiB parts: 7 parts, so a multipart ETag "<md5 of md5s>-7".
   etag=$(aws s3api head-object --bucket "$B" --key big.bin --query ETag --output text)
-  [[ $etag =~ ^\"[0-9a-f]{32}-7\"$ ]] || fail "multipart ETag is $etag, expected \"<32 hex>-7\""
+  # E2E_OPAQUE_ETAG: the store's ETags are not MD5s (test/e2e/targets.ts): any ETag will do.
+  [[ $etag =~ ^\"[0-9a-f]{32}-7\"$ || ( ${E2E_OPAQUE_ETAG:-} = 1 && $etag =~ ^\".+\"$ ) ]] || fail "multipart ETag is $etag, expected \"<32 hex>-7\""
 }
 
 t_head() {
@@ -72,7 +73,7 @@ t_head() {
   len=$(aws s3api head-object --bucket "$B" --key small.bin --query ContentLength --output text)
   [ "$len" = 1234 ] || fail "head-object ContentLength=$len, expected 1234"
   etag=$(aws s3api head-object --bucket "$B" --key small.bin --query ETag --output text)
-  [ "$etag" = "\"$(md5 "$D/small.bin")\"" ] || fail "head-object ETag=$etag, expected the quoted MD5 \"$(md5 "$D/small.bin")\""
+  [ "$etag" = "\"$(md5 "$D/small.bin")\"" ] || [[ ${E2E_OPAQUE_ETAG:-} = 1 && $etag =~ ^\".+\"$ ]] || fail "head-object ETag=$etag, expected the quoted MD5 \"$(md5 "$D/small.bin")\""
   len=$(aws s3api head-object --bucket "$B" --key big.bin --query ContentLength --output text)
   [ "$len" = 52428800 ] || fail "head-object big.bin ContentLength=$len, expected 52428800"
 }

@@ -58,6 +58,16 @@ export function describe(err: unknown): string {
 
 /** Operations not to run: the backend's declared store gaps (test/e2e/targets.ts), reported as "OP <name> skip". */
 const skipOps = new Set((process.env.E2E_SKIP_OPS ?? '').split(',').filter(Boolean));
+/** The store holds no user metadata (a declared gap): steps other than `metadata` send none. */
+export const noMetadata = skipOps.has('metadata');
+/** The store's ETags are not content MD5s (targets.ts opaqueEtag): any ETag is accepted where an MD5 is expected. */
+export const opaqueEtag = process.env.E2E_OPAQUE_ETAG === '1';
+
+/** `got` is the expected ETag `want` (quoted or not, as the client gives it), or any ETag on a store whose ETags are opaque. */
+export function etagOk(got: string | undefined, want: string | RegExp): boolean {
+  if (typeof want === 'string' ? got === want : want.test(got ?? '')) return true;
+  return opaqueEtag && typeof got === 'string' && got.replace(/"/g, '') !== '';
+}
 
 export async function step(name: string, fn: () => Promise<void>, opts: { critical?: boolean } = {}): Promise<boolean> {
   if (skipOps.has(name)) {
