@@ -476,6 +476,7 @@ export async function runProfile(s: CeilingSettings, creds: Credentials, log: (l
         try { profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile; return true; } catch { return false; }
       }, 15000);
       const summary = summarize(profile!);
+      if (process.env.S3MUX_BENCH_PROFILE_KEEP) writeFileSync(path.join(process.env.S3MUX_BENCH_PROFILE_KEEP, `${cell.id.replace(/\W+/g, '-')}.cpuprofile`), JSON.stringify(profile));
       const lines = formatSummary(summary, 15, m.ops);
       out.push({ id: cell.id, requests: m.ops, seconds: m.seconds, summary, lines });
       log(`profile ${cell.id}: ${m.ops} requests in ${m.seconds.toFixed(1)} s (${f(m.cpuMsPerOp)} ms server CPU per request)`);

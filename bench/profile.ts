@@ -4,7 +4,7 @@
  * express, node's http/fs/streams/crypto, GC), and per s3mux source file the time of the
  * samples whose innermost s3mux frame is in it (what s3mux code caused, natives included).
  *
- *   node dist/bench/profile.js FILE.cpuprofile [--top N]
+ *   node dist/bench/profile.js FILE.cpuprofile [--top N] [--callers FUNCTION]
  *
  * Only the main JavaScript thread is sampled: fsync, rename and reads on libuv's thread pool
  * are not in a profile (they show as latency, not as main-thread CPU).
@@ -115,6 +115,27 @@ export function summarize(profile: CpuProfile): ProfileSummary {
   };
 }
 
+/** The stacks (up to 8 frames) under which a function's self time was spent, heaviest first. */
+export function callerLines(profile: CpuProfile, name: string, top = 10): string[] {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const hits = new Map<number, number>();
+  for (const s of profile.samples ?? []) hits.set(s, (hits.get(s) ?? 0) + 1);
+  const stacks = new Map<string, number>();
+  for (const [id, count] of hits) {
+    if (byId.get(id)!.callFrame.functionName !== name) continue;
+    const frames: string[] = [];
+    for (let cur = parent.get(id); cur !== undefined && frames.length < 8; cur = parent.get(cur)) {
+      const f = byId.get(cur)!.callFrame;
+      frames.push(`${f.functionName || '(anonymous)'} ${shortUrl(f.url)}:${f.lineNumber + 1}`);
+    }
+    const k = frames.join(' < ');
+    stacks.set(k, (stacks.get(k) ?? 0) + count);
+  }
+  return [...stacks].sort((a, b) => b[1] - a[1]).slice(0, top).map(([k, c]) => `${String(c).padStart(6)}  ${k}`);
+}
+
 const pct = (part: number, whole: number) => `${whole ? ((part / whole) * 100).toFixed(1) : '0.0'}%`;
 
 /** The summary as text lines (percentages of the busy, non-idle time). */
@@ -146,5 +167,8 @@ if (require.main === module) {
   }
   const ti = args.indexOf('--top');
   const top = ti >= 0 ? Number(args[ti + 1]) || 15 : 15;
-  console.log(formatSummary(summarize(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile), top).join('\n'));
+  const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+  const ci = args.indexOf('--callers');
+  if (ci >= 0) console.log(callerLines(profile, args[ci + 1] ?? '', top).join('\n'));
+  else console.log(formatSummary(summarize(profile), top).join('\n'));
 }
