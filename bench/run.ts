@@ -1,12 +1,14 @@
 /**
  * npm run bench [-- --quick] [-- --backend NAME] [-- --threshold-mib N] [-- --timeout-s N]
  *               [-- --phases | --ceiling | --profile] [-- --list-keys N] [-- --rounds N] [-- --cell-s N] [-- --no-proxy]
+ *               [-- --compare DIR]
  *
  * On fs (the default) a run has two parts: the phases below, then the ceiling cells
  * (bench/ceiling.ts: s3mux against a bare Node HTTP server in the same run, interleaved, and
  * the s3 backend's overhead onto a second s3mux). --phases or --ceiling runs one part only;
  * --profile profiles s3mux on the 4 KiB and listing cells instead (bench/profile.ts).
  * --list-keys N adds listing cells over an N-key bucket (e.g. 100000) to the 10,000-key ones.
+ * --compare DIR adds a second s3mux from another built checkout to every ceiling cell (before/after).
  *
  * Starts s3mux as a child process over a temporary data directory, runs PUT and GET phases
  * of 4 KiB, 1 MiB and 64 MiB objects, a 1 GiB multipart upload and its download, and
@@ -79,8 +81,17 @@ interface Settings {
   ceiling: CeilingSettings;
 }
 
-const USAGE = 'usage: npm run bench [-- --quick] [-- --backend NAME] [-- --threshold-mib N] [-- --timeout-s N] [-- --phases | --ceiling | --profile] [-- --list-keys N] [-- --rounds N] [-- --cell-s N] [-- --no-proxy]';
-const FLAGS = ['--quick', '--threshold-mib', '--timeout-s', '--backend', '--phases', '--ceiling', '--profile', '--list-keys', '--rounds', '--cell-s', '--no-proxy'];
+const USAGE = 'usage: npm run bench [-- --quick] [-- --backend NAME] [-- --threshold-mib N] [-- --timeout-s N] [-- --phases | --ceiling | --profile] [-- --list-keys N] [-- --rounds N] [-- --cell-s N] [-- --no-proxy] [-- --compare DIR]';
+const FLAGS = ['--compare', '--quick', '--threshold-mib', '--timeout-s', '--backend', '--phases', '--ceiling', '--profile', '--list-keys', '--rounds', '--cell-s', '--no-proxy'];
+
+/** --compare DIR: another checkout of s3mux, built (DIR/dist/src/cli.js), measured beside this one in the ceiling cells. */
+function compareCli(argv: string[]): string | undefined {
+  const i = argv.indexOf('--compare');
+  if (i < 0) return undefined;
+  const cli = path.resolve(argv[i + 1] ?? '', 'dist', 'src', 'cli.js');
+  if (!existsSync(cli)) throw new Error(`--compare needs a built checkout: ${cli} does not exist (npx tsc -p DIR)`);
+  return cli;
+}
 
 function parseArgs(argv: string[]): Settings {
   const quick = argv.includes('--quick');
@@ -123,6 +134,7 @@ function parseArgs(argv: string[]): Settings {
       cellSeconds: num('--cell-s', quick ? 0.5 : 2),
       listKeys,
       proxy: !argv.includes('--no-proxy'),
+      compareCli: compareCli(argv),
     },
     thresholdMiB: num('--threshold-mib', 64),
     timeoutS: num('--timeout-s', parts.ceiling && !quick ? 1800 : 600),

@@ -44,6 +44,8 @@ export interface ServerOptions {
   nodeArgs?: string[];
   /** Run the bare ceiling server (bench/bare-server.ts) instead of s3mux. */
   bare?: boolean;
+  /** Another build's dist/src/cli.js (the bench's --compare): that s3mux instead of this one. */
+  cli?: string;
 }
 
 export async function startServerProcess(creds: { accessKeyId: string; secretAccessKey: string }, opts: ServerOptions = {}): Promise<ServerProcess> {
@@ -51,7 +53,7 @@ export async function startServerProcess(creds: { accessKeyId: string; secretAcc
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 's3mux-bench-'));
   const env: NodeJS.ProcessEnv = { ...process.env, ...opts.env, S3MUX_ROOT_USER: creds.accessKeyId, S3MUX_ROOT_PASSWORD: creds.secretAccessKey };
   delete env.NODE_OPTIONS; // measure the server as it runs by default
-  const args = opts.bare ? [...(opts.nodeArgs ?? []), BARE] : [...(opts.nodeArgs ?? []), CLI, 'serve', '--address', '127.0.0.1:0', '--data-dir', dataDir];
+  const args = opts.bare ? [...(opts.nodeArgs ?? []), BARE] : [...(opts.nodeArgs ?? []), opts.cli ?? CLI, 'serve', '--address', '127.0.0.1:0', '--data-dir', dataDir];
   if (opts.configFile && !opts.bare) args.push('--config', opts.configFile);
   let child: ChildProcess;
   try {
