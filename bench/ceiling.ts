@@ -403,45 +403,36 @@ export function targetLines(run: CeilingRun): Array<{ target: string; value: str
 /** The tables as markdown (also printed). */
 export function ceilingMarkdown(run: CeilingRun): string {
   const lines: string[] = [];
-  lines.push('| cell | bare | s3mux (fs) | ratio | s3mux p50 / p99 ms | bare p50 / p99 ms | s3mux CPU ms/req | bare CPU ms/req | s3mux peak RSS |');
-  lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
-  for (const c of run.cells) {
-    const b = c.servers.bare;
-    const m = c.servers.s3mux;
-    if (!b || !m) continue;
-    lines.push(`| ${c.id} | ${fmtRate(c, b)} | ${fmtRate(c, m)} | ${(rate(c, m) / rate(c, b)).toFixed(3)} | ${f(m.p50Ms)} / ${f(m.p99Ms)} | ${f(b.p50Ms)} / ${f(b.p99Ms)} | ${f(m.cpuMsPerOp)} | ${f(b.cpuMsPerOp)} | ${m.peakRssMiB.toFixed(0)} MiB |`);
-  }
+  const table = (headers: string[], rows: string[][]) => {
+    lines.push(`| ${headers.join(' | ')} |`, `| ${headers.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`));
+  };
+  const mine = run.cells.filter((c) => c.servers.bare && c.servers.s3mux);
+  table(['cell', 'bare', 's3mux (fs)', 'ratio', 's3mux p50 / p99 ms', 'bare p50 / p99 ms', 's3mux CPU ms/req', 'bare CPU ms/req', 's3mux peak RSS'], mine.map((c) => {
+    const b = c.servers.bare!;
+    const m = c.servers.s3mux!;
+    return [c.id, fmtRate(c, b), fmtRate(c, m), (rate(c, m) / rate(c, b)).toFixed(3), `${f(m.p50Ms)} / ${f(m.p99Ms)}`, `${f(b.p50Ms)} / ${f(b.p99Ms)}`, f(m.cpuMsPerOp), f(b.cpuMsPerOp), `${m.peakRssMiB.toFixed(0)} MiB`];
+  }));
   const compared = run.cells.filter((c) => c.servers.before && c.servers.s3mux && c.servers.bare);
   if (compared.length) {
-    lines.push('');
-    lines.push(`Before and after in the same run: \`--compare\` ran a second s3mux from another build (${run.settings.compareCli}) in every cell, interleaved with the two above.`);
-    lines.push('');
-    lines.push('| cell | before | after | after / before | ratio to bare before | ratio to bare after | CPU ms/req before | CPU ms/req after | p50 ms before / after |');
-    lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
-    for (const c of compared) {
+    lines.push('', `Before and after in the same run: \`--compare\` ran a second s3mux from another build (${run.settings.compareCli}) in every cell, interleaved with the two above.`, '');
+    table(['cell', 'before', 'after', 'after / before', 'ratio to bare before', 'ratio to bare after', 'CPU ms/req before', 'CPU ms/req after', 'p50 ms before / after'], compared.map((c) => {
       const b = c.servers.bare!;
       const o = c.servers.before!;
       const m = c.servers.s3mux!;
-      lines.push(`| ${c.id} | ${fmtRate(c, o)} | ${fmtRate(c, m)} | ${(rate(c, m) / rate(c, o)).toFixed(2)}× | ${(rate(c, o) / rate(c, b)).toFixed(3)} | ${(rate(c, m) / rate(c, b)).toFixed(3)} | ${f(o.cpuMsPerOp)} | ${f(m.cpuMsPerOp)} | ${f(o.p50Ms)} / ${f(m.p50Ms)} |`);
-    }
+      return [c.id, fmtRate(c, o), fmtRate(c, m), `${(rate(c, m) / rate(c, o)).toFixed(2)}×`, (rate(c, o) / rate(c, b)).toFixed(3), (rate(c, m) / rate(c, b)).toFixed(3), f(o.cpuMsPerOp), f(m.cpuMsPerOp), `${f(o.p50Ms)} / ${f(m.p50Ms)}`];
+    }));
   }
   const proxied = run.cells.filter((c) => c.servers.direct && c.servers.proxy);
   if (proxied.length) {
-    lines.push('');
-    lines.push('Through the s3 backend: a front s3mux (s3 backend) onto a second s3mux (fs), against that second s3mux reached directly. Overhead = 1 − proxied rate / direct rate.');
-    lines.push('');
-    lines.push('| cell | direct | via s3mux s3 backend | overhead | direct p50 / p99 ms | proxied p50 / p99 ms | proxy CPU ms/req | proxy peak RSS |');
-    lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
-    for (const c of proxied) {
+    lines.push('', 'Through the s3 backend: a front s3mux (s3 backend) onto a second s3mux (fs), against that second s3mux reached directly. Overhead = 1 − proxied rate / direct rate.', '');
+    table(['cell', 'direct', 'via s3mux s3 backend', 'overhead', 'direct p50 / p99 ms', 'proxied p50 / p99 ms', 'proxy CPU ms/req', 'proxy peak RSS'], proxied.map((c) => {
       const d = c.servers.direct!;
       const p = c.servers.proxy!;
-      lines.push(`| ${c.id} | ${fmtRate(c, d)} | ${fmtRate(c, p)} | ${((1 - rate(c, p) / rate(c, d)) * 100).toFixed(0)}% | ${f(d.p50Ms)} / ${f(d.p99Ms)} | ${f(p.p50Ms)} / ${f(p.p99Ms)} | ${f(p.cpuMsPerOp)} | ${p.peakRssMiB.toFixed(0)} MiB |`);
-    }
+      return [c.id, fmtRate(c, d), fmtRate(c, p), `${((1 - rate(c, p) / rate(c, d)) * 100).toFixed(0)}%`, `${f(d.p50Ms)} / ${f(d.p99Ms)}`, `${f(p.p50Ms)} / ${f(p.p99Ms)}`, f(p.cpuMsPerOp), `${p.peakRssMiB.toFixed(0)} MiB`];
+    }));
   }
   lines.push('');
-  lines.push('| target of issue 15 | this run | met |');
-  lines.push('| --- | ---: | :---: |');
-  for (const t of targetLines(run)) lines.push(`| ${t.target} | ${t.value} | ${t.met ? 'yes' : 'no'} |`);
+  table(['target of issue 15', 'this run', 'met'], targetLines(run).map((t) => [t.target, t.value, t.met ? 'yes' : 'no']));
   return lines.join('\n');
 }
 
