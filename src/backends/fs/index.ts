@@ -5,7 +5,7 @@
  * sidecar.ts; writes: writer.ts; listing: walker.ts + ../listing.ts.
  */
 import { createHash } from 'node:crypto';
-import { constants as fsc, lstatSync, promises as fsp, realpathSync, statSync, type Stats } from 'node:fs';
+import { constants as fsc, fstatSync, lstatSync, promises as fsp, realpathSync, statSync, type Stats } from 'node:fs';
 import { StagedMultipartStore } from '../multipart/staged';
 import { FsPartStorage } from './parts';
 import type { FileHandle } from 'node:fs/promises';
@@ -257,7 +257,8 @@ export class FsBackend implements Backend {
         if (isErrno(err, 'ENOTDIR', 'ELOOP', 'ENAMETOOLONG', 'EISDIR', 'ENXIO')) return this.missing(bucket, key);
         throw err;
       }
-      const st = await fh.stat();
+      // fstat on the open descriptor, synchronously: one thread-pool round trip less per GET.
+      const st = fstatSync(fh.fd);
       if (st.isFile()) return { fh, st, file: p };
       await fh.close();
       if (!st.isDirectory()) return this.missing(bucket, key);
@@ -269,7 +270,7 @@ export class FsBackend implements Backend {
         if (isErrno(err, 'ENOENT', 'ENOTDIR', 'ELOOP', 'EISDIR', 'ENXIO')) return this.missing(bucket, key);
         throw err;
       }
-      const st2 = await fh2.stat();
+      const st2 = fstatSync(fh2.fd);
       if (st2.isFile()) return { fh: fh2, st: st2, file: self };
       await fh2.close();
       return this.missing(bucket, key);
