@@ -12,7 +12,8 @@
  */
 import http from 'node:http';
 
-interface Stored { body: Buffer; etag: string; modified: string }
+/** The body as received, chunk by chunk: no copy into one buffer (a 64 MiB concat per PUT would be the bare server's own cost). */
+interface Stored { chunks: Buffer[]; size: number; etag: string; modified: string }
 
 class BareBucket {
   readonly objects = new Map<string, Stored>();
@@ -90,7 +91,7 @@ function listV2(name: string, bucket: BareBucket, q: URLSearchParams): string {
     }
     if (contents.length + prefixes.length >= maxKeys) { truncated = true; break; }
     const o = bucket.objects.get(key)!;
-    contents.push(`<Contents><Key>${xmlEscape(key)}</Key><LastModified>${o.modified}</LastModified><ETag>&quot;${o.etag}&quot;</ETag><Size>${o.body.length}</Size><StorageClass>STANDARD</StorageClass></Contents>`);
+    contents.push(`<Contents><Key>${xmlEscape(key)}</Key><LastModified>${o.modified}</LastModified><ETag>&quot;${o.etag}&quot;</ETag><Size>${o.size}</Size><StorageClass>STANDARD</StorageClass></Contents>`);
     last = key;
   }
   return '<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
@@ -139,10 +140,11 @@ const server = http.createServer((req, res) => {
   if (!bucket) { req.resume(); fail(res, 404, 'NoSuchBucket'); return; }
   if (method === 'PUT') {
     const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
+    let size = 0;
+    req.on('data', (c: Buffer) => { chunks.push(c); size += c.length; });
     req.on('end', () => {
       const etag = (++etagCounter).toString(16).padStart(32, '0');
-      bucket.put(key, { body: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks), etag, modified: new Date().toISOString() });
+      bucket.put(key, { chunks, size, etag, modified: new Date().toISOString() });
       res.writeHead(200, { etag: `"${etag}"`, 'content-length': 0 });
       res.end();
     });
@@ -151,8 +153,21 @@ const server = http.createServer((req, res) => {
   const o = bucket.objects.get(key);
   if (!o) { req.resume(); fail(res, 404, 'NoSuchKey'); return; }
   if (method === 'GET' || method === 'HEAD') {
-    res.writeHead(200, { 'content-length': o.body.length, etag: `"${o.etag}"`, 'last-modified': new Date(o.modified).toUTCString(), 'content-type': 'application/octet-stream' });
-    res.end(method === 'GET' ? o.body : undefined);
+    res.writeHead(200, { 'content-length': o.size, etag: `"${o.etag}"`, 'last-modified': new Date(o.modified).toUTCString(), 'content-type': 'application/octet-stream' });
+    if (method === 'HEAD' || o.size === 0) { res.end(); return; }
+    if (o.chunks.length === 1) { res.end(o.chunks[0]); return; }
+    // Chunk by chunk, with backpressure, as any streaming server would send a large body.
+    let i = 0;
+    const more = (): void => {
+      while (i < o.chunks.length) {
+        const last = i === o.chunks.length - 1;
+        const chunk = o.chunks[i++];
+        if (last) { res.end(chunk); return; }
+        if (!res.write(chunk)) { res.once('drain', more); return; }
+      }
+    };
+    res.on('close', () => { i = o.chunks.length; });
+    more();
     return;
   }
   if (method === 'DELETE') {

@@ -40,6 +40,8 @@ export interface CeilingSettings {
   /** Key counts of the listing cells (10,000, plus --list-keys). */
   listKeys: number[];
   proxy: boolean;
+  /** --cells REGEX: only the cells whose id matches (e.g. '64 MiB|LIST'). */
+  cellFilter?: RegExp;
   /** --compare DIR: another checkout's build (DIR/dist/src/cli.js) measured in the same cells as 'before'. */
   compareCli?: string;
 }
@@ -133,7 +135,7 @@ function cells(s: CeilingSettings): Cell[] {
     out.push({ id: `LIST ${k} flat`, op: 'list', size: 0, concurrency: 1, servers: ['bare', 's3mux', ...(keys === s.listKeys[0] ? proxy : [])], list: { keys, delimiter: false } });
     out.push({ id: `LIST ${k} delimiter`, op: 'list', size: 0, concurrency: 1, servers: ['bare', 's3mux'], list: { keys, delimiter: true } });
   }
-  return out.map(withBefore);
+  return out.map(withBefore).filter((c) => !s.cellFilter || s.cellFilter.test(c.id));
 }
 
 class CellRunner {
@@ -158,7 +160,7 @@ class CellRunner {
   async prepare(ep: Endpoint, s: CeilingSettings, cellsToRun: Cell[]): Promise<void> {
     await ep.client.createBucket(BUCKET);
     const sha = this.digest(4 * KiB);
-    await timed(0, 16, async (w) => {
+    if (cellsToRun.some((c) => (c.op === 'get' || c.op === 'head') && c.size === 4 * KiB)) await timed(0, 16, async (w) => {
       for (let i = w; i < SMALL_KEYS; i += 16) await ep.client.put(BUCKET, `small/k-${String(i).padStart(4, '0')}`, this.body(4 * KiB), 4 * KiB, sha);
     });
     if (cellsToRun.some((c) => c.op === 'get' && c.size === 64 * MiB && c.servers.includes(ep.name))) {
@@ -308,6 +310,7 @@ export async function runCeiling(s: CeilingSettings, creds: Credentials, log: (l
       if (ep) await runner.prepare(ep, s, plan);
     }
     for (const keys of s.listKeys) {
+      if (!plan.some((c) => c.list?.keys === keys)) continue;
       for (const name of ['bare', 's3mux', 'before', 'direct'] as const) {
         const ep = endpoints.get(name);
         if (!ep || (name === 'direct' && keys !== s.listKeys[0])) continue;

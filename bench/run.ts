@@ -1,14 +1,15 @@
 /**
  * npm run bench [-- --quick] [-- --backend NAME] [-- --threshold-mib N] [-- --timeout-s N]
  *               [-- --phases | --ceiling | --profile] [-- --list-keys N] [-- --rounds N] [-- --cell-s N] [-- --no-proxy]
- *               [-- --compare DIR]
+ *               [-- --compare DIR] [-- --cells REGEX]
  *
  * On fs (the default) a run has two parts: the phases below, then the ceiling cells
  * (bench/ceiling.ts: s3mux against a bare Node HTTP server in the same run, interleaved, and
  * the s3 backend's overhead onto a second s3mux). --phases or --ceiling runs one part only;
  * --profile profiles s3mux on the 4 KiB and listing cells instead (bench/profile.ts).
  * --list-keys N adds listing cells over an N-key bucket (e.g. 100000) to the 10,000-key ones.
- * --compare DIR adds a second s3mux from another built checkout to every ceiling cell (before/after).
+ * --compare DIR adds a second s3mux from another built checkout to every ceiling cell (before/after);
+ * --cells REGEX keeps only the ceiling cells whose name matches (e.g. '64 MiB|LIST').
  *
  * Starts s3mux as a child process over a temporary data directory, runs PUT and GET phases
  * of 4 KiB, 1 MiB and 64 MiB objects, a 1 GiB multipart upload and its download, and
@@ -81,8 +82,8 @@ interface Settings {
   ceiling: CeilingSettings;
 }
 
-const USAGE = 'usage: npm run bench [-- --quick] [-- --backend NAME] [-- --threshold-mib N] [-- --timeout-s N] [-- --phases | --ceiling | --profile] [-- --list-keys N] [-- --rounds N] [-- --cell-s N] [-- --no-proxy] [-- --compare DIR]';
-const FLAGS = ['--compare', '--quick', '--threshold-mib', '--timeout-s', '--backend', '--phases', '--ceiling', '--profile', '--list-keys', '--rounds', '--cell-s', '--no-proxy'];
+const USAGE = 'usage: npm run bench [-- --quick] [-- --backend NAME] [-- --threshold-mib N] [-- --timeout-s N] [-- --phases | --ceiling | --profile] [-- --list-keys N] [-- --rounds N] [-- --cell-s N] [-- --no-proxy] [-- --compare DIR] [-- --cells REGEX]';
+const FLAGS = ['--cells', '--compare', '--quick', '--threshold-mib', '--timeout-s', '--backend', '--phases', '--ceiling', '--profile', '--list-keys', '--rounds', '--cell-s', '--no-proxy'];
 
 /** --compare DIR: another checkout of s3mux, built (DIR/dist/src/cli.js), measured beside this one in the ceiling cells. */
 function compareCli(argv: string[]): string | undefined {
@@ -135,6 +136,7 @@ function parseArgs(argv: string[]): Settings {
       listKeys,
       proxy: !argv.includes('--no-proxy'),
       compareCli: compareCli(argv),
+      cellFilter: argv.includes('--cells') ? new RegExp(argv[argv.indexOf('--cells') + 1] ?? '') : undefined,
     },
     thresholdMiB: num('--threshold-mib', 64),
     timeoutS: num('--timeout-s', parts.ceiling && !quick ? 1800 : 600),
@@ -576,9 +578,11 @@ async function ceilingParts(settings: Settings): Promise<number> {
   console.log('');
   console.log(section);
   if (writeOut) {
-    const jsonFile = path.join(OUT_DIR, 'results-ceiling.json');
-    writeFileSync(jsonFile, JSON.stringify({ machine, ...run }, null, 2) + '\n');
-    writeExtraSection('ceiling', section);
+    // A run of some cells (--cells) does not replace the full table: it has its own section.
+    const key = settings.ceiling.cellFilter ? 'ceiling-cells' : 'ceiling';
+    const jsonFile = path.join(OUT_DIR, `results-${key}.json`);
+    writeFileSync(jsonFile, JSON.stringify({ machine, ...run, settings: { ...run.settings, cellFilter: settings.ceiling.cellFilter?.source } }, null, 2) + '\n');
+    writeExtraSection(key, settings.ceiling.cellFilter ? section.replace(/^## (.*)/, `## $1 (cells matching /${settings.ceiling.cellFilter.source}/)`) : section);
     console.log(`wrote ${rel(jsonFile)} and the ceiling section of ${rel(path.join(OUT_DIR, 'RESULTS.md'))}`);
   } else {
     console.log('--quick: bench/results-ceiling.json and bench/RESULTS.md are left as they were');
