@@ -579,7 +579,8 @@ async function ceilingParts(settings: Settings): Promise<number> {
   console.log(section);
   if (writeOut) {
     // A run of some cells (--cells) does not replace the full table: it has its own section.
-    const key = settings.ceiling.cellFilter ? 'ceiling-cells' : 'ceiling';
+    const filter = settings.ceiling.cellFilter;
+    const key = filter ? (filter.source === '64 MiB' ? 'ceiling-cells' : `ceiling-cells-${filter.source.replace(/[^A-Za-z0-9]+/g, '-').toLowerCase()}`) : 'ceiling';
     const jsonFile = path.join(OUT_DIR, `results-${key}.json`);
     writeFileSync(jsonFile, JSON.stringify({ machine, ...run, settings: { ...run.settings, cellFilter: settings.ceiling.cellFilter?.source } }, null, 2) + '\n');
     writeExtraSection(key, settings.ceiling.cellFilter ? section.replace(/^## (.*)/, `## $1 (cells matching /${settings.ceiling.cellFilter.source}/)`) : section);
