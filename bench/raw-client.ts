@@ -22,6 +22,13 @@ export class RequestFailed extends Error {
   }
 }
 
+export interface ListPage { keys: number; prefixes: number; truncated: boolean; nextToken?: string }
+
+/** RFC 3986 escaping, as SigV4 canonicalises query strings. */
+function escapeUri(s: string): string {
+  return encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
 export interface GetResult { bytes: number; sha256: string; etag?: string }
 
 export class RawS3 {
@@ -37,10 +44,10 @@ export class RawS3 {
     this.agent.destroy();
   }
 
-  private async signedHeaders(method: string, path: string, payloadHash: string, contentLength?: number): Promise<Record<string, string>> {
+  private async signedHeaders(method: string, path: string, payloadHash: string, contentLength?: number, query: Record<string, string> = {}): Promise<Record<string, string>> {
     const headers: Record<string, string> = { host: `${this.host}:${this.port}`, 'x-amz-content-sha256': payloadHash };
     if (contentLength !== undefined) headers['content-length'] = String(contentLength);
-    const signed = await this.sig.sign({ method, protocol: 'http:', hostname: this.host, port: this.port, path, query: {}, headers });
+    const signed = await this.sig.sign({ method, protocol: 'http:', hostname: this.host, port: this.port, path, query, headers });
     return signed.headers;
   }
 
@@ -111,6 +118,41 @@ export class RawS3 {
     });
     if (r.status !== 200) throw new RequestFailed('GET', path, r.status, r.text);
     return { bytes, sha256: hash.digest('hex'), etag: r.headers.etag };
+  }
+
+  /** HEAD an object: its size. */
+  async head(bucket: string, key: string): Promise<number> {
+    const path = `/${bucket}/${encodeURIComponent(key)}`;
+    const r = await this.request('HEAD', path, await this.signedHeaders('HEAD', path, EMPTY_SHA256), undefined);
+    if (r.status !== 200) throw new RequestFailed('HEAD', path, r.status, r.text);
+    return Number(r.headers['content-length']);
+  }
+
+  /**
+   * One ListObjectsV2 page. Counts the entries and reads the next token from the XML without
+   * parsing it (a few indexOf calls, so the client costs the same against every server).
+   */
+  async listPage(bucket: string, opts: { prefix?: string; delimiter?: string; maxKeys?: number; token?: string }): Promise<ListPage> {
+    const query: Record<string, string> = { 'list-type': '2' };
+    if (opts.prefix !== undefined) query.prefix = opts.prefix;
+    if (opts.delimiter !== undefined) query.delimiter = opts.delimiter;
+    if (opts.maxKeys !== undefined) query['max-keys'] = String(opts.maxKeys);
+    if (opts.token !== undefined) query['continuation-token'] = opts.token;
+    const qs = Object.keys(query).sort().map((k) => `${escapeUri(k)}=${escapeUri(query[k])}`).join('&');
+    const base = `/${bucket}`;
+    const path = `${base}?${qs}`;
+    const chunks: Buffer[] = [];
+    const r = await this.request('GET', path, await this.signedHeaders('GET', base, EMPTY_SHA256, undefined, query), undefined, (c) => chunks.push(c));
+    if (r.status !== 200) throw new RequestFailed('GET', path, r.status, r.text);
+    const xml = Buffer.concat(chunks).toString('utf8');
+    const count = (tag: string) => { let n = 0; for (let i = xml.indexOf(tag); i >= 0; i = xml.indexOf(tag, i + tag.length)) n++; return n; };
+    const token = /<NextContinuationToken>([^<]*)<\/NextContinuationToken>/.exec(xml)?.[1];
+    return {
+      keys: count('<Contents>'),
+      prefixes: count('<CommonPrefixes>'),
+      truncated: xml.includes('<IsTruncated>true</IsTruncated>'),
+      nextToken: token?.replace(/&amp;/g, '&').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#(\d+);/g, (_, d: string) => String.fromCharCode(Number(d))),
+    };
   }
 
   async delete(bucket: string, key: string): Promise<void> {

@@ -1,5 +1,15 @@
 /**
  * npm run bench [-- --quick] [-- --backend NAME] [-- --threshold-mib N] [-- --timeout-s N]
+ *               [-- --phases | --ceiling | --profile] [-- --list-keys N] [-- --rounds N] [-- --cell-s N] [-- --no-proxy]
+ *               [-- --compare DIR] [-- --cells REGEX]
+ *
+ * On fs (the default) a run has two parts: the phases below, then the ceiling cells
+ * (bench/ceiling.ts: s3mux against a bare Node HTTP server in the same run, interleaved, and
+ * the s3 backend's overhead onto a second s3mux). --phases or --ceiling runs one part only;
+ * --profile profiles s3mux on the 4 KiB and listing cells instead (bench/profile.ts).
+ * --list-keys N adds listing cells over an N-key bucket (e.g. 100000) to the 10,000-key ones.
+ * --compare DIR adds a second s3mux from another built checkout to every ceiling cell (before/after);
+ * --cells REGEX keeps only the ceiling cells whose name matches (e.g. '64 MiB|LIST').
  *
  * Starts s3mux as a child process over a temporary data directory, runs PUT and GET phases
  * of 4 KiB, 1 MiB and 64 MiB objects, a 1 GiB multipart upload and its download, and
@@ -39,6 +49,7 @@ import { RssSampler, cpuSeconds, downsample, readStatus, resetPeak } from './mem
 import { RawS3 } from './raw-client';
 import { consoleTable, detailLines, humanSize, machineInfo, markdownReport, verdictLines, type MemoryVerdict, type PhaseResult } from './report';
 import { startServerProcess, type ServerProcess } from './server-process';
+import { ceilingProcesses, ceilingSection, profileSection, runCeiling, runProfile, type CeilingSettings } from './ceiling';
 import { TARGETS, type BackendTarget, type RunningStore } from '../test/e2e/targets';
 
 const KiB = 1024;
@@ -66,9 +77,22 @@ interface Settings {
   limits: string[];
   /** Whether the streaming check is asserted (not on the memory backend: the data lives in s3mux). */
   assertMemory: boolean;
+  /** Which parts run: the phases, the ceiling cells (fs only), the profile (fs only). */
+  parts: { phases: boolean; ceiling: boolean; profile: boolean };
+  ceiling: CeilingSettings;
 }
 
-const USAGE = 'usage: npm run bench [-- --quick] [-- --backend NAME] [-- --threshold-mib N] [-- --timeout-s N]';
+const USAGE = 'usage: npm run bench [-- --quick] [-- --backend NAME] [-- --threshold-mib N] [-- --timeout-s N] [-- --phases | --ceiling | --profile] [-- --list-keys N] [-- --rounds N] [-- --cell-s N] [-- --no-proxy] [-- --compare DIR] [-- --cells REGEX]';
+const FLAGS = ['--cells', '--compare', '--quick', '--threshold-mib', '--timeout-s', '--backend', '--phases', '--ceiling', '--profile', '--list-keys', '--rounds', '--cell-s', '--no-proxy'];
+
+/** --compare DIR: another checkout of s3mux, built (DIR/dist/src/cli.js), measured beside this one in the ceiling cells. */
+function compareCli(argv: string[]): string | undefined {
+  const i = argv.indexOf('--compare');
+  if (i < 0) return undefined;
+  const cli = path.resolve(argv[i + 1] ?? '', 'dist', 'src', 'cli.js');
+  if (!existsSync(cli)) throw new Error(`--compare needs a built checkout: ${cli} does not exist (npx tsc -p DIR)`);
+  return cli;
+}
 
 function parseArgs(argv: string[]): Settings {
   const quick = argv.includes('--quick');
@@ -80,7 +104,7 @@ function parseArgs(argv: string[]): Settings {
     return v;
   };
   for (const a of argv) {
-    if (a.startsWith('--') && !['--quick', '--threshold-mib', '--timeout-s', '--backend'].includes(a)) {
+    if (a.startsWith('--') && !FLAGS.includes(a)) {
       throw new Error(`unknown option ${a}\n${USAGE}`);
     }
   }
@@ -92,11 +116,30 @@ function parseArgs(argv: string[]): Settings {
       throw new Error(`--backend needs one of ${TARGETS.map((t) => t.name).join(', ')}${backend ? ` (not '${backend}')` : ''}\n${USAGE}`);
     }
   }
+  const only = ['--phases', '--ceiling', '--profile'].filter((f) => argv.includes(f));
+  if (only.length > 1) throw new Error(`${only.join(' and ')}: choose one\n${USAGE}`);
+  const fsOnly = backend === 'fs';
+  if (!fsOnly && (argv.includes('--ceiling') || argv.includes('--profile'))) throw new Error(`--ceiling and --profile measure the fs backend (the s3 backend's overhead is one of the ceiling cells)\n${USAGE}`);
+  const parts = only.length
+    ? { phases: only[0] === '--phases', ceiling: only[0] === '--ceiling', profile: only[0] === '--profile' }
+    : { phases: true, ceiling: fsOnly, profile: false };
+  const listKeys = [quick ? 2000 : 10_000];
+  if (argv.includes('--list-keys')) listKeys.push(num('--list-keys', 100_000));
   return {
     quick,
     backend,
+    parts,
+    ceiling: {
+      quick,
+      rounds: num('--rounds', quick ? 1 : 3),
+      cellSeconds: num('--cell-s', quick ? 0.5 : 2),
+      listKeys,
+      proxy: !argv.includes('--no-proxy'),
+      compareCli: compareCli(argv),
+      cellFilter: argv.includes('--cells') ? new RegExp(argv[argv.indexOf('--cells') + 1] ?? '') : undefined,
+    },
     thresholdMiB: num('--threshold-mib', 64),
-    timeoutS: num('--timeout-s', 600),
+    timeoutS: num('--timeout-s', parts.ceiling && !quick ? 1800 : 600),
     small: { count: quick ? 200 : 1000, concurrency: 4 },
     medium: { count: quick ? 20 : 100, concurrency: 4 },
     large: { count: quick ? 2 : 8, concurrency: 2 },
@@ -421,24 +464,59 @@ function backendSections(text: string): Map<string, string> {
   return out;
 }
 
-/** The fs report (everything before the first backend section) and the sections after it, in TARGETS order. */
-function composeResults(fsReport: string, sections: Map<string, string>): string {
+/**
+ * Sections that are not a backend's (the ceiling, the profile, notes written by hand): every
+ * `<!-- bench:KEY:start -->` block whose KEY is no backend, in file order. They sit between
+ * the fs phases' report and "# Other backends", and a run keeps the ones it does not replace.
+ */
+function extraSections(text: string): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  const re = /<!-- bench:([\w-]+):start -->/g;
+  for (let m = re.exec(text); m; m = re.exec(text)) {
+    if (TARGETS.some((t) => `backend:${t.name}` === m![1]) || m[1].startsWith('backend:')) continue;
+    const end = `<!-- bench:${m[1]}:end -->`;
+    const b = text.indexOf(end, m.index);
+    if (b > m.index) out.push([m[1], text.slice(m.index, b + end.length)]);
+  }
+  return out;
+}
+
+/** The fs report (everything before the first section), the extra sections, and the backend sections after them, in TARGETS order. */
+function composeResults(fsReport: string, sections: Map<string, string>, extras: Array<[string, string]> = []): string {
   const rest = TARGETS.filter((t) => sections.has(t.name)).map((t) => sections.get(t.name)!);
-  if (!rest.length) return fsReport;
-  return `${fsReport.trimEnd()}\n\n# Other backends\n\n\`npm run bench -- --backend NAME\` runs the same phases through s3mux onto another store
+  const head = extras.length ? `${fsReport.trimEnd()}\n\n${extras.map(([, text]) => text).join('\n\n')}\n` : fsReport;
+  if (!rest.length) return head;
+  return `${head.trimEnd()}\n\n# Other backends\n\n\`npm run bench -- --backend NAME\` runs the same phases through s3mux onto another store
 (the targets of test/e2e/targets.ts). The stores are local emulators in their own processes on the same machine,
 so these figures are s3mux's overhead plus the emulator's, not a cloud's. Server RSS is s3mux's process only.
 
 ${rest.join('\n\n')}\n`;
 }
 
+/** Splits bench/RESULTS.md into the fs phases' report, the extra sections and the backend sections. */
+function splitResults(existing: string): { fsReport: string; extras: Array<[string, string]>; sections: Map<string, string> } {
+  const firstSection = existing.indexOf('<!-- bench:');
+  const cut = existing.indexOf('\n# Other backends');
+  const fsReport = firstSection < 0 ? (cut < 0 ? existing : existing.slice(0, cut)) : existing.slice(0, cut >= 0 && cut < firstSection ? cut : firstSection);
+  return { fsReport, extras: extraSections(existing), sections: backendSections(existing) };
+}
+
+/** Replaces (or adds) one extra section of bench/RESULTS.md, keeping the rest. */
+function writeExtraSection(key: string, content: string): void {
+  const mdFile = path.join(OUT_DIR, 'RESULTS.md');
+  const existing = existsSync(mdFile) ? readFileSync(mdFile, 'utf8') : '# s3mux benchmark results\n';
+  const { fsReport, extras, sections } = splitResults(existing);
+  const block = `<!-- bench:${key}:start -->\n${content.trimEnd()}\n<!-- bench:${key}:end -->`;
+  const i = extras.findIndex(([k]) => k === key);
+  if (i >= 0) extras[i] = [key, block];
+  else extras.push([key, block]);
+  writeFileSync(mdFile, composeResults(fsReport, sections, extras));
+}
+
 function writeResults(target: BackendTarget, settings: Settings, json: unknown, report: string, verdict: MemoryVerdict, extraLines: string[]): void {
   const mdFile = path.join(OUT_DIR, 'RESULTS.md');
   const existing = existsSync(mdFile) ? readFileSync(mdFile, 'utf8') : '';
-  const sections = backendSections(existing);
-  const firstSection = existing.indexOf('<!-- bench:backend:');
-  const cut = existing.indexOf('\n# Other backends');
-  const fsReport = firstSection < 0 ? existing : existing.slice(0, cut >= 0 && cut < firstSection ? cut : firstSection);
+  const { fsReport, extras, sections } = splitResults(existing);
   const rel = (f: string) => path.relative(process.cwd(), f);
   if (target.name === 'fs') {
     if (settings.quick) {
@@ -447,7 +525,7 @@ function writeResults(target: BackendTarget, settings: Settings, json: unknown, 
     }
     const jsonFile = path.join(OUT_DIR, 'results.json');
     writeFileSync(jsonFile, JSON.stringify(json, null, 2) + '\n');
-    writeFileSync(mdFile, composeResults(report, sections));
+    writeFileSync(mdFile, composeResults(report, sections, extras));
     console.log(`wrote ${rel(jsonFile)} and ${rel(mdFile)}`);
     return;
   }
@@ -474,8 +552,43 @@ function writeResults(target: BackendTarget, settings: Settings, json: unknown, 
   const verdictText = reportVerdictLines(verdict, settings, extraLines).join('\n\n');
   const [start, end] = SECTION(target.name);
   sections.set(target.name, `${start}\n${table}${limits}\n\n${verdictText}\n${end}`);
-  writeFileSync(mdFile, composeResults(fsReport.trimEnd() + '\n', sections));
+  writeFileSync(mdFile, composeResults(fsReport.trimEnd() + '\n', sections, extras));
   console.log(`wrote ${rel(jsonFile)} and the ${target.name} section of ${rel(mdFile)}`);
+}
+
+/** The ceiling cells or the profile (fs only): printed, and on full runs written to bench/results-ceiling.json / results-profile.json and their sections of bench/RESULTS.md. */
+async function ceilingParts(settings: Settings): Promise<number> {
+  const machine = machineInfo(REPO_DIR);
+  const rel = (f: string) => path.relative(process.cwd(), f);
+  const writeOut = !settings.quick;
+  if (settings.parts.profile) {
+    console.log(`profile${settings.quick ? ' (--quick)' : ''}: s3mux (fs) under the V8 sampling profiler, cell by cell`);
+    const cells = await runProfile(settings.ceiling, CREDS, (l) => console.log(l));
+    if (writeOut) {
+      const jsonFile = path.join(OUT_DIR, 'results-profile.json');
+      writeFileSync(jsonFile, JSON.stringify({ machine, cells: cells.map((c) => ({ ...c, summary: { ...c.summary, functions: [...c.summary.functions].sort((a, b) => b.selfMs - a.selfMs).slice(0, 60) } })) }, null, 2) + '\n');
+      writeExtraSection('profile', profileSection(cells, machine));
+      console.log(`wrote ${rel(jsonFile)} and the profile section of ${rel(path.join(OUT_DIR, 'RESULTS.md'))}`);
+    }
+    return 0;
+  }
+  console.log(`ceiling${settings.quick ? ' (--quick)' : ''}: s3mux (fs) against a bare Node HTTP server, ${settings.ceiling.rounds} round(s) of ${settings.ceiling.cellSeconds} s cells${settings.ceiling.proxy ? ', and the s3 backend onto a second s3mux' : ''}`);
+  const run = await runCeiling(settings.ceiling, CREDS, (l) => console.log(l));
+  const section = ceilingSection(run, machine);
+  console.log('');
+  console.log(section);
+  if (writeOut) {
+    // A run of some cells (--cells) does not replace the full table: it has its own section.
+    const filter = settings.ceiling.cellFilter;
+    const key = filter ? (filter.source === '64 MiB' ? 'ceiling-cells' : `ceiling-cells-${filter.source.replace(/[^A-Za-z0-9]+/g, '-').toLowerCase()}`) : 'ceiling';
+    const jsonFile = path.join(OUT_DIR, `results-${key}.json`);
+    writeFileSync(jsonFile, JSON.stringify({ machine, ...run, settings: { ...run.settings, cellFilter: settings.ceiling.cellFilter?.source } }, null, 2) + '\n');
+    writeExtraSection(key, settings.ceiling.cellFilter ? section.replace(/^## (.*)/, `## $1 (cells matching /${settings.ceiling.cellFilter.source}/)`) : section);
+    console.log(`wrote ${rel(jsonFile)} and the ceiling section of ${rel(path.join(OUT_DIR, 'RESULTS.md'))}`);
+  } else {
+    console.log('--quick: bench/results-ceiling.json and bench/RESULTS.md are left as they were');
+  }
+  return 0;
 }
 
 /** Set once the bench is being stopped from outside (signal, deadline): that path owns the exit. */
@@ -519,6 +632,7 @@ async function main(): Promise<number> {
   process.once('SIGTERM', () => bail('terminated', 143));
   process.on('exit', () => {
     server?.stopSync();
+    for (const p of ceilingProcesses) p.stopSync();
     for (const k of storeKillers) { try { k.kill(); } catch { /* gone */ } }
     if (storeDir) rmSync(storeDir, { recursive: true, force: true });
   });
@@ -526,6 +640,7 @@ async function main(): Promise<number> {
   deadline.unref();
 
   try {
+    if (!settings.parts.phases) return await ceilingParts(settings);
     const block = makeBlock();
     let configFile: string | undefined;
     if (target.name !== 'fs') {
@@ -592,6 +707,14 @@ async function main(): Promise<number> {
       memory: { ...verdict, asserted: settings.assertMemory },
     };
     writeResults(target, settings, json, markdownReport(machine, { ...settings }, bench.results, verdict), verdict, extraLines);
+    if (settings.parts.ceiling) {
+      // The ceiling starts its own servers over empty stores.
+      await sampler.stop();
+      sampler = undefined;
+      await server.stop();
+      console.log('');
+      await ceilingParts(settings);
+    }
     return verdict.ok ? 0 : 1;
   } catch (err) {
     const tail = server?.logTail().slice(-20) ?? [];

@@ -31,6 +31,7 @@ export interface ServerProcess {
 }
 
 const CLI = path.join(__dirname, '..', 'src', 'cli.js');
+const BARE = path.join(__dirname, 'bare-server.js');
 const TAIL_LINES = 60;
 
 export interface ServerOptions {
@@ -39,6 +40,12 @@ export interface ServerOptions {
   /** More environment for the server (the secrets a routing table names by reference). */
   env?: Record<string, string>;
   startupTimeoutMs?: number;
+  /** Options for node before the script (e.g. `--require` of the profiling hook). */
+  nodeArgs?: string[];
+  /** Run the bare ceiling server (bench/bare-server.ts) instead of s3mux. */
+  bare?: boolean;
+  /** Another build's dist/src/cli.js (the bench's --compare): that s3mux instead of this one. */
+  cli?: string;
 }
 
 export async function startServerProcess(creds: { accessKeyId: string; secretAccessKey: string }, opts: ServerOptions = {}): Promise<ServerProcess> {
@@ -46,8 +53,8 @@ export async function startServerProcess(creds: { accessKeyId: string; secretAcc
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 's3mux-bench-'));
   const env: NodeJS.ProcessEnv = { ...process.env, ...opts.env, S3MUX_ROOT_USER: creds.accessKeyId, S3MUX_ROOT_PASSWORD: creds.secretAccessKey };
   delete env.NODE_OPTIONS; // measure the server as it runs by default
-  const args = [CLI, 'serve', '--address', '127.0.0.1:0', '--data-dir', dataDir];
-  if (opts.configFile) args.push('--config', opts.configFile);
+  const args = opts.bare ? [...(opts.nodeArgs ?? []), BARE] : [...(opts.nodeArgs ?? []), opts.cli ?? CLI, 'serve', '--address', '127.0.0.1:0', '--data-dir', dataDir];
+  if (opts.configFile && !opts.bare) args.push('--config', opts.configFile);
   let child: ChildProcess;
   try {
     // Port 0: the kernel picks a free port, and the server prints the one it got.
@@ -117,7 +124,7 @@ export async function startServerProcess(creds: { accessKeyId: string; secretAcc
     url = await new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`s3mux did not report listening within ${startupTimeoutMs} ms`)), startupTimeoutMs);
       onLine = (line) => {
-        const m = /s3mux listening on (https?:\/\/\S+)/.exec(line);
+        const m = /(?:s3mux|bare) listening on (https?:\/\/\S+)/.exec(line);
         if (m) {
           clearTimeout(timer);
           resolve(m[1]);

@@ -12,7 +12,7 @@
  *   <root>/.s3mux/names/<sha256>      the text of hashed (over-long) key segments
  */
 import { randomBytes } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import * as path from 'node:path';
 import { S3Error } from '../../errors';
@@ -115,12 +115,13 @@ export class Layout {
 
   /**
    * Writes a small temp file, removing it again when the write fails (a full disk must not
-   * leave empty files behind).
+   * leave empty files behind). Synchronously: a sidecar is a few hundred bytes, and
+   * fs.promises.writeFile is three thread-pool round trips (open, write, close) for it.
    */
   async writeTempFile(kind: string, data: string, flag = 'wx'): Promise<string> {
     const tmp = this.tempPath(kind);
     try {
-      await fsp.writeFile(tmp, data, { encoding: 'utf8', flag });
+      writeFileSync(tmp, data, { encoding: 'utf8', flag });
     } catch (err) {
       await fsp.rm(tmp, { force: true }).catch(() => {});
       throw err;

@@ -4,7 +4,7 @@
  * when it is stale or missing (a file placed by hand, edited in place, or a crash between
  * the two renames of a write) and synthesize metadata instead.
  */
-import { promises as fsp, type Stats } from 'node:fs';
+import { promises as fsp, readFileSync, type Stats } from 'node:fs';
 import * as path from 'node:path';
 import type { ObjectAttributes, ObjectMeta, ObjectSummary } from '../types';
 import { copyAttributes } from '../attributes';
@@ -42,11 +42,18 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** The sidecar at `file`, or undefined when it is absent or unreadable. */
+/**
+ * The sidecar at `file`, or undefined when it is absent or unreadable.
+ *
+ * Read synchronously: a sidecar is a few hundred bytes in the page cache, and every HEAD, GET
+ * and listed key reads one. fs.promises.readFile takes four thread-pool round trips (open,
+ * fstat, read, close) and about four times the main thread's CPU of one readFileSync (bench
+ * --profile, bench/RESULTS.md); the microseconds the loop waits for the syscalls are less.
+ */
 export async function readSidecar(file: string): Promise<Sidecar | undefined> {
   let text: string;
   try {
-    text = await fsp.readFile(file, 'utf8');
+    text = readFileSync(file, 'utf8');
   } catch (err) {
     if (isErrno(err, 'ENOENT', 'ENOTDIR', 'EISDIR', 'ENAMETOOLONG')) return undefined;
     throw err;
