@@ -121,7 +121,7 @@ async function timed(seconds: number, concurrency: number, fn: (worker: number, 
 
 function cells(s: CeilingSettings): Cell[] {
   const out: Cell[] = [];
-  const withBefore = (c: Cell): Cell => (s.compareCli ? { ...c, servers: c.servers.flatMap((n) => (n === 's3mux' ? ['s3mux', 'before'] : [n])) as ServerName[] } : c);
+  const withBefore = (c: Cell): Cell => (s.compareCli ? { ...c, servers: c.servers.flatMap((n) => (n === 's3mux' ? ['s3mux', 'before'] : [n])) } : c);
   const proxy: ServerName[] = s.proxy ? ['direct', 'proxy'] : [];
   for (const op of ['put', 'get', 'head'] as const) {
     for (const c of [1, 16, 64]) {

@@ -473,7 +473,7 @@ function extraSections(text: string): Array<[string, string]> {
   const out: Array<[string, string]> = [];
   const re = /<!-- bench:([\w-]+):start -->/g;
   for (let m = re.exec(text); m; m = re.exec(text)) {
-    if (TARGETS.some((t) => `backend:${t.name}` === m![1]) || m[1].startsWith('backend:')) continue;
+    if (TARGETS.some((t) => `backend:${t.name}` === m[1]) || m[1].startsWith('backend:')) continue;
     const end = `<!-- bench:${m[1]}:end -->`;
     const b = text.indexOf(end, m.index);
     if (b > m.index) out.push([m[1], text.slice(m.index, b + end.length)]);

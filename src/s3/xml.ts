@@ -43,7 +43,7 @@ function writeElement(name: string, value: XmlValue | null, out: string[]): void
     return;
   }
   if (Array.isArray(value)) {
-    for (const item of value) writeElement(name, item as XmlValue | null, out);
+    for (const item of value) writeElement(name, item, out);
     return;
   }
   if (typeof value !== 'object' || value instanceof Date) {
@@ -63,7 +63,7 @@ function writeElement(name: string, value: XmlValue | null, out: string[]): void
     } else if (key === '#text') {
       if (v !== null && (typeof v !== 'object' || v instanceof Date)) out.push(scalar(v));
     } else {
-      writeElement(key, v as XmlValue | null, out);
+      writeElement(key, v, out);
     }
   }
   out[start] = `<${name}${attrs}>`;

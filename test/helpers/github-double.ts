@@ -329,7 +329,7 @@ export class GithubDouble {
     const now = Math.floor(Date.now() / 1000);
     if (!ok || String(claims.iss) !== String(app.id)) return undefined;
     if (typeof claims.iat !== 'number' || typeof claims.exp !== 'number' || claims.exp <= now || claims.iat > now + 60 || claims.exp - claims.iat > 600) return undefined;
-    return claims as Record<string, unknown>;
+    return claims;
   }
 
   // ------------------------------------------------------------ the API host

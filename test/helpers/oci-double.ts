@@ -403,7 +403,7 @@ export class OciDouble {
   private metaFromHeaders(h: http.IncomingHttpHeaders): { headers: Record<string, string>; metadata: Record<string, string> } {
     const headers: Record<string, string> = {};
     const metadata: Record<string, string> = {};
-    for (const n of CONTENT_HEADERS) if (typeof h[n] === 'string') headers[n] = h[n] as string;
+    for (const n of CONTENT_HEADERS) if (typeof h[n] === 'string') headers[n] = h[n];
     for (const [k, v] of Object.entries(h)) if (k.startsWith('opc-meta-') && typeof v === 'string') metadata[k.slice('opc-meta-'.length)] = v;
     return { headers, metadata };
   }

@@ -77,7 +77,7 @@ export async function startInstanceIdentityDouble(storage: OciDouble, tenancy: s
         // The SDK writes the fingerprint as colon-separated hex pairs.
         const [kTenancy, kind, kFinger] = (p.keyId ?? '').split('/');
         if (kTenancy !== tenancy || kind !== 'fed-x509' || kFinger?.replace(/:/g, '').toLowerCase() !== fingerprint) return fail(401, `unexpected keyId ${p.keyId}`);
-        const lines = (p.headers ?? '').split(' ').map((h) => (h === '(request-target)' ? `(request-target): post ${url}` : `${h.toLowerCase()}: ${req.headers[h.toLowerCase()]}`));
+        const lines = (p.headers ?? '').split(' ').map((h) => (h === '(request-target)' ? `(request-target): post ${url}` : `${h.toLowerCase()}: ${String(req.headers[h.toLowerCase()])}`));
         if (!crypto.verify('sha256', Buffer.from(lines.join('\n')), leafX509.publicKey, Buffer.from(p.signature ?? '', 'base64'))) return fail(401, 'bad signature');
         const d = JSON.parse(body.toString()) as { certificate?: string; publicKey?: string };
         const sent = new crypto.X509Certificate(`-----BEGIN CERTIFICATE-----\n${(d.certificate ?? '').replace(/\s+/g, '')}\n-----END CERTIFICATE-----\n`);

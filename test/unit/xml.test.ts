@@ -36,7 +36,7 @@ function normalise(value: XmlValue): unknown {
 function referenceXml(root: string, body: XmlObject, namespace: string | null): string {
   const content = normalise(body) as Record<string, unknown>;
   if (namespace) content['@_xmlns'] = namespace;
-  const xml = reference.build({ [root]: content }) as string;
+  const xml = reference.build({ [root]: content });
   return '<?xml version="1.0" encoding="UTF-8"?>\n' + xml.replace(RAW_UNSAFE, (c) => `&#x${c.charCodeAt(0).toString(16).toUpperCase()};`);
 }
 

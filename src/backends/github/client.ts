@@ -125,7 +125,7 @@ export function makeOctokit(c: GithubConnection, gate: RateGate): Octokit {
       await gate.admit();
       try {
         const res = await request(options);
-        gate.observe(res.headers as ResponseLike['headers']);
+        gate.observe(res.headers);
         return res;
       } catch (err) {
         const e = err as ResponseLike & { response?: { headers?: ResponseLike['headers'] } };

@@ -39,7 +39,8 @@ export function isAlreadyExists(err: unknown): boolean {
 export function toS3ErrorFromGithub(err: unknown, ctx: ErrorContext = {}): S3Error {
   if (err instanceof S3Error) return err;
   const status = httpStatus(err);
-  const message = String((err as { message?: unknown })?.message ?? '').slice(0, 200);
+  const raw = (err as { message?: unknown })?.message;
+  const message = (typeof raw === 'string' ? raw : '').slice(0, 200);
   const mapped = status !== undefined ? BY_STATUS[status]?.(ctx, message) : undefined;
   const e = mapped ?? new S3Error('ServiceUnavailable', status !== undefined && status < 500 ? `GitHub answered ${status}.` : 'GitHub did not answer; try again.');
   Object.defineProperty(e, 'cause', { value: err, enumerable: false });

@@ -164,7 +164,7 @@ export class GithubBackend implements Backend {
   async release(tag: string): Promise<GithubRelease | undefined> {
     try {
       const res = await this.octokit.request('GET /repos/{owner}/{repo}/releases/tags/{tag}', { ...this.repoParams, tag });
-      return res.data as unknown as GithubRelease;
+      return res.data;
     } catch (err) {
       if (httpStatus(err) === 404) return undefined;
       throw toS3ErrorFromGithub(err, { bucket: tag });
@@ -190,7 +190,7 @@ export class GithubBackend implements Backend {
     if (release.assets && release.assets.length < EMBEDDED_ASSETS_TRUSTED) return release.assets;
     const all = await this.call({ bucket: release.tag_name }, () =>
       this.octokit.paginate('GET /repos/{owner}/{repo}/releases/{release_id}/assets', { ...this.repoParams, release_id: release.id, per_page: PAGE }));
-    return all as unknown as GithubAsset[];
+    return all;
   }
 
   /** Fresh asset list (after a write, the embedded one is stale). */
@@ -201,7 +201,7 @@ export class GithubBackend implements Backend {
   private async newRelease(tag: string): Promise<GithubRelease> {
     try {
       const res = await this.octokit.request('POST /repos/{owner}/{repo}/releases', { ...this.repoParams, tag_name: tag, name: tag });
-      return res.data as unknown as GithubRelease;
+      return res.data;
     } catch (err) {
       // Made by someone else meanwhile.
       if (httpStatus(err) === 422) {
@@ -430,7 +430,7 @@ export class GithubBackend implements Backend {
     for (let attempt = 0; ; attempt++) {
       try {
         const res = await this.octokit.request('PATCH /repos/{owner}/{repo}/releases/assets/{asset_id}', { ...this.repoParams, asset_id: asset.id, name });
-        return res.data as unknown as GithubAsset;
+        return res.data;
       } catch (err) {
         if (!isAlreadyExists(err) || attempt >= 2) throw toS3ErrorFromGithub(err, ctx);
         for (const a of (await this.freshAssets(release)).filter((x) => x.id !== asset.id && matching(x))) await this.deleteAsset(a.id, ctx);
@@ -467,7 +467,7 @@ export class GithubBackend implements Backend {
         headers: { 'content-type': contentType || 'application/octet-stream', 'content-length': String(size) },
         data: size === 0 ? Buffer.alloc(0) : counted(),
       } as never);
-      return res.data as unknown as GithubAsset;
+      return res.data as GithubAsset;
     } catch (err) {
       await this.removeLeftover(release, name, ctx);
       if (bodyError !== undefined) throw bodyFailure(bodyError);

@@ -9,6 +9,7 @@
 import { KeyNames } from '../escaped-keys';
 import { RESERVED_PREFIX } from '../reserved';
 
+// eslint-disable-next-line no-control-regex -- control characters are what this finds
 const BAD_CHARS = /[\u0000-\u001f\u007f\ufffe\uffff]/;
 
 export function needsEscape(key: string): boolean {
