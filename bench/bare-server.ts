@@ -13,7 +13,12 @@
 import http from 'node:http';
 
 /** The body as received, chunk by chunk: no copy into one buffer (a 64 MiB concat per PUT would be the bare server's own cost). */
-interface Stored { chunks: Buffer[]; size: number; etag: string; modified: string }
+interface Stored {
+  chunks: Buffer[];
+  size: number;
+  etag: string;
+  modified: string;
+}
 
 class BareBucket {
   readonly objects = new Map<string, Stored>();
@@ -83,25 +88,35 @@ function listV2(name: string, bucket: BareBucket, q: URLSearchParams): string {
     if (at >= 0) {
       const cp = key.slice(0, at + delimiter.length);
       if (cp === lastPrefix) continue;
-      if (contents.length + prefixes.length >= maxKeys) { truncated = true; break; }
+      if (contents.length + prefixes.length >= maxKeys) {
+        truncated = true;
+        break;
+      }
       prefixes.push(cp);
       lastPrefix = cp;
       last = cp;
       continue;
     }
-    if (contents.length + prefixes.length >= maxKeys) { truncated = true; break; }
+    if (contents.length + prefixes.length >= maxKeys) {
+      truncated = true;
+      break;
+    }
     const o = bucket.objects.get(key)!;
-    contents.push(`<Contents><Key>${xmlEscape(key)}</Key><LastModified>${o.modified}</LastModified><ETag>&quot;${o.etag}&quot;</ETag><Size>${o.size}</Size><StorageClass>STANDARD</StorageClass></Contents>`);
+    contents.push(
+      `<Contents><Key>${xmlEscape(key)}</Key><LastModified>${o.modified}</LastModified><ETag>&quot;${o.etag}&quot;</ETag><Size>${o.size}</Size><StorageClass>STANDARD</StorageClass></Contents>`,
+    );
     last = key;
   }
-  return '<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
-    + `<Name>${xmlEscape(name)}</Name><Prefix>${xmlEscape(prefix)}</Prefix>${delimiter ? `<Delimiter>${xmlEscape(delimiter)}</Delimiter>` : ''}`
-    + `<MaxKeys>${maxKeys}</MaxKeys><KeyCount>${contents.length + prefixes.length}</KeyCount><IsTruncated>${truncated}</IsTruncated>`
-    + (token ? `<ContinuationToken>${xmlEscape(token)}</ContinuationToken>` : '')
-    + (truncated ? `<NextContinuationToken>${Buffer.from(last).toString('base64url')}</NextContinuationToken>` : '')
-    + contents.join('')
-    + prefixes.map((p) => `<CommonPrefixes><Prefix>${xmlEscape(p)}</Prefix></CommonPrefixes>`).join('')
-    + '</ListBucketResult>';
+  return (
+    '<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">' +
+    `<Name>${xmlEscape(name)}</Name><Prefix>${xmlEscape(prefix)}</Prefix>${delimiter ? `<Delimiter>${xmlEscape(delimiter)}</Delimiter>` : ''}` +
+    `<MaxKeys>${maxKeys}</MaxKeys><KeyCount>${contents.length + prefixes.length}</KeyCount><IsTruncated>${truncated}</IsTruncated>` +
+    (token ? `<ContinuationToken>${xmlEscape(token)}</ContinuationToken>` : '') +
+    (truncated ? `<NextContinuationToken>${Buffer.from(last).toString('base64url')}</NextContinuationToken>` : '') +
+    contents.join('') +
+    prefixes.map((p) => `<CommonPrefixes><Prefix>${xmlEscape(p)}</Prefix></CommonPrefixes>`).join('') +
+    '</ListBucketResult>'
+  );
 }
 
 function fail(res: http.ServerResponse, status: number, code: string): void {
@@ -124,10 +139,17 @@ const server = http.createServer((req, res) => {
     if (method === 'PUT') {
       if (!bucket) buckets.set(bucketName, new BareBucket());
       req.resume();
-      req.on('end', () => { res.writeHead(200, { 'content-length': 0 }); res.end(); });
+      req.on('end', () => {
+        res.writeHead(200, { 'content-length': 0 });
+        res.end();
+      });
       return;
     }
-    if (!bucket) { req.resume(); fail(res, 404, 'NoSuchBucket'); return; }
+    if (!bucket) {
+      req.resume();
+      fail(res, 404, 'NoSuchBucket');
+      return;
+    }
     if (method === 'GET') {
       const body = listV2(bucketName, bucket, new URLSearchParams(q >= 0 ? url.slice(q + 1) : ''));
       res.writeHead(200, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body) });
@@ -137,11 +159,18 @@ const server = http.createServer((req, res) => {
     fail(res, 405, 'MethodNotAllowed');
     return;
   }
-  if (!bucket) { req.resume(); fail(res, 404, 'NoSuchBucket'); return; }
+  if (!bucket) {
+    req.resume();
+    fail(res, 404, 'NoSuchBucket');
+    return;
+  }
   if (method === 'PUT') {
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on('data', (c: Buffer) => { chunks.push(c); size += c.length; });
+    req.on('data', (c: Buffer) => {
+      chunks.push(c);
+      size += c.length;
+    });
     req.on('end', () => {
       const etag = (++etagCounter).toString(16).padStart(32, '0');
       bucket.put(key, { chunks, size, etag, modified: new Date().toISOString() });
@@ -151,22 +180,45 @@ const server = http.createServer((req, res) => {
     return;
   }
   const o = bucket.objects.get(key);
-  if (!o) { req.resume(); fail(res, 404, 'NoSuchKey'); return; }
+  if (!o) {
+    req.resume();
+    fail(res, 404, 'NoSuchKey');
+    return;
+  }
   if (method === 'GET' || method === 'HEAD') {
-    res.writeHead(200, { 'content-length': o.size, etag: `"${o.etag}"`, 'last-modified': new Date(o.modified).toUTCString(), 'content-type': 'application/octet-stream' });
-    if (method === 'HEAD' || o.size === 0) { res.end(); return; }
-    if (o.chunks.length === 1) { res.end(o.chunks[0]); return; }
+    res.writeHead(200, {
+      'content-length': o.size,
+      etag: `"${o.etag}"`,
+      'last-modified': new Date(o.modified).toUTCString(),
+      'content-type': 'application/octet-stream',
+    });
+    if (method === 'HEAD' || o.size === 0) {
+      res.end();
+      return;
+    }
+    if (o.chunks.length === 1) {
+      res.end(o.chunks[0]);
+      return;
+    }
     // Chunk by chunk, with backpressure, as any streaming server would send a large body.
     let i = 0;
     const more = (): void => {
       while (i < o.chunks.length) {
         const last = i === o.chunks.length - 1;
         const chunk = o.chunks[i++];
-        if (last) { res.end(chunk); return; }
-        if (!res.write(chunk)) { res.once('drain', more); return; }
+        if (last) {
+          res.end(chunk);
+          return;
+        }
+        if (!res.write(chunk)) {
+          res.once('drain', more);
+          return;
+        }
       }
     };
-    res.on('close', () => { i = o.chunks.length; });
+    res.on('close', () => {
+      i = o.chunks.length;
+    });
     more();
     return;
   }

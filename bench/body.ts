@@ -19,7 +19,10 @@ export function makeBlock(size = BLOCK_SIZE): Buffer {
 export class PatternStream extends Readable {
   private sent = 0;
 
-  constructor(private readonly block: Buffer, private readonly size: number) {
+  constructor(
+    private readonly block: Buffer,
+    private readonly size: number,
+  ) {
     super({ highWaterMark: block.length });
   }
 

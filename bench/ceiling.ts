@@ -121,19 +121,40 @@ async function timed(seconds: number, concurrency: number, fn: (worker: number, 
 
 function cells(s: CeilingSettings): Cell[] {
   const out: Cell[] = [];
-  const withBefore = (c: Cell): Cell => (s.compareCli ? { ...c, servers: c.servers.flatMap((n) => (n === 's3mux' ? ['s3mux', 'before'] : [n])) } : c);
+  const withBefore = (c: Cell): Cell =>
+    s.compareCli ? { ...c, servers: c.servers.flatMap((n) => (n === 's3mux' ? ['s3mux', 'before'] : [n])) } : c;
   const proxy: ServerName[] = s.proxy ? ['direct', 'proxy'] : [];
   for (const op of ['put', 'get', 'head'] as const) {
     for (const c of [1, 16, 64]) {
-      out.push({ id: `${op.toUpperCase()} 4 KiB c${c}`, op, size: 4 * KiB, concurrency: c, servers: ['bare', 's3mux', ...(c === 16 ? proxy : [])] });
+      out.push({
+        id: `${op.toUpperCase()} 4 KiB c${c}`,
+        op,
+        size: 4 * KiB,
+        concurrency: c,
+        servers: ['bare', 's3mux', ...(c === 16 ? proxy : [])],
+      });
     }
   }
   out.push({ id: 'PUT 64 MiB c8', op: 'put', size: 64 * MiB, concurrency: 8, servers: ['bare', 's3mux', ...proxy] });
   out.push({ id: 'GET 64 MiB c8', op: 'get', size: 64 * MiB, concurrency: 8, servers: ['bare', 's3mux', ...proxy] });
   for (const keys of s.listKeys) {
     const k = keys >= 1000 && keys % 1000 === 0 ? `${keys / 1000}k` : String(keys);
-    out.push({ id: `LIST ${k} flat`, op: 'list', size: 0, concurrency: 1, servers: ['bare', 's3mux', ...(keys === s.listKeys[0] ? proxy : [])], list: { keys, delimiter: false } });
-    out.push({ id: `LIST ${k} delimiter`, op: 'list', size: 0, concurrency: 1, servers: ['bare', 's3mux'], list: { keys, delimiter: true } });
+    out.push({
+      id: `LIST ${k} flat`,
+      op: 'list',
+      size: 0,
+      concurrency: 1,
+      servers: ['bare', 's3mux', ...(keys === s.listKeys[0] ? proxy : [])],
+      list: { keys, delimiter: false },
+    });
+    out.push({
+      id: `LIST ${k} delimiter`,
+      op: 'list',
+      size: 0,
+      concurrency: 1,
+      servers: ['bare', 's3mux'],
+      list: { keys, delimiter: true },
+    });
   }
   return out.map(withBefore).filter((c) => !s.cellFilter || s.cellFilter.test(c.id));
 }
@@ -160,11 +181,15 @@ class CellRunner {
   async prepare(ep: Endpoint, s: CeilingSettings, cellsToRun: Cell[]): Promise<void> {
     await ep.client.createBucket(BUCKET);
     const sha = this.digest(4 * KiB);
-    if (cellsToRun.some((c) => (c.op === 'get' || c.op === 'head') && c.size === 4 * KiB)) await timed(0, 16, async (w) => {
-      for (let i = w; i < SMALL_KEYS; i += 16) await ep.client.put(BUCKET, `small/k-${String(i).padStart(4, '0')}`, this.body(4 * KiB), 4 * KiB, sha);
-    });
+    if (cellsToRun.some((c) => (c.op === 'get' || c.op === 'head') && c.size === 4 * KiB))
+      await timed(0, 16, async (w) => {
+        for (let i = w; i < SMALL_KEYS; i += 16)
+          await ep.client.put(BUCKET, `small/k-${String(i).padStart(4, '0')}`, this.body(4 * KiB), 4 * KiB, sha);
+      });
     if (cellsToRun.some((c) => c.op === 'get' && c.size === 64 * MiB && c.servers.includes(ep.name))) {
-      await timed(0, 8, async (w) => { await ep.client.put(BUCKET, `big/w${w}`, this.body(64 * MiB), 64 * MiB, this.digest(64 * MiB)); });
+      await timed(0, 8, async (w) => {
+        await ep.client.put(BUCKET, `big/w${w}`, this.body(64 * MiB), 64 * MiB, this.digest(64 * MiB));
+      });
     }
   }
 
@@ -174,7 +199,8 @@ class CellRunner {
     await ep.client.createBucket(bucket);
     const sha = this.digest(16);
     await timed(0, 32, async (w) => {
-      for (let i = w; i < keys; i += 32) await ep.client.put(bucket, `${this.listPrefix}k-${String(i).padStart(7, '0')}`, this.body(16), 16, sha);
+      for (let i = w; i < keys; i += 32)
+        await ep.client.put(bucket, `${this.listPrefix}k-${String(i).padStart(7, '0')}`, this.body(16), 16, sha);
     });
   }
 
@@ -186,13 +212,16 @@ class CellRunner {
     if (cell.op === 'put') {
       const sha = this.digest(size);
       const key = (w: number, n: number) => (size > MiB ? `big/w${w}` : `put/c${cell.concurrency}-r${round}-${String(n).padStart(6, '0')}`);
-      op = async (w, n) => { await client.put(BUCKET, key(w, n), this.body(size), size, sha); };
+      op = async (w, n) => {
+        await client.put(BUCKET, key(w, n), this.body(size), size, sha);
+      };
     } else if (cell.op === 'get') {
       const sha = this.digest(size);
       op = async (w, n) => {
         const key = size > MiB ? `big/w${w}` : `small/k-${String(n % SMALL_KEYS).padStart(4, '0')}`;
         const got = await client.get(BUCKET, key);
-        if (got.bytes !== size || got.sha256 !== sha) throw new Error(`${ep.name} GET ${key}: ${got.bytes} bytes, sha256 ${got.sha256}, expected ${size} bytes, ${sha}`);
+        if (got.bytes !== size || got.sha256 !== sha)
+          throw new Error(`${ep.name} GET ${key}: ${got.bytes} bytes, sha256 ${got.sha256}, expected ${size} bytes, ${sha}`);
       };
     } else if (cell.op === 'head') {
       op = async (_w, n) => {
@@ -206,7 +235,12 @@ class CellRunner {
       const cursorKey = `${ep.name} ${cell.id}`;
       op = async () => {
         const cur = this.cursors.get(cursorKey) ?? { seen: 0 };
-        const page = await client.listPage(listBucket(keys), { prefix: this.listPrefix, delimiter: delimiter ? '/' : undefined, maxKeys: 1000, token: cur.token });
+        const page = await client.listPage(listBucket(keys), {
+          prefix: this.listPrefix,
+          delimiter: delimiter ? '/' : undefined,
+          maxKeys: 1000,
+          token: cur.token,
+        });
         cur.seen += page.keys + page.prefixes;
         if (page.truncated && !page.nextToken) throw new Error(`${ep.name} ${cell.id}: truncated page without a NextContinuationToken`);
         if (!page.truncated) {
@@ -256,11 +290,24 @@ async function startStore(dir: string): Promise<{ store: RunningStore; upstreamP
   let upstream: { child: ChildProcess; url: string } | undefined;
   const store = await target.start({
     dir,
-    track: (child) => { if (!('spawnargs' in child)) upstream = child as unknown as { child: ChildProcess; url: string }; },
+    track: (child) => {
+      if (!('spawnargs' in child)) upstream = child as unknown as { child: ChildProcess; url: string };
+    },
   });
   if (!upstream?.child.pid) throw new Error('the s3 target did not report its upstream s3mux process');
   const u = upstream;
-  return { store, upstreamPid: u.child.pid!, upstreamUrl: u.url, kill: () => { try { u.child.kill('SIGKILL'); } catch { /* gone */ } } };
+  return {
+    store,
+    upstreamPid: u.child.pid!,
+    upstreamUrl: u.url,
+    kill: () => {
+      try {
+        u.child.kill('SIGKILL');
+      } catch {
+        /* gone */
+      }
+    },
+  };
 }
 
 export async function runCeiling(s: CeilingSettings, creds: Credentials, log: (line: string) => void): Promise<CeilingRun> {
@@ -301,7 +348,9 @@ export async function runCeiling(s: CeilingSettings, creds: Credentials, log: (l
       endpoints.set('direct', { name: 'direct', pid: store.upstreamPid, client: new RawS3(up.hostname, Number(up.port), upCreds, 64) });
       endpoints.set('proxy', { name: 'proxy', pid: proxy.pid, client: new RawS3(proxy.host, proxy.port, creds, 64) });
     }
-    log(`ceiling: bare pid ${bare.pid}, s3mux (fs) pid ${fs.pid}${s.proxy ? `, s3mux (s3 backend) pid ${endpoints.get('proxy')!.pid} onto s3mux (fs) pid ${endpoints.get('direct')!.pid}` : ''}`);
+    log(
+      `ceiling: bare pid ${bare.pid}, s3mux (fs) pid ${fs.pid}${s.proxy ? `, s3mux (s3 backend) pid ${endpoints.get('proxy')!.pid} onto s3mux (fs) pid ${endpoints.get('direct')!.pid}` : ''}`,
+    );
 
     // The data the cells read. Behind the proxy the store is the direct one, so it is uploaded once (through the proxy: the same bucket).
     const t0 = performance.now();
@@ -319,7 +368,15 @@ export async function runCeiling(s: CeilingSettings, creds: Credentials, log: (l
       log(`ceiling: ${keys} listing keys uploaded (${((performance.now() - t0) / 1000).toFixed(0)} s so far)`);
     }
 
-    const results: CellResult[] = plan.map((c) => ({ id: c.id, op: c.op, size: c.size, concurrency: c.concurrency, list: c.list, servers: {}, rounds: {} }));
+    const results: CellResult[] = plan.map((c) => ({
+      id: c.id,
+      op: c.op,
+      size: c.size,
+      concurrency: c.concurrency,
+      list: c.list,
+      servers: {},
+      rounds: {},
+    }));
     for (let round = 1; round <= s.rounds; round++) {
       log(`ceiling: round ${round} of ${s.rounds}`);
       for (const [i, cell] of plan.entries()) {
@@ -352,7 +409,10 @@ export async function runCeiling(s: CeilingSettings, creds: Credentials, log: (l
     return { settings: s, cells: results, loadAvg: { start: loadStart, end: os.loadavg()[0] } };
   } finally {
     for (const ep of endpoints.values()) ep.client.close();
-    for (const sp of servers) { await sp.stop(); ceilingProcesses.delete(sp); }
+    for (const sp of servers) {
+      await sp.stop();
+      ceilingProcesses.delete(sp);
+    }
     await store?.store.stop().catch(() => undefined);
     store?.kill();
     if (storeDir) rmSync(storeDir, { recursive: true, force: true });
@@ -391,15 +451,41 @@ export function targetLines(run: CeilingRun): Array<{ target: string; value: str
   push('GET 4 KiB c16 ratio ≥ 0.5', ratio('GET 4 KiB c16'), (v) => v >= 0.5);
   push('PUT 4 KiB c16 ratio ≥ 0.25', ratio('PUT 4 KiB c16'), (v) => v >= 0.25);
   push('HEAD 4 KiB c16 ratio ≥ 0.6', ratio('HEAD 4 KiB c16'), (v) => v >= 0.6);
-  push('GET 4 KiB c1 p50 ≤ 0.3 ms (absolute: depends on the machine\'s load)', get('GET 4 KiB c1')?.servers.s3mux?.p50Ms ?? NaN, (v) => v <= 0.3, (x) => `${x.toFixed(2)} ms`);
+  push(
+    "GET 4 KiB c1 p50 ≤ 0.3 ms (absolute: depends on the machine's load)",
+    get('GET 4 KiB c1')?.servers.s3mux?.p50Ms ?? NaN,
+    (v) => v <= 0.3,
+    (x) => `${x.toFixed(2)} ms`,
+  );
   push('PUT 64 MiB c8 ratio ≥ 0.35', ratio('PUT 64 MiB c8'), (v) => v >= 0.35);
   push('GET 64 MiB c8 ratio ≥ 0.85', ratio('GET 64 MiB c8'), (v) => v >= 0.85);
   for (const c of run.cells.filter((x) => x.op === 'list')) push(`${c.id} ratio ≥ 0.2`, ratio(c.id), (v) => v >= 0.2);
-  push('proxy overhead 64 MiB PUT ≤ 10%', overhead('PUT 64 MiB c8'), (v) => v <= 10, (x) => `${x.toFixed(0)}%`);
-  push('proxy overhead 64 MiB GET ≤ 10%', overhead('GET 64 MiB c8'), (v) => v <= 10, (x) => `${x.toFixed(0)}%`);
-  for (const op of ['PUT', 'GET', 'HEAD']) push(`proxy overhead 4 KiB ${op} c16 ≤ 25%`, overhead(`${op} 4 KiB c16`), (v) => v <= 25, (x) => `${x.toFixed(0)}%`);
+  push(
+    'proxy overhead 64 MiB PUT ≤ 10%',
+    overhead('PUT 64 MiB c8'),
+    (v) => v <= 10,
+    (x) => `${x.toFixed(0)}%`,
+  );
+  push(
+    'proxy overhead 64 MiB GET ≤ 10%',
+    overhead('GET 64 MiB c8'),
+    (v) => v <= 10,
+    (x) => `${x.toFixed(0)}%`,
+  );
+  for (const op of ['PUT', 'GET', 'HEAD'])
+    push(
+      `proxy overhead 4 KiB ${op} c16 ≤ 25%`,
+      overhead(`${op} 4 KiB c16`),
+      (v) => v <= 25,
+      (x) => `${x.toFixed(0)}%`,
+    );
   const peak = Math.max(...run.cells.map((c) => c.servers.s3mux?.peakRssMiB ?? 0));
-  push('s3mux (fs) peak RSS < 150 MiB', peak, (v) => v < 150, (x) => `${x.toFixed(0)} MiB`);
+  push(
+    's3mux (fs) peak RSS < 150 MiB',
+    peak,
+    (v) => v < 150,
+    (x) => `${x.toFixed(0)} MiB`,
+  );
   return out;
 }
 
@@ -407,39 +493,124 @@ export function targetLines(run: CeilingRun): Array<{ target: string; value: str
 export function ceilingMarkdown(run: CeilingRun): string {
   const lines: string[] = [];
   const table = (headers: string[], rows: string[][]) => {
-    lines.push(`| ${headers.join(' | ')} |`, `| ${headers.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`));
+    lines.push(
+      `| ${headers.join(' | ')} |`,
+      `| ${headers.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`,
+      ...rows.map((r) => `| ${r.join(' | ')} |`),
+    );
   };
   const mine = run.cells.filter((c) => c.servers.bare && c.servers.s3mux);
-  table(['cell', 'bare', 's3mux (fs)', 'ratio', 's3mux p50 / p99 ms', 'bare p50 / p99 ms', 's3mux CPU ms/req', 'bare CPU ms/req', 's3mux peak RSS'], mine.map((c) => {
-    const b = c.servers.bare!;
-    const m = c.servers.s3mux!;
-    return [c.id, fmtRate(c, b), fmtRate(c, m), (rate(c, m) / rate(c, b)).toFixed(3), `${f(m.p50Ms)} / ${f(m.p99Ms)}`, `${f(b.p50Ms)} / ${f(b.p99Ms)}`, f(m.cpuMsPerOp), f(b.cpuMsPerOp), `${m.peakRssMiB.toFixed(0)} MiB`];
-  }));
+  table(
+    [
+      'cell',
+      'bare',
+      's3mux (fs)',
+      'ratio',
+      's3mux p50 / p99 ms',
+      'bare p50 / p99 ms',
+      's3mux CPU ms/req',
+      'bare CPU ms/req',
+      's3mux peak RSS',
+    ],
+    mine.map((c) => {
+      const b = c.servers.bare!;
+      const m = c.servers.s3mux!;
+      return [
+        c.id,
+        fmtRate(c, b),
+        fmtRate(c, m),
+        (rate(c, m) / rate(c, b)).toFixed(3),
+        `${f(m.p50Ms)} / ${f(m.p99Ms)}`,
+        `${f(b.p50Ms)} / ${f(b.p99Ms)}`,
+        f(m.cpuMsPerOp),
+        f(b.cpuMsPerOp),
+        `${m.peakRssMiB.toFixed(0)} MiB`,
+      ];
+    }),
+  );
   const compared = run.cells.filter((c) => c.servers.before && c.servers.s3mux && c.servers.bare);
   if (compared.length) {
-    lines.push('', `Before and after in the same run: \`--compare\` ran a second s3mux from another build (${run.settings.compareCli}) in every cell, interleaved with the two above.`, '');
-    table(['cell', 'before', 'after', 'after / before', 'ratio to bare before', 'ratio to bare after', 'CPU ms/req before', 'CPU ms/req after', 'p50 ms before / after'], compared.map((c) => {
-      const b = c.servers.bare!;
-      const o = c.servers.before!;
-      const m = c.servers.s3mux!;
-      return [c.id, fmtRate(c, o), fmtRate(c, m), `${(rate(c, m) / rate(c, o)).toFixed(2)}×`, (rate(c, o) / rate(c, b)).toFixed(3), (rate(c, m) / rate(c, b)).toFixed(3), f(o.cpuMsPerOp), f(m.cpuMsPerOp), `${f(o.p50Ms)} / ${f(m.p50Ms)}`];
-    }));
+    lines.push(
+      '',
+      `Before and after in the same run: \`--compare\` ran a second s3mux from another build (${run.settings.compareCli}) in every cell, interleaved with the two above.`,
+      '',
+    );
+    table(
+      [
+        'cell',
+        'before',
+        'after',
+        'after / before',
+        'ratio to bare before',
+        'ratio to bare after',
+        'CPU ms/req before',
+        'CPU ms/req after',
+        'p50 ms before / after',
+      ],
+      compared.map((c) => {
+        const b = c.servers.bare!;
+        const o = c.servers.before!;
+        const m = c.servers.s3mux!;
+        return [
+          c.id,
+          fmtRate(c, o),
+          fmtRate(c, m),
+          `${(rate(c, m) / rate(c, o)).toFixed(2)}×`,
+          (rate(c, o) / rate(c, b)).toFixed(3),
+          (rate(c, m) / rate(c, b)).toFixed(3),
+          f(o.cpuMsPerOp),
+          f(m.cpuMsPerOp),
+          `${f(o.p50Ms)} / ${f(m.p50Ms)}`,
+        ];
+      }),
+    );
   }
   const proxied = run.cells.filter((c) => c.servers.direct && c.servers.proxy);
   if (proxied.length) {
-    lines.push('', 'Through the s3 backend: a front s3mux (s3 backend) onto a second s3mux (fs), against that second s3mux reached directly. Overhead = 1 − proxied rate / direct rate.', '');
-    table(['cell', 'direct', 'via s3mux s3 backend', 'overhead', 'direct p50 / p99 ms', 'proxied p50 / p99 ms', 'proxy CPU ms/req', 'proxy peak RSS'], proxied.map((c) => {
-      const d = c.servers.direct!;
-      const p = c.servers.proxy!;
-      return [c.id, fmtRate(c, d), fmtRate(c, p), `${((1 - rate(c, p) / rate(c, d)) * 100).toFixed(0)}%`, `${f(d.p50Ms)} / ${f(d.p99Ms)}`, `${f(p.p50Ms)} / ${f(p.p99Ms)}`, f(p.cpuMsPerOp), `${p.peakRssMiB.toFixed(0)} MiB`];
-    }));
+    lines.push(
+      '',
+      'Through the s3 backend: a front s3mux (s3 backend) onto a second s3mux (fs), against that second s3mux reached directly. Overhead = 1 − proxied rate / direct rate.',
+      '',
+    );
+    table(
+      [
+        'cell',
+        'direct',
+        'via s3mux s3 backend',
+        'overhead',
+        'direct p50 / p99 ms',
+        'proxied p50 / p99 ms',
+        'proxy CPU ms/req',
+        'proxy peak RSS',
+      ],
+      proxied.map((c) => {
+        const d = c.servers.direct!;
+        const p = c.servers.proxy!;
+        return [
+          c.id,
+          fmtRate(c, d),
+          fmtRate(c, p),
+          `${((1 - rate(c, p) / rate(c, d)) * 100).toFixed(0)}%`,
+          `${f(d.p50Ms)} / ${f(d.p99Ms)}`,
+          `${f(p.p50Ms)} / ${f(p.p99Ms)}`,
+          f(p.cpuMsPerOp),
+          `${p.peakRssMiB.toFixed(0)} MiB`,
+        ];
+      }),
+    );
   }
   lines.push('');
-  table(['target of issue 15', 'this run', 'met'], targetLines(run).map((t) => [t.target, t.value, t.met ? 'yes' : 'no']));
+  table(
+    ['target of issue 15', 'this run', 'met'],
+    targetLines(run).map((t) => [t.target, t.value, t.met ? 'yes' : 'no']),
+  );
   return lines.join('\n');
 }
 
-export function ceilingSection(run: CeilingRun, machine: { date: string; commit?: string; cpus: number; cpuModel: string; node: string }): string {
+export function ceilingSection(
+  run: CeilingRun,
+  machine: { date: string; commit?: string; cpus: number; cpuModel: string; node: string },
+): string {
   const s = run.settings;
   return `## Against the ceiling: a bare Node HTTP server, same run
 
@@ -459,7 +630,13 @@ ${ceilingMarkdown(run)}
 
 // ----- profiling -----
 
-export interface ProfiledCell { id: string; requests: number; seconds: number; summary: ProfileSummary; lines: string[] }
+export interface ProfiledCell {
+  id: string;
+  requests: number;
+  seconds: number;
+  summary: ProfileSummary;
+  lines: string[];
+}
 
 export async function runProfile(s: CeilingSettings, creds: Credentials, log: (line: string) => void): Promise<ProfiledCell[]> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 's3mux-bench-profile-'));
@@ -474,8 +651,22 @@ export async function runProfile(s: CeilingSettings, creds: Credentials, log: (l
       { id: 'PUT 4 KiB c16', op: 'put', size: 4 * KiB, concurrency: 16, servers: ['s3mux'] },
       { id: 'GET 4 KiB c16', op: 'get', size: 4 * KiB, concurrency: 16, servers: ['s3mux'] },
       { id: 'HEAD 4 KiB c16', op: 'head', size: 4 * KiB, concurrency: 16, servers: ['s3mux'] },
-      { id: `LIST ${s.listKeys[0] / 1000}k flat`, op: 'list', size: 0, concurrency: 1, servers: ['s3mux'], list: { keys: s.listKeys[0], delimiter: false } },
-      { id: `LIST ${s.listKeys[0] / 1000}k delimiter`, op: 'list', size: 0, concurrency: 1, servers: ['s3mux'], list: { keys: s.listKeys[0], delimiter: true } },
+      {
+        id: `LIST ${s.listKeys[0] / 1000}k flat`,
+        op: 'list',
+        size: 0,
+        concurrency: 1,
+        servers: ['s3mux'],
+        list: { keys: s.listKeys[0], delimiter: false },
+      },
+      {
+        id: `LIST ${s.listKeys[0] / 1000}k delimiter`,
+        op: 'list',
+        size: 0,
+        concurrency: 1,
+        servers: ['s3mux'],
+        list: { keys: s.listKeys[0], delimiter: true },
+      },
     ];
     await runner.prepare(ep, s, plan);
     await runner.prepareListing(ep, s.listKeys[0]);
@@ -490,10 +681,19 @@ export async function runProfile(s: CeilingSettings, creds: Credentials, log: (l
       const file = path.join(dir, `profile-${++n}.cpuprofile`);
       let profile: CpuProfile | undefined;
       await waitFor(() => {
-        try { profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile; return true; } catch { return false; }
+        try {
+          profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+          return true;
+        } catch {
+          return false;
+        }
       }, 15000);
       const summary = summarize(profile!);
-      if (process.env.S3MUX_BENCH_PROFILE_KEEP) writeFileSync(path.join(process.env.S3MUX_BENCH_PROFILE_KEEP, `${cell.id.replace(/\W+/g, '-')}.cpuprofile`), JSON.stringify(profile));
+      if (process.env.S3MUX_BENCH_PROFILE_KEEP)
+        writeFileSync(
+          path.join(process.env.S3MUX_BENCH_PROFILE_KEEP, `${cell.id.replace(/\W+/g, '-')}.cpuprofile`),
+          JSON.stringify(profile),
+        );
       const lines = formatSummary(summary, 15, m.ops);
       out.push({ id: cell.id, requests: m.ops, seconds: m.seconds, summary, lines });
       log(`profile ${cell.id}: ${m.ops} requests in ${m.seconds.toFixed(1)} s (${f(m.cpuMsPerOp)} ms server CPU per request)`);

@@ -11,7 +11,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 
-export interface ProcStatus { rssKiB: number; hwmKiB: number }
+export interface ProcStatus {
+  rssKiB: number;
+  hwmKiB: number;
+}
 
 export function parseStatus(text: string): ProcStatus {
   const field = (name: string): number => {
@@ -64,14 +67,19 @@ export class RssSampler {
   private nextId = 1;
   private readonly waiting = new Map<number, (r: SamplerReply) => void>();
 
-  constructor(readonly pid: number, intervalMs = 50) {
+  constructor(
+    readonly pid: number,
+    intervalMs = 50,
+  ) {
     this.worker = new Worker(path.join(__dirname, 'sampler-worker.js'), { workerData: { pid, intervalMs } });
     this.worker.on('message', (r: SamplerReply) => {
       const resolve = this.waiting.get(r.id);
       this.waiting.delete(r.id);
       resolve?.(r);
     });
-    this.worker.on('error', (err) => { console.error(`bench: RSS sampler failed: ${err.message}`); });
+    this.worker.on('error', (err) => {
+      console.error(`bench: RSS sampler failed: ${err.message}`);
+    });
     this.worker.unref();
   }
 
@@ -84,10 +92,14 @@ export class RssSampler {
   }
 
   /** Starts a new measurement window (returns the figures of the window it closes). */
-  mark(): Promise<SamplerReply> { return this.ask('mark'); }
+  mark(): Promise<SamplerReply> {
+    return this.ask('mark');
+  }
 
   /** The figures since the last mark, without closing the window. */
-  collect(): Promise<SamplerReply> { return this.ask('collect'); }
+  collect(): Promise<SamplerReply> {
+    return this.ask('collect');
+  }
 
   async stop(): Promise<void> {
     this.worker.postMessage({ type: 'stop' } satisfies SamplerRequest);

@@ -14,9 +14,10 @@ if (dir) {
   session.connect();
   let running = false;
   let n = 0;
-  const post = (method: string, params?: object): Promise<unknown> => new Promise((resolve, reject) => {
-    session.post(method, params ?? {}, (err, result) => (err ? reject(err) : resolve(result)));
-  });
+  const post = (method: string, params?: object): Promise<unknown> =>
+    new Promise((resolve, reject) => {
+      session.post(method, params ?? {}, (err, result) => (err ? reject(err) : resolve(result)));
+    });
   void post('Profiler.enable').then(() => post('Profiler.setSamplingInterval', { interval: 200 }));
   process.on('SIGUSR2', () => {
     if (!running) {

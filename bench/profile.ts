@@ -11,11 +11,32 @@
  */
 import { readFileSync } from 'node:fs';
 
-interface CallFrame { functionName: string; url: string; lineNumber: number; columnNumber: number }
-interface ProfileNode { id: number; callFrame: CallFrame; children?: number[]; hitCount?: number }
-export interface CpuProfile { nodes: ProfileNode[]; startTime: number; endTime: number; samples?: number[]; timeDeltas?: number[] }
+interface CallFrame {
+  functionName: string;
+  url: string;
+  lineNumber: number;
+  columnNumber: number;
+}
+interface ProfileNode {
+  id: number;
+  callFrame: CallFrame;
+  children?: number[];
+  hitCount?: number;
+}
+export interface CpuProfile {
+  nodes: ProfileNode[];
+  startTime: number;
+  endTime: number;
+  samples?: number[];
+  timeDeltas?: number[];
+}
 
-export interface FunctionTime { name: string; where: string; selfMs: number; inclusiveMs: number }
+export interface FunctionTime {
+  name: string;
+  where: string;
+  selfMs: number;
+  inclusiveMs: number;
+}
 export interface ProfileSummary {
   totalMs: number;
   /** Sampled time not spent idle. */
@@ -39,10 +60,19 @@ const AREAS: Array<[string, (f: CallFrame) => boolean]> = [
   ['s3mux s3 layer (dispatch, headers, payload)', (f) => /\/src\/s3\//.test(f.url)],
   ['s3mux server/router', (f) => /\/src\/(server|router)\//.test(f.url)],
   ['s3mux other', (f) => /\/src\//.test(f.url)],
-  ['express/router', (f) => /node_modules\/(express|router|body-parser|finalhandler|send|serve-static|path-to-regexp|on-finished|type-is|content-type|qs|debug)\//.test(f.url)],
+  [
+    'express/router',
+    (f) =>
+      /node_modules\/(express|router|body-parser|finalhandler|send|serve-static|path-to-regexp|on-finished|type-is|content-type|qs|debug)\//.test(
+        f.url,
+      ),
+  ],
   ['fast-xml-parser', (f) => /node_modules\/fast-xml-parser\//.test(f.url)],
   ['other npm modules', (f) => /node_modules\//.test(f.url)],
-  ['node http/net', (f) => /^node:(_http|http|net|internal\/http|internal\/net|internal\/stream_base|internal\/dns|_tls|internal\/tls)/.test(f.url)],
+  [
+    'node http/net',
+    (f) => /^node:(_http|http|net|internal\/http|internal\/net|internal\/stream_base|internal\/dns|_tls|internal\/tls)/.test(f.url),
+  ],
   ['node fs', (f) => /^node:(fs|internal\/fs)/.test(f.url)],
   ['node streams', (f) => /^node:(stream|internal\/streams|internal\/webstreams)/.test(f.url)],
   ['node crypto', (f) => /^node:(crypto|internal\/crypto)/.test(f.url)],
@@ -51,7 +81,11 @@ const AREAS: Array<[string, (f: CallFrame) => boolean]> = [
 ];
 
 const key = (f: CallFrame) => `${f.functionName || '(anonymous)'}\u0000${f.url}\u0000${f.lineNumber}`;
-const shortUrl = (url: string) => url.replace(/^file:\/\//, '').replace(/^.*\/(node_modules\/)/, '$1').replace(/^.*\/dist\//, '');
+const shortUrl = (url: string) =>
+  url
+    .replace(/^file:\/\//, '')
+    .replace(/^.*\/(node_modules\/)/, '$1')
+    .replace(/^.*\/dist\//, '');
 
 export function summarize(profile: CpuProfile): ProfileSummary {
   const byId = new Map<number, ProfileNode>();
@@ -68,7 +102,12 @@ export function summarize(profile: CpuProfile): ProfileSummary {
       selfUs.set(samples[i], (selfUs.get(samples[i]) ?? 0) + Math.max(0, d));
     }
   } else {
-    const per = (profile.endTime - profile.startTime) / Math.max(1, profile.nodes.reduce((a, n) => a + (n.hitCount ?? 0), 0));
+    const per =
+      (profile.endTime - profile.startTime) /
+      Math.max(
+        1,
+        profile.nodes.reduce((a, n) => a + (n.hitCount ?? 0), 0),
+      );
     for (const n of profile.nodes) selfUs.set(n.id, (n.hitCount ?? 0) * per);
   }
   const fns = new Map<string, FunctionTime>();
@@ -95,11 +134,19 @@ export function summarize(profile: CpuProfile): ProfileSummary {
       const k = key(cf);
       let entry = fns.get(k);
       if (!entry) {
-        entry = { name: cf.functionName || '(anonymous)', where: cf.url ? `${shortUrl(cf.url)}:${cf.lineNumber + 1}` : '', selfMs: 0, inclusiveMs: 0 };
+        entry = {
+          name: cf.functionName || '(anonymous)',
+          where: cf.url ? `${shortUrl(cf.url)}:${cf.lineNumber + 1}` : '',
+          selfMs: 0,
+          inclusiveMs: 0,
+        };
         fns.set(k, entry);
       }
       if (cur === id) entry.selfMs += us / 1000;
-      if (!seen.has(k)) { seen.add(k); entry.inclusiveMs += us / 1000; }
+      if (!seen.has(k)) {
+        seen.add(k);
+        entry.inclusiveMs += us / 1000;
+      }
     }
     if (f.functionName !== '(idle)' && f.functionName !== '(program)' && f.functionName !== '(garbage collector)') {
       const file = innermostSrc ?? '(no s3mux frame: node/npm only)';
@@ -133,7 +180,10 @@ export function callerLines(profile: CpuProfile, name: string, top = 10): string
     const k = frames.join(' < ');
     stacks.set(k, (stacks.get(k) ?? 0) + count);
   }
-  return [...stacks].sort((a, b) => b[1] - a[1]).slice(0, top).map(([k, c]) => `${String(c).padStart(6)}  ${k}`);
+  return [...stacks]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top)
+    .map(([k, c]) => `${String(c).padStart(6)}  ${k}`);
 }
 
 const pct = (part: number, whole: number) => `${whole ? ((part / whole) * 100).toFixed(1) : '0.0'}%`;
@@ -142,17 +192,26 @@ const pct = (part: number, whole: number) => `${whole ? ((part / whole) * 100).t
 export function formatSummary(s: ProfileSummary, top = 15, perRequest?: number): string[] {
   const busy = s.busyMs;
   const ms = (v: number) => (perRequest ? `${((v / perRequest) * 1000).toFixed(0)} µs/req` : `${v.toFixed(0)} ms`);
-  const lines = [`busy ${busy.toFixed(0)} ms of ${s.totalMs.toFixed(0)} ms sampled${perRequest ? ` over ${perRequest} requests (${((busy / perRequest) * 1000).toFixed(0)} µs of main-thread CPU per request)` : ''}`];
+  const lines = [
+    `busy ${busy.toFixed(0)} ms of ${s.totalMs.toFixed(0)} ms sampled${perRequest ? ` over ${perRequest} requests (${((busy / perRequest) * 1000).toFixed(0)} µs of main-thread CPU per request)` : ''}`,
+  ];
   lines.push('self time by area:');
-  for (const a of s.areas.filter((x) => x.area !== 'idle' && x.selfMs > 0)) lines.push(`  ${pct(a.selfMs, busy).padStart(6)}  ${ms(a.selfMs).padStart(12)}  ${a.area}`);
+  for (const a of s.areas.filter((x) => x.area !== 'idle' && x.selfMs > 0))
+    lines.push(`  ${pct(a.selfMs, busy).padStart(6)}  ${ms(a.selfMs).padStart(12)}  ${a.area}`);
   lines.push('by s3mux source file (innermost s3mux frame of each sample, natives included):');
   for (const f of s.s3muxFiles.slice(0, top)) lines.push(`  ${pct(f.ms, busy).padStart(6)}  ${ms(f.ms).padStart(12)}  ${f.file}`);
   lines.push(`top ${top} functions by self time:`);
-  for (const f of [...s.functions].filter((x) => x.name !== '(idle)').sort((a, b) => b.selfMs - a.selfMs).slice(0, top)) {
+  for (const f of [...s.functions]
+    .filter((x) => x.name !== '(idle)')
+    .sort((a, b) => b.selfMs - a.selfMs)
+    .slice(0, top)) {
     lines.push(`  ${pct(f.selfMs, busy).padStart(6)}  ${ms(f.selfMs).padStart(12)}  ${f.name} ${f.where}`);
   }
   lines.push(`top ${top} s3mux functions by inclusive time:`);
-  for (const f of [...s.functions].filter((x) => /src\//.test(x.where)).sort((a, b) => b.inclusiveMs - a.inclusiveMs).slice(0, top)) {
+  for (const f of [...s.functions]
+    .filter((x) => /src\//.test(x.where))
+    .sort((a, b) => b.inclusiveMs - a.inclusiveMs)
+    .slice(0, top)) {
     lines.push(`  ${pct(f.inclusiveMs, busy).padStart(6)}  ${ms(f.inclusiveMs).padStart(12)}  ${f.name} ${f.where}`);
   }
   return lines;

@@ -14,28 +14,51 @@ import { signer } from '../test/helpers/sign';
 
 export const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 
-export interface Credentials { accessKeyId: string; secretAccessKey: string }
+export interface Credentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+}
 
 export class RequestFailed extends Error {
-  constructor(readonly method: string, readonly path: string, readonly status: number, readonly body: string) {
+  constructor(
+    readonly method: string,
+    readonly path: string,
+    readonly status: number,
+    readonly body: string,
+  ) {
     super(`${method} ${path} -> HTTP ${status}${body ? `: ${body.replace(/\s+/g, ' ').slice(0, 400)}` : ''}`);
   }
 }
 
-export interface ListPage { keys: number; prefixes: number; truncated: boolean; nextToken?: string }
+export interface ListPage {
+  keys: number;
+  prefixes: number;
+  truncated: boolean;
+  nextToken?: string;
+}
 
 /** RFC 3986 escaping, as SigV4 canonicalises query strings. */
 function escapeUri(s: string): string {
   return encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
-export interface GetResult { bytes: number; sha256: string; etag?: string }
+export interface GetResult {
+  bytes: number;
+  sha256: string;
+  etag?: string;
+}
 
 export class RawS3 {
   private readonly sig;
   readonly agent: http.Agent;
 
-  constructor(private readonly host: string, private readonly port: number, creds: Credentials, maxSockets: number, private readonly idleTimeoutMs = 60_000) {
+  constructor(
+    private readonly host: string,
+    private readonly port: number,
+    creds: Credentials,
+    maxSockets: number,
+    private readonly idleTimeoutMs = 60_000,
+  ) {
     this.sig = signer(creds.accessKeyId, creds.secretAccessKey);
     this.agent = new http.Agent({ keepAlive: true, maxSockets });
   }
@@ -44,7 +67,13 @@ export class RawS3 {
     this.agent.destroy();
   }
 
-  private async signedHeaders(method: string, path: string, payloadHash: string, contentLength?: number, query: Record<string, string> = {}): Promise<Record<string, string>> {
+  private async signedHeaders(
+    method: string,
+    path: string,
+    payloadHash: string,
+    contentLength?: number,
+    query: Record<string, string> = {},
+  ): Promise<Record<string, string>> {
     const headers: Record<string, string> = { host: `${this.host}:${this.port}`, 'x-amz-content-sha256': payloadHash };
     if (contentLength !== undefined) headers['content-length'] = String(contentLength);
     const signed = await this.sig.sign({ method, protocol: 'http:', hostname: this.host, port: this.port, path, query, headers });
@@ -55,7 +84,13 @@ export class RawS3 {
    * One request; the response body goes to `sink` chunk by chunk (or is collected, up to a
    * few KiB, for an error message). Resolves with the status and headers once it has ended.
    */
-  private request(method: string, path: string, headers: Record<string, string>, body: Buffer | Readable | undefined, sink?: (chunk: Buffer) => void): Promise<{ status: number; headers: http.IncomingHttpHeaders; text: string }> {
+  private request(
+    method: string,
+    path: string,
+    headers: Record<string, string>,
+    body: Buffer | Readable | undefined,
+    sink?: (chunk: Buffer) => void,
+  ): Promise<{ status: number; headers: http.IncomingHttpHeaders; text: string }> {
     return new Promise((resolve, reject) => {
       let settled = false;
       const fail = (err: Error) => {
@@ -79,7 +114,9 @@ export class RawS3 {
           resolve({ status, headers: res.headers, text });
         });
         res.on('error', fail);
-        res.on('close', () => { if (!res.complete) fail(new Error(`${method} ${path}: response cut short`)); });
+        res.on('close', () => {
+          if (!res.complete) fail(new Error(`${method} ${path}: response cut short`));
+        });
       });
       req.setTimeout(this.idleTimeoutMs, () => fail(new Error(`${method} ${path}: no progress for ${this.idleTimeoutMs / 1000} s`)));
       req.on('error', fail);
@@ -138,20 +175,34 @@ export class RawS3 {
     if (opts.delimiter !== undefined) query.delimiter = opts.delimiter;
     if (opts.maxKeys !== undefined) query['max-keys'] = String(opts.maxKeys);
     if (opts.token !== undefined) query['continuation-token'] = opts.token;
-    const qs = Object.keys(query).sort().map((k) => `${escapeUri(k)}=${escapeUri(query[k])}`).join('&');
+    const qs = Object.keys(query)
+      .sort()
+      .map((k) => `${escapeUri(k)}=${escapeUri(query[k])}`)
+      .join('&');
     const base = `/${bucket}`;
     const path = `${base}?${qs}`;
     const chunks: Buffer[] = [];
-    const r = await this.request('GET', path, await this.signedHeaders('GET', base, EMPTY_SHA256, undefined, query), undefined, (c) => chunks.push(c));
+    const r = await this.request('GET', path, await this.signedHeaders('GET', base, EMPTY_SHA256, undefined, query), undefined, (c) =>
+      chunks.push(c),
+    );
     if (r.status !== 200) throw new RequestFailed('GET', path, r.status, r.text);
     const xml = Buffer.concat(chunks).toString('utf8');
-    const count = (tag: string) => { let n = 0; for (let i = xml.indexOf(tag); i >= 0; i = xml.indexOf(tag, i + tag.length)) n++; return n; };
+    const count = (tag: string) => {
+      let n = 0;
+      for (let i = xml.indexOf(tag); i >= 0; i = xml.indexOf(tag, i + tag.length)) n++;
+      return n;
+    };
     const token = /<NextContinuationToken>([^<]*)<\/NextContinuationToken>/.exec(xml)?.[1];
     return {
       keys: count('<Contents>'),
       prefixes: count('<CommonPrefixes>'),
       truncated: xml.includes('<IsTruncated>true</IsTruncated>'),
-      nextToken: token?.replace(/&amp;/g, '&').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#(\d+);/g, (_, d: string) => String.fromCharCode(Number(d))),
+      nextToken: token
+        ?.replace(/&amp;/g, '&')
+        .replace(/&lt;/g, '<')
+        .replace(/&gt;/g, '>')
+        .replace(/&quot;/g, '"')
+        .replace(/&#(\d+);/g, (_, d: string) => String.fromCharCode(Number(d))),
     };
   }
 

@@ -47,7 +47,16 @@ import http from 'node:http';
 import { BLOCK_SIZE, PatternStream, makeBlock, patternSha256, smallBody } from './body';
 import { RssSampler, cpuSeconds, downsample, readStatus, resetPeak } from './memory';
 import { RawS3 } from './raw-client';
-import { consoleTable, detailLines, humanSize, machineInfo, markdownReport, verdictLines, type MemoryVerdict, type PhaseResult } from './report';
+import {
+  consoleTable,
+  detailLines,
+  humanSize,
+  machineInfo,
+  markdownReport,
+  verdictLines,
+  type MemoryVerdict,
+  type PhaseResult,
+} from './report';
 import { startServerProcess, type ServerProcess } from './server-process';
 import { ceilingProcesses, ceilingSection, profileSection, runCeiling, runProfile, type CeilingSettings } from './ceiling';
 import { TARGETS, type BackendTarget, type RunningStore } from '../test/e2e/targets';
@@ -82,8 +91,23 @@ interface Settings {
   ceiling: CeilingSettings;
 }
 
-const USAGE = 'usage: npm run bench [-- --quick] [-- --backend NAME] [-- --threshold-mib N] [-- --timeout-s N] [-- --phases | --ceiling | --profile] [-- --list-keys N] [-- --rounds N] [-- --cell-s N] [-- --no-proxy] [-- --compare DIR] [-- --cells REGEX]';
-const FLAGS = ['--cells', '--compare', '--quick', '--threshold-mib', '--timeout-s', '--backend', '--phases', '--ceiling', '--profile', '--list-keys', '--rounds', '--cell-s', '--no-proxy'];
+const USAGE =
+  'usage: npm run bench [-- --quick] [-- --backend NAME] [-- --threshold-mib N] [-- --timeout-s N] [-- --phases | --ceiling | --profile] [-- --list-keys N] [-- --rounds N] [-- --cell-s N] [-- --no-proxy] [-- --compare DIR] [-- --cells REGEX]';
+const FLAGS = [
+  '--cells',
+  '--compare',
+  '--quick',
+  '--threshold-mib',
+  '--timeout-s',
+  '--backend',
+  '--phases',
+  '--ceiling',
+  '--profile',
+  '--list-keys',
+  '--rounds',
+  '--cell-s',
+  '--no-proxy',
+];
 
 /** --compare DIR: another checkout of s3mux, built (DIR/dist/src/cli.js), measured beside this one in the ceiling cells. */
 function compareCli(argv: string[]): string | undefined {
@@ -119,7 +143,8 @@ function parseArgs(argv: string[]): Settings {
   const only = ['--phases', '--ceiling', '--profile'].filter((f) => argv.includes(f));
   if (only.length > 1) throw new Error(`${only.join(' and ')}: choose one\n${USAGE}`);
   const fsOnly = backend === 'fs';
-  if (!fsOnly && (argv.includes('--ceiling') || argv.includes('--profile'))) throw new Error(`--ceiling and --profile measure the fs backend (the s3 backend's overhead is one of the ceiling cells)\n${USAGE}`);
+  if (!fsOnly && (argv.includes('--ceiling') || argv.includes('--profile')))
+    throw new Error(`--ceiling and --profile measure the fs backend (the s3 backend's overhead is one of the ceiling cells)\n${USAGE}`);
   const parts = only.length
     ? { phases: only[0] === '--phases', ceiling: only[0] === '--ceiling', profile: only[0] === '--profile' }
     : { phases: true, ceiling: fsOnly, profile: false };
@@ -170,15 +195,19 @@ function fitToStore(s: Settings, target: BackendTarget): void {
     const part = s.multipartPartMiB * MiB;
     const capped = Math.floor((GCS_EMULATOR_MAX_REQUEST - 1) / part) * part;
     if (s.multipartBytes > capped) {
-      s.limits.push(`multipart upload shortened from ${humanSize(s.multipartBytes)} to ${humanSize(capped)} (${capped / part} parts of ${s.multipartPartMiB} MiB): `
-        + `the firebase Storage emulator refuses requests over 130 MB and has no compose, so s3mux's CompleteMultipartUpload `
-        + `streams all parts into one upload request, which must stay under 130 MB`);
+      s.limits.push(
+        `multipart upload shortened from ${humanSize(s.multipartBytes)} to ${humanSize(capped)} (${capped / part} parts of ${s.multipartPartMiB} MiB): ` +
+          `the firebase Storage emulator refuses requests over 130 MB and has no compose, so s3mux's CompleteMultipartUpload ` +
+          `streams all parts into one upload request, which must stay under 130 MB`,
+      );
       s.multipartBytes = capped;
     }
   }
   if (target.kind === 'memory') {
     s.assertMemory = false;
-    s.limits.push(`memory check reported, not asserted: the memory backend keeps every object inside s3mux's own process, so its RSS grows by the bytes stored (${(storedBytes(s) / MiB).toFixed(0)} MiB); the "beyond stored" figures show what s3mux holds on top of the data`);
+    s.limits.push(
+      `memory check reported, not asserted: the memory backend keeps every object inside s3mux's own process, so its RSS grows by the bytes stored (${(storedBytes(s) / MiB).toFixed(0)} MiB); the "beyond stored" figures show what s3mux holds on top of the data`,
+    );
   }
 }
 
@@ -188,11 +217,14 @@ function checkAzuriteCapacity(s: Settings, children: ChildProcess[]): string {
   const i = args.indexOf('--extentMemoryLimit');
   const limitMb = i >= 0 ? Number(args[i + 1]) : NaN;
   const need = storedBytes(s);
-  if (!Number.isFinite(limitMb)) return `Azurite's in-memory extent limit is unknown (no --extentMemoryLimit in its arguments); the bench stores ${(need / MiB).toFixed(0)} MiB`;
+  if (!Number.isFinite(limitMb))
+    return `Azurite's in-memory extent limit is unknown (no --extentMemoryLimit in its arguments); the bench stores ${(need / MiB).toFixed(0)} MiB`;
   // Whether Azurite's MB is 10^6 or 2^20 bytes, take the smaller reading to be safe.
   const limitBytes = limitMb * 1_000_000;
   if (need > limitBytes * 0.95) {
-    throw new Error(`Azurite was started with --extentMemoryLimit ${limitMb} (MB), but the bench stores ${(need / 1e6).toFixed(0)} MB: it cannot hold the data; use --quick or raise the limit in test/e2e/targets.ts`);
+    throw new Error(
+      `Azurite was started with --extentMemoryLimit ${limitMb} (MB), but the bench stores ${(need / 1e6).toFixed(0)} MB: it cannot hold the data; use --quick or raise the limit in test/e2e/targets.ts`,
+    );
   }
   return `Azurite in-memory extent limit ${limitMb} MB (set by test/e2e/targets.ts); the bench stores ${(need / 1e6).toFixed(0)} MB (${(need / MiB).toFixed(0)} MiB): it fits`;
 }
@@ -233,7 +265,10 @@ class Bench {
   readonly results: PhaseResult[] = [];
   private peakResetWorks = true;
 
-  constructor(private readonly server: ServerProcess, private readonly sampler: RssSampler) {}
+  constructor(
+    private readonly server: ServerProcess,
+    private readonly sampler: RssSampler,
+  ) {}
 
   async phase(name: string, op: string, objectBytes: number, concurrency: number, work: () => Promise<PhaseWork>): Promise<PhaseResult> {
     const pid = this.server.pid;
@@ -287,7 +322,9 @@ class Bench {
       rssSeriesMiB: downsample(sampled.series, 100).map(([t, kib]) => [t, Math.round((kib / KiB) * 10) / 10]),
     };
     this.results.push(r);
-    process.stdout.write(` ${seconds.toFixed(2)} s, ${r.mibPerSec.toFixed(1)} MiB/s, server RSS ${r.server.rssBeforeMiB.toFixed(1)} -> peak ${r.server.peakRssMiB.toFixed(1)} MiB\n`);
+    process.stdout.write(
+      ` ${seconds.toFixed(2)} s, ${r.mibPerSec.toFixed(1)} MiB/s, server RSS ${r.server.rssBeforeMiB.toFixed(1)} -> peak ${r.server.peakRssMiB.toFixed(1)} MiB\n`,
+    );
     return r;
   }
 
@@ -298,23 +335,25 @@ class Bench {
 
 function checkDownload(key: string, got: { bytes: number; sha256: string }, size: number, sha256: string): void {
   if (got.bytes !== size) throw new Error(`GET ${key}: ${got.bytes} bytes, expected ${size}`);
-  if (got.sha256 !== sha256) throw new Error(`GET ${key}: content differs from what was uploaded (sha256 ${got.sha256}, expected ${sha256})`);
+  if (got.sha256 !== sha256)
+    throw new Error(`GET ${key}: content differs from what was uploaded (sha256 ${got.sha256}, expected ${sha256})`);
 }
 
 /** Per-command timings of an SDK client, through a middleware. */
 function timeCommands(client: S3Client): Map<string, number[]> {
   const times = new Map<string, number[]>();
   client.middlewareStack.add(
-    <A, O>(next: (args: A) => Promise<O>, context: { commandName?: string }) => async (args: A): Promise<O> => {
-      const t0 = performance.now();
-      try {
-        return await next(args);
-      } finally {
-        const name = context.commandName ?? 'unknown';
-        if (!times.has(name)) times.set(name, []);
-        times.get(name)!.push(performance.now() - t0);
-      }
-    },
+    <A, O>(next: (args: A) => Promise<O>, context: { commandName?: string }) =>
+      async (args: A): Promise<O> => {
+        const t0 = performance.now();
+        try {
+          return await next(args);
+        } finally {
+          const name = context.commandName ?? 'unknown';
+          if (!times.has(name)) times.set(name, []);
+          times.get(name)!.push(performance.now() - t0);
+        }
+      },
     { step: 'initialize', name: 'benchTiming' },
   );
   return times;
@@ -362,12 +401,16 @@ async function runPhases(settings: Settings, server: ServerProcess, bench: Bench
       await bench.phase(`PUT ${label}`, 'PutObject', size, concurrency, async () => ({
         objects: count,
         bytes: count * size,
-        latencies: await pool(count, concurrency, async (i) => { await raw.put(BUCKET, key(i), body(), size, sha); }),
+        latencies: await pool(count, concurrency, async (i) => {
+          await raw.put(BUCKET, key(i), body(), size, sha);
+        }),
       }));
       await bench.phase(`GET ${label}`, 'GetObject', size, concurrency, async () => ({
         objects: count,
         bytes: count * size,
-        latencies: await pool(count, concurrency, async (i) => { checkDownload(key(i), await raw.get(BUCKET, key(i)), size, sha); }),
+        latencies: await pool(count, concurrency, async (i) => {
+          checkDownload(key(i), await raw.get(BUCKET, key(i)), size, sha);
+        }),
       }));
     }
 
@@ -378,7 +421,10 @@ async function runPhases(settings: Settings, server: ServerProcess, bench: Bench
     const mpuSha = patternSha256(block, mpuSize);
     const httpAgent = new http.Agent({ keepAlive: true, maxSockets: settings.multipartQueue + 2 });
     const s3 = new S3Client({
-      endpoint: server.url, region: 'us-east-1', forcePathStyle: true, credentials: creds,
+      endpoint: server.url,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: creds,
       requestHandler: { httpAgent, requestTimeout: 120_000 },
     });
     const times = timeCommands(s3);
@@ -397,7 +443,12 @@ async function runPhases(settings: Settings, server: ServerProcess, bench: Bench
           objects: 1,
           bytes: mpuSize,
           latencies: [performance.now() - t0],
-          details: { etag: 'ETag' in out ? out.ETag : undefined, partSizeMiB: settings.multipartPartMiB, queueSize: settings.multipartQueue, commands: summarizeTimes(times) },
+          details: {
+            etag: 'ETag' in out ? out.ETag : undefined,
+            partSizeMiB: settings.multipartPartMiB,
+            queueSize: settings.multipartQueue,
+            commands: summarizeTimes(times),
+          },
         };
       });
     } finally {
@@ -424,7 +475,13 @@ function memoryVerdict(results: PhaseResult[], thresholdMiB: number): MemoryVerd
       const growthMiB = r.server.peakRssMiB - baselinePeakMiB;
       return { name: r.name, peakMiB: r.server.peakRssMiB, growthMiB, exceeds: growthMiB > thresholdMiB };
     });
-  return { baselineName: small.map((r) => r.name).join('/'), baselinePeakMiB, thresholdMiB, comparisons, ok: comparisons.every((c) => !c.exceeds) };
+  return {
+    baselineName: small.map((r) => r.name).join('/'),
+    baselinePeakMiB,
+    thresholdMiB,
+    comparisons,
+    ok: comparisons.every((c) => !c.exceeds),
+  };
 }
 
 /**
@@ -446,7 +503,7 @@ function reportVerdictLines(verdict: MemoryVerdict, settings: Settings, extra: s
   return [
     ...lines.filter((l) => !/^(WARNING|memory: OK)/.test(l)),
     ...extra,
-    'memory: not asserted on the memory backend (the objects are in s3mux\'s own process)',
+    "memory: not asserted on the memory backend (the objects are in s3mux's own process)",
   ];
 }
 
@@ -497,7 +554,12 @@ ${rest.join('\n\n')}\n`;
 function splitResults(existing: string): { fsReport: string; extras: Array<[string, string]>; sections: Map<string, string> } {
   const firstSection = existing.indexOf('<!-- bench:');
   const cut = existing.indexOf('\n# Other backends');
-  const fsReport = firstSection < 0 ? (cut < 0 ? existing : existing.slice(0, cut)) : existing.slice(0, cut >= 0 && cut < firstSection ? cut : firstSection);
+  const fsReport =
+    firstSection < 0
+      ? cut < 0
+        ? existing
+        : existing.slice(0, cut)
+      : existing.slice(0, cut >= 0 && cut < firstSection ? cut : firstSection);
   return { fsReport, extras: extraSections(existing), sections: backendSections(existing) };
 }
 
@@ -513,7 +575,14 @@ function writeExtraSection(key: string, content: string): void {
   writeFileSync(mdFile, composeResults(fsReport, sections, extras));
 }
 
-function writeResults(target: BackendTarget, settings: Settings, json: unknown, report: string, verdict: MemoryVerdict, extraLines: string[]): void {
+function writeResults(
+  target: BackendTarget,
+  settings: Settings,
+  json: unknown,
+  report: string,
+  verdict: MemoryVerdict,
+  extraLines: string[],
+): void {
   const mdFile = path.join(OUT_DIR, 'RESULTS.md');
   const existing = existsSync(mdFile) ? readFileSync(mdFile, 'utf8') : '';
   const { fsReport, extras, sections } = splitResults(existing);
@@ -537,18 +606,27 @@ function writeResults(target: BackendTarget, settings: Settings, json: unknown, 
         console.log(`--quick: ${rel(jsonFile)} and its section of ${rel(mdFile)} hold a full run and are left as they were`);
         return;
       }
-    } catch { /* unreadable: replace it */ }
+    } catch {
+      /* unreadable: replace it */
+    }
   }
   writeFileSync(jsonFile, JSON.stringify(json, null, 2) + '\n');
   // The backend's section: the report with its heading demoted and the setup naming the store.
   const body = report
-    .replace(/^# s3mux benchmark results\n\nGenerated by `npm run bench` \(bench\/run\.ts\)/,
-      `## Backend: ${target.name}${settings.quick ? ' (--quick)' : ''}\n\nGenerated by \`npm run bench -- ${settings.quick ? '--quick ' : ''}--backend ${target.name}\` (bench/run.ts)`)
-    .replace('filesystem backend over a temporary directory', `routing table whose default backend is ${target.kind} on ${target.store} (its own process)`)
+    .replace(
+      /^# s3mux benchmark results\n\nGenerated by `npm run bench` \(bench\/run\.ts\)/,
+      `## Backend: ${target.name}${settings.quick ? ' (--quick)' : ''}\n\nGenerated by \`npm run bench -- ${settings.quick ? '--quick ' : ''}--backend ${target.name}\` (bench/run.ts)`,
+    )
+    .replace(
+      'filesystem backend over a temporary directory',
+      `routing table whose default backend is ${target.kind} on ${target.store} (its own process)`,
+    )
     .trimEnd();
   const verdictAt = body.lastIndexOf('\n\nmemory: server peak RSS');
   const table = verdictAt >= 0 ? body.slice(0, verdictAt) : body;
-  const limits = settings.limits.length ? `\n\nLimits of this store (phases shortened or left out, and why):\n\n${settings.limits.map((l) => `- ${l}`).join('\n')}` : '';
+  const limits = settings.limits.length
+    ? `\n\nLimits of this store (phases shortened or left out, and why):\n\n${settings.limits.map((l) => `- ${l}`).join('\n')}`
+    : '';
   const verdictText = reportVerdictLines(verdict, settings, extraLines).join('\n\n');
   const [start, end] = SECTION(target.name);
   sections.set(target.name, `${start}\n${table}${limits}\n\n${verdictText}\n${end}`);
@@ -566,13 +644,28 @@ async function ceilingParts(settings: Settings): Promise<number> {
     const cells = await runProfile(settings.ceiling, CREDS, (l) => console.log(l));
     if (writeOut) {
       const jsonFile = path.join(OUT_DIR, 'results-profile.json');
-      writeFileSync(jsonFile, JSON.stringify({ machine, cells: cells.map((c) => ({ ...c, summary: { ...c.summary, functions: [...c.summary.functions].sort((a, b) => b.selfMs - a.selfMs).slice(0, 60) } })) }, null, 2) + '\n');
+      writeFileSync(
+        jsonFile,
+        JSON.stringify(
+          {
+            machine,
+            cells: cells.map((c) => ({
+              ...c,
+              summary: { ...c.summary, functions: [...c.summary.functions].sort((a, b) => b.selfMs - a.selfMs).slice(0, 60) },
+            })),
+          },
+          null,
+          2,
+        ) + '\n',
+      );
       writeExtraSection('profile', profileSection(cells, machine));
       console.log(`wrote ${rel(jsonFile)} and the profile section of ${rel(path.join(OUT_DIR, 'RESULTS.md'))}`);
     }
     return 0;
   }
-  console.log(`ceiling${settings.quick ? ' (--quick)' : ''}: s3mux (fs) against a bare Node HTTP server, ${settings.ceiling.rounds} round(s) of ${settings.ceiling.cellSeconds} s cells${settings.ceiling.proxy ? ', and the s3 backend onto a second s3mux' : ''}`);
+  console.log(
+    `ceiling${settings.quick ? ' (--quick)' : ''}: s3mux (fs) against a bare Node HTTP server, ${settings.ceiling.rounds} round(s) of ${settings.ceiling.cellSeconds} s cells${settings.ceiling.proxy ? ', and the s3 backend onto a second s3mux' : ''}`,
+  );
   const run = await runCeiling(settings.ceiling, CREDS, (l) => console.log(l));
   const section = ceilingSection(run, machine);
   console.log('');
@@ -580,10 +673,20 @@ async function ceilingParts(settings: Settings): Promise<number> {
   if (writeOut) {
     // A run of some cells (--cells) does not replace the full table: it has its own section.
     const filter = settings.ceiling.cellFilter;
-    const key = filter ? (filter.source === '64 MiB' ? 'ceiling-cells' : `ceiling-cells-${filter.source.replace(/[^A-Za-z0-9]+/g, '-').toLowerCase()}`) : 'ceiling';
+    const key = filter
+      ? filter.source === '64 MiB'
+        ? 'ceiling-cells'
+        : `ceiling-cells-${filter.source.replace(/[^A-Za-z0-9]+/g, '-').toLowerCase()}`
+      : 'ceiling';
     const jsonFile = path.join(OUT_DIR, `results-${key}.json`);
-    writeFileSync(jsonFile, JSON.stringify({ machine, ...run, settings: { ...run.settings, cellFilter: settings.ceiling.cellFilter?.source } }, null, 2) + '\n');
-    writeExtraSection(key, settings.ceiling.cellFilter ? section.replace(/^## (.*)/, `## $1 (cells matching /${settings.ceiling.cellFilter.source}/)`) : section);
+    writeFileSync(
+      jsonFile,
+      JSON.stringify({ machine, ...run, settings: { ...run.settings, cellFilter: settings.ceiling.cellFilter?.source } }, null, 2) + '\n',
+    );
+    writeExtraSection(
+      key,
+      settings.ceiling.cellFilter ? section.replace(/^## (.*)/, `## $1 (cells matching /${settings.ceiling.cellFilter.source}/)`) : section,
+    );
     console.log(`wrote ${rel(jsonFile)} and the ceiling section of ${rel(path.join(OUT_DIR, 'RESULTS.md'))}`);
   } else {
     console.log('--quick: bench/results-ceiling.json and bench/RESULTS.md are left as they were');
@@ -613,19 +716,28 @@ async function main(): Promise<number> {
   const storeChildren: ChildProcess[] = [];
   const storeKillers: Array<{ kill(): void }> = [];
   let cleaning: Promise<void> | undefined;
-  const cleanup = (): Promise<void> => (cleaning ??= (async () => {
-    await sampler?.stop().catch(() => undefined);
-    await server?.stop();
-    // A store still starting when the bench was stopped is stopped once it is up (its start is bounded).
-    const running = store ?? (await storeStarting?.catch(() => undefined));
-    await running?.stop().catch((err) => console.error(`bench: stopping the ${target.name} store failed: ${(err as Error).message}`));
-    for (const k of storeKillers) { try { k.kill(); } catch { /* gone */ } }
-    if (storeDir) rmSync(storeDir, { recursive: true, force: true });
-  })());
+  const cleanup = (): Promise<void> =>
+    (cleaning ??= (async () => {
+      await sampler?.stop().catch(() => undefined);
+      await server?.stop();
+      // A store still starting when the bench was stopped is stopped once it is up (its start is bounded).
+      const running = store ?? (await storeStarting?.catch(() => undefined));
+      await running?.stop().catch((err) => console.error(`bench: stopping the ${target.name} store failed: ${(err as Error).message}`));
+      for (const k of storeKillers) {
+        try {
+          k.kill();
+        } catch {
+          /* gone */
+        }
+      }
+      if (storeDir) rmSync(storeDir, { recursive: true, force: true });
+    })());
   const bail = (message: string, code: number) => {
     if (bailing !== undefined) return;
     bailing = code;
-    console.error(`\nbench: ${message}; stopping s3mux${target.name === 'fs' ? '' : ` and the ${target.name} store`} and removing the data`);
+    console.error(
+      `\nbench: ${message}; stopping s3mux${target.name === 'fs' ? '' : ` and the ${target.name} store`} and removing the data`,
+    );
     void cleanup().finally(() => process.exit(code));
   };
   process.once('SIGINT', () => bail('interrupted', 130));
@@ -633,7 +745,13 @@ async function main(): Promise<number> {
   process.on('exit', () => {
     server?.stopSync();
     for (const p of ceilingProcesses) p.stopSync();
-    for (const k of storeKillers) { try { k.kill(); } catch { /* gone */ } }
+    for (const k of storeKillers) {
+      try {
+        k.kill();
+      } catch {
+        /* gone */
+      }
+    }
     if (storeDir) rmSync(storeDir, { recursive: true, force: true });
   });
   const deadline = setTimeout(() => bail(`did not finish within ${settings.timeoutS} s (--timeout-s)`, 2), settings.timeoutS * 1000);
@@ -651,7 +769,11 @@ async function main(): Promise<number> {
         track: (child) => {
           if ('spawnargs' in child) {
             storeChildren.push(child);
-            storeKillers.push({ kill: () => { child.kill('SIGKILL'); } });
+            storeKillers.push({
+              kill: () => {
+                child.kill('SIGKILL');
+              },
+            });
           } else {
             storeKillers.push(child); // the e2e ServerProcess: kill() is SIGKILL
           }
@@ -668,11 +790,15 @@ async function main(): Promise<number> {
     server = await startServerProcess(CREDS, { configFile, env: store?.env });
     sampler = new RssSampler(server.pid, settings.sampleMs);
     const idle = readStatus(server.pid);
-    console.log(`s3mux pid ${server.pid} at ${server.url}, ${configFile ? `routing table ${configFile} (default backend: ${target.name})` : `data in ${server.dataDir}`}; idle RSS ${(idle.rssKiB / KiB).toFixed(1)} MiB`);
+    console.log(
+      `s3mux pid ${server.pid} at ${server.url}, ${configFile ? `routing table ${configFile} (default backend: ${target.name})` : `data in ${server.dataDir}`}; idle RSS ${(idle.rssKiB / KiB).toFixed(1)} MiB`,
+    );
     if (!resetPeak(server.pid)) console.log('note: /proc/PID/clear_refs is not writable; peak RSS is from 50 ms samples only');
     const machine = machineInfo(REPO_DIR);
     if (machine.loadAvg1 > machine.cpus / 4) {
-      console.log(`note: load average ${machine.loadAvg1.toFixed(2)} on ${machine.cpus} cores at start: other processes compete for the CPU, so throughput will read low; the memory check does not depend on speed`);
+      console.log(
+        `note: load average ${machine.loadAvg1.toFixed(2)} on ${machine.cpus} cores at start: other processes compete for the CPU, so throughput will read low; the memory check does not depend on speed`,
+      );
     }
     console.log(`phases${settings.quick ? ' (--quick)' : ''}:`);
 
@@ -683,7 +809,10 @@ async function main(): Promise<number> {
       // With a routing table nothing may land in s3mux's --data-dir: if it did, the phases
       // measured a local fs backend, not the target's store.
       const stray = readdirSync(server.dataDir);
-      if (stray.length) throw new Error(`s3mux stored data in its --data-dir (${stray.slice(0, 3).join(', ')}) instead of on the ${target.name} backend: was the routing table ignored?`);
+      if (stray.length)
+        throw new Error(
+          `s3mux stored data in its --data-dir (${stray.slice(0, 3).join(', ')}) instead of on the ${target.name} backend: was the routing table ignored?`,
+        );
     }
 
     const verdict = memoryVerdict(bench.results, settings.thresholdMiB);
@@ -730,7 +859,9 @@ async function main(): Promise<number> {
 }
 
 main().then(
-  (code) => { if (bailing === undefined) process.exit(code); },
+  (code) => {
+    if (bailing === undefined) process.exit(code);
+  },
   (err: unknown) => {
     if (bailing !== undefined) return;
     console.error(`\nbench failed: ${err instanceof Error ? err.message : String(err)}`);

@@ -48,18 +48,29 @@ export interface ServerOptions {
   cli?: string;
 }
 
-export async function startServerProcess(creds: { accessKeyId: string; secretAccessKey: string }, opts: ServerOptions = {}): Promise<ServerProcess> {
+export async function startServerProcess(
+  creds: { accessKeyId: string; secretAccessKey: string },
+  opts: ServerOptions = {},
+): Promise<ServerProcess> {
   const startupTimeoutMs = opts.startupTimeoutMs ?? 20_000;
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 's3mux-bench-'));
-  const env: NodeJS.ProcessEnv = { ...process.env, ...opts.env, S3MUX_ROOT_USER: creds.accessKeyId, S3MUX_ROOT_PASSWORD: creds.secretAccessKey };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    ...opts.env,
+    S3MUX_ROOT_USER: creds.accessKeyId,
+    S3MUX_ROOT_PASSWORD: creds.secretAccessKey,
+  };
   delete env.NODE_OPTIONS; // measure the server as it runs by default
-  const args = opts.bare ? [...(opts.nodeArgs ?? []), BARE] : [...(opts.nodeArgs ?? []), opts.cli ?? CLI, 'serve', '--address', '127.0.0.1:0', '--data-dir', dataDir];
+  const args = opts.bare
+    ? [...(opts.nodeArgs ?? []), BARE]
+    : [...(opts.nodeArgs ?? []), opts.cli ?? CLI, 'serve', '--address', '127.0.0.1:0', '--data-dir', dataDir];
   if (opts.configFile && !opts.bare) args.push('--config', opts.configFile);
   let child: ChildProcess;
   try {
     // Port 0: the kernel picks a free port, and the server prints the one it got.
     child = spawn(process.execPath, args, {
-      env, stdio: ['ignore', 'pipe', 'pipe'],
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
   } catch (err) {
     rmSync(dataDir, { recursive: true, force: true });
@@ -103,7 +114,9 @@ export async function startServerProcess(creds: { accessKeyId: string; secretAcc
     stopped = true;
     if (!exited) {
       child.kill('SIGTERM');
-      const killer = setTimeout(() => { if (!exited) child.kill('SIGKILL'); }, 3_000);
+      const killer = setTimeout(() => {
+        if (!exited) child.kill('SIGKILL');
+      }, 3_000);
       await exitPromise;
       clearTimeout(killer);
     }
@@ -111,7 +124,11 @@ export async function startServerProcess(creds: { accessKeyId: string; secretAcc
   };
   const stopSync = (): void => {
     if (!exited) {
-      try { child.kill('SIGKILL'); } catch { /* already gone */ }
+      try {
+        child.kill('SIGKILL');
+      } catch {
+        /* already gone */
+      }
     }
     if (!stopped) {
       stopped = true;

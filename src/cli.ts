@@ -3,7 +3,9 @@
 import { main } from './cli/main';
 
 if (require.main === module) {
-  void main(process.argv.slice(2)).then((outcome) => { if (outcome !== 'running') process.exit(outcome); });
+  void main(process.argv.slice(2)).then((outcome) => {
+    if (outcome !== 'running') process.exit(outcome);
+  });
 }
 
 export { main };

@@ -10,7 +10,11 @@ export const DEV_ROOT_USER = 's3muxadmin';
 export const DEV_ROOT_PASSWORD = 's3muxadmin';
 
 export type RootSource = 'S3MUX_ROOT' | 'MINIO_ROOT' | 'dev-default';
-export interface RootIdentity { identity: Identity; source: RootSource; /** How the source was given, for the start-up banner. */ from: string }
+export interface RootIdentity {
+  identity: Identity;
+  source: RootSource;
+  /** How the source was given, for the start-up banner. */ from: string;
+}
 
 function read(env: NodeJS.ProcessEnv, name: string): { value?: string; from?: string } {
   if (env[name]) return { value: env[name], from: name };
@@ -30,9 +34,14 @@ export function rootIdentity(env: NodeJS.ProcessEnv = process.env): RootIdentity
     if (user.value && password.value) {
       return { identity: { accessKeyId: user.value, secretAccessKey: password.value }, source, from: `${user.from} / ${password.from}` };
     }
-    if (user.value || password.value) throw new Error(`${source}_USER and ${source}_PASSWORD go together (only ${user.value ? 'the user' : 'the password'} is set)`);
+    if (user.value || password.value)
+      throw new Error(`${source}_USER and ${source}_PASSWORD go together (only ${user.value ? 'the user' : 'the password'} is set)`);
   }
-  return { identity: { accessKeyId: DEV_ROOT_USER, secretAccessKey: DEV_ROOT_PASSWORD }, source: 'dev-default', from: 'the development default' };
+  return {
+    identity: { accessKeyId: DEV_ROOT_USER, secretAccessKey: DEV_ROOT_PASSWORD },
+    source: 'dev-default',
+    from: 'the development default',
+  };
 }
 
 /** 127.0.0.0/8, ::1, localhost: addresses only this machine can reach. */

@@ -29,9 +29,9 @@ export const ERROR_TABLE = {
   InvalidRange: [416, 'The requested range is not satisfiable'],
   InvalidRequest: [400, 'Invalid Request'],
   InvalidStorageClass: [400, 'The storage class you specified is not valid.'],
-  InvalidURI: [400, 'Couldn\'t parse the specified URI.'],
+  InvalidURI: [400, "Couldn't parse the specified URI."],
   InvalidToken: [400, 'The provided token is malformed or otherwise invalid.'],
-  InvalidObjectState: [403, 'The operation is not valid for the object\'s storage class.'],
+  InvalidObjectState: [403, "The operation is not valid for the object's storage class."],
   InvalidLocationConstraint: [400, 'The specified location-constraint is not valid'],
   RequestHeaderSectionTooLarge: [400, 'Your request header section exceeds the maximum allowed size.'],
   InvalidTag: [400, 'The tag provided was not a valid tag.'],
@@ -47,7 +47,10 @@ export const ERROR_TABLE = {
   NoSuchKey: [404, 'The specified key does not exist.'],
   NoSuchTagSet: [404, 'The TagSet does not exist'],
   NoSuchVersion: [404, 'The specified version does not exist.'],
-  NoSuchUpload: [404, 'The specified multipart upload does not exist. The upload ID might not be valid, or the multipart upload might have been aborted or completed.'],
+  NoSuchUpload: [
+    404,
+    'The specified multipart upload does not exist. The upload ID might not be valid, or the multipart upload might have been aborted or completed.',
+  ],
   NotImplemented: [501, 'A header you provided implies functionality that is not implemented.'],
   NotModified: [304, 'Not Modified'],
   OperationAborted: [409, 'A conflicting conditional operation is currently in progress against this resource. Please try again.'],
@@ -55,9 +58,12 @@ export const ERROR_TABLE = {
   RequestTimeTooSkewed: [403, 'The difference between the request time and the current time is too large.'],
   RequestTimeout: [400, 'Your socket connection to the server was not read from or written to within the timeout period.'],
   ServiceUnavailable: [503, 'Please reduce your request rate.'],
-  SignatureDoesNotMatch: [403, 'The request signature we calculated does not match the signature you provided. Check your key and signing method.'],
+  SignatureDoesNotMatch: [
+    403,
+    'The request signature we calculated does not match the signature you provided. Check your key and signing method.',
+  ],
   SlowDown: [503, 'Please reduce your request rate.'],
-  XAmzContentSHA256Mismatch: [400, 'The provided \'x-amz-content-sha256\' header does not match what was computed.'],
+  XAmzContentSHA256Mismatch: [400, "The provided 'x-amz-content-sha256' header does not match what was computed."],
   InvalidEncryptionAlgorithmError: [400, 'The encryption request you specified is not valid.'],
 } as const satisfies Record<string, readonly [number, string]>;
 

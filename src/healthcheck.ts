@@ -14,7 +14,10 @@ const tls = Boolean(process.env.S3MUX_TLS_CERT);
 
 const req = (tls ? https : http).request(
   { host: target, port, path: '/minio/health/live', method: 'GET', timeout: 4000, rejectUnauthorized: false },
-  (res) => { res.resume(); process.exit(res.statusCode === 200 ? 0 : 1); },
+  (res) => {
+    res.resume();
+    process.exit(res.statusCode === 200 ? 0 : 1);
+  },
 );
 req.on('timeout', () => req.destroy(new Error('timeout')));
 req.on('error', () => process.exit(1));

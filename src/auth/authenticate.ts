@@ -33,7 +33,12 @@ function hasQueryParam(rawQuery: string, names: readonly string[]): boolean {
  * Authenticates a request: anonymous when it carries no signature, else the verified signer
  * (SigV4 or SigV2). Throws S3Error with S3's code for every failure.
  */
-export function authenticate(req: SigV2Request, lookup: CredentialLookup, now: Date = new Date(), opts: AuthenticateOptions = {}): AuthResult {
+export function authenticate(
+  req: SigV2Request,
+  lookup: CredentialLookup,
+  now: Date = new Date(),
+  opts: AuthenticateOptions = {},
+): AuthResult {
   const authorization = req.headers['authorization'];
   const v4Query = hasQueryParam(req.rawQuery, ['X-Amz-Algorithm']);
   const v2Query = hasQueryParam(req.rawQuery, ['AWSAccessKeyId', 'Signature']);

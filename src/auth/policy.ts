@@ -29,7 +29,10 @@ const globCache = new Map<string, RegExp>();
 export function globMatches(glob: string, name: string): boolean {
   let re = globCache.get(glob);
   if (!re) {
-    const body = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+    const body = glob
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.');
     re = new RegExp(`^${body}$`);
     globCache.set(glob, re);
   }
@@ -45,4 +48,3 @@ export function isAllowed(p: Principal, action: Action, bucket: string): boolean
 export function canSeeBucket(p: Principal, bucket: string): boolean {
   return p.admin || p.rules.some((r) => r.allow.length > 0 && r.buckets.some((g) => globMatches(g, bucket)));
 }
-

@@ -131,7 +131,8 @@ export class MultipartFormReader {
   }
 
   private async ensure(n: number): Promise<void> {
-    while (this.buf.length < n) if (!(await this.fill())) throw new S3Error('IncompleteBody', 'The POST body ended before its closing boundary.');
+    while (this.buf.length < n)
+      if (!(await this.fill())) throw new S3Error('IncompleteBody', 'The POST body ended before its closing boundary.');
   }
 
   /** The next piece of the current part's body; null once its delimiter is reached. */
@@ -264,17 +265,24 @@ export async function readFieldsUntilFile(reader: MultipartFormReader): Promise<
     const limit = Math.min(MAX_FIELD_BYTES, MAX_FIELDS_TOTAL_BYTES - reader.position);
     const value = (await reader.readValue(limit, tooLarge)).toString('utf8');
     if (fields.has(lower) && !lower.startsWith('x-ignore-')) {
-      throw new S3Error('InvalidArgument', `POST form fields may not be repeated: ${part.name}`, { ArgumentName: part.name, ArgumentValue: value });
+      throw new S3Error('InvalidArgument', `POST form fields may not be repeated: ${part.name}`, {
+        ArgumentName: part.name,
+        ArgumentValue: value,
+      });
     }
     fields.set(lower, { name: part.name, value });
   }
 }
 
 export function missingField(name: string): S3Error {
-  return new S3Error('InvalidArgument', `Bucket POST must contain a field named '${name}'.  If it is specified, please check the order of the fields.`, {
-    ArgumentName: name,
-    ArgumentValue: '',
-  });
+  return new S3Error(
+    'InvalidArgument',
+    `Bucket POST must contain a field named '${name}'.  If it is specified, please check the order of the fields.`,
+    {
+      ArgumentName: name,
+      ArgumentValue: '',
+    },
+  );
 }
 
 function required(fields: Fields, name: string): string {
@@ -302,7 +310,10 @@ export function verifyFormSignature(fields: Fields, lookup: CredentialLookup, ex
   if (fields.has('x-amz-algorithm') || fields.has('x-amz-signature') || fields.has('x-amz-credential')) {
     const algorithm = required(fields, 'x-amz-algorithm');
     if (algorithm !== ALGORITHM) {
-      throw new S3Error('InvalidArgument', `Unsupported x-amz-algorithm: only ${ALGORITHM} is supported.`, { ArgumentName: 'x-amz-algorithm', ArgumentValue: algorithm });
+      throw new S3Error('InvalidArgument', `Unsupported x-amz-algorithm: only ${ALGORITHM} is supported.`, {
+        ArgumentName: 'x-amz-algorithm',
+        ArgumentValue: algorithm,
+      });
     }
     const credential = required(fields, 'x-amz-credential');
     const amzDate = required(fields, 'x-amz-date');
@@ -310,21 +321,37 @@ export function verifyFormSignature(fields: Fields, lookup: CredentialLookup, ex
     const policy = required(fields, 'policy');
     const scope = credential.split('/');
     if (scope.length !== 5 || scope.some((s) => s === '') || !/^\d{8}$/.test(scope[1]) || scope[4] !== 'aws4_request') {
-      throw new S3Error('InvalidArgument', 'Invalid credential: expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".', { ArgumentName: 'x-amz-credential', ArgumentValue: credential });
+      throw new S3Error('InvalidArgument', 'Invalid credential: expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".', {
+        ArgumentName: 'x-amz-credential',
+        ArgumentValue: credential,
+      });
     }
     if (!/^\d{8}T\d{6}Z$/.test(amzDate)) {
-      throw new S3Error('InvalidArgument', 'x-amz-date must be in the ISO8601 Long Format "yyyyMMdd\'T\'HHmmss\'Z\'"', { ArgumentName: 'x-amz-date', ArgumentValue: amzDate });
+      throw new S3Error('InvalidArgument', "x-amz-date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"", {
+        ArgumentName: 'x-amz-date',
+        ArgumentValue: amzDate,
+      });
     }
     const [accessKeyId, day, region, service] = scope;
     if (region !== expectedRegion) {
-      throw new S3Error('AuthorizationQueryParametersError', `Error parsing the X-Amz-Credential parameter; the region '${region}' is wrong; expecting '${expectedRegion}'`, { Region: expectedRegion });
+      throw new S3Error(
+        'AuthorizationQueryParametersError',
+        `Error parsing the X-Amz-Credential parameter; the region '${region}' is wrong; expecting '${expectedRegion}'`,
+        { Region: expectedRegion },
+      );
     }
     const identity = lookup(accessKeyId);
     if (!identity) throw new S3Error('InvalidAccessKeyId', undefined, { AWSAccessKeyId: accessKeyId });
     checkToken(identity, token);
-    const expected = createHmac('sha256', getSigningKey(identity.secretAccessKey, day, region, service)).update(policy, 'utf8').digest('hex');
+    const expected = createHmac('sha256', getSigningKey(identity.secretAccessKey, day, region, service))
+      .update(policy, 'utf8')
+      .digest('hex');
     if (!signaturesEqual(expected, signature.toLowerCase())) {
-      throw new S3Error('SignatureDoesNotMatch', undefined, { AWSAccessKeyId: accessKeyId, StringToSign: policy, SignatureProvided: signature });
+      throw new S3Error('SignatureDoesNotMatch', undefined, {
+        AWSAccessKeyId: accessKeyId,
+        StringToSign: policy,
+        SignatureProvided: signature,
+      });
     }
     return {
       signer: { type: 'presigned', accessKeyId, region, service, payloadHash: UNSIGNED_PAYLOAD },
@@ -340,7 +367,11 @@ export function verifyFormSignature(fields: Fields, lookup: CredentialLookup, ex
     if (!identity) throw new S3Error('InvalidAccessKeyId', undefined, { AWSAccessKeyId: accessKeyId });
     checkToken(identity, token);
     if (!signaturesEqual(hmacSha1Base64(identity.secretAccessKey, policy), signature)) {
-      throw new S3Error('SignatureDoesNotMatch', undefined, { AWSAccessKeyId: accessKeyId, StringToSign: policy, SignatureProvided: signature });
+      throw new S3Error('SignatureDoesNotMatch', undefined, {
+        AWSAccessKeyId: accessKeyId,
+        StringToSign: policy,
+        SignatureProvided: signature,
+      });
     }
     return {
       signer: { type: 'v2', accessKeyId, region: 'us-east-1', service: 's3', payloadHash: UNSIGNED_PAYLOAD },

@@ -30,12 +30,39 @@ const DEFAULT_MAX_SKEW_MS = 15 * 60 * 1000;
  * rather than SignatureDoesNotMatch.
  */
 export const V2_SIGNED_SUBRESOURCES: ReadonlySet<string> = new Set([
-  'acl', 'delete', 'lifecycle', 'location', 'logging', 'notification', 'partNumber', 'policy',
-  'requestPayment', 'tagging', 'torrent', 'uploadId', 'uploads', 'versionId', 'versioning', 'versions', 'website',
-  'response-content-type', 'response-content-language', 'response-expires', 'response-cache-control',
-  'response-content-disposition', 'response-content-encoding',
-  'accelerate', 'analytics', 'cors', 'inventory', 'metrics', 'object-lock', 'replication', 'restore',
-  'select', 'select-type',
+  'acl',
+  'delete',
+  'lifecycle',
+  'location',
+  'logging',
+  'notification',
+  'partNumber',
+  'policy',
+  'requestPayment',
+  'tagging',
+  'torrent',
+  'uploadId',
+  'uploads',
+  'versionId',
+  'versioning',
+  'versions',
+  'website',
+  'response-content-type',
+  'response-content-language',
+  'response-expires',
+  'response-cache-control',
+  'response-content-disposition',
+  'response-content-encoding',
+  'accelerate',
+  'analytics',
+  'cors',
+  'inventory',
+  'metrics',
+  'object-lock',
+  'replication',
+  'restore',
+  'select',
+  'select-type',
 ]);
 
 export interface SigV2Request extends AuthRequest {
@@ -93,7 +120,9 @@ function queryPairs(rawQuery: string): Array<[string, string | undefined]> {
 }
 
 function bytesHex(s: string): string {
-  return Buffer.from(s, 'utf8').toString('hex').replace(/(..)(?!$)/g, '$1 ');
+  return Buffer.from(s, 'utf8')
+    .toString('hex')
+    .replace(/(..)(?!$)/g, '$1 ');
 }
 
 /** RFC 1123 (the usual), or ISO 8601 basic / extended; undefined when not a date. */
@@ -130,7 +159,10 @@ export function canonicalizedAmzHeaders(headers: Record<string, string | string[
     const values = (Array.isArray(v) ? v : [v]).map((x) => x.replace(/\r?\n[ \t]+/g, ' ').trim());
     amz.set(n, amz.has(n) ? `${amz.get(n)},${values.join(',')}` : values.join(','));
   }
-  return [...amz.keys()].sort().map((n) => `${n}:${amz.get(n)}\n`).join('');
+  return [...amz.keys()]
+    .sort()
+    .map((n) => `${n}:${amz.get(n)}\n`)
+    .join('');
 }
 
 /** `/bucket/key` as sent (virtual-hosted: `/bucket` + path), then the signed sub-resources, sorted. */
@@ -193,7 +225,18 @@ function botocoreResources(req: SigV2Request): string[] {
 }
 
 /** Query parameters of S3 URI templates that are not signed sub-resources. */
-const TEMPLATE_QUERY = new Set(['list-type', 'attributes', 'encryption', 'intelligent-tiering', 'legal-hold', 'ownershipControls', 'policyStatus', 'publicAccessBlock', 'retention', 'x-id']);
+const TEMPLATE_QUERY = new Set([
+  'list-type',
+  'attributes',
+  'encryption',
+  'intelligent-tiering',
+  'legal-hold',
+  'ownershipControls',
+  'policyStatus',
+  'publicAccessBlock',
+  'retention',
+  'x-id',
+]);
 
 // ---------------------------------------------------------------------------------------
 // The verifier
@@ -247,7 +290,8 @@ export function authenticateV2(req: SigV2Request, lookup: CredentialLookup, now:
     const params = new Map<string, string>();
     for (const [name, v] of queryPairs(req.rawQuery)) {
       if (name === 'AWSAccessKeyId' || name === 'Signature' || name === 'Expires') {
-        if (params.has(name)) throw new S3Error('InvalidArgument', `The ${name} parameter is repeated.`, { ArgumentName: name, ArgumentValue: v ?? '' });
+        if (params.has(name))
+          throw new S3Error('InvalidArgument', `The ${name} parameter is repeated.`, { ArgumentName: name, ArgumentValue: v ?? '' });
         params.set(name, v ?? '');
       } else if (name.toLowerCase().startsWith('x-amz-') && v !== undefined) {
         // Presigners (botocore) move the x-amz-* headers they signed into the query.
@@ -282,7 +326,9 @@ export function authenticateV2(req: SigV2Request, lookup: CredentialLookup, now:
   const stringToSign = stringToSignV2(req, dateLine, queryAmz);
   const ok =
     signaturesEqual(hmacSha1Base64(identity.secretAccessKey, stringToSign), signature) ||
-    botocoreResources(req).some((resource) => signaturesEqual(hmacSha1Base64(identity.secretAccessKey, stringToSignV2(req, dateLine, queryAmz, resource)), signature));
+    botocoreResources(req).some((resource) =>
+      signaturesEqual(hmacSha1Base64(identity.secretAccessKey, stringToSignV2(req, dateLine, queryAmz, resource)), signature),
+    );
   if (!ok) {
     throw new S3Error('SignatureDoesNotMatch', undefined, {
       AWSAccessKeyId: accessKeyId,

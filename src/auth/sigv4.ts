@@ -192,7 +192,10 @@ function canonicalHeaderValue(v: string | string[] | undefined): string {
 }
 
 function toAmzDate(d: Date): string {
-  return d.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  return d
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
 }
 
 /** yyyyMMddTHHmmssZ; undefined unless it is a real instant (no 20150231). */
@@ -204,7 +207,9 @@ function parseAmzDate(s: string): Date | undefined {
 }
 
 function bytesHex(s: string): string {
-  return Buffer.from(s, 'utf8').toString('hex').replace(/(..)(?!$)/g, '$1 ');
+  return Buffer.from(s, 'utf8')
+    .toString('hex')
+    .replace(/(..)(?!$)/g, '$1 ');
 }
 
 const CREDENTIAL_FORMAT = 'expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".';
@@ -283,9 +288,18 @@ function parsePresigned(q: Map<string, string>): Parsed & { amzDate: string; exp
   // S3's words and status (403, src/errors.ts); 0 is valid and has expired by the time it arrives.
   if (expires < 0) throw queryError('X-Amz-Expires must be non-negative');
   if (expires > MAX_PRESIGNED_EXPIRES) {
-    throw queryError(`X-Amz-Expires must be less than a week (in seconds); that is, the given X-Amz-Expires must be less than ${MAX_PRESIGNED_EXPIRES} seconds`);
+    throw queryError(
+      `X-Amz-Expires must be less than a week (in seconds); that is, the given X-Amz-Expires must be less than ${MAX_PRESIGNED_EXPIRES} seconds`,
+    );
   }
-  return { presigned: true, ...scope, signedHeaders: headers, signature: q.get('X-Amz-Signature')!, amzDate: q.get('X-Amz-Date')!, expires };
+  return {
+    presigned: true,
+    ...scope,
+    signedHeaders: headers,
+    signature: q.get('X-Amz-Signature')!,
+    amzDate: q.get('X-Amz-Date')!,
+    expires,
+  };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -332,7 +346,7 @@ export function authenticateV4(req: AuthRequest, lookup: CredentialLookup, now: 
     parsed = p;
     amzDate = p.amzDate;
     const t = parseAmzDate(amzDate);
-    if (!t) throw queryError('X-Amz-Date must be in the ISO8601 Long Format "yyyyMMdd\'T\'HHmmss\'Z\'"');
+    if (!t) throw queryError("X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"");
     requestTime = t;
     if (p.scopeDate !== amzDate.slice(0, 8)) {
       throw queryError(`Invalid credential date "${p.scopeDate}". This date is not the same as X-Amz-Date: "${amzDate.slice(0, 8)}".`);
@@ -357,7 +371,9 @@ export function authenticateV4(req: AuthRequest, lookup: CredentialLookup, now: 
     requestTime = t;
     amzDate = toAmzDate(t);
     if (parsed.scopeDate !== amzDate.slice(0, 8)) {
-      throw headerMalformed(`Invalid credential date "${parsed.scopeDate}". This date is not the same as X-Amz-Date: "${amzDate.slice(0, 8)}".`);
+      throw headerMalformed(
+        `Invalid credential date "${parsed.scopeDate}". This date is not the same as X-Amz-Date: "${amzDate.slice(0, 8)}".`,
+      );
     }
     if (Math.abs(requestTime.getTime() - now.getTime()) > maxSkewMs) {
       throw new S3Error('RequestTimeTooSkewed', undefined, {
@@ -470,7 +486,13 @@ export function authenticateV4(req: AuthRequest, lookup: CredentialLookup, now: 
 }
 
 /** The chunk/trailer signers of a streaming upload, sharing the request's key and scope. */
-export function chunkSigningContext(signingKey: Buffer, amzDate: string, scope: string, seedSignature: string, trailer: boolean): ChunkSigningContext {
+export function chunkSigningContext(
+  signingKey: Buffer,
+  amzDate: string,
+  scope: string,
+  seedSignature: string,
+  trailer: boolean,
+): ChunkSigningContext {
   return {
     seedSignature,
     trailer,

@@ -43,7 +43,7 @@ export function readExtraField(field: string, value: string, attrs: ObjectAttrib
 /** Part sizes as runs: `5242880*3,1024`. Undefined when even that is too long for metadata. */
 export function encodePartSizes(sizes: number[]): string | undefined {
   const runs: string[] = [];
-  for (let i = 0; i < sizes.length; ) {
+  for (let i = 0; i < sizes.length;) {
     let j = i;
     while (j + 1 < sizes.length && sizes[j + 1] === sizes[i]) j++;
     runs.push(j > i ? `${sizes[i]}*${j - i + 1}` : String(sizes[i]));
@@ -86,7 +86,6 @@ function safeDecode(s: string): string {
     return s;
   }
 }
-
 
 // ---------------------------------------------------------------- values that travel as HTTP headers
 

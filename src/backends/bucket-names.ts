@@ -13,7 +13,8 @@ export function s3BucketNameProblem(name: string): string | undefined {
   if (name.includes('..')) return 'bucket names may not contain two adjacent periods';
   if (/^\d{1,3}(\.\d{1,3}){3}$/.test(name)) return 'bucket names may not look like an IP address';
   for (const p of ['xn--', 'sthree-', 'amzn-s3-demo-']) if (name.startsWith(p)) return `bucket names may not begin with '${p}'`;
-  for (const s of ['-s3alias', '--ol-s3', '.mrap', '--x-s3', '--table-s3']) if (name.endsWith(s)) return `bucket names may not end with '${s}'`;
+  for (const s of ['-s3alias', '--ol-s3', '.mrap', '--x-s3', '--table-s3'])
+    if (name.endsWith(s)) return `bucket names may not end with '${s}'`;
   return undefined;
 }
 
@@ -33,7 +34,8 @@ export function gcsBucketNameProblem(name: string): string | undefined {
   if (name.length < 3) return 'GCS bucket names are at least 3 characters long';
   if (name.includes('.')) {
     if (name.length > 222) return 'GCS bucket names with dots are at most 222 characters long';
-    if (name.split('.').some((part) => part.length === 0 || part.length > 63)) return "each dot-separated part of a GCS bucket name is 1 to 63 characters long";
+    if (name.split('.').some((part) => part.length === 0 || part.length > 63))
+      return 'each dot-separated part of a GCS bucket name is 1 to 63 characters long';
   } else if (name.length > 63) {
     return 'GCS bucket names without dots are at most 63 characters long';
   }

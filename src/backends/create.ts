@@ -9,8 +9,15 @@ export function kitFor(kind: string, kits: readonly BackendKit[] = BACKEND_KITS)
 }
 
 /** Makes the backend for `spec`; throws for a kind no kit serves. */
-export function createBackend(spec: BackendSpec, context: Partial<BackendContext> & { name: string }, kits: readonly BackendKit[] = BACKEND_KITS): Backend {
+export function createBackend(
+  spec: BackendSpec,
+  context: Partial<BackendContext> & { name: string },
+  kits: readonly BackendKit[] = BACKEND_KITS,
+): Backend {
   const kit = kitFor(spec.kind, kits);
-  if (!kit) throw new Error(`backend '${context.name}' has kind '${spec.kind}', which this build does not serve (known: ${kits.map((k) => k.kind).join(', ')})`);
+  if (!kit)
+    throw new Error(
+      `backend '${context.name}' has kind '${spec.kind}', which this build does not serve (known: ${kits.map((k) => k.kind).join(', ')})`,
+    );
   return kit.create(spec, { env: process.env, ...context });
 }

@@ -16,7 +16,9 @@ export const COMMENT_KEY = '$comment';
 
 export const nonEmptyString = z.string({ error: 'expected a non-empty string' }).min(1, { error: 'expected a non-empty string' });
 export const boolean = z.boolean({ error: 'expected true or false' });
-export const httpUrl = z.string({ error: 'expected an http:// or https:// URL' }).regex(/^https?:\/\/[^\s/]+/, { error: 'expected an http:// or https:// URL' });
+export const httpUrl = z
+  .string({ error: 'expected an http:// or https:// URL' })
+  .regex(/^https?:\/\/[^\s/]+/, { error: 'expected an http:// or https:// URL' });
 export const httpsUrl = z.string({ error: 'expected an https:// URL' }).regex(/^https:\/\/[^\s/]+/, { error: 'expected an https:// URL' });
 const ENV_NAME_MESSAGE = "expected the NAME of an environment variable (letters, digits and '_'), not its value";
 /** Values under a key ending in `Env` are never echoed in messages: one may be a secret put where its name belongs. */
@@ -51,11 +53,25 @@ export const unknownKeyHints = z.registry<{ hint: (key: string) => string | unde
 
 /** Keys that hold a secret value wherever they appear; never accepted literally. */
 const SECRET_NAMES = [
-  'accessKeyId', 'secretAccessKey', 'sessionToken', 'serviceAccountKey', 'privateKey', 'accountKey', 'sasToken',
-  'connectionString', 'token', 'password', 'passphrase', 'clientSecret', 'apiKey', 'secret',
+  'accessKeyId',
+  'secretAccessKey',
+  'sessionToken',
+  'serviceAccountKey',
+  'privateKey',
+  'accountKey',
+  'sasToken',
+  'connectionString',
+  'token',
+  'password',
+  'passphrase',
+  'clientSecret',
+  'apiKey',
+  'secret',
 ];
 
-type SecretShape<N extends string> = { [K in `${N}Env`]: z.ZodOptional<typeof envName> } & { [K in `${N}File`]: z.ZodOptional<typeof filePath> };
+type SecretShape<N extends string> = { [K in `${N}Env`]: z.ZodOptional<typeof envName> } & {
+  [K in `${N}File`]: z.ZodOptional<typeof filePath>;
+};
 
 /** `<name>Env` and `<name>File` for each secret name. */
 export function secretFields<const N extends string>(names: readonly N[]): SecretShape<N> {
@@ -73,7 +89,9 @@ export type WithSecrets<T, N extends string> = Omit<T, `${N}Env` | `${N}File` | 
 /** A key that must never hold a value: a secret written literally. Its value is never echoed. */
 function literalSecret(name: string) {
   return z
-    .never({ error: `a literal secret is not allowed in the config: use '${name}Env' (the name of an environment variable) or '${name}File' (the path of a file holding it)` })
+    .never({
+      error: `a literal secret is not allowed in the config: use '${name}Env' (the name of an environment variable) or '${name}File' (the path of a file holding it)`,
+    })
     .optional()
     .describe(`not allowed: give ${name}Env or ${name}File`);
 }
@@ -111,43 +129,48 @@ export function credentialGroup<Shape extends z.ZodRawShape, const N extends str
   const literals = Object.fromEntries(secrets.map((s) => [s, literalSecret(s)])) as { [K in N]: ReturnType<typeof literalSecret> };
   const fields = { ...shape, ...secretFields(secrets), ...literals };
   const allowed = Object.keys(fields).filter((k) => !(secrets as readonly string[]).includes(k));
-  const object = mapping(fields).superRefine((_, ctx) => {
-    // The rules look at what was written, including fields that failed their own checks.
-    const value = ctx.value as Record<string, unknown>;
-    const has = (s: string) => [`${s}Env`, `${s}File`, s].some((k) => value[k] !== undefined);
-    const issue = (message: string, at: string[] = []) => ctx.addIssue({ code: 'custom', message, path: at, params: { anchor: 'key' } });
-    for (const s of secrets) {
-      if (value[`${s}Env`] !== undefined && value[`${s}File`] !== undefined) issue(`give one of '${s}Env' or '${s}File', not both`, [`${s}File`]);
-    }
-    if (rules.oneSecretOf) {
-      const given = rules.oneSecretOf.filter(has);
-      const ways = rules.oneSecretOf.map((s) => `'${s}Env' or '${s}File'`).join(', or ');
-      if (given.length === 0) issue(`missing the secret: add ${ways}`);
-      else if (given.length > 1) issue(`give one of ${quoteList(given)}, not several`);
-    }
-    for (const [a, b] of rules.together ?? []) {
-      if (has(a) !== has(b)) {
-        const missing = has(a) ? b : a;
-        issue(`'${a}' and '${b}' go together: add '${missing}Env' or '${missing}File'`);
+  const object = mapping(fields).superRefine(
+    (_, ctx) => {
+      // The rules look at what was written, including fields that failed their own checks.
+      const value = ctx.value as Record<string, unknown>;
+      const has = (s: string) => [`${s}Env`, `${s}File`, s].some((k) => value[k] !== undefined);
+      const issue = (message: string, at: string[] = []) => ctx.addIssue({ code: 'custom', message, path: at, params: { anchor: 'key' } });
+      for (const s of secrets) {
+        if (value[`${s}Env`] !== undefined && value[`${s}File`] !== undefined)
+          issue(`give one of '${s}Env' or '${s}File', not both`, [`${s}File`]);
       }
-    }
-    for (const [a, b] of rules.needs ?? []) {
-      if (has(a) && !has(b)) issue(`'${a}' needs '${b}': add '${b}Env' or '${b}File', or drop '${a}'`);
-    }
-    if (rules.atMostOneOf) {
-      const given = rules.atMostOneOf.filter((k) => value[k] !== undefined);
-      if (given.length > 1) issue(`give at most one of ${quoteList(rules.atMostOneOf)}, got ${quoteList(given)}`);
-    }
-    if (rules.oneKindOf) {
-      const given = [...secrets.flatMap((s) => [s, `${s}Env`, `${s}File`]), ...rules.oneKindOf].filter((k) => value[k] !== undefined);
-      if (given.length > 1) issue(`give one kind of credentials, not several: ${given.map((k) => `'${k}'`).join(', ')}`);
-    }
-  }, { when: () => true });
+      if (rules.oneSecretOf) {
+        const given = rules.oneSecretOf.filter(has);
+        const ways = rules.oneSecretOf.map((s) => `'${s}Env' or '${s}File'`).join(', or ');
+        if (given.length === 0) issue(`missing the secret: add ${ways}`);
+        else if (given.length > 1) issue(`give one of ${quoteList(given)}, not several`);
+      }
+      for (const [a, b] of rules.together ?? []) {
+        if (has(a) !== has(b)) {
+          const missing = has(a) ? b : a;
+          issue(`'${a}' and '${b}' go together: add '${missing}Env' or '${missing}File'`);
+        }
+      }
+      for (const [a, b] of rules.needs ?? []) {
+        if (has(a) && !has(b)) issue(`'${a}' needs '${b}': add '${b}Env' or '${b}File', or drop '${a}'`);
+      }
+      if (rules.atMostOneOf) {
+        const given = rules.atMostOneOf.filter((k) => value[k] !== undefined);
+        if (given.length > 1) issue(`give at most one of ${quoteList(rules.atMostOneOf)}, got ${quoteList(given)}`);
+      }
+      if (rules.oneKindOf) {
+        const given = [...secrets.flatMap((s) => [s, `${s}Env`, `${s}File`]), ...rules.oneKindOf].filter((k) => value[k] !== undefined);
+        if (given.length > 1) issue(`give one kind of credentials, not several: ${given.map((k) => `'${k}'`).join(', ')}`);
+      }
+    },
+    { when: () => true },
+  );
   object.register(unknownKeyHints, {
     hint: (key) => {
       const custom = rules.hint?.(key);
       if (custom) return custom;
-      const secret = secrets.find((s) => s.toLowerCase() === key.toLowerCase()) ?? SECRET_NAMES.find((s) => s.toLowerCase() === key.toLowerCase());
+      const secret =
+        secrets.find((s) => s.toLowerCase() === key.toLowerCase()) ?? SECRET_NAMES.find((s) => s.toLowerCase() === key.toLowerCase());
       if (!secret) return undefined;
       if ((secrets as readonly string[]).includes(secret)) {
         return `a literal secret is not allowed in the config: use '${secret}Env' (the name of an environment variable) or '${secret}File' (the path of a file holding it)`;
@@ -188,7 +211,7 @@ export function settingsSchema<Shape extends z.ZodRawShape>(kind: string, shape:
       const secret = SECRET_NAMES.find((s) => s.toLowerCase() === key.toLowerCase());
       if (!secret) return undefined;
       const inner = credentials ? unknownKeyHints.get(innerObject(credentials))?.hint(key) : undefined;
-      if (inner?.startsWith("a literal secret is not allowed in the config: use")) return `${inner} under 'credentials'`;
+      if (inner?.startsWith('a literal secret is not allowed in the config: use')) return `${inner} under 'credentials'`;
       return `a literal secret is not allowed in the config, and ${kind} backends take no '${key}'`;
     },
   });
@@ -199,7 +222,9 @@ export function settingsSchema<Shape extends z.ZodRawShape>(kind: string, shape:
 export function innerObject(schema: z.ZodType): z.ZodType {
   let s: z.ZodType = schema;
   for (let i = 0; i < 10; i++) {
-    const def = (s as unknown as { def: { type: string; innerType?: z.ZodType; in?: z.ZodType; schema?: z.ZodType; options?: z.ZodType[] } }).def;
+    const def = (
+      s as unknown as { def: { type: string; innerType?: z.ZodType; in?: z.ZodType; schema?: z.ZodType; options?: z.ZodType[] } }
+    ).def;
     if (def.type === 'optional' || def.type === 'default' || def.type === 'nullable') s = def.innerType as z.ZodType;
     else if (def.type === 'pipe') s = def.in as z.ZodType;
     else if (def.type === 'union') s = (def.options ?? []).find((o) => innerObject(o) instanceof z.ZodObject) ?? s;

@@ -81,7 +81,12 @@ export function withLookahead(source: ListSource, window: number): ListSource {
       const warm = (): void => {
         while (queued.length < window) pull();
         for (const q of queued) {
-          q.then((r) => { if (!r.done && 'load' in r.value) r.value.load(false).catch(() => {}); }, () => {});
+          q.then(
+            (r) => {
+              if (!r.done && 'load' in r.value) r.value.load(false).catch(() => {});
+            },
+            () => {},
+          );
         }
       };
       const memoized = (entry: LazyListEntry): Ahead => {
@@ -185,11 +190,7 @@ export function isCommonPrefix(startAfter: string, prefix: string, delimiter: st
  * NextMarker of a previous page), every key under it is skipped, so the next page never
  * repeats it. A page is truncated only when another entry really follows it.
  */
-export async function listFromSource(
-  source: ListSource,
-  opts: ListOptions,
-  options: ListFromSourceOptions = {},
-): Promise<ListPage> {
+export async function listFromSource(source: ListSource, opts: ListOptions, options: ListFromSourceOptions = {}): Promise<ListPage> {
   const canSeek = options.canSeek ?? true;
   const prefix = opts.prefix ?? '';
   const delimiter = opts.delimiter ? opts.delimiter : undefined;

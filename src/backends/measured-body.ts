@@ -25,7 +25,10 @@ export class MeasuredBody extends Transform {
 
   private held?: Buffer;
 
-  constructor(private readonly size: number | undefined, private readonly holdLast = false) {
+  constructor(
+    private readonly size: number | undefined,
+    private readonly holdLast = false,
+  ) {
     super();
   }
 

@@ -173,7 +173,14 @@ export interface MultipartStore {
    * Assembles the listed parts, in the given order, into the object, atomically; the
    * upload and its parts are gone afterwards. `etag` is the multipart ETag to record.
    */
-  completeUpload(bucket: string, key: string, uploadId: string, partNumbers: number[], etag: string, opts?: PutOptions): Promise<ObjectMeta>;
+  completeUpload(
+    bucket: string,
+    key: string,
+    uploadId: string,
+    partNumbers: number[],
+    etag: string,
+    opts?: PutOptions,
+  ): Promise<ObjectMeta>;
   /** Throws NoSuchUpload. Leaves nothing behind. */
   abortUpload(bucket: string, key: string, uploadId: string): Promise<void>;
   listUploads(bucket: string, opts: ListUploadsOptions): Promise<ListUploadsPage>;
@@ -218,7 +225,13 @@ export interface Backend {
   setTags(bucket: string, key: string, tags: Tag[]): Promise<void>;
 
   /** Optional: server-side copy. `attrs` undefined keeps the source's attributes. */
-  copyObject?(srcBucket: string, srcKey: string, dstBucket: string, dstKey: string, attrs: ObjectAttributes | undefined): Promise<ObjectMeta>;
+  copyObject?(
+    srcBucket: string,
+    srcKey: string,
+    dstBucket: string,
+    dstKey: string,
+    attrs: ObjectAttributes | undefined,
+  ): Promise<ObjectMeta>;
 
   /** Multipart uploads kept in the store; absent where the generic fallback is used. */
   readonly multipart?: MultipartStore;

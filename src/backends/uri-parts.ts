@@ -16,7 +16,14 @@ export function authorityAndPath(rest: string, uri: string, form: string): { aut
   const slash = body.indexOf('/');
   const authority = decodeSegment(slash < 0 ? body : body.slice(0, slash), uri);
   if (!authority) throw new UriError(`'${uri}' is malformed: expected ${form}`);
-  const segments = slash < 0 ? [] : body.slice(slash + 1).split('/').filter((s) => s !== '').map((s) => decodeSegment(s, uri));
+  const segments =
+    slash < 0
+      ? []
+      : body
+          .slice(slash + 1)
+          .split('/')
+          .filter((s) => s !== '')
+          .map((s) => decodeSegment(s, uri));
   return { authority, segments };
 }
 
@@ -29,7 +36,11 @@ export function joinPrefix(segments: readonly string[]): string {
 }
 
 /** The `scheme://bucket[/prefix]` form (s3, gs, az). */
-export function bucketAndPrefix(rest: string, uri: string, form: string): { bucket: string; prefix: string; settings: Record<string, never> } {
+export function bucketAndPrefix(
+  rest: string,
+  uri: string,
+  form: string,
+): { bucket: string; prefix: string; settings: Record<string, never> } {
   const { authority, segments } = authorityAndPath(rest, uri, form);
   return { bucket: authority, prefix: joinPrefix(segments), settings: {} };
 }

@@ -42,7 +42,10 @@ const COMMANDS: Record<string, Command> = {
   serve: {
     summary: 'serve the S3 API (the default command)',
     help: serveHelp(),
-    run: async (args, env): Promise<Outcome> => { await lazy.serve().runServe(args, env); return 'running'; },
+    run: async (args, env): Promise<Outcome> => {
+      await lazy.serve().runServe(args, env);
+      return 'running';
+    },
   },
   check: {
     summary: 'validate a routing table and summarize it',
@@ -63,7 +66,7 @@ const COMMANDS: Record<string, Command> = {
   },
   version: {
     summary: 'print the version',
-    help: 'usage: s3mux version\n\nPrints s3mux\'s version and the Node.js version it runs on.',
+    help: "usage: s3mux version\n\nPrints s3mux's version and the Node.js version it runs on.",
     run: (args) => {
       if (args.length) throw new UsageError(`version takes no arguments`, 'version');
       console.log(`s3mux ${version()} (node ${process.version})`);
@@ -90,8 +93,14 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   try {
     const [first, ...rest] = argv;
     if (first === undefined || first.startsWith('-')) {
-      if (first !== undefined && isHelp(first)) { console.log(mainHelp()); return 0; }
-      if (first === '--version' || first === '-v') { console.log(version()); return 0; }
+      if (first !== undefined && isHelp(first)) {
+        console.log(mainHelp());
+        return 0;
+      }
+      if (first === '--version' || first === '-v') {
+        console.log(version());
+        return 0;
+      }
       return await run('serve', argv, env);
     }
     if (first === 'help') {

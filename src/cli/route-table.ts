@@ -60,7 +60,11 @@ export function resolveRoutes(table: RoutingTable): ResolvedRoute[] {
   const d = table.backends[table.default];
   if (d) {
     rows.push({
-      bucket: '*', backend: d.name, kind: d.spec.kind, location: location(d.spec, '<same name>', ''), mode: 'read-write',
+      bucket: '*',
+      backend: d.name,
+      kind: d.spec.kind,
+      location: location(d.spec, '<same name>', ''),
+      mode: 'read-write',
       access: accessOn(table, '*', false, false),
     });
   }

@@ -40,23 +40,110 @@ interface OptionSpec {
 }
 
 const duration = (v: string, what: string) => parseDuration(v, what);
-const address = (v: string, what: string) => { parseAddress(v, what); return v; };
+const address = (v: string, what: string) => {
+  parseAddress(v, what);
+  return v;
+};
 
 export const SERVE_OPTIONS: OptionSpec[] = [
-  { flag: 'address', key: 'address', type: 'string', valueName: 'HOST:PORT', default: '127.0.0.1:9000', parse: address, help: 'where to listen (0.0.0.0:9000 or :9000 for every interface)' },
-  { flag: 'data-dir', key: 'dataDir', type: 'string', valueName: 'DIR', default: './data', help: "the embedded filesystem backend's folder (when no --config)" },
-  { flag: 'config', key: 'config', type: 'string', valueName: 'FILE', help: 'a routing table (YAML or JSON); reloaded on SIGHUP and when it changes' },
-  { flag: 'domain', key: 'domains', type: 'string', multiple: true, valueName: 'DOMAIN', help: 'base domain for virtual-hosted-style requests (bucket.DOMAIN); repeatable, comma-separated in the variable' },
+  {
+    flag: 'address',
+    key: 'address',
+    type: 'string',
+    valueName: 'HOST:PORT',
+    default: '127.0.0.1:9000',
+    parse: address,
+    help: 'where to listen (0.0.0.0:9000 or :9000 for every interface)',
+  },
+  {
+    flag: 'data-dir',
+    key: 'dataDir',
+    type: 'string',
+    valueName: 'DIR',
+    default: './data',
+    help: "the embedded filesystem backend's folder (when no --config)",
+  },
+  {
+    flag: 'config',
+    key: 'config',
+    type: 'string',
+    valueName: 'FILE',
+    help: 'a routing table (YAML or JSON); reloaded on SIGHUP and when it changes',
+  },
+  {
+    flag: 'domain',
+    key: 'domains',
+    type: 'string',
+    multiple: true,
+    valueName: 'DOMAIN',
+    help: 'base domain for virtual-hosted-style requests (bucket.DOMAIN); repeatable, comma-separated in the variable',
+  },
   { flag: 'tls-cert', key: 'tlsCert', type: 'string', valueName: 'FILE', help: 'serve HTTPS with this PEM certificate (with --tls-key)' },
   { flag: 'tls-key', key: 'tlsKey', type: 'string', valueName: 'FILE', help: "the certificate's PEM private key" },
-  { flag: 'region', key: 'region', type: 'string', valueName: 'REGION', default: 'us-east-1', help: 'the region s3mux reports (GetBucketLocation)' },
-  { flag: 'multipart-expiry', key: 'multipartExpiryMs', type: 'string', valueName: 'DURATION', default: '7d', parse: duration, help: 'multipart uploads not completed after this long are removed (12h, 30m; 0 = never)' },
-  { flag: 'log-level', key: 'logLevel', type: 'string', valueName: 'LEVEL', default: 'info', parse: parseChoice(LOG_LEVELS), help: `${LOG_LEVELS.join(', ')}` },
-  { flag: 'log-format', key: 'logFormat', type: 'string', valueName: 'FORMAT', default: 'json', parse: parseChoice(LOG_FORMATS), help: 'json (one object a line) or pretty (one readable line per entry)' },
-  { flag: 'metrics', key: 'metrics', type: 'boolean', help: 'serve Prometheus metrics on the main port at /minio/v2/metrics/cluster (unauthenticated)' },
-  { flag: 'metrics-address', key: 'metricsAddress', type: 'string', valueName: 'HOST:PORT', parse: address, help: 'serve Prometheus metrics at /metrics on a separate listener (off by default)' },
-  { flag: 'fs-encrypted-at-rest', key: 'fsEncryptedAtRest', type: 'boolean', help: 'the fs data folders are on encrypted storage: SSE-S3 (AES256) uploads are accepted there (else refused)' },
-  { flag: 'shutdown-grace', key: 'shutdownGraceMs', type: 'string', valueName: 'DURATION', default: '25s', parse: duration, help: 'on SIGTERM/SIGINT, how long in-flight requests may take to finish' },
+  {
+    flag: 'region',
+    key: 'region',
+    type: 'string',
+    valueName: 'REGION',
+    default: 'us-east-1',
+    help: 'the region s3mux reports (GetBucketLocation)',
+  },
+  {
+    flag: 'multipart-expiry',
+    key: 'multipartExpiryMs',
+    type: 'string',
+    valueName: 'DURATION',
+    default: '7d',
+    parse: duration,
+    help: 'multipart uploads not completed after this long are removed (12h, 30m; 0 = never)',
+  },
+  {
+    flag: 'log-level',
+    key: 'logLevel',
+    type: 'string',
+    valueName: 'LEVEL',
+    default: 'info',
+    parse: parseChoice(LOG_LEVELS),
+    help: `${LOG_LEVELS.join(', ')}`,
+  },
+  {
+    flag: 'log-format',
+    key: 'logFormat',
+    type: 'string',
+    valueName: 'FORMAT',
+    default: 'json',
+    parse: parseChoice(LOG_FORMATS),
+    help: 'json (one object a line) or pretty (one readable line per entry)',
+  },
+  {
+    flag: 'metrics',
+    key: 'metrics',
+    type: 'boolean',
+    help: 'serve Prometheus metrics on the main port at /minio/v2/metrics/cluster (unauthenticated)',
+  },
+  {
+    flag: 'metrics-address',
+    key: 'metricsAddress',
+    type: 'string',
+    valueName: 'HOST:PORT',
+    parse: address,
+    help: 'serve Prometheus metrics at /metrics on a separate listener (off by default)',
+  },
+  {
+    flag: 'fs-encrypted-at-rest',
+    key: 'fsEncryptedAtRest',
+    type: 'boolean',
+    help: 'the fs data folders are on encrypted storage: SSE-S3 (AES256) uploads are accepted there (else refused)',
+  },
+  {
+    flag: 'shutdown-grace',
+    key: 'shutdownGraceMs',
+    type: 'string',
+    valueName: 'DURATION',
+    default: '25s',
+    parse: duration,
+    help: 'on SIGTERM/SIGINT, how long in-flight requests may take to finish',
+  },
 ];
 
 export function envName(flag: string): string {
@@ -105,15 +192,25 @@ export function parseServeOptions(argv: string[], env: NodeJS.ProcessEnv = proce
 function describeParseError(err: Error & { code?: string }): string {
   const m = /'(--?[A-Za-z0-9-]+)/.exec(err.message);
   switch (err.code) {
-    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION': return `unknown option '${m?.[1] ?? err.message}'`;
-    case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL': return `unexpected argument ${/'([^']*)'/.exec(err.message)?.[0] ?? ''}`.trim();
-    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE': return /needs a value|argument missing/i.test(err.message) ? `option ${m?.[1] ?? ''} needs a value` : err.message;
-    default: return err.message;
+    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
+      return `unknown option '${m?.[1] ?? err.message}'`;
+    case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL':
+      return `unexpected argument ${/'([^']*)'/.exec(err.message)?.[0] ?? ''}`.trim();
+    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
+      return /needs a value|argument missing/i.test(err.message) ? `option ${m?.[1] ?? ''} needs a value` : err.message;
+    default:
+      return err.message;
   }
 }
 
 export function serveHelp(): string {
-  const lines = ['usage: s3mux serve [options]', '', 'Serves the S3 API. Every option can also come from the environment variable shown.', '', 'options:'];
+  const lines = [
+    'usage: s3mux serve [options]',
+    '',
+    'Serves the S3 API. Every option can also come from the environment variable shown.',
+    '',
+    'options:',
+  ];
   const left = SERVE_OPTIONS.map((o) => `--${o.flag}${o.valueName ? ` ${o.valueName}` : ''}`);
   const width = Math.max(...left.map((l) => l.length));
   SERVE_OPTIONS.forEach((o, i) => {
@@ -122,7 +219,10 @@ export function serveHelp(): string {
     lines.push(`  ${''.padEnd(width)}  env ${envName(o.flag)}`);
   });
   lines.push(`  ${'--help'.padEnd(width)}  this text`);
-  lines.push('', 'credentials: S3MUX_ROOT_USER / S3MUX_ROOT_PASSWORD (or MINIO_ROOT_USER / MINIO_ROOT_PASSWORD),',
-    'each also as a file: S3MUX_ROOT_USER_FILE / S3MUX_ROOT_PASSWORD_FILE (or MINIO_*_FILE).');
+  lines.push(
+    '',
+    'credentials: S3MUX_ROOT_USER / S3MUX_ROOT_PASSWORD (or MINIO_ROOT_USER / MINIO_ROOT_PASSWORD),',
+    'each also as a file: S3MUX_ROOT_USER_FILE / S3MUX_ROOT_PASSWORD_FILE (or MINIO_*_FILE).',
+  );
   return lines.join('\n');
 }

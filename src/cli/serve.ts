@@ -14,17 +14,29 @@ import { buildRouting, type BuiltRouting } from './routing';
 import { routeLines } from './route-table';
 import { watchReloads } from './reload';
 
-function banner(opts: ServeOptions, built: BuiltRouting, server: RunningServer, metrics: MetricsListener | undefined, host: string): string[] {
+function banner(
+  opts: ServeOptions,
+  built: BuiltRouting,
+  server: RunningServer,
+  metrics: MetricsListener | undefined,
+  host: string,
+): string[] {
   const { root, table } = built;
   const lines = [`s3mux listening on ${server.url}`];
   if (root.source === 'dev-default') {
-    lines.push(`root credentials: development default (access key ${DEV_ROOT_USER}, secret key ${DEV_ROOT_PASSWORD}); set S3MUX_ROOT_USER and S3MUX_ROOT_PASSWORD`);
+    lines.push(
+      `root credentials: development default (access key ${DEV_ROOT_USER}, secret key ${DEV_ROOT_PASSWORD}); set S3MUX_ROOT_USER and S3MUX_ROOT_PASSWORD`,
+    );
   } else {
     lines.push(`root credentials: from ${root.from} (access key ${root.identity.accessKeyId})`);
   }
   const users = table.identities ?? [];
   if (users.length) lines.push(`identities: ${users.map((i) => i.name).join(', ')} (from the routing table)`);
-  lines.push(opts.config ? `routing table: ${path.resolve(opts.config)} (reloaded on SIGHUP and on change)` : `data directory: ${path.resolve(opts.dataDir)}`);
+  lines.push(
+    opts.config
+      ? `routing table: ${path.resolve(opts.config)} (reloaded on SIGHUP and on change)`
+      : `data directory: ${path.resolve(opts.dataDir)}`,
+  );
   for (const l of routeLines(table)) lines.push(`route ${l}`);
   if (opts.metrics) lines.push(`metrics: ${server.url}/minio/v2/metrics/cluster`);
   if (metrics) lines.push(`metrics: ${metrics.url}`);
@@ -56,10 +68,16 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv = process.
   const { host, port } = parseAddress(opts.address);
   let built = buildRouting(opts, env);
   const server = await startServer({
-    routing: built.state, host, port, region: opts.region, domains: opts.domains,
+    routing: built.state,
+    host,
+    port,
+    region: opts.region,
+    domains: opts.domains,
     multipartMaxAgeMs: opts.multipartExpiryMs ?? DEFAULT_MULTIPART_MAX_AGE_MS,
     tls: opts.tlsCert && opts.tlsKey ? { cert: opts.tlsCert, key: opts.tlsKey } : undefined,
-    logger, metricsOnMainPort: opts.metrics, fsEncryptedAtRest: opts.fsEncryptedAtRest,
+    logger,
+    metricsOnMainPort: opts.metrics,
+    fsEncryptedAtRest: opts.fsEncryptedAtRest,
   });
   let metricsListener: MetricsListener | undefined;
   if (opts.metricsAddress) {
@@ -67,17 +85,23 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv = process.
     metricsListener = await startMetricsListener(server.metrics, m.host, m.port);
   }
   for (const line of banner(opts, built, server, metricsListener, host)) console.log(line);
-  if (built.root.source === 'dev-default' && !isLoopback(host)) logger.warn({ address: opts.address }, 'development default credentials on a non-loopback address');
+  if (built.root.source === 'dev-default' && !isLoopback(host))
+    logger.warn({ address: opts.address }, 'development default credentials on a non-loopback address');
 
   const reload = (reason: string) => {
     try {
       const next = buildRouting(opts, env);
       server.setRouting(next.state);
       built = next;
-      logger.info({ reason, file: opts.config, routes: next.table.routes.length, identities: next.table.identities?.length ?? 0 }, 'routing table reloaded');
+      logger.info(
+        { reason, file: opts.config, routes: next.table.routes.length, identities: next.table.identities?.length ?? 0 },
+        'routing table reloaded',
+      );
     } catch (err) {
-      logger.error({ reason, file: opts.config, problems: problemsOf(err), error: problemsOf(err) ? undefined : (err as Error).message },
-        'routing table not reloaded: it is invalid; the current table stays');
+      logger.error(
+        { reason, file: opts.config, problems: problemsOf(err), error: problemsOf(err) ? undefined : (err as Error).message },
+        'routing table not reloaded: it is invalid; the current table stays',
+      );
     }
   };
   const stopWatching = watchReloads(opts.config, reload);
@@ -91,7 +115,10 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv = process.
     void (async () => {
       const cut = await server.shutdown(opts.shutdownGraceMs);
       await metricsListener?.close();
-      await server.routing().router.close().catch((err: unknown) => logger.warn({ err }, 'closing backends failed'));
+      await server
+        .routing()
+        .router.close()
+        .catch((err: unknown) => logger.warn({ err }, 'closing backends failed'));
       logger.info({ cut }, 'stopped');
       process.exit(0);
     })();

@@ -20,5 +20,7 @@ export function reportBackendError(backend: string, code: string): void {
 /** Returns the unsubscribe function. */
 export function onBackendEvent(listener: BackendListener): () => void {
   listeners.add(listener);
-  return () => { listeners.delete(listener); };
+  return () => {
+    listeners.delete(listener);
+  };
 }

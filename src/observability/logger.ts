@@ -11,7 +11,9 @@ export const LOG_FORMATS = ['json', 'pretty'] as const;
 export type LogFormat = (typeof LOG_FORMATS)[number];
 export type { Logger };
 
-export interface Destination { write(line: string): unknown }
+export interface Destination {
+  write(line: string): unknown;
+}
 
 const LEVEL_NAMES: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
 
@@ -25,7 +27,11 @@ export function prettyLine(json: string): string {
   }
   const { time, level, msg, err, pid: _pid, hostname: _host, ...fields } = entry;
   const when = typeof time === 'number' ? new Date(time).toISOString() : typeof time === 'string' ? time : '';
-  const parts = [when, (typeof level === 'string' ? level.toUpperCase() : LEVEL_NAMES[level as number] ?? String(level)).padEnd(5), typeof msg === 'string' ? msg : JSON.stringify(msg ?? '')];
+  const parts = [
+    when,
+    (typeof level === 'string' ? level.toUpperCase() : (LEVEL_NAMES[level as number] ?? String(level))).padEnd(5),
+    typeof msg === 'string' ? msg : JSON.stringify(msg ?? ''),
+  ];
   for (const [k, v] of Object.entries(fields)) {
     if (v === undefined) continue;
     const s = typeof v === 'string' ? v : JSON.stringify(v);
@@ -42,12 +48,15 @@ export function prettyLine(json: string): string {
 export function createLogger(opts: { level?: LogLevel; format?: LogFormat; destination?: Destination } = {}): Logger {
   const dest = opts.destination ?? process.stdout;
   const stream = opts.format === 'pretty' ? { write: (line: string) => dest.write(prettyLine(line)) } : dest;
-  return pino({
-    level: opts.level ?? 'info',
-    base: { pid: process.pid },
-    timestamp: pino.stdTimeFunctions.isoTime,
-    formatters: { level: (label) => ({ level: label }) },
-  }, stream);
+  return pino(
+    {
+      level: opts.level ?? 'info',
+      base: { pid: process.pid },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    stream,
+  );
 }
 
 /** A logger writing each entry at `level` or above as a readable line to `log` (embedding, tests). */

@@ -32,23 +32,70 @@ export class Metrics {
   constructor() {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 's3mux_' });
-    this.requests = new Counter({ name: 's3mux_requests_total', help: 'S3 requests answered, by operation, HTTP status and backend', labelNames: ['operation', 'status', 'backend'], registers });
+    this.requests = new Counter({
+      name: 's3mux_requests_total',
+      help: 'S3 requests answered, by operation, HTTP status and backend',
+      labelNames: ['operation', 'status', 'backend'],
+      registers,
+    });
     this.duration = new Histogram({
-      name: 's3mux_request_duration_seconds', help: 'Time from a request\'s arrival to the end of its answer', labelNames: ['operation', 'backend'], registers,
+      name: 's3mux_request_duration_seconds',
+      help: "Time from a request's arrival to the end of its answer",
+      labelNames: ['operation', 'backend'],
+      registers,
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
     });
-    this.bytesIn = new Counter({ name: 's3mux_received_bytes_total', help: 'Bytes received from clients (headers and bodies)', labelNames: ['operation', 'backend'], registers });
-    this.bytesOut = new Counter({ name: 's3mux_sent_bytes_total', help: 'Bytes sent to clients (headers and bodies)', labelNames: ['operation', 'backend'], registers });
+    this.bytesIn = new Counter({
+      name: 's3mux_received_bytes_total',
+      help: 'Bytes received from clients (headers and bodies)',
+      labelNames: ['operation', 'backend'],
+      registers,
+    });
+    this.bytesOut = new Counter({
+      name: 's3mux_sent_bytes_total',
+      help: 'Bytes sent to clients (headers and bodies)',
+      labelNames: ['operation', 'backend'],
+      registers,
+    });
     this.inFlight = new Gauge({ name: 's3mux_requests_in_flight', help: 'S3 requests being served now', registers });
-    this.backendErrors = new Counter({ name: 's3mux_backend_errors_total', help: 'Failed calls to a backend, by backend and S3 error code', labelNames: ['backend', 'code'], registers });
-    this.backendRetries = new Counter({ name: 's3mux_backend_retries_total', help: 'Calls to a store retried, by backend and the error that caused the retry', labelNames: ['backend', 'code'], registers });
-    this.uploadsOpen = new Gauge({ name: 's3mux_multipart_uploads_open', help: 'Open multipart uploads in the routed buckets, as counted by the last sweep', labelNames: ['backend'], registers });
-    this.uploadsSwept = new Counter({ name: 's3mux_multipart_uploads_swept_total', help: 'Expired multipart uploads the sweeper removed', labelNames: ['backend'], registers });
-    this.sweeps = new Counter({ name: 's3mux_multipart_sweeps_total', help: 'Runs of the multipart sweeper, by result (ok, failed: one store or more failed)', labelNames: ['result'], registers });
-    this.unsubscribe = onBackendEvent((event, backend, code) => (event === 'retry' ? this.backendRetries : this.backendErrors).inc({ backend, code }));
+    this.backendErrors = new Counter({
+      name: 's3mux_backend_errors_total',
+      help: 'Failed calls to a backend, by backend and S3 error code',
+      labelNames: ['backend', 'code'],
+      registers,
+    });
+    this.backendRetries = new Counter({
+      name: 's3mux_backend_retries_total',
+      help: 'Calls to a store retried, by backend and the error that caused the retry',
+      labelNames: ['backend', 'code'],
+      registers,
+    });
+    this.uploadsOpen = new Gauge({
+      name: 's3mux_multipart_uploads_open',
+      help: 'Open multipart uploads in the routed buckets, as counted by the last sweep',
+      labelNames: ['backend'],
+      registers,
+    });
+    this.uploadsSwept = new Counter({
+      name: 's3mux_multipart_uploads_swept_total',
+      help: 'Expired multipart uploads the sweeper removed',
+      labelNames: ['backend'],
+      registers,
+    });
+    this.sweeps = new Counter({
+      name: 's3mux_multipart_sweeps_total',
+      help: 'Runs of the multipart sweeper, by result (ok, failed: one store or more failed)',
+      labelNames: ['result'],
+      registers,
+    });
+    this.unsubscribe = onBackendEvent((event, backend, code) =>
+      (event === 'retry' ? this.backendRetries : this.backendErrors).inc({ backend, code }),
+    );
   }
 
-  requestStarted(): void { this.inFlight.inc(); }
+  requestStarted(): void {
+    this.inFlight.inc();
+  }
 
   requestDone(s: RequestSample): void {
     this.inFlight.dec();
@@ -59,7 +106,6 @@ export class Metrics {
     if (s.bytesOut) this.bytesOut.inc(labels, s.bytesOut);
   }
 
-
   sweepDone(result: { failed: boolean; open: Map<string, number>; removed: Map<string, number> }): void {
     this.sweeps.inc({ result: result.failed ? 'failed' : 'ok' });
     this.uploadsOpen.reset();
@@ -67,8 +113,14 @@ export class Metrics {
     for (const [backend, n] of result.removed) if (n) this.uploadsSwept.inc({ backend }, n);
   }
 
-  text(): Promise<string> { return this.registry.metrics(); }
-  get contentType(): string { return this.registry.contentType; }
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+  get contentType(): string {
+    return this.registry.contentType;
+  }
 
-  close(): void { this.unsubscribe(); }
+  close(): void {
+    this.unsubscribe();
+  }
 }

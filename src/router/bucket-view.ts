@@ -6,19 +6,40 @@
 import type { Readable } from 'node:stream';
 import { S3Error } from '../errors';
 import type {
-  Backend, ListOptions, ListPage, ListPartsOptions, ListPartsPage, ListUploadsOptions, ListUploadsPage,
-  MultipartStore, ObjectAttributes, ObjectHandle, ObjectMeta, PartInfo, PartOptions, PutOptions, Tag,
+  Backend,
+  ListOptions,
+  ListPage,
+  ListPartsOptions,
+  ListPartsPage,
+  ListUploadsOptions,
+  ListUploadsPage,
+  MultipartStore,
+  ObjectAttributes,
+  ObjectHandle,
+  ObjectMeta,
+  PartInfo,
+  PartOptions,
+  PutOptions,
+  Tag,
 } from '../backends/types';
 import type { Route } from './router';
 
 export class BucketView {
   constructor(readonly route: Route) {}
 
-  get name(): string { return this.route.name; }
-  get backend(): Backend { return this.route.backend; }
-  get realBucket(): string { return this.route.bucket; }
+  get name(): string {
+    return this.route.name;
+  }
+  get backend(): Backend {
+    return this.route.backend;
+  }
+  get realBucket(): string {
+    return this.route.bucket;
+  }
 
-  realKey(key: string): string { return this.route.prefix + key; }
+  realKey(key: string): string {
+    return this.route.prefix + key;
+  }
 
   private strip<T extends { key: string }>(meta: T): T {
     return { ...meta, key: meta.key.slice(this.route.prefix.length) };

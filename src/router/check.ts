@@ -33,7 +33,9 @@ export function summarize(table: RoutingTable, file = table.file ?? '<config>'):
   const nameWidth = Math.max(...entries.map((e) => e.name.length));
   for (const e of entries) {
     const flags = [e.name === table.default ? 'default' : '', e.implicit ? 'implicit' : ''].filter(Boolean);
-    lines.push(`  ${e.name.padEnd(nameWidth)}  ${e.spec.kind.padEnd(6)}  ${describeSpec(e.spec)}${flags.length ? `  [${flags.join(', ')}]` : ''}`);
+    lines.push(
+      `  ${e.name.padEnd(nameWidth)}  ${e.spec.kind.padEnd(6)}  ${describeSpec(e.spec)}${flags.length ? `  [${flags.join(', ')}]` : ''}`,
+    );
   }
 
   if (routes.length > 0) {
@@ -75,7 +77,9 @@ function describeSpec(spec: BackendSpec): string {
   }
   const creds = (spec as { credentials?: Record<string, unknown> }).credentials;
   if (creds) {
-    const c = Object.entries(creds).map(([k, v]) => (typeof v === 'object' && v !== null ? `${k} from ${secret(v as SecretRef)}` : `${k}=${String(v)}`));
+    const c = Object.entries(creds).map(([k, v]) =>
+      typeof v === 'object' && v !== null ? `${k} from ${secret(v as SecretRef)}` : `${k}=${String(v)}`,
+    );
     parts.push(`credentials: ${c.join(', ')}`);
   } else if (kitFor(spec.kind)?.credentialKinds.some((k) => /default/.test(k))) {
     parts.push('credentials: default chain');

@@ -94,16 +94,18 @@ export class Router {
       throw err;
     }
 
-    const routes = table.routes.map((r, i): Route => Object.freeze({
-      name: r.name,
-      backend: made.get(routeKeys[i]) as Backend,
-      backendName: r.backend,
-      bucket: r.bucket,
-      prefix: r.prefix,
-      readOnly: r.readOnly,
-      publicRead: r.publicRead,
-      explicit: true,
-    }));
+    const routes = table.routes.map((r, i): Route =>
+      Object.freeze({
+        name: r.name,
+        backend: made.get(routeKeys[i]) as Backend,
+        backendName: r.backend,
+        bucket: r.bucket,
+        prefix: r.prefix,
+        readOnly: r.readOnly,
+        publicRead: r.publicRead,
+        explicit: true,
+      }),
+    );
     return new Router(table, made.get(defaultKey) as Backend, routes, [...made.values()]);
   }
 

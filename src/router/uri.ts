@@ -58,5 +58,11 @@ export function parseBackendUri(uri: string, opts: ParseUriOptions = {}): Backen
 /** The kind `word` most likely means: a kind misspelt, or a URI scheme written as a type (`file` → fs). */
 export function kindSuggestion(word: unknown, kits: readonly BackendKit[]): string | undefined {
   if (typeof word !== 'string') return undefined;
-  return formFor(word.toLowerCase(), kits)?.kit.kind ?? suggest(word, kits.map((k) => k.kind));
+  return (
+    formFor(word.toLowerCase(), kits)?.kit.kind ??
+    suggest(
+      word,
+      kits.map((k) => k.kind),
+    )
+  );
 }

@@ -37,7 +37,10 @@ type State = 'header' | 'data' | 'data-cr' | 'data-lf' | 'trailer' | 'done';
 /** x-amz-trailer: "x-amz-checksum-crc32, x-amz-checksum-sha256" → lower-case names. */
 export function parseTrailerHeader(value: string | string[] | undefined): string[] {
   const all = value === undefined ? [] : Array.isArray(value) ? value : [value];
-  return all.flatMap((v) => v.split(',')).map((s) => s.trim().toLowerCase()).filter((s) => s !== '');
+  return all
+    .flatMap((v) => v.split(','))
+    .map((s) => s.trim().toLowerCase())
+    .filter((s) => s !== '');
 }
 
 function malformed(detail: string): S3Error {
@@ -89,7 +92,8 @@ export class AwsChunkedDecoder extends Transform {
       // Some clients end the body right after the last trailer line, without the blank
       // line; everything that matters has been read by then, so accept it.
       if (this.state === 'trailer' && this.lineLength === 0) {
-        if (this.signing?.trailer && !this.trailerSigned) throw new S3Error('IncompleteBody', 'The aws-chunked body ended before its x-amz-trailer-signature.');
+        if (this.signing?.trailer && !this.trailerSigned)
+          throw new S3Error('IncompleteBody', 'The aws-chunked body ended before its x-amz-trailer-signature.');
         this.finish();
       }
       if (this.state !== 'done') throw new S3Error('IncompleteBody', 'The aws-chunked body ended before its final chunk.');
@@ -165,7 +169,8 @@ export class AwsChunkedDecoder extends Transform {
       const eq = ext.indexOf('=');
       if (eq > 0 && ext.slice(0, eq).trim() === 'chunk-signature') this.chunkSig = ext.slice(eq + 1).trim();
     }
-    if (this.signing && this.chunkSig === undefined) throw new S3Error('SignatureDoesNotMatch', 'A chunk of a signed aws-chunked body has no chunk-signature.');
+    if (this.signing && this.chunkSig === undefined)
+      throw new S3Error('SignatureDoesNotMatch', 'A chunk of a signed aws-chunked body has no chunk-signature.');
 
     if (size === 0) {
       this.verifyChunk(EMPTY_SHA256);
@@ -224,7 +229,8 @@ export class AwsChunkedDecoder extends Transform {
   /** End of the body (a signed trailer's signature has been checked by now): everything announced must have arrived. */
   private finish(): void {
     for (const name of this.expectTrailers ?? []) {
-      if (!Object.hasOwn(this.trailers, name)) throw new S3Error('IncompleteBody', `The trailer "${name}" announced in x-amz-trailer was not sent.`);
+      if (!Object.hasOwn(this.trailers, name))
+        throw new S3Error('IncompleteBody', `The trailer "${name}" announced in x-amz-trailer was not sent.`);
     }
     if (this.decodedLength !== undefined && this.total !== this.decodedLength) {
       throw new S3Error('IncompleteBody', 'The aws-chunked body is shorter than x-amz-decoded-content-length.');

@@ -68,8 +68,14 @@ class Crc32Table implements Hasher {
       const a = c ^ u32[w];
       const b = u32[w + 1];
       c =
-        t[1792 + (a & 0xff)] ^ t[1536 + ((a >>> 8) & 0xff)] ^ t[1280 + ((a >>> 16) & 0xff)] ^ t[1024 + (a >>> 24)] ^
-        t[768 + (b & 0xff)] ^ t[512 + ((b >>> 8) & 0xff)] ^ t[256 + ((b >>> 16) & 0xff)] ^ t[b >>> 24];
+        t[1792 + (a & 0xff)] ^
+        t[1536 + ((a >>> 8) & 0xff)] ^
+        t[1280 + ((a >>> 16) & 0xff)] ^
+        t[1024 + (a >>> 24)] ^
+        t[768 + (b & 0xff)] ^
+        t[512 + ((b >>> 8) & 0xff)] ^
+        t[256 + ((b >>> 16) & 0xff)] ^
+        t[b >>> 24];
     }
     for (let i = tailStart; i < data.length; i++) c = t[(c ^ data[i]) & 0xff] ^ (c >>> 8);
     this.state = c;
@@ -115,7 +121,8 @@ function buildCrc64Table(): { hi: Uint32Array; lo: Uint32Array } {
     for (let k = 0; k < 8; k++) c = c & 1n ? (c >> 1n) ^ poly : c >> 1n;
     t[n] = c;
   }
-  for (let k = 1; k < 8; k++) for (let n = 0; n < 256; n++) t[k * 256 + n] = (t[(k - 1) * 256 + n] >> 8n) ^ t[Number(t[(k - 1) * 256 + n] & 0xffn)];
+  for (let k = 1; k < 8; k++)
+    for (let n = 0; n < 256; n++) t[k * 256 + n] = (t[(k - 1) * 256 + n] >> 8n) ^ t[Number(t[(k - 1) * 256 + n] & 0xffn)];
   return { hi: Uint32Array.from(t, (v) => Number(v >> 32n)), lo: Uint32Array.from(t, (v) => Number(v & 0xffffffffn)) };
 }
 
@@ -140,8 +147,14 @@ class Crc64Nvme implements Hasher {
       // for "that byte followed by (7 - position) zero bytes".
       const a = lo ^ u32[w];
       const b = hi ^ u32[w + 1];
-      const i7 = 1792 + (a & 0xff), i6 = 1536 + ((a >>> 8) & 0xff), i5 = 1280 + ((a >>> 16) & 0xff), i4 = 1024 + (a >>> 24);
-      const i3 = 768 + (b & 0xff), i2 = 512 + ((b >>> 8) & 0xff), i1 = 256 + ((b >>> 16) & 0xff), i0 = b >>> 24;
+      const i7 = 1792 + (a & 0xff),
+        i6 = 1536 + ((a >>> 8) & 0xff),
+        i5 = 1280 + ((a >>> 16) & 0xff),
+        i4 = 1024 + (a >>> 24);
+      const i3 = 768 + (b & 0xff),
+        i2 = 512 + ((b >>> 8) & 0xff),
+        i1 = 256 + ((b >>> 16) & 0xff),
+        i0 = b >>> 24;
       lo = L[i7] ^ L[i6] ^ L[i5] ^ L[i4] ^ L[i3] ^ L[i2] ^ L[i1] ^ L[i0];
       hi = H[i7] ^ H[i6] ^ H[i5] ^ H[i4] ^ H[i3] ^ H[i2] ^ H[i1] ^ H[i0];
     }
@@ -198,7 +211,10 @@ export function checksumBase64(alg: DigestAlgorithm, data: Uint8Array | string):
  * x-amz-checksum-algorithm / x-amz-sdk-checksum-algorithm values and the header names.
  */
 export function parseChecksumAlgorithm(name: string): ChecksumAlgorithm {
-  const n = name.trim().toLowerCase().replace(/^x-amz-checksum-/, '');
+  const n = name
+    .trim()
+    .toLowerCase()
+    .replace(/^x-amz-checksum-/, '');
   if ((CHECKSUM_ALGORITHMS as readonly string[]).includes(n)) return n as ChecksumAlgorithm;
   throw new S3Error(
     'InvalidRequest',
@@ -229,7 +245,13 @@ export interface VerifyOptions {
   computeAlso?: DigestAlgorithm[];
 }
 
-const UPPER: Record<ChecksumAlgorithm, string> = { crc32: 'CRC32', crc32c: 'CRC32C', crc64nvme: 'CRC64NVME', sha1: 'SHA1', sha256: 'SHA256' };
+const UPPER: Record<ChecksumAlgorithm, string> = {
+  crc32: 'CRC32',
+  crc32c: 'CRC32C',
+  crc64nvme: 'CRC64NVME',
+  sha1: 'SHA1',
+  sha256: 'SHA256',
+};
 
 /**
  * Passes a body through unchanged while hashing it; at the end compares with what the
@@ -267,7 +289,8 @@ export class VerifyingStream extends Transform {
   private use(alg: DigestAlgorithm): void {
     if (this.hashers.has(alg)) return;
     // A hasher added after bytes went by would digest only part of the body.
-    if (this.started) throw new S3Error('InvalidRequest', `The ${alg.toUpperCase()} checksum was not announced before the body (x-amz-trailer).`);
+    if (this.started)
+      throw new S3Error('InvalidRequest', `The ${alg.toUpperCase()} checksum was not announced before the body (x-amz-trailer).`);
     this.hashers.set(alg, createHasher(alg));
   }
 
@@ -304,11 +327,21 @@ export class VerifyingStream extends Transform {
     if (this.sha256Hex !== undefined) {
       const computed = Buffer.from(result.sha256!, 'base64').toString('hex');
       if (computed !== this.sha256Hex) {
-        return cb(new S3Error('XAmzContentSHA256Mismatch', undefined, { ClientComputedContentSHA256: this.sha256Hex, S3ComputedContentSHA256: computed }));
+        return cb(
+          new S3Error('XAmzContentSHA256Mismatch', undefined, {
+            ClientComputedContentSHA256: this.sha256Hex,
+            S3ComputedContentSHA256: computed,
+          }),
+        );
       }
     }
     if (this.md5 !== undefined && result.md5 !== this.md5) {
-      return cb(new S3Error('BadDigest', 'The Content-MD5 you specified did not match what we received.', { ExpectedDigest: this.md5, CalculatedDigest: result.md5! }));
+      return cb(
+        new S3Error('BadDigest', 'The Content-MD5 you specified did not match what we received.', {
+          ExpectedDigest: this.md5,
+          CalculatedDigest: result.md5!,
+        }),
+      );
     }
     if (this.checksum && result[this.checksum.alg] !== this.checksum.value) {
       return cb(new S3Error('BadDigest', `The ${UPPER[this.checksum.alg]} you specified did not match the calculated checksum.`));

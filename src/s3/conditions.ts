@@ -58,7 +58,8 @@ export function evaluateConditions(meta: ObjectMeta, c: ReadConditions): Conditi
 /** GET and HEAD: 412 and 304 as S3 answers them. */
 export function checkReadConditions(meta: ObjectMeta, c: ReadConditions): void {
   const outcome = evaluateConditions(meta, c);
-  if (outcome === 'precondition-failed') throw new S3Error('PreconditionFailed', undefined, { Condition: c.ifMatch !== undefined ? 'If-Match' : 'If-Unmodified-Since' });
+  if (outcome === 'precondition-failed')
+    throw new S3Error('PreconditionFailed', undefined, { Condition: c.ifMatch !== undefined ? 'If-Match' : 'If-Unmodified-Since' });
   if (outcome === 'not-modified') throw new S3Error('NotModified');
 }
 
@@ -67,7 +68,11 @@ export function checkCopySourceConditions(meta: ObjectMeta, c: ReadConditions): 
   if (evaluateConditions(meta, c) !== 'ok') throw new S3Error('PreconditionFailed');
 }
 
-export interface RangeRequest { start?: number; end?: number; suffix?: number }
+export interface RangeRequest {
+  start?: number;
+  end?: number;
+  suffix?: number;
+}
 
 /**
  * `bytes=a-b`, `bytes=a-`, `bytes=-n`. Anything else (several ranges, other units, garbage)

@@ -48,9 +48,15 @@ export class S3Context {
     this.query = new URLSearchParams(target.rawQuery);
   }
 
-  get method(): string { return this.req.method ?? 'GET'; }
-  get headers(): IncomingHttpHeaders { return this.req.headers; }
-  header(name: string): string | undefined { return header(this.req.headers, name); }
+  get method(): string {
+    return this.req.method ?? 'GET';
+  }
+  get headers(): IncomingHttpHeaders {
+    return this.req.headers;
+  }
+  header(name: string): string | undefined {
+    return header(this.req.headers, name);
+  }
 
   get bucketName(): string {
     if (!this.target.bucket) throw new S3Error('InvalidRequest', 'A bucket name is required.');

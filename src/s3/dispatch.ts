@@ -99,14 +99,17 @@ export async function dispatch(req: IncomingMessage, res: ServerResponse, opts: 
     const auth: AuthResult = authenticate(
       // headersDistinct keeps repeated headers apart: SigV4 joins them with ',' not ', '.
       {
-        method: req.method ?? 'GET', rawPath: target.rawPath, rawQuery: target.rawQuery, headers: req.headersDistinct,
+        method: req.method ?? 'GET',
+        rawPath: target.rawPath,
+        rawQuery: target.rawQuery,
+        headers: req.headersDistinct,
         virtualHostBucket: target.style === 'virtual-host' ? target.bucket : undefined,
       },
       opts.credentials,
       undefined,
       { region: opts.services.region },
     );
-    const principalOf = (a: AuthResult) => (a.type === 'anonymous' ? ANONYMOUS : opts.principals?.get(a.accessKeyId) ?? ROOT);
+    const principalOf = (a: AuthResult) => (a.type === 'anonymous' ? ANONYMOUS : (opts.principals?.get(a.accessKeyId) ?? ROOT));
     const ctx = new S3Context(req, target, requestId, auth, principalOf(auth), opts.services);
     record.identity = ctx.principal.name;
     if (auth.type !== 'anonymous') record.accessKeyId = auth.accessKeyId;
@@ -151,7 +154,10 @@ export async function dispatch(req: IncomingMessage, res: ServerResponse, opts: 
     record.status = 500;
     record.errorCode = 'InternalError';
     if (res.headersSent) res.destroy();
-    else await send(req, res, errorResponse(new S3Error('InternalError'), resource, requestId, req.method ?? 'GET')).catch(() => res.destroy());
+    else
+      await send(req, res, errorResponse(new S3Error('InternalError'), resource, requestId, req.method ?? 'GET')).catch(() =>
+        res.destroy(),
+      );
   } finally {
     opts.onDone?.(record);
   }

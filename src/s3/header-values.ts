@@ -73,7 +73,9 @@ export function checkStorableHeader(name: string, value: string): void {
     throw new S3Error('InvalidArgument', 'Header names must be HTTP tokens.', { ArgumentName: name });
   }
   if (hasControlCharacters(value) || ABOVE_LATIN1.test(value)) {
-    throw new S3Error('InvalidArgument', `The value of ${name} holds characters that cannot be sent in an HTTP header.`, { ArgumentName: name });
+    throw new S3Error('InvalidArgument', `The value of ${name} holds characters that cannot be sent in an HTTP header.`, {
+      ArgumentName: name,
+    });
   }
 }
 

@@ -28,8 +28,17 @@ export const RESPONSE_OVERRIDES: Record<string, string> = {
 };
 
 export const STORAGE_CLASSES = new Set([
-  'STANDARD', 'REDUCED_REDUNDANCY', 'STANDARD_IA', 'ONEZONE_IA', 'INTELLIGENT_TIERING',
-  'GLACIER', 'DEEP_ARCHIVE', 'OUTPOSTS', 'GLACIER_IR', 'SNOW', 'EXPRESS_ONEZONE',
+  'STANDARD',
+  'REDUCED_REDUNDANCY',
+  'STANDARD_IA',
+  'ONEZONE_IA',
+  'INTELLIGENT_TIERING',
+  'GLACIER',
+  'DEEP_ARCHIVE',
+  'OUTPOSTS',
+  'GLACIER_IR',
+  'SNOW',
+  'EXPRESS_ONEZONE',
 ]);
 
 const META_PREFIX = 'x-amz-meta-';
@@ -44,7 +53,10 @@ export function header(headers: IncomingHttpHeaders, name: string): string | und
 /** aws-chunked is a transfer framing, not part of what is stored as Content-Encoding. */
 function storedContentEncoding(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
-  const rest = value.split(',').map((s) => s.trim()).filter((s) => s !== '' && s.toLowerCase() !== 'aws-chunked');
+  const rest = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '' && s.toLowerCase() !== 'aws-chunked');
   return rest.length ? rest.join(', ') : undefined;
 }
 

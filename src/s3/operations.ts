@@ -39,14 +39,15 @@ interface OperationBase {
   publicRead?: true;
 }
 
-export type Operation = OperationBase & (
-  | { handler: Handler; formHandler?: undefined }
-  /**
-   * POST Object: the request itself is unsigned, its signature travels in the form. Dispatch
-   * calls formHandler with the means to verify the form's signer and authorize it for `action`.
-   */
-  | { formHandler: FormHandler; handler?: undefined }
-);
+export type Operation = OperationBase &
+  (
+    | { handler: Handler; formHandler?: undefined }
+    /**
+     * POST Object: the request itself is unsigned, its signature travels in the form. Dispatch
+     * calls formHandler with the means to verify the form's signer and authorize it for `action`.
+     */
+    | { formHandler: FormHandler; handler?: undefined }
+  );
 
 export const OPERATIONS: Operation[] = [
   { name: 'ListBuckets', method: 'GET', level: 'service', handler: buckets.listBuckets },
@@ -54,7 +55,15 @@ export const OPERATIONS: Operation[] = [
   { name: 'GetBucketLocation', action: 'list', method: 'GET', level: 'bucket', sub: 'location', handler: buckets.getBucketLocation },
   { name: 'GetBucketVersioning', action: 'list', method: 'GET', level: 'bucket', sub: 'versioning', handler: buckets.getBucketVersioning },
   { name: 'GetBucketAcl', action: 'list', method: 'GET', level: 'bucket', sub: 'acl', handler: buckets.getBucketAcl },
-  { name: 'ListObjectsV2', publicRead: true, action: 'list', method: 'GET', level: 'bucket', when: (q) => q.get('list-type') === '2', handler: listObjectsV2 },
+  {
+    name: 'ListObjectsV2',
+    publicRead: true,
+    action: 'list',
+    method: 'GET',
+    level: 'bucket',
+    when: (q) => q.get('list-type') === '2',
+    handler: listObjectsV2,
+  },
   { name: 'ListObjects', publicRead: true, action: 'list', method: 'GET', level: 'bucket', handler: listObjectsV1 },
   { name: 'HeadBucket', publicRead: true, action: 'list', method: 'HEAD', level: 'bucket', handler: buckets.headBucket },
   { name: 'CreateBucket', action: 'createBucket', method: 'PUT', level: 'bucket', handler: buckets.createBucket },
@@ -63,11 +72,49 @@ export const OPERATIONS: Operation[] = [
   { name: 'PostObject', action: 'write', method: 'POST', level: 'bucket', formHandler: postObject },
   { name: 'ListMultipartUploads', action: 'list', method: 'GET', level: 'bucket', sub: 'uploads', handler: multipart.listMultipartUploads },
 
-  { name: 'CreateMultipartUpload', action: 'write', method: 'POST', level: 'object', sub: 'uploads', handler: multipart.createMultipartUpload },
-  { name: 'UploadPartCopy', action: 'write', method: 'PUT', level: 'object', sub: 'uploadId', consumes: ['partNumber'], withHeader: 'x-amz-copy-source', handler: multipart.uploadPartCopy },
-  { name: 'UploadPart', action: 'write', method: 'PUT', level: 'object', sub: 'uploadId', consumes: ['partNumber'], handler: multipart.uploadPart },
-  { name: 'CompleteMultipartUpload', action: 'write', method: 'POST', level: 'object', sub: 'uploadId', handler: multipart.completeMultipartUpload },
-  { name: 'AbortMultipartUpload', action: 'write', method: 'DELETE', level: 'object', sub: 'uploadId', handler: multipart.abortMultipartUpload },
+  {
+    name: 'CreateMultipartUpload',
+    action: 'write',
+    method: 'POST',
+    level: 'object',
+    sub: 'uploads',
+    handler: multipart.createMultipartUpload,
+  },
+  {
+    name: 'UploadPartCopy',
+    action: 'write',
+    method: 'PUT',
+    level: 'object',
+    sub: 'uploadId',
+    consumes: ['partNumber'],
+    withHeader: 'x-amz-copy-source',
+    handler: multipart.uploadPartCopy,
+  },
+  {
+    name: 'UploadPart',
+    action: 'write',
+    method: 'PUT',
+    level: 'object',
+    sub: 'uploadId',
+    consumes: ['partNumber'],
+    handler: multipart.uploadPart,
+  },
+  {
+    name: 'CompleteMultipartUpload',
+    action: 'write',
+    method: 'POST',
+    level: 'object',
+    sub: 'uploadId',
+    handler: multipart.completeMultipartUpload,
+  },
+  {
+    name: 'AbortMultipartUpload',
+    action: 'write',
+    method: 'DELETE',
+    level: 'object',
+    sub: 'uploadId',
+    handler: multipart.abortMultipartUpload,
+  },
   { name: 'ListParts', action: 'write', method: 'GET', level: 'object', sub: 'uploadId', handler: multipart.listParts },
 
   { name: 'GetObjectTagging', action: 'read', method: 'GET', level: 'object', sub: 'tagging', handler: tagging.getObjectTagging },
@@ -78,8 +125,24 @@ export const OPERATIONS: Operation[] = [
   { name: 'GetObjectAcl', action: 'read', method: 'GET', level: 'object', sub: 'acl', handler: buckets.getObjectAcl },
   { name: 'CopyObject', action: 'write', method: 'PUT', level: 'object', withHeader: 'x-amz-copy-source', handler: copyObject },
   { name: 'PutObject', action: 'write', method: 'PUT', level: 'object', handler: objects.putObject },
-  { name: 'GetObject', publicRead: true, action: 'read', method: 'GET', level: 'object', consumes: ['partNumber'], handler: objects.getObject },
-  { name: 'HeadObject', publicRead: true, action: 'read', method: 'HEAD', level: 'object', consumes: ['partNumber'], handler: objects.headObject },
+  {
+    name: 'GetObject',
+    publicRead: true,
+    action: 'read',
+    method: 'GET',
+    level: 'object',
+    consumes: ['partNumber'],
+    handler: objects.getObject,
+  },
+  {
+    name: 'HeadObject',
+    publicRead: true,
+    action: 'read',
+    method: 'HEAD',
+    level: 'object',
+    consumes: ['partNumber'],
+    handler: objects.headObject,
+  },
   { name: 'DeleteObject', action: 'delete', method: 'DELETE', level: 'object', handler: objects.deleteObject },
 ];
 
@@ -88,11 +151,43 @@ export const OPERATIONS: Operation[] = [
  * 501 NotImplemented rather than being mistaken for a plain GET or PUT.
  */
 const S3_SUBRESOURCES = [
-  'accelerate', 'acl', 'analytics', 'attributes', 'cors', 'delete', 'encryption', 'intelligent-tiering',
-  'inventory', 'legal-hold', 'lifecycle', 'location', 'logging', 'metadataTable', 'metrics', 'notification',
-  'object-lock', 'ownershipControls', 'partNumber', 'policy', 'policyStatus', 'publicAccessBlock',
-  'replication', 'requestPayment', 'restore', 'retention', 'select', 'session', 'tagging', 'torrent',
-  'uploadId', 'uploads', 'versionId', 'versioning', 'versions', 'website', 'renameObject',
+  'accelerate',
+  'acl',
+  'analytics',
+  'attributes',
+  'cors',
+  'delete',
+  'encryption',
+  'intelligent-tiering',
+  'inventory',
+  'legal-hold',
+  'lifecycle',
+  'location',
+  'logging',
+  'metadataTable',
+  'metrics',
+  'notification',
+  'object-lock',
+  'ownershipControls',
+  'partNumber',
+  'policy',
+  'policyStatus',
+  'publicAccessBlock',
+  'replication',
+  'requestPayment',
+  'restore',
+  'retention',
+  'select',
+  'session',
+  'tagging',
+  'torrent',
+  'uploadId',
+  'uploads',
+  'versionId',
+  'versioning',
+  'versions',
+  'website',
+  'renameObject',
 ];
 
 function matches(op: Operation, method: string, level: Level, query: URLSearchParams, headers: Record<string, unknown>): boolean {
@@ -109,8 +204,7 @@ function specificity(op: Operation): number {
 
 export function findOperation(method: string, level: Level, query: URLSearchParams, headers: Record<string, unknown>): Operation {
   // The most specific match wins, so table order does not matter.
-  const op = OPERATIONS.filter((o) => matches(o, method, level, query, headers))
-    .sort((a, b) => specificity(b) - specificity(a))[0];
+  const op = OPERATIONS.filter((o) => matches(o, method, level, query, headers)).sort((a, b) => specificity(b) - specificity(a))[0];
   const unserved = S3_SUBRESOURCES.find((s) => query.has(s) && op?.sub !== s && !op?.consumes?.includes(s));
   if (unserved !== undefined) {
     // versionId=null names the only version an unversioned object has.

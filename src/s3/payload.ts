@@ -37,14 +37,21 @@ function signedPayloadHash(ctx: S3Context): string | undefined {
 }
 
 /** The checksum algorithms a request names: by header value, by trailer, or by algorithm header alone. */
-function namedAlgorithms(ctx: S3Context): { headerValues: Partial<Record<ChecksumAlgorithm, string>>; trailing: ChecksumAlgorithm[]; computeOnly: ChecksumAlgorithm[] } {
+function namedAlgorithms(ctx: S3Context): {
+  headerValues: Partial<Record<ChecksumAlgorithm, string>>;
+  trailing: ChecksumAlgorithm[];
+  computeOnly: ChecksumAlgorithm[];
+} {
   const headerValues: Partial<Record<ChecksumAlgorithm, string>> = {};
   for (const alg of CHECKSUM_ALGORITHMS) {
     const v = ctx.header(`x-amz-checksum-${alg}`);
     if (v !== undefined) headerValues[alg] = v;
   }
   const trailing: ChecksumAlgorithm[] = [];
-  for (const name of (ctx.header('x-amz-trailer') ?? '').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean)) {
+  for (const name of (ctx.header('x-amz-trailer') ?? '')
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean)) {
     const alg = name.replace(/^x-amz-checksum-/, '') as ChecksumAlgorithm;
     if (!name.startsWith('x-amz-checksum-') || !CHECKSUM_ALGORITHMS.includes(alg)) {
       throw new S3Error('InvalidRequest', `The value specified in the x-amz-trailer header is not supported`);
@@ -127,9 +134,15 @@ export function requestBody(ctx: S3Context, attrs?: ObjectAttributes, opts: Body
   const decodedLength = declaredLength(ctx.header('x-amz-decoded-content-length'), 'x-amz-decoded-content-length');
   // The framing is announced by the STREAMING-* payload hash; Content-Encoding: aws-chunked
   // alone (without a decoded length) is a plain body whose stored encoding drops the word.
-  const streaming = (contentSha !== undefined && STREAMING.test(contentSha))
-    || (decodedLength !== undefined && encoding.split(',').map((s) => s.trim()).includes('aws-chunked'));
-  if (streaming && decodedLength === undefined) throw new S3Error('MissingContentLength', 'x-amz-decoded-content-length is required with aws-chunked bodies.');
+  const streaming =
+    (contentSha !== undefined && STREAMING.test(contentSha)) ||
+    (decodedLength !== undefined &&
+      encoding
+        .split(',')
+        .map((s) => s.trim())
+        .includes('aws-chunked'));
+  if (streaming && decodedLength === undefined)
+    throw new S3Error('MissingContentLength', 'x-amz-decoded-content-length is required with aws-chunked bodies.');
   const chunkedTransfer = (ctx.header('transfer-encoding') ?? '').toLowerCase().includes('chunked');
   if (opts.requireLength && contentLength === undefined && !chunkedTransfer) throw new S3Error('MissingContentLength');
   const size = streaming ? decodedLength : contentLength;

@@ -68,7 +68,8 @@ function parseCondition(c: unknown): PolicyCondition[] {
     // {"field": "value"}: exact matches.
     const out: PolicyCondition[] = [];
     for (const [name, value] of Object.entries(c)) {
-      if (typeof value !== 'string' && typeof value !== 'number') throw invalid(`Invalid Simple-Condition: value of "${name}" must be a string.`);
+      if (typeof value !== 'string' && typeof value !== 'number')
+        throw invalid(`Invalid Simple-Condition: value of "${name}" must be a string.`);
       const field = name.replace(/^\$/, '').toLowerCase();
       out.push({ op: 'eq', field, value: String(value), text: conditionText(['eq', `$${name.replace(/^\$/, '')}`, String(value)]) });
     }
@@ -85,7 +86,13 @@ function parseCondition(c: unknown): PolicyCondition[] {
     return [{ op: 'content-length-range', min, max, text }];
   }
   if (op === 'eq' || op === 'starts-with') {
-    if (c.length !== 3 || typeof c[1] !== 'string' || !c[1].startsWith('$') || c[1].length < 2 || (typeof c[2] !== 'string' && typeof c[2] !== 'number')) {
+    if (
+      c.length !== 3 ||
+      typeof c[1] !== 'string' ||
+      !c[1].startsWith('$') ||
+      c[1].length < 2 ||
+      (typeof c[2] !== 'string' && typeof c[2] !== 'number')
+    ) {
       throw invalid(`Invalid Condition: ${text}`);
     }
     return [{ op, field: c[1].slice(1).toLowerCase(), value: String(c[2]), text }];
@@ -126,7 +133,9 @@ export function evaluatePostPolicy(policy: PostPolicy, form: PolicyForm, now: Da
   for (const c of policy.conditions) {
     if (c.op === 'content-length-range') {
       // Several ranges: all must hold.
-      contentLength = contentLength ? { min: Math.max(contentLength.min, c.min), max: Math.min(contentLength.max, c.max) } : { min: c.min, max: c.max };
+      contentLength = contentLength
+        ? { min: Math.max(contentLength.min, c.min), max: Math.min(contentLength.max, c.max) }
+        : { min: c.min, max: c.max };
       continue;
     }
     named.add(c.field);

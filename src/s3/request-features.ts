@@ -14,8 +14,7 @@ import { owner } from './ops/buckets';
 
 export type Outcome =
   /** What the client asked for holds; `echo` is what S3 answers with to say so. */
-  | { honoured: true; echo?: Record<string, string> }
-  | { honoured: false; error: S3Error };
+  { honoured: true; echo?: Record<string, string> } | { honoured: false; error: S3Error };
 
 export interface RequestFeature {
   header: string;
@@ -33,7 +32,14 @@ function notImplemented(header: string, what: string): Outcome {
 
 /** S3's answer to object lock headers on a bucket without an object lock configuration. */
 function noObjectLock(header: string): Outcome {
-  return { honoured: false, error: new S3Error('InvalidRequest', `Bucket is missing Object Lock Configuration (${header}): s3mux does not support object lock yet.`, { Header: header }) };
+  return {
+    honoured: false,
+    error: new S3Error(
+      'InvalidRequest',
+      `Bucket is missing Object Lock Configuration (${header}): s3mux does not support object lock yet.`,
+      { Header: header },
+    ),
+  };
 }
 
 /**
@@ -55,16 +61,26 @@ const OWNER_ONLY_ACLS = new Set(['private', 'bucket-owner-full-control', 'bucket
 export const REQUEST_FEATURES: readonly RequestFeature[] = [
   {
     header: 'x-amz-server-side-encryption',
-    summary: '`AES256` (SSE-S3) honoured where the store encrypts at rest (s3, azure, gcs, memory; fs only with `--fs-encrypted-at-rest`) and echoed; otherwise, and for `aws:kms` / `aws:kms:dsse`, 501 NotImplemented',
+    summary:
+      '`AES256` (SSE-S3) honoured where the store encrypts at rest (s3, azure, gcs, memory; fs only with `--fs-encrypted-at-rest`) and echoed; otherwise, and for `aws:kms` / `aws:kms:dsse`, 501 NotImplemented',
     decide(value, ctx) {
       const v = value.trim();
       if (v === 'AES256') {
         return encryptedAtRest(ctx)
           ? { honoured: true, echo: { 'x-amz-server-side-encryption': 'AES256' } }
-          : notImplemented('x-amz-server-side-encryption', 'server-side encryption on this fs backend: its files are stored as they are (start s3mux with --fs-encrypted-at-rest when the folder is on an encrypted volume)');
+          : notImplemented(
+              'x-amz-server-side-encryption',
+              'server-side encryption on this fs backend: its files are stored as they are (start s3mux with --fs-encrypted-at-rest when the folder is on an encrypted volume)',
+            );
       }
       if (v === 'aws:kms' || v === 'aws:kms:dsse') return notImplemented('x-amz-server-side-encryption', `SSE-KMS (${v})`);
-      return { honoured: false, error: new S3Error('InvalidArgument', 'The encryption method specified is not supported', { ArgumentName: 'x-amz-server-side-encryption', ArgumentValue: v }) };
+      return {
+        honoured: false,
+        error: new S3Error('InvalidArgument', 'The encryption method specified is not supported', {
+          ArgumentName: 'x-amz-server-side-encryption',
+          ArgumentValue: v,
+        }),
+      };
     },
   },
   ...['x-amz-server-side-encryption-aws-kms-key-id', 'x-amz-server-side-encryption-context'].map((header): RequestFeature => ({
@@ -75,9 +91,13 @@ export const REQUEST_FEATURES: readonly RequestFeature[] = [
   {
     header: 'x-amz-server-side-encryption-bucket-key-enabled',
     summary: '`false` honoured; `true` 501 NotImplemented (no SSE-KMS)',
-    decide: (v) => (v.trim().toLowerCase() === 'false' ? HONOURED : notImplemented('x-amz-server-side-encryption-bucket-key-enabled', 'S3 Bucket Keys (SSE-KMS)')),
+    decide: (v) =>
+      v.trim().toLowerCase() === 'false'
+        ? HONOURED
+        : notImplemented('x-amz-server-side-encryption-bucket-key-enabled', 'S3 Bucket Keys (SSE-KMS)'),
   },
-  ...['algorithm', 'key', 'key-MD5'].flatMap((part) => [`x-amz-server-side-encryption-customer-${part}`, `x-amz-copy-source-server-side-encryption-customer-${part}`])
+  ...['algorithm', 'key', 'key-MD5']
+    .flatMap((part) => [`x-amz-server-side-encryption-customer-${part}`, `x-amz-copy-source-server-side-encryption-customer-${part}`])
     .map((header): RequestFeature => ({
       header: header.toLowerCase(),
       summary: '501 NotImplemented (no SSE-C: the object would be stored in plaintext and readable without the key)',
@@ -85,8 +105,12 @@ export const REQUEST_FEATURES: readonly RequestFeature[] = [
     })),
   {
     header: 'x-amz-acl',
-    summary: '`private`, `bucket-owner-full-control`, `bucket-owner-read` honoured (only the owner has access); any other canned ACL 501 NotImplemented',
-    decide: (v) => (OWNER_ONLY_ACLS.has(v.trim()) ? HONOURED : notImplemented('x-amz-acl', `the canned ACL '${v.trim()}' (access is decided by s3mux's policies, not ACLs)`)),
+    summary:
+      '`private`, `bucket-owner-full-control`, `bucket-owner-read` honoured (only the owner has access); any other canned ACL 501 NotImplemented',
+    decide: (v) =>
+      OWNER_ONLY_ACLS.has(v.trim())
+        ? HONOURED
+        : notImplemented('x-amz-acl', `the canned ACL '${v.trim()}' (access is decided by s3mux's policies, not ACLs)`),
   },
   ...['read', 'write', 'read-acp', 'write-acp', 'full-control'].map((g): RequestFeature => ({
     header: `x-amz-grant-${g}`,
@@ -96,7 +120,10 @@ export const REQUEST_FEATURES: readonly RequestFeature[] = [
   {
     header: 'x-amz-object-ownership',
     summary: '`BucketOwnerEnforced` honoured (ACLs disabled, as s3mux has none); other settings 501 NotImplemented',
-    decide: (v) => (v.trim() === 'BucketOwnerEnforced' ? HONOURED : notImplemented('x-amz-object-ownership', `object ownership '${v.trim()}' (s3mux has no ACLs)`)),
+    decide: (v) =>
+      v.trim() === 'BucketOwnerEnforced'
+        ? HONOURED
+        : notImplemented('x-amz-object-ownership', `object ownership '${v.trim()}' (s3mux has no ACLs)`),
   },
   {
     header: 'x-amz-bucket-object-lock-enabled',
@@ -131,12 +158,24 @@ export const REQUEST_FEATURES: readonly RequestFeature[] = [
   {
     header: 'x-amz-request-payer',
     summary: '`requester` honoured (s3mux charges no one, so the requester pays nothing)',
-    decide: (v) => (v.trim().toLowerCase() === 'requester' ? HONOURED : { honoured: false, error: new S3Error('InvalidArgument', 'Invalid x-amz-request-payer value', { ArgumentName: 'x-amz-request-payer', ArgumentValue: v }) }),
+    decide: (v) =>
+      v.trim().toLowerCase() === 'requester'
+        ? HONOURED
+        : {
+            honoured: false,
+            error: new S3Error('InvalidArgument', 'Invalid x-amz-request-payer value', {
+              ArgumentName: 'x-amz-request-payer',
+              ArgumentValue: v,
+            }),
+          },
   },
   ...['x-amz-expected-bucket-owner', 'x-amz-source-expected-bucket-owner'].map((header): RequestFeature => ({
     header,
-    summary: 'checked: a value other than the owner s3mux reports (the caller\'s canonical id) is 403 AccessDenied',
-    decide: (v, ctx) => (v.trim() === owner(ctx).ID ? HONOURED : { honoured: false, error: new S3Error('AccessDenied', `The bucket is not owned by ${v.trim()} (${header}).`) }),
+    summary: "checked: a value other than the owner s3mux reports (the caller's canonical id) is 403 AccessDenied",
+    decide: (v, ctx) =>
+      v.trim() === owner(ctx).ID
+        ? HONOURED
+        : { honoured: false, error: new S3Error('AccessDenied', `The bucket is not owned by ${v.trim()} (${header}).`) },
   })),
 ];
 
@@ -159,7 +198,10 @@ export function checkRequestFeatures(ctx: S3Context): Record<string, string> {
  * (`acl` for x-amz-acl). `ctx` is the form signer's.
  */
 export function checkFormFeatures(fields: Iterable<[lowerName: string, value: string]>, ctx: S3Context): Record<string, string> {
-  return checkFeatures([...fields].map(([name, v]) => [name === 'acl' ? 'x-amz-acl' : name, v]), ctx);
+  return checkFeatures(
+    [...fields].map(([name, v]) => [name === 'acl' ? 'x-amz-acl' : name, v]),
+    ctx,
+  );
 }
 
 function checkFeatures(values: Array<[string, string]>, ctx: S3Context): Record<string, string> {

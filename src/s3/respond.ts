@@ -8,18 +8,28 @@ export function errorResponse(err: S3Error, resource: string, requestId: string,
   const retry: Record<string, string> = err.retryAfterSeconds !== undefined ? { 'Retry-After': String(err.retryAfterSeconds) } : {};
   const headers: Record<string, string> = { 'Content-Type': 'application/xml', ...retry };
   // 304 and HEAD answers carry no body, as in S3 (the SDKs read the code from the status).
-  if (err.status === 304 || method === 'HEAD') return { status: err.status, headers: err.status === 304 ? {} : { 'x-amz-error-code': err.code, ...retry } };
-  const body = toXml('Error', {
-    Code: err.code,
-    Message: err.message,
-    ...err.extra,
-    Resource: resource,
-    RequestId: requestId,
-  }, null);
+  if (err.status === 304 || method === 'HEAD')
+    return { status: err.status, headers: err.status === 304 ? {} : { 'x-amz-error-code': err.code, ...retry } };
+  const body = toXml(
+    'Error',
+    {
+      Code: err.code,
+      Message: err.message,
+      ...err.extra,
+      Resource: resource,
+      RequestId: requestId,
+    },
+    null,
+  );
   return { status: err.status, headers, body };
 }
 
-export function xmlResponse(root: string, body: Parameters<typeof toXml>[1], status = 200, extraHeaders: Record<string, string> = {}): S3Response {
+export function xmlResponse(
+  root: string,
+  body: Parameters<typeof toXml>[1],
+  status = 200,
+  extraHeaders: Record<string, string> = {},
+): S3Response {
   return { status, headers: { 'Content-Type': 'application/xml', ...extraHeaders }, body: toXml(root, body) };
 }
 
@@ -38,7 +48,9 @@ export async function slowXmlResponse(
   keepAliveMs = 5000,
 ): Promise<S3Response> {
   let timer: NodeJS.Timeout | undefined;
-  const slow = new Promise<'slow'>((resolve) => { timer = setTimeout(() => resolve('slow'), keepAliveMs); });
+  const slow = new Promise<'slow'>((resolve) => {
+    timer = setTimeout(() => resolve('slow'), keepAliveMs);
+  });
   const first = await Promise.race([work, slow]).finally(() => clearTimeout(timer));
   if (first !== 'slow') return xmlResponse(first.root, first.body);
   return keepAliveResponse(work, ctx, keepAliveMs);
@@ -52,17 +64,23 @@ function keepAliveResponse(
   const stream = new Readable({ read() {} });
   stream.push(XML_DECLARATION);
   const timer = setInterval(() => stream.push(' '), keepAliveMs);
-  void work.then(
-    ({ root, body }) => toXml(root, body).slice(XML_DECLARATION.length),
-    (err: unknown) => {
-      const e = toS3Error(err);
-      return toXml('Error', { Code: e.code, Message: e.message, ...e.extra, Resource: ctx.resource, RequestId: ctx.requestId }, null).slice(XML_DECLARATION.length);
-    },
-  ).then((tail) => {
-    clearInterval(timer);
-    stream.push(tail);
-    stream.push(null);
-  });
+  void work
+    .then(
+      ({ root, body }) => toXml(root, body).slice(XML_DECLARATION.length),
+      (err: unknown) => {
+        const e = toS3Error(err);
+        return toXml(
+          'Error',
+          { Code: e.code, Message: e.message, ...e.extra, Resource: ctx.resource, RequestId: ctx.requestId },
+          null,
+        ).slice(XML_DECLARATION.length);
+      },
+    )
+    .then((tail) => {
+      clearInterval(timer);
+      stream.push(tail);
+      stream.push(null);
+    });
   // If the client goes away, stop the keep-alive; the work itself runs to completion.
   stream.once('close', () => clearInterval(timer));
   return { status: 200, headers: { 'Content-Type': 'application/xml' }, body: stream };

@@ -12,7 +12,9 @@ export const S3_NS = 'http://s3.amazonaws.com/doc/2006-03-01/';
 const parser = new XMLParser(XML_PARSE_OPTIONS);
 
 export type XmlValue = string | number | boolean | Date | undefined | XmlObject | XmlValue[];
-export interface XmlObject { [name: string]: XmlValue }
+export interface XmlObject {
+  [name: string]: XmlValue;
+}
 
 const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', "'": '&apos;', '"': '&quot;' };
 const NEEDS_ESCAPE = /[&<>'"]/;
@@ -89,7 +91,14 @@ export function toXml(root: string, body: XmlObject, namespace: string | null = 
 
 /** Whether a code point may appear in an XML 1.0 document (the spec's Char production). */
 function isXmlChar(cp: number): boolean {
-  return cp === 0x9 || cp === 0xa || cp === 0xd || (cp >= 0x20 && cp <= 0xd7ff) || (cp >= 0xe000 && cp <= 0xfffd) || (cp >= 0x10000 && cp <= 0x10ffff);
+  return (
+    cp === 0x9 ||
+    cp === 0xa ||
+    cp === 0xd ||
+    (cp >= 0x20 && cp <= 0xd7ff) ||
+    (cp >= 0xe000 && cp <= 0xfffd) ||
+    (cp >= 0x10000 && cp <= 0x10ffff)
+  );
 }
 
 // eslint-disable-next-line no-control-regex
@@ -129,7 +138,8 @@ export function parseXml(text: string): Record<string, unknown> | undefined {
     throw new S3Error('MalformedXML');
   }
   // Exactly one root element.
-  if (Object.keys(doc).filter((k) => k !== '?xml').length !== 1 || Object.values(doc).some(Array.isArray)) throw new S3Error('MalformedXML');
+  if (Object.keys(doc).filter((k) => k !== '?xml').length !== 1 || Object.values(doc).some(Array.isArray))
+    throw new S3Error('MalformedXML');
   return doc;
 }
 

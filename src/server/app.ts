@@ -98,12 +98,14 @@ function createApp(opts: ServerOptions, rt: Runtime): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
-  app.use(healthRoutes({
-    router: () => rt.slot.current.router,
-    readiness: rt.readiness,
-    draining: rt.draining,
-    metrics: opts.metricsOnMainPort ? rt.metrics : undefined,
-  }));
+  app.use(
+    healthRoutes({
+      router: () => rt.slot.current.router,
+      readiness: rt.readiness,
+      draining: rt.draining,
+      metrics: opts.metricsOnMainPort ? rt.metrics : undefined,
+    }),
+  );
   app.use((req, res) => {
     const started = process.hrtime.bigint();
     // A request that arrives while draining gets its answer, then the connection closes.
@@ -119,29 +121,52 @@ function createApp(opts: ServerOptions, rt: Runtime): express.Express {
       const backend = record.backend ?? '-';
       rt.metrics.requestDone({ operation, backend, status: record.status, bytesIn, bytesOut, seconds });
       // The path only: a presigned URL's query carries a signature and credentials.
-      rt.logger.info({
-        reqId: record.requestId, identity: record.identity, accessKey: record.accessKeyId, operation, method: req.method,
-        bucket: record.bucket, backend: record.backend, status: record.status, errorCode: record.errorCode,
-        bytesIn, bytesOut, durationMs: Math.round(seconds * 1e4) / 10, remote: req.socket.remoteAddress,
-        aborted: !res.writableFinished || undefined,
-      }, 'request');
+      rt.logger.info(
+        {
+          reqId: record.requestId,
+          identity: record.identity,
+          accessKey: record.accessKeyId,
+          operation,
+          method: req.method,
+          bucket: record.bucket,
+          backend: record.backend,
+          status: record.status,
+          errorCode: record.errorCode,
+          bytesIn,
+          bytesOut,
+          durationMs: Math.round(seconds * 1e4) / 10,
+          remote: req.socket.remoteAddress,
+          aborted: !res.writableFinished || undefined,
+        },
+        'request',
+      );
     };
     let finished = false;
-    const once = (record: RequestRecord) => { if (!finished) { finished = true; done(record); } };
+    const once = (record: RequestRecord) => {
+      if (!finished) {
+        finished = true;
+        done(record);
+      }
+    };
     const p = dispatch(req, res, {
       services: { router, region: opts.region ?? 'us-east-1', keepAliveMs: opts.keepAliveMs, fsEncryptedAtRest: opts.fsEncryptedAtRest },
       domains: opts.domains ?? [],
       credentials,
       principals,
-      onInternalError: (err, r, requestId) => rt.logger.error({ reqId: requestId, method: r.method, path: (r.url ?? '/').split('?')[0], err }, 'unexpected error'),
+      onInternalError: (err, r, requestId) =>
+        rt.logger.error({ reqId: requestId, method: r.method, path: (r.url ?? '/').split('?')[0], err }, 'unexpected error'),
       onDone: once,
-    }).catch((err: unknown) => {
-      // dispatch answers every error itself; this is the guard behind it.
-      const requestId = String(res.getHeader('x-amz-request-id') ?? '-');
-      rt.logger.error({ reqId: requestId, err }, 'request handling failed');
-      res.destroy();
-      once({ requestId, status: 500, errorCode: 'InternalError' });
-    }).finally(() => { rt.inflight.delete(p); });
+    })
+      .catch((err: unknown) => {
+        // dispatch answers every error itself; this is the guard behind it.
+        const requestId = String(res.getHeader('x-amz-request-id') ?? '-');
+        rt.logger.error({ reqId: requestId, err }, 'request handling failed');
+        res.destroy();
+        once({ requestId, status: 500, errorCode: 'InternalError' });
+      })
+      .finally(() => {
+        rt.inflight.delete(p);
+      });
     rt.inflight.add(p);
   });
   return app;
@@ -150,7 +175,9 @@ function createApp(opts: ServerOptions, rt: Runtime): express.Express {
 function settleWithin(promises: Iterable<Promise<unknown>>, ms: number): Promise<boolean> {
   const all = Promise.allSettled([...promises]).then(() => true);
   let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), ms); });
+  const deadline = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
   return Promise.race([all, deadline]).finally(() => clearTimeout(timer));
 }
 
@@ -162,10 +189,14 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const initial = opts.routing ?? routingState(opts.router!, opts.identities ?? [], opts.users);
   const slot = new RoutingSlot(initial, (old) => {
     // A router the caller passed stays the caller's to close; the ones reloads brought are ours.
-    if (opts.routing || old.router !== opts.router) void old.router.close().catch((err: unknown) => logger.warn({ err }, 'closing a replaced routing table failed'));
+    if (opts.routing || old.router !== opts.router)
+      void old.router.close().catch((err: unknown) => logger.warn({ err }, 'closing a replaced routing table failed'));
   });
   const rt: Runtime = {
-    slot, logger, metrics, inflight: new Set(),
+    slot,
+    logger,
+    metrics,
+    inflight: new Set(),
     readiness: new Readiness(opts.readiness),
     draining: () => draining,
   };
@@ -173,16 +204,23 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const server = createHttpServer(app, opts.tls && { cert: readFileSync(opts.tls.cert), key: readFileSync(opts.tls.key) });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(opts.port, opts.host, () => { server.off('error', reject); resolve(); });
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
   const port = (server.address() as AddressInfo).port;
   const maxAge = opts.multipartMaxAgeMs ?? DEFAULT_MULTIPART_MAX_AGE_MS;
-  const stopSweeper = maxAge > 0
-    ? startSweeper({
-      targets: () => sweepTargets(slot.current.router), maxAgeMs: maxAge, intervalMs: Math.min(SWEEP_INTERVAL_MS, maxAge),
-      log: (line) => logger.warn(line), onSweep: (r) => metrics.sweepDone({ failed: r.failed, open: r.open, removed: r.removedBy }),
-    })
-    : () => {};
+  const stopSweeper =
+    maxAge > 0
+      ? startSweeper({
+          targets: () => sweepTargets(slot.current.router),
+          maxAgeMs: maxAge,
+          intervalMs: Math.min(SWEEP_INTERVAL_MS, maxAge),
+          log: (line) => logger.warn(line),
+          onSweep: (r) => metrics.sweepDone({ failed: r.failed, open: r.open, removed: r.removedBy }),
+        })
+      : () => {};
   const hostForUrl = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
   let stopping: Promise<number> | undefined;
   const shutdown = (graceMs: number): Promise<number> => {
@@ -211,6 +249,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     setRouting: (state) => slot.swap(state),
     routing: () => slot.current,
     shutdown,
-    close: async () => { await shutdown(0); },
+    close: async () => {
+      await shutdown(0);
+    },
   };
 }

@@ -28,12 +28,15 @@ function signedForS3(req: Request): boolean {
 
 type Answer = (req: Request, res: Response, opts: HealthOptions) => void | Promise<void>;
 
-const alive: Answer = (_req, res) => { res.status(200).json({ status: 'ok' }); };
+const alive: Answer = (_req, res) => {
+  res.status(200).json({ status: 'ok' });
+};
 
 async function readyAnswer(res: Response, opts: HealthOptions, body: 'json' | 'empty'): Promise<void> {
   if (opts.draining()) {
     res.status(503);
-    if (body === 'json') res.json({ status: 'shutting down' }); else res.end();
+    if (body === 'json') res.json({ status: 'shutting down' });
+    else res.end();
     return;
   }
   const report = await opts.readiness.check(opts.router());
@@ -56,7 +59,9 @@ const PATHS: Record<string, Answer> = {
   '/healthz': alive,
   '/-/health': alive,
   '/readyz': (_req, res, opts) => readyAnswer(res, opts, 'json'),
-  '/minio/health/live': (_req, res) => { res.status(200).end(); },
+  '/minio/health/live': (_req, res) => {
+    res.status(200).end();
+  },
   '/minio/health/ready': (_req, res, opts) => readyAnswer(res, opts, 'empty'),
   '/minio/health/cluster': (_req, res, opts) => readyAnswer(res, opts, 'empty'),
   '/minio/health/cluster/read': (_req, res, opts) => readyAnswer(res, opts, 'empty'),
@@ -74,7 +79,8 @@ export function healthRoutes(opts: HealthOptions) {
   return (req: Request, res: Response, next: NextFunction): void => {
     if ((req.method !== 'GET' && req.method !== 'HEAD') || signedForS3(req)) return next();
     const path = req.path;
-    const answer = PATHS[path] ?? (path === METRICS_PATH && opts.metrics ? (_r: Request, rs: Response) => serveMetrics(rs, opts.metrics!) : undefined);
+    const answer =
+      PATHS[path] ?? (path === METRICS_PATH && opts.metrics ? (_r: Request, rs: Response) => serveMetrics(rs, opts.metrics!) : undefined);
     if (!answer) return next();
     Promise.resolve(answer(req, res, opts)).catch((err: unknown) => {
       if (!res.headersSent) res.status(500).json({ status: 'error', error: (err as Error).message });

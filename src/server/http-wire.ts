@@ -71,5 +71,7 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
   }
   const e = PARSE_ERRORS[err.code ?? '']?.() ?? new S3Error('InvalidRequest', 'The request could not be parsed as HTTP.');
   const body = toXml('Error', { Code: e.code, Message: e.message }, null);
-  socket.end(`HTTP/1.1 ${e.status} ${http.STATUS_CODES[e.status]}\r\nContent-Type: application/xml\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  socket.end(
+    `HTTP/1.1 ${e.status} ${http.STATUS_CODES[e.status]}\r\nContent-Type: application/xml\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }

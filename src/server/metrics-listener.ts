@@ -5,7 +5,10 @@ import type { Metrics } from '../observability/metrics';
 
 const PATHS = new Set(['/metrics', '/minio/v2/metrics/cluster']);
 
-export interface MetricsListener { url: string; close(): Promise<void> }
+export interface MetricsListener {
+  url: string;
+  close(): Promise<void>;
+}
 
 export async function startMetricsListener(metrics: Metrics, host: string, port: number): Promise<MetricsListener> {
   const server = http.createServer((req, res) => {
@@ -21,11 +24,18 @@ export async function startMetricsListener(metrics: Metrics, host: string, port:
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => { server.off('error', reject); resolve(); });
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
   const { port: bound } = server.address() as AddressInfo;
   return {
     url: `http://${host.includes(':') ? `[${host}]` : host}:${bound}/metrics`,
-    close: () => new Promise((resolve) => { server.close(() => resolve()); server.closeAllConnections(); }),
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }

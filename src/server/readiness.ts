@@ -24,12 +24,17 @@ export interface ReadinessReport {
   checkedAt: Date;
 }
 
-interface Probe { name: string; backend: Backend; run: () => Promise<unknown> }
+interface Probe {
+  name: string;
+  backend: Backend;
+  run: () => Promise<unknown>;
+}
 
 function probesOf(router: Router): Probe[] {
   const probes = new Map<Backend, Probe>();
   for (const r of router.explicitRoutes()) {
-    if (!probes.has(r.backend)) probes.set(r.backend, { name: r.backendName, backend: r.backend, run: () => r.backend.headBucket(r.bucket) });
+    if (!probes.has(r.backend))
+      probes.set(r.backend, { name: r.backendName, backend: r.backend, run: () => r.backend.headBucket(r.bucket) });
   }
   const d = router.defaultBackend;
   if (!probes.has(d)) probes.set(d, { name: router.defaultBackendName, backend: d, run: () => d.listBuckets() });
@@ -38,7 +43,9 @@ function probesOf(router: Router): Probe[] {
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms); });
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
@@ -58,16 +65,18 @@ export class Readiness {
 
   private async probe(router: Router): Promise<ReadinessReport> {
     const timeoutMs = this.opts.timeoutMs ?? 3000;
-    const backends = await Promise.all(probesOf(router).map(async (p): Promise<BackendReadiness> => {
-      const start = Date.now();
-      try {
-        await withTimeout(p.run(), timeoutMs);
-        return { backend: p.name, kind: p.backend.kind, ok: true, ms: Date.now() - start };
-      } catch (err) {
-        if (isS3Error(err, 'NoSuchBucket')) return { backend: p.name, kind: p.backend.kind, ok: true, ms: Date.now() - start };
-        return { backend: p.name, kind: p.backend.kind, ok: false, error: describeError(err), ms: Date.now() - start };
-      }
-    }));
+    const backends = await Promise.all(
+      probesOf(router).map(async (p): Promise<BackendReadiness> => {
+        const start = Date.now();
+        try {
+          await withTimeout(p.run(), timeoutMs);
+          return { backend: p.name, kind: p.backend.kind, ok: true, ms: Date.now() - start };
+        } catch (err) {
+          if (isS3Error(err, 'NoSuchBucket')) return { backend: p.name, kind: p.backend.kind, ok: true, ms: Date.now() - start };
+          return { backend: p.name, kind: p.backend.kind, ok: false, error: describeError(err), ms: Date.now() - start };
+        }
+      }),
+    );
     return { ok: backends.every((b) => b.ok), backends, checkedAt: new Date() };
   }
 }

@@ -7,7 +7,10 @@ import type { Router } from '../router/router';
 import type { CredentialLookup, Identity } from '../auth/sigv4';
 import type { Principal } from '../auth/policy';
 
-export interface UserEntry { identity: Identity; principal: Principal }
+export interface UserEntry {
+  identity: Identity;
+  principal: Principal;
+}
 
 export interface RoutingState {
   router: Router;
@@ -25,16 +28,25 @@ export function routingState(router: Router, roots: Identity[], users: UserEntry
   return { router, credentials: (id) => byKey.get(id), principals };
 }
 
-interface Entry { state: RoutingState; leases: number; retired: boolean }
+interface Entry {
+  state: RoutingState;
+  leases: number;
+  retired: boolean;
+}
 
 export class RoutingSlot {
   private entry: Entry;
 
-  constructor(state: RoutingState, private readonly onRetired: (state: RoutingState) => void) {
+  constructor(
+    state: RoutingState,
+    private readonly onRetired: (state: RoutingState) => void,
+  ) {
     this.entry = { state, leases: 0, retired: false };
   }
 
-  get current(): RoutingState { return this.entry.state; }
+  get current(): RoutingState {
+    return this.entry.state;
+  }
 
   /** The current state and the function that gives it back (call it exactly once). */
   lease(): { state: RoutingState; release: () => void } {

@@ -29,7 +29,12 @@ export function sweepTargets(router: Router): SweepTarget[] {
     .map((r) => ({ backend: r.backend, backendName: r.backendName, bucket: r.bucket, prefix: r.prefix }));
   // An unrouted name reaches the default backend's bucket of that name, read-write; a routed
   // name hides the default backend's bucket of the same name.
-  targets.push({ backend: router.defaultBackend, backendName: router.defaultBackendName, prefix: '', except: new Set(routes.map((r) => r.name)) });
+  targets.push({
+    backend: router.defaultBackend,
+    backendName: router.defaultBackendName,
+    prefix: '',
+    except: new Set(routes.map((r) => r.name)),
+  });
   return targets;
 }
 
@@ -89,7 +94,12 @@ async function sweepPlace(backend: Backend, bucket: string, prefix: string, befo
 }
 
 /** Sweeps every target; one store failing does not stop the others. */
-export async function sweepOnce(targets: SweepTarget[], maxAgeMs: number, now = Date.now(), log?: (line: string) => void): Promise<SweepReport> {
+export async function sweepOnce(
+  targets: SweepTarget[],
+  maxAgeMs: number,
+  now = Date.now(),
+  log?: (line: string) => void,
+): Promise<SweepReport> {
   const before = new Date(now - maxAgeMs);
   const report: SweepReport = { removed: 0, failed: false, open: new Map(), removedBy: new Map() };
   const byBackend = new Map<Backend, SweepTarget[]>();
@@ -116,7 +126,9 @@ export async function sweepOnce(targets: SweepTarget[], maxAgeMs: number, now = 
       } catch (err) {
         if (isS3Error(err, 'NoSuchBucket')) continue;
         report.failed = true;
-        log?.(`multipart sweep of backend '${name}' (${backend.kind}) bucket '${p.bucket}'${p.prefix ? ` prefix '${p.prefix}'` : ''} failed: ${describeError(err)}`);
+        log?.(
+          `multipart sweep of backend '${name}' (${backend.kind}) bucket '${p.bucket}'${p.prefix ? ` prefix '${p.prefix}'` : ''} failed: ${describeError(err)}`,
+        );
       }
     }
   }

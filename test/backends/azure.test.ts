@@ -7,16 +7,35 @@ import { expect } from 'chai';
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import {
-  CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand,
+  CopyObjectCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import {
-  AccountSASPermissions, AccountSASResourceTypes, AccountSASServices, BlobServiceClient, generateAccountSASQueryParameters, SASProtocol,
-  StorageSharedKeyCredential, type ContainerClient,
+  AccountSASPermissions,
+  AccountSASResourceTypes,
+  AccountSASServices,
+  BlobServiceClient,
+  generateAccountSASQueryParameters,
+  SASProtocol,
+  StorageSharedKeyCredential,
+  type ContainerClient,
 } from '@azure/storage-blob';
 import { createBackend } from '../../src/backends/create';
 import { AzureBackend } from '../../src/backends/azure/index';
-import { decodeBytes, encodeBytes, escapedPrefixFor, keyOfEscaped, needsEscape, blobNameOf, ESCAPED_PREFIX } from '../../src/backends/azure/names';
+import {
+  decodeBytes,
+  encodeBytes,
+  escapedPrefixFor,
+  keyOfEscaped,
+  needsEscape,
+  blobNameOf,
+  ESCAPED_PREFIX,
+} from '../../src/backends/azure/names';
 import { escapeName, fromAzure, metadataNameOf, toAzure, unescapeName, decodeValue, encodeValue } from '../../src/backends/azure/metadata';
 import { toS3ErrorFromAzure } from '../../src/backends/azure/errors';
 import { MarkerCache, markerScope, utf8Ordered, type Opener } from '../../src/backends/azure/listing';
@@ -33,7 +52,13 @@ import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { TokenCredential } from '@azure/core-auth';
-import { AzureCliCredential, ClientCertificateCredential, ClientSecretCredential, ManagedIdentityCredential, WorkloadIdentityCredential } from '@azure/identity';
+import {
+  AzureCliCredential,
+  ClientCertificateCredential,
+  ClientSecretCredential,
+  ManagedIdentityCredential,
+  WorkloadIdentityCredential,
+} from '@azure/identity';
 import type { StoragePipelineOptions } from '@azure/storage-blob';
 import { azureTokenCredential } from '../../src/backends/azure/credential';
 import type { AzureSettings } from '../../src/backends/azure/settings';
@@ -42,7 +67,14 @@ import type { AzureStore } from '../../src/backends/azure/store';
 type AzureSpec = AzureSettings & { kind: 'azure' };
 import { AZURITE_KEY } from '../helpers/azurite';
 import { startChildServer, type ChildServer } from '../helpers/child-server';
-import { startEntraDouble, startAzuriteWithOAuth, STORAGE_AUDIENCE, type EntraDouble, type SecureAzurite, type TokenRequestRecord } from '../helpers/entra';
+import {
+  startEntraDouble,
+  startAzuriteWithOAuth,
+  STORAGE_AUDIENCE,
+  type EntraDouble,
+  type SecureAzurite,
+  type TokenRequestRecord,
+} from '../helpers/entra';
 import { makeSelfSignedCert, type TestCert } from '../helpers/tls';
 
 const MiB = 1024 * 1024;
@@ -102,11 +134,44 @@ describeBackendConformance('azure (Azurite)', async () => {
 
 describe('azure: key names', () => {
   it('keeps ordinary keys as blob names and escapes the ones Azure cannot hold', () => {
-    for (const k of ['a', 'dir/file', 'dir/', 'a//b', '//lead', '/', 'x.meta/y', '.hidden', '.s3mux', '.s3mux-self', 'é', 'a😀', 'sp ace', 'q?uery', '%2F', 'a.b']) {
+    for (const k of [
+      'a',
+      'dir/file',
+      'dir/',
+      'a//b',
+      '//lead',
+      '/',
+      'x.meta/y',
+      '.hidden',
+      '.s3mux',
+      '.s3mux-self',
+      'é',
+      'a😀',
+      'sp ace',
+      'q?uery',
+      '%2F',
+      'a.b',
+    ]) {
       expect(needsEscape(k), k).to.equal(false);
       expect(blobNameOf(k)).to.equal(k);
     }
-    for (const k of ['.', '..', './x', '../../etc/passwd', 'x/..', 'x/.', '...', 'a./b', 'back\\slash', 'tab\there', 'del\x7f', '.s3mux/k/x', '.s3mux/uploads/y', 'ab/'.repeat(300), 'x\uffff']) {
+    for (const k of [
+      '.',
+      '..',
+      './x',
+      '../../etc/passwd',
+      'x/..',
+      'x/.',
+      '...',
+      'a./b',
+      'back\\slash',
+      'tab\there',
+      'del\x7f',
+      '.s3mux/k/x',
+      '.s3mux/uploads/y',
+      'ab/'.repeat(300),
+      'x\uffff',
+    ]) {
       expect(needsEscape(k), JSON.stringify(k)).to.equal(true);
       const name = blobNameOf(k);
       expect(name.startsWith(ESCAPED_PREFIX)).to.equal(true);
@@ -117,7 +182,7 @@ describe('azure: key names', () => {
     expect(blobNameOf('..' + '/x'.repeat(511)).length).to.be.at.most(ESCAPED_PREFIX.length + 683);
   });
 
-  it('codes escaped keys so that their order and prefixes are the keys\' (UTF-8 bytes)', () => {
+  it("codes escaped keys so that their order and prefixes are the keys' (UTF-8 bytes)", () => {
     const keys = ['.', '..', '...', './x', '../a', '..\\b', 'a\u0001', 'a\u0001\u0001', 'é.', '😀.', '\uE000.', 'z.', 'zz.'];
     const byCode = [...keys].sort((x, y) => (blobNameOf(x) < blobNameOf(y) ? -1 : 1));
     expect(byCode).to.deep.equal(utf8Sort(keys));
@@ -183,7 +248,8 @@ describe('azure: metadata encoding', () => {
   });
 
   it('maps Azure errors through one table', () => {
-    const rest = (statusCode: number, code?: string, errorCode?: string) => Object.assign(new Error('x'), { name: 'RestError', statusCode, code, details: errorCode ? { errorCode } : undefined });
+    const rest = (statusCode: number, code?: string, errorCode?: string) =>
+      Object.assign(new Error('x'), { name: 'RestError', statusCode, code, details: errorCode ? { errorCode } : undefined });
     expect(toS3ErrorFromAzure(rest(404, 'ContainerNotFound')).code).to.equal('NoSuchBucket');
     expect(toS3ErrorFromAzure(rest(404, undefined, 'BlobNotFound')).code).to.equal('NoSuchKey');
     expect(toS3ErrorFromAzure(rest(409, 'ContainerAlreadyExists')).code).to.equal('BucketAlreadyOwnedByYou');
@@ -237,8 +303,11 @@ describe('azure: listing order and markers', () => {
           const s = store([...names], order);
           const got: string[] = [];
           for await (const item of utf8Ordered(s.open, prefix)) got.push(item.name);
-          expect(got, `${order} ${JSON.stringify([...names])} prefix ${prefix}`).to.deep.equal(utf8Sort([...names].filter((n) => n.startsWith(prefix))));
-          if (![...names].some((n) => /[\ud800-\udfff]/.test(n))) expect(s.opened, 'no extra listing without astral characters').to.equal(1);
+          expect(got, `${order} ${JSON.stringify([...names])} prefix ${prefix}`).to.deep.equal(
+            utf8Sort([...names].filter((n) => n.startsWith(prefix))),
+          );
+          if (![...names].some((n) => /[\ud800-\udfff]/.test(n)))
+            expect(s.opened, 'no extra listing without astral characters').to.equal(1);
         }
       }
     }
@@ -317,9 +386,19 @@ describe('AzureBackend on Azurite', function () {
     it('keeps the old object when a staged body fails or is short (known and unknown length)', async () => {
       await be.putObject(bucket, 'blocks/keep', body('old'), attrs());
       const data = pattern(MiB, 6);
-      await expectS3Error(small.putObject(bucket, 'blocks/keep', failingBody(data, 600_000), attrs(), { size: data.length }), 'IncompleteBody', 'InternalError');
-      await expectS3Error(small.putObject(bucket, 'blocks/keep', failingBody(data, 600_000, new S3Error('BadDigest')), attrs()), 'BadDigest');
-      await expectS3Error(small.putObject(bucket, 'blocks/keep', body(data.subarray(0, 700_000)), attrs(), { size: data.length }), 'IncompleteBody');
+      await expectS3Error(
+        small.putObject(bucket, 'blocks/keep', failingBody(data, 600_000), attrs(), { size: data.length }),
+        'IncompleteBody',
+        'InternalError',
+      );
+      await expectS3Error(
+        small.putObject(bucket, 'blocks/keep', failingBody(data, 600_000, new S3Error('BadDigest')), attrs()),
+        'BadDigest',
+      );
+      await expectS3Error(
+        small.putObject(bucket, 'blocks/keep', body(data.subarray(0, 700_000)), attrs(), { size: data.length }),
+        'IncompleteBody',
+      );
       await expectS3Error(small.putObject(bucket, 'blocks/keep', body(data), attrs(), { size: 300_000 }), 'IncompleteBody');
       expect((await getObject(be, bucket, 'blocks/keep')).data.toString()).to.equal('old');
     });
@@ -327,13 +406,25 @@ describe('AzureBackend on Azurite', function () {
     it('stores nothing when the body fails after its last byte (a checksum checked at the end)', async () => {
       await be.putObject(bucket, 'blocks/late', body('old'), attrs());
       const data = pattern(600_000, 8);
-      await expectS3Error(small.putObject(bucket, 'blocks/late', failsAtEnd(data, new S3Error('BadDigest')), attrs(), { size: data.length }), 'BadDigest');
+      await expectS3Error(
+        small.putObject(bucket, 'blocks/late', failsAtEnd(data, new S3Error('BadDigest')), attrs(), { size: data.length }),
+        'BadDigest',
+      );
       await expectS3Error(small.putObject(bucket, 'blocks/late', failsAtEnd(data, new S3Error('BadDigest')), attrs()), 'BadDigest');
-      await expectS3Error(be.putObject(bucket, 'blocks/late', failsAtEnd(data, new S3Error('BadDigest')), attrs(), { size: data.length }), 'BadDigest');
+      await expectS3Error(
+        be.putObject(bucket, 'blocks/late', failsAtEnd(data, new S3Error('BadDigest')), attrs(), { size: data.length }),
+        'BadDigest',
+      );
       expect((await getObject(be, bucket, 'blocks/late')).data.toString()).to.equal('old');
       const id = await small.multipart.createUpload(bucket, 'blocks/late', attrs());
-      await expectS3Error(small.multipart.uploadPart(bucket, 'blocks/late', id, 1, failsAtEnd(data, new S3Error('BadDigest')), { size: data.length }), 'BadDigest');
-      await expectS3Error(small.multipart.uploadPart(bucket, 'blocks/late', id, 2, failsAtEnd(data, new S3Error('BadDigest'))), 'BadDigest');
+      await expectS3Error(
+        small.multipart.uploadPart(bucket, 'blocks/late', id, 1, failsAtEnd(data, new S3Error('BadDigest')), { size: data.length }),
+        'BadDigest',
+      );
+      await expectS3Error(
+        small.multipart.uploadPart(bucket, 'blocks/late', id, 2, failsAtEnd(data, new S3Error('BadDigest'))),
+        'BadDigest',
+      );
       expect((await small.multipart.listParts(bucket, 'blocks/late', id, { maxParts: 10 })).parts).to.deep.equal([]);
       await small.multipart.abortUpload(bucket, 'blocks/late', id);
     });
@@ -341,9 +432,15 @@ describe('AzureBackend on Azurite', function () {
     it('applies write conditions to staged writes too', async () => {
       const data = pattern(600_000, 7);
       const m1 = await small.putObject(bucket, 'blocks/cond', body(data), attrs(), { conditions: { ifNoneMatch: '*' } });
-      await expectS3Error(small.putObject(bucket, 'blocks/cond', body(data), attrs(), { conditions: { ifNoneMatch: '*' } }), 'PreconditionFailed');
+      await expectS3Error(
+        small.putObject(bucket, 'blocks/cond', body(data), attrs(), { conditions: { ifNoneMatch: '*' } }),
+        'PreconditionFailed',
+      );
       await small.putObject(bucket, 'blocks/cond', streamed(data), attrs(), { conditions: { ifMatch: `"${m1.etag}"` } });
-      await expectS3Error(small.putObject(bucket, 'blocks/cond', streamed(data), attrs(), { conditions: { ifMatch: 'ffffffffffffffffffffffffffffffff' } }), 'PreconditionFailed');
+      await expectS3Error(
+        small.putObject(bucket, 'blocks/cond', streamed(data), attrs(), { conditions: { ifMatch: 'ffffffffffffffffffffffffffffffff' } }),
+        'PreconditionFailed',
+      );
     });
 
     it('gives blobs written by other tools without an MD5 a stable ETag that is not an MD5', async () => {
@@ -362,7 +459,15 @@ describe('AzureBackend on Azurite', function () {
 
   describe('metadata on Azure', () => {
     it('round-trips names Azure would refuse, and values it would mangle', async () => {
-      const userMetadata = { 'multi-word': 'a b', 'x.y': '1', '9lives': 'cat', s3mux_evil: 'no', plain_name: '', 'non-ascii': 'é😀', spaced: ' x ' };
+      const userMetadata = {
+        'multi-word': 'a b',
+        'x.y': '1',
+        '9lives': 'cat',
+        s3mux_evil: 'no',
+        plain_name: '',
+        'non-ascii': 'é😀',
+        spaced: ' x ',
+      };
       await be.putObject(bucket, 'meta/names', body('m'), attrs({ userMetadata, contentLanguage: 'fr-CA' }));
       expect((await be.headObject(bucket, 'meta/names')).userMetadata).to.deep.equal(userMetadata);
       const raw = await container.getBlobClient('meta/names').getProperties();
@@ -386,7 +491,16 @@ describe('AzureBackend on Azurite', function () {
       expect((await listAll(be, bk, { maxKeys: 1000 })).entries).to.deep.equal(utf8Sort(keys));
       expect((await listAll(be, bk, { maxKeys: 2 })).entries).to.deep.equal(utf8Sort(keys));
       expect((await listAll(be, bk, { prefix: 'a/', delimiter: '/', maxKeys: 1 })).entries).to.deep.equal(['a/.', 'a/..', 'a/./', 'a/b']);
-      expect((await listAll(be, bk, { delimiter: '/', maxKeys: 1000 })).entries).to.deep.equal(['.s3mux', '.s3mux/', 'a', 'a/', 'a\\b', 'b.', 'b.c', 'z']);
+      expect((await listAll(be, bk, { delimiter: '/', maxKeys: 1000 })).entries).to.deep.equal([
+        '.s3mux',
+        '.s3mux/',
+        'a',
+        'a/',
+        'a\\b',
+        'b.',
+        'b.c',
+        'z',
+      ]);
       await expectS3Error(be.deleteBucket(bk), 'BucketNotEmpty');
       for (const k of keys.filter((x) => needsEscape(x))) await be.deleteObject(bk, k);
       await be.deleteObject(bk, 'a/b');
@@ -398,7 +512,20 @@ describe('AzureBackend on Azurite', function () {
     it('lists astral and U+E000.. characters in UTF-8 order at any depth, with paging', async () => {
       const bk = newBucketName('order');
       await be.createBucket(bk);
-      const keys = ['p/\uE000', 'p/\uE000/x', 'p/😀', 'p/😀/\uFFFD', 'p/😀/😁', 'p/😀/a', 'p/😀\uE000', 'p/😀😀', 'p/\uFF21\uE000', 'p/\uFF21😀', 'p/a', 'p/\uFFFD.'];
+      const keys = [
+        'p/\uE000',
+        'p/\uE000/x',
+        'p/😀',
+        'p/😀/\uFFFD',
+        'p/😀/😁',
+        'p/😀/a',
+        'p/😀\uE000',
+        'p/😀😀',
+        'p/\uFF21\uE000',
+        'p/\uFF21😀',
+        'p/a',
+        'p/\uFFFD.',
+      ];
       for (const k of keys) await be.putObject(bk, k, body('x'), attrs());
       for (const delimiter of [undefined, '/']) {
         for (const maxKeys of [1, 3, 1000]) {
@@ -419,7 +546,11 @@ describe('AzureBackend on Azurite', function () {
     it('assembles parts in order, with an empty last part and a re-sent part', async () => {
       const key = 'mp/object.bin';
       const mp = small.multipart;
-      const id = await mp.createUpload(bucket, key, attrs({ contentType: 'application/x-mp', userMetadata: { 'multi-word': 'mp' }, tags: [{ key: 't', value: 'v' }] }));
+      const id = await mp.createUpload(
+        bucket,
+        key,
+        attrs({ contentType: 'application/x-mp', userMetadata: { 'multi-word': 'mp' }, tags: [{ key: 't', value: 'v' }] }),
+      );
       const p1 = pattern(300_000, 11);
       const p2old = pattern(200_000, 12);
       const p2 = pattern(250_000, 13);
@@ -431,7 +562,11 @@ describe('AzureBackend on Azurite', function () {
       expect(r2.etag).to.equal(md5(p2));
       expect(r3).to.include({ etag: md5(Buffer.alloc(0)), size: 0 });
       const listed = await mp.listParts(bucket, key, id, { maxParts: 1000 });
-      expect(listed.parts.map((p) => [p.partNumber, p.etag, p.size])).to.deep.equal([[1, md5(p1), p1.length], [2, md5(p2), p2.length], [3, r3.etag, 0]]);
+      expect(listed.parts.map((p) => [p.partNumber, p.etag, p.size])).to.deep.equal([
+        [1, md5(p1), p1.length],
+        [2, md5(p2), p2.length],
+        [3, r3.etag, 0],
+      ]);
       const page = await mp.listParts(bucket, key, id, { maxParts: 2 });
       expect(page.isTruncated).to.equal(true);
       expect(page.nextPartNumberMarker).to.equal(2);
@@ -463,7 +598,8 @@ describe('AzureBackend on Azurite', function () {
       const id = await mp.createUpload(bucket, key, attrs());
       const parts = [pattern(1000, 1), pattern(2000, 2), pattern(3000, 3)];
       const infos = [];
-      for (let i = 0; i < parts.length; i++) infos.push(await mp.uploadPart(bucket, key, id, i + 1, body(parts[i]), { size: parts[i].length }));
+      for (let i = 0; i < parts.length; i++)
+        infos.push(await mp.uploadPart(bucket, key, id, i + 1, body(parts[i]), { size: parts[i].length }));
       await expectS3Error(mp.completeUpload(bucket, key, id, [1, 4], 'x-2'), 'InvalidPart');
       // Another upload completing on the same key commits the blob, which discards every
       // uncommitted block of it (Azure's rule): the first upload's parts are lost.
@@ -475,7 +611,10 @@ describe('AzureBackend on Azurite', function () {
       const id2 = await mp.createUpload(bucket, key, attrs());
       for (const n of [1, 3]) await mp.uploadPart(bucket, key, id2, n, body(parts[n - 1]), { size: parts[n - 1].length });
       await expectS3Error(mp.completeUpload(bucket, key, id2, [1, 3], 'x-2', { conditions: { ifNoneMatch: '*' } }), 'PreconditionFailed');
-      await expectS3Error(mp.completeUpload(bucket, key, id2, [1, 3], 'x-2', { conditions: { ifMatch: md5('other') } }), 'PreconditionFailed');
+      await expectS3Error(
+        mp.completeUpload(bucket, key, id2, [1, 3], 'x-2', { conditions: { ifMatch: md5('other') } }),
+        'PreconditionFailed',
+      );
       await mp.completeUpload(bucket, key, id2, [1, 3], 'abc-2', { conditions: { ifMatch: `"${existing.etag}"` } });
       expect((await getObject(be, bucket, key)).data.equals(Buffer.concat([parts[0], parts[2]]))).to.equal(true);
       await mp.abortUpload(bucket, key, id);
@@ -519,7 +658,11 @@ describe('AzureBackend on Azurite', function () {
       // the pages' Azure markers were remembered: a listing from k/0300 starts at the page holding it
       const marker = (be as unknown as { store: AzureStore }).store.markers.lookup(markerScope(bk, false, 'k/'), 'k/0300');
       expect(marker).to.be.a('string');
-      const page = await svc.getContainerClient(bk).listBlobsFlat({ prefix: 'k/' }).byPage({ continuationToken: marker, maxPageSize: 5 }).next();
+      const page = await svc
+        .getContainerClient(bk)
+        .listBlobsFlat({ prefix: 'k/' })
+        .byPage({ continuationToken: marker, maxPageSize: 5 })
+        .next();
       const first = page.value.segment.blobItems[0].name as string;
       expect(first > 'k/0100' && first <= 'k/0300', first).to.equal(true);
       const fresh = backendOn(a);
@@ -546,7 +689,8 @@ describe('azure: credentials from the routing table', function () {
       new StorageSharedKeyCredential(a.account, a.accountKey),
     ).toString();
     const env = { AZ_KEY: a.accountKey, AZ_CONN: a.connectionString, AZ_SAS: sas, AZ_BAD_KEY: Buffer.alloc(64, 7).toString('base64') };
-    const specOf = (settings: Record<string, unknown>) => validateRoutingTable({ backends: { az: { type: 'azure', ...settings } } }).backends.az.spec;
+    const specOf = (settings: Record<string, unknown>) =>
+      validateRoutingTable({ backends: { az: { type: 'azure', ...settings } } }).backends.az.spec;
     const kinds: Record<string, Record<string, unknown>> = {
       'shared key': { account: a.account, endpoint: a.endpoint, credentials: { accountKeyEnv: 'AZ_KEY' } },
       'connection string': { credentials: { connectionStringEnv: 'AZ_CONN' } },
@@ -559,11 +703,19 @@ describe('azure: credentials from the routing table', function () {
       const meta = await be.putObject(bk, key, body(what), attrs());
       expect(meta.etag, what).to.equal(md5(what));
       expect((await getObject(be, bk, key)).data.toString(), what).to.equal(what);
-      expect((await be.listObjects(bk, { prefix: key, maxKeys: 10 })).objects.map((o) => o.key), what).to.deep.equal([key]);
+      expect(
+        (await be.listObjects(bk, { prefix: key, maxKeys: 10 })).objects.map((o) => o.key),
+        what,
+      ).to.deep.equal([key]);
     }
-    const bad = createBackend(specOf({ account: a.account, endpoint: a.endpoint, credentials: { accountKeyEnv: 'AZ_BAD_KEY' } }), { name: 'az', env });
+    const bad = createBackend(specOf({ account: a.account, endpoint: a.endpoint, credentials: { accountKeyEnv: 'AZ_BAD_KEY' } }), {
+      name: 'az',
+      env,
+    });
     await expectS3Error(bad.headObject(bk, 'cred/shared key'), 'AccessDenied');
-    expect(() => createBackend(specOf({ account: a.account, credentials: { accountKeyEnv: 'AZ_UNSET' } }), { name: 'az', env })).to.throw(/AZ_UNSET/);
+    expect(() => createBackend(specOf({ account: a.account, credentials: { accountKeyEnv: 'AZ_UNSET' } }), { name: 'az', env })).to.throw(
+      /AZ_UNSET/,
+    );
   });
 });
 
@@ -598,10 +750,25 @@ describe('azure: Entra ID credentials from the routing table', function () {
   function clientCert(name: string, password?: string): string {
     const key = path.join(dir, `${name}.key`);
     const cert = path.join(dir, `${name}.crt`);
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'rsa:2048', ...(password ? ['-passout', `pass:${password}`] : ['-nodes']), '-days', '1',
-      '-subj', `/CN=${name}`, '-keyout', key, '-out', cert,
-    ], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        ...(password ? ['-passout', `pass:${password}`] : ['-nodes']),
+        '-days',
+        '1',
+        '-subj',
+        `/CN=${name}`,
+        '-keyout',
+        key,
+        '-out',
+        cert,
+      ],
+      { stdio: 'ignore' },
+    );
     return fs.readFileSync(cert, 'utf8') + fs.readFileSync(key, 'utf8');
   }
 
@@ -616,7 +783,8 @@ describe('azure: Entra ID credentials from the routing table', function () {
   });
 
   const specOf = (credentials: unknown): AzureSpec =>
-    validateRoutingTable({ backends: { az: { type: 'azure', account: 'acct', credentials } } }, { baseDir: dir }).backends.az.spec as AzureSpec;
+    validateRoutingTable({ backends: { az: { type: 'azure', account: 'acct', credentials } } }, { baseDir: dir }).backends.az
+      .spec as AzureSpec;
   const what = (f: string) => `backend 'az': ${f}`;
 
   it('maps each kind to its @azure/identity credential, resolving secrets at start', () => {
@@ -625,11 +793,24 @@ describe('azure: Entra ID credentials from the routing table', function () {
     const sp = { tenantId: 'tenant', clientId: 'app' };
     const cases: [unknown, new (...args: never[]) => TokenCredential][] = [
       [{ servicePrincipal: { ...sp, clientSecretEnv: 'SP_SECRET' } }, ClientSecretCredential],
-      [{ servicePrincipal: { ...sp, certificateFile: 'sp.pem', authorityHost: 'https://login.microsoftonline.us' } }, ClientCertificateCredential],
-      [{ servicePrincipal: { ...sp, certificateEnv: 'SP_CERT', certificatePasswordEnv: 'SP_CERT_PW', sendCertificateChain: true } }, ClientCertificateCredential],
+      [
+        { servicePrincipal: { ...sp, certificateFile: 'sp.pem', authorityHost: 'https://login.microsoftonline.us' } },
+        ClientCertificateCredential,
+      ],
+      [
+        { servicePrincipal: { ...sp, certificateEnv: 'SP_CERT', certificatePasswordEnv: 'SP_CERT_PW', sendCertificateChain: true } },
+        ClientCertificateCredential,
+      ],
       [{ managedIdentity: true }, ManagedIdentityCredential],
       [{ managedIdentity: { clientId: 'mi-client' } }, ManagedIdentityCredential],
-      [{ managedIdentity: { resourceId: '/subscriptions/s/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id' } }, ManagedIdentityCredential],
+      [
+        {
+          managedIdentity: {
+            resourceId: '/subscriptions/s/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id',
+          },
+        },
+        ManagedIdentityCredential,
+      ],
       [{ managedIdentity: { objectId: 'oid' } }, ManagedIdentityCredential],
       [{ workloadIdentity: { tenantId: 't', clientId: 'c', tokenFile: 'token' } }, WorkloadIdentityCredential],
       [{ azureCli: true }, AzureCliCredential],
@@ -645,25 +826,44 @@ describe('azure: Entra ID credentials from the routing table', function () {
     expect(azureTokenCredential(specOf({ accountKeyEnv: 'K' }).credentials, what, env)).to.equal(undefined);
     expect(azureTokenCredential(undefined, what, env)).to.equal(undefined);
     // Missing or unusable secrets fail the start, naming the field and the variable or file.
-    expect(() => azureTokenCredential(specOf({ servicePrincipal: { ...sp, clientSecretEnv: 'UNSET_SP_SECRET' } }).credentials, what, env))
-      .to.throw("backend 'az': credentials.servicePrincipal.clientSecret: environment variable UNSET_SP_SECRET is not set");
-    expect(() => azureTokenCredential(specOf({ servicePrincipal: { ...sp, certificateFile: 'missing.pem' } }).credentials, what, env))
-      .to.throw(/^backend 'az': credentials\.servicePrincipal\.certificate: cannot read .*missing\.pem/);
-    expect(() => azureTokenCredential(specOf({ servicePrincipal: { ...sp, certificateEnv: 'NOT_PEM' } }).credentials, what, env))
-      .to.throw(/credentials\.servicePrincipal\.certificate: expected PEM holding the certificate and its private key/);
-    expect(() => azureTokenCredential(specOf({ servicePrincipal: { ...sp, certificateEnv: 'SP_CERT', certificatePasswordEnv: 'UNSET_PW' } }).credentials, what, env))
-      .to.throw(/credentials\.servicePrincipal\.certificatePassword: environment variable UNSET_PW is not set/);
+    expect(() =>
+      azureTokenCredential(specOf({ servicePrincipal: { ...sp, clientSecretEnv: 'UNSET_SP_SECRET' } }).credentials, what, env),
+    ).to.throw("backend 'az': credentials.servicePrincipal.clientSecret: environment variable UNSET_SP_SECRET is not set");
+    expect(() =>
+      azureTokenCredential(specOf({ servicePrincipal: { ...sp, certificateFile: 'missing.pem' } }).credentials, what, env),
+    ).to.throw(/^backend 'az': credentials\.servicePrincipal\.certificate: cannot read .*missing\.pem/);
+    expect(() => azureTokenCredential(specOf({ servicePrincipal: { ...sp, certificateEnv: 'NOT_PEM' } }).credentials, what, env)).to.throw(
+      /credentials\.servicePrincipal\.certificate: expected PEM holding the certificate and its private key/,
+    );
+    expect(() =>
+      azureTokenCredential(
+        specOf({ servicePrincipal: { ...sp, certificateEnv: 'SP_CERT', certificatePasswordEnv: 'UNSET_PW' } }).credentials,
+        what,
+        env,
+      ),
+    ).to.throw(/credentials\.servicePrincipal\.certificatePassword: environment variable UNSET_PW is not set/);
   });
 
   it('workload identity takes what the table leaves out from the AZURE_* variables AKS sets, and names what is missing', () => {
-    const aks = { AZURE_TENANT_ID: 't', AZURE_CLIENT_ID: 'c', AZURE_FEDERATED_TOKEN_FILE: '/var/run/secrets/azure/tokens/azure-identity-token', AZURE_AUTHORITY_HOST: 'https://login.microsoftonline.com/' };
+    const aks = {
+      AZURE_TENANT_ID: 't',
+      AZURE_CLIENT_ID: 'c',
+      AZURE_FEDERATED_TOKEN_FILE: '/var/run/secrets/azure/tokens/azure-identity-token',
+      AZURE_AUTHORITY_HOST: 'https://login.microsoftonline.com/',
+    };
     expect(azureTokenCredential(specOf({ workloadIdentity: true }).credentials, what, aks)).to.be.instanceOf(WorkloadIdentityCredential);
-    expect(azureTokenCredential(specOf({ workloadIdentity: { tenantId: 'other' } }).credentials, what, { AZURE_CLIENT_ID: 'c', AZURE_FEDERATED_TOKEN_FILE: '/t' }))
-      .to.be.instanceOf(WorkloadIdentityCredential);
-    expect(() => azureTokenCredential(specOf({ workloadIdentity: true }).credentials, what, { ...aks, AZURE_TENANT_ID: undefined }))
-      .to.throw("backend 'az': credentials.workloadIdentity.tenantId: not given, and AZURE_TENANT_ID is not set");
-    expect(() => azureTokenCredential(specOf({ workloadIdentity: { clientId: 'c' } }).credentials, what, { AZURE_TENANT_ID: 't' }))
-      .to.throw("backend 'az': credentials.workloadIdentity.tokenFile: not given, and AZURE_FEDERATED_TOKEN_FILE is not set");
+    expect(
+      azureTokenCredential(specOf({ workloadIdentity: { tenantId: 'other' } }).credentials, what, {
+        AZURE_CLIENT_ID: 'c',
+        AZURE_FEDERATED_TOKEN_FILE: '/t',
+      }),
+    ).to.be.instanceOf(WorkloadIdentityCredential);
+    expect(() =>
+      azureTokenCredential(specOf({ workloadIdentity: true }).credentials, what, { ...aks, AZURE_TENANT_ID: undefined }),
+    ).to.throw("backend 'az': credentials.workloadIdentity.tenantId: not given, and AZURE_TENANT_ID is not set");
+    expect(() =>
+      azureTokenCredential(specOf({ workloadIdentity: { clientId: 'c' } }).credentials, what, { AZURE_TENANT_ID: 't' }),
+    ).to.throw("backend 'az': credentials.workloadIdentity.tokenFile: not given, and AZURE_FEDERATED_TOKEN_FILE is not set");
   });
 
   it('refuses a bad credentials block, naming the field path', () => {
@@ -679,7 +879,9 @@ describe('azure: Entra ID credentials from the routing table', function () {
     expect(problems({ servicePrincipal: { ...sp, clientSecret: 'literal' } })).to.deep.equal([
       "backends.az.credentials.servicePrincipal.clientSecret: a literal secret is not allowed in the config: use 'clientSecretEnv' (the name of an environment variable) or 'clientSecretFile' (the path of a file holding it)",
     ]);
-    expect(problems({ servicePrincipal: { tenantId: 't', clientSecretEnv: 'X' } })).to.deep.equal(["backends.az.credentials.servicePrincipal: missing required key 'clientId'"]);
+    expect(problems({ servicePrincipal: { tenantId: 't', clientSecretEnv: 'X' } })).to.deep.equal([
+      "backends.az.credentials.servicePrincipal: missing required key 'clientId'",
+    ]);
     expect(problems({ servicePrincipal: sp })).to.deep.equal([
       "backends.az.credentials.servicePrincipal: missing the secret: add 'clientSecretEnv' or 'clientSecretFile', or 'certificateEnv' or 'certificateFile'",
     ]);
@@ -695,12 +897,18 @@ describe('azure: Entra ID credentials from the routing table', function () {
     expect(problems({ servicePrincipal: { ...sp, clientSecretEnv: 'a value, not a name' } })).to.deep.equal([
       "backends.az.credentials.servicePrincipal.clientSecretEnv: expected the NAME of an environment variable (letters, digits and '_'), not its value",
     ]);
-    expect(problems({ managedIdentity: false })).to.deep.equal(['backends.az.credentials.managedIdentity: expected true or a mapping, got false (a boolean)']);
+    expect(problems({ managedIdentity: false })).to.deep.equal([
+      'backends.az.credentials.managedIdentity: expected true or a mapping, got false (a boolean)',
+    ]);
     expect(problems({ managedIdentity: { clientId: 'c', objectId: 'o' } })).to.deep.equal([
       "backends.az.credentials.managedIdentity: give at most one of 'clientId', 'resourceId', 'objectId', got 'clientId', 'objectId'",
     ]);
-    expect(problems({ managedIdentity: { resourceId: 'c0ffee' } })[0]).to.match(/^backends\.az\.credentials\.managedIdentity\.resourceId: expected an Azure resource id/);
-    expect(problems({ workloadIdentity: { token_file: '/t' } })).to.deep.equal(["backends.az.credentials.workloadIdentity.token_file: unknown key 'token_file' (did you mean 'tokenFile'?)"]);
+    expect(problems({ managedIdentity: { resourceId: 'c0ffee' } })[0]).to.match(
+      /^backends\.az\.credentials\.managedIdentity\.resourceId: expected an Azure resource id/,
+    );
+    expect(problems({ workloadIdentity: { token_file: '/t' } })).to.deep.equal([
+      "backends.az.credentials.workloadIdentity.token_file: unknown key 'token_file' (did you mean 'tokenFile'?)",
+    ]);
     expect(problems({ accountKeyEnv: 'K', managedIdentity: true })).to.deep.equal([
       "backends.az.credentials: give one kind of credentials, not several: 'accountKeyEnv', 'managedIdentity'",
     ]);
@@ -713,7 +921,10 @@ describe('azure: Entra ID credentials from the routing table', function () {
     // The CLI flow itself cannot run here: there is no `az` and no signed-in account.
     const cred = azureTokenCredential(specOf({ azureCli: { tenantId: 'contoso.onmicrosoft.com' } }).credentials, what, {});
     expect(cred).to.be.instanceOf(AzureCliCredential);
-    const err = await cred!.getToken('https://storage.azure.com/.default').then(() => undefined, (e: Error) => e);
+    const err = await cred!.getToken('https://storage.azure.com/.default').then(
+      () => undefined,
+      (e: Error) => e,
+    );
     expect(err, 'a token from an Azure CLI that is not installed').to.be.instanceOf(Error);
     expect(err!.name).to.equal('CredentialUnavailableError');
     expect(err!.message).to.match(/Azure CLI/i);
@@ -741,7 +952,8 @@ describe('azure: Entra ID credentials from the routing table', function () {
     let container: ContainerClient;
     const CONTAINER = 'creds';
     const MI_CLIENT_ID = randomUUID();
-    const MI_RESOURCE_ID = '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/s3mux';
+    const MI_RESOURCE_ID =
+      '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/s3mux';
     const FEDERATED_TOKEN = `eyJhbGciOiJSUzI1NiJ9.${Buffer.from(JSON.stringify({ iss: 'https://oidc.aks.example/', sub: 'system:serviceaccount:s3mux:s3mux' })).toString('base64url')}.c2ln`;
     /** Route (virtual bucket) → how its backend gets tokens. */
     const WORKING = ['sp-secret', 'sp-cert-file', 'sp-cert-env', 'mi-system', 'mi-client', 'mi-resource', 'wi-table', 'wi-env'];
@@ -759,14 +971,18 @@ describe('azure: Entra ID credentials from the routing table', function () {
       double.managedIdentities.set(MI_CLIENT_ID, 'mi-user-principal');
       double.managedIdentities.set(MI_RESOURCE_ID, 'mi-user-principal');
       store = await startAzuriteWithOAuth({ certFile: tls.cert, keyFile: tls.key, ca: tls.pem });
-      const admin = new BlobServiceClient(store.endpoint, new StorageSharedKeyCredential(store.account, store.accountKey), { tlsOptions: { ca: tls.pem } } as StoragePipelineOptions);
+      const admin = new BlobServiceClient(store.endpoint, new StorageSharedKeyCredential(store.account, store.accountKey), {
+        tlsOptions: { ca: tls.pem },
+      } as StoragePipelineOptions);
       container = admin.getContainerClient(CONTAINER);
       await container.create();
 
       fs.writeFileSync(path.join(dir, 'sp-cert.pem'), spCert);
       fs.writeFileSync(path.join(dir, 'federated-token'), FEDERATED_TOKEN);
       const authority = { authorityHost: double.authorityHost, disableInstanceDiscovery: true };
-      const sp = (clientId: string, secret: Record<string, string>) => ({ servicePrincipal: { tenantId: double.tenantId, clientId, ...secret, ...authority } });
+      const sp = (clientId: string, secret: Record<string, string>) => ({
+        servicePrincipal: { tenantId: double.tenantId, clientId, ...secret, ...authority },
+      });
       const backends: Record<string, unknown> = {
         spSecret: sp('sp-secret-app', { clientSecretEnv: 'AZ_TEST_SP_SECRET' }),
         spCertFile: sp('sp-cert-app', { certificateFile: './sp-cert.pem' }),
@@ -785,7 +1001,9 @@ describe('azure: Entra ID credentials from the routing table', function () {
         const table = {
           backends: {
             disk: { type: 'fs', root: './data' },
-            ...Object.fromEntries(routes.map((r) => [backendOf(r), { type: 'azure', endpoint: store.endpoint, credentials: backends[backendOf(r)] }])),
+            ...Object.fromEntries(
+              routes.map((r) => [backendOf(r), { type: 'azure', endpoint: store.endpoint, credentials: backends[backendOf(r)] }]),
+            ),
           },
           default: 'disk',
           routes: Object.fromEntries(routes.map((r) => [r, { backend: backendOf(r), target: `az://${CONTAINER}/${r}/` }])),
@@ -808,15 +1026,19 @@ describe('azure: Entra ID credentials from the routing table', function () {
         return starting;
       };
       // Like App Service: an App Service style managed identity endpoint; secrets for the service principals.
-      appService = await serve('app-service', ['sp-secret', 'sp-cert-file', 'sp-cert-env', 'sp-wrong', 'sp-vault', 'mi-system', 'mi-client', 'mi-resource', 'wi-table'], {
-        AZ_TEST_SP_SECRET: 'the-right-secret',
-        AZ_TEST_SP_WRONG: 'a-wrong-secret',
-        AZ_TEST_SP_VAULT: 'vault-secret',
-        AZ_TEST_SP_CERT: spCertLocked,
-        AZ_TEST_SP_CERT_PASSWORD: SP_CERT_PASSWORD,
-        IDENTITY_ENDPOINT: double.identityEndpoint,
-        IDENTITY_HEADER: double.identityHeader,
-      });
+      appService = await serve(
+        'app-service',
+        ['sp-secret', 'sp-cert-file', 'sp-cert-env', 'sp-wrong', 'sp-vault', 'mi-system', 'mi-client', 'mi-resource', 'wi-table'],
+        {
+          AZ_TEST_SP_SECRET: 'the-right-secret',
+          AZ_TEST_SP_WRONG: 'a-wrong-secret',
+          AZ_TEST_SP_VAULT: 'vault-secret',
+          AZ_TEST_SP_CERT: spCertLocked,
+          AZ_TEST_SP_CERT_PASSWORD: SP_CERT_PASSWORD,
+          IDENTITY_ENDPOINT: double.identityEndpoint,
+          IDENTITY_HEADER: double.identityHeader,
+        },
+      );
       // Like an AKS pod with workload identity: what the webhook sets. (There, @azure/identity
       // also turns managedIdentity into the federated token exchange: not s3mux's doing.)
       aks = await serve('aks', ['wi-env'], {
@@ -871,7 +1093,10 @@ describe('azure: Entra ID credentials from the routing table', function () {
     it('a wrong client secret, or a token the store refuses, is AccessDenied and writes nothing', async () => {
       const s3 = appService!.client;
       for (const route of ['sp-wrong', 'sp-vault']) {
-        const err = await s3.send(new PutObjectCommand({ Bucket: route, Key: 'nope.txt', Body: 'x' })).then(() => undefined, (e: Error) => e);
+        const err = await s3.send(new PutObjectCommand({ Bucket: route, Key: 'nope.txt', Body: 'x' })).then(
+          () => undefined,
+          (e: Error) => e,
+        );
         expect(err, route).to.be.instanceOf(Error);
         expect(err!.name, `${route}: ${err!.message}`).to.equal('AccessDenied');
       }
@@ -918,9 +1143,18 @@ describe('s3mux → Azure (Azurite) with @aws-sdk/client-s3', function () {
 
   const text = async (r: { Body?: { transformToString(): Promise<string> } }) => r.Body!.transformToString();
 
-  it('puts with metadata, gets, range-gets, lists, copies and deletes; ETags look like S3\'s', async () => {
+  it("puts with metadata, gets, range-gets, lists, copies and deletes; ETags look like S3's", async () => {
     const data = 'hello from s3mux to azure';
-    const put = await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'dir/hello.txt', Body: data, ContentType: 'text/plain', Metadata: { 'multi-word': 'yes', color: 'blue' }, CacheControl: 'max-age=5' }));
+    const put = await srv.s3.send(
+      new PutObjectCommand({
+        Bucket,
+        Key: 'dir/hello.txt',
+        Body: data,
+        ContentType: 'text/plain',
+        Metadata: { 'multi-word': 'yes', color: 'blue' },
+        CacheControl: 'max-age=5',
+      }),
+    );
     expect(put.ETag).to.equal(`"${md5(data)}"`);
     const raw = await container.getBlobClient('prefix/dir/hello.txt').getProperties();
     expect(Buffer.from(raw.contentMD5!).toString('hex')).to.equal(md5(data));
@@ -963,9 +1197,21 @@ describe('s3mux → Azure (Azurite) with @aws-sdk/client-s3', function () {
 
   it('uploads 12 MiB with @aws-sdk/lib-storage as a native multipart upload', async () => {
     const data = randomBytes(12 * MiB);
-    const up = new Upload({ client: srv.s3, params: { Bucket, Key: 'big/twelve.bin', Body: Readable.from([data.subarray(0, 7 * MiB), data.subarray(7 * MiB)]), ContentType: 'application/x-twelve' }, partSize: 5 * MiB, queueSize: 2 });
+    const up = new Upload({
+      client: srv.s3,
+      params: {
+        Bucket,
+        Key: 'big/twelve.bin',
+        Body: Readable.from([data.subarray(0, 7 * MiB), data.subarray(7 * MiB)]),
+        ContentType: 'application/x-twelve',
+      },
+      partSize: 5 * MiB,
+      queueSize: 2,
+    });
     const r = await up.done();
-    const partMd5s = [data.subarray(0, 5 * MiB), data.subarray(5 * MiB, 10 * MiB), data.subarray(10 * MiB)].map((p) => createHash('md5').update(p).digest());
+    const partMd5s = [data.subarray(0, 5 * MiB), data.subarray(5 * MiB, 10 * MiB), data.subarray(10 * MiB)].map((p) =>
+      createHash('md5').update(p).digest(),
+    );
     const expected = `${createHash('md5').update(Buffer.concat(partMd5s)).digest('hex')}-3`;
     expect(r.ETag).to.equal(`"${expected}"`);
     const head = await srv.s3.send(new HeadObjectCommand({ Bucket, Key: 'big/twelve.bin' }));
@@ -975,7 +1221,9 @@ describe('s3mux → Azure (Azurite) with @aws-sdk/client-s3', function () {
     const got = await srv.s3.send(new GetObjectCommand({ Bucket, Key: 'big/twelve.bin', PartNumber: 2 }));
     expect(got.ContentLength).to.equal(5 * MiB);
     expect(got.PartsCount).to.equal(3);
-    const whole = Buffer.from(await (await srv.s3.send(new GetObjectCommand({ Bucket, Key: 'big/twelve.bin' }))).Body!.transformToByteArray());
+    const whole = Buffer.from(
+      await (await srv.s3.send(new GetObjectCommand({ Bucket, Key: 'big/twelve.bin' }))).Body!.transformToByteArray(),
+    );
     expect(md5(whole)).to.equal(md5(data));
     const blocks = await container.getBlockBlobClient('prefix/big/twelve.bin').getBlockList('committed');
     expect(blocks.committedBlocks!.length).to.equal(3);
@@ -983,4 +1231,3 @@ describe('s3mux → Azure (Azurite) with @aws-sdk/client-s3', function () {
     expect(listed.Contents?.map((o) => o.ETag)).to.deep.equal([`"${expected}"`]);
   });
 });
-

@@ -202,7 +202,12 @@ export async function expectS3Error(p: Promise<unknown>, ...codes: string[]): Pr
   return err as S3Error;
 }
 
-export async function getObject(b: Backend, bucket: string, key: string, range?: { start: number; end: number }): Promise<{ meta: ObjectMeta; data: Buffer }> {
+export async function getObject(
+  b: Backend,
+  bucket: string,
+  key: string,
+  range?: { start: number; end: number },
+): Promise<{ meta: ObjectMeta; data: Buffer }> {
   const h = await b.openObject(bucket, key);
   try {
     const data = h.meta.size === 0 && !range ? Buffer.alloc(0) : await readAll(h.read(range));
@@ -428,11 +433,16 @@ export function describeBackendConformance(
 
     const bucketName = () => `s3mux-ct-${runId}-${++counter}`;
     const storable = (key: string, i = 0, all: readonly string[] = []): boolean =>
-      !options.lacks?.key?.(key) && !(options.lacks?.caseSensitiveKeys && all.slice(0, i).some((k) => k !== key && k.toLowerCase() === key.toLowerCase()));
+      !options.lacks?.key?.(key) &&
+      !(options.lacks?.caseSensitiveKeys && all.slice(0, i).some((k) => k !== key && k.toLowerCase() === key.toLowerCase()));
     /** What the store holds of `attrs` (everything, or only Content-Type). */
     const hold = <T extends Partial<ObjectAttributes>>(attrs: T): T =>
       options.lacks?.attributes
-        ? ({ ...(attrs.contentType !== undefined ? { contentType: attrs.contentType } : {}), ...(attrs.checksums ? { checksums: attrs.checksums } : {}), ...(attrs.userMetadata ? { userMetadata: {} } : {}) } as T)
+        ? ({
+            ...(attrs.contentType !== undefined ? { contentType: attrs.contentType } : {}),
+            ...(attrs.checksums ? { checksums: attrs.checksums } : {}),
+            ...(attrs.userMetadata ? { userMetadata: {} } : {}),
+          } as T)
         : attrs;
     /** The ETag a store gives `data`: its MD5, or (lacks.md5Etag) any non-empty value. */
     const expectEtag = (etag: string, data: Buffer | string, what?: string): void => {
@@ -509,7 +519,20 @@ export function describeBackendConformance(
       });
 
       it('refuses invalid bucket names with InvalidBucketName', async () => {
-        for (const bad of ['ab', 'UPPER-case', 'has_underscore', '-leading', 'trailing-', 'a..b', '192.168.1.1', 'xn--abc', 'x'.repeat(64), '..', '.s3mux', 'a/b']) {
+        for (const bad of [
+          'ab',
+          'UPPER-case',
+          'has_underscore',
+          '-leading',
+          'trailing-',
+          'a..b',
+          '192.168.1.1',
+          'xn--abc',
+          'x'.repeat(64),
+          '..',
+          '.s3mux',
+          'a/b',
+        ]) {
           await expectS3Error(b.createBucket(bad), 'InvalidBucketName');
         }
       });
@@ -666,7 +689,8 @@ export function describeBackendConformance(
         ];
         for (const attrs of refused) {
           await expectS3Error(b.putObject(bucket, 'unholdable', body('x'), { userMetadata: {}, ...attrs }, { size: 1 }), 'NotImplemented');
-          if (b.multipart) await expectS3Error(b.multipart.createUpload(bucket, 'unholdable', { userMetadata: {}, ...attrs }), 'NotImplemented');
+          if (b.multipart)
+            await expectS3Error(b.multipart.createUpload(bucket, 'unholdable', { userMetadata: {}, ...attrs }), 'NotImplemented');
         }
         await expectS3Error(b.headObject(bucket, 'unholdable'), 'NoSuchKey');
         const meta = await b.putObject(bucket, 'holdable', body('x'), { userMetadata: {}, contentType: 'text/x-kept' }, { size: 1 });
@@ -849,7 +873,13 @@ export function describeBackendConformance(
 
       it('leaves no object, and keeps the old one, when the body stream fails midway', async () => {
         const data = pattern(200_000, 9);
-        await expectS3Error(b.putObject(bucket, 'failing-new', failingBody(data, 100_000), { userMetadata: {} }), 'InternalError', 'IncompleteBody', 'RequestTimeout', 'BadDigest');
+        await expectS3Error(
+          b.putObject(bucket, 'failing-new', failingBody(data, 100_000), { userMetadata: {} }),
+          'InternalError',
+          'IncompleteBody',
+          'RequestTimeout',
+          'BadDigest',
+        );
         await expectS3Error(b.headObject(bucket, 'failing-new'), 'NoSuchKey');
         await put(bucket, 'failing-old', 'the old content', { userMetadata: { v: '1' } });
         await expectS3Error(
@@ -865,7 +895,11 @@ export function describeBackendConformance(
 
       it('refuses a body shorter than the announced size and keeps the old object', async () => {
         await put(bucket, 'short', 'old');
-        await expectS3Error(b.putObject(bucket, 'short', body('abc'), { userMetadata: {} }, { size: 10 }), 'IncompleteBody', 'InternalError');
+        await expectS3Error(
+          b.putObject(bucket, 'short', body('abc'), { userMetadata: {} }, { size: 10 }),
+          'IncompleteBody',
+          'InternalError',
+        );
         expect((await getObject(b, bucket, 'short')).data.toString()).to.equal('old');
       });
 
@@ -882,7 +916,10 @@ export function describeBackendConformance(
         it('refuses If-Match with NotImplemented when the store cannot compare-and-swap', async function () {
           if (!options.lacks?.ifMatch) this.skip();
           const m1 = await put(bucket, 'cond-unsupported', 'v1');
-          await expectS3Error(b.putObject(bucket, 'cond-unsupported', body('v2'), { userMetadata: {} }, { conditions: { ifMatch: m1.etag } }), 'NotImplemented');
+          await expectS3Error(
+            b.putObject(bucket, 'cond-unsupported', body('v2'), { userMetadata: {} }, { conditions: { ifMatch: m1.etag } }),
+            'NotImplemented',
+          );
           expect((await getObject(b, bucket, 'cond-unsupported')).data.toString()).to.equal('v1');
         });
 
@@ -911,14 +948,17 @@ export function describeBackendConformance(
         it('only one of concurrent If-None-Match * writes wins', async function () {
           if (options.lacks?.atomicConditions) this.skip();
           const results = await Promise.allSettled(
-            [1, 2, 3, 4, 5].map((i) => b.putObject(bucket, 'cond-race', body(`writer ${i}`), { userMetadata: {} }, { conditions: { ifNoneMatch: '*' } })),
+            [1, 2, 3, 4, 5].map((i) =>
+              b.putObject(bucket, 'cond-race', body(`writer ${i}`), { userMetadata: {} }, { conditions: { ifNoneMatch: '*' } }),
+            ),
           );
           const ok = results.filter((r) => r.status === 'fulfilled');
           expect(ok.length).to.equal(1);
           for (const r of results) {
-            if (r.status === 'rejected') expect((r.reason as S3Error).code).to.be.oneOf(['PreconditionFailed', 'ConditionalRequestConflict']);
+            if (r.status === 'rejected')
+              expect((r.reason as S3Error).code).to.be.oneOf(['PreconditionFailed', 'ConditionalRequestConflict']);
           }
-          const winner = (ok[0]).value;
+          const winner = ok[0].value;
           expect((await b.headObject(bucket, 'cond-race')).etag).to.equal(winner.etag);
         });
       });
@@ -997,7 +1037,26 @@ export function describeBackendConformance(
         }
       });
 
-      const prefixes = ['', 'a', 'a/', 'a/b', 'a-', 'ab', 'b/', 'b//', 'dir/', 'dir/sub/', 'x/', '.', '..', 'é', 'z', 'nothing', 'a😀', 'A'];
+      const prefixes = [
+        '',
+        'a',
+        'a/',
+        'a/b',
+        'a-',
+        'ab',
+        'b/',
+        'b//',
+        'dir/',
+        'dir/sub/',
+        'x/',
+        '.',
+        '..',
+        'é',
+        'z',
+        'nothing',
+        'a😀',
+        'A',
+      ];
       const delimiters: (string | undefined)[] = [undefined, '/', '-', 'ab', 'é', '//', 'b/'];
 
       it('pages through every prefix x delimiter combination with no duplicate and no gap', async function () {
@@ -1033,7 +1092,27 @@ export function describeBackendConformance(
 
       it('starts after any position: keys, non-keys, common prefixes', async function () {
         if (options.lacks?.sortedPaging) this.skip();
-        const positions = ['', 'a', 'a/', 'a/b', 'a/b/', 'a0', 'a-', 'a-b/', 'b/', 'b//', 'dir/', 'dir/sub/', 'dir/sub', 'zzz', 'A', '.', '~', '😀', 'é'];
+        const positions = [
+          '',
+          'a',
+          'a/',
+          'a/b',
+          'a/b/',
+          'a0',
+          'a-',
+          'a-b/',
+          'b/',
+          'b//',
+          'dir/',
+          'dir/sub/',
+          'dir/sub',
+          'zzz',
+          'A',
+          '.',
+          '~',
+          '😀',
+          'é',
+        ];
         for (const delimiter of [undefined, '/', '-']) {
           for (const prefix of ['', 'a', 'dir/']) {
             for (const startAfter of positions) {
@@ -1118,9 +1197,22 @@ export function describeBackendConformance(
       }
 
       /** Completes with S3's ETag of the given parts; checks the answer. */
-      async function complete(bk: string, key: string, id: string, parts: [number, Buffer][], opts?: Parameters<MultipartStore['completeUpload']>[5]): Promise<ObjectMeta> {
+      async function complete(
+        bk: string,
+        key: string,
+        id: string,
+        parts: [number, Buffer][],
+        opts?: Parameters<MultipartStore['completeUpload']>[5],
+      ): Promise<ObjectMeta> {
         const etag = s3MultipartEtag(parts.map(([, d]) => d));
-        const meta = await mp.completeUpload(bk, key, id, parts.map(([n]) => n), etag, opts);
+        const meta = await mp.completeUpload(
+          bk,
+          key,
+          id,
+          parts.map(([n]) => n),
+          etag,
+          opts,
+        );
         expect(meta.key).to.equal(key);
         expect(meta.size, 'size of the assembled object').to.equal(parts.reduce((s, [, d]) => s + d.length, 0));
         if (!lacks.multipartEtag) expect(meta.etag, 'the given multipart ETag').to.equal(etag);
@@ -1135,7 +1227,10 @@ export function describeBackendConformance(
         if (!lacks.uploadIds) await expectS3Error(mp.completeUpload(bk, key, id, [1], `${md5('late')}-1`), 'NoSuchUpload');
         if (!lacks.listUploads) {
           const page = await mp.listUploads(bk, { prefix: key, maxUploads: 1000 });
-          expect(page.uploads.map((u) => u.uploadId), 'no longer listed').to.not.include(id);
+          expect(
+            page.uploads.map((u) => u.uploadId),
+            'no longer listed',
+          ).to.not.include(id);
         }
       }
 
@@ -1184,8 +1279,14 @@ export function describeBackendConformance(
           expect(page.nextPartNumberMarker).to.equal(undefined);
           expect(page.upload.key).to.equal(key);
           expect(page.upload.uploadId).to.equal(id);
-          expect(page.parts.map((p) => p.partNumber), 'ascending').to.deep.equal([1, 2, 3, 4]);
-          expect(page.parts.map((p) => p.etag), 'ETags: MD5 hex of each part (part 2: the second one)').to.deep.equal([p1, p2, p3, p4].map((d) => md5(d)));
+          expect(
+            page.parts.map((p) => p.partNumber),
+            'ascending',
+          ).to.deep.equal([1, 2, 3, 4]);
+          expect(
+            page.parts.map((p) => p.etag),
+            'ETags: MD5 hex of each part (part 2: the second one)',
+          ).to.deep.equal([p1, p2, p3, p4].map((d) => md5(d)));
           expect(page.parts.map((p) => p.size)).to.deep.equal([p1, p2, p3, p4].map((d) => d.length));
           for (const p of page.parts) {
             expect(p.lastModified).to.be.instanceOf(Date);
@@ -1194,7 +1295,11 @@ export function describeBackendConformance(
         }
 
         // part 3 is left out: the object is parts 1, 2 and 4
-        const meta = await complete(bucket, key, id, [[1, p1], [2, p2], [4, p4]]);
+        const meta = await complete(bucket, key, id, [
+          [1, p1],
+          [2, p2],
+          [4, p4],
+        ]);
         const all = Buffer.concat([p1, p2, p4]);
         const etag = meta.etag;
         if (lacks.multipartEtag) expect(etag).to.be.a('string').and.not.equal('');
@@ -1205,7 +1310,8 @@ export function describeBackendConformance(
           expect(m.etag).to.equal(etag);
           expect(m.size).to.equal(all.length);
           expectAttributes(m, hold(attrs), lacks.tags);
-          if (!lacks.partSizes) expect(m.partSizes, 'partSizes: the completed parts, in order').to.deep.equal([p1.length, p2.length, p4.length]);
+          if (!lacks.partSizes)
+            expect(m.partSizes, 'partSizes: the completed parts, in order').to.deep.equal([p1.length, p2.length, p4.length]);
         }
         expect(md5((await getObject(b, bucket, key)).data), 'the concatenation of parts 1, 2, 4').to.equal(md5(all));
         for (const r of [
@@ -1226,17 +1332,25 @@ export function describeBackendConformance(
         if (options.minPartSize) this.skip();
         const key = 'mp/small-parts';
         const id = await create(bucket, key);
-        const parts: [number, Buffer][] = [[1, pattern(1000, 31)], [2, pattern(1, 32)], [3, Buffer.from('the end')]];
+        const parts: [number, Buffer][] = [
+          [1, pattern(1000, 31)],
+          [2, pattern(1, 32)],
+          [3, Buffer.from('the end')],
+        ];
         for (const [n, d] of parts) await part(bucket, key, id, n, d);
         await complete(bucket, key, id, parts);
         expect((await getObject(b, bucket, key)).data.equals(Buffer.concat(parts.map(([, d]) => d)))).to.equal(true);
       });
 
-      it('assembles parts of several MiB (S3\'s minimum part size)', async () => {
+      it("assembles parts of several MiB (S3's minimum part size)", async () => {
         const key = 'mp/big';
         const id = await create(bucket, key, { contentType: 'application/x-big' });
         const MiB = 1024 * 1024;
-        const parts: [number, Buffer][] = [[1, pattern(5 * MiB + 1, 33)], [2, pattern(5 * MiB + 7, 34)], [3, pattern(100_000, 35)]];
+        const parts: [number, Buffer][] = [
+          [1, pattern(5 * MiB + 1, 33)],
+          [2, pattern(5 * MiB + 7, 34)],
+          [3, pattern(100_000, 35)],
+        ];
         for (const [n, d] of parts) {
           const p = await mp.uploadPart(bucket, key, id, n, body(d, 256 * 1024), { size: d.length });
           expect(p.etag).to.equal(md5(d));
@@ -1258,8 +1372,15 @@ export function describeBackendConformance(
         const p2 = pattern(777, 37);
         await part(bucket, key, id, 1, p1, false);
         await part(bucket, key, id, 2, p2, false);
-        if (!lacks.listParts) expect((await partsOf(bucket, key, id)).map((p) => [p.partNumber, p.size, p.etag])).to.deep.equal([[1, p1.length, md5(p1)], [2, p2.length, md5(p2)]]);
-        await complete(bucket, key, id, [[1, p1], [2, p2]]);
+        if (!lacks.listParts)
+          expect((await partsOf(bucket, key, id)).map((p) => [p.partNumber, p.size, p.etag])).to.deep.equal([
+            [1, p1.length, md5(p1)],
+            [2, p2.length, md5(p2)],
+          ]);
+        await complete(bucket, key, id, [
+          [1, p1],
+          [2, p2],
+        ]);
         expect(md5((await getObject(b, bucket, key)).data)).to.equal(md5(Buffer.concat([p1, p2])));
       });
 
@@ -1281,12 +1402,18 @@ export function describeBackendConformance(
           if (!lacks.unsizedParts) await expectS3Error(mp.uploadPart(bucket, key, id, 2, failingBody(data, 30_000)), ...BODY_FAILURE);
         }
         if (!lacks.listParts) {
-          expect((await partsOf(bucket, key, id)).map((p) => [p.partNumber, p.etag, p.size]), 'the old part 2').to.deep.equal([[2, md5(good), good.length]]);
+          expect(
+            (await partsOf(bucket, key, id)).map((p) => [p.partNumber, p.etag, p.size]),
+            'the old part 2',
+          ).to.deep.equal([[2, md5(good), good.length]]);
         }
         const last = Buffer.from('last');
         await part(bucket, key, id, 3, last);
         await expectS3Error(mp.completeUpload(bucket, key, id, [1, 3], s3MultipartEtag([data, last])), 'InvalidPart');
-        await complete(bucket, key, id, [[2, good], [3, last]]);
+        await complete(bucket, key, id, [
+          [2, good],
+          [3, last],
+        ]);
         expect(md5((await getObject(b, bucket, key)).data), 'the old part 2, whole').to.equal(md5(Buffer.concat([good, last])));
       });
 
@@ -1296,8 +1423,10 @@ export function describeBackendConformance(
         const p2 = Buffer.from('a good part');
         await part(bucket, key, id, 2, p2);
         await expectS3Error(mp.uploadPart(bucket, key, id, 1, body(pattern(1000, 40)), { size: 5000 }), 'IncompleteBody', 'InternalError');
-        if (!lacks.atomicParts) await expectS3Error(mp.uploadPart(bucket, key, id, 2, body('short'), { size: 5000 }), 'IncompleteBody', 'InternalError');
-        if (!lacks.listParts) expect((await partsOf(bucket, key, id)).map((p) => [p.partNumber, p.etag, p.size])).to.deep.equal([[2, md5(p2), p2.length]]);
+        if (!lacks.atomicParts)
+          await expectS3Error(mp.uploadPart(bucket, key, id, 2, body('short'), { size: 5000 }), 'IncompleteBody', 'InternalError');
+        if (!lacks.listParts)
+          expect((await partsOf(bucket, key, id)).map((p) => [p.partNumber, p.etag, p.size])).to.deep.equal([[2, md5(p2), p2.length]]);
         await expectS3Error(mp.completeUpload(bucket, key, id, [1], s3MultipartEtag([pattern(1000, 40)])), 'InvalidPart');
         await complete(bucket, key, id, [[2, p2]]);
         expect((await getObject(b, bucket, key)).data.equals(p2), 'the good part 2').to.equal(true);
@@ -1333,9 +1462,15 @@ export function describeBackendConformance(
         const exact = await mp.listParts(bucket, key, id, { maxParts: numbers.length });
         expect(exact.isTruncated, 'not truncated when the page is exactly full').to.equal(false);
         const after5 = await mp.listParts(bucket, key, id, { maxParts: 1000, partNumberMarker: 5 });
-        expect(after5.parts.map((p) => p.partNumber), 'marker exclusive').to.deep.equal([8, 13, 10_000]);
+        expect(
+          after5.parts.map((p) => p.partNumber),
+          'marker exclusive',
+        ).to.deep.equal([8, 13, 10_000]);
         const after4 = await mp.listParts(bucket, key, id, { maxParts: 2, partNumberMarker: 4 });
-        expect(after4.parts.map((p) => p.partNumber), 'marker between parts').to.deep.equal([5, 8]);
+        expect(
+          after4.parts.map((p) => p.partNumber),
+          'marker between parts',
+        ).to.deep.equal([5, 8]);
         expect(after4.isTruncated).to.equal(true);
         const past = await mp.listParts(bucket, key, id, { maxParts: 10, partNumberMarker: 10_000 });
         expect(past.parts).to.deep.equal([]);
@@ -1380,11 +1515,14 @@ export function describeBackendConformance(
         await expectS3Error(mp.completeUpload(bucket, key, id, [7], s3MultipartEtag([p2])), 'InvalidPart');
         await expectS3Error(b.headObject(bucket, key), 'NoSuchKey');
         if (!lacks.listParts) expect((await partsOf(bucket, key, id)).map((p) => p.partNumber)).to.deep.equal([1, 2]);
-        await complete(bucket, key, id, [[1, p1], [2, p2]]);
+        await complete(bucket, key, id, [
+          [1, p1],
+          [2, p2],
+        ]);
         expect(md5((await getObject(b, bucket, key)).data)).to.equal(md5(Buffer.concat([p1, p2])));
       });
 
-      it('answers NoSuchUpload for another key\'s upload id and for malformed or unknown ids', async function () {
+      it("answers NoSuchUpload for another key's upload id and for malformed or unknown ids", async function () {
         if (lacks.uploadIds) this.skip();
         const key = 'mp/owner';
         const id = await create(bucket, key);
@@ -1411,9 +1549,13 @@ export function describeBackendConformance(
         ];
         for (const bad of unknown) {
           const what = `upload id ${JSON.stringify(bad)}`;
-          await expectS3Error(mp.uploadPart(bucket, key, bad, 1, body('x'), { size: 1 }), 'NoSuchUpload').catch((e: Error) => { throw new Error(`${what}: ${e.message}`); });
+          await expectS3Error(mp.uploadPart(bucket, key, bad, 1, body('x'), { size: 1 }), 'NoSuchUpload').catch((e: Error) => {
+            throw new Error(`${what}: ${e.message}`);
+          });
           if (!lacks.listParts) await expectS3Error(mp.listParts(bucket, key, bad, { maxParts: 10 }), 'NoSuchUpload');
-          await expectS3Error(mp.completeUpload(bucket, key, bad, [1], s3MultipartEtag([p1])), 'NoSuchUpload').catch((e: Error) => { throw new Error(`${what}: ${e.message}`); });
+          await expectS3Error(mp.completeUpload(bucket, key, bad, [1], s3MultipartEtag([p1])), 'NoSuchUpload').catch((e: Error) => {
+            throw new Error(`${what}: ${e.message}`);
+          });
           if (!lacks.abortUpload) await expectS3Error(mp.abortUpload(bucket, key, bad), 'NoSuchUpload');
         }
         // the upload is untouched on its own key
@@ -1449,18 +1591,32 @@ export function describeBackendConformance(
         const KEYS = ['u/b', 'v', 'u/a', 'é/x', 'u/sub/c', 'u-dash', 'u/sub/d', 'a😀', 'a\uE000'].filter(storable);
         const id = (u: { key: string; uploadId: string }) => `${u.key} ${u.uploadId}`;
         /** The reference: key order (UTF-8), then initiation order. */
-        const sorted = () => [...made].sort((x, y) => Buffer.compare(Buffer.from(x.key), Buffer.from(y.key)) || made.indexOf(x) - made.indexOf(y));
+        const sorted = () =>
+          [...made].sort((x, y) => Buffer.compare(Buffer.from(x.key), Buffer.from(y.key)) || made.indexOf(x) - made.indexOf(y));
 
         /** Uploads as "key id" and common prefixes as themselves, page after page. */
-        async function listAllUploads(opts: { prefix?: string; delimiter?: string; keyMarker?: string; uploadIdMarker?: string; maxUploads: number }): Promise<{ uploads: string[]; prefixes: string[]; entries: string[]; pages: number }> {
+        async function listAllUploads(opts: {
+          prefix?: string;
+          delimiter?: string;
+          keyMarker?: string;
+          uploadIdMarker?: string;
+          maxUploads: number;
+        }): Promise<{ uploads: string[]; prefixes: string[]; entries: string[]; pages: number }> {
           const uploads: string[] = [];
           const prefixes: string[] = [];
           const entries: string[] = [];
           let keyMarker = opts.keyMarker;
           let uploadIdMarker = opts.uploadIdMarker;
           for (let pages = 1; ; pages++) {
-            if (pages > made.length + 2) expect.fail(`listing ${JSON.stringify(opts)} does not terminate; so far: ${JSON.stringify(entries)}`);
-            const page: ListUploadsPage = await mp.listUploads(bk, { prefix: opts.prefix ?? '', delimiter: opts.delimiter, keyMarker, uploadIdMarker, maxUploads: opts.maxUploads });
+            if (pages > made.length + 2)
+              expect.fail(`listing ${JSON.stringify(opts)} does not terminate; so far: ${JSON.stringify(entries)}`);
+            const page: ListUploadsPage = await mp.listUploads(bk, {
+              prefix: opts.prefix ?? '',
+              delimiter: opts.delimiter,
+              keyMarker,
+              uploadIdMarker,
+              maxUploads: opts.maxUploads,
+            });
             const keys = page.uploads.map((u) => u.key);
             expect(utf8Sort(keys), 'uploads sorted by key').to.deep.equal(keys);
             expect(utf8Sort(page.commonPrefixes), 'prefixes sorted').to.deep.equal(page.commonPrefixes);
@@ -1471,8 +1627,10 @@ export function describeBackendConformance(
             }
             uploads.push(...page.uploads.map(id));
             prefixes.push(...page.commonPrefixes);
-            const merged = [...page.uploads.map((u) => ({ sort: u.key, entry: id(u) })), ...page.commonPrefixes.map((p) => ({ sort: p, entry: p }))]
-              .sort((x, y) => Buffer.compare(Buffer.from(x.sort), Buffer.from(y.sort)));
+            const merged = [
+              ...page.uploads.map((u) => ({ sort: u.key, entry: id(u) })),
+              ...page.commonPrefixes.map((p) => ({ sort: p, entry: p })),
+            ].sort((x, y) => Buffer.compare(Buffer.from(x.sort), Buffer.from(y.sort)));
             entries.push(...merged.map((m) => m.entry));
             if (!page.isTruncated) return { uploads, prefixes, entries, pages };
             expect(merged.length, 'a truncated page is not empty').to.be.greaterThan(0);
@@ -1501,23 +1659,37 @@ export function describeBackendConformance(
           expect(page.commonPrefixes).to.deep.equal([]);
           expect(page.uploads.map(id)).to.deep.equal(sorted().map(id));
           const twoOnB = page.uploads.filter((u) => u.key === 'u/b');
-          expect(twoOnB.map((u) => u.uploadId), 'two uploads on one key, the older first').to.deep.equal(made.filter((u) => u.key === 'u/b').map((u) => u.uploadId));
+          expect(
+            twoOnB.map((u) => u.uploadId),
+            'two uploads on one key, the older first',
+          ).to.deep.equal(made.filter((u) => u.key === 'u/b').map((u) => u.uploadId));
           expect(twoOnB[0].initiated.getTime()).to.be.below(twoOnB[1].initiated.getTime());
           const exact = await mp.listUploads(bk, { prefix: '', maxUploads: made.length });
           expect(exact.isTruncated, 'not truncated when the page is exactly full').to.equal(false);
         });
 
         it('filters by prefix, and groups by delimiter into common prefixes', async () => {
-          const under = (p: string) => sorted().filter((u) => u.key.startsWith(p)).map(id);
+          const under = (p: string) =>
+            sorted()
+              .filter((u) => u.key.startsWith(p))
+              .map(id);
           expect((await listAllUploads({ prefix: 'u/', maxUploads: 1000 })).uploads).to.deep.equal(under('u/'));
           expect((await listAllUploads({ prefix: 'u/b', maxUploads: 1000 })).uploads).to.deep.equal(under('u/b'));
           expect((await listAllUploads({ prefix: 'nothing', maxUploads: 1000 })).entries).to.deep.equal([]);
           const grouped = await listAllUploads({ prefix: 'u/', delimiter: '/', maxUploads: 1000 });
-          expect(grouped.uploads).to.deep.equal(sorted().filter((u) => u.key === 'u/a' || u.key === 'u/b').map(id));
+          expect(grouped.uploads).to.deep.equal(
+            sorted()
+              .filter((u) => u.key === 'u/a' || u.key === 'u/b')
+              .map(id),
+          );
           expect(grouped.prefixes).to.deep.equal(['u/sub/']);
           const top = await listAllUploads({ prefix: '', delimiter: '/', maxUploads: 1000 });
           expect(top.prefixes).to.deep.equal(utf8Sort(['u/', 'é/']));
-          expect(top.uploads).to.deep.equal(sorted().filter((u) => !u.key.includes('/')).map(id));
+          expect(top.uploads).to.deep.equal(
+            sorted()
+              .filter((u) => !u.key.includes('/'))
+              .map(id),
+          );
         });
 
         it('pages with keyMarker/uploadIdMarker and maxUploads: no duplicate, no gap', async () => {
@@ -1545,13 +1717,23 @@ export function describeBackendConformance(
           const after = (pred: (u: { key: string; uploadId: string }) => boolean) => s.filter(pred).map(id);
           const gt = (k: string) => (u: { key: string }) => Buffer.compare(Buffer.from(u.key), Buffer.from(k)) > 0;
           const onB = made.filter((u) => u.key === 'u/b');
-          expect((await listAllUploads({ keyMarker: 'u/b', maxUploads: 1000 })).uploads, 'keyMarker alone: keys after it').to.deep.equal(after(gt('u/b')));
-          expect((await listAllUploads({ keyMarker: 'u/a0', maxUploads: 1000 })).uploads, 'keyMarker between keys').to.deep.equal(after(gt('u/a0')));
-          expect((await listAllUploads({ keyMarker: 'u/b', uploadIdMarker: onB[0].uploadId, maxUploads: 1000 })).uploads, 'after the first upload of u/b')
-            .to.deep.equal([id(onB[1]), ...after(gt('u/b'))]);
-          expect((await listAllUploads({ keyMarker: 'u/b', uploadIdMarker: onB[1].uploadId, maxUploads: 1000 })).uploads, 'after the second upload of u/b')
-            .to.deep.equal(after(gt('u/b')));
-          expect((await listAllUploads({ prefix: 'u/', keyMarker: 'u/a', maxUploads: 1000 })).uploads).to.deep.equal(after((u) => u.key.startsWith('u/') && gt('u/a')(u)));
+          expect((await listAllUploads({ keyMarker: 'u/b', maxUploads: 1000 })).uploads, 'keyMarker alone: keys after it').to.deep.equal(
+            after(gt('u/b')),
+          );
+          expect((await listAllUploads({ keyMarker: 'u/a0', maxUploads: 1000 })).uploads, 'keyMarker between keys').to.deep.equal(
+            after(gt('u/a0')),
+          );
+          expect(
+            (await listAllUploads({ keyMarker: 'u/b', uploadIdMarker: onB[0].uploadId, maxUploads: 1000 })).uploads,
+            'after the first upload of u/b',
+          ).to.deep.equal([id(onB[1]), ...after(gt('u/b'))]);
+          expect(
+            (await listAllUploads({ keyMarker: 'u/b', uploadIdMarker: onB[1].uploadId, maxUploads: 1000 })).uploads,
+            'after the second upload of u/b',
+          ).to.deep.equal(after(gt('u/b')));
+          expect((await listAllUploads({ prefix: 'u/', keyMarker: 'u/a', maxUploads: 1000 })).uploads).to.deep.equal(
+            after((u) => u.key.startsWith('u/') && gt('u/a')(u)),
+          );
           expect((await listAllUploads({ keyMarker: '\u{10FFFF}', maxUploads: 1000 })).entries).to.deep.equal([]);
         });
 
@@ -1590,10 +1772,18 @@ export function describeBackendConformance(
 
         expect(await mp.sweepUploads(bk, new Date(Date.now() - 3600_000)), 'nothing that old').to.equal(0);
         expect(await mp.sweepUploads(bk, cutoff)).to.equal(3);
-        for (const [key, id] of [['sw/old', old1], ['sw/old', old2], ['sw/old/deeper', old3]] as const) await expectGone(bk, key, id);
+        for (const [key, id] of [
+          ['sw/old', old1],
+          ['sw/old', old2],
+          ['sw/old/deeper', old3],
+        ] as const)
+          await expectGone(bk, key, id);
         const left = await mp.listUploads(bk, { prefix: '', maxUploads: 1000 });
         expect(left.uploads.map((u) => u.uploadId).sort()).to.deep.equal([fresh, fresh2].sort());
-        expect((await mp.listUploads(other, { prefix: '', maxUploads: 1000 })).uploads.map((u) => u.uploadId), 'another bucket is not swept').to.deep.equal([elsewhere]);
+        expect(
+          (await mp.listUploads(other, { prefix: '', maxUploads: 1000 })).uploads.map((u) => u.uploadId),
+          'another bucket is not swept',
+        ).to.deep.equal([elsewhere]);
         expect(await mp.sweepUploads(bk, cutoff), 'a second sweep finds nothing').to.equal(0);
         // the survivors still work
         if (!lacks.listParts) expect((await partsOf(bk, 'sw/new', fresh)).map((p) => p.partNumber)).to.deep.equal([1]);
@@ -1609,13 +1799,24 @@ export function describeBackendConformance(
           const id = await create(bucket, key, { contentType: 'text/x-cond' });
           const p1 = Buffer.from('new content by multipart');
           await part(bucket, key, id, 1, p1);
-          await expectS3Error(mp.completeUpload(bucket, key, id, [1], s3MultipartEtag([p1]), { conditions: { ifNoneMatch: '*' } }), 'PreconditionFailed');
-          if (!lacks.ifMatch) await expectS3Error(mp.completeUpload(bucket, key, id, [1], s3MultipartEtag([p1]), { conditions: { ifMatch: md5('something else') } }), 'PreconditionFailed');
+          await expectS3Error(
+            mp.completeUpload(bucket, key, id, [1], s3MultipartEtag([p1]), { conditions: { ifNoneMatch: '*' } }),
+            'PreconditionFailed',
+          );
+          if (!lacks.ifMatch)
+            await expectS3Error(
+              mp.completeUpload(bucket, key, id, [1], s3MultipartEtag([p1]), { conditions: { ifMatch: md5('something else') } }),
+              'PreconditionFailed',
+            );
           expect((await getObject(b, bucket, key)).data.toString(), 'the object is unchanged').to.equal('the existing object');
           if (!lacks.listParts) {
-            expect((await partsOf(bucket, key, id)).map((p) => [p.partNumber, p.etag]), 'the upload is still there').to.deep.equal([[1, md5(p1)]]);
+            expect(
+              (await partsOf(bucket, key, id)).map((p) => [p.partNumber, p.etag]),
+              'the upload is still there',
+            ).to.deep.equal([[1, md5(p1)]]);
           }
-          if (!lacks.listUploads) expect((await mp.listUploads(bucket, { prefix: key, maxUploads: 10 })).uploads.map((u) => u.uploadId)).to.include(id);
+          if (!lacks.listUploads)
+            expect((await mp.listUploads(bucket, { prefix: key, maxUploads: 10 })).uploads.map((u) => u.uploadId)).to.include(id);
           const meta = await complete(bucket, key, id, [[1, p1]], lacks.ifMatch ? {} : { conditions: { ifMatch: `"${m0.etag}"` } });
           const got = await getObject(b, bucket, key);
           expect(got.data.equals(p1)).to.equal(true);
@@ -1629,7 +1830,10 @@ export function describeBackendConformance(
           await put(bucket, key, 'stays');
           const id = await create(bucket, key);
           await part(bucket, key, id, 1, Buffer.from('never'));
-          await expectS3Error(mp.completeUpload(bucket, key, id, [1], s3MultipartEtag([Buffer.from('never')]), { conditions: { ifNoneMatch: '*' } }), 'PreconditionFailed');
+          await expectS3Error(
+            mp.completeUpload(bucket, key, id, [1], s3MultipartEtag([Buffer.from('never')]), { conditions: { ifNoneMatch: '*' } }),
+            'PreconditionFailed',
+          );
           if (!lacks.abortUpload) {
             await mp.abortUpload(bucket, key, id);
             await expectGone(bucket, key, id);
@@ -1646,20 +1850,32 @@ export function describeBackendConformance(
           if (lacks.ifMatch) return;
           const id3 = await create(bucket, 'mp/cond-missing');
           await part(bucket, 'mp/cond-missing', id3, 1, d);
-          await expectS3Error(mp.completeUpload(bucket, 'mp/cond-missing', id3, [1], s3MultipartEtag([d]), { conditions: { ifMatch: md5(d) } }), 'PreconditionFailed', 'NoSuchKey');
+          await expectS3Error(
+            mp.completeUpload(bucket, 'mp/cond-missing', id3, [1], s3MultipartEtag([d]), { conditions: { ifMatch: md5(d) } }),
+            'PreconditionFailed',
+            'NoSuchKey',
+          );
           await expectS3Error(b.headObject(bucket, 'mp/cond-missing'), 'NoSuchKey');
         });
       });
 
       it('replaces an existing object on Complete, content and all attributes', async () => {
         const key = 'mp/over';
-        await put(bucket, key, 'the old object', { contentType: 'text/x-old', cacheControl: 'max-age=1', userMetadata: { old: '1' }, tags: [{ key: 'old', value: 'yes' }] });
+        await put(bucket, key, 'the old object', {
+          contentType: 'text/x-old',
+          cacheControl: 'max-age=1',
+          userMetadata: { old: '1' },
+          tags: [{ key: 'old', value: 'yes' }],
+        });
         const id = await create(bucket, key, { contentType: 'text/x-new', userMetadata: { new: '2' } });
         const p1 = pattern(PART, 43);
         const p2 = Buffer.from('!');
         await part(bucket, key, id, 1, p1);
         await part(bucket, key, id, 2, p2);
-        const meta = await complete(bucket, key, id, [[1, p1], [2, p2]]);
+        const meta = await complete(bucket, key, id, [
+          [1, p1],
+          [2, p2],
+        ]);
         const got = await getObject(b, bucket, key);
         expect(md5(got.data)).to.equal(md5(Buffer.concat([p1, p2])));
         expect(got.meta.etag).to.equal(meta.etag);
@@ -1693,7 +1909,10 @@ export function describeBackendConformance(
             expect(page.upload.key).to.equal(key);
             expect(page.parts.map((p) => p.etag)).to.deep.equal([md5(p1), md5(p2)]);
           }
-          const meta = await complete(bk, key, id, [[1, p1], [2, p2]]);
+          const meta = await complete(bk, key, id, [
+            [1, p1],
+            [2, p2],
+          ]);
           const got = await getObject(b, bk, key);
           expect(got.meta.key).to.equal(key);
           expect(got.meta.etag).to.equal(meta.etag);

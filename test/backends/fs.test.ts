@@ -120,7 +120,9 @@ describe('FsBackend specifics', function () {
       const hash = sha256Hex(long);
       expect(await fsp.readFile(path.join(root, `bkt/long/.s3mux#${hash}`), 'utf8')).to.equal('long');
       expect(await fsp.readFile(path.join(root, `.s3mux/names/${hash}`), 'utf8')).to.equal(long);
-      expect((await listAll(be, 'bkt', { maxKeys: 1000 })).entries).to.deep.equal(utf8Sort(['../../etc/passwd', 'x//y', '.s3mux-self', `long/${long}`]));
+      expect((await listAll(be, 'bkt', { maxKeys: 1000 })).entries).to.deep.equal(
+        utf8Sort(['../../etc/passwd', 'x//y', '.s3mux-self', `long/${long}`]),
+      );
     });
 
     it('removes empty parent directories on delete, in data and metadata trees', async () => {
@@ -178,7 +180,10 @@ describe('FsBackend specifics', function () {
       await put(be, 'k', 'old');
       await expectS3Error(be.putObject('bkt', 'k', failingBody(pattern(100_000), 50_000), { userMetadata: {} }), 'InternalError');
       expect(tempFiles(root)).to.deep.equal([]);
-      await expectS3Error(be.putObject('bkt', 'k', body('new'), { userMetadata: {} }, { conditions: { ifNoneMatch: '*' } }), 'PreconditionFailed');
+      await expectS3Error(
+        be.putObject('bkt', 'k', body('new'), { userMetadata: {} }, { conditions: { ifNoneMatch: '*' } }),
+        'PreconditionFailed',
+      );
       expect(tempFiles(root)).to.deep.equal([]);
       await expectS3Error(be.putObject('bkt', 'k', body('new'), { userMetadata: {} }, { size: 99 }), 'IncompleteBody');
       expect(tempFiles(root)).to.deep.equal([]);
@@ -250,7 +255,9 @@ describe('FsBackend specifics', function () {
           await small.putObject('full', `fill-${i++}`, body(Buffer.alloc(free, 2)), { userMetadata: {} }).catch(() => {});
         }
         for (let n = 0; n < 20; n++) {
-          await small.putObject('full', `meta-${n}`, body('m'), { userMetadata: { note: 'x'.repeat(1500) }, tags: [{ key: 'k', value: 'v' }] }).catch(() => {});
+          await small
+            .putObject('full', `meta-${n}`, body('m'), { userMetadata: { note: 'x'.repeat(1500) }, tags: [{ key: 'k', value: 'v' }] })
+            .catch(() => {});
         }
         expect(tempFiles(mnt)).to.deep.equal([]);
       } finally {
@@ -445,7 +452,7 @@ describe('FsBackend specifics', function () {
       }
     });
 
-    it('two instances on one root see each other\'s writes', async () => {
+    it("two instances on one root see each other's writes", async () => {
       const other = new FsBackend({ root });
       await put(be, 'shared/one', '1');
       expect((await getObject(other, 'bkt', 'shared/one')).data.toString()).to.equal('1');

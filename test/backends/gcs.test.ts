@@ -13,7 +13,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import {
-  CopyObjectCommand, CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand,
+  CopyObjectCommand,
+  CreateBucketCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { startGcsEmulator, type GcsEmulator } from '../helpers/gcs-emulator';
@@ -69,15 +74,26 @@ const newBucketName = (what: string) => `gcs-${what}-${runId}-${++bucketCounter}
  * '%2F' can be written but never deleted).
  */
 const emulatorCannotHold = (key: string) =>
-  /[\uE000-\uFFFF\uD800-\uDFFF]/.test(key) || key.includes('//') || key.startsWith('/') || /(^|\/)\.\.?(\/|$)/.test(key) || key.includes('%');
+  /[\uE000-\uFFFF\uD800-\uDFFF]/.test(key) ||
+  key.includes('//') ||
+  key.startsWith('/') ||
+  /(^|\/)\.\.?(\/|$)/.test(key) ||
+  key.includes('%');
 
-describeBackendConformance('gcs (firebase emulator)', async () => {
-  const e = await sharedEmulator();
-  return { backend: new GcsBackend({ endpoint: e.endpoint, projectId: e.projectId, anonymous: true, ...FIREBASE_EMULATOR_GAPS }), cleanup: async () => {} };
-}, {
-  listingMatrix: 'small',
-  lacks: { bucketAdmin: true, atomicConditions: true, tags: true, utf8Order: true, key: emulatorCannotHold },
-});
+describeBackendConformance(
+  'gcs (firebase emulator)',
+  async () => {
+    const e = await sharedEmulator();
+    return {
+      backend: new GcsBackend({ endpoint: e.endpoint, projectId: e.projectId, anonymous: true, ...FIREBASE_EMULATOR_GAPS }),
+      cleanup: async () => {},
+    };
+  },
+  {
+    listingMatrix: 'small',
+    lacks: { bucketAdmin: true, atomicConditions: true, tags: true, utf8Order: true, key: emulatorCannotHold },
+  },
+);
 
 describeBackendConformance('gcs (GCS JSON API double: compose, rewrite, preconditions)', async () => {
   const d = await sharedDouble();
@@ -102,10 +118,17 @@ describe('gcs: names, metadata, errors', () => {
 
   it('maps attributes onto the resource and back; s3mux: names never collide with user metadata', () => {
     const a: ObjectAttributes = {
-      contentType: 'text/plain', contentEncoding: 'gzip', contentDisposition: 'attachment; filename="é.txt"', contentLanguage: 'fr',
-      cacheControl: 'no-cache', expires: 'Wed, 21 Oct 2037 07:28:00 GMT', storageClass: 'STANDARD_IA',
-      userMetadata: { 'multi-word': 'x', empty: '', 'unicode': 'é 😀' },
-      tags: [{ key: 'k&=', value: 'v é' }], checksums: { crc32c: 'AAAAAA==' }, partSizes: [5 * MiB, 5 * MiB, 12],
+      contentType: 'text/plain',
+      contentEncoding: 'gzip',
+      contentDisposition: 'attachment; filename="é.txt"',
+      contentLanguage: 'fr',
+      cacheControl: 'no-cache',
+      expires: 'Wed, 21 Oct 2037 07:28:00 GMT',
+      storageClass: 'STANDARD_IA',
+      userMetadata: { 'multi-word': 'x', empty: '', unicode: 'é 😀' },
+      tags: [{ key: 'k&=', value: 'v é' }],
+      checksums: { crc32c: 'AAAAAA==' },
+      partSizes: [5 * MiB, 5 * MiB, 12],
     };
     const r = toGcs(a, { etag: 'abc-3' });
     expect(r.contentDisposition).to.equal(a.contentDisposition);
@@ -117,9 +140,12 @@ describe('gcs: names, metadata, errors', () => {
   });
 
   it('maps GCS errors through one table', () => {
-    const api = (code: number, reason?: string, message = 'x') => Object.assign(new Error(message), { code, errors: reason ? [{ reason }] : [] });
+    const api = (code: number, reason?: string, message = 'x') =>
+      Object.assign(new Error(message), { code, errors: reason ? [{ reason }] : [] });
     expect(toS3ErrorFromGcs(api(404, 'notFound', 'No such object: b/k'), { bucket: 'b', key: 'k' }).code).to.equal('NoSuchKey');
-    expect(toS3ErrorFromGcs(api(404, 'notFound', 'The specified bucket does not exist.'), { bucket: 'b', key: 'k' }).code).to.equal('NoSuchBucket');
+    expect(toS3ErrorFromGcs(api(404, 'notFound', 'The specified bucket does not exist.'), { bucket: 'b', key: 'k' }).code).to.equal(
+      'NoSuchBucket',
+    );
     expect(toS3ErrorFromGcs(api(404), { bucket: 'b' }).code).to.equal('NoSuchBucket');
     expect(toS3ErrorFromGcs(api(412, 'conditionNotMet'), { bucket: 'b', key: 'k' }).code).to.equal('PreconditionFailed');
     expect(toS3ErrorFromGcs(api(429, 'rateLimitExceeded')).code).to.equal('SlowDown');
@@ -184,7 +210,12 @@ describe('gcs on the double: what only GCS does', function () {
   });
 
   it('keeps user metadata as it is and s3mux fields apart, in the object resource', async () => {
-    await b.putObject(bucket, 'meta', body('m'), attrs({ contentType: 'text/x-m', userMetadata: { color: 'blue', 'multi-word': 'ok' }, tags: [{ key: 't', value: '1' }] }));
+    await b.putObject(
+      bucket,
+      'meta',
+      body('m'),
+      attrs({ contentType: 'text/x-m', userMetadata: { color: 'blue', 'multi-word': 'ok' }, tags: [{ key: 't', value: '1' }] }),
+    );
     const raw = d.peek(bucket, 'meta')!.resource;
     expect(raw.contentType).to.equal('text/x-m');
     expect(raw.metadata).to.include({ color: 'blue', 'multi-word': 'ok', 's3mux:tags': 't=1' });
@@ -209,12 +240,23 @@ describe('gcs on the double: what only GCS does', function () {
     const id = await b.multipart.createUpload(bucket, 'composed', attrs({ contentType: 'application/x-c', userMetadata: { u: '1' } }));
     for (let i = 0; i < parts.length; i++) await b.multipart.uploadPart(bucket, 'composed', id, i + 1, body(parts[i]));
     const n = d.requests.length;
-    const etag = `${createHash('md5').update(Buffer.concat(parts.map((p) => createHash('md5').update(p).digest()))).digest('hex')}-70`;
-    const meta = await b.multipart.completeUpload(bucket, 'composed', id, parts.map((_, i) => i + 1), etag);
+    const etag = `${createHash('md5')
+      .update(Buffer.concat(parts.map((p) => createHash('md5').update(p).digest())))
+      .digest('hex')}-70`;
+    const meta = await b.multipart.completeUpload(
+      bucket,
+      'composed',
+      id,
+      parts.map((_, i) => i + 1),
+      etag,
+    );
     expect(meta.etag).to.equal(etag);
     const composes = since(n).filter((r) => r.path.endsWith('/compose'));
     expect(composes.length, '3 intermediates of <=32, then the object').to.equal(4);
-    expect(since(n).some((r) => r.path.startsWith('/upload/')), 'no upload of the assembled bytes').to.equal(false);
+    expect(
+      since(n).some((r) => r.path.startsWith('/upload/')),
+      'no upload of the assembled bytes',
+    ).to.equal(false);
     const got = await getObject(b, bucket, 'composed');
     expect(got.data.equals(Buffer.concat(parts))).to.equal(true);
     expect(got.meta.etag).to.equal(etag);
@@ -233,7 +275,12 @@ describe('gcs on the double: what only GCS does', function () {
   });
 
   it('copies with rewrite (no bytes through s3mux); a replacing copy clears what the source had', async () => {
-    await b.putObject(bucket, 'src', body('gz bytes'), attrs({ contentType: 'text/a', contentEncoding: 'gzip', userMetadata: { old: '1' } }));
+    await b.putObject(
+      bucket,
+      'src',
+      body('gz bytes'),
+      attrs({ contentType: 'text/a', contentEncoding: 'gzip', userMetadata: { old: '1' } }),
+    );
     const n = d.requests.length;
     await b.copyObject!(bucket, 'src', bucket, 'dst', attrs({ contentType: 'text/b', userMetadata: { new: '2' } }));
     expect(since(n).some((r) => r.path.includes('/rewriteTo/'))).to.equal(true);
@@ -280,7 +327,13 @@ describe('gcs on the double: what only GCS does', function () {
     await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
     try {
       const port = (silent.address() as import('node:net').AddressInfo).port;
-      const mute = new GcsBackend({ endpoint: `http://127.0.0.1:${port}`, projectId: 'p', anonymous: true, timeoutMs: 300, maxAttempts: 2 });
+      const mute = new GcsBackend({
+        endpoint: `http://127.0.0.1:${port}`,
+        projectId: 'p',
+        anonymous: true,
+        timeoutMs: 300,
+        maxAttempts: 2,
+      });
       const t0 = Date.now();
       await expectS3Error(mute.headObject('some-bucket', 'k'), 'ServiceUnavailable');
       expect(sockets.length, 'tried twice').to.equal(2);
@@ -323,11 +376,14 @@ describe('gcs: from the routing table', () => {
     expect(be.kind).to.equal('gcs');
     expect(be.capabilities.serverSideCopy).to.equal(false);
     expect(be.copyObject).to.equal(undefined);
-    const spec = validateRoutingTable({ backends: { g: { type: 'gcs', credentials: { serviceAccountKeyEnv: 'GCS_KEY' } } } }).backends.g.spec;
+    const spec = validateRoutingTable({ backends: { g: { type: 'gcs', credentials: { serviceAccountKeyEnv: 'GCS_KEY' } } } }).backends.g
+      .spec;
     expect(() => createBackend(spec, { name: 'g', env: { GCS_KEY: 'not json' } })).to.throw(/not JSON/);
     expect(() => createBackend(spec, { name: 'g', env: { GCS_KEY: '{"type":"service_account"}' } })).to.throw(/client_email/);
     expect(() => createBackend(spec, { name: 'g', env: {} })).to.throw(/GCS_KEY/);
-    expect(() => validateRoutingTable({ backends: { g: { type: 'gcs', credentials: { serviceAccountKey: '{}' } } } })).to.throw(/literal secret|serviceAccountKey/);
+    expect(() => validateRoutingTable({ backends: { g: { type: 'gcs', credentials: { serviceAccountKey: '{}' } } } })).to.throw(
+      /literal secret|serviceAccountKey/,
+    );
   });
 });
 
@@ -379,13 +435,16 @@ describe('gcs: Application Default Credentials reach the store', function () {
       const subject = `subject-${randomBytes(8).toString('hex')}`;
       id.acceptSubjectToken(subject);
       writeFileSync(path.join(dir, 'subject-token'), subject);
-      writeFileSync(path.join(dir, 'wif.json'), JSON.stringify({
-        type: 'external_account',
-        audience: '//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/providers/x',
-        subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
-        token_url: id.stsUrl,
-        credential_source: { file: path.join(dir, 'subject-token') },
-      }));
+      writeFileSync(
+        path.join(dir, 'wif.json'),
+        JSON.stringify({
+          type: 'external_account',
+          audience: '//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/providers/x',
+          subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
+          token_url: id.stsUrl,
+          credential_source: { file: path.join(dir, 'subject-token') },
+        }),
+      );
       process.env.GOOGLE_APPLICATION_CREDENTIALS = path.join(dir, 'wif.json');
       await writesWithToken({ projectId: 'wif-project' }, id.issued);
       expect(id.issued[0].via).to.equal('sts');
@@ -408,7 +467,15 @@ for (const target of ['double', 'emulator'] as const) {
     before(async () => {
       const store = target === 'double' ? await sharedDouble() : await sharedEmulator();
       const table = validateRoutingTable({
-        backends: { g: { type: 'gcs', endpoint: store.endpoint, projectId: store.projectId, emulator: target === 'emulator', credentials: { anonymous: true } } },
+        backends: {
+          g: {
+            type: 'gcs',
+            endpoint: store.endpoint,
+            projectId: store.projectId,
+            emulator: target === 'emulator',
+            credentials: { anonymous: true },
+          },
+        },
         routes: { blobs: { target: `gs://${real}/prefix/`, backend: 'g' } },
       });
       if (target === 'double') await onDouble(store as GcsDouble).createBucket(real);
@@ -421,9 +488,11 @@ for (const target of ['double', 'emulator'] as const) {
 
     const text = async (r: { Body?: { transformToString(): Promise<string> } }) => r.Body!.transformToString();
 
-    it('puts with metadata, gets, range-gets, lists, copies; ETags look like S3\'s', async () => {
+    it("puts with metadata, gets, range-gets, lists, copies; ETags look like S3's", async () => {
       const data = 'hello from s3mux to gcs';
-      const put = await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'dir/hello.txt', Body: data, ContentType: 'text/plain', Metadata: { 'multi-word': 'yes' } }));
+      const put = await srv.s3.send(
+        new PutObjectCommand({ Bucket, Key: 'dir/hello.txt', Body: data, ContentType: 'text/plain', Metadata: { 'multi-word': 'yes' } }),
+      );
       expect(put.ETag).to.equal(`"${md5(data)}"`);
       const head = await srv.s3.send(new HeadObjectCommand({ Bucket, Key: 'dir/hello.txt' }));
       expect(head.Metadata).to.deep.equal({ 'multi-word': 'yes' });
@@ -437,18 +506,30 @@ for (const target of ['double', 'emulator'] as const) {
       const copy = await srv.s3.send(new CopyObjectCommand({ Bucket, Key: 'copy/of-hello.txt', CopySource: `${Bucket}/dir/hello.txt` }));
       expect(copy.CopyObjectResult?.ETag).to.equal(`"${md5(data)}"`);
       expect(await text(await srv.s3.send(new GetObjectCommand({ Bucket, Key: 'copy/of-hello.txt' })))).to.equal(data);
-      const bucketErr = await srv.s3.send(new CreateBucketCommand({ Bucket })).then(() => undefined, (e: Error) => e);
+      const bucketErr = await srv.s3.send(new CreateBucketCommand({ Bucket })).then(
+        () => undefined,
+        (e: Error) => e,
+      );
       expect(bucketErr?.name).to.be.oneOf(['BucketAlreadyOwnedByYou', 'BucketAlreadyExists']);
     });
 
     it('uploads 12 MiB with @aws-sdk/lib-storage (3 parts) and reads it back whole and by part', async () => {
       const data = randomBytes(12 * MiB);
-      const up = new Upload({ client: srv.s3, params: { Bucket, Key: 'big/twelve.bin', Body: Readable.from([data]) }, partSize: 5 * MiB, queueSize: 2 });
+      const up = new Upload({
+        client: srv.s3,
+        params: { Bucket, Key: 'big/twelve.bin', Body: Readable.from([data]) },
+        partSize: 5 * MiB,
+        queueSize: 2,
+      });
       const r = await up.done();
-      const partMd5s = [data.subarray(0, 5 * MiB), data.subarray(5 * MiB, 10 * MiB), data.subarray(10 * MiB)].map((p) => createHash('md5').update(p).digest());
+      const partMd5s = [data.subarray(0, 5 * MiB), data.subarray(5 * MiB, 10 * MiB), data.subarray(10 * MiB)].map((p) =>
+        createHash('md5').update(p).digest(),
+      );
       const expected = `${createHash('md5').update(Buffer.concat(partMd5s)).digest('hex')}-3`;
       expect(r.ETag).to.equal(`"${expected}"`);
-      const whole = Buffer.from(await (await srv.s3.send(new GetObjectCommand({ Bucket, Key: 'big/twelve.bin' }))).Body!.transformToByteArray());
+      const whole = Buffer.from(
+        await (await srv.s3.send(new GetObjectCommand({ Bucket, Key: 'big/twelve.bin' }))).Body!.transformToByteArray(),
+      );
       expect(md5(whole)).to.equal(md5(data));
       const part2 = await srv.s3.send(new GetObjectCommand({ Bucket, Key: 'big/twelve.bin', PartNumber: 2 }));
       expect(part2.ContentLength).to.equal(5 * MiB);

@@ -137,7 +137,10 @@ describe('GitHub backend', function () {
         after = page.nextStartAfter;
       }
       expect(keys).to.deep.equal(Object.keys(assets).sort());
-      expect(d.requests.some((q) => /\/assets\?.*page=3/.test(q.path)), 'the third API page was read').to.equal(true);
+      expect(
+        d.requests.some((q) => /\/assets\?.*page=3/.test(q.path)),
+        'the third API page was read',
+      ).to.equal(true);
     });
   });
 
@@ -160,7 +163,13 @@ describe('GitHub backend', function () {
       const r = d.addRelease('v1', { 'app.zip': 'old bytes' });
       const oldId = r.assets[0].id;
       const b = onDouble(d);
-      const meta = await b.putObject('v1', 'app.zip', body('new bytes!'), { userMetadata: {}, contentType: 'application/zip' }, { size: 10 });
+      const meta = await b.putObject(
+        'v1',
+        'app.zip',
+        body('new bytes!'),
+        { userMetadata: {}, contentType: 'application/zip' },
+        { size: 10 },
+      );
       const uploads = d.requests.filter((q) => q.host === 'uploads');
       expect(uploads).to.have.length(1);
       const temp = new URL(uploads[0].path, 'http://x').searchParams.get('name')!;
@@ -179,8 +188,13 @@ describe('GitHub backend', function () {
       d.addRelease('v1');
       const b = onDouble(d);
       await b.putObject('v1', 'fresh.txt', body('x'), { userMetadata: {} }, { size: 1, conditions: { ifNoneMatch: '*' } });
-      expect(d.requests.filter((q) => q.host === 'uploads').map((q) => new URL(q.path, 'http://x').searchParams.get('name'))).to.deep.equal(['fresh.txt']);
-      await expectS3Error(b.putObject('v1', 'fresh.txt', body('y'), { userMetadata: {} }, { size: 1, conditions: { ifNoneMatch: '*' } }), 'PreconditionFailed');
+      expect(d.requests.filter((q) => q.host === 'uploads').map((q) => new URL(q.path, 'http://x').searchParams.get('name'))).to.deep.equal(
+        ['fresh.txt'],
+      );
+      await expectS3Error(
+        b.putObject('v1', 'fresh.txt', body('y'), { userMetadata: {} }, { size: 1, conditions: { ifNoneMatch: '*' } }),
+        'PreconditionFailed',
+      );
       expect((await getObject(b, 'v1', 'fresh.txt')).data.toString()).to.equal('x');
     });
 
@@ -236,7 +250,10 @@ describe('GitHub backend', function () {
       await expectS3Error(b.headObject(ALL_RELEASES, 'v7/app.tar.gz'), 'NoSuchKey');
       await expectS3Error(b.multipart.createUpload(ALL_RELEASES, 'v2.0/big.bin', { userMetadata: {} }), 'NotImplemented');
       expect((await b.headBucket(ALL_RELEASES)).name).to.equal(ALL_RELEASES);
-      expect((await b.listBuckets()).map((x) => x.name), 'ListBuckets: only tags S3 can name').to.deep.equal(['empty', 'v1.0', 'v2.0']);
+      expect(
+        (await b.listBuckets()).map((x) => x.name),
+        'ListBuckets: only tags S3 can name',
+      ).to.deep.equal(['empty', 'v1.0', 'v2.0']);
     });
   });
 
@@ -305,11 +322,20 @@ describe('GitHub backend', function () {
 
     it('a GitHub App: a JWT signed with the app key, exchanged for an installation token used everywhere', async () => {
       const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-      const app = await withDouble({ tokens: [], app: { id: 4242, publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(), installationId: 77 } });
+      const app = await withDouble({
+        tokens: [],
+        app: { id: 4242, publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(), installationId: 77 },
+      });
       try {
         app.addRelease('v1', { 'a.txt': 'a' });
         const pem = privateKey.export({ type: 'pkcs1', format: 'pem' }).toString();
-        const b = new GithubBackend({ owner: app.owner, repo: app.repo, baseUrl: app.apiUrl, app: { appId: 4242, privateKey: pem, installationId: 77 }, readOnly: false });
+        const b = new GithubBackend({
+          owner: app.owner,
+          repo: app.repo,
+          baseUrl: app.apiUrl,
+          app: { appId: 4242, privateKey: pem, installationId: 77 },
+          readOnly: false,
+        });
         expect((await getObject(b, 'v1', 'a.txt')).data.toString()).to.equal('a');
         await b.putObject('v1', 'b.txt', body('b'), { userMetadata: {} }, { size: 1 });
         expect(app.installationTokens).to.have.length(1);
@@ -321,7 +347,12 @@ describe('GitHub backend', function () {
 
         // the same app with another key: the JWT does not verify
         const other = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs1', format: 'pem' }).toString();
-        const wrong = new GithubBackend({ owner: app.owner, repo: app.repo, baseUrl: app.apiUrl, app: { appId: 4242, privateKey: other, installationId: 77 } });
+        const wrong = new GithubBackend({
+          owner: app.owner,
+          repo: app.repo,
+          baseUrl: app.apiUrl,
+          app: { appId: 4242, privateKey: other, installationId: 77 },
+        });
         await expectS3Error(wrong.headObject('v1', 'a.txt'), 'AccessDenied');
       } finally {
         await app.stop();
@@ -336,7 +367,13 @@ describe('GitHub in the routing table', () => {
   it('parses both URI forms and the settings; secrets only by reference; read-only unless said', () => {
     const table = validateRoutingTable({
       backends: {
-        gh: { type: 'github', baseUrl: 'https://ghe.example.com/api/v3', readOnly: false, createRelease: true, credentials: { tokenEnv: 'GH_TOKEN' } },
+        gh: {
+          type: 'github',
+          baseUrl: 'https://ghe.example.com/api/v3',
+          readOnly: false,
+          createRelease: true,
+          credentials: { tokenEnv: 'GH_TOKEN' },
+        },
         app: { type: 'github', credentials: { app: { appId: 12, installationId: 34, privateKeyFile: '/run/secrets/app.pem' } } },
       },
       default: 'gh',
@@ -347,14 +384,34 @@ describe('GitHub in the routing table', () => {
     });
     const one = table.routes.find((r) => r.name === 'one')!;
     expect(one.bucket).to.equal('v1.0');
-    expect(one.spec).to.deep.equal({ kind: 'github', owner: 'octo', repo: 'assets', baseUrl: 'https://ghe.example.com/api/v3', readOnly: false, createRelease: true, credentials: { token: { env: 'GH_TOKEN' } } });
+    expect(one.spec).to.deep.equal({
+      kind: 'github',
+      owner: 'octo',
+      repo: 'assets',
+      baseUrl: 'https://ghe.example.com/api/v3',
+      readOnly: false,
+      createRelease: true,
+      credentials: { token: { env: 'GH_TOKEN' } },
+    });
     const all = table.routes.find((r) => r.name === 'all')!;
     expect(all.bucket).to.equal(ALL_RELEASES);
     expect(all.spec).to.deep.include({ kind: 'github', owner: 'octo', repo: 'other' });
-    expect((all.spec as unknown as { credentials: unknown }).credentials).to.deep.equal({ app: { appId: 12, installationId: 34, privateKey: { file: '/run/secrets/app.pem' } } });
-    expect(() => validateRoutingTable({ backends: { gh: { type: 'github', credentials: { token: 'ghp_literal' } } } })).to.throw(/literal secret/);
-    expect(() => validateRoutingTable({ backends: { gh: { type: 'github', credentials: { app: { appId: 1, installationId: 2, privateKey: 'x' } } } } })).to.throw(/literal secret/);
-    expect(() => validateRoutingTable({ backends: { gh: { type: 'github', credentials: { tokenEnv: 'T', app: { appId: 1, installationId: 2, privateKeyEnv: 'K' } } } } })).to.throw(/one kind of credentials/);
+    expect((all.spec as unknown as { credentials: unknown }).credentials).to.deep.equal({
+      app: { appId: 12, installationId: 34, privateKey: { file: '/run/secrets/app.pem' } },
+    });
+    expect(() => validateRoutingTable({ backends: { gh: { type: 'github', credentials: { token: 'ghp_literal' } } } })).to.throw(
+      /literal secret/,
+    );
+    expect(() =>
+      validateRoutingTable({
+        backends: { gh: { type: 'github', credentials: { app: { appId: 1, installationId: 2, privateKey: 'x' } } } },
+      }),
+    ).to.throw(/literal secret/);
+    expect(() =>
+      validateRoutingTable({
+        backends: { gh: { type: 'github', credentials: { tokenEnv: 'T', app: { appId: 1, installationId: 2, privateKeyEnv: 'K' } } } },
+      }),
+    ).to.throw(/one kind of credentials/);
     expect(() => validateRoutingTable({ routes: { x: 'github://octo/assets/tags/v1' } })).to.throw(/github:\/\/owner\/repo\/releases/);
   });
 
@@ -408,7 +465,9 @@ describe('s3mux → GitHub release assets (double) with @aws-sdk/client-s3', fun
 
   it('reads, range-reads, writes, replaces, lists and deletes; refuses metadata with NotImplemented', async () => {
     expect(await text(await srv.s3.send(new GetObjectCommand({ Bucket: 'rel', Key: 'existing.tar.gz' })))).to.equal('released bytes');
-    expect(await text(await srv.s3.send(new GetObjectCommand({ Bucket: 'rel', Key: 'existing.tar.gz', Range: 'bytes=9-13' })))).to.equal('bytes');
+    expect(await text(await srv.s3.send(new GetObjectCommand({ Bucket: 'rel', Key: 'existing.tar.gz', Range: 'bytes=9-13' })))).to.equal(
+      'bytes',
+    );
     const put = await srv.s3.send(new PutObjectCommand({ Bucket: 'rel', Key: 'dir/new.txt', Body: 'new', ContentType: 'text/plain' }));
     const head = await srv.s3.send(new HeadObjectCommand({ Bucket: 'rel', Key: 'dir/new.txt' }));
     expect(head.ETag).to.equal(put.ETag);
@@ -419,7 +478,10 @@ describe('s3mux → GitHub release assets (double) with @aws-sdk/client-s3', fun
     const list = await srv.s3.send(new ListObjectsV2Command({ Bucket: 'rel', Delimiter: '/' }));
     expect(list.Contents?.map((o) => o.Key)).to.deep.equal(['existing.tar.gz']);
     expect(list.CommonPrefixes?.map((p) => p.Prefix)).to.deep.equal(['dir/']);
-    const err = await srv.s3.send(new PutObjectCommand({ Bucket: 'rel', Key: 'meta.txt', Body: 'x', Metadata: { a: 'b' } })).then(() => undefined, (e: Error & { $metadata?: { httpStatusCode?: number } }) => e);
+    const err = await srv.s3.send(new PutObjectCommand({ Bucket: 'rel', Key: 'meta.txt', Body: 'x', Metadata: { a: 'b' } })).then(
+      () => undefined,
+      (e: Error & { $metadata?: { httpStatusCode?: number } }) => e,
+    );
     expect(err?.name).to.equal('NotImplemented');
     expect(err?.$metadata?.httpStatusCode).to.equal(501);
     await srv.s3.send(new DeleteObjectCommand({ Bucket: 'rel', Key: 'dir/new.txt' }));
@@ -429,13 +491,23 @@ describe('s3mux → GitHub release assets (double) with @aws-sdk/client-s3', fun
 
   it('uploads 12 MiB with @aws-sdk/lib-storage (parts staged as hidden assets) and reads it back', async () => {
     const data = randomBytes(12 * MiB);
-    const up = new Upload({ client: srv.s3, params: { Bucket: 'rel', Key: 'big.bin', Body: Readable.from([data]) }, partSize: 5 * MiB, queueSize: 2 });
+    const up = new Upload({
+      client: srv.s3,
+      params: { Bucket: 'rel', Key: 'big.bin', Body: Readable.from([data]) },
+      partSize: 5 * MiB,
+      queueSize: 2,
+    });
     const r = await up.done();
-    const whole = Buffer.from(await (await srv.s3.send(new GetObjectCommand({ Bucket: 'rel', Key: 'big.bin' }))).Body!.transformToByteArray());
+    const whole = Buffer.from(
+      await (await srv.s3.send(new GetObjectCommand({ Bucket: 'rel', Key: 'big.bin' }))).Body!.transformToByteArray(),
+    );
     expect(md5(whole)).to.equal(md5(data));
     expect((await srv.s3.send(new HeadObjectCommand({ Bucket: 'rel', Key: 'big.bin' }))).ETag).to.equal(r.ETag);
     const names = d.releases.find((x) => x.tag === 'v1.0')!.assets.map((a) => a.name);
-    expect(names.filter((n) => n.startsWith('_s3mux.')), 'no staged part left').to.deep.equal([]);
+    expect(
+      names.filter((n) => n.startsWith('_s3mux.')),
+      'no staged part left',
+    ).to.deep.equal([]);
   });
 
   it('lists every release as a prefix', async () => {

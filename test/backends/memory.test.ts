@@ -87,7 +87,10 @@ describe('shared helper: validateKey / validateBucketName', () => {
       'a/b',
       '',
     ]) {
-      expect(code(() => validateBucketName(bad)), bad).to.equal('InvalidBucketName');
+      expect(
+        code(() => validateBucketName(bad)),
+        bad,
+      ).to.equal('InvalidBucketName');
     }
   });
 });

@@ -35,12 +35,16 @@ export function onDouble(d: OciDouble, opts: Partial<OciBackendOptions> = {}): O
   });
 }
 
-describeBackendConformance('oci (OCI REST API double, signatures verified)', async () => {
-  const d = await sharedDouble();
-  return { backend: onDouble(d), cleanup: async () => {} };
-}, {
-  lacks: { givenEtag: true, partSizes: true, unsizedParts: true },
-});
+describeBackendConformance(
+  'oci (OCI REST API double, signatures verified)',
+  async () => {
+    const d = await sharedDouble();
+    return { backend: onDouble(d), cleanup: async () => {} };
+  },
+  {
+    lacks: { givenEtag: true, partSizes: true, unsizedParts: true },
+  },
+);
 
 // ------------------------------------------------------------------------------ helpers
 
@@ -75,10 +79,16 @@ describe('oci: names, metadata, errors', () => {
 
   it('maps attributes onto headers and opc-meta-* and back; s3mux fields never collide with user metadata', () => {
     const a: ObjectAttributes = {
-      contentType: 'text/plain', contentEncoding: 'gzip', contentDisposition: 'attachment; filename="é.txt"', contentLanguage: 'fr',
-      cacheControl: 'no-cache', expires: 'Wed, 21 Oct 2037 07:28:00 GMT', storageClass: 'STANDARD_IA',
+      contentType: 'text/plain',
+      contentEncoding: 'gzip',
+      contentDisposition: 'attachment; filename="é.txt"',
+      contentLanguage: 'fr',
+      cacheControl: 'no-cache',
+      expires: 'Wed, 21 Oct 2037 07:28:00 GMT',
+      storageClass: 'STANDARD_IA',
       userMetadata: { 'multi-word': 'a b  c', empty: '', unicode: 'é 😀', 's3mux-etag': 'user value' },
-      tags: [{ key: 'k&=', value: 'v é' }], checksums: { crc32c: 'AAAAAA==' },
+      tags: [{ key: 'k&=', value: 'v é' }],
+      checksums: { crc32c: 'AAAAAA==' },
     };
     const { headers, metadata } = toOci(a);
     expect(headers['content-type']).to.equal('text/plain');
@@ -110,7 +120,9 @@ describe('oci: names, metadata, errors', () => {
     expect(toS3ErrorFromOci(e(401, 'NotAuthenticated')).code).to.equal('AccessDenied');
     expect(toS3ErrorFromOci(e(409, 'NotRestored')).code).to.equal('InvalidObjectState');
     expect(toS3ErrorFromOci(e(416, 'InvalidRange')).code).to.equal('InvalidRange');
-    expect(toS3ErrorFromOci(new OciNetworkError(Object.assign(new Error('x'), { code: 'ECONNREFUSED' }))).code).to.equal('ServiceUnavailable');
+    expect(toS3ErrorFromOci(new OciNetworkError(Object.assign(new Error('x'), { code: 'ECONNREFUSED' }))).code).to.equal(
+      'ServiceUnavailable',
+    );
   });
 });
 
@@ -132,33 +144,73 @@ describe('oci on the double: what only OCI does', function () {
   it('the double itself speaks OCI: the official SDK (oci-objectstorage) puts, lists, reads and copies on it', async () => {
     const os = require('oci-objectstorage') as typeof import('oci-objectstorage');
     const common = require('oci-common') as typeof import('oci-common');
-    const provider = new common.SimpleAuthenticationDetailsProvider(key.tenancy, key.user, key.fingerprint, key.privateKeyPem, null, common.Region.US_ASHBURN_1);
+    const provider = new common.SimpleAuthenticationDetailsProvider(
+      key.tenancy,
+      key.user,
+      key.fingerprint,
+      key.privateKeyPem,
+      null,
+      common.Region.US_ASHBURN_1,
+    );
     const client = new os.ObjectStorageClient({ authenticationDetailsProvider: provider });
     client.endpoint = d.endpoint;
     const once = { retryConfiguration: { terminationStrategy: new common.MaxAttemptsTerminationStrategy(1) } };
     const ns = (await client.getNamespace({ ...once })).value;
     expect(ns).to.equal(d.namespace);
-    await client.putObject({ namespaceName: ns, bucketName: bucket, objectName: 'sdk/a.txt', putObjectBody: 'from the sdk', contentLength: 12, opcMeta: { color: 'red' }, ...once });
+    await client.putObject({
+      namespaceName: ns,
+      bucketName: bucket,
+      objectName: 'sdk/a.txt',
+      putObjectBody: 'from the sdk',
+      contentLength: 12,
+      opcMeta: { color: 'red' },
+      ...once,
+    });
     const head = await client.headObject({ namespaceName: ns, bucketName: bucket, objectName: 'sdk/a.txt', ...once });
     expect(head.contentMd5).to.equal(crypto.createHash('md5').update('from the sdk').digest('base64'));
     expect(head.opcMeta).to.deep.equal({ 'opc-meta-color': 'red' });
     const list = await client.listObjects({ namespaceName: ns, bucketName: bucket, prefix: 'sdk/', fields: 'name,size,md5', ...once });
     expect(list.listObjects.objects.map((o) => [o.name, o.size])).to.deep.equal([['sdk/a.txt', 12]]);
-    const got = await client.getObject({ namespaceName: ns, bucketName: bucket, objectName: 'sdk/a.txt', range: new common.Range(5, 7, null), ...once });
+    const got = await client.getObject({
+      namespaceName: ns,
+      bucketName: bucket,
+      objectName: 'sdk/a.txt',
+      range: new common.Range(5, 7, null),
+      ...once,
+    });
     const chunks: Buffer[] = [];
     for await (const c of got.value as unknown as AsyncIterable<Buffer>) chunks.push(Buffer.from(c));
     expect(Buffer.concat(chunks).toString()).to.equal('the');
     const copy = await client.copyObject({
-      namespaceName: ns, bucketName: bucket,
-      copyObjectDetails: { sourceObjectName: 'sdk/a.txt', destinationRegion: 'us-ashburn-1', destinationNamespace: ns, destinationBucket: bucket, destinationObjectName: 'sdk/b.txt' },
+      namespaceName: ns,
+      bucketName: bucket,
+      copyObjectDetails: {
+        sourceObjectName: 'sdk/a.txt',
+        destinationRegion: 'us-ashburn-1',
+        destinationNamespace: ns,
+        destinationBucket: bucket,
+        destinationObjectName: 'sdk/b.txt',
+      },
       ...once,
     });
     expect(copy.opcWorkRequestId).to.match(/^ocid1\.objectstorageworkrequest/);
     // A request signed with another key is refused.
     const other = testApiKey();
-    const stranger = new os.ObjectStorageClient({ authenticationDetailsProvider: new common.SimpleAuthenticationDetailsProvider(key.tenancy, key.user, key.fingerprint, other.privateKeyPem, null, common.Region.US_ASHBURN_1) });
+    const stranger = new os.ObjectStorageClient({
+      authenticationDetailsProvider: new common.SimpleAuthenticationDetailsProvider(
+        key.tenancy,
+        key.user,
+        key.fingerprint,
+        other.privateKeyPem,
+        null,
+        common.Region.US_ASHBURN_1,
+      ),
+    });
     stranger.endpoint = d.endpoint;
-    const err = await stranger.getNamespace({ ...once }).then(() => undefined, (e: unknown) => e as { statusCode?: number; serviceCode?: string });
+    const err = await stranger.getNamespace({ ...once }).then(
+      () => undefined,
+      (e: unknown) => e as { statusCode?: number; serviceCode?: string },
+    );
     expect(err?.statusCode).to.equal(401);
     expect(err?.serviceCode).to.equal('NotAuthenticated');
   });
@@ -175,16 +227,32 @@ describe('oci on the double: what only OCI does', function () {
     const part = reqs.find((r) => r.method === 'PUT' && r.path.includes('/u/'))!;
     expect(part.signedHeaders).to.deep.equal(['x-date', '(request-target)', 'host']);
     const create = reqs.find((r) => r.method === 'POST' && r.path.endsWith('/u'))!;
-    expect(create.signedHeaders).to.include.members(['x-date', '(request-target)', 'host', 'content-type', 'content-length', 'x-content-sha256']);
-    for (const r of reqs) expect(r.headers.authorization).to.match(/^Signature version="1",keyId="ocid1\.tenancy\.oc1\.\.test\/ocid1\.user\.oc1\.\.test\/[0-9a-f:]+",algorithm="rsa-sha256"/);
+    expect(create.signedHeaders).to.include.members([
+      'x-date',
+      '(request-target)',
+      'host',
+      'content-type',
+      'content-length',
+      'x-content-sha256',
+    ]);
+    for (const r of reqs)
+      expect(r.headers.authorization).to.match(
+        /^Signature version="1",keyId="ocid1\.tenancy\.oc1\.\.test\/ocid1\.user\.oc1\.\.test\/[0-9a-f:]+",algorithm="rsa-sha256"/,
+      );
   });
 
   it('a wrong signing setup fails: an unknown key, or the right keyId signed with another key, is AccessDenied', async () => {
     const other = testApiKey('ocid1.tenancy.oc1..other', 'ocid1.user.oc1..other');
     const { SimpleAuthenticationDetailsProvider } = require('oci-common') as typeof import('oci-common');
-    const unknown = onDouble(d, { provider: new SimpleAuthenticationDetailsProvider(other.tenancy, other.user, other.fingerprint, other.privateKeyPem, null), namespace: d.namespace });
+    const unknown = onDouble(d, {
+      provider: new SimpleAuthenticationDetailsProvider(other.tenancy, other.user, other.fingerprint, other.privateKeyPem, null),
+      namespace: d.namespace,
+    });
     await expectS3Error(unknown.headObject(bucket, 'signed'), 'AccessDenied');
-    const forged = onDouble(d, { provider: new SimpleAuthenticationDetailsProvider(key.tenancy, key.user, key.fingerprint, other.privateKeyPem, null), namespace: d.namespace });
+    const forged = onDouble(d, {
+      provider: new SimpleAuthenticationDetailsProvider(key.tenancy, key.user, key.fingerprint, other.privateKeyPem, null),
+      namespace: d.namespace,
+    });
     await expectS3Error(forged.putObject(bucket, 'forged', body('x'), attrs(), { size: 1 }), 'AccessDenied');
     await expectS3Error(b.headObject(bucket, 'forged'), 'NoSuchKey');
   });
@@ -214,16 +282,30 @@ describe('oci on the double: what only OCI does', function () {
     const two = onDouble(d);
     const p1 = crypto.randomBytes(70_000);
     const p2 = crypto.randomBytes(1234);
-    const id = await one.multipart.createUpload(bucket, 'replicas.bin', attrs({ contentType: 'application/x-r', userMetadata: { by: 'one' }, tags: [{ key: 't', value: '1' }] }));
+    const id = await one.multipart.createUpload(
+      bucket,
+      'replicas.bin',
+      attrs({ contentType: 'application/x-r', userMetadata: { by: 'one' }, tags: [{ key: 't', value: '1' }] }),
+    );
     await one.multipart.uploadPart(bucket, 'replicas.bin', id, 1, body(p1), { size: p1.length });
     await two.multipart.uploadPart(bucket, 'replicas.bin', id, 2, body(p2), { size: p2.length });
-    expect((await two.multipart.listParts(bucket, 'replicas.bin', id, { maxParts: 10 })).parts.map((p) => p.etag)).to.deep.equal([md5(p1), md5(p2)]);
-    expect((await one.multipart.listUploads(bucket, { prefix: 'replicas', maxUploads: 10 })).uploads.map((u) => u.uploadId)).to.deep.equal([id]);
+    expect((await two.multipart.listParts(bucket, 'replicas.bin', id, { maxParts: 10 })).parts.map((p) => p.etag)).to.deep.equal([
+      md5(p1),
+      md5(p2),
+    ]);
+    expect((await one.multipart.listUploads(bucket, { prefix: 'replicas', maxUploads: 10 })).uploads.map((u) => u.uploadId)).to.deep.equal([
+      id,
+    ]);
     const etag = s3MultipartEtag([p1, p2]);
     const meta = await two.multipart.completeUpload(bucket, 'replicas.bin', id, [1, 2], etag);
     expect(meta.etag).to.equal(etag);
     const head = await one.headObject(bucket, 'replicas.bin');
-    expect([head.etag, head.contentType, head.userMetadata, head.tags]).to.deep.equal([etag, 'application/x-r', { by: 'one' }, [{ key: 't', value: '1' }]]);
+    expect([head.etag, head.contentType, head.userMetadata, head.tags]).to.deep.equal([
+      etag,
+      'application/x-r',
+      { by: 'one' },
+      [{ key: 't', value: '1' }],
+    ]);
     expect(d.peek(bucket, 'replicas.bin')!.multipartMd5).to.equal(`${Buffer.from(etag.slice(0, 32), 'hex').toString('base64')}-2`);
   });
 
@@ -288,7 +370,12 @@ describe('oci on the double: what only OCI does', function () {
   it('stores a body of unknown length larger than the buffer as a multipart upload', async () => {
     const small = onDouble(d, { bufferSize: 64 * 1024 });
     const data = crypto.randomBytes(200_000);
-    const meta = await small.putObject(bucket, 'unsized', Readable.from([data.subarray(0, 100_000), data.subarray(100_000)]), attrs({ userMetadata: { u: '1' } }));
+    const meta = await small.putObject(
+      bucket,
+      'unsized',
+      Readable.from([data.subarray(0, 100_000), data.subarray(100_000)]),
+      attrs({ userMetadata: { u: '1' } }),
+    );
     expect(meta.size).to.equal(data.length);
     expect(meta.etag).to.match(/-\d+$/);
     const got = await getObject(small, bucket, 'unsized');
@@ -317,7 +404,10 @@ describe('oci authentication providers against the double', function () {
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   function fromTable(credentials: string, env: NodeJS.ProcessEnv = {}): OciBackend {
-    const table = parseRoutingTable(`backends:\n  o:\n    type: oci\n    endpoint: ${d.endpoint}\n    namespace: ${d.namespace}\n    region: us-ashburn-1\n    credentials:\n${credentials}\n`, path.join(dir, 'table.yaml'));
+    const table = parseRoutingTable(
+      `backends:\n  o:\n    type: oci\n    endpoint: ${d.endpoint}\n    namespace: ${d.namespace}\n    region: us-ashburn-1\n    credentials:\n${credentials}\n`,
+      path.join(dir, 'table.yaml'),
+    );
     return createBackend(table.backends.o.spec, { name: 'o', env }) as OciBackend;
   }
 
@@ -333,15 +423,24 @@ describe('oci authentication providers against the double', function () {
 
   it('user principal: an API key given by env var or by file (secrets by reference only)', async () => {
     writeFileSync(path.join(dir, 'key.pem'), key.privateKeyPem);
-    const creds = (secret: string) => `      userPrincipal:\n        tenancy: ${key.tenancy}\n        user: ${key.user}\n        fingerprint: "${key.fingerprint}"\n        ${secret}\n`;
+    const creds = (secret: string) =>
+      `      userPrincipal:\n        tenancy: ${key.tenancy}\n        user: ${key.user}\n        fingerprint: "${key.fingerprint}"\n        ${secret}\n`;
     await works(fromTable(creds('privateKeyEnv: OCI_TEST_KEY'), { OCI_TEST_KEY: key.privateKeyPem }), 'env');
     await works(fromTable(creds('privateKeyFile: ./key.pem')), 'file');
-    expect(() => parseRoutingTable(`backends:\n  o:\n    type: oci\n    credentials:\n      userPrincipal:\n        tenancy: t\n        user: u\n        fingerprint: f\n        privateKey: "-----BEGIN"\n`, path.join(dir, 't.yaml'))).to.throw(/literal secret/);
+    expect(() =>
+      parseRoutingTable(
+        `backends:\n  o:\n    type: oci\n    credentials:\n      userPrincipal:\n        tenancy: t\n        user: u\n        fingerprint: f\n        privateKey: "-----BEGIN"\n`,
+        path.join(dir, 't.yaml'),
+      ),
+    ).to.throw(/literal secret/);
   });
 
   it('user principal from an OCI config file and profile', async () => {
     writeFileSync(path.join(dir, 'key.pem'), key.privateKeyPem);
-    writeFileSync(path.join(dir, 'config'), `[DEFAULT]\nuser=ocid1.user.oc1..nobody\nfingerprint=00\ntenancy=ocid1.tenancy.oc1..nobody\nregion=us-phoenix-1\nkey_file=${path.join(dir, 'key.pem')}\n\n[S3MUX]\nuser=${key.user}\nfingerprint=${key.fingerprint}\ntenancy=${key.tenancy}\nregion=us-ashburn-1\nkey_file=${path.join(dir, 'key.pem')}\n`);
+    writeFileSync(
+      path.join(dir, 'config'),
+      `[DEFAULT]\nuser=ocid1.user.oc1..nobody\nfingerprint=00\ntenancy=ocid1.tenancy.oc1..nobody\nregion=us-phoenix-1\nkey_file=${path.join(dir, 'key.pem')}\n\n[S3MUX]\nuser=${key.user}\nfingerprint=${key.fingerprint}\ntenancy=${key.tenancy}\nregion=us-ashburn-1\nkey_file=${path.join(dir, 'key.pem')}\n`,
+    );
     await works(fromTable(`      configFile: ./config\n      profile: S3MUX\n`), 'config');
     await expectS3Error(fromTable(`      configFile: ./config\n`).headBucket('x'), 'AccessDenied');
   });
@@ -351,7 +450,10 @@ describe('oci authentication providers against the double', function () {
     writeFileSync(path.join(dir, 'session.pem'), session.privateKey.export({ type: 'pkcs1', format: 'pem' }));
     const token = fakeJwt({ sub: key.user, tenant: key.tenancy, exp: Math.floor(Date.now() / 1000) + 3600 });
     writeFileSync(path.join(dir, 'token'), token);
-    writeFileSync(path.join(dir, 'session-config'), `[SESSION]\nfingerprint=${key.fingerprint}\ntenancy=${key.tenancy}\nregion=us-ashburn-1\nkey_file=${path.join(dir, 'session.pem')}\nsecurity_token_file=${path.join(dir, 'token')}\n`);
+    writeFileSync(
+      path.join(dir, 'session-config'),
+      `[SESSION]\nfingerprint=${key.fingerprint}\ntenancy=${key.tenancy}\nregion=us-ashburn-1\nkey_file=${path.join(dir, 'session.pem')}\nsecurity_token_file=${path.join(dir, 'token')}\n`,
+    );
     d.addKey(`ST$${token}`, session.publicKey);
     await works(fromTable(`      sessionToken:\n        configFile: ./session-config\n        profile: SESSION\n`), 'session');
   });
@@ -359,11 +461,18 @@ describe('oci authentication providers against the double', function () {
   it('resource principal: OCI_RESOURCE_PRINCIPAL_* (v2.2) give a session token and key', async () => {
     const rp = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
     writeFileSync(path.join(dir, 'rp.pem'), rp.privateKey.export({ type: 'pkcs1', format: 'pem' }));
-    const rpst = fakeJwt({ res_tenant: key.tenancy, res_compartment: 'ocid1.compartment.oc1..rp', exp: Math.floor(Date.now() / 1000) + 3600 });
+    const rpst = fakeJwt({
+      res_tenant: key.tenancy,
+      res_compartment: 'ocid1.compartment.oc1..rp',
+      exp: Math.floor(Date.now() / 1000) + 3600,
+    });
     d.addKey(`ST$${rpst}`, rp.publicKey);
     const saved = { ...process.env };
     Object.assign(process.env, {
-      OCI_RESOURCE_PRINCIPAL_VERSION: '2.2', OCI_RESOURCE_PRINCIPAL_RPST: rpst, OCI_RESOURCE_PRINCIPAL_PRIVATE_PEM: path.join(dir, 'rp.pem'), OCI_RESOURCE_PRINCIPAL_REGION: 'us-ashburn-1',
+      OCI_RESOURCE_PRINCIPAL_VERSION: '2.2',
+      OCI_RESOURCE_PRINCIPAL_RPST: rpst,
+      OCI_RESOURCE_PRINCIPAL_PRIVATE_PEM: path.join(dir, 'rp.pem'),
+      OCI_RESOURCE_PRINCIPAL_REGION: 'us-ashburn-1',
     });
     try {
       await works(fromTable(`      resourcePrincipal: true\n`), 'rp');
@@ -381,7 +490,10 @@ describe('oci instance principal against doubles of the metadata service and the
     const { startInstanceIdentityDouble } = await import('../helpers/oci-identity');
     const idp = await startInstanceIdentityDouble(d, key.tenancy);
     try {
-      const table = parseRoutingTable(`backends:\n  o:\n    type: oci\n    endpoint: ${d.endpoint}\n    namespace: ${d.namespace}\n    region: us-ashburn-1\n    credentials:\n      instancePrincipal:\n        metadataBaseUrl: ${idp.metadataBaseUrl}\n        federationEndpoint: ${idp.federationEndpoint}\n`, path.join(os.tmpdir(), 'ip.yaml'));
+      const table = parseRoutingTable(
+        `backends:\n  o:\n    type: oci\n    endpoint: ${d.endpoint}\n    namespace: ${d.namespace}\n    region: us-ashburn-1\n    credentials:\n      instancePrincipal:\n        metadataBaseUrl: ${idp.metadataBaseUrl}\n        federationEndpoint: ${idp.federationEndpoint}\n`,
+        path.join(os.tmpdir(), 'ip.yaml'),
+      );
       const be = createBackend(table.backends.o.spec, { name: 'o' }) as OciBackend;
       const bk = newBucketName('ip');
       await be.createBucket(bk);
@@ -408,7 +520,10 @@ describe('oci OKE workload identity against a double of the proxymux', function 
       writeFileSync(path.join(dir, 'ca.crt'), mux.caPem);
       writeFileSync(path.join(dir, 'token'), mux.serviceAccountToken);
       Object.assign(process.env, { KUBERNETES_SERVICE_HOST: mux.host, KUBERNETES_SERVICE_PORT_PROXYMUX: String(mux.port) });
-      const table = parseRoutingTable(`backends:\n  o:\n    type: oci\n    endpoint: ${d.endpoint}\n    namespace: ${d.namespace}\n    region: us-ashburn-1\n    credentials:\n      okeWorkloadIdentity:\n        tokenFile: ./token\n        caFile: ./ca.crt\n`, path.join(dir, 'oke.yaml'));
+      const table = parseRoutingTable(
+        `backends:\n  o:\n    type: oci\n    endpoint: ${d.endpoint}\n    namespace: ${d.namespace}\n    region: us-ashburn-1\n    credentials:\n      okeWorkloadIdentity:\n        tokenFile: ./token\n        caFile: ./ca.crt\n`,
+        path.join(dir, 'oke.yaml'),
+      );
       const be = createBackend(table.backends.o.spec, { name: 'o' }) as OciBackend;
       const bk = newBucketName('oke');
       await be.createBucket(bk);
@@ -463,8 +578,17 @@ describe('s3mux → OCI with @aws-sdk/client-s3, through each URI form', functio
     const table = validateRoutingTable({
       backends: {
         o: {
-          type: 'oci', endpoint: d.endpoint, region: 'us-ashburn-1',
-          credentials: { userPrincipal: { tenancy: key.tenancy, user: key.user, fingerprint: key.fingerprint, privateKeyFile: path.join(dir, 'key.pem') } },
+          type: 'oci',
+          endpoint: d.endpoint,
+          region: 'us-ashburn-1',
+          credentials: {
+            userPrincipal: {
+              tenancy: key.tenancy,
+              user: key.user,
+              fingerprint: key.fingerprint,
+              privateKeyFile: path.join(dir, 'key.pem'),
+            },
+          },
         },
       },
       routes: Object.fromEntries(forms.map(([name, target]) => [name, { target }])),
@@ -485,10 +609,12 @@ describe('s3mux → OCI with @aws-sdk/client-s3, through each URI form', functio
     }
   });
 
-  it('puts with metadata, gets, range-gets, lists, copies; ETags look like S3\'s', async () => {
+  it("puts with metadata, gets, range-gets, lists, copies; ETags look like S3's", async () => {
     const Bucket = 'at-region';
     const data = 'hello from s3mux to oci';
-    const put = await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'dir/hello.txt', Body: data, ContentType: 'text/plain', Metadata: { 'multi-word': 'yes' } }));
+    const put = await srv.s3.send(
+      new PutObjectCommand({ Bucket, Key: 'dir/hello.txt', Body: data, ContentType: 'text/plain', Metadata: { 'multi-word': 'yes' } }),
+    );
     expect(put.ETag).to.equal(`"${md5(data)}"`);
     const head = await srv.s3.send(new HeadObjectCommand({ Bucket, Key: 'dir/hello.txt' }));
     expect(head.Metadata).to.deep.equal({ 'multi-word': 'yes' });
@@ -500,13 +626,20 @@ describe('s3mux → OCI with @aws-sdk/client-s3, through each URI form', functio
     expect(copy.CopyObjectResult?.ETag).to.equal(`"${md5(data)}"`);
   });
 
-  it('uploads 12 MiB with @aws-sdk/lib-storage (3 parts, OCI multipart); the ETag is S3\'s', async () => {
+  it("uploads 12 MiB with @aws-sdk/lib-storage (3 parts, OCI multipart); the ETag is S3's", async () => {
     const data = crypto.randomBytes(12 * 1024 * 1024);
-    const up = new Upload({ client: srv.s3, params: { Bucket: 'plain', Key: 'big.bin', Body: Readable.from([data]) }, partSize: 5 * 1024 * 1024, queueSize: 2 });
+    const up = new Upload({
+      client: srv.s3,
+      params: { Bucket: 'plain', Key: 'big.bin', Body: Readable.from([data]) },
+      partSize: 5 * 1024 * 1024,
+      queueSize: 2,
+    });
     const r = await up.done();
     const parts = [data.subarray(0, 5 << 20), data.subarray(5 << 20, 10 << 20), data.subarray(10 << 20)];
     expect(r.ETag).to.equal(`"${s3MultipartEtag(parts)}"`);
-    const whole = Buffer.from(await (await srv.s3.send(new GetObjectCommand({ Bucket: 'plain', Key: 'big.bin' }))).Body!.transformToByteArray());
+    const whole = Buffer.from(
+      await (await srv.s3.send(new GetObjectCommand({ Bucket: 'plain', Key: 'big.bin' }))).Body!.transformToByteArray(),
+    );
     expect(md5(whole)).to.equal(md5(data));
     expect(d.peek(real, 'three/big.bin')!.multipartMd5).to.match(/-3$/);
   });

@@ -12,7 +12,12 @@ import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { expect } from 'chai';
 import {
-  CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand,
+  CreateBucketCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { S3Error } from '../../src/errors';
@@ -54,7 +59,9 @@ const S3RVER_LACKS = {
   // against max-keys, and cuts a multi-character delimiter to its first character
   sortedPaging: true,
   key: (key: string): boolean =>
-    key.split('/').some((seg, i, all) => seg === '.' || seg === '..' || (seg === '' && i < all.length - 1) || Buffer.byteLength(seg) > 200) ||
+    key
+      .split('/')
+      .some((seg, i, all) => seg === '.' || seg === '..' || (seg === '' && i < all.length - 1) || Buffer.byteLength(seg) > 200) ||
     /[\uE000-\uFFFF]/.test(key),
   // multipart (MULTIPART_GAPS_S3RVER): no AbortMultipartUpload (405), ListMultipartUploads
   // (501), ListParts; UploadPart accepts any upload id (and Complete assembles under the key
@@ -72,7 +79,10 @@ const S3RVER_LACKS = {
 
 function s3rverBackend(s3rver: RunningS3rver, opts: Partial<S3BackendOptions> = {}): S3Backend {
   return new S3Backend({
-    name: 's3rver', endpoint: s3rver.endpoint, region: 'us-east-1', forcePathStyle: true,
+    name: 's3rver',
+    endpoint: s3rver.endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
     credentials: { accessKeyId: S3RVER_ACCESS_KEY, secretAccessKey: S3RVER_SECRET_KEY },
     // s3rver ignores If-Match / If-None-Match on writes
     conditionalWrites: 'check',
@@ -82,7 +92,10 @@ function s3rverBackend(s3rver: RunningS3rver, opts: Partial<S3BackendOptions> = 
 
 function s3muxBackend(server: TestServer, opts: Partial<S3BackendOptions> = {}): S3Backend {
   return new S3Backend({
-    name: 's3mux', endpoint: server.url, region: 'us-east-1', forcePathStyle: true,
+    name: 's3mux',
+    endpoint: server.url,
+    region: 'us-east-1',
+    forcePathStyle: true,
     credentials: { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY },
     ...opts,
   });
@@ -90,15 +103,23 @@ function s3muxBackend(server: TestServer, opts: Partial<S3BackendOptions> = {}):
 
 // ------------------------------------------------------------------ conformance
 
-describeBackendConformance('s3 on s3rver', async () => {
-  const s3rver = await startS3rver();
-  return { backend: s3rverBackend(s3rver), cleanup: () => s3rver.stop() };
-}, { listingMatrix: 'small', lacks: S3RVER_LACKS });
+describeBackendConformance(
+  's3 on s3rver',
+  async () => {
+    const s3rver = await startS3rver();
+    return { backend: s3rverBackend(s3rver), cleanup: () => s3rver.stop() };
+  },
+  { listingMatrix: 'small', lacks: S3RVER_LACKS },
+);
 
-describeBackendConformance('s3 on s3mux (fs)', async () => {
-  const server = await startTestServer();
-  return { backend: s3muxBackend(server), cleanup: () => server.stop() };
-}, { listingMatrix: 'small', minPartSize: S3_MIN_PART_SIZE, lacks: { givenEtag: true, ...S3_STORE_LACKS } });
+describeBackendConformance(
+  's3 on s3mux (fs)',
+  async () => {
+    const server = await startTestServer();
+    return { backend: s3muxBackend(server), cleanup: () => server.stop() };
+  },
+  { listingMatrix: 'small', minPartSize: S3_MIN_PART_SIZE, lacks: { givenEtag: true, ...S3_STORE_LACKS } },
+);
 
 // ------------------------------------------------------------------ native multipart
 
@@ -115,7 +136,12 @@ interface MultipartGaps {
 
 /** s3rver: no AbortMultipartUpload (405), ListMultipartUploads (501), ListParts, UploadPartCopy. */
 const MULTIPART_GAPS_S3RVER: MultipartGaps = {
-  abort: true, listUploads: true, listParts: true, uploadPartCopy: true, multipartEtag: true, uploadIdCheck: true,
+  abort: true,
+  listUploads: true,
+  listParts: true,
+  uploadPartCopy: true,
+  multipartEtag: true,
+  uploadIdCheck: true,
 };
 
 /**
@@ -216,7 +242,7 @@ function describeMultipart(
       await b.multipart.abortUpload(bucket, 'mp/parts', id);
     });
 
-    it('is continued and completed by another instance (another replica): the state is the store\'s', async function () {
+    it("is continued and completed by another instance (another replica): the state is the store's", async function () {
       if (gaps.listParts) this.skip(); // completing without this process's memory needs ListParts
       const id = await b.multipart.createUpload(bucket, 'mp/replica', { userMetadata: {} });
       await b.multipart.uploadPart(bucket, 'mp/replica', id, 1, body(part1), { size: part1.length });
@@ -253,10 +279,13 @@ function describeMultipart(
       const bk = `${bucket}-up`;
       await b.createBucket(bk);
       const ids: Record<string, string> = {};
-      for (const k of ['u/a', 'u/b', 'u/b', 'u/sub/c', 'v', 'sp ace+é']) ids[`${k}#${Object.keys(ids).length}`] = await b.multipart.createUpload(bk, k, { userMetadata: {} });
+      for (const k of ['u/a', 'u/b', 'u/b', 'u/sub/c', 'v', 'sp ace+é'])
+        ids[`${k}#${Object.keys(ids).length}`] = await b.multipart.createUpload(bk, k, { userMetadata: {} });
       const all = await b.multipart.listUploads(bk, { prefix: '', maxUploads: 1000 });
       expect(all.uploads.map((u) => u.key)).to.deep.equal(['sp ace+é', 'u/a', 'u/b', 'u/b', 'u/sub/c', 'v']);
-      expect(all.uploads.every((u) => u.initiated instanceof Date && Math.abs(u.initiated.getTime() - Date.now()) < 600_000)).to.equal(true);
+      expect(all.uploads.every((u) => u.initiated instanceof Date && Math.abs(u.initiated.getTime() - Date.now()) < 600_000)).to.equal(
+        true,
+      );
       const grouped = await b.multipart.listUploads(bk, { prefix: 'u/', delimiter: '/', maxUploads: 1000 });
       expect(grouped.uploads.map((u) => u.key)).to.deep.equal(['u/a', 'u/b', 'u/b']);
       expect(grouped.commonPrefixes).to.deep.equal(['u/sub/']);
@@ -287,8 +316,14 @@ function describeMultipart(
     it('stores no part whose body fails, even at its very end', async () => {
       const id = await b.multipart.createUpload(bucket, 'mp/badpart', { userMetadata: {} });
       const data = pattern(300_000, 5);
-      await expectS3Error(b.multipart.uploadPart(bucket, 'mp/badpart', id, 1, lateFailure(data.subarray(0, 1000)), { size: 1000 }), 'BadDigest');
-      await expectS3Error(b.multipart.uploadPart(bucket, 'mp/badpart', id, 2, failingBody(data, 1000), { size: data.length }), 'IncompleteBody');
+      await expectS3Error(
+        b.multipart.uploadPart(bucket, 'mp/badpart', id, 1, lateFailure(data.subarray(0, 1000)), { size: 1000 }),
+        'BadDigest',
+      );
+      await expectS3Error(
+        b.multipart.uploadPart(bucket, 'mp/badpart', id, 2, failingBody(data, 1000), { size: data.length }),
+        'IncompleteBody',
+      );
       if (!gaps.listParts) expect((await b.multipart.listParts(bucket, 'mp/badpart', id, { maxParts: 10 })).parts).to.deep.equal([]);
       if (!gaps.abort) await b.multipart.abortUpload(bucket, 'mp/badpart', id);
     });
@@ -304,8 +339,13 @@ function describeMultipart(
       await b.putObject(bucket, 'mp/cond', body('exists'), { userMetadata: {} }, { size: 6 });
       const id = await b.multipart.createUpload(bucket, 'mp/cond', { userMetadata: {} });
       await b.multipart.uploadPart(bucket, 'mp/cond', id, 1, body('new'), { size: 3 });
-      await expectS3Error(b.multipart.completeUpload(bucket, 'mp/cond', id, [1], 'x-1', { conditions: { ifNoneMatch: '*' } }), 'PreconditionFailed');
-      const meta = await b.multipart.completeUpload(bucket, 'mp/cond', id, [1], multipartEtag([Buffer.from('new')]), { conditions: { ifMatch: md5('exists') } });
+      await expectS3Error(
+        b.multipart.completeUpload(bucket, 'mp/cond', id, [1], 'x-1', { conditions: { ifNoneMatch: '*' } }),
+        'PreconditionFailed',
+      );
+      const meta = await b.multipart.completeUpload(bucket, 'mp/cond', id, [1], multipartEtag([Buffer.from('new')]), {
+        conditions: { ifMatch: md5('exists') },
+      });
       expect((await getObject(b, bucket, 'mp/cond')).data.toString()).to.equal('new');
       expect(meta.size).to.equal(3);
     });
@@ -313,15 +353,22 @@ function describeMultipart(
     it('puts a body of unknown length above the buffer as a multipart upload', async () => {
       const small = make({ unknownSizePartBytes: 5 * MiB });
       const data = pattern(11 * MiB + 5, 9);
-      const meta = await small.putObject(bucket, 'mp/unknown', body(data, 256 * 1024), { contentType: 'text/x-unknown', userMetadata: { k: 'v' } });
+      const meta = await small.putObject(bucket, 'mp/unknown', body(data, 256 * 1024), {
+        contentType: 'text/x-unknown',
+        userMetadata: { k: 'v' },
+      });
       expect(meta.size).to.equal(data.length);
-      if (!gaps.multipartEtag) expect(meta.etag).to.equal(multipartEtag([data.subarray(0, 5 * MiB), data.subarray(5 * MiB, 10 * MiB), data.subarray(10 * MiB)]));
+      if (!gaps.multipartEtag)
+        expect(meta.etag).to.equal(multipartEtag([data.subarray(0, 5 * MiB), data.subarray(5 * MiB, 10 * MiB), data.subarray(10 * MiB)]));
       const got = await getObject(small, bucket, 'mp/unknown');
       expect(md5(got.data)).to.equal(md5(data));
       expect(got.meta.contentType).to.equal('text/x-unknown');
       expect(got.meta.userMetadata).to.deep.equal({ k: 'v' });
       // a body that fails in its second part leaves no object (and, where abort exists, no upload)
-      await expectS3Error(small.putObject(bucket, 'mp/unknown-failing', failingBody(data, 7 * MiB), { userMetadata: {} }), 'IncompleteBody');
+      await expectS3Error(
+        small.putObject(bucket, 'mp/unknown-failing', failingBody(data, 7 * MiB), { userMetadata: {} }),
+        'IncompleteBody',
+      );
       await expectS3Error(small.headObject(bucket, 'mp/unknown-failing'), 'NoSuchKey');
       if (!gaps.listUploads) {
         const left = await small.multipart.listUploads(bucket, { prefix: 'mp/unknown', maxUploads: 100 });
@@ -337,7 +384,10 @@ function describeMultipart(
       if (!gaps.multipartEtag) expect(meta.etag).to.match(/-3$/);
       expect(md5((await getObject(large, bucket, 'mp/large')).data)).to.equal(md5(data));
       // a body shorter than announced fails and leaves nothing
-      await expectS3Error(large.putObject(bucket, 'mp/large-short', body(data.subarray(0, 7 * MiB)), { userMetadata: {} }, { size: data.length }), 'IncompleteBody');
+      await expectS3Error(
+        large.putObject(bucket, 'mp/large-short', body(data.subarray(0, 7 * MiB)), { userMetadata: {} }, { size: data.length }),
+        'IncompleteBody',
+      );
       await expectS3Error(large.headObject(bucket, 'mp/large-short'), 'NoSuchKey');
     });
 
@@ -356,15 +406,23 @@ function describeMultipart(
   });
 }
 
-describeMultipart('s3rver', async () => {
-  const s3rver = await startS3rver();
-  return { make: (opts) => s3rverBackend(s3rver, opts), stop: () => s3rver.stop() };
-}, MULTIPART_GAPS_S3RVER);
+describeMultipart(
+  's3rver',
+  async () => {
+    const s3rver = await startS3rver();
+    return { make: (opts) => s3rverBackend(s3rver, opts), stop: () => s3rver.stop() };
+  },
+  MULTIPART_GAPS_S3RVER,
+);
 
-describeMultipart('s3mux (fs)', async () => {
-  const server = await startTestServer();
-  return { make: (opts) => s3muxBackend(server, opts), stop: () => server.stop() };
-}, {});
+describeMultipart(
+  's3mux (fs)',
+  async () => {
+    const server = await startTestServer();
+    return { make: (opts) => s3muxBackend(server, opts), stop: () => server.stop() };
+  },
+  {},
+);
 
 // ------------------------------------------------------------------ through a routed s3mux
 
@@ -383,7 +441,10 @@ describe('S3 backend behind s3mux: a routed bucket driven by the AWS SDK', funct
     const table = validateRoutingTable({
       backends: {
         up: {
-          type: 's3', endpoint: upstream.url, region: 'us-east-1', forcePathStyle: true,
+          type: 's3',
+          endpoint: upstream.url,
+          region: 'us-east-1',
+          forcePathStyle: true,
           credentials: { accessKeyIdEnv: 'S3MUX_TEST_UP_KEY', secretAccessKeyEnv: 'S3MUX_TEST_UP_SECRET' },
         },
       },
@@ -404,10 +465,15 @@ describe('S3 backend behind s3mux: a routed bucket driven by the AWS SDK', funct
   }
 
   it('puts, gets, lists and deletes; the objects land under the prefix upstream', async () => {
-    const put = await front.s3.send(new PutObjectCommand({
-      Bucket: 'remote', Key: 'docs/hello world+1.txt', Body: 'hello through two s3muxes',
-      ContentType: 'text/plain', Metadata: { color: 'blue' },
-    }));
+    const put = await front.s3.send(
+      new PutObjectCommand({
+        Bucket: 'remote',
+        Key: 'docs/hello world+1.txt',
+        Body: 'hello through two s3muxes',
+        ContentType: 'text/plain',
+        Metadata: { color: 'blue' },
+      }),
+    );
     expect(put.ETag).to.equal(`"${md5('hello through two s3muxes')}"`);
     await front.s3.send(new PutObjectCommand({ Bucket: 'remote', Key: 'docs/sub/b.txt', Body: 'b' }));
     await front.s3.send(new PutObjectCommand({ Bucket: 'remote', Key: 'top.txt', Body: 'top' }));
@@ -441,7 +507,12 @@ describe('S3 backend behind s3mux: a routed bucket driven by the AWS SDK', funct
 
   it('uploads 12 MiB with lib-storage (native multipart on the upstream)', async () => {
     const data = pattern(12 * MiB, 12);
-    const up = new Upload({ client: front.s3, params: { Bucket: 'remote', Key: 'big/blob.bin', Body: Readable.from([data]) }, partSize: 5 * MiB, queueSize: 2 });
+    const up = new Upload({
+      client: front.s3,
+      params: { Bucket: 'remote', Key: 'big/blob.bin', Body: Readable.from([data]) },
+      partSize: 5 * MiB,
+      queueSize: 2,
+    });
     const res = await up.done();
     const expected = multipartEtag([data.subarray(0, 5 * MiB), data.subarray(5 * MiB, 10 * MiB), data.subarray(10 * MiB)]);
     expect(res.ETag).to.equal(`"${expected}"`);
@@ -474,23 +545,28 @@ async function fakeStore(answer: (n: number, req: http.IncomingMessage, res: htt
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     requests,
-    close: () => new Promise((r) => {
-      server.closeAllConnections();
-      server.close(() => r());
-    }),
+    close: () =>
+      new Promise((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }
 
 function slowDown(res: http.ServerResponse, withBody = true): void {
-  const xml = '<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>';
+  const xml =
+    '<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>';
   res.writeHead(503, withBody ? { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(xml) } : {});
   res.end(withBody ? xml : undefined);
 }
 
 function okObject(res: http.ServerResponse, method: string, data: string): void {
   res.writeHead(200, {
-    etag: `"${md5(data)}"`, 'content-length': Buffer.byteLength(data), 'content-type': 'text/plain',
-    'last-modified': new Date(0).toUTCString(), 'x-amz-meta-a': 'b',
+    etag: `"${md5(data)}"`,
+    'content-length': Buffer.byteLength(data),
+    'content-type': 'text/plain',
+    'last-modified': new Date(0).toUTCString(),
+    'x-amz-meta-a': 'b',
   });
   res.end(method === 'HEAD' ? undefined : data);
 }
@@ -501,8 +577,12 @@ describe('S3 backend retries', function () {
   const backends: S3Backend[] = [];
   const backendFor = (store: FakeStore, opts: Partial<S3BackendOptions> = {}): S3Backend => {
     const b = new S3Backend({
-      name: 'fake', endpoint: store.url, forcePathStyle: true, credentials: { accessKeyId: 'AK', secretAccessKey: 'SK' },
-      retry: { maxAttempts: 4, baseDelayMs: 20, maxDelayMs: 200 }, ...opts,
+      name: 'fake',
+      endpoint: store.url,
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'AK', secretAccessKey: 'SK' },
+      retry: { maxAttempts: 4, baseDelayMs: 20, maxDelayMs: 200 },
+      ...opts,
     });
     backends.push(b);
     return b;
@@ -513,7 +593,9 @@ describe('S3 backend retries', function () {
   });
 
   it('retries 503 SlowDown with backoff and succeeds (GET, and HEAD without an error body)', async () => {
-    const store = await fakeStore((n, req, res) => (n <= 2 ? slowDown(res, req.method !== 'HEAD') : okObject(res, req.method ?? 'GET', 'hello')));
+    const store = await fakeStore((n, req, res) =>
+      n <= 2 ? slowDown(res, req.method !== 'HEAD') : okObject(res, req.method ?? 'GET', 'hello'),
+    );
     stores.push(store);
     const b = backendFor(store);
     const got = await getObject(b, 'bucket', 'some/key');
@@ -570,7 +652,8 @@ describe('S3 backend retries', function () {
 
   it('retries an error inside a 200 answer (CopyObject), and maps a final one', async () => {
     const copyError = (code: string) => `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>m</Message></Error>`;
-    const copied = '<?xml version="1.0" encoding="UTF-8"?><CopyObjectResult><LastModified>2026-01-02T03:04:05.000Z</LastModified><ETag>&quot;abc&quot;</ETag></CopyObjectResult>';
+    const copied =
+      '<?xml version="1.0" encoding="UTF-8"?><CopyObjectResult><LastModified>2026-01-02T03:04:05.000Z</LastModified><ETag>&quot;abc&quot;</ETag></CopyObjectResult>';
     let copies = 0;
     const store = await fakeStore((_n, req, res) => {
       if (req.method === 'HEAD') return okObject(res, 'HEAD', 'source');
@@ -603,10 +686,17 @@ describe('S3 backend retries', function () {
           res.end();
         });
       });
-      srv.listen(0, '127.0.0.1', () => resolve({
-        url: `http://127.0.0.1:${(srv.address() as AddressInfo).port}`, requests,
-        close: () => new Promise((r) => { srv.closeAllConnections(); srv.close(() => r()); }),
-      }));
+      srv.listen(0, '127.0.0.1', () =>
+        resolve({
+          url: `http://127.0.0.1:${(srv.address() as AddressInfo).port}`,
+          requests,
+          close: () =>
+            new Promise((r) => {
+              srv.closeAllConnections();
+              srv.close(() => r());
+            }),
+        }),
+      );
     });
     stores.push(recording);
     await backendFor(recording, { region: 'eu-west-3' }).createBucket('in-paris');
@@ -616,7 +706,7 @@ describe('S3 backend retries', function () {
     expect(bodies[3]).to.equal('');
   });
 
-  it('maps the store\'s errors through one table', () => {
+  it("maps the store's errors through one table", () => {
     const e = (status: number, code?: string) => storeError({ status, code, backend: 'b', notFound: 'NoSuchKey' }).code;
     expect(e(404, 'NoSuchBucket')).to.equal('NoSuchBucket');
     expect(e(404)).to.equal('NoSuchKey');
@@ -638,7 +728,7 @@ describe('S3 backend retries', function () {
 
 describe('S3 backend pieces', () => {
   it('encodes each key segment exactly once, keeping the slashes', () => {
-    expect(encodeKey('a b/c+d/%2F/é/~!*()\'')).to.equal('a%20b/c%2Bd/%252F/%C3%A9/~%21%2A%28%29%27');
+    expect(encodeKey("a b/c+d/%2F/é/~!*()'")).to.equal('a%20b/c%2Bd/%252F/%C3%A9/~%21%2A%28%29%27');
     expect(encodeKey('//lead/')).to.equal('//lead/');
   });
 
@@ -646,17 +736,29 @@ describe('S3 backend pieces', () => {
     const at = (endpoint: string, forcePathStyle: boolean, bucket?: string, key?: string) =>
       new S3Backend({ endpoint, forcePathStyle, credentials: { accessKeyId: 'a', secretAccessKey: 'b' } }).http.addressOf(bucket, key);
     expect(at('https://s3.eu-west-1.amazonaws.com', false, 'photos', 'a b/c')).to.deep.equal({
-      origin: 'https://photos.s3.eu-west-1.amazonaws.com', host: 'photos.s3.eu-west-1.amazonaws.com', path: '/a%20b/c',
+      origin: 'https://photos.s3.eu-west-1.amazonaws.com',
+      host: 'photos.s3.eu-west-1.amazonaws.com',
+      path: '/a%20b/c',
     });
     expect(at('https://s3.eu-west-1.amazonaws.com', false, 'photos')).to.deep.include({ path: '/' });
     // dots break the wildcard certificate: path-style over https
     expect(at('https://s3.eu-west-1.amazonaws.com', false, 'my.photos', 'k')).to.deep.equal({
-      origin: 'https://s3.eu-west-1.amazonaws.com', host: 's3.eu-west-1.amazonaws.com', path: '/my.photos/k',
+      origin: 'https://s3.eu-west-1.amazonaws.com',
+      host: 's3.eu-west-1.amazonaws.com',
+      path: '/my.photos/k',
     });
-    expect(at('http://minio.local:9000', true, 'photos', 'k')).to.deep.equal({ origin: 'http://minio.local:9000', host: 'minio.local:9000', path: '/photos/k' });
+    expect(at('http://minio.local:9000', true, 'photos', 'k')).to.deep.equal({
+      origin: 'http://minio.local:9000',
+      host: 'minio.local:9000',
+      path: '/photos/k',
+    });
     expect(at('http://127.0.0.1:9000', false, 'photos', 'k')).to.deep.include({ path: '/photos/k' });
     expect(at('http://gateway.local/s3/', true, 'photos', 'k')).to.deep.include({ path: '/s3/photos/k' });
-    expect(at('https://s3.eu-west-1.amazonaws.com', false)).to.deep.equal({ origin: 'https://s3.eu-west-1.amazonaws.com', host: 's3.eu-west-1.amazonaws.com', path: '/' });
+    expect(at('https://s3.eu-west-1.amazonaws.com', false)).to.deep.equal({
+      origin: 'https://s3.eu-west-1.amazonaws.com',
+      host: 's3.eu-west-1.amazonaws.com',
+      path: '/',
+    });
   });
 
   it('copies server-side from and to awkward keys (the copy source is encoded once)', async () => {
@@ -664,7 +766,7 @@ describe('S3 backend pieces', () => {
     const b = s3muxBackend(server);
     try {
       await b.createBucket('copies');
-      const src = "src key+%2F/é!*()~'\"&<>";
+      const src = 'src key+%2F/é!*()~\'"&<>';
       await b.putObject('copies', src, body('copied'), { userMetadata: { m: '1' } }, { size: 6 });
       for (const dst of ['dst key+', '%41/é', src]) {
         const meta = await b.copyObject('copies', src, 'copies', dst, dst === src ? { userMetadata: { m: '2' } } : undefined);
@@ -682,10 +784,14 @@ describe('S3 backend pieces', () => {
   it('caches credentials and refreshes them within five minutes of expiry', async () => {
     let now = 1_000_000;
     let calls = 0;
-    const cache = new CachedCredentials(async () => {
-      calls++;
-      return { accessKeyId: `AK${calls}`, secretAccessKey: 'S', expiration: new Date(now + 10 * 60_000) };
-    }, 'test', () => now);
+    const cache = new CachedCredentials(
+      async () => {
+        calls++;
+        return { accessKeyId: `AK${calls}`, secretAccessKey: 'S', expiration: new Date(now + 10 * 60_000) };
+      },
+      'test',
+      () => now,
+    );
     expect((await cache.get()).accessKeyId).to.equal('AK1');
     const [a, b2] = await Promise.all([cache.get(), cache.get()]);
     expect([a.accessKeyId, b2.accessKeyId, calls]).to.deep.equal(['AK1', 'AK1', 1]);
@@ -699,10 +805,14 @@ describe('S3 backend pieces', () => {
   it('keeps using unexpired credentials when a refresh fails, and fails once they expire', async () => {
     let now = 0;
     let fail = false;
-    const cache = new CachedCredentials(async () => {
-      if (fail) throw new Error('IMDS unreachable');
-      return { accessKeyId: 'AK', secretAccessKey: 'S', expiration: new Date(now + 6 * 60_000) };
-    }, 'test', () => now);
+    const cache = new CachedCredentials(
+      async () => {
+        if (fail) throw new Error('IMDS unreachable');
+        return { accessKeyId: 'AK', secretAccessKey: 'S', expiration: new Date(now + 6 * 60_000) };
+      },
+      'test',
+      () => now,
+    );
     await cache.get();
     fail = true;
     now += 2 * 60_000;
@@ -717,11 +827,25 @@ describe('S3 backend pieces', () => {
     const server = await startTestServer();
     try {
       const table = validateRoutingTable({
-        backends: { up: { type: 's3', endpoint: server.url, forcePathStyle: true, credentials: { accessKeyIdEnv: 'T_AK', secretAccessKeyFile: '/nonexistent/secret' } } },
+        backends: {
+          up: {
+            type: 's3',
+            endpoint: server.url,
+            forcePathStyle: true,
+            credentials: { accessKeyIdEnv: 'T_AK', secretAccessKeyFile: '/nonexistent/secret' },
+          },
+        },
       });
       expect(() => Router.fromTable(table, { env: { T_AK: 'x' } })).to.throw(/cannot read \/nonexistent\/secret/);
       const good = validateRoutingTable({
-        backends: { up: { type: 's3', endpoint: server.url, forcePathStyle: true, credentials: { accessKeyIdEnv: 'T_AK', secretAccessKeyEnv: 'T_SK' } } },
+        backends: {
+          up: {
+            type: 's3',
+            endpoint: server.url,
+            forcePathStyle: true,
+            credentials: { accessKeyIdEnv: 'T_AK', secretAccessKeyEnv: 'T_SK' },
+          },
+        },
       });
       const router = Router.fromTable(good, { env: { T_AK: ACCESS_KEY, T_SK: SECRET_KEY } });
       try {

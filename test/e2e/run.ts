@@ -51,7 +51,16 @@ interface Options {
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { report: false, reportOnly: false, protos: ['http', 'https'], jobs: 2, deadlineSec: 720, cmdTimeoutSec: 120, keep: false, verbose: false };
+  const o: Options = {
+    report: false,
+    reportOnly: false,
+    protos: ['http', 'https'],
+    jobs: 2,
+    deadlineSec: 720,
+    cmdTimeoutSec: 120,
+    keep: false,
+    verbose: false,
+  };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split(/=(.*)/s, 2);
     const value = () => {
@@ -59,24 +68,48 @@ function parseArgs(argv: string[]): Options {
       if (v === undefined) throw new Error(`option '${flag}' needs a value`);
       return v;
     };
-    const list = () => value().split(',').map((s) => s.trim()).filter(Boolean);
+    const list = () =>
+      value()
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
     switch (flag) {
-      case '--report': o.report = true; break;
-      case '--report-only': o.reportOnly = true; break;
-      case '--only': o.only = list(); break;
-      case '--backend': case '--backends': o.backends = list(); break;
+      case '--report':
+        o.report = true;
+        break;
+      case '--report-only':
+        o.reportOnly = true;
+        break;
+      case '--only':
+        o.only = list();
+        break;
+      case '--backend':
+      case '--backends':
+        o.backends = list();
+        break;
       case '--proto': {
         const p = value();
         if (p !== 'http' && p !== 'https') throw new Error(`--proto expects http or https, got '${p}'`);
         o.protos = [p];
         break;
       }
-      case '--jobs': o.jobs = Math.max(1, Number(value()) || 1); break;
-      case '--deadline': o.deadlineSec = Math.max(30, Number(value()) || 720); break;
-      case '--cmd-timeout': o.cmdTimeoutSec = Math.max(5, Number(value()) || 120); break;
-      case '--keep': o.keep = true; break;
-      case '--verbose': o.verbose = true; break;
-      default: throw new Error(`unknown option '${argv[i]}'`);
+      case '--jobs':
+        o.jobs = Math.max(1, Number(value()) || 1);
+        break;
+      case '--deadline':
+        o.deadlineSec = Math.max(30, Number(value()) || 720);
+        break;
+      case '--cmd-timeout':
+        o.cmdTimeoutSec = Math.max(5, Number(value()) || 120);
+        break;
+      case '--keep':
+        o.keep = true;
+        break;
+      case '--verbose':
+        o.verbose = true;
+        break;
+      default:
+        throw new Error(`unknown option '${argv[i]}'`);
     }
   }
   return o;
@@ -96,14 +129,19 @@ class TargetRun {
   /** Set once the store has started. */
   running?: RunningStore;
 
-  constructor(readonly target: BackendTarget, tmp: string) {
+  constructor(
+    readonly target: BackendTarget,
+    tmp: string,
+  ) {
     this.dir = path.join(tmp, target.name);
   }
 
   /** First scenario start and last scenario end (Date.now()), and the scenarios' total time, in ms. */
   span?: { from: number; to: number; busy: number };
 
-  expect(): void { this.pending++; }
+  expect(): void {
+    this.pending++;
+  }
 
   ran(started: number): void {
     const now = Date.now();
@@ -119,7 +157,12 @@ class TargetRun {
         dir: this.dir,
         track: (child) => {
           if (child instanceof ServerProcess) LIVE.killers.add(child);
-          else LIVE.killers.add({ kill: () => { (child as ChildProcess).kill('SIGKILL'); } });
+          else
+            LIVE.killers.add({
+              kill: () => {
+                (child as ChildProcess).kill('SIGKILL');
+              },
+            });
         },
       });
       this.running = store;
@@ -144,13 +187,22 @@ class Group {
   readonly dir: string;
   startFailureShown = false;
 
-  constructor(readonly run: TargetRun, readonly proto: Proto, readonly ctx: RunContext) {
+  constructor(
+    readonly run: TargetRun,
+    readonly proto: Proto,
+    readonly ctx: RunContext,
+  ) {
     this.dir = path.join(ctx.tmp, `${run.target.name}-${proto}`);
   }
 
-  get label(): string { return `${this.run.target.name}, ${this.proto}`; }
+  get label(): string {
+    return `${this.run.target.name}, ${this.proto}`;
+  }
 
-  expect(): void { this.pending++; this.run.expect(); }
+  expect(): void {
+    this.pending++;
+    this.run.expect();
+  }
 
   /** The running server (started on first use). Rejects when the store or s3mux cannot start. */
   acquire(): Promise<ServerProcess> {
@@ -162,7 +214,10 @@ class Group {
       if (store.table) {
         configFile = path.join(this.dir, 'routing.json');
         mkdirSync(this.dir, { recursive: true });
-        writeFileSync(configFile, JSON.stringify({ $comment: `e2e: ${this.run.target.name}: ${this.run.target.store}`, ...store.table }, null, 2));
+        writeFileSync(
+          configFile,
+          JSON.stringify({ $comment: `e2e: ${this.run.target.name}: ${this.run.target.store}`, ...store.table }, null, 2),
+        );
       }
       const server = new ServerProcess({
         proto: this.proto,
@@ -191,7 +246,11 @@ class Group {
   strayData(): string | undefined {
     if (!this.run.running?.table || !this.server) return undefined;
     let names: string[] = [];
-    try { names = readdirSync(this.server.opts.dataDir); } catch { return undefined; }
+    try {
+      names = readdirSync(this.server.opts.dataDir);
+    } catch {
+      return undefined;
+    }
     return names.length ? names.slice(0, 3).join(', ') : undefined;
   }
 
@@ -203,7 +262,9 @@ class Group {
       console.log(`     (s3mux ${this.label} had exited: code ${server.exited?.code}, signal ${server.exited?.signal}; restarting it)`);
       await server.stop();
       await server.start();
-    })().finally(() => { this.restarting = undefined; });
+    })().finally(() => {
+      this.restarting = undefined;
+    });
     return this.restarting;
   }
 
@@ -224,7 +285,8 @@ interface RunContext {
   opts: Options;
 }
 
-const SCRUB = /^(AWS_|S3_|RCLONE_|MC_|MINIO_|S3MUX_|BOTO_|E2E_|NODE_EXTRA_CA_CERTS$|CURL_CA_BUNDLE$|SSL_CERT_|REQUESTS_CA_BUNDLE$|HTTPS?_PROXY$|https?_proxy$|ALL_PROXY$|all_proxy$)/;
+const SCRUB =
+  /^(AWS_|S3_|RCLONE_|MC_|MINIO_|S3MUX_|BOTO_|E2E_|NODE_EXTRA_CA_CERTS$|CURL_CA_BUNDLE$|SSL_CERT_|REQUESTS_CA_BUNDLE$|HTTPS?_PROXY$|https?_proxy$|ALL_PROXY$|all_proxy$)/;
 
 function scenarioEnv(sc: Scenario, group: Group, server: ServerProcess, work: string, ctx: RunContext): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
@@ -261,13 +323,21 @@ function scenarioEnv(sc: Scenario, group: Group, server: ServerProcess, work: st
 
 function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
   if (!pid) return;
-  try { process.kill(-pid, signal); } catch { /* already gone */ }
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    /* already gone */
+  }
 }
 
 /** Unmounts anything still mounted under `dir` (an s3fs scenario that was killed). */
 function cleanupMounts(dir: string): void {
   let mounts = '';
-  try { mounts = readFileSync('/proc/mounts', 'utf8'); } catch { return; }
+  try {
+    mounts = readFileSync('/proc/mounts', 'utf8');
+  } catch {
+    return;
+  }
   for (const line of mounts.split('\n')) {
     const mp = line.split(' ')[1]?.replace(/\\040/g, ' ');
     if (mp && (mp === dir || mp.startsWith(dir + '/'))) {
@@ -297,7 +367,10 @@ async function runScenario(sc: Scenario, group: Group, server: ServerProcess, ct
   const started = Date.now();
   const outFile = createWriteStream(path.join(work, 'output.log'));
   const child = spawn(cmd, args, {
-    cwd: work, env: scenarioEnv(sc, group, server, work, ctx), detached: true, stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: work,
+    env: scenarioEnv(sc, group, server, work, ctx),
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   let skipReason: string | undefined;
   let pending = '';
@@ -343,8 +416,14 @@ async function runScenario(sc: Scenario, group: Group, server: ServerProcess, ct
   if (child.pid) LIVE.scenarios.delete(child.pid);
   await new Promise<void>((resolve) => {
     const t = setTimeout(resolve, 2_000);
-    child.once('close', () => { clearTimeout(t); resolve(); });
-    if (child.stdout.readableEnded && child.stderr.readableEnded) { clearTimeout(t); resolve(); }
+    child.once('close', () => {
+      clearTimeout(t);
+      resolve();
+    });
+    if (child.stdout.readableEnded && child.stderr.readableEnded) {
+      clearTimeout(t);
+      resolve();
+    }
   });
   if (pending) onStdout('\n');
   await new Promise<void>((resolve) => outFile.end(() => resolve()));
@@ -354,13 +433,17 @@ async function runScenario(sc: Scenario, group: Group, server: ServerProcess, ct
   result.output = lines.slice(-200).join('\n');
 
   const failed = result.ops.filter((o) => !o.ok);
-  const lastLine = lines.map((l) => l.trim()).filter(Boolean).pop();
+  const lastLine = lines
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .pop();
   if (exit.error) {
     result.message = `could not start ${cmd}: ${exit.error.message}`;
   } else if (timedOut) {
     const last = result.ops[result.ops.length - 1];
-    result.message = `timed out after ${timeoutSec} s${last ? ` (last operation reported: ${last.name})` : ''}`
-      + (failed.length ? `; ${failed[0].name}: ${failed[0].message ?? ''}` : '');
+    result.message =
+      `timed out after ${timeoutSec} s${last ? ` (last operation reported: ${last.name})` : ''}` +
+      (failed.length ? `; ${failed[0].name}: ${failed[0].message ?? ''}` : '');
   } else if (exit.code === 77) {
     result.status = 'skip';
     result.message = skipReason ?? lastLine ?? 'skipped';
@@ -384,21 +467,43 @@ async function runScenario(sc: Scenario, group: Group, server: ServerProcess, ct
 function makeCert(dir: string): { cert: string; key: string } {
   const cert = path.join(dir, 'cert.pem');
   const key = path.join(dir, 'key.pem');
-  const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1',
-    '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
-    '-keyout', key, '-out', cert], { encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1,DNS:localhost',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+    ],
+    { encoding: 'utf8', timeout: 60_000 },
+  );
   if (r.status !== 0) throw new Error(`openssl failed: ${r.stderr || r.error?.message}`);
   return { cert, key };
 }
 
 function indent(text: string, prefix = '    '): string {
-  return text.split('\n').map((l) => prefix + l).join('\n');
+  return text
+    .split('\n')
+    .map((l) => prefix + l)
+    .join('\n');
 }
 
 function formatLine(r: ScenarioResult): string {
   const label = `${r.client} (${r.backend ?? 'fs'}, ${r.proto})`;
   const notRun = r.ops.filter((o) => o.skipped).map((o) => o.name);
-  if (r.status === 'ok') return `ok   ${label}  ${r.seconds.toFixed(1)}s${notRun.length ? `  (not run, store gaps: ${notRun.join(', ')})` : ''}`;
+  if (r.status === 'ok')
+    return `ok   ${label}  ${r.seconds.toFixed(1)}s${notRun.length ? `  (not run, store gaps: ${notRun.join(', ')})` : ''}`;
   if (r.status === 'skip') return `skip ${label}: ${r.message ?? ''}`;
   return `FAIL ${label}: ${r.message ?? ''}`;
 }
@@ -410,7 +515,10 @@ function pick<T extends { name: string }>(all: T[], wanted: string[] | undefined
   return all.filter((t) => wanted.includes(t.name) || (alias !== undefined && wanted.includes(alias(t))));
 }
 
-interface Job { sc: Scenario; group: Group }
+interface Job {
+  sc: Scenario;
+  group: Group;
+}
 
 async function runAll(opts: Options): Promise<number> {
   const scenarios = pick(SCENARIOS, opts.only, 'scenario', (s) => s.slug);
@@ -422,7 +530,9 @@ async function runAll(opts: Options): Promise<number> {
     });
     const unknownClients = Object.keys(t.skipScenarios ?? {}).filter((c) => !SCENARIOS.some((s) => s.name === c));
     if (unknownOps.length || unknownClients.length) {
-      throw new Error(`targets.ts: backend ${t.name} declares gaps for unknown ${[...unknownOps.map((o) => `operation '${o}'`), ...unknownClients.map((c) => `client '${c}'`)].join(', ')}`);
+      throw new Error(
+        `targets.ts: backend ${t.name} declares gaps for unknown ${[...unknownOps.map((o) => `operation '${o}'`), ...unknownClients.map((c) => `client '${c}'`)].join(', ')}`,
+      );
     }
   }
   if (!existsSync(CLI)) throw new Error(`${CLI} does not exist; build first (npx tsc -p tsconfig.json)`);
@@ -434,9 +544,14 @@ async function runAll(opts: Options): Promise<number> {
     opts.protos.length < 2 ? `--proto ${opts.protos[0]}` : '',
   ].filter(Boolean);
   const record: RunRecord = {
-    startedAt: new Date().toISOString(), node: process.version, results: [],
+    startedAt: new Date().toISOString(),
+    node: process.version,
+    results: [],
     backends: targets.map((t) => ({
-      name: t.name, kind: t.kind, store: t.store, protos: t.protos.filter((p) => opts.protos.includes(p)),
+      name: t.name,
+      kind: t.kind,
+      store: t.store,
+      protos: t.protos.filter((p) => opts.protos.includes(p)),
       ...(t.skipOps ? { skipOps: t.skipOps } : {}),
       ...(t.skipScenarios ? { skipScenarios: t.skipScenarios } : {}),
     })),
@@ -449,7 +564,13 @@ async function runAll(opts: Options): Promise<number> {
   // However the runner ends (signal, exception, a closed stdout), take the servers, the stores
   // and any running scenario down with it; a killed s3fs scenario may also leave a mount behind.
   process.once('exit', () => {
-    for (const k of LIVE.killers) { try { k.kill(); } catch { /* gone */ } }
+    for (const k of LIVE.killers) {
+      try {
+        k.kill();
+      } catch {
+        /* gone */
+      }
+    }
     for (const pid of LIVE.scenarios) killGroup(pid, 'SIGKILL');
     cleanupMounts(tmp);
   });
@@ -478,7 +599,8 @@ async function runAll(opts: Options): Promise<number> {
     const run = new TargetRun(target, tmp);
     runs.push(run);
     const protos = target.protos.filter((p) => opts.protos.includes(p));
-    if (protos.length === 0) console.log(`     (${target.name}: runs over ${target.protos.join(', ')} only; nothing to do with --proto ${opts.protos.join(',')})`);
+    if (protos.length === 0)
+      console.log(`     (${target.name}: runs over ${target.protos.join(', ')} only; nothing to do with --proto ${opts.protos.join(',')})`);
     const unavailable = target.available();
     for (const proto of protos) {
       const group = new Group(run, proto, ctx);
@@ -507,11 +629,17 @@ async function runAll(opts: Options): Promise<number> {
     if (failedOps.length > 1) {
       console.log(indent(failedOps.map((o) => `${o.name}: ${o.message ?? ''}`).join('\n'), '    ✗ '));
     }
-    const outTail = r.output.split('\n').filter((l) => l.trim() !== '').slice(-15).join('\n');
+    const outTail = r.output
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .slice(-15)
+      .join('\n');
     if (outTail) console.log(`  --- ${r.client} output (tail; full: ${path.join(r.work, 'output.log')})\n${indent(outTail)}`);
     if (group.server) {
       const logTail = group.server.tail(r.logFrom, 25);
-      console.log(`  --- s3mux log (tail since the scenario started; full: ${group.server.logFile})\n${logTail ? indent(logTail) : '    (empty)'}`);
+      console.log(
+        `  --- s3mux log (tail since the scenario started; full: ${group.server.logFile})\n${logTail ? indent(logTail) : '    (empty)'}`,
+      );
     }
     const store = group.run.running;
     const storeTail = store?.tail?.(10);
@@ -526,7 +654,9 @@ async function runAll(opts: Options): Promise<number> {
         let server: ServerProcess;
         try {
           server = await group.acquire();
-          await group.ensureAlive().catch((err) => console.log(`     (s3mux ${group.label} could not be restarted: ${(err as Error).message.split('\n')[0]})`));
+          await group
+            .ensureAlive()
+            .catch((err) => console.log(`     (s3mux ${group.label} could not be restarted: ${(err as Error).message.split('\n')[0]})`));
         } catch (err) {
           keep = true;
           const message = (err as Error).message;
@@ -575,7 +705,9 @@ async function runAll(opts: Options): Promise<number> {
     const mine = record.results.filter((r) => r.backend === run.target.name);
     if (mine.length === 0) continue;
     const n = (st: string) => mine.filter((r) => r.status === st).length;
-    const span = run.span ? `; scenarios ${(run.span.busy / 1000).toFixed(0)} s, first start to last end ${((run.span.to - run.span.from) / 1000).toFixed(0)} s` : '';
+    const span = run.span
+      ? `; scenarios ${(run.span.busy / 1000).toFixed(0)} s, first start to last end ${((run.span.to - run.span.from) / 1000).toFixed(0)} s`
+      : '';
     console.log(`     ${run.target.name.padEnd(width)}  ${n('ok')} passed, ${n('FAIL')} failed, ${n('skip')} skipped${span}`);
   }
   console.log(`(${((Date.now() - t0) / 1000).toFixed(1)} s)`);
@@ -595,7 +727,10 @@ async function main(): Promise<number> {
   return runAll(opts);
 }
 
-main().then((code) => process.exit(code), (err) => {
-  console.error(`e2e: ${(err as Error).message}`);
-  process.exit(2);
-});
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    console.error(`e2e: ${(err as Error).message}`);
+    process.exit(2);
+  },
+);

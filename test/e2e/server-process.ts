@@ -38,11 +38,17 @@ export class ServerProcess {
 
   constructor(readonly opts: ServerOptions) {}
 
-  get proto(): Proto { return this.opts.proto; }
-  get logFile(): string { return this.opts.logFile; }
+  get proto(): Proto {
+    return this.opts.proto;
+  }
+  get logFile(): string {
+    return this.opts.logFile;
+  }
 
   /** Bytes written to the log so far (to show only what a scenario caused). */
-  get logOffset(): number { return this.logged; }
+  get logOffset(): number {
+    return this.logged;
+  }
 
   async start(): Promise<void> {
     let lastError: Error | undefined;
@@ -73,7 +79,10 @@ export class ServerProcess {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const log = this.log;
-    const write = (chunk: Buffer) => { this.logged += chunk.length; log.write(chunk); };
+    const write = (chunk: Buffer) => {
+      this.logged += chunk.length;
+      log.write(chunk);
+    };
     this.child.stderr!.on('data', write);
     return new Promise<void>((resolve, reject) => {
       let out = '';
@@ -99,7 +108,11 @@ export class ServerProcess {
           // Let the log catch up with what the child wrote before it went.
           setTimeout(() => {
             const tail = this.tail(0, 30);
-            const why = tail.split('\n').find((l) => /\b\w*Error\b|^s3mux: |\.(json|ya?ml):/.test(l))?.trim() ?? '';
+            const why =
+              tail
+                .split('\n')
+                .find((l) => /\b\w*Error\b|^s3mux: |\.(json|ya?ml):/.test(l))
+                ?.trim() ?? '';
             reject(new Error(`s3mux exited (code ${code}, signal ${signal}) before listening: ${why}\n${tail}`));
           }, 100);
         }
@@ -107,13 +120,21 @@ export class ServerProcess {
     });
   }
 
-  get alive(): boolean { return this.child !== undefined && this.exited === undefined; }
+  get alive(): boolean {
+    return this.child !== undefined && this.exited === undefined;
+  }
 
   /** Last `lines` lines of the server log written after byte `from`. */
   tail(from: number, lines: number): string {
     let text = '';
-    try { text = readFileSync(this.opts.logFile).subarray(from).toString('utf8'); } catch { /* no log yet */ }
-    return collapse(text.split('\n').filter((l) => l.trim() !== '')).slice(-lines).join('\n');
+    try {
+      text = readFileSync(this.opts.logFile).subarray(from).toString('utf8');
+    } catch {
+      /* no log yet */
+    }
+    return collapse(text.split('\n').filter((l) => l.trim() !== ''))
+      .slice(-lines)
+      .join('\n');
   }
 
   async stop(): Promise<void> {
@@ -141,10 +162,15 @@ export function collapse(lines: string[]): string[] {
   const out: string[] = [];
   let prevShape = '';
   let count = 0;
-  const flush = () => { if (count > 1) out[out.length - 1] += `  [x${count}, numbers vary]`; };
+  const flush = () => {
+    if (count > 1) out[out.length - 1] += `  [x${count}, numbers vary]`;
+  };
   for (const line of lines) {
     const shape = line.replace(/\d+/g, '#');
-    if (shape === prevShape) { count++; continue; }
+    if (shape === prevShape) {
+      count++;
+      continue;
+    }
     flush();
     out.push(line);
     prevShape = shape;

@@ -101,7 +101,8 @@ const GITHUB_GAPS: Record<string, string> = {
 const GITHUB_CLIENT_GAPS: Record<string, string> = {
   rclone: 'rclone sends X-Amz-Meta-Mtime with every upload; an asset holds no user metadata (refused: NotImplemented)',
   s3fs: 's3fs sends x-amz-meta-mode/-mtime/-uid/-gid with every file; an asset holds no user metadata (refused: NotImplemented)',
-  s3cmd: 's3cmd sends x-amz-meta-s3cmd-attrs with every upload (unless --no-preserve); an asset holds no user metadata (refused: NotImplemented)',
+  s3cmd:
+    's3cmd sends x-amz-meta-s3cmd-attrs with every upload (unless --no-preserve); an asset holds no user metadata (refused: NotImplemented)',
 };
 
 export const TARGETS: BackendTarget[] = [
@@ -149,7 +150,10 @@ export const TARGETS: BackendTarget[] = [
         table: {
           backends: {
             up: {
-              type: 's3', endpoint: upstream.url, region: 'us-east-1', forcePathStyle: true,
+              type: 's3',
+              endpoint: upstream.url,
+              region: 'us-east-1',
+              forcePathStyle: true,
               credentials: { accessKeyIdEnv: 'E2E_UPSTREAM_ACCESS_KEY', secretAccessKeyEnv: 'E2E_UPSTREAM_SECRET_KEY' },
             },
           },
@@ -173,7 +177,9 @@ export const TARGETS: BackendTarget[] = [
       ctx.track(azurite.process);
       return {
         table: {
-          backends: { az: { type: 'azure', account: azurite.account, endpoint: azurite.endpoint, credentials: { accountKeyEnv: 'E2E_AZURITE_KEY' } } },
+          backends: {
+            az: { type: 'azure', account: azurite.account, endpoint: azurite.endpoint, credentials: { accountKeyEnv: 'E2E_AZURITE_KEY' } },
+          },
           default: 'az',
         },
         env: { E2E_AZURITE_KEY: azurite.accountKey },
@@ -203,7 +209,13 @@ export const TARGETS: BackendTarget[] = [
           backends: {
             // emulator: s3mux works around what the emulator lacks (bucket API, compose,
             // rewrite, metadata patches) by streaming through itself; no credentials needed.
-            gcs: { type: 'gcs', endpoint: emulator.endpoint, projectId: emulator.projectId, emulator: true, credentials: { anonymous: true } },
+            gcs: {
+              type: 'gcs',
+              endpoint: emulator.endpoint,
+              projectId: emulator.projectId,
+              emulator: true,
+              credentials: { anonymous: true },
+            },
           },
           default: 'gcs',
         },
@@ -228,8 +240,13 @@ export const TARGETS: BackendTarget[] = [
         table: {
           backends: {
             oci: {
-              type: 'oci', endpoint: double.endpoint, namespace: double.namespace, region: 'us-ashburn-1',
-              credentials: { userPrincipal: { tenancy: key.tenancy, user: key.user, fingerprint: key.fingerprint, privateKeyEnv: 'E2E_OCI_PRIVATE_KEY' } },
+              type: 'oci',
+              endpoint: double.endpoint,
+              namespace: double.namespace,
+              region: 'us-ashburn-1',
+              credentials: {
+                userPrincipal: { tenancy: key.tenancy, user: key.user, fingerprint: key.fingerprint, privateKeyEnv: 'E2E_OCI_PRIVATE_KEY' },
+              },
             },
           },
           default: 'oci',
@@ -246,7 +263,8 @@ export const TARGETS: BackendTarget[] = [
     // suite and what only GitHub does (redirects, rate limits, app auth).
     name: 'github',
     kind: 'github',
-    store: 'a local double of GitHub\'s REST API, uploads and download hosts; each bucket a release, each key an asset (token auth, readOnly: false)',
+    store:
+      "a local double of GitHub's REST API, uploads and download hosts; each bucket a release, each key an asset (token auth, readOnly: false)",
     protos: ['http'],
     available: built('github'),
     skipOps: GITHUB_GAPS,
@@ -261,7 +279,14 @@ export const TARGETS: BackendTarget[] = [
       return {
         table: {
           backends: {
-            gh: { type: 'github', owner: double.owner, repo: double.repo, baseUrl: double.apiUrl, readOnly: false, credentials: { tokenEnv: 'E2E_GITHUB_TOKEN' } },
+            gh: {
+              type: 'github',
+              owner: double.owner,
+              repo: double.repo,
+              baseUrl: double.apiUrl,
+              readOnly: false,
+              credentials: { tokenEnv: 'E2E_GITHUB_TOKEN' },
+            },
           },
           default: 'gh',
         },

@@ -17,25 +17,42 @@ export interface ChildServer {
 
 export async function startChildServer(dataDir: string, extraArgs: string[] = []): Promise<ChildServer> {
   const child = spawn(process.execPath, [CLI, 'serve', '--address', '127.0.0.1:0', '--data-dir', dataDir, ...extraArgs], {
-    env: { ...process.env, S3MUX_ROOT_USER: CHILD_USER, S3MUX_ROOT_PASSWORD: CHILD_PASSWORD }, stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, S3MUX_ROOT_USER: CHILD_USER, S3MUX_ROOT_PASSWORD: CHILD_PASSWORD },
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
-  child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-  child.stderr.on('data', (d: Buffer) => { out += d.toString(); });
+  child.stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`s3mux did not start: ${out}`)), 15_000);
     const onData = () => {
       const m = /listening on (https?:\/\/\S+)/.exec(out);
-      if (m) { clearTimeout(timer); child.stdout.off('data', onData); resolve(m[1]); }
+      if (m) {
+        clearTimeout(timer);
+        child.stdout.off('data', onData);
+        resolve(m[1]);
+      }
     };
     child.stdout.on('data', onData);
-    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`s3mux exited (${code}): ${out}`)); });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`s3mux exited (${code}): ${out}`));
+    });
   });
   const client = new S3Client({
-    endpoint: url, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: CHILD_USER, secretAccessKey: CHILD_PASSWORD },
+    endpoint: url,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId: CHILD_USER, secretAccessKey: CHILD_PASSWORD },
   });
   return {
-    url, process: child, client,
+    url,
+    process: child,
+    client,
     log: () => out,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       client.destroy();

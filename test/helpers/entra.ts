@@ -82,11 +82,17 @@ export function verifyClientAssertion(jwt: string, certPem: string, clientId: st
   const cert = new X509Certificate(certPem);
   const x5t = b64url(createHash('sha1').update(cert.raw).digest());
   const x5tS256 = b64url(createHash('sha256').update(cert.raw).digest());
-  if (header.x5t !== x5t && header['x5t#S256'] !== x5tS256) throw new Error('AADSTS700027: the assertion names no registered certificate (x5t)');
+  if (header.x5t !== x5t && header['x5t#S256'] !== x5tS256)
+    throw new Error('AADSTS700027: the assertion names no registered certificate (x5t)');
   let ok: boolean;
   if (header.alg === 'RS256') ok = verify('sha256', signed, cert.publicKey, signature);
   else if (header.alg === 'PS256') {
-    ok = verify('sha256', signed, { key: cert.publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST }, signature);
+    ok = verify(
+      'sha256',
+      signed,
+      { key: cert.publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST },
+      signature,
+    );
   } else throw new Error(`AADSTS700027: unsupported alg ${String(header.alg)}`);
   if (!ok) throw new Error('AADSTS700027: the assertion signature does not verify with the certificate');
   const now = Date.now() / 1000;
@@ -98,12 +104,27 @@ export function verifyClientAssertion(jwt: string, certPem: string, clientId: st
   return String(header.alg);
 }
 
-function accessToken(key: KeyObject, tenant: string, clientId: string, audience: string): { token: string; claims: Record<string, unknown>; exp: number } {
+function accessToken(
+  key: KeyObject,
+  tenant: string,
+  clientId: string,
+  audience: string,
+): { token: string; claims: Record<string, unknown>; exp: number } {
   const now = Math.floor(Date.now() / 1000);
   const exp = now + 3600;
   const claims = {
-    aud: audience, iss: `https://sts.windows.net/${tenant}/`, iat: now, nbf: now - 5, exp,
-    appid: clientId, azp: clientId, oid: randomUUID(), sub: randomUUID(), tid: tenant, ver: '1.0', uti: randomUUID(),
+    aud: audience,
+    iss: `https://sts.windows.net/${tenant}/`,
+    iat: now,
+    nbf: now - 5,
+    exp,
+    appid: clientId,
+    azp: clientId,
+    oid: randomUUID(),
+    sub: randomUUID(),
+    tid: tenant,
+    ver: '1.0',
+    uti: randomUUID(),
   };
   const head = b64url(JSON.stringify({ typ: 'JWT', alg: 'RS256', kid: 'double' }));
   const body = b64url(JSON.stringify(claims));
@@ -126,14 +147,22 @@ function readBody(req: http.IncomingMessage, limit = 64 * 1024): Promise<string>
 
 function json(res: http.ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+  });
   res.end(text);
 }
 
 function aadError(res: http.ServerResponse, status: number, error: string, description: string): void {
   json(res, status, {
-    error, error_description: `${description}\r\nTrace ID: ${randomUUID()}\r\nCorrelation ID: ${randomUUID()}\r\nTimestamp: ${new Date().toISOString()}`,
-    error_codes: [Number(/AADSTS(\d+)/.exec(description)?.[1] ?? 0)], timestamp: new Date().toISOString(), trace_id: randomUUID(), correlation_id: randomUUID(),
+    error,
+    error_description: `${description}\r\nTrace ID: ${randomUUID()}\r\nCorrelation ID: ${randomUUID()}\r\nTimestamp: ${new Date().toISOString()}`,
+    error_codes: [Number(/AADSTS(\d+)/.exec(description)?.[1] ?? 0)],
+    timestamp: new Date().toISOString(),
+    trace_id: randomUUID(),
+    correlation_id: randomUUID(),
   });
 }
 
@@ -157,7 +186,14 @@ export async function startEntraDouble(tls: { cert: string; key: string }, tenan
   const issue = (res: http.ServerResponse, tenant: string, clientId: string, audience: string, mi: boolean) => {
     const t = accessToken(signingKey, tenant, clientId, audience);
     issued.push(t.claims);
-    if (mi) json(res, 200, { access_token: t.token, expires_on: String(t.exp), resource: STORAGE_AUDIENCE, token_type: 'Bearer', client_id: clientId });
+    if (mi)
+      json(res, 200, {
+        access_token: t.token,
+        expires_on: String(t.exp),
+        resource: STORAGE_AUDIENCE,
+        token_type: 'Bearer',
+        client_id: clientId,
+      });
     else json(res, 200, { token_type: 'Bearer', expires_in: 3599, ext_expires_in: 3599, access_token: t.token });
   };
 
@@ -207,20 +243,26 @@ export async function startEntraDouble(tls: { cert: string; key: string }, tenan
         aadError(res, status, error, description);
       };
       if (tenant !== tenantId) return fail(400, 'invalid_request', `AADSTS90002: Tenant '${tenant}' not found.`);
-      if (form.get('grant_type') !== 'client_credentials') return fail(400, 'unsupported_grant_type', 'AADSTS70003: only client_credentials here');
-      if (!scope.split(' ').includes(`${STORAGE_AUDIENCE}/.default`)) return fail(400, 'invalid_scope', `AADSTS70011: scope '${scope}' is not ${STORAGE_AUDIENCE}/.default`);
+      if (form.get('grant_type') !== 'client_credentials')
+        return fail(400, 'unsupported_grant_type', 'AADSTS70003: only client_credentials here');
+      if (!scope.split(' ').includes(`${STORAGE_AUDIENCE}/.default`))
+        return fail(400, 'invalid_scope', `AADSTS70011: scope '${scope}' is not ${STORAGE_AUDIENCE}/.default`);
       const client = clients.get(clientId);
-      if (!client) return fail(400, 'unauthorized_client', `AADSTS700016: Application with identifier '${clientId}' was not found in the directory.`);
+      if (!client)
+        return fail(400, 'unauthorized_client', `AADSTS700016: Application with identifier '${clientId}' was not found in the directory.`);
       const secret = form.get('client_secret');
       const assertion = form.get('client_assertion');
       if (secret !== null) {
         record.auth = 'client_secret';
-        if (client.clientSecret === undefined || secret !== client.clientSecret) return fail(401, 'invalid_client', 'AADSTS7000215: Invalid client secret provided.');
+        if (client.clientSecret === undefined || secret !== client.clientSecret)
+          return fail(401, 'invalid_client', 'AADSTS7000215: Invalid client secret provided.');
       } else if (assertion !== null) {
-        if (form.get('client_assertion_type') !== 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer') return fail(400, 'invalid_request', 'AADSTS50027: bad client_assertion_type');
+        if (form.get('client_assertion_type') !== 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer')
+          return fail(400, 'invalid_request', 'AADSTS50027: bad client_assertion_type');
         if (client.federatedToken !== undefined) {
           record.auth = 'federated';
-          if (assertion !== client.federatedToken) return fail(401, 'invalid_client', 'AADSTS700213: No matching federated identity record found for presented assertion.');
+          if (assertion !== client.federatedToken)
+            return fail(401, 'invalid_client', 'AADSTS700213: No matching federated identity record found for presented assertion.');
         } else if (client.certificate !== undefined) {
           try {
             record.auth = `certificate:${verifyClientAssertion(assertion, client.certificate, clientId, `${authorityHost}/${tenant}/oauth2/v2.0/token`)}`;
@@ -240,9 +282,12 @@ export async function startEntraDouble(tls: { cert: string; key: string }, tenan
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const q = url.searchParams;
     const idParam = ['client_id', 'mi_res_id', 'object_id'].find((p) => q.has(p));
-    const id = idParam ? q.get(idParam) ?? '' : '';
+    const id = idParam ? (q.get(idParam) ?? '') : '';
     const record: TokenRequestRecord = {
-      via: 'managed-identity', auth: idParam ? `${idParam}=${id}` : 'system-assigned', scopeOrResource: q.get('resource') ?? '', ok: false,
+      via: 'managed-identity',
+      auth: idParam ? `${idParam}=${id}` : 'system-assigned',
+      scopeOrResource: q.get('resource') ?? '',
+      ok: false,
     };
     requests.push(record);
     const fail = (status: number, message: string) => {
@@ -252,7 +297,8 @@ export async function startEntraDouble(tls: { cert: string; key: string }, tenan
     if (url.pathname !== '/msi/token' || req.method !== 'GET') return fail(404, 'not found');
     if (req.headers['x-identity-header'] !== identityHeader) return fail(401, 'missing or wrong X-IDENTITY-HEADER');
     if (q.get('api-version') !== '2019-08-01') return fail(400, `unsupported api-version ${q.get('api-version')}`);
-    if (q.get('resource') !== STORAGE_AUDIENCE && q.get('resource') !== `${STORAGE_AUDIENCE}/`) return fail(400, `resource ${q.get('resource')} is not ${STORAGE_AUDIENCE}`);
+    if (q.get('resource') !== STORAGE_AUDIENCE && q.get('resource') !== `${STORAGE_AUDIENCE}/`)
+      return fail(400, `resource ${q.get('resource')} is not ${STORAGE_AUDIENCE}`);
     const clientId = managedIdentities.get(id);
     if (clientId === undefined) return fail(400, `No managed identity found for ${idParam ?? 'system-assigned'} '${id}'`);
     record.ok = true;
@@ -274,10 +320,11 @@ export async function startEntraDouble(tls: { cert: string; key: string }, tenan
   const securePort = await listen(secure);
   const plainPort = await listen(plain);
   authorityHost = `https://127.0.0.1:${securePort}`;
-  const close = (s: http.Server) => new Promise<void>((resolve) => {
-    s.close(() => resolve());
-    s.closeAllConnections();
-  });
+  const close = (s: http.Server) =>
+    new Promise<void>((resolve) => {
+      s.close(() => resolve());
+      s.closeAllConnections();
+    });
   return {
     authorityHost,
     identityEndpoint: `http://127.0.0.1:${plainPort}/msi/token`,
@@ -307,20 +354,44 @@ export interface SecureAzurite {
  * Azurite's blob service over HTTPS with `--oauth basic`: it then takes bearer tokens (checking
  * their audience, issuer prefix and lifetime, not their signature) besides shared keys.
  */
-export async function startAzuriteWithOAuth(tls: { certFile: string; keyFile: string; ca: string }, startTimeoutMs = 20_000): Promise<SecureAzurite> {
+export async function startAzuriteWithOAuth(
+  tls: { certFile: string; keyFile: string; ca: string },
+  startTimeoutMs = 20_000,
+): Promise<SecureAzurite> {
   const main = path.join(path.dirname(require.resolve('azurite/package.json')), 'dist', 'src', 'blob', 'main.js');
   const env = { ...process.env };
   delete env.AZURITE_ACCOUNTS;
   const child = spawn(
     process.execPath,
-    [main, '--blobHost', '127.0.0.1', '--blobPort', '0', '--inMemoryPersistence', '--extentMemoryLimit', '256', '--disableTelemetry', '--silent',
-      '--skipApiVersionCheck', '--loose',
-      '--oauth', 'basic', '--cert', tls.certFile, '--key', tls.keyFile],
+    [
+      main,
+      '--blobHost',
+      '127.0.0.1',
+      '--blobPort',
+      '0',
+      '--inMemoryPersistence',
+      '--extentMemoryLimit',
+      '256',
+      '--disableTelemetry',
+      '--silent',
+      '--skipApiVersionCheck',
+      '--loose',
+      '--oauth',
+      'basic',
+      '--cert',
+      tls.certFile,
+      '--key',
+      tls.keyFile,
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'], env },
   );
   let out = '';
-  child.stdout.on('data', (d: Buffer) => { if (out.length < 16_384) out += d.toString(); });
-  child.stderr.on('data', (d: Buffer) => { if (out.length < 16_384) out += d.toString(); });
+  child.stdout.on('data', (d: Buffer) => {
+    if (out.length < 16_384) out += d.toString();
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    if (out.length < 16_384) out += d.toString();
+  });
   const stop = async (timeoutMs = 5000): Promise<void> => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -332,7 +403,10 @@ export async function startAzuriteWithOAuth(tls: { certFile: string; keyFile: st
   try {
     // Port 0: Azurite picks one and prints it ("Azurite Blob service successfully listens on https://127.0.0.1:PORT").
     const port = await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`azurite (https, oauth) did not start within ${startTimeoutMs} ms: ${out}`)), startTimeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`azurite (https, oauth) did not start within ${startTimeoutMs} ms: ${out}`)),
+        startTimeoutMs,
+      );
       const look = () => {
         const m = /listens on https:\/\/127\.0\.0\.1:(\d+)/.exec(out);
         if (m) {
@@ -355,7 +429,14 @@ export async function startAzuriteWithOAuth(tls: { certFile: string; keyFile: st
       req.on('timeout', () => req.destroy(new Error('timeout')));
       req.on('error', reject);
     });
-    return { port, endpoint: `https://127.0.0.1:${port}/${AZURITE_ACCOUNT}`, account: AZURITE_ACCOUNT, accountKey: AZURITE_KEY, process: child, stop };
+    return {
+      port,
+      endpoint: `https://127.0.0.1:${port}/${AZURITE_ACCOUNT}`,
+      account: AZURITE_ACCOUNT,
+      accountKey: AZURITE_KEY,
+      process: child,
+      stop,
+    };
   } catch (err) {
     await stop();
     throw err;

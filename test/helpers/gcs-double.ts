@@ -154,10 +154,20 @@ const KiB256 = 256 * 1024;
 const MAX_JSON_BYTES = 1024 * 1024;
 
 const DEFAULT_REASONS: Record<number, string> = {
-  400: 'invalid', 401: 'required', 403: 'forbidden', 404: 'notFound', 409: 'conflict',
-  412: 'conditionNotMet', 413: 'uploadTooLarge', 416: 'requestedRangeNotSatisfiable',
-  429: 'rateLimitExceeded', 500: 'backendError', 501: 'notImplemented', 502: 'backendError',
-  503: 'backendError', 504: 'backendError',
+  400: 'invalid',
+  401: 'required',
+  403: 'forbidden',
+  404: 'notFound',
+  409: 'conflict',
+  412: 'conditionNotMet',
+  413: 'uploadTooLarge',
+  416: 'requestedRangeNotSatisfiable',
+  429: 'rateLimitExceeded',
+  500: 'backendError',
+  501: 'notImplemented',
+  502: 'backendError',
+  503: 'backendError',
+  504: 'backendError',
 };
 
 class GcsError extends Error {
@@ -184,7 +194,12 @@ interface WritableMeta {
   metadata?: Record<string, string>;
 }
 const WRITABLE_STRING_FIELDS = [
-  'contentType', 'contentEncoding', 'contentDisposition', 'contentLanguage', 'cacheControl', 'customTime',
+  'contentType',
+  'contentEncoding',
+  'contentDisposition',
+  'contentLanguage',
+  'cacheControl',
+  'customTime',
 ] as const;
 
 /** Records are replaced, never mutated, so a snapshot (e.g. a rewrite's source) stays valid. */
@@ -256,18 +271,21 @@ function checkObjectName(name: string): void {
   const bytes = Buffer.byteLength(name, 'utf8');
   if (bytes === 0) throw new GcsError(400, 'Object name is required.', 'required');
   if (bytes > 1024) throw new GcsError(400, `The object name is too long (${bytes} bytes; at most 1024 bytes are allowed).`);
-  if (/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(name)) throw new GcsError(400, 'Object names must be valid UTF-8.');
+  if (/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(name))
+    throw new GcsError(400, 'Object names must be valid UTF-8.');
   if (/[\r\n]/.test(name)) throw new GcsError(400, 'Object names cannot contain carriage return or line feed characters.');
   if (name === '.' || name === '..') throw new GcsError(400, `Object name cannot be '${name}'.`);
-  if (name.startsWith('.well-known/acme-challenge/')) throw new GcsError(400, 'Object names cannot start with .well-known/acme-challenge/.');
+  if (name.startsWith('.well-known/acme-challenge/'))
+    throw new GcsError(400, 'Object names cannot start with .well-known/acme-challenge/.');
 }
 
 function checkBucketName(name: string): void {
-  const ok = /^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$/.test(name)
-    && name.split('.').every((part) => part.length > 0 && part.length <= 63)
-    && (name.includes('.') || name.length <= 63)
-    && !/^\d+\.\d+\.\d+\.\d+$/.test(name)
-    && !name.startsWith('goog');
+  const ok =
+    /^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$/.test(name) &&
+    name.split('.').every((part) => part.length > 0 && part.length <= 63) &&
+    (name.includes('.') || name.length <= 63) &&
+    !/^\d+\.\d+\.\d+\.\d+$/.test(name) &&
+    !name.startsWith('goog');
   if (!ok) throw new GcsError(400, `Invalid bucket name: '${name}'`);
 }
 
@@ -448,7 +466,8 @@ function parseMultipart(contentType: string, body: Buffer): { metadata: Record<s
   } catch {
     throw new GcsError(400, 'Parse Error', 'parseError');
   }
-  if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) throw new GcsError(400, 'The metadata part must be a JSON object.');
+  if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata))
+    throw new GcsError(400, 'The metadata part must be a JSON object.');
   return { metadata: metadata as Record<string, unknown>, mediaType: parts[1].headers['content-type'], media: parts[1].body };
 }
 
@@ -468,7 +487,8 @@ function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
       if (settled) return;
       settled = true;
       req.off('data', onData);
-      if (err) reject(err); else resolve(Buffer.concat(chunks, size));
+      if (err) reject(err);
+      else resolve(Buffer.concat(chunks, size));
     };
     const onData = (c: Buffer) => {
       size += c.length;
@@ -483,7 +503,9 @@ function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
     req.on('data', onData);
     req.once('end', () => finish());
     req.once('error', () => finish(new BodyAborted()));
-    req.once('close', () => { if (!req.complete) finish(new BodyAborted()); });
+    req.once('close', () => {
+      if (!req.complete) finish(new BodyAborted());
+    });
   });
 }
 
@@ -496,7 +518,8 @@ async function readJson(req: http.IncomingMessage): Promise<Record<string, unkno
   } catch {
     throw new GcsError(400, 'Parse Error', 'parseError');
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new GcsError(400, 'The request body must be a JSON object.');
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new GcsError(400, 'The request body must be a JSON object.');
   return parsed as Record<string, unknown>;
 }
 
@@ -512,9 +535,14 @@ function sendError(res: http.ServerResponse, err: GcsError): void {
     res.end();
     return;
   }
-  sendJson(res, err.status, {
-    error: { code: err.status, message: err.message, errors: [{ message: err.message, domain: 'global', reason: err.reason }] },
-  }, err.headers);
+  sendJson(
+    res,
+    err.status,
+    {
+      error: { code: err.status, message: err.message, errors: [{ message: err.message, domain: 'global', reason: err.reason }] },
+    },
+    err.headers,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -565,9 +593,18 @@ export async function startGcsDouble(opts: GcsDoubleOptions = {}): Promise<GcsDo
   };
 
   const bucketResource = (b: Bucket) => ({
-    kind: 'storage#bucket', id: b.name, selfLink: `${endpoint}/storage/v1/b/${b.name}`, projectNumber: '0', name: b.name,
-    timeCreated: b.timeCreated, updated: b.timeCreated, metageneration: '1', location: 'US', locationType: 'multi-region',
-    storageClass: 'STANDARD', etag: 'CAE=',
+    kind: 'storage#bucket',
+    id: b.name,
+    selfLink: `${endpoint}/storage/v1/b/${b.name}`,
+    projectNumber: '0',
+    name: b.name,
+    timeCreated: b.timeCreated,
+    updated: b.timeCreated,
+    metageneration: '1',
+    location: 'US',
+    locationType: 'multi-region',
+    storageClass: 'STANDARD',
+    etag: 'CAE=',
   });
 
   const objectResource = (o: StoredObject): ObjectResource => {
@@ -601,7 +638,11 @@ export async function startGcsDouble(opts: GcsDoubleOptions = {}): Promise<GcsDo
 
   /** Every write of data ends here: name rules, preconditions against the live object, new generation. */
   const storeObject = (
-    bucket: Bucket, name: string, data: Buffer, meta: WritableMeta, preconditions: Preconditions,
+    bucket: Bucket,
+    name: string,
+    data: Buffer,
+    meta: WritableMeta,
+    preconditions: Preconditions,
     composite?: { componentCount: number },
   ): StoredObject => {
     checkObjectName(name);
@@ -649,9 +690,9 @@ export async function startGcsDouble(opts: GcsDoubleOptions = {}): Promise<GcsDo
       }
     }
     const names = [...bucket.objects.keys()]
-      .filter((n) => n.startsWith(prefix)
-        && (!startOffset || utf8Compare(n, startOffset) >= 0)
-        && (!endOffset || utf8Compare(n, endOffset) < 0))
+      .filter(
+        (n) => n.startsWith(prefix) && (!startOffset || utf8Compare(n, startOffset) >= 0) && (!endOffset || utf8Compare(n, endOffset) < 0),
+      )
       .map((n) => ({ n, k: Buffer.from(n, 'utf8') }))
       .sort((a, b) => Buffer.compare(a.k, b.k))
       .map((x) => x.n);
@@ -741,10 +782,20 @@ export async function startGcsDouble(opts: GcsDoubleOptions = {}): Promise<GcsDo
 
   // ----- uploads
 
-  const insertObject = async (req: http.IncomingMessage, res: http.ServerResponse, bucketName: string, q: URLSearchParams, isUploadPath: boolean) => {
+  const insertObject = async (
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    bucketName: string,
+    q: URLSearchParams,
+    isUploadPath: boolean,
+  ) => {
     const uploadType = q.get('uploadType');
     if (!isUploadPath || !uploadType || !['media', 'multipart', 'resumable'].includes(uploadType)) {
-      throw new GcsError(400, 'Upload requests must include an uploadType URL parameter and a URL path beginning with /upload/', 'wrongUrlForUpload');
+      throw new GcsError(
+        400,
+        'Upload requests must include an uploadType URL parameter and a URL path beginning with /upload/',
+        'wrongUrlForUpload',
+      );
     }
     const bucket = getBucket(bucketName);
     const preconditions = readPreconditions(q);
@@ -785,13 +836,19 @@ export async function startGcsDouble(opts: GcsDoubleOptions = {}): Promise<GcsDo
     const xLength = req.headers['x-upload-content-length'];
     const id = crypto.randomBytes(16).toString('hex');
     const session: UploadSession = {
-      id, bucket: bucketName, name, preconditions, chunks: [], received: 0,
+      id,
+      bucket: bucketName,
+      name,
+      preconditions,
+      chunks: [],
+      received: 0,
       meta: applyPatch({ contentType: typeof xType === 'string' ? xType : undefined }, body),
       declaredLength: typeof xLength === 'string' && /^\d+$/.test(xLength) ? Number(xLength) : undefined,
     };
     uploads.set(id, session);
-    const location = `${endpoint}/upload/storage/v1/b/${encodeURIComponent(bucketName)}/o?uploadType=resumable`
-      + `&name=${encodeURIComponent(name)}&upload_id=${id}`;
+    const location =
+      `${endpoint}/upload/storage/v1/b/${encodeURIComponent(bucketName)}/o?uploadType=resumable` +
+      `&name=${encodeURIComponent(name)}&upload_id=${id}`;
     res.writeHead(200, { Location: location, 'X-GUploader-UploadID': id, 'Content-Length': '0' });
     res.end();
   };
@@ -843,15 +900,19 @@ export async function startGcsDouble(opts: GcsDoubleOptions = {}): Promise<GcsDo
         sendJson(res, 200, objectResource(finalizeUpload(s, req)));
         return;
       }
-      if (total !== undefined && total < s.received) throw new GcsError(400, `The upload size ${total} is smaller than the ${s.received} bytes already uploaded.`);
+      if (total !== undefined && total < s.received)
+        throw new GcsError(400, `The upload size ${total} is smaller than the ${s.received} bytes already uploaded.`);
       sendUploadStatus(res, s);
       return;
     }
     const first = Number(m[1]);
     if (first > s.received) {
       await readBody(req, maxObjectBytes).catch(() => undefined);
-      throw new GcsError(400, `Invalid request. According to the Content-Range header, the upload offset is ${first} byte(s), `
-        + `which exceeds already uploaded size of ${s.received} byte(s).`);
+      throw new GcsError(
+        400,
+        `Invalid request. According to the Content-Range header, the upload offset is ${first} byte(s), ` +
+          `which exceeds already uploaded size of ${s.received} byte(s).`,
+      );
     }
     const data = await readBody(req, maxObjectBytes - first);
     if (m[2] !== '*' && Number(m[2]) - first + 1 !== data.length) {
@@ -869,9 +930,12 @@ export async function startGcsDouble(opts: GcsDoubleOptions = {}): Promise<GcsDo
       return;
     }
     if (data.length < KiB256) {
-      throw new GcsError(400, `Invalid request. The number of bytes uploaded is required to be equal or greater than ${KiB256}, `
-        + `except for the final request (it's recommended to be the exact multiple of ${KiB256}). `
-        + `The received request contained ${data.length} bytes, which does not meet this requirement.`);
+      throw new GcsError(
+        400,
+        `Invalid request. The number of bytes uploaded is required to be equal or greater than ${KiB256}, ` +
+          `except for the final request (it's recommended to be the exact multiple of ${KiB256}). ` +
+          `The received request contained ${data.length} bytes, which does not meet this requirement.`,
+      );
     }
     // Only whole 256 KiB units are persisted; the 308's Range tells the client where to resume.
     const keep = fresh.length - ((s.received + fresh.length) % KiB256);
@@ -888,8 +952,10 @@ export async function startGcsDouble(opts: GcsDoubleOptions = {}): Promise<GcsDo
     const body = await readJson(req);
     const bucket = getBucket(bucketName);
     const sources = body.sourceObjects;
-    if (!Array.isArray(sources) || sources.length === 0) throw new GcsError(400, 'You must provide at least one source component.', 'required');
-    if (sources.length > 32) throw new GcsError(400, `The number of source components provided (${sources.length}) exceeds the maximum (32)`);
+    if (!Array.isArray(sources) || sources.length === 0)
+      throw new GcsError(400, 'You must provide at least one source component.', 'required');
+    if (sources.length > 32)
+      throw new GcsError(400, `The number of source components provided (${sources.length}) exceeds the maximum (32)`);
     const parts: Buffer[] = [];
     let componentCount = 0;
     for (const src of sources as Record<string, unknown>[]) {
@@ -916,8 +982,14 @@ export async function startGcsDouble(opts: GcsDoubleOptions = {}): Promise<GcsDo
   };
 
   const rewriteOrCopy = async (
-    req: http.IncomingMessage, res: http.ServerResponse, method: 'rewriteTo' | 'copyTo',
-    srcBucket: string, srcName: string, dstBucket: string, dstName: string, q: URLSearchParams,
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    method: 'rewriteTo' | 'copyTo',
+    srcBucket: string,
+    srcName: string,
+    dstBucket: string,
+    dstName: string,
+    q: URLSearchParams,
   ) => {
     const patch = await readJson(req);
     const token = q.get('rewriteToken');
@@ -945,7 +1017,9 @@ export async function startGcsDouble(opts: GcsDoubleOptions = {}): Promise<GcsDo
       return;
     }
     const progress = {
-      kind: 'storage#rewriteResponse', totalBytesRewritten: String(st.copied), objectSize: String(st.source.data.length),
+      kind: 'storage#rewriteResponse',
+      totalBytesRewritten: String(st.copied),
+      objectSize: String(st.source.data.length),
     };
     if (st.copied < st.source.data.length) {
       const next = token ?? crypto.randomBytes(24).toString('base64url');
@@ -972,8 +1046,10 @@ export async function startGcsDouble(opts: GcsDoubleOptions = {}): Promise<GcsDo
       if (method === 'GET') {
         if (!q.get('project')) throw new GcsError(400, 'Required parameter: project', 'required');
         const prefix = q.get('prefix') ?? '';
-        const items = [...buckets.values()].filter((b) => b.name.startsWith(prefix))
-          .sort((a, b) => utf8Compare(a.name, b.name)).map(bucketResource);
+        const items = [...buckets.values()]
+          .filter((b) => b.name.startsWith(prefix))
+          .sort((a, b) => utf8Compare(a.name, b.name))
+          .map(bucketResource);
         sendJson(res, 200, items.length ? { kind: 'storage#buckets', items } : { kind: 'storage#buckets' });
         return;
       }
@@ -1113,7 +1189,12 @@ export async function startGcsDouble(opts: GcsDoubleOptions = {}): Promise<GcsDo
       }
       // Read the body first so the client sees the status, not a broken pipe.
       await readBody(req, maxObjectBytes + MAX_JSON_BYTES).catch(() => undefined);
-      throw new GcsError(fault.status, fault.filter.message ?? `Injected failure (${fault.status} ${fault.reason}).`, fault.reason, fault.filter.headers);
+      throw new GcsError(
+        fault.status,
+        fault.filter.message ?? `Injected failure (${fault.status} ${fault.reason}).`,
+        fault.reason,
+        fault.filter.headers,
+      );
     }
     await route(req, res, rawPath, q);
   };
@@ -1130,7 +1211,13 @@ export async function startGcsDouble(opts: GcsDoubleOptions = {}): Promise<GcsDo
     const gcsErr = err instanceof GcsError ? err : new GcsError(500, `GCS double bug: ${String((err as Error)?.stack ?? err)}`);
     // Errors found before the body was read (no such bucket, bad name...): read it anyway, so the
     // client gets the answer rather than a broken pipe. Over the size limit: close instead.
-    const drained = gcsErr.status !== 413 && (req.readableEnded || await readBody(req, maxObjectBytes + MAX_JSON_BYTES).then(() => true, () => false));
+    const drained =
+      gcsErr.status !== 413 &&
+      (req.readableEnded ||
+        (await readBody(req, maxObjectBytes + MAX_JSON_BYTES).then(
+          () => true,
+          () => false,
+        )));
     if (!drained) {
       res.setHeader('Connection', 'close');
       res.once('finish', () => req.socket.destroy());
@@ -1165,9 +1252,10 @@ export async function startGcsDouble(opts: GcsDoubleOptions = {}): Promise<GcsDo
       return o && { resource: objectResource(o), data: o.data };
     },
     reset,
-    stop: () => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }

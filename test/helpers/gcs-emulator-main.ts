@@ -9,7 +9,7 @@
  * Prints one line `READY <port>` once its own server is listening, or `FAILED <message>` and exits 1.
  * Exits on SIGTERM/SIGINT and when its stdin closes (the parent is gone).
  */
- 
+
 import * as fs from 'node:fs';
 import type * as http from 'node:http';
 import * as os from 'node:os';
@@ -63,7 +63,10 @@ async function main(): Promise<void> {
       server.once('listening', () => resolve());
       server.once('error', reject);
     }, 5);
-    started.catch((err: unknown) => { clearInterval(poll); reject(err instanceof Error ? err : new Error(String(err))); });
+    started.catch((err: unknown) => {
+      clearInterval(poll);
+      reject(err instanceof Error ? err : new Error(String(err)));
+    });
   });
   await started;
 

@@ -69,7 +69,8 @@ function waitUntilReady(child: ChildProcess, output: () => string, timeoutMs: nu
       clearTimeout(timer);
       child.stdout?.off('data', onData);
       child.off('exit', onExit);
-      if (err) reject(err); else resolve();
+      if (err) reject(err);
+      else resolve();
     };
     const onData = () => {
       const out = output();

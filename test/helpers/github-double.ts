@@ -84,7 +84,11 @@ const ISO = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 function json(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = body === undefined ? '' : JSON.stringify(body);
-  res.writeHead(status, { ...(text ? { 'content-type': 'application/json; charset=utf-8' } : {}), 'content-length': String(Buffer.byteLength(text)), ...headers });
+  res.writeHead(status, {
+    ...(text ? { 'content-type': 'application/json; charset=utf-8' } : {}),
+    'content-length': String(Buffer.byteLength(text)),
+    ...headers,
+  });
   res.end(text);
 }
 
@@ -151,10 +155,15 @@ export class GithubDouble {
   }
 
   async stop(): Promise<void> {
-    await Promise.all(this.servers.map((s) => new Promise<void>((r) => {
-      s.closeAllConnections();
-      s.close(() => r());
-    })));
+    await Promise.all(
+      this.servers.map(
+        (s) =>
+          new Promise<void>((r) => {
+            s.closeAllConnections();
+            s.close(() => r());
+          }),
+      ),
+    );
   }
 
   /** Makes the next API answers, for `seconds`, a secondary rate limit (429 + Retry-After). */
@@ -173,7 +182,18 @@ export class GithubDouble {
   private newAsset(r: ReleaseRecord, name: string, data: Buffer, contentType: string, label: string | null = null): AssetRecord {
     const now = new Date();
     const sha256 = crypto.createHash('sha256').update(data).digest('hex');
-    return { id: this.nextId++, name, label, contentType, data, sha256, state: 'uploaded', createdAt: now, updatedAt: now, releaseId: r.id };
+    return {
+      id: this.nextId++,
+      name,
+      label,
+      contentType,
+      data,
+      sha256,
+      state: 'uploaded',
+      createdAt: now,
+      updatedAt: now,
+      releaseId: r.id,
+    };
   }
 
   // ------------------------------------------------------------ JSON shapes
@@ -264,12 +284,25 @@ export class GithubDouble {
   /** Counts a request against the quota; answers 403/429 when it is spent. True when answered. */
   private limited(res: http.ServerResponse): boolean {
     if (this.secondary && Date.now() < this.secondary.until) {
-      json(res, 429, { message: 'You have exceeded a secondary rate limit. Please wait a few minutes before you try again.' }, { 'retry-after': String(this.secondary.retryAfter), ...this.rateHeaders() });
+      json(
+        res,
+        429,
+        { message: 'You have exceeded a secondary rate limit. Please wait a few minutes before you try again.' },
+        { 'retry-after': String(this.secondary.retryAfter), ...this.rateHeaders() },
+      );
       return true;
     }
     const h = this.rateHeaders();
     if (this.rateRemaining <= 0) {
-      json(res, 403, { message: 'API rate limit exceeded for user ID 1.', documentation_url: 'https://docs.github.com/rest/overview/rate-limits-for-the-rest-api' }, h);
+      json(
+        res,
+        403,
+        {
+          message: 'API rate limit exceeded for user ID 1.',
+          documentation_url: 'https://docs.github.com/rest/overview/rate-limits-for-the-rest-api',
+        },
+        h,
+      );
       return true;
     }
     this.rateRemaining--;
@@ -328,7 +361,14 @@ export class GithubDouble {
     const ok = crypto.verify('RSA-SHA256', Buffer.from(`${h}.${p}`), app.publicKeyPem, b64url(sig));
     const now = Math.floor(Date.now() / 1000);
     if (!ok || String(claims.iss) !== String(app.id)) return undefined;
-    if (typeof claims.iat !== 'number' || typeof claims.exp !== 'number' || claims.exp <= now || claims.iat > now + 60 || claims.exp - claims.iat > 600) return undefined;
+    if (
+      typeof claims.iat !== 'number' ||
+      typeof claims.exp !== 'number' ||
+      claims.exp <= now ||
+      claims.iat > now + 60 ||
+      claims.exp - claims.iat > 600
+    )
+      return undefined;
     return claims;
   }
 
@@ -344,7 +384,8 @@ export class GithubDouble {
     const tokenRoute = /^\/app\/installations\/(\d+)\/access_tokens$/.exec(p);
     if (tokenRoute && method === 'POST') {
       const claims = this.verifyAppJwt(req);
-      if (!claims) return json(res, 401, { message: 'A JSON web token could not be decoded', documentation_url: 'https://docs.github.com/rest' });
+      if (!claims)
+        return json(res, 401, { message: 'A JSON web token could not be decoded', documentation_url: 'https://docs.github.com/rest' });
       if (Number(tokenRoute[1]) !== this.opts.app?.installationId) return json(res, 404, NOT_FOUND);
       this.appJwts.push(claims);
       const token = `ghs_${crypto.randomBytes(18).toString('hex')}`;
@@ -387,9 +428,20 @@ export class GithubDouble {
       } catch {
         return json(res, 400, { message: 'Problems parsing JSON' }, h);
       }
-      if (!input.tag_name) return json(res, 422, { message: 'Validation Failed', errors: [{ resource: 'Release', code: 'missing_field', field: 'tag_name' }] }, h);
+      if (!input.tag_name)
+        return json(
+          res,
+          422,
+          { message: 'Validation Failed', errors: [{ resource: 'Release', code: 'missing_field', field: 'tag_name' }] },
+          h,
+        );
       if (this.releases.some((r) => r.tag === input.tag_name && !r.draft)) {
-        return json(res, 422, { message: 'Validation Failed', errors: [{ resource: 'Release', code: 'already_exists', field: 'tag_name' }] }, h);
+        return json(
+          res,
+          422,
+          { message: 'Validation Failed', errors: [{ resource: 'Release', code: 'already_exists', field: 'tag_name' }] },
+          h,
+        );
       }
       const r = this.addRelease(input.tag_name, {}, { draft: input.draft });
       r.name = input.name ?? input.tag_name;
@@ -412,7 +464,13 @@ export class GithubDouble {
     if ((m = /^\/releases\/(\d+)\/assets$/.exec(rest)) && method === 'GET') {
       const r = this.releases.find((x) => x.id === Number(m![1]));
       if (!r) return json(res, 404, NOT_FOUND, h);
-      return this.page(res, url, r.assets.map((a) => this.assetJson(a)), `${this.apiUrl}${repoBase}/releases/${r.id}/assets`, h);
+      return this.page(
+        res,
+        url,
+        r.assets.map((a) => this.assetJson(a)),
+        `${this.apiUrl}${repoBase}/releases/${r.id}/assets`,
+        h,
+      );
     }
     if ((m = /^\/releases\/assets\/(\d+)$/.exec(rest))) {
       const a = this.findAsset(Number(m[1]));
@@ -436,7 +494,12 @@ export class GithubDouble {
           const name = githubAssetName(input.name);
           const r = this.releases.find((x) => x.id === a.releaseId)!;
           if (r.assets.some((x) => x !== a && x.name.toLowerCase() === name.toLowerCase())) {
-            return json(res, 422, { message: 'Validation Failed', errors: [{ resource: 'ReleaseAsset', code: 'already_exists', field: 'name' }] }, h);
+            return json(
+              res,
+              422,
+              { message: 'Validation Failed', errors: [{ resource: 'ReleaseAsset', code: 'already_exists', field: 'name' }] },
+              h,
+            );
           }
           a.name = name;
         }
@@ -465,7 +528,13 @@ export class GithubDouble {
     const r = this.releases.find((x) => x.id === Number(m[1]));
     if (!r) return json(res, 404, NOT_FOUND, h);
     const name = url.searchParams.get('name');
-    if (!name) return json(res, 422, { message: 'Validation Failed', errors: [{ resource: 'ReleaseAsset', code: 'missing_field', field: 'name' }] }, h);
+    if (!name)
+      return json(
+        res,
+        422,
+        { message: 'Validation Failed', errors: [{ resource: 'ReleaseAsset', code: 'missing_field', field: 'name' }] },
+        h,
+      );
     if (req.headers['content-length'] === undefined) return json(res, 411, { message: 'Length Required' }, h);
     const body = await this.body(req, this.opts.maxAssetBytes ?? 64 * 1024 * 1024);
     if (body === undefined) {
@@ -474,14 +543,35 @@ export class GithubDouble {
     }
     if (body.length !== Number(req.headers['content-length'])) return json(res, 400, { message: 'Bad Content-Length' }, h);
     if (body.length === 0) {
-      return json(res, 422, { message: 'Validation Failed', errors: [{ resource: 'ReleaseAsset', code: 'custom', field: 'size', message: 'size must be greater than or equal to 1' }] }, h);
+      return json(
+        res,
+        422,
+        {
+          message: 'Validation Failed',
+          errors: [{ resource: 'ReleaseAsset', code: 'custom', field: 'size', message: 'size must be greater than or equal to 1' }],
+        },
+        h,
+      );
     }
     if (r.assets.length >= MAX_ASSETS) {
-      return json(res, 422, { message: 'Validation Failed', errors: [{ resource: 'ReleaseAsset', code: 'custom', field: 'base', message: `a release holds at most ${MAX_ASSETS} assets` }] }, h);
+      return json(
+        res,
+        422,
+        {
+          message: 'Validation Failed',
+          errors: [{ resource: 'ReleaseAsset', code: 'custom', field: 'base', message: `a release holds at most ${MAX_ASSETS} assets` }],
+        },
+        h,
+      );
     }
     const stored = githubAssetName(name);
     if (r.assets.some((x) => x.name.toLowerCase() === stored.toLowerCase())) {
-      return json(res, 422, { message: 'Validation Failed', errors: [{ resource: 'ReleaseAsset', code: 'already_exists', field: 'name' }] }, h);
+      return json(
+        res,
+        422,
+        { message: 'Validation Failed', errors: [{ resource: 'ReleaseAsset', code: 'already_exists', field: 'name' }] },
+        h,
+      );
     }
     const a = this.newAsset(r, stored, body, req.headers['content-type'] ?? 'application/octet-stream', url.searchParams.get('label'));
     r.assets.push(a);
@@ -503,7 +593,8 @@ export class GithubDouble {
     if (req.headers.authorization !== undefined) return json(res, 400, { message: 'Only one auth mechanism allowed' });
     const exp = Number(url.searchParams.get('exp'));
     const want = crypto.createHmac('sha256', this.signingKey).update(`${m[1]}:${exp}`).digest('hex');
-    if (url.searchParams.get('sig') !== want || !(exp > Date.now())) return json(res, 403, { message: 'Request has expired or is not signed' });
+    if (url.searchParams.get('sig') !== want || !(exp > Date.now()))
+      return json(res, 403, { message: 'Request has expired or is not signed' });
     const a = this.findAsset(Number(m[1]));
     if (!a) return json(res, 404, NOT_FOUND);
     const size = a.data.length;
@@ -522,7 +613,12 @@ export class GithubDouble {
         res.writeHead(416, { 'content-range': `bytes */${size}` });
         return void res.end();
       }
-      res.writeHead(206, { 'content-type': a.contentType, 'content-length': String(end - start + 1), 'content-range': `bytes ${start}-${end}/${size}`, 'accept-ranges': 'bytes' });
+      res.writeHead(206, {
+        'content-type': a.contentType,
+        'content-length': String(end - start + 1),
+        'content-range': `bytes ${start}-${end}/${size}`,
+        'accept-ranges': 'bytes',
+      });
       return void res.end(a.data.subarray(start, end + 1));
     }
     res.writeHead(200, { 'content-type': a.contentType, 'content-length': String(size), 'accept-ranges': 'bytes' });

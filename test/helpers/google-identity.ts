@@ -51,9 +51,15 @@ export async function startGoogleIdentityDouble(projectId = 'identity-test-proje
       if (path === '/project/project-id') return send(200, projectId, 'application/text', flavor);
       if (path === '/universe/universe-domain') return send(200, 'googleapis.com', 'application/text', flavor);
       if (path === '/instance/service-accounts/default/token') {
-        return send(200, JSON.stringify({ access_token: issue('metadata'), expires_in: 3599, token_type: 'Bearer' }), 'application/json', flavor);
+        return send(
+          200,
+          JSON.stringify({ access_token: issue('metadata'), expires_in: 3599, token_type: 'Bearer' }),
+          'application/json',
+          flavor,
+        );
       }
-      if (path === '/instance/service-accounts/default/email') return send(200, `default@${projectId}.iam.gserviceaccount.com`, 'application/text', flavor);
+      if (path === '/instance/service-accounts/default/email')
+        return send(200, `default@${projectId}.iam.gserviceaccount.com`, 'application/text', flavor);
       return send(404, 'Not Found', 'text/plain', flavor);
     }
     if (url.pathname === '/v1/token' && req.method === 'POST') {
@@ -70,12 +76,15 @@ export async function startGoogleIdentityDouble(projectId = 'identity-test-proje
         if (!subjects.has(form.get('subject_token') ?? '')) {
           return send(400, JSON.stringify({ error: 'invalid_grant', error_description: 'The subject token is not valid.' }));
         }
-        send(200, JSON.stringify({
-          access_token: issue('sts'),
-          issued_token_type: 'urn:ietf:params:oauth:token-type:access_token',
-          token_type: 'Bearer',
-          expires_in: 3600,
-        }));
+        send(
+          200,
+          JSON.stringify({
+            access_token: issue('sts'),
+            issued_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+            token_type: 'Bearer',
+            expires_in: 3600,
+          }),
+        );
       });
       return;
     }

@@ -24,7 +24,10 @@ export function hmac(key: string | Buffer, data: string): Buffer {
 
 /** yyyyMMddTHHmmssZ */
 export function amzDate(d: Date): string {
-  return d.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  return d
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
 }
 
 export function signingKey(secret: string, date: string, region: string, service: string, terminator = 'aws4_request'): Buffer {
@@ -63,7 +66,12 @@ function uriDecode(raw: string): Buffer {
 
 /** S3's canonical URI: the path as sent, each segment normalised to one UriEncode (no dot-segment removal). */
 export function canonicalUri(rawPath: string): string {
-  return rawPath === '' ? '/' : rawPath.split('/').map((s) => uriEncode(uriDecode(s))).join('/');
+  return rawPath === ''
+    ? '/'
+    : rawPath
+        .split('/')
+        .map((s) => uriEncode(uriDecode(s)))
+        .join('/');
 }
 
 export function canonicalQuery(rawQuery: string, skipSignature = false): string {
@@ -147,7 +155,14 @@ export function sign(
   ].join('\n');
   const { scope, key } = scopeOf(s);
   const stringToSign = `${ALGORITHM}\n${s.amzDate}\n${scope}\n${sha256Hex(canonicalRequest)}`;
-  return { signature: createHmac('sha256', key).update(stringToSign).digest('hex'), scope, key, amzDate: s.amzDate, signedHeaders, canonicalRequest };
+  return {
+    signature: createHmac('sha256', key).update(stringToSign).digest('hex'),
+    scope,
+    key,
+    amzDate: s.amzDate,
+    signedHeaders,
+    canonicalRequest,
+  };
 }
 
 export function authorizationHeader(accessKeyId: string, r: SigningResult): string {
@@ -156,12 +171,16 @@ export function authorizationHeader(accessKeyId: string, r: SigningResult): stri
 
 /** aws-chunked chunk signature (AWS "Signature Calculations for ... Transferring Payload in Multiple Chunks"). */
 export function chunkSignature(key: Buffer, amz: string, scope: string, prev: string, data: Buffer): string {
-  return createHmac('sha256', key).update(`AWS4-HMAC-SHA256-PAYLOAD\n${amz}\n${scope}\n${prev}\n${EMPTY_SHA256}\n${sha256Hex(data)}`).digest('hex');
+  return createHmac('sha256', key)
+    .update(`AWS4-HMAC-SHA256-PAYLOAD\n${amz}\n${scope}\n${prev}\n${EMPTY_SHA256}\n${sha256Hex(data)}`)
+    .digest('hex');
 }
 
 /** x-amz-trailer-signature over the trailer lines ("name:value\n" each). */
 export function trailerSignature(key: Buffer, amz: string, scope: string, prev: string, trailerText: string): string {
-  return createHmac('sha256', key).update(`AWS4-HMAC-SHA256-TRAILER\n${amz}\n${scope}\n${prev}\n${sha256Hex(trailerText)}`).digest('hex');
+  return createHmac('sha256', key)
+    .update(`AWS4-HMAC-SHA256-TRAILER\n${amz}\n${scope}\n${prev}\n${sha256Hex(trailerText)}`)
+    .digest('hex');
 }
 
 /** One piece of an aws-chunked body, editable by a mutation before serialisation. */
@@ -218,7 +237,11 @@ export function frameChunked(
 export function serializeChunked(b: ChunkedBody): Buffer {
   const out: Buffer[] = [];
   for (const c of b.chunks) {
-    out.push(Buffer.from(`${c.sizeText}${c.sig !== undefined ? ';chunk-signature=' + c.sig : ''}${c.ext ?? ''}\r\n`, 'latin1'), c.data, Buffer.from(c.after, 'latin1'));
+    out.push(
+      Buffer.from(`${c.sizeText}${c.sig !== undefined ? ';chunk-signature=' + c.sig : ''}${c.ext ?? ''}\r\n`, 'latin1'),
+      c.data,
+      Buffer.from(c.after, 'latin1'),
+    );
   }
   for (const [n, v] of b.trailers) out.push(Buffer.from(`${n}:${v}\r\n`, 'latin1'));
   out.push(Buffer.from(b.end, 'latin1'));

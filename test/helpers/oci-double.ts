@@ -106,7 +106,11 @@ const CONTENT_HEADERS = ['content-type', 'content-language', 'content-encoding',
 const TIERS = new Set(['Standard', 'InfrequentAccess', 'Archive']);
 
 class OciError extends Error {
-  constructor(readonly status: number, readonly code: string, message?: string) {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message?: string,
+  ) {
     super(message ?? code);
   }
 }
@@ -185,7 +189,10 @@ export class OciDouble {
       return;
     }
     if (body === undefined) return; // the client went away: nothing happens
-    const seg = url.pathname.split('/').slice(1).map((s) => decodeURIComponent(s));
+    const seg = url.pathname
+      .split('/')
+      .slice(1)
+      .map((s) => decodeURIComponent(s));
     const ctx = { req, res, method, query, body, seg };
     if (seg[0] === 'workRequests') return this.workRequest(ctx);
     if (seg[0] !== 'n') throw new OciError(404, 'NotFound');
@@ -231,19 +238,22 @@ export class OciDouble {
     if (!m) throw new OciError(401, 'NotAuthenticated', 'The required information to complete authentication was not provided.');
     const params: Record<string, string> = {};
     for (const p of m[1].matchAll(/(\w+)="([^"]*)"/g)) params[p[1]] = p[2];
-    if (params.version !== '1' || params.algorithm !== 'rsa-sha256') throw new OciError(401, 'NotAuthenticated', 'Unsupported signature version or algorithm.');
+    if (params.version !== '1' || params.algorithm !== 'rsa-sha256')
+      throw new OciError(401, 'NotAuthenticated', 'Unsupported signature version or algorithm.');
     const key = this.keys.get(params.keyId ?? '');
     if (!key) throw new OciError(401, 'NotAuthenticated', `Unknown keyId ${params.keyId}`);
     const signed = (params.headers ?? '').split(' ').map((h) => h.toLowerCase());
     logged.signedHeaders = signed;
     const method = (req.method ?? 'GET').toUpperCase();
     const required = ['(request-target)', 'host'];
-    if (!signed.includes('date') && !signed.includes('x-date')) throw new OciError(401, 'NotAuthenticated', 'date or x-date must be signed');
+    if (!signed.includes('date') && !signed.includes('x-date'))
+      throw new OciError(401, 'NotAuthenticated', 'date or x-date must be signed');
     const objectBody = method === 'PUT' && /\/(o|u)\/[^/]+$/.test(new URL(req.url ?? '/', 'http://x').pathname);
     if ((method === 'POST' || method === 'PUT') && !objectBody) required.push('content-length', 'content-type', 'x-content-sha256');
     for (const h of required) if (!signed.includes(h)) throw new OciError(401, 'NotAuthenticated', `${h} must be signed`);
     const date = new Date(String(req.headers['x-date'] ?? req.headers.date ?? ''));
-    if (!(Math.abs(Date.now() - date.getTime()) < 5 * 60_000)) throw new OciError(401, 'NotAuthenticated', 'The request date is too far from the server time.');
+    if (!(Math.abs(Date.now() - date.getTime()) < 5 * 60_000))
+      throw new OciError(401, 'NotAuthenticated', 'The request date is too far from the server time.');
     if (signed.includes('x-content-sha256') && body !== undefined) {
       const sha = crypto.createHash('sha256').update(body).digest('base64');
       if (sha !== req.headers['x-content-sha256']) throw new OciError(401, 'NotAuthenticated', 'x-content-sha256 does not match the body.');
@@ -260,7 +270,12 @@ export class OciDouble {
 
   private json(res: http.ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {
     const text = JSON.stringify(value);
-    res.writeHead(status, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)), 'opc-request-id': crypto.randomUUID(), ...headers });
+    res.writeHead(status, {
+      'content-type': 'application/json',
+      'content-length': String(Buffer.byteLength(text)),
+      'opc-request-id': crypto.randomUUID(),
+      ...headers,
+    });
     res.end(text);
   }
 
@@ -279,7 +294,12 @@ export class OciDouble {
 
   private bucket(name: string): Bucket {
     const b = this.buckets.get(name);
-    if (!b) throw new OciError(404, 'BucketNotFound', `Either the bucket named '${name}' does not exist in the namespace '${this.namespace}' or you are not authorized to access it`);
+    if (!b)
+      throw new OciError(
+        404,
+        'BucketNotFound',
+        `Either the bucket named '${name}' does not exist in the namespace '${this.namespace}' or you are not authorized to access it`,
+      );
     return b;
   }
 
@@ -295,19 +315,37 @@ export class OciDouble {
   private bucketsRoute(ctx: Ctx): void {
     if (ctx.method === 'GET') {
       if (!ctx.query.compartmentId) throw new OciError(400, 'MissingParameter', 'compartmentId is required');
-      const all = [...this.buckets.values()].filter((b) => b.compartmentId === ctx.query.compartmentId).sort((x, y) => utf8Compare(x.name, y.name));
+      const all = [...this.buckets.values()]
+        .filter((b) => b.compartmentId === ctx.query.compartmentId)
+        .sort((x, y) => utf8Compare(x.name, y.name));
       const p = this.page(all, ctx.query);
-      return this.json(ctx.res, 200, p.items.map((b) => this.bucketJson(b)), p.next ? { 'opc-next-page': p.next } : {});
+      return this.json(
+        ctx.res,
+        200,
+        p.items.map((b) => this.bucketJson(b)),
+        p.next ? { 'opc-next-page': p.next } : {},
+      );
     }
     if (ctx.method === 'POST') {
       const d = this.parse<{ name?: string; compartmentId?: string; storageTier?: string }>(ctx.body);
       if (!d.name || !d.compartmentId) throw new OciError(400, 'MissingParameter', 'name and compartmentId are required');
       if (!/^[A-Za-z0-9._-]{1,256}$/.test(d.name)) throw new OciError(400, 'InvalidBucketName');
-      if (d.storageTier !== undefined && d.storageTier !== 'Standard' && d.storageTier !== 'Archive') throw new OciError(400, 'InvalidParameter', 'storageTier');
-      if (this.buckets.has(d.name)) throw new OciError(409, 'BucketAlreadyExists', `Either the bucket '${d.name}' in namespace '${this.namespace}' already exists or you are not authorized to create it`);
+      if (d.storageTier !== undefined && d.storageTier !== 'Standard' && d.storageTier !== 'Archive')
+        throw new OciError(400, 'InvalidParameter', 'storageTier');
+      if (this.buckets.has(d.name))
+        throw new OciError(
+          409,
+          'BucketAlreadyExists',
+          `Either the bucket '${d.name}' in namespace '${this.namespace}' already exists or you are not authorized to create it`,
+        );
       const b: Bucket = {
-        name: d.name, compartmentId: d.compartmentId, storageTier: d.storageTier ?? 'Standard', timeCreated: new Date(), etag: crypto.randomUUID(),
-        objects: new Map(), uploads: new Map(),
+        name: d.name,
+        compartmentId: d.compartmentId,
+        storageTier: d.storageTier ?? 'Standard',
+        timeCreated: new Date(),
+        etag: crypto.randomUUID(),
+        objects: new Map(),
+        uploads: new Map(),
       };
       this.buckets.set(b.name, b);
       return this.json(ctx.res, 200, this.bucketJson(b), { etag: b.etag, location: `/n/${this.namespace}/b/${b.name}` });
@@ -316,7 +354,14 @@ export class OciDouble {
   }
 
   private bucketJson(b: Bucket) {
-    return { namespace: this.namespace, name: b.name, compartmentId: b.compartmentId, timeCreated: b.timeCreated.toISOString(), etag: b.etag, storageTier: b.storageTier };
+    return {
+      namespace: this.namespace,
+      name: b.name,
+      compartmentId: b.compartmentId,
+      timeCreated: b.timeCreated.toISOString(),
+      etag: b.etag,
+      storageTier: b.storageTier,
+    };
   }
 
   private bucketRoute(ctx: Ctx, name: string): void {
@@ -325,7 +370,12 @@ export class OciDouble {
     if (ctx.method === 'HEAD') return this.empty(ctx.res, 200, { etag: b.etag });
     if (ctx.method === 'DELETE') {
       if (b.objects.size > 0) throw new OciError(409, 'BucketNotEmpty', `Bucket named '${name}' is not empty. Delete all objects first.`);
-      if (b.uploads.size > 0) throw new OciError(409, 'BucketNotEmpty', `Bucket named '${name}' has pending multipart uploads. Stop all multipart uploads first.`);
+      if (b.uploads.size > 0)
+        throw new OciError(
+          409,
+          'BucketNotEmpty',
+          `Bucket named '${name}' has pending multipart uploads. Stop all multipart uploads first.`,
+        );
       this.buckets.delete(name);
       return this.empty(ctx.res, 204);
     }
@@ -372,7 +422,11 @@ export class OciDouble {
       if (fields.has('storagetier')) s.storageTier = o.storageTier;
       objects.push(s);
     }
-    return this.json(ctx.res, 200, { objects, ...(q.delimiter ? { prefixes: [...prefixes] } : {}), ...(next !== undefined ? { nextStartWith: next } : {}) });
+    return this.json(ctx.res, 200, {
+      objects,
+      ...(q.delimiter ? { prefixes: [...prefixes] } : {}),
+      ...(next !== undefined ? { nextStartWith: next } : {}),
+    });
   }
 
   private objectHeaders(o: StoredObject): Record<string, string> {
@@ -393,7 +447,8 @@ export class OciDouble {
   private checkWrite(ctx: Ctx, cur: StoredObject | undefined): void {
     const im = ctx.req.headers['if-match'];
     const inm = ctx.req.headers['if-none-match'];
-    if (typeof im === 'string' && (!cur || cur.etag !== im)) throw new OciError(412, 'IfMatchFailed', 'The If-Match header does not match the current ETag.');
+    if (typeof im === 'string' && (!cur || cur.etag !== im))
+      throw new OciError(412, 'IfMatchFailed', 'The If-Match header does not match the current ETag.');
     if (typeof inm === 'string') {
       if (inm !== '*') throw new OciError(400, 'InvalidHeader', "The only valid If-None-Match value is '*'.");
       if (cur) throw new OciError(412, 'IfNoneMatchFailed', 'The object exists.');
@@ -404,7 +459,8 @@ export class OciDouble {
     const headers: Record<string, string> = {};
     const metadata: Record<string, string> = {};
     for (const n of CONTENT_HEADERS) if (typeof h[n] === 'string') headers[n] = h[n];
-    for (const [k, v] of Object.entries(h)) if (k.startsWith('opc-meta-') && typeof v === 'string') metadata[k.slice('opc-meta-'.length)] = v;
+    for (const [k, v] of Object.entries(h))
+      if (k.startsWith('opc-meta-') && typeof v === 'string') metadata[k.slice('opc-meta-'.length)] = v;
     return { headers, metadata };
   }
 
@@ -412,15 +468,29 @@ export class OciDouble {
     const cur = b.objects.get(name);
     if (ctx.method === 'PUT') {
       if (ctx.req.headers['content-length'] === undefined) throw new OciError(411, 'LengthRequired');
-      if (/[\r\n\0]/.test(name) || name === '' || Buffer.byteLength(name) > 1024) throw new OciError(400, 'InvalidParameter', 'Invalid object name');
+      if (/[\r\n\0]/.test(name) || name === '' || Buffer.byteLength(name) > 1024)
+        throw new OciError(400, 'InvalidParameter', 'Invalid object name');
       this.checkWrite(ctx, cur);
       const md5 = md5b64(ctx.body);
       const given = ctx.req.headers['content-md5'];
-      if (typeof given === 'string' && given !== md5) throw new OciError(400, 'UnmatchedContentMd5', `The computed MD5 of the request body (${md5}) does not match the Content-MD5 header (${given})`);
+      if (typeof given === 'string' && given !== md5)
+        throw new OciError(
+          400,
+          'UnmatchedContentMd5',
+          `The computed MD5 of the request body (${md5}) does not match the Content-MD5 header (${given})`,
+        );
       const tier = (ctx.req.headers['storage-tier'] as string | undefined) ?? (b.storageTier === 'Archive' ? 'Archive' : 'Standard');
       if (!TIERS.has(tier)) throw new OciError(400, 'InvalidParameter', 'storage-tier');
       const now = new Date();
-      const o: StoredObject = { data: ctx.body, etag: crypto.randomUUID(), md5, ...this.metaFromHeaders(ctx.req.headers), storageTier: tier, timeCreated: now, timeModified: now };
+      const o: StoredObject = {
+        data: ctx.body,
+        etag: crypto.randomUUID(),
+        md5,
+        ...this.metaFromHeaders(ctx.req.headers),
+        storageTier: tier,
+        timeCreated: now,
+        timeModified: now,
+      };
       b.objects.set(name, o);
       return this.empty(ctx.res, 200, { etag: o.etag, 'opc-content-md5': md5, 'last-modified': now.toUTCString() });
     }
@@ -432,7 +502,8 @@ export class OciDouble {
     if (ctx.method !== 'GET' && ctx.method !== 'HEAD') throw new OciError(405, 'MethodNotAllowed');
     if (!cur) throw new OciError(404, 'ObjectNotFound', `The object '${name}' was not found in the bucket '${b.name}'`);
     const im = ctx.req.headers['if-match'];
-    if (typeof im === 'string' && im !== cur.etag) throw new OciError(412, 'IfMatchFailed', 'The If-Match header does not match the current ETag.');
+    if (typeof im === 'string' && im !== cur.etag)
+      throw new OciError(412, 'IfMatchFailed', 'The If-Match header does not match the current ETag.');
     const headers = this.objectHeaders(cur);
     if (ctx.method === 'HEAD') return this.empty(ctx.res, 200, { ...headers, 'content-length': String(cur.data.length) });
     if (cur.storageTier === 'Archive') throw new OciError(409, 'NotRestored', 'The object is archived; restore it first.');
@@ -458,18 +529,33 @@ export class OciDouble {
 
   private copyObject(ctx: Ctx, b: Bucket): void {
     const d = this.parse<{
-      sourceObjectName?: string; sourceObjectIfMatchETag?: string; destinationRegion?: string; destinationNamespace?: string; destinationBucket?: string;
-      destinationObjectName?: string; destinationObjectIfMatchETag?: string; destinationObjectIfNoneMatchETag?: string; destinationObjectMetadata?: Record<string, string>;
+      sourceObjectName?: string;
+      sourceObjectIfMatchETag?: string;
+      destinationRegion?: string;
+      destinationNamespace?: string;
+      destinationBucket?: string;
+      destinationObjectName?: string;
+      destinationObjectIfMatchETag?: string;
+      destinationObjectIfNoneMatchETag?: string;
+      destinationObjectMetadata?: Record<string, string>;
       destinationObjectStorageTier?: string;
     }>(ctx.body);
     if (!d.sourceObjectName || !d.destinationRegion || !d.destinationNamespace || !d.destinationBucket || !d.destinationObjectName) {
-      throw new OciError(400, 'MissingParameter', 'sourceObjectName, destinationRegion, destinationNamespace, destinationBucket and destinationObjectName are required');
+      throw new OciError(
+        400,
+        'MissingParameter',
+        'sourceObjectName, destinationRegion, destinationNamespace, destinationBucket and destinationObjectName are required',
+      );
     }
     if (!b.objects.has(d.sourceObjectName)) throw new OciError(404, 'ObjectNotFound', `The object '${d.sourceObjectName}' was not found`);
-    for (const k of Object.keys(d.destinationObjectMetadata ?? {})) if (!k.startsWith('opc-meta-')) throw new OciError(400, 'InvalidParameter', 'metadata keys must start with opc-meta-');
+    for (const k of Object.keys(d.destinationObjectMetadata ?? {}))
+      if (!k.startsWith('opc-meta-')) throw new OciError(400, 'InvalidParameter', 'metadata keys must start with opc-meta-');
     const id = `ocid1.objectstorageworkrequest.oc1..${crypto.randomBytes(12).toString('hex')}`;
     const wr: WorkRequest = {
-      id, status: 'ACCEPTED', polls: 0, errors: [],
+      id,
+      status: 'ACCEPTED',
+      polls: 0,
+      errors: [],
       run: () => {
         const fail = (code: string, message: string) => {
           wr.status = 'FAILED';
@@ -481,14 +567,21 @@ export class OciDouble {
         const db = this.buckets.get(d.destinationBucket!);
         if (!db || d.destinationNamespace !== this.namespace) return fail('BucketNotFound', 'The destination bucket does not exist.');
         const cur = db.objects.get(d.destinationObjectName!);
-        if (d.destinationObjectIfMatchETag && cur?.etag !== d.destinationObjectIfMatchETag) return fail('IfMatchFailed', 'The destination object changed.');
+        if (d.destinationObjectIfMatchETag && cur?.etag !== d.destinationObjectIfMatchETag)
+          return fail('IfMatchFailed', 'The destination object changed.');
         if (d.destinationObjectIfNoneMatchETag === '*' && cur) return fail('IfNoneMatchFailed', 'The destination object exists.');
-        const md = d.destinationObjectMetadata && Object.keys(d.destinationObjectMetadata).length > 0
-          ? Object.fromEntries(Object.entries(d.destinationObjectMetadata).map(([k, v]) => [k.slice('opc-meta-'.length), v]))
-          : { ...src.metadata };
+        const md =
+          d.destinationObjectMetadata && Object.keys(d.destinationObjectMetadata).length > 0
+            ? Object.fromEntries(Object.entries(d.destinationObjectMetadata).map(([k, v]) => [k.slice('opc-meta-'.length), v]))
+            : { ...src.metadata };
         const now = new Date();
         db.objects.set(d.destinationObjectName!, {
-          ...src, headers: { ...src.headers }, metadata: md, etag: crypto.randomUUID(), timeCreated: now, timeModified: now,
+          ...src,
+          headers: { ...src.headers },
+          metadata: md,
+          etag: crypto.randomUUID(),
+          timeCreated: now,
+          timeModified: now,
           storageTier: d.destinationObjectStorageTier ?? src.storageTier,
         });
         wr.status = 'COMPLETED';
@@ -508,7 +601,11 @@ export class OciDouble {
       else wr.status = 'IN_PROGRESS';
     }
     return this.json(ctx.res, 200, {
-      id: wr.id, operationType: 'COPY_OBJECT', status: wr.status, percentComplete: wr.status === 'COMPLETED' ? 100 : 0, timeAccepted: new Date().toISOString(),
+      id: wr.id,
+      operationType: 'COPY_OBJECT',
+      status: wr.status,
+      percentComplete: wr.status === 'COMPLETED' ? 100 : 0,
+      timeAccepted: new Date().toISOString(),
     });
   }
 
@@ -518,15 +615,33 @@ export class OciDouble {
     if (ctx.method === 'GET') {
       const all = [...b.uploads.values()].sort((x, y) => utf8Compare(x.object, y.object));
       const p = this.page(all, ctx.query);
-      return this.json(ctx.res, 200, p.items.map((u) => this.uploadJson(b, u)), p.next ? { 'opc-next-page': p.next } : {});
+      return this.json(
+        ctx.res,
+        200,
+        p.items.map((u) => this.uploadJson(b, u)),
+        p.next ? { 'opc-next-page': p.next } : {},
+      );
     }
     if (ctx.method !== 'POST') throw new OciError(405, 'MethodNotAllowed');
-    const d = this.parse<{ object?: string; contentType?: string; contentLanguage?: string; contentEncoding?: string; contentDisposition?: string; cacheControl?: string; storageTier?: string; metadata?: Record<string, string> }>(ctx.body);
+    const d = this.parse<{
+      object?: string;
+      contentType?: string;
+      contentLanguage?: string;
+      contentEncoding?: string;
+      contentDisposition?: string;
+      cacheControl?: string;
+      storageTier?: string;
+      metadata?: Record<string, string>;
+    }>(ctx.body);
     if (!d.object) throw new OciError(400, 'MissingParameter', 'object is required');
     if (d.storageTier !== undefined && !TIERS.has(d.storageTier)) throw new OciError(400, 'InvalidParameter', 'storageTier');
     const headers: Record<string, string> = {};
     const fields: [string, string | undefined][] = [
-      ['content-type', d.contentType], ['content-language', d.contentLanguage], ['content-encoding', d.contentEncoding], ['content-disposition', d.contentDisposition], ['cache-control', d.cacheControl],
+      ['content-type', d.contentType],
+      ['content-language', d.contentLanguage],
+      ['content-encoding', d.contentEncoding],
+      ['content-disposition', d.contentDisposition],
+      ['cache-control', d.cacheControl],
     ];
     for (const [h, v] of fields) if (v !== undefined) headers[h] = v;
     const metadata: Record<string, string> = {};
@@ -534,18 +649,36 @@ export class OciDouble {
       if (!k.startsWith('opc-meta-')) throw new OciError(400, 'InvalidParameter', 'metadata keys must start with opc-meta-');
       metadata[k.slice('opc-meta-'.length)] = v;
     }
-    const u: Upload = { object: d.object, uploadId: crypto.randomUUID(), timeCreated: new Date(), storageTier: d.storageTier ?? 'Standard', headers, metadata, parts: new Map() };
+    const u: Upload = {
+      object: d.object,
+      uploadId: crypto.randomUUID(),
+      timeCreated: new Date(),
+      storageTier: d.storageTier ?? 'Standard',
+      headers,
+      metadata,
+      parts: new Map(),
+    };
     b.uploads.set(u.uploadId, u);
-    return this.json(ctx.res, 200, this.uploadJson(b, u), { location: `/n/${this.namespace}/b/${b.name}/u/${encodeURIComponent(u.object)}?uploadId=${u.uploadId}` });
+    return this.json(ctx.res, 200, this.uploadJson(b, u), {
+      location: `/n/${this.namespace}/b/${b.name}/u/${encodeURIComponent(u.object)}?uploadId=${u.uploadId}`,
+    });
   }
 
   private uploadJson(b: Bucket, u: Upload) {
-    return { namespace: this.namespace, bucket: b.name, object: u.object, uploadId: u.uploadId, timeCreated: u.timeCreated.toISOString(), storageTier: u.storageTier };
+    return {
+      namespace: this.namespace,
+      bucket: b.name,
+      object: u.object,
+      uploadId: u.uploadId,
+      timeCreated: u.timeCreated.toISOString(),
+      storageTier: u.storageTier,
+    };
   }
 
   private uploadRoute(ctx: Ctx, b: Bucket, name: string): void {
     const u = b.uploads.get(ctx.query.uploadId ?? '');
-    if (!u || u.object !== name) throw new OciError(404, 'NoSuchUpload', `The upload ID ${ctx.query.uploadId} is not found for the object ${name}`);
+    if (!u || u.object !== name)
+      throw new OciError(404, 'NoSuchUpload', `The upload ID ${ctx.query.uploadId} is not found for the object ${name}`);
     if (ctx.method === 'PUT') {
       if (ctx.req.headers['content-length'] === undefined) throw new OciError(411, 'LengthRequired');
       const n = Number(ctx.query.uploadPartNum);
@@ -556,7 +689,9 @@ export class OciDouble {
       return this.empty(ctx.res, 200, { etag: p.etag, 'opc-content-md5': md5 });
     }
     if (ctx.method === 'GET') {
-      const all = [...u.parts.entries()].sort((x, y) => x[0] - y[0]).map(([partNumber, p]) => ({ partNumber, etag: p.etag, md5: p.md5, size: p.data.length }));
+      const all = [...u.parts.entries()]
+        .sort((x, y) => x[0] - y[0])
+        .map(([partNumber, p]) => ({ partNumber, etag: p.etag, md5: p.md5, size: p.data.length }));
       const p = this.page(all, ctx.query);
       return this.json(ctx.res, 200, p.items, p.next ? { 'opc-next-page': p.next } : {});
     }
@@ -583,8 +718,14 @@ export class OciDouble {
     const multipartMd5 = `${digest.digest('base64')}-${chosen.length}`;
     const now = new Date();
     const o: StoredObject = {
-      data: Buffer.concat(chosen.map((p) => p.data)), etag: crypto.randomUUID(), multipartMd5, headers: u.headers, metadata: u.metadata,
-      storageTier: u.storageTier, timeCreated: now, timeModified: now,
+      data: Buffer.concat(chosen.map((p) => p.data)),
+      etag: crypto.randomUUID(),
+      multipartMd5,
+      headers: u.headers,
+      metadata: u.metadata,
+      storageTier: u.storageTier,
+      timeCreated: now,
+      timeModified: now,
     };
     b.objects.set(name, o);
     b.uploads.delete(u.uploadId);
@@ -602,12 +743,22 @@ interface Ctx {
 }
 
 /** A fresh RSA key pair and the keyId OCI would use for it (`tenancy/user/fingerprint`). */
-export function testApiKey(tenancy = 'ocid1.tenancy.oc1..test', user = 'ocid1.user.oc1..test'): { privateKeyPem: string; publicKeyPem: string; tenancy: string; user: string; fingerprint: string; keyId: string } {
+export function testApiKey(
+  tenancy = 'ocid1.tenancy.oc1..test',
+  user = 'ocid1.user.oc1..test',
+): { privateKeyPem: string; publicKeyPem: string; tenancy: string; user: string; fingerprint: string; keyId: string } {
   const { privateKey, publicKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
   const publicKeyPem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
   const der = publicKey.export({ type: 'spki', format: 'der' });
   const fingerprint = crypto.createHash('md5').update(der).digest('hex').match(/../g)!.join(':');
-  return { privateKeyPem: privateKey.export({ type: 'pkcs1', format: 'pem' }).toString(), publicKeyPem, tenancy, user, fingerprint, keyId: `${tenancy}/${user}/${fingerprint}` };
+  return {
+    privateKeyPem: privateKey.export({ type: 'pkcs1', format: 'pem' }).toString(),
+    publicKeyPem,
+    tenancy,
+    user,
+    fingerprint,
+    keyId: `${tenancy}/${user}/${fingerprint}`,
+  };
 }
 
 export async function startOciDouble(opts: OciDoubleOptions = {}): Promise<OciDouble> {

@@ -32,8 +32,26 @@ export interface InstanceIdentityDouble {
 function certificate(subject: string, extra: string[] = []): { cert: string; key: string } {
   const dir = mkdtempSync(path.join(os.tmpdir(), 's3mux-oci-cert-'));
   try {
-    const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', subject, ...extra,
-      '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem')], { timeout: 30_000 });
+    const r = spawnSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        subject,
+        ...extra,
+        '-keyout',
+        path.join(dir, 'key.pem'),
+        '-out',
+        path.join(dir, 'cert.pem'),
+      ],
+      { timeout: 30_000 },
+    );
     if (r.status !== 0) throw new Error(`openssl failed: ${r.stderr?.toString()}`);
     return { cert: readFileSync(path.join(dir, 'cert.pem'), 'utf8'), key: readFileSync(path.join(dir, 'key.pem'), 'utf8') };
   } finally {
@@ -42,7 +60,9 @@ function certificate(subject: string, extra: string[] = []): { cert: string; key
 }
 
 export async function startInstanceIdentityDouble(storage: OciDouble, tenancy: string): Promise<InstanceIdentityDouble> {
-  const leaf = certificate(`/CN=ocid1.instance.oc1..s3muxtest/OU=opc-certtype:instance/OU=opc-compartment:ocid1.compartment.oc1..x/OU=opc-tenant:${tenancy}`);
+  const leaf = certificate(
+    `/CN=ocid1.instance.oc1..s3muxtest/OU=opc-certtype:instance/OU=opc-compartment:ocid1.compartment.oc1..x/OU=opc-tenant:${tenancy}`,
+  );
   const intermediate = certificate('/CN=PKISVC Identity Intermediate test');
   const leafX509 = new crypto.X509Certificate(leaf.cert);
   const fingerprint = crypto.createHash('sha1').update(leafX509.raw).digest('hex');
@@ -61,7 +81,9 @@ export async function startInstanceIdentityDouble(storage: OciDouble, tenancy: s
       if (url.startsWith('/opc/v2/')) {
         if (req.headers.authorization !== 'Bearer Oracle') return fail(401, 'metadata requests need Authorization: Bearer Oracle');
         const files: Record<string, string> = {
-          '/opc/v2/identity/cert.pem': leaf.cert, '/opc/v2/identity/key.pem': leaf.key, '/opc/v2/identity/intermediate.pem': intermediate.cert,
+          '/opc/v2/identity/cert.pem': leaf.cert,
+          '/opc/v2/identity/key.pem': leaf.key,
+          '/opc/v2/identity/intermediate.pem': intermediate.cert,
           '/opc/v2/instance/region': 'us-ashburn-1',
         };
         const f = files[url];
@@ -76,13 +98,26 @@ export async function startInstanceIdentityDouble(storage: OciDouble, tenancy: s
         for (const x of m[1].matchAll(/(\w+)="([^"]*)"/g)) p[x[1]] = x[2];
         // The SDK writes the fingerprint as colon-separated hex pairs.
         const [kTenancy, kind, kFinger] = (p.keyId ?? '').split('/');
-        if (kTenancy !== tenancy || kind !== 'fed-x509' || kFinger?.replace(/:/g, '').toLowerCase() !== fingerprint) return fail(401, `unexpected keyId ${p.keyId}`);
-        const lines = (p.headers ?? '').split(' ').map((h) => (h === '(request-target)' ? `(request-target): post ${url}` : `${h.toLowerCase()}: ${String(req.headers[h.toLowerCase()])}`));
-        if (!crypto.verify('sha256', Buffer.from(lines.join('\n')), leafX509.publicKey, Buffer.from(p.signature ?? '', 'base64'))) return fail(401, 'bad signature');
+        if (kTenancy !== tenancy || kind !== 'fed-x509' || kFinger?.replace(/:/g, '').toLowerCase() !== fingerprint)
+          return fail(401, `unexpected keyId ${p.keyId}`);
+        const lines = (p.headers ?? '')
+          .split(' ')
+          .map((h) =>
+            h === '(request-target)' ? `(request-target): post ${url}` : `${h.toLowerCase()}: ${String(req.headers[h.toLowerCase()])}`,
+          );
+        if (!crypto.verify('sha256', Buffer.from(lines.join('\n')), leafX509.publicKey, Buffer.from(p.signature ?? '', 'base64')))
+          return fail(401, 'bad signature');
         const d = JSON.parse(body.toString()) as { certificate?: string; publicKey?: string };
-        const sent = new crypto.X509Certificate(`-----BEGIN CERTIFICATE-----\n${(d.certificate ?? '').replace(/\s+/g, '')}\n-----END CERTIFICATE-----\n`);
+        const sent = new crypto.X509Certificate(
+          `-----BEGIN CERTIFICATE-----\n${(d.certificate ?? '').replace(/\s+/g, '')}\n-----END CERTIFICATE-----\n`,
+        );
         if (!sent.subject.includes(`opc-tenant:${tenancy}`)) return fail(401, 'the certificate names another tenancy');
-        const sessionKey = crypto.createPublicKey(`-----BEGIN PUBLIC KEY-----\n${(d.publicKey ?? '').replace(/\s+/g, '').match(/.{1,64}/g)!.join('\n')}\n-----END PUBLIC KEY-----\n`);
+        const sessionKey = crypto.createPublicKey(
+          `-----BEGIN PUBLIC KEY-----\n${(d.publicKey ?? '')
+            .replace(/\s+/g, '')
+            .match(/.{1,64}/g)!
+            .join('\n')}\n-----END PUBLIC KEY-----\n`,
+        );
         const enc = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
         const token = `${enc({ alg: 'RS256', typ: 'JWT' })}.${enc({ sub: 'ocid1.instance.oc1..s3muxtest', tenant: tenancy, res_tenant: tenancy, exp: Math.floor(Date.now() / 1000) + 3600, n: state.tokensIssued })}.${crypto.randomBytes(32).toString('base64url')}`;
         storage.addKey(`ST$${token}`, sessionKey);
@@ -142,7 +177,12 @@ export async function startProxymuxDouble(storage: OciDouble, tenancy: string): 
         return res.end();
       }
       const d = JSON.parse(Buffer.concat(chunks).toString()) as { podKey?: string };
-      const podKey = crypto.createPublicKey(`-----BEGIN PUBLIC KEY-----\n${(d.podKey ?? '').replace(/\s+/g, '').match(/.{1,64}/g)!.join('\n')}\n-----END PUBLIC KEY-----\n`);
+      const podKey = crypto.createPublicKey(
+        `-----BEGIN PUBLIC KEY-----\n${(d.podKey ?? '')
+          .replace(/\s+/g, '')
+          .match(/.{1,64}/g)!
+          .join('\n')}\n-----END PUBLIC KEY-----\n`,
+      );
       const enc = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
       const rpst = `${enc({ alg: 'RS256', typ: 'JWT' })}.${enc({ res_tenant: tenancy, res_type: 'workload', exp: Math.floor(Date.now() / 1000) + 3600 })}.${crypto.randomBytes(32).toString('base64url')}`;
       storage.addKey(`ST$${rpst}`, podKey);

@@ -56,19 +56,23 @@ const partChecksumGap = (reason: string) => ({ 'a part checksum other than the o
 
 /** The s3 backend keeps the object's part layout (ObjectMeta.partSizes) only where s3mux assembled it. */
 const NO_PART_LAYOUT = {
-  'uploads parts, lists them, completes with the md5-of-md5s ETag': "the s3 backend does not read an object's part sizes from the store, so GetObject ?partNumber=N > 1 is InvalidPartNumber",
+  'uploads parts, lists them, completes with the md5-of-md5s ETag':
+    "the s3 backend does not read an object's part sizes from the store, so GetObject ?partNumber=N > 1 is InvalidPartNumber",
   'pages the parts of a multipart object': "the s3 backend does not read an object's part sizes from the store (ObjectParts)",
 };
 
 /** The hostile suite's 60 s budget is set for a local folder; through a store each request is a round trip to it. */
 const SLOW_STORE = {
-  'hostile input sent at least 1000 requests, within the time budget': 'each request is a round trip to a store on the same two cores: the 60 s budget is the fs backend\'s',
+  'hostile input sent at least 1000 requests, within the time budget':
+    "each request is a round trip to a store on the same two cores: the 60 s budget is the fs backend's",
 };
 
 const GCS_PART_CHECKSUMS = partChecksumGap('the gcs backend keeps parts as objects without the checksums they were sent with yet');
-const S3RVER_MULTIPART = 's3rver 3.7.1 has no ListParts, AbortMultipartUpload, ListMultipartUploads or UploadPartCopy (405), and s3mux checks the parts of a Complete through ListParts';
+const S3RVER_MULTIPART =
+  's3rver 3.7.1 has no ListParts, AbortMultipartUpload, ListMultipartUploads or UploadPartCopy (405), and s3mux checks the parts of a Complete through ListParts';
 const S3RVER_TAGS = 's3rver 3.7.1 ignores x-amz-tagging on PutObject';
-const S3RVER_FILES = "s3rver 3.7.1 keeps objects as files named by their keys: a key cannot also be a prefix ('a' and 'a/b'), and '.', '..', empty segments and a leading '/' are normalised";
+const S3RVER_FILES =
+  "s3rver 3.7.1 keeps objects as files named by their keys: a key cannot also be a prefix ('a' and 'a/b'), and '.', '..', empty segments and a leading '/' are normalised";
 const EMULATOR_BUCKETS = 'the emulator has no bucket API: every bucket name exists, buckets cannot be listed or deleted';
 
 export const PROTOCOL_BACKENDS: ProtocolBackend[] = [
@@ -79,11 +83,15 @@ export const PROTOCOL_BACKENDS: ProtocolBackend[] = [
     store: 'a second s3mux on fs, through the s3 backend',
     start: fromTarget('s3'),
     gaps: {
-      ...partChecksumGap('the s3 backend does not pass part checksums to the store (a store refuses them on an upload created without that algorithm), and keeps none itself'),
+      ...partChecksumGap(
+        'the s3 backend does not pass part checksums to the store (a store refuses them on an upload created without that algorithm), and keeps none itself',
+      ),
       ...NO_PART_LAYOUT,
       ...SLOW_STORE,
-      'a body that stalls half-way with RequestTimeout': 'the store is a second s3mux with the same 20 s body timeout: which of the two gives up on the stalled body first is a race (the front then answers ServiceUnavailable)',
-      'a 20 MiB file streams through to the backend and round-trips': 'a form\'s file has no announced length: the s3 backend streams it to the store as a multipart upload, so the ETag is the store\'s multipart ETag, not the MD5',
+      'a body that stalls half-way with RequestTimeout':
+        'the store is a second s3mux with the same 20 s body timeout: which of the two gives up on the stalled body first is a race (the front then answers ServiceUnavailable)',
+      'a 20 MiB file streams through to the backend and round-trips':
+        "a form's file has no announced length: the s3 backend streams it to the store as a multipart upload, so the ETag is the store's multipart ETag, not the MD5",
     },
   },
   {
@@ -96,7 +104,11 @@ export const PROTOCOL_BACKENDS: ProtocolBackend[] = [
         table: {
           backends: {
             up: {
-              type: 's3', endpoint: s.endpoint, region: 'us-east-1', forcePathStyle: true, conditionalWrites: 'check',
+              type: 's3',
+              endpoint: s.endpoint,
+              region: 'us-east-1',
+              forcePathStyle: true,
+              conditionalWrites: 'check',
               credentials: { accessKeyIdEnv: 'PROTOCOL_S3RVER_KEY', secretAccessKeyEnv: 'PROTOCOL_S3RVER_SECRET' },
             },
           },
@@ -124,7 +136,8 @@ export const PROTOCOL_BACKENDS: ProtocolBackend[] = [
       'honours start-after (v2) and marker': S3RVER_FILES,
       'stores and reads back every valid key': S3RVER_FILES,
       'keeps hostile keys inside the data directory': S3RVER_FILES,
-      'copies with COPY and REPLACE directives and URL-encoded sources': 's3rver 3.7.1 does not find a copy source whose key is URL-encoded (spaces, non-ASCII)',
+      'copies with COPY and REPLACE directives and URL-encoded sources':
+        's3rver 3.7.1 does not find a copy source whose key is URL-encoded (spaces, non-ASCII)',
     },
   },
   {
@@ -160,7 +173,10 @@ export const PROTOCOL_BACKENDS: ProtocolBackend[] = [
     start: async () => {
       const d = await startGcsDouble({ maxObjectBytes: 96 * 1024 * 1024 });
       return {
-        table: { backends: { g: { type: 'gcs', endpoint: d.endpoint, projectId: d.projectId, credentials: { anonymous: true } } }, default: 'g' },
+        table: {
+          backends: { g: { type: 'gcs', endpoint: d.endpoint, projectId: d.projectId, credentials: { anonymous: true } } },
+          default: 'g',
+        },
         stop: () => d.stop(),
       };
     },

@@ -48,10 +48,11 @@ export async function startS3rver(opts: { readyTimeoutMs?: number } = {}): Promi
   let lastErr = '';
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort();
-    const child = spawn(process.execPath, [
-      '--openssl-legacy-provider', s3rverScript(),
-      '-d', dir, '-a', '127.0.0.1', '-p', String(port), '--no-vhost-buckets', '-s',
-    ], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      ['--openssl-legacy-provider', s3rverScript(), '-d', dir, '-a', '127.0.0.1', '-p', String(port), '--no-vhost-buckets', '-s'],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
     let stderr = '';
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (d: string) => {
@@ -70,7 +71,10 @@ export async function startS3rver(opts: { readyTimeoutMs?: number } = {}): Promi
     const stop = (): Promise<void> => stopChild(child, 5000, 5000);
     if (ready) {
       return {
-        endpoint, port, dir, process: child,
+        endpoint,
+        port,
+        dir,
+        process: child,
         stderr: () => stderr,
         async stop() {
           await stop();

@@ -38,25 +38,48 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
   // S3MUX_TEST_BACKEND=memory runs the protocol suite on the memory backend instead of fs;
   // s3, s3rver, azure, gcs, gcs-double on a fresh store of that kind (helpers/protocol-backends.ts).
   const store = opts.router ? undefined : await startProtocolStore(path.join(sandbox, 'store'));
-  const router = opts.router ?? (store
-    ? Router.fromTable(validateRoutingTable(store.table, { baseDir: dataDir }))
-    : process.env.S3MUX_TEST_BACKEND === 'memory'
-      ? Router.fromTable(validateRoutingTable({ backends: { mem: { type: 'memory', store: path.basename(dataDir) } } }, { baseDir: dataDir }))
-      : Router.defaultFor(dataDir));
+  const router =
+    opts.router ??
+    (store
+      ? Router.fromTable(validateRoutingTable(store.table, { baseDir: dataDir }))
+      : process.env.S3MUX_TEST_BACKEND === 'memory'
+        ? Router.fromTable(
+            validateRoutingTable({ backends: { mem: { type: 'memory', store: path.basename(dataDir) } } }, { baseDir: dataDir }),
+          )
+        : Router.defaultFor(dataDir));
   const running = await startServer({
-    router, host: '127.0.0.1', port: 0, domains: opts.domains, tls: opts.tls, users: opts.users, keepAliveMs: opts.keepAliveMs, fsEncryptedAtRest: opts.fsEncryptedAtRest,
+    router,
+    host: '127.0.0.1',
+    port: 0,
+    domains: opts.domains,
+    tls: opts.tls,
+    users: opts.users,
+    keepAliveMs: opts.keepAliveMs,
+    fsEncryptedAtRest: opts.fsEncryptedAtRest,
     identities: [{ accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY }],
     log: (line) => console.error(line),
   });
   const s3 = new S3Client({
-    endpoint: running.url, region: 'us-east-1', forcePathStyle: true,
+    endpoint: running.url,
+    region: 'us-east-1',
+    forcePathStyle: true,
     credentials: { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY },
   });
   const minio = new Minio.Client({
-    endPoint: '127.0.0.1', port: running.port, useSSL: false, accessKey: ACCESS_KEY, secretKey: SECRET_KEY, pathStyle: true,
+    endPoint: '127.0.0.1',
+    port: running.port,
+    useSSL: false,
+    accessKey: ACCESS_KEY,
+    secretKey: SECRET_KEY,
+    pathStyle: true,
   });
   return {
-    ...running, sandbox, dataDir, router, s3, minio,
+    ...running,
+    sandbox,
+    dataDir,
+    router,
+    s3,
+    minio,
     async stop() {
       s3.destroy();
       await running.close();

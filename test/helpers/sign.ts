@@ -12,33 +12,57 @@ class Sha256 {
   private fresh() {
     const s = this.secret;
     if (s === undefined) return createHash('sha256');
-    return createHmac('sha256', typeof s === 'string' ? s : Buffer.from(s instanceof ArrayBuffer ? s : s.buffer.slice(s.byteOffset, s.byteOffset + s.byteLength)));
+    return createHmac(
+      'sha256',
+      typeof s === 'string' ? s : Buffer.from(s instanceof ArrayBuffer ? s : s.buffer.slice(s.byteOffset, s.byteOffset + s.byteLength)),
+    );
   }
-  update(data: Uint8Array): void { this.h.update(data); }
-  async digest(): Promise<Uint8Array> { return new Uint8Array(this.h.digest()); }
-  reset(): void { this.h = this.fresh(); }
+  update(data: Uint8Array): void {
+    this.h.update(data);
+  }
+  async digest(): Promise<Uint8Array> {
+    return new Uint8Array(this.h.digest());
+  }
+  reset(): void {
+    this.h = this.fresh();
+  }
 }
 
 export function signer(accessKeyId: string, secretAccessKey: string, region = 'us-east-1'): SignatureV4 {
-  return new SignatureV4({ service: 's3', region, credentials: { accessKeyId, secretAccessKey }, sha256: Sha256, uriEscapePath: false, applyChecksum: true });
+  return new SignatureV4({
+    service: 's3',
+    region,
+    credentials: { accessKeyId, secretAccessKey },
+    sha256: Sha256,
+    uriEscapePath: false,
+    applyChecksum: true,
+  });
 }
 
-export interface SignedFetch { status: number; headers: http.IncomingHttpHeaders; text: string; body: Buffer }
+export interface SignedFetch {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  text: string;
+  body: Buffer;
+}
 
 /** http(s).request with exact path and headers (fetch would normalise both). */
 export function exactRequest(url: string, method: string, headers: Record<string, string>, body?: Buffer | string): Promise<SignedFetch> {
   const u = new URL(url);
   const lib = u.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
-    const req = lib.request({ host: u.hostname, port: u.port, method, path: url.slice(u.origin.length), headers, rejectUnauthorized: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const buf = Buffer.concat(chunks);
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, text: buf.toString('utf8'), body: buf });
-      });
-      res.on('error', reject);
-    });
+    const req = lib.request(
+      { host: u.hostname, port: u.port, method, path: url.slice(u.origin.length), headers, rejectUnauthorized: false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const buf = Buffer.concat(chunks);
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, text: buf.toString('utf8'), body: buf });
+        });
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -49,16 +73,32 @@ export function exactRequest(url: string, method: string, headers: Record<string
  * is what gets signed.
  */
 export async function signedFetch(
-  baseUrl: string, creds: { accessKeyId: string; secretAccessKey: string },
-  method: string, path: string, opts: { query?: Record<string, string>; headers?: Record<string, string>; body?: string | Buffer; unsignedPayload?: boolean } = {},
+  baseUrl: string,
+  creds: { accessKeyId: string; secretAccessKey: string },
+  method: string,
+  path: string,
+  opts: { query?: Record<string, string>; headers?: Record<string, string>; body?: string | Buffer; unsignedPayload?: boolean } = {},
 ): Promise<SignedFetch> {
   const url = new URL(baseUrl);
   const body = opts.body === undefined ? undefined : Buffer.from(opts.body);
-  const payloadHash = opts.unsignedPayload ? 'UNSIGNED-PAYLOAD' : createHash('sha256').update(body ?? Buffer.alloc(0)).digest('hex');
+  const payloadHash = opts.unsignedPayload
+    ? 'UNSIGNED-PAYLOAD'
+    : createHash('sha256')
+        .update(body ?? Buffer.alloc(0))
+        .digest('hex');
   const headers: Record<string, string> = { host: url.host, 'x-amz-content-sha256': payloadHash, ...(opts.headers ?? {}) };
   const signed = await signer(creds.accessKeyId, creds.secretAccessKey).sign({
-    method, protocol: url.protocol, hostname: url.hostname, port: Number(url.port), path, query: opts.query ?? {}, headers, body,
+    method,
+    protocol: url.protocol,
+    hostname: url.hostname,
+    port: Number(url.port),
+    path,
+    query: opts.query ?? {},
+    headers,
+    body,
   });
-  const qs = Object.entries(opts.query ?? {}).map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&');
+  const qs = Object.entries(opts.query ?? {})
+    .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`)
+    .join('&');
   return exactRequest(`${url.origin}${path}${qs ? '?' + qs : ''}`, method, signed.headers, body);
 }

@@ -36,7 +36,9 @@ function helmFails(args: string[]): string {
 }
 function render(...valueFiles: string[]): Obj[] {
   const out = helm(['template', 'rel', CHART, '--namespace', 'objects', ...valueFiles.flatMap((f) => ['--values', path.join(REPO, f)])]);
-  return parseAllDocuments(out).map((d) => d.toJS() as Obj).filter(Boolean);
+  return parseAllDocuments(out)
+    .map((d) => d.toJS() as Obj)
+    .filter(Boolean);
 }
 const ofKind = (docs: Obj[], kind: string) => docs.filter((d) => d.kind === kind);
 const one = (docs: Obj[], kind: string) => {
@@ -51,7 +53,9 @@ describe('package: helm chart', function () {
 
   it('passes helm lint --strict with the default values and with the multi-cloud values', () => {
     expect(helm(['lint', '--strict', CHART])).to.contain('0 chart(s) failed');
-    expect(helm(['lint', '--strict', CHART, '--values', path.join(REPO, 'test/package/values-multi-cloud.yaml')])).to.contain('0 chart(s) failed');
+    expect(helm(['lint', '--strict', CHART, '--values', path.join(REPO, 'test/package/values-multi-cloud.yaml')])).to.contain(
+      '0 chart(s) failed',
+    );
   });
 
   it('default values: one non-root pod with a read-only root filesystem, probes on /healthz and /readyz, a PVC and a generated root Secret', () => {
@@ -76,7 +80,9 @@ describe('package: helm chart', function () {
     const secret = one(docs, 'Secret');
     expect(secret.stringData.rootUser).to.equal('s3mux-root');
     expect(secret.stringData.rootPassword).to.match(/^[A-Za-z0-9]{32}$/);
-    expect(c.env.find((e: Obj) => e.name === 'S3MUX_ROOT_PASSWORD').valueFrom).to.deep.equal({ secretKeyRef: { name: 'rel-s3mux-root', key: 'rootPassword' } });
+    expect(c.env.find((e: Obj) => e.name === 'S3MUX_ROOT_PASSWORD').valueFrom).to.deep.equal({
+      secretKeyRef: { name: 'rel-s3mux-root', key: 'rootPassword' },
+    });
     // Every S3MUX_* variable the chart sets is one the binary reads.
     const known = new Set([...SERVE_OPTIONS.map((o) => envName(o.flag)), 'S3MUX_ROOT_USER', 'S3MUX_ROOT_PASSWORD']);
     for (const e of c.env as Obj[]) if (e.name.startsWith('S3MUX_')) expect(known.has(e.name), e.name).to.equal(true);
@@ -84,7 +90,16 @@ describe('package: helm chart', function () {
 
   it('multi-cloud values: HPA, PDB, Ingress, ServiceMonitor, the table in a ConfigMap that s3mux accepts, credentials only by reference', () => {
     const docs = render('test/package/values-multi-cloud.yaml');
-    expect(docs.map((d) => d.kind).sort()).to.deep.equal(['ConfigMap', 'Deployment', 'HorizontalPodAutoscaler', 'Ingress', 'PodDisruptionBudget', 'Service', 'ServiceAccount', 'ServiceMonitor']);
+    expect(docs.map((d) => d.kind).sort()).to.deep.equal([
+      'ConfigMap',
+      'Deployment',
+      'HorizontalPodAutoscaler',
+      'Ingress',
+      'PodDisruptionBudget',
+      'Service',
+      'ServiceAccount',
+      'ServiceMonitor',
+    ]);
     const dep = one(docs, 'Deployment');
     expect(dep.spec.replicas, 'the HPA owns replicas').to.equal(undefined);
     expect(one(docs, 'HorizontalPodAutoscaler').spec).to.include({ minReplicas: 3, maxReplicas: 12 });
@@ -94,7 +109,11 @@ describe('package: helm chart', function () {
     expect(one(docs, 'ServiceMonitor').metadata.labels.release).to.equal('prometheus');
     const c = container(docs);
     const env = Object.fromEntries((c.env as Obj[]).map((e) => [e.name, e.value ?? e.valueFrom]));
-    expect(env).to.deep.include({ S3MUX_CONFIG: '/etc/s3mux/routing.yaml', S3MUX_DOMAIN: 's3.example.com', S3MUX_METRICS_ADDRESS: '0.0.0.0:9464' });
+    expect(env).to.deep.include({
+      S3MUX_CONFIG: '/etc/s3mux/routing.yaml',
+      S3MUX_DOMAIN: 's3.example.com',
+      S3MUX_METRICS_ADDRESS: '0.0.0.0:9464',
+    });
     expect(env.AWS_ACCESS_KEY_ID).to.deep.equal({ secretKeyRef: { name: 'aws-creds', key: 'accessKeyId' } });
     expect(env.S3MUX_ROOT_USER).to.deep.equal({ secretKeyRef: { name: 's3mux-root', key: 'rootUser' } });
     expect(c.volumeMounts).to.deep.include({ name: 'gcp', mountPath: '/run/secrets/gcp', readOnly: true });
@@ -130,7 +149,7 @@ describe('package: helm chart', function () {
       rmSync(dir, { recursive: true, force: true });
     });
 
-    it('starts s3mux with the Deployment\'s args, env and mounts; its probe and scrape paths answer; aws-cli works with the Secret\'s credentials; SIGTERM exits 0 in time', async () => {
+    it("starts s3mux with the Deployment's args, env and mounts; its probe and scrape paths answer; aws-cli works with the Secret's credentials; SIGTERM exits 0 in time", async () => {
       const docs = render('test/package/values-run.yaml');
       const dep = one(docs, 'Deployment');
       const pod = dep.spec.template.spec;
@@ -177,8 +196,12 @@ describe('package: helm chart', function () {
         env[e.name] = addr ? `127.0.0.1:${ports.get(Number(addr[1]))}` : hostPath(value);
       }
       child = spawn(process.execPath, [CLI, ...(c.args as string[])], { env, cwd: dir });
-      child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
-      child.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
+      child.stdout!.on('data', (d: Buffer) => {
+        out += d.toString();
+      });
+      child.stderr!.on('data', (d: Buffer) => {
+        out += d.toString();
+      });
       const end = Date.now() + 15_000;
       while (!out.includes('listening on') && Date.now() < end && child.exitCode === null) await new Promise((r) => setTimeout(r, 50));
       expect(out).to.contain(`s3mux listening on http://127.0.0.1:${portOf('http')}`);
@@ -189,16 +212,26 @@ describe('package: helm chart', function () {
         const res = await fetch(`http://127.0.0.1:${portOf(probe.httpGet.port)}${probe.httpGet.path}`);
         expect(res.status, probe.httpGet.path).to.equal(200);
       }
-      const aws = (...args: string[]) => promisify(execFile)('/usr/bin/aws', ['--endpoint-url', `http://127.0.0.1:${portOf('http')}`, ...args], {
-        env: { ...process.env, AWS_ACCESS_KEY_ID: 'chart-admin', AWS_SECRET_ACCESS_KEY: 'chart-password-123', AWS_DEFAULT_REGION: 'us-east-1', AWS_EC2_METADATA_DISABLED: 'true' },
-      });
+      const aws = (...args: string[]) =>
+        promisify(execFile)('/usr/bin/aws', ['--endpoint-url', `http://127.0.0.1:${portOf('http')}`, ...args], {
+          env: {
+            ...process.env,
+            AWS_ACCESS_KEY_ID: 'chart-admin',
+            AWS_SECRET_ACCESS_KEY: 'chart-password-123',
+            AWS_DEFAULT_REGION: 'us-east-1',
+            AWS_EC2_METADATA_DISABLED: 'true',
+          },
+        });
       await aws('s3', 'mb', 's3://made-here');
       await aws('s3', 'mb', 's3://tmp');
       writeFileSync(path.join(dir, 'hello.txt'), 'hello from the chart');
       await aws('s3', 'cp', path.join(dir, 'hello.txt'), 's3://tmp/hello.txt');
       expect((await aws('s3', 'ls', 's3://tmp/')).stdout).to.contain('hello.txt');
       expect((await aws('s3', 'ls')).stdout).to.contain('made-here');
-      const denied = await aws('s3', 'cp', path.join(dir, 'hello.txt'), 's3://photos/x.txt').then(() => '', (e: { stderr: string }) => e.stderr);
+      const denied = await aws('s3', 'cp', path.join(dir, 'hello.txt'), 's3://photos/x.txt').then(
+        () => '',
+        (e: { stderr: string }) => e.stderr,
+      );
       expect(denied).to.contain('AccessDenied');
 
       const monitor = { port: 'metrics', path: '/metrics' };

@@ -14,7 +14,8 @@ export const mochaHooks = {
     const title = this.currentTest?.fullTitle() ?? '';
     const gap = gaps.find(([fragment]) => title.includes(fragment));
     if (!gap) return;
-    if (process.env.S3MUX_GAPS_OUT) appendFileSync(process.env.S3MUX_GAPS_OUT, JSON.stringify({ title, fragment: gap[0], reason: gap[1] }) + '\n');
+    if (process.env.S3MUX_GAPS_OUT)
+      appendFileSync(process.env.S3MUX_GAPS_OUT, JSON.stringify({ title, fragment: gap[0], reason: gap[1] }) + '\n');
     this.skip();
   },
 };

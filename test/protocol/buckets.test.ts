@@ -1,6 +1,10 @@
 import { expect } from 'chai';
 import {
-  CreateBucketCommand, DeleteBucketCommand, GetBucketLocationCommand, HeadBucketCommand, ListBucketsCommand,
+  CreateBucketCommand,
+  DeleteBucketCommand,
+  GetBucketLocationCommand,
+  HeadBucketCommand,
+  ListBucketsCommand,
   PutObjectCommand,
 } from '@aws-sdk/client-s3';
 import { startTestServer, rawRequest, ACCESS_KEY, SECRET_KEY, type TestServer } from '../helpers/server';
@@ -11,8 +15,12 @@ const CREDS = { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY };
 
 describe('protocol: buckets', () => {
   let srv: TestServer;
-  before(async () => { srv = await startTestServer(); });
-  after(async () => { await srv.stop(); });
+  before(async () => {
+    srv = await startTestServer();
+  });
+  after(async () => {
+    await srv.stop();
+  });
 
   it('creates, lists, heads and deletes buckets', async () => {
     await srv.s3.send(new CreateBucketCommand({ Bucket: 'alpha' }));

@@ -7,9 +7,19 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { expect } from 'chai';
 import {
-  CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, DeleteObjectCommand,
-  DeleteObjectsCommand, GetObjectAttributesCommand, GetObjectCommand, GetObjectTaggingCommand, GetObjectTorrentCommand,
-  HeadObjectCommand, ListBucketsCommand, PutObjectCommand, UploadPartCommand,
+  CompleteMultipartUploadCommand,
+  CreateBucketCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
+  GetObjectAttributesCommand,
+  GetObjectCommand,
+  GetObjectTaggingCommand,
+  GetObjectTorrentCommand,
+  HeadObjectCommand,
+  ListBucketsCommand,
+  PutObjectCommand,
+  UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { startTestServer, ACCESS_KEY, SECRET_KEY, type TestServer } from '../helpers/server';
@@ -27,11 +37,19 @@ describe('protocol: S3 fidelity', () => {
     srv = await startTestServer();
     await srv.s3.send(new CreateBucketCommand({ Bucket }));
   });
-  after(async () => { await srv.stop(); });
-  const raw = (method: string, path: string, opts: { query?: Record<string, string>; headers?: Record<string, string>; body?: string } = {}) =>
-    signedFetch(srv.url, { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY }, method, path, opts);
+  after(async () => {
+    await srv.stop();
+  });
+  const raw = (
+    method: string,
+    path: string,
+    opts: { query?: Record<string, string>; headers?: Record<string, string>; body?: string } = {},
+  ) => signedFetch(srv.url, { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY }, method, path, opts);
 
-  async function multipartObject(Key: string, parts: Buffer[]): Promise<{ UploadId: string; Parts: Array<{ ETag: string; PartNumber: number }> }> {
+  async function multipartObject(
+    Key: string,
+    parts: Buffer[],
+  ): Promise<{ UploadId: string; Parts: Array<{ ETag: string; PartNumber: number }> }> {
     const { UploadId } = await srv.s3.send(new CreateMultipartUploadCommand({ Bucket, Key }));
     const Parts = [];
     for (let i = 0; i < parts.length; i++) {
@@ -47,7 +65,9 @@ describe('protocol: S3 fidelity', () => {
       const parts = [randomBytes(5 * MiB), randomBytes(1000)];
       const { UploadId, Parts } = await multipartObject(Key, parts);
       const first = await srv.s3.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts } }));
-      const expected = `"${createHash('md5').update(Buffer.concat(parts.map(md5))).digest('hex')}-2"`;
+      const expected = `"${createHash('md5')
+        .update(Buffer.concat(parts.map(md5)))
+        .digest('hex')}-2"`;
       expect(first.ETag).to.equal(expected);
       const again = await srv.s3.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts } }));
       expect(again.ETag).to.equal(expected);
@@ -59,19 +79,25 @@ describe('protocol: S3 fidelity', () => {
       const Key = 'retry/other.bin';
       const { UploadId, Parts } = await multipartObject(Key, [randomBytes(5 * MiB), randomBytes(10)]);
       await srv.s3.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts } }));
-      const wrong = await errorOf(srv.s3.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: Parts.slice(0, 1) } })));
+      const wrong = await errorOf(
+        srv.s3.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: Parts.slice(0, 1) } })),
+      );
       expect(wrong.name).to.equal('NoSuchUpload');
-      const overwritten = await errorOf((async () => {
-        await srv.s3.send(new PutObjectCommand({ Bucket, Key, Body: 'replaced' }));
-        await srv.s3.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts } }));
-      })());
+      const overwritten = await errorOf(
+        (async () => {
+          await srv.s3.send(new PutObjectCommand({ Bucket, Key, Body: 'replaced' }));
+          await srv.s3.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts } }));
+        })(),
+      );
       expect(overwritten.name).to.equal('NoSuchUpload');
     });
   });
 
   describe('checksums that do not match the body', () => {
     it('PutObject: a well-formed mismatch is BadDigest, a malformed value InvalidRequest, and nothing is stored', async () => {
-      const bad = await errorOf(srv.s3.send(new PutObjectCommand({ Bucket, Key: 'ck/put', Body: 'abc', ChecksumSHA256: sha256b64('abd') })));
+      const bad = await errorOf(
+        srv.s3.send(new PutObjectCommand({ Bucket, Key: 'ck/put', Body: 'abc', ChecksumSHA256: sha256b64('abd') })),
+      );
       expect(bad.name).to.equal('BadDigest');
       expect(bad.$metadata.httpStatusCode).to.equal(400);
       const crc = await errorOf(srv.s3.send(new PutObjectCommand({ Bucket, Key: 'ck/put', Body: 'abc', ChecksumCRC32: 'AAAAAA==' })));
@@ -86,13 +112,23 @@ describe('protocol: S3 fidelity', () => {
       const Key = 'ck/multi';
       const { UploadId } = await srv.s3.send(new CreateMultipartUploadCommand({ Bucket, Key, ChecksumAlgorithm: 'SHA256' }));
       const part = randomBytes(1000);
-      const bad = await errorOf(srv.s3.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber: 1, Body: part, ChecksumSHA256: sha256b64('other') })));
+      const bad = await errorOf(
+        srv.s3.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber: 1, Body: part, ChecksumSHA256: sha256b64('other') })),
+      );
       expect(bad.name).to.equal('BadDigest');
-      const ok = await srv.s3.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber: 1, Body: part, ChecksumSHA256: sha256b64(part) }));
+      const ok = await srv.s3.send(
+        new UploadPartCommand({ Bucket, Key, UploadId, PartNumber: 1, Body: part, ChecksumSHA256: sha256b64(part) }),
+      );
       expect(ok.ChecksumSHA256).to.equal(sha256b64(part));
-      const complete = (ChecksumSHA256: string) => srv.s3.send(new CompleteMultipartUploadCommand({
-        Bucket, Key, UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: ok.ETag, ChecksumSHA256 }] },
-      }));
+      const complete = (ChecksumSHA256: string) =>
+        srv.s3.send(
+          new CompleteMultipartUploadCommand({
+            Bucket,
+            Key,
+            UploadId,
+            MultipartUpload: { Parts: [{ PartNumber: 1, ETag: ok.ETag, ChecksumSHA256 }] },
+          }),
+        );
       const malformed = await errorOf(complete('short'));
       expect(malformed.name).to.equal('InvalidRequest');
       const done = await complete(sha256b64(part));
@@ -103,10 +139,19 @@ describe('protocol: S3 fidelity', () => {
       const Key = 'ck/complete';
       const { UploadId } = await srv.s3.send(new CreateMultipartUploadCommand({ Bucket, Key, ChecksumAlgorithm: 'SHA256' }));
       const part = randomBytes(1000);
-      const ok = await srv.s3.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber: 1, Body: part, ChecksumSHA256: sha256b64(part) }));
-      const mismatch = await errorOf(srv.s3.send(new CompleteMultipartUploadCommand({
-        Bucket, Key, UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: ok.ETag, ChecksumSHA256: sha256b64('other') }] },
-      })));
+      const ok = await srv.s3.send(
+        new UploadPartCommand({ Bucket, Key, UploadId, PartNumber: 1, Body: part, ChecksumSHA256: sha256b64(part) }),
+      );
+      const mismatch = await errorOf(
+        srv.s3.send(
+          new CompleteMultipartUploadCommand({
+            Bucket,
+            Key,
+            UploadId,
+            MultipartUpload: { Parts: [{ PartNumber: 1, ETag: ok.ETag, ChecksumSHA256: sha256b64('other') }] },
+          }),
+        ),
+      );
       expect(mismatch.name).to.equal('BadDigest');
     });
   });
@@ -138,11 +183,18 @@ describe('protocol: S3 fidelity', () => {
   it('x-amz-tagging: a tag without "=" has an empty value', async () => {
     await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'tags/obj', Body: 'x', Tagging: 'foo=bar&bar' }));
     const t = await srv.s3.send(new GetObjectTaggingCommand({ Bucket, Key: 'tags/obj' }));
-    expect(t.TagSet).to.deep.equal([{ Key: 'foo', Value: 'bar' }, { Key: 'bar', Value: '' }]);
+    expect(t.TagSet).to.deep.equal([
+      { Key: 'foo', Value: 'bar' },
+      { Key: 'bar', Value: '' },
+    ]);
   });
 
   it('Content-Encoding: aws-chunked is not stored', async () => {
-    for (const [sent, stored] of [['gzip, aws-chunked', 'gzip'], ['aws-chunked', undefined], ['aws-chunked,br', 'br']] as const) {
+    for (const [sent, stored] of [
+      ['gzip, aws-chunked', 'gzip'],
+      ['aws-chunked', undefined],
+      ['aws-chunked,br', 'br'],
+    ] as const) {
       const key = `enc/${sent.replace(/\W/g, '')}`;
       const put = await raw('PUT', `/${Bucket}/${key}`, { body: 'plain', headers: { 'content-encoding': sent } });
       expect(put.status, sent).to.equal(200);
@@ -166,7 +218,10 @@ describe('protocol: S3 fidelity', () => {
     });
 
     it('X-Amz-Expires negative or above 604800: 403 AuthorizationQueryParametersError', async () => {
-      for (const [v, message] of [['-1', 'X-Amz-Expires must be non-negative'], ['604801', 'X-Amz-Expires must be less than a week']]) {
+      for (const [v, message] of [
+        ['-1', 'X-Amz-Expires must be non-negative'],
+        ['604801', 'X-Amz-Expires must be less than a week'],
+      ]) {
         const r = await presignedGet(v);
         expect(r.status, v).to.equal(403);
         expect(r.text, v).to.contain('<Code>AuthorizationQueryParametersError</Code>').and.contain(message);
@@ -175,10 +230,15 @@ describe('protocol: S3 fidelity', () => {
 
     it('an expired URL: 403 AccessDenied "Request has expired"', async () => {
       await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'pre/obj', Body: 'x' }));
-      const url = await getSignedUrl(srv.s3, new GetObjectCommand({ Bucket, Key: 'pre/obj' }), { expiresIn: 1, signingDate: new Date(Date.now() - 10_000) });
+      const url = await getSignedUrl(srv.s3, new GetObjectCommand({ Bucket, Key: 'pre/obj' }), {
+        expiresIn: 1,
+        signingDate: new Date(Date.now() - 10_000),
+      });
       const r = await fetch(url);
       expect(r.status).to.equal(403);
-      expect(await r.text()).to.contain('<Code>AccessDenied</Code>').and.contain('Request has expired');
+      expect(await r.text())
+        .to.contain('<Code>AccessDenied</Code>')
+        .and.contain('Request has expired');
     });
   });
 
@@ -202,7 +262,13 @@ describe('protocol: S3 fidelity', () => {
     it('answers ETag, Checksum, StorageClass and ObjectSize of a single-part object', async () => {
       const body = Buffer.from('attributes');
       await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'attr/single', Body: body, ChecksumSHA256: sha256b64(body) }));
-      const r = await srv.s3.send(new GetObjectAttributesCommand({ Bucket, Key: 'attr/single', ObjectAttributes: ['ETag', 'Checksum', 'StorageClass', 'ObjectSize', 'ObjectParts'] }));
+      const r = await srv.s3.send(
+        new GetObjectAttributesCommand({
+          Bucket,
+          Key: 'attr/single',
+          ObjectAttributes: ['ETag', 'Checksum', 'StorageClass', 'ObjectSize', 'ObjectParts'],
+        }),
+      );
       expect(r.ETag).to.equal(md5(body).toString('hex'));
       expect(r.Checksum?.ChecksumSHA256).to.equal(sha256b64(body));
       expect(r.StorageClass).to.equal('STANDARD');
@@ -217,20 +283,37 @@ describe('protocol: S3 fidelity', () => {
     it('pages the parts of a multipart object', async () => {
       const parts = [randomBytes(5 * MiB), randomBytes(5 * MiB), randomBytes(7)];
       const { UploadId, Parts } = await multipartObject('attr/multi', parts);
-      const done = await srv.s3.send(new CompleteMultipartUploadCommand({ Bucket, Key: 'attr/multi', UploadId, MultipartUpload: { Parts } }));
-      const r = await srv.s3.send(new GetObjectAttributesCommand({ Bucket, Key: 'attr/multi', ObjectAttributes: ['ETag', 'ObjectParts', 'ObjectSize'], MaxParts: 2 }));
+      const done = await srv.s3.send(
+        new CompleteMultipartUploadCommand({ Bucket, Key: 'attr/multi', UploadId, MultipartUpload: { Parts } }),
+      );
+      const r = await srv.s3.send(
+        new GetObjectAttributesCommand({ Bucket, Key: 'attr/multi', ObjectAttributes: ['ETag', 'ObjectParts', 'ObjectSize'], MaxParts: 2 }),
+      );
       expect(`"${r.ETag}"`).to.equal(done.ETag);
       expect(r.ObjectSize).to.equal(10 * MiB + 7);
       expect(r.ObjectParts?.TotalPartsCount).to.equal(3);
       expect(r.ObjectParts?.IsTruncated).to.equal(true);
-      expect(r.ObjectParts?.Parts?.map((p) => [p.PartNumber, p.Size])).to.deep.equal([[1, 5 * MiB], [2, 5 * MiB]]);
-      const rest = await srv.s3.send(new GetObjectAttributesCommand({ Bucket, Key: 'attr/multi', ObjectAttributes: ['ObjectParts'], PartNumberMarker: r.ObjectParts?.NextPartNumberMarker }));
+      expect(r.ObjectParts?.Parts?.map((p) => [p.PartNumber, p.Size])).to.deep.equal([
+        [1, 5 * MiB],
+        [2, 5 * MiB],
+      ]);
+      const rest = await srv.s3.send(
+        new GetObjectAttributesCommand({
+          Bucket,
+          Key: 'attr/multi',
+          ObjectAttributes: ['ObjectParts'],
+          PartNumberMarker: r.ObjectParts?.NextPartNumberMarker,
+        }),
+      );
       expect(rest.ObjectParts?.IsTruncated).to.equal(false);
       expect(rest.ObjectParts?.Parts?.map((p) => [p.PartNumber, p.Size])).to.deep.equal([[3, 7]]);
     });
 
     it('refuses a missing or unknown attribute name and answers NoSuchKey for a missing object', async () => {
-      const unknown = await raw('GET', `/${Bucket}/attr/single`, { query: { attributes: '' }, headers: { 'x-amz-object-attributes': 'Colour' } });
+      const unknown = await raw('GET', `/${Bucket}/attr/single`, {
+        query: { attributes: '' },
+        headers: { 'x-amz-object-attributes': 'Colour' },
+      });
       expect(unknown.status).to.equal(400);
       expect(unknown.text).to.contain('<Code>InvalidArgument</Code>');
       const missing = await errorOf(srv.s3.send(new GetObjectAttributesCommand({ Bucket, Key: 'attr/none', ObjectAttributes: ['ETag'] })));

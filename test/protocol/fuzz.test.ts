@@ -19,7 +19,15 @@ import { CreateBucketCommand, PutObjectCommand, ListObjectsV2Command, GetObjectC
 import { startChildServer, CHILD_USER, CHILD_PASSWORD, type ChildServer } from '../helpers/child-server';
 import { exchange, type RawResponse } from '../helpers/hostile-wire';
 import {
-  amzDate, authorizationHeader, frameChunked, serializeChunked, sha256Hex, sign, STREAMING_UNSIGNED_TRAILER, UNSIGNED_PAYLOAD, type HeaderList,
+  amzDate,
+  authorizationHeader,
+  frameChunked,
+  serializeChunked,
+  sha256Hex,
+  sign,
+  STREAMING_UNSIGNED_TRAILER,
+  UNSIGNED_PAYLOAD,
+  type HeaderList,
 } from '../helpers/hostile-sigv4';
 
 const BUCKET = 'fuzz';
@@ -36,16 +44,48 @@ interface FuzzRequest {
   key: string;
   query: Array<[string, string]>;
   headers: HeaderList;
-  body: { kind: 'none' } | { kind: 'raw'; data: string } | { kind: 'xml'; root: string; keys: string[] } | { kind: 'chunked'; data: string; sizeText?: string; after?: string; trailer?: string };
+  body:
+    | { kind: 'none' }
+    | { kind: 'raw'; data: string }
+    | { kind: 'xml'; root: string; keys: string[] }
+    | { kind: 'chunked'; data: string; sizeText?: string; after?: string; trailer?: string };
   signed: boolean;
 }
 
 // ---------------------------------------------------------------------------------------
 // Generators
 
-const HOSTILE_CHARS = ['\r', '\n', '\r\n', '\u0000', '\u0001', '\u001f', '\u007f', '\t', '..', '/', '%', '%00', '&', '<', ']]>', '"', '文', '😀', '\u00ff', '\u0100', '\u2028', '\ufffe', ' ', '\u00e9'];
+const HOSTILE_CHARS = [
+  '\r',
+  '\n',
+  '\r\n',
+  '\u0000',
+  '\u0001',
+  '\u001f',
+  '\u007f',
+  '\t',
+  '..',
+  '/',
+  '%',
+  '%00',
+  '&',
+  '<',
+  ']]>',
+  '"',
+  '文',
+  '😀',
+  '\u00ff',
+  '\u0100',
+  '\u2028',
+  '\ufffe',
+  ' ',
+  '\u00e9',
+];
 const hostileText = (maxLength: number) =>
-  fc.array(fc.oneof(fc.constantFrom(...HOSTILE_CHARS), fc.string({ unit: 'binary', maxLength: 3 }), fc.string({ maxLength: 4 })), { maxLength })
+  fc
+    .array(fc.oneof(fc.constantFrom(...HOSTILE_CHARS), fc.string({ unit: 'binary', maxLength: 3 }), fc.string({ maxLength: 4 })), {
+      maxLength,
+    })
     .map((parts) => parts.join(''));
 
 /** A character reference, valid or not. */
@@ -61,34 +101,71 @@ const xmlKey = fc.tuple(fc.constantFrom(...POOL), fc.nat(), charRef).map(([k, at
   return escaped.slice(0, i) + ref + escaped.slice(i);
 });
 
-const keyArb = fc.oneof(fc.constantFrom(...POOL), hostileText(6).filter((k) => k.length > 0), fc.constantFrom('long/' + 'k'.repeat(1100), '../../etc/passwd', '.s3mux/tmp/x', 'a\u0000b'))
+const keyArb = fc
+  .oneof(
+    fc.constantFrom(...POOL),
+    hostileText(6).filter((k) => k.length > 0),
+    fc.constantFrom('long/' + 'k'.repeat(1100), '../../etc/passwd', '.s3mux/tmp/x', 'a\u0000b'),
+  )
   .filter((k) => !CONTROL.includes(k));
 
 const headerName = fc.oneof(
-  fc.constantFrom('content-type', 'content-disposition', 'content-encoding', 'cache-control', 'expires', 'expect', 'range', 'if-match', 'if-none-match',
-    'x-amz-tagging', 'x-amz-storage-class', 'x-amz-checksum-crc32', 'x-amz-meta-note', 'content-md5', 'x-amz-copy-source', 'x-amz-metadata-directive'),
+  fc.constantFrom(
+    'content-type',
+    'content-disposition',
+    'content-encoding',
+    'cache-control',
+    'expires',
+    'expect',
+    'range',
+    'if-match',
+    'if-none-match',
+    'x-amz-tagging',
+    'x-amz-storage-class',
+    'x-amz-checksum-crc32',
+    'x-amz-meta-note',
+    'content-md5',
+    'x-amz-copy-source',
+    'x-amz-metadata-directive',
+  ),
   hostileText(2).map((s) => `x-amz-meta-${s}`),
 );
 /** Header values as the bytes a client sends: text as UTF-8, read by Node as latin1. */
 const headerValue = hostileText(5).map((v) => Buffer.from(v, 'utf8').toString('latin1'));
 
-const OVERRIDES = ['response-content-type', 'response-content-disposition', 'response-content-language', 'response-expires', 'response-cache-control', 'response-content-encoding'];
-const queryArb = fc.array(fc.oneof(
-  fc.tuple(fc.constantFrom(...OVERRIDES), hostileText(4)),
-  fc.tuple(fc.constantFrom('tagging', 'uploads', 'acl', 'delete', 'partNumber', 'uploadId', 'list-type', 'prefix', 'versionId'), fc.oneof(fc.constant(''), hostileText(2))),
-), { maxLength: 3 });
+const OVERRIDES = [
+  'response-content-type',
+  'response-content-disposition',
+  'response-content-language',
+  'response-expires',
+  'response-cache-control',
+  'response-content-encoding',
+];
+const queryArb = fc.array(
+  fc.oneof(
+    fc.tuple(fc.constantFrom(...OVERRIDES), hostileText(4)),
+    fc.tuple(
+      fc.constantFrom('tagging', 'uploads', 'acl', 'delete', 'partNumber', 'uploadId', 'list-type', 'prefix', 'versionId'),
+      fc.oneof(fc.constant(''), hostileText(2)),
+    ),
+  ),
+  { maxLength: 3 },
+);
 
 const bodyArb = fc.oneof(
   fc.constant({ kind: 'none' as const }),
   hostileText(8).map((data) => ({ kind: 'raw' as const, data })),
-  fc.tuple(fc.constantFrom('Delete', 'CompleteMultipartUpload', 'Tagging'), fc.array(xmlKey, { minLength: 1, maxLength: 3 }))
+  fc
+    .tuple(fc.constantFrom('Delete', 'CompleteMultipartUpload', 'Tagging'), fc.array(xmlKey, { minLength: 1, maxLength: 3 }))
     .map(([root, keys]) => ({ kind: 'xml' as const, root, keys })),
-  fc.record({
-    data: hostileText(8),
-    sizeText: fc.option(fc.constantFrom('ffffffffffffffff', '-1', 'zz', '0', '1;x', ''), { nil: undefined }),
-    after: fc.option(fc.constantFrom('', '\n', 'XX', '\r\n\r\n'), { nil: undefined }),
-    trailer: fc.option(fc.constantFrom('x-amz-checksum-crc32:AAAAAA==', 'x-amz-meta-smuggled:yes', 'garbage'), { nil: undefined }),
-  }).map((c) => ({ kind: 'chunked' as const, ...c })),
+  fc
+    .record({
+      data: hostileText(8),
+      sizeText: fc.option(fc.constantFrom('ffffffffffffffff', '-1', 'zz', '0', '1;x', ''), { nil: undefined }),
+      after: fc.option(fc.constantFrom('', '\n', 'XX', '\r\n\r\n'), { nil: undefined }),
+      trailer: fc.option(fc.constantFrom('x-amz-checksum-crc32:AAAAAA==', 'x-amz-meta-smuggled:yes', 'garbage'), { nil: undefined }),
+    })
+    .map((c) => ({ kind: 'chunked' as const, ...c })),
 );
 
 const requestArb: fc.Arbitrary<FuzzRequest> = fc.record({
@@ -118,12 +195,17 @@ function xmlDocument(root: string, keys: string[]): string {
 function serialize(r: FuzzRequest, host: string): Buffer {
   const rawPath = `/${BUCKET}/${r.key.split('/').map(enc).join('/')}`;
   const query = r.query.map(([k, v]) => (v === '' ? enc(k) : `${enc(k)}=${enc(v)}`)).join('&');
-  const headers: HeaderList = [['host', host], ['x-amz-date', amzDate(new Date())]];
+  const headers: HeaderList = [
+    ['host', host],
+    ['x-amz-date', amzDate(new Date())],
+  ];
   let body: Buffer;
   let payload: string;
   const b = r.body;
   if (b.kind === 'chunked') {
-    const framed = frameChunked(Buffer.from(b.data, 'utf8'), 3, { trailers: b.trailer ? [[b.trailer.split(':')[0], b.trailer.split(':')[1] ?? '']] : [] });
+    const framed = frameChunked(Buffer.from(b.data, 'utf8'), 3, {
+      trailers: b.trailer ? [[b.trailer.split(':')[0], b.trailer.split(':')[1] ?? '']] : [],
+    });
     if (b.sizeText !== undefined) framed.chunks[0].sizeText = b.sizeText;
     if (b.after !== undefined) framed.chunks[0].after = b.after;
     body = serializeChunked(framed);
@@ -138,7 +220,11 @@ function serialize(r: FuzzRequest, host: string): Buffer {
   headers.push(['x-amz-content-sha256', payload], ...r.headers);
   if (body.length > 0 || r.method === 'PUT' || r.method === 'POST') headers.push(['content-length', String(body.length)]);
   if (r.signed) {
-    const sig = sign({ method: r.method, path: rawPath, query, headers }, payload, { accessKeyId: CHILD_USER, secret: CHILD_PASSWORD, amzDate: headers[1][1] });
+    const sig = sign({ method: r.method, path: rawPath, query, headers }, payload, {
+      accessKeyId: CHILD_USER,
+      secret: CHILD_PASSWORD,
+      amzDate: headers[1][1],
+    });
     headers.push(['authorization', authorizationHeader(CHILD_USER, sig)]);
   }
   const head = `${r.method} ${rawPath}${query ? '?' + query : ''} HTTP/1.1\r\n${headers.map(([n, v]) => `${n}: ${v}`).join('\r\n')}\r\nconnection: close\r\n\r\n`;
@@ -156,8 +242,17 @@ function decodeXmlText(s: string): string | undefined {
     if (named[ref]) return named[ref];
     const m = /^#(?:x([0-9a-fA-F]+)|(\d+))$/.exec(ref);
     const cp = m ? parseInt(m[1] ?? m[2], m[1] !== undefined ? 16 : 10) : -1;
-    const ok = cp === 0x9 || cp === 0xa || cp === 0xd || (cp >= 0x20 && cp <= 0xd7ff) || (cp >= 0xe000 && cp <= 0xfffd) || (cp >= 0x10000 && cp <= 0x10ffff);
-    if (!ok) { bad = true; return ''; }
+    const ok =
+      cp === 0x9 ||
+      cp === 0xa ||
+      cp === 0xd ||
+      (cp >= 0x20 && cp <= 0xd7ff) ||
+      (cp >= 0xe000 && cp <= 0xfffd) ||
+      (cp >= 0x10000 && cp <= 0x10ffff);
+    if (!ok) {
+      bad = true;
+      return '';
+    }
     return String.fromCodePoint(cp);
   });
   return bad ? undefined : out;
@@ -180,18 +275,33 @@ function wellFormed(method: string, res: RawResponse): string | undefined {
   if (res.status < 100 || res.status > 599) return `no HTTP status (${res.socketError ?? 'closed'})`;
   if (res.status >= 300 && res.status !== 304 && method !== 'HEAD') {
     const text = res.body.toString('utf8');
-    if (!/^<\?xml[^>]*>\s*<Error>[\s\S]*<Code>[A-Za-z]+<\/Code>[\s\S]*<\/Error>\s*$/.test(text)) return `status ${res.status} without an S3 error document: ${JSON.stringify(text.slice(0, 200))}`;
+    if (!/^<\?xml[^>]*>\s*<Error>[\s\S]*<Code>[A-Za-z]+<\/Code>[\s\S]*<\/Error>\s*$/.test(text))
+      return `status ${res.status} without an S3 error document: ${JSON.stringify(text.slice(0, 200))}`;
   }
   return undefined;
 }
 
 // Inputs that once broke s3mux (issue 10), replayed before the random ones.
 const REGRESSIONS: FuzzRequest[] = [
-  { method: 'GET', key: 'ef', query: [['response-content-disposition', 'attachment; filename="résumé-文件.pdf"']], headers: [], body: { kind: 'none' }, signed: true },
+  {
+    method: 'GET',
+    key: 'ef',
+    query: [['response-content-disposition', 'attachment; filename="résumé-文件.pdf"']],
+    headers: [],
+    body: { kind: 'none' },
+    signed: true,
+  },
   { method: 'GET', key: 'ef', query: [['response-content-type', '\r\nX-Evil: 1']], headers: [], body: { kind: 'none' }, signed: true },
   { method: 'GET', key: 'ef', query: [['response-content-type', '\r\nX-Evil: 1']], headers: [], body: { kind: 'none' }, signed: false },
   { method: 'POST', key: '', query: [['delete', '']], headers: [], body: { kind: 'xml', root: 'Delete', keys: ['e&#x1;f'] }, signed: true },
-  { method: 'POST', key: '', query: [['delete', '']], headers: [], body: { kind: 'xml', root: 'Delete', keys: ['e&#0;f', 'e&#xD800;f'] }, signed: true },
+  {
+    method: 'POST',
+    key: '',
+    query: [['delete', '']],
+    headers: [],
+    body: { kind: 'xml', root: 'Delete', keys: ['e&#0;f', 'e&#xD800;f'] },
+    signed: true,
+  },
   { method: 'GET', key: 'ef', query: [], headers: [['expect', 'bogus']], body: { kind: 'none' }, signed: true },
 ];
 
@@ -225,7 +335,9 @@ describe('protocol: fuzzing the server with hostile requests', function () {
     port = Number(u.port);
     await srv.client.send(new CreateBucketCommand({ Bucket: BUCKET }));
     for (const k of [...POOL, ...CONTROL]) {
-      await srv.client.send(new PutObjectCommand({ Bucket: BUCKET, Key: k, Body: `content of ${k}`, Metadata: { origin: 'fixture' }, Tagging: 'keep=yes' }));
+      await srv.client.send(
+        new PutObjectCommand({ Bucket: BUCKET, Key: k, Body: `content of ${k}`, Metadata: { origin: 'fixture' }, Tagging: 'keep=yes' }),
+      );
     }
     baseline = await snapshot();
   });
@@ -252,7 +364,9 @@ describe('protocol: fuzzing the server with hostile requests', function () {
     // Restore what the request was allowed to change, so every run starts from the same store.
     for (const k of named) {
       if (baseline.has(k) && now.get(k) !== baseline.get(k)) {
-        await srv.client.send(new PutObjectCommand({ Bucket: BUCKET, Key: k, Body: `content of ${k}`, Metadata: { origin: 'fixture' }, Tagging: 'keep=yes' }));
+        await srv.client.send(
+          new PutObjectCommand({ Bucket: BUCKET, Key: k, Body: `content of ${k}`, Metadata: { origin: 'fixture' }, Tagging: 'keep=yes' }),
+        );
       }
     }
     baseline = await snapshot();
@@ -263,9 +377,17 @@ describe('protocol: fuzzing the server with hostile requests', function () {
   });
 
   it(`survives ${RUNS} generated requests (seed ${SEED}) with every answer well-formed and no other key touched`, async () => {
-    await fc.assert(fc.asyncProperty(requestArb, async (r) => { await check(r); }), {
-      numRuns: RUNS, seed: SEED, interruptAfterTimeLimit: SECONDS * 1000, endOnFailure: true,
-    });
+    await fc.assert(
+      fc.asyncProperty(requestArb, async (r) => {
+        await check(r);
+      }),
+      {
+        numRuns: RUNS,
+        seed: SEED,
+        interruptAfterTimeLimit: SECONDS * 1000,
+        endOnFailure: true,
+      },
+    );
     // Nothing beside the data directory, and the control objects read back whole.
     expect(readdirSync(sandbox)).to.deep.equal(['data']);
     for (const k of CONTROL) {

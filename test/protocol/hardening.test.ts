@@ -11,9 +11,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import {
-  CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand,
-} from '@aws-sdk/client-s3';
+import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { startTestServer, rawRequest, ACCESS_KEY, SECRET_KEY, type TestServer } from '../helpers/server';
 import { signedFetch } from '../helpers/sign';
@@ -48,9 +46,14 @@ describe('protocol: hardening (no request ends the process or touches another ke
   describe('response-* overrides (defect 1)', () => {
     it('serves a presigned link whose Content-Disposition holds any Unicode, as UTF-8', async () => {
       const disposition = 'attachment; filename="résumé-文件.pdf"';
-      const url = await getSignedUrl(srv.s3, new GetObjectCommand({ Bucket, Key: 'doc.pdf', ResponseContentDisposition: disposition }), { expiresIn: 300 });
+      const url = await getSignedUrl(srv.s3, new GetObjectCommand({ Bucket, Key: 'doc.pdf', ResponseContentDisposition: disposition }), {
+        expiresIn: 300,
+      });
       const u = new URL(url);
-      const r = await exchange(srv.port, Buffer.from(`GET ${u.pathname}${u.search} HTTP/1.1\r\nHost: ${u.host}\r\nConnection: close\r\n\r\n`));
+      const r = await exchange(
+        srv.port,
+        Buffer.from(`GET ${u.pathname}${u.search} HTTP/1.1\r\nHost: ${u.host}\r\nConnection: close\r\n\r\n`),
+      );
       expect(r.status).to.equal(200);
       expect(Buffer.from(r.headers['content-disposition'], 'latin1').toString('utf8')).to.equal(disposition);
       expect(r.body.toString()).to.equal('pdf bytes');
@@ -68,7 +71,14 @@ describe('protocol: hardening (no request ends the process or touches another ke
 
     it('answers every response-* override with a control character or above U+00FF, and stays up', async () => {
       const values = ['\u0000', 'a\u0001b', '\u007f', 'tab\tok', '\u2028', '😀', 'ÿ', 'a\nb', '\u00a0'];
-      for (const param of ['response-content-type', 'response-content-language', 'response-expires', 'response-cache-control', 'response-content-disposition', 'response-content-encoding']) {
+      for (const param of [
+        'response-content-type',
+        'response-content-language',
+        'response-expires',
+        'response-cache-control',
+        'response-content-disposition',
+        'response-content-encoding',
+      ]) {
         for (const v of values) {
           const r = await signedFetch(srv.url, CREDS, 'GET', `/${Bucket}/doc.pdf`, { query: { [param]: v } });
           expect([200, 400], `${param}=${JSON.stringify(v)}`).to.include(r.status);
@@ -82,14 +92,27 @@ describe('protocol: hardening (no request ends the process or touches another ke
     it('refuses metadata a header cannot carry at write time (POST Object form)', async () => {
       // A V2 form policy allowing any x-amz-meta-note.
       const { createHmac } = await import('node:crypto');
-      const policy = Buffer.from(JSON.stringify({
-        expiration: new Date(Date.now() + 3600_000).toISOString(),
-        conditions: [{ bucket: Bucket }, ['starts-with', '$key', 'form/'], ['starts-with', '$x-amz-meta-note', '']],
-      })).toString('base64');
+      const policy = Buffer.from(
+        JSON.stringify({
+          expiration: new Date(Date.now() + 3600_000).toISOString(),
+          conditions: [{ bucket: Bucket }, ['starts-with', '$key', 'form/'], ['starts-with', '$x-amz-meta-note', '']],
+        }),
+      ).toString('base64');
       const signature = createHmac('sha1', SECRET_KEY).update(policy).digest('base64');
-      for (const [key, note] of [['form/crlf', 'a\r\nb'], ['form/nul', 'a\u0000b'], ['form/bell', 'x\u0007']]) {
+      for (const [key, note] of [
+        ['form/crlf', 'a\r\nb'],
+        ['form/nul', 'a\u0000b'],
+        ['form/bell', 'x\u0007'],
+      ]) {
         const fd = new FormData();
-        for (const [k, v] of [['key', key], ['AWSAccessKeyId', ACCESS_KEY], ['policy', policy], ['signature', signature], ['x-amz-meta-note', note]]) fd.append(k, v);
+        for (const [k, v] of [
+          ['key', key],
+          ['AWSAccessKeyId', ACCESS_KEY],
+          ['policy', policy],
+          ['signature', signature],
+          ['x-amz-meta-note', note],
+        ])
+          fd.append(k, v);
         fd.append('file', new Blob(['form body']), 'f.txt');
         const res = await fetch(`${srv.url}/${Bucket}`, { method: 'POST', body: fd });
         const text = await res.text();
@@ -133,14 +156,19 @@ describe('protocol: hardening (no request ends the process or touches another ke
   });
 
   describe('XML bodies name exactly the keys they hold (defect 3)', () => {
-    const deleteDoc = (inner: string) => `<Delete xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Object><Key>${inner}</Key></Object></Delete>`;
+    const deleteDoc = (inner: string) =>
+      `<Delete xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Object><Key>${inner}</Key></Object></Delete>`;
     const md5 = (s: string) => createHash('md5').update(s).digest('base64');
 
     it('refuses a character reference XML cannot hold instead of deleting another key', async () => {
       await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'ef', Body: 'victim' }));
       for (const ref of ['e&#x1;f', 'e&#0;f', 'e&#xD800;f', 'e&#xFFFE;f', 'e&#x110000;f', 'e&#1;f', 'e\u0001f']) {
         const body = deleteDoc(ref);
-        const r = await signedFetch(srv.url, CREDS, 'POST', `/${Bucket}`, { query: { delete: '' }, body, headers: { 'content-md5': md5(body) } });
+        const r = await signedFetch(srv.url, CREDS, 'POST', `/${Bucket}`, {
+          query: { delete: '' },
+          body,
+          headers: { 'content-md5': md5(body) },
+        });
         expect(r.status, ref).to.equal(400);
         expect(codeOf(r.text)).to.equal('MalformedXML');
       }
@@ -152,7 +180,11 @@ describe('protocol: hardening (no request ends the process or touches another ke
       const key = 'ref/é😀&x';
       await srv.s3.send(new PutObjectCommand({ Bucket, Key: key, Body: 'r' }));
       const body = deleteDoc('ref/&#xE9;&#x1F600;&amp;x');
-      const r = await signedFetch(srv.url, CREDS, 'POST', `/${Bucket}`, { query: { delete: '' }, body, headers: { 'content-md5': md5(body) } });
+      const r = await signedFetch(srv.url, CREDS, 'POST', `/${Bucket}`, {
+        query: { delete: '' },
+        body,
+        headers: { 'content-md5': md5(body) },
+      });
       expect(r.status, r.text).to.equal(200);
       expect(r.text).to.include('<Deleted><Key>ref/é😀&amp;x</Key></Deleted>');
       const left = await srv.s3.send(new ListObjectsV2Command({ Bucket, Prefix: 'ref/' }));
@@ -161,23 +193,39 @@ describe('protocol: hardening (no request ends the process or touches another ke
 
     it('refuses bad references in tagging and CompleteMultipartUpload documents too', async () => {
       const tagging = '<Tagging><TagSet><Tag><Key>k&#x2;</Key><Value>v</Value></Tag></TagSet></Tagging>';
-      const t = await signedFetch(srv.url, CREDS, 'PUT', `/${Bucket}/doc.pdf`, { query: { tagging: '' }, body: tagging, headers: { 'content-md5': md5(tagging) } });
+      const t = await signedFetch(srv.url, CREDS, 'PUT', `/${Bucket}/doc.pdf`, {
+        query: { tagging: '' },
+        body: tagging,
+        headers: { 'content-md5': md5(tagging) },
+      });
       expect(codeOf(t.text)).to.equal('MalformedXML');
     });
 
     it('DeleteObjects: Quiet must be a boolean; a version id other than null does not exist here', async () => {
       await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'versioned/a', Body: 'a' }));
       const quiet = '<Delete><Quiet>maybe</Quiet><Object><Key>versioned/a</Key></Object></Delete>';
-      const q = await signedFetch(srv.url, CREDS, 'POST', `/${Bucket}`, { query: { delete: '' }, body: quiet, headers: { 'content-md5': md5(quiet) } });
+      const q = await signedFetch(srv.url, CREDS, 'POST', `/${Bucket}`, {
+        query: { delete: '' },
+        body: quiet,
+        headers: { 'content-md5': md5(quiet) },
+      });
       expect(codeOf(q.text)).to.equal('MalformedXML');
       const versioned = '<Delete><Object><Key>versioned/a</Key><VersionId>3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY</VersionId></Object></Delete>';
-      const v = await signedFetch(srv.url, CREDS, 'POST', `/${Bucket}`, { query: { delete: '' }, body: versioned, headers: { 'content-md5': md5(versioned) } });
+      const v = await signedFetch(srv.url, CREDS, 'POST', `/${Bucket}`, {
+        query: { delete: '' },
+        body: versioned,
+        headers: { 'content-md5': md5(versioned) },
+      });
       expect(v.status).to.equal(200);
       expect(v.text).to.include('<Code>NoSuchVersion</Code>');
       expect(v.text).to.not.include('<Deleted>');
       expect((await srv.s3.send(new HeadObjectCommand({ Bucket, Key: 'versioned/a' }))).ContentLength).to.equal(1);
       const nullVersion = '<Delete><Quiet>1</Quiet><Object><Key>versioned/a</Key><VersionId>null</VersionId></Object></Delete>';
-      const n = await signedFetch(srv.url, CREDS, 'POST', `/${Bucket}`, { query: { delete: '' }, body: nullVersion, headers: { 'content-md5': md5(nullVersion) } });
+      const n = await signedFetch(srv.url, CREDS, 'POST', `/${Bucket}`, {
+        query: { delete: '' },
+        body: nullVersion,
+        headers: { 'content-md5': md5(nullVersion) },
+      });
       expect(n.status).to.equal(200);
       expect(n.text).to.not.include('<Error>');
       const left = await srv.s3.send(new ListObjectsV2Command({ Bucket, Prefix: 'versioned/' }));
@@ -198,7 +246,12 @@ describe('protocol: hardening (no request ends the process or touches another ke
       const { signer } = await import('../helpers/sign');
       const url = new URL(srv.url);
       const req = await signer(ACCESS_KEY, SECRET_KEY, 'eu-west-1').sign({
-        method: 'GET', protocol: url.protocol, hostname: url.hostname, port: Number(url.port), path: `/${Bucket}/doc.pdf`, query: {},
+        method: 'GET',
+        protocol: url.protocol,
+        hostname: url.hostname,
+        port: Number(url.port),
+        path: `/${Bucket}/doc.pdf`,
+        query: {},
         headers: { host: url.host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' },
       });
       const r = await rawRequest(`${srv.url}/${Bucket}/doc.pdf`, { headers: req.headers });
@@ -222,16 +275,28 @@ describe('protocol: hardening (no request ends the process or touches another ke
 
   describe('the wire (defects 7, 8, 9)', () => {
     it('closes sockets of clients that stay silent after an error answer', async () => {
-      const sockets = await Promise.all(Array.from({ length: 20 }, () => new Promise<net.Socket>((resolve) => {
-        const s = net.connect(srv.port, '127.0.0.1', () => { s.write('NOT HTTP AT ALL\r\n\r\n'); resolve(s); });
-        s.on('error', () => {});
-        s.on('data', () => {});
-      })));
+      const sockets = await Promise.all(
+        Array.from(
+          { length: 20 },
+          () =>
+            new Promise<net.Socket>((resolve) => {
+              const s = net.connect(srv.port, '127.0.0.1', () => {
+                s.write('NOT HTTP AT ALL\r\n\r\n');
+                resolve(s);
+              });
+              s.on('error', () => {});
+              s.on('data', () => {});
+            }),
+        ),
+      );
       const closed = sockets.map((s) => new Promise<void>((resolve) => s.once('close', () => resolve())));
       // The clients never close their side; s3mux must.
       for (const s of sockets) s.on('end', () => {});
       const started = Date.now();
-      await Promise.race([Promise.all(closed), new Promise((_, reject) => setTimeout(() => reject(new Error('sockets still open')), CLOSE_GRACE_MS + 5000))]);
+      await Promise.race([
+        Promise.all(closed),
+        new Promise((_, reject) => setTimeout(() => reject(new Error('sockets still open')), CLOSE_GRACE_MS + 5000)),
+      ]);
       expect(Date.now() - started).to.be.lessThan(CLOSE_GRACE_MS + 5000);
     });
 
@@ -241,11 +306,21 @@ describe('protocol: hardening (no request ends the process or touches another ke
       const body = 'half-closed body';
       const sha = createHash('sha256').update(body).digest('hex');
       const req = await signer(ACCESS_KEY, SECRET_KEY).sign({
-        method: 'PUT', protocol: url.protocol, hostname: url.hostname, port: Number(url.port), path: `/${Bucket}/half/closed`, query: {},
+        method: 'PUT',
+        protocol: url.protocol,
+        hostname: url.hostname,
+        port: Number(url.port),
+        path: `/${Bucket}/half/closed`,
+        query: {},
         headers: { host: url.host, 'x-amz-content-sha256': sha, 'content-length': String(body.length) },
       });
-      const head = Object.entries(req.headers).map(([k, v]) => `${k}: ${v}`).join('\r\n');
-      const r = await exchange(srv.port, Buffer.from(`PUT /${Bucket}/half/closed HTTP/1.1\r\n${head}\r\n\r\n${body}`), { halfClose: true, timeoutMs: 10_000 });
+      const head = Object.entries(req.headers)
+        .map(([k, v]) => `${k}: ${v}`)
+        .join('\r\n');
+      const r = await exchange(srv.port, Buffer.from(`PUT /${Bucket}/half/closed HTTP/1.1\r\n${head}\r\n\r\n${body}`), {
+        halfClose: true,
+        timeoutMs: 10_000,
+      });
       expect(r.timedOut).to.equal(false);
       expect(r.status).to.equal(200);
       const got = await srv.s3.send(new GetObjectCommand({ Bucket, Key: 'half/closed' }));
@@ -267,7 +342,8 @@ describe('protocol: hardening (no request ends the process or touches another ke
     });
 
     it('Expect: 100-continue: a refused request gets its error, never 100 Continue; an allowed one gets 100', async () => {
-      const waitFirstBytes = (s: net.Socket) => new Promise<string>((resolve) => s.once('data', (d: Buffer) => resolve(d.toString('latin1'))));
+      const waitFirstBytes = (s: net.Socket) =>
+        new Promise<string>((resolve) => s.once('data', (d: Buffer) => resolve(d.toString('latin1'))));
       // Anonymous PUT: refused from the headers alone.
       const refused = net.connect(srv.port, '127.0.0.1');
       refused.on('error', () => {});
@@ -280,12 +356,26 @@ describe('protocol: hardening (no request ends the process or touches another ke
       const url = new URL(srv.url);
       const body = 'hello';
       const req = await signer(ACCESS_KEY, SECRET_KEY).sign({
-        method: 'PUT', protocol: url.protocol, hostname: url.hostname, port: Number(url.port), path: `/${Bucket}/continue/signed`, query: {},
-        headers: { host: url.host, 'x-amz-content-sha256': createHash('sha256').update(body).digest('hex'), 'content-length': '5', expect: '100-continue' },
+        method: 'PUT',
+        protocol: url.protocol,
+        hostname: url.hostname,
+        port: Number(url.port),
+        path: `/${Bucket}/continue/signed`,
+        query: {},
+        headers: {
+          host: url.host,
+          'x-amz-content-sha256': createHash('sha256').update(body).digest('hex'),
+          'content-length': '5',
+          expect: '100-continue',
+        },
       });
       const ok = net.connect(srv.port, '127.0.0.1');
       ok.on('error', () => {});
-      ok.write(`PUT /${Bucket}/continue/signed HTTP/1.1\r\n${Object.entries(req.headers).map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n`);
+      ok.write(
+        `PUT /${Bucket}/continue/signed HTTP/1.1\r\n${Object.entries(req.headers)
+          .map(([k, v]) => `${k}: ${v}`)
+          .join('\r\n')}\r\n\r\n`,
+      );
       expect(await waitFirstBytes(ok)).to.match(/^HTTP\/1\.1 100 Continue/);
       const final = waitFirstBytes(ok);
       ok.write(body);
@@ -342,7 +432,9 @@ describe('fs: temp space is reclaimed after crashes, never under a live write (d
     if (!onFs) this.skip();
     sandbox = mkdtempSync(path.join(os.tmpdir(), 's3mux-temps-'));
   });
-  after(() => { if (sandbox) rmSync(sandbox, { recursive: true, force: true }); });
+  after(() => {
+    if (sandbox) rmSync(sandbox, { recursive: true, force: true });
+  });
 
   it('removes the temp folder of a process killed mid-upload when a new one starts, and keeps a live one', async () => {
     const dataDir = path.join(sandbox, 'data');
@@ -354,10 +446,19 @@ describe('fs: temp space is reclaimed after crashes, never under a live write (d
     sock.on('error', () => {});
     const { signer } = await import('../helpers/sign');
     const req = await signer('childuser', 'childpassword').sign({
-      method: 'PUT', protocol: 'http:', hostname: u.hostname, port: Number(u.port), path: '/bkt/big', query: {},
+      method: 'PUT',
+      protocol: 'http:',
+      hostname: u.hostname,
+      port: Number(u.port),
+      path: '/bkt/big',
+      query: {},
       headers: { host: u.host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', 'content-length': String(8 << 20) },
     });
-    sock.write(`PUT /bkt/big HTTP/1.1\r\n${Object.entries(req.headers).map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n`);
+    sock.write(
+      `PUT /bkt/big HTTP/1.1\r\n${Object.entries(req.headers)
+        .map(([k, v]) => `${k}: ${v}`)
+        .join('\r\n')}\r\n\r\n`,
+    );
     sock.write(Buffer.alloc(1 << 20, 7));
     const tmpRoot = path.join(dataDir, '.s3mux', 'tmp');
     const tempFiles = () => readdirSync(tmpRoot).flatMap((d) => readdirSync(path.join(tmpRoot, d)).map((f) => path.join(d, f)));
@@ -370,7 +471,10 @@ describe('fs: temp space is reclaimed after crashes, never under a live write (d
     // A live writer elsewhere: another host's folder with a fresh heartbeat stays, a stale one goes.
     const fresh = path.join(tmpRoot, `otherhost~4242~${'a'.repeat(16)}`);
     const stale = path.join(tmpRoot, `otherhost~4243~${'b'.repeat(16)}`);
-    for (const d of [fresh, stale]) { mkdirSync(d); writeFileSync(path.join(d, 'put-x'), 'x'); }
+    for (const d of [fresh, stale]) {
+      mkdirSync(d);
+      writeFileSync(path.join(d, 'put-x'), 'x');
+    }
     const old = new Date(Date.now() - 3600_000);
     utimesSync(stale, old, old);
 

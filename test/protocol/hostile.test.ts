@@ -22,9 +22,24 @@ import { startTestServer, ACCESS_KEY, SECRET_KEY, type TestServer } from '../hel
 import { signedFetch } from '../helpers/sign';
 import { checksumBase64, type ChecksumAlgorithm } from '../../src/s3/checksums';
 import {
-  ALGORITHM, EMPTY_SHA256, STREAMING_PAYLOAD, STREAMING_PAYLOAD_TRAILER, STREAMING_UNSIGNED_TRAILER, UNSIGNED_PAYLOAD,
-  amzDate, authorizationHeader, defaultSignedHeaders, frameChunked, scopeOf, serializeChunked, sha256Hex, sign,
-  type ChunkedBody, type HeaderList, type Scope, type SigningResult,
+  ALGORITHM,
+  EMPTY_SHA256,
+  STREAMING_PAYLOAD,
+  STREAMING_PAYLOAD_TRAILER,
+  STREAMING_UNSIGNED_TRAILER,
+  UNSIGNED_PAYLOAD,
+  amzDate,
+  authorizationHeader,
+  defaultSignedHeaders,
+  frameChunked,
+  scopeOf,
+  serializeChunked,
+  sha256Hex,
+  sign,
+  type ChunkedBody,
+  type HeaderList,
+  type Scope,
+  type SigningResult,
 } from '../helpers/hostile-sigv4';
 import { exchange, flipHex, pool, Prng, type RawResponse, type SendOptions } from '../helpers/hostile-wire';
 
@@ -36,13 +51,38 @@ const CREDS = { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY };
 
 /** S3's HTTP status for each code the test expects. */
 const S3_STATUS: Record<string, number> = {
-  AccessDenied: 403, AuthorizationHeaderMalformed: 400, AuthorizationQueryParametersError: 400, BadDigest: 400,
-  EntityTooLarge: 400, IncompleteBody: 400, InvalidAccessKeyId: 403, InvalidArgument: 400, InvalidBucketName: 400,
-  InvalidDigest: 400, InvalidPart: 400, InvalidPartOrder: 400, InvalidPartNumber: 400, InvalidRequest: 400, InvalidURI: 400,
-  InvalidTag: 400, KeyTooLongError: 400, MalformedXML: 400, MetadataTooLarge: 400, MethodNotAllowed: 405,
-  MissingContentLength: 411, NoSuchBucket: 404, NoSuchKey: 404, NoSuchUpload: 404, RequestTimeTooSkewed: 403,
-  SignatureDoesNotMatch: 403, XAmzContentSHA256Mismatch: 400, InvalidToken: 400, InvalidLocationConstraint: 400,
-  MalformedTrailerError: 400, MaxMessageLengthExceeded: 400, RequestTimeout: 400,
+  AccessDenied: 403,
+  AuthorizationHeaderMalformed: 400,
+  AuthorizationQueryParametersError: 400,
+  BadDigest: 400,
+  EntityTooLarge: 400,
+  IncompleteBody: 400,
+  InvalidAccessKeyId: 403,
+  InvalidArgument: 400,
+  InvalidBucketName: 400,
+  InvalidDigest: 400,
+  InvalidPart: 400,
+  InvalidPartOrder: 400,
+  InvalidPartNumber: 400,
+  InvalidRequest: 400,
+  InvalidURI: 400,
+  InvalidTag: 400,
+  KeyTooLongError: 400,
+  MalformedXML: 400,
+  MetadataTooLarge: 400,
+  MethodNotAllowed: 405,
+  MissingContentLength: 411,
+  NoSuchBucket: 404,
+  NoSuchKey: 404,
+  NoSuchUpload: 404,
+  RequestTimeTooSkewed: 403,
+  SignatureDoesNotMatch: 403,
+  XAmzContentSHA256Mismatch: 400,
+  InvalidToken: 400,
+  InvalidLocationConstraint: 400,
+  MalformedTrailerError: 400,
+  MaxMessageLengthExceeded: 400,
+  RequestTimeout: 400,
 };
 
 /** How long a stalled body may hold a connection before S3 answers RequestTimeout (S3: about 20 s). */
@@ -114,7 +154,8 @@ let HOST = '';
 function build(req: Req, so: SignOpts = {}): Wire {
   const body = Buffer.isBuffer(req.body) ? req.body : Buffer.from(req.body ?? '', 'utf8');
   const amz = so.amzDate ?? amzDate(so.date ?? new Date());
-  const payload = req.payload === undefined || req.payload === 'signed' ? sha256Hex(body) : req.payload === 'unsigned' ? UNSIGNED_PAYLOAD : req.payload;
+  const payload =
+    req.payload === undefined || req.payload === 'signed' ? sha256Hex(body) : req.payload === 'unsigned' ? UNSIGNED_PAYLOAD : req.payload;
   const headers: HeaderList = [['host', HOST]];
   if (!so.noDateHeader) headers.push(['x-amz-date', amz]);
   if (!so.noContentSha) headers.push(['x-amz-content-sha256', payload]);
@@ -178,7 +219,8 @@ const completeDoc = (parts: Array<[number | string, string]>) =>
   `<CompleteMultipartUpload xmlns="${NS}">${parts.map(([n, e]) => `<Part><PartNumber>${n}</PartNumber><ETag>"${e}"</ETag></Part>`).join('')}</CompleteMultipartUpload>`;
 const taggingDoc = (tags: Array<[string, string]>) =>
   `<Tagging xmlns="${NS}"><TagSet>${tags.map(([k, v]) => `<Tag><Key>${k}</Key><Value>${v}</Value></Tag>`).join('')}</TagSet></Tagging>`;
-const bucketDoc = (loc: string) => `<CreateBucketConfiguration xmlns="${NS}"><LocationConstraint>${loc}</LocationConstraint></CreateBucketConfiguration>`;
+const bucketDoc = (loc: string) =>
+  `<CreateBucketConfiguration xmlns="${NS}"><LocationConstraint>${loc}</LocationConstraint></CreateBucketConfiguration>`;
 
 // ---------------------------------------------------------------------------------------
 // The fixture the test creates on purpose
@@ -202,11 +244,23 @@ const VICTIM = 'keep/victim.txt';
 function baseOps(f: Fixture): Array<Req & { name: string }> {
   return [
     { name: 'GetObject', method: 'GET', path: `/${BUCKET}/${KEEP_A}` },
-    { name: 'PutObject', method: 'PUT', path: `/${BUCKET}/target/put.txt`, body: 'hostile payload', headers: [['content-type', 'text/plain']] },
+    {
+      name: 'PutObject',
+      method: 'PUT',
+      path: `/${BUCKET}/target/put.txt`,
+      body: 'hostile payload',
+      headers: [['content-type', 'text/plain']],
+    },
     { name: 'DeleteObject', method: 'DELETE', path: `/${BUCKET}/${KEEP_B}` },
     { name: 'ListObjectsV2', method: 'GET', path: `/${BUCKET}`, query: 'list-type=2&prefix=keep%2F' },
     { name: 'DeleteObjects', method: 'POST', path: `/${BUCKET}`, query: 'delete=', body: deleteDoc([KEEP_A]) },
-    { name: 'UploadPart', method: 'PUT', path: `/${BUCKET}/${MPU_KEY}`, query: `partNumber=2&uploadId=${enc(f.uploadId)}`, body: 'part two bytes' },
+    {
+      name: 'UploadPart',
+      method: 'PUT',
+      path: `/${BUCKET}/${MPU_KEY}`,
+      query: `partNumber=2&uploadId=${enc(f.uploadId)}`,
+      body: 'part two bytes',
+    },
     { name: 'CreateBucket', method: 'PUT', path: '/hostile-newbucket' },
     { name: 'ListBuckets', method: 'GET', path: '/' },
   ];
@@ -245,8 +299,16 @@ function authHeaderCases(f: Fixture, r: Prng): Case[] {
     ['algorithm suffix', (a) => a.replace(ALGORITHM, ALGORITHM + 'X'), UNSUPPORTED],
     ['algorithm AWS5', (a) => a.replace(ALGORITHM, 'AWS5-HMAC-SHA256'), UNSUPPORTED],
     // SigV4a with an HMAC signature and a regional scope: refused, but how S3 words it is unknown.
-    ['algorithm SigV4a', (a) => a.replace(ALGORITHM, 'AWS4-ECDSA-P256-SHA256'), codes('InvalidArgument', 'AuthorizationHeaderMalformed', 'SignatureDoesNotMatch')],
-    ['lower-case algorithm', (a) => a.replace(ALGORITHM, ALGORITHM.toLowerCase()), codes('InvalidArgument', 'AuthorizationHeaderMalformed')],
+    [
+      'algorithm SigV4a',
+      (a) => a.replace(ALGORITHM, 'AWS4-ECDSA-P256-SHA256'),
+      codes('InvalidArgument', 'AuthorizationHeaderMalformed', 'SignatureDoesNotMatch'),
+    ],
+    [
+      'lower-case algorithm',
+      (a) => a.replace(ALGORITHM, ALGORITHM.toLowerCase()),
+      codes('InvalidArgument', 'AuthorizationHeaderMalformed'),
+    ],
     ['Bearer token', () => 'Bearer eyJhbGciOiJIUzI1NiJ9.e30.ZRrHA1JJJW8opsbCGfG_HACGpVUMN_a9IV7pAx_Zmeo', UNSUPPORTED],
     ['Basic credentials', () => 'Basic dGVzdGFjY2Vzc2tleTp0ZXN0c2VjcmV0a2V5', UNSUPPORTED],
     ['Digest', () => 'Digest username="testaccesskey", realm="s3", nonce="x", uri="/", response="00"', UNSUPPORTED],
@@ -277,44 +339,99 @@ function authHeaderCases(f: Fixture, r: Prng): Case[] {
     ['extra scope part', (a) => a.replace('/s3/', '/s3/extra/'), MAL],
     ['access key empty', (a) => a.replace(`Credential=${ACCESS_KEY}/`, 'Credential=/'), MAL],
     ['access key unknown', (a) => a.replace(`Credential=${ACCESS_KEY}/`, 'Credential=AKIANOTEXISTING00/'), codes('InvalidAccessKeyId')],
-    ['access key case-changed', (a) => a.replace(`Credential=${ACCESS_KEY}/`, `Credential=${ACCESS_KEY.toUpperCase()}/`), codes('InvalidAccessKeyId')],
-    ['access key 6000 chars', (a) => a.replace(`Credential=${ACCESS_KEY}/`, `Credential=${'K'.repeat(6000)}/`), codes('InvalidAccessKeyId', 'AuthorizationHeaderMalformed')],
-    ['access key non-ASCII (UTF-8)', (a) => a.replace(`Credential=${ACCESS_KEY}/`, `Credential=${utf8Bytes('clé-d’accès')}/`), codes('InvalidAccessKeyId', 'AuthorizationHeaderMalformed')],
-    ['access key latin1 byte', (a) => a.replace(`Credential=${ACCESS_KEY}/`, `Credential=${ACCESS_KEY}\xe9/`), codes('InvalidAccessKeyId', 'AuthorizationHeaderMalformed')],
+    [
+      'access key case-changed',
+      (a) => a.replace(`Credential=${ACCESS_KEY}/`, `Credential=${ACCESS_KEY.toUpperCase()}/`),
+      codes('InvalidAccessKeyId'),
+    ],
+    [
+      'access key 6000 chars',
+      (a) => a.replace(`Credential=${ACCESS_KEY}/`, `Credential=${'K'.repeat(6000)}/`),
+      codes('InvalidAccessKeyId', 'AuthorizationHeaderMalformed'),
+    ],
+    [
+      'access key non-ASCII (UTF-8)',
+      (a) => a.replace(`Credential=${ACCESS_KEY}/`, `Credential=${utf8Bytes('clé-d’accès')}/`),
+      codes('InvalidAccessKeyId', 'AuthorizationHeaderMalformed'),
+    ],
+    [
+      'access key latin1 byte',
+      (a) => a.replace(`Credential=${ACCESS_KEY}/`, `Credential=${ACCESS_KEY}\xe9/`),
+      codes('InvalidAccessKeyId', 'AuthorizationHeaderMalformed'),
+    ],
     ['SignedHeaders ;;', (a) => a.replace(/SignedHeaders=[^,]*/, 'SignedHeaders=;;'), MAL],
     ['SignedHeaders leading ;', (a) => a.replace('SignedHeaders=', 'SignedHeaders=;'), MAL],
     ['SignedHeaders double ;', (a) => a.replace(/SignedHeaders=([^;,]+);/, 'SignedHeaders=$1;;'), MAL],
-    ['SignedHeaders upper-case (not re-signed)', (a) => a.replace(/SignedHeaders=[^,]*/, (m) => m.replace('SignedHeaders=', '').toUpperCase().replace(/^/, 'SignedHeaders=')), SDNM_OR_MAL],
-    ['SignedHeaders names an absent header (not re-signed)', (a) => a.replace(/SignedHeaders=([^;,]+);/, 'SignedHeaders=$1;x-absent;'), codes('SignatureDoesNotMatch', 'AuthorizationHeaderMalformed', 'AccessDenied')],
-    ['Credential repeated, first wrong', (a) => a.replace('Credential=', 'Credential=AKIANOTEXISTING00/20200101/us-east-1/s3/aws4_request, Credential='), codes('AuthorizationHeaderMalformed', 'SignatureDoesNotMatch', 'InvalidAccessKeyId')],
-    ['Credential repeated, second wrong', (a) => a.replace(/(Credential=[^,]*)/, '$1, Credential=AKIANOTEXISTING00/20200101/us-east-1/s3/aws4_request'), codes('AuthorizationHeaderMalformed', 'SignatureDoesNotMatch', 'InvalidAccessKeyId')],
+    [
+      'SignedHeaders upper-case (not re-signed)',
+      (a) => a.replace(/SignedHeaders=[^,]*/, (m) => m.replace('SignedHeaders=', '').toUpperCase().replace(/^/, 'SignedHeaders=')),
+      SDNM_OR_MAL,
+    ],
+    [
+      'SignedHeaders names an absent header (not re-signed)',
+      (a) => a.replace(/SignedHeaders=([^;,]+);/, 'SignedHeaders=$1;x-absent;'),
+      codes('SignatureDoesNotMatch', 'AuthorizationHeaderMalformed', 'AccessDenied'),
+    ],
+    [
+      'Credential repeated, first wrong',
+      (a) => a.replace('Credential=', 'Credential=AKIANOTEXISTING00/20200101/us-east-1/s3/aws4_request, Credential='),
+      codes('AuthorizationHeaderMalformed', 'SignatureDoesNotMatch', 'InvalidAccessKeyId'),
+    ],
+    [
+      'Credential repeated, second wrong',
+      (a) => a.replace(/(Credential=[^,]*)/, '$1, Credential=AKIANOTEXISTING00/20200101/us-east-1/s3/aws4_request'),
+      codes('AuthorizationHeaderMalformed', 'SignatureDoesNotMatch', 'InvalidAccessKeyId'),
+    ],
     ['Signature repeated, first wrong', (a) => a.replace('Signature=', `Signature=${'0'.repeat(64)}, Signature=`), SDNM_OR_MAL],
     ['Signature repeated, second wrong', (a) => `${a}, Signature=${'0'.repeat(64)}`, SDNM_OR_MAL],
     ['SignedHeaders repeated, one wrong', (a) => a.replace('SignedHeaders=', 'SignedHeaders=host, SignedHeaders='), SDNM_OR_MAL],
     ['Signature 8000 chars', (a) => a.replace(/Signature=[0-9a-f]+$/, `Signature=${'a'.repeat(8000)}`), SDNM_OR_MAL],
     ['Signature 63 chars', (a) => a.slice(0, -1), SDNM_OR_MAL],
     ['Signature 65 chars', (a) => a + '0', SDNM_OR_MAL],
-    ['Signature upper-case hex', (a) => a.replace(/Signature=([0-9a-f]+)$/, (_m, s: string) => `Signature=${s.toUpperCase()}`), SDNM_OR_MAL],
+    [
+      'Signature upper-case hex',
+      (a) => a.replace(/Signature=([0-9a-f]+)$/, (_m, s: string) => `Signature=${s.toUpperCase()}`),
+      SDNM_OR_MAL,
+    ],
     ['Signature non-hex', (a) => a.replace(/Signature=[0-9a-f]+$/, `Signature=${'z'.repeat(64)}`), SDNM_OR_MAL],
     ['Signature latin1 byte', (a) => a.slice(0, -1) + '\xe9', SDNM_OR_MAL],
     ['Signature UTF-8 bytes', (a) => a.slice(0, -2) + utf8Bytes('é'), SDNM_OR_MAL],
     ['algorithm latin1 byte', (a) => a.replace(ALGORITHM, 'AWS4-HMAC-SHA256\xff'), UNSUPPORTED],
-    ['lower-case component names', (a) => a.replace('Credential=', 'credential=').replace('SignedHeaders=', 'signedheaders=').replace('Signature=', 'signature='), MAL],
-    ['upper-case component names', (a) => a.replace('Credential=', 'CREDENTIAL=').replace('SignedHeaders=', 'SIGNEDHEADERS=').replace('Signature=', 'SIGNATURE='), MAL],
+    [
+      'lower-case component names',
+      (a) => a.replace('Credential=', 'credential=').replace('SignedHeaders=', 'signedheaders=').replace('Signature=', 'signature='),
+      MAL,
+    ],
+    [
+      'upper-case component names',
+      (a) => a.replace('Credential=', 'CREDENTIAL=').replace('SignedHeaders=', 'SIGNEDHEADERS=').replace('Signature=', 'SIGNATURE='),
+      MAL,
+    ],
     ['whole header lower-case', (a) => a.toLowerCase(), codes('InvalidArgument', 'AuthorizationHeaderMalformed')],
-    ['whole header upper-case', (a) => a.toUpperCase(), codes('InvalidArgument', 'AuthorizationHeaderMalformed', 'SignatureDoesNotMatch', 'InvalidAccessKeyId')],
+    [
+      'whole header upper-case',
+      (a) => a.toUpperCase(),
+      codes('InvalidArgument', 'AuthorizationHeaderMalformed', 'SignatureDoesNotMatch', 'InvalidAccessKeyId'),
+    ],
   ];
 
   for (const op of baseOps(f)) {
     const w = build(op);
-    const send = (name: string, wire: Wire, e: Expect) => out.push({ cat, name: `${op.name}: ${name}`, bytes: serialize(wire), method: op.method, expect: e });
-    for (const [name, m, e] of stringMutations) send(name, withAuth(w, (a) => m(a, w)), e);
+    const send = (name: string, wire: Wire, e: Expect) =>
+      out.push({ cat, name: `${op.name}: ${name}`, bytes: serialize(wire), method: op.method, expect: e });
+    for (const [name, m, e] of stringMutations)
+      send(
+        name,
+        withAuth(w, (a) => m(a, w)),
+        e,
+      );
 
     // Truncations at PRNG positions; the expected code follows from where the cut falls.
     const a = getAuth(w);
     const sigAt = a.indexOf('Signature=') + 'Signature='.length;
     for (let i = 0; i < 4; i++) {
-      const cut = i === 0 ? r.int(1, ALGORITHM.length - 1) : i === 1 ? r.int(sigAt + 1, a.length - 1) : r.int(ALGORITHM.length + 1, sigAt - 1);
+      const cut =
+        i === 0 ? r.int(1, ALGORITHM.length - 1) : i === 1 ? r.int(sigAt + 1, a.length - 1) : r.int(ALGORITHM.length + 1, sigAt - 1);
       let t = a.slice(0, cut);
       const e = cut < ALGORITHM.length ? UNSUPPORTED : cut > sigAt ? SDNM_OR_MAL : MAL;
       if (/\s$/.test(t)) t = t.trimEnd(); // Node trims trailing whitespace itself
@@ -324,22 +441,49 @@ function authHeaderCases(f: Fixture, r: Prng): Case[] {
     // Re-signed with a bad scope or signed-headers list: only the check itself can refuse.
     const resigned: Array<[string, SignOpts, Expect]> = [
       ['re-signed, scope date yesterday', { scope: { scopeDate: yesterday } }, MAL],
-      ['re-signed without host in SignedHeaders', { signedHeaders: (d) => d.filter((h) => h !== 'host') }, codes('AccessDenied', 'AuthorizationHeaderMalformed', 'SignatureDoesNotMatch')],
+      [
+        're-signed without host in SignedHeaders',
+        { signedHeaders: (d) => d.filter((h) => h !== 'host') },
+        codes('AccessDenied', 'AuthorizationHeaderMalformed', 'SignatureDoesNotMatch'),
+      ],
     ];
     for (const [name, so, e] of resigned) send(name, build(op, so), e);
     // One x-amz-* header present but left out of SignedHeaders: S3's HeadersNotSigned AccessDenied.
-    send('x-amz-meta header not signed', build({ ...op, headers: [...(op.headers ?? []), ['x-amz-meta-sneaky', 'v']] }, { signedHeaders: (d) => d.filter((h) => h !== 'x-amz-meta-sneaky') }), codes('AccessDenied'));
+    send(
+      'x-amz-meta header not signed',
+      build(
+        { ...op, headers: [...(op.headers ?? []), ['x-amz-meta-sneaky', 'v']] },
+        { signedHeaders: (d) => d.filter((h) => h !== 'x-amz-meta-sneaky') },
+      ),
+      codes('AccessDenied'),
+    );
     // A session token on a long-term key: S3 answers InvalidToken (400).
-    send('x-amz-security-token on a long-term key', build({ ...op, headers: [...(op.headers ?? []), ['x-amz-security-token', 'FwoGZXIvYXdzEBYaDGarbageToken']] }), codes('InvalidToken'));
+    send(
+      'x-amz-security-token on a long-term key',
+      build({ ...op, headers: [...(op.headers ?? []), ['x-amz-security-token', 'FwoGZXIvYXdzEBYaDGarbageToken']] }),
+      codes('InvalidToken'),
+    );
   }
 
   // Re-signed for another service: read-only operations, so a wrongly accepted one stores nothing.
   for (const op of baseOps(f).filter((o) => o.method === 'GET')) {
     for (const service of ['ec2', 'S3', 'sts', 's3-object-lambda']) {
-      out.push({ cat, name: `${op.name}: re-signed for service ${service}`, bytes: serialize(build(op, { scope: { service } })), method: op.method, expect: codes('AuthorizationHeaderMalformed', 'SignatureDoesNotMatch') });
+      out.push({
+        cat,
+        name: `${op.name}: re-signed for service ${service}`,
+        bytes: serialize(build(op, { scope: { service } })),
+        method: op.method,
+        expect: codes('AuthorizationHeaderMalformed', 'SignatureDoesNotMatch'),
+      });
     }
     for (const terminator of ['aws4_requesT', 'aws4']) {
-      out.push({ cat, name: `${op.name}: re-signed with terminator ${terminator}`, bytes: serialize(build(op, { scope: { terminator } })), method: op.method, expect: MAL });
+      out.push({
+        cat,
+        name: `${op.name}: re-signed with terminator ${terminator}`,
+        bytes: serialize(build(op, { scope: { terminator } })),
+        method: op.method,
+        expect: MAL,
+      });
     }
   }
   return out;
@@ -388,10 +532,29 @@ function presignCases(f: Fixture, r: Prng): Case[] {
   const QPE = codes('AuthorizationQueryParametersError');
   const now = Date.now();
   const drop = (name: string) => (ps: Array<[string, string]>) => ps.filter(([k]) => k !== name);
-  const replace = (name: string, v: string) => (ps: Array<[string, string]>) => ps.map(([k, x]) => [k, k === name ? v : x] as [string, string]);
+  const replace = (name: string, v: string) => (ps: Array<[string, string]>) =>
+    ps.map(([k, x]) => [k, k === name ? v : x] as [string, string]);
   const table: Array<[string, PresignOpts, Expect]> = [];
-  for (const d of ['', 'now', 'garbage', '2024-01-01T00:00:00Z', amzDate(new Date()).slice(0, 8), amzDate(new Date()).slice(0, 15), amzDate(new Date()).toLowerCase(), '20241301T000000Z', '20240230T120000Z', '20240101T250000Z', 'x'.repeat(300), String(Math.floor(now / 1000)), new Date().toUTCString()]) {
-    table.push([`X-Amz-Date ${JSON.stringify(d.slice(0, 40))}`, { amzDate: d, scope: { scopeDate: amzDate(new Date()).slice(0, 8) } }, QPE]);
+  for (const d of [
+    '',
+    'now',
+    'garbage',
+    '2024-01-01T00:00:00Z',
+    amzDate(new Date()).slice(0, 8),
+    amzDate(new Date()).slice(0, 15),
+    amzDate(new Date()).toLowerCase(),
+    '20241301T000000Z',
+    '20240230T120000Z',
+    '20240101T250000Z',
+    'x'.repeat(300),
+    String(Math.floor(now / 1000)),
+    new Date().toUTCString(),
+  ]) {
+    table.push([
+      `X-Amz-Date ${JSON.stringify(d.slice(0, 40))}`,
+      { amzDate: d, scope: { scopeDate: amzDate(new Date()).slice(0, 8) } },
+      QPE,
+    ]);
   }
   // X-Amz-Expires 0: S3 finds the URL expired at once.
   table.push(['X-Amz-Expires 0', { expires: '0' }, codes('AccessDenied')]);
@@ -402,7 +565,8 @@ function presignCases(f: Fixture, r: Prng): Case[] {
   for (const e of ['abc', '', '1e3', '60.5', '0x10', ' 60', '６０']) {
     table.push([`X-Amz-Expires ${JSON.stringify(e)}`, { expires: e }, QPE]);
   }
-  for (const name of ['X-Amz-Credential', 'X-Amz-Date', 'X-Amz-Expires', 'X-Amz-SignedHeaders']) table.push([`missing ${name}`, { pre: drop(name) }, QPE]);
+  for (const name of ['X-Amz-Credential', 'X-Amz-Date', 'X-Amz-Expires', 'X-Amz-SignedHeaders'])
+    table.push([`missing ${name}`, { pre: drop(name) }, QPE]);
   table.push(['missing X-Amz-Signature', { post: drop('X-Amz-Signature') }, QPE]);
   // Without X-Amz-Algorithm the request is anonymous.
   table.push(['missing X-Amz-Algorithm', { post: drop('X-Amz-Algorithm') }, codes('AccessDenied')]);
@@ -417,24 +581,57 @@ function presignCases(f: Fixture, r: Prng): Case[] {
     ['empty region', `${ACCESS_KEY}/${today}//s3/aws4_request`],
     ['six parts', `${ACCESS_KEY}/${today}/us-east-1/s3/x/aws4_request`],
     ['empty key', `/${today}/us-east-1/s3/aws4_request`],
-  ] as const) table.push([`X-Amz-Credential ${name}`, { pre: replace('X-Amz-Credential', cred) }, QPE]);
+  ] as const)
+    table.push([`X-Amz-Credential ${name}`, { pre: replace('X-Amz-Credential', cred) }, QPE]);
   table.push(['X-Amz-Credential unknown key', { scope: { accessKeyId: 'AKIANOTEXISTING00' } }, codes('InvalidAccessKeyId')]);
-  table.push(['credential date is not X-Amz-Date\'s day', { scope: { scopeDate: amzDate(new Date(now - 86400_000)).slice(0, 8) } }, QPE]);
+  table.push(["credential date is not X-Amz-Date's day", { scope: { scopeDate: amzDate(new Date(now - 86400_000)).slice(0, 8) } }, QPE]);
   table.push(['expired an hour ago', { date: new Date(now - 2 * 3600_000), expires: '3600' }, codes('AccessDenied')]);
   table.push(['expired a week ago', { date: new Date(now - 8 * 86400_000), expires: '604800' }, codes('AccessDenied')]);
   table.push(['dated tomorrow', { date: new Date(now + 86400_000) }, codes('AccessDenied', 'RequestTimeTooSkewed')]);
-  table.push(['X-Amz-Signature empty', { post: replace('X-Amz-Signature', '') }, codes('AuthorizationQueryParametersError', 'SignatureDoesNotMatch')]);
+  table.push([
+    'X-Amz-Signature empty',
+    { post: replace('X-Amz-Signature', '') },
+    codes('AuthorizationQueryParametersError', 'SignatureDoesNotMatch'),
+  ]);
   table.push(['X-Amz-Signature 8000 chars', { post: replace('X-Amz-Signature', 'f'.repeat(8000)) }, codes('SignatureDoesNotMatch')]);
-  table.push(['X-Amz-Signature upper-case', { post: (ps) => ps.map(([k, v]) => [k, k === 'X-Amz-Signature' ? v.toUpperCase() : v] as [string, string]) }, codes('SignatureDoesNotMatch')]);
-  table.push(['X-Amz-Signature repeated (second wrong)', { post: (ps) => [...ps, ['X-Amz-Signature', '0'.repeat(64)]] }, codes('AuthorizationQueryParametersError', 'SignatureDoesNotMatch')]);
-  table.push(['X-Amz-Signature repeated (first wrong)', { post: (ps) => [['X-Amz-Signature', '0'.repeat(64)], ...ps] }, codes('AuthorizationQueryParametersError', 'SignatureDoesNotMatch')]);
-  table.push(['X-Amz-Date repeated', { post: (ps) => [...ps, ['X-Amz-Date', amzDate(new Date(now - 3600_000))]] }, codes('AuthorizationQueryParametersError', 'SignatureDoesNotMatch')]);
-  table.push(['X-Amz-SignedHeaders without host', { signedHeaders: ['x-amz-meta-none'] }, codes('AccessDenied', 'AuthorizationQueryParametersError', 'SignatureDoesNotMatch')]);
+  table.push([
+    'X-Amz-Signature upper-case',
+    { post: (ps) => ps.map(([k, v]) => [k, k === 'X-Amz-Signature' ? v.toUpperCase() : v] as [string, string]) },
+    codes('SignatureDoesNotMatch'),
+  ]);
+  table.push([
+    'X-Amz-Signature repeated (second wrong)',
+    { post: (ps) => [...ps, ['X-Amz-Signature', '0'.repeat(64)]] },
+    codes('AuthorizationQueryParametersError', 'SignatureDoesNotMatch'),
+  ]);
+  table.push([
+    'X-Amz-Signature repeated (first wrong)',
+    { post: (ps) => [['X-Amz-Signature', '0'.repeat(64)], ...ps] },
+    codes('AuthorizationQueryParametersError', 'SignatureDoesNotMatch'),
+  ]);
+  table.push([
+    'X-Amz-Date repeated',
+    { post: (ps) => [...ps, ['X-Amz-Date', amzDate(new Date(now - 3600_000))]] },
+    codes('AuthorizationQueryParametersError', 'SignatureDoesNotMatch'),
+  ]);
+  table.push([
+    'X-Amz-SignedHeaders without host',
+    { signedHeaders: ['x-amz-meta-none'] },
+    codes('AccessDenied', 'AuthorizationQueryParametersError', 'SignatureDoesNotMatch'),
+  ]);
   table.push(['X-Amz-SignedHeaders ;;', { pre: replace('X-Amz-SignedHeaders', ';;') }, QPE]);
-  table.push(['X-Amz-Security-Token on a long-term key', { pre: (ps) => [...ps, ['X-Amz-Security-Token', 'FwoGZXIvYXdzEBYaDGarbageToken']] }, codes('InvalidToken')]);
+  table.push([
+    'X-Amz-Security-Token on a long-term key',
+    { pre: (ps) => [...ps, ['X-Amz-Security-Token', 'FwoGZXIvYXdzEBYaDGarbageToken']] },
+    codes('InvalidToken'),
+  ]);
   for (let i = 0; i < 3; i++) {
     const pos = r.int(0, 63);
-    table.push([`X-Amz-Signature one hex digit off at ${pos}`, { post: (ps) => ps.map(([k, v]) => [k, k === 'X-Amz-Signature' ? flipHex(v, pos) : v] as [string, string]) }, codes('SignatureDoesNotMatch')]);
+    table.push([
+      `X-Amz-Signature one hex digit off at ${pos}`,
+      { post: (ps) => ps.map(([k, v]) => [k, k === 'X-Amz-Signature' ? flipHex(v, pos) : v] as [string, string]) },
+      codes('SignatureDoesNotMatch'),
+    ]);
   }
   const ops: Array<Req & { name: string }> = [
     { name: 'GetObject', method: 'GET', path: `/${BUCKET}/${KEEP_A}` },
@@ -443,12 +640,25 @@ function presignCases(f: Fixture, r: Prng): Case[] {
     { name: 'DeleteObject', method: 'DELETE', path: `/${BUCKET}/${KEEP_B}` },
   ];
   for (const op of ops) {
-    for (const [name, p, e] of table) out.push({ cat, name: `${op.name}: ${name}`, bytes: serialize(presign(op, p)), method: op.method, expect: e });
+    for (const [name, p, e] of table)
+      out.push({ cat, name: `${op.name}: ${name}`, bytes: serialize(presign(op, p)), method: op.method, expect: e });
     // Mixed: a valid presigned URL plus a valid Authorization header.
     const pw = presign(op);
-    out.push({ cat, name: `${op.name}: presigned URL and Authorization header`, bytes: serialize(build({ ...op, query: pw.query })), method: op.method, expect: codes('InvalidArgument') });
+    out.push({
+      cat,
+      name: `${op.name}: presigned URL and Authorization header`,
+      bytes: serialize(build({ ...op, query: pw.query })),
+      method: op.method,
+      expect: codes('InvalidArgument'),
+    });
     // The path changed after signing.
-    out.push({ cat, name: `${op.name}: path changed after signing`, bytes: serialize({ ...pw, path: pw.path + 'x' }), method: op.method, expect: codes('SignatureDoesNotMatch') });
+    out.push({
+      cat,
+      name: `${op.name}: path changed after signing`,
+      bytes: serialize({ ...pw, path: pw.path + 'x' }),
+      method: op.method,
+      expect: codes('SignatureDoesNotMatch'),
+    });
   }
   return out;
 }
@@ -465,27 +675,71 @@ function dateCases(f: Fixture): Case[] {
   const today = amzDate(new Date()).slice(0, 8);
   const ops = baseOps(f).filter((o) => ['GetObject', 'PutObject', 'DeleteObject', 'DeleteObjects', 'CreateBucket'].includes(o.name));
   const nowAmz = amzDate(new Date());
-  const garbage = ['garbage', '0', nowAmz.slice(0, 8), nowAmz.slice(0, 15), nowAmz.toLowerCase(), nowAmz.replace('T', ' '), new Date().toISOString(),
-    new Date().toISOString().replace(/\.\d+/, ''), `${today}T250000Z`, `${today.slice(0, 4)}1301T000000Z`, `${today.slice(0, 4)}0230T000000Z`,
-    String(Math.floor(now / 1000)), new Date().toUTCString(), 'x'.repeat(4000), `${nowAmz}Z`, `+${nowAmz}`];
+  const garbage = [
+    'garbage',
+    '0',
+    nowAmz.slice(0, 8),
+    nowAmz.slice(0, 15),
+    nowAmz.toLowerCase(),
+    nowAmz.replace('T', ' '),
+    new Date().toISOString(),
+    new Date().toISOString().replace(/\.\d+/, ''),
+    `${today}T250000Z`,
+    `${today.slice(0, 4)}1301T000000Z`,
+    `${today.slice(0, 4)}0230T000000Z`,
+    String(Math.floor(now / 1000)),
+    new Date().toUTCString(),
+    'x'.repeat(4000),
+    `${nowAmz}Z`,
+    `+${nowAmz}`,
+  ];
   for (const op of ops) {
-    const add = (name: string, w: Wire, e: Expect) => out.push({ cat, name: `${op.name}: ${name}`, bytes: serialize(w), method: op.method, expect: e });
-    for (const g of garbage) add(`x-amz-date ${JSON.stringify(g.slice(0, 40))}`, build(op, { amzDate: g, scope: { scopeDate: today } }), NOAUTHDATE);
+    const add = (name: string, w: Wire, e: Expect) =>
+      out.push({ cat, name: `${op.name}: ${name}`, bytes: serialize(w), method: op.method, expect: e });
+    for (const g of garbage)
+      add(`x-amz-date ${JSON.stringify(g.slice(0, 40))}`, build(op, { amzDate: g, scope: { scopeDate: today } }), NOAUTHDATE);
     add('x-amz-date with a latin1 byte', build(op, { amzDate: nowAmz.slice(0, -1) + '\xda', scope: { scopeDate: today } }), NOAUTHDATE);
-    for (const [name, ms] of [['16 minutes ago', -16 * 60_000], ['16 minutes ahead', 16 * 60_000], ['a day ago', -86400_000], ['a day ahead', 86400_000], ['in 1970', -now + 1000], ['in 2099', Date.UTC(2099, 0, 1) - now], ['in 9999', Date.UTC(9999, 11, 31) - now]] as const) {
+    for (const [name, ms] of [
+      ['16 minutes ago', -16 * 60_000],
+      ['16 minutes ahead', 16 * 60_000],
+      ['a day ago', -86400_000],
+      ['a day ahead', 86400_000],
+      ['in 1970', -now + 1000],
+      ['in 2099', Date.UTC(2099, 0, 1) - now],
+      ['in 9999', Date.UTC(9999, 11, 31) - now],
+    ] as const) {
       add(`x-amz-date ${name} (re-signed)`, build(op, { date: new Date(now + ms) }), SKEW);
     }
     // No x-amz-date: the Date header decides.
     const past = new Date(now - 3600_000);
-    add('no x-amz-date, Date an hour ago', build({ ...op, headers: [...(op.headers ?? []), ['date', past.toUTCString()]] }, { noDateHeader: true, signDate: amzDate(past), scope: { scopeDate: amzDate(past).slice(0, 8) } }), SKEW);
-    add('no x-amz-date, Date garbage', build({ ...op, headers: [...(op.headers ?? []), ['date', 'yesterday-ish']] }, { noDateHeader: true }), NOAUTHDATE);
+    add(
+      'no x-amz-date, Date an hour ago',
+      build(
+        { ...op, headers: [...(op.headers ?? []), ['date', past.toUTCString()]] },
+        { noDateHeader: true, signDate: amzDate(past), scope: { scopeDate: amzDate(past).slice(0, 8) } },
+      ),
+      SKEW,
+    );
+    add(
+      'no x-amz-date, Date garbage',
+      build({ ...op, headers: [...(op.headers ?? []), ['date', 'yesterday-ish']] }, { noDateHeader: true }),
+      NOAUTHDATE,
+    );
     add('no x-amz-date, no Date', build(op, { noDateHeader: true }), NOAUTHDATE);
-    add('two x-amz-date headers', (() => {
-      const w = build(op);
-      return { ...w, headers: [...w.headers, ['x-amz-date', nowAmz]] as HeaderList };
-    })(), codes('AccessDenied', 'SignatureDoesNotMatch'));
+    add(
+      'two x-amz-date headers',
+      (() => {
+        const w = build(op);
+        return { ...w, headers: [...w.headers, ['x-amz-date', nowAmz]] as HeaderList };
+      })(),
+      codes('AccessDenied', 'SignatureDoesNotMatch'),
+    );
     const d = new Date(Math.floor(now / 1000) * 1000);
-    add('x-amz-date changed by one second after signing', setHeader(build(op, { date: d }), 'x-amz-date', amzDate(new Date(d.getTime() + (d.getUTCSeconds() === 59 ? -1000 : 1000)))), codes('SignatureDoesNotMatch'));
+    add(
+      'x-amz-date changed by one second after signing',
+      setHeader(build(op, { date: d }), 'x-amz-date', amzDate(new Date(d.getTime() + (d.getUTCSeconds() === 59 ? -1000 : 1000)))),
+      codes('SignatureDoesNotMatch'),
+    );
   }
   return out;
 }
@@ -498,7 +752,8 @@ function oneByteCases(f: Fixture, r: Prng): Case[] {
   const out: Case[] = [];
   const SDNM = codes('SignatureDoesNotMatch');
   for (const op of baseOps(f)) {
-    const add = (name: string, w: Wire | Buffer) => out.push({ cat, name: `${op.name}: ${name}`, bytes: Buffer.isBuffer(w) ? w : serialize(w), method: op.method, expect: SDNM });
+    const add = (name: string, w: Wire | Buffer) =>
+      out.push({ cat, name: `${op.name}: ${name}`, bytes: Buffer.isBuffer(w) ? w : serialize(w), method: op.method, expect: SDNM });
     const w = build({ ...op, headers: [...(op.headers ?? []), ['x-amz-meta-note', 'signed value']] });
     const a = getAuth(w);
     const sigAt = a.indexOf('Signature=') + 'Signature='.length;
@@ -508,7 +763,14 @@ function oneByteCases(f: Fixture, r: Prng): Case[] {
     }
     add('signed header value changed', setHeader(w, 'x-amz-meta-note', 'signed valuf'));
     add('signed header value case changed', setHeader(w, 'x-amz-meta-note', 'Signed value'));
-    add('host port changed', setHeader(w, 'host', HOST.replace(/:(\d+)$/, (_m, p: string) => `:${Number(p) + 1}`)));
+    add(
+      'host port changed',
+      setHeader(
+        w,
+        'host',
+        HOST.replace(/:(\d+)$/, (_m, p: string) => `:${Number(p) + 1}`),
+      ),
+    );
     if (op.path.length > 1) {
       const p = w.path;
       const i = r.int(p.indexOf('/', 1) > 0 ? p.indexOf('/', 1) + 1 : 1, p.length - 1);
@@ -517,12 +779,21 @@ function oneByteCases(f: Fixture, r: Prng): Case[] {
     }
     add('query parameter added', { ...w, query: w.query ? `${w.query}&x-extra=1` : 'x-extra=1' });
     if (w.query) add('query value byte changed', { ...w, query: w.query.slice(0, -1) + (w.query.endsWith('a') ? 'b' : 'a') });
-    add('signed with a secret one character off', build({ ...op, headers: [...(op.headers ?? []), ['x-amz-meta-note', 'signed value']] }, { scope: { secret: SECRET_KEY.slice(0, -1) + 'X' } }));
-    add('signed for another method', (() => {
-      const other = op.method === 'GET' ? 'HEAD' : 'GET';
-      const x = build({ ...op, method: other, headers: [...(op.headers ?? []), ['x-amz-meta-note', 'signed value']] });
-      return { ...x, method: op.method };
-    })());
+    add(
+      'signed with a secret one character off',
+      build(
+        { ...op, headers: [...(op.headers ?? []), ['x-amz-meta-note', 'signed value']] },
+        { scope: { secret: SECRET_KEY.slice(0, -1) + 'X' } },
+      ),
+    );
+    add(
+      'signed for another method',
+      (() => {
+        const other = op.method === 'GET' ? 'HEAD' : 'GET';
+        const x = build({ ...op, method: other, headers: [...(op.headers ?? []), ['x-amz-meta-note', 'signed value']] });
+        return { ...x, method: op.method };
+      })(),
+    );
     if (op.body) {
       // The payload hash the signature covers differs (by one hex digit) from the header sent.
       const x = build({ ...op, headers: [...(op.headers ?? []), ['x-amz-meta-note', 'signed value']] });
@@ -539,10 +810,22 @@ function oneByteCases(f: Fixture, r: Prng): Case[] {
 function bodyOps(f: Fixture): Array<Req & { name: string }> {
   return [
     { name: 'PutObject', method: 'PUT', path: `/${BUCKET}/target/sha.txt`, body: 'the real body of this upload' },
-    { name: 'UploadPart', method: 'PUT', path: `/${BUCKET}/${MPU_KEY}`, query: `partNumber=3&uploadId=${enc(f.uploadId)}`, body: 'the real bytes of part three' },
+    {
+      name: 'UploadPart',
+      method: 'PUT',
+      path: `/${BUCKET}/${MPU_KEY}`,
+      query: `partNumber=3&uploadId=${enc(f.uploadId)}`,
+      body: 'the real bytes of part three',
+    },
     { name: 'DeleteObjects', method: 'POST', path: `/${BUCKET}`, query: 'delete=', body: deleteDoc([KEEP_A, KEEP_B]) },
     { name: 'PutObjectTagging', method: 'PUT', path: `/${BUCKET}/${KEEP_A}`, query: 'tagging=', body: taggingDoc([['hostile', 'yes']]) },
-    { name: 'CompleteMultipartUpload', method: 'POST', path: `/${BUCKET}/${MPU_KEY}`, query: `uploadId=${enc(f.uploadId)}`, body: completeDoc([[1, f.part1Etag]]) },
+    {
+      name: 'CompleteMultipartUpload',
+      method: 'POST',
+      path: `/${BUCKET}/${MPU_KEY}`,
+      query: `uploadId=${enc(f.uploadId)}`,
+      body: completeDoc([[1, f.part1Etag]]),
+    },
     { name: 'CreateBucket', method: 'PUT', path: '/hostile-sha-bucket', body: bucketDoc('us-east-2') },
   ];
 }
@@ -554,7 +837,8 @@ function contentShaCases(f: Fixture, r: Prng): Case[] {
   const BADARG = codes('InvalidArgument');
   for (const op of bodyOps(f)) {
     const body = Buffer.from(op.body as string);
-    const add = (name: string, w: Wire, e: Expect, so?: SerializeOpts) => out.push({ cat, name: `${op.name}: ${name}`, bytes: serialize(w, so), method: op.method, expect: e });
+    const add = (name: string, w: Wire, e: Expect, so?: SerializeOpts) =>
+      out.push({ cat, name: `${op.name}: ${name}`, bytes: serialize(w, so), method: op.method, expect: e });
     const flipped = Buffer.from(body);
     flipped[r.int(0, body.length - 1)] ^= 0x20;
     add('hash of the empty body', build({ ...op, payload: EMPTY_SHA256 }), MISMATCH);
@@ -562,18 +846,50 @@ function contentShaCases(f: Fixture, r: Prng): Case[] {
     add('hash of the body with one byte changed', build({ ...op, payload: sha256Hex(flipped) }), MISMATCH);
     add('upper-case hash of another body', build({ ...op, payload: sha256Hex('another body').toUpperCase() }), MISMATCH);
     add('body with one byte changed after signing', { ...build(op), body: flipped }, MISMATCH);
-    for (const v of ['g'.repeat(64), sha256Hex(body).slice(0, 63), sha256Hex(body) + '0', 'unsigned-payload', 'UNSIGNED_PAYLOAD', 'STREAMING-FOO', 'SHA256',
-      createHash('sha256').update(body).digest('base64'), ' ', `${sha256Hex(body)}, ${sha256Hex(body)}`, 'x'.repeat(5000)]) {
+    for (const v of [
+      'g'.repeat(64),
+      sha256Hex(body).slice(0, 63),
+      sha256Hex(body) + '0',
+      'unsigned-payload',
+      'UNSIGNED_PAYLOAD',
+      'STREAMING-FOO',
+      'SHA256',
+      createHash('sha256').update(body).digest('base64'),
+      ' ',
+      `${sha256Hex(body)}, ${sha256Hex(body)}`,
+      'x'.repeat(5000),
+    ]) {
       add(`x-amz-content-sha256 of ${v.length} chars ${JSON.stringify(v.slice(0, 24))}`, build({ ...op, payload: v }), BADARG);
     }
     add('x-amz-content-sha256 with a latin1 byte', build({ ...op, payload: sha256Hex(body).slice(0, 63) + '\xe9' }), BADARG);
     // STREAMING-* markers over a plain body: the framing is missing.
     for (const marker of [STREAMING_PAYLOAD, STREAMING_PAYLOAD_TRAILER, STREAMING_UNSIGNED_TRAILER]) {
-      const headers: HeaderList = [...(op.headers ?? []), ['content-encoding', 'aws-chunked'], ['x-amz-decoded-content-length', String(body.length)]];
+      const headers: HeaderList = [
+        ...(op.headers ?? []),
+        ['content-encoding', 'aws-chunked'],
+        ['x-amz-decoded-content-length', String(body.length)],
+      ];
       if (marker !== STREAMING_PAYLOAD) headers.push(['x-amz-trailer', 'x-amz-checksum-crc32']);
-      add(`${marker} over an unframed body`, build({ ...op, payload: marker, headers }), codes('IncompleteBody', 'InvalidRequest', 'SignatureDoesNotMatch'));
-      add(`${marker} over an unframed body ending in CRLF`, build({ ...op, body: Buffer.concat([body, Buffer.from('\r\n')]), payload: marker, headers: headers.map(([n, v]) => [n, n === 'x-amz-decoded-content-length' ? String(body.length + 2) : v] as [string, string]) }), codes('IncompleteBody', 'InvalidRequest', 'SignatureDoesNotMatch'));
-      add(`${marker} without x-amz-decoded-content-length`, build({ ...op, payload: marker, headers: headers.filter(([n]) => n !== 'x-amz-decoded-content-length') }), codes('MissingContentLength'));
+      add(
+        `${marker} over an unframed body`,
+        build({ ...op, payload: marker, headers }),
+        codes('IncompleteBody', 'InvalidRequest', 'SignatureDoesNotMatch'),
+      );
+      add(
+        `${marker} over an unframed body ending in CRLF`,
+        build({
+          ...op,
+          body: Buffer.concat([body, Buffer.from('\r\n')]),
+          payload: marker,
+          headers: headers.map(([n, v]) => [n, n === 'x-amz-decoded-content-length' ? String(body.length + 2) : v] as [string, string]),
+        }),
+        codes('IncompleteBody', 'InvalidRequest', 'SignatureDoesNotMatch'),
+      );
+      add(
+        `${marker} without x-amz-decoded-content-length`,
+        build({ ...op, payload: marker, headers: headers.filter(([n]) => n !== 'x-amz-decoded-content-length') }),
+        codes('MissingContentLength'),
+      );
     }
   }
   return out;
@@ -598,7 +914,8 @@ interface ChunkedOpts {
 }
 
 function chunkedWire(op: Req, o: ChunkedOpts): Wire {
-  const marker = o.mode === 'signed' ? STREAMING_PAYLOAD : o.mode === 'signed-trailer' ? STREAMING_PAYLOAD_TRAILER : STREAMING_UNSIGNED_TRAILER;
+  const marker =
+    o.mode === 'signed' ? STREAMING_PAYLOAD : o.mode === 'signed-trailer' ? STREAMING_PAYLOAD_TRAILER : STREAMING_UNSIGNED_TRAILER;
   const headers: HeaderList = [['content-encoding', 'aws-chunked']];
   const decoded = o.decodedLength === undefined ? String(o.data.length) : o.decodedLength;
   if (decoded !== null) headers.push(['x-amz-decoded-content-length', decoded]);
@@ -607,7 +924,10 @@ function chunkedWire(op: Req, o: ChunkedOpts): Wire {
   if (announce !== null) headers.push(['x-amz-trailer', announce]);
   const w = build({ ...op, body: '', payload: marker, headers });
   const trailers = o.trailers ?? (trailerMode ? [['x-amz-checksum-crc32', checksumBase64('crc32', o.data)] as [string, string]] : []);
-  const signing = o.mode === 'unsigned-trailer' ? undefined : { key: w.sig!.key, amzDate: w.sig!.amzDate, scope: w.sig!.scope, seed: o.seed ?? w.sig!.signature };
+  const signing =
+    o.mode === 'unsigned-trailer'
+      ? undefined
+      : { key: w.sig!.key, amzDate: w.sig!.amzDate, scope: w.sig!.scope, seed: o.seed ?? w.sig!.signature };
   const framed = frameChunked(o.data, 8192, { signing, trailers, signTrailer: o.mode === 'signed-trailer' });
   o.mutate?.(framed, w);
   return { ...w, body: serializeChunked(framed) };
@@ -637,48 +957,204 @@ function chunkedCases(f: Fixture, r: Prng): Case[] {
       // Truncated anywhere before the final chunk's header line is complete (Content-Length matches what is sent).
       // Bytes before the final chunk's header line, and that line's length (signatures are all 64 digits).
       const dummy = { key: Buffer.alloc(32), amzDate: 'x', scope: 'x', seed: 'x' };
-      const finalAt = serializeChunked({ chunks: frameChunked(data, 8192, signed ? { signing: dummy } : {}).chunks.slice(0, 3), trailers: [], end: '' }).length;
+      const finalAt = serializeChunked({
+        chunks: frameChunked(data, 8192, signed ? { signing: dummy } : {}).chunks.slice(0, 3),
+        trailers: [],
+        end: '',
+      }).length;
       const finalHeaderLen = `0${signed ? ';chunk-signature=' + '0'.repeat(64) : ''}\r\n`.length;
       for (let i = 0; i < 3; i++) {
         const cut = r.int(1, finalAt + finalHeaderLen - 1);
         add(`truncated to ${cut} bytes`, {}, INCOMPLETE, (w) => ({ contentLength: String(cut), sendBody: w.body.subarray(0, cut) }));
       }
-      add('final chunk missing', { mutate: (b) => { b.chunks.pop(); b.trailers = []; b.end = ''; } }, INCOMPLETE);
+      add(
+        'final chunk missing',
+        {
+          mutate: (b) => {
+            b.chunks.pop();
+            b.trailers = [];
+            b.end = '';
+          },
+        },
+        INCOMPLETE,
+      );
       for (const sizeText of ['zz', '', '-2000', '0x2000', '2000.0', '+2000', utf8Bytes('２０００')]) {
-        add(`first chunk size ${JSON.stringify(sizeText)}`, { mutate: (b) => { b.chunks[0].sizeText = sizeText; } }, FRAMING);
+        add(
+          `first chunk size ${JSON.stringify(sizeText)}`,
+          {
+            mutate: (b) => {
+              b.chunks[0].sizeText = sizeText;
+            },
+          },
+          FRAMING,
+        );
       }
-      add('second chunk size garbage', { mutate: (b) => { b.chunks[1].sizeText = 'g00d'; } }, FRAMING);
-      add('first chunk size larger than its data', { mutate: (b) => { b.chunks[0].sizeText = (8192 * 2).toString(16); } }, FRAMING);
-      add('first chunk size larger than the body', { mutate: (b) => { b.chunks[0].sizeText = (100000).toString(16); } }, FRAMING);
-      add('first chunk size smaller than its data', { mutate: (b) => { b.chunks[0].sizeText = (4096).toString(16); } }, FRAMING);
+      add(
+        'second chunk size garbage',
+        {
+          mutate: (b) => {
+            b.chunks[1].sizeText = 'g00d';
+          },
+        },
+        FRAMING,
+      );
+      add(
+        'first chunk size larger than its data',
+        {
+          mutate: (b) => {
+            b.chunks[0].sizeText = (8192 * 2).toString(16);
+          },
+        },
+        FRAMING,
+      );
+      add(
+        'first chunk size larger than the body',
+        {
+          mutate: (b) => {
+            b.chunks[0].sizeText = (100000).toString(16);
+          },
+        },
+        FRAMING,
+      );
+      add(
+        'first chunk size smaller than its data',
+        {
+          mutate: (b) => {
+            b.chunks[0].sizeText = (4096).toString(16);
+          },
+        },
+        FRAMING,
+      );
       for (const sizeText of ['ffffffff', 'ffffffffffffffff', '1' + '0'.repeat(20)]) {
-        add(`first chunk size ${sizeText}`, { mutate: (b) => { b.chunks[0].sizeText = sizeText; } }, codes('IncompleteBody', 'InvalidRequest', 'EntityTooLarge'));
+        add(
+          `first chunk size ${sizeText}`,
+          {
+            mutate: (b) => {
+              b.chunks[0].sizeText = sizeText;
+            },
+          },
+          codes('IncompleteBody', 'InvalidRequest', 'EntityTooLarge'),
+        );
       }
-      add('data byte changed', { mutate: (b) => { b.chunks[1].data = Buffer.from(b.chunks[1].data); b.chunks[1].data[17] ^= 1; } }, signed ? SDNM : codes('BadDigest'));
-      add('data CRLF replaced', { mutate: (b) => { b.chunks[0].after = 'XX'; } }, FRAMING);
-      add('chunk header line of 5000 bytes', { mutate: (b) => { b.chunks[0].ext = ';x=' + 'a'.repeat(5000); } }, FRAMING);
-      add('garbage after the end', { mutate: (b) => { b.end += 'GARBAGE'; } }, codes('InvalidRequest', 'IncompleteBody'));
+      add(
+        'data byte changed',
+        {
+          mutate: (b) => {
+            b.chunks[1].data = Buffer.from(b.chunks[1].data);
+            b.chunks[1].data[17] ^= 1;
+          },
+        },
+        signed ? SDNM : codes('BadDigest'),
+      );
+      add(
+        'data CRLF replaced',
+        {
+          mutate: (b) => {
+            b.chunks[0].after = 'XX';
+          },
+        },
+        FRAMING,
+      );
+      add(
+        'chunk header line of 5000 bytes',
+        {
+          mutate: (b) => {
+            b.chunks[0].ext = ';x=' + 'a'.repeat(5000);
+          },
+        },
+        FRAMING,
+      );
+      add(
+        'garbage after the end',
+        {
+          mutate: (b) => {
+            b.end += 'GARBAGE';
+          },
+        },
+        codes('InvalidRequest', 'IncompleteBody'),
+      );
       add('decoded length one short', { decodedLength: String(data.length - 1) }, codes('IncompleteBody', 'InvalidRequest'));
       add('decoded length zero', { decodedLength: '0' }, codes('IncompleteBody', 'InvalidRequest'));
       add('decoded length one long', { decodedLength: String(data.length + 1) }, INCOMPLETE);
       add('decoded length doubled', { decodedLength: String(data.length * 2) }, INCOMPLETE);
-      for (const d of ['abc', '-1', '1.5', '', '0x10', '1e4']) add(`decoded length ${JSON.stringify(d)}`, { decodedLength: d }, codes('InvalidArgument', 'MissingContentLength'));
+      for (const d of ['abc', '-1', '1.5', '', '0x10', '1e4'])
+        add(`decoded length ${JSON.stringify(d)}`, { decodedLength: d }, codes('InvalidArgument', 'MissingContentLength'));
       add('decoded length missing', { decodedLength: null }, codes('MissingContentLength'));
       if (signed) {
         for (let i = 0; i < 4; i++) {
           const pos = r.int(0, 63);
-          add(`chunk ${i} signature digit ${pos} changed`, { mutate: (b) => { b.chunks[i].sig = flipHex(b.chunks[i].sig!, pos); } }, SDNM);
+          add(
+            `chunk ${i} signature digit ${pos} changed`,
+            {
+              mutate: (b) => {
+                b.chunks[i].sig = flipHex(b.chunks[i].sig!, pos);
+              },
+            },
+            SDNM,
+          );
         }
-        add('chunk 1 without chunk-signature', { mutate: (b) => { b.chunks[1].sig = undefined; } }, codes('SignatureDoesNotMatch', 'InvalidRequest'));
-        add('final chunk without chunk-signature', { mutate: (b) => { b.chunks[3].sig = undefined; } }, codes('SignatureDoesNotMatch', 'InvalidRequest'));
-        add('chunk-signature empty', { mutate: (b) => { b.chunks[0].sig = ''; } }, SDNM);
-        add('chunk-signature upper-case', { mutate: (b) => { b.chunks[0].sig = b.chunks[0].sig!.toUpperCase(); } }, SDNM);
-        add('signatures of chunks 0 and 1 swapped', { mutate: (b) => { [b.chunks[0].sig, b.chunks[1].sig] = [b.chunks[1].sig, b.chunks[0].sig]; } }, SDNM);
+        add(
+          'chunk 1 without chunk-signature',
+          {
+            mutate: (b) => {
+              b.chunks[1].sig = undefined;
+            },
+          },
+          codes('SignatureDoesNotMatch', 'InvalidRequest'),
+        );
+        add(
+          'final chunk without chunk-signature',
+          {
+            mutate: (b) => {
+              b.chunks[3].sig = undefined;
+            },
+          },
+          codes('SignatureDoesNotMatch', 'InvalidRequest'),
+        );
+        add(
+          'chunk-signature empty',
+          {
+            mutate: (b) => {
+              b.chunks[0].sig = '';
+            },
+          },
+          SDNM,
+        );
+        add(
+          'chunk-signature upper-case',
+          {
+            mutate: (b) => {
+              b.chunks[0].sig = b.chunks[0].sig!.toUpperCase();
+            },
+          },
+          SDNM,
+        );
+        add(
+          'signatures of chunks 0 and 1 swapped',
+          {
+            mutate: (b) => {
+              [b.chunks[0].sig, b.chunks[1].sig] = [b.chunks[1].sig, b.chunks[0].sig];
+            },
+          },
+          SDNM,
+        );
         add('chain seeded with another signature', { seed: sha256Hex('another request') }, SDNM);
-        add('chunks 1 and 2 swapped (with their signatures)', { mutate: (b) => { [b.chunks[1], b.chunks[2]] = [b.chunks[2], b.chunks[1]]; } }, SDNM);
+        add(
+          'chunks 1 and 2 swapped (with their signatures)',
+          {
+            mutate: (b) => {
+              [b.chunks[1], b.chunks[2]] = [b.chunks[2], b.chunks[1]];
+            },
+          },
+          SDNM,
+        );
       }
       if (mode === 'signed') {
-        add('a trailer in a body that announced none', { trailers: [['x-amz-checksum-crc32', checksumBase64('crc32', data)]] }, codes('InvalidRequest', 'MalformedTrailerError', 'SignatureDoesNotMatch'));
+        add(
+          'a trailer in a body that announced none',
+          { trailers: [['x-amz-checksum-crc32', checksumBase64('crc32', data)]] },
+          codes('InvalidRequest', 'MalformedTrailerError', 'SignatureDoesNotMatch'),
+        );
       }
       if (trailerMode) {
         add('trailer checksum wrong', { trailers: [['x-amz-checksum-crc32', crcOther]] }, codes('BadDigest'));
@@ -688,17 +1164,69 @@ function chunkedCases(f: Fixture, r: Prng): Case[] {
         add('trailer not the one announced', { trailers: [['x-amz-checksum-sha256', checksumBase64('sha256', data)]] }, TRAILER);
         add('trailer without x-amz-trailer', { announce: null }, TRAILER);
         add('trailer announced, none sent', { trailers: [] }, codes('IncompleteBody', 'InvalidRequest', 'MalformedTrailerError'));
-        add('trailer repeated', { trailers: [['x-amz-checksum-crc32', checksumBase64('crc32', data)], ['x-amz-checksum-crc32', checksumBase64('crc32', data)]] }, TRAILER);
-        add('extra unannounced trailer', { trailers: [['x-amz-checksum-crc32', checksumBase64('crc32', data)], ['x-amz-meta-smuggled', 'yes']] }, TRAILER);
-        add('trailer line without colon', { trailers: [], mutate: (b) => { b.end = `x-amz-checksum-crc32 ${checksumBase64('crc32', data)}\r\n\r\n`; } }, codes('InvalidRequest', 'MalformedTrailerError', 'IncompleteBody', 'SignatureDoesNotMatch'));
+        add(
+          'trailer repeated',
+          {
+            trailers: [
+              ['x-amz-checksum-crc32', checksumBase64('crc32', data)],
+              ['x-amz-checksum-crc32', checksumBase64('crc32', data)],
+            ],
+          },
+          TRAILER,
+        );
+        add(
+          'extra unannounced trailer',
+          {
+            trailers: [
+              ['x-amz-checksum-crc32', checksumBase64('crc32', data)],
+              ['x-amz-meta-smuggled', 'yes'],
+            ],
+          },
+          TRAILER,
+        );
+        add(
+          'trailer line without colon',
+          {
+            trailers: [],
+            mutate: (b) => {
+              b.end = `x-amz-checksum-crc32 ${checksumBase64('crc32', data)}\r\n\r\n`;
+            },
+          },
+          codes('InvalidRequest', 'MalformedTrailerError', 'IncompleteBody', 'SignatureDoesNotMatch'),
+        );
         for (const a of ['x-amz-checksum-md5', 'x-amz-foo', 'content-md5']) {
           add(`x-amz-trailer ${a}`, { announce: a, trailers: [[a, md5b64(data)]] }, codes('InvalidRequest', 'InvalidArgument'));
         }
       }
       if (mode === 'signed-trailer') {
-        add('trailer signature digit changed', { mutate: (b) => { const t = b.trailers[b.trailers.length - 1]; t[1] = flipHex(t[1], 5); } }, SDNM);
-        add('trailer signature missing', { mutate: (b) => { b.trailers.pop(); } }, codes('IncompleteBody', 'SignatureDoesNotMatch', 'MalformedTrailerError'));
-        add('trailer value changed after signing', { mutate: (b) => { b.trailers[0][1] = crcOther; } }, codes('SignatureDoesNotMatch', 'BadDigest'));
+        add(
+          'trailer signature digit changed',
+          {
+            mutate: (b) => {
+              const t = b.trailers[b.trailers.length - 1];
+              t[1] = flipHex(t[1], 5);
+            },
+          },
+          SDNM,
+        );
+        add(
+          'trailer signature missing',
+          {
+            mutate: (b) => {
+              b.trailers.pop();
+            },
+          },
+          codes('IncompleteBody', 'SignatureDoesNotMatch', 'MalformedTrailerError'),
+        );
+        add(
+          'trailer value changed after signing',
+          {
+            mutate: (b) => {
+              b.trailers[0][1] = crcOther;
+            },
+          },
+          codes('SignatureDoesNotMatch', 'BadDigest'),
+        );
       }
     }
   }
@@ -712,9 +1240,21 @@ function lengthAndDigestCases(f: Fixture, r: Prng): Case[] {
   const out: Case[] = [];
   const ops: Array<Req & { name: string }> = [
     { name: 'PutObject', method: 'PUT', path: `/${BUCKET}/target/digest.txt`, body: 'body whose digest is checked, 0123456789' },
-    { name: 'UploadPart', method: 'PUT', path: `/${BUCKET}/${MPU_KEY}`, query: `partNumber=4&uploadId=${enc(f.uploadId)}`, body: 'part four, whose digest is checked' },
+    {
+      name: 'UploadPart',
+      method: 'PUT',
+      path: `/${BUCKET}/${MPU_KEY}`,
+      query: `partNumber=4&uploadId=${enc(f.uploadId)}`,
+      body: 'part four, whose digest is checked',
+    },
     { name: 'DeleteObjects', method: 'POST', path: `/${BUCKET}`, query: 'delete=', body: deleteDoc([KEEP_A]) },
-    { name: 'PutObjectTagging', method: 'PUT', path: `/${BUCKET}/${KEEP_TAGGED}`, query: 'tagging=', body: taggingDoc([['hostile', 'yes']]) },
+    {
+      name: 'PutObjectTagging',
+      method: 'PUT',
+      path: `/${BUCKET}/${KEEP_TAGGED}`,
+      query: 'tagging=',
+      body: taggingDoc([['hostile', 'yes']]),
+    },
   ];
   const ALGS: ChecksumAlgorithm[] = ['crc32', 'crc32c', 'crc64nvme', 'sha1', 'sha256'];
   for (const op of ops) {
@@ -724,60 +1264,181 @@ function lengthAndDigestCases(f: Fixture, r: Prng): Case[] {
 
     // --- Content-Length lies
     let cat = 'content-length';
-    const add = (name: string, w: Wire, e: Expect, so?: SerializeOpts, send?: SendOptions) => out.push({ cat, name: `${op.name}: ${name}`, bytes: serialize(w, so), method: op.method, expect: e, send });
+    const add = (name: string, w: Wire, e: Expect, so?: SerializeOpts, send?: SendOptions) =>
+      out.push({ cat, name: `${op.name}: ${name}`, bytes: serialize(w, so), method: op.method, expect: e, send });
     for (let i = 0; i < 3; i++) {
       const k = r.int(1, body.length - 1);
-      add(`Content-Length ${k} short, signed hash of the whole body`, build(op), codes('XAmzContentSHA256Mismatch'), { contentLength: String(body.length - k) });
-      add(`Content-Length ${k} short, Content-MD5 of the whole body`, build(withH([['content-md5', md5b64(body)]])), codes('BadDigest'), { contentLength: String(body.length - k) });
+      add(`Content-Length ${k} short, signed hash of the whole body`, build(op), codes('XAmzContentSHA256Mismatch'), {
+        contentLength: String(body.length - k),
+      });
+      add(`Content-Length ${k} short, Content-MD5 of the whole body`, build(withH([['content-md5', md5b64(body)]])), codes('BadDigest'), {
+        contentLength: String(body.length - k),
+      });
     }
-    add('Content-Length short, x-amz-checksum-crc32 of the whole body', build(withH([['x-amz-checksum-crc32', checksumBase64('crc32', body)]])), codes('BadDigest'), { contentLength: String(body.length - 5) });
+    add(
+      'Content-Length short, x-amz-checksum-crc32 of the whole body',
+      build(withH([['x-amz-checksum-crc32', checksumBase64('crc32', body)]])),
+      codes('BadDigest'),
+      { contentLength: String(body.length - 5) },
+    );
     add('Content-Length 0, signed hash of the body', build(op), codes('XAmzContentSHA256Mismatch'), { contentLength: '0' });
     for (const k of [1, 100, 100000]) {
       // PutObjectTagging's body cap is 64 KB: a longer announcement may be refused as such.
-      const e = op.name === 'PutObjectTagging' && k > 64 * 1024 ? codes('IncompleteBody', 'EntityTooLarge', 'MaxMessageLengthExceeded') : codes('IncompleteBody');
-      add(`Content-Length ${k} long (unsigned), then the client half-closes`, build({ ...op, payload: 'unsigned' }), e, { contentLength: String(body.length + k) }, { halfClose: true });
-      add(`Content-Length ${k} long (signed), then the client half-closes`, build(op), e, { contentLength: String(body.length + k) }, { halfClose: true });
+      const e =
+        op.name === 'PutObjectTagging' && k > 64 * 1024
+          ? codes('IncompleteBody', 'EntityTooLarge', 'MaxMessageLengthExceeded')
+          : codes('IncompleteBody');
+      add(
+        `Content-Length ${k} long (unsigned), then the client half-closes`,
+        build({ ...op, payload: 'unsigned' }),
+        e,
+        { contentLength: String(body.length + k) },
+        { halfClose: true },
+      );
+      add(
+        `Content-Length ${k} long (signed), then the client half-closes`,
+        build(op),
+        e,
+        { contentLength: String(body.length + k) },
+        { halfClose: true },
+      );
     }
     // Refused on the announcement alone: the client keeps the connection open and waits.
-    add('Content-Length 6 GB, 40 bytes sent', build({ ...op, payload: 'unsigned' }), codes('EntityTooLarge', 'MaxMessageLengthExceeded'), { contentLength: String(6 * 1024 ** 3) }, { timeoutMs: 5000 });
+    add(
+      'Content-Length 6 GB, 40 bytes sent',
+      build({ ...op, payload: 'unsigned' }),
+      codes('EntityTooLarge', 'MaxMessageLengthExceeded'),
+      { contentLength: String(6 * 1024 ** 3) },
+      { timeoutMs: 5000 },
+    );
     if (op.method === 'PUT') {
       // No Content-Length and no Transfer-Encoding: S3 requires the length of a PUT body
       // (an empty tagging document is malformed as well).
-      add('no Content-Length, empty body', build({ ...op, body: '' }), op.name === 'PutObjectTagging' ? codes('MissingContentLength', 'MalformedXML') : codes('MissingContentLength'), { contentLength: null });
+      add(
+        'no Content-Length, empty body',
+        build({ ...op, body: '' }),
+        op.name === 'PutObjectTagging' ? codes('MissingContentLength', 'MalformedXML') : codes('MissingContentLength'),
+        { contentLength: null },
+      );
     }
     // Framing the HTTP parser itself refuses.
     cat = 'content-length';
-    for (const [name, cl] of [['non-numeric', 'abc'], ['negative', '-1'], ['hex', '0x10'], ['with a space inside', '1 0'], ['list', `${body.length}, ${body.length + 1}`]] as const) {
+    for (const [name, cl] of [
+      ['non-numeric', 'abc'],
+      ['negative', '-1'],
+      ['hex', '0x10'],
+      ['with a space inside', '1 0'],
+      ['list', `${body.length}, ${body.length + 1}`],
+    ] as const) {
       add(`Content-Length ${name}`, build(op), HTTP, { contentLength: cl });
     }
-    add('two different Content-Length headers', build({ ...op, headers: [...(op.headers ?? []), ['content-length', String(body.length + 1)]] }), HTTP);
-    add('Content-Length and Transfer-Encoding: chunked', build({ ...op, headers: [...(op.headers ?? []), ['transfer-encoding', 'chunked']] }), HTTP);
+    add(
+      'two different Content-Length headers',
+      build({ ...op, headers: [...(op.headers ?? []), ['content-length', String(body.length + 1)]] }),
+      HTTP,
+    );
+    add(
+      'Content-Length and Transfer-Encoding: chunked',
+      build({ ...op, headers: [...(op.headers ?? []), ['transfer-encoding', 'chunked']] }),
+      HTTP,
+    );
 
     // --- Content-MD5
     cat = 'content-md5';
     add('Content-MD5 of another body', build(withH([['content-md5', md5b64(other)]])), codes('BadDigest'));
     add('Content-MD5 of another body, signed payload', build(withH([['content-md5', md5b64(other)]], 'signed')), codes('BadDigest'));
-    for (const v of ['notbase64!!', '', 'AAAA', createHash('md5').update(body).digest('hex'), Buffer.alloc(15).toString('base64'), Buffer.alloc(17).toString('base64'),
-      md5b64(body) + 'x', md5b64(body).replace(/=+$/, '') + '%3D%3D', md5b64(body).slice(0, 10) + ' ' + md5b64(body).slice(10), '\xe9' + md5b64(body).slice(1)]) {
+    for (const v of [
+      'notbase64!!',
+      '',
+      'AAAA',
+      createHash('md5').update(body).digest('hex'),
+      Buffer.alloc(15).toString('base64'),
+      Buffer.alloc(17).toString('base64'),
+      md5b64(body) + 'x',
+      md5b64(body).replace(/=+$/, '') + '%3D%3D',
+      md5b64(body).slice(0, 10) + ' ' + md5b64(body).slice(10),
+      '\xe9' + md5b64(body).slice(1),
+    ]) {
       add(`Content-MD5 ${JSON.stringify(v.slice(0, 30))}`, build(withH([['content-md5', v]])), codes('InvalidDigest'));
     }
-    add('Content-MD5 right, x-amz-checksum-crc32 wrong', build(withH([['content-md5', md5b64(body)], ['x-amz-checksum-crc32', checksumBase64('crc32', other)]])), codes('BadDigest'));
-    add('Content-MD5 wrong, x-amz-checksum-crc32 right', build(withH([['content-md5', md5b64(other)], ['x-amz-checksum-crc32', checksumBase64('crc32', body)]])), codes('BadDigest'));
+    add(
+      'Content-MD5 right, x-amz-checksum-crc32 wrong',
+      build(
+        withH([
+          ['content-md5', md5b64(body)],
+          ['x-amz-checksum-crc32', checksumBase64('crc32', other)],
+        ]),
+      ),
+      codes('BadDigest'),
+    );
+    add(
+      'Content-MD5 wrong, x-amz-checksum-crc32 right',
+      build(
+        withH([
+          ['content-md5', md5b64(other)],
+          ['x-amz-checksum-crc32', checksumBase64('crc32', body)],
+        ]),
+      ),
+      codes('BadDigest'),
+    );
 
     // --- x-amz-checksum-*
     cat = 'x-amz-checksum';
     for (const alg of ALGS) {
-      add(`x-amz-checksum-${alg} of another body`, build(withH([[`x-amz-checksum-${alg}`, checksumBase64(alg, other)]])), codes('BadDigest'));
-      add(`x-amz-checksum-${alg} of another body, with x-amz-sdk-checksum-algorithm`, build(withH([['x-amz-sdk-checksum-algorithm', alg.toUpperCase()], [`x-amz-checksum-${alg}`, checksumBase64(alg, other)]])), codes('BadDigest'));
+      add(
+        `x-amz-checksum-${alg} of another body`,
+        build(withH([[`x-amz-checksum-${alg}`, checksumBase64(alg, other)]])),
+        codes('BadDigest'),
+      );
+      add(
+        `x-amz-checksum-${alg} of another body, with x-amz-sdk-checksum-algorithm`,
+        build(
+          withH([
+            ['x-amz-sdk-checksum-algorithm', alg.toUpperCase()],
+            [`x-amz-checksum-${alg}`, checksumBase64(alg, other)],
+          ]),
+        ),
+        codes('BadDigest'),
+      );
       add(`x-amz-checksum-${alg} not base64`, build(withH([[`x-amz-checksum-${alg}`, '!!not-base64!!']])), codes('InvalidRequest'));
-      add(`x-amz-checksum-${alg} one byte short`, build(withH([[`x-amz-checksum-${alg}`, Buffer.from(checksumBase64(alg, body), 'base64').subarray(1).toString('base64')]])), codes('InvalidRequest'));
-      add(`x-amz-checksum-${alg} hex instead of base64`, build(withH([[`x-amz-checksum-${alg}`, Buffer.from(checksumBase64(alg, body), 'base64').toString('hex')]])), codes('InvalidRequest'));
+      add(
+        `x-amz-checksum-${alg} one byte short`,
+        build(withH([[`x-amz-checksum-${alg}`, Buffer.from(checksumBase64(alg, body), 'base64').subarray(1).toString('base64')]])),
+        codes('InvalidRequest'),
+      );
+      add(
+        `x-amz-checksum-${alg} hex instead of base64`,
+        build(withH([[`x-amz-checksum-${alg}`, Buffer.from(checksumBase64(alg, body), 'base64').toString('hex')]])),
+        codes('InvalidRequest'),
+      );
     }
-    add('two checksum algorithms, both right', build(withH([['x-amz-checksum-crc32', checksumBase64('crc32', body)], ['x-amz-checksum-sha256', checksumBase64('sha256', body)]])), codes('InvalidRequest'));
+    add(
+      'two checksum algorithms, both right',
+      build(
+        withH([
+          ['x-amz-checksum-crc32', checksumBase64('crc32', body)],
+          ['x-amz-checksum-sha256', checksumBase64('sha256', body)],
+        ]),
+      ),
+      codes('InvalidRequest'),
+    );
     for (const a of ['MD5', 'crc99', 'SHA512', '']) {
-      add(`x-amz-sdk-checksum-algorithm ${JSON.stringify(a)}`, build(withH([['x-amz-sdk-checksum-algorithm', a]])), codes('InvalidRequest'));
+      add(
+        `x-amz-sdk-checksum-algorithm ${JSON.stringify(a)}`,
+        build(withH([['x-amz-sdk-checksum-algorithm', a]])),
+        codes('InvalidRequest'),
+      );
     }
-    add('x-amz-checksum-crc32 sent twice (different values)', build(withH([['x-amz-checksum-crc32', checksumBase64('crc32', body)], ['x-amz-checksum-crc32', checksumBase64('crc32', other)]])), codes('InvalidRequest', 'BadDigest'));
+    add(
+      'x-amz-checksum-crc32 sent twice (different values)',
+      build(
+        withH([
+          ['x-amz-checksum-crc32', checksumBase64('crc32', body)],
+          ['x-amz-checksum-crc32', checksumBase64('crc32', other)],
+        ]),
+      ),
+      codes('InvalidRequest', 'BadDigest'),
+    );
   }
   return out;
 }
@@ -797,14 +1458,58 @@ function headerCases(): Case[] {
   add('a 17 KB Authorization header', serialize(withAuth(build(get), (a) => a + 'f'.repeat(17 * 1024))), 'GET', HTTP);
   add('a 20 KB URL', serialize(build({ ...get, path: `/${BUCKET}/${'u'.repeat(20 * 1024)}` })), 'GET', HTTP);
   const many = (n: number, name: (i: number) => string, v = 'v'): HeaderList => Array.from({ length: n }, (_, i) => [name(i), v]);
-  add('500 unsigned x-amz-meta-* headers', serialize(build({ ...put, headers: many(500, (i) => `x-amz-meta-${i}`) }, { signedHeaders: ['host', 'x-amz-content-sha256', 'x-amz-date'] })), 'PUT', codes('AccessDenied'));
-  add('500 x-pad-* headers with a signature one digit off', serialize(withAuth(build({ ...put, headers: many(500, (i) => `x-pad-${i}`) }), (a) => flipHex(a, a.length - 1))), 'PUT', codes('SignatureDoesNotMatch'));
-  add('one x-amz-meta header repeated 500 times, signed (metadata > 2 KB)', serialize(build({ ...put, headers: many(500, () => 'x-amz-meta-dup', 'vvvvv') })), 'PUT', codes('MetadataTooLarge'));
-  add('a 3 KB x-amz-meta header, signed', serialize(build({ ...put, headers: [['x-amz-meta-big', 'm'.repeat(3000)]] })), 'PUT', codes('MetadataTooLarge'));
-  add('40 x-amz-meta headers of 60 bytes, signed', serialize(build({ ...put, headers: many(40, (i) => `x-amz-meta-field${i}`, 'm'.repeat(60)) })), 'PUT', codes('MetadataTooLarge'));
-  add('2500 tiny headers (anonymous)', serialize(anon({ ...put, headers: many(2500, (i) => `h${i}`, '') })), 'PUT', codes('AccessDenied', 'RequestHeaderSectionTooLarge')); // ~20 KB of headers: Node 24 counts it over its 16 KB limit, Node 20 not
-  add('a header name of 8000 bytes (anonymous)', serialize(anon({ ...get, headers: [['x-' + 'n'.repeat(8000), 'v']] })), 'GET', codes('AccessDenied'));
-  add('500 headers, the request otherwise valid but unsigned x-amz-*', serialize(build({ ...get, headers: many(500, (i) => `x-amz-h${i}`) }, { signedHeaders: ['host', 'x-amz-content-sha256', 'x-amz-date'] })), 'GET', codes('AccessDenied'));
+  add(
+    '500 unsigned x-amz-meta-* headers',
+    serialize(
+      build({ ...put, headers: many(500, (i) => `x-amz-meta-${i}`) }, { signedHeaders: ['host', 'x-amz-content-sha256', 'x-amz-date'] }),
+    ),
+    'PUT',
+    codes('AccessDenied'),
+  );
+  add(
+    '500 x-pad-* headers with a signature one digit off',
+    serialize(withAuth(build({ ...put, headers: many(500, (i) => `x-pad-${i}`) }), (a) => flipHex(a, a.length - 1))),
+    'PUT',
+    codes('SignatureDoesNotMatch'),
+  );
+  add(
+    'one x-amz-meta header repeated 500 times, signed (metadata > 2 KB)',
+    serialize(build({ ...put, headers: many(500, () => 'x-amz-meta-dup', 'vvvvv') })),
+    'PUT',
+    codes('MetadataTooLarge'),
+  );
+  add(
+    'a 3 KB x-amz-meta header, signed',
+    serialize(build({ ...put, headers: [['x-amz-meta-big', 'm'.repeat(3000)]] })),
+    'PUT',
+    codes('MetadataTooLarge'),
+  );
+  add(
+    '40 x-amz-meta headers of 60 bytes, signed',
+    serialize(build({ ...put, headers: many(40, (i) => `x-amz-meta-field${i}`, 'm'.repeat(60)) })),
+    'PUT',
+    codes('MetadataTooLarge'),
+  );
+  add(
+    '2500 tiny headers (anonymous)',
+    serialize(anon({ ...put, headers: many(2500, (i) => `h${i}`, '') })),
+    'PUT',
+    codes('AccessDenied', 'RequestHeaderSectionTooLarge'),
+  ); // ~20 KB of headers: Node 24 counts it over its 16 KB limit, Node 20 not
+  add(
+    'a header name of 8000 bytes (anonymous)',
+    serialize(anon({ ...get, headers: [['x-' + 'n'.repeat(8000), 'v']] })),
+    'GET',
+    codes('AccessDenied'),
+  );
+  add(
+    '500 headers, the request otherwise valid but unsigned x-amz-*',
+    serialize(
+      build({ ...get, headers: many(500, (i) => `x-amz-h${i}`) }, { signedHeaders: ['host', 'x-amz-content-sha256', 'x-amz-date'] }),
+    ),
+    'GET',
+    codes('AccessDenied'),
+  );
   return out;
 }
 
@@ -813,24 +1518,50 @@ function headerCases(): Case[] {
 
 function uriCases(f: Fixture, r: Prng): Case[] {
   const out: Case[] = [];
-  const add = (cat: string, name: string, w: Wire, e: Expect, so?: SerializeOpts) => out.push({ cat, name, bytes: serialize(w, so), method: w.method, expect: e });
+  const add = (cat: string, name: string, w: Wire, e: Expect, so?: SerializeOpts) =>
+    out.push({ cat, name, bytes: serialize(w, so), method: w.method, expect: e });
   const U = enc(f.uploadId);
 
   // --- percent-encoding in the path
   let cat = 'uri-encoding';
   for (const p of ['%zz', '%', '%0', 'a%', '%G1', '%%', 'a%2', '%C3%28', '%FF', '%ED%A0%80', '%E0%A4%A', 'ok/%zz/ok', '%c0%af']) {
     for (const method of ['GET', 'PUT', 'DELETE']) {
-      add(cat, `${method} key ${p}`, build({ method, path: `/${BUCKET}/${p}`, body: method === 'PUT' ? 'x' : undefined }), codes('InvalidURI'));
+      add(
+        cat,
+        `${method} key ${p}`,
+        build({ method, path: `/${BUCKET}/${p}`, body: method === 'PUT' ? 'x' : undefined }),
+        codes('InvalidURI'),
+      );
     }
     add(cat, `GET bucket ${p}`, build({ method: 'GET', path: `/${p}` }), codes('InvalidURI'));
     add(cat, `anonymous PUT key ${p}`, anon({ method: 'PUT', path: `/${BUCKET}/${p}`, body: 'x' }), codes('InvalidURI', 'AccessDenied'));
   }
   // --- in the query: on parameters whose value is refused anyway
   for (const bad of ['%zz', '%', '%0', '%FF']) {
-    add(cat, `max-keys=${bad}`, build({ method: 'GET', path: `/${BUCKET}`, query: `list-type=2&max-keys=${bad}` }), codes('InvalidArgument', 'InvalidURI'));
-    add(cat, `continuation-token=${bad}`, build({ method: 'GET', path: `/${BUCKET}`, query: `list-type=2&continuation-token=${bad}` }), codes('InvalidArgument', 'InvalidURI'));
-    add(cat, `uploadId=${bad}`, build({ method: 'GET', path: `/${BUCKET}/${MPU_KEY}`, query: `uploadId=${bad}` }), codes('NoSuchUpload', 'InvalidURI'));
-    add(cat, `partNumber=${bad}`, build({ method: 'PUT', path: `/${BUCKET}/${MPU_KEY}`, query: `partNumber=${bad}&uploadId=${U}`, body: 'x' }), codes('InvalidArgument', 'InvalidURI'));
+    add(
+      cat,
+      `max-keys=${bad}`,
+      build({ method: 'GET', path: `/${BUCKET}`, query: `list-type=2&max-keys=${bad}` }),
+      codes('InvalidArgument', 'InvalidURI'),
+    );
+    add(
+      cat,
+      `continuation-token=${bad}`,
+      build({ method: 'GET', path: `/${BUCKET}`, query: `list-type=2&continuation-token=${bad}` }),
+      codes('InvalidArgument', 'InvalidURI'),
+    );
+    add(
+      cat,
+      `uploadId=${bad}`,
+      build({ method: 'GET', path: `/${BUCKET}/${MPU_KEY}`, query: `uploadId=${bad}` }),
+      codes('NoSuchUpload', 'InvalidURI'),
+    );
+    add(
+      cat,
+      `partNumber=${bad}`,
+      build({ method: 'PUT', path: `/${BUCKET}/${MPU_KEY}`, query: `partNumber=${bad}&uploadId=${U}`, body: 'x' }),
+      codes('InvalidArgument', 'InvalidURI'),
+    );
   }
   // Request targets that are not origin-form paths (anonymous: S3 would refuse them either way).
   for (const target of ['*', `http://${HOST}/${BUCKET}/${KEEP_A}`]) {
@@ -843,9 +1574,24 @@ function uriCases(f: Fixture, r: Prng): Case[] {
   for (const k of ['a%00b', '%00', 'dir%00/x', 'x%00']) {
     add(cat, `PUT ${k}`, build({ method: 'PUT', path: `/${BUCKET}/${k}`, body: 'x' }), codes('InvalidArgument', 'InvalidURI'));
     add(cat, `GET ${k}`, build({ method: 'GET', path: `/${BUCKET}/${k}` }), codes('InvalidArgument', 'InvalidURI'));
-    add(cat, `POST ${k}?uploads`, build({ method: 'POST', path: `/${BUCKET}/${k}`, query: 'uploads=' }), codes('InvalidArgument', 'InvalidURI'));
-    add(cat, `PUT ${k}?tagging`, build({ method: 'PUT', path: `/${BUCKET}/${k}`, query: 'tagging=', body: taggingDoc([['a', 'b']]) }), codes('InvalidArgument', 'InvalidURI'));
-    add(cat, `CopyObject from ${k}`, build({ method: 'PUT', path: `/${BUCKET}/target/copy.txt`, headers: [['x-amz-copy-source', `/${BUCKET}/${k}`]] }), codes('InvalidArgument', 'InvalidURI'));
+    add(
+      cat,
+      `POST ${k}?uploads`,
+      build({ method: 'POST', path: `/${BUCKET}/${k}`, query: 'uploads=' }),
+      codes('InvalidArgument', 'InvalidURI'),
+    );
+    add(
+      cat,
+      `PUT ${k}?tagging`,
+      build({ method: 'PUT', path: `/${BUCKET}/${k}`, query: 'tagging=', body: taggingDoc([['a', 'b']]) }),
+      codes('InvalidArgument', 'InvalidURI'),
+    );
+    add(
+      cat,
+      `CopyObject from ${k}`,
+      build({ method: 'PUT', path: `/${BUCKET}/target/copy.txt`, headers: [['x-amz-copy-source', `/${BUCKET}/${k}`]] }),
+      codes('InvalidArgument', 'InvalidURI'),
+    );
   }
   add(cat, 'raw NUL byte in the request line', anon({ method: 'GET', path: `/${BUCKET}/a\x00b` }), HTTP);
 
@@ -864,34 +1610,119 @@ function uriCases(f: Fixture, r: Prng): Case[] {
     const TOO_LONG = codes('KeyTooLongError');
     add(cat, `PutObject ${name}`, build({ method: 'PUT', path: p, body: 'x' }), TOO_LONG);
     add(cat, `CreateMultipartUpload ${name}`, build({ method: 'POST', path: p, query: 'uploads=' }), TOO_LONG);
-    add(cat, `PutObjectTagging ${name}`, build({ method: 'PUT', path: p, query: 'tagging=', body: taggingDoc([['a', 'b']]) }), codes('KeyTooLongError', 'NoSuchKey'));
-    add(cat, `CopyObject to ${name}`, build({ method: 'PUT', path: p, headers: [['x-amz-copy-source', `/${BUCKET}/${KEEP_A}`]] }), TOO_LONG);
-    add(cat, `UploadPart ${name}`, build({ method: 'PUT', path: p, query: `partNumber=1&uploadId=${U}`, body: 'x' }), codes('KeyTooLongError', 'NoSuchUpload'));
+    add(
+      cat,
+      `PutObjectTagging ${name}`,
+      build({ method: 'PUT', path: p, query: 'tagging=', body: taggingDoc([['a', 'b']]) }),
+      codes('KeyTooLongError', 'NoSuchKey'),
+    );
+    add(
+      cat,
+      `CopyObject to ${name}`,
+      build({ method: 'PUT', path: p, headers: [['x-amz-copy-source', `/${BUCKET}/${KEEP_A}`]] }),
+      TOO_LONG,
+    );
+    add(
+      cat,
+      `UploadPart ${name}`,
+      build({ method: 'PUT', path: p, query: `partNumber=1&uploadId=${U}`, body: 'x' }),
+      codes('KeyTooLongError', 'NoSuchUpload'),
+    );
     add(cat, `GetObject ${name}`, build({ method: 'GET', path: p }), codes('KeyTooLongError', 'NoSuchKey'));
   }
 
   // --- bucket names
   cat = 'bucket-name';
-  const badNames = ['ab', 'a', 'x'.repeat(64), 'UPPERCASE', 'Mixed-Case', 'under_score', '-lead', 'trail-', '.lead', 'trail.', 'a..b', '192.168.5.4',
-    'xn--bucket', 'sthree-bucket', 'amzn-s3-demo-bucket', 'bucket-s3alias', 'bucket--ol-s3', 'bucket.mrap', 'bucket--x-s3', 'bucket--table-s3',
-    'sp%20ace', '%C3%BC-bucket', 'a%2Fb%2Fc', '..', '.', 'ab%00c', 'semi%3Bcolon', 'hostile%2F..%2F..%2Fescape'];
+  const badNames = [
+    'ab',
+    'a',
+    'x'.repeat(64),
+    'UPPERCASE',
+    'Mixed-Case',
+    'under_score',
+    '-lead',
+    'trail-',
+    '.lead',
+    'trail.',
+    'a..b',
+    '192.168.5.4',
+    'xn--bucket',
+    'sthree-bucket',
+    'amzn-s3-demo-bucket',
+    'bucket-s3alias',
+    'bucket--ol-s3',
+    'bucket.mrap',
+    'bucket--x-s3',
+    'bucket--table-s3',
+    'sp%20ace',
+    '%C3%BC-bucket',
+    'a%2Fb%2Fc',
+    '..',
+    '.',
+    'ab%00c',
+    'semi%3Bcolon',
+    'hostile%2F..%2F..%2Fescape',
+  ];
   for (const name of badNames) {
     add(cat, `CreateBucket ${name}`, build({ method: 'PUT', path: `/${name}` }), codes('InvalidBucketName'));
-    add(cat, `CreateBucket ${name} with a configuration`, build({ method: 'PUT', path: `/${name}`, body: bucketDoc('us-east-2') }), codes('InvalidBucketName'));
-    add(cat, `PutObject into ${name}`, build({ method: 'PUT', path: `/${name}/hostile-escape-${name.length}`, body: 'x' }), codes('InvalidBucketName', 'NoSuchBucket'));
-    add(cat, `ListObjectsV2 of ${name}`, build({ method: 'GET', path: `/${name}`, query: 'list-type=2' }), codes('InvalidBucketName', 'NoSuchBucket'));
-    add(cat, `CreateMultipartUpload in ${name}`, build({ method: 'POST', path: `/${name}/k`, query: 'uploads=' }), codes('InvalidBucketName', 'NoSuchBucket'));
+    add(
+      cat,
+      `CreateBucket ${name} with a configuration`,
+      build({ method: 'PUT', path: `/${name}`, body: bucketDoc('us-east-2') }),
+      codes('InvalidBucketName'),
+    );
+    add(
+      cat,
+      `PutObject into ${name}`,
+      build({ method: 'PUT', path: `/${name}/hostile-escape-${name.length}`, body: 'x' }),
+      codes('InvalidBucketName', 'NoSuchBucket'),
+    );
+    add(
+      cat,
+      `ListObjectsV2 of ${name}`,
+      build({ method: 'GET', path: `/${name}`, query: 'list-type=2' }),
+      codes('InvalidBucketName', 'NoSuchBucket'),
+    );
+    add(
+      cat,
+      `CreateMultipartUpload in ${name}`,
+      build({ method: 'POST', path: `/${name}/k`, query: 'uploads=' }),
+      codes('InvalidBucketName', 'NoSuchBucket'),
+    );
   }
 
   // --- traversal and odd paths
   cat = 'path-traversal';
   const other = md5b64('not this');
-  for (const p of [`/${BUCKET}/../../etc/passwd`, `/${BUCKET}/%2e%2e/%2e%2e/etc/passwd`, `/${BUCKET}/..%2F..%2Fetc%2Fpasswd`, `/${BUCKET}/..\\..\\etc\\passwd`,
-    `/${BUCKET}/./keep/a.txt`, `/${BUCKET}//keep/a.txt`, `/${BUCKET}/keep/a.txt/`, `/${BUCKET}/keep/./a.txt`, `/${BUCKET}/keep/../keep/a.txt`, `/${BUCKET}/%2E%2E`, `/${BUCKET}/..`]) {
+  for (const p of [
+    `/${BUCKET}/../../etc/passwd`,
+    `/${BUCKET}/%2e%2e/%2e%2e/etc/passwd`,
+    `/${BUCKET}/..%2F..%2Fetc%2Fpasswd`,
+    `/${BUCKET}/..\\..\\etc\\passwd`,
+    `/${BUCKET}/./keep/a.txt`,
+    `/${BUCKET}//keep/a.txt`,
+    `/${BUCKET}/keep/a.txt/`,
+    `/${BUCKET}/keep/./a.txt`,
+    `/${BUCKET}/keep/../keep/a.txt`,
+    `/${BUCKET}/%2E%2E`,
+    `/${BUCKET}/..`,
+  ]) {
     add(cat, `GET ${p}`, build({ method: 'GET', path: p }), codes('NoSuchKey'));
-    add(cat, `PUT ${p} with a lying Content-MD5`, build({ method: 'PUT', path: p, body: 'escape attempt', headers: [['content-md5', other]] }), codes('BadDigest'));
+    add(
+      cat,
+      `PUT ${p} with a lying Content-MD5`,
+      build({ method: 'PUT', path: p, body: 'escape attempt', headers: [['content-md5', other]] }),
+      codes('BadDigest'),
+    );
   }
-  for (const p of ['/../../etc/passwd', '/../hostile-escape-1', '/%2e%2e/hostile-escape-2', '/./hostile-escape-3', '/%2E/hostile-escape-4', '/..%2F..%2Fhostile-escape-5/x']) {
+  for (const p of [
+    '/../../etc/passwd',
+    '/../hostile-escape-1',
+    '/%2e%2e/hostile-escape-2',
+    '/./hostile-escape-3',
+    '/%2E/hostile-escape-4',
+    '/..%2F..%2Fhostile-escape-5/x',
+  ]) {
     add(cat, `PUT ${p}`, build({ method: 'PUT', path: p, body: 'escape attempt' }), codes('InvalidBucketName', 'NoSuchBucket'));
     add(cat, `GET ${p}`, build({ method: 'GET', path: p }), codes('InvalidBucketName', 'NoSuchBucket'));
     add(cat, `DELETE ${p}`, build({ method: 'DELETE', path: p }), codes('InvalidBucketName', 'NoSuchBucket'));
@@ -902,53 +1733,193 @@ function uriCases(f: Fixture, r: Prng): Case[] {
     add(cat, `GET ${p}`, build({ method: 'GET', path: p }), EMPTY_BUCKET);
     add(cat, `PUT ${p}`, build({ method: 'PUT', path: p, body: 'escape attempt' }), EMPTY_BUCKET);
   }
-  add(cat, 'CopyObject from ../../etc/passwd', build({ method: 'PUT', path: `/${BUCKET}/target/copy.txt`, headers: [['x-amz-copy-source', '/../../etc/passwd']] }), codes('InvalidBucketName', 'NoSuchBucket', 'InvalidArgument', 'InvalidRequest'));
-  add(cat, `CopyObject from ${BUCKET}/../../../etc/passwd`, build({ method: 'PUT', path: `/${BUCKET}/target/copy.txt`, headers: [['x-amz-copy-source', `/${BUCKET}/../../../etc/passwd`]] }), codes('NoSuchKey'));
+  add(
+    cat,
+    'CopyObject from ../../etc/passwd',
+    build({ method: 'PUT', path: `/${BUCKET}/target/copy.txt`, headers: [['x-amz-copy-source', '/../../etc/passwd']] }),
+    codes('InvalidBucketName', 'NoSuchBucket', 'InvalidArgument', 'InvalidRequest'),
+  );
+  add(
+    cat,
+    `CopyObject from ${BUCKET}/../../../etc/passwd`,
+    build({ method: 'PUT', path: `/${BUCKET}/target/copy.txt`, headers: [['x-amz-copy-source', `/${BUCKET}/../../../etc/passwd`]] }),
+    codes('NoSuchKey'),
+  );
 
   // --- uploadId garbage
   cat = 'upload-id';
-  const ids = ['', 'x', '../../etc/passwd', '..', '.', '%2F', 'A'.repeat(1000), 'null', f.uploadId + 'x', f.uploadId.slice(0, -1), flipHex(f.uploadId, 3),
-    `${f.uploadId}/../${f.uploadId}`, r.string(32, 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-'), '%00', 'A%0AB', '%C3%BC'.repeat(20)];
+  const ids = [
+    '',
+    'x',
+    '../../etc/passwd',
+    '..',
+    '.',
+    '%2F',
+    'A'.repeat(1000),
+    'null',
+    f.uploadId + 'x',
+    f.uploadId.slice(0, -1),
+    flipHex(f.uploadId, 3),
+    `${f.uploadId}/../${f.uploadId}`,
+    r.string(32, 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-'),
+    '%00',
+    'A%0AB',
+    '%C3%BC'.repeat(20),
+  ];
   for (const id of ids) {
     const q = (extra: string) => `${extra}uploadId=${/%/.test(id) ? id : enc(id)}`;
     const e = id === '' ? codes('NoSuchUpload', 'InvalidArgument', 'InvalidRequest') : codes('NoSuchUpload');
-    add(cat, `UploadPart uploadId=${JSON.stringify(id.slice(0, 40))}`, build({ method: 'PUT', path: `/${BUCKET}/${MPU_KEY}`, query: q('partNumber=1&'), body: 'x' }), e);
-    add(cat, `ListParts uploadId=${JSON.stringify(id.slice(0, 40))}`, build({ method: 'GET', path: `/${BUCKET}/${MPU_KEY}`, query: q('') }), e);
-    add(cat, `AbortMultipartUpload uploadId=${JSON.stringify(id.slice(0, 40))}`, build({ method: 'DELETE', path: `/${BUCKET}/${MPU_KEY}`, query: q('') }), e);
-    add(cat, `CompleteMultipartUpload uploadId=${JSON.stringify(id.slice(0, 40))}`, build({ method: 'POST', path: `/${BUCKET}/${MPU_KEY}`, query: q(''), body: completeDoc([[1, f.part1Etag]]) }), e);
+    add(
+      cat,
+      `UploadPart uploadId=${JSON.stringify(id.slice(0, 40))}`,
+      build({ method: 'PUT', path: `/${BUCKET}/${MPU_KEY}`, query: q('partNumber=1&'), body: 'x' }),
+      e,
+    );
+    add(
+      cat,
+      `ListParts uploadId=${JSON.stringify(id.slice(0, 40))}`,
+      build({ method: 'GET', path: `/${BUCKET}/${MPU_KEY}`, query: q('') }),
+      e,
+    );
+    add(
+      cat,
+      `AbortMultipartUpload uploadId=${JSON.stringify(id.slice(0, 40))}`,
+      build({ method: 'DELETE', path: `/${BUCKET}/${MPU_KEY}`, query: q('') }),
+      e,
+    );
+    add(
+      cat,
+      `CompleteMultipartUpload uploadId=${JSON.stringify(id.slice(0, 40))}`,
+      build({ method: 'POST', path: `/${BUCKET}/${MPU_KEY}`, query: q(''), body: completeDoc([[1, f.part1Etag]]) }),
+      e,
+    );
   }
   // The right id on another key.
-  add(cat, 'UploadPart with the upload id of another key', build({ method: 'PUT', path: `/${BUCKET}/${KEEP_A}`, query: `partNumber=1&uploadId=${U}`, body: 'x' }), codes('NoSuchUpload'));
-  add(cat, 'CompleteMultipartUpload with the upload id of another key', build({ method: 'POST', path: `/${BUCKET}/${KEEP_A}`, query: `uploadId=${U}`, body: completeDoc([[1, f.part1Etag]]) }), codes('NoSuchUpload'));
-  add(cat, 'AbortMultipartUpload with the upload id of another key', build({ method: 'DELETE', path: `/${BUCKET}/${KEEP_A}`, query: `uploadId=${U}` }), codes('NoSuchUpload'));
+  add(
+    cat,
+    'UploadPart with the upload id of another key',
+    build({ method: 'PUT', path: `/${BUCKET}/${KEEP_A}`, query: `partNumber=1&uploadId=${U}`, body: 'x' }),
+    codes('NoSuchUpload'),
+  );
+  add(
+    cat,
+    'CompleteMultipartUpload with the upload id of another key',
+    build({ method: 'POST', path: `/${BUCKET}/${KEEP_A}`, query: `uploadId=${U}`, body: completeDoc([[1, f.part1Etag]]) }),
+    codes('NoSuchUpload'),
+  );
+  add(
+    cat,
+    'AbortMultipartUpload with the upload id of another key',
+    build({ method: 'DELETE', path: `/${BUCKET}/${KEEP_A}`, query: `uploadId=${U}` }),
+    codes('NoSuchUpload'),
+  );
 
   // --- partNumber garbage
   cat = 'part-number';
-  for (const n of ['0', '10001', '-1', 'abc', '', '1.5', '1e3', '%201', '99999999999999999999', '0x10', '%EF%BC%91', '%2B1', '4294967297', '1,2']) {
-    add(cat, `UploadPart partNumber=${n}`, build({ method: 'PUT', path: `/${BUCKET}/${MPU_KEY}`, query: `partNumber=${n}&uploadId=${U}`, body: 'x' }), codes('InvalidArgument'));
-    add(cat, `GetObject partNumber=${n}`, build({ method: 'GET', path: `/${BUCKET}/${KEEP_A}`, query: `partNumber=${n}` }), codes('InvalidArgument'));
+  for (const n of [
+    '0',
+    '10001',
+    '-1',
+    'abc',
+    '',
+    '1.5',
+    '1e3',
+    '%201',
+    '99999999999999999999',
+    '0x10',
+    '%EF%BC%91',
+    '%2B1',
+    '4294967297',
+    '1,2',
+  ]) {
+    add(
+      cat,
+      `UploadPart partNumber=${n}`,
+      build({ method: 'PUT', path: `/${BUCKET}/${MPU_KEY}`, query: `partNumber=${n}&uploadId=${U}`, body: 'x' }),
+      codes('InvalidArgument'),
+    );
+    add(
+      cat,
+      `GetObject partNumber=${n}`,
+      build({ method: 'GET', path: `/${BUCKET}/${KEEP_A}`, query: `partNumber=${n}` }),
+      codes('InvalidArgument'),
+    );
   }
-  add(cat, 'GetObject partNumber=2 of a single-part object', build({ method: 'GET', path: `/${BUCKET}/${KEEP_A}`, query: 'partNumber=2' }), codes('InvalidPartNumber'));
-  add(cat, 'GetObject partNumber with a Range', build({ method: 'GET', path: `/${BUCKET}/${KEEP_A}`, query: 'partNumber=1', headers: [['range', 'bytes=0-1']] }), codes('InvalidRequest'));
-  add(cat, 'UploadPart without partNumber', build({ method: 'PUT', path: `/${BUCKET}/${MPU_KEY}`, query: `uploadId=${U}`, body: 'x' }), codes('InvalidArgument', 'InvalidRequest'));
+  add(
+    cat,
+    'GetObject partNumber=2 of a single-part object',
+    build({ method: 'GET', path: `/${BUCKET}/${KEEP_A}`, query: 'partNumber=2' }),
+    codes('InvalidPartNumber'),
+  );
+  add(
+    cat,
+    'GetObject partNumber with a Range',
+    build({ method: 'GET', path: `/${BUCKET}/${KEEP_A}`, query: 'partNumber=1', headers: [['range', 'bytes=0-1']] }),
+    codes('InvalidRequest'),
+  );
+  add(
+    cat,
+    'UploadPart without partNumber',
+    build({ method: 'PUT', path: `/${BUCKET}/${MPU_KEY}`, query: `uploadId=${U}`, body: 'x' }),
+    codes('InvalidArgument', 'InvalidRequest'),
+  );
 
   // --- listing parameters
   cat = 'list-params';
   for (const v of ['abc', '-1', '1.5', '1e3', '%20', '0x10', '2147483648', '99999999999999999999', '%00', '10%2C20']) {
-    add(cat, `ListObjectsV2 max-keys=${v}`, build({ method: 'GET', path: `/${BUCKET}`, query: `list-type=2&max-keys=${v}` }), codes('InvalidArgument'));
+    add(
+      cat,
+      `ListObjectsV2 max-keys=${v}`,
+      build({ method: 'GET', path: `/${BUCKET}`, query: `list-type=2&max-keys=${v}` }),
+      codes('InvalidArgument'),
+    );
     add(cat, `ListObjects max-keys=${v}`, build({ method: 'GET', path: `/${BUCKET}`, query: `max-keys=${v}` }), codes('InvalidArgument'));
-    add(cat, `ListMultipartUploads max-uploads=${v}`, build({ method: 'GET', path: `/${BUCKET}`, query: `max-uploads=${v}&uploads=` }), codes('InvalidArgument'));
-    add(cat, `ListParts max-parts=${v}`, build({ method: 'GET', path: `/${BUCKET}/${MPU_KEY}`, query: `max-parts=${v}&uploadId=${U}` }), codes('InvalidArgument'));
-    add(cat, `ListParts part-number-marker=${v}`, build({ method: 'GET', path: `/${BUCKET}/${MPU_KEY}`, query: `part-number-marker=${v}&uploadId=${U}` }), codes('InvalidArgument'));
+    add(
+      cat,
+      `ListMultipartUploads max-uploads=${v}`,
+      build({ method: 'GET', path: `/${BUCKET}`, query: `max-uploads=${v}&uploads=` }),
+      codes('InvalidArgument'),
+    );
+    add(
+      cat,
+      `ListParts max-parts=${v}`,
+      build({ method: 'GET', path: `/${BUCKET}/${MPU_KEY}`, query: `max-parts=${v}&uploadId=${U}` }),
+      codes('InvalidArgument'),
+    );
+    add(
+      cat,
+      `ListParts part-number-marker=${v}`,
+      build({ method: 'GET', path: `/${BUCKET}/${MPU_KEY}`, query: `part-number-marker=${v}&uploadId=${U}` }),
+      codes('InvalidArgument'),
+    );
   }
   const tokenAlphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
-  const tokens = ['v1:abc', 'djI6YWJj' /* v2:abc */, Buffer.from('garbage').toString('base64url'), '!!!', 'A'.repeat(5000), '%FF%FE', 'dj E6', '====',
-    ...Array.from({ length: 10 }, () => r.string(r.int(1, 60), tokenAlphabet))];
+  const tokens = [
+    'v1:abc',
+    'djI6YWJj' /* v2:abc */,
+    Buffer.from('garbage').toString('base64url'),
+    '!!!',
+    'A'.repeat(5000),
+    '%FF%FE',
+    'dj E6',
+    '====',
+    ...Array.from({ length: 10 }, () => r.string(r.int(1, 60), tokenAlphabet)),
+  ];
   for (const t of tokens) {
-    add(cat, `continuation-token ${JSON.stringify(t.slice(0, 30))}`, build({ method: 'GET', path: `/${BUCKET}`, query: `list-type=2&continuation-token=${/%/.test(t) ? t : enc(t)}` }), codes('InvalidArgument'));
+    add(
+      cat,
+      `continuation-token ${JSON.stringify(t.slice(0, 30))}`,
+      build({ method: 'GET', path: `/${BUCKET}`, query: `list-type=2&continuation-token=${/%/.test(t) ? t : enc(t)}` }),
+      codes('InvalidArgument'),
+    );
   }
   for (const e of ['URL', 'base64', 'url%00', '']) {
-    add(cat, `encoding-type=${e}`, build({ method: 'GET', path: `/${BUCKET}`, query: `list-type=2&encoding-type=${e}` }), codes('InvalidArgument'));
+    add(
+      cat,
+      `encoding-type=${e}`,
+      build({ method: 'GET', path: `/${BUCKET}`, query: `list-type=2&encoding-type=${e}` }),
+      codes('InvalidArgument'),
+    );
   }
   return out;
 }
@@ -961,13 +1932,43 @@ function xmlCases(f: Fixture, r: Prng): Case[] {
   const out: Case[] = [];
   const MAL = codes('MalformedXML');
   let bucketN = 0;
-  interface XmlOp { name: string; req: (body: string | Buffer) => Req; valid: string; root: string; cap: number }
+  interface XmlOp {
+    name: string;
+    req: (body: string | Buffer) => Req;
+    valid: string;
+    root: string;
+    cap: number;
+  }
   const ops: XmlOp[] = [
-    { name: 'DeleteObjects', req: (b) => ({ method: 'POST', path: `/${BUCKET}`, query: 'delete=', body: b }), valid: deleteDoc(['nothing-1', 'nothing-2']), root: 'Delete', cap: 2 * 1024 * 1024 },
+    {
+      name: 'DeleteObjects',
+      req: (b) => ({ method: 'POST', path: `/${BUCKET}`, query: 'delete=', body: b }),
+      valid: deleteDoc(['nothing-1', 'nothing-2']),
+      root: 'Delete',
+      cap: 2 * 1024 * 1024,
+    },
     // Part 1 with a wrong ETag: even a document the server misreads as valid cannot complete the upload.
-    { name: 'CompleteMultipartUpload', req: (b) => ({ method: 'POST', path: `/${BUCKET}/${MPU_KEY}`, query: `uploadId=${enc(f.uploadId)}`, body: b }), valid: completeDoc([[1, '0'.repeat(32)]]), root: 'CompleteMultipartUpload', cap: 4 * 1024 * 1024 },
-    { name: 'PutObjectTagging', req: (b) => ({ method: 'PUT', path: `/${BUCKET}/${KEEP_A}`, query: 'tagging=', body: b }), valid: taggingDoc([['k', 'v']]), root: 'Tagging', cap: 64 * 1024 },
-    { name: 'CreateBucket', req: (b) => ({ method: 'PUT', path: `/hostile-xml-${++bucketN}`, body: b }), valid: bucketDoc('us-east-2'), root: 'CreateBucketConfiguration', cap: 64 * 1024 },
+    {
+      name: 'CompleteMultipartUpload',
+      req: (b) => ({ method: 'POST', path: `/${BUCKET}/${MPU_KEY}`, query: `uploadId=${enc(f.uploadId)}`, body: b }),
+      valid: completeDoc([[1, '0'.repeat(32)]]),
+      root: 'CompleteMultipartUpload',
+      cap: 4 * 1024 * 1024,
+    },
+    {
+      name: 'PutObjectTagging',
+      req: (b) => ({ method: 'PUT', path: `/${BUCKET}/${KEEP_A}`, query: 'tagging=', body: b }),
+      valid: taggingDoc([['k', 'v']]),
+      root: 'Tagging',
+      cap: 64 * 1024,
+    },
+    {
+      name: 'CreateBucket',
+      req: (b) => ({ method: 'PUT', path: `/hostile-xml-${++bucketN}`, body: b }),
+      valid: bucketDoc('us-east-2'),
+      root: 'CreateBucketConfiguration',
+      cap: 64 * 1024,
+    },
   ];
   const nest = (n: number) => '<a>'.repeat(n) + 'x' + '</a>'.repeat(n);
   const laughs = (root: string, inner: (ref: string) => string) => {
@@ -984,13 +1985,26 @@ function xmlCases(f: Fixture, r: Prng): Case[] {
     while (cuts.size < 8) cuts.add(r.int(1, op.valid.length - 1));
     for (const cut of cuts) add(`truncated at ${cut} of ${op.valid.length}`, op.valid.slice(0, cut), MAL);
     for (const [name, body] of [
-      ['plain text', 'hello'], ['JSON', `{"${op.root}":{"Object":[{"Key":"a"}]}}`], ['angle brackets', '<<>>'], ['NUL bytes', '\x00\x01\x02'],
-      ['null', 'null'], ['only a declaration', '<?xml version="1.0"?>'], ['only a comment', '<!-- nothing -->'], ['unclosed root', `<${op.root}>`],
-      ['mismatched close tag', `<${op.root}></${op.root}x>`], ['two roots', `<${op.root}/><${op.root}/>`], ['text before the root', `junk${op.valid}`],
-      ['text after the root', `${op.valid}junk`], ['bad attribute', `<${op.root} a=></${op.root}>`], ['unclosed CDATA', `<${op.root}><![CDATA[x</${op.root}>`],
-      ['undefined entity', `<${op.root}>&nope;</${op.root}>`], ['unclosed comment', `<${op.root}><!-- </${op.root}>`], ['wrong root', '<Foo><Bar/></Foo>'],
+      ['plain text', 'hello'],
+      ['JSON', `{"${op.root}":{"Object":[{"Key":"a"}]}}`],
+      ['angle brackets', '<<>>'],
+      ['NUL bytes', '\x00\x01\x02'],
+      ['null', 'null'],
+      ['only a declaration', '<?xml version="1.0"?>'],
+      ['only a comment', '<!-- nothing -->'],
+      ['unclosed root', `<${op.root}>`],
+      ['mismatched close tag', `<${op.root}></${op.root}x>`],
+      ['two roots', `<${op.root}/><${op.root}/>`],
+      ['text before the root', `junk${op.valid}`],
+      ['text after the root', `${op.valid}junk`],
+      ['bad attribute', `<${op.root} a=></${op.root}>`],
+      ['unclosed CDATA', `<${op.root}><![CDATA[x</${op.root}>`],
+      ['undefined entity', `<${op.root}>&nope;</${op.root}>`],
+      ['unclosed comment', `<${op.root}><!-- </${op.root}>`],
+      ['wrong root', '<Foo><Bar/></Foo>'],
       ['undeclared namespace prefix', `<x:${op.root} xmlns:y="z"></x:${op.root}>`],
-    ] as const) add(name, body, MAL);
+    ] as const)
+      add(name, body, MAL);
     add('random bytes', r.bytes(300), MAL);
     add('UTF-16LE encoded document', Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(op.valid, 'utf16le')]), MAL);
     // (An empty CreateBucketConfiguration is valid: it names no region.)
@@ -1003,9 +2017,21 @@ function xmlCases(f: Fixture, r: Prng): Case[] {
     // Entity expansion and external entities: S3 does not take a DTD.
     const ENTITY = codes('MalformedXML');
     if (op.name === 'DeleteObjects') {
-      add('billion laughs', laughs('Delete', (e) => `<Object><Key>${e}</Key></Object>`), ENTITY);
-      add('external entity (XXE)', `<?xml version="1.0"?><!DOCTYPE Delete [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><Delete><Object><Key>&xxe;</Key></Object></Delete>`, ENTITY);
-      add('internal entity', `<?xml version="1.0"?><!DOCTYPE Delete [<!ENTITY k "nothing-3">]><Delete><Object><Key>&k;</Key></Object></Delete>`, ENTITY);
+      add(
+        'billion laughs',
+        laughs('Delete', (e) => `<Object><Key>${e}</Key></Object>`),
+        ENTITY,
+      );
+      add(
+        'external entity (XXE)',
+        `<?xml version="1.0"?><!DOCTYPE Delete [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><Delete><Object><Key>&xxe;</Key></Object></Delete>`,
+        ENTITY,
+      );
+      add(
+        'internal entity',
+        `<?xml version="1.0"?><!DOCTYPE Delete [<!ENTITY k "nothing-3">]><Delete><Object><Key>&k;</Key></Object></Delete>`,
+        ENTITY,
+      );
       add('1001 objects', deleteDoc(Array.from({ length: 1001 }, (_, i) => `none-${i}`)), MAL);
       add('5000 objects', deleteDoc(Array.from({ length: 5000 }, (_, i) => `none-${i}`)), MAL);
       add('no Object', `<Delete xmlns="${NS}"><Quiet>true</Quiet></Delete>`, MAL);
@@ -1013,43 +2039,124 @@ function xmlCases(f: Fixture, r: Prng): Case[] {
       add('Key with child elements', `<Delete xmlns="${NS}"><Object><Key><a/></Key></Object></Delete>`, MAL);
       // S3 validates the whole document before deleting anything.
       add('one good Object then one without Key', `<Delete xmlns="${NS}"><Object><Key>${VICTIM}</Key></Object><Object/></Delete>`, MAL);
-      add('one good Object then one with a child in Key', `<Delete xmlns="${NS}"><Object><Key>${VICTIM}</Key></Object><Object><Key><a/></Key></Object></Delete>`, MAL);
+      add(
+        'one good Object then one with a child in Key',
+        `<Delete xmlns="${NS}"><Object><Key>${VICTIM}</Key></Object><Object><Key><a/></Key></Object></Delete>`,
+        MAL,
+      );
     }
     if (op.name === 'CompleteMultipartUpload') {
-      add('billion laughs', laughs('CompleteMultipartUpload', (e) => `<Part><PartNumber>1</PartNumber><ETag>${e}</ETag></Part>`), ENTITY);
-      add('external entity (XXE)', `<?xml version="1.0"?><!DOCTYPE c [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>&xxe;</ETag></Part></CompleteMultipartUpload>`, ENTITY);
+      add(
+        'billion laughs',
+        laughs('CompleteMultipartUpload', (e) => `<Part><PartNumber>1</PartNumber><ETag>${e}</ETag></Part>`),
+        ENTITY,
+      );
+      add(
+        'external entity (XXE)',
+        `<?xml version="1.0"?><!DOCTYPE c [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>&xxe;</ETag></Part></CompleteMultipartUpload>`,
+        ENTITY,
+      );
       add('PartNumber abc', completeDoc([['abc', f.part1Etag]]), MAL);
       add('PartNumber 1.5', completeDoc([['1.5', f.part1Etag]]), MAL);
       add('PartNumber empty', completeDoc([['', f.part1Etag]]), codes('MalformedXML', 'InvalidPart'));
       add('PartNumber -1', completeDoc([[-1, f.part1Etag]]), codes('InvalidPart', 'MalformedXML', 'InvalidArgument'));
       add('no Part', `<CompleteMultipartUpload xmlns="${NS}"></CompleteMultipartUpload>`, MAL);
-      add('Part without ETag', `<CompleteMultipartUpload xmlns="${NS}"><Part><PartNumber>1</PartNumber></Part></CompleteMultipartUpload>`, MAL);
-      add('parts out of order', completeDoc([[2, '0'.repeat(32)], [1, f.part1Etag]]), codes('InvalidPartOrder'));
-      add('part listed twice', completeDoc([[1, f.part1Etag], [1, f.part1Etag]]), codes('InvalidPartOrder'));
-      add('a part never uploaded', completeDoc([[1, f.part1Etag], [2, '0'.repeat(32)]]), codes('InvalidPart'));
+      add(
+        'Part without ETag',
+        `<CompleteMultipartUpload xmlns="${NS}"><Part><PartNumber>1</PartNumber></Part></CompleteMultipartUpload>`,
+        MAL,
+      );
+      add(
+        'parts out of order',
+        completeDoc([
+          [2, '0'.repeat(32)],
+          [1, f.part1Etag],
+        ]),
+        codes('InvalidPartOrder'),
+      );
+      add(
+        'part listed twice',
+        completeDoc([
+          [1, f.part1Etag],
+          [1, f.part1Etag],
+        ]),
+        codes('InvalidPartOrder'),
+      );
+      add(
+        'a part never uploaded',
+        completeDoc([
+          [1, f.part1Etag],
+          [2, '0'.repeat(32)],
+        ]),
+        codes('InvalidPart'),
+      );
       add('part 1 with a wrong ETag', completeDoc([[1, flipHex(f.part1Etag, 0)]]), codes('InvalidPart'));
-      add('10001 parts', completeDoc(Array.from({ length: 10001 }, (_, i) => [i + 1, '0'.repeat(32)] as [number, string])), codes('InvalidPart', 'MalformedXML', 'InvalidArgument'));
+      add(
+        '10001 parts',
+        completeDoc(Array.from({ length: 10001 }, (_, i) => [i + 1, '0'.repeat(32)] as [number, string])),
+        codes('InvalidPart', 'MalformedXML', 'InvalidArgument'),
+      );
     }
     if (op.name === 'PutObjectTagging') {
-      add('billion laughs', laughs('Tagging', (e) => `<TagSet><Tag><Key>k</Key><Value>${e}</Value></Tag></TagSet>`), ENTITY);
-      add('external entity (XXE)', `<?xml version="1.0"?><!DOCTYPE t [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><Tagging><TagSet><Tag><Key>k</Key><Value>&xxe;</Value></Tag></TagSet></Tagging>`, ENTITY);
+      add(
+        'billion laughs',
+        laughs('Tagging', (e) => `<TagSet><Tag><Key>k</Key><Value>${e}</Value></Tag></TagSet>`),
+        ENTITY,
+      );
+      add(
+        'external entity (XXE)',
+        `<?xml version="1.0"?><!DOCTYPE t [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><Tagging><TagSet><Tag><Key>k</Key><Value>&xxe;</Value></Tag></TagSet></Tagging>`,
+        ENTITY,
+      );
       add('no TagSet', `<Tagging xmlns="${NS}"></Tagging>`, MAL);
       add('Tag without Key', `<Tagging xmlns="${NS}"><TagSet><Tag><Value>v</Value></Tag></TagSet></Tagging>`, MAL);
-      add('11 tags', taggingDoc(Array.from({ length: 11 }, (_, i) => [`k${i}`, 'v'] as [string, string])), codes('InvalidTag', 'BadRequest'));
-      add('duplicate tag keys', taggingDoc([['k', 'v'], ['k', 'w']]), codes('InvalidTag'));
+      add(
+        '11 tags',
+        taggingDoc(Array.from({ length: 11 }, (_, i) => [`k${i}`, 'v'] as [string, string])),
+        codes('InvalidTag', 'BadRequest'),
+      );
+      add(
+        'duplicate tag keys',
+        taggingDoc([
+          ['k', 'v'],
+          ['k', 'w'],
+        ]),
+        codes('InvalidTag'),
+      );
       add('tag key of 129 characters', taggingDoc([['k'.repeat(129), 'v']]), codes('InvalidTag'));
       add('tag value of 257 characters', taggingDoc([['k', 'v'.repeat(257)]]), codes('InvalidTag'));
       add('empty tag key', taggingDoc([['', 'v']]), codes('InvalidTag'));
     }
     if (op.name === 'CreateBucket') {
-      add('billion laughs', laughs('CreateBucketConfiguration', (e) => `<LocationConstraint>${e}</LocationConstraint>`), ENTITY);
-      add('external entity (XXE)', `<?xml version="1.0"?><!DOCTYPE c [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><CreateBucketConfiguration><LocationConstraint>&xxe;</LocationConstraint></CreateBucketConfiguration>`, ENTITY);
-      for (const loc of ['!!!', 'US EAST 1', 'x'.repeat(200), 'eu_west_1']) add(`LocationConstraint ${JSON.stringify(loc.slice(0, 20))}`, bucketDoc(loc), codes('InvalidLocationConstraint'));
+      add(
+        'billion laughs',
+        laughs('CreateBucketConfiguration', (e) => `<LocationConstraint>${e}</LocationConstraint>`),
+        ENTITY,
+      );
+      add(
+        'external entity (XXE)',
+        `<?xml version="1.0"?><!DOCTYPE c [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><CreateBucketConfiguration><LocationConstraint>&xxe;</LocationConstraint></CreateBucketConfiguration>`,
+        ENTITY,
+      );
+      for (const loc of ['!!!', 'US EAST 1', 'x'.repeat(200), 'eu_west_1'])
+        add(`LocationConstraint ${JSON.stringify(loc.slice(0, 20))}`, bucketDoc(loc), codes('InvalidLocationConstraint'));
     }
     // Bodies over the size cap: real bytes, and a Content-Length that only announces them.
     const pad = Buffer.alloc(op.cap + 1024, 0x20);
-    add(`body of ${op.cap + 1024} bytes (whitespace after the document)`, Buffer.concat([Buffer.from(op.valid), pad]), codes('EntityTooLarge', 'MalformedXML', 'MaxMessageLengthExceeded'), 'unsigned');
-    add('Content-Length of 3 GB, the document sent, no more', op.valid, codes('EntityTooLarge', 'MalformedXML', 'MaxMessageLengthExceeded'), 'unsigned', { contentLength: String(3 * 1024 ** 3) }, { timeoutMs: 5000 });
+    add(
+      `body of ${op.cap + 1024} bytes (whitespace after the document)`,
+      Buffer.concat([Buffer.from(op.valid), pad]),
+      codes('EntityTooLarge', 'MalformedXML', 'MaxMessageLengthExceeded'),
+      'unsigned',
+    );
+    add(
+      'Content-Length of 3 GB, the document sent, no more',
+      op.valid,
+      codes('EntityTooLarge', 'MalformedXML', 'MaxMessageLengthExceeded'),
+      'unsigned',
+      { contentLength: String(3 * 1024 ** 3) },
+      { timeoutMs: 5000 },
+    );
   }
   return out;
 }
@@ -1091,9 +2198,15 @@ function httpGarbageCases(r: Prng): Case[] {
     ['two Host headers', `GET / HTTP/1.1\r\n${H}Host: other.example\r\n\r\n`],
     ['HTTP/2 connection preface', 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'],
     ['Transfer-Encoding gzip, chunked', `PUT /${BUCKET}/x HTTP/1.1\r\n${H}Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n`],
-    ['Transfer-Encoding chunked with a bad chunk', `PUT /${BUCKET}/x HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n`],
+    [
+      'Transfer-Encoding chunked with a bad chunk',
+      `PUT /${BUCKET}/x HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n`,
+    ],
     ['Transfer-Encoding unknown', `PUT /${BUCKET}/x HTTP/1.1\r\n${H}Transfer-Encoding: bogus\r\n\r\nhello`],
-    ['two Transfer-Encoding headers', `PUT /${BUCKET}/x HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`],
+    [
+      'two Transfer-Encoding headers',
+      `PUT /${BUCKET}/x HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`,
+    ],
     ['Content-Length with a plus sign', `PUT /${BUCKET}/x HTTP/1.1\r\n${H}Content-Length: +5\r\n\r\nhello`],
     ['request line with a raw space in the path', `GET /${BUCKET}/a b HTTP/1.1\r\n${H}\r\n`],
     ['request line with a DEL byte', `GET /${BUCKET}/a\x7fb HTTP/1.1\r\n${H}\r\n`],
@@ -1101,17 +2214,44 @@ function httpGarbageCases(r: Prng): Case[] {
   for (const [name, raw] of lines) add(name, raw);
   // Bare LF line ends: Node may accept them; then s3mux answers an anonymous request.
   add('bare LF line ends', `GET /${BUCKET}/${KEEP_A} HTTP/1.1\nHost: ${HOST}\nConnection: close\n\n`, HTTP);
-  add('TLS ClientHello on the plain port', Buffer.from('160301003d0100003903035f1b' + '00'.repeat(40), 'hex'), { http: true, allowNoAnswer: true });
+  add('TLS ClientHello on the plain port', Buffer.from('160301003d0100003903035f1b' + '00'.repeat(40), 'hex'), {
+    http: true,
+    allowNoAnswer: true,
+  });
   add('CONNECT request', `CONNECT ${HOST} HTTP/1.1\r\n${H}\r\n`, { http: true, allowNoAnswer: true });
-  add('headers never finished, client half-closes', `GET /${BUCKET}/${KEEP_A} HTTP/1.1\r\nHost: ${HOST}\r\nX-Partial: `, { http: true, allowNoAnswer: true }, { halfClose: true });
+  add(
+    'headers never finished, client half-closes',
+    `GET /${BUCKET}/${KEEP_A} HTTP/1.1\r\nHost: ${HOST}\r\nX-Partial: `,
+    { http: true, allowNoAnswer: true },
+    { halfClose: true },
+  );
   // Empty lines before a request line are ignored (RFC 9112 2.2): the server waits for more.
   add('only CRLFs, client half-closes', '\r\n\r\n\r\n\r\n', { http: true, allowNoAnswer: true }, { halfClose: true });
-  add('request line never finished, client half-closes', `GET /${BUCKET}/${KEEP_A} HTT`, { http: true, allowNoAnswer: true }, { halfClose: true });
-  add('connection dropped mid-headers', `PUT /${BUCKET}/target/dropped HTTP/1.1\r\nHost: ${HOST}\r\nContent-Length: 5`, { http: true, allowNoAnswer: true }, { abortAfterMs: 20 });
+  add(
+    'request line never finished, client half-closes',
+    `GET /${BUCKET}/${KEEP_A} HTT`,
+    { http: true, allowNoAnswer: true },
+    { halfClose: true },
+  );
+  add(
+    'connection dropped mid-headers',
+    `PUT /${BUCKET}/target/dropped HTTP/1.1\r\nHost: ${HOST}\r\nContent-Length: 5`,
+    { http: true, allowNoAnswer: true },
+    { abortAfterMs: 20 },
+  );
   for (let i = 0; i < 20; i++) add(`random bytes #${i}`, r.bytes(r.int(1, 400)), { http: true, allowNoAnswer: true }, { halfClose: true });
   for (let i = 0; i < 8; i++) {
     // A valid request line followed by random header bytes.
-    add(`random header bytes #${i}`, Buffer.concat([Buffer.from(`GET /${BUCKET}/${KEEP_A} HTTP/1.1\r\nHost: ${HOST}\r\n`), r.bytes(r.int(1, 200)), Buffer.from('\r\n\r\n')]), { http: true, allowNoAnswer: true }, { halfClose: true });
+    add(
+      `random header bytes #${i}`,
+      Buffer.concat([
+        Buffer.from(`GET /${BUCKET}/${KEEP_A} HTTP/1.1\r\nHost: ${HOST}\r\n`),
+        r.bytes(r.int(1, 200)),
+        Buffer.from('\r\n\r\n'),
+      ]),
+      { http: true, allowNoAnswer: true },
+      { halfClose: true },
+    );
   }
   return out;
 }
@@ -1132,8 +2272,19 @@ function anonymousCases(f: Fixture): Case[] {
     ['AbortMultipartUpload', { method: 'DELETE', path: `/${BUCKET}/${MPU_KEY}`, query: `uploadId=${enc(f.uploadId)}` }],
     ['PutObjectTagging', { method: 'PUT', path: `/${BUCKET}/${KEEP_A}`, query: 'tagging=', body: taggingDoc([['a', 'b']]) }],
     ['CopyObject', { method: 'PUT', path: `/${BUCKET}/target/anon-copy.txt`, headers: [['x-amz-copy-source', `/${BUCKET}/${KEEP_A}`]] }],
-    ['PutObject with X-Amz-Credential but no X-Amz-Algorithm', { method: 'PUT', path: `/${BUCKET}/target/anon2.txt`, query: `X-Amz-Credential=${ACCESS_KEY}%2F20250101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Signature=${'0'.repeat(64)}`, body: 'x' }],
-    ['PutObject with x-amz-content-sha256 only', { method: 'PUT', path: `/${BUCKET}/target/anon3.txt`, headers: [['x-amz-content-sha256', UNSIGNED_PAYLOAD]], body: 'x' }],
+    [
+      'PutObject with X-Amz-Credential but no X-Amz-Algorithm',
+      {
+        method: 'PUT',
+        path: `/${BUCKET}/target/anon2.txt`,
+        query: `X-Amz-Credential=${ACCESS_KEY}%2F20250101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Signature=${'0'.repeat(64)}`,
+        body: 'x',
+      },
+    ],
+    [
+      'PutObject with x-amz-content-sha256 only',
+      { method: 'PUT', path: `/${BUCKET}/target/anon3.txt`, headers: [['x-amz-content-sha256', UNSIGNED_PAYLOAD]], body: 'x' },
+    ],
     // Sub-resources s3mux does not implement: an anonymous caller is still refused, not told 501.
     ['GetBucketPolicy', { method: 'GET', path: `/${BUCKET}`, query: 'policy=' }],
     ['PutBucketLifecycle', { method: 'PUT', path: `/${BUCKET}`, query: 'lifecycle=', body: '<LifecycleConfiguration/>' }],
@@ -1142,7 +2293,16 @@ function anonymousCases(f: Fixture): Case[] {
   ];
   for (const [name, req] of reqs) out.push({ cat, name, bytes: serialize(anon(req)), method: req.method, expect: DENIED });
   // Anonymous writes announcing large bodies: refused without waiting for the bytes.
-  out.push({ cat, name: 'PutObject announcing 1 GB, 1 KB sent, half-close', bytes: serialize(anon({ method: 'PUT', path: `/${BUCKET}/target/anon-big.bin`, body: Buffer.alloc(1024) }), { contentLength: String(1024 ** 3) }), method: 'PUT', expect: DENIED, send: { halfClose: true } });
+  out.push({
+    cat,
+    name: 'PutObject announcing 1 GB, 1 KB sent, half-close',
+    bytes: serialize(anon({ method: 'PUT', path: `/${BUCKET}/target/anon-big.bin`, body: Buffer.alloc(1024) }), {
+      contentLength: String(1024 ** 3),
+    }),
+    method: 'PUT',
+    expect: DENIED,
+    send: { halfClose: true },
+  });
   return out;
 }
 
@@ -1154,9 +2314,27 @@ function methodCases(): Case[] {
       out.push({ cat, name: `${method} ${p}`, bytes: serialize(build({ method, path: p })), method, expect: codes('MethodNotAllowed') });
     }
   }
-  out.push({ cat, name: 'POST to an object without a sub-resource', bytes: serialize(build({ method: 'POST', path: `/${BUCKET}/${KEEP_A}`, body: 'x' })), method: 'POST', expect: codes('MethodNotAllowed') });
-  out.push({ cat, name: 'PUT to the service', bytes: serialize(build({ method: 'PUT', path: '/', body: 'x' })), method: 'PUT', expect: codes('MethodNotAllowed') });
-  out.push({ cat, name: 'DELETE the service', bytes: serialize(build({ method: 'DELETE', path: '/' })), method: 'DELETE', expect: codes('MethodNotAllowed') });
+  out.push({
+    cat,
+    name: 'POST to an object without a sub-resource',
+    bytes: serialize(build({ method: 'POST', path: `/${BUCKET}/${KEEP_A}`, body: 'x' })),
+    method: 'POST',
+    expect: codes('MethodNotAllowed'),
+  });
+  out.push({
+    cat,
+    name: 'PUT to the service',
+    bytes: serialize(build({ method: 'PUT', path: '/', body: 'x' })),
+    method: 'PUT',
+    expect: codes('MethodNotAllowed'),
+  });
+  out.push({
+    cat,
+    name: 'DELETE the service',
+    bytes: serialize(build({ method: 'DELETE', path: '/' })),
+    method: 'DELETE',
+    expect: codes('MethodNotAllowed'),
+  });
   return out;
 }
 
@@ -1166,7 +2344,7 @@ function methodCases(): Case[] {
 function judge(c: Case, res: RawResponse): Outcome {
   const body = res.body.toString('utf8');
   const m = /^<\?xml version="1\.0" encoding="UTF-8"\?>\s*<Error><Code>([^<]+)<\/Code><Message>[^<]*<\/Message>/.exec(body);
-  const code = c.method === 'HEAD' ? res.headers['x-amz-error-code'] ?? '' : m?.[1] ?? '';
+  const code = c.method === 'HEAD' ? (res.headers['x-amz-error-code'] ?? '') : (m?.[1] ?? '');
   const o: Outcome = { c, status: res.status, code };
   const what = `${res.status || 'no answer'}${code ? ' ' + code : ''}${res.timedOut ? ' (timed out)' : ''}${res.incomplete && res.status ? ' (incomplete)' : ''}`;
   if ('http' in c.expect) {
@@ -1177,11 +2355,14 @@ function judge(c: Case, res: RawResponse): Outcome {
   }
   const allowed = c.expect.codes;
   if (res.timedOut || res.status === 0) o.problem = `expected ${allowed.join('|')}, got ${what}`;
-  else if (code === 'InternalError' || res.status >= 500) o.problem = `expected ${allowed.join('|')}, got ${what}: ${/<Message>([^<]*)<\/Message>/.exec(body)?.[1] ?? body.slice(0, 120)}`;
+  else if (code === 'InternalError' || res.status >= 500)
+    o.problem = `expected ${allowed.join('|')}, got ${what}: ${/<Message>([^<]*)<\/Message>/.exec(body)?.[1] ?? body.slice(0, 120)}`;
   else if (res.status < 400) o.problem = `expected ${allowed.join('|')}, got success ${res.status}`;
-  else if (!m && c.method !== 'HEAD') o.problem = `expected ${allowed.join('|')}, got ${res.status} without an S3 error document: ${JSON.stringify(body.slice(0, 120))}`;
+  else if (!m && c.method !== 'HEAD')
+    o.problem = `expected ${allowed.join('|')}, got ${res.status} without an S3 error document: ${JSON.stringify(body.slice(0, 120))}`;
   else if (!allowed.includes(code)) o.problem = `expected ${allowed.join('|')}, got ${what}`;
-  else if ((c.expect.status ?? S3_STATUS[code]) !== undefined && (c.expect.status ?? S3_STATUS[code]) !== res.status) o.problem = `${code} with status ${res.status}, S3 uses ${c.expect.status ?? S3_STATUS[code]}`;
+  else if ((c.expect.status ?? S3_STATUS[code]) !== undefined && (c.expect.status ?? S3_STATUS[code]) !== res.status)
+    o.problem = `${code} with status ${res.status}, S3 uses ${c.expect.status ?? S3_STATUS[code]}`;
   else if (res.headers['content-type'] !== 'application/xml') o.problem = `${code} with Content-Type ${res.headers['content-type']}`;
   return o;
 }
@@ -1217,7 +2398,13 @@ function groupProblems(bad: Outcome[]): string[] {
     const k = `[${o.c.cat}] ${o.problem}`;
     groups.set(k, [...(groups.get(k) ?? []), o]);
   }
-  return [...groups].map(([k, os]) => `  ${k}\n      ×${os.length}: ${os.slice(0, 4).map((o) => o.c.name).join(' · ')}${os.length > 4 ? ' · …' : ''}`);
+  return [...groups].map(
+    ([k, os]) =>
+      `  ${k}\n      ×${os.length}: ${os
+        .slice(0, 4)
+        .map((o) => o.c.name)
+        .join(' · ')}${os.length > 4 ? ' · …' : ''}`,
+  );
 }
 
 /** Entries (lines or comma-separated items) added (+) and removed (-) between two state strings. */
@@ -1225,12 +2412,16 @@ function entryDiff(a: string, b: string): string[] {
   const split = (x: string) => x.split(/\n|,/).filter(Boolean);
   const A = new Set(split(a));
   const B = new Set(split(b));
-  return [...[...B].filter((x) => !A.has(x)).map((x) => `+ ${x}`), ...[...A].filter((x) => !B.has(x)).map((x) => `- ${x}`)].map((x) => x.replace(/&quot;/g, '"'));
+  return [...[...B].filter((x) => !A.has(x)).map((x) => `+ ${x}`), ...[...A].filter((x) => !B.has(x)).map((x) => `- ${x}`)].map((x) =>
+    x.replace(/&quot;/g, '"'),
+  );
 }
 
 function diffSnapshots(a: Map<string, string>, b: Map<string, string>): string[] {
   const d: string[] = [];
-  for (const [k, v] of b) if (!a.has(k)) d.push(`+ ${k}`); else if (a.get(k) !== v) d.push(`~ ${k}`);
+  for (const [k, v] of b)
+    if (!a.has(k)) d.push(`+ ${k}`);
+    else if (a.get(k) !== v) d.push(`~ ${k}`);
   for (const k of a.keys()) if (!b.has(k)) d.push(`- ${k}`);
   return d;
 }
@@ -1255,14 +2446,28 @@ describe('protocol: hostile input', function () {
 
   async function state() {
     const list = await okFetch('GET', `/${BUCKET}`, { query: { 'list-type': '2', 'max-keys': '1000' } });
-    const objects = [...list.text.matchAll(/<Key>([^<]*)<\/Key>.*?<ETag>([^<]*)<\/ETag><Size>(\d+)<\/Size>/g)].map((m) => `${m[1]} ${m[2]} ${m[3]}`).join('\n');
+    const objects = [...list.text.matchAll(/<Key>([^<]*)<\/Key>.*?<ETag>([^<]*)<\/ETag><Size>(\d+)<\/Size>/g)]
+      .map((m) => `${m[1]} ${m[2]} ${m[3]}`)
+      .join('\n');
     const buckets = [...(await okFetch('GET', '/')).text.matchAll(/<Name>([^<]*)<\/Name>/g)].map((m) => m[1]).join(',');
-    const uploads = [...(await okFetch('GET', `/${BUCKET}`, { query: { uploads: '' } })).text.matchAll(/<UploadId>([^<]*)<\/UploadId>/g)].map((m) => m[1]).join(',');
-    const parts = [...(await signedFetch(srv.url, CREDS, 'GET', `/${BUCKET}/${MPU_KEY}`, { query: { uploadId: fixture.uploadId } })).text.matchAll(/<PartNumber>(\d+)<\/PartNumber>.*?<ETag>([^<]*)<\/ETag><Size>(\d+)/g)].map((m) => `${m[1]} ${m[2]} ${m[3]}`).join(',');
-    const tags = (await Promise.all([KEEP_A, KEEP_TAGGED].map(async (k) => {
-      const t = await signedFetch(srv.url, CREDS, 'GET', `/${BUCKET}/${k}`, { query: { tagging: '' } });
-      return `${k}: ${t.status} ${[...t.text.matchAll(/<Key>([^<]*)<\/Key><Value>([^<]*)<\/Value>/g)].map((m) => `${m[1]}=${m[2]}`).join('&')}`;
-    }))).join('\n');
+    const uploads = [...(await okFetch('GET', `/${BUCKET}`, { query: { uploads: '' } })).text.matchAll(/<UploadId>([^<]*)<\/UploadId>/g)]
+      .map((m) => m[1])
+      .join(',');
+    const parts = [
+      ...(await signedFetch(srv.url, CREDS, 'GET', `/${BUCKET}/${MPU_KEY}`, { query: { uploadId: fixture.uploadId } })).text.matchAll(
+        /<PartNumber>(\d+)<\/PartNumber>.*?<ETag>([^<]*)<\/ETag><Size>(\d+)/g,
+      ),
+    ]
+      .map((m) => `${m[1]} ${m[2]} ${m[3]}`)
+      .join(',');
+    const tags = (
+      await Promise.all(
+        [KEEP_A, KEEP_TAGGED].map(async (k) => {
+          const t = await signedFetch(srv.url, CREDS, 'GET', `/${BUCKET}/${k}`, { query: { tagging: '' } });
+          return `${k}: ${t.status} ${[...t.text.matchAll(/<Key>([^<]*)<\/Key><Value>([^<]*)<\/Value>/g)].map((m) => `${m[1]}=${m[2]}`).join('&')}`;
+        }),
+      )
+    ).join('\n');
     return { objects, buckets, uploads, parts, tags };
   }
 
@@ -1274,7 +2479,9 @@ describe('protocol: hostile input', function () {
 
   async function runBatch(name: string, cases: Case[]): Promise<void> {
     const before = await state();
-    const results = await pool(cases, CONCURRENCY, async (c) => judge(c, await exchange(srv.port, c.bytes, { timeoutMs: 10_000, ...c.send })));
+    const results = await pool(cases, CONCURRENCY, async (c) =>
+      judge(c, await exchange(srv.port, c.bytes, { timeoutMs: 10_000, ...c.send })),
+    );
     outcomes.push(...results);
     await healthy(`the ${name} batch`);
     const bad = results.filter((o) => o.problem);
@@ -1284,7 +2491,9 @@ describe('protocol: hostile input', function () {
     const changed = (Object.keys(before) as Array<keyof typeof before>).filter((k) => before[k] !== after[k]);
     for (const k of changed) lines.push(`  ${k} changed during this batch: ${entryDiff(before[k], after[k]).join('; ')}`);
     if (bad.length || changed.length) {
-      expect.fail(`${bad.length} of ${results.length} hostile requests were answered wrongly (seed ${SEED})${changed.length ? ', and state changed' : ''}:\n${lines.join('\n')}`);
+      expect.fail(
+        `${bad.length} of ${results.length} hostile requests were answered wrongly (seed ${SEED})${changed.length ? ', and state changed' : ''}:\n${lines.join('\n')}`,
+      );
     }
   }
 
@@ -1305,7 +2514,10 @@ describe('protocol: hostile input', function () {
     await put(VICTIM, 'victim');
     const created = await okFetch('POST', `/${BUCKET}/${MPU_KEY}`, { query: { uploads: '' } });
     fixture.uploadId = /<UploadId>([^<]+)<\/UploadId>/.exec(created.text)![1];
-    const part = await okFetch('PUT', `/${BUCKET}/${MPU_KEY}`, { query: { partNumber: '1', uploadId: fixture.uploadId }, body: 'part one' });
+    const part = await okFetch('PUT', `/${BUCKET}/${MPU_KEY}`, {
+      query: { partNumber: '1', uploadId: fixture.uploadId },
+      body: 'part one',
+    });
     fixture.part1Etag = String(part.headers.etag).replace(/"/g, '');
   });
 
@@ -1321,11 +2533,20 @@ describe('protocol: hostile input', function () {
       e.codes.set(k, (e.codes.get(k) ?? 0) + 1);
       byCat.set(o.c.cat, e);
     }
-    const rows = [...byCat].map(([cat, e]) => `  ${cat.padEnd(20)} ${String(e.n).padStart(5)} ${String(e.bad).padStart(6)}   ${[...e.codes].sort((a, b) => b[1] - a[1]).map(([c, n]) => `${c}×${n}`).join(', ')}`);
+    const rows = [...byCat].map(
+      ([cat, e]) =>
+        `  ${cat.padEnd(20)} ${String(e.n).padStart(5)} ${String(e.bad).padStart(6)}   ${[...e.codes]
+          .sort((a, b) => b[1] - a[1])
+          .map(([c, n]) => `${c}×${n}`)
+          .join(', ')}`,
+    );
     // HOSTILE_VERBOSE=1 lists every request with its answer.
-    if (process.env.HOSTILE_VERBOSE) for (const o of outcomes) console.log(`  ${o.problem ? '✗' : '✓'} [${o.c.cat}] ${o.c.name} -> ${o.status} ${o.code}`);
+    if (process.env.HOSTILE_VERBOSE)
+      for (const o of outcomes) console.log(`  ${o.problem ? '✗' : '✓'} [${o.c.cat}] ${o.c.name} -> ${o.status} ${o.code}`);
     const total = outcomes.length;
-    console.log(`\n  hostile input summary (seed ${SEED}, ${total} requests, ${((Date.now() - started) / 1000).toFixed(1)} s)\n  ${'category'.padEnd(20)} ${'sent'.padStart(5)} ${'wrong'.padStart(6)}   codes seen\n${rows.join('\n')}\n`);
+    console.log(
+      `\n  hostile input summary (seed ${SEED}, ${total} requests, ${((Date.now() - started) / 1000).toFixed(1)} s)\n  ${'category'.padEnd(20)} ${'sent'.padStart(5)} ${'wrong'.padStart(6)}   codes seen\n${rows.join('\n')}\n`,
+    );
     await srv.stop();
   });
 
@@ -1336,19 +2557,59 @@ describe('protocol: hostile input', function () {
       ['ListObjectsV2', build({ method: 'GET', path: `/${BUCKET}`, query: 'list-type=2&prefix=keep%2F' }), 200],
       ['ListBuckets', build({ method: 'GET', path: '/' }), 200],
       ['ListParts', build({ method: 'GET', path: `/${BUCKET}/${MPU_KEY}`, query: `uploadId=${enc(fixture.uploadId)}` }), 200],
-      ['DeleteObjects of absent keys', build({ method: 'POST', path: `/${BUCKET}`, query: 'delete=', body: deleteDoc(['control/absent']) }), 200],
-      ['PutObject', build({ method: 'PUT', path: `/${BUCKET}/control/put.txt`, body: 'control', headers: [['content-type', 'text/plain'], ['x-amz-meta-note', 'signed value']] }), 200],
-      ['PutObject, unsigned payload, Content-MD5 and crc32', build({ method: 'PUT', path: `/${BUCKET}/control/digest.txt`, body: 'digest', payload: 'unsigned', headers: [['content-md5', md5b64('digest')], ['x-amz-checksum-crc32', checksumBase64('crc32', 'digest')]] }), 200],
-      ['PutObject, Date header instead of x-amz-date', (() => {
-        const d = new Date(Math.floor(Date.now() / 1000) * 1000);
-        return build({ method: 'PUT', path: `/${BUCKET}/control/date.txt`, body: 'date', headers: [['date', d.toUTCString()]] }, { noDateHeader: true, signDate: amzDate(d) });
-      })(), 200],
+      [
+        'DeleteObjects of absent keys',
+        build({ method: 'POST', path: `/${BUCKET}`, query: 'delete=', body: deleteDoc(['control/absent']) }),
+        200,
+      ],
+      [
+        'PutObject',
+        build({
+          method: 'PUT',
+          path: `/${BUCKET}/control/put.txt`,
+          body: 'control',
+          headers: [
+            ['content-type', 'text/plain'],
+            ['x-amz-meta-note', 'signed value'],
+          ],
+        }),
+        200,
+      ],
+      [
+        'PutObject, unsigned payload, Content-MD5 and crc32',
+        build({
+          method: 'PUT',
+          path: `/${BUCKET}/control/digest.txt`,
+          body: 'digest',
+          payload: 'unsigned',
+          headers: [
+            ['content-md5', md5b64('digest')],
+            ['x-amz-checksum-crc32', checksumBase64('crc32', 'digest')],
+          ],
+        }),
+        200,
+      ],
+      [
+        'PutObject, Date header instead of x-amz-date',
+        (() => {
+          const d = new Date(Math.floor(Date.now() / 1000) * 1000);
+          return build(
+            { method: 'PUT', path: `/${BUCKET}/control/date.txt`, body: 'date', headers: [['date', d.toUTCString()]] },
+            { noDateHeader: true, signDate: amzDate(d) },
+          );
+        })(),
+        200,
+      ],
       ['presigned GET', presign({ method: 'GET', path: `/${BUCKET}/${KEEP_A}` }), 200],
       ['presigned PUT', presign({ method: 'PUT', path: `/${BUCKET}/control/presigned.txt`, body: 'presigned' }), 200],
     ];
     const data = new Prng(SEED + 1).bytes(20000);
     for (const mode of ['signed', 'signed-trailer', 'unsigned-trailer'] as const) {
-      controls.push([`aws-chunked ${mode}`, chunkedWire({ method: 'PUT', path: `/${BUCKET}/control/chunked-${mode}.bin` }, { mode, data }), 200]);
+      controls.push([
+        `aws-chunked ${mode}`,
+        chunkedWire({ method: 'PUT', path: `/${BUCKET}/control/chunked-${mode}.bin` }, { mode, data }),
+        200,
+      ]);
     }
     for (const [name, w, status] of controls) {
       const res = await exchange(srv.port, serialize(w));
@@ -1360,10 +2621,21 @@ describe('protocol: hostile input', function () {
       expect(g.body.equals(data), mode).to.equal(true);
       fixture.objects.set(`control/chunked-${mode}.bin`, data);
     }
-    for (const [k, v] of [['control/put.txt', 'control'], ['control/digest.txt', 'digest'], ['control/date.txt', 'date'], ['control/presigned.txt', 'presigned']]) fixture.objects.set(k, Buffer.from(v));
+    for (const [k, v] of [
+      ['control/put.txt', 'control'],
+      ['control/digest.txt', 'digest'],
+      ['control/date.txt', 'date'],
+      ['control/presigned.txt', 'presigned'],
+    ])
+      fixture.objects.set(k, Buffer.from(v));
     // What the test has stored on purpose, as the server and the disk show it.
     baseline = { ...(await state()), files: snapshot(srv.dataDir) };
-    expect(baseline.objects.split('\n').map((l) => l.split(' ')[0]).sort()).to.deep.equal([...fixture.objects.keys()].sort());
+    expect(
+      baseline.objects
+        .split('\n')
+        .map((l) => l.split(' ')[0])
+        .sort(),
+    ).to.deep.equal([...fixture.objects.keys()].sort());
     expect(baseline.uploads).to.equal(fixture.uploadId);
 
     // Bodies that stop half-way while the connection stays open: S3 gives up with 400
@@ -1371,10 +2643,27 @@ describe('protocol: hostile input', function () {
     // overlaps the other batches.
     const half = Buffer.from('half of a body that never arrives in full, 0123456789');
     const put = build({ method: 'PUT', path: `/${BUCKET}/target/stalled.txt`, body: half, payload: 'unsigned' });
-    const chunked = chunkedWire({ method: 'PUT', path: `/${BUCKET}/target/stalled-chunked.bin` }, { mode: 'signed', data: new Prng(SEED + 2).bytes(20000) });
+    const chunked = chunkedWire(
+      { method: 'PUT', path: `/${BUCKET}/target/stalled-chunked.bin` },
+      { mode: 'signed', data: new Prng(SEED + 2).bytes(20000) },
+    );
     const stallCases: Case[] = [
-      { cat: 'stalled-body', name: 'PutObject: 54 of 1000 bytes sent, then silence', bytes: serialize(put, { contentLength: '1000' }), method: 'PUT', expect: codes('RequestTimeout'), send: { timeoutMs: STALL_WAIT_MS } },
-      { cat: 'stalled-body', name: 'aws-chunked PutObject: first chunk half sent, then silence', bytes: serialize(chunked, { sendBody: chunked.body.subarray(0, 5000) }), method: 'PUT', expect: codes('RequestTimeout'), send: { timeoutMs: STALL_WAIT_MS } },
+      {
+        cat: 'stalled-body',
+        name: 'PutObject: 54 of 1000 bytes sent, then silence',
+        bytes: serialize(put, { contentLength: '1000' }),
+        method: 'PUT',
+        expect: codes('RequestTimeout'),
+        send: { timeoutMs: STALL_WAIT_MS },
+      },
+      {
+        cat: 'stalled-body',
+        name: 'aws-chunked PutObject: first chunk half sent, then silence',
+        bytes: serialize(chunked, { sendBody: chunked.body.subarray(0, 5000) }),
+        method: 'PUT',
+        expect: codes('RequestTimeout'),
+        send: { timeoutMs: STALL_WAIT_MS },
+      },
     ];
     stalled = Promise.all(stallCases.map(async (c) => judge(c, await exchange(srv.port, c.bytes, c.send))));
   });

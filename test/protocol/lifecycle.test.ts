@@ -10,7 +10,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { expect } from 'chai';
-import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { startChildServer, type ChildServer } from '../helpers/child-server';
 import { waitForExit } from '../helpers/processes';
@@ -32,7 +39,11 @@ async function until(what: string, check: () => Promise<boolean> | boolean, time
 }
 
 function logEntries(child: ChildServer): Array<Record<string, unknown>> {
-  return child.log().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+  return child
+    .log()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
 /**
@@ -43,15 +54,27 @@ function logEntries(child: ChildServer): Array<Record<string, unknown>> {
 async function untilInFlight(child: ChildServer, n: number): Promise<void> {
   const url = /^metrics: (http:\S+\/metrics)$/m.exec(child.log())?.[1];
   if (!url) throw new Error(`no metrics listener in: ${child.log()}`);
-  await until(`${n} request(s) in flight`, async () => new RegExp(`^s3mux_requests_in_flight ${n}$`, 'm').test(await (await fetch(url)).text()));
+  await until(`${n} request(s) in flight`, async () =>
+    new RegExp(`^s3mux_requests_in_flight ${n}$`, 'm').test(await (await fetch(url)).text()),
+  );
 }
 
 /** A PUT through a presigned URL whose body the test writes by hand: `send` more, then `end`. */
 function manualUpload(url: string, size: number) {
   const u = new URL(url);
-  const req = http.request({ host: u.hostname, port: u.port, path: u.pathname + u.search, method: 'PUT', headers: { 'content-length': String(size) }, agent: false });
+  const req = http.request({
+    host: u.hostname,
+    port: u.port,
+    path: u.pathname + u.search,
+    method: 'PUT',
+    headers: { 'content-length': String(size) },
+    agent: false,
+  });
   const answer = new Promise<{ status?: number; error?: string }>((resolve) => {
-    req.on('response', (res) => { res.resume(); res.on('end', () => resolve({ status: res.statusCode })); });
+    req.on('response', (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode }));
+    });
     req.on('error', (err) => resolve({ error: (err as NodeJS.ErrnoException).code ?? err.message }));
   });
   return { send: (b: Buffer) => new Promise<void>((r) => req.write(b, () => r())), end: () => req.end(), answer };
@@ -60,7 +83,9 @@ function manualUpload(url: string, size: number) {
 describe('protocol: graceful stop', function () {
   this.timeout(60_000);
   let dir: string;
-  beforeEach(() => { dir = mkdtempSync(path.join(os.tmpdir(), 's3mux-stop-')); });
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 's3mux-stop-'));
+  });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   it('SIGTERM lets an upload in flight finish, refuses new connections, then exits 0', async () => {
@@ -68,13 +93,19 @@ describe('protocol: graceful stop', function () {
     const body = randomBytes(6 * 1024 * 1024);
     try {
       await child.client.send(new CreateBucketCommand({ Bucket: 'stop' }));
-      const upload = manualUpload(await getSignedUrl(child.client, new PutObjectCommand({ Bucket: 'stop', Key: 'big.bin' }), { expiresIn: 300 }), body.length);
+      const upload = manualUpload(
+        await getSignedUrl(child.client, new PutObjectCommand({ Bucket: 'stop', Key: 'big.bin' }), { expiresIn: 300 }),
+        body.length,
+      );
       await upload.send(body.subarray(0, 2 * 1024 * 1024));
       await untilInFlight(child, 1);
       child.process.kill('SIGTERM');
       await until('the stop to begin', () => child.log().includes('shutting down'));
       // New connections are refused while the upload goes on.
-      const probe = await fetch(`${child.url}/healthz`).then((r) => r.status, (e: Error) => (e.cause as NodeJS.ErrnoException)?.code ?? e.message);
+      const probe = await fetch(`${child.url}/healthz`).then(
+        (r) => r.status,
+        (e: Error) => (e.cause as NodeJS.ErrnoException)?.code ?? e.message,
+      );
       expect(probe).to.equal('ECONNREFUSED');
       for (let off = 2; off < 6; off++) {
         await sleep(250);
@@ -102,7 +133,10 @@ describe('protocol: graceful stop', function () {
     const child = await startChildServer(path.join(dir, 'data'), ['--shutdown-grace', '1s', '--metrics-address', '127.0.0.1:0']);
     try {
       await child.client.send(new CreateBucketCommand({ Bucket: 'stop' }));
-      const upload = manualUpload(await getSignedUrl(child.client, new PutObjectCommand({ Bucket: 'stop', Key: 'cut.bin' }), { expiresIn: 300 }), 8 * 1024 * 1024);
+      const upload = manualUpload(
+        await getSignedUrl(child.client, new PutObjectCommand({ Bucket: 'stop', Key: 'cut.bin' }), { expiresIn: 300 }),
+        8 * 1024 * 1024,
+      );
       await upload.send(randomBytes(3 * 1024 * 1024));
       await untilInFlight(child, 1);
       const start = Date.now();
@@ -132,12 +166,18 @@ describe('protocol: hot reload of the routing table', function () {
   this.timeout(60_000);
   let dir: string;
   let child: ChildServer;
-  const table = (routes: string[], extra: string[] = []) => [
-    'backends:', '  disk: { type: fs, root: ./data }', 'default: disk', 'routes:', ...routes, ...extra, '',
-  ].join('\n');
+  const table = (routes: string[], extra: string[] = []) =>
+    ['backends:', '  disk: { type: fs, root: ./data }', 'default: disk', 'routes:', ...routes, ...extra, ''].join('\n');
   const ALPHA = ['  alpha: { bucket: real }'];
   const BETA = ['  beta: { bucket: real, readOnly: true }'];
-  const identity = ['identities:', '  bob:', '    accessKeyId: BOBKEY', '    secretAccessKeyFile: ./bob-secret', '    policy:', '      - { buckets: ["*"], allow: [read, list] }'];
+  const identity = [
+    'identities:',
+    '  bob:',
+    '    accessKeyId: BOBKEY',
+    '    secretAccessKeyFile: ./bob-secret',
+    '    policy:',
+    '      - { buckets: ["*"], allow: [read, list] }',
+  ];
 
   before(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 's3mux-reload-'));
@@ -161,13 +201,18 @@ describe('protocol: hot reload of the routing table', function () {
       while (!stop) {
         try {
           const got = await child.client.send(new GetObjectCommand({ Bucket: 'alpha', Key: 'obj' }));
-          if ((await got.Body!.transformToString()) === 'payload') ok++; else failures.push('wrong body');
+          if ((await got.Body!.transformToString()) === 'payload') ok++;
+          else failures.push('wrong body');
         } catch (err) {
           failures.push((err as Error).message);
         }
       }
     })();
-    const getBeta = () => child.client.send(new GetObjectCommand({ Bucket: 'beta', Key: 'obj' })).then(() => true, () => false);
+    const getBeta = () =>
+      child.client.send(new GetObjectCommand({ Bucket: 'beta', Key: 'obj' })).then(
+        () => true,
+        () => false,
+      );
     try {
       expect(await getBeta()).to.equal(false);
       // 1. A valid change: beta appears.
@@ -184,8 +229,21 @@ describe('protocol: hot reload of the routing table', function () {
       expect(await getBeta()).to.equal(true);
 
       // 3. SIGHUP re-reads the secrets the table names.
-      const bob = (secret: string) => new S3Client({ endpoint: child.url, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'BOBKEY', secretAccessKey: secret }, maxAttempts: 1 });
-      const asBob = (secret: string) => bob(secret).send(new GetObjectCommand({ Bucket: 'alpha', Key: 'obj' })).then(() => 'ok', (e: Error) => e.name);
+      const bob = (secret: string) =>
+        new S3Client({
+          endpoint: child.url,
+          region: 'us-east-1',
+          forcePathStyle: true,
+          credentials: { accessKeyId: 'BOBKEY', secretAccessKey: secret },
+          maxAttempts: 1,
+        });
+      const asBob = (secret: string) =>
+        bob(secret)
+          .send(new GetObjectCommand({ Bucket: 'alpha', Key: 'obj' }))
+          .then(
+            () => 'ok',
+            (e: Error) => e.name,
+          );
       expect(await asBob('bob-secret-one')).to.equal('ok');
       writeFileSync(path.join(dir, 'table.yaml'), table([...ALPHA, ...BETA], identity));
       await until('the valid table to be back', () => logEntries(child).filter((e) => e.msg === 'routing table reloaded').length >= 2);
@@ -209,17 +267,22 @@ describe('protocol: the multipart sweeper touches only what the table routes wri
   let router: Router;
   before(() => {
     dir = mkdtempSync(path.join(os.tmpdir(), 's3mux-sweep-'));
-    router = Router.fromTable(validateRoutingTable({
-      backends: { disk: { type: 'fs', root: './default' }, shared: { type: 'fs', root: './shared' } },
-      default: 'disk',
-      routes: {
-        // A store shared with other applications: s3mux may write under app/ of one bucket only.
-        'app-data': { backend: 'shared', bucket: 'common', prefix: 'app/' },
-        archive: { backend: 'shared', bucket: 'archive', readOnly: true },
-        // Hides the default backend's bucket of the same name.
-        hidden: { backend: 'shared', bucket: 'common', prefix: 'app/hidden/' },
-      },
-    }, { baseDir: dir }));
+    router = Router.fromTable(
+      validateRoutingTable(
+        {
+          backends: { disk: { type: 'fs', root: './default' }, shared: { type: 'fs', root: './shared' } },
+          default: 'disk',
+          routes: {
+            // A store shared with other applications: s3mux may write under app/ of one bucket only.
+            'app-data': { backend: 'shared', bucket: 'common', prefix: 'app/' },
+            archive: { backend: 'shared', bucket: 'archive', readOnly: true },
+            // Hides the default backend's bucket of the same name.
+            hidden: { backend: 'shared', bucket: 'common', prefix: 'app/hidden/' },
+          },
+        },
+        { baseDir: dir },
+      ),
+    );
   });
   after(async () => {
     await router.close();
@@ -231,9 +294,10 @@ describe('protocol: the multipart sweeper touches only what the table routes wri
     const id = await b.multipart!.createUpload(bucket, key, { userMetadata: {} });
     await b.multipart!.uploadPart(bucket, key, id, 1, Readable.from([Buffer.from('part')]));
   }
-  const keys = async (b: Backend, bucket: string) => (await b.multipart!.listUploads(bucket, { prefix: '', maxUploads: 1000 })).uploads.map((u) => u.key).sort();
+  const keys = async (b: Backend, bucket: string) =>
+    (await b.multipart!.listUploads(bucket, { prefix: '', maxUploads: 1000 })).uploads.map((u) => u.key).sort();
 
-  it('sweeps writable routes inside their prefix and the default backend\'s reachable buckets; never read-only routes or other applications\' uploads', async () => {
+  it("sweeps writable routes inside their prefix and the default backend's reachable buckets; never read-only routes or other applications' uploads", async () => {
     const shared = router.resolve('app-data').backend;
     const disk = router.defaultBackend;
     await upload(shared, 'common', 'app/mine');
@@ -244,7 +308,11 @@ describe('protocol: the multipart sweeper touches only what the table routes wri
     await upload(disk, 'hidden', 'shadowed-by-a-route');
 
     const targets = sweepTargets(router);
-    expect(targets.map((t) => `${t.backendName}:${t.bucket ?? '*'}/${t.prefix}`)).to.deep.equal(['shared:common/app/', 'shared:common/app/hidden/', 'disk:*/']);
+    expect(targets.map((t) => `${t.backendName}:${t.bucket ?? '*'}/${t.prefix}`)).to.deep.equal([
+      'shared:common/app/',
+      'shared:common/app/hidden/',
+      'disk:*/',
+    ]);
     // Nothing is old enough yet; the open uploads in scope are counted.
     const early = await sweepOnce(targets, 3600_000);
     expect(early).to.include({ removed: 0, failed: false });

@@ -1,7 +1,5 @@
 import { expect } from 'chai';
-import {
-  CreateBucketCommand, ListObjectsCommand, ListObjectsV2Command, PutObjectCommand, S3ServiceException,
-} from '@aws-sdk/client-s3';
+import { CreateBucketCommand, ListObjectsCommand, ListObjectsV2Command, PutObjectCommand, S3ServiceException } from '@aws-sdk/client-s3';
 import { startTestServer, ACCESS_KEY, SECRET_KEY, type TestServer } from '../helpers/server';
 import { signedFetch } from '../helpers/sign';
 
@@ -12,15 +10,32 @@ describe('protocol: listing', () => {
   let srv: TestServer;
   const Bucket = 'listing';
   const keys = [
-    'a', 'a-b', 'a/b', 'a/c/d', 'a/c/e', 'aé', 'a😀', 'a\uffee', 'B', 'b', 'b/', 'b/x', 'c d/e', 'photos/2024/x.jpg',
-    'photos/2024/y.jpg', 'photos/2025/z.jpg', 'z',
+    'a',
+    'a-b',
+    'a/b',
+    'a/c/d',
+    'a/c/e',
+    'aé',
+    'a😀',
+    'a\uffee',
+    'B',
+    'b',
+    'b/',
+    'b/x',
+    'c d/e',
+    'photos/2024/x.jpg',
+    'photos/2024/y.jpg',
+    'photos/2025/z.jpg',
+    'z',
   ];
   before(async () => {
     srv = await startTestServer();
     await srv.s3.send(new CreateBucketCommand({ Bucket }));
     for (const Key of keys) await srv.s3.send(new PutObjectCommand({ Bucket, Key, Body: Key }));
   });
-  after(async () => { await srv.stop(); });
+  after(async () => {
+    await srv.stop();
+  });
 
   it('lists every key in UTF-8 binary order (v2) with KeyCount', async () => {
     const r = await srv.s3.send(new ListObjectsV2Command({ Bucket }));
@@ -35,7 +50,9 @@ describe('protocol: listing', () => {
   });
 
   it('returns LastModified with milliseconds and Owner with fetch-owner', async () => {
-    const raw = await signedFetch(srv.url, CREDS, 'GET', `/${Bucket}`, { query: { 'list-type': '2', 'fetch-owner': 'true', 'max-keys': '1' } });
+    const raw = await signedFetch(srv.url, CREDS, 'GET', `/${Bucket}`, {
+      query: { 'list-type': '2', 'fetch-owner': 'true', 'max-keys': '1' },
+    });
     expect(raw.text).to.match(/<LastModified>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z<\/LastModified>/);
     expect(raw.text).to.contain('<Owner><ID>');
     expect(raw.text).to.contain('xmlns="http://s3.amazonaws.com/doc/2006-03-01/"');
@@ -55,7 +72,12 @@ describe('protocol: listing', () => {
   });
 
   it('pages through with continuation tokens and max-keys, no gaps or repeats', async () => {
-    for (const [delimiter, maxKeys] of [[undefined, 1], [undefined, 3], ['/', 1], ['/', 2]] as const) {
+    for (const [delimiter, maxKeys] of [
+      [undefined, 1],
+      [undefined, 3],
+      ['/', 1],
+      ['/', 2],
+    ] as const) {
       const seen: string[] = [];
       let token: string | undefined;
       let pages = 0;
@@ -93,7 +115,9 @@ describe('protocol: listing', () => {
   });
 
   it('URL-encodes names with encoding-type=url', async () => {
-    const raw = await signedFetch(srv.url, CREDS, 'GET', `/${Bucket}`, { query: { 'list-type': '2', prefix: 'c d', 'encoding-type': 'url' } });
+    const raw = await signedFetch(srv.url, CREDS, 'GET', `/${Bucket}`, {
+      query: { 'list-type': '2', prefix: 'c d', 'encoding-type': 'url' },
+    });
     expect(raw.text).to.contain('<Key>c%20d/e</Key>');
     expect(raw.text).to.contain('<Prefix>c%20d</Prefix>');
     expect(raw.text).to.contain('<EncodingType>url</EncodingType>');
@@ -125,7 +149,8 @@ describe('protocol: listing', () => {
     for await (const o of srv.minio.listObjectsV2(Bucket, 'photos/', true)) names.push((o as { name: string }).name);
     expect(names).to.deep.equal(['photos/2024/x.jpg', 'photos/2024/y.jpg', 'photos/2025/z.jpg']);
     const top: string[] = [];
-    for await (const o of srv.minio.listObjects(Bucket, 'photos/', false)) top.push((o as { prefix?: string; name?: string }).prefix ?? (o as { name: string }).name);
+    for await (const o of srv.minio.listObjects(Bucket, 'photos/', false))
+      top.push((o as { prefix?: string; name?: string }).prefix ?? (o as { name: string }).name);
     expect(top).to.deep.equal(['photos/2024/', 'photos/2025/']);
   });
 });

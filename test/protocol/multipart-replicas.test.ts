@@ -6,7 +6,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
 import {
-  CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, GetObjectCommand, ListPartsCommand,
+  CompleteMultipartUploadCommand,
+  CreateBucketCommand,
+  CreateMultipartUploadCommand,
+  GetObjectCommand,
+  ListPartsCommand,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { FsBackend } from '../../src/backends/fs';
@@ -22,7 +26,9 @@ describe('protocol: multipart across processes', function () {
   this.timeout(120_000);
   let dataDir: string;
   const servers: ChildServer[] = [];
-  beforeEach(() => { dataDir = mkdtempSync(path.join(os.tmpdir(), 's3mux-replicas-')); });
+  beforeEach(() => {
+    dataDir = mkdtempSync(path.join(os.tmpdir(), 's3mux-replicas-'));
+  });
   afterEach(async () => {
     await Promise.all(servers.splice(0).map((s) => s.stop('SIGKILL')));
     rmSync(dataDir, { recursive: true, force: true });
@@ -41,11 +47,20 @@ describe('protocol: multipart across processes', function () {
     const etags: string[] = [];
     for (let i = 0; i < parts.length; i++) {
       const who = i % 2 === 0 ? b : a;
-      etags.push((await who.client.send(new UploadPartCommand({ Bucket: 'shared', Key: 'k', UploadId, PartNumber: i + 1, Body: parts[i] }))).ETag!);
+      etags.push(
+        (await who.client.send(new UploadPartCommand({ Bucket: 'shared', Key: 'k', UploadId, PartNumber: i + 1, Body: parts[i] }))).ETag!,
+      );
     }
     const listed = await a.client.send(new ListPartsCommand({ Bucket: 'shared', Key: 'k', UploadId }));
     expect(listed.Parts?.map((p) => p.ETag)).to.deep.equal(etags);
-    await b.client.send(new CompleteMultipartUploadCommand({ Bucket: 'shared', Key: 'k', UploadId, MultipartUpload: { Parts: etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 })) } }));
+    await b.client.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: 'shared',
+        Key: 'k',
+        UploadId,
+        MultipartUpload: { Parts: etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 })) },
+      }),
+    );
     const got = await a.client.send(new GetObjectCommand({ Bucket: 'shared', Key: 'k' }));
     expect(sha(Buffer.from(await got.Body!.transformToByteArray()))).to.equal(sha(Buffer.concat(parts)));
   });
@@ -57,14 +72,24 @@ describe('protocol: multipart across processes', function () {
     const { UploadId } = await a.client.send(new CreateMultipartUploadCommand({ Bucket: 'retry', Key: 'k' }));
     const Parts = [];
     for (let i = 0; i < parts.length; i++) {
-      Parts.push({ PartNumber: i + 1, ETag: (await a.client.send(new UploadPartCommand({ Bucket: 'retry', Key: 'k', UploadId, PartNumber: i + 1, Body: parts[i] }))).ETag! });
+      Parts.push({
+        PartNumber: i + 1,
+        ETag: (await a.client.send(new UploadPartCommand({ Bucket: 'retry', Key: 'k', UploadId, PartNumber: i + 1, Body: parts[i] })))
+          .ETag!,
+      });
     }
-    const done = await a.client.send(new CompleteMultipartUploadCommand({ Bucket: 'retry', Key: 'k', UploadId, MultipartUpload: { Parts } }));
-    const onB = await b.client.send(new CompleteMultipartUploadCommand({ Bucket: 'retry', Key: 'k', UploadId, MultipartUpload: { Parts } }));
+    const done = await a.client.send(
+      new CompleteMultipartUploadCommand({ Bucket: 'retry', Key: 'k', UploadId, MultipartUpload: { Parts } }),
+    );
+    const onB = await b.client.send(
+      new CompleteMultipartUploadCommand({ Bucket: 'retry', Key: 'k', UploadId, MultipartUpload: { Parts } }),
+    );
     expect(onB.ETag).to.equal(done.ETag);
     await a.stop('SIGKILL');
     const c = await start();
-    const afterRestart = await c.client.send(new CompleteMultipartUploadCommand({ Bucket: 'retry', Key: 'k', UploadId, MultipartUpload: { Parts } }));
+    const afterRestart = await c.client.send(
+      new CompleteMultipartUploadCommand({ Bucket: 'retry', Key: 'k', UploadId, MultipartUpload: { Parts } }),
+    );
     expect(afterRestart.ETag).to.equal(done.ETag);
   });
 
@@ -73,12 +98,26 @@ describe('protocol: multipart across processes', function () {
     await first.client.send(new CreateBucketCommand({ Bucket: 'restart' }));
     const p1 = randomBytes(5 * MiB);
     const p2 = randomBytes(321);
-    const { UploadId } = await first.client.send(new CreateMultipartUploadCommand({ Bucket: 'restart', Key: 'k', Metadata: { kept: 'yes' } }));
+    const { UploadId } = await first.client.send(
+      new CreateMultipartUploadCommand({ Bucket: 'restart', Key: 'k', Metadata: { kept: 'yes' } }),
+    );
     const e1 = (await first.client.send(new UploadPartCommand({ Bucket: 'restart', Key: 'k', UploadId, PartNumber: 1, Body: p1 }))).ETag!;
     await first.stop('SIGKILL');
     const second = await start();
     const e2 = (await second.client.send(new UploadPartCommand({ Bucket: 'restart', Key: 'k', UploadId, PartNumber: 2, Body: p2 }))).ETag!;
-    await second.client.send(new CompleteMultipartUploadCommand({ Bucket: 'restart', Key: 'k', UploadId, MultipartUpload: { Parts: [{ ETag: e1, PartNumber: 1 }, { ETag: e2, PartNumber: 2 }] } }));
+    await second.client.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: 'restart',
+        Key: 'k',
+        UploadId,
+        MultipartUpload: {
+          Parts: [
+            { ETag: e1, PartNumber: 1 },
+            { ETag: e2, PartNumber: 2 },
+          ],
+        },
+      }),
+    );
     const got = await second.client.send(new GetObjectCommand({ Bucket: 'restart', Key: 'k' }));
     expect(got.Metadata).to.deep.equal({ kept: 'yes' });
     expect(sha(Buffer.from(await got.Body!.transformToByteArray()))).to.equal(sha(Buffer.concat([p1, p2])));
@@ -91,20 +130,32 @@ describe('protocol: multipart across processes', function () {
     const url = new URL(s.url);
     const pathAndQuery = `/drop/k?partNumber=1&uploadId=${UploadId}`;
     const signed = await signer(CHILD_USER, CHILD_PASSWORD).sign({
-      method: 'PUT', protocol: 'http:', hostname: url.hostname, port: Number(url.port), path: '/drop/k',
-      query: { partNumber: '1', uploadId: UploadId! }, headers: { host: url.host, 'content-length': String(8 * MiB), 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' },
+      method: 'PUT',
+      protocol: 'http:',
+      hostname: url.hostname,
+      port: Number(url.port),
+      path: '/drop/k',
+      query: { partNumber: '1', uploadId: UploadId! },
+      headers: { host: url.host, 'content-length': String(8 * MiB), 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' },
     });
     await new Promise<void>((resolve) => {
       const req = http.request({ host: url.hostname, port: url.port, method: 'PUT', path: pathAndQuery, headers: signed.headers });
       req.on('error', () => resolve());
-      req.write(randomBytes(2 * MiB), () => setTimeout(() => { req.destroy(); resolve(); }, 100));
+      req.write(randomBytes(2 * MiB), () =>
+        setTimeout(() => {
+          req.destroy();
+          resolve();
+        }, 100),
+      );
     });
     await new Promise((r) => setTimeout(r, 300));
     const listed = await s.client.send(new ListPartsCommand({ Bucket: 'drop', Key: 'k', UploadId }));
     expect(listed.Parts ?? []).to.deep.equal([]);
     const part = randomBytes(1000);
     const e = (await s.client.send(new UploadPartCommand({ Bucket: 'drop', Key: 'k', UploadId, PartNumber: 1, Body: part }))).ETag!;
-    await s.client.send(new CompleteMultipartUploadCommand({ Bucket: 'drop', Key: 'k', UploadId, MultipartUpload: { Parts: [{ ETag: e, PartNumber: 1 }] } }));
+    await s.client.send(
+      new CompleteMultipartUploadCommand({ Bucket: 'drop', Key: 'k', UploadId, MultipartUpload: { Parts: [{ ETag: e, PartNumber: 1 }] } }),
+    );
     const got = await s.client.send(new GetObjectCommand({ Bucket: 'drop', Key: 'k' }));
     expect(Buffer.from(await got.Body!.transformToByteArray()).equals(part)).to.equal(true);
     expect(tempFiles(dataDir)).to.deep.equal([]);
@@ -120,7 +171,10 @@ describe('protocol: multipart across processes', function () {
     // Everything begun before "now + 1 h - 2 h" = an hour ago: nothing yet.
     expect((await sweepOnce(targets, 2 * 3600_000, Date.now() + 3600_000)).removed).to.equal(0);
     // Two replicas sweeping at once, a day later: the upload goes exactly once.
-    const counts = await Promise.all([sweepOnce(targets, 3600_000, Date.now() + 86_400_000), sweepOnce(targets, 3600_000, Date.now() + 86_400_000)]);
+    const counts = await Promise.all([
+      sweepOnce(targets, 3600_000, Date.now() + 86_400_000),
+      sweepOnce(targets, 3600_000, Date.now() + 86_400_000),
+    ]);
     expect(counts[0].removed + counts[1].removed).to.be.at.least(1);
     expect(counts[0].failed || counts[1].failed).to.equal(false);
     const page = await backend.multipart.listUploads('sweep', { prefix: '', maxUploads: 1000 });

@@ -2,9 +2,18 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { expect } from 'chai';
 import {
-  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand,
-  GetObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, ListPartsCommand,
-  PutObjectCommand, UploadPartCommand, UploadPartCopyCommand,
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateBucketCommand,
+  CreateMultipartUploadCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  ListPartsCommand,
+  PutObjectCommand,
+  UploadPartCommand,
+  UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import * as Minio from 'minio';
@@ -23,7 +32,9 @@ describe('protocol: multipart uploads', () => {
     srv = await startTestServer();
     await srv.s3.send(new CreateBucketCommand({ Bucket }));
   });
-  after(async () => { await srv.stop(); });
+  after(async () => {
+    await srv.stop();
+  });
 
   const body = async (Key: string, extra: Record<string, unknown> = {}) => {
     const r = await srv.s3.send(new GetObjectCommand({ Bucket, Key, ...extra }));
@@ -33,7 +44,9 @@ describe('protocol: multipart uploads', () => {
   it('uploads parts, lists them, completes with the md5-of-md5s ETag, keeps metadata', async () => {
     const Key = 'big/object.bin';
     const parts = [randomBytes(5 * MiB), randomBytes(5 * MiB), randomBytes(1234)];
-    const { UploadId } = await srv.s3.send(new CreateMultipartUploadCommand({ Bucket, Key, ContentType: 'application/x-big', Metadata: { origin: 'test' } }));
+    const { UploadId } = await srv.s3.send(
+      new CreateMultipartUploadCommand({ Bucket, Key, ContentType: 'application/x-big', Metadata: { origin: 'test' } }),
+    );
     expect(UploadId).to.be.a('string');
     const etags: string[] = [];
     for (let i = 0; i < parts.length; i++) {
@@ -54,10 +67,18 @@ describe('protocol: multipart uploads', () => {
     const uploads = await srv.s3.send(new ListMultipartUploadsCommand({ Bucket }));
     expect(uploads.Uploads?.map((u) => [u.Key, u.UploadId])).to.deep.include([Key, UploadId]);
 
-    const done = await srv.s3.send(new CompleteMultipartUploadCommand({
-      Bucket, Key, UploadId, MultipartUpload: { Parts: etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 })) },
-    }));
-    const expectedEtag = createHash('md5').update(Buffer.concat(parts.map(md5))).digest('hex') + '-3';
+    const done = await srv.s3.send(
+      new CompleteMultipartUploadCommand({
+        Bucket,
+        Key,
+        UploadId,
+        MultipartUpload: { Parts: etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 })) },
+      }),
+    );
+    const expectedEtag =
+      createHash('md5')
+        .update(Buffer.concat(parts.map(md5)))
+        .digest('hex') + '-3';
     expect(done.ETag).to.equal(`"${expectedEtag}"`);
     const head = await srv.s3.send(new HeadObjectCommand({ Bucket, Key }));
     expect(head.ETag).to.equal(`"${expectedEtag}"`);
@@ -93,13 +114,36 @@ describe('protocol: multipart uploads', () => {
     const { UploadId } = await srv.s3.send(new CreateMultipartUploadCommand({ Bucket, Key }));
     const p1 = await srv.s3.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber: 1, Body: Buffer.from('small one') }));
     const p2 = await srv.s3.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber: 2, Body: Buffer.from('small two') }));
-    const complete = (Parts: Array<{ ETag?: string; PartNumber: number }>) => srv.s3.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts } }));
+    const complete = (Parts: Array<{ ETag?: string; PartNumber: number }>) =>
+      srv.s3.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts } }));
     expect((await errorOf(complete([{ ETag: '"0123"', PartNumber: 1 }]))).name).to.equal('InvalidPart');
     expect((await errorOf(complete([{ ETag: p1.ETag, PartNumber: 3 }]))).name).to.equal('InvalidPart');
-    expect((await errorOf(complete([{ ETag: p2.ETag, PartNumber: 2 }, { ETag: p1.ETag, PartNumber: 1 }]))).name).to.equal('InvalidPartOrder');
-    expect((await errorOf(complete([{ ETag: p1.ETag, PartNumber: 1 }, { ETag: p2.ETag, PartNumber: 2 }]))).name).to.equal('EntityTooSmall');
-    expect((await errorOf(srv.s3.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber: 10001, Body: 'x' })))).name).to.equal('InvalidArgument');
-    expect((await errorOf(srv.s3.send(new UploadPartCommand({ Bucket, Key, UploadId: 'no-such-upload', PartNumber: 1, Body: 'x' })))).name).to.equal('NoSuchUpload');
+    expect(
+      (
+        await errorOf(
+          complete([
+            { ETag: p2.ETag, PartNumber: 2 },
+            { ETag: p1.ETag, PartNumber: 1 },
+          ]),
+        )
+      ).name,
+    ).to.equal('InvalidPartOrder');
+    expect(
+      (
+        await errorOf(
+          complete([
+            { ETag: p1.ETag, PartNumber: 1 },
+            { ETag: p2.ETag, PartNumber: 2 },
+          ]),
+        )
+      ).name,
+    ).to.equal('EntityTooSmall');
+    expect((await errorOf(srv.s3.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber: 10001, Body: 'x' })))).name).to.equal(
+      'InvalidArgument',
+    );
+    expect(
+      (await errorOf(srv.s3.send(new UploadPartCommand({ Bucket, Key, UploadId: 'no-such-upload', PartNumber: 1, Body: 'x' })))).name,
+    ).to.equal('NoSuchUpload');
     // A single small part is a valid upload.
     const ok = await complete([{ ETag: p1.ETag, PartNumber: 1 }]);
     expect(ok.ETag).to.match(/-1"$/);
@@ -127,7 +171,9 @@ describe('protocol: multipart uploads', () => {
     let keyMarker: string | undefined;
     let uploadIdMarker: string | undefined;
     for (let page = 0; page < 10; page++) {
-      const r = await srv.s3.send(new ListMultipartUploadsCommand({ Bucket: Bucket2, MaxUploads: 2, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }));
+      const r = await srv.s3.send(
+        new ListMultipartUploadsCommand({ Bucket: Bucket2, MaxUploads: 2, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }),
+      );
       expect(r.Uploads?.length ?? 0).to.be.at.most(2);
       seen.push(...(r.Uploads ?? []).map((u) => u.UploadId!));
       if (!r.IsTruncated) break;
@@ -145,7 +191,19 @@ describe('protocol: multipart uploads', () => {
     const { UploadId } = await srv.s3.send(new CreateMultipartUploadCommand({ Bucket, Key }));
     const e1 = (await srv.s3.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber: 1, Body: first }))).ETag;
     const eLast = (await srv.s3.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber: 10000, Body: Buffer.from('last') }))).ETag;
-    await srv.s3.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: [{ ETag: e1, PartNumber: 1 }, { ETag: eLast, PartNumber: 10000 }] } }));
+    await srv.s3.send(
+      new CompleteMultipartUploadCommand({
+        Bucket,
+        Key,
+        UploadId,
+        MultipartUpload: {
+          Parts: [
+            { ETag: e1, PartNumber: 1 },
+            { ETag: eLast, PartNumber: 10000 },
+          ],
+        },
+      }),
+    );
     expect(sha256(await body(Key))).to.equal(sha256(Buffer.concat([first, Buffer.from('last')])));
   });
 
@@ -167,25 +225,79 @@ describe('protocol: multipart uploads', () => {
     await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'copy-src', Body: src }));
     const Key = 'copied-parts';
     const { UploadId } = await srv.s3.send(new CreateMultipartUploadCommand({ Bucket, Key }));
-    const c1 = await srv.s3.send(new UploadPartCopyCommand({ Bucket, Key, UploadId, PartNumber: 1, CopySource: `${Bucket}/copy-src`, CopySourceRange: `bytes=0-${5 * MiB - 1}` }));
-    const c2 = await srv.s3.send(new UploadPartCopyCommand({ Bucket, Key, UploadId, PartNumber: 2, CopySource: `${Bucket}/copy-src`, CopySourceRange: `bytes=${5 * MiB}-${6 * MiB - 1}` }));
+    const c1 = await srv.s3.send(
+      new UploadPartCopyCommand({
+        Bucket,
+        Key,
+        UploadId,
+        PartNumber: 1,
+        CopySource: `${Bucket}/copy-src`,
+        CopySourceRange: `bytes=0-${5 * MiB - 1}`,
+      }),
+    );
+    const c2 = await srv.s3.send(
+      new UploadPartCopyCommand({
+        Bucket,
+        Key,
+        UploadId,
+        PartNumber: 2,
+        CopySource: `${Bucket}/copy-src`,
+        CopySourceRange: `bytes=${5 * MiB}-${6 * MiB - 1}`,
+      }),
+    );
     expect(c1.CopyPartResult?.ETag).to.equal(`"${md5(src.subarray(0, 5 * MiB)).toString('hex')}"`);
-    await srv.s3.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: [{ ETag: c1.CopyPartResult?.ETag, PartNumber: 1 }, { ETag: c2.CopyPartResult?.ETag, PartNumber: 2 }] } }));
+    await srv.s3.send(
+      new CompleteMultipartUploadCommand({
+        Bucket,
+        Key,
+        UploadId,
+        MultipartUpload: {
+          Parts: [
+            { ETag: c1.CopyPartResult?.ETag, PartNumber: 1 },
+            { ETag: c2.CopyPartResult?.ETag, PartNumber: 2 },
+          ],
+        },
+      }),
+    );
     expect(sha256(await body(Key))).to.equal(sha256(src));
-    const bad = await errorOf(srv.s3.send(new UploadPartCopyCommand({ Bucket, Key: 'x', UploadId: 'whatever', PartNumber: 1, CopySource: `${Bucket}/copy-src`, CopySourceRange: `bytes=0-${7 * MiB}` })));
+    const bad = await errorOf(
+      srv.s3.send(
+        new UploadPartCopyCommand({
+          Bucket,
+          Key: 'x',
+          UploadId: 'whatever',
+          PartNumber: 1,
+          CopySource: `${Bucket}/copy-src`,
+          CopySourceRange: `bytes=0-${7 * MiB}`,
+        }),
+      ),
+    );
     expect(bad.$metadata.httpStatusCode).to.be.oneOf([404, 416]);
   });
 
   it('works with @aws-sdk/lib-storage Upload (streamed, default checksums)', async () => {
     const data = randomBytes(12 * MiB + 77);
-    const up = new Upload({ client: srv.s3, params: { Bucket, Key: 'lib-storage.bin', Body: Readable.from([data.subarray(0, 7 * MiB), data.subarray(7 * MiB)]) }, partSize: 5 * MiB, queueSize: 2 });
+    const up = new Upload({
+      client: srv.s3,
+      params: { Bucket, Key: 'lib-storage.bin', Body: Readable.from([data.subarray(0, 7 * MiB), data.subarray(7 * MiB)]) },
+      partSize: 5 * MiB,
+      queueSize: 2,
+    });
     const r = await up.done();
     expect(r.ETag).to.match(/-3"$/);
     expect(sha256(await body('lib-storage.bin'))).to.equal(sha256(data));
   });
 
   it('works with the minio client (multipart above its part size)', async () => {
-    const client = new Minio.Client({ endPoint: '127.0.0.1', port: srv.port, useSSL: false, accessKey: ACCESS_KEY, secretKey: SECRET_KEY, pathStyle: true, partSize: 5 * MiB });
+    const client = new Minio.Client({
+      endPoint: '127.0.0.1',
+      port: srv.port,
+      useSSL: false,
+      accessKey: ACCESS_KEY,
+      secretKey: SECRET_KEY,
+      pathStyle: true,
+      partSize: 5 * MiB,
+    });
     const data = randomBytes(11 * MiB);
     await client.putObject(Bucket, 'minio-multi.bin', Readable.from([data]), data.length);
     const stat = await client.statObject(Bucket, 'minio-multi.bin');
@@ -208,19 +320,25 @@ describe('protocol: multipart uploads', () => {
         return complete(...args);
       };
     });
-    after(async () => { await slow.stop(); });
+    after(async () => {
+      await slow.stop();
+    });
 
     it('answers 200 with spaces, then the result the SDK reads', async () => {
       const Key = 'slow.bin';
       const { UploadId } = await slow.s3.send(new CreateMultipartUploadCommand({ Bucket, Key }));
       const p = await slow.s3.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber: 1, Body: Buffer.from('slow part') }));
-      const r = await slow.s3.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: [{ ETag: p.ETag, PartNumber: 1 }] } }));
+      const r = await slow.s3.send(
+        new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: [{ ETag: p.ETag, PartNumber: 1 }] } }),
+      );
       expect(r.ETag).to.match(/-1"$/);
       const got = await slow.s3.send(new GetObjectCommand({ Bucket, Key }));
       expect(await got.Body!.transformToString()).to.equal('slow part');
       // On the wire: the declaration, keep-alive spaces, then the document.
       const again = await slow.s3.send(new CreateMultipartUploadCommand({ Bucket, Key: 'raw.bin' }));
-      const part = await slow.s3.send(new UploadPartCommand({ Bucket, Key: 'raw.bin', UploadId: again.UploadId, PartNumber: 1, Body: Buffer.from('raw') }));
+      const part = await slow.s3.send(
+        new UploadPartCommand({ Bucket, Key: 'raw.bin', UploadId: again.UploadId, PartNumber: 1, Body: Buffer.from('raw') }),
+      );
       const raw = await signedFetch(slow.url, { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY }, 'POST', `/${Bucket}/raw.bin`, {
         query: { uploadId: again.UploadId! },
         body: `<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>${part.ETag}</ETag></Part></CompleteMultipartUpload>`,
@@ -234,7 +352,17 @@ describe('protocol: multipart uploads', () => {
       await slow.s3.send(new PutObjectCommand({ Bucket, Key, Body: 'exists already' }));
       const { UploadId } = await slow.s3.send(new CreateMultipartUploadCommand({ Bucket, Key }));
       const p = await slow.s3.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber: 1, Body: Buffer.from('new') }));
-      const err = await errorOf(slow.s3.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, IfNoneMatch: '*', MultipartUpload: { Parts: [{ ETag: p.ETag, PartNumber: 1 }] } })));
+      const err = await errorOf(
+        slow.s3.send(
+          new CompleteMultipartUploadCommand({
+            Bucket,
+            Key,
+            UploadId,
+            IfNoneMatch: '*',
+            MultipartUpload: { Parts: [{ ETag: p.ETag, PartNumber: 1 }] },
+          }),
+        ),
+      );
       expect(err.name).to.equal('PreconditionFailed');
       const still = await slow.s3.send(new GetObjectCommand({ Bucket, Key }));
       expect(await still.Body!.transformToString()).to.equal('exists already');

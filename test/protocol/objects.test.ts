@@ -2,8 +2,16 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { expect } from 'chai';
 import {
-  CopyObjectCommand, CreateBucketCommand, DeleteObjectCommand, DeleteObjectTaggingCommand, DeleteObjectsCommand,
-  GetObjectCommand, GetObjectTaggingCommand, HeadObjectCommand, PutObjectCommand, PutObjectTaggingCommand,
+  CopyObjectCommand,
+  CreateBucketCommand,
+  DeleteObjectCommand,
+  DeleteObjectTaggingCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  GetObjectTaggingCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  PutObjectTaggingCommand,
 } from '@aws-sdk/client-s3';
 import { startTestServer, ACCESS_KEY, SECRET_KEY, type TestServer } from '../helpers/server';
 import { signedFetch } from '../helpers/sign';
@@ -20,7 +28,9 @@ describe('protocol: objects', () => {
     srv = await startTestServer();
     await srv.s3.send(new CreateBucketCommand({ Bucket }));
   });
-  after(async () => { await srv.stop(); });
+  after(async () => {
+    await srv.stop();
+  });
 
   const get = async (Key: string, extra: Record<string, unknown> = {}) => {
     const r = await srv.s3.send(new GetObjectCommand({ Bucket, Key, ...extra }));
@@ -29,12 +39,21 @@ describe('protocol: objects', () => {
 
   it('round-trips content, headers and user metadata with an MD5 ETag', async () => {
     const body = 'hello, s3mux';
-    const put = await srv.s3.send(new PutObjectCommand({
-      Bucket, Key: 'docs/hello.txt', Body: body, ContentType: 'text/plain; charset=utf-8',
-      CacheControl: 'max-age=60', ContentDisposition: 'attachment; filename="h.txt"', ContentEncoding: 'identity',
-      ContentLanguage: 'en', Expires: new Date('2030-01-01T00:00:00Z'), Metadata: { colour: 'blue', 'multi-word': 'a b' },
-      StorageClass: 'STANDARD_IA',
-    }));
+    const put = await srv.s3.send(
+      new PutObjectCommand({
+        Bucket,
+        Key: 'docs/hello.txt',
+        Body: body,
+        ContentType: 'text/plain; charset=utf-8',
+        CacheControl: 'max-age=60',
+        ContentDisposition: 'attachment; filename="h.txt"',
+        ContentEncoding: 'identity',
+        ContentLanguage: 'en',
+        Expires: new Date('2030-01-01T00:00:00Z'),
+        Metadata: { colour: 'blue', 'multi-word': 'a b' },
+        StorageClass: 'STANDARD_IA',
+      }),
+    );
     expect(put.ETag).to.equal(`"${md5hex(body)}"`);
     const r = await get('docs/hello.txt');
     expect(r.bytes.toString()).to.equal(body);
@@ -56,7 +75,14 @@ describe('protocol: objects', () => {
 
   it('stores a streamed upload (aws-chunked with a CRC32 trailer) without its framing', async () => {
     const data = randomBytes(300_000);
-    await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'streamed.bin', Body: Readable.from([data.subarray(0, 100_000), data.subarray(100_000)]), ContentLength: data.length }));
+    await srv.s3.send(
+      new PutObjectCommand({
+        Bucket,
+        Key: 'streamed.bin',
+        Body: Readable.from([data.subarray(0, 100_000), data.subarray(100_000)]),
+        ContentLength: data.length,
+      }),
+    );
     const r = await get('streamed.bin');
     expect(r.bytes.equals(data)).to.equal(true);
     expect(r.ETag).to.equal(`"${md5hex(data)}"`);
@@ -77,13 +103,17 @@ describe('protocol: objects', () => {
     expect(bad.status).to.equal(400);
     expect(bad.text).to.contain('<Code>BadDigest</Code>');
     expect((await errorOf(srv.s3.send(new HeadObjectCommand({ Bucket, Key: 'md5-bad' })))).$metadata.httpStatusCode).to.equal(404);
-    const invalid = await signedFetch(srv.url, CREDS, 'PUT', `/${Bucket}/md5-bad`, { body: 'abc', headers: { 'content-md5': 'not-base64' } });
+    const invalid = await signedFetch(srv.url, CREDS, 'PUT', `/${Bucket}/md5-bad`, {
+      body: 'abc',
+      headers: { 'content-md5': 'not-base64' },
+    });
     expect(invalid.text).to.contain('<Code>InvalidDigest</Code>');
   });
 
   it('checks x-amz-content-sha256 against the body', async () => {
     const r = await signedFetch(srv.url, CREDS, 'PUT', `/${Bucket}/sha-lie`, {
-      body: 'the real body', headers: { 'x-amz-content-sha256': createHash('sha256').update('another body').digest('hex') },
+      body: 'the real body',
+      headers: { 'x-amz-content-sha256': createHash('sha256').update('another body').digest('hex') },
     });
     expect(r.status).to.equal(400);
     expect(r.text).to.match(/XAmzContentSHA256Mismatch|SignatureDoesNotMatch/);
@@ -92,7 +122,9 @@ describe('protocol: objects', () => {
 
   describe('ranges and conditions', () => {
     const body = '0123456789abcdefghij';
-    before(async () => { await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'range.txt', Body: body })); });
+    before(async () => {
+      await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'range.txt', Body: body }));
+    });
 
     it('serves bytes=a-b, a- and -n with 206 and Content-Range', async () => {
       for (const [range, expected, cr] of [
@@ -134,11 +166,17 @@ describe('protocol: objects', () => {
       // If-Match true wins over If-Unmodified-Since false; If-None-Match false wins over If-Modified-Since true.
       expect((await get('range.txt', { IfMatch: etag, IfUnmodifiedSince: past })).bytes.toString()).to.equal(body);
       expect((await errorOf(get('range.txt', { IfNoneMatch: etag, IfModifiedSince: past }))).$metadata.httpStatusCode).to.equal(304);
-      expect((await errorOf(srv.s3.send(new HeadObjectCommand({ Bucket, Key: 'range.txt', IfMatch: '"x"' })))).$metadata.httpStatusCode).to.equal(412);
+      expect(
+        (await errorOf(srv.s3.send(new HeadObjectCommand({ Bucket, Key: 'range.txt', IfMatch: '"x"' })))).$metadata.httpStatusCode,
+      ).to.equal(412);
     });
 
     it('applies response-* overrides', async () => {
-      const r = await get('range.txt', { ResponseContentType: 'application/x-test', ResponseContentDisposition: 'inline', ResponseCacheControl: 'no-store' });
+      const r = await get('range.txt', {
+        ResponseContentType: 'application/x-test',
+        ResponseContentDisposition: 'inline',
+        ResponseCacheControl: 'no-store',
+      });
       expect(r.ContentType).to.equal('application/x-test');
       expect(r.ContentDisposition).to.equal('inline');
       expect(r.CacheControl).to.equal('no-store');
@@ -171,26 +209,47 @@ describe('protocol: objects', () => {
 
   it('deletes a batch with per-key results and Quiet mode', async () => {
     for (const k of ['b/1', 'b/2', 'b/3']) await srv.s3.send(new PutObjectCommand({ Bucket, Key: k, Body: k }));
-    const r = await srv.s3.send(new DeleteObjectsCommand({ Bucket, Delete: { Objects: [{ Key: 'b/1' }, { Key: 'b/2' }, { Key: 'b/missing' }, { Key: 'x'.repeat(1100) }] } }));
+    const r = await srv.s3.send(
+      new DeleteObjectsCommand({
+        Bucket,
+        Delete: { Objects: [{ Key: 'b/1' }, { Key: 'b/2' }, { Key: 'b/missing' }, { Key: 'x'.repeat(1100) }] },
+      }),
+    );
     expect(r.Deleted?.map((d) => d.Key)).to.deep.equal(['b/1', 'b/2', 'b/missing']);
     expect(r.Errors?.map((e) => e.Code)).to.deep.equal(['KeyTooLongError']);
     const quiet = await srv.s3.send(new DeleteObjectsCommand({ Bucket, Delete: { Quiet: true, Objects: [{ Key: 'b/3' }] } }));
     expect(quiet.Deleted ?? []).to.have.length(0);
     expect((await errorOf(get('b/3'))).name).to.equal('NoSuchKey');
-    const malformed = await signedFetch(srv.url, CREDS, 'POST', `/${Bucket}`, { query: { delete: '' }, body: '<Delete><Object><Key>a</Key></Object' });
+    const malformed = await signedFetch(srv.url, CREDS, 'POST', `/${Bucket}`, {
+      query: { delete: '' },
+      body: '<Delete><Object><Key>a</Key></Object',
+    });
     expect(malformed.text).to.contain('<Code>MalformedXML</Code>');
   });
 
   describe('copy', () => {
     it('copies with COPY and REPLACE directives and URL-encoded sources', async () => {
-      await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'src dir/ü file+1.txt', Body: 'copy me', ContentType: 'text/x-src', Metadata: { a: '1' } }));
-      const c = await srv.s3.send(new CopyObjectCommand({ Bucket, Key: 'dst1.txt', CopySource: `${Bucket}/${encodeURIComponent('src dir/ü file+1.txt')}` }));
+      await srv.s3.send(
+        new PutObjectCommand({ Bucket, Key: 'src dir/ü file+1.txt', Body: 'copy me', ContentType: 'text/x-src', Metadata: { a: '1' } }),
+      );
+      const c = await srv.s3.send(
+        new CopyObjectCommand({ Bucket, Key: 'dst1.txt', CopySource: `${Bucket}/${encodeURIComponent('src dir/ü file+1.txt')}` }),
+      );
       expect(c.CopyObjectResult?.ETag).to.equal(`"${md5hex('copy me')}"`);
       const d1 = await get('dst1.txt');
       expect(d1.bytes.toString()).to.equal('copy me');
       expect(d1.ContentType).to.equal('text/x-src');
       expect(d1.Metadata).to.deep.equal({ a: '1' });
-      await srv.s3.send(new CopyObjectCommand({ Bucket, Key: 'dst2.txt', CopySource: `/${Bucket}/${encodeURIComponent('src dir/ü file+1.txt')}`, MetadataDirective: 'REPLACE', ContentType: 'text/x-new', Metadata: { b: '2' } }));
+      await srv.s3.send(
+        new CopyObjectCommand({
+          Bucket,
+          Key: 'dst2.txt',
+          CopySource: `/${Bucket}/${encodeURIComponent('src dir/ü file+1.txt')}`,
+          MetadataDirective: 'REPLACE',
+          ContentType: 'text/x-new',
+          Metadata: { b: '2' },
+        }),
+      );
       const d2 = await get('dst2.txt');
       expect(d2.ContentType).to.equal('text/x-new');
       expect(d2.Metadata).to.deep.equal({ b: '2' });
@@ -200,7 +259,15 @@ describe('protocol: objects', () => {
       await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'self.txt', Body: 'same bytes', Metadata: { mode: '644' } }));
       const err = await errorOf(srv.s3.send(new CopyObjectCommand({ Bucket, Key: 'self.txt', CopySource: `${Bucket}/self.txt` })));
       expect(err.name).to.equal('InvalidRequest');
-      await srv.s3.send(new CopyObjectCommand({ Bucket, Key: 'self.txt', CopySource: `${Bucket}/self.txt`, MetadataDirective: 'REPLACE', Metadata: { mode: '600' } }));
+      await srv.s3.send(
+        new CopyObjectCommand({
+          Bucket,
+          Key: 'self.txt',
+          CopySource: `${Bucket}/self.txt`,
+          MetadataDirective: 'REPLACE',
+          Metadata: { mode: '600' },
+        }),
+      );
       const r = await get('self.txt');
       expect(r.bytes.toString()).to.equal('same bytes');
       expect(r.Metadata).to.deep.equal({ mode: '600' });
@@ -210,7 +277,12 @@ describe('protocol: objects', () => {
       await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'csrc.txt', Body: 'c' }));
       const etag = `"${md5hex('c')}"`;
       await srv.s3.send(new CopyObjectCommand({ Bucket, Key: 'cdst.txt', CopySource: `${Bucket}/csrc.txt`, CopySourceIfMatch: etag }));
-      for (const cond of [{ CopySourceIfMatch: '"bad"' }, { CopySourceIfNoneMatch: etag }, { CopySourceIfUnmodifiedSince: new Date(Date.now() - 3600_000) }, { CopySourceIfModifiedSince: new Date(Date.now() + 3600_000) }]) {
+      for (const cond of [
+        { CopySourceIfMatch: '"bad"' },
+        { CopySourceIfNoneMatch: etag },
+        { CopySourceIfUnmodifiedSince: new Date(Date.now() - 3600_000) },
+        { CopySourceIfModifiedSince: new Date(Date.now() + 3600_000) },
+      ]) {
         const e = await errorOf(srv.s3.send(new CopyObjectCommand({ Bucket, Key: 'cdst.txt', CopySource: `${Bucket}/csrc.txt`, ...cond })));
         expect(e.$metadata.httpStatusCode, JSON.stringify(cond)).to.equal(412);
       }
@@ -222,22 +294,43 @@ describe('protocol: objects', () => {
   it('gets, puts and deletes tags; x-amz-tagging on put', async () => {
     await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'tagged', Body: 't', Tagging: 'a=1&b=two%20words' }));
     const t1 = await srv.s3.send(new GetObjectTaggingCommand({ Bucket, Key: 'tagged' }));
-    expect(t1.TagSet).to.deep.equal([{ Key: 'a', Value: '1' }, { Key: 'b', Value: 'two words' }]);
+    expect(t1.TagSet).to.deep.equal([
+      { Key: 'a', Value: '1' },
+      { Key: 'b', Value: 'two words' },
+    ]);
     expect((await srv.s3.send(new HeadObjectCommand({ Bucket, Key: 'tagged' }))).$metadata.httpStatusCode).to.equal(200);
     await srv.s3.send(new PutObjectTaggingCommand({ Bucket, Key: 'tagged', Tagging: { TagSet: [{ Key: 'z', Value: '' }] } }));
     expect((await srv.s3.send(new GetObjectTaggingCommand({ Bucket, Key: 'tagged' }))).TagSet).to.deep.equal([{ Key: 'z', Value: '' }]);
     await srv.s3.send(new DeleteObjectTaggingCommand({ Bucket, Key: 'tagged' }));
     expect((await srv.s3.send(new GetObjectTaggingCommand({ Bucket, Key: 'tagged' }))).TagSet ?? []).to.deep.equal([]);
     const tooMany = Array.from({ length: 11 }, (_, i) => ({ Key: `k${i}`, Value: 'v' }));
-    expect((await errorOf(srv.s3.send(new PutObjectTaggingCommand({ Bucket, Key: 'tagged', Tagging: { TagSet: tooMany } })))).name).to.equal('InvalidTag');
+    expect(
+      (await errorOf(srv.s3.send(new PutObjectTaggingCommand({ Bucket, Key: 'tagged', Tagging: { TagSet: tooMany } })))).name,
+    ).to.equal('InvalidTag');
     expect((await errorOf(srv.s3.send(new GetObjectTaggingCommand({ Bucket, Key: 'untagged-missing' })))).name).to.equal('NoSuchKey');
   });
 
   describe('odd keys', () => {
     const keys = [
-      'a', 'a/b', 'a/', 'dir/', 'a//b', './x', 'x/./y', 'x/../y', '../../etc/passwd', '..', '.',
-      'with space', 'plus+sign', 'percent%20literal', 'ünïcödé/文件/😀', 'q?uestion&amp=1#hash', 'tab\tkey',
-      'seg/' + 's'.repeat(300), 'k'.repeat(1024),
+      'a',
+      'a/b',
+      'a/',
+      'dir/',
+      'a//b',
+      './x',
+      'x/./y',
+      'x/../y',
+      '../../etc/passwd',
+      '..',
+      '.',
+      'with space',
+      'plus+sign',
+      'percent%20literal',
+      'ünïcödé/文件/😀',
+      'q?uestion&amp=1#hash',
+      'tab\tkey',
+      'seg/' + 's'.repeat(300),
+      'k'.repeat(1024),
     ];
     it('stores and reads back every valid key, each its own object', async () => {
       for (const Key of keys) await srv.s3.send(new PutObjectCommand({ Bucket: 'objects', Key, Body: `body of ${Key}` }));
@@ -268,7 +361,11 @@ describe('protocol: objects', () => {
     expect(Buffer.concat(pc).equals(data.subarray(10, 15))).to.equal(true);
     await srv.minio.removeObject(Bucket, 'minio/obj.bin');
     let missing = false;
-    try { await srv.minio.statObject(Bucket, 'minio/obj.bin'); } catch (e) { missing = (e as { code?: string }).code === 'NotFound'; }
+    try {
+      await srv.minio.statObject(Bucket, 'minio/obj.bin');
+    } catch (e) {
+      missing = (e as { code?: string }).code === 'NotFound';
+    }
     expect(missing).to.equal(true);
   });
 });

@@ -9,7 +9,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
 import {
-  CreateBucketCommand, GetObjectCommand, HeadBucketCommand, ListObjectsV2Command, PutObjectCommand, S3Client,
+  CreateBucketCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { Router } from '../../src/router/router';
@@ -46,9 +51,17 @@ async function harness(opts: { deadStore?: boolean; metricsOnMainPort?: boolean 
     backends: {
       disk: { type: 'fs', root: path.join(dir, 'data') },
       flaky: { type: 'memory', store: `obs-${path.basename(dir)}` },
-      ...(opts.deadStore ? {
-        dead: { type: 's3', endpoint: `http://127.0.0.1:${deadPort}`, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyIdEnv: 'DEAD_KEY', secretAccessKeyEnv: 'DEAD_SECRET' } },
-      } : {}),
+      ...(opts.deadStore
+        ? {
+            dead: {
+              type: 's3',
+              endpoint: `http://127.0.0.1:${deadPort}`,
+              region: 'us-east-1',
+              forcePathStyle: true,
+              credentials: { accessKeyIdEnv: 'DEAD_KEY', secretAccessKeyEnv: 'DEAD_SECRET' },
+            },
+          }
+        : {}),
     },
     default: 'disk',
     routes: {
@@ -57,29 +70,55 @@ async function harness(opts: { deadStore?: boolean; metricsOnMainPort?: boolean 
     },
   };
   // The memory store's reads fail the way a bug would: a plain Error, not an S3 error.
-  const kits = instrumentKits(BACKEND_KITS.map((kit) => (kit.kind !== 'memory' ? kit : {
-    ...kit,
-    create: (settings: { store?: string }) => {
-      const b = new MemoryBackend({ name: settings.store ?? 'flaky' });
-      b.openObject = async () => { throw new TypeError('boom: a bug in a backend'); };
-      return b;
-    },
-  } as typeof kit)));
+  const kits = instrumentKits(
+    BACKEND_KITS.map((kit) =>
+      kit.kind !== 'memory'
+        ? kit
+        : ({
+            ...kit,
+            create: (settings: { store?: string }) => {
+              const b = new MemoryBackend({ name: settings.store ?? 'flaky' });
+              b.openObject = async () => {
+                throw new TypeError('boom: a bug in a backend');
+              };
+              return b;
+            },
+          } as typeof kit),
+    ),
+  );
   const router = Router.fromTable(validateRoutingTable(raw, { baseDir: dir }), { kits, env: { DEAD_KEY: 'k', DEAD_SECRET: 's' } });
   await router.resolve('broken').backend.createBucket('broken');
   const lines: string[] = [];
   const logger = createLogger({ level: 'info', destination: { write: (l: string) => lines.push(l) } });
   const server = await startServer({
-    router, host: '127.0.0.1', port: 0, logger, metricsOnMainPort: opts.metricsOnMainPort,
+    router,
+    host: '127.0.0.1',
+    port: 0,
+    logger,
+    metricsOnMainPort: opts.metricsOnMainPort,
     identities: [{ accessKeyId: ROOT_KEY, secretAccessKey: ROOT_SECRET }],
-    users: [{ identity: { accessKeyId: USER_KEY, secretAccessKey: USER_SECRET }, principal: { name: 'reader', admin: false, rules: [{ buckets: ['*'], allow: ['read', 'list'] }] } }],
+    users: [
+      {
+        identity: { accessKeyId: USER_KEY, secretAccessKey: USER_SECRET },
+        principal: { name: 'reader', admin: false, rules: [{ buckets: ['*'], allow: ['read', 'list'] }] },
+      },
+    ],
     readiness: { maxAgeMs: 200, timeoutMs: 3000 },
   });
   const clients: S3Client[] = [];
   return {
-    dir, server, router, lines,
+    dir,
+    server,
+    router,
+    lines,
     client: (key = ROOT_KEY, secret = ROOT_SECRET) => {
-      const c = new S3Client({ endpoint: server.url, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: key, secretAccessKey: secret }, maxAttempts: 1 });
+      const c = new S3Client({
+        endpoint: server.url,
+        region: 'us-east-1',
+        forcePathStyle: true,
+        credentials: { accessKeyId: key, secretAccessKey: secret },
+        maxAttempts: 1,
+      });
       clients.push(c);
       return c;
     },
@@ -118,8 +157,12 @@ function sample(text: string, name: string, labels: Record<string, string> = {})
 
 describe('protocol: access logs', () => {
   let h: Harness;
-  before(async () => { h = await harness(); });
-  after(async () => { await h?.stop(); });
+  before(async () => {
+    h = await harness();
+  });
+  after(async () => {
+    await h?.stop();
+  });
 
   it('writes one JSON line per request with its id, identity, operation, bucket, backend, status, bytes and duration', async () => {
     const s3 = h.client();
@@ -132,7 +175,14 @@ describe('protocol: access logs', () => {
     const reqId = res.headers.get('x-amz-request-id');
     const line = await accessLine(h, (e) => e.reqId === reqId);
     expect(line, h.lines.join('')).to.include({
-      identity: 'root', accessKey: ROOT_KEY, operation: 'GetObject', method: 'GET', bucket: 'logs', backend: 'disk', status: 200, level: 'info',
+      identity: 'root',
+      accessKey: ROOT_KEY,
+      operation: 'GetObject',
+      method: 'GET',
+      bucket: 'logs',
+      backend: 'disk',
+      status: 200,
+      level: 'info',
     });
     expect(line!.bytesOut).to.be.greaterThan(1000);
     expect(line!.bytesIn).to.be.greaterThan(0);
@@ -158,14 +208,29 @@ describe('protocol: access logs', () => {
     const s3 = h.client();
     const put = await getSignedUrl(s3, new PutObjectCommand({ Bucket: 'logs', Key: 'presigned.txt' }), { expiresIn: 300 });
     expect((await fetch(put, { method: 'PUT', body: 'p' })).status).to.equal(200);
-    const get = await getSignedUrl(h.client(USER_KEY, USER_SECRET), new GetObjectCommand({ Bucket: 'logs', Key: 'presigned.txt' }), { expiresIn: 300 });
+    const get = await getSignedUrl(h.client(USER_KEY, USER_SECRET), new GetObjectCommand({ Bucket: 'logs', Key: 'presigned.txt' }), {
+      expiresIn: 300,
+    });
     expect((await fetch(get)).status).to.equal(200);
     // A request with a wrong secret, a header signature and an unreadable one.
     await errorOf(h.client(ROOT_KEY, 'wrong-secret-Qp90').send(new ListObjectsV2Command({ Bucket: 'logs' })));
-    await fetch(`${h.server.url}/logs/x?X-Amz-Signature=deadbeefcafe1234&X-Amz-Credential=${ROOT_KEY}%2F20260101`, { headers: { authorization: 'AWS4-HMAC-SHA256 Credential=abc, Signature=feedfacefeedface' } });
+    await fetch(`${h.server.url}/logs/x?X-Amz-Signature=deadbeefcafe1234&X-Amz-Credential=${ROOT_KEY}%2F20260101`, {
+      headers: { authorization: 'AWS4-HMAC-SHA256 Credential=abc, Signature=feedfacefeedface' },
+    });
     const log = h.lines.join('');
     const signatures = [put, get].map((u) => new URL(u).searchParams.get('X-Amz-Signature')!);
-    for (const secret of [ROOT_SECRET, USER_SECRET, 'wrong-secret-Qp90', ...signatures, 'deadbeefcafe1234', 'feedfacefeedface', 'X-Amz-Signature', 'X-Amz-Credential', 'Signature=', 'AWS4-HMAC-SHA256']) {
+    for (const secret of [
+      ROOT_SECRET,
+      USER_SECRET,
+      'wrong-secret-Qp90',
+      ...signatures,
+      'deadbeefcafe1234',
+      'feedfacefeedface',
+      'X-Amz-Signature',
+      'X-Amz-Credential',
+      'Signature=',
+      'AWS4-HMAC-SHA256',
+    ]) {
       expect(log, secret).not.to.contain(secret);
     }
     expect(accessLines(h.lines).filter((e) => e.operation === 'PutObject' && e.status === 200).length).to.be.at.least(2);
@@ -185,7 +250,10 @@ describe('protocol: access logs', () => {
     expect((await fetch(`${h.server.url}/healthz`)).status).to.equal(200);
     const ready = await fetch(`${h.server.url}/readyz`);
     expect(ready.status).to.equal(200);
-    expect(((await ready.json()) as { backends: Array<{ backend: string }> }).backends.map((b) => b.backend).sort()).to.deep.equal(['disk', 'flaky']);
+    expect(((await ready.json()) as { backends: Array<{ backend: string }> }).backends.map((b) => b.backend).sort()).to.deep.equal([
+      'disk',
+      'flaky',
+    ]);
     for (const p of ['live', 'ready', 'cluster']) {
       const res = await fetch(`${h.server.url}/minio/health/${p}`);
       expect(res.status, p).to.equal(200);
@@ -206,12 +274,16 @@ describe('protocol: metrics and readiness', () => {
     h = await harness({ deadStore: true, metricsOnMainPort: true });
     listener = await startMetricsListener(h.server.metrics, '127.0.0.1', 0);
   });
-  after(async () => { await listener?.close(); await h?.stop(); });
+  after(async () => {
+    await listener?.close();
+    await h?.stop();
+  });
 
   it('counts known traffic by operation, status and backend; bytes, latency, in-flight, backend errors and retries', async () => {
     const s3 = h.client();
     await s3.send(new CreateBucketCommand({ Bucket: 'mbucket' }));
-    for (const [i, size] of [10, 20, 30].entries()) await s3.send(new PutObjectCommand({ Bucket: 'mbucket', Key: `k${i}`, Body: 'y'.repeat(size) }));
+    for (const [i, size] of [10, 20, 30].entries())
+      await s3.send(new PutObjectCommand({ Bucket: 'mbucket', Key: `k${i}`, Body: 'y'.repeat(size) }));
     for (const i of [0, 1]) await (await s3.send(new GetObjectCommand({ Bucket: 'mbucket', Key: `k${i}` }))).Body!.transformToString();
     expect((await errorOf(s3.send(new GetObjectCommand({ Bucket: 'mbucket', Key: 'nope' })))).name).to.equal('NoSuchKey');
     const down = await errorOf(s3.send(new HeadBucketCommand({ Bucket: 'gone' })));

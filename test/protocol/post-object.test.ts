@@ -15,7 +15,10 @@ const hmac = (k: string | Buffer, s: string) => createHmac('sha256', k).update(s
 const md5hex = (b: Buffer | string) => createHash('md5').update(b).digest('hex');
 
 function amzNow(d = new Date()): string {
-  return d.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  return d
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
 }
 
 type Condition = Record<string, string> | Array<string | number>;
@@ -24,7 +27,10 @@ function encodePolicy(conditions: Condition[], expiration = new Date(Date.now() 
   return Buffer.from(JSON.stringify({ expiration: expiration.toISOString(), conditions })).toString('base64');
 }
 
-interface V4Auth { date: string; credential: string }
+interface V4Auth {
+  date: string;
+  credential: string;
+}
 
 function v4Auth(accessKey = ACCESS_KEY): V4Auth {
   const date = amzNow();
@@ -49,14 +55,29 @@ function v4Fields(policy: string, a: V4Auth, secret = SECRET_KEY): Array<[string
 }
 
 function v2Fields(policy: string, secret = SECRET_KEY, accessKey = ACCESS_KEY): Array<[string, string]> {
-  return [['AWSAccessKeyId', accessKey], ['policy', policy], ['signature', createHmac('sha1', secret).update(policy).digest('base64')]];
+  return [
+    ['AWSAccessKeyId', accessKey],
+    ['policy', policy],
+    ['signature', createHmac('sha1', secret).update(policy).digest('base64')],
+  ];
 }
 
-interface FileSpec { data: Buffer | string; filename?: string; type?: string }
+interface FileSpec {
+  data: Buffer | string;
+  filename?: string;
+  type?: string;
+}
 
-interface Answer { status: number; headers: Headers; text: string; code?: string; message?: string }
+interface Answer {
+  status: number;
+  headers: Headers;
+  text: string;
+  code?: string;
+  message?: string;
+}
 
-const unescapeXml = (s: string) => s.replace(/&(quot|apos|lt|gt|amp);/g, (_, e: string) => ({ quot: '"', apos: "'", lt: '<', gt: '>', amp: '&' })[e]!);
+const unescapeXml = (s: string) =>
+  s.replace(/&(quot|apos|lt|gt|amp);/g, (_, e: string) => ({ quot: '"', apos: "'", lt: '<', gt: '>', amp: '&' })[e]!);
 
 function errorParts(text: string): { code?: string; message?: string } {
   const message = /<Message>([^<]*)<\/Message>/.exec(text)?.[1];
@@ -64,7 +85,12 @@ function errorParts(text: string): { code?: string; message?: string } {
 }
 
 /** POSTs a form the way a browser does (fetch's FormData: multipart/form-data with a boundary). */
-async function postForm(url: string, fields: Array<[string, string]>, file?: FileSpec, after: Array<[string, string]> = []): Promise<Answer> {
+async function postForm(
+  url: string,
+  fields: Array<[string, string]>,
+  file?: FileSpec,
+  after: Array<[string, string]> = [],
+): Promise<Answer> {
   const fd = new FormData();
   for (const [k, v] of fields) fd.append(k, v);
   if (file) fd.append('file', new Blob([file.data], { type: file.type ?? 'application/octet-stream' }), file.filename ?? 'upload.bin');
@@ -75,10 +101,19 @@ async function postForm(url: string, fields: Array<[string, string]>, file?: Fil
 }
 
 /** Sends a raw body in the given pieces, with a pause between them, over http.request. */
-function rawPost(url: string, contentType: string, pieces: Buffer[], opts: { end?: boolean; pauseMs?: number; host?: string } = {}): Promise<{ status: number; text: string; headers: http.IncomingHttpHeaders }> {
+function rawPost(
+  url: string,
+  contentType: string,
+  pieces: Buffer[],
+  opts: { end?: boolean; pauseMs?: number; host?: string } = {},
+): Promise<{ status: number; text: string; headers: http.IncomingHttpHeaders }> {
   const u = new URL(url);
   return new Promise((resolve, reject) => {
-    const headers: Record<string, string> = { 'content-type': contentType, 'transfer-encoding': 'chunked', ...(opts.host ? { host: opts.host } : {}) };
+    const headers: Record<string, string> = {
+      'content-type': contentType,
+      'transfer-encoding': 'chunked',
+      ...(opts.host ? { host: opts.host } : {}),
+    };
     const req = http.request({ host: u.hostname, port: u.port, path: u.pathname + u.search, method: 'POST', headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
@@ -105,7 +140,9 @@ function rawPost(url: string, contentType: string, pieces: Buffer[], opts: { end
 function multipartBody(boundary: string, fields: Array<[string, string]>, file: { data: Buffer; filename: string }): Buffer {
   const head = fields.map(([k, v]) => `--${boundary}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`).join('');
   return Buffer.concat([
-    Buffer.from(`${head}--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${file.filename}"\r\nContent-Type: application/octet-stream\r\n\r\n`),
+    Buffer.from(
+      `${head}--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${file.filename}"\r\nContent-Type: application/octet-stream\r\n\r\n`,
+    ),
     file.data,
     Buffer.from(`\r\n--${boundary}--\r\n`),
   ]);
@@ -119,7 +156,10 @@ function run(cmd: string, args: string[], input = ''): Promise<{ status: number 
     child.stdout.on('data', (c: Buffer) => out.push(c));
     child.stderr.on('data', (c: Buffer) => err.push(c));
     const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.on('error', (e) => { clearTimeout(timer); reject(e); });
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
     child.on('close', (status) => {
       clearTimeout(timer);
       resolve({ status, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
@@ -141,7 +181,9 @@ describe('protocol: POST Object (browser form uploads)', function () {
     await srv.s3.send(new CreateBucketCommand({ Bucket }));
     url = `${srv.url}/${Bucket}`;
   });
-  after(async () => { await srv.stop(); });
+  after(async () => {
+    await srv.stop();
+  });
 
   const get = async (Key: string) => {
     const r = await srv.s3.send(new GetObjectCommand({ Bucket, Key }));
@@ -160,14 +202,28 @@ describe('protocol: POST Object (browser form uploads)', function () {
     it('V4: 204 by default, with ETag and Location; content headers and metadata are stored', async () => {
       const a = v4Auth();
       const policy = encodePolicy([
-        { bucket: Bucket }, ['eq', '$key', 'v4/hello.txt'], ...v4Conditions(a),
-        { 'Content-Type': 'text/plain; charset=utf-8' }, ['starts-with', '$Cache-Control', 'max-age='],
-        ['eq', '$Content-Disposition', 'attachment; filename="h.txt"'], { 'x-amz-meta-colour': 'blue' }, ['starts-with', '$x-amz-meta-note', ''],
+        { bucket: Bucket },
+        ['eq', '$key', 'v4/hello.txt'],
+        ...v4Conditions(a),
+        { 'Content-Type': 'text/plain; charset=utf-8' },
+        ['starts-with', '$Cache-Control', 'max-age='],
+        ['eq', '$Content-Disposition', 'attachment; filename="h.txt"'],
+        { 'x-amz-meta-colour': 'blue' },
+        ['starts-with', '$x-amz-meta-note', ''],
       ]);
-      const r = await postForm(url, [
-        ['key', 'v4/hello.txt'], ...v4Fields(policy, a), ['Content-Type', 'text/plain; charset=utf-8'], ['Cache-Control', 'max-age=60'],
-        ['Content-Disposition', 'attachment; filename="h.txt"'], ['x-amz-meta-colour', 'blue'], ['x-amz-meta-note', 'ünïcödé ✓'],
-      ], { data: 'hello, form' });
+      const r = await postForm(
+        url,
+        [
+          ['key', 'v4/hello.txt'],
+          ...v4Fields(policy, a),
+          ['Content-Type', 'text/plain; charset=utf-8'],
+          ['Cache-Control', 'max-age=60'],
+          ['Content-Disposition', 'attachment; filename="h.txt"'],
+          ['x-amz-meta-colour', 'blue'],
+          ['x-amz-meta-note', 'ünïcödé ✓'],
+        ],
+        { data: 'hello, form' },
+      );
       expect(r.status, r.text).to.equal(204);
       expect(r.text).to.equal('');
       expect(r.headers.get('etag')).to.equal(`"${md5hex('hello, form')}"`);
@@ -184,13 +240,22 @@ describe('protocol: POST Object (browser form uploads)', function () {
     });
 
     it('acl and encryption fields are honoured or refused as the headers of a PUT: private stored, public-read and SSE-C refused', async () => {
-      const policy = encodePolicy([{ bucket: Bucket }, ['starts-with', '$key', 'acl/'], ['starts-with', '$acl', ''], ['starts-with', '$x-amz-server-side-encryption-customer-algorithm', '']]);
+      const policy = encodePolicy([
+        { bucket: Bucket },
+        ['starts-with', '$key', 'acl/'],
+        ['starts-with', '$acl', ''],
+        ['starts-with', '$x-amz-server-side-encryption-customer-algorithm', ''],
+      ]);
       const ok = await postForm(url, [['key', 'acl/private'], ...v2Fields(policy), ['acl', 'private']], { data: 'x' });
       expect(ok.status, ok.text).to.equal(204);
       const pub = await postForm(url, [['key', 'acl/public'], ...v2Fields(policy), ['acl', 'public-read']], { data: 'x' });
       expect(pub.status).to.equal(501);
       expect(pub.code).to.equal('NotImplemented');
-      const ssec = await postForm(url, [['key', 'acl/ssec'], ...v2Fields(policy), ['acl', 'private'], ['x-amz-server-side-encryption-customer-algorithm', 'AES256']], { data: 'x' });
+      const ssec = await postForm(
+        url,
+        [['key', 'acl/ssec'], ...v2Fields(policy), ['acl', 'private'], ['x-amz-server-side-encryption-customer-algorithm', 'AES256']],
+        { data: 'x' },
+      );
       expect(ssec.code).to.equal('NotImplemented');
       expect(await exists('acl/public')).to.equal(false);
       expect(await exists('acl/ssec')).to.equal(false);
@@ -222,8 +287,17 @@ describe('protocol: POST Object (browser form uploads)', function () {
 
     it('success_action_redirect answers 303 to the URL with bucket, key and etag', async () => {
       const a = v4Auth();
-      const policy = encodePolicy([{ bucket: Bucket }, ['starts-with', '$key', 'r/'], ['starts-with', '$success_action_redirect', 'https://app.example/'], ...v4Conditions(a)]);
-      const r = await postForm(url, [['key', 'r/done.txt'], ...v4Fields(policy, a), ['success_action_redirect', 'https://app.example/uploaded?from=form']], { data: 'redirected' });
+      const policy = encodePolicy([
+        { bucket: Bucket },
+        ['starts-with', '$key', 'r/'],
+        ['starts-with', '$success_action_redirect', 'https://app.example/'],
+        ...v4Conditions(a),
+      ]);
+      const r = await postForm(
+        url,
+        [['key', 'r/done.txt'], ...v4Fields(policy, a), ['success_action_redirect', 'https://app.example/uploaded?from=form']],
+        { data: 'redirected' },
+      );
       expect(r.status, r.text).to.equal(303);
       const loc = new URL(r.headers.get('location')!);
       expect(loc.origin + loc.pathname).to.equal('https://app.example/uploaded');
@@ -236,29 +310,48 @@ describe('protocol: POST Object (browser form uploads)', function () {
 
     it('${filename} in the key is the uploaded file name', async () => {
       const policy = encodePolicy([{ bucket: Bucket }, ['starts-with', '$key', 'user/alice/']]);
-      const r = await postForm(url, [['key', 'user/alice/${filename}'], ...v2Fields(policy)], { data: 'named', filename: 'my photo ü.jpg' });
+      const r = await postForm(url, [['key', 'user/alice/${filename}'], ...v2Fields(policy)], {
+        data: 'named',
+        filename: 'my photo ü.jpg',
+      });
       expect(r.status, r.text).to.equal(204);
       expect((await get('user/alice/my photo ü.jpg')).text).to.equal('named');
       // The key the conditions see is the one stored: a name outside the prefix is refused.
       const strict = encodePolicy([{ bucket: Bucket }, ['eq', '$key', 'user/alice/expected.jpg']]);
-      expect((await postForm(url, [['key', 'user/alice/${filename}'], ...v2Fields(strict)], { data: 'x', filename: 'expected.jpg' })).status).to.equal(204);
+      expect(
+        (await postForm(url, [['key', 'user/alice/${filename}'], ...v2Fields(strict)], { data: 'x', filename: 'expected.jpg' })).status,
+      ).to.equal(204);
       const bad = await postForm(url, [['key', 'user/alice/${filename}'], ...v2Fields(strict)], { data: 'x', filename: 'other.jpg' });
       expect(bad.status).to.equal(403);
       expect(await exists('user/alice/other.jpg')).to.equal(false);
       // A policy that names ${filename} itself allows any file name there.
       const named = encodePolicy([{ bucket: Bucket }, { key: 'user/bob/${filename}' }]);
-      expect((await postForm(url, [['key', 'user/bob/${filename}'], ...v2Fields(named)], { data: 'b', filename: 'any.txt' })).status).to.equal(204);
+      expect(
+        (await postForm(url, [['key', 'user/bob/${filename}'], ...v2Fields(named)], { data: 'b', filename: 'any.txt' })).status,
+      ).to.equal(204);
       expect((await get('user/bob/any.txt')).text).to.equal('b');
       expect((await postForm(url, [['key', 'user/eve/x'], ...v2Fields(named)], { data: 'b' })).status).to.equal(403);
     });
 
     it('stores tagging given as XML, and ignores fields after the file (which need no condition)', async () => {
-      const tagging = '<Tagging><TagSet><Tag><Key>team</Key><Value>blue</Value></Tag><Tag><Key>x</Key><Value>y</Value></Tag></TagSet></Tagging>';
+      const tagging =
+        '<Tagging><TagSet><Tag><Key>team</Key><Value>blue</Value></Tag><Tag><Key>x</Key><Value>y</Value></Tag></TagSet></Tagging>';
       const policy = encodePolicy([{ bucket: Bucket }, { key: 'tagged' }, { tagging }]);
-      const r = await postForm(url, [['key', 'tagged'], ...v2Fields(policy), ['tagging', tagging], ['x-ignore-note', 'anything']], { data: 'tags' }, [['x-amz-meta-late', 'ignored'], ['key', 'other']]);
+      const r = await postForm(
+        url,
+        [['key', 'tagged'], ...v2Fields(policy), ['tagging', tagging], ['x-ignore-note', 'anything']],
+        { data: 'tags' },
+        [
+          ['x-amz-meta-late', 'ignored'],
+          ['key', 'other'],
+        ],
+      );
       expect(r.status, r.text).to.equal(204);
       const t = await srv.s3.send(new GetObjectTaggingCommand({ Bucket, Key: 'tagged' }));
-      expect(t.TagSet).to.deep.equal([{ Key: 'team', Value: 'blue' }, { Key: 'x', Value: 'y' }]);
+      expect(t.TagSet).to.deep.equal([
+        { Key: 'team', Value: 'blue' },
+        { Key: 'x', Value: 'y' },
+      ]);
       expect((await get('tagged')).Metadata).to.deep.equal({});
       expect(await exists('other')).to.equal(false);
       // The connection the trailing fields came on is still good for the next request.
@@ -267,7 +360,9 @@ describe('protocol: POST Object (browser form uploads)', function () {
 
     it('field names are case-insensitive, values are not', async () => {
       const policy = encodePolicy([{ BUCKET: Bucket }, ['eq', '$Key', 'case'], ['eq', '$content-type', 'Image/PNG']]);
-      expect((await postForm(url, [['KEY', 'case'], ...v2Fields(policy), ['Content-Type', 'Image/PNG']], { data: 'c' })).status).to.equal(204);
+      expect((await postForm(url, [['KEY', 'case'], ...v2Fields(policy), ['Content-Type', 'Image/PNG']], { data: 'c' })).status).to.equal(
+        204,
+      );
       expect((await get('case')).ContentType).to.equal('Image/PNG');
       const r = await postForm(url, [['key', 'case'], ...v2Fields(policy), ['Content-Type', 'image/png']], { data: 'c' });
       expect(r.status).to.equal(403);
@@ -277,20 +372,58 @@ describe('protocol: POST Object (browser form uploads)', function () {
   describe('policy conditions', () => {
     const cases: Array<{ name: string; conditions: Condition[]; fields: Array<[string, string]>; ok: boolean; failed?: string }> = [
       { name: 'exact match {field: value} holds', conditions: [{ 'x-amz-meta-a': 'one' }], fields: [['x-amz-meta-a', 'one']], ok: true },
-      { name: 'exact match {field: value} fails', conditions: [{ 'x-amz-meta-a': 'one' }], fields: [['x-amz-meta-a', 'two']], ok: false, failed: '["eq", "$x-amz-meta-a", "one"]' },
+      {
+        name: 'exact match {field: value} fails',
+        conditions: [{ 'x-amz-meta-a': 'one' }],
+        fields: [['x-amz-meta-a', 'two']],
+        ok: false,
+        failed: '["eq", "$x-amz-meta-a", "one"]',
+      },
       { name: '["eq"] holds', conditions: [['eq', '$Content-Type', 'text/csv']], fields: [['Content-Type', 'text/csv']], ok: true },
-      { name: '["eq"] fails', conditions: [['eq', '$Content-Type', 'text/csv']], fields: [['Content-Type', 'text/csvx']], ok: false, failed: '["eq", "$Content-Type", "text/csv"]' },
+      {
+        name: '["eq"] fails',
+        conditions: [['eq', '$Content-Type', 'text/csv']],
+        fields: [['Content-Type', 'text/csvx']],
+        ok: false,
+        failed: '["eq", "$Content-Type", "text/csv"]',
+      },
       { name: '["eq"] fails when the field is missing', conditions: [['eq', '$Content-Type', 'text/csv']], fields: [], ok: false },
-      { name: '["starts-with"] holds', conditions: [['starts-with', '$Content-Type', 'image/']], fields: [['Content-Type', 'image/jpeg']], ok: true },
-      { name: '["starts-with"] fails', conditions: [['starts-with', '$Content-Type', 'image/']], fields: [['Content-Type', 'text/html']], ok: false, failed: '["starts-with", "$Content-Type", "image/"]' },
-      { name: '["starts-with", "$f", ""] allows anything', conditions: [['starts-with', '$x-amz-meta-any', '']], fields: [['x-amz-meta-any', 'whatever at all']], ok: true },
-      { name: 'bucket condition names another bucket', conditions: [{ bucket: 'some-other-bucket' }], fields: [], ok: false, failed: '["eq", "$bucket", "some-other-bucket"]' },
+      {
+        name: '["starts-with"] holds',
+        conditions: [['starts-with', '$Content-Type', 'image/']],
+        fields: [['Content-Type', 'image/jpeg']],
+        ok: true,
+      },
+      {
+        name: '["starts-with"] fails',
+        conditions: [['starts-with', '$Content-Type', 'image/']],
+        fields: [['Content-Type', 'text/html']],
+        ok: false,
+        failed: '["starts-with", "$Content-Type", "image/"]',
+      },
+      {
+        name: '["starts-with", "$f", ""] allows anything',
+        conditions: [['starts-with', '$x-amz-meta-any', '']],
+        fields: [['x-amz-meta-any', 'whatever at all']],
+        ok: true,
+      },
+      {
+        name: 'bucket condition names another bucket',
+        conditions: [{ bucket: 'some-other-bucket' }],
+        fields: [],
+        ok: false,
+        failed: '["eq", "$bucket", "some-other-bucket"]',
+      },
       { name: 'content-length-range holds', conditions: [['content-length-range', 1, 10]], fields: [], ok: true },
     ];
     for (const c of cases) {
       it(c.name, async () => {
         const key = `cond/${c.name.replace(/[^a-z]+/gi, '-')}`;
-        const policy = encodePolicy([{ key }, ...(c.conditions.some((x) => !Array.isArray(x) && 'bucket' in x) ? [] : [{ bucket: Bucket }]), ...c.conditions]);
+        const policy = encodePolicy([
+          { key },
+          ...(c.conditions.some((x) => !Array.isArray(x) && 'bucket' in x) ? [] : [{ bucket: Bucket }]),
+          ...c.conditions,
+        ]);
         const r = await postForm(url, [['key', key], ...v2Fields(policy), ...c.fields], { data: 'abc' });
         if (c.ok) {
           expect(r.status, r.text).to.equal(204);
@@ -317,7 +450,11 @@ describe('protocol: POST Object (browser form uploads)', function () {
     it('a field no condition covers is refused (x-ignore-* and the signature fields are exempt)', async () => {
       const a = v4Auth();
       const policy = encodePolicy([{ bucket: Bucket }, { key: 'extra' }, ...v4Conditions(a)]);
-      const r = await postForm(url, [['key', 'extra'], ...v4Fields(policy, a), ['x-amz-meta-sneaky', '1'], ['Content-Type', 'text/html'], ['x-ignore-me', 'fine']], { data: 'x' });
+      const r = await postForm(
+        url,
+        [['key', 'extra'], ...v4Fields(policy, a), ['x-amz-meta-sneaky', '1'], ['Content-Type', 'text/html'], ['x-ignore-me', 'fine']],
+        { data: 'x' },
+      );
       expect(r.status).to.equal(403);
       expect(r.message).to.equal('Invalid according to Policy: Extra input fields: x-amz-meta-sneaky, Content-Type');
       expect(await exists('extra')).to.equal(false);
@@ -325,7 +462,9 @@ describe('protocol: POST Object (browser form uploads)', function () {
       const bare = encodePolicy([{ bucket: Bucket }, { key: 'extra' }]);
       const r2 = await postForm(url, [['key', 'extra'], ...v4Fields(bare, a)], { data: 'x' });
       expect(r2.message).to.equal('Invalid according to Policy: Extra input fields: x-amz-algorithm, x-amz-credential, x-amz-date');
-      expect((await postForm(url, [['key', 'extra'], ...v4Fields(policy, a), ['x-ignore-me', 'fine']], { data: 'x' })).status).to.equal(204);
+      expect((await postForm(url, [['key', 'extra'], ...v4Fields(policy, a), ['x-ignore-me', 'fine']], { data: 'x' })).status).to.equal(
+        204,
+      );
     });
 
     it('content-length-range is enforced on the streamed bytes: too large or too small stores nothing, the old object stays', async () => {
@@ -356,8 +495,16 @@ describe('protocol: POST Object (browser form uploads)', function () {
         [Buffer.from(JSON.stringify({ conditions: [] })).toString('base64'), /missing expiration/],
         [Buffer.from(JSON.stringify({ expiration: 'tomorrow', conditions: [] })).toString('base64'), /expiration/],
         [Buffer.from(JSON.stringify({ expiration: '2099-01-01T00:00:00Z' })).toString('base64'), /missing conditions/],
-        [Buffer.from(JSON.stringify({ expiration: '2099-01-01T00:00:00Z', conditions: [['matches', '$key', 'x']] })).toString('base64'), /operator/],
-        [Buffer.from(JSON.stringify({ expiration: '2099-01-01T00:00:00Z', conditions: [['content-length-range', 5, 1]] })).toString('base64'), /content-length-range/],
+        [
+          Buffer.from(JSON.stringify({ expiration: '2099-01-01T00:00:00Z', conditions: [['matches', '$key', 'x']] })).toString('base64'),
+          /operator/,
+        ],
+        [
+          Buffer.from(JSON.stringify({ expiration: '2099-01-01T00:00:00Z', conditions: [['content-length-range', 5, 1]] })).toString(
+            'base64',
+          ),
+          /content-length-range/,
+        ],
       ] as const) {
         const r = await postForm(url, [['key', 'bad-policy'], ...v2Fields(policy)], { data: 'x' });
         expect(r.status, r.text).to.equal(400);
@@ -444,7 +591,11 @@ describe('protocol: POST Object (browser form uploads)', function () {
       const r = await postForm(url, [['key', 'bf'], ['bucket', 'elsewhere'], ...v2Fields(policy)], { data: 'x' });
       expect(r.status).to.equal(400);
       expect(r.code).to.equal('InvalidArgument');
-      const gone = await postForm(`${srv.url}/no-such-bucket-here`, [['key', 'bf'], ...v2Fields(encodePolicy([{ key: 'bf' }, ['starts-with', '$bucket', '']]))], { data: 'x' });
+      const gone = await postForm(
+        `${srv.url}/no-such-bucket-here`,
+        [['key', 'bf'], ...v2Fields(encodePolicy([{ key: 'bf' }, ['starts-with', '$bucket', '']]))],
+        { data: 'x' },
+      );
       expect(gone.status).to.equal(404);
       expect(gone.code).to.equal('NoSuchBucket');
     });
@@ -452,14 +603,22 @@ describe('protocol: POST Object (browser form uploads)', function () {
     it('the signer is authorized like any caller: a read-only user may not upload', async () => {
       const other = await startTestServer({
         users: [
-          { identity: { accessKeyId: 'reader', secretAccessKey: 'reader-secret' }, principal: { name: 'reader', admin: false, rules: [{ buckets: ['*'], allow: ['read', 'list'] }] } },
-          { identity: { accessKeyId: 'writer', secretAccessKey: 'writer-secret' }, principal: { name: 'writer', admin: false, rules: [{ buckets: ['drop-*'], allow: ['write'] }] } },
+          {
+            identity: { accessKeyId: 'reader', secretAccessKey: 'reader-secret' },
+            principal: { name: 'reader', admin: false, rules: [{ buckets: ['*'], allow: ['read', 'list'] }] },
+          },
+          {
+            identity: { accessKeyId: 'writer', secretAccessKey: 'writer-secret' },
+            principal: { name: 'writer', admin: false, rules: [{ buckets: ['drop-*'], allow: ['write'] }] },
+          },
         ],
       });
       try {
         await other.s3.send(new CreateBucketCommand({ Bucket: 'drop-box' }));
         const policy = encodePolicy([{ bucket: 'drop-box' }, { key: 'f' }]);
-        const denied = await postForm(`${other.url}/drop-box`, [['key', 'f'], ...v2Fields(policy, 'reader-secret', 'reader')], { data: 'x' });
+        const denied = await postForm(`${other.url}/drop-box`, [['key', 'f'], ...v2Fields(policy, 'reader-secret', 'reader')], {
+          data: 'x',
+        });
         expect(denied.status).to.equal(403);
         expect(denied.code).to.equal('AccessDenied');
         const ok = await postForm(`${other.url}/drop-box`, [['key', 'f'], ...v2Fields(policy, 'writer-secret', 'writer')], { data: 'x' });
@@ -478,7 +637,10 @@ describe('protocol: POST Object (browser form uploads)', function () {
       const data = randomBytes(3000);
       // The file holds something that almost looks like the delimiter.
       const tricky = Buffer.concat([data, Buffer.from(`\r\n--${boundary.slice(0, -1)}X\r\n--`), data]);
-      const body = Buffer.concat([Buffer.from('This is the preamble.\r\n'), multipartBody(boundary, [['key', 'wire/slow'], ...v2Fields(policy())], { data: tricky, filename: 'slow.bin' })]);
+      const body = Buffer.concat([
+        Buffer.from('This is the preamble.\r\n'),
+        multipartBody(boundary, [['key', 'wire/slow'], ...v2Fields(policy())], { data: tricky, filename: 'slow.bin' }),
+      ]);
       const pieces: Buffer[] = [];
       for (let i = 0; i < body.length; i += 7) pieces.push(body.subarray(i, i + 7));
       const r = await rawPost(url, `multipart/form-data; boundary="${boundary}"`, pieces);
@@ -488,7 +650,10 @@ describe('protocol: POST Object (browser form uploads)', function () {
     });
 
     it('a body that ends before the closing boundary stores nothing', async () => {
-      const body = multipartBody('xyz', [['key', 'wire/truncated'], ...v2Fields(policy())], { data: randomBytes(100_000), filename: 't.bin' });
+      const body = multipartBody('xyz', [['key', 'wire/truncated'], ...v2Fields(policy())], {
+        data: randomBytes(100_000),
+        filename: 't.bin',
+      });
       const cut = body.subarray(0, body.length - 20);
       const r = await rawPost(url, 'multipart/form-data; boundary=xyz', [cut]);
       expect(r.status).to.equal(400);
@@ -497,7 +662,10 @@ describe('protocol: POST Object (browser form uploads)', function () {
     });
 
     it('a client that disconnects mid-file stores nothing', async () => {
-      const body = multipartBody('xyz', [['key', 'wire/aborted'], ...v2Fields(policy())], { data: randomBytes(2_000_000), filename: 'a.bin' });
+      const body = multipartBody('xyz', [['key', 'wire/aborted'], ...v2Fields(policy())], {
+        data: randomBytes(2_000_000),
+        filename: 'a.bin',
+      });
       await rawPost(url, 'multipart/form-data; boundary=xyz', [body.subarray(0, 1_000_000)], { end: false });
       await new Promise((r) => setTimeout(r, 300));
       expect(await exists('wire/aborted')).to.equal(false);
@@ -508,7 +676,9 @@ describe('protocol: POST Object (browser form uploads)', function () {
       const body = Buffer.concat([
         Buffer.from(`--${b}  \r\nContent-Disposition: form-data; name="key"\r\n\r\nwire/\${filename}\r\n`),
         ...v2Fields(policy()).map(([k, v]) => Buffer.from(`--${b}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`)),
-        Buffer.from(`--${b}\r\nContent-Disposition: form-data; name="file"; filename="fallback.txt"; filename*=UTF-8''%E2%82%AC%20rates.txt\r\n\r\neuro\r\n--${b}--`),
+        Buffer.from(
+          `--${b}\r\nContent-Disposition: form-data; name="file"; filename="fallback.txt"; filename*=UTF-8''%E2%82%AC%20rates.txt\r\n\r\neuro\r\n--${b}--`,
+        ),
       ]);
       const r = await rawPost(url, `multipart/form-data; boundary=${b}`, [body]);
       expect(r.status, r.text).to.equal(204);
@@ -520,7 +690,10 @@ describe('protocol: POST Object (browser form uploads)', function () {
       try {
         await vsrv.s3.send(new CreateBucketCommand({ Bucket: 'vhost-post' }));
         const p = encodePolicy([{ bucket: 'vhost-post' }, { key: 'v/k.txt' }, { success_action_status: '201' }]);
-        const body = multipartBody('vb', [['key', 'v/k.txt'], ['success_action_status', '201'], ...v2Fields(p)], { data: Buffer.from('vhost form'), filename: 'k.txt' });
+        const body = multipartBody('vb', [['key', 'v/k.txt'], ['success_action_status', '201'], ...v2Fields(p)], {
+          data: Buffer.from('vhost form'),
+          filename: 'k.txt',
+        });
         const host = `vhost-post.s3.test:${vsrv.port}`;
         const r = await rawPost(`${vsrv.url}/`, 'multipart/form-data; boundary=vb', [body], { host });
         expect(r.status, r.text).to.equal(201);
@@ -536,7 +709,10 @@ describe('protocol: POST Object (browser form uploads)', function () {
       this.timeout(120_000);
       const size = 20 * 1024 * 1024;
       const boundary = '----s3muxbig';
-      const fields = [['key', 'wire/big.bin'], ...v2Fields(encodePolicy([{ bucket: Bucket }, ['starts-with', '$key', 'wire/'], ['content-length-range', 0, size]]))] as Array<[string, string]>;
+      const fields = [
+        ['key', 'wire/big.bin'],
+        ...v2Fields(encodePolicy([{ bucket: Bucket }, ['starts-with', '$key', 'wire/'], ['content-length-range', 0, size]])),
+      ] as Array<[string, string]>;
       const head = multipartBody(boundary, fields, { data: Buffer.alloc(0), filename: 'big.bin' });
       const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
       const prefix = head.subarray(0, head.length - tail.length);
@@ -556,7 +732,11 @@ describe('protocol: POST Object (browser form uploads)', function () {
       expect(r.headers.etag).to.equal(`"${md5}"`);
       const o = await srv.s3.send(new GetObjectCommand({ Bucket, Key: 'wire/big.bin' }));
       expect(o.ContentLength).to.equal(size);
-      expect(createHash('md5').update(Buffer.from(await o.Body!.transformToByteArray())).digest('hex')).to.equal(md5);
+      expect(
+        createHash('md5')
+          .update(Buffer.from(await o.Body!.transformToByteArray()))
+          .digest('hex'),
+      ).to.equal(md5);
     });
   });
 
@@ -606,7 +786,11 @@ for sv in ['s3v4', 's3']:
     out[sv] = {'url': post['url'], 'status': r.status_code, 'body': r.text, 'big': big.status_code, 'bigBody': big.text}
 print(json.dumps(out))
 `;
-      const r = await run('/usr/bin/python3', ['-c', script], JSON.stringify({ url: srv.url, ak: ACCESS_KEY, sk: SECRET_KEY, bucket: Bucket }));
+      const r = await run(
+        '/usr/bin/python3',
+        ['-c', script],
+        JSON.stringify({ url: srv.url, ak: ACCESS_KEY, sk: SECRET_KEY, bucket: Bucket }),
+      );
       expect(r.status, r.stderr).to.equal(0);
       const out = JSON.parse(r.stdout) as Record<string, { url: string; status: number; body: string; big: number; bigBody: string }>;
       for (const sv of ['s3v4', 's3']) {
@@ -627,8 +811,27 @@ print(json.dumps(out))
         const file = path.join(tmp, 'curl upload.txt');
         writeFileSync(file, 'sent by curl');
         const a = v4Auth();
-        const policy = encodePolicy([{ bucket: Bucket }, ['starts-with', '$key', 'curl/'], ...v4Conditions(a), ['starts-with', '$Content-Type', 'text/']]);
-        const args = ['-sS', '-o', '-', '-w', '\n%{http_code}', '-F', 'key=curl/${filename}', ...v4Fields(policy, a).flatMap(([k, v]) => ['-F', `${k}=${v}`]), '-F', 'Content-Type=text/plain', '-F', `file=@${file}`, url];
+        const policy = encodePolicy([
+          { bucket: Bucket },
+          ['starts-with', '$key', 'curl/'],
+          ...v4Conditions(a),
+          ['starts-with', '$Content-Type', 'text/'],
+        ]);
+        const args = [
+          '-sS',
+          '-o',
+          '-',
+          '-w',
+          '\n%{http_code}',
+          '-F',
+          'key=curl/${filename}',
+          ...v4Fields(policy, a).flatMap(([k, v]) => ['-F', `${k}=${v}`]),
+          '-F',
+          'Content-Type=text/plain',
+          '-F',
+          `file=@${file}`,
+          url,
+        ];
         const r = await run('/usr/bin/curl', args);
         expect(r.status, r.stderr).to.equal(0);
         expect(r.stdout.trim().split('\n').pop()).to.equal('204');

@@ -4,7 +4,12 @@
  */
 import { expect } from 'chai';
 import {
-  CreateBucketCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, PutObjectCommand, CreateMultipartUploadCommand,
+  CreateBucketCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  CreateMultipartUploadCommand,
   CopyObjectCommand,
 } from '@aws-sdk/client-s3';
 import { startTestServer, ACCESS_KEY, SECRET_KEY, type TestServer } from '../helpers/server';
@@ -64,7 +69,9 @@ describe('protocol: request headers are honoured or refused, never dropped', () 
     srv = await startTestServer();
     await srv.s3.send(new CreateBucketCommand({ Bucket }));
   });
-  after(async () => { await srv.stop(); });
+  after(async () => {
+    await srv.stop();
+  });
   const raw = (method: string, path: string, headers: Record<string, string>, body?: string) =>
     signedFetch(srv.url, { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY }, method, path, { headers, body });
 
@@ -92,15 +99,29 @@ describe('protocol: request headers are honoured or refused, never dropped', () 
 
   describe('as clients send them', () => {
     it('SSE-C on PutObject is refused: nothing stored in plaintext', async () => {
-      const e = await errorOf(srv.s3.send(new PutObjectCommand({ Bucket, Key: 'ssec', Body: 'secret', SSECustomerAlgorithm: 'AES256', SSECustomerKey: SSE_C_KEY.toString('base64') })));
+      const e = await errorOf(
+        srv.s3.send(
+          new PutObjectCommand({
+            Bucket,
+            Key: 'ssec',
+            Body: 'secret',
+            SSECustomerAlgorithm: 'AES256',
+            SSECustomerKey: SSE_C_KEY.toString('base64'),
+          }),
+        ),
+      );
       expect(e.$metadata.httpStatusCode).to.equal(501);
       expect(e.name).to.equal('NotImplemented');
       expect((await errorOf(srv.s3.send(new GetObjectCommand({ Bucket, Key: 'ssec' })))).name).to.equal('NoSuchKey');
     });
 
     it('a public-read ACL on PutObject and CreateMultipartUpload is refused; private is honoured', async () => {
-      expect((await errorOf(srv.s3.send(new PutObjectCommand({ Bucket, Key: 'acl', Body: 'x', ACL: 'public-read' })))).name).to.equal('NotImplemented');
-      expect((await errorOf(srv.s3.send(new CreateMultipartUploadCommand({ Bucket, Key: 'acl', ACL: 'public-read-write' })))).name).to.equal('NotImplemented');
+      expect((await errorOf(srv.s3.send(new PutObjectCommand({ Bucket, Key: 'acl', Body: 'x', ACL: 'public-read' })))).name).to.equal(
+        'NotImplemented',
+      );
+      expect(
+        (await errorOf(srv.s3.send(new CreateMultipartUploadCommand({ Bucket, Key: 'acl', ACL: 'public-read-write' })))).name,
+      ).to.equal('NotImplemented');
       await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'acl', Body: 'x', ACL: 'private' }));
       await srv.s3.send(new CopyObjectCommand({ Bucket, Key: 'acl-copy', CopySource: `${Bucket}/acl`, ACL: 'bucket-owner-full-control' }));
     });
@@ -117,7 +138,17 @@ describe('protocol: request headers are honoured or refused, never dropped', () 
     });
 
     it('object lock headers on PutObject: InvalidRequest, as for a bucket without object lock', async () => {
-      const e = await errorOf(srv.s3.send(new PutObjectCommand({ Bucket, Key: 'lock', Body: 'x', ObjectLockMode: 'COMPLIANCE', ObjectLockRetainUntilDate: new Date('2030-01-01') })));
+      const e = await errorOf(
+        srv.s3.send(
+          new PutObjectCommand({
+            Bucket,
+            Key: 'lock',
+            Body: 'x',
+            ObjectLockMode: 'COMPLIANCE',
+            ObjectLockRetainUntilDate: new Date('2030-01-01'),
+          }),
+        ),
+      );
       expect(e.name).to.equal('InvalidRequest');
     });
   });
@@ -129,11 +160,15 @@ describe('protocol: SSE-S3 on an fs backend that is encrypted at rest', () => {
     srv = await startTestServer({ fsEncryptedAtRest: true });
     await srv.s3.send(new CreateBucketCommand({ Bucket: 'sse' }));
   });
-  after(async () => { await srv.stop(); });
+  after(async () => {
+    await srv.stop();
+  });
 
   it('honours AES256 and says so; SSE-KMS stays refused', async () => {
     const put = await srv.s3.send(new PutObjectCommand({ Bucket: 'sse', Key: 'k', Body: 'x', ServerSideEncryption: 'AES256' }));
     expect(put.ServerSideEncryption).to.equal('AES256');
-    expect((await errorOf(srv.s3.send(new PutObjectCommand({ Bucket: 'sse', Key: 'k2', Body: 'x', ServerSideEncryption: 'aws:kms' })))).name).to.equal('NotImplemented');
+    expect(
+      (await errorOf(srv.s3.send(new PutObjectCommand({ Bucket: 'sse', Key: 'k2', Body: 'x', ServerSideEncryption: 'aws:kms' })))).name,
+    ).to.equal('NotImplemented');
   });
 });

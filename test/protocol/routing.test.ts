@@ -6,7 +6,13 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
 import {
-  CopyObjectCommand, CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, ListBucketsCommand, ListObjectsV2Command, PutObjectCommand,
+  CopyObjectCommand,
+  CreateBucketCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  ListBucketsCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
@@ -28,22 +34,25 @@ describe('protocol: routing tables', () => {
     writeFileSync(path.join(dir, 'srv/photos/2024/a.jpg'), 'jpeg-a');
     writeFileSync(path.join(dir, 'srv/photos/2024/trip/b.jpg'), 'jpeg-b');
     writeFileSync(path.join(dir, 'srv/photos/2023/old.jpg'), 'old');
-    writeFileSync(path.join(dir, 'table.yaml'), [
-      'backends:',
-      '  disk: { type: fs, root: ./data }',
-      'default: disk',
-      'routes:',
-      '  photos:',
-      `    target: file://${path.join(dir, 'srv/photos')}`,
-      '    prefix: 2024/',
-      '    readOnly: true',
-      '  scratch:',
-      `    target: memory://routing-${process.pid}/scratch`,
-      '  drafts:',
-      `    target: file://${path.join(dir, 'srv/photos')}`,
-      '    prefix: drafts/',
-      '',
-    ].join('\n'));
+    writeFileSync(
+      path.join(dir, 'table.yaml'),
+      [
+        'backends:',
+        '  disk: { type: fs, root: ./data }',
+        'default: disk',
+        'routes:',
+        '  photos:',
+        `    target: file://${path.join(dir, 'srv/photos')}`,
+        '    prefix: 2024/',
+        '    readOnly: true',
+        '  scratch:',
+        `    target: memory://routing-${process.pid}/scratch`,
+        '  drafts:',
+        `    target: file://${path.join(dir, 'srv/photos')}`,
+        '    prefix: drafts/',
+        '',
+      ].join('\n'),
+    );
     srv = await startTestServer({ router: Router.fromTable(loadRoutingTable(path.join(dir, 'table.yaml'))) });
   });
   after(async () => {
@@ -62,7 +71,9 @@ describe('protocol: routing tables', () => {
   });
 
   it('refuses writes on a read-only route with AccessDenied', async () => {
-    expect((await errorOf(srv.s3.send(new PutObjectCommand({ Bucket: 'photos', Key: 'new.jpg', Body: 'x' })))).name).to.equal('AccessDenied');
+    expect((await errorOf(srv.s3.send(new PutObjectCommand({ Bucket: 'photos', Key: 'new.jpg', Body: 'x' })))).name).to.equal(
+      'AccessDenied',
+    );
     expect((await errorOf(srv.s3.send(new DeleteObjectCommand({ Bucket: 'photos', Key: 'a.jpg' })))).name).to.equal('AccessDenied');
     const still = await srv.s3.send(new GetObjectCommand({ Bucket: 'photos', Key: 'a.jpg' }));
     expect(await still.Body!.transformToString()).to.equal('jpeg-a');
@@ -81,13 +92,18 @@ describe('protocol: routing tables', () => {
     const names = (await srv.s3.send(new ListBucketsCommand({}))).Buckets?.map((b) => b.Name);
     expect(names).to.include.members(['photos', 'drafts', 'fresh']);
     expect(statSync(path.join(dir, 'data/fresh')).isDirectory()).to.equal(true);
-    expect((await errorOf(srv.s3.send(new CreateBucketCommand({ Bucket: 'photos' })))).name).to.be.oneOf(['AccessDenied', 'BucketAlreadyOwnedByYou']);
+    expect((await errorOf(srv.s3.send(new CreateBucketCommand({ Bucket: 'photos' })))).name).to.be.oneOf([
+      'AccessDenied',
+      'BucketAlreadyOwnedByYou',
+    ]);
   });
 
   it('copies between virtual buckets on different backends (fs to memory and back), streamed across', async () => {
     await srv.s3.send(new CreateBucketCommand({ Bucket: 'scratch' }));
     const big = Buffer.alloc(3 * 1024 * 1024, 'z');
-    await srv.s3.send(new PutObjectCommand({ Bucket: 'drafts', Key: 'src.bin', Body: big, ContentType: 'application/x-src', Metadata: { from: 'fs' } }));
+    await srv.s3.send(
+      new PutObjectCommand({ Bucket: 'drafts', Key: 'src.bin', Body: big, ContentType: 'application/x-src', Metadata: { from: 'fs' } }),
+    );
     await srv.s3.send(new CopyObjectCommand({ Bucket: 'scratch', Key: 'copied.bin', CopySource: 'drafts/src.bin' }));
     const r = await srv.s3.send(new GetObjectCommand({ Bucket: 'scratch', Key: 'copied.bin' }));
     expect(r.ContentType).to.equal('application/x-src');
@@ -96,7 +112,9 @@ describe('protocol: routing tables', () => {
     await srv.s3.send(new CopyObjectCommand({ Bucket: 'drafts', Key: 'back.bin', CopySource: 'scratch/copied.bin' }));
     expect(readFileSync(path.join(dir, 'srv/photos/drafts/back.bin')).equals(big)).to.equal(true);
     // And into a read-only route: refused.
-    expect((await errorOf(srv.s3.send(new CopyObjectCommand({ Bucket: 'photos', Key: 'x', CopySource: 'scratch/copied.bin' })))).name).to.equal('AccessDenied');
+    expect(
+      (await errorOf(srv.s3.send(new CopyObjectCommand({ Bucket: 'photos', Key: 'x', CopySource: 'scratch/copied.bin' })))).name,
+    ).to.equal('AccessDenied');
   });
 
   it('serves presigned GET and PUT URLs', async () => {
@@ -120,17 +138,24 @@ describe('protocol: routing tables', () => {
       const ok = await run(process.execPath, [CLI, 'check', path.join(dir, 'table.yaml')]);
       expect(ok.stdout).to.contain('photos');
       const bad = path.join(dir, 'bad.yaml');
-      writeFileSync(bad, 'backends:\n  disk: { type: fs, root: ./d }\nroutes:\n  photos:\n    target: file:///x/y\n    prefix: 2024\n    readonly: true\n');
-      const err = await run(process.execPath, [CLI, 'check', bad]).then(() => undefined, (e: { code: number; stderr: string }) => e);
+      writeFileSync(
+        bad,
+        'backends:\n  disk: { type: fs, root: ./d }\nroutes:\n  photos:\n    target: file:///x/y\n    prefix: 2024\n    readonly: true\n',
+      );
+      const err = await run(process.execPath, [CLI, 'check', bad]).then(
+        () => undefined,
+        (e: { code: number; stderr: string }) => e,
+      );
       expect(err?.code).to.equal(1);
       expect(err?.stderr).to.contain(`${bad}:6:`);
       expect(err?.stderr).to.contain('routes.photos.prefix');
-      expect(err?.stderr).to.contain("readOnly");
+      expect(err?.stderr).to.contain('readOnly');
     });
 
     it('`s3mux serve --config` serves the table; credentials come from S3MUX_ROOT_*', async function () {
       const child = spawn(process.execPath, [CLI, 'serve', '--config', path.join(dir, 'table.yaml'), '--address', '127.0.0.1:0'], {
-        env: { ...process.env, S3MUX_ROOT_USER: 'cliuser', S3MUX_ROOT_PASSWORD: 'clipassword' }, stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, S3MUX_ROOT_USER: 'cliuser', S3MUX_ROOT_PASSWORD: 'clipassword' },
+        stdio: ['ignore', 'pipe', 'pipe'],
       });
       try {
         const url = await new Promise<string>((resolve, reject) => {
@@ -139,14 +164,27 @@ describe('protocol: routing tables', () => {
           child.stdout.on('data', (d: Buffer) => {
             out += d.toString();
             const m = /listening on (http:\/\/\S+)/.exec(out);
-            if (m) { clearTimeout(timer); resolve(m[1]); }
+            if (m) {
+              clearTimeout(timer);
+              resolve(m[1]);
+            }
           });
           child.on('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
         });
-        const client = new S3Client({ endpoint: url, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'cliuser', secretAccessKey: 'clipassword' } });
+        const client = new S3Client({
+          endpoint: url,
+          region: 'us-east-1',
+          forcePathStyle: true,
+          credentials: { accessKeyId: 'cliuser', secretAccessKey: 'clipassword' },
+        });
         const r = await client.send(new ListObjectsV2Command({ Bucket: 'photos' }));
         expect(r.Contents?.map((c) => c.Key)).to.deep.equal(['a.jpg', 'trip/b.jpg']);
-        const wrong = new S3Client({ endpoint: url, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'cliuser', secretAccessKey: 'nope' } });
+        const wrong = new S3Client({
+          endpoint: url,
+          region: 'us-east-1',
+          forcePathStyle: true,
+          credentials: { accessKeyId: 'cliuser', secretAccessKey: 'nope' },
+        });
         expect((await errorOf(wrong.send(new ListObjectsV2Command({ Bucket: 'photos' })))).name).to.equal('SignatureDoesNotMatch');
         client.destroy();
         wrong.destroy();

@@ -35,7 +35,10 @@ interface BackendResult {
 
 function args(): { backends: string[]; jobs: number; report: boolean } {
   const argv = process.argv.slice(2);
-  const value = (flag: string) => { const i = argv.indexOf(flag); return i >= 0 ? argv[i + 1] : undefined; };
+  const value = (flag: string) => {
+    const i = argv.indexOf(flag);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
   const all = PROTOCOL_BACKENDS.filter((b) => b.start !== undefined).map((b) => b.name);
   return {
     backends: value('--backend')?.split(',') ?? all,
@@ -48,31 +51,64 @@ function runOne(name: string, dir: string): Promise<BackendResult> {
   const started = Date.now();
   const backend = PROTOCOL_BACKENDS.find((b) => b.name === name);
   if (!backend) throw new Error(`unknown backend ${name}`);
-  const files = readdirSync(PROTOCOL_DIR).filter((f) => f.endsWith('.test.js') && !OWN_ROUTER_FILES.includes(f)).map((f) => path.join(PROTOCOL_DIR, f));
+  const files = readdirSync(PROTOCOL_DIR)
+    .filter((f) => f.endsWith('.test.js') && !OWN_ROUTER_FILES.includes(f))
+    .map((f) => path.join(PROTOCOL_DIR, f));
   const out = path.join(dir, `${name}.json`);
   const gapsOut = path.join(dir, `${name}.gaps`);
   const log = path.join(dir, `${name}.log`);
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [
-      require.resolve('mocha/bin/mocha.js'), '--no-config', '--timeout', '120000', '--enable-source-maps',
-      '--require', path.join(PROTOCOL_DIR, 'backend-gaps.js'),
-      '--reporter', 'json', '--reporter-option', `output=${out}`, ...files,
-    ], { cwd: ROOT, env: { ...process.env, S3MUX_TEST_BACKEND: name, S3MUX_GAPS_OUT: gapsOut }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [
+        require.resolve('mocha/bin/mocha.js'),
+        '--no-config',
+        '--timeout',
+        '120000',
+        '--enable-source-maps',
+        '--require',
+        path.join(PROTOCOL_DIR, 'backend-gaps.js'),
+        '--reporter',
+        'json',
+        '--reporter-option',
+        `output=${out}`,
+        ...files,
+      ],
+      { cwd: ROOT, env: { ...process.env, S3MUX_TEST_BACKEND: name, S3MUX_GAPS_OUT: gapsOut }, stdio: ['ignore', 'ignore', 'pipe'] },
+    );
     let stderr = '';
-    child.stderr.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-50_000); });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr = (stderr + d.toString()).slice(-50_000);
+    });
     child.on('close', () => {
       writeFileSync(log, stderr);
       const seconds = Math.round((Date.now() - started) / 1000);
       const gaps = existsSync(gapsOut)
-        ? readFileSync(gapsOut, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { title: string; reason: string })
+        ? readFileSync(gapsOut, 'utf8')
+            .trim()
+            .split('\n')
+            .filter(Boolean)
+            .map((l) => JSON.parse(l) as { title: string; reason: string })
         : [];
       if (!existsSync(out)) {
-        resolve({ name, store: backend.store, passes: 0, failures: [], gaps, seconds, error: `mocha wrote no results: ${stderr.slice(-2000)}` });
+        resolve({
+          name,
+          store: backend.store,
+          passes: 0,
+          failures: [],
+          gaps,
+          seconds,
+          error: `mocha wrote no results: ${stderr.slice(-2000)}`,
+        });
         return;
       }
       const json = JSON.parse(readFileSync(out, 'utf8')) as MochaJson;
       resolve({
-        name, store: backend.store, passes: json.stats.passes, gaps, seconds,
+        name,
+        store: backend.store,
+        passes: json.stats.passes,
+        gaps,
+        seconds,
         failures: json.failures.map((f) => ({ title: f.fullTitle, message: (f.err.message ?? '').split('\n')[0].slice(0, 300) })),
       });
     });
@@ -82,12 +118,14 @@ function runOne(name: string, dir: string): Promise<BackendResult> {
 async function pool<T, R>(items: T[], jobs: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const results: R[] = new Array(items.length);
   let next = 0;
-  await Promise.all(Array.from({ length: Math.min(jobs, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i]);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: Math.min(jobs, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        results[i] = await fn(items[i]);
+      }
+    }),
+  );
   return results;
 }
 
@@ -100,7 +138,7 @@ function reportTable(results: BackendResult[], seconds: number): string {
     '|---|---|--:|--:|--:|',
     ...results.map((r) => `| ${r.name} | ${r.store} | ${r.passes} | ${r.failures.length + (r.error ? 1 : 0)} | ${r.gaps.length} |`),
     '',
-    'Declared gaps skipped in this run (a store\'s own limits, declared once with the reason in test/helpers/protocol-backends.ts):',
+    "Declared gaps skipped in this run (a store's own limits, declared once with the reason in test/helpers/protocol-backends.ts):",
     '',
   ];
   for (const r of results) {
@@ -122,11 +160,7 @@ function replaceSection(text: string, name: string, body: string): string {
 
 /** The request-feature table (src/s3/request-features.ts), tested by test/protocol/request-features.test.ts. */
 function featuresTable(): string {
-  return [
-    '| header | what s3mux does |',
-    '|---|---|',
-    ...REQUEST_FEATURES.map((f) => `| \`${f.header}\` | ${f.summary} |`),
-  ].join('\n');
+  return ['| header | what s3mux does |', '|---|---|', ...REQUEST_FEATURES.map((f) => `| \`${f.header}\` | ${f.summary} |`)].join('\n');
 }
 
 async function main(): Promise<void> {

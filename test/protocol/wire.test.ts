@@ -39,7 +39,9 @@ describe('protocol: wire', () => {
       srv = await startTestServer({ domains: ['s3.test'] });
       await srv.s3.send(new CreateBucketCommand({ Bucket: 'wire' }));
     });
-    after(async () => { await srv.stop(); });
+    after(async () => {
+      await srv.stop();
+    });
 
     it('answers errors as S3 error XML with Code, Message, Resource, RequestId and x-amz-request-id', async () => {
       const r = await signedFetch(srv.url, CREDS, 'GET', '/wire/missing%20key');
@@ -53,8 +55,18 @@ describe('protocol: wire', () => {
     });
 
     it('answers operations it does not implement with 501 NotImplemented XML, never HTML or 404', async () => {
-      for (const [method, query] of [['GET', 'policy'], ['PUT', 'lifecycle'], ['GET', 'website'], ['PUT', 'versioning'], ['GET', 'versions'], ['PUT', 'object-lock']] as const) {
-        const r = await signedFetch(srv.url, CREDS, method, '/wire', { query: { [query]: '' }, body: method === 'PUT' ? '<x/>' : undefined });
+      for (const [method, query] of [
+        ['GET', 'policy'],
+        ['PUT', 'lifecycle'],
+        ['GET', 'website'],
+        ['PUT', 'versioning'],
+        ['GET', 'versions'],
+        ['PUT', 'object-lock'],
+      ] as const) {
+        const r = await signedFetch(srv.url, CREDS, method, '/wire', {
+          query: { [query]: '' },
+          body: method === 'PUT' ? '<x/>' : undefined,
+        });
         expect(r.status, `${method} ?${query}`).to.equal(501);
         expect(r.text).to.contain('<Code>NotImplemented</Code>');
       }
@@ -71,7 +83,10 @@ describe('protocol: wire', () => {
     it('addresses buckets virtual-hosted style under --domain', async () => {
       await srv.s3.send(new PutObjectCommand({ Bucket: 'wire', Key: 'vhost/key.txt', Body: 'via vhost' }));
       const vhost = new S3Client({
-        endpoint: `http://s3.test:${srv.port}`, region: 'us-east-1', forcePathStyle: false, credentials: CREDS,
+        endpoint: `http://s3.test:${srv.port}`,
+        region: 'us-east-1',
+        forcePathStyle: false,
+        credentials: CREDS,
         // Resolve every *.s3.test name to the test server.
         requestHandler: new NodeHttpHandler({ httpAgent: new http.Agent({ lookup: loopbackLookup as never }) }),
       });
@@ -114,7 +129,12 @@ describe('protocol: wire', () => {
       const url = new URL(srv.url);
       const payload = Buffer.alloc(1000, 7);
       const signed = await signer(ACCESS_KEY, SECRET_KEY).sign({
-        method: 'PUT', protocol: 'http:', hostname: url.hostname, port: Number(url.port), path: `/wire/${key}`, query: {},
+        method: 'PUT',
+        protocol: 'http:',
+        hostname: url.hostname,
+        port: Number(url.port),
+        path: `/wire/${key}`,
+        query: {},
         headers: { host: url.host, 'content-length': String(1024 * 1024), 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' },
       });
       await new Promise<void>((resolve) => {
@@ -138,13 +158,32 @@ describe('protocol: wire', () => {
       const body = 'after continue';
       const url = new URL(srv.url);
       const signed = await signer(ACCESS_KEY, SECRET_KEY).sign({
-        method: 'PUT', protocol: 'http:', hostname: url.hostname, port: Number(url.port), path: '/wire/continue.txt', query: {},
-        headers: { host: url.host, 'content-length': String(body.length), expect: '100-continue', 'x-amz-content-sha256': createHash('sha256').update(body).digest('hex') },
+        method: 'PUT',
+        protocol: 'http:',
+        hostname: url.hostname,
+        port: Number(url.port),
+        path: '/wire/continue.txt',
+        query: {},
+        headers: {
+          host: url.host,
+          'content-length': String(body.length),
+          expect: '100-continue',
+          'x-amz-content-sha256': createHash('sha256').update(body).digest('hex'),
+        },
       });
       const status = await new Promise<number>((resolve, reject) => {
-        const req = http.request({ host: url.hostname, port: url.port, method: 'PUT', path: '/wire/continue.txt', headers: signed.headers });
+        const req = http.request({
+          host: url.hostname,
+          port: url.port,
+          method: 'PUT',
+          path: '/wire/continue.txt',
+          headers: signed.headers,
+        });
         req.on('continue', () => req.end(body));
-        req.on('response', (res: import('node:http').IncomingMessage) => { res.resume(); resolve(res.statusCode ?? 0); });
+        req.on('response', (res: import('node:http').IncomingMessage) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
         req.on('error', reject);
         req.flushHeaders();
       });
@@ -167,12 +206,22 @@ describe('protocol: wire', () => {
     it('serves the same operations with the SDK (default checksums) over TLS', async () => {
       expect(srv.url.startsWith('https://')).to.equal(true);
       const client = new S3Client({
-        endpoint: srv.url, region: 'us-east-1', forcePathStyle: true, credentials: CREDS,
+        endpoint: srv.url,
+        region: 'us-east-1',
+        forcePathStyle: true,
+        credentials: CREDS,
         requestHandler: new NodeHttpHandler({ httpsAgent: new https.Agent({ ca: cert.pem }) }),
       });
       await client.send(new CreateBucketCommand({ Bucket: 'tls' }));
       const { Readable } = await import('node:stream');
-      await client.send(new PutObjectCommand({ Bucket: 'tls', Key: 'streamed', Body: Readable.from([Buffer.from('over '), Buffer.from('tls')]), ContentLength: 8 }));
+      await client.send(
+        new PutObjectCommand({
+          Bucket: 'tls',
+          Key: 'streamed',
+          Body: Readable.from([Buffer.from('over '), Buffer.from('tls')]),
+          ContentLength: 8,
+        }),
+      );
       const r = await client.send(new GetObjectCommand({ Bucket: 'tls', Key: 'streamed' }));
       expect(await r.Body!.transformToString()).to.equal('over tls');
       client.destroy();

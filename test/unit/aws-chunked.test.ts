@@ -68,7 +68,7 @@ function encode(e: Encoding): Buffer {
 function slices(body: Buffer, how: 'bytes' | 'random' | 'whole'): Buffer[] {
   if (how === 'whole') return [body];
   const out: Buffer[] = [];
-  for (let i = 0; i < body.length; ) {
+  for (let i = 0; i < body.length;) {
     const n = how === 'bytes' ? 1 : 1 + Math.floor(Math.random() * 300);
     out.push(body.subarray(i, i + n));
     i += n;
@@ -76,7 +76,10 @@ function slices(body: Buffer, how: 'bytes' | 'random' | 'whole'): Buffer[] {
   return out;
 }
 
-async function decode(pieces: Buffer[], opts: AwsChunkedOptions = {}): Promise<{ data: Buffer; trailers: Record<string, string>; writes: number }> {
+async function decode(
+  pieces: Buffer[],
+  opts: AwsChunkedOptions = {},
+): Promise<{ data: Buffer; trailers: Record<string, string>; writes: number }> {
   const decoder = new AwsChunkedDecoder(opts);
   const out: Buffer[] = [];
   await pipeline(
@@ -92,7 +95,6 @@ async function decode(pieces: Buffer[], opts: AwsChunkedOptions = {}): Promise<{
   return { data: Buffer.concat(out), trailers: { ...decoder.trailers }, writes: out.length };
 }
 
-
 // ---------------------------------------------------------------------------------------
 
 describe('aws-chunked: the AWS documentation examples', () => {
@@ -101,7 +103,13 @@ describe('aws-chunked: the AWS documentation examples', () => {
   const id = { accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' };
   const now = new Date('2013-05-24T00:00:00Z');
   const object = Buffer.alloc(66560, 'a');
-  const common = { host: 's3.amazonaws.com', 'content-encoding': 'aws-chunked', 'x-amz-date': '20130524T000000Z', 'x-amz-decoded-content-length': '66560', 'x-amz-storage-class': 'REDUCED_REDUNDANCY' };
+  const common = {
+    host: 's3.amazonaws.com',
+    'content-encoding': 'aws-chunked',
+    'x-amz-date': '20130524T000000Z',
+    'x-amz-decoded-content-length': '66560',
+    'x-amz-storage-class': 'REDUCED_REDUNDANCY',
+  };
   const cred = 'Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request';
 
   function streamingContext(trailer: boolean): ChunkSigningContext {
@@ -162,7 +170,12 @@ describe('aws-chunked: the AWS documentation examples', () => {
     });
     const verifier = new VerifyingStream({ computeAlso: ['crc32c'] });
     const out: Buffer[] = [];
-    await pipeline(Readable.from(slices(trailerBody, 'random')), decoder, verifier, new Writable({ write: (c: Buffer, _e, cb) => (out.push(c), cb()) }));
+    await pipeline(
+      Readable.from(slices(trailerBody, 'random')),
+      decoder,
+      verifier,
+      new Writable({ write: (c: Buffer, _e, cb) => (out.push(c), cb()) }),
+    );
     expect(Buffer.concat(out).equals(object)).to.equal(true);
     expect(seen).to.deep.equal({ 'x-amz-checksum-crc32c': 'sOO8/Q==' });
     expect({ ...decoder.trailers }).to.deep.equal({ 'x-amz-checksum-crc32c': 'sOO8/Q==' });
@@ -197,7 +210,9 @@ describe('aws-chunked: framing', () => {
     for (const how of ['bytes', 'random', 'whole'] as const) {
       it(`${mode}, fed ${how === 'bytes' ? 'one byte at a time' : how === 'random' ? 'in random slices' : 'at once'}`, async () => {
         const signer = mode.startsWith('signed') ? testSigner() : undefined;
-        const trailers: Array<[string, string]> | undefined = mode.endsWith('trailer') ? [['x-amz-checksum-crc64nvme', 'AAAAAAAAAAA=']] : undefined;
+        const trailers: Array<[string, string]> | undefined = mode.endsWith('trailer')
+          ? [['x-amz-checksum-crc64nvme', 'AAAAAAAAAAA=']]
+          : undefined;
         const body = encode({ chunks, signer, trailers });
         const r = await decode(slices(body, how), {
           signing: signer ? contextOf(signer, !!trailers) : undefined,
@@ -229,7 +244,9 @@ describe('aws-chunked: framing', () => {
     expect((await decode([Buffer.from('0\r\n\r\n')], { decodedLength: 0 })).data.length).to.equal(0);
     const signer = testSigner();
     expect((await decode(slices(encode({ chunks: [], signer }), 'bytes'), { signing: contextOf(signer, false) })).data.length).to.equal(0);
-    const t = await decode([encode({ chunks: [], trailers: [['x-amz-checksum-crc32', 'AAAAAA==']] })], { expectTrailers: ['x-amz-checksum-crc32'] });
+    const t = await decode([encode({ chunks: [], trailers: [['x-amz-checksum-crc32', 'AAAAAA==']] })], {
+      expectTrailers: ['x-amz-checksum-crc32'],
+    });
     expect(t.trailers).to.deep.equal({ 'x-amz-checksum-crc32': 'AAAAAA==' });
   });
 
@@ -240,7 +257,7 @@ describe('aws-chunked: framing', () => {
     expect(r.trailers).to.deep.equal({ 'x-amz-checksum-crc32': 'DUoRhQ==' });
   });
 
-  it("minio-go's signed trailer layout (\"name:value\\n\\r\\n\" before the signature)", async () => {
+  it('minio-go\'s signed trailer layout ("name:value\\n\\r\\n" before the signature)', async () => {
     const signer = testSigner();
     const body = encode({ chunks, signer, trailers: [['x-amz-checksum-crc32c', 'AAAAAA==']], minioStyle: true });
     const r = await decode(slices(body, 'random'), { signing: contextOf(signer, true), expectTrailers: ['x-amz-checksum-crc32c'] });
@@ -248,23 +265,41 @@ describe('aws-chunked: framing', () => {
   });
 
   it('tolerates a body that ends right after its last trailer line', async () => {
-    const r = await decode([Buffer.from('3\r\nabc\r\n0\r\nx-amz-checksum-crc32:NSRBwg==\r\n')], { expectTrailers: ['x-amz-checksum-crc32'] });
+    const r = await decode([Buffer.from('3\r\nabc\r\n0\r\nx-amz-checksum-crc32:NSRBwg==\r\n')], {
+      expectTrailers: ['x-amz-checksum-crc32'],
+    });
     expect(r.trailers).to.deep.equal({ 'x-amz-checksum-crc32': 'NSRBwg==' });
   });
 
   it('premature end → IncompleteBody, wherever the body is cut', async () => {
     const signer = testSigner();
-    const body = encode({ chunks: [Buffer.from('hello'), Buffer.from('world!')], signer, trailers: [['x-amz-checksum-crc32', 'AAAAAA==']] });
+    const body = encode({
+      chunks: [Buffer.from('hello'), Buffer.from('world!')],
+      signer,
+      trailers: [['x-amz-checksum-crc32', 'AAAAAA==']],
+    });
     const end = body.length - 2; // the final blank line may be missing (see above); nothing earlier may
     for (let cut = 0; cut < end; cut++) {
-      await expectFailure(decode([body.subarray(0, cut)], { signing: contextOf(signer, true), expectTrailers: ['x-amz-checksum-crc32'] }), 'IncompleteBody');
+      await expectFailure(
+        decode([body.subarray(0, cut)], { signing: contextOf(signer, true), expectTrailers: ['x-amz-checksum-crc32'] }),
+        'IncompleteBody',
+      );
     }
     const unsigned = encode({ chunks: [Buffer.from('hello')] });
     for (let cut = 0; cut < unsigned.length - 2; cut++) await expectFailure(decode([unsigned.subarray(0, cut)]), 'IncompleteBody');
   });
 
   it('bad framing → InvalidRequest', async () => {
-    for (const body of ['zz\r\nab\r\n0\r\n\r\n', '-1\r\n\r\n', '\r\n', '2\r\nabc\r\n0\r\n\r\n', '2\r\nab\n0\r\n\r\n', '0\r\n\r\nextra', '0\r\nno colon\r\n\r\n', '11111111111111111\r\n']) {
+    for (const body of [
+      'zz\r\nab\r\n0\r\n\r\n',
+      '-1\r\n\r\n',
+      '\r\n',
+      '2\r\nabc\r\n0\r\n\r\n',
+      '2\r\nab\n0\r\n\r\n',
+      '0\r\n\r\nextra',
+      '0\r\nno colon\r\n\r\n',
+      '11111111111111111\r\n',
+    ]) {
       await expectFailure(decode([Buffer.from(body)]), 'InvalidRequest');
     }
   });
@@ -286,9 +321,21 @@ describe('aws-chunked: framing', () => {
     const body = encode({ chunks: [Buffer.from('x')], trailers: [['x-amz-checksum-crc32', 'AAAAAA==']] });
     await expectFailure(decode([body], { expectTrailers: ['x-amz-checksum-sha256'] }), 'InvalidRequest', /not announced/);
     await expectFailure(decode([encode({ chunks: [Buffer.from('x')] })], { expectTrailers: ['x-amz-checksum-crc32'] }), 'IncompleteBody');
-    const twice = encode({ chunks: [], trailers: [['a', '1'], ['A', '2']] });
+    const twice = encode({
+      chunks: [],
+      trailers: [
+        ['a', '1'],
+        ['A', '2'],
+      ],
+    });
     await expectFailure(decode([twice]), 'InvalidRequest', /repeated/);
-    const proto = encode({ chunks: [], trailers: [['__proto__', 'x'], ['constructor', 'y']] });
+    const proto = encode({
+      chunks: [],
+      trailers: [
+        ['__proto__', 'x'],
+        ['constructor', 'y'],
+      ],
+    });
     expect(Object.entries((await decode([proto])).trailers)).to.deep.equal([
       ['__proto__', 'x'],
       ['constructor', 'y'],
@@ -296,7 +343,10 @@ describe('aws-chunked: framing', () => {
   });
 
   it('signed bodies: a chunk without chunk-signature → SignatureDoesNotMatch', async () => {
-    await expectFailure(decode([encode({ chunks: [Buffer.from('abc')] })], { signing: contextOf(testSigner(), false) }), 'SignatureDoesNotMatch');
+    await expectFailure(
+      decode([encode({ chunks: [Buffer.from('abc')] })], { signing: contextOf(testSigner(), false) }),
+      'SignatureDoesNotMatch',
+    );
   });
 
   it('signed trailer mode: the trailer signature is required', async () => {
@@ -307,7 +357,10 @@ describe('aws-chunked: framing', () => {
 
   it('signed mode without trailer: trailers (unauthenticated) → InvalidRequest', async () => {
     const signer = testSigner();
-    const body = Buffer.concat([encode({ chunks: [Buffer.from('abc')], signer }).subarray(0, -2), Buffer.from('x-amz-checksum-crc32:AAAAAA==\r\n\r\n')]);
+    const body = Buffer.concat([
+      encode({ chunks: [Buffer.from('abc')], signer }).subarray(0, -2),
+      Buffer.from('x-amz-checksum-crc32:AAAAAA==\r\n\r\n'),
+    ]);
     await expectFailure(decode([body], { signing: contextOf(signer, false) }), 'InvalidRequest');
   });
 
@@ -341,9 +394,11 @@ describe('aws-chunked: a body encoded by @aws-sdk/client-s3', function () {
     });
     const object = randomBytes(300_000);
     const pieces = [object.subarray(0, 1000), object.subarray(1000, 150_000), object.subarray(150_000)];
-    await client.send(new PutObjectCommand({ Bucket: 'b', Key: 'k', Body: Readable.from(pieces), ContentLength: object.length })).catch((e: Error) => {
-      if (e.name !== 'Captured') throw e;
-    });
+    await client
+      .send(new PutObjectCommand({ Bucket: 'b', Key: 'k', Body: Readable.from(pieces), ContentLength: object.length }))
+      .catch((e: Error) => {
+        if (e.name !== 'Captured') throw e;
+      });
     const { headers, body } = captured!;
     expect(headers['x-amz-content-sha256']).to.equal('STREAMING-UNSIGNED-PAYLOAD-TRAILER');
     const trailerNames = parseTrailerHeader(headers['x-amz-trailer']);

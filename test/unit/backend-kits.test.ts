@@ -77,7 +77,12 @@ describe('backend kits: a kind is one folder and one registry line', () => {
   ].join('\n');
 
   it('parses its URIs', () => {
-    expect(parseBackendUri('toy://top/toy-box/a', { kits: KITS })).to.deep.include({ kind: 'toy', bucket: 'toy-box', prefix: 'a/', settings: { shelf: 'top' } });
+    expect(parseBackendUri('toy://top/toy-box/a', { kits: KITS })).to.deep.include({
+      kind: 'toy',
+      bucket: 'toy-box',
+      prefix: 'a/',
+      settings: { shelf: 'top' },
+    });
     expect(() => parseBackendUri('toy://top', { kits: KITS })).to.throw(UriError, 'names no bucket');
     expect(() => parseBackendUri('toy://top/b')).to.throw(UriError, "unknown URI scheme 'toy:'");
   });
@@ -89,12 +94,19 @@ describe('backend kits: a kind is one folder and one registry line', () => {
       "2:backends.play.password: a literal secret is not allowed in the config: use 'passwordEnv' (the name of an environment variable) or 'passwordFile' (the path of a file holding it) under 'credentials'",
     ]);
     expect(problems('backends:\n  play: { type: toy, color: green }\n')[0].message).to.equal("expected 'red' or 'blue', got 'green'");
-    expect(problems('backends:\n  play: { type: tyo }\n')[0].message).to.equal(`expected a backend type, one of ${BACKEND_KITS.map((k) => k.kind).join(', ')}, toy (did you mean 'toy'?), got 'tyo'`);
+    expect(problems('backends:\n  play: { type: tyo }\n')[0].message).to.equal(
+      `expected a backend type, one of ${BACKEND_KITS.map((k) => k.kind).join(', ')}, toy (did you mean 'toy'?), got 'tyo'`,
+    );
   });
 
   it('resolves routes onto declared and implicit backends, and the router serves them', async () => {
     const table = parseRoutingTable(TABLE, '/cfg/t.yaml', { kits: KITS });
-    expect(table.backends.play.spec).to.deep.equal({ kind: 'toy', shelf: 'top', color: 'red', credentials: { password: { env: 'TOY_PASSWORD' } } });
+    expect(table.backends.play.spec).to.deep.equal({
+      kind: 'toy',
+      shelf: 'top',
+      color: 'red',
+      credentials: { password: { env: 'TOY_PASSWORD' } },
+    });
     expect(table.routes.map((r) => [r.name, r.backend, r.bucket, r.prefix])).to.deep.equal([
       ['games', 'play', 'toy-box', 'games/'],
       ['chest', 'play', 'toy-chest', ''],
@@ -104,7 +116,9 @@ describe('backend kits: a kind is one folder and one registry line', () => {
       "'toy://bottom/toy-chest' names shelf 'bottom' but backend 'play' has shelf 'top'",
     );
     // Without one, a target gets an implicit backend named by the kit.
-    const implicit = parseRoutingTable('backends:\n  mem: { type: memory }\nroutes:\n  chest: toy://bottom/toy-chest\n', '/cfg/t.yaml', { kits: KITS });
+    const implicit = parseRoutingTable('backends:\n  mem: { type: memory }\nroutes:\n  chest: toy://bottom/toy-chest\n', '/cfg/t.yaml', {
+      kits: KITS,
+    });
     expect(implicit.backends['toy:bottom']).to.deep.equal({ name: 'toy:bottom', spec: { kind: 'toy', shelf: 'bottom' }, implicit: true });
 
     made.length = 0;

@@ -3,7 +3,14 @@ import { randomBytes } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Crc32cJs, Crc64NvmeJs } from '@aws-sdk/checksums/crc';
-import { checksumBase64, createHasher, parseChecksumAlgorithm, VerifyingStream, DigestAlgorithm, VerifyOptions } from '../../src/s3/checksums';
+import {
+  checksumBase64,
+  createHasher,
+  parseChecksumAlgorithm,
+  VerifyingStream,
+  DigestAlgorithm,
+  VerifyOptions,
+} from '../../src/s3/checksums';
 import { S3Error } from '../../src/errors';
 import { expectFailure } from '../helpers/s3-error';
 
@@ -63,7 +70,7 @@ describe('checksums: algorithms', () => {
           expect(hex(alg, slice), `${alg} len ${len} offset ${offset}`).to.equal(want);
           // The same bytes fed in uneven pieces.
           const h = createHasher(alg);
-          for (let i = 0; i < slice.length; ) {
+          for (let i = 0; i < slice.length;) {
             const n = 1 + ((i * 7) % 13);
             h.update(slice.subarray(i, i + n));
             i += n;
@@ -82,7 +89,6 @@ describe('checksums: algorithms', () => {
   });
 
   it('falls back to a table CRC32 where zlib.crc32 is missing (Node < 20.15)', () => {
-     
     const zlib = require('node:zlib') as { crc32?: unknown };
     const saved = zlib.crc32;
     zlib.crc32 = undefined;
@@ -117,7 +123,9 @@ describe('checksums: algorithms', () => {
     expect(parseChecksumAlgorithm('crc64nvme')).to.equal('crc64nvme');
     expect(parseChecksumAlgorithm('x-amz-checksum-sha256')).to.equal('sha256');
     for (const bad of ['md5', 'crc16', '', 'sha512']) {
-      expect(() => parseChecksumAlgorithm(bad)).to.throw(S3Error).with.property('code', 'InvalidRequest');
+      expect(() => parseChecksumAlgorithm(bad))
+        .to.throw(S3Error)
+        .with.property('code', 'InvalidRequest');
     }
   });
 });
@@ -127,7 +135,7 @@ describe('checksums: algorithms', () => {
 /** Run data through a VerifyingStream in random-size pieces; resolve with the output or reject with its error. */
 async function through(v: VerifyingStream, data: Buffer, before?: () => void): Promise<Buffer> {
   const pieces: Buffer[] = [];
-  for (let i = 0; i < data.length; ) {
+  for (let i = 0; i < data.length;) {
     const n = 1 + Math.floor(Math.random() * 5000);
     pieces.push(data.subarray(i, i + n));
     i += n;
@@ -152,7 +160,6 @@ async function through(v: VerifyingStream, data: Buffer, before?: () => void): P
   return Buffer.concat(out);
 }
 
-
 describe('checksums: VerifyingStream', () => {
   const data = randomBytes(100_000);
   const b64 = (alg: DigestAlgorithm, d: Buffer = data) => checksumBase64(alg, d);
@@ -164,7 +171,13 @@ describe('checksums: VerifyingStream', () => {
     const out = await through(v, data);
     expect(out.equals(data)).to.equal(true);
     expect(v.bytes).to.equal(data.length);
-    expect(v.digests()).to.deep.equal({ md5: b64('md5'), sha256: b64('sha256'), crc32c: b64('crc32c'), crc64nvme: b64('crc64nvme'), sha1: b64('sha1') });
+    expect(v.digests()).to.deep.equal({
+      md5: b64('md5'),
+      sha256: b64('sha256'),
+      crc32c: b64('crc32c'),
+      crc64nvme: b64('crc64nvme'),
+      sha1: b64('sha1'),
+    });
   });
 
   it('works with an empty body', async () => {
@@ -179,7 +192,9 @@ describe('checksums: VerifyingStream', () => {
 
   it('malformed Content-MD5 → InvalidDigest, at construction', () => {
     for (const bad of ['abc', b64('sha1'), 'not base64!!', '']) {
-      expect(() => make({ md5: bad })).to.throw(S3Error).with.property('code', 'InvalidDigest');
+      expect(() => make({ md5: bad }))
+        .to.throw(S3Error)
+        .with.property('code', 'InvalidDigest');
     }
   });
 
@@ -209,8 +224,12 @@ describe('checksums: VerifyingStream', () => {
   }
 
   it('a checksum value that is not base64 of the right size → InvalidRequest', () => {
-    expect(() => make({ checksums: { crc32: b64('crc64nvme') } })).to.throw(S3Error).with.property('code', 'InvalidRequest');
-    expect(() => make({ checksums: { sha256: 'zz' } })).to.throw(S3Error).with.property('code', 'InvalidRequest');
+    expect(() => make({ checksums: { crc32: b64('crc64nvme') } }))
+      .to.throw(S3Error)
+      .with.property('code', 'InvalidRequest');
+    expect(() => make({ checksums: { sha256: 'zz' } }))
+      .to.throw(S3Error)
+      .with.property('code', 'InvalidRequest');
   });
 
   it('only one x-amz-checksum-* → else InvalidRequest', () => {
@@ -221,8 +240,12 @@ describe('checksums: VerifyingStream', () => {
 
   it('unknown algorithm name → InvalidRequest', () => {
     const v = make({});
-    expect(() => v.setExpected('crc16', 'AAA=')).to.throw(S3Error).with.property('code', 'InvalidRequest');
-    expect(() => make({ computeAlso: ['whirlpool' as DigestAlgorithm] })).to.throw(S3Error).with.property('code', 'InvalidRequest');
+    expect(() => v.setExpected('crc16', 'AAA='))
+      .to.throw(S3Error)
+      .with.property('code', 'InvalidRequest');
+    expect(() => make({ computeAlso: ['whirlpool' as DigestAlgorithm] }))
+      .to.throw(S3Error)
+      .with.property('code', 'InvalidRequest');
   });
 
   it('a trailer checksum set before the end is checked (match and mismatch)', async () => {
@@ -238,7 +261,10 @@ describe('checksums: VerifyingStream', () => {
 
   it('a trailer checksum that was not computed from the start → InvalidRequest', async () => {
     const v = make({});
-    await expectFailure(through(v, data, () => v.setExpected('crc32', b64('crc32'))), 'InvalidRequest');
+    await expectFailure(
+      through(v, data, () => v.setExpected('crc32', b64('crc32'))),
+      'InvalidRequest',
+    );
   });
 
   it('digests() before the end is a programming error', () => {

@@ -24,22 +24,55 @@ const run = async (args: string[], env: NodeJS.ProcessEnv = {}) => {
 describe('cli: serve options', () => {
   it('has defaults, takes flags, and takes every flag from its S3MUX_* variable (flags win)', () => {
     const d = parseServeOptions([], {});
-    expect(d).to.include({ address: '127.0.0.1:9000', dataDir: './data', region: 'us-east-1', logLevel: 'info', logFormat: 'json', metrics: false, shutdownGraceMs: 25_000, fsEncryptedAtRest: false });
+    expect(d).to.include({
+      address: '127.0.0.1:9000',
+      dataDir: './data',
+      region: 'us-east-1',
+      logLevel: 'info',
+      logFormat: 'json',
+      metrics: false,
+      shutdownGraceMs: 25_000,
+      fsEncryptedAtRest: false,
+    });
     expect(d.multipartExpiryMs).to.equal(7 * 86_400_000);
     const env = {
-      S3MUX_ADDRESS: '0.0.0.0:9100', S3MUX_DATA_DIR: '/data', S3MUX_CONFIG: '/etc/s3mux/routing.yaml', S3MUX_DOMAIN: 'S3.Example.com, s3.local',
-      S3MUX_TLS_CERT: 'c.pem', S3MUX_TLS_KEY: 'k.pem', S3MUX_REGION: 'eu-west-1', S3MUX_MULTIPART_EXPIRY: '12h', S3MUX_LOG_LEVEL: 'debug',
-      S3MUX_LOG_FORMAT: 'pretty', S3MUX_METRICS: 'true', S3MUX_METRICS_ADDRESS: ':9464', S3MUX_SHUTDOWN_GRACE: '10s',
+      S3MUX_ADDRESS: '0.0.0.0:9100',
+      S3MUX_DATA_DIR: '/data',
+      S3MUX_CONFIG: '/etc/s3mux/routing.yaml',
+      S3MUX_DOMAIN: 'S3.Example.com, s3.local',
+      S3MUX_TLS_CERT: 'c.pem',
+      S3MUX_TLS_KEY: 'k.pem',
+      S3MUX_REGION: 'eu-west-1',
+      S3MUX_MULTIPART_EXPIRY: '12h',
+      S3MUX_LOG_LEVEL: 'debug',
+      S3MUX_LOG_FORMAT: 'pretty',
+      S3MUX_METRICS: 'true',
+      S3MUX_METRICS_ADDRESS: ':9464',
+      S3MUX_SHUTDOWN_GRACE: '10s',
       S3MUX_FS_ENCRYPTED_AT_REST: 'true',
     };
     // Every option has a variable in this test.
     expect(SERVE_OPTIONS.map((o) => envName(o.flag)).sort()).to.deep.equal(Object.keys(env).sort());
     expect(parseServeOptions([], env)).to.deep.equal({
-      address: '0.0.0.0:9100', dataDir: '/data', config: '/etc/s3mux/routing.yaml', domains: ['s3.example.com', 's3.local'], tlsCert: 'c.pem', tlsKey: 'k.pem',
-      region: 'eu-west-1', multipartExpiryMs: 12 * 3_600_000, logLevel: 'debug', logFormat: 'pretty', metrics: true, metricsAddress: ':9464', shutdownGraceMs: 10_000,
+      address: '0.0.0.0:9100',
+      dataDir: '/data',
+      config: '/etc/s3mux/routing.yaml',
+      domains: ['s3.example.com', 's3.local'],
+      tlsCert: 'c.pem',
+      tlsKey: 'k.pem',
+      region: 'eu-west-1',
+      multipartExpiryMs: 12 * 3_600_000,
+      logLevel: 'debug',
+      logFormat: 'pretty',
+      metrics: true,
+      metricsAddress: ':9464',
+      shutdownGraceMs: 10_000,
       fsEncryptedAtRest: true,
     });
-    const o = parseServeOptions(['--address', '127.0.0.1:1', '--domain', 'a.test', '--domain=b.test', '--shutdown-grace', '500ms', '--metrics'], { ...env, S3MUX_METRICS: 'false' });
+    const o = parseServeOptions(
+      ['--address', '127.0.0.1:1', '--domain', 'a.test', '--domain=b.test', '--shutdown-grace', '500ms', '--metrics'],
+      { ...env, S3MUX_METRICS: 'false' },
+    );
     expect(o).to.include({ address: '127.0.0.1:1', shutdownGraceMs: 500, metrics: true, region: 'eu-west-1' });
     expect(o.domains).to.deep.equal(['a.test', 'b.test']);
   });
@@ -68,12 +101,24 @@ describe('cli: serve options', () => {
       writeFileSync(path.join(dir, 'user'), 'fileuser\n');
       writeFileSync(path.join(dir, 'pw'), 'filepassword\n');
       expect(rootIdentity({}).source).to.equal('dev-default');
-      expect(rootIdentity({ MINIO_ROOT_USER: 'm', MINIO_ROOT_PASSWORD: 'mpassword' })).to.deep.include({ source: 'MINIO_ROOT', identity: { accessKeyId: 'm', secretAccessKey: 'mpassword' } });
-      const fromFiles = rootIdentity({ MINIO_ROOT_USER_FILE: path.join(dir, 'user'), MINIO_ROOT_PASSWORD_FILE: path.join(dir, 'pw'), MINIO_ROOT_USER: '' });
+      expect(rootIdentity({ MINIO_ROOT_USER: 'm', MINIO_ROOT_PASSWORD: 'mpassword' })).to.deep.include({
+        source: 'MINIO_ROOT',
+        identity: { accessKeyId: 'm', secretAccessKey: 'mpassword' },
+      });
+      const fromFiles = rootIdentity({
+        MINIO_ROOT_USER_FILE: path.join(dir, 'user'),
+        MINIO_ROOT_PASSWORD_FILE: path.join(dir, 'pw'),
+        MINIO_ROOT_USER: '',
+      });
       expect(fromFiles.identity).to.deep.equal({ accessKeyId: 'fileuser', secretAccessKey: 'filepassword' });
-      expect(rootIdentity({ S3MUX_ROOT_USER: 's', S3MUX_ROOT_PASSWORD: 'spassword', MINIO_ROOT_USER: 'm', MINIO_ROOT_PASSWORD: 'mpassword' }).source).to.equal('S3MUX_ROOT');
+      expect(
+        rootIdentity({ S3MUX_ROOT_USER: 's', S3MUX_ROOT_PASSWORD: 'spassword', MINIO_ROOT_USER: 'm', MINIO_ROOT_PASSWORD: 'mpassword' })
+          .source,
+      ).to.equal('S3MUX_ROOT');
       expect(() => rootIdentity({ S3MUX_ROOT_USER: 'only-user' })).to.throw(/go together/);
-      expect(() => rootIdentity({ S3MUX_ROOT_USER: 'u', S3MUX_ROOT_PASSWORD_FILE: path.join(dir, 'missing') })).to.throw(/S3MUX_ROOT_PASSWORD_FILE: cannot read/);
+      expect(() => rootIdentity({ S3MUX_ROOT_USER: 'u', S3MUX_ROOT_PASSWORD_FILE: path.join(dir, 'missing') })).to.throw(
+        /S3MUX_ROOT_PASSWORD_FILE: cannot read/,
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -108,11 +153,24 @@ describe('cli: commands', function () {
   it('routes FILE prints each virtual bucket: backend, real location, mode and who may do what', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 's3mux-cli-'));
     try {
-      writeFileSync(path.join(dir, 't.yaml'), [
-        'backends:', '  disk: { type: fs, root: ./data }', '  arc: { type: s3, region: eu-west-1 }', 'default: disk',
-        'routes:', '  archive: { backend: arc, target: "s3://real-archive/team-a/", readOnly: true }', '  site: { bucket: www, publicRead: true }',
-        'identities:', '  ann:', '    accessKeyId: ANNKEY', '    secretAccessKeyEnv: ANN_SECRET', '    policy:', '      - { buckets: [archive, site], allow: [read, list, write] }',
-      ].join('\n'));
+      writeFileSync(
+        path.join(dir, 't.yaml'),
+        [
+          'backends:',
+          '  disk: { type: fs, root: ./data }',
+          '  arc: { type: s3, region: eu-west-1 }',
+          'default: disk',
+          'routes:',
+          '  archive: { backend: arc, target: "s3://real-archive/team-a/", readOnly: true }',
+          '  site: { bucket: www, publicRead: true }',
+          'identities:',
+          '  ann:',
+          '    accessKeyId: ANNKEY',
+          '    secretAccessKeyEnv: ANN_SECRET',
+          '    policy:',
+          '      - { buckets: [archive, site], allow: [read, list, write] }',
+        ].join('\n'),
+      );
       const out = await run(['routes', path.join(dir, 't.yaml')]);
       expect(out.code, out.stderr).to.equal(0);
       const lines = out.stdout.split('\n');
@@ -122,10 +180,17 @@ describe('cli: commands', function () {
       // Read-only takes write away from ann on archive; anonymous may read the public route.
       const after = (head: string) => {
         const rest = lines.slice(lines.findIndex((l) => l.startsWith(head)) + 1);
-        return rest.slice(0, rest.findIndex((l) => !l.startsWith('    ')));
+        return rest.slice(
+          0,
+          rest.findIndex((l) => !l.startsWith('    ')),
+        );
       };
       expect(after('archive')).to.deep.equal(['    root: read, list', '    ann: read, list']);
-      expect(after('site ')).to.deep.equal(['    root: read, write, list, delete, createBucket, deleteBucket', '    ann: read, write, list', '    anonymous: read, list']);
+      expect(after('site ')).to.deep.equal([
+        '    root: read, write, list, delete, createBucket, deleteBucket',
+        '    ann: read, write, list',
+        '    anonymous: read, list',
+      ]);
       const bad = await run(['routes', path.join(dir, 'missing.yaml')]);
       expect(bad.code).to.equal(1);
     } finally {
@@ -135,10 +200,16 @@ describe('cli: commands', function () {
 
   async function banner(args: string[], env: NodeJS.ProcessEnv): Promise<string> {
     const dir = mkdtempSync(path.join(os.tmpdir(), 's3mux-cli-'));
-    const child = spawn(process.execPath, [CLI, 'serve', '--data-dir', path.join(dir, 'data'), ...args], { env: { PATH: process.env.PATH, ...env } });
+    const child = spawn(process.execPath, [CLI, 'serve', '--data-dir', path.join(dir, 'data'), ...args], {
+      env: { PATH: process.env.PATH, ...env },
+    });
     let out = '';
-    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { out += d.toString(); });
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
     try {
       const end = Date.now() + 15_000;
       while (!/health: /.test(out) && Date.now() < end && child.exitCode === null) await new Promise((r) => setTimeout(r, 50));
@@ -150,7 +221,7 @@ describe('cli: commands', function () {
     }
   }
 
-  it('the start-up banner names the endpoint, the credentials\' source and the routes; dev credentials on a non-loopback address get a warning', async () => {
+  it("the start-up banner names the endpoint, the credentials' source and the routes; dev credentials on a non-loopback address get a warning", async () => {
     const loopback = await banner(['--address', '127.0.0.1:0'], {});
     expect(loopback).to.match(/^s3mux listening on http:\/\/127\.0\.0\.1:\d+$/m);
     expect(loopback).to.contain('root credentials: development default');
@@ -161,7 +232,11 @@ describe('cli: commands', function () {
     expect(exposed).to.contain('WARNING: s3mux listens on 0.0.0.0, reachable from other machines, with the DEVELOPMENT');
     expect(exposed).to.contain('"msg":"development default credentials on a non-loopback address"');
 
-    const real = await banner([], { S3MUX_ADDRESS: '0.0.0.0:0', MINIO_ROOT_USER: 'minioadmin2', MINIO_ROOT_PASSWORD: 'a-real-secret-9876' });
+    const real = await banner([], {
+      S3MUX_ADDRESS: '0.0.0.0:0',
+      MINIO_ROOT_USER: 'minioadmin2',
+      MINIO_ROOT_PASSWORD: 'a-real-secret-9876',
+    });
     expect(real).to.contain('root credentials: from MINIO_ROOT_USER / MINIO_ROOT_PASSWORD (access key minioadmin2)');
     expect(real).not.to.contain('WARNING');
     expect(real).not.to.contain('a-real-secret-9876');

@@ -113,7 +113,11 @@ describe('GCS double with @google-cloud/storage', function () {
     await uploadStream(bucket, 'chunked', data, 256 * 1024);
     const puts = since(double, n).filter((r) => r.method === 'PUT');
     expect(puts.map((r) => r.headers['content-range'])).to.deep.equal([
-      'bytes 0-262143/*', 'bytes 262144-524287/*', 'bytes 524288-786431/*', 'bytes 786432-1048575/*', 'bytes 1048576-1049575/1049576',
+      'bytes 0-262143/*',
+      'bytes 262144-524287/*',
+      'bytes 524288-786431/*',
+      'bytes 786432-1048575/*',
+      'bytes 1048576-1049575/1049576',
     ]);
     const [md] = await bucket.file('chunked').getMetadata();
     expect(md.size).to.equal(String(data.length));
@@ -141,16 +145,29 @@ describe('GCS double with @google-cloud/storage', function () {
       return { names: files.map((f) => f.name), prefixes: (resp as { prefixes?: string[] }).prefixes, next };
     };
     // U+FFFF is EF BF BF, and sorts before 😀 (F0 ...) in bytes, though not in UTF-16.
-    expect((await list({ prefix: 'o/' })).names).to.deep.equal(
-      ['o/a', 'o/a/x', 'o/a/y', 'o/aé', 'o/a\uFFFF', 'o/a😀', 'o/b', 'o/c/z', 'o/d/']);
+    expect((await list({ prefix: 'o/' })).names).to.deep.equal([
+      'o/a',
+      'o/a/x',
+      'o/a/y',
+      'o/aé',
+      'o/a\uFFFF',
+      'o/a😀',
+      'o/b',
+      'o/c/z',
+      'o/d/',
+    ]);
     const dir = await list({ prefix: 'o/', delimiter: '/' });
     expect(dir.names).to.deep.equal(['o/a', 'o/aé', 'o/a\uFFFF', 'o/a😀', 'o/b']);
     expect(dir.prefixes).to.deep.equal(['o/a/', 'o/c/', 'o/d/']);
     const trailing = await list({ prefix: 'o/', delimiter: '/', includeTrailingDelimiter: true });
     expect(trailing.names).to.include('o/d/');
     expect((await list({ prefix: 'o/', startOffset: 'o/b' })).names).to.deep.equal(['o/b', 'o/c/z', 'o/d/']);
-    expect((await list({ prefix: 'o/', startOffset: 'o/a/y', endOffset: 'o/b' })).names).to.deep.equal(
-      ['o/a/y', 'o/aé', 'o/a\uFFFF', 'o/a😀']);
+    expect((await list({ prefix: 'o/', startOffset: 'o/a/y', endOffset: 'o/b' })).names).to.deep.equal([
+      'o/a/y',
+      'o/aé',
+      'o/a\uFFFF',
+      'o/a😀',
+    ]);
     expect(double.requests.at(-1)!.query).to.include({ startOffset: 'o/a/y', endOffset: 'o/b' });
 
     // maxResults counts items and prefixes together.

@@ -22,7 +22,11 @@ function sourceFiles(dir: string): string[] {
 function specifiers(text: string): string[] {
   const code = text.replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '');
   const out: string[] = [];
-  const patterns = [/\b(?:import|export)\b[^'";]*?\bfrom\s*['"]([^'"]+)['"]/g, /\bimport\s*['"]([^'"]+)['"]/g, /\b(?:import|require)\s*\(\s*['"]([^'"]+)['"]\s*\)/g];
+  const patterns = [
+    /\b(?:import|export)\b[^'";]*?\bfrom\s*['"]([^'"]+)['"]/g,
+    /\bimport\s*['"]([^'"]+)['"]/g,
+    /\b(?:import|require)\s*\(\s*['"]([^'"]+)['"]\s*\)/g,
+  ];
   for (const re of patterns) for (const m of code.matchAll(re)) out.push(m[1]);
   return out;
 }
@@ -84,7 +88,8 @@ describe('import graph of src/', () => {
   const graph = importGraph();
 
   it('reads every kind of import', () => {
-    const text = "import type { A } from './a';\nexport { B } from \"./b\";\nimport './c';\nconst d = require('./d') as typeof import('./e');\n// import x from './not-code';";
+    const text =
+      "import type { A } from './a';\nexport { B } from \"./b\";\nimport './c';\nconst d = require('./d') as typeof import('./e');\n// import x from './not-code';";
     expect(specifiers(text).sort()).to.deep.equal(['./a', './b', './c', './d', './e']);
     expect(graph.size).to.be.greaterThan(50);
   });
@@ -107,7 +112,12 @@ describe('import graph of src/', () => {
   });
 
   it('finds a cycle when there is one', () => {
-    const g = new Map([['/a', ['/b']], ['/b', ['/c']], ['/c', ['/a']], ['/d', ['/a']]]);
+    const g = new Map([
+      ['/a', ['/b']],
+      ['/b', ['/c']],
+      ['/c', ['/a']],
+      ['/d', ['/a']],
+    ]);
     expect(cycles(g)).to.have.length(1);
   });
 });

@@ -63,7 +63,10 @@ function stubKits(kits: readonly BackendKit[] = BACKEND_KITS): { kits: BackendKi
 const MINIMAL = 'backends:\n  disk: { type: fs, root: ./data }\n';
 
 describe('routing-config examples', () => {
-  const files = fs.readdirSync(EXAMPLES).filter((f) => /\.(ya?ml|json)$/i.test(f) && f !== 'schema.json').sort();
+  const files = fs
+    .readdirSync(EXAMPLES)
+    .filter((f) => /\.(ya?ml|json)$/i.test(f) && f !== 'schema.json')
+    .sort();
 
   it('finds the example tables', () => {
     expect(files).to.include.members(['local-dev.yaml', 'photos-readonly.yaml', 'multi-cloud.yaml', 'memory-test.json']);
@@ -101,7 +104,11 @@ describe('routing-config examples', () => {
 
   it('multi-cloud.yaml names only backend kinds this build serves, and check accepts it', () => {
     const table = loadRoutingTable(path.join(EXAMPLES, 'multi-cloud.yaml'));
-    for (const b of Object.values(table.backends)) expect(BACKEND_KITS.map((k) => k.kind), b.spec.kind).to.include(b.spec.kind);
+    for (const b of Object.values(table.backends))
+      expect(
+        BACKEND_KITS.map((k) => k.kind),
+        b.spec.kind,
+      ).to.include(b.spec.kind);
     const check = checkConfigFile(path.join(EXAMPLES, 'multi-cloud.yaml'));
     expect(check.ok).to.equal(true);
   });
@@ -136,7 +143,9 @@ describe('routing table validation', () => {
     );
     expect(Object.keys(t.backends)).to.deep.equal(['m']);
     expect(t.routes.map((r) => r.name)).to.deep.equal(['abc']);
-    expect(only('{"backends": {"m": {"type": "memory"}}, "$comment": 1}', '/x/t.json').message).to.equal('expected a string, got 1 (a number)');
+    expect(only('{"backends": {"m": {"type": "memory"}}, "$comment": 1}', '/x/t.json').message).to.equal(
+      'expected a string, got 1 (a number)',
+    );
   });
 
   it('reports an unknown key with a suggestion, its path and position', () => {
@@ -184,7 +193,8 @@ describe('routing table validation', () => {
   });
 
   it('reports an unknown backend reference with the known names', () => {
-    const text = 'backends:\n  alpha: { type: fs, root: /a }\n  beta: { type: memory }\ndefault: gamma\nroutes:\n  photos: { backend: alpah, bucket: x }\n';
+    const text =
+      'backends:\n  alpha: { type: fs, root: /a }\n  beta: { type: memory }\ndefault: gamma\nroutes:\n  photos: { backend: alpah, bucket: x }\n';
     const ps = problemsOf(text);
     expect(ps.map((p) => [p.path, p.message])).to.deep.equal([
       ['default', "unknown backend 'gamma' (known: alpha, beta)"],
@@ -230,7 +240,8 @@ describe('routing table validation', () => {
   it('reports duplicate routes, in YAML and in JSON', () => {
     const p = only(`${MINIMAL}routes:\n  photos: s3://aaa\n  photos: s3://bbb\n`);
     expect(p).to.include({ path: 'routes.photos', line: 5, column: 3, message: "duplicate route 'photos' (first defined at line 4)" });
-    const json = '{\n  "backends": {"m": {"type": "memory"}},\n  "routes": {\n    "abc": "memory://m/a",\n    "abc": "memory://m/b"\n  }\n}\n';
+    const json =
+      '{\n  "backends": {"m": {"type": "memory"}},\n  "routes": {\n    "abc": "memory://m/a",\n    "abc": "memory://m/b"\n  }\n}\n';
     const q = only(json, '/cfg/t.json');
     expect(q).to.include({ path: 'routes.abc', line: 5, column: 5, message: "duplicate route 'abc' (first defined at line 4)" });
   });
@@ -272,14 +283,21 @@ describe('routing table validation', () => {
       expect(p.path, target).to.equal('routes.photos.target');
       expect(p.message, target).to.contain(why);
     }
-    expect(only(`${MINIMAL}  az: { type: azure, account: a }\ndefault: disk\nroutes:\n  photos: { backend: az, bucket: ab--c }\n`).path).to.equal('routes.photos.bucket');
+    expect(
+      only(`${MINIMAL}  az: { type: azure, account: a }\ndefault: disk\nroutes:\n  photos: { backend: az, bucket: ab--c }\n`).path,
+    ).to.equal('routes.photos.bucket');
     // Dotted GCS names up to 222 characters are fine; so are the ones each store allows.
-    const ok = parseRoutingTable(`${MINIMAL}routes:\n  aa1: gs://${'a'.repeat(60)}.${'b'.repeat(60)}\n  aa2: az://my-container\n  aa3: s3://my.bucket\n`, '/cfg/t.yaml');
+    const ok = parseRoutingTable(
+      `${MINIMAL}routes:\n  aa1: gs://${'a'.repeat(60)}.${'b'.repeat(60)}\n  aa2: az://my-container\n  aa3: s3://my.bucket\n`,
+      '/cfg/t.yaml',
+    );
     expect(ok.routes).to.have.length(3);
   });
 
   it('rejects a literal secret and says to use <name>Env or <name>File', () => {
-    const p = only('backends:\n  aws:\n    type: s3\n    credentials:\n      accessKeyIdEnv: AWS_ACCESS_KEY_ID\n      secretAccessKey: abc\n');
+    const p = only(
+      'backends:\n  aws:\n    type: s3\n    credentials:\n      accessKeyIdEnv: AWS_ACCESS_KEY_ID\n      secretAccessKey: abc\n',
+    );
     expect(p).to.include({ path: 'backends.aws.credentials.secretAccessKey', line: 6, column: 7 });
     expect(p.message).to.contain("use 'secretAccessKeyEnv'").and.contain("or 'secretAccessKeyFile'");
     expect(p.message).not.to.contain('abc');
@@ -291,7 +309,9 @@ describe('routing table validation', () => {
   });
 
   it('rejects a secret value where an environment variable name belongs', () => {
-    const p = only('backends:\n  aws:\n    type: s3\n    credentials:\n      accessKeyIdEnv: AKIA/EXAMPLE+KEY\n      secretAccessKeyEnv: S\n');
+    const p = only(
+      'backends:\n  aws:\n    type: s3\n    credentials:\n      accessKeyIdEnv: AKIA/EXAMPLE+KEY\n      secretAccessKeyEnv: S\n',
+    );
     expect(p.path).to.equal('backends.aws.credentials.accessKeyIdEnv');
     expect(p.message).to.match(/^expected the NAME of an environment variable/);
     expect(p.message).not.to.contain('AKIA'); // possibly a secret: never echoed
@@ -421,11 +441,26 @@ describe('Router', () => {
       expect(router.defaultBackend).to.be.instanceOf(MemoryBackend);
 
       const fixtures = router.resolve('fixtures');
-      expect(fixtures).to.include({ name: 'fixtures', backendName: 'other', bucket: 'fixtures', prefix: 'v1/', readOnly: true, publicRead: false, explicit: true });
+      expect(fixtures).to.include({
+        name: 'fixtures',
+        backendName: 'other',
+        bucket: 'fixtures',
+        prefix: 'v1/',
+        readOnly: true,
+        publicRead: false,
+        explicit: true,
+      });
       expect(router.isExplicit('fixtures')).to.equal(true);
 
       const other = router.resolve('unrouted-bucket');
-      expect(other).to.include({ name: 'unrouted-bucket', backendName: 'mem', bucket: 'unrouted-bucket', prefix: '', readOnly: false, explicit: false });
+      expect(other).to.include({
+        name: 'unrouted-bucket',
+        backendName: 'mem',
+        bucket: 'unrouted-bucket',
+        prefix: '',
+        readOnly: false,
+        explicit: false,
+      });
       expect(other.backend).to.equal(router.defaultBackend);
       expect(router.isExplicit('unrouted-bucket')).to.equal(false);
 
@@ -440,7 +475,9 @@ describe('Router', () => {
   it('shares one backend instance between routes with the same settings', async () => {
     const router = Router.fromTable(loadRoutingTable(path.join(EXAMPLES, 'memory-test.json')));
     try {
-      const [scratch, fixtures, fixturesRw, assets, alias] = ['scratch', 'fixtures', 'fixtures-rw', 'public-assets', 'alias'].map((n) => router.resolve(n));
+      const [scratch, fixtures, fixturesRw, assets, alias] = ['scratch', 'fixtures', 'fixtures-rw', 'public-assets', 'alias'].map((n) =>
+        router.resolve(n),
+      );
       expect(scratch.backend).to.equal(router.defaultBackend);
       expect(alias.backend).to.equal(router.defaultBackend);
       expect(fixtures.backend).to.equal(fixturesRw.backend);
@@ -450,7 +487,9 @@ describe('Router', () => {
 
       // What one route writes, the other route onto the same place reads.
       await fixturesRw.backend.createBucket(fixturesRw.bucket);
-      await fixturesRw.backend.putObject(fixturesRw.bucket, `${fixturesRw.prefix}a.txt`, Readable.from([Buffer.from('hi')]), { userMetadata: {} });
+      await fixturesRw.backend.putObject(fixturesRw.bucket, `${fixturesRw.prefix}a.txt`, Readable.from([Buffer.from('hi')]), {
+        userMetadata: {},
+      });
       const meta = await fixtures.backend.headObject(fixtures.bucket, `${fixtures.prefix}a.txt`);
       expect(meta.size).to.equal(2);
     } finally {
@@ -519,7 +558,13 @@ describe('Router', () => {
       expect(router.defaultBackend).to.be.instanceOf(FsBackend);
       expect(router.defaultBackendName).to.equal('local');
       expect(router.explicitRoutes()).to.deep.equal([]);
-      expect(router.resolve('existing')).to.include({ bucket: 'existing', prefix: '', readOnly: false, explicit: false, backend: router.defaultBackend });
+      expect(router.resolve('existing')).to.include({
+        bucket: 'existing',
+        prefix: '',
+        readOnly: false,
+        explicit: false,
+        backend: router.defaultBackend,
+      });
       expect((await router.defaultBackend.listBuckets()).map((b) => b.name)).to.include('existing');
     } finally {
       await router.close();
@@ -527,9 +572,14 @@ describe('Router', () => {
   });
 
   it('refuses a table using a kind its kits lack, before making any backend', () => {
-    const table = parseRoutingTable('backends:\n  m: { type: memory }\n  aws: { type: s3 }\ndefault: m\nroutes:\n  archive: s3://real/x\n', '/cfg/t.yaml');
+    const table = parseRoutingTable(
+      'backends:\n  m: { type: memory }\n  aws: { type: s3 }\ndefault: m\nroutes:\n  archive: s3://real/x\n',
+      '/cfg/t.yaml',
+    );
     const { kits, made } = stubKits(BACKEND_KITS.filter((k) => k.kind !== 's3'));
-    expect(() => Router.fromTable(table, { kits })).to.throw("backend kind 's3' is not served by this build (backend 'aws', used by route 'archive')");
+    expect(() => Router.fromTable(table, { kits })).to.throw(
+      "backend kind 's3' is not served by this build (backend 'aws', used by route 'archive')",
+    );
     expect(made).to.have.length(0);
     // An unused declared backend does not stop serving.
     const unused = parseRoutingTable('backends:\n  m: { type: memory }\n  aws: { type: s3 }\ndefault: m\n', '/cfg/t.yaml');
@@ -575,16 +625,24 @@ describe('checkConfigFile', () => {
 
   it('fails (exit non-zero) for a table serve would refuse: an unknown kind, a bucket name the store forbids', () => {
     const file = path.join(tmp, 'refused.yaml');
-    fs.writeFileSync(file, 'backends:\n  o: { type: swift, namespace: n }\n  g: { type: gcs }\ndefault: g\nroutes:\n  photos: gs://googly\n');
+    fs.writeFileSync(
+      file,
+      'backends:\n  o: { type: swift, namespace: n }\n  g: { type: gcs }\ndefault: g\nroutes:\n  photos: gs://googly\n',
+    );
     const r = checkConfigFile(file);
     expect(r.ok).to.equal(false);
     expect(r.text).to.contain("backends.o.type: expected a backend type, one of fs, memory, s3, gcs, azure, oci, github, got 'swift'");
-    expect(r.text).to.contain("routes.photos: gcs bucket 'googly' breaks the store's naming rules: GCS bucket names may not begin with 'goog'");
+    expect(r.text).to.contain(
+      "routes.photos: gcs bucket 'googly' breaks the store's naming rules: GCS bucket names may not begin with 'goog'",
+    );
   });
 
   it('prints each problem as FILE:LINE:COL: path: message', () => {
     const file = path.join(tmp, 'bad.yaml');
-    fs.writeFileSync(file, 'backends:\n  disk: { type: fs, root: . }\nroutes:\n  photos:\n    target: file:///srv/photos\n    prefix: x\n    readonly: true\n');
+    fs.writeFileSync(
+      file,
+      'backends:\n  disk: { type: fs, root: . }\nroutes:\n  photos:\n    target: file:///srv/photos\n    prefix: x\n    readonly: true\n',
+    );
     const r = checkConfigFile(file);
     expect(r.ok).to.equal(false);
     expect(r.text.split('\n')).to.deep.equal([

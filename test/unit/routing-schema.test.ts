@@ -14,7 +14,9 @@ describe('routing-config/schema.json', () => {
   });
 
   it('describes every kind, secrets by reference only', () => {
-    const schema = JSON.parse(schemaText()) as { properties: { backends: { additionalProperties: { oneOf: { properties: Record<string, { const?: string }> }[] } } } };
+    const schema = JSON.parse(schemaText()) as {
+      properties: { backends: { additionalProperties: { oneOf: { properties: Record<string, { const?: string }> }[] } } };
+    };
     const kinds = schema.properties.backends.additionalProperties.oneOf.map((o) => o.properties.type.const);
     expect(kinds).to.deep.equal(['fs', 'memory', 's3', 'gcs', 'azure', 'oci', 'github']);
     const text = schemaText();

@@ -15,7 +15,6 @@ import { expectS3Error } from '../helpers/s3-error';
 // Independent V2 signing (Node crypto only), so the tests do not trust the code under test.
 const sign = (secret: string, stringToSign: string) => createHmac('sha1', secret).update(stringToSign, 'utf8').digest('base64');
 
-
 function signed(r: AuthResult) {
   if (r.type === 'anonymous') throw new Error('expected a signed request');
   return r;
@@ -48,14 +47,29 @@ describe('sigv2: the examples of the S3 documentation', () => {
     },
     {
       name: 'object PUT with a Content-Type',
-      r: req('PUT', '/photos/puppy.jpg', { host: 'johnsmith.s3.amazonaws.com', 'content-type': 'image/jpeg', 'content-length': '94328', date: 'Tue, 27 Mar 2007 21:15:45 +0000' }, 'johnsmith'),
+      r: req(
+        'PUT',
+        '/photos/puppy.jpg',
+        {
+          host: 'johnsmith.s3.amazonaws.com',
+          'content-type': 'image/jpeg',
+          'content-length': '94328',
+          date: 'Tue, 27 Mar 2007 21:15:45 +0000',
+        },
+        'johnsmith',
+      ),
       now: at('2007-03-27T21:15:45Z'),
       sts: 'PUT\n\nimage/jpeg\nTue, 27 Mar 2007 21:15:45 +0000\n/johnsmith/photos/puppy.jpg',
       sig: 'MyyxeRY7whkBe+bq8fHCL/2kKUg=',
     },
     {
       name: 'list (query parameters that are not sub-resources are not signed)',
-      r: req('GET', '/?prefix=photos&max-keys=50&marker=puppy', { host: 'johnsmith.s3.amazonaws.com', date: 'Tue, 27 Mar 2007 19:42:41 +0000', 'user-agent': 'Mozilla/5.0' }, 'johnsmith'),
+      r: req(
+        'GET',
+        '/?prefix=photos&max-keys=50&marker=puppy',
+        { host: 'johnsmith.s3.amazonaws.com', date: 'Tue, 27 Mar 2007 19:42:41 +0000', 'user-agent': 'Mozilla/5.0' },
+        'johnsmith',
+      ),
       now: at('2007-03-27T19:42:41Z'),
       sts: 'GET\n\n\nTue, 27 Mar 2007 19:42:41 +0000\n/johnsmith/',
       sig: 'htDYFYduRNen8P9ZfE/s9SuKy0U=',
@@ -69,23 +83,29 @@ describe('sigv2: the examples of the S3 documentation', () => {
     },
     {
       name: 'upload with Content-MD5, x-amz-* headers (mixed case, repeated) and a CNAME bucket',
-      r: req('PUT', '/db-backup.dat.gz', {
-        host: 'static.johnsmith.net:8080',
-        date: 'Tue, 27 Mar 2007 21:06:08 +0000',
-        'x-amz-acl': 'public-read',
-        'content-type': 'application/x-download',
-        'content-md5': '4gJE4saaMU4BqNR0kLY+lw==',
-        'x-amz-meta-reviewedby': ['joe@johnsmith.net', 'jane@johnsmith.net'],
-        'x-amz-meta-filechecksum': '0x02661779',
-        'x-amz-meta-checksumalgorithm': 'crc32',
-        'content-disposition': 'attachment; filename=database.dat',
-        'content-encoding': 'gzip',
-        'content-length': '5913339',
-      }, 'static.johnsmith.net'),
+      r: req(
+        'PUT',
+        '/db-backup.dat.gz',
+        {
+          host: 'static.johnsmith.net:8080',
+          date: 'Tue, 27 Mar 2007 21:06:08 +0000',
+          'x-amz-acl': 'public-read',
+          'content-type': 'application/x-download',
+          'content-md5': '4gJE4saaMU4BqNR0kLY+lw==',
+          'x-amz-meta-reviewedby': ['joe@johnsmith.net', 'jane@johnsmith.net'],
+          'x-amz-meta-filechecksum': '0x02661779',
+          'x-amz-meta-checksumalgorithm': 'crc32',
+          'content-disposition': 'attachment; filename=database.dat',
+          'content-encoding': 'gzip',
+          'content-length': '5913339',
+        },
+        'static.johnsmith.net',
+      ),
       now: at('2007-03-27T21:06:08Z'),
-      sts: 'PUT\n4gJE4saaMU4BqNR0kLY+lw==\napplication/x-download\nTue, 27 Mar 2007 21:06:08 +0000\n'
-        + 'x-amz-acl:public-read\nx-amz-meta-checksumalgorithm:crc32\nx-amz-meta-filechecksum:0x02661779\n'
-        + 'x-amz-meta-reviewedby:joe@johnsmith.net,jane@johnsmith.net\n/static.johnsmith.net/db-backup.dat.gz',
+      sts:
+        'PUT\n4gJE4saaMU4BqNR0kLY+lw==\napplication/x-download\nTue, 27 Mar 2007 21:06:08 +0000\n' +
+        'x-amz-acl:public-read\nx-amz-meta-checksumalgorithm:crc32\nx-amz-meta-filechecksum:0x02661779\n' +
+        'x-amz-meta-reviewedby:joe@johnsmith.net,jane@johnsmith.net\n/static.johnsmith.net/db-backup.dat.gz',
       sig: 'ilyl83RwaSoYIEdixDQcA4OnAnc=',
     },
     {
@@ -116,7 +136,12 @@ describe('sigv2: the examples of the S3 documentation', () => {
   }
 
   it('query string authentication (the documented presigned URL)', () => {
-    const r = req('GET', '/photos/puppy.jpg?AWSAccessKeyId=AKIAIOSFODNN7EXAMPLE&Signature=NpgCjnDzrM%2BWFzoENXmpNDUsSn8%3D&Expires=1175139620', { host: 'johnsmith.s3.amazonaws.com' }, 'johnsmith');
+    const r = req(
+      'GET',
+      '/photos/puppy.jpg?AWSAccessKeyId=AKIAIOSFODNN7EXAMPLE&Signature=NpgCjnDzrM%2BWFzoENXmpNDUsSn8%3D&Expires=1175139620',
+      { host: 'johnsmith.s3.amazonaws.com' },
+      'johnsmith',
+    );
     expect(signed(authenticateV2(r, docLookup, new Date(1175139000 * 1000))).type).to.equal('v2');
     // One second after Expires.
     const err = expectS3Error(() => authenticateV2(r, docLookup, new Date(1175139621 * 1000)), 'AccessDenied', /^Request has expired$/);
@@ -131,18 +156,42 @@ describe('sigv2: the string to sign and the verifier', () => {
   const now = new Date('2024-01-02T03:04:05Z');
   const date = 'Tue, 02 Jan 2024 03:04:05 GMT';
 
-  function signedReq(method: string, pathAndQuery: string, headers: Record<string, string | string[]>, sts: string, vhost?: string): SigV2Request {
+  function signedReq(
+    method: string,
+    pathAndQuery: string,
+    headers: Record<string, string | string[]>,
+    sts: string,
+    vhost?: string,
+  ): SigV2Request {
     const r = req(method, pathAndQuery, headers, vhost);
     return { ...r, headers: { ...headers, authorization: `AWS ${id.accessKeyId}:${sign(id.secretAccessKey, sts)}` } };
   }
 
   it('signs the sub-resources S3 lists, sorted, with decoded values; other parameters are not signed', () => {
     expect(canonicalizedResource('/b/k', 'uploadId=abc&partNumber=3&x-id=UploadPart')).to.equal('/b/k?partNumber=3&uploadId=abc');
-    expect(canonicalizedResource('/b/k', 'versionId=v1&response-content-type=text%2Fplain&response-content-disposition=attachment%3B%20filename%3D%22a%20b%22'))
-      .to.equal('/b/k?response-content-disposition=attachment; filename="a b"&response-content-type=text/plain&versionId=v1');
+    expect(
+      canonicalizedResource(
+        '/b/k',
+        'versionId=v1&response-content-type=text%2Fplain&response-content-disposition=attachment%3B%20filename%3D%22a%20b%22',
+      ),
+    ).to.equal('/b/k?response-content-disposition=attachment; filename="a b"&response-content-type=text/plain&versionId=v1');
     expect(canonicalizedResource('/b', 'delete')).to.equal('/b?delete');
     expect(canonicalizedResource('/b', 'delete=')).to.equal('/b?delete');
-    for (const sub of ['acl', 'lifecycle', 'location', 'logging', 'notification', 'policy', 'requestPayment', 'tagging', 'torrent', 'uploads', 'versioning', 'versions', 'website']) {
+    for (const sub of [
+      'acl',
+      'lifecycle',
+      'location',
+      'logging',
+      'notification',
+      'policy',
+      'requestPayment',
+      'tagging',
+      'torrent',
+      'uploads',
+      'versioning',
+      'versions',
+      'website',
+    ]) {
       expect(canonicalizedResource('/b', `${sub}&list-type=2`)).to.equal(`/b?${sub}`);
     }
     expect(canonicalizedResource('/b', 'prefix=a&max-keys=5&list-type=2&continuation-token=x')).to.equal('/b');
@@ -152,7 +201,13 @@ describe('sigv2: the string to sign and the verifier', () => {
   });
 
   it('x-amz-date empties the Date line and is signed among the amz headers; values trimmed, names lower-cased, sorted', () => {
-    const headers = { date: 'Mon, 01 Jan 2024 00:00:00 GMT', 'x-amz-date': date, 'x-amz-meta-b': '  two  ', 'x-amz-meta-a': 'one', 'content-type': ' text/plain ' };
+    const headers = {
+      date: 'Mon, 01 Jan 2024 00:00:00 GMT',
+      'x-amz-date': date,
+      'x-amz-meta-b': '  two  ',
+      'x-amz-meta-a': 'one',
+      'content-type': ' text/plain ',
+    };
     const sts = `PUT\n\ntext/plain\n\nx-amz-date:${date}\nx-amz-meta-a:one\nx-amz-meta-b:two\n/b/k`;
     expect(stringToSignV2(req('PUT', '/b/k', headers), '')).to.equal(sts);
     // The Date header is a day off, but x-amz-date is the request time.
@@ -173,7 +228,10 @@ describe('sigv2: the string to sign and the verifier', () => {
     expectS3Error(() => authenticateV2({ ...r, method: 'DELETE' }, lookup, now), 'SignatureDoesNotMatch');
     expectS3Error(() => authenticateV2({ ...r, rawQuery: 'acl' }, lookup, now), 'SignatureDoesNotMatch');
     expectS3Error(() => authenticateV2({ ...r, headers: { ...r.headers, 'x-amz-meta-added': '1' } }, lookup, now), 'SignatureDoesNotMatch');
-    expectS3Error(() => authenticateV2({ ...r, headers: { ...r.headers, 'content-md5': 'AAAAAAAAAAAAAAAAAAAAAA==' } }, lookup, now), 'SignatureDoesNotMatch');
+    expectS3Error(
+      () => authenticateV2({ ...r, headers: { ...r.headers, 'content-md5': 'AAAAAAAAAAAAAAAAAAAAAA==' } }, lookup, now),
+      'SignatureDoesNotMatch',
+    );
     // Parameters that are not sub-resources are not signed.
     authenticateV2({ ...r, rawQuery: 'prefix=x' }, lookup, now);
   });
@@ -184,9 +242,17 @@ describe('sigv2: the string to sign and the verifier', () => {
     const err = expectS3Error(() => authenticateV2(r, () => undefined, now), 'InvalidAccessKeyId');
     expect(err.extra.AWSAccessKeyId).to.equal(id.accessKeyId);
     for (const a of ['AWS ', 'AWS nocolon', 'AWS :sig', 'AWS AKID:']) {
-      expectS3Error(() => authenticateV2({ ...r, headers: { ...r.headers, authorization: a } }, lookup, now), 'InvalidArgument', /Expected AwsAccessKeyId:signature/);
+      expectS3Error(
+        () => authenticateV2({ ...r, headers: { ...r.headers, authorization: a } }, lookup, now),
+        'InvalidArgument',
+        /Expected AwsAccessKeyId:signature/,
+      );
     }
-    expectS3Error(() => authenticateV2({ ...r, headers: { authorization: r.headers.authorization } }, lookup, now), 'AccessDenied', /valid Date or x-amz-date/);
+    expectS3Error(
+      () => authenticateV2({ ...r, headers: { authorization: r.headers.authorization } }, lookup, now),
+      'AccessDenied',
+      /valid Date or x-amz-date/,
+    );
     expectS3Error(() => authenticateV2({ ...r, headers: { ...r.headers, date: 'not a date' } }, lookup, now), 'AccessDenied', /valid Date/);
     authenticateV2(r, lookup, new Date(now.getTime() + 14 * 60_000));
     authenticateV2(r, lookup, new Date(now.getTime() - 14 * 60_000));
@@ -197,7 +263,10 @@ describe('sigv2: the string to sign and the verifier', () => {
     expectS3Error(() => authenticateV2(r, lookup, new Date(now.getTime() + 2 * 60_000), { maxSkewMs: 60_000 }), 'RequestTimeTooSkewed');
     // A date before the epoch is no date at all to S3: AccessDenied, not a skew.
     const epochSts = 'GET\n\n\nTue, 07 Jul 1950 21:53:04 GMT\n/b/k';
-    const before = expectS3Error(() => authenticateV2(signedReq('GET', '/b/k', { date: 'Tue, 07 Jul 1950 21:53:04 GMT' }, epochSts), lookup, now), 'AccessDenied');
+    const before = expectS3Error(
+      () => authenticateV2(signedReq('GET', '/b/k', { date: 'Tue, 07 Jul 1950 21:53:04 GMT' }, epochSts), lookup, now),
+      'AccessDenied',
+    );
     expect(before.status).to.equal(403);
   });
 
@@ -214,11 +283,30 @@ describe('sigv2: the string to sign and the verifier', () => {
     const past = String(Math.floor(now.getTime() / 1000) - 1);
     const pq = `AWSAccessKeyId=${id.accessKeyId}&Expires=${past}&Signature=${encodeURIComponent(sign(id.secretAccessKey, `GET\n\n\n${past}\n/b/k`))}`;
     expectS3Error(() => authenticateV2(req('GET', `/b/k?${pq}`, {}), lookup, now), 'AccessDenied', /^Request has expired$/);
-    expectS3Error(() => authenticateV2(req('GET', `/b/k?AWSAccessKeyId=${id.accessKeyId}&Signature=x`, {}), lookup, now), 'AccessDenied', /requires the Signature, Expires and AWSAccessKeyId/);
-    expectS3Error(() => authenticateV2(req('GET', `/b/k?Signature=x&Expires=1`, {}), lookup, now), 'AccessDenied', /requires the Signature, Expires and AWSAccessKeyId/);
-    expectS3Error(() => authenticateV2(req('GET', `/b/k?AWSAccessKeyId=a&Signature=x&Expires=soon`, {}), lookup, now), 'AccessDenied', /seconds since epoch/);
-    expectS3Error(() => authenticateV2(req('GET', `/b/k?AWSAccessKeyId=a&AWSAccessKeyId=b&Signature=x&Expires=1`, {}), lookup, now), 'InvalidArgument', /repeated/);
-    expectS3Error(() => authenticateV2(req('GET', `/b/k?AWSAccessKeyId=nobody&Signature=x&Expires=${expires}`, {}), lookup, now), 'InvalidAccessKeyId');
+    expectS3Error(
+      () => authenticateV2(req('GET', `/b/k?AWSAccessKeyId=${id.accessKeyId}&Signature=x`, {}), lookup, now),
+      'AccessDenied',
+      /requires the Signature, Expires and AWSAccessKeyId/,
+    );
+    expectS3Error(
+      () => authenticateV2(req('GET', `/b/k?Signature=x&Expires=1`, {}), lookup, now),
+      'AccessDenied',
+      /requires the Signature, Expires and AWSAccessKeyId/,
+    );
+    expectS3Error(
+      () => authenticateV2(req('GET', `/b/k?AWSAccessKeyId=a&Signature=x&Expires=soon`, {}), lookup, now),
+      'AccessDenied',
+      /seconds since epoch/,
+    );
+    expectS3Error(
+      () => authenticateV2(req('GET', `/b/k?AWSAccessKeyId=a&AWSAccessKeyId=b&Signature=x&Expires=1`, {}), lookup, now),
+      'InvalidArgument',
+      /repeated/,
+    );
+    expectS3Error(
+      () => authenticateV2(req('GET', `/b/k?AWSAccessKeyId=nobody&Signature=x&Expires=${expires}`, {}), lookup, now),
+      'InvalidAccessKeyId',
+    );
   });
 
   it('session tokens: required when the identity has one, refused otherwise', () => {
@@ -265,10 +353,26 @@ describe('sigv2: the string to sign and the verifier', () => {
     const one = /Only one auth mechanism allowed/;
     expectS3Error(() => authenticate({ ...r, rawQuery: 'X-Amz-Algorithm=AWS4-HMAC-SHA256' }, lookup, now), 'InvalidArgument', one);
     expectS3Error(() => authenticate({ ...r, rawQuery: 'AWSAccessKeyId=a&Signature=b&Expires=1' }, lookup, now), 'InvalidArgument', one);
-    expectS3Error(() => authenticate(req('GET', '/b/k?AWSAccessKeyId=a&Signature=b&Expires=1&X-Amz-Algorithm=AWS4-HMAC-SHA256', {}), lookup, now), 'InvalidArgument', one);
-    expectS3Error(() => authenticate(req('GET', '/b/k?AWSAccessKeyId=a&Signature=b&Expires=1', { authorization: 'AWS4-HMAC-SHA256 Credential=x' }), lookup, now), 'InvalidArgument', one);
+    expectS3Error(
+      () => authenticate(req('GET', '/b/k?AWSAccessKeyId=a&Signature=b&Expires=1&X-Amz-Algorithm=AWS4-HMAC-SHA256', {}), lookup, now),
+      'InvalidArgument',
+      one,
+    );
+    expectS3Error(
+      () =>
+        authenticate(
+          req('GET', '/b/k?AWSAccessKeyId=a&Signature=b&Expires=1', { authorization: 'AWS4-HMAC-SHA256 Credential=x' }),
+          lookup,
+          now,
+        ),
+      'InvalidArgument',
+      one,
+    );
     // SigV4 goes to the V4 verifier as before.
-    expectS3Error(() => authenticate(req('GET', '/b/k', { authorization: 'AWS4-HMAC-SHA256 Credential=x' }), lookup, now), 'AuthorizationHeaderMalformed');
+    expectS3Error(
+      () => authenticate(req('GET', '/b/k', { authorization: 'AWS4-HMAC-SHA256 Credential=x' }), lookup, now),
+      'AuthorizationHeaderMalformed',
+    );
   });
 });
 
@@ -284,7 +388,11 @@ function hasBoto3(): boolean {
 }
 
 /** Runs a child process without blocking the event loop (the server under test runs in this process). */
-function run(cmd: string, args: string[], opts: { input?: string; timeoutMs?: number; cwd?: string; env?: Record<string, string> } = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
+function run(
+  cmd: string,
+  args: string[],
+  opts: { input?: string; timeoutMs?: number; cwd?: string; env?: Record<string, string> } = {},
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { cwd: opts.cwd, env: { ...process.env, ...(opts.env ?? {}) } });
     const out: Buffer[] = [];
@@ -292,7 +400,10 @@ function run(cmd: string, args: string[], opts: { input?: string; timeoutMs?: nu
     child.stdout.on('data', (c: Buffer) => out.push(c));
     child.stderr.on('data', (c: Buffer) => err.push(c));
     const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000);
-    child.on('error', (e) => { clearTimeout(timer); reject(e); });
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
     child.on('close', (status) => {
       clearTimeout(timer);
       resolve({ status, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
@@ -319,8 +430,21 @@ describe('sigv2: requests signed by botocore (HmacV1Auth / HmacV1QueryAuth)', fu
   it('verifies what botocore signs: keys with odd characters, sub-resources, x-amz-* headers, presigned URLs', async () => {
     const requests = [
       { method: 'GET', url: 'http://127.0.0.1:9000/bkt/plain.txt', headers: {} },
-      { method: 'PUT', url: 'http://127.0.0.1:9000/bkt/with%20space/and%2Bplus%3Dequals', headers: { 'Content-Type': 'text/plain', 'Content-MD5': 'XrY7u+Ae7tCTyyK7j1rNww==', 'x-amz-meta-Colour': ' blue ', 'x-amz-storage-class': 'STANDARD_IA' } },
-      { method: 'GET', url: 'http://127.0.0.1:9000/bkt/%C3%BCn%C3%AFc%C3%B6d%C3%A9/%E6%97%A5%E6%9C%AC?response-content-type=text%2Fplain&versionId=null', headers: {} },
+      {
+        method: 'PUT',
+        url: 'http://127.0.0.1:9000/bkt/with%20space/and%2Bplus%3Dequals',
+        headers: {
+          'Content-Type': 'text/plain',
+          'Content-MD5': 'XrY7u+Ae7tCTyyK7j1rNww==',
+          'x-amz-meta-Colour': ' blue ',
+          'x-amz-storage-class': 'STANDARD_IA',
+        },
+      },
+      {
+        method: 'GET',
+        url: 'http://127.0.0.1:9000/bkt/%C3%BCn%C3%AFc%C3%B6d%C3%A9/%E6%97%A5%E6%9C%AC?response-content-type=text%2Fplain&versionId=null',
+        headers: {},
+      },
       { method: 'POST', url: 'http://127.0.0.1:9000/bkt?delete', headers: { 'Content-Type': 'application/xml' } },
       { method: 'PUT', url: 'http://127.0.0.1:9000/bkt/big?partNumber=2&uploadId=abc-_DEF', headers: {} },
       { method: 'GET', url: 'http://127.0.0.1:9000/bkt?list-type=2&prefix=a%2Fb&delimiter=%2F', headers: {} },
@@ -341,12 +465,18 @@ for r in json.load(sys.stdin):
     out.append({'url': req.url, 'headers': {k.lower(): v for k, v in req.headers.items()}})
 print(json.dumps(out))
 `;
-    const out = await runPython(script, requests) as Array<{ url: string; headers: Record<string, string> }>;
+    const out = (await runPython(script, requests)) as Array<{ url: string; headers: Record<string, string> }>;
     out.forEach((o, i) => {
       const u = new URL(o.url);
       const vhost = u.hostname === 'bkt.s3.local' ? 'bkt' : undefined;
       const rawPath = o.url.slice(u.origin.length).split('?')[0];
-      const r: SigV2Request = { method: requests[i].method, rawPath, rawQuery: u.search.slice(1), headers: o.headers, ...(vhost ? { virtualHostBucket: vhost } : {}) };
+      const r: SigV2Request = {
+        method: requests[i].method,
+        rawPath,
+        rawQuery: u.search.slice(1),
+        headers: o.headers,
+        ...(vhost ? { virtualHostBucket: vhost } : {}),
+      };
       const result = signed(authenticate(r, lookup));
       expect(result.type, o.url).to.equal('v2');
     });
@@ -422,18 +552,26 @@ except ClientError as e:
     r['badmd5'] = e.response['Error']['Code']
 print(json.dumps(r))
 `;
-    const r = await runPython(script, { url: srv.url, ak: ACCESS_KEY, sk: SECRET_KEY }) as Record<string, unknown>;
+    const r = (await runPython(script, { url: srv.url, ak: ACCESS_KEY, sk: SECRET_KEY })) as Record<string, unknown>;
     const body = 'hello from boto3 sigv2';
     expect(r.buckets).to.include('boto-v2');
     expect(r.get).to.deep.equal([body, body, body, body]);
-    expect(r.head).to.deep.equal({ etag: `"${createHash('md5').update(body).digest('hex')}"`, meta: { colour: 'blue' }, type: 'text/plain' });
+    expect(r.head).to.deep.equal({
+      etag: `"${createHash('md5').update(body).digest('hex')}"`,
+      meta: { colour: 'blue' },
+      type: 'text/plain',
+    });
     expect(r.ranged).to.equal('hello');
     expect(r.list).to.have.length(4);
     expect(r.list1).to.deep.equal(['with space/and+plus=equals']);
     expect(r.copy).to.equal(body);
     expect(r.tags).to.deep.equal([{ Key: 't', Value: 'v' }]);
     expect(r.parts).to.equal(2);
-    expect(r.mp).to.equal(createHash('md5').update(Buffer.concat([Buffer.alloc(5 * 1024 * 1024, 'a'), Buffer.alloc(1000, 'b')])).digest('hex'));
+    expect(r.mp).to.equal(
+      createHash('md5')
+        .update(Buffer.concat([Buffer.alloc(5 * 1024 * 1024, 'a'), Buffer.alloc(1000, 'b')]))
+        .digest('hex'),
+    );
     expect(r.presigned_url).to.match(/AWSAccessKeyId=.*Signature=.*Expires=|AWSAccessKeyId=.*Expires=.*Signature=/);
     expect(r.presigned).to.equal(body);
     expect(r.deleted).to.equal('NoSuchKey');
@@ -445,18 +583,21 @@ print(json.dumps(r))
   it('s3cmd with signature_v2 = True: mb, put, ls, get, info, multipart put, del', async function () {
     if (!existsSync(S3CMD)) this.skip(); // skipped: /usr/bin/s3cmd is not installed here
     const cfg = path.join(tmp, 's3cfg');
-    writeFileSync(cfg, [
-      '[default]',
-      `access_key = ${ACCESS_KEY}`,
-      `secret_key = ${SECRET_KEY}`,
-      `host_base = 127.0.0.1:${srv.port}`,
-      `host_bucket = 127.0.0.1:${srv.port}`,
-      'use_https = False',
-      'signature_v2 = True',
-      'check_ssl_certificate = False',
-      'multipart_chunk_size_mb = 5',
-      '',
-    ].join('\n'));
+    writeFileSync(
+      cfg,
+      [
+        '[default]',
+        `access_key = ${ACCESS_KEY}`,
+        `secret_key = ${SECRET_KEY}`,
+        `host_base = 127.0.0.1:${srv.port}`,
+        `host_bucket = 127.0.0.1:${srv.port}`,
+        'use_https = False',
+        'signature_v2 = True',
+        'check_ssl_certificate = False',
+        'multipart_chunk_size_mb = 5',
+        '',
+      ].join('\n'),
+    );
     const s3cmd = async (...args: string[]) => {
       const r = await run(S3CMD, ['-c', cfg, '--no-progress', ...args], { cwd: tmp });
       const out = `${r.stdout}${r.stderr}`;
@@ -491,7 +632,10 @@ print(json.dumps(r))
 
     // A wrong secret is refused.
     const badCfg = path.join(tmp, 's3cfg-bad');
-    writeFileSync(badCfg, `[default]\naccess_key = ${ACCESS_KEY}\nsecret_key = wrong\nhost_base = 127.0.0.1:${srv.port}\nhost_bucket = 127.0.0.1:${srv.port}\nuse_https = False\nsignature_v2 = True\n`);
+    writeFileSync(
+      badCfg,
+      `[default]\naccess_key = ${ACCESS_KEY}\nsecret_key = wrong\nhost_base = 127.0.0.1:${srv.port}\nhost_bucket = 127.0.0.1:${srv.port}\nuse_https = False\nsignature_v2 = True\n`,
+    );
     const bad = await run(S3CMD, ['-c', badCfg, 'ls', 's3://s3cmd-v2']);
     expect(bad.status).to.not.equal(0);
     expect(`${bad.stdout}${bad.stderr}`).to.match(/SignatureDoesNotMatch|403/);
@@ -500,12 +644,22 @@ print(json.dumps(r))
   it('V2 over the wire: a header-signed PUT and GET, and the errors S3 gives', async () => {
     await srv.s3.send(new CreateBucketCommand({ Bucket: 'wire-v2' }));
     const date = new Date().toUTCString();
-    const put = await exactRequest(`${srv.url}/wire-v2/k%20x`, 'PUT', {
-      date, 'content-type': 'text/plain', 'x-amz-meta-a': 'b',
-      authorization: `AWS ${ACCESS_KEY}:${sign(SECRET_KEY, `PUT\n\ntext/plain\n${date}\nx-amz-meta-a:b\n/wire-v2/k%20x`)}`,
-    }, 'v2 body');
+    const put = await exactRequest(
+      `${srv.url}/wire-v2/k%20x`,
+      'PUT',
+      {
+        date,
+        'content-type': 'text/plain',
+        'x-amz-meta-a': 'b',
+        authorization: `AWS ${ACCESS_KEY}:${sign(SECRET_KEY, `PUT\n\ntext/plain\n${date}\nx-amz-meta-a:b\n/wire-v2/k%20x`)}`,
+      },
+      'v2 body',
+    );
     expect(put.status, put.text).to.equal(200);
-    const get = await exactRequest(`${srv.url}/wire-v2/k%20x`, 'GET', { date, authorization: `AWS ${ACCESS_KEY}:${sign(SECRET_KEY, `GET\n\n\n${date}\n/wire-v2/k%20x`)}` });
+    const get = await exactRequest(`${srv.url}/wire-v2/k%20x`, 'GET', {
+      date,
+      authorization: `AWS ${ACCESS_KEY}:${sign(SECRET_KEY, `GET\n\n\n${date}\n/wire-v2/k%20x`)}`,
+    });
     expect(get.text).to.equal('v2 body');
     expect(get.headers['x-amz-meta-a']).to.equal('b');
 
@@ -515,7 +669,10 @@ print(json.dumps(r))
     expect(bad.text).to.include(`<StringToSign>GET\n\n\n${date}\n/wire-v2/k%20x</StringToSign>`);
 
     const old = new Date(Date.now() - 20 * 60_000).toUTCString();
-    const skew = await exactRequest(`${srv.url}/wire-v2/k%20x`, 'GET', { date: old, authorization: `AWS ${ACCESS_KEY}:${sign(SECRET_KEY, `GET\n\n\n${old}\n/wire-v2/k%20x`)}` });
+    const skew = await exactRequest(`${srv.url}/wire-v2/k%20x`, 'GET', {
+      date: old,
+      authorization: `AWS ${ACCESS_KEY}:${sign(SECRET_KEY, `GET\n\n\n${old}\n/wire-v2/k%20x`)}`,
+    });
     expect(skew.status).to.equal(403);
     expect(skew.text).to.include('<Code>RequestTimeTooSkewed</Code>');
 
@@ -525,15 +682,26 @@ print(json.dumps(r))
 
     const expires = Math.floor(Date.now() / 1000) - 5;
     const sig = encodeURIComponent(sign(SECRET_KEY, `GET\n\n\n${expires}\n/wire-v2/k%20x`));
-    const expired = await exactRequest(`${srv.url}/wire-v2/k%20x?AWSAccessKeyId=${ACCESS_KEY}&Expires=${expires}&Signature=${sig}`, 'GET', {});
+    const expired = await exactRequest(
+      `${srv.url}/wire-v2/k%20x?AWSAccessKeyId=${ACCESS_KEY}&Expires=${expires}&Signature=${sig}`,
+      'GET',
+      {},
+    );
     expect(expired.status).to.equal(403);
     expect(expired.text).to.include('<Message>Request has expired</Message>');
 
     // The body is not signed, but a Content-MD5 is verified and a bad one stores nothing.
     const md5 = createHash('md5').update('other').digest('base64');
-    const badMd5 = await exactRequest(`${srv.url}/wire-v2/k%20x`, 'PUT', {
-      date, 'content-md5': md5, authorization: `AWS ${ACCESS_KEY}:${sign(SECRET_KEY, `PUT\n${md5}\n\n${date}\n/wire-v2/k%20x`)}`,
-    }, 'v2 body changed');
+    const badMd5 = await exactRequest(
+      `${srv.url}/wire-v2/k%20x`,
+      'PUT',
+      {
+        date,
+        'content-md5': md5,
+        authorization: `AWS ${ACCESS_KEY}:${sign(SECRET_KEY, `PUT\n${md5}\n\n${date}\n/wire-v2/k%20x`)}`,
+      },
+      'v2 body changed',
+    );
     expect(badMd5.status).to.equal(400);
     expect(badMd5.text).to.include('<Code>BadDigest</Code>');
     const still = await srv.s3.send(new GetObjectCommand({ Bucket: 'wire-v2', Key: 'k x' }));
@@ -546,13 +714,26 @@ print(json.dumps(r))
       await vsrv.s3.send(new CreateBucketCommand({ Bucket: 'vhost-v2' }));
       const date = new Date().toUTCString();
       const host = `vhost-v2.s3.test:${vsrv.port}`;
-      const put = await exactRequest(`${vsrv.url}/dir/k`, 'PUT', { host, date, authorization: `AWS ${ACCESS_KEY}:${sign(SECRET_KEY, `PUT\n\n\n${date}\n/vhost-v2/dir/k`)}` }, 'vhost body');
+      const put = await exactRequest(
+        `${vsrv.url}/dir/k`,
+        'PUT',
+        { host, date, authorization: `AWS ${ACCESS_KEY}:${sign(SECRET_KEY, `PUT\n\n\n${date}\n/vhost-v2/dir/k`)}` },
+        'vhost body',
+      );
       expect(put.status, put.text).to.equal(200);
-      const list = await exactRequest(`${vsrv.url}/?prefix=dir`, 'GET', { host, date, authorization: `AWS ${ACCESS_KEY}:${sign(SECRET_KEY, `GET\n\n\n${date}\n/vhost-v2/`)}` });
+      const list = await exactRequest(`${vsrv.url}/?prefix=dir`, 'GET', {
+        host,
+        date,
+        authorization: `AWS ${ACCESS_KEY}:${sign(SECRET_KEY, `GET\n\n\n${date}\n/vhost-v2/`)}`,
+      });
       expect(list.status, list.text).to.equal(200);
       expect(list.text).to.include('<Key>dir/k</Key>');
       // Signed as if path-style: refused.
-      const wrong = await exactRequest(`${vsrv.url}/dir/k`, 'GET', { host, date, authorization: `AWS ${ACCESS_KEY}:${sign(SECRET_KEY, `GET\n\n\n${date}\n/dir/k`)}` });
+      const wrong = await exactRequest(`${vsrv.url}/dir/k`, 'GET', {
+        host,
+        date,
+        authorization: `AWS ${ACCESS_KEY}:${sign(SECRET_KEY, `GET\n\n\n${date}\n/dir/k`)}`,
+      });
       expect(wrong.status).to.equal(403);
     } finally {
       await vsrv.stop();

@@ -2,7 +2,15 @@ import { expect } from 'chai';
 import { createHash, createHmac } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { S3Client, PutObjectCommand, GetObjectCommand, ListObjectsV2Command, CreateMultipartUploadCommand, UploadPartCommand, DeleteObjectsCommand } from '@aws-sdk/client-s3';
+import {
+  S3Client,
+  PutObjectCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  CreateMultipartUploadCommand,
+  UploadPartCommand,
+  DeleteObjectsCommand,
+} from '@aws-sdk/client-s3';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { buildQueryString } from '@smithy/core/protocols';
 import { authenticateV4 as authenticate, AuthRequest, AuthResult, Identity, EMPTY_SHA256, UNSIGNED_PAYLOAD } from '../../src/auth/sigv4';
@@ -21,7 +29,6 @@ function sign(secret: string, amzDate: string, region: string, service: string, 
   const key = hmac(hmac(hmac(hmac('AWS4' + secret, day), region), service), 'aws4_request');
   return hmac(key, stringToSign).toString('hex');
 }
-
 
 function signed(r: AuthResult) {
   if (r.type === 'anonymous') throw new Error('expected a signed request');
@@ -152,7 +159,9 @@ function signedHeaderNames(c: Case): string[] {
 
 const cases: Case[] = [];
 const skipped: Array<Case & { why: string }> = [];
-for (const name of readdirSync(SUITE).filter((n) => !n.includes('.')).sort()) {
+for (const name of readdirSync(SUITE)
+  .filter((n) => !n.includes('.'))
+  .sort()) {
   for (const mode of ['header', 'query'] as const) {
     const c = loadCase(name, mode);
     const skip = NOT_S3[name];
@@ -226,10 +235,24 @@ describe('sigv4: S3 rules', () => {
   const bodyHash = sha256(body);
 
   /** A header-signed request whose canonical request the test writes out literally. */
-  function headerRequest(p: { method: string; rawPath: string; rawQuery: string; canonicalUri: string; canonicalQuery: string; extra?: Record<string, string> }): AuthRequest {
+  function headerRequest(p: {
+    method: string;
+    rawPath: string;
+    rawQuery: string;
+    canonicalUri: string;
+    canonicalQuery: string;
+    extra?: Record<string, string>;
+  }): AuthRequest {
     const headers: Record<string, string> = { host: 's3.example.com', 'x-amz-content-sha256': bodyHash, 'x-amz-date': amzDate, ...p.extra };
     const names = Object.keys(headers).sort();
-    const canonical = [p.method, p.canonicalUri, p.canonicalQuery, names.map((n) => `${n}:${headers[n]}\n`).join(''), names.join(';'), bodyHash].join('\n');
+    const canonical = [
+      p.method,
+      p.canonicalUri,
+      p.canonicalQuery,
+      names.map((n) => `${n}:${headers[n]}\n`).join(''),
+      names.join(';'),
+      bodyHash,
+    ].join('\n');
     const signature = sign(id.secretAccessKey, amzDate, 'us-east-1', 's3', canonical);
     headers.authorization = `AWS4-HMAC-SHA256 Credential=${id.accessKeyId}/20240102/us-east-1/s3/aws4_request, SignedHeaders=${names.join(';')}, Signature=${signature}`;
     return { method: p.method, rawPath: p.rawPath, rawQuery: p.rawQuery, headers };
@@ -297,7 +320,14 @@ describe('sigv4: S3 rules', () => {
   it('uses the Date header when there is no x-amz-date', () => {
     const date = 'Tue, 02 Jan 2024 03:04:05 GMT';
     const headers: Record<string, string> = { date, host: 's3.example.com', 'x-amz-content-sha256': UNSIGNED_PAYLOAD };
-    const canonical = ['GET', '/b/k', '', `date:${date}\nhost:s3.example.com\nx-amz-content-sha256:${UNSIGNED_PAYLOAD}\n`, 'date;host;x-amz-content-sha256', UNSIGNED_PAYLOAD].join('\n');
+    const canonical = [
+      'GET',
+      '/b/k',
+      '',
+      `date:${date}\nhost:s3.example.com\nx-amz-content-sha256:${UNSIGNED_PAYLOAD}\n`,
+      'date;host;x-amz-content-sha256',
+      UNSIGNED_PAYLOAD,
+    ].join('\n');
     const sig = sign(id.secretAccessKey, amzDate, 'eu-west-1', 's3', canonical);
     headers.authorization = `AWS4-HMAC-SHA256 Credential=${id.accessKeyId}/20240102/eu-west-1/s3/aws4_request, SignedHeaders=date;host;x-amz-content-sha256, Signature=${sig}`;
     const r = signed(authenticate({ method: 'GET', rawPath: '/b/k', rawQuery: '', headers }, lookup, now));
@@ -306,17 +336,31 @@ describe('sigv4: S3 rules', () => {
   });
 
   it('is anonymous without Authorization or X-Amz-Algorithm', () => {
-    expect(authenticate({ method: 'GET', rawPath: '/b/k', rawQuery: 'x=1', headers: { host: 'h' } }, lookup, now)).to.deep.equal({ type: 'anonymous' });
+    expect(authenticate({ method: 'GET', rawPath: '/b/k', rawQuery: 'x=1', headers: { host: 'h' } }, lookup, now)).to.deep.equal({
+      type: 'anonymous',
+    });
   });
 
   it('refuses SigV2 for now', () => {
-    expectS3Error(() => authenticate({ method: 'GET', rawPath: '/', rawQuery: '', headers: { authorization: 'AWS AKID:c2lnbmF0dXJl' } }, lookup, now), 'AccessDenied', /SigV2/);
-    expectS3Error(() => authenticate({ method: 'GET', rawPath: '/', rawQuery: 'AWSAccessKeyId=AKID&Expires=1&Signature=x', headers: {} }, lookup, now), 'AccessDenied', /SigV2/);
+    expectS3Error(
+      () => authenticate({ method: 'GET', rawPath: '/', rawQuery: '', headers: { authorization: 'AWS AKID:c2lnbmF0dXJl' } }, lookup, now),
+      'AccessDenied',
+      /SigV2/,
+    );
+    expectS3Error(
+      () => authenticate({ method: 'GET', rawPath: '/', rawQuery: 'AWSAccessKeyId=AKID&Expires=1&Signature=x', headers: {} }, lookup, now),
+      'AccessDenied',
+      /SigV2/,
+    );
   });
 
   it('refuses two auth mechanisms at once', () => {
     const req = put();
-    expectS3Error(() => authenticate({ ...req, rawQuery: 'X-Amz-Algorithm=AWS4-HMAC-SHA256' }, lookup, now), 'InvalidArgument', /Only one auth mechanism/);
+    expectS3Error(
+      () => authenticate({ ...req, rawQuery: 'X-Amz-Algorithm=AWS4-HMAC-SHA256' }, lookup, now),
+      'InvalidArgument',
+      /Only one auth mechanism/,
+    );
   });
 
   it('unknown access key → InvalidAccessKeyId', () => {
@@ -336,13 +380,20 @@ describe('sigv4: S3 rules', () => {
     const req = put();
     const { ['x-amz-date']: _d, ...noDate } = req.headers;
     expectS3Error(() => authenticate({ ...req, headers: noDate }, lookup, now), 'AccessDenied', /valid Date or x-amz-date/);
-    expectS3Error(() => authenticate({ ...req, headers: { ...req.headers, 'x-amz-date': '20240231T000000Z' } }, lookup, now), 'AccessDenied');
+    expectS3Error(
+      () => authenticate({ ...req, headers: { ...req.headers, 'x-amz-date': '20240231T000000Z' } }, lookup, now),
+      'AccessDenied',
+    );
   });
 
   it('credential date other than the request date → AuthorizationHeaderMalformed', () => {
     const req = put();
     const a = (req.headers.authorization as string).replace('/20240102/', '/20240103/');
-    expectS3Error(() => authenticate({ ...req, headers: { ...req.headers, authorization: a } }, lookup, now), 'AuthorizationHeaderMalformed', /credential date/);
+    expectS3Error(
+      () => authenticate({ ...req, headers: { ...req.headers, authorization: a } }, lookup, now),
+      'AuthorizationHeaderMalformed',
+      /credential date/,
+    );
   });
 
   it('malformed Authorization → AuthorizationHeaderMalformed', () => {
@@ -356,23 +407,46 @@ describe('sigv4: S3 rules', () => {
       a.replace('Credential=', 'Credential'),
       a.replace('SignedHeaders=host;', 'SignedHeaders=host;;'),
     ]) {
-      expectS3Error(() => authenticate({ ...req, headers: { ...req.headers, authorization: bad } }, lookup, now), 'AuthorizationHeaderMalformed');
+      expectS3Error(
+        () => authenticate({ ...req, headers: { ...req.headers, authorization: bad } }, lookup, now),
+        'AuthorizationHeaderMalformed',
+      );
     }
-    expectS3Error(() => authenticate({ ...req, headers: { ...req.headers, authorization: a.replace('AWS4-HMAC-SHA256', 'AWS4-ECDSA-P256-SHA256') } }, lookup, now), 'InvalidArgument');
+    expectS3Error(
+      () =>
+        authenticate(
+          { ...req, headers: { ...req.headers, authorization: a.replace('AWS4-HMAC-SHA256', 'AWS4-ECDSA-P256-SHA256') } },
+          lookup,
+          now,
+        ),
+      'InvalidArgument',
+    );
   });
 
   it('an invalid x-amz-content-sha256 → InvalidArgument', () => {
     const req = put();
-    expectS3Error(() => authenticate({ ...req, headers: { ...req.headers, 'x-amz-content-sha256': 'abc' } }, lookup, now), 'InvalidArgument', /x-amz-content-sha256/);
+    expectS3Error(
+      () => authenticate({ ...req, headers: { ...req.headers, 'x-amz-content-sha256': 'abc' } }, lookup, now),
+      'InvalidArgument',
+      /x-amz-content-sha256/,
+    );
   });
 
   it('host and every x-amz-* header must be signed → AccessDenied with HeadersNotSigned', () => {
     const req = put();
-    const err = expectS3Error(() => authenticate({ ...req, headers: { ...req.headers, 'x-amz-acl': 'public-read' } }, lookup, now), 'AccessDenied', /not signed/);
+    const err = expectS3Error(
+      () => authenticate({ ...req, headers: { ...req.headers, 'x-amz-acl': 'public-read' } }, lookup, now),
+      'AccessDenied',
+      /not signed/,
+    );
     expect(err.extra.HeadersNotSigned).to.equal('x-amz-acl');
     const noHost = headerRequest({ method: 'GET', rawPath: '/b', rawQuery: '', canonicalUri: '/b', canonicalQuery: '' });
     const a = (noHost.headers.authorization as string).replace('SignedHeaders=host;', 'SignedHeaders=');
-    expectS3Error(() => authenticate({ ...noHost, headers: { ...noHost.headers, authorization: a } }, lookup, now), 'AccessDenied', /not signed/);
+    expectS3Error(
+      () => authenticate({ ...noHost, headers: { ...noHost.headers, authorization: a } }, lookup, now),
+      'AccessDenied',
+      /not signed/,
+    );
   });
 
   describe('session tokens', () => {
@@ -384,14 +458,22 @@ describe('sigv4: S3 rules', () => {
       authenticate(c.req, () => base, at);
     });
     it('refuses another token', () => {
-      expectS3Error(() => authenticate(c.req, () => ({ ...base, sessionToken: flipLast(base.sessionToken!) }), at), 'InvalidToken', /token/);
+      expectS3Error(
+        () => authenticate(c.req, () => ({ ...base, sessionToken: flipLast(base.sessionToken!) }), at),
+        'InvalidToken',
+        /token/,
+      );
     });
     it('refuses a request without the token the identity requires', () => {
       const { ['x-amz-security-token']: _t, ...headers } = c.req.headers;
       expectS3Error(() => authenticate({ ...c.req, headers }, () => base, at), 'InvalidToken', /token/);
     });
     it('refuses a token sent for long-term credentials', () => {
-      expectS3Error(() => authenticate(c.req, () => ({ accessKeyId: base.accessKeyId, secretAccessKey: base.secretAccessKey }), at), 'InvalidToken', /token/);
+      expectS3Error(
+        () => authenticate(c.req, () => ({ accessKeyId: base.accessKeyId, secretAccessKey: base.secretAccessKey }), at),
+        'InvalidToken',
+        /token/,
+      );
     });
     it('checks the X-Amz-Security-Token of a presigned URL', () => {
       const q = loadCase('get-vanilla-with-session-token', 'query');
@@ -408,7 +490,11 @@ describe('sigv4: S3 rules', () => {
 
     it('is valid until X-Amz-Date + X-Amz-Expires', () => {
       authenticate(c.req, () => base, new Date(at.getTime() + 3600_000));
-      const err = expectS3Error(() => authenticate(c.req, () => base, new Date(at.getTime() + 3601_000)), 'AccessDenied', /^Request has expired$/);
+      const err = expectS3Error(
+        () => authenticate(c.req, () => base, new Date(at.getTime() + 3601_000)),
+        'AccessDenied',
+        /^Request has expired$/,
+      );
       expect(err.extra['X-Amz-Expires']).to.equal('3600');
     });
 
@@ -418,26 +504,86 @@ describe('sigv4: S3 rules', () => {
 
     it('X-Amz-Expires must be 0..604800, refused as S3 does (403 out of range, 0 has expired)', () => {
       for (const v of ['604801', '-1', 'abc']) {
-        const err = expectS3Error(() => authenticate(withQuery((q) => q.replace('X-Amz-Expires=3600', `X-Amz-Expires=${v}`)), () => base, at), 'AuthorizationQueryParametersError');
+        const err = expectS3Error(
+          () =>
+            authenticate(
+              withQuery((q) => q.replace('X-Amz-Expires=3600', `X-Amz-Expires=${v}`)),
+              () => base,
+              at,
+            ),
+          'AuthorizationQueryParametersError',
+        );
         expect(err.status).to.equal(v === 'abc' ? 400 : 403);
       }
-      const zero = expectS3Error(() => authenticate(withQuery((q) => q.replace('X-Amz-Expires=3600', 'X-Amz-Expires=0')), () => base, at), 'AccessDenied', /^Request has expired$/);
+      const zero = expectS3Error(
+        () =>
+          authenticate(
+            withQuery((q) => q.replace('X-Amz-Expires=3600', 'X-Amz-Expires=0')),
+            () => base,
+            at,
+          ),
+        'AccessDenied',
+        /^Request has expired$/,
+      );
       expect(zero.status).to.equal(403);
     });
 
     it('requires all its parameters, and only AWS4-HMAC-SHA256', () => {
-      expectS3Error(() => authenticate(withQuery((q) => q.replace(/&X-Amz-SignedHeaders=[^&]*/, '')), () => base, at), 'AuthorizationQueryParametersError');
-      expectS3Error(() => authenticate(withQuery((q) => q.replace('X-Amz-Algorithm=AWS4-HMAC-SHA256', 'X-Amz-Algorithm=AWS4-HMAC-SHA1')), () => base, at), 'AuthorizationQueryParametersError');
-      expectS3Error(() => authenticate(withQuery((q) => q.replace('X-Amz-Date=20150830T123600Z', 'X-Amz-Date=2015-08-30')), () => base, at), 'AuthorizationQueryParametersError');
-      expectS3Error(() => authenticate(withQuery((q) => q.replace('%2Fservice%2F', '%2F')), () => base, at), 'AuthorizationQueryParametersError');
+      expectS3Error(
+        () =>
+          authenticate(
+            withQuery((q) => q.replace(/&X-Amz-SignedHeaders=[^&]*/, '')),
+            () => base,
+            at,
+          ),
+        'AuthorizationQueryParametersError',
+      );
+      expectS3Error(
+        () =>
+          authenticate(
+            withQuery((q) => q.replace('X-Amz-Algorithm=AWS4-HMAC-SHA256', 'X-Amz-Algorithm=AWS4-HMAC-SHA1')),
+            () => base,
+            at,
+          ),
+        'AuthorizationQueryParametersError',
+      );
+      expectS3Error(
+        () =>
+          authenticate(
+            withQuery((q) => q.replace('X-Amz-Date=20150830T123600Z', 'X-Amz-Date=2015-08-30')),
+            () => base,
+            at,
+          ),
+        'AuthorizationQueryParametersError',
+      );
+      expectS3Error(
+        () =>
+          authenticate(
+            withQuery((q) => q.replace('%2Fservice%2F', '%2F')),
+            () => base,
+            at,
+          ),
+        'AuthorizationQueryParametersError',
+      );
     });
 
     it('signs every other query parameter', () => {
-      expectS3Error(() => authenticate(withQuery((q) => q + '&extra=1'), () => base, at), 'SignatureDoesNotMatch');
+      expectS3Error(
+        () =>
+          authenticate(
+            withQuery((q) => q + '&extra=1'),
+            () => base,
+            at,
+          ),
+        'SignatureDoesNotMatch',
+      );
     });
 
     it('refuses x-amz-* headers added to it (they were not signed)', () => {
-      const err = expectS3Error(() => authenticate({ ...c.req, headers: { ...c.req.headers, 'x-amz-copy-source': 'other/key' } }, () => base, at), 'AccessDenied');
+      const err = expectS3Error(
+        () => authenticate({ ...c.req, headers: { ...c.req.headers, 'x-amz-copy-source': 'other/key' } }, () => base, at),
+        'AccessDenied',
+      );
       expect(err.extra.HeadersNotSigned).to.equal('x-amz-copy-source');
     });
 
@@ -458,7 +604,13 @@ describe('sigv4: S3 rules', () => {
     // docs.aws.amazon.com/AmazonS3/latest/API/sigv4-streaming.html and sigv4-streaming-trailers.html
     const docId: Identity = { accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' };
     const docNow = new Date('2013-05-24T00:00:00Z');
-    const common = { host: 's3.amazonaws.com', 'content-encoding': 'aws-chunked', 'x-amz-date': '20130524T000000Z', 'x-amz-decoded-content-length': '66560', 'x-amz-storage-class': 'REDUCED_REDUNDANCY' };
+    const common = {
+      host: 's3.amazonaws.com',
+      'content-encoding': 'aws-chunked',
+      'x-amz-date': '20130524T000000Z',
+      'x-amz-decoded-content-length': '66560',
+      'x-amz-storage-class': 'REDUCED_REDUNDANCY',
+    };
     const a64k = sha256(Buffer.alloc(65536, 'a'));
     const a1k = sha256(Buffer.alloc(1024, 'a'));
 
@@ -522,7 +674,9 @@ describe('sigv4: S3 rules', () => {
         '1c1344b170168f8e65b41376b44b20fe354e373826ccbbe2c1d40a8cae51e5c7',
         '2ca2aba2005185cf7159c6277faf83795951dd77a3a99e6e65d5c9f85863f992',
       ]);
-      expect(s.trailerSignature(c3, sha256('x-amz-checksum-crc32c:sOO8/Q==\n'))).to.equal('d81f82fc3505edab99d459891051a732e8730629a2e4a59689829ca17fe2e435');
+      expect(s.trailerSignature(c3, sha256('x-amz-checksum-crc32c:sOO8/Q==\n'))).to.equal(
+        'd81f82fc3505edab99d459891051a732e8730629a2e4a59689829ca17fe2e435',
+      );
     });
 
     it('no streaming context for other payload hashes', () => {
@@ -596,7 +750,15 @@ describe('sigv4: requests signed by the AWS SDK', function () {
     return { method: c.method, rawPath: c.path, rawQuery: buildQueryString(c.query), headers };
   }
 
-  const keys = ['plain.txt', 'with space/and+plus=equals', "unreserved-_.~ and !*'()", 'ünïcödé/日本語/€', 'a//double/./dot/../x', '%41 literal percent', 'trailing/'];
+  const keys = [
+    'plain.txt',
+    'with space/and+plus=equals',
+    "unreserved-_.~ and !*'()",
+    'ünïcödé/日本語/€',
+    'a//double/./dot/../x',
+    '%41 literal percent',
+    'trailing/',
+  ];
 
   for (const key of keys) {
     it(`PutObject and GetObject of ${JSON.stringify(key)}`, async () => {
@@ -604,7 +766,14 @@ describe('sigv4: requests signed by the AWS SDK', function () {
       const r = signed(authenticate(put, lookup));
       expect(r.region).to.equal('eu-central-1');
       expect(r.payloadHash).to.equal(sha256('data'));
-      const get = await wire(new GetObjectCommand({ Bucket: 'bucket', Key: key, ResponseContentDisposition: 'attachment; filename="a b+c.txt"', Range: 'bytes=0-1' }));
+      const get = await wire(
+        new GetObjectCommand({
+          Bucket: 'bucket',
+          Key: key,
+          ResponseContentDisposition: 'attachment; filename="a b+c.txt"',
+          Range: 'bytes=0-1',
+        }),
+      );
       authenticate(get, lookup);
     });
   }
@@ -617,25 +786,41 @@ describe('sigv4: requests signed by the AWS SDK', function () {
 
   it('multipart: ?uploads, ?partNumber&uploadId, and POST ?delete', async () => {
     authenticate(await wire(new CreateMultipartUploadCommand({ Bucket: 'bucket', Key: 'k y' })), lookup);
-    authenticate(await wire(new UploadPartCommand({ Bucket: 'bucket', Key: 'k y', PartNumber: 2, UploadId: 'a+b/c=d', Body: Buffer.from('x') })), lookup);
+    authenticate(
+      await wire(new UploadPartCommand({ Bucket: 'bucket', Key: 'k y', PartNumber: 2, UploadId: 'a+b/c=d', Body: Buffer.from('x') })),
+      lookup,
+    );
     authenticate(await wire(new DeleteObjectsCommand({ Bucket: 'bucket', Delete: { Objects: [{ Key: 'a' }, { Key: 'b c' }] } })), lookup);
   });
 
   it('a streaming PutObject (aws-chunked, unsigned trailer)', async () => {
     const { Readable } = await import('node:stream');
-    const req = await wire(new PutObjectCommand({ Bucket: 'bucket', Key: 'k', Body: Readable.from([Buffer.from('abc')]), ContentLength: 3 }));
+    const req = await wire(
+      new PutObjectCommand({ Bucket: 'bucket', Key: 'k', Body: Readable.from([Buffer.from('abc')]), ContentLength: 3 }),
+    );
     const r = signed(authenticate(req, lookup));
     expect(r.payloadHash).to.equal('STREAMING-UNSIGNED-PAYLOAD-TRAILER');
     expect(r.streaming).to.equal(undefined);
   });
 
   it('presigned GET and PUT URLs (signed the way @aws-sdk/s3-request-presigner does)', async () => {
-    const signer = new SignatureV4({ service: 's3', region: 'us-west-2', credentials: id, sha256: NodeSha256 as never, uriEscapePath: false });
+    const signer = new SignatureV4({
+      service: 's3',
+      region: 'us-west-2',
+      credentials: id,
+      sha256: NodeSha256 as never,
+      uriEscapePath: false,
+    });
     for (const [method, key] of [
       ['GET', 'a b+c'],
       ['PUT', "ü/~!*'()"],
     ]) {
-      const path = '/bucket/' + key.split('/').map((s) => encodeURIComponent(s).replace(/[!'()*]/g, (ch) => '%' + ch.charCodeAt(0).toString(16).toUpperCase())).join('/');
+      const path =
+        '/bucket/' +
+        key
+          .split('/')
+          .map((s) => encodeURIComponent(s).replace(/[!'()*]/g, (ch) => '%' + ch.charCodeAt(0).toString(16).toUpperCase()))
+          .join('/');
       const presigned = await signer.presign(
         {
           method,

@@ -54,14 +54,20 @@ const scalar: fc.Arbitrary<XmlValue> = fc.oneof(
   fc.constant(undefined),
 );
 const { tree } = fc.letrec<{ tree: XmlObject; value: XmlValue }>((tie) => ({
-  tree: fc.array(
-    fc.tuple(fc.oneof({ weight: 4, arbitrary: name }, { weight: 1, arbitrary: fc.constantFrom('@_attr', '@_xmlns:x', '#text') }), tie('value')),
-    { maxLength: 5 },
-  ).map((pairs) => {
-    const o: XmlObject = {};
-    for (const [k, v] of pairs) o[k] = k.startsWith('@_') || k === '#text' ? (typeof v === 'object' && !(v instanceof Date) ? 'v' : v) : v;
-    return o;
-  }),
+  tree: fc
+    .array(
+      fc.tuple(
+        fc.oneof({ weight: 4, arbitrary: name }, { weight: 1, arbitrary: fc.constantFrom('@_attr', '@_xmlns:x', '#text') }),
+        tie('value'),
+      ),
+      { maxLength: 5 },
+    )
+    .map((pairs) => {
+      const o: XmlObject = {};
+      for (const [k, v] of pairs)
+        o[k] = k.startsWith('@_') || k === '#text' ? (typeof v === 'object' && !(v instanceof Date) ? 'v' : v) : v;
+      return o;
+    }),
   value: fc.oneof(
     { depthSize: 'small', withCrossShrink: true },
     { weight: 4, arbitrary: scalar },
@@ -83,13 +89,19 @@ describe('toXml', () => {
 
   it('writes a listing page as S3 does', () => {
     const xml = toXml('ListBucketResult', {
-      Name: 'b', Prefix: '', MaxKeys: 1000, KeyCount: 1, IsTruncated: false,
+      Name: 'b',
+      Prefix: '',
+      MaxKeys: 1000,
+      KeyCount: 1,
+      IsTruncated: false,
       Contents: [{ Key: 'a&b<c>"\'\u0001', LastModified: new Date(0), ETag: '"abc"', Size: 0, StorageClass: 'STANDARD' }],
       CommonPrefixes: [],
       Delimiter: undefined,
     });
-    expect(xml).to.equal('<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>b</Name><Prefix></Prefix>'
-      + '<MaxKeys>1000</MaxKeys><KeyCount>1</KeyCount><IsTruncated>false</IsTruncated><Contents><Key>a&amp;b&lt;c&gt;&quot;&apos;&#x1;</Key>'
-      + '<LastModified>1970-01-01T00:00:00.000Z</LastModified><ETag>&quot;abc&quot;</ETag><Size>0</Size><StorageClass>STANDARD</StorageClass></Contents></ListBucketResult>');
+    expect(xml).to.equal(
+      '<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>b</Name><Prefix></Prefix>' +
+        '<MaxKeys>1000</MaxKeys><KeyCount>1</KeyCount><IsTruncated>false</IsTruncated><Contents><Key>a&amp;b&lt;c&gt;&quot;&apos;&#x1;</Key>' +
+        '<LastModified>1970-01-01T00:00:00.000Z</LastModified><ETag>&quot;abc&quot;</ETag><Size>0</Size><StorageClass>STANDARD</StorageClass></Contents></ListBucketResult>',
+    );
   });
 });

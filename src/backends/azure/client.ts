@@ -44,7 +44,7 @@ export function accountFromEndpoint(endpoint: string): string | undefined {
   const ipStyle = /^(\d{1,3}\.){3}\d{1,3}$|^localhost$|^\[.*\]$|^host\.docker\.internal$/.test(u.hostname);
   if (ipStyle) return first;
   const label = u.hostname.split('.')[0];
-  return u.hostname.includes('.blob.') ? label : first ?? label;
+  return u.hostname.includes('.blob.') ? label : (first ?? label);
 }
 
 /**
@@ -57,17 +57,21 @@ export function makeServiceClient(c: AzureConnection, maxTries = 4): BlobService
     if (c.endpoint === undefined) return BlobServiceClient.fromConnectionString(c.connectionString, PIPELINE);
     // An explicit endpoint wins over the one the connection string names.
     const parts = Object.fromEntries(
-      c.connectionString.split(';').filter(Boolean).map((kv) => {
-        const i = kv.indexOf('=');
-        return [kv.slice(0, i).trim(), kv.slice(i + 1).trim()];
-      }),
+      c.connectionString
+        .split(';')
+        .filter(Boolean)
+        .map((kv) => {
+          const i = kv.indexOf('=');
+          return [kv.slice(0, i).trim(), kv.slice(i + 1).trim()];
+        }),
     ) as Record<string, string>;
     if (parts.AccountKey) {
       const account = parts.AccountName ?? c.account ?? accountFromEndpoint(c.endpoint);
       if (!account) throw new Error('azure: the connection string names no AccountName');
       return new BlobServiceClient(c.endpoint, new StorageSharedKeyCredential(account, parts.AccountKey), PIPELINE);
     }
-    if (parts.SharedAccessSignature) return new BlobServiceClient(withSas(c.endpoint, parts.SharedAccessSignature), new AnonymousCredential(), PIPELINE);
+    if (parts.SharedAccessSignature)
+      return new BlobServiceClient(withSas(c.endpoint, parts.SharedAccessSignature), new AnonymousCredential(), PIPELINE);
     return BlobServiceClient.fromConnectionString(c.connectionString, PIPELINE);
   }
   const endpoint = c.endpoint ?? (c.account ? `https://${c.account}.blob.core.windows.net` : undefined);

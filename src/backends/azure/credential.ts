@@ -58,9 +58,13 @@ export function azureTokenCredential(
     if (sp.certificate) {
       const certificate = resolveSecret(sp.certificate, at('certificate'), env);
       if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(certificate) || !/-----BEGIN CERTIFICATE-----/.test(certificate)) {
-        throw new Error(`${at('certificate')}: expected PEM holding the certificate and its private key (BEGIN CERTIFICATE and BEGIN ... PRIVATE KEY)`);
+        throw new Error(
+          `${at('certificate')}: expected PEM holding the certificate and its private key (BEGIN CERTIFICATE and BEGIN ... PRIVATE KEY)`,
+        );
       }
-      const certificatePassword = sp.certificatePassword ? resolveSecret(sp.certificatePassword, at('certificatePassword'), env) : undefined;
+      const certificatePassword = sp.certificatePassword
+        ? resolveSecret(sp.certificatePassword, at('certificatePassword'), env)
+        : undefined;
       return new (identity().ClientCertificateCredential)(
         sp.tenantId,
         sp.clientId,
@@ -118,8 +122,10 @@ export function withS3TokenErrors(cred: TokenCredential, backend: string): Token
       } catch (err) {
         const name = (err as Error | undefined)?.name;
         let e: S3Error | undefined;
-        if (name === 'CredentialUnavailableError' || name === 'AggregateAuthenticationError') e = new S3Error('ServiceUnavailable', 'The Azure backend has no way to get an access token right now.');
-        else if (name === 'AuthenticationError' || name === 'AuthenticationRequiredError') e = new S3Error('AccessDenied', 'The storage backend refused access.');
+        if (name === 'CredentialUnavailableError' || name === 'AggregateAuthenticationError')
+          e = new S3Error('ServiceUnavailable', 'The Azure backend has no way to get an access token right now.');
+        else if (name === 'AuthenticationError' || name === 'AuthenticationRequiredError')
+          e = new S3Error('AccessDenied', 'The storage backend refused access.');
         if (!e) throw err;
         Object.defineProperty(e, 'cause', { value: err, enumerable: false });
         Object.defineProperty(e, 'backend', { value: backend, enumerable: false });

@@ -36,8 +36,14 @@ const AZURE_ERRORS: Record<string, Rule> = {
   RequestBodyTooLarge: 'EntityTooLarge',
   BlockCountExceedsLimit: ['EntityTooLarge', 'The object would have more than 50,000 Azure blocks.'],
   BlockListTooLong: ['EntityTooLarge', 'The object would have more than 50,000 Azure blocks.'],
-  InvalidBlockList: ['InvalidPart', 'One or more of the specified parts could not be found: another write to the same key may have discarded its staged blocks.'],
-  InvalidBlobOrBlock: ['InvalidPart', 'Azure refused a staged block of this object (the key may hold uncommitted blocks written by another tool).'],
+  InvalidBlockList: [
+    'InvalidPart',
+    'One or more of the specified parts could not be found: another write to the same key may have discarded its staged blocks.',
+  ],
+  InvalidBlobOrBlock: [
+    'InvalidPart',
+    'Azure refused a staged block of this object (the key may hold uncommitted blocks written by another tool).',
+  ],
   InvalidBlockId: 'InvalidPart',
   MetadataTooLarge: 'MetadataTooLarge',
   InvalidMetadata: ['InvalidArgument', 'Azure refused the object metadata.'],
@@ -69,7 +75,16 @@ const AZURE_ERRORS: Record<string, Rule> = {
 };
 
 /** Network-level failures of the SDK's HTTP client. */
-const NETWORK_CODES = new Set(['REQUEST_SEND_ERROR', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE', 'EHOSTUNREACH']);
+const NETWORK_CODES = new Set([
+  'REQUEST_SEND_ERROR',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EPIPE',
+  'EHOSTUNREACH',
+]);
 
 interface RestLike {
   name?: string;
@@ -124,11 +139,17 @@ export function toS3ErrorFromAzure(err: unknown, ctx: ErrorContext = {}): S3Erro
     return make('InternalError', 'A concurrent write to the same key discarded the blocks staged for this one; retry.', ctx, err);
   }
   if (ctx.multipart === false && code === 'InvalidBlobOrBlock') {
-    return make('InternalError', 'Azure refused a staged block of this object: the blob may hold uncommitted blocks written by another tool.', ctx, err);
+    return make(
+      'InternalError',
+      'Azure refused a staged block of this object: the blob may hold uncommitted blocks written by another tool.',
+      ctx,
+      err,
+    );
   }
   const rule = code !== undefined ? AZURE_ERRORS[code] : undefined;
   if (rule !== undefined) return typeof rule === 'string' ? make(rule, undefined, ctx, err) : make(rule[0], rule[1], ctx, err);
-  if (code !== undefined && NETWORK_CODES.has(code)) return make('ServiceUnavailable', 'The Azure storage endpoint cannot be reached.', ctx, err);
+  if (code !== undefined && NETWORK_CODES.has(code))
+    return make('ServiceUnavailable', 'The Azure storage endpoint cannot be reached.', ctx, err);
   if ((err as RestLike | undefined)?.name === 'AbortError') return make('RequestTimeout', undefined, ctx, err);
   switch (status) {
     case 404:

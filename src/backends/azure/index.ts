@@ -156,7 +156,9 @@ export class AzureBackend implements Backend {
       await this.store.container(bucket).create();
     } catch (err) {
       if (isAzureError(err, 'ContainerBeingDeleted')) {
-        throw new S3Error('ServiceUnavailable', 'A bucket of this name is still being deleted; try again in a minute.', { BucketName: bucket });
+        throw new S3Error('ServiceUnavailable', 'A bucket of this name is still being deleted; try again in a minute.', {
+          BucketName: bucket,
+        });
       }
       throw toS3ErrorFromAzure(err, { bucket });
     }
@@ -238,7 +240,9 @@ export class AzureBackend implements Backend {
       const stored = storedAttributes(attrs);
       const cas = await this.store.cas(bucket, key, opts.conditions);
       const { headers, metadata } = toAzure(stored, extras);
-      const res = await this.store.call(ctx, () => blob.commitBlockList([id], { blobHTTPHeaders: { ...headers, blobContentMD5: md5 }, metadata, conditions: cas }));
+      const res = await this.store.call(ctx, () =>
+        blob.commitBlockList([id], { blobHTTPHeaders: { ...headers, blobContentMD5: md5 }, metadata, conditions: cas }),
+      );
       return finish(md5, size, res, stored);
     }
 
@@ -306,7 +310,9 @@ export class AzureBackend implements Backend {
     const stored = storedAttributes(attrs);
     const cas = await this.store.cas(bucket, key, opts.conditions);
     const { headers, metadata } = toAzure(stored, extras);
-    const res = await this.store.call(ctx, () => blob.commitBlockList(ids, { blobHTTPHeaders: { ...headers, blobContentMD5: md5 }, metadata, conditions: cas }));
+    const res = await this.store.call(ctx, () =>
+      blob.commitBlockList(ids, { blobHTTPHeaders: { ...headers, blobContentMD5: md5 }, metadata, conditions: cas }),
+    );
     return finish(md5, total, res, stored);
   }
 
@@ -351,7 +357,13 @@ export class AzureBackend implements Backend {
    * and metadata come along; with them, the metadata is given in the copy and the headers set
    * after it, conditional on the copy's result. The S3 ETag (MD5 or multipart form) is kept.
    */
-  async copyObject(srcBucket: string, srcKey: string, dstBucket: string, dstKey: string, attrs: ObjectAttributes | undefined): Promise<ObjectMeta> {
+  async copyObject(
+    srcBucket: string,
+    srcKey: string,
+    dstBucket: string,
+    dstKey: string,
+    attrs: ObjectAttributes | undefined,
+  ): Promise<ObjectMeta> {
     validateKey(srcKey);
     validateKey(dstKey);
     const src = this.store.blob(srcBucket, srcKey);
@@ -387,7 +399,9 @@ export class AzureBackend implements Backend {
       azureEtag = r.etag;
     }
     if (attrs !== undefined || sameBlob) {
-      await this.store.call(ctx, () => dst.setHTTPHeaders({ ...headers, blobContentMD5: md5 }, { conditions: azureEtag ? { ifMatch: azureEtag } : undefined }));
+      await this.store.call(ctx, () =>
+        dst.setHTTPHeaders({ ...headers, blobContentMD5: md5 }, { conditions: azureEtag ? { ifMatch: azureEtag } : undefined }),
+      );
     }
     return this.headObject(dstBucket, dstKey);
   }
@@ -478,4 +492,3 @@ export function azureBackendFromSpec(spec: AzureSettings, ctx: BackendContext): 
     credential: token ? withS3TokenErrors(token, ctx.name) : undefined,
   });
 }
-

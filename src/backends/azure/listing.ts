@@ -64,7 +64,8 @@ export class MarkerCache {
 
   record(scope: string, firstName: string, marker: string): void {
     let s = this.scopes.get(scope);
-    if (s) this.scopes.delete(scope); // re-inserted below: most recently used last
+    if (s)
+      this.scopes.delete(scope); // re-inserted below: most recently used last
     else s = { names: [], markers: [], chars: 0 };
     this.scopes.set(scope, s);
     let lo = 0;

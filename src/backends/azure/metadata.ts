@@ -159,7 +159,9 @@ export interface BlobVersion extends AzureProps {
 export function s3Etag(p: BlobVersion, extras: StoredExtras): string {
   if (extras.etag) return unquoteEtag(extras.etag);
   if (p.contentMD5 && p.contentMD5.length === 16) return Buffer.from(p.contentMD5).toString('hex');
-  return `${createHash('md5').update(unquoteEtag(p.etag ?? '')).digest('hex')}-1`;
+  return `${createHash('md5')
+    .update(unquoteEtag(p.etag ?? ''))
+    .digest('hex')}-1`;
 }
 
 export function metaOf(key: string, p: BlobVersion): ObjectMeta {

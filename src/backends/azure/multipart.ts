@@ -88,7 +88,13 @@ function recordOf(name: string, md: Record<string, string> | undefined, lastModi
   const partNumber = Number(name.slice(name.lastIndexOf('/') + 1));
   const size = Number(m[M.size]);
   const blocks = Number(m[M.blocks]);
-  if (!Number.isInteger(partNumber) || !/^[0-9a-f]{32}$/.test(m[M.md5] ?? '') || !Number.isInteger(size) || !Number.isInteger(blocks) || !/^[0-9a-f]{6}$/.test(m[M.nonce] ?? '')) {
+  if (
+    !Number.isInteger(partNumber) ||
+    !/^[0-9a-f]{32}$/.test(m[M.md5] ?? '') ||
+    !Number.isInteger(size) ||
+    !Number.isInteger(blocks) ||
+    !/^[0-9a-f]{6}$/.test(m[M.nonce] ?? '')
+  ) {
     return undefined;
   }
   return { partNumber, etag: m[M.md5], size, lastModified, nonce: Buffer.from(m[M.nonce], 'hex'), blocks };
@@ -96,13 +102,18 @@ function recordOf(name: string, md: Record<string, string> | undefined, lastModi
 
 async function eachLimited<T>(items: T[], limit: number, fn: (t: T) => Promise<void>): Promise<void> {
   let i = 0;
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (i < items.length) await fn(items[i++]);
-  }));
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (i < items.length) await fn(items[i++]);
+    }),
+  );
 }
 
 export class AzureMultipartStore implements MultipartStore {
-  constructor(private readonly be: AzureStore, private readonly backend: Backend) {}
+  constructor(
+    private readonly be: AzureStore,
+    private readonly backend: Backend,
+  ) {}
 
   private container(bucket: string) {
     return this.be.container(bucket);
@@ -125,11 +136,19 @@ export class AzureMultipartStore implements MultipartStore {
   }
 
   /** The upload a marker describes. Initiated: the marker's creation by Azure's clock (replicas' clocks may differ). */
-  private infoOf(uploadId: string, p: { metadata?: Record<string, string>; createdOn?: Date; lastModified?: Date }): UploadInfo | undefined {
+  private infoOf(
+    uploadId: string,
+    p: { metadata?: Record<string, string>; createdOn?: Date; lastModified?: Date },
+  ): UploadInfo | undefined {
     const md = lower(p.metadata);
     if (md[M.key] === undefined) return undefined;
     const initiated = p.createdOn ?? p.lastModified ?? new Date(md[M.initiated] ?? 0);
-    return { key: decodeValue(md[M.key]), uploadId, initiated: Number.isNaN(initiated.getTime()) ? new Date(0) : initiated, attrs: fromAzure(p).attrs };
+    return {
+      key: decodeValue(md[M.key]),
+      uploadId,
+      initiated: Number.isNaN(initiated.getTime()) ? new Date(0) : initiated,
+      attrs: fromAzure(p).attrs,
+    };
   }
 
   async createUpload(bucket: string, key: string, attrs: ObjectAttributes): Promise<string> {
@@ -146,7 +165,14 @@ export class AzureMultipartStore implements MultipartStore {
     return uploadId;
   }
 
-  async uploadPart(bucket: string, key: string, uploadId: string, partNumber: number, body: Readable, opts: { size?: number } = {}): Promise<PartInfo> {
+  async uploadPart(
+    bucket: string,
+    key: string,
+    uploadId: string,
+    partNumber: number,
+    body: Readable,
+    opts: { size?: number } = {},
+  ): Promise<PartInfo> {
     try {
       await this.upload(bucket, key, uploadId);
     } catch (err) {
@@ -166,14 +192,18 @@ export class AzureMultipartStore implements MultipartStore {
       if (size === 0) {
         // Azure refuses empty blocks: an empty part is only a record.
         try {
-          for await (const _ of measured) { /* drain */ }
+          for await (const _ of measured) {
+            /* drain */
+          }
         } catch (err) {
           throw bodyFailure(measured.failure ?? err);
         }
         blocks = 0;
       } else {
         try {
-          await this.be.streamingBlob(bucket, key).stageBlock(blockId('M', owner, partNumber, nonce, 0), once(measured), size, { abortSignal: measured.abort.signal });
+          await this.be
+            .streamingBlob(bucket, key)
+            .stageBlock(blockId('M', owner, partNumber, nonce, 0), once(measured), size, { abortSignal: measured.abort.signal });
         } catch (err) {
           measured.discard();
           throw measured.failure !== undefined ? bodyFailure(measured.failure) : toS3ErrorFromAzure(err, ctx);
@@ -234,7 +264,14 @@ export class AzureMultipartStore implements MultipartStore {
     return { upload, parts, isTruncated, nextPartNumberMarker: isTruncated ? parts.at(-1)?.partNumber : undefined };
   }
 
-  async completeUpload(bucket: string, key: string, uploadId: string, partNumbers: number[], etag: string, opts: PutOptions = {}): Promise<ObjectMeta> {
+  async completeUpload(
+    bucket: string,
+    key: string,
+    uploadId: string,
+    partNumbers: number[],
+    etag: string,
+    opts: PutOptions = {},
+  ): Promise<ObjectMeta> {
     const upload = await this.upload(bucket, key, uploadId);
     const records = await this.records(bucket, uploadId);
     const owner = Buffer.from(uploadId, 'base64url');
@@ -253,7 +290,9 @@ export class AzureMultipartStore implements MultipartStore {
     const { headers, metadata } = toAzure(attrs, { etag });
     const target = this.be.blob(bucket, key);
     const cas = await this.be.cas(bucket, key, opts.conditions);
-    const res = await this.be.call({ bucket, key, multipart: true }, () => target.commitBlockList(ids, { blobHTTPHeaders: headers, metadata, conditions: cas }));
+    const res = await this.be.call({ bucket, key, multipart: true }, () =>
+      target.commitBlockList(ids, { blobHTTPHeaders: headers, metadata, conditions: cas }),
+    );
     await this.remove(bucket, uploadId, records).catch(() => {});
     return {
       ...attrs,
@@ -337,4 +376,3 @@ export class AzureMultipartStore implements MultipartStore {
     return removed;
   }
 }
-

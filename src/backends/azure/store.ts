@@ -15,7 +15,6 @@ import { MarkerCache, rawListing, type Opener } from './listing';
 import { metaOf } from './metadata';
 import { blobNameOf } from './names';
 
-
 /** The Azure access conditions that make a write a compare-and-swap on what was checked. */
 export interface Cas {
   ifMatch?: string;
@@ -44,7 +43,8 @@ export class AzureStore {
 
   /** The container; NoSuchBucket right away for names Azure cannot have. */
   container(bucket: string): ContainerClient {
-    if (typeof bucket !== 'string' || azureContainerNameProblem(bucket) !== undefined) throw new S3Error('NoSuchBucket', undefined, { BucketName: String(bucket) });
+    if (typeof bucket !== 'string' || azureContainerNameProblem(bucket) !== undefined)
+      throw new S3Error('NoSuchBucket', undefined, { BucketName: String(bucket) });
     return this.service.getContainerClient(bucket);
   }
 

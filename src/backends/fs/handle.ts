@@ -58,7 +58,11 @@ export class FileRangeReadable extends Readable {
   }
 
   override _destroy(err: Error | null, cb: (error?: Error | null) => void): void {
-    if (this.pending) this.pending.then(() => cb(err), () => cb(err));
+    if (this.pending)
+      this.pending.then(
+        () => cb(err),
+        () => cb(err),
+      );
     else cb(err);
   }
 }

@@ -111,7 +111,9 @@ export class FsBackend implements Backend {
   /** Sorted directory contents, valid while each directory is unchanged. */
   private readonly sortedDirs = new SortedDirs();
   /** Listing summaries by data file, valid while the file's identity is unchanged. */
-  private readonly summaries = new LRUCache<string, { key: string; identity: FileIdentity; summary: ObjectSummary }>({ max: SUMMARY_CACHE_MAX });
+  private readonly summaries = new LRUCache<string, { key: string; identity: FileIdentity; summary: ObjectSummary }>({
+    max: SUMMARY_CACHE_MAX,
+  });
 
   constructor(opts: FsBackendOptions) {
     if (!opts || typeof opts.root !== 'string' || opts.root === '') throw new Error('FsBackend needs a root folder');

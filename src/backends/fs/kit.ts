@@ -37,7 +37,10 @@ function parseFile(rest: string, uri: string, ctx: UriContext) {
     raw = rest;
     relative = !rest.startsWith('/');
   }
-  const decoded = raw.split('/').map((s) => decodeSegment(s, uri)).join('/');
+  const decoded = raw
+    .split('/')
+    .map((s) => decodeSegment(s, uri))
+    .join('/');
   const full = relative ? path.resolve(ctx.baseDir, decoded) : path.resolve(decoded);
   const bucket = path.basename(full);
   if (!bucket || full === path.parse(full).root) {

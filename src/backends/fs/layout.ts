@@ -136,7 +136,14 @@ export class Layout {
     await this.cleanTemps();
     await this.recoverConversions();
     this.timers.push(
-      setInterval(() => void fsp.mkdir(this.ownTmp, { recursive: true }).then(() => fsp.utimes(this.ownTmp, new Date(), new Date())).catch(() => {}), TEMP_HEARTBEAT_MS).unref(),
+      setInterval(
+        () =>
+          void fsp
+            .mkdir(this.ownTmp, { recursive: true })
+            .then(() => fsp.utimes(this.ownTmp, new Date(), new Date()))
+            .catch(() => {}),
+        TEMP_HEARTBEAT_MS,
+      ).unref(),
       setInterval(() => void this.cleanTemps().catch(() => {}), TEMP_SWEEP_MS).unref(),
     );
   }

@@ -19,8 +19,19 @@ import { isErrno, type Layout } from './layout';
 import { joinInside } from './paths';
 import { stageBody } from './writer';
 
-interface UploadRecord { key: string; uploadId: string; initiated: string; attrs: ObjectAttributes }
-interface PartRecord { partNumber: number; etag: string; size: number; lastModified: string; checksums?: Record<string, string> }
+interface UploadRecord {
+  key: string;
+  uploadId: string;
+  initiated: string;
+  attrs: ObjectAttributes;
+}
+interface PartRecord {
+  partNumber: number;
+  etag: string;
+  size: number;
+  lastModified: string;
+  checksums?: Record<string, string>;
+}
 
 export class FsPartStorage implements PartStorage {
   constructor(private readonly layout: Layout) {}
@@ -47,7 +58,12 @@ export class FsPartStorage implements PartStorage {
   async createUpload(bucket: string, upload: UploadInfo): Promise<void> {
     const dir = this.dir(bucket, upload.uploadId);
     await fsp.mkdir(dir, { recursive: true });
-    const rec: UploadRecord = { key: upload.key, uploadId: upload.uploadId, initiated: upload.initiated.toISOString(), attrs: upload.attrs };
+    const rec: UploadRecord = {
+      key: upload.key,
+      uploadId: upload.uploadId,
+      initiated: upload.initiated.toISOString(),
+      attrs: upload.attrs,
+    };
     await this.writeJson(path.join(dir, 'upload.json'), rec);
   }
 
@@ -74,14 +90,27 @@ export class FsPartStorage implements PartStorage {
     return out;
   }
 
-  async putPart(bucket: string, uploadId: string, partNumber: number, body: Readable, size?: number, verified?: PartOptions['verified']): Promise<PartInfo> {
+  async putPart(
+    bucket: string,
+    uploadId: string,
+    partNumber: number,
+    body: Readable,
+    size?: number,
+    verified?: PartOptions['verified'],
+  ): Promise<PartInfo> {
     const dir = this.dir(bucket, uploadId);
     // A body that fails or is shorter than announced stores nothing, as an S3 error.
     const staged = await stageBody(this.layout, body, size).catch((err: unknown) => {
       throw toS3Error(err);
     });
     try {
-      const info: PartInfo = { partNumber, etag: staged.etag, size: staged.identity.size, lastModified: new Date(), ...partChecksums(verified) };
+      const info: PartInfo = {
+        partNumber,
+        etag: staged.etag,
+        size: staged.identity.size,
+        lastModified: new Date(),
+        ...partChecksums(verified),
+      };
       const rec: PartRecord = { ...info, lastModified: info.lastModified.toISOString() };
       // Data first, then its record: a record always describes bytes that are there.
       await fsp.rename(staged.path, path.join(dir, `${partNumber}.part`));
@@ -105,7 +134,14 @@ export class FsPartStorage implements PartStorage {
         const rec = JSON.parse(await fsp.readFile(path.join(dir, name), 'utf8')) as PartRecord;
         // A record and its bytes are replaced separately; trust the record only if sizes agree.
         const st = await fsp.stat(path.join(dir, `${rec.partNumber}.part`));
-        if (st.size === rec.size) parts.push({ partNumber: rec.partNumber, etag: rec.etag, size: rec.size, lastModified: new Date(rec.lastModified), ...partChecksums(rec) });
+        if (st.size === rec.size)
+          parts.push({
+            partNumber: rec.partNumber,
+            etag: rec.etag,
+            size: rec.size,
+            lastModified: new Date(rec.lastModified),
+            ...partChecksums(rec),
+          });
       } catch (err) {
         if (!isErrno(err, 'ENOENT') && !(err instanceof SyntaxError)) throw err;
       }

@@ -60,11 +60,7 @@ export function encodeSegment(seg: string): string {
   return seg;
 }
 
-export type DecodedName =
-  | { kind: 'segment'; segment: string }
-  | { kind: 'hashed'; hash: string }
-  | { kind: 'self' }
-  | { kind: 'ignore' };
+export type DecodedName = { kind: 'segment'; segment: string } | { kind: 'hashed'; hash: string } | { kind: 'self' } | { kind: 'ignore' };
 
 const HASH_RE = /^[0-9a-f]{64}$/;
 

@@ -27,9 +27,7 @@ export interface WalkEntry {
 }
 
 type Item =
-  | { kind: 'file'; key: string; file: string }
-  | { kind: 'self'; key: string; file: string }
-  | { kind: 'dir'; key: string; dir: string };
+  { kind: 'file'; key: string; file: string } | { kind: 'self'; key: string; file: string } | { kind: 'dir'; key: string; dir: string };
 
 /**
  * A directory modified less than this long before it was read is not kept across pages: a
@@ -38,7 +36,11 @@ type Item =
  */
 export const RACY_MS = 2000;
 
-interface Listed { ino: number; mtimeMs: number; items: Item[] }
+interface Listed {
+  ino: number;
+  mtimeMs: number;
+  items: Item[];
+}
 
 /**
  * Sorted directory contents across listing pages and requests, so a page of a large flat
@@ -63,7 +65,10 @@ export class SortedDirs {
 /** Sorted directory contents for one listing page (each directory checked once per page). */
 export class DirCache {
   private readonly map = new Map<string, Promise<Item[]>>();
-  constructor(private readonly sorted?: SortedDirs, private readonly max = 4096) {}
+  constructor(
+    private readonly sorted?: SortedDirs,
+    private readonly max = 4096,
+  ) {}
   items(dir: string, read: () => Promise<Item[]>): Promise<Item[]> {
     let p = this.map.get(dir);
     if (!p) {

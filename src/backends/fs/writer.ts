@@ -163,13 +163,7 @@ export async function placeData(ctx: PlaceContext, bucket: string, key: string, 
  * Makes every parent directory of the key's path exist. Returns false when the caller
  * should start over (something changed concurrently).
  */
-async function ensureParents(
-  ctx: PlaceContext,
-  bucket: string,
-  bucketDir: string,
-  parts: string[],
-  segs: string[],
-): Promise<boolean> {
+async function ensureParents(ctx: PlaceContext, bucket: string, bucketDir: string, parts: string[], segs: string[]): Promise<boolean> {
   let dir = bucketDir;
   for (let i = 0; i < parts.length - 1; i++) {
     dir = dir + path.sep + parts[i];
@@ -193,11 +187,9 @@ async function ensureParents(
         await convertToDirectoryForm(ctx, bucket, segs.slice(0, i + 1).join('/'), dir);
         continue;
       }
-      throw new S3Error(
-        'AccessDenied',
-        'A component of the key path is a symbolic link or special file in the bucket folder.',
-        { Key: segs.join('/') },
-      );
+      throw new S3Error('AccessDenied', 'A component of the key path is a symbolic link or special file in the bucket folder.', {
+        Key: segs.join('/'),
+      });
     }
   }
   return true;

@@ -49,7 +49,15 @@ const BY_STATUS: Record<number, Rule> = {
 
 /** Node/fetch error codes meaning the store could not be reached. */
 const NETWORK_CODES = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
   'ERR_STREAM_PREMATURE_CLOSE',
 ]);
 
@@ -108,8 +116,10 @@ export function toS3ErrorFromGcs(err: unknown, ctx: ErrorContext = {}): S3Error 
   else if (status !== undefined && BY_STATUS[status]) rule = BY_STATUS[status];
   else {
     const code = (err as ApiErrorLike | undefined)?.code;
-    if (typeof code === 'string' && NETWORK_CODES.has(code)) rule = ['ServiceUnavailable', `The storage backend could not be reached (${code}).`];
-    else if ((err as { type?: string } | undefined)?.type === 'request-timeout') rule = ['ServiceUnavailable', 'The storage backend did not answer in time.'];
+    if (typeof code === 'string' && NETWORK_CODES.has(code))
+      rule = ['ServiceUnavailable', `The storage backend could not be reached (${code}).`];
+    else if ((err as { type?: string } | undefined)?.type === 'request-timeout')
+      rule = ['ServiceUnavailable', 'The storage backend did not answer in time.'];
   }
   const [code, message] = Array.isArray(rule) ? rule : [rule ?? 'InternalError', undefined];
   const s3 = new S3Error(code, message, {

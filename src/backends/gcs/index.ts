@@ -31,12 +31,32 @@ import { unquoteEtag } from '../conditions';
 import { ESCAPED_PREFIX, UPLOADS_PREFIX } from '../escaped-keys';
 import { RESERVED_PREFIX } from '../reserved';
 import { isValidBucketName, validateBucketName, validateKey } from '../keys';
-import { compareKeys, directoryEntry, firstWantedName, listFromSource, mergeAscending, seekWants, type ListSeek, type ListSource, type ListSourceItem } from '../listing';
+import {
+  compareKeys,
+  directoryEntry,
+  firstWantedName,
+  listFromSource,
+  mergeAscending,
+  seekWants,
+  type ListSeek,
+  type ListSource,
+  type ListSourceItem,
+} from '../listing';
 import { copyAttributes, storedAttributes } from '../attributes';
 import { StagedMultipartStore } from '../multipart/staged';
 import type {
-  Backend, BackendCapabilities, BucketInfo, ByteRange, ListOptions, ListPage, ObjectAttributes, ObjectHandle, ObjectMeta,
-  ObjectSummary, PutOptions, Tag,
+  Backend,
+  BackendCapabilities,
+  BucketInfo,
+  ByteRange,
+  ListOptions,
+  ListPage,
+  ObjectAttributes,
+  ObjectHandle,
+  ObjectMeta,
+  ObjectSummary,
+  PutOptions,
+  Tag,
 } from '../types';
 import { makeStorage, type GcsConnection } from './client';
 import { isPreconditionFailure, toS3ErrorFromGcs, type ErrorContext } from './errors';
@@ -75,7 +95,12 @@ const PAST_RESERVED = RESERVED_PREFIX.slice(0, -1) + '0';
 const PAGE_SIZE = 1000;
 
 class GcsObjectHandle implements ObjectHandle {
-  constructor(readonly meta: ObjectMeta, private readonly file: File, private readonly generation: string | undefined, private readonly ctx: ErrorContext) {}
+  constructor(
+    readonly meta: ObjectMeta,
+    private readonly file: File,
+    private readonly generation: string | undefined,
+    private readonly ctx: ErrorContext,
+  ) {}
 
   read(range?: ByteRange): Readable {
     if (this.meta.size === 0 && !range) return Readable.from([]);
@@ -179,7 +204,8 @@ export class GcsBackend implements Backend {
     for await (const r of this.store.names(bucket, '', undefined, 10, '/')) {
       if (r.name !== RESERVED_PREFIX) throw new S3Error('BucketNotEmpty', undefined, { BucketName: bucket });
     }
-    for await (const _ of this.store.names(bucket, ESCAPED_PREFIX, undefined, 1)) throw new S3Error('BucketNotEmpty', undefined, { BucketName: bucket });
+    for await (const _ of this.store.names(bucket, ESCAPED_PREFIX, undefined, 1))
+      throw new S3Error('BucketNotEmpty', undefined, { BucketName: bucket });
     for await (const r of this.store.names(bucket, UPLOADS_PREFIX, undefined, PAGE_SIZE)) {
       await this.store.call({ bucket }, () => b.file(r.name).delete({ ignoreNotFound: true }));
     }
@@ -230,7 +256,10 @@ export class GcsBackend implements Backend {
     if (this.patch && JSON.stringify(late.checksums ?? {}) !== JSON.stringify(stored.checksums ?? {})) {
       const file = this.store.bucket(bucket).file(name);
       await this.store.call(ctx, () =>
-        file.setMetadata({ metadata: toGcs(late, extras).metadata }, { ifGenerationMatch: Number(resource.generation), ifMetagenerationMatch: Number(resource.metageneration) }),
+        file.setMetadata(
+          { metadata: toGcs(late, extras).metadata },
+          { ifGenerationMatch: Number(resource.generation), ifMetagenerationMatch: Number(resource.metageneration) },
+        ),
       );
       resource = { ...resource, ...(file.metadata as GcsResource) };
     }
@@ -254,7 +283,10 @@ export class GcsBackend implements Backend {
     const ctx = { bucket, key };
     if (!this.patch) {
       await this.headObject(bucket, key);
-      throw new S3Error('NotImplemented', 'The storage backend cannot change object metadata: tags can only be set when the object is written.');
+      throw new S3Error(
+        'NotImplemented',
+        'The storage backend cannot change object metadata: tags can only be set when the object is written.',
+      );
     }
     for (let attempt = 1; ; attempt++) {
       const [r] = await this.store.call(ctx, () => file.getMetadata());
@@ -277,10 +309,19 @@ export class GcsBackend implements Backend {
    * source's fields and metadata come along; with them, they replace the source's. The S3
    * ETag (MD5 or multipart form) is kept.
    */
-  private async rewriteObject(srcBucket: string, srcKey: string, dstBucket: string, dstKey: string, attrs: ObjectAttributes | undefined): Promise<ObjectMeta> {
+  private async rewriteObject(
+    srcBucket: string,
+    srcKey: string,
+    dstBucket: string,
+    dstKey: string,
+    attrs: ObjectAttributes | undefined,
+  ): Promise<ObjectMeta> {
     validateKey(srcKey);
     validateKey(dstKey);
-    const src = await this.store.call({ bucket: srcBucket, key: srcKey }, async () => (await this.store.file(srcBucket, srcKey).getMetadata())[0] as GcsResource);
+    const src = await this.store.call(
+      { bucket: srcBucket, key: srcKey },
+      async () => (await this.store.file(srcBucket, srcKey).getMetadata())[0] as GcsResource,
+    );
     const srcMeta = metaOf(srcKey, src);
     const { attrs: srcAttrs } = fromGcs(src);
     let stored: ObjectAttributes;

@@ -94,7 +94,9 @@ export function s3Etag(r: GcsResource, extras: StoredExtras): string {
     const md5 = Buffer.from(r.md5Hash, 'base64');
     if (md5.length === 16) return md5.toString('hex');
   }
-  return `${createHash('md5').update(`${r.etag ?? ''}:${r.generation ?? ''}`).digest('hex')}-1`;
+  return `${createHash('md5')
+    .update(`${r.etag ?? ''}:${r.generation ?? ''}`)
+    .digest('hex')}-1`;
 }
 
 export function metaOf(key: string, r: GcsResource): ObjectMeta {

@@ -62,7 +62,10 @@ function request<T>(file: File, reqOpts: Record<string, unknown>): Promise<T> {
 export class GcsPartStorage implements PartStorage {
   readonly assemble?: PartStorage['assemble'];
 
-  constructor(private readonly backend: GcsStore, compose: boolean) {
+  constructor(
+    private readonly backend: GcsStore,
+    compose: boolean,
+  ) {
     if (compose) this.assemble = (bucket, upload, parts, attrs, opts) => this.compose(bucket, upload, parts, attrs, opts);
   }
 
@@ -90,7 +93,15 @@ export class GcsPartStorage implements PartStorage {
   }
 
   async putPart(bucket: string, uploadId: string, partNumber: number, body: Readable, size?: number): Promise<PartInfo> {
-    const up = await this.backend.upload(bucket, partName(uploadId, partNumber), body, { contentType: 'application/octet-stream' }, { bucket }, undefined, size);
+    const up = await this.backend.upload(
+      bucket,
+      partName(uploadId, partNumber),
+      body,
+      { contentType: 'application/octet-stream' },
+      { bucket },
+      undefined,
+      size,
+    );
     return { partNumber, etag: up.md5, size: up.size, lastModified: new Date(up.resource.updated ?? Date.now()) };
   }
 
@@ -111,10 +122,15 @@ export class GcsPartStorage implements PartStorage {
 
   async openPart(bucket: string, uploadId: string, partNumber: number): Promise<Readable> {
     const file = this.backend.bucket(bucket).file(partName(uploadId, partNumber));
-    const [r] = await this.backend.call({ bucket, multipart: true }, () => file.getMetadata()).catch((err: unknown) => {
-      throw err instanceof S3Error && err.code === 'NoSuchUpload' ? new S3Error('InvalidPart') : err;
-    });
-    const src = this.backend.bucket(bucket).file(file.name, { generation: (r as GcsResource).generation }).createReadStream({ validation: false, decompress: false });
+    const [r] = await this.backend
+      .call({ bucket, multipart: true }, () => file.getMetadata())
+      .catch((err: unknown) => {
+        throw err instanceof S3Error && err.code === 'NoSuchUpload' ? new S3Error('InvalidPart') : err;
+      });
+    const src = this.backend
+      .bucket(bucket)
+      .file(file.name, { generation: (r as GcsResource).generation })
+      .createReadStream({ validation: false, decompress: false });
     return src;
   }
 
@@ -124,12 +140,20 @@ export class GcsPartStorage implements PartStorage {
     for await (const r of this.backend.names(bucket, partsPrefix(uploadId), undefined, 1000)) names.push(r.name);
     // Parts first: a record without parts can still be found and removed, parts without a record cannot.
     for (let i = 0; i < names.length; i += DELETE_CONCURRENCY) {
-      await Promise.all(names.slice(i, i + DELETE_CONCURRENCY).map((n) => this.backend.call({ bucket }, () => b.file(n).delete({ ignoreNotFound: true }))));
+      await Promise.all(
+        names.slice(i, i + DELETE_CONCURRENCY).map((n) => this.backend.call({ bucket }, () => b.file(n).delete({ ignoreNotFound: true }))),
+      );
     }
     await this.backend.call({ bucket }, () => b.file(recordName(uploadId)).delete({ ignoreNotFound: true }));
   }
 
-  private async compose(bucket: string, upload: UploadInfo, parts: PartInfo[], attrs: ObjectAttributes, opts: PutOptions): Promise<ObjectMeta> {
+  private async compose(
+    bucket: string,
+    upload: UploadInfo,
+    parts: PartInfo[],
+    attrs: ObjectAttributes,
+    opts: PutOptions,
+  ): Promise<ObjectMeta> {
     const key = upload.key;
     const b = this.backend.bucket(bucket);
     let sources = parts.map((p) => partName(upload.uploadId, p.partNumber));
@@ -137,7 +161,13 @@ export class GcsPartStorage implements PartStorage {
       const next: string[] = [];
       for (let i = 0; i < sources.length; i += MAX_COMPOSE_SOURCES) {
         const name = `${partsPrefix(upload.uploadId)}c${round}-${i / MAX_COMPOSE_SOURCES}`;
-        await this.composeRequest(b.file(name), sources.slice(i, i + MAX_COMPOSE_SOURCES), { contentType: 'application/octet-stream' }, bucket, key);
+        await this.composeRequest(
+          b.file(name),
+          sources.slice(i, i + MAX_COMPOSE_SOURCES),
+          { contentType: 'application/octet-stream' },
+          bucket,
+          key,
+        );
         next.push(name);
       }
       sources = next;
@@ -151,7 +181,14 @@ export class GcsPartStorage implements PartStorage {
   }
 
   /** One compose request (JSON API objects.compose) with the destination's full resource. */
-  private async composeRequest(dest: File, sources: string[], resource: GcsResource, bucket: string, key: string, ifGenerationMatch?: number): Promise<GcsResource> {
+  private async composeRequest(
+    dest: File,
+    sources: string[],
+    resource: GcsResource,
+    bucket: string,
+    key: string,
+    ifGenerationMatch?: number,
+  ): Promise<GcsResource> {
     try {
       return await request<GcsResource>(dest, {
         method: 'POST',

@@ -16,7 +16,6 @@ import { isGcsNotFound, isMissingObject, toS3ErrorFromGcs, type ErrorContext } f
 import { metaOf, type GcsResource } from './metadata';
 import { gcsNames } from './names';
 
-
 export class GcsStore {
   constructor(
     readonly storage: Storage,
@@ -35,7 +34,8 @@ export class GcsStore {
 
   /** The bucket; NoSuchBucket right away for names GCS cannot have. */
   bucket(bucket: string): Bucket {
-    if (typeof bucket !== 'string' || gcsBucketNameProblem(bucket) !== undefined) throw new S3Error('NoSuchBucket', undefined, { BucketName: String(bucket) });
+    if (typeof bucket !== 'string' || gcsBucketNameProblem(bucket) !== undefined)
+      throw new S3Error('NoSuchBucket', undefined, { BucketName: String(bucket) });
     return this.storage.bucket(bucket);
   }
 
@@ -72,7 +72,13 @@ export class GcsStore {
    * and the MD5 of what was sent.
    */
   async upload(
-    bucket: string, name: string, body: Readable, resource: GcsResource, ctx: ErrorContext, ifGenerationMatch?: number, expectedSize?: number,
+    bucket: string,
+    name: string,
+    body: Readable,
+    resource: GcsResource,
+    ctx: ErrorContext,
+    ifGenerationMatch?: number,
+    expectedSize?: number,
   ): Promise<{ resource: GcsResource; md5: string; size: number }> {
     const file = this.bucket(bucket).file(name);
     const hash = createHash('md5');
@@ -113,7 +119,13 @@ export class GcsStore {
    * Object resources with names starting with `prefix`, in order, from `from`
    * (inclusive) on; `pageSize` per request.
    */
-  async *names(bucket: string, prefix: string, from: string | undefined, pageSize: number, delimiter?: string): AsyncGenerator<GcsResource & { name: string; isPrefix?: boolean }> {
+  async *names(
+    bucket: string,
+    prefix: string,
+    from: string | undefined,
+    pageSize: number,
+    delimiter?: string,
+  ): AsyncGenerator<GcsResource & { name: string; isPrefix?: boolean }> {
     const b = this.bucket(bucket);
     let pageToken: string | undefined;
     let lastPrefix: string | undefined;
@@ -134,8 +146,11 @@ export class GcsStore {
         throw toS3ErrorFromGcs(err, { bucket });
       }
       const [files, next, raw] = page;
-      const items: (GcsResource & { name: string; isPrefix?: boolean })[] = files.map((f) => ({ ...(f.metadata as GcsResource), name: f.name }));
-      for (const p of ((raw as { prefixes?: string[] } | undefined)?.prefixes ?? [])) {
+      const items: (GcsResource & { name: string; isPrefix?: boolean })[] = files.map((f) => ({
+        ...(f.metadata as GcsResource),
+        name: f.name,
+      }));
+      for (const p of (raw as { prefixes?: string[] } | undefined)?.prefixes ?? []) {
         if (p !== lastPrefix) items.push({ name: p, isPrefix: true });
       }
       items.sort((x, y) => compareKeys(x.name, y.name));

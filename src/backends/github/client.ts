@@ -56,7 +56,10 @@ export function isRateLimited(err: ResponseLike & { response?: { headers?: Respo
 export class RateGate {
   private blockedUntil = 0;
 
-  constructor(private readonly maxWaitMs: number, private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly maxWaitMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   /** Before a request: waits out a short block, refuses a long one with SlowDown. */
   async admit(): Promise<void> {

@@ -42,7 +42,12 @@ export function toS3ErrorFromGithub(err: unknown, ctx: ErrorContext = {}): S3Err
   const raw = (err as { message?: unknown })?.message;
   const message = (typeof raw === 'string' ? raw : '').slice(0, 200);
   const mapped = status !== undefined ? BY_STATUS[status]?.(ctx, message) : undefined;
-  const e = mapped ?? new S3Error('ServiceUnavailable', status !== undefined && status < 500 ? `GitHub answered ${status}.` : 'GitHub did not answer; try again.');
+  const e =
+    mapped ??
+    new S3Error(
+      'ServiceUnavailable',
+      status !== undefined && status < 500 ? `GitHub answered ${status}.` : 'GitHub did not answer; try again.',
+    );
   Object.defineProperty(e, 'cause', { value: err, enumerable: false });
   return e;
 }

@@ -36,8 +36,18 @@ import { isValidBucketName, validateBucketName, validateKey } from '../keys';
 import { compareKeys, listFromSource, seekWants, type ListSeek } from '../listing';
 import { StagedMultipartStore } from '../multipart/staged';
 import type {
-  Backend, BackendCapabilities, BucketInfo, ByteRange, ListOptions, ListPage, ObjectAttributes, ObjectHandle, ObjectMeta,
-  ObjectSummary, PutOptions, Tag,
+  Backend,
+  BackendCapabilities,
+  BucketInfo,
+  ByteRange,
+  ListOptions,
+  ListPage,
+  ObjectAttributes,
+  ObjectHandle,
+  ObjectMeta,
+  ObjectSummary,
+  PutOptions,
+  Tag,
 } from '../types';
 import { makeOctokit, RateGate, type GithubConnection } from './client';
 import { httpStatus, isAlreadyExists, toS3ErrorFromGithub, type ErrorContext } from './errors';
@@ -103,7 +113,12 @@ interface Located {
 }
 
 class GithubObjectHandle implements ObjectHandle {
-  constructor(readonly meta: ObjectMeta, private readonly backend: GithubBackend, private readonly asset: GithubAsset, private readonly ctx: ErrorContext) {}
+  constructor(
+    readonly meta: ObjectMeta,
+    private readonly backend: GithubBackend,
+    private readonly asset: GithubAsset,
+    private readonly ctx: ErrorContext,
+  ) {}
 
   read(range?: ByteRange): Readable {
     if (this.meta.size === 0 && !range) return Readable.from([]);
@@ -138,7 +153,11 @@ export class GithubBackend implements Backend {
   }
 
   private get repoParams(): { owner: string; repo: string } {
-    if (!this.owner || !this.repo) throw new S3Error('NoSuchBucket', 'This github backend names no repository (give owner and repo, or route a github://owner/repo/... target onto it).');
+    if (!this.owner || !this.repo)
+      throw new S3Error(
+        'NoSuchBucket',
+        'This github backend names no repository (give owner and repo, or route a github://owner/repo/... target onto it).',
+      );
     return { owner: this.owner, repo: this.repo };
   }
 
@@ -154,7 +173,10 @@ export class GithubBackend implements Backend {
   /** @internal */
   assertWritable(): void {
     if (this.readOnly) {
-      throw new S3Error('AccessDenied', `The GitHub backend for ${this.owner}/${this.repo} is read-only (set readOnly: false on the backend to allow writes).`);
+      throw new S3Error(
+        'AccessDenied',
+        `The GitHub backend for ${this.owner}/${this.repo} is read-only (set readOnly: false on the backend to allow writes).`,
+      );
     }
   }
 
@@ -173,13 +195,16 @@ export class GithubBackend implements Backend {
 
   /** Every published release, in tag order (UTF-8). */
   async releases(): Promise<GithubRelease[]> {
-    const all = await this.call({}, () => this.octokit.paginate('GET /repos/{owner}/{repo}/releases', { ...this.repoParams, per_page: PAGE }));
+    const all = await this.call({}, () =>
+      this.octokit.paginate('GET /repos/{owner}/{repo}/releases', { ...this.repoParams, per_page: PAGE }),
+    );
     return (all as unknown as GithubRelease[]).filter((r) => !r.draft && r.tag_name).sort((a, b) => compareKeys(a.tag_name, b.tag_name));
   }
 
   /** The bucket's release; NoSuchBucket when absent. Not for ALL_RELEASES. */
   async bucketRelease(bucket: string): Promise<GithubRelease> {
-    if (typeof bucket !== 'string' || bucket === '' || bucket === ALL_RELEASES) throw new S3Error('NoSuchBucket', undefined, { BucketName: String(bucket) });
+    if (typeof bucket !== 'string' || bucket === '' || bucket === ALL_RELEASES)
+      throw new S3Error('NoSuchBucket', undefined, { BucketName: String(bucket) });
     const r = await this.release(bucket);
     if (!r) throw new S3Error('NoSuchBucket', undefined, { BucketName: bucket });
     return r;
@@ -189,7 +214,12 @@ export class GithubBackend implements Backend {
   async assets(release: GithubRelease): Promise<GithubAsset[]> {
     if (release.assets && release.assets.length < EMBEDDED_ASSETS_TRUSTED) return release.assets;
     const all = await this.call({ bucket: release.tag_name }, () =>
-      this.octokit.paginate('GET /repos/{owner}/{repo}/releases/{release_id}/assets', { ...this.repoParams, release_id: release.id, per_page: PAGE }));
+      this.octokit.paginate('GET /repos/{owner}/{repo}/releases/{release_id}/assets', {
+        ...this.repoParams,
+        release_id: release.id,
+        per_page: PAGE,
+      }),
+    );
     return all;
   }
 
@@ -251,7 +281,11 @@ export class GithubBackend implements Backend {
     }
     const tag = key.slice(0, i);
     if (!this.createRelease) {
-      throw new S3Error('InvalidArgument', `No release has the tag '${tag}' (set createRelease: true on the backend to create it on first write).`, { ArgumentName: 'key' });
+      throw new S3Error(
+        'InvalidArgument',
+        `No release has the tag '${tag}' (set createRelease: true on the backend to create it on first write).`,
+        { ArgumentName: 'key' },
+      );
     }
     return { release: await this.newRelease(tag), inner: key.slice(i + 1) };
   }
@@ -261,7 +295,9 @@ export class GithubBackend implements Backend {
   /** Releases whose tag is a name S3 clients can address as a bucket (`v1.0` is, `release/1` is not). */
   async listBuckets(): Promise<BucketInfo[]> {
     if (!this.owner || !this.repo) return [];
-    return (await this.releases()).filter((r) => isValidBucketName(r.tag_name)).map((r) => ({ name: r.tag_name, creationDate: new Date(r.created_at) }));
+    return (await this.releases())
+      .filter((r) => isValidBucketName(r.tag_name))
+      .map((r) => ({ name: r.tag_name, creationDate: new Date(r.created_at) }));
   }
 
   async createBucket(bucket: string): Promise<void> {
@@ -278,7 +314,9 @@ export class GithubBackend implements Backend {
     if (assets.some((a) => keyOf(a.name) !== undefined)) throw new S3Error('BucketNotEmpty', undefined, { BucketName: bucket });
     // Only s3mux's own assets (open uploads) remain: they go with the release. The git tag stays.
     for (const a of assets) await this.deleteAsset(a.id, { bucket });
-    await this.call({ bucket }, () => this.octokit.request('DELETE /repos/{owner}/{repo}/releases/{release_id}', { ...this.repoParams, release_id: release.id }));
+    await this.call({ bucket }, () =>
+      this.octokit.request('DELETE /repos/{owner}/{repo}/releases/{release_id}', { ...this.repoParams, release_id: release.id }),
+    );
   }
 
   async headBucket(bucket: string): Promise<BucketInfo> {
@@ -317,7 +355,8 @@ export class GithubBackend implements Backend {
         headers: { accept: 'application/octet-stream', ...(range ? { range: `bytes=${range.start}-${range.end}` } : {}) },
         request: { parseSuccessResponseBody: false },
       });
-      if (range && (res.status as number) !== 206) throw new S3Error('InternalError', `GitHub's download host answered ${res.status} to a range request.`);
+      if (range && (res.status as number) !== 206)
+        throw new S3Error('InternalError', `GitHub's download host answered ${res.status} to a range request.`);
       const web = res.data as unknown as import('node:stream/web').ReadableStream<Uint8Array>;
       const src = Readable.fromWeb(web);
       out.on('close', () => src.destroy());
@@ -334,13 +373,17 @@ export class GithubBackend implements Backend {
     }
     if ((attrs.tags ?? []).length > 0) throw new S3Error('NotImplemented', 'GitHub release assets cannot hold object tags.');
     for (const [field, headerName] of UNHOLDABLE) {
-      if (attrs[field] !== undefined) throw new S3Error('NotImplemented', `GitHub release assets cannot hold ${headerName}; only Content-Type is kept.`);
+      if (attrs[field] !== undefined)
+        throw new S3Error('NotImplemented', `GitHub release assets cannot hold ${headerName}; only Content-Type is kept.`);
     }
     if (attrs.storageClass !== undefined && attrs.storageClass !== 'STANDARD') {
       throw new S3Error('InvalidStorageClass', 'GitHub release assets have one storage class, STANDARD.');
     }
     if (opts.conditions?.ifMatch !== undefined) {
-      throw new S3Error('NotImplemented', 'GitHub cannot make a write conditional on the current asset (If-Match); If-None-Match: * is supported.');
+      throw new S3Error(
+        'NotImplemented',
+        'GitHub cannot make a write conditional on the current asset (If-Match); If-None-Match: * is supported.',
+      );
     }
     const none = opts.conditions?.ifNoneMatch;
     if (none !== undefined && unquoteEtag(none) !== '*') {
@@ -354,10 +397,18 @@ export class GithubBackend implements Backend {
     this.refuseUnholdable(attrs, opts);
     const located = await this.locateForWrite(bucket, key);
     const names = namesOf(located.inner);
-    const how = { createOnly: opts.conditions?.ifNoneMatch !== undefined, bucket, key, replaceMatching: (a: GithubAsset) => names.includes(a.name) };
+    const how = {
+      createOnly: opts.conditions?.ifNoneMatch !== undefined,
+      bucket,
+      key,
+      replaceMatching: (a: GithubAsset) => names.includes(a.name),
+    };
     if (opts.size === 0) {
       for await (const _ of body) throw new S3Error('InvalidRequest', 'The body is longer than its announced length.');
-      return metaOfAsset(key, await this.store(located.release, nameOf(located.inner, true), Readable.from([EMPTY_BODY]), 1, attrs.contentType, how));
+      return metaOfAsset(
+        key,
+        await this.store(located.release, nameOf(located.inner, true), Readable.from([EMPTY_BODY]), 1, attrs.contentType, how),
+      );
     }
     // A body of unknown length is spooled first: it may turn out empty.
     const spooled = opts.size === undefined ? await spool(body, this.maxAssetSize, this.tmpDir) : undefined;
@@ -385,7 +436,9 @@ export class GithubBackend implements Backend {
     how: { createOnly: boolean; bucket: string; key: string; replaceMatching?: (a: GithubAsset) => boolean },
   ): Promise<GithubAsset> {
     if (size !== undefined && size > this.maxAssetSize) {
-      throw new S3Error('EntityTooLarge', `A GitHub release asset holds at most ${this.maxAssetSize} bytes.`, { MaxSizeAllowed: String(this.maxAssetSize) });
+      throw new S3Error('EntityTooLarge', `A GitHub release asset holds at most ${this.maxAssetSize} bytes.`, {
+        MaxSizeAllowed: String(this.maxAssetSize),
+      });
     }
     const ctx: ErrorContext = { bucket: how.bucket, key: how.key };
     const matching = how.replaceMatching ?? ((a: GithubAsset) => a.name === name);
@@ -426,20 +479,38 @@ export class GithubBackend implements Backend {
   }
 
   /** @internal Renames an uploaded asset; if the name was taken meanwhile, the newer write (this one) wins. */
-  async rename(asset: GithubAsset, name: string, release: GithubRelease, matching: (a: GithubAsset) => boolean, ctx: ErrorContext): Promise<GithubAsset> {
+  async rename(
+    asset: GithubAsset,
+    name: string,
+    release: GithubRelease,
+    matching: (a: GithubAsset) => boolean,
+    ctx: ErrorContext,
+  ): Promise<GithubAsset> {
     for (let attempt = 0; ; attempt++) {
       try {
-        const res = await this.octokit.request('PATCH /repos/{owner}/{repo}/releases/assets/{asset_id}', { ...this.repoParams, asset_id: asset.id, name });
+        const res = await this.octokit.request('PATCH /repos/{owner}/{repo}/releases/assets/{asset_id}', {
+          ...this.repoParams,
+          asset_id: asset.id,
+          name,
+        });
         return res.data;
       } catch (err) {
         if (!isAlreadyExists(err) || attempt >= 2) throw toS3ErrorFromGithub(err, ctx);
-        for (const a of (await this.freshAssets(release)).filter((x) => x.id !== asset.id && matching(x))) await this.deleteAsset(a.id, ctx);
+        for (const a of (await this.freshAssets(release)).filter((x) => x.id !== asset.id && matching(x)))
+          await this.deleteAsset(a.id, ctx);
       }
     }
   }
 
   /** One streamed upload to the release's upload_url; nothing stays behind if the body fails. */
-  private async upload(release: GithubRelease, name: string, body: Readable, size: number, contentType: string | undefined, ctx: ErrorContext): Promise<GithubAsset> {
+  private async upload(
+    release: GithubRelease,
+    name: string,
+    body: Readable,
+    size: number,
+    contentType: string | undefined,
+    ctx: ErrorContext,
+  ): Promise<GithubAsset> {
     let bodyError: unknown;
     async function* counted(): AsyncGenerator<Buffer> {
       let sent = 0;
@@ -567,6 +638,14 @@ export function githubBackendFromSpec(spec: GithubSettings, context: BackendCont
     readOnly: spec.readOnly,
     createRelease: spec.createRelease,
     ...(c?.token ? { token: resolveSecret(c.token, `${what}: token`, context.env) } : {}),
-    ...(c?.app?.privateKey ? { app: { appId: c.app.appId, installationId: c.app.installationId, privateKey: resolveSecret(c.app.privateKey, `${what}: app private key`, context.env) } } : {}),
+    ...(c?.app?.privateKey
+      ? {
+          app: {
+            appId: c.app.appId,
+            installationId: c.app.installationId,
+            privateKey: resolveSecret(c.app.privateKey, `${what}: app private key`, context.env),
+          },
+        }
+      : {}),
   });
 }

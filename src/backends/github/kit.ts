@@ -29,7 +29,10 @@ export const githubKit = defineKit({
   ],
   credentialKinds: ['token', 'app', 'anonymous'],
   implicitName: (s) => `github:${s.owner ?? ''}/${s.repo ?? ''}`,
-  bucketNameProblem: (bucket) => (bucket === ALL_RELEASES || !BAD_TAG.test(bucket) ? undefined : "is not a git tag name (no spaces, '~^:?*[\\', '..', '@{', and no leading '-', '/' or '.')"),
+  bucketNameProblem: (bucket) =>
+    bucket === ALL_RELEASES || !BAD_TAG.test(bucket)
+      ? undefined
+      : "is not a git tag name (no spaces, '~^:?*[\\', '..', '@{', and no leading '-', '/' or '.')",
   // Loaded on first use: Octokit is only needed when a table uses the kind.
   create: (settings, context) => (require('./index') as typeof import('./index')).githubBackendFromSpec(settings, context),
 });

@@ -82,9 +82,13 @@ export function isPlainKey(key: string): boolean {
 export function nameOf(key: string, empty = false): string {
   const name = empty ? EMPTY + base32hex(Buffer.from(key, 'utf8')) : isPlainKey(key) ? key : ESCAPED + base32hex(Buffer.from(key, 'utf8'));
   if (name.length > MAX_NAME) {
-    throw new S3Error('KeyTooLongError', `A GitHub release asset name holds at most ${MAX_NAME} characters; this key needs ${name.length}.`, {
-      Size: String(Buffer.byteLength(key, 'utf8')),
-    });
+    throw new S3Error(
+      'KeyTooLongError',
+      `A GitHub release asset name holds at most ${MAX_NAME} characters; this key needs ${name.length}.`,
+      {
+        Size: String(Buffer.byteLength(key, 'utf8')),
+      },
+    );
   }
   return name;
 }

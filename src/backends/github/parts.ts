@@ -32,10 +32,20 @@ export interface AssetStore {
   freshAssets(release: GithubRelease): Promise<GithubAsset[]>;
   download(asset: GithubAsset, range: undefined, ctx: ErrorContext): Readable;
   store(
-    release: GithubRelease, name: string, body: Readable, size: number | undefined, contentType: string | undefined,
+    release: GithubRelease,
+    name: string,
+    body: Readable,
+    size: number | undefined,
+    contentType: string | undefined,
     how: { createOnly: boolean; bucket: string; key: string },
   ): Promise<GithubAsset>;
-  rename(asset: GithubAsset, name: string, release: GithubRelease, matching: (a: GithubAsset) => boolean, ctx: ErrorContext): Promise<GithubAsset>;
+  rename(
+    asset: GithubAsset,
+    name: string,
+    release: GithubRelease,
+    matching: (a: GithubAsset) => boolean,
+    ctx: ErrorContext,
+  ): Promise<GithubAsset>;
   deleteAsset(id: number, ctx: ErrorContext): Promise<void>;
 }
 
@@ -63,7 +73,12 @@ export class GithubPartStorage implements PartStorage {
     try {
       const text = (await buffer(this.backend.download(asset, undefined, { bucket, notFound: 'NoSuchUpload' }))).toString('utf8');
       const r = JSON.parse(text) as { key: string; initiated: string; attrs: UploadInfo['attrs'] };
-      return { key: r.key, uploadId: id, initiated: new Date(r.initiated), attrs: { ...r.attrs, userMetadata: r.attrs?.userMetadata ?? {} } };
+      return {
+        key: r.key,
+        uploadId: id,
+        initiated: new Date(r.initiated),
+        attrs: { ...r.attrs, userMetadata: r.attrs?.userMetadata ?? {} },
+      };
     } catch (err) {
       if (err instanceof S3Error && err.code === 'NoSuchUpload') return undefined;
       throw err;
@@ -75,7 +90,11 @@ export class GithubPartStorage implements PartStorage {
     this.backend.refuseUnholdable(upload.attrs);
     const release = await this.release(bucket);
     const json = Buffer.from(JSON.stringify({ key: upload.key, initiated: upload.initiated.toISOString(), attrs: upload.attrs }));
-    await this.backend.store(release, recordName(upload.uploadId), Readable.from([json]), json.length, 'application/json', { createOnly: true, bucket, key: upload.key });
+    await this.backend.store(release, recordName(upload.uploadId), Readable.from([json]), json.length, 'application/json', {
+      createOnly: true,
+      bucket,
+      key: upload.key,
+    });
   }
 
   async getUpload(bucket: string, uploadId: string): Promise<UploadInfo | undefined> {
@@ -99,12 +118,14 @@ export class GithubPartStorage implements PartStorage {
     const release = await this.release(bucket);
     const hash = createHash('md5');
     // A generator, not a pipe: the body's error surfaces where the upload reads it.
-    const hashing = Readable.from((async function* () {
-      for await (const chunk of body) {
-        hash.update(chunk as Buffer);
-        yield chunk as Buffer;
-      }
-    })());
+    const hashing = Readable.from(
+      (async function* () {
+        for await (const chunk of body) {
+          hash.update(chunk as Buffer);
+          yield chunk as Buffer;
+        }
+      })(),
+    );
     const temp = `${RESERVED}t.${randomBytes(12).toString('hex')}`;
     const ctx = { bucket, key: uploadId };
     // GitHub holds no empty asset: an empty part is one byte under the empty MD5's name.
@@ -114,7 +135,10 @@ export class GithubPartStorage implements PartStorage {
       const length = spooled ? spooled.size : (size as number);
       if (length === 0) for await (const _ of hashing) throw new S3Error('InvalidRequest', 'The body is longer than its announced length.');
       const src = length === 0 ? Readable.from([EMPTY_BODY]) : spooled ? spooled.open() : hashing;
-      uploaded = await this.backend.store(release, temp, src, Math.max(1, length), 'application/octet-stream', { createOnly: false, ...ctx });
+      uploaded = await this.backend.store(release, temp, src, Math.max(1, length), 'application/octet-stream', {
+        createOnly: false,
+        ...ctx,
+      });
     } finally {
       await spooled?.remove();
     }

@@ -19,7 +19,9 @@ export const githubSettings = settingsSchema('github', {
   credentials: credentialGroup(
     'github backends',
     {
-      app: credentialGroup("'app'", { appId: positiveInteger, installationId: positiveInteger }, ['privateKey'], { oneSecretOf: ['privateKey'] }).optional(),
+      app: credentialGroup("'app'", { appId: positiveInteger, installationId: positiveInteger }, ['privateKey'], {
+        oneSecretOf: ['privateKey'],
+      }).optional(),
     },
     ['token'],
     { oneKindOf: ['app'] },

@@ -25,7 +25,8 @@ export async function spool(body: Readable, limit: number, dir = os.tmpdir()): P
   const count = new Transform({
     transform(chunk: Buffer, _enc, done) {
       size += chunk.length;
-      if (size > limit) done(new S3Error('EntityTooLarge', `A GitHub release asset holds at most ${limit} bytes.`, { MaxSizeAllowed: String(limit) }));
+      if (size > limit)
+        done(new S3Error('EntityTooLarge', `A GitHub release asset holds at most ${limit} bytes.`, { MaxSizeAllowed: String(limit) }));
       else done(null, chunk);
     },
   });

@@ -208,13 +208,7 @@ export class MemoryBackend implements Backend {
     };
   }
 
-  async putObject(
-    bucket: string,
-    key: string,
-    body: Readable,
-    attrs: ObjectAttributes,
-    opts: PutOptions = {},
-  ): Promise<ObjectMeta> {
+  async putObject(bucket: string, key: string, body: Readable, attrs: ObjectAttributes, opts: PutOptions = {}): Promise<ObjectMeta> {
     this.bucket(bucket);
     validateKey(key);
     let data: Buffer;

@@ -25,7 +25,14 @@ export class MemoryPartStorage implements PartStorage {
     return [...this.uploads.entries()].filter(([k]) => k.startsWith(`${bucket}\u0000`)).map(([, u]) => u.info);
   }
 
-  async putPart(bucket: string, uploadId: string, partNumber: number, body: Readable, size?: number, verified?: PartOptions['verified']): Promise<PartInfo> {
+  async putPart(
+    bucket: string,
+    uploadId: string,
+    partNumber: number,
+    body: Readable,
+    size?: number,
+    verified?: PartOptions['verified'],
+  ): Promise<PartInfo> {
     const chunks: Buffer[] = [];
     const md5 = createHash('md5');
     try {

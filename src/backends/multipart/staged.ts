@@ -10,8 +10,18 @@ import { PassThrough, Readable } from 'node:stream';
 import { S3Error } from '../../errors';
 import { compareKeys, isCommonPrefix } from '../listing';
 import type {
-  Backend, ListPartsOptions, ListPartsPage, ListUploadsOptions, ListUploadsPage, MultipartStore, ObjectAttributes,
-  ObjectMeta, PartInfo, PartOptions, PutOptions, UploadInfo,
+  Backend,
+  ListPartsOptions,
+  ListPartsPage,
+  ListUploadsOptions,
+  ListUploadsPage,
+  MultipartStore,
+  ObjectAttributes,
+  ObjectMeta,
+  PartInfo,
+  PartOptions,
+  PutOptions,
+  UploadInfo,
 } from '../types';
 
 /** Where an adapter keeps uploads and their parts, outside the bucket's visible keys. */
@@ -26,7 +36,14 @@ export interface PartStorage {
    * Stores one part atomically (replacing an earlier one with that number), hashing it as it
    * goes; keeps `verified.checksums` (read once the body has ended) where it can.
    */
-  putPart(bucket: string, uploadId: string, partNumber: number, body: Readable, size?: number, verified?: PartOptions['verified']): Promise<PartInfo>;
+  putPart(
+    bucket: string,
+    uploadId: string,
+    partNumber: number,
+    body: Readable,
+    size?: number,
+    verified?: PartOptions['verified'],
+  ): Promise<PartInfo>;
   /** The parts stored so far (any order). */
   listParts(bucket: string, uploadId: string): Promise<PartInfo[]>;
   openPart(bucket: string, uploadId: string, partNumber: number): Promise<Readable>;
@@ -70,7 +87,10 @@ function concatenate(open: () => AsyncGenerator<Readable>): Readable {
 }
 
 export class StagedMultipartStore implements MultipartStore {
-  constructor(private readonly backend: Backend, private readonly storage: PartStorage) {}
+  constructor(
+    private readonly backend: Backend,
+    private readonly storage: PartStorage,
+  ) {}
 
   private async upload(bucket: string, key: string, uploadId: string): Promise<UploadInfo> {
     const upload = isUploadId(uploadId) ? await this.storage.getUpload(bucket, uploadId) : undefined;
@@ -85,7 +105,14 @@ export class StagedMultipartStore implements MultipartStore {
     return uploadId;
   }
 
-  async uploadPart(bucket: string, key: string, uploadId: string, partNumber: number, body: Readable, opts: PartOptions = {}): Promise<PartInfo> {
+  async uploadPart(
+    bucket: string,
+    key: string,
+    uploadId: string,
+    partNumber: number,
+    body: Readable,
+    opts: PartOptions = {},
+  ): Promise<PartInfo> {
     await this.upload(bucket, key, uploadId);
     return this.storage.putPart(bucket, uploadId, partNumber, body, opts.size, opts.verified);
   }
@@ -100,7 +127,14 @@ export class StagedMultipartStore implements MultipartStore {
     return { upload, parts, isTruncated, nextPartNumberMarker: isTruncated ? parts.at(-1)?.partNumber : undefined };
   }
 
-  async completeUpload(bucket: string, key: string, uploadId: string, partNumbers: number[], etag: string, opts: PutOptions = {}): Promise<ObjectMeta> {
+  async completeUpload(
+    bucket: string,
+    key: string,
+    uploadId: string,
+    partNumbers: number[],
+    etag: string,
+    opts: PutOptions = {},
+  ): Promise<ObjectMeta> {
     const upload = await this.upload(bucket, key, uploadId);
     const stored = new Map((await this.storage.listParts(bucket, uploadId)).map((p) => [p.partNumber, p]));
     const parts = partNumbers.map((n) => {
@@ -154,7 +188,7 @@ export class StagedMultipartStore implements MultipartStore {
 export function pageOfUploads(all: UploadInfo[], opts: ListUploadsOptions): ListUploadsPage {
   const sorted = all
     .filter((u) => u.key.startsWith(opts.prefix))
-    .sort((a, b) => compareKeys(a.key, b.key) || (a.initiated.getTime() - b.initiated.getTime()) || (a.uploadId < b.uploadId ? -1 : 1));
+    .sort((a, b) => compareKeys(a.key, b.key) || a.initiated.getTime() - b.initiated.getTime() || (a.uploadId < b.uploadId ? -1 : 1));
   // A marker that is a common prefix (the NextKeyMarker of a page that ended on one) skips its whole group.
   const skipGroup = opts.keyMarker !== undefined && isCommonPrefix(opts.keyMarker, opts.prefix, opts.delimiter);
   const after = (u: UploadInfo) => {

@@ -48,7 +48,8 @@ export function ociProvider(c: OciCredentialsSpec | undefined, what: string, env
     const provider = new (common().SimpleAuthenticationDetailsProvider)(u.tenancy, u.user, u.fingerprint, key, passphrase);
     return async () => provider;
   }
-  if (c?.sessionToken) return once(async () => new (common().SessionAuthDetailProvider)(c.sessionToken!.configFile, c.sessionToken!.profile ?? 'DEFAULT'));
+  if (c?.sessionToken)
+    return once(async () => new (common().SessionAuthDetailProvider)(c.sessionToken!.configFile, c.sessionToken!.profile ?? 'DEFAULT'));
   if (c?.instancePrincipal) {
     const ip = c.instancePrincipal;
     return once(async () => {

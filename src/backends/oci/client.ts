@@ -108,7 +108,8 @@ export class OciClient {
       if (this.opts.endpoint) return this.opts.endpoint.replace(/\/+$/, '');
       const p = (await this.provider()) as AuthenticationDetailsProvider & { getRegion?(): { regionId: string } | undefined };
       const region = this.opts.region ?? p.getRegion?.()?.regionId;
-      if (!region) throw new OciHttpError(400, 'MissingParameter', "oci: set the backend's 'region' or 'endpoint' (the credentials name no region)");
+      if (!region)
+        throw new OciHttpError(400, 'MissingParameter', "oci: set the backend's 'region' or 'endpoint' (the credentials name no region)");
       return `https://objectstorage.${region}.oraclecloud.com`;
     })().catch((err: unknown) => {
       this.base = undefined;
@@ -196,7 +197,10 @@ export class OciClient {
     const signer = await this.requestSigner();
     try {
       // Object bodies are not part of the signature; JSON bodies (and empty POST/PUT) are.
-      await signer.signHttpRequest({ method: req.method, headers, uri, body: typeof body === 'string' ? body : undefined }, req.stream !== undefined);
+      await signer.signHttpRequest(
+        { method: req.method, headers, uri, body: typeof body === 'string' ? body : undefined },
+        req.stream !== undefined,
+      );
     } catch (err) {
       // A token provider that cannot refresh its token (the identity service refused or is down).
       throw new OciHttpError(401, 'NotAuthenticated', `OCI request signing failed: ${(err as Error)?.message ?? String(err)}`);

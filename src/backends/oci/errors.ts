@@ -131,7 +131,8 @@ export function toS3ErrorFromOci(err: unknown, ctx: ErrorContext = {}): S3Error 
   }
   const [code, message] = Array.isArray(rule) ? rule : [rule, undefined];
   const extra: Record<string, string> = {};
-  if (ctx.bucket !== undefined && (code === 'NoSuchBucket' || code === 'BucketAlreadyOwnedByYou' || code === 'BucketNotEmpty')) extra.BucketName = ctx.bucket;
+  if (ctx.bucket !== undefined && (code === 'NoSuchBucket' || code === 'BucketAlreadyOwnedByYou' || code === 'BucketNotEmpty'))
+    extra.BucketName = ctx.bucket;
   if (ctx.key !== undefined && code === 'NoSuchKey') extra.Key = ctx.key;
   const s3 = new S3Error(code, message, extra);
   Object.defineProperty(s3, 'cause', { value: err, enumerable: false });

@@ -32,8 +32,19 @@ import { copyAttributes, storedAttributes } from '../attributes';
 import { isValidBucketName, validateBucketName, validateKey } from '../keys';
 import { compareKeys, firstWantedName, listFromSource, mergeAscending, seekWants, type ListSeek, type ListSourceItem } from '../listing';
 import type {
-  Backend, BackendCapabilities, BucketInfo, ByteRange, ListOptions, ListPage, ObjectAttributes, ObjectHandle, ObjectMeta,
-  ObjectSummary, PutOptions, Tag, WriteConditions,
+  Backend,
+  BackendCapabilities,
+  BucketInfo,
+  ByteRange,
+  ListOptions,
+  ListPage,
+  ObjectAttributes,
+  ObjectHandle,
+  ObjectMeta,
+  ObjectSummary,
+  PutOptions,
+  Tag,
+  WriteConditions,
 } from '../types';
 import type { BackendContext } from '../kit';
 import type { OciSettings } from './settings';
@@ -90,7 +101,13 @@ interface OciObjectSummary {
 }
 
 class OciObjectHandle implements ObjectHandle {
-  constructor(readonly meta: ObjectMeta, private readonly be: OciBackend, private readonly bucket: string, private readonly name: string, private readonly ociEtag: string) {}
+  constructor(
+    readonly meta: ObjectMeta,
+    private readonly be: OciBackend,
+    private readonly bucket: string,
+    private readonly name: string,
+    private readonly ociEtag: string,
+  ) {}
 
   read(range?: ByteRange): Readable {
     const out = new PassThrough();
@@ -112,7 +129,9 @@ class OciObjectHandle implements ObjectHandle {
         res.body.pipe(out);
       })
       .catch((err: unknown) => {
-        const e = isOciStatus(err, 412) ? new S3Error('NoSuchKey', 'The object was replaced while it was read.', { Key: this.meta.key }) : toS3ErrorFromOci(err, ctx);
+        const e = isOciStatus(err, 412)
+          ? new S3Error('NoSuchKey', 'The object was replaced while it was read.', { Key: this.meta.key })
+          : toS3ErrorFromOci(err, ctx);
         if (!out.destroyed) out.destroy(e);
       });
     return out;
@@ -142,10 +161,13 @@ export class OciBackend implements Backend {
 
   /** @internal The namespace (asked once when not configured). */
   ns(): Promise<string> {
-    this.namespace ??= this.client.json<string>({ method: 'GET', path: '/n' }).then((r) => r.value).catch((err: unknown) => {
-      this.namespace = undefined;
-      throw toS3ErrorFromOci(err);
-    });
+    this.namespace ??= this.client
+      .json<string>({ method: 'GET', path: '/n' })
+      .then((r) => r.value)
+      .catch((err: unknown) => {
+        this.namespace = undefined;
+        throw toS3ErrorFromOci(err);
+      });
     return this.namespace;
   }
 
@@ -160,7 +182,8 @@ export class OciBackend implements Backend {
 
   /** @internal The bucket name, or NoSuchBucket right away for a name OCI cannot have. */
   checkBucket(bucket: string): string {
-    if (typeof bucket !== 'string' || !OCI_BUCKET_NAME.test(bucket)) throw new S3Error('NoSuchBucket', undefined, { BucketName: String(bucket) });
+    if (typeof bucket !== 'string' || !OCI_BUCKET_NAME.test(bucket))
+      throw new S3Error('NoSuchBucket', undefined, { BucketName: String(bucket) });
     return bucket;
   }
 
@@ -214,7 +237,9 @@ export class OciBackend implements Backend {
       let page: string | undefined;
       do {
         const r = await this.client.json<{ name: string; timeCreated?: string }[]>({
-          method: 'GET', path: pathOf('n', await this.ns(), 'b'), query: { compartmentId, limit: PAGE_SIZE, page },
+          method: 'GET',
+          path: pathOf('n', await this.ns(), 'b'),
+          query: { compartmentId, limit: PAGE_SIZE, page },
         });
         for (const b of r.value ?? []) if (isValidBucketName(b.name)) out.push({ name: b.name, creationDate: dateOf(b.timeCreated) });
         page = r.headers['opc-next-page'];
@@ -229,7 +254,12 @@ export class OciBackend implements Backend {
       await this.client.json({
         method: 'POST',
         path: pathOf('n', await this.ns(), 'b'),
-        json: { name: bucket, compartmentId: await this.compartment(), storageTier: this.opts.bucketTier ?? 'Standard', publicAccessType: 'NoPublicAccess' },
+        json: {
+          name: bucket,
+          compartmentId: await this.compartment(),
+          storageTier: this.opts.bucketTier ?? 'Standard',
+          publicAccessType: 'NoPublicAccess',
+        },
       });
     });
   }
@@ -305,7 +335,15 @@ export class OciBackend implements Backend {
   }
 
   /** One PutObject streaming `body` (exactly `size` bytes). */
-  private async putStream(bucket: string, key: string, name: string, body: Readable, size: number, stored: ObjectAttributes, cas: Record<string, string>): Promise<ObjectMeta> {
+  private async putStream(
+    bucket: string,
+    key: string,
+    name: string,
+    body: Readable,
+    size: number,
+    stored: ObjectAttributes,
+    cas: Record<string, string>,
+  ): Promise<ObjectMeta> {
     // OCI stores the object once it has `size` bytes: the last chunk waits for the body's clean end.
     const out = MeasuredBody.of(body, size, { holdLast: true });
     const { headers, metadata } = toOci(stored);
@@ -328,7 +366,13 @@ export class OciBackend implements Backend {
     if (stored5 && Buffer.from(stored5, 'base64').toString('hex') !== md5) {
       throw new S3Error('InternalError', 'OCI stored different bytes than s3mux sent (Content-MD5 mismatch).');
     }
-    return { ...stored, key, size, etag: md5, lastModified: res.headers['last-modified'] ? dateOf(res.headers['last-modified']) : new Date() };
+    return {
+      ...stored,
+      key,
+      size,
+      etag: md5,
+      lastModified: res.headers['last-modified'] ? dateOf(res.headers['last-modified']) : new Date(),
+    };
   }
 
   async deleteObject(bucket: string, key: string): Promise<void> {
@@ -344,7 +388,9 @@ export class OciBackend implements Backend {
 
   async setTags(bucket: string, key: string, tags: Tag[]): Promise<void> {
     validateKey(key);
-    await this.call({ bucket, key }, () => this.rewriteMetadata(bucket, key, (a) => ({ ...a, tags: tags.map((t) => ({ key: t.key, value: t.value })) })));
+    await this.call({ bucket, key }, () =>
+      this.rewriteMetadata(bucket, key, (a) => ({ ...a, tags: tags.map((t) => ({ key: t.key, value: t.value })) })),
+    );
   }
 
   /**
@@ -359,7 +405,9 @@ export class OciBackend implements Backend {
       const { attrs, extras } = fromOci(cur.headers);
       const next = change(attrs);
       try {
-        await this.serverCopy(bucket, name, bucket, name, toOci(next, { ...extras, etag: recordedEtag(cur) }).metadata, cur.ociEtag, { 'destinationObjectIfMatchETag': cur.ociEtag });
+        await this.serverCopy(bucket, name, bucket, name, toOci(next, { ...extras, etag: recordedEtag(cur) }).metadata, cur.ociEtag, {
+          destinationObjectIfMatchETag: cur.ociEtag,
+        });
         return;
       } catch (err) {
         const s3 = toS3ErrorFromOci(err, { bucket, key });
@@ -373,7 +421,13 @@ export class OciBackend implements Backend {
    * Server-side copy when OCI can make the copy as asked (it keeps content headers as they
    * are), else a stream through s3mux. Without `attrs` the source's attributes come along.
    */
-  async copyObject(srcBucket: string, srcKey: string, dstBucket: string, dstKey: string, attrs: ObjectAttributes | undefined): Promise<ObjectMeta> {
+  async copyObject(
+    srcBucket: string,
+    srcKey: string,
+    dstBucket: string,
+    dstKey: string,
+    attrs: ObjectAttributes | undefined,
+  ): Promise<ObjectMeta> {
     validateKey(srcKey);
     validateKey(dstKey);
     this.checkBucket(dstBucket);
@@ -404,7 +458,13 @@ export class OciBackend implements Backend {
 
   /** CopyObject, then waits for its work request (unmapped errors). */
   private async serverCopy(
-    srcBucket: string, srcName: string, dstBucket: string, dstName: string, metadata: Record<string, string>, srcOciEtag: string, extra: Record<string, string>,
+    srcBucket: string,
+    srcName: string,
+    dstBucket: string,
+    dstName: string,
+    metadata: Record<string, string>,
+    srcOciEtag: string,
+    extra: Record<string, string>,
   ): Promise<void> {
     const ns = await this.ns();
     // OCI gives the copy the source's metadata when the request names none: an empty set is
@@ -445,11 +505,18 @@ export class OciBackend implements Backend {
       const status = r.value?.status;
       if (status === 'COMPLETED') return;
       if (status === 'FAILED' || status === 'CANCELED' || status === 'CANCELING') {
-        const errors = await this.client.json<{ code?: string; message?: string }[]>({ method: 'GET', path: pathOf('workRequests', id, 'errors') }).catch(() => undefined);
+        const errors = await this.client
+          .json<{ code?: string; message?: string }[]>({ method: 'GET', path: pathOf('workRequests', id, 'errors') })
+          .catch(() => undefined);
         const e = errors?.value?.[0];
-        throw new OciHttpError(status === 'FAILED' ? statusOfWorkError(e?.code) : 409, e?.code ?? 'Conflict', e?.message ?? `The copy ended ${status}.`);
+        throw new OciHttpError(
+          status === 'FAILED' ? statusOfWorkError(e?.code) : 409,
+          e?.code ?? 'Conflict',
+          e?.message ?? `The copy ended ${status}.`,
+        );
       }
-      if (Date.now() - started > (this.opts.copyTimeoutMs ?? 3_600_000)) throw new S3Error('ServiceUnavailable', 'OCI did not finish the copy in time.');
+      if (Date.now() - started > (this.opts.copyTimeoutMs ?? 3_600_000))
+        throw new S3Error('ServiceUnavailable', 'OCI did not finish the copy in time.');
       await new Promise((res) => setTimeout(res, wait));
       wait = Math.min(wait * 2, 2000);
     }
@@ -467,8 +534,11 @@ export class OciBackend implements Backend {
     for (;;) {
       const r = await this.call({ bucket }, () =>
         this.client.json<{ objects?: OciObjectSummary[]; nextStartWith?: string }>({
-          method: 'GET', path, query: { prefix: prefix || undefined, start: next, limit, fields: LIST_FIELDS },
-        }));
+          method: 'GET',
+          path,
+          query: { prefix: prefix || undefined, start: next, limit, fields: LIST_FIELDS },
+        }),
+      );
       for (const o of r.value?.objects ?? []) yield o;
       next = r.value?.nextStartWith;
       if (!next) return;

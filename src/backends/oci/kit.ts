@@ -24,7 +24,8 @@ function parseOci(rest: string, uri: string) {
   }
   if (authority === 'n' && segments[1] === 'b') {
     const [namespace, , bucket, o, ...more] = segments;
-    if (!namespace || !bucket || !(o === undefined || (o === 'o' && more.length > 0))) throw new UriError(`'${uri}' is malformed: expected ${FORMS}`);
+    if (!namespace || !bucket || !(o === undefined || (o === 'o' && more.length > 0)))
+      throw new UriError(`'${uri}' is malformed: expected ${FORMS}`);
     return { bucket, prefix: joinPrefix(more), settings: { namespace } };
   }
   const [bucket, ...more] = segments;
@@ -37,7 +38,14 @@ export const ociKit = defineKit({
   description: 'OCI Object Storage',
   settings: ociSettings,
   uris: [{ scheme: 'oci', forms: FORMS, parse: parseOci }],
-  credentialKinds: ['user principal (API key)', 'user principal (config file)', 'session token', 'instance principal', 'resource principal', 'OKE workload identity'],
+  credentialKinds: [
+    'user principal (API key)',
+    'user principal (config file)',
+    'session token',
+    'instance principal',
+    'resource principal',
+    'OKE workload identity',
+  ],
   implicitName: (s) => `oci:${s.namespace ?? 'default'}${s.region ? `@${s.region}` : ''}`,
   // Loaded on first use: oci-common and its dependencies add to every start.
   create: (settings, context) => (require('./index') as typeof import('./index')).ociBackendFromSpec(settings, context),

@@ -63,7 +63,10 @@ function userName(name: string): string {
 }
 
 /** Attributes → content headers and metadata (names without `opc-meta-`). */
-export function toOci(attrs: ObjectAttributes, extras: StoredExtras = {}): { headers: Record<string, string>; metadata: Record<string, string> } {
+export function toOci(
+  attrs: ObjectAttributes,
+  extras: StoredExtras = {},
+): { headers: Record<string, string>; metadata: Record<string, string> } {
   const headers: Record<string, string> = {};
   const metadata: Record<string, string> = {};
   for (const [h, a] of HEADERS) {
@@ -92,7 +95,10 @@ export function fromOci(h: Record<string, string | undefined>): { attrs: ObjectA
 }
 
 /** Metadata (names without `opc-meta-`) and content headers → attributes. */
-export function fromMetadata(metadata: Record<string, string>, headers: Record<string, string | undefined> = {}): { attrs: ObjectAttributes; extras: StoredExtras } {
+export function fromMetadata(
+  metadata: Record<string, string>,
+  headers: Record<string, string | undefined> = {},
+): { attrs: ObjectAttributes; extras: StoredExtras } {
   const attrs: ObjectAttributes = { userMetadata: {} };
   const extras: StoredExtras = {};
   for (const [h, a] of HEADERS) {
@@ -138,7 +144,9 @@ export function s3EtagOf(md5: string | undefined, ociEtag: string | undefined, e
   }
   const hex = md5Hex(md5);
   if (hex) return hex;
-  return `${createHash('md5').update(unquoteEtag(ociEtag ?? '')).digest('hex')}-1`;
+  return `${createHash('md5')
+    .update(unquoteEtag(ociEtag ?? ''))
+    .digest('hex')}-1`;
 }
 
 export function dateOf(v: string | undefined): Date {

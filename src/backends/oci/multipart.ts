@@ -19,8 +19,16 @@ import { bodyFailure, S3Error } from '../../errors';
 import { storedAttributes } from '../attributes';
 import { pageOfUploads } from '../multipart/staged';
 import type {
-  ListPartsOptions, ListPartsPage, ListUploadsOptions, ListUploadsPage, MultipartStore, ObjectAttributes, ObjectMeta, PartInfo,
-  PutOptions, UploadInfo,
+  ListPartsOptions,
+  ListPartsPage,
+  ListUploadsOptions,
+  ListUploadsPage,
+  MultipartStore,
+  ObjectAttributes,
+  ObjectMeta,
+  PartInfo,
+  PutOptions,
+  UploadInfo,
 } from '../types';
 import { readUpTo } from './body';
 import { MeasuredBody } from '../measured-body';
@@ -66,7 +74,8 @@ export class OciMultipartStore implements MultipartStore {
   }
 
   private checkId(uploadId: string): void {
-    if (typeof uploadId !== 'string' || !UPLOAD_ID.test(uploadId)) throw new S3Error('NoSuchUpload', undefined, { UploadId: String(uploadId) });
+    if (typeof uploadId !== 'string' || !UPLOAD_ID.test(uploadId))
+      throw new S3Error('NoSuchUpload', undefined, { UploadId: String(uploadId) });
   }
 
   private ctx(bucket: string, key: string): ErrorContext {
@@ -102,7 +111,14 @@ export class OciMultipartStore implements MultipartStore {
   }
 
   /** Sends one part of exactly `size` bytes (unmapped errors). */
-  private async sendPart(bucket: string, name: string, uploadId: string, partNumber: number, body: Readable, size: number): Promise<{ md5: string; ociEtag: string }> {
+  private async sendPart(
+    bucket: string,
+    name: string,
+    uploadId: string,
+    partNumber: number,
+    body: Readable,
+    size: number,
+  ): Promise<{ md5: string; ociEtag: string }> {
     // OCI stores the object once it has `size` bytes: the last chunk waits for the body's clean end.
     const out = MeasuredBody.of(body, size, { holdLast: true });
     try {
@@ -121,7 +137,14 @@ export class OciMultipartStore implements MultipartStore {
     }
   }
 
-  async uploadPart(bucket: string, key: string, uploadId: string, partNumber: number, body: Readable, opts: { size?: number } = {}): Promise<PartInfo> {
+  async uploadPart(
+    bucket: string,
+    key: string,
+    uploadId: string,
+    partNumber: number,
+    body: Readable,
+    opts: { size?: number } = {},
+  ): Promise<PartInfo> {
     try {
       this.checkId(uploadId);
       // OCI needs each part's length up front, as S3's UploadPart does.
@@ -130,7 +153,9 @@ export class OciMultipartStore implements MultipartStore {
       body.resume();
       throw err;
     }
-    const r = await this.be.call(this.ctx(bucket, key), () => this.sendPart(bucket, ociNames.nameOf(key), uploadId, partNumber, body, opts.size!));
+    const r = await this.be.call(this.ctx(bucket, key), () =>
+      this.sendPart(bucket, ociNames.nameOf(key), uploadId, partNumber, body, opts.size!),
+    );
     return { partNumber, etag: r.md5, size: opts.size, lastModified: new Date() };
   }
 
@@ -139,7 +164,11 @@ export class OciMultipartStore implements MultipartStore {
     const out: OciPart[] = [];
     let page: string | undefined;
     do {
-      const r = await this.be.client.json<OciPart[]>({ method: 'GET', path: await this.uploadsPath(bucket, name), query: { uploadId, limit: PAGE, page } });
+      const r = await this.be.client.json<OciPart[]>({
+        method: 'GET',
+        path: await this.uploadsPath(bucket, name),
+        query: { uploadId, limit: PAGE, page },
+      });
       out.push(...(r.value ?? []));
       page = r.headers['opc-next-page'];
     } while (page);
@@ -160,7 +189,10 @@ export class OciMultipartStore implements MultipartStore {
       const u = await this.summary(bucket, name, uploadId);
       if (!u) throw new S3Error('NoSuchUpload', undefined, { UploadId: uploadId });
       const parts = all.slice(0, opts.maxParts).map((p): PartInfo => ({
-        partNumber: p.partNumber, etag: s3EtagOf(p.md5, p.etag), size: Number(p.size), lastModified: dateOf(u.timeCreated),
+        partNumber: p.partNumber,
+        etag: s3EtagOf(p.md5, p.etag),
+        size: Number(p.size),
+        lastModified: dateOf(u.timeCreated),
       }));
       const isTruncated = all.length > parts.length;
       return { upload: this.infoOf(key, u), parts, isTruncated, nextPartNumberMarker: isTruncated ? parts.at(-1)?.partNumber : undefined };
@@ -168,11 +200,22 @@ export class OciMultipartStore implements MultipartStore {
   }
 
   private infoOf(key: string, u: OciUpload): UploadInfo {
-    return { key, uploadId: u.uploadId, initiated: dateOf(u.timeCreated), attrs: fromMetadata({}, { 'storage-tier': u.storageTier }).attrs };
+    return {
+      key,
+      uploadId: u.uploadId,
+      initiated: dateOf(u.timeCreated),
+      attrs: fromMetadata({}, { 'storage-tier': u.storageTier }).attrs,
+    };
   }
 
   /** Commits the listed parts (unmapped errors); returns the object's multipart MD5. */
-  private async commit(bucket: string, name: string, uploadId: string, parts: { partNum: number; etag: string }[], cas: Record<string, string>): Promise<void> {
+  private async commit(
+    bucket: string,
+    name: string,
+    uploadId: string,
+    parts: { partNum: number; etag: string }[],
+    cas: Record<string, string>,
+  ): Promise<void> {
     await this.be.client.headers({
       method: 'POST',
       path: await this.uploadsPath(bucket, name),
@@ -182,7 +225,14 @@ export class OciMultipartStore implements MultipartStore {
     });
   }
 
-  async completeUpload(bucket: string, key: string, uploadId: string, partNumbers: number[], _etag: string, opts: PutOptions = {}): Promise<ObjectMeta> {
+  async completeUpload(
+    bucket: string,
+    key: string,
+    uploadId: string,
+    partNumbers: number[],
+    _etag: string,
+    opts: PutOptions = {},
+  ): Promise<ObjectMeta> {
     this.checkId(uploadId);
     const name = ociNames.nameOf(key);
     const ctx = this.ctx(bucket, key);
@@ -209,7 +259,11 @@ export class OciMultipartStore implements MultipartStore {
     const out: OciUpload[] = [];
     let page: string | undefined;
     do {
-      const r = await this.be.client.json<OciUpload[]>({ method: 'GET', path: await this.uploadsPath(bucket), query: { limit: PAGE, page } });
+      const r = await this.be.client.json<OciUpload[]>({
+        method: 'GET',
+        path: await this.uploadsPath(bucket),
+        query: { limit: PAGE, page },
+      });
       out.push(...(r.value ?? []));
       page = r.headers['opc-next-page'];
     } while (page);
@@ -254,7 +308,14 @@ export class OciMultipartStore implements MultipartStore {
    * @internal A body of unknown length longer than the buffer: `head`, then the rest of
    * `body`, as parts of the buffer's size, committed under the write conditions.
    */
-  async putUnsized(bucket: string, key: string, head: Buffer, body: Readable, attrs: ObjectAttributes, cas: Record<string, string>): Promise<ObjectMeta> {
+  async putUnsized(
+    bucket: string,
+    key: string,
+    head: Buffer,
+    body: Readable,
+    attrs: ObjectAttributes,
+    cas: Record<string, string>,
+  ): Promise<ObjectMeta> {
     const name = ociNames.nameOf(key);
     const ctx = { bucket, key };
     const uploadId = await this.be.call(ctx, () => this.begin(bucket, name, attrs));

@@ -12,8 +12,11 @@ const GROUP_KEYS: Record<string, string[]> = {
 
 function groupHint(key: string): string | undefined {
   const bare = key.replace(/(Env|File)$/, '');
-  if (key === 'privateKey' || key === 'passphrase') return `a literal secret is not allowed in the config: use '${key}Env' or '${key}File' under 'userPrincipal'`;
-  const owners = Object.entries(GROUP_KEYS).filter(([g, keys]) => keys.includes(bare) && !(g === 'sessionToken' && (key === 'configFile' || key === 'profile')));
+  if (key === 'privateKey' || key === 'passphrase')
+    return `a literal secret is not allowed in the config: use '${key}Env' or '${key}File' under 'userPrincipal'`;
+  const owners = Object.entries(GROUP_KEYS).filter(
+    ([g, keys]) => keys.includes(bare) && !(g === 'sessionToken' && (key === 'configFile' || key === 'profile')),
+  );
   if (owners.length === 0) return undefined;
   return `'${key}' goes inside ${owners.map(([g]) => `'${g}'`).join(' or ')}, e.g. credentials: { ${owners[0][0]}: { ${key}: ... } }`;
 }
@@ -41,13 +44,22 @@ export const ociSettings = settingsSchema('oci', {
         ['privateKey', 'passphrase'],
         { oneSecretOf: ['privateKey'], needs: [['passphrase', 'privateKey']] },
       ).optional(),
-      sessionToken: trueOr(credentialGroup("'sessionToken'", { configFile: filePath.optional(), profile: nonEmptyString.optional() })).optional(),
-      instancePrincipal: trueOr(credentialGroup("'instancePrincipal'", { metadataBaseUrl: httpUrl.optional(), federationEndpoint: httpUrl.optional() })).optional(),
+      sessionToken: trueOr(
+        credentialGroup("'sessionToken'", { configFile: filePath.optional(), profile: nonEmptyString.optional() }),
+      ).optional(),
+      instancePrincipal: trueOr(
+        credentialGroup("'instancePrincipal'", { metadataBaseUrl: httpUrl.optional(), federationEndpoint: httpUrl.optional() }),
+      ).optional(),
       resourcePrincipal: trueOr(credentialGroup("'resourcePrincipal'", {})).optional(),
-      okeWorkloadIdentity: trueOr(credentialGroup("'okeWorkloadIdentity'", { tokenFile: filePath.optional(), caFile: filePath.optional() })).optional(),
+      okeWorkloadIdentity: trueOr(
+        credentialGroup("'okeWorkloadIdentity'", { tokenFile: filePath.optional(), caFile: filePath.optional() }),
+      ).optional(),
     },
     [],
-    { oneKindOf: ['userPrincipal', 'sessionToken', 'instancePrincipal', 'resourcePrincipal', 'okeWorkloadIdentity', 'configFile'], hint: groupHint },
+    {
+      oneKindOf: ['userPrincipal', 'sessionToken', 'instancePrincipal', 'resourcePrincipal', 'okeWorkloadIdentity', 'configFile'],
+      hint: groupHint,
+    },
   ).optional(),
 });
 

@@ -47,7 +47,7 @@ export function chainCredentials(profile?: string): CredentialSource {
   return async () => {
     if (!provider) {
       // Loaded on first use only: the chain pulls in STS/SSO clients.
-       
+
       const { fromNodeProviderChain } = require('@aws-sdk/credential-providers') as typeof import('@aws-sdk/credential-providers');
       provider = fromNodeProviderChain(profile ? { profile } : {});
     }
@@ -59,7 +59,11 @@ export function chainCredentials(profile?: string): CredentialSource {
  * The credential source for a backend's settings: static keys when the table names them
  * (resolved now, so a missing variable or file fails at start-up), else the provider chain.
  */
-export function credentialsFromSettings(settings: CredentialSettings | undefined, what: string, env: NodeJS.ProcessEnv = process.env): CredentialSource {
+export function credentialsFromSettings(
+  settings: CredentialSettings | undefined,
+  what: string,
+  env: NodeJS.ProcessEnv = process.env,
+): CredentialSource {
   if (settings?.accessKeyId || settings?.secretAccessKey) {
     if (!settings.accessKeyId || !settings.secretAccessKey) {
       throw new Error(`${what}: accessKeyId and secretAccessKey go together`);
@@ -102,7 +106,12 @@ export class CachedCredentials {
       this.pending = this.source()
         .then((c) => {
           if (!c || !c.accessKeyId || !c.secretAccessKey) throw new Error('the provider returned no keys');
-          this.current = { accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey, sessionToken: c.sessionToken, expiration: c.expiration };
+          this.current = {
+            accessKeyId: c.accessKeyId,
+            secretAccessKey: c.secretAccessKey,
+            sessionToken: c.sessionToken,
+            expiration: c.expiration,
+          };
           return this.current;
         })
         .finally(() => {
@@ -113,7 +122,10 @@ export class CachedCredentials {
       return await this.pending;
     } catch (err) {
       if (this.usable(this.current)) return this.current;
-      const e = new S3Error('InternalError', `${this.what}: no credentials for the storage backend (${(err as Error)?.message ?? String(err)})`);
+      const e = new S3Error(
+        'InternalError',
+        `${this.what}: no credentials for the storage backend (${(err as Error)?.message ?? String(err)})`,
+      );
       Object.defineProperty(e, 'cause', { value: err, enumerable: false });
       throw e;
     }

@@ -128,7 +128,8 @@ export function storeError(info: StoreErrorInfo): S3Error {
     if (code === 'NotImplemented') text = `The storage backend '${backend}' does not implement this operation.`;
   } else {
     mapped = byStatus(status, info.notFound);
-    if (status === 301 || status === 307) text = `The storage backend '${backend}' redirected s3mux (${status}): check its region and endpoint.`;
+    if (status === 301 || status === 307)
+      text = `The storage backend '${backend}' redirected s3mux (${status}): check its region and endpoint.`;
     else if (code) text = `The storage backend '${backend}' answered ${status} ${code}.`;
   }
   const err = new S3Error(mapped, text);
@@ -139,14 +140,32 @@ export function storeError(info: StoreErrorInfo): S3Error {
 /** Statuses and codes worth another attempt (the request did not take effect). */
 export function isRetryableAnswer(status: number, code: string | undefined): boolean {
   if (status === 429 || status === 500 || status === 502 || status === 503 || status === 504) return true;
-  return code === 'SlowDown' || code === 'RequestTimeout' || code === 'InternalError' || code === 'ServiceUnavailable' ||
-    code === 'OperationAborted' || (code !== undefined && RENAMED[code] === 'SlowDown');
+  return (
+    code === 'SlowDown' ||
+    code === 'RequestTimeout' ||
+    code === 'InternalError' ||
+    code === 'ServiceUnavailable' ||
+    code === 'OperationAborted' ||
+    (code !== undefined && RENAMED[code] === 'SlowDown')
+  );
 }
 
 /** undici and socket error codes that mean the request may not have reached the store. */
 const RETRYABLE_NETWORK = new Set([
-  'ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH',
-  'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CLOSED',
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'UND_ERR_CLOSED',
 ]);
 
 export function isRetryableNetworkError(err: unknown): boolean {

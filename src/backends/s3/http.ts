@@ -236,7 +236,10 @@ export class S3Http {
     for (let attempt = 1; ; attempt++) {
       this.stats.attempts++;
       const mayRetry = (): boolean =>
-        allowRetry && attempt < this.retry.maxAttempts && !sourceFailed(bodyError) && (!stream || (!stream.readableDidRead && !stream.destroyed));
+        allowRetry &&
+        attempt < this.retry.maxAttempts &&
+        !sourceFailed(bodyError) &&
+        (!stream || (!stream.readableDidRead && !stream.destroyed));
       let res: Dispatcher.ResponseData;
       try {
         const creds = await this.creds.get();
@@ -304,7 +307,8 @@ export class S3Http {
       if (isRetryableAnswer(status, code) && mayRetry()) {
         this.retried(code ?? `HTTP ${status}`);
         const retryAfter = Number(headers['retry-after']);
-        const wait = Number.isFinite(retryAfter) && retryAfter > 0 ? Math.min(retryAfter * 1000, this.retry.maxDelayMs) : this.backoff(attempt);
+        const wait =
+          Number.isFinite(retryAfter) && retryAfter > 0 ? Math.min(retryAfter * 1000, this.retry.maxDelayMs) : this.backoff(attempt);
         await sleep(wait);
         continue;
       }
@@ -344,7 +348,13 @@ export class S3Http {
           await sleep(this.backoff(attempt));
           continue;
         }
-        const err = storeError({ status: 500, code, message: text(child(doc.Error, 'Message')), backend: this.name, notFound: req.notFound ?? 'NoSuchKey' });
+        const err = storeError({
+          status: 500,
+          code,
+          message: text(child(doc.Error, 'Message')),
+          backend: this.name,
+          notFound: req.notFound ?? 'NoSuchKey',
+        });
         Object.defineProperty(err, 'attempts', { value: reply.attempts + attempt - 1, enumerable: false });
         throw err;
       }
@@ -357,7 +367,10 @@ export class S3Http {
   async close(): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const graceful = await Promise.race([
-      this.agent.close().then(() => true, () => true),
+      this.agent.close().then(
+        () => true,
+        () => true,
+      ),
       new Promise<boolean>((r) => {
         timer = setTimeout(() => r(false), 2000);
       }),

@@ -34,8 +34,19 @@ import { checkWriteConditions, hasWriteConditions } from '../conditions';
 import { validateBucketName, validateKey } from '../keys';
 import { compareKeys } from '../listing';
 import type {
-  Backend, BackendCapabilities, BucketInfo, ByteRange, ListOptions, ListPage, ObjectAttributes, ObjectHandle, ObjectMeta,
-  ObjectSummary, PutOptions, Tag, WriteConditions,
+  Backend,
+  BackendCapabilities,
+  BucketInfo,
+  ByteRange,
+  ListOptions,
+  ListPage,
+  ObjectAttributes,
+  ObjectHandle,
+  ObjectMeta,
+  ObjectSummary,
+  PutOptions,
+  Tag,
+  WriteConditions,
 } from '../types';
 import type { S3Settings } from './settings';
 import { ChunkReader, holdLast, window } from './body';
@@ -48,7 +59,14 @@ import { bool, child, escapeXml, list, S3_NS, text, urlDecoded, XML_HEADER } fro
 import { KeyedLock } from '../keyed-lock';
 
 export { S3Http, encodeKey, encodeSegment, type RetryOptions, type TimeoutOptions } from './http';
-export { CachedCredentials, credentialsFromSettings, chainCredentials, staticCredentials, type CredentialSource, type S3Credentials } from './credentials';
+export {
+  CachedCredentials,
+  credentialsFromSettings,
+  chainCredentials,
+  staticCredentials,
+  type CredentialSource,
+  type S3Credentials,
+} from './credentials';
 export { S3MultipartStore } from './multipart';
 
 export interface S3BackendOptions {
@@ -190,16 +208,23 @@ export class S3Backend implements Backend {
     } catch {
       throw new Error(`s3 backend '${name}': endpoint '${opts.endpoint}' is not a URL`);
     }
-    if (endpoint.protocol !== 'http:' && endpoint.protocol !== 'https:') throw new Error(`s3 backend '${name}': endpoint must be http:// or https://`);
-    const source: CredentialSource = typeof opts.credentials === 'function'
-      ? opts.credentials
-      : opts.credentials
-        ? staticCredentials(opts.credentials)
-        : credentialsFromSettings(undefined, `s3 backend '${name}'`, env);
+    if (endpoint.protocol !== 'http:' && endpoint.protocol !== 'https:')
+      throw new Error(`s3 backend '${name}': endpoint must be http:// or https://`);
+    const source: CredentialSource =
+      typeof opts.credentials === 'function'
+        ? opts.credentials
+        : opts.credentials
+          ? staticCredentials(opts.credentials)
+          : credentialsFromSettings(undefined, `s3 backend '${name}'`, env);
     this.http = new S3Http({
-      name, endpoint, region: this.region, forcePathStyle: opts.forcePathStyle ?? false,
+      name,
+      endpoint,
+      region: this.region,
+      forcePathStyle: opts.forcePathStyle ?? false,
       credentials: new CachedCredentials(source, `s3 backend '${name}'`),
-      retry: opts.retry, timeouts: opts.timeouts, connections: opts.connections,
+      retry: opts.retry,
+      timeouts: opts.timeouts,
+      connections: opts.connections,
     });
     this.conditionalWrites = opts.conditionalWrites ?? 'native';
     this.unknownSizePartBytes = Math.max(5 * MiB, opts.unknownSizePartBytes ?? 8 * MiB);
@@ -219,11 +244,17 @@ export class S3Backend implements Backend {
    * If-None-Match headers the store enforces, or checked with a HEAD first under this
    * process's lock for the key.
    */
-  private async withConditions<T>(bucket: string, key: string, cond: WriteConditions | undefined, commit: (headers: Record<string, string>) => Promise<T>): Promise<T> {
+  private async withConditions<T>(
+    bucket: string,
+    key: string,
+    cond: WriteConditions | undefined,
+    commit: (headers: Record<string, string>) => Promise<T>,
+  ): Promise<T> {
     if (!hasWriteConditions(cond)) return commit({});
     if (this.conditionalWrites === 'native') {
       const h: Record<string, string> = {};
-      if (cond?.ifMatch) h['if-match'] = cond.ifMatch.trim() === '*' || cond.ifMatch.includes('"') ? cond.ifMatch : `"${cond.ifMatch.trim()}"`;
+      if (cond?.ifMatch)
+        h['if-match'] = cond.ifMatch.trim() === '*' || cond.ifMatch.includes('"') ? cond.ifMatch : `"${cond.ifMatch.trim()}"`;
       if (cond?.ifNoneMatch) h['if-none-match'] = cond.ifNoneMatch;
       return commit(h);
     }
@@ -276,13 +307,21 @@ export class S3Backend implements Backend {
     // us-east-1 answers 200 when you re-create a bucket you own: ask first, so the answer is
     // S3's everywhere. Anything but a 200 (absent, someone else's, another region) lets the
     // PUT give the store's own answer.
-    const exists = await this.headBucketRaw(bucket).then(() => true, () => false);
+    const exists = await this.headBucketRaw(bucket).then(
+      () => true,
+      () => false,
+    );
     if (exists) throw new S3Error('BucketAlreadyOwnedByYou', undefined, { BucketName: bucket });
-    const body = this.region === 'us-east-1'
-      ? undefined
-      : `${XML_HEADER}<CreateBucketConfiguration xmlns="${S3_NS}"><LocationConstraint>${escapeXml(this.region)}</LocationConstraint></CreateBucketConfiguration>`;
+    const body =
+      this.region === 'us-east-1'
+        ? undefined
+        : `${XML_HEADER}<CreateBucketConfiguration xmlns="${S3_NS}"><LocationConstraint>${escapeXml(this.region)}</LocationConstraint></CreateBucketConfiguration>`;
     const reply = await this.http.send({
-      method: 'PUT', bucket, body, headers: body ? { 'content-type': 'application/xml' } : {}, notFound: 'NoSuchBucket',
+      method: 'PUT',
+      bucket,
+      body,
+      headers: body ? { 'content-type': 'application/xml' } : {},
+      notFound: 'NoSuchBucket',
     });
     discard(reply.body);
     this.bucketDates.set(bucket, parseDate(reply.headers.date) ?? new Date());
@@ -318,7 +357,10 @@ export class S3Backend implements Backend {
 
   private async tags(bucket: string, key: string): Promise<Tag[]> {
     const { doc } = await this.http.sendXml({ method: 'GET', bucket, key, query: { tagging: '' }, notFound: 'NoSuchKey' });
-    return list(child(child(doc?.Tagging, 'TagSet'), 'Tag')).map((t) => ({ key: text(child(t, 'Key')) ?? '', value: text(child(t, 'Value')) ?? '' }));
+    return list(child(child(doc?.Tagging, 'TagSet'), 'Tag')).map((t) => ({
+      key: text(child(t, 'Key')) ?? '',
+      value: text(child(t, 'Value')) ?? '',
+    }));
   }
 
   async headObject(bucket: string, key: string): Promise<ObjectMeta> {
@@ -365,7 +407,12 @@ export class S3Backend implements Backend {
     if (!range) return body;
     // Some stores answer with more than the range (s3rver ignores an end of 0) or the whole object.
     const m = /^bytes (\d+)-(\d+)\//.exec(reply.headers['content-range'] ?? '');
-    const got = reply.status === 206 && m ? { start: Number(m[1]), end: Number(m[2]) } : reply.status === 200 ? { start: 0, end: meta.size - 1 } : undefined;
+    const got =
+      reply.status === 206 && m
+        ? { start: Number(m[1]), end: Number(m[2]) }
+        : reply.status === 200
+          ? { start: 0, end: meta.size - 1 }
+          : undefined;
     if (!got || got.start > range.start || got.end < range.end) {
       body.destroy();
       throw new S3Error('InternalError', `The storage backend '${this.http.name}' did not answer the Range request.`);
@@ -384,10 +431,22 @@ export class S3Backend implements Backend {
     return this.withConditions(bucket, key, opts.conditions, (h) => this.putSingle(bucket, key, holdLast(body), size, attrs, h));
   }
 
-  private async putSingle(bucket: string, key: string, body: Readable | Buffer, size: number, attrs: ObjectAttributes, extra: Record<string, string>): Promise<ObjectMeta> {
+  private async putSingle(
+    bucket: string,
+    key: string,
+    body: Readable | Buffer,
+    size: number,
+    attrs: ObjectAttributes,
+    extra: Record<string, string>,
+  ): Promise<ObjectMeta> {
     const reply = await this.http.send({
-      method: 'PUT', bucket, key, body, contentLength: size,
-      headers: { ...attributeHeaders(attrs), ...extra }, notFound: 'NoSuchBucket',
+      method: 'PUT',
+      bucket,
+      key,
+      body,
+      contentLength: size,
+      headers: { ...attributeHeaders(attrs), ...extra },
+      notFound: 'NoSuchBucket',
     });
     discard(reply.body);
     const stored = storedCopy(attrs);
@@ -398,7 +457,13 @@ export class S3Backend implements Backend {
   }
 
   /** No Content-Length: one PUT when the body fits the buffer, else the store's multipart (see the file comment). */
-  private async putUnknownSize(bucket: string, key: string, body: Readable, attrs: ObjectAttributes, cond: WriteConditions | undefined): Promise<ObjectMeta> {
+  private async putUnknownSize(
+    bucket: string,
+    key: string,
+    body: Readable,
+    attrs: ObjectAttributes,
+    cond: WriteConditions | undefined,
+  ): Promise<ObjectMeta> {
     const reader = new ChunkReader(body);
     const partBytes = this.unknownSizePartBytes;
     let first: { data: Buffer; ended: boolean };
@@ -426,7 +491,14 @@ export class S3Backend implements Backend {
   }
 
   /** A known size above the single-PUT limit: exact slices of the stream, no buffering. */
-  private async putLarge(bucket: string, key: string, body: Readable, size: number, attrs: ObjectAttributes, cond: WriteConditions | undefined): Promise<ObjectMeta> {
+  private async putLarge(
+    bucket: string,
+    key: string,
+    body: Readable,
+    size: number,
+    attrs: ObjectAttributes,
+    cond: WriteConditions | undefined,
+  ): Promise<ObjectMeta> {
     const reader = new ChunkReader(body);
     const partSize = Math.max(this.largePartBytes, Math.ceil(size / MAX_PARTS));
     return this.putParts(bucket, key, attrs, cond, async function* () {
@@ -465,7 +537,13 @@ export class S3Backend implements Backend {
     }
   }
 
-  async copyObject(srcBucket: string, srcKey: string, dstBucket: string, dstKey: string, attrs: ObjectAttributes | undefined): Promise<ObjectMeta> {
+  async copyObject(
+    srcBucket: string,
+    srcKey: string,
+    dstBucket: string,
+    dstKey: string,
+    attrs: ObjectAttributes | undefined,
+  ): Promise<ObjectMeta> {
     validateKey(srcKey);
     validateKey(dstKey);
     for (let attempt = 1; ; attempt++) {
@@ -487,7 +565,13 @@ export class S3Backend implements Backend {
             headers['x-amz-tagging'] = taggingHeader(attrs.tags);
           }
         }
-        const { reply, doc } = await this.http.sendXml({ method: 'PUT', bucket: dstBucket, key: dstKey, headers, notFound: 'NoSuchBucket' });
+        const { reply, doc } = await this.http.sendXml({
+          method: 'PUT',
+          bucket: dstBucket,
+          key: dstKey,
+          headers,
+          notFound: 'NoSuchBucket',
+        });
         const root = doc?.CopyObjectResult;
         return {
           ...kept,
@@ -505,10 +589,17 @@ export class S3Backend implements Backend {
   }
 
   /** Sources above the CopyObject limit: UploadPartCopy ranges into a multipart upload, a few at a time. */
-  private async copyLarge(srcBucket: string, src: ObjectMeta, dstBucket: string, dstKey: string, attrs: ObjectAttributes): Promise<ObjectMeta> {
+  private async copyLarge(
+    srcBucket: string,
+    src: ObjectMeta,
+    dstBucket: string,
+    dstKey: string,
+    attrs: ObjectAttributes,
+  ): Promise<ObjectMeta> {
     const partSize = Math.max(this.largePartBytes, Math.ceil(src.size / MAX_PARTS));
     const ranges: { partNumber: number; start: number; end: number }[] = [];
-    for (let start = 0, n = 1; start < src.size; start += partSize, n++) ranges.push({ partNumber: n, start, end: Math.min(src.size, start + partSize) - 1 });
+    for (let start = 0, n = 1; start < src.size; start += partSize, n++)
+      ranges.push({ partNumber: n, start, end: Math.min(src.size, start + partSize) - 1 });
     const uploadId = await this.multipart.createUpload(dstBucket, dstKey, { ...attrs, checksums: undefined });
     try {
       const done = new Array<{ partNumber: number; etag: string; size: number }>(ranges.length);
@@ -517,7 +608,10 @@ export class S3Backend implements Backend {
         while (next < ranges.length) {
           const r = ranges[next++];
           const { doc } = await this.http.sendXml({
-            method: 'PUT', bucket: dstBucket, key: dstKey, query: { partNumber: r.partNumber, uploadId },
+            method: 'PUT',
+            bucket: dstBucket,
+            key: dstKey,
+            query: { partNumber: r.partNumber, uploadId },
             headers: {
               'x-amz-copy-source': copySource(srcBucket, src.key),
               'x-amz-copy-source-range': `bytes=${r.start}-${r.end}`,
@@ -525,7 +619,11 @@ export class S3Backend implements Backend {
             },
             notFound: 'NoSuchUpload',
           });
-          done[r.partNumber - 1] = { partNumber: r.partNumber, etag: unquote(text(child(doc?.CopyPartResult, 'ETag'))), size: r.end - r.start + 1 };
+          done[r.partNumber - 1] = {
+            partNumber: r.partNumber,
+            etag: unquote(text(child(doc?.CopyPartResult, 'ETag'))),
+            size: r.end - r.start + 1,
+          };
         }
       };
       await Promise.all(Array.from({ length: Math.min(4, ranges.length) }, worker));
@@ -542,8 +640,13 @@ export class S3Backend implements Backend {
     const set = tags.map((t) => `<Tag><Key>${escapeXml(t.key)}</Key><Value>${escapeXml(t.value)}</Value></Tag>`).join('');
     const xml = `${XML_HEADER}<Tagging xmlns="${S3_NS}"><TagSet>${set}</TagSet></Tagging>`;
     const reply = await this.http.send({
-      method: 'PUT', bucket, key, query: { tagging: '' }, body: xml,
-      headers: { 'content-type': 'application/xml', 'content-md5': md5Base64(xml) }, notFound: 'NoSuchKey',
+      method: 'PUT',
+      bucket,
+      key,
+      query: { tagging: '' },
+      body: xml,
+      headers: { 'content-type': 'application/xml', 'content-md5': md5Base64(xml) },
+      notFound: 'NoSuchKey',
     });
     discard(reply.body);
   }
@@ -577,7 +680,8 @@ export class S3Backend implements Backend {
     let storeTruncated = false;
     for (let page = 0; page < 10_000; page++) {
       const { doc } = await this.http.sendXml({
-        method: 'GET', bucket,
+        method: 'GET',
+        bucket,
         query: {
           'list-type': '2',
           prefix: prefix || undefined,

@@ -13,8 +13,16 @@ import { LRUCache } from 'lru-cache';
 import { S3Error, isS3Error } from '../../errors';
 import { validateKey } from '../keys';
 import type {
-  ListPartsOptions, ListPartsPage, ListUploadsOptions, ListUploadsPage, MultipartStore, ObjectAttributes, ObjectMeta,
-  PartInfo, PutOptions, UploadInfo,
+  ListPartsOptions,
+  ListPartsPage,
+  ListUploadsOptions,
+  ListUploadsPage,
+  MultipartStore,
+  ObjectAttributes,
+  ObjectMeta,
+  PartInfo,
+  PutOptions,
+  UploadInfo,
 } from '../types';
 import { holdLast } from './body';
 import { attributeHeaders, parseDate, unquote } from './headers';
@@ -25,7 +33,12 @@ import { bool, child, escapeXml, list, S3_NS, text, urlDecoded, XML_HEADER } fro
 export interface MultipartHost {
   http: S3Http;
   /** Runs `commit` with the conditions checked (natively or by the host's check-then-write). */
-  withConditions<T>(bucket: string, key: string, opts: PutOptions | undefined, commit: (headers: Record<string, string>) => Promise<T>): Promise<T>;
+  withConditions<T>(
+    bucket: string,
+    key: string,
+    opts: PutOptions | undefined,
+    commit: (headers: Record<string, string>) => Promise<T>,
+  ): Promise<T>;
   headObject(bucket: string, key: string): Promise<ObjectMeta>;
 }
 
@@ -47,7 +60,10 @@ export class S3MultipartStore implements MultipartStore {
   async createUpload(bucket: string, key: string, attrs: ObjectAttributes): Promise<string> {
     validateKey(key);
     const { doc } = await this.http.sendXml({
-      method: 'POST', bucket, key, query: { uploads: '' },
+      method: 'POST',
+      bucket,
+      key,
+      query: { uploads: '' },
       headers: attributeHeaders(attrs, { checksums: false }),
       notFound: 'NoSuchBucket',
     });
@@ -56,7 +72,14 @@ export class S3MultipartStore implements MultipartStore {
     return id;
   }
 
-  async uploadPart(bucket: string, key: string, uploadId: string, partNumber: number, body: Readable, opts: { size?: number } = {}): Promise<PartInfo> {
+  async uploadPart(
+    bucket: string,
+    key: string,
+    uploadId: string,
+    partNumber: number,
+    body: Readable,
+    opts: { size?: number } = {},
+  ): Promise<PartInfo> {
     validateKey(key);
     if (opts.size === undefined) {
       // S3 itself requires Content-Length on UploadPart; a part can be 5 GiB, too much to stage.
@@ -67,9 +90,22 @@ export class S3MultipartStore implements MultipartStore {
   }
 
   /** UploadPart with a Buffer (may be sent again) or a stream of exactly `size` bytes. */
-  async sendPart(bucket: string, key: string, uploadId: string, partNumber: number, body: Buffer | Readable, size: number): Promise<PartInfo> {
+  async sendPart(
+    bucket: string,
+    key: string,
+    uploadId: string,
+    partNumber: number,
+    body: Buffer | Readable,
+    size: number,
+  ): Promise<PartInfo> {
     const reply = await this.http.send({
-      method: 'PUT', bucket, key, query: { partNumber, uploadId }, body, contentLength: size, notFound: 'NoSuchUpload',
+      method: 'PUT',
+      bucket,
+      key,
+      query: { partNumber, uploadId },
+      body,
+      contentLength: size,
+      notFound: 'NoSuchUpload',
     });
     discard(reply.body);
     const etag = unquote(reply.headers.etag);
@@ -81,7 +117,10 @@ export class S3MultipartStore implements MultipartStore {
     if (!parts) this.seen.set(uploadId, (parts = new Map()));
     parts.set(partNumber, { etag, size });
     return {
-      partNumber, etag, size, lastModified: parseDate(reply.headers.date) ?? new Date(),
+      partNumber,
+      etag,
+      size,
+      lastModified: parseDate(reply.headers.date) ?? new Date(),
       ...(Object.keys(checksums).length ? { checksums } : {}),
     };
   }
@@ -89,7 +128,9 @@ export class S3MultipartStore implements MultipartStore {
   async listParts(bucket: string, key: string, uploadId: string, opts: ListPartsOptions): Promise<ListPartsPage> {
     validateKey(key);
     const { doc } = await this.http.sendXml({
-      method: 'GET', bucket, key,
+      method: 'GET',
+      bucket,
+      key,
       query: { uploadId, 'max-parts': opts.maxParts, 'part-number-marker': opts.partNumberMarker || undefined },
       notFound: 'NoSuchUpload',
     });
@@ -113,12 +154,15 @@ export class S3MultipartStore implements MultipartStore {
     const next = Number(text(child(root, 'NextPartNumberMarker')));
     const storageClass = text(child(root, 'StorageClass'));
     const upload: UploadInfo = {
-      key, uploadId,
+      key,
+      uploadId,
       initiated: parseDate(text(child(root, 'Initiated'))) ?? new Date(0),
       attrs: { userMetadata: {}, ...(storageClass && storageClass !== 'STANDARD' ? { storageClass } : {}) },
     };
     return {
-      upload, parts, isTruncated: truncated,
+      upload,
+      parts,
+      isTruncated: truncated,
       nextPartNumberMarker: truncated ? (Number.isInteger(next) && next > 0 ? next : parts.at(-1)?.partNumber) : undefined,
     };
   }
@@ -141,7 +185,14 @@ export class S3MultipartStore implements MultipartStore {
     }
   }
 
-  async completeUpload(bucket: string, key: string, uploadId: string, partNumbers: number[], etag: string, opts?: PutOptions): Promise<ObjectMeta> {
+  async completeUpload(
+    bucket: string,
+    key: string,
+    uploadId: string,
+    partNumbers: number[],
+    etag: string,
+    opts?: PutOptions,
+  ): Promise<ObjectMeta> {
     validateKey(key);
     const stored = await this.storedParts(bucket, key, uploadId);
     const chosen = partNumbers.map((n) => {
@@ -170,12 +221,19 @@ export class S3MultipartStore implements MultipartStore {
       let result: { etag: string; lastModified: Date };
       try {
         const { reply, doc } = await this.http.sendXml({
-          method: 'POST', bucket, key, query: { uploadId },
+          method: 'POST',
+          bucket,
+          key,
+          query: { uploadId },
           headers: { 'content-type': 'application/xml', 'content-md5': md5Base64(xml), ...conditionHeaders },
-          body: xml, notFound: 'NoSuchUpload',
+          body: xml,
+          notFound: 'NoSuchUpload',
         });
         const root = doc?.CompleteMultipartUploadResult;
-        result = { etag: unquote(text(child(root, 'ETag')) ?? reply.headers.etag), lastModified: parseDate(reply.headers.date) ?? new Date() };
+        result = {
+          etag: unquote(text(child(root, 'ETag')) ?? reply.headers.etag),
+          lastModified: parseDate(reply.headers.date) ?? new Date(),
+        };
       } catch (err) {
         // A retried Complete whose first attempt did complete finds no upload: if the object
         // is the one this upload makes, that attempt succeeded.
@@ -199,7 +257,8 @@ export class S3MultipartStore implements MultipartStore {
 
   async listUploads(bucket: string, opts: ListUploadsOptions): Promise<ListUploadsPage> {
     const { doc } = await this.http.sendXml({
-      method: 'GET', bucket,
+      method: 'GET',
+      bucket,
       query: {
         uploads: '',
         prefix: opts.prefix || undefined,
@@ -226,7 +285,9 @@ export class S3MultipartStore implements MultipartStore {
     const commonPrefixes = list(child(root, 'CommonPrefixes')).map((c) => urlDecoded(encoded, text(child(c, 'Prefix'))) ?? '');
     const truncated = bool(child(root, 'IsTruncated'));
     return {
-      uploads, commonPrefixes, isTruncated: truncated,
+      uploads,
+      commonPrefixes,
+      isTruncated: truncated,
       nextKeyMarker: truncated ? urlDecoded(encoded, text(child(root, 'NextKeyMarker'))) || undefined : undefined,
       nextUploadIdMarker: truncated ? text(child(root, 'NextUploadIdMarker')) || undefined : undefined,
     };

@@ -67,7 +67,16 @@ export function bool(v: unknown): boolean {
   return (text(v) ?? '').trim().toLowerCase() === 'true';
 }
 
-const XML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;', '\r': '&#13;', '\t': '&#9;', '\n': '&#10;' };
+const XML_ESCAPES: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&apos;',
+  '\r': '&#13;',
+  '\t': '&#9;',
+  '\n': '&#10;',
+};
 
 export function escapeXml(s: string): string {
   return s.replace(/[&<>"'\r\t\n]/g, (c) => XML_ESCAPES[c]);

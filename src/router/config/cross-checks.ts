@@ -25,7 +25,11 @@ const BACKEND_NAME = /^[A-Za-z][A-Za-z0-9_-]*$/;
 function clean(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(clean);
   if (!isPlainObject(v)) return v;
-  return Object.fromEntries(Object.entries(v).filter(([, x]) => x !== undefined).map(([k, x]) => [k, clean(x)]));
+  return Object.fromEntries(
+    Object.entries(v)
+      .filter(([, x]) => x !== undefined)
+      .map(([k, x]) => [k, clean(x)]),
+  );
 }
 
 function entries(v: unknown): [string, unknown][] {
@@ -73,7 +77,8 @@ export class CrossChecks {
     // -- backends
     const declared = new Map<string, BackendSpec | undefined>(); // undefined: declared but invalid
     for (const [name, value] of entries(top.backends)) {
-      if (!BACKEND_NAME.test(name)) p.report(['backends', name], `invalid backend name '${name}': use letters, digits, '-' and '_', starting with a letter`, 'key');
+      if (!BACKEND_NAME.test(name))
+        p.report(['backends', name], `invalid backend name '${name}': use letters, digits, '-' and '_', starting with a letter`, 'key');
       declared.set(name, this.backend(name, value));
     }
     const backends: Record<string, BackendEntry> = {};
@@ -95,7 +100,10 @@ export class CrossChecks {
           p.report([], "no backend to use as the default: declare one under 'backends' (for example `local: { type: fs, root: ./data }`)");
         }
       } else {
-        p.report([], `missing 'default': name the backend (one of ${quoteList(declared.keys())}) that receives new buckets and unrouted names`);
+        p.report(
+          [],
+          `missing 'default': name the backend (one of ${quoteList(declared.keys())}) that receives new buckets and unrouted names`,
+        );
       }
     }
 
@@ -128,7 +136,14 @@ export class CrossChecks {
     }
 
     if (p.count > 0) return undefined;
-    return { file: this.ctx.file, baseDir: this.ctx.baseDir, backends, default: defaultName as string, routes, ...(identities.length ? { identities } : {}) };
+    return {
+      file: this.ctx.file,
+      baseDir: this.ctx.baseDir,
+      backends,
+      default: defaultName as string,
+      routes,
+      ...(identities.length ? { identities } : {}),
+    };
   }
 
   private backend(name: string, value: unknown): BackendSpec | undefined {
@@ -136,7 +151,7 @@ export class CrossChecks {
     if (!parsed.success) return undefined; // reported by the schema
     const { type, ...settings } = clean(parsed.data) as { type: string } & Record<string, unknown>;
     const kit = this.kitOf.get(type) as BackendKit;
-    const completed = (kit.complete?.(settings, name) ?? settings);
+    const completed = kit.complete?.(settings, name) ?? settings;
     return { kind: type, ...completed };
   }
 

@@ -92,8 +92,13 @@ export class Locator {
           const first = seen.get(k);
           if (first !== undefined) {
             const firstPos = this.pos(first as YamlNode);
-            const what = segs.length === 1 && segs[0] === 'routes' ? 'route' : segs.length === 1 && segs[0] === 'backends' ? 'backend' : 'key';
-            report([...segs, k], `duplicate ${what} '${k}'${firstPos ? ` (first defined at line ${firstPos.line})` : ''}`, this.pos(pair.key as YamlNode));
+            const what =
+              segs.length === 1 && segs[0] === 'routes' ? 'route' : segs.length === 1 && segs[0] === 'backends' ? 'backend' : 'key';
+            report(
+              [...segs, k],
+              `duplicate ${what} '${k}'${firstPos ? ` (first defined at line ${firstPos.line})` : ''}`,
+              this.pos(pair.key as YamlNode),
+            );
           } else seen.set(k, pair.key);
           walk(pair.value, [...segs, k]);
         }
@@ -149,12 +154,14 @@ export class Problems {
         for (const key of issue.keys) {
           const custom = hint?.(key);
           const guess = suggest(key, known);
-          const message = custom ?? `unknown key '${key}' ${guess ? `(did you mean '${guess}'?)` : `(expected one of ${known.join(', ')})`}`;
+          const message =
+            custom ?? `unknown key '${key}' ${guess ? `(did you mean '${guess}'?)` : `(expected one of ${known.join(', ')})`}`;
           this.report([...segs, key], message, 'key');
         }
       } else if (issue.code === 'invalid_union' && issue.errors.length > 0 && isPlainObject(here)) {
         // The value is a mapping: report the problems of the branch that takes mappings.
-        const rejectsShape = (errs: z.core.$ZodIssue[]) => errs.some((e) => e.path.length === 0 && (e.code === 'invalid_type' || e.code === 'invalid_value'));
+        const rejectsShape = (errs: z.core.$ZodIssue[]) =>
+          errs.some((e) => e.path.length === 0 && (e.code === 'invalid_type' || e.code === 'invalid_value'));
         const branch = issue.errors.find((errs) => !rejectsShape(errs)) ?? issue.errors[issue.errors.length - 1];
         const inner = schemaAt(schema, rel, value);
         this.issues(branch, inner, here, segs);
@@ -212,9 +219,13 @@ function schemaAt(schema: z.ZodType, segs: readonly string[], value: unknown): z
     else if (def.type === 'union') {
       const options = def.options ?? [];
       const disc = def.discriminator;
-      const pick = disc && isPlainObject(v)
-        ? options.find((o) => { const tag = defOf(innerObject(o)).shape?.[disc]; return tag !== undefined && defOf(tag).values?.includes((v as Record<string, unknown>)[disc]); })
-        : options.find((o) => (isPlainObject(v) ? innerObject(o) instanceof z.ZodObject : !(innerObject(o) instanceof z.ZodObject)));
+      const pick =
+        disc && isPlainObject(v)
+          ? options.find((o) => {
+              const tag = defOf(innerObject(o)).shape?.[disc];
+              return tag !== undefined && defOf(tag).values?.includes((v as Record<string, unknown>)[disc]);
+            })
+          : options.find((o) => (isPlainObject(v) ? innerObject(o) instanceof z.ZodObject : !(innerObject(o) instanceof z.ZodObject)));
       if (!pick) return s;
       s = pick;
     } else if (i < segs.length && def.type === 'object') {

@@ -17,7 +17,8 @@ const FORMATS: Record<string, 'yaml' | 'json'> = { '.yaml': 'yaml', '.yml': 'yam
 
 function formatOf(file: string): 'yaml' | 'json' {
   const format = FORMATS[path.extname(file).toLowerCase()];
-  if (!format) throw new ConfigError([{ file, path: '', message: `unsupported file type '${path.extname(file)}': expected .yaml, .yml or .json` }]);
+  if (!format)
+    throw new ConfigError([{ file, path: '', message: `unsupported file type '${path.extname(file)}': expected .yaml, .yml or .json` }]);
   return format;
 }
 

@@ -25,15 +25,19 @@ function backendSchema(kit: BackendKit) {
 
 export function anyBackendSchema(kits: readonly BackendKit[]) {
   const kinds = kits.map((k) => k.kind).join(', ');
-  return z.discriminatedUnion('type', kits.map(backendSchema) as [ReturnType<typeof backendSchema>, ...ReturnType<typeof backendSchema>[]], {
-    error: (issue) => {
-      if (!isPlainObject(issue.input)) return `expected a mapping with 'type' (one of ${kinds}) and its settings`;
-      const type = issue.input.type;
-      if (type === undefined) return `one of ${kinds}`;
-      const guess = kindSuggestion(type, kits);
-      return `expected a backend type, one of ${kinds}${guess ? ` (did you mean '${guess}'?)` : ''}`;
+  return z.discriminatedUnion(
+    'type',
+    kits.map(backendSchema) as [ReturnType<typeof backendSchema>, ...ReturnType<typeof backendSchema>[]],
+    {
+      error: (issue) => {
+        if (!isPlainObject(issue.input)) return `expected a mapping with 'type' (one of ${kinds}) and its settings`;
+        const type = issue.input.type;
+        if (type === undefined) return `one of ${kinds}`;
+        const guess = kindSuggestion(type, kits);
+        return `expected a backend type, one of ${kinds}${guess ? ` (did you mean '${guess}'?)` : ''}`;
+      },
     },
-  });
+  );
 }
 
 const PREFIX_MESSAGE = "expected a string ending in '/' (or '' for none)";
@@ -50,23 +54,34 @@ const routeObject = mapping({
     .refine((v) => v !== '' && !v.includes('/') && v !== '.' && v !== '..', { error: BUCKET_REF_MESSAGE })
     .optional(),
   /** '' or ending in '/'. */
-  prefix: z.string({ error: PREFIX_MESSAGE }).refine((v) => v === '' || v.endsWith('/'), { error: PREFIX_MESSAGE }).optional(),
+  prefix: z
+    .string({ error: PREFIX_MESSAGE })
+    .refine((v) => v === '' || v.endsWith('/'), { error: PREFIX_MESSAGE })
+    .optional(),
   /** Writes answer AccessDenied. */
   readOnly: boolean.optional(),
   /** Anonymous GET/HEAD/List allowed. */
   publicRead: boolean.optional(),
-}).superRefine((_, ctx) => {
-  const value = ctx.value as Record<string, unknown>;
-  if (value.target !== undefined && value.bucket !== undefined) {
-    ctx.addIssue({ code: 'custom', path: ['bucket'], params: { anchor: 'key' }, message: "give either 'target' (a backend URI) or 'bucket' (a bucket on the backend), not both" });
-  } else if (value.target === undefined && value.bucket === undefined) {
-    ctx.addIssue({
-      code: 'custom',
-      params: { anchor: 'key' },
-      message: "missing 'target' (a backend URI such as file:///srv/photos or s3://bucket/prefix) or 'bucket' (a bucket on the backend)",
-    });
-  }
-}, { when: () => true });
+}).superRefine(
+  (_, ctx) => {
+    const value = ctx.value as Record<string, unknown>;
+    if (value.target !== undefined && value.bucket !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['bucket'],
+        params: { anchor: 'key' },
+        message: "give either 'target' (a backend URI) or 'bucket' (a bucket on the backend), not both",
+      });
+    } else if (value.target === undefined && value.bucket === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        params: { anchor: 'key' },
+        message: "missing 'target' (a backend URI such as file:///srv/photos or s3://bucket/prefix) or 'bucket' (a bucket on the backend)",
+      });
+    }
+  },
+  { when: () => true },
+);
 
 /** A route: a backend URI, short for `{ target: URI }`, or a mapping. */
 export const routeSchema = z.union([z.string(), routeObject], {
@@ -76,10 +91,13 @@ export const routeSchema = z.union([z.string(), routeObject], {
 const oneOrMore = <T extends z.ZodType>(item: T, message: string) =>
   z.union([item, z.array(item).min(1)], { error: message }).transform((v) => (Array.isArray(v) ? v : [v]) as z.output<T>[]);
 
-const policyRule = mapping({
-  buckets: oneOrMore(z.string().regex(/^[a-z0-9.*?-]+$/), "expected a bucket name or glob ('*', '?'), or a list of them"),
-  allow: oneOrMore(z.enum(ACTIONS), `expected a list of actions, each one of ${ACTIONS.join(', ')}`),
-}, 'expected a rule { buckets, allow }');
+const policyRule = mapping(
+  {
+    buckets: oneOrMore(z.string().regex(/^[a-z0-9.*?-]+$/), "expected a bucket name or glob ('*', '?'), or a list of them"),
+    allow: oneOrMore(z.enum(ACTIONS), `expected a list of actions, each one of ${ACTIONS.join(', ')}`),
+  },
+  'expected a rule { buckets, allow }',
+);
 
 /** A user besides root: its access key id, its secret by reference, and what it may do. */
 export const identitySchema = credentialGroup(
@@ -122,7 +140,18 @@ export function tableJsonSchema(kits: readonly BackendKit[]): Record<string, unk
 function withComments(node: unknown): unknown {
   if (Array.isArray(node)) return node.map(withComments);
   if (!isPlainObject(node)) return node;
-  const out = Object.fromEntries(Object.entries(node).map(([k, v]) => [k, k === 'properties' && isPlainObject(v) ? Object.fromEntries(Object.entries(v).map(([pk, pv]) => [pk, withComments(pv)])) : withComments(v)]));
-  if (out.type === 'object') out.properties = { [COMMENT_KEY]: { type: 'string', description: 'ignored' }, ...(isPlainObject(out.properties) ? out.properties : {}) };
+  const out = Object.fromEntries(
+    Object.entries(node).map(([k, v]) => [
+      k,
+      k === 'properties' && isPlainObject(v)
+        ? Object.fromEntries(Object.entries(v).map(([pk, pv]) => [pk, withComments(pv)]))
+        : withComments(v),
+    ]),
+  );
+  if (out.type === 'object')
+    out.properties = {
+      [COMMENT_KEY]: { type: 'string', description: 'ignored' },
+      ...(isPlainObject(out.properties) ? out.properties : {}),
+    };
   return out;
 }

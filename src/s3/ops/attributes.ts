@@ -9,17 +9,33 @@ import type { XmlObject } from '../xml';
 import { parseMaxKeys } from './listing';
 
 const ATTRIBUTES = ['ETag', 'Checksum', 'ObjectParts', 'StorageClass', 'ObjectSize'] as const;
-type Attribute = typeof ATTRIBUTES[number];
+type Attribute = (typeof ATTRIBUTES)[number];
 
 const CHECKSUM_ELEMENT: Record<string, string> = {
-  crc32: 'ChecksumCRC32', crc32c: 'ChecksumCRC32C', crc64nvme: 'ChecksumCRC64NVME', sha1: 'ChecksumSHA1', sha256: 'ChecksumSHA256',
+  crc32: 'ChecksumCRC32',
+  crc32c: 'ChecksumCRC32C',
+  crc64nvme: 'ChecksumCRC64NVME',
+  sha1: 'ChecksumSHA1',
+  sha256: 'ChecksumSHA256',
 };
 
 function requestedAttributes(value: string | undefined): Set<Attribute> {
-  const names = (value ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-  if (names.length === 0) throw new S3Error('InvalidArgument', 'x-amz-object-attributes header specifying the attributes to be retrieved is either missing or empty', { ArgumentName: 'x-amz-object-attributes', ArgumentValue: value ?? '' });
+  const names = (value ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (names.length === 0)
+    throw new S3Error(
+      'InvalidArgument',
+      'x-amz-object-attributes header specifying the attributes to be retrieved is either missing or empty',
+      { ArgumentName: 'x-amz-object-attributes', ArgumentValue: value ?? '' },
+    );
   for (const n of names) {
-    if (!(ATTRIBUTES as readonly string[]).includes(n)) throw new S3Error('InvalidArgument', 'Invalid attribute name specified.', { ArgumentName: 'x-amz-object-attributes', ArgumentValue: n });
+    if (!(ATTRIBUTES as readonly string[]).includes(n))
+      throw new S3Error('InvalidArgument', 'Invalid attribute name specified.', {
+        ArgumentName: 'x-amz-object-attributes',
+        ArgumentValue: n,
+      });
   }
   return new Set(names as Attribute[]);
 }
@@ -37,7 +53,10 @@ function checksumOf(meta: ObjectMeta) {
 function partsOf(meta: ObjectMeta, maxParts: number, marker: number) {
   const sizes = meta.partSizes;
   if (!sizes) return undefined;
-  const page = sizes.map((size, i) => ({ PartNumber: i + 1, Size: size })).filter((p) => p.PartNumber > marker).slice(0, maxParts);
+  const page = sizes
+    .map((size, i) => ({ PartNumber: i + 1, Size: size }))
+    .filter((p) => p.PartNumber > marker)
+    .slice(0, maxParts);
   const truncated = marker + page.length < sizes.length && page.length > 0;
   return {
     PartsCount: sizes.length,
@@ -55,7 +74,10 @@ export const getObjectAttributes: Handler = async (ctx) => {
   const maxParts = parseMaxKeys(ctx.header('x-amz-max-parts') ?? null, 'x-amz-max-parts');
   const markerText = ctx.header('x-amz-part-number-marker');
   if (markerText !== undefined && !/^\d{1,5}$/.test(markerText)) {
-    throw new S3Error('InvalidArgument', 'Invalid part-number-marker', { ArgumentName: 'x-amz-part-number-marker', ArgumentValue: markerText });
+    throw new S3Error('InvalidArgument', 'Invalid part-number-marker', {
+      ArgumentName: 'x-amz-part-number-marker',
+      ArgumentValue: markerText,
+    });
   }
   const meta = await ctx.bucket().headObject(ctx.key);
   const body: XmlObject = {};

@@ -30,7 +30,9 @@ export const listBuckets: Handler = async (ctx) => {
   }
   const page = listBucketsPage(ctx);
   const visible = [...byName.values()]
-    .filter((b) => canSeeBucket(ctx.principal, b.name) && b.name.startsWith(page.prefix) && (page.after === undefined || b.name > page.after))
+    .filter(
+      (b) => canSeeBucket(ctx.principal, b.name) && b.name.startsWith(page.prefix) && (page.after === undefined || b.name > page.after),
+    )
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const buckets = page.inRegion ? visible.slice(0, page.max) : [];
   const more = page.inRegion && visible.length > buckets.length;
@@ -47,7 +49,10 @@ export const listBuckets: Handler = async (ctx) => {
 function listBucketsPage(ctx: S3Context): { max: number; after?: string; prefix: string; inRegion: boolean } {
   const maxText = ctx.query.get('max-buckets');
   if (maxText !== null && (!/^\d{1,5}$/.test(maxText) || Number(maxText) < 1 || Number(maxText) > 10_000)) {
-    throw new S3Error('InvalidArgument', 'Argument max-buckets must be an integer between 1 and 10000', { ArgumentName: 'max-buckets', ArgumentValue: maxText });
+    throw new S3Error('InvalidArgument', 'Argument max-buckets must be an integer between 1 and 10000', {
+      ArgumentName: 'max-buckets',
+      ArgumentValue: maxText,
+    });
   }
   const token = ctx.query.get('continuation-token');
   const region = ctx.query.get('bucket-region');

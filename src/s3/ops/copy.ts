@@ -9,7 +9,10 @@ import { attributesFromHeaders } from '../headers';
 import { xmlResponse } from '../respond';
 import { readConditions, writeConditions, writtenChecksumHeaders } from './objects';
 
-export interface CopySource { bucket: string; key: string }
+export interface CopySource {
+  bucket: string;
+  key: string;
+}
 
 /** x-amz-copy-source: `bucket/key` or `/bucket/key`, URL-encoded, maybe with `?versionId=`. */
 export function parseCopySource(value: string): CopySource {
@@ -45,10 +48,11 @@ function copiedAttributes(ctx: S3Context, source: ObjectMeta): ObjectAttributes 
   const metadata = directive(ctx, 'x-amz-metadata-directive');
   const tagging = directive(ctx, 'x-amz-tagging-directive');
   const { key: _k, size: _s, etag: _e, lastModified: _l, ...sourceAttrs } = source;
-  const attrs: ObjectAttributes = metadata === 'REPLACE'
-    ? { ...requested, tags: sourceAttrs.tags, checksums: sourceAttrs.checksums }
-    : { ...sourceAttrs, storageClass: requested.storageClass ?? sourceAttrs.storageClass };
-  attrs.tags = tagging === 'REPLACE' ? requested.tags ?? [] : sourceAttrs.tags;
+  const attrs: ObjectAttributes =
+    metadata === 'REPLACE'
+      ? { ...requested, tags: sourceAttrs.tags, checksums: sourceAttrs.checksums }
+      : { ...sourceAttrs, storageClass: requested.storageClass ?? sourceAttrs.storageClass };
+  attrs.tags = tagging === 'REPLACE' ? (requested.tags ?? []) : sourceAttrs.tags;
   return attrs;
 }
 
@@ -56,10 +60,19 @@ export async function copyBetween(src: BucketView, srcKey: string, dst: BucketVi
   const handle = await src.openObject(srcKey);
   try {
     checkCopySourceConditions(handle.meta, readConditions(ctx, 'x-amz-copy-source-'));
-    const sameObject = src.route.backend === dst.route.backend && src.realBucket === dst.realBucket && src.realKey(srcKey) === dst.realKey(dstKey);
+    const sameObject =
+      src.route.backend === dst.route.backend && src.realBucket === dst.realBucket && src.realKey(srcKey) === dst.realKey(dstKey);
     const attrs = copiedAttributes(ctx, handle.meta);
-    if (sameObject && ctx.header('x-amz-metadata-directive') !== 'REPLACE' && ctx.header('x-amz-storage-class') === undefined && ctx.header('x-amz-tagging-directive') !== 'REPLACE') {
-      throw new S3Error('InvalidRequest', "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.");
+    if (
+      sameObject &&
+      ctx.header('x-amz-metadata-directive') !== 'REPLACE' &&
+      ctx.header('x-amz-storage-class') === undefined &&
+      ctx.header('x-amz-tagging-directive') !== 'REPLACE'
+    ) {
+      throw new S3Error(
+        'InvalidRequest',
+        "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
+      );
     }
     const native = await dst.nativeCopyFrom(src, srcKey, dstKey, attrs);
     if (native) return native;

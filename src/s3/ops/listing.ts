@@ -10,7 +10,11 @@ const MAX_KEYS = 1000;
 
 export function parseMaxKeys(value: string | null, name = 'max-keys', cap = MAX_KEYS): number {
   if (value === null || value === '') return cap;
-  if (!/^\d+$/.test(value) || Number(value) > 2147483647) throw new S3Error('InvalidArgument', `Provided ${name} not an integer or within integer range`, { ArgumentName: name, ArgumentValue: value });
+  if (!/^\d+$/.test(value) || Number(value) > 2147483647)
+    throw new S3Error('InvalidArgument', `Provided ${name} not an integer or within integer range`, {
+      ArgumentName: name,
+      ArgumentValue: value,
+    });
   return Math.min(Number(value), cap);
 }
 
@@ -18,8 +22,15 @@ export function parseMaxKeys(value: string | null, name = 'max-keys', cap = MAX_
 function encoder(ctx: S3Context): (s: string) => string {
   const type = ctx.query.get('encoding-type');
   if (type === null) return (s) => s;
-  if (type !== 'url') throw new S3Error('InvalidArgument', 'Invalid Encoding Method specified in Request', { ArgumentName: 'encoding-type', ArgumentValue: type });
-  return (s) => encodeURIComponent(s).replace(/%2F/g, '/').replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
+  if (type !== 'url')
+    throw new S3Error('InvalidArgument', 'Invalid Encoding Method specified in Request', {
+      ArgumentName: 'encoding-type',
+      ArgumentValue: type,
+    });
+  return (s) =>
+    encodeURIComponent(s)
+      .replace(/%2F/g, '/')
+      .replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
 }
 
 async function list(ctx: S3Context, startAfter: string | undefined, maxKeys: number): Promise<ListPage> {

@@ -27,7 +27,10 @@ function partNumber(ctx: S3Context): number {
   const v = ctx.query.get('partNumber') ?? '';
   const n = /^\d+$/.test(v) ? Number(v) : NaN;
   if (!(n >= 1 && n <= MAX_PARTS)) {
-    throw new S3Error('InvalidArgument', `Part number must be an integer between 1 and ${MAX_PARTS}, inclusive`, { ArgumentName: 'partNumber', ArgumentValue: v });
+    throw new S3Error('InvalidArgument', `Part number must be an integer between 1 and ${MAX_PARTS}, inclusive`, {
+      ArgumentName: 'partNumber',
+      ArgumentValue: v,
+    });
   }
   return n;
 }
@@ -52,8 +55,12 @@ export const createMultipartUpload: Handler = async (ctx) => {
   const attrs = attributesFromHeaders(ctx.headers);
   const id = await view.createUpload(ctx.key, attrs);
   const algorithm = ctx.header('x-amz-checksum-algorithm');
-  return xmlResponse('InitiateMultipartUploadResult', { Bucket: ctx.bucketName, Key: ctx.key, UploadId: id }, 200,
-    algorithm ? { 'x-amz-checksum-algorithm': algorithm.toUpperCase() } : {});
+  return xmlResponse(
+    'InitiateMultipartUploadResult',
+    { Bucket: ctx.bucketName, Key: ctx.key, UploadId: id },
+    200,
+    algorithm ? { 'x-amz-checksum-algorithm': algorithm.toUpperCase() } : {},
+  );
 };
 
 export const uploadPart: Handler = async (ctx) => {
@@ -74,7 +81,12 @@ export const uploadPart: Handler = async (ctx) => {
 function copySourceRange(value: string | undefined, size: number): { start: number; end: number } | undefined {
   if (value === undefined) return undefined;
   const m = /^bytes=(\d+)-(\d+)$/.exec(value.trim());
-  if (!m) throw new S3Error('InvalidArgument', 'The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy', { ArgumentName: 'x-amz-copy-source-range', ArgumentValue: value });
+  if (!m)
+    throw new S3Error(
+      'InvalidArgument',
+      'The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy',
+      { ArgumentName: 'x-amz-copy-source-range', ArgumentValue: value },
+    );
   const start = Number(m[1]);
   const end = Number(m[2]);
   if (end < start || end >= size) throw new S3Error('InvalidRange', undefined, { RangeRequested: value, ActualObjectSize: String(size) });
@@ -134,7 +146,11 @@ export const completeMultipartUpload: Handler = async (ctx) => {
     }
     return { partNumber: num, etag: unquote(etag), checksums };
   });
-  if (requested.length === 0) throw new S3Error('MalformedXML', 'The XML you provided was not well-formed or did not validate against our published schema: a CompleteMultipartUpload needs at least one Part.');
+  if (requested.length === 0)
+    throw new S3Error(
+      'MalformedXML',
+      'The XML you provided was not well-formed or did not validate against our published schema: a CompleteMultipartUpload needs at least one Part.',
+    );
   for (let i = 1; i < requested.length; i++) {
     if (requested[i].partNumber <= requested[i - 1].partNumber) throw new S3Error('InvalidPartOrder');
   }
@@ -148,22 +164,39 @@ export const completeMultipartUpload: Handler = async (ctx) => {
   }
   const chosen = requested.map((r) => {
     const p = stored.get(r.partNumber);
-    if (!p || p.etag !== r.etag) throw new S3Error('InvalidPart', undefined, { UploadId: id, PartNumber: String(r.partNumber), ETag: r.etag });
+    if (!p || p.etag !== r.etag)
+      throw new S3Error('InvalidPart', undefined, { UploadId: id, PartNumber: String(r.partNumber), ETag: r.etag });
     // A checksum the client names for a part must be the one the part was uploaded with.
     for (const [alg, v] of Object.entries(r.checksums)) {
       const kept = p.checksums?.[alg];
-      if (kept !== undefined && kept !== v) throw new S3Error('BadDigest', `The ${alg.toUpperCase()} you specified for part ${r.partNumber} did not match the part's checksum.`);
+      if (kept !== undefined && kept !== v)
+        throw new S3Error(
+          'BadDigest',
+          `The ${alg.toUpperCase()} you specified for part ${r.partNumber} did not match the part's checksum.`,
+        );
     }
     return p;
   });
   chosen.forEach((p, i) => {
     if (i < chosen.length - 1 && p.size < MIN_PART_SIZE) {
-      throw new S3Error('EntityTooSmall', undefined, { ProposedSize: String(p.size), MinSizeAllowed: String(MIN_PART_SIZE), PartNumber: String(p.partNumber), ETag: p.etag });
+      throw new S3Error('EntityTooSmall', undefined, {
+        ProposedSize: String(p.size),
+        MinSizeAllowed: String(MIN_PART_SIZE),
+        PartNumber: String(p.partNumber),
+        ETag: p.etag,
+      });
     }
   });
   const conditions = writeConditions(ctx);
   // Assembly can take a while for large objects: answer as S3 does, keeping the line busy.
-  const work = view.completeUpload(ctx.key, id, chosen.map((p) => p.partNumber), etag, { conditions })
+  const work = view
+    .completeUpload(
+      ctx.key,
+      id,
+      chosen.map((p) => p.partNumber),
+      etag,
+      { conditions },
+    )
     // Another replica (or a retry racing this one) completed it first.
     .catch(async (err) => ({ etag: await repeatedComplete(ctx, err, etag) }))
     .then((meta) => completeResult(ctx, meta.etag));
@@ -171,7 +204,11 @@ export const completeMultipartUpload: Handler = async (ctx) => {
 };
 
 const PART_CHECKSUM_ELEMENTS: ReadonlyArray<readonly [string, ChecksumAlgorithm]> = [
-  ['ChecksumCRC32', 'crc32'], ['ChecksumCRC32C', 'crc32c'], ['ChecksumCRC64NVME', 'crc64nvme'], ['ChecksumSHA1', 'sha1'], ['ChecksumSHA256', 'sha256'],
+  ['ChecksumCRC32', 'crc32'],
+  ['ChecksumCRC32C', 'crc32c'],
+  ['ChecksumCRC64NVME', 'crc64nvme'],
+  ['ChecksumSHA1', 'sha1'],
+  ['ChecksumSHA256', 'sha256'],
 ];
 
 function completeResult(ctx: S3Context, etag: string) {
@@ -194,7 +231,10 @@ function completeResult(ctx: S3Context, etag: string) {
  */
 async function repeatedComplete(ctx: S3Context, err: unknown, etag: string): Promise<string> {
   if (!isS3Error(err, 'NoSuchUpload')) throw err;
-  const meta = await ctx.bucket().headObject(ctx.key).catch(() => undefined);
+  const meta = await ctx
+    .bucket()
+    .headObject(ctx.key)
+    .catch(() => undefined);
   if (meta?.etag !== etag) throw err;
   return meta.etag;
 }
@@ -212,7 +252,10 @@ export const listParts: Handler = async (ctx) => {
   const markerText = ctx.query.get('part-number-marker');
   const marker = markerText ? Number(markerText) : undefined;
   if (markerText && !/^\d{1,5}$/.test(markerText)) {
-    throw new S3Error('InvalidArgument', 'Invalid part-number-marker', { ArgumentName: 'part-number-marker', ArgumentValue: markerText ?? '' });
+    throw new S3Error('InvalidArgument', 'Invalid part-number-marker', {
+      ArgumentName: 'part-number-marker',
+      ArgumentValue: markerText ?? '',
+    });
   }
   const page = await ctx.bucket().listParts(ctx.key, id, { partNumberMarker: marker, maxParts });
   const o = owner(ctx);
@@ -239,9 +282,10 @@ export const listMultipartUploads: Handler = async (ctx) => {
   const delimiter = ctx.query.get('delimiter') || undefined;
   const keyMarker = ctx.query.get('key-marker') || undefined;
   const uploadIdMarker = ctx.query.get('upload-id-marker') || undefined;
-  const page = maxUploads === 0
-    ? { uploads: [], commonPrefixes: [], isTruncated: false }
-    : await view.listUploads({ prefix, delimiter, keyMarker, uploadIdMarker, maxUploads });
+  const page =
+    maxUploads === 0
+      ? { uploads: [], commonPrefixes: [], isTruncated: false }
+      : await view.listUploads({ prefix, delimiter, keyMarker, uploadIdMarker, maxUploads });
   const o = owner(ctx);
   return xmlResponse('ListMultipartUploadsResult', {
     Bucket: ctx.bucketName,
@@ -254,7 +298,12 @@ export const listMultipartUploads: Handler = async (ctx) => {
     MaxUploads: maxUploads,
     IsTruncated: page.isTruncated,
     Upload: page.uploads.map((u) => ({
-      Key: u.key, UploadId: u.uploadId, Initiator: o, Owner: o, StorageClass: u.attrs.storageClass ?? 'STANDARD', Initiated: u.initiated,
+      Key: u.key,
+      UploadId: u.uploadId,
+      Initiator: o,
+      Owner: o,
+      StorageClass: u.attrs.storageClass ?? 'STANDARD',
+      Initiated: u.initiated,
     })),
     CommonPrefixes: page.commonPrefixes.map((p) => ({ Prefix: p })),
   });

@@ -91,11 +91,17 @@ function requestedRange(ctx: S3Context, meta: ObjectMeta): { range?: ByteRange; 
   const rangeReq = parseRange(ctx.header('range'));
   const partParam = ctx.query.get('partNumber');
   if (partParam === null) return { range: rangeReq ? resolveRange(rangeReq, meta.size) : undefined };
-  if (ctx.header('range') !== undefined) throw new S3Error('InvalidRequest', 'Cannot specify both Range header and partNumber query parameter');
+  if (ctx.header('range') !== undefined)
+    throw new S3Error('InvalidRequest', 'Cannot specify both Range header and partNumber query parameter');
   const n = /^\d+$/.test(partParam) ? Number(partParam) : NaN;
-  if (!(n >= 1 && n <= 10_000)) throw new S3Error('InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive', { ArgumentName: 'partNumber', ArgumentValue: partParam });
+  if (!(n >= 1 && n <= 10_000))
+    throw new S3Error('InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive', {
+      ArgumentName: 'partNumber',
+      ArgumentValue: partParam,
+    });
   const sizes = meta.partSizes ?? [meta.size];
-  if (n > sizes.length) throw new S3Error('InvalidPartNumber', undefined, { PartNumberRequested: String(n), ActualPartCount: String(sizes.length) });
+  if (n > sizes.length)
+    throw new S3Error('InvalidPartNumber', undefined, { PartNumberRequested: String(n), ActualPartCount: String(sizes.length) });
   const start = sizes.slice(0, n - 1).reduce((a, b) => a + b, 0);
   const partsCount = meta.partSizes ? sizes.length : undefined;
   if (sizes[n - 1] === 0) return { partsCount };

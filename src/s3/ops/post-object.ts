@@ -19,7 +19,14 @@ import { validateKey } from '../../backends/keys';
 import type { Tag } from '../../backends/types';
 import type { AuthResult, CredentialLookup } from '../../auth/sigv4';
 import {
-  formBoundary, MAX_POST_OBJECT_BYTES, MAX_TRAILING_BYTES, missingField, MultipartFormReader, readFieldsUntilFile, verifyFormSignature, type Fields,
+  formBoundary,
+  MAX_POST_OBJECT_BYTES,
+  MAX_TRAILING_BYTES,
+  missingField,
+  MultipartFormReader,
+  readFieldsUntilFile,
+  verifyFormSignature,
+  type Fields,
 } from '../../auth/post-form';
 import type { S3Context, S3Response } from '../context';
 import { attributesFromHeaders, validateTags } from '../headers';
@@ -38,7 +45,15 @@ export interface FormAuthority {
 
 export type FormHandler = (ctx: S3Context, authority: FormAuthority) => Promise<S3Response>;
 
-const HEADER_FIELDS = new Set(['content-type', 'content-encoding', 'content-disposition', 'content-language', 'cache-control', 'expires', 'x-amz-storage-class']);
+const HEADER_FIELDS = new Set([
+  'content-type',
+  'content-encoding',
+  'content-disposition',
+  'content-language',
+  'cache-control',
+  'expires',
+  'x-amz-storage-class',
+]);
 
 function tagsFromXml(xml: string): Tag[] {
   const doc = parseXml(xml);
@@ -73,14 +88,22 @@ function attributesFromFields(fields: Fields) {
 
 class SizeLimit extends Transform {
   private seen = 0;
-  constructor(private readonly min: number, private readonly max: number, private readonly policyMax: boolean) {
+  constructor(
+    private readonly min: number,
+    private readonly max: number,
+    private readonly policyMax: boolean,
+  ) {
     super();
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.seen += chunk.length;
     if (this.seen > this.max) {
-      cb(new S3Error('EntityTooLarge', this.policyMax ? 'Your proposed upload exceeds the maximum allowed size' : undefined, { MaxSizeAllowed: String(this.max) }));
+      cb(
+        new S3Error('EntityTooLarge', this.policyMax ? 'Your proposed upload exceeds the maximum allowed size' : undefined, {
+          MaxSizeAllowed: String(this.max),
+        }),
+      );
       return;
     }
     cb(null, chunk);
@@ -88,7 +111,12 @@ class SizeLimit extends Transform {
 
   override _flush(cb: TransformCallback): void {
     if (this.seen < this.min) {
-      cb(new S3Error('EntityTooSmall', 'Your proposed upload is smaller than the minimum allowed size', { ProposedSize: String(this.seen), MinSizeAllowed: String(this.min) }));
+      cb(
+        new S3Error('EntityTooSmall', 'Your proposed upload is smaller than the minimum allowed size', {
+          ProposedSize: String(this.seen),
+          MinSizeAllowed: String(this.min),
+        }),
+      );
       return;
     }
     cb();
@@ -137,7 +165,10 @@ export const postObject: FormHandler = async (ctx, authority) => {
 
   const bucketField = fields.get('bucket');
   if (bucketField !== undefined && bucketField.value !== bucket) {
-    throw new S3Error('InvalidArgument', 'The bucket field does not name the bucket addressed.', { ArgumentName: 'bucket', ArgumentValue: bucketField.value });
+    throw new S3Error('InvalidArgument', 'The bucket field does not name the bucket addressed.', {
+      ArgumentName: 'bucket',
+      ArgumentValue: bucketField.value,
+    });
   }
   const keyTemplate = fields.get('key')?.value;
   if (keyTemplate === undefined) throw missingField('key');
@@ -156,11 +187,18 @@ export const postObject: FormHandler = async (ctx, authority) => {
   const { contentLength } = evaluatePostPolicy(policy, { values, fieldsToCover, templates });
 
   const attrs = attributesFromFields(fields);
-  checkFormFeatures([...fields].map(([lower, f]) => [lower, f.value]), signed);
+  checkFormFeatures(
+    [...fields].map(([lower, f]) => [lower, f.value]),
+    signed,
+  );
   const view = signed.bucket();
   view.assertWritable();
 
-  const limit = new SizeLimit(contentLength?.min ?? 0, Math.min(contentLength?.max ?? MAX_POST_OBJECT_BYTES, MAX_POST_OBJECT_BYTES), contentLength !== undefined);
+  const limit = new SizeLimit(
+    contentLength?.min ?? 0,
+    Math.min(contentLength?.max ?? MAX_POST_OBJECT_BYTES, MAX_POST_OBJECT_BYTES),
+    contentLength !== undefined,
+  );
   const fileStream = reader.stream();
   const body = pipeline(fileStream, limit, () => {});
   let meta;

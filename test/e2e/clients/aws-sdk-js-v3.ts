@@ -12,9 +12,19 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { PassThrough, Readable } from 'node:stream';
 import {
-  S3Client, CreateBucketCommand, HeadBucketCommand, ListBucketsCommand, PutObjectCommand, GetObjectCommand,
-  HeadObjectCommand, ListObjectsV2Command, paginateListObjectsV2, CopyObjectCommand, DeleteObjectsCommand,
-  DeleteObjectCommand, DeleteBucketCommand,
+  S3Client,
+  CreateBucketCommand,
+  HeadBucketCommand,
+  ListBucketsCommand,
+  PutObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  paginateListObjectsV2,
+  CopyObjectCommand,
+  DeleteObjectsCommand,
+  DeleteObjectCommand,
+  DeleteBucketCommand,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
@@ -31,27 +41,47 @@ const client = new S3Client({
 });
 
 // Wire log: the signed request as sent and the raw response status/headers.
-interface WireRequest { method?: string; path?: string; query?: Record<string, string>; headers: Record<string, string> }
-interface WireResponse { statusCode?: number; headers?: Record<string, string> }
-client.middlewareStack.add((next, context) => async (args) => {
-  const req = (args as { request?: WireRequest }).request;
-  if (req?.method) {
-    const q = req.query && Object.keys(req.query).length ? '?' + new URLSearchParams(req.query).toString() : '';
-    logWire(`> ${context.commandName}: ${req.method} ${req.path ?? ''}${q}\n  ${Object.entries(req.headers).map(([k, v]) => `${k}: ${v}`).join('\n  ')}`);
-  }
-  try {
-    const out = await next(args);
-    const res = (out as { response?: WireResponse }).response;
-    if (res?.statusCode) {
-      logWire(`< ${context.commandName}: HTTP ${res.statusCode} ${Object.entries(res.headers ?? {}).filter(([k]) => /^(x-amz-|etag|content-)/i.test(k)).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+interface WireRequest {
+  method?: string;
+  path?: string;
+  query?: Record<string, string>;
+  headers: Record<string, string>;
+}
+interface WireResponse {
+  statusCode?: number;
+  headers?: Record<string, string>;
+}
+client.middlewareStack.add(
+  (next, context) => async (args) => {
+    const req = (args as { request?: WireRequest }).request;
+    if (req?.method) {
+      const q = req.query && Object.keys(req.query).length ? '?' + new URLSearchParams(req.query).toString() : '';
+      logWire(
+        `> ${context.commandName}: ${req.method} ${req.path ?? ''}${q}\n  ${Object.entries(req.headers)
+          .map(([k, v]) => `${k}: ${v}`)
+          .join('\n  ')}`,
+      );
     }
-    return out;
-  } catch (err) {
-    const e = err as { $metadata?: { httpStatusCode?: number }; name?: string; message?: string } | undefined;
-    logWire(`< ${context.commandName}: ${e?.$metadata?.httpStatusCode ?? ''} ${e?.name ?? ''}: ${e?.message ?? ''}`);
-    throw err;
-  }
-}, { step: 'deserialize', name: 'e2eWireLog', priority: 'low' });
+    try {
+      const out = await next(args);
+      const res = (out as { response?: WireResponse }).response;
+      if (res?.statusCode) {
+        logWire(
+          `< ${context.commandName}: HTTP ${res.statusCode} ${Object.entries(res.headers ?? {})
+            .filter(([k]) => /^(x-amz-|etag|content-)/i.test(k))
+            .map(([k, v]) => `${k}=${v}`)
+            .join(' ')}`,
+        );
+      }
+      return out;
+    } catch (err) {
+      const e = err as { $metadata?: { httpStatusCode?: number }; name?: string; message?: string } | undefined;
+      logWire(`< ${context.commandName}: ${e?.$metadata?.httpStatusCode ?? ''} ${e?.name ?? ''}: ${e?.message ?? ''}`);
+      throw err;
+    }
+  },
+  { step: 'deserialize', name: 'e2eWireLog', priority: 'low' },
+);
 
 const crc32b64 = (b: Buffer) => {
   const out = Buffer.alloc(4);
@@ -73,10 +103,14 @@ const big = randomBytes(12 * 1024 * 1024 + 11);
 async function main(): Promise<void> {
   console.log(`VERSION @aws-sdk/client-s3 ${require('@aws-sdk/client-s3/package.json').version}`);
 
-  await step('mb', async () => {
-    await client.send(new CreateBucketCommand({ Bucket: B }));
-    await client.send(new HeadBucketCommand({ Bucket: B }));
-  }, { critical: true });
+  await step(
+    'mb',
+    async () => {
+      await client.send(new CreateBucketCommand({ Bucket: B }));
+      await client.send(new HeadBucketCommand({ Bucket: B }));
+    },
+    { critical: true },
+  );
 
   await step('list-buckets', async () => {
     const res = await client.send(new ListBucketsCommand({}));
@@ -88,7 +122,8 @@ async function main(): Promise<void> {
     // Buffer body: the SDK sends x-amz-checksum-crc32 computed over the whole body.
     const res = await client.send(new PutObjectCommand({ Bucket: B, Key: 'buf.bin', Body: buf }));
     check(etagOk(res.ETag, `"${md5(buf)}"`), `PutObject ETag ${res.ETag} is not the quoted MD5 ${md5(buf)}`);
-    if (res.ChecksumCRC32 !== undefined) check(res.ChecksumCRC32 === crc32b64(buf), `PutObject ChecksumCRC32 ${res.ChecksumCRC32} != ${crc32b64(buf)}`);
+    if (res.ChecksumCRC32 !== undefined)
+      check(res.ChecksumCRC32 === crc32b64(buf), `PutObject ChecksumCRC32 ${res.ChecksumCRC32} != ${crc32b64(buf)}`);
     else note('PutObject response has no x-amz-checksum-crc32');
     const { body } = await getBody('buf.bin');
     checkSame(buf, body, 'buf.bin');
@@ -96,10 +131,18 @@ async function main(): Promise<void> {
 
   await step('put-stream', async () => {
     // Stream body: aws-chunked with an x-amz-checksum-crc32 trailer (STREAMING-UNSIGNED-PAYLOAD-TRAILER).
-    const res = await client.send(new PutObjectCommand({
-      Bucket: B, Key: 'stream.bin', Body: createReadStream(streamFile), ContentLength: streamData.length,
-    }));
-    check(etagOk(res.ETag, `"${md5(streamData)}"`), `PutObject(stream) ETag ${res.ETag} is not the MD5 of the payload: aws-chunked framing stored?`);
+    const res = await client.send(
+      new PutObjectCommand({
+        Bucket: B,
+        Key: 'stream.bin',
+        Body: createReadStream(streamFile),
+        ContentLength: streamData.length,
+      }),
+    );
+    check(
+      etagOk(res.ETag, `"${md5(streamData)}"`),
+      `PutObject(stream) ETag ${res.ETag} is not the MD5 of the payload: aws-chunked framing stored?`,
+    );
     const { res: got, body } = await getBody('stream.bin');
     checkSame(streamData, body, 'stream.bin (aws-chunked framing stored in the object?)');
     check(got.ContentLength === streamData.length, `ContentLength ${got.ContentLength}`);
@@ -109,10 +152,17 @@ async function main(): Promise<void> {
     // lib-storage with a stream of unknown length: CreateMultipartUpload, 3 x UploadPart, Complete.
     const source = new PassThrough();
     const upload = new Upload({
-      client, params: { Bucket: B, Key: 'multipart.bin', Body: source, ContentType: 'application/x-e2e' },
-      partSize: 5 * 1024 * 1024, queueSize: 2, leavePartsOnError: false,
+      client,
+      params: { Bucket: B, Key: 'multipart.bin', Body: source, ContentType: 'application/x-e2e' },
+      partSize: 5 * 1024 * 1024,
+      queueSize: 2,
+      leavePartsOnError: false,
     });
-    Readable.from((function* () { for (let i = 0; i < big.length; i += 64 * 1024) yield big.subarray(i, i + 64 * 1024); })()).pipe(source);
+    Readable.from(
+      (function* () {
+        for (let i = 0; i < big.length; i += 64 * 1024) yield big.subarray(i, i + 64 * 1024);
+      })(),
+    ).pipe(source);
     const res = await upload.done();
     check(etagOk(res.ETag, /^"[0-9a-f]{32}-3"$/), `multipart ETag ${res.ETag}, expected "<md5>-3"`);
     const { res: got, body } = await getBody('multipart.bin');
@@ -121,7 +171,11 @@ async function main(): Promise<void> {
   });
 
   await step('get', async () => {
-    for (const [key, data] of [['buf.bin', buf], ['stream.bin', streamData], ['multipart.bin', big]] as const) {
+    for (const [key, data] of [
+      ['buf.bin', buf],
+      ['stream.bin', streamData],
+      ['multipart.bin', big],
+    ] as const) {
       const { res, body } = await getBody(key);
       checkSame(data, body, key);
       check(res.ContentLength === data.length, `${key} ContentLength ${res.ContentLength}`);
@@ -139,10 +193,16 @@ async function main(): Promise<void> {
   });
 
   await step('metadata', async () => {
-    await client.send(new PutObjectCommand({
-      Bucket: B, Key: 'dir/meta.txt', Body: 'hello', ContentType: 'text/plain', Metadata: { color: 'green', 'x-y': 'z w' },
-      CacheControl: 'no-cache',
-    }));
+    await client.send(
+      new PutObjectCommand({
+        Bucket: B,
+        Key: 'dir/meta.txt',
+        Body: 'hello',
+        ContentType: 'text/plain',
+        Metadata: { color: 'green', 'x-y': 'z w' },
+        CacheControl: 'no-cache',
+      }),
+    );
     const res = await client.send(new HeadObjectCommand({ Bucket: B, Key: 'dir/meta.txt' }));
     const sorted = (m: Record<string, string> = {}) => JSON.stringify(Object.entries(m).sort());
     check(sorted(res.Metadata) === sorted({ color: 'green', 'x-y': 'z w' }), `Metadata ${JSON.stringify(res.Metadata)}`);
@@ -154,7 +214,10 @@ async function main(): Promise<void> {
     const res = await client.send(new HeadObjectCommand({ Bucket: B, Key: 'buf.bin' }));
     check(res.ContentLength === buf.length, `ContentLength ${res.ContentLength}`);
     check(etagOk(res.ETag, `"${md5(buf)}"`), `ETag ${res.ETag}`);
-    check(res.LastModified instanceof Date && Math.abs(Date.now() - res.LastModified.getTime()) < 600_000, `LastModified ${String(res.LastModified)}`);
+    check(
+      res.LastModified instanceof Date && Math.abs(Date.now() - res.LastModified.getTime()) < 600_000,
+      `LastModified ${String(res.LastModified)}`,
+    );
   });
 
   const pagedKeys = Array.from({ length: 13 }, (_, i) => `paged/k ${String(i).padStart(2, '0')}+ü.txt`);
@@ -184,7 +247,9 @@ async function main(): Promise<void> {
   });
 
   await step('copy', async () => {
-    const res = await client.send(new CopyObjectCommand({ Bucket: B, Key: 'copies/buf copy.bin', CopySource: `${B}/${encodeKey('buf.bin')}` }));
+    const res = await client.send(
+      new CopyObjectCommand({ Bucket: B, Key: 'copies/buf copy.bin', CopySource: `${B}/${encodeKey('buf.bin')}` }),
+    );
     check(etagOk(res.CopyObjectResult?.ETag, `"${md5(buf)}"`), `CopyObject ETag ${res.CopyObjectResult?.ETag}`);
     const { body } = await getBody('copies/buf copy.bin');
     checkSame(buf, body, 'copy');
@@ -204,13 +269,19 @@ async function main(): Promise<void> {
 
   await step('delete', async () => {
     await client.send(new DeleteObjectCommand({ Bucket: B, Key: 'copies/buf copy.bin' }));
-    await expectError('HeadObject after delete', () => client.send(new HeadObjectCommand({ Bucket: B, Key: 'copies/buf copy.bin' })),
-      (e) => e?.$metadata?.httpStatusCode === 404);
+    await expectError(
+      'HeadObject after delete',
+      () => client.send(new HeadObjectCommand({ Bucket: B, Key: 'copies/buf copy.bin' })),
+      (e) => e?.$metadata?.httpStatusCode === 404,
+    );
   });
 
   await step('err-NoSuchKey', async () => {
-    await expectError('GetObject of a missing key', () => client.send(new GetObjectCommand({ Bucket: B, Key: 'no/such/key' })),
-      (e) => e?.name === 'NoSuchKey' && e?.$metadata?.httpStatusCode === 404);
+    await expectError(
+      'GetObject of a missing key',
+      () => client.send(new GetObjectCommand({ Bucket: B, Key: 'no/such/key' })),
+      (e) => e?.name === 'NoSuchKey' && e?.$metadata?.httpStatusCode === 404,
+    );
   });
 
   await step('rb', async () => {
@@ -221,8 +292,11 @@ async function main(): Promise<void> {
       await client.send(new DeleteObjectsCommand({ Bucket: B, Delete: { Objects: objs, Quiet: true } }));
     }
     await client.send(new DeleteBucketCommand({ Bucket: B }));
-    await expectError('HeadBucket after DeleteBucket', () => client.send(new HeadBucketCommand({ Bucket: B })),
-      (e) => e?.$metadata?.httpStatusCode === 404);
+    await expectError(
+      'HeadBucket after DeleteBucket',
+      () => client.send(new HeadBucketCommand({ Bucket: B })),
+      (e) => e?.$metadata?.httpStatusCode === 404,
+    );
   });
 
   note('presign not exercised with the v3 SDK: @aws-sdk/s3-request-presigner is not installed (minio-js covers presigned URLs)');

@@ -50,7 +50,14 @@ export function check(cond: unknown, msg: string): asserts cond {
 /** One line describing an error from either SDK. */
 export function describe(err: unknown): string {
   if (err instanceof CheckError) return err.message;
-  const e = err as { name?: string; code?: string; Code?: string; message?: string; $metadata?: { httpStatusCode?: number }; amzRequestid?: string };
+  const e = err as {
+    name?: string;
+    code?: string;
+    Code?: string;
+    message?: string;
+    $metadata?: { httpStatusCode?: number };
+    amzRequestid?: string;
+  };
   const status = e?.$metadata?.httpStatusCode;
   const code = e?.Code ?? e?.code ?? e?.name ?? 'Error';
   return `${code}${status ? ` (HTTP ${status})` : ''}: ${e?.message ?? String(err)}`.replace(/\s+/g, ' ');
@@ -103,7 +110,12 @@ export function finish(): never {
 
 /** Runs fn, which must fail; `match` tells whether the error is the expected one. */
 /** What a client library's error carries (SDK errors, minio's S3Error), as far as the checks look. */
-export interface ClientError { name?: string; message?: string; code?: string; $metadata?: { httpStatusCode?: number } }
+export interface ClientError {
+  name?: string;
+  message?: string;
+  code?: string;
+  $metadata?: { httpStatusCode?: number };
+}
 
 export async function expectError(what: string, fn: () => Promise<unknown>, match: (e: ClientError) => boolean): Promise<void> {
   let result: unknown;
@@ -130,21 +142,28 @@ export async function readAll(stream: Readable | AsyncIterable<Uint8Array>): Pro
 }
 
 /** A plain HTTP(S) request (for presigned URLs). */
-export function request(url: string, init: { method?: string; body?: Buffer; headers?: Record<string, string> } = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
+export function request(
+  url: string,
+  init: { method?: string; body?: Buffer; headers?: Record<string, string> } = {},
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
   return new Promise((resolve, reject) => {
     const u = new URL(url);
     const mod = u.protocol === 'https:' ? https : http;
-    const req = mod.request(u, {
-      method: init.method ?? 'GET',
-      headers: { ...(init.body ? { 'content-length': String(init.body.length) } : {}), ...init.headers },
-      ...(u.protocol === 'https:' ? { ca } : {}),
-      timeout: 60_000,
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-      res.on('error', reject);
-    });
+    const req = mod.request(
+      u,
+      {
+        method: init.method ?? 'GET',
+        headers: { ...(init.body ? { 'content-length': String(init.body.length) } : {}), ...init.headers },
+        ...(u.protocol === 'https:' ? { ca } : {}),
+        timeout: 60_000,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+        res.on('error', reject);
+      },
+    );
     req.on('timeout', () => req.destroy(new Error('request timed out')));
     req.on('error', reject);
     req.end(init.body);

@@ -9,7 +9,21 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import * as Minio from 'minio';
-import { env, httpsAgent, step, finish, check, checkSame, expectError, readAll, md5, logWire, request, etagOk, noMetadata } from './harness';
+import {
+  env,
+  httpsAgent,
+  step,
+  finish,
+  check,
+  checkSame,
+  expectError,
+  readAll,
+  md5,
+  logWire,
+  request,
+  etagOk,
+  noMetadata,
+} from './harness';
 
 const B = env.bucket;
 const client = new Minio.Client({
@@ -38,21 +52,26 @@ const bigFile = path.join(env.workDir, 'big.bin');
 writeFileSync(streamFile, streamData);
 writeFileSync(bigFile, big);
 
-const listAll = (prefix: string, recursive: boolean) => new Promise<Minio.BucketItem[]>((resolve, reject) => {
-  const items: Minio.BucketItem[] = [];
-  const s = client.listObjectsV2(B, prefix, recursive);
-  s.on('data', (i) => items.push(i));
-  s.on('error', reject);
-  s.on('end', () => resolve(items));
-});
+const listAll = (prefix: string, recursive: boolean) =>
+  new Promise<Minio.BucketItem[]>((resolve, reject) => {
+    const items: Minio.BucketItem[] = [];
+    const s = client.listObjectsV2(B, prefix, recursive);
+    s.on('data', (i) => items.push(i));
+    s.on('error', reject);
+    s.on('end', () => resolve(items));
+  });
 
 async function main(): Promise<void> {
   console.log(`VERSION minio ${require('minio/package.json').version}`);
 
-  await step('mb', async () => {
-    await client.makeBucket(B, env.region);
-    check(await client.bucketExists(B), 'bucketExists is false after makeBucket');
-  }, { critical: true });
+  await step(
+    'mb',
+    async () => {
+      await client.makeBucket(B, env.region);
+      check(await client.bucketExists(B), 'bucketExists is false after makeBucket');
+    },
+    { critical: true },
+  );
 
   await step('list-buckets', async () => {
     const names = (await client.listBuckets()).map((b) => b.name);
@@ -60,7 +79,10 @@ async function main(): Promise<void> {
   });
 
   await step('put', async () => {
-    const res = await client.putObject(B, 'buf.bin', buf, buf.length, { 'Content-Type': 'application/x-e2e', ...(noMetadata ? {} : { 'X-Amz-Meta-Color': 'red' }) });
+    const res = await client.putObject(B, 'buf.bin', buf, buf.length, {
+      'Content-Type': 'application/x-e2e',
+      ...(noMetadata ? {} : { 'X-Amz-Meta-Color': 'red' }),
+    });
     check(etagOk(res.etag, md5(buf)), `putObject etag ${res.etag} is not the MD5 ${md5(buf)}`);
     checkSame(buf, await readAll(await client.getObject(B, 'buf.bin')), 'buf.bin');
   });
@@ -69,7 +91,10 @@ async function main(): Promise<void> {
     // A stream of unknown size: minio uploads it as a multipart upload (here a single part).
     const res = await client.putObject(B, 'dir/stream.bin', createReadStream(streamFile));
     const onePart = `${md5(Buffer.from(md5(streamData), 'hex'))}-1`;
-    check(etagOk(res.etag, md5(streamData)) || res.etag === onePart, `putObject(stream) etag ${res.etag}, expected ${md5(streamData)} or ${onePart}`);
+    check(
+      etagOk(res.etag, md5(streamData)) || res.etag === onePart,
+      `putObject(stream) etag ${res.etag}, expected ${md5(streamData)} or ${onePart}`,
+    );
     checkSame(streamData, await readAll(await client.getObject(B, 'dir/stream.bin')), 'dir/stream.bin');
   });
 
@@ -105,9 +130,15 @@ async function main(): Promise<void> {
   await step('list', async () => {
     const top = await listAll('', false);
     const names = top.map((i) => i.name ?? `PRE ${i.prefix}`);
-    check(JSON.stringify(names) === JSON.stringify(['big.bin', 'buf.bin', 'PRE dir/']), `listObjectsV2 non-recursive: ${JSON.stringify(names)}`);
+    check(
+      JSON.stringify(names) === JSON.stringify(['big.bin', 'buf.bin', 'PRE dir/']),
+      `listObjectsV2 non-recursive: ${JSON.stringify(names)}`,
+    );
     const all = await listAll('', true);
-    check(JSON.stringify(all.map((i) => i.name)) === JSON.stringify(['big.bin', 'buf.bin', 'dir/stream.bin']), `recursive: ${JSON.stringify(all.map((i) => i.name))}`);
+    check(
+      JSON.stringify(all.map((i) => i.name)) === JSON.stringify(['big.bin', 'buf.bin', 'dir/stream.bin']),
+      `recursive: ${JSON.stringify(all.map((i) => i.name))}`,
+    );
     const bufItem = all.find((i) => i.name === 'buf.bin');
     check(bufItem?.size === buf.length && etagOk(bufItem?.etag, md5(buf)), `listed buf.bin ${JSON.stringify(bufItem)}`);
   });
@@ -135,7 +166,11 @@ async function main(): Promise<void> {
 
   await step('delete', async () => {
     await client.removeObject(B, 'copies/buf.bin');
-    await expectError('statObject after removeObject', () => client.statObject(B, 'copies/buf.bin'), (e) => e?.code === 'NotFound');
+    await expectError(
+      'statObject after removeObject',
+      () => client.statObject(B, 'copies/buf.bin'),
+      (e) => e?.code === 'NotFound',
+    );
   });
 
   await step('delete-many', async () => {
@@ -149,13 +184,24 @@ async function main(): Promise<void> {
   });
 
   await step('err-NoSuchKey', async () => {
-    await expectError('getObject of a missing key', () => client.getObject(B, 'no/such/key'), (e) => e?.code === 'NoSuchKey');
+    await expectError(
+      'getObject of a missing key',
+      () => client.getObject(B, 'no/such/key'),
+      (e) => e?.code === 'NoSuchKey',
+    );
   });
 
   await step('rb', async () => {
-    await expectError('removeBucket of a non-empty bucket', () => client.removeBucket(B), (e) => e?.code === 'BucketNotEmpty');
+    await expectError(
+      'removeBucket of a non-empty bucket',
+      () => client.removeBucket(B),
+      (e) => e?.code === 'BucketNotEmpty',
+    );
     const all = await listAll('', true);
-    await client.removeObjects(B, all.map((i) => i.name!));
+    await client.removeObjects(
+      B,
+      all.map((i) => i.name!),
+    );
     await client.removeBucket(B);
     check(!(await client.bucketExists(B)), 'bucketExists is true after removeBucket');
   });
