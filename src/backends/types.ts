@@ -4,6 +4,7 @@
  * (src/errors.ts) with a code from the shared table.
  */
 import type { Readable } from 'node:stream';
+import type { ReservedStore } from './reserved-store';
 
 export interface Tag {
   key: string;
@@ -235,6 +236,13 @@ export interface Backend {
 
   /** Multipart uploads kept in the store; absent where the generic fallback is used. */
   readonly multipart?: MultipartStore;
+
+  /**
+   * s3mux's own documents in the store's reserved area (bucket configuration, versions,
+   * checkpoints); absent where the store cannot hold them, and the features needing it answer
+   * NotImplemented there.
+   */
+  readonly reserved?: ReservedStore;
 
   /** Releases pools, timers, file handles. */
   close?(): Promise<void>;

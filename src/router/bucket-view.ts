@@ -22,6 +22,7 @@ import type {
   PutOptions,
   Tag,
 } from '../backends/types';
+import { bucketArea, type BucketReservedArea } from '../backends/reserved-store';
 import type { Route } from './router';
 
 export class BucketView {
@@ -43,6 +44,16 @@ export class BucketView {
 
   private strip<T extends { key: string }>(meta: T): T {
     return { ...meta, key: meta.key.slice(this.route.prefix.length) };
+  }
+
+  /**
+   * This virtual bucket's part of the store's reserved area (its configuration, versions,
+   * checkpoints), or NotImplemented when the backend cannot hold s3mux's state.
+   */
+  reservedArea(feature: string): BucketReservedArea {
+    const store = this.backend.reserved;
+    if (!store) throw new S3Error('NotImplemented', `The ${this.backend.kind} backend cannot hold ${feature}.`);
+    return bucketArea(store, this.realBucket, this.route.prefix);
   }
 
   assertWritable(): void {

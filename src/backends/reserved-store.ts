@@ -1,0 +1,135 @@
+/**
+ * s3mux's own documents in a store: a bucket's configuration (ACL, policy, CORS, lifecycle,
+ * versioning state), object versions, migration checkpoints, mirror catch-up queues. They
+ * live in the store itself, under the reserved area (reserved.ts), so every replica sees the
+ * same state and a restart keeps it; no S3 client can name or list them, because client keys
+ * under `.s3mux/` are escaped by every adapter.
+ *
+ * Names are paths of plain segments (see `checkReservedName`), so no adapter needs to escape
+ * them: a caller that keys a document by an object key encodes or hashes the key first
+ * (`reservedSegment`).
+ */
+import { createHash } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { S3Error } from '../errors';
+
+/** Compare-and-swap on a document's etag (unquoted). */
+export interface ReservedConditions {
+  ifMatch?: string;
+  /** '*': write only when there is no document. */
+  ifNoneMatch?: '*';
+}
+
+export interface ReservedEntry {
+  /** The name as written (relative to the bucket's reserved area). */
+  name: string;
+  size: number;
+  /** Unquoted; changes with every write (used for compare-and-swap). */
+  etag: string;
+  lastModified: Date;
+}
+
+export interface ReservedDocument {
+  entry: ReservedEntry;
+  body: Readable;
+}
+
+export interface ReservedListOptions {
+  /** Exclusive. */
+  startAfter?: string;
+  /** Default 1000. */
+  max?: number;
+}
+
+/**
+ * A bucket's reserved area as a small object store with atomic, conditional writes. Every
+ * adapter that can hold s3mux's state implements it; one without it (a read-only store,
+ * GitHub releases) makes the features that need it answer NotImplemented.
+ */
+export interface ReservedStore {
+  /** The document, or undefined when there is none. Throws NoSuchBucket. */
+  get(bucket: string, name: string): Promise<ReservedDocument | undefined>;
+  /**
+   * Writes atomically (readers see the old or the new document, never a part). Conditions
+   * compare the stored etag: `ifNoneMatch: '*'` creates only, `ifMatch` replaces only that
+   * version; a failed condition throws PreconditionFailed. This holds across processes on
+   * one store, so replicas can take turns on one document.
+   */
+  put(bucket: string, name: string, body: Buffer | Readable, conditions?: ReservedConditions): Promise<ReservedEntry>;
+  /** Succeeds when absent. With `ifMatch`, deletes only that version (PreconditionFailed otherwise). */
+  delete(bucket: string, name: string, conditions?: Pick<ReservedConditions, 'ifMatch'>): Promise<void>;
+  /** Entries whose name starts with `prefix`, in binary (UTF-8) order of name. */
+  list(bucket: string, prefix: string, opts?: ReservedListOptions): Promise<ReservedEntry[]>;
+}
+
+const SEGMENT = /^[A-Za-z0-9_~=-][A-Za-z0-9._~=-]{0,199}$/;
+const MAX_NAME = 900;
+
+/**
+ * Throws InternalError unless `name` is `seg(/seg)*` with segments of 1–200 characters from
+ * `[A-Za-z0-9._~=-]`, not starting with '.', and at most 900 characters in all. Adapters call
+ * it on every name, so a bug in a caller can never reach outside the reserved area.
+ */
+export function checkReservedName(name: string, allowPrefix = false): void {
+  if (name.length > MAX_NAME) throw new S3Error('InternalError', 'reserved name too long');
+  const segs = name.split('/');
+  // A list prefix may end in '/' or be empty.
+  if (allowPrefix && segs[segs.length - 1] === '') segs.pop();
+  if (allowPrefix && name === '') return;
+  for (const s of segs) if (!SEGMENT.test(s)) throw new S3Error('InternalError', `bad reserved name segment ${JSON.stringify(s)}`);
+}
+
+/**
+ * One name segment standing for an arbitrary string (an object key, a route prefix): its
+ * base64url form when that fits in a segment, else `~` + its SHA-256. The base64url form keeps
+ * equal strings equal but not the strings' order; callers that need key order keep it in the
+ * document.
+ */
+export function reservedSegment(s: string): string {
+  const b = Buffer.from(s, 'utf8').toString('base64url');
+  if (b.length > 0 && b.length <= 180 && SEGMENT.test(b)) return b;
+  return '~' + createHash('sha256').update(s, 'utf8').digest('hex');
+}
+
+/** Reads a whole (small) document; refuses one over `limit` bytes. */
+export async function readReservedBody(doc: ReservedDocument, limit = 1024 * 1024): Promise<Buffer> {
+  if (doc.entry.size > limit) {
+    doc.body.destroy();
+    throw new S3Error('InternalError', `reserved document ${doc.entry.name} is larger than ${limit} bytes`);
+  }
+  const chunks: Buffer[] = [];
+  for await (const c of doc.body) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** A ReservedStore seen from one virtual bucket: names are relative to that bucket's own area. */
+export interface BucketReservedArea {
+  get(name: string): Promise<ReservedDocument | undefined>;
+  put(name: string, body: Buffer | Readable, conditions?: ReservedConditions): Promise<ReservedEntry>;
+  delete(name: string, conditions?: Pick<ReservedConditions, 'ifMatch'>): Promise<void>;
+  list(prefix: string, opts?: ReservedListOptions): Promise<ReservedEntry[]>;
+}
+
+/**
+ * The area of the virtual bucket at (bucket, key prefix): `b/<segment of the prefix>/...`, so
+ * two routes that share a real bucket under different prefixes never see each other's state.
+ */
+export function bucketArea(store: ReservedStore, bucket: string, keyPrefix: string): BucketReservedArea {
+  const base = `b/${keyPrefix === '' ? '-' : reservedSegment(keyPrefix)}/`;
+  const strip = (e: ReservedEntry): ReservedEntry => ({ ...e, name: e.name.slice(base.length) });
+  return {
+    get: async (name) => {
+      const doc = await store.get(bucket, base + name);
+      return doc && { entry: strip(doc.entry), body: doc.body };
+    },
+    put: async (name, body, conditions) => strip(await store.put(bucket, base + name, body, conditions)),
+    delete: (name, conditions) => store.delete(bucket, base + name, conditions),
+    list: async (prefix, opts) =>
+      (
+        await store.list(bucket, base + prefix, {
+          ...opts,
+          startAfter: opts?.startAfter === undefined ? undefined : base + opts.startAfter,
+        })
+      ).map(strip),
+  };
+}
