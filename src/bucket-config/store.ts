@@ -1,0 +1,102 @@
+/**
+ * A virtual bucket's configuration documents (acl, policy, cors, lifecycle, ownership,
+ * public-access-block, tagging, versioning, object-lock, ...), kept as JSON in the bucket's
+ * reserved area (src/backends/reserved-store.ts) so every replica reads the same state and a
+ * restart keeps it.
+ *
+ * Each process caches what it read for `ttlMs`: a change made through one replica reaches
+ * every other replica within that time (its own replica sees it at once).
+ */
+import { S3Error } from '../errors';
+import { readReservedBody, type BucketReservedArea } from '../backends/reserved-store';
+import type { BucketView } from '../router/bucket-view';
+
+/** How long another replica may keep answering from a configuration it read before a change. */
+export const CONFIG_TTL_MS = 2000;
+
+const CONFIG_PREFIX = 'config/';
+const CAS_ATTEMPTS = 8;
+
+interface Cached {
+  value: unknown;
+  etag: string | undefined;
+  at: number;
+}
+
+function areaOf(view: BucketView): BucketReservedArea {
+  return view.reservedArea('bucket configuration');
+}
+
+export class BucketConfigStore {
+  private readonly cache = new Map<string, Cached>();
+
+  constructor(private readonly ttlMs = CONFIG_TTL_MS) {}
+
+  private cacheKey(view: BucketView, name: string): string {
+    return `${view.backend.kind}\0${view.route.backendName}\0${view.realBucket}\0${view.route.prefix}\0${name}`;
+  }
+
+  private async read(view: BucketView, name: string): Promise<Cached> {
+    const doc = await areaOf(view).get(CONFIG_PREFIX + name);
+    if (!doc) return { value: undefined, etag: undefined, at: Date.now() };
+    const text = (await readReservedBody(doc)).toString('utf8');
+    try {
+      return { value: JSON.parse(text) as unknown, etag: doc.entry.etag, at: Date.now() };
+    } catch {
+      throw new S3Error('InternalError', `The stored ${name} configuration of bucket ${view.name} is not valid JSON.`);
+    }
+  }
+
+  /** The document as last stored (undefined: none), at most `ttlMs` old. */
+  async get<T>(view: BucketView, name: string): Promise<T | undefined> {
+    const key = this.cacheKey(view, name);
+    const hit = this.cache.get(key);
+    if (hit && Date.now() - hit.at < this.ttlMs) return hit.value as T | undefined;
+    const fresh = await this.read(view, name);
+    this.cache.set(key, fresh);
+    return fresh.value as T | undefined;
+  }
+
+  /** Replaces the document (undefined deletes it). */
+  async set(view: BucketView, name: string, value: unknown): Promise<void> {
+    await this.update(view, name, () => value);
+  }
+
+  /**
+   * Read-modify-write with compare-and-swap on the stored document, retried when another
+   * replica wrote in between; `fn` may run more than once and must not have side effects.
+   * Returns what was stored.
+   */
+  async update<T>(view: BucketView, name: string, fn: (current: T | undefined) => T | undefined): Promise<T | undefined> {
+    view.assertWritable();
+    const area = areaOf(view);
+    for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
+      const cur = await this.read(view, name);
+      const next = fn(cur.value as T | undefined);
+      try {
+        let etag: string | undefined;
+        if (next === undefined) {
+          if (cur.etag !== undefined) await area.delete(CONFIG_PREFIX + name, { ifMatch: cur.etag });
+        } else {
+          const body = Buffer.from(JSON.stringify(next), 'utf8');
+          const cond = cur.etag === undefined ? { ifNoneMatch: '*' as const } : { ifMatch: cur.etag };
+          etag = (await area.put(CONFIG_PREFIX + name, body, cond)).etag;
+        }
+        this.cache.set(this.cacheKey(view, name), { value: next, etag, at: Date.now() });
+        return next;
+      } catch (err) {
+        if (err instanceof S3Error && err.code === 'PreconditionFailed') continue;
+        throw err;
+      }
+    }
+    throw new S3Error('OperationAborted', `Bucket ${view.name}'s ${name} configuration kept changing; try again.`);
+  }
+
+  /** Forgets what this process cached (tests, a reload). */
+  clear(): void {
+    this.cache.clear();
+  }
+}
+
+/** The process's store: handlers and workers share one cache. */
+export const bucketConfig = new BucketConfigStore();
