@@ -11,6 +11,7 @@ import {
   createWriteStream,
   fstatSync,
   fsync,
+  lstatSync,
   openSync,
   promises as fsp,
   writeSync,
@@ -198,11 +199,12 @@ export async function placeData(ctx: PlaceContext, bucket: string, key: string, 
     needParents = true;
     let target = p;
     try {
-      const st = await fsp.lstat(p);
-      if (st.isDirectory()) target = joinInside(p, [SELF_NAME]);
+      // Synchronous, as the other metadata calls of a PUT: one thread-pool round trip less.
+      const st = lstatSync(p, { throwIfNoEntry: false });
+      if (st?.isDirectory()) target = joinInside(p, [SELF_NAME]);
     } catch (err) {
       if (isErrno(err, 'ENOTDIR')) continue;
-      if (!isErrno(err, 'ENOENT')) throw err;
+      throw err;
     }
     try {
       await fsp.rename(tmp, target);
