@@ -77,6 +77,7 @@ export class Layout {
   readonly reservedLocks: string;
   /** This process's temp folder: `<host>~<pid>~<nonce>`, kept fresh by a heartbeat. */
   readonly ownTmp: string;
+  private tempCount = 0;
   private timers: NodeJS.Timeout[] = [];
 
   constructor(root: string) {
@@ -116,7 +117,8 @@ export class Layout {
 
   /** A fresh temp path on the root's filesystem, in this process's temp folder. */
   tempPath(kind: string): string {
-    return path.join(this.ownTmp, `${kind}-${randomBytes(8).toString('hex')}`);
+    // ownTmp is this instance's own folder: a counter names its files uniquely.
+    return path.join(this.ownTmp, `${kind}-${++this.tempCount}`);
   }
 
   /**

@@ -208,6 +208,7 @@ export class MemoryBackend implements Backend {
         const slice = range ? body.subarray(range.start, range.end + 1) : body;
         return Readable.from(slice.length > 0 ? [slice] : []);
       },
+      bytes: (range?: ByteRange): Buffer => (range ? body.subarray(range.start, range.end + 1) : body),
       async close(): Promise<void> {},
     };
   }
