@@ -449,7 +449,7 @@ export class FsBackend implements Backend {
    * (no sidecar, a write committing, a larger file, an error) goes the way of openVersion.
    */
   private async readSmall(bucket: string, key: string): Promise<ObjectHandle | undefined> {
-    validateKey(key);
+    assertStorableKey(key);
     const d = this.statData(bucket, key);
     if (!d || d.st.size > SMALL_OBJECT_MAX) return undefined;
     const sc = await readSidecar(this.layout.metaPath(bucket, key).path);
