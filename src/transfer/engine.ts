@@ -119,7 +119,7 @@ export class Transfer {
         if (pair) await dispatch(() => this.settle(pair, undefined));
       }
       const startAfter = this.resumeFrom?.complete ? this.resumeFrom.settledThrough : this.watermark.through;
-      const pairs = pairListings(listLocation(opts.source, startAfter), listLocation(opts.destination, startAfter));
+      const pairs = pairListings(listLocation(opts.source, startAfter), this.destinationListing(startAfter));
       for await (const pair of pairs) {
         if (opts.signal?.aborted) break;
         if (opts.filter && !opts.filter(pair.key)) {
@@ -147,6 +147,15 @@ export class Transfer {
     this.emit({ type: 'progress', progress: this.progress.snapshot() });
     this.emit({ type: 'done', summary });
     return summary;
+  }
+
+  /** The destination's listing; in a dry run, a bucket that does not exist yet lists as empty. */
+  private async *destinationListing(startAfter: string | undefined): AsyncGenerator<ObjectSummary> {
+    try {
+      yield* listLocation(this.opts.destination, startAfter);
+    } catch (err) {
+      if (!(this.opts.dryRun && isS3Error(err, 'NoSuchBucket'))) throw err;
+    }
   }
 
   /** A key settled without a task: null when nothing happens to it, an action when it is decided by the listings alone. */
