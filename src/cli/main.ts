@@ -15,6 +15,7 @@ import { version } from './version';
 const lazy = {
   serve: () => require('./serve') as typeof import('./serve'),
   check: () => require('../router/check') as typeof import('../router/check'),
+  migrate: () => require('./migrate') as typeof import('./migrate'),
 };
 
 /** Exit code, or 'running' for a command that keeps the process alive (serve). */
@@ -63,6 +64,20 @@ const COMMANDS: Record<string, Command> = {
       console.log(formatRoutes(loadRoutingTable(fileArgument('routes', args))));
       return 0;
     },
+  },
+  migrate: {
+    summary: "a migrate route's copier: status, run, verify",
+    get help() {
+      return lazy.migrate().MIGRATE_HELP;
+    },
+    run: (args) => lazy.migrate().runMigrate(args),
+  },
+  repair: {
+    summary: 'make the copies of a mirror route equal again',
+    get help() {
+      return lazy.migrate().REPAIR_HELP;
+    },
+    run: (args) => lazy.migrate().runRepair(args),
   },
   version: {
     summary: 'print the version',

@@ -52,6 +52,7 @@ async function readyAnswer(res: Response, opts: HealthOptions, body: 'json' | 'e
     status: report.ok ? 'ready' : 'not ready',
     checkedAt: report.checkedAt.toISOString(),
     backends: report.backends,
+    ...(report.routes.length ? { routes: report.routes } : {}),
   });
 }
 
