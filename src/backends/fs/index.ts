@@ -52,6 +52,7 @@ import {
   type FileIdentity,
   type Sidecar,
 } from './sidecar';
+import { FsReservedStore } from './reserved';
 import { DirCache, SortedDirs, walkBucket } from './walker';
 import { awaitConversion, placeData, removeEmptyParents, stageBody, stageCopy, type PlaceContext } from './writer';
 
@@ -101,6 +102,8 @@ export class FsBackend implements Backend {
   readonly root: string;
   /** Multipart state on disk under .s3mux/uploads, assembled through putObject. */
   readonly multipart: MultipartStore;
+  /** s3mux's documents under .s3mux/reserved, compare-and-swap across processes. */
+  readonly reserved: FsReservedStore;
   private readonly layout: Layout;
   private readonly state: RootState;
   private readonly names: NameRegistry;
@@ -129,6 +132,13 @@ export class FsBackend implements Backend {
     this.state = rootState(stateKey);
     this.names = new NameRegistry(this.layout);
     this.ctx = { layout: this.layout, state: this.state };
+    this.reserved = new FsReservedStore({
+      layout: this.layout,
+      state: this.state,
+      op: (fn) => this.op(fn),
+      requireBucket: (bucket) => this.requireBucket(bucket),
+      checkWritable: () => this.checkWritable(),
+    });
     // A root that cannot be written (a read-only photo tree) still serves reads: metadata
     // is synthesized and cached in memory; writes report the start-up error.
     this.ready = this.layout.init().catch((err: unknown) => {
@@ -198,6 +208,8 @@ export class FsBackend implements Backend {
       this.checkWritable();
       validateBucketName(bucket);
       const dir = this.layout.bucketDir(bucket);
+      // A new bucket starts without documents, whatever a bucket of that name left (a folder removed by hand).
+      if (!(await fsp.lstat(dir).catch(() => undefined))) await this.reserved.dropBucket(bucket);
       try {
         await fsp.mkdir(dir);
       } catch (err) {
@@ -232,6 +244,7 @@ export class FsBackend implements Backend {
         throw new S3Error('BucketNotEmpty', undefined, { BucketName: bucket });
       }
       await fsp.rm(this.layout.metaBucketDir(bucket), { recursive: true, force: true });
+      await this.reserved.dropBucket(bucket);
     });
   }
 
