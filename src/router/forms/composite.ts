@@ -36,12 +36,6 @@ export interface RouteFormStatus {
 /** Live composite backends, for the metrics endpoint (process-wide: the router knows nothing of metrics). */
 export const liveForms = new Set<CompositeBackend>();
 
-/** The attributes to write an object again elsewhere with everything it carries. */
-export function attributesOf(meta: ObjectMeta): ObjectAttributes {
-  const { key: _k, size: _s, etag: _e, lastModified: _l, ...attrs } = meta;
-  return { ...attrs, userMetadata: { ...meta.userMetadata } };
-}
-
 export abstract class CompositeBackend implements Backend {
   abstract readonly kind: string;
   readonly capabilities: BackendCapabilities = { serverSideCopy: false };

@@ -1,63 +1,61 @@
 /**
- * Copies one key of a migration from the old location to the new, with everything the object
- * carries (content headers, user metadata, tags, checksums, its ETag where the store records
- * one). It never overwrites a write made through s3mux: the copy only creates (if-none-match),
- * and a key deleted through s3mux (a tombstone) is never copied; a delete that lands while the
+ * Copying one key between two targets of a route with the transfer engine's object copy (the
+ * one `s3mux cp` uses: attributes, tags, checksums verified end to end, multipart layouts kept).
+ * For a migration: a copy only ever creates (if-none-match), so a write made through s3mux is
+ * never overwritten; a key with a tombstone is never copied; and a delete that lands while the
  * copy is under way is seen after it, and the copy taken back.
  */
-import type { Readable } from 'node:stream';
 import { isS3Error } from '../../errors';
-import { attributesOf } from './composite';
+import { copyOne, type CopyContext, type Location } from '../../transfer';
+import { DEFAULT_RETRY } from '../../transfer/retry';
 import type { Target } from './target';
 import type { Tombstones } from './tombstones';
 
-/** copied; present: an equal copy is there already (an earlier run); newer: a write through s3mux is there; deleted; absent from `from`. */
-export type CopyOutcome = 'copied' | 'present' | 'newer' | 'deleted' | 'absent';
+const MiB = 1024 * 1024;
 
-export interface CopyResult {
-  outcome: CopyOutcome;
-  bytes: number;
-  etag?: string;
+export function locationOf(t: Target): Location {
+  return { backend: t.backend, bucket: t.bucket, prefix: t.prefix, label: t.label };
 }
 
-export async function copyKey(
-  from: Target,
-  to: Target,
-  key: string,
-  tombstones: Tombstones,
-  shape: (body: Readable) => Readable = (b) => b,
-): Promise<CopyResult> {
-  if (await tombstones.has(key)) return { outcome: 'deleted', bytes: 0 };
-  let handle;
+/** The engine's copy context between two targets; `conditional`: the write only creates or replaces what was seen. */
+export function copyContext(from: Target, to: Target, conditional: boolean): CopyContext {
+  return {
+    source: locationOf(from),
+    destination: locationOf(to),
+    retry: { ...DEFAULT_RETRY, attempts: 1 },
+    multipartThreshold: 64 * MiB,
+    partSize: 16 * MiB,
+    serverSide: true,
+    conditionalWrites: conditional,
+    onRetry: () => undefined,
+  };
+}
+
+/** copied; present: an equal copy is there already; newer: a write through s3mux is there; deleted; absent from `from`. */
+export type CopyOutcome = 'copied' | 'present' | 'newer' | 'deleted' | 'absent';
+
+export async function copyKey(from: Target, to: Target, key: string, tombstones: Tombstones): Promise<CopyOutcome> {
+  if (await tombstones.has(key)) return 'deleted';
+  let etag: string;
   try {
-    handle = await from.openObject(key);
+    etag = (await copyOne(copyContext(from, to, true), key, undefined)).meta.etag;
   } catch (err) {
-    if (isS3Error(err, 'NoSuchKey') || isS3Error(err, 'NoSuchBucket')) return { outcome: 'absent', bytes: 0 };
-    throw err;
+    if (isS3Error(err, 'NoSuchKey') || isS3Error(err, 'NoSuchBucket')) return 'absent';
+    if (!isS3Error(err, 'PreconditionFailed')) throw err;
+    const [src, there] = await Promise.all([from.headObject(key).catch(() => undefined), to.headObject(key).catch(() => undefined)]);
+    return src && there?.etag === src.etag && there.size === src.size ? 'present' : 'newer';
   }
-  const src = handle.meta;
+  return (await takeBackIfDeleted(to, key, etag, tombstones)) ? 'deleted' : 'copied';
+}
+
+/** After a copy: when the key was deleted through s3mux meanwhile, removes the copy (only it: same ETag). True when it was deleted. */
+export async function takeBackIfDeleted(to: Target, key: string, copiedEtag: string, tombstones: Tombstones): Promise<boolean> {
+  if (!(await tombstones.has(key))) return false;
   try {
-    const body = shape(handle.read());
-    try {
-      await to.putObject(key, body, attributesOf(src), { size: src.size, etag: src.etag, conditions: { ifNoneMatch: '*' } });
-    } catch (err) {
-      body.destroy();
-      if (!isS3Error(err, 'PreconditionFailed')) throw err;
-      const there = await to.headObject(key).catch(() => undefined);
-      return there?.etag === src.etag && there.size === src.size ? { outcome: 'present', bytes: src.size } : { outcome: 'newer', bytes: 0 };
-    }
-  } finally {
-    await handle.close();
+    const now = await to.headObject(key);
+    if (now.etag === copiedEtag) await to.deleteObject(key);
+  } catch (err) {
+    if (!isS3Error(err, 'NoSuchKey')) throw err;
   }
-  if (await tombstones.has(key)) {
-    // Deleted through s3mux while we copied: take our copy back, and only ours.
-    try {
-      const now = await to.headObject(key);
-      if (now.etag === src.etag) await to.deleteObject(key);
-    } catch (err) {
-      if (!isS3Error(err, 'NoSuchKey')) throw err;
-    }
-    return { outcome: 'deleted', bytes: 0 };
-  }
-  return { outcome: 'copied', bytes: src.size, etag: src.etag };
+  return true;
 }

@@ -1,67 +1,67 @@
 /**
- * The background copier of a migration route: every key of `from`, in key order, is copied to
- * `to` by copyKey (which never overwrites a write made through s3mux nor revives a deleted
- * key), `concurrency` at a time, within `rate` bytes per second. A key whose store fails is
- * retried with backoff for as long as the store is out (an outage pauses the copy); a key
- * refused for good is counted as an error and reported. Progress is checkpointed in `to`'s
- * reserved area, under a lease, so a copier killed at any point resumes where the last
- * checkpoint says, in this process or another replica.
+ * The background copier of a migration route, on the transfer engine `s3mux cp`/`sync` use
+ * (src/transfer): `from` and `to` listed side by side, every key `to` lacks copied with its
+ * attributes, `concurrency` at a time within `rate` bytes per second, retried with backoff.
+ * What makes it a migration:
+ * - it never overwrites: a key `to` holds (a write through s3mux, or an earlier copy) is kept,
+ *   and each write is conditional (if-none-match), so a client write during the copy wins;
+ * - a key deleted through s3mux (a tombstone) is never copied, and a copy that raced a delete
+ *   is taken back;
+ * - the engine's checkpoint and this copier's progress live in `to`'s reserved area, under a
+ *   lease, so a copier killed at any point resumes there, in this process or another replica;
+ * - keys that failed (a store out for a while) are tried again in later rounds, from the
+ *   checkpoint, until they pass or the rounds run out.
  */
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { isS3Error, S3Error } from '../../errors';
 import { describeError } from '../../observability/describe-error';
 import type { BucketReservedArea } from '../../backends/reserved-store';
-import type { ObjectSummary } from '../../backends/types';
+import { listLocation, ReservedCheckpointStore, Transfer, type TransferEvent } from '../../transfer';
 import { isOutage } from './health';
-import { copyKey, type CopyResult } from './copy-key';
+import { locationOf, takeBackIfDeleted } from './copy-key';
 import type { MigrationBackend } from './migrate';
 import { Lease, readCheckpoint, writeCheckpoint, type MigrationCheckpoint } from './migration-state';
-import type { Target } from './target';
-import { Throttle } from './throttle';
 
 export interface CopierOptions {
   concurrency?: number;
   /** Bytes per second. */
   rate?: number;
-  /** Attempts for a key the store refuses (not an outage) before it counts as an error (default 3). */
+  /** Rounds over the keys that failed before the copy ends with them as errors (default 10). */
+  rounds?: number;
+  /** Attempts per key within a round (default 5). */
   attempts?: number;
   /** How long the lease lasts without renewal (default 30 s). */
   leaseMs?: number;
-  /** How often progress is checkpointed (default 1 s). */
+  /** How often progress is saved (default 1 s). */
   checkpointMs?: number;
-  /** Longest pause between retries of a store that is out (default 5 s). */
+  /** Longest pause between rounds and between retries (default 5 s). */
   maxBackoffMs?: number;
   /** Who copies (for the lease); default host + pid + random. */
   owner?: string;
   log?: (msg: string, fields?: Record<string, unknown>) => void;
 }
 
-/** Every object of a target from a position, in key order. */
-export async function* walkKeys(t: Target, after?: string): AsyncGenerator<ObjectSummary> {
-  for (;;) {
-    const page = await t.listObjects({ prefix: '', startAfter: after, maxKeys: 1000 });
-    for (const o of page.objects) yield o;
-    if (!page.isTruncated) return;
-    const next = page.nextStartAfter ?? page.objects.at(-1)?.key;
-    if (next === undefined || next === after) return;
-    after = next;
-  }
-}
-
 /** Live copiers of this process, for the metrics endpoint. */
 export const liveCopiers = new Set<MigrationCopier>();
 
-class Stopped extends Error {}
+/** The engine's own checkpoint (settled watermark, failed keys); this copier's progress is in migration-state's document. */
+const ENGINE_CHECKPOINT = 'migrate/engine';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
 
 export class MigrationCopier {
-  private stopped = false;
+  private readonly abort = new AbortController();
   private running?: Promise<MigrationCheckpoint | undefined>;
   private readonly area: BucketReservedArea;
-  private readonly throttle?: Throttle;
-  /** The last checkpoint this copier wrote or read. */
+  /** The last progress this copier wrote or read. */
   current?: MigrationCheckpoint;
 
   constructor(
@@ -71,10 +71,13 @@ export class MigrationCopier {
     const area = route.to.area();
     if (!area) throw new S3Error('NotImplemented', `The ${route.to.backend.kind} backend cannot hold a migration checkpoint.`);
     this.area = area;
-    if (opts.rate) this.throttle = new Throttle(opts.rate);
   }
 
-  /** Runs until the copy is done (resolves with the final checkpoint) or stop() (resolves undefined). */
+  private get stopped(): boolean {
+    return this.abort.signal.aborted;
+  }
+
+  /** Runs until the copy is done (resolves with the final progress) or stop() (resolves undefined). */
   run(): Promise<MigrationCheckpoint | undefined> {
     this.running ??= (async () => {
       liveCopiers.add(this);
@@ -88,7 +91,7 @@ export class MigrationCopier {
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
+    this.abort.abort();
     await this.running?.catch(() => undefined);
   }
 
@@ -103,7 +106,7 @@ export class MigrationCopier {
         if (!(await lease.acquire())) {
           // Another replica copies; look again later (it may stop).
           if (stored) this.current = stored.checkpoint;
-          await sleep(Math.min(this.opts.leaseMs ?? 30_000, 5000));
+          await sleep(Math.min(this.opts.leaseMs ?? 30_000, 5000), this.abort.signal);
           continue;
         }
         try {
@@ -112,9 +115,10 @@ export class MigrationCopier {
           await lease.release();
         }
       } catch (err) {
-        if (!isOutage(err) && !isS3Error(err, 'OperationAborted')) throw err;
+        // A store out, or another copier took over: wait, then take the checkpoint again.
+        if (!isOutage(err) && !isS3Error(err, 'OperationAborted') && !isS3Error(err, 'PreconditionFailed')) throw err;
         this.opts.log?.('migration copier paused', { route: this.route.route, error: describeError(err) });
-        await sleep(backoff);
+        await sleep(backoff, this.abort.signal);
         backoff = Math.min(backoff * 2, this.opts.maxBackoffMs ?? 5000);
       }
     }
@@ -122,12 +126,12 @@ export class MigrationCopier {
   }
 
   private async copy(lease: Lease): Promise<MigrationCheckpoint | undefined> {
-    const { from, to } = this.route;
+    const { from, to, tombstones } = this.route;
     await this.route.createBucket();
-    let stored = await readCheckpoint(this.area);
+    const stored = await readCheckpoint(this.area);
     let etag = stored?.etag;
     const now = () => new Date().toISOString();
-    let cp: MigrationCheckpoint = stored?.checkpoint ?? {
+    const cp: MigrationCheckpoint = stored?.checkpoint ?? {
       route: this.route.route,
       from: from.label,
       to: to.label,
@@ -153,98 +157,100 @@ export class MigrationCopier {
       this.current = { ...cp };
     };
     if (cp.state === 'counting') {
-      // What is there to move, for the remaining figures and the ETA.
+      // What there is to move, for the remaining figures and the ETA from the start.
       cp.keysTotal = 0;
       cp.bytesTotal = 0;
-      for await (const o of walkKeys(from)) {
+      for await (const o of listLocation(locationOf(from))) {
         cp.keysTotal++;
         cp.bytesTotal += o.size;
         if (this.stopped) return undefined;
       }
       cp.state = 'copying';
       await save();
-      stored = undefined;
     }
     this.current = { ...cp };
 
-    const limit = Math.max(1, this.opts.concurrency ?? 4);
-    // Keys under way in listing order; the checkpoint advances over the finished front.
-    const window: Array<{ key: string; size: number; result?: CopyResult | 'error' }> = [];
-    const inFlight = new Set<Promise<void>>();
+    const deleted = new Set<string>();
+    const takeBacks = new Set<Promise<void>>();
     let lastSave = Date.now();
-    let rateMark = { at: Date.now(), bytes: cp.bytesCopied };
-    const advance = () => {
-      while (window.length && window[0].result && !(this.stopped && window[0].result === 'error')) {
-        const w = window.shift()!;
-        const result = w.result as CopyResult | 'error';
-        cp.after = w.key;
-        cp.keysDone++;
-        cp.bytesDone += w.size;
-        if (result === 'error') cp.errors++;
-        else if (result.outcome === 'copied' || result.outcome === 'present') {
-          cp.keysCopied++;
-          cp.bytesCopied += result.bytes;
-        } else if (result.outcome === 'newer') cp.keysNewer++;
-        else if (result.outcome === 'deleted') cp.keysDeleted++;
+    let saving: Promise<void> = Promise.resolve();
+    const onEvent = (e: TransferEvent) => {
+      if (e.type === 'progress') {
+        cp.keysDone = e.progress.doneObjects;
+        cp.bytesDone = e.progress.doneBytes;
+        cp.rate = Math.round(e.progress.rate);
+        if (Date.now() - lastSave >= (this.opts.checkpointMs ?? 1000)) {
+          lastSave = Date.now();
+          saving = saving.then(save);
+        }
+        return;
       }
-    };
-    const maybeSave = async (force = false) => {
-      if (!force && Date.now() - lastSave < (this.opts.checkpointMs ?? 1000)) return;
-      const secs = (Date.now() - rateMark.at) / 1000;
-      if (secs > 0) cp.rate = Math.round((cp.bytesCopied - rateMark.bytes) / secs);
-      rateMark = { at: Date.now(), bytes: cp.bytesCopied };
-      lastSave = Date.now();
-      await save();
+      if (e.type !== 'object') return;
+      if (e.action === 'copied') {
+        const t = (async () => {
+          // A delete through s3mux may have landed during the copy: the copy must not outlive it.
+          const meta = await to.headObject(e.key).catch(() => undefined);
+          if (meta && (await takeBackIfDeleted(to, e.key, meta.etag, tombstones))) cp.keysDeleted++;
+          else {
+            cp.keysCopied++;
+            cp.bytesCopied += e.size;
+          }
+        })().catch((err: unknown) => void this.error(cp, e.key, err));
+        takeBacks.add(t);
+        void t.finally(() => takeBacks.delete(t));
+      } else if (e.action === 'kept') {
+        if (deleted.has(e.key)) cp.keysDeleted++;
+        else cp.keysNewer++;
+      } else if (e.action === 'skipped') {
+        cp.keysCopied++;
+        cp.bytesCopied += e.size;
+      } else if (e.action === 'failed') this.error(cp, e.key, e.error);
     };
 
-    for await (const o of walkKeys(from, cp.after)) {
-      if (this.stopped) break;
-      const item: (typeof window)[number] = { key: o.key, size: o.size };
-      window.push(item);
-      const p = this.copyWithRetries(o.key).then(
-        (r) => {
-          item.result = r;
+    const rounds = this.opts.rounds ?? 10;
+    let backoff = 500;
+    for (let round = 1; ; round++) {
+      cp.errors = 0;
+      const transfer = await Transfer.create({
+        source: locationOf(from),
+        destination: locationOf(to),
+        concurrency: this.opts.concurrency ?? 4,
+        rateLimit: this.opts.rate,
+        retry: { attempts: this.opts.attempts ?? 5, maxDelayMs: this.opts.maxBackoffMs ?? 5000 },
+        conditionalWrites: true,
+        // Never over what `to` holds; never a key deleted through s3mux.
+        shouldCopy: async (src, dst) => {
+          if (dst) return false;
+          if (!(await tombstones.has(src.key))) return true;
+          deleted.add(src.key);
+          return false;
         },
-        (err: unknown) => {
-          // Stopped half-way: the key stays unfinished, so the checkpoint stops before it.
-          if (err instanceof Stopped) return;
-          item.result = 'error';
-          cp.lastErrors = [...cp.lastErrors, `${o.key}: ${describeError(err)}`].slice(-20);
-        },
-      );
-      const tracked = p.finally(() => inFlight.delete(tracked));
-      inFlight.add(tracked);
-      if (inFlight.size >= limit) await Promise.race(inFlight);
-      advance();
-      await maybeSave();
-    }
-    await Promise.all(inFlight);
-    advance();
-    if (this.stopped) {
-      await maybeSave(true);
-      return undefined;
+        checkpoint: new ReservedCheckpointStore(this.area, ENGINE_CHECKPOINT),
+        checkpointIntervalMs: this.opts.checkpointMs ?? 1000,
+        progressIntervalMs: this.opts.checkpointMs ?? 1000,
+        onEvent,
+        signal: this.abort.signal,
+      });
+      const summary = await transfer.run();
+      await Promise.all(takeBacks);
+      await saving;
+      if (this.stopped) {
+        await save().catch(() => undefined);
+        return undefined;
+      }
+      if (summary.failed === 0 || round >= rounds) break;
+      this.opts.log?.('migration copier retries failed keys', { route: this.route.route, failed: summary.failed, round });
+      await sleep(backoff, this.abort.signal);
+      backoff = Math.min(backoff * 2, this.opts.maxBackoffMs ?? 5000);
     }
     cp.state = 'done';
     cp.finishedAt = now();
-    await maybeSave(true);
+    await save();
     return { ...cp };
   }
 
-  /** One key: retried while its store is out (the copy pauses with it), a few times when refused. */
-  private async copyWithRetries(key: string): Promise<CopyResult> {
-    const { from, to, tombstones } = this.route;
-    const shape = this.throttle ? (b: import('node:stream').Readable) => this.throttle!.limit(b) : undefined;
-    let refused = 0;
-    let backoff = 200;
-    for (;;) {
-      try {
-        return await copyKey(from, to, key, tombstones, shape);
-      } catch (err) {
-        if (this.stopped) throw new Stopped();
-        if (!isOutage(err) && ++refused >= (this.opts.attempts ?? 3)) throw err;
-        await sleep(backoff);
-        backoff = Math.min(backoff * 2, this.opts.maxBackoffMs ?? 5000);
-      }
-    }
+  private error(cp: MigrationCheckpoint, key: string, err: unknown): void {
+    cp.errors++;
+    cp.lastErrors = [...cp.lastErrors, `${key}: ${typeof err === 'string' ? err : describeError(err)}`].slice(-20);
   }
 }

@@ -10,7 +10,8 @@ import { compareKeys } from '../../backends/listing';
 import type { ObjectSummary } from '../../backends/types';
 import type { MigrationBackend } from './migrate';
 import type { Target } from './target';
-import { walkKeys } from './migration-copier';
+import { listLocation } from '../../transfer';
+import { locationOf } from './copy-key';
 
 export interface VerifyDifference {
   key: string;
@@ -62,8 +63,8 @@ export async function verifyMigration(route: MigrationBackend, opts: { deep?: bo
     differences: [],
     ok: false,
   };
-  const a = walkKeys(from);
-  const b = walkKeys(to);
+  const a = listLocation(locationOf(from));
+  const b = listLocation(locationOf(to));
   let x = await a.next();
   let y = await b.next();
   const compare = async (f: ObjectSummary, t: ObjectSummary) => {

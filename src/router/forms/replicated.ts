@@ -19,10 +19,12 @@ import { isS3Error } from '../../errors';
 import type { ListOptions, ListPage, ObjectAttributes, ObjectHandle, ObjectMeta, PutOptions, Tag } from '../../backends/types';
 import { KeyedLock } from '../../backends/keyed-lock';
 import { compareKeys } from '../../backends/listing';
-import { attributesOf, CompositeBackend, unavailable, type RouteFormStatus } from './composite';
+import { CompositeBackend, unavailable, type RouteFormStatus } from './composite';
 import { isOutage } from './health';
 import { CatchUpQueue } from './catch-up-queue';
 import { RoutedMultipart } from './multipart';
+import { copyContext } from './copy-key';
+import { copyOne } from '../../transfer';
 import type { Target } from './target';
 
 export type ReplicationMode = 'sync' | 'async' | 'failover';
@@ -213,25 +215,24 @@ export class ReplicatedBackend extends CompositeBackend {
    */
   async syncKey(src: Target, dst: Target, key: string): Promise<SyncOutcome> {
     return this.locks.run(`${this.targets.indexOf(dst)}:${key}`, async () => {
-      let h: ObjectHandle;
-      try {
-        h = await src.openObject(key);
-      } catch (err) {
-        if (!isS3Error(err, 'NoSuchKey')) throw err;
-        await dst.deleteObject(key);
-        return 'deleted';
+      const absent = (err: unknown) => {
+        if (isS3Error(err, 'NoSuchKey')) return undefined;
+        throw err;
+      };
+      const [here, there] = await Promise.all([src.headObject(key).catch(absent), dst.headObject(key).catch(absent)]);
+      if (here && there && there.etag === here.etag && sameTags(there.tags, here.tags)) return 'same';
+      if (here) {
+        try {
+          await copyOne(copyContext(src, dst, false), key, there);
+          return 'copied';
+        } catch (err) {
+          // Deleted on the source since the look: the deletion is what to replay.
+          if (!isS3Error(err, 'NoSuchKey')) throw err;
+        }
       }
-      try {
-        const there = await dst.headObject(key).catch((err: unknown) => {
-          if (isS3Error(err, 'NoSuchKey')) return undefined;
-          throw err;
-        });
-        if (there && there.etag === h.meta.etag && sameTags(there.tags, h.meta.tags)) return 'same';
-        await dst.putObject(key, h.read(), attributesOf(h.meta), { size: h.meta.size, etag: h.meta.etag });
-        return 'copied';
-      } finally {
-        await h.close();
-      }
+      if (!there) return 'same';
+      await dst.deleteObject(key);
+      return 'deleted';
     });
   }
 
