@@ -17,6 +17,7 @@ const lazy = {
   serve: () => require('./serve') as typeof import('./serve'),
   check: () => require('../router/check') as typeof import('../router/check'),
   transfer: () => require('./transfer') as typeof import('./transfer'),
+  migrate: () => require('./migrate') as typeof import('./migrate'),
 };
 
 /** Exit code, or 'running' for a command that keeps the process alive (serve). */
@@ -75,6 +76,20 @@ const COMMANDS: Record<string, Command> = {
     summary: 'copy what DST lacks or holds different; --delete removes what SRC lacks',
     help: transferHelp('sync'),
     run: (args) => lazy.transfer().runTransferCommand('sync', args),
+  },
+  migrate: {
+    summary: "a migrate route's copier: status, run, verify",
+    get help() {
+      return lazy.migrate().MIGRATE_HELP;
+    },
+    run: (args) => lazy.migrate().runMigrate(args),
+  },
+  repair: {
+    summary: 'make the copies of a mirror route equal again',
+    get help() {
+      return lazy.migrate().REPAIR_HELP;
+    },
+    run: (args) => lazy.migrate().runRepair(args),
   },
   version: {
     summary: 'print the version',

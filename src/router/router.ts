@@ -12,6 +12,8 @@ import type { BackendKit } from '../backends/kit';
 import { BACKEND_KITS } from '../backends/registry';
 import { createBackend, kitFor } from '../backends/create';
 import { backendSpecKey, defaultRoutingTable, type BackendSpec, type RoutingTable } from './config';
+import { buildRouteForm, type FormOptions } from './forms/build';
+import type { CompositeBackend } from './forms/composite';
 
 export interface Route {
   /** The virtual bucket. */
@@ -26,6 +28,8 @@ export interface Route {
   publicRead: boolean;
   /** True for a route in the table, false for a name that fell through to the default backend. */
   explicit: boolean;
+  /** A migrate, mirror or failover route: `backend` is this, over the route's targets. */
+  form?: CompositeBackend;
 }
 
 export interface RouterOptions {
@@ -39,6 +43,8 @@ export interface RouterOptions {
    * config file without backends fall back on a data dir, pass `{ defaultDataDir }` to it.
    */
   dataDir?: string;
+  /** Breakers and catch-up queues of mirror and failover routes. */
+  forms?: FormOptions;
 }
 
 export class Router {
@@ -79,6 +85,7 @@ export class Router {
     };
     const defaultKey = want(defaultEntry.spec, table.default, 'the default');
     const routeKeys = table.routes.map((r) => want(r.spec, r.backend, `route '${r.name}'`));
+    for (const r of table.routes) for (const t of r.composite?.targets ?? []) want(t.spec, t.backend, `route '${r.name}'`);
 
     for (const w of wanted.values()) {
       if (!kitFor(w.spec.kind, kits)) {
@@ -94,16 +101,25 @@ export class Router {
       throw err;
     }
 
+    const forms = new Map<string, CompositeBackend>();
+    for (const r of table.routes) {
+      if (r.composite)
+        forms.set(
+          r.name,
+          buildRouteForm(r.name, r.composite, (t) => made.get(backendSpecKey(t.spec)) as Backend, opts.forms),
+        );
+    }
     const routes = table.routes.map((r, i): Route =>
       Object.freeze({
         name: r.name,
-        backend: made.get(routeKeys[i]) as Backend,
+        backend: forms.get(r.name) ?? (made.get(routeKeys[i]) as Backend),
         backendName: r.backend,
         bucket: r.bucket,
         prefix: r.prefix,
         readOnly: r.readOnly,
         publicRead: r.publicRead,
         explicit: true,
+        ...(forms.has(r.name) ? { form: forms.get(r.name) } : {}),
       }),
     );
     return new Router(table, made.get(defaultKey) as Backend, routes, [...made.values()]);
@@ -147,6 +163,8 @@ export class Router {
   /** Closes every backend once; later calls return the same promise. Rejects with the first failure after all have been tried. */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      // Route forms first: their background work uses the backends below.
+      await Promise.allSettled(this.explicitRoutes().map(async (r) => r.form?.close()));
       const results = await Promise.allSettled(this.instances.map(async (b) => b.close?.()));
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;
