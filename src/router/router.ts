@@ -12,6 +12,7 @@ import type { BackendKit } from '../backends/kit';
 import { BACKEND_KITS } from '../backends/registry';
 import { createBackend, kitFor } from '../backends/create';
 import { backendSpecKey, defaultRoutingTable, type BackendSpec, type RoutingTable } from './config';
+import type { CorsRule } from '../bucket-config/cors';
 
 export interface Route {
   /** The virtual bucket. */
@@ -24,6 +25,8 @@ export interface Route {
   prefix: string;
   readOnly: boolean;
   publicRead: boolean;
+  /** CORS rules the routing table fixes for this bucket; S3 clients cannot change them. */
+  cors?: readonly CorsRule[];
   /** True for a route in the table, false for a name that fell through to the default backend. */
   explicit: boolean;
 }
@@ -103,6 +106,7 @@ export class Router {
         prefix: r.prefix,
         readOnly: r.readOnly,
         publicRead: r.publicRead,
+        ...(r.cors ? { cors: r.cors } : {}),
         explicit: true,
       }),
     );

@@ -5,12 +5,16 @@
  * problems of a table come all at once.
  */
 import * as path from 'node:path';
+import type { z } from 'zod';
 import type { BackendKit, BackendSpec } from '../../backends/kit';
 import { s3BucketNameProblem } from '../../backends/bucket-names';
 import { parseBackendUri, UriError, type BackendUri } from '../uri';
 import { isPlainObject, suggest, type Problems, type Seg } from './diagnostics';
 import { anyBackendSchema, identitySchema, routeSchema } from './schema';
 import type { BackendEntry, IdentitySpec, RouteSpec, RoutingTable } from './types';
+import { validateCorsRule, type CorsRule } from '../../bucket-config/cors';
+
+type RouteCorsRule = NonNullable<Exclude<z.output<typeof routeSchema>, string>['cors']>[number];
 
 export interface TableContext {
   file?: string;
@@ -164,6 +168,27 @@ export class CrossChecks {
     return false;
   }
 
+  /** A route's `cors:` rules checked with S3's own rules (wildcards, methods), as PutBucketCors would. */
+  private corsRules(segs: Seg[], rules: RouteCorsRule[]): CorsRule[] | undefined {
+    const out: CorsRule[] = [];
+    rules.forEach((r, i) => {
+      const rule: CorsRule = {
+        ...(r.id !== undefined ? { id: r.id } : {}),
+        allowedOrigins: r.allowedOrigins,
+        allowedMethods: r.allowedMethods,
+        allowedHeaders: r.allowedHeaders ?? [],
+        exposeHeaders: r.exposeHeaders ?? [],
+        ...(r.maxAgeSeconds !== undefined ? { maxAgeSeconds: r.maxAgeSeconds } : {}),
+      };
+      try {
+        out.push(validateCorsRule(rule));
+      } catch (err) {
+        this.problems.report([...segs, String(i)], err instanceof Error ? err.message : String(err));
+      }
+    });
+    return out.length === rules.length ? out : undefined;
+  }
+
   private route(
     name: string,
     value: unknown,
@@ -223,6 +248,7 @@ export class CrossChecks {
       const at = fields.target !== undefined ? (typeof value === 'string' ? segs : [...segs, 'target']) : [...segs, 'bucket'];
       p.report(at, `${spec.kind} bucket '${bucket}' breaks the store's naming rules: ${rule}`);
     }
+    const cors = fields.cors && this.corsRules([...segs, 'cors'], fields.cors);
     if (p.count > before) return undefined;
     return {
       name,
@@ -232,6 +258,7 @@ export class CrossChecks {
       prefix,
       readOnly: fields.readOnly ?? false,
       publicRead: fields.publicRead ?? false,
+      ...(cors ? { cors } : {}),
       ...(fields.target !== undefined ? { target: fields.target } : {}),
     };
   }

@@ -2,6 +2,7 @@
 import type { BackendKit, BackendSpec } from '../../backends/kit';
 import type { SecretRef } from '../../auth/secrets';
 import type { PolicyRule } from '../../auth/policy';
+import type { CorsRule } from '../../bucket-config/cors';
 
 export type { BackendSpec } from '../../backends/kit';
 
@@ -28,6 +29,8 @@ export interface RouteSpec {
   prefix: string;
   readOnly: boolean;
   publicRead: boolean;
+  /** CORS rules the table fixes for this bucket (S3 clients cannot change them). */
+  cors?: CorsRule[];
   /** The target URI as written, when the route has one. */
   target?: string;
 }
