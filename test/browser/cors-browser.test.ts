@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type BrowserContext } from 'playwright-core';
 import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, PutBucketCorsCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { startTestServer, type TestServer } from '../helpers/server';
@@ -57,7 +57,7 @@ async function pageServer(): Promise<{ origin: string; close: () => Promise<void
 describe('browser: CORS with presigned URLs in headless Chromium', function () {
   this.timeout(90_000);
   let srv: TestServer;
-  let browser: Browser;
+  let browser: BrowserContext;
   let profile: string;
   let allowed: Awaited<ReturnType<typeof pageServer>>;
   let other: Awaited<ReturnType<typeof pageServer>>;
@@ -77,7 +77,8 @@ describe('browser: CORS with presigned URLs in headless Chromium', function () {
       }),
     );
     profile = mkdtempSync(path.join(os.tmpdir(), 's3mux-chromium-'));
-    browser = await chromium.launch({
+    // Playwright takes the fresh profile folder itself (it refuses --user-data-dir in args).
+    browser = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
       headless: true,
       args: [
@@ -89,7 +90,6 @@ describe('browser: CORS with presigned URLs in headless Chromium', function () {
         '--disable-background-networking',
         '--disable-component-update',
         '--disable-sync',
-        `--user-data-dir=${profile}`,
       ],
     });
   });

@@ -11,7 +11,8 @@ import { ACCESS_KEY, SECRET_KEY, startTestServer, type TestServer } from '../hel
 const run = promisify(execFile);
 
 describe('protocol: bucket settings through aws-cli and boto3', function () {
-  this.timeout(60_000);
+  // aws-cli takes seconds to start, a dozen times.
+  this.timeout(240_000);
   let srv: TestServer;
   let tmp: string;
   const env = () => ({

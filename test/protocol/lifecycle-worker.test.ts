@@ -10,6 +10,7 @@ import { expect } from 'chai';
 import {
   CreateBucketCommand,
   CreateMultipartUploadCommand,
+  DeleteBucketLifecycleCommand,
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
   PutBucketLifecycleConfigurationCommand,
@@ -45,13 +46,19 @@ describe('lifecycle worker', () => {
   after(async () => {
     await srv.stop();
   });
+  const used: string[] = [];
   beforeEach(() => {
     bucketConfig.clear();
     clock = Date.now();
   });
+  // Each test's rules end with it, so the next test's run reports only its own bucket.
+  afterEach(async () => {
+    for (const Bucket of used.splice(0)) await srv.s3.send(new DeleteBucketLifecycleCommand({ Bucket }));
+  });
 
   it('expires what the rules name once due, and nothing else', async () => {
     const Bucket = 'expiring';
+    used.push(Bucket);
     await srv.s3.send(new CreateBucketCommand({ Bucket }));
     const put = (Key: string, Body: string, Tagging?: string) => srv.s3.send(new PutObjectCommand({ Bucket, Key, Body, Tagging }));
     await put('tmp/a', 'x');
@@ -87,6 +94,7 @@ describe('lifecycle worker', () => {
 
   it('continues from its cursor after a restart, within its per-run budget', async () => {
     const Bucket = 'resuming';
+    used.push(Bucket);
     await srv.s3.send(new CreateBucketCommand({ Bucket }));
     for (let i = 0; i < 7; i++) await srv.s3.send(new PutObjectCommand({ Bucket, Key: `k${i}`, Body: 'x' }));
     await srv.s3.send(
@@ -109,6 +117,7 @@ describe('lifecycle worker', () => {
 
   it('leaves an object rewritten after the scan saw it', async () => {
     const Bucket = 'rewritten';
+    used.push(Bucket);
     await srv.s3.send(new CreateBucketCommand({ Bucket }));
     await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'r', Body: 'old' }));
     await srv.s3.send(
@@ -137,6 +146,7 @@ describe('lifecycle worker', () => {
 
   it('aborts multipart uploads older than the rule allows', async () => {
     const Bucket = 'uploads';
+    used.push(Bucket);
     await srv.s3.send(new CreateBucketCommand({ Bucket }));
     await srv.s3.send(new CreateMultipartUploadCommand({ Bucket, Key: 'up/one' }));
     await srv.s3.send(new CreateMultipartUploadCommand({ Bucket, Key: 'other/two' }));
