@@ -28,7 +28,7 @@ const RULES: CORSRule[] = [
   { AllowedOrigins: ['*'], AllowedMethods: ['GET', 'HEAD'] },
 ];
 
-describe('protocol: CORS', () => {
+describe('protocol: CORS configuration', () => {
   let srv: TestServer;
   const bucket = 'cors-bucket';
   before(async () => {
