@@ -165,19 +165,12 @@ export class LifecycleWorker {
   /** The lease on a bucket (its etag, to renew or release it), or undefined when another replica holds it. */
   private async takeLease(area: BucketReservedArea): Promise<{ etag: string } | undefined> {
     await this.pace();
-    const doc = await area.get(LEASE);
-    let current: Lease | undefined;
-    if (doc) {
-      try {
-        current = JSON.parse((await readReservedBody(doc)).toString('utf8')) as Lease;
-      } catch {
-        current = undefined; // unreadable: treat as expired
-      }
-    }
+    // An unreadable lease counts as expired.
+    const { value: current, etag } = await readJson<Lease>(area, LEASE);
     if (current && current.owner !== this.owner && current.until > this.now()) return undefined;
     const body = Buffer.from(JSON.stringify({ owner: this.owner, until: this.now() + this.leaseMs } satisfies Lease));
     try {
-      const entry = await area.put(LEASE, body, doc ? { ifMatch: doc.entry.etag } : { ifNoneMatch: '*' });
+      const entry = await area.put(LEASE, body, etag ? { ifMatch: etag } : { ifNoneMatch: '*' });
       return { etag: entry.etag };
     } catch (err) {
       if (isS3Error(err, 'PreconditionFailed')) return undefined; // another replica got there first
@@ -187,13 +180,9 @@ export class LifecycleWorker {
 
   private async readCursor(area: BucketReservedArea): Promise<{ cursor: Cursor; etag?: string }> {
     await this.pace();
-    const doc = await area.get(CURSOR);
-    if (!doc) return { cursor: {} };
-    try {
-      return { cursor: JSON.parse((await readReservedBody(doc)).toString('utf8')) as Cursor, etag: doc.entry.etag };
-    } catch {
-      return { cursor: {}, etag: doc.entry.etag };
-    }
+    // An unreadable cursor starts the pass again.
+    const { value, etag } = await readJson<Cursor>(area, CURSOR);
+    return { cursor: value ?? {}, etag };
   }
 
   private async expireObjects(view: BucketView, area: BucketReservedArea, rules: LifecycleRule[], report: LifecycleReport): Promise<void> {
@@ -296,6 +285,17 @@ export class LifecycleWorker {
    * versioning lands, this lists the bucket's noncurrent versions and expires them here.
    */
   private async applyNoncurrent(_view: BucketView, _rules: LifecycleRule[]): Promise<void> {}
+}
+
+/** A small JSON document and its etag; value undefined when absent or not JSON. */
+async function readJson<T>(area: BucketReservedArea, name: string): Promise<{ value?: T; etag?: string }> {
+  const doc = await area.get(name);
+  if (!doc) return {};
+  try {
+    return { value: JSON.parse((await readReservedBody(doc)).toString('utf8')) as T, etag: doc.entry.etag };
+  } catch {
+    return { etag: doc.entry.etag };
+  }
 }
 
 function commonPrefix(prefixes: string[]): string {
