@@ -79,6 +79,8 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv = process.
     logger,
     metricsOnMainPort: opts.metrics,
     fsEncryptedAtRest: opts.fsEncryptedAtRest,
+    lifecycleIntervalMs: opts.lifecycleIntervalMs,
+    lifecycleDayMs: opts.lifecycleTestDayMs,
   });
   let metricsListener: MetricsListener | undefined;
   if (opts.metricsAddress) {

@@ -14,6 +14,7 @@ import { createBackend, kitFor } from '../backends/create';
 import { backendSpecKey, defaultRoutingTable, type BackendSpec, type RoutingTable } from './config';
 import { buildRouteForm, type FormOptions } from './forms/build';
 import type { CompositeBackend } from './forms/composite';
+import type { CorsRule } from '../bucket-config/cors';
 
 export interface Route {
   /** The virtual bucket. */
@@ -26,6 +27,8 @@ export interface Route {
   prefix: string;
   readOnly: boolean;
   publicRead: boolean;
+  /** CORS rules the routing table fixes for this bucket; S3 clients cannot change them. */
+  cors?: readonly CorsRule[];
   /** True for a route in the table, false for a name that fell through to the default backend. */
   explicit: boolean;
   /** A migrate, mirror or failover route: `backend` is this, over the route's targets. */
@@ -118,6 +121,7 @@ export class Router {
         prefix: r.prefix,
         readOnly: r.readOnly,
         publicRead: r.publicRead,
+        ...(r.cors ? { cors: r.cors } : {}),
         explicit: true,
         ...(forms.has(r.name) ? { form: forms.get(r.name) } : {}),
       }),

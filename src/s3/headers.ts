@@ -100,8 +100,12 @@ export function parseTaggingHeader(value: string): Tag[] {
   return tags;
 }
 
-export function validateTags(tags: Tag[]): void {
-  if (tags.length > 10) throw new S3Error('InvalidTag', 'Object tags cannot be greater than 10');
+/** S3's tag rules; an object has at most 10 tags, a bucket 50 (`limit`). */
+export function validateTags(
+  tags: Tag[],
+  limit: { max: number; message: string } = { max: 10, message: 'Object tags cannot be greater than 10' },
+): void {
+  if (tags.length > limit.max) throw new S3Error('InvalidTag', limit.message);
   const seen = new Set<string>();
   for (const t of tags) {
     if (t.key.length === 0 || t.key.length > 128) throw new S3Error('InvalidTag', 'The TagKey you have provided is invalid');

@@ -6,6 +6,9 @@ import { S3Error } from '../errors';
 import type { Action } from '../auth/policy';
 import type { Handler } from './context';
 import * as buckets from './ops/buckets';
+import * as bucketCors from './ops/bucket-cors';
+import * as bucketLifecycle from './ops/bucket-lifecycle';
+import * as bucketTagging from './ops/bucket-tagging';
 import { getObjectAttributes } from './ops/attributes';
 import { copyObject } from './ops/copy';
 import { deleteObjects } from './ops/delete-objects';
@@ -70,6 +73,61 @@ export const OPERATIONS: Operation[] = [
   { name: 'DeleteBucket', action: 'deleteBucket', method: 'DELETE', level: 'bucket', handler: buckets.deleteBucket },
   { name: 'DeleteObjects', action: 'delete', method: 'POST', level: 'bucket', sub: 'delete', handler: deleteObjects },
   { name: 'PostObject', action: 'write', method: 'POST', level: 'bucket', formHandler: postObject },
+
+  // Bucket configuration: CORS, lifecycle and tags (src/bucket-config). Reading it is listing-level
+  // access; changing it is the bucket owner's (createBucket).
+  { name: 'GetBucketCors', action: 'list', method: 'GET', level: 'bucket', sub: 'cors', handler: bucketCors.getBucketCors },
+  { name: 'PutBucketCors', action: 'createBucket', method: 'PUT', level: 'bucket', sub: 'cors', handler: bucketCors.putBucketCors },
+  {
+    name: 'DeleteBucketCors',
+    action: 'createBucket',
+    method: 'DELETE',
+    level: 'bucket',
+    sub: 'cors',
+    handler: bucketCors.deleteBucketCors,
+  },
+  {
+    name: 'GetBucketLifecycleConfiguration',
+    action: 'list',
+    method: 'GET',
+    level: 'bucket',
+    sub: 'lifecycle',
+    handler: bucketLifecycle.getBucketLifecycleConfiguration,
+  },
+  {
+    name: 'PutBucketLifecycleConfiguration',
+    action: 'createBucket',
+    method: 'PUT',
+    level: 'bucket',
+    sub: 'lifecycle',
+    handler: bucketLifecycle.putBucketLifecycleConfiguration,
+  },
+  {
+    name: 'DeleteBucketLifecycle',
+    action: 'createBucket',
+    method: 'DELETE',
+    level: 'bucket',
+    sub: 'lifecycle',
+    handler: bucketLifecycle.deleteBucketLifecycle,
+  },
+  { name: 'GetBucketTagging', action: 'list', method: 'GET', level: 'bucket', sub: 'tagging', handler: bucketTagging.getBucketTagging },
+  {
+    name: 'PutBucketTagging',
+    action: 'createBucket',
+    method: 'PUT',
+    level: 'bucket',
+    sub: 'tagging',
+    handler: bucketTagging.putBucketTagging,
+  },
+  {
+    name: 'DeleteBucketTagging',
+    action: 'createBucket',
+    method: 'DELETE',
+    level: 'bucket',
+    sub: 'tagging',
+    handler: bucketTagging.deleteBucketTagging,
+  },
+
   { name: 'ListMultipartUploads', action: 'list', method: 'GET', level: 'bucket', sub: 'uploads', handler: multipart.listMultipartUploads },
 
   {

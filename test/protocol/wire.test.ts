@@ -57,7 +57,7 @@ describe('protocol: wire', () => {
     it('answers operations it does not implement with 501 NotImplemented XML, never HTML or 404', async () => {
       for (const [method, query] of [
         ['GET', 'policy'],
-        ['PUT', 'lifecycle'],
+        ['PUT', 'replication'],
         ['GET', 'website'],
         ['PUT', 'versioning'],
         ['GET', 'versions'],

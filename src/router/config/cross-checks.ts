@@ -5,6 +5,7 @@
  * problems of a table come all at once.
  */
 import * as path from 'node:path';
+import type { z } from 'zod';
 import type { BackendKit, BackendSpec } from '../../backends/kit';
 import { s3BucketNameProblem } from '../../backends/bucket-names';
 import { parseBackendUri, UriError, type BackendUri } from '../uri';
@@ -12,6 +13,9 @@ import { isPlainObject, suggest, type Problems, type Seg } from './diagnostics';
 import { anyBackendSchema, identitySchema, routeSchema } from './schema';
 import type { BackendEntry, IdentitySpec, RouteComposite, RouteSpec, RoutingTable, TargetSpec } from './types';
 import { parseBytes } from '../../cli/values';
+import { validateCorsRule, type CorsRule } from '../../bucket-config/cors';
+
+type RouteCorsRule = NonNullable<Exclude<z.output<typeof routeSchema>, string>['cors']>[number];
 
 export interface TableContext {
   file?: string;
@@ -174,6 +178,27 @@ export class CrossChecks {
     return false;
   }
 
+  /** A route's `cors:` rules checked with S3's own rules (wildcards, methods), as PutBucketCors would. */
+  private corsRules(segs: Seg[], rules: RouteCorsRule[]): CorsRule[] | undefined {
+    const out: CorsRule[] = [];
+    rules.forEach((r, i) => {
+      const rule: CorsRule = {
+        ...(r.id !== undefined ? { id: r.id } : {}),
+        allowedOrigins: r.allowedOrigins,
+        allowedMethods: r.allowedMethods,
+        allowedHeaders: r.allowedHeaders ?? [],
+        exposeHeaders: r.exposeHeaders ?? [],
+        ...(r.maxAgeSeconds !== undefined ? { maxAgeSeconds: r.maxAgeSeconds } : {}),
+      };
+      try {
+        out.push(validateCorsRule(rule));
+      } catch (err) {
+        this.problems.report([...segs, String(i)], err instanceof Error ? err.message : String(err));
+      }
+    });
+    return out.length === rules.length ? out : undefined;
+  }
+
   private route(
     name: string,
     value: unknown,
@@ -194,7 +219,8 @@ export class CrossChecks {
       return undefined;
     }
     const fields = typeof parsed.data === 'string' ? { target: parsed.data } : parsed.data;
-    const mode = { readOnly: fields.readOnly ?? false, publicRead: fields.publicRead ?? false };
+    const cors = fields.cors && this.corsRules([...segs, 'cors'], fields.cors);
+    const mode = { readOnly: fields.readOnly ?? false, publicRead: fields.publicRead ?? false, ...(cors ? { cors } : {}) };
     const resolve = (at: Seg[], raw: unknown) => this.target(at, raw, declared, defaultName, backends);
 
     if ('migrate' in fields && fields.migrate) {

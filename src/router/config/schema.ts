@@ -7,6 +7,7 @@ import { z } from 'zod';
 import type { BackendKit } from '../../backends/kit';
 import { boolean, COMMENT_KEY, credentialGroup, mapping, nonEmptyString, unknownKeyHints } from '../../backends/kit-schema';
 import { ACTIONS } from '../../auth/policy';
+import { CORS_METHODS, MAX_CORS_RULES } from '../../bucket-config/cors';
 import { kindSuggestion } from '../uri';
 import { isPlainObject } from './diagnostics';
 
@@ -42,6 +43,26 @@ export function anyBackendSchema(kits: readonly BackendKit[]) {
 
 const PREFIX_MESSAGE = "expected a string ending in '/' (or '' for none)";
 const BUCKET_REF_MESSAGE = "expected a bucket name (no '/')";
+
+const stringList = (what: string) =>
+  z
+    .union([z.string(), z.array(z.string()).min(1)], { error: `expected ${what} or a list of them` })
+    .transform((v) => (Array.isArray(v) ? v : [v]));
+
+/** One CORS rule a route fixes (S3's CORSRule; checked further with S3's rules in cross-checks). */
+const corsRuleSchema = mapping(
+  {
+    id: z.string().max(255).optional(),
+    allowedOrigins: stringList("an origin ('https://app.example.com', '*', 'https://*.example.com')"),
+    allowedMethods: z
+      .union([z.enum(CORS_METHODS), z.array(z.enum(CORS_METHODS)).min(1)], { error: `expected methods among ${CORS_METHODS.join(', ')}` })
+      .transform((v) => (Array.isArray(v) ? v : [v])),
+    allowedHeaders: stringList('a request header name (one * wildcard allowed)').optional(),
+    exposeHeaders: stringList('a response header name').optional(),
+    maxAgeSeconds: z.number().int().min(0).optional(),
+  },
+  'expected a CORS rule { allowedOrigins, allowedMethods, allowedHeaders, exposeHeaders, maxAgeSeconds, id }',
+);
 
 /** Where one target of a route lives: a backend URI, a bucket on a backend, or both with the backend named. */
 const targetFields = {
@@ -131,6 +152,8 @@ const routeObject = mapping({
   mode: z.enum(['sync', 'async'], { error: "expected 'sync' or 'async'" }).optional(),
   /** Reads and writes the first healthy target. */
   failover: targetList('(in order of preference)').optional(),
+  /** CORS rules the routing table fixes: PutBucketCors and DeleteBucketCors are then refused. */
+  cors: z.array(corsRuleSchema, { error: 'expected a list of CORS rules' }).min(1).max(MAX_CORS_RULES).optional(),
 }).superRefine(
   (_, ctx) => {
     const value = ctx.value as Record<string, unknown>;
@@ -168,7 +191,7 @@ const routeObject = mapping({
 /** A route: a backend URI, short for `{ target: URI }`, or a mapping. */
 export const routeSchema = z.union([z.string(), routeObject], {
   error:
-    'expected a backend URI or a mapping with keys target, backend, bucket, prefix, readOnly, publicRead (or migrate, mirror, failover)',
+    'expected a backend URI or a mapping with keys target, backend, bucket, prefix, readOnly, publicRead, cors (or migrate, mirror, failover)',
 });
 
 const oneOrMore = <T extends z.ZodType>(item: T, message: string) =>

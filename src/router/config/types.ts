@@ -2,6 +2,7 @@
 import type { BackendKit, BackendSpec } from '../../backends/kit';
 import type { SecretRef } from '../../auth/secrets';
 import type { PolicyRule } from '../../auth/policy';
+import type { CorsRule } from '../../bucket-config/cors';
 
 export type { BackendSpec } from '../../backends/kit';
 
@@ -54,6 +55,8 @@ export interface RouteSpec extends TargetSpec {
   name: string;
   readOnly: boolean;
   publicRead: boolean;
+  /** CORS rules the table fixes for this bucket (S3 clients cannot change them). */
+  cors?: CorsRule[];
   composite?: RouteComposite;
 }
 
