@@ -7,11 +7,18 @@ import { validateTags } from '../headers';
 import { readSmallBody } from '../payload';
 import { xmlResponse } from '../respond';
 import { children, element, many, parseXml, text } from '../xml';
+import { VersionedObjects } from '../../versioning/objects';
+import { requestedVersion, versionHeader } from './objects';
 
 export const getObjectTagging: Handler = async (ctx) => {
   validateKey(ctx.key);
-  const meta = await ctx.bucket().headObject(ctx.key);
-  return xmlResponse('Tagging', { TagSet: { Tag: (meta.tags ?? []).map((t) => ({ Key: t.key, Value: t.value })) } });
+  const meta = await (await VersionedObjects.of(ctx.bucket())).head(ctx.key, requestedVersion(ctx));
+  return xmlResponse(
+    'Tagging',
+    { TagSet: { Tag: (meta.tags ?? []).map((t) => ({ Key: t.key, Value: t.value })) } },
+    200,
+    versionHeader(meta),
+  );
 };
 
 export const putObjectTagging: Handler = async (ctx) => {
@@ -28,12 +35,12 @@ export const putObjectTagging: Handler = async (ctx) => {
     return { key, value };
   });
   validateTags(tags);
-  await view.setTags(ctx.key, tags);
-  return { status: 200 };
+  const versionId = await (await VersionedObjects.of(view)).setTags(ctx.key, tags, requestedVersion(ctx));
+  return { status: 200, headers: versionHeader({ versionId }) };
 };
 
 export const deleteObjectTagging: Handler = async (ctx) => {
   validateKey(ctx.key);
-  await ctx.bucket().setTags(ctx.key, []);
-  return { status: 204 };
+  const versionId = await (await VersionedObjects.of(ctx.bucket())).setTags(ctx.key, [], requestedVersion(ctx));
+  return { status: 204, headers: versionHeader({ versionId }) };
 };
