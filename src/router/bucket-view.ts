@@ -70,7 +70,12 @@ export class BucketView {
 
   async openObject(key: string): Promise<ObjectHandle> {
     const handle = await this.backend.openObject(this.realBucket, this.realKey(key));
-    return { meta: this.strip(handle.meta), read: (r) => handle.read(r), close: () => handle.close() };
+    return {
+      meta: this.strip(handle.meta),
+      read: (r) => handle.read(r),
+      bytes: handle.bytes && ((r) => handle.bytes!(r)),
+      close: () => handle.close(),
+    };
   }
 
   async putObject(key: string, body: Readable, attrs: ObjectAttributes, opts?: PutOptions): Promise<ObjectMeta> {

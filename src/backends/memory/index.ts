@@ -11,6 +11,7 @@ import { validateBucketName, validateKey } from '../keys';
 import { compareKeys, listFromSource, type ListSeek, type ListSource } from '../listing';
 import { StagedMultipartStore } from '../multipart/staged';
 import { MemoryPartStorage } from './parts';
+import { MemoryReservedStore, type ReservedDocuments } from './reserved';
 import type {
   MultipartStore,
   Backend,
@@ -118,6 +119,8 @@ interface MemoryBucket {
   name: string;
   creationDate: Date;
   objects: SortedObjects;
+  /** s3mux's own documents: not objects (never listed, never BucketNotEmpty), gone with the bucket. */
+  reserved: ReservedDocuments;
 }
 
 function summaryOf(meta: ObjectMeta): ObjectSummary {
@@ -146,6 +149,7 @@ export class MemoryBackend implements Backend {
   readonly kind = 'memory';
   readonly capabilities: BackendCapabilities = { serverSideCopy: true };
   readonly multipart: MultipartStore = new StagedMultipartStore(this, new MemoryPartStorage());
+  readonly reserved = new MemoryReservedStore((bucket) => this.bucket(bucket).reserved);
   readonly name: string;
   private readonly buckets = new Map<string, MemoryBucket>();
 
@@ -176,7 +180,7 @@ export class MemoryBackend implements Backend {
   async createBucket(bucket: string): Promise<void> {
     validateBucketName(bucket);
     if (this.buckets.has(bucket)) throw new S3Error('BucketAlreadyOwnedByYou', undefined, { BucketName: bucket });
-    this.buckets.set(bucket, { name: bucket, creationDate: new Date(), objects: new SortedObjects() });
+    this.buckets.set(bucket, { name: bucket, creationDate: new Date(), objects: new SortedObjects(), reserved: new Map() });
   }
 
   async deleteBucket(bucket: string): Promise<void> {
@@ -204,6 +208,7 @@ export class MemoryBackend implements Backend {
         const slice = range ? body.subarray(range.start, range.end + 1) : body;
         return Readable.from(slice.length > 0 ? [slice] : []);
       },
+      bytes: (range?: ByteRange): Buffer => (range ? body.subarray(range.start, range.end + 1) : body),
       async close(): Promise<void> {},
     };
   }

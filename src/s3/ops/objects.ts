@@ -145,7 +145,7 @@ export const getObject: Handler = async (ctx) => {
     } else {
       headers['Content-Length'] = String(meta.size);
     }
-    const body = meta.size === 0 ? undefined : handle.read(range);
+    const body = meta.size === 0 ? undefined : (handle.bytes?.(range) ?? handle.read(range));
     return { status, headers, body, cleanup: () => handle.close() };
   } catch (err) {
     await handle.close();
