@@ -27,6 +27,7 @@ import {
 import { startTestServer, ACCESS_KEY, SECRET_KEY, type TestServer } from '../helpers/server';
 import { signedFetch } from '../helpers/sign';
 import { errorOf } from '../helpers/errors';
+import { run } from '../helpers/processes';
 
 const CREDS = { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY };
 const onFs = process.env.S3MUX_TEST_BACKEND === undefined || process.env.S3MUX_TEST_BACKEND === 'fs';
@@ -369,6 +370,101 @@ describe('protocol: versioning', function () {
       const r = await signedFetch(srv.url, CREDS, 'GET', `/${Bucket}`, { query: { versions: '', 'version-id-marker': 'null' } });
       expect(r.status).to.equal(400);
       expect(r.text).to.contain('<Code>InvalidArgument</Code>');
+    });
+  });
+
+  describe('aws-cli and boto3', () => {
+    const awsEnv = () => ({
+      ...process.env,
+      AWS_ACCESS_KEY_ID: ACCESS_KEY,
+      AWS_SECRET_ACCESS_KEY: SECRET_KEY,
+      AWS_DEFAULT_REGION: 'us-east-1',
+      AWS_CONFIG_FILE: '/dev/null',
+      AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+    });
+    const aws = async (...args: string[]) => {
+      const r = await run('/usr/bin/aws', ['--endpoint-url', srv.url, 's3api', ...args, '--output', 'json'], '', awsEnv());
+      expect(r.status, r.stderr).to.equal(0);
+      const out = r.stdout;
+      return (out.trim() ? JSON.parse(out) : {}) as Record<string, unknown>;
+    };
+
+    it('aws s3api put-bucket-versioning, put-object, list-object-versions, get-object --version-id, delete-object', async function () {
+      if (!existsSync('/usr/bin/aws')) this.skip(); // skipped: /usr/bin/aws is not installed here
+      const Bucket = await fresh();
+      await aws('put-bucket-versioning', '--bucket', Bucket, '--versioning-configuration', 'Status=Enabled');
+      expect(await aws('get-bucket-versioning', '--bucket', Bucket)).to.deep.equal({ Status: 'Enabled' });
+      await put(Bucket, 'cli.txt', 'first');
+      await put(Bucket, 'cli.txt', 'second');
+      await aws('delete-object', '--bucket', Bucket, '--key', 'cli.txt');
+      const listed = (await aws('list-object-versions', '--bucket', Bucket)) as {
+        Versions: Array<{ Key: string; VersionId: string; IsLatest: boolean; Size: number }>;
+        DeleteMarkers: Array<{ VersionId: string; IsLatest: boolean }>;
+      };
+      expect(listed.Versions.map((v) => [v.Key, v.Size, v.IsLatest])).to.deep.equal([
+        ['cli.txt', 6, false],
+        ['cli.txt', 5, false],
+      ]);
+      expect(listed.DeleteMarkers.map((m) => m.IsLatest)).to.deep.equal([true]);
+      const out = path.join(srv.sandbox, 'cli-out.txt');
+      await aws('get-object', '--bucket', Bucket, '--key', 'cli.txt', '--version-id', listed.Versions[1].VersionId, out);
+      expect(readFileSync(out, 'utf8')).to.equal('first');
+    });
+
+    it('boto3: versions, delete markers, list_object_versions paginator and delete_objects with versions', async function () {
+      if (!existsSync('/usr/bin/python3')) this.skip(); // skipped: /usr/bin/python3 is not installed here
+      const Bucket = await fresh();
+      const script = `
+import json, sys, boto3
+from botocore.config import Config
+a = json.load(sys.stdin)
+s3 = boto3.client('s3', endpoint_url=a['url'], aws_access_key_id=a['ak'], aws_secret_access_key=a['sk'], region_name='us-east-1',
+                  config=Config(s3={'addressing_style': 'path'}))
+b = a['bucket']
+s3.put_bucket_versioning(Bucket=b, VersioningConfiguration={'Status': 'Enabled'})
+ids = [s3.put_object(Bucket=b, Key='p/' + str(i % 3), Body=b'x' * i)['VersionId'] for i in range(7)]
+marker = s3.delete_object(Bucket=b, Key='p/0')
+seen = []
+for page in s3.get_paginator('list_object_versions').paginate(Bucket=b, PaginationConfig={'PageSize': 2}):
+    seen += [[v['Key'], v['VersionId'], v['IsLatest']] for v in page.get('Versions', [])]
+    seen += [[m['Key'], m['VersionId'], 'marker'] for m in page.get('DeleteMarkers', [])]
+old = s3.get_object(Bucket=b, Key='p/1', VersionId=ids[1])['Body'].read().decode()
+gone = s3.delete_objects(Bucket=b, Delete={'Objects': [{'Key': 'p/2', 'VersionId': ids[2]}, {'Key': 'p/1'}]})
+try:
+    s3.head_object(Bucket=b, Key='p/0')
+    head = 'found'
+except Exception as e:
+    head = e.response['Error']['Code']
+print(json.dumps({'ids': ids, 'marker': marker, 'seen': seen, 'old': old, 'deleted': gone['Deleted'], 'head': head}, default=str))
+`;
+      const r = await run(
+        '/usr/bin/python3',
+        ['-c', script],
+        JSON.stringify({ url: srv.url, ak: ACCESS_KEY, sk: SECRET_KEY, bucket: Bucket }),
+      );
+      if (r.status !== 0 && /No module named 'boto3'/.test(r.stderr)) this.skip(); // skipped: boto3 is not importable by /usr/bin/python3
+      expect(r.status, r.stderr).to.equal(0);
+      const out = JSON.parse(r.stdout) as {
+        ids: string[];
+        marker: { DeleteMarker: boolean; VersionId: string };
+        seen: Array<[string, string, boolean | 'marker']>;
+        old: string;
+        deleted: Array<{ Key: string; VersionId?: string; DeleteMarker?: boolean }>;
+        head: string;
+      };
+      expect(out.marker.DeleteMarker).to.equal(true);
+      // Every version once, across pages of two.
+      expect(
+        out.seen
+          .filter((s) => s[2] !== 'marker')
+          .map((s) => s[1])
+          .sort(),
+      ).to.deep.equal([...out.ids].sort());
+      expect(out.seen.filter((s) => s[2] === 'marker').map((s) => s[1])).to.deep.equal([out.marker.VersionId]);
+      expect(out.old).to.equal('x');
+      expect(out.deleted.find((d) => d.Key === 'p/2')?.VersionId).to.equal(out.ids[2]);
+      expect(out.deleted.find((d) => d.Key === 'p/1')?.DeleteMarker).to.equal(true);
+      expect(out.head).to.equal('404');
     });
   });
 });
