@@ -90,6 +90,8 @@ export class S3Error extends Error {
   private readonly contextStatus?: number;
   /** Seconds a client should wait before trying again (SlowDown from a rate-limited store): sent as Retry-After. */
   retryAfterSeconds?: number;
+  /** Headers S3 sends with this error (x-amz-delete-marker on a delete marker's 404 and 405). */
+  headers?: Record<string, string>;
 
   constructor(code: S3ErrorCode, message?: string, extra: Record<string, string> = {}) {
     super(message ?? ERROR_TABLE[code][1]);

@@ -41,7 +41,12 @@ export class BucketView {
     return this.route.bucket;
   }
 
-  /** The store's key for a client's key; throws S3's error (KeyTooLongError, InvalidArgument) for a key S3 would refuse. */
+  /** Throws S3's error (KeyTooLongError, InvalidArgument) for a key S3 would refuse. */
+  checkKey(key: string): void {
+    validateKey(key);
+  }
+
+  /** The store's key for a client's key, checked. */
   realKey(key: string): string {
     validateKey(key);
     return this.route.prefix + key;

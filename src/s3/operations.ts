@@ -18,6 +18,7 @@ import * as objects from './ops/objects';
 import { postObject, type FormHandler } from './ops/post-object';
 import * as tagging from './ops/tagging';
 import { getObjectTorrent } from './ops/torrent';
+import * as versioning from './ops/versioning';
 
 export type Level = 'service' | 'bucket' | 'object';
 
@@ -56,7 +57,24 @@ export const OPERATIONS: Operation[] = [
   { name: 'ListBuckets', method: 'GET', level: 'service', handler: buckets.listBuckets },
 
   { name: 'GetBucketLocation', action: 'list', method: 'GET', level: 'bucket', sub: 'location', handler: buckets.getBucketLocation },
-  { name: 'GetBucketVersioning', action: 'list', method: 'GET', level: 'bucket', sub: 'versioning', handler: buckets.getBucketVersioning },
+  {
+    name: 'GetBucketVersioning',
+    action: 'list',
+    method: 'GET',
+    level: 'bucket',
+    sub: 'versioning',
+    handler: versioning.getBucketVersioning,
+  },
+  // Changing a bucket's configuration is administering the bucket, as creating it is.
+  {
+    name: 'PutBucketVersioning',
+    action: 'createBucket',
+    method: 'PUT',
+    level: 'bucket',
+    sub: 'versioning',
+    handler: versioning.putBucketVersioning,
+  },
+  { name: 'ListObjectVersions', action: 'list', method: 'GET', level: 'bucket', sub: 'versions', handler: versioning.listVersions },
   { name: 'GetBucketAcl', action: 'list', method: 'GET', level: 'bucket', sub: 'acl', handler: buckets.getBucketAcl },
   {
     name: 'ListObjectsV2',
@@ -175,12 +193,52 @@ export const OPERATIONS: Operation[] = [
   },
   { name: 'ListParts', action: 'write', method: 'GET', level: 'object', sub: 'uploadId', handler: multipart.listParts },
 
-  { name: 'GetObjectTagging', action: 'read', method: 'GET', level: 'object', sub: 'tagging', handler: tagging.getObjectTagging },
-  { name: 'PutObjectTagging', action: 'write', method: 'PUT', level: 'object', sub: 'tagging', handler: tagging.putObjectTagging },
-  { name: 'DeleteObjectTagging', action: 'write', method: 'DELETE', level: 'object', sub: 'tagging', handler: tagging.deleteObjectTagging },
-  { name: 'GetObjectAttributes', action: 'read', method: 'GET', level: 'object', sub: 'attributes', handler: getObjectAttributes },
+  {
+    name: 'GetObjectTagging',
+    action: 'read',
+    method: 'GET',
+    level: 'object',
+    sub: 'tagging',
+    consumes: ['versionId'],
+    handler: tagging.getObjectTagging,
+  },
+  {
+    name: 'PutObjectTagging',
+    action: 'write',
+    method: 'PUT',
+    level: 'object',
+    sub: 'tagging',
+    consumes: ['versionId'],
+    handler: tagging.putObjectTagging,
+  },
+  {
+    name: 'DeleteObjectTagging',
+    action: 'write',
+    method: 'DELETE',
+    level: 'object',
+    sub: 'tagging',
+    consumes: ['versionId'],
+    handler: tagging.deleteObjectTagging,
+  },
+  {
+    name: 'GetObjectAttributes',
+    action: 'read',
+    method: 'GET',
+    level: 'object',
+    sub: 'attributes',
+    consumes: ['versionId'],
+    handler: getObjectAttributes,
+  },
   { name: 'GetObjectTorrent', action: 'read', method: 'GET', level: 'object', sub: 'torrent', handler: getObjectTorrent },
-  { name: 'GetObjectAcl', action: 'read', method: 'GET', level: 'object', sub: 'acl', handler: buckets.getObjectAcl },
+  {
+    name: 'GetObjectAcl',
+    action: 'read',
+    method: 'GET',
+    level: 'object',
+    sub: 'acl',
+    consumes: ['versionId'],
+    handler: buckets.getObjectAcl,
+  },
   { name: 'CopyObject', action: 'write', method: 'PUT', level: 'object', withHeader: 'x-amz-copy-source', handler: copyObject },
   { name: 'PutObject', action: 'write', method: 'PUT', level: 'object', handler: objects.putObject },
   {
@@ -189,7 +247,7 @@ export const OPERATIONS: Operation[] = [
     action: 'read',
     method: 'GET',
     level: 'object',
-    consumes: ['partNumber'],
+    consumes: ['partNumber', 'versionId'],
     handler: objects.getObject,
   },
   {
@@ -198,10 +256,10 @@ export const OPERATIONS: Operation[] = [
     action: 'read',
     method: 'HEAD',
     level: 'object',
-    consumes: ['partNumber'],
+    consumes: ['partNumber', 'versionId'],
     handler: objects.headObject,
   },
-  { name: 'DeleteObject', action: 'delete', method: 'DELETE', level: 'object', handler: objects.deleteObject },
+  { name: 'DeleteObject', action: 'delete', method: 'DELETE', level: 'object', consumes: ['versionId'], handler: objects.deleteObject },
 ];
 
 /**
@@ -265,10 +323,7 @@ export function findOperation(method: string, level: Level, query: URLSearchPara
   const op = OPERATIONS.filter((o) => matches(o, method, level, query, headers)).sort((a, b) => specificity(b) - specificity(a))[0];
   const unserved = S3_SUBRESOURCES.find((s) => query.has(s) && op?.sub !== s && !op?.consumes?.includes(s));
   if (unserved !== undefined) {
-    // versionId=null names the only version an unversioned object has.
-    if (!(unserved === 'versionId' && query.get('versionId') === 'null' && op)) {
-      throw new S3Error('NotImplemented', `s3mux does not implement the '${unserved}' sub-resource for ${method} yet.`);
-    }
+    throw new S3Error('NotImplemented', `s3mux does not implement the '${unserved}' sub-resource for ${method} yet.`);
   }
   if (!op) throw new S3Error('MethodNotAllowed');
   return op;

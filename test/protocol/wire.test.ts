@@ -59,8 +59,8 @@ describe('protocol: wire', () => {
         ['GET', 'policy'],
         ['PUT', 'replication'],
         ['GET', 'website'],
-        ['PUT', 'versioning'],
-        ['GET', 'versions'],
+        ['GET', 'replication'],
+        ['GET', 'analytics'],
         ['PUT', 'object-lock'],
       ] as const) {
         const r = await signedFetch(srv.url, CREDS, method, '/wire', {

@@ -8,6 +8,8 @@ import { xmlResponse } from '../respond';
 import { element, parseXml, text } from '../xml';
 import { readSmallBody } from '../payload';
 import { decodeToken, encodeToken } from '../continuation-token';
+import { VersionedObjects } from '../../versioning/objects';
+import { requestedVersion, versionHeader } from './objects';
 
 export function owner(ctx: S3Context): { ID: string; DisplayName: string } {
   const id = ctx.principal.name === 'root' && ctx.auth.type !== 'anonymous' ? ctx.auth.accessKeyId : ctx.principal.name;
@@ -111,20 +113,14 @@ export const getBucketLocation: Handler = async (ctx) => {
   return xmlResponse('LocationConstraint', { '#text': region });
 };
 
-export const getBucketVersioning: Handler = async (ctx) => {
-  await ctx.bucket().exists();
-  // Versioning is never enabled here; an unversioned bucket answers an empty configuration.
-  return xmlResponse('VersioningConfiguration', {});
-};
-
 export const getBucketAcl: Handler = async (ctx) => {
   await ctx.bucket().exists();
   return xmlResponse('AccessControlPolicy', aclBody(ctx));
 };
 
 export const getObjectAcl: Handler = async (ctx) => {
-  await ctx.bucket().headObject(ctx.key);
-  return xmlResponse('AccessControlPolicy', aclBody(ctx));
+  const meta = await (await VersionedObjects.of(ctx.bucket())).head(ctx.key, requestedVersion(ctx));
+  return xmlResponse('AccessControlPolicy', aclBody(ctx), 200, versionHeader(meta));
 };
 
 /** The one ACL s3mux has: the owner holds FULL_CONTROL (access is decided by policies, not ACLs). */

@@ -13,9 +13,10 @@ import { readSmallBody, requestBody } from '../payload';
 import { slowXmlResponse, xmlResponse } from '../respond';
 import { children, element, many, parseXml, text } from '../xml';
 import { owner } from './buckets';
-import { parseCopySource } from './copy';
+import { copySourceHeaders, parseCopySource } from './copy';
+import { VersionedObjects } from '../../versioning/objects';
 import { parseMaxKeys } from './listing';
-import { readConditions, writeConditions } from './objects';
+import { readConditions, versionHeader, writeConditions } from './objects';
 
 export const MAX_PARTS = 10_000;
 /** Every part but the last must be at least this large (S3's rule). */
@@ -96,14 +97,14 @@ export const uploadPartCopy: Handler = async (ctx) => {
   const source = parseCopySource(ctx.header('x-amz-copy-source') ?? '');
   const src = ctx.bucket(source.bucket, 'read');
   const dst = ctx.bucket();
-  const handle = await src.openObject(source.key);
+  const handle = await (await VersionedObjects.of(src)).open(source.key, source.versionId);
   try {
     checkCopySourceConditions(handle.meta, readConditions(ctx, 'x-amz-copy-source-'));
     const range = copySourceRange(ctx.header('x-amz-copy-source-range'), handle.meta.size);
     const size = range ? range.end - range.start + 1 : handle.meta.size;
     if (size > MAX_PART_SIZE) throw new S3Error('EntityTooLarge');
     const part = await dst.uploadPart(ctx.key, id, n, handle.read(range), { size });
-    return xmlResponse('CopyPartResult', { LastModified: part.lastModified, ETag: `"${part.etag}"` });
+    return xmlResponse('CopyPartResult', { LastModified: part.lastModified, ETag: `"${part.etag}"` }, 200, copySourceHeaders(handle.meta));
   } finally {
     await handle.close();
   }
@@ -183,6 +184,9 @@ export const completeMultipartUpload: Handler = async (ctx) => {
   });
   const conditions = writeConditions(ctx);
   // Assembly can take a while for large objects: answer as S3 does, keeping the line busy.
+  // In a versioned bucket the object at the name is about to be replaced: keep it as a version first.
+  const objects = await VersionedObjects.of(view);
+  await objects.adopt(ctx.key);
   const work = view
     .completeUpload(
       ctx.key,
@@ -191,9 +195,12 @@ export const completeMultipartUpload: Handler = async (ctx) => {
       etag,
       { conditions },
     )
-    // Another replica (or a retry racing this one) completed it first.
-    .catch(async (err) => ({ etag: await repeatedComplete(ctx, err, etag) }))
-    .then((meta) => completeResult(ctx, meta.etag));
+    .then(
+      (meta): Promise<{ etag: string; versionId?: string }> => objects.capture(ctx.key, meta),
+      // Another replica (or a retry racing this one) completed it first.
+      async (err): Promise<{ etag: string; versionId?: string }> => ({ etag: await repeatedComplete(ctx, err, etag) }),
+    )
+    .then((meta) => completeResult(ctx, meta.etag, meta.versionId));
   return slowXmlResponse(work, ctx, ctx.services.keepAliveMs);
 };
 
@@ -205,9 +212,10 @@ const PART_CHECKSUM_ELEMENTS: ReadonlyArray<readonly [string, ChecksumAlgorithm]
   ['ChecksumSHA256', 'sha256'],
 ];
 
-function completeResult(ctx: S3Context, etag: string) {
+function completeResult(ctx: S3Context, etag: string, versionId?: string) {
   return {
     root: 'CompleteMultipartUploadResult',
+    headers: versionHeader({ versionId }),
     body: {
       Location: `/${ctx.bucketName}/${ctx.key.split('/').map(encodeURIComponent).join('/')}`,
       Bucket: ctx.bucketName,

@@ -31,6 +31,8 @@ import type { S3Context, S3Response } from '../context';
 import { attributesFromHeaders, validateTags } from '../headers';
 import { evaluatePostPolicy, parsePostPolicy } from '../post-policy';
 import { many, parseXml, text, toXml } from '../xml';
+import { VersionedObjects } from '../../versioning/objects';
+import { versionHeader } from './objects';
 
 /** What dispatch gives the handler: the means to verify the form's signer, and to authorize it. */
 export interface FormAuthority {
@@ -201,7 +203,7 @@ export const postObject: FormHandler = async (ctx, authority) => {
   const body = pipeline(fileStream, limit, () => {});
   let meta;
   try {
-    meta = await view.putObject(key, body, attrs, {});
+    meta = await (await VersionedObjects.of(view)).put(key, body, attrs, {});
   } finally {
     body.destroy();
     fileStream.destroy();
@@ -211,7 +213,7 @@ export const postObject: FormHandler = async (ctx, authority) => {
 
   const etag = `"${meta.etag}"`;
   const location = objectLocation(ctx, bucket, key);
-  const headers: Record<string, string> = { ETag: etag, Location: location };
+  const headers: Record<string, string> = { ETag: etag, Location: location, ...versionHeader(meta) };
   if (!drained) headers.Connection = 'close';
 
   const redirect = fields.get('success_action_redirect')?.value ?? fields.get('redirect')?.value;

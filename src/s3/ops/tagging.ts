@@ -6,10 +6,12 @@ import { validateTags } from '../headers';
 import { readSmallBody } from '../payload';
 import { xmlResponse } from '../respond';
 import { children, element, many, parseXml, text, type XmlObject } from '../xml';
+import { VersionedObjects } from '../../versioning/objects';
+import { requestedVersion, versionHeader } from './objects';
 
 export const getObjectTagging: Handler = async (ctx) => {
-  const meta = await ctx.bucket().headObject(ctx.key);
-  return xmlResponse('Tagging', taggingXml(meta.tags ?? []));
+  const meta = await (await VersionedObjects.of(ctx.bucket())).head(ctx.key, requestedVersion(ctx));
+  return xmlResponse('Tagging', taggingXml(meta.tags ?? []), 200, versionHeader(meta));
 };
 
 /** The tags of a `<Tagging><TagSet>` body (PutObjectTagging, PutBucketTagging), not yet validated. */
@@ -35,11 +37,11 @@ export const putObjectTagging: Handler = async (ctx) => {
   view.assertWritable();
   const tags = await readTaggingBody(ctx);
   validateTags(tags);
-  await view.setTags(ctx.key, tags);
-  return { status: 200 };
+  const versionId = await (await VersionedObjects.of(view)).setTags(ctx.key, tags, requestedVersion(ctx));
+  return { status: 200, headers: versionHeader({ versionId }) };
 };
 
 export const deleteObjectTagging: Handler = async (ctx) => {
-  await ctx.bucket().setTags(ctx.key, []);
-  return { status: 204 };
+  const versionId = await (await VersionedObjects.of(ctx.bucket())).setTags(ctx.key, [], requestedVersion(ctx));
+  return { status: 204, headers: versionHeader({ versionId }) };
 };
