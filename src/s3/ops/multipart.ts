@@ -2,6 +2,7 @@
  * Multipart uploads: the S3 rules (part numbers, order, sizes, the md5-of-md5s ETag) are
  * checked here, once, for every backend; the backend's MultipartStore keeps the parts.
  */
+import { multipartEtag } from '../../backends/multipart-etag';
 import { createHash } from 'node:crypto';
 import { isS3Error, S3Error } from '../../errors';
 import type { ObjectAttributes, PartInfo } from '../../backends/types';
@@ -39,13 +40,6 @@ function uploadId(ctx: S3Context): string {
   const id = ctx.query.get('uploadId');
   if (!id) throw new S3Error('NoSuchUpload');
   return id;
-}
-
-/** `"<md5 of the concatenated binary part MD5s>-<count>"`, as S3 computes it. */
-export function multipartEtag(partEtags: string[]): string {
-  const h = createHash('md5');
-  for (const e of partEtags) h.update(Buffer.from(e, 'hex'));
-  return `${h.digest('hex')}-${partEtags.length}`;
 }
 
 export const createMultipartUpload: Handler = async (ctx) => {
