@@ -202,11 +202,13 @@ export function describeReservedConformance(
       await r.delete(bucket, 'never-written');
       const e1 = await r.put(bucket, 'doc', Buffer.from('one'));
       const e2 = await r.put(bucket, 'doc', Buffer.from('two'));
-      await expectS3Error(r.delete(bucket, 'doc', { ifMatch: e1.etag }), 'PreconditionFailed');
-      expect(await text(bucket, 'doc')).to.equal('two');
+      if (!lacks.conditions) {
+        await expectS3Error(r.delete(bucket, 'doc', { ifMatch: e1.etag }), 'PreconditionFailed');
+        expect(await text(bucket, 'doc')).to.equal('two');
+      }
       await r.delete(bucket, 'doc', { ifMatch: e2.etag });
       expect(await r.get(bucket, 'doc')).to.equal(undefined);
-      await expectS3Error(r.delete(bucket, 'doc', { ifMatch: e2.etag }), 'PreconditionFailed');
+      if (!lacks.conditions) await expectS3Error(r.delete(bucket, 'doc', { ifMatch: e2.etag }), 'PreconditionFailed');
       await r.put(bucket, 'doc2', Buffer.from('x'));
       await r.delete(bucket, 'doc2');
       expect(await r.get(bucket, 'doc2')).to.equal(undefined);
