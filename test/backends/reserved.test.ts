@@ -15,6 +15,11 @@ import { AzureBackend } from '../../src/backends/azure/index';
 import { FIREBASE_EMULATOR_GAPS, GcsBackend } from '../../src/backends/gcs/index';
 import { OciBackend } from '../../src/backends/oci/index';
 import { S3Backend } from '../../src/backends/s3/index';
+import { GithubBackend } from '../../src/backends/github/index';
+import { BucketView } from '../../src/router/bucket-view';
+import type { Backend } from '../../src/backends/types';
+import { bucketConfig } from '../../src/bucket-config/store';
+import { expectS3Error } from './conformance';
 import { startAzurite } from '../helpers/azurite';
 import { startGcsDouble } from '../helpers/gcs-double';
 import { startGcsEmulator } from '../helpers/gcs-emulator';
@@ -111,6 +116,58 @@ describeReservedConformance('oci (OCI REST API double)', async () => {
     bufferSize: 1024 * 1024,
   });
   return { backend, cleanup: () => d.stop() };
+});
+
+describe('a backend without a reserved store (github)', () => {
+  it('has none, and what needs one answers NotImplemented', async () => {
+    const backend: Backend = new GithubBackend({ owner: 'o', repo: 'r', token: 't', baseUrl: 'http://127.0.0.1:9' });
+    expect(backend.reserved).to.equal(undefined);
+    const view = new BucketView({
+      name: 'v',
+      backend,
+      backendName: 'gh',
+      bucket: 'releases',
+      prefix: '',
+      readOnly: false,
+      publicRead: false,
+      explicit: true,
+    });
+    expect(() => view.reservedArea('bucket configuration'))
+      .to.throw()
+      .with.property('code', 'NotImplemented');
+    await expectS3Error(bucketConfig.get(view, 'cors'), 'NotImplemented');
+    await expectS3Error(bucketConfig.set(view, 'cors', { rules: [] }), 'NotImplemented');
+    await backend.close?.();
+  });
+});
+
+describe('bucket configuration through BucketView on the fs reserved store', () => {
+  it('keeps one document per route prefix, and loses it with the bucket', async () => {
+    const parent = await tmpParent();
+    const backend = new FsBackend({ root: path.join(parent, 'data') });
+    try {
+      await backend.createBucket('real');
+      const route = (name: string, prefix: string) =>
+        new BucketView({ name, backend, backendName: 'local', bucket: 'real', prefix, readOnly: false, publicRead: false, explicit: true });
+      const a = route('a', 'one/');
+      const b = route('b', 'two/');
+      bucketConfig.clear();
+      await bucketConfig.set(a, 'cors', { rules: ['a'] });
+      expect(await bucketConfig.get(b, 'cors')).to.equal(undefined);
+      expect(await bucketConfig.update<{ n: number }>(b, 'counter', (c) => ({ n: (c?.n ?? 0) + 1 }))).to.deep.equal({ n: 1 });
+      bucketConfig.clear();
+      expect(await bucketConfig.get(a, 'cors')).to.deep.equal({ rules: ['a'] });
+      expect(await bucketConfig.get(b, 'counter')).to.deep.equal({ n: 1 });
+      await backend.deleteBucket('real');
+      await backend.createBucket('real');
+      bucketConfig.clear();
+      expect(await bucketConfig.get(a, 'cors')).to.equal(undefined);
+    } finally {
+      bucketConfig.clear();
+      await backend.close();
+      await fsp.rm(parent, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('fs reserved store: files, locks, processes', function () {
