@@ -142,7 +142,7 @@ describe('cli: commands', function () {
     const serveHelp = await run(['serve', '--help']);
     expect(serveHelp.code).to.equal(0);
     for (const o of SERVE_OPTIONS) expect(serveHelp.stdout).to.contain(`--${o.flag}`).and.contain(envName(o.flag));
-    expect((await run(['check', '--help'])).stdout).to.match(/^usage: s3mux check FILE/);
+    expect((await run(['check', '--help'])).stdout).to.match(/^usage: s3mux check \[--probe\] FILE/);
     expect((await run(['routes', '--help'])).stdout).to.match(/^usage: s3mux routes FILE/);
     expect((await run(['help', 'routes'])).stdout).to.match(/^usage: s3mux routes FILE/);
     const unknown = await run(['serve', '--frobnicate']);

@@ -834,7 +834,7 @@ export function createS3Backend(spec: S3Settings, context: { name: string; env?:
     endpoint: spec.endpoint,
     forcePathStyle: spec.forcePathStyle,
     conditionalWrites: spec.conditionalWrites,
-    credentials: credentialsFromSettings(spec.credentials, what, env),
+    credentials: credentialsFromSettings(spec.credentials, what, env, spec.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION),
     env,
   });
 }

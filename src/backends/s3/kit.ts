@@ -16,7 +16,14 @@ export const s3Kit = defineKit({
     // The product design's form: the region is the backend's `region` setting.
     { scheme: 'aws', forms: AWS_FORM, parse: (rest, uri) => settingBucketAndPrefix(rest, uri, AWS_FORM, 'region') },
   ],
-  credentialKinds: ['access keys (accessKeyId + secretAccessKey [+ sessionToken])', 'profile', 'default chain'],
+  credentialKinds: [
+    'access key (accessKeyId + secretAccessKey [+ sessionToken])',
+    'default chain (defaultChain, or profile)',
+    'assume role (assumeRole, with externalId)',
+    'web identity / IRSA (webIdentity)',
+    'ECS role (ecsRole)',
+    'EC2 instance role (ec2InstanceRole)',
+  ],
   bucketNameProblem: s3BucketNameProblem,
   // One implicit backend per region, so aws://eu-west-1/... and aws://us-east-1/... do not share one.
   implicitName: (s) => (s.region ? `s3:${s.region}` : 's3:default'),
