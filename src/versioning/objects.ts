@@ -101,36 +101,36 @@ export class VersionedObjects {
     return entry;
   }
 
-  /** The object has no versioned history: it is what the key's name holds (the null version). */
-  private async unversioned<T extends { meta: ObjectMeta } | ObjectMeta>(
+  /**
+   * What a read names: the key's index when it has versions, or (no versioned history) the
+   * object at its name, the null version, with the id S3 reports for it (none in a bucket
+   * never versioned, unless the request named `null`).
+   */
+  private async locate(
+    key: string,
     versionId: string | undefined,
-    read: () => Promise<T>,
-  ): Promise<T> {
+  ): Promise<{ index: VersionIndex; nullId?: undefined } | { index?: undefined; nullId: string | undefined }> {
+    this.view.checkKey(key);
+    if (versionId !== undefined) checkVersionId(versionId);
+    const { index } = this.status ? await readIndex(this.area, key) : { index: { key, versions: [] } };
+    if (index.versions.length > 0) return { index };
     if (versionId !== undefined && versionId !== NULL_VERSION) throw new S3Error('NoSuchVersion', undefined, { VersionId: versionId });
-    return read();
+    return { nullId: this.status || versionId !== undefined ? NULL_VERSION : undefined };
   }
 
   async head(key: string, versionId?: string): Promise<VersionedMeta> {
-    this.view.checkKey(key);
-    if (versionId !== undefined) checkVersionId(versionId);
-    const nullId = this.status || versionId !== undefined ? NULL_VERSION : undefined;
-    const { index } = this.status ? await readIndex(this.area, key) : { index: { key, versions: [] } };
-    if (index.versions.length === 0) {
-      const meta = await this.unversioned(versionId, () => this.view.headObject(key));
-      return { ...meta, versionId: nullId };
-    }
-    return metaOf(key, this.pick(index, versionId));
+    const found = await this.locate(key, versionId);
+    if (!found.index) return { ...(await this.view.headObject(key)), versionId: found.nullId };
+    return metaOf(key, this.pick(found.index, versionId));
   }
 
   async open(key: string, versionId?: string): Promise<VersionedHandle> {
-    this.view.checkKey(key);
-    if (versionId !== undefined) checkVersionId(versionId);
-    const nullId = this.status || versionId !== undefined ? NULL_VERSION : undefined;
-    const { index } = this.status ? await readIndex(this.area, key) : { index: { key, versions: [] } };
-    if (index.versions.length === 0) {
-      const handle = await this.unversioned(versionId, () => this.view.openObject(key));
-      return { ...handle, meta: { ...handle.meta, versionId: nullId } };
+    const found = await this.locate(key, versionId);
+    if (!found.index) {
+      const handle = await this.view.openObject(key);
+      return { ...handle, meta: { ...handle.meta, versionId: found.nullId } };
     }
+    const index = found.index;
     const entry = this.pick(index, versionId);
     const meta = metaOf(key, entry);
     if (entry === index.versions[0]) {
@@ -305,11 +305,11 @@ export class VersionedObjects {
   async setTags(key: string, tags: Tag[], versionId?: string): Promise<string | undefined> {
     this.view.checkKey(key);
     if (versionId !== undefined) checkVersionId(versionId);
-    const nullId = this.status || versionId !== undefined ? NULL_VERSION : undefined;
     if (!this.status) {
-      await this.unversioned(versionId, () => this.view.headObject(key));
+      const found = await this.locate(key, versionId);
+      await this.view.headObject(key);
       await this.view.setTags(key, tags);
-      return nullId;
+      return found.nullId;
     }
     this.view.assertWritable();
     await this.adopt(key);

@@ -1,8 +1,7 @@
 /** Versions under concurrency and failure: two processes on one fs root, a server killed (-9) mid-write. */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
-import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { expect } from 'chai';
@@ -19,7 +18,7 @@ import { BucketView } from '../../src/router/bucket-view';
 import { VersionedObjects } from '../../src/versioning/objects';
 import { dataName } from '../../src/versioning/names';
 import { newVersionId } from '../../src/versioning/version-id';
-import { startChildServer, CHILD_PASSWORD, CHILD_USER, type ChildServer } from '../helpers/child-server';
+import { childServersPerTest, CHILD_PASSWORD, CHILD_USER } from '../helpers/child-server';
 import { signer } from '../helpers/sign';
 
 const MiB = 1024 * 1024;
@@ -32,20 +31,8 @@ async function bytesOf(client: S3Client, Bucket: string, Key: string, VersionId?
 
 describe('protocol: versions across processes', function () {
   this.timeout(120_000);
-  let dataDir: string;
-  const servers: ChildServer[] = [];
-  beforeEach(() => {
-    dataDir = mkdtempSync(path.join(os.tmpdir(), 's3mux-versions-'));
-  });
-  afterEach(async () => {
-    await Promise.all(servers.splice(0).map((s) => s.stop('SIGKILL')));
-    rmSync(dataDir, { recursive: true, force: true });
-  });
-  const start = async () => {
-    const s = await startChildServer(dataDir);
-    servers.push(s);
-    return s;
-  };
+  const servers = childServersPerTest('s3mux-versions-');
+  const start = () => servers.start();
 
   it('two processes writing one key keep every version, with distinct ids and exactly one latest', async () => {
     const [a, b] = [await start(), await start()];
@@ -82,7 +69,7 @@ describe('protocol: versions across processes', function () {
     expect(versions[0].VersionId).to.equal(latest.VersionId);
     expect(sha(await bytesOf(a.client, 'shared', 'k'))).to.equal(bodies.get(latest.VersionId!));
     // The folder shows the latest version at the key's own name.
-    expect(sha(readFileSync(path.join(dataDir, 'shared', 'k')))).to.equal(bodies.get(latest.VersionId!));
+    expect(sha(readFileSync(path.join(servers.dataDir(), 'shared', 'k')))).to.equal(bodies.get(latest.VersionId!));
   });
 
   it('a server killed (-9) in the middle of a versioned write leaves every committed version whole and none half-written', async () => {
@@ -127,7 +114,7 @@ describe('protocol: versions across processes', function () {
   });
 
   it('bytes a write left without an index entry (it died in between) are collected once old; versions are untouched', async () => {
-    const router = Router.defaultFor(dataDir);
+    const router = Router.defaultFor(servers.dataDir());
     try {
       const view = new BucketView(router.resolve('orphans'));
       await view.backend.createBucket('orphans');
