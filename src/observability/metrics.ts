@@ -5,6 +5,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { onBackendEvent } from './backend-events';
+import { routeGauges } from './route-metrics';
 
 export interface RequestSample {
   operation: string;
@@ -102,6 +103,7 @@ export class Metrics {
       labelNames: ['action'],
       registers,
     });
+    routeGauges(registers);
     this.unsubscribe = onBackendEvent((event, backend, code) =>
       (event === 'retry' ? this.backendRetries : this.backendErrors).inc({ backend, code }),
     );

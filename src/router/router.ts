@@ -12,6 +12,8 @@ import type { BackendKit } from '../backends/kit';
 import { BACKEND_KITS } from '../backends/registry';
 import { createBackend, kitFor } from '../backends/create';
 import { backendSpecKey, defaultRoutingTable, type BackendSpec, type RoutingTable } from './config';
+import { buildRouteForm, type FormOptions } from './forms/build';
+import type { CompositeBackend } from './forms/composite';
 import type { CorsRule } from '../bucket-config/cors';
 
 export interface Route {
@@ -29,6 +31,8 @@ export interface Route {
   cors?: readonly CorsRule[];
   /** True for a route in the table, false for a name that fell through to the default backend. */
   explicit: boolean;
+  /** A migrate, mirror or failover route: `backend` is this, over the route's targets. */
+  form?: CompositeBackend;
 }
 
 export interface RouterOptions {
@@ -42,6 +46,8 @@ export interface RouterOptions {
    * config file without backends fall back on a data dir, pass `{ defaultDataDir }` to it.
    */
   dataDir?: string;
+  /** Breakers and catch-up queues of mirror and failover routes. */
+  forms?: FormOptions;
 }
 
 export class Router {
@@ -82,6 +88,7 @@ export class Router {
     };
     const defaultKey = want(defaultEntry.spec, table.default, 'the default');
     const routeKeys = table.routes.map((r) => want(r.spec, r.backend, `route '${r.name}'`));
+    for (const r of table.routes) for (const t of r.composite?.targets ?? []) want(t.spec, t.backend, `route '${r.name}'`);
 
     for (const w of wanted.values()) {
       if (!kitFor(w.spec.kind, kits)) {
@@ -97,10 +104,18 @@ export class Router {
       throw err;
     }
 
+    const forms = new Map<string, CompositeBackend>();
+    for (const r of table.routes) {
+      if (r.composite)
+        forms.set(
+          r.name,
+          buildRouteForm(r.name, r.composite, (t) => made.get(backendSpecKey(t.spec)) as Backend, opts.forms),
+        );
+    }
     const routes = table.routes.map((r, i): Route =>
       Object.freeze({
         name: r.name,
-        backend: made.get(routeKeys[i]) as Backend,
+        backend: forms.get(r.name) ?? (made.get(routeKeys[i]) as Backend),
         backendName: r.backend,
         bucket: r.bucket,
         prefix: r.prefix,
@@ -108,6 +123,7 @@ export class Router {
         publicRead: r.publicRead,
         ...(r.cors ? { cors: r.cors } : {}),
         explicit: true,
+        ...(forms.has(r.name) ? { form: forms.get(r.name) } : {}),
       }),
     );
     return new Router(table, made.get(defaultKey) as Backend, routes, [...made.values()]);
@@ -151,6 +167,8 @@ export class Router {
   /** Closes every backend once; later calls return the same promise. Rejects with the first failure after all have been tried. */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      // Route forms first: their background work uses the backends below.
+      await Promise.allSettled(this.explicitRoutes().map(async (r) => r.form?.close()));
       const results = await Promise.allSettled(this.instances.map(async (b) => b.close?.()));
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;

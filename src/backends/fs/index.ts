@@ -25,7 +25,7 @@ import { LRUCache } from 'lru-cache';
 import type { Readable } from 'node:stream';
 import { S3Error, toS3Error } from '../../errors';
 import { checkWriteConditions, hasWriteConditions, unquoteEtag } from '../conditions';
-import { isValidKey, MAX_KEY_BYTES, validateBucketName, validateKey } from '../keys';
+import { isValidKey, MAX_KEY_BYTES, validateBucketName } from '../keys';
 import { compareKeys, listFromSource, withLookahead, type ListSource } from '../listing';
 import type {
   MultipartStore,
@@ -48,7 +48,7 @@ import { BytesObjectHandle, FileRangeReadable, FsObjectHandle } from './handle';
 import { isErrno, Layout } from './layout';
 import { lockKey, rootState, type RootState } from './locks';
 import { NameRegistry } from './names';
-import { hashedSegments, isSafeBucketDirName, joinInside, SELF_NAME } from './paths';
+import { assertStorableKey, hashedSegments, isSafeBucketDirName, joinInside, SELF_NAME } from './paths';
 import {
   identityOf,
   installSidecar,
@@ -312,7 +312,7 @@ export class FsBackend implements Backend {
    * one means a foreign file (or a crash): synthesize and write back.
    */
   private async openVersion(bucket: string, key: string, lockHeld = false): Promise<Opened> {
-    validateKey(key);
+    assertStorableKey(key);
     const metaFile = this.layout.metaPath(bucket, key).path;
     for (let attempt = 0; ; attempt++) {
       const d = await this.openData(bucket, key, lockHeld);
@@ -416,7 +416,7 @@ export class FsBackend implements Backend {
    */
   headObject(bucket: string, key: string): Promise<ObjectMeta> {
     return this.op(async () => {
-      validateKey(key);
+      assertStorableKey(key);
       const metaFile = this.layout.metaPath(bucket, key).path;
       for (let attempt = 0; attempt < SIDECAR_ATTEMPTS; attempt++) {
         const st = this.statData(bucket, key)?.st;
@@ -449,7 +449,7 @@ export class FsBackend implements Backend {
    * (no sidecar, a write committing, a larger file, an error) goes the way of openVersion.
    */
   private async readSmall(bucket: string, key: string): Promise<ObjectHandle | undefined> {
-    validateKey(key);
+    assertStorableKey(key);
     const d = this.statData(bucket, key);
     if (!d || d.st.size > SMALL_OBJECT_MAX) return undefined;
     const sc = await readSidecar(this.layout.metaPath(bucket, key).path);
@@ -498,7 +498,7 @@ export class FsBackend implements Backend {
       let staged: { path: string } | undefined;
       let sideTmp: string | undefined;
       try {
-        validateKey(key);
+        assertStorableKey(key);
         await this.requireBucket(bucket);
         this.checkWritable();
         const s = await stageBody(this.layout, body, opts.size);
@@ -527,8 +527,8 @@ export class FsBackend implements Backend {
     attrs: ObjectAttributes | undefined,
   ): Promise<ObjectMeta> {
     return this.op(async () => {
-      validateKey(srcKey);
-      validateKey(dstKey);
+      assertStorableKey(srcKey);
+      assertStorableKey(dstKey);
       const src = await this.openVersion(srcBucket, srcKey);
       let staged: { path: string } | undefined;
       let sideTmp: string | undefined;
@@ -562,7 +562,7 @@ export class FsBackend implements Backend {
   setTags(bucket: string, key: string, tags: Tag[]): Promise<void> {
     return this.op(async () => {
       this.checkWritable();
-      validateKey(key);
+      assertStorableKey(key);
       const metaFile = this.layout.metaPath(bucket, key).path;
       await this.state.locks.run(lockKey(bucket, key), async () => {
         const o = await this.openVersion(bucket, key, true);
@@ -580,7 +580,7 @@ export class FsBackend implements Backend {
   deleteObject(bucket: string, key: string): Promise<void> {
     return this.op(async () => {
       this.checkWritable();
-      validateKey(key);
+      assertStorableKey(key);
       const bucketDir = await this.requireBucket(bucket);
       const p = this.layout.dataPath(bucket, key).path;
       const { metaBucketDir, path: metaFile } = this.layout.metaPath(bucket, key);

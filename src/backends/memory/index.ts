@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { S3Error, toS3Error } from '../../errors';
 import { checkWriteConditions, unquoteEtag } from '../conditions';
-import { validateBucketName, validateKey } from '../keys';
+import { validateBucketName } from '../keys';
 import { compareKeys, listFromSource, type ListSeek, type ListSource } from '../listing';
 import { StagedMultipartStore } from '../multipart/staged';
 import { MemoryPartStorage } from './parts';
@@ -165,7 +165,6 @@ export class MemoryBackend implements Backend {
 
   private object(bucket: string, key: string): StoredObject {
     const b = this.bucket(bucket);
-    validateKey(key);
     const obj = b.objects.get(key);
     if (!obj) throw new S3Error('NoSuchKey', undefined, { Key: key });
     return obj;
@@ -215,7 +214,6 @@ export class MemoryBackend implements Backend {
 
   async putObject(bucket: string, key: string, body: Readable, attrs: ObjectAttributes, opts: PutOptions = {}): Promise<ObjectMeta> {
     this.bucket(bucket);
-    validateKey(key);
     let data: Buffer;
     try {
       data = await collect(body);
@@ -242,7 +240,6 @@ export class MemoryBackend implements Backend {
 
   async deleteObject(bucket: string, key: string): Promise<void> {
     const b = this.bucket(bucket);
-    validateKey(key);
     b.objects.delete(key);
   }
 
@@ -274,7 +271,6 @@ export class MemoryBackend implements Backend {
   ): Promise<ObjectMeta> {
     const src = this.object(srcBucket, srcKey);
     const dst = this.bucket(dstBucket);
-    validateKey(dstKey);
     const base = attrs === undefined ? copyAttributes(src.meta) : copyAttributes(attrs);
     if (attrs !== undefined) {
       if (attrs.tags === undefined && src.meta.tags !== undefined) base.tags = src.meta.tags.map((t) => ({ ...t }));

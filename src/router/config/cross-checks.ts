@@ -11,10 +11,11 @@ import { s3BucketNameProblem } from '../../backends/bucket-names';
 import { parseBackendUri, UriError, type BackendUri } from '../uri';
 import { isPlainObject, suggest, type Problems, type Seg } from './diagnostics';
 import { anyBackendSchema, identitySchema, routeSchema } from './schema';
-import type { BackendEntry, IdentitySpec, RouteSpec, RoutingTable } from './types';
+import type { BackendEntry, IdentitySpec, RouteComposite, RouteSpec, RoutingTable, TargetSpec } from './types';
 import { validateCorsRule, type CorsRule } from '../../bucket-config/cors';
 
 type RouteCorsRule = NonNullable<Exclude<z.output<typeof routeSchema>, string>['cors']>[number];
+import { parseBytes } from '../../cli/values';
 
 export interface TableContext {
   file?: string;
@@ -60,6 +61,15 @@ export function backendSpecKey(spec: BackendSpec): string {
         )
       : v;
   return JSON.stringify(canon(spec));
+}
+
+/** Two targets on one backend instance, bucket and overlapping prefixes would read and write the same keys. */
+function sameLocation(a: TargetSpec, b: TargetSpec): boolean {
+  return (
+    backendSpecKey(a.spec) === backendSpecKey(b.spec) &&
+    a.bucket === b.bucket &&
+    (a.prefix.startsWith(b.prefix) || b.prefix.startsWith(a.prefix))
+  );
 }
 
 export class CrossChecks {
@@ -209,6 +219,68 @@ export class CrossChecks {
       return undefined;
     }
     const fields = typeof parsed.data === 'string' ? { target: parsed.data } : parsed.data;
+    const cors = typeof fields === 'object' && 'cors' in fields && fields.cors ? this.corsRules([...segs, 'cors'], fields.cors) : undefined;
+    const mode = { readOnly: fields.readOnly ?? false, publicRead: fields.publicRead ?? false, ...(cors ? { cors } : {}) };
+    const resolve = (at: Seg[], raw: unknown) => this.target(at, raw, declared, defaultName, backends);
+
+    if ('migrate' in fields && fields.migrate) {
+      const m = fields.migrate;
+      const raw = (value as { migrate: Record<string, unknown> }).migrate;
+      const to = resolve([...segs, 'migrate', 'to'], raw.to);
+      const from = resolve([...segs, 'migrate', 'from'], raw.from);
+      if (!to || !from || p.count > before) return undefined;
+      if (sameLocation(to, from)) p.report([...segs, 'migrate', 'to'], "'from' and 'to' name the same place");
+      let rate: number | undefined;
+      try {
+        rate = m.rate === undefined ? undefined : parseBytes(m.rate, 'rate');
+      } catch (err) {
+        p.report([...segs, 'migrate', 'rate'], (err as Error).message);
+      }
+      if (p.count > before) return undefined;
+      return {
+        name,
+        ...to,
+        ...mode,
+        composite: { form: 'migrate', targets: [to, from], copy: m.copy ?? true, concurrency: m.concurrency ?? 4, rate },
+      };
+    }
+    for (const form of ['mirror', 'failover'] as const) {
+      const list = (fields as Record<string, unknown>)[form];
+      if (list === undefined) continue;
+      const raw = (value as Record<string, unknown[]>)[form];
+      const targets = raw.map((t, i) => resolve([...segs, form, String(i)], t));
+      if (p.count > before || targets.some((t) => !t)) return undefined;
+      const ok = targets as TargetSpec[];
+      ok.forEach((t, i) => {
+        if (ok.slice(0, i).some((o) => sameLocation(o, t))) p.report([...segs, form, String(i)], 'this target is listed twice');
+      });
+      if (p.count > before) return undefined;
+      const composite: RouteComposite =
+        form === 'mirror' ? { form, mode: (fields as { mode?: 'sync' | 'async' }).mode ?? 'sync', targets: ok } : { form, targets: ok };
+      return { name, ...ok[0], ...mode, composite };
+    }
+
+    const target = resolve(segs, value);
+    if (!target || p.count > before) return undefined;
+    return { name, ...target, ...mode };
+  }
+
+  /** Resolves one target (a URI or a mapping with target/backend/bucket/prefix) to the backend serving it. */
+  private target(
+    segs: Seg[],
+    value: unknown,
+    declared: Map<string, BackendSpec | undefined>,
+    defaultName: string | undefined,
+    backends: Record<string, BackendEntry>,
+  ): TargetSpec | undefined {
+    const p = this.problems;
+    const before = p.count;
+    const fields = (typeof value === 'string' ? { target: value } : value) as {
+      target?: string;
+      backend?: string;
+      bucket?: string;
+      prefix?: string;
+    };
     if (fields.backend !== undefined && !this.backendRef([...segs, 'backend'], fields.backend, declared)) return undefined;
 
     let backendName: string;
@@ -248,19 +320,8 @@ export class CrossChecks {
       const at = fields.target !== undefined ? (typeof value === 'string' ? segs : [...segs, 'target']) : [...segs, 'bucket'];
       p.report(at, `${spec.kind} bucket '${bucket}' breaks the store's naming rules: ${rule}`);
     }
-    const cors = fields.cors && this.corsRules([...segs, 'cors'], fields.cors);
     if (p.count > before) return undefined;
-    return {
-      name,
-      backend: backendName,
-      spec,
-      bucket,
-      prefix,
-      readOnly: fields.readOnly ?? false,
-      publicRead: fields.publicRead ?? false,
-      ...(cors ? { cors } : {}),
-      ...(fields.target !== undefined ? { target: fields.target } : {}),
-    };
+    return { backend: backendName, spec, bucket, prefix, ...(fields.target !== undefined ? { target: fields.target } : {}) };
   }
 
   /** Which backend serves a target URI; adds implicit backends to `backends`. */

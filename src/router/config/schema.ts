@@ -44,6 +44,80 @@ export function anyBackendSchema(kits: readonly BackendKit[]) {
 const PREFIX_MESSAGE = "expected a string ending in '/' (or '' for none)";
 const BUCKET_REF_MESSAGE = "expected a bucket name (no '/')";
 
+/** Where one target of a route lives: a backend URI, a bucket on a backend, or both with the backend named. */
+const targetFields = {
+  /** A backend URI (s3://bucket/prefix, file:///srv/photos ...). */
+  target: nonEmptyString.optional(),
+  /** The named backend that serves the route (default: the one the target's kind implies, or the default backend). */
+  backend: nonEmptyString.optional(),
+  /** A bucket on `backend`, instead of a target. */
+  bucket: z
+    .string({ error: BUCKET_REF_MESSAGE })
+    .refine((v) => v !== '' && !v.includes('/') && v !== '.' && v !== '..', { error: BUCKET_REF_MESSAGE })
+    .optional(),
+  /** '' or ending in '/'. */
+  prefix: z
+    .string({ error: PREFIX_MESSAGE })
+    .refine((v) => v === '' || v.endsWith('/'), { error: PREFIX_MESSAGE })
+    .optional(),
+};
+
+/** The keys that make a route one of the composite forms (route-forms.ts builds them). */
+export const ROUTE_FORMS = ['migrate', 'mirror', 'failover'] as const;
+export type RouteForm = (typeof ROUTE_FORMS)[number];
+
+/** A target given as a mapping needs `target` or `bucket`, not both. */
+function checkTargetOrBucket(value: Record<string, unknown>, ctx: z.RefinementCtx, what: string): void {
+  if (value.target !== undefined && value.bucket !== undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['bucket'],
+      params: { anchor: 'key' },
+      message: "give either 'target' (a backend URI) or 'bucket' (a bucket on the backend), not both",
+    });
+  } else if (value.target === undefined && value.bucket === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      params: { anchor: 'key' },
+      message: `missing 'target' (a backend URI such as file:///srv/photos or s3://bucket/prefix) or 'bucket' (a bucket on the backend)${what}`,
+    });
+  }
+}
+
+const targetObject = mapping(targetFields).superRefine((_, ctx) => checkTargetOrBucket(ctx.value as Record<string, unknown>, ctx, ''), {
+  when: () => true,
+});
+
+/** One target of a migrate, mirror or failover route: a backend URI, or `{ backend, target }` / `{ backend, bucket, prefix }`. */
+export const targetSchema = z.union([nonEmptyString, targetObject], {
+  error: 'expected a backend URI or a mapping with keys target, backend, bucket, prefix',
+});
+
+const BYTES_MESSAGE = "expected a number of bytes per second, or a string such as '50MiB' or '10MB'";
+/** A rate in bytes per second: a number, or a size with a unit ('50MiB', '10MB', '512KiB'). */
+export const rateSchema = z.union([z.number().positive(), z.string().regex(/^\d+(\.\d+)?\s*([KMGT]i?B|B)?$/i)], { error: BYTES_MESSAGE });
+
+const migrateObject = mapping(
+  {
+    /** The old location: read for keys not yet copied, emptied as the copier moves keys. */
+    from: targetSchema,
+    /** The new location: every write lands here. */
+    to: targetSchema,
+    /** Whether `s3mux serve` runs the background copier for this route (default true). */
+    copy: boolean.optional(),
+    /** Keys copied at once (default 4). */
+    concurrency: z.number({ error: 'expected an integer from 1 to 64' }).int().min(1).max(64).optional(),
+    /** Bandwidth limit of the copier, bytes per second (default: none). */
+    rate: rateSchema.optional(),
+  },
+  'expected a mapping with keys from, to (and optionally copy, concurrency, rate)',
+);
+
+const targetList = (what: string) =>
+  z
+    .array(targetSchema, { error: `expected a list of two or more targets ${what}` })
+    .min(2, { error: `expected two or more targets ${what}` });
+
 const stringList = (what: string) =>
   z
     .union([z.string(), z.array(z.string()).min(1)], { error: `expected ${what} or a list of them` })
@@ -65,50 +139,59 @@ const corsRuleSchema = mapping(
 );
 
 const routeObject = mapping({
-  /** A backend URI (s3://bucket/prefix, file:///srv/photos ...). */
-  target: nonEmptyString.optional(),
-  /** The named backend that serves the route (default: the one the target's kind implies, or the default backend). */
-  backend: nonEmptyString.optional(),
-  /** A bucket on `backend`, instead of a target. */
-  bucket: z
-    .string({ error: BUCKET_REF_MESSAGE })
-    .refine((v) => v !== '' && !v.includes('/') && v !== '.' && v !== '..', { error: BUCKET_REF_MESSAGE })
-    .optional(),
-  /** '' or ending in '/'. */
-  prefix: z
-    .string({ error: PREFIX_MESSAGE })
-    .refine((v) => v === '' || v.endsWith('/'), { error: PREFIX_MESSAGE })
-    .optional(),
+  ...targetFields,
   /** Writes answer AccessDenied. */
   readOnly: boolean.optional(),
   /** Anonymous GET/HEAD/List allowed. */
   publicRead: boolean.optional(),
+  /** Moves the bucket from one location to another while it stays in use. */
+  migrate: migrateObject.optional(),
+  /** Every object on every target; reads from the first healthy one. */
+  mirror: targetList('(the first is the primary)').optional(),
+  /** With `mirror`: sync answers after every target holds a write, async after the primary (the rest catch up from a queue). */
+  mode: z.enum(['sync', 'async'], { error: "expected 'sync' or 'async'" }).optional(),
+  /** Reads and writes the first healthy target. */
+  failover: targetList('(in order of preference)').optional(),
   /** CORS rules the routing table fixes: PutBucketCors and DeleteBucketCors are then refused. */
   cors: z.array(corsRuleSchema, { error: 'expected a list of CORS rules' }).min(1).max(MAX_CORS_RULES).optional(),
 }).superRefine(
   (_, ctx) => {
     const value = ctx.value as Record<string, unknown>;
-    if (value.target !== undefined && value.bucket !== undefined) {
+    const forms = ROUTE_FORMS.filter((f) => value[f] !== undefined);
+    if (forms.length > 1) {
       ctx.addIssue({
         code: 'custom',
-        path: ['bucket'],
+        path: [forms[1]],
         params: { anchor: 'key' },
-        message: "give either 'target' (a backend URI) or 'bucket' (a bucket on the backend), not both",
+        message: `give one of ${forms.join(', ')}, not several`,
       });
-    } else if (value.target === undefined && value.bucket === undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        params: { anchor: 'key' },
-        message: "missing 'target' (a backend URI such as file:///srv/photos or s3://bucket/prefix) or 'bucket' (a bucket on the backend)",
-      });
+      return;
     }
+    if (value.mode !== undefined && forms[0] !== 'mirror') {
+      ctx.addIssue({ code: 'custom', path: ['mode'], params: { anchor: 'key' }, message: "'mode' goes with 'mirror' only" });
+    }
+    if (forms.length === 1) {
+      for (const k of Object.keys(targetFields)) {
+        if (value[k] !== undefined) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [k],
+            params: { anchor: 'key' },
+            message: `a ${forms[0]} route names its locations inside '${forms[0]}', not with '${k}'`,
+          });
+        }
+      }
+      return;
+    }
+    checkTargetOrBucket(value, ctx, ', or one of migrate, mirror, failover');
   },
   { when: () => true },
 );
 
 /** A route: a backend URI, short for `{ target: URI }`, or a mapping. */
 export const routeSchema = z.union([z.string(), routeObject], {
-  error: 'expected a backend URI or a mapping with keys target, backend, bucket, prefix, readOnly, publicRead, cors',
+  error:
+    'expected a backend URI or a mapping with keys target, backend, bucket, prefix, readOnly, publicRead, cors (or migrate, mirror, failover)',
 });
 
 const oneOrMore = <T extends z.ZodType>(item: T, message: string) =>

@@ -13,13 +13,12 @@ export interface BackendEntry {
   implicit: boolean;
 }
 
-export interface RouteSpec {
-  /** The virtual bucket. */
-  name: string;
+/** One place a route's objects live: a backend, a real bucket on it and a key prefix. */
+export interface TargetSpec {
   /** Name of the entry in RoutingTable.backends. */
   backend: string;
   /**
-   * The settings of the backend instance serving this route: the named backend's, completed
+   * The settings of the backend instance serving this target: the named backend's, completed
    * with what the target URI names (an azure account ...).
    */
   spec: BackendSpec;
@@ -27,12 +26,38 @@ export interface RouteSpec {
   bucket: string;
   /** '' or ending in '/'. */
   prefix: string;
+  /** The target URI as written, when the route has one. */
+  target?: string;
+}
+
+/** How a route with several targets uses them (src/router/forms/). */
+export type RouteComposite =
+  | {
+      form: 'migrate';
+      /** [to, from]: the new location first, as it is the route's primary. */
+      targets: [TargetSpec, TargetSpec];
+      /** Whether serve runs the background copier. */
+      copy: boolean;
+      concurrency: number;
+      /** Bytes per second; undefined: no limit. */
+      rate?: number;
+    }
+  | { form: 'mirror'; mode: 'sync' | 'async'; targets: TargetSpec[] }
+  | { form: 'failover'; targets: TargetSpec[] };
+
+/**
+ * A route. Its own target fields are those of its primary (the only target of a plain route,
+ * `to` of a migration, the first of a mirror or failover), so code that looks at one place
+ * (the reserved area, the routes listing) sees the one that holds the route's state.
+ */
+export interface RouteSpec extends TargetSpec {
+  /** The virtual bucket. */
+  name: string;
   readOnly: boolean;
   publicRead: boolean;
   /** CORS rules the table fixes for this bucket (S3 clients cannot change them). */
   cors?: CorsRule[];
-  /** The target URI as written, when the route has one. */
-  target?: string;
+  composite?: RouteComposite;
 }
 
 /** A user besides root: its secret by reference, and what it may do. */

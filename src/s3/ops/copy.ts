@@ -1,6 +1,5 @@
 /** CopyObject: within a backend natively where it can, otherwise streamed across. */
 import { S3Error } from '../../errors';
-import { validateKey } from '../../backends/keys';
 import type { ObjectAttributes, ObjectMeta } from '../../backends/types';
 import type { BucketView } from '../../router/bucket-view';
 import type { Handler, S3Context } from '../context';
@@ -84,9 +83,7 @@ export async function copyBetween(src: BucketView, srcKey: string, dst: BucketVi
 
 export const copyObject: Handler = async (ctx) => {
   const dstKey = ctx.key;
-  validateKey(dstKey);
   const source = parseCopySource(ctx.header('x-amz-copy-source') ?? '');
-  validateKey(source.key);
   const src = ctx.bucket(source.bucket, 'read');
   const dst = ctx.bucket();
   dst.assertWritable();

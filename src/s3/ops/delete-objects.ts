@@ -1,6 +1,5 @@
 /** DeleteObjects: an XML batch of up to 1000 keys, each answered on its own. */
 import { S3Error, toS3Error } from '../../errors';
-import { validateKey } from '../../backends/keys';
 import type { Handler } from '../context';
 import { readSmallBody } from '../payload';
 import { xmlResponse } from '../respond';
@@ -40,7 +39,6 @@ export const deleteObjects: Handler = async (ctx) => {
   const errors: Array<{ Key: string; VersionId?: string; Code: string; Message: string }> = [];
   for (const { key, versionId } of entries) {
     try {
-      validateKey(key);
       // Buckets here are unversioned: their objects have one version, 'null'.
       if (versionId !== undefined && versionId !== 'null') throw new S3Error('NoSuchVersion');
       await view.deleteObject(key);

@@ -4,7 +4,6 @@
  */
 import { createHash } from 'node:crypto';
 import { isS3Error, S3Error } from '../../errors';
-import { validateKey } from '../../backends/keys';
 import type { ObjectAttributes, PartInfo } from '../../backends/types';
 import type { Handler, S3Context } from '../context';
 import { DIGEST_LENGTH, isDigestBase64, type ChecksumAlgorithm } from '../checksums';
@@ -49,7 +48,6 @@ export function multipartEtag(partEtags: string[]): string {
 }
 
 export const createMultipartUpload: Handler = async (ctx) => {
-  validateKey(ctx.key);
   const view = ctx.bucket();
   await view.exists();
   const attrs = attributesFromHeaders(ctx.headers);
@@ -64,7 +62,6 @@ export const createMultipartUpload: Handler = async (ctx) => {
 };
 
 export const uploadPart: Handler = async (ctx) => {
-  validateKey(ctx.key);
   const n = partNumber(ctx);
   const id = uploadId(ctx);
   const view = ctx.bucket();
@@ -94,11 +91,9 @@ function copySourceRange(value: string | undefined, size: number): { start: numb
 }
 
 export const uploadPartCopy: Handler = async (ctx) => {
-  validateKey(ctx.key);
   const n = partNumber(ctx);
   const id = uploadId(ctx);
   const source = parseCopySource(ctx.header('x-amz-copy-source') ?? '');
-  validateKey(source.key);
   const src = ctx.bucket(source.bucket, 'read');
   const dst = ctx.bucket();
   const handle = await src.openObject(source.key);
@@ -127,7 +122,6 @@ async function allParts(ctx: S3Context, key: string, id: string): Promise<Map<nu
 }
 
 export const completeMultipartUpload: Handler = async (ctx) => {
-  validateKey(ctx.key);
   const id = uploadId(ctx);
   const view = ctx.bucket();
   const root = element(parseXml((await readSmallBody(ctx, 4 * 1024 * 1024)).toString('utf8')), 'CompleteMultipartUpload', ['Part']);
@@ -240,13 +234,11 @@ async function repeatedComplete(ctx: S3Context, err: unknown, etag: string): Pro
 }
 
 export const abortMultipartUpload: Handler = async (ctx) => {
-  validateKey(ctx.key);
   await ctx.bucket().abortUpload(ctx.key, uploadId(ctx));
   return { status: 204 };
 };
 
 export const listParts: Handler = async (ctx) => {
-  validateKey(ctx.key);
   const id = uploadId(ctx);
   const maxParts = parseMaxKeys(ctx.query.get('max-parts'), 'max-parts');
   const markerText = ctx.query.get('part-number-marker');

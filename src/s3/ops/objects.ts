@@ -1,6 +1,5 @@
 /** Object operations: PutObject, GetObject, HeadObject, DeleteObject. */
 import { S3Error } from '../../errors';
-import { validateKey } from '../../backends/keys';
 import type { ByteRange, ObjectMeta, WriteConditions } from '../../backends/types';
 import type { Handler, S3Context, S3Response } from '../context';
 import { evaluateConditions, parseRange, resolveRange, type ReadConditions } from '../conditions';
@@ -54,7 +53,6 @@ export function writtenChecksumHeaders(meta: ObjectMeta): Record<string, string>
 
 export const putObject: Handler = async (ctx) => {
   const key = ctx.key;
-  validateKey(key);
   const view = ctx.bucket();
   view.assertWritable();
   const attrs = attributesFromHeaders(ctx.headers);
@@ -110,7 +108,6 @@ function requestedRange(ctx: S3Context, meta: ObjectMeta): { range?: ByteRange; 
 
 export const getObject: Handler = async (ctx) => {
   const key = ctx.key;
-  validateKey(key);
   const handle = await ctx.bucket().openObject(key);
   try {
     const meta = handle.meta;
@@ -143,7 +140,6 @@ export const getObject: Handler = async (ctx) => {
 
 export const headObject: Handler = async (ctx): Promise<S3Response> => {
   const key = ctx.key;
-  validateKey(key);
   const meta = await ctx.bucket().headObject(key);
   const answer = conditionalAnswer(ctx, meta);
   if (answer) return answer;
@@ -162,7 +158,6 @@ export const headObject: Handler = async (ctx): Promise<S3Response> => {
 
 export const deleteObject: Handler = async (ctx) => {
   const key = ctx.key;
-  validateKey(key);
   const view = ctx.bucket();
   await view.exists();
   await view.deleteObject(key);

@@ -15,7 +15,6 @@ import type { TLSSocket } from 'node:tls';
 import { checkFormFeatures } from '../request-features';
 import { Transform, pipeline, type TransformCallback } from 'node:stream';
 import { S3Error } from '../../errors';
-import { validateKey } from '../../backends/keys';
 import type { Tag } from '../../backends/types';
 import type { AuthResult, CredentialLookup } from '../../auth/sigv4';
 import {
@@ -173,7 +172,6 @@ export const postObject: FormHandler = async (ctx, authority) => {
   const keyTemplate = fields.get('key')?.value;
   if (keyTemplate === undefined) throw missingField('key');
   const key = keyTemplate.split('${filename}').join(fileBaseName(file.filename ?? ''));
-  validateKey(key);
 
   // The policy: its conditions see the bucket addressed and the key after substitution.
   const policy = parsePostPolicy(policyText);

@@ -1,6 +1,5 @@
 /** Get/Put/DeleteObjectTagging. */
 import { S3Error } from '../../errors';
-import { validateKey } from '../../backends/keys';
 import type { Tag } from '../../backends/types';
 import type { Handler, S3Context } from '../context';
 import { validateTags } from '../headers';
@@ -9,7 +8,6 @@ import { xmlResponse } from '../respond';
 import { children, element, many, parseXml, text, type XmlObject } from '../xml';
 
 export const getObjectTagging: Handler = async (ctx) => {
-  validateKey(ctx.key);
   const meta = await ctx.bucket().headObject(ctx.key);
   return xmlResponse('Tagging', taggingXml(meta.tags ?? []));
 };
@@ -33,7 +31,6 @@ export function taggingXml(tags: readonly Tag[]): XmlObject {
 }
 
 export const putObjectTagging: Handler = async (ctx) => {
-  validateKey(ctx.key);
   const view = ctx.bucket();
   view.assertWritable();
   const tags = await readTaggingBody(ctx);
@@ -43,7 +40,6 @@ export const putObjectTagging: Handler = async (ctx) => {
 };
 
 export const deleteObjectTagging: Handler = async (ctx) => {
-  validateKey(ctx.key);
   await ctx.bucket().setTags(ctx.key, []);
   return { status: 204 };
 };
