@@ -154,11 +154,27 @@ export class LifecycleWorker {
       return;
     }
     try {
-      if (expiring.length) await this.expireObjects(view, area, expiring, report);
+      if (expiring.length) await this.expireObjects(view, area, lease, expiring, report);
       if (aborting.length) await this.abortUploads(view, aborting, report);
       await this.applyNoncurrent(view, rules);
     } finally {
       await area.delete(LEASE, { ifMatch: lease.etag }).catch(() => {});
+    }
+  }
+
+  /**
+   * Extends the lease this replica holds (after each page, so a slow store cannot outlast it);
+   * false when it was lost (taken over after expiring), and the replica stops on the bucket.
+   */
+  private async renewLease(area: BucketReservedArea, lease: { etag: string }): Promise<boolean> {
+    await this.pace();
+    const body = Buffer.from(JSON.stringify({ owner: this.owner, until: this.now() + this.leaseMs } satisfies Lease));
+    try {
+      lease.etag = (await area.put(LEASE, body, { ifMatch: lease.etag })).etag;
+      return true;
+    } catch (err) {
+      if (isS3Error(err, 'PreconditionFailed')) return false;
+      throw err;
     }
   }
 
@@ -185,7 +201,13 @@ export class LifecycleWorker {
     return { cursor: value ?? {}, etag };
   }
 
-  private async expireObjects(view: BucketView, area: BucketReservedArea, rules: LifecycleRule[], report: LifecycleReport): Promise<void> {
+  private async expireObjects(
+    view: BucketView,
+    area: BucketReservedArea,
+    lease: { etag: string },
+    rules: LifecycleRule[],
+    report: LifecycleReport,
+  ): Promise<void> {
     let { cursor, etag } = await this.readCursor(area);
     let budget = this.maxKeys;
     // Every key the rules can reach starts with their common prefix.
@@ -209,7 +231,7 @@ export class LifecycleWorker {
         return;
       }
       etag = (await area.put(CURSOR, Buffer.from(JSON.stringify(cursor)), etag ? { ifMatch: etag } : { ifNoneMatch: '*' })).etag;
-      if (budget <= 0) return;
+      if (budget <= 0 || !(await this.renewLease(area, lease))) return;
     }
   }
 

@@ -5,7 +5,7 @@
  * the bucket's stored CORS configuration.
  */
 import type { IncomingMessage } from 'node:http';
-import { S3Error } from '../errors';
+import { S3Error, isS3Error } from '../errors';
 import { bucketConfig } from '../bucket-config/store';
 import { corsHeaders, matchCorsRule, requestedHeaders, CORS_VARY, type CorsRule } from '../bucket-config/cors';
 import { BucketView } from '../router/bucket-view';
@@ -32,6 +32,11 @@ function viewOf(router: Router, bucket: string): BucketView | undefined {
   return PLAIN_BUCKET.test(bucket) ? new BucketView(router.resolve(bucket)) : undefined;
 }
 
+function noBucketNoRules(err: unknown): undefined {
+  if (isS3Error(err, 'NoSuchBucket')) return undefined;
+  throw err;
+}
+
 /**
  * The answer to a preflight. S3 answers 400 without Origin or Access-Control-Request-Method,
  * 403 AccessForbidden when the bucket has no rules or none allows the request.
@@ -48,7 +53,8 @@ export async function preflight(
   if (method === undefined) throw new S3Error('BadRequest', 'Invalid Access-Control-Request-Method: null');
   const where = { Method: method, ResourceType: isObject ? 'OBJECT' : 'BUCKET' };
   const view = bucket === undefined ? undefined : viewOf(router, bucket);
-  const rules = view && (await corsRulesOf(view));
+  // An unsigned caller learns nothing from a preflight about which buckets exist.
+  const rules = view && (await corsRulesOf(view).catch(noBucketNoRules));
   if (!rules) throw new S3Error('AccessForbidden', 'CORSResponse: CORS is not enabled for this bucket.', where);
   const request = { origin, method, headers: requestedHeaders(header(req.headers, 'access-control-request-headers')) };
   const rule = matchCorsRule(rules, request);

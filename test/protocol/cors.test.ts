@@ -112,6 +112,10 @@ describe('protocol: CORS configuration', () => {
     }
     const denied = await preflight(`${bucket}/a.txt`, cases[0][0]);
     expect(denied.text).to.contain('CORSResponse: This CORS request is not allowed');
+    // A bucket that does not exist looks like one without rules.
+    const missing = await preflight('no-such-bucket-for-cors/a.txt', cases[1][0]);
+    expect(missing.status).to.equal(403);
+    expect(missing.text).to.contain('<Code>AccessForbidden</Code>');
   });
 
   it('adds CORS headers to actual answers: presigned GET and PUT, and errors', async () => {

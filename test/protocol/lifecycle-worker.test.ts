@@ -22,6 +22,7 @@ import { startChildServer, type ChildServer } from '../helpers/child-server';
 import { LifecycleWorker } from '../../src/lifecycle/worker';
 import { bucketConfig } from '../../src/bucket-config/store';
 import { Router } from '../../src/router/router';
+import { BucketView } from '../../src/router/bucket-view';
 import { validateRoutingTable } from '../../src/router/config';
 
 const DAY = 1000;
@@ -142,6 +143,30 @@ describe('lifecycle worker', () => {
       backend.listObjects = list;
     }
     expect(await keys(srv.s3, Bucket)).to.deep.equal(['r']);
+  });
+
+  it("leaves a bucket while another replica's lease on it lasts", async () => {
+    const Bucket = 'leased';
+    used.push(Bucket);
+    await srv.s3.send(new CreateBucketCommand({ Bucket }));
+    await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'x', Body: 'x' }));
+    await srv.s3.send(
+      new PutBucketLifecycleConfigurationCommand({
+        Bucket,
+        LifecycleConfiguration: { Rules: [{ ID: 'all', Filter: { Prefix: '' }, Status: 'Enabled', Expiration: { Days: 1 } }] },
+      }),
+    );
+    clock += 3 * DAY;
+    const area = new BucketView(router.resolve(Bucket)).reservedArea('test');
+    const lease = JSON.stringify({ owner: 'another-replica', until: clock + 60_000 });
+    await area.put('lifecycle/lease', Buffer.from(lease), { ifNoneMatch: '*' });
+    const held = await worker().runOnce();
+    expect(held).to.include({ leased: 1, expired: 0 });
+    expect(await keys(srv.s3, Bucket)).to.deep.equal(['x']);
+    clock += 120_000; // the other replica stopped renewing: its lease expired
+    const taken = await worker().runOnce();
+    expect(taken).to.include({ leased: 0, expired: 1 });
+    expect(await keys(srv.s3, Bucket)).to.deep.equal([]);
   });
 
   it('aborts multipart uploads older than the rule allows', async () => {

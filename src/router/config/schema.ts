@@ -138,6 +138,26 @@ const targetList = (what: string) =>
     .array(targetSchema, { error: `expected a list of two or more targets ${what}` })
     .min(2, { error: `expected two or more targets ${what}` });
 
+const stringList = (what: string) =>
+  z
+    .union([z.string(), z.array(z.string()).min(1)], { error: `expected ${what} or a list of them` })
+    .transform((v) => (Array.isArray(v) ? v : [v]));
+
+/** One CORS rule a route fixes (S3's CORSRule; checked further with S3's rules in cross-checks). */
+const corsRuleSchema = mapping(
+  {
+    id: z.string().max(255).optional(),
+    allowedOrigins: stringList("an origin ('https://app.example.com', '*', 'https://*.example.com')"),
+    allowedMethods: z
+      .union([z.enum(CORS_METHODS), z.array(z.enum(CORS_METHODS)).min(1)], { error: `expected methods among ${CORS_METHODS.join(', ')}` })
+      .transform((v) => (Array.isArray(v) ? v : [v])),
+    allowedHeaders: stringList('a request header name (one * wildcard allowed)').optional(),
+    exposeHeaders: stringList('a response header name').optional(),
+    maxAgeSeconds: z.number().int().min(0).optional(),
+  },
+  'expected a CORS rule { allowedOrigins, allowedMethods, allowedHeaders, exposeHeaders, maxAgeSeconds, id }',
+);
+
 const routeObject = mapping({
   ...targetFields,
   /** Writes answer AccessDenied. */
