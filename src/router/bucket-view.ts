@@ -24,6 +24,7 @@ import type {
 } from '../backends/types';
 import { bucketArea, type BucketReservedArea } from '../backends/reserved-store';
 import type { Route } from './router';
+import { nativeClass } from '../backends/storage-classes';
 
 export class BucketView {
   constructor(readonly route: Route) {}
@@ -56,6 +57,19 @@ export class BucketView {
     return bucketArea(store, this.realBucket, this.route.prefix);
   }
 
+  /**
+   * The attributes a write stores: a class the request names must be one the store can hold
+   * (InvalidStorageClass otherwise, never dropped); a write naming none gets the route's tier.
+   * STANDARD is stored as no class, as every adapter reports it.
+   */
+  private withStorageClass(attrs: ObjectAttributes): ObjectAttributes {
+    const storageClass = attrs.storageClass ?? this.route.storageClass;
+    if (storageClass === undefined) return attrs;
+    nativeClass(this.backend.kind, storageClass);
+    const { storageClass: _drop, ...rest } = attrs;
+    return storageClass === 'STANDARD' ? rest : { ...rest, storageClass };
+  }
+
   assertWritable(): void {
     if (this.route.readOnly) throw new S3Error('AccessDenied', 'This bucket is read-only.');
   }
@@ -75,7 +89,7 @@ export class BucketView {
 
   async putObject(key: string, body: Readable, attrs: ObjectAttributes, opts?: PutOptions): Promise<ObjectMeta> {
     this.assertWritable();
-    return this.strip(await this.backend.putObject(this.realBucket, this.realKey(key), body, attrs, opts));
+    return this.strip(await this.backend.putObject(this.realBucket, this.realKey(key), body, this.withStorageClass(attrs), opts));
   }
 
   async deleteObject(key: string): Promise<void> {
@@ -110,7 +124,13 @@ export class BucketView {
   async nativeCopyFrom(src: BucketView, srcKey: string, key: string, attrs: ObjectAttributes | undefined): Promise<ObjectMeta | undefined> {
     this.assertWritable();
     if (src.backend !== this.backend || !this.backend.copyObject) return undefined;
-    const meta = await this.backend.copyObject(src.realBucket, src.realKey(srcKey), this.realBucket, this.realKey(key), attrs);
+    const meta = await this.backend.copyObject(
+      src.realBucket,
+      src.realKey(srcKey),
+      this.realBucket,
+      this.realKey(key),
+      attrs && this.withStorageClass(attrs),
+    );
     return this.strip(meta);
   }
 
@@ -122,7 +142,7 @@ export class BucketView {
 
   async createUpload(key: string, attrs: ObjectAttributes): Promise<string> {
     this.assertWritable();
-    return this.store.createUpload(this.realBucket, this.realKey(key), attrs);
+    return this.store.createUpload(this.realBucket, this.realKey(key), this.withStorageClass(attrs));
   }
 
   async uploadPart(key: string, uploadId: string, partNumber: number, body: Readable, opts?: PartOptions): Promise<PartInfo> {

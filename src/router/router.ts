@@ -26,6 +26,8 @@ export interface Route {
   publicRead: boolean;
   /** True for a route in the table, false for a name that fell through to the default backend. */
   explicit: boolean;
+  /** The S3 storage class writes get when they name none (the route's or its backend's tier). */
+  storageClass?: string;
 }
 
 export interface RouterOptions {
@@ -44,6 +46,8 @@ export interface RouterOptions {
 export class Router {
   readonly defaultBackend: Backend;
   readonly defaultBackendName: string;
+  /** The default backend's tier class, for unrouted buckets. */
+  private readonly defaultStorageClass?: string;
   /** The table the router was built from. */
   readonly table: RoutingTable;
 
@@ -55,6 +59,7 @@ export class Router {
     this.table = table;
     this.defaultBackend = defaultBackend;
     this.defaultBackendName = table.default;
+    this.defaultStorageClass = table.backends[table.default]?.storageClass;
     for (const r of routes) this.routes.set(r.name, r);
     this.instances = instances;
   }
@@ -104,6 +109,7 @@ export class Router {
         readOnly: r.readOnly,
         publicRead: r.publicRead,
         explicit: true,
+        ...(r.storageClass ? { storageClass: r.storageClass } : {}),
       }),
     );
     return new Router(table, made.get(defaultKey) as Backend, routes, [...made.values()]);
@@ -127,6 +133,7 @@ export class Router {
       readOnly: false,
       publicRead: false,
       explicit: false,
+      ...(this.defaultStorageClass ? { storageClass: this.defaultStorageClass } : {}),
     };
   }
 

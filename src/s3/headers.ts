@@ -85,7 +85,8 @@ export function attributesFromHeaders(headers: IncomingHttpHeaders): ObjectAttri
   const sc = header(headers, 'x-amz-storage-class');
   if (sc !== undefined) {
     if (!STORAGE_CLASSES.has(sc)) throw new S3Error('InvalidStorageClass');
-    if (sc !== 'STANDARD') attrs.storageClass = sc;
+    // STANDARD is kept here so a route's default tier does not replace it; BucketView stores it as no class.
+    attrs.storageClass = sc;
   }
   const tagging = header(headers, 'x-amz-tagging');
   if (tagging !== undefined) attrs.tags = parseTaggingHeader(tagging);

@@ -17,7 +17,14 @@ function named<T extends z.ZodType>(entry: T) {
 
 /** `type: <kind>` and the kit's settings. */
 function backendSchema(kit: BackendKit) {
-  const schema = z.strictObject({ type: z.literal(kit.kind), ...kit.settings.shape }).describe(`${kit.kind}: ${kit.description}`);
+  const schema = z
+    .strictObject({
+      type: z.literal(kit.kind),
+      ...kit.settings.shape,
+      /** The tier (of `tiers:`) whose class objects get when a write names none. */
+      tier: nonEmptyString.optional(),
+    })
+    .describe(`${kit.kind}: ${kit.description}`);
   const hint = unknownKeyHints.get(kit.settings);
   if (hint) schema.register(unknownKeyHints, hint);
   return schema;
@@ -62,6 +69,8 @@ const routeObject = mapping({
   readOnly: boolean.optional(),
   /** Anonymous GET/HEAD/List allowed. */
   publicRead: boolean.optional(),
+  /** The tier (of `tiers:`) whose class objects get when a write names none; default: the backend's tier. */
+  tier: nonEmptyString.optional(),
 }).superRefine(
   (_, ctx) => {
     const value = ctx.value as Record<string, unknown>;
@@ -85,7 +94,7 @@ const routeObject = mapping({
 
 /** A route: a backend URI, short for `{ target: URI }`, or a mapping. */
 export const routeSchema = z.union([z.string(), routeObject], {
-  error: 'expected a backend URI or a mapping with keys target, backend, bucket, prefix, readOnly, publicRead',
+  error: 'expected a backend URI or a mapping with keys target, backend, bucket, prefix, readOnly, publicRead, tier',
 });
 
 const oneOrMore = <T extends z.ZodType>(item: T, message: string) =>
@@ -125,6 +134,8 @@ export function tableSchema(kits: readonly BackendKit[]) {
       routes: named(routeSchema).optional(),
       /** Users besides root. */
       identities: named(identitySchema).optional(),
+      /** Tier policies: tier name → backend kind → that store's storage class (gold: { s3: STANDARD, azure: Hot }). */
+      tiers: named(named(nonEmptyString)).optional(),
     },
     'expected a mapping (the routing table)',
   );

@@ -10,6 +10,8 @@ export interface BackendEntry {
   spec: BackendSpec;
   /** Not declared under `backends:` (made for a file:// or memory:// target, or the default data dir). */
   implicit: boolean;
+  /** The S3 storage class of the backend's default tier, when it names one. */
+  storageClass?: string;
 }
 
 export interface RouteSpec {
@@ -30,6 +32,8 @@ export interface RouteSpec {
   publicRead: boolean;
   /** The target URI as written, when the route has one. */
   target?: string;
+  /** The S3 storage class of the route's default tier (its own or its backend's), for writes that name none. */
+  storageClass?: string;
 }
 
 /** A user besides root: its secret by reference, and what it may do. */
@@ -54,6 +58,8 @@ export interface RoutingTable {
   default: string;
   /** In file order. */
   routes: RouteSpec[];
+  /** Tier policies: tier → backend kind → the store's class. */
+  tiers?: Record<string, Record<string, string>>;
 }
 
 export interface LoadOptions {
