@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import {
   CopyObjectCommand,
+  CreateBucketCommand,
   CreateMultipartUploadCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
@@ -104,5 +105,24 @@ describe('storage classes and tiers', () => {
         .catch((e: Error) => e);
       expect((err as Error).name).to.equal('InvalidStorageClass');
     });
+  });
+
+  it('CreateBucket onto a cloud backend checks that store’s naming rules and says which one failed', async () => {
+    // The rule is checked before the store is asked: nothing needs to listen at the endpoint.
+    const table = validateRoutingTable({
+      backends: { az: { type: 'azure', account: 'devstoreaccount1', endpoint: 'http://127.0.0.1:9/devstoreaccount1' } },
+    });
+    const server = await startTestServer({ router: Router.fromTable(table) });
+    try {
+      const err = await server.s3.send(new CreateBucketCommand({ Bucket: 'my.dotted.bucket' })).catch((e: Error) => e);
+      expect((err as Error).name).to.equal('InvalidBucketName');
+      expect((err as Error).message).to.match(
+        /azure backend cannot hold this bucket: Azure container names may contain only lowercase letters, digits and '-'/,
+      );
+      const s3Invalid = await server.s3.send(new CreateBucketCommand({ Bucket: 'ab' })).catch((e: Error) => e);
+      expect((s3Invalid as Error).name).to.equal('InvalidBucketName');
+    } finally {
+      await server.stop();
+    }
   });
 });
