@@ -33,6 +33,8 @@ export interface Route {
   explicit: boolean;
   /** A migrate, mirror or failover route: `backend` is this, over the route's targets. */
   form?: CompositeBackend;
+  /** The S3 storage class writes get when they name none (the route's or its backend's tier). */
+  storageClass?: string;
 }
 
 export interface RouterOptions {
@@ -53,6 +55,8 @@ export interface RouterOptions {
 export class Router {
   readonly defaultBackend: Backend;
   readonly defaultBackendName: string;
+  /** The default backend's tier class, for unrouted buckets. */
+  private readonly defaultStorageClass?: string;
   /** The table the router was built from. */
   readonly table: RoutingTable;
 
@@ -64,6 +68,7 @@ export class Router {
     this.table = table;
     this.defaultBackend = defaultBackend;
     this.defaultBackendName = table.default;
+    this.defaultStorageClass = table.backends[table.default]?.storageClass;
     for (const r of routes) this.routes.set(r.name, r);
     this.instances = instances;
   }
@@ -124,6 +129,7 @@ export class Router {
         ...(r.cors ? { cors: r.cors } : {}),
         explicit: true,
         ...(forms.has(r.name) ? { form: forms.get(r.name) } : {}),
+        ...(r.storageClass ? { storageClass: r.storageClass } : {}),
       }),
     );
     return new Router(table, made.get(defaultKey) as Backend, routes, [...made.values()]);
@@ -147,6 +153,7 @@ export class Router {
       readOnly: false,
       publicRead: false,
       explicit: false,
+      ...(this.defaultStorageClass ? { storageClass: this.defaultStorageClass } : {}),
     };
   }
 

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import type { z } from 'zod';
 import type { BackendKit, BackendSpec } from '../../backends/kit';
 import { s3BucketNameProblem } from '../../backends/bucket-names';
+import { nativeClasses, s3Class } from '../../backends/storage-classes';
 import { parseBackendUri, UriError, type BackendUri } from '../uri';
 import { isPlainObject, suggest, type Problems, type Seg } from './diagnostics';
 import { anyBackendSchema, identitySchema, routeSchema } from './schema';
@@ -75,6 +76,10 @@ function sameLocation(a: TargetSpec, b: TargetSpec): boolean {
 export class CrossChecks {
   private readonly kitOf: Map<string, BackendKit>;
   private readonly backendSchema;
+  /** Tier policies as written (tier → kind → native class), once checked. */
+  private tiers: Record<string, Record<string, string>> = {};
+  /** The tier each declared backend names. */
+  private readonly backendTiers = new Map<string, string>();
 
   constructor(
     private readonly problems: Problems,
@@ -88,6 +93,8 @@ export class CrossChecks {
     const top = isPlainObject(raw) ? raw : {};
     const p = this.problems;
 
+    this.tiers = this.checkTiers(top.tiers);
+
     // -- backends
     const declared = new Map<string, BackendSpec | undefined>(); // undefined: declared but invalid
     for (const [name, value] of entries(top.backends)) {
@@ -96,7 +103,12 @@ export class CrossChecks {
       declared.set(name, this.backend(name, value));
     }
     const backends: Record<string, BackendEntry> = {};
-    for (const [name, spec] of declared) if (spec) backends[name] = { name, spec, implicit: false };
+    for (const [name, spec] of declared) {
+      if (!spec) continue;
+      const tier = this.backendTiers.get(name);
+      const storageClass = tier === undefined ? undefined : this.tierClass(['backends', name, 'tier'], tier, spec.kind);
+      backends[name] = { name, spec, implicit: false, ...(storageClass ? { storageClass } : {}) };
+    }
 
     // -- default
     let defaultName: string | undefined;
@@ -157,13 +169,53 @@ export class CrossChecks {
       default: defaultName as string,
       routes,
       ...(identities.length ? { identities } : {}),
+      ...(Object.keys(this.tiers).length ? { tiers: this.tiers } : {}),
     };
+  }
+
+  /** Each tier's entries must name a kind this build serves and one of that store's classes. */
+  private checkTiers(raw: unknown): Record<string, Record<string, string>> {
+    const out: Record<string, Record<string, string>> = {};
+    for (const [tier, classes] of entries(raw)) {
+      out[tier] = {};
+      for (const [kind, native] of entries(classes)) {
+        if (typeof native !== 'string') continue; // reported by the schema
+        if (!this.kitOf.has(kind)) {
+          this.problems.report(['tiers', tier, kind], `unknown backend kind '${kind}' (known: ${quoteList(this.kitOf.keys())})`, 'key');
+          continue;
+        }
+        const held = nativeClasses(kind);
+        if (!held.includes(native)) {
+          this.problems.report(['tiers', tier, kind], `${kind} has no storage class '${native}' (it has ${held.join(', ')})`);
+          continue;
+        }
+        out[tier][kind] = native;
+      }
+    }
+    return out;
+  }
+
+  /** The S3 class that tier `tier` gives a `kind` store; reports an unknown tier or one without a class for the kind. */
+  private tierClass(segs: Seg[], tier: string, kind: string): string | undefined {
+    const classes = this.tiers[tier];
+    if (!classes) {
+      const known = Object.keys(this.tiers);
+      this.problems.report(segs, `unknown tier '${tier}' (${known.length ? `known: ${quoteList(known)}` : "no 'tiers' are defined"})`);
+      return undefined;
+    }
+    const native = classes[kind];
+    if (native === undefined) {
+      this.problems.report(segs, `tier '${tier}' names no storage class for ${kind} stores: add '${kind}: <class>' under tiers.${tier}`);
+      return undefined;
+    }
+    return s3Class(kind, native);
   }
 
   private backend(name: string, value: unknown): BackendSpec | undefined {
     const parsed = this.backendSchema.safeParse(value);
     if (!parsed.success) return undefined; // reported by the schema
-    const { type, ...settings } = clean(parsed.data) as { type: string } & Record<string, unknown>;
+    const { type, tier, ...settings } = clean(parsed.data) as { type: string; tier?: string } & Record<string, unknown>;
+    if (tier !== undefined) this.backendTiers.set(name, tier);
     const kit = this.kitOf.get(type) as BackendKit;
     const completed = kit.complete?.(settings, name) ?? settings;
     return { kind: type, ...completed };
@@ -280,6 +332,8 @@ export class CrossChecks {
       backend?: string;
       bucket?: string;
       prefix?: string;
+      /** A plain route's own tier (composite routes take their backends'). */
+      tier?: string;
     };
     if (fields.backend !== undefined && !this.backendRef([...segs, 'backend'], fields.backend, declared)) return undefined;
 
@@ -320,8 +374,18 @@ export class CrossChecks {
       const at = fields.target !== undefined ? (typeof value === 'string' ? segs : [...segs, 'target']) : [...segs, 'bucket'];
       p.report(at, `${spec.kind} bucket '${bucket}' breaks the store's naming rules: ${rule}`);
     }
+    const tier = fields.tier ?? this.backendTiers.get(backendName);
+    const storageClass =
+      tier === undefined ? undefined : this.tierClass([...segs, fields.tier !== undefined ? 'tier' : 'backend'], tier, spec.kind);
     if (p.count > before) return undefined;
-    return { backend: backendName, spec, bucket, prefix, ...(fields.target !== undefined ? { target: fields.target } : {}) };
+    return {
+      backend: backendName,
+      spec,
+      bucket,
+      prefix,
+      ...(fields.target !== undefined ? { target: fields.target } : {}),
+      ...(storageClass ? { storageClass } : {}),
+    };
   }
 
   /** Which backend serves a target URI; adds implicit backends to `backends`. */

@@ -18,7 +18,14 @@ function named<T extends z.ZodType>(entry: T) {
 
 /** `type: <kind>` and the kit's settings. */
 function backendSchema(kit: BackendKit) {
-  const schema = z.strictObject({ type: z.literal(kit.kind), ...kit.settings.shape }).describe(`${kit.kind}: ${kit.description}`);
+  const schema = z
+    .strictObject({
+      type: z.literal(kit.kind),
+      ...kit.settings.shape,
+      /** The tier (of `tiers:`) whose class objects get when a write names none. */
+      tier: nonEmptyString.optional(),
+    })
+    .describe(`${kit.kind}: ${kit.description}`);
   const hint = unknownKeyHints.get(kit.settings);
   if (hint) schema.register(unknownKeyHints, hint);
   return schema;
@@ -138,26 +145,6 @@ const targetList = (what: string) =>
     .array(targetSchema, { error: `expected a list of two or more targets ${what}` })
     .min(2, { error: `expected two or more targets ${what}` });
 
-const stringList = (what: string) =>
-  z
-    .union([z.string(), z.array(z.string()).min(1)], { error: `expected ${what} or a list of them` })
-    .transform((v) => (Array.isArray(v) ? v : [v]));
-
-/** One CORS rule a route fixes (S3's CORSRule; checked further with S3's rules in cross-checks). */
-const corsRuleSchema = mapping(
-  {
-    id: z.string().max(255).optional(),
-    allowedOrigins: stringList("an origin ('https://app.example.com', '*', 'https://*.example.com')"),
-    allowedMethods: z
-      .union([z.enum(CORS_METHODS), z.array(z.enum(CORS_METHODS)).min(1)], { error: `expected methods among ${CORS_METHODS.join(', ')}` })
-      .transform((v) => (Array.isArray(v) ? v : [v])),
-    allowedHeaders: stringList('a request header name (one * wildcard allowed)').optional(),
-    exposeHeaders: stringList('a response header name').optional(),
-    maxAgeSeconds: z.number().int().min(0).optional(),
-  },
-  'expected a CORS rule { allowedOrigins, allowedMethods, allowedHeaders, exposeHeaders, maxAgeSeconds, id }',
-);
-
 const routeObject = mapping({
   ...targetFields,
   /** Writes answer AccessDenied. */
@@ -174,6 +161,8 @@ const routeObject = mapping({
   failover: targetList('(in order of preference)').optional(),
   /** CORS rules the routing table fixes: PutBucketCors and DeleteBucketCors are then refused. */
   cors: z.array(corsRuleSchema, { error: 'expected a list of CORS rules' }).min(1).max(MAX_CORS_RULES).optional(),
+  /** The tier (of `tiers:`) whose class objects get when a write names none; default: the backend's tier. */
+  tier: nonEmptyString.optional(),
 }).superRefine(
   (_, ctx) => {
     const value = ctx.value as Record<string, unknown>;
@@ -211,7 +200,7 @@ const routeObject = mapping({
 /** A route: a backend URI, short for `{ target: URI }`, or a mapping. */
 export const routeSchema = z.union([z.string(), routeObject], {
   error:
-    'expected a backend URI or a mapping with keys target, backend, bucket, prefix, readOnly, publicRead, cors (or migrate, mirror, failover)',
+    'expected a backend URI or a mapping with keys target, backend, bucket, prefix, readOnly, publicRead, cors, tier (or migrate, mirror, failover)',
 });
 
 const oneOrMore = <T extends z.ZodType>(item: T, message: string) =>
@@ -251,6 +240,8 @@ export function tableSchema(kits: readonly BackendKit[]) {
       routes: named(routeSchema).optional(),
       /** Users besides root. */
       identities: named(identitySchema).optional(),
+      /** Tier policies: tier name → backend kind → that store's storage class (gold: { s3: STANDARD, azure: Hot }). */
+      tiers: named(named(nonEmptyString)).optional(),
     },
     'expected a mapping (the routing table)',
   );

@@ -11,6 +11,8 @@ export interface BackendEntry {
   spec: BackendSpec;
   /** Not declared under `backends:` (made for a file:// or memory:// target, or the default data dir). */
   implicit: boolean;
+  /** The S3 storage class of the backend's default tier, when it names one. */
+  storageClass?: string;
 }
 
 /** One place a route's objects live: a backend, a real bucket on it and a key prefix. */
@@ -28,6 +30,8 @@ export interface TargetSpec {
   prefix: string;
   /** The target URI as written, when the route has one. */
   target?: string;
+  /** The S3 storage class of the route's default tier (its own or its backend's), for writes that name none. */
+  storageClass?: string;
 }
 
 /** How a route with several targets uses them (src/router/forms/). */
@@ -82,6 +86,8 @@ export interface RoutingTable {
   default: string;
   /** In file order. */
   routes: RouteSpec[];
+  /** Tier policies: tier → backend kind → the store's class. */
+  tiers?: Record<string, Record<string, string>>;
 }
 
 export interface LoadOptions {

@@ -1,4 +1,5 @@
 /** Bucket-level operations: ListBuckets, CreateBucket, DeleteBucket, HeadBucket, GetBucketLocation, ... */
+import { kitFor } from '../../backends/create';
 import { S3Error } from '../../errors';
 import { canSeeBucket } from '../../auth/policy';
 import { validateBucketName } from '../../backends/keys';
@@ -85,6 +86,10 @@ export const createBucket: Handler = async (ctx) => {
     await view.exists();
     throw new S3Error('BucketAlreadyOwnedByYou');
   }
+  // The store's own rules too (an Azure container has no '.', a GCS bucket no 'goog' prefix), naming the rule broken.
+  const rule = kitFor(view.backend.kind)?.bucketNameProblem?.(view.realBucket);
+  if (rule)
+    throw new S3Error('InvalidBucketName', `The ${view.backend.kind} backend cannot hold this bucket: ${rule}.`, { BucketName: name });
   await view.backend.createBucket(view.realBucket);
   return { status: 200, headers: { Location: `/${name}` } };
 };
