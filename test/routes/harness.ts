@@ -88,17 +88,18 @@ export interface TrafficOptions {
  * One client writing, overwriting and deleting its keys through s3mux. Every operation must
  * succeed (a failure fails the test); the model records what it last wrote.
  */
-export async function traffic(client: S3Client, bucket: string, model: Model, opts: TrafficOptions): Promise<number> {
+export async function traffic(client: S3Client | (() => S3Client), bucket: string, model: Model, opts: TrafficOptions): Promise<number> {
+  const c = () => (typeof client === 'function' ? client() : client);
   let done = 0;
   for (let i = 0; i < opts.ops; i++) {
     await opts.gate?.();
     const key = opts.keys[Math.floor(Math.random() * opts.keys.length)];
     if (Math.random() < 0.3) {
-      await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+      await c().send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
       model.set(key, null);
     } else {
       const data = body(opts.sizeOf?.() ?? 1024 + Math.floor(Math.random() * 8192));
-      await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: data }));
+      await c().send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: data }));
       model.set(key, data);
     }
     done++;
