@@ -46,7 +46,11 @@ describe('migration route: reads, writes, deletes and listings across both locat
   before(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 's3mux-migrate-'));
     const table = validateRoutingTable(
-      { routes: { data: { migrate: { from: { target: `file://${dir}/old/bkt`, prefix: 'pre/' }, to: `file://${dir}/new/dst`, copy: false } } } },
+      {
+        routes: {
+          data: { migrate: { from: { target: `file://${dir}/old/bkt`, prefix: 'pre/' }, to: `file://${dir}/new/dst`, copy: false } },
+        },
+      },
       { defaultDataDir: path.join(dir, 'default') },
     );
     const router = Router.fromTable(table);
@@ -67,15 +71,17 @@ describe('migration route: reads, writes, deletes and listings across both locat
     expect(Buffer.from(await got.Body!.transformToByteArray())).to.deep.equal(whole.subarray(10, 30));
     const head = await server.s3.send(new HeadObjectCommand({ Bucket: 'data', Key: k }));
     expect(head.Metadata).to.deep.equal({ seq: '3' });
-    const notModified = await server.s3
-      .send(new GetObjectCommand({ Bucket: 'data', Key: k, IfNoneMatch: head.ETag }))
-      .then(() => 200, (e: { $metadata?: { httpStatusCode?: number } }) => e.$metadata?.httpStatusCode);
+    const notModified = await server.s3.send(new GetObjectCommand({ Bucket: 'data', Key: k, IfNoneMatch: head.ETag })).then(
+      () => 200,
+      (e: { $metadata?: { httpStatusCode?: number } }) => e.$metadata?.httpStatusCode,
+    );
     expect(notModified).to.equal(304);
 
     // A create-only write is judged against the object still in from.
-    const refused = await server.s3
-      .send(new PutObjectCommand({ Bucket: 'data', Key: k, Body: 'x', IfNoneMatch: '*' }))
-      .then(() => 200, (e: { $metadata?: { httpStatusCode?: number } }) => e.$metadata?.httpStatusCode);
+    const refused = await server.s3.send(new PutObjectCommand({ Bucket: 'data', Key: k, Body: 'x', IfNoneMatch: '*' })).then(
+      () => 200,
+      (e: { $metadata?: { httpStatusCode?: number } }) => e.$metadata?.httpStatusCode,
+    );
     expect(refused).to.equal(412);
 
     await server.s3.send(new PutObjectCommand({ Bucket: 'data', Key: 'new/one', Body: 'fresh' }));
@@ -96,9 +102,10 @@ describe('migration route: reads, writes, deletes and listings across both locat
     expect(await route.tombstones.has('obj/005')).to.equal(true);
     // The old location gets the key back behind s3mux's back: the tombstone still hides it.
     await seed(route.from.backend, 'bkt', 'pre/', 6, () => 10);
-    const status = await server.s3
-      .send(new HeadObjectCommand({ Bucket: 'data', Key: 'obj/005' }))
-      .then(() => 200, (e: { $metadata?: { httpStatusCode?: number } }) => e.$metadata?.httpStatusCode);
+    const status = await server.s3.send(new HeadObjectCommand({ Bucket: 'data', Key: 'obj/005' })).then(
+      () => 200,
+      (e: { $metadata?: { httpStatusCode?: number } }) => e.$metadata?.httpStatusCode,
+    );
     expect(status).to.equal(404);
     const listed = await server.s3.send(new ListObjectsV2Command({ Bucket: 'data', Prefix: 'obj/' }));
     expect(listed.Contents?.map((c) => c.Key)).not.to.include('obj/005');
@@ -106,7 +113,7 @@ describe('migration route: reads, writes, deletes and listings across both locat
     for (let i = 0; i < 6; i++) {
       const k = `obj/00${i}`;
       if (k === 'obj/005') continue;
-      seeded.set(k, (await readAll(route.from.backend, 'bkt', `pre/${k}`))!);
+      seeded.set(k, await readAll(route.from.backend, 'bkt', `pre/${k}`));
     }
   });
 
@@ -116,7 +123,9 @@ describe('migration route: reads, writes, deletes and listings across both locat
     const keys: string[] = [];
     let token: string | undefined;
     do {
-      const page: ListObjectsV2CommandOutput = await server.s3.send(new ListObjectsV2Command({ Bucket: 'data', MaxKeys: 3, ContinuationToken: token }));
+      const page: ListObjectsV2CommandOutput = await server.s3.send(
+        new ListObjectsV2Command({ Bucket: 'data', MaxKeys: 3, ContinuationToken: token }),
+      );
       expect(page.Contents?.length ?? 0).to.be.at.most(3);
       keys.push(...(page.Contents ?? []).map((c) => c.Key!));
       token = page.NextContinuationToken;
@@ -201,11 +210,20 @@ describe('migration fs -> Azurite with s3mux killed (SIGKILL) mid-copy, resumed,
   });
 
   const table = (migrating: boolean) => ({
-    backends: { blob: { type: 'azure', account: azurite.account, endpoint: azurite.endpoint, credentials: { accountKeyEnv: 'MIGRATE_TEST_AZ_KEY' } } },
+    backends: {
+      blob: { type: 'azure', account: azurite.account, endpoint: azurite.endpoint, credentials: { accountKeyEnv: 'MIGRATE_TEST_AZ_KEY' } },
+    },
     default: 'blob',
     routes: {
       datasets: migrating
-        ? { migrate: { from: `file://${dir}/old/datasets`, to: { backend: 'blob', target: 'az://datasets/' }, concurrency: 2, rate: '200KiB' } }
+        ? {
+            migrate: {
+              from: `file://${dir}/old/datasets`,
+              to: { backend: 'blob', target: 'az://datasets/' },
+              concurrency: 2,
+              rate: '200KiB',
+            },
+          }
         : { backend: 'blob', target: 'az://datasets/' },
     },
   });
