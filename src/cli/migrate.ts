@@ -141,7 +141,7 @@ export async function runMigrate(args: string[]): Promise<number> {
   const out = (json: unknown, text: string) => console.log(p.json ? JSON.stringify(json) : text);
   try {
     if (action === 'status') {
-      const area = form.to.area();
+      const area = form.stateArea;
       const cp = area && (await readCheckpoint(area))?.checkpoint;
       out(cp ? { ...cp, ...progressOf(cp) } : { route: p.route, state: 'not started' }, formatStatus(p.route, cp));
       return 0;

@@ -111,7 +111,7 @@ function checkTargetOrBucket(value: Record<string, unknown>, ctx: z.RefinementCt
   }
 }
 
-const targetObject = mapping(targetFields).superRefine((_, ctx) => checkTargetOrBucket(ctx.value as Record<string, unknown>, ctx, ''), {
+const targetObject = mapping(targetFields).superRefine((_, ctx) => checkTargetOrBucket(ctx.value, ctx, ''), {
   when: () => true,
 });
 

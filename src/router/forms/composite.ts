@@ -109,14 +109,14 @@ export abstract class CompositeBackend implements Backend {
 
   /** The first target that answers. */
   async headBucket(): Promise<BucketInfo> {
-    let last: unknown;
+    let last: Error | undefined;
     for (const t of this.targets) {
       if (!t.health.available()) continue;
       try {
         const info = await t.health.run(() => t.backend.headBucket(t.bucket));
         return { ...info, name: this.route };
       } catch (err) {
-        last = err;
+        last = err as Error;
       }
     }
     throw last ?? unavailable(this.route);

@@ -24,7 +24,7 @@ export function startCopiers(router: Router, log: CopierLog): RunningCopiers {
   for (const spec of router.table.routes) {
     const c = spec.composite;
     const form = router.explicitRoutes().find((r) => r.name === spec.name)?.form;
-    if (c?.form !== 'migrate' || !c.copy || !(form instanceof MigrationBackend) || !form.to.area()) continue;
+    if (c?.form !== 'migrate' || !c.copy || !(form instanceof MigrationBackend) || !form.stateArea) continue;
     const copier = new MigrationCopier(form, {
       concurrency: c.concurrency,
       rate: c.rate,

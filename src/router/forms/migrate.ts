@@ -1,8 +1,8 @@
 /**
  * A migration route: objects move from `from` (the old location) to `to` (the new one) while
  * the bucket stays in use. Reads try `to` and fall back to `from` for keys not copied yet;
- * writes, multipart uploads and tags land on `to`; a delete records a tombstone in `to`'s
- * reserved area, then removes both copies, so a deleted key never reappears from `from`
+ * writes, multipart uploads and tags land on `to`; a delete records a tombstone in the
+ * migration's reserved area (`to`'s, or `from`'s where `to`'s store cannot hold one), then removes both copies, so a deleted key never reappears from `from`
  * (reads and listings consult the tombstone only for keys found in `from` alone). Listings
  * merge both, `to` winning. The background copier (migration-copier.ts) empties the
  * difference.
@@ -21,6 +21,7 @@ import type {
   WriteConditions,
 } from '../../backends/types';
 import { unquoteEtag } from '../../backends/conditions';
+import type { BucketReservedArea } from '../../backends/reserved-store';
 import { CompositeBackend, type RouteFormStatus } from './composite';
 import { RoutedMultipart } from './multipart';
 import { Tombstones } from './tombstones';
@@ -37,6 +38,11 @@ function isAbsent(err: unknown): boolean {
 export class MigrationBackend extends CompositeBackend {
   readonly kind = 'migrate';
   readonly tombstones: Tombstones;
+  /**
+   * Where the migration keeps its state (tombstones, checkpoint, lease): `to`'s reserved area,
+   * or `from`'s while `to`'s store cannot hold s3mux's documents; undefined when neither can.
+   */
+  readonly stateArea: BucketReservedArea | undefined;
   readonly multipart: RoutedMultipart;
 
   constructor(
@@ -45,7 +51,8 @@ export class MigrationBackend extends CompositeBackend {
     readonly from: Target,
   ) {
     super(route, [to, from], to.prefix);
-    this.tombstones = new Tombstones(to.area());
+    this.stateArea = to.area() ?? from.area();
+    this.tombstones = new Tombstones(this.stateArea);
     this.multipart = new RoutedMultipart({
       choose: () => this.to,
       targets: [to],

@@ -31,7 +31,7 @@ export interface CopierOptions {
   rounds?: number;
   /** Attempts per key within a round (default 5). */
   attempts?: number;
-  /** How long the lease lasts without renewal (default 30 s). */
+  /** How long the lease lasts without renewal (default 10 s: a killed copier's successor waits that long). */
   leaseMs?: number;
   /** How often progress is saved (default 1 s). */
   checkpointMs?: number;
@@ -68,8 +68,12 @@ export class MigrationCopier {
     readonly route: MigrationBackend,
     private readonly opts: CopierOptions = {},
   ) {
-    const area = route.to.area();
-    if (!area) throw new S3Error('NotImplemented', `The ${route.to.backend.kind} backend cannot hold a migration checkpoint.`);
+    const area = route.stateArea;
+    if (!area)
+      throw new S3Error(
+        'NotImplemented',
+        `Neither ${route.to.backend.kind} nor ${route.from.backend.kind} can hold a migration checkpoint.`,
+      );
     this.area = area;
   }
 
@@ -97,7 +101,7 @@ export class MigrationCopier {
 
   private async loop(): Promise<MigrationCheckpoint | undefined> {
     const owner = this.opts.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
-    const lease = new Lease(this.area, owner, this.opts.leaseMs ?? 30_000);
+    const lease = new Lease(this.area, owner, this.opts.leaseMs ?? 10_000);
     let backoff = 250;
     while (!this.stopped) {
       try {
@@ -106,7 +110,7 @@ export class MigrationCopier {
         if (!(await lease.acquire())) {
           // Another replica copies; look again later (it may stop).
           if (stored) this.current = stored.checkpoint;
-          await sleep(Math.min(this.opts.leaseMs ?? 30_000, 5000), this.abort.signal);
+          await sleep(Math.min(this.opts.leaseMs ?? 10_000, 2000), this.abort.signal);
           continue;
         }
         try {

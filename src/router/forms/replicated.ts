@@ -16,13 +16,23 @@
  */
 import type { Readable } from 'node:stream';
 import { isS3Error } from '../../errors';
-import type { ListOptions, ListPage, ObjectAttributes, ObjectHandle, ObjectMeta, PutOptions, Tag } from '../../backends/types';
+import type {
+  ListOptions,
+  ListPage,
+  ObjectAttributes,
+  ObjectHandle,
+  ObjectMeta,
+  ObjectSummary,
+  PutOptions,
+  Tag,
+} from '../../backends/types';
 import { KeyedLock } from '../../backends/keyed-lock';
 import { compareKeys } from '../../backends/listing';
 import { CompositeBackend, unavailable, type RouteFormStatus } from './composite';
 import { isOutage } from './health';
-import { CatchUpQueue } from './catch-up-queue';
+import { CatchUpQueue, type QueueEntry } from './catch-up-queue';
 import { RoutedMultipart } from './multipart';
+import { ReplayableBody } from './replayable-body';
 import { copyContext } from './copy-key';
 import { copyOne } from '../../transfer';
 import type { Target } from './target';
@@ -74,7 +84,7 @@ export class ReplicatedBackend extends CompositeBackend {
       vk: (k) => this.vk(k),
       out: (m) => this.out(m),
       outUploads: (p) => this.outUploads(p),
-      completed: (t, key) => this.afterWrite(t, key),
+      completed: (t, key) => this.completed(t, key),
     });
     const every = opts.drainIntervalMs ?? 2000;
     if (every > 0) {
@@ -106,14 +116,14 @@ export class ReplicatedBackend extends CompositeBackend {
 
   /** The first answer of the live targets in order, passing over outages and (for reads) keys a target lacks. */
   private async first<T>(fn: (t: Target) => Promise<T>, passAbsent: boolean): Promise<T> {
-    let absent: unknown;
+    let absent: Error | undefined;
     let outage: unknown;
     for (const t of this.live()) {
       try {
         return await fn(t);
       } catch (err) {
         if (isOutage(err)) outage ??= err;
-        else if (passAbsent && isS3Error(err, 'NoSuchKey')) absent ??= err;
+        else if (passAbsent && isS3Error(err, 'NoSuchKey')) absent ??= err as Error;
         else throw err;
       }
     }
@@ -139,19 +149,48 @@ export class ReplicatedBackend extends CompositeBackend {
 
   async putObject(_bucket: string, key: string, body: Readable, attrs: ObjectAttributes, opts?: PutOptions): Promise<ObjectMeta> {
     const k = this.vk(key);
-    const w = this.writer();
-    // Queued before the write: a crash between the two leaves an entry, never a silent difference.
-    if (this.queuesFirst(w)) await this.queueOf(w).add(k);
-    const meta = await w.putObject(k, body, attrs, opts);
-    await this.afterWrite(w, k);
-    return this.out(meta);
+    const replay = new ReplayableBody(body);
+    // Changes to one key and their replays take turns (in this process), so a replay never lands over a newer change.
+    return this.locks.run(k, async () => {
+      // A target that fails while taking the body: the same bytes go to the next (while they fit the replay buffer).
+      for (;;) {
+        const w = this.writer();
+        let meta: ObjectMeta;
+        try {
+          meta = await this.changeOn(w, k, () => w.putObject(k, replay.attempt(), attrs, opts));
+        } catch (err) {
+          // Tried again until the breaker opens (a few failures), then on the next target.
+          if (isOutage(err) && replay.replayable && this.live().some((t) => t !== w)) continue;
+          throw err;
+        }
+        await this.afterWrite(w, k);
+        return this.out(meta);
+      }
+    });
+  }
+
+  /**
+   * A change on `w`, queued first where the mode wants it: an entry in a target's queue says
+   * that target holds the key's truth, so one whose change then fails is taken back.
+   */
+  private async changeOn<T>(w: Target, k: string, change: () => Promise<T>): Promise<T> {
+    const entry = this.queuesFirst(w) ? await this.queueOf(w).add(k) : undefined;
+    try {
+      return await change();
+    } catch (err) {
+      if (entry)
+        await this.queueOf(w)
+          .done(entry)
+          .catch(() => undefined);
+      throw err;
+    }
   }
 
   private queuesFirst(w: Target): boolean {
     return this.mode === 'async' || (this.mode === 'failover' && this.othersOf(w).length > 0);
   }
 
-  /** Sync mode: copies the change to every other target now; what cannot be copied is queued. */
+  /** Sync mode: copies the change to every other target now; what cannot be copied is queued. Async: a drain soon. */
   private async afterWrite(w: Target, k: string): Promise<void> {
     if (this.mode !== 'sync') {
       if (this.mode === 'async') this.kick();
@@ -174,66 +213,73 @@ export class ReplicatedBackend extends CompositeBackend {
 
   async deleteObject(_bucket: string, key: string): Promise<void> {
     const k = this.vk(key);
-    if (this.mode === 'failover') {
-      const w = this.writer();
-      if (this.queuesFirst(w)) await this.queueOf(w).add(k);
-      await w.deleteObject(k);
-      return;
-    }
-    if (this.mode === 'async') await this.queueOf(this.writer()).add(k);
-    const missed: Target[] = [];
-    let done: Target | undefined;
-    for (const t of this.targets) {
-      if (!t.health.available()) {
-        missed.push(t);
-        continue;
+    await this.locks.run(k, async () => {
+      if (this.mode === 'failover') {
+        const w = this.writer();
+        await this.changeOn(w, k, () => w.deleteObject(k));
+        return;
       }
-      try {
-        await t.deleteObject(k);
-        done ??= t;
-      } catch (err) {
-        if (!isOutage(err)) throw err;
-        missed.push(t);
+      const missed: Target[] = [];
+      let done: Target | undefined;
+      for (const t of this.targets) {
+        if (!t.health.available()) {
+          missed.push(t);
+          continue;
+        }
+        try {
+          await t.deleteObject(k);
+          done ??= t;
+        } catch (err) {
+          if (!isOutage(err)) throw err;
+          missed.push(t);
+        }
       }
-    }
-    if (!done) throw unavailable(this.route);
-    if (missed.length && this.mode === 'sync') await this.queueOf(done).add(k);
-    if (this.mode === 'async') this.kick();
+      if (!done) throw unavailable(this.route);
+      // The queue of a target the delete reached: replaying it deletes the key where it was missed.
+      if (missed.length) await this.queueOf(done).add(k);
+    });
   }
 
   async setTags(_bucket: string, key: string, tags: Tag[]): Promise<void> {
     const k = this.vk(key);
-    const w = this.writer();
-    if (this.queuesFirst(w)) await this.queueOf(w).add(k);
-    await w.setTags(k, tags);
-    await this.afterWrite(w, k);
+    await this.locks.run(k, async () => {
+      const w = this.writer();
+      await this.changeOn(w, k, () => w.setTags(k, tags));
+      await this.afterWrite(w, k);
+    });
+  }
+
+  /** A completed multipart upload is a change like a PUT. */
+  private completed(w: Target, k: string): Promise<void> {
+    return this.locks.run(k, async () => {
+      if (this.queuesFirst(w)) await this.queueOf(w).add(k);
+      await this.afterWrite(w, k);
+    });
   }
 
   /**
    * Makes `dst` hold what `src` holds for `key` (the object with its attributes and ETag, or
-   * nothing). One key is replayed by one call at a time in this process.
+   * nothing). Callers hold the key's lock.
    */
-  async syncKey(src: Target, dst: Target, key: string): Promise<SyncOutcome> {
-    return this.locks.run(`${this.targets.indexOf(dst)}:${key}`, async () => {
-      const absent = (err: unknown) => {
-        if (isS3Error(err, 'NoSuchKey')) return undefined;
-        throw err;
-      };
-      const [here, there] = await Promise.all([src.headObject(key).catch(absent), dst.headObject(key).catch(absent)]);
-      if (here && there && there.etag === here.etag && sameTags(there.tags, here.tags)) return 'same';
-      if (here) {
-        try {
-          await copyOne(copyContext(src, dst, false), key, there);
-          return 'copied';
-        } catch (err) {
-          // Deleted on the source since the look: the deletion is what to replay.
-          if (!isS3Error(err, 'NoSuchKey')) throw err;
-        }
+  private async syncKey(src: Target, dst: Target, key: string): Promise<SyncOutcome> {
+    const absent = (err: unknown) => {
+      if (isS3Error(err, 'NoSuchKey')) return undefined;
+      throw err;
+    };
+    const [here, there] = await Promise.all([src.headObject(key).catch(absent), dst.headObject(key).catch(absent)]);
+    if (here && there && there.etag === here.etag && sameTags(there.tags, here.tags)) return 'same';
+    if (here) {
+      try {
+        await copyOne(copyContext(src, dst, false), key, there);
+        return 'copied';
+      } catch (err) {
+        // Deleted on the source since the look: the deletion is what to replay.
+        if (!isS3Error(err, 'NoSuchKey')) throw err;
       }
-      if (!there) return 'same';
-      await dst.deleteObject(key);
-      return 'deleted';
-    });
+    }
+    if (!there) return 'same';
+    await dst.deleteObject(key);
+    return 'deleted';
   }
 
   /** A drain soon (async writes). */
@@ -262,11 +308,15 @@ export class ReplicatedBackend extends CompositeBackend {
         let progressed = 0;
         for (const e of entries) {
           try {
-            for (const o of others) {
-              const outcome = await this.syncKey(t, o, e.key);
-              if (report && outcome === 'copied') report.copied++;
-              if (report && outcome === 'deleted') report.deleted++;
-            }
+            await this.locks.run(e.key, async () => {
+              // Another target changed the key later (a write there during an outage here): that one is the truth.
+              if (await this.supersededElsewhere(i, e)) return;
+              for (const o of others) {
+                const outcome = await this.syncKey(t, o, e.key);
+                if (report && outcome === 'copied') report.copied++;
+                if (report && outcome === 'deleted') report.deleted++;
+              }
+            });
             await this.queues[i].done(e);
             replayed++;
             progressed++;
@@ -279,6 +329,15 @@ export class ReplicatedBackend extends CompositeBackend {
       }
     }
     return replayed;
+  }
+
+  private async supersededElsewhere(i: number, e: QueueEntry): Promise<boolean> {
+    for (const [j, q] of this.queues.entries()) {
+      if (j === i || !this.targets[j].health.available()) continue;
+      const other = await q.find(e.key);
+      if (other && other.at > e.at) return true;
+    }
+    return false;
   }
 
   /**
@@ -304,7 +363,7 @@ export class ReplicatedBackend extends CompositeBackend {
     let y = await sb.next();
     const fix = async (src: Target, dst: Target, key: string) => {
       try {
-        if ((await this.syncKey(src, dst, key)) === 'copied') report.copied++;
+        if ((await this.locks.run(key, () => this.syncKey(src, dst, key))) === 'copied') report.copied++;
       } catch (err) {
         report.errors.push(`${key}: ${(err as Error).message}`);
       }
@@ -312,14 +371,15 @@ export class ReplicatedBackend extends CompositeBackend {
     while (!x.done || !y.done) {
       report.compared++;
       const c = x.done ? 1 : y.done ? -1 : compareKeys(x.value.key, y.value.key);
+      const ox = x.value as ObjectSummary;
+      const oy = y.value as ObjectSummary;
       if (c < 0) {
-        await fix(a, b, x.value!.key);
+        await fix(a, b, ox.key);
         x = await sa.next();
       } else if (c > 0) {
-        await fix(b, a, y.value!.key);
+        await fix(b, a, oy.key);
         y = await sb.next();
       } else {
-        const [ox, oy] = [x.value!, y.value!];
         if (ox.etag !== oy.etag) await (ox.lastModified >= oy.lastModified ? fix(a, b, ox.key) : fix(b, a, ox.key));
         x = await sa.next();
         y = await sb.next();
