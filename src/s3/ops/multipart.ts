@@ -3,7 +3,6 @@
  * checked here, once, for every backend; the backend's MultipartStore keeps the parts.
  */
 import { multipartEtag } from '../../backends/multipart-etag';
-import { createHash } from 'node:crypto';
 import { isS3Error, S3Error } from '../../errors';
 import type { ObjectAttributes, PartInfo } from '../../backends/types';
 import type { Handler, S3Context } from '../context';
