@@ -15,6 +15,7 @@ import { deleteObjects } from './ops/delete-objects';
 import { listObjectsV1, listObjectsV2 } from './ops/listing';
 import * as multipart from './ops/multipart';
 import * as objects from './ops/objects';
+import * as objectLock from './ops/object-lock';
 import { postObject, type FormHandler } from './ops/post-object';
 import * as tagging from './ops/tagging';
 import { getObjectTorrent } from './ops/torrent';
@@ -146,6 +147,25 @@ export const OPERATIONS: Operation[] = [
     handler: bucketTagging.deleteBucketTagging,
   },
 
+  // Object lock (src/object-lock): the bucket's configuration is the owner's; a version's
+  // retention and legal hold are read and written as the object is.
+  {
+    name: 'GetObjectLockConfiguration',
+    action: 'list',
+    method: 'GET',
+    level: 'bucket',
+    sub: 'object-lock',
+    handler: objectLock.getObjectLockConfiguration,
+  },
+  {
+    name: 'PutObjectLockConfiguration',
+    action: 'createBucket',
+    method: 'PUT',
+    level: 'bucket',
+    sub: 'object-lock',
+    handler: objectLock.putObjectLockConfiguration,
+  },
+
   { name: 'ListMultipartUploads', action: 'list', method: 'GET', level: 'bucket', sub: 'uploads', handler: multipart.listMultipartUploads },
 
   {
@@ -228,6 +248,42 @@ export const OPERATIONS: Operation[] = [
     sub: 'attributes',
     consumes: ['versionId'],
     handler: getObjectAttributes,
+  },
+  {
+    name: 'GetObjectRetention',
+    action: 'read',
+    method: 'GET',
+    level: 'object',
+    sub: 'retention',
+    consumes: ['versionId'],
+    handler: objectLock.getObjectRetention,
+  },
+  {
+    name: 'PutObjectRetention',
+    action: 'write',
+    method: 'PUT',
+    level: 'object',
+    sub: 'retention',
+    consumes: ['versionId'],
+    handler: objectLock.putObjectRetention,
+  },
+  {
+    name: 'GetObjectLegalHold',
+    action: 'read',
+    method: 'GET',
+    level: 'object',
+    sub: 'legal-hold',
+    consumes: ['versionId'],
+    handler: objectLock.getObjectLegalHold,
+  },
+  {
+    name: 'PutObjectLegalHold',
+    action: 'write',
+    method: 'PUT',
+    level: 'object',
+    sub: 'legal-hold',
+    consumes: ['versionId'],
+    handler: objectLock.putObjectLegalHold,
   },
   { name: 'GetObjectTorrent', action: 'read', method: 'GET', level: 'object', sub: 'torrent', handler: getObjectTorrent },
   {

@@ -11,6 +11,7 @@ import { readSmallBody } from '../payload';
 import { decodeToken, encodeToken } from '../continuation-token';
 import { VersionedObjects } from '../../versioning/objects';
 import { requestedVersion, versionHeader } from './objects';
+import { enableObjectLock, noLockHere } from './object-lock';
 
 export function owner(ctx: S3Context): { ID: string; DisplayName: string } {
   const id = ctx.principal.name === 'root' && ctx.auth.type !== 'anonymous' ? ctx.auth.accessKeyId : ctx.principal.name;
@@ -90,7 +91,11 @@ export const createBucket: Handler = async (ctx) => {
   const rule = kitFor(view.backend.kind)?.bucketNameProblem?.(view.realBucket);
   if (rule)
     throw new S3Error('InvalidBucketName', `The ${view.backend.kind} backend cannot hold this bucket: ${rule}.`, { BucketName: name });
+  // Checked before the bucket exists, so a refusal leaves nothing behind.
+  const lock = (ctx.header('x-amz-bucket-object-lock-enabled') ?? '').trim().toLowerCase() === 'true';
+  if (lock && !view.backend.reserved) throw noLockHere(view.backend.kind);
   await view.backend.createBucket(view.realBucket);
+  if (lock) await enableObjectLock(ctx);
   return { status: 200, headers: { Location: `/${name}` } };
 };
 

@@ -5,6 +5,7 @@ import { readSmallBody } from '../payload';
 import { xmlResponse } from '../respond';
 import { children, element, many, parseXml, text } from '../xml';
 import { VersionedObjects } from '../../versioning/objects';
+import { bypassGovernance } from './object-lock';
 
 const MAX_OBJECTS = 1000;
 
@@ -37,11 +38,12 @@ export const deleteObjects: Handler = async (ctx) => {
   });
 
   const versioned = await VersionedObjects.of(view);
+  const bypass = await bypassGovernance(ctx);
   const deleted: Array<{ Key: string; VersionId?: string; DeleteMarker?: boolean; DeleteMarkerVersionId?: string }> = [];
   const errors: Array<{ Key: string; VersionId?: string; Code: string; Message: string }> = [];
   for (const { key, versionId } of entries) {
     try {
-      const removed = await versioned.remove(key, versionId);
+      const removed = await versioned.remove(key, versionId, { bypass });
       deleted.push({
         Key: key,
         VersionId: versionId,

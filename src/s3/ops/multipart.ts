@@ -16,7 +16,8 @@ import { owner } from './buckets';
 import { copySourceHeaders, parseCopySource } from './copy';
 import { VersionedObjects } from '../../versioning/objects';
 import { parseMaxKeys } from './listing';
-import { readConditions, versionHeader, writeConditions } from './objects';
+import { lockFromHeaders, readConditions, versionHeader, writeConditions } from './objects';
+import { forgetUploadLock, rememberUploadLock, uploadLock } from '../../object-lock/uploads';
 
 export const MAX_PARTS = 10_000;
 /** Every part but the last must be at least this large (S3's rule). */
@@ -45,7 +46,11 @@ export const createMultipartUpload: Handler = async (ctx) => {
   const view = ctx.bucket();
   await view.exists();
   const attrs = attributesFromHeaders(ctx.headers);
+  // Checked now (a bucket without lock refuses it), applied when the upload completes.
+  const lock = lockFromHeaders(ctx);
+  if (lock) (await VersionedObjects.of(view)).lockForWrite(lock);
   const id = await view.createUpload(ctx.key, attrs);
+  if (lock) await rememberUploadLock(view, ctx.key, id, lock);
   const algorithm = ctx.header('x-amz-checksum-algorithm');
   return xmlResponse(
     'InitiateMultipartUploadResult',
@@ -179,6 +184,7 @@ export const completeMultipartUpload: Handler = async (ctx) => {
   // Assembly can take a while for large objects: answer as S3 does, keeping the line busy.
   // In a versioned bucket the object at the name is about to be replaced: keep it as a version first.
   const objects = await VersionedObjects.of(view);
+  const lock = await uploadLock(view, ctx.key, id);
   await objects.adopt(ctx.key);
   const work = view
     .completeUpload(
@@ -189,7 +195,11 @@ export const completeMultipartUpload: Handler = async (ctx) => {
       { conditions },
     )
     .then(
-      (meta): Promise<{ etag: string; versionId?: string }> => objects.capture(ctx.key, meta),
+      async (meta): Promise<{ etag: string; versionId?: string }> => {
+        const version = await objects.capture(ctx.key, meta, lock);
+        await forgetUploadLock(view, ctx.key, id);
+        return version;
+      },
       // Another replica (or a retry racing this one) completed it first.
       async (err): Promise<{ etag: string; versionId?: string }> => ({ etag: await repeatedComplete(ctx, err, etag) }),
     )
@@ -236,6 +246,7 @@ async function repeatedComplete(ctx: S3Context, err: unknown, etag: string): Pro
 
 export const abortMultipartUpload: Handler = async (ctx) => {
   await ctx.bucket().abortUpload(ctx.key, uploadId(ctx));
+  await forgetUploadLock(ctx.bucket(), ctx.key, uploadId(ctx));
   return { status: 204 };
 };
 

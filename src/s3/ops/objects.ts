@@ -8,6 +8,9 @@ import { attributesFromHeaders, metaHeaders, RESPONSE_OVERRIDES } from '../heade
 import { requestBody } from '../payload';
 import { hasControlCharacters, textAsHeaderBytes } from '../header-values';
 import { VersionedObjects, type VersionedMeta } from '../../versioning/objects';
+import { lockHeaders, requestedLock, type ObjectLock } from '../../object-lock/lock';
+import { bypassGovernance } from './object-lock';
+import { requireIntegrityCheck } from '../payload';
 
 /** S3's limit for one PutObject; larger objects go multipart. */
 export const MAX_OBJECT_SIZE_SINGLE_PUT = 5 * 1024 ** 3;
@@ -57,6 +60,11 @@ export function requestedVersion(ctx: S3Context): string | undefined {
   return ctx.query.get('versionId') ?? undefined;
 }
 
+/** The object lock a write's x-amz-object-lock-* headers ask for (undefined: none). */
+export function lockFromHeaders(ctx: S3Context): ObjectLock | undefined {
+  return requestedLock((name) => ctx.header(name));
+}
+
 /** x-amz-version-id, where S3 sends it (not in a bucket that was never versioned). */
 export function versionHeader(meta: { versionId?: string }): Record<string, string> {
   return meta.versionId === undefined ? {} : { 'x-amz-version-id': meta.versionId };
@@ -68,9 +76,11 @@ export const putObject: Handler = async (ctx) => {
   view.assertWritable();
   const attrs = attributesFromHeaders(ctx.headers);
   const conditions = writeConditions(ctx);
+  const lock = lockFromHeaders(ctx);
+  if (lock?.retention) requireIntegrityCheck(ctx, 'Put Object requests with Object Lock parameters');
   const body = requestBody(ctx, attrs, { requireLength: true, maxSize: MAX_OBJECT_SIZE_SINGLE_PUT });
   const objects = await VersionedObjects.of(view);
-  const meta = await objects.put(key, body.stream, attrs, { size: body.size, conditions });
+  const meta = await objects.put(key, body.stream, attrs, { size: body.size, conditions, lock });
   return { status: 200, headers: { ETag: `"${meta.etag}"`, ...writtenChecksumHeaders(meta), ...versionHeader(meta) } };
 };
 
@@ -130,7 +140,11 @@ export const getObject: Handler = async (ctx) => {
     }
     const { range, partsCount } = requestedRange(ctx, meta);
     const whole = range === undefined || (range.start === 0 && range.end === meta.size - 1);
-    const headers = { ...metaHeaders(meta, { checksums: checksumModeEnabled(ctx) && whole }), ...versionHeader(meta) };
+    const headers = {
+      ...metaHeaders(meta, { checksums: checksumModeEnabled(ctx) && whole }),
+      ...versionHeader(meta),
+      ...lockHeaders(meta.lock),
+    };
     headers['Accept-Ranges'] = 'bytes';
     if (partsCount !== undefined) headers['x-amz-mp-parts-count'] = String(partsCount);
     applyOverrides(ctx, headers);
@@ -155,7 +169,7 @@ export const headObject: Handler = async (ctx): Promise<S3Response> => {
   const meta: VersionedMeta = await (await VersionedObjects.of(ctx.bucket())).head(key, requestedVersion(ctx));
   const answer = conditionalAnswer(ctx, meta);
   if (answer) return answer;
-  const headers = { ...metaHeaders(meta, { checksums: checksumModeEnabled(ctx) }), ...versionHeader(meta) };
+  const headers = { ...metaHeaders(meta, { checksums: checksumModeEnabled(ctx) }), ...versionHeader(meta), ...lockHeaders(meta.lock) };
   headers['Accept-Ranges'] = 'bytes';
   const { range, partsCount } = requestedRange(ctx, meta);
   if (partsCount !== undefined) headers['x-amz-mp-parts-count'] = String(partsCount);
@@ -172,7 +186,7 @@ export const deleteObject: Handler = async (ctx) => {
   const key = ctx.key;
   const view = ctx.bucket();
   await view.exists();
-  const removed = await (await VersionedObjects.of(view)).remove(key, requestedVersion(ctx));
+  const removed = await (await VersionedObjects.of(view)).remove(key, requestedVersion(ctx), { bypass: await bypassGovernance(ctx) });
   const headers: Record<string, string> = versionHeader(removed);
   if (removed.deleteMarker) headers['x-amz-delete-marker'] = 'true';
   return { status: 204, headers };

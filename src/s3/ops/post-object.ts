@@ -32,6 +32,7 @@ import { attributesFromHeaders, validateTags } from '../headers';
 import { evaluatePostPolicy, parsePostPolicy } from '../post-policy';
 import { many, parseXml, text, toXml } from '../xml';
 import { VersionedObjects } from '../../versioning/objects';
+import { requestedLock } from '../../object-lock/lock';
 import { versionHeader } from './objects';
 
 /** What dispatch gives the handler: the means to verify the form's signer, and to authorize it. */
@@ -193,6 +194,7 @@ export const postObject: FormHandler = async (ctx, authority) => {
   );
   const view = signed.bucket();
   view.assertWritable();
+  const lock = requestedLock((name) => fields.get(name)?.value);
 
   const limit = new SizeLimit(
     contentLength?.min ?? 0,
@@ -203,7 +205,7 @@ export const postObject: FormHandler = async (ctx, authority) => {
   const body = pipeline(fileStream, limit, () => {});
   let meta;
   try {
-    meta = await (await VersionedObjects.of(view)).put(key, body, attrs, {});
+    meta = await (await VersionedObjects.of(view)).put(key, body, attrs, { lock });
   } finally {
     body.destroy();
     fileStream.destroy();
