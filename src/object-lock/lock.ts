@@ -27,8 +27,8 @@ export function lockedError(): S3Error {
 }
 
 /** S3's refusal of lock settings in a bucket that has no object lock. */
-export function missingLockConfiguration(): S3Error {
-  return new S3Error('InvalidRequest', 'Bucket is missing Object Lock Configuration');
+export function missingLockConfiguration(header?: string): S3Error {
+  return new S3Error('InvalidRequest', 'Bucket is missing Object Lock Configuration', header ? { Header: header } : {});
 }
 
 export function parseMode(value: string, argumentName: string): LockMode {
@@ -69,12 +69,15 @@ export const LOCK_HEADERS = {
 
 /**
  * The lock a write asks for with the x-amz-object-lock-* headers (or POST form fields of
- * those names); undefined when it asks for none. Mode and date come together or not at all.
+ * those names); undefined when it asks for none. A bucket without object lock (`enabled`
+ * false) refuses any of them first, as S3 does; mode and date come together or not at all.
  */
-export function requestedLock(get: (name: string) => string | undefined): ObjectLock | undefined {
+export function requestedLock(get: (name: string) => string | undefined, enabled: boolean): ObjectLock | undefined {
   const mode = get(LOCK_HEADERS.mode);
   const until = get(LOCK_HEADERS.until);
   const hold = get(LOCK_HEADERS.legalHold);
+  const named = Object.values(LOCK_HEADERS).find((h) => get(h) !== undefined);
+  if (named !== undefined && !enabled) throw missingLockConfiguration(named);
   if ((mode === undefined) !== (until === undefined)) {
     throw new S3Error('InvalidArgument', 'x-amz-object-lock-retain-until-date and x-amz-object-lock-mode must both be supplied', {
       ArgumentName: mode === undefined ? LOCK_HEADERS.mode : LOCK_HEADERS.until,

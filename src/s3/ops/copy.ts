@@ -93,8 +93,7 @@ export async function copyBetween(
     }
     const target = await VersionedObjects.of(dst);
     // The copy's lock is what this request asks for (or the bucket's default), never the source's.
-    const lock = lockFromHeaders(ctx);
-    target.lockForWrite(lock);
+    const lock = lockFromHeaders(ctx, target);
     // A versioned destination takes the bytes through its version layer; a plain one may copy natively.
     const native = target.status || reader.status ? undefined : await dst.nativeCopyFrom(src, srcKey, dstKey, attrs);
     if (native) return { meta: native, source: handle.meta };

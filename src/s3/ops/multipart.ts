@@ -47,8 +47,7 @@ export const createMultipartUpload: Handler = async (ctx) => {
   await view.exists();
   const attrs = attributesFromHeaders(ctx.headers);
   // Checked now (a bucket without lock refuses it), applied when the upload completes.
-  const lock = lockFromHeaders(ctx);
-  if (lock) (await VersionedObjects.of(view)).lockForWrite(lock);
+  const lock = lockFromHeaders(ctx, await VersionedObjects.of(view));
   const id = await view.createUpload(ctx.key, attrs);
   if (lock) await rememberUploadLock(view, ctx.key, id, lock);
   const algorithm = ctx.header('x-amz-checksum-algorithm');

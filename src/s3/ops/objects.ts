@@ -60,9 +60,9 @@ export function requestedVersion(ctx: S3Context): string | undefined {
   return ctx.query.get('versionId') ?? undefined;
 }
 
-/** The object lock a write's x-amz-object-lock-* headers ask for (undefined: none). */
-export function lockFromHeaders(ctx: S3Context): ObjectLock | undefined {
-  return requestedLock((name) => ctx.header(name));
+/** The object lock a write's x-amz-object-lock-* headers ask for in the bucket of `objects` (undefined: none). */
+export function lockFromHeaders(ctx: S3Context, objects: VersionedObjects): ObjectLock | undefined {
+  return requestedLock((name) => ctx.header(name), objects.lockConfig !== undefined);
 }
 
 /** x-amz-version-id, where S3 sends it (not in a bucket that was never versioned). */
@@ -76,10 +76,10 @@ export const putObject: Handler = async (ctx) => {
   view.assertWritable();
   const attrs = attributesFromHeaders(ctx.headers);
   const conditions = writeConditions(ctx);
-  const lock = lockFromHeaders(ctx);
+  const objects = await VersionedObjects.of(view);
+  const lock = lockFromHeaders(ctx, objects);
   if (lock?.retention) requireIntegrityCheck(ctx, 'Put Object requests with Object Lock parameters');
   const body = requestBody(ctx, attrs, { requireLength: true, maxSize: MAX_OBJECT_SIZE_SINGLE_PUT });
-  const objects = await VersionedObjects.of(view);
   const meta = await objects.put(key, body.stream, attrs, { size: body.size, conditions, lock });
   return { status: 200, headers: { ETag: `"${meta.etag}"`, ...writtenChecksumHeaders(meta), ...versionHeader(meta) } };
 };

@@ -194,7 +194,8 @@ export const postObject: FormHandler = async (ctx, authority) => {
   );
   const view = signed.bucket();
   view.assertWritable();
-  const lock = requestedLock((name) => fields.get(name)?.value);
+  const objects = await VersionedObjects.of(view);
+  const lock = requestedLock((name) => fields.get(name)?.value, objects.lockConfig !== undefined);
 
   const limit = new SizeLimit(
     contentLength?.min ?? 0,
@@ -205,7 +206,7 @@ export const postObject: FormHandler = async (ctx, authority) => {
   const body = pipeline(fileStream, limit, () => {});
   let meta;
   try {
-    meta = await (await VersionedObjects.of(view)).put(key, body, attrs, { lock });
+    meta = await objects.put(key, body, attrs, { lock });
   } finally {
     body.destroy();
     fileStream.destroy();
