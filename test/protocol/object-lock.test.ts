@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { expect } from 'chai';
 import {
+  S3Client,
   CompleteMultipartUploadCommand,
   CopyObjectCommand,
   CreateBucketCommand,
@@ -439,6 +440,64 @@ describe('protocol: object lock', function () {
       await srv.s3.send(new DeleteObjectCommand({ Bucket, Key: 'h', VersionId: v1.VersionId }));
       const missing = await errorOf(srv.s3.send(new GetObjectLegalHoldCommand({ Bucket, Key: 'h', VersionId: 'f'.repeat(32) })));
       expect(missing.name).to.equal('NoSuchVersion');
+    });
+  });
+
+  describe('who may bypass GOVERNANCE', () => {
+    let guarded: TestServer;
+    const users = [
+      { key: 'LOCKWRITER', rules: ['read', 'write', 'list'] },
+      { key: 'LOCKDELETER', rules: ['read', 'write', 'list', 'delete'] },
+    ] as const;
+    const client = (key: string) =>
+      new S3Client({
+        endpoint: guarded.url,
+        region: 'us-east-1',
+        forcePathStyle: true,
+        credentials: { accessKeyId: key, secretAccessKey: `${key}-secret` },
+      });
+    before(async () => {
+      guarded = await startTestServer({
+        users: users.map((u) => ({
+          identity: { accessKeyId: u.key, secretAccessKey: `${u.key}-secret` },
+          principal: { name: u.key.toLowerCase(), admin: false, rules: [{ buckets: ['guarded-*'], allow: [...u.rules] }] },
+        })),
+      });
+    });
+    after(async () => {
+      await guarded.stop();
+    });
+
+    it('the bypass header counts only for a caller with the permission (deleting in the bucket)', async () => {
+      const Bucket = `guarded-${Date.now().toString(36)}`;
+      await guarded.s3.send(new CreateBucketCommand({ Bucket, ObjectLockEnabledForBucket: true }));
+      const v = await guarded.s3.send(new PutObjectCommand({ Bucket, Key: 'g', Body: 'x', ...governance(3) }));
+      const shorter = { Mode: 'GOVERNANCE' as const, RetainUntilDate: inDays(1) };
+      const writer = client('LOCKWRITER');
+      const deleter = client('LOCKDELETER');
+      try {
+        const refused = await errorOf(
+          writer.send(
+            new PutObjectRetentionCommand({
+              Bucket,
+              Key: 'g',
+              VersionId: v.VersionId,
+              Retention: shorter,
+              BypassGovernanceRetention: true,
+            }),
+          ),
+        );
+        expect(refused.name).to.equal('AccessDenied');
+        const kept = await guarded.s3.send(new GetObjectRetentionCommand({ Bucket, Key: 'g', VersionId: v.VersionId }));
+        expect(kept.Retention?.RetainUntilDate?.getTime()).to.be.greaterThan(inDays(2).getTime());
+        await deleter.send(
+          new PutObjectRetentionCommand({ Bucket, Key: 'g', VersionId: v.VersionId, Retention: shorter, BypassGovernanceRetention: true }),
+        );
+        await deleter.send(new DeleteObjectCommand({ Bucket, Key: 'g', VersionId: v.VersionId, BypassGovernanceRetention: true }));
+      } finally {
+        writer.destroy();
+        deleter.destroy();
+      }
     });
   });
 
