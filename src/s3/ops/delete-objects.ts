@@ -5,7 +5,7 @@ import { readSmallBody } from '../payload';
 import { xmlResponse } from '../respond';
 import { children, element, many, parseXml, text } from '../xml';
 import { VersionedObjects } from '../../versioning/objects';
-import { bypassGovernance } from './object-lock';
+import { bypassGovernance } from '../bypass-governance';
 
 const MAX_OBJECTS = 1000;
 

@@ -17,22 +17,10 @@ import {
 import { VERSIONING_DOCUMENT, VersionedObjects, versioningStatus } from '../../versioning/objects';
 import type { Handler, S3Context } from '../context';
 import { readSmallBody, requireIntegrityCheck } from '../payload';
+import { bypassGovernance } from '../bypass-governance';
 import { xmlResponse } from '../respond';
 import { element, parseXml, text } from '../xml';
-import { isAllowed } from '../../auth/policy';
 import { requestedVersion } from './objects';
-
-const BYPASS_HEADER = 'x-amz-bypass-governance-retention';
-
-/**
- * Whether the request may bypass GOVERNANCE retention: it says so with the header, and the
- * caller holds the permission (s3:BypassGovernanceRetention; on the routing table's rules,
- * deleting in the bucket).
- */
-export function bypassGovernance(ctx: S3Context): Promise<boolean> {
-  if ((ctx.header(BYPASS_HEADER) ?? '').trim().toLowerCase() !== 'true') return Promise.resolve(false);
-  return Promise.resolve(isAllowed(ctx.principal, 'delete', ctx.bucketName));
-}
 
 async function readXml(ctx: S3Context, what: string): Promise<Record<string, unknown> | undefined> {
   requireIntegrityCheck(ctx, what);

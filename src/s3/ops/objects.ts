@@ -9,7 +9,7 @@ import { requestBody } from '../payload';
 import { hasControlCharacters, textAsHeaderBytes } from '../header-values';
 import { VersionedObjects, type VersionedMeta } from '../../versioning/objects';
 import { lockHeaders, requestedLock, type ObjectLock } from '../../object-lock/lock';
-import { bypassGovernance } from './object-lock';
+import { bypassGovernance } from '../bypass-governance';
 import { requireIntegrityCheck } from '../payload';
 
 /** S3's limit for one PutObject; larger objects go multipart. */
