@@ -9,7 +9,8 @@ const BYPASS_HEADER = 'x-amz-bypass-governance-retention';
  * caller holds the permission (s3:BypassGovernanceRetention; on the routing table's rules,
  * deleting in the bucket).
  */
-export function bypassGovernance(ctx: S3Context): Promise<boolean> {
+export function bypassGovernance(ctx: S3Context, key: string): Promise<boolean> {
+  void key;
   if ((ctx.header(BYPASS_HEADER) ?? '').trim().toLowerCase() !== 'true') return Promise.resolve(false);
   return Promise.resolve(isAllowed(ctx.principal, 'delete', ctx.bucketName));
 }

@@ -38,11 +38,11 @@ export const deleteObjects: Handler = async (ctx) => {
   });
 
   const versioned = await VersionedObjects.of(view);
-  const bypass = await bypassGovernance(ctx);
   const deleted: Array<{ Key: string; VersionId?: string; DeleteMarker?: boolean; DeleteMarkerVersionId?: string }> = [];
   const errors: Array<{ Key: string; VersionId?: string; Code: string; Message: string }> = [];
   for (const { key, versionId } of entries) {
     try {
+      const bypass = versionId !== undefined && (await bypassGovernance(ctx, key));
       const removed = await versioned.remove(key, versionId, { bypass });
       deleted.push({
         Key: key,

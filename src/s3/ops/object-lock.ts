@@ -87,7 +87,7 @@ export const putObjectRetention: Handler = async (ctx) => {
   const objects = await VersionedObjects.of(view);
   if (!objects.lockConfig) throw missingLockConfiguration();
   const next = parseRetention(await readXml(ctx, 'PutObjectRetention requests'));
-  const bypass = await bypassGovernance(ctx);
+  const bypass = await bypassGovernance(ctx, ctx.key);
   await objects.setLock(ctx.key, requestedVersion(ctx), (current) => {
     checkRetentionChange(current?.retention, next, bypass);
     return { ...current, retention: next };

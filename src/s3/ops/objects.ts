@@ -186,7 +186,7 @@ export const deleteObject: Handler = async (ctx) => {
   const key = ctx.key;
   const view = ctx.bucket();
   await view.exists();
-  const removed = await (await VersionedObjects.of(view)).remove(key, requestedVersion(ctx), { bypass: await bypassGovernance(ctx) });
+  const removed = await (await VersionedObjects.of(view)).remove(key, requestedVersion(ctx), { bypass: await bypassGovernance(ctx, key) });
   const headers: Record<string, string> = versionHeader(removed);
   if (removed.deleteMarker) headers['x-amz-delete-marker'] = 'true';
   return { status: 204, headers };
