@@ -11,6 +11,7 @@ import type { Backend } from '../backends/types';
 import type { BackendKit } from '../backends/kit';
 import { BACKEND_KITS } from '../backends/registry';
 import { createBackend, kitFor } from '../backends/create';
+import type { FixedAccess } from '../access/fixed';
 import { backendSpecKey, defaultRoutingTable, type BackendSpec, type RoutingTable } from './config';
 
 export interface Route {
@@ -24,6 +25,8 @@ export interface Route {
   prefix: string;
   readOnly: boolean;
   publicRead: boolean;
+  /** What the table fixes of the bucket's access control. */
+  fixed?: FixedAccess;
   /** True for a route in the table, false for a name that fell through to the default backend. */
   explicit: boolean;
 }
@@ -103,6 +106,7 @@ export class Router {
         prefix: r.prefix,
         readOnly: r.readOnly,
         publicRead: r.publicRead,
+        ...(r.fixed ? { fixed: r.fixed } : {}),
         explicit: true,
       }),
     );

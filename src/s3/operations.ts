@@ -5,6 +5,7 @@
 import { S3Error } from '../errors';
 import type { Action } from '../auth/policy';
 import type { Handler } from './context';
+import * as acl from './ops/access-control';
 import * as buckets from './ops/buckets';
 import { getObjectAttributes } from './ops/attributes';
 import { copyObject } from './ops/copy';
@@ -30,13 +31,23 @@ interface OperationBase {
   when?: (q: URLSearchParams) => boolean;
   /** Other sub-resource parameters this operation reads (UploadPart reads partNumber). */
   consumes?: string[];
-  /** What a policy must allow on the addressed bucket; undefined for ListBuckets (any signed user). */
+  /**
+   * The S3 action bucket policies name (`s3:GetObject` ...); its resource is the addressed bucket,
+   * or the addressed object for object-level operations (DeleteObjects: each key it deletes).
+   */
+  s3Action: string;
+  /**
+   * The routing table's coarse action that grants it (src/auth/policy.ts); undefined for
+   * ListBuckets (any signed user) and for what only the owner, a bucket policy or an ACL grants.
+   */
   action?: Action;
   /**
    * Anonymous callers may do it on a `publicRead` route: what S3's public read grants
    * (GetObject, HeadObject, the listing), not every operation that reads.
    */
   publicRead?: true;
+  /** The handler authorizes each key it touches (DeleteObjects) rather than dispatch the bucket. */
+  perKey?: true;
 }
 
 export type Operation = OperationBase &
@@ -50,13 +61,117 @@ export type Operation = OperationBase &
   );
 
 export const OPERATIONS: Operation[] = [
-  { name: 'ListBuckets', method: 'GET', level: 'service', handler: buckets.listBuckets },
+  { name: 'ListBuckets', s3Action: 's3:ListAllMyBuckets', method: 'GET', level: 'service', handler: buckets.listBuckets },
 
-  { name: 'GetBucketLocation', action: 'list', method: 'GET', level: 'bucket', sub: 'location', handler: buckets.getBucketLocation },
-  { name: 'GetBucketVersioning', action: 'list', method: 'GET', level: 'bucket', sub: 'versioning', handler: buckets.getBucketVersioning },
-  { name: 'GetBucketAcl', action: 'list', method: 'GET', level: 'bucket', sub: 'acl', handler: buckets.getBucketAcl },
+  {
+    name: 'GetBucketLocation',
+    s3Action: 's3:GetBucketLocation',
+    action: 'list',
+    method: 'GET',
+    level: 'bucket',
+    sub: 'location',
+    handler: buckets.getBucketLocation,
+  },
+  {
+    name: 'GetBucketVersioning',
+    s3Action: 's3:GetBucketVersioning',
+    action: 'list',
+    method: 'GET',
+    level: 'bucket',
+    sub: 'versioning',
+    handler: buckets.getBucketVersioning,
+  },
+  // Access control (src/s3/ops/access-control.ts): only the owner, a bucket policy or an ACL grants the writes.
+  {
+    name: 'GetBucketAcl',
+    s3Action: 's3:GetBucketAcl',
+    action: 'list',
+    method: 'GET',
+    level: 'bucket',
+    sub: 'acl',
+    handler: acl.getBucketAcl,
+  },
+  { name: 'PutBucketAcl', s3Action: 's3:PutBucketAcl', method: 'PUT', level: 'bucket', sub: 'acl', handler: acl.putBucketAcl },
+  {
+    name: 'GetBucketPolicy',
+    s3Action: 's3:GetBucketPolicy',
+    action: 'list',
+    method: 'GET',
+    level: 'bucket',
+    sub: 'policy',
+    handler: acl.getBucketPolicy,
+  },
+  { name: 'PutBucketPolicy', s3Action: 's3:PutBucketPolicy', method: 'PUT', level: 'bucket', sub: 'policy', handler: acl.putBucketPolicy },
+  {
+    name: 'DeleteBucketPolicy',
+    s3Action: 's3:DeleteBucketPolicy',
+    method: 'DELETE',
+    level: 'bucket',
+    sub: 'policy',
+    handler: acl.deleteBucketPolicy,
+  },
+  {
+    name: 'GetBucketPolicyStatus',
+    s3Action: 's3:GetBucketPolicyStatus',
+    action: 'list',
+    method: 'GET',
+    level: 'bucket',
+    sub: 'policyStatus',
+    handler: acl.getBucketPolicyStatus,
+  },
+  {
+    name: 'GetBucketOwnershipControls',
+    s3Action: 's3:GetBucketOwnershipControls',
+    action: 'list',
+    method: 'GET',
+    level: 'bucket',
+    sub: 'ownershipControls',
+    handler: acl.getOwnershipControls,
+  },
+  {
+    name: 'PutBucketOwnershipControls',
+    s3Action: 's3:PutBucketOwnershipControls',
+    method: 'PUT',
+    level: 'bucket',
+    sub: 'ownershipControls',
+    handler: acl.putOwnershipControls,
+  },
+  {
+    name: 'DeleteBucketOwnershipControls',
+    s3Action: 's3:PutBucketOwnershipControls',
+    method: 'DELETE',
+    level: 'bucket',
+    sub: 'ownershipControls',
+    handler: acl.deleteOwnershipControls,
+  },
+  {
+    name: 'GetPublicAccessBlock',
+    s3Action: 's3:GetBucketPublicAccessBlock',
+    action: 'list',
+    method: 'GET',
+    level: 'bucket',
+    sub: 'publicAccessBlock',
+    handler: acl.getPublicAccessBlock,
+  },
+  {
+    name: 'PutPublicAccessBlock',
+    s3Action: 's3:PutBucketPublicAccessBlock',
+    method: 'PUT',
+    level: 'bucket',
+    sub: 'publicAccessBlock',
+    handler: acl.putPublicAccessBlock,
+  },
+  {
+    name: 'DeletePublicAccessBlock',
+    s3Action: 's3:PutBucketPublicAccessBlock',
+    method: 'DELETE',
+    level: 'bucket',
+    sub: 'publicAccessBlock',
+    handler: acl.deletePublicAccessBlock,
+  },
   {
     name: 'ListObjectsV2',
+    s3Action: 's3:ListBucket',
     publicRead: true,
     action: 'list',
     method: 'GET',
@@ -64,16 +179,64 @@ export const OPERATIONS: Operation[] = [
     when: (q) => q.get('list-type') === '2',
     handler: listObjectsV2,
   },
-  { name: 'ListObjects', publicRead: true, action: 'list', method: 'GET', level: 'bucket', handler: listObjectsV1 },
-  { name: 'HeadBucket', publicRead: true, action: 'list', method: 'HEAD', level: 'bucket', handler: buckets.headBucket },
-  { name: 'CreateBucket', action: 'createBucket', method: 'PUT', level: 'bucket', handler: buckets.createBucket },
-  { name: 'DeleteBucket', action: 'deleteBucket', method: 'DELETE', level: 'bucket', handler: buckets.deleteBucket },
-  { name: 'DeleteObjects', action: 'delete', method: 'POST', level: 'bucket', sub: 'delete', handler: deleteObjects },
-  { name: 'PostObject', action: 'write', method: 'POST', level: 'bucket', formHandler: postObject },
-  { name: 'ListMultipartUploads', action: 'list', method: 'GET', level: 'bucket', sub: 'uploads', handler: multipart.listMultipartUploads },
+  {
+    name: 'ListObjects',
+    s3Action: 's3:ListBucket',
+    publicRead: true,
+    action: 'list',
+    method: 'GET',
+    level: 'bucket',
+    handler: listObjectsV1,
+  },
+  {
+    name: 'HeadBucket',
+    s3Action: 's3:ListBucket',
+    publicRead: true,
+    action: 'list',
+    method: 'HEAD',
+    level: 'bucket',
+    handler: buckets.headBucket,
+  },
+  {
+    name: 'CreateBucket',
+    s3Action: 's3:CreateBucket',
+    action: 'createBucket',
+    method: 'PUT',
+    level: 'bucket',
+    handler: buckets.createBucket,
+  },
+  {
+    name: 'DeleteBucket',
+    s3Action: 's3:DeleteBucket',
+    action: 'deleteBucket',
+    method: 'DELETE',
+    level: 'bucket',
+    handler: buckets.deleteBucket,
+  },
+  {
+    name: 'DeleteObjects',
+    s3Action: 's3:DeleteObject',
+    perKey: true,
+    action: 'delete',
+    method: 'POST',
+    level: 'bucket',
+    sub: 'delete',
+    handler: deleteObjects,
+  },
+  { name: 'PostObject', s3Action: 's3:PutObject', action: 'write', method: 'POST', level: 'bucket', formHandler: postObject },
+  {
+    name: 'ListMultipartUploads',
+    s3Action: 's3:ListBucketMultipartUploads',
+    action: 'list',
+    method: 'GET',
+    level: 'bucket',
+    sub: 'uploads',
+    handler: multipart.listMultipartUploads,
+  },
 
   {
     name: 'CreateMultipartUpload',
+    s3Action: 's3:PutObject',
     action: 'write',
     method: 'POST',
     level: 'object',
@@ -82,6 +245,7 @@ export const OPERATIONS: Operation[] = [
   },
   {
     name: 'UploadPartCopy',
+    s3Action: 's3:PutObject',
     action: 'write',
     method: 'PUT',
     level: 'object',
@@ -92,6 +256,7 @@ export const OPERATIONS: Operation[] = [
   },
   {
     name: 'UploadPart',
+    s3Action: 's3:PutObject',
     action: 'write',
     method: 'PUT',
     level: 'object',
@@ -101,6 +266,7 @@ export const OPERATIONS: Operation[] = [
   },
   {
     name: 'CompleteMultipartUpload',
+    s3Action: 's3:PutObject',
     action: 'write',
     method: 'POST',
     level: 'object',
@@ -109,24 +275,81 @@ export const OPERATIONS: Operation[] = [
   },
   {
     name: 'AbortMultipartUpload',
+    s3Action: 's3:AbortMultipartUpload',
     action: 'write',
     method: 'DELETE',
     level: 'object',
     sub: 'uploadId',
     handler: multipart.abortMultipartUpload,
   },
-  { name: 'ListParts', action: 'write', method: 'GET', level: 'object', sub: 'uploadId', handler: multipart.listParts },
+  {
+    name: 'ListParts',
+    s3Action: 's3:ListMultipartUploadParts',
+    action: 'write',
+    method: 'GET',
+    level: 'object',
+    sub: 'uploadId',
+    handler: multipart.listParts,
+  },
 
-  { name: 'GetObjectTagging', action: 'read', method: 'GET', level: 'object', sub: 'tagging', handler: tagging.getObjectTagging },
-  { name: 'PutObjectTagging', action: 'write', method: 'PUT', level: 'object', sub: 'tagging', handler: tagging.putObjectTagging },
-  { name: 'DeleteObjectTagging', action: 'write', method: 'DELETE', level: 'object', sub: 'tagging', handler: tagging.deleteObjectTagging },
-  { name: 'GetObjectAttributes', action: 'read', method: 'GET', level: 'object', sub: 'attributes', handler: getObjectAttributes },
-  { name: 'GetObjectTorrent', action: 'read', method: 'GET', level: 'object', sub: 'torrent', handler: getObjectTorrent },
-  { name: 'GetObjectAcl', action: 'read', method: 'GET', level: 'object', sub: 'acl', handler: buckets.getObjectAcl },
-  { name: 'CopyObject', action: 'write', method: 'PUT', level: 'object', withHeader: 'x-amz-copy-source', handler: copyObject },
-  { name: 'PutObject', action: 'write', method: 'PUT', level: 'object', handler: objects.putObject },
+  {
+    name: 'GetObjectTagging',
+    s3Action: 's3:GetObjectTagging',
+    action: 'read',
+    method: 'GET',
+    level: 'object',
+    sub: 'tagging',
+    handler: tagging.getObjectTagging,
+  },
+  {
+    name: 'PutObjectTagging',
+    s3Action: 's3:PutObjectTagging',
+    action: 'write',
+    method: 'PUT',
+    level: 'object',
+    sub: 'tagging',
+    handler: tagging.putObjectTagging,
+  },
+  {
+    name: 'DeleteObjectTagging',
+    s3Action: 's3:DeleteObjectTagging',
+    action: 'write',
+    method: 'DELETE',
+    level: 'object',
+    sub: 'tagging',
+    handler: tagging.deleteObjectTagging,
+  },
+  {
+    name: 'GetObjectAttributes',
+    s3Action: 's3:GetObjectAttributes',
+    action: 'read',
+    method: 'GET',
+    level: 'object',
+    sub: 'attributes',
+    handler: getObjectAttributes,
+  },
+  {
+    name: 'GetObjectTorrent',
+    s3Action: 's3:GetObjectTorrent',
+    action: 'read',
+    method: 'GET',
+    level: 'object',
+    sub: 'torrent',
+    handler: getObjectTorrent,
+  },
+  {
+    name: 'CopyObject',
+    s3Action: 's3:PutObject',
+    action: 'write',
+    method: 'PUT',
+    level: 'object',
+    withHeader: 'x-amz-copy-source',
+    handler: copyObject,
+  },
+  { name: 'PutObject', s3Action: 's3:PutObject', action: 'write', method: 'PUT', level: 'object', handler: objects.putObject },
   {
     name: 'GetObject',
+    s3Action: 's3:GetObject',
     publicRead: true,
     action: 'read',
     method: 'GET',
@@ -136,6 +359,7 @@ export const OPERATIONS: Operation[] = [
   },
   {
     name: 'HeadObject',
+    s3Action: 's3:GetObject',
     publicRead: true,
     action: 'read',
     method: 'HEAD',
@@ -143,7 +367,25 @@ export const OPERATIONS: Operation[] = [
     consumes: ['partNumber'],
     handler: objects.headObject,
   },
-  { name: 'DeleteObject', action: 'delete', method: 'DELETE', level: 'object', handler: objects.deleteObject },
+  {
+    name: 'GetObjectAcl',
+    s3Action: 's3:GetObjectAcl',
+    action: 'read',
+    method: 'GET',
+    level: 'object',
+    sub: 'acl',
+    handler: acl.getObjectAcl,
+  },
+  {
+    name: 'PutObjectAcl',
+    s3Action: 's3:PutObjectAcl',
+    action: 'write',
+    method: 'PUT',
+    level: 'object',
+    sub: 'acl',
+    handler: acl.putObjectAcl,
+  },
+  { name: 'DeleteObject', s3Action: 's3:DeleteObject', action: 'delete', method: 'DELETE', level: 'object', handler: objects.deleteObject },
 ];
 
 /**

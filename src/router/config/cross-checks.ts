@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import type { BackendKit, BackendSpec } from '../../backends/kit';
 import { s3BucketNameProblem } from '../../backends/bucket-names';
 import { parseBackendUri, UriError, type BackendUri } from '../uri';
+import { accessControlSettings, fixedAccessOf } from '../../access/fixed';
 import { isPlainObject, suggest, type Problems, type Seg } from './diagnostics';
 import { anyBackendSchema, identitySchema, routeSchema } from './schema';
 import type { BackendEntry, IdentitySpec, RouteSpec, RoutingTable } from './types';
@@ -126,6 +127,7 @@ export class CrossChecks {
         secret: i.secretAccessKey!,
         admin: i.admin ?? false,
         rules: (i.policy ?? []).map((r) => ({ buckets: r.buckets, allow: r.allow })),
+        ...(i.email !== undefined ? { email: i.email } : {}),
       });
     }
     const keys = new Map<string, string>();
@@ -143,6 +145,7 @@ export class CrossChecks {
       default: defaultName as string,
       routes,
       ...(identities.length ? { identities } : {}),
+      ...(isPlainObject(top.accessControl) ? { accessControl: accessControlSettings(top.accessControl) } : {}),
     };
   }
 
@@ -223,9 +226,11 @@ export class CrossChecks {
       const at = fields.target !== undefined ? (typeof value === 'string' ? segs : [...segs, 'target']) : [...segs, 'bucket'];
       p.report(at, `${spec.kind} bucket '${bucket}' breaks the store's naming rules: ${rule}`);
     }
+    const fixed = fixedAccessOf(fields, name, (reason) => p.report([...segs, 'policy'], `not a valid bucket policy: ${reason}`));
     if (p.count > before) return undefined;
     return {
       name,
+      ...(fixed ? { fixed } : {}),
       backend: backendName,
       spec,
       bucket,

@@ -1,4 +1,5 @@
 /** CopyObject: within a backend natively where it can, otherwise streamed across. */
+import { aclForWrite, writeObjectAcl } from '../access';
 import { S3Error } from '../../errors';
 import { validateKey } from '../../backends/keys';
 import type { ObjectAttributes, ObjectMeta } from '../../backends/types';
@@ -87,10 +88,12 @@ export const copyObject: Handler = async (ctx) => {
   validateKey(dstKey);
   const source = parseCopySource(ctx.header('x-amz-copy-source') ?? '');
   validateKey(source.key);
-  const src = ctx.bucket(source.bucket, 'read');
+  const src = await ctx.sourceBucket(source.bucket, source.key);
   const dst = ctx.bucket();
   dst.assertWritable();
   await dst.exists();
+  const acl = await aclForWrite(ctx, dst);
   const meta = await copyBetween(src, source.key, dst, dstKey, ctx);
+  await writeObjectAcl(dst, dstKey, acl);
   return xmlResponse('CopyObjectResult', { LastModified: meta.lastModified, ETag: `"${meta.etag}"` }, 200, writtenChecksumHeaders(meta));
 };

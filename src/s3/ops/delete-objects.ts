@@ -1,4 +1,5 @@
 /** DeleteObjects: an XML batch of up to 1000 keys, each answered on its own. */
+import { writeObjectAcl } from '../access';
 import { S3Error, toS3Error } from '../../errors';
 import { validateKey } from '../../backends/keys';
 import type { Handler } from '../context';
@@ -43,7 +44,10 @@ export const deleteObjects: Handler = async (ctx) => {
       validateKey(key);
       // Buckets here are unversioned: their objects have one version, 'null'.
       if (versionId !== undefined && versionId !== 'null') throw new S3Error('NoSuchVersion');
+      // Each key is authorized on its own (s3:DeleteObject on bucket/key), as S3 does.
+      await ctx.authorizeKey('s3:DeleteObject', 'delete', key);
       await view.deleteObject(key);
+      await writeObjectAcl(view, key, undefined);
       deleted.push({ Key: key, VersionId: versionId });
     } catch (err) {
       const e = toS3Error(err);

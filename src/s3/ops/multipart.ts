@@ -2,6 +2,7 @@
  * Multipart uploads: the S3 rules (part numbers, order, sizes, the md5-of-md5s ETag) are
  * checked here, once, for every backend; the backend's MultipartStore keeps the parts.
  */
+import { aclForWrite, stashUploadAcl, takeUploadAcl, writeObjectAcl } from '../access';
 import { createHash } from 'node:crypto';
 import { isS3Error, S3Error } from '../../errors';
 import { validateKey } from '../../backends/keys';
@@ -53,7 +54,9 @@ export const createMultipartUpload: Handler = async (ctx) => {
   const view = ctx.bucket();
   await view.exists();
   const attrs = attributesFromHeaders(ctx.headers);
+  const acl = await aclForWrite(ctx, view);
   const id = await view.createUpload(ctx.key, attrs);
+  await stashUploadAcl(view, id, acl);
   const algorithm = ctx.header('x-amz-checksum-algorithm');
   return xmlResponse(
     'InitiateMultipartUploadResult',
@@ -99,7 +102,7 @@ export const uploadPartCopy: Handler = async (ctx) => {
   const id = uploadId(ctx);
   const source = parseCopySource(ctx.header('x-amz-copy-source') ?? '');
   validateKey(source.key);
-  const src = ctx.bucket(source.bucket, 'read');
+  const src = await ctx.sourceBucket(source.bucket, source.key);
   const dst = ctx.bucket();
   const handle = await src.openObject(source.key);
   try {
@@ -197,6 +200,11 @@ export const completeMultipartUpload: Handler = async (ctx) => {
       etag,
       { conditions },
     )
+    .then(async (meta) => {
+      // The ACL CreateMultipartUpload asked for (none: the default) becomes the object's.
+      await writeObjectAcl(view, ctx.key, await takeUploadAcl(view, id, true));
+      return meta;
+    })
     // Another replica (or a retry racing this one) completed it first.
     .catch(async (err) => ({ etag: await repeatedComplete(ctx, err, etag) }))
     .then((meta) => completeResult(ctx, meta.etag));
@@ -241,7 +249,9 @@ async function repeatedComplete(ctx: S3Context, err: unknown, etag: string): Pro
 
 export const abortMultipartUpload: Handler = async (ctx) => {
   validateKey(ctx.key);
-  await ctx.bucket().abortUpload(ctx.key, uploadId(ctx));
+  const view = ctx.bucket();
+  await view.abortUpload(ctx.key, uploadId(ctx));
+  await takeUploadAcl(view, uploadId(ctx), true);
   return { status: 204 };
 };
 

@@ -1,4 +1,5 @@
 /** Object operations: PutObject, GetObject, HeadObject, DeleteObject. */
+import { aclForWrite, writeObjectAcl } from '../access';
 import { S3Error } from '../../errors';
 import { validateKey } from '../../backends/keys';
 import type { ByteRange, ObjectMeta, WriteConditions } from '../../backends/types';
@@ -59,8 +60,10 @@ export const putObject: Handler = async (ctx) => {
   view.assertWritable();
   const attrs = attributesFromHeaders(ctx.headers);
   const conditions = writeConditions(ctx);
+  const acl = await aclForWrite(ctx, view);
   const body = requestBody(ctx, attrs, { requireLength: true, maxSize: MAX_OBJECT_SIZE_SINGLE_PUT });
   const meta = await view.putObject(key, body.stream, attrs, { size: body.size, conditions });
+  await writeObjectAcl(view, key, acl);
   return { status: 200, headers: { ETag: `"${meta.etag}"`, ...writtenChecksumHeaders(meta) } };
 };
 
@@ -166,5 +169,6 @@ export const deleteObject: Handler = async (ctx) => {
   const view = ctx.bucket();
   await view.exists();
   await view.deleteObject(key);
+  await writeObjectAcl(view, key, undefined);
   return { status: 204 };
 };
