@@ -129,9 +129,13 @@ function queryDecode(raw: string): string {
   return uriDecodeBytes(raw, true).toString('utf8');
 }
 
+const UNRESERVED_PATH = /^[A-Za-z0-9\-_.~/]*$/;
+
 /** Canonical URI: each segment decoded then re-encoded, so %2F inside a segment stays %2F. */
 function canonicalUri(rawPath: string): string {
   if (rawPath === '') return '/';
+  // The usual path holds only unreserved characters: it encodes to itself.
+  if (UNRESERVED_PATH.test(rawPath)) return rawPath;
   return rawPath
     .split('/')
     .map((seg) => uriEncodeBytes(uriDecodeBytes(seg, false)))

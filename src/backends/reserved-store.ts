@@ -9,7 +9,7 @@
  * them: a caller that keys a document by an object key encodes or hashes the key first
  * (`reservedSegment`).
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { S3Error } from '../errors';
 
@@ -31,6 +31,7 @@ export interface ReservedEntry {
 
 export interface ReservedDocument {
   entry: ReservedEntry;
+  /** The caller reads it to the end or destroys it (it may hold a file or a connection). */
   body: Readable;
 }
 
@@ -89,6 +90,50 @@ export function reservedSegment(s: string): string {
   const b = Buffer.from(s, 'utf8').toString('base64url');
   if (b.length > 0 && b.length <= 180 && SEGMENT.test(b)) return b;
   return '~' + createHash('sha256').update(s, 'utf8').digest('hex');
+}
+
+/**
+ * Throws PreconditionFailed unless `cond` holds on the stored document's etag (undefined: no
+ * document). For adapters that compare etags themselves (memory, fs) under their own lock.
+ */
+export function checkReservedConditions(current: string | undefined, cond?: ReservedConditions): void {
+  if (cond?.ifNoneMatch === '*' && current !== undefined) {
+    throw new S3Error('PreconditionFailed', undefined, { Condition: 'If-None-Match' });
+  }
+  if (cond?.ifMatch !== undefined && cond.ifMatch !== current) {
+    throw new S3Error('PreconditionFailed', undefined, { Condition: 'If-Match' });
+  }
+}
+
+/**
+ * The etag of a document an adapter wrote itself: the content's MD5 and a nonce, so it changes
+ * with every write, also one of the same bytes (a compare-and-swap never mistakes a rewrite for
+ * the version it read).
+ */
+export function newReservedEtag(md5Hex: string): string {
+  return `${md5Hex}-${randomBytes(8).toString('hex')}`;
+}
+
+/** How many entries a list call returns (its `max`, default and ceiling 1000). */
+export function reservedListMax(opts?: ReservedListOptions): number {
+  const max = opts?.max ?? 1000;
+  if (!Number.isInteger(max) || max < 1) throw new S3Error('InternalError', `bad reserved list max ${max}`);
+  return Math.min(max, 1000);
+}
+
+/** Whether a name belongs in a list page: under the prefix and after the start. */
+export function inReservedPage(name: string, prefix: string, opts?: ReservedListOptions): boolean {
+  return name.startsWith(prefix) && (opts?.startAfter === undefined || name > opts.startAfter);
+}
+
+/**
+ * A list page from entries in any order, for adapters that enumerate a whole prefix (names are
+ * ASCII, so JavaScript's string order is their binary order).
+ */
+export function reservedPage(entries: Iterable<ReservedEntry>, prefix: string, opts?: ReservedListOptions): ReservedEntry[] {
+  const max = reservedListMax(opts);
+  const wanted = [...entries].filter((e) => inReservedPage(e.name, prefix, opts));
+  return wanted.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).slice(0, max);
 }
 
 /** Reads a whole (small) document; refuses one over `limit` bytes. */

@@ -63,6 +63,12 @@ export interface ByteRange {
 export interface ObjectHandle {
   meta: ObjectMeta;
   read(range?: ByteRange): Readable;
+  /**
+   * The bytes of `range` when the handle holds them in memory already (a small object read
+   * whole when opened, the memory store); undefined: stream them with read(). The server
+   * answers such a GET with one write instead of a stream.
+   */
+  bytes?(range?: ByteRange): Buffer | undefined;
   close(): Promise<void>;
 }
 

@@ -1,5 +1,5 @@
 /** Pieces kits build their URI parsers from (`scheme://authority/seg/seg...`). */
-import { UriError } from './kit';
+import { UriError, type TargetUri } from './kit';
 
 export function decodeSegment(segment: string, uri: string): string {
   try {
@@ -43,4 +43,15 @@ export function bucketAndPrefix(
 ): { bucket: string; prefix: string; settings: Record<string, never> } {
   const { authority, segments } = authorityAndPath(rest, uri, form);
   return { bucket: authority, prefix: joinPrefix(segments), settings: {} };
+}
+
+/**
+ * The `scheme://{setting}/bucket[/prefix]` form (aws://region/..., gcp://project/...): the
+ * authority is a backend setting, so the target selects the backend that has it.
+ */
+export function settingBucketAndPrefix(rest: string, uri: string, form: string, setting: string): TargetUri {
+  const { authority, segments } = authorityAndPath(rest, uri, form);
+  const [bucket, ...more] = segments;
+  if (!bucket) throw new UriError(`'${uri}' names no bucket: expected ${form}`);
+  return { bucket, prefix: joinPrefix(more), settings: { [setting]: authority } };
 }

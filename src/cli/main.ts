@@ -1,5 +1,5 @@
 /**
- * The command table: `s3mux [serve] [options]`, `check FILE`, `routes FILE`, `version`, each
+ * The command table: `s3mux [serve] [options]`, `check FILE`, `routes FILE`, `cp|sync SRC DST`, `version`, each
  * with `--help`; `--version` and `--help` on their own. Usage errors exit 2, a table with
  * problems exits 1.
  */
@@ -9,12 +9,14 @@ import { UsageError } from './usage-error';
 import { serveHelp } from './serve-options';
 import { formatRoutes } from './route-table';
 import { version } from './version';
+import { transferHelp } from './transfer-options';
 
 // The server and the backends (and their SDKs) load only for the commands that need them,
 // so --help, --version and routes answer at once.
 const lazy = {
   serve: () => require('./serve') as typeof import('./serve'),
   check: () => require('../router/check') as typeof import('../router/check'),
+  transfer: () => require('./transfer') as typeof import('./transfer'),
 };
 
 /** Exit code, or 'running' for a command that keeps the process alive (serve). */
@@ -63,6 +65,16 @@ const COMMANDS: Record<string, Command> = {
       console.log(formatRoutes(loadRoutingTable(fileArgument('routes', args))));
       return 0;
     },
+  },
+  cp: {
+    summary: 'copy every object under SRC to DST (backend URIs or route:BUCKET/prefix)',
+    help: transferHelp('cp'),
+    run: (args) => lazy.transfer().runTransferCommand('cp', args),
+  },
+  sync: {
+    summary: 'copy what DST lacks or holds different; --delete removes what SRC lacks',
+    help: transferHelp('sync'),
+    run: (args) => lazy.transfer().runTransferCommand('sync', args),
   },
   version: {
     summary: 'print the version',

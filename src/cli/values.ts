@@ -33,3 +33,36 @@ export function parseChoice<T extends string>(choices: readonly T[]): (value: st
     throw new Error(`${what} expects one of ${choices.join(', ')}, got '${value}'`);
   };
 }
+
+const SIZE_UNITS: Record<string, number> = {
+  '': 1,
+  b: 1,
+  k: 1e3,
+  kb: 1e3,
+  m: 1e6,
+  mb: 1e6,
+  g: 1e9,
+  gb: 1e9,
+  kib: 1024,
+  mib: 1024 ** 2,
+  gib: 1024 ** 3,
+};
+
+/** `1048576`, `64MiB`, `10MB`, `1.5G`; `/s` may follow (a rate). */
+export function parseSize(value: string, what: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)(?:\/s)?$/i.exec(value.trim());
+  const unit = m ? SIZE_UNITS[m[2].toLowerCase()] : undefined;
+  if (!m || unit === undefined || !(Number(m[1]) > 0))
+    throw new Error(`${what} expects a size such as 10MB, 64MiB, 1.5G or a number of bytes, got '${value}'`);
+  return Math.round(Number(m[1]) * unit);
+}
+
+/** A whole number from `min` to `max`. */
+export function parseCount(min: number, max: number): (value: string, what: string) => number {
+  return (value, what) => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value.trim()) || n < min || n > max)
+      throw new Error(`${what} expects a whole number from ${min} to ${max}, got '${value}'`);
+    return n;
+  };
+}

@@ -1,7 +1,9 @@
 /**
  * One virtual bucket as the S3 layer sees it: every call is translated onto the route's
  * backend, real bucket and key prefix, and writes are refused on read-only routes. This is
- * the only place that adds or strips a route's prefix.
+ * the only place that adds or strips a route's prefix, and the only place S3's key rules are
+ * checked: every key a request names (the object, a copy source, a multipart upload's key)
+ * becomes a store key through realKey, so no handler or adapter checks them again.
  */
 import type { Readable } from 'node:stream';
 import { S3Error } from '../errors';
@@ -23,6 +25,7 @@ import type {
   Tag,
 } from '../backends/types';
 import { bucketArea, type BucketReservedArea } from '../backends/reserved-store';
+import { validateKey } from '../backends/keys';
 import type { Route } from './router';
 
 export class BucketView {
@@ -38,7 +41,9 @@ export class BucketView {
     return this.route.bucket;
   }
 
+  /** The store's key for a client's key; throws S3's error (KeyTooLongError, InvalidArgument) for a key S3 would refuse. */
   realKey(key: string): string {
+    validateKey(key);
     return this.route.prefix + key;
   }
 
@@ -70,22 +75,30 @@ export class BucketView {
 
   async openObject(key: string): Promise<ObjectHandle> {
     const handle = await this.backend.openObject(this.realBucket, this.realKey(key));
-    return { meta: this.strip(handle.meta), read: (r) => handle.read(r), close: () => handle.close() };
+    return {
+      meta: this.strip(handle.meta),
+      read: (r) => handle.read(r),
+      bytes: handle.bytes && ((r) => handle.bytes!(r)),
+      close: () => handle.close(),
+    };
   }
 
   async putObject(key: string, body: Readable, attrs: ObjectAttributes, opts?: PutOptions): Promise<ObjectMeta> {
+    const real = this.realKey(key);
     this.assertWritable();
-    return this.strip(await this.backend.putObject(this.realBucket, this.realKey(key), body, attrs, opts));
+    return this.strip(await this.backend.putObject(this.realBucket, real, body, attrs, opts));
   }
 
   async deleteObject(key: string): Promise<void> {
+    const real = this.realKey(key);
     this.assertWritable();
-    await this.backend.deleteObject(this.realBucket, this.realKey(key));
+    await this.backend.deleteObject(this.realBucket, real);
   }
 
   async setTags(key: string, tags: Tag[]): Promise<void> {
+    const real = this.realKey(key);
     this.assertWritable();
-    await this.backend.setTags(this.realBucket, this.realKey(key), tags);
+    await this.backend.setTags(this.realBucket, real, tags);
   }
 
   async listObjects(opts: ListOptions): Promise<ListPage> {
@@ -108,9 +121,11 @@ export class BucketView {
    * undefined otherwise, and the caller streams the bytes across.
    */
   async nativeCopyFrom(src: BucketView, srcKey: string, key: string, attrs: ObjectAttributes | undefined): Promise<ObjectMeta | undefined> {
+    const realSrc = src.realKey(srcKey);
+    const real = this.realKey(key);
     this.assertWritable();
     if (src.backend !== this.backend || !this.backend.copyObject) return undefined;
-    const meta = await this.backend.copyObject(src.realBucket, src.realKey(srcKey), this.realBucket, this.realKey(key), attrs);
+    const meta = await this.backend.copyObject(src.realBucket, realSrc, this.realBucket, real, attrs);
     return this.strip(meta);
   }
 
@@ -121,13 +136,15 @@ export class BucketView {
   }
 
   async createUpload(key: string, attrs: ObjectAttributes): Promise<string> {
+    const real = this.realKey(key);
     this.assertWritable();
-    return this.store.createUpload(this.realBucket, this.realKey(key), attrs);
+    return this.store.createUpload(this.realBucket, real, attrs);
   }
 
   async uploadPart(key: string, uploadId: string, partNumber: number, body: Readable, opts?: PartOptions): Promise<PartInfo> {
+    const real = this.realKey(key);
     this.assertWritable();
-    return this.store.uploadPart(this.realBucket, this.realKey(key), uploadId, partNumber, body, opts);
+    return this.store.uploadPart(this.realBucket, real, uploadId, partNumber, body, opts);
   }
 
   async listParts(key: string, uploadId: string, opts: ListPartsOptions): Promise<ListPartsPage> {
@@ -136,13 +153,15 @@ export class BucketView {
   }
 
   async completeUpload(key: string, uploadId: string, partNumbers: number[], etag: string, opts?: PutOptions): Promise<ObjectMeta> {
+    const real = this.realKey(key);
     this.assertWritable();
-    return this.strip(await this.store.completeUpload(this.realBucket, this.realKey(key), uploadId, partNumbers, etag, opts));
+    return this.strip(await this.store.completeUpload(this.realBucket, real, uploadId, partNumbers, etag, opts));
   }
 
   async abortUpload(key: string, uploadId: string): Promise<void> {
+    const real = this.realKey(key);
     this.assertWritable();
-    await this.store.abortUpload(this.realBucket, this.realKey(key), uploadId);
+    await this.store.abortUpload(this.realBucket, real, uploadId);
   }
 
   async listUploads(opts: ListUploadsOptions): Promise<ListUploadsPage> {

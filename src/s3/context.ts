@@ -17,8 +17,8 @@ import { validateBucketName } from '../backends/keys';
 export interface S3Response {
   status: number;
   headers?: Record<string, string>;
-  /** XML text, or a stream for object bodies. */
-  body?: string | Readable;
+  /** XML text, an object's bytes in memory (small objects), or a stream for object bodies. */
+  body?: string | Buffer | Readable;
   /** Runs once the response has finished or the client went away (releases handles). */
   cleanup?: () => void | Promise<void>;
 }

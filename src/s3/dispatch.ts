@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
 import { S3Error, toS3Error } from '../errors';
 import { authenticate, type AuthResult, type CredentialLookup } from '../auth/authenticate';
 import { ANONYMOUS, ROOT, type Principal } from '../auth/policy';
@@ -78,8 +78,16 @@ function sendContinue(req: IncomingMessage, res: ServerResponse): void {
   if (awaitingContinue.delete(req)) res.writeContinue();
 }
 
+const randomPrefix = () => randomBytes(4).toString('hex').toUpperCase();
+/** Random per process (and per 2^32 requests), so ids of two s3mux processes or restarts do not collide. */
+let requestIdPrefix = randomPrefix();
+let requestCounter = 0;
+
+/** 16 hex digits as S3's: a random prefix and a counter (randomBytes per request cost a measurable share). */
 export function newRequestId(): string {
-  return randomBytes(8).toString('hex').toUpperCase();
+  requestCounter = (requestCounter + 1) >>> 0;
+  if (requestCounter === 0) requestIdPrefix = randomPrefix();
+  return requestIdPrefix + requestCounter.toString(16).toUpperCase().padStart(8, '0');
 }
 
 export async function dispatch(req: IncomingMessage, res: ServerResponse, opts: DispatchOptions): Promise<void> {
@@ -204,14 +212,53 @@ async function send(req: IncomingMessage, res: ServerResponse, r: S3Response): P
     res.writeHead(r.status, sendableHeaders(headers));
     if (req.method === 'HEAD' || r.body === undefined) {
       res.end();
-    } else if (typeof r.body === 'string') {
+    } else if (typeof r.body === 'string' || Buffer.isBuffer(r.body)) {
       res.end(r.body);
     } else {
-      // A client that goes away mid-download ends the pipeline with an error: nothing to answer.
-      await pipeline(r.body, res).catch(() => res.destroy());
+      await streamBody(r.body, res);
     }
   } finally {
-    if (r.body !== undefined && typeof r.body !== 'string' && (req.method === 'HEAD' || !res.headersSent)) r.body.destroy();
+    if (isStream(r.body) && (req.method === 'HEAD' || !res.headersSent)) r.body.destroy();
     await r.cleanup?.();
   }
+}
+
+function isStream(body: S3Response['body']): body is Readable {
+  return body !== undefined && typeof body !== 'string' && !Buffer.isBuffer(body);
+}
+
+/**
+ * Pipes an object's stream into the answer. Not stream.pipeline: it makes an AbortController
+ * per call and aborts it when done, building a DOMException (with its stack trace) for every
+ * GET (bench --profile). A source that fails, or a client that goes away mid-download, cuts
+ * the connection: there is nothing left to answer.
+ */
+function streamBody(body: Readable, res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    let settled = false;
+    const settle = (): void => {
+      if (settled) return;
+      settled = true;
+      // The 'error' listeners stay: a late error must not become an uncaught exception.
+      body.off('close', sourceClosed);
+      res.off('close', closed);
+      resolve();
+    };
+    const fail = (): void => {
+      if (settled) return;
+      res.destroy();
+      body.destroy();
+      settle();
+    };
+    // A source destroyed before its end would leave the answer open forever.
+    const sourceClosed = (): void => {
+      if (!body.readableEnded) fail();
+    };
+    const closed = (): void => (res.writableFinished ? settle() : fail());
+    body.on('error', fail);
+    body.once('close', sourceClosed);
+    res.on('error', fail);
+    res.once('close', closed);
+    body.pipe(res);
+  });
 }

@@ -28,6 +28,7 @@ import path from 'node:path';
 import { SCENARIOS, missingExecutable, type Scenario } from './scenarios';
 import { OPERATIONS, writeReport, type RunRecord, type ScenarioResult } from './report';
 import { CLI, DIST, ROOT, ServerProcess, type Proto } from './server-process';
+import { makeSelfSignedCert } from '../helpers/tls';
 import { skipOpsFor, TARGETS, type BackendTarget, type RunningStore } from './targets';
 
 const LAST_RUN = path.join(__dirname, 'last-run.json');
@@ -464,34 +465,6 @@ async function runScenario(sc: Scenario, group: Group, server: ServerProcess, ct
 
 // ---------------------------------------------------------------------------------------------
 
-function makeCert(dir: string): { cert: string; key: string } {
-  const cert = path.join(dir, 'cert.pem');
-  const key = path.join(dir, 'key.pem');
-  const r = spawnSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=127.0.0.1',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1,DNS:localhost',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-    ],
-    { encoding: 'utf8', timeout: 60_000 },
-  );
-  if (r.status !== 0) throw new Error(`openssl failed: ${r.stderr || r.error?.message}`);
-  return { cert, key };
-}
-
 function indent(text: string, prefix = '    '): string {
   return text
     .split('\n')
@@ -620,7 +593,7 @@ async function runAll(opts: Options): Promise<number> {
       }
     }
   }
-  if (jobs.some((j) => j.group.proto === 'https')) ctx.tls = makeCert(tmp);
+  if (jobs.some((j) => j.group.proto === 'https')) ctx.tls = makeSelfSignedCert(tmp);
   jobs.sort((a, b) => scenarios.indexOf(a.sc) - scenarios.indexOf(b.sc));
   for (const r of immediate) settle(r);
 

@@ -11,8 +11,8 @@ export interface TestCert {
   dir: string;
 }
 
-export function makeSelfSignedCert(): TestCert {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 's3mux-tls-'));
+/** In `dir` when given (the caller removes it), else in a new temp folder. */
+export function makeSelfSignedCert(dir = mkdtempSync(path.join(os.tmpdir(), 's3mux-tls-'))): TestCert {
   const cert = path.join(dir, 'cert.pem');
   const key = path.join(dir, 'key.pem');
   execFileSync(
@@ -34,7 +34,7 @@ export function makeSelfSignedCert(): TestCert {
       '-out',
       cert,
     ],
-    { stdio: 'ignore' },
+    { stdio: 'ignore', timeout: 60_000 },
   );
   return { cert, key, pem: readFileSync(cert, 'utf8'), dir };
 }

@@ -204,7 +204,10 @@ describe('routing table validation', () => {
 
   it('reports bad backend URIs', () => {
     const cases: [string, RegExp][] = [
-      ['ftp://host/x', /^unknown URI scheme 'ftp:' in 'ftp:\/\/host\/x' \(known: file:, memory:, s3:, gs:, az:, azure:, oci:, github:\)$/],
+      [
+        'ftp://host/x',
+        /^unknown URI scheme 'ftp:' in 'ftp:\/\/host\/x' \(known: file:, memory:, s3:, aws:, gs:, gcp:, az:, azure:, oci:, github:\)$/,
+      ],
       ['photos', /is not a backend URI/],
       ['swift://ns/b', /unknown URI scheme 'swift:'/],
       ['oci://ns', /names no bucket: expected oci:\/\/namespace@region/],
@@ -406,12 +409,56 @@ describe('backend URIs', () => {
     ['az://container/p', { kind: 'azure', settings: {}, bucket: 'container', prefix: 'p/' }],
     ['azure://acct/container/p/q', { kind: 'azure', settings: { account: 'acct' }, bucket: 'container', prefix: 'p/q/' }],
     ['S3://bucket', { kind: 's3', bucket: 'bucket' }],
+    ['aws://eu-west-1/bucket/team-a', { kind: 's3', settings: { region: 'eu-west-1' }, bucket: 'bucket', prefix: 'team-a/' }],
+    ['gcp://my-project/bucket', { kind: 'gcs', settings: { projectId: 'my-project' }, bucket: 'bucket', prefix: '' }],
   ];
   for (const [uri, want] of cases) {
     it(uri, () => {
       expect(parseBackendUri(uri, { baseDir: base })).to.deep.include({ uri, ...want });
     });
   }
+
+  describe('aws://{region}/... and gcp://{project}/... select the backend s3:// and gs:// would with those settings', () => {
+    const DISK = 'backends:\n  disk: { type: fs, root: /srv }\ndefault: disk\n';
+    const pairs: Array<[string, string, string, string, string]> = [
+      ['s3', 'region', 'eu-west-1', 's3://bucket-one/p', 'aws://eu-west-1/bucket-two/p'],
+      ['gcs', 'projectId', 'my-project', 'gs://bucket-one/p', 'gcp://my-project/bucket-two/p'],
+    ];
+    for (const [type, name, value, short, long] of pairs) {
+      it(`${long}: the declared ${type} backend with ${name} ${value}, as ${short}`, () => {
+        const text = `backends:\n  disk: { type: fs, root: /srv }\n  cloud: { type: ${type}, ${name}: ${value} }\ndefault: disk\nroutes:\n  route-one: ${short}\n  route-two: ${long}\n`;
+        const table = parseRoutingTable(text, '/cfg/t.yaml');
+        expect(table.routes.map((r) => [r.name, r.backend, r.bucket, r.prefix])).to.deep.equal([
+          ['route-one', 'cloud', 'bucket-one', 'p/'],
+          ['route-two', 'cloud', 'bucket-two', 'p/'],
+        ]);
+        expect(Object.keys(table.backends)).to.deep.equal(['disk', 'cloud']);
+      });
+      it(`${long}: without a declared ${type} backend, an implicit one with ${name} ${value}`, () => {
+        const table = parseRoutingTable(
+          `${DISK}routes:\n  route-two: ${long}\n  route-three: ${long.replace('two', 'three')}\n`,
+          '/cfg/t.yaml',
+        );
+        const [two, three] = table.routes;
+        expect(two.backend).to.equal(three.backend);
+        expect(table.backends[two.backend].spec).to.deep.include({ kind: type, [name]: value });
+      });
+      it(`${long}: a declared ${type} backend with another ${name} is an error naming both`, () => {
+        const p = only(
+          `backends:\n  disk: { type: fs, root: /srv }\n  cloud: { type: ${type}, ${name}: elsewhere }\ndefault: disk\nroutes:\n  route-two: ${long}\n`,
+        );
+        expect(p.message).to.equal(`'${long}' names ${name} '${value}' but backend 'cloud' has ${name} 'elsewhere'`);
+      });
+    }
+    it('two regions make two implicit backends', () => {
+      const table = parseRoutingTable(`${DISK}routes:\n  one-a: aws://eu-west-1/bucket\n  one-b: aws://us-east-1/bucket\n`, '/cfg/t.yaml');
+      expect(table.routes.map((r) => r.backend)).to.deep.equal(['s3:eu-west-1', 's3:us-east-1']);
+    });
+    it('refuses a form without a bucket', () => {
+      expect(() => parseBackendUri('aws://eu-west-1')).to.throw(UriError, 'names no bucket: expected aws://{region}/bucket[/prefix]');
+      expect(() => parseBackendUri('gcp://proj/')).to.throw(UriError, 'names no bucket: expected gcp://{project}/bucket[/prefix]');
+    });
+  });
 
   it('leaves out what a short form does not name', () => {
     expect(parseBackendUri('az://c/p').settings).not.to.have.property('account');

@@ -32,7 +32,7 @@ import type { AzureSettings } from './settings';
 import { resolveSecret } from '../../auth/secrets';
 import type { BackendContext } from '../kit';
 import { unquoteEtag } from '../conditions';
-import { isValidBucketName, validateBucketName, validateKey } from '../keys';
+import { isValidBucketName, validateBucketName } from '../keys';
 import { compareKeys, directoryEntry, listFromSource, type ListSeek, type ListSource, type ListSourceItem } from '../listing';
 import { copyAttributes, storedAttributes } from '../attributes';
 import type {
@@ -196,12 +196,10 @@ export class AzureBackend implements Backend {
   // ---------------------------------------------------------------- reading
 
   async headObject(bucket: string, key: string): Promise<ObjectMeta> {
-    validateKey(key);
     return this.store.call({ bucket, key }, async () => metaOf(key, await this.store.blob(bucket, key).getProperties()));
   }
 
   async openObject(bucket: string, key: string): Promise<ObjectHandle> {
-    validateKey(key);
     const blob = this.store.blob(bucket, key);
     const p = await this.store.call({ bucket, key }, () => blob.getProperties());
     return new AzureObjectHandle(metaOf(key, p), blob, p.etag, { bucket, key });
@@ -210,7 +208,6 @@ export class AzureBackend implements Backend {
   // ---------------------------------------------------------------- writing
 
   async putObject(bucket: string, key: string, body: Readable, attrs: ObjectAttributes, opts: PutOptions = {}): Promise<ObjectMeta> {
-    validateKey(key);
     const blob = this.store.blob(bucket, key);
     const ctx: ErrorContext = { bucket, key, multipart: false };
     const size = opts.size;
@@ -317,7 +314,6 @@ export class AzureBackend implements Backend {
   }
 
   async deleteObject(bucket: string, key: string): Promise<void> {
-    validateKey(key);
     const blob = this.store.blob(bucket, key);
     try {
       await blob.delete({ deleteSnapshots: 'include' });
@@ -332,7 +328,6 @@ export class AzureBackend implements Backend {
    * the version read. Azure then gives the blob a new Last-Modified; the S3 ETag stays.
    */
   async setTags(bucket: string, key: string, tags: Tag[]): Promise<void> {
-    validateKey(key);
     const blob = this.store.blob(bucket, key);
     const ctx = { bucket, key };
     for (let attempt = 1; ; attempt++) {
@@ -364,8 +359,6 @@ export class AzureBackend implements Backend {
     dstKey: string,
     attrs: ObjectAttributes | undefined,
   ): Promise<ObjectMeta> {
-    validateKey(srcKey);
-    validateKey(dstKey);
     const src = this.store.blob(srcBucket, srcKey);
     const dst = this.store.blob(dstBucket, dstKey);
     const p = await this.store.call({ bucket: srcBucket, key: srcKey }, () => src.getProperties());

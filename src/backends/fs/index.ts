@@ -5,7 +5,18 @@
  * sidecar.ts; writes: writer.ts; listing: walker.ts + ../listing.ts.
  */
 import { createHash } from 'node:crypto';
-import { constants as fsc, fstatSync, lstatSync, promises as fsp, realpathSync, statSync, type Stats } from 'node:fs';
+import {
+  closeSync,
+  constants as fsc,
+  fstatSync,
+  lstatSync,
+  openSync,
+  promises as fsp,
+  readSync,
+  realpathSync,
+  statSync,
+  type Stats,
+} from 'node:fs';
 import { StagedMultipartStore } from '../multipart/staged';
 import { FsPartStorage } from './parts';
 import type { FileHandle } from 'node:fs/promises';
@@ -14,7 +25,7 @@ import { LRUCache } from 'lru-cache';
 import type { Readable } from 'node:stream';
 import { S3Error, toS3Error } from '../../errors';
 import { checkWriteConditions, hasWriteConditions, unquoteEtag } from '../conditions';
-import { isValidKey, MAX_KEY_BYTES, validateBucketName, validateKey } from '../keys';
+import { isValidKey, MAX_KEY_BYTES, validateBucketName } from '../keys';
 import { compareKeys, listFromSource, withLookahead, type ListSource } from '../listing';
 import type {
   MultipartStore,
@@ -33,11 +44,11 @@ import type {
 } from '../types';
 import { copyAttributes, DEFAULT_CONTENT_TYPE, storedAttributes } from '../attributes';
 import { guessContentType } from './content-type';
-import { FileRangeReadable, FsObjectHandle } from './handle';
+import { BytesObjectHandle, FileRangeReadable, FsObjectHandle } from './handle';
 import { isErrno, Layout } from './layout';
 import { lockKey, rootState, type RootState } from './locks';
 import { NameRegistry } from './names';
-import { hashedSegments, isSafeBucketDirName, joinInside, SELF_NAME } from './paths';
+import { assertStorableKey, hashedSegments, isSafeBucketDirName, joinInside, SELF_NAME } from './paths';
 import {
   identityOf,
   installSidecar,
@@ -52,6 +63,7 @@ import {
   type FileIdentity,
   type Sidecar,
 } from './sidecar';
+import { FsReservedStore } from './reserved';
 import { DirCache, SortedDirs, walkBucket } from './walker';
 import { awaitConversion, placeData, removeEmptyParents, stageBody, stageCopy, type PlaceContext } from './writer';
 
@@ -75,6 +87,8 @@ const SIDECAR_ATTEMPTS = 4;
 /** Attempts when a path is missing while a conversion may be moving it. */
 const CONVERSION_WAITS = 5;
 const ETAG_CACHE_MAX = 50_000;
+/** Objects up to this size are read whole when opened (readSmall). */
+const SMALL_OBJECT_MAX = 64 * 1024;
 /** Listing summaries (a stat and a sidecar read each) read ahead: the thread pool works on several at once. */
 const LIST_LOOKAHEAD = 16;
 const SUMMARY_CACHE_MAX = 100_000;
@@ -101,6 +115,8 @@ export class FsBackend implements Backend {
   readonly root: string;
   /** Multipart state on disk under .s3mux/uploads, assembled through putObject. */
   readonly multipart: MultipartStore;
+  /** s3mux's documents under .s3mux/reserved, compare-and-swap across processes. */
+  readonly reserved: FsReservedStore;
   private readonly layout: Layout;
   private readonly state: RootState;
   private readonly names: NameRegistry;
@@ -129,6 +145,13 @@ export class FsBackend implements Backend {
     this.state = rootState(stateKey);
     this.names = new NameRegistry(this.layout);
     this.ctx = { layout: this.layout, state: this.state };
+    this.reserved = new FsReservedStore({
+      layout: this.layout,
+      state: this.state,
+      op: (fn) => this.op(fn),
+      requireBucket: (bucket) => this.requireBucket(bucket),
+      checkWritable: () => this.checkWritable(),
+    });
     // A root that cannot be written (a read-only photo tree) still serves reads: metadata
     // is synthesized and cached in memory; writes report the start-up error.
     this.ready = this.layout.init().catch((err: unknown) => {
@@ -198,6 +221,8 @@ export class FsBackend implements Backend {
       this.checkWritable();
       validateBucketName(bucket);
       const dir = this.layout.bucketDir(bucket);
+      // A new bucket starts without documents, whatever a bucket of that name left (a folder removed by hand).
+      if (!(await fsp.lstat(dir).catch(() => undefined))) await this.reserved.dropBucket(bucket);
       try {
         await fsp.mkdir(dir);
       } catch (err) {
@@ -232,6 +257,7 @@ export class FsBackend implements Backend {
         throw new S3Error('BucketNotEmpty', undefined, { BucketName: bucket });
       }
       await fsp.rm(this.layout.metaBucketDir(bucket), { recursive: true, force: true });
+      await this.reserved.dropBucket(bucket);
     });
   }
 
@@ -286,7 +312,7 @@ export class FsBackend implements Backend {
    * one means a foreign file (or a crash): synthesize and write back.
    */
   private async openVersion(bucket: string, key: string, lockHeld = false): Promise<Opened> {
-    validateKey(key);
+    assertStorableKey(key);
     const metaFile = this.layout.metaPath(bucket, key).path;
     for (let attempt = 0; ; attempt++) {
       const d = await this.openData(bucket, key, lockHeld);
@@ -369,14 +395,15 @@ export class FsBackend implements Backend {
    * file, a path that cannot exist): the caller then goes the way of openVersion, which
    * answers each of those as a read does.
    */
-  private statData(bucket: string, key: string): Stats | undefined {
+  private statData(bucket: string, key: string): { file: string; st: Stats } | undefined {
     try {
       const p = this.layout.dataPath(bucket, key).path;
       const st = lstatSync(p, { throwIfNoEntry: false });
-      if (st?.isFile()) return st;
+      if (st?.isFile()) return { file: p, st };
       if (!st?.isDirectory()) return undefined;
-      const self = lstatSync(joinInside(p, [SELF_NAME]), { throwIfNoEntry: false });
-      return self?.isFile() ? self : undefined;
+      const self = joinInside(p, [SELF_NAME]);
+      const selfSt = lstatSync(self, { throwIfNoEntry: false });
+      return selfSt?.isFile() ? { file: self, st: selfSt } : undefined;
     } catch {
       return undefined;
     }
@@ -389,10 +416,10 @@ export class FsBackend implements Backend {
    */
   headObject(bucket: string, key: string): Promise<ObjectMeta> {
     return this.op(async () => {
-      validateKey(key);
+      assertStorableKey(key);
       const metaFile = this.layout.metaPath(bucket, key).path;
       for (let attempt = 0; attempt < SIDECAR_ATTEMPTS; attempt++) {
-        const st = this.statData(bucket, key);
+        const st = this.statData(bucket, key)?.st;
         if (!st) break;
         const sc = await readSidecar(metaFile);
         if (sidecarMatches(sc, key, st)) return metaFrom(sc, st);
@@ -407,9 +434,45 @@ export class FsBackend implements Backend {
 
   openObject(bucket: string, key: string): Promise<ObjectHandle> {
     return this.op(async () => {
+      const small = await this.readSmall(bucket, key);
+      if (small) return small;
       const o = await this.openVersion(bucket, key);
       return new FsObjectHandle(o.meta, o.fh);
     });
+  }
+
+  /**
+   * A small object with a matching sidecar, read whole: open, fstat, read and close
+   * synchronously (microseconds from the page cache, where the thread pool's four round trips
+   * and a stream cost the main thread far more: bench --profile). The bytes are this version's:
+   * the open descriptor's identity must be the one the sidecar names. Anything else
+   * (no sidecar, a write committing, a larger file, an error) goes the way of openVersion.
+   */
+  private async readSmall(bucket: string, key: string): Promise<ObjectHandle | undefined> {
+    assertStorableKey(key);
+    const d = this.statData(bucket, key);
+    if (!d || d.st.size > SMALL_OBJECT_MAX) return undefined;
+    const sc = await readSidecar(this.layout.metaPath(bucket, key).path);
+    if (!sidecarMatches(sc, key, d.st)) return undefined;
+    let fd: number;
+    try {
+      fd = openSync(d.file, OPEN_FLAGS);
+    } catch {
+      return undefined;
+    }
+    try {
+      const st = fstatSync(fd);
+      if (!st.isFile() || !sidecarMatches(sc, key, st)) return undefined;
+      const data = Buffer.allocUnsafe(st.size);
+      for (let n = 0; n < st.size;) {
+        const got = readSync(fd, data, n, st.size - n, n);
+        if (got === 0) return undefined; // shorter than recorded: changed in place meanwhile
+        n += got;
+      }
+      return new BytesObjectHandle(metaFrom(sc, st), data);
+    } finally {
+      closeSync(fd);
+    }
   }
 
   // ---------------------------------------------------------------- writing
@@ -435,7 +498,7 @@ export class FsBackend implements Backend {
       let staged: { path: string } | undefined;
       let sideTmp: string | undefined;
       try {
-        validateKey(key);
+        assertStorableKey(key);
         await this.requireBucket(bucket);
         this.checkWritable();
         const s = await stageBody(this.layout, body, opts.size);
@@ -464,8 +527,8 @@ export class FsBackend implements Backend {
     attrs: ObjectAttributes | undefined,
   ): Promise<ObjectMeta> {
     return this.op(async () => {
-      validateKey(srcKey);
-      validateKey(dstKey);
+      assertStorableKey(srcKey);
+      assertStorableKey(dstKey);
       const src = await this.openVersion(srcBucket, srcKey);
       let staged: { path: string } | undefined;
       let sideTmp: string | undefined;
@@ -499,7 +562,7 @@ export class FsBackend implements Backend {
   setTags(bucket: string, key: string, tags: Tag[]): Promise<void> {
     return this.op(async () => {
       this.checkWritable();
-      validateKey(key);
+      assertStorableKey(key);
       const metaFile = this.layout.metaPath(bucket, key).path;
       await this.state.locks.run(lockKey(bucket, key), async () => {
         const o = await this.openVersion(bucket, key, true);
@@ -517,7 +580,7 @@ export class FsBackend implements Backend {
   deleteObject(bucket: string, key: string): Promise<void> {
     return this.op(async () => {
       this.checkWritable();
-      validateKey(key);
+      assertStorableKey(key);
       const bucketDir = await this.requireBucket(bucket);
       const p = this.layout.dataPath(bucket, key).path;
       const { metaBucketDir, path: metaFile } = this.layout.metaPath(bucket, key);

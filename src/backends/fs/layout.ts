@@ -10,6 +10,8 @@
  *                                     (`<id>/` holding `.s3mux-self`, and `<id>.json`
  *                                     naming the target, for crash recovery)
  *   <root>/.s3mux/names/<sha256>      the text of hashed (over-long) key segments
+ *   <root>/.s3mux/reserved/<bucket>/  s3mux's own documents (bucket configuration, versions):
+ *                                     see reserved.ts; `reserved-locks/` their locks
  */
 import { randomBytes } from 'node:crypto';
 import { promises as fsp, writeFileSync } from 'node:fs';
@@ -71,8 +73,11 @@ export class Layout {
   readonly meta: string;
   readonly names: string;
   readonly conv: string;
+  readonly reserved: string;
+  readonly reservedLocks: string;
   /** This process's temp folder: `<host>~<pid>~<nonce>`, kept fresh by a heartbeat. */
   readonly ownTmp: string;
+  private tempCount = 0;
   private timers: NodeJS.Timeout[] = [];
 
   constructor(root: string) {
@@ -82,6 +87,8 @@ export class Layout {
     this.meta = path.join(this.internal, 'meta');
     this.names = path.join(this.internal, 'names');
     this.conv = path.join(this.internal, 'conv');
+    this.reserved = path.join(this.internal, 'reserved');
+    this.reservedLocks = path.join(this.internal, 'reserved-locks');
     this.ownTmp = path.join(this.tmp, `${HOST}~${process.pid}~${randomBytes(8).toString('hex')}`);
   }
 
@@ -110,18 +117,21 @@ export class Layout {
 
   /** A fresh temp path on the root's filesystem, in this process's temp folder. */
   tempPath(kind: string): string {
-    return path.join(this.ownTmp, `${kind}-${randomBytes(8).toString('hex')}`);
+    // ownTmp is this instance's own folder: a counter names its files uniquely.
+    return path.join(this.ownTmp, `${kind}-${++this.tempCount}`);
   }
 
   /**
    * Writes a small temp file, removing it again when the write fails (a full disk must not
    * leave empty files behind). Synchronously: a sidecar is a few hundred bytes, and
    * fs.promises.writeFile is three thread-pool round trips (open, write, close) for it.
+   * Flushed (one fsync) before it is renamed into place: a crash must not leave an empty file
+   * where a sidecar was.
    */
   async writeTempFile(kind: string, data: string, flag = 'wx'): Promise<string> {
     const tmp = this.tempPath(kind);
     try {
-      writeFileSync(tmp, data, { encoding: 'utf8', flag });
+      writeFileSync(tmp, data, { encoding: 'utf8', flag, flush: true });
     } catch (err) {
       await fsp.rm(tmp, { force: true }).catch(() => {});
       throw err;
@@ -131,7 +141,8 @@ export class Layout {
 
   async init(): Promise<void> {
     await fsp.mkdir(this.root, { recursive: true });
-    for (const d of [this.internal, this.tmp, this.meta, this.names, this.conv, this.ownTmp]) await fsp.mkdir(d, { recursive: true });
+    for (const d of [this.internal, this.tmp, this.meta, this.names, this.conv, this.reserved, this.reservedLocks, this.ownTmp])
+      await fsp.mkdir(d, { recursive: true });
     LIVE_OWNERS.add(path.basename(this.ownTmp));
     await this.cleanTemps();
     await this.recoverConversions();

@@ -23,6 +23,7 @@
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { RESERVED_NAME } from '../reserved';
+import { validateKey } from '../keys';
 
 /** `<root>/.s3mux`: metadata, temp files, name registry. Every internal name starts with it; no key segment can produce a natural name with it. */
 export const INTERNAL_DIR = RESERVED_NAME;
@@ -139,3 +140,12 @@ export function joinInside(base: string, parts: string[]): string {
   }
   return full;
 }
+
+/**
+ * The fs store's own guard on the names it writes, which happen to be S3's key rules: a key
+ * over 1024 bytes (a route's prefix can make one from a valid key) would never be listed back
+ * by the walker, an empty key has no entry of its own, and NUL or a lone surrogate has no
+ * file-name form (the OS would store U+FFFD, colliding with another key). S3's check of the
+ * client's key is BucketView's; this one protects the tree.
+ */
+export const assertStorableKey: (key: string) => void = validateKey;

@@ -5,7 +5,18 @@
  * its directory form (`<dir>/.s3mux-self`).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { constants as fsc, createWriteStream, promises as fsp, type WriteStream } from 'node:fs';
+import {
+  closeSync,
+  constants as fsc,
+  createWriteStream,
+  fstatSync,
+  fsync,
+  lstatSync,
+  openSync,
+  promises as fsp,
+  writeSync,
+  type WriteStream,
+} from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -41,11 +52,59 @@ async function closed(ws: WriteStream): Promise<void> {
   await new Promise<void>((resolve) => ws.once('close', () => resolve()));
 }
 
+/** Bodies announced at most this long are read whole and written with one write (stageSmallBody). */
+const SMALL_BODY_MAX = 64 * 1024;
+
+function incompleteBody(size: number, expectedSize: number): S3Error {
+  return new S3Error('IncompleteBody', `The body had ${size} bytes, ${expectedSize} were announced.`);
+}
+
+/**
+ * A small body: read whole (its stream reports any failed check as it would into a file),
+ * then written to a new temp file with one synchronous write, fsynced on the thread pool,
+ * closed. No write stream, no pipeline: for a 4 KiB PUT those cost the main thread more than
+ * the write itself (bench --profile). As durable as the streaming path: the file is fsynced
+ * before the caller renames it into place.
+ */
+async function stageSmallBody(layout: Layout, body: Readable, expectedSize: number): Promise<StagedFile> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    const buf = toBuffer(chunk);
+    size += buf.length;
+    // A body longer than announced is still read to its end (and refused), never kept.
+    if (size <= expectedSize) chunks.push(buf);
+  }
+  if (size !== expectedSize) throw incompleteBody(size, expectedSize);
+  const data = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
+  const tmp = layout.tempPath('put');
+  const identity = await writeDurably(tmp, data);
+  return { path: tmp, etag: createHash('md5').update(data).digest('hex'), identity };
+}
+
+/** Writes `data` into the new file `file`, fsyncs it and returns its identity; removes it on failure. */
+async function writeDurably(file: string, data: Buffer): Promise<FileIdentity> {
+  const fd = openSync(file, 'wx');
+  let identity: FileIdentity;
+  try {
+    for (let n = 0; n < data.length;) n += writeSync(fd, data, n, data.length - n);
+    await new Promise<void>((resolve, reject) => fsync(fd, (err) => (err ? reject(err) : resolve())));
+    identity = identityOf(fstatSync(fd));
+  } catch (err) {
+    closeSync(fd);
+    await fsp.rm(file, { force: true }).catch(() => {});
+    throw err;
+  }
+  closeSync(fd);
+  return identity;
+}
+
 /**
  * Streams `body` into a new temp file. On any error (the body's, a size mismatch, the
  * disk's) the temp file is removed and the error rethrown.
  */
 export async function stageBody(layout: Layout, body: Readable, expectedSize?: number): Promise<StagedFile> {
+  if (expectedSize !== undefined && expectedSize <= SMALL_BODY_MAX) return stageSmallBody(layout, body, expectedSize);
   const tmp = layout.tempPath('put');
   const hash = createHash('md5');
   let size = 0;
@@ -64,9 +123,7 @@ export async function stageBody(layout: Layout, body: Readable, expectedSize?: n
       out,
     );
     await closed(out);
-    if (expectedSize !== undefined && size !== expectedSize) {
-      throw new S3Error('IncompleteBody', `The body had ${size} bytes, ${expectedSize} were announced.`);
-    }
+    if (expectedSize !== undefined && size !== expectedSize) throw incompleteBody(size, expectedSize);
     const identity = identityOf(await fsp.stat(tmp));
     return { path: tmp, etag: hash.digest('hex'), identity };
   } catch (err) {
@@ -142,11 +199,12 @@ export async function placeData(ctx: PlaceContext, bucket: string, key: string, 
     needParents = true;
     let target = p;
     try {
-      const st = await fsp.lstat(p);
-      if (st.isDirectory()) target = joinInside(p, [SELF_NAME]);
+      // Synchronous, as the other metadata calls of a PUT: one thread-pool round trip less.
+      const st = lstatSync(p, { throwIfNoEntry: false });
+      if (st?.isDirectory()) target = joinInside(p, [SELF_NAME]);
     } catch (err) {
       if (isErrno(err, 'ENOTDIR')) continue;
-      if (!isErrno(err, 'ENOENT')) throw err;
+      throw err;
     }
     try {
       await fsp.rename(tmp, target);

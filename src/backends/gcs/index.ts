@@ -30,7 +30,7 @@ import type { BackendContext } from '../kit';
 import { unquoteEtag } from '../conditions';
 import { ESCAPED_PREFIX, UPLOADS_PREFIX } from '../escaped-keys';
 import { RESERVED_PREFIX } from '../reserved';
-import { isValidBucketName, validateBucketName, validateKey } from '../keys';
+import { isValidBucketName, validateBucketName } from '../keys';
 import {
   compareKeys,
   directoryEntry,
@@ -224,7 +224,6 @@ export class GcsBackend implements Backend {
   }
 
   private async headObjectWithGeneration(bucket: string, key: string): Promise<{ meta: ObjectMeta; generation?: string }> {
-    validateKey(key);
     return this.store.call({ bucket, key }, async () => {
       const [r] = await this.store.file(bucket, key).getMetadata();
       const res = r as GcsResource;
@@ -235,7 +234,6 @@ export class GcsBackend implements Backend {
   // ---------------------------------------------------------------- writing
 
   async putObject(bucket: string, key: string, body: Readable, attrs: ObjectAttributes, opts: PutOptions = {}): Promise<ObjectMeta> {
-    validateKey(key);
     const ctx: ErrorContext = { bucket, key };
     this.store.bucket(bucket);
     let generation: number | undefined;
@@ -267,7 +265,6 @@ export class GcsBackend implements Backend {
   }
 
   async deleteObject(bucket: string, key: string): Promise<void> {
-    validateKey(key);
     try {
       await this.store.file(bucket, key).delete();
     } catch (err) {
@@ -278,7 +275,6 @@ export class GcsBackend implements Backend {
 
   /** Tags live in metadata: a patch conditional on the metageneration read. The ETag stays. */
   async setTags(bucket: string, key: string, tags: Tag[]): Promise<void> {
-    validateKey(key);
     const file = this.store.file(bucket, key);
     const ctx = { bucket, key };
     if (!this.patch) {
@@ -316,8 +312,6 @@ export class GcsBackend implements Backend {
     dstKey: string,
     attrs: ObjectAttributes | undefined,
   ): Promise<ObjectMeta> {
-    validateKey(srcKey);
-    validateKey(dstKey);
     const src = await this.store.call(
       { bucket: srcBucket, key: srcKey },
       async () => (await this.store.file(srcBucket, srcKey).getMetadata())[0] as GcsResource,

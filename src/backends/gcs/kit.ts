@@ -1,18 +1,24 @@
 /** The `gcs` kind: Google Cloud Storage (JSON API). */
 import { defineKit } from '../kit';
 import { gcsBucketNameProblem } from '../bucket-names';
-import { bucketAndPrefix } from '../uri-parts';
+import { bucketAndPrefix, settingBucketAndPrefix } from '../uri-parts';
 import { gcsSettings } from './settings';
 
 const FORM = 'gs://bucket[/prefix]';
+const GCP_FORM = 'gcp://{project}/bucket[/prefix]';
 
 export const gcsKit = defineKit({
   kind: 'gcs',
   description: 'Google Cloud Storage',
   settings: gcsSettings,
-  uris: [{ scheme: 'gs', forms: FORM, parse: (rest, uri) => bucketAndPrefix(rest, uri, FORM) }],
+  uris: [
+    { scheme: 'gs', forms: FORM, parse: (rest, uri) => bucketAndPrefix(rest, uri, FORM) },
+    // The product design's form: the project is the backend's `projectId` setting.
+    { scheme: 'gcp', forms: GCP_FORM, parse: (rest, uri) => settingBucketAndPrefix(rest, uri, GCP_FORM, 'projectId') },
+  ],
   credentialKinds: ['service account key', 'anonymous', 'application default credentials'],
   bucketNameProblem: gcsBucketNameProblem,
+  implicitName: (s) => (s.projectId ? `gcs:${s.projectId}` : 'gcs:default'),
   location: (s, where) => `gs://${where}${s.endpoint ? ` at ${s.endpoint}` : ''}`,
   // Loaded on first use: the Google SDK adds ~0.5 s to every start.
   create: (settings, context) => (require('./index') as typeof import('./index')).gcsBackendFromSpec(settings, context),

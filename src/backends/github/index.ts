@@ -32,7 +32,7 @@ import { resolveSecret } from '../../auth/secrets';
 import type { BackendContext } from '../kit';
 import type { GithubSettings } from './settings';
 import { unquoteEtag } from '../conditions';
-import { isValidBucketName, validateBucketName, validateKey } from '../keys';
+import { isValidBucketName, validateBucketName } from '../keys';
 import { compareKeys, listFromSource, seekWants, type ListSeek } from '../listing';
 import { StagedMultipartStore } from '../multipart/staged';
 import type {
@@ -264,7 +264,6 @@ export class GithubBackend implements Backend {
 
   /** The uploaded asset holding a key, with its release. */
   private async find(bucket: string, key: string): Promise<{ located: Located; asset: GithubAsset } | undefined> {
-    validateKey(key);
     for await (const located of this.candidates(bucket, key)) {
       const names = namesOf(located.inner);
       const asset = (await this.assets(located.release)).find((a) => names.includes(a.name) && a.state === 'uploaded');
@@ -392,7 +391,6 @@ export class GithubBackend implements Backend {
   }
 
   async putObject(bucket: string, key: string, body: Readable, attrs: ObjectAttributes, opts: PutOptions = {}): Promise<ObjectMeta> {
-    validateKey(key);
     this.assertWritable();
     this.refuseUnholdable(attrs, opts);
     const located = await this.locateForWrite(bucket, key);
@@ -572,7 +570,6 @@ export class GithubBackend implements Backend {
   }
 
   async deleteObject(bucket: string, key: string): Promise<void> {
-    validateKey(key);
     this.assertWritable();
     if (bucket !== ALL_RELEASES) await this.bucketRelease(bucket);
     const found = await this.find(bucket, key);

@@ -7,10 +7,11 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { S3Error, toS3Error } from '../../errors';
 import { checkWriteConditions, unquoteEtag } from '../conditions';
-import { validateBucketName, validateKey } from '../keys';
+import { validateBucketName } from '../keys';
 import { compareKeys, listFromSource, type ListSeek, type ListSource } from '../listing';
 import { StagedMultipartStore } from '../multipart/staged';
 import { MemoryPartStorage } from './parts';
+import { MemoryReservedStore, type ReservedDocuments } from './reserved';
 import type {
   MultipartStore,
   Backend,
@@ -118,6 +119,8 @@ interface MemoryBucket {
   name: string;
   creationDate: Date;
   objects: SortedObjects;
+  /** s3mux's own documents: not objects (never listed, never BucketNotEmpty), gone with the bucket. */
+  reserved: ReservedDocuments;
 }
 
 function summaryOf(meta: ObjectMeta): ObjectSummary {
@@ -146,6 +149,7 @@ export class MemoryBackend implements Backend {
   readonly kind = 'memory';
   readonly capabilities: BackendCapabilities = { serverSideCopy: true };
   readonly multipart: MultipartStore = new StagedMultipartStore(this, new MemoryPartStorage());
+  readonly reserved = new MemoryReservedStore((bucket) => this.bucket(bucket).reserved);
   readonly name: string;
   private readonly buckets = new Map<string, MemoryBucket>();
 
@@ -161,7 +165,6 @@ export class MemoryBackend implements Backend {
 
   private object(bucket: string, key: string): StoredObject {
     const b = this.bucket(bucket);
-    validateKey(key);
     const obj = b.objects.get(key);
     if (!obj) throw new S3Error('NoSuchKey', undefined, { Key: key });
     return obj;
@@ -176,7 +179,7 @@ export class MemoryBackend implements Backend {
   async createBucket(bucket: string): Promise<void> {
     validateBucketName(bucket);
     if (this.buckets.has(bucket)) throw new S3Error('BucketAlreadyOwnedByYou', undefined, { BucketName: bucket });
-    this.buckets.set(bucket, { name: bucket, creationDate: new Date(), objects: new SortedObjects() });
+    this.buckets.set(bucket, { name: bucket, creationDate: new Date(), objects: new SortedObjects(), reserved: new Map() });
   }
 
   async deleteBucket(bucket: string): Promise<void> {
@@ -204,13 +207,13 @@ export class MemoryBackend implements Backend {
         const slice = range ? body.subarray(range.start, range.end + 1) : body;
         return Readable.from(slice.length > 0 ? [slice] : []);
       },
+      bytes: (range?: ByteRange): Buffer => (range ? body.subarray(range.start, range.end + 1) : body),
       async close(): Promise<void> {},
     };
   }
 
   async putObject(bucket: string, key: string, body: Readable, attrs: ObjectAttributes, opts: PutOptions = {}): Promise<ObjectMeta> {
     this.bucket(bucket);
-    validateKey(key);
     let data: Buffer;
     try {
       data = await collect(body);
@@ -237,7 +240,6 @@ export class MemoryBackend implements Backend {
 
   async deleteObject(bucket: string, key: string): Promise<void> {
     const b = this.bucket(bucket);
-    validateKey(key);
     b.objects.delete(key);
   }
 
@@ -269,7 +271,6 @@ export class MemoryBackend implements Backend {
   ): Promise<ObjectMeta> {
     const src = this.object(srcBucket, srcKey);
     const dst = this.bucket(dstBucket);
-    validateKey(dstKey);
     const base = attrs === undefined ? copyAttributes(src.meta) : copyAttributes(attrs);
     if (attrs !== undefined) {
       if (attrs.tags === undefined && src.meta.tags !== undefined) base.tags = src.meta.tags.map((t) => ({ ...t }));

@@ -29,7 +29,7 @@ import { bodyFailure, S3Error } from '../../errors';
 import { checkWriteConditions, hasWriteConditions } from '../conditions';
 import { RESERVED_PREFIX } from '../reserved';
 import { copyAttributes, storedAttributes } from '../attributes';
-import { isValidBucketName, validateBucketName, validateKey } from '../keys';
+import { isValidBucketName, validateBucketName } from '../keys';
 import { compareKeys, firstWantedName, listFromSource, mergeAscending, seekWants, type ListSeek, type ListSourceItem } from '../listing';
 import type {
   Backend,
@@ -296,7 +296,6 @@ export class OciBackend implements Backend {
   }
 
   private async existing(bucket: string, key: string): Promise<Current> {
-    validateKey(key);
     this.checkBucket(bucket);
     const cur = await this.current(bucket, ociNames.nameOf(key), key);
     if (!cur) throw new S3Error('NoSuchKey', undefined, { Key: key });
@@ -308,7 +307,6 @@ export class OciBackend implements Backend {
   async putObject(bucket: string, key: string, body: Readable, attrs: ObjectAttributes, opts: PutOptions = {}): Promise<ObjectMeta> {
     let cas: Record<string, string>;
     try {
-      validateKey(key);
       this.checkBucket(bucket);
       cas = await this.cas(bucket, key, opts.conditions);
     } catch (err) {
@@ -376,7 +374,6 @@ export class OciBackend implements Backend {
   }
 
   async deleteObject(bucket: string, key: string): Promise<void> {
-    validateKey(key);
     this.checkBucket(bucket);
     try {
       await this.objectRequest(bucket, ociNames.nameOf(key), { method: 'DELETE' }).then((r) => r.body.resume());
@@ -387,7 +384,6 @@ export class OciBackend implements Backend {
   }
 
   async setTags(bucket: string, key: string, tags: Tag[]): Promise<void> {
-    validateKey(key);
     await this.call({ bucket, key }, () =>
       this.rewriteMetadata(bucket, key, (a) => ({ ...a, tags: tags.map((t) => ({ key: t.key, value: t.value })) })),
     );
@@ -428,8 +424,6 @@ export class OciBackend implements Backend {
     dstKey: string,
     attrs: ObjectAttributes | undefined,
   ): Promise<ObjectMeta> {
-    validateKey(srcKey);
-    validateKey(dstKey);
     this.checkBucket(dstBucket);
     const srcName = ociNames.nameOf(srcKey);
     const src = await this.current(this.checkBucket(srcBucket), srcName, srcKey);

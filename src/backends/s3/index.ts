@@ -31,7 +31,7 @@
 import { PassThrough, type Readable } from 'node:stream';
 import { bodyFailure, S3Error, isS3Error } from '../../errors';
 import { checkWriteConditions, hasWriteConditions } from '../conditions';
-import { validateBucketName, validateKey } from '../keys';
+import { validateBucketName } from '../keys';
 import { compareKeys } from '../listing';
 import type {
   Backend,
@@ -364,7 +364,6 @@ export class S3Backend implements Backend {
   }
 
   async headObject(bucket: string, key: string): Promise<ObjectMeta> {
-    validateKey(key);
     const reply = await this.http
       .send({ method: 'HEAD', bucket, key, headers: { 'x-amz-checksum-mode': 'ENABLED' }, notFound: 'NoSuchKey' })
       .catch((err: unknown) => this.notFound(bucket, err));
@@ -375,7 +374,6 @@ export class S3Backend implements Backend {
   }
 
   async openObject(bucket: string, key: string): Promise<ObjectHandle> {
-    validateKey(key);
     const reply = await this.http
       .send({ method: 'GET', bucket, key, headers: { 'x-amz-checksum-mode': 'ENABLED' }, notFound: 'NoSuchKey' })
       .catch((err: unknown) => this.notFound(bucket, err));
@@ -424,7 +422,6 @@ export class S3Backend implements Backend {
   // ---------------------------------------------------------------- writing
 
   async putObject(bucket: string, key: string, body: Readable, attrs: ObjectAttributes, opts: PutOptions = {}): Promise<ObjectMeta> {
-    validateKey(key);
     const size = opts.size;
     if (size === undefined) return this.putUnknownSize(bucket, key, body, attrs, opts.conditions);
     if (size > this.maxSingleBytes) return this.putLarge(bucket, key, body, size, attrs, opts.conditions);
@@ -544,8 +541,6 @@ export class S3Backend implements Backend {
     dstKey: string,
     attrs: ObjectAttributes | undefined,
   ): Promise<ObjectMeta> {
-    validateKey(srcKey);
-    validateKey(dstKey);
     for (let attempt = 1; ; attempt++) {
       const src = await this.headObject(srcBucket, srcKey);
       const kept = attrs ? { ...storedCopy(attrs), tags: attrs.tags ?? src.tags } : attributesOf(src);
@@ -636,7 +631,6 @@ export class S3Backend implements Backend {
   }
 
   async setTags(bucket: string, key: string, tags: Tag[]): Promise<void> {
-    validateKey(key);
     const set = tags.map((t) => `<Tag><Key>${escapeXml(t.key)}</Key><Value>${escapeXml(t.value)}</Value></Tag>`).join('');
     const xml = `${XML_HEADER}<Tagging xmlns="${S3_NS}"><TagSet>${set}</TagSet></Tagging>`;
     const reply = await this.http.send({
@@ -652,7 +646,6 @@ export class S3Backend implements Backend {
   }
 
   async deleteObject(bucket: string, key: string): Promise<void> {
-    validateKey(key);
     const reply = await this.http.send({ method: 'DELETE', bucket, key, notFound: 'NoSuchBucket' });
     discard(reply.body);
   }

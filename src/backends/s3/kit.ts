@@ -1,18 +1,25 @@
 /** The `s3` kind: AWS S3 or any S3-compatible store. */
 import { defineKit } from '../kit';
 import { s3BucketNameProblem } from '../bucket-names';
-import { bucketAndPrefix } from '../uri-parts';
+import { bucketAndPrefix, settingBucketAndPrefix } from '../uri-parts';
 import { s3Settings } from './settings';
 
 const FORM = 's3://bucket[/prefix]';
+const AWS_FORM = 'aws://{region}/bucket[/prefix]';
 
 export const s3Kit = defineKit({
   kind: 's3',
   description: 'AWS S3 or an S3-compatible store',
   settings: s3Settings,
-  uris: [{ scheme: 's3', forms: FORM, parse: (rest, uri) => bucketAndPrefix(rest, uri, FORM) }],
+  uris: [
+    { scheme: 's3', forms: FORM, parse: (rest, uri) => bucketAndPrefix(rest, uri, FORM) },
+    // The product design's form: the region is the backend's `region` setting.
+    { scheme: 'aws', forms: AWS_FORM, parse: (rest, uri) => settingBucketAndPrefix(rest, uri, AWS_FORM, 'region') },
+  ],
   credentialKinds: ['access keys (accessKeyId + secretAccessKey [+ sessionToken])', 'profile', 'default chain'],
   bucketNameProblem: s3BucketNameProblem,
+  // One implicit backend per region, so aws://eu-west-1/... and aws://us-east-1/... do not share one.
+  implicitName: (s) => (s.region ? `s3:${s.region}` : 's3:default'),
   location: (s, where) => `s3://${where}${s.endpoint ? ` at ${s.endpoint}` : s.region ? ` in ${s.region}` : ''}`,
   create: (settings, context) => (require('./index') as typeof import('./index')).createS3Backend(settings, context),
 });

@@ -11,7 +11,6 @@
 import type { Readable } from 'node:stream';
 import { LRUCache } from 'lru-cache';
 import { S3Error, isS3Error } from '../../errors';
-import { validateKey } from '../keys';
 import type {
   ListPartsOptions,
   ListPartsPage,
@@ -58,7 +57,6 @@ export class S3MultipartStore implements MultipartStore {
   }
 
   async createUpload(bucket: string, key: string, attrs: ObjectAttributes): Promise<string> {
-    validateKey(key);
     const { doc } = await this.http.sendXml({
       method: 'POST',
       bucket,
@@ -80,7 +78,6 @@ export class S3MultipartStore implements MultipartStore {
     body: Readable,
     opts: { size?: number } = {},
   ): Promise<PartInfo> {
-    validateKey(key);
     if (opts.size === undefined) {
       // S3 itself requires Content-Length on UploadPart; a part can be 5 GiB, too much to stage.
       body.destroy();
@@ -126,7 +123,6 @@ export class S3MultipartStore implements MultipartStore {
   }
 
   async listParts(bucket: string, key: string, uploadId: string, opts: ListPartsOptions): Promise<ListPartsPage> {
-    validateKey(key);
     const { doc } = await this.http.sendXml({
       method: 'GET',
       bucket,
@@ -193,7 +189,6 @@ export class S3MultipartStore implements MultipartStore {
     etag: string,
     opts?: PutOptions,
   ): Promise<ObjectMeta> {
-    validateKey(key);
     const stored = await this.storedParts(bucket, key, uploadId);
     const chosen = partNumbers.map((n) => {
       const p = stored.get(n);
@@ -249,7 +244,6 @@ export class S3MultipartStore implements MultipartStore {
   }
 
   async abortUpload(bucket: string, key: string, uploadId: string): Promise<void> {
-    validateKey(key);
     const reply = await this.http.send({ method: 'DELETE', bucket, key, query: { uploadId }, notFound: 'NoSuchUpload' });
     discard(reply.body);
     this.seen.delete(uploadId);

@@ -1,6 +1,5 @@
 /** GetObjectAttributes: what S3 knows about an object, without its body. */
 import { S3Error } from '../../errors';
-import { validateKey } from '../../backends/keys';
 import type { ObjectMeta } from '../../backends/types';
 import type { Handler } from '../context';
 import { httpDate } from '../headers';
@@ -69,7 +68,6 @@ function partsOf(meta: ObjectMeta, maxParts: number, marker: number) {
 }
 
 export const getObjectAttributes: Handler = async (ctx) => {
-  validateKey(ctx.key);
   const wanted = requestedAttributes(ctx.header('x-amz-object-attributes'));
   const maxParts = parseMaxKeys(ctx.header('x-amz-max-parts') ?? null, 'x-amz-max-parts');
   const markerText = ctx.header('x-amz-part-number-marker');

@@ -1,7 +1,6 @@
 /** CopyObject: within a backend natively where it can, otherwise streamed across. */
 import { aclForWrite, writeObjectAcl } from '../access';
 import { S3Error } from '../../errors';
-import { validateKey } from '../../backends/keys';
 import type { ObjectAttributes, ObjectMeta } from '../../backends/types';
 import type { BucketView } from '../../router/bucket-view';
 import type { Handler, S3Context } from '../context';
@@ -85,9 +84,7 @@ export async function copyBetween(src: BucketView, srcKey: string, dst: BucketVi
 
 export const copyObject: Handler = async (ctx) => {
   const dstKey = ctx.key;
-  validateKey(dstKey);
   const source = parseCopySource(ctx.header('x-amz-copy-source') ?? '');
-  validateKey(source.key);
   const src = await ctx.sourceBucket(source.bucket, source.key);
   const dst = ctx.bucket();
   dst.assertWritable();

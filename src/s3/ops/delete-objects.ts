@@ -1,7 +1,6 @@
 /** DeleteObjects: an XML batch of up to 1000 keys, each answered on its own. */
 import { writeObjectAcl } from '../access';
 import { S3Error, toS3Error } from '../../errors';
-import { validateKey } from '../../backends/keys';
 import type { Handler } from '../context';
 import { readSmallBody } from '../payload';
 import { xmlResponse } from '../respond';
@@ -41,7 +40,6 @@ export const deleteObjects: Handler = async (ctx) => {
   const errors: Array<{ Key: string; VersionId?: string; Code: string; Message: string }> = [];
   for (const { key, versionId } of entries) {
     try {
-      validateKey(key);
       // Buckets here are unversioned: their objects have one version, 'null'.
       if (versionId !== undefined && versionId !== 'null') throw new S3Error('NoSuchVersion');
       // Each key is authorized on its own (s3:DeleteObject on bucket/key), as S3 does.

@@ -5,7 +5,6 @@
 import { aclForWrite, stashUploadAcl, takeUploadAcl, writeObjectAcl } from '../access';
 import { createHash } from 'node:crypto';
 import { isS3Error, S3Error } from '../../errors';
-import { validateKey } from '../../backends/keys';
 import type { ObjectAttributes, PartInfo } from '../../backends/types';
 import type { Handler, S3Context } from '../context';
 import { DIGEST_LENGTH, isDigestBase64, type ChecksumAlgorithm } from '../checksums';
@@ -50,7 +49,6 @@ export function multipartEtag(partEtags: string[]): string {
 }
 
 export const createMultipartUpload: Handler = async (ctx) => {
-  validateKey(ctx.key);
   const view = ctx.bucket();
   await view.exists();
   const attrs = attributesFromHeaders(ctx.headers);
@@ -67,7 +65,6 @@ export const createMultipartUpload: Handler = async (ctx) => {
 };
 
 export const uploadPart: Handler = async (ctx) => {
-  validateKey(ctx.key);
   const n = partNumber(ctx);
   const id = uploadId(ctx);
   const view = ctx.bucket();
@@ -97,11 +94,9 @@ function copySourceRange(value: string | undefined, size: number): { start: numb
 }
 
 export const uploadPartCopy: Handler = async (ctx) => {
-  validateKey(ctx.key);
   const n = partNumber(ctx);
   const id = uploadId(ctx);
   const source = parseCopySource(ctx.header('x-amz-copy-source') ?? '');
-  validateKey(source.key);
   const src = await ctx.sourceBucket(source.bucket, source.key);
   const dst = ctx.bucket();
   const handle = await src.openObject(source.key);
@@ -130,7 +125,6 @@ async function allParts(ctx: S3Context, key: string, id: string): Promise<Map<nu
 }
 
 export const completeMultipartUpload: Handler = async (ctx) => {
-  validateKey(ctx.key);
   const id = uploadId(ctx);
   const view = ctx.bucket();
   const root = element(parseXml((await readSmallBody(ctx, 4 * 1024 * 1024)).toString('utf8')), 'CompleteMultipartUpload', ['Part']);
@@ -248,7 +242,6 @@ async function repeatedComplete(ctx: S3Context, err: unknown, etag: string): Pro
 }
 
 export const abortMultipartUpload: Handler = async (ctx) => {
-  validateKey(ctx.key);
   const view = ctx.bucket();
   await view.abortUpload(ctx.key, uploadId(ctx));
   await takeUploadAcl(view, uploadId(ctx), true);
@@ -256,7 +249,6 @@ export const abortMultipartUpload: Handler = async (ctx) => {
 };
 
 export const listParts: Handler = async (ctx) => {
-  validateKey(ctx.key);
   const id = uploadId(ctx);
   const maxParts = parseMaxKeys(ctx.query.get('max-parts'), 'max-parts');
   const markerText = ctx.query.get('part-number-marker');

@@ -1,7 +1,6 @@
 /** Object operations: PutObject, GetObject, HeadObject, DeleteObject. */
 import { aclForWrite, writeObjectAcl } from '../access';
 import { S3Error } from '../../errors';
-import { validateKey } from '../../backends/keys';
 import type { ByteRange, ObjectMeta, WriteConditions } from '../../backends/types';
 import type { Handler, S3Context, S3Response } from '../context';
 import { evaluateConditions, parseRange, resolveRange, type ReadConditions } from '../conditions';
@@ -55,7 +54,6 @@ export function writtenChecksumHeaders(meta: ObjectMeta): Record<string, string>
 
 export const putObject: Handler = async (ctx) => {
   const key = ctx.key;
-  validateKey(key);
   const view = ctx.bucket();
   view.assertWritable();
   const attrs = attributesFromHeaders(ctx.headers);
@@ -113,7 +111,6 @@ function requestedRange(ctx: S3Context, meta: ObjectMeta): { range?: ByteRange; 
 
 export const getObject: Handler = async (ctx) => {
   const key = ctx.key;
-  validateKey(key);
   const handle = await ctx.bucket().openObject(key);
   try {
     const meta = handle.meta;
@@ -136,7 +133,7 @@ export const getObject: Handler = async (ctx) => {
     } else {
       headers['Content-Length'] = String(meta.size);
     }
-    const body = meta.size === 0 ? undefined : handle.read(range);
+    const body = meta.size === 0 ? undefined : (handle.bytes?.(range) ?? handle.read(range));
     return { status, headers, body, cleanup: () => handle.close() };
   } catch (err) {
     await handle.close();
@@ -146,7 +143,6 @@ export const getObject: Handler = async (ctx) => {
 
 export const headObject: Handler = async (ctx): Promise<S3Response> => {
   const key = ctx.key;
-  validateKey(key);
   const meta = await ctx.bucket().headObject(key);
   const answer = conditionalAnswer(ctx, meta);
   if (answer) return answer;
@@ -165,7 +161,6 @@ export const headObject: Handler = async (ctx): Promise<S3Response> => {
 
 export const deleteObject: Handler = async (ctx) => {
   const key = ctx.key;
-  validateKey(key);
   const view = ctx.bucket();
   await view.exists();
   await view.deleteObject(key);

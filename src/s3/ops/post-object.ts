@@ -15,7 +15,6 @@ import type { TLSSocket } from 'node:tls';
 import { checkFormFeatures } from '../request-features';
 import { Transform, pipeline, type TransformCallback } from 'node:stream';
 import { S3Error } from '../../errors';
-import { validateKey } from '../../backends/keys';
 import type { Tag } from '../../backends/types';
 import type { AuthResult, CredentialLookup } from '../../auth/sigv4';
 import {
@@ -174,7 +173,6 @@ export const postObject: FormHandler = async (ctx, authority) => {
   const keyTemplate = fields.get('key')?.value;
   if (keyTemplate === undefined) throw missingField('key');
   const key = keyTemplate.split('${filename}').join(fileBaseName(file.filename ?? ''));
-  validateKey(key);
   const formHeader = (name: string) => fields.get(name === 'x-amz-acl' ? 'acl' : name)?.value;
   const conditionKeys = Object.fromEntries(
     ['x-amz-acl', ...GRANT_HEADERS.map(([h]) => h), 'x-amz-server-side-encryption', 'x-amz-storage-class'].map((h) => {

@@ -1,6 +1,5 @@
 /** Get/Put/DeleteObjectTagging. */
 import { S3Error } from '../../errors';
-import { validateKey } from '../../backends/keys';
 import type { Tag } from '../../backends/types';
 import type { Handler } from '../context';
 import { validateTags } from '../headers';
@@ -9,13 +8,11 @@ import { xmlResponse } from '../respond';
 import { children, element, many, parseXml, text } from '../xml';
 
 export const getObjectTagging: Handler = async (ctx) => {
-  validateKey(ctx.key);
   const meta = await ctx.bucket().headObject(ctx.key);
   return xmlResponse('Tagging', { TagSet: { Tag: (meta.tags ?? []).map((t) => ({ Key: t.key, Value: t.value })) } });
 };
 
 export const putObjectTagging: Handler = async (ctx) => {
-  validateKey(ctx.key);
   const view = ctx.bucket();
   view.assertWritable();
   const tagging = element(parseXml((await readSmallBody(ctx, 64 * 1024)).toString('utf8')), 'Tagging', ['TagSet']);
@@ -33,7 +30,6 @@ export const putObjectTagging: Handler = async (ctx) => {
 };
 
 export const deleteObjectTagging: Handler = async (ctx) => {
-  validateKey(ctx.key);
   await ctx.bucket().setTags(ctx.key, []);
   return { status: 204 };
 };

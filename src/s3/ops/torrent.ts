@@ -4,11 +4,9 @@
  * falling through to GetObject and sending the bytes as if they were a torrent file.
  */
 import { S3Error } from '../../errors';
-import { validateKey } from '../../backends/keys';
 import type { Handler } from '../context';
 
 export const getObjectTorrent: Handler = async (ctx) => {
-  validateKey(ctx.key);
   await ctx.bucket().headObject(ctx.key);
   throw new S3Error('NoSuchKey', 'The specified key does not exist: s3mux does not serve objects as torrents.', { Key: ctx.key });
 };
