@@ -299,7 +299,7 @@ describe('protocol: access control (ACLs, bucket policies, ownership, public acc
         getAcl: () => new GetObjectAclCommand({ Bucket: B, Key: key }),
         putAcl: () => new PutObjectAclCommand({ Bucket: B, Key: key, ACL: 'private' }),
       } as const;
-      await client.send(commands[c.act as keyof typeof commands]() as GetObjectCommand).then(async (r) => {
+      await client.send(commands[c.act]() as GetObjectCommand).then(async (r) => {
         const body = (r as { Body?: { transformToString(): Promise<string> } }).Body;
         if (body) await body.transformToString();
       });
