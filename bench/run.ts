@@ -32,6 +32,7 @@
  * process is measured; the stores run in their own processes. On the memory backend the
  * objects live in s3mux's process, so its RSS grows with what is stored: there the check is
  * reported, not asserted.
+ * --transfer runs only the bulk-copy comparison instead (bench/transfer.ts: `s3mux sync` against `aws s3 sync`).
  * Exit codes: 0 ok, 1 memory regression, 2 the bench itself failed, 130 interrupted.
  */
 import './quiet-warnings';
@@ -858,7 +859,7 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
+(process.argv.includes('--transfer') ? (require('./transfer') as typeof import('./transfer')).runTransferBench() : main()).then(
   (code) => {
     if (bailing === undefined) process.exit(code);
   },

@@ -6,8 +6,11 @@
 
 export const ERROR_TABLE = {
   AccessDenied: [403, 'Access Denied'],
+  /** CORS preflights refused (S3's code for them). */
+  AccessForbidden: [403, 'CORSResponse: This CORS request is not allowed.'],
   AuthorizationHeaderMalformed: [400, 'The authorization header is malformed.'],
   AuthorizationQueryParametersError: [400, 'Error parsing the X-Amz-Credential parameter.'],
+  BadRequest: [400, 'Bad Request'],
   BadDigest: [400, 'The Content-MD5 or checksum value that you specified did not match what the server received.'],
   BucketAlreadyExists: [409, 'The requested bucket name is not available.'],
   BucketAlreadyOwnedByYou: [409, 'Your previous request to create the named bucket succeeded and you already own it.'],
@@ -46,6 +49,8 @@ export const ERROR_TABLE = {
   NoSuchBucket: [404, 'The specified bucket does not exist'],
   NoSuchKey: [404, 'The specified key does not exist.'],
   NoSuchTagSet: [404, 'The TagSet does not exist'],
+  NoSuchCORSConfiguration: [404, 'The CORS configuration does not exist'],
+  NoSuchLifecycleConfiguration: [404, 'The lifecycle configuration does not exist'],
   NoSuchVersion: [404, 'The specified version does not exist.'],
   NoSuchUpload: [
     404,
@@ -94,6 +99,8 @@ export class S3Error extends Error {
   private readonly contextStatus?: number;
   /** Seconds a client should wait before trying again (SlowDown from a rate-limited store): sent as Retry-After. */
   retryAfterSeconds?: number;
+  /** Headers S3 sends with this error (x-amz-delete-marker on a delete marker's 404 and 405). */
+  headers?: Record<string, string>;
 
   constructor(code: S3ErrorCode, message?: string, extra: Record<string, string> = {}) {
     super(message ?? ERROR_TABLE[code][1]);

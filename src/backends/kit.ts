@@ -9,6 +9,7 @@
  */
 import type { z } from 'zod';
 import type { Backend } from './types';
+import type { StorageClassTable } from './storage-class-table';
 
 /** Settings as the routing table gives them to a factory: `kind` plus the kit's settings. */
 export interface BackendSpec {
@@ -88,6 +89,11 @@ export interface BackendKit<Settings extends z.ZodObject = z.ZodObject> {
    * breaks, or undefined when it can. `s3mux check` applies it to every route's real bucket.
    */
   bucketNameProblem?(bucket: string): string | undefined;
+  /**
+   * The S3 storage classes this store can hold and its own name for each (storage-classes.ts);
+   * absent: STANDARD only.
+   */
+  readonly storageClasses?: StorageClassTable;
   /**
    * Where `where` (`bucket/prefix`) is on this store, for people (`s3mux routes`, the start-up
    * banner); default `<first URI scheme>://where`.

@@ -17,6 +17,8 @@ const lazy = {
   serve: () => require('./serve') as typeof import('./serve'),
   check: () => require('../router/check') as typeof import('../router/check'),
   transfer: () => require('./transfer') as typeof import('./transfer'),
+  migrate: () => require('./migrate') as typeof import('./migrate'),
+  probe: () => require('../router/probe') as typeof import('../router/probe'),
 };
 
 /** Exit code, or 'running' for a command that keeps the process alive (serve). */
@@ -51,9 +53,14 @@ const COMMANDS: Record<string, Command> = {
   },
   check: {
     summary: 'validate a routing table and summarize it',
-    help: 'usage: s3mux check FILE\n\nValidates the routing table FILE. Prints a summary and exits 0, or every problem as\nFILE:LINE:COL: path: message and exits 1.',
-    run: (args) => {
-      const result = lazy.check().checkConfigFile(fileArgument('check', args));
+    help: "usage: s3mux check [--probe] FILE\n\nValidates the routing table FILE. Prints a summary and exits 0, or every problem as\nFILE:LINE:COL: path: message and exits 1.\n\n--probe  also contacts each backend with its credentials (HeadBucket and a one-key listing\n         of each route's target; ListBuckets for a backend no route targets) and exits 1\n         when any of them fails.",
+    run: async (args, env) => {
+      const probe = args.includes('--probe');
+      const file = fileArgument(
+        'check',
+        args.filter((a) => a !== '--probe'),
+      );
+      const result = probe ? await lazy.probe().probeConfigFile(file, { env }) : lazy.check().checkConfigFile(file);
       (result.ok ? console.log : console.error)(result.text);
       return result.ok ? 0 : 1;
     },
@@ -75,6 +82,20 @@ const COMMANDS: Record<string, Command> = {
     summary: 'copy what DST lacks or holds different; --delete removes what SRC lacks',
     help: transferHelp('sync'),
     run: (args) => lazy.transfer().runTransferCommand('sync', args),
+  },
+  migrate: {
+    summary: "a migrate route's copier: status, run, verify",
+    get help() {
+      return lazy.migrate().MIGRATE_HELP;
+    },
+    run: (args) => lazy.migrate().runMigrate(args),
+  },
+  repair: {
+    summary: 'make the copies of a mirror route equal again',
+    get help() {
+      return lazy.migrate().REPAIR_HELP;
+    },
+    run: (args) => lazy.migrate().runRepair(args),
   },
   version: {
     summary: 'print the version',

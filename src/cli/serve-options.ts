@@ -17,6 +17,9 @@ export interface ServeOptions {
   tlsKey?: string;
   region: string;
   multipartExpiryMs: number;
+  lifecycleIntervalMs: number;
+  /** Test only: a shorter lifecycle day. */
+  lifecycleTestDayMs?: number;
   logLevel: LogLevel;
   logFormat: LogFormat;
   /** Serve /minio/v2/metrics/cluster on the main port. */
@@ -96,6 +99,23 @@ export const SERVE_OPTIONS: OptionSpec[] = [
     default: '7d',
     parse: duration,
     help: 'multipart uploads not completed after this long are removed (12h, 30m; 0 = never)',
+  },
+  {
+    flag: 'lifecycle-interval',
+    key: 'lifecycleIntervalMs',
+    type: 'string',
+    valueName: 'DURATION',
+    default: '1h',
+    parse: duration,
+    help: "how often the lifecycle worker applies buckets' expiration rules (0 = never)",
+  },
+  {
+    flag: 'lifecycle-test-day-length',
+    key: 'lifecycleTestDayMs',
+    type: 'string',
+    valueName: 'DURATION',
+    parse: duration,
+    help: 'TESTS ONLY: the length of a lifecycle day (default 24h), so a test sees Days: 1 expire in seconds',
   },
   {
     flag: 'log-level',

@@ -13,6 +13,7 @@ import { parseAddress } from './values';
 import { buildRouting, type BuiltRouting } from './routing';
 import { routeLines } from './route-table';
 import { watchReloads } from './reload';
+import { startCopiers } from '../router/forms/copiers';
 
 function banner(
   opts: ServeOptions,
@@ -78,6 +79,8 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv = process.
     logger,
     metricsOnMainPort: opts.metrics,
     fsEncryptedAtRest: opts.fsEncryptedAtRest,
+    lifecycleIntervalMs: opts.lifecycleIntervalMs,
+    lifecycleDayMs: opts.lifecycleTestDayMs,
   });
   let metricsListener: MetricsListener | undefined;
   if (opts.metricsAddress) {
@@ -88,9 +91,14 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv = process.
   if (built.root.source === 'dev-default' && !isLoopback(host))
     logger.warn({ address: opts.address }, 'development default credentials on a non-loopback address');
 
+  // Migration copiers run on the current table; a reload hands over to the new table's (they resume from the checkpoint).
+  let copiers = startCopiers(built.state.router, logger);
   const reload = (reason: string) => {
     try {
       const next = buildRouting(opts, env);
+      const old = copiers;
+      copiers = startCopiers(next.state.router, logger);
+      void old.stop();
       server.setRouting(next.state);
       built = next;
       logger.info(
@@ -113,6 +121,7 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv = process.
     logger.info({ signal, graceMs: opts.shutdownGraceMs }, 'shutting down: no new connections; waiting for requests under way');
     stopWatching();
     void (async () => {
+      await copiers.stop();
       const cut = await server.shutdown(opts.shutdownGraceMs);
       await metricsListener?.close();
       await server

@@ -10,6 +10,28 @@ export function parseDuration(value: string, what: string): number {
   return Number(m[1]) * UNITS[m[2]];
 }
 
+const BYTE_UNITS: Record<string, number> = {
+  '': 1,
+  b: 1,
+  kb: 1e3,
+  mb: 1e6,
+  gb: 1e9,
+  tb: 1e12,
+  kib: 1024,
+  mib: 1024 ** 2,
+  gib: 1024 ** 3,
+  tib: 1024 ** 4,
+};
+
+/** `50MiB`, `10MB`, `512KiB`, `1000` (bytes); for rates, bytes per second. */
+export function parseBytes(value: string | number, what: string): number {
+  if (typeof value === 'number' && value > 0) return value;
+  const m = /^(\d+(?:\.\d+)?)\s*([KMGT]i?B|B)?$/i.exec(String(value).trim());
+  const n = m ? Math.floor(Number(m[1]) * BYTE_UNITS[(m[2] ?? '').toLowerCase()]) : 0;
+  if (!m || n < 1) throw new Error(`${what} expects a size such as 50MiB, 10MB or 4096, got '${value}'`);
+  return n;
+}
+
 export function parseAddress(address: string, what = '--address'): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(address) ?? /^()()(\d+)$/.exec(address);
   if (!m || Number(m[3]) > 65535) throw new Error(`${what} expects HOST:PORT (or :PORT), got '${address}'`);

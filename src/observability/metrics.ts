@@ -5,6 +5,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { onBackendEvent } from './backend-events';
+import { routeGauges } from './route-metrics';
 
 export interface RequestSample {
   operation: string;
@@ -27,6 +28,8 @@ export class Metrics {
   private readonly uploadsOpen: Gauge<'backend'>;
   private readonly uploadsSwept: Counter<'backend'>;
   private readonly sweeps: Counter<'result'>;
+  private readonly lifecycleRuns: Counter<'result'>;
+  private readonly lifecycleActions: Counter<'action'>;
   private readonly unsubscribe: () => void;
 
   constructor() {
@@ -88,6 +91,19 @@ export class Metrics {
       labelNames: ['result'],
       registers,
     });
+    routeGauges(registers);
+    this.lifecycleRuns = new Counter({
+      name: 's3mux_lifecycle_runs_total',
+      help: 'Runs of the lifecycle worker, by result (ok, failed: one bucket or more failed)',
+      labelNames: ['result'],
+      registers,
+    });
+    this.lifecycleActions = new Counter({
+      name: 's3mux_lifecycle_objects_total',
+      help: 'What the lifecycle worker did: keys scanned, objects expired, uploads aborted, due objects skipped because they changed, buckets left to another replica',
+      labelNames: ['action'],
+      registers,
+    });
     this.unsubscribe = onBackendEvent((event, backend, code) =>
       (event === 'retry' ? this.backendRetries : this.backendErrors).inc({ backend, code }),
     );
@@ -111,6 +127,18 @@ export class Metrics {
     this.uploadsOpen.reset();
     for (const [backend, n] of result.open) this.uploadsOpen.set({ backend }, n);
     for (const [backend, n] of result.removed) if (n) this.uploadsSwept.inc({ backend }, n);
+  }
+
+  lifecycleDone(r: { scanned: number; expired: number; aborted: number; skippedChanged: number; leased: number; failed: number }): void {
+    this.lifecycleRuns.inc({ result: r.failed ? 'failed' : 'ok' });
+    const counts = {
+      scanned: r.scanned,
+      expired: r.expired,
+      aborted: r.aborted,
+      skipped_changed: r.skippedChanged,
+      leased_elsewhere: r.leased,
+    };
+    for (const [action, n] of Object.entries(counts)) if (n) this.lifecycleActions.inc({ action }, n);
   }
 
   text(): Promise<string> {

@@ -27,6 +27,7 @@ import type {
 import { bucketArea, type BucketReservedArea } from '../backends/reserved-store';
 import { validateKey } from '../backends/keys';
 import type { Route } from './router';
+import { nativeClass } from '../backends/storage-classes';
 
 export class BucketView {
   constructor(readonly route: Route) {}
@@ -41,7 +42,12 @@ export class BucketView {
     return this.route.bucket;
   }
 
-  /** The store's key for a client's key; throws S3's error (KeyTooLongError, InvalidArgument) for a key S3 would refuse. */
+  /** Throws S3's error (KeyTooLongError, InvalidArgument) for a key S3 would refuse. */
+  checkKey(key: string): void {
+    validateKey(key);
+  }
+
+  /** The store's key for a client's key, checked. */
   realKey(key: string): string {
     validateKey(key);
     return this.route.prefix + key;
@@ -59,6 +65,19 @@ export class BucketView {
     const store = this.backend.reserved;
     if (!store) throw new S3Error('NotImplemented', `The ${this.backend.kind} backend cannot hold ${feature}.`);
     return bucketArea(store, this.realBucket, this.route.prefix);
+  }
+
+  /**
+   * The attributes a write stores: a class the request names must be one the store can hold
+   * (InvalidStorageClass otherwise, never dropped); a write naming none gets the route's tier.
+   * STANDARD is stored as no class, as every adapter reports it.
+   */
+  private withStorageClass(attrs: ObjectAttributes): ObjectAttributes {
+    const storageClass = attrs.storageClass ?? this.route.storageClass;
+    if (storageClass === undefined) return attrs;
+    nativeClass(this.backend.kind, storageClass);
+    const { storageClass: _drop, ...rest } = attrs;
+    return storageClass === 'STANDARD' ? rest : { ...rest, storageClass };
   }
 
   assertWritable(): void {
@@ -86,7 +105,7 @@ export class BucketView {
   async putObject(key: string, body: Readable, attrs: ObjectAttributes, opts?: PutOptions): Promise<ObjectMeta> {
     const real = this.realKey(key);
     this.assertWritable();
-    return this.strip(await this.backend.putObject(this.realBucket, real, body, attrs, opts));
+    return this.strip(await this.backend.putObject(this.realBucket, real, body, this.withStorageClass(attrs), opts));
   }
 
   async deleteObject(key: string): Promise<void> {
@@ -125,7 +144,7 @@ export class BucketView {
     const real = this.realKey(key);
     this.assertWritable();
     if (src.backend !== this.backend || !this.backend.copyObject) return undefined;
-    const meta = await this.backend.copyObject(src.realBucket, realSrc, this.realBucket, real, attrs);
+    const meta = await this.backend.copyObject(src.realBucket, realSrc, this.realBucket, real, attrs && this.withStorageClass(attrs));
     return this.strip(meta);
   }
 
@@ -138,7 +157,7 @@ export class BucketView {
   async createUpload(key: string, attrs: ObjectAttributes): Promise<string> {
     const real = this.realKey(key);
     this.assertWritable();
-    return this.store.createUpload(this.realBucket, real, attrs);
+    return this.store.createUpload(this.realBucket, real, this.withStorageClass(attrs));
   }
 
   async uploadPart(key: string, uploadId: string, partNumber: number, body: Readable, opts?: PartOptions): Promise<PartInfo> {

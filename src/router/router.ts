@@ -13,6 +13,9 @@ import { BACKEND_KITS } from '../backends/registry';
 import { createBackend, kitFor } from '../backends/create';
 import type { FixedAccess } from '../access/fixed';
 import { backendSpecKey, defaultRoutingTable, type BackendSpec, type RoutingTable } from './config';
+import { buildRouteForm, type FormOptions } from './forms/build';
+import type { CompositeBackend } from './forms/composite';
+import type { CorsRule } from '../bucket-config/cors';
 
 export interface Route {
   /** The virtual bucket. */
@@ -27,8 +30,14 @@ export interface Route {
   publicRead: boolean;
   /** What the table fixes of the bucket's access control. */
   fixed?: FixedAccess;
+  /** CORS rules the routing table fixes for this bucket; S3 clients cannot change them. */
+  cors?: readonly CorsRule[];
   /** True for a route in the table, false for a name that fell through to the default backend. */
   explicit: boolean;
+  /** A migrate, mirror or failover route: `backend` is this, over the route's targets. */
+  form?: CompositeBackend;
+  /** The S3 storage class writes get when they name none (the route's or its backend's tier). */
+  storageClass?: string;
 }
 
 export interface RouterOptions {
@@ -42,11 +51,15 @@ export interface RouterOptions {
    * config file without backends fall back on a data dir, pass `{ defaultDataDir }` to it.
    */
   dataDir?: string;
+  /** Breakers and catch-up queues of mirror and failover routes. */
+  forms?: FormOptions;
 }
 
 export class Router {
   readonly defaultBackend: Backend;
   readonly defaultBackendName: string;
+  /** The default backend's tier class, for unrouted buckets. */
+  private readonly defaultStorageClass?: string;
   /** The table the router was built from. */
   readonly table: RoutingTable;
 
@@ -58,6 +71,7 @@ export class Router {
     this.table = table;
     this.defaultBackend = defaultBackend;
     this.defaultBackendName = table.default;
+    this.defaultStorageClass = table.backends[table.default]?.storageClass;
     for (const r of routes) this.routes.set(r.name, r);
     this.instances = instances;
   }
@@ -82,6 +96,7 @@ export class Router {
     };
     const defaultKey = want(defaultEntry.spec, table.default, 'the default');
     const routeKeys = table.routes.map((r) => want(r.spec, r.backend, `route '${r.name}'`));
+    for (const r of table.routes) for (const t of r.composite?.targets ?? []) want(t.spec, t.backend, `route '${r.name}'`);
 
     for (const w of wanted.values()) {
       if (!kitFor(w.spec.kind, kits)) {
@@ -97,17 +112,28 @@ export class Router {
       throw err;
     }
 
+    const forms = new Map<string, CompositeBackend>();
+    for (const r of table.routes) {
+      if (r.composite)
+        forms.set(
+          r.name,
+          buildRouteForm(r.name, r.composite, (t) => made.get(backendSpecKey(t.spec)) as Backend, opts.forms),
+        );
+    }
     const routes = table.routes.map((r, i): Route =>
       Object.freeze({
         name: r.name,
-        backend: made.get(routeKeys[i]) as Backend,
+        backend: forms.get(r.name) ?? (made.get(routeKeys[i]) as Backend),
         backendName: r.backend,
         bucket: r.bucket,
         prefix: r.prefix,
         readOnly: r.readOnly,
         publicRead: r.publicRead,
         ...(r.fixed ? { fixed: r.fixed } : {}),
+        ...(r.cors ? { cors: r.cors } : {}),
         explicit: true,
+        ...(forms.has(r.name) ? { form: forms.get(r.name) } : {}),
+        ...(r.storageClass ? { storageClass: r.storageClass } : {}),
       }),
     );
     return new Router(table, made.get(defaultKey) as Backend, routes, [...made.values()]);
@@ -131,6 +157,7 @@ export class Router {
       readOnly: false,
       publicRead: false,
       explicit: false,
+      ...(this.defaultStorageClass ? { storageClass: this.defaultStorageClass } : {}),
     };
   }
 
@@ -151,6 +178,8 @@ export class Router {
   /** Closes every backend once; later calls return the same promise. Rejects with the first failure after all have been tried. */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      // Route forms first: their background work uses the backends below.
+      await Promise.allSettled(this.explicitRoutes().map(async (r) => r.form?.close()));
       const results = await Promise.allSettled(this.instances.map(async (b) => b.close?.()));
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;

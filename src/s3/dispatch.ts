@@ -14,6 +14,7 @@ import { findOperation, type Level, type Operation } from './operations';
 import { errorResponse } from './respond';
 import { sendableHeaders } from './header-values';
 import { checkRequestFeatures } from './request-features';
+import { actualCorsHeaders, preflight } from './cors';
 
 export interface DispatchOptions {
   services: Services;
@@ -43,8 +44,9 @@ export interface RequestRecord {
   errorCode?: string;
 }
 
-function accessOf(op: Operation): OperationAccess {
-  return { s3Action: op.s3Action, action: op.action, publicRead: op.publicRead, objectLevel: op.level === 'object' };
+function accessOf(op: Operation, query: URLSearchParams): OperationAccess {
+  const s3Action = op.s3VersionAction && query.has('versionId') ? op.s3VersionAction : op.s3Action;
+  return { s3Action, action: op.action, publicRead: op.publicRead, objectLevel: op.level === 'object' };
 }
 
 function levelOf(t: Target): Level {
@@ -97,6 +99,7 @@ export async function dispatch(req: IncomingMessage, res: ServerResponse, opts: 
   res.setHeader('Server', 's3mux');
   let resource = (req.url ?? '/').split('?')[0];
   let response: S3Response;
+  let preflighted = false;
   const record: RequestRecord = { requestId, status: 0 };
   try {
     if (req.headers.host === undefined && req.httpVersion !== '1.0') {
@@ -108,54 +111,65 @@ export async function dispatch(req: IncomingMessage, res: ServerResponse, opts: 
       record.bucket = target.bucket;
       record.backend = opts.services.router.resolve(target.bucket).backendName;
     }
-    const auth: AuthResult = authenticate(
-      // headersDistinct keeps repeated headers apart: SigV4 joins them with ',' not ', '.
-      {
-        method: req.method ?? 'GET',
-        rawPath: target.rawPath,
-        rawQuery: target.rawQuery,
-        headers: req.headersDistinct,
-        virtualHostBucket: target.style === 'virtual-host' ? target.bucket : undefined,
-      },
-      opts.credentials,
-      undefined,
-      { region: opts.services.region },
-    );
-    const principalOf = (a: AuthResult) => (a.type === 'anonymous' ? ANONYMOUS : (opts.principals?.get(a.accessKeyId) ?? ROOT));
-    const ctx = new S3Context(req, target, requestId, auth, principalOf(auth), opts.services);
-    record.identity = ctx.principal.name;
-    if (auth.type !== 'anonymous') record.accessKeyId = auth.accessKeyId;
-    const op = findOperationFor(ctx, req, levelOf(target));
-    record.operation = op.name;
-    if (op.formHandler) {
-      // The form carries the signature: it can only be checked once the body is read.
-      sendContinue(req, res);
-      // POST Object: the handler verifies the form's signature, then its signer is authorized
-      // for the operation as any other caller would be.
-      response = await op.formHandler(ctx, {
-        credentials: opts.credentials,
-        signedBy: async (signer, form) => {
-          const signed = new S3Context(req, target, requestId, signer, principalOf(signer), opts.services);
-          record.identity = signed.principal.name;
-          if (signer.type !== 'anonymous') record.accessKeyId = signer.accessKeyId;
-          await signed.authorizeOperation(accessOf(op), form);
-          return signed;
-        },
-      });
+    if (req.method === 'OPTIONS') {
+      // A browser's preflight carries no credentials: the bucket's CORS rules alone decide it.
+      record.operation = 'OptionsPreflight';
+      response = { status: 200, headers: await preflight(req, opts.services.router, target.bucket, target.key !== undefined) };
+      preflighted = true;
     } else {
-      if (op.perKey) ctx.authorizeEachKey();
-      else if (target.bucket !== undefined) await ctx.authorizeOperation(accessOf(op));
-      else if (auth.type === 'anonymous') throw new S3Error('AccessDenied', 'Anonymous access is not allowed here.');
-      const honoured = checkRequestFeatures(ctx);
-      sendContinue(req, res);
-      response = await op.handler(ctx);
-      if (response.status < 300) response.headers = { ...honoured, ...response.headers };
+      const auth: AuthResult = authenticate(
+        // headersDistinct keeps repeated headers apart: SigV4 joins them with ',' not ', '.
+        {
+          method: req.method ?? 'GET',
+          rawPath: target.rawPath,
+          rawQuery: target.rawQuery,
+          headers: req.headersDistinct,
+          virtualHostBucket: target.style === 'virtual-host' ? target.bucket : undefined,
+        },
+        opts.credentials,
+        undefined,
+        { region: opts.services.region },
+      );
+      const principalOf = (a: AuthResult) => (a.type === 'anonymous' ? ANONYMOUS : (opts.principals?.get(a.accessKeyId) ?? ROOT));
+      const ctx = new S3Context(req, target, requestId, auth, principalOf(auth), opts.services);
+      record.identity = ctx.principal.name;
+      if (auth.type !== 'anonymous') record.accessKeyId = auth.accessKeyId;
+      const op = findOperationFor(ctx, req, levelOf(target));
+      record.operation = op.name;
+      if (op.formHandler) {
+        // The form carries the signature: it can only be checked once the body is read.
+        sendContinue(req, res);
+        // POST Object: the handler verifies the form's signature, then its signer is authorized
+        // for the operation as any other caller would be.
+        response = await op.formHandler(ctx, {
+          credentials: opts.credentials,
+          signedBy: async (signer, form) => {
+            const signed = new S3Context(req, target, requestId, signer, principalOf(signer), opts.services);
+            record.identity = signed.principal.name;
+            if (signer.type !== 'anonymous') record.accessKeyId = signer.accessKeyId;
+            await signed.authorizeOperation(accessOf(op, ctx.query), form);
+            return signed;
+          },
+        });
+      } else {
+        if (op.perKey) ctx.authorizeEachKey();
+        else if (target.bucket !== undefined) await ctx.authorizeOperation(accessOf(op, ctx.query));
+        else if (auth.type === 'anonymous') throw new S3Error('AccessDenied', 'Anonymous access is not allowed here.');
+        const honoured = checkRequestFeatures(ctx);
+        sendContinue(req, res);
+        response = await op.handler(ctx);
+        if (response.status < 300) response.headers = { ...honoured, ...response.headers };
+      }
     }
   } catch (err) {
     const e = toS3Error(err);
     if (e.status >= 500 && !(err instanceof S3Error)) opts.onInternalError?.(err, req, requestId);
     response = errorResponse(e, resource, requestId, req.method ?? 'GET');
     record.errorCode = e.code;
+  }
+  if (!preflighted) {
+    const cors = await actualCorsHeaders(req, opts.services.router, record.bucket);
+    if (Object.keys(cors).length) response = { ...response, headers: { ...response.headers, ...cors } };
   }
   record.status = response.status;
   try {

@@ -2,6 +2,7 @@
  * The mapping between HTTP headers and object attributes, both ways, in one table so
  * request parsing and response writing cannot drift apart.
  */
+import { S3_STORAGE_CLASSES } from '../backends/storage-class-table';
 import type { IncomingHttpHeaders } from 'node:http';
 import { S3Error } from '../errors';
 import type { ObjectAttributes, ObjectMeta, Tag } from '../backends/types';
@@ -27,19 +28,7 @@ export const RESPONSE_OVERRIDES: Record<string, string> = {
   'response-content-encoding': 'Content-Encoding',
 };
 
-export const STORAGE_CLASSES = new Set([
-  'STANDARD',
-  'REDUCED_REDUNDANCY',
-  'STANDARD_IA',
-  'ONEZONE_IA',
-  'INTELLIGENT_TIERING',
-  'GLACIER',
-  'DEEP_ARCHIVE',
-  'OUTPOSTS',
-  'GLACIER_IR',
-  'SNOW',
-  'EXPRESS_ONEZONE',
-]);
+export const STORAGE_CLASSES: ReadonlySet<string> = new Set(S3_STORAGE_CLASSES);
 
 const META_PREFIX = 'x-amz-meta-';
 /** S3's limit on the user-defined metadata of one object (names and values, in bytes). */
@@ -85,7 +74,8 @@ export function attributesFromHeaders(headers: IncomingHttpHeaders): ObjectAttri
   const sc = header(headers, 'x-amz-storage-class');
   if (sc !== undefined) {
     if (!STORAGE_CLASSES.has(sc)) throw new S3Error('InvalidStorageClass');
-    if (sc !== 'STANDARD') attrs.storageClass = sc;
+    // STANDARD is kept here so a route's default tier does not replace it; BucketView stores it as no class.
+    attrs.storageClass = sc;
   }
   const tagging = header(headers, 'x-amz-tagging');
   if (tagging !== undefined) attrs.tags = parseTaggingHeader(tagging);
@@ -100,8 +90,12 @@ export function parseTaggingHeader(value: string): Tag[] {
   return tags;
 }
 
-export function validateTags(tags: Tag[]): void {
-  if (tags.length > 10) throw new S3Error('InvalidTag', 'Object tags cannot be greater than 10');
+/** S3's tag rules; an object has at most 10 tags, a bucket 50 (`limit`). */
+export function validateTags(
+  tags: Tag[],
+  limit: { max: number; message: string } = { max: 10, message: 'Object tags cannot be greater than 10' },
+): void {
+  if (tags.length > limit.max) throw new S3Error('InvalidTag', limit.message);
   const seen = new Set<string>();
   for (const t of tags) {
     if (t.key.length === 0 || t.key.length > 128) throw new S3Error('InvalidTag', 'The TagKey you have provided is invalid');

@@ -7,6 +7,9 @@ import type { Action } from '../auth/policy';
 import type { Handler } from './context';
 import * as acl from './ops/access-control';
 import * as buckets from './ops/buckets';
+import * as bucketCors from './ops/bucket-cors';
+import * as bucketLifecycle from './ops/bucket-lifecycle';
+import * as bucketTagging from './ops/bucket-tagging';
 import { getObjectAttributes } from './ops/attributes';
 import { copyObject } from './ops/copy';
 import { deleteObjects } from './ops/delete-objects';
@@ -16,6 +19,7 @@ import * as objects from './ops/objects';
 import { postObject, type FormHandler } from './ops/post-object';
 import * as tagging from './ops/tagging';
 import { getObjectTorrent } from './ops/torrent';
+import * as versioning from './ops/versioning';
 
 export type Level = 'service' | 'bucket' | 'object';
 
@@ -36,6 +40,8 @@ interface OperationBase {
    * or the addressed object for object-level operations (DeleteObjects: each key it deletes).
    */
   s3Action: string;
+  /** The action instead when the request names a versionId (S3's *Version actions: s3:GetObjectVersion ...). */
+  s3VersionAction?: string;
   /**
    * The routing table's coarse action that grants it (src/auth/policy.ts); undefined for
    * ListBuckets (any signed user) and for what only the owner, a bucket policy or an ACL grants.
@@ -79,7 +85,26 @@ export const OPERATIONS: Operation[] = [
     method: 'GET',
     level: 'bucket',
     sub: 'versioning',
-    handler: buckets.getBucketVersioning,
+    handler: versioning.getBucketVersioning,
+  },
+  // Changing a bucket's configuration is administering the bucket, as creating it is.
+  {
+    name: 'PutBucketVersioning',
+    s3Action: 's3:PutBucketVersioning',
+    action: 'createBucket',
+    method: 'PUT',
+    level: 'bucket',
+    sub: 'versioning',
+    handler: versioning.putBucketVersioning,
+  },
+  {
+    name: 'ListObjectVersions',
+    s3Action: 's3:ListBucketVersions',
+    action: 'list',
+    method: 'GET',
+    level: 'bucket',
+    sub: 'versions',
+    handler: versioning.listVersions,
   },
   // Access control (src/s3/ops/access-control.ts): only the owner, a bucket policy or an ACL grants the writes.
   {
@@ -224,6 +249,91 @@ export const OPERATIONS: Operation[] = [
     handler: deleteObjects,
   },
   { name: 'PostObject', s3Action: 's3:PutObject', action: 'write', method: 'POST', level: 'bucket', formHandler: postObject },
+
+  // Bucket configuration: CORS, lifecycle and tags (src/bucket-config). Reading it is listing-level
+  // access; changing it is the bucket owner's (createBucket).
+  {
+    name: 'GetBucketCors',
+    s3Action: 's3:GetBucketCORS',
+    action: 'list',
+    method: 'GET',
+    level: 'bucket',
+    sub: 'cors',
+    handler: bucketCors.getBucketCors,
+  },
+  {
+    name: 'PutBucketCors',
+    s3Action: 's3:PutBucketCORS',
+    action: 'createBucket',
+    method: 'PUT',
+    level: 'bucket',
+    sub: 'cors',
+    handler: bucketCors.putBucketCors,
+  },
+  {
+    name: 'DeleteBucketCors',
+    s3Action: 's3:PutBucketCORS',
+    action: 'createBucket',
+    method: 'DELETE',
+    level: 'bucket',
+    sub: 'cors',
+    handler: bucketCors.deleteBucketCors,
+  },
+  {
+    name: 'GetBucketLifecycleConfiguration',
+    s3Action: 's3:GetLifecycleConfiguration',
+    action: 'list',
+    method: 'GET',
+    level: 'bucket',
+    sub: 'lifecycle',
+    handler: bucketLifecycle.getBucketLifecycleConfiguration,
+  },
+  {
+    name: 'PutBucketLifecycleConfiguration',
+    s3Action: 's3:PutLifecycleConfiguration',
+    action: 'createBucket',
+    method: 'PUT',
+    level: 'bucket',
+    sub: 'lifecycle',
+    handler: bucketLifecycle.putBucketLifecycleConfiguration,
+  },
+  {
+    name: 'DeleteBucketLifecycle',
+    s3Action: 's3:PutLifecycleConfiguration',
+    action: 'createBucket',
+    method: 'DELETE',
+    level: 'bucket',
+    sub: 'lifecycle',
+    handler: bucketLifecycle.deleteBucketLifecycle,
+  },
+  {
+    name: 'GetBucketTagging',
+    s3Action: 's3:GetBucketTagging',
+    action: 'list',
+    method: 'GET',
+    level: 'bucket',
+    sub: 'tagging',
+    handler: bucketTagging.getBucketTagging,
+  },
+  {
+    name: 'PutBucketTagging',
+    s3Action: 's3:PutBucketTagging',
+    action: 'createBucket',
+    method: 'PUT',
+    level: 'bucket',
+    sub: 'tagging',
+    handler: bucketTagging.putBucketTagging,
+  },
+  {
+    name: 'DeleteBucketTagging',
+    s3Action: 's3:PutBucketTagging',
+    action: 'createBucket',
+    method: 'DELETE',
+    level: 'bucket',
+    sub: 'tagging',
+    handler: bucketTagging.deleteBucketTagging,
+  },
+
   {
     name: 'ListMultipartUploads',
     s3Action: 's3:ListBucketMultipartUploads',
@@ -295,37 +405,45 @@ export const OPERATIONS: Operation[] = [
   {
     name: 'GetObjectTagging',
     s3Action: 's3:GetObjectTagging',
+    s3VersionAction: 's3:GetObjectVersionTagging',
     action: 'read',
     method: 'GET',
     level: 'object',
     sub: 'tagging',
+    consumes: ['versionId'],
     handler: tagging.getObjectTagging,
   },
   {
     name: 'PutObjectTagging',
     s3Action: 's3:PutObjectTagging',
+    s3VersionAction: 's3:PutObjectVersionTagging',
     action: 'write',
     method: 'PUT',
     level: 'object',
     sub: 'tagging',
+    consumes: ['versionId'],
     handler: tagging.putObjectTagging,
   },
   {
     name: 'DeleteObjectTagging',
     s3Action: 's3:DeleteObjectTagging',
+    s3VersionAction: 's3:DeleteObjectVersionTagging',
     action: 'write',
     method: 'DELETE',
     level: 'object',
     sub: 'tagging',
+    consumes: ['versionId'],
     handler: tagging.deleteObjectTagging,
   },
   {
     name: 'GetObjectAttributes',
     s3Action: 's3:GetObjectAttributes',
+    s3VersionAction: 's3:GetObjectVersionAttributes',
     action: 'read',
     method: 'GET',
     level: 'object',
     sub: 'attributes',
+    consumes: ['versionId'],
     handler: getObjectAttributes,
   },
   {
@@ -350,30 +468,34 @@ export const OPERATIONS: Operation[] = [
   {
     name: 'GetObject',
     s3Action: 's3:GetObject',
+    s3VersionAction: 's3:GetObjectVersion',
     publicRead: true,
     action: 'read',
     method: 'GET',
     level: 'object',
-    consumes: ['partNumber'],
+    consumes: ['partNumber', 'versionId'],
     handler: objects.getObject,
   },
   {
     name: 'HeadObject',
     s3Action: 's3:GetObject',
+    s3VersionAction: 's3:GetObjectVersion',
     publicRead: true,
     action: 'read',
     method: 'HEAD',
     level: 'object',
-    consumes: ['partNumber'],
+    consumes: ['partNumber', 'versionId'],
     handler: objects.headObject,
   },
   {
     name: 'GetObjectAcl',
     s3Action: 's3:GetObjectAcl',
+    s3VersionAction: 's3:GetObjectVersionAcl',
     action: 'read',
     method: 'GET',
     level: 'object',
     sub: 'acl',
+    consumes: ['versionId'],
     handler: acl.getObjectAcl,
   },
   {
@@ -385,7 +507,16 @@ export const OPERATIONS: Operation[] = [
     sub: 'acl',
     handler: acl.putObjectAcl,
   },
-  { name: 'DeleteObject', s3Action: 's3:DeleteObject', action: 'delete', method: 'DELETE', level: 'object', handler: objects.deleteObject },
+  {
+    name: 'DeleteObject',
+    s3Action: 's3:DeleteObject',
+    s3VersionAction: 's3:DeleteObjectVersion',
+    action: 'delete',
+    method: 'DELETE',
+    level: 'object',
+    consumes: ['versionId'],
+    handler: objects.deleteObject,
+  },
 ];
 
 /**
@@ -449,10 +580,7 @@ export function findOperation(method: string, level: Level, query: URLSearchPara
   const op = OPERATIONS.filter((o) => matches(o, method, level, query, headers)).sort((a, b) => specificity(b) - specificity(a))[0];
   const unserved = S3_SUBRESOURCES.find((s) => query.has(s) && op?.sub !== s && !op?.consumes?.includes(s));
   if (unserved !== undefined) {
-    // versionId=null names the only version an unversioned object has.
-    if (!(unserved === 'versionId' && query.get('versionId') === 'null' && op)) {
-      throw new S3Error('NotImplemented', `s3mux does not implement the '${unserved}' sub-resource for ${method} yet.`);
-    }
+    throw new S3Error('NotImplemented', `s3mux does not implement the '${unserved}' sub-resource for ${method} yet.`);
   }
   if (!op) throw new S3Error('MethodNotAllowed');
   return op;

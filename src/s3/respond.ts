@@ -5,11 +5,14 @@ import { toXml } from './xml';
 import type { S3Response } from './context';
 
 export function errorResponse(err: S3Error, resource: string, requestId: string, method: string): S3Response {
-  const retry: Record<string, string> = err.retryAfterSeconds !== undefined ? { 'Retry-After': String(err.retryAfterSeconds) } : {};
-  const headers: Record<string, string> = { 'Content-Type': 'application/xml', ...retry };
+  const extraHeaders: Record<string, string> = {
+    ...(err.retryAfterSeconds !== undefined ? { 'Retry-After': String(err.retryAfterSeconds) } : {}),
+    ...err.headers,
+  };
+  const headers: Record<string, string> = { 'Content-Type': 'application/xml', ...extraHeaders };
   // 304 and HEAD answers carry no body, as in S3 (the SDKs read the code from the status).
   if (err.status === 304 || method === 'HEAD')
-    return { status: err.status, headers: err.status === 304 ? {} : { 'x-amz-error-code': err.code, ...retry } };
+    return { status: err.status, headers: err.status === 304 ? {} : { 'x-amz-error-code': err.code, ...extraHeaders } };
   const body = toXml(
     'Error',
     {
@@ -43,7 +46,7 @@ const XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n';
  * (SDKs look for an Error inside a 200 answer to CompleteMultipartUpload).
  */
 export async function slowXmlResponse(
-  work: Promise<{ root: string; body: Parameters<typeof toXml>[1] }>,
+  work: Promise<{ root: string; body: Parameters<typeof toXml>[1]; headers?: Record<string, string> }>,
   ctx: { resource: string; requestId: string },
   keepAliveMs = 5000,
 ): Promise<S3Response> {
@@ -52,7 +55,8 @@ export async function slowXmlResponse(
     timer = setTimeout(() => resolve('slow'), keepAliveMs);
   });
   const first = await Promise.race([work, slow]).finally(() => clearTimeout(timer));
-  if (first !== 'slow') return xmlResponse(first.root, first.body);
+  // Headers go out only with an answer that waited for the work.
+  if (first !== 'slow') return xmlResponse(first.root, first.body, 200, first.headers);
   return keepAliveResponse(work, ctx, keepAliveMs);
 }
 

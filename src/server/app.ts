@@ -12,6 +12,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Identity } from '../auth/sigv4';
 import { dispatch, type RequestRecord } from '../s3/dispatch';
 import { startSweeper, sweepTargets } from './upload-sweeper';
+import { LifecycleWorker, startLifecycleWorker } from '../lifecycle/worker';
 import type { Router } from '../router/router';
 import { lineLogger, type Logger } from '../observability/logger';
 import { Metrics } from '../observability/metrics';
@@ -50,10 +51,15 @@ export interface ServerOptions {
   readiness?: { maxAgeMs?: number; timeoutMs?: number };
   /** The fs backends' folders are on encrypted storage (SSE-S3 requests are honoured there). */
   fsEncryptedAtRest?: boolean;
+  /** How often the lifecycle worker runs (default hourly); 0 turns it off. */
+  lifecycleIntervalMs?: number;
+  /** Test only: the length of a lifecycle day (default 24 h), so tests see objects expire in seconds. */
+  lifecycleDayMs?: number;
 }
 
 export const DEFAULT_MULTIPART_MAX_AGE_MS = 7 * 24 * 3600_000;
 const SWEEP_INTERVAL_MS = 3600_000;
+export const DEFAULT_LIFECYCLE_INTERVAL_MS = 3600_000;
 
 export interface RunningServer {
   server: http.Server | https.Server;
@@ -221,12 +227,26 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
           onSweep: (r) => metrics.sweepDone({ failed: r.failed, open: r.open, removed: r.removedBy }),
         })
       : () => {};
+  const lifecycleInterval = opts.lifecycleIntervalMs ?? DEFAULT_LIFECYCLE_INTERVAL_MS;
+  const lifecycle =
+    lifecycleInterval > 0
+      ? startLifecycleWorker(
+          new LifecycleWorker({
+            router: () => slot.current.router,
+            dayMs: opts.lifecycleDayMs,
+            log: (line) => logger.warn(line),
+            onRun: (r) => metrics.lifecycleDone(r),
+          }),
+          lifecycleInterval,
+        )
+      : undefined;
   const hostForUrl = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
   let stopping: Promise<number> | undefined;
   const shutdown = (graceMs: number): Promise<number> => {
     stopping ??= (async () => {
       draining = true;
       stopSweeper();
+      lifecycle?.stop();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const cut = (await settleWithin(rt.inflight, graceMs)) ? 0 : rt.inflight.size;

@@ -55,6 +55,7 @@ async function readyAnswer(res: ServerResponse, opts: HealthOptions, body: 'json
     status: report.ok ? 'ready' : 'not ready',
     checkedAt: report.checkedAt.toISOString(),
     backends: report.backends,
+    ...(report.routes.length ? { routes: report.routes } : {}),
   });
 }
 

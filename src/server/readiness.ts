@@ -9,6 +9,7 @@ import type { Backend } from '../backends/types';
 import type { Router } from '../router/router';
 import { isS3Error } from '../errors';
 import { describeError } from '../observability/describe-error';
+import type { RouteFormStatus } from '../router/forms/composite';
 
 export interface BackendReadiness {
   backend: string;
@@ -21,6 +22,8 @@ export interface BackendReadiness {
 export interface ReadinessReport {
   ok: boolean;
   backends: BackendReadiness[];
+  /** Migrate, mirror and failover routes: each target's breaker, and whether the route can serve. */
+  routes: RouteFormStatus[];
   checkedAt: Date;
 }
 
@@ -33,6 +36,8 @@ interface Probe {
 function probesOf(router: Router): Probe[] {
   const probes = new Map<Backend, Probe>();
   for (const r of router.explicitRoutes()) {
+    // A route form's targets are judged by their breakers (probed below), not as one backend.
+    if (r.form) continue;
     if (!probes.has(r.backend))
       probes.set(r.backend, { name: r.backendName, backend: r.backend, run: () => r.backend.headBucket(r.bucket) });
   }
@@ -77,6 +82,10 @@ export class Readiness {
         }
       }),
     );
-    return { ok: backends.every((b) => b.ok), backends, checkedAt: new Date() };
+    const forms = router.explicitRoutes().flatMap((r) => (r.form ? [r.form] : []));
+    // A probe gives an out target its trial call, so the breaker closes once the store is back.
+    await Promise.all(forms.flatMap((f) => f.targets.map((t) => withTimeout(t.probe(), timeoutMs).catch(() => undefined))));
+    const routes = forms.map((f) => f.status());
+    return { ok: backends.every((b) => b.ok) && routes.every((r) => r.ready), backends, routes, checkedAt: new Date() };
   }
 }

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { pipeline, Transform, type Readable } from 'node:stream';
 import { copyAttributes } from '../backends/attributes';
 import type { ObjectAttributes, ObjectHandle, ObjectMeta, ObjectSummary, PartInfo, WriteConditions } from '../backends/types';
-import { multipartEtag } from '../s3/ops/multipart';
+import { multipartEtag } from '../backends/multipart-etag';
 import { Throttle, type RateLimiter } from './rate-limit';
 import { ChecksumMismatch, isRetryable, SourceChanged, withRetries } from './retry';
 import type { Location, RetryPolicy } from './types';

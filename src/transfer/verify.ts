@@ -8,7 +8,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { CHECKSUM_ALGORITHMS, createHasher, DIGEST_LENGTH, isDigestBase64, type ChecksumAlgorithm, type Hasher } from '../s3/checksums';
-import { multipartEtag } from '../s3/ops/multipart';
+import { multipartEtag } from '../backends/multipart-etag';
 import type { ObjectMeta } from '../backends/types';
 import { ChecksumMismatch } from './retry';
 

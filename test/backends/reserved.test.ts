@@ -11,6 +11,21 @@ import { FsBackend } from '../../src/backends/fs/index';
 import { FILE_LOCK_STALE_MS } from '../../src/backends/fs/file-lock';
 import { sha256Hex } from '../../src/backends/fs/paths';
 import { MemoryBackend } from '../../src/backends/memory/index';
+import { AzureBackend } from '../../src/backends/azure/index';
+import { FIREBASE_EMULATOR_GAPS, GcsBackend } from '../../src/backends/gcs/index';
+import { OciBackend } from '../../src/backends/oci/index';
+import { S3Backend } from '../../src/backends/s3/index';
+import { GithubBackend } from '../../src/backends/github/index';
+import { BucketView } from '../../src/router/bucket-view';
+import type { Backend } from '../../src/backends/types';
+import { bucketConfig } from '../../src/bucket-config/store';
+import { expectS3Error } from './conformance';
+import { startAzurite } from '../helpers/azurite';
+import { startGcsDouble } from '../helpers/gcs-double';
+import { startGcsEmulator } from '../helpers/gcs-emulator';
+import { startOciDouble, testApiKey } from '../helpers/oci-double';
+import { startS3rver, S3RVER_ACCESS_KEY, S3RVER_SECRET_KEY } from '../helpers/s3rver';
+import { ACCESS_KEY, SECRET_KEY, startTestServer } from '../helpers/server';
 import { readReservedBody } from '../../src/backends/reserved-store';
 import { tempFiles } from '../helpers/fs-temps';
 import { waitForExit } from '../helpers/processes';
@@ -25,6 +40,134 @@ describeReservedConformance('memory', async () => ({ backend: new MemoryBackend(
 describeReservedConformance('fs', async () => {
   const parent = await tmpParent();
   return { backend: new FsBackend({ root: path.join(parent, 'data') }), cleanup: () => fsp.rm(parent, { recursive: true, force: true }) };
+});
+
+describeReservedConformance(
+  's3 on s3mux (fs)',
+  async () => {
+    const server = await startTestServer();
+    const backend = new S3Backend({
+      name: 's3mux',
+      endpoint: server.url,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY },
+    });
+    return { backend, cleanup: () => server.stop() };
+  },
+  { lacks: { etagPerWrite: true, clientKeysInArea: true } },
+);
+
+describeReservedConformance(
+  's3 on s3rver',
+  async () => {
+    const s3rver = await startS3rver();
+    const backend = new S3Backend({
+      name: 's3rver',
+      endpoint: s3rver.endpoint,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: { accessKeyId: S3RVER_ACCESS_KEY, secretAccessKey: S3RVER_SECRET_KEY },
+      // s3rver ignores If-Match / If-None-Match: checked first, under this process's lock
+      conditionalWrites: 'check',
+    });
+    return { backend, cleanup: () => s3rver.stop() };
+  },
+  { lacks: { etagPerWrite: true, clientKeysInArea: true, nestedNames: true, sortedPaging: true } },
+);
+
+describeReservedConformance('azure (Azurite)', async () => {
+  const a = await startAzurite();
+  return {
+    backend: new AzureBackend({ account: a.account, endpoint: a.endpoint, accountKey: a.accountKey, blockSize: 1024 * 1024 }),
+    cleanup: () => a.stop(),
+  };
+});
+
+describeReservedConformance(
+  'gcs (firebase emulator)',
+  async () => {
+    const e = await startGcsEmulator();
+    return {
+      backend: new GcsBackend({ endpoint: e.endpoint, projectId: e.projectId, anonymous: true, ...FIREBASE_EMULATOR_GAPS }),
+      cleanup: () => e.stop(),
+    };
+  },
+  // the emulator ignores ifGenerationMatch
+  { lacks: { bucketAdmin: true, conditions: true } },
+);
+
+describeReservedConformance('gcs (GCS JSON API double)', async () => {
+  const d = await startGcsDouble({ maxObjectBytes: 96 * 1024 * 1024 });
+  return { backend: new GcsBackend({ endpoint: d.endpoint, projectId: d.projectId, anonymous: true }), cleanup: () => d.stop() };
+});
+
+describeReservedConformance('oci (OCI REST API double)', async () => {
+  const key = testApiKey();
+  const d = await startOciDouble({ maxObjectBytes: 96 * 1024 * 1024 });
+  d.addKey(key.keyId, key.publicKeyPem);
+  const { SimpleAuthenticationDetailsProvider } = require('oci-common') as typeof import('oci-common');
+  const backend = new OciBackend({
+    endpoint: d.endpoint,
+    region: 'us-ashburn-1',
+    provider: new SimpleAuthenticationDetailsProvider(key.tenancy, key.user, key.fingerprint, key.privateKeyPem, null),
+    copyPollMs: 5,
+    backoffMs: 5,
+    bufferSize: 1024 * 1024,
+  });
+  return { backend, cleanup: () => d.stop() };
+});
+
+describe('a backend without a reserved store (github)', () => {
+  it('has none, and what needs one answers NotImplemented', async () => {
+    const backend: Backend = new GithubBackend({ owner: 'o', repo: 'r', token: 't', baseUrl: 'http://127.0.0.1:9' });
+    expect(backend.reserved).to.equal(undefined);
+    const view = new BucketView({
+      name: 'v',
+      backend,
+      backendName: 'gh',
+      bucket: 'releases',
+      prefix: '',
+      readOnly: false,
+      publicRead: false,
+      explicit: true,
+    });
+    expect(() => view.reservedArea('bucket configuration'))
+      .to.throw()
+      .with.property('code', 'NotImplemented');
+    await expectS3Error(bucketConfig.get(view, 'cors'), 'NotImplemented');
+    await expectS3Error(bucketConfig.set(view, 'cors', { rules: [] }), 'NotImplemented');
+    await backend.close?.();
+  });
+});
+
+describe('bucket configuration through BucketView on the fs reserved store', () => {
+  it('keeps one document per route prefix, and loses it with the bucket', async () => {
+    const parent = await tmpParent();
+    const backend = new FsBackend({ root: path.join(parent, 'data') });
+    try {
+      await backend.createBucket('real');
+      const route = (name: string, prefix: string) =>
+        new BucketView({ name, backend, backendName: 'local', bucket: 'real', prefix, readOnly: false, publicRead: false, explicit: true });
+      const a = route('a', 'one/');
+      const b = route('b', 'two/');
+      bucketConfig.clear();
+      await bucketConfig.set(a, 'cors', { rules: ['a'] });
+      expect(await bucketConfig.get(b, 'cors')).to.equal(undefined);
+      expect(await bucketConfig.update<{ n: number }>(b, 'counter', (c) => ({ n: (c?.n ?? 0) + 1 }))).to.deep.equal({ n: 1 });
+      bucketConfig.clear();
+      expect(await bucketConfig.get(a, 'cors')).to.deep.equal({ rules: ['a'] });
+      expect(await bucketConfig.get(b, 'counter')).to.deep.equal({ n: 1 });
+      await backend.deleteBucket('real');
+      await backend.createBucket('real');
+      bucketConfig.clear();
+      expect(await bucketConfig.get(a, 'cors')).to.equal(undefined);
+    } finally {
+      bucketConfig.clear();
+      await backend.close();
+      await fsp.rm(parent, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('fs reserved store: files, locks, processes', function () {

@@ -1,5 +1,7 @@
 /** s3mux as a separate process (the CLI), for tests of restarts, kills and several replicas. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
 
@@ -61,6 +63,30 @@ export async function startChildServer(dataDir: string, extraArgs: string[] = []
         child.once('exit', () => resolve());
         child.kill(signal);
       });
+    },
+  };
+}
+
+/**
+ * For a describe block whose tests start s3mux processes: each test gets a fresh data
+ * directory (`dataDir()`), and every server it started is killed (-9) and the folder removed after it.
+ */
+export function childServersPerTest(prefix: string): { dataDir: () => string; start: () => Promise<ChildServer> } {
+  let dir = '';
+  const servers: ChildServer[] = [];
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  });
+  afterEach(async () => {
+    await Promise.all(servers.splice(0).map((s) => s.stop('SIGKILL')));
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return {
+    dataDir: () => dir,
+    start: async () => {
+      const s = await startChildServer(dir);
+      servers.push(s);
+      return s;
     },
   };
 }

@@ -496,6 +496,10 @@ export class OciDouble {
     }
     if (ctx.method === 'DELETE') {
       if (!cur) throw new OciError(404, 'ObjectNotFound', `The object '${name}' was not found in the bucket '${b.name}'`);
+      // DeleteObject's if-match: only that version is deleted.
+      const dim = ctx.req.headers['if-match'];
+      if (typeof dim === 'string' && dim !== cur.etag)
+        throw new OciError(412, 'IfMatchFailed', 'The If-Match header does not match the current ETag.');
       b.objects.delete(name);
       return this.empty(ctx.res, 204);
     }

@@ -1,5 +1,5 @@
 /** Ports and child processes for the servers tests start (stores, emulators, s3mux itself). */
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import * as net from 'node:net';
 
 /** A port nothing listens on right now: bind port 0 on 127.0.0.1, read it, close. */
@@ -42,4 +42,30 @@ export async function stopChild(child: ChildProcess, termMs = 5000, killMs = 200
   if (await waitForExit(child, termMs)) return;
   child.kill('SIGKILL');
   await waitForExit(child, killMs);
+}
+
+/** Runs a command to its end (killed after two minutes) without blocking the event loop: the server under test is in this process. */
+export function run(
+  cmd: string,
+  args: string[],
+  input = '',
+  env?: NodeJS.ProcessEnv,
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stderr.on('data', (c: Buffer) => err.push(c));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on('close', (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
+    });
+    child.stdin.end(input);
+  });
 }

@@ -1,8 +1,7 @@
 /** Multipart state lives in the store: other processes, restarts and kills lose nothing. */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import http from 'node:http';
-import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
 import {
@@ -15,7 +14,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { FsBackend } from '../../src/backends/fs';
 import { sweepOnce } from '../../src/server/upload-sweeper';
-import { startChildServer, CHILD_PASSWORD, CHILD_USER, type ChildServer } from '../helpers/child-server';
+import { childServersPerTest, CHILD_PASSWORD, CHILD_USER } from '../helpers/child-server';
 import { signer } from '../helpers/sign';
 import { tempFiles } from '../helpers/fs-temps';
 
@@ -24,20 +23,8 @@ const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 describe('protocol: multipart across processes', function () {
   this.timeout(120_000);
-  let dataDir: string;
-  const servers: ChildServer[] = [];
-  beforeEach(() => {
-    dataDir = mkdtempSync(path.join(os.tmpdir(), 's3mux-replicas-'));
-  });
-  afterEach(async () => {
-    await Promise.all(servers.splice(0).map((s) => s.stop('SIGKILL')));
-    rmSync(dataDir, { recursive: true, force: true });
-  });
-  const start = async () => {
-    const s = await startChildServer(dataDir);
-    servers.push(s);
-    return s;
-  };
+  const servers = childServersPerTest('s3mux-replicas-');
+  const start = () => servers.start();
 
   it('two processes on one data directory take alternate parts; either completes', async () => {
     const [a, b] = [await start(), await start()];
@@ -158,11 +145,11 @@ describe('protocol: multipart across processes', function () {
     );
     const got = await s.client.send(new GetObjectCommand({ Bucket: 'drop', Key: 'k' }));
     expect(Buffer.from(await got.Body!.transformToByteArray()).equals(part)).to.equal(true);
-    expect(tempFiles(dataDir)).to.deep.equal([]);
+    expect(tempFiles(servers.dataDir())).to.deep.equal([]);
   });
 
   it('the sweep removes uploads older than the limit and keeps newer ones', async () => {
-    const backend = new FsBackend({ root: dataDir });
+    const backend = new FsBackend({ root: servers.dataDir() });
     await backend.createBucket('sweep');
     const old = await backend.multipart.createUpload('sweep', 'old', { userMetadata: {} });
     const { Readable } = await import('node:stream');
@@ -179,7 +166,7 @@ describe('protocol: multipart across processes', function () {
     expect(counts[0].failed || counts[1].failed).to.equal(false);
     const page = await backend.multipart.listUploads('sweep', { prefix: '', maxUploads: 1000 });
     expect(page.uploads).to.deep.equal([]);
-    expect(readdirSync(path.join(dataDir, '.s3mux', 'uploads', 'sweep'))).to.deep.equal([]);
+    expect(readdirSync(path.join(servers.dataDir(), '.s3mux', 'uploads', 'sweep'))).to.deep.equal([]);
     await backend.close?.();
   });
 });

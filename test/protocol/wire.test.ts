@@ -57,10 +57,10 @@ describe('protocol: wire', () => {
     it('answers operations it does not implement with 501 NotImplemented XML, never HTML or 404', async () => {
       for (const [method, query] of [
         ['GET', 'policy'],
-        ['PUT', 'lifecycle'],
+        ['PUT', 'replication'],
         ['GET', 'website'],
-        ['PUT', 'versioning'],
-        ['GET', 'versions'],
+        ['GET', 'replication'],
+        ['GET', 'analytics'],
         ['PUT', 'object-lock'],
       ] as const) {
         const r = await signedFetch(srv.url, CREDS, method, '/wire', {

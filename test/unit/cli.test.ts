@@ -44,6 +44,8 @@ describe('cli: serve options', () => {
       S3MUX_TLS_KEY: 'k.pem',
       S3MUX_REGION: 'eu-west-1',
       S3MUX_MULTIPART_EXPIRY: '12h',
+      S3MUX_LIFECYCLE_INTERVAL: '10m',
+      S3MUX_LIFECYCLE_TEST_DAY_LENGTH: '2s',
       S3MUX_LOG_LEVEL: 'debug',
       S3MUX_LOG_FORMAT: 'pretty',
       S3MUX_METRICS: 'true',
@@ -62,6 +64,8 @@ describe('cli: serve options', () => {
       tlsKey: 'k.pem',
       region: 'eu-west-1',
       multipartExpiryMs: 12 * 3_600_000,
+      lifecycleIntervalMs: 600_000,
+      lifecycleTestDayMs: 2000,
       logLevel: 'debug',
       logFormat: 'pretty',
       metrics: true,
@@ -138,7 +142,7 @@ describe('cli: commands', function () {
     const serveHelp = await run(['serve', '--help']);
     expect(serveHelp.code).to.equal(0);
     for (const o of SERVE_OPTIONS) expect(serveHelp.stdout).to.contain(`--${o.flag}`).and.contain(envName(o.flag));
-    expect((await run(['check', '--help'])).stdout).to.match(/^usage: s3mux check FILE/);
+    expect((await run(['check', '--help'])).stdout).to.match(/^usage: s3mux check \[--probe\] FILE/);
     expect((await run(['routes', '--help'])).stdout).to.match(/^usage: s3mux routes FILE/);
     expect((await run(['help', 'routes'])).stdout).to.match(/^usage: s3mux routes FILE/);
     const unknown = await run(['serve', '--frobnicate']);

@@ -110,7 +110,16 @@ describe('routing-config examples', () => {
         b.spec.kind,
       ).to.include(b.spec.kind);
     const check = checkConfigFile(path.join(EXAMPLES, 'multi-cloud.yaml'));
-    expect(check.ok).to.equal(true);
+    expect(check.ok, check.text).to.equal(true);
+  });
+
+  it('multi-cloud.yaml routes onto all seven kinds, and serve would build a router from it', () => {
+    const table = loadRoutingTable(path.join(EXAMPLES, 'multi-cloud.yaml'));
+    const routed = new Set(table.routes.map((r) => r.spec.kind));
+    routed.add(table.backends[table.default].spec.kind);
+    expect([...routed].sort()).to.deep.equal(['azure', 'fs', 'gcs', 'github', 'memory', 'oci', 's3']);
+    expect(table.routes.find((r) => r.name === 'models')).to.include({ backend: 'gcp', bucket: 'shared-models' });
+    expect(table.routes.find((r) => r.name === 'logs')).to.include({ backend: 'aws', bucket: 'central-logs', prefix: 's3mux/' });
   });
 
   it('multi-cloud.yaml holds credentials only by reference', () => {

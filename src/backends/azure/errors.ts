@@ -64,8 +64,11 @@ const AZURE_ERRORS: Record<string, Rule> = {
   InsufficientAccountPermissions: 'AccessDenied',
   AccountIsDisabled: 'AccessDenied',
   KeyBasedAuthenticationNotPermitted: 'AccessDenied',
-  BlobArchived: ['AccessDenied', 'The object is archived (Azure archive tier) and must be rehydrated before it can be read.'],
-  BlobBeingRehydrated: ['AccessDenied', 'The object is being rehydrated from the archive tier.'],
+  BlobArchived: [
+    'InvalidObjectState',
+    'The object is archived (Azure archive tier) and must be restored (rehydrated) before it can be read.',
+  ],
+  BlobBeingRehydrated: ['InvalidObjectState', 'The object is being rehydrated from the archive tier.'],
   LeaseIdMissing: ['AccessDenied', 'The object is leased by another Azure client.'],
   LeaseAlreadyPresent: ['AccessDenied', 'The object is leased by another Azure client.'],
   ContainerQuotaExceeded: 'ServiceUnavailable',

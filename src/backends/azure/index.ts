@@ -59,6 +59,8 @@ import { AzureMultipartStore } from './multipart';
 import { blobNameOf, ESCAPED_PREFIX } from './names';
 import { RESERVED_PREFIX } from '../reserved';
 import { AzureStore } from './store';
+import { azureReservedObjects } from './reserved';
+import { ObjectReservedStore } from '../reserved-objects';
 import { azureContainerNameProblem } from '../bucket-names';
 
 export interface AzureBackendOptions extends AzureConnection {
@@ -119,6 +121,8 @@ export class AzureBackend implements Backend {
   readonly kind = 'azure';
   readonly capabilities: BackendCapabilities = { serverSideCopy: true };
   readonly multipart: AzureMultipartStore;
+  /** Documents as blobs under `.s3mux/r/`, compare-and-swap on their Azure ETag (reserved.ts). */
+  readonly reserved: ObjectReservedStore;
   readonly service: BlobServiceClient;
   readonly blockSize: number;
   private readonly store: AzureStore;
@@ -131,6 +135,7 @@ export class AzureBackend implements Backend {
     this.blockSize = Math.min(Math.max(opts.blockSize ?? DEFAULT_BLOCK_SIZE, 64 * 1024), MAX_BLOCK_SIZE);
     this.store = new AzureStore(this.service, streamService, this.blockSize);
     this.multipart = new AzureMultipartStore(this.store, this);
+    this.reserved = new ObjectReservedStore(azureReservedObjects(this.store));
   }
 
   // ---------------------------------------------------------------- plumbing

@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { hostname } from 'node:os';
 import { S3Error } from '../../errors';
-import { isErrno } from './layout';
+import { isErrno, processAlive } from './layout';
 
 export const FILE_LOCK_STALE_MS = 30_000;
 /** How long a caller waits for a lock before answering SlowDown (a bit over the stale age). */
@@ -36,15 +36,6 @@ function parseHolder(text: string): Holder | undefined {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return isErrno(err, 'EPERM');
-  }
-}
-
 /** The lock file's content when its holder is gone (or it is unreadable and old), else undefined. */
 async function staleContent(lockPath: string): Promise<string | undefined> {
   let text: string;
@@ -61,7 +52,7 @@ async function staleContent(lockPath: string): Promise<string | undefined> {
   const old = Date.now() - mtimeMs > FILE_LOCK_STALE_MS;
   // A holder writes its content right after creating the file: empty and young is a holder at work.
   if (!holder) return old ? text : undefined;
-  if (holder.host === HOST && holder.pid !== process.pid) return alive(holder.pid) ? undefined : text;
+  if (holder.host === HOST && holder.pid !== process.pid) return processAlive(holder.pid) ? undefined : text;
   return old ? text : undefined;
 }
 

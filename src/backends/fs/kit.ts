@@ -4,6 +4,7 @@ import { defineKit, UriError, type UriContext } from '../kit';
 import { filePath, settingsSchema } from '../kit-schema';
 import { decodeSegment } from '../uri-parts';
 import { FsBackend } from './index';
+import { ATTRIBUTE_CLASSES } from '../storage-class-table';
 
 export const fsSettings = settingsSchema('fs', {
   /** Absolute after loading; bucket directories live directly under it. */
@@ -55,6 +56,7 @@ export const fsKit = defineKit({
   settings: fsSettings,
   uris: [{ scheme: 'file', forms: FORMS, parse: parseFile }],
   credentialKinds: [],
+  storageClasses: ATTRIBUTE_CLASSES,
   targetNamesBackend: true,
   implicitName: (s) => `fs:${s.root}`,
   location: (s, where) => `file://${path.join(s.root, where)}`,

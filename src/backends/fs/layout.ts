@@ -37,7 +37,8 @@ function parseOwner(name: string): { host: string; pid: number } | undefined {
   return m ? { host: m[1], pid: Number(m[2]) } : undefined;
 }
 
-function processAlive(pid: number): boolean {
+/** Whether a process of this host is running (EPERM: it is, as another user). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

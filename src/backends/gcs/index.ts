@@ -30,6 +30,8 @@ import type { BackendContext } from '../kit';
 import { unquoteEtag } from '../conditions';
 import { ESCAPED_PREFIX, UPLOADS_PREFIX } from '../escaped-keys';
 import { RESERVED_PREFIX } from '../reserved';
+import { ObjectReservedStore, RESERVED_DOCS_PREFIX } from '../reserved-objects';
+import { gcsReservedObjects } from './reserved';
 import { isValidBucketName, validateBucketName } from '../keys';
 import {
   compareKeys,
@@ -133,6 +135,8 @@ export class GcsBackend implements Backend {
   readonly kind = 'gcs';
   readonly capabilities: BackendCapabilities;
   readonly multipart: StagedMultipartStore;
+  /** Documents as objects under `.s3mux/r/`, compare-and-swap on their generation (reserved.ts). */
+  readonly reserved: ObjectReservedStore;
   readonly storage: Storage;
   readonly copyObject?: Backend['copyObject'];
   private readonly store: GcsStore;
@@ -150,6 +154,7 @@ export class GcsBackend implements Backend {
     this.store = new GcsStore(this.storage, this.bucketApi);
     this.parts = new GcsPartStorage(this.store, opts.compose ?? true);
     this.multipart = new StagedMultipartStore(this, this.parts);
+    this.reserved = new ObjectReservedStore(gcsReservedObjects(this.store));
   }
 
   // ---------------------------------------------------------------- plumbing
@@ -194,8 +199,8 @@ export class GcsBackend implements Backend {
   }
 
   /**
-   * Refuses while any object remains (natural or escaped); uploads in progress are removed
-   * first, as S3 discards them with the bucket.
+   * Refuses while any object remains (natural or escaped); uploads in progress and s3mux's
+   * documents are removed first, as S3 discards them with the bucket.
    */
   async deleteBucket(bucket: string): Promise<void> {
     const b = this.store.bucket(bucket);
@@ -206,8 +211,11 @@ export class GcsBackend implements Backend {
     }
     for await (const _ of this.store.names(bucket, ESCAPED_PREFIX, undefined, 1))
       throw new S3Error('BucketNotEmpty', undefined, { BucketName: bucket });
-    for await (const r of this.store.names(bucket, UPLOADS_PREFIX, undefined, PAGE_SIZE)) {
-      await this.store.call({ bucket }, () => b.file(r.name).delete({ ignoreNotFound: true }));
+    // Uploads and s3mux's documents go with the bucket (S3 drops a bucket's configuration with it).
+    for (const area of [UPLOADS_PREFIX, RESERVED_DOCS_PREFIX]) {
+      for await (const r of this.store.names(bucket, area, undefined, PAGE_SIZE)) {
+        await this.store.call({ bucket }, () => b.file(r.name).delete({ ignoreNotFound: true }));
+      }
     }
     if (this.bucketApi) await this.store.call({ bucket }, () => b.delete());
   }

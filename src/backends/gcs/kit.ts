@@ -19,6 +19,21 @@ export const gcsKit = defineKit({
   credentialKinds: ['service account key', 'anonymous', 'application default credentials'],
   bucketNameProblem: gcsBucketNameProblem,
   implicitName: (s) => (s.projectId ? `gcs:${s.projectId}` : 'gcs:default'),
+  storageClasses: {
+    kept: 'native',
+    toNative: {
+      STANDARD: 'STANDARD',
+      STANDARD_IA: 'NEARLINE',
+      ONEZONE_IA: 'NEARLINE',
+      GLACIER_IR: 'COLDLINE',
+      GLACIER: 'ARCHIVE',
+      DEEP_ARCHIVE: 'ARCHIVE',
+    },
+    toS3: { STANDARD: 'STANDARD', NEARLINE: 'STANDARD_IA', COLDLINE: 'GLACIER_IR', ARCHIVE: 'GLACIER' },
+    // GCS serves every class at once (ARCHIVE too, at a retrieval fee): nothing is archived in S3's sense.
+    archived: [],
+    restore: { kind: 'unsupported', reason: 'Google Cloud Storage serves ARCHIVE objects directly; there is nothing to restore' },
+  },
   location: (s, where) => `gs://${where}${s.endpoint ? ` at ${s.endpoint}` : ''}`,
   // Loaded on first use: the Google SDK adds ~0.5 s to every start.
   create: (settings, context) => (require('./index') as typeof import('./index')).gcsBackendFromSpec(settings, context),

@@ -3,6 +3,7 @@ import { defineKit, UriError } from '../kit';
 import { nonEmptyString, settingsSchema } from '../kit-schema';
 import { authorityAndPath, joinPrefix } from '../uri-parts';
 import { MemoryBackend } from './index';
+import { ATTRIBUTE_CLASSES } from '../storage-class-table';
 
 export const memorySettings = settingsSchema('memory', {
   /** The store name (defaults to the backend's name); one store per name per process. */
@@ -28,6 +29,7 @@ export const memoryKit = defineKit({
     },
   ],
   credentialKinds: [],
+  storageClasses: ATTRIBUTE_CLASSES,
   targetNamesBackend: true,
   complete: (settings, backendName) => ({ ...settings, store: settings.store ?? backendName }),
   implicitName: (s) => `memory:${s.store}`,

@@ -1,7 +1,7 @@
 /**
  * Bodies of unknown length: how much of one to read before deciding how to send it.
  */
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { bodyFailure } from '../../errors';
 
 /**
@@ -41,4 +41,14 @@ export async function readUpTo(source: Readable, limit: number): Promise<{ head:
     });
     if (outcome === 'end') return { head: Buffer.concat(chunks), ended: true };
   }
+}
+
+/** A response body passed on with its errors mapped; destroying the copy releases the response. */
+export function relayBody(source: Readable, mapError: (err: unknown) => Error, out = new PassThrough()): PassThrough {
+  source.on('error', (err) => out.destroy(mapError(err)));
+  out.on('close', () => {
+    if (!source.destroyed) source.destroy();
+  });
+  source.pipe(out);
+  return out;
 }

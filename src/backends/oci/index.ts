@@ -50,12 +50,14 @@ import type { BackendContext } from '../kit';
 import type { OciSettings } from './settings';
 import { ociProvider } from './auth';
 import { OciClient, pathOf, type OciClientOptions, type OciResponse } from './client';
-import { readUpTo } from './body';
+import { readUpTo, relayBody } from './body';
 import { MeasuredBody } from '../measured-body';
 import { isOciStatus, OciHttpError, toS3ErrorFromOci, type ErrorContext } from './errors';
 import { dateOf, fromMetadata, fromOci, META, metaHeaders, SYS, metaOf, s3EtagOf, tierOf, toOci, type OciTier } from './metadata';
 import { OciMultipartStore } from './multipart';
 import { ociNames } from './names';
+import { ObjectReservedStore, RESERVED_DOCS_PREFIX } from '../reserved-objects';
+import { ociReservedObjects } from './reserved';
 
 export interface OciBackendOptions extends OciClientOptions {
   /** The Object Storage namespace; asked of the service (GET /n) when absent. */
@@ -121,13 +123,7 @@ class OciObjectHandle implements ObjectHandle {
         method: 'GET',
         headers: { 'if-match': this.ociEtag, ...(range ? { range: `bytes=${range.start}-${range.end}` } : {}) },
       })
-      .then((res: OciResponse) => {
-        res.body.on('error', (err) => out.destroy(toS3ErrorFromOci(err, ctx)));
-        out.on('close', () => {
-          if (!res.body.destroyed) res.body.destroy();
-        });
-        res.body.pipe(out);
-      })
+      .then((res: OciResponse) => relayBody(res.body, (err) => toS3ErrorFromOci(err, ctx), out))
       .catch((err: unknown) => {
         const e = isOciStatus(err, 412)
           ? new S3Error('NoSuchKey', 'The object was replaced while it was read.', { Key: this.meta.key })
@@ -144,6 +140,8 @@ export class OciBackend implements Backend {
   readonly kind = 'oci';
   readonly capabilities: BackendCapabilities = { serverSideCopy: true };
   readonly multipart: OciMultipartStore;
+  /** Documents as objects under `.s3mux/r/`, compare-and-swap on OCI's ETag (reserved.ts). */
+  readonly reserved: ObjectReservedStore;
   readonly client: OciClient;
   readonly bufferSize: number;
   private namespace?: Promise<string>;
@@ -155,6 +153,7 @@ export class OciBackend implements Backend {
     if (opts.namespace !== undefined) this.namespace = Promise.resolve(opts.namespace);
     this.bufferSize = Math.max(opts.bufferSize ?? 8 * 1024 * 1024, 64 * 1024);
     this.multipart = new OciMultipartStore(this);
+    this.reserved = new ObjectReservedStore(ociReservedObjects(this));
   }
 
   // ---------------------------------------------------------------- plumbing
@@ -273,12 +272,23 @@ export class OciBackend implements Backend {
 
   /**
    * Refuses while any object remains (natural or escaped); uploads in progress are aborted
-   * first, as S3 discards them with the bucket (OCI refuses to delete a bucket that has some).
+   * and s3mux's documents removed first, as S3 discards them with the bucket (OCI refuses to
+   * delete a bucket that has any).
    */
   async deleteBucket(bucket: string): Promise<void> {
     await this.headBucket(bucket);
-    for await (const _ of this.names(bucket, '', undefined, 1)) throw new S3Error('BucketNotEmpty', undefined, { BucketName: bucket });
+    const left = await this.listObjects(bucket, { prefix: '', maxKeys: 1 });
+    if (left.objects.length > 0) throw new S3Error('BucketNotEmpty', undefined, { BucketName: bucket });
     await this.multipart.abortAll(bucket);
+    // s3mux's documents go with the bucket (S3 drops a bucket's configuration with it).
+    for await (const o of this.names(bucket, RESERVED_DOCS_PREFIX, undefined, PAGE_SIZE)) {
+      await this.objectRequest(bucket, o.name, { method: 'DELETE' }).then(
+        (r) => r.body.resume(),
+        (err: unknown) => {
+          if (toS3ErrorFromOci(err, { bucket, key: o.name }).code !== 'NoSuchKey') throw toS3ErrorFromOci(err, { bucket });
+        },
+      );
+    }
     await this.call({ bucket }, async () => {
       await this.client.headers({ method: 'DELETE', path: await this.bucketPath(bucket) });
     });

@@ -38,6 +38,19 @@ export const ociKit = defineKit({
   description: 'OCI Object Storage',
   settings: ociSettings,
   uris: [{ scheme: 'oci', forms: FORMS, parse: parseOci }],
+  storageClasses: {
+    kept: 'native',
+    toNative: {
+      STANDARD: 'Standard',
+      STANDARD_IA: 'InfrequentAccess',
+      ONEZONE_IA: 'InfrequentAccess',
+      GLACIER: 'Archive',
+      DEEP_ARCHIVE: 'Archive',
+    },
+    toS3: { Standard: 'STANDARD', InfrequentAccess: 'STANDARD_IA', Archive: 'GLACIER' },
+    archived: ['Archive'],
+    restore: { kind: 'unsupported', reason: 'restoring OCI Archive objects (RestoreObjects) is not wired in yet' },
+  },
   credentialKinds: [
     'user principal (API key)',
     'user principal (config file)',

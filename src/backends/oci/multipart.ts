@@ -316,8 +316,20 @@ export class OciMultipartStore implements MultipartStore {
     attrs: ObjectAttributes,
     cas: Record<string, string>,
   ): Promise<ObjectMeta> {
-    const name = ociNames.nameOf(key);
-    const ctx = { bucket, key };
+    await this.putUnsizedAs(bucket, ociNames.nameOf(key), { bucket, key }, head, body, attrs, cas);
+    return this.be.headObject(bucket, key);
+  }
+
+  /** @internal putUnsized onto the object `name` itself (s3mux's own documents). */
+  async putUnsizedAs(
+    bucket: string,
+    name: string,
+    ctx: { bucket: string; key: string },
+    head: Buffer,
+    body: Readable,
+    attrs: ObjectAttributes,
+    cas: Record<string, string>,
+  ): Promise<void> {
     const uploadId = await this.be.call(ctx, () => this.begin(bucket, name, attrs));
     try {
       const parts: { partNum: number; etag: string }[] = [];
@@ -341,6 +353,5 @@ export class OciMultipartStore implements MultipartStore {
       if (!body.destroyed) body.resume();
       throw err;
     }
-    return this.be.headObject(bucket, key);
   }
 }

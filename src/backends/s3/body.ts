@@ -4,8 +4,10 @@
  * checksum), reading a stream chunk by chunk without for-await (which would destroy it on
  * break), and cutting one stream into parts.
  */
-import { Readable, Transform, pipeline } from 'node:stream';
+import { PassThrough, Readable, Transform, pipeline } from 'node:stream';
 import { S3Error } from '../../errors';
+import { networkError } from './errors';
+import type { S3Reply } from './http';
 
 /**
  * The same bytes, except that the latest chunk is held until `source` has ended without
@@ -169,5 +171,16 @@ export function window(source: Readable, skip: number, take: number): Readable {
   });
   source.on('error', (err) => out.destroy(err));
   source.pipe(out);
+  return out;
+}
+
+/** A store answer's body as a stream whose errors are S3Errors; tearing it down releases the answer. */
+export function relay(body: S3Reply['body'], backend: string): Readable {
+  const out = new PassThrough({ highWaterMark: 64 * 1024 });
+  body.on('error', (err) => out.destroy(networkError(err, backend)));
+  out.on('close', () => {
+    if (!body.readableEnded) body.destroy();
+  });
+  body.pipe(out);
   return out;
 }

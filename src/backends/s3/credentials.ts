@@ -1,17 +1,15 @@
 /**
  * Credentials for signing requests to an S3-compatible store.
  *
- * - Static keys: the access key id and secret (and optional session token) named in the
- *   routing table by reference (`…Env` / `…File`), resolved with resolveSecret.
- * - Otherwise the AWS SDK's Node provider chain (`fromNodeProviderChain`): environment,
- *   shared config/credentials files (with `profile`), SSO, web identity (IRSA), ECS
- *   container credentials, EC2 instance metadata.
+ * One source per auth type of the routing table (credentialsFromSettings); the providers of
+ * @aws-sdk/credential-providers do the token-service work (STS, the ECS endpoint, IMDS).
  *
  * Either way the result is cached, and fetched again when it is within five minutes of its
  * `expiration` (concurrent callers share one refresh).
  */
-import { resolveSecret, type SecretRef } from '../../auth/secrets';
+import { resolveSecret } from '../../auth/secrets';
 import { S3Error } from '../../errors';
+import type { S3Settings } from './settings';
 
 export interface S3Credentials {
   accessKeyId: string;
@@ -25,12 +23,7 @@ export interface S3Credentials {
 export type CredentialSource = () => Promise<S3Credentials>;
 
 /** Settings as the routing table gives them (s3/settings.ts, `credentials`). */
-export interface CredentialSettings {
-  profile?: string;
-  accessKeyId?: SecretRef;
-  secretAccessKey?: SecretRef;
-  sessionToken?: SecretRef;
-}
+export type CredentialSettings = NonNullable<S3Settings['credentials']>;
 
 /** Refresh this long before `expiration`. */
 export const REFRESH_WINDOW_MS = 5 * 60 * 1000;
@@ -41,28 +34,70 @@ export function staticCredentials(creds: S3Credentials): CredentialSource {
   return async () => value;
 }
 
+type Providers = typeof import('@aws-sdk/credential-providers');
+
+/** Loaded on first use only: the providers pull in STS/SSO clients. */
+function providers(): Providers {
+  return require('@aws-sdk/credential-providers') as Providers;
+}
+
+/** A provider made on first use (the SDK reads its variables then, not at start). */
+function lazy(make: () => () => Promise<S3Credentials>): CredentialSource {
+  let provider: (() => Promise<S3Credentials>) | undefined;
+  return () => (provider ??= make())();
+}
+
 /** The AWS SDK's default chain, optionally for a named profile of the shared config files. */
 export function chainCredentials(profile?: string): CredentialSource {
-  let provider: (() => Promise<S3Credentials>) | undefined;
-  return async () => {
-    if (!provider) {
-      // Loaded on first use only: the chain pulls in STS/SSO clients.
+  return lazy(() => providers().fromNodeProviderChain(profile ? { profile } : {}));
+}
 
-      const { fromNodeProviderChain } = require('@aws-sdk/credential-providers') as typeof import('@aws-sdk/credential-providers');
-      provider = fromNodeProviderChain(profile ? { profile } : {});
-    }
-    return provider();
-  };
+/** STS client settings: the table's endpoint and region, else the backend's region. */
+function stsClient(group: { stsEndpoint?: string; stsRegion?: string }, region: string | undefined) {
+  const clientRegion = group.stsRegion ?? region;
+  return { ...(group.stsEndpoint ? { endpoint: group.stsEndpoint } : {}), ...(clientRegion ? { region: clientRegion } : {}) };
 }
 
 /**
- * The credential source for a backend's settings: static keys when the table names them
- * (resolved now, so a missing variable or file fails at start-up), else the provider chain.
+ * The credential source for a backend's settings, one auth type of the product design each:
+ *
+ *   access key        accessKeyId + secretAccessKey [+ sessionToken], resolved now, so a
+ *                     missing variable or file fails at start-up
+ *   default chain     nothing, `defaultChain: true`, or `profile` (the SDK's Node chain)
+ *   assume role       `assumeRole` (with ExternalId), the rest of the group as its source
+ *   web identity/IRSA `webIdentity`: AssumeRoleWithWebIdentity with the token file
+ *   ECS role          `ecsRole`: the container credentials endpoint
+ *   EC2 instance role `ec2InstanceRole`: the instance metadata service
  */
 export function credentialsFromSettings(
   settings: CredentialSettings | undefined,
   what: string,
   env: NodeJS.ProcessEnv = process.env,
+  region?: string,
+): CredentialSource {
+  const base = sourceCredentials(settings, what, env, region);
+  const role = settings?.assumeRole;
+  if (!role) return base;
+  return lazy(() =>
+    providers().fromTemporaryCredentials({
+      params: {
+        RoleArn: role.roleArn,
+        RoleSessionName: role.sessionName ?? 's3mux',
+        ...(role.externalId !== undefined ? { ExternalId: role.externalId } : {}),
+        ...(role.durationSeconds !== undefined ? { DurationSeconds: role.durationSeconds } : {}),
+      },
+      masterCredentials: base,
+      clientConfig: stsClient(role, region),
+    }),
+  );
+}
+
+/** What signs the request itself, or (with assumeRole) the AssumeRole call. */
+function sourceCredentials(
+  settings: CredentialSettings | undefined,
+  what: string,
+  env: NodeJS.ProcessEnv,
+  region?: string,
 ): CredentialSource {
   if (settings?.accessKeyId || settings?.secretAccessKey) {
     if (!settings.accessKeyId || !settings.secretAccessKey) {
@@ -74,6 +109,23 @@ export function credentialsFromSettings(
       sessionToken: settings.sessionToken ? resolveSecret(settings.sessionToken, `${what} sessionToken`, env) : undefined,
     });
   }
+  const web = settings?.webIdentity;
+  if (web) {
+    const roleArn = web.roleArn ?? env.AWS_ROLE_ARN;
+    const tokenFile = web.tokenFile ?? env.AWS_WEB_IDENTITY_TOKEN_FILE;
+    if (!roleArn) throw new Error(`${what}: credentials.webIdentity needs roleArn (or AWS_ROLE_ARN)`);
+    if (!tokenFile) throw new Error(`${what}: credentials.webIdentity needs tokenFile (or AWS_WEB_IDENTITY_TOKEN_FILE)`);
+    return lazy(() =>
+      providers().fromTokenFile({
+        roleArn,
+        webIdentityTokenFile: tokenFile,
+        roleSessionName: web.sessionName ?? env.AWS_ROLE_SESSION_NAME ?? 's3mux',
+        clientConfig: stsClient(web, region),
+      }),
+    );
+  }
+  if (settings?.ecsRole) return lazy(() => providers().fromContainerMetadata({ maxRetries: 2, timeout: 2000 }));
+  if (settings?.ec2InstanceRole) return lazy(() => providers().fromInstanceMetadata({ maxRetries: 2, timeout: 2000 }));
   return chainCredentials(settings?.profile);
 }
 

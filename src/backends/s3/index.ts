@@ -49,14 +49,16 @@ import type {
   WriteConditions,
 } from '../types';
 import type { S3Settings } from './settings';
-import { ChunkReader, holdLast, window } from './body';
+import { ChunkReader, holdLast, relay, window } from './body';
 import { CachedCredentials, credentialsFromSettings, staticCredentials, type CredentialSource, type S3Credentials } from './credentials';
-import { networkError } from './errors';
 import { attributeHeaders, metaFrom, parseDate, taggingHeader, unquote } from './headers';
 import { discard, md5Base64, S3Http, type RetryOptions, type S3Reply, type TimeoutOptions } from './http';
 import { copySource, S3MultipartStore } from './multipart';
 import { bool, child, escapeXml, list, S3_NS, text, urlDecoded, XML_HEADER } from './xml';
 import { KeyedLock } from '../keyed-lock';
+import { checkClientKey, coversDocuments, isDocumentKey, PAST_DOCUMENTS } from './client-keys';
+import { ObjectReservedStore, RESERVED_DOCS_PREFIX, type ReservedObject } from '../reserved-objects';
+import { s3ReservedObjects } from './reserved';
 
 export { S3Http, encodeKey, encodeSegment, type RetryOptions, type TimeoutOptions } from './http';
 export {
@@ -112,17 +114,6 @@ function attributesOf(meta: ObjectMeta): ObjectAttributes {
 
 function storedCopy(attrs: ObjectAttributes): ObjectAttributes {
   return { ...attrs, userMetadata: { ...(attrs.userMetadata ?? {}) }, ...(attrs.tags ? { tags: attrs.tags.map((t) => ({ ...t })) } : {}) };
-}
-
-/** A store answer's body as a stream whose errors are S3Errors; tearing it down releases the answer. */
-function relay(body: S3Reply['body'], backend: string): Readable {
-  const out = new PassThrough({ highWaterMark: 64 * 1024 });
-  body.on('error', (err) => out.destroy(networkError(err, backend)));
-  out.on('close', () => {
-    if (!body.readableEnded) body.destroy();
-  });
-  body.pipe(out);
-  return out;
 }
 
 class S3ObjectHandle implements ObjectHandle {
@@ -188,6 +179,8 @@ export class S3Backend implements Backend {
   readonly capabilities: BackendCapabilities = { serverSideCopy: true };
   readonly http: S3Http;
   readonly multipart: S3MultipartStore;
+  /** Documents as objects under `.s3mux/r/` (client keys there are refused), compare-and-swap on the ETag (reserved.ts). */
+  readonly reserved: ObjectReservedStore;
   readonly region: string;
   private readonly conditionalWrites: 'native' | 'check';
   private readonly locks = new KeyedLock();
@@ -233,8 +226,9 @@ export class S3Backend implements Backend {
     this.multipart = new S3MultipartStore({
       http: this.http,
       withConditions: (b, k, o, commit) => this.withConditions(b, k, o?.conditions, commit),
-      headObject: (b, k) => this.headObject(b, k),
+      headObject: (b, k) => this.headAt(b, k),
     });
+    this.reserved = new ObjectReservedStore(s3ReservedObjects(this));
   }
 
   // ---------------------------------------------------------------- conditions
@@ -259,7 +253,7 @@ export class S3Backend implements Backend {
       return commit(h);
     }
     return this.locks.run(`${bucket}\0${key}`, async () => {
-      const current = await this.headObject(bucket, key).catch((err: unknown) => {
+      const current = await this.headAt(bucket, key).catch((err: unknown) => {
         if (isS3Error(err, 'NoSuchKey')) return undefined;
         throw err;
       });
@@ -329,6 +323,15 @@ export class S3Backend implements Backend {
 
   // Existing buckets are not held to today's naming rules (legacy us-east-1 names exist).
   async deleteBucket(bucket: string): Promise<void> {
+    // s3mux's documents do not make the bucket non-empty, and go with it (S3 drops a bucket's
+    // configuration with it). An object written between the check and the DELETE keeps the
+    // bucket, without its documents.
+    const left = await this.listObjects(bucket, { prefix: '', maxKeys: 1 });
+    if (left.objects.length + left.commonPrefixes.length > 0) throw new S3Error('BucketNotEmpty', undefined, { BucketName: bucket });
+    for (let docs = await this.listDocuments(bucket, RESERVED_DOCS_PREFIX, undefined, 1000); docs.length > 0;) {
+      for (const d of docs) await this.deleteDocument(bucket, d.name);
+      docs = await this.listDocuments(bucket, RESERVED_DOCS_PREFIX, undefined, 1000);
+    }
     const reply = await this.http.send({ method: 'DELETE', bucket, notFound: 'NoSuchBucket' });
     discard(reply.body);
     this.bucketDates.delete(bucket);
@@ -364,6 +367,12 @@ export class S3Backend implements Backend {
   }
 
   async headObject(bucket: string, key: string): Promise<ObjectMeta> {
+    checkClientKey(key);
+    return this.headAt(bucket, key);
+  }
+
+  /** HEAD on any key (conditions checked on s3mux's own documents too). */
+  private async headAt(bucket: string, key: string): Promise<ObjectMeta> {
     const reply = await this.http
       .send({ method: 'HEAD', bucket, key, headers: { 'x-amz-checksum-mode': 'ENABLED' }, notFound: 'NoSuchKey' })
       .catch((err: unknown) => this.notFound(bucket, err));
@@ -374,6 +383,7 @@ export class S3Backend implements Backend {
   }
 
   async openObject(bucket: string, key: string): Promise<ObjectHandle> {
+    checkClientKey(key);
     const reply = await this.http
       .send({ method: 'GET', bucket, key, headers: { 'x-amz-checksum-mode': 'ENABLED' }, notFound: 'NoSuchKey' })
       .catch((err: unknown) => this.notFound(bucket, err));
@@ -422,6 +432,7 @@ export class S3Backend implements Backend {
   // ---------------------------------------------------------------- writing
 
   async putObject(bucket: string, key: string, body: Readable, attrs: ObjectAttributes, opts: PutOptions = {}): Promise<ObjectMeta> {
+    checkClientKey(key);
     const size = opts.size;
     if (size === undefined) return this.putUnknownSize(bucket, key, body, attrs, opts.conditions);
     if (size > this.maxSingleBytes) return this.putLarge(bucket, key, body, size, attrs, opts.conditions);
@@ -519,7 +530,7 @@ export class S3Backend implements Backend {
     cond: WriteConditions | undefined,
     parts: () => AsyncGenerator<{ body: Buffer | Readable; size: number }>,
   ): Promise<ObjectMeta> {
-    const uploadId = await this.multipart.createUpload(bucket, key, { ...attrs, checksums: undefined });
+    const uploadId = await this.multipart.beginUpload(bucket, key, { ...attrs, checksums: undefined });
     try {
       const done: { partNumber: number; etag: string; size: number }[] = [];
       for await (const p of parts()) {
@@ -529,7 +540,7 @@ export class S3Backend implements Backend {
       const meta = await this.multipart.completeWith(bucket, key, uploadId, done, { conditions: cond });
       return { ...storedCopy(attrs), ...meta, userMetadata: { ...attrs.userMetadata } };
     } catch (err) {
-      await this.multipart.abortUpload(bucket, key, uploadId).catch(() => {});
+      await this.multipart.dropUpload(bucket, key, uploadId).catch(() => {});
       throw err;
     }
   }
@@ -541,6 +552,8 @@ export class S3Backend implements Backend {
     dstKey: string,
     attrs: ObjectAttributes | undefined,
   ): Promise<ObjectMeta> {
+    checkClientKey(srcKey);
+    checkClientKey(dstKey);
     for (let attempt = 1; ; attempt++) {
       const src = await this.headObject(srcBucket, srcKey);
       const kept = attrs ? { ...storedCopy(attrs), tags: attrs.tags ?? src.tags } : attributesOf(src);
@@ -595,7 +608,7 @@ export class S3Backend implements Backend {
     const ranges: { partNumber: number; start: number; end: number }[] = [];
     for (let start = 0, n = 1; start < src.size; start += partSize, n++)
       ranges.push({ partNumber: n, start, end: Math.min(src.size, start + partSize) - 1 });
-    const uploadId = await this.multipart.createUpload(dstBucket, dstKey, { ...attrs, checksums: undefined });
+    const uploadId = await this.multipart.beginUpload(dstBucket, dstKey, { ...attrs, checksums: undefined });
     try {
       const done = new Array<{ partNumber: number; etag: string; size: number }>(ranges.length);
       let next = 0;
@@ -625,12 +638,13 @@ export class S3Backend implements Backend {
       const meta = await this.multipart.completeWith(dstBucket, dstKey, uploadId, done, {});
       return { ...attrs, ...meta, userMetadata: { ...attrs.userMetadata } };
     } catch (err) {
-      await this.multipart.abortUpload(dstBucket, dstKey, uploadId).catch(() => {});
+      await this.multipart.dropUpload(dstBucket, dstKey, uploadId).catch(() => {});
       throw err;
     }
   }
 
   async setTags(bucket: string, key: string, tags: Tag[]): Promise<void> {
+    checkClientKey(key);
     const set = tags.map((t) => `<Tag><Key>${escapeXml(t.key)}</Key><Value>${escapeXml(t.value)}</Value></Tag>`).join('');
     const xml = `${XML_HEADER}<Tagging xmlns="${S3_NS}"><TagSet>${set}</TagSet></Tagging>`;
     const reply = await this.http.send({
@@ -645,7 +659,34 @@ export class S3Backend implements Backend {
     discard(reply.body);
   }
 
+  /** @internal s3mux's own documents (reserved.ts): PUT the store key `key` as is, under the conditions. */
+  async putDocument(bucket: string, key: string, body: Buffer | Readable, cond: WriteConditions): Promise<ObjectMeta> {
+    const attrs: ObjectAttributes = { userMetadata: {}, contentType: 'application/octet-stream' };
+    if (Buffer.isBuffer(body))
+      return this.withConditions(bucket, key, cond, (h) => this.putSingle(bucket, key, body, body.length, attrs, h));
+    return this.putUnknownSize(bucket, key, body, attrs, cond);
+  }
+
+  /**
+   * @internal DELETE the store key `key` as is; with `ifMatch`, only that version: checked
+   * first, and sent as If-Match for a store that compares it on DELETE (AWS S3 does).
+   */
+  async deleteDocument(bucket: string, key: string, ifMatch?: string): Promise<void> {
+    const del = async (headers: Record<string, string>): Promise<void> => {
+      const reply = await this.http.send({ method: 'DELETE', bucket, key, headers, notFound: 'NoSuchBucket' });
+      discard(reply.body);
+    };
+    if (ifMatch === undefined) return del({});
+    const cur = await this.http
+      .send({ method: 'HEAD', bucket, key, notFound: 'NoSuchKey' })
+      .catch((err: unknown) => this.notFound(bucket, err));
+    discard(cur.body);
+    if (unquote(cur.headers.etag) !== ifMatch) throw new S3Error('PreconditionFailed', undefined, { Condition: 'If-Match' });
+    await this.withConditions(bucket, key, { ifMatch }, del);
+  }
+
   async deleteObject(bucket: string, key: string): Promise<void> {
+    checkClientKey(key);
     const reply = await this.http.send({ method: 'DELETE', bucket, key, notFound: 'NoSuchBucket' });
     discard(reply.body);
   }
@@ -661,6 +702,10 @@ export class S3Backend implements Backend {
    */
   async listObjects(bucket: string, opts: ListOptions): Promise<ListPage> {
     const { prefix = '', delimiter, startAfter, maxKeys } = opts;
+    if (isDocumentKey(prefix)) {
+      await this.headBucketRaw(bucket); // no client key can be there
+      return { objects: [], commonPrefixes: [], isTruncated: false };
+    }
     let group: string | undefined;
     if (startAfter !== undefined && delimiter && startAfter.startsWith(prefix)) {
       const i = startAfter.indexOf(delimiter, prefix.length);
@@ -671,6 +716,8 @@ export class S3Backend implements Backend {
     const prefixes = new Set<string>();
     let token: string | undefined;
     let storeTruncated = false;
+    /** Where to start again after a run of s3mux's documents (jumped over, not paged through). */
+    let resume: string | undefined;
     for (let page = 0; page < 10_000; page++) {
       const { doc } = await this.http.sendXml({
         method: 'GET',
@@ -679,7 +726,7 @@ export class S3Backend implements Backend {
           'list-type': '2',
           prefix: prefix || undefined,
           delimiter: delimiter || undefined,
-          'start-after': token === undefined ? startAfter || undefined : undefined,
+          'start-after': token === undefined ? (resume ?? startAfter) || undefined : undefined,
           'continuation-token': token,
           'max-keys': maxKeys <= 0 ? 0 : Math.min(1000, want - objects.length - prefixes.size),
           'encoding-type': 'url',
@@ -689,9 +736,14 @@ export class S3Backend implements Backend {
       const root = doc?.ListBucketResult;
       if (!root) throw new S3Error('InternalError', `The storage backend '${this.http.name}' sent no ListBucketResult.`);
       const encoded = (text(child(root, 'EncodingType')) ?? '').toLowerCase() === 'url';
+      let sawDocuments = false;
       for (const c of list(child(root, 'Contents'))) {
         const key = urlDecoded(encoded, text(child(c, 'Key')));
         if (key === undefined || (startAfter !== undefined && compareKeys(key, startAfter) <= 0)) continue;
+        if (isDocumentKey(key)) {
+          sawDocuments = true;
+          continue;
+        }
         if (group !== undefined && key.startsWith(group)) continue;
         const sc = text(child(c, 'StorageClass'));
         objects.push({
@@ -704,12 +756,17 @@ export class S3Backend implements Backend {
       }
       for (const c of list(child(root, 'CommonPrefixes'))) {
         const p = urlDecoded(encoded, text(child(c, 'Prefix')));
-        if (p === undefined || p === group) continue;
+        if (p === undefined || p === group || isDocumentKey(p)) continue;
+        if (coversDocuments(p) && !(await this.holdsClientKeys(bucket, p))) continue;
         prefixes.add(p);
       }
       storeTruncated = bool(child(root, 'IsTruncated'));
       token = text(child(root, 'NextContinuationToken')) || undefined;
       if (maxKeys <= 0 || objects.length + prefixes.size >= want || !storeTruncated || !token) break;
+      if (sawDocuments && resume === undefined) {
+        resume = PAST_DOCUMENTS;
+        token = undefined;
+      }
     }
     if (maxKeys <= 0) return { objects: [], commonPrefixes: [], isTruncated: false };
     const entries: { key: string; object?: ObjectSummary }[] = [
@@ -724,6 +781,42 @@ export class S3Backend implements Backend {
       isTruncated,
       ...(isTruncated ? { nextStartAfter: taken[taken.length - 1].key } : {}),
     };
+  }
+
+  /** Whether keys besides s3mux's documents lie under a common prefix that covers them ('.s3mux/'). */
+  private async holdsClientKeys(bucket: string, prefix: string): Promise<boolean> {
+    for (const after of [undefined, PAST_DOCUMENTS]) {
+      const found = await this.listDocuments(bucket, prefix, after, 1);
+      if (found.length === 0) return false;
+      if (!isDocumentKey(found[0].name)) return true;
+    }
+    return false;
+  }
+
+  /** @internal One ListObjectsV2 page of store keys as they are (no client view): s3mux's documents, and probes. */
+  async listDocuments(bucket: string, prefix: string, startAfter: string | undefined, max: number): Promise<ReservedObject[]> {
+    const { doc } = await this.http.sendXml({
+      method: 'GET',
+      bucket,
+      query: { 'list-type': '2', prefix: prefix || undefined, 'start-after': startAfter, 'max-keys': max, 'encoding-type': 'url' },
+      notFound: 'NoSuchBucket',
+    });
+    const root = doc?.ListBucketResult;
+    if (!root) throw new S3Error('InternalError', `The storage backend '${this.http.name}' sent no ListBucketResult.`);
+    const encoded = (text(child(root, 'EncodingType')) ?? '').toLowerCase() === 'url';
+    const out: ReservedObject[] = [];
+    for (const c of list(child(root, 'Contents'))) {
+      const name = urlDecoded(encoded, text(child(c, 'Key')));
+      if (name === undefined || !name.startsWith(prefix) || (startAfter !== undefined && compareKeys(name, startAfter) <= 0)) continue;
+      out.push({
+        name,
+        size: Number(text(child(c, 'Size')) ?? 0),
+        etag: unquote(text(child(c, 'ETag'))),
+        lastModified: parseDate(text(child(c, 'LastModified'))) ?? new Date(0),
+      });
+    }
+    // Some stores page in another order (s3rver): a page is sorted before it is cut.
+    return out.sort((a, b) => compareKeys(a.name, b.name)).slice(0, max);
   }
 
   async close(): Promise<void> {
@@ -741,7 +834,7 @@ export function createS3Backend(spec: S3Settings, context: { name: string; env?:
     endpoint: spec.endpoint,
     forcePathStyle: spec.forcePathStyle,
     conditionalWrites: spec.conditionalWrites,
-    credentials: credentialsFromSettings(spec.credentials, what, env),
+    credentials: credentialsFromSettings(spec.credentials, what, env, spec.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION),
     env,
   });
 }

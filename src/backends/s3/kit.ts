@@ -3,6 +3,7 @@ import { defineKit } from '../kit';
 import { s3BucketNameProblem } from '../bucket-names';
 import { bucketAndPrefix, settingBucketAndPrefix } from '../uri-parts';
 import { s3Settings } from './settings';
+import { S3_STORAGE_CLASSES } from '../storage-class-table';
 
 const FORM = 's3://bucket[/prefix]';
 const AWS_FORM = 'aws://{region}/bucket[/prefix]';
@@ -16,10 +17,24 @@ export const s3Kit = defineKit({
     // The product design's form: the region is the backend's `region` setting.
     { scheme: 'aws', forms: AWS_FORM, parse: (rest, uri) => settingBucketAndPrefix(rest, uri, AWS_FORM, 'region') },
   ],
-  credentialKinds: ['access keys (accessKeyId + secretAccessKey [+ sessionToken])', 'profile', 'default chain'],
+  credentialKinds: [
+    'access key (accessKeyId + secretAccessKey [+ sessionToken])',
+    'default chain (defaultChain, or profile)',
+    'assume role (assumeRole, with externalId)',
+    'web identity / IRSA (webIdentity)',
+    'ECS role (ecsRole)',
+    'EC2 instance role (ec2InstanceRole)',
+  ],
   bucketNameProblem: s3BucketNameProblem,
   // One implicit backend per region, so aws://eu-west-1/... and aws://us-east-1/... do not share one.
   implicitName: (s) => (s.region ? `s3:${s.region}` : 's3:default'),
+  // The store's own classes, passed through; it may refuse some (an S3-compatible store often holds STANDARD only).
+  storageClasses: {
+    kept: 'native',
+    toNative: Object.fromEntries(S3_STORAGE_CLASSES.map((c) => [c, c])),
+    archived: ['GLACIER', 'DEEP_ARCHIVE'],
+    restore: { kind: 'unsupported', reason: 'RestoreObject is not passed through to an s3 backend yet' },
+  },
   location: (s, where) => `s3://${where}${s.endpoint ? ` at ${s.endpoint}` : s.region ? ` in ${s.region}` : ''}`,
   create: (settings, context) => (require('./index') as typeof import('./index')).createS3Backend(settings, context),
 });

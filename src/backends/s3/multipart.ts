@@ -11,6 +11,8 @@
 import type { Readable } from 'node:stream';
 import { LRUCache } from 'lru-cache';
 import { S3Error, isS3Error } from '../../errors';
+import { checkClientKey } from './client-keys';
+import { RESERVED_DOCS_PREFIX } from '../reserved-objects';
 import type {
   ListPartsOptions,
   ListPartsPage,
@@ -57,6 +59,12 @@ export class S3MultipartStore implements MultipartStore {
   }
 
   async createUpload(bucket: string, key: string, attrs: ObjectAttributes): Promise<string> {
+    checkClientKey(key);
+    return this.beginUpload(bucket, key, attrs);
+  }
+
+  /** @internal CreateMultipartUpload on any key (the backend's own uploads: large bodies, s3mux's documents). */
+  async beginUpload(bucket: string, key: string, attrs: ObjectAttributes): Promise<string> {
     const { doc } = await this.http.sendXml({
       method: 'POST',
       bucket,
@@ -78,6 +86,7 @@ export class S3MultipartStore implements MultipartStore {
     body: Readable,
     opts: { size?: number } = {},
   ): Promise<PartInfo> {
+    checkClientKey(key);
     if (opts.size === undefined) {
       // S3 itself requires Content-Length on UploadPart; a part can be 5 GiB, too much to stage.
       body.destroy();
@@ -123,6 +132,7 @@ export class S3MultipartStore implements MultipartStore {
   }
 
   async listParts(bucket: string, key: string, uploadId: string, opts: ListPartsOptions): Promise<ListPartsPage> {
+    checkClientKey(key);
     const { doc } = await this.http.sendXml({
       method: 'GET',
       bucket,
@@ -189,6 +199,7 @@ export class S3MultipartStore implements MultipartStore {
     etag: string,
     opts?: PutOptions,
   ): Promise<ObjectMeta> {
+    checkClientKey(key);
     const stored = await this.storedParts(bucket, key, uploadId);
     const chosen = partNumbers.map((n) => {
       const p = stored.get(n);
@@ -244,6 +255,12 @@ export class S3MultipartStore implements MultipartStore {
   }
 
   async abortUpload(bucket: string, key: string, uploadId: string): Promise<void> {
+    checkClientKey(key);
+    await this.dropUpload(bucket, key, uploadId);
+  }
+
+  /** @internal AbortMultipartUpload on any key. */
+  async dropUpload(bucket: string, key: string, uploadId: string): Promise<void> {
     const reply = await this.http.send({ method: 'DELETE', bucket, key, query: { uploadId }, notFound: 'NoSuchUpload' });
     discard(reply.body);
     this.seen.delete(uploadId);
@@ -267,16 +284,21 @@ export class S3MultipartStore implements MultipartStore {
     const root = doc?.ListMultipartUploadsResult;
     if (!root) throw new S3Error('InternalError', `The storage backend '${this.http.name}' sent no ListMultipartUploadsResult.`);
     const encoded = (text(child(root, 'EncodingType')) ?? '').toLowerCase() === 'url';
-    const uploads: UploadInfo[] = list(child(root, 'Upload')).map((u) => {
+    const uploads: UploadInfo[] = list(child(root, 'Upload')).flatMap((u) => {
       const storageClass = text(child(u, 'StorageClass'));
-      return {
-        key: urlDecoded(encoded, text(child(u, 'Key'))) ?? '',
+      const key = urlDecoded(encoded, text(child(u, 'Key'))) ?? '';
+      if (key.startsWith(RESERVED_DOCS_PREFIX)) return []; // a document of s3mux's on its way
+      const info: UploadInfo = {
+        key,
         uploadId: text(child(u, 'UploadId')) ?? '',
         initiated: parseDate(text(child(u, 'Initiated'))) ?? new Date(0),
         attrs: { userMetadata: {}, ...(storageClass && storageClass !== 'STANDARD' ? { storageClass } : {}) },
       };
+      return [info];
     });
-    const commonPrefixes = list(child(root, 'CommonPrefixes')).map((c) => urlDecoded(encoded, text(child(c, 'Prefix'))) ?? '');
+    const commonPrefixes = list(child(root, 'CommonPrefixes'))
+      .map((c) => urlDecoded(encoded, text(child(c, 'Prefix'))) ?? '')
+      .filter((p) => !p.startsWith(RESERVED_DOCS_PREFIX));
     const truncated = bool(child(root, 'IsTruncated'));
     return {
       uploads,

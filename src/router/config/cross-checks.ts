@@ -5,13 +5,19 @@
  * problems of a table come all at once.
  */
 import * as path from 'node:path';
+import type { z } from 'zod';
 import type { BackendKit, BackendSpec } from '../../backends/kit';
 import { s3BucketNameProblem } from '../../backends/bucket-names';
+import { nativeClasses, s3Class } from '../../backends/storage-classes';
 import { parseBackendUri, UriError, type BackendUri } from '../uri';
 import { accessControlSettings, fixedAccessOf } from '../../access/fixed';
 import { isPlainObject, suggest, type Problems, type Seg } from './diagnostics';
 import { anyBackendSchema, identitySchema, routeSchema } from './schema';
-import type { BackendEntry, IdentitySpec, RouteSpec, RoutingTable } from './types';
+import type { BackendEntry, IdentitySpec, RouteComposite, RouteSpec, RoutingTable, TargetSpec } from './types';
+import { parseBytes } from '../../cli/values';
+import { validateCorsRule, type CorsRule } from '../../bucket-config/cors';
+
+type RouteCorsRule = NonNullable<Exclude<z.output<typeof routeSchema>, string>['cors']>[number];
 
 export interface TableContext {
   file?: string;
@@ -59,9 +65,22 @@ export function backendSpecKey(spec: BackendSpec): string {
   return JSON.stringify(canon(spec));
 }
 
+/** Two targets on one backend instance, bucket and overlapping prefixes would read and write the same keys. */
+function sameLocation(a: TargetSpec, b: TargetSpec): boolean {
+  return (
+    backendSpecKey(a.spec) === backendSpecKey(b.spec) &&
+    a.bucket === b.bucket &&
+    (a.prefix.startsWith(b.prefix) || b.prefix.startsWith(a.prefix))
+  );
+}
+
 export class CrossChecks {
   private readonly kitOf: Map<string, BackendKit>;
   private readonly backendSchema;
+  /** Tier policies as written (tier → kind → native class), once checked. */
+  private tiers: Record<string, Record<string, string>> = {};
+  /** The tier each declared backend names. */
+  private readonly backendTiers = new Map<string, string>();
 
   constructor(
     private readonly problems: Problems,
@@ -75,6 +94,8 @@ export class CrossChecks {
     const top = isPlainObject(raw) ? raw : {};
     const p = this.problems;
 
+    this.tiers = this.checkTiers(top.tiers);
+
     // -- backends
     const declared = new Map<string, BackendSpec | undefined>(); // undefined: declared but invalid
     for (const [name, value] of entries(top.backends)) {
@@ -83,7 +104,12 @@ export class CrossChecks {
       declared.set(name, this.backend(name, value));
     }
     const backends: Record<string, BackendEntry> = {};
-    for (const [name, spec] of declared) if (spec) backends[name] = { name, spec, implicit: false };
+    for (const [name, spec] of declared) {
+      if (!spec) continue;
+      const tier = this.backendTiers.get(name);
+      const storageClass = tier === undefined ? undefined : this.tierClass(['backends', name, 'tier'], tier, spec.kind);
+      backends[name] = { name, spec, implicit: false, ...(storageClass ? { storageClass } : {}) };
+    }
 
     // -- default
     let defaultName: string | undefined;
@@ -146,13 +172,53 @@ export class CrossChecks {
       routes,
       ...(identities.length ? { identities } : {}),
       ...(isPlainObject(top.accessControl) ? { accessControl: accessControlSettings(top.accessControl) } : {}),
+      ...(Object.keys(this.tiers).length ? { tiers: this.tiers } : {}),
     };
+  }
+
+  /** Each tier's entries must name a kind this build serves and one of that store's classes. */
+  private checkTiers(raw: unknown): Record<string, Record<string, string>> {
+    const out: Record<string, Record<string, string>> = {};
+    for (const [tier, classes] of entries(raw)) {
+      out[tier] = {};
+      for (const [kind, native] of entries(classes)) {
+        if (typeof native !== 'string') continue; // reported by the schema
+        if (!this.kitOf.has(kind)) {
+          this.problems.report(['tiers', tier, kind], `unknown backend kind '${kind}' (known: ${quoteList(this.kitOf.keys())})`, 'key');
+          continue;
+        }
+        const held = nativeClasses(kind);
+        if (!held.includes(native)) {
+          this.problems.report(['tiers', tier, kind], `${kind} has no storage class '${native}' (it has ${held.join(', ')})`);
+          continue;
+        }
+        out[tier][kind] = native;
+      }
+    }
+    return out;
+  }
+
+  /** The S3 class that tier `tier` gives a `kind` store; reports an unknown tier or one without a class for the kind. */
+  private tierClass(segs: Seg[], tier: string, kind: string): string | undefined {
+    const classes = this.tiers[tier];
+    if (!classes) {
+      const known = Object.keys(this.tiers);
+      this.problems.report(segs, `unknown tier '${tier}' (${known.length ? `known: ${quoteList(known)}` : "no 'tiers' are defined"})`);
+      return undefined;
+    }
+    const native = classes[kind];
+    if (native === undefined) {
+      this.problems.report(segs, `tier '${tier}' names no storage class for ${kind} stores: add '${kind}: <class>' under tiers.${tier}`);
+      return undefined;
+    }
+    return s3Class(kind, native);
   }
 
   private backend(name: string, value: unknown): BackendSpec | undefined {
     const parsed = this.backendSchema.safeParse(value);
     if (!parsed.success) return undefined; // reported by the schema
-    const { type, ...settings } = clean(parsed.data) as { type: string } & Record<string, unknown>;
+    const { type, tier, ...settings } = clean(parsed.data) as { type: string; tier?: string } & Record<string, unknown>;
+    if (tier !== undefined) this.backendTiers.set(name, tier);
     const kit = this.kitOf.get(type) as BackendKit;
     const completed = kit.complete?.(settings, name) ?? settings;
     return { kind: type, ...completed };
@@ -165,6 +231,27 @@ export class CrossChecks {
     const known = declared.size ? `known: ${quoteList(declared.keys())}` : 'no backends are declared';
     this.problems.report(segs, `unknown backend '${name}' (${known})${guess ? ` — did you mean '${guess}'?` : ''}`);
     return false;
+  }
+
+  /** A route's `cors:` rules checked with S3's own rules (wildcards, methods), as PutBucketCors would. */
+  private corsRules(segs: Seg[], rules: RouteCorsRule[]): CorsRule[] | undefined {
+    const out: CorsRule[] = [];
+    rules.forEach((r, i) => {
+      const rule: CorsRule = {
+        ...(r.id !== undefined ? { id: r.id } : {}),
+        allowedOrigins: r.allowedOrigins,
+        allowedMethods: r.allowedMethods,
+        allowedHeaders: r.allowedHeaders ?? [],
+        exposeHeaders: r.exposeHeaders ?? [],
+        ...(r.maxAgeSeconds !== undefined ? { maxAgeSeconds: r.maxAgeSeconds } : {}),
+      };
+      try {
+        out.push(validateCorsRule(rule));
+      } catch (err) {
+        this.problems.report([...segs, String(i)], err instanceof Error ? err.message : String(err));
+      }
+    });
+    return out.length === rules.length ? out : undefined;
   }
 
   private route(
@@ -187,6 +274,76 @@ export class CrossChecks {
       return undefined;
     }
     const fields = typeof parsed.data === 'string' ? { target: parsed.data } : parsed.data;
+    const cors = fields.cors && this.corsRules([...segs, 'cors'], fields.cors);
+    const fixed = fixedAccessOf(fields, name, (reason) => p.report([...segs, 'policy'], `not a valid bucket policy: ${reason}`));
+    const mode = {
+      readOnly: fields.readOnly ?? false,
+      publicRead: fields.publicRead ?? false,
+      ...(cors ? { cors } : {}),
+      ...(fixed ? { fixed } : {}),
+    };
+    const resolve = (at: Seg[], raw: unknown) => this.target(at, raw, declared, defaultName, backends);
+
+    if ('migrate' in fields && fields.migrate) {
+      const m = fields.migrate;
+      const raw = (value as { migrate: Record<string, unknown> }).migrate;
+      const to = resolve([...segs, 'migrate', 'to'], raw.to);
+      const from = resolve([...segs, 'migrate', 'from'], raw.from);
+      if (!to || !from || p.count > before) return undefined;
+      if (sameLocation(to, from)) p.report([...segs, 'migrate', 'to'], "'from' and 'to' name the same place");
+      let rate: number | undefined;
+      try {
+        rate = m.rate === undefined ? undefined : parseBytes(m.rate, 'rate');
+      } catch (err) {
+        p.report([...segs, 'migrate', 'rate'], (err as Error).message);
+      }
+      if (p.count > before) return undefined;
+      return {
+        name,
+        ...to,
+        ...mode,
+        composite: { form: 'migrate', targets: [to, from], copy: m.copy ?? true, concurrency: m.concurrency ?? 4, rate },
+      };
+    }
+    for (const form of ['mirror', 'failover'] as const) {
+      const list = (fields as Record<string, unknown>)[form];
+      if (list === undefined) continue;
+      const raw = (value as Record<string, unknown[]>)[form];
+      const targets = raw.map((t, i) => resolve([...segs, form, String(i)], t));
+      if (p.count > before || targets.some((t) => !t)) return undefined;
+      const ok = targets as TargetSpec[];
+      ok.forEach((t, i) => {
+        if (ok.slice(0, i).some((o) => sameLocation(o, t))) p.report([...segs, form, String(i)], 'this target is listed twice');
+      });
+      if (p.count > before) return undefined;
+      const composite: RouteComposite =
+        form === 'mirror' ? { form, mode: (fields as { mode?: 'sync' | 'async' }).mode ?? 'sync', targets: ok } : { form, targets: ok };
+      return { name, ...ok[0], ...mode, composite };
+    }
+
+    const target = resolve(segs, value);
+    if (!target || p.count > before) return undefined;
+    return { name, ...target, ...mode };
+  }
+
+  /** Resolves one target (a URI or a mapping with target/backend/bucket/prefix) to the backend serving it. */
+  private target(
+    segs: Seg[],
+    value: unknown,
+    declared: Map<string, BackendSpec | undefined>,
+    defaultName: string | undefined,
+    backends: Record<string, BackendEntry>,
+  ): TargetSpec | undefined {
+    const p = this.problems;
+    const before = p.count;
+    const fields = (typeof value === 'string' ? { target: value } : value) as {
+      target?: string;
+      backend?: string;
+      bucket?: string;
+      prefix?: string;
+      /** A plain route's own tier (composite routes take their backends'). */
+      tier?: string;
+    };
     if (fields.backend !== undefined && !this.backendRef([...segs, 'backend'], fields.backend, declared)) return undefined;
 
     let backendName: string;
@@ -226,18 +383,17 @@ export class CrossChecks {
       const at = fields.target !== undefined ? (typeof value === 'string' ? segs : [...segs, 'target']) : [...segs, 'bucket'];
       p.report(at, `${spec.kind} bucket '${bucket}' breaks the store's naming rules: ${rule}`);
     }
-    const fixed = fixedAccessOf(fields, name, (reason) => p.report([...segs, 'policy'], `not a valid bucket policy: ${reason}`));
+    const tier = fields.tier ?? this.backendTiers.get(backendName);
+    const storageClass =
+      tier === undefined ? undefined : this.tierClass([...segs, fields.tier !== undefined ? 'tier' : 'backend'], tier, spec.kind);
     if (p.count > before) return undefined;
     return {
-      name,
-      ...(fixed ? { fixed } : {}),
       backend: backendName,
       spec,
       bucket,
       prefix,
-      readOnly: fields.readOnly ?? false,
-      publicRead: fields.publicRead ?? false,
       ...(fields.target !== undefined ? { target: fields.target } : {}),
+      ...(storageClass ? { storageClass } : {}),
     };
   }
 

@@ -26,4 +26,4 @@
 export { ConfigError, formatProblem, type ConfigProblem } from './diagnostics';
 export { backendSpecKey } from './cross-checks';
 export { defaultRoutingTable, loadRoutingTable, parseRoutingTable, validateRoutingTable } from './load';
-export type { BackendEntry, BackendSpec, IdentitySpec, LoadOptions, RouteSpec, RoutingTable } from './types';
+export type { BackendEntry, BackendSpec, IdentitySpec, LoadOptions, RouteComposite, RouteSpec, RoutingTable, TargetSpec } from './types';

@@ -9,6 +9,7 @@ import { boolean, COMMENT_KEY, credentialGroup, mapping, nonEmptyString, unknown
 import { ACTIONS } from '../../auth/policy';
 import { CANNED_ACLS } from '../../access/acl';
 import { OWNERSHIPS } from '../../access/decide';
+import { CORS_METHODS, MAX_CORS_RULES } from '../../bucket-config/cors';
 import { kindSuggestion } from '../uri';
 import { isPlainObject } from './diagnostics';
 
@@ -19,7 +20,14 @@ function named<T extends z.ZodType>(entry: T) {
 
 /** `type: <kind>` and the kit's settings. */
 function backendSchema(kit: BackendKit) {
-  const schema = z.strictObject({ type: z.literal(kit.kind), ...kit.settings.shape }).describe(`${kit.kind}: ${kit.description}`);
+  const schema = z
+    .strictObject({
+      type: z.literal(kit.kind),
+      ...kit.settings.shape,
+      /** The tier (of `tiers:`) whose class objects get when a write names none. */
+      tier: nonEmptyString.optional(),
+    })
+    .describe(`${kit.kind}: ${kit.description}`);
   const hint = unknownKeyHints.get(kit.settings);
   if (hint) schema.register(unknownKeyHints, hint);
   return schema;
@@ -45,7 +53,28 @@ export function anyBackendSchema(kits: readonly BackendKit[]) {
 const PREFIX_MESSAGE = "expected a string ending in '/' (or '' for none)";
 const BUCKET_REF_MESSAGE = "expected a bucket name (no '/')";
 
-const routeObject = mapping({
+const stringList = (what: string) =>
+  z
+    .union([z.string(), z.array(z.string()).min(1)], { error: `expected ${what} or a list of them` })
+    .transform((v) => (Array.isArray(v) ? v : [v]));
+
+/** One CORS rule a route fixes (S3's CORSRule; checked further with S3's rules in cross-checks). */
+const corsRuleSchema = mapping(
+  {
+    id: z.string().max(255).optional(),
+    allowedOrigins: stringList("an origin ('https://app.example.com', '*', 'https://*.example.com')"),
+    allowedMethods: z
+      .union([z.enum(CORS_METHODS), z.array(z.enum(CORS_METHODS)).min(1)], { error: `expected methods among ${CORS_METHODS.join(', ')}` })
+      .transform((v) => (Array.isArray(v) ? v : [v])),
+    allowedHeaders: stringList('a request header name (one * wildcard allowed)').optional(),
+    exposeHeaders: stringList('a response header name').optional(),
+    maxAgeSeconds: z.number().int().min(0).optional(),
+  },
+  'expected a CORS rule { allowedOrigins, allowedMethods, allowedHeaders, exposeHeaders, maxAgeSeconds, id }',
+);
+
+/** Where one target of a route lives: a backend URI, a bucket on a backend, or both with the backend named. */
+const targetFields = {
   /** A backend URI (s3://bucket/prefix, file:///srv/photos ...). */
   target: nonEmptyString.optional(),
   /** The named backend that serves the route (default: the one the target's kind implies, or the default backend). */
@@ -60,6 +89,66 @@ const routeObject = mapping({
     .string({ error: PREFIX_MESSAGE })
     .refine((v) => v === '' || v.endsWith('/'), { error: PREFIX_MESSAGE })
     .optional(),
+};
+
+/** The keys that make a route one of the composite forms (route-forms.ts builds them). */
+export const ROUTE_FORMS = ['migrate', 'mirror', 'failover'] as const;
+export type RouteForm = (typeof ROUTE_FORMS)[number];
+
+/** A target given as a mapping needs `target` or `bucket`, not both. */
+function checkTargetOrBucket(value: Record<string, unknown>, ctx: z.RefinementCtx, what: string): void {
+  if (value.target !== undefined && value.bucket !== undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['bucket'],
+      params: { anchor: 'key' },
+      message: "give either 'target' (a backend URI) or 'bucket' (a bucket on the backend), not both",
+    });
+  } else if (value.target === undefined && value.bucket === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      params: { anchor: 'key' },
+      message: `missing 'target' (a backend URI such as file:///srv/photos or s3://bucket/prefix) or 'bucket' (a bucket on the backend)${what}`,
+    });
+  }
+}
+
+const targetObject = mapping(targetFields).superRefine((_, ctx) => checkTargetOrBucket(ctx.value, ctx, ''), {
+  when: () => true,
+});
+
+/** One target of a migrate, mirror or failover route: a backend URI, or `{ backend, target }` / `{ backend, bucket, prefix }`. */
+export const targetSchema = z.union([nonEmptyString, targetObject], {
+  error: 'expected a backend URI or a mapping with keys target, backend, bucket, prefix',
+});
+
+const BYTES_MESSAGE = "expected a number of bytes per second, or a string such as '50MiB' or '10MB'";
+/** A rate in bytes per second: a number, or a size with a unit ('50MiB', '10MB', '512KiB'). */
+export const rateSchema = z.union([z.number().positive(), z.string().regex(/^\d+(\.\d+)?\s*([KMGT]i?B|B)?$/i)], { error: BYTES_MESSAGE });
+
+const migrateObject = mapping(
+  {
+    /** The old location: read for keys not yet copied, emptied as the copier moves keys. */
+    from: targetSchema,
+    /** The new location: every write lands here. */
+    to: targetSchema,
+    /** Whether `s3mux serve` runs the background copier for this route (default true). */
+    copy: boolean.optional(),
+    /** Keys copied at once (default 4). */
+    concurrency: z.number({ error: 'expected an integer from 1 to 64' }).int().min(1).max(64).optional(),
+    /** Bandwidth limit of the copier, bytes per second (default: none). */
+    rate: rateSchema.optional(),
+  },
+  'expected a mapping with keys from, to (and optionally copy, concurrency, rate)',
+);
+
+const targetList = (what: string) =>
+  z
+    .array(targetSchema, { error: `expected a list of two or more targets ${what}` })
+    .min(2, { error: `expected two or more targets ${what}` });
+
+const routeObject = mapping({
+  ...targetFields,
   /** Writes answer AccessDenied. */
   readOnly: boolean.optional(),
   /** Anonymous GET/HEAD/List allowed. */
@@ -82,23 +171,48 @@ const routeObject = mapping({
   ).optional(),
   /** The bucket's object ownership, fixed by the table. */
   objectOwnership: z.enum(OWNERSHIPS, { error: `expected one of ${OWNERSHIPS.join(', ')}` }).optional(),
+  /** Moves the bucket from one location to another while it stays in use. */
+  migrate: migrateObject.optional(),
+  /** Every object on every target; reads from the first healthy one. */
+  mirror: targetList('(the first is the primary)').optional(),
+  /** With `mirror`: sync answers after every target holds a write, async after the primary (the rest catch up from a queue). */
+  mode: z.enum(['sync', 'async'], { error: "expected 'sync' or 'async'" }).optional(),
+  /** Reads and writes the first healthy target. */
+  failover: targetList('(in order of preference)').optional(),
+  /** CORS rules the routing table fixes: PutBucketCors and DeleteBucketCors are then refused. */
+  cors: z.array(corsRuleSchema, { error: 'expected a list of CORS rules' }).min(1).max(MAX_CORS_RULES).optional(),
+  /** The tier (of `tiers:`) whose class objects get when a write names none; default: the backend's tier. */
+  tier: nonEmptyString.optional(),
 }).superRefine(
   (_, ctx) => {
     const value = ctx.value as Record<string, unknown>;
-    if (value.target !== undefined && value.bucket !== undefined) {
+    const forms = ROUTE_FORMS.filter((f) => value[f] !== undefined);
+    if (forms.length > 1) {
       ctx.addIssue({
         code: 'custom',
-        path: ['bucket'],
+        path: [forms[1]],
         params: { anchor: 'key' },
-        message: "give either 'target' (a backend URI) or 'bucket' (a bucket on the backend), not both",
+        message: `give one of ${forms.join(', ')}, not several`,
       });
-    } else if (value.target === undefined && value.bucket === undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        params: { anchor: 'key' },
-        message: "missing 'target' (a backend URI such as file:///srv/photos or s3://bucket/prefix) or 'bucket' (a bucket on the backend)",
-      });
+      return;
     }
+    if (value.mode !== undefined && forms[0] !== 'mirror') {
+      ctx.addIssue({ code: 'custom', path: ['mode'], params: { anchor: 'key' }, message: "'mode' goes with 'mirror' only" });
+    }
+    if (forms.length === 1) {
+      for (const k of Object.keys(targetFields)) {
+        if (value[k] !== undefined) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [k],
+            params: { anchor: 'key' },
+            message: `a ${forms[0]} route names its locations inside '${forms[0]}', not with '${k}'`,
+          });
+        }
+      }
+      return;
+    }
+    checkTargetOrBucket(value, ctx, ', or one of migrate, mirror, failover');
   },
   { when: () => true },
 );
@@ -106,7 +220,7 @@ const routeObject = mapping({
 /** A route: a backend URI, short for `{ target: URI }`, or a mapping. */
 export const routeSchema = z.union([z.string(), routeObject], {
   error:
-    'expected a backend URI or a mapping with keys target, backend, bucket, prefix, readOnly, publicRead, policy, acl, publicAccessBlock, objectOwnership',
+    'expected a backend URI or a mapping with keys target, backend, bucket, prefix, readOnly, publicRead, cors, tier, policy, acl, publicAccessBlock, objectOwnership (or migrate, mirror, failover)',
 });
 
 const oneOrMore = <T extends z.ZodType>(item: T, message: string) =>
@@ -164,6 +278,8 @@ export function tableSchema(kits: readonly BackendKit[]) {
         },
         'expected a mapping with accountId, objectOwnership',
       ).optional(),
+      /** Tier policies: tier name → backend kind → that store's storage class (gold: { s3: STANDARD, azure: Hot }). */
+      tiers: named(named(nonEmptyString)).optional(),
     },
     'expected a mapping (the routing table)',
   );

@@ -4,6 +4,7 @@ import type { SecretRef } from '../../auth/secrets';
 import type { PolicyRule } from '../../auth/policy';
 import type { FixedAccess } from '../../access/fixed';
 import type { Ownership } from '../../access/decide';
+import type { CorsRule } from '../../bucket-config/cors';
 
 export type { BackendSpec } from '../../backends/kit';
 
@@ -12,15 +13,16 @@ export interface BackendEntry {
   spec: BackendSpec;
   /** Not declared under `backends:` (made for a file:// or memory:// target, or the default data dir). */
   implicit: boolean;
+  /** The S3 storage class of the backend's default tier, when it names one. */
+  storageClass?: string;
 }
 
-export interface RouteSpec {
-  /** The virtual bucket. */
-  name: string;
+/** One place a route's objects live: a backend, a real bucket on it and a key prefix. */
+export interface TargetSpec {
   /** Name of the entry in RoutingTable.backends. */
   backend: string;
   /**
-   * The settings of the backend instance serving this route: the named backend's, completed
+   * The settings of the backend instance serving this target: the named backend's, completed
    * with what the target URI names (an azure account ...).
    */
   spec: BackendSpec;
@@ -28,12 +30,42 @@ export interface RouteSpec {
   bucket: string;
   /** '' or ending in '/'. */
   prefix: string;
-  readOnly: boolean;
-  publicRead: boolean;
-  /** What the table fixes of the bucket's access control (the S3 API cannot change it). */
-  fixed?: FixedAccess;
   /** The target URI as written, when the route has one. */
   target?: string;
+  /** The S3 storage class of the route's default tier (its own or its backend's), for writes that name none. */
+  storageClass?: string;
+}
+
+/** How a route with several targets uses them (src/router/forms/). */
+export type RouteComposite =
+  | {
+      form: 'migrate';
+      /** [to, from]: the new location first, as it is the route's primary. */
+      targets: [TargetSpec, TargetSpec];
+      /** Whether serve runs the background copier. */
+      copy: boolean;
+      concurrency: number;
+      /** Bytes per second; undefined: no limit. */
+      rate?: number;
+    }
+  | { form: 'mirror'; mode: 'sync' | 'async'; targets: TargetSpec[] }
+  | { form: 'failover'; targets: TargetSpec[] };
+
+/**
+ * A route. Its own target fields are those of its primary (the only target of a plain route,
+ * `to` of a migration, the first of a mirror or failover), so code that looks at one place
+ * (the reserved area, the routes listing) sees the one that holds the route's state.
+ */
+export interface RouteSpec extends TargetSpec {
+  /** The virtual bucket. */
+  name: string;
+  readOnly: boolean;
+  publicRead: boolean;
+  /** CORS rules the table fixes for this bucket (S3 clients cannot change them). */
+  cors?: CorsRule[];
+  /** What the table fixes of the bucket's access control (the S3 API cannot change it). */
+  fixed?: FixedAccess;
+  composite?: RouteComposite;
 }
 
 /** A user besides root: its secret by reference, and what it may do. */
@@ -68,6 +100,8 @@ export interface RoutingTable {
   default: string;
   /** In file order. */
   routes: RouteSpec[];
+  /** Tier policies: tier → backend kind → the store's class. */
+  tiers?: Record<string, Record<string, string>>;
 }
 
 export interface LoadOptions {

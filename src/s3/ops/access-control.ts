@@ -18,7 +18,7 @@ import {
 import { isPublicPolicy, parseBucketPolicy } from '../../access/bucket-policy';
 import { OWNERSHIPS, PAB_SETTINGS, type BucketAccess, type Ownership, type PublicAccessBlock } from '../../access/decide';
 import type { FixedAccess } from '../../access/fixed';
-import { validateKey } from '../../backends/keys';
+import { VersionedObjects } from '../../versioning/objects';
 import { bucketConfig } from '../../bucket-config/store';
 import type { BucketView } from '../../router/bucket-view';
 import {
@@ -34,6 +34,7 @@ import {
 import type { Handler, S3Context } from '../context';
 import { readSmallBody } from '../payload';
 import { xmlResponse } from '../respond';
+import { requestedVersion, versionHeader } from './objects';
 import { children, element, many, parseXml, text } from '../xml';
 
 async function accessOf(ctx: S3Context, view: BucketView): Promise<BucketAccess> {
@@ -136,24 +137,25 @@ export const putBucketAcl: Handler = async (ctx) => {
 };
 
 /** The object's ACL as stored, or the default: its owner (the bucket owner) holds FULL_CONTROL. */
-async function objectAclOf(ctx: S3Context, view: BucketView, access: BucketAccess): Promise<Acl> {
-  validateKey(ctx.key);
-  await view.headObject(ctx.key);
+/** The object's ACL; the object (the version the request names, if any) must exist. The ACL document is per key: it applies to every version. */
+async function objectAclOf(ctx: S3Context, view: BucketView, access: BucketAccess): Promise<{ acl: Acl; meta: { versionId?: string } }> {
+  const meta = await (await VersionedObjects.of(view)).head(ctx.key, requestedVersion(ctx));
   const stored = access.ownership === 'BucketOwnerEnforced' ? undefined : await readObjectAcl(view, ctx.key);
-  return stored ?? cannedAcl('private', access.owner);
+  return { acl: stored ?? cannedAcl('private', access.owner), meta };
 }
 
 export const getObjectAcl: Handler = async (ctx) => {
   const view = ctx.bucket();
   const access = await accessOf(ctx, view);
-  return xmlResponse('AccessControlPolicy', aclXml(ctx, await objectAclOf(ctx, view, access)));
+  const { acl, meta } = await objectAclOf(ctx, view, access);
+  return xmlResponse('AccessControlPolicy', aclXml(ctx, acl), 200, versionHeader(meta));
 };
 
 export const putObjectAcl: Handler = async (ctx) => {
   const view = ctx.bucket();
   view.assertWritable();
   const access = await accessOf(ctx, view);
-  const current = await objectAclOf(ctx, view, access);
+  const current = (await objectAclOf(ctx, view, access)).acl;
   const acl = await aclToSet(ctx, current.owner, access.owner);
   checkAclAllowed(access, acl);
   await writeObjectAcl(view, ctx.key, acl.owner === access.owner && isOwnerOnly(acl, access.owner) ? undefined : acl);

@@ -6,6 +6,8 @@ import { httpDate } from '../headers';
 import { xmlResponse } from '../respond';
 import type { XmlObject } from '../xml';
 import { parseMaxKeys } from './listing';
+import { VersionedObjects } from '../../versioning/objects';
+import { requestedVersion, versionHeader } from './objects';
 
 const ATTRIBUTES = ['ETag', 'Checksum', 'ObjectParts', 'StorageClass', 'ObjectSize'] as const;
 type Attribute = (typeof ATTRIBUTES)[number];
@@ -77,7 +79,7 @@ export const getObjectAttributes: Handler = async (ctx) => {
       ArgumentValue: markerText,
     });
   }
-  const meta = await ctx.bucket().headObject(ctx.key);
+  const meta = await (await VersionedObjects.of(ctx.bucket())).head(ctx.key, requestedVersion(ctx));
   const body: XmlObject = {};
   // Elements in the order of S3's schema; each only when asked for (and known).
   if (wanted.has('ETag')) body.ETag = meta.etag;
@@ -85,5 +87,5 @@ export const getObjectAttributes: Handler = async (ctx) => {
   if (wanted.has('ObjectParts')) body.ObjectParts = partsOf(meta, maxParts, Number(markerText ?? 0));
   if (wanted.has('StorageClass')) body.StorageClass = meta.storageClass ?? 'STANDARD';
   if (wanted.has('ObjectSize')) body.ObjectSize = meta.size;
-  return xmlResponse('GetObjectAttributesResponse', body, 200, { 'Last-Modified': httpDate(meta.lastModified) });
+  return xmlResponse('GetObjectAttributesResponse', body, 200, { 'Last-Modified': httpDate(meta.lastModified), ...versionHeader(meta) });
 };

@@ -1,4 +1,5 @@
 /** Bucket-level operations: ListBuckets, CreateBucket, DeleteBucket, HeadBucket, GetBucketLocation, ... */
+import { kitFor } from '../../backends/create';
 import { S3Error } from '../../errors';
 import { canSeeBucket } from '../../auth/policy';
 import { validateBucketName } from '../../backends/keys';
@@ -87,6 +88,10 @@ export const createBucket: Handler = async (ctx) => {
     await view.exists();
     throw new S3Error('BucketAlreadyOwnedByYou');
   }
+  // The store's own rules too (an Azure container has no '.', a GCS bucket no 'goog' prefix), naming the rule broken.
+  const rule = kitFor(view.backend.kind)?.bucketNameProblem?.(view.realBucket);
+  if (rule)
+    throw new S3Error('InvalidBucketName', `The ${view.backend.kind} backend cannot hold this bucket: ${rule}.`, { BucketName: name });
   await view.backend.createBucket(view.realBucket);
   await recordNewBucket(view, access);
   return { status: 200, headers: { Location: `/${name}` } };
@@ -114,10 +119,4 @@ export const getBucketLocation: Handler = async (ctx) => {
   // us-east-1 is reported as an empty LocationConstraint, as S3 does.
   const region = ctx.services.region === 'us-east-1' ? '' : ctx.services.region;
   return xmlResponse('LocationConstraint', { '#text': region });
-};
-
-export const getBucketVersioning: Handler = async (ctx) => {
-  await ctx.bucket().exists();
-  // Versioning is never enabled here; an unversioned bucket answers an empty configuration.
-  return xmlResponse('VersioningConfiguration', {});
 };

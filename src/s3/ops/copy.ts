@@ -7,20 +7,23 @@ import type { Handler, S3Context } from '../context';
 import { checkCopySourceConditions } from '../conditions';
 import { attributesFromHeaders } from '../headers';
 import { xmlResponse } from '../respond';
-import { readConditions, writeConditions, writtenChecksumHeaders } from './objects';
+import { readConditions, versionHeader, writeConditions, writtenChecksumHeaders } from './objects';
+import { VersionedObjects, type VersionedMeta } from '../../versioning/objects';
 
 export interface CopySource {
   bucket: string;
   key: string;
+  /** `?versionId=` of the source (undefined: its latest version). */
+  versionId?: string;
 }
 
 /** x-amz-copy-source: `bucket/key` or `/bucket/key`, URL-encoded, maybe with `?versionId=`. */
 export function parseCopySource(value: string): CopySource {
   let v = value.startsWith('/') ? value.slice(1) : value;
   const q = v.indexOf('?');
+  let versionId: string | undefined;
   if (q !== -1) {
-    const versionId = new URLSearchParams(v.slice(q + 1)).get('versionId');
-    if (versionId !== null && versionId !== 'null') throw new S3Error('NotImplemented', 'Object versions are not supported.');
+    versionId = new URLSearchParams(v.slice(q + 1)).get('versionId') ?? undefined;
     v = v.slice(0, q);
   }
   let decoded: string;
@@ -33,7 +36,7 @@ export function parseCopySource(value: string): CopySource {
   if (slash <= 0 || slash === decoded.length - 1) {
     throw new S3Error('InvalidArgument', 'Invalid copy source object key', { ArgumentName: 'x-amz-copy-source', ArgumentValue: value });
   }
-  return { bucket: decoded.slice(0, slash), key: decoded.slice(slash + 1) };
+  return { bucket: decoded.slice(0, slash), key: decoded.slice(slash + 1), versionId };
 }
 
 function directive(ctx: S3Context, name: string): 'COPY' | 'REPLACE' {
@@ -56,8 +59,21 @@ function copiedAttributes(ctx: S3Context, source: ObjectMeta): ObjectAttributes 
   return attrs;
 }
 
-export async function copyBetween(src: BucketView, srcKey: string, dst: BucketView, dstKey: string, ctx: S3Context): Promise<ObjectMeta> {
-  const handle = await src.openObject(srcKey);
+/** The copy source's headers on a copy's answer: the version it was read from. */
+export function copySourceHeaders(meta: { versionId?: string }): Record<string, string> {
+  return meta.versionId === undefined ? {} : { 'x-amz-copy-source-version-id': meta.versionId };
+}
+
+export async function copyBetween(
+  src: BucketView,
+  source: CopySource,
+  dst: BucketView,
+  dstKey: string,
+  ctx: S3Context,
+): Promise<{ meta: VersionedMeta; source: VersionedMeta }> {
+  const srcKey = source.key;
+  const reader = await VersionedObjects.of(src);
+  const handle = await reader.open(srcKey, source.versionId);
   try {
     checkCopySourceConditions(handle.meta, readConditions(ctx, 'x-amz-copy-source-'));
     const sameObject =
@@ -65,6 +81,8 @@ export async function copyBetween(src: BucketView, srcKey: string, dst: BucketVi
     const attrs = copiedAttributes(ctx, handle.meta);
     if (
       sameObject &&
+      // Copying an older version over the key restores it: that is a change.
+      source.versionId === undefined &&
       ctx.header('x-amz-metadata-directive') !== 'REPLACE' &&
       ctx.header('x-amz-storage-class') === undefined &&
       ctx.header('x-amz-tagging-directive') !== 'REPLACE'
@@ -74,9 +92,12 @@ export async function copyBetween(src: BucketView, srcKey: string, dst: BucketVi
         "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
       );
     }
-    const native = await dst.nativeCopyFrom(src, srcKey, dstKey, attrs);
-    if (native) return native;
-    return await dst.putObject(dstKey, handle.read(), attrs, { size: handle.meta.size, conditions: writeConditions(ctx) });
+    const target = await VersionedObjects.of(dst);
+    // A versioned destination takes the bytes through its version layer; a plain one may copy natively.
+    const native = target.status || reader.status ? undefined : await dst.nativeCopyFrom(src, srcKey, dstKey, attrs);
+    if (native) return { meta: native, source: handle.meta };
+    const meta = await target.put(dstKey, handle.read(), attrs, { size: handle.meta.size, conditions: writeConditions(ctx) });
+    return { meta, source: handle.meta };
   } finally {
     await handle.close();
   }
@@ -90,7 +111,11 @@ export const copyObject: Handler = async (ctx) => {
   dst.assertWritable();
   await dst.exists();
   const acl = await aclForWrite(ctx, dst);
-  const meta = await copyBetween(src, source.key, dst, dstKey, ctx);
+  const { meta, source: read } = await copyBetween(src, source, dst, dstKey, ctx);
   await writeObjectAcl(dst, dstKey, acl);
-  return xmlResponse('CopyObjectResult', { LastModified: meta.lastModified, ETag: `"${meta.etag}"` }, 200, writtenChecksumHeaders(meta));
+  return xmlResponse('CopyObjectResult', { LastModified: meta.lastModified, ETag: `"${meta.etag}"` }, 200, {
+    ...writtenChecksumHeaders(meta),
+    ...versionHeader(meta),
+    ...copySourceHeaders(read),
+  });
 };

@@ -5,6 +5,7 @@ import type { Handler } from '../context';
 import { readSmallBody } from '../payload';
 import { xmlResponse } from '../respond';
 import { children, element, many, parseXml, text } from '../xml';
+import { VersionedObjects } from '../../versioning/objects';
 
 const MAX_OBJECTS = 1000;
 
@@ -36,17 +37,21 @@ export const deleteObjects: Handler = async (ctx) => {
     return { key, versionId };
   });
 
-  const deleted: Array<{ Key: string; VersionId?: string }> = [];
+  const versioned = await VersionedObjects.of(view);
+  const deleted: Array<{ Key: string; VersionId?: string; DeleteMarker?: boolean; DeleteMarkerVersionId?: string }> = [];
   const errors: Array<{ Key: string; VersionId?: string; Code: string; Message: string }> = [];
   for (const { key, versionId } of entries) {
     try {
-      // Buckets here are unversioned: their objects have one version, 'null'.
-      if (versionId !== undefined && versionId !== 'null') throw new S3Error('NoSuchVersion');
-      // Each key is authorized on its own (s3:DeleteObject on bucket/key), as S3 does.
-      await ctx.authorizeKey('s3:DeleteObject', 'delete', key);
-      await view.deleteObject(key);
-      await writeObjectAcl(view, key, undefined);
-      deleted.push({ Key: key, VersionId: versionId });
+      // Each key is authorized on its own (s3:DeleteObject on bucket/key, s3:DeleteObjectVersion with a version), as S3 does.
+      await ctx.authorizeKey(versionId === undefined ? 's3:DeleteObject' : 's3:DeleteObjectVersion', 'delete', key);
+      const removed = await versioned.remove(key, versionId);
+      if (versionId === undefined) await writeObjectAcl(view, key, undefined);
+      deleted.push({
+        Key: key,
+        VersionId: versionId,
+        DeleteMarker: removed.deleteMarker || undefined,
+        DeleteMarkerVersionId: removed.deleteMarker ? removed.versionId : undefined,
+      });
     } catch (err) {
       const e = toS3Error(err);
       errors.push({ Key: key, VersionId: versionId, Code: e.code, Message: e.message });

@@ -19,7 +19,7 @@ export function parseMaxKeys(value: string | null, name = 'max-keys', cap = MAX_
 }
 
 /** encoding-type=url: S3 percent-encodes names so any byte survives XML. */
-function encoder(ctx: S3Context): (s: string) => string {
+export function encoder(ctx: S3Context): (s: string) => string {
   const type = ctx.query.get('encoding-type');
   if (type === null) return (s) => s;
   if (type !== 'url')

@@ -3,7 +3,7 @@
  * checked here, once, for every backend; the backend's MultipartStore keeps the parts.
  */
 import { aclForWrite, stashUploadAcl, takeUploadAcl, writeObjectAcl } from '../access';
-import { createHash } from 'node:crypto';
+import { multipartEtag } from '../../backends/multipart-etag';
 import { isS3Error, S3Error } from '../../errors';
 import type { ObjectAttributes, PartInfo } from '../../backends/types';
 import type { Handler, S3Context } from '../context';
@@ -14,9 +14,10 @@ import { readSmallBody, requestBody } from '../payload';
 import { slowXmlResponse, xmlResponse } from '../respond';
 import { children, element, many, parseXml, text } from '../xml';
 import { owner } from './buckets';
-import { parseCopySource } from './copy';
+import { copySourceHeaders, parseCopySource } from './copy';
+import { VersionedObjects } from '../../versioning/objects';
 import { parseMaxKeys } from './listing';
-import { readConditions, writeConditions } from './objects';
+import { readConditions, versionHeader, writeConditions } from './objects';
 
 export const MAX_PARTS = 10_000;
 /** Every part but the last must be at least this large (S3's rule). */
@@ -39,13 +40,6 @@ function uploadId(ctx: S3Context): string {
   const id = ctx.query.get('uploadId');
   if (!id) throw new S3Error('NoSuchUpload');
   return id;
-}
-
-/** `"<md5 of the concatenated binary part MD5s>-<count>"`, as S3 computes it. */
-export function multipartEtag(partEtags: string[]): string {
-  const h = createHash('md5');
-  for (const e of partEtags) h.update(Buffer.from(e, 'hex'));
-  return `${h.digest('hex')}-${partEtags.length}`;
 }
 
 export const createMultipartUpload: Handler = async (ctx) => {
@@ -99,14 +93,14 @@ export const uploadPartCopy: Handler = async (ctx) => {
   const source = parseCopySource(ctx.header('x-amz-copy-source') ?? '');
   const src = await ctx.sourceBucket(source.bucket, source.key);
   const dst = ctx.bucket();
-  const handle = await src.openObject(source.key);
+  const handle = await (await VersionedObjects.of(src)).open(source.key, source.versionId);
   try {
     checkCopySourceConditions(handle.meta, readConditions(ctx, 'x-amz-copy-source-'));
     const range = copySourceRange(ctx.header('x-amz-copy-source-range'), handle.meta.size);
     const size = range ? range.end - range.start + 1 : handle.meta.size;
     if (size > MAX_PART_SIZE) throw new S3Error('EntityTooLarge');
     const part = await dst.uploadPart(ctx.key, id, n, handle.read(range), { size });
-    return xmlResponse('CopyPartResult', { LastModified: part.lastModified, ETag: `"${part.etag}"` });
+    return xmlResponse('CopyPartResult', { LastModified: part.lastModified, ETag: `"${part.etag}"` }, 200, copySourceHeaders(handle.meta));
   } finally {
     await handle.close();
   }
@@ -186,6 +180,9 @@ export const completeMultipartUpload: Handler = async (ctx) => {
   });
   const conditions = writeConditions(ctx);
   // Assembly can take a while for large objects: answer as S3 does, keeping the line busy.
+  // In a versioned bucket the object at the name is about to be replaced: keep it as a version first.
+  const objects = await VersionedObjects.of(view);
+  await objects.adopt(ctx.key);
   const work = view
     .completeUpload(
       ctx.key,
@@ -194,14 +191,17 @@ export const completeMultipartUpload: Handler = async (ctx) => {
       etag,
       { conditions },
     )
-    .then(async (meta) => {
-      // The ACL CreateMultipartUpload asked for (none: the default) becomes the object's.
-      await writeObjectAcl(view, ctx.key, await takeUploadAcl(view, id, true));
-      return meta;
-    })
-    // Another replica (or a retry racing this one) completed it first.
-    .catch(async (err) => ({ etag: await repeatedComplete(ctx, err, etag) }))
-    .then((meta) => completeResult(ctx, meta.etag));
+    .then(
+      async (meta): Promise<{ etag: string; versionId?: string }> => {
+        const captured = await objects.capture(ctx.key, meta);
+        // The ACL CreateMultipartUpload asked for (none: the default) becomes the object's.
+        await writeObjectAcl(view, ctx.key, await takeUploadAcl(view, id, true));
+        return captured;
+      },
+      // Another replica (or a retry racing this one) completed it first.
+      async (err): Promise<{ etag: string; versionId?: string }> => ({ etag: await repeatedComplete(ctx, err, etag) }),
+    )
+    .then((meta) => completeResult(ctx, meta.etag, meta.versionId));
   return slowXmlResponse(work, ctx, ctx.services.keepAliveMs);
 };
 
@@ -213,9 +213,10 @@ const PART_CHECKSUM_ELEMENTS: ReadonlyArray<readonly [string, ChecksumAlgorithm]
   ['ChecksumSHA256', 'sha256'],
 ];
 
-function completeResult(ctx: S3Context, etag: string) {
+function completeResult(ctx: S3Context, etag: string, versionId?: string) {
   return {
     root: 'CompleteMultipartUploadResult',
+    headers: versionHeader({ versionId }),
     body: {
       Location: `/${ctx.bucketName}/${ctx.key.split('/').map(encodeURIComponent).join('/')}`,
       Bucket: ctx.bucketName,

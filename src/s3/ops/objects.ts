@@ -8,6 +8,7 @@ import { httpDate } from '../headers';
 import { attributesFromHeaders, metaHeaders, RESPONSE_OVERRIDES } from '../headers';
 import { requestBody } from '../payload';
 import { hasControlCharacters, textAsHeaderBytes } from '../header-values';
+import { VersionedObjects, type VersionedMeta } from '../../versioning/objects';
 
 /** S3's limit for one PutObject; larger objects go multipart. */
 export const MAX_OBJECT_SIZE_SINGLE_PUT = 5 * 1024 ** 3;
@@ -52,6 +53,16 @@ export function writtenChecksumHeaders(meta: ObjectMeta): Record<string, string>
   return h;
 }
 
+/** The versionId a request names (undefined: the latest). */
+export function requestedVersion(ctx: S3Context): string | undefined {
+  return ctx.query.get('versionId') ?? undefined;
+}
+
+/** x-amz-version-id, where S3 sends it (not in a bucket that was never versioned). */
+export function versionHeader(meta: { versionId?: string }): Record<string, string> {
+  return meta.versionId === undefined ? {} : { 'x-amz-version-id': meta.versionId };
+}
+
 export const putObject: Handler = async (ctx) => {
   const key = ctx.key;
   const view = ctx.bucket();
@@ -60,9 +71,10 @@ export const putObject: Handler = async (ctx) => {
   const conditions = writeConditions(ctx);
   const acl = await aclForWrite(ctx, view);
   const body = requestBody(ctx, attrs, { requireLength: true, maxSize: MAX_OBJECT_SIZE_SINGLE_PUT });
-  const meta = await view.putObject(key, body.stream, attrs, { size: body.size, conditions });
+  const objects = await VersionedObjects.of(view);
+  const meta = await objects.put(key, body.stream, attrs, { size: body.size, conditions });
   await writeObjectAcl(view, key, acl);
-  return { status: 200, headers: { ETag: `"${meta.etag}"`, ...writtenChecksumHeaders(meta) } };
+  return { status: 200, headers: { ETag: `"${meta.etag}"`, ...writtenChecksumHeaders(meta), ...versionHeader(meta) } };
 };
 
 /**
@@ -111,7 +123,7 @@ function requestedRange(ctx: S3Context, meta: ObjectMeta): { range?: ByteRange; 
 
 export const getObject: Handler = async (ctx) => {
   const key = ctx.key;
-  const handle = await ctx.bucket().openObject(key);
+  const handle = await (await VersionedObjects.of(ctx.bucket())).open(key, requestedVersion(ctx));
   try {
     const meta = handle.meta;
     const answer = conditionalAnswer(ctx, meta);
@@ -121,7 +133,7 @@ export const getObject: Handler = async (ctx) => {
     }
     const { range, partsCount } = requestedRange(ctx, meta);
     const whole = range === undefined || (range.start === 0 && range.end === meta.size - 1);
-    const headers = metaHeaders(meta, { checksums: checksumModeEnabled(ctx) && whole });
+    const headers = { ...metaHeaders(meta, { checksums: checksumModeEnabled(ctx) && whole }), ...versionHeader(meta) };
     headers['Accept-Ranges'] = 'bytes';
     if (partsCount !== undefined) headers['x-amz-mp-parts-count'] = String(partsCount);
     applyOverrides(ctx, headers);
@@ -143,10 +155,10 @@ export const getObject: Handler = async (ctx) => {
 
 export const headObject: Handler = async (ctx): Promise<S3Response> => {
   const key = ctx.key;
-  const meta = await ctx.bucket().headObject(key);
+  const meta: VersionedMeta = await (await VersionedObjects.of(ctx.bucket())).head(key, requestedVersion(ctx));
   const answer = conditionalAnswer(ctx, meta);
   if (answer) return answer;
-  const headers = metaHeaders(meta, { checksums: checksumModeEnabled(ctx) });
+  const headers = { ...metaHeaders(meta, { checksums: checksumModeEnabled(ctx) }), ...versionHeader(meta) };
   headers['Accept-Ranges'] = 'bytes';
   const { range, partsCount } = requestedRange(ctx, meta);
   if (partsCount !== undefined) headers['x-amz-mp-parts-count'] = String(partsCount);
@@ -163,7 +175,12 @@ export const deleteObject: Handler = async (ctx) => {
   const key = ctx.key;
   const view = ctx.bucket();
   await view.exists();
-  await view.deleteObject(key);
-  await writeObjectAcl(view, key, undefined);
-  return { status: 204 };
+  const versionId = requestedVersion(ctx);
+  const removed = await (await VersionedObjects.of(view)).remove(key, versionId);
+  // The ACL document is per key: it goes when the key's current object does (deleted or hidden
+  // by a delete marker), not when an older version is removed.
+  if (versionId === undefined) await writeObjectAcl(view, key, undefined);
+  const headers: Record<string, string> = versionHeader(removed);
+  if (removed.deleteMarker) headers['x-amz-delete-marker'] = 'true';
+  return { status: 204, headers };
 };

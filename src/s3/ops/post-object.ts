@@ -33,6 +33,8 @@ import { attributesFromHeaders, validateTags } from '../headers';
 import { GRANT_HEADERS } from '../../access/acl';
 import { evaluatePostPolicy, parsePostPolicy } from '../post-policy';
 import { many, parseXml, text, toXml } from '../xml';
+import { VersionedObjects } from '../../versioning/objects';
+import { versionHeader } from './objects';
 
 /** What dispatch gives the handler: the means to verify the form's signer, and to authorize it. */
 export interface FormAuthority {
@@ -211,7 +213,7 @@ export const postObject: FormHandler = async (ctx, authority) => {
   const body = pipeline(fileStream, limit, () => {});
   let meta;
   try {
-    meta = await view.putObject(key, body, attrs, {});
+    meta = await (await VersionedObjects.of(view)).put(key, body, attrs, {});
   } finally {
     body.destroy();
     fileStream.destroy();
@@ -222,7 +224,7 @@ export const postObject: FormHandler = async (ctx, authority) => {
 
   const etag = `"${meta.etag}"`;
   const location = objectLocation(ctx, bucket, key);
-  const headers: Record<string, string> = { ETag: etag, Location: location };
+  const headers: Record<string, string> = { ETag: etag, Location: location, ...versionHeader(meta) };
   if (!drained) headers.Connection = 'close';
 
   const redirect = fields.get('success_action_redirect')?.value ?? fields.get('redirect')?.value;

@@ -1,35 +1,47 @@
 /** Get/Put/DeleteObjectTagging. */
 import { S3Error } from '../../errors';
 import type { Tag } from '../../backends/types';
-import type { Handler } from '../context';
+import type { Handler, S3Context } from '../context';
 import { validateTags } from '../headers';
 import { readSmallBody } from '../payload';
 import { xmlResponse } from '../respond';
-import { children, element, many, parseXml, text } from '../xml';
+import { children, element, many, parseXml, text, type XmlObject } from '../xml';
+import { VersionedObjects } from '../../versioning/objects';
+import { requestedVersion, versionHeader } from './objects';
 
 export const getObjectTagging: Handler = async (ctx) => {
-  const meta = await ctx.bucket().headObject(ctx.key);
-  return xmlResponse('Tagging', { TagSet: { Tag: (meta.tags ?? []).map((t) => ({ Key: t.key, Value: t.value })) } });
+  const meta = await (await VersionedObjects.of(ctx.bucket())).head(ctx.key, requestedVersion(ctx));
+  return xmlResponse('Tagging', taggingXml(meta.tags ?? []), 200, versionHeader(meta));
 };
 
-export const putObjectTagging: Handler = async (ctx) => {
-  const view = ctx.bucket();
-  view.assertWritable();
+/** The tags of a `<Tagging><TagSet>` body (PutObjectTagging, PutBucketTagging), not yet validated. */
+export async function readTaggingBody(ctx: S3Context): Promise<Tag[]> {
   const tagging = element(parseXml((await readSmallBody(ctx, 64 * 1024)).toString('utf8')), 'Tagging', ['TagSet']);
   if (!tagging || tagging.TagSet === undefined) throw new S3Error('MalformedXML');
-  const tags: Tag[] = many(children(tagging.TagSet, ['Tag']).Tag).map((t) => {
+  return many(children(tagging.TagSet, ['Tag']).Tag).map((t) => {
     const node = children(t, ['Key', 'Value']);
     const key = text(node.Key);
     const value = text(node.Value) ?? '';
     if (key === undefined) throw new S3Error('MalformedXML');
     return { key, value };
   });
+}
+
+/** The `<Tagging>` answer body. */
+export function taggingXml(tags: readonly Tag[]): XmlObject {
+  return { TagSet: { Tag: tags.map((t) => ({ Key: t.key, Value: t.value })) } };
+}
+
+export const putObjectTagging: Handler = async (ctx) => {
+  const view = ctx.bucket();
+  view.assertWritable();
+  const tags = await readTaggingBody(ctx);
   validateTags(tags);
-  await view.setTags(ctx.key, tags);
-  return { status: 200 };
+  const versionId = await (await VersionedObjects.of(view)).setTags(ctx.key, tags, requestedVersion(ctx));
+  return { status: 200, headers: versionHeader({ versionId }) };
 };
 
 export const deleteObjectTagging: Handler = async (ctx) => {
-  await ctx.bucket().setTags(ctx.key, []);
-  return { status: 204 };
+  const versionId = await (await VersionedObjects.of(ctx.bucket())).setTags(ctx.key, [], requestedVersion(ctx));
+  return { status: 204, headers: versionHeader({ versionId }) };
 };

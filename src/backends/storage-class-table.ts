@@ -1,0 +1,40 @@
+/**
+ * What a kit declares about storage classes (its `storageClasses`): the S3 classes it can
+ * hold and its own name for each. The lookups by kind are in storage-classes.ts; this module
+ * imports nothing, so kit files can use it.
+ */
+/** Every storage class S3 names (x-amz-storage-class values). */
+export const S3_STORAGE_CLASSES = [
+  'STANDARD',
+  'REDUCED_REDUNDANCY',
+  'STANDARD_IA',
+  'ONEZONE_IA',
+  'INTELLIGENT_TIERING',
+  'GLACIER',
+  'DEEP_ARCHIVE',
+  'OUTPOSTS',
+  'GLACIER_IR',
+  'SNOW',
+  'EXPRESS_ONEZONE',
+] as const;
+export type S3StorageClass = (typeof S3_STORAGE_CLASSES)[number];
+
+export interface StorageClassTable {
+  kept: 'native' | 'attribute';
+  /** S3 class → the store's class; an S3 class absent here cannot be held. */
+  toNative: Partial<Record<S3StorageClass, string>>;
+  /** The store's class → the S3 class reported when s3mux recorded none; default: the first S3 class mapping to it. */
+  toS3?: Record<string, S3StorageClass>;
+  /** Native classes whose objects must be restored (rehydrated) before they can be read. */
+  archived: readonly string[];
+  /** How RestoreObject is answered here: 'rehydrate' when the store can, else the reason it cannot. */
+  restore: { kind: 'rehydrate' } | { kind: 'unsupported'; reason: string };
+}
+
+/** Every S3 class kept as a label (fs, memory). */
+export const ATTRIBUTE_CLASSES: StorageClassTable = {
+  kept: 'attribute',
+  toNative: Object.fromEntries(S3_STORAGE_CLASSES.map((c) => [c, c])),
+  archived: [],
+  restore: { kind: 'unsupported', reason: 'the storage class is a label here and objects are always readable; nothing to restore' },
+};

@@ -1,0 +1,333 @@
+/**
+ * A bucket's lifecycle configuration: the LifecycleConfiguration document S3 takes (parsed
+ * and validated with S3's errors), written back as S3 returns it, and the decisions the
+ * lifecycle worker makes from it (which rules apply to an object, when it expires).
+ */
+import { S3Error } from '../errors';
+import type { Tag } from '../backends/types';
+import { children, element, many, parseXml, text, type XmlObject } from '../s3/xml';
+
+export interface LifecycleFilter {
+  prefix: string;
+  tags: Tag[];
+  sizeGreaterThan?: number;
+  sizeLessThan?: number;
+}
+
+export interface LifecycleRule {
+  id?: string;
+  enabled: boolean;
+  filter: LifecycleFilter;
+  /** How the filter was written, so GetBucketLifecycleConfiguration gives it back the same way. */
+  filterForm: 'rule-prefix' | 'filter' | 'none';
+  expiration?: { days?: number; date?: string; expiredObjectDeleteMarker?: boolean };
+  abortIncompleteMultipartUploadDays?: number;
+  /** Stored and validated; applied once versioning exists (see applyNoncurrent in the worker). */
+  noncurrentVersionExpiration?: { noncurrentDays?: number; newerNoncurrentVersions?: number };
+  noncurrentVersionTransitions?: Array<{ noncurrentDays?: number; storageClass: string; newerNoncurrentVersions?: number }>;
+  transitions?: Array<{ days?: number; date?: string; storageClass: string }>;
+}
+
+export const MAX_LIFECYCLE_RULES = 1000;
+const MAX_ID = 255;
+const MAX_TAGS = 50;
+
+const RULE_ELEMENTS = [
+  'ID',
+  'Filter',
+  'Prefix',
+  'Status',
+  'Expiration',
+  'Transition',
+  'NoncurrentVersionExpiration',
+  'NoncurrentVersionTransition',
+  'AbortIncompleteMultipartUpload',
+];
+
+function one(node: unknown): string | undefined {
+  const all = many(node);
+  if (all.length > 1) throw new S3Error('MalformedXML');
+  if (all.length === 0) return undefined;
+  const t = text(all[0]);
+  if (t === undefined) throw new S3Error('MalformedXML');
+  return t;
+}
+
+function oneNode(node: unknown): unknown {
+  const all = many(node);
+  if (all.length > 1) throw new S3Error('MalformedXML');
+  return node === undefined ? undefined : (all[0] ?? '');
+}
+
+/** A positive day count; S3 answers InvalidArgument naming the action otherwise. */
+function days(value: string | undefined, what: string, allowZero = false): number | undefined {
+  if (value === undefined) return undefined;
+  const n = /^-?\d{1,9}$/.test(value.trim()) ? Number(value.trim()) : NaN;
+  if (!Number.isSafeInteger(n) || n < (allowZero ? 0 : 1)) {
+    const [field, action] = what.split(' for ');
+    throw new S3Error('InvalidArgument', `'${field}' for ${action} action must be a ${allowZero ? 'non-negative' : 'positive'} integer`);
+  }
+  return n;
+}
+
+function count(value: string | undefined, what: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = /^\d{1,9}$/.test(value.trim()) ? Number(value.trim()) : NaN;
+  if (!Number.isSafeInteger(n) || n < 1) throw new S3Error('InvalidArgument', `'${what}' must be a positive integer`);
+  return n;
+}
+
+/** S3 takes ISO 8601 dates at midnight UTC only (2030-01-01T00:00:00Z or 2030-01-01T00:00:00.000Z). */
+function midnight(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const v = value.trim();
+  const m = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,3}))?(Z|[+-]00:00)?)?$/.exec(v);
+  const d = m ? new Date(`${m[1]}-${m[2]}-${m[3]}T00:00:00.000Z`) : undefined;
+  if (!m || !d || Number.isNaN(d.getTime()) || d.toISOString().slice(0, 10) !== `${m[1]}-${m[2]}-${m[3]}`) {
+    throw new S3Error('InvalidArgument', 'Invalid date, the date must be in ISO 8601 format');
+  }
+  if ((m[4] ?? '00') !== '00' || (m[5] ?? '00') !== '00' || (m[6] ?? '00') !== '00' || Number(m[7] ?? '0') !== 0) {
+    throw new S3Error('InvalidArgument', "'Date' must be at midnight GMT");
+  }
+  return d.toISOString();
+}
+
+function size(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d{1,16}$/.test(value.trim())) throw new S3Error('InvalidArgument', 'Object size must be a non-negative integer');
+  return Number(value.trim());
+}
+
+function parseTag(node: unknown): Tag {
+  const t = children(node, ['Key', 'Value']);
+  const key = one(t.Key);
+  if (key === undefined || key.length === 0 || key.length > 128) throw new S3Error('InvalidTag', 'The TagKey you have provided is invalid');
+  const value = one(t.Value) ?? '';
+  if (value.length > 256) throw new S3Error('InvalidTag', 'The TagValue you have provided is invalid');
+  return { key, value };
+}
+
+function parseFilter(node: unknown): LifecycleFilter {
+  const f = children(node, ['Prefix', 'Tag', 'ObjectSizeGreaterThan', 'ObjectSizeLessThan', 'And']);
+  const given = Object.keys(f);
+  // Filter holds one condition; several are combined with And.
+  if (given.length > 1) throw new S3Error('MalformedXML');
+  if (f.And !== undefined) {
+    const a = children(oneNode(f.And), ['Prefix', 'Tag', 'ObjectSizeGreaterThan', 'ObjectSizeLessThan']);
+    const tags = many(a.Tag).map(parseTag);
+    const filter = {
+      prefix: one(a.Prefix) ?? '',
+      tags,
+      sizeGreaterThan: size(one(a.ObjectSizeGreaterThan)),
+      sizeLessThan: size(one(a.ObjectSizeLessThan)),
+    };
+    if (new Set(tags.map((t) => t.key)).size !== tags.length) throw new S3Error('InvalidRequest', 'Duplicate Tag Keys are not allowed.');
+    if (tags.length > MAX_TAGS) throw new S3Error('InvalidRequest', `A filter may not hold more than ${MAX_TAGS} tags.`);
+    return filter;
+  }
+  return {
+    prefix: one(f.Prefix) ?? '',
+    tags: f.Tag === undefined ? [] : [parseTag(oneNode(f.Tag))],
+    sizeGreaterThan: size(one(f.ObjectSizeGreaterThan)),
+    sizeLessThan: size(one(f.ObjectSizeLessThan)),
+  };
+}
+
+function parseRule(node: unknown): LifecycleRule {
+  const r = children(node, RULE_ELEMENTS);
+  const id = one(r.ID);
+  if (id !== undefined && id.length > MAX_ID) throw new S3Error('InvalidArgument', 'ID length should not exceed allowed limit of 255');
+  const status = one(r.Status);
+  if (status !== 'Enabled' && status !== 'Disabled') throw new S3Error('MalformedXML');
+  if (r.Prefix !== undefined && r.Filter !== undefined) throw new S3Error('MalformedXML');
+  const filter = r.Filter !== undefined ? parseFilter(oneNode(r.Filter)) : { prefix: one(r.Prefix) ?? '', tags: [] };
+  const rule: LifecycleRule = {
+    ...(id !== undefined ? { id } : {}),
+    enabled: status === 'Enabled',
+    filter,
+    filterForm: r.Filter !== undefined ? 'filter' : r.Prefix !== undefined ? 'rule-prefix' : 'none',
+  };
+  if (filter.sizeGreaterThan !== undefined && filter.sizeLessThan !== undefined && filter.sizeGreaterThan >= filter.sizeLessThan) {
+    throw new S3Error('InvalidArgument', 'ObjectSizeGreaterThan must be less than ObjectSizeLessThan');
+  }
+
+  if (r.Expiration !== undefined) {
+    const e = children(oneNode(r.Expiration), ['Days', 'Date', 'ExpiredObjectDeleteMarker']);
+    const exp = {
+      days: days(one(e.Days), 'Days for Expiration'),
+      date: midnight(one(e.Date)),
+      expiredObjectDeleteMarker: one(e.ExpiredObjectDeleteMarker) === undefined ? undefined : bool(one(e.ExpiredObjectDeleteMarker)),
+    };
+    const set = [exp.days, exp.date, exp.expiredObjectDeleteMarker].filter((v) => v !== undefined).length;
+    if (set !== 1) throw new S3Error('MalformedXML');
+    if (exp.expiredObjectDeleteMarker !== undefined && filter.tags.length) {
+      throw new S3Error('InvalidRequest', 'ExpiredObjectDeleteMarker cannot be specified with tags.');
+    }
+    rule.expiration = Object.fromEntries(Object.entries(exp).filter(([, v]) => v !== undefined));
+  }
+  if (r.AbortIncompleteMultipartUpload !== undefined) {
+    const a = children(oneNode(r.AbortIncompleteMultipartUpload), ['DaysAfterInitiation']);
+    const d = days(one(a.DaysAfterInitiation), 'DaysAfterInitiation for AbortIncompleteMultipartUpload');
+    if (d === undefined) throw new S3Error('MalformedXML');
+    if (filter.tags.length || filter.sizeGreaterThan !== undefined || filter.sizeLessThan !== undefined) {
+      throw new S3Error('InvalidRequest', 'AbortIncompleteMultipartUpload cannot be specified with Tags or object size filters.');
+    }
+    rule.abortIncompleteMultipartUploadDays = d;
+  }
+  if (r.NoncurrentVersionExpiration !== undefined) {
+    const n = children(oneNode(r.NoncurrentVersionExpiration), ['NoncurrentDays', 'NewerNoncurrentVersions']);
+    const nd = days(one(n.NoncurrentDays), 'NoncurrentDays for NoncurrentVersionExpiration');
+    const newer = count(one(n.NewerNoncurrentVersions), 'NewerNoncurrentVersions');
+    if (nd === undefined && newer === undefined) throw new S3Error('MalformedXML');
+    rule.noncurrentVersionExpiration = {
+      ...(nd !== undefined ? { noncurrentDays: nd } : {}),
+      ...(newer ? { newerNoncurrentVersions: newer } : {}),
+    };
+  }
+  if (r.NoncurrentVersionTransition !== undefined) {
+    rule.noncurrentVersionTransitions = many(r.NoncurrentVersionTransition).map((t) => {
+      const n = children(t, ['NoncurrentDays', 'StorageClass', 'NewerNoncurrentVersions']);
+      const storageClass = one(n.StorageClass);
+      if (storageClass === undefined) throw new S3Error('MalformedXML');
+      const nd = days(one(n.NoncurrentDays), 'NoncurrentDays for NoncurrentVersionTransition', true);
+      const newer = count(one(n.NewerNoncurrentVersions), 'NewerNoncurrentVersions');
+      return { storageClass, ...(nd !== undefined ? { noncurrentDays: nd } : {}), ...(newer ? { newerNoncurrentVersions: newer } : {}) };
+    });
+  }
+  if (r.Transition !== undefined) {
+    rule.transitions = many(r.Transition).map((t) => {
+      const n = children(t, ['Days', 'Date', 'StorageClass']);
+      const storageClass = one(n.StorageClass);
+      if (storageClass === undefined) throw new S3Error('MalformedXML');
+      const tr = { days: days(one(n.Days), 'Days for Transition', true), date: midnight(one(n.Date)), storageClass };
+      if ((tr.days === undefined) === (tr.date === undefined)) throw new S3Error('MalformedXML');
+      return Object.fromEntries(Object.entries(tr).filter(([, v]) => v !== undefined)) as { storageClass: string };
+    });
+  }
+  const actions = [
+    rule.expiration,
+    rule.abortIncompleteMultipartUploadDays,
+    rule.noncurrentVersionExpiration,
+    rule.noncurrentVersionTransitions,
+    rule.transitions,
+  ];
+  if (actions.every((a) => a === undefined)) throw new S3Error('InvalidRequest', 'At least one action needs to be specified in a rule');
+  return rule;
+}
+
+function bool(v: string | undefined): boolean {
+  if (v === 'true') return true;
+  if (v === 'false') return false;
+  throw new S3Error('MalformedXML');
+}
+
+/**
+ * Why a rule's transitions cannot be honoured, or undefined when they can. Storage classes
+ * are not mapped onto backends' tiers yet, so every transition is refused at Put time: a rule
+ * accepted and never applied would be a silent drop. The storage-class mapping replaces this.
+ */
+export function transitionProblem(rule: LifecycleRule): string | undefined {
+  const classes = [...(rule.transitions ?? []), ...(rule.noncurrentVersionTransitions ?? [])].map((t) => t.storageClass);
+  if (classes.length === 0) return undefined;
+  return `s3mux cannot move objects between storage classes yet (rule asks for ${[...new Set(classes)].join(', ')}); remove the Transition and NoncurrentVersionTransition actions.`;
+}
+
+/** The rules of a PutBucketLifecycleConfiguration body. */
+export function parseLifecycleConfiguration(xml: string): LifecycleRule[] {
+  const root = element(parseXml(xml), 'LifecycleConfiguration', ['Rule']);
+  if (!root) throw new S3Error('MalformedXML');
+  const rules = many(root.Rule).map(parseRule);
+  if (rules.length === 0) throw new S3Error('MalformedXML');
+  if (rules.length > MAX_LIFECYCLE_RULES)
+    throw new S3Error('InvalidRequest', `The number of lifecycle rules should not exceed ${MAX_LIFECYCLE_RULES}.`);
+  const ids = rules.map((r) => r.id).filter((id): id is string => id !== undefined && id !== '');
+  if (new Set(ids).size !== ids.length)
+    throw new S3Error('InvalidArgument', 'Rule ID must be unique. Found same ID for more than one rule');
+  for (const rule of rules) {
+    const problem = transitionProblem(rule);
+    if (problem) throw new S3Error('InvalidStorageClass', problem);
+  }
+  return rules;
+}
+
+function filterXml(f: LifecycleFilter): XmlObject {
+  const tags = f.tags.map((t) => ({ Key: t.key, Value: t.value }));
+  const parts = [f.prefix !== '' ? 1 : 0, f.tags.length, f.sizeGreaterThan !== undefined ? 1 : 0, f.sizeLessThan !== undefined ? 1 : 0];
+  const n = parts.reduce((a, b) => a + b, 0);
+  const body = { Prefix: f.prefix, Tag: tags, ObjectSizeGreaterThan: f.sizeGreaterThan, ObjectSizeLessThan: f.sizeLessThan };
+  if (n > 1) return { And: body };
+  if (n === 0) return { Prefix: '' };
+  return {
+    Prefix: f.prefix !== '' ? f.prefix : undefined,
+    Tag: tags[0],
+    ObjectSizeGreaterThan: f.sizeGreaterThan,
+    ObjectSizeLessThan: f.sizeLessThan,
+  };
+}
+
+/** The GetBucketLifecycleConfiguration answer's body. */
+export function lifecycleConfigurationXml(rules: LifecycleRule[]): XmlObject {
+  return {
+    Rule: rules.map((r) => ({
+      Expiration: r.expiration && {
+        Date: r.expiration.date,
+        Days: r.expiration.days,
+        ExpiredObjectDeleteMarker: r.expiration.expiredObjectDeleteMarker,
+      },
+      ID: r.id,
+      ...(r.filterForm === 'rule-prefix' ? { Prefix: r.filter.prefix } : r.filterForm === 'filter' ? { Filter: filterXml(r.filter) } : {}),
+      Status: r.enabled ? 'Enabled' : 'Disabled',
+      Transition: r.transitions?.map((t) => ({ Date: t.date, Days: t.days, StorageClass: t.storageClass })),
+      NoncurrentVersionTransition: r.noncurrentVersionTransitions?.map((t) => ({
+        NoncurrentDays: t.noncurrentDays,
+        StorageClass: t.storageClass,
+        NewerNoncurrentVersions: t.newerNoncurrentVersions,
+      })),
+      NoncurrentVersionExpiration: r.noncurrentVersionExpiration && {
+        NoncurrentDays: r.noncurrentVersionExpiration.noncurrentDays,
+        NewerNoncurrentVersions: r.noncurrentVersionExpiration.newerNoncurrentVersions,
+      },
+      AbortIncompleteMultipartUpload:
+        r.abortIncompleteMultipartUploadDays !== undefined ? { DaysAfterInitiation: r.abortIncompleteMultipartUploadDays } : undefined,
+    })),
+  };
+}
+
+export interface LifecycleObject {
+  key: string;
+  size: number;
+  lastModified: Date;
+}
+
+/** Whether the filter's key and size conditions hold (tags are checked separately: they cost a HEAD). */
+export function filterMatchesWithoutTags(f: LifecycleFilter, o: LifecycleObject): boolean {
+  if (!o.key.startsWith(f.prefix)) return false;
+  if (f.sizeGreaterThan !== undefined && !(o.size > f.sizeGreaterThan)) return false;
+  if (f.sizeLessThan !== undefined && !(o.size < f.sizeLessThan)) return false;
+  return true;
+}
+
+export function tagsMatch(f: LifecycleFilter, tags: readonly Tag[]): boolean {
+  return f.tags.every((want) => tags.some((t) => t.key === want.key && t.value === want.value));
+}
+
+/**
+ * When an object a rule's Expiration covers becomes due: S3 adds the days to the object's
+ * creation time and rounds up to the next midnight UTC. `dayMs` is one day (shortened only by
+ * tests); midnights are multiples of it since the epoch.
+ */
+export function expiryTime(rule: LifecycleRule, lastModified: Date, dayMs: number): number | undefined {
+  const e = rule.expiration;
+  if (!e) return undefined;
+  if (e.date !== undefined) return Date.parse(e.date);
+  if (e.days === undefined) return undefined;
+  const t = lastModified.getTime() + e.days * dayMs;
+  return Math.ceil(t / dayMs) * dayMs;
+}
+
+/** When an upload begun at `initiated` is due for abort under the rule. */
+export function abortTime(rule: LifecycleRule, initiated: Date, dayMs: number): number | undefined {
+  const d = rule.abortIncompleteMultipartUploadDays;
+  if (d === undefined) return undefined;
+  return Math.ceil((initiated.getTime() + d * dayMs) / dayMs) * dayMs;
+}

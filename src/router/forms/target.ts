@@ -1,0 +1,89 @@
+/**
+ * One target of a composite route: a backend, its real bucket and key prefix, and the
+ * target's health. Calls take and return the route's own keys (without any prefix); the
+ * target adds and strips its prefix, so two targets in different buckets under different
+ * prefixes hold the same keys.
+ */
+import type { Readable } from 'node:stream';
+import type { Backend, ListOptions, ListPage, ObjectAttributes, ObjectHandle, ObjectMeta, PutOptions, Tag } from '../../backends/types';
+import { bucketArea, type BucketReservedArea } from '../../backends/reserved-store';
+import { Health, type HealthOptions } from './health';
+
+export class Target {
+  readonly health: Health;
+
+  constructor(
+    /** How people see it: the URI or `backend:bucket/prefix`. */
+    readonly label: string,
+    readonly backend: Backend,
+    readonly bucket: string,
+    readonly prefix: string,
+    health?: HealthOptions,
+  ) {
+    this.health = new Health(label, health);
+  }
+
+  private strip<T extends { key: string }>(meta: T): T {
+    return { ...meta, key: meta.key.slice(this.prefix.length) };
+  }
+
+  realKey(key: string): string {
+    return this.prefix + key;
+  }
+
+  headObject(key: string): Promise<ObjectMeta> {
+    return this.health.run(async () => this.strip(await this.backend.headObject(this.bucket, this.prefix + key)));
+  }
+
+  openObject(key: string): Promise<ObjectHandle> {
+    return this.health.run(
+      async () => {
+        const h = await this.backend.openObject(this.bucket, this.prefix + key);
+        return { meta: this.strip(h.meta), read: (r) => h.read(r), close: () => h.close() };
+      },
+      { discard: (late) => void late.close().catch(() => undefined) },
+    );
+  }
+
+  putObject(key: string, body: Readable, attrs: ObjectAttributes, opts?: PutOptions): Promise<ObjectMeta> {
+    return this.health.run(async () => this.strip(await this.backend.putObject(this.bucket, this.prefix + key, body, attrs, opts)), {
+      timeout: false,
+    });
+  }
+
+  deleteObject(key: string): Promise<void> {
+    return this.health.run(() => this.backend.deleteObject(this.bucket, this.prefix + key));
+  }
+
+  setTags(key: string, tags: Tag[]): Promise<void> {
+    return this.health.run(() => this.backend.setTags(this.bucket, this.prefix + key, tags));
+  }
+
+  /** `opts` in the route's keys. */
+  listObjects(opts: ListOptions): Promise<ListPage> {
+    const p = this.prefix;
+    return this.health.run(async () => {
+      const page = await this.backend.listObjects(this.bucket, {
+        ...opts,
+        prefix: p + opts.prefix,
+        startAfter: opts.startAfter === undefined ? undefined : p + opts.startAfter,
+      });
+      return {
+        objects: page.objects.map((o) => this.strip(o)),
+        commonPrefixes: page.commonPrefixes.map((c) => c.slice(p.length)),
+        isTruncated: page.isTruncated,
+        nextStartAfter: page.nextStartAfter?.slice(p.length),
+      };
+    });
+  }
+
+  /** A probe: the bucket answers (or says it is absent, which is an answer too). */
+  probe(): Promise<unknown> {
+    return this.health.run(() => this.backend.headBucket(this.bucket));
+  }
+
+  /** The route's part of this target's reserved area, when the store can hold s3mux's documents. */
+  area(): BucketReservedArea | undefined {
+    return this.backend.reserved && bucketArea(this.backend.reserved, this.bucket, this.prefix);
+  }
+}

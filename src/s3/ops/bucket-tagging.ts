@@ -1,0 +1,44 @@
+/** Get/Put/DeleteBucketTagging: the tag set is a document in the bucket's configuration. */
+import { S3Error } from '../../errors';
+import { bucketConfig } from '../../bucket-config/store';
+import type { Tag } from '../../backends/types';
+import type { Handler } from '../context';
+import { validateTags } from '../headers';
+import { xmlResponse } from '../respond';
+import { readTaggingBody, taggingXml } from './tagging';
+
+const TAGGING_DOCUMENT = 'tagging';
+const BUCKET_TAG_LIMIT = { max: 50, message: 'Bucket tag count cannot be greater than 50' };
+
+interface StoredTags {
+  tags: Tag[];
+}
+
+export const getBucketTagging: Handler = async (ctx) => {
+  const view = ctx.bucket();
+  await view.exists();
+  const stored = await bucketConfig.get<StoredTags>(view, TAGGING_DOCUMENT);
+  if (!stored || stored.tags.length === 0) throw new S3Error('NoSuchTagSet', undefined, { BucketName: view.name });
+  return xmlResponse('Tagging', taggingXml(stored.tags));
+};
+
+export const putBucketTagging: Handler = async (ctx) => {
+  const view = ctx.bucket();
+  view.assertWritable();
+  await view.exists();
+  const tags = await readTaggingBody(ctx);
+  validateTags(tags, BUCKET_TAG_LIMIT);
+  // Keys under aws: belong to AWS (cost allocation, CloudFormation): clients cannot set them.
+  if (tags.some((t) => t.key.toLowerCase().startsWith('aws:'))) {
+    throw new S3Error('InvalidTag', 'System tags cannot be added/updated by requester');
+  }
+  await bucketConfig.set(view, TAGGING_DOCUMENT, tags.length ? ({ tags } satisfies StoredTags) : undefined);
+  return { status: 204 };
+};
+
+export const deleteBucketTagging: Handler = async (ctx) => {
+  const view = ctx.bucket();
+  await view.exists();
+  await bucketConfig.set(view, TAGGING_DOCUMENT, undefined);
+  return { status: 204 };
+};

@@ -1,0 +1,384 @@
+/**
+ * Objects of one virtual bucket, with S3's versioning: the one implementation above the
+ * backend interface, so every adapter with a reserved area (`backend.reserved`) has versions.
+ *
+ * - Every version's bytes are a blob in the reserved area, written before the version index
+ *   names them (a crash leaves at worst an unreferenced blob, removed by `collectOrphans`).
+ * - The index (index-document.ts) is the truth, updated by compare-and-swap.
+ * - The object at the key's own name is a copy of the latest version (`publish`), so a folder
+ *   or a store's own tools still show current objects. Reads of the latest use it when its
+ *   ETag and size are the latest's, the blob otherwise.
+ * - In a bucket whose versioning was never configured, everything passes to the BucketView.
+ */
+import type { Readable } from 'node:stream';
+import { S3Error } from '../errors';
+import { checkWriteConditions } from '../backends/conditions';
+import type { BucketReservedArea } from '../backends/reserved-store';
+import type { ByteRange, ObjectAttributes, ObjectHandle, ObjectMeta, PutOptions, Tag } from '../backends/types';
+import type { BucketView } from '../router/bucket-view';
+import { bucketConfig } from '../bucket-config/store';
+import { readIndex, swapIndex, updateIndex, type VersionEntry, type VersionIndex } from './index-document';
+import { dataFolder, dataName } from './names';
+import { byteRange, md5Counting } from './streams';
+import { checkVersionId, newVersionId, NULL_VERSION, versionIdTime } from './version-id';
+
+export type VersioningStatus = 'Enabled' | 'Suspended';
+
+/** The bucket configuration document holding `{ status }`. */
+export const VERSIONING_DOCUMENT = 'versioning';
+
+export async function versioningStatus(view: BucketView): Promise<VersioningStatus | undefined> {
+  // A backend without a reserved area has never been versioned.
+  if (!view.backend.reserved) return undefined;
+  return (await bucketConfig.get<{ status?: VersioningStatus }>(view, VERSIONING_DOCUMENT))?.status;
+}
+
+export interface VersionedMeta extends ObjectMeta {
+  /** Undefined in a bucket whose versioning was never configured (S3 sends no version header there). */
+  versionId?: string;
+}
+
+export interface VersionedHandle extends ObjectHandle {
+  meta: VersionedMeta;
+}
+
+export interface RemoveResult {
+  versionId?: string;
+  deleteMarker: boolean;
+}
+
+/** Unreferenced blobs older than this are debris of a write that never reached its index. */
+export const ORPHAN_AGE_MS = 60 * 60 * 1000;
+
+/** The headers S3 sends with the errors about a delete marker. */
+function markerHeaders(entry: VersionEntry): Record<string, string> {
+  return { 'x-amz-delete-marker': 'true', 'x-amz-version-id': entry.id, 'Last-Modified': new Date(entry.lastModified).toUTCString() };
+}
+
+function attributesOf(meta: ObjectMeta): ObjectAttributes {
+  const { key: _k, size: _s, etag: _e, lastModified: _l, ...attrs } = meta;
+  return attrs;
+}
+
+function metaOf(key: string, e: VersionEntry): VersionedMeta {
+  return {
+    ...(e.attrs ?? { userMetadata: {} }),
+    key,
+    size: e.size ?? 0,
+    etag: e.etag ?? '',
+    lastModified: new Date(e.lastModified),
+    versionId: e.id,
+  };
+}
+
+export class VersionedObjects {
+  private constructor(
+    readonly view: BucketView,
+    readonly status: VersioningStatus | undefined,
+  ) {}
+
+  static async of(view: BucketView): Promise<VersionedObjects> {
+    return new VersionedObjects(view, await versioningStatus(view));
+  }
+
+  private get area(): BucketReservedArea {
+    return this.view.reservedArea('object versions');
+  }
+
+  /** The entry a request names (the latest without a version id); S3's errors for markers and missing versions. */
+  private pick(index: VersionIndex, versionId: string | undefined): VersionEntry {
+    const entry = versionId === undefined ? index.versions[0] : index.versions.find((v) => v.id === versionId);
+    if (!entry)
+      throw versionId === undefined ? new S3Error('NoSuchKey') : new S3Error('NoSuchVersion', undefined, { VersionId: versionId });
+    if (entry.marker) {
+      const err =
+        versionId === undefined
+          ? new S3Error('NoSuchKey')
+          : new S3Error('MethodNotAllowed', 'The specified method is not allowed against this resource.');
+      err.headers = markerHeaders(entry);
+      throw err;
+    }
+    return entry;
+  }
+
+  /**
+   * What a read names: the key's index when it has versions, or (no versioned history) the
+   * object at its name, the null version, with the id S3 reports for it (none in a bucket
+   * never versioned, unless the request named `null`).
+   */
+  private async locate(
+    key: string,
+    versionId: string | undefined,
+  ): Promise<{ index: VersionIndex; nullId?: undefined } | { index?: undefined; nullId: string | undefined }> {
+    this.view.checkKey(key);
+    if (versionId !== undefined) checkVersionId(versionId);
+    const { index } = this.status ? await readIndex(this.area, key) : { index: { key, versions: [] } };
+    if (index.versions.length > 0) return { index };
+    if (versionId !== undefined && versionId !== NULL_VERSION) throw new S3Error('NoSuchVersion', undefined, { VersionId: versionId });
+    return { nullId: this.status || versionId !== undefined ? NULL_VERSION : undefined };
+  }
+
+  async head(key: string, versionId?: string): Promise<VersionedMeta> {
+    const found = await this.locate(key, versionId);
+    if (!found.index) return { ...(await this.view.headObject(key)), versionId: found.nullId };
+    return metaOf(key, this.pick(found.index, versionId));
+  }
+
+  async open(key: string, versionId?: string): Promise<VersionedHandle> {
+    const found = await this.locate(key, versionId);
+    if (!found.index) {
+      const handle = await this.view.openObject(key);
+      return { ...handle, meta: { ...handle.meta, versionId: found.nullId } };
+    }
+    const index = found.index;
+    const entry = this.pick(index, versionId);
+    const meta = metaOf(key, entry);
+    if (entry === index.versions[0]) {
+      const current = await this.view.openObject(key).catch(() => undefined);
+      if (current && current.meta.etag === entry.etag && current.meta.size === entry.size) {
+        return { meta, read: (r) => current.read(r), close: () => current.close() };
+      }
+      await current?.close();
+    }
+    return this.blobHandle(key, entry, meta);
+  }
+
+  private async blobHandle(key: string, entry: VersionEntry, meta: VersionedMeta): Promise<VersionedHandle> {
+    const doc = entry.blob === undefined ? undefined : await this.area.get(dataName(key, entry.blob));
+    if (!doc) throw new S3Error('InternalError', `The bytes of version ${entry.id} of ${JSON.stringify(key)} are missing.`);
+    let used = false;
+    return {
+      meta,
+      read: (range?: ByteRange): Readable => {
+        if (used) throw new Error('a version blob is read once');
+        used = true;
+        return range ? byteRange(doc.body, range) : doc.body;
+      },
+      close: () => {
+        if (!used) doc.body.destroy();
+        return Promise.resolve();
+      },
+    };
+  }
+
+  /**
+   * Stores a new version (Enabled) or the null version (Suspended), or passes the write to
+   * the bucket when it was never versioned.
+   */
+  async put(key: string, body: Readable, attrs: ObjectAttributes, opts: PutOptions = {}): Promise<VersionedMeta> {
+    this.view.checkKey(key);
+    if (!this.status) return this.view.putObject(key, body, attrs, opts);
+    this.view.assertWritable();
+    await this.adopt(key);
+    const dataId = newVersionId();
+    const counted = md5Counting(body);
+    try {
+      await this.area.put(dataName(key, dataId), counted.stream);
+    } catch (err) {
+      await this.area.delete(dataName(key, dataId)).catch(() => undefined);
+      throw err;
+    }
+    const { md5, size } = counted.digest();
+    if (opts.size !== undefined && opts.size !== size) {
+      await this.area.delete(dataName(key, dataId)).catch(() => undefined);
+      throw new S3Error('IncompleteBody');
+    }
+    return this.commit(key, { etag: opts.etag ?? md5, size, attrs: { ...attrs }, blob: dataId }, opts);
+  }
+
+  /**
+   * A write another path already made at the key's name (CompleteMultipartUpload assembles
+   * there): its bytes become a version. `adopt` must have run before that write.
+   */
+  async capture(key: string, written: ObjectMeta): Promise<VersionedMeta> {
+    if (!this.status) return written;
+    const handle = await this.view.openObject(key);
+    const dataId = newVersionId();
+    try {
+      // Another writer replaced the name in between: the bytes this request wrote are gone.
+      if (handle.meta.etag !== written.etag) throw new S3Error('OperationAborted', 'Another write to this key got in between; try again.');
+      await this.area.put(dataName(key, dataId), handle.read());
+    } finally {
+      await handle.close();
+    }
+    return this.commit(key, { etag: written.etag, size: written.size, attrs: attributesOf(written), blob: dataId });
+  }
+
+  /** Adds the version whose bytes are in `data.blob` to the index, then makes it current at the name. */
+  private async commit(key: string, data: Omit<VersionEntry, 'id' | 'lastModified'>, opts: PutOptions = {}): Promise<VersionedMeta> {
+    const suspended = this.status === 'Suspended';
+    let entry: VersionEntry | undefined;
+    let changed: { before: VersionIndex; after: VersionIndex };
+    try {
+      changed = await updateIndex(this.area, key, ({ index }) => {
+        const latest = index.versions[0];
+        checkWriteConditions(latest && !latest.marker ? metaOf(key, latest) : undefined, opts.conditions);
+        entry = { id: suspended ? NULL_VERSION : newVersionId(), lastModified: new Date().toISOString(), ...data };
+        const rest = suspended ? index.versions.filter((v) => v.id !== NULL_VERSION) : index.versions;
+        return { next: { key, versions: [entry, ...rest] }, result: undefined };
+      });
+    } catch (err) {
+      await this.area.delete(dataName(key, data.blob!)).catch(() => undefined);
+      throw err;
+    }
+    await this.dropUnreferenced(changed.before, changed.after);
+    await this.publish(key);
+    return metaOf(key, entry!);
+  }
+
+  /**
+   * Before a key gets its first version, the object already at its name (written before
+   * versioning was enabled) becomes its null version, bytes copied to a blob.
+   */
+  async adopt(key: string): Promise<void> {
+    if (!this.status) return;
+    const current = await readIndex(this.area, key);
+    if (current.etag !== undefined) return;
+    let handle: ObjectHandle;
+    try {
+      handle = await this.view.openObject(key);
+    } catch (err) {
+      if (err instanceof S3Error && err.code === 'NoSuchKey') return;
+      throw err;
+    }
+    const dataId = newVersionId();
+    try {
+      await this.area.put(dataName(key, dataId), handle.read());
+    } finally {
+      await handle.close();
+    }
+    const m = handle.meta;
+    const entry: VersionEntry = {
+      id: NULL_VERSION,
+      lastModified: m.lastModified.toISOString(),
+      etag: m.etag,
+      size: m.size,
+      attrs: attributesOf(m),
+      blob: dataId,
+    };
+    try {
+      await swapIndex(this.area, current, { key, versions: [entry] });
+    } catch (err) {
+      await this.area.delete(dataName(key, dataId)).catch(() => undefined);
+      // Another writer gave the key its index first.
+      if (!(err instanceof S3Error && err.code === 'PreconditionFailed')) throw err;
+    }
+  }
+
+  /**
+   * DeleteObject: without a version id, a delete marker (Enabled: a new one; Suspended: the
+   * null version becomes one); with one, that version is removed for good.
+   */
+  async remove(key: string, versionId?: string): Promise<RemoveResult> {
+    this.view.checkKey(key);
+    if (versionId !== undefined) checkVersionId(versionId);
+    if (!this.status) {
+      if (versionId === undefined || versionId === NULL_VERSION) await this.view.deleteObject(key);
+      return { versionId, deleteMarker: false };
+    }
+    this.view.assertWritable();
+    await this.adopt(key);
+    const suspended = this.status === 'Suspended';
+    const { result, before, after } = await updateIndex(this.area, key, ({ index }) => {
+      if (versionId === undefined) {
+        const marker: VersionEntry = {
+          id: suspended ? NULL_VERSION : newVersionId(),
+          marker: true,
+          lastModified: new Date().toISOString(),
+        };
+        const rest = suspended ? index.versions.filter((v) => v.id !== NULL_VERSION) : index.versions;
+        return { next: { key, versions: [marker, ...rest] }, result: { versionId: marker.id, deleteMarker: true } };
+      }
+      const gone = index.versions.find((v) => v.id === versionId);
+      return {
+        next: { key, versions: index.versions.filter((v) => v !== gone) },
+        result: { versionId, deleteMarker: gone?.marker === true },
+      };
+    });
+    await this.dropUnreferenced(before, after);
+    await this.publish(key);
+    await this.collectOrphans(key);
+    return result;
+  }
+
+  /** Replaces one version's tags (the latest without a version id). Returns the version's id. */
+  async setTags(key: string, tags: Tag[], versionId?: string): Promise<string | undefined> {
+    this.view.checkKey(key);
+    if (versionId !== undefined) checkVersionId(versionId);
+    if (!this.status) {
+      const found = await this.locate(key, versionId);
+      await this.view.headObject(key);
+      await this.view.setTags(key, tags);
+      return found.nullId;
+    }
+    this.view.assertWritable();
+    await this.adopt(key);
+    const { result } = await updateIndex(this.area, key, ({ index }) => {
+      if (index.versions.length === 0) throw new S3Error('NoSuchKey');
+      const entry = this.pick(index, versionId);
+      const next = index.versions.map((v) => (v === entry ? { ...v, attrs: { ...(v.attrs ?? { userMetadata: {} }), tags } } : v));
+      return { next: { key, versions: next }, result: { id: entry.id, latest: entry === index.versions[0] } };
+    });
+    // The copy at the name carries the latest version's tags too.
+    if (result.latest) await this.view.setTags(key, tags).catch(() => this.publish(key));
+    return result.id;
+  }
+
+  private async dropUnreferenced(before: VersionIndex, after: VersionIndex): Promise<void> {
+    const kept = new Set(after.versions.map((v) => v.blob));
+    for (const v of before.versions) {
+      if (v.blob !== undefined && !kept.has(v.blob)) await this.area.delete(dataName(before.key, v.blob)).catch(() => undefined);
+    }
+  }
+
+  /**
+   * Makes the key's name hold the latest version (nothing when the latest is a delete
+   * marker). Checks the index again afterwards: when another writer committed meanwhile, the
+   * last one to finish puts the then latest version in place.
+   */
+  async publish(key: string): Promise<void> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const { index, etag } = await readIndex(this.area, key);
+      const latest = index.versions[0];
+      if (!latest || latest.marker) {
+        await this.view.deleteObject(key);
+      } else {
+        const there = await this.view.headObject(key).catch(() => undefined);
+        if (!there || there.etag !== latest.etag || there.size !== latest.size) {
+          const doc = await this.area.get(dataName(key, latest.blob!));
+          // Removed meanwhile by another request: look at the index again.
+          if (!doc) continue;
+          await this.view.putObject(key, doc.body, latest.attrs ?? { userMetadata: {} }, { size: latest.size, etag: latest.etag });
+        }
+      }
+      if ((await readIndex(this.area, key)).etag === etag) return;
+    }
+  }
+
+  /**
+   * Removes blobs of `key` that no version names and that are older than `minAgeMs`: bytes
+   * of writes that stopped (a crash, a failed compare-and-swap) before their index update.
+   * Younger ones may belong to a write still in progress.
+   */
+  async collectOrphans(key: string, minAgeMs = ORPHAN_AGE_MS): Promise<number> {
+    if (!this.status) return 0;
+    const { index } = await readIndex(this.area, key);
+    const used = new Set(index.versions.map((v) => v.blob));
+    const folder = dataFolder(key);
+    let removed = 0;
+    for (const e of await this.area.list(folder, { max: 1000 })) {
+      const id = e.name.slice(folder.length);
+      if (used.has(id) || Date.now() - versionIdTime(id) < minAgeMs) continue;
+      await this.area.delete(e.name).catch(() => undefined);
+      removed++;
+    }
+    return removed;
+  }
+
+  /** The index of a key (ListObjectVersions reads it). */
+  async index(key: string): Promise<VersionIndex> {
+    return (await readIndex(this.area, key)).index;
+  }
+}
+
+export { metaOf as versionMeta };

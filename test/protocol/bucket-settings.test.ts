@@ -1,0 +1,130 @@
+/** Bucket tagging and lifecycle configuration through the SDK: round trips and S3's errors. */
+import { expect } from 'chai';
+import {
+  CreateBucketCommand,
+  DeleteBucketLifecycleCommand,
+  DeleteBucketTaggingCommand,
+  GetBucketLifecycleConfigurationCommand,
+  GetBucketTaggingCommand,
+  PutBucketLifecycleConfigurationCommand,
+  PutBucketTaggingCommand,
+  type LifecycleRule,
+} from '@aws-sdk/client-s3';
+import { startTestServer, type TestServer } from '../helpers/server';
+import { errorOf } from '../helpers/errors';
+
+describe('protocol: bucket tagging', () => {
+  let srv: TestServer;
+  const Bucket = 'tagged-bucket';
+  before(async () => {
+    srv = await startTestServer();
+    await srv.s3.send(new CreateBucketCommand({ Bucket }));
+  });
+  after(async () => {
+    await srv.stop();
+  });
+
+  it('answers NoSuchTagSet until tags are set, then round-trips them', async () => {
+    const none = await errorOf(srv.s3.send(new GetBucketTaggingCommand({ Bucket })));
+    expect(none.name).to.equal('NoSuchTagSet');
+    expect(none.$metadata.httpStatusCode).to.equal(404);
+    const TagSet = [
+      { Key: 'team', Value: 'data' },
+      { Key: 'cost-center', Value: '' },
+    ];
+    const put = await srv.s3.send(new PutBucketTaggingCommand({ Bucket, Tagging: { TagSet } }));
+    expect(put.$metadata.httpStatusCode).to.equal(204);
+    expect((await srv.s3.send(new GetBucketTaggingCommand({ Bucket }))).TagSet).to.deep.equal(TagSet);
+    await srv.s3.send(new DeleteBucketTaggingCommand({ Bucket }));
+    expect((await errorOf(srv.s3.send(new GetBucketTaggingCommand({ Bucket })))).name).to.equal('NoSuchTagSet');
+  });
+
+  it("refuses S3's invalid tag sets with InvalidTag", async () => {
+    const bad = async (TagSet: Array<{ Key: string; Value: string }>) =>
+      errorOf(srv.s3.send(new PutBucketTaggingCommand({ Bucket, Tagging: { TagSet } })));
+    const fiftyOne = Array.from({ length: 51 }, (_, i) => ({ Key: `k${i}`, Value: 'v' }));
+    expect((await bad(fiftyOne)).name).to.equal('InvalidTag');
+    await srv.s3.send(new PutBucketTaggingCommand({ Bucket, Tagging: { TagSet: fiftyOne.slice(0, 50) } }));
+    expect((await srv.s3.send(new GetBucketTaggingCommand({ Bucket }))).TagSet).to.have.length(50);
+    expect((await bad([{ Key: 'a'.repeat(129), Value: '' }])).name).to.equal('InvalidTag');
+    expect((await bad([{ Key: 'a', Value: 'v'.repeat(257) }])).name).to.equal('InvalidTag');
+    expect(
+      (
+        await bad([
+          { Key: 'a', Value: '1' },
+          { Key: 'a', Value: '2' },
+        ])
+      ).name,
+    ).to.equal('InvalidTag');
+    expect((await bad([{ Key: 'aws:cloudformation:stack', Value: '1' }])).name).to.equal('InvalidTag');
+  });
+
+  it('answers NoSuchBucket for a bucket that does not exist', async () => {
+    expect((await errorOf(srv.s3.send(new GetBucketTaggingCommand({ Bucket: 'no-such-bucket-here' })))).name).to.equal('NoSuchBucket');
+  });
+});
+
+describe('protocol: bucket lifecycle configuration', () => {
+  let srv: TestServer;
+  const Bucket = 'lifecycle-bucket';
+  before(async () => {
+    srv = await startTestServer();
+    await srv.s3.send(new CreateBucketCommand({ Bucket }));
+  });
+  after(async () => {
+    await srv.stop();
+  });
+
+  const RULES: LifecycleRule[] = [
+    {
+      ID: 'logs',
+      Filter: { And: { Prefix: 'logs/', Tags: [{ Key: 'class', Value: 'tmp' }], ObjectSizeGreaterThan: 0 } },
+      Status: 'Enabled',
+      Expiration: { Days: 30 },
+      NoncurrentVersionExpiration: { NoncurrentDays: 7, NewerNoncurrentVersions: 2 },
+    },
+    { ID: 'uploads', Filter: { Prefix: 'up/' }, Status: 'Enabled', AbortIncompleteMultipartUpload: { DaysAfterInitiation: 3 } },
+    { ID: 'dated', Filter: { ObjectSizeLessThan: 1024 }, Status: 'Disabled', Expiration: { Date: new Date('2031-06-01T00:00:00Z') } },
+    { ID: 'markers', Filter: { Prefix: '' }, Status: 'Enabled', Expiration: { ExpiredObjectDeleteMarker: true } },
+  ];
+
+  it('answers NoSuchLifecycleConfiguration until rules are set, then round-trips them', async () => {
+    const none = await errorOf(srv.s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket })));
+    expect(none.name).to.equal('NoSuchLifecycleConfiguration');
+    await srv.s3.send(new PutBucketLifecycleConfigurationCommand({ Bucket, LifecycleConfiguration: { Rules: RULES } }));
+    const got = await srv.s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket }));
+    expect(got.Rules).to.deep.equal(RULES);
+    await srv.s3.send(new DeleteBucketLifecycleCommand({ Bucket }));
+    expect((await errorOf(srv.s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket })))).name).to.equal(
+      'NoSuchLifecycleConfiguration',
+    );
+  });
+
+  it("refuses invalid rules with S3's errors, and transitions with the reason", async () => {
+    const bad = async (rule: LifecycleRule) =>
+      errorOf(srv.s3.send(new PutBucketLifecycleConfigurationCommand({ Bucket, LifecycleConfiguration: { Rules: [rule] } })));
+    const zero = await bad({ Filter: { Prefix: '' }, Status: 'Enabled', Expiration: { Days: 0 } });
+    expect(zero.name).to.equal('InvalidArgument');
+    expect(zero.message).to.equal("'Days' for Expiration action must be a positive integer");
+    expect(
+      (await bad({ Filter: { Prefix: '' }, Status: 'Enabled', Expiration: { Date: new Date('2031-01-01T12:00:00Z') } })).name,
+    ).to.equal('InvalidArgument');
+    expect((await bad({ Filter: { Prefix: '' }, Status: 'Enabled' })).name).to.equal('InvalidRequest');
+    const transition = await bad({ Filter: { Prefix: '' }, Status: 'Enabled', Transitions: [{ Days: 30, StorageClass: 'GLACIER' }] });
+    expect(transition.name).to.equal('InvalidStorageClass');
+    expect(transition.message).to.contain('storage classes');
+    const dup = await errorOf(
+      srv.s3.send(
+        new PutBucketLifecycleConfigurationCommand({
+          Bucket,
+          LifecycleConfiguration: { Rules: [RULES[1], { ...RULES[1], Filter: { Prefix: 'other/' } }] },
+        }),
+      ),
+    );
+    expect(dup.name).to.equal('InvalidArgument');
+    // Nothing was stored by the refused requests.
+    expect((await errorOf(srv.s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket })))).name).to.equal(
+      'NoSuchLifecycleConfiguration',
+    );
+  });
+});

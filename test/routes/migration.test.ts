@@ -1,0 +1,350 @@
+/**
+ * Migration routes through the S3 API (AWS SDK v3) on real stores: fs, Azurite, a second
+ * s3mux behind a proxy that drops connections, and s3mux itself as a child process killed
+ * with SIGKILL mid-copy.
+ */
+import { expect } from 'chai';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  type ListObjectsV2CommandOutput,
+  PutObjectCommand,
+  PutObjectTaggingCommand,
+  GetObjectTaggingCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
+import { validateRoutingTable } from '../../src/router/config';
+import { Router } from '../../src/router/router';
+import { MigrationBackend } from '../../src/router/forms/migrate';
+import { MigrationCopier } from '../../src/router/forms/migration-copier';
+import { verifyMigration } from '../../src/router/forms/migration-verify';
+import { readCheckpoint } from '../../src/router/forms/migration-state';
+import { startTestServer, type TestServer } from '../helpers/server';
+import { startChildServer, type ChildServer } from '../helpers/child-server';
+import { startAzurite, type Azurite } from '../helpers/azurite';
+import { startFlakyProxy, type FlakyProxy } from '../helpers/flaky-proxy';
+import { body, expectServedEquals, expectStoreEquals, readAll, seed, sleep, traffic, until, type Model } from './harness';
+
+function migrationOf(router: Router, name: string): MigrationBackend {
+  const form = router.explicitRoutes().find((r) => r.name === name)?.form;
+  if (!(form instanceof MigrationBackend)) throw new Error(`${name} is not a migrate route`);
+  return form;
+}
+
+describe('migration route: reads, writes, deletes and listings across both locations (fs -> fs)', function () {
+  this.timeout(60_000);
+  let dir: string;
+  let server: TestServer;
+  let route: MigrationBackend;
+  let seeded: Model;
+
+  before(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 's3mux-migrate-'));
+    const table = validateRoutingTable(
+      {
+        routes: {
+          data: { migrate: { from: { target: `file://${dir}/old/bkt`, prefix: 'pre/' }, to: `file://${dir}/new/dst`, copy: false } },
+        },
+      },
+      { defaultDataDir: path.join(dir, 'default') },
+    );
+    const router = Router.fromTable(table);
+    route = migrationOf(router, 'data');
+    seeded = await seed(route.from.backend, 'bkt', 'pre/', 12, (i) => 100 + i * 50);
+    await route.to.backend.createBucket('dst');
+    server = await startTestServer({ router });
+  });
+  after(async () => {
+    await server?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('GET and HEAD fall back to from (ranges and conditions too); writes land on to', async () => {
+    const k = 'obj/003';
+    const whole = seeded.get(k)!;
+    const got = await server.s3.send(new GetObjectCommand({ Bucket: 'data', Key: k, Range: 'bytes=10-29' }));
+    expect(Buffer.from(await got.Body!.transformToByteArray())).to.deep.equal(whole.subarray(10, 30));
+    const head = await server.s3.send(new HeadObjectCommand({ Bucket: 'data', Key: k }));
+    expect(head.Metadata).to.deep.equal({ seq: '3' });
+    const notModified = await server.s3.send(new GetObjectCommand({ Bucket: 'data', Key: k, IfNoneMatch: head.ETag })).then(
+      () => 200,
+      (e: { $metadata?: { httpStatusCode?: number } }) => e.$metadata?.httpStatusCode,
+    );
+    expect(notModified).to.equal(304);
+
+    // A create-only write is judged against the object still in from.
+    const refused = await server.s3.send(new PutObjectCommand({ Bucket: 'data', Key: k, Body: 'x', IfNoneMatch: '*' })).then(
+      () => 200,
+      (e: { $metadata?: { httpStatusCode?: number } }) => e.$metadata?.httpStatusCode,
+    );
+    expect(refused).to.equal(412);
+
+    await server.s3.send(new PutObjectCommand({ Bucket: 'data', Key: 'new/one', Body: 'fresh' }));
+    expect((await readAll(route.to.backend, 'dst', 'new/one'))?.toString()).to.equal('fresh');
+    expect(await readAll(route.from.backend, 'bkt', 'pre/new/one')).to.equal(null);
+  });
+
+  it('tags on a key still in from: the object is copied to to first, then tagged', async () => {
+    await server.s3.send(new PutObjectTaggingCommand({ Bucket: 'data', Key: 'obj/004', Tagging: { TagSet: [{ Key: 't', Value: '1' }] } }));
+    expect(await readAll(route.to.backend, 'dst', 'obj/004')).to.deep.equal(seeded.get('obj/004'));
+    const tags = await server.s3.send(new GetObjectTaggingCommand({ Bucket: 'data', Key: 'obj/004' }));
+    expect(tags.TagSet).to.deep.equal([{ Key: 't', Value: '1' }]);
+  });
+
+  it('a delete removes both copies, leaves a tombstone, and the key never reappears', async () => {
+    await server.s3.send(new DeleteObjectCommand({ Bucket: 'data', Key: 'obj/005' }));
+    expect(await readAll(route.from.backend, 'bkt', 'pre/obj/005')).to.equal(null);
+    expect(await route.tombstones.has('obj/005')).to.equal(true);
+    // The old location gets the key back behind s3mux's back: the tombstone still hides it.
+    await seed(route.from.backend, 'bkt', 'pre/', 6, () => 10);
+    const status = await server.s3.send(new HeadObjectCommand({ Bucket: 'data', Key: 'obj/005' })).then(
+      () => 200,
+      (e: { $metadata?: { httpStatusCode?: number } }) => e.$metadata?.httpStatusCode,
+    );
+    expect(status).to.equal(404);
+    const listed = await server.s3.send(new ListObjectsV2Command({ Bucket: 'data', Prefix: 'obj/' }));
+    expect(listed.Contents?.map((c) => c.Key)).not.to.include('obj/005');
+    // Put the seeded bodies back for the listing test.
+    for (let i = 0; i < 6; i++) {
+      const k = `obj/00${i}`;
+      if (k === 'obj/005') continue;
+      seeded.set(k, await readAll(route.from.backend, 'bkt', `pre/${k}`));
+    }
+  });
+
+  it('lists both merged in key order, to winning, page by page and with a delimiter', async () => {
+    for (const k of ['obj/0035', 'obj/010', 'a/x', 'z/y']) await server.s3.send(new PutObjectCommand({ Bucket: 'data', Key: k, Body: k }));
+    const expected = [...new Set([...seeded.keys(), 'obj/0035', 'obj/010', 'a/x', 'z/y', 'new/one'])].filter((k) => k !== 'obj/005').sort();
+    const keys: string[] = [];
+    let token: string | undefined;
+    do {
+      const page: ListObjectsV2CommandOutput = await server.s3.send(
+        new ListObjectsV2Command({ Bucket: 'data', MaxKeys: 3, ContinuationToken: token }),
+      );
+      expect(page.Contents?.length ?? 0).to.be.at.most(3);
+      keys.push(...(page.Contents ?? []).map((c) => c.Key!));
+      token = page.NextContinuationToken;
+    } while (token);
+    expect(keys).to.deep.equal(expected);
+    const sizes = await server.s3.send(new ListObjectsV2Command({ Bucket: 'data', Prefix: 'obj/010' }));
+    expect(sizes.Contents?.[0].Size).to.equal(7); // to's object, not from's
+
+    const grouped: string[] = [];
+    token = undefined;
+    do {
+      const page: ListObjectsV2CommandOutput = await server.s3.send(
+        new ListObjectsV2Command({ Bucket: 'data', Delimiter: '/', MaxKeys: 1, ContinuationToken: token }),
+      );
+      grouped.push(...(page.CommonPrefixes ?? []).map((c) => c.Prefix!), ...(page.Contents ?? []).map((c) => c.Key!));
+      token = page.NextContinuationToken;
+    } while (token);
+    expect(grouped).to.deep.equal(['a/', 'new/', 'obj/', 'z/']);
+  });
+});
+
+describe('migration copier under concurrent client writes, deletes and overwrites (fs -> fs)', function () {
+  this.timeout(120_000);
+  let dir: string;
+  let server: TestServer;
+  let router: Router;
+
+  before(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 's3mux-migrate-'));
+    const table = validateRoutingTable(
+      { routes: { data: { migrate: { from: `file://${dir}/old/src`, to: `file://${dir}/new/dst`, copy: false } } } },
+      { defaultDataDir: path.join(dir, 'default') },
+    );
+    router = Router.fromTable(table);
+    server = await startTestServer({ router });
+  });
+  after(async () => {
+    await server?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('ends with the destination equal to what the clients last wrote; verify passes and reports the overwrites', async () => {
+    const route = migrationOf(router, 'data');
+    const model = await seed(route.from.backend, 'src', '', 60, (i) => 2048 + ((i * 997) % 20000));
+    await route.to.backend.createBucket('dst');
+    const copier = new MigrationCopier(route, { concurrency: 3, rate: 256 * 1024, checkpointMs: 200 });
+    const copying = copier.run();
+    const keys = [...model.keys()];
+    const mine = (n: number) => keys.filter((_, i) => i % 3 === n).concat([`new/${n}a`, `new/${n}b`]);
+    await Promise.all([0, 1, 2].map((n) => traffic(server.s3, 'data', model, { keys: mine(n), ops: 25, pauseMs: 40 })));
+    const cp = await copying;
+    expect(cp?.state).to.equal('done');
+    expect(cp?.errors).to.equal(0);
+    await expectStoreEquals(route.to.backend, 'dst', '', model, 'destination');
+    await expectServedEquals(server.s3, 'data', model, 'through s3mux');
+    const report = await verifyMigration(route, { deep: true });
+    expect(report.differences).to.deep.equal([]);
+    expect(report.ok).to.equal(true);
+    const stored = await readCheckpoint(route.stateArea!);
+    expect(stored?.checkpoint.keysCopied).to.be.greaterThan(0);
+  });
+});
+
+describe('migration fs -> Azurite with s3mux killed (SIGKILL) mid-copy, resumed, then switched to Azure alone by a reload', function () {
+  this.timeout(180_000);
+  let dir: string;
+  let azurite: Azurite;
+  let child: ChildServer | undefined;
+  let local: Router;
+  const env = process.env;
+
+  before(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 's3mux-migrate-az-'));
+    azurite = await startAzurite();
+    env.MIGRATE_TEST_AZ_KEY = azurite.accountKey;
+  });
+  after(async () => {
+    await child?.stop('SIGKILL');
+    await local?.close();
+    await azurite?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const table = (migrating: boolean) => ({
+    backends: {
+      blob: { type: 'azure', account: azurite.account, endpoint: azurite.endpoint, credentials: { accountKeyEnv: 'MIGRATE_TEST_AZ_KEY' } },
+    },
+    default: 'blob',
+    routes: {
+      datasets: migrating
+        ? {
+            migrate: {
+              from: `file://${dir}/old/datasets`,
+              to: { backend: 'blob', target: 'az://datasets/' },
+              concurrency: 2,
+              rate: '200KiB',
+            },
+          }
+        : { backend: 'blob', target: 'az://datasets/' },
+    },
+  });
+
+  it('copies everything once, never over a client write, and serves from Azure after the reload', async () => {
+    const config = path.join(dir, 'table.json');
+    writeFileSync(config, JSON.stringify(table(true)));
+    local = Router.fromTable(validateRoutingTable(table(true), { baseDir: dir }), { forms: { drainIntervalMs: 0 } });
+    const route = migrationOf(local, 'datasets');
+    const model = await seed(route.from.backend, 'datasets', '', 50, (i) => 4096 + ((i * 7919) % 30000));
+    await route.to.backend.createBucket('datasets');
+
+    const start = () => startChildServer(path.join(dir, 'data'), ['--config', config]);
+    child = await start();
+    let gate: Promise<void> = Promise.resolve();
+    const keys = [...model.keys()];
+    const clients = [0, 1].map((n) =>
+      traffic(() => child!.client, 'datasets', model, {
+        keys: keys.filter((_, i) => i % 2 === n).concat([`added/${n}`]),
+        ops: 40,
+        pauseMs: 60,
+        gate: () => gate,
+      }),
+    );
+    // Once the copier has checkpointed some progress, kill s3mux between client requests.
+    await until(async () => ((await readCheckpoint(route.stateArea!))?.checkpoint.keysDone ?? 0) > 5, 60_000, 'copy progress');
+    let reopen!: () => void;
+    gate = new Promise((r) => (reopen = r));
+    await sleep(500); // requests under way finish
+    const before = (await readCheckpoint(route.stateArea!))!.checkpoint;
+    expect(before.state).to.equal('copying');
+    child.process.kill('SIGKILL');
+    await new Promise((r) => child!.process.once('exit', r));
+    child = await start();
+    reopen();
+    await Promise.all(clients);
+    await until(async () => (await readCheckpoint(route.stateArea!))?.checkpoint.state === 'done', 120_000, 'the copy to finish');
+    const done = (await readCheckpoint(route.stateArea!))!.checkpoint;
+    expect(done.errors, done.lastErrors.join('\n')).to.equal(0);
+    expect(done.keysDone).to.be.at.least(before.keysDone);
+
+    await expectStoreEquals(route.to.backend, 'datasets', '', model, 'Azure');
+    const report = await verifyMigration(route, { deep: true });
+    expect(report.differences).to.deep.equal([]);
+
+    // Switch the route to Azure alone: the file changes, the running process reloads it.
+    writeFileSync(config, JSON.stringify(table(false)));
+    await until(() => /routing table reloaded/.test(child!.log()), 15_000, 'the reload');
+    await expectServedEquals(child.client, 'datasets', model, 'after the switch');
+    const moreData = body(5000);
+    await child.client.send(new PutObjectCommand({ Bucket: 'datasets', Key: 'after/switch', Body: moreData }));
+    expect(await readAll(route.to.backend, 'datasets', 'after/switch')).to.deep.equal(moreData);
+  });
+});
+
+describe('migration s3 (a second s3mux) -> fs with the source dropping connections for a while', function () {
+  this.timeout(180_000);
+  let dir: string;
+  let source: TestServer;
+  let proxy: FlakyProxy;
+  let server: TestServer;
+  let router: Router;
+
+  before(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 's3mux-migrate-s3-'));
+    source = await startTestServer({ router: Router.defaultFor(path.join(dir, 'source-data')) });
+    proxy = await startFlakyProxy(source.port);
+    process.env.MIGRATE_TEST_S3_KEY = 'testaccesskey';
+    process.env.MIGRATE_TEST_S3_SECRET = 'testsecretkey/with+chars';
+    const table = validateRoutingTable(
+      {
+        backends: {
+          old: {
+            type: 's3',
+            endpoint: proxy.url,
+            region: 'us-east-1',
+            forcePathStyle: true,
+            credentials: { accessKeyIdEnv: 'MIGRATE_TEST_S3_KEY', secretAccessKeyEnv: 'MIGRATE_TEST_S3_SECRET' },
+          },
+        },
+        routes: { logs: { migrate: { from: { backend: 'old', target: 's3://logs/' }, to: `file://${dir}/new/logs`, copy: false } } },
+        default: 'old',
+      },
+      { baseDir: dir },
+    );
+    router = Router.fromTable(table, { forms: { health: { cooldownMs: 500 } } });
+    server = await startTestServer({ router });
+  });
+  after(async () => {
+    await server?.stop();
+    await proxy?.close();
+    await source?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('pauses while the source is out, resumes, and ends equal to what the clients last wrote', async () => {
+    const route = migrationOf(router, 'logs');
+    const direct = new S3Client({
+      endpoint: source.url,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'testaccesskey', secretAccessKey: 'testsecretkey/with+chars' },
+    });
+    const model = await seed(route.from.backend, 'logs', '', 40, (i) => 3000 + ((i * 4099) % 20000));
+    direct.destroy();
+    await route.to.backend.createBucket('logs');
+    const copier = new MigrationCopier(route, { concurrency: 2, rate: 128 * 1024, checkpointMs: 200, maxBackoffMs: 500, attempts: 3 });
+    const copying = copier.run();
+    const keys = [...model.keys()];
+    // Writes and deletes go to `to` (fs), so clients keep working while the old store is out.
+    const clients = traffic(server.s3, 'logs', model, { keys: keys.filter((_, i) => i % 4 === 0), ops: 30, pauseMs: 80 });
+    await until(() => (copier.current?.keysDone ?? 0) > 4, 60_000, 'copy progress');
+    proxy.down();
+    await sleep(3000);
+    proxy.up();
+    await clients;
+    const cp = await copying;
+    expect(cp?.state).to.equal('done');
+    expect(cp?.errors, cp?.lastErrors.join('\n')).to.equal(0);
+    await expectStoreEquals(route.to.backend, 'logs', '', model, 'destination');
+    const report = await verifyMigration(route, { deep: true });
+    expect(report.differences).to.deep.equal([]);
+  });
+});
