@@ -23,6 +23,7 @@ import {
   PutBucketAclCommand,
   PutBucketOwnershipControlsCommand,
   PutBucketPolicyCommand,
+  PutBucketVersioningCommand,
   PutObjectAclCommand,
   PutObjectCommand,
   PutPublicAccessBlockCommand,
@@ -718,5 +719,39 @@ describe('protocol: access control (ACLs, bucket policies, ownership, public acc
     // An overwrite replaces the ACL: public.txt becomes private.
     await srv.s3.send(new PutObjectCommand({ Bucket: 'acl', Key: 'public.txt', Body: 'now private' }));
     expect((await fetch(`${srv.url}/acl/public.txt`)).status).to.equal(403);
+  });
+  it('a versionId turns the action into its *Version form: s3:GetObjectVersion, s3:DeleteObjectVersion', async () => {
+    const root = srv.s3;
+    const bob = clients.get('bob')!;
+    await root.send(new CreateBucketCommand({ Bucket: 'vers' }));
+    await root.send(new PutBucketVersioningCommand({ Bucket: 'vers', VersioningConfiguration: { Status: 'Enabled' } }));
+    const v1 = (await root.send(new PutObjectCommand({ Bucket: 'vers', Key: 'a.txt', Body: 'one' }))).VersionId!;
+    await root.send(new PutObjectCommand({ Bucket: 'vers', Key: 'a.txt', Body: 'two' }));
+    const w1 = (await root.send(new PutObjectCommand({ Bucket: 'vers', Key: 'old/b.txt', Body: 'b1' }))).VersionId!;
+    await root.send(
+      new PutBucketPolicyCommand({
+        Bucket: 'vers',
+        Policy: policy('vers', [
+          { Effect: 'Allow', Principal: { AWS: arn('bob') }, Action: ['s3:GetObject', 's3:DeleteObject'], Resource: 'arn:aws:s3:::vers/*' },
+          { Effect: 'Allow', Principal: { AWS: arn('bob') }, Action: 's3:GetObjectVersion', Resource: 'arn:aws:s3:::vers/old/*' },
+        ]),
+      }),
+    );
+    const body = async (Key: string, VersionId?: string) =>
+      (await bob.send(new GetObjectCommand({ Bucket: 'vers', Key, VersionId }))).Body!.transformToString();
+    expect(await body('a.txt')).to.equal('two');
+    expect((await errorOf(body('a.txt', v1))).name).to.equal('AccessDenied');
+    expect(await body('old/b.txt', w1)).to.equal('b1');
+    // s3:DeleteObject does not delete a version: that is s3:DeleteObjectVersion.
+    expect((await errorOf(bob.send(new DeleteObjectCommand({ Bucket: 'vers', Key: 'a.txt', VersionId: v1 })))).name).to.equal(
+      'AccessDenied',
+    );
+    const batch = await bob.send(new DeleteObjectsCommand({ Bucket: 'vers', Delete: { Objects: [{ Key: 'a.txt', VersionId: v1 }] } }));
+    expect(batch.Errors?.map((e) => e.Code)).to.deep.equal(['AccessDenied']);
+    expect(
+      await (await root.send(new GetObjectCommand({ Bucket: 'vers', Key: 'a.txt', VersionId: v1 }))).Body!.transformToString(),
+    ).to.equal('one');
+    // Without a versionId it is a plain delete: a delete marker.
+    expect((await bob.send(new DeleteObjectCommand({ Bucket: 'vers', Key: 'a.txt' }))).DeleteMarker).to.equal(true);
   });
 });
