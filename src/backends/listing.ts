@@ -8,7 +8,7 @@
  * order, not JavaScript's UTF-16 code unit order (they differ for astral characters against
  * BMP characters at U+E000 and above).
  */
-import type { ListOptions, ListPage, ObjectSummary } from './types';
+import type { Backend, ListOptions, ListPage, ObjectSummary } from './types';
 
 /**
  * Compares two keys in UTF-8 byte order (same result as Buffer.compare of their UTF-8
@@ -321,4 +321,23 @@ export async function* mergeAscending<T extends { key: string }>(a: AsyncIterato
   } finally {
     await Promise.allSettled([pa.close(), pb.close()]);
   }
+}
+
+/**
+ * A listing of the keys under `prefix` in a bucket, in the caller's keys (the prefix added to
+ * the request and stripped from the answer): how a route or a route's target sees its part of
+ * a real bucket.
+ */
+export async function listUnderPrefix(backend: Backend, bucket: string, prefix: string, opts: ListOptions): Promise<ListPage> {
+  const page = await backend.listObjects(bucket, {
+    ...opts,
+    prefix: prefix + opts.prefix,
+    startAfter: opts.startAfter === undefined ? undefined : prefix + opts.startAfter,
+  });
+  return {
+    objects: page.objects.map((o) => ({ ...o, key: o.key.slice(prefix.length) })),
+    commonPrefixes: page.commonPrefixes.map((c) => c.slice(prefix.length)),
+    isTruncated: page.isTruncated,
+    nextStartAfter: page.nextStartAfter?.slice(prefix.length),
+  };
 }

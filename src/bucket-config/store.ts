@@ -5,7 +5,8 @@
  * restart keeps it.
  *
  * Each process caches what it read for `ttlMs`: a change made through one replica reaches
- * every other replica within that time (its own replica sees it at once).
+ * every other replica within that time (its own replica sees it at once). While the store
+ * cannot be read, the last configuration read stays in force.
  */
 import { S3Error } from '../errors';
 import { readReservedBody, type BucketReservedArea } from '../backends/reserved-store';
@@ -52,7 +53,16 @@ export class BucketConfigStore {
     const key = this.cacheKey(view, name);
     const hit = this.cache.get(key);
     if (hit && Date.now() - hit.at < this.ttlMs) return hit.value as T | undefined;
-    const fresh = await this.read(view, name);
+    let fresh: Cached;
+    try {
+      fresh = await this.read(view, name);
+    } catch (err) {
+      // A store that cannot be reached for a while (a mirror's first target during an outage)
+      // keeps its last known configuration rather than failing every request on the bucket;
+      // a bucket that is gone is gone.
+      if (hit && !(err instanceof S3Error && err.code === 'NoSuchBucket')) return hit.value as T | undefined;
+      throw err;
+    }
     this.cache.set(key, fresh);
     return fresh.value as T | undefined;
   }

@@ -26,6 +26,7 @@ import type {
 } from '../backends/types';
 import { bucketArea, type BucketReservedArea } from '../backends/reserved-store';
 import { validateKey } from '../backends/keys';
+import { listUnderPrefix } from '../backends/listing';
 import type { Route } from './router';
 import { nativeClass } from '../backends/storage-classes';
 
@@ -120,19 +121,8 @@ export class BucketView {
     await this.backend.setTags(this.realBucket, real, tags);
   }
 
-  async listObjects(opts: ListOptions): Promise<ListPage> {
-    const p = this.route.prefix;
-    const page = await this.backend.listObjects(this.realBucket, {
-      ...opts,
-      prefix: p + opts.prefix,
-      startAfter: opts.startAfter === undefined ? undefined : p + opts.startAfter,
-    });
-    return {
-      objects: page.objects.map((o) => this.strip(o)),
-      commonPrefixes: page.commonPrefixes.map((c) => c.slice(p.length)),
-      isTruncated: page.isTruncated,
-      nextStartAfter: page.nextStartAfter === undefined ? undefined : page.nextStartAfter.slice(p.length),
-    };
+  listObjects(opts: ListOptions): Promise<ListPage> {
+    return listUnderPrefix(this.backend, this.realBucket, this.route.prefix, opts);
   }
 
   /**

@@ -48,6 +48,7 @@ describeReservedConformance(
     const server = await startTestServer();
     const backend = new S3Backend({
       name: 's3mux',
+      stateInStore: true,
       endpoint: server.url,
       region: 'us-east-1',
       forcePathStyle: true,
@@ -64,6 +65,7 @@ describeReservedConformance(
     const s3rver = await startS3rver();
     const backend = new S3Backend({
       name: 's3rver',
+      stateInStore: true,
       endpoint: s3rver.endpoint,
       region: 'us-east-1',
       forcePathStyle: true,

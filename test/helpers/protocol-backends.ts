@@ -79,7 +79,7 @@ const S3RVER_FILES =
   "s3rver 3.7.1 keeps objects as files named by their keys: a key cannot also be a prefix ('a' and 'a/b'), and '.', '..', empty segments and a leading '/' are normalised";
 const EMULATOR_BUCKETS = 'the emulator has no bucket API: every bucket name exists, buckets cannot be listed or deleted';
 
-/** Bucket configuration lives in the store's reserved area, which this adapter does not have yet. */
+/** Features kept in s3mux's reserved area, which the s3 backend does not use from a routing table yet. */
 const noReservedStore = (kind: string) =>
   Object.fromEntries(
     [
@@ -90,7 +90,7 @@ const noReservedStore = (kind: string) =>
       'protocol: versioning',
     ].map((t) => [
       t,
-      `the ${kind} backend has no reserved store yet, where bucket configuration (CORS, lifecycle, tags) and versions are kept`,
+      `the ${kind} backend does not keep s3mux's state in the store from a routing table yet (stateInStore; see the issue note), where bucket configuration and versions are kept`,
     ]),
   );
 
@@ -139,6 +139,8 @@ export const PROTOCOL_BACKENDS: ProtocolBackend[] = [
       };
     },
     gaps: {
+      'accepts a key of exactly 1024 bytes':
+        's3rver 3.7.1 keeps objects as files named by their keys: a 1024-byte key is longer than a file name can be, and s3rver stops answering',
       ...noReservedStore('s3'),
       'protocol: multipart uploads': S3RVER_MULTIPART,
       'CompleteMultipartUpload repeated': S3RVER_MULTIPART,
@@ -168,7 +170,6 @@ export const PROTOCOL_BACKENDS: ProtocolBackend[] = [
     store: 'Azurite (blob service, in memory), shared key',
     start: fromTarget('azure'),
     gaps: {
-      ...noReservedStore('azure'),
       ...partChecksumGap('the azure backend keeps parts as uncommitted blocks, which carry no checksums yet'),
       ...SLOW_STORE,
     },
@@ -178,7 +179,6 @@ export const PROTOCOL_BACKENDS: ProtocolBackend[] = [
     store: 'the firebase-tools Cloud Storage emulator (`emulator: true`)',
     start: fromTarget('gcs'),
     gaps: {
-      ...noReservedStore('gcs'),
       ...GCS_PART_CHECKSUMS,
       ...SLOW_STORE,
       'creates, lists, heads and deletes buckets': EMULATOR_BUCKETS,
@@ -186,6 +186,8 @@ export const PROTOCOL_BACKENDS: ProtocolBackend[] = [
       'buckets works with the minio client': EMULATOR_BUCKETS,
       'ListBuckets pages with max-buckets': EMULATOR_BUCKETS,
       'GET ?torrent in a missing bucket': EMULATOR_BUCKETS,
+      'bucket tagging answers NoSuchBucket for a bucket that does not exist': EMULATOR_BUCKETS,
+      'refuses MFA delete, a status S3 does not define and a missing bucket': EMULATOR_BUCKETS,
       'caps max-keys at 1000, answers max-keys=0 empty, rejects bad values': EMULATOR_BUCKETS,
       'deletes with 204, also when the key is absent, and NoSuchKey afterwards': EMULATOR_BUCKETS,
       'a missing bucket is NoSuchBucket': EMULATOR_BUCKETS,
@@ -208,7 +210,7 @@ export const PROTOCOL_BACKENDS: ProtocolBackend[] = [
         stop: () => d.stop(),
       };
     },
-    gaps: { ...noReservedStore('gcs'), ...GCS_PART_CHECKSUMS, ...SLOW_STORE },
+    gaps: { ...GCS_PART_CHECKSUMS, ...SLOW_STORE },
   },
 ];
 

@@ -48,7 +48,9 @@ trap cleanup EXIT
 for dev in azurite firebase-tools s3rver mocha typescript chai @aws-sdk/client-s3 minio; do
   [ ! -e "$root/app/node_modules/$dev" ] || fail "dev dependency $dev is in the image"
 done
-[ -e "$root/app/node_modules/pino" ] && [ -e "$root/app/node_modules/express" ] || fail "production dependencies missing"
+for dep in pino fast-xml-parser undici @aws-sdk/credential-providers; do
+  [ -e "$root/app/node_modules/$dep" ] || fail "production dependency $dep missing from the image"
+done
 echo "node_modules in the image: $(du -sh "$root/app/node_modules" | cut -f1)" >&2
 
 chown 1000:1000 "$data"

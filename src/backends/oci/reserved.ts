@@ -12,7 +12,25 @@ import type { ReservedObject, ReservedObjects } from '../reserved-objects';
 import { readUpTo, relayBody } from './body';
 import { toS3ErrorFromOci } from './errors';
 import { dateOf } from './metadata';
-import type { OciBackend } from './index';
+import type { OciClient, OciResponse } from './client';
+import type { OciMultipartStore } from './multipart';
+
+/** An object of a listing, as the backend's `names` yields it. */
+interface NamedObject {
+  name: string;
+  size?: number;
+  etag?: string;
+  timeCreated?: string;
+  timeModified?: string;
+}
+
+/** What the documents need of the OCI backend (OciBackend has it; named here so this file does not import the backend). */
+export interface OciDocumentAccess {
+  readonly bufferSize: number;
+  readonly multipart: Pick<OciMultipartStore, 'putUnsizedAs'>;
+  objectRequest(bucket: string, name: string, req: Omit<Parameters<OciClient['send']>[0], 'path'>): Promise<OciResponse>;
+  names(bucket: string, prefix: string, start: string | undefined, limit: number): AsyncIterable<NamedObject>;
+}
 
 function casOf(cond: ReservedConditions): Record<string, string> {
   if (cond.ifMatch !== undefined) return { 'if-match': cond.ifMatch };
@@ -26,7 +44,7 @@ function failure(err: unknown, bucket: string, name: string, ifMatch: string | u
   return e.code === 'NoSuchKey' && ifMatch !== undefined ? new S3Error('PreconditionFailed', undefined, { Condition: 'If-Match' }) : e;
 }
 
-export function ociReservedObjects(be: OciBackend): ReservedObjects {
+export function ociReservedObjects(be: OciDocumentAccess): ReservedObjects {
   return {
     async get(bucket, name) {
       try {

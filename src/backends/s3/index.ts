@@ -74,6 +74,12 @@ export { S3MultipartStore } from './multipart';
 export interface S3BackendOptions {
   /** The backend's name in the routing table, for messages. */
   name?: string;
+  /**
+   * Keep s3mux's own state (bucket configuration, versions) in the store's `.s3mux/r/` area.
+   * Off in the routing table for now: a mirror or failover route whose first target is an s3
+   * store keeps its state there and cannot yet ride out that store's outage (see the issue note).
+   */
+  stateInStore?: boolean;
   /** Signing region. Default: AWS_REGION, AWS_DEFAULT_REGION, else us-east-1. */
   region?: string;
   /** http(s) URL of the store. Default: https://s3.<region>.amazonaws.com. */
@@ -179,8 +185,8 @@ export class S3Backend implements Backend {
   readonly capabilities: BackendCapabilities = { serverSideCopy: true };
   readonly http: S3Http;
   readonly multipart: S3MultipartStore;
-  /** Documents as objects under `.s3mux/r/` (client keys there are refused), compare-and-swap on the ETag (reserved.ts). */
-  readonly reserved: ObjectReservedStore;
+  /** Documents as objects under `.s3mux/r/` (client keys there are refused), compare-and-swap on the ETag (reserved.ts); with `stateInStore`. */
+  readonly reserved?: ObjectReservedStore;
   readonly region: string;
   private readonly conditionalWrites: 'native' | 'check';
   private readonly locks = new KeyedLock();
@@ -228,7 +234,7 @@ export class S3Backend implements Backend {
       withConditions: (b, k, o, commit) => this.withConditions(b, k, o?.conditions, commit),
       headObject: (b, k) => this.headAt(b, k),
     });
-    this.reserved = new ObjectReservedStore(s3ReservedObjects(this));
+    if (opts.stateInStore) this.reserved = new ObjectReservedStore(s3ReservedObjects(this));
   }
 
   // ---------------------------------------------------------------- conditions

@@ -9,11 +9,23 @@ import { S3Error, isS3Error } from '../../errors';
 import type { ReservedObjects } from '../reserved-objects';
 import { parseDate, unquote } from './headers';
 import { relay } from './body';
-import type { S3Backend } from './index';
+import type { S3Http } from './http';
+import type { BucketInfo, ObjectMeta, WriteConditions } from '../types';
+import type { ReservedObject } from '../reserved-objects';
+import type { Readable } from 'node:stream';
+
+/** What the documents need of the s3 backend (S3Backend has it; named here so this file does not import the backend). */
+export interface S3DocumentAccess {
+  readonly http: S3Http;
+  headBucket(bucket: string): Promise<BucketInfo>;
+  putDocument(bucket: string, key: string, body: Buffer | Readable, cond: WriteConditions): Promise<ObjectMeta>;
+  deleteDocument(bucket: string, key: string, ifMatch?: string): Promise<void>;
+  listDocuments(bucket: string, prefix: string, startAfter: string | undefined, max: number): Promise<ReservedObject[]>;
+}
 
 const preconditionFailed = () => new S3Error('PreconditionFailed', undefined, { Condition: 'If-Match' });
 
-export function s3ReservedObjects(be: S3Backend): ReservedObjects {
+export function s3ReservedObjects(be: S3DocumentAccess): ReservedObjects {
   return {
     async get(bucket, name) {
       let reply;

@@ -7,6 +7,7 @@
 import type { Readable } from 'node:stream';
 import type { Backend, ListOptions, ListPage, ObjectAttributes, ObjectHandle, ObjectMeta, PutOptions, Tag } from '../../backends/types';
 import { bucketArea, type BucketReservedArea } from '../../backends/reserved-store';
+import { listUnderPrefix } from '../../backends/listing';
 import { Health, type HealthOptions } from './health';
 
 export class Target {
@@ -61,20 +62,7 @@ export class Target {
 
   /** `opts` in the route's keys. */
   listObjects(opts: ListOptions): Promise<ListPage> {
-    const p = this.prefix;
-    return this.health.run(async () => {
-      const page = await this.backend.listObjects(this.bucket, {
-        ...opts,
-        prefix: p + opts.prefix,
-        startAfter: opts.startAfter === undefined ? undefined : p + opts.startAfter,
-      });
-      return {
-        objects: page.objects.map((o) => this.strip(o)),
-        commonPrefixes: page.commonPrefixes.map((c) => c.slice(p.length)),
-        isTruncated: page.isTruncated,
-        nextStartAfter: page.nextStartAfter?.slice(p.length),
-      };
-    });
+    return this.health.run(() => listUnderPrefix(this.backend, this.bucket, this.prefix, opts));
   }
 
   /** A probe: the bucket answers (or says it is absent, which is an answer too). */
