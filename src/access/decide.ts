@@ -50,6 +50,7 @@ const ACL_PERMISSION: Record<string, [on: 'bucket' | 'object', permission: Permi
   's3:GetObjectTorrent': ['object', 'READ'],
   's3:GetObjectAcl': ['object', 'READ_ACP'],
   's3:PutObjectAcl': ['object', 'WRITE_ACP'],
+  's3:PutObjectVersionAcl': ['object', 'WRITE_ACP'],
 };
 
 /** What the owner of a bucket (or of an object, for the object's ACL) may always do, whatever its ACL says. */

@@ -11,8 +11,7 @@ import { parseBucketPolicy, usesExistingObjectTags, type BucketPolicy, type Requ
 import { decide, type BucketAccess, type Ownership, type PublicAccessBlock } from '../access/decide';
 import { DEFAULT_OBJECT_OWNERSHIP } from '../access/fixed';
 import { callerOf, canonicalIdOf, DEFAULT_ACCOUNT_ID, Directory, type CallerId } from '../access/principals';
-import { reservedSegment } from '../backends/reserved-store';
-import { readReservedBody } from '../backends/reserved-store';
+import { readReservedBody, reservedSegment } from '../backends/reserved-store';
 import { bucketConfig } from '../bucket-config/store';
 import type { BucketView } from '../router/bucket-view';
 import type { Action } from '../auth/policy';
@@ -22,6 +21,8 @@ import type { Router } from '../router/router';
 import type { AuthResult } from '../auth/sigv4';
 import type { Principal } from '../auth/policy';
 import type { Target } from './addressing';
+import { VersionedObjects } from '../versioning/objects';
+import { NULL_VERSION } from '../versioning/version-id';
 
 /** What access control reads of a request (an S3Context is one). */
 export interface AccessRequest {
@@ -45,6 +46,8 @@ export interface StoredAccess {
   policy?: string;
   ownership?: Ownership;
   publicAccessBlock?: PublicAccessBlock;
+  /** Some object in the bucket has had an ACL other than the default: deletes and overwrites look for stale documents. */
+  objectAcls?: boolean;
 }
 
 export function accountOf(ctx: AccessRequest): string {
@@ -111,46 +114,145 @@ export async function bucketAccess(ctx: AccessRequest, view: BucketView): Promis
   }
 }
 
-// -- object ACLs: one reserved document per object that has one (see docs/DESIGN.md).
+// -- object ACLs: one reserved document per object version whose ACL is not the default (see docs/DESIGN.md).
+//
+// A document is tied to the write it belongs to (the version's ETag and Last-Modified as reads
+// report them) and counts only while that write is the version at its name. So a write with the
+// default ACL, and a delete, touch no document: one left behind by an earlier write no longer
+// matches and is garbage, collected when convenient but never needed for a correct answer.
 
 const OBJECT_ACL_AREA = 'object ACLs';
-const objectAclName = (key: string) => `object-acl/${reservedSegment(key)}`;
+const objectAclName = (key: string, versionId: string | undefined) =>
+  `object-acl/${reservedSegment(key)}/${reservedSegment(versionId ?? NULL_VERSION)}`;
 const pendingAclName = (uploadId: string) => `upload-acl/${reservedSegment(uploadId)}`;
 
-export async function readObjectAcl(view: BucketView, key: string): Promise<Acl | undefined> {
+/** The object write an ACL belongs to, as a read (head) of that version reports it. */
+export interface ObjectWrite {
+  etag: string;
+  lastModified: Date;
+  /** Undefined in a bucket never versioned: that object is the key's null version. */
+  versionId?: string;
+}
+
+interface ObjectAclDocument {
+  acl: Acl;
+  etag: string;
+  lastModified: number;
+}
+
+/** What a read of a version that is not there answers (a delete marker: MethodNotAllowed). */
+const GONE = new Set(['NoSuchKey', 'NoSuchVersion', 'MethodNotAllowed']);
+
+const tiedTo = (doc: ObjectAclDocument, object: ObjectWrite) =>
+  doc.etag === object.etag && doc.lastModified === object.lastModified.getTime();
+
+async function readAclDocument(view: BucketView, name: string): Promise<{ doc: ObjectAclDocument; etag: string } | undefined> {
+  const stored = await view.reservedArea(OBJECT_ACL_AREA).get(name);
+  if (!stored) return undefined;
+  return { doc: JSON.parse((await readReservedBody(stored)).toString('utf8')) as ObjectAclDocument, etag: stored.entry.etag };
+}
+
+/** The ACL recorded for this object version; undefined (the default: the bucket owner's FULL_CONTROL) when none belongs to it. */
+export async function aclOfVersion(view: BucketView, object: ObjectWrite & { key: string }): Promise<Acl | undefined> {
   if (!view.backend.reserved) return undefined;
-  const doc = await view.reservedArea(OBJECT_ACL_AREA).get(objectAclName(key));
-  if (!doc) return undefined;
-  return JSON.parse((await readReservedBody(doc)).toString('utf8')) as Acl;
+  const found = await readAclDocument(view, objectAclName(object.key, object.versionId));
+  return found && tiedTo(found.doc, object) ? found.doc.acl : undefined;
+}
+
+/** The ACL of the version a request names (the latest without a version id); undefined when it has none or does not exist. */
+export async function readObjectAcl(view: BucketView, key: string, versionId?: string): Promise<Acl | undefined> {
+  if (!view.backend.reserved) return undefined;
+  let object: ObjectWrite;
+  try {
+    object = await (await VersionedObjects.of(view)).head(key, versionId);
+  } catch (err) {
+    if (err instanceof S3Error) return undefined;
+    throw err;
+  }
+  return aclOfVersion(view, { key, ...object });
 }
 
 /**
- * Records an object's ACL; undefined (the object's ACL says no more than the bucket owner's
- * FULL_CONTROL) removes the document. Called on every write and delete, so an overwritten or
- * deleted object never keeps an old ACL.
+ * Records the ACL a write asked for, tied to that write (`written`, what the write returned).
+ * Nothing for the default ACL. Throws when the document cannot be stored: the object then
+ * reads as owner-only, never as more open than asked.
  */
-export async function writeObjectAcl(view: BucketView, key: string, acl: Acl | undefined): Promise<void> {
+export async function recordObjectAcl(view: BucketView, key: string, acl: Acl | undefined, written: ObjectWrite): Promise<void> {
+  if (!acl) {
+    // A new version of a versioned bucket has an id of its own, with no document yet.
+    if (written.versionId === undefined || written.versionId === NULL_VERSION) await collectObjectAcl(view, key, written.versionId);
+    return;
+  }
+  let object = written;
+  if (written.versionId === undefined) {
+    // Unversioned: what a store answers a write can differ from what its reads report (a Date
+    // header for Last-Modified), so tie the ACL to what a read sees.
+    const now = await view.headObject(key);
+    // Another write replaced the object meanwhile: this ACL belongs to nothing that exists.
+    if (now.etag !== written.etag) return;
+    object = now;
+  }
+  await setObjectAcl(view, key, object, acl);
+}
+
+/** Replaces the ACL of one object version (PutObjectAcl); undefined restores the default. */
+export async function setObjectAcl(view: BucketView, key: string, object: ObjectWrite, acl: Acl | undefined): Promise<void> {
   if (!view.backend.reserved) {
     if (acl) throw new S3Error('NotImplemented', `The ${view.backend.kind} backend cannot hold object ACLs.`);
     return;
   }
   const area = view.reservedArea(OBJECT_ACL_AREA);
-  if (acl) await area.put(objectAclName(key), Buffer.from(JSON.stringify(acl), 'utf8'));
-  else await area.delete(objectAclName(key));
+  const name = objectAclName(key, object.versionId);
+  if (!acl) {
+    await area.delete(name);
+    return;
+  }
+  const doc: ObjectAclDocument = { acl, etag: object.etag, lastModified: object.lastModified.getTime() };
+  await area.put(name, Buffer.from(JSON.stringify(doc), 'utf8'));
+  if (!(await storedAccess(view))?.objectAcls)
+    await bucketConfig.update<StoredAccess>(view, ACCESS_DOC, (cur) => ({ ...cur, objectAcls: true }));
+}
+
+/**
+ * Removes the ACL document of `key`'s version `versionId` (the null version: undefined) when it
+ * no longer belongs to the object there. Only in buckets that have had an object ACL, and
+ * never fails: a document left behind is ignored by every read.
+ *
+ * The document is read before the object, so one written for a newer write (always after that
+ * write) is never taken for stale; the delete is conditional on the document read.
+ */
+export async function collectObjectAcl(view: BucketView, key: string, versionId: string | undefined): Promise<void> {
+  try {
+    if (!view.backend.reserved || !(await storedAccess(view))?.objectAcls) return;
+    const name = objectAclName(key, versionId);
+    const found = await readAclDocument(view, name);
+    if (!found) return;
+    const object = await (await VersionedObjects.of(view)).head(key, versionId).catch((err: unknown) => {
+      if (err instanceof S3Error && GONE.has(err.code)) return undefined;
+      throw err;
+    });
+    if (object && tiedTo(found.doc, object)) return;
+    await view.reservedArea(OBJECT_ACL_AREA).delete(name, { ifMatch: found.etag });
+  } catch {
+    // Garbage only: the next look at this key tries again.
+  }
 }
 
 export async function stashUploadAcl(view: BucketView, uploadId: string, acl: Acl | undefined): Promise<void> {
   if (acl) await view.reservedArea(OBJECT_ACL_AREA).put(pendingAclName(uploadId), Buffer.from(JSON.stringify(acl), 'utf8'));
 }
 
-export async function takeUploadAcl(view: BucketView, uploadId: string, remove: boolean): Promise<Acl | undefined> {
+/** The ACL CreateMultipartUpload asked for (undefined: the default). */
+export async function uploadAcl(view: BucketView, uploadId: string): Promise<Acl | undefined> {
   if (!view.backend.reserved) return undefined;
-  const area = view.reservedArea(OBJECT_ACL_AREA);
-  const doc = await area.get(pendingAclName(uploadId));
+  const doc = await view.reservedArea(OBJECT_ACL_AREA).get(pendingAclName(uploadId));
   if (!doc) return undefined;
-  const acl = JSON.parse((await readReservedBody(doc)).toString('utf8')) as Acl;
-  if (remove) await area.delete(pendingAclName(uploadId));
-  return acl;
+  return JSON.parse((await readReservedBody(doc)).toString('utf8')) as Acl;
+}
+
+/** Forgets an upload's pending ACL (after Complete or Abort). */
+export async function dropUploadAcl(view: BucketView, uploadId: string): Promise<void> {
+  if (view.backend.reserved) await view.reservedArea(OBJECT_ACL_AREA).delete(pendingAclName(uploadId));
 }
 
 /**
@@ -197,7 +299,9 @@ export async function aclForWrite(
 ): Promise<Acl | undefined> {
   const access = await bucketAccess(ctx, view);
   if (!access) throw new S3Error('NoSuchBucket');
-  return newObjectAcl(ctx, access, header);
+  const acl = newObjectAcl(ctx, access, header);
+  if (acl && !view.backend.reserved) throw new S3Error('NotImplemented', `The ${view.backend.kind} backend cannot hold object ACLs.`);
+  return acl;
 }
 
 // -- condition keys
@@ -287,6 +391,8 @@ export interface Authorization {
   bucket: string;
   /** The object, for object-level actions. */
   key?: string;
+  /** The version of it the request names (undefined: the latest). */
+  versionId?: string;
   /** Anonymous callers may on a `publicRead` route. */
   publicOperation?: boolean;
   /** Condition keys that come from elsewhere than the request's headers (POST Object's form fields). */
@@ -315,7 +421,7 @@ export async function authorizeAccess(ctx: AccessRequest, view: BucketView, a: A
     coarse: a.coarse,
     bucket: a.bucket,
     access,
-    objectAcl: key === undefined ? undefined : () => readObjectAcl(view, key).catch(() => undefined),
+    objectAcl: key === undefined ? undefined : () => readObjectAcl(view, key, a.versionId).catch(() => undefined),
     publicRoute: a.publicOperation === true && view.route.publicRead,
   });
   if (!verdict.allowed) throw new S3Error('AccessDenied');

@@ -81,6 +81,7 @@ export class S3Context {
       coarse: op.action,
       bucket: name,
       key: form ? form.key : op.objectLevel ? this.key : undefined,
+      versionId: op.objectLevel ? (this.query.get('versionId') ?? undefined) : undefined,
       publicOperation: op.publicRead,
       extraKeys: form?.conditionKeys,
     });
@@ -106,10 +107,11 @@ export class S3Context {
     return this.open(this.bucketName);
   }
 
-  /** A copy source: opened only once the caller may read the object (s3:GetObject on bucket/key). */
-  async sourceBucket(name: string, key: string): Promise<BucketView> {
+  /** A copy source: opened only once the caller may read the object (s3:GetObject, or s3:GetObjectVersion, on bucket/key). */
+  async sourceBucket(name: string, key: string, versionId?: string): Promise<BucketView> {
     const view = this.open(name);
-    await authorizeAccess(this, view, { s3Action: 's3:GetObject', coarse: 'read', bucket: name, key });
+    const s3Action = versionId === undefined ? 's3:GetObject' : 's3:GetObjectVersion';
+    await authorizeAccess(this, view, { s3Action, coarse: 'read', bucket: name, key, versionId });
     return view;
   }
 

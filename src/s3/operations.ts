@@ -501,10 +501,12 @@ export const OPERATIONS: Operation[] = [
   {
     name: 'PutObjectAcl',
     s3Action: 's3:PutObjectAcl',
+    s3VersionAction: 's3:PutObjectVersionAcl',
     action: 'write',
     method: 'PUT',
     level: 'object',
     sub: 'acl',
+    consumes: ['versionId'],
     handler: acl.putObjectAcl,
   },
   {

@@ -18,7 +18,7 @@ import {
 import { isPublicPolicy, parseBucketPolicy } from '../../access/bucket-policy';
 import { OWNERSHIPS, PAB_SETTINGS, type BucketAccess, type Ownership, type PublicAccessBlock } from '../../access/decide';
 import type { FixedAccess } from '../../access/fixed';
-import { VersionedObjects } from '../../versioning/objects';
+import { VersionedObjects, type VersionedMeta } from '../../versioning/objects';
 import { bucketConfig } from '../../bucket-config/store';
 import type { BucketView } from '../../router/bucket-view';
 import {
@@ -27,8 +27,8 @@ import {
   callerOfCtx,
   defaultOwnership,
   directoryOf,
-  readObjectAcl,
-  writeObjectAcl,
+  aclOfVersion,
+  setObjectAcl,
   type StoredAccess,
 } from '../access';
 import type { Handler, S3Context } from '../context';
@@ -136,11 +136,13 @@ export const putBucketAcl: Handler = async (ctx) => {
   return { status: 200 };
 };
 
-/** The object's ACL as stored, or the default: its owner (the bucket owner) holds FULL_CONTROL. */
-/** The object's ACL; the object (the version the request names, if any) must exist. The ACL document is per key: it applies to every version. */
-async function objectAclOf(ctx: S3Context, view: BucketView, access: BucketAccess): Promise<{ acl: Acl; meta: { versionId?: string } }> {
+/**
+ * The ACL of the version the request names (the latest without a version id), which must
+ * exist: the one recorded for it, or the default (the bucket owner holds FULL_CONTROL).
+ */
+async function objectAclOf(ctx: S3Context, view: BucketView, access: BucketAccess): Promise<{ acl: Acl; meta: VersionedMeta }> {
   const meta = await (await VersionedObjects.of(view)).head(ctx.key, requestedVersion(ctx));
-  const stored = access.ownership === 'BucketOwnerEnforced' ? undefined : await readObjectAcl(view, ctx.key);
+  const stored = access.ownership === 'BucketOwnerEnforced' ? undefined : await aclOfVersion(view, meta);
   return { acl: stored ?? cannedAcl('private', access.owner), meta };
 }
 
@@ -155,11 +157,12 @@ export const putObjectAcl: Handler = async (ctx) => {
   const view = ctx.bucket();
   view.assertWritable();
   const access = await accessOf(ctx, view);
-  const current = (await objectAclOf(ctx, view, access)).acl;
+  const { acl: current, meta } = await objectAclOf(ctx, view, access);
   const acl = await aclToSet(ctx, current.owner, access.owner);
   checkAclAllowed(access, acl);
-  await writeObjectAcl(view, ctx.key, acl.owner === access.owner && isOwnerOnly(acl, access.owner) ? undefined : acl);
-  return { status: 200 };
+  // Tied to the version read above: should a write replace it meanwhile, this ACL applies to nothing.
+  await setObjectAcl(view, ctx.key, meta, acl.owner === access.owner && isOwnerOnly(acl, access.owner) ? undefined : acl);
+  return { status: 200, headers: versionHeader(meta) };
 };
 
 // -- policies

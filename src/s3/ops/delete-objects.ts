@@ -1,5 +1,5 @@
 /** DeleteObjects: an XML batch of up to 1000 keys, each answered on its own. */
-import { writeObjectAcl } from '../access';
+import { collectObjectAcl } from '../access';
 import { S3Error, toS3Error } from '../../errors';
 import type { Handler } from '../context';
 import { readSmallBody } from '../payload';
@@ -45,7 +45,7 @@ export const deleteObjects: Handler = async (ctx) => {
       // Each key is authorized on its own (s3:DeleteObject on bucket/key, s3:DeleteObjectVersion with a version), as S3 does.
       await ctx.authorizeKey(versionId === undefined ? 's3:DeleteObject' : 's3:DeleteObjectVersion', 'delete', key);
       const removed = await versioned.remove(key, versionId);
-      if (versionId === undefined) await writeObjectAcl(view, key, undefined);
+      if (!removed.deleteMarker) await collectObjectAcl(view, key, versionId);
       deleted.push({
         Key: key,
         VersionId: versionId,

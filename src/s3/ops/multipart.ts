@@ -2,7 +2,7 @@
  * Multipart uploads: the S3 rules (part numbers, order, sizes, the md5-of-md5s ETag) are
  * checked here, once, for every backend; the backend's MultipartStore keeps the parts.
  */
-import { aclForWrite, stashUploadAcl, takeUploadAcl, writeObjectAcl } from '../access';
+import { aclForWrite, dropUploadAcl, recordObjectAcl, stashUploadAcl, uploadAcl } from '../access';
 import { multipartEtag } from '../../backends/multipart-etag';
 import { isS3Error, S3Error } from '../../errors';
 import type { ObjectAttributes, PartInfo } from '../../backends/types';
@@ -91,7 +91,7 @@ export const uploadPartCopy: Handler = async (ctx) => {
   const n = partNumber(ctx);
   const id = uploadId(ctx);
   const source = parseCopySource(ctx.header('x-amz-copy-source') ?? '');
-  const src = await ctx.sourceBucket(source.bucket, source.key);
+  const src = await ctx.sourceBucket(source.bucket, source.key, source.versionId);
   const dst = ctx.bucket();
   const handle = await (await VersionedObjects.of(src)).open(source.key, source.versionId);
   try {
@@ -195,7 +195,8 @@ export const completeMultipartUpload: Handler = async (ctx) => {
       async (meta): Promise<{ etag: string; versionId?: string }> => {
         const captured = await objects.capture(ctx.key, meta);
         // The ACL CreateMultipartUpload asked for (none: the default) becomes the object's.
-        await writeObjectAcl(view, ctx.key, await takeUploadAcl(view, id, true));
+        await recordObjectAcl(view, ctx.key, await uploadAcl(view, id), captured);
+        await dropUploadAcl(view, id).catch(() => undefined);
         return captured;
       },
       // Another replica (or a retry racing this one) completed it first.
@@ -245,7 +246,8 @@ async function repeatedComplete(ctx: S3Context, err: unknown, etag: string): Pro
 export const abortMultipartUpload: Handler = async (ctx) => {
   const view = ctx.bucket();
   await view.abortUpload(ctx.key, uploadId(ctx));
-  await takeUploadAcl(view, uploadId(ctx), true);
+  // A pending ACL left behind names an upload that is gone: garbage, never read again.
+  await dropUploadAcl(view, uploadId(ctx)).catch(() => undefined);
   return { status: 204 };
 };
 

@@ -1,5 +1,5 @@
 /** Object operations: PutObject, GetObject, HeadObject, DeleteObject. */
-import { aclForWrite, writeObjectAcl } from '../access';
+import { aclForWrite, collectObjectAcl, recordObjectAcl } from '../access';
 import { S3Error } from '../../errors';
 import type { ByteRange, ObjectMeta, WriteConditions } from '../../backends/types';
 import type { Handler, S3Context, S3Response } from '../context';
@@ -73,7 +73,7 @@ export const putObject: Handler = async (ctx) => {
   const body = requestBody(ctx, attrs, { requireLength: true, maxSize: MAX_OBJECT_SIZE_SINGLE_PUT });
   const objects = await VersionedObjects.of(view);
   const meta = await objects.put(key, body.stream, attrs, { size: body.size, conditions });
-  await writeObjectAcl(view, key, acl);
+  await recordObjectAcl(view, key, acl, meta);
   return { status: 200, headers: { ETag: `"${meta.etag}"`, ...writtenChecksumHeaders(meta), ...versionHeader(meta) } };
 };
 
@@ -177,9 +177,8 @@ export const deleteObject: Handler = async (ctx) => {
   await view.exists();
   const versionId = requestedVersion(ctx);
   const removed = await (await VersionedObjects.of(view)).remove(key, versionId);
-  // The ACL document is per key: it goes when the key's current object does (deleted or hidden
-  // by a delete marker), not when an older version is removed.
-  if (versionId === undefined) await writeObjectAcl(view, key, undefined);
+  // An ACL document of the removed version no longer matches anything: garbage, collected if cheap.
+  if (!removed.deleteMarker) await collectObjectAcl(view, key, versionId);
   const headers: Record<string, string> = versionHeader(removed);
   if (removed.deleteMarker) headers['x-amz-delete-marker'] = 'true';
   return { status: 204, headers };

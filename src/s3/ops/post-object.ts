@@ -28,7 +28,7 @@ import {
   type Fields,
 } from '../../auth/post-form';
 import type { FormRequest, S3Context, S3Response } from '../context';
-import { aclForWrite, writeObjectAcl } from '../access';
+import { aclForWrite, recordObjectAcl } from '../access';
 import { attributesFromHeaders, validateTags } from '../headers';
 import { GRANT_HEADERS } from '../../access/acl';
 import { evaluatePostPolicy, parsePostPolicy } from '../post-policy';
@@ -218,7 +218,7 @@ export const postObject: FormHandler = async (ctx, authority) => {
     body.destroy();
     fileStream.destroy();
   }
-  await writeObjectAcl(view, key, acl);
+  await recordObjectAcl(view, key, acl, meta);
   // Fields after the file are ignored, but read, so the connection can serve the next request.
   const drained = await reader.drain(MAX_TRAILING_BYTES);
 
