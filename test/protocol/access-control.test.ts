@@ -32,6 +32,8 @@ import {
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { validateRoutingTable } from '../../src/router/config';
 import { Router } from '../../src/router/router';
+import { BucketView } from '../../src/router/bucket-view';
+import { reservedSegment } from '../../src/backends/reserved-store';
 import { canonicalIdOf } from '../../src/access/principals';
 import { startTestServer, type TestServer } from '../helpers/server';
 import { errorOf } from '../helpers/errors';
@@ -56,6 +58,7 @@ interface Case {
 describe('protocol: access control (ACLs, bucket policies, ownership, public access block)', function () {
   this.timeout(120_000);
   let srv: TestServer;
+  let router: Router;
   const clients = new Map<Who, S3Client>();
 
   const policy = (bucket: string, statements: unknown[]) => JSON.stringify({ Version: '2012-10-17', Statement: statements });
@@ -95,7 +98,8 @@ describe('protocol: access control (ACLs, bucket policies, ownership, public acc
       identity: { accessKeyId: i.accessKeyId, secretAccessKey: `${i.name}-secret` },
       principal: { name: i.name, admin: i.admin, rules: i.rules, ...(i.email ? { email: i.email } : {}) },
     }));
-    srv = await startTestServer({ router: Router.fromTable(table), users });
+    router = Router.fromTable(table);
+    srv = await startTestServer({ router, users });
     const mk = (accessKeyId: string, secretAccessKey: string) =>
       new S3Client({ endpoint: srv.url, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId, secretAccessKey } });
     clients.set('root', srv.s3);
@@ -753,5 +757,59 @@ describe('protocol: access control (ACLs, bucket policies, ownership, public acc
     ).to.equal('one');
     // Without a versionId it is a plain delete: a delete marker.
     expect((await bob.send(new DeleteObjectCommand({ Bucket: 'vers', Key: 'a.txt' }))).DeleteMarker).to.equal(true);
+  });
+
+  it('an object ACL belongs to the write that set it: an overwrite without one (same bytes too) is private, and the stale document is collected', async () => {
+    const root = srv.s3;
+    const anonStatus = async (path: string) => (await fetch(`${srv.url}${path}`)).status;
+    const aclDocs = async (key: string) =>
+      (await new BucketView(router.resolve('acl')).reservedArea('object ACLs').list('object-acl/')).filter((e) =>
+        e.name.startsWith(`object-acl/${reservedSegment(key)}/`),
+      );
+    await root.send(new PutObjectCommand({ Bucket: 'acl', Key: 'again.txt', Body: 'same', ACL: 'public-read' }));
+    expect(await anonStatus('/acl/again.txt')).to.equal(200);
+    expect(await aclDocs('again.txt')).to.have.length(1);
+    // The same bytes again (the same ETag), but another write, without an ACL.
+    await new Promise((r) => setTimeout(r, 5));
+    await root.send(new PutObjectCommand({ Bucket: 'acl', Key: 'again.txt', Body: 'same' }));
+    expect(await anonStatus('/acl/again.txt')).to.equal(403);
+    const grants = (await root.send(new GetObjectAclCommand({ Bucket: 'acl', Key: 'again.txt' }))).Grants;
+    expect(grants?.map((g) => [g.Grantee?.ID, g.Permission])).to.deep.equal([[canonicalIdOf(ACCOUNT, 'root'), 'FULL_CONTROL']]);
+    expect(await aclDocs('again.txt')).to.have.length(0);
+
+    // A delete leaves nothing behind either, and the key written again is private.
+    await root.send(new PutObjectCommand({ Bucket: 'acl', Key: 'gone.txt', Body: 'g', ACL: 'public-read' }));
+    expect(await aclDocs('gone.txt')).to.have.length(1);
+    await root.send(new DeleteObjectCommand({ Bucket: 'acl', Key: 'gone.txt' }));
+    expect(await aclDocs('gone.txt')).to.have.length(0);
+    await root.send(new PutObjectCommand({ Bucket: 'acl', Key: 'gone.txt', Body: 'g' }));
+    expect(await anonStatus('/acl/gone.txt')).to.equal(403);
+  });
+
+  it('each version keeps its own ACL: overwrites, PutObjectAcl with a versionId, and a removed delete marker', async () => {
+    const root = srv.s3;
+    const anon = async (query = '') => {
+      const res = await fetch(`${srv.url}/vacl/k${query}`);
+      return res.status === 200 ? await res.text() : res.status;
+    };
+    await root.send(new CreateBucketCommand({ Bucket: 'vacl' }));
+    await root.send(new PutBucketVersioningCommand({ Bucket: 'vacl', VersioningConfiguration: { Status: 'Enabled' } }));
+    const v1 = (await root.send(new PutObjectCommand({ Bucket: 'vacl', Key: 'k', Body: 'one', ACL: 'public-read' }))).VersionId!;
+    expect(await anon()).to.equal('one');
+    const v2 = (await root.send(new PutObjectCommand({ Bucket: 'vacl', Key: 'k', Body: 'two' }))).VersionId!;
+    expect(await anon()).to.equal(403);
+    expect(await anon(`?versionId=${v1}`)).to.equal('one');
+    await root.send(new PutObjectAclCommand({ Bucket: 'vacl', Key: 'k', VersionId: v2, ACL: 'public-read' }));
+    expect(await anon()).to.equal('two');
+    await root.send(new PutObjectAclCommand({ Bucket: 'vacl', Key: 'k', VersionId: v1, ACL: 'private' }));
+    expect(await anon(`?versionId=${v1}`)).to.equal(403);
+    expect(
+      (await root.send(new GetObjectAclCommand({ Bucket: 'vacl', Key: 'k', VersionId: v2 }))).Grants?.map((g) => g.Grantee?.URI),
+    ).to.include('http://acs.amazonaws.com/groups/global/AllUsers');
+    // Hidden behind a delete marker and back: v2 is public-read again, as in S3.
+    const marker = (await root.send(new DeleteObjectCommand({ Bucket: 'vacl', Key: 'k' }))).VersionId!;
+    expect(await anon()).to.equal(403);
+    await root.send(new DeleteObjectCommand({ Bucket: 'vacl', Key: 'k', VersionId: marker }));
+    expect(await anon()).to.equal('two');
   });
 });
