@@ -811,5 +811,18 @@ describe('protocol: access control (ACLs, bucket policies, ownership, public acc
     expect(await anon()).to.equal(403);
     await root.send(new DeleteObjectCommand({ Bucket: 'vacl', Key: 'k', VersionId: marker }));
     expect(await anon()).to.equal('two');
+
+    // An object written before versioning was enabled keeps its ACL as the null version.
+    await root.send(new CreateBucketCommand({ Bucket: 'vlater' }));
+    await root.send(new PutObjectCommand({ Bucket: 'vlater', Key: 'k', Body: 'before', ACL: 'public-read' }));
+    await root.send(new PutBucketVersioningCommand({ Bucket: 'vlater', VersioningConfiguration: { Status: 'Enabled' } }));
+    const later = async (query = '') => {
+      const res = await fetch(`${srv.url}/vlater/k${query}`);
+      return res.status === 200 ? await res.text() : res.status;
+    };
+    expect(await later()).to.equal('before');
+    await root.send(new PutObjectCommand({ Bucket: 'vlater', Key: 'k', Body: 'after' }));
+    expect(await later()).to.equal(403);
+    expect(await later('?versionId=null')).to.equal('before');
   });
 });
