@@ -37,6 +37,7 @@ import { reservedSegment } from '../../src/backends/reserved-store';
 import { canonicalIdOf } from '../../src/access/principals';
 import { startTestServer, type TestServer } from '../helpers/server';
 import { errorOf } from '../helpers/errors';
+import { S3Error } from '../../src/errors';
 
 const ACCOUNT = '111122223333';
 const arn = (name: string) => `arn:aws:iam::${ACCOUNT}:user/${name}`;
@@ -824,5 +825,25 @@ describe('protocol: access control (ACLs, bucket policies, ownership, public acc
     await root.send(new PutObjectCommand({ Bucket: 'vlater', Key: 'k', Body: 'after' }));
     expect(await later()).to.equal(403);
     expect(await later('?versionId=null')).to.equal('before');
+  });
+
+  it('a write whose ACL cannot be stored fails, and the new object is private: never the old ACL, never more open than asked', async () => {
+    const root = srv.s3;
+    await root.send(new PutObjectCommand({ Bucket: 'acl', Key: 'fails.txt', Body: 'old', ACL: 'public-read' }));
+    expect((await fetch(`${srv.url}/acl/fails.txt`)).status).to.equal(200);
+    const reserved = new BucketView(router.resolve('acl')).backend.reserved!;
+    const put = reserved.put.bind(reserved);
+    reserved.put = (bucket, name, body, cond) =>
+      name.includes('object-acl/') ? Promise.reject(new S3Error('ServiceUnavailable', 'the store is out')) : put(bucket, name, body, cond);
+    try {
+      const err = await errorOf(
+        root.send(new PutObjectCommand({ Bucket: 'acl', Key: 'fails.txt', Body: 'new', ACL: 'public-read-write' })),
+      );
+      expect(err.$metadata.httpStatusCode).to.equal(503);
+    } finally {
+      reserved.put = put;
+    }
+    expect(await (await root.send(new GetObjectCommand({ Bucket: 'acl', Key: 'fails.txt' }))).Body!.transformToString()).to.equal('new');
+    expect((await fetch(`${srv.url}/acl/fails.txt`)).status).to.equal(403);
   });
 });
