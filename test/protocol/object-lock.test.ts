@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { expect } from 'chai';
 import {
   S3Client,
+  PutBucketPolicyCommand,
   CompleteMultipartUploadCommand,
   CopyObjectCommand,
   CreateBucketCommand,
@@ -496,6 +497,31 @@ describe('protocol: object lock', function () {
         await deleter.send(new DeleteObjectCommand({ Bucket, Key: 'g', VersionId: v.VersionId, BypassGovernanceRetention: true }));
       } finally {
         writer.destroy();
+        deleter.destroy();
+      }
+    });
+
+    it('a bucket policy denying s3:BypassGovernanceRetention takes the bypass away, from the owner too', async () => {
+      const Bucket = `guarded-deny-${Date.now().toString(36)}`;
+      await guarded.s3.send(new CreateBucketCommand({ Bucket, ObjectLockEnabledForBucket: true }));
+      const v = await guarded.s3.send(new PutObjectCommand({ Bucket, Key: 'g', Body: 'x', ...governance(3) }));
+      const free = await guarded.s3.send(new PutObjectCommand({ Bucket, Key: 'free', Body: 'x' }));
+      const Policy = JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Deny', Principal: '*', Action: 's3:BypassGovernanceRetention', Resource: `arn:aws:s3:::${Bucket}/*` }],
+      });
+      await guarded.s3.send(new PutBucketPolicyCommand({ Bucket, Policy }));
+      const deleter = client('LOCKDELETER');
+      try {
+        for (const c of [guarded.s3, deleter]) {
+          const e = await errorOf(
+            c.send(new DeleteObjectCommand({ Bucket, Key: 'g', VersionId: v.VersionId, BypassGovernanceRetention: true })),
+          );
+          expect(e.name).to.equal('AccessDenied');
+        }
+        // Deleting what no lock protects is still allowed.
+        await deleter.send(new DeleteObjectCommand({ Bucket, Key: 'free', VersionId: free.VersionId, BypassGovernanceRetention: true }));
+      } finally {
         deleter.destroy();
       }
     });

@@ -1,4 +1,5 @@
 /** DeleteObjects: an XML batch of up to 1000 keys, each answered on its own. */
+import { collectObjectAcl } from '../access';
 import { S3Error, toS3Error } from '../../errors';
 import type { Handler } from '../context';
 import { readSmallBody } from '../payload';
@@ -42,8 +43,11 @@ export const deleteObjects: Handler = async (ctx) => {
   const errors: Array<{ Key: string; VersionId?: string; Code: string; Message: string }> = [];
   for (const { key, versionId } of entries) {
     try {
+      // Each key is authorized on its own (s3:DeleteObject on bucket/key, s3:DeleteObjectVersion with a version), as S3 does.
+      await ctx.authorizeKey(versionId === undefined ? 's3:DeleteObject' : 's3:DeleteObjectVersion', 'delete', key);
       const bypass = versionId !== undefined && (await bypassGovernance(ctx, key));
       const removed = await versioned.remove(key, versionId, { bypass });
+      if (!removed.deleteMarker) await collectObjectAcl(view, key, versionId);
       deleted.push({
         Key: key,
         VersionId: versionId,
