@@ -181,6 +181,19 @@ function listen(server: http.Server): Promise<number> {
   });
 }
 
+/** A managed identity token request: which identity it names (by one of `params`, none: system-assigned), and its record. */
+function identityRequest(via: TokenRequestRecord['via'], q: URLSearchParams, params: string[]) {
+  const idParam = params.find((p) => q.has(p));
+  const id = idParam ? (q.get(idParam) ?? '') : '';
+  const record: TokenRequestRecord = {
+    via,
+    auth: idParam ? `${idParam}=${id}` : 'system-assigned',
+    scopeOrResource: q.get('resource') ?? '',
+    ok: false,
+  };
+  return { idParam, id, record };
+}
+
 /** Starts the double; `tls` is the server certificate and key (PEM paths' contents) for the HTTPS authority. */
 export async function startEntraDouble(tls: { cert: string; key: string }, tenantId = randomUUID()): Promise<EntraDouble> {
   const signingKey = createPrivateKey(tls.key);
@@ -291,14 +304,7 @@ export async function startEntraDouble(tls: { cert: string; key: string }, tenan
     // MSAL adds a '/' to the path IMDS documents; IMDS takes either.
     if (url.pathname.replace(/\/$/, '') === '/metadata/identity/oauth2/token') return imds(req, res, url);
     const q = url.searchParams;
-    const idParam = ['client_id', 'mi_res_id', 'object_id'].find((p) => q.has(p));
-    const id = idParam ? (q.get(idParam) ?? '') : '';
-    const record: TokenRequestRecord = {
-      via: 'managed-identity',
-      auth: idParam ? `${idParam}=${id}` : 'system-assigned',
-      scopeOrResource: q.get('resource') ?? '',
-      ok: false,
-    };
+    const { idParam, id, record } = identityRequest('managed-identity', q, ['client_id', 'mi_res_id', 'object_id']);
     requests.push(record);
     const fail = (status: number, message: string) => {
       record.error = message;
@@ -317,14 +323,7 @@ export async function startEntraDouble(tls: { cert: string; key: string }, tenan
 
   const imds = (req: http.IncomingMessage, res: http.ServerResponse, url: URL): void => {
     const q = url.searchParams;
-    const idParam = ['client_id', 'msi_res_id', 'object_id'].find((p) => q.has(p));
-    const id = idParam ? (q.get(idParam) ?? '') : '';
-    const record: TokenRequestRecord = {
-      via: 'imds',
-      auth: idParam ? `${idParam}=${id}` : 'system-assigned',
-      scopeOrResource: q.get('resource') ?? '',
-      ok: false,
-    };
+    const { idParam, id, record } = identityRequest('imds', q, ['client_id', 'msi_res_id', 'object_id']);
     const fail = (status: number, error: string, description: string) => {
       record.error = description;
       json(res, status, { error, error_description: description });
