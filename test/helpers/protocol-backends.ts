@@ -79,21 +79,6 @@ const S3RVER_FILES =
   "s3rver 3.7.1 keeps objects as files named by their keys: a key cannot also be a prefix ('a' and 'a/b'), and '.', '..', empty segments and a leading '/' are normalised";
 const EMULATOR_BUCKETS = 'the emulator has no bucket API: every bucket name exists, buckets cannot be listed or deleted';
 
-/** Features kept in s3mux's reserved area, which the s3 backend does not use from a routing table yet. */
-const noReservedStore = (kind: string) =>
-  Object.fromEntries(
-    [
-      'protocol: CORS configuration',
-      'protocol: bucket tagging',
-      'protocol: bucket lifecycle configuration',
-      'protocol: bucket settings through',
-      'protocol: versioning',
-    ].map((t) => [
-      t,
-      `the ${kind} backend does not keep s3mux's state in the store from a routing table yet (stateInStore; see the issue note), where bucket configuration and versions are kept`,
-    ]),
-  );
-
 export const PROTOCOL_BACKENDS: ProtocolBackend[] = [
   { name: 'fs', store: 'a local folder (the embedded default)' },
   { name: 'memory', store: 'the memory backend' },
@@ -102,7 +87,6 @@ export const PROTOCOL_BACKENDS: ProtocolBackend[] = [
     store: 'a second s3mux on fs, through the s3 backend',
     start: fromTarget('s3'),
     gaps: {
-      ...noReservedStore('s3'),
       ...partChecksumGap(
         'the s3 backend does not pass part checksums to the store (a store refuses them on an upload created without that algorithm), and keeps none itself',
       ),
@@ -141,7 +125,6 @@ export const PROTOCOL_BACKENDS: ProtocolBackend[] = [
     gaps: {
       'accepts a key of exactly 1024 bytes':
         's3rver 3.7.1 keeps objects as files named by their keys: a 1024-byte key is longer than a file name can be, and s3rver stops answering',
-      ...noReservedStore('s3'),
       'protocol: multipart uploads': S3RVER_MULTIPART,
       'CompleteMultipartUpload repeated': S3RVER_MULTIPART,
       'UploadPart: a mismatching checksum is BadDigest': S3RVER_MULTIPART,
