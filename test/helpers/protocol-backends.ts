@@ -127,6 +127,7 @@ export const PROTOCOL_BACKENDS: ProtocolBackend[] = [
         's3rver 3.7.1 keeps objects as files named by their keys: a 1024-byte key is longer than a file name can be, and s3rver stops answering',
       'protocol: multipart uploads': S3RVER_MULTIPART,
       'CompleteMultipartUpload repeated': S3RVER_MULTIPART,
+      'CompleteMultipartUpload makes a version; UploadPartCopy reads a given version': S3RVER_MULTIPART,
       'UploadPart: a mismatching checksum is BadDigest': S3RVER_MULTIPART,
       'a part checksum other than the one the part was uploaded with': S3RVER_MULTIPART,
       'pages the parts of a multipart object': S3RVER_MULTIPART,
