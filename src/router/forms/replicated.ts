@@ -81,7 +81,7 @@ export class ReplicatedBackend extends CompositeBackend {
     opts: ReplicatedOptions = {},
   ) {
     super(route, targets, targets[0].prefix);
-    this.queues = targets.map((t) => new CatchUpQueue(t.area()));
+    this.queues = targets.map((t) => new CatchUpQueue(t.checkedArea()));
     this.state = new ReplicatedArea(route, targets);
     this.multipart = new RoutedMultipart({
       choose: () => this.writer(),
