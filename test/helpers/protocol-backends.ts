@@ -57,10 +57,6 @@ function fromTarget(name: string): ProtocolBackend['start'] {
   };
 }
 
-/**
- * Versions live in the backend's reserved area (src/versioning/): the cloud adapters get theirs
- * after fs and memory. Not a store limit: remove the entry when the adapter has `reserved`.
- */
 /** Where parts do not keep the checksums they were sent with, Complete cannot compare them. */
 const partChecksumGap = (reason: string) => ({ 'a part checksum other than the one the part was uploaded with': reason });
 
