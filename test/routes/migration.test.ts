@@ -241,19 +241,25 @@ describe('migration fs -> Azurite with s3mux killed (SIGKILL) mid-copy, resumed,
     child = await start();
     let gate: Promise<void> = Promise.resolve();
     const keys = [...model.keys()];
+    // A client is busy from passing the gate until it comes back to it (or ends): the kill waits for none to be.
+    const busy = [false, false];
     const clients = [0, 1].map((n) =>
       traffic(() => child!.client, 'datasets', model, {
         keys: keys.filter((_, i) => i % 2 === n).concat([`added/${n}`]),
         ops: 40,
         pauseMs: 60,
-        gate: () => gate,
-      }),
+        gate: async () => {
+          busy[n] = false;
+          await gate;
+          busy[n] = true;
+        },
+      }).finally(() => (busy[n] = false)),
     );
     // Once the copier has checkpointed some progress, kill s3mux between client requests.
     await until(async () => ((await readCheckpoint(route.stateArea!))?.checkpoint.keysDone ?? 0) > 5, 60_000, 'copy progress');
     let reopen!: () => void;
     gate = new Promise((r) => (reopen = r));
-    await sleep(500); // requests under way finish
+    await until(() => busy.every((b) => !b), 30_000, 'the requests under way to finish');
     const before = (await readCheckpoint(route.stateArea!))!.checkpoint;
     expect(before.state).to.equal('copying');
     child.process.kill('SIGKILL');
