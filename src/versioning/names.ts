@@ -50,6 +50,14 @@ export function keyOfIndexName(name: string): string | undefined {
   return /^(?:[0-9a-f]{2})+$/.test(hex) ? Buffer.from(hex, 'hex').toString('utf8') : undefined;
 }
 
+/**
+ * Whether a reserved name holds a version's bytes: written once, under a data id never used
+ * again, and removed but never rewritten (a composite route copies such documents by name).
+ */
+export function isWrittenOnce(name: string): boolean {
+  return name.startsWith(DATA_ROOT);
+}
+
 export function dataFolder(key: string): string {
   return DATA_ROOT + reservedSegment(key) + '/';
 }

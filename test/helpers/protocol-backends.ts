@@ -57,10 +57,6 @@ function fromTarget(name: string): ProtocolBackend['start'] {
   };
 }
 
-/**
- * Versions live in the backend's reserved area (src/versioning/): the cloud adapters get theirs
- * after fs and memory. Not a store limit: remove the entry when the adapter has `reserved`.
- */
 /** Where parts do not keep the checksums they were sent with, Complete cannot compare them. */
 const partChecksumGap = (reason: string) => ({ 'a part checksum other than the one the part was uploaded with': reason });
 
@@ -85,22 +81,6 @@ const S3RVER_FILES =
   "s3rver 3.7.1 keeps objects as files named by their keys: a key cannot also be a prefix ('a' and 'a/b'), and '.', '..', empty segments and a leading '/' are normalised";
 const EMULATOR_BUCKETS = 'the emulator has no bucket API: every bucket name exists, buckets cannot be listed or deleted';
 
-/** Features kept in s3mux's reserved area, which the s3 backend does not use from a routing table yet. */
-const noReservedStore = (kind: string) =>
-  Object.fromEntries(
-    [
-      'protocol: CORS configuration',
-      'protocol: bucket tagging',
-      'protocol: bucket lifecycle configuration',
-      'protocol: bucket settings through',
-      'protocol: versioning',
-      'protocol: object lock',
-    ].map((t) => [
-      t,
-      `the ${kind} backend does not keep s3mux's state in the store from a routing table yet (stateInStore; see the issue note), where bucket configuration, versions and object lock are kept`,
-    ]),
-  );
-
 export const PROTOCOL_BACKENDS: ProtocolBackend[] = [
   { name: 'fs', store: 'a local folder (the embedded default)' },
   { name: 'memory', store: 'the memory backend' },
@@ -109,7 +89,6 @@ export const PROTOCOL_BACKENDS: ProtocolBackend[] = [
     store: 'a second s3mux on fs, through the s3 backend',
     start: fromTarget('s3'),
     gaps: {
-      ...noReservedStore('s3'),
       ...partChecksumGap(
         'the s3 backend does not pass part checksums to the store (a store refuses them on an upload created without that algorithm), and keeps none itself',
       ),
@@ -148,9 +127,9 @@ export const PROTOCOL_BACKENDS: ProtocolBackend[] = [
     gaps: {
       'accepts a key of exactly 1024 bytes':
         's3rver 3.7.1 keeps objects as files named by their keys: a 1024-byte key is longer than a file name can be, and s3rver stops answering',
-      ...noReservedStore('s3'),
       'protocol: multipart uploads': S3RVER_MULTIPART,
       'CompleteMultipartUpload repeated': S3RVER_MULTIPART,
+      'CompleteMultipartUpload makes a version; UploadPartCopy reads a given version': S3RVER_MULTIPART,
       'UploadPart: a mismatching checksum is BadDigest': S3RVER_MULTIPART,
       'a part checksum other than the one the part was uploaded with': S3RVER_MULTIPART,
       'pages the parts of a multipart object': S3RVER_MULTIPART,

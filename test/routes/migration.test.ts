@@ -29,6 +29,7 @@ import { startChildServer, type ChildServer } from '../helpers/child-server';
 import { startAzurite, type Azurite } from '../helpers/azurite';
 import { startFlakyProxy, type FlakyProxy } from '../helpers/flaky-proxy';
 import { body, expectServedEquals, expectStoreEquals, readAll, seed, sleep, traffic, until, type Model } from './harness';
+import { areaDocuments, expectState, putVersion, readVersion, setState, versionIds } from './state';
 
 function migrationOf(router: Router, name: string): MigrationBackend {
   const form = router.explicitRoutes().find((r) => r.name === name)?.form;
@@ -240,19 +241,25 @@ describe('migration fs -> Azurite with s3mux killed (SIGKILL) mid-copy, resumed,
     child = await start();
     let gate: Promise<void> = Promise.resolve();
     const keys = [...model.keys()];
+    // A client is busy from passing the gate until it comes back to it (or ends): the kill waits for none to be.
+    const busy = [false, false];
     const clients = [0, 1].map((n) =>
       traffic(() => child!.client, 'datasets', model, {
         keys: keys.filter((_, i) => i % 2 === n).concat([`added/${n}`]),
         ops: 40,
         pauseMs: 60,
-        gate: () => gate,
-      }),
+        gate: async () => {
+          busy[n] = false;
+          await gate;
+          busy[n] = true;
+        },
+      }).finally(() => (busy[n] = false)),
     );
     // Once the copier has checkpointed some progress, kill s3mux between client requests.
     await until(async () => ((await readCheckpoint(route.stateArea!))?.checkpoint.keysDone ?? 0) > 5, 60_000, 'copy progress');
     let reopen!: () => void;
     gate = new Promise((r) => (reopen = r));
-    await sleep(500); // requests under way finish
+    await until(() => busy.every((b) => !b), 30_000, 'the requests under way to finish');
     const before = (await readCheckpoint(route.stateArea!))!.checkpoint;
     expect(before.state).to.equal('copying');
     child.process.kill('SIGKILL');
@@ -304,7 +311,12 @@ describe('migration s3 (a second s3mux) -> fs with the source dropping connectio
             credentials: { accessKeyIdEnv: 'MIGRATE_TEST_S3_KEY', secretAccessKeyEnv: 'MIGRATE_TEST_S3_SECRET' },
           },
         },
-        routes: { logs: { migrate: { from: { backend: 'old', target: 's3://logs/' }, to: `file://${dir}/new/logs`, copy: false } } },
+        routes: {
+          logs: { migrate: { from: { backend: 'old', target: 's3://logs/' }, to: `file://${dir}/new/logs`, copy: false } },
+          // The same old bucket as a plain route (how it was served before the migration) and as a migration.
+          'settings-old': { backend: 'old', target: 's3://settings/' },
+          settings: { migrate: { from: { backend: 'old', target: 's3://settings/' }, to: `file://${dir}/new/settings`, copy: false } },
+        },
         default: 'old',
       },
       { baseDir: dir },
@@ -346,5 +358,41 @@ describe('migration s3 (a second s3mux) -> fs with the source dropping connectio
     await expectStoreEquals(route.to.backend, 'logs', '', model, 'destination');
     const report = await verifyMigration(route, { deep: true });
     expect(report.differences).to.deep.equal([]);
+  });
+
+  it('the bucket configuration and versions move to the destination: read from from until copied, then served while from is out', async () => {
+    const route = migrationOf(router, 'settings');
+    await route.from.backend.createBucket('settings');
+    await route.to.backend.createBucket('settings');
+    // Written while the bucket was served from the old store alone.
+    await setState(server.s3, 'settings-old');
+    const v1 = await putVersion(server.s3, 'settings-old', 'doc', 'one');
+    const v2 = await putVersion(server.s3, 'settings-old', 'doc', 'two');
+    const old = await areaDocuments(route.from.area()!);
+    expect((await areaDocuments(route.to.area()!)).size, 'nothing on the destination yet').to.equal(0);
+
+    // Before the copy: the migration route reads the state from `from`.
+    await expectState(server.s3, 'settings', 'before the copy');
+    expect(await versionIds(server.s3, 'settings', 'doc')).to.deep.equal([v2, v1]);
+    expect(await readVersion(server.s3, 'settings', 'doc', v1)).to.equal('one');
+
+    const cp = await new MigrationCopier(route, { checkpointMs: 200 }).run();
+    expect(cp?.state).to.equal('done');
+    expect(await areaDocuments(route.to.area()!)).to.deep.equal(old);
+
+    proxy.down();
+    try {
+      await expectState(server.s3, 'settings', 'with the old store out');
+      expect(await readVersion(server.s3, 'settings', 'doc', v1)).to.equal('one');
+      const v3 = await putVersion(server.s3, 'settings', 'doc', 'three');
+      expect(await readVersion(server.s3, 'settings', 'doc')).to.equal('three');
+      expect(await readVersion(server.s3, 'settings', 'doc', v2)).to.equal('two');
+      // Listing versions merges the object listing, which (as ListObjects on a migration) needs both locations.
+      proxy.up();
+      await until(() => route.from.health.available(), 15_000, 'the old store to be tried again');
+      expect(await versionIds(server.s3, 'settings', 'doc')).to.deep.equal([v3, v2, v1]);
+    } finally {
+      proxy.up();
+    }
   });
 });

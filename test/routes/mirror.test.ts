@@ -16,6 +16,8 @@ import { ReplicatedBackend } from '../../src/router/forms/replicated';
 import { startTestServer, ACCESS_KEY, SECRET_KEY, type TestServer } from '../helpers/server';
 import { startFlakyProxy, type FlakyProxy } from '../helpers/flaky-proxy';
 import { body, expectServedEquals, expectStoreEquals, sleep, traffic, until, type Model } from './harness';
+import { areaDocuments, expectState, onceClient, putVersion, readVersion, setState, statusOf, versionIds } from './state';
+import { PutBucketTaggingCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 
 const run = promisify(execFile);
 
@@ -59,6 +61,8 @@ describe('mirror and failover routes with a store out mid-traffic', function () 
             mode: 'async',
           },
           logs: { failover: [remoteTarget('logs'), `file://${dir}/near/logs`] },
+          'settings-mirror': { mirror: [remoteTarget('settings-mirror'), `file://${dir}/near/settings-mirror`], mode: 'sync' },
+          'settings-failover': { failover: [remoteTarget('settings-failover'), `file://${dir}/near/settings-failover`] },
         },
       },
       { baseDir: dir },
@@ -133,6 +137,49 @@ describe('mirror and failover routes with a store out mid-traffic', function () 
     const first = form.targets[0];
     await expectStoreEquals(first.backend, first.bucket, first.prefix, model, 'the preferred target');
   });
+
+  for (const bucket of ['settings-mirror', 'settings-failover']) {
+    it(`${bucket}: the configuration and versions read from the second target while the first is out; state writes wait for it`, async () => {
+      const form = formOf(router, bucket);
+      await setState(server.s3, bucket);
+      const v1 = await putVersion(server.s3, bucket, 'doc', 'one');
+      // The second target has been compared with the first once, so it may serve reads.
+      await until(() => !form.state.needsCatchUp, 15_000, 'the state catch-up');
+      const [first, second] = form.targets;
+      const before = await areaDocuments(first.area()!);
+      expect(before.size, 'documents on the first target').to.be.greaterThan(3);
+      expect(await areaDocuments(second.area()!)).to.deep.equal(before);
+
+      proxy.down();
+      try {
+        await expectState(server.s3, bucket, `${bucket} during the outage`);
+        expect(await readVersion(server.s3, bucket, 'doc', v1)).to.equal('one');
+        expect(await versionIds(server.s3, bucket, 'doc')).to.deep.equal([v1]);
+        // A compare-and-swap across the targets is ordered on the first: without it, state writes answer 503 and change nothing.
+        const once = onceClient(server.url);
+        try {
+          const put = once.send(new PutObjectCommand({ Bucket: bucket, Key: 'doc', Body: 'during' }));
+          expect(await statusOf(put)).to.equal(503);
+          const tag = once.send(new PutBucketTaggingCommand({ Bucket: bucket, Tagging: { TagSet: [{ Key: 'x', Value: 'y' }] } }));
+          expect(await statusOf(tag)).to.equal(503);
+        } finally {
+          once.destroy();
+        }
+        expect(await versionIds(server.s3, bucket, 'doc')).to.deep.equal([v1]);
+        await expectState(server.s3, bucket, `${bucket} after refused writes`);
+      } finally {
+        proxy.up();
+      }
+
+      await until(() => first.health.up, 30_000, 'the first target to be up');
+      const v2 = await putVersion(server.s3, bucket, 'doc', 'two');
+      expect(await versionIds(server.s3, bucket, 'doc')).to.deep.equal([v2, v1]);
+      expect(await readVersion(server.s3, bucket, 'doc')).to.equal('two');
+      expect(await readVersion(server.s3, bucket, 'doc', v1)).to.equal('one');
+      await expectState(server.s3, bucket, `${bucket} after the outage`);
+      expect(await areaDocuments(second.area()!)).to.deep.equal(await areaDocuments(first.area()!));
+    });
+  }
 
   it('the metrics show each target and the queues', async () => {
     await sleep(100);

@@ -75,9 +75,9 @@ export interface S3BackendOptions {
   /** The backend's name in the routing table, for messages. */
   name?: string;
   /**
-   * Keep s3mux's own state (bucket configuration, versions) in the store's `.s3mux/r/` area.
-   * Off in the routing table for now: a mirror or failover route whose first target is an s3
-   * store keeps its state there and cannot yet ride out that store's outage (see the issue note).
+   * Keep s3mux's own state (bucket configuration, versions) in the store's `.s3mux/r/` area
+   * (default true). False: features that need that state answer NotImplemented on this
+   * backend (credentials that may not write there, a bucket other tools own).
    */
   stateInStore?: boolean;
   /** Signing region. Default: AWS_REGION, AWS_DEFAULT_REGION, else us-east-1. */
@@ -185,7 +185,7 @@ export class S3Backend implements Backend {
   readonly capabilities: BackendCapabilities = { serverSideCopy: true };
   readonly http: S3Http;
   readonly multipart: S3MultipartStore;
-  /** Documents as objects under `.s3mux/r/` (client keys there are refused), compare-and-swap on the ETag (reserved.ts); with `stateInStore`. */
+  /** Documents as objects under `.s3mux/r/` (client keys there are refused), compare-and-swap on the ETag (reserved.ts); unless `stateInStore: false`. */
   readonly reserved?: ObjectReservedStore;
   readonly region: string;
   private readonly conditionalWrites: 'native' | 'check';
@@ -234,7 +234,7 @@ export class S3Backend implements Backend {
       withConditions: (b, k, o, commit) => this.withConditions(b, k, o?.conditions, commit),
       headObject: (b, k) => this.headAt(b, k),
     });
-    if (opts.stateInStore) this.reserved = new ObjectReservedStore(s3ReservedObjects(this));
+    if (opts.stateInStore !== false) this.reserved = new ObjectReservedStore(s3ReservedObjects(this));
   }
 
   // ---------------------------------------------------------------- conditions
@@ -840,6 +840,7 @@ export function createS3Backend(spec: S3Settings, context: { name: string; env?:
     endpoint: spec.endpoint,
     forcePathStyle: spec.forcePathStyle,
     conditionalWrites: spec.conditionalWrites,
+    stateInStore: spec.stateInStore,
     credentials: credentialsFromSettings(spec.credentials, what, env, spec.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION),
     env,
   });

@@ -14,6 +14,8 @@ export const s3Settings = settingsSchema('s3', {
   forcePathStyle: boolean.optional(),
   /** 'native' (default): the store enforces If-Match/If-None-Match; 'check': s3mux checks first (stores that ignore them). */
   conditionalWrites: z.enum(['native', 'check'], { error: "expected 'native' or 'check'" }).optional(),
+  /** true (default): s3mux's own state (bucket configuration, versions) lives in the store under `.s3mux/r/`; false: those features answer NotImplemented. */
+  stateInStore: boolean.optional(),
   /**
    * The auth types of the product design, one kind (assumeRole adds to another: its source).
    * Absent or `defaultChain: true`: the AWS SDK's default credential chain.

@@ -54,7 +54,8 @@ export type RouteComposite =
 /**
  * A route. Its own target fields are those of its primary (the only target of a plain route,
  * `to` of a migration, the first of a mirror or failover), so code that looks at one place
- * (the reserved area, the routes listing) sees the one that holds the route's state.
+ * (the routes listing, the name of the reserved area) sees one target; a composite route's
+ * backend maps that area onto all of its targets (src/router/forms/route-area.ts).
  */
 export interface RouteSpec extends TargetSpec {
   /** The virtual bucket. */

@@ -3,8 +3,9 @@
  * adapter implements) over the targets of one route, so the S3 layer and BucketView serve them
  * as any other route. The router gives the route the primary target's bucket and prefix: keys
  * arrive here with that prefix, are turned into the route's own keys for the targets (each adds
- * its own), and go back with it. The reserved area is the primary's, so a route's bucket
- * configuration stays where it is when the route is later switched to its primary alone.
+ * its own), and go back with it. The reserved area (bucket configuration, versions) is the
+ * route's own (`routeState`): kept on every target of a mirror or failover route
+ * (replicated-area.ts), moving from `from` to `to` on a migration (migrating-area.ts).
  */
 import type {
   Backend,
@@ -20,10 +21,11 @@ import type {
   Tag,
 } from '../../backends/types';
 import type { Readable } from 'node:stream';
-import type { ReservedStore } from '../../backends/reserved-store';
+import type { BucketReservedArea, ReservedStore } from '../../backends/reserved-store';
 import { isS3Error, S3Error } from '../../errors';
 import type { HealthReport } from './health';
 import type { Target } from './target';
+import { routeStore } from './route-area';
 
 export interface RouteFormStatus {
   route: string;
@@ -50,9 +52,17 @@ export abstract class CompositeBackend implements Backend {
     liveForms.add(this);
   }
 
+  /** The route's state, as the primary's bucket and prefix name it (what BucketView asks for). */
   get reserved(): ReservedStore | undefined {
-    return this.targets[0].backend.reserved;
+    const area = this.routeState;
+    if (!area) return undefined;
+    this.store ??= routeStore(this.targets[0].bucket, this.keyPrefix, area);
+    return this.store;
   }
+  private store?: ReservedStore;
+
+  /** Where the route keeps its bucket configuration and versions; undefined when no target can. */
+  protected abstract readonly routeState: BucketReservedArea | undefined;
 
   /** The route's key from a key with the primary's prefix. */
   protected vk(key: string): string {

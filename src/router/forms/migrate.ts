@@ -28,6 +28,7 @@ import { Tombstones } from './tombstones';
 import type { Target } from './target';
 import { copyKey } from './copy-key';
 import { mergePages as mergePagesOf } from './merge-listing';
+import { isMigratingArea, migrationArea } from './migrating-area';
 
 const ABSENT = new Set(['NoSuchKey', 'NoSuchBucket']);
 
@@ -44,6 +45,8 @@ export class MigrationBackend extends CompositeBackend {
    */
   readonly stateArea: BucketReservedArea | undefined;
   readonly multipart: RoutedMultipart;
+  /** The route's bucket configuration and versions: `to`'s, read from `from` until the copier has copied them. */
+  protected readonly routeState: BucketReservedArea | undefined;
 
   constructor(
     route: string,
@@ -52,6 +55,7 @@ export class MigrationBackend extends CompositeBackend {
   ) {
     super(route, [to, from], to.prefix);
     this.stateArea = to.area() ?? from.area();
+    this.routeState = migrationArea(to.area(), from.area());
     this.tombstones = new Tombstones(this.stateArea);
     this.multipart = new RoutedMultipart({
       choose: () => this.to,
@@ -146,6 +150,11 @@ export class MigrationBackend extends CompositeBackend {
     const [to, from] = await Promise.all([this.to.listObjects(o), this.from.listObjects(o).catch(emptyWhenAbsent)]);
     const hidden = (e: ObjectSummary) => (this.tombstones.durable ? this.tombstones.has(e.key) : Promise.resolve(false));
     return this.outList(await mergePagesOf([to, from], opts.maxKeys, hidden));
+  }
+
+  /** Copies `from`'s state documents `to` lacks (bucket configuration, version indexes); returns how many. */
+  copyState(): Promise<number> {
+    return isMigratingArea(this.routeState) ? this.routeState.copyFrom() : Promise.resolve(0);
   }
 
   status(): RouteFormStatus {

@@ -106,7 +106,10 @@ export class MigrationCopier {
     while (!this.stopped) {
       try {
         const stored = await readCheckpoint(this.area);
-        if (stored?.checkpoint.state === 'done') return (this.current = stored.checkpoint);
+        if (stored?.checkpoint.state === 'done') {
+          await this.route.copyState();
+          return (this.current = stored.checkpoint);
+        }
         if (!(await lease.acquire())) {
           // Another replica copies; look again later (it may stop).
           if (stored) this.current = stored.checkpoint;
@@ -132,6 +135,8 @@ export class MigrationCopier {
   private async copy(lease: Lease): Promise<MigrationCheckpoint | undefined> {
     const { from, to, tombstones } = this.route;
     await this.route.createBucket();
+    // The bucket's configuration and versions first: from then on `to` answers for them alone.
+    await this.route.copyState();
     const stored = await readCheckpoint(this.area);
     let etag = stored?.etag;
     const now = () => new Date().toISOString();

@@ -36,6 +36,7 @@ import { ReplayableBody } from './replayable-body';
 import { copyContext } from './copy-key';
 import { copyOne } from '../../transfer';
 import type { Target } from './target';
+import { ReplicatedArea } from './replicated-area';
 
 export type ReplicationMode = 'sync' | 'async' | 'failover';
 
@@ -54,6 +55,8 @@ export interface RepairReport {
   deleted: number;
   /** Queue entries replayed. */
   replayed: number;
+  /** State documents (bucket configuration, version indexes) brought level on a target that missed them. */
+  stateDocuments: number;
   errors: string[];
 }
 
@@ -62,6 +65,8 @@ type SyncOutcome = 'copied' | 'deleted' | 'same';
 
 export class ReplicatedBackend extends CompositeBackend {
   readonly queues: CatchUpQueue[];
+  /** The route's bucket configuration and versions, on every target. */
+  readonly state: ReplicatedArea;
   readonly multipart: RoutedMultipart;
   private readonly locks = new KeyedLock();
   private readonly timer?: NodeJS.Timeout;
@@ -76,7 +81,8 @@ export class ReplicatedBackend extends CompositeBackend {
     opts: ReplicatedOptions = {},
   ) {
     super(route, targets, targets[0].prefix);
-    this.queues = targets.map((t) => new CatchUpQueue(t.area()));
+    this.queues = targets.map((t) => new CatchUpQueue(t.checkedArea()));
+    this.state = new ReplicatedArea(route, targets);
     this.multipart = new RoutedMultipart({
       choose: () => this.writer(),
       targets,
@@ -91,6 +97,10 @@ export class ReplicatedBackend extends CompositeBackend {
       this.timer = setInterval(() => void this.drain().catch(() => undefined), every);
       this.timer.unref();
     }
+  }
+
+  protected get routeState(): ReplicatedArea | undefined {
+    return this.state.present ? this.state : undefined;
   }
 
   private live(): Target[] {
@@ -299,6 +309,15 @@ export class ReplicatedBackend extends CompositeBackend {
 
   private async drainOnce(report?: RepairReport): Promise<number> {
     for (const t of this.targets) if (!t.health.up && t.health.available()) await t.probe().catch(() => undefined);
+    // A follower that missed a state write (or never compared) is brought level once all are up.
+    if (this.state.needsCatchUp && this.targets.every((t) => t.health.available())) {
+      try {
+        const n = await this.state.catchUp();
+        if (report) report.stateDocuments += n;
+      } catch (err) {
+        report?.errors.push(`state: ${(err as Error).message}`);
+      }
+    }
     let replayed = 0;
     for (const [i, t] of this.targets.entries()) {
       const others = this.othersOf(t);
@@ -345,7 +364,7 @@ export class ReplicatedBackend extends CompositeBackend {
    * first's and copies what one lacks or holds older, so the copies are equal again.
    */
   async repair(): Promise<RepairReport> {
-    const report: RepairReport = { route: this.route, compared: 0, copied: 0, deleted: 0, replayed: 0, errors: [] };
+    const report: RepairReport = { route: this.route, compared: 0, copied: 0, deleted: 0, replayed: 0, stateDocuments: 0, errors: [] };
     for (const t of this.targets) if (!t.health.up) await t.probe().catch(() => undefined);
     if (this.targets.some((t) => !t.health.available())) throw unavailable(this.route);
     await this.draining;

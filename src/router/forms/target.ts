@@ -74,4 +74,20 @@ export class Target {
   area(): BucketReservedArea | undefined {
     return this.backend.reserved && bucketArea(this.backend.reserved, this.bucket, this.prefix);
   }
+
+  /**
+   * The area with every call judged by this target's health, like its object calls: a write
+   * loop that fails on a queue entry must open the breaker, or it would try the same store forever.
+   */
+  checkedArea(): BucketReservedArea | undefined {
+    const a = this.area();
+    if (!a) return undefined;
+    const h = this.health;
+    return {
+      get: (name) => h.run(() => a.get(name), { discard: (doc) => doc?.body.destroy() }),
+      put: (name, body, conditions) => h.run(() => a.put(name, body, conditions)),
+      delete: (name, conditions) => h.run(() => a.delete(name, conditions)),
+      list: (prefix, opts) => h.run(() => a.list(prefix, opts)),
+    };
+  }
 }
