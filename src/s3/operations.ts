@@ -18,6 +18,7 @@ import * as objects from './ops/objects';
 import { postObject, type FormHandler } from './ops/post-object';
 import * as tagging from './ops/tagging';
 import { getObjectTorrent } from './ops/torrent';
+import { restoreObject } from './ops/restore';
 import * as versioning from './ops/versioning';
 
 export type Level = 'service' | 'bucket' | 'object';
@@ -229,6 +230,7 @@ export const OPERATIONS: Operation[] = [
     consumes: ['versionId'],
     handler: getObjectAttributes,
   },
+  { name: 'RestoreObject', action: 'write', method: 'POST', level: 'object', sub: 'restore', handler: restoreObject },
   { name: 'GetObjectTorrent', action: 'read', method: 'GET', level: 'object', sub: 'torrent', handler: getObjectTorrent },
   {
     name: 'GetObjectAcl',
