@@ -28,7 +28,7 @@ import { bucketArea, type BucketReservedArea } from '../backends/reserved-store'
 import { validateKey } from '../backends/keys';
 import { listUnderPrefix } from '../backends/listing';
 import type { Route } from './router';
-import { nativeClass, storageClassTable } from '../backends/storage-classes';
+import { isArchived, nativeClass, storageClassTable } from '../backends/storage-classes';
 
 export class BucketView {
   constructor(readonly route: Route) {}
@@ -93,8 +93,17 @@ export class BucketView {
     return this.strip(await this.backend.headObject(this.realBucket, this.realKey(key)));
   }
 
+  /**
+   * An archived object (a store's archive tier) is not readable until restored: 403
+   * InvalidObjectState, as S3 answers, before any byte is sent.
+   */
   async openObject(key: string): Promise<ObjectHandle> {
     const handle = await this.backend.openObject(this.realBucket, this.realKey(key));
+    const { storageClass, restore } = handle.meta;
+    if (isArchived(this.backend.kind, storageClass) && !(restore && !restore.ongoing)) {
+      await handle.close();
+      throw new S3Error('InvalidObjectState', undefined, { StorageClass: storageClass! });
+    }
     return {
       meta: this.strip(handle.meta),
       read: (r) => handle.read(r),
