@@ -31,6 +31,7 @@ import {
   type LifecycleRule,
 } from '../bucket-config/lifecycle';
 import { BucketView } from '../router/bucket-view';
+import type { ObjectMeta } from '../backends/types';
 import type { Router } from '../router/router';
 import { describeError } from '../observability/describe-error';
 import { LIFECYCLE_DOCUMENT, type StoredLifecycle } from './config';
@@ -263,19 +264,13 @@ export class LifecycleWorker {
     if (candidates.length === 0) return this.transitionIfDue(view, o, etag, rules, report);
     // Only now, for an object some rule would expire, is it worth a HEAD: it gives the tags
     // and shows whether the object is still the one the listing saw.
-    await this.pace();
-    let meta;
-    try {
-      meta = await view.headObject(o.key);
-    } catch (err) {
-      if (isS3Error(err, 'NoSuchKey')) return;
-      throw err;
-    }
+    const meta = await this.headIfPresent(view, o.key);
+    if (!meta) return;
     if (meta.etag !== etag || meta.lastModified.getTime() !== o.lastModified.getTime()) {
       report.skippedChanged++;
       return;
     }
-    if (!candidates.some((r) => tagsMatch(r.filter, meta.tags ?? []))) return this.transitionIfDue(view, o, etag, rules, report);
+    if (!candidates.some((r) => tagsMatch(r.filter, meta.tags ?? []))) return this.transitionIfDue(view, o, etag, rules, report, meta);
     await this.pace();
     if (await this.unlessChanged(() => view.deleteObjectIfMatch(o.key, etag), report)) report.expired++;
   }
@@ -287,23 +282,29 @@ export class LifecycleWorker {
     etag: string,
     rules: LifecycleRule[],
     report: LifecycleReport,
+    known?: ObjectMeta,
   ): Promise<void> {
     const withTransitions = rules.filter((r) => r.transitions?.length);
     // The listing's class is enough to decide that nothing is due; the tags need a HEAD.
     if (dueTransition(withTransitions, o, o.storageClass, this.now(), this.dayMs) === undefined) return;
-    await this.pace();
-    let meta;
-    try {
-      meta = await view.headObject(o.key);
-    } catch (err) {
-      if (isS3Error(err, 'NoSuchKey')) return;
-      throw err;
-    }
+    const meta = known ?? (await this.headIfPresent(view, o.key));
+    if (!meta) return;
     const tagged = withTransitions.filter((r) => tagsMatch(r.filter, meta.tags ?? []));
     const target = dueTransition(tagged, o, meta.storageClass, this.now(), this.dayMs);
     if (target === undefined) return;
     await this.pace();
     if (await this.unlessChanged(() => view.setStorageClass(o.key, target, etag), report)) report.transitioned++;
+  }
+
+  /** The object's metadata (paced), or undefined when it is gone. */
+  private async headIfPresent(view: BucketView, key: string): Promise<ObjectMeta | undefined> {
+    await this.pace();
+    try {
+      return await view.headObject(key);
+    } catch (err) {
+      if (isS3Error(err, 'NoSuchKey')) return undefined;
+      throw err;
+    }
   }
 
   /** Runs a change conditional on the scanned ETag; false (counted as skipped) when the object changed meanwhile. */

@@ -653,16 +653,20 @@ export class S3Backend implements Backend {
     checkClientKey(key);
     const set = tags.map((t) => `<Tag><Key>${escapeXml(t.key)}</Key><Value>${escapeXml(t.value)}</Value></Tag>`).join('');
     const xml = `${XML_HEADER}<Tagging xmlns="${S3_NS}"><TagSet>${set}</TagSet></Tagging>`;
-    const reply = await this.http.send({
-      method: 'PUT',
+    discard((await this.sendDocument('PUT', bucket, key, 'tagging', xml)).body);
+  }
+
+  /** An XML request body to an object's sub-resource (tagging, restore). */
+  private sendDocument(method: 'PUT' | 'POST', bucket: string, key: string, sub: string, xml: string): Promise<S3Reply> {
+    return this.http.send({
+      method,
       bucket,
       key,
-      query: { tagging: '' },
+      query: { [sub]: '' },
       body: xml,
       headers: { 'content-type': 'application/xml', 'content-md5': md5Base64(xml) },
       notFound: 'NoSuchKey',
     });
-    discard(reply.body);
   }
 
   /**
@@ -692,15 +696,7 @@ export class S3Backend implements Backend {
     checkClientKey(key);
     const xml = `${XML_HEADER}<RestoreRequest xmlns="${S3_NS}">${days !== undefined ? `<Days>${days}</Days>` : ''}</RestoreRequest>`;
     try {
-      const reply = await this.http.send({
-        method: 'POST',
-        bucket,
-        key,
-        query: { restore: '' },
-        body: xml,
-        headers: { 'content-type': 'application/xml', 'content-md5': md5Base64(xml) },
-        notFound: 'NoSuchKey',
-      });
+      const reply = await this.sendDocument('POST', bucket, key, 'restore', xml);
       discard(reply.body);
       return reply.status === 202 ? 'started' : 'restored';
     } catch (err) {
