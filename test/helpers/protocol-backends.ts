@@ -32,7 +32,13 @@ export interface ProtocolBackend {
 }
 
 /** Test files that build their own routing table (or child servers on an fs folder): fs only. */
-export const OWN_ROUTER_FILES = ['policies.test.js', 'routing.test.js', 'multipart-replicas.test.js', 'versioning-replicas.test.js'];
+export const OWN_ROUTER_FILES = [
+  'policies.test.js',
+  'routing.test.js',
+  'multipart-replicas.test.js',
+  'versioning-replicas.test.js',
+  'access-control-replicas.test.js',
+];
 
 function fromTarget(name: string): ProtocolBackend['start'] {
   const target = TARGETS.find((t) => t.name === name);
