@@ -94,9 +94,10 @@ const noReservedStore = (kind: string) =>
       'protocol: bucket lifecycle configuration',
       'protocol: bucket settings through',
       'protocol: versioning',
+      'protocol: object lock',
     ].map((t) => [
       t,
-      `the ${kind} backend does not keep s3mux's state in the store from a routing table yet (stateInStore; see the issue note), where bucket configuration and versions are kept`,
+      `the ${kind} backend does not keep s3mux's state in the store from a routing table yet (stateInStore; see the issue note), where bucket configuration, versions and object lock are kept`,
     ]),
   );
 
