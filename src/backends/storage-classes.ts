@@ -75,3 +75,22 @@ export function isArchived(kind: string, storageClass: string | undefined): bool
   const native = t.toNative[storageClass];
   return native !== undefined && t.archived.includes(native);
 }
+
+/** How cold each class is, for S3's waterfall (a lifecycle rule only ever moves an object colder). */
+const RANK: Record<string, number> = {
+  STANDARD: 0,
+  REDUCED_REDUNDANCY: 0,
+  EXPRESS_ONEZONE: 0,
+  OUTPOSTS: 0,
+  SNOW: 0,
+  INTELLIGENT_TIERING: 1,
+  STANDARD_IA: 2,
+  ONEZONE_IA: 3,
+  GLACIER_IR: 4,
+  GLACIER: 5,
+  DEEP_ARCHIVE: 6,
+};
+
+export function storageClassRank(storageClass: string): number {
+  return RANK[storageClass] ?? 0;
+}

@@ -40,6 +40,8 @@ export interface ObjectMeta extends ObjectAttributes {
   /** Without quotes: MD5 hex for single-part objects, "<hex>-N" for multipart ones. */
   etag: string;
   lastModified: Date;
+  /** An archived object's restore (x-amz-restore): in progress, or done and readable until `expiry` when the store says. */
+  restore?: { ongoing: boolean; expiry?: Date };
 }
 
 /** An object's listing entry: the attributes a listing carries. */
@@ -239,6 +241,27 @@ export interface Backend {
     dstKey: string,
     attrs: ObjectAttributes | undefined,
   ): Promise<ObjectMeta>;
+
+  /**
+   * Optional: moves the object to S3 class `storageClass` in place (Azure Set Blob Tier, a GCS
+   * rewrite, an S3 copy onto itself), only while its S3 ETag is `ifMatch` (PreconditionFailed
+   * otherwise). Where absent, BucketView copies the object onto itself with the new class.
+   */
+  setStorageClass?(bucket: string, key: string, storageClass: string, ifMatch: string): Promise<void>;
+
+  /**
+   * Optional: RestoreObject for an archived object: 'started' when a restore began, 'ongoing'
+   * when one is already running, 'restored' when the object is readable already. Throws
+   * InvalidObjectState for an object that is not archived. Absent: the store has nothing to restore.
+   */
+  restoreObject?(bucket: string, key: string, days: number | undefined): Promise<'started' | 'ongoing' | 'restored'>;
+
+  /**
+   * Optional: deletes the object only while its S3 ETag is `ifMatch` (PreconditionFailed
+   * otherwise; success when absent), atomically where the store can. The lifecycle worker
+   * uses it so that it never expires an object written after its decision.
+   */
+  deleteObjectIfMatch?(bucket: string, key: string, ifMatch: string): Promise<void>;
 
   /** Multipart uploads kept in the store; absent where the generic fallback is used. */
   readonly multipart?: MultipartStore;

@@ -5,6 +5,7 @@
  */
 import { S3Error } from '../errors';
 import type { Tag } from '../backends/types';
+import { canHold, nativeClasses, storageClassRank } from '../backends/storage-classes';
 import { children, element, many, parseXml, text, type XmlObject } from '../s3/xml';
 
 export interface LifecycleFilter {
@@ -221,19 +222,66 @@ function bool(v: string | undefined): boolean {
   throw new S3Error('MalformedXML');
 }
 
-/**
- * Why a rule's transitions cannot be honoured, or undefined when they can. Storage classes
- * are not mapped onto backends' tiers yet, so every transition is refused at Put time: a rule
- * accepted and never applied would be a silent drop. The storage-class mapping replaces this.
- */
-export function transitionProblem(rule: LifecycleRule): string | undefined {
-  const classes = [...(rule.transitions ?? []), ...(rule.noncurrentVersionTransitions ?? [])].map((t) => t.storageClass);
-  if (classes.length === 0) return undefined;
-  return `s3mux cannot move objects between storage classes yet (rule asks for ${[...new Set(classes)].join(', ')}); remove the Transition and NoncurrentVersionTransition actions.`;
+/** The store a bucket's objects live in, as far as transitions care. */
+export interface TransitionTarget {
+  kind: string;
+  /** The store can change an object's class (Backend.setStorageClass). */
+  canChangeClass: boolean;
 }
 
-/** The rules of a PutBucketLifecycleConfiguration body. */
-export function parseLifecycleConfiguration(xml: string): LifecycleRule[] {
+/** The classes S3 lets a Transition name (STANDARD and the rest are not transition targets). */
+const TRANSITION_CLASSES = new Set(['STANDARD_IA', 'ONEZONE_IA', 'INTELLIGENT_TIERING', 'GLACIER_IR', 'GLACIER', 'DEEP_ARCHIVE']);
+/** S3 moves objects to the infrequent-access classes only after 30 days. */
+const IA_MIN_DAYS = 30;
+
+/**
+ * Why a rule's transitions cannot be honoured on `target`, or undefined when they can: the
+ * store must hold the class (a tier of its own, or the label fs and memory keep) and be able
+ * to change an object's class. A rule accepted and never applied would be a silent drop.
+ * NoncurrentVersionTransition is refused until noncurrent versions can change class.
+ */
+export function transitionProblem(rule: LifecycleRule, target: TransitionTarget): string | undefined {
+  if (rule.noncurrentVersionTransitions?.length) {
+    return 's3mux does not move noncurrent versions between storage classes; remove the NoncurrentVersionTransition actions.';
+  }
+  for (const t of rule.transitions ?? []) {
+    if (!TRANSITION_CLASSES.has(t.storageClass)) return `A Transition cannot move objects to ${t.storageClass}.`;
+    if (!canHold(target.kind, t.storageClass)) {
+      const held = nativeClasses(target.kind).join(', ');
+      return `The ${target.kind} backend of this bucket has no storage class for ${t.storageClass} (it has ${held}).`;
+    }
+    if (!target.canChangeClass) return `The ${target.kind} backend of this bucket cannot change an object's storage class.`;
+  }
+  return undefined;
+}
+
+/** S3's checks of a rule's transitions that do not depend on the store (InvalidArgument). */
+function checkTransitions(rule: LifecycleRule): void {
+  const ts = rule.transitions ?? [];
+  if (new Set(ts.map((t) => t.storageClass)).size !== ts.length) {
+    throw new S3Error('InvalidArgument', "'StorageClass' must be different for 'Transition' actions in same 'Rule'.");
+  }
+  if (ts.some((t) => t.days !== undefined) && ts.some((t) => t.date !== undefined)) {
+    throw new S3Error('InvalidArgument', "Found mixed 'Date' and 'Days' based Transition actions in lifecycle rule.");
+  }
+  for (const t of ts) {
+    if ((t.storageClass === 'STANDARD_IA' || t.storageClass === 'ONEZONE_IA') && t.days !== undefined && t.days < IA_MIN_DAYS) {
+      throw new S3Error(
+        'InvalidArgument',
+        `'Days' in Transition action must be greater than or equal to 30 for storageClass '${t.storageClass}'`,
+      );
+    }
+    if (rule.expiration?.days !== undefined && t.days !== undefined && rule.expiration.days <= t.days) {
+      throw new S3Error(
+        'InvalidArgument',
+        "'Days' in the Expiration action for filter must be greater than 'Days' in the Transition action",
+      );
+    }
+  }
+}
+
+/** The rules of a PutBucketLifecycleConfiguration body; `target` is the store transitions would act on. */
+export function parseLifecycleConfiguration(xml: string, target: TransitionTarget): LifecycleRule[] {
   const root = element(parseXml(xml), 'LifecycleConfiguration', ['Rule']);
   if (!root) throw new S3Error('MalformedXML');
   const rules = many(root.Rule).map(parseRule);
@@ -244,7 +292,8 @@ export function parseLifecycleConfiguration(xml: string): LifecycleRule[] {
   if (new Set(ids).size !== ids.length)
     throw new S3Error('InvalidArgument', 'Rule ID must be unique. Found same ID for more than one rule');
   for (const rule of rules) {
-    const problem = transitionProblem(rule);
+    checkTransitions(rule);
+    const problem = transitionProblem(rule, target);
     if (problem) throw new S3Error('InvalidStorageClass', problem);
   }
   return rules;
@@ -297,6 +346,8 @@ export interface LifecycleObject {
   key: string;
   size: number;
   lastModified: Date;
+  /** As the listing showed it (undefined: STANDARD). */
+  storageClass?: string;
 }
 
 /** Whether the filter's key and size conditions hold (tags are checked separately: they cost a HEAD). */
@@ -341,4 +392,34 @@ export function abortTime(rule: LifecycleRule, initiated: Date, dayMs: number): 
   const d = rule.abortIncompleteMultipartUploadDays;
   if (d === undefined) return undefined;
   return Math.ceil((initiated.getTime() + d * dayMs) / dayMs) * dayMs;
+}
+
+/** When the transition is due for an object last modified at `lastModified` (midnight UTC after Days, as for expiry). */
+export function transitionTime(t: { days?: number; date?: string }, lastModified: Date, dayMs: number): number | undefined {
+  if (t.date !== undefined) return Date.parse(t.date);
+  if (t.days === undefined) return undefined;
+  return Math.ceil((lastModified.getTime() + t.days * dayMs) / dayMs) * dayMs;
+}
+
+/**
+ * The class the rules' due transitions take an object of class `current` to, or undefined
+ * when none is due: the coldest due one, and only downwards (S3's waterfall: an object never
+ * moves to a warmer class by a rule).
+ */
+export function dueTransition(
+  rules: LifecycleRule[],
+  o: LifecycleObject,
+  current: string | undefined,
+  now: number,
+  dayMs: number,
+): string | undefined {
+  let best: string | undefined;
+  for (const r of rules) {
+    if (!filterMatchesWithoutTags(r.filter, o)) continue;
+    for (const t of r.transitions ?? []) {
+      if ((transitionTime(t, o.lastModified, dayMs) ?? Infinity) > now) continue;
+      if (best === undefined || storageClassRank(t.storageClass) > storageClassRank(best)) best = t.storageClass;
+    }
+  }
+  return best !== undefined && storageClassRank(best) > storageClassRank(current ?? 'STANDARD') ? best : undefined;
 }

@@ -1,15 +1,16 @@
 /**
- * The lifecycle worker: applies each bucket's Expiration and AbortIncompleteMultipartUpload
- * rules in the background.
+ * The lifecycle worker: applies each bucket's Expiration, Transition and
+ * AbortIncompleteMultipartUpload rules in the background.
  *
  * Several replicas may run it on one store. Per bucket, a lease document in the bucket's
  * reserved area (taken and renewed with compare-and-swap) lets one replica at a time work on
  * the bucket; a cursor document records how far its pass got, so a restart (or another
  * replica taking over an expired lease) continues there instead of starting again. An object
- * is deleted only when a HEAD just before the delete still shows the ETag the scan saw and
- * the object is still due, so an object rewritten after the scan is not expired. (The backend
- * interface has no conditional delete: a rewrite landing between that HEAD and the delete is
- * the one window left.) Each run scans at most `maxKeysPerRun` keys per bucket and paces its
+ * is deleted (or moved to another storage class) only while it still has the ETag the scan
+ * saw: a HEAD first (it gives the tags), then a delete or class change conditional on that
+ * ETag (BucketView.deleteObjectIfMatch: atomic where the store can, otherwise a second HEAD
+ * just before), so a client's overwrite is never expired by a stale decision. A transition
+ * changes the class in place (the store's tier, or the label fs and memory keep). Each run scans at most `maxKeysPerRun` keys per bucket and paces its
  * store calls at `maxCallsPerSecond`.
  *
  * In a versioned bucket, Expiration of a current object adds a delete marker (as S3 does), and
@@ -24,6 +25,7 @@ import { readReservedBody, type BucketReservedArea } from '../backends/reserved-
 import { bucketConfig } from '../bucket-config/store';
 import {
   abortTime,
+  dueTransition,
   expiryTime,
   filterMatchesWithoutTags,
   noncurrentExpiryTime,
@@ -32,6 +34,7 @@ import {
   type LifecycleRule,
 } from '../bucket-config/lifecycle';
 import { BucketView } from '../router/bucket-view';
+import type { ObjectMeta } from '../backends/types';
 import type { Router } from '../router/router';
 import { describeError } from '../observability/describe-error';
 import { LIFECYCLE_DOCUMENT, type StoredLifecycle } from './config';
@@ -65,6 +68,8 @@ export interface LifecycleReport {
   buckets: number;
   scanned: number;
   expired: number;
+  /** Objects moved to another storage class by a Transition. */
+  transitioned: number;
   aborted: number;
   /** Objects due but changed since the scan (left alone). */
   skippedChanged: number;
@@ -135,6 +140,7 @@ export class LifecycleWorker {
       buckets: 0,
       scanned: 0,
       expired: 0,
+      transitioned: 0,
       aborted: 0,
       skippedChanged: 0,
       noncurrentExpired: 0,
@@ -167,7 +173,7 @@ export class LifecycleWorker {
   private async runBucket(view: BucketView, report: LifecycleReport): Promise<void> {
     const stored = await bucketConfig.get<StoredLifecycle>(view, LIFECYCLE_DOCUMENT);
     const rules = (stored?.rules ?? []).filter((r) => r.enabled);
-    const expiring = rules.filter((r) => r.expiration?.days !== undefined || r.expiration?.date !== undefined);
+    const expiring = rules.filter((r) => r.expiration?.days !== undefined || r.expiration?.date !== undefined || r.transitions?.length);
     const aborting = rules.filter((r) => r.abortIncompleteMultipartUploadDays !== undefined);
     const versionRules = rules.filter((r) => r.noncurrentVersionExpiration !== undefined || r.expiration?.expiredObjectDeleteMarker);
     if (expiring.length === 0 && aborting.length === 0 && versionRules.length === 0) return;
@@ -259,7 +265,8 @@ export class LifecycleWorker {
       const page = await view.listObjects({ prefix, startAfter, maxKeys: Math.min(1000, budget) });
       for (const o of page.objects) {
         report.scanned++;
-        await this.expireIfDue(view, { key: o.key, size: o.size, lastModified: o.lastModified }, o.etag, rules, report);
+        const seen = { key: o.key, size: o.size, lastModified: o.lastModified, storageClass: o.storageClass };
+        await this.expireIfDue(view, seen, o.etag, rules, report);
       }
       budget -= page.objects.length;
       const last = page.objects.length ? page.objects[page.objects.length - 1].key : startAfter;
@@ -282,26 +289,68 @@ export class LifecycleWorker {
     const candidates = rules.filter(
       (r) => filterMatchesWithoutTags(r.filter, o) && (expiryTime(r, o.lastModified, this.dayMs) ?? Infinity) <= now,
     );
-    if (candidates.length === 0) return;
+    if (candidates.length === 0) return this.transitionIfDue(view, o, etag, rules, report);
     // Only now, for an object some rule would expire, is it worth a HEAD: it gives the tags
     // and shows whether the object is still the one the listing saw.
-    await this.pace();
-    let meta;
-    try {
-      meta = await view.headObject(o.key);
-    } catch (err) {
-      if (isS3Error(err, 'NoSuchKey')) return;
-      throw err;
-    }
+    const meta = await this.headIfPresent(view, o.key);
+    if (!meta) return;
     if (meta.etag !== etag || meta.lastModified.getTime() !== o.lastModified.getTime()) {
       report.skippedChanged++;
       return;
     }
-    if (!candidates.some((r) => tagsMatch(r.filter, meta.tags ?? []))) return;
+    if (!candidates.some((r) => tagsMatch(r.filter, meta.tags ?? []))) return this.transitionIfDue(view, o, etag, rules, report, meta);
     await this.pace();
-    // In a versioned bucket this adds a delete marker; the versions stay for the noncurrent rules.
-    await (await VersionedObjects.of(view)).remove(o.key);
-    report.expired++;
+    const objects = await VersionedObjects.of(view);
+    // Unversioned: only the object judged is deleted (conditional on its ETag). Versioned: a
+    // delete marker, as S3 adds; the versions stay for the noncurrent rules.
+    const expire = objects.status ? async () => void (await objects.remove(o.key)) : () => view.deleteObjectIfMatch(o.key, etag);
+    if (await this.unlessChanged(expire, report)) report.expired++;
+  }
+
+  /** Moves the object to the class its rules' due transitions name, if colder than its own. */
+  private async transitionIfDue(
+    view: BucketView,
+    o: LifecycleObject,
+    etag: string,
+    rules: LifecycleRule[],
+    report: LifecycleReport,
+    known?: ObjectMeta,
+  ): Promise<void> {
+    const withTransitions = rules.filter((r) => r.transitions?.length);
+    // The listing's class is enough to decide that nothing is due; the tags need a HEAD.
+    if (dueTransition(withTransitions, o, o.storageClass, this.now(), this.dayMs) === undefined) return;
+    const meta = known ?? (await this.headIfPresent(view, o.key));
+    if (!meta) return;
+    const tagged = withTransitions.filter((r) => tagsMatch(r.filter, meta.tags ?? []));
+    const target = dueTransition(tagged, o, meta.storageClass, this.now(), this.dayMs);
+    if (target === undefined) return;
+    await this.pace();
+    if (await this.unlessChanged(() => view.setStorageClass(o.key, target, etag), report)) report.transitioned++;
+  }
+
+  /** The object's metadata (paced), or undefined when it is gone. */
+  private async headIfPresent(view: BucketView, key: string): Promise<ObjectMeta | undefined> {
+    await this.pace();
+    try {
+      return await view.headObject(key);
+    } catch (err) {
+      if (isS3Error(err, 'NoSuchKey')) return undefined;
+      throw err;
+    }
+  }
+
+  /** Runs a change conditional on the scanned ETag; false (counted as skipped) when the object changed meanwhile. */
+  private async unlessChanged(change: () => Promise<void>, report: LifecycleReport): Promise<boolean> {
+    try {
+      await change();
+      return true;
+    } catch (err) {
+      if (isS3Error(err, 'PreconditionFailed') || isS3Error(err, 'NoSuchKey')) {
+        report.skippedChanged++;
+        return false;
+      }
+      throw err;
+    }
   }
 
   private async abortUploads(view: BucketView, rules: LifecycleRule[], report: LifecycleReport): Promise<void> {

@@ -129,11 +129,20 @@ export class Metrics {
     for (const [backend, n] of result.removed) if (n) this.uploadsSwept.inc({ backend }, n);
   }
 
-  lifecycleDone(r: { scanned: number; expired: number; aborted: number; skippedChanged: number; leased: number; failed: number }): void {
+  lifecycleDone(r: {
+    scanned: number;
+    expired: number;
+    transitioned: number;
+    aborted: number;
+    skippedChanged: number;
+    leased: number;
+    failed: number;
+  }): void {
     this.lifecycleRuns.inc({ result: r.failed ? 'failed' : 'ok' });
     const counts = {
       scanned: r.scanned,
       expired: r.expired,
+      transitioned: r.transitioned,
       aborted: r.aborted,
       skipped_changed: r.skippedChanged,
       leased_elsewhere: r.leased,

@@ -6,7 +6,7 @@
  * becomes a store key through realKey, so no handler or adapter checks them again.
  */
 import type { Readable } from 'node:stream';
-import { S3Error } from '../errors';
+import { isS3Error, S3Error } from '../errors';
 import type {
   Backend,
   ListOptions,
@@ -28,7 +28,7 @@ import { bucketArea, type BucketReservedArea } from '../backends/reserved-store'
 import { validateKey } from '../backends/keys';
 import { listUnderPrefix } from '../backends/listing';
 import type { Route } from './router';
-import { nativeClass } from '../backends/storage-classes';
+import { isArchived, nativeClass, storageClassTable } from '../backends/storage-classes';
 
 export class BucketView {
   constructor(readonly route: Route) {}
@@ -93,8 +93,17 @@ export class BucketView {
     return this.strip(await this.backend.headObject(this.realBucket, this.realKey(key)));
   }
 
+  /**
+   * An archived object (a store's archive tier) is not readable until restored: 403
+   * InvalidObjectState, as S3 answers, before any byte is sent.
+   */
   async openObject(key: string): Promise<ObjectHandle> {
     const handle = await this.backend.openObject(this.realBucket, this.realKey(key));
+    const { storageClass, restore } = handle.meta;
+    if (isArchived(this.backend.kind, storageClass) && !(restore && !restore.ongoing)) {
+      await handle.close();
+      throw new S3Error('InvalidObjectState', undefined, { StorageClass: storageClass! });
+    }
     return {
       meta: this.strip(handle.meta),
       read: (r) => handle.read(r),
@@ -112,6 +121,55 @@ export class BucketView {
   async deleteObject(key: string): Promise<void> {
     const real = this.realKey(key);
     this.assertWritable();
+    await this.backend.deleteObject(this.realBucket, real);
+  }
+
+  /**
+   * Moves the object to S3 class `storageClass`, only while its ETag is `etag`, in place (the
+   * store's own tier change; fs and memory rewrite the label). NotImplemented where the store
+   * has no way to (lifecycle transitions are refused at Put time there).
+   */
+  async setStorageClass(key: string, storageClass: string, etag: string): Promise<void> {
+    const real = this.realKey(key);
+    this.assertWritable();
+    nativeClass(this.backend.kind, storageClass);
+    if (!this.backend.setStorageClass)
+      throw new S3Error('NotImplemented', `The ${this.backend.kind} backend cannot change an object's storage class.`);
+    await this.backend.setStorageClass(this.realBucket, real, storageClass, etag);
+  }
+
+  /**
+   * RestoreObject: the store's rehydration. Where the store keeps nothing archived, S3's answer
+   * for an object that is not archived (InvalidObjectState), after checking that it exists.
+   */
+  async restoreObject(key: string, days: number | undefined): Promise<'started' | 'ongoing' | 'restored'> {
+    const real = this.realKey(key);
+    this.assertWritable();
+    if (this.backend.restoreObject) return this.backend.restoreObject(this.realBucket, real, days);
+    await this.backend.headObject(this.realBucket, real);
+    throw new S3Error(
+      'InvalidObjectState',
+      `Restore is not allowed for the object's current storage class (${restoreRefusal(this.backend.kind)}).`,
+    );
+  }
+
+  /**
+   * Deletes the object only while its ETag is `etag` (PreconditionFailed otherwise): atomically
+   * where the store has a conditional delete; elsewhere a HEAD just before the delete, which
+   * leaves a window as long as one store call.
+   */
+  async deleteObjectIfMatch(key: string, etag: string): Promise<void> {
+    const real = this.realKey(key);
+    this.assertWritable();
+    if (this.backend.deleteObjectIfMatch) return this.backend.deleteObjectIfMatch(this.realBucket, real, etag);
+    let current: ObjectMeta;
+    try {
+      current = await this.backend.headObject(this.realBucket, real);
+    } catch (err) {
+      if (isS3Error(err, 'NoSuchKey')) return;
+      throw err;
+    }
+    if (current.etag !== etag) throw new S3Error('PreconditionFailed');
     await this.backend.deleteObject(this.realBucket, real);
   }
 
@@ -187,4 +245,10 @@ export class BucketView {
       nextKeyMarker: page.nextKeyMarker === undefined ? undefined : page.nextKeyMarker.slice(p.length),
     };
   }
+}
+
+/** Why a store answers RestoreObject with InvalidObjectState (its kit's reason). */
+function restoreRefusal(kind: string): string {
+  const r = storageClassTable(kind).restore;
+  return r.kind === 'unsupported' ? r.reason : 'the store cannot restore objects';
 }

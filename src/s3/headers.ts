@@ -134,6 +134,11 @@ export function metaHeaders(meta: ObjectMeta, opts: MetaHeaderOptions = {}): Rec
   }
   if (missing > 0) h['x-amz-missing-meta'] = String(missing);
   if (meta.storageClass && meta.storageClass !== 'STANDARD') h['x-amz-storage-class'] = meta.storageClass;
+  if (meta.restore) {
+    h['x-amz-restore'] = meta.restore.expiry
+      ? `ongoing-request="${meta.restore.ongoing}", expiry-date="${httpDate(meta.restore.expiry)}"`
+      : `ongoing-request="${meta.restore.ongoing}"`;
+  }
   if (meta.tags && meta.tags.length) h['x-amz-tagging-count'] = String(meta.tags.length);
   if (opts.checksums && meta.checksums) {
     for (const [alg, v] of Object.entries(meta.checksums)) h[`x-amz-checksum-${alg}`] = v;

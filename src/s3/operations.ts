@@ -20,6 +20,7 @@ import * as objectLock from './ops/object-lock';
 import { postObject, type FormHandler } from './ops/post-object';
 import * as tagging from './ops/tagging';
 import { getObjectTorrent } from './ops/torrent';
+import { restoreObject } from './ops/restore';
 import * as versioning from './ops/versioning';
 
 export type Level = 'service' | 'bucket' | 'object';
@@ -467,6 +468,15 @@ export const OPERATIONS: Operation[] = [
     sub: 'attributes',
     consumes: ['versionId'],
     handler: getObjectAttributes,
+  },
+  {
+    name: 'RestoreObject',
+    s3Action: 's3:RestoreObject',
+    action: 'write',
+    method: 'POST',
+    level: 'object',
+    sub: 'restore',
+    handler: restoreObject,
   },
   {
     name: 'GetObjectRetention',

@@ -110,9 +110,16 @@ describe('protocol: bucket lifecycle configuration', () => {
       (await bad({ Filter: { Prefix: '' }, Status: 'Enabled', Expiration: { Date: new Date('2031-01-01T12:00:00Z') } })).name,
     ).to.equal('InvalidArgument');
     expect((await bad({ Filter: { Prefix: '' }, Status: 'Enabled' })).name).to.equal('InvalidRequest');
-    const transition = await bad({ Filter: { Prefix: '' }, Status: 'Enabled', Transitions: [{ Days: 30, StorageClass: 'GLACIER' }] });
+    const transition = await bad({
+      Filter: { Prefix: '' },
+      Status: 'Enabled',
+      Transitions: [{ Days: 30, StorageClass: 'STANDARD' as never }],
+    });
     expect(transition.name).to.equal('InvalidStorageClass');
-    expect(transition.message).to.contain('storage classes');
+    expect(transition.message).to.contain('cannot move objects to STANDARD');
+    const early = await bad({ Filter: { Prefix: '' }, Status: 'Enabled', Transitions: [{ Days: 10, StorageClass: 'STANDARD_IA' }] });
+    expect(early.name).to.equal('InvalidArgument');
+    expect(early.message).to.contain('greater than or equal to 30');
     const dup = await errorOf(
       srv.s3.send(
         new PutBucketLifecycleConfigurationCommand({

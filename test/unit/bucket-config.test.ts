@@ -3,6 +3,7 @@ import { expect } from 'chai';
 import { S3Error } from '../../src/errors';
 import { corsHeaders, matchCorsRule, parseCorsConfiguration, requestedHeaders, type CorsRule } from '../../src/bucket-config/cors';
 import {
+  dueTransition,
   expiryTime,
   filterMatchesWithoutTags,
   lifecycleConfigurationXml,
@@ -10,6 +11,8 @@ import {
   tagsMatch,
 } from '../../src/bucket-config/lifecycle';
 import { toXml } from '../../src/s3/xml';
+
+const MEMORY = { kind: 'memory', canChangeClass: true };
 
 function s3Error(fn: () => unknown): S3Error {
   try {
@@ -110,6 +113,7 @@ describe('bucket configuration: lifecycle', () => {
           '<Rule><ID>mpu</ID><Filter><Prefix>up/</Prefix></Filter><Status>Disabled</Status><AbortIncompleteMultipartUpload><DaysAfterInitiation>2</DaysAfterInitiation></AbortIncompleteMultipartUpload></Rule>' +
           '<Rule><Prefix>old/</Prefix><Status>Enabled</Status><Expiration><Date>2030-01-01T00:00:00.000Z</Date></Expiration></Rule>',
       ),
+      MEMORY,
     );
     expect(rules[0].filter).to.deep.include({ prefix: 'logs/', tags: [{ key: 'k', value: 'v' }], sizeGreaterThan: 10 });
     expect(rules[0].expiration).to.deep.equal({ days: 30 });
@@ -120,11 +124,11 @@ describe('bucket configuration: lifecycle', () => {
     expect(xml).to.contain('<Filter><And><Prefix>logs/</Prefix><Tag><Key>k</Key><Value>v</Value></Tag>');
     expect(xml).to.contain('<Prefix>old/</Prefix>');
     // What it writes parses back to the same rules.
-    expect(parseLifecycleConfiguration(xml)).to.deep.equal(rules);
+    expect(parseLifecycleConfiguration(xml, MEMORY)).to.deep.equal(rules);
   });
 
   it("refuses what S3 refuses, with S3's codes", () => {
-    const one = (body: string) => s3Error(() => parseLifecycleConfiguration(life(body)));
+    const one = (body: string) => s3Error(() => parseLifecycleConfiguration(life(body), MEMORY));
     const exp = (e: string, extra = '') => `<Rule><Filter><Prefix></Prefix></Filter><Status>Enabled</Status>${e}${extra}</Rule>`;
     expect(one(exp('<Expiration><Days>0</Days></Expiration>'))).to.include({ code: 'InvalidArgument' });
     expect(one(exp('<Expiration><Days>0</Days></Expiration>')).message).to.equal("'Days' for Expiration action must be a positive integer");
@@ -145,10 +149,25 @@ describe('bucket configuration: lifecycle', () => {
       one(`${tagged}<AbortIncompleteMultipartUpload><DaysAfterInitiation>1</DaysAfterInitiation></AbortIncompleteMultipartUpload></Rule>`)
         .code,
     ).to.equal('InvalidRequest');
-    expect(one(exp('<Transition><Days>30</Days><StorageClass>GLACIER</StorageClass></Transition>'))).to.include({
-      code: 'InvalidStorageClass',
-    });
-    expect(one(exp('<Transition><Days>30</Days><StorageClass>GLACIER</StorageClass></Transition>')).message).to.contain('storage classes');
+    const glacier = exp('<Transition><Days>30</Days><StorageClass>GLACIER</StorageClass></Transition>');
+    expect(parseLifecycleConfiguration(life(glacier), MEMORY)[0].transitions).to.deep.equal([{ days: 30, storageClass: 'GLACIER' }]);
+    const onGithub = s3Error(() => parseLifecycleConfiguration(life(glacier), { kind: 'github', canChangeClass: false }));
+    expect(onGithub).to.include({ code: 'InvalidStorageClass' });
+    expect(onGithub.message).to.equal('The github backend of this bucket has no storage class for GLACIER (it has STANDARD).');
+    const fixed = s3Error(() => parseLifecycleConfiguration(life(glacier), { kind: 'azure', canChangeClass: false }));
+    expect(fixed.message).to.contain('cannot change an object');
+    expect(parseLifecycleConfiguration(life(glacier), { kind: 'azure', canChangeClass: true })).to.have.length(1);
+    expect(one(exp('<Transition><Days>29</Days><StorageClass>STANDARD_IA</StorageClass></Transition>')).code).to.equal('InvalidArgument');
+    expect(one(exp('<Transition><Days>1</Days><StorageClass>STANDARD</StorageClass></Transition>')).code).to.equal('InvalidStorageClass');
+    const two = '<Transition><Days>30</Days><StorageClass>GLACIER</StorageClass></Transition>'.repeat(2);
+    expect(one(exp(two)).message).to.contain('must be different');
+    const lateExpiry = one(
+      exp('<Transition><Days>30</Days><StorageClass>GLACIER</StorageClass></Transition>', '<Expiration><Days>10</Days></Expiration>'),
+    );
+    expect(lateExpiry.message).to.contain("'Days' in the Expiration action");
+    const noncurrent =
+      '<NoncurrentVersionTransition><NoncurrentDays>30</NoncurrentDays><StorageClass>GLACIER</StorageClass></NoncurrentVersionTransition>';
+    expect(one(exp(noncurrent)).message).to.contain('noncurrent versions');
     expect(one('').code).to.equal('MalformedXML');
   });
 
@@ -157,6 +176,7 @@ describe('bucket configuration: lifecycle', () => {
       life(
         '<Rule><Filter><And><Prefix>a/</Prefix><ObjectSizeLessThan>100</ObjectSizeLessThan><Tag><Key>t</Key><Value>1</Value></Tag></And></Filter><Status>Enabled</Status><Expiration><Days>2</Days></Expiration></Rule>',
       ),
+      MEMORY,
     );
     const o = { key: 'a/x', size: 5, lastModified: new Date('2030-01-01T10:00:00Z') };
     expect(filterMatchesWithoutTags(r.filter, o)).to.equal(true);
@@ -170,5 +190,26 @@ describe('bucket configuration: lifecycle', () => {
     ).to.equal(true);
     expect(tagsMatch(r.filter, [{ key: 't', value: '2' }])).to.equal(false);
     expect(new Date(expiryTime(r, o.lastModified, 86_400_000)!).toISOString()).to.equal('2030-01-04T00:00:00.000Z');
+  });
+
+  it('picks the coldest due transition, and never moves an object to a warmer class', () => {
+    const rules = parseLifecycleConfiguration(
+      life(
+        '<Rule><Filter><Prefix>a/</Prefix></Filter><Status>Enabled</Status>' +
+          '<Transition><Days>30</Days><StorageClass>STANDARD_IA</StorageClass></Transition>' +
+          '<Transition><Days>90</Days><StorageClass>GLACIER</StorageClass></Transition></Rule>',
+      ),
+      MEMORY,
+    );
+    const day = 86_400_000;
+    const o = { key: 'a/x', size: 5, lastModified: new Date('2030-01-01T10:00:00Z') };
+    const at = (d: number) => o.lastModified.getTime() + d * day;
+    expect(dueTransition(rules, o, undefined, at(29), day)).to.equal(undefined);
+    expect(dueTransition(rules, o, undefined, at(31), day)).to.equal('STANDARD_IA');
+    expect(dueTransition(rules, o, 'STANDARD_IA', at(31), day)).to.equal(undefined);
+    expect(dueTransition(rules, o, undefined, at(91), day)).to.equal('GLACIER');
+    expect(dueTransition(rules, o, 'STANDARD_IA', at(91), day)).to.equal('GLACIER');
+    expect(dueTransition(rules, o, 'DEEP_ARCHIVE', at(91), day)).to.equal(undefined);
+    expect(dueTransition(rules, { ...o, key: 'b/x' }, undefined, at(91), day)).to.equal(undefined);
   });
 });

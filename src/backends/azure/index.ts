@@ -26,8 +26,8 @@
  */
 import { createHash } from 'node:crypto';
 import { PassThrough, Readable } from 'node:stream';
-import type { BlobItem, BlobServiceClient, BlockBlobClient, ContainerClient } from '@azure/storage-blob';
-import { bodyFailure, S3Error } from '../../errors';
+import type { BlobGetPropertiesResponse, BlobItem, BlobServiceClient, BlockBlobClient, ContainerClient } from '@azure/storage-blob';
+import { bodyFailure, isS3Error, S3Error } from '../../errors';
 import type { AzureSettings } from './settings';
 import { resolveSecret } from '../../auth/secrets';
 import type { BackendContext } from '../kit';
@@ -55,6 +55,7 @@ import { azureTokenCredential, withS3TokenErrors } from './credential';
 import { isAzureError, toS3ErrorFromAzure, type ErrorContext } from './errors';
 import { escapedKeys, mergeAscending, naturalNames, rawListing, wanted } from './listing';
 import { fromAzure, metaOf, s3Etag, toAzure, type StoredExtras } from './metadata';
+import { azureTier } from './storage-classes';
 import { AzureMultipartStore } from './multipart';
 import { blobNameOf, ESCAPED_PREFIX } from './names';
 import { RESERVED_PREFIX } from '../reserved';
@@ -241,9 +242,9 @@ export class AzureBackend implements Backend {
       const md5 = measured.md5.digest();
       const stored = storedAttributes(attrs);
       const cas = await this.store.cas(bucket, key, opts.conditions);
-      const { headers, metadata } = toAzure(stored, extras);
+      const { headers, metadata, tier } = toAzure(stored, extras);
       const res = await this.store.call(ctx, () =>
-        blob.commitBlockList([id], { blobHTTPHeaders: { ...headers, blobContentMD5: md5 }, metadata, conditions: cas }),
+        blob.commitBlockList([id], { blobHTTPHeaders: { ...headers, blobContentMD5: md5 }, metadata, tier, conditions: cas }),
       );
       return finish(md5, size, res, stored);
     }
@@ -265,11 +266,12 @@ export class AzureBackend implements Backend {
       const md5 = hash.digest();
       const stored = storedAttributes(attrs);
       const cas = await this.store.cas(bucket, key, opts.conditions);
-      const { headers, metadata } = toAzure(stored, extras);
+      const { headers, metadata, tier } = toAzure(stored, extras);
       const res = await this.store.call(ctx, () =>
         blob.upload(first!, first!.length, {
           blobHTTPHeaders: { ...headers, blobContentMD5: md5 },
           metadata,
+          tier,
           conditions: cas,
         }),
       );
@@ -311,9 +313,9 @@ export class AzureBackend implements Backend {
     const md5 = hash.digest();
     const stored = storedAttributes(attrs);
     const cas = await this.store.cas(bucket, key, opts.conditions);
-    const { headers, metadata } = toAzure(stored, extras);
+    const { headers, metadata, tier } = toAzure(stored, extras);
     const res = await this.store.call(ctx, () =>
-      blob.commitBlockList(ids, { blobHTTPHeaders: { ...headers, blobContentMD5: md5 }, metadata, conditions: cas }),
+      blob.commitBlockList(ids, { blobHTTPHeaders: { ...headers, blobContentMD5: md5 }, metadata, tier, conditions: cas }),
     );
     return finish(md5, total, res, stored);
   }
@@ -380,7 +382,7 @@ export class AzureBackend implements Backend {
       if (attrs.tags === undefined && srcAttrs.tags !== undefined) stored.tags = srcAttrs.tags.map((t) => ({ ...t }));
       if (attrs.checksums === undefined && srcAttrs.checksums !== undefined) stored.checksums = { ...srcAttrs.checksums };
     }
-    const { headers, metadata } = toAzure(stored, keepEtag);
+    const { headers, metadata, tier } = toAzure(stored, keepEtag);
     const sameBlob = srcBucket === dstBucket && blobNameOf(srcKey) === blobNameOf(dstKey);
 
     let azureEtag: string | undefined;
@@ -390,7 +392,7 @@ export class AzureBackend implements Backend {
     } else {
       await this.store.call(ctx, () => this.store.container(dstBucket).getProperties());
       const poller = await this.store.call(ctx, () =>
-        dst.beginCopyFromURL(src.url, { metadata, sourceConditions: { ifMatch: p.etag }, intervalInMs: 500 }),
+        dst.beginCopyFromURL(src.url, { metadata, tier, sourceConditions: { ifMatch: p.etag }, intervalInMs: 500 }),
       );
       const r = await this.store.call(ctx, () => poller.pollUntilDone());
       if (r.copyStatus && r.copyStatus !== 'success') throw new S3Error('InternalError', `Azure copy ended as ${r.copyStatus}.`);
@@ -401,7 +403,56 @@ export class AzureBackend implements Backend {
         dst.setHTTPHeaders({ ...headers, blobContentMD5: md5 }, { conditions: azureEtag ? { ifMatch: azureEtag } : undefined }),
       );
     }
+    // Copy Blob sets the tier; metadata changed in place leaves it, so it is set here.
+    if (sameBlob && (tier ?? 'Hot') !== (p.accessTier ?? 'Hot')) await this.store.call(ctx, () => dst.setAccessTier(tier ?? 'Hot'));
     return this.headObject(dstBucket, dstKey);
+  }
+
+  // ---------------------------------------------------------------- tiers
+
+  /** The blob's properties while its S3 ETag is `ifMatch`. */
+  private async propertiesIfMatch(bucket: string, key: string, ifMatch: string): Promise<BlobGetPropertiesResponse> {
+    const p = await this.store.call({ bucket, key }, () => this.store.blob(bucket, key).getProperties());
+    if (metaOf(key, p).etag !== unquoteEtag(ifMatch)) throw new S3Error('PreconditionFailed');
+    return p;
+  }
+
+  /** Set Blob Tier: the bytes stay where they are. Leaving Archive this way is a rehydration. */
+  async setStorageClass(bucket: string, key: string, storageClass: string, ifMatch: string): Promise<void> {
+    const tier = azureTier(storageClass) ?? 'Hot';
+    const p = await this.propertiesIfMatch(bucket, key, ifMatch);
+    if (p.accessTier === tier) return;
+    await this.store.call({ bucket, key }, () =>
+      this.store.blob(bucket, key).setAccessTier(tier, { conditions: {}, rehydratePriority: 'Standard' }),
+    );
+  }
+
+  /** Rehydration: an Archive blob goes back to Hot (Azure rehydrates for good; there is no temporary copy). */
+  async restoreObject(bucket: string, key: string): Promise<'started' | 'ongoing' | 'restored'> {
+    const blob = this.store.blob(bucket, key);
+    const p = await this.store.call({ bucket, key }, () => blob.getProperties());
+    if (p.archiveStatus?.startsWith('rehydrate-pending')) return 'ongoing';
+    if (p.accessTier !== 'Archive')
+      throw new S3Error('InvalidObjectState', "Restore is not allowed for the object's current storage class");
+    const r = await this.store.call({ bucket, key }, () => blob.setAccessTier('Hot', { rehydratePriority: 'Standard' }));
+    return r._response.status === 202 ? 'started' : 'restored';
+  }
+
+  /** Delete Blob with If-Match on the Azure ETag of the version whose S3 ETag was checked. */
+  async deleteObjectIfMatch(bucket: string, key: string, ifMatch: string): Promise<void> {
+    let p: BlobGetPropertiesResponse;
+    try {
+      p = await this.propertiesIfMatch(bucket, key, ifMatch);
+    } catch (err) {
+      if (isS3Error(err, 'NoSuchKey')) return;
+      throw err;
+    }
+    try {
+      await this.store.blob(bucket, key).delete({ deleteSnapshots: 'include', conditions: { ifMatch: p.etag } });
+    } catch (err) {
+      if (isAzureError(err, 'BlobNotFound')) return;
+      throw toS3ErrorFromAzure(err, { bucket, key });
+    }
   }
 
   // ---------------------------------------------------------------- listing

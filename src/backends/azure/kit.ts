@@ -1,4 +1,5 @@
 /** The `azure` kind: Azure Blob Storage; containers are the buckets. */
+import { AZURE_STORAGE_CLASSES } from './storage-classes';
 import { authTypeOf, defineKit, UriError } from '../kit';
 import { azureContainerNameProblem } from '../bucket-names';
 import { authorityAndPath, bucketAndPrefix, joinPrefix } from '../uri-parts';
@@ -49,13 +50,7 @@ export const azureKit = defineKit({
   implicitName: (s) => `azure:${s.account ?? 'default'}`,
   location: (s, where) => `az://${s.account ? `${s.account}/` : ''}${where}${s.endpoint ? ` at ${s.endpoint}` : ''}`,
   bucketNameProblem: azureContainerNameProblem,
-  storageClasses: {
-    kept: 'native',
-    toNative: { STANDARD: 'Hot', STANDARD_IA: 'Cool', ONEZONE_IA: 'Cool', GLACIER_IR: 'Cold', GLACIER: 'Archive', DEEP_ARCHIVE: 'Archive' },
-    toS3: { Hot: 'STANDARD', Cool: 'STANDARD_IA', Cold: 'GLACIER_IR', Archive: 'GLACIER' },
-    archived: ['Archive'],
-    restore: { kind: 'rehydrate' },
-  },
+  storageClasses: AZURE_STORAGE_CLASSES,
   // Loaded on first use: the Azure SDK adds ~0.5 s to every start.
   create: (settings, context) => (require('./index') as typeof import('./index')).azureBackendFromSpec(settings, context),
 });

@@ -21,6 +21,7 @@
 import { createHash } from 'node:crypto';
 import { unquoteEtag } from '../conditions';
 import type { ObjectAttributes, ObjectMeta } from '../types';
+import { azureTier, classOfBlob } from './storage-classes';
 import { decodeValue, encodeValue, extraFields, isHeaderSafe, readExtraField } from '../attribute-strings';
 
 export { decodeValue, encodeValue } from '../attribute-strings';
@@ -95,7 +96,10 @@ export interface StoredExtras {
 }
 
 /** Attributes → the blob's HTTP headers and metadata. */
-export function toAzure(attrs: ObjectAttributes, extras: StoredExtras = {}): { headers: BlobHeaders; metadata: Record<string, string> } {
+export function toAzure(
+  attrs: ObjectAttributes,
+  extras: StoredExtras = {},
+): { headers: BlobHeaders; metadata: Record<string, string>; tier?: string } {
   const headers: BlobHeaders = {};
   const metadata: Record<string, string> = {};
   for (const [h, a] of HEADERS) {
@@ -106,7 +110,8 @@ export function toAzure(attrs: ObjectAttributes, extras: StoredExtras = {}): { h
   }
   for (const [name, value] of Object.entries(attrs.userMetadata ?? {})) metadata[metadataNameOf(name)] = encodeValue(value);
   for (const [field, value] of extraFields(attrs, extras.etag)) metadata[SYS + field] = encodeValue(value);
-  return { headers, metadata };
+  const tier = azureTier(attrs.storageClass);
+  return { headers, metadata, ...(tier ? { tier } : {}) };
 }
 
 /** The properties Azure returns (getProperties, or a listing item's properties + metadata). */
@@ -117,6 +122,10 @@ export interface AzureProps {
   contentDisposition?: string;
   cacheControl?: string;
   metadata?: Record<string, string>;
+  /** The blob's access tier (Hot, Cool, Cold, Archive). */
+  accessTier?: string;
+  /** 'rehydrate-pending-to-hot' and the like while the blob leaves the archive tier. */
+  archiveStatus?: string;
 }
 
 /** Blob properties → attributes, plus what s3mux stored besides them. */
@@ -144,6 +153,9 @@ export function fromAzure(p: AzureProps): { attrs: ObjectAttributes; extras: Sto
       attrs.userMetadata[name] = value;
     }
   }
+  const storageClass = classOfBlob(attrs.storageClass, p.accessTier);
+  if (storageClass === undefined) delete attrs.storageClass;
+  else attrs.storageClass = storageClass;
   return { attrs, extras };
 }
 
@@ -166,5 +178,13 @@ export function s3Etag(p: BlobVersion, extras: StoredExtras): string {
 
 export function metaOf(key: string, p: BlobVersion): ObjectMeta {
   const { attrs, extras } = fromAzure(p);
-  return { ...attrs, key, size: p.contentLength ?? 0, etag: s3Etag(p, extras), lastModified: p.lastModified ?? new Date(0) };
+  const rehydrating = p.archiveStatus?.startsWith('rehydrate-pending') === true;
+  return {
+    ...attrs,
+    key,
+    size: p.contentLength ?? 0,
+    etag: s3Etag(p, extras),
+    lastModified: p.lastModified ?? new Date(0),
+    ...(rehydrating ? { restore: { ongoing: true } } : {}),
+  };
 }

@@ -147,7 +147,8 @@ export class AzureMultipartStore implements MultipartStore {
       key: decodeValue(md[M.key]),
       uploadId,
       initiated: Number.isNaN(initiated.getTime()) ? new Date(0) : initiated,
-      attrs: fromAzure(p).attrs,
+      // The marker's own tier says nothing about the upload's class (its metadata does).
+      attrs: fromAzure({ ...p, accessTier: undefined }).attrs,
     };
   }
 
@@ -287,11 +288,11 @@ export class AzureMultipartStore implements MultipartStore {
       throw new S3Error('EntityTooLarge', `The object would have ${ids.length} Azure blocks; Azure allows ${MAX_BLOCKS}.`);
     }
     const attrs: ObjectAttributes = { ...upload.attrs, partSizes };
-    const { headers, metadata } = toAzure(attrs, { etag });
+    const { headers, metadata, tier } = toAzure(attrs, { etag });
     const target = this.be.blob(bucket, key);
     const cas = await this.be.cas(bucket, key, opts.conditions);
     const res = await this.be.call({ bucket, key, multipart: true }, () =>
-      target.commitBlockList(ids, { blobHTTPHeaders: headers, metadata, conditions: cas }),
+      target.commitBlockList(ids, { blobHTTPHeaders: headers, metadata, tier, conditions: cas }),
     );
     await this.remove(bucket, uploadId, records).catch(() => {});
     return {

@@ -560,6 +560,22 @@ export class FsBackend implements Backend {
   }
 
   setTags(bucket: string, key: string, tags: Tag[]): Promise<void> {
+    return this.rewriteAttributes(bucket, key, (attrs) => {
+      attrs.tags = tags.map((t) => ({ key: t.key, value: t.value }));
+    });
+  }
+
+  /** The class is a label in the sidecar: the data file is not touched. */
+  setStorageClass(bucket: string, key: string, storageClass: string, ifMatch: string): Promise<void> {
+    return this.rewriteAttributes(bucket, key, (attrs, meta) => {
+      if (meta.etag !== unquoteEtag(ifMatch)) throw new S3Error('PreconditionFailed');
+      if (storageClass === 'STANDARD') delete attrs.storageClass;
+      else attrs.storageClass = storageClass;
+    });
+  }
+
+  /** Rewrites the sidecar of the current version under the key's lock; the data file stays. */
+  private rewriteAttributes(bucket: string, key: string, change: (attrs: ObjectAttributes, meta: ObjectMeta) => void): Promise<void> {
     return this.op(async () => {
       this.checkWritable();
       assertStorableKey(key);
@@ -568,7 +584,7 @@ export class FsBackend implements Backend {
         const o = await this.openVersion(bucket, key, true);
         try {
           const attrs = copyAttributes(o.meta);
-          attrs.tags = tags.map((t) => ({ key: t.key, value: t.value }));
+          change(attrs, o.meta);
           await writeSidecar(this.layout, metaFile, makeSidecar(key, o.meta.etag, identityOf(o.st), attrs));
         } finally {
           await o.fh.close();
@@ -578,6 +594,15 @@ export class FsBackend implements Backend {
   }
 
   deleteObject(bucket: string, key: string): Promise<void> {
+    return this.remove(bucket, key);
+  }
+
+  /** The ETag is checked under the key's lock, which every write of the key takes too. */
+  deleteObjectIfMatch(bucket: string, key: string, ifMatch: string): Promise<void> {
+    return this.remove(bucket, key, unquoteEtag(ifMatch));
+  }
+
+  private remove(bucket: string, key: string, ifMatch?: string): Promise<void> {
     return this.op(async () => {
       this.checkWritable();
       assertStorableKey(key);
@@ -585,6 +610,11 @@ export class FsBackend implements Backend {
       const p = this.layout.dataPath(bucket, key).path;
       const { metaBucketDir, path: metaFile } = this.layout.metaPath(bucket, key);
       await this.state.locks.run(lockKey(bucket, key), async () => {
+        if (ifMatch !== undefined) {
+          const current = await this.currentMeta(bucket, key, true);
+          if (current === undefined) return;
+          if (current.etag !== ifMatch) throw new S3Error('PreconditionFailed');
+        }
         let file: string | undefined;
         try {
           const st = await fsp.lstat(p);

@@ -257,6 +257,21 @@ export class MemoryBackend implements Backend {
     return listFromSource(source, opts);
   }
 
+  async setStorageClass(bucket: string, key: string, storageClass: string, ifMatch: string): Promise<void> {
+    const obj = this.object(bucket, key);
+    if (obj.meta.etag !== unquoteEtag(ifMatch)) throw new S3Error('PreconditionFailed');
+    const { storageClass: _old, ...rest } = obj.meta;
+    obj.meta = storageClass === 'STANDARD' ? rest : { ...rest, storageClass };
+  }
+
+  async deleteObjectIfMatch(bucket: string, key: string, ifMatch: string): Promise<void> {
+    const b = this.bucket(bucket);
+    const obj = b.objects.get(key);
+    if (obj === undefined) return;
+    if (obj.meta.etag !== unquoteEtag(ifMatch)) throw new S3Error('PreconditionFailed');
+    b.objects.delete(key);
+  }
+
   async setTags(bucket: string, key: string, tags: Tag[]): Promise<void> {
     const obj = this.object(bucket, key);
     obj.meta = { ...obj.meta, tags: tags.map((t) => ({ key: t.key, value: t.value })) };

@@ -51,8 +51,8 @@ const RENAMED: Record<string, S3ErrorCode> = {
   MalformedPOSTRequest: 'InternalError',
   IllegalLocationConstraintException: 'InvalidArgument',
   InvalidLocationConstraint: 'InvalidArgument',
-  InvalidObjectState: 'InvalidRequest',
   InvalidBucketState: 'InvalidRequest',
+  // InvalidObjectState (an archived object read or restored) passes through: clients act on it.
   // MinIO and others name the 404 of a HEAD this way when they do send a body
   NotFound: 'NoSuchKey',
 };

@@ -100,6 +100,7 @@ export function parseDate(v: string | undefined): Date | undefined {
 /** The metadata of an object from the answer to HEAD or GET (200, not 206). */
 export function metaFrom(key: string, headers: Record<string, string>, size: number): { meta: ObjectMeta; tagCount: number } {
   const { tagCount, partsCount: _p, ...attrs } = attributesFrom(headers);
+  const restore = restoreFrom(headers['x-amz-restore']);
   return {
     meta: {
       key,
@@ -107,7 +108,16 @@ export function metaFrom(key: string, headers: Record<string, string>, size: num
       etag: unquote(headers.etag),
       lastModified: parseDate(headers['last-modified']) ?? new Date(0),
       ...attrs,
+      ...(restore ? { restore } : {}),
     },
     tagCount,
   };
+}
+
+/** x-amz-restore: `ongoing-request="true"`, or `ongoing-request="false", expiry-date="<HTTP date>"`. */
+export function restoreFrom(v: string | undefined): ObjectMeta['restore'] {
+  const ongoing = v && /ongoing-request="(true|false)"/.exec(v);
+  if (!ongoing) return undefined;
+  const expiry = parseDate(/expiry-date="([^"]*)"/.exec(v)?.[1]);
+  return { ongoing: ongoing[1] === 'true', ...(expiry ? { expiry } : {}) };
 }

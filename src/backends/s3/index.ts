@@ -653,16 +653,56 @@ export class S3Backend implements Backend {
     checkClientKey(key);
     const set = tags.map((t) => `<Tag><Key>${escapeXml(t.key)}</Key><Value>${escapeXml(t.value)}</Value></Tag>`).join('');
     const xml = `${XML_HEADER}<Tagging xmlns="${S3_NS}"><TagSet>${set}</TagSet></Tagging>`;
-    const reply = await this.http.send({
-      method: 'PUT',
+    discard((await this.sendDocument('PUT', bucket, key, 'tagging', xml)).body);
+  }
+
+  /** An XML request body to an object's sub-resource (tagging, restore). */
+  private sendDocument(method: 'PUT' | 'POST', bucket: string, key: string, sub: string, xml: string): Promise<S3Reply> {
+    return this.http.send({
+      method,
       bucket,
       key,
-      query: { tagging: '' },
+      query: { [sub]: '' },
       body: xml,
       headers: { 'content-type': 'application/xml', 'content-md5': md5Base64(xml) },
       notFound: 'NoSuchKey',
     });
+  }
+
+  /**
+   * A copy of the object onto itself with the new x-amz-storage-class, as S3 documents for
+   * changing an object's class: the store keeps the bytes, metadata and tags (COPY
+   * directives), and the copy happens only while the ETag is `ifMatch`.
+   */
+  async setStorageClass(bucket: string, key: string, storageClass: string, ifMatch: string): Promise<void> {
+    checkClientKey(key);
+    const { reply } = await this.http.sendXml({
+      method: 'PUT',
+      bucket,
+      key,
+      headers: {
+        'x-amz-copy-source': copySource(bucket, key),
+        'x-amz-copy-source-if-match': `"${unquote(ifMatch)}"`,
+        'x-amz-metadata-directive': 'COPY',
+        'x-amz-storage-class': storageClass,
+      },
+      notFound: 'NoSuchKey',
+    });
     discard(reply.body);
+  }
+
+  /** RestoreObject passed through: 202 began, 200 already restored, 409 RestoreAlreadyInProgress. */
+  async restoreObject(bucket: string, key: string, days: number | undefined): Promise<'started' | 'ongoing' | 'restored'> {
+    checkClientKey(key);
+    const xml = `${XML_HEADER}<RestoreRequest xmlns="${S3_NS}">${days !== undefined ? `<Days>${days}</Days>` : ''}</RestoreRequest>`;
+    try {
+      const reply = await this.sendDocument('POST', bucket, key, 'restore', xml);
+      discard(reply.body);
+      return reply.status === 202 ? 'started' : 'restored';
+    } catch (err) {
+      if (isS3Error(err, 'RestoreAlreadyInProgress')) return 'ongoing';
+      throw err;
+    }
   }
 
   /** @internal s3mux's own documents (reserved.ts): PUT the store key `key` as is, under the conditions. */

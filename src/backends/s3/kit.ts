@@ -47,7 +47,7 @@ export const s3Kit = defineKit({
     kept: 'native',
     toNative: Object.fromEntries(S3_STORAGE_CLASSES.map((c) => [c, c])),
     archived: ['GLACIER', 'DEEP_ARCHIVE'],
-    restore: { kind: 'unsupported', reason: 'RestoreObject is not passed through to an s3 backend yet' },
+    restore: { kind: 'rehydrate' },
   },
   location: (s, where) => `s3://${where}${s.endpoint ? ` at ${s.endpoint}` : s.region ? ` in ${s.region}` : ''}`,
   create: (settings, context) => (require('./index') as typeof import('./index')).createS3Backend(settings, context),

@@ -22,7 +22,8 @@ export const putBucketLifecycleConfiguration: Handler = async (ctx) => {
   const view = ctx.bucket();
   view.assertWritable();
   await view.exists();
-  const rules = parseLifecycleConfiguration((await readSmallBody(ctx, MAX_LIFECYCLE_BYTES)).toString('utf8'));
+  const body = (await readSmallBody(ctx, MAX_LIFECYCLE_BYTES)).toString('utf8');
+  const rules = parseLifecycleConfiguration(body, { kind: view.backend.kind, canChangeClass: view.backend.setStorageClass !== undefined });
   await bucketConfig.set(view, LIFECYCLE_DOCUMENT, { rules } satisfies StoredLifecycle);
   return { status: 200 };
 };
