@@ -78,6 +78,9 @@ export class VersionedObjects {
   ) {}
 
   static async of(view: BucketView): Promise<VersionedObjects> {
+    // Every object request asks: a fresh cached status is taken as is, with no store read or promise chain.
+    const cached = view.backend.reserved ? bucketConfig.peek<{ status?: VersioningStatus }>(view, VERSIONING_DOCUMENT) : undefined;
+    if (cached?.found) return new VersionedObjects(view, cached.value?.status);
     return new VersionedObjects(view, await versioningStatus(view));
   }
 
@@ -110,6 +113,8 @@ export class VersionedObjects {
     key: string,
     versionId: string | undefined,
   ): Promise<{ index: VersionIndex; nullId?: undefined } | { index?: undefined; nullId: string | undefined }> {
+    // A bucket never versioned, the latest asked for: the object at the name, whose key the view checks as it reads it.
+    if (!this.status && versionId === undefined) return { nullId: undefined };
     this.view.checkKey(key);
     if (versionId !== undefined) checkVersionId(versionId);
     const { index } = this.status ? await readIndex(this.area, key) : { index: { key, versions: [] } };
@@ -166,8 +171,9 @@ export class VersionedObjects {
    * the bucket when it was never versioned.
    */
   async put(key: string, body: Readable, attrs: ObjectAttributes, opts: PutOptions = {}): Promise<VersionedMeta> {
-    this.view.checkKey(key);
+    // Never versioned: the view checks the key (once) as it writes.
     if (!this.status) return this.view.putObject(key, body, attrs, opts);
+    this.view.checkKey(key);
     this.view.assertWritable();
     await this.adopt(key);
     const dataId = newVersionId();
@@ -270,6 +276,10 @@ export class VersionedObjects {
    * null version becomes one); with one, that version is removed for good.
    */
   async remove(key: string, versionId?: string): Promise<RemoveResult> {
+    if (!this.status && versionId === undefined) {
+      await this.view.deleteObject(key); // the view checks the key
+      return { versionId, deleteMarker: false };
+    }
     this.view.checkKey(key);
     if (versionId !== undefined) checkVersionId(versionId);
     if (!this.status) {
