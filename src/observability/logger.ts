@@ -46,7 +46,11 @@ export function prettyLine(json: string): string {
 }
 
 export function createLogger(opts: { level?: LogLevel; format?: LogFormat; destination?: Destination } = {}): Logger {
-  const dest = opts.destination ?? process.stdout;
+  // Standard output through pino's own destination, written asynchronously: on a pipe, Node
+  // writes process.stdout synchronously, one write(2) per access-log line on the event loop;
+  // this one writes what accumulated while the previous write was under way in one call, and
+  // flushes synchronously when the process exits.
+  const dest = opts.destination ?? pino.destination({ dest: 1, sync: false });
   const stream = opts.format === 'pretty' ? { write: (line: string) => dest.write(prettyLine(line)) } : dest;
   return pino(
     {
