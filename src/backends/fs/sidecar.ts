@@ -119,7 +119,9 @@ function readIdentified(file: string): { text: string; id: SidecarFileIdentity }
  * --profile, bench/RESULTS.md); the microseconds the loop waits for the syscalls are less.
  * A sidecar read before is taken from `parsed` while its file is unchanged (one lstat).
  */
-export async function readSidecar(file: string): Promise<Sidecar | undefined> {
+export async function readSidecar(file: string, opts: { cached?: boolean } = {}): Promise<Sidecar | undefined> {
+  // A listing keeps its own summaries by data file: its sidecar reads are one-offs, not worth an lstat more.
+  if (opts.cached === false) return readPlain(file);
   let st: Stats | undefined;
   try {
     st = lstatSync(file, { throwIfNoEntry: false });
@@ -139,6 +141,10 @@ export async function readSidecar(file: string): Promise<Sidecar | undefined> {
     }
   }
   // Not a regular file (a link, a folder): as it was always read.
+  return readPlain(file);
+}
+
+function readPlain(file: string): Sidecar | undefined {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
