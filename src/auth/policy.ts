@@ -19,10 +19,14 @@ export interface Principal {
   /** Root (and admins) may do everything. */
   admin: boolean;
   rules: PolicyRule[];
+  /** The caller that signed nothing. */
+  anonymous?: true;
+  /** What an ACL grant by e-mail address names (x-amz-grant-*: emailAddress=...). */
+  email?: string;
 }
 
 export const ROOT: Principal = { name: 'root', admin: true, rules: [] };
-export const ANONYMOUS: Principal = { name: 'anonymous', admin: false, rules: [] };
+export const ANONYMOUS: Principal = { name: 'anonymous', admin: false, rules: [], anonymous: true };
 
 const globCache = new Map<string, RegExp>();
 

@@ -28,7 +28,7 @@ export function buildRouting(opts: Pick<ServeOptions, 'config' | 'dataDir'>, env
   // Secrets first: a table whose secrets cannot be read never gets as far as making backends.
   const users = (table.identities ?? []).map((i) => ({
     identity: { accessKeyId: i.accessKeyId, secretAccessKey: resolveSecret(i.secret, `identity '${i.name}'`, env) },
-    principal: { name: i.name, admin: i.admin, rules: i.rules },
+    principal: { name: i.name, admin: i.admin, rules: i.rules, ...(i.email !== undefined ? { email: i.email } : {}) },
   }));
   const router = Router.fromTable(table, { kits: KITS, env });
   return { table, root, state: routingState(router, [root.identity], users) };

@@ -11,6 +11,7 @@ import type { Backend } from '../backends/types';
 import type { BackendKit } from '../backends/kit';
 import { BACKEND_KITS } from '../backends/registry';
 import { createBackend, kitFor } from '../backends/create';
+import type { FixedAccess } from '../access/fixed';
 import { backendSpecKey, defaultRoutingTable, type BackendSpec, type RoutingTable } from './config';
 import { buildRouteForm, type FormOptions } from './forms/build';
 import type { CompositeBackend } from './forms/composite';
@@ -27,6 +28,8 @@ export interface Route {
   prefix: string;
   readOnly: boolean;
   publicRead: boolean;
+  /** What the table fixes of the bucket's access control. */
+  fixed?: FixedAccess;
   /** CORS rules the routing table fixes for this bucket; S3 clients cannot change them. */
   cors?: readonly CorsRule[];
   /** True for a route in the table, false for a name that fell through to the default backend. */
@@ -126,6 +129,7 @@ export class Router {
         prefix: r.prefix,
         readOnly: r.readOnly,
         publicRead: r.publicRead,
+        ...(r.fixed ? { fixed: r.fixed } : {}),
         ...(r.cors ? { cors: r.cors } : {}),
         explicit: true,
         ...(forms.has(r.name) ? { form: forms.get(r.name) } : {}),

@@ -8,7 +8,8 @@ import { S3Error } from '../errors';
 import type { Router } from '../router/router';
 import { BucketView } from '../router/bucket-view';
 import type { AuthResult } from '../auth/sigv4';
-import { ANONYMOUS, isAllowed, type Action, type Principal } from '../auth/policy';
+import type { Action, Principal } from '../auth/policy';
+import { authorizeAccess } from './access';
 import type { Target } from './addressing';
 import { header } from './headers';
 import { validateBucketName } from '../backends/keys';
@@ -34,8 +35,8 @@ export interface Services {
 
 export class S3Context {
   readonly query: URLSearchParams;
-  /** What the operation may do on the addressed bucket, once dispatch has authorized it. */
-  private allowed?: Action;
+  /** Dispatch has authorized the operation on the addressed bucket. */
+  private allowed = false;
 
   constructor(
     readonly req: IncomingMessage,
@@ -69,46 +70,56 @@ export class S3Context {
   }
 
   /**
-   * Authorizes the operation (`action`) on the addressed bucket; after this, `bucket()` opens it.
-   * Anonymous callers pass only for operations public read allows (`publicOperation`) on a
-   * public-read route. Throws AccessDenied when the caller may not.
+   * Authorizes the operation on the addressed bucket (and object) through the one decision
+   * module (src/access/decide.ts); after this, `bucket()` opens the bucket. Throws AccessDenied
+   * when the caller may not.
    */
-  authorizeOperation(action: Action, publicOperation = false): void {
-    this.authorize(action, this.bucketName, publicOperation);
-    this.allowed = action;
+  async authorizeOperation(op: OperationAccess, form?: FormRequest): Promise<void> {
+    const name = this.bucketName;
+    await authorizeAccess(this, this.open(name), {
+      s3Action: op.s3Action,
+      coarse: op.action,
+      bucket: name,
+      key: form ? form.key : op.objectLevel ? this.key : undefined,
+      versionId: op.objectLevel ? (this.query.get('versionId') ?? undefined) : undefined,
+      publicOperation: op.publicRead,
+      extraKeys: form?.conditionKeys,
+    });
+    this.allowed = true;
+  }
+
+  /** The handler authorizes every key it touches with `authorizeKey` (DeleteObjects); it may open the bucket for that. */
+  authorizeEachKey(): void {
+    this.allowed = true;
+  }
+
+  /** Throws AccessDenied unless the caller may do the object action on one more key of the addressed bucket (DeleteObjects). */
+  async authorizeKey(s3Action: string, coarse: Action, key: string): Promise<void> {
+    await authorizeAccess(this, this.bucket(), { s3Action, coarse, bucket: this.bucketName, key });
   }
 
   /**
-   * A virtual bucket, resolved through the routing table, opened only once the caller may use
-   * it: `bucket()` is the addressed bucket, for the action dispatch authorized; any other
-   * bucket (a copy source) names the action it is opened for, and is authorized here.
+   * The addressed bucket, once dispatch has authorized the operation. A handler cannot reach
+   * any other bucket but through `sourceBucket`, which authorizes the read first.
    */
-  bucket(): BucketView;
-  bucket(name: string, action: Action): BucketView;
-  bucket(name?: string, action?: Action): BucketView {
-    if (name === undefined) {
-      if (this.allowed === undefined) throw new Error('the operation opened its bucket without being authorized for it');
-      name = this.bucketName;
-    } else {
-      this.authorize(action as Action, name);
-    }
+  bucket(): BucketView {
+    if (!this.allowed) throw new Error('the operation opened its bucket without being authorized for it');
+    return this.open(this.bucketName);
+  }
+
+  /** A copy source: opened only once the caller may read the object (s3:GetObject, or s3:GetObjectVersion, on bucket/key). */
+  async sourceBucket(name: string, key: string, versionId?: string): Promise<BucketView> {
+    const view = this.open(name);
+    const s3Action = versionId === undefined ? 's3:GetObject' : 's3:GetObjectVersion';
+    await authorizeAccess(this, view, { s3Action, coarse: 'read', bucket: name, key, versionId });
+    return view;
+  }
+
+  private open(name: string): BucketView {
     // No bucket can have such a name (legacy names included): it must not reach a store,
     // where '/' or '%' would address something else.
     if (!/^[A-Za-z0-9._-]{1,255}$/.test(name)) validateBucketName(name);
     return new BucketView(this.services.router.resolve(name));
-  }
-
-  /**
-   * Throws AccessDenied unless the caller may do `action` on the virtual bucket: by its
-   * policy, or, for anonymous callers, when the operation is one public read allows
-   * (`publicOperation`) and the route is public-read.
-   */
-  private authorize(action: Action, bucket: string, publicOperation = false): void {
-    if (this.principal === ANONYMOUS) {
-      if (publicOperation && this.services.router.resolve(bucket).publicRead) return;
-      throw new S3Error('AccessDenied');
-    }
-    if (!isAllowed(this.principal, action, bucket)) throw new S3Error('AccessDenied');
   }
 
   /** The resource named in error responses: /bucket/key as S3 reports it. */
@@ -118,3 +129,18 @@ export class S3Context {
 }
 
 export type Handler = (ctx: S3Context) => Promise<S3Response>;
+
+/** POST Object: the key its form names, and the condition keys its fields stand for (`acl` for x-amz-acl ...). */
+export interface FormRequest {
+  key: string;
+  conditionKeys: Record<string, string[] | undefined>;
+}
+
+/** What dispatch needs of an operation to authorize it. */
+export interface OperationAccess {
+  s3Action: string;
+  action?: Action;
+  publicRead?: boolean;
+  /** The resource is the addressed object (else the bucket). */
+  objectLevel: boolean;
+}

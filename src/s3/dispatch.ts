@@ -9,8 +9,8 @@ import { S3Error, toS3Error } from '../errors';
 import { authenticate, type AuthResult, type CredentialLookup } from '../auth/authenticate';
 import { ANONYMOUS, ROOT, type Principal } from '../auth/policy';
 import { resolveTarget, type Target } from './addressing';
-import { S3Context, type S3Response, type Services } from './context';
-import { findOperation, type Level } from './operations';
+import { S3Context, type OperationAccess, type S3Response, type Services } from './context';
+import { findOperation, type Level, type Operation } from './operations';
 import { errorResponse } from './respond';
 import { sendableHeaders } from './header-values';
 import { checkRequestFeatures } from './request-features';
@@ -42,6 +42,11 @@ export interface RequestRecord {
   backend?: string;
   status: number;
   errorCode?: string;
+}
+
+function accessOf(op: Operation, query: URLSearchParams): OperationAccess {
+  const s3Action = op.s3VersionAction && query.has('versionId') ? op.s3VersionAction : op.s3Action;
+  return { s3Action, action: op.action, publicRead: op.publicRead, objectLevel: op.level === 'object' };
 }
 
 function levelOf(t: Target): Level {
@@ -138,16 +143,17 @@ export async function dispatch(req: IncomingMessage, res: ServerResponse, opts: 
         // for the operation as any other caller would be.
         response = await op.formHandler(ctx, {
           credentials: opts.credentials,
-          signedBy: (signer) => {
+          signedBy: async (signer, form) => {
             const signed = new S3Context(req, target, requestId, signer, principalOf(signer), opts.services);
             record.identity = signed.principal.name;
             if (signer.type !== 'anonymous') record.accessKeyId = signer.accessKeyId;
-            if (op.action) signed.authorizeOperation(op.action);
+            await signed.authorizeOperation(accessOf(op, ctx.query), form);
             return signed;
           },
         });
       } else {
-        if (op.action) ctx.authorizeOperation(op.action, op.publicRead);
+        if (op.perKey) ctx.authorizeEachKey();
+        else if (target.bucket !== undefined) await ctx.authorizeOperation(accessOf(op, ctx.query));
         else if (auth.type === 'anonymous') throw new S3Error('AccessDenied', 'Anonymous access is not allowed here.');
         const honoured = checkRequestFeatures(ctx);
         sendContinue(req, res);

@@ -5,6 +5,7 @@
 import { S3Error } from '../errors';
 import type { Action } from '../auth/policy';
 import type { Handler } from './context';
+import * as acl from './ops/access-control';
 import * as buckets from './ops/buckets';
 import * as bucketCors from './ops/bucket-cors';
 import * as bucketLifecycle from './ops/bucket-lifecycle';
@@ -34,13 +35,25 @@ interface OperationBase {
   when?: (q: URLSearchParams) => boolean;
   /** Other sub-resource parameters this operation reads (UploadPart reads partNumber). */
   consumes?: string[];
-  /** What a policy must allow on the addressed bucket; undefined for ListBuckets (any signed user). */
+  /**
+   * The S3 action bucket policies name (`s3:GetObject` ...); its resource is the addressed bucket,
+   * or the addressed object for object-level operations (DeleteObjects: each key it deletes).
+   */
+  s3Action: string;
+  /** The action instead when the request names a versionId (S3's *Version actions: s3:GetObjectVersion ...). */
+  s3VersionAction?: string;
+  /**
+   * The routing table's coarse action that grants it (src/auth/policy.ts); undefined for
+   * ListBuckets (any signed user) and for what only the owner, a bucket policy or an ACL grants.
+   */
   action?: Action;
   /**
    * Anonymous callers may do it on a `publicRead` route: what S3's public read grants
    * (GetObject, HeadObject, the listing), not every operation that reads.
    */
   publicRead?: true;
+  /** The handler authorizes each key it touches (DeleteObjects) rather than dispatch the bucket. */
+  perKey?: true;
 }
 
 export type Operation = OperationBase &
@@ -54,11 +67,20 @@ export type Operation = OperationBase &
   );
 
 export const OPERATIONS: Operation[] = [
-  { name: 'ListBuckets', method: 'GET', level: 'service', handler: buckets.listBuckets },
+  { name: 'ListBuckets', s3Action: 's3:ListAllMyBuckets', method: 'GET', level: 'service', handler: buckets.listBuckets },
 
-  { name: 'GetBucketLocation', action: 'list', method: 'GET', level: 'bucket', sub: 'location', handler: buckets.getBucketLocation },
+  {
+    name: 'GetBucketLocation',
+    s3Action: 's3:GetBucketLocation',
+    action: 'list',
+    method: 'GET',
+    level: 'bucket',
+    sub: 'location',
+    handler: buckets.getBucketLocation,
+  },
   {
     name: 'GetBucketVersioning',
+    s3Action: 's3:GetBucketVersioning',
     action: 'list',
     method: 'GET',
     level: 'bucket',
@@ -68,16 +90,113 @@ export const OPERATIONS: Operation[] = [
   // Changing a bucket's configuration is administering the bucket, as creating it is.
   {
     name: 'PutBucketVersioning',
+    s3Action: 's3:PutBucketVersioning',
     action: 'createBucket',
     method: 'PUT',
     level: 'bucket',
     sub: 'versioning',
     handler: versioning.putBucketVersioning,
   },
-  { name: 'ListObjectVersions', action: 'list', method: 'GET', level: 'bucket', sub: 'versions', handler: versioning.listVersions },
-  { name: 'GetBucketAcl', action: 'list', method: 'GET', level: 'bucket', sub: 'acl', handler: buckets.getBucketAcl },
+  {
+    name: 'ListObjectVersions',
+    s3Action: 's3:ListBucketVersions',
+    action: 'list',
+    method: 'GET',
+    level: 'bucket',
+    sub: 'versions',
+    handler: versioning.listVersions,
+  },
+  // Access control (src/s3/ops/access-control.ts): only the owner, a bucket policy or an ACL grants the writes.
+  {
+    name: 'GetBucketAcl',
+    s3Action: 's3:GetBucketAcl',
+    action: 'list',
+    method: 'GET',
+    level: 'bucket',
+    sub: 'acl',
+    handler: acl.getBucketAcl,
+  },
+  { name: 'PutBucketAcl', s3Action: 's3:PutBucketAcl', method: 'PUT', level: 'bucket', sub: 'acl', handler: acl.putBucketAcl },
+  {
+    name: 'GetBucketPolicy',
+    s3Action: 's3:GetBucketPolicy',
+    action: 'list',
+    method: 'GET',
+    level: 'bucket',
+    sub: 'policy',
+    handler: acl.getBucketPolicy,
+  },
+  { name: 'PutBucketPolicy', s3Action: 's3:PutBucketPolicy', method: 'PUT', level: 'bucket', sub: 'policy', handler: acl.putBucketPolicy },
+  {
+    name: 'DeleteBucketPolicy',
+    s3Action: 's3:DeleteBucketPolicy',
+    method: 'DELETE',
+    level: 'bucket',
+    sub: 'policy',
+    handler: acl.deleteBucketPolicy,
+  },
+  {
+    name: 'GetBucketPolicyStatus',
+    s3Action: 's3:GetBucketPolicyStatus',
+    action: 'list',
+    method: 'GET',
+    level: 'bucket',
+    sub: 'policyStatus',
+    handler: acl.getBucketPolicyStatus,
+  },
+  {
+    name: 'GetBucketOwnershipControls',
+    s3Action: 's3:GetBucketOwnershipControls',
+    action: 'list',
+    method: 'GET',
+    level: 'bucket',
+    sub: 'ownershipControls',
+    handler: acl.getOwnershipControls,
+  },
+  {
+    name: 'PutBucketOwnershipControls',
+    s3Action: 's3:PutBucketOwnershipControls',
+    method: 'PUT',
+    level: 'bucket',
+    sub: 'ownershipControls',
+    handler: acl.putOwnershipControls,
+  },
+  {
+    name: 'DeleteBucketOwnershipControls',
+    s3Action: 's3:PutBucketOwnershipControls',
+    method: 'DELETE',
+    level: 'bucket',
+    sub: 'ownershipControls',
+    handler: acl.deleteOwnershipControls,
+  },
+  {
+    name: 'GetPublicAccessBlock',
+    s3Action: 's3:GetBucketPublicAccessBlock',
+    action: 'list',
+    method: 'GET',
+    level: 'bucket',
+    sub: 'publicAccessBlock',
+    handler: acl.getPublicAccessBlock,
+  },
+  {
+    name: 'PutPublicAccessBlock',
+    s3Action: 's3:PutBucketPublicAccessBlock',
+    method: 'PUT',
+    level: 'bucket',
+    sub: 'publicAccessBlock',
+    handler: acl.putPublicAccessBlock,
+  },
+  {
+    name: 'DeletePublicAccessBlock',
+    s3Action: 's3:PutBucketPublicAccessBlock',
+    method: 'DELETE',
+    level: 'bucket',
+    sub: 'publicAccessBlock',
+    handler: acl.deletePublicAccessBlock,
+  },
   {
     name: 'ListObjectsV2',
+    s3Action: 's3:ListBucket',
     publicRead: true,
     action: 'list',
     method: 'GET',
@@ -85,19 +204,75 @@ export const OPERATIONS: Operation[] = [
     when: (q) => q.get('list-type') === '2',
     handler: listObjectsV2,
   },
-  { name: 'ListObjects', publicRead: true, action: 'list', method: 'GET', level: 'bucket', handler: listObjectsV1 },
-  { name: 'HeadBucket', publicRead: true, action: 'list', method: 'HEAD', level: 'bucket', handler: buckets.headBucket },
-  { name: 'CreateBucket', action: 'createBucket', method: 'PUT', level: 'bucket', handler: buckets.createBucket },
-  { name: 'DeleteBucket', action: 'deleteBucket', method: 'DELETE', level: 'bucket', handler: buckets.deleteBucket },
-  { name: 'DeleteObjects', action: 'delete', method: 'POST', level: 'bucket', sub: 'delete', handler: deleteObjects },
-  { name: 'PostObject', action: 'write', method: 'POST', level: 'bucket', formHandler: postObject },
+  {
+    name: 'ListObjects',
+    s3Action: 's3:ListBucket',
+    publicRead: true,
+    action: 'list',
+    method: 'GET',
+    level: 'bucket',
+    handler: listObjectsV1,
+  },
+  {
+    name: 'HeadBucket',
+    s3Action: 's3:ListBucket',
+    publicRead: true,
+    action: 'list',
+    method: 'HEAD',
+    level: 'bucket',
+    handler: buckets.headBucket,
+  },
+  {
+    name: 'CreateBucket',
+    s3Action: 's3:CreateBucket',
+    action: 'createBucket',
+    method: 'PUT',
+    level: 'bucket',
+    handler: buckets.createBucket,
+  },
+  {
+    name: 'DeleteBucket',
+    s3Action: 's3:DeleteBucket',
+    action: 'deleteBucket',
+    method: 'DELETE',
+    level: 'bucket',
+    handler: buckets.deleteBucket,
+  },
+  {
+    name: 'DeleteObjects',
+    s3Action: 's3:DeleteObject',
+    perKey: true,
+    action: 'delete',
+    method: 'POST',
+    level: 'bucket',
+    sub: 'delete',
+    handler: deleteObjects,
+  },
+  { name: 'PostObject', s3Action: 's3:PutObject', action: 'write', method: 'POST', level: 'bucket', formHandler: postObject },
 
   // Bucket configuration: CORS, lifecycle and tags (src/bucket-config). Reading it is listing-level
   // access; changing it is the bucket owner's (createBucket).
-  { name: 'GetBucketCors', action: 'list', method: 'GET', level: 'bucket', sub: 'cors', handler: bucketCors.getBucketCors },
-  { name: 'PutBucketCors', action: 'createBucket', method: 'PUT', level: 'bucket', sub: 'cors', handler: bucketCors.putBucketCors },
+  {
+    name: 'GetBucketCors',
+    s3Action: 's3:GetBucketCORS',
+    action: 'list',
+    method: 'GET',
+    level: 'bucket',
+    sub: 'cors',
+    handler: bucketCors.getBucketCors,
+  },
+  {
+    name: 'PutBucketCors',
+    s3Action: 's3:PutBucketCORS',
+    action: 'createBucket',
+    method: 'PUT',
+    level: 'bucket',
+    sub: 'cors',
+    handler: bucketCors.putBucketCors,
+  },
   {
     name: 'DeleteBucketCors',
+    s3Action: 's3:PutBucketCORS',
     action: 'createBucket',
     method: 'DELETE',
     level: 'bucket',
@@ -106,6 +281,7 @@ export const OPERATIONS: Operation[] = [
   },
   {
     name: 'GetBucketLifecycleConfiguration',
+    s3Action: 's3:GetLifecycleConfiguration',
     action: 'list',
     method: 'GET',
     level: 'bucket',
@@ -114,6 +290,7 @@ export const OPERATIONS: Operation[] = [
   },
   {
     name: 'PutBucketLifecycleConfiguration',
+    s3Action: 's3:PutLifecycleConfiguration',
     action: 'createBucket',
     method: 'PUT',
     level: 'bucket',
@@ -122,15 +299,25 @@ export const OPERATIONS: Operation[] = [
   },
   {
     name: 'DeleteBucketLifecycle',
+    s3Action: 's3:PutLifecycleConfiguration',
     action: 'createBucket',
     method: 'DELETE',
     level: 'bucket',
     sub: 'lifecycle',
     handler: bucketLifecycle.deleteBucketLifecycle,
   },
-  { name: 'GetBucketTagging', action: 'list', method: 'GET', level: 'bucket', sub: 'tagging', handler: bucketTagging.getBucketTagging },
+  {
+    name: 'GetBucketTagging',
+    s3Action: 's3:GetBucketTagging',
+    action: 'list',
+    method: 'GET',
+    level: 'bucket',
+    sub: 'tagging',
+    handler: bucketTagging.getBucketTagging,
+  },
   {
     name: 'PutBucketTagging',
+    s3Action: 's3:PutBucketTagging',
     action: 'createBucket',
     method: 'PUT',
     level: 'bucket',
@@ -139,6 +326,7 @@ export const OPERATIONS: Operation[] = [
   },
   {
     name: 'DeleteBucketTagging',
+    s3Action: 's3:PutBucketTagging',
     action: 'createBucket',
     method: 'DELETE',
     level: 'bucket',
@@ -146,10 +334,19 @@ export const OPERATIONS: Operation[] = [
     handler: bucketTagging.deleteBucketTagging,
   },
 
-  { name: 'ListMultipartUploads', action: 'list', method: 'GET', level: 'bucket', sub: 'uploads', handler: multipart.listMultipartUploads },
+  {
+    name: 'ListMultipartUploads',
+    s3Action: 's3:ListBucketMultipartUploads',
+    action: 'list',
+    method: 'GET',
+    level: 'bucket',
+    sub: 'uploads',
+    handler: multipart.listMultipartUploads,
+  },
 
   {
     name: 'CreateMultipartUpload',
+    s3Action: 's3:PutObject',
     action: 'write',
     method: 'POST',
     level: 'object',
@@ -158,6 +355,7 @@ export const OPERATIONS: Operation[] = [
   },
   {
     name: 'UploadPartCopy',
+    s3Action: 's3:PutObject',
     action: 'write',
     method: 'PUT',
     level: 'object',
@@ -168,6 +366,7 @@ export const OPERATIONS: Operation[] = [
   },
   {
     name: 'UploadPart',
+    s3Action: 's3:PutObject',
     action: 'write',
     method: 'PUT',
     level: 'object',
@@ -177,6 +376,7 @@ export const OPERATIONS: Operation[] = [
   },
   {
     name: 'CompleteMultipartUpload',
+    s3Action: 's3:PutObject',
     action: 'write',
     method: 'POST',
     level: 'object',
@@ -185,16 +385,27 @@ export const OPERATIONS: Operation[] = [
   },
   {
     name: 'AbortMultipartUpload',
+    s3Action: 's3:AbortMultipartUpload',
     action: 'write',
     method: 'DELETE',
     level: 'object',
     sub: 'uploadId',
     handler: multipart.abortMultipartUpload,
   },
-  { name: 'ListParts', action: 'write', method: 'GET', level: 'object', sub: 'uploadId', handler: multipart.listParts },
+  {
+    name: 'ListParts',
+    s3Action: 's3:ListMultipartUploadParts',
+    action: 'write',
+    method: 'GET',
+    level: 'object',
+    sub: 'uploadId',
+    handler: multipart.listParts,
+  },
 
   {
     name: 'GetObjectTagging',
+    s3Action: 's3:GetObjectTagging',
+    s3VersionAction: 's3:GetObjectVersionTagging',
     action: 'read',
     method: 'GET',
     level: 'object',
@@ -204,6 +415,8 @@ export const OPERATIONS: Operation[] = [
   },
   {
     name: 'PutObjectTagging',
+    s3Action: 's3:PutObjectTagging',
+    s3VersionAction: 's3:PutObjectVersionTagging',
     action: 'write',
     method: 'PUT',
     level: 'object',
@@ -213,6 +426,8 @@ export const OPERATIONS: Operation[] = [
   },
   {
     name: 'DeleteObjectTagging',
+    s3Action: 's3:DeleteObjectTagging',
+    s3VersionAction: 's3:DeleteObjectVersionTagging',
     action: 'write',
     method: 'DELETE',
     level: 'object',
@@ -222,6 +437,8 @@ export const OPERATIONS: Operation[] = [
   },
   {
     name: 'GetObjectAttributes',
+    s3Action: 's3:GetObjectAttributes',
+    s3VersionAction: 's3:GetObjectVersionAttributes',
     action: 'read',
     method: 'GET',
     level: 'object',
@@ -229,20 +446,29 @@ export const OPERATIONS: Operation[] = [
     consumes: ['versionId'],
     handler: getObjectAttributes,
   },
-  { name: 'GetObjectTorrent', action: 'read', method: 'GET', level: 'object', sub: 'torrent', handler: getObjectTorrent },
   {
-    name: 'GetObjectAcl',
+    name: 'GetObjectTorrent',
+    s3Action: 's3:GetObjectTorrent',
     action: 'read',
     method: 'GET',
     level: 'object',
-    sub: 'acl',
-    consumes: ['versionId'],
-    handler: buckets.getObjectAcl,
+    sub: 'torrent',
+    handler: getObjectTorrent,
   },
-  { name: 'CopyObject', action: 'write', method: 'PUT', level: 'object', withHeader: 'x-amz-copy-source', handler: copyObject },
-  { name: 'PutObject', action: 'write', method: 'PUT', level: 'object', handler: objects.putObject },
+  {
+    name: 'CopyObject',
+    s3Action: 's3:PutObject',
+    action: 'write',
+    method: 'PUT',
+    level: 'object',
+    withHeader: 'x-amz-copy-source',
+    handler: copyObject,
+  },
+  { name: 'PutObject', s3Action: 's3:PutObject', action: 'write', method: 'PUT', level: 'object', handler: objects.putObject },
   {
     name: 'GetObject',
+    s3Action: 's3:GetObject',
+    s3VersionAction: 's3:GetObjectVersion',
     publicRead: true,
     action: 'read',
     method: 'GET',
@@ -252,6 +478,8 @@ export const OPERATIONS: Operation[] = [
   },
   {
     name: 'HeadObject',
+    s3Action: 's3:GetObject',
+    s3VersionAction: 's3:GetObjectVersion',
     publicRead: true,
     action: 'read',
     method: 'HEAD',
@@ -259,7 +487,38 @@ export const OPERATIONS: Operation[] = [
     consumes: ['partNumber', 'versionId'],
     handler: objects.headObject,
   },
-  { name: 'DeleteObject', action: 'delete', method: 'DELETE', level: 'object', consumes: ['versionId'], handler: objects.deleteObject },
+  {
+    name: 'GetObjectAcl',
+    s3Action: 's3:GetObjectAcl',
+    s3VersionAction: 's3:GetObjectVersionAcl',
+    action: 'read',
+    method: 'GET',
+    level: 'object',
+    sub: 'acl',
+    consumes: ['versionId'],
+    handler: acl.getObjectAcl,
+  },
+  {
+    name: 'PutObjectAcl',
+    s3Action: 's3:PutObjectAcl',
+    s3VersionAction: 's3:PutObjectVersionAcl',
+    action: 'write',
+    method: 'PUT',
+    level: 'object',
+    sub: 'acl',
+    consumes: ['versionId'],
+    handler: acl.putObjectAcl,
+  },
+  {
+    name: 'DeleteObject',
+    s3Action: 's3:DeleteObject',
+    s3VersionAction: 's3:DeleteObjectVersion',
+    action: 'delete',
+    method: 'DELETE',
+    level: 'object',
+    consumes: ['versionId'],
+    handler: objects.deleteObject,
+  },
 ];
 
 /**

@@ -10,7 +10,8 @@
  */
 import { S3Error } from '../errors';
 import type { S3Context } from './context';
-import { owner } from './ops/buckets';
+import { CANNED_ACLS, GRANT_HEADERS } from '../access/acl';
+import { accountOf } from './access';
 
 export type Outcome =
   /** What the client asked for holds; `echo` is what S3 answers with to say so. */
@@ -54,9 +55,6 @@ export function encryptedAtRest(ctx: S3Context): boolean {
   if (kind === 'fs') return ctx.services.fsEncryptedAtRest === true;
   return true;
 }
-
-/** Canned ACLs that only say what is already true: the owner alone has access (s3mux has no ACLs; policies decide). */
-const OWNER_ONLY_ACLS = new Set(['private', 'bucket-owner-full-control', 'bucket-owner-read']);
 
 export const REQUEST_FEATURES: readonly RequestFeature[] = [
   {
@@ -106,24 +104,24 @@ export const REQUEST_FEATURES: readonly RequestFeature[] = [
   {
     header: 'x-amz-acl',
     summary:
-      '`private`, `bucket-owner-full-control`, `bucket-owner-read` honoured (only the owner has access); any other canned ACL 501 NotImplemented',
+      "honoured on CreateBucket, PutObject, CopyObject, CreateMultipartUpload, POST Object (`acl` field), PutBucketAcl and PutObjectAcl: every canned ACL, subject to the bucket's object ownership (BucketOwnerEnforced: only owner-only ACLs, else 400 AccessControlListNotSupported) and public access block; an unknown name 400 InvalidArgument",
     decide: (v) =>
-      OWNER_ONLY_ACLS.has(v.trim())
+      (CANNED_ACLS as readonly string[]).includes(v.trim())
         ? HONOURED
-        : notImplemented('x-amz-acl', `the canned ACL '${v.trim()}' (access is decided by s3mux's policies, not ACLs)`),
+        : {
+            honoured: false,
+            error: new S3Error('InvalidArgument', undefined, { ArgumentName: 'x-amz-acl', ArgumentValue: v.trim().slice(0, 64) }),
+          },
   },
-  ...['read', 'write', 'read-acp', 'write-acp', 'full-control'].map((g): RequestFeature => ({
-    header: `x-amz-grant-${g}`,
-    summary: '501 NotImplemented (no ACL grants)',
-    decide: () => notImplemented(`x-amz-grant-${g}`, 'ACL grants'),
+  ...GRANT_HEADERS.map(([header]): RequestFeature => ({
+    header,
+    summary: 'honoured where x-amz-acl is (grants by id, emailAddress, uri); with x-amz-acl on one request 400 InvalidRequest',
+    decide: () => HONOURED,
   })),
   {
     header: 'x-amz-object-ownership',
-    summary: '`BucketOwnerEnforced` honoured (ACLs disabled, as s3mux has none); other settings 501 NotImplemented',
-    decide: (v) =>
-      v.trim() === 'BucketOwnerEnforced'
-        ? HONOURED
-        : notImplemented('x-amz-object-ownership', `object ownership '${v.trim()}' (s3mux has no ACLs)`),
+    summary: 'honoured on CreateBucket: BucketOwnerEnforced, BucketOwnerPreferred, ObjectWriter; another value 400 InvalidArgument',
+    decide: () => HONOURED,
   },
   {
     header: 'x-amz-bucket-object-lock-enabled',
@@ -171,9 +169,9 @@ export const REQUEST_FEATURES: readonly RequestFeature[] = [
   },
   ...['x-amz-expected-bucket-owner', 'x-amz-source-expected-bucket-owner'].map((header): RequestFeature => ({
     header,
-    summary: "checked: a value other than the owner s3mux reports (the caller's canonical id) is 403 AccessDenied",
+    summary: "checked: a value other than the account id of s3mux's identities (`accessControl.accountId`) is 403 AccessDenied",
     decide: (v, ctx) =>
-      v.trim() === owner(ctx).ID
+      v.trim() === accountOf(ctx)
         ? HONOURED
         : { honoured: false, error: new S3Error('AccessDenied', `The bucket is not owned by ${v.trim()} (${header}).`) },
   })),

@@ -95,7 +95,9 @@ type Expect =
   /** An S3 error document with one of these codes. */
   | { codes: readonly string[]; status?: number }
   /** HTTP-level garbage: Node's parser may answer (400/431/505, no XML) or s3mux may. */
-  | { http: true; allowNoAnswer?: boolean };
+  | { http: true; allowNoAnswer?: boolean }
+  /** DeleteObjects: S3 authorizes each key, so a refused caller gets 200 with one error of these codes per key and nothing deleted. */
+  | { perKey: readonly string[] };
 
 interface Case {
   cat: string;
@@ -2264,7 +2266,6 @@ function anonymousCases(f: Fixture): Case[] {
     ['GetObject', { method: 'GET', path: `/${BUCKET}/${KEEP_A}` }],
     ['PutObject', { method: 'PUT', path: `/${BUCKET}/target/anon.txt`, body: 'anonymous write' }],
     ['DeleteObject', { method: 'DELETE', path: `/${BUCKET}/${KEEP_B}` }],
-    ['DeleteObjects', { method: 'POST', path: `/${BUCKET}`, query: 'delete=', body: deleteDoc([KEEP_A]) }],
     ['CreateBucket', { method: 'PUT', path: '/hostile-anon-bucket' }],
     ['ListBuckets', { method: 'GET', path: '/' }],
     ['ListObjectsV2', { method: 'GET', path: `/${BUCKET}`, query: 'list-type=2' }],
@@ -2292,6 +2293,9 @@ function anonymousCases(f: Fixture): Case[] {
     ['ListObjectVersions', { method: 'GET', path: `/${BUCKET}`, query: 'versions=' }],
   ];
   for (const [name, req] of reqs) out.push({ cat, name, bytes: serialize(anon(req)), method: req.method, expect: DENIED });
+  // S3 answers an anonymous DeleteObjects 200 with AccessDenied for each key (MinIO's mint checks the same).
+  const del: Req = { method: 'POST', path: `/${BUCKET}`, query: 'delete=', body: deleteDoc([KEEP_A]) };
+  out.push({ cat, name: 'DeleteObjects', bytes: serialize(anon(del)), method: del.method, expect: { perKey: ['AccessDenied'] } });
   // Anonymous writes announcing large bodies: refused without waiting for the bytes.
   out.push({
     cat,
@@ -2351,6 +2355,14 @@ function judge(c: Case, res: RawResponse): Outcome {
     if (res.status === 0 && c.expect.allowNoAnswer && !res.timedOut) return o;
     if (code === 'InternalError') o.problem = `InternalError: ${what}`;
     else if (!(res.status >= 400 && res.status < 500) && res.status !== 505) o.problem = `expected a 4xx (HTTP-level), got ${what}`;
+    return o;
+  }
+  if ('perKey' in c.expect) {
+    const allowedPerKey = c.expect.perKey;
+    const errors = [...body.matchAll(/<Error>.*?<Code>([^<]+)<\/Code>/g)].map((x) => x[1]);
+    const ok = res.status === 200 && body.includes('<DeleteResult') && !body.includes('<Deleted>') && errors.length > 0;
+    if (!ok || errors.some((e) => !allowedPerKey.includes(e)))
+      o.problem = `expected 200 with per-key ${allowedPerKey.join('|')}, got ${what}: ${body.slice(0, 160)}`;
     return o;
   }
   const allowed = c.expect.codes;

@@ -229,8 +229,8 @@ describe('protocol: POST Object (browser form uploads)', function () {
       const ok = await postForm(url, [['key', 'acl/private'], ...v2Fields(policy), ['acl', 'private']], { data: 'x' });
       expect(ok.status, ok.text).to.equal(204);
       const pub = await postForm(url, [['key', 'acl/public'], ...v2Fields(policy), ['acl', 'public-read']], { data: 'x' });
-      expect(pub.status).to.equal(501);
-      expect(pub.code).to.equal('NotImplemented');
+      expect(pub.status).to.equal(400);
+      expect(pub.code).to.equal('AccessControlListNotSupported');
       const ssec = await postForm(
         url,
         [['key', 'acl/ssec'], ...v2Fields(policy), ['acl', 'private'], ['x-amz-server-side-encryption-customer-algorithm', 'AES256']],

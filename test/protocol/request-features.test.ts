@@ -38,15 +38,18 @@ const CASES: Array<[header: string, value: string, expected: string]> /* 'ok', '
   ['x-amz-acl', 'private', 'ok'],
   ['x-amz-acl', 'bucket-owner-full-control', 'ok'],
   ['x-amz-acl', 'bucket-owner-read', 'ok'],
-  ['x-amz-acl', 'public-read', 'NotImplemented'],
-  ['x-amz-acl', 'authenticated-read', 'NotImplemented'],
-  ['x-amz-grant-read', 'uri="http://acs.amazonaws.com/groups/global/AllUsers"', 'NotImplemented'],
-  ['x-amz-grant-write', 'id="x"', 'NotImplemented'],
-  ['x-amz-grant-read-acp', 'id="x"', 'NotImplemented'],
-  ['x-amz-grant-write-acp', 'id="x"', 'NotImplemented'],
-  ['x-amz-grant-full-control', 'id="x"', 'NotImplemented'],
+  // The bucket has s3mux's default ownership, BucketOwnerEnforced: ACLs that grant others are refused.
+  ['x-amz-acl', 'public-read', 'AccessControlListNotSupported'],
+  ['x-amz-acl', 'authenticated-read', 'AccessControlListNotSupported'],
+  ['x-amz-acl', 'no-such-acl', 'InvalidArgument'],
+  ['x-amz-grant-read', 'uri="http://acs.amazonaws.com/groups/global/AllUsers"', 'AccessControlListNotSupported'],
+  ['x-amz-grant-write', 'id="x"', 'InvalidArgument'],
+  ['x-amz-grant-read-acp', 'id="x"', 'InvalidArgument'],
+  ['x-amz-grant-write-acp', 'id="x"', 'InvalidArgument'],
+  ['x-amz-grant-full-control', 'id="x"', 'InvalidArgument'],
+  ['x-amz-grant-full-control', 'emailAddress="nobody@example.com"', 'UnresolvableGrantByEmailAddress'],
   ['x-amz-object-ownership', 'BucketOwnerEnforced', 'ok'],
-  ['x-amz-object-ownership', 'ObjectWriter', 'NotImplemented'],
+  ['x-amz-object-ownership', 'ObjectWriter', 'ok'],
   ['x-amz-bucket-object-lock-enabled', 'false', 'ok'],
   ['x-amz-bucket-object-lock-enabled', 'true', 'NotImplemented'],
   ['x-amz-object-lock-mode', 'GOVERNANCE', 'InvalidRequest'],
@@ -115,13 +118,13 @@ describe('protocol: request headers are honoured or refused, never dropped', () 
       expect((await errorOf(srv.s3.send(new GetObjectCommand({ Bucket, Key: 'ssec' })))).name).to.equal('NoSuchKey');
     });
 
-    it('a public-read ACL on PutObject and CreateMultipartUpload is refused; private is honoured', async () => {
+    it('a public-read ACL on PutObject and CreateMultipartUpload is refused where ACLs are disabled; private is honoured', async () => {
       expect((await errorOf(srv.s3.send(new PutObjectCommand({ Bucket, Key: 'acl', Body: 'x', ACL: 'public-read' })))).name).to.equal(
-        'NotImplemented',
+        'AccessControlListNotSupported',
       );
       expect(
         (await errorOf(srv.s3.send(new CreateMultipartUploadCommand({ Bucket, Key: 'acl', ACL: 'public-read-write' })))).name,
-      ).to.equal('NotImplemented');
+      ).to.equal('AccessControlListNotSupported');
       await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'acl', Body: 'x', ACL: 'private' }));
       await srv.s3.send(new CopyObjectCommand({ Bucket, Key: 'acl-copy', CopySource: `${Bucket}/acl`, ACL: 'bucket-owner-full-control' }));
     });

@@ -56,7 +56,7 @@ describe('protocol: wire', () => {
 
     it('answers operations it does not implement with 501 NotImplemented XML, never HTML or 404', async () => {
       for (const [method, query] of [
-        ['GET', 'policy'],
+        ['GET', 'logging'],
         ['PUT', 'replication'],
         ['GET', 'website'],
         ['GET', 'replication'],

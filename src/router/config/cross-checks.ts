@@ -10,6 +10,7 @@ import type { BackendKit, BackendSpec } from '../../backends/kit';
 import { s3BucketNameProblem } from '../../backends/bucket-names';
 import { nativeClasses, s3Class } from '../../backends/storage-classes';
 import { parseBackendUri, UriError, type BackendUri } from '../uri';
+import { accessControlSettings, fixedAccessOf } from '../../access/fixed';
 import { isPlainObject, suggest, type Problems, type Seg } from './diagnostics';
 import { anyBackendSchema, identitySchema, routeSchema } from './schema';
 import type { BackendEntry, IdentitySpec, RouteComposite, RouteSpec, RoutingTable, TargetSpec } from './types';
@@ -152,6 +153,7 @@ export class CrossChecks {
         secret: i.secretAccessKey!,
         admin: i.admin ?? false,
         rules: (i.policy ?? []).map((r) => ({ buckets: r.buckets, allow: r.allow })),
+        ...(i.email !== undefined ? { email: i.email } : {}),
       });
     }
     const keys = new Map<string, string>();
@@ -169,6 +171,7 @@ export class CrossChecks {
       default: defaultName as string,
       routes,
       ...(identities.length ? { identities } : {}),
+      ...(isPlainObject(top.accessControl) ? { accessControl: accessControlSettings(top.accessControl) } : {}),
       ...(Object.keys(this.tiers).length ? { tiers: this.tiers } : {}),
     };
   }
@@ -272,7 +275,13 @@ export class CrossChecks {
     }
     const fields = typeof parsed.data === 'string' ? { target: parsed.data } : parsed.data;
     const cors = fields.cors && this.corsRules([...segs, 'cors'], fields.cors);
-    const mode = { readOnly: fields.readOnly ?? false, publicRead: fields.publicRead ?? false, ...(cors ? { cors } : {}) };
+    const fixed = fixedAccessOf(fields, name, (reason) => p.report([...segs, 'policy'], `not a valid bucket policy: ${reason}`));
+    const mode = {
+      readOnly: fields.readOnly ?? false,
+      publicRead: fields.publicRead ?? false,
+      ...(cors ? { cors } : {}),
+      ...(fixed ? { fixed } : {}),
+    };
     const resolve = (at: Seg[], raw: unknown) => this.target(at, raw, declared, defaultName, backends);
 
     if ('migrate' in fields && fields.migrate) {

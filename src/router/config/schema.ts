@@ -7,6 +7,8 @@ import { z } from 'zod';
 import type { BackendKit } from '../../backends/kit';
 import { boolean, COMMENT_KEY, credentialGroup, mapping, nonEmptyString, unknownKeyHints } from '../../backends/kit-schema';
 import { ACTIONS } from '../../auth/policy';
+import { CANNED_ACLS } from '../../access/acl';
+import { OWNERSHIPS } from '../../access/decide';
 import { CORS_METHODS, MAX_CORS_RULES } from '../../bucket-config/cors';
 import { kindSuggestion } from '../uri';
 import { isPlainObject } from './diagnostics';
@@ -151,6 +153,24 @@ const routeObject = mapping({
   readOnly: boolean.optional(),
   /** Anonymous GET/HEAD/List allowed. */
   publicRead: boolean.optional(),
+  /** A bucket policy the table fixes (a JSON policy document, as a mapping or as its text); PutBucketPolicy is then refused. */
+  policy: z
+    .union([z.string(), z.record(z.string(), z.unknown())], { error: 'expected a bucket policy (a mapping or its JSON text)' })
+    .optional(),
+  /** A canned ACL the table fixes for the bucket; PutBucketAcl is then refused. */
+  acl: z.enum(CANNED_ACLS, { error: `expected a canned ACL, one of ${CANNED_ACLS.join(', ')}` }).optional(),
+  /** The bucket's public access block, fixed by the table. */
+  publicAccessBlock: mapping(
+    {
+      BlockPublicAcls: boolean.optional(),
+      IgnorePublicAcls: boolean.optional(),
+      BlockPublicPolicy: boolean.optional(),
+      RestrictPublicBuckets: boolean.optional(),
+    },
+    'expected a mapping of BlockPublicAcls, IgnorePublicAcls, BlockPublicPolicy, RestrictPublicBuckets',
+  ).optional(),
+  /** The bucket's object ownership, fixed by the table. */
+  objectOwnership: z.enum(OWNERSHIPS, { error: `expected one of ${OWNERSHIPS.join(', ')}` }).optional(),
   /** Moves the bucket from one location to another while it stays in use. */
   migrate: migrateObject.optional(),
   /** Every object on every target; reads from the first healthy one. */
@@ -200,7 +220,7 @@ const routeObject = mapping({
 /** A route: a backend URI, short for `{ target: URI }`, or a mapping. */
 export const routeSchema = z.union([z.string(), routeObject], {
   error:
-    'expected a backend URI or a mapping with keys target, backend, bucket, prefix, readOnly, publicRead, cors, tier (or migrate, mirror, failover)',
+    'expected a backend URI or a mapping with keys target, backend, bucket, prefix, readOnly, publicRead, cors, tier, policy, acl, publicAccessBlock, objectOwnership (or migrate, mirror, failover)',
 });
 
 const oneOrMore = <T extends z.ZodType>(item: T, message: string) =>
@@ -219,6 +239,11 @@ export const identitySchema = credentialGroup(
   'identities',
   {
     accessKeyId: z.string().regex(/^[A-Za-z0-9_+=,.@-]{3,128}$/, { error: 'expected an access key id (3-128 letters, digits or _+=,.@-)' }),
+    /** What an ACL grant by e-mail address (emailAddress=...) names. */
+    email: z
+      .string()
+      .regex(/^[^\s@]+@[^\s@]+$/, { error: 'expected an e-mail address' })
+      .optional(),
     admin: boolean.optional(),
     policy: z.array(policyRule, { error: 'expected a list of rules, each { buckets, allow }' }).optional(),
   },
@@ -240,6 +265,19 @@ export function tableSchema(kits: readonly BackendKit[]) {
       routes: named(routeSchema).optional(),
       /** Users besides root. */
       identities: named(identitySchema).optional(),
+      /** Access control: the account the identities belong to, and new buckets' object ownership. */
+      accessControl: mapping(
+        {
+          /** 12 digits; appears in every identity's ARN (arn:aws:iam::<accountId>:user/<name>). Default 000000000000. */
+          accountId: z
+            .string()
+            .regex(/^\d{12}$/, { error: 'expected a 12-digit account id' })
+            .optional(),
+          /** Object ownership of buckets created without x-amz-object-ownership. Default BucketOwnerEnforced (ACLs disabled, as S3 creates buckets). */
+          objectOwnership: z.enum(OWNERSHIPS, { error: `expected one of ${OWNERSHIPS.join(', ')}` }).optional(),
+        },
+        'expected a mapping with accountId, objectOwnership',
+      ).optional(),
       /** Tier policies: tier name → backend kind → that store's storage class (gold: { s3: STANDARD, azure: Hot }). */
       tiers: named(named(nonEmptyString)).optional(),
     },

@@ -2,6 +2,8 @@
 import type { BackendKit, BackendSpec } from '../../backends/kit';
 import type { SecretRef } from '../../auth/secrets';
 import type { PolicyRule } from '../../auth/policy';
+import type { FixedAccess } from '../../access/fixed';
+import type { Ownership } from '../../access/decide';
 import type { CorsRule } from '../../bucket-config/cors';
 
 export type { BackendSpec } from '../../backends/kit';
@@ -61,6 +63,8 @@ export interface RouteSpec extends TargetSpec {
   publicRead: boolean;
   /** CORS rules the table fixes for this bucket (S3 clients cannot change them). */
   cors?: CorsRule[];
+  /** What the table fixes of the bucket's access control (the S3 API cannot change it). */
+  fixed?: FixedAccess;
   composite?: RouteComposite;
 }
 
@@ -71,11 +75,21 @@ export interface IdentitySpec {
   secret: SecretRef;
   admin: boolean;
   rules: PolicyRule[];
+  email?: string;
+}
+
+export interface AccessControlSettings {
+  /** 12 digits. */
+  accountId: string;
+  /** Object ownership of new buckets that do not ask for one. */
+  objectOwnership: Ownership;
 }
 
 export interface RoutingTable {
   /** Users besides root, in file order. */
   identities?: IdentitySpec[];
+  /** Account id and new buckets' ownership; defaults when absent (src/access/fixed.ts). */
+  accessControl?: AccessControlSettings;
   /** The file it was read from, when read from one. */
   file?: string;
   /** Directory relative paths were resolved against. */

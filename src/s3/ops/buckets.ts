@@ -6,15 +6,16 @@ import { validateBucketName } from '../../backends/keys';
 import type { BucketInfo } from '../../backends/types';
 import type { Handler, S3Context } from '../context';
 import { xmlResponse } from '../respond';
+import { callerOfCtx } from '../access';
+import { newBucketAccess, recordNewBucket } from './access-control';
 import { element, parseXml, text } from '../xml';
 import { readSmallBody } from '../payload';
 import { decodeToken, encodeToken } from '../continuation-token';
-import { VersionedObjects } from '../../versioning/objects';
-import { requestedVersion, versionHeader } from './objects';
 
+/** The caller as S3 names an owner: its canonical id and its name. */
 export function owner(ctx: S3Context): { ID: string; DisplayName: string } {
-  const id = ctx.principal.name === 'root' && ctx.auth.type !== 'anonymous' ? ctx.auth.accessKeyId : ctx.principal.name;
-  return { ID: id, DisplayName: id };
+  const caller = callerOfCtx(ctx);
+  return { ID: caller.canonicalId, DisplayName: caller.name };
 }
 
 export const listBuckets: Handler = async (ctx) => {
@@ -81,6 +82,7 @@ export const createBucket: Handler = async (ctx) => {
   }
   const view = ctx.bucket();
   view.assertWritable();
+  const access = newBucketAccess(ctx, view);
   if (view.route.prefix !== '') {
     // A routed prefix exists as soon as its real bucket does.
     await view.exists();
@@ -91,6 +93,7 @@ export const createBucket: Handler = async (ctx) => {
   if (rule)
     throw new S3Error('InvalidBucketName', `The ${view.backend.kind} backend cannot hold this bucket: ${rule}.`, { BucketName: name });
   await view.backend.createBucket(view.realBucket);
+  await recordNewBucket(view, access);
   return { status: 200, headers: { Location: `/${name}` } };
 };
 
@@ -117,27 +120,3 @@ export const getBucketLocation: Handler = async (ctx) => {
   const region = ctx.services.region === 'us-east-1' ? '' : ctx.services.region;
   return xmlResponse('LocationConstraint', { '#text': region });
 };
-
-export const getBucketAcl: Handler = async (ctx) => {
-  await ctx.bucket().exists();
-  return xmlResponse('AccessControlPolicy', aclBody(ctx));
-};
-
-export const getObjectAcl: Handler = async (ctx) => {
-  const meta = await (await VersionedObjects.of(ctx.bucket())).head(ctx.key, requestedVersion(ctx));
-  return xmlResponse('AccessControlPolicy', aclBody(ctx), 200, versionHeader(meta));
-};
-
-/** The one ACL s3mux has: the owner holds FULL_CONTROL (access is decided by policies, not ACLs). */
-function aclBody(ctx: S3Context) {
-  const o = owner(ctx);
-  return {
-    Owner: o,
-    AccessControlList: {
-      Grant: {
-        Grantee: { '@_xmlns:xsi': 'http://www.w3.org/2001/XMLSchema-instance', '@_xsi:type': 'CanonicalUser', ...o },
-        Permission: 'FULL_CONTROL',
-      },
-    },
-  };
-}

@@ -1,4 +1,5 @@
 /** CopyObject: within a backend natively where it can, otherwise streamed across. */
+import { aclForWrite, recordObjectAcl } from '../access';
 import { S3Error } from '../../errors';
 import type { ObjectAttributes, ObjectMeta } from '../../backends/types';
 import type { BucketView } from '../../router/bucket-view';
@@ -105,11 +106,13 @@ export async function copyBetween(
 export const copyObject: Handler = async (ctx) => {
   const dstKey = ctx.key;
   const source = parseCopySource(ctx.header('x-amz-copy-source') ?? '');
-  const src = ctx.bucket(source.bucket, 'read');
+  const src = await ctx.sourceBucket(source.bucket, source.key, source.versionId);
   const dst = ctx.bucket();
   dst.assertWritable();
   await dst.exists();
+  const acl = await aclForWrite(ctx, dst);
   const { meta, source: read } = await copyBetween(src, source, dst, dstKey, ctx);
+  await recordObjectAcl(dst, dstKey, acl, meta);
   return xmlResponse('CopyObjectResult', { LastModified: meta.lastModified, ETag: `"${meta.etag}"` }, 200, {
     ...writtenChecksumHeaders(meta),
     ...versionHeader(meta),

@@ -1,4 +1,5 @@
 /** DeleteObjects: an XML batch of up to 1000 keys, each answered on its own. */
+import { collectObjectAcl } from '../access';
 import { S3Error, toS3Error } from '../../errors';
 import type { Handler } from '../context';
 import { readSmallBody } from '../payload';
@@ -41,7 +42,10 @@ export const deleteObjects: Handler = async (ctx) => {
   const errors: Array<{ Key: string; VersionId?: string; Code: string; Message: string }> = [];
   for (const { key, versionId } of entries) {
     try {
+      // Each key is authorized on its own (s3:DeleteObject on bucket/key, s3:DeleteObjectVersion with a version), as S3 does.
+      await ctx.authorizeKey(versionId === undefined ? 's3:DeleteObject' : 's3:DeleteObjectVersion', 'delete', key);
       const removed = await versioned.remove(key, versionId);
+      if (!removed.deleteMarker) await collectObjectAcl(view, key, versionId);
       deleted.push({
         Key: key,
         VersionId: versionId,

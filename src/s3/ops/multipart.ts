@@ -2,6 +2,7 @@
  * Multipart uploads: the S3 rules (part numbers, order, sizes, the md5-of-md5s ETag) are
  * checked here, once, for every backend; the backend's MultipartStore keeps the parts.
  */
+import { aclForWrite, dropUploadAcl, recordObjectAcl, stashUploadAcl, uploadAcl } from '../access';
 import { multipartEtag } from '../../backends/multipart-etag';
 import { isS3Error, S3Error } from '../../errors';
 import type { ObjectAttributes, PartInfo } from '../../backends/types';
@@ -45,7 +46,9 @@ export const createMultipartUpload: Handler = async (ctx) => {
   const view = ctx.bucket();
   await view.exists();
   const attrs = attributesFromHeaders(ctx.headers);
+  const acl = await aclForWrite(ctx, view);
   const id = await view.createUpload(ctx.key, attrs);
+  await stashUploadAcl(view, id, acl);
   const algorithm = ctx.header('x-amz-checksum-algorithm');
   return xmlResponse(
     'InitiateMultipartUploadResult',
@@ -88,7 +91,7 @@ export const uploadPartCopy: Handler = async (ctx) => {
   const n = partNumber(ctx);
   const id = uploadId(ctx);
   const source = parseCopySource(ctx.header('x-amz-copy-source') ?? '');
-  const src = ctx.bucket(source.bucket, 'read');
+  const src = await ctx.sourceBucket(source.bucket, source.key, source.versionId);
   const dst = ctx.bucket();
   const handle = await (await VersionedObjects.of(src)).open(source.key, source.versionId);
   try {
@@ -189,7 +192,13 @@ export const completeMultipartUpload: Handler = async (ctx) => {
       { conditions },
     )
     .then(
-      (meta): Promise<{ etag: string; versionId?: string }> => objects.capture(ctx.key, meta),
+      async (meta): Promise<{ etag: string; versionId?: string }> => {
+        const captured = await objects.capture(ctx.key, meta);
+        // The ACL CreateMultipartUpload asked for (none: the default) becomes the object's.
+        await recordObjectAcl(view, ctx.key, await uploadAcl(view, id), captured);
+        await dropUploadAcl(view, id).catch(() => undefined);
+        return captured;
+      },
       // Another replica (or a retry racing this one) completed it first.
       async (err): Promise<{ etag: string; versionId?: string }> => ({ etag: await repeatedComplete(ctx, err, etag) }),
     )
@@ -235,7 +244,10 @@ async function repeatedComplete(ctx: S3Context, err: unknown, etag: string): Pro
 }
 
 export const abortMultipartUpload: Handler = async (ctx) => {
-  await ctx.bucket().abortUpload(ctx.key, uploadId(ctx));
+  const view = ctx.bucket();
+  await view.abortUpload(ctx.key, uploadId(ctx));
+  // A pending ACL left behind names an upload that is gone: garbage, never read again.
+  await dropUploadAcl(view, uploadId(ctx)).catch(() => undefined);
   return { status: 204 };
 };
 

@@ -1,4 +1,5 @@
 /** Object operations: PutObject, GetObject, HeadObject, DeleteObject. */
+import { aclForWrite, collectObjectAcl, recordObjectAcl } from '../access';
 import { S3Error } from '../../errors';
 import type { ByteRange, ObjectMeta, WriteConditions } from '../../backends/types';
 import type { Handler, S3Context, S3Response } from '../context';
@@ -68,9 +69,11 @@ export const putObject: Handler = async (ctx) => {
   view.assertWritable();
   const attrs = attributesFromHeaders(ctx.headers);
   const conditions = writeConditions(ctx);
+  const acl = await aclForWrite(ctx, view);
   const body = requestBody(ctx, attrs, { requireLength: true, maxSize: MAX_OBJECT_SIZE_SINGLE_PUT });
   const objects = await VersionedObjects.of(view);
   const meta = await objects.put(key, body.stream, attrs, { size: body.size, conditions });
+  await recordObjectAcl(view, key, acl, meta);
   return { status: 200, headers: { ETag: `"${meta.etag}"`, ...writtenChecksumHeaders(meta), ...versionHeader(meta) } };
 };
 
@@ -172,7 +175,10 @@ export const deleteObject: Handler = async (ctx) => {
   const key = ctx.key;
   const view = ctx.bucket();
   await view.exists();
-  const removed = await (await VersionedObjects.of(view)).remove(key, requestedVersion(ctx));
+  const versionId = requestedVersion(ctx);
+  const removed = await (await VersionedObjects.of(view)).remove(key, versionId);
+  // An ACL document of the removed version no longer matches anything: garbage, collected if cheap.
+  if (!removed.deleteMarker) await collectObjectAcl(view, key, versionId);
   const headers: Record<string, string> = versionHeader(removed);
   if (removed.deleteMarker) headers['x-amz-delete-marker'] = 'true';
   return { status: 204, headers };

@@ -27,8 +27,10 @@ import {
   verifyFormSignature,
   type Fields,
 } from '../../auth/post-form';
-import type { S3Context, S3Response } from '../context';
+import type { FormRequest, S3Context, S3Response } from '../context';
+import { aclForWrite, recordObjectAcl } from '../access';
 import { attributesFromHeaders, validateTags } from '../headers';
+import { GRANT_HEADERS } from '../../access/acl';
 import { evaluatePostPolicy, parsePostPolicy } from '../post-policy';
 import { many, parseXml, text, toXml } from '../xml';
 import { VersionedObjects } from '../../versioning/objects';
@@ -41,7 +43,7 @@ export interface FormAuthority {
    * A context for the verified signer, authorized for the operation as dispatch authorizes
    * any other request (AccessDenied when its policy does not allow it).
    */
-  signedBy(signer: AuthResult): S3Context;
+  signedBy(signer: AuthResult, form: FormRequest): Promise<S3Context>;
 }
 
 export type FormHandler = (ctx: S3Context, authority: FormAuthority) => Promise<S3Response>;
@@ -161,7 +163,6 @@ export const postObject: FormHandler = async (ctx, authority) => {
 
   // Who signed, and may they write here.
   const { signer, policy: policyText, exempt } = verifyFormSignature(fields, authority.credentials, ctx.services.region);
-  const signed = authority.signedBy(signer);
   if (!file) throw new S3Error('IncorrectNumberOfFilesInPostRequest', undefined, { ArgumentName: 'file', ArgumentValue: '0' });
 
   const bucketField = fields.get('bucket');
@@ -174,6 +175,14 @@ export const postObject: FormHandler = async (ctx, authority) => {
   const keyTemplate = fields.get('key')?.value;
   if (keyTemplate === undefined) throw missingField('key');
   const key = keyTemplate.split('${filename}').join(fileBaseName(file.filename ?? ''));
+  const formHeader = (name: string) => fields.get(name === 'x-amz-acl' ? 'acl' : name)?.value;
+  const conditionKeys = Object.fromEntries(
+    ['x-amz-acl', ...GRANT_HEADERS.map(([h]) => h), 'x-amz-server-side-encryption', 'x-amz-storage-class'].map((h) => {
+      const v = formHeader(h);
+      return [`s3:${h}`, v === undefined ? undefined : [v]];
+    }),
+  );
+  const signed = await authority.signedBy(signer, { key, conditionKeys });
 
   // The policy: its conditions see the bucket addressed and the key after substitution.
   const policy = parsePostPolicy(policyText);
@@ -193,6 +202,7 @@ export const postObject: FormHandler = async (ctx, authority) => {
   );
   const view = signed.bucket();
   view.assertWritable();
+  const acl = await aclForWrite(signed, view, formHeader);
 
   const limit = new SizeLimit(
     contentLength?.min ?? 0,
@@ -208,6 +218,7 @@ export const postObject: FormHandler = async (ctx, authority) => {
     body.destroy();
     fileStream.destroy();
   }
+  await recordObjectAcl(view, key, acl, meta);
   // Fields after the file are ignored, but read, so the connection can serve the next request.
   const drained = await reader.drain(MAX_TRAILING_BYTES);
 
