@@ -57,9 +57,12 @@ const SECRET_NAMES = [
   'secretAccessKey',
   'sessionToken',
   'serviceAccountKey',
+  'serviceAccount',
   'privateKey',
   'accountKey',
+  'sharedKey',
   'sasToken',
+  'sas',
   'connectionString',
   'token',
   'password',
@@ -192,6 +195,22 @@ function foldSecrets<T extends Record<string, unknown>, N extends string>(value:
     else if (file !== undefined) out[s] = { file } satisfies SecretRef;
   }
   return out as WithSecrets<T, N>;
+}
+
+/**
+ * Another spelling of a credential (the product design's word beside today's key): the group
+ * accepts both, and its output holds only `to`, so the code behind it sees one name. A table
+ * giving both spellings is refused by the group's one-kind rule.
+ */
+export function foldAliases<const A extends Record<string, string>>(aliases: A) {
+  return <T extends Record<string, unknown>>(value: T): Omit<T, keyof A> => {
+    const out: Record<string, unknown> = { ...value };
+    for (const [from, to] of Object.entries(aliases)) {
+      if (out[from] !== undefined) out[to] = out[from];
+      delete out[from];
+    }
+    return out as Omit<T, keyof A>;
+  };
 }
 
 /** A credentials group that `true` may stand for, with every field defaulted (`managedIdentity: true`). */

@@ -74,6 +74,11 @@ export interface BackendKit<Settings extends z.ZodObject = z.ZodObject> {
   /** The ways the kit gets credentials, in the words its docs use ('default chain' when none are given). */
   readonly credentialKinds: readonly string[];
   /**
+   * The auth type these settings use, in the product design's words (`s3mux check --probe`
+   * names it per backend); absent: the kind takes no credentials.
+   */
+  authType?(settings: z.output<Settings>): string;
+  /**
    * True when a target URI names the whole backend (an fs root, a memory store): such a target
    * gets a backend of its own unless a declared one has exactly these settings. Otherwise a
    * target without `backend:` uses the one declared backend of its kind (or one with default
@@ -101,6 +106,15 @@ export interface BackendKit<Settings extends z.ZodObject = z.ZodObject> {
   location?(settings: z.output<Settings>, where: string): string;
   /** Makes the backend; may throw (a secret that cannot be read) with a message naming the setting. */
   create(settings: SpecOf<Settings>, context: BackendContext): Backend;
+}
+
+/**
+ * The auth type of a `credentials` mapping: the name of the first key of `table` it holds
+ * (the settings allow one kind), else `otherwise` (what the kind does when none is given).
+ */
+export function authTypeOf(credentials: object | undefined, table: readonly (readonly [string, string])[], otherwise: string): string {
+  const c = (credentials ?? {}) as Record<string, unknown>;
+  return table.find(([key]) => c[key] !== undefined && c[key] !== false)?.[1] ?? otherwise;
 }
 
 /** Identity function that checks a kit against the interface while keeping its precise types. */

@@ -22,7 +22,7 @@ export interface LifecycleRule {
   filterForm: 'rule-prefix' | 'filter' | 'none';
   expiration?: { days?: number; date?: string; expiredObjectDeleteMarker?: boolean };
   abortIncompleteMultipartUploadDays?: number;
-  /** Stored and validated; applied once versioning exists (see applyNoncurrent in the worker). */
+  /** Applied by the worker over the version indexes (applyNoncurrent). */
   noncurrentVersionExpiration?: { noncurrentDays?: number; newerNoncurrentVersions?: number };
   noncurrentVersionTransitions?: Array<{ noncurrentDays?: number; storageClass: string; newerNoncurrentVersions?: number }>;
   transitions?: Array<{ days?: number; date?: string; storageClass: string }>;
@@ -323,6 +323,17 @@ export function expiryTime(rule: LifecycleRule, lastModified: Date, dayMs: numbe
   if (e.days === undefined) return undefined;
   const t = lastModified.getTime() + e.days * dayMs;
   return Math.ceil(t / dayMs) * dayMs;
+}
+
+/**
+ * When a noncurrent version becomes due under the rule's NoncurrentVersionExpiration: the days
+ * count from when it stopped being current (its successor's creation), rounded up to midnight
+ * UTC as for Expiration.
+ */
+export function noncurrentExpiryTime(rule: LifecycleRule, becameNoncurrent: Date, dayMs: number): number | undefined {
+  const n = rule.noncurrentVersionExpiration;
+  if (!n) return undefined;
+  return Math.ceil((becameNoncurrent.getTime() + (n.noncurrentDays ?? 0) * dayMs) / dayMs) * dayMs;
 }
 
 /** When an upload begun at `initiated` is due for abort under the rule. */

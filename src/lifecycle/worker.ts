@@ -12,8 +12,10 @@
  * the one window left.) Each run scans at most `maxKeysPerRun` keys per bucket and paces its
  * store calls at `maxCallsPerSecond`.
  *
- * Noncurrent-version rules are stored and validated but wait for versioning: `applyNoncurrent`
- * is where they take effect once object versions exist.
+ * In a versioned bucket, Expiration of a current object adds a delete marker (as S3 does), and
+ * `applyNoncurrent` walks the version indexes for NoncurrentVersionExpiration (NoncurrentDays,
+ * NewerNoncurrentVersions) and Expiration's ExpiredObjectDeleteMarker. A version under object
+ * lock (retention in force, legal hold) is left alone, as S3's lifecycle leaves it.
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
@@ -24,6 +26,7 @@ import {
   abortTime,
   expiryTime,
   filterMatchesWithoutTags,
+  noncurrentExpiryTime,
   tagsMatch,
   type LifecycleObject,
   type LifecycleRule,
@@ -32,6 +35,10 @@ import { BucketView } from '../router/bucket-view';
 import type { Router } from '../router/router';
 import { describeError } from '../observability/describe-error';
 import { LIFECYCLE_DOCUMENT, type StoredLifecycle } from './config';
+import { VersionedObjects } from '../versioning/objects';
+import { indexedKeys } from '../versioning/listing';
+import { isLocked } from '../object-lock/lock';
+import type { VersionEntry } from '../versioning/index-document';
 
 export const DAY_MS = 24 * 3600_000;
 
@@ -61,6 +68,11 @@ export interface LifecycleReport {
   aborted: number;
   /** Objects due but changed since the scan (left alone). */
   skippedChanged: number;
+  /** Noncurrent versions removed, and expired delete markers removed. */
+  noncurrentExpired: number;
+  markersRemoved: number;
+  /** Versions due but under object lock (left alone). */
+  skippedLocked: number;
   /** Buckets another replica held. */
   leased: number;
   failed: number;
@@ -78,6 +90,7 @@ interface Cursor {
 
 const LEASE = 'lifecycle/lease';
 const CURSOR = 'lifecycle/cursor';
+const VERSIONS_CURSOR = 'lifecycle/versions-cursor';
 
 export class LifecycleWorker {
   readonly owner: string;
@@ -118,7 +131,18 @@ export class LifecycleWorker {
 
   /** One pass over every bucket (what the timer runs). */
   async runOnce(): Promise<LifecycleReport> {
-    const report: LifecycleReport = { buckets: 0, scanned: 0, expired: 0, aborted: 0, skippedChanged: 0, leased: 0, failed: 0 };
+    const report: LifecycleReport = {
+      buckets: 0,
+      scanned: 0,
+      expired: 0,
+      aborted: 0,
+      skippedChanged: 0,
+      noncurrentExpired: 0,
+      markersRemoved: 0,
+      skippedLocked: 0,
+      leased: 0,
+      failed: 0,
+    };
     let views: BucketView[];
     try {
       views = await this.views(this.opts.router());
@@ -145,7 +169,8 @@ export class LifecycleWorker {
     const rules = (stored?.rules ?? []).filter((r) => r.enabled);
     const expiring = rules.filter((r) => r.expiration?.days !== undefined || r.expiration?.date !== undefined);
     const aborting = rules.filter((r) => r.abortIncompleteMultipartUploadDays !== undefined);
-    if (expiring.length === 0 && aborting.length === 0) return;
+    const versionRules = rules.filter((r) => r.noncurrentVersionExpiration !== undefined || r.expiration?.expiredObjectDeleteMarker);
+    if (expiring.length === 0 && aborting.length === 0 && versionRules.length === 0) return;
     report.buckets++;
     const area = view.reservedArea('lifecycle state');
     const lease = await this.takeLease(area);
@@ -156,7 +181,7 @@ export class LifecycleWorker {
     try {
       if (expiring.length) await this.expireObjects(view, area, lease, expiring, report);
       if (aborting.length) await this.abortUploads(view, aborting, report);
-      await this.applyNoncurrent(view, rules);
+      if (versionRules.length) await this.applyNoncurrent(view, area, lease, versionRules, report);
     } finally {
       await area.delete(LEASE, { ifMatch: lease.etag }).catch(() => {});
     }
@@ -194,11 +219,26 @@ export class LifecycleWorker {
     }
   }
 
-  private async readCursor(area: BucketReservedArea): Promise<{ cursor: Cursor; etag?: string }> {
+  private async readCursor(area: BucketReservedArea, name = CURSOR): Promise<{ cursor: Cursor; etag?: string }> {
     await this.pace();
     // An unreadable cursor starts the pass again.
-    const { value, etag } = await readJson<Cursor>(area, CURSOR);
+    const { value, etag } = await readJson<Cursor>(area, name);
     return { cursor: value ?? {}, etag };
+  }
+
+  /** Records how far a pass got (undefined: it finished); returns the cursor's new etag. */
+  private async saveCursor(
+    area: BucketReservedArea,
+    name: string,
+    startAfter: string | undefined,
+    etag?: string,
+  ): Promise<string | undefined> {
+    if (startAfter === undefined) {
+      if (etag !== undefined) await area.delete(name, { ifMatch: etag }).catch(() => {});
+      return undefined;
+    }
+    const body = Buffer.from(JSON.stringify({ startAfter } satisfies Cursor));
+    return (await area.put(name, body, etag ? { ifMatch: etag } : { ifNoneMatch: '*' })).etag;
   }
 
   private async expireObjects(
@@ -208,11 +248,12 @@ export class LifecycleWorker {
     rules: LifecycleRule[],
     report: LifecycleReport,
   ): Promise<void> {
-    let { cursor, etag } = await this.readCursor(area);
+    const read = await this.readCursor(area);
+    let etag = read.etag;
     let budget = this.maxKeys;
     // Every key the rules can reach starts with their common prefix.
     const prefix = commonPrefix(rules.map((r) => r.filter.prefix));
-    let startAfter = cursor.startAfter;
+    let startAfter = read.cursor.startAfter;
     for (;;) {
       await this.pace();
       const page = await view.listObjects({ prefix, startAfter, maxKeys: Math.min(1000, budget) });
@@ -225,13 +266,8 @@ export class LifecycleWorker {
       const done = !page.isTruncated || last === undefined;
       startAfter = done ? undefined : last;
       // The cursor records progress page by page: a restart continues after the last page done.
-      cursor = startAfter === undefined ? {} : { startAfter };
-      if (done) {
-        if (etag !== undefined) await area.delete(CURSOR, { ifMatch: etag }).catch(() => {});
-        return;
-      }
-      etag = (await area.put(CURSOR, Buffer.from(JSON.stringify(cursor)), etag ? { ifMatch: etag } : { ifNoneMatch: '*' })).etag;
-      if (budget <= 0 || !(await this.renewLease(area, lease))) return;
+      etag = await this.saveCursor(area, CURSOR, startAfter, etag);
+      if (done || budget <= 0 || !(await this.renewLease(area, lease))) return;
     }
   }
 
@@ -263,7 +299,8 @@ export class LifecycleWorker {
     }
     if (!candidates.some((r) => tagsMatch(r.filter, meta.tags ?? []))) return;
     await this.pace();
-    await view.deleteObject(o.key);
+    // In a versioned bucket this adds a delete marker; the versions stay for the noncurrent rules.
+    await (await VersionedObjects.of(view)).remove(o.key);
     report.expired++;
   }
 
@@ -302,11 +339,86 @@ export class LifecycleWorker {
   }
 
   /**
-   * NoncurrentVersionExpiration, and Expiration's ExpiredObjectDeleteMarker: they act on object
-   * versions and delete markers, which s3mux does not keep yet, so there is nothing to do. When
-   * versioning lands, this lists the bucket's noncurrent versions and expires them here.
+   * NoncurrentVersionExpiration and Expiration's ExpiredObjectDeleteMarker, over the version
+   * indexes of a versioned bucket, keys in order from where the last run stopped.
    */
-  private async applyNoncurrent(_view: BucketView, _rules: LifecycleRule[]): Promise<void> {}
+  private async applyNoncurrent(
+    view: BucketView,
+    area: BucketReservedArea,
+    lease: { etag: string },
+    rules: LifecycleRule[],
+    report: LifecycleReport,
+  ): Promise<void> {
+    const objects = await VersionedObjects.of(view);
+    if (!objects.status) return;
+    const read = await this.readCursor(area, VERSIONS_CURSOR);
+    let etag = read.etag;
+    const prefix = commonPrefix(rules.map((r) => r.filter.prefix));
+    let budget = this.maxKeys;
+    let last: string | undefined;
+    for await (const key of indexedKeys(objects, prefix, read.cursor.startAfter)) {
+      await this.pace();
+      await this.expireVersions(objects, key, rules, report);
+      last = key;
+      if (--budget % 1000 === 0) {
+        etag = await this.saveCursor(area, VERSIONS_CURSOR, last, etag);
+        if (budget <= 0 || !(await this.renewLease(area, lease))) return;
+      }
+    }
+    await this.saveCursor(area, VERSIONS_CURSOR, undefined, etag);
+  }
+
+  /** One key: its noncurrent versions that are due, then its delete marker when nothing else is left. */
+  private async expireVersions(objects: VersionedObjects, key: string, rules: LifecycleRule[], report: LifecycleReport): Promise<void> {
+    const now = this.now();
+    const versions = (await objects.index(key)).versions;
+    const due: VersionEntry[] = [];
+    // versions[0] is current; versions[i] stopped being current when versions[i - 1] was written.
+    for (let i = 1; i < versions.length; i++) {
+      const v = versions[i];
+      const o = { key, size: v.size ?? 0, lastModified: new Date(v.lastModified) };
+      const newer = i - 1;
+      const expires = rules.some((r) => {
+        const n = r.noncurrentVersionExpiration;
+        if (!n || !filterMatchesWithoutTags(r.filter, o) || !tagsMatch(r.filter, v.attrs?.tags ?? [])) return false;
+        if (newer < (n.newerNoncurrentVersions ?? 0)) return false;
+        return (noncurrentExpiryTime(r, new Date(versions[i - 1].lastModified), this.dayMs) ?? Infinity) <= now;
+      });
+      if (expires) due.push(v);
+    }
+    for (const v of due) {
+      if (isLocked(v.lock, now)) {
+        report.skippedLocked++;
+        continue;
+      }
+      await this.pace();
+      await this.removeVersion(objects, key, v.id, report, 'noncurrentExpired');
+    }
+    // A delete marker with no versions behind it hides nothing: ExpiredObjectDeleteMarker removes it.
+    const left = due.length ? (await objects.index(key)).versions : versions;
+    const marker = left.length === 1 && left[0].marker ? left[0] : undefined;
+    if (marker && rules.some((r) => r.expiration?.expiredObjectDeleteMarker && key.startsWith(r.filter.prefix))) {
+      await this.pace();
+      await this.removeVersion(objects, key, marker.id, report, 'markersRemoved');
+    }
+  }
+
+  private async removeVersion(
+    objects: VersionedObjects,
+    key: string,
+    versionId: string,
+    report: LifecycleReport,
+    counter: 'noncurrentExpired' | 'markersRemoved',
+  ): Promise<void> {
+    try {
+      await objects.remove(key, versionId);
+      report[counter]++;
+    } catch (err) {
+      // Locked meanwhile (a legal hold put on since the index was read): S3's lifecycle leaves it.
+      if (!isS3Error(err, 'AccessDenied')) throw err;
+      report.skippedLocked++;
+    }
+  }
 }
 
 /** A small JSON document and its etag; value undefined when absent or not JSON. */

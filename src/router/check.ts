@@ -68,6 +68,11 @@ function secret(ref: SecretRef): string {
   return 'env' in ref ? `$${ref.env}` : `file ${ref.file}`;
 }
 
+function isSecretRef(v: unknown): v is SecretRef {
+  const r = v as Record<string, unknown> | null;
+  return typeof r === 'object' && r !== null && Object.keys(r).length === 1 && (typeof r.env === 'string' || typeof r.file === 'string');
+}
+
 /** Settings, credentials shown by reference only. */
 function describeSpec(spec: BackendSpec): string {
   const parts: string[] = [];
@@ -77,8 +82,9 @@ function describeSpec(spec: BackendSpec): string {
   }
   const creds = (spec as { credentials?: Record<string, unknown> }).credentials;
   if (creds) {
+    // A secret shows where it comes from; a nested kind (servicePrincipal: {...}) its settings, secrets by reference too.
     const c = Object.entries(creds).map(([k, v]) =>
-      typeof v === 'object' && v !== null ? `${k} from ${secret(v as SecretRef)}` : `${k}=${String(v)}`,
+      isSecretRef(v) ? `${k} from ${secret(v)}` : typeof v === 'object' && v !== null ? `${k}=${JSON.stringify(v)}` : `${k}=${String(v)}`,
     );
     parts.push(`credentials: ${c.join(', ')}`);
   } else if (kitFor(spec.kind)?.credentialKinds.some((k) => /default/.test(k))) {

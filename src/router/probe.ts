@@ -3,8 +3,9 @@
  * credentials and say, per backend and target, whether it authenticated and can list there.
  * Read-only calls only: HeadBucket and a listing of at most one key for each route's target
  * (ListBuckets for the default backend when no route targets it), each bounded in time.
+ * Each line names the auth type the backend's settings select (the kit's `authType`).
  */
-import { createBackend } from '../backends/create';
+import { createBackend, kitFor } from '../backends/create';
 import type { Backend } from '../backends/types';
 import { describeError } from '../observability/describe-error';
 import { backendSpecKey, loadRoutingTable, type BackendSpec, type LoadOptions, type RoutingTable } from './config';
@@ -89,7 +90,8 @@ export async function probeConfigFile(file: string, opts: ProbeOptions = {}): Pr
           ok = false;
         }
       }
-      lines.push(`  ${t.backend} (${t.spec.kind}) ${where}: ${verdict}`);
+      const auth = kitFor(t.spec.kind)?.authType?.(t.spec);
+      lines.push(`  ${t.backend} (${t.spec.kind}${auth ? `, auth: ${auth}` : ''}) ${where}: ${verdict}`);
     }
   } finally {
     await Promise.allSettled([...made.values()].map(async (b) => (b instanceof Error ? undefined : b.close?.())));

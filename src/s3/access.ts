@@ -22,6 +22,7 @@ import type { AuthResult } from '../auth/sigv4';
 import type { Principal } from '../auth/policy';
 import type { Target } from './addressing';
 import { VersionedObjects } from '../versioning/objects';
+import { UploadStash } from './upload-stash';
 import { NULL_VERSION } from '../versioning/version-id';
 
 /** What access control reads of a request (an S3Context is one). */
@@ -126,7 +127,6 @@ export async function bucketAccess(ctx: AccessRequest, view: BucketView): Promis
 const OBJECT_ACL_AREA = 'object ACLs';
 const objectAclName = (key: string, versionId: string | undefined) =>
   `object-acl/${reservedSegment(key)}/${reservedSegment(versionId ?? NULL_VERSION)}`;
-const pendingAclName = (uploadId: string) => `upload-acl/${reservedSegment(uploadId)}`;
 
 /** The object write an ACL belongs to, as a read (head) of that version reports it. */
 export interface ObjectWrite {
@@ -240,22 +240,8 @@ export async function collectObjectAcl(view: BucketView, key: string, versionId:
   }
 }
 
-export async function stashUploadAcl(view: BucketView, uploadId: string, acl: Acl | undefined): Promise<void> {
-  if (acl) await view.reservedArea(OBJECT_ACL_AREA).put(pendingAclName(uploadId), Buffer.from(JSON.stringify(acl), 'utf8'));
-}
-
-/** The ACL CreateMultipartUpload asked for (undefined: the default). */
-export async function uploadAcl(view: BucketView, uploadId: string): Promise<Acl | undefined> {
-  if (!view.backend.reserved) return undefined;
-  const doc = await view.reservedArea(OBJECT_ACL_AREA).get(pendingAclName(uploadId));
-  if (!doc) return undefined;
-  return JSON.parse((await readReservedBody(doc)).toString('utf8')) as Acl;
-}
-
-/** Forgets an upload's pending ACL (after Complete or Abort). */
-export async function dropUploadAcl(view: BucketView, uploadId: string): Promise<void> {
-  if (view.backend.reserved) await view.reservedArea(OBJECT_ACL_AREA).delete(pendingAclName(uploadId));
-}
+/** The ACL CreateMultipartUpload asked for, until Complete gives it to the object (undefined: the default). */
+export const uploadAcls = new UploadStash<Acl>(OBJECT_ACL_AREA, 'upload-acl');
 
 /**
  * The ACL a new object gets from the request (x-amz-acl or x-amz-grant-*; POST Object's form

@@ -16,6 +16,7 @@ import { deleteObjects } from './ops/delete-objects';
 import { listObjectsV1, listObjectsV2 } from './ops/listing';
 import * as multipart from './ops/multipart';
 import * as objects from './ops/objects';
+import * as objectLock from './ops/object-lock';
 import { postObject, type FormHandler } from './ops/post-object';
 import * as tagging from './ops/tagging';
 import { getObjectTorrent } from './ops/torrent';
@@ -334,6 +335,27 @@ export const OPERATIONS: Operation[] = [
     handler: bucketTagging.deleteBucketTagging,
   },
 
+  // Object lock (src/object-lock): the bucket's configuration is the owner's; a version's
+  // retention and legal hold are read and written as the object is.
+  {
+    name: 'GetObjectLockConfiguration',
+    s3Action: 's3:GetBucketObjectLockConfiguration',
+    action: 'list',
+    method: 'GET',
+    level: 'bucket',
+    sub: 'object-lock',
+    handler: objectLock.getObjectLockConfiguration,
+  },
+  {
+    name: 'PutObjectLockConfiguration',
+    s3Action: 's3:PutBucketObjectLockConfiguration',
+    action: 'createBucket',
+    method: 'PUT',
+    level: 'bucket',
+    sub: 'object-lock',
+    handler: objectLock.putObjectLockConfiguration,
+  },
+
   {
     name: 'ListMultipartUploads',
     s3Action: 's3:ListBucketMultipartUploads',
@@ -445,6 +467,46 @@ export const OPERATIONS: Operation[] = [
     sub: 'attributes',
     consumes: ['versionId'],
     handler: getObjectAttributes,
+  },
+  {
+    name: 'GetObjectRetention',
+    s3Action: 's3:GetObjectRetention',
+    action: 'read',
+    method: 'GET',
+    level: 'object',
+    sub: 'retention',
+    consumes: ['versionId'],
+    handler: objectLock.getObjectRetention,
+  },
+  {
+    name: 'PutObjectRetention',
+    s3Action: 's3:PutObjectRetention',
+    action: 'write',
+    method: 'PUT',
+    level: 'object',
+    sub: 'retention',
+    consumes: ['versionId'],
+    handler: objectLock.putObjectRetention,
+  },
+  {
+    name: 'GetObjectLegalHold',
+    s3Action: 's3:GetObjectLegalHold',
+    action: 'read',
+    method: 'GET',
+    level: 'object',
+    sub: 'legal-hold',
+    consumes: ['versionId'],
+    handler: objectLock.getObjectLegalHold,
+  },
+  {
+    name: 'PutObjectLegalHold',
+    s3Action: 's3:PutObjectLegalHold',
+    action: 'write',
+    method: 'PUT',
+    level: 'object',
+    sub: 'legal-hold',
+    consumes: ['versionId'],
+    handler: objectLock.putObjectLegalHold,
   },
   {
     name: 'GetObjectTorrent',

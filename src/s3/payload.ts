@@ -208,3 +208,15 @@ export async function readSmallBody(ctx: S3Context, limit: number): Promise<Buff
   }
   return Buffer.concat(chunks);
 }
+
+/**
+ * S3 requires an integrity check on some bodies (object lock settings, a write with a
+ * retention): Content-MD5 or an x-amz-checksum-* value, in a header or announced as a trailer.
+ * Throws InvalidRequest, as S3 does, when the request carries neither.
+ */
+export function requireIntegrityCheck(ctx: S3Context, what: string): void {
+  if (ctx.header('content-md5') !== undefined) return;
+  if (CHECKSUM_ALGORITHMS.some((alg) => ctx.header(`x-amz-checksum-${alg}`) !== undefined)) return;
+  if ((ctx.header('x-amz-trailer') ?? '').toLowerCase().includes('x-amz-checksum-')) return;
+  throw new S3Error('InvalidRequest', `Content-MD5 OR x-amz-checksum- HTTP header is required for ${what}`);
+}

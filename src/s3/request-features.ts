@@ -31,13 +31,19 @@ function notImplemented(header: string, what: string): Outcome {
   return { honoured: false, error: new S3Error('NotImplemented', `s3mux does not support ${what} (${header}).`, { Header: header }) };
 }
 
-/** S3's answer to object lock headers on a bucket without an object lock configuration. */
-function noObjectLock(header: string): Outcome {
+/**
+ * Object lock needs s3mux's state in the bucket's store (its reserved area): where there is
+ * none (github; s3 without stateInStore) no bucket can have a lock configuration, and S3's
+ * answer for such a bucket is given. Elsewhere the handlers apply the headers (or refuse them
+ * in a bucket without lock, src/object-lock).
+ */
+function lockPossible(header: string, ctx: S3Context): Outcome {
+  if (ctx.target.bucket !== undefined && ctx.bucket().backend.reserved) return HONOURED;
   return {
     honoured: false,
     error: new S3Error(
       'InvalidRequest',
-      `Bucket is missing Object Lock Configuration (${header}): s3mux does not support object lock yet.`,
+      `Bucket is missing Object Lock Configuration (${header}): this backend has no area for s3mux's state, so s3mux cannot keep object lock there.`,
       { Header: header },
     ),
   };
@@ -125,17 +131,19 @@ export const REQUEST_FEATURES: readonly RequestFeature[] = [
   },
   {
     header: 'x-amz-bucket-object-lock-enabled',
-    summary: '`false` honoured; `true` 501 NotImplemented (no object lock yet)',
-    decide: (v) => (v.trim().toLowerCase() === 'false' ? HONOURED : notImplemented('x-amz-bucket-object-lock-enabled', 'object lock')),
+    summary:
+      '`true` honoured (object lock and versioning on, kept by s3mux) on backends with a reserved area (all but github, and s3 without `stateInStore`), 400 InvalidRequest elsewhere; `false` honoured',
+    decide: (v, ctx) => (v.trim().toLowerCase() === 'true' ? lockPossible('x-amz-bucket-object-lock-enabled', ctx) : HONOURED),
   },
   ...['x-amz-object-lock-mode', 'x-amz-object-lock-retain-until-date', 'x-amz-object-lock-legal-hold'].map((header): RequestFeature => ({
     header,
-    summary: '400 InvalidRequest, as S3 answers for a bucket without object lock',
-    decide: () => noObjectLock(header),
+    summary:
+      'honoured in a bucket with object lock (enforced by s3mux); 400 InvalidRequest "Bucket is missing Object Lock Configuration" elsewhere, as S3 answers',
+    decide: (_v, ctx) => lockPossible(header, ctx),
   })),
   {
     header: 'x-amz-bypass-governance-retention',
-    summary: 'honoured: no object is under retention, so there is nothing to bypass',
+    summary: 'honoured: GOVERNANCE retention is bypassed when the caller may (s3mux policies), on deletes and retention changes',
     decide: () => HONOURED,
   },
   {

@@ -8,6 +8,7 @@
 import { S3Error } from '../errors';
 import { readReservedBody, type BucketReservedArea } from '../backends/reserved-store';
 import type { ObjectAttributes } from '../backends/types';
+import type { ObjectLock } from '../object-lock/lock';
 import { indexName } from './names';
 
 export interface VersionEntry {
@@ -22,6 +23,8 @@ export interface VersionEntry {
   attrs?: ObjectAttributes;
   /** Where the bytes are: `dataName(key, blob)`. */
   blob?: string;
+  /** Object lock on this version (retention, legal hold). */
+  lock?: ObjectLock;
 }
 
 export interface VersionIndex {

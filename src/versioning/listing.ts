@@ -42,7 +42,7 @@ export interface VersionPage {
 const PAGE = 1000;
 
 /** Keys of the version indexes under `prefix`, after `after` (exclusive), in order. */
-async function* indexedKeys(objects: VersionedObjects, prefix: string, after: string | undefined): AsyncGenerator<string> {
+export async function* indexedKeys(objects: VersionedObjects, prefix: string, after: string | undefined): AsyncGenerator<string> {
   if (!objects.status) return;
   const area = objects.view.reservedArea('object versions');
   let startAfter = after === undefined ? undefined : indexName(after);

@@ -17,6 +17,8 @@ import type { BucketReservedArea } from '../backends/reserved-store';
 import type { ByteRange, ObjectAttributes, ObjectHandle, ObjectMeta, PutOptions, Tag } from '../backends/types';
 import type { BucketView } from '../router/bucket-view';
 import { bucketConfig } from '../bucket-config/store';
+import { lockConfiguration, defaultRetention, type LockConfiguration } from '../object-lock/config';
+import { checkRemovable, missingLockConfiguration, type ObjectLock } from '../object-lock/lock';
 import { readIndex, swapIndex, updateIndex, type VersionEntry, type VersionIndex } from './index-document';
 import { dataFolder, dataName } from './names';
 import { byteRange, md5Counting } from './streams';
@@ -36,6 +38,13 @@ export async function versioningStatus(view: BucketView): Promise<VersioningStat
 export interface VersionedMeta extends ObjectMeta {
   /** Undefined in a bucket whose versioning was never configured (S3 sends no version header there). */
   versionId?: string;
+  /** The version's object lock, if it has one. */
+  lock?: ObjectLock;
+}
+
+/** A write's options: the backend's, and the object lock the request asked for. */
+export interface VersionedPutOptions extends PutOptions {
+  lock?: ObjectLock;
 }
 
 export interface VersionedHandle extends ObjectHandle {
@@ -68,6 +77,7 @@ function metaOf(key: string, e: VersionEntry): VersionedMeta {
     etag: e.etag ?? '',
     lastModified: new Date(e.lastModified),
     versionId: e.id,
+    ...(e.lock ? { lock: e.lock } : {}),
   };
 }
 
@@ -75,13 +85,29 @@ export class VersionedObjects {
   private constructor(
     readonly view: BucketView,
     readonly status: VersioningStatus | undefined,
+    /** The bucket's object lock configuration (only a versioned bucket can have one). */
+    readonly lockConfig: LockConfiguration | undefined,
   ) {}
 
   static async of(view: BucketView): Promise<VersionedObjects> {
     // Every object request asks: a fresh cached status is taken as is, with no store read or promise chain.
     const cached = view.backend.reserved ? bucketConfig.peek<{ status?: VersioningStatus }>(view, VERSIONING_DOCUMENT) : undefined;
-    if (cached?.found) return new VersionedObjects(view, cached.value?.status);
-    return new VersionedObjects(view, await versioningStatus(view));
+    const status = cached?.found ? cached.value?.status : await versioningStatus(view);
+    return new VersionedObjects(view, status, status ? await lockConfiguration(view) : undefined);
+  }
+
+  /**
+   * The lock a new version gets: what the request asked for (refused in a bucket without
+   * object lock), with the bucket's default retention when it named none.
+   */
+  lockForWrite(requested: ObjectLock | undefined): ObjectLock | undefined {
+    if (!this.lockConfig) {
+      if (requested) throw missingLockConfiguration();
+      return undefined;
+    }
+    const retention = requested?.retention ?? defaultRetention(this.lockConfig);
+    const lock: ObjectLock = { ...(retention ? { retention } : {}), ...(requested?.legalHold ? { legalHold: requested.legalHold } : {}) };
+    return lock.retention || lock.legalHold ? lock : undefined;
   }
 
   private get area(): BucketReservedArea {
@@ -170,10 +196,13 @@ export class VersionedObjects {
    * Stores a new version (Enabled) or the null version (Suspended), or passes the write to
    * the bucket when it was never versioned.
    */
-  async put(key: string, body: Readable, attrs: ObjectAttributes, opts: PutOptions = {}): Promise<VersionedMeta> {
-    // Never versioned: the view checks the key (once) as it writes.
-    if (!this.status) return this.view.putObject(key, body, attrs, opts);
+  async put(key: string, body: Readable, attrs: ObjectAttributes, opts: VersionedPutOptions = {}): Promise<VersionedMeta> {
+    const { lock: requested, ...putOpts } = opts;
+    // Never versioned and no lock asked for: the view checks the key (once) as it writes.
+    if (!this.status && requested === undefined) return this.view.putObject(key, body, attrs, putOpts);
     this.view.checkKey(key);
+    const lock = this.lockForWrite(requested);
+    if (!this.status) return this.view.putObject(key, body, attrs, putOpts);
     this.view.assertWritable();
     await this.adopt(key);
     const dataId = newVersionId();
@@ -189,14 +218,15 @@ export class VersionedObjects {
       await this.area.delete(dataName(key, dataId)).catch(() => undefined);
       throw new S3Error('IncompleteBody');
     }
-    return this.commit(key, { etag: opts.etag ?? md5, size, attrs: { ...attrs }, blob: dataId }, opts);
+    return this.commit(key, { etag: opts.etag ?? md5, size, attrs: { ...attrs }, blob: dataId, ...(lock ? { lock } : {}) }, putOpts);
   }
 
   /**
    * A write another path already made at the key's name (CompleteMultipartUpload assembles
    * there): its bytes become a version. `adopt` must have run before that write.
    */
-  async capture(key: string, written: ObjectMeta): Promise<VersionedMeta> {
+  async capture(key: string, written: ObjectMeta, requested?: ObjectLock): Promise<VersionedMeta> {
+    const lock = this.lockForWrite(requested);
     if (!this.status) return written;
     const handle = await this.view.openObject(key);
     const dataId = newVersionId();
@@ -207,7 +237,13 @@ export class VersionedObjects {
     } finally {
       await handle.close();
     }
-    return this.commit(key, { etag: written.etag, size: written.size, attrs: attributesOf(written), blob: dataId });
+    return this.commit(key, {
+      etag: written.etag,
+      size: written.size,
+      attrs: attributesOf(written),
+      blob: dataId,
+      ...(lock ? { lock } : {}),
+    });
   }
 
   /** Adds the version whose bytes are in `data.blob` to the index, then makes it current at the name. */
@@ -273,9 +309,10 @@ export class VersionedObjects {
 
   /**
    * DeleteObject: without a version id, a delete marker (Enabled: a new one; Suspended: the
-   * null version becomes one); with one, that version is removed for good.
+   * null version becomes one); with one, that version is removed for good, unless its object
+   * lock forbids it (`bypass`: the request may bypass GOVERNANCE retention).
    */
-  async remove(key: string, versionId?: string): Promise<RemoveResult> {
+  async remove(key: string, versionId?: string, opts: { bypass?: boolean } = {}): Promise<RemoveResult> {
     if (!this.status && versionId === undefined) {
       await this.view.deleteObject(key); // the view checks the key
       return { versionId, deleteMarker: false };
@@ -300,6 +337,7 @@ export class VersionedObjects {
         return { next: { key, versions: [marker, ...rest] }, result: { versionId: marker.id, deleteMarker: true } };
       }
       const gone = index.versions.find((v) => v.id === versionId);
+      checkRemovable(gone?.lock, opts.bypass === true);
       return {
         next: { key, versions: index.versions.filter((v) => v !== gone) },
         result: { versionId, deleteMarker: gone?.marker === true },
@@ -332,6 +370,43 @@ export class VersionedObjects {
     // The copy at the name carries the latest version's tags too.
     if (result.latest) await this.view.setTags(key, tags).catch(() => this.publish(key));
     return result.id;
+  }
+
+  /**
+   * Changes one version's object lock (the latest without a version id): `change` gets the
+   * current lock and returns the new one, or throws (it may run more than once). Refused in a
+   * bucket without object lock. Returns the version's id and its new lock.
+   */
+  async setLock(
+    key: string,
+    versionId: string | undefined,
+    change: (current: ObjectLock | undefined) => ObjectLock | undefined,
+  ): Promise<{ id: string; lock?: ObjectLock }> {
+    this.view.checkKey(key);
+    if (versionId !== undefined) checkVersionId(versionId);
+    if (!this.status || !this.lockConfig) throw missingLockConfiguration();
+    this.view.assertWritable();
+    await this.adopt(key);
+    const { result } = await updateIndex(this.area, key, ({ index }) => {
+      if (index.versions.length === 0) throw versionId === undefined ? new S3Error('NoSuchKey') : new S3Error('NoSuchVersion');
+      const entry = this.pick(index, versionId);
+      const lock = change(entry.lock);
+      const updated: VersionEntry = { ...entry };
+      if (lock && (lock.retention || lock.legalHold)) updated.lock = lock;
+      else delete updated.lock;
+      return {
+        next: { key, versions: index.versions.map((v) => (v === entry ? updated : v)) },
+        result: { id: entry.id, lock: updated.lock },
+      };
+    });
+    return result;
+  }
+
+  /** The lock of one version (the latest without a version id), with S3's errors for markers and missing versions. */
+  async lockOf(key: string, versionId?: string): Promise<{ id: string; lock?: ObjectLock }> {
+    if (!this.status || !this.lockConfig) throw missingLockConfiguration();
+    const meta = await this.head(key, versionId);
+    return { id: meta.versionId ?? NULL_VERSION, lock: meta.lock };
   }
 
   private async dropUnreferenced(before: VersionIndex, after: VersionIndex): Promise<void> {

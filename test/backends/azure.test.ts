@@ -674,7 +674,7 @@ describe('AzureBackend on Azurite', function () {
 describe('azure: credentials from the routing table', function () {
   this.timeout(60_000);
 
-  it('works with a shared key, a connection string (with or without an endpoint) and a SAS token; a wrong key is AccessDenied', async () => {
+  it('works with a shared key, a connection string (with or without an endpoint) and a SAS token, under either spelling; a wrong key is AccessDenied', async () => {
     const a = await sharedAzurite();
     const bk = newBucketName('cred');
     await backendOn(a).createBucket(bk);
@@ -696,6 +696,9 @@ describe('azure: credentials from the routing table', function () {
       'connection string': { credentials: { connectionStringEnv: 'AZ_CONN' } },
       'connection string + endpoint': { endpoint: a.endpoint, credentials: { connectionStringEnv: 'AZ_CONN' } },
       'SAS token': { endpoint: a.endpoint, credentials: { sasTokenEnv: 'AZ_SAS' } },
+      // The product design's spellings of the same two kinds.
+      'shared key (sharedKey)': { account: a.account, endpoint: a.endpoint, credentials: { sharedKeyEnv: 'AZ_KEY' } },
+      'SAS (sas)': { endpoint: a.endpoint, credentials: { sasEnv: 'AZ_SAS' } },
     };
     for (const [what, settings] of Object.entries(kinds)) {
       const be = createBackend(specOf(settings), { name: 'az', env });
@@ -716,6 +719,11 @@ describe('azure: credentials from the routing table', function () {
     expect(() => createBackend(specOf({ account: a.account, credentials: { accountKeyEnv: 'AZ_UNSET' } }), { name: 'az', env })).to.throw(
       /AZ_UNSET/,
     );
+    // Both spellings normalise to one setting; giving both is two kinds.
+    expect(specOf({ credentials: { sharedKeyEnv: 'K' } }).credentials).to.deep.equal({ accountKey: { env: 'K' } });
+    expect(specOf({ credentials: { sasFile: '/sas' } }).credentials).to.deep.equal({ sasToken: { file: '/sas' } });
+    expect(() => specOf({ credentials: { sharedKeyEnv: 'K', accountKeyEnv: 'K' } })).to.throw(/give one kind of credentials, not several/);
+    expect(() => specOf({ credentials: { sas: 'sv=2020&sig=x' } })).to.throw(/literal secret/);
   });
 });
 
@@ -732,10 +740,11 @@ describe('azure: credentials from the routing table', function () {
  * trusts the throwaway CA through NODE_EXTRA_CA_CERTS, as a deployment behind a private CA
  * would; nothing in s3mux is test-specific.
  *
- * Not exercised for real: the Azure CLI (no `az` here; only the mapping to AzureCliCredential
- * and its failure without `az` are tested), IMDS-style managed identity (169.254.169.254
- * cannot be served here; @azure/identity picks the source from the environment, and the App
- * Service source stands for all of them), and the real Entra ID / Azure Storage token checks.
+ * Managed identity runs twice: through an App Service style endpoint, and through IMDS (a VM,
+ * AKS pod identity), its address moved by AZURE_POD_IDENTITY_AUTHORITY_HOST as @azure/identity
+ * allows. The Azure CLI flow runs a fake `az` put first on the PATH, which prints a token the
+ * double minted in `az account get-access-token`'s format (the real `az` cannot run here).
+ * Not exercised: the real Entra ID / Azure Storage token checks.
  */
 describe('azure: Entra ID credentials from the routing table', function () {
   this.timeout(120_000);
@@ -949,6 +958,8 @@ describe('azure: Entra ID credentials from the routing table', function () {
     let store: SecureAzurite;
     let appService: ChildServer | undefined;
     let aks: ChildServer | undefined;
+    let vm: ChildServer | undefined;
+    let azLog: string;
     let container: ContainerClient;
     const CONTAINER = 'creds';
     const MI_CLIENT_ID = randomUUID();
@@ -956,7 +967,20 @@ describe('azure: Entra ID credentials from the routing table', function () {
       '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/s3mux';
     const FEDERATED_TOKEN = `eyJhbGciOiJSUzI1NiJ9.${Buffer.from(JSON.stringify({ iss: 'https://oidc.aks.example/', sub: 'system:serviceaccount:s3mux:s3mux' })).toString('base64url')}.c2ln`;
     /** Route (virtual bucket) → how its backend gets tokens. */
-    const WORKING = ['sp-secret', 'sp-cert-file', 'sp-cert-env', 'mi-system', 'mi-client', 'mi-resource', 'wi-table', 'wi-env'];
+    const WORKING = [
+      'sp-secret',
+      'sp-cert-file',
+      'sp-cert-env',
+      'mi-system',
+      'mi-client',
+      'mi-resource',
+      'wi-table',
+      'wi-env',
+      'mi-imds',
+      'mi-imds-client',
+      'cli',
+    ];
+    const childOf = (route: string) => (route === 'wi-env' ? aks : route.startsWith('mi-imds') || route === 'cli' ? vm : appService);
 
     before(async function () {
       this.timeout(60_000);
@@ -994,6 +1018,9 @@ describe('azure: Entra ID credentials from the routing table', function () {
         miResource: { managedIdentity: { resourceId: MI_RESOURCE_ID } },
         wiTable: { workloadIdentity: { tenantId: double.tenantId, clientId: 'wi-app', tokenFile: './federated-token', ...authority } },
         wiEnv: { workloadIdentity: { disableInstanceDiscovery: true } },
+        miImds: { managedIdentity: true },
+        miImdsClient: { managedIdentity: { clientId: MI_CLIENT_ID } },
+        cli: { azureCli: { tenantId: double.tenantId } },
       };
       const backendOf = (route: string) => route.replace(/-(\w)/g, (_, c: string) => c.toUpperCase());
       /** s3mux serve with a table serving `routes`, with `env` added to its environment. */
@@ -1047,19 +1074,51 @@ describe('azure: Entra ID credentials from the routing table', function () {
         AZURE_FEDERATED_TOKEN_FILE: path.join(dir, 'federated-token'),
         AZURE_AUTHORITY_HOST: double.authorityHost,
       });
+      // Like a VM (IMDS) where someone ran `az login`: a fake `az` first on the PATH prints a
+      // token the double minted, and logs how it was called.
+      const bin = path.join(dir, 'bin');
+      fs.mkdirSync(bin, { recursive: true });
+      azLog = path.join(dir, 'az.log');
+      const minted = double.mint('cli-user');
+      fs.writeFileSync(
+        path.join(bin, 'az'),
+        [
+          `#!${process.execPath}`,
+          "const fs = require('node:fs');",
+          'const args = process.argv.slice(2);',
+          `fs.appendFileSync(${JSON.stringify(azLog)}, JSON.stringify(args) + '\\n');`,
+          "if (args[0] !== 'account' || args[1] !== 'get-access-token') { process.stderr.write('ERROR: unknown command'); process.exit(2); }",
+          `const exp = ${minted.exp};`,
+          'process.stdout.write(JSON.stringify({',
+          `  accessToken: ${JSON.stringify(minted.token)},`,
+          "  expiresOn: new Date(exp * 1000).toISOString().replace('T', ' ').replace('Z', '000'),",
+          '  expires_on: exp,',
+          "  subscription: '00000000-0000-0000-0000-000000000000',",
+          `  tenant: ${JSON.stringify(double.tenantId)},`,
+          "  tokenType: 'Bearer',",
+          '}));',
+          '',
+        ].join('\n'),
+        { mode: 0o755 },
+      );
+      vm = await serve('vm', ['mi-imds', 'mi-imds-client', 'cli'], {
+        AZURE_POD_IDENTITY_AUTHORITY_HOST: double.imdsHost,
+        PATH: `${bin}${path.delimiter}${process.env.PATH ?? ''}`,
+      });
     });
 
     after(async function () {
       this.timeout(30_000);
       await appService?.stop();
       await aks?.stop();
+      await vm?.stop();
       await store?.stop();
       await double?.close();
     });
 
     for (const route of WORKING) {
       it(`${route}: a put, get and list through s3mux land in the container with a bearer token`, async () => {
-        const s3 = (route === 'wi-env' ? aks : appService)!.client;
+        const s3 = childOf(route)!.client;
         const text = `hello from ${route}`;
         const put = await s3.send(new PutObjectCommand({ Bucket: route, Key: 'hello.txt', Body: text }));
         expect(put.ETag).to.equal(`"${md5(text)}"`);
@@ -1086,6 +1145,18 @@ describe('azure: Entra ID credentials from the routing table', function () {
       }
       const mi = double.requests.filter((r) => r.via === 'managed-identity' && r.ok).map((r) => r.auth);
       expect(mi).to.include.members(['system-assigned', `client_id=${MI_CLIENT_ID}`, `mi_res_id=${MI_RESOURCE_ID}`]);
+      const imds = double.requests.filter((r) => r.via === 'imds' && r.ok);
+      expect(imds.map((r) => r.auth)).to.have.members(['system-assigned', `client_id=${MI_CLIENT_ID}`]);
+      expect(imds.every((r) => r.scopeOrResource.replace(/\/$/, '') === STORAGE_AUDIENCE)).to.equal(true);
+      // The CLI was asked once (the token is cached), for storage, in the table's tenant.
+      const calls = fs
+        .readFileSync(azLog, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as string[]);
+      expect(calls).to.deep.equal([
+        ['account', 'get-access-token', '--output', 'json', '--resource', STORAGE_AUDIENCE, '--tenant', double.tenantId],
+      ]);
       // Tokens are cached: one per credential, not one per request.
       expect(ok(tokenRequests('sp-secret-app'))).to.have.length(1);
     });

@@ -7,7 +7,7 @@
  * S3 client through s3mux onto a GCS bucket.
  */
 import { expect } from 'chai';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -24,7 +24,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { startGcsEmulator, type GcsEmulator } from '../helpers/gcs-emulator';
 import { startGcsDouble, type GcsDouble } from '../helpers/gcs-double';
 import { startTestServer, type TestServer } from '../helpers/server';
-import { startGoogleIdentityDouble } from '../helpers/google-identity';
+import { startGoogleIdentityDouble, type GoogleIdentityDouble } from '../helpers/google-identity';
 import { FIREBASE_EMULATOR_GAPS, GcsBackend, type GcsBackendOptions } from '../../src/backends/gcs/index';
 import { toS3ErrorFromGcs } from '../../src/backends/gcs/errors';
 import { fromGcs, toGcs } from '../../src/backends/gcs/metadata';
@@ -387,71 +387,162 @@ describe('gcs: from the routing table', () => {
   });
 });
 
-describe('gcs: Application Default Credentials reach the store', function () {
+/**
+ * Each auth type of the routing table against a local double of its token service
+ * (test/helpers/google-identity.ts); the GCS JSON API double records the Authorization header
+ * of every request, which must carry exactly the token the token service issued last.
+ */
+describe('gcs: every auth type reaches the store with the token its token service issued', function () {
   this.timeout(60_000);
   const ENV = ['GCE_METADATA_HOST', 'GOOGLE_APPLICATION_CREDENTIALS', 'GOOGLE_CLOUD_PROJECT', 'GCLOUD_PROJECT'] as const;
   let saved: Record<string, string | undefined>;
-  beforeEach(() => {
+  let id: GoogleIdentityDouble;
+  let dir: string;
+  beforeEach(async () => {
     saved = Object.fromEntries(ENV.map((k) => [k, process.env[k]]));
     for (const k of ENV) delete process.env[k];
+    id = await startGoogleIdentityDouble();
+    dir = mkdtempSync(path.join(os.tmpdir(), 's3mux-gcp-auth-'));
   });
-  afterEach(() => {
+  afterEach(async () => {
     for (const k of ENV) {
       if (saved[k] === undefined) delete process.env[k];
       else process.env[k] = saved[k];
     }
+    await id.stop();
+    rmSync(dir, { recursive: true, force: true });
   });
 
-  /** Writes through a backend made from `settings`; every request the store got carries the one token issued. */
-  async function writesWithToken(settings: Record<string, unknown>, issued: { token: string }[]): Promise<void> {
+  function specOf(settings: Record<string, unknown>, endpoint: string) {
+    return validateRoutingTable({ backends: { g: { type: 'gcs', endpoint, ...settings } } }, { baseDir: dir }).backends.g.spec;
+  }
+
+  /**
+   * Writes and reads through a backend made from `settings`: every request the store got
+   * carries the last token issued, and `tokens` were issued in all (cached, not one per request).
+   */
+  async function writesWithToken(settings: Record<string, unknown>, tokens: number, env: NodeJS.ProcessEnv = process.env): Promise<void> {
     const d = await sharedDouble();
-    const spec = validateRoutingTable({ backends: { g: { type: 'gcs', endpoint: d.endpoint, ...settings } } }).backends.g.spec;
-    const be = createBackend(spec, { name: 'g' });
+    const be = createBackend(specOf(settings, d.endpoint), { name: 'g', env });
     const n = d.requests.length;
-    const bucket = newBucketName('adc');
+    const bucket = newBucketName('auth');
     await be.createBucket(bucket);
     await be.putObject(bucket, 'k', body('with a token'), attrs());
     expect((await getObject(be, bucket, 'k')).data.toString()).to.equal('with a token');
-    expect(issued.length, 'one token, cached').to.equal(1);
+    expect(id.issued.length, `tokens issued (refused: ${id.refused.join('; ')})`).to.equal(tokens);
     const auth = new Set(d.requests.slice(n).map((r) => r.headers.authorization));
-    expect([...auth]).to.deep.equal([`Bearer ${issued[0].token}`]);
+    expect([...auth]).to.deep.equal([`Bearer ${id.issued[tokens - 1].token}`]);
   }
 
-  it('from the metadata server (GCE, GKE workload identity), project included', async () => {
-    const id = await startGoogleIdentityDouble();
-    try {
-      process.env.GCE_METADATA_HOST = id.host;
-      await writesWithToken({}, id.issued);
-      expect(id.issued[0].via).to.equal('metadata');
-    } finally {
-      await id.stop();
-    }
+  /** A service-account key file's JSON with a fresh RSA key whose token_uri is the double's. */
+  function serviceAccountKey(email: string, register = true): string {
+    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    if (register) id.addServiceAccount(email, publicKey);
+    return JSON.stringify({
+      type: 'service_account',
+      project_id: 'sa-project',
+      private_key_id: randomBytes(20).toString('hex'),
+      private_key: privateKey.export({ type: 'pkcs8', format: 'pem' }),
+      client_email: email,
+      client_id: '1234567890',
+      token_uri: id.oauthUrl,
+    });
+  }
+
+  /** An external_account configuration reading its subject token from a file, optionally impersonating `impersonate`. */
+  function externalAccount(impersonate?: string): string {
+    const subject = `subject-${randomBytes(8).toString('hex')}`;
+    id.acceptSubjectToken(subject);
+    writeFileSync(path.join(dir, 'subject-token'), subject);
+    const file = path.join(dir, 'wif.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        type: 'external_account',
+        audience: '//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/providers/x',
+        subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
+        token_url: id.stsUrl,
+        credential_source: { file: path.join(dir, 'subject-token') },
+        ...(impersonate ? { service_account_impersonation_url: id.impersonationUrl(impersonate) } : {}),
+      }),
+    );
+    return file;
+  }
+
+  it("service account (serviceAccountFile): a JWT grant signed with the key, checked with its public half, at the key's token_uri", async () => {
+    const email = 's3mux@sa-project.iam.gserviceaccount.com';
+    writeFileSync(path.join(dir, 'key.json'), serviceAccountKey(email));
+    await writesWithToken({ credentials: { serviceAccountFile: './key.json' } }, 1);
+    expect(id.issued[0].via).to.equal('jwt');
+    expect(id.grants).to.have.length(1);
+    expect(id.grants[0].iss).to.equal(email);
+    expect(String(id.grants[0].scope).split(' ')).to.include('https://www.googleapis.com/auth/devstorage.full_control');
   });
 
-  it('from workload identity federation (an external_account file exchanged at the token service)', async () => {
-    const id = await startGoogleIdentityDouble();
-    const dir = mkdtempSync(path.join(os.tmpdir(), 's3mux-wif-'));
-    try {
-      const subject = `subject-${randomBytes(8).toString('hex')}`;
-      id.acceptSubjectToken(subject);
-      writeFileSync(path.join(dir, 'subject-token'), subject);
-      writeFileSync(
-        path.join(dir, 'wif.json'),
-        JSON.stringify({
-          type: 'external_account',
-          audience: '//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/providers/x',
-          subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
-          token_url: id.stsUrl,
-          credential_source: { file: path.join(dir, 'subject-token') },
-        }),
-      );
-      process.env.GOOGLE_APPLICATION_CREDENTIALS = path.join(dir, 'wif.json');
-      await writesWithToken({ projectId: 'wif-project' }, id.issued);
-      expect(id.issued[0].via).to.equal('sts');
-    } finally {
-      await id.stop();
-      rmSync(dir, { recursive: true, force: true });
-    }
+  it("service account under today's spelling (serviceAccountKeyEnv); a key the token service does not know is refused", async () => {
+    await writesWithToken({ credentials: { serviceAccountKeyEnv: 'GCS_SA_KEY' } }, 1, {
+      GCS_SA_KEY: serviceAccountKey('today@sa-project.iam.gserviceaccount.com'),
+    });
+    expect(id.issued[0].via).to.equal('jwt');
+    const d = await sharedDouble();
+    const stranger = createBackend(specOf({ credentials: { serviceAccountKeyEnv: 'GCS_SA_KEY' } }, d.endpoint), {
+      name: 'g',
+      env: { GCS_SA_KEY: serviceAccountKey('stranger@sa-project.iam.gserviceaccount.com', false) },
+    });
+    const n = d.requests.length;
+    const err = await stranger.headBucket('any-bucket').then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    expect(err, 'a grant the token service refused').to.be.instanceOf(Error);
+    expect(id.refused.at(-1)).to.equal('no service account stranger@sa-project.iam.gserviceaccount.com');
+    expect(d.requests.length, 'nothing reached the store').to.equal(n);
+  });
+
+  for (const [what, settings] of [
+    ['applicationDefault: true', { credentials: { applicationDefault: true } }],
+    ['no credentials (the default)', {}],
+  ] as const) {
+    it(`application default (${what}): the metadata server (GCE, GKE), project included`, async () => {
+      process.env.GCE_METADATA_HOST = id.host;
+      await writesWithToken(settings, 1);
+      expect(id.issued[0].via).to.equal('metadata');
+    });
+  }
+
+  it('workload identity (configFile): the subject token file exchanged at the STS', async () => {
+    externalAccount();
+    await writesWithToken({ projectId: 'wif-project', credentials: { workloadIdentity: { configFile: './wif.json' } } }, 1);
+    expect(id.issued[0].via).to.equal('sts');
+  });
+
+  it('workload identity (configFile) impersonating a service account: STS, then generateAccessToken', async () => {
+    externalAccount('target@sa-project.iam.gserviceaccount.com');
+    await writesWithToken({ projectId: 'wif-project', credentials: { workloadIdentity: { configFile: './wif.json' } } }, 2);
+    expect(id.issued.map((t) => t.via)).to.deep.equal(['sts', 'impersonation']);
+  });
+
+  it('workload identity: true takes the configuration from GOOGLE_APPLICATION_CREDENTIALS', async () => {
+    process.env.GOOGLE_APPLICATION_CREDENTIALS = externalAccount();
+    await writesWithToken({ projectId: 'wif-project', credentials: { workloadIdentity: true } }, 1);
+    expect(id.issued[0].via).to.equal('sts');
+  });
+
+  it('refuses a configuration that is not external_account, and two kinds at once, naming the setting', () => {
+    writeFileSync(path.join(dir, 'key.json'), serviceAccountKey('x@sa-project.iam.gserviceaccount.com'));
+    const spec = specOf({ credentials: { workloadIdentity: { configFile: './key.json' } } }, 'http://127.0.0.1:1');
+    expect(() => createBackend(spec, { name: 'g' })).to.throw(
+      /^backend 'g': credentials\.workloadIdentity\.configFile .*key\.json: not a workload identity federation configuration/,
+    );
+    const missing = specOf({ credentials: { workloadIdentity: { configFile: './none.json' } } }, 'http://127.0.0.1:1');
+    expect(() => createBackend(missing, { name: 'g' })).to.throw(/credentials\.workloadIdentity\.configFile: cannot read .*none\.json/);
+    expect(() => specOf({ credentials: { serviceAccountFile: './key.json', serviceAccountKeyEnv: 'K' } }, 'http://127.0.0.1:1')).to.throw(
+      /give one kind of credentials, not several/,
+    );
+    expect(() => specOf({ credentials: { applicationDefault: true, workloadIdentity: true } }, 'http://127.0.0.1:1')).to.throw(
+      /give one kind of credentials, not several/,
+    );
+    expect(() => specOf({ credentials: { serviceAccount: '{}' } }, 'http://127.0.0.1:1')).to.throw(/literal secret/);
   });
 });
 

@@ -62,7 +62,7 @@ describe('s3mux check --probe', function () {
         'backends:',
         `  disk: { type: fs, root: ${path.join(dir, 'root')} }`,
         `  mux: { type: s3, endpoint: "${s3.url}", region: us-east-1, forcePathStyle: true, credentials: { accessKeyIdEnv: PROBE_S3_AK, secretAccessKeyEnv: ${s3Secret} } }`,
-        `  blob: { type: azure, account: ${azurite.account}, endpoint: "${azurite.endpoint}", credentials: { accountKeyEnv: PROBE_AZ_KEY } }`,
+        `  blob: { type: azure, account: ${azurite.account}, endpoint: "${azurite.endpoint}", credentials: { sharedKeyEnv: PROBE_AZ_KEY } }`,
         'default: disk',
         'routes:',
         '  local: { backend: disk, bucket: local-bucket }',
@@ -78,8 +78,10 @@ describe('s3mux check --probe', function () {
     const r = await runCli(['check', '--probe', table('good.yaml', 'PROBE_S3_SK')], env);
     expect(r.code, r.stderr).to.equal(0);
     expect(r.stdout).to.contain("disk (fs) route 'local' -> local-bucket/: OK: authenticated, listed a key");
-    expect(r.stdout).to.contain("mux (s3) route 'remote' -> remote-bucket/some/prefix/: OK: authenticated, listed no keys (empty)");
-    expect(r.stdout).to.contain("blob (azure) route 'azure-files' -> probe-container/: OK: authenticated");
+    expect(r.stdout).to.contain(
+      "mux (s3, auth: access key) route 'remote' -> remote-bucket/some/prefix/: OK: authenticated, listed no keys (empty)",
+    );
+    expect(r.stdout).to.contain("blob (azure, auth: shared key) route 'azure-files' -> probe-container/: OK: authenticated");
     expect(r.stdout).to.contain('probe: every backend answered');
   });
 
@@ -87,7 +89,7 @@ describe('s3mux check --probe', function () {
     const r = await runCli(['check', '--probe', table('bad.yaml', 'PROBE_S3_BAD_SK')], env);
     expect(r.code).to.equal(1);
     expect(r.stderr, r.stderr).to.match(
-      /mux \(s3\) route 'remote' -> remote-bucket\/some\/prefix\/: FAILED: (AccessDenied|SignatureDoesNotMatch)/,
+      /mux \(s3, auth: access key\) route 'remote' -> remote-bucket\/some\/prefix\/: FAILED: (AccessDenied|SignatureDoesNotMatch)/,
     );
     expect(r.stderr).to.contain("disk (fs) route 'local' -> local-bucket/: OK");
     expect(r.stderr).to.contain('probe: some backends failed');
@@ -99,8 +101,10 @@ describe('s3mux check --probe', function () {
     delete noKey.PROBE_AZ_KEY;
     const r = await probeConfigFile(file, { env: noKey });
     expect(r.ok).to.equal(false);
-    expect(r.text).to.match(/blob \(azure\) route 'azure-files' -> probe-container\/: FAILED: cannot be made: .*PROBE_AZ_KEY/);
-    expect(r.text).to.contain("mux (s3) route 'remote' -> remote-bucket/some/prefix/: OK");
+    expect(r.text).to.match(
+      /blob \(azure, auth: shared key\) route 'azure-files' -> probe-container\/: FAILED: cannot be made: .*PROBE_AZ_KEY/,
+    );
+    expect(r.text).to.contain("mux (s3, auth: access key) route 'remote' -> remote-bucket/some/prefix/: OK");
     const gone = path.join(dir, 'gone.yaml');
     writeFileSync(
       gone,

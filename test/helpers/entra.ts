@@ -9,7 +9,11 @@
  *   name it), or by a federated token (workload identity: the assertion is the token file);
  * - an App Service style managed identity endpoint (plain HTTP, as App Service has it):
  *   GET ?api-version=2019-08-01&resource=...[&client_id|mi_res_id|object_id] with the
- *   X-IDENTITY-HEADER secret.
+ *   X-IDENTITY-HEADER secret;
+ * - the instance metadata service's managed identity endpoint (VMs, AKS pod identity):
+ *   GET /metadata/identity/oauth2/token?api-version=2018-02-01&resource=...
+ *   [&client_id|msi_res_id|object_id] with `Metadata: true`; a request without that header
+ *   (the SDK's availability probe) is refused with 400, as IMDS does.
  *
  * Access tokens are JWTs with the claims Azure Storage (and Azurite's `--oauth basic`) checks:
  * aud https://storage.azure.com, iss https://sts.windows.net/{tenant}/, iat/nbf/exp.
@@ -36,7 +40,7 @@ export interface EntraClient {
 }
 
 export interface TokenRequestRecord {
-  via: 'token-endpoint' | 'managed-identity';
+  via: 'token-endpoint' | 'managed-identity' | 'imds';
   tenant?: string;
   clientId?: string;
   /** How the client authenticated: client_secret, certificate (alg of the assertion), federated, or the MI id parameter. */
@@ -53,6 +57,10 @@ export interface EntraDouble {
   identityEndpoint: string;
   /** The value of IDENTITY_HEADER the managed identity endpoint requires. */
   identityHeader: string;
+  /** http://127.0.0.1:PORT, for AZURE_POD_IDENTITY_AUTHORITY_HOST (where IMDS is). */
+  imdsHost: string;
+  /** An access token for `clientId` as the platform would issue it (what `az account get-access-token` prints), recorded in `issued`. */
+  mint(clientId: string): { token: string; exp: number };
   tenantId: string;
   clients: Map<string, EntraClient>;
   /** Managed identities: the id parameter given ('' for system-assigned) → the client id their tokens name. */
@@ -173,6 +181,19 @@ function listen(server: http.Server): Promise<number> {
   });
 }
 
+/** A managed identity token request: which identity it names (by one of `params`, none: system-assigned), and its record. */
+function identityRequest(via: TokenRequestRecord['via'], q: URLSearchParams, params: string[]) {
+  const idParam = params.find((p) => q.has(p));
+  const id = idParam ? (q.get(idParam) ?? '') : '';
+  const record: TokenRequestRecord = {
+    via,
+    auth: idParam ? `${idParam}=${id}` : 'system-assigned',
+    scopeOrResource: q.get('resource') ?? '',
+    ok: false,
+  };
+  return { idParam, id, record };
+}
+
 /** Starts the double; `tls` is the server certificate and key (PEM paths' contents) for the HTTPS authority. */
 export async function startEntraDouble(tls: { cert: string; key: string }, tenantId = randomUUID()): Promise<EntraDouble> {
   const signingKey = createPrivateKey(tls.key);
@@ -280,15 +301,10 @@ export async function startEntraDouble(tls: { cert: string; key: string }, tenan
 
   const managedIdentity = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    // MSAL adds a '/' to the path IMDS documents; IMDS takes either.
+    if (url.pathname.replace(/\/$/, '') === '/metadata/identity/oauth2/token') return imds(req, res, url);
     const q = url.searchParams;
-    const idParam = ['client_id', 'mi_res_id', 'object_id'].find((p) => q.has(p));
-    const id = idParam ? (q.get(idParam) ?? '') : '';
-    const record: TokenRequestRecord = {
-      via: 'managed-identity',
-      auth: idParam ? `${idParam}=${id}` : 'system-assigned',
-      scopeOrResource: q.get('resource') ?? '',
-      ok: false,
-    };
+    const { idParam, id, record } = identityRequest('managed-identity', q, ['client_id', 'mi_res_id', 'object_id']);
     requests.push(record);
     const fail = (status: number, message: string) => {
       record.error = message;
@@ -303,6 +319,37 @@ export async function startEntraDouble(tls: { cert: string; key: string }, tenan
     if (clientId === undefined) return fail(400, `No managed identity found for ${idParam ?? 'system-assigned'} '${id}'`);
     record.ok = true;
     issue(res, tenantId, clientId, STORAGE_AUDIENCE, true);
+  };
+
+  const imds = (req: http.IncomingMessage, res: http.ServerResponse, url: URL): void => {
+    const q = url.searchParams;
+    const { idParam, id, record } = identityRequest('imds', q, ['client_id', 'msi_res_id', 'object_id']);
+    const fail = (status: number, error: string, description: string) => {
+      record.error = description;
+      json(res, status, { error, error_description: description });
+    };
+    // The SDK's availability probe sends no Metadata header and no query: IMDS answers 400.
+    if (req.headers.metadata !== 'true') return fail(400, 'invalid_request', 'Required metadata header not specified');
+    requests.push(record);
+    if (req.method !== 'GET') return fail(405, 'invalid_request', 'GET only');
+    if (q.get('api-version') !== '2018-02-01') return fail(400, 'invalid_request', `unsupported api-version ${q.get('api-version')}`);
+    if (q.get('resource') !== STORAGE_AUDIENCE && q.get('resource') !== `${STORAGE_AUDIENCE}/`)
+      return fail(400, 'invalid_resource', `resource ${q.get('resource')} is not ${STORAGE_AUDIENCE}`);
+    const clientId = managedIdentities.get(id);
+    if (clientId === undefined) return fail(400, 'invalid_request', `Identity not found for ${idParam ?? 'system-assigned'} '${id}'`);
+    record.ok = true;
+    const t = accessToken(signingKey, tenantId, clientId, STORAGE_AUDIENCE);
+    issued.push(t.claims);
+    json(res, 200, {
+      access_token: t.token,
+      client_id: clientId,
+      expires_in: '3599',
+      expires_on: String(t.exp),
+      ext_expires_in: '3599',
+      not_before: String(t.exp - 3600),
+      resource: STORAGE_AUDIENCE,
+      token_type: 'Bearer',
+    });
   };
 
   const onError = (res: http.ServerResponse) => (err: unknown) => {
@@ -329,6 +376,12 @@ export async function startEntraDouble(tls: { cert: string; key: string }, tenan
     authorityHost,
     identityEndpoint: `http://127.0.0.1:${plainPort}/msi/token`,
     identityHeader,
+    imdsHost: `http://127.0.0.1:${plainPort}`,
+    mint: (clientId) => {
+      const t = accessToken(signingKey, tenantId, clientId, STORAGE_AUDIENCE);
+      issued.push(t.claims);
+      return { token: t.token, exp: t.exp };
+    },
     tenantId,
     clients,
     managedIdentities,

@@ -32,7 +32,13 @@ export interface ProtocolBackend {
 }
 
 /** Test files that build their own routing table (or child servers on an fs folder): fs only. */
-export const OWN_ROUTER_FILES = ['policies.test.js', 'routing.test.js', 'multipart-replicas.test.js', 'versioning-replicas.test.js'];
+export const OWN_ROUTER_FILES = [
+  'policies.test.js',
+  'routing.test.js',
+  'multipart-replicas.test.js',
+  'versioning-replicas.test.js',
+  'access-control-replicas.test.js',
+];
 
 function fromTarget(name: string): ProtocolBackend['start'] {
   const target = TARGETS.find((t) => t.name === name);
@@ -88,9 +94,10 @@ const noReservedStore = (kind: string) =>
       'protocol: bucket lifecycle configuration',
       'protocol: bucket settings through',
       'protocol: versioning',
+      'protocol: object lock',
     ].map((t) => [
       t,
-      `the ${kind} backend does not keep s3mux's state in the store from a routing table yet (stateInStore; see the issue note), where bucket configuration and versions are kept`,
+      `the ${kind} backend does not keep s3mux's state in the store from a routing table yet (stateInStore; see the issue note), where bucket configuration, versions and object lock are kept`,
     ]),
   );
 

@@ -61,7 +61,7 @@ describe('protocol: wire', () => {
         ['GET', 'website'],
         ['GET', 'replication'],
         ['GET', 'analytics'],
-        ['PUT', 'object-lock'],
+        ['PUT', 'logging'],
       ] as const) {
         const r = await signedFetch(srv.url, CREDS, method, '/wire', {
           query: { [query]: '' },

@@ -1,11 +1,21 @@
 /** The `azure` kind: Azure Blob Storage; containers are the buckets. */
-import { defineKit, UriError } from '../kit';
+import { authTypeOf, defineKit, UriError } from '../kit';
 import { azureContainerNameProblem } from '../bucket-names';
 import { authorityAndPath, bucketAndPrefix, joinPrefix } from '../uri-parts';
 import { azureSettings } from './settings';
 
 const SHORT = 'az://container[/prefix]';
 const LONG = 'azure://account/container[/prefix]';
+
+const AUTH_TYPES = [
+  ['accountKey', 'shared key'],
+  ['sasToken', 'SAS'],
+  ['connectionString', 'connection string'],
+  ['servicePrincipal', 'service principal'],
+  ['managedIdentity', 'managed identity'],
+  ['workloadIdentity', 'workload identity'],
+  ['azureCli', 'CLI'],
+] as const;
 
 export const azureKit = defineKit({
   kind: 'azure',
@@ -26,15 +36,16 @@ export const azureKit = defineKit({
     },
   ],
   credentialKinds: [
-    'accountKey',
-    'sasToken',
-    'connectionString',
-    'servicePrincipal',
-    'managedIdentity',
-    'workloadIdentity',
-    'azureCli',
+    'shared key (sharedKey, or accountKey)',
+    'SAS (sas, or sasToken)',
+    'connection string (connectionString)',
+    'service principal (servicePrincipal)',
+    'managed identity (managedIdentity)',
+    'workload identity (workloadIdentity)',
+    'CLI (azureCli)',
     'default chain',
   ],
+  authType: (s) => authTypeOf(s.credentials, AUTH_TYPES, 'default chain'),
   implicitName: (s) => `azure:${s.account ?? 'default'}`,
   location: (s, where) => `az://${s.account ? `${s.account}/` : ''}${where}${s.endpoint ? ` at ${s.endpoint}` : ''}`,
   bucketNameProblem: azureContainerNameProblem,

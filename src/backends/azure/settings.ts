@@ -1,6 +1,6 @@
 /** An `azure` backend's settings in the routing table. */
 import { z } from 'zod';
-import { boolean, credentialGroup, httpsUrl, httpUrl, nonEmptyString, filePath, settingsSchema, trueOr } from '../kit-schema';
+import { boolean, credentialGroup, foldAliases, httpsUrl, httpUrl, nonEmptyString, filePath, settingsSchema, trueOr } from '../kit-schema';
 
 /** Where Entra ID token requests go and whether the authority is checked against Microsoft's list (off for private clouds and test doubles). */
 const authority = { authorityHost: httpsUrl.optional(), disableInstanceDiscovery: boolean.optional() };
@@ -44,7 +44,10 @@ function groupHint(key: string): string | undefined {
 export const azureSettings = settingsSchema('azure', {
   account: nonEmptyString.optional(),
   endpoint: httpUrl.optional(),
-  /** At most one kind. Absent: DefaultAzureCredential. */
+  /**
+   * At most one kind. Absent: DefaultAzureCredential. `sharedKey` and `sas` (the product
+   * design's words) are other spellings of `accountKey` and `sasToken`.
+   */
   credentials: credentialGroup(
     'azure backends',
     {
@@ -78,9 +81,11 @@ export const azureSettings = settingsSchema('azure', {
       /** The signed-in Azure CLI (`az login`). */
       azureCli: trueOr(credentialGroup("'azureCli'", { tenantId: nonEmptyString.optional() })).optional(),
     },
-    ['accountKey', 'sasToken', 'connectionString'],
+    ['accountKey', 'sasToken', 'connectionString', 'sharedKey', 'sas'],
     { oneKindOf: ['servicePrincipal', 'managedIdentity', 'workloadIdentity', 'azureCli'], hint: groupHint },
-  ).optional(),
+  )
+    .transform(foldAliases({ sharedKey: 'accountKey', sas: 'sasToken' }))
+    .optional(),
 });
 
 export type AzureSettings = z.output<typeof azureSettings>;

@@ -60,7 +60,7 @@ import type {
   PutOptions,
   Tag,
 } from '../types';
-import { makeStorage, type GcsConnection } from './client';
+import { makeStorage, parseExternalAccount, type GcsConnection } from './client';
 import { isPreconditionFailure, toS3ErrorFromGcs, type ErrorContext } from './errors';
 import { clearedFields, dateOf, fromGcs, metaOf, replacingMetadata, s3Etag, toGcs, type GcsResource, type StoredExtras } from './metadata';
 
@@ -433,10 +433,16 @@ function summaryOf(key: string, r: GcsResource): ObjectSummary {
 export function gcsBackendFromSpec(spec: GcsSettings, ctx: BackendContext): GcsBackend {
   const what = (s: string) => `backend '${ctx.name}': ${s}`;
   const c = spec.credentials ?? {};
+  // workloadIdentity: true is ADC (GKE's metadata server, or GOOGLE_APPLICATION_CREDENTIALS naming a configuration).
+  const configFile = c.workloadIdentity?.configFile;
+  const configAt = 'credentials.workloadIdentity.configFile';
   return new GcsBackend({
     projectId: spec.projectId,
     endpoint: spec.endpoint,
     serviceAccountKey: c.serviceAccountKey ? resolveSecret(c.serviceAccountKey, what('serviceAccountKey'), ctx.env) : undefined,
+    externalAccount: configFile
+      ? parseExternalAccount(resolveSecret({ file: configFile }, what(configAt), ctx.env), what(`${configAt} ${configFile}`))
+      : undefined,
     anonymous: c.anonymous,
     ...(spec.emulator ? FIREBASE_EMULATOR_GAPS : {}),
   });

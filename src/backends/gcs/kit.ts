@@ -1,11 +1,18 @@
 /** The `gcs` kind: Google Cloud Storage (JSON API). */
-import { defineKit } from '../kit';
+import { authTypeOf, defineKit } from '../kit';
 import { gcsBucketNameProblem } from '../bucket-names';
 import { bucketAndPrefix, settingBucketAndPrefix } from '../uri-parts';
 import { gcsSettings } from './settings';
 
 const FORM = 'gs://bucket[/prefix]';
 const GCP_FORM = 'gcp://{project}/bucket[/prefix]';
+
+const AUTH_TYPES = [
+  ['serviceAccountKey', 'service account'],
+  ['workloadIdentity', 'workload identity'],
+  ['applicationDefault', 'application default'],
+  ['anonymous', 'anonymous'],
+] as const;
 
 export const gcsKit = defineKit({
   kind: 'gcs',
@@ -16,7 +23,13 @@ export const gcsKit = defineKit({
     // The product design's form: the project is the backend's `projectId` setting.
     { scheme: 'gcp', forms: GCP_FORM, parse: (rest, uri) => settingBucketAndPrefix(rest, uri, GCP_FORM, 'projectId') },
   ],
-  credentialKinds: ['service account key', 'anonymous', 'application default credentials'],
+  credentialKinds: [
+    'service account (serviceAccount, or serviceAccountKey)',
+    'application default (applicationDefault, or nothing)',
+    'workload identity (workloadIdentity)',
+    'anonymous',
+  ],
+  authType: (s) => authTypeOf(s.credentials, AUTH_TYPES, 'application default'),
   bucketNameProblem: gcsBucketNameProblem,
   implicitName: (s) => (s.projectId ? `gcs:${s.projectId}` : 'gcs:default'),
   storageClasses: {

@@ -1,5 +1,5 @@
 /** The `github` kind: GitHub release assets; a release (or the whole repository) is the bucket. */
-import { defineKit, UriError } from '../kit';
+import { authTypeOf, defineKit, UriError } from '../kit';
 import { authorityAndPath } from '../uri-parts';
 import { ALL_RELEASES } from './names';
 import { githubSettings } from './settings';
@@ -28,6 +28,15 @@ export const githubKit = defineKit({
     },
   ],
   credentialKinds: ['token', 'app', 'anonymous'],
+  authType: (s) =>
+    authTypeOf(
+      s.credentials,
+      [
+        ['app', 'app'],
+        ['token', 'token'],
+      ],
+      'anonymous',
+    ),
   implicitName: (s) => `github:${s.owner ?? ''}/${s.repo ?? ''}`,
   bucketNameProblem: (bucket) =>
     bucket === ALL_RELEASES || !BAD_TAG.test(bucket)

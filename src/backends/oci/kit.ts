@@ -1,5 +1,5 @@
 /** The `oci` kind: OCI Object Storage (its native REST API); buckets of one namespace. */
-import { defineKit, UriError } from '../kit';
+import { authTypeOf, defineKit, UriError } from '../kit';
 import { authorityAndPath, joinPrefix } from '../uri-parts';
 import { ociSettings } from './settings';
 
@@ -7,6 +7,15 @@ const AT_REGION = 'oci://namespace@region/bucket[/prefix]';
 const API_PATH = 'oci://n/{namespace}/b/{bucket}[/o/{prefix}]';
 const PLAIN = 'oci://namespace/bucket[/prefix]';
 const FORMS = `${AT_REGION}, ${API_PATH} or ${PLAIN}`;
+
+const AUTH_TYPES = [
+  ['userPrincipal', 'user principal (API key)'],
+  ['sessionToken', 'session token'],
+  ['configFile', 'user principal (config file)'],
+  ['instancePrincipal', 'instance principal'],
+  ['resourcePrincipal', 'resource principal'],
+  ['okeWorkloadIdentity', 'OKE workload identity'],
+] as const;
 
 /**
  * The three forms. `oci://n/...` with a `b` as its second segment is the API path form; any
@@ -59,6 +68,7 @@ export const ociKit = defineKit({
     'resource principal',
     'OKE workload identity',
   ],
+  authType: (s) => authTypeOf(s.credentials, AUTH_TYPES, 'user principal (config file)'),
   implicitName: (s) => `oci:${s.namespace ?? 'default'}${s.region ? `@${s.region}` : ''}`,
   // Loaded on first use: oci-common and its dependencies add to every start.
   create: (settings, context) => (require('./index') as typeof import('./index')).ociBackendFromSpec(settings, context),

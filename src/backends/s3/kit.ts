@@ -1,5 +1,5 @@
 /** The `s3` kind: AWS S3 or any S3-compatible store. */
-import { defineKit } from '../kit';
+import { authTypeOf, defineKit } from '../kit';
 import { s3BucketNameProblem } from '../bucket-names';
 import { bucketAndPrefix, settingBucketAndPrefix } from '../uri-parts';
 import { s3Settings } from './settings';
@@ -7,6 +7,16 @@ import { S3_STORAGE_CLASSES } from '../storage-class-table';
 
 const FORM = 's3://bucket[/prefix]';
 const AWS_FORM = 'aws://{region}/bucket[/prefix]';
+
+/** Settings key → auth type (assumeRole adds to one of these: its source). */
+const AUTH_TYPES = [
+  ['accessKeyId', 'access key'],
+  ['webIdentity', 'web identity / IRSA'],
+  ['ecsRole', 'ECS role'],
+  ['ec2InstanceRole', 'EC2 instance role'],
+  ['profile', 'default chain'],
+  ['defaultChain', 'default chain'],
+] as const;
 
 export const s3Kit = defineKit({
   kind: 's3',
@@ -25,6 +35,10 @@ export const s3Kit = defineKit({
     'ECS role (ecsRole)',
     'EC2 instance role (ec2InstanceRole)',
   ],
+  authType: (s) => {
+    const source = authTypeOf(s.credentials, AUTH_TYPES, 'default chain');
+    return s.credentials?.assumeRole ? `assume role (source: ${source})` : source;
+  },
   bucketNameProblem: s3BucketNameProblem,
   // One implicit backend per region, so aws://eu-west-1/... and aws://us-east-1/... do not share one.
   implicitName: (s) => (s.region ? `s3:${s.region}` : 's3:default'),

@@ -11,6 +11,7 @@ import { newBucketAccess, recordNewBucket } from './access-control';
 import { element, parseXml, text } from '../xml';
 import { readSmallBody } from '../payload';
 import { decodeToken, encodeToken } from '../continuation-token';
+import { enableObjectLock, noLockHere } from './object-lock';
 
 /** The caller as S3 names an owner: its canonical id and its name. */
 export function owner(ctx: S3Context): { ID: string; DisplayName: string } {
@@ -92,8 +93,12 @@ export const createBucket: Handler = async (ctx) => {
   const rule = kitFor(view.backend.kind)?.bucketNameProblem?.(view.realBucket);
   if (rule)
     throw new S3Error('InvalidBucketName', `The ${view.backend.kind} backend cannot hold this bucket: ${rule}.`, { BucketName: name });
+  // Checked before the bucket exists, so a refusal leaves nothing behind.
+  const lock = (ctx.header('x-amz-bucket-object-lock-enabled') ?? '').trim().toLowerCase() === 'true';
+  if (lock && !view.backend.reserved) throw noLockHere(view.backend.kind);
   await view.backend.createBucket(view.realBucket);
   await recordNewBucket(view, access);
+  if (lock) await enableObjectLock(ctx);
   return { status: 200, headers: { Location: `/${name}` } };
 };
 

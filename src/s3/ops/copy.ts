@@ -7,7 +7,7 @@ import type { Handler, S3Context } from '../context';
 import { checkCopySourceConditions } from '../conditions';
 import { attributesFromHeaders } from '../headers';
 import { xmlResponse } from '../respond';
-import { readConditions, versionHeader, writeConditions, writtenChecksumHeaders } from './objects';
+import { lockFromHeaders, readConditions, versionHeader, writeConditions, writtenChecksumHeaders } from './objects';
 import { VersionedObjects, type VersionedMeta } from '../../versioning/objects';
 
 export interface CopySource {
@@ -93,10 +93,12 @@ export async function copyBetween(
       );
     }
     const target = await VersionedObjects.of(dst);
+    // The copy's lock is what this request asks for (or the bucket's default), never the source's.
+    const lock = lockFromHeaders(ctx, target);
     // A versioned destination takes the bytes through its version layer; a plain one may copy natively.
     const native = target.status || reader.status ? undefined : await dst.nativeCopyFrom(src, srcKey, dstKey, attrs);
     if (native) return { meta: native, source: handle.meta };
-    const meta = await target.put(dstKey, handle.read(), attrs, { size: handle.meta.size, conditions: writeConditions(ctx) });
+    const meta = await target.put(dstKey, handle.read(), attrs, { size: handle.meta.size, conditions: writeConditions(ctx), lock });
     return { meta, source: handle.meta };
   } finally {
     await handle.close();

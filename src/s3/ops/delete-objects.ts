@@ -6,6 +6,7 @@ import { readSmallBody } from '../payload';
 import { xmlResponse } from '../respond';
 import { children, element, many, parseXml, text } from '../xml';
 import { VersionedObjects } from '../../versioning/objects';
+import { bypassGovernance } from '../bypass-governance';
 
 const MAX_OBJECTS = 1000;
 
@@ -44,7 +45,8 @@ export const deleteObjects: Handler = async (ctx) => {
     try {
       // Each key is authorized on its own (s3:DeleteObject on bucket/key, s3:DeleteObjectVersion with a version), as S3 does.
       await ctx.authorizeKey(versionId === undefined ? 's3:DeleteObject' : 's3:DeleteObjectVersion', 'delete', key);
-      const removed = await versioned.remove(key, versionId);
+      const bypass = versionId !== undefined && (await bypassGovernance(ctx, key));
+      const removed = await versioned.remove(key, versionId, { bypass });
       if (!removed.deleteMarker) await collectObjectAcl(view, key, versionId);
       deleted.push({
         Key: key,

@@ -2,7 +2,9 @@
  * Multipart uploads: the S3 rules (part numbers, order, sizes, the md5-of-md5s ETag) are
  * checked here, once, for every backend; the backend's MultipartStore keeps the parts.
  */
-import { aclForWrite, dropUploadAcl, recordObjectAcl, stashUploadAcl, uploadAcl } from '../access';
+import { aclForWrite, recordObjectAcl, uploadAcls } from '../access';
+import { UploadStash } from '../upload-stash';
+import type { ObjectLock } from '../../object-lock/lock';
 import { multipartEtag } from '../../backends/multipart-etag';
 import { isS3Error, S3Error } from '../../errors';
 import type { ObjectAttributes, PartInfo } from '../../backends/types';
@@ -17,7 +19,10 @@ import { owner } from './buckets';
 import { copySourceHeaders, parseCopySource } from './copy';
 import { VersionedObjects } from '../../versioning/objects';
 import { parseMaxKeys } from './listing';
-import { readConditions, versionHeader, writeConditions } from './objects';
+import { lockFromHeaders, readConditions, versionHeader, writeConditions } from './objects';
+
+/** The object lock CreateMultipartUpload asked for, applied by Complete. */
+const uploadLocks = new UploadStash<ObjectLock>('object lock', 'lock/uploads');
 
 export const MAX_PARTS = 10_000;
 /** Every part but the last must be at least this large (S3's rule). */
@@ -47,8 +52,11 @@ export const createMultipartUpload: Handler = async (ctx) => {
   await view.exists();
   const attrs = attributesFromHeaders(ctx.headers);
   const acl = await aclForWrite(ctx, view);
+  // Checked now (a bucket without lock refuses it), applied when the upload completes.
+  const lock = lockFromHeaders(ctx, await VersionedObjects.of(view));
   const id = await view.createUpload(ctx.key, attrs);
-  await stashUploadAcl(view, id, acl);
+  await uploadAcls.put(view, id, acl);
+  await uploadLocks.put(view, id, lock);
   const algorithm = ctx.header('x-amz-checksum-algorithm');
   return xmlResponse(
     'InitiateMultipartUploadResult',
@@ -182,6 +190,7 @@ export const completeMultipartUpload: Handler = async (ctx) => {
   // Assembly can take a while for large objects: answer as S3 does, keeping the line busy.
   // In a versioned bucket the object at the name is about to be replaced: keep it as a version first.
   const objects = await VersionedObjects.of(view);
+  const lock = await uploadLocks.get(view, id);
   await objects.adopt(ctx.key);
   const work = view
     .completeUpload(
@@ -193,10 +202,11 @@ export const completeMultipartUpload: Handler = async (ctx) => {
     )
     .then(
       async (meta): Promise<{ etag: string; versionId?: string }> => {
-        const captured = await objects.capture(ctx.key, meta);
+        const captured = await objects.capture(ctx.key, meta, lock);
         // The ACL CreateMultipartUpload asked for (none: the default) becomes the object's.
-        await recordObjectAcl(view, ctx.key, await uploadAcl(view, id), captured);
-        await dropUploadAcl(view, id).catch(() => undefined);
+        await recordObjectAcl(view, ctx.key, await uploadAcls.get(view, id), captured);
+        await uploadAcls.drop(view, id).catch(() => undefined);
+        await uploadLocks.drop(view, id).catch(() => undefined);
         return captured;
       },
       // Another replica (or a retry racing this one) completed it first.
@@ -247,7 +257,8 @@ export const abortMultipartUpload: Handler = async (ctx) => {
   const view = ctx.bucket();
   await view.abortUpload(ctx.key, uploadId(ctx));
   // A pending ACL left behind names an upload that is gone: garbage, never read again.
-  await dropUploadAcl(view, uploadId(ctx)).catch(() => undefined);
+  await uploadAcls.drop(view, uploadId(ctx)).catch(() => undefined);
+  await uploadLocks.drop(view, uploadId(ctx)).catch(() => undefined);
   return { status: 204 };
 };
 

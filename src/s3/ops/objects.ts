@@ -9,6 +9,9 @@ import { attributesFromHeaders, metaHeaders, RESPONSE_OVERRIDES } from '../heade
 import { requestBody } from '../payload';
 import { hasControlCharacters, textAsHeaderBytes } from '../header-values';
 import { VersionedObjects, type VersionedMeta } from '../../versioning/objects';
+import { lockHeaders, requestedLock, type ObjectLock } from '../../object-lock/lock';
+import { bypassGovernance } from '../bypass-governance';
+import { requireIntegrityCheck } from '../payload';
 
 /** S3's limit for one PutObject; larger objects go multipart. */
 export const MAX_OBJECT_SIZE_SINGLE_PUT = 5 * 1024 ** 3;
@@ -58,6 +61,11 @@ export function requestedVersion(ctx: S3Context): string | undefined {
   return ctx.query.get('versionId') ?? undefined;
 }
 
+/** The object lock a write's x-amz-object-lock-* headers ask for in the bucket of `objects` (undefined: none). */
+export function lockFromHeaders(ctx: S3Context, objects: VersionedObjects): ObjectLock | undefined {
+  return requestedLock((name) => ctx.header(name), objects.lockConfig !== undefined);
+}
+
 /** x-amz-version-id, where S3 sends it (not in a bucket that was never versioned). */
 export function versionHeader(meta: { versionId?: string }): Record<string, string> {
   return meta.versionId === undefined ? {} : { 'x-amz-version-id': meta.versionId };
@@ -70,9 +78,11 @@ export const putObject: Handler = async (ctx) => {
   const attrs = attributesFromHeaders(ctx.headers);
   const conditions = writeConditions(ctx);
   const acl = await aclForWrite(ctx, view);
-  const body = requestBody(ctx, attrs, { requireLength: true, maxSize: MAX_OBJECT_SIZE_SINGLE_PUT });
   const objects = await VersionedObjects.of(view);
-  const meta = await objects.put(key, body.stream, attrs, { size: body.size, conditions });
+  const lock = lockFromHeaders(ctx, objects);
+  if (lock?.retention) requireIntegrityCheck(ctx, 'Put Object requests with Object Lock parameters');
+  const body = requestBody(ctx, attrs, { requireLength: true, maxSize: MAX_OBJECT_SIZE_SINGLE_PUT });
+  const meta = await objects.put(key, body.stream, attrs, { size: body.size, conditions, lock });
   await recordObjectAcl(view, key, acl, meta);
   return { status: 200, headers: { ETag: `"${meta.etag}"`, ...writtenChecksumHeaders(meta), ...versionHeader(meta) } };
 };
@@ -133,7 +143,11 @@ export const getObject: Handler = async (ctx) => {
     }
     const { range, partsCount } = requestedRange(ctx, meta);
     const whole = range === undefined || (range.start === 0 && range.end === meta.size - 1);
-    const headers = { ...metaHeaders(meta, { checksums: checksumModeEnabled(ctx) && whole }), ...versionHeader(meta) };
+    const headers = {
+      ...metaHeaders(meta, { checksums: checksumModeEnabled(ctx) && whole }),
+      ...versionHeader(meta),
+      ...lockHeaders(meta.lock),
+    };
     headers['Accept-Ranges'] = 'bytes';
     if (partsCount !== undefined) headers['x-amz-mp-parts-count'] = String(partsCount);
     applyOverrides(ctx, headers);
@@ -158,7 +172,7 @@ export const headObject: Handler = async (ctx): Promise<S3Response> => {
   const meta: VersionedMeta = await (await VersionedObjects.of(ctx.bucket())).head(key, requestedVersion(ctx));
   const answer = conditionalAnswer(ctx, meta);
   if (answer) return answer;
-  const headers = { ...metaHeaders(meta, { checksums: checksumModeEnabled(ctx) }), ...versionHeader(meta) };
+  const headers = { ...metaHeaders(meta, { checksums: checksumModeEnabled(ctx) }), ...versionHeader(meta), ...lockHeaders(meta.lock) };
   headers['Accept-Ranges'] = 'bytes';
   const { range, partsCount } = requestedRange(ctx, meta);
   if (partsCount !== undefined) headers['x-amz-mp-parts-count'] = String(partsCount);
@@ -176,7 +190,8 @@ export const deleteObject: Handler = async (ctx) => {
   const view = ctx.bucket();
   await view.exists();
   const versionId = requestedVersion(ctx);
-  const removed = await (await VersionedObjects.of(view)).remove(key, versionId);
+  const bypass = versionId !== undefined && (await bypassGovernance(ctx, key));
+  const removed = await (await VersionedObjects.of(view)).remove(key, versionId, { bypass });
   // An ACL document of the removed version no longer matches anything: garbage, collected if cheap.
   if (!removed.deleteMarker) await collectObjectAcl(view, key, versionId);
   const headers: Record<string, string> = versionHeader(removed);

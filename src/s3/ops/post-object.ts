@@ -34,6 +34,7 @@ import { GRANT_HEADERS } from '../../access/acl';
 import { evaluatePostPolicy, parsePostPolicy } from '../post-policy';
 import { many, parseXml, text, toXml } from '../xml';
 import { VersionedObjects } from '../../versioning/objects';
+import { requestedLock } from '../../object-lock/lock';
 import { versionHeader } from './objects';
 
 /** What dispatch gives the handler: the means to verify the form's signer, and to authorize it. */
@@ -203,6 +204,8 @@ export const postObject: FormHandler = async (ctx, authority) => {
   const view = signed.bucket();
   view.assertWritable();
   const acl = await aclForWrite(signed, view, formHeader);
+  const objects = await VersionedObjects.of(view);
+  const lock = requestedLock((name) => fields.get(name)?.value, objects.lockConfig !== undefined);
 
   const limit = new SizeLimit(
     contentLength?.min ?? 0,
@@ -213,7 +216,7 @@ export const postObject: FormHandler = async (ctx, authority) => {
   const body = pipeline(fileStream, limit, () => {});
   let meta;
   try {
-    meta = await (await VersionedObjects.of(view)).put(key, body, attrs, {});
+    meta = await objects.put(key, body, attrs, { lock });
   } finally {
     body.destroy();
     fileStream.destroy();

@@ -3,6 +3,7 @@ import { S3Error } from '../../errors';
 import { bucketConfig } from '../../bucket-config/store';
 import { VERSIONING_DOCUMENT, VersionedObjects, versioningStatus, type VersioningStatus } from '../../versioning/objects';
 import { listObjectVersions } from '../../versioning/listing';
+import { lockConfiguration } from '../../object-lock/config';
 import type { Handler } from '../context';
 import { readSmallBody } from '../payload';
 import { xmlResponse } from '../respond';
@@ -38,6 +39,12 @@ export const putBucketVersioning: Handler = async (ctx) => {
     throw new S3Error('NotImplemented', 'MFA delete is not supported by s3mux.', { Header: 'x-amz-mfa' });
   }
   // No Status leaves the state as it is (S3 accepts a configuration with MfaDelete alone).
+  if (status === 'Suspended' && (await lockConfiguration(view))) {
+    throw new S3Error(
+      'InvalidBucketState',
+      'An Object Lock configuration is present on this bucket, so the versioning state cannot be changed.',
+    );
+  }
   if (status !== undefined) {
     view.reservedArea('versioning');
     await bucketConfig.set(view, VERSIONING_DOCUMENT, { status });
