@@ -15,6 +15,7 @@ export type { AuthResult, CredentialLookup } from './sigv4';
 export type AuthenticateOptions = AuthOptions;
 
 function hasQueryParam(rawQuery: string, names: readonly string[]): boolean {
+  if (rawQuery === '') return false; // most requests: nothing to split and decode
   for (const part of rawQuery.split('&')) {
     const eq = part.indexOf('=');
     const raw = eq < 0 ? part : part.slice(0, eq);

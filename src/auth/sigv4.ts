@@ -130,12 +130,17 @@ function queryDecode(raw: string): string {
 }
 
 const UNRESERVED_PATH = /^[A-Za-z0-9\-_.~/]*$/;
+/** Unreserved characters and %XX escapes in upper-case hex (what SDKs send for every other byte). */
+const ESCAPED_PATH = /^(?:[A-Za-z0-9\-_.~/]|%[0-9A-F]{2})*$/;
+/** An escape of an unreserved byte (- . 0-9 A-Z _ a-z ~), which the canonical form writes as the character. */
+const ESCAPED_UNRESERVED = /%(?:2[DE]|3\d|4[1-9A-F]|5[\dAF]|6[1-9A-F]|7[\dAE])/;
 
 /** Canonical URI: each segment decoded then re-encoded, so %2F inside a segment stays %2F. */
 function canonicalUri(rawPath: string): string {
   if (rawPath === '') return '/';
-  // The usual path holds only unreserved characters: it encodes to itself.
-  if (UNRESERVED_PATH.test(rawPath)) return rawPath;
+  // The usual path encodes to itself: unreserved characters only, or with upper-case escapes
+  // of reserved bytes (a key with '/' sent as %2F, spaces, UTF-8).
+  if (UNRESERVED_PATH.test(rawPath) || (ESCAPED_PATH.test(rawPath) && !ESCAPED_UNRESERVED.test(rawPath))) return rawPath;
   return rawPath
     .split('/')
     .map((seg) => uriEncodeBytes(uriDecodeBytes(seg, false)))
@@ -195,11 +200,12 @@ function canonicalHeaderValue(v: string | string[] | undefined): string {
   return values.map((x) => x.trim().replace(/\s+/g, ' ')).join(',');
 }
 
+/** yyyyMMddTHHmmssZ, from the ISO form's fixed positions (every signed request needs one). */
 function toAmzDate(d: Date): string {
-  return d
-    .toISOString()
-    .replace(/[-:]/g, '')
-    .replace(/\.\d{3}/, '');
+  const iso = d.toISOString();
+  // Years beyond 9999 have a longer, signed ISO form; no request time can parse into one.
+  if (iso.length !== 24) return iso.replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  return iso.slice(0, 4) + iso.slice(5, 7) + iso.slice(8, 13) + iso.slice(14, 16) + iso.slice(17, 19) + 'Z';
 }
 
 /** yyyyMMddTHHmmssZ; undefined unless it is a real instant (no 20150231). */

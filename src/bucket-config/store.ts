@@ -48,6 +48,16 @@ export class BucketConfigStore {
     }
   }
 
+  /**
+   * The document from this process's cache when it is fresh (`found: false` otherwise), without
+   * a promise: hot paths (the versioning status of every object request) read it this way and
+   * call `get` only when the cache has to be refilled.
+   */
+  peek<T>(view: BucketView, name: string): { found: true; value: T | undefined } | { found: false } {
+    const hit = this.cache.get(this.cacheKey(view, name));
+    return hit && Date.now() - hit.at < this.ttlMs ? { found: true, value: hit.value as T | undefined } : { found: false };
+  }
+
   /** The document as last stored (undefined: none), at most `ttlMs` old. */
   async get<T>(view: BucketView, name: string): Promise<T | undefined> {
     const key = this.cacheKey(view, name);

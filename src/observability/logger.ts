@@ -45,8 +45,40 @@ export function prettyLine(json: string): string {
   return `${out}\n`;
 }
 
+let stdoutBatch: Destination | undefined;
+
+/**
+ * Standard output, the lines of one turn of the event loop written together. Node writes to a
+ * pipe or file synchronously: one write(2) per access-log line on the event loop under load;
+ * this writes all the lines the requests finished in one turn produced with one call, at the end
+ * of that turn (setImmediate: no timer, no delay beyond the turn), and what is left at exit.
+ */
+function batchedStdout(): Destination {
+  if (stdoutBatch) return stdoutBatch;
+  let pending: string[] = [];
+  let scheduled = false;
+  const flush = (): void => {
+    scheduled = false;
+    if (pending.length === 0) return;
+    const text = pending.length === 1 ? pending[0] : pending.join('');
+    pending = [];
+    process.stdout.write(text);
+  };
+  process.on('exit', flush);
+  stdoutBatch = {
+    write(line: string) {
+      pending.push(line);
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(flush).unref();
+      }
+    },
+  };
+  return stdoutBatch;
+}
+
 export function createLogger(opts: { level?: LogLevel; format?: LogFormat; destination?: Destination } = {}): Logger {
-  const dest = opts.destination ?? process.stdout;
+  const dest = opts.destination ?? batchedStdout();
   const stream = opts.format === 'pretty' ? { write: (line: string) => dest.write(prettyLine(line)) } : dest;
   return pino(
     {

@@ -75,7 +75,9 @@ export function directoryOf(ctx: AccessRequest): Directory {
 /** The stored document, or undefined when the bucket has none or its store cannot hold one. */
 export async function storedAccess(view: BucketView): Promise<StoredAccess | undefined> {
   if (!view.backend.reserved) return undefined;
-  return bucketConfig.get<StoredAccess>(view, ACCESS_DOC);
+  // Every authorized request asks: a fresh cached document is taken without a store read or promise chain.
+  const cached = bucketConfig.peek<StoredAccess>(view, ACCESS_DOC);
+  return cached.found ? cached.value : bucketConfig.get<StoredAccess>(view, ACCESS_DOC);
 }
 
 const policyCache = new Map<string, BucketPolicy>();

@@ -167,7 +167,8 @@ export async function dispatch(req: IncomingMessage, res: ServerResponse, opts: 
     response = errorResponse(e, resource, requestId, req.method ?? 'GET');
     record.errorCode = e.code;
   }
-  if (!preflighted) {
+  // Without an Origin no CORS header can apply: no bucket configuration is looked at (nor awaited).
+  if (!preflighted && req.headers.origin !== undefined) {
     const cors = await actualCorsHeaders(req, opts.services.router, record.bucket);
     if (Object.keys(cors).length) response = { ...response, headers: { ...response.headers, ...cors } };
   }

@@ -90,7 +90,9 @@ export class VersionedObjects {
   ) {}
 
   static async of(view: BucketView): Promise<VersionedObjects> {
-    const status = await versioningStatus(view);
+    // Every object request asks: a fresh cached status is taken as is, with no store read or promise chain.
+    const cached = view.backend.reserved ? bucketConfig.peek<{ status?: VersioningStatus }>(view, VERSIONING_DOCUMENT) : undefined;
+    const status = cached?.found ? cached.value?.status : await versioningStatus(view);
     return new VersionedObjects(view, status, status ? await lockConfiguration(view) : undefined);
   }
 
@@ -137,6 +139,8 @@ export class VersionedObjects {
     key: string,
     versionId: string | undefined,
   ): Promise<{ index: VersionIndex; nullId?: undefined } | { index?: undefined; nullId: string | undefined }> {
+    // A bucket never versioned, the latest asked for: the object at the name, whose key the view checks as it reads it.
+    if (!this.status && versionId === undefined) return { nullId: undefined };
     this.view.checkKey(key);
     if (versionId !== undefined) checkVersionId(versionId);
     const { index } = this.status ? await readIndex(this.area, key) : { index: { key, versions: [] } };
@@ -193,8 +197,10 @@ export class VersionedObjects {
    * the bucket when it was never versioned.
    */
   async put(key: string, body: Readable, attrs: ObjectAttributes, opts: VersionedPutOptions = {}): Promise<VersionedMeta> {
-    this.view.checkKey(key);
     const { lock: requested, ...putOpts } = opts;
+    // Never versioned and no lock asked for: the view checks the key (once) as it writes.
+    if (!this.status && requested === undefined) return this.view.putObject(key, body, attrs, putOpts);
+    this.view.checkKey(key);
     const lock = this.lockForWrite(requested);
     if (!this.status) return this.view.putObject(key, body, attrs, putOpts);
     this.view.assertWritable();
@@ -307,6 +313,10 @@ export class VersionedObjects {
    * lock forbids it (`bypass`: the request may bypass GOVERNANCE retention).
    */
   async remove(key: string, versionId?: string, opts: { bypass?: boolean } = {}): Promise<RemoveResult> {
+    if (!this.status && versionId === undefined) {
+      await this.view.deleteObject(key); // the view checks the key
+      return { versionId, deleteMarker: false };
+    }
     this.view.checkKey(key);
     if (versionId !== undefined) checkVersionId(versionId);
     if (!this.status) {

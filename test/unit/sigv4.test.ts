@@ -287,6 +287,38 @@ describe('sigv4: S3 rules', () => {
     authenticate(req, lookup, now);
   });
 
+  it('takes a path already in canonical form as is, and still rewrites escapes of unreserved characters', () => {
+    // Upper-case escapes of reserved bytes (what SDKs send) are their own canonical form.
+    authenticate(
+      headerRequest({
+        method: 'GET',
+        rawPath: '/bucket/small%2Fk-0001%20%E2%82%AC',
+        rawQuery: '',
+        canonicalUri: '/bucket/small%2Fk-0001%20%E2%82%AC',
+        canonicalQuery: '',
+      }),
+      lookup,
+      now,
+    );
+    // %41 is 'A', %7E '~', %2D '-', %5F '_', %30 '0': canonically the characters, even in upper-case hex.
+    const escapedUnreserved = headerRequest({
+      method: 'GET',
+      rawPath: '/bucket/%41%7E%2D%5F%30%2F',
+      rawQuery: '',
+      canonicalUri: '/bucket/A~-_0%2F',
+      canonicalQuery: '',
+    });
+    authenticate(escapedUnreserved, lookup, now);
+    const signedVerbatim = headerRequest({
+      method: 'GET',
+      rawPath: '/bucket/%41%7E%2D%5F%30%2F',
+      rawQuery: '',
+      canonicalUri: '/bucket/%41%7E%2D%5F%30%2F',
+      canonicalQuery: '',
+    });
+    expectS3Error(() => authenticate(signedVerbatim, lookup, now), 'SignatureDoesNotMatch');
+  });
+
   it("reads '+' as a space in the query and as itself in the path (like the router)", () => {
     const req = headerRequest({
       method: 'GET',

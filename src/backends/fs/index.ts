@@ -692,7 +692,7 @@ export class FsBackend implements Backend {
     // read for it before is still exact, and the sidecar need not be read again.
     const cached = this.summaries.get(file);
     if (cached && cached.key === key && sameIdentity(cached.identity, st)) return cached.summary;
-    const sc = await readSidecar(this.layout.metaPath(bucket, key).path);
+    const sc = await readSidecar(this.layout.metaPath(bucket, key).path, { cached: false });
     if (sidecarMatches(sc, key, st)) {
       const summary = summaryFrom(metaFrom(sc, st));
       this.summaries.set(file, { key, identity: identityOf(st), summary });

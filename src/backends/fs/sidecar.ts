@@ -4,7 +4,8 @@
  * when it is stale or missing (a file placed by hand, edited in place, or a crash between
  * the two renames of a write) and synthesize metadata instead.
  */
-import { promises as fsp, readFileSync, type Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, promises as fsp, readFileSync, readSync, type Stats } from 'node:fs';
+import { LRUCache } from 'lru-cache';
 import * as path from 'node:path';
 import type { ObjectAttributes, ObjectMeta, ObjectSummary } from '../types';
 import { copyAttributes } from '../attributes';
@@ -42,22 +43,8 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/**
- * The sidecar at `file`, or undefined when it is absent or unreadable.
- *
- * Read synchronously: a sidecar is a few hundred bytes in the page cache, and every HEAD, GET
- * and listed key reads one. fs.promises.readFile takes four thread-pool round trips (open,
- * fstat, read, close) and about four times the main thread's CPU of one readFileSync (bench
- * --profile, bench/RESULTS.md); the microseconds the loop waits for the syscalls are less.
- */
-export async function readSidecar(file: string): Promise<Sidecar | undefined> {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    if (isErrno(err, 'ENOENT', 'ENOTDIR', 'EISDIR', 'ENAMETOOLONG')) return undefined;
-    throw err;
-  }
+/** The sidecar text as stored, checked field by field (undefined: not a sidecar). */
+function parseSidecar(text: string): Sidecar | undefined {
   try {
     const v = JSON.parse(text) as unknown;
     if (!isRecord(v) || v.v !== 1) return undefined;
@@ -76,6 +63,96 @@ export async function readSidecar(file: string): Promise<Sidecar | undefined> {
   } catch {
     return undefined;
   }
+}
+
+/** The identity of a sidecar file itself; ctime too, so a sidecar edited in place reads as changed. */
+interface SidecarFileIdentity extends FileIdentity {
+  ctimeMs: number;
+}
+
+function sameSidecarFile(a: SidecarFileIdentity, b: Pick<Stats, 'ino' | 'size' | 'mtimeMs' | 'ctimeMs'>): boolean {
+  return a.ino === b.ino && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs;
+}
+
+/**
+ * Sidecars parsed, by path and the identity of the file they were read from. s3mux replaces a
+ * sidecar only by renaming a new file over it (a new inode), so an unchanged identity is an
+ * unchanged sidecar: a HEAD or GET of an object read before costs one lstat instead of open,
+ * fstat, read, close and a JSON parse (bench --profile). Bounded: entries are small.
+ */
+const parsed = new LRUCache<string, { id: SidecarFileIdentity; sc: Sidecar | undefined }>({ max: 4096 });
+
+const OPEN_READ = constants.O_RDONLY | constants.O_NOFOLLOW;
+/** Far above any sidecar s3mux writes (2 KiB of metadata, tags, checksums): a bigger file is read the plain way. */
+const SIDECAR_READ_MAX = 64 * 1024;
+
+/** Reads a regular file by descriptor: its text and the identity of exactly that file. Undefined: not one to cache. */
+function readIdentified(file: string): { text: string; id: SidecarFileIdentity } | undefined {
+  let fd: number;
+  try {
+    fd = openSync(file, OPEN_READ);
+  } catch {
+    return undefined; // a link, or gone meanwhile: the plain read decides
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile() || st.size > SIDECAR_READ_MAX) return undefined;
+    const buf = Buffer.allocUnsafe(st.size);
+    let n = 0;
+    while (n < st.size) {
+      const got = readSync(fd, buf, n, st.size - n, n);
+      if (got === 0) return undefined; // shrinking while read: not a sidecar s3mux wrote
+      n += got;
+    }
+    return { text: buf.toString('utf8'), id: { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs } };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * The sidecar at `file`, or undefined when it is absent or unreadable.
+ *
+ * Read synchronously: a sidecar is a few hundred bytes in the page cache, and every HEAD, GET
+ * and listed key reads one. fs.promises.readFile takes four thread-pool round trips (open,
+ * fstat, read, close) and about four times the main thread's CPU of one readFileSync (bench
+ * --profile, bench/RESULTS.md); the microseconds the loop waits for the syscalls are less.
+ * A sidecar read before is taken from `parsed` while its file is unchanged (one lstat).
+ */
+export async function readSidecar(file: string, opts: { cached?: boolean } = {}): Promise<Sidecar | undefined> {
+  // A listing keeps its own summaries by data file: its sidecar reads are one-offs, not worth an lstat more.
+  if (opts.cached === false) return readPlain(file);
+  let st: Stats | undefined;
+  try {
+    st = lstatSync(file, { throwIfNoEntry: false });
+  } catch (err) {
+    if (isErrno(err, 'ENOENT', 'ENOTDIR', 'ENAMETOOLONG')) return undefined;
+    throw err;
+  }
+  if (st === undefined) return undefined;
+  if (st.isFile()) {
+    const hit = parsed.get(file);
+    if (hit && sameSidecarFile(hit.id, st)) return hit.sc;
+    const read = readIdentified(file);
+    if (read) {
+      const sc = parseSidecar(read.text);
+      parsed.set(file, { id: read.id, sc });
+      return sc;
+    }
+  }
+  // Not a regular file (a link, a folder): as it was always read.
+  return readPlain(file);
+}
+
+function readPlain(file: string): Sidecar | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if (isErrno(err, 'ENOENT', 'ENOTDIR', 'EISDIR', 'ENAMETOOLONG')) return undefined;
+    throw err;
+  }
+  return parseSidecar(text);
 }
 
 export function makeSidecar(key: string, etag: string, id: FileIdentity, attrs: ObjectAttributes): Sidecar {
