@@ -11,7 +11,7 @@ function codeOf(err: unknown): string {
   return typeof code === 'string' && code ? code : 'InternalError';
 }
 
-/** A view of `target` whose async methods report their rejections; nested objects (multipart) too. */
+/** A view of `target` whose async methods report their rejections; nested objects (multipart, the reserved area) too. */
 function instrument<T extends object>(target: T, backend: string): T {
   const wrapped = new Map<PropertyKey, unknown>();
   return new Proxy(target, {
@@ -30,7 +30,7 @@ function instrument<T extends object>(target: T, backend: string): T {
           }
           return result;
         };
-      } else if (prop === 'multipart' && value && typeof value === 'object') {
+      } else if ((prop === 'multipart' || prop === 'reserved') && value && typeof value === 'object') {
         out = instrument(value, backend);
       } else {
         return value;

@@ -130,6 +130,7 @@ export const PROTOCOL_BACKENDS: ProtocolBackend[] = [
       'protocol: multipart uploads': S3RVER_MULTIPART,
       'CompleteMultipartUpload repeated': S3RVER_MULTIPART,
       'CompleteMultipartUpload makes a version; UploadPartCopy reads a given version': S3RVER_MULTIPART,
+      'CreateMultipartUpload take the lock headers': S3RVER_MULTIPART,
       'UploadPart: a mismatching checksum is BadDigest': S3RVER_MULTIPART,
       'a part checksum other than the one the part was uploaded with': S3RVER_MULTIPART,
       'pages the parts of a multipart object': S3RVER_MULTIPART,

@@ -67,14 +67,21 @@ describe('protocol: bucket settings through aws-cli and boto3', function () {
     const glacier = {
       Rules: [{ ID: 'g', Filter: { Prefix: '' }, Status: 'Enabled', Transitions: [{ Days: 30, StorageClass: 'GLACIER' }] }],
     };
-    const refused = await aws(
+    // A transition holds only where the route's store can change an object's class in place
+    // (Azure tiers, s3 classes, fs labels); elsewhere it is refused with the reason, never dropped.
+    const put = await aws(
       'put-bucket-lifecycle-configuration',
       '--bucket',
       Bucket,
       '--lifecycle-configuration',
       JSON.stringify(glacier),
-    ).catch((e: Error) => e.message);
-    expect(refused).to.contain('InvalidStorageClass');
+    ).then(
+      () => undefined,
+      (e: Error) => e.message,
+    );
+    if (put === undefined)
+      expect(await aws('get-bucket-lifecycle-configuration', '--bucket', Bucket)).to.deep.include({ Rules: glacier.Rules });
+    else expect(put).to.contain('InvalidStorageClass');
 
     const tagging = { TagSet: [{ Key: 'team', Value: 'web' }] };
     await aws('put-bucket-tagging', '--bucket', Bucket, '--tagging', JSON.stringify(tagging));

@@ -783,8 +783,14 @@ export class S3Backend implements Backend {
       if (!root) throw new S3Error('InternalError', `The storage backend '${this.http.name}' sent no ListBucketResult.`);
       const encoded = (text(child(root, 'EncodingType')) ?? '').toLowerCase() === 'url';
       let sawDocuments = false;
+      /** The last key or prefix the store sent in this page: a jump past the documents must not go back before it. */
+      let last: string | undefined;
+      const see = (k: string | undefined) => {
+        if (k !== undefined && (last === undefined || compareKeys(k, last) > 0)) last = k;
+      };
       for (const c of list(child(root, 'Contents'))) {
         const key = urlDecoded(encoded, text(child(c, 'Key')));
+        see(key);
         if (key === undefined || (startAfter !== undefined && compareKeys(key, startAfter) <= 0)) continue;
         if (isDocumentKey(key)) {
           sawDocuments = true;
@@ -802,6 +808,7 @@ export class S3Backend implements Backend {
       }
       for (const c of list(child(root, 'CommonPrefixes'))) {
         const p = urlDecoded(encoded, text(child(c, 'Prefix')));
+        see(p);
         if (p === undefined || p === group || isDocumentKey(p)) continue;
         if (coversDocuments(p) && !(await this.holdsClientKeys(bucket, p))) continue;
         prefixes.add(p);
@@ -810,7 +817,8 @@ export class S3Backend implements Backend {
       token = text(child(root, 'NextContinuationToken')) || undefined;
       if (maxKeys <= 0 || objects.length + prefixes.size >= want || !storeTruncated || !token) break;
       if (sawDocuments && resume === undefined) {
-        resume = PAST_DOCUMENTS;
+        // Keys after the documents in this page are already taken: start after them, not at the documents' end.
+        resume = last !== undefined && compareKeys(last, PAST_DOCUMENTS) > 0 ? last : PAST_DOCUMENTS;
         token = undefined;
       }
     }
