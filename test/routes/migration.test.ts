@@ -1,7 +1,7 @@
 /**
  * Migration routes through the S3 API (AWS SDK v3) on real stores: fs, Azurite, a second
- * s3mux behind a proxy that drops connections, and s3mux itself as a child process killed
- * with SIGKILL mid-copy.
+ * s3mux behind a proxy that drops connections, the firebase Cloud Storage emulator, and s3mux
+ * itself as a child process killed with SIGKILL mid-copy.
  */
 import { expect } from 'chai';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -28,6 +28,7 @@ import { startTestServer, type TestServer } from '../helpers/server';
 import { startChildServer, type ChildServer } from '../helpers/child-server';
 import { startAzurite, type Azurite } from '../helpers/azurite';
 import { startFlakyProxy, type FlakyProxy } from '../helpers/flaky-proxy';
+import { startGcsEmulator, type GcsEmulator } from '../helpers/gcs-emulator';
 import { body, expectServedEquals, expectStoreEquals, readAll, seed, sleep, traffic, until, type Model } from './harness';
 import { areaDocuments, expectState, putVersion, readVersion, setState, versionIds } from './state';
 
@@ -394,5 +395,95 @@ describe('migration s3 (a second s3mux) -> fs with the source dropping connectio
     } finally {
       proxy.up();
     }
+  });
+});
+
+describe('migration GCS (the firebase Storage emulator) -> s3 (a second s3mux) under concurrent client traffic', function () {
+  this.timeout(180_000);
+  let dir: string;
+  let emulator: GcsEmulator;
+  let dest: TestServer;
+  let server: TestServer;
+  let router: Router;
+
+  before(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 's3mux-migrate-gcs-'));
+    emulator = await startGcsEmulator({ startTimeoutMs: 30_000 });
+    dest = await startTestServer({ router: Router.defaultFor(path.join(dir, 'dest-data')) });
+    process.env.MIGRATE_TEST_S3_KEY = 'testaccesskey';
+    process.env.MIGRATE_TEST_S3_SECRET = 'testsecretkey/with+chars';
+    const table = validateRoutingTable(
+      {
+        backends: {
+          gcs: {
+            type: 'gcs',
+            endpoint: emulator.endpoint,
+            projectId: emulator.projectId,
+            emulator: true,
+            credentials: { anonymous: true },
+          },
+          next: {
+            type: 's3',
+            endpoint: dest.url,
+            region: 'us-east-1',
+            forcePathStyle: true,
+            credentials: { accessKeyIdEnv: 'MIGRATE_TEST_S3_KEY', secretAccessKeyEnv: 'MIGRATE_TEST_S3_SECRET' },
+          },
+        },
+        routes: {
+          media: {
+            migrate: { from: { backend: 'gcs', target: 'gs://media-old/' }, to: { backend: 'next', target: 's3://media/' }, copy: false },
+          },
+        },
+        default: 'next',
+      },
+      { baseDir: dir },
+    );
+    router = Router.fromTable(table);
+    server = await startTestServer({ router });
+  });
+  after(async () => {
+    await server?.stop();
+    await dest?.stop();
+    await emulator?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('copies content, metadata and tags; ends with s3 equal to what the clients last wrote; verify is clean', async () => {
+    const route = migrationOf(router, 'media');
+    const model = await seed(route.from.backend, 'media-old', '', 36, (i) => 2048 + ((i * 6151) % 24000));
+    const seeded = new Map(model);
+    await route.to.backend.createBucket('media');
+    const copier = new MigrationCopier(route, { concurrency: 2, rate: 192 * 1024, checkpointMs: 200 });
+    const copying = copier.run();
+    const keys = [...model.keys()];
+    const mine = (n: number) => keys.filter((_, i) => i % 3 === n).concat([`new/${n}a`, `new/${n}b`]);
+    // Three clients overwrite, delete and create keys while the copy runs.
+    let duringCopy = 0;
+    const seen = async () => {
+      if (copier.current?.state === 'copying' && copier.current.keysDone > 0) duringCopy++;
+    };
+    await Promise.all([0, 1, 2].map((n) => traffic(server.s3, 'media', model, { keys: mine(n), ops: 20, pauseMs: 50, gate: seen })));
+    const cp = await copying;
+    expect(cp?.state).to.equal('done');
+    expect(cp?.errors, cp?.lastErrors.join('\n')).to.equal(0);
+    expect(cp?.keysCopied, 'the copier copied some keys itself').to.be.greaterThan(0);
+    expect(duringCopy, 'client operations made while the copy was under way').to.be.greaterThan(5);
+
+    await expectStoreEquals(route.to.backend, 'media', '', model, 's3 destination');
+    await expectServedEquals(server.s3, 'media', model, 'through s3mux');
+    // Seeded keys no client touched came across with their content type, metadata and tags.
+    const untouched = keys.filter((k) => model.get(k) === seeded.get(k));
+    expect(untouched.length, 'some seeded keys left alone by the clients').to.be.greaterThan(0);
+    for (const k of untouched) {
+      const head = await dest.s3.send(new HeadObjectCommand({ Bucket: 'media', Key: k }));
+      expect(head.Metadata, k).to.deep.equal({ seq: String(Number(k.slice('obj/'.length))) });
+      expect(head.ContentType, k).to.equal('application/x-test');
+      const tags = await dest.s3.send(new GetObjectTaggingCommand({ Bucket: 'media', Key: k }));
+      expect(tags.TagSet, k).to.deep.equal([{ Key: 'seeded', Value: 'yes' }]);
+    }
+    const report = await verifyMigration(route, { deep: true });
+    expect(report.differences).to.deep.equal([]);
+    expect(report.ok).to.equal(true);
   });
 });
