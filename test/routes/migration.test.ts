@@ -27,7 +27,7 @@ import { Router } from '../../src/router/router';
 import { MigrationBackend } from '../../src/router/forms/migrate';
 import { MigrationCopier } from '../../src/router/forms/migration-copier';
 import { verifyMigration } from '../../src/router/forms/migration-verify';
-import { readCheckpoint } from '../../src/router/forms/migration-state';
+import { readCheckpoint, type MigrationCheckpoint } from '../../src/router/forms/migration-state';
 import { startTestServer, type TestServer } from '../helpers/server';
 import { startChildServer, type ChildServer } from '../helpers/child-server';
 import { startAzurite, type Azurite } from '../helpers/azurite';
@@ -40,6 +40,29 @@ function migrationOf(router: Router, name: string): MigrationBackend {
   const form = router.explicitRoutes().find((r) => r.name === name)?.form;
   if (!(form instanceof MigrationBackend)) throw new Error(`${name} is not a migrate route`);
   return form;
+}
+
+/** The copy ended without errors, the destination holds exactly the model, and a deep verify finds no difference. */
+async function expectMigrated(route: MigrationBackend, cp: MigrationCheckpoint | undefined, bucket: string, model: Model): Promise<void> {
+  expect(cp?.state).to.equal('done');
+  expect(cp?.errors, cp?.lastErrors.join('\n')).to.equal(0);
+  await expectStoreEquals(route.to.backend, bucket, '', model, 'destination');
+  const report = await verifyMigration(route, { deep: true });
+  expect(report.differences).to.deep.equal([]);
+  expect(report.ok).to.equal(true);
+}
+
+/** A second s3mux (test credentials) as an s3 backend of a routing table. */
+function s3muxStore(endpoint: string) {
+  process.env.MIGRATE_TEST_S3_KEY = 'testaccesskey';
+  process.env.MIGRATE_TEST_S3_SECRET = 'testsecretkey/with+chars';
+  return {
+    type: 's3',
+    endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyIdEnv: 'MIGRATE_TEST_S3_KEY', secretAccessKeyEnv: 'MIGRATE_TEST_S3_SECRET' },
+  };
 }
 
 describe('migration route: reads, writes, deletes and listings across both locations (fs -> fs)', function () {
@@ -182,14 +205,8 @@ describe('migration copier under concurrent client writes, deletes and overwrite
     const keys = [...model.keys()];
     const mine = (n: number) => keys.filter((_, i) => i % 3 === n).concat([`new/${n}a`, `new/${n}b`]);
     await Promise.all([0, 1, 2].map((n) => traffic(server.s3, 'data', model, { keys: mine(n), ops: 25, pauseMs: 40 })));
-    const cp = await copying;
-    expect(cp?.state).to.equal('done');
-    expect(cp?.errors).to.equal(0);
-    await expectStoreEquals(route.to.backend, 'dst', '', model, 'destination');
+    await expectMigrated(route, await copying, 'dst', model);
     await expectServedEquals(server.s3, 'data', model, 'through s3mux');
-    const report = await verifyMigration(route, { deep: true });
-    expect(report.differences).to.deep.equal([]);
-    expect(report.ok).to.equal(true);
     const stored = await readCheckpoint(route.stateArea!);
     expect(stored?.checkpoint.keysCopied).to.be.greaterThan(0);
   });
@@ -303,18 +320,10 @@ describe('migration s3 (a second s3mux) -> fs with the source dropping connectio
     dir = mkdtempSync(path.join(os.tmpdir(), 's3mux-migrate-s3-'));
     source = await startTestServer({ router: Router.defaultFor(path.join(dir, 'source-data')) });
     proxy = await startFlakyProxy(source.port);
-    process.env.MIGRATE_TEST_S3_KEY = 'testaccesskey';
-    process.env.MIGRATE_TEST_S3_SECRET = 'testsecretkey/with+chars';
     const table = validateRoutingTable(
       {
         backends: {
-          old: {
-            type: 's3',
-            endpoint: proxy.url,
-            region: 'us-east-1',
-            forcePathStyle: true,
-            credentials: { accessKeyIdEnv: 'MIGRATE_TEST_S3_KEY', secretAccessKeyEnv: 'MIGRATE_TEST_S3_SECRET' },
-          },
+          old: s3muxStore(proxy.url),
         },
         routes: {
           logs: { migrate: { from: { backend: 'old', target: 's3://logs/' }, to: `file://${dir}/new/logs`, copy: false } },
@@ -357,12 +366,7 @@ describe('migration s3 (a second s3mux) -> fs with the source dropping connectio
     await sleep(3000);
     proxy.up();
     await clients;
-    const cp = await copying;
-    expect(cp?.state).to.equal('done');
-    expect(cp?.errors, cp?.lastErrors.join('\n')).to.equal(0);
-    await expectStoreEquals(route.to.backend, 'logs', '', model, 'destination');
-    const report = await verifyMigration(route, { deep: true });
-    expect(report.differences).to.deep.equal([]);
+    await expectMigrated(route, await copying, 'logs', model);
   });
 
   it('the bucket configuration and versions move to the destination: read from from until copied, then served while from is out', async () => {
@@ -414,8 +418,6 @@ describe('migration GCS (the firebase Storage emulator) -> s3 (a second s3mux) u
     dir = mkdtempSync(path.join(os.tmpdir(), 's3mux-migrate-gcs-'));
     emulator = await startGcsEmulator({ startTimeoutMs: 30_000 });
     dest = await startTestServer({ router: Router.defaultFor(path.join(dir, 'dest-data')) });
-    process.env.MIGRATE_TEST_S3_KEY = 'testaccesskey';
-    process.env.MIGRATE_TEST_S3_SECRET = 'testsecretkey/with+chars';
     const table = validateRoutingTable(
       {
         backends: {
@@ -426,13 +428,7 @@ describe('migration GCS (the firebase Storage emulator) -> s3 (a second s3mux) u
             emulator: true,
             credentials: { anonymous: true },
           },
-          next: {
-            type: 's3',
-            endpoint: dest.url,
-            region: 'us-east-1',
-            forcePathStyle: true,
-            credentials: { accessKeyIdEnv: 'MIGRATE_TEST_S3_KEY', secretAccessKeyEnv: 'MIGRATE_TEST_S3_SECRET' },
-          },
+          next: s3muxStore(dest.url),
         },
         routes: {
           media: {
@@ -469,12 +465,9 @@ describe('migration GCS (the firebase Storage emulator) -> s3 (a second s3mux) u
     };
     await Promise.all([0, 1, 2].map((n) => traffic(server.s3, 'media', model, { keys: mine(n), ops: 20, pauseMs: 50, gate: seen })));
     const cp = await copying;
-    expect(cp?.state).to.equal('done');
-    expect(cp?.errors, cp?.lastErrors.join('\n')).to.equal(0);
     expect(cp?.keysCopied, 'the copier copied some keys itself').to.be.greaterThan(0);
     expect(duringCopy, 'client operations made while the copy was under way').to.be.greaterThan(5);
-
-    await expectStoreEquals(route.to.backend, 'media', '', model, 's3 destination');
+    await expectMigrated(route, cp, 'media', model);
     await expectServedEquals(server.s3, 'media', model, 'through s3mux');
     // Seeded keys no client touched came across with their content type, metadata and tags.
     const untouched = keys.filter((k) => model.get(k) === seeded.get(k));
@@ -486,9 +479,6 @@ describe('migration GCS (the firebase Storage emulator) -> s3 (a second s3mux) u
       const tags = await dest.s3.send(new GetObjectTaggingCommand({ Bucket: 'media', Key: k }));
       expect(tags.TagSet, k).to.deep.equal([{ Key: 'seeded', Value: 'yes' }]);
     }
-    const report = await verifyMigration(route, { deep: true });
-    expect(report.differences).to.deep.equal([]);
-    expect(report.ok).to.equal(true);
   });
 });
 
@@ -529,19 +519,11 @@ describe('migration s3 -> fs: a multipart object whose ETag the copy cannot keep
         },
       }),
     );
-    process.env.MIGRATE_TEST_S3_KEY = 'testaccesskey';
-    process.env.MIGRATE_TEST_S3_SECRET = 'testsecretkey/with+chars';
     const router = Router.fromTable(
       validateRoutingTable(
         {
           backends: {
-            old: {
-              type: 's3',
-              endpoint: source.url,
-              region: 'us-east-1',
-              forcePathStyle: true,
-              credentials: { accessKeyIdEnv: 'MIGRATE_TEST_S3_KEY', secretAccessKeyEnv: 'MIGRATE_TEST_S3_SECRET' },
-            },
+            old: s3muxStore(source.url),
           },
           routes: { logs: { migrate: { from: { backend: 'old', target: 's3://logs/' }, to: `file://${dir}/new/logs`, copy: false } } },
           default: 'old',
