@@ -1,13 +1,16 @@
 /**
  * Migration routes through the S3 API (AWS SDK v3) on real stores: fs, Azurite, a second
- * s3mux behind a proxy that drops connections, and s3mux itself as a child process killed
- * with SIGKILL mid-copy.
+ * s3mux behind a proxy that drops connections, the firebase Cloud Storage emulator, and s3mux
+ * itself as a child process killed with SIGKILL mid-copy.
  */
 import { expect } from 'chai';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
+  CompleteMultipartUploadCommand,
+  CreateBucketCommand,
+  CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
@@ -17,17 +20,19 @@ import {
   PutObjectTaggingCommand,
   GetObjectTaggingCommand,
   S3Client,
+  UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { validateRoutingTable } from '../../src/router/config';
 import { Router } from '../../src/router/router';
 import { MigrationBackend } from '../../src/router/forms/migrate';
 import { MigrationCopier } from '../../src/router/forms/migration-copier';
 import { verifyMigration } from '../../src/router/forms/migration-verify';
-import { readCheckpoint } from '../../src/router/forms/migration-state';
+import { readCheckpoint, type MigrationCheckpoint } from '../../src/router/forms/migration-state';
 import { startTestServer, type TestServer } from '../helpers/server';
 import { startChildServer, type ChildServer } from '../helpers/child-server';
 import { startAzurite, type Azurite } from '../helpers/azurite';
 import { startFlakyProxy, type FlakyProxy } from '../helpers/flaky-proxy';
+import { startGcsEmulator, type GcsEmulator } from '../helpers/gcs-emulator';
 import { body, expectServedEquals, expectStoreEquals, readAll, seed, sleep, traffic, until, type Model } from './harness';
 import { areaDocuments, expectState, putVersion, readVersion, setState, versionIds } from './state';
 
@@ -35,6 +40,29 @@ function migrationOf(router: Router, name: string): MigrationBackend {
   const form = router.explicitRoutes().find((r) => r.name === name)?.form;
   if (!(form instanceof MigrationBackend)) throw new Error(`${name} is not a migrate route`);
   return form;
+}
+
+/** The copy ended without errors, the destination holds exactly the model, and a deep verify finds no difference. */
+async function expectMigrated(route: MigrationBackend, cp: MigrationCheckpoint | undefined, bucket: string, model: Model): Promise<void> {
+  expect(cp?.state).to.equal('done');
+  expect(cp?.errors, cp?.lastErrors.join('\n')).to.equal(0);
+  await expectStoreEquals(route.to.backend, bucket, '', model, 'destination');
+  const report = await verifyMigration(route, { deep: true });
+  expect(report.differences).to.deep.equal([]);
+  expect(report.ok).to.equal(true);
+}
+
+/** A second s3mux (test credentials) as an s3 backend of a routing table. */
+function s3muxStore(endpoint: string) {
+  process.env.MIGRATE_TEST_S3_KEY = 'testaccesskey';
+  process.env.MIGRATE_TEST_S3_SECRET = 'testsecretkey/with+chars';
+  return {
+    type: 's3',
+    endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyIdEnv: 'MIGRATE_TEST_S3_KEY', secretAccessKeyEnv: 'MIGRATE_TEST_S3_SECRET' },
+  };
 }
 
 describe('migration route: reads, writes, deletes and listings across both locations (fs -> fs)', function () {
@@ -177,14 +205,8 @@ describe('migration copier under concurrent client writes, deletes and overwrite
     const keys = [...model.keys()];
     const mine = (n: number) => keys.filter((_, i) => i % 3 === n).concat([`new/${n}a`, `new/${n}b`]);
     await Promise.all([0, 1, 2].map((n) => traffic(server.s3, 'data', model, { keys: mine(n), ops: 25, pauseMs: 40 })));
-    const cp = await copying;
-    expect(cp?.state).to.equal('done');
-    expect(cp?.errors).to.equal(0);
-    await expectStoreEquals(route.to.backend, 'dst', '', model, 'destination');
+    await expectMigrated(route, await copying, 'dst', model);
     await expectServedEquals(server.s3, 'data', model, 'through s3mux');
-    const report = await verifyMigration(route, { deep: true });
-    expect(report.differences).to.deep.equal([]);
-    expect(report.ok).to.equal(true);
     const stored = await readCheckpoint(route.stateArea!);
     expect(stored?.checkpoint.keysCopied).to.be.greaterThan(0);
   });
@@ -298,18 +320,10 @@ describe('migration s3 (a second s3mux) -> fs with the source dropping connectio
     dir = mkdtempSync(path.join(os.tmpdir(), 's3mux-migrate-s3-'));
     source = await startTestServer({ router: Router.defaultFor(path.join(dir, 'source-data')) });
     proxy = await startFlakyProxy(source.port);
-    process.env.MIGRATE_TEST_S3_KEY = 'testaccesskey';
-    process.env.MIGRATE_TEST_S3_SECRET = 'testsecretkey/with+chars';
     const table = validateRoutingTable(
       {
         backends: {
-          old: {
-            type: 's3',
-            endpoint: proxy.url,
-            region: 'us-east-1',
-            forcePathStyle: true,
-            credentials: { accessKeyIdEnv: 'MIGRATE_TEST_S3_KEY', secretAccessKeyEnv: 'MIGRATE_TEST_S3_SECRET' },
-          },
+          old: s3muxStore(proxy.url),
         },
         routes: {
           logs: { migrate: { from: { backend: 'old', target: 's3://logs/' }, to: `file://${dir}/new/logs`, copy: false } },
@@ -352,12 +366,7 @@ describe('migration s3 (a second s3mux) -> fs with the source dropping connectio
     await sleep(3000);
     proxy.up();
     await clients;
-    const cp = await copying;
-    expect(cp?.state).to.equal('done');
-    expect(cp?.errors, cp?.lastErrors.join('\n')).to.equal(0);
-    await expectStoreEquals(route.to.backend, 'logs', '', model, 'destination');
-    const report = await verifyMigration(route, { deep: true });
-    expect(report.differences).to.deep.equal([]);
+    await expectMigrated(route, await copying, 'logs', model);
   });
 
   it('the bucket configuration and versions move to the destination: read from from until copied, then served while from is out', async () => {
@@ -394,5 +403,154 @@ describe('migration s3 (a second s3mux) -> fs with the source dropping connectio
     } finally {
       proxy.up();
     }
+  });
+});
+
+describe('migration GCS (the firebase Storage emulator) -> s3 (a second s3mux) under concurrent client traffic', function () {
+  this.timeout(180_000);
+  let dir: string;
+  let emulator: GcsEmulator;
+  let dest: TestServer;
+  let server: TestServer;
+  let router: Router;
+
+  before(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 's3mux-migrate-gcs-'));
+    emulator = await startGcsEmulator({ startTimeoutMs: 30_000 });
+    dest = await startTestServer({ router: Router.defaultFor(path.join(dir, 'dest-data')) });
+    const table = validateRoutingTable(
+      {
+        backends: {
+          gcs: {
+            type: 'gcs',
+            endpoint: emulator.endpoint,
+            projectId: emulator.projectId,
+            emulator: true,
+            credentials: { anonymous: true },
+          },
+          next: s3muxStore(dest.url),
+        },
+        routes: {
+          media: {
+            migrate: { from: { backend: 'gcs', target: 'gs://media-old/' }, to: { backend: 'next', target: 's3://media/' }, copy: false },
+          },
+        },
+        default: 'next',
+      },
+      { baseDir: dir },
+    );
+    router = Router.fromTable(table);
+    server = await startTestServer({ router });
+  });
+  after(async () => {
+    await server?.stop();
+    await dest?.stop();
+    await emulator?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('copies content, metadata and tags; ends with s3 equal to what the clients last wrote; verify is clean', async () => {
+    const route = migrationOf(router, 'media');
+    const model = await seed(route.from.backend, 'media-old', '', 36, (i) => 2048 + ((i * 6151) % 24000));
+    const seeded = new Map(model);
+    await route.to.backend.createBucket('media');
+    const copier = new MigrationCopier(route, { concurrency: 2, rate: 192 * 1024, checkpointMs: 200 });
+    const copying = copier.run();
+    const keys = [...model.keys()];
+    const mine = (n: number) => keys.filter((_, i) => i % 3 === n).concat([`new/${n}a`, `new/${n}b`]);
+    // Three clients overwrite, delete and create keys while the copy runs.
+    let duringCopy = 0;
+    const seen = async () => {
+      if (copier.current?.state === 'copying' && copier.current.keysDone > 0) duringCopy++;
+    };
+    await Promise.all([0, 1, 2].map((n) => traffic(server.s3, 'media', model, { keys: mine(n), ops: 20, pauseMs: 50, gate: seen })));
+    const cp = await copying;
+    expect(cp?.keysCopied, 'the copier copied some keys itself').to.be.greaterThan(0);
+    expect(duringCopy, 'client operations made while the copy was under way').to.be.greaterThan(5);
+    await expectMigrated(route, cp, 'media', model);
+    await expectServedEquals(server.s3, 'media', model, 'through s3mux');
+    // Seeded keys no client touched came across with their content type, metadata and tags.
+    const untouched = keys.filter((k) => model.get(k) === seeded.get(k));
+    expect(untouched.length, 'some seeded keys left alone by the clients').to.be.greaterThan(0);
+    for (const k of untouched) {
+      const head = await dest.s3.send(new HeadObjectCommand({ Bucket: 'media', Key: k }));
+      expect(head.Metadata, k).to.deep.equal({ seq: String(Number(k.slice('obj/'.length))) });
+      expect(head.ContentType, k).to.equal('application/x-test');
+      const tags = await dest.s3.send(new GetObjectTaggingCommand({ Bucket: 'media', Key: k }));
+      expect(tags.TagSet, k).to.deep.equal([{ Key: 'seeded', Value: 'yes' }]);
+    }
+  });
+});
+
+describe('migration s3 -> fs: a multipart object whose ETag the copy cannot keep', function () {
+  this.timeout(120_000);
+  let dir: string;
+  let source: TestServer;
+  let server: TestServer;
+
+  before(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 's3mux-migrate-etag-'));
+    source = await startTestServer({ router: Router.defaultFor(path.join(dir, 'source-data')) });
+  });
+  after(async () => {
+    await server?.stop();
+    await source?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('copies it byte for byte; verify matches it by SHA-256, verify --quick lists it as newer', async () => {
+    await source.s3.send(new CreateBucketCommand({ Bucket: 'logs' }));
+    const parts = [body(5 * 1024 * 1024), body(5 * 1024 * 1024), body(1000)];
+    const up = await source.s3.send(new CreateMultipartUploadCommand({ Bucket: 'logs', Key: 'big' }));
+    const done = await source.s3.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: 'logs',
+        Key: 'big',
+        UploadId: up.UploadId,
+        MultipartUpload: {
+          Parts: await Promise.all(
+            parts.map(async (Body, i) => {
+              const p = await source.s3.send(
+                new UploadPartCommand({ Bucket: 'logs', Key: 'big', UploadId: up.UploadId, PartNumber: i + 1, Body }),
+              );
+              return { ETag: p.ETag, PartNumber: i + 1 };
+            }),
+          ),
+        },
+      }),
+    );
+    const router = Router.fromTable(
+      validateRoutingTable(
+        {
+          backends: {
+            old: s3muxStore(source.url),
+          },
+          routes: { logs: { migrate: { from: { backend: 'old', target: 's3://logs/' }, to: `file://${dir}/new/logs`, copy: false } } },
+          default: 'old',
+        },
+        { baseDir: dir },
+      ),
+    );
+    server = await startTestServer({ router });
+    const route = migrationOf(router, 'logs');
+    await route.to.backend.createBucket('logs');
+    const cp = await new MigrationCopier(route, { checkpointMs: 200 }).run();
+    expect(cp?.state).to.equal('done');
+    expect(cp?.errors, cp?.lastErrors.join('\n')).to.equal(0);
+    const model: Model = new Map([['big', Buffer.concat(parts)]]);
+    await expectStoreEquals(route.to.backend, 'logs', '', model, 'destination');
+    // The s3 backend cannot read the source's part sizes, so the copy has another ETag.
+    const served = await server.s3.send(new HeadObjectCommand({ Bucket: 'logs', Key: 'big' }));
+    expect(served.ETag).not.to.equal(done.ETag);
+
+    const deep = await verifyMigration(route, { deep: true });
+    expect({ matched: deep.matched, newer: deep.newer, differences: deep.differences, ok: deep.ok }).to.deep.equal({
+      matched: 1,
+      newer: [],
+      differences: [],
+      ok: true,
+    });
+    const quick = await verifyMigration(route);
+    expect(quick.newer).to.deep.equal(['big']);
   });
 });
