@@ -9,16 +9,22 @@
  */
 import { isS3Error } from '../../errors';
 import type { StoreLock } from '../reserved-store';
-import { discard, md5Base64, type S3Http } from './http';
+import { discard, type S3Http, type S3Reply } from './http';
 import { child, escapeXml, S3_NS, text, XML_HEADER } from './xml';
 
 /** A store's answers meaning "this bucket has no object lock" (or the store has none at all). */
 const NO_LOCK = ['ObjectLockConfigurationNotFoundError', 'NotImplemented', 'MethodNotAllowed', 'InvalidRequest'] as const;
 
+/** What the lock needs of the s3 backend (its `sendDocument`: an XML body with Content-MD5 to an object's sub-resource). */
+export interface LockAccess {
+  readonly http: S3Http;
+  sendDocument(method: 'PUT', bucket: string, key: string, sub: string, xml: string, extra?: Record<string, string>): Promise<S3Reply>;
+}
+
 export class NativeObjectLock {
   private readonly enabled = new Map<string, Promise<boolean>>();
 
-  constructor(private readonly http: S3Http) {}
+  constructor(private readonly be: LockAccess) {}
 
   /** Whether the store bucket has object lock enabled (remembered; a failed question is asked again). */
   lockEnabled(bucket: string): Promise<boolean> {
@@ -33,7 +39,7 @@ export class NativeObjectLock {
 
   private async ask(bucket: string): Promise<boolean> {
     try {
-      const { doc } = await this.http.sendXml({ method: 'GET', bucket, query: { 'object-lock': '' }, notFound: 'NoSuchBucket' });
+      const { doc } = await this.be.http.sendXml({ method: 'GET', bucket, query: { 'object-lock': '' }, notFound: 'NoSuchBucket' });
       return text(child(child(doc, 'ObjectLockConfiguration'), 'ObjectLockEnabled'))?.trim() === 'Enabled';
     } catch (err) {
       if (NO_LOCK.some((code) => isS3Error(err, code))) return false;
@@ -56,15 +62,6 @@ export class NativeObjectLock {
   }
 
   private async send(bucket: string, key: string, sub: string, xml: string, extra: Record<string, string>): Promise<void> {
-    const reply = await this.http.send({
-      method: 'PUT',
-      bucket,
-      key,
-      query: { [sub]: '' },
-      body: xml,
-      headers: { 'content-type': 'application/xml', 'content-md5': md5Base64(xml), ...extra },
-      notFound: 'NoSuchKey',
-    });
-    discard(reply.body);
+    discard((await this.be.sendDocument('PUT', bucket, key, sub, xml, extra)).body);
   }
 }
