@@ -19,6 +19,7 @@ import {
   type ReservedEntry,
   type ReservedListOptions,
   type ReservedStore,
+  type StoreLock,
 } from './reserved-store';
 
 /** Where an object store keeps the documents: `.s3mux/r/`. */
@@ -45,6 +46,8 @@ export interface ReservedObjects {
   delete(bucket: string, name: string, ifMatch?: string): Promise<void>;
   /** Objects whose name starts with `prefix`, after `startAfter`, in order, at most `max`. */
   list(bucket: string, prefix: string, startAfter: string | undefined, max: number): Promise<ReservedObject[]>;
+  /** Optional: the store's native object lock on an object (ReservedStore.protect). */
+  protect?(bucket: string, name: string, lock: StoreLock): Promise<void>;
 }
 
 /** Counts the bytes of a streamed body on their way to the store. */
@@ -64,7 +67,16 @@ function counted(body: Readable): Counted {
 }
 
 export class ObjectReservedStore implements ReservedStore {
-  constructor(private readonly objects: ReservedObjects) {}
+  readonly protect?: (bucket: string, name: string, lock: StoreLock) => Promise<void>;
+
+  constructor(private readonly objects: ReservedObjects) {
+    const native = objects.protect?.bind(objects);
+    if (native)
+      this.protect = (bucket, name, lock) => {
+        checkReservedName(name);
+        return native(bucket, RESERVED_DOCS_PREFIX + name, lock);
+      };
+  }
 
   private entry(o: ReservedObject): ReservedEntry {
     return { name: o.name.slice(RESERVED_DOCS_PREFIX.length), size: o.size, etag: o.etag, lastModified: o.lastModified };

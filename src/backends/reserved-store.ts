@@ -61,6 +61,19 @@ export interface ReservedStore {
   delete(bucket: string, name: string, conditions?: Pick<ReservedConditions, 'ifMatch'>): Promise<void>;
   /** Entries whose name starts with `prefix`, in binary (UTF-8) order of name. */
   list(bucket: string, prefix: string, opts?: ReservedListOptions): Promise<ReservedEntry[]>;
+  /**
+   * Optional: sets the store's own object lock on a document (a version's bytes), so the store
+   * also refuses to remove them, also to clients that bypass s3mux. A store without a native
+   * lock (or a bucket without it enabled) leaves the protection to s3mux: the method is absent
+   * or does nothing. Extending only; s3mux has already decided the change is allowed.
+   */
+  protect?(bucket: string, name: string, lock: StoreLock): Promise<void>;
+}
+
+/** An object lock as a store takes it (the shape of src/object-lock's ObjectLock). */
+export interface StoreLock {
+  retention?: { mode: 'GOVERNANCE' | 'COMPLIANCE'; /** ISO 8601 */ until: string };
+  legalHold?: 'ON' | 'OFF';
 }
 
 const SEGMENT = /^[A-Za-z0-9_~=-][A-Za-z0-9._~=-]{0,199}$/;
@@ -153,6 +166,8 @@ export interface BucketReservedArea {
   put(name: string, body: Buffer | Readable, conditions?: ReservedConditions): Promise<ReservedEntry>;
   delete(name: string, conditions?: Pick<ReservedConditions, 'ifMatch'>): Promise<void>;
   list(prefix: string, opts?: ReservedListOptions): Promise<ReservedEntry[]>;
+  /** The store's native lock on a document, where it has one (ReservedStore.protect). */
+  protect?(name: string, lock: StoreLock): Promise<void>;
 }
 
 /**
@@ -176,5 +191,6 @@ export function bucketArea(store: ReservedStore, bucket: string, keyPrefix: stri
           startAfter: opts?.startAfter === undefined ? undefined : base + opts.startAfter,
         })
       ).map(strip),
+    ...(store.protect ? { protect: (name: string, lock: StoreLock) => store.protect!(bucket, base + name, lock) } : {}),
   };
 }

@@ -252,6 +252,7 @@ export class VersionedObjects {
     let entry: VersionEntry | undefined;
     let changed: { before: VersionIndex; after: VersionIndex };
     try {
+      if (data.lock) await this.protectBlob(key, data.blob, data.lock);
       changed = await updateIndex(this.area, key, ({ index }) => {
         const latest = index.versions[0];
         checkWriteConditions(latest && !latest.marker ? metaOf(key, latest) : undefined, opts.conditions);
@@ -396,10 +397,20 @@ export class VersionedObjects {
       else delete updated.lock;
       return {
         next: { key, versions: index.versions.map((v) => (v === entry ? updated : v)) },
-        result: { id: entry.id, lock: updated.lock },
+        result: { id: entry.id, lock: updated.lock, blob: entry.blob },
       };
     });
-    return result;
+    if (result.lock) await this.protectBlob(key, result.blob, result.lock);
+    return { id: result.id, lock: result.lock };
+  }
+
+  /**
+   * The one place a version's lock reaches its store: where the reserved area has the store's
+   * native lock (ReservedStore.protect), the version's blob gets it too, so the bytes are
+   * protected also from clients that bypass s3mux. Elsewhere s3mux alone enforces the lock.
+   */
+  private async protectBlob(key: string, blob: string | undefined, lock: ObjectLock): Promise<void> {
+    if (blob !== undefined && this.area.protect) await this.area.protect(dataName(key, blob), lock);
   }
 
   /** The lock of one version (the latest without a version id), with S3's errors for markers and missing versions. */

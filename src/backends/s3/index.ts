@@ -656,15 +656,22 @@ export class S3Backend implements Backend {
     discard((await this.sendDocument('PUT', bucket, key, 'tagging', xml)).body);
   }
 
-  /** An XML request body to an object's sub-resource (tagging, restore). */
-  private sendDocument(method: 'PUT' | 'POST', bucket: string, key: string, sub: string, xml: string): Promise<S3Reply> {
+  /** @internal An XML request body to an object's sub-resource (tagging, restore, retention, legal-hold). */
+  sendDocument(
+    method: 'PUT' | 'POST',
+    bucket: string,
+    key: string,
+    sub: string,
+    xml: string,
+    extra: Record<string, string> = {},
+  ): Promise<S3Reply> {
     return this.http.send({
       method,
       bucket,
       key,
       query: { [sub]: '' },
       body: xml,
-      headers: { 'content-type': 'application/xml', 'content-md5': md5Base64(xml) },
+      headers: { 'content-type': 'application/xml', 'content-md5': md5Base64(xml), ...extra },
       notFound: 'NoSuchKey',
     });
   }

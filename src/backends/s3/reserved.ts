@@ -13,9 +13,10 @@ import type { S3Http } from './http';
 import type { BucketInfo, ObjectMeta, WriteConditions } from '../types';
 import type { ReservedObject } from '../reserved-objects';
 import type { Readable } from 'node:stream';
+import { NativeObjectLock, type LockAccess } from './native-lock';
 
 /** What the documents need of the s3 backend (S3Backend has it; named here so this file does not import the backend). */
-export interface S3DocumentAccess {
+export interface S3DocumentAccess extends LockAccess {
   readonly http: S3Http;
   headBucket(bucket: string): Promise<BucketInfo>;
   putDocument(bucket: string, key: string, body: Buffer | Readable, cond: WriteConditions): Promise<ObjectMeta>;
@@ -26,6 +27,7 @@ export interface S3DocumentAccess {
 const preconditionFailed = () => new S3Error('PreconditionFailed', undefined, { Condition: 'If-Match' });
 
 export function s3ReservedObjects(be: S3DocumentAccess): ReservedObjects {
+  const native = new NativeObjectLock(be);
   return {
     async get(bucket, name) {
       let reply;
@@ -69,5 +71,7 @@ export function s3ReservedObjects(be: S3DocumentAccess): ReservedObjects {
     },
 
     list: (bucket, prefix, startAfter, max) => be.listDocuments(bucket, prefix, startAfter, max),
+
+    protect: (bucket, name, lock) => native.protect(bucket, name, lock),
   };
 }

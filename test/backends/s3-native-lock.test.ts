@@ -1,0 +1,166 @@
+/**
+ * The s3 backend sets S3's own object lock on the bytes of a locked version when the store
+ * bucket has object lock enabled: s3mux A (s3 backend) in front of s3mux B (fs) as the store,
+ * B's bucket created with object lock. A client reaching B directly cannot remove the bytes.
+ */
+import { createHash } from 'node:crypto';
+import { expect } from 'chai';
+import {
+  CreateBucketCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  GetObjectLegalHoldCommand,
+  GetObjectRetentionCommand,
+  ListObjectVersionsCommand,
+  PutBucketVersioningCommand,
+  PutObjectCommand,
+  PutObjectLegalHoldCommand,
+  PutObjectLockConfigurationCommand,
+  PutObjectRetentionCommand,
+} from '@aws-sdk/client-s3';
+import { validateRoutingTable } from '../../src/router/config';
+import { Router } from '../../src/router/router';
+import { startTestServer, ACCESS_KEY, SECRET_KEY, type TestServer } from '../helpers/server';
+
+const md5 = (s: string): string => createHash('md5').update(s).digest('base64');
+
+async function errorOf(p: Promise<unknown>): Promise<{ name: string; status?: number }> {
+  try {
+    await p;
+  } catch (err) {
+    const e = err as { name: string; $metadata?: { httpStatusCode?: number } };
+    return { name: e.name, status: e.$metadata?.httpStatusCode };
+  }
+  throw new Error('expected the request to fail');
+}
+
+describe('s3 backend: native object lock on the store', function () {
+  this.timeout(120_000);
+  let store: TestServer;
+  let front: TestServer;
+  const envNames = ['S3MUX_TEST_LOCK_KEY', 'S3MUX_TEST_LOCK_SECRET'];
+
+  async function startFront(storeBucket: string): Promise<TestServer> {
+    const table = validateRoutingTable({
+      backends: {
+        up: {
+          type: 's3',
+          endpoint: store.url,
+          region: 'us-east-1',
+          forcePathStyle: true,
+          credentials: { accessKeyIdEnv: envNames[0], secretAccessKeyEnv: envNames[1] },
+        },
+      },
+      routes: { vault: { target: `s3://${storeBucket}/` } },
+    });
+    return startTestServer({ router: Router.fromTable(table) });
+  }
+
+  before(async () => {
+    process.env[envNames[0]] = ACCESS_KEY;
+    process.env[envNames[1]] = SECRET_KEY;
+    store = await startTestServer();
+  });
+
+  after(async () => {
+    await front?.stop();
+    await store?.stop();
+    for (const n of envNames) delete process.env[n];
+  });
+
+  async function lockedVirtualBucket(storeBucket: string, storeLock: boolean): Promise<void> {
+    await store.s3.send(new CreateBucketCommand({ Bucket: storeBucket, ...(storeLock ? { ObjectLockEnabledForBucket: true } : {}) }));
+    await front?.stop();
+    front = await startFront(storeBucket);
+    await front.s3.send(new PutBucketVersioningCommand({ Bucket: 'vault', VersioningConfiguration: { Status: 'Enabled' } }));
+    await front.s3.send(
+      new PutObjectLockConfigurationCommand({ Bucket: 'vault', ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled' } }),
+    );
+  }
+
+  /** The store objects holding version bytes (under the reserved area's `v/d/`), with the store's version ids. */
+  async function blobsOnStore(storeBucket: string): Promise<{ Key: string; VersionId: string }[]> {
+    const res = await store.s3.send(new ListObjectVersionsCommand({ Bucket: storeBucket, Prefix: '.s3mux/r/' }));
+    return (res.Versions ?? [])
+      .filter((v) => /\/v\/d\//.test(v.Key ?? ''))
+      .map((v) => ({ Key: v.Key as string, VersionId: v.VersionId as string }));
+  }
+
+  it('a COMPLIANCE version: its bytes in the store are locked too, a direct delete is refused; legal hold and extension follow', async () => {
+    await lockedVirtualBucket('locked-store', true);
+    const until = new Date(Date.now() + 3600_000);
+    const put = await front.s3.send(
+      new PutObjectCommand({
+        Bucket: 'vault',
+        Key: 'ledger.txt',
+        Body: 'entry one',
+        ContentMD5: md5('entry one'),
+        ObjectLockMode: 'COMPLIANCE',
+        ObjectLockRetainUntilDate: until,
+      }),
+    );
+    expect(put.VersionId).to.be.a('string');
+
+    const blobs = await blobsOnStore('locked-store');
+    expect(blobs).to.have.length(1);
+    const blob = blobs[0];
+    const onStore = await store.s3.send(
+      new GetObjectRetentionCommand({ Bucket: 'locked-store', Key: blob.Key, VersionId: blob.VersionId }),
+    );
+    expect(onStore.Retention?.Mode).to.equal('COMPLIANCE');
+    expect(onStore.Retention?.RetainUntilDate?.getTime()).to.equal(until.getTime());
+
+    // A client of the store that bypasses s3mux cannot remove the bytes.
+    const refused = await errorOf(
+      store.s3.send(new DeleteObjectCommand({ Bucket: 'locked-store', Key: blob.Key, VersionId: blob.VersionId })),
+    );
+    expect(refused).to.deep.equal({ name: 'AccessDenied', status: 403 });
+    const still = await store.s3.send(new GetObjectCommand({ Bucket: 'locked-store', Key: blob.Key, VersionId: blob.VersionId }));
+    expect(await still.Body!.transformToString()).to.equal('entry one');
+
+    // A legal hold set through s3mux shows on the store's object.
+    await front.s3.send(new PutObjectLegalHoldCommand({ Bucket: 'vault', Key: 'ledger.txt', LegalHold: { Status: 'ON' } }));
+    const held = await store.s3.send(new GetObjectLegalHoldCommand({ Bucket: 'locked-store', Key: blob.Key, VersionId: blob.VersionId }));
+    expect(held.LegalHold?.Status).to.equal('ON');
+
+    // Extending the retention through s3mux extends it in the store.
+    const later = new Date(Date.now() + 7200_000);
+    await front.s3.send(
+      new PutObjectRetentionCommand({ Bucket: 'vault', Key: 'ledger.txt', Retention: { Mode: 'COMPLIANCE', RetainUntilDate: later } }),
+    );
+    const extended = await store.s3.send(
+      new GetObjectRetentionCommand({ Bucket: 'locked-store', Key: blob.Key, VersionId: blob.VersionId }),
+    );
+    expect(extended.Retention?.RetainUntilDate?.getTime()).to.equal(later.getTime());
+
+    // Through s3mux the version reads as before.
+    const got = await front.s3.send(new GetObjectCommand({ Bucket: 'vault', Key: 'ledger.txt' }));
+    expect(got.ObjectLockMode).to.equal('COMPLIANCE');
+    expect(got.ObjectLockLegalHoldStatus).to.equal('ON');
+    expect(await got.Body!.transformToString()).to.equal('entry one');
+  });
+
+  it('a store bucket without object lock: the lock is s3mux’s only, the store object has none', async () => {
+    await lockedVirtualBucket('plain-store', false);
+    await store.s3.send(new PutBucketVersioningCommand({ Bucket: 'plain-store', VersioningConfiguration: { Status: 'Enabled' } }));
+    await front.s3.send(
+      new PutObjectCommand({
+        Bucket: 'vault',
+        Key: 'k',
+        Body: 'x',
+        ContentMD5: md5('x'),
+        ObjectLockMode: 'COMPLIANCE',
+        ObjectLockRetainUntilDate: new Date(Date.now() + 3600_000),
+      }),
+    );
+    const [blob] = await blobsOnStore('plain-store');
+    expect(blob).to.not.equal(undefined);
+    const none = await errorOf(
+      store.s3.send(new GetObjectRetentionCommand({ Bucket: 'plain-store', Key: blob.Key, VersionId: blob.VersionId })),
+    );
+    expect(none.name).to.equal('InvalidRequest');
+    // s3mux still refuses to delete the version.
+    const got = await front.s3.send(new GetObjectRetentionCommand({ Bucket: 'vault', Key: 'k' }));
+    expect(got.Retention?.Mode).to.equal('COMPLIANCE');
+  });
+});
