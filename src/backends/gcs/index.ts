@@ -380,13 +380,11 @@ export class GcsBackend implements Backend {
     const generation = Number(r.generation);
     try {
       await this.store.call(ctx, () =>
-        this.store
-          .file(bucket, key, generation)
-          .copy(file, {
-            storageClass: target.storageClass,
-            metadata: target.metadata,
-            preconditionOpts: { ifGenerationMatch: generation },
-          } as never),
+        this.store.file(bucket, key, generation).copy(file, {
+          storageClass: target.storageClass,
+          metadata: target.metadata,
+          preconditionOpts: { ifGenerationMatch: generation },
+        } as never),
       );
     } catch (err) {
       // The generation read is gone (replaced or deleted since): the object changed.
