@@ -37,6 +37,9 @@
  *   body is applied as a patch (storage-testbench does the same). A rewrite is split into several
  *   calls (done:false + rewriteToken) when maxBytesRewrittenPerCall or the `rewriteBytesPerCall`
  *   option is smaller than the object (double: GCS only splits rewrites that must copy data).
+ * - storageClass: set by insert, compose and rewrite (the destination's, else the bucket's
+ *   default, STANDARD here; not the source's), unchanged by patch/update (GCS changes a class
+ *   only by rewriting); an unknown class is 400.
  * - A Range on an empty object, or starting at/after the end, is 416.
  * - Objects stored with contentEncoding gzip are served gzipped to clients that send
  *   Accept-Encoding: gzip and decompressed (whole, Range ignored) to others.
