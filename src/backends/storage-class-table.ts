@@ -38,3 +38,19 @@ export const ATTRIBUTE_CLASSES: StorageClassTable = {
   archived: [],
   restore: { kind: 'unsupported', reason: 'the storage class is a label here and objects are always readable; nothing to restore' },
 };
+
+/** The store's class for an S3 class in `table` (undefined for none, or one the store cannot hold). */
+export function nativeClassOf(table: StorageClassTable, storageClass: string | undefined): string | undefined {
+  return storageClass === undefined ? undefined : (table.toNative as Record<string, string | undefined>)[storageClass];
+}
+
+/**
+ * The S3 class of an object whose own class is `native`: the recorded S3 name while it maps
+ * to that class, else the native class's (it was changed by a transition, a rehydration or
+ * another client of the store). STANDARD is reported as no class.
+ */
+export function reportedClassOf(table: StorageClassTable, recorded: string | undefined, native: string | undefined): string | undefined {
+  if (native === undefined || nativeClassOf(table, recorded ?? 'STANDARD') === native) return recorded;
+  const s3 = table.toS3?.[native];
+  return s3 === undefined || s3 === 'STANDARD' ? undefined : s3;
+}

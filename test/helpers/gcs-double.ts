@@ -37,6 +37,9 @@
  *   body is applied as a patch (storage-testbench does the same). A rewrite is split into several
  *   calls (done:false + rewriteToken) when maxBytesRewrittenPerCall or the `rewriteBytesPerCall`
  *   option is smaller than the object (double: GCS only splits rewrites that must copy data).
+ * - storageClass: set by insert, compose and rewrite (the destination's, else the bucket's
+ *   default, STANDARD here; not the source's), unchanged by patch/update (GCS changes a class
+ *   only by rewriting); an unknown class is 400.
  * - A Range on an empty object, or starting at/after the end, is 416.
  * - Objects stored with contentEncoding gzip are served gzipped to clients that send
  *   Accept-Encoding: gzip and decompressed (whole, Range ignored) to others.
@@ -191,8 +194,21 @@ interface WritableMeta {
   contentLanguage?: string;
   cacheControl?: string;
   customTime?: string;
+  /** Set on insert, compose and rewrite only (GCS changes a class by rewriting the object). */
+  storageClass?: string;
   metadata?: Record<string, string>;
 }
+/** GCS's storage classes (the legacy ones included); the bucket's default is STANDARD here. */
+const STORAGE_CLASSES = new Set([
+  'STANDARD',
+  'NEARLINE',
+  'COLDLINE',
+  'ARCHIVE',
+  'MULTI_REGIONAL',
+  'REGIONAL',
+  'DURABLE_REDUCED_AVAILABILITY',
+]);
+const BUCKET_DEFAULT_CLASS = 'STANDARD';
 const WRITABLE_STRING_FIELDS = [
   'contentType',
   'contentEncoding',
@@ -399,12 +415,18 @@ function applyPatch(meta: WritableMeta, body: Record<string, unknown>): Writable
     }
   }
   if (out.metadata && Object.keys(out.metadata).length === 0) delete out.metadata;
+  if ('storageClass' in body && body.storageClass !== undefined && body.storageClass !== null) {
+    if (typeof body.storageClass !== 'string' || !STORAGE_CLASSES.has(body.storageClass))
+      throw new GcsError(400, `Invalid argument: storageClass ${JSON.stringify(body.storageClass)}.`, 'invalid');
+    out.storageClass = body.storageClass;
+  }
   return out;
 }
 
 function writableMetaOf(o: WritableMeta): WritableMeta {
   const out: WritableMeta = {};
   for (const f of WRITABLE_STRING_FIELDS) if (o[f] !== undefined) out[f] = o[f];
+  if (o.storageClass !== undefined) out.storageClass = o.storageClass;
   if (o.metadata) out.metadata = { ...o.metadata };
   return out;
 }
@@ -619,7 +641,7 @@ export async function startGcsDouble(opts: GcsDoubleOptions = {}): Promise<GcsDo
       generation: String(o.generation),
       metageneration: String(o.metageneration),
       contentType: o.meta.contentType ?? 'application/octet-stream',
-      storageClass: 'STANDARD',
+      storageClass: o.meta.storageClass ?? BUCKET_DEFAULT_CLASS,
       size: String(o.data.length),
       crc32c: o.crc32c,
       etag: etagOf(o.generation, o.metageneration),
@@ -976,7 +998,8 @@ export async function startGcsDouble(opts: GcsDoubleOptions = {}): Promise<GcsDo
 
   const finishCopy = (st: RewriteState): StoredObject => {
     const src = st.source;
-    const meta = applyPatch(src.meta, st.patch);
+    // A rewrite's destination has the class it names, else the bucket's default (not the source's).
+    const meta = applyPatch({ ...src.meta, storageClass: undefined }, st.patch);
     const composite = src.componentCount !== undefined ? { componentCount: src.componentCount } : undefined;
     return storeObject(getBucket(st.dstBucket), st.dstName, src.data, meta, st.preconditions, composite);
   };
@@ -1135,7 +1158,8 @@ export async function startGcsDouble(opts: GcsDoubleOptions = {}): Promise<GcsDo
         // PUT (objects.update) replaces every writable field; PATCH merges.
         const next: StoredObject = {
           ...o,
-          meta: applyPatch(method === 'PUT' ? {} : o.meta, body),
+          // The class is not changed by a patch or an update: only a rewrite changes it.
+          meta: { ...applyPatch(method === 'PUT' ? {} : o.meta, { ...body, storageClass: undefined }), storageClass: o.meta.storageClass },
           metageneration: o.metageneration + 1,
           updated: now(),
         };

@@ -11,6 +11,7 @@ import { expect } from 'chai';
 import {
   CompleteMultipartUploadCommand,
   CreateBucketCommand,
+  CopyObjectCommand,
   CreateMultipartUploadCommand,
   GetObjectCommand,
   HeadObjectCommand,
@@ -24,6 +25,8 @@ import {
 import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import { startTestServer, ACCESS_KEY, SECRET_KEY, type TestServer } from '../helpers/server';
 import { startAzurite, type Azurite } from '../helpers/azurite';
+import { startGcsDouble, type GcsDouble } from '../helpers/gcs-double';
+import { Storage } from '@google-cloud/storage';
 import { LifecycleWorker } from '../../src/lifecycle/worker';
 import { bucketConfig } from '../../src/bucket-config/store';
 import { Router } from '../../src/router/router';
@@ -389,5 +392,141 @@ describe('storage tiers on an s3 backend (another s3mux as the store)', function
     // The store (memory behind s3mux) keeps nothing archived: its answer comes back as it is.
     const e = await errorOf(srv.s3.send(new RestoreObjectCommand({ Bucket, Key: 'cold/a', RestoreRequest: { Days: 1 } })));
     expect(e.name).to.equal('InvalidObjectState');
+  });
+});
+
+describe('storage tiers on GCS (the GCS double): native storage classes, rewrite transitions', function () {
+  this.timeout(60_000);
+  let double: GcsDouble;
+  let srv: TestServer;
+  let router: Router;
+  let gcs: Storage;
+  const Bucket = 'gtiers';
+  const Emu = 'gtiers-emu';
+
+  before(async () => {
+    double = await startGcsDouble();
+    const g = { type: 'gcs', endpoint: double.endpoint, projectId: double.projectId, credentials: { anonymous: true } };
+    router = Router.fromTable(
+      validateRoutingTable({
+        backends: { g, emu: { ...g, emulator: true } },
+        default: 'g',
+        routes: { [Emu]: { backend: 'emu', bucket: Emu } },
+      }),
+    );
+    srv = await startTestServer({ router });
+    gcs = new Storage({ apiEndpoint: double.endpoint, projectId: double.projectId, useAuthWithCustomEndpoint: false });
+    await srv.s3.send(new CreateBucketCommand({ Bucket }));
+    await gcs.createBucket(Emu);
+  });
+  after(async () => {
+    await srv?.stop();
+    await double?.stop();
+  });
+  beforeEach(() => bucketConfig.clear());
+  const classOf = async (bucket: string, key: string) => (await gcs.bucket(bucket).file(key).getMetadata())[0].storageClass;
+
+  it('x-amz-storage-class on PUT, multipart and copy sets the object’s GCS class; HEAD and listings map it back; ARCHIVE is readable', async () => {
+    await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'ia', Body: 'x', StorageClass: 'STANDARD_IA' }));
+    await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'ir', Body: 'x', StorageClass: 'GLACIER_IR' }));
+    await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'arch', Body: 'frozen', StorageClass: 'DEEP_ARCHIVE' }));
+    await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'std', Body: 'x' }));
+    expect(await classOf(Bucket, 'ia')).to.equal('NEARLINE');
+    expect(await classOf(Bucket, 'ir')).to.equal('COLDLINE');
+    expect(await classOf(Bucket, 'arch')).to.equal('ARCHIVE');
+    expect(await classOf(Bucket, 'std')).to.equal('STANDARD');
+    const { UploadId } = await srv.s3.send(new CreateMultipartUploadCommand({ Bucket, Key: 'mp', StorageClass: 'ONEZONE_IA' }));
+    const part = await srv.s3.send(new UploadPartCommand({ Bucket, Key: 'mp', UploadId, PartNumber: 1, Body: 'part' }));
+    await srv.s3.send(
+      new CompleteMultipartUploadCommand({ Bucket, Key: 'mp', UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] } }),
+    );
+    expect(await classOf(Bucket, 'mp')).to.equal('NEARLINE');
+    expect((await head(srv.s3, Bucket, 'mp')).StorageClass).to.equal('ONEZONE_IA');
+    await srv.s3.send(new CopyObjectCommand({ Bucket, Key: 'copy', CopySource: `${Bucket}/ia`, StorageClass: 'GLACIER' }));
+    expect(await classOf(Bucket, 'copy')).to.equal('ARCHIVE');
+    // A copy naming no class keeps the source's, as on every s3mux backend (GCS alone would give the bucket's default).
+    await srv.s3.send(new CopyObjectCommand({ Bucket, Key: 'copy2', CopySource: `${Bucket}/ia` }));
+    expect(await classOf(Bucket, 'copy2')).to.equal('NEARLINE');
+    const list = await srv.s3.send(new ListObjectsV2Command({ Bucket }));
+    expect(Object.fromEntries(list.Contents!.map((o) => [o.Key, o.StorageClass]))).to.deep.equal({
+      arch: 'DEEP_ARCHIVE',
+      copy: 'GLACIER',
+      copy2: 'STANDARD_IA',
+      ia: 'STANDARD_IA',
+      ir: 'GLACIER_IR',
+      mp: 'ONEZONE_IA',
+      std: 'STANDARD',
+    });
+    // GCS serves ARCHIVE objects directly: no InvalidObjectState, and nothing to restore.
+    expect(await text(srv.s3, Bucket, 'arch')).to.equal('frozen');
+    const restore = await errorOf(srv.s3.send(new RestoreObjectCommand({ Bucket, Key: 'arch', RestoreRequest: { Days: 1 } })));
+    expect(restore.name).to.equal('InvalidObjectState');
+    // A class changed by another GCS client (a rewrite) is reported as its S3 class.
+    await gcs.bucket(Bucket).file('std').setStorageClass('coldline');
+    expect((await head(srv.s3, Bucket, 'std')).StorageClass).to.equal('GLACIER_IR');
+    const bad = await errorOf(srv.s3.send(new PutObjectCommand({ Bucket, Key: 'rr', Body: 'x', StorageClass: 'REDUCED_REDUNDANCY' })));
+    expect(bad.name).to.equal('InvalidStorageClass');
+  });
+
+  it('a Transition rule rewrites the object onto itself with the new class (same bytes and ETag), only from the generation judged', async () => {
+    const B = 'gtiers-lc';
+    await srv.s3.send(new CreateBucketCommand({ Bucket: B }));
+    await srv.s3.send(new PutObjectCommand({ Bucket: B, Key: 'cold/a', Body: 'aaa' }));
+    const before = await head(srv.s3, B, 'cold/a');
+    await srv.s3.send(new PutBucketLifecycleConfigurationCommand({ Bucket: B, LifecycleConfiguration: TRANSITIONS }));
+    const { worker, advance } = fakeClockWorker(() => router);
+    advance(32);
+    expect((await worker.runOnce()).transitioned).to.equal(1);
+    expect(await classOf(B, 'cold/a')).to.equal('NEARLINE');
+    const after = await head(srv.s3, B, 'cold/a');
+    expect(after.StorageClass).to.equal('STANDARD_IA');
+    expect(after.ETag).to.equal(before.ETag);
+    expect(await text(srv.s3, B, 'cold/a')).to.equal('aaa');
+    expect((await worker.runOnce()).transitioned).to.equal(0);
+    advance(60);
+    expect((await worker.runOnce()).transitioned).to.equal(1);
+    expect(await classOf(B, 'cold/a')).to.equal('ARCHIVE');
+    expect((await head(srv.s3, B, 'cold/a')).StorageClass).to.equal('GLACIER');
+
+    // A stale ETag is refused, and an overwrite between the read and the rewrite fails ifGenerationMatch.
+    const backend = router.defaultBackend;
+    const stale = await errorOf(backend.setStorageClass!(B, 'cold/a', 'STANDARD_IA', '"00000000000000000000000000000000"'));
+    expect((stale as unknown as { code: string }).code).to.equal('PreconditionFailed');
+    await srv.s3.send(new PutObjectCommand({ Bucket: B, Key: 'cold/b', Body: 'old' }));
+    const etag = (await head(srv.s3, B, 'cold/b')).ETag!;
+    // A client overwrites right after the backend read the object, before its rewrite.
+    type FileOf = (bucket: string, key: string, generation?: string | number) => ReturnType<ReturnType<Storage['bucket']>['file']>;
+    const store = (backend as unknown as { store: { file: FileOf } }).store;
+    const fileOf = store.file.bind(store);
+    store.file = (bucket, key, generation) => {
+      const f = fileOf(bucket, key, generation);
+      if (key === 'cold/b' && generation === undefined) {
+        const read = f.getMetadata.bind(f);
+        f.getMetadata = (async () => {
+          const r = await read();
+          await gcs.bucket(B).file('cold/b').save('new');
+          return r;
+        }) as never;
+      }
+      return f;
+    };
+    try {
+      const e = await errorOf(backend.setStorageClass!(B, 'cold/b', 'GLACIER', etag));
+      expect((e as unknown as { code: string }).code).to.equal('PreconditionFailed');
+    } finally {
+      store.file = fileOf;
+    }
+    expect(await classOf(B, 'cold/b')).to.equal('STANDARD');
+    expect(await text(srv.s3, B, 'cold/b')).to.equal('new');
+  });
+
+  it('the firebase emulator (emulator: true, no rewrite): the class is a label, and transitions are refused with the reason', async () => {
+    await srv.s3.send(new PutObjectCommand({ Bucket: Emu, Key: 'x', Body: 'x', StorageClass: 'STANDARD_IA' }));
+    expect((await head(srv.s3, Emu, 'x')).StorageClass).to.equal('STANDARD_IA');
+    const refused = await errorOf(
+      srv.s3.send(new PutBucketLifecycleConfigurationCommand({ Bucket: Emu, LifecycleConfiguration: TRANSITIONS })),
+    );
+    expect(refused.name).to.equal('InvalidStorageClass');
+    expect(refused.message).to.contain('gcs backend of this bucket');
   });
 });

@@ -3,7 +3,7 @@
  * List with x-ms-access-tier, Set Blob Tier), so a transition changes it in place; the S3 name
  * the client used is also kept in metadata, and wins while it still maps to the blob's tier.
  */
-import type { StorageClassTable } from '../storage-class-table';
+import { nativeClassOf, reportedClassOf, type StorageClassTable } from '../storage-class-table';
 
 export const AZURE_STORAGE_CLASSES: StorageClassTable = {
   kept: 'native',
@@ -15,15 +15,10 @@ export const AZURE_STORAGE_CLASSES: StorageClassTable = {
 
 /** The tier for an S3 class (undefined for none or one Azure cannot hold; the view refuses those before). */
 export function azureTier(storageClass: string | undefined): string | undefined {
-  return storageClass === undefined ? undefined : (AZURE_STORAGE_CLASSES.toNative as Record<string, string | undefined>)[storageClass];
+  return nativeClassOf(AZURE_STORAGE_CLASSES, storageClass);
 }
 
-/**
- * The S3 class of a blob: the recorded one while it maps to the blob's tier, else the tier's
- * (the tier was changed by a transition, a rehydration or another Azure client).
- */
+/** The S3 class of a blob: the recorded one while it maps to the blob's tier, else the tier's. */
 export function classOfBlob(recorded: string | undefined, tier: string | undefined): string | undefined {
-  if (tier === undefined || azureTier(recorded ?? 'STANDARD') === tier) return recorded;
-  const s3 = AZURE_STORAGE_CLASSES.toS3?.[tier];
-  return s3 === undefined || s3 === 'STANDARD' ? undefined : s3;
+  return reportedClassOf(AZURE_STORAGE_CLASSES, recorded, tier);
 }

@@ -23,7 +23,7 @@
  */
 import { PassThrough, Readable } from 'node:stream';
 import type { File, Storage } from '@google-cloud/storage';
-import { S3Error } from '../../errors';
+import { isS3Error, S3Error } from '../../errors';
 import type { GcsSettings } from './settings';
 import { resolveSecret } from '../../auth/secrets';
 import type { BackendContext } from '../kit';
@@ -85,10 +85,15 @@ export interface GcsBackendOptions extends GcsConnection {
   bucketApi?: boolean;
   /** The store patches object metadata (GCS does; the firebase emulator does not). Default true. */
   patch?: boolean;
+  /**
+   * The store keeps an object's storageClass (GCS does; the firebase emulator answers STANDARD
+   * for every object): without it the class is a label in metadata only. Default true.
+   */
+  nativeClasses?: boolean;
 }
 
 /** What the firebase-tools Storage emulator lacks (`emulator: true` in a routing table). */
-export const FIREBASE_EMULATOR_GAPS = { compose: false, rewrite: false, bucketApi: false, patch: false } as const;
+export const FIREBASE_EMULATOR_GAPS = { compose: false, rewrite: false, bucketApi: false, patch: false, nativeClasses: false } as const;
 
 const MAX_TAG_ATTEMPTS = 5;
 /** The first name after every name in the reserved area ('/' + 1 is '0'). */
@@ -139,16 +144,21 @@ export class GcsBackend implements Backend {
   readonly reserved: ObjectReservedStore;
   readonly storage: Storage;
   readonly copyObject?: Backend['copyObject'];
+  readonly setStorageClass?: Backend['setStorageClass'];
   private readonly store: GcsStore;
   private readonly parts: GcsPartStorage;
   private readonly bucketApi: boolean;
   private readonly patch: boolean;
+  private readonly nativeClasses: boolean;
 
   constructor(opts: GcsBackendOptions) {
     this.storage = opts.storage ?? makeStorage(opts);
     const rewrite = opts.rewrite ?? true;
     this.capabilities = { serverSideCopy: rewrite };
     if (rewrite) this.copyObject = (sb, sk, db, dk, attrs) => this.rewriteObject(sb, sk, db, dk, attrs);
+    this.nativeClasses = opts.nativeClasses ?? true;
+    // A class changes in place by a rewrite onto itself: a store without rewrite or classes cannot.
+    if (rewrite && this.nativeClasses) this.setStorageClass = (b, k, c, ifMatch) => this.rewriteClass(b, k, c, ifMatch);
     this.bucketApi = opts.bucketApi ?? true;
     this.patch = opts.patch ?? true;
     this.store = new GcsStore(this.storage, this.bucketApi);
@@ -235,7 +245,7 @@ export class GcsBackend implements Backend {
     return this.store.call({ bucket, key }, async () => {
       const [r] = await this.store.file(bucket, key).getMetadata();
       const res = r as GcsResource;
-      return { meta: metaOf(key, res), generation: res.generation !== undefined ? String(res.generation) : undefined };
+      return { meta: metaOf(key, res, this.nativeClasses), generation: res.generation !== undefined ? String(res.generation) : undefined };
     });
   }
 
@@ -269,7 +279,7 @@ export class GcsBackend implements Backend {
       );
       resource = { ...resource, ...(file.metadata as GcsResource) };
     }
-    return { ...metaOf(key, resource), ...late };
+    return { ...metaOf(key, resource, this.nativeClasses), ...late };
   }
 
   async deleteObject(bucket: string, key: string): Promise<void> {
@@ -337,7 +347,13 @@ export class GcsBackend implements Backend {
     const fields = toGcs(stored, md5Etag === srcMeta.etag ? {} : { etag: srcMeta.etag });
     // GCS applies a rewrite's resource over the source's: every field and metadata name of the
     // source that the copy does not have is cleared (null).
-    const resource = { ...clearedFields(src), ...fields, metadata: replacingMetadata(src.metadata, fields.metadata) };
+    // Without a class GCS would give the copy the bucket's default; S3 gives STANDARD.
+    const resource = {
+      ...clearedFields(src),
+      ...fields,
+      storageClass: fields.storageClass ?? 'STANDARD',
+      metadata: replacingMetadata(src.metadata, fields.metadata),
+    };
     const ctx: ErrorContext = { bucket: dstBucket, key: dstKey };
     await this.headBucket(dstBucket);
     const source = this.store.file(srcBucket, srcKey, String(src.generation));
@@ -346,6 +362,35 @@ export class GcsBackend implements Backend {
       await source.copy(dest, resource as never);
     });
     return this.headObject(dstBucket, dstKey);
+  }
+
+  /**
+   * A lifecycle transition: the object rewritten onto itself with the new class (GCS's way to
+   * change a class), from the generation whose S3 ETag is `ifMatch` and only while it is still
+   * the live one (ifGenerationMatch). Bytes, MD5 and so the S3 ETag stay; GCS gives the object a
+   * new generation, and so a new Last-Modified.
+   */
+  private async rewriteClass(bucket: string, key: string, storageClass: string, ifMatch: string): Promise<void> {
+    const ctx: ErrorContext = { bucket, key };
+    const file = this.store.file(bucket, key);
+    const r = await this.store.call(ctx, async () => (await file.getMetadata())[0] as GcsResource);
+    if (metaOf(key, r).etag !== unquoteEtag(ifMatch)) throw new S3Error('PreconditionFailed');
+    const target = toGcs({ userMetadata: {}, storageClass });
+    if (r.storageClass === target.storageClass && fromGcs(r, false).attrs.storageClass === storageClass) return;
+    const generation = Number(r.generation);
+    try {
+      await this.store.call(ctx, () =>
+        this.store.file(bucket, key, generation).copy(file, {
+          storageClass: target.storageClass,
+          metadata: target.metadata,
+          preconditionOpts: { ifGenerationMatch: generation },
+        } as never),
+      );
+    } catch (err) {
+      // The generation read is gone (replaced or deleted since): the object changed.
+      if (isS3Error(err, 'NoSuchKey')) throw new S3Error('PreconditionFailed');
+      throw err;
+    }
   }
 
   // ---------------------------------------------------------------- listing
@@ -376,7 +421,7 @@ export class GcsBackend implements Backend {
         if (i >= 0 && !(seek.skipSubtree && i === seek.after!.length - 1)) {
           for await (const item of self.store.names(bucket, seek.after!.slice(0, i + 1), from, 2)) {
             if (item.name.startsWith(RESERVED_PREFIX) || !seekWants(item.name, seek)) continue;
-            yield summaryOf(item.name, item);
+            yield summaryOf(item.name, item, self.nativeClasses);
             break;
           }
         }
@@ -397,7 +442,7 @@ export class GcsBackend implements Backend {
             continue;
           }
           if (!seekWants(item.name, seek)) continue;
-          yield item.isPrefix ? directoryEntry(item.name) : summaryOf(item.name, item);
+          yield item.isPrefix ? directoryEntry(item.name) : summaryOf(item.name, item, self.nativeClasses);
         }
         if (!skipReserved) return;
         start = PAST_RESERVED;
@@ -407,7 +452,7 @@ export class GcsBackend implements Backend {
       const codeFrom = from !== undefined ? gcsNames.escapedPrefixFor(from) : undefined;
       for await (const item of self.store.names(bucket, gcsNames.escapedPrefixFor(seek.prefix), codeFrom, PAGE_SIZE)) {
         const key = gcsNames.keyOfEscaped(item.name);
-        if (key !== undefined && seekWants(key, seek)) yield summaryOf(key, item);
+        if (key !== undefined && seekWants(key, seek)) yield summaryOf(key, item, self.nativeClasses);
       }
     };
     return { [Symbol.asyncIterator]: () => mergeAscending(natural(), escaped()) };
@@ -416,8 +461,8 @@ export class GcsBackend implements Backend {
   async close(): Promise<void> {}
 }
 
-function summaryOf(key: string, r: GcsResource): ObjectSummary {
-  const { attrs, extras } = fromGcs(r);
+function summaryOf(key: string, r: GcsResource, nativeClass: boolean): ObjectSummary {
+  const { attrs, extras } = fromGcs(r, nativeClass);
   return {
     key,
     size: Number(r.size ?? 0),

@@ -3,6 +3,7 @@ import { authTypeOf, defineKit } from '../kit';
 import { gcsBucketNameProblem } from '../bucket-names';
 import { bucketAndPrefix, settingBucketAndPrefix } from '../uri-parts';
 import { gcsSettings } from './settings';
+import { GCS_STORAGE_CLASSES } from './storage-classes';
 
 const FORM = 'gs://bucket[/prefix]';
 const GCP_FORM = 'gcp://{project}/bucket[/prefix]';
@@ -32,21 +33,7 @@ export const gcsKit = defineKit({
   authType: (s) => authTypeOf(s.credentials, AUTH_TYPES, 'application default'),
   bucketNameProblem: gcsBucketNameProblem,
   implicitName: (s) => (s.projectId ? `gcs:${s.projectId}` : 'gcs:default'),
-  storageClasses: {
-    kept: 'native',
-    toNative: {
-      STANDARD: 'STANDARD',
-      STANDARD_IA: 'NEARLINE',
-      ONEZONE_IA: 'NEARLINE',
-      GLACIER_IR: 'COLDLINE',
-      GLACIER: 'ARCHIVE',
-      DEEP_ARCHIVE: 'ARCHIVE',
-    },
-    toS3: { STANDARD: 'STANDARD', NEARLINE: 'STANDARD_IA', COLDLINE: 'GLACIER_IR', ARCHIVE: 'GLACIER' },
-    // GCS serves every class at once (ARCHIVE too, at a retrieval fee): nothing is archived in S3's sense.
-    archived: [],
-    restore: { kind: 'unsupported', reason: 'Google Cloud Storage serves ARCHIVE objects directly; there is nothing to restore' },
-  },
+  storageClasses: GCS_STORAGE_CLASSES,
   location: (s, where) => `gs://${where}${s.endpoint ? ` at ${s.endpoint}` : ''}`,
   // Loaded on first use: the Google SDK adds ~0.5 s to every start.
   create: (settings, context) => (require('./index') as typeof import('./index')).gcsBackendFromSpec(settings, context),

@@ -3,7 +3,9 @@
  *
  * Content-Type, -Encoding, -Language, -Disposition and Cache-Control are the object's own
  * fields. User metadata is the resource's custom `metadata` under the S3 name as it is.
- * What S3 keeps and GCS has no field for (Expires, the S3 storage class, tags, checksums,
+ * The storage class is the object's own `storageClass` (storage-classes.ts); the S3 name the
+ * client used is also kept, as the next fields are.
+ * What S3 keeps and GCS has no field for (Expires, the S3 storage class's name, tags, checksums,
  * part sizes, the ETag of a multipart object) is custom metadata under names starting with
  * `s3mux:`: ':' cannot occur in an S3 metadata name (an HTTP header token), so the two never
  * collide.
@@ -12,6 +14,7 @@ import { extraFields, readExtraField } from '../attribute-strings';
 import { createHash } from 'node:crypto';
 import { unquoteEtag } from '../conditions';
 import type { ObjectAttributes, ObjectMeta } from '../types';
+import { classOfGcsObject, gcsClass } from './storage-classes';
 
 export const SYS = 's3mux:';
 const FIELDS = ['contentType', 'contentEncoding', 'contentLanguage', 'contentDisposition', 'cacheControl'] as const;
@@ -34,6 +37,7 @@ export interface GcsResource {
   contentLanguage?: string;
   contentDisposition?: string;
   cacheControl?: string;
+  storageClass?: string;
   metadata?: Record<string, string | null | undefined> | null;
 }
 
@@ -47,14 +51,19 @@ export interface StoredExtras {
 export function toGcs(attrs: ObjectAttributes, extras: StoredExtras = {}): GcsResource & { metadata: Record<string, string> } {
   const out: GcsResource & { metadata: Record<string, string> } = { metadata: {} };
   for (const f of FIELDS) if (attrs[f] !== undefined) out[f] = attrs[f];
+  const native = gcsClass(attrs.storageClass);
+  if (native !== undefined) out.storageClass = native;
   const m = out.metadata;
   for (const [name, value] of Object.entries(attrs.userMetadata ?? {})) m[name] = value;
   for (const [field, value] of extraFields(attrs, extras.etag)) m[SYS + field] = value;
   return out;
 }
 
-/** A resource → attributes, plus what s3mux stored besides them. */
-export function fromGcs(r: GcsResource): { attrs: ObjectAttributes; extras: StoredExtras } {
+/**
+ * A resource → attributes, plus what s3mux stored besides them. With `nativeClass` false (a
+ * store that keeps no class of its own: the emulator) the class is the recorded label alone.
+ */
+export function fromGcs(r: GcsResource, nativeClass = true): { attrs: ObjectAttributes; extras: StoredExtras } {
   const attrs: ObjectAttributes = { userMetadata: {} };
   const extras: StoredExtras = {};
   for (const f of FIELDS) {
@@ -69,6 +78,11 @@ export function fromGcs(r: GcsResource): { attrs: ObjectAttributes; extras: Stor
     }
     readExtraField(name.slice(SYS.length), value, attrs, extras);
     // other s3mux: fields (upload records) are not attributes
+  }
+  if (nativeClass) {
+    const storageClass = classOfGcsObject(attrs.storageClass, r.storageClass);
+    if (storageClass === undefined) delete attrs.storageClass;
+    else attrs.storageClass = storageClass;
   }
   return { attrs, extras };
 }
@@ -99,8 +113,8 @@ export function s3Etag(r: GcsResource, extras: StoredExtras): string {
     .digest('hex')}-1`;
 }
 
-export function metaOf(key: string, r: GcsResource): ObjectMeta {
-  const { attrs, extras } = fromGcs(r);
+export function metaOf(key: string, r: GcsResource, nativeClass = true): ObjectMeta {
+  const { attrs, extras } = fromGcs(r, nativeClass);
   return { ...attrs, key, size: Number(r.size ?? 0), etag: s3Etag(r, extras), lastModified: dateOf(r) };
 }
 
