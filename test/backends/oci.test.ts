@@ -355,6 +355,15 @@ describe('oci on the double: what only OCI does', function () {
     await b.putObject(bucket, '..', body('dots'), attrs(), { size: 4 });
     expect(d.peek(bucket, ociNames.nameOf('..'))!.data.toString()).to.equal('dots');
     expect((await b.listObjects(bucket, { prefix: '.', maxKeys: 10 })).objects.map((o) => o.key)).to.include('..');
+    // A bucket named '.' or '..' would be a dot segment in the request path, naming another resource.
+    for (const name of ['.', '..']) {
+      const err = await b.putObject(name, 'escape', body('x'), attrs(), { size: 1 }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect((err as { code?: string })?.code, name).to.equal('NoSuchBucket');
+    }
+    expect(d.peek(bucket, 'escape')).to.equal(undefined);
   });
 
   it('maps S3 storage classes onto OCI tiers and keeps the class asked for', async () => {

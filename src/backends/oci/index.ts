@@ -181,7 +181,8 @@ export class OciBackend implements Backend {
 
   /** @internal The bucket name, or NoSuchBucket right away for a name OCI cannot have. */
   checkBucket(bucket: string): string {
-    if (typeof bucket !== 'string' || !OCI_BUCKET_NAME.test(bucket))
+    // '.' and '..' match the character rule, but as a path segment they would name another resource.
+    if (typeof bucket !== 'string' || !OCI_BUCKET_NAME.test(bucket) || /^\.+$/.test(bucket))
       throw new S3Error('NoSuchBucket', undefined, { BucketName: String(bucket) });
     return bucket;
   }
