@@ -132,7 +132,7 @@ export const REQUEST_FEATURES: readonly RequestFeature[] = [
   {
     header: 'x-amz-bucket-object-lock-enabled',
     summary:
-      '`true` honoured (object lock and versioning on, kept by s3mux) on backends with a reserved area (all but github, and s3 without `stateInStore`), 400 InvalidRequest elsewhere; `false` honoured',
+      '`true` honoured (object lock and versioning on, kept by s3mux) on backends with a reserved area (all but github, and s3 with `stateInStore: false`), 400 InvalidRequest elsewhere; `false` honoured',
     decide: (v, ctx) => (v.trim().toLowerCase() === 'true' ? lockPossible('x-amz-bucket-object-lock-enabled', ctx) : HONOURED),
   },
   ...['x-amz-object-lock-mode', 'x-amz-object-lock-retain-until-date', 'x-amz-object-lock-legal-hold'].map((header): RequestFeature => ({
