@@ -392,7 +392,8 @@ export async function authorizeAccess(ctx: AccessRequest, view: BucketView, a: A
   const caller = callerOfCtx(ctx);
   const access = await bucketAccess(ctx, view);
   const resource = a.key === undefined ? `arn:aws:s3:::${a.bucket}` : `arn:aws:s3:::${a.bucket}/${a.key}`;
-  const keys = conditionKeys(ctx, caller, a.extraKeys);
+  // Condition keys are read only by a bucket policy: without one, every request skips building them.
+  const keys = access?.policy ? conditionKeys(ctx, caller, a.extraKeys) : new Map<string, string[]>();
   if (a.key !== undefined && access?.policy && usesExistingObjectTags(access.policy)) {
     try {
       for (const t of (await view.headObject(a.key)).tags ?? []) keys.set(`s3:existingobjecttag/${t.key.toLowerCase()}`, [t.value]);
