@@ -55,14 +55,18 @@ export class BucketConfigStore {
    */
   peek<T>(view: BucketView, name: string): { found: true; value: T | undefined } | { found: false } {
     const hit = this.cache.get(this.cacheKey(view, name));
-    return hit && Date.now() - hit.at < this.ttlMs ? { found: true, value: hit.value as T | undefined } : { found: false };
+    return hit && this.isFresh(hit) ? { found: true, value: hit.value as T | undefined } : { found: false };
+  }
+
+  private isFresh(hit: Cached): boolean {
+    return Date.now() - hit.at < this.ttlMs;
   }
 
   /** The document as last stored (undefined: none), at most `ttlMs` old. */
   async get<T>(view: BucketView, name: string): Promise<T | undefined> {
     const key = this.cacheKey(view, name);
     const hit = this.cache.get(key);
-    if (hit && Date.now() - hit.at < this.ttlMs) return hit.value as T | undefined;
+    if (hit && this.isFresh(hit)) return hit.value as T | undefined;
     let fresh: Cached;
     try {
       fresh = await this.read(view, name);
