@@ -444,25 +444,24 @@ export class FsBackend implements Backend {
   /**
    * A small object with a matching sidecar, read whole: open, fstat, read and close
    * synchronously (microseconds from the page cache, where the thread pool's four round trips
-   * and a stream cost the main thread far more: bench --profile). The bytes are this version's:
-   * the open descriptor's identity must be the one the sidecar names. Anything else
-   * (no sidecar, a write committing, a larger file, an error) goes the way of openVersion.
+   * and a stream cost the main thread far more: bench --profile). Opened first and checked by
+   * its descriptor: no lstat of the path before. The bytes are this version's: the open
+   * descriptor's identity must be the one the sidecar names. Anything else (not a plain file
+   * there, no sidecar, a write committing, a larger file, an error) goes the way of openVersion.
    */
   private async readSmall(bucket: string, key: string): Promise<ObjectHandle | undefined> {
     assertStorableKey(key);
-    const d = this.statData(bucket, key);
-    if (!d || d.st.size > SMALL_OBJECT_MAX) return undefined;
-    const sc = await readSidecar(this.layout.metaPath(bucket, key).path);
-    if (!sidecarMatches(sc, key, d.st)) return undefined;
     let fd: number;
     try {
-      fd = openSync(d.file, OPEN_FLAGS);
+      fd = openSync(this.layout.dataPath(bucket, key).path, OPEN_FLAGS);
     } catch {
       return undefined;
     }
     try {
       const st = fstatSync(fd);
-      if (!st.isFile() || !sidecarMatches(sc, key, st)) return undefined;
+      if (!st.isFile() || st.size > SMALL_OBJECT_MAX) return undefined;
+      const sc = await readSidecar(this.layout.metaPath(bucket, key).path);
+      if (!sidecarMatches(sc, key, st)) return undefined;
       const data = Buffer.allocUnsafe(st.size);
       for (let n = 0; n < st.size;) {
         const got = readSync(fd, data, n, st.size - n, n);
@@ -506,8 +505,13 @@ export class FsBackend implements Backend {
         // opts.etag: a multipart assembly records S3's `<md5 of md5s>-N` instead of the MD5.
         const etag = opts.etag !== undefined && opts.etag !== '' ? unquoteEtag(opts.etag) : s.etag;
         const sc = makeSidecar(key, etag, s.identity, storedAttributes(attrs));
-        sideTmp = await writeSidecarTemp(this.layout, sc);
-        await this.commit(bucket, key, s.path, sideTmp, opts.conditions);
+        // The sidecar is written and fsynced while the data file's fsync is still under way:
+        // both are durable before either is renamed into place.
+        const side = writeSidecarTemp(this.layout, sc).then((tmp) => {
+          sideTmp = tmp;
+        });
+        for (const r of await Promise.allSettled([s.synced, side])) if (r.status === 'rejected') throw r.reason;
+        await this.commit(bucket, key, s.path, sideTmp!, opts.conditions);
         staged = undefined;
         sideTmp = undefined;
         return metaFrom(sc, s.identity);

@@ -14,10 +14,11 @@
  *                                     see reserved.ts; `reserved-locks/` their locks
  */
 import { randomBytes } from 'node:crypto';
-import { promises as fsp, writeFileSync } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import { hostname } from 'node:os';
 import * as path from 'node:path';
 import { S3Error } from '../../errors';
+import { writeFileSyncing } from './durable-file';
 import { dataParts, INTERNAL_DIR, isSafeBucketDirName, joinInside, metaParts, SELF_NAME } from './paths';
 
 /** Loose temp files (the layout before per-owner folders) older than this are left-overs. */
@@ -124,15 +125,15 @@ export class Layout {
 
   /**
    * Writes a small temp file, removing it again when the write fails (a full disk must not
-   * leave empty files behind). Synchronously: a sidecar is a few hundred bytes, and
-   * fs.promises.writeFile is three thread-pool round trips (open, write, close) for it.
-   * Flushed (one fsync) before it is renamed into place: a crash must not leave an empty file
-   * where a sidecar was.
+   * leave empty files behind): the bytes synchronously (a sidecar is a few hundred bytes, and
+   * fs.promises.writeFile is three thread-pool round trips for it), then one fsync on the
+   * thread pool, before it is renamed into place: a crash must not leave an empty file where a
+   * sidecar was.
    */
   async writeTempFile(kind: string, data: string, flag = 'wx'): Promise<string> {
     const tmp = this.tempPath(kind);
     try {
-      writeFileSync(tmp, data, { encoding: 'utf8', flag, flush: true });
+      await writeFileSyncing(tmp, data, { flag }).synced;
     } catch (err) {
       await fsp.rm(tmp, { force: true }).catch(() => {});
       throw err;

@@ -104,6 +104,7 @@ export class FsPartStorage implements PartStorage {
       throw toS3Error(err);
     });
     try {
+      await staged.synced;
       const info: PartInfo = {
         partNumber,
         etag: staged.etag,
