@@ -33,8 +33,14 @@ export function writeFileSyncing(file: string, data: Buffer | string, opts: { fl
   }
   const synced = new Promise<void>((resolve, reject) =>
     fsync(fd, (err) => {
-      closeSync(fd);
-      if (err) reject(err);
+      // A failing close (EIO on a network filesystem) is this write's failure, never an uncaught exception.
+      let failure: Error | null = err;
+      try {
+        closeSync(fd);
+      } catch (closeErr) {
+        failure ??= closeErr as Error;
+      }
+      if (failure) reject(failure);
       else resolve();
     }),
   );
