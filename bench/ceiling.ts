@@ -62,7 +62,18 @@ interface Cell {
   size: number;
   concurrency: number;
   servers: ServerName[];
-  list?: { keys: number; delimiter: boolean };
+  list?: ListCell;
+}
+
+/**
+ * A listing cell. `warm`: before its first round each server walks the whole listing once,
+ * untimed, so every measured page is one the server has listed before (a cold cell's pages
+ * are the first ones of the listing: its sorted folder and summaries are read as it goes).
+ */
+interface ListCell {
+  keys: number;
+  delimiter: boolean;
+  warm?: boolean;
 }
 
 export interface Measure {
@@ -81,7 +92,7 @@ export interface CellResult {
   op: Op;
   size: number;
   concurrency: number;
-  list?: { keys: number; delimiter: boolean };
+  list?: ListCell;
   /** Median over the rounds per server (peak RSS: the maximum). */
   servers: Partial<Record<ServerName, Measure>>;
   rounds: Partial<Record<ServerName, Measure[]>>;
@@ -139,22 +150,27 @@ function cells(s: CeilingSettings): Cell[] {
   out.push({ id: 'GET 64 MiB c8', op: 'get', size: 64 * MiB, concurrency: 8, servers: ['bare', 's3mux', ...proxy] });
   for (const keys of s.listKeys) {
     const k = keys >= 1000 && keys % 1000 === 0 ? `${keys / 1000}k` : String(keys);
-    out.push({
-      id: `LIST ${k} flat`,
-      op: 'list',
-      size: 0,
-      concurrency: 1,
-      servers: ['bare', 's3mux', ...(keys === s.listKeys[0] ? proxy : [])],
-      list: { keys, delimiter: false },
-    });
-    out.push({
-      id: `LIST ${k} delimiter`,
-      op: 'list',
-      size: 0,
-      concurrency: 1,
-      servers: ['bare', 's3mux'],
-      list: { keys, delimiter: true },
-    });
+    // The first count's cells are walked round after round (warm after the first); a larger
+    // count (--list-keys) gets cold cells (the listing's first pages) and warm ones.
+    for (const warm of keys === s.listKeys[0] ? [false] : [false, true]) {
+      const w = warm ? ' warm' : '';
+      out.push({
+        id: `LIST ${k} flat${w}`,
+        op: 'list',
+        size: 0,
+        concurrency: 1,
+        servers: ['bare', 's3mux', ...(keys === s.listKeys[0] ? proxy : [])],
+        list: { keys, delimiter: false, warm },
+      });
+      out.push({
+        id: `LIST ${k} delimiter${w}`,
+        op: 'list',
+        size: 0,
+        concurrency: 1,
+        servers: ['bare', 's3mux'],
+        list: { keys, delimiter: true, warm },
+      });
+    }
   }
   return out.map(withBefore).filter((c) => !s.cellFilter || s.cellFilter.test(c.id));
 }
@@ -164,6 +180,8 @@ class CellRunner {
   private readonly sha = new Map<number, string>();
   /** Listing state per endpoint and cell: the token of the next page and the keys seen so far. */
   private readonly cursors = new Map<string, { token?: string; seen: number }>();
+  /** Warm listing cells already walked once, per endpoint. */
+  private readonly primed = new Set<string>();
 
   constructor(private readonly listPrefix = 'ls/') {}
 
@@ -233,6 +251,19 @@ class CellRunner {
       const { keys, delimiter } = cell.list!;
       perOpBytes = 0;
       const cursorKey = `${ep.name} ${cell.id}`;
+      if (cell.list!.warm && !this.primed.has(cursorKey)) {
+        this.primed.add(cursorKey);
+        let token: string | undefined;
+        do {
+          const page = await client.listPage(listBucket(keys), {
+            prefix: this.listPrefix,
+            delimiter: delimiter ? '/' : undefined,
+            maxKeys: 1000,
+            token,
+          });
+          token = page.truncated ? page.nextToken : undefined;
+        } while (token);
+      }
       op = async () => {
         const cur = this.cursors.get(cursorKey) ?? { seen: 0 };
         const page = await client.listPage(listBucket(keys), {
@@ -622,7 +653,7 @@ The bare server (bench/bare-server.ts) is a Node HTTP server in its own process:
 s3mux runs the fs backend (every PUT written to a temporary file, fsynced, renamed; MD5 and the signed SHA-256 verified). The client is the same for all
 (bench/raw-client.ts: every request SigV4-signed, PUT payload SHA-256 signed, GET bodies hashed and checked, listings checked to return every key once).
 CPU ms/req is the server process's user+system CPU (/proc/PID/stat) over the cell divided by its requests (all threads, so fsync and hashing on the thread pool count).
-Listing cells: 1,000-key pages of \`ls/\` in a bucket of N keys, walked with continuation tokens (flat, and with delimiter \`/\`), one client.
+Listing cells: 1,000-key pages of \`ls/\` in a bucket of N keys, walked with continuation tokens (flat, and with delimiter \`/\`), one client. For a --list-keys count, "warm" cells first walk the whole listing once per server, untimed; the other cells measure the listing's first pages.
 
 ${ceilingMarkdown(run)}
 `;

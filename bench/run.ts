@@ -59,6 +59,7 @@ import {
   type PhaseResult,
 } from './report';
 import { startServerProcess, type ServerProcess } from './server-process';
+import { replaceHead, replaceSection, sectionBlock } from './results-file';
 import { ceilingProcesses, ceilingSection, profileSection, runCeiling, runProfile, type CeilingSettings } from './ceiling';
 import { TARGETS, type BackendTarget, type RunningStore } from '../test/e2e/targets';
 
@@ -508,72 +509,11 @@ function reportVerdictLines(verdict: MemoryVerdict, settings: Settings, extra: s
   ];
 }
 
-const SECTION = (name: string) => [`<!-- bench:backend:${name}:start -->`, `<!-- bench:backend:${name}:end -->`] as const;
-
-/** The per-backend sections of bench/RESULTS.md, by backend name. */
-function backendSections(text: string): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const t of TARGETS) {
-    const [start, end] = SECTION(t.name);
-    const a = text.indexOf(start);
-    const b = text.indexOf(end);
-    if (a >= 0 && b > a) out.set(t.name, text.slice(a, b + end.length));
-  }
-  return out;
-}
-
-/**
- * Sections that are not a backend's (the ceiling, the profile, notes written by hand): every
- * `<!-- bench:KEY:start -->` block whose KEY is no backend, in file order. They sit between
- * the fs phases' report and "# Other backends", and a run keeps the ones it does not replace.
- */
-function extraSections(text: string): Array<[string, string]> {
-  const out: Array<[string, string]> = [];
-  const re = /<!-- bench:([\w-]+):start -->/g;
-  for (let m = re.exec(text); m; m = re.exec(text)) {
-    if (TARGETS.some((t) => `backend:${t.name}` === m[1]) || m[1].startsWith('backend:')) continue;
-    const end = `<!-- bench:${m[1]}:end -->`;
-    const b = text.indexOf(end, m.index);
-    if (b > m.index) out.push([m[1], text.slice(m.index, b + end.length)]);
-  }
-  return out;
-}
-
-/** The fs report (everything before the first section), the extra sections, and the backend sections after them, in TARGETS order. */
-function composeResults(fsReport: string, sections: Map<string, string>, extras: Array<[string, string]> = []): string {
-  const rest = TARGETS.filter((t) => sections.has(t.name)).map((t) => sections.get(t.name)!);
-  const head = extras.length ? `${fsReport.trimEnd()}\n\n${extras.map(([, text]) => text).join('\n\n')}\n` : fsReport;
-  if (!rest.length) return head;
-  return `${head.trimEnd()}\n\n# Other backends\n\n\`npm run bench -- --backend NAME\` runs the same phases through s3mux onto another store
-(the targets of test/e2e/targets.ts). The stores are local emulators in their own processes on the same machine,
-so these figures are s3mux's overhead plus the emulator's, not a cloud's. Server RSS is s3mux's process only.
-
-${rest.join('\n\n')}\n`;
-}
-
-/** Splits bench/RESULTS.md into the fs phases' report, the extra sections and the backend sections. */
-function splitResults(existing: string): { fsReport: string; extras: Array<[string, string]>; sections: Map<string, string> } {
-  const firstSection = existing.indexOf('<!-- bench:');
-  const cut = existing.indexOf('\n# Other backends');
-  const fsReport =
-    firstSection < 0
-      ? cut < 0
-        ? existing
-        : existing.slice(0, cut)
-      : existing.slice(0, cut >= 0 && cut < firstSection ? cut : firstSection);
-  return { fsReport, extras: extraSections(existing), sections: backendSections(existing) };
-}
-
 /** Replaces (or adds) one extra section of bench/RESULTS.md, keeping the rest. */
 function writeExtraSection(key: string, content: string): void {
   const mdFile = path.join(OUT_DIR, 'RESULTS.md');
   const existing = existsSync(mdFile) ? readFileSync(mdFile, 'utf8') : '# s3mux benchmark results\n';
-  const { fsReport, extras, sections } = splitResults(existing);
-  const block = `<!-- bench:${key}:start -->\n${content.trimEnd()}\n<!-- bench:${key}:end -->`;
-  const i = extras.findIndex(([k]) => k === key);
-  if (i >= 0) extras[i] = [key, block];
-  else extras.push([key, block]);
-  writeFileSync(mdFile, composeResults(fsReport, sections, extras));
+  writeFileSync(mdFile, replaceSection(existing, key, sectionBlock(key, content)));
 }
 
 function writeResults(
@@ -586,7 +526,6 @@ function writeResults(
 ): void {
   const mdFile = path.join(OUT_DIR, 'RESULTS.md');
   const existing = existsSync(mdFile) ? readFileSync(mdFile, 'utf8') : '';
-  const { fsReport, extras, sections } = splitResults(existing);
   const rel = (f: string) => path.relative(process.cwd(), f);
   if (target.name === 'fs') {
     if (settings.quick) {
@@ -595,7 +534,7 @@ function writeResults(
     }
     const jsonFile = path.join(OUT_DIR, 'results.json');
     writeFileSync(jsonFile, JSON.stringify(json, null, 2) + '\n');
-    writeFileSync(mdFile, composeResults(report, sections, extras));
+    writeFileSync(mdFile, replaceHead(existing, report));
     console.log(`wrote ${rel(jsonFile)} and ${rel(mdFile)}`);
     return;
   }
@@ -629,9 +568,8 @@ function writeResults(
     ? `\n\nLimits of this store (phases shortened or left out, and why):\n\n${settings.limits.map((l) => `- ${l}`).join('\n')}`
     : '';
   const verdictText = reportVerdictLines(verdict, settings, extraLines).join('\n\n');
-  const [start, end] = SECTION(target.name);
-  sections.set(target.name, `${start}\n${table}${limits}\n\n${verdictText}\n${end}`);
-  writeFileSync(mdFile, composeResults(fsReport.trimEnd() + '\n', sections, extras));
+  const key = `backend:${target.name}`;
+  writeFileSync(mdFile, replaceSection(existing, key, sectionBlock(key, `${table}${limits}\n\n${verdictText}`)));
   console.log(`wrote ${rel(jsonFile)} and the ${target.name} section of ${rel(mdFile)}`);
 }
 

@@ -3,26 +3,19 @@
  * (tests, embedding) keep their own counts. Names follow Prometheus conventions under `s3mux_`;
  * MinIO's scrape path /minio/v2/metrics/cluster serves the same registry.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { onBackendEvent } from './backend-events';
+import { DURATION_BUCKETS, RequestCounts, requestFamilies, type RequestSample } from './request-counts';
 import { routeGauges } from './route-metrics';
+import type { LifecycleReport } from '../lifecycle/worker';
 
-export interface RequestSample {
-  operation: string;
-  backend: string;
-  status: number;
-  bytesIn: number;
-  bytesOut: number;
-  seconds: number;
-}
+export type { RequestSample } from './request-counts';
 
 export class Metrics {
   readonly registry = new Registry();
-  private readonly requests: Counter<'operation' | 'status' | 'backend'>;
-  private readonly duration: Histogram<'operation' | 'backend'>;
-  private readonly bytesIn: Counter<'operation' | 'backend'>;
-  private readonly bytesOut: Counter<'operation' | 'backend'>;
-  private readonly inFlight: Gauge;
+  /** Counted per request without prom-client; read by it when scraped (request-counts.ts). */
+  private readonly counts = new RequestCounts(DURATION_BUCKETS);
+  private inFlight = 0;
   private readonly backendErrors: Counter<'backend' | 'code'>;
   private readonly backendRetries: Counter<'backend' | 'code'>;
   private readonly uploadsOpen: Gauge<'backend'>;
@@ -35,32 +28,16 @@ export class Metrics {
   constructor() {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 's3mux_' });
-    this.requests = new Counter({
-      name: 's3mux_requests_total',
-      help: 'S3 requests answered, by operation, HTTP status and backend',
-      labelNames: ['operation', 'status', 'backend'],
+    requestFamilies(this.counts, registers);
+    const inFlight = (): number => this.inFlight;
+    new Gauge({
+      name: 's3mux_requests_in_flight',
+      help: 'S3 requests being served now',
       registers,
+      collect() {
+        this.set(inFlight());
+      },
     });
-    this.duration = new Histogram({
-      name: 's3mux_request_duration_seconds',
-      help: "Time from a request's arrival to the end of its answer",
-      labelNames: ['operation', 'backend'],
-      registers,
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
-    });
-    this.bytesIn = new Counter({
-      name: 's3mux_received_bytes_total',
-      help: 'Bytes received from clients (headers and bodies)',
-      labelNames: ['operation', 'backend'],
-      registers,
-    });
-    this.bytesOut = new Counter({
-      name: 's3mux_sent_bytes_total',
-      help: 'Bytes sent to clients (headers and bodies)',
-      labelNames: ['operation', 'backend'],
-      registers,
-    });
-    this.inFlight = new Gauge({ name: 's3mux_requests_in_flight', help: 'S3 requests being served now', registers });
     this.backendErrors = new Counter({
       name: 's3mux_backend_errors_total',
       help: 'Failed calls to a backend, by backend and S3 error code',
@@ -100,7 +77,7 @@ export class Metrics {
     });
     this.lifecycleActions = new Counter({
       name: 's3mux_lifecycle_objects_total',
-      help: 'What the lifecycle worker did: keys scanned, objects expired, uploads aborted, due objects skipped because they changed, buckets left to another replica',
+      help: 'What the lifecycle worker did: keys scanned, objects expired or transitioned, uploads aborted, noncurrent versions expired, expired delete markers removed, due objects skipped because they changed or are locked, buckets left to another replica',
       labelNames: ['action'],
       registers,
     });
@@ -110,16 +87,12 @@ export class Metrics {
   }
 
   requestStarted(): void {
-    this.inFlight.inc();
+    this.inFlight++;
   }
 
   requestDone(s: RequestSample): void {
-    this.inFlight.dec();
-    const labels = { operation: s.operation, backend: s.backend };
-    this.requests.inc({ ...labels, status: String(s.status) });
-    this.duration.observe(labels, s.seconds);
-    if (s.bytesIn) this.bytesIn.inc(labels, s.bytesIn);
-    if (s.bytesOut) this.bytesOut.inc(labels, s.bytesOut);
+    this.inFlight--;
+    this.counts.record(s);
   }
 
   sweepDone(result: { failed: boolean; open: Map<string, number>; removed: Map<string, number> }): void {
@@ -129,15 +102,7 @@ export class Metrics {
     for (const [backend, n] of result.removed) if (n) this.uploadsSwept.inc({ backend }, n);
   }
 
-  lifecycleDone(r: {
-    scanned: number;
-    expired: number;
-    transitioned: number;
-    aborted: number;
-    skippedChanged: number;
-    leased: number;
-    failed: number;
-  }): void {
+  lifecycleDone(r: LifecycleReport): void {
     this.lifecycleRuns.inc({ result: r.failed ? 'failed' : 'ok' });
     const counts = {
       scanned: r.scanned,
@@ -145,6 +110,9 @@ export class Metrics {
       transitioned: r.transitioned,
       aborted: r.aborted,
       skipped_changed: r.skippedChanged,
+      noncurrent_expired: r.noncurrentExpired,
+      delete_markers_removed: r.markersRemoved,
+      skipped_locked: r.skippedLocked,
       leased_elsewhere: r.leased,
     };
     for (const [action, n] of Object.entries(counts)) if (n) this.lifecycleActions.inc({ action }, n);

@@ -515,19 +515,23 @@ describe('FsBackend specifics', function () {
         fs.mkdirSync(d, { recursive: true });
         fs.writeFileSync(path.join(d, 'f'), 'x');
       }
-      // Counted, not timed: how often the wide folder itself is read while its 3 pages are listed.
-      const readdir = fsp.readdir;
+      // Counted, not timed: how often the wide folder itself is read (readdir or opendir) while its 3 pages are listed.
+      const { readdir, opendir } = fsp;
       let wideReads = 0;
       const wideBytes = Buffer.from(wide);
-      fsp.readdir = ((dir: fs.PathLike, ...rest: unknown[]) => {
-        if (Buffer.isBuffer(dir) ? dir.equals(wideBytes) : path.resolve(String(dir)) === wide) wideReads++;
-        return (readdir as (...a: unknown[]) => unknown)(dir, ...rest);
-      }) as typeof fsp.readdir;
+      const counting = <F extends (...a: never[]) => unknown>(f: F): F =>
+        ((dir: fs.PathLike, ...rest: unknown[]) => {
+          if (Buffer.isBuffer(dir) ? dir.equals(wideBytes) : path.resolve(String(dir)) === wide) wideReads++;
+          return (f as unknown as (...a: unknown[]) => unknown)(dir, ...rest);
+        }) as unknown as F;
+      fsp.readdir = counting(readdir);
+      fsp.opendir = counting(opendir);
       let all: Awaited<ReturnType<typeof listAll>>;
       try {
         all = await listAll(be, 'wide', { delimiter: '/', maxKeys: 1000 });
       } finally {
         fsp.readdir = readdir;
+        fsp.opendir = opendir;
       }
       expect(all.prefixes.length).to.equal(3000);
       expect(all.pages).to.equal(3);

@@ -21,7 +21,6 @@ import { StagedMultipartStore } from '../multipart/staged';
 import { FsPartStorage } from './parts';
 import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
-import { LRUCache } from 'lru-cache';
 import type { Readable } from 'node:stream';
 import { S3Error, toS3Error } from '../../errors';
 import { checkWriteConditions, hasWriteConditions, unquoteEtag } from '../conditions';
@@ -51,6 +50,7 @@ import { NameRegistry } from './names';
 import { assertStorableKey, hashedSegments, isSafeBucketDirName, joinInside, SELF_NAME } from './paths';
 import {
   identityOf,
+  listedSummary,
   installSidecar,
   makeSidecar,
   metaFrom,
@@ -60,11 +60,11 @@ import {
   summaryFrom,
   writeSidecar,
   writeSidecarTemp,
-  type FileIdentity,
   type Sidecar,
 } from './sidecar';
 import { FsReservedStore } from './reserved';
-import { DirCache, SortedDirs, walkBucket } from './walker';
+import { SortedDirs, type ListedFolder } from './listed-folder';
+import { DirCache, walkBucket } from './walker';
 import { awaitConversion, placeData, removeEmptyParents, stageBody, stageCopy, type PlaceContext } from './writer';
 
 export interface FsBackendOptions {
@@ -91,7 +91,6 @@ const ETAG_CACHE_MAX = 50_000;
 const SMALL_OBJECT_MAX = 64 * 1024;
 /** Listing summaries (a stat and a sidecar read each) read ahead: the thread pool works on several at once. */
 const LIST_LOOKAHEAD = 16;
-const SUMMARY_CACHE_MAX = 100_000;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => (ms > 0 ? setTimeout(r, ms) : setImmediate(r)));
 
@@ -124,12 +123,8 @@ export class FsBackend implements Backend {
   private readonly ready: Promise<void>;
   /** MD5s computed for files without a usable sidecar, by file identity (read-only roots). */
   private readonly etagCache = new Map<string, string>();
-  /** Sorted directory contents, valid while each directory is unchanged. */
+  /** Sorted folder contents and their listing summaries, valid while each folder (and data file) is unchanged. */
   private readonly sortedDirs = new SortedDirs();
-  /** Listing summaries by data file, valid while the file's identity is unchanged. */
-  private readonly summaries = new LRUCache<string, { key: string; identity: FileIdentity; summary: ObjectSummary }>({
-    max: SUMMARY_CACHE_MAX,
-  });
 
   constructor(opts: FsBackendOptions) {
     if (!opts || typeof opts.root !== 'string' || opts.root === '') throw new Error('FsBackend needs a root folder');
@@ -667,8 +662,8 @@ export class FsBackend implements Backend {
           next: async () => {
             const r = await walk.next();
             if (r.done) return { done: true, value: undefined };
-            const { key, file } = r.value;
-            return { done: false, value: { key, load: () => this.summarize(bucket, key, file) } };
+            const { key, file, folder, index } = r.value;
+            return { done: false, value: { key, load: () => this.summarize(bucket, key, file, folder, index) } };
           },
           return: async () => {
             await walk.return(undefined);
@@ -681,7 +676,13 @@ export class FsBackend implements Backend {
   }
 
   /** A listing entry's summary: from a matching sidecar, else as a read would see it. */
-  private async summarize(bucket: string, key: string, file: string): Promise<ObjectSummary | undefined> {
+  private async summarize(
+    bucket: string,
+    key: string,
+    file: string,
+    folder: ListedFolder,
+    index: number,
+  ): Promise<ObjectSummary | undefined> {
     if (!isValidKey(key)) return undefined;
     // Synchronous: one lstat per listed key, where the thread pool's round trip costs the
     // main thread three times the syscall (bench --profile).
@@ -694,12 +695,12 @@ export class FsBackend implements Backend {
     if (!st || !st.isFile()) return undefined;
     // Every write places a new data file, so the file's identity names the version: a summary
     // read for it before is still exact, and the sidecar need not be read again.
-    const cached = this.summaries.get(file);
-    if (cached && cached.key === key && sameIdentity(cached.identity, st)) return cached.summary;
+    const known = folder.summary(index, st);
+    if (known) return listedSummary(key, st, known);
     const sc = await readSidecar(this.layout.metaPath(bucket, key).path, { cached: false });
     if (sidecarMatches(sc, key, st)) {
       const summary = summaryFrom(metaFrom(sc, st));
-      this.summaries.set(file, { key, identity: identityOf(st), summary });
+      folder.remember(index, st, summary);
       return summary;
     }
     try {

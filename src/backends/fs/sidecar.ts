@@ -195,6 +195,17 @@ export function metaFrom(sc: Sidecar, st: Pick<Stats, 'size' | 'mtimeMs'>): Obje
   };
 }
 
+/** A listing summary kept for a data file (see ListedFolder), as summaryFrom(metaFrom(sidecar, st)) made it. */
+export function listedSummary(
+  key: string,
+  st: Pick<Stats, 'size' | 'mtimeMs'>,
+  kept: { etag: string; storageClass?: string },
+): ObjectSummary {
+  const s: ObjectSummary = { key, size: st.size, etag: kept.etag, lastModified: new Date(Math.floor(st.mtimeMs)) };
+  if (kept.storageClass !== undefined) s.storageClass = kept.storageClass;
+  return s;
+}
+
 export function summaryFrom(meta: ObjectMeta): ObjectSummary {
   const s: ObjectSummary = { key: meta.key, size: meta.size, etag: meta.etag, lastModified: meta.lastModified };
   if (meta.storageClass !== undefined) s.storageClass = meta.storageClass;

@@ -13,10 +13,10 @@
 import { promises as fsp, type Dirent } from 'node:fs';
 import { isUtf8 } from 'node:buffer';
 import * as path from 'node:path';
-import { LRUCache } from 'lru-cache';
 import { MAX_KEY_BYTES } from '../keys';
-import { classifySubtree, compareKeys, seekIsPast, seekWants, type ListSeek } from '../listing';
+import { classifySubtree, seekIsPast, seekWants, type ListSeek } from '../listing';
 import { isErrno } from './layout';
+import { DIR, FILE, SELF, sortedFolder, type EntryKind, type ListedFolder, type SortedDirs } from './listed-folder';
 import type { NameRegistry } from './names';
 import { decodeName, encodeSegment, joinInside, keySegments, SELF_NAME } from './paths';
 
@@ -24,56 +24,23 @@ export interface WalkEntry {
   key: string;
   /** The data file (natural file or `.s3mux-self`). */
   file: string;
+  /** The folder listing the key, and the key's entry in it (where its listing summary is kept). */
+  folder: ListedFolder;
+  index: number;
 }
 
-type Item =
-  { kind: 'file'; key: string; file: string } | { kind: 'self'; key: string; file: string } | { kind: 'dir'; key: string; dir: string };
-
-/**
- * A directory modified less than this long before it was read is not kept across pages: a
- * change within the same timestamp tick would leave its mtime as it was ("racy" entries, as
- * git calls them). Past it, any later change moves the mtime.
- */
-export const RACY_MS = 2000;
-
-interface Listed {
-  ino: number;
-  mtimeMs: number;
-  items: Item[];
-}
-
-/**
- * Sorted directory contents across listing pages and requests, so a page of a large flat
- * bucket costs a stat of its directory, not a read and sort of every name in it. An entry is
- * used only while the directory's inode and mtime are unchanged (see RACY_MS).
- */
-export class SortedDirs {
-  private readonly lru = new LRUCache<string, Listed>({ maxSize: 500_000, sizeCalculation: (v) => v.items.length + 1 });
-
-  async items(dir: string, read: () => Promise<Item[]>): Promise<Item[]> {
-    const st = await fsp.stat(dir).catch(() => undefined);
-    if (!st) return read();
-    const hit = this.lru.get(dir);
-    if (hit && hit.ino === st.ino && hit.mtimeMs === st.mtimeMs) return hit.items;
-    const items = await read();
-    if (Date.now() - st.mtimeMs > RACY_MS) this.lru.set(dir, { ino: st.ino, mtimeMs: st.mtimeMs, items });
-    else this.lru.delete(dir);
-    return items;
-  }
-}
-
-/** Sorted directory contents for one listing page (each directory checked once per page). */
+/** Sorted folders for one listing page (each folder checked once per page). */
 export class DirCache {
-  private readonly map = new Map<string, Promise<Item[]>>();
+  private readonly map = new Map<string, Promise<ListedFolder>>();
   constructor(
     private readonly sorted?: SortedDirs,
     private readonly max = 4096,
   ) {}
-  items(dir: string, read: () => Promise<Item[]>): Promise<Item[]> {
+  folder(dir: string, read: () => Promise<ListedFolder>): Promise<ListedFolder> {
     let p = this.map.get(dir);
     if (!p) {
       if (this.map.size >= this.max) this.map.clear();
-      p = this.sorted ? this.sorted.items(dir, read) : read();
+      p = this.sorted ? this.sorted.folder(dir, read) : read();
       this.map.set(dir, p);
     }
     return p;
@@ -91,16 +58,28 @@ async function entryKind(dir: string, d: Dirent<Buffer> | Dirent): Promise<'file
   return undefined;
 }
 
-async function readItems(dir: string, keyPrefix: string, names: NameRegistry): Promise<Item[]> {
-  let dirents: Dirent<Buffer>[];
+/** Entries read from the folder per thread-pool round trip: a big folder is streamed, not held whole as Dirents. */
+const READDIR_BATCH = 256;
+
+async function readFolder(dir: string, names: NameRegistry): Promise<ListedFolder> {
+  const ranges: string[] = [];
+  const kinds: EntryKind[] = [];
+  const diskNames = new Map<number, string>();
+  const add = (range: string, kind: EntryKind, name: string, segment: string): void => {
+    if (name !== segment) diskNames.set(ranges.length, name);
+    ranges.push(range);
+    kinds.push(kind);
+  };
+  let handle;
   try {
-    dirents = await fsp.readdir(dir, { withFileTypes: true, encoding: 'buffer' });
+    // Names as bytes, so names that are not UTF-8 are recognised and skipped. Node's Dir passes the
+    // encoding to the binding as readdir does; @types/node lists only string encodings for it.
+    handle = await fsp.opendir(dir, { encoding: 'buffer' as BufferEncoding, bufferSize: READDIR_BATCH });
   } catch (err) {
-    if (isErrno(err, 'ENOENT', 'ENOTDIR')) return [];
+    if (isErrno(err, 'ENOENT', 'ENOTDIR')) return sortedFolder([], [], diskNames);
     throw err;
   }
-  const items: Item[] = [];
-  for (const d of dirents) {
+  for await (const d of handle as AsyncIterable<Dirent<Buffer>>) {
     const raw = d.name;
     if (!isUtf8(raw)) continue;
     const name = raw.toString('utf8');
@@ -114,21 +93,20 @@ async function readItems(dir: string, keyPrefix: string, names: NameRegistry): P
     } else continue; // self (handled by the parent), internal or unknown
     const kind = await entryKind(dir, d);
     if (kind === undefined) continue;
-    const full = joinInside(dir, [name]);
-    const key = keyPrefix + segment;
-    if (kind === 'file') items.push({ kind: 'file', key, file: full });
+    if (kind === 'file') add(segment, FILE, name, segment);
     else {
-      items.push({ kind: 'self', key, file: joinInside(full, [SELF_NAME]) });
-      items.push({ kind: 'dir', key: key + '/', dir: full });
+      add(segment, SELF, name, segment);
+      add(segment + '/', DIR, name, segment);
     }
   }
-  return items.sort((a, b) => compareKeys(a.key, b.key));
+  return sortedFolder(ranges, kinds, diskNames);
 }
 
-/** True when nothing in the item's range is wanted and the walk goes on after it. */
-function entirelyBefore(item: Item, seek: ListSeek): boolean {
-  if (item.kind === 'dir') return classifySubtree(item.key, seek) === 'before';
-  return !seekWants(item.key, seek) && !seekIsPast(item.key, seek);
+/** True when nothing in entry i's range is wanted and the walk goes on after it. */
+function entirelyBefore(folder: ListedFolder, i: number, keyPrefix: string, seek: ListSeek): boolean {
+  const key = keyPrefix + folder.ranges[i];
+  if (folder.kinds[i] === DIR) return classifySubtree(key, seek) === 'before';
+  return !seekWants(key, seek) && !seekIsPast(key, seek);
 }
 
 async function isFile(p: string): Promise<boolean> {
@@ -160,31 +138,38 @@ async function* walkDir(
   names: NameRegistry,
   cache: DirCache,
 ): AsyncGenerator<WalkEntry, 'stop' | undefined, undefined> {
-  const items = await cache.items(dir, () => readItems(dir, keyPrefix, names));
+  const folder = await cache.folder(dir, () => readFolder(dir, names));
   // Binary search: the first range that is not entirely before the seek position.
   let lo = 0;
-  let hi = items.length;
+  let hi = folder.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (entirelyBefore(items[mid], seek)) lo = mid + 1;
+    if (entirelyBefore(folder, mid, keyPrefix, seek)) lo = mid + 1;
     else hi = mid;
   }
-  for (let i = lo; i < items.length; i++) {
-    const item = items[i];
+  for (let i = lo; i < folder.length; i++) {
+    const key = keyPrefix + folder.ranges[i];
     // Deep foreign trees can hold paths no S3 key can name: leave them out.
-    if (item.key.length > MAX_KEY_BYTES / 3 && Buffer.byteLength(item.key, 'utf8') > MAX_KEY_BYTES) continue;
-    if (item.kind === 'dir') {
-      const c = classifySubtree(item.key, seek);
+    if (key.length > MAX_KEY_BYTES / 3 && Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES) continue;
+    const kind = folder.kinds[i];
+    // The name came from readdir and passed decodeName (no separator, not '.' or '..'): it is one entry inside dir.
+    const entry = dir + path.sep + folder.name(i);
+    if (kind === DIR) {
+      const c = classifySubtree(key, seek);
       if (c === 'after') return 'stop';
       if (c === 'before') continue;
-      const r = yield* walkDir(item.dir, item.key, seek, names, cache);
+      const r = yield* walkDir(entry, key, seek, names, cache);
       if (r === 'stop') return 'stop';
       continue;
     }
-    if (seekIsPast(item.key, seek)) return 'stop';
-    if (!seekWants(item.key, seek)) continue;
-    if (item.kind === 'self' && !(await isFile(item.file))) continue;
-    yield { key: item.key, file: item.file };
+    if (seekIsPast(key, seek)) return 'stop';
+    if (!seekWants(key, seek)) continue;
+    if (kind === SELF) {
+      const file = entry + path.sep + SELF_NAME;
+      if (await isFile(file)) yield { key, file, folder, index: i };
+      continue;
+    }
+    yield { key, file: entry, folder, index: i };
   }
   return undefined;
 }

@@ -1,0 +1,54 @@
+/** The fs listing's compact folder: sorted ranges, names on disk, summaries checked by file identity and kept across re-reads. */
+import { expect } from 'chai';
+import { DIR, FILE, SELF, sortedFolder, type EntryKind } from '../../src/backends/fs/listed-folder';
+
+const md5 = 'd41d8cd98f00b204e9800998ecf8427e';
+
+describe('ListedFolder', () => {
+  it('sorts by UTF-8 order and gives each entry its name on disk', () => {
+    const ranges = ['b', 'a/', 'a', 'a-x', '\u{1F600}', '\uFFFD', '.s3mux~.hidden'];
+    const kinds: EntryKind[] = [FILE, DIR, SELF, FILE, FILE, FILE, FILE];
+    const f = sortedFolder(ranges, kinds, new Map([[6, '.s3mux~.s3mux~.hidden']]));
+    expect(f.ranges).to.deep.equal(['.s3mux~.hidden', 'a', 'a-x', 'a/', 'b', '\uFFFD', '\u{1F600}']);
+    expect([...f.kinds]).to.deep.equal([FILE, SELF, FILE, DIR, FILE, FILE, FILE]);
+    expect(f.name(0)).to.equal('.s3mux~.s3mux~.hidden');
+    expect(f.name(1)).to.equal('a');
+    expect(f.name(3)).to.equal('a');
+    expect(f.bytes).to.be.above(7 * 50);
+  });
+
+  it('keeps a summary only while the data file has the identity it was read from', () => {
+    const f = sortedFolder(['k1', 'k2', 'k3'], [FILE, FILE, FILE], new Map());
+    const id = { ino: 42, size: 3, mtimeMs: 1_700_000_000_123.5 };
+    expect(f.summary(0, id)).to.equal(undefined);
+    f.remember(0, id, { etag: md5 });
+    f.remember(1, { ...id, ino: 43 }, { etag: `${md5}-3` });
+    f.remember(2, { ...id, ino: 44 }, { etag: md5, storageClass: 'GLACIER' });
+    expect(f.summary(0, id)).to.deep.equal({ etag: md5 });
+    expect(f.summary(0, { ...id, ino: 41 })).to.equal(undefined);
+    expect(f.summary(0, { ...id, size: 4 })).to.equal(undefined);
+    expect(f.summary(0, { ...id, mtimeMs: id.mtimeMs + 0.5 })).to.equal(undefined);
+    expect(f.summary(1, { ...id, ino: 43 })).to.deep.equal({ etag: `${md5}-3` });
+    expect(f.summary(2, { ...id, ino: 44 })).to.deep.equal({ etag: md5, storageClass: 'GLACIER' });
+    // A later plain summary replaces an odd one.
+    f.remember(1, { ...id, ino: 45 }, { etag: md5 });
+    expect(f.summary(1, { ...id, ino: 45 })).to.deep.equal({ etag: md5 });
+  });
+
+  it('a re-read folder adopts the summaries of entries that are still the same', () => {
+    const old = sortedFolder(['a', 'b', 'c', 'd/', 'd'], [FILE, FILE, FILE, DIR, SELF], new Map());
+    const id = (ino: number) => ({ ino, size: 1, mtimeMs: 5 });
+    old.remember(0, id(1), { etag: md5 });
+    old.remember(1, id(2), { etag: `${md5}-2` });
+    old.remember(2, id(3), { etag: md5 });
+    expect(old.ranges).to.deep.equal(['a', 'b', 'c', 'd', 'd/']);
+    old.remember(3, id(5), { etag: md5 });
+    // 'b' deleted, 'bb' added, 'c' is now a folder's directory-form object, 'd' unchanged.
+    const now = sortedFolder(['a', 'bb', 'c', 'c/', 'd', 'd/'], [FILE, FILE, SELF, DIR, SELF, DIR], new Map());
+    now.adopt(old);
+    expect(now.summary(0, id(1))).to.deep.equal({ etag: md5 });
+    expect(now.summary(1, id(2))).to.equal(undefined);
+    expect(now.summary(2, id(3))).to.equal(undefined);
+    expect(now.summary(4, id(5))).to.deep.equal({ etag: md5 });
+  });
+});
