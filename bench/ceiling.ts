@@ -46,7 +46,8 @@ export interface CeilingSettings {
   compareCli?: string;
 }
 
-type ServerName = 'bare' | 's3mux' | 'before' | 'direct' | 'proxy';
+/** proxyBefore: the --compare build as the front s3mux (s3 backend) onto the same store as `proxy`. */
+type ServerName = 'bare' | 's3mux' | 'before' | 'direct' | 'proxy' | 'proxyBefore';
 
 interface Endpoint {
   name: ServerName;
@@ -134,7 +135,7 @@ function cells(s: CeilingSettings): Cell[] {
   const out: Cell[] = [];
   const withBefore = (c: Cell): Cell =>
     s.compareCli ? { ...c, servers: c.servers.flatMap((n) => (n === 's3mux' ? ['s3mux', 'before'] : [n])) } : c;
-  const proxy: ServerName[] = s.proxy ? ['direct', 'proxy'] : [];
+  const proxy: ServerName[] = s.proxy ? ['direct', 'proxy', ...(s.compareCli ? (['proxyBefore'] as const) : [])] : [];
   for (const op of ['put', 'get', 'head'] as const) {
     for (const c of [1, 16, 64]) {
       out.push({
@@ -378,9 +379,15 @@ export async function runCeiling(s: CeilingSettings, creds: Credentials, log: (l
       const upCreds = { accessKeyId: store.store.env!.E2E_UPSTREAM_ACCESS_KEY, secretAccessKey: store.store.env!.E2E_UPSTREAM_SECRET_KEY };
       endpoints.set('direct', { name: 'direct', pid: store.upstreamPid, client: new RawS3(up.hostname, Number(up.port), upCreds, 64) });
       endpoints.set('proxy', { name: 'proxy', pid: proxy.pid, client: new RawS3(proxy.host, proxy.port, creds, 64) });
+      if (s.compareCli) {
+        const before = await startServerProcess(creds, { configFile, env: store.store.env, cli: s.compareCli });
+        servers.push(before);
+        ceilingProcesses.add(before);
+        endpoints.set('proxyBefore', { name: 'proxyBefore', pid: before.pid, client: new RawS3(before.host, before.port, creds, 64) });
+      }
     }
     log(
-      `ceiling: bare pid ${bare.pid}, s3mux (fs) pid ${fs.pid}${s.proxy ? `, s3mux (s3 backend) pid ${endpoints.get('proxy')!.pid} onto s3mux (fs) pid ${endpoints.get('direct')!.pid}` : ''}`,
+      `ceiling: bare pid ${bare.pid}, s3mux (fs) pid ${fs.pid}${s.proxy ? `, s3mux (s3 backend) pid ${endpoints.get('proxy')!.pid}${s.compareCli ? ` and its --compare build pid ${endpoints.get('proxyBefore')!.pid}` : ''} onto s3mux (fs) pid ${endpoints.get('direct')!.pid}` : ''}`,
     );
 
     // The data the cells read. Behind the proxy the store is the direct one, so it is uploaded once (through the proxy: the same bucket).
@@ -412,7 +419,8 @@ export async function runCeiling(s: CeilingSettings, creds: Credentials, log: (l
       log(`ceiling: round ${round} of ${s.rounds}`);
       for (const [i, cell] of plan.entries()) {
         const parts: string[] = [];
-        for (const name of cell.servers) {
+        // every other round in the opposite order, so no server always runs right after the same one
+        for (const name of round % 2 === 0 ? [...cell.servers].reverse() : cell.servers) {
           const ep = endpoints.get(name);
           if (!ep) continue;
           const m = await runner.measure(cell, ep, s.cellSeconds, round);
@@ -629,6 +637,41 @@ export function ceilingMarkdown(run: CeilingRun): string {
         ];
       }),
     );
+    const both = proxied.filter((c) => c.servers.proxyBefore);
+    if (both.length) {
+      lines.push(
+        '',
+        `The same cells with the --compare build (${run.settings.compareCli}) as the front s3mux, onto the same store, interleaved with the two above:`,
+        '',
+      );
+      table(
+        [
+          'cell',
+          'front before',
+          'front after',
+          'overhead before',
+          'overhead after',
+          'front CPU ms/req before',
+          'front CPU ms/req after',
+          'direct CPU ms/req',
+        ],
+        both.map((c) => {
+          const d = c.servers.direct!;
+          const p = c.servers.proxy!;
+          const b = c.servers.proxyBefore!;
+          return [
+            c.id,
+            fmtRate(c, b),
+            fmtRate(c, p),
+            `${((1 - rate(c, b) / rate(c, d)) * 100).toFixed(0)}%`,
+            `${((1 - rate(c, p) / rate(c, d)) * 100).toFixed(0)}%`,
+            f(b.cpuMsPerOp),
+            f(p.cpuMsPerOp),
+            f(d.cpuMsPerOp),
+          ];
+        }),
+      );
+    }
   }
   lines.push('');
   table(

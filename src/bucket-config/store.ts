@@ -30,6 +30,7 @@ function areaOf(view: BucketView): BucketReservedArea {
 
 export class BucketConfigStore {
   private readonly cache = new Map<string, Cached>();
+  private readonly reading = new Map<string, Promise<Cached>>();
 
   constructor(private readonly ttlMs = CONFIG_TTL_MS) {}
 
@@ -67,9 +68,16 @@ export class BucketConfigStore {
     const key = this.cacheKey(view, name);
     const hit = this.cache.get(key);
     if (hit && this.isFresh(hit)) return hit.value as T | undefined;
+    // Concurrent requests that find the entry stale share one read (16 clients would
+    // otherwise read the same document 16 times each time it expires).
+    let reading = this.reading.get(key);
+    if (!reading) {
+      reading = this.read(view, name).finally(() => this.reading.delete(key));
+      this.reading.set(key, reading);
+    }
     let fresh: Cached;
     try {
-      fresh = await this.read(view, name);
+      fresh = await reading;
     } catch (err) {
       // A store that cannot be reached for a while (a mirror's first target during an outage)
       // keeps its last known configuration rather than failing every request on the bucket;
@@ -77,7 +85,8 @@ export class BucketConfigStore {
       if (hit && !(err instanceof S3Error && err.code === 'NoSuchBucket')) return hit.value as T | undefined;
       throw err;
     }
-    this.cache.set(key, fresh);
+    // A write through this process while the read was out is newer than what was read.
+    if (this.cache.get(key) === hit) this.cache.set(key, fresh);
     return fresh.value as T | undefined;
   }
 

@@ -152,6 +152,11 @@ export class CachedCredentials {
     return !!c && (c.expiration === undefined || c.expiration.getTime() > this.now());
   }
 
+  /** The cached credentials while they need no refresh (no promise on the hot path), else undefined: call get(). */
+  peek(): S3Credentials | undefined {
+    return this.fresh(this.current) ? this.current : undefined;
+  }
+
   async get(): Promise<S3Credentials> {
     if (this.fresh(this.current)) return this.current;
     if (!this.pending) {

@@ -137,6 +137,15 @@ export function storeError(info: StoreErrorInfo): S3Error {
   return err;
 }
 
+/**
+ * True when the store's own error document said NoSuchKey: the key is missing from a bucket
+ * that is there. A bare 404 (HEAD has no body) or a vaguer code (MinIO's NotFound) names no
+ * culprit, and the caller has to ask whether the bucket is there.
+ */
+export function storeSaidNoSuchKey(err: unknown): boolean {
+  return (err as { cause?: { code?: unknown } } | undefined)?.cause?.code === 'NoSuchKey';
+}
+
 /** Statuses and codes worth another attempt (the request did not take effect). */
 export function isRetryableAnswer(status: number, code: string | undefined): boolean {
   if (status === 429 || status === 500 || status === 502 || status === 503 || status === 504) return true;

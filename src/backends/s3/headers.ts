@@ -88,7 +88,7 @@ export function unquote(etag: string | undefined): string {
   if (s.startsWith('W/')) s = s.slice(2);
   if (s.length >= 2 && s.startsWith('"') && s.endsWith('"')) s = s.slice(1, -1);
   // some stores send &quot; inside XML
-  return s.replace(/^&quot;|&quot;$/g, '');
+  return s.includes('&') ? s.replace(/^&quot;|&quot;$/g, '') : s;
 }
 
 export function parseDate(v: string | undefined): Date | undefined {

@@ -1,8 +1,12 @@
 /**
  * The transport to one S3-compatible endpoint: addressing (path-style or virtual-hosted),
- * SigV4 signing with aws4, one keep-alive undici Agent, and the one retry loop (bounded
+ * SigV4 signing (sign.ts), one keep-alive undici Agent, and the one retry loop (bounded
  * attempts, exponential backoff with full jitter) for network failures, timeouts and
  * 429/5xx/SlowDown answers. Errors leave as S3Error (errors.ts has the table).
+ *
+ * Connections are kept for HEAD too: undici closes a connection after every HEAD unless told
+ * otherwise (against servers that send a body with it, which S3 stores do not), and a new
+ * TCP connection per HEAD cost both this process and the store more than the HEAD itself.
  *
  * Bodies: a Buffer/string is signed and may be sent again; a Readable is sent once with its
  * Content-Length and `x-amz-content-sha256: UNSIGNED-PAYLOAD` (never aws-chunked), and is
@@ -10,12 +14,12 @@
  */
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import aws4 from 'aws4';
 import { Agent, type Dispatcher } from 'undici';
 import { bodyFailure, S3Error } from '../../errors';
 import type { CachedCredentials } from './credentials';
 import { isRetryableAnswer, isRetryableNetworkError, networkError, storeError, type NotFoundCode } from './errors';
 import { child, parseXml, text } from './xml';
+import { canonicalBasePath, EMPTY_SHA256, encodeSegment, signRequest } from './sign';
 import { reportBackendRetry } from '../../observability/backend-events';
 
 /** A network failure's code for metrics (ECONNRESET, UND_ERR_SOCKET ...). */
@@ -83,10 +87,7 @@ export interface S3HttpOptions {
   connections?: number;
 }
 
-/** AWS's UriEncode of one path segment: unreserved characters kept, every other byte %XX. */
-export function encodeSegment(s: string): string {
-  return encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-}
+export { encodeSegment };
 
 /** A key in a path: each '/'-separated segment encoded exactly once, the slashes kept. */
 export function encodeKey(key: string): string {
@@ -151,6 +152,8 @@ export class S3Http {
   readonly region: string;
   readonly endpoint: URL;
   private readonly forcePathStyle: boolean;
+  /** The endpoint's path prefix, UriEncoded (what requests are sent to and signed with). */
+  private readonly basePath: string;
   private readonly creds: CachedCredentials;
   private readonly agent: Agent;
   private readonly retry: Required<RetryOptions>;
@@ -163,6 +166,7 @@ export class S3Http {
     this.region = opts.region;
     this.endpoint = opts.endpoint;
     this.forcePathStyle = opts.forcePathStyle;
+    this.basePath = canonicalBasePath(opts.endpoint.pathname);
     this.creds = opts.credentials;
     this.retry = { maxAttempts: 4, baseDelayMs: 100, maxDelayMs: 5000, ...opts.retry };
     if (!(this.retry.maxAttempts >= 1)) this.retry.maxAttempts = 1;
@@ -187,7 +191,7 @@ export class S3Http {
   /** Origin, Host header and the encoded path (without query) of a request. */
   addressOf(bucket: string | undefined, key: string | undefined): { origin: string; host: string; path: string } {
     const ep = this.endpoint;
-    const basePath = ep.pathname.replace(/\/+$/, '');
+    const basePath = this.basePath;
     const keyPath = key === undefined ? '' : `/${encodeKey(key)}`;
     if (bucket === undefined) return { origin: ep.origin, host: ep.host, path: `${basePath}/` };
     if (this.virtualHosted(bucket)) {
@@ -197,14 +201,14 @@ export class S3Http {
     return { origin: ep.origin, host: ep.host, path: `${basePath}/${encodeSegment(bucket)}${keyPath}` };
   }
 
-  private queryString(query: S3Request['query']): string {
-    if (!query) return '';
-    const parts: string[] = [];
+  /** The query as encoded pairs (what is signed) and as sent ('' values bare: `?uploads`). */
+  private queryOf(query: S3Request['query']): { pairs: Array<[string, string]>; search: string } {
+    const pairs: Array<[string, string]> = [];
+    if (!query) return { pairs, search: '' };
     for (const [k, v] of Object.entries(query)) {
-      if (v === undefined) continue;
-      parts.push(v === '' ? encodeSegment(k) : `${encodeSegment(k)}=${encodeSegment(String(v))}`);
+      if (v !== undefined) pairs.push([encodeSegment(k), v === '' ? '' : encodeSegment(String(v))]);
     }
-    return parts.length ? `?${parts.join('&')}` : '';
+    return { pairs, search: pairs.length ? `?${pairs.map(([k, v]) => (v === '' ? k : `${k}=${v}`)).join('&')}` : '' };
   }
 
   /** Counts a retry and reports it for metrics (code: the store's error code or the network error). */
@@ -225,6 +229,7 @@ export class S3Http {
   async send(req: S3Request): Promise<S3Reply> {
     this.stats.requests++;
     const { origin, host, path } = this.addressOf(req.bucket, req.key);
+    const query = this.queryOf(req.query);
     const stream = isStream(req.body) ? req.body : undefined;
     if (stream && req.contentLength === undefined) throw new Error('S3Http: a stream body needs contentLength');
     // Requests without a body, or with a Buffer body, can be sent again (AWS's SDKs retry
@@ -242,7 +247,7 @@ export class S3Http {
         (!stream || (!stream.readableDidRead && !stream.destroyed));
       let res: Dispatcher.ResponseData;
       try {
-        const creds = await this.creds.get();
+        const creds = this.creds.peek() ?? (await this.creds.get());
         const headers: Record<string, string> = { ...req.headers, host };
         let signBody: Buffer | string | undefined;
         if (stream) {
@@ -252,27 +257,19 @@ export class S3Http {
           signBody = req.body as Buffer | string;
           headers['content-length'] = String(Buffer.byteLength(signBody));
           headers['x-amz-content-sha256'] = sha256Hex(signBody);
-        } else if (req.method === 'PUT' || req.method === 'POST') {
-          headers['content-length'] = '0';
+        } else {
+          headers['x-amz-content-sha256'] = EMPTY_SHA256;
+          if (req.method === 'PUT' || req.method === 'POST') headers['content-length'] = '0';
         }
-        const signed = aws4.sign(
-          {
-            method: req.method,
-            host,
-            path: path + this.queryString(req.query),
-            headers,
-            service: 's3',
-            region: this.region,
-            doNotModifyHeaders: false,
-          },
-          { accessKeyId: creds.accessKeyId, secretAccessKey: creds.secretAccessKey, sessionToken: creds.sessionToken },
-        );
+        signRequest({ method: req.method, path, query: query.pairs, headers, region: this.region, credentials: creds });
         res = await this.agent.request({
           origin,
-          path: signed.path as string,
+          path: path + query.search,
           method: req.method,
-          headers: signed.headers as Record<string, string>,
+          headers,
           body: stream ?? signBody,
+          // keep the connection after a HEAD (see the file comment)
+          ...(req.method === 'HEAD' ? { reset: false } : {}),
         });
       } catch (err) {
         if (err instanceof S3Error) throw err;

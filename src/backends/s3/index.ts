@@ -1,7 +1,7 @@
 /**
  * The S3-compatible backend (`s3://bucket/prefix`): AWS S3, MinIO, R2, Ceph RGW, OCI's S3
  * compatibility API, s3rver ... spoken to directly over HTTP (undici), signed with SigV4
- * (aws4). Transport, retries and addressing: http.ts; the error table: errors.ts;
+ * (sign.ts). Transport, retries and addressing: http.ts; the error table: errors.ts;
  * credentials: credentials.ts; native multipart: multipart.ts.
  *
  * Choices worth knowing:
@@ -9,9 +9,12 @@
  *   (one round trip). A partial range discards it and sends a ranged GET with
  *   `If-Match: <etag>`, so metadata and bytes always belong to one version. headObject is a
  *   HEAD; tags are fetched (GET ?tagging) only when the store reports x-amz-tagging-count.
- * - Uploads stream with their Content-Length and UNSIGNED-PAYLOAD, never aws-chunked. The
- *   last chunk is held back until the body has ended without error, so a body that fails
- *   its checksum at the very end never reaches the store complete. A body of unknown length
+ * - Bodies of up to 64 KiB are read whole first and sent as one signed payload (the store
+ *   verifies their SHA-256). Larger uploads stream with their Content-Length and
+ *   UNSIGNED-PAYLOAD, never aws-chunked. The last chunk is held back until the body has
+ *   ended without error (s3mux's own checks of the client's MD5 and signed SHA-256 run as it
+ *   ends), so a body that fails its checksum at the very end never reaches the store
+ *   complete. A body of unknown length
  *   is read into memory up to `unknownSizePartBytes` (8 MiB): if it ends there it is one PUT
  *   (the usual case: a body without Content-Length is rare, as S3 itself requires one), else
  *   it becomes the store's own multipart upload in parts of that size — bounded memory, and
@@ -52,6 +55,7 @@ import type { S3Settings } from './settings';
 import { ChunkReader, holdLast, relay, window } from './body';
 import { CachedCredentials, credentialsFromSettings, staticCredentials, type CredentialSource, type S3Credentials } from './credentials';
 import { attributeHeaders, metaFrom, parseDate, taggingHeader, unquote } from './headers';
+import { storeSaidNoSuchKey } from './errors';
 import { discard, md5Base64, S3Http, type RetryOptions, type S3Reply, type TimeoutOptions } from './http';
 import { copySource, S3MultipartStore } from './multipart';
 import { bool, child, escapeXml, list, S3_NS, text, urlDecoded, XML_HEADER } from './xml';
@@ -172,6 +176,28 @@ class S3ObjectHandle implements ObjectHandle {
     this.closed = true;
     this.release();
   }
+}
+
+/**
+ * Bodies up to this size are read whole before the PUT is sent: one write to the store instead
+ * of a stream relay, the payload's SHA-256 signed (the store verifies it: stronger than
+ * UNSIGNED-PAYLOAD), and the PUT may be retried after a network failure. Memory stays bounded
+ * (this much per request in flight).
+ */
+const SMALL_PUT_BYTES = 64 * 1024;
+
+/** Exactly `size` bytes of `body`, which must end there; its own failures (checksums, a client gone) as S3 errors. */
+async function readWhole(body: Readable, size: number): Promise<Buffer> {
+  const reader = new ChunkReader(body);
+  let got: { data: Buffer; ended: boolean };
+  try {
+    got = await reader.readUpTo(size);
+  } catch (err) {
+    throw bodyFailure(err);
+  }
+  if (got.data.length < size) throw new S3Error('IncompleteBody');
+  if (!got.ended) throw new S3Error('IncompleteBody', 'The request body is longer than its announced length.');
+  return got.data;
 }
 
 function emptyBody(): S3Reply['body'] {
@@ -358,7 +384,7 @@ export class S3Backend implements Backend {
 
   /** A 404 without a code (HEAD) names no culprit: NoSuchBucket when the bucket is gone, else the key. */
   private async notFound(bucket: string, err: unknown): Promise<never> {
-    if (isS3Error(err, 'NoSuchKey')) await this.headBucketRaw(bucket);
+    if (isS3Error(err, 'NoSuchKey') && !storeSaidNoSuchKey(err)) await this.headBucketRaw(bucket);
     throw err;
   }
 
@@ -442,6 +468,10 @@ export class S3Backend implements Backend {
     const size = opts.size;
     if (size === undefined) return this.putUnknownSize(bucket, key, body, attrs, opts.conditions);
     if (size > this.maxSingleBytes) return this.putLarge(bucket, key, body, size, attrs, opts.conditions);
+    if (size <= SMALL_PUT_BYTES) {
+      const data = await readWhole(body, size);
+      return this.withConditions(bucket, key, opts.conditions, (h) => this.putSingle(bucket, key, data, size, attrs, h));
+    }
     return this.withConditions(bucket, key, opts.conditions, (h) => this.putSingle(bucket, key, holdLast(body), size, attrs, h));
   }
 

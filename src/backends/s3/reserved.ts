@@ -14,6 +14,7 @@ import type { BucketInfo, ObjectMeta, WriteConditions } from '../types';
 import type { ReservedObject } from '../reserved-objects';
 import type { Readable } from 'node:stream';
 import { NativeObjectLock, type LockAccess } from './native-lock';
+import { storeSaidNoSuchKey } from './errors';
 
 /** What the documents need of the s3 backend (S3Backend has it; named here so this file does not import the backend). */
 export interface S3DocumentAccess extends LockAccess {
@@ -35,7 +36,7 @@ export function s3ReservedObjects(be: S3DocumentAccess): ReservedObjects {
         reply = await be.http.send({ method: 'GET', bucket, key: name, notFound: 'NoSuchKey' });
       } catch (err) {
         if (isS3Error(err, 'NoSuchKey')) {
-          await be.headBucket(bucket); // a bare 404 may mean the bucket
+          if (!storeSaidNoSuchKey(err)) await be.headBucket(bucket); // a bare 404 may mean the bucket
           return undefined;
         }
         throw err;
