@@ -836,6 +836,17 @@ export function testApiKey(
   };
 }
 
+/** A routing table's backend entry onto `double`, signing with `key` whose private half is in env `privateKeyEnv`. */
+export function ociTableEntry(double: OciDouble, key: ReturnType<typeof testApiKey>, privateKeyEnv: string): Record<string, unknown> {
+  return {
+    type: 'oci',
+    endpoint: double.endpoint,
+    namespace: double.namespace,
+    region: 'us-ashburn-1',
+    credentials: { userPrincipal: { tenancy: key.tenancy, user: key.user, fingerprint: key.fingerprint, privateKeyEnv } },
+  };
+}
+
 export async function startOciDouble(opts: OciDoubleOptions = {}): Promise<OciDouble> {
   return new OciDouble(opts).start();
 }

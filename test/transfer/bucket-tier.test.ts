@@ -27,6 +27,7 @@ import {
 import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import { startTestServer, ACCESS_KEY, SECRET_KEY, type TestServer } from '../helpers/server';
 import { startAzurite, type Azurite } from '../helpers/azurite';
+import { errorOf } from '../helpers/errors';
 import { bucketConfig } from '../../src/bucket-config/store';
 import { Router } from '../../src/router/router';
 import { validateRoutingTable } from '../../src/router/config';
@@ -66,15 +67,6 @@ async function bucketHeaders(s3: S3Client, Bucket: string): Promise<Record<strin
   );
   await s3.send(cmd);
   return headers;
-}
-
-async function errorOf(p: Promise<unknown>): Promise<{ name: string; message: string; $metadata: { httpStatusCode?: number } }> {
-  try {
-    await p;
-  } catch (err) {
-    return err as { name: string; message: string; $metadata: { httpStatusCode?: number } };
-  }
-  throw new Error('expected the request to fail');
 }
 
 const classOf = async (s3: S3Client, Bucket: string, Key: string) => (await s3.send(new HeadObjectCommand({ Bucket, Key }))).StorageClass;

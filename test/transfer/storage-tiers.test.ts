@@ -26,7 +26,7 @@ import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-bl
 import { startTestServer, ACCESS_KEY, SECRET_KEY, type TestServer } from '../helpers/server';
 import { startAzurite, type Azurite } from '../helpers/azurite';
 import { startGcsDouble, type GcsDouble } from '../helpers/gcs-double';
-import { startOciDouble, testApiKey, type OciDouble } from '../helpers/oci-double';
+import { ociTableEntry, startOciDouble, testApiKey, type OciDouble } from '../helpers/oci-double';
 import { Storage } from '@google-cloud/storage';
 import { LifecycleWorker } from '../../src/lifecycle/worker';
 import { bucketConfig } from '../../src/bucket-config/store';
@@ -544,21 +544,7 @@ describe('storage tiers on OCI (the OCI double): UpdateObjectStorageTier transit
     double = await startOciDouble({ restoreSteps: 1 });
     double.addKey(key.keyId, key.publicKeyPem);
     process.env.TIERS_TEST_OCI_KEY = key.privateKeyPem;
-    router = Router.fromTable(
-      validateRoutingTable({
-        backends: {
-          oci: {
-            type: 'oci',
-            endpoint: double.endpoint,
-            namespace: double.namespace,
-            region: 'us-ashburn-1',
-            credentials: {
-              userPrincipal: { tenancy: key.tenancy, user: key.user, fingerprint: key.fingerprint, privateKeyEnv: 'TIERS_TEST_OCI_KEY' },
-            },
-          },
-        },
-      }),
-    );
+    router = Router.fromTable(validateRoutingTable({ backends: { oci: ociTableEntry(double, key, 'TIERS_TEST_OCI_KEY') } }));
     srv = await startTestServer({ router });
     await srv.s3.send(new CreateBucketCommand({ Bucket }));
   });
