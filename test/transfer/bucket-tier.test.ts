@@ -216,6 +216,52 @@ print(json.dumps(out))
   });
 });
 
+describe('tiers and a migrate route whose destination backend names a tier', function () {
+  this.timeout(30_000);
+  let dir: string;
+  let srv: TestServer;
+
+  before(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 's3mux-bucket-tier-mig-'));
+    const router = Router.fromTable(
+      validateRoutingTable(
+        {
+          tiers: TIERS,
+          backends: {
+            fresh: { type: 'fs', root: path.join(dir, 'new'), tier: 'silver' },
+            old: { type: 'fs', root: path.join(dir, 'old') },
+          },
+          routes: {
+            moving: {
+              migrate: {
+                from: { backend: 'old', target: 'file://./old/moving' },
+                to: { backend: 'fresh', target: 'file://./new/moving' },
+                copy: false,
+              },
+            },
+          },
+          default: 'old',
+        },
+        { baseDir: dir },
+      ),
+    );
+    srv = await startTestServer({ router });
+  });
+  after(async () => {
+    await srv?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('writes through the route work (its targets keep their classes); CreateBucket cannot name a tier there', async () => {
+    const refused = await errorOf(createWithTier(srv.s3, 'moving', 'silver'));
+    expect(refused.name).to.equal('InvalidStorageClass');
+    expect(refused.message).to.contain('migrate route');
+    await srv.s3.send(new CreateBucketCommand({ Bucket: 'moving' }));
+    await srv.s3.send(new PutObjectCommand({ Bucket: 'moving', Key: 'k', Body: 'x' }));
+    expect(await classOf(srv.s3, 'moving', 'k')).to.equal(undefined);
+  });
+});
+
 describe('CreateBucket naming a tier on Azure (Azurite): the blobs get the tier as their access tier', function () {
   this.timeout(60_000);
   let azurite: Azurite;
