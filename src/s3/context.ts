@@ -35,6 +35,8 @@ export interface Services {
 
 export class S3Context {
   readonly query: URLSearchParams;
+  /** The operation (the table's name), once dispatch has found it. */
+  operation?: string;
   /** Dispatch has authorized the operation on the addressed bucket. */
   private allowed = false;
 

@@ -136,6 +136,7 @@ export async function dispatch(req: IncomingMessage, res: ServerResponse, opts: 
       if (auth.type !== 'anonymous') record.accessKeyId = auth.accessKeyId;
       const op = findOperationFor(ctx, req, levelOf(target));
       record.operation = op.name;
+      ctx.operation = op.name;
       if (op.formHandler) {
         // The form carries the signature: it can only be checked once the body is read.
         sendContinue(req, res);

@@ -12,6 +12,7 @@ import { S3Error } from '../errors';
 import type { S3Context } from './context';
 import { CANNED_ACLS, GRANT_HEADERS } from '../access/acl';
 import { accountOf } from './access';
+import { TIER_HEADER } from '../bucket-config/tier';
 
 export type Outcome =
   /** What the client asked for holds; `echo` is what S3 answers with to say so. */
@@ -160,6 +161,22 @@ export const REQUEST_FEATURES: readonly RequestFeature[] = [
     header: 'x-amz-write-offset-bytes',
     summary: '501 NotImplemented (no appends)',
     decide: () => notImplemented('x-amz-write-offset-bytes', 'appending to objects'),
+  },
+  {
+    header: TIER_HEADER,
+    summary:
+      "s3mux's own: honoured on CreateBucket (the bucket's default tier, one of the routing table's `tiers`; 400 InvalidArgument for an unknown tier, 400 InvalidStorageClass for one with no class for the bucket's store); 400 InvalidArgument on any other request",
+    decide: (v, ctx) =>
+      ctx.operation === 'CreateBucket'
+        ? HONOURED
+        : {
+            honoured: false,
+            error: new S3Error(
+              'InvalidArgument',
+              `${TIER_HEADER} names a bucket's default tier on CreateBucket only; name an object's class with x-amz-storage-class.`,
+              { ArgumentName: TIER_HEADER, ArgumentValue: v.slice(0, 64) },
+            ),
+          },
   },
   {
     header: 'x-amz-request-payer',

@@ -191,14 +191,15 @@ export class Transfer {
     const size = pair.src?.size ?? 0;
     let action: Action;
     let how: 'server-side' | 'stream' | 'multipart' | undefined;
+    let etag: string | undefined;
     let error: string | undefined;
     try {
-      ({ action, how } = pair.src ? await this.copy(pair.src, pair.dst) : await this.delete(pair.key));
+      ({ action, how, etag } = pair.src ? await this.copy(pair.src, pair.dst) : await this.delete(pair.key));
     } catch (err) {
       action = 'failed';
       error = message(err);
     }
-    this.record(pair.key, action, size, how, error);
+    this.record(pair.key, action, size, how, error, etag === undefined ? undefined : { etag, sourceEtag: pair.src!.etag });
     if (entry) {
       entry.done = true;
       this.watermark.advance();
@@ -209,7 +210,7 @@ export class Transfer {
   private async copy(
     src: ObjectSummary,
     dst: ObjectSummary | undefined,
-  ): Promise<{ action: Action; how?: 'server-side' | 'stream' | 'multipart' }> {
+  ): Promise<{ action: Action; how?: 'server-side' | 'stream' | 'multipart'; etag?: string }> {
     if (this.opts.shouldCopy && !(await this.opts.shouldCopy(src, dst))) return { action: 'kept' };
     if (this.opts.dryRun) return { action: 'copied' };
     try {
@@ -219,7 +220,7 @@ export class Transfer {
         (a, d, e) => this.ctx.onRetry(src.key, a, d, e),
         this.opts.signal,
       );
-      return { action: 'copied', how: r.how };
+      return { action: 'copied', how: r.how, etag: r.meta.etag };
     } catch (err) {
       // A write condition that failed: a client wrote the key after the comparison; its write wins.
       if (this.ctx.conditionalWrites && isS3Error(err, 'PreconditionFailed')) return { action: 'kept' };
@@ -229,7 +230,7 @@ export class Transfer {
     }
   }
 
-  private async delete(key: string): Promise<{ action: Action; how?: undefined }> {
+  private async delete(key: string): Promise<{ action: Action; how?: undefined; etag?: undefined }> {
     const { destination } = this.opts;
     if (!this.opts.dryRun)
       await withRetries(
@@ -241,11 +242,18 @@ export class Transfer {
     return { action: 'deleted' };
   }
 
-  private record(key: string, action: Action, size: number, how?: 'server-side' | 'stream' | 'multipart', error?: string): void {
+  private record(
+    key: string,
+    action: Action,
+    size: number,
+    how?: 'server-side' | 'stream' | 'multipart',
+    error?: string,
+    etags?: { etag: string; sourceEtag: string },
+  ): void {
     this.progress.settled(action, size);
     if (action === 'failed') this.failed.set(key, error ?? 'failed');
     else this.failed.delete(key);
-    this.emit({ type: 'object', key, action, size, how, error, dryRun: this.opts.dryRun || undefined });
+    this.emit({ type: 'object', key, action, size, how, error, ...etags, dryRun: this.opts.dryRun || undefined });
   }
 
   /** Saves the checkpoint: at the end, or when the interval has passed. Saves never overlap. */

@@ -109,6 +109,9 @@ export type TransferEvent =
       size: number;
       how?: 'server-side' | 'stream' | 'multipart';
       error?: string;
+      /** A copy's ETag on the destination, and the source's it was copied from (they differ where the copy could not keep it). */
+      etag?: string;
+      sourceEtag?: string;
       dryRun?: boolean;
     }
   | { type: 'retry'; key: string; attempt: number; delayMs: number; error: string }

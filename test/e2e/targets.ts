@@ -26,7 +26,7 @@ import path from 'node:path';
 import { kitFor } from '../../src/backends/create';
 import { startAzurite } from '../helpers/azurite';
 import { startGcsEmulator } from '../helpers/gcs-emulator';
-import { startOciDouble, testApiKey } from '../helpers/oci-double';
+import { ociTableEntry, startOciDouble, testApiKey } from '../helpers/oci-double';
 import { GithubDouble } from '../helpers/github-double';
 import { ServerProcess, type Proto } from './server-process';
 
@@ -238,17 +238,7 @@ export const TARGETS: BackendTarget[] = [
       double.addKey(key.keyId, key.publicKeyPem);
       return {
         table: {
-          backends: {
-            oci: {
-              type: 'oci',
-              endpoint: double.endpoint,
-              namespace: double.namespace,
-              region: 'us-ashburn-1',
-              credentials: {
-                userPrincipal: { tenancy: key.tenancy, user: key.user, fingerprint: key.fingerprint, privateKeyEnv: 'E2E_OCI_PRIVATE_KEY' },
-              },
-            },
-          },
+          backends: { oci: ociTableEntry(double, key, 'E2E_OCI_PRIVATE_KEY') },
           default: 'oci',
         },
         env: { E2E_OCI_PRIVATE_KEY: key.privateKeyPem },

@@ -16,14 +16,23 @@
  * What it serves: GetNamespace, buckets (list, create with storageTier, get, head, delete),
  * objects (put with if-match / if-none-match, get with Range and if-match, head, delete, list
  * with prefix/start/end/startAfter/limit/delimiter/fields in UTF-8 byte order), CopyObject as
- * an asynchronous work request (GET /workRequests/{id}, /errors), and multipart uploads
+ * an asynchronous work request (GET /workRequests/{id}, /errors), multipart uploads
  * (create, upload part, list parts, commit with partsToCommit and if-match / if-none-match,
- * abort, list uploads). Errors are JSON { code, message } with OCI's codes.
+ * abort, list uploads), and the storage tiers: UpdateObjectStorageTier (POST
+ * .../actions/updateObjectStorageTier {objectName, storageTier}: Standard <-> InfrequentAccess,
+ * either -> Archive, never out of Archive; 200) and RestoreObjects (POST .../actions/restoreObjects
+ * {objectName, hours 1..240, default 24}; 202 for an archived object, 200 when it is restored
+ * already; the object answers HEAD with `archival-state: Archived | Restoring | Restored` and,
+ * once restored, `time-of-archival`, and GET only once restored). Errors are JSON { code,
+ * message } with OCI's codes.
  *
  * double: choices the reference leaves open.
  * - A copy keeps the source's MD5 (or multipart MD5); it takes `copySteps` polls to complete.
  * - A request body that ends before Content-Length stores nothing (the old object or part stays).
  * - Pages: opc-next-page is the index of the next item.
+ * - A tier change keeps the object's ETag and Last-Modified; a restore takes `restoreSteps`
+ *   reads (HEAD or GET) of the object to complete; restoring an object being restored is 409
+ *   RestoreInProgress; restoring one that is not archived is 400 InvalidParameter.
  */
 import * as crypto from 'node:crypto';
 import * as http from 'node:http';
@@ -35,6 +44,8 @@ export interface OciDoubleOptions {
   maxObjectBytes?: number;
   /** Polls a copy work request stays IN_PROGRESS (default 2). */
   copySteps?: number;
+  /** Reads of an object that see its restore in progress before it is restored (default 1). */
+  restoreSteps?: number;
 }
 
 export interface LoggedRequest {
@@ -66,6 +77,8 @@ interface StoredObject {
   storageTier: string;
   timeCreated: Date;
   timeModified: Date;
+  /** An Archive object's restore: reads left before it completes, and until when it stays readable. */
+  restore?: { steps: number; hours: number; until?: Date };
 }
 
 interface Part {
@@ -206,6 +219,8 @@ export class OciDouble {
     if (seg[4] === 'o' && seg.length === 5) return this.listObjects(ctx, b);
     if (seg[4] === 'o') return this.objectRoute(ctx, b, seg.slice(5).join('/'));
     if (seg[4] === 'actions' && seg[5] === 'copyObject' && method === 'POST') return this.copyObject(ctx, b);
+    if (seg[4] === 'actions' && seg[5] === 'updateObjectStorageTier' && method === 'POST') return this.updateTier(ctx, b);
+    if (seg[4] === 'actions' && seg[5] === 'restoreObjects' && method === 'POST') return this.restoreObjects(ctx, b);
     if (seg[4] === 'u' && seg.length === 5) return this.uploadsRoute(ctx, b);
     if (seg[4] === 'u') return this.uploadRoute(ctx, b, seg.slice(5).join('/'));
     throw new OciError(404, 'NotFound');
@@ -429,12 +444,32 @@ export class OciDouble {
     });
   }
 
+  /** An Archive object's state as HEAD and GET report it; a read moves a restore on by one step. */
+  private archivalState(o: StoredObject): 'Archived' | 'Restoring' | 'Restored' | undefined {
+    if (o.storageTier !== 'Archive') return undefined;
+    const r = o.restore;
+    if (!r) return 'Archived';
+    if (r.steps > 0) {
+      r.steps--;
+      return 'Restoring';
+    }
+    r.until ??= new Date(Date.now() + r.hours * 3600_000);
+    if (r.until && r.until.getTime() <= Date.now()) {
+      o.restore = undefined;
+      return 'Archived';
+    }
+    return 'Restored';
+  }
+
   private objectHeaders(o: StoredObject): Record<string, string> {
+    const state = this.archivalState(o);
     const h: Record<string, string> = {
       etag: o.etag,
       'last-modified': o.timeModified.toUTCString(),
       'accept-ranges': 'bytes',
       'storage-tier': o.storageTier,
+      ...(state ? { 'archival-state': state } : {}),
+      ...(state === 'Restored' && o.restore?.until ? { 'time-of-archival': o.restore.until.toUTCString() } : {}),
       ...o.headers,
     };
     if (o.multipartMd5) h['opc-multipart-md5'] = o.multipartMd5;
@@ -510,7 +545,8 @@ export class OciDouble {
       throw new OciError(412, 'IfMatchFailed', 'The If-Match header does not match the current ETag.');
     const headers = this.objectHeaders(cur);
     if (ctx.method === 'HEAD') return this.empty(ctx.res, 200, { ...headers, 'content-length': String(cur.data.length) });
-    if (cur.storageTier === 'Archive') throw new OciError(409, 'NotRestored', 'The object is archived; restore it first.');
+    if (headers['archival-state'] !== undefined && headers['archival-state'] !== 'Restored')
+      throw new OciError(409, 'NotRestored', 'The object is archived; restore it first.');
     const range = ctx.req.headers.range;
     if (typeof range === 'string') {
       const m = /^bytes=(\d*)-(\d*)$/.exec(range);
@@ -587,12 +623,47 @@ export class OciDouble {
           timeCreated: now,
           timeModified: now,
           storageTier: d.destinationObjectStorageTier ?? src.storageTier,
+          restore: undefined,
         });
         wr.status = 'COMPLETED';
       },
     };
     this.work.set(id, wr);
     return this.empty(ctx.res, 202, { 'opc-work-request-id': id });
+  }
+
+  /** UpdateObjectStorageTier: the tier changes in place (bytes, ETag and Last-Modified stay). */
+  private updateTier(ctx: Ctx, b: Bucket): void {
+    const d = this.parse<{ objectName?: string; storageTier?: string; versionId?: string }>(ctx.body);
+    if (!d.objectName) throw new OciError(400, 'InvalidParameter', 'objectName is required');
+    if (!d.storageTier || !TIERS.has(d.storageTier)) throw new OciError(400, 'InvalidParameter', 'storageTier');
+    const o = b.objects.get(d.objectName);
+    if (!o) throw new OciError(404, 'ObjectNotFound', `The object '${d.objectName}' was not found in the bucket '${b.name}'`);
+    if (o.storageTier === 'Archive' && d.storageTier !== 'Archive')
+      throw new OciError(400, 'InvalidParameter', 'An object in the Archive tier cannot be moved to another tier; restore and copy it.');
+    if (o.storageTier !== d.storageTier) {
+      o.storageTier = d.storageTier;
+      o.restore = undefined;
+    }
+    return this.empty(ctx.res, 200);
+  }
+
+  /** RestoreObjects: an archived object becomes readable for `hours` once its restore completes. */
+  private restoreObjects(ctx: Ctx, b: Bucket): void {
+    const d = this.parse<{ objectName?: string; hours?: number; versionId?: string }>(ctx.body);
+    if (!d.objectName) throw new OciError(400, 'InvalidParameter', 'objectName is required');
+    const hours = d.hours ?? 24;
+    if (!Number.isInteger(hours) || hours < 1 || hours > 240) throw new OciError(400, 'InvalidParameter', 'hours must be 1 to 240');
+    const o = b.objects.get(d.objectName);
+    if (!o) throw new OciError(404, 'ObjectNotFound', `The object '${d.objectName}' was not found in the bucket '${b.name}'`);
+    if (o.storageTier !== 'Archive') throw new OciError(400, 'InvalidParameter', 'The object is not in the Archive tier.');
+    if (o.restore && o.restore.steps > 0) throw new OciError(409, 'RestoreInProgress', 'The object is being restored.');
+    if (o.restore?.until && o.restore.until.getTime() > Date.now()) {
+      o.restore.until = new Date(Date.now() + hours * 3600_000);
+      return this.empty(ctx.res, 200);
+    }
+    o.restore = { steps: Math.max(1, this.opts.restoreSteps ?? 1), hours };
+    return this.empty(ctx.res, 202);
   }
 
   private workRequest(ctx: Ctx): void {
@@ -762,6 +833,17 @@ export function testApiKey(
     user,
     fingerprint,
     keyId: `${tenancy}/${user}/${fingerprint}`,
+  };
+}
+
+/** A routing table's backend entry onto `double`, signing with `key` whose private half is in env `privateKeyEnv`. */
+export function ociTableEntry(double: OciDouble, key: ReturnType<typeof testApiKey>, privateKeyEnv: string): Record<string, unknown> {
+  return {
+    type: 'oci',
+    endpoint: double.endpoint,
+    namespace: double.namespace,
+    region: 'us-ashburn-1',
+    credentials: { userPrincipal: { tenancy: key.tenancy, user: key.user, fingerprint: key.fingerprint, privateKeyEnv } },
   };
 }
 

@@ -60,6 +60,8 @@ const CASES: Array<[header: string, value: string, expected: string]> /* 'ok', '
   ['x-amz-website-redirect-location', '/other', 'NotImplemented'],
   ['x-amz-mfa', '123 456', 'NotImplemented'],
   ['x-amz-write-offset-bytes', '0', 'NotImplemented'],
+  // s3mux's own header names a bucket's tier on CreateBucket (test/transfer/bucket-tier.test.ts), nothing on a PutObject.
+  ['x-s3mux-tier', 'gold', 'InvalidArgument'],
   ['x-amz-request-payer', 'requester', 'ok'],
   ['x-amz-request-payer', 'someone', 'InvalidArgument'],
   ['x-amz-expected-bucket-owner', '111122223333', 'AccessDenied'],

@@ -498,7 +498,7 @@ describe('migration s3 -> fs: a multipart object whose ETag the copy cannot keep
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('copies it byte for byte; verify matches it by SHA-256, verify --quick lists it as newer', async () => {
+  it('copies it byte for byte; the route shows and honours the old ETag; verify (deep and --quick) matches it', async () => {
     await source.s3.send(new CreateBucketCommand({ Bucket: 'logs' }));
     const parts = [body(5 * 1024 * 1024), body(5 * 1024 * 1024), body(1000)];
     const up = await source.s3.send(new CreateMultipartUploadCommand({ Bucket: 'logs', Key: 'big' }));
@@ -539,9 +539,25 @@ describe('migration s3 -> fs: a multipart object whose ETag the copy cannot keep
     expect(cp?.errors, cp?.lastErrors.join('\n')).to.equal(0);
     const model: Model = new Map([['big', Buffer.concat(parts)]]);
     await expectStoreEquals(route.to.backend, 'logs', '', model, 'destination');
-    // The s3 backend cannot read the source's part sizes, so the copy has another ETag.
+    // The s3 backend cannot read the source's part sizes, so the copy has another ETag on the store...
+    const stored = await route.to.headObject('big');
+    expect(`"${stored.etag}"`).not.to.equal(done.ETag);
+    // ... and the route shows the one clients knew, on HEAD and GET, and judges conditions on it.
     const served = await server.s3.send(new HeadObjectCommand({ Bucket: 'logs', Key: 'big' }));
-    expect(served.ETag).not.to.equal(done.ETag);
+    expect(served.ETag).to.equal(done.ETag);
+    const got = await server.s3.send(new GetObjectCommand({ Bucket: 'logs', Key: 'big', IfMatch: done.ETag, Range: 'bytes=0-9' }));
+    expect(got.ETag).to.equal(done.ETag);
+    expect(Buffer.from(await got.Body!.transformToByteArray()).equals(parts[0].subarray(0, 10))).to.equal(true);
+    const notModified = await server.s3.send(new HeadObjectCommand({ Bucket: 'logs', Key: 'big', IfNoneMatch: done.ETag })).then(
+      () => 200,
+      (err: { $metadata?: { httpStatusCode?: number } }) => err.$metadata?.httpStatusCode,
+    );
+    expect(notModified).to.equal(304);
+    const stale = await server.s3.send(new GetObjectCommand({ Bucket: 'logs', Key: 'big', IfMatch: `"${stored.etag}-stale"` })).then(
+      () => 200,
+      (err: { $metadata?: { httpStatusCode?: number } }) => err.$metadata?.httpStatusCode,
+    );
+    expect(stale).to.equal(412);
 
     const deep = await verifyMigration(route, { deep: true });
     expect({ matched: deep.matched, newer: deep.newer, differences: deep.differences, ok: deep.ok }).to.deep.equal({
@@ -550,7 +566,20 @@ describe('migration s3 -> fs: a multipart object whose ETag the copy cannot keep
       differences: [],
       ok: true,
     });
+    // --quick compares ETags: the copier's record matches the old one with the new.
     const quick = await verifyMigration(route);
-    expect(quick.newer).to.deep.equal(['big']);
+    expect({ matched: quick.matched, newer: quick.newer, ok: quick.ok }).to.deep.equal({ matched: 1, newer: [], ok: true });
+
+    // A conditional overwrite with the ETag the client knew succeeds; from then on the new object's own ETag is shown.
+    const next = body(2000);
+    const put = await server.s3.send(new PutObjectCommand({ Bucket: 'logs', Key: 'big', Body: next, IfMatch: done.ETag }));
+    expect(put.ETag).to.equal(`"${(await route.to.headObject('big')).etag}"`);
+    expect((await server.s3.send(new HeadObjectCommand({ Bucket: 'logs', Key: 'big' }))).ETag).to.equal(put.ETag);
+    const again = await server.s3.send(new PutObjectCommand({ Bucket: 'logs', Key: 'big', Body: next, IfMatch: done.ETag })).then(
+      () => 200,
+      (err: { $metadata?: { httpStatusCode?: number } }) => err.$metadata?.httpStatusCode,
+    );
+    expect(again).to.equal(412);
+    expect((await verifyMigration(route)).newer).to.deep.equal(['big']);
   });
 });

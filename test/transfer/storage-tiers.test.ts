@@ -26,6 +26,7 @@ import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-bl
 import { startTestServer, ACCESS_KEY, SECRET_KEY, type TestServer } from '../helpers/server';
 import { startAzurite, type Azurite } from '../helpers/azurite';
 import { startGcsDouble, type GcsDouble } from '../helpers/gcs-double';
+import { ociTableEntry, startOciDouble, testApiKey, type OciDouble } from '../helpers/oci-double';
 import { Storage } from '@google-cloud/storage';
 import { LifecycleWorker } from '../../src/lifecycle/worker';
 import { bucketConfig } from '../../src/bucket-config/store';
@@ -528,5 +529,83 @@ describe('storage tiers on GCS (the GCS double): native storage classes, rewrite
     );
     expect(refused.name).to.equal('InvalidStorageClass');
     expect(refused.message).to.contain('gcs backend of this bucket');
+  });
+});
+
+describe('storage tiers on OCI (the OCI double): UpdateObjectStorageTier transitions, RestoreObjects', function () {
+  this.timeout(60_000);
+  let double: OciDouble;
+  let srv: TestServer;
+  let router: Router;
+  const Bucket = 'oci-tiers';
+
+  before(async () => {
+    const key = testApiKey();
+    double = await startOciDouble({ restoreSteps: 1 });
+    double.addKey(key.keyId, key.publicKeyPem);
+    process.env.TIERS_TEST_OCI_KEY = key.privateKeyPem;
+    router = Router.fromTable(validateRoutingTable({ backends: { oci: ociTableEntry(double, key, 'TIERS_TEST_OCI_KEY') } }));
+    srv = await startTestServer({ router });
+    await srv.s3.send(new CreateBucketCommand({ Bucket }));
+  });
+  after(async () => {
+    await srv?.stop();
+    await double?.stop();
+  });
+  beforeEach(() => bucketConfig.clear());
+  const tierOf = (key: string) => double.buckets.get(Bucket)!.objects.get(key)!.storageTier;
+
+  it('a Transition rule moves the object in place (same ETag, same bytes) to InfrequentAccess, then Archive', async () => {
+    await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'cold/a', Body: 'aaa' }));
+    const ociEtag = double.buckets.get(Bucket)!.objects.get('cold/a')!.etag;
+    const before = await head(srv.s3, Bucket, 'cold/a');
+    await srv.s3.send(new PutBucketLifecycleConfigurationCommand({ Bucket, LifecycleConfiguration: TRANSITIONS }));
+    const { worker, advance } = fakeClockWorker(() => router);
+    advance(32);
+    expect((await worker.runOnce()).transitioned).to.equal(1);
+    expect(tierOf('cold/a')).to.equal('InfrequentAccess');
+    expect(double.buckets.get(Bucket)!.objects.get('cold/a')!.etag).to.equal(ociEtag);
+    const after = await head(srv.s3, Bucket, 'cold/a');
+    expect(after.StorageClass).to.equal('STANDARD_IA');
+    expect(after.ETag).to.equal(before.ETag);
+    expect(double.requests.some((r) => r.path.endsWith('/actions/updateObjectStorageTier'))).to.equal(true);
+    advance(60);
+    expect((await worker.runOnce()).transitioned).to.equal(1);
+    expect(tierOf('cold/a')).to.equal('Archive');
+    expect((await head(srv.s3, Bucket, 'cold/a')).StorageClass).to.equal('GLACIER');
+    expect((await worker.runOnce()).transitioned).to.equal(0);
+
+    // A stale ETag changes nothing.
+    await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'b', Body: 'bbb' }));
+    const stale = (await errorOf(new BucketView(router.resolve(Bucket)).setStorageClass('b', 'STANDARD_IA', '"0123"'))) as unknown as {
+      code: string;
+    };
+    expect(stale.code).to.equal('PreconditionFailed');
+    expect(tierOf('b')).to.equal('Standard');
+  });
+
+  it('an archived object: GET is 403 InvalidObjectState; RestoreObject starts (202), is ongoing (409), then the object is readable', async () => {
+    await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'arch', Body: 'frozen', StorageClass: 'GLACIER' }));
+    await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'ia', Body: 'cool', StorageClass: 'STANDARD_IA' }));
+    expect(tierOf('arch')).to.equal('Archive');
+    const e = await errorOf(srv.s3.send(new GetObjectCommand({ Bucket, Key: 'arch' })));
+    expect(e.name).to.equal('InvalidObjectState');
+    expect(e.$metadata.httpStatusCode).to.equal(403);
+    const notArchived = await errorOf(srv.s3.send(new RestoreObjectCommand({ Bucket, Key: 'ia', RestoreRequest: { Days: 1 } })));
+    expect(notArchived.name).to.equal('InvalidObjectState');
+
+    const r = await srv.s3.send(new RestoreObjectCommand({ Bucket, Key: 'arch', RestoreRequest: { Days: 2 } }));
+    expect(r.$metadata.httpStatusCode).to.equal(202);
+    const restoreCall = double.requests.filter((q) => q.path.endsWith('/actions/restoreObjects'));
+    expect(restoreCall).to.have.length(1);
+    // The double keeps the restore going for one read: the adapter's HEAD for the second request sees it.
+    const again = await errorOf(srv.s3.send(new RestoreObjectCommand({ Bucket, Key: 'arch', RestoreRequest: { Days: 2 } })));
+    expect(again.name).to.equal('RestoreAlreadyInProgress');
+    const restored = await head(srv.s3, Bucket, 'arch');
+    expect(restored.StorageClass).to.equal('GLACIER');
+    expect(restored.Restore).to.match(/^ongoing-request="false", expiry-date="[^"]+"$/);
+    expect(await text(srv.s3, Bucket, 'arch')).to.equal('frozen');
+    const done = await srv.s3.send(new RestoreObjectCommand({ Bucket, Key: 'arch', RestoreRequest: { Days: 2 } }));
+    expect(done.$metadata.httpStatusCode).to.equal(200);
   });
 });

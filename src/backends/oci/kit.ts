@@ -58,7 +58,7 @@ export const ociKit = defineKit({
     },
     toS3: { Standard: 'STANDARD', InfrequentAccess: 'STANDARD_IA', Archive: 'GLACIER' },
     archived: ['Archive'],
-    restore: { kind: 'unsupported', reason: 'restoring OCI Archive objects (RestoreObjects) is not wired in yet' },
+    restore: { kind: 'rehydrate' },
   },
   credentialKinds: [
     'user principal (API key)',

@@ -117,9 +117,13 @@ export function fromMetadata(
       } else readExtraField(field.replace(/^ck-/, 'ck_'), value, attrs, extras);
     } else attrs.userMetadata[name] = value;
   }
-  if (attrs.storageClass === undefined) {
-    const c = CLASS_OF_TIER[headers['storage-tier'] ?? ''];
+  // The S3 name s3mux recorded holds while it maps to the object's tier; a tier changed since
+  // (a transition, another client) is reported as its S3 class.
+  const tier = headers['storage-tier'];
+  if (tier !== undefined && (tierOf(attrs.storageClass) ?? 'Standard') !== tier) {
+    const c = CLASS_OF_TIER[tier];
     if (c !== undefined) attrs.storageClass = c;
+    else delete attrs.storageClass;
   }
   return { attrs, extras };
 }
@@ -163,5 +167,15 @@ export function metaOf(key: string, h: Record<string, string | undefined>): Obje
     size: Number(h['content-length'] ?? 0),
     etag: s3EtagOf(h['opc-multipart-md5'] ?? h['content-md5'], h.etag, extras),
     lastModified: dateOf(h['last-modified']),
+    ...restoreOf(h),
   };
+}
+
+/** An Archive object's restore, from OCI's archival-state (Restoring, Restored until time-of-archival). */
+function restoreOf(h: Record<string, string | undefined>): Pick<ObjectMeta, 'restore'> {
+  const state = h['archival-state'];
+  if (state === 'Restoring') return { restore: { ongoing: true } };
+  if (state !== 'Restored') return {};
+  const until = h['time-of-archival'];
+  return { restore: { ongoing: false, ...(until ? { expiry: dateOf(until) } : {}) } };
 }

@@ -10,6 +10,7 @@ import { copyOne, type CopyContext, type Location } from '../../transfer';
 import { DEFAULT_RETRY } from '../../transfer/retry';
 import type { Target } from './target';
 import type { Tombstones } from './tombstones';
+import type { EtagMap } from './etag-map';
 
 const MiB = 1024 * 1024;
 
@@ -34,11 +35,14 @@ export function copyContext(from: Target, to: Target, conditional: boolean): Cop
 /** copied; present: an equal copy is there already; newer: a write through s3mux is there; deleted; absent from `from`. */
 export type CopyOutcome = 'copied' | 'present' | 'newer' | 'deleted' | 'absent';
 
-export async function copyKey(from: Target, to: Target, key: string, tombstones: Tombstones): Promise<CopyOutcome> {
+export async function copyKey(from: Target, to: Target, key: string, tombstones: Tombstones, etags: EtagMap): Promise<CopyOutcome> {
   if (await tombstones.has(key)) return 'deleted';
   let etag: string;
   try {
+    const source = await from.headObject(key);
     etag = (await copyOne(copyContext(from, to, true), key, undefined)).meta.etag;
+    // The source's ETag, checked again: the copy is of that object only if it did not change meanwhile.
+    if (etag !== source.etag && (await from.headObject(key)).etag === source.etag) await etags.record(key, source.etag, etag);
   } catch (err) {
     if (isS3Error(err, 'NoSuchKey') || isS3Error(err, 'NoSuchBucket')) return 'absent';
     if (!isS3Error(err, 'PreconditionFailed')) throw err;

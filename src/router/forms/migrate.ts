@@ -29,6 +29,7 @@ import type { Target } from './target';
 import { copyKey } from './copy-key';
 import { mergePages as mergePagesOf } from './merge-listing';
 import { isMigratingArea, migrationArea } from './migrating-area';
+import { EtagMap } from './etag-map';
 
 const ABSENT = new Set(['NoSuchKey', 'NoSuchBucket']);
 
@@ -39,6 +40,8 @@ function isAbsent(err: unknown): boolean {
 export class MigrationBackend extends CompositeBackend {
   readonly kind = 'migrate';
   readonly tombstones: Tombstones;
+  /** ETags the copy could not keep: reads of such a key on `to` show the source's. */
+  readonly etags: EtagMap;
   /**
    * Where the migration keeps its state (tombstones, checkpoint, lease): `to`'s reserved area,
    * or `from`'s while `to`'s store cannot hold s3mux's documents; undefined when neither can.
@@ -57,6 +60,7 @@ export class MigrationBackend extends CompositeBackend {
     this.stateArea = to.area() ?? from.area();
     this.routeState = migrationArea(to.area(), from.area());
     this.tombstones = new Tombstones(this.stateArea);
+    this.etags = new EtagMap(this.stateArea);
     this.multipart = new RoutedMultipart({
       choose: () => this.to,
       targets: [to],
@@ -89,15 +93,29 @@ export class MigrationBackend extends CompositeBackend {
     return { value, on: this.from };
   }
 
+  /** An object's meta as clients know it: on `to`, the source's ETag where the copy could not keep it. */
+  private async shown(k: string, meta: ObjectMeta, on: Target): Promise<ObjectMeta> {
+    const etag = on === this.to ? await this.etags.shown(k, meta.etag) : meta.etag;
+    return this.out(etag === meta.etag ? meta : { ...meta, etag });
+  }
+
   async headObject(_bucket: string, key: string): Promise<ObjectMeta> {
     const k = this.vk(key);
-    return this.out((await this.locate(k, (t) => t.headObject(k))).value);
+    const { value, on } = await this.locate(k, (t) => t.headObject(k));
+    return this.shown(k, value, on);
   }
 
   async openObject(_bucket: string, key: string): Promise<ObjectHandle> {
     const k = this.vk(key);
-    const h = (await this.locate(k, (t) => t.openObject(k))).value;
-    return { meta: this.out(h.meta), read: (r) => h.read(r), close: () => h.close() };
+    const { value: h, on } = await this.locate(k, (t) => t.openObject(k));
+    let meta: ObjectMeta;
+    try {
+      meta = await this.shown(k, h.meta, on);
+    } catch (err) {
+      await h.close();
+      throw err;
+    }
+    return { meta, read: (r) => h.read(r), close: () => h.close() };
   }
 
   /**
@@ -112,7 +130,12 @@ export class MigrationBackend extends CompositeBackend {
     } catch (err) {
       if (!isS3Error(err, 'NoSuchKey')) throw err;
     }
-    if (!current || current.on === this.to) return c;
+    if (!current) return c;
+    if (current.on === this.to) {
+      // A client's If-Match with the ETag it knows (the source's, where the copy has another).
+      const m = c.ifMatch !== undefined && c.ifMatch !== '*' ? await this.etags.lookup(k, current.value.etag) : undefined;
+      return m && unquoteEtag(c.ifMatch!) === m.from ? { ...c, ifMatch: m.to } : c;
+    }
     if (c.ifNoneMatch !== undefined) throw new S3Error('PreconditionFailed');
     if (c.ifMatch !== undefined && c.ifMatch !== '*' && unquoteEtag(c.ifMatch) !== current.value.etag)
       throw new S3Error('PreconditionFailed');
@@ -141,7 +164,7 @@ export class MigrationBackend extends CompositeBackend {
     const k = this.vk(key);
     const { on } = await this.locate(k, (t) => t.headObject(k));
     // Tags live with the object: one still in `from` is copied over first (never over a newer write).
-    if (on === this.from) await copyKey(this.from, this.to, k, this.tombstones);
+    if (on === this.from) await copyKey(this.from, this.to, k, this.tombstones, this.etags);
     await this.to.setTags(k, tags);
   }
 

@@ -201,6 +201,11 @@ export class MigrationCopier {
           const meta = await to.headObject(e.key).catch(() => undefined);
           if (meta && (await takeBackIfDeleted(to, e.key, meta.etag, tombstones))) cp.keysDeleted++;
           else {
+            // Only while `to` still holds the copy (a client write since has an ETag of its own) and `from` the object listed.
+            if (meta && e.sourceEtag !== undefined && e.sourceEtag !== meta.etag && meta.etag === e.etag) {
+              const source = await from.headObject(e.key).catch(() => undefined);
+              if (source?.etag === e.sourceEtag) await this.route.etags.record(e.key, e.sourceEtag, meta.etag);
+            }
             cp.keysCopied++;
             cp.bytesCopied += e.size;
           }

@@ -12,6 +12,7 @@ import { element, parseXml, text } from '../xml';
 import { readSmallBody } from '../payload';
 import { decodeToken, encodeToken } from '../continuation-token';
 import { enableObjectLock, noLockHere } from './object-lock';
+import { bucketTier, resolveBucketTier, setBucketTier, TIER_HEADER } from '../../bucket-config/tier';
 
 /** The caller as S3 names an owner: its canonical id and its name. */
 export function owner(ctx: S3Context): { ID: string; DisplayName: string } {
@@ -96,8 +97,12 @@ export const createBucket: Handler = async (ctx) => {
   // Checked before the bucket exists, so a refusal leaves nothing behind.
   const lock = (ctx.header('x-amz-bucket-object-lock-enabled') ?? '').trim().toLowerCase() === 'true';
   if (lock && !view.backend.reserved) throw noLockHere(view.backend.kind);
+  const tierName = ctx.header(TIER_HEADER);
+  const tier = tierName === undefined ? undefined : resolveBucketTier(view, ctx.services.router.table.tiers, tierName);
   await view.backend.createBucket(view.realBucket);
   await recordNewBucket(view, access);
+  // Also without the header: a bucket made again under an old name must not keep the old one's tier.
+  await setBucketTier(view, tier);
   if (lock) await enableObjectLock(ctx);
   return { status: 200, headers: { Location: `/${name}` } };
 };
@@ -115,8 +120,16 @@ export const deleteBucket: Handler = async (ctx) => {
 };
 
 export const headBucket: Handler = async (ctx) => {
-  await ctx.bucket().exists();
-  return { status: 200, headers: { 'x-amz-bucket-region': ctx.services.region } };
+  const view = ctx.bucket();
+  await view.exists();
+  const tier = await bucketTier(view);
+  return {
+    status: 200,
+    headers: {
+      'x-amz-bucket-region': ctx.services.region,
+      ...(tier ? { [TIER_HEADER]: tier.tier, 'x-s3mux-storage-class': tier.storageClass } : {}),
+    },
+  };
 };
 
 export const getBucketLocation: Handler = async (ctx) => {

@@ -9,6 +9,7 @@ import { attributesFromHeaders } from '../headers';
 import { xmlResponse } from '../respond';
 import { lockFromHeaders, readConditions, versionHeader, writeConditions, writtenChecksumHeaders } from './objects';
 import { VersionedObjects, type VersionedMeta } from '../../versioning/objects';
+import { bucketTier } from '../../bucket-config/tier';
 
 export interface CopySource {
   bucket: string;
@@ -79,6 +80,11 @@ export async function copyBetween(
     const sameObject =
       src.route.backend === dst.route.backend && src.realBucket === dst.realBucket && src.realKey(srcKey) === dst.realKey(dstKey);
     const attrs = copiedAttributes(ctx, handle.meta);
+    // A copy naming no class takes the destination bucket's tier, where its CreateBucket named one.
+    if (ctx.header('x-amz-storage-class') === undefined) {
+      const tier = await bucketTier(dst);
+      if (tier) attrs.storageClass = tier.storageClass;
+    }
     if (
       sameObject &&
       // Copying an older version over the key restores it: that is a change.

@@ -20,6 +20,7 @@ import { copySourceHeaders, parseCopySource } from './copy';
 import { VersionedObjects } from '../../versioning/objects';
 import { parseMaxKeys } from './listing';
 import { lockFromHeaders, readConditions, versionHeader, writeConditions } from './objects';
+import { applyBucketTier } from '../../bucket-config/tier';
 
 /** The object lock CreateMultipartUpload asked for, applied by Complete. */
 const uploadLocks = new UploadStash<ObjectLock>('object lock', 'lock/uploads');
@@ -51,6 +52,7 @@ export const createMultipartUpload: Handler = async (ctx) => {
   const view = ctx.bucket();
   await view.exists();
   const attrs = attributesFromHeaders(ctx.headers);
+  await applyBucketTier(view, attrs);
   const acl = await aclForWrite(ctx, view);
   // Checked now (a bucket without lock refuses it), applied when the upload completes.
   const lock = lockFromHeaders(ctx, await VersionedObjects.of(view));

@@ -12,6 +12,7 @@ import { VersionedObjects, type VersionedMeta } from '../../versioning/objects';
 import { lockHeaders, requestedLock, type ObjectLock } from '../../object-lock/lock';
 import { bypassGovernance } from '../bypass-governance';
 import { requireIntegrityCheck } from '../payload';
+import { applyBucketTier } from '../../bucket-config/tier';
 
 /** S3's limit for one PutObject; larger objects go multipart. */
 export const MAX_OBJECT_SIZE_SINGLE_PUT = 5 * 1024 ** 3;
@@ -76,6 +77,7 @@ export const putObject: Handler = async (ctx) => {
   const view = ctx.bucket();
   view.assertWritable();
   const attrs = attributesFromHeaders(ctx.headers);
+  await applyBucketTier(view, attrs);
   const conditions = writeConditions(ctx);
   const acl = await aclForWrite(ctx, view);
   const objects = await VersionedObjects.of(view);

@@ -28,6 +28,7 @@ import {
   type Fields,
 } from '../../auth/post-form';
 import type { FormRequest, S3Context, S3Response } from '../context';
+import { applyBucketTier } from '../../bucket-config/tier';
 import { aclForWrite, recordObjectAcl } from '../access';
 import { attributesFromHeaders, validateTags } from '../headers';
 import { GRANT_HEADERS } from '../../access/acl';
@@ -203,6 +204,7 @@ export const postObject: FormHandler = async (ctx, authority) => {
   );
   const view = signed.bucket();
   view.assertWritable();
+  await applyBucketTier(view, attrs);
   const acl = await aclForWrite(signed, view, formHeader);
   const objects = await VersionedObjects.of(view);
   const lock = requestedLock((name) => fields.get(name)?.value, objects.lockConfig !== undefined);
