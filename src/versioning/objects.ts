@@ -397,10 +397,10 @@ export class VersionedObjects {
       else delete updated.lock;
       return {
         next: { key, versions: index.versions.map((v) => (v === entry ? updated : v)) },
-        result: { id: entry.id, lock: updated.lock, blob: entry.blob },
+        result: { id: entry.id, lock: updated.lock, blob: entry.blob, previous: entry.lock },
       };
     });
-    if (result.lock) await this.protectBlob(key, result.blob, result.lock);
+    await this.protectBlob(key, result.blob, result.lock ?? {}, result.previous);
     return { id: result.id, lock: result.lock };
   }
 
@@ -409,8 +409,8 @@ export class VersionedObjects {
    * native lock (ReservedStore.protect), the version's blob gets it too, so the bytes are
    * protected also from clients that bypass s3mux. Elsewhere s3mux alone enforces the lock.
    */
-  private async protectBlob(key: string, blob: string | undefined, lock: ObjectLock): Promise<void> {
-    if (blob !== undefined && this.area.protect) await this.area.protect(dataName(key, blob), lock);
+  private async protectBlob(key: string, blob: string | undefined, lock: ObjectLock, previous?: ObjectLock): Promise<void> {
+    if (blob !== undefined && this.area.protect) await this.area.protect(dataName(key, blob), lock, previous);
   }
 
   /** The lock of one version (the latest without a version id), with S3's errors for markers and missing versions. */
@@ -423,7 +423,11 @@ export class VersionedObjects {
   private async dropUnreferenced(before: VersionIndex, after: VersionIndex): Promise<void> {
     const kept = new Set(after.versions.map((v) => v.blob));
     for (const v of before.versions) {
-      if (v.blob !== undefined && !kept.has(v.blob)) await this.area.delete(dataName(before.key, v.blob)).catch(() => undefined);
+      if (v.blob === undefined || kept.has(v.blob)) continue;
+      // A GOVERNANCE retention still running was bypassed: the store's copy of it goes first.
+      if (v.lock?.retention && Date.parse(v.lock.retention.until) > Date.now())
+        await this.protectBlob(before.key, v.blob, { ...v.lock, retention: undefined }, v.lock).catch(() => undefined);
+      await this.area.delete(dataName(before.key, v.blob)).catch(() => undefined);
     }
   }
 
