@@ -261,7 +261,7 @@ export class VersionedObjects {
         return { next: { key, versions: [entry, ...rest] }, result: undefined };
       });
     } catch (err) {
-      await this.area.delete(dataName(key, data.blob!)).catch(() => undefined);
+      await this.removeBlob(key, data.blob!, data.lock);
       throw err;
     }
     await this.dropUnreferenced(changed.before, changed.after);
@@ -423,12 +423,19 @@ export class VersionedObjects {
   private async dropUnreferenced(before: VersionIndex, after: VersionIndex): Promise<void> {
     const kept = new Set(after.versions.map((v) => v.blob));
     for (const v of before.versions) {
-      if (v.blob === undefined || kept.has(v.blob)) continue;
-      // A GOVERNANCE retention still running was bypassed: the store's copy of it goes first.
-      if (v.lock?.retention && Date.parse(v.lock.retention.until) > Date.now())
-        await this.protectBlob(before.key, v.blob, { ...v.lock, retention: undefined }, v.lock).catch(() => undefined);
-      await this.area.delete(dataName(before.key, v.blob)).catch(() => undefined);
+      if (v.blob !== undefined && !kept.has(v.blob)) await this.removeBlob(before.key, v.blob, v.lock);
     }
+  }
+
+  /**
+   * Deletes a version's blob, best effort. The store's lock on it (a GOVERNANCE retention
+   * bypassed, or the lock of a write that failed after its blob was locked) is lifted first; one
+   * the store will not lift (COMPLIANCE) keeps the bytes there until it ends.
+   */
+  private async removeBlob(key: string, blob: string, lock: ObjectLock | undefined): Promise<void> {
+    const running = lock?.retention !== undefined && Date.parse(lock.retention.until) > Date.now();
+    if (running || lock?.legalHold === 'ON') await this.protectBlob(key, blob, {}, lock).catch(() => undefined);
+    await this.area.delete(dataName(key, blob)).catch(() => undefined);
   }
 
   /**

@@ -20,7 +20,11 @@ const errorCode = (err: unknown) => String((err as { details?: { errorCode?: str
 nativeLockSuite('azure backend: native object lock on the store', {
   async start() {
     azurite = await startAzurite();
-    double = await startAzureImmutabilityDouble({ port: azurite.port, account: azurite.account }, ['locked-store', 'governed-store']);
+    double = await startAzureImmutabilityDouble({ port: azurite.port, account: azurite.account }, [
+      'locked-store',
+      'governed-store',
+      'refused-store',
+    ]);
     direct = new BlobServiceClient(double.endpoint, new StorageSharedKeyCredential(azurite.account, azurite.accountKey));
     process.env[KEY_ENV] = azurite.accountKey;
   },
@@ -31,7 +35,7 @@ nativeLockSuite('azure backend: native object lock on the store', {
   },
   async createBucket(name, withLock) {
     // Version-level immutability support is the double's, fixed at its start.
-    expect(['locked-store', 'governed-store'].includes(name)).to.equal(withLock);
+    expect(['locked-store', 'governed-store', 'refused-store'].includes(name)).to.equal(withLock);
     await direct.getContainerClient(name).create();
   },
   table: (container) => ({

@@ -107,6 +107,24 @@ export function nativeLockSuite(title: string, store: NativeLockStore): void {
       expect(await store.blobs('governed-store')).to.deep.equal([]);
     });
 
+    it('a write refused after its bytes were locked (If-None-Match on a taken key): the store lifts the lock and the bytes go', async () => {
+      const s3 = await vault('refused-store', true);
+      await s3.send(new PutObjectCommand({ Bucket: 'vault', Key: 'taken', Body: 'first' }));
+      const before = await store.blobs('refused-store');
+      expect(before).to.have.length(1);
+      const lock = {
+        ObjectLockMode: 'GOVERNANCE' as const,
+        ObjectLockRetainUntilDate: inAnHour(),
+        ObjectLockLegalHoldStatus: 'ON' as const,
+      };
+      const refused = await putLocked(s3, 'taken', 'second', { ...lock, IfNoneMatch: '*' }).then(
+        () => 'written',
+        (e: Error) => e.name,
+      );
+      expect(refused).to.equal('PreconditionFailed');
+      expect(await store.blobs('refused-store')).to.deep.equal(before);
+    });
+
     it('a store bucket without its lock enabled: the lock is s3mux’s only', async () => {
       const s3 = await vault('plain-store', false);
       const put = await putLocked(s3, 'k', 'x', {
