@@ -47,7 +47,7 @@ export interface ReservedObjects {
   /** Objects whose name starts with `prefix`, after `startAfter`, in order, at most `max`. */
   list(bucket: string, prefix: string, startAfter: string | undefined, max: number): Promise<ReservedObject[]>;
   /** Optional: the store's native object lock on an object (ReservedStore.protect). */
-  protect?(bucket: string, name: string, lock: StoreLock): Promise<void>;
+  protect?(bucket: string, name: string, lock: StoreLock, previous?: StoreLock): Promise<void>;
 }
 
 /** Counts the bytes of a streamed body on their way to the store. */
@@ -67,14 +67,14 @@ function counted(body: Readable): Counted {
 }
 
 export class ObjectReservedStore implements ReservedStore {
-  readonly protect?: (bucket: string, name: string, lock: StoreLock) => Promise<void>;
+  readonly protect?: (bucket: string, name: string, lock: StoreLock, previous?: StoreLock) => Promise<void>;
 
   constructor(private readonly objects: ReservedObjects) {
     const native = objects.protect?.bind(objects);
     if (native)
-      this.protect = (bucket, name, lock) => {
+      this.protect = (bucket, name, lock, previous) => {
         checkReservedName(name);
-        return native(bucket, RESERVED_DOCS_PREFIX + name, lock);
+        return native(bucket, RESERVED_DOCS_PREFIX + name, lock, previous);
       };
   }
 

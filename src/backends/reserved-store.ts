@@ -65,9 +65,10 @@ export interface ReservedStore {
    * Optional: sets the store's own object lock on a document (a version's bytes), so the store
    * also refuses to remove them, also to clients that bypass s3mux. A store without a native
    * lock (or a bucket without it enabled) leaves the protection to s3mux: the method is absent
-   * or does nothing. Extending only; s3mux has already decided the change is allowed.
+   * or does nothing. `lock` is the document's whole lock after the change, `previous` the one
+   * before (none for a new document); s3mux has already decided the change is allowed.
    */
-  protect?(bucket: string, name: string, lock: StoreLock): Promise<void>;
+  protect?(bucket: string, name: string, lock: StoreLock, previous?: StoreLock): Promise<void>;
 }
 
 /** An object lock as a store takes it (the shape of src/object-lock's ObjectLock). */
@@ -167,7 +168,7 @@ export interface BucketReservedArea {
   delete(name: string, conditions?: Pick<ReservedConditions, 'ifMatch'>): Promise<void>;
   list(prefix: string, opts?: ReservedListOptions): Promise<ReservedEntry[]>;
   /** The store's native lock on a document, where it has one (ReservedStore.protect). */
-  protect?(name: string, lock: StoreLock): Promise<void>;
+  protect?(name: string, lock: StoreLock, previous?: StoreLock): Promise<void>;
 }
 
 /**
@@ -191,6 +192,8 @@ export function bucketArea(store: ReservedStore, bucket: string, keyPrefix: stri
           startAfter: opts?.startAfter === undefined ? undefined : base + opts.startAfter,
         })
       ).map(strip),
-    ...(store.protect ? { protect: (name: string, lock: StoreLock) => store.protect!(bucket, base + name, lock) } : {}),
+    ...(store.protect
+      ? { protect: (name: string, lock: StoreLock, previous?: StoreLock) => store.protect!(bucket, base + name, lock, previous) }
+      : {}),
   };
 }

@@ -1,5 +1,4 @@
 /** Who may bypass GOVERNANCE retention (src/object-lock): one place, for every operation that can. */
-import { isS3Error } from '../errors';
 import type { S3Context } from './context';
 
 const BYPASS_HEADER = 'x-amz-bypass-governance-retention';
@@ -12,11 +11,5 @@ const BYPASS_HEADER = 'x-amz-bypass-governance-retention';
  */
 export async function bypassGovernance(ctx: S3Context, key: string): Promise<boolean> {
   if ((ctx.header(BYPASS_HEADER) ?? '').trim().toLowerCase() !== 'true') return false;
-  try {
-    await ctx.authorizeKey('s3:BypassGovernanceRetention', 'delete', key);
-    return true;
-  } catch (err) {
-    if (isS3Error(err, 'AccessDenied')) return false;
-    throw err;
-  }
+  return ctx.mayOnKey('s3:BypassGovernanceRetention', 'delete', key);
 }

@@ -4,7 +4,7 @@
  */
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
-import { S3Error } from '../errors';
+import { isS3Error, S3Error } from '../errors';
 import type { Router } from '../router/router';
 import { BucketView } from '../router/bucket-view';
 import type { AuthResult } from '../auth/sigv4';
@@ -98,6 +98,17 @@ export class S3Context {
   /** Throws AccessDenied unless the caller may do the object action on one more key of the addressed bucket (DeleteObjects). */
   async authorizeKey(s3Action: string, coarse: Action, key: string): Promise<void> {
     await authorizeAccess(this, this.bucket(), { s3Action, coarse, bucket: this.bucketName, key });
+  }
+
+  /** Whether the caller may do the object action on `key` (what authorizeKey checks, as a yes or no). */
+  async mayOnKey(s3Action: string, coarse: Action, key: string): Promise<boolean> {
+    try {
+      await this.authorizeKey(s3Action, coarse, key);
+      return true;
+    } catch (err) {
+      if (isS3Error(err, 'AccessDenied')) return false;
+      throw err;
+    }
   }
 
   /**

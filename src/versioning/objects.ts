@@ -261,7 +261,7 @@ export class VersionedObjects {
         return { next: { key, versions: [entry, ...rest] }, result: undefined };
       });
     } catch (err) {
-      await this.area.delete(dataName(key, data.blob!)).catch(() => undefined);
+      await this.removeBlob(key, data.blob!, data.lock);
       throw err;
     }
     await this.dropUnreferenced(changed.before, changed.after);
@@ -397,10 +397,10 @@ export class VersionedObjects {
       else delete updated.lock;
       return {
         next: { key, versions: index.versions.map((v) => (v === entry ? updated : v)) },
-        result: { id: entry.id, lock: updated.lock, blob: entry.blob },
+        result: { id: entry.id, lock: updated.lock, blob: entry.blob, previous: entry.lock },
       };
     });
-    if (result.lock) await this.protectBlob(key, result.blob, result.lock);
+    await this.protectBlob(key, result.blob, result.lock ?? {}, result.previous);
     return { id: result.id, lock: result.lock };
   }
 
@@ -409,8 +409,8 @@ export class VersionedObjects {
    * native lock (ReservedStore.protect), the version's blob gets it too, so the bytes are
    * protected also from clients that bypass s3mux. Elsewhere s3mux alone enforces the lock.
    */
-  private async protectBlob(key: string, blob: string | undefined, lock: ObjectLock): Promise<void> {
-    if (blob !== undefined && this.area.protect) await this.area.protect(dataName(key, blob), lock);
+  private async protectBlob(key: string, blob: string | undefined, lock: ObjectLock, previous?: ObjectLock): Promise<void> {
+    if (blob !== undefined && this.area.protect) await this.area.protect(dataName(key, blob), lock, previous);
   }
 
   /** The lock of one version (the latest without a version id), with S3's errors for markers and missing versions. */
@@ -423,8 +423,19 @@ export class VersionedObjects {
   private async dropUnreferenced(before: VersionIndex, after: VersionIndex): Promise<void> {
     const kept = new Set(after.versions.map((v) => v.blob));
     for (const v of before.versions) {
-      if (v.blob !== undefined && !kept.has(v.blob)) await this.area.delete(dataName(before.key, v.blob)).catch(() => undefined);
+      if (v.blob !== undefined && !kept.has(v.blob)) await this.removeBlob(before.key, v.blob, v.lock);
     }
+  }
+
+  /**
+   * Deletes a version's blob, best effort. The store's lock on it (a GOVERNANCE retention
+   * bypassed, or the lock of a write that failed after its blob was locked) is lifted first; one
+   * the store will not lift (COMPLIANCE) keeps the bytes there until it ends.
+   */
+  private async removeBlob(key: string, blob: string, lock: ObjectLock | undefined): Promise<void> {
+    const running = lock?.retention !== undefined && Date.parse(lock.retention.until) > Date.now();
+    if (running || lock?.legalHold === 'ON') await this.protectBlob(key, blob, {}, lock).catch(() => undefined);
+    await this.area.delete(dataName(key, blob)).catch(() => undefined);
   }
 
   /**

@@ -44,6 +44,14 @@
  * - Objects stored with contentEncoding gzip are served gzipped to clients that send
  *   Accept-Encoding: gzip and decompressed (whole, Range ignored) to others.
  * - Body size is capped by `maxObjectBytes` (double only; answered 413 uploadTooLarge).
+ * - Object Retention Lock and holds: a bucket created with `enableObjectRetention=true` has
+ *   `objectRetention: {mode: Enabled}`; only there may an object get a `retention` ({mode:
+ *   Unlocked|Locked, retainUntilTime}) on insert, patch or update (elsewhere 400). A Locked
+ *   retention only grows; removing or shortening an Unlocked one, or locking it, needs
+ *   `overrideUnlockedRetention=true`; otherwise 403. `temporaryHold` and `eventBasedHold` work
+ *   in any bucket. An object under a retention not yet expired or a hold cannot be deleted or
+ *   replaced by any write (403 forbidden, GCS's messages); a rewrite or compose does not carry
+ *   the source's lock to its destination.
  */
 import * as crypto from 'node:crypto';
 import * as http from 'node:http';
@@ -107,6 +115,9 @@ export interface ObjectResource {
   timeStorageClassUpdated: string;
   metadata?: Record<string, string>;
   componentCount?: number;
+  retention?: { mode: string; retainUntilTime: string };
+  temporaryHold?: boolean;
+  eventBasedHold?: boolean;
 }
 
 export interface GcsDouble {
@@ -197,6 +208,10 @@ interface WritableMeta {
   /** Set on insert, compose and rewrite only (GCS changes a class by rewriting the object). */
   storageClass?: string;
   metadata?: Record<string, string>;
+  /** Object Retention Lock (only in a bucket that has it enabled). */
+  retention?: { mode: 'Unlocked' | 'Locked'; retainUntilTime: string };
+  temporaryHold?: boolean;
+  eventBasedHold?: boolean;
 }
 /** GCS's storage classes (the legacy ones included); the bucket's default is STANDARD here. */
 const STORAGE_CLASSES = new Set([
@@ -236,6 +251,8 @@ interface StoredObject {
 interface Bucket {
   name: string;
   timeCreated: string;
+  /** Created with enableObjectRetention=true. */
+  objectRetention?: boolean;
   objects: Map<string, StoredObject>;
 }
 
@@ -415,6 +432,24 @@ function applyPatch(meta: WritableMeta, body: Record<string, unknown>): Writable
     }
   }
   if (out.metadata && Object.keys(out.metadata).length === 0) delete out.metadata;
+  if ('retention' in body) {
+    const r = body.retention as Record<string, unknown> | null | undefined;
+    if (r === null || r === undefined) delete out.retention;
+    else {
+      const mode = r.mode;
+      const until = typeof r.retainUntilTime === 'string' ? Date.parse(r.retainUntilTime) : NaN;
+      if ((mode !== 'Unlocked' && mode !== 'Locked') || Number.isNaN(until))
+        throw new GcsError(400, `Invalid argument: retention ${JSON.stringify(r)}.`, 'invalid');
+      out.retention = { mode, retainUntilTime: new Date(until).toISOString() };
+    }
+  }
+  for (const f of ['temporaryHold', 'eventBasedHold'] as const) {
+    if (!(f in body)) continue;
+    const v = body[f];
+    if (v === null || v === undefined || v === false) delete out[f];
+    else if (v === true) out[f] = true;
+    else throw new GcsError(400, `Invalid value for ${f}: ${JSON.stringify(v)}`, 'invalid');
+  }
   if ('storageClass' in body && body.storageClass !== undefined && body.storageClass !== null) {
     if (typeof body.storageClass !== 'string' || !STORAGE_CLASSES.has(body.storageClass))
       throw new GcsError(400, `Invalid argument: storageClass ${JSON.stringify(body.storageClass)}.`, 'invalid');
@@ -428,7 +463,41 @@ function writableMetaOf(o: WritableMeta): WritableMeta {
   for (const f of WRITABLE_STRING_FIELDS) if (o[f] !== undefined) out[f] = o[f];
   if (o.storageClass !== undefined) out.storageClass = o.storageClass;
   if (o.metadata) out.metadata = { ...o.metadata };
+  if (o.retention) out.retention = { ...o.retention };
+  if (o.temporaryHold) out.temporaryHold = true;
+  if (o.eventBasedHold) out.eventBasedHold = true;
   return out;
+}
+
+/** What keeps an object from being deleted or replaced now, as GCS words it (undefined: nothing). */
+function protectionOf(o: StoredObject | undefined): string | undefined {
+  if (!o) return undefined;
+  const what = `Object '${o.bucket}/${o.name}'`;
+  if (o.meta.temporaryHold)
+    return `${what} is under active Temporary hold and cannot be deleted, overwritten or archived until hold is removed.`;
+  if (o.meta.eventBasedHold)
+    return `${what} is under active Event-Based hold and cannot be deleted, overwritten or archived until hold is removed.`;
+  const r = o.meta.retention;
+  if (r && Date.parse(r.retainUntilTime) > Date.now())
+    return `${what} is subject to object retention and cannot be deleted, overwritten or archived until ${r.retainUntilTime}.`;
+  return undefined;
+}
+
+function checkNotProtected(o: StoredObject | undefined): void {
+  const why = protectionOf(o);
+  if (why) throw new GcsError(403, why, 'forbidden');
+}
+
+/** A retention change on an existing object, by Object Retention Lock's rules. */
+function checkRetentionChange(before: WritableMeta['retention'], after: WritableMeta['retention'], override: boolean): void {
+  if (!before || (after && after.mode === before.mode && after.retainUntilTime === before.retainUntilTime)) return;
+  const grows =
+    after !== undefined && after.mode === before.mode && Date.parse(after.retainUntilTime) >= Date.parse(before.retainUntilTime);
+  if (grows) return;
+  if (before.mode === 'Locked' && Date.parse(before.retainUntilTime) > Date.now())
+    throw new GcsError(403, 'The object retention is Locked: it can only be extended.', 'forbidden');
+  if (before.mode === 'Unlocked' && !override)
+    throw new GcsError(403, 'Reducing, removing or locking an Unlocked retention needs overrideUnlockedRetention=true.', 'forbidden');
 }
 
 /** Only `bytes=a-b`, `bytes=a-` and `bytes=-n`; anything else is ignored (whole object), as HTTP allows. */
@@ -584,8 +653,8 @@ export async function startGcsDouble(opts: GcsDoubleOptions = {}): Promise<GcsDo
   const nextGeneration = () => (lastGeneration = Math.max(lastGeneration + 1, Date.now() * 1000));
   const now = () => new Date().toISOString();
 
-  const createBucket = (name: string): Bucket => {
-    const b: Bucket = { name, timeCreated: now(), objects: new Map() };
+  const createBucket = (name: string, objectRetention = false): Bucket => {
+    const b: Bucket = { name, timeCreated: now(), objects: new Map(), ...(objectRetention ? { objectRetention } : {}) };
     buckets.set(name, b);
     return b;
   };
@@ -627,6 +696,7 @@ export async function startGcsDouble(opts: GcsDoubleOptions = {}): Promise<GcsDo
     locationType: 'multi-region',
     storageClass: 'STANDARD',
     etag: 'CAE=',
+    ...(b.objectRetention ? { objectRetention: { mode: 'Enabled' } } : {}),
   });
 
   const objectResource = (o: StoredObject): ObjectResource => {
@@ -655,6 +725,9 @@ export async function startGcsDouble(opts: GcsDoubleOptions = {}): Promise<GcsDo
     if (o.md5 !== undefined) r.md5Hash = o.md5;
     if (o.meta.metadata) r.metadata = { ...o.meta.metadata };
     if (o.componentCount !== undefined) r.componentCount = o.componentCount;
+    if (o.meta.retention) r.retention = { ...o.meta.retention };
+    if (o.meta.temporaryHold) r.temporaryHold = true;
+    if (o.meta.eventBasedHold) r.eventBasedHold = true;
     return r;
   };
 
@@ -670,6 +743,9 @@ export async function startGcsDouble(opts: GcsDoubleOptions = {}): Promise<GcsDo
     checkObjectName(name);
     if (data.length > maxObjectBytes) throw new GcsError(413, `The object exceeds the double's limit of ${maxObjectBytes} bytes.`);
     checkPreconditions(bucket.objects.get(name), preconditions);
+    checkNotProtected(bucket.objects.get(name));
+    if (meta.retention && !bucket.objectRetention)
+      throw new GcsError(400, `Object retention is not enabled on bucket ${bucket.name}.`, 'invalid');
     const t = now();
     const o: StoredObject = {
       meta: writableMetaOf(meta),
@@ -999,7 +1075,8 @@ export async function startGcsDouble(opts: GcsDoubleOptions = {}): Promise<GcsDo
   const finishCopy = (st: RewriteState): StoredObject => {
     const src = st.source;
     // A rewrite's destination has the class it names, else the bucket's default (not the source's).
-    const meta = applyPatch({ ...src.meta, storageClass: undefined }, st.patch);
+    const { retention: _r, temporaryHold: _t, eventBasedHold: _e, ...copied } = src.meta;
+    const meta = applyPatch({ ...copied, storageClass: undefined }, st.patch);
     const composite = src.componentCount !== undefined ? { componentCount: src.componentCount } : undefined;
     return storeObject(getBucket(st.dstBucket), st.dstName, src.data, meta, st.preconditions, composite);
   };
@@ -1084,7 +1161,7 @@ export async function startGcsDouble(opts: GcsDoubleOptions = {}): Promise<GcsDo
         if (buckets.has(name)) {
           throw new GcsError(409, 'Your previous request to create the named bucket succeeded and you already own it.');
         }
-        sendJson(res, 200, bucketResource(createBucket(name)));
+        sendJson(res, 200, bucketResource(createBucket(name, q.get('enableObjectRetention') === 'true')));
         return;
       }
       throw notAllowed();
@@ -1146,6 +1223,7 @@ export async function startGcsDouble(opts: GcsDoubleOptions = {}): Promise<GcsDo
       if (method === 'DELETE') {
         const o = getObject(bucket, objectName, intParam(q, 'generation'));
         checkPreconditions(o, readPreconditions(q));
+        checkNotProtected(o);
         bucket.objects.delete(objectName);
         res.writeHead(204);
         res.end();
@@ -1163,6 +1241,9 @@ export async function startGcsDouble(opts: GcsDoubleOptions = {}): Promise<GcsDo
           metageneration: o.metageneration + 1,
           updated: now(),
         };
+        if (next.meta.retention && !bucket.objectRetention)
+          throw new GcsError(400, `Object retention is not enabled on bucket ${bucket.name}.`, 'invalid');
+        checkRetentionChange(o.meta.retention, next.meta.retention, q.get('overrideUnlockedRetention') === 'true');
         bucket.objects.set(objectName, next);
         sendJson(res, 200, objectResource(next));
         return;

@@ -527,6 +527,72 @@ describe('protocol: object lock', function () {
     });
   });
 
+  describe('who sees the lock on GET and HEAD', () => {
+    it('lock headers only with s3:GetObjectRetention / s3:GetObjectLegalHold; s3:GetObject alone reads the object without them', async () => {
+      const guarded = await startTestServer({
+        users: [
+          {
+            identity: { accessKeyId: 'LOCKREADER', secretAccessKey: 'LOCKREADER-secret' },
+            // Nothing on this bucket from the table: only what its bucket policy grants.
+            principal: { name: 'lockreader', admin: false, rules: [{ buckets: ['elsewhere-*'], allow: ['read'] }] },
+          },
+        ],
+      });
+      const reader = new S3Client({
+        endpoint: guarded.url,
+        region: 'us-east-1',
+        forcePathStyle: true,
+        credentials: { accessKeyId: 'LOCKREADER', secretAccessKey: 'LOCKREADER-secret' },
+      });
+      try {
+        const Bucket = `seen-${Date.now().toString(36)}`;
+        await guarded.s3.send(new CreateBucketCommand({ Bucket, ObjectLockEnabledForBucket: true }));
+        await guarded.s3.send(new PutObjectCommand({ Bucket, Key: 'k', Body: 'x', ...governance(2), ObjectLockLegalHoldStatus: 'ON' }));
+        const allow = (actions: string[]) =>
+          guarded.s3.send(
+            new PutBucketPolicyCommand({
+              Bucket,
+              Policy: JSON.stringify({
+                Version: '2012-10-17',
+                Statement: [
+                  {
+                    Effect: 'Allow',
+                    Principal: { AWS: 'arn:aws:iam::000000000000:user/lockreader' },
+                    Action: actions,
+                    Resource: `arn:aws:s3:::${Bucket}/*`,
+                  },
+                ],
+              }),
+            }),
+          );
+        const seen = async () => {
+          const got = await reader.send(new GetObjectCommand({ Bucket, Key: 'k' }));
+          expect(await got.Body!.transformToString()).to.equal('x');
+          const head = await reader.send(new HeadObjectCommand({ Bucket, Key: 'k' }));
+          const of = (h: typeof head | typeof got) => ({
+            mode: h.ObjectLockMode,
+            until: h.ObjectLockRetainUntilDate !== undefined,
+            hold: h.ObjectLockLegalHoldStatus,
+          });
+          expect(of(got)).to.deep.equal(of(head));
+          return of(head);
+        };
+        await allow(['s3:GetObject']);
+        expect(await seen()).to.deep.equal({ mode: undefined, until: false, hold: undefined });
+        await allow(['s3:GetObject', 's3:GetObjectRetention']);
+        expect(await seen()).to.deep.equal({ mode: 'GOVERNANCE', until: true, hold: undefined });
+        await allow(['s3:GetObject', 's3:GetObjectLegalHold']);
+        expect(await seen()).to.deep.equal({ mode: undefined, until: false, hold: 'ON' });
+        // The owner holds both.
+        const own = await guarded.s3.send(new HeadObjectCommand({ Bucket, Key: 'k' }));
+        expect([own.ObjectLockMode, own.ObjectLockLegalHoldStatus]).to.deep.equal(['GOVERNANCE', 'ON']);
+      } finally {
+        reader.destroy();
+        await guarded.stop();
+      }
+    });
+  });
+
   describe('aws-cli and boto3', () => {
     const awsEnv = () => ({
       ...process.env,

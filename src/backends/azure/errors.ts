@@ -64,6 +64,9 @@ const AZURE_ERRORS: Record<string, Rule> = {
   InsufficientAccountPermissions: 'AccessDenied',
   AccountIsDisabled: 'AccessDenied',
   KeyBasedAuthenticationNotPermitted: 'AccessDenied',
+  // The store's own lock (native-lock.ts): S3's answer to removing a locked version.
+  BlobImmutableDueToPolicy: ['AccessDenied', 'Access Denied because object protected by object lock.'],
+  BlobImmutableDueToLegalHold: ['AccessDenied', 'Access Denied because object protected by object lock.'],
   BlobArchived: [
     'InvalidObjectState',
     'The object is archived (Azure archive tier) and must be restored (rehydrated) before it can be read.',

@@ -10,6 +10,7 @@ import { unquoteEtag } from '../conditions';
 import type { ReservedConditions } from '../reserved-store';
 import type { ReservedObjects } from '../reserved-objects';
 import { isAzureError, toS3ErrorFromAzure } from './errors';
+import { azureNativeLock } from './native-lock';
 import type { AzureStore } from './store';
 
 /** Staged block size and blocks in flight for a streamed document (the SDK holds them for retries). */
@@ -70,6 +71,8 @@ export function azureReservedObjects(store: AzureStore): ReservedObjects {
         throw toS3ErrorFromAzure(err, { bucket });
       }
     },
+
+    protect: azureNativeLock(store),
 
     async list(bucket, prefix, startAfter, max) {
       const container = store.container(bucket);

@@ -9,6 +9,7 @@ import { S3Error } from '../../errors';
 import type { ReservedObject, ReservedObjects } from '../reserved-objects';
 import { isMissingObject, toS3ErrorFromGcs } from './errors';
 import type { GcsResource } from './metadata';
+import { gcsNativeLock } from './native-lock';
 import type { GcsStore } from './store';
 
 function objectOf(name: string, r: GcsResource): ReservedObject {
@@ -100,6 +101,8 @@ export function gcsReservedObjects(store: GcsStore): ReservedObjects {
         throw toS3ErrorFromGcs(err, { bucket, key: name });
       }
     },
+
+    protect: gcsNativeLock(store),
 
     async list(bucket, prefix, startAfter, max) {
       const out: ReservedObject[] = [];

@@ -13,7 +13,7 @@ import type { S3Http } from './http';
 import type { BucketInfo, ObjectMeta, WriteConditions } from '../types';
 import type { ReservedObject } from '../reserved-objects';
 import type { Readable } from 'node:stream';
-import { NativeObjectLock, type LockAccess } from './native-lock';
+import { s3NativeLock, type LockAccess } from './native-lock';
 import { storeSaidNoSuchKey } from './errors';
 
 /** What the documents need of the s3 backend (S3Backend has it; named here so this file does not import the backend). */
@@ -28,7 +28,7 @@ export interface S3DocumentAccess extends LockAccess {
 const preconditionFailed = () => new S3Error('PreconditionFailed', undefined, { Condition: 'If-Match' });
 
 export function s3ReservedObjects(be: S3DocumentAccess): ReservedObjects {
-  const native = new NativeObjectLock(be);
+  const protect = s3NativeLock(be);
   return {
     async get(bucket, name) {
       let reply;
@@ -73,6 +73,6 @@ export function s3ReservedObjects(be: S3DocumentAccess): ReservedObjects {
 
     list: (bucket, prefix, startAfter, max) => be.listDocuments(bucket, prefix, startAfter, max),
 
-    protect: (bucket, name, lock) => native.protect(bucket, name, lock),
+    protect,
   };
 }

@@ -9,7 +9,8 @@ import { attributesFromHeaders, metaHeaders, RESPONSE_OVERRIDES } from '../heade
 import { requestBody } from '../payload';
 import { hasControlCharacters, textAsHeaderBytes } from '../header-values';
 import { VersionedObjects, type VersionedMeta } from '../../versioning/objects';
-import { lockHeaders, requestedLock, type ObjectLock } from '../../object-lock/lock';
+import { requestedLock, type ObjectLock } from '../../object-lock/lock';
+import { visibleLockHeaders } from '../lock-headers';
 import { bypassGovernance } from '../bypass-governance';
 import { requireIntegrityCheck } from '../payload';
 import { applyBucketTier } from '../../bucket-config/tier';
@@ -148,7 +149,7 @@ export const getObject: Handler = async (ctx) => {
     const headers = {
       ...metaHeaders(meta, { checksums: checksumModeEnabled(ctx) && whole }),
       ...versionHeader(meta),
-      ...lockHeaders(meta.lock),
+      ...(await visibleLockHeaders(ctx, key, meta.lock)),
     };
     headers['Accept-Ranges'] = 'bytes';
     if (partsCount !== undefined) headers['x-amz-mp-parts-count'] = String(partsCount);
@@ -174,7 +175,11 @@ export const headObject: Handler = async (ctx): Promise<S3Response> => {
   const meta: VersionedMeta = await (await VersionedObjects.of(ctx.bucket())).head(key, requestedVersion(ctx));
   const answer = conditionalAnswer(ctx, meta);
   if (answer) return answer;
-  const headers = { ...metaHeaders(meta, { checksums: checksumModeEnabled(ctx) }), ...versionHeader(meta), ...lockHeaders(meta.lock) };
+  const headers = {
+    ...metaHeaders(meta, { checksums: checksumModeEnabled(ctx) }),
+    ...versionHeader(meta),
+    ...(await visibleLockHeaders(ctx, key, meta.lock)),
+  };
   headers['Accept-Ranges'] = 'bytes';
   const { range, partsCount } = requestedRange(ctx, meta);
   if (partsCount !== undefined) headers['x-amz-mp-parts-count'] = String(partsCount);

@@ -1,0 +1,144 @@
+/**
+ * One suite for a store's native object lock under s3mux (test/backends/*-native-lock.test.ts):
+ * s3mux in front of the store, a virtual bucket with object lock on a whole store bucket, and
+ * what a client reaching the store directly sees of each locked version's bytes. Each store
+ * says how to make its buckets and how to look at its objects (NativeLockStore).
+ */
+import { createHash } from 'node:crypto';
+import { expect } from 'chai';
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  PutBucketVersioningCommand,
+  PutObjectCommand,
+  PutObjectLegalHoldCommand,
+  PutObjectLockConfigurationCommand,
+  PutObjectRetentionCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { validateRoutingTable } from '../../src/router/config';
+import { Router } from '../../src/router/router';
+import { startTestServer, type TestServer } from './server';
+
+const md5 = (s: string): string => createHash('md5').update(s).digest('base64');
+
+export interface NativeLockStore {
+  /** Starts the store (before all). */
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Creates a store bucket, with the store's lock enabled or not. */
+  createBucket(name: string, withLock: boolean): Promise<void>;
+  /** The routing table's backends and the route of virtual bucket `vault` onto the whole store bucket. */
+  table(storeBucket: string): Record<string, unknown>;
+  /** Names of the store objects under the reserved area's `v/d/` (version bytes). */
+  blobs(storeBucket: string): Promise<string[]>;
+  /** The store's own lock on one object, in S3's terms. */
+  lockOf(storeBucket: string, name: string): Promise<{ mode?: 'GOVERNANCE' | 'COMPLIANCE'; until?: Date; hold: boolean }>;
+  /** A direct delete of the object, bypassing s3mux: 'deleted' or the store's refusal. */
+  directDelete(storeBucket: string, name: string): Promise<string>;
+  /** The store's refusal a protected object gets from directDelete. */
+  refusal: string;
+}
+
+/** A retain-until date the store keeps exactly (Azure keeps whole seconds). */
+const inAnHour = (extra = 0) => new Date(Math.ceil(Date.now() / 1000) * 1000 + 3600_000 + extra);
+
+export function nativeLockSuite(title: string, store: NativeLockStore): void {
+  describe(title, function () {
+    this.timeout(90_000);
+    let front: TestServer | undefined;
+
+    before(() => store.start());
+    after(async () => {
+      await front?.stop();
+      await store.stop();
+    });
+
+    async function vault(storeBucket: string, withLock: boolean): Promise<S3Client> {
+      await store.createBucket(storeBucket, withLock);
+      await front?.stop();
+      front = await startTestServer({ router: Router.fromTable(validateRoutingTable(store.table(storeBucket))) });
+      await front.s3.send(new PutBucketVersioningCommand({ Bucket: 'vault', VersioningConfiguration: { Status: 'Enabled' } }));
+      await front.s3.send(
+        new PutObjectLockConfigurationCommand({ Bucket: 'vault', ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled' } }),
+      );
+      return front.s3;
+    }
+
+    const putLocked = (s3: S3Client, Key: string, Body: string, lock: Partial<PutObjectCommand['input']>) =>
+      s3.send(new PutObjectCommand({ Bucket: 'vault', Key, Body, ContentMD5: md5(Body), ...lock }));
+
+    it('a COMPLIANCE version: the store locks its bytes, a direct delete is refused; legal hold and extension follow', async () => {
+      const s3 = await vault('locked-store', true);
+      const until = inAnHour();
+      await putLocked(s3, 'ledger.txt', 'entry one', { ObjectLockMode: 'COMPLIANCE', ObjectLockRetainUntilDate: until });
+      const [blob] = await store.blobs('locked-store');
+      expect(blob).to.be.a('string');
+      expect(await store.lockOf('locked-store', blob)).to.deep.equal({ mode: 'COMPLIANCE', until, hold: false });
+
+      // A client of the store that bypasses s3mux cannot remove the bytes.
+      expect(await store.directDelete('locked-store', blob)).to.equal(store.refusal);
+
+      // A legal hold through s3mux is the store's; released, it is gone again.
+      await s3.send(new PutObjectLegalHoldCommand({ Bucket: 'vault', Key: 'ledger.txt', LegalHold: { Status: 'ON' } }));
+      expect((await store.lockOf('locked-store', blob)).hold).to.equal(true);
+      await s3.send(new PutObjectLegalHoldCommand({ Bucket: 'vault', Key: 'ledger.txt', LegalHold: { Status: 'OFF' } }));
+      expect((await store.lockOf('locked-store', blob)).hold).to.equal(false);
+
+      // Extending the retention through s3mux extends it in the store.
+      const later = inAnHour(3600_000);
+      await s3.send(
+        new PutObjectRetentionCommand({ Bucket: 'vault', Key: 'ledger.txt', Retention: { Mode: 'COMPLIANCE', RetainUntilDate: later } }),
+      );
+      expect((await store.lockOf('locked-store', blob)).until?.getTime()).to.equal(later.getTime());
+
+      const got = await s3.send(new GetObjectCommand({ Bucket: 'vault', Key: 'ledger.txt' }));
+      expect(got.ObjectLockMode).to.equal('COMPLIANCE');
+      expect(await got.Body!.transformToString()).to.equal('entry one');
+    });
+
+    it('a GOVERNANCE version deleted with the bypass: s3mux lifts the store’s retention and the bytes go', async () => {
+      const s3 = await vault('governed-store', true);
+      const put = await putLocked(s3, 'draft', 'v1', { ObjectLockMode: 'GOVERNANCE', ObjectLockRetainUntilDate: inAnHour() });
+      const [blob] = await store.blobs('governed-store');
+      expect((await store.lockOf('governed-store', blob)).mode).to.equal('GOVERNANCE');
+      expect(await store.directDelete('governed-store', blob)).to.equal(store.refusal);
+      await s3.send(new DeleteObjectCommand({ Bucket: 'vault', Key: 'draft', VersionId: put.VersionId, BypassGovernanceRetention: true }));
+      expect(await store.blobs('governed-store')).to.deep.equal([]);
+    });
+
+    it('a write refused after its bytes were locked (If-None-Match on a taken key): the store lifts the lock and the bytes go', async () => {
+      const s3 = await vault('refused-store', true);
+      await s3.send(new PutObjectCommand({ Bucket: 'vault', Key: 'taken', Body: 'first' }));
+      const before = await store.blobs('refused-store');
+      expect(before).to.have.length(1);
+      const lock = {
+        ObjectLockMode: 'GOVERNANCE' as const,
+        ObjectLockRetainUntilDate: inAnHour(),
+        ObjectLockLegalHoldStatus: 'ON' as const,
+      };
+      const refused = await putLocked(s3, 'taken', 'second', { ...lock, IfNoneMatch: '*' }).then(
+        () => 'written',
+        (e: Error) => e.name,
+      );
+      expect(refused).to.equal('PreconditionFailed');
+      expect(await store.blobs('refused-store')).to.deep.equal(before);
+    });
+
+    it('a store bucket without its lock enabled: the lock is s3mux’s only', async () => {
+      const s3 = await vault('plain-store', false);
+      const put = await putLocked(s3, 'k', 'x', {
+        ObjectLockMode: 'COMPLIANCE',
+        ObjectLockRetainUntilDate: inAnHour(),
+        ObjectLockLegalHoldStatus: 'ON',
+      });
+      const [blob] = await store.blobs('plain-store');
+      expect(await store.lockOf('plain-store', blob)).to.deep.equal({ mode: undefined, until: undefined, hold: false });
+      const refused = await s3.send(new DeleteObjectCommand({ Bucket: 'vault', Key: 'k', VersionId: put.VersionId })).then(
+        () => 'deleted',
+        (e: Error) => e.name,
+      );
+      expect(refused).to.equal('AccessDenied');
+    });
+  });
+}
