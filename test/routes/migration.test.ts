@@ -558,6 +558,9 @@ describe('migration s3 -> fs: a multipart object whose ETag the copy cannot keep
       (err: { $metadata?: { httpStatusCode?: number } }) => err.$metadata?.httpStatusCode,
     );
     expect(stale).to.equal(412);
+    // A listing shows the same ETag as HEAD (aws s3 sync and rclone compare listed ETags).
+    const listed = await server.s3.send(new ListObjectsV2Command({ Bucket: 'logs' }));
+    expect(listed.Contents?.map((o) => [o.Key, o.ETag])).to.deep.equal([['big', done.ETag]]);
 
     const deep = await verifyMigration(route, { deep: true });
     expect({ matched: deep.matched, newer: deep.newer, differences: deep.differences, ok: deep.ok }).to.deep.equal({

@@ -8,16 +8,21 @@
  * verify pass counts such a key as matched.
  *
  * Cost: a route that never recorded a mapping pays one document read per `ANY_TTL_MS` (the
- * marker); once one is recorded, every read served from `to` reads the key's document.
+ * marker); once one is recorded, every read served from `to` reads the key's document, and a
+ * listing page reads one per key it lists (at most `LIST_LOOKUPS` at a time), so a listing shows
+ * the same ETag as HEAD and GET.
  */
 import { readReservedBody, reservedSegment, type BucketReservedArea } from '../../backends/reserved-store';
 import { isS3Error } from '../../errors';
+import type { ObjectSummary } from '../../backends/types';
 
 const DIR = 'migrate/etags/';
 /** Written once, before the first mapping: while it is absent no read looks mappings up. */
 const MARKER = 'migrate/etags-recorded';
 /** How long a replica trusts "no mapping was ever recorded" (another replica's copier may record one). */
 const ANY_TTL_MS = 2000;
+/** Mapping documents a listing page reads at once. */
+const LIST_LOOKUPS = 16;
 
 export interface EtagMapping {
   key: string;
@@ -72,5 +77,22 @@ export class EtagMap {
   /** The ETag a client knows for an object on `to` whose ETag is `current`. */
   async shown(key: string, current: string): Promise<string> {
     return (await this.lookup(key, current))?.from ?? current;
+  }
+
+  /** A listing page's entries with the ETags clients know (entries without a current mapping unchanged). */
+  async shownInList(objects: ObjectSummary[]): Promise<ObjectSummary[]> {
+    if (!this.area || objects.length === 0 || !(await this.mayHaveAny())) return objects;
+    const out = objects.slice();
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < out.length) {
+        const i = next++;
+        const o = out[i];
+        const m = await this.lookup(o.key, o.etag);
+        if (m) out[i] = { ...o, etag: m.from };
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(LIST_LOOKUPS, out.length) }, worker));
+    return out;
   }
 }

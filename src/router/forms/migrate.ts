@@ -172,7 +172,8 @@ export class MigrationBackend extends CompositeBackend {
     const o = this.inList(opts);
     const [to, from] = await Promise.all([this.to.listObjects(o), this.from.listObjects(o).catch(emptyWhenAbsent)]);
     const hidden = (e: ObjectSummary) => (this.tombstones.durable ? this.tombstones.has(e.key) : Promise.resolve(false));
-    return this.outList(await mergePagesOf([to, from], opts.maxKeys, hidden));
+    const page = await mergePagesOf([to, from], opts.maxKeys, hidden);
+    return this.outList({ ...page, objects: await this.etags.shownInList(page.objects) });
   }
 
   /** Copies `from`'s state documents `to` lacks (bucket configuration, version indexes); returns how many. */
