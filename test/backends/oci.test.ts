@@ -339,37 +339,6 @@ describe('oci on the double: what only OCI does', function () {
     expect(records()).to.deep.equal([]);
   });
 
-  it('keeps the checksums a part was sent with for the part OCI holds; the records go with the upload', async () => {
-    const key = 'part-checksums.bin';
-    const p1 = crypto.randomBytes(1000);
-    const sha = (x: Buffer) => crypto.createHash('sha256').update(x).digest('base64');
-    const records = () => d.names(bucket).filter((n) => n.startsWith('.s3mux/r/oci/parts/'));
-    const id = await b.multipart.createUpload(bucket, key, attrs());
-    const sent = await b.multipart.uploadPart(bucket, key, id, 1, body(p1), {
-      size: p1.length,
-      verified: { checksums: { sha256: sha(p1) } },
-    });
-    expect(sent.checksums).to.deep.equal({ sha256: sha(p1) });
-    await b.multipart.uploadPart(bucket, key, id, 2, body(p1), { size: p1.length });
-    const listed = await onDouble(d).multipart.listParts(bucket, key, id, { maxParts: 10 });
-    expect(listed.parts.map((p) => p.checksums)).to.deep.equal([{ sha256: sha(p1) }, undefined]);
-    // Sent again without a checksum: the record of the replaced part no longer applies.
-    await b.multipart.uploadPart(bucket, key, id, 1, body(p1), { size: p1.length });
-    expect((await b.multipart.listParts(bucket, key, id, { maxParts: 10 })).parts.map((p) => p.checksums)).to.deep.equal([
-      undefined,
-      undefined,
-    ]);
-    await b.multipart.uploadPart(bucket, key, id, 2, body(p1), { size: p1.length, verified: { checksums: { sha256: sha(p1) } } });
-    expect(records()).to.have.length(2);
-    await b.multipart.completeUpload(bucket, key, id, [1, 2], s3MultipartEtag([p1, p1]));
-    expect(records()).to.deep.equal([]);
-    const aborted = await b.multipart.createUpload(bucket, key, attrs());
-    await b.multipart.uploadPart(bucket, key, aborted, 1, body(p1), { size: p1.length, verified: { checksums: { crc32: 'AAAAAA==' } } });
-    expect(records()).to.have.length(1);
-    await b.multipart.abortUpload(bucket, key, aborted);
-    expect(records()).to.deep.equal([]);
-  });
-
   it('a body of unknown length that failed before it was read stores nothing and fails with its own error', async () => {
     const failed = new PassThrough();
     failed.on('error', () => {}); // as the form's pipeline listens

@@ -11,8 +11,6 @@
  * - Attributes are given at create (content headers, `opc-meta-*`) and applied by OCI at
  *   commit. The part sizes of the result are recorded after the commit in the reserved area
  *   (layout.ts), for GetObject?partNumber and GetObjectAttributes.
- * - The S3 checksums a part was sent with are recorded in the reserved area (part-checksums.ts)
- *   until the upload ends, so Complete can compare the ones the client names.
  * - A part whose body fails never delivers its last byte (body.ts): OCI stores nothing and
  *   keeps a part sent earlier under that number.
  */
@@ -29,7 +27,6 @@ import type {
   ObjectAttributes,
   ObjectMeta,
   PartInfo,
-  PartOptions,
   PutOptions,
   UploadInfo,
 } from '../types';
@@ -41,7 +38,6 @@ import { ociNames } from './names';
 import type { OciClient } from './client';
 import type { ReservedStore } from '../reserved-store';
 import { LAYOUT_FIELD, recordLayout } from './layout';
-import { dropPartChecksums, partChecksums, recordPartChecksums } from './part-checksums';
 
 /** OCI upload ids are UUIDs; anything far from that is refused before a request. */
 const UPLOAD_ID = /^[A-Za-z0-9._-]{8,128}$/;
@@ -151,7 +147,7 @@ export class OciMultipartStore implements MultipartStore {
     uploadId: string,
     partNumber: number,
     body: Readable,
-    opts: PartOptions = {},
+    opts: { size?: number } = {},
   ): Promise<PartInfo> {
     try {
       this.checkId(uploadId);
@@ -164,10 +160,7 @@ export class OciMultipartStore implements MultipartStore {
     const r = await this.be.call(this.ctx(bucket, key), () =>
       this.sendPart(bucket, ociNames.nameOf(key), uploadId, partNumber, body, opts.size!),
     );
-    // The body has ended: trailing checksums are there too.
-    const checksums = opts.verified?.checksums;
-    await recordPartChecksums(this.be.reserved, bucket, uploadId, partNumber, r.ociEtag, checksums);
-    return { partNumber, etag: r.md5, size: opts.size, lastModified: new Date(), ...(checksums ? { checksums: { ...checksums } } : {}) };
+    return { partNumber, etag: r.md5, size: opts.size, lastModified: new Date() };
   }
 
   /** Every part of the upload, in part-number order (unmapped errors). */
@@ -199,18 +192,12 @@ export class OciMultipartStore implements MultipartStore {
       const all = (await this.parts(bucket, name, uploadId)).filter((p) => p.partNumber > (opts.partNumberMarker ?? 0));
       const u = await this.summary(bucket, name, uploadId);
       if (!u) throw new S3Error('NoSuchUpload', undefined, { UploadId: uploadId });
-      const page = all.slice(0, opts.maxParts);
-      const checksums = await partChecksums(this.be.reserved, bucket, uploadId, new Map(page.map((p) => [p.partNumber, p.etag])));
-      const parts = page.map((p): PartInfo => {
-        const c = checksums.get(p.partNumber);
-        return {
-          partNumber: p.partNumber,
-          etag: s3EtagOf(p.md5, p.etag),
-          size: Number(p.size),
-          lastModified: dateOf(u.timeCreated),
-          ...(c ? { checksums: c } : {}),
-        };
-      });
+      const parts = all.slice(0, opts.maxParts).map((p): PartInfo => ({
+        partNumber: p.partNumber,
+        etag: s3EtagOf(p.md5, p.etag),
+        size: Number(p.size),
+        lastModified: dateOf(u.timeCreated),
+      }));
       const isTruncated = all.length > parts.length;
       return { upload: this.infoOf(key, u), parts, isTruncated, nextPartNumberMarker: isTruncated ? parts.at(-1)?.partNumber : undefined };
     });
@@ -278,7 +265,6 @@ export class OciMultipartStore implements MultipartStore {
       committed,
       parts.map((p) => p.size),
     ).catch(() => {});
-    await dropPartChecksums(this.be.reserved, bucket, uploadId).catch(() => {});
     return this.be.headObject(bucket, key);
   }
 
@@ -287,7 +273,6 @@ export class OciMultipartStore implements MultipartStore {
     await this.be.call(this.ctx(bucket, key), async () => {
       await this.be.client.headers({ method: 'DELETE', path: await this.uploadsPath(bucket, ociNames.nameOf(key)), query: { uploadId } });
     });
-    await dropPartChecksums(this.be.reserved, bucket, uploadId).catch(() => {});
   }
 
   /** Every upload in the bucket as OCI lists them (unmapped errors). */
@@ -327,7 +312,6 @@ export class OciMultipartStore implements MultipartStore {
       if (dateOf(u.timeCreated) >= initiatedBefore) continue;
       try {
         await this.be.client.headers({ method: 'DELETE', path: await this.uploadsPath(bucket, u.object), query: { uploadId: u.uploadId } });
-        await dropPartChecksums(this.be.reserved, bucket, u.uploadId).catch(() => {});
         removed++;
       } catch (err) {
         if (toS3ErrorFromOci(err, { bucket, multipart: true }).code !== 'NoSuchUpload') throw toS3ErrorFromOci(err, { bucket });
