@@ -319,6 +319,9 @@ describe('oci on the double: what only OCI does', function () {
       await b.multipart.uploadPart(bucket, key, id, 2, body(p2), { size: p2.length });
       return b.multipart.completeUpload(bucket, key, id, [1, 2], s3MultipartEtag([p1, p2]));
     };
+    const records = () => d.names(bucket).filter((n) => n.startsWith('.s3mux/r/oci/layout/'));
+    // Other tests' uploads in this bucket have records of their own.
+    const others = records().length;
     expect((await assemble('layout.bin')).partSizes).to.deep.equal([70_000, 1234]);
     // Another replica reads it from the store.
     expect((await onDouble(d).headObject(bucket, 'layout.bin')).partSizes).to.deep.equal([70_000, 1234]);
@@ -332,11 +335,10 @@ describe('oci on the double: what only OCI does', function () {
     await assemble('layout2.bin');
     await b.putObject(bucket, 'layout2.bin', body('plain'), attrs(), { size: 5 });
     expect((await b.headObject(bucket, 'layout2.bin')).partSizes).to.equal(undefined);
-    const records = () => d.names(bucket).filter((n) => n.startsWith('.s3mux/r/oci/layout/'));
-    expect(records()).to.have.length(2);
+    expect(records()).to.have.length(others + 2);
     await b.deleteObject(bucket, 'layout.bin');
     await b.deleteObject(bucket, 'layout2.bin');
-    expect(records()).to.deep.equal([]);
+    expect(records()).to.have.length(others);
   });
 
   it('a body of unknown length that failed before it was read stores nothing and fails with its own error', async () => {
