@@ -90,12 +90,19 @@ export function parseTaggingHeader(value: string): Tag[] {
   return tags;
 }
 
-/** S3's tag rules; an object has at most 10 tags, a bucket 50 (`limit`). */
+/**
+ * S3's tag rules; an object has at most 10 tags, a bucket 50 (`limit`). S3 answers too many
+ * object tags with BadRequest, too many bucket tags with InvalidTag.
+ */
 export function validateTags(
   tags: Tag[],
-  limit: { max: number; message: string } = { max: 10, message: 'Object tags cannot be greater than 10' },
+  limit: { max: number; message: string; code?: 'InvalidTag' | 'BadRequest' } = {
+    max: 10,
+    message: 'Object tags cannot be greater than 10',
+    code: 'BadRequest',
+  },
 ): void {
-  if (tags.length > limit.max) throw new S3Error('InvalidTag', limit.message);
+  if (tags.length > limit.max) throw new S3Error(limit.code ?? 'InvalidTag', limit.message);
   const seen = new Set<string>();
   for (const t of tags) {
     if (t.key.length === 0 || t.key.length > 128) throw new S3Error('InvalidTag', 'The TagKey you have provided is invalid');

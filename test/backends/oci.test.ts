@@ -42,7 +42,7 @@ describeBackendConformance(
     return { backend: onDouble(d), cleanup: async () => {} };
   },
   {
-    lacks: { givenEtag: true, partSizes: true, unsizedParts: true },
+    lacks: { givenEtag: true, unsizedParts: true },
   },
 );
 
@@ -52,7 +52,8 @@ import * as crypto from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
+import { S3Error } from '../../src/errors';
 import { body, expectS3Error, getObject, md5, s3MultipartEtag } from './conformance';
 import { createBackend } from '../../src/backends/create';
 import { parseRoutingTable } from '../../src/router/config';
@@ -307,6 +308,49 @@ describe('oci on the double: what only OCI does', function () {
       [{ key: 't', value: '1' }],
     ]);
     expect(d.peek(bucket, 'replicas.bin')!.multipartMd5).to.equal(`${Buffer.from(etag.slice(0, 32), 'hex').toString('base64')}-2`);
+  });
+
+  it('records the part layout of a completed upload for that version only: kept by a tag rewrite, not by an overwrite, gone with the object', async () => {
+    const p1 = crypto.randomBytes(70_000);
+    const p2 = crypto.randomBytes(1234);
+    const assemble = async (key: string) => {
+      const id = await b.multipart.createUpload(bucket, key, attrs());
+      await b.multipart.uploadPart(bucket, key, id, 1, body(p1), { size: p1.length });
+      await b.multipart.uploadPart(bucket, key, id, 2, body(p2), { size: p2.length });
+      return b.multipart.completeUpload(bucket, key, id, [1, 2], s3MultipartEtag([p1, p2]));
+    };
+    const records = () => d.names(bucket).filter((n) => n.startsWith('.s3mux/r/oci/layout/'));
+    // Other tests' uploads in this bucket have records of their own.
+    const others = records().length;
+    expect((await assemble('layout.bin')).partSizes).to.deep.equal([70_000, 1234]);
+    // Another replica reads it from the store.
+    expect((await onDouble(d).headObject(bucket, 'layout.bin')).partSizes).to.deep.equal([70_000, 1234]);
+    await b.setTags(bucket, 'layout.bin', [{ key: 'k', value: 'v' }]);
+    const tagged = await b.headObject(bucket, 'layout.bin');
+    expect([tagged.etag, tagged.partSizes, tagged.tags]).to.deep.equal([
+      s3MultipartEtag([p1, p2]),
+      [70_000, 1234],
+      [{ key: 'k', value: 'v' }],
+    ]);
+    await assemble('layout2.bin');
+    await b.putObject(bucket, 'layout2.bin', body('plain'), attrs(), { size: 5 });
+    expect((await b.headObject(bucket, 'layout2.bin')).partSizes).to.equal(undefined);
+    expect(records()).to.have.length(others + 2);
+    await b.deleteObject(bucket, 'layout.bin');
+    await b.deleteObject(bucket, 'layout2.bin');
+    expect(records()).to.have.length(others);
+  });
+
+  it('a body of unknown length that failed before it was read stores nothing and fails with its own error', async () => {
+    const failed = new PassThrough();
+    failed.on('error', () => {}); // as the form's pipeline listens
+    failed.destroy(new S3Error('EntityTooSmall'));
+    await new Promise((r) => setImmediate(r));
+    await expectS3Error(b.putObject(bucket, 'failed-early', failed, attrs()), 'EntityTooSmall');
+    const closed = new PassThrough();
+    closed.destroy();
+    await expectS3Error(b.putObject(bucket, 'failed-early', closed, attrs()), 'IncompleteBody');
+    expect(d.peek(bucket, 'failed-early')).to.equal(undefined);
   });
 
   it('waits for the copy work request, and maps a failed one (the source changed meanwhile)', async () => {

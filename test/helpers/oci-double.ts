@@ -184,6 +184,11 @@ export class OciDouble {
     return this.buckets.get(bucket)?.objects.get(name);
   }
 
+  /** The names of the objects in `bucket`, s3mux's own included. */
+  names(bucket: string): string[] {
+    return [...(this.buckets.get(bucket)?.objects.keys() ?? [])];
+  }
+
   // ---------------------------------------------------------------- plumbing
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {

@@ -272,7 +272,25 @@ describe('protocol: multipart uploads', () => {
         }),
       ),
     );
-    expect(bad.$metadata.httpStatusCode).to.be.oneOf([404, 416]);
+    expect(bad.$metadata.httpStatusCode).to.be.oneOf([404, 400]);
+    // A range past the source's end, or backwards, is 400 InvalidArgument on S3 (not GetObject's 416).
+    const check = (await srv.s3.send(new CreateMultipartUploadCommand({ Bucket, Key: 'range-check' }))).UploadId;
+    for (const CopySourceRange of [`bytes=0-${7 * MiB}`, 'bytes=5-2']) {
+      const e = await errorOf(
+        srv.s3.send(
+          new UploadPartCopyCommand({
+            Bucket,
+            Key: 'range-check',
+            UploadId: check,
+            PartNumber: 1,
+            CopySource: `${Bucket}/copy-src`,
+            CopySourceRange,
+          }),
+        ),
+      );
+      expect([e.name, e.$metadata.httpStatusCode], CopySourceRange).to.deep.equal(['InvalidArgument', 400]);
+    }
+    await srv.s3.send(new AbortMultipartUploadCommand({ Bucket, Key: 'range-check', UploadId: check }));
   });
 
   it('works with @aws-sdk/lib-storage Upload (streamed, default checksums)', async () => {

@@ -303,10 +303,19 @@ describe('protocol: objects', () => {
     expect((await srv.s3.send(new GetObjectTaggingCommand({ Bucket, Key: 'tagged' }))).TagSet).to.deep.equal([{ Key: 'z', Value: '' }]);
     await srv.s3.send(new DeleteObjectTaggingCommand({ Bucket, Key: 'tagged' }));
     expect((await srv.s3.send(new GetObjectTaggingCommand({ Bucket, Key: 'tagged' }))).TagSet ?? []).to.deep.equal([]);
+    // Too many object tags is BadRequest on S3 (InvalidTag is for a bad key or value, and too many bucket tags).
     const tooMany = Array.from({ length: 11 }, (_, i) => ({ Key: `k${i}`, Value: 'v' }));
-    expect(
-      (await errorOf(srv.s3.send(new PutObjectTaggingCommand({ Bucket, Key: 'tagged', Tagging: { TagSet: tooMany } })))).name,
-    ).to.equal('InvalidTag');
+    const eleven = await errorOf(srv.s3.send(new PutObjectTaggingCommand({ Bucket, Key: 'tagged', Tagging: { TagSet: tooMany } })));
+    expect([eleven.name, eleven.message, eleven.$metadata.httpStatusCode]).to.deep.equal([
+      'BadRequest',
+      'Object tags cannot be greater than 10',
+      400,
+    ]);
+    const onPut = await errorOf(
+      srv.s3.send(new PutObjectCommand({ Bucket, Key: 'tagged', Body: 'x', Tagging: tooMany.map((t) => `${t.Key}=${t.Value}`).join('&') })),
+    );
+    expect([onPut.name, onPut.$metadata.httpStatusCode]).to.deep.equal(['BadRequest', 400]);
+    expect((await srv.s3.send(new GetObjectTaggingCommand({ Bucket, Key: 'tagged' }))).TagSet ?? []).to.deep.equal([]);
     expect((await errorOf(srv.s3.send(new GetObjectTaggingCommand({ Bucket, Key: 'untagged-missing' })))).name).to.equal('NoSuchKey');
   });
 

@@ -20,6 +20,9 @@ export async function readUpTo(source: Readable, limit: number): Promise<{ head:
       continue;
     }
     if (source.readableEnded) return { head: Buffer.concat(chunks), ended: true };
+    // A body that failed before this read began (a form's size limit fails it at its end) sends no further events.
+    if (source.errored) throw bodyFailure(source.errored);
+    if (source.destroyed) throw bodyFailure(new Error('the body closed before it ended'));
     const outcome = await new Promise<'readable' | 'end'>((resolve, reject) => {
       const onReadable = () => done('readable');
       const onEnd = () => done('end');

@@ -58,6 +58,7 @@ import { OciMultipartStore } from './multipart';
 import { ociNames } from './names';
 import { ObjectReservedStore, RESERVED_DOCS_PREFIX } from '../reserved-objects';
 import { ociReservedObjects } from './reserved';
+import { dropLayout, readLayout } from './layout';
 
 export interface OciBackendOptions extends OciClientOptions {
   /** The Object Storage namespace; asked of the service (GET /n) when absent. */
@@ -308,9 +309,17 @@ export class OciBackend implements Backend {
 
   private async existing(bucket: string, key: string): Promise<Current> {
     this.checkBucket(bucket);
-    const cur = await this.current(bucket, ociNames.nameOf(key), key);
+    const name = ociNames.nameOf(key);
+    const cur = await this.current(bucket, name, key);
     if (!cur) throw new S3Error('NoSuchKey', undefined, { Key: key });
-    return cur;
+    return this.withLayout(bucket, name, cur);
+  }
+
+  /** `cur` with the part sizes s3mux recorded when it assembled that version (layout.ts). */
+  private async withLayout(bucket: string, name: string, cur: Current): Promise<Current> {
+    const partSizes = await readLayout(this.reserved, bucket, name, cur.headers);
+    if (partSizes === undefined || partSizes.reduce((a, b) => a + b, 0) !== cur.meta.size) return cur;
+    return { ...cur, meta: { ...cur.meta, partSizes } };
   }
 
   // ---------------------------------------------------------------- writing
@@ -326,6 +335,8 @@ export class OciBackend implements Backend {
     }
     const name = ociNames.nameOf(key);
     const stored = storedAttributes(attrs);
+    // One request's bytes make one part, whatever the source was assembled from.
+    delete stored.partSizes;
     const ctx: ErrorContext = { bucket, key };
     let meta: ObjectMeta;
     if (opts.size !== undefined) {
@@ -386,11 +397,16 @@ export class OciBackend implements Backend {
 
   async deleteObject(bucket: string, key: string): Promise<void> {
     this.checkBucket(bucket);
+    const name = ociNames.nameOf(key);
+    // The part layout s3mux may have recorded for it goes too (at once: a record never applies to another version).
+    const layout = dropLayout(this.reserved, bucket, name).catch(() => {});
     try {
-      await this.objectRequest(bucket, ociNames.nameOf(key), { method: 'DELETE' }).then((r) => r.body.resume());
+      await this.objectRequest(bucket, name, { method: 'DELETE' }).then((r) => r.body.resume());
     } catch (err) {
       const s3 = toS3ErrorFromOci(err, { bucket, key });
       if (s3.code !== 'NoSuchKey') throw s3;
+    } finally {
+      await layout;
     }
   }
 
@@ -458,10 +474,12 @@ export class OciBackend implements Backend {
   private async rewriteMetadata(bucket: string, key: string, change: (a: ObjectAttributes) => ObjectAttributes): Promise<void> {
     const name = ociNames.nameOf(key);
     for (let attempt = 1; ; attempt++) {
-      const cur = await this.current(bucket, name, key);
-      if (!cur) throw new S3Error('NoSuchKey', undefined, { Key: key });
+      const found = await this.current(bucket, name, key);
+      if (!found) throw new S3Error('NoSuchKey', undefined, { Key: key });
+      const cur = await this.withLayout(bucket, name, found);
       const { attrs, extras } = fromOci(cur.headers);
-      const next = change(attrs);
+      // The copy keeps the multipart ETag (recordedEtag), so it keeps the part sizes too, in its own metadata.
+      const next = change(cur.meta.partSizes ? { ...attrs, partSizes: cur.meta.partSizes } : attrs);
       try {
         await this.serverCopy(bucket, name, bucket, name, toOci(next, { ...extras, etag: recordedEtag(cur) }).metadata, cur.ociEtag, {
           destinationObjectIfMatchETag: cur.ociEtag,

@@ -9,8 +9,8 @@
  * - A part's S3 ETag is the hex of its MD5 (OCI's part md5); Complete names OCI's part ETags.
  *   OCI's multipart MD5 of the committed object is S3's `<md5 of md5s>-N`.
  * - Attributes are given at create (content headers, `opc-meta-*`) and applied by OCI at
- *   commit. The part sizes of the result are not kept (OCI has no place to add them after
- *   commit): GetObject?partNumber sees one part.
+ *   commit. The part sizes of the result are recorded after the commit in the reserved area
+ *   (layout.ts), for GetObject?partNumber and GetObjectAttributes.
  * - A part whose body fails never delivers its last byte (body.ts): OCI stores nothing and
  *   keeps a part sent earlier under that number.
  */
@@ -36,6 +36,8 @@ import { toS3ErrorFromOci, type ErrorContext } from './errors';
 import { dateOf, fromMetadata, META, s3EtagOf, tierOf, toOci } from './metadata';
 import { ociNames } from './names';
 import type { OciClient } from './client';
+import type { ReservedStore } from '../reserved-store';
+import { LAYOUT_FIELD, recordLayout } from './layout';
 
 /** OCI upload ids are UUIDs; anything far from that is refused before a request. */
 const UPLOAD_ID = /^[A-Za-z0-9._-]{8,128}$/;
@@ -59,6 +61,7 @@ interface OciUpload {
 export interface OciMultipartHost {
   readonly client: OciClient;
   readonly bufferSize: number;
+  readonly reserved: ReservedStore;
   bucketPath(bucket: string, ...rest: string[]): Promise<string>;
   call<T>(ctx: ErrorContext, fn: () => Promise<T>): Promise<T>;
   cas(bucket: string, key: string, conditions: PutOptions['conditions']): Promise<Record<string, string>>;
@@ -82,13 +85,14 @@ export class OciMultipartStore implements MultipartStore {
     return { bucket, key, multipart: true };
   }
 
-  /** Starts an upload of `name` with the attributes the object will have. */
-  async begin(bucket: string, name: string, attrs: ObjectAttributes): Promise<string> {
+  /** Starts an upload of `name` with the attributes the object will have; `layout`: its part sizes will be recorded. */
+  async begin(bucket: string, name: string, attrs: ObjectAttributes, layout = false): Promise<string> {
     const stored = storedAttributes(attrs);
     delete stored.partSizes;
     const { headers, metadata } = toOci(stored);
     const md: Record<string, string> = {};
     for (const [k, v] of Object.entries(metadata)) md[META + k] = v;
+    if (layout) md[META + LAYOUT_FIELD] = '1';
     const r = await this.be.client.json<{ uploadId: string }>({
       method: 'POST',
       path: await this.uploadsPath(bucket),
@@ -107,7 +111,7 @@ export class OciMultipartStore implements MultipartStore {
   }
 
   async createUpload(bucket: string, key: string, attrs: ObjectAttributes): Promise<string> {
-    return this.be.call({ bucket }, () => this.begin(bucket, ociNames.nameOf(key), attrs));
+    return this.be.call({ bucket }, () => this.begin(bucket, ociNames.nameOf(key), attrs, true));
   }
 
   /** Sends one part of exactly `size` bytes (unmapped errors). */
@@ -208,21 +212,22 @@ export class OciMultipartStore implements MultipartStore {
     };
   }
 
-  /** Commits the listed parts (unmapped errors); returns the object's multipart MD5. */
+  /** Commits the listed parts (unmapped errors); returns the committed version's OCI ETag. */
   private async commit(
     bucket: string,
     name: string,
     uploadId: string,
     parts: { partNum: number; etag: string }[],
     cas: Record<string, string>,
-  ): Promise<void> {
-    await this.be.client.headers({
+  ): Promise<string> {
+    const headers = await this.be.client.headers({
       method: 'POST',
       path: await this.uploadsPath(bucket, name),
       query: { uploadId },
       headers: cas,
       json: { partsToCommit: parts },
     });
+    return headers.etag ?? '';
   }
 
   async completeUpload(
@@ -240,10 +245,26 @@ export class OciMultipartStore implements MultipartStore {
     const parts = partNumbers.map((n) => {
       const p = stored.get(n);
       if (!p) throw new S3Error('InvalidPart', undefined, { UploadId: uploadId, PartNumber: String(n) });
-      return { partNum: n, etag: p.etag };
+      return { partNum: n, etag: p.etag, size: Number(p.size) };
     });
     const cas = await this.be.cas(bucket, key, opts.conditions);
-    await this.be.call({ bucket, key }, () => this.commit(bucket, name, uploadId, parts, cas));
+    const committed = await this.be.call({ bucket, key }, () =>
+      this.commit(
+        bucket,
+        name,
+        uploadId,
+        parts.map(({ partNum, etag }) => ({ partNum, etag })),
+        cas,
+      ),
+    );
+    // The object is there: a record that cannot be written leaves it readable as one part, not failed.
+    await recordLayout(
+      this.be.reserved,
+      bucket,
+      name,
+      committed,
+      parts.map((p) => p.size),
+    ).catch(() => {});
     return this.be.headObject(bucket, key);
   }
 

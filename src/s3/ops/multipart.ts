@@ -81,11 +81,14 @@ export const uploadPart: Handler = async (ctx) => {
   return { status: 200, headers };
 };
 
-/** x-amz-copy-source-range: `bytes=a-b`, both ends required, inside the source. */
+/**
+ * x-amz-copy-source-range: `bytes=a-b`, both ends required, inside the source. S3 answers a
+ * range past the source's end with 400 InvalidArgument (not GetObject's 416 InvalidRange).
+ */
 function copySourceRange(value: string | undefined, size: number): { start: number; end: number } | undefined {
   if (value === undefined) return undefined;
   const m = /^bytes=(\d+)-(\d+)$/.exec(value.trim());
-  if (!m)
+  if (!m || Number(m[2]) < Number(m[1]))
     throw new S3Error(
       'InvalidArgument',
       'The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy',
@@ -93,7 +96,11 @@ function copySourceRange(value: string | undefined, size: number): { start: numb
     );
   const start = Number(m[1]);
   const end = Number(m[2]);
-  if (end < start || end >= size) throw new S3Error('InvalidRange', undefined, { RangeRequested: value, ActualObjectSize: String(size) });
+  if (end >= size)
+    throw new S3Error('InvalidArgument', `Range specified is not valid for source object of size: ${size}`, {
+      ArgumentName: 'x-amz-copy-source-range',
+      ArgumentValue: value,
+    });
   return { start, end };
 }
 
