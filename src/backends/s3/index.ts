@@ -63,6 +63,7 @@ import { KeyedLock } from '../keyed-lock';
 import { checkClientKey, coversDocuments, isDocumentKey, PAST_DOCUMENTS } from './client-keys';
 import { ObjectReservedStore, RESERVED_DOCS_PREFIX, type ReservedObject } from '../reserved-objects';
 import { s3ReservedObjects } from './reserved';
+import { mapBounded } from '../../bounded-map';
 
 export { S3Http, encodeKey, encodeSegment, type RetryOptions, type TimeoutOptions } from './http';
 export {
@@ -646,31 +647,21 @@ export class S3Backend implements Backend {
       ranges.push({ partNumber: n, start, end: Math.min(src.size, start + partSize) - 1 });
     const uploadId = await this.multipart.beginUpload(dstBucket, dstKey, { ...attrs, checksums: undefined });
     try {
-      const done = new Array<{ partNumber: number; etag: string; size: number }>(ranges.length);
-      let next = 0;
-      const worker = async (): Promise<void> => {
-        while (next < ranges.length) {
-          const r = ranges[next++];
-          const { doc } = await this.http.sendXml({
-            method: 'PUT',
-            bucket: dstBucket,
-            key: dstKey,
-            query: { partNumber: r.partNumber, uploadId },
-            headers: {
-              'x-amz-copy-source': copySource(srcBucket, src.key),
-              'x-amz-copy-source-range': `bytes=${r.start}-${r.end}`,
-              'x-amz-copy-source-if-match': `"${src.etag}"`,
-            },
-            notFound: 'NoSuchUpload',
-          });
-          done[r.partNumber - 1] = {
-            partNumber: r.partNumber,
-            etag: unquote(text(child(doc?.CopyPartResult, 'ETag'))),
-            size: r.end - r.start + 1,
-          };
-        }
-      };
-      await Promise.all(Array.from({ length: Math.min(4, ranges.length) }, worker));
+      const done = await mapBounded(ranges, 4, async (r) => {
+        const { doc } = await this.http.sendXml({
+          method: 'PUT',
+          bucket: dstBucket,
+          key: dstKey,
+          query: { partNumber: r.partNumber, uploadId },
+          headers: {
+            'x-amz-copy-source': copySource(srcBucket, src.key),
+            'x-amz-copy-source-range': `bytes=${r.start}-${r.end}`,
+            'x-amz-copy-source-if-match': `"${src.etag}"`,
+          },
+          notFound: 'NoSuchUpload',
+        });
+        return { partNumber: r.partNumber, etag: unquote(text(child(doc?.CopyPartResult, 'ETag'))), size: r.end - r.start + 1 };
+      });
       const meta = await this.multipart.completeWith(dstBucket, dstKey, uploadId, done, {});
       return { ...attrs, ...meta, userMetadata: { ...attrs.userMetadata } };
     } catch (err) {

@@ -14,6 +14,7 @@
  */
 import { readReservedBody, reservedSegment, type BucketReservedArea } from '../../backends/reserved-store';
 import { isS3Error } from '../../errors';
+import { mapBounded } from '../../bounded-map';
 import type { ObjectSummary } from '../../backends/types';
 
 const DIR = 'migrate/etags/';
@@ -82,17 +83,9 @@ export class EtagMap {
   /** A listing page's entries with the ETags clients know (entries without a current mapping unchanged). */
   async shownInList(objects: ObjectSummary[]): Promise<ObjectSummary[]> {
     if (!this.area || objects.length === 0 || !(await this.mayHaveAny())) return objects;
-    const out = objects.slice();
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < out.length) {
-        const i = next++;
-        const o = out[i];
-        const m = await this.lookup(o.key, o.etag);
-        if (m) out[i] = { ...o, etag: m.from };
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(LIST_LOOKUPS, out.length) }, worker));
-    return out;
+    return mapBounded(objects, LIST_LOOKUPS, async (o) => {
+      const m = await this.lookup(o.key, o.etag);
+      return m ? { ...o, etag: m.from } : o;
+    });
   }
 }
