@@ -49,7 +49,7 @@ const sameRetention = (a: Retention | undefined, b: Retention | undefined): bool
 /** Whether a lock asks the store for anything (a retention, or a hold that is ON). */
 export const locksAnything = (lock: StoreLock | undefined): lock is StoreLock => lock?.retention !== undefined || lock?.legalHold === 'ON';
 
-export function nativeLock(calls: NativeLockCalls, now: () => number = Date.now): NativeLock {
+export function nativeLock(calls: NativeLockCalls, now: () => number = () => Date.now()): NativeLock {
   const known = new Map<string, { answer: Promise<boolean>; at: number }>();
   const forget = (bucket: string): void => void known.delete(bucket);
   const enabled = (bucket: string): Promise<boolean> => {

@@ -10,6 +10,9 @@ import {
   DeleteObjectCommand,
   GetObjectCommand,
   GetObjectLegalHoldCommand,
+  GetObjectLockConfigurationCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
   GetObjectRetentionCommand,
   ListObjectVersionsCommand,
   PutBucketVersioningCommand,
@@ -21,6 +24,8 @@ import {
 import { validateRoutingTable } from '../../src/router/config';
 import { Router } from '../../src/router/router';
 import { startTestServer, ACCESS_KEY, SECRET_KEY, type TestServer } from '../helpers/server';
+import { nativeLockSuite } from '../helpers/native-lock-suite';
+import { startRecordingProxy, type RecordingProxy } from '../helpers/recording-proxy';
 
 const md5 = (s: string): string => createHash('md5').update(s).digest('base64');
 
@@ -163,4 +168,82 @@ describe('s3 backend: native object lock on the store', function () {
     const got = await front.s3.send(new GetObjectRetentionCommand({ Bucket: 'vault', Key: 'k' }));
     expect(got.Retention?.Mode).to.equal('COMPLIANCE');
   });
+});
+
+/**
+ * The shared suite on S3: s3mux B (fs) as the store, behind a proxy that records what reaches
+ * it. B's buckets with object lock are versioned, as S3's are: a blob s3mux deletes leaves a
+ * noncurrent version there, so `blobs` lists current objects, and a direct delete names the
+ * version (a delete without one only adds a delete marker, which S3 allows on locked objects).
+ */
+let lockStore: TestServer;
+let proxy: RecordingProxy;
+const LOCK_ENV = ['S3MUX_TEST_SUITE_KEY', 'S3MUX_TEST_SUITE_SECRET'];
+const storeError = (err: unknown) => (err as Error).name;
+
+nativeLockSuite('s3 backend: native object lock on the store (shared suite)', {
+  async start() {
+    process.env[LOCK_ENV[0]] = ACCESS_KEY;
+    process.env[LOCK_ENV[1]] = SECRET_KEY;
+    lockStore = await startTestServer();
+    proxy = await startRecordingProxy(lockStore.port);
+  },
+  async stop() {
+    await proxy.stop();
+    await lockStore.stop();
+    for (const n of LOCK_ENV) delete process.env[n];
+  },
+  async createBucket(name, withLock) {
+    await lockStore.s3.send(new CreateBucketCommand({ Bucket: name, ...(withLock ? { ObjectLockEnabledForBucket: true } : {}) }));
+  },
+  table: (storeBucket) => ({
+    backends: {
+      up: {
+        type: 's3',
+        endpoint: proxy.url,
+        region: 'us-east-1',
+        forcePathStyle: true,
+        credentials: { accessKeyIdEnv: LOCK_ENV[0], secretAccessKeyEnv: LOCK_ENV[1] },
+      },
+    },
+    routes: { vault: { target: `s3://${storeBucket}/` } },
+  }),
+  async blobs(storeBucket) {
+    const res = await lockStore.s3.send(new ListObjectsV2Command({ Bucket: storeBucket, Prefix: '.s3mux/r/' }));
+    return (res.Contents ?? []).map((o) => o.Key as string).filter((k) => /\/v\/d\//.test(k));
+  },
+  async lockOf(storeBucket, name) {
+    const retention = await lockStore.s3.send(new GetObjectRetentionCommand({ Bucket: storeBucket, Key: name })).then(
+      (r) => r.Retention,
+      () => undefined,
+    );
+    const hold = await lockStore.s3.send(new GetObjectLegalHoldCommand({ Bucket: storeBucket, Key: name })).then(
+      (r) => r.LegalHold?.Status === 'ON',
+      () => false,
+    );
+    return { mode: retention?.Mode, until: retention?.RetainUntilDate, hold };
+  },
+  async directDelete(storeBucket, name) {
+    const head = await lockStore.s3.send(new HeadObjectCommand({ Bucket: storeBucket, Key: name }));
+    return lockStore.s3
+      .send(new DeleteObjectCommand({ Bucket: storeBucket, Key: name, VersionId: head.VersionId }))
+      .then(() => 'deleted', storeError);
+  },
+  refusal: 'AccessDenied',
+  lockCalls: async (storeBucket) =>
+    proxy.requests.filter(
+      (r) => r.url.startsWith(`/${storeBucket}/`) && /[?&](retention|legal-hold)(=|&|$)/.test(r.url) && r.method === 'PUT',
+    ).length,
+  lockEnabled: (storeBucket) =>
+    lockStore.s3.send(new GetObjectLockConfigurationCommand({ Bucket: storeBucket })).then(
+      (r) => r.ObjectLockConfiguration?.ObjectLockEnabled === 'Enabled',
+      () => false,
+    ),
+  // S3 turns object lock on for an existing bucket once its versioning is Enabled.
+  async enableLock(storeBucket) {
+    await lockStore.s3.send(new PutBucketVersioningCommand({ Bucket: storeBucket, VersioningConfiguration: { Status: 'Enabled' } }));
+    await lockStore.s3.send(
+      new PutObjectLockConfigurationCommand({ Bucket: storeBucket, ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled' } }),
+    );
+  },
 });
