@@ -12,7 +12,6 @@ import {
   GetObjectLegalHoldCommand,
   GetObjectLockConfigurationCommand,
   HeadObjectCommand,
-  ListObjectsV2Command,
   GetObjectRetentionCommand,
   ListObjectVersionsCommand,
   PutBucketVersioningCommand,
@@ -172,9 +171,9 @@ describe('s3 backend: native object lock on the store', function () {
 
 /**
  * The shared suite on S3: s3mux B (fs) as the store, behind a proxy that records what reaches
- * it. B's buckets with object lock are versioned, as S3's are: a blob s3mux deletes leaves a
- * noncurrent version there, so `blobs` lists current objects, and a direct delete names the
- * version (a delete without one only adds a delete marker, which S3 allows on locked objects).
+ * it. B's buckets with object lock are versioned, as S3's are: `blobs` lists every version
+ * (bytes a delete marker hides are still there), and a direct delete names the version (a
+ * delete without one only adds a delete marker, which S3 allows on locked objects).
  */
 let lockStore: TestServer;
 let proxy: RecordingProxy;
@@ -208,9 +207,10 @@ nativeLockSuite('s3 backend: native object lock on the store (shared suite)', {
     },
     routes: { vault: { target: `s3://${storeBucket}/` } },
   }),
+  // Every version with bytes: a deleted blob whose bytes a versioned store still keeps counts.
   async blobs(storeBucket) {
-    const res = await lockStore.s3.send(new ListObjectsV2Command({ Bucket: storeBucket, Prefix: '.s3mux/r/' }));
-    return (res.Contents ?? []).map((o) => o.Key as string).filter((k) => /\/v\/d\//.test(k));
+    const res = await lockStore.s3.send(new ListObjectVersionsCommand({ Bucket: storeBucket, Prefix: '.s3mux/r/' }));
+    return (res.Versions ?? []).map((o) => o.Key as string).filter((k) => /\/v\/d\//.test(k));
   },
   async lockOf(storeBucket, name) {
     const retention = await lockStore.s3.send(new GetObjectRetentionCommand({ Bucket: storeBucket, Key: name })).then(

@@ -790,6 +790,7 @@ export class S3Backend implements Backend {
     const del = async (headers: Record<string, string>): Promise<void> => {
       const reply = await this.http.send({ method: 'DELETE', bucket, key, headers, notFound: 'NoSuchBucket' });
       discard(reply.body);
+      if (reply.headers['x-amz-delete-marker'] === 'true') await this.purgeVersions(bucket, key);
     };
     if (ifMatch === undefined) return del({});
     const cur = await this.http
@@ -798,6 +799,25 @@ export class S3Backend implements Backend {
     discard(cur.body);
     if (unquote(cur.headers.etag) !== ifMatch) throw new S3Error('PreconditionFailed', undefined, { Condition: 'If-Match' });
     await this.withConditions(bucket, key, { ifMatch }, del);
+  }
+
+  /**
+   * A versioned store bucket (one with object lock is) answers a DELETE with a delete marker and
+   * keeps the bytes: s3mux's documents go for good, every version of the key with its marker,
+   * best effort. A version the store's lock keeps stays (current again once its marker is
+   * gone), and a later delete of it, after its retention, removes it.
+   */
+  private async purgeVersions(bucket: string, key: string): Promise<void> {
+    const { doc } = await this.http.sendXml({ method: 'GET', bucket, query: { versions: '', prefix: key, 'max-keys': 100 } });
+    const root = doc?.ListVersionsResult;
+    for (const v of [...list(child(root, 'Version')), ...list(child(root, 'DeleteMarker'))]) {
+      const versionId = text(child(v, 'VersionId'));
+      if (text(child(v, 'Key')) !== key || !versionId) continue;
+      await this.http
+        .send({ method: 'DELETE', bucket, key, query: { versionId }, notFound: 'NoSuchBucket' })
+        .then((r) => discard(r.body))
+        .catch(() => undefined);
+    }
   }
 
   async deleteObject(bucket: string, key: string): Promise<void> {
