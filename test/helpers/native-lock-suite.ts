@@ -7,7 +7,10 @@
 import { createHash } from 'node:crypto';
 import { expect } from 'chai';
 import {
+  CompleteMultipartUploadCommand,
   CreateBucketCommand,
+  CreateMultipartUploadCommand,
+  UploadPartCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   PutBucketVersioningCommand,
@@ -150,14 +153,25 @@ export function nativeLockSuite(title: string, store: NativeLockStore): void {
       expect(await store.blobs('refused-store')).to.deep.equal(before);
     });
 
-    it('the lock comes with the write: no separate lock call, the bytes locked from their first moment (one request and multi-request uploads)', async () => {
+    it('the lock comes with the write: no separate lock call, the bytes locked from their first moment (one-request, multi-request and multipart uploads)', async () => {
       const s3 = await vault('onwrite-store', true);
       const until = inAnHour();
       const lock = { ObjectLockMode: 'COMPLIANCE' as const, ObjectLockRetainUntilDate: until, ObjectLockLegalHoldStatus: 'ON' as const };
       await putLocked(s3, 'small', 'a few bytes', lock);
       await s3.send(new PutObjectCommand({ Bucket: 'vault', Key: 'big', Body: BIG, ContentMD5: md5Of(BIG), ...lock }));
+      // A multipart upload's lock is applied by Complete, as its bytes become a version.
+      const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: 'vault', Key: 'parts', ...lock }));
+      const part = await s3.send(new UploadPartCommand({ Bucket: 'vault', Key: 'parts', UploadId, PartNumber: 1, Body: 'one part' }));
+      await s3.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: 'vault',
+          Key: 'parts',
+          UploadId,
+          MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] },
+        }),
+      );
       const blobs = await store.blobs('onwrite-store');
-      expect(blobs).to.have.length(2);
+      expect(blobs).to.have.length(3);
       for (const blob of blobs) expect(await store.lockOf('onwrite-store', blob)).to.deep.equal({ mode: 'COMPLIANCE', until, hold: true });
       expect(await store.lockCalls('onwrite-store')).to.equal(0);
       const got = await s3.send(new GetObjectCommand({ Bucket: 'vault', Key: 'big' }));
