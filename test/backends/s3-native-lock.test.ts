@@ -144,6 +144,39 @@ describe('s3 backend: native object lock on the store', function () {
     expect(await got.Body!.transformToString()).to.equal('entry one');
   });
 
+  it('CreateBucket with object lock onto a store that refuses the header: the bucket is made without it, the lock is s3mux’s', async () => {
+    const refusing = await startRecordingProxy(store.port, (req) =>
+      req.headers['x-amz-bucket-object-lock-enabled'] === 'true'
+        ? { status: 501, code: 'NotImplemented', message: 'A header you provided implies functionality that is not implemented.' }
+        : undefined,
+    );
+    try {
+      await front?.stop();
+      const table = validateRoutingTable({
+        backends: {
+          up: {
+            type: 's3',
+            endpoint: refusing.url,
+            region: 'us-east-1',
+            forcePathStyle: true,
+            credentials: { accessKeyIdEnv: envNames[0], secretAccessKeyEnv: envNames[1] },
+          },
+        },
+        routes: { vault: { target: 's3://refusing-store/' } },
+      });
+      front = await startTestServer({ router: Router.fromTable(table) });
+      await front.s3.send(new CreateBucketCommand({ Bucket: 'vault', ObjectLockEnabledForBucket: true }));
+      const tried = refusing.requests.filter((r) => r.method === 'PUT' && r.url === '/refusing-store');
+      expect(tried).to.have.length(2); // with the header, refused; then without
+      const native = await errorOf(store.s3.send(new GetObjectLockConfigurationCommand({ Bucket: 'refusing-store' })));
+      expect(native.name).to.equal('ObjectLockConfigurationNotFoundError');
+      const own = await front.s3.send(new GetObjectLockConfigurationCommand({ Bucket: 'vault' }));
+      expect(own.ObjectLockConfiguration?.ObjectLockEnabled).to.equal('Enabled');
+    } finally {
+      await refusing.stop();
+    }
+  });
+
   it('a store bucket without object lock: the lock is s3mux’s only, the store object has none', async () => {
     await lockedVirtualBucket('plain-store', false);
     await store.s3.send(new PutBucketVersioningCommand({ Bucket: 'plain-store', VersioningConfiguration: { Status: 'Enabled' } }));
