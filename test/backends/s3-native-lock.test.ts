@@ -38,6 +38,22 @@ async function errorOf(p: Promise<unknown>): Promise<{ name: string; status?: nu
   throw new Error('expected the request to fail');
 }
 
+/** The routing table of s3mux A: virtual bucket `vault` on the whole store bucket, through `endpoint`. */
+function s3Table(endpoint: string, env: string[], storeBucket: string): Record<string, unknown> {
+  return {
+    backends: {
+      up: {
+        type: 's3',
+        endpoint,
+        region: 'us-east-1',
+        forcePathStyle: true,
+        credentials: { accessKeyIdEnv: env[0], secretAccessKeyEnv: env[1] },
+      },
+    },
+    routes: { vault: { target: `s3://${storeBucket}/` } },
+  };
+}
+
 describe('s3 backend: native object lock on the store', function () {
   this.timeout(120_000);
   let store: TestServer;
@@ -45,18 +61,7 @@ describe('s3 backend: native object lock on the store', function () {
   const envNames = ['S3MUX_TEST_LOCK_KEY', 'S3MUX_TEST_LOCK_SECRET'];
 
   async function startFront(storeBucket: string): Promise<TestServer> {
-    const table = validateRoutingTable({
-      backends: {
-        up: {
-          type: 's3',
-          endpoint: store.url,
-          region: 'us-east-1',
-          forcePathStyle: true,
-          credentials: { accessKeyIdEnv: envNames[0], secretAccessKeyEnv: envNames[1] },
-        },
-      },
-      routes: { vault: { target: `s3://${storeBucket}/` } },
-    });
+    const table = validateRoutingTable(s3Table(store.url, envNames, storeBucket));
     return startTestServer({ router: Router.fromTable(table) });
   }
 
@@ -152,18 +157,7 @@ describe('s3 backend: native object lock on the store', function () {
     );
     try {
       await front?.stop();
-      const table = validateRoutingTable({
-        backends: {
-          up: {
-            type: 's3',
-            endpoint: refusing.url,
-            region: 'us-east-1',
-            forcePathStyle: true,
-            credentials: { accessKeyIdEnv: envNames[0], secretAccessKeyEnv: envNames[1] },
-          },
-        },
-        routes: { vault: { target: 's3://refusing-store/' } },
-      });
+      const table = validateRoutingTable(s3Table(refusing.url, envNames, 'refusing-store'));
       front = await startTestServer({ router: Router.fromTable(table) });
       await front.s3.send(new CreateBucketCommand({ Bucket: 'vault', ObjectLockEnabledForBucket: true }));
       const tried = refusing.requests.filter((r) => r.method === 'PUT' && r.url === '/refusing-store');
@@ -228,18 +222,7 @@ nativeLockSuite('s3 backend: native object lock on the store (shared suite)', {
   async createBucket(name, withLock) {
     await lockStore.s3.send(new CreateBucketCommand({ Bucket: name, ...(withLock ? { ObjectLockEnabledForBucket: true } : {}) }));
   },
-  table: (storeBucket) => ({
-    backends: {
-      up: {
-        type: 's3',
-        endpoint: proxy.url,
-        region: 'us-east-1',
-        forcePathStyle: true,
-        credentials: { accessKeyIdEnv: LOCK_ENV[0], secretAccessKeyEnv: LOCK_ENV[1] },
-      },
-    },
-    routes: { vault: { target: `s3://${storeBucket}/` } },
-  }),
+  table: (storeBucket) => s3Table(proxy.url, LOCK_ENV, storeBucket),
   // Every version with bytes: a deleted blob whose bytes a versioned store still keeps counts.
   async blobs(storeBucket) {
     const res = await lockStore.s3.send(new ListObjectVersionsCommand({ Bucket: storeBucket, Prefix: '.s3mux/r/' }));
