@@ -10,6 +10,8 @@
  * gives the calls on object names (ReservedObjects).
  */
 import { Transform, type Readable } from 'node:stream';
+import { isS3Error } from '../errors';
+import type { NativeLock } from './native-lock';
 import { RESERVED_PREFIX } from './reserved';
 import {
   checkReservedName,
@@ -39,15 +41,23 @@ export interface ReservedObjects {
   get(bucket: string, name: string): Promise<{ object: ReservedObject; body: Readable } | undefined>;
   /**
    * Writes the object atomically under the conditions (ifMatch: the etag; ifNoneMatch: none may
-   * exist), failing with PreconditionFailed; the etag and time of what was stored.
+   * exist), failing with PreconditionFailed; the etag and time of what was stored. `lock`, given
+   * only where `native` found the store bucket's lock enabled, goes with the write itself (the
+   * store's lock headers or fields on the upload that creates the object).
    */
-  put(bucket: string, name: string, body: Buffer | Readable, cond: ReservedConditions): Promise<Omit<ReservedObject, 'name' | 'size'>>;
+  put(
+    bucket: string,
+    name: string,
+    body: Buffer | Readable,
+    cond: ReservedConditions,
+    lock?: StoreLock,
+  ): Promise<Omit<ReservedObject, 'name' | 'size'>>;
   /** Absent is fine, unless `ifMatch` is given (PreconditionFailed). */
   delete(bucket: string, name: string, ifMatch?: string): Promise<void>;
   /** Objects whose name starts with `prefix`, after `startAfter`, in order, at most `max`. */
   list(bucket: string, prefix: string, startAfter: string | undefined, max: number): Promise<ReservedObject[]>;
-  /** Optional: the store's native object lock on an object (ReservedStore.protect). */
-  protect?(bucket: string, name: string, lock: StoreLock, previous?: StoreLock): Promise<void>;
+  /** Optional: the store's native object lock (native-lock.ts), for ReservedStore.protect and the lock a put carries. */
+  readonly native?: NativeLock;
 }
 
 /** Counts the bytes of a streamed body on their way to the store. */
@@ -70,11 +80,11 @@ export class ObjectReservedStore implements ReservedStore {
   readonly protect?: (bucket: string, name: string, lock: StoreLock, previous?: StoreLock) => Promise<void>;
 
   constructor(private readonly objects: ReservedObjects) {
-    const native = objects.protect?.bind(objects);
+    const native = objects.native;
     if (native)
       this.protect = (bucket, name, lock, previous) => {
         checkReservedName(name);
-        return native(bucket, RESERVED_DOCS_PREFIX + name, lock, previous);
+        return native.protect(bucket, RESERVED_DOCS_PREFIX + name, lock, previous);
       };
   }
 
@@ -88,10 +98,26 @@ export class ObjectReservedStore implements ReservedStore {
     return got && { entry: this.entry(got.object), body: got.body };
   }
 
-  async put(bucket: string, name: string, body: Buffer | Readable, conditions: ReservedConditions = {}): Promise<ReservedEntry> {
+  async put(
+    bucket: string,
+    name: string,
+    body: Buffer | Readable,
+    conditions: ReservedConditions = {},
+    lock?: StoreLock,
+  ): Promise<ReservedEntry> {
     checkReservedName(name);
+    const native = this.objects.native;
+    // Asked before a byte is read: the write carries the lock or does not.
+    const carried = native && lock ? await native.forWrite(bucket, lock) : undefined;
     const c = Buffer.isBuffer(body) ? undefined : counted(body);
-    const stored = await this.objects.put(bucket, RESERVED_DOCS_PREFIX + name, c ?? body, conditions);
+    let stored;
+    try {
+      stored = await this.objects.put(bucket, RESERVED_DOCS_PREFIX + name, c ?? body, conditions, carried);
+    } catch (err) {
+      // The store may have refused the lock (the bucket's lock changed): ask again next time.
+      if (carried && !isS3Error(err, 'PreconditionFailed')) native!.forget(bucket);
+      throw err;
+    }
     return { name, size: c ? c.bytes : (body as Buffer).length, ...stored };
   }
 

@@ -55,18 +55,24 @@ export interface ReservedStore {
    * compare the stored etag: `ifNoneMatch: '*'` creates only, `ifMatch` replaces only that
    * version; a failed condition throws PreconditionFailed. This holds across processes on
    * one store, so replicas can take turns on one document.
+   *
+   * `lock` (optional, a new version's bytes): where the store has a native lock enabled on the
+   * bucket (see `protect`), the write itself carries it, so the bytes are never in the store
+   * unprotected, and a write that fails before the store commits it leaves nothing locked. A
+   * store without one ignores it (s3mux alone enforces the lock).
    */
-  put(bucket: string, name: string, body: Buffer | Readable, conditions?: ReservedConditions): Promise<ReservedEntry>;
+  put(bucket: string, name: string, body: Buffer | Readable, conditions?: ReservedConditions, lock?: StoreLock): Promise<ReservedEntry>;
   /** Succeeds when absent. With `ifMatch`, deletes only that version (PreconditionFailed otherwise). */
   delete(bucket: string, name: string, conditions?: Pick<ReservedConditions, 'ifMatch'>): Promise<void>;
   /** Entries whose name starts with `prefix`, in binary (UTF-8) order of name. */
   list(bucket: string, prefix: string, opts?: ReservedListOptions): Promise<ReservedEntry[]>;
   /**
-   * Optional: sets the store's own object lock on a document (a version's bytes), so the store
-   * also refuses to remove them, also to clients that bypass s3mux. A store without a native
-   * lock (or a bucket without it enabled) leaves the protection to s3mux: the method is absent
-   * or does nothing. `lock` is the document's whole lock after the change, `previous` the one
-   * before (none for a new document); s3mux has already decided the change is allowed.
+   * Optional: changes the store's own object lock on an existing document (a version's bytes),
+   * so the store also refuses to remove them, also to clients that bypass s3mux. A store without
+   * a native lock (or a bucket without it enabled) leaves the protection to s3mux: the method is
+   * absent or does nothing. `lock` is the document's whole lock after the change, `previous` the
+   * one before; s3mux has already decided the change is allowed. A new document gets its lock
+   * on the write (`put`).
    */
   protect?(bucket: string, name: string, lock: StoreLock, previous?: StoreLock): Promise<void>;
 }
@@ -164,7 +170,7 @@ export async function readReservedBody(doc: ReservedDocument, limit = 1024 * 102
 /** A ReservedStore seen from one virtual bucket: names are relative to that bucket's own area. */
 export interface BucketReservedArea {
   get(name: string): Promise<ReservedDocument | undefined>;
-  put(name: string, body: Buffer | Readable, conditions?: ReservedConditions): Promise<ReservedEntry>;
+  put(name: string, body: Buffer | Readable, conditions?: ReservedConditions, lock?: StoreLock): Promise<ReservedEntry>;
   delete(name: string, conditions?: Pick<ReservedConditions, 'ifMatch'>): Promise<void>;
   list(prefix: string, opts?: ReservedListOptions): Promise<ReservedEntry[]>;
   /** The store's native lock on a document, where it has one (ReservedStore.protect). */
@@ -183,7 +189,7 @@ export function bucketArea(store: ReservedStore, bucket: string, keyPrefix: stri
       const doc = await store.get(bucket, base + name);
       return doc && { entry: strip(doc.entry), body: doc.body };
     },
-    put: async (name, body, conditions) => strip(await store.put(bucket, base + name, body, conditions)),
+    put: async (name, body, conditions, lock) => strip(await store.put(bucket, base + name, body, conditions, lock)),
     delete: (name, conditions) => store.delete(bucket, base + name, conditions),
     list: async (prefix, opts) =>
       (

@@ -200,6 +200,16 @@ export interface MultipartStore {
   sweepUploads(bucket: string, initiatedBefore: Date): Promise<number>;
 }
 
+export interface CreateBucketOptions {
+  /**
+   * Create the store bucket with the store's own object lock on (S3 object lock, GCS Object
+   * Retention Lock, an Azure container with version-level immutability support), so s3mux can
+   * lock version bytes in the store too (native-lock.ts). A store without one ignores it; one
+   * that refuses it answers NotImplemented, InvalidRequest or InvalidArgument.
+   */
+  objectLock?: boolean;
+}
+
 export interface BackendCapabilities {
   /** copyObject is implemented natively (no bytes through s3mux). */
   serverSideCopy: boolean;
@@ -210,7 +220,7 @@ export interface Backend {
   readonly capabilities: BackendCapabilities;
 
   listBuckets(): Promise<BucketInfo[]>;
-  createBucket(bucket: string): Promise<void>;
+  createBucket(bucket: string, opts?: CreateBucketOptions): Promise<void>;
   /** Throws BucketNotEmpty when objects remain, NoSuchBucket when absent. */
   deleteBucket(bucket: string): Promise<void>;
   /** Throws NoSuchBucket when absent. */

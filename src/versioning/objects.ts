@@ -205,19 +205,19 @@ export class VersionedObjects {
     if (!this.status) return this.view.putObject(key, body, attrs, putOpts);
     this.view.assertWritable();
     await this.adopt(key);
+    // A locked blob may outlive a refusal (a COMPLIANCE retention in the store): the write's
+    // conditions are checked before its bytes go anywhere, and again at the commit.
+    if (lock && putOpts.conditions) await this.checkConditions(key, putOpts.conditions);
     const dataId = newVersionId();
-    const counted = md5Counting(body);
+    // A short body fails the stream before its end, so the store commits nothing (locked or not).
+    const counted = md5Counting(body, opts.size);
     try {
-      await this.area.put(dataName(key, dataId), counted.stream);
+      await this.area.put(dataName(key, dataId), counted.stream, undefined, lock);
     } catch (err) {
       await this.area.delete(dataName(key, dataId)).catch(() => undefined);
       throw err;
     }
     const { md5, size } = counted.digest();
-    if (opts.size !== undefined && opts.size !== size) {
-      await this.area.delete(dataName(key, dataId)).catch(() => undefined);
-      throw new S3Error('IncompleteBody');
-    }
     return this.commit(key, { etag: opts.etag ?? md5, size, attrs: { ...attrs }, blob: dataId, ...(lock ? { lock } : {}) }, putOpts);
   }
 
@@ -233,7 +233,7 @@ export class VersionedObjects {
     try {
       // Another writer replaced the name in between: the bytes this request wrote are gone.
       if (handle.meta.etag !== written.etag) throw new S3Error('OperationAborted', 'Another write to this key got in between; try again.');
-      await this.area.put(dataName(key, dataId), handle.read());
+      await this.area.put(dataName(key, dataId), handle.read(), undefined, lock);
     } finally {
       await handle.close();
     }
@@ -252,7 +252,6 @@ export class VersionedObjects {
     let entry: VersionEntry | undefined;
     let changed: { before: VersionIndex; after: VersionIndex };
     try {
-      if (data.lock) await this.protectBlob(key, data.blob, data.lock);
       changed = await updateIndex(this.area, key, ({ index }) => {
         const latest = index.versions[0];
         checkWriteConditions(latest && !latest.marker ? metaOf(key, latest) : undefined, opts.conditions);
@@ -267,6 +266,13 @@ export class VersionedObjects {
     await this.dropUnreferenced(changed.before, changed.after);
     await this.publish(key);
     return metaOf(key, entry!);
+  }
+
+  /** Throws PreconditionFailed (S3's If-Match / If-None-Match) unless the conditions hold on the key's latest version now. */
+  private async checkConditions(key: string, conditions: PutOptions['conditions']): Promise<void> {
+    const { index } = await readIndex(this.area, key);
+    const latest = index.versions[0];
+    checkWriteConditions(latest && !latest.marker ? metaOf(key, latest) : undefined, conditions);
   }
 
   /**
@@ -405,9 +411,10 @@ export class VersionedObjects {
   }
 
   /**
-   * The one place a version's lock reaches its store: where the reserved area has the store's
-   * native lock (ReservedStore.protect), the version's blob gets it too, so the bytes are
-   * protected also from clients that bypass s3mux. Elsewhere s3mux alone enforces the lock.
+   * Where a version's changed lock reaches its store: where the reserved area has the store's
+   * native lock (ReservedStore.protect), the version's blob gets the change too, so the bytes are
+   * protected also from clients that bypass s3mux. Elsewhere s3mux alone enforces the lock. (A
+   * new version's blob gets its lock on its write: `area.put`.)
    */
   private async protectBlob(key: string, blob: string | undefined, lock: ObjectLock, previous?: ObjectLock): Promise<void> {
     if (blob !== undefined && this.area.protect) await this.area.protect(dataName(key, blob), lock, previous);

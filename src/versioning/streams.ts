@@ -2,16 +2,24 @@
 import { createHash } from 'node:crypto';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import type { ByteRange } from '../backends/types';
+import { S3Error } from '../errors';
 
-/** Passes the bytes through; `digest()` gives their MD5 (hex) and count once the stream has ended. */
-export function md5Counting(body: Readable): { stream: Readable; digest(): { md5: string; size: number } } {
+/**
+ * Passes the bytes through; `digest()` gives their MD5 (hex) and count once the stream has
+ * ended. With `expected`, a body of another length fails the stream (IncompleteBody) before its
+ * end reaches the store, so the store commits nothing.
+ */
+export function md5Counting(body: Readable, expected?: number): { stream: Readable; digest(): { md5: string; size: number } } {
   const hash = createHash('md5');
   let size = 0;
   const t = new Transform({
     transform(chunk: Buffer, _enc, cb: TransformCallback) {
       hash.update(chunk);
       size += chunk.length;
-      cb(null, chunk);
+      cb(expected !== undefined && size > expected ? new S3Error('IncompleteBody') : null, chunk);
+    },
+    flush(cb: TransformCallback) {
+      cb(expected !== undefined && size !== expected ? new S3Error('IncompleteBody') : null);
     },
   });
   body.once('error', (err) => t.destroy(err));

@@ -46,4 +46,9 @@ nativeLockSuite('gcs backend: native object lock on the store', {
     }
   },
   refusal: '403',
+  // objects.patch is how GCS changes an existing object's retention or holds.
+  lockCalls: async (storeBucket) =>
+    double.requests.filter((r) => r.method === 'PATCH' && r.path.startsWith(`/storage/v1/b/${storeBucket}/o/`)).length,
+  lockEnabled: async (storeBucket) => (await storage.bucket(storeBucket).getMetadata())[0].objectRetention?.mode === 'Enabled',
+  // No enableLock: GCS enables Object Retention Lock only when a bucket is created.
 });

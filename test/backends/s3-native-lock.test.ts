@@ -10,6 +10,8 @@ import {
   DeleteObjectCommand,
   GetObjectCommand,
   GetObjectLegalHoldCommand,
+  GetObjectLockConfigurationCommand,
+  HeadObjectCommand,
   GetObjectRetentionCommand,
   ListObjectVersionsCommand,
   PutBucketVersioningCommand,
@@ -21,6 +23,8 @@ import {
 import { validateRoutingTable } from '../../src/router/config';
 import { Router } from '../../src/router/router';
 import { startTestServer, ACCESS_KEY, SECRET_KEY, type TestServer } from '../helpers/server';
+import { nativeLockSuite } from '../helpers/native-lock-suite';
+import { startRecordingProxy, type RecordingProxy } from '../helpers/recording-proxy';
 
 const md5 = (s: string): string => createHash('md5').update(s).digest('base64');
 
@@ -34,6 +38,22 @@ async function errorOf(p: Promise<unknown>): Promise<{ name: string; status?: nu
   throw new Error('expected the request to fail');
 }
 
+/** The routing table of s3mux A: virtual bucket `vault` on the whole store bucket, through `endpoint`. */
+function s3Table(endpoint: string, env: string[], storeBucket: string): Record<string, unknown> {
+  return {
+    backends: {
+      up: {
+        type: 's3',
+        endpoint,
+        region: 'us-east-1',
+        forcePathStyle: true,
+        credentials: { accessKeyIdEnv: env[0], secretAccessKeyEnv: env[1] },
+      },
+    },
+    routes: { vault: { target: `s3://${storeBucket}/` } },
+  };
+}
+
 describe('s3 backend: native object lock on the store', function () {
   this.timeout(120_000);
   let store: TestServer;
@@ -41,18 +61,7 @@ describe('s3 backend: native object lock on the store', function () {
   const envNames = ['S3MUX_TEST_LOCK_KEY', 'S3MUX_TEST_LOCK_SECRET'];
 
   async function startFront(storeBucket: string): Promise<TestServer> {
-    const table = validateRoutingTable({
-      backends: {
-        up: {
-          type: 's3',
-          endpoint: store.url,
-          region: 'us-east-1',
-          forcePathStyle: true,
-          credentials: { accessKeyIdEnv: envNames[0], secretAccessKeyEnv: envNames[1] },
-        },
-      },
-      routes: { vault: { target: `s3://${storeBucket}/` } },
-    });
+    const table = validateRoutingTable(s3Table(store.url, envNames, storeBucket));
     return startTestServer({ router: Router.fromTable(table) });
   }
 
@@ -140,6 +149,28 @@ describe('s3 backend: native object lock on the store', function () {
     expect(await got.Body!.transformToString()).to.equal('entry one');
   });
 
+  it('CreateBucket with object lock onto a store that refuses the header: the bucket is made without it, the lock is s3mux’s', async () => {
+    const refusing = await startRecordingProxy(store.port, (req) =>
+      req.headers['x-amz-bucket-object-lock-enabled'] === 'true'
+        ? { status: 501, code: 'NotImplemented', message: 'A header you provided implies functionality that is not implemented.' }
+        : undefined,
+    );
+    try {
+      await front?.stop();
+      const table = validateRoutingTable(s3Table(refusing.url, envNames, 'refusing-store'));
+      front = await startTestServer({ router: Router.fromTable(table) });
+      await front.s3.send(new CreateBucketCommand({ Bucket: 'vault', ObjectLockEnabledForBucket: true }));
+      const tried = refusing.requests.filter((r) => r.method === 'PUT' && r.url === '/refusing-store');
+      expect(tried).to.have.length(2); // with the header, refused; then without
+      const native = await errorOf(store.s3.send(new GetObjectLockConfigurationCommand({ Bucket: 'refusing-store' })));
+      expect(native.name).to.equal('ObjectLockConfigurationNotFoundError');
+      const own = await front.s3.send(new GetObjectLockConfigurationCommand({ Bucket: 'vault' }));
+      expect(own.ObjectLockConfiguration?.ObjectLockEnabled).to.equal('Enabled');
+    } finally {
+      await refusing.stop();
+    }
+  });
+
   it('a store bucket without object lock: the lock is s3mux’s only, the store object has none', async () => {
     await lockedVirtualBucket('plain-store', false);
     await store.s3.send(new PutBucketVersioningCommand({ Bucket: 'plain-store', VersioningConfiguration: { Status: 'Enabled' } }));
@@ -163,4 +194,72 @@ describe('s3 backend: native object lock on the store', function () {
     const got = await front.s3.send(new GetObjectRetentionCommand({ Bucket: 'vault', Key: 'k' }));
     expect(got.Retention?.Mode).to.equal('COMPLIANCE');
   });
+});
+
+/**
+ * The shared suite on S3: s3mux B (fs) as the store, behind a proxy that records what reaches
+ * it. B's buckets with object lock are versioned, as S3's are: `blobs` lists every version
+ * (bytes a delete marker hides are still there), and a direct delete names the version (a
+ * delete without one only adds a delete marker, which S3 allows on locked objects).
+ */
+let lockStore: TestServer;
+let proxy: RecordingProxy;
+const LOCK_ENV = ['S3MUX_TEST_SUITE_KEY', 'S3MUX_TEST_SUITE_SECRET'];
+const storeError = (err: unknown) => (err as Error).name;
+
+nativeLockSuite('s3 backend: native object lock on the store (shared suite)', {
+  async start() {
+    process.env[LOCK_ENV[0]] = ACCESS_KEY;
+    process.env[LOCK_ENV[1]] = SECRET_KEY;
+    lockStore = await startTestServer();
+    proxy = await startRecordingProxy(lockStore.port);
+  },
+  async stop() {
+    await proxy.stop();
+    await lockStore.stop();
+    for (const n of LOCK_ENV) delete process.env[n];
+  },
+  async createBucket(name, withLock) {
+    await lockStore.s3.send(new CreateBucketCommand({ Bucket: name, ...(withLock ? { ObjectLockEnabledForBucket: true } : {}) }));
+  },
+  table: (storeBucket) => s3Table(proxy.url, LOCK_ENV, storeBucket),
+  // Every version with bytes: a deleted blob whose bytes a versioned store still keeps counts.
+  async blobs(storeBucket) {
+    const res = await lockStore.s3.send(new ListObjectVersionsCommand({ Bucket: storeBucket, Prefix: '.s3mux/r/' }));
+    return (res.Versions ?? []).map((o) => o.Key as string).filter((k) => /\/v\/d\//.test(k));
+  },
+  async lockOf(storeBucket, name) {
+    const retention = await lockStore.s3.send(new GetObjectRetentionCommand({ Bucket: storeBucket, Key: name })).then(
+      (r) => r.Retention,
+      () => undefined,
+    );
+    const hold = await lockStore.s3.send(new GetObjectLegalHoldCommand({ Bucket: storeBucket, Key: name })).then(
+      (r) => r.LegalHold?.Status === 'ON',
+      () => false,
+    );
+    return { mode: retention?.Mode, until: retention?.RetainUntilDate, hold };
+  },
+  async directDelete(storeBucket, name) {
+    const head = await lockStore.s3.send(new HeadObjectCommand({ Bucket: storeBucket, Key: name }));
+    return lockStore.s3
+      .send(new DeleteObjectCommand({ Bucket: storeBucket, Key: name, VersionId: head.VersionId }))
+      .then(() => 'deleted', storeError);
+  },
+  refusal: 'AccessDenied',
+  lockCalls: async (storeBucket) =>
+    proxy.requests.filter(
+      (r) => r.url.startsWith(`/${storeBucket}/`) && /[?&](retention|legal-hold)(=|&|$)/.test(r.url) && r.method === 'PUT',
+    ).length,
+  lockEnabled: (storeBucket) =>
+    lockStore.s3.send(new GetObjectLockConfigurationCommand({ Bucket: storeBucket })).then(
+      (r) => r.ObjectLockConfiguration?.ObjectLockEnabled === 'Enabled',
+      () => false,
+    ),
+  // S3 turns object lock on for an existing bucket once its versioning is Enabled.
+  async enableLock(storeBucket) {
+    await lockStore.s3.send(new PutBucketVersioningCommand({ Bucket: storeBucket, VersioningConfiguration: { Status: 'Enabled' } }));
+    await lockStore.s3.send(
+      new PutObjectLockConfigurationCommand({ Bucket: storeBucket, ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled' } }),
+    );
+  },
 });

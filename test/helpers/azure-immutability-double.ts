@@ -4,8 +4,15 @@
  * Azure's documented REST format, and forwards everything else unchanged (SharedKey signs the
  * account's resource path, not the host, so requests pass through as signed).
  *
- * - Containers named in `immutableContainers` answer Get Container Properties with
- *   `x-ms-immutable-storage-with-versioning-enabled: true` (version-level immutability support).
+ * - Containers named in `immutableContainers`, created with Create Container's
+ *   `x-ms-immutable-storage-with-versioning-enabled: true`, or given the support later
+ *   (`enableImmutability`, as Azure migrates an existing container) answer Get Container
+ *   Properties with `x-ms-immutable-storage-with-versioning-enabled: true`.
+ * - Put Blob and Put Block List take x-ms-immutability-policy-until-date (RFC 1123, not past),
+ *   x-ms-immutability-policy-mode (Unlocked|Locked) and x-ms-legal-hold (true|false): the blob
+ *   written has that protection from its commit on (Put Block List commits; staged blocks alone
+ *   have none). Only in a container with the support (double: else 409
+ *   OperationNotAllowedInCurrentState, as below); Azurite gets the headers too and ignores them.
  * - PUT <blob>?comp=immutabilityPolicies with x-ms-immutability-policy-until-date (RFC 1123) and
  *   x-ms-immutability-policy-mode (Unlocked|Locked); DELETE <blob>?comp=immutabilityPolicies;
  *   PUT <blob>?comp=legalhold with x-ms-legal-hold: true|false. Only in such a container (else
@@ -34,6 +41,10 @@ export interface AzureImmutabilityDouble {
   endpoint: string;
   /** Protection by "container/blob". */
   protections: Map<string, BlobProtection>;
+  /** Every request, in order: method, container, blob ('' for the container) and comp. */
+  requests: { method: string; container: string; blob: string; comp: string | null }[];
+  /** Gives an existing container version-level immutability support. */
+  enableImmutability(container: string): void;
   stop(): Promise<void>;
 }
 
@@ -71,17 +82,43 @@ function refusal(p: BlobProtection | undefined): [string, string] | undefined {
   return undefined;
 }
 
+/** The protection a Put Blob / Put Block List asks for, none, or why its headers are refused. */
+function protectionOnWrite(h: http.IncomingHttpHeaders): BlobProtection | undefined | string {
+  const untilText = h['x-ms-immutability-policy-until-date'];
+  const mode = h['x-ms-immutability-policy-mode'];
+  const hold = h['x-ms-legal-hold'];
+  const out: BlobProtection = {};
+  if (untilText !== undefined || mode !== undefined) {
+    const until = new Date(String(untilText ?? ''));
+    if (Number.isNaN(until.getTime()) || until.getTime() <= Date.now()) return 'x-ms-immutability-policy-until-date must be a future date.';
+    if (mode !== 'Unlocked' && mode !== 'Locked') return 'x-ms-immutability-policy-mode must be Unlocked or Locked.';
+    out.policy = { until, mode };
+  }
+  if (hold !== undefined) {
+    if (hold !== 'true' && hold !== 'false') return 'x-ms-legal-hold must be true or false.';
+    out.legalHold = hold === 'true';
+  }
+  return out.policy || out.legalHold ? out : undefined;
+}
+
 export async function startAzureImmutabilityDouble(
   upstream: { port: number; account: string },
   immutableContainers: string[],
 ): Promise<AzureImmutabilityDouble> {
   const protections = new Map<string, BlobProtection>();
   const immutable = new Set(immutableContainers);
+  const requests: AzureImmutabilityDouble['requests'] = [];
 
-  const forward = (req: http.IncomingMessage, res: http.ServerResponse, extraHeaders: Record<string, string> = {}) => {
+  const forward = (
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    extraHeaders: Record<string, string> = {},
+    onSuccess: () => void = () => {},
+  ) => {
     const up = http.request(
       { host: '127.0.0.1', port: upstream.port, method: req.method, path: req.url, headers: req.headers },
       (answer) => {
+        if (answer.statusCode! < 300) onSuccess();
         res.writeHead(answer.statusCode ?? 502, { ...answer.headers, ...(answer.statusCode! < 300 ? extraHeaders : {}) });
         answer.pipe(res);
       },
@@ -97,9 +134,18 @@ export async function startAzureImmutabilityDouble(
     const [account, container, ...rest] = segs;
     const blob = rest.join('/');
     if (account !== upstream.account || !container) return forward(req, res);
+    requests.push({ method: req.method ?? '', container, blob, comp });
     if (!blob) {
-      const props = url.searchParams.get('restype') === 'container' && comp === null && (req.method === 'GET' || req.method === 'HEAD');
-      return forward(req, res, props && immutable.has(container) ? { 'x-ms-immutable-storage-with-versioning-enabled': 'true' } : {});
+      const isContainer = url.searchParams.get('restype') === 'container' && comp === null;
+      const props = isContainer && (req.method === 'GET' || req.method === 'HEAD');
+      const createdImmutable =
+        isContainer && req.method === 'PUT' && req.headers['x-ms-immutable-storage-with-versioning-enabled'] === 'true';
+      return forward(
+        req,
+        res,
+        props && immutable.has(container) ? { 'x-ms-immutable-storage-with-versioning-enabled': 'true' } : {},
+        () => createdImmutable && immutable.add(container),
+      );
     }
     const id = `${container}/${blob}`;
     const p = protections.get(id);
@@ -143,10 +189,21 @@ export async function startAzureImmutabilityDouble(
         return sendOk(res, { 'x-ms-immutability-policy-until-date': until.toUTCString(), 'x-ms-immutability-policy-mode': mode });
       });
     }
-    const writes = (req.method === 'PUT' && (comp === null || comp === 'blocklist')) || (req.method === 'DELETE' && comp === null);
+    const commits = req.method === 'PUT' && (comp === null || comp === 'blocklist');
+    const writes = commits || (req.method === 'DELETE' && comp === null);
     const why = writes ? refusal(p) : undefined;
     if (why) return drain(() => sendAzureError(res, 409, why[0], why[1]));
     if (req.method === 'DELETE' && comp === null) protections.delete(id);
+    if (commits) {
+      // The protection a Put Blob / Put Block List asks for, the blob's once it is committed.
+      const asked = protectionOnWrite(req.headers);
+      if (typeof asked === 'string') return drain(() => sendAzureError(res, 400, 'InvalidHeaderValue', asked));
+      if (asked && !immutable.has(container))
+        return drain(() =>
+          sendAzureError(res, 409, 'OperationNotAllowedInCurrentState', 'The container does not have version-level immutability enabled.'),
+        );
+      return forward(req, res, {}, () => (asked ? protections.set(id, asked) : protections.delete(id)));
+    }
     const reads = (req.method === 'GET' || req.method === 'HEAD') && comp === null;
     const shown: Record<string, string> = {};
     if (reads && p?.policy) {
@@ -161,6 +218,8 @@ export async function startAzureImmutabilityDouble(
   return {
     endpoint: `http://127.0.0.1:${port}/${upstream.account}`,
     protections,
+    requests,
+    enableImmutability: (container) => void immutable.add(container),
     stop: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

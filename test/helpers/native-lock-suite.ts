@@ -7,6 +7,10 @@
 import { createHash } from 'node:crypto';
 import { expect } from 'chai';
 import {
+  CompleteMultipartUploadCommand,
+  CreateBucketCommand,
+  CreateMultipartUploadCommand,
+  UploadPartCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   PutBucketVersioningCommand,
@@ -38,6 +42,27 @@ export interface NativeLockStore {
   directDelete(storeBucket: string, name: string): Promise<string>;
   /** The store's refusal a protected object gets from directDelete. */
   refusal: string;
+  /** How many calls changing the lock of an existing object the store has answered in this bucket (uploads not counted). */
+  lockCalls(storeBucket: string): Promise<number>;
+  /** Whether the store bucket has the store's own lock enabled. */
+  lockEnabled(storeBucket: string): Promise<boolean>;
+  /** Turns the store's lock on for an existing bucket, where the store allows that (absent: it does not). */
+  enableLock?(storeBucket: string): Promise<void>;
+}
+
+/** A body big enough to take each store's multi-request upload (S3 multipart above 8 MiB, Azure blocks of 4 MiB). */
+const BIG = Buffer.alloc(9 * 1024 * 1024, 'lock');
+const md5Of = (b: Buffer): string => createHash('md5').update(b).digest('base64');
+
+/** Runs `fn` with the clock `ms` ahead (both s3mux processes and their signatures see the same time). */
+async function later<T>(ms: number, fn: () => Promise<T>): Promise<T> {
+  const real = Date.now;
+  Date.now = () => real() + ms;
+  try {
+    return await fn();
+  } finally {
+    Date.now = real;
+  }
 }
 
 /** A retain-until date the store keeps exactly (Azure keeps whole seconds). */
@@ -54,15 +79,18 @@ export function nativeLockSuite(title: string, store: NativeLockStore): void {
       await store.stop();
     });
 
-    async function vault(storeBucket: string, withLock: boolean): Promise<S3Client> {
-      await store.createBucket(storeBucket, withLock);
+    async function startFront(storeBucket: string): Promise<S3Client> {
       await front?.stop();
       front = await startTestServer({ router: Router.fromTable(validateRoutingTable(store.table(storeBucket))) });
-      await front.s3.send(new PutBucketVersioningCommand({ Bucket: 'vault', VersioningConfiguration: { Status: 'Enabled' } }));
-      await front.s3.send(
-        new PutObjectLockConfigurationCommand({ Bucket: 'vault', ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled' } }),
-      );
       return front.s3;
+    }
+
+    async function vault(storeBucket: string, withLock: boolean): Promise<S3Client> {
+      await store.createBucket(storeBucket, withLock);
+      const s3 = await startFront(storeBucket);
+      await s3.send(new PutBucketVersioningCommand({ Bucket: 'vault', VersioningConfiguration: { Status: 'Enabled' } }));
+      await s3.send(new PutObjectLockConfigurationCommand({ Bucket: 'vault', ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled' } }));
+      return s3;
     }
 
     const putLocked = (s3: S3Client, Key: string, Body: string, lock: Partial<PutObjectCommand['input']>) =>
@@ -124,6 +152,79 @@ export function nativeLockSuite(title: string, store: NativeLockStore): void {
       expect(refused).to.equal('PreconditionFailed');
       expect(await store.blobs('refused-store')).to.deep.equal(before);
     });
+
+    it('the lock comes with the write: no separate lock call, the bytes locked from their first moment (one-request, multi-request and multipart uploads)', async () => {
+      const s3 = await vault('onwrite-store', true);
+      const until = inAnHour();
+      const lock = { ObjectLockMode: 'COMPLIANCE' as const, ObjectLockRetainUntilDate: until, ObjectLockLegalHoldStatus: 'ON' as const };
+      await putLocked(s3, 'small', 'a few bytes', lock);
+      await s3.send(new PutObjectCommand({ Bucket: 'vault', Key: 'big', Body: BIG, ContentMD5: md5Of(BIG), ...lock }));
+      // A multipart upload's lock is applied by Complete, as its bytes become a version.
+      const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: 'vault', Key: 'parts', ...lock }));
+      const part = await s3.send(new UploadPartCommand({ Bucket: 'vault', Key: 'parts', UploadId, PartNumber: 1, Body: 'one part' }));
+      await s3.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: 'vault',
+          Key: 'parts',
+          UploadId,
+          MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] },
+        }),
+      );
+      const blobs = await store.blobs('onwrite-store');
+      expect(blobs).to.have.length(3);
+      for (const blob of blobs) expect(await store.lockOf('onwrite-store', blob)).to.deep.equal({ mode: 'COMPLIANCE', until, hold: true });
+      expect(await store.lockCalls('onwrite-store')).to.equal(0);
+      const got = await s3.send(new GetObjectCommand({ Bucket: 'vault', Key: 'big' }));
+      expect(Buffer.from(await got.Body!.transformToByteArray()).equals(BIG)).to.equal(true);
+    });
+
+    it('a COMPLIANCE write refused before its commit leaves no locked bytes: If-None-Match on a taken key, a body failing its digest', async () => {
+      const s3 = await vault('failed-store', true);
+      await s3.send(new PutObjectCommand({ Bucket: 'vault', Key: 'taken', Body: 'first' }));
+      const before = await store.blobs('failed-store');
+      const compliance = { ObjectLockMode: 'COMPLIANCE' as const, ObjectLockRetainUntilDate: inAnHour() };
+      const taken = await putLocked(s3, 'taken', 'second', { ...compliance, IfNoneMatch: '*' }).then(
+        () => 'written',
+        (e: Error) => e.name,
+      );
+      expect(taken).to.equal('PreconditionFailed');
+      const wrongDigest = md5Of(Buffer.from('not the body'));
+      const corrupt = await s3
+        .send(new PutObjectCommand({ Bucket: 'vault', Key: 'fresh', Body: BIG, ContentMD5: wrongDigest, ...compliance }))
+        .then(
+          () => 'written',
+          (e: Error) => e.name,
+        );
+      expect(corrupt).to.equal('BadDigest');
+      expect(await store.blobs('failed-store')).to.deep.equal(before);
+    });
+
+    it('CreateBucket with object lock through s3mux creates the store bucket with the store’s lock on', async () => {
+      const s3 = await startFront('created-store');
+      await s3.send(new CreateBucketCommand({ Bucket: 'vault', ObjectLockEnabledForBucket: true }));
+      expect(await store.lockEnabled('created-store')).to.equal(true);
+      const until = inAnHour();
+      await putLocked(s3, 'k', 'kept', { ObjectLockMode: 'COMPLIANCE', ObjectLockRetainUntilDate: until });
+      const [blob] = await store.blobs('created-store');
+      expect(await store.lockOf('created-store', blob)).to.deep.equal({ mode: 'COMPLIANCE', until, hold: false });
+      expect(await store.directDelete('created-store', blob)).to.equal(store.refusal);
+    });
+
+    if (store.enableLock) {
+      const enableLock = store.enableLock.bind(store);
+      it('the store’s lock turned on later applies once the kept answer is a minute old, without a restart', async () => {
+        const s3 = await vault('later-store', false);
+        const lock = { ObjectLockMode: 'GOVERNANCE' as const, ObjectLockRetainUntilDate: inAnHour() };
+        await putLocked(s3, 'before', 'b', lock);
+        await enableLock('later-store');
+        await putLocked(s3, 'kept', 'k', lock); // the answer asked a moment ago is kept
+        const modes = async () =>
+          (await Promise.all((await store.blobs('later-store')).map(async (n) => (await store.lockOf('later-store', n)).mode))).sort();
+        expect(await modes()).to.deep.equal([undefined, undefined]);
+        await later(61_000, () => putLocked(s3, 'after', 'a', lock));
+        expect(await modes()).to.deep.equal(['GOVERNANCE', undefined, undefined]);
+      });
+    }
 
     it('a store bucket without its lock enabled: the lock is s3mux’s only', async () => {
       const s3 = await vault('plain-store', false);

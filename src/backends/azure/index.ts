@@ -26,7 +26,14 @@
  */
 import { createHash } from 'node:crypto';
 import { PassThrough, Readable } from 'node:stream';
-import type { BlobGetPropertiesResponse, BlobItem, BlobServiceClient, BlockBlobClient, ContainerClient } from '@azure/storage-blob';
+import type {
+  BlobGetPropertiesResponse,
+  BlobItem,
+  BlobServiceClient,
+  BlockBlobClient,
+  ContainerClient,
+  ContainerCreateOptions,
+} from '@azure/storage-blob';
 import { bodyFailure, isS3Error, S3Error } from '../../errors';
 import type { AzureSettings } from './settings';
 import { resolveSecret } from '../../auth/secrets';
@@ -48,6 +55,7 @@ import type {
   ObjectSummary,
   PutOptions,
   Tag,
+  CreateBucketOptions,
 } from '../types';
 import { blockId, chunksOf, MAX_BLOCK_SIZE, MAX_BLOCKS, MeasuredBody, newNonce, newOwner, once } from './blocks';
 import { makeServiceClient, type AzureConnection } from './client';
@@ -154,12 +162,18 @@ export class AzureBackend implements Backend {
     });
   }
 
-  async createBucket(bucket: string): Promise<void> {
+  async createBucket(bucket: string, opts: CreateBucketOptions = {}): Promise<void> {
     validateBucketName(bucket);
     const rule = azureContainerNameProblem(bucket);
     if (rule) throw new S3Error('InvalidBucketName', `The specified bucket is not valid: ${rule}.`, { BucketName: bucket });
     try {
-      await this.store.container(bucket).create();
+      // Create Container's x-ms-immutable-storage-with-versioning-enabled (version-level
+      // immutability support), which the SDK has no option for; Azure needs blob versioning on
+      // the account for it.
+      const lock = opts.objectLock
+        ? { requestOptions: { customHeaders: { 'x-ms-immutable-storage-with-versioning-enabled': 'true' } } }
+        : {};
+      await this.store.container(bucket).create(lock as ContainerCreateOptions);
     } catch (err) {
       if (isAzureError(err, 'ContainerBeingDeleted')) {
         throw new S3Error('ServiceUnavailable', 'A bucket of this name is still being deleted; try again in a minute.', {

@@ -10,7 +10,7 @@ import { unquoteEtag } from '../conditions';
 import type { ReservedConditions } from '../reserved-store';
 import type { ReservedObjects } from '../reserved-objects';
 import { isAzureError, toS3ErrorFromAzure } from './errors';
-import { azureNativeLock } from './native-lock';
+import { azureNativeLock, lockOptions } from './native-lock';
 import type { AzureStore } from './store';
 
 /** Staged block size and blocks in flight for a streamed document (the SDK holds them for retries). */
@@ -42,15 +42,19 @@ export function azureReservedObjects(store: AzureStore): ReservedObjects {
       }
     },
 
-    async put(bucket, name, body, cond) {
+    async put(bucket, name, body, cond, lock) {
       const b = blob(bucket, name);
       const conditions = conditionsOf(cond);
       let bodyError: unknown;
       if (!Buffer.isBuffer(body)) body.once('error', (err) => (bodyError ??= err));
+      // The lock goes on the Put Blob, or on the Put Block List that commits the staged blocks
+      // (uploadStream hands its options to commitBlockList, though its type does not name them):
+      // a body that fails first commits nothing, so nothing is left locked.
+      const locked = lockOptions(lock);
       try {
         const res = Buffer.isBuffer(body)
-          ? await b.upload(body, body.length, { conditions })
-          : await b.uploadStream(body, STREAM_BLOCK, STREAM_CONCURRENCY, { conditions });
+          ? await b.upload(body, body.length, { conditions, ...locked })
+          : await b.uploadStream(body, STREAM_BLOCK, STREAM_CONCURRENCY, { conditions, ...locked });
         return { etag: unquoteEtag(res.etag ?? ''), lastModified: res.lastModified ?? new Date() };
       } catch (err) {
         // If-Match on a blob that is not there
@@ -72,7 +76,7 @@ export function azureReservedObjects(store: AzureStore): ReservedObjects {
       }
     },
 
-    protect: azureNativeLock(store),
+    native: azureNativeLock(store),
 
     async list(bucket, prefix, startAfter, max) {
       const container = store.container(bucket);

@@ -59,6 +59,7 @@ import type {
   ObjectSummary,
   PutOptions,
   Tag,
+  CreateBucketOptions,
 } from '../types';
 import { makeStorage, parseExternalAccount, type GcsConnection } from './client';
 import { isPreconditionFailure, toS3ErrorFromGcs, type ErrorContext } from './errors';
@@ -183,13 +184,14 @@ export class GcsBackend implements Backend {
     });
   }
 
-  async createBucket(bucket: string): Promise<void> {
+  async createBucket(bucket: string, opts: CreateBucketOptions = {}): Promise<void> {
     validateBucketName(bucket);
     const rule = gcsBucketNameProblem(bucket);
     if (rule) throw new S3Error('InvalidBucketName', `The specified bucket is not valid: ${rule}.`, { BucketName: bucket });
     if (!this.bucketApi) return;
     try {
-      await this.storage.createBucket(bucket);
+      // Object Retention Lock is enabled only when the bucket is created (enableObjectRetention=true).
+      await this.storage.createBucket(bucket, opts.objectLock ? { enableObjectRetention: true } : {});
     } catch (err) {
       const s3 = toS3ErrorFromGcs(err, { bucket });
       if (s3.code === 'BucketAlreadyOwnedByYou' && /not available/i.test(String((err as Error).message))) {

@@ -9,7 +9,7 @@ import { S3Error } from '../../errors';
 import type { ReservedObject, ReservedObjects } from '../reserved-objects';
 import { isMissingObject, toS3ErrorFromGcs } from './errors';
 import type { GcsResource } from './metadata';
-import { gcsNativeLock } from './native-lock';
+import { gcsNativeLock, lockFields } from './native-lock';
 import type { GcsStore } from './store';
 
 function objectOf(name: string, r: GcsResource): ReservedObject {
@@ -71,7 +71,7 @@ export function gcsReservedObjects(store: GcsStore): ReservedObjects {
       return { object, body };
     },
 
-    async put(bucket, name, body, cond) {
+    async put(bucket, name, body, cond, lock) {
       const generation = cond.ifMatch !== undefined ? generationOf(cond.ifMatch) : cond.ifNoneMatch === '*' ? 0 : undefined;
       // Checked first too: a store may answer a failed precondition by dropping the upload's
       // connection, which reads as a network error.
@@ -79,7 +79,8 @@ export function gcsReservedObjects(store: GcsStore): ReservedObjects {
       if (generation !== undefined && Number((await current()) ?? 0) !== generation) throw preconditionFailed();
       const stream = Buffer.isBuffer(body) ? Readable.from(body.length > 0 ? [body] : []) : body;
       try {
-        const up = await store.upload(bucket, name, stream, { contentType: 'application/octet-stream' }, { bucket, key: name }, generation);
+        const resource = { contentType: 'application/octet-stream', ...lockFields(lock) };
+        const up = await store.upload(bucket, name, stream, resource, { bucket, key: name }, generation);
         const o = objectOf(name, up.resource);
         return { etag: o.etag, lastModified: o.lastModified };
       } catch (err) {
@@ -102,7 +103,7 @@ export function gcsReservedObjects(store: GcsStore): ReservedObjects {
       }
     },
 
-    protect: gcsNativeLock(store),
+    native: gcsNativeLock(store),
 
     async list(bucket, prefix, startAfter, max) {
       const out: ReservedObject[] = [];

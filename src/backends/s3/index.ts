@@ -50,6 +50,7 @@ import type {
   PutOptions,
   Tag,
   WriteConditions,
+  CreateBucketOptions,
 } from '../types';
 import type { S3Settings } from './settings';
 import { ChunkReader, holdLast, relay, window } from './body';
@@ -329,7 +330,7 @@ export class S3Backend implements Backend {
     return d ?? new Date(0);
   }
 
-  async createBucket(bucket: string): Promise<void> {
+  async createBucket(bucket: string, opts: CreateBucketOptions = {}): Promise<void> {
     validateBucketName(bucket);
     // us-east-1 answers 200 when you re-create a bucket you own: ask first, so the answer is
     // S3's everywhere. Anything but a 200 (absent, someone else's, another region) lets the
@@ -347,7 +348,11 @@ export class S3Backend implements Backend {
       method: 'PUT',
       bucket,
       body,
-      headers: body ? { 'content-type': 'application/xml' } : {},
+      headers: {
+        ...(body ? { 'content-type': 'application/xml' } : {}),
+        // S3 turns the bucket's versioning on with it.
+        ...(opts.objectLock ? { 'x-amz-bucket-object-lock-enabled': 'true' } : {}),
+      },
       notFound: 'NoSuchBucket',
     });
     discard(reply.body);
@@ -501,13 +506,18 @@ export class S3Backend implements Backend {
     return { ...stored, key, size, etag: unquote(reply.headers.etag), lastModified: parseDate(reply.headers.date) ?? new Date() };
   }
 
-  /** No Content-Length: one PUT when the body fits the buffer, else the store's multipart (see the file comment). */
+  /**
+   * No Content-Length: one PUT when the body fits the buffer, else the store's multipart (see the
+   * file comment). `lock`: object lock headers for the write that creates the object, sent with
+   * the Content-MD5 S3 requires beside them (each buffered part's own, so nothing is held whole).
+   */
   private async putUnknownSize(
     bucket: string,
     key: string,
     body: Readable,
     attrs: ObjectAttributes,
     cond: WriteConditions | undefined,
+    lock?: Record<string, string>,
   ): Promise<ObjectMeta> {
     const reader = new ChunkReader(body);
     const partBytes = this.unknownSizePartBytes;
@@ -517,10 +527,8 @@ export class S3Backend implements Backend {
     } catch (err) {
       throw bodyFailure(err);
     }
-    if (first.ended) {
-      return this.withConditions(bucket, key, cond, (h) => this.putSingle(bucket, key, first.data, first.data.length, attrs, h));
-    }
-    return this.putParts(bucket, key, attrs, cond, async function* () {
+    if (first.ended) return this.putBuffer(bucket, key, first.data, attrs, cond, lock);
+    return this.putParts(bucket, key, attrs, cond, lock, async function* () {
       let part = first;
       for (;;) {
         yield { body: part.data, size: part.data.length };
@@ -535,6 +543,19 @@ export class S3Backend implements Backend {
     });
   }
 
+  /** One PUT of a buffered body; with `lock`, its Content-MD5 too. */
+  private putBuffer(
+    bucket: string,
+    key: string,
+    data: Buffer,
+    attrs: ObjectAttributes,
+    cond: WriteConditions | undefined,
+    lock?: Record<string, string>,
+  ): Promise<ObjectMeta> {
+    const extra = lock ? { ...lock, 'content-md5': md5Base64(data) } : {};
+    return this.withConditions(bucket, key, cond, (h) => this.putSingle(bucket, key, data, data.length, attrs, { ...h, ...extra }));
+  }
+
   /** A known size above the single-PUT limit: exact slices of the stream, no buffering. */
   private async putLarge(
     bucket: string,
@@ -546,7 +567,7 @@ export class S3Backend implements Backend {
   ): Promise<ObjectMeta> {
     const reader = new ChunkReader(body);
     const partSize = Math.max(this.largePartBytes, Math.ceil(size / MAX_PARTS));
-    return this.putParts(bucket, key, attrs, cond, async function* () {
+    return this.putParts(bucket, key, attrs, cond, undefined, async function* () {
       for (let offset = 0; offset < size; offset += partSize) {
         const len = Math.min(partSize, size - offset);
         yield { body: reader.slice(len), size: len };
@@ -559,20 +580,26 @@ export class S3Backend implements Backend {
     });
   }
 
-  /** Uploads parts into a new multipart upload of the store and completes it; aborts on any failure. */
+  /**
+   * Uploads parts into a new multipart upload of the store and completes it; aborts on any
+   * failure (so nothing is stored, locked or not). `lock` goes on CreateMultipartUpload, and
+   * each (buffered) part then carries its Content-MD5.
+   */
   private async putParts(
     bucket: string,
     key: string,
     attrs: ObjectAttributes,
     cond: WriteConditions | undefined,
+    lock: Record<string, string> | undefined,
     parts: () => AsyncGenerator<{ body: Buffer | Readable; size: number }>,
   ): Promise<ObjectMeta> {
-    const uploadId = await this.multipart.beginUpload(bucket, key, { ...attrs, checksums: undefined });
+    const uploadId = await this.multipart.beginUpload(bucket, key, { ...attrs, checksums: undefined }, lock);
     try {
       const done: { partNumber: number; etag: string; size: number }[] = [];
       for await (const p of parts()) {
         const partNumber = done.length + 1;
-        done.push(await this.multipart.sendPart(bucket, key, uploadId, partNumber, p.body, p.size));
+        const digest = lock && Buffer.isBuffer(p.body) ? { 'content-md5': md5Base64(p.body) } : undefined;
+        done.push(await this.multipart.sendPart(bucket, key, uploadId, partNumber, p.body, p.size, digest));
       }
       const meta = await this.multipart.completeWith(bucket, key, uploadId, done, { conditions: cond });
       return { ...storedCopy(attrs), ...meta, userMetadata: { ...attrs.userMetadata } };
@@ -734,11 +761,16 @@ export class S3Backend implements Backend {
   }
 
   /** @internal s3mux's own documents (reserved.ts): PUT the store key `key` as is, under the conditions. */
-  async putDocument(bucket: string, key: string, body: Buffer | Readable, cond: WriteConditions): Promise<ObjectMeta> {
+  async putDocument(
+    bucket: string,
+    key: string,
+    body: Buffer | Readable,
+    cond: WriteConditions,
+    lock?: Record<string, string>,
+  ): Promise<ObjectMeta> {
     const attrs: ObjectAttributes = { userMetadata: {}, contentType: 'application/octet-stream' };
-    if (Buffer.isBuffer(body))
-      return this.withConditions(bucket, key, cond, (h) => this.putSingle(bucket, key, body, body.length, attrs, h));
-    return this.putUnknownSize(bucket, key, body, attrs, cond);
+    if (Buffer.isBuffer(body)) return this.putBuffer(bucket, key, body, attrs, cond, lock);
+    return this.putUnknownSize(bucket, key, body, attrs, cond, lock);
   }
 
   /**
@@ -749,6 +781,7 @@ export class S3Backend implements Backend {
     const del = async (headers: Record<string, string>): Promise<void> => {
       const reply = await this.http.send({ method: 'DELETE', bucket, key, headers, notFound: 'NoSuchBucket' });
       discard(reply.body);
+      if (reply.headers['x-amz-delete-marker'] === 'true') await this.purgeVersions(bucket, key);
     };
     if (ifMatch === undefined) return del({});
     const cur = await this.http
@@ -757,6 +790,25 @@ export class S3Backend implements Backend {
     discard(cur.body);
     if (unquote(cur.headers.etag) !== ifMatch) throw new S3Error('PreconditionFailed', undefined, { Condition: 'If-Match' });
     await this.withConditions(bucket, key, { ifMatch }, del);
+  }
+
+  /**
+   * A versioned store bucket (one with object lock is) answers a DELETE with a delete marker and
+   * keeps the bytes: s3mux's documents go for good, every version of the key with its marker,
+   * best effort. A version the store's lock keeps stays (current again once its marker is
+   * gone), and a later delete of it, after its retention, removes it.
+   */
+  private async purgeVersions(bucket: string, key: string): Promise<void> {
+    const { doc } = await this.http.sendXml({ method: 'GET', bucket, query: { versions: '', prefix: key, 'max-keys': 100 } });
+    const root = doc?.ListVersionsResult;
+    for (const v of [...list(child(root, 'Version')), ...list(child(root, 'DeleteMarker'))]) {
+      const versionId = text(child(v, 'VersionId'));
+      if (text(child(v, 'Key')) !== key || !versionId) continue;
+      await this.http
+        .send({ method: 'DELETE', bucket, key, query: { versionId }, notFound: 'NoSuchBucket' })
+        .then((r) => discard(r.body))
+        .catch(() => undefined);
+    }
   }
 
   async deleteObject(bucket: string, key: string): Promise<void> {

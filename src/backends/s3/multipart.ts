@@ -64,13 +64,14 @@ export class S3MultipartStore implements MultipartStore {
   }
 
   /** @internal CreateMultipartUpload on any key (the backend's own uploads: large bodies, s3mux's documents). */
-  async beginUpload(bucket: string, key: string, attrs: ObjectAttributes): Promise<string> {
+  /** `extra`: more headers for CreateMultipartUpload (object lock). */
+  async beginUpload(bucket: string, key: string, attrs: ObjectAttributes, extra?: Record<string, string>): Promise<string> {
     const { doc } = await this.http.sendXml({
       method: 'POST',
       bucket,
       key,
       query: { uploads: '' },
-      headers: attributeHeaders(attrs, { checksums: false }),
+      headers: { ...attributeHeaders(attrs, { checksums: false }), ...extra },
       notFound: 'NoSuchBucket',
     });
     const id = text(child(doc?.InitiateMultipartUploadResult, 'UploadId'));
@@ -103,6 +104,7 @@ export class S3MultipartStore implements MultipartStore {
     partNumber: number,
     body: Buffer | Readable,
     size: number,
+    headers?: Record<string, string>,
   ): Promise<PartInfo> {
     const reply = await this.http.send({
       method: 'PUT',
@@ -111,6 +113,7 @@ export class S3MultipartStore implements MultipartStore {
       query: { partNumber, uploadId },
       body,
       contentLength: size,
+      headers,
       notFound: 'NoSuchUpload',
     });
     discard(reply.body);

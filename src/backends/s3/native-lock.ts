@@ -1,13 +1,16 @@
 /**
  * S3's own object lock on s3mux's version blobs: where the store bucket has object lock enabled
- * (GetObjectLockConfiguration), a version's retention and legal hold are also set on its blob
- * with PutObjectRetention / PutObjectLegalHold, so the store refuses to remove the bytes even to
- * a client that reaches it without s3mux. A shortened or removed GOVERNANCE retention is sent
+ * (GetObjectLockConfiguration), a new blob's PutObject or CreateMultipartUpload carries its
+ * version's lock (`lockHeaders`; S3 wants Content-MD5 with them, which the adapter sends on
+ * those bodies, each buffered part's own), and later changes take PutObjectRetention /
+ * PutObjectLegalHold, so the store refuses to remove the bytes even to a client that reaches it
+ * without s3mux. A shortened or removed GOVERNANCE retention is sent
  * with x-amz-bypass-governance-retention, which the store grants or refuses to s3mux's own
  * credentials.
  */
 import { isS3Error } from '../../errors';
-import { nativeLock, type NativeProtect } from '../native-lock';
+import { nativeLock, type NativeLock } from '../native-lock';
+import type { StoreLock } from '../reserved-store';
 import { discard, type S3Http, type S3Reply } from './http';
 import { child, escapeXml, S3_NS, text, XML_HEADER } from './xml';
 
@@ -21,7 +24,7 @@ export interface LockAccess {
 }
 
 /** S3's object lock as the shared native lock's three calls (../native-lock.ts). */
-export function s3NativeLock(be: LockAccess): NativeProtect {
+export function s3NativeLock(be: LockAccess): NativeLock {
   const send = async (bucket: string, key: string, sub: string, xml: string, extra: Record<string, string> = {}): Promise<void> =>
     discard((await be.sendDocument('PUT', bucket, key, sub, xml, extra)).body);
   return nativeLock({
@@ -46,4 +49,16 @@ export function s3NativeLock(be: LockAccess): NativeProtect {
     hold: (bucket, name, on) =>
       send(bucket, name, 'legal-hold', `${XML_HEADER}<LegalHold xmlns="${S3_NS}"><Status>${on ? 'ON' : 'OFF'}</Status></LegalHold>`),
   });
+}
+
+/** The headers that give a new object its lock on PutObject / CreateMultipartUpload. */
+export function lockHeaders(lock: StoreLock | undefined): Record<string, string> | undefined {
+  if (!lock) return undefined;
+  const h: Record<string, string> = {};
+  if (lock.retention) {
+    h['x-amz-object-lock-mode'] = lock.retention.mode;
+    h['x-amz-object-lock-retain-until-date'] = new Date(lock.retention.until).toISOString();
+  }
+  if (lock.legalHold === 'ON') h['x-amz-object-lock-legal-hold'] = 'ON';
+  return h;
 }

@@ -13,14 +13,20 @@ import type { S3Http } from './http';
 import type { BucketInfo, ObjectMeta, WriteConditions } from '../types';
 import type { ReservedObject } from '../reserved-objects';
 import type { Readable } from 'node:stream';
-import { s3NativeLock, type LockAccess } from './native-lock';
+import { lockHeaders, s3NativeLock, type LockAccess } from './native-lock';
 import { storeSaidNoSuchKey } from './errors';
 
 /** What the documents need of the s3 backend (S3Backend has it; named here so this file does not import the backend). */
 export interface S3DocumentAccess extends LockAccess {
   readonly http: S3Http;
   headBucket(bucket: string): Promise<BucketInfo>;
-  putDocument(bucket: string, key: string, body: Buffer | Readable, cond: WriteConditions): Promise<ObjectMeta>;
+  putDocument(
+    bucket: string,
+    key: string,
+    body: Buffer | Readable,
+    cond: WriteConditions,
+    lock?: Record<string, string>,
+  ): Promise<ObjectMeta>;
   deleteDocument(bucket: string, key: string, ifMatch?: string): Promise<void>;
   listDocuments(bucket: string, prefix: string, startAfter: string | undefined, max: number): Promise<ReservedObject[]>;
 }
@@ -28,7 +34,6 @@ export interface S3DocumentAccess extends LockAccess {
 const preconditionFailed = () => new S3Error('PreconditionFailed', undefined, { Condition: 'If-Match' });
 
 export function s3ReservedObjects(be: S3DocumentAccess): ReservedObjects {
-  const protect = s3NativeLock(be);
   return {
     async get(bucket, name) {
       let reply;
@@ -51,9 +56,9 @@ export function s3ReservedObjects(be: S3DocumentAccess): ReservedObjects {
       return { object, body: relay(reply.body, be.http.name) };
     },
 
-    async put(bucket, name, body, cond) {
+    async put(bucket, name, body, cond, lock) {
       try {
-        const meta = await be.putDocument(bucket, name, body, { ifMatch: cond.ifMatch, ifNoneMatch: cond.ifNoneMatch });
+        const meta = await be.putDocument(bucket, name, body, { ifMatch: cond.ifMatch, ifNoneMatch: cond.ifNoneMatch }, lockHeaders(lock));
         return { etag: meta.etag, lastModified: meta.lastModified };
       } catch (err) {
         // If-Match on a key that is not there
@@ -73,6 +78,6 @@ export function s3ReservedObjects(be: S3DocumentAccess): ReservedObjects {
 
     list: (bucket, prefix, startAfter, max) => be.listDocuments(bucket, prefix, startAfter, max),
 
-    protect,
+    native: s3NativeLock(be),
   };
 }

@@ -19,6 +19,7 @@ import type {
   ObjectMeta,
   PutOptions,
   Tag,
+  CreateBucketOptions,
 } from '../../backends/types';
 import type { Readable } from 'node:stream';
 import type { BucketReservedArea, ReservedStore } from '../../backends/reserved-store';
@@ -103,10 +104,10 @@ export abstract class CompositeBackend implements Backend {
   }
 
   /** Creates the real bucket of every target (one that exists already is fine). */
-  async createBucket(): Promise<void> {
+  async createBucket(_bucket?: string, opts?: CreateBucketOptions): Promise<void> {
     for (const t of this.targets) {
       try {
-        await t.backend.createBucket(t.bucket);
+        await t.backend.createBucket(t.bucket, opts);
       } catch (err) {
         if (!isS3Error(err, 'BucketAlreadyOwnedByYou') && !isS3Error(err, 'BucketAlreadyExists')) throw err;
       }

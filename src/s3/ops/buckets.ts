@@ -1,9 +1,10 @@
 /** Bucket-level operations: ListBuckets, CreateBucket, DeleteBucket, HeadBucket, GetBucketLocation, ... */
 import { kitFor } from '../../backends/create';
-import { S3Error } from '../../errors';
+import { isS3Error, S3Error } from '../../errors';
 import { canSeeBucket } from '../../auth/policy';
 import { validateBucketName } from '../../backends/keys';
 import type { BucketInfo } from '../../backends/types';
+import type { BucketView } from '../../router/bucket-view';
 import type { Handler, S3Context } from '../context';
 import { xmlResponse } from '../respond';
 import { callerOfCtx } from '../access';
@@ -99,13 +100,31 @@ export const createBucket: Handler = async (ctx) => {
   if (lock && !view.backend.reserved) throw noLockHere(view.backend.kind);
   const tierName = ctx.header(TIER_HEADER);
   const tier = tierName === undefined ? undefined : resolveBucketTier(view, ctx.services.router.table.tiers, tierName);
-  await view.backend.createBucket(view.realBucket);
+  await createStoreBucket(view, lock);
   await recordNewBucket(view, access);
   // Also without the header: a bucket made again under an old name must not keep the old one's tier.
   await setBucketTier(view, tier);
   if (lock) await enableObjectLock(ctx);
   return { status: 200, headers: { Location: `/${name}` } };
 };
+
+/** A store's refusal of a bucket with its own lock on (a store or account without one). */
+const LOCK_REFUSED = ['NotImplemented', 'InvalidRequest', 'InvalidArgument'] as const;
+
+/**
+ * The real bucket of a whole-bucket route; with object lock asked for, with the store's own lock
+ * on where the store has one (native-lock.ts then locks version bytes there too). A store that
+ * refuses it gets the bucket as without the header: the lock is then s3mux's alone.
+ */
+async function createStoreBucket(view: BucketView, lock: boolean): Promise<void> {
+  if (!lock) return view.backend.createBucket(view.realBucket);
+  try {
+    await view.backend.createBucket(view.realBucket, { objectLock: true });
+  } catch (err) {
+    if (!LOCK_REFUSED.some((code) => isS3Error(err, code))) throw err;
+    await view.backend.createBucket(view.realBucket);
+  }
+}
 
 export const deleteBucket: Handler = async (ctx) => {
   const view = ctx.bucket();
