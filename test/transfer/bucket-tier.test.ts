@@ -252,13 +252,16 @@ describe('tiers and a migrate route whose destination backend names a tier', fun
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('writes through the route work (its targets keep their classes); CreateBucket cannot name a tier there', async () => {
-    const refused = await errorOf(createWithTier(srv.s3, 'moving', 'silver'));
-    expect(refused.name).to.equal('InvalidStorageClass');
-    expect(refused.message).to.contain('migrate route');
+  it('writes through the route get the tier of its `to` backend; CreateBucket may name a tier `to` holds', async () => {
     await srv.s3.send(new CreateBucketCommand({ Bucket: 'moving' }));
     await srv.s3.send(new PutObjectCommand({ Bucket: 'moving', Key: 'k', Body: 'x' }));
-    expect(await classOf(srv.s3, 'moving', 'k')).to.equal(undefined);
+    expect(await classOf(srv.s3, 'moving', 'k')).to.equal('STANDARD_IA');
+    const refused = await errorOf(createWithTier(srv.s3, 'moving', 'frozen'));
+    expect(refused.name).to.equal('InvalidStorageClass');
+    expect(refused.message).to.contain("Tier 'frozen' names no storage class for fs stores");
+    await createWithTier(srv.s3, 'moving', 'gold');
+    await srv.s3.send(new PutObjectCommand({ Bucket: 'moving', Key: 'g', Body: 'x' }));
+    expect(await classOf(srv.s3, 'moving', 'g')).to.equal(undefined);
   });
 });
 
