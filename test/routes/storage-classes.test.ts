@@ -12,9 +12,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { expect } from 'chai';
 import {
-  CompleteMultipartUploadCommand,
   CopyObjectCommand,
-  CreateBucketCommand,
   CreateMultipartUploadCommand,
   DeleteBucketLifecycleCommand,
   GetObjectCommand,
@@ -23,9 +21,7 @@ import {
   PutBucketLifecycleConfigurationCommand,
   PutObjectCommand,
   RestoreObjectCommand,
-  UploadPartCommand,
   type S3Client,
-  type StorageClass,
 } from '@aws-sdk/client-s3';
 import { startTestServer, type TestServer } from '../helpers/server';
 import { errorOf } from '../helpers/errors';
@@ -37,45 +33,17 @@ import { MigrationBackend } from '../../src/router/forms/migrate';
 import { MigrationCopier } from '../../src/router/forms/migration-copier';
 import type { CompositeBackend } from '../../src/router/forms/composite';
 import type { Target } from '../../src/router/forms/target';
-import { LifecycleWorker } from '../../src/lifecycle/worker';
+import { classOf, multipart, createWithTier, fakeClockWorker, TRANSITIONS } from '../helpers/tiers';
 import { bucketConfig } from '../../src/bucket-config/store';
 
-const DAY = 1000;
 const TIERS = {
   silver: { memory: 'STANDARD_IA', fs: 'STANDARD_IA', oci: 'InfrequentAccess' },
   cold: { memory: 'GLACIER_IR', fs: 'GLACIER_IR' },
   mixed: { memory: 'STANDARD_IA', fs: 'GLACIER_IR' },
 };
 
-/** CreateBucket with x-s3mux-tier, as an SDK v3 client sends a header it has no field for. */
-async function createWithTier(s3: S3Client, Bucket: string, tier: string): Promise<void> {
-  const cmd = new CreateBucketCommand({ Bucket });
-  cmd.middlewareStack.add(
-    (next) => async (args) => {
-      (args.request as { headers: Record<string, string> }).headers['x-s3mux-tier'] = tier;
-      return next(args);
-    },
-    { step: 'build', name: 'addTierHeader' },
-  );
-  await s3.send(cmd);
-}
-
-const classOf = async (s3: S3Client, Bucket: string, Key: string) => (await s3.send(new HeadObjectCommand({ Bucket, Key }))).StorageClass;
 /** The class a target's own copy has, read from its store (STANDARD for an object stored without one). */
 const copyClass = async (t: Target, key: string) => (await t.headObject(key)).storageClass ?? 'STANDARD';
-
-async function multipart(s3: S3Client, Bucket: string, Key: string, StorageClass?: StorageClass): Promise<void> {
-  const up = await s3.send(new CreateMultipartUploadCommand({ Bucket, Key, StorageClass }));
-  const part = await s3.send(new UploadPartCommand({ Bucket, Key, UploadId: up.UploadId, PartNumber: 1, Body: 'part' }));
-  await s3.send(
-    new CompleteMultipartUploadCommand({
-      Bucket,
-      Key,
-      UploadId: up.UploadId,
-      MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] },
-    }),
-  );
-}
 
 async function listed(s3: S3Client, Bucket: string): Promise<Record<string, string | undefined>> {
   const page = await s3.send(new ListObjectsV2Command({ Bucket }));
@@ -239,24 +207,11 @@ describe('storage classes through migrate, mirror and failover routes (memory, f
     const before = await s3.send(new HeadObjectCommand({ Bucket: 'mirrored', Key: 'cold/a' }));
     const moving = form<MigrationBackend>('moving');
     await moving.from.putObject('cold/m', Readable.from(['mmm']), { userMetadata: {} });
-    const LifecycleConfiguration = {
-      Rules: [
-        {
-          ID: 'cool',
-          Filter: { Prefix: 'cold/' },
-          Status: 'Enabled' as const,
-          Transitions: [
-            { Days: 30, StorageClass: 'STANDARD_IA' as const },
-            { Days: 90, StorageClass: 'GLACIER' as const },
-          ],
-        },
-      ],
-    };
+    const LifecycleConfiguration = TRANSITIONS;
     await s3.send(new PutBucketLifecycleConfigurationCommand({ Bucket: 'mirrored', LifecycleConfiguration }));
     await s3.send(new PutBucketLifecycleConfigurationCommand({ Bucket: 'moving', LifecycleConfiguration }));
-    let clock = Date.now();
-    const worker = new LifecycleWorker({ router: () => router, dayMs: DAY, now: () => clock, maxCallsPerSecond: 10_000 });
-    clock += 32 * DAY;
+    const { worker, advance } = fakeClockWorker(() => router);
+    advance(32);
     const first = await worker.runOnce();
     expect(first.transitioned).to.equal(2);
     for (const t of form<ReplicatedBackend>('mirrored').targets) expect(await copyClass(t, 'cold/a'), t.label).to.equal('STANDARD_IA');
@@ -265,7 +220,7 @@ describe('storage classes through migrate, mirror and failover routes (memory, f
     expect(after.ETag).to.equal(before.ETag);
     expect(await copyClass(moving.to, 'cold/m')).to.equal('STANDARD_IA');
     expect(await classOf(s3, 'moving', 'cold/m')).to.equal('STANDARD_IA');
-    clock += 60 * DAY;
+    advance(60);
     expect((await worker.runOnce()).transitioned).to.equal(2);
     for (const t of form<ReplicatedBackend>('mirrored').targets) expect(await copyClass(t, 'cold/a'), t.label).to.equal('GLACIER');
     expect(await copyClass(moving.to, 'cold/m')).to.equal('GLACIER');
