@@ -35,6 +35,7 @@ import type { CompositeBackend } from '../../src/router/forms/composite';
 import type { Target } from '../../src/router/forms/target';
 import { classOf, multipart, createWithTier, fakeClockWorker, TRANSITIONS } from '../helpers/tiers';
 import { bucketConfig } from '../../src/bucket-config/store';
+import { BucketView } from '../../src/router/bucket-view';
 
 const TIERS = {
   silver: { memory: 'STANDARD_IA', fs: 'STANDARD_IA', oci: 'InfrequentAccess' },
@@ -83,6 +84,7 @@ describe('storage classes through migrate, mirror and failover routes (memory, f
           failing: { failover: [on('disk', 'failing'), on('b', 'failing')] },
           moving: { migrate: { from: on('disk', 'moving-old'), to: on('a', 'moving'), copy: false } },
           withoci: { mirror: [on('oci', 'withoci'), on('a', 'withoci')], mode: 'sync' },
+          bothoci: { mirror: [on('oci', 'bothoci-1'), on('oci', 'bothoci-2')], mode: 'sync' },
           fromoci: { migrate: { from: on('oci', 'fromoci-old'), to: on('a', 'fromoci'), copy: false } },
           tiered: { mirror: [on('a', 'tiered'), on('disk', 'tiered')], tier: 'silver' },
         },
@@ -154,6 +156,11 @@ describe('storage classes through migrate, mirror and failover routes (memory, f
     expect(copy.name).to.equal('InvalidStorageClass');
     for (const t of form<ReplicatedBackend>('withoci').targets)
       expect((await t.headObject('x').catch((e: Error) => e)) instanceof Error).to.equal(true);
+    // A class every target of a mirror archives: no copy could be read to make the others.
+    const archived = await errorOf(s3.send(new PutObjectCommand({ Bucket: 'bothoci', Key: 'x', Body: 'x', StorageClass: 'GLACIER' })));
+    expect(archived.name).to.equal('InvalidStorageClass');
+    expect(archived.message).to.contain('Every target of this route archives GLACIER');
+    await s3.send(new PutObjectCommand({ Bucket: 'bothoci', Key: 'x', Body: 'x', StorageClass: 'STANDARD_IA' }));
     // Writes on a migration land on `to` only: `from` (OCI) need not hold the class.
     await s3.send(new PutObjectCommand({ Bucket: 'fromoci', Key: 'ir', Body: 'x', StorageClass: 'GLACIER_IR' }));
     expect(await classOf(s3, 'fromoci', 'ir')).to.equal('GLACIER_IR');
@@ -224,6 +231,14 @@ describe('storage classes through migrate, mirror and failover routes (memory, f
     expect((await worker.runOnce()).transitioned).to.equal(2);
     for (const t of form<ReplicatedBackend>('mirrored').targets) expect(await copyClass(t, 'cold/a'), t.label).to.equal('GLACIER');
     expect(await copyClass(moving.to, 'cold/m')).to.equal('GLACIER');
+
+    // Failover: the writer's copy, and a later target's copy of the same object.
+    const [writer, later] = form<ReplicatedBackend>('failing').targets;
+    const written = await s3.send(new PutObjectCommand({ Bucket: 'failing', Key: 'both', Body: 'same bytes' }));
+    await later.putObject('both', Readable.from(['same bytes']), { userMetadata: {} });
+    await new BucketView(router.resolve('failing')).setStorageClass('both', 'GLACIER_IR', written.ETag!.replace(/"/g, ''));
+    expect(await copyClass(writer, 'both')).to.equal('GLACIER_IR');
+    expect(await copyClass(later, 'both')).to.equal('GLACIER_IR');
   });
 
   it('RestoreObject on a mirror whose primary archives (OCI Archive): GET is InvalidObjectState until the restore, which goes to the copy reads come from', async () => {
