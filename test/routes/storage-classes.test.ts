@@ -160,7 +160,10 @@ describe('storage classes through migrate, mirror and failover routes (memory, f
     const archived = await errorOf(s3.send(new PutObjectCommand({ Bucket: 'bothoci', Key: 'x', Body: 'x', StorageClass: 'GLACIER' })));
     expect(archived.name).to.equal('InvalidStorageClass');
     expect(archived.message).to.contain('Every target of this route archives GLACIER');
+    // Each target maps the S3 class to its own: OCI's InfrequentAccess tier on both copies.
     await s3.send(new PutObjectCommand({ Bucket: 'bothoci', Key: 'x', Body: 'x', StorageClass: 'STANDARD_IA' }));
+    for (const b of ['bothoci-1', 'bothoci-2'])
+      expect(double.buckets.get(b)!.objects.get('x')!.storageTier, b).to.equal('InfrequentAccess');
     // Writes on a migration land on `to` only: `from` (OCI) need not hold the class.
     await s3.send(new PutObjectCommand({ Bucket: 'fromoci', Key: 'ir', Body: 'x', StorageClass: 'GLACIER_IR' }));
     expect(await classOf(s3, 'fromoci', 'ir')).to.equal('GLACIER_IR');
