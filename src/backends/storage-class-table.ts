@@ -31,6 +31,22 @@ export interface StorageClassTable {
   restore: { kind: 'rehydrate' } | { kind: 'unsupported'; reason: string };
 }
 
+/**
+ * A store a write's class must fit, as messages name it. A plain route has one (its backend);
+ * a composite route has every target its writes may reach (../router/forms/receivers.ts), and
+ * holds only the classes all of them can: its storage-class table is their intersection.
+ */
+export interface ClassHolder {
+  /** How a message names it: 'The azure backend', 'Target gs://media-a/ (gcs) of mirror route media'. */
+  label: string;
+  kind: string;
+  /**
+   * The route makes its copies by reading one target's copy (a mirror): at least one of its
+   * holders must keep the class readable (not archived), or no copy could be made.
+   */
+  copiedBetween?: boolean;
+}
+
 /** Every S3 class kept as a label (fs, memory). */
 export const ATTRIBUTE_CLASSES: StorageClassTable = {
   kept: 'attribute',

@@ -17,9 +17,15 @@
  */
 import { S3Error } from '../errors';
 import { BACKEND_KITS } from './registry';
-import { S3_STORAGE_CLASSES, type S3StorageClass, type StorageClassTable } from './storage-class-table';
+import { S3_STORAGE_CLASSES, type ClassHolder, type S3StorageClass, type StorageClassTable } from './storage-class-table';
 
-export { ATTRIBUTE_CLASSES, S3_STORAGE_CLASSES, type S3StorageClass, type StorageClassTable } from './storage-class-table';
+export {
+  ATTRIBUTE_CLASSES,
+  S3_STORAGE_CLASSES,
+  type ClassHolder,
+  type S3StorageClass,
+  type StorageClassTable,
+} from './storage-class-table';
 
 /** A kind whose kit declares no table holds STANDARD only. */
 const STANDARD_ONLY: StorageClassTable = {
@@ -53,6 +59,63 @@ export function nativeClass(kind: string, storageClass: string): string {
     });
   }
   return native;
+}
+
+/** The holders of a backend's writes: a composite route's receiving targets, else the backend itself. */
+export function classHolders(backend: { kind: string; classHolders?: readonly ClassHolder[] }): readonly ClassHolder[] {
+  return backend.classHolders ?? [{ label: `The ${backend.kind} backend`, kind: backend.kind }];
+}
+
+/** The S3 classes every one of `holders` can hold (a composite route's table). */
+export function heldByAll(holders: readonly ClassHolder[]): S3StorageClass[] {
+  return S3_STORAGE_CLASSES.filter((c) => holders.every((h) => canHold(h.kind, c)) && !allArchive(holders, c));
+}
+
+/** Copies made by reading one holder's copy, and every holder archives the class: none could be read. */
+function allArchive(holders: readonly ClassHolder[], storageClass: string): boolean {
+  return holders.length > 1 && holders.every((h) => h.copiedBetween && isArchived(h.kind, storageClass));
+}
+
+/** Why `storageClass` cannot be held by all of `holders` (naming the first that cannot), or undefined. */
+export function classProblem(holders: readonly ClassHolder[], storageClass: string): string | undefined {
+  if (allArchive(holders, storageClass))
+    return `Every target of this route archives ${storageClass}, and its copies are made by reading one of them: no copy could be read. It holds ${heldByAll(holders).join(', ')}.`;
+  const h = holders.find((x) => !canHold(x.kind, storageClass));
+  if (!h) return undefined;
+  const held = Object.keys(storageClassTable(h.kind).toNative).join(', ');
+  const all = holders.length > 1 ? ` Its writes reach ${holders.length} stores, which all hold only ${heldByAll(holders).join(', ')}.` : '';
+  return `${h.label} has no storage class for ${storageClass} (it holds ${held}).${all}`;
+}
+
+/** Throws InvalidStorageClass unless every store a write on `backend` reaches can hold `storageClass`. */
+export function checkStorageClass(backend: { kind: string; classHolders?: readonly ClassHolder[] }, storageClass: string): void {
+  const problem = classProblem(classHolders(backend), storageClass);
+  if (problem) throw new S3Error('InvalidStorageClass', problem, { StorageClassRequested: storageClass });
+}
+
+/**
+ * The one S3 class tier `tier` (its `classes`: kind → the store's class) gives stores of
+ * `kinds`, or why it gives none: a kind it names no class for, or kinds it gives different S3
+ * classes (a composite route's copies carry one S3 class, each mapping it to its own).
+ */
+export function tierClassFor(
+  tier: string,
+  classes: Record<string, string>,
+  kinds: readonly string[],
+): { storageClass: string } | { problem: string } {
+  const byKind = new Map<string, string>();
+  for (const kind of new Set(kinds)) {
+    const native = classes[kind];
+    const s3 = native === undefined ? undefined : s3Class(kind, native);
+    if (s3 === undefined) return { problem: `tier '${tier}' names no storage class for ${kind} stores` };
+    byKind.set(kind, s3);
+  }
+  const distinct = new Set(byKind.values());
+  if (distinct.size > 1) {
+    const each = [...byKind].map(([k, c]) => `${k}: ${c}`).join(', ');
+    return { problem: `tier '${tier}' gives this route's stores different S3 classes (${each}); the copies of a route hold one class` };
+  }
+  return { storageClass: [...distinct][0] ?? 'STANDARD' };
 }
 
 /** The S3 class reported for a store's class (undefined when the store's class is unknown). */

@@ -5,6 +5,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { ReservedStore } from './reserved-store';
+import type { ClassHolder } from './storage-class-table';
 
 export interface Tag {
   key: string;
@@ -218,6 +219,11 @@ export interface BackendCapabilities {
 export interface Backend {
   readonly kind: string;
   readonly capabilities: BackendCapabilities;
+  /**
+   * A composite route's stores that a write's storage class must fit (every target a write may
+   * reach). Absent: the backend's own kind decides (storage-classes.ts `classHolders`).
+   */
+  readonly classHolders?: readonly ClassHolder[];
 
   listBuckets(): Promise<BucketInfo[]>;
   createBucket(bucket: string, opts?: CreateBucketOptions): Promise<void>;

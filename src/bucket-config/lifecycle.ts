@@ -5,7 +5,7 @@
  */
 import { S3Error } from '../errors';
 import type { Tag } from '../backends/types';
-import { canHold, nativeClasses, storageClassRank } from '../backends/storage-classes';
+import { canHold, classProblem, nativeClasses, storageClassRank, type ClassHolder } from '../backends/storage-classes';
 import { children, element, many, parseXml, text, type XmlObject } from '../s3/xml';
 
 export interface LifecycleFilter {
@@ -227,6 +227,8 @@ export interface TransitionTarget {
   kind: string;
   /** The store can change an object's class (Backend.setStorageClass). */
   canChangeClass: boolean;
+  /** A composite route's stores a transition changes (Backend.classHolders): each must hold the class. */
+  holders?: readonly ClassHolder[];
 }
 
 /** The classes S3 lets a Transition name (STANDARD and the rest are not transition targets). */
@@ -246,11 +248,17 @@ export function transitionProblem(rule: LifecycleRule, target: TransitionTarget)
   }
   for (const t of rule.transitions ?? []) {
     if (!TRANSITION_CLASSES.has(t.storageClass)) return `A Transition cannot move objects to ${t.storageClass}.`;
-    if (!canHold(target.kind, t.storageClass)) {
+    if (target.holders) {
+      const problem = classProblem(target.holders, t.storageClass);
+      if (problem) return problem;
+    } else if (!canHold(target.kind, t.storageClass)) {
       const held = nativeClasses(target.kind).join(', ');
       return `The ${target.kind} backend of this bucket has no storage class for ${t.storageClass} (it has ${held}).`;
     }
-    if (!target.canChangeClass) return `The ${target.kind} backend of this bucket cannot change an object's storage class.`;
+    if (!target.canChangeClass)
+      return target.holders
+        ? `Not every target of this ${target.kind} route can change an object's storage class in place.`
+        : `The ${target.kind} backend of this bucket cannot change an object's storage class.`;
   }
   return undefined;
 }

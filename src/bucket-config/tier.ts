@@ -9,7 +9,7 @@
  * bucket answers with it (`x-s3mux-tier`, `x-s3mux-storage-class`).
  */
 import { S3Error } from '../errors';
-import { s3Class } from '../backends/storage-classes';
+import { checkStorageClass, classHolders, tierClassFor } from '../backends/storage-classes';
 import type { BucketView } from '../router/bucket-view';
 import { bucketConfig } from './store';
 
@@ -26,8 +26,8 @@ const DOC = 'tier';
 /**
  * The bucket tier `tier` of the routing table's `tiers` gives a bucket on `view`: InvalidArgument
  * for a tier the table does not define, InvalidStorageClass for one that names no class for the
- * bucket's store (or a composite route, whose targets keep their own classes), NotImplemented
- * where the store cannot keep s3mux's documents.
+ * bucket's store (on a composite route: for one of the targets its writes reach, or different
+ * S3 classes for them), NotImplemented where the store cannot keep s3mux's documents.
  */
 export function resolveBucketTier(view: BucketView, tiers: Record<string, Record<string, string>> | undefined, tier: string): BucketTier {
   const name = tier.trim();
@@ -40,19 +40,17 @@ export function resolveBucketTier(view: BucketView, tiers: Record<string, Record
       { ArgumentName: TIER_HEADER, ArgumentValue: name.slice(0, 64) },
     );
   }
-  const kind = view.backend.kind;
-  if (view.route.form)
-    throw new S3Error(
-      'InvalidStorageClass',
-      `Bucket ${view.name} is a ${kind} route: its targets keep their own tiers, so it cannot name one.`,
-    );
-  const native = classes[kind];
-  const storageClass = native === undefined ? undefined : s3Class(kind, native);
-  if (storageClass === undefined)
-    throw new S3Error(
-      'InvalidStorageClass',
-      `Tier '${name}' names no storage class for ${kind} stores (the store of bucket ${view.name}).`,
-    );
+  const resolved = tierClassFor(
+    name,
+    classes,
+    classHolders(view.backend).map((h) => h.kind),
+  );
+  if ('problem' in resolved) {
+    const problem = resolved.problem.charAt(0).toUpperCase() + resolved.problem.slice(1);
+    throw new S3Error('InvalidStorageClass', `${problem} (bucket ${view.name}).`);
+  }
+  const { storageClass } = resolved;
+  checkStorageClass(view.backend, storageClass);
   view.reservedArea('a default tier');
   return { tier: name, storageClass };
 }

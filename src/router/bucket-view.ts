@@ -28,7 +28,8 @@ import { bucketArea, type BucketReservedArea } from '../backends/reserved-store'
 import { validateKey } from '../backends/keys';
 import { listUnderPrefix } from '../backends/listing';
 import type { Route } from './router';
-import { isArchived, nativeClass, storageClassTable } from '../backends/storage-classes';
+import { checkStorageClass } from '../backends/storage-classes';
+import { refuseArchived, restoreOn } from '../backends/archive';
 
 export class BucketView {
   constructor(readonly route: Route) {}
@@ -70,13 +71,14 @@ export class BucketView {
 
   /**
    * The attributes a write stores: a class the request names must be one the store can hold
-   * (InvalidStorageClass otherwise, never dropped); a write naming none gets the route's tier.
-   * STANDARD is stored as no class, as every adapter reports it.
+   * (on a composite route: every target the write may reach; InvalidStorageClass otherwise,
+   * never dropped); a write naming none gets the route's tier. STANDARD is stored as no class,
+   * as every adapter reports it.
    */
   private withStorageClass(attrs: ObjectAttributes): ObjectAttributes {
     const storageClass = attrs.storageClass ?? this.route.storageClass;
     if (storageClass === undefined) return attrs;
-    nativeClass(this.backend.kind, storageClass);
+    checkStorageClass(this.backend, storageClass);
     const { storageClass: _drop, ...rest } = attrs;
     return storageClass === 'STANDARD' ? rest : { ...rest, storageClass };
   }
@@ -95,15 +97,11 @@ export class BucketView {
 
   /**
    * An archived object (a store's archive tier) is not readable until restored: 403
-   * InvalidObjectState, as S3 answers, before any byte is sent.
+   * InvalidObjectState, as S3 answers, before any byte is sent (a composite route's target
+   * checks the copy it serves).
    */
   async openObject(key: string): Promise<ObjectHandle> {
-    const handle = await this.backend.openObject(this.realBucket, this.realKey(key));
-    const { storageClass, restore } = handle.meta;
-    if (isArchived(this.backend.kind, storageClass) && !(restore && !restore.ongoing)) {
-      await handle.close();
-      throw new S3Error('InvalidObjectState', undefined, { StorageClass: storageClass! });
-    }
+    const handle = await refuseArchived(this.backend.kind, await this.backend.openObject(this.realBucket, this.realKey(key)));
     return {
       meta: this.strip(handle.meta),
       read: (r) => handle.read(r),
@@ -132,25 +130,17 @@ export class BucketView {
   async setStorageClass(key: string, storageClass: string, etag: string): Promise<void> {
     const real = this.realKey(key);
     this.assertWritable();
-    nativeClass(this.backend.kind, storageClass);
+    checkStorageClass(this.backend, storageClass);
     if (!this.backend.setStorageClass)
       throw new S3Error('NotImplemented', `The ${this.backend.kind} backend cannot change an object's storage class.`);
     await this.backend.setStorageClass(this.realBucket, real, storageClass, etag);
   }
 
-  /**
-   * RestoreObject: the store's rehydration. Where the store keeps nothing archived, S3's answer
-   * for an object that is not archived (InvalidObjectState), after checking that it exists.
-   */
+  /** RestoreObject: the store's rehydration (archive.ts restoreOn; a composite route's, on the copy reads come from). */
   async restoreObject(key: string, days: number | undefined): Promise<'started' | 'ongoing' | 'restored'> {
     const real = this.realKey(key);
     this.assertWritable();
-    if (this.backend.restoreObject) return this.backend.restoreObject(this.realBucket, real, days);
-    await this.backend.headObject(this.realBucket, real);
-    throw new S3Error(
-      'InvalidObjectState',
-      `Restore is not allowed for the object's current storage class (${restoreRefusal(this.backend.kind)}).`,
-    );
+    return restoreOn(this.backend, this.realBucket, real, days);
   }
 
   /**
@@ -245,10 +235,4 @@ export class BucketView {
       nextKeyMarker: page.nextKeyMarker === undefined ? undefined : page.nextKeyMarker.slice(p.length),
     };
   }
-}
-
-/** Why a store answers RestoreObject with InvalidObjectState (its kit's reason). */
-function restoreRefusal(kind: string): string {
-  const r = storageClassTable(kind).restore;
-  return r.kind === 'unsupported' ? r.reason : 'the store cannot restore objects';
 }

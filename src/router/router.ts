@@ -133,8 +133,8 @@ export class Router {
         ...(r.cors ? { cors: r.cors } : {}),
         explicit: true,
         ...(forms.has(r.name) ? { form: forms.get(r.name) } : {}),
-        // A composite route's objects hold STANDARD only (BucketView checks its kind): its primary's tier is not its own.
-        ...(r.storageClass && !r.composite ? { storageClass: r.storageClass } : {}),
+        // A composite route's tier was checked against every target its writes reach (cross-checks compositeClass).
+        ...(r.storageClass ? { storageClass: r.storageClass } : {}),
       }),
     );
     return new Router(table, made.get(defaultKey) as Backend, routes, [...made.values()]);

@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import { pipeline, Transform, type Readable } from 'node:stream';
 import { copyAttributes } from '../backends/attributes';
+import { checkStorageClass } from '../backends/storage-classes';
 import type { ObjectAttributes, ObjectHandle, ObjectMeta, ObjectSummary, PartInfo, WriteConditions } from '../backends/types';
 import { multipartEtag } from '../backends/multipart-etag';
 import { Throttle, type RateLimiter } from './rate-limit';
@@ -83,6 +84,8 @@ export async function copyOne(ctx: CopyContext, key: string, dst: ObjectSummary 
   const handle = await source.backend.openObject(source.bucket, srcKey);
   let parts: number[] = [];
   try {
+    // The class travels with the bytes: one the destination cannot hold is InvalidStorageClass, never dropped.
+    if (handle.meta.storageClass !== undefined) checkStorageClass(destination.backend, handle.meta.storageClass);
     if (handle.meta.size >= ctx.multipartThreshold || sourcePartSizes(handle.meta)) parts = planParts(handle.meta, ctx.partSize);
     if (parts.length <= 1 || !destination.backend.multipart) return await streamCopy(ctx, handle, dstKey, conditions);
   } finally {

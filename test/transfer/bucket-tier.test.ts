@@ -10,24 +10,21 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
 import {
-  CompleteMultipartUploadCommand,
   CopyObjectCommand,
   CreateBucketCommand,
-  CreateMultipartUploadCommand,
   DeleteBucketCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadBucketCommand,
-  HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
-  UploadPartCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import { startTestServer, ACCESS_KEY, SECRET_KEY, type TestServer } from '../helpers/server';
 import { startAzurite, type Azurite } from '../helpers/azurite';
 import { errorOf } from '../helpers/errors';
+import { classOf, multipart, createWithTier } from '../helpers/tiers';
 import { bucketConfig } from '../../src/bucket-config/store';
 import { Router } from '../../src/router/router';
 import { validateRoutingTable } from '../../src/router/config';
@@ -39,19 +36,6 @@ const TIERS = {
   silver: { fs: 'STANDARD_IA', azure: 'Cool' },
   frozen: { azure: 'Archive' },
 };
-
-/** CreateBucket with x-s3mux-tier, as an SDK v3 client sends a header it has no field for. */
-async function createWithTier(s3: S3Client, Bucket: string, tier: string): Promise<void> {
-  const cmd = new CreateBucketCommand({ Bucket });
-  cmd.middlewareStack.add(
-    (next) => async (args) => {
-      (args.request as { headers: Record<string, string> }).headers['x-s3mux-tier'] = tier;
-      return next(args);
-    },
-    { step: 'build', name: 'addTierHeader' },
-  );
-  await s3.send(cmd);
-}
 
 /** HEAD bucket's response headers. */
 async function bucketHeaders(s3: S3Client, Bucket: string): Promise<Record<string, string>> {
@@ -67,21 +51,6 @@ async function bucketHeaders(s3: S3Client, Bucket: string): Promise<Record<strin
   );
   await s3.send(cmd);
   return headers;
-}
-
-const classOf = async (s3: S3Client, Bucket: string, Key: string) => (await s3.send(new HeadObjectCommand({ Bucket, Key }))).StorageClass;
-
-async function multipart(s3: S3Client, Bucket: string, Key: string): Promise<void> {
-  const up = await s3.send(new CreateMultipartUploadCommand({ Bucket, Key }));
-  const part = await s3.send(new UploadPartCommand({ Bucket, Key, UploadId: up.UploadId, PartNumber: 1, Body: 'part' }));
-  await s3.send(
-    new CompleteMultipartUploadCommand({
-      Bucket,
-      Key,
-      UploadId: up.UploadId,
-      MultipartUpload: { Parts: [{ ETag: part.ETag, PartNumber: 1 }] },
-    }),
-  );
 }
 
 describe('CreateBucket naming a tier (x-s3mux-tier) on fs', function () {
@@ -252,13 +221,16 @@ describe('tiers and a migrate route whose destination backend names a tier', fun
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('writes through the route work (its targets keep their classes); CreateBucket cannot name a tier there', async () => {
-    const refused = await errorOf(createWithTier(srv.s3, 'moving', 'silver'));
-    expect(refused.name).to.equal('InvalidStorageClass');
-    expect(refused.message).to.contain('migrate route');
+  it('writes through the route get the tier of its `to` backend; CreateBucket may name a tier `to` holds', async () => {
     await srv.s3.send(new CreateBucketCommand({ Bucket: 'moving' }));
     await srv.s3.send(new PutObjectCommand({ Bucket: 'moving', Key: 'k', Body: 'x' }));
-    expect(await classOf(srv.s3, 'moving', 'k')).to.equal(undefined);
+    expect(await classOf(srv.s3, 'moving', 'k')).to.equal('STANDARD_IA');
+    const refused = await errorOf(createWithTier(srv.s3, 'moving', 'frozen'));
+    expect(refused.name).to.equal('InvalidStorageClass');
+    expect(refused.message).to.contain("Tier 'frozen' names no storage class for fs stores");
+    await createWithTier(srv.s3, 'moving', 'gold');
+    await srv.s3.send(new PutObjectCommand({ Bucket: 'moving', Key: 'g', Body: 'x' }));
+    expect(await classOf(srv.s3, 'moving', 'g')).to.equal(undefined);
   });
 });
 

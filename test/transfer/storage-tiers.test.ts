@@ -28,13 +28,12 @@ import { startAzurite, type Azurite } from '../helpers/azurite';
 import { startGcsDouble, type GcsDouble } from '../helpers/gcs-double';
 import { ociTableEntry, startOciDouble, testApiKey, type OciDouble } from '../helpers/oci-double';
 import { Storage } from '@google-cloud/storage';
-import { LifecycleWorker } from '../../src/lifecycle/worker';
+import { fakeClockWorker, TRANSITIONS } from '../helpers/tiers';
 import { bucketConfig } from '../../src/bucket-config/store';
 import { Router } from '../../src/router/router';
 import { validateRoutingTable } from '../../src/router/config';
 import { BucketView } from '../../src/router/bucket-view';
 
-const DAY = 1000;
 const run = promisify(execFile);
 
 async function errorOf(p: Promise<unknown>): Promise<{ name: string; message: string; $metadata: { httpStatusCode?: number } }> {
@@ -44,31 +43,6 @@ async function errorOf(p: Promise<unknown>): Promise<{ name: string; message: st
     return err as { name: string; message: string; $metadata: { httpStatusCode?: number } };
   }
   throw new Error('expected the request to fail');
-}
-
-const TRANSITIONS = {
-  Rules: [
-    {
-      ID: 'cool-then-archive',
-      Filter: { Prefix: 'cold/' },
-      Status: 'Enabled' as const,
-      Transitions: [
-        { Days: 30, StorageClass: 'STANDARD_IA' as const },
-        { Days: 90, StorageClass: 'GLACIER' as const },
-      ],
-    },
-  ],
-};
-
-/** A worker on a fake clock whose days last DAY ms. */
-function fakeClockWorker(router: () => Router): { worker: LifecycleWorker; advance: (days: number) => void } {
-  let clock = Date.now();
-  return {
-    worker: new LifecycleWorker({ router, dayMs: DAY, now: () => clock, maxCallsPerSecond: 10_000 }),
-    advance: (days) => {
-      clock += days * DAY;
-    },
-  };
 }
 
 async function head(s3: S3Client, Bucket: string, Key: string) {

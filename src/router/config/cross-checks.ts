@@ -8,7 +8,8 @@ import * as path from 'node:path';
 import type { z } from 'zod';
 import type { BackendKit, BackendSpec } from '../../backends/kit';
 import { s3BucketNameProblem } from '../../backends/bucket-names';
-import { nativeClasses, s3Class } from '../../backends/storage-classes';
+import { classProblem, nativeClasses, tierClassFor } from '../../backends/storage-classes';
+import { receivingTargets } from '../forms/receivers';
 import { parseBackendUri, UriError, type BackendUri } from '../uri';
 import { accessControlSettings, fixedAccessOf } from '../../access/fixed';
 import { isPlainObject, suggest, type Problems, type Seg } from './diagnostics';
@@ -107,7 +108,7 @@ export class CrossChecks {
     for (const [name, spec] of declared) {
       if (!spec) continue;
       const tier = this.backendTiers.get(name);
-      const storageClass = tier === undefined ? undefined : this.tierClass(['backends', name, 'tier'], tier, spec.kind);
+      const storageClass = tier === undefined ? undefined : this.tierClass(['backends', name, 'tier'], tier, [spec.kind]);
       backends[name] = { name, spec, implicit: false, ...(storageClass ? { storageClass } : {}) };
     }
 
@@ -198,20 +199,60 @@ export class CrossChecks {
     return out;
   }
 
-  /** The S3 class that tier `tier` gives a `kind` store; reports an unknown tier or one without a class for the kind. */
-  private tierClass(segs: Seg[], tier: string, kind: string): string | undefined {
+  /**
+   * The S3 class that tier `tier` gives stores of `kinds` (one, or every target a composite
+   * route's writes reach: one class for all); reports an unknown tier, one without a class for
+   * a kind, or one giving the kinds different S3 classes.
+   */
+  private tierClass(segs: Seg[], tier: string, kinds: readonly string[]): string | undefined {
     const classes = this.tiers[tier];
     if (!classes) {
       const known = Object.keys(this.tiers);
       this.problems.report(segs, `unknown tier '${tier}' (${known.length ? `known: ${quoteList(known)}` : "no 'tiers' are defined"})`);
       return undefined;
     }
-    const native = classes[kind];
-    if (native === undefined) {
-      this.problems.report(segs, `tier '${tier}' names no storage class for ${kind} stores: add '${kind}: <class>' under tiers.${tier}`);
+    const missing = kinds.find((k) => classes[k] === undefined);
+    if (missing !== undefined) {
+      this.problems.report(
+        segs,
+        `tier '${tier}' names no storage class for ${missing} stores: add '${missing}: <class>' under tiers.${tier}`,
+      );
       return undefined;
     }
-    return s3Class(kind, native);
+    const resolved = tierClassFor(tier, classes, kinds);
+    if ('problem' in resolved) {
+      this.problems.report(segs, resolved.problem);
+      return undefined;
+    }
+    return resolved.storageClass;
+  }
+
+  /**
+   * A composite route's default class: its own `tier`, for every target its writes reach; else
+   * its primary's backend tier, which those targets must all hold.
+   */
+  private compositeClass(segs: Seg[], form: RouteComposite['form'], tier: string | undefined, targets: TargetSpec[]): string | undefined {
+    const receivers = receivingTargets(form, targets);
+    if (tier !== undefined)
+      return this.tierClass(
+        [...segs, 'tier'],
+        tier,
+        receivers.map((t) => t.spec.kind),
+      );
+    const primary = targets[0];
+    if (primary.storageClass === undefined) return undefined;
+    const problem = classProblem(
+      receivers.map((t) => ({ label: `target ${t.target ?? `${t.backend}:${t.bucket}`} (${t.spec.kind})`, kind: t.spec.kind })),
+      primary.storageClass,
+    );
+    if (problem) {
+      this.problems.report(
+        [...segs, form],
+        `the tier of backend '${primary.backend}' gives this ${form} route ${primary.storageClass}, which not every target holds: ${problem} Name a route 'tier' its targets share.`,
+      );
+      return undefined;
+    }
+    return primary.storageClass;
   }
 
   private backend(name: string, value: unknown): BackendSpec | undefined {
@@ -297,10 +338,13 @@ export class CrossChecks {
       } catch (err) {
         p.report([...segs, 'migrate', 'rate'], (err as Error).message);
       }
+      const storageClass = this.compositeClass(segs, 'migrate', fields.tier, [to, from]);
       if (p.count > before) return undefined;
+      const { storageClass: _primary, ...primary } = to;
       return {
         name,
-        ...to,
+        ...primary,
+        ...(storageClass ? { storageClass } : {}),
         ...mode,
         composite: { form: 'migrate', targets: [to, from], copy: m.copy ?? true, concurrency: m.concurrency ?? 4, rate },
       };
@@ -315,10 +359,12 @@ export class CrossChecks {
       ok.forEach((t, i) => {
         if (ok.slice(0, i).some((o) => sameLocation(o, t))) p.report([...segs, form, String(i)], 'this target is listed twice');
       });
+      const storageClass = this.compositeClass(segs, form, fields.tier, ok);
       if (p.count > before) return undefined;
       const composite: RouteComposite =
         form === 'mirror' ? { form, mode: (fields as { mode?: 'sync' | 'async' }).mode ?? 'sync', targets: ok } : { form, targets: ok };
-      return { name, ...ok[0], ...mode, composite };
+      const { storageClass: _primary, ...primary } = ok[0];
+      return { name, ...primary, ...(storageClass ? { storageClass } : {}), ...mode, composite };
     }
 
     const target = resolve(segs, value);
@@ -341,7 +387,7 @@ export class CrossChecks {
       backend?: string;
       bucket?: string;
       prefix?: string;
-      /** A plain route's own tier (composite routes take their backends'). */
+      /** A plain route's own tier (a composite route's is checked against all its targets: compositeClass). */
       tier?: string;
     };
     if (fields.backend !== undefined && !this.backendRef([...segs, 'backend'], fields.backend, declared)) return undefined;
@@ -385,7 +431,7 @@ export class CrossChecks {
     }
     const tier = fields.tier ?? this.backendTiers.get(backendName);
     const storageClass =
-      tier === undefined ? undefined : this.tierClass([...segs, fields.tier !== undefined ? 'tier' : 'backend'], tier, spec.kind);
+      tier === undefined ? undefined : this.tierClass([...segs, fields.tier !== undefined ? 'tier' : 'backend'], tier, [spec.kind]);
     if (p.count > before) return undefined;
     return {
       backend: backendName,

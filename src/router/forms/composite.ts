@@ -27,6 +27,8 @@ import { isS3Error, S3Error } from '../../errors';
 import type { HealthReport } from './health';
 import type { Target } from './target';
 import { routeStore } from './route-area';
+import type { ClassHolder } from '../../backends/storage-classes';
+import { receivingTargets } from './receivers';
 
 export interface RouteFormStatus {
   route: string;
@@ -40,7 +42,7 @@ export interface RouteFormStatus {
 export const liveForms = new Set<CompositeBackend>();
 
 export abstract class CompositeBackend implements Backend {
-  abstract readonly kind: string;
+  abstract readonly kind: 'migrate' | 'mirror' | 'failover';
   readonly capabilities: BackendCapabilities = { serverSideCopy: false };
 
   constructor(
@@ -51,6 +53,30 @@ export abstract class CompositeBackend implements Backend {
     protected readonly keyPrefix: string,
   ) {
     liveForms.add(this);
+  }
+
+  /** The targets a write may reach (receivers.ts). */
+  protected receivers(): Target[] {
+    return receivingTargets(this.kind, this.targets);
+  }
+
+  /**
+   * The route's storage-class table, as every class check asks it (storage-classes.ts): the
+   * classes all the targets a write may reach can hold, each mapping it to its own class.
+   */
+  get classHolders(): readonly ClassHolder[] {
+    this.holders ??= this.receivers().map((t) => ({
+      label: `Target ${t.label} (${t.backend.kind}) of ${this.kind} route ${this.route}`,
+      kind: t.backend.kind,
+      ...(this.kind === 'mirror' ? { copiedBetween: true } : {}),
+    }));
+    return this.holders;
+  }
+  private holders?: readonly ClassHolder[];
+
+  /** Whether every target a write may reach can change an object's class in place (lifecycle transitions). */
+  protected classChangeable(): boolean {
+    return this.receivers().every((t) => t.backend.setStorageClass !== undefined);
   }
 
   /** The route's state, as the primary's bucket and prefix name it (what BucketView asks for). */
@@ -139,6 +165,8 @@ export abstract class CompositeBackend implements Backend {
   abstract deleteObject(bucket: string, key: string): Promise<void>;
   abstract listObjects(bucket: string, opts: ListOptions): Promise<ListPage>;
   abstract setTags(bucket: string, key: string, tags: Tag[]): Promise<void>;
+  /** RestoreObject on the copy reads are served from. */
+  abstract restoreObject(bucket: string, key: string, days: number | undefined): Promise<'started' | 'ongoing' | 'restored'>;
 
   abstract status(): RouteFormStatus;
 

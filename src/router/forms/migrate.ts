@@ -10,6 +10,7 @@
 import type { Readable } from 'node:stream';
 import { isS3Error, S3Error } from '../../errors';
 import type {
+  Backend,
   ListOptions,
   ListPage,
   ObjectAttributes,
@@ -50,6 +51,8 @@ export class MigrationBackend extends CompositeBackend {
   readonly multipart: RoutedMultipart;
   /** The route's bucket configuration and versions: `to`'s, read from `from` until the copier has copied them. */
   protected readonly routeState: BucketReservedArea | undefined;
+  /** Lifecycle transitions: present when `to`'s store can change a class in place. */
+  readonly setStorageClass?: Backend['setStorageClass'];
 
   constructor(
     route: string,
@@ -69,6 +72,7 @@ export class MigrationBackend extends CompositeBackend {
       out: (m) => this.out(m),
       outUploads: (p) => this.outUploads(p),
     });
+    if (this.classChangeable()) this.setStorageClass = (_b, key, storageClass, etag) => this.changeClass(key, storageClass, etag);
   }
 
   /** A key's current object and where it is: `to`, else `from` unless deleted through s3mux. */
@@ -166,6 +170,34 @@ export class MigrationBackend extends CompositeBackend {
     // Tags live with the object: one still in `from` is copied over first (never over a newer write).
     if (on === this.from) await copyKey(this.from, this.to, k, this.tombstones, this.etags);
     await this.to.setTags(k, tags);
+  }
+
+  /**
+   * A lifecycle transition changes the class of `to`'s copy. A key still only in `from` is
+   * copied over first, as for tags (never over a newer write): the migration moves it anyway,
+   * and `from` is the old location, which is being emptied. `etag` is the one clients know (the
+   * source's, where the copy could not keep it); the change holds only while it still names the
+   * object on `to`.
+   */
+  private async changeClass(key: string, storageClass: string, etag: string): Promise<void> {
+    const k = this.vk(key);
+    const { on } = await this.locate(k, (t) => t.headObject(k));
+    if (on === this.from) await copyKey(this.from, this.to, k, this.tombstones, this.etags);
+    let current: ObjectMeta;
+    try {
+      current = await this.to.headObject(k);
+    } catch (err) {
+      throw isAbsent(err) ? new S3Error('NoSuchKey') : err;
+    }
+    if ((await this.etags.shown(k, current.etag)) !== etag) throw new S3Error('PreconditionFailed');
+    await this.to.setStorageClass(k, storageClass, current.etag);
+  }
+
+  /** RestoreObject on the copy reads are served from: `to`'s, else `from`'s for a key not copied yet. */
+  async restoreObject(_bucket: string, key: string, days: number | undefined): Promise<'started' | 'ongoing' | 'restored'> {
+    const k = this.vk(key);
+    const { on } = await this.locate(k, (t) => t.headObject(k));
+    return on.restoreObject(k, days);
   }
 
   async listObjects(_bucket: string, opts: ListOptions): Promise<ListPage> {

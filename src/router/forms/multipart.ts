@@ -20,8 +20,8 @@ import type {
 import type { Target } from './target';
 
 export interface UploadPlacement {
-  /** The target a new upload goes to. */
-  choose(): Target;
+  /** The target a new upload (of these attributes) goes to. */
+  choose(attrs: ObjectAttributes): Target;
   targets: readonly Target[];
   /** Whether upload ids carry the target's index (false: there is one possible target). */
   tagged: boolean;
@@ -55,7 +55,7 @@ export class RoutedMultipart implements MultipartStore {
   }
 
   async createUpload(_bucket: string, key: string, attrs: ObjectAttributes): Promise<string> {
-    const t = this.p.choose();
+    const t = this.p.choose(attrs);
     const id = await t.health.run(() => storeOf(t).createUpload(t.bucket, t.realKey(this.p.vk(key)), attrs));
     return this.tag(t, id);
   }

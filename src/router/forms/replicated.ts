@@ -17,6 +17,7 @@
 import type { Readable } from 'node:stream';
 import { isS3Error } from '../../errors';
 import type {
+  Backend,
   ListOptions,
   ListPage,
   ObjectAttributes,
@@ -37,6 +38,7 @@ import { copyContext } from './copy-key';
 import { copyOne } from '../../transfer';
 import type { Target } from './target';
 import { ReplicatedArea } from './replicated-area';
+import { isArchived } from '../../backends/storage-classes';
 
 export type ReplicationMode = 'sync' | 'async' | 'failover';
 
@@ -68,6 +70,8 @@ export class ReplicatedBackend extends CompositeBackend {
   /** The route's bucket configuration and versions, on every target. */
   readonly state: ReplicatedArea;
   readonly multipart: RoutedMultipart;
+  /** Lifecycle transitions: present when every target's store can change a class in place. */
+  readonly setStorageClass?: Backend['setStorageClass'];
   private readonly locks = new KeyedLock();
   private readonly timer?: NodeJS.Timeout;
   private draining?: Promise<number>;
@@ -84,7 +88,7 @@ export class ReplicatedBackend extends CompositeBackend {
     this.queues = targets.map((t) => new CatchUpQueue(t.checkedArea()));
     this.state = new ReplicatedArea(route, targets);
     this.multipart = new RoutedMultipart({
-      choose: () => this.writer(),
+      choose: (attrs) => this.writer(attrs.storageClass),
       targets,
       tagged: true,
       vk: (k) => this.vk(k),
@@ -92,6 +96,7 @@ export class ReplicatedBackend extends CompositeBackend {
       outUploads: (p) => this.outUploads(p),
       completed: (t, key) => this.completed(t, key),
     });
+    if (this.classChangeable()) this.setStorageClass = (_b, key, storageClass, etag) => this.changeClass(key, storageClass, etag);
     const every = opts.drainIntervalMs ?? 2000;
     if (every > 0) {
       this.timer = setInterval(() => void this.drain().catch(() => undefined), every);
@@ -107,11 +112,15 @@ export class ReplicatedBackend extends CompositeBackend {
     return this.targets.filter((t) => t.health.available());
   }
 
-  /** The target that takes writes now. */
-  private writer(): Target {
-    const t = this.live()[0];
-    if (!t) throw unavailable(this.route);
-    return t;
+  /**
+   * The target that takes writes now: the first live one; on a mirror, for a class some store
+   * archives, the first that keeps it readable, as the other copies are read from the writer's.
+   */
+  private writer(storageClass?: string): Target {
+    const live = this.live();
+    if (!live[0]) throw unavailable(this.route);
+    if (this.kind !== 'mirror' || storageClass === undefined) return live[0];
+    return live.find((t) => !isArchived(t.backend.kind, storageClass)) ?? live[0];
   }
 
   /** The targets a change on `t` must reach. */
@@ -164,7 +173,7 @@ export class ReplicatedBackend extends CompositeBackend {
     return this.locks.run(k, async () => {
       // A target that fails while taking the body: the same bytes go to the next (while they fit the replay buffer).
       for (;;) {
-        const w = this.writer();
+        const w = this.writer(attrs.storageClass);
         let meta: ObjectMeta;
         try {
           meta = await this.changeOn(w, k, () => w.putObject(k, replay.attempt(), attrs, opts));
@@ -259,6 +268,34 @@ export class ReplicatedBackend extends CompositeBackend {
     });
   }
 
+  /**
+   * A lifecycle transition: the class changes in place on the writer's copy (only while its ETag
+   * is `etag`), then reaches the other copies as any change does (sync: now; async and targets
+   * that are out: from the queue, where replaying compares classes too). On a failover route a
+   * later target's copy of the same object (same ETag) changes now too, when it is up.
+   */
+  private async changeClass(key: string, storageClass: string, etag: string): Promise<void> {
+    const k = this.vk(key);
+    await this.locks.run(k, async () => {
+      const w = this.writer(storageClass);
+      await this.changeOn(w, k, () => w.setStorageClass(k, storageClass, etag));
+      await this.afterWrite(w, k);
+      if (this.kind !== 'failover') return;
+      for (const o of this.targets.slice(this.targets.indexOf(w) + 1)) {
+        if (!o.health.available()) continue;
+        const there = await o.headObject(k).catch(() => undefined);
+        if (there?.etag === etag && (there.storageClass ?? 'STANDARD') !== storageClass)
+          await o.setStorageClass(k, storageClass, etag).catch(() => undefined);
+      }
+    });
+  }
+
+  /** RestoreObject on the copy reads are served from: the first live target holding the key. */
+  async restoreObject(_bucket: string, key: string, days: number | undefined): Promise<'started' | 'ongoing' | 'restored'> {
+    const k = this.vk(key);
+    return this.first((t) => t.restoreObject(k, days), true);
+  }
+
   /** A completed multipart upload is a change like a PUT. */
   private completed(w: Target, k: string): Promise<void> {
     return this.locks.run(k, async () => {
@@ -277,7 +314,18 @@ export class ReplicatedBackend extends CompositeBackend {
       throw err;
     };
     const [here, there] = await Promise.all([src.headObject(key).catch(absent), dst.headObject(key).catch(absent)]);
-    if (here && there && there.etag === here.etag && sameTags(there.tags, here.tags)) return 'same';
+    if (here && there && there.etag === here.etag) {
+      const tagsSame = sameTags(there.tags, here.tags);
+      const classSame = sameClass(here.storageClass, there.storageClass);
+      if (tagsSame && classSame) return 'same';
+      // The same bytes with other tags or another class (a transition): changed in place, never
+      // re-read (an archived copy cannot be), where the store can change a class; else copied.
+      if (classSame || dst.backend.setStorageClass) {
+        if (!tagsSame) await dst.setTags(key, here.tags ?? []);
+        if (!classSame) await dst.setStorageClass(key, here.storageClass ?? 'STANDARD', there.etag);
+        return 'copied';
+      }
+    }
     if (here) {
       try {
         await copyOne(copyContext(src, dst, false), key, there);
@@ -400,6 +448,8 @@ export class ReplicatedBackend extends CompositeBackend {
         y = await sb.next();
       } else {
         if (ox.etag !== oy.etag) await (ox.lastModified >= oy.lastModified ? fix(a, b, ox.key) : fix(b, a, ox.key));
+        // Same object, another class: the primary's copy is the truth (a transition reaches it first).
+        else if (!sameClass(ox.storageClass, oy.storageClass)) await fix(a, b, ox.key);
         x = await sa.next();
         y = await sb.next();
       }
@@ -426,13 +476,17 @@ export class ReplicatedBackend extends CompositeBackend {
   }
 }
 
+function sameClass(a: string | undefined, b: string | undefined): boolean {
+  return (a ?? 'STANDARD') === (b ?? 'STANDARD');
+}
+
 function sameTags(a: Tag[] | undefined, b: Tag[] | undefined): boolean {
   const norm = (t: Tag[] | undefined) => JSON.stringify([...(t ?? [])].sort((p, q) => (p.key < q.key ? -1 : 1)));
   return norm(a) === norm(b);
 }
 
 /** Every object of a target, in key order. */
-async function* walk(t: Target): AsyncGenerator<{ key: string; etag: string; lastModified: Date }> {
+async function* walk(t: Target): AsyncGenerator<ObjectSummary> {
   let after: string | undefined;
   for (;;) {
     const page = await t.listObjects({ prefix: '', startAfter: after, maxKeys: 1000 });

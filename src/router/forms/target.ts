@@ -8,6 +8,8 @@ import type { Readable } from 'node:stream';
 import type { Backend, ListOptions, ListPage, ObjectAttributes, ObjectHandle, ObjectMeta, PutOptions, Tag } from '../../backends/types';
 import { bucketArea, type BucketReservedArea } from '../../backends/reserved-store';
 import { listUnderPrefix } from '../../backends/listing';
+import { refuseArchived, restoreOn } from '../../backends/archive';
+import { S3Error } from '../../errors';
 import { Health, type HealthOptions } from './health';
 
 export class Target {
@@ -36,10 +38,11 @@ export class Target {
     return this.health.run(async () => this.strip(await this.backend.headObject(this.bucket, this.prefix + key)));
   }
 
+  /** An archived copy is refused here (InvalidObjectState), as this target's store keeps it. */
   openObject(key: string): Promise<ObjectHandle> {
     return this.health.run(
       async () => {
-        const h = await this.backend.openObject(this.bucket, this.prefix + key);
+        const h = await refuseArchived(this.backend.kind, await this.backend.openObject(this.bucket, this.prefix + key));
         return { meta: this.strip(h.meta), read: (r) => h.read(r), close: () => h.close() };
       },
       { discard: (late) => void late.close().catch(() => undefined) },
@@ -58,6 +61,18 @@ export class Target {
 
   setTags(key: string, tags: Tag[]): Promise<void> {
     return this.health.run(() => this.backend.setTags(this.bucket, this.prefix + key, tags));
+  }
+
+  /** The store's own class change, in place, only while the copy's ETag is `etag`. */
+  setStorageClass(key: string, storageClass: string, etag: string): Promise<void> {
+    const b = this.backend;
+    if (!b.setStorageClass)
+      throw new S3Error('NotImplemented', `Target ${this.label} (${b.kind}) cannot change an object's storage class.`);
+    return this.health.run(() => b.setStorageClass!(this.bucket, this.prefix + key, storageClass, etag));
+  }
+
+  restoreObject(key: string, days: number | undefined): Promise<'started' | 'ongoing' | 'restored'> {
+    return this.health.run(() => restoreOn(this.backend, this.bucket, this.prefix + key, days));
   }
 
   /** `opts` in the route's keys. */

@@ -23,7 +23,11 @@ export const putBucketLifecycleConfiguration: Handler = async (ctx) => {
   view.assertWritable();
   await view.exists();
   const body = (await readSmallBody(ctx, MAX_LIFECYCLE_BYTES)).toString('utf8');
-  const rules = parseLifecycleConfiguration(body, { kind: view.backend.kind, canChangeClass: view.backend.setStorageClass !== undefined });
+  const rules = parseLifecycleConfiguration(body, {
+    kind: view.backend.kind,
+    canChangeClass: view.backend.setStorageClass !== undefined,
+    holders: view.backend.classHolders,
+  });
   await bucketConfig.set(view, LIFECYCLE_DOCUMENT, { rules } satisfies StoredLifecycle);
   return { status: 200 };
 };
