@@ -1,7 +1,7 @@
 /**
  * Small files written whole and made durable. Creating the file and its fsync run on the thread
  * pool: both wait on the filesystem's journal, which concurrent fsyncs keep busy (a new inode
- * needs a journal handle, and while a commit is locked that waits for it: 0.3–1 ms on average
+ * needs a journal handle, and while a commit is locked that waits for it: 0.3–1.2 ms on average
  * and up to 16 ms here with 16 PUTs in flight, bench/RESULTS.md, seventh pass), and on the event
  * loop that wait would stall every other request. The bytes are written synchronously into the
  * open file (microseconds into the page cache, less than another thread-pool round trip costs

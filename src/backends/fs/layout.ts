@@ -126,15 +126,14 @@ export class Layout {
   /**
    * Writes a small temp file, removing it again when the write fails (a full disk must not
    * leave empty files behind): created on the thread pool, the bytes written synchronously (a
-   * sidecar is a few hundred bytes), then one fsync on the thread pool, before it is renamed into place: a crash must not leave an empty file where a
-   * sidecar was.
+   * sidecar is a few hundred bytes), then one fsync on the thread pool before it is renamed into
+   * place: a crash must not leave an empty file where a sidecar was.
    */
   async writeTempFile(kind: string, data: string, flag = 'wx'): Promise<string> {
     const tmp = this.tempPath(kind);
     try {
-      await (
-        await writeFileSyncing(tmp, data, { flag })
-      ).synced;
+      const written = await writeFileSyncing(tmp, data, { flag });
+      await written.synced;
     } catch (err) {
       await fsp.rm(tmp, { force: true }).catch(() => {});
       throw err;
