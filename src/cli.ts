@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 /** The s3mux command: see src/cli/main.ts for the commands, `s3mux --help` for usage. */
+// First: libuv sizes its thread pool from the environment when the pool starts.
+import './threadpool-size';
 import { main } from './cli/main';
 
 if (require.main === module) {

@@ -125,15 +125,15 @@ export class Layout {
 
   /**
    * Writes a small temp file, removing it again when the write fails (a full disk must not
-   * leave empty files behind): the bytes synchronously (a sidecar is a few hundred bytes, and
-   * fs.promises.writeFile is three thread-pool round trips for it), then one fsync on the
-   * thread pool, before it is renamed into place: a crash must not leave an empty file where a
-   * sidecar was.
+   * leave empty files behind): created on the thread pool, the bytes written synchronously (a
+   * sidecar is a few hundred bytes), then one fsync on the thread pool before it is renamed into
+   * place: a crash must not leave an empty file where a sidecar was.
    */
   async writeTempFile(kind: string, data: string, flag = 'wx'): Promise<string> {
     const tmp = this.tempPath(kind);
     try {
-      await writeFileSyncing(tmp, data, { flag }).synced;
+      const written = await writeFileSyncing(tmp, data, { flag });
+      await written.synced;
     } catch (err) {
       await fsp.rm(tmp, { force: true }).catch(() => {});
       throw err;

@@ -56,8 +56,8 @@ function incompleteBody(size: number, expectedSize: number): S3Error {
 
 /**
  * A small body: read whole (its stream reports any failed check as it would into a file),
- * then written to a new temp file with one synchronous write; its fsync runs on the thread
- * pool and is left in `synced`, so the caller can write the sidecar meanwhile (both fsyncs
+ * then written to a new temp file (created on the thread pool, the bytes with one synchronous
+ * write); its fsync runs on the thread pool and is left in `synced`, so the caller can write the sidecar meanwhile (both fsyncs
  * under way at once). No write stream, no pipeline: for a 4 KiB PUT those cost the main thread
  * more than the write itself (bench --profile). As durable as the streaming path: the caller
  * renames the file into place only once `synced` has resolved.
@@ -74,7 +74,7 @@ async function stageSmallBody(layout: Layout, body: Readable, expectedSize: numb
   if (size !== expectedSize) throw incompleteBody(size, expectedSize);
   const data = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
   const tmp = layout.tempPath('put');
-  const { stats, synced } = writeFileSyncing(tmp, data, { stat: true });
+  const { stats, synced } = await writeFileSyncing(tmp, data, { stat: true });
   return { path: tmp, etag: createHash('md5').update(data).digest('hex'), identity: identityOf(stats!), synced };
 }
 
