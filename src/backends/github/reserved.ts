@@ -241,7 +241,7 @@ export class GithubReservedStore implements ReservedStore {
     const file = await this.readFile(this.path(release, name));
     if (!file) return undefined;
     const entry = this.entryOf(name, file.sha, file.header);
-    if (file.header.asset === undefined) return { entry, body: Readable.from([file.inline]) };
+    if (file.header.asset === undefined) return { entry, body: Readable.from(file.inline.length > 0 ? [file.inline] : []) };
     const asset = { id: file.header.asset } as GithubAsset;
     return { entry, body: this.gh.download(asset, undefined, { bucket, key: name, notFound: 'InternalError' }) };
   }
