@@ -185,7 +185,24 @@ describe('s3mux → GitHub (double): versioning, object lock and bucket configur
     expect(none.name).to.equal('NoSuchCORSConfiguration');
     await s3.send(new PutBucketTaggingCommand({ Bucket: 'rel', Tagging: { TagSet: [{ Key: 'team', Value: 'tools' }] } }));
     expect((await s3.send(new GetBucketTaggingCommand({ Bucket: 'rel' }))).TagSet).to.deep.equal([{ Key: 'team', Value: 'tools' }]);
+    // A route onto every release keeps no state: never versioned, plain writes pass, configuration is refused.
     const all = await failure(s3.send(new PutBucketVersioningCommand({ Bucket: 'every', VersioningConfiguration: { Status: 'Enabled' } })));
     expect(all.name).to.equal('NotImplemented');
+    expect((await s3.send(new GetBucketVersioningCommand({ Bucket: 'every' }))).Status).to.equal(undefined);
+    const plain = await s3.send(new PutObjectCommand({ Bucket: 'every', Key: 'v1/plain.txt', Body: 'plain' }));
+    expect(plain.VersionId).to.equal(undefined);
+    expect(await text(await s3.send(new GetObjectCommand({ Bucket: 'every', Key: 'v1/plain.txt' })))).to.equal('plain');
+    const locked = await failure(
+      s3.send(
+        new PutObjectCommand({
+          Bucket: 'every',
+          Key: 'v1/l.txt',
+          Body: 'l',
+          ObjectLockLegalHoldStatus: 'ON',
+          ContentMD5: 'LblejhqSZ7ehGIVWsgE7Mw==',
+        }),
+      ),
+    );
+    expect(locked.name).to.equal('InvalidRequest');
   });
 });

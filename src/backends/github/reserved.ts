@@ -21,7 +21,8 @@
  *   if it still is what the write expected, the write is tried again, else the condition failed.
  * - Listing reads the release's folder with the trees API (three calls) and each document's
  *   header by its blob sha, kept in memory afterwards (a blob never changes).
- * - A route onto every release (ALL_RELEASES) has no area: NotImplemented.
+ * - A route onto every release (ALL_RELEASES) has no area: nothing is found there, and writes
+ *   answer NotImplemented.
  */
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
@@ -117,13 +118,14 @@ export class GithubReservedStore implements ReservedStore {
     return { owner: this.gh.owner, repo: this.gh.repo };
   }
 
-  private async releaseOf(bucket: string): Promise<GithubRelease> {
-    if (bucket === ALL_RELEASES)
-      throw new S3Error(
-        'NotImplemented',
-        'A route onto every release has no reserved area on GitHub: route one release (github://owner/repo/releases/{tag}).',
-      );
-    return this.gh.bucketRelease(bucket);
+  /** The bucket's release; undefined for a route onto every release, which has no area: reads find nothing there, writes are refused. */
+  private async releaseOf(bucket: string, writing: boolean): Promise<GithubRelease | undefined> {
+    if (bucket !== ALL_RELEASES) return this.gh.bucketRelease(bucket);
+    if (!writing) return undefined;
+    throw new S3Error(
+      'NotImplemented',
+      'A route onto every release has no reserved area on GitHub (versioning, object lock, bucket configuration): route one release (github://owner/repo/releases/{tag}).',
+    );
   }
 
   private folder(release: GithubRelease): string {
@@ -237,7 +239,8 @@ export class GithubReservedStore implements ReservedStore {
 
   async get(bucket: string, name: string): Promise<ReservedDocument | undefined> {
     checkReservedName(name);
-    const release = await this.releaseOf(bucket);
+    const release = await this.releaseOf(bucket, false);
+    if (!release) return undefined;
     const file = await this.readFile(this.path(release, name));
     if (!file) return undefined;
     const entry = this.entryOf(name, file.sha, file.header);
@@ -253,7 +256,7 @@ export class GithubReservedStore implements ReservedStore {
   async put(bucket: string, name: string, body: Buffer | Readable, conditions?: ReservedConditions): Promise<ReservedEntry> {
     checkReservedName(name);
     this.gh.assertWritable();
-    const release = await this.releaseOf(bucket);
+    const release = (await this.releaseOf(bucket, true))!;
     const path = this.path(release, name);
     const head = Buffer.isBuffer(body)
       ? body.length > INLINE_MAX
@@ -309,7 +312,7 @@ export class GithubReservedStore implements ReservedStore {
   async delete(bucket: string, name: string, conditions?: Pick<ReservedConditions, 'ifMatch'>): Promise<void> {
     checkReservedName(name);
     this.gh.assertWritable();
-    const release = await this.releaseOf(bucket);
+    const release = (await this.releaseOf(bucket, true))!;
     const path = this.path(release, name);
     const { sha, before } = await this.writeFile(
       path,
@@ -334,7 +337,8 @@ export class GithubReservedStore implements ReservedStore {
   async list(bucket: string, prefix: string, opts?: ReservedListOptions): Promise<ReservedEntry[]> {
     checkReservedName(prefix, true);
     const max = reservedListMax(opts);
-    const release = await this.releaseOf(bucket);
+    const release = await this.releaseOf(bucket, false);
+    if (!release) return [];
     const files = await this.folderFiles(release);
     const names = files
       .map((f) => ({ name: f.path.slice(0, -1), sha: f.sha }))
