@@ -29,6 +29,8 @@ export interface ProtocolBackend {
   start?(dir: string): Promise<ProtocolStore>;
   /** Test title fragment -> why the store cannot pass it. */
   gaps?: Record<string, string>;
+  /** Suite title fragment -> why the store cannot even set the suite up (its `before` is refused): the whole suite is skipped. */
+  suiteGaps?: Record<string, string>;
   /** Why the store runs only when named (`--backend NAME`), not in the default run CI makes. */
   onlyWhenNamed?: string;
 }
@@ -204,13 +206,15 @@ export const PROTOCOL_BACKENDS: ProtocolBackend[] = [
     },
   },
   {
-    // Two suites cannot run on github, and no gap can say so (their setup, not a test, is refused):
-    // listing's (keys 'B' and 'b': asset names ignore case) and hostile input's (a tagged object).
     name: 'github',
     store: "the GitHub REST API double (test/helpers/github-double.ts): releases as buckets, assets as keys, s3mux's state on a branch",
     start: fromTarget('github'),
     onlyWhenNamed:
       "CI's time budget (30 minutes on 2 cores; the suite takes about 5 minutes on github): the github adapter's own suites (test/backends/github*.test.ts, its ReservedStore conformance) run in npm test",
+    suiteGaps: {
+      'protocol: listing': `${GITHUB_NAMES}: the suite's setup stores keys 'B' and 'b'`,
+      'protocol: hostile input': `${GITHUB_TAGS}: the suite's setup stores a tagged object every mutation starts from`,
+    },
     gaps: {
       ...partChecksumGap('the github backend keeps parts as release assets, which carry no checksums'),
       ...SLOW_STORE,

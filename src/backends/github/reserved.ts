@@ -270,7 +270,8 @@ export class GithubReservedStore implements ReservedStore {
         release,
         `${ASSET_PREFIX}${randomBytes(12).toString('hex')}`,
         head.large,
-        undefined,
+        // A Buffer's length is known; a stream's is not (spooled to disk first).
+        Buffer.isBuffer(body) ? body.length : undefined,
         'application/octet-stream',
         {
           createOnly: true,
