@@ -210,7 +210,7 @@ export const PROTOCOL_BACKENDS: ProtocolBackend[] = [
     store: "the GitHub REST API double (test/helpers/github-double.ts): releases as buckets, assets as keys, s3mux's state on a branch",
     start: fromTarget('github'),
     onlyWhenNamed:
-      "CI's time budget (30 minutes on 2 cores; the suite takes about 5 minutes on github): the github adapter's own suites (test/backends/github*.test.ts, its ReservedStore conformance) run in npm test",
+      "CI's time budget (30 minutes on 2 cores; the suite takes about 3 minutes on github): the github adapter's own suites (test/backends/github*.test.ts, its ReservedStore conformance) run in npm test",
     suiteGaps: {
       'protocol: listing': `${GITHUB_NAMES}: the suite's setup stores keys 'B' and 'b'`,
       'protocol: hostile input': `${GITHUB_TAGS}: the suite's setup stores a tagged object every mutation starts from`,
