@@ -40,7 +40,9 @@ import {
   type ReservedStore,
 } from '../reserved-store';
 import { httpStatus, toS3ErrorFromGithub } from './errors';
-import type { GithubBackend } from './index';
+import type { Octokit } from '@octokit/rest';
+import type { AssetStore } from './parts';
+import type { ErrorContext } from './errors';
 import type { GithubAsset, GithubRelease } from './model';
 import { ALL_RELEASES, RESERVED } from './names';
 
@@ -103,6 +105,14 @@ function isConflict(err: unknown): boolean {
   return s === 409 || s === 422;
 }
 
+/** What the reserved store needs of the backend (GithubBackend provides it): its assets and its API client. */
+export interface StateHost extends Pick<AssetStore, 'assertWritable' | 'bucketRelease' | 'download' | 'store' | 'deleteAsset'> {
+  readonly owner: string;
+  readonly repo: string;
+  readonly octokit: Octokit;
+  call<T>(ctx: ErrorContext, fn: () => Promise<T>): Promise<T>;
+}
+
 export class GithubReservedStore implements ReservedStore {
   /** This process's writes on the branch, one at a time (GitHub refuses overlapping ones). */
   private readonly writes = new KeyedLock();
@@ -110,7 +120,7 @@ export class GithubReservedStore implements ReservedStore {
   private branchReady?: Promise<void>;
 
   constructor(
-    private readonly gh: GithubBackend,
+    private readonly gh: StateHost,
     readonly branch: string,
   ) {}
 
