@@ -279,6 +279,13 @@ export interface Backend {
    */
   deleteObjectIfMatch?(bucket: string, key: string, ifMatch: string): Promise<void>;
 
+  /**
+   * Optional: throws the store's refusal of attributes it cannot hold (NotImplemented for user
+   * metadata on GitHub release assets), as putObject would. Versioning asks before it keeps a
+   * version, so a write the name cannot take never becomes a version.
+   */
+  checkAttributes?(attrs: ObjectAttributes): void;
+
   /** Multipart uploads kept in the store; absent where the generic fallback is used. */
   readonly multipart?: MultipartStore;
 

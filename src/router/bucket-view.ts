@@ -110,6 +110,11 @@ export class BucketView {
     };
   }
 
+  /** Throws what putObject would refuse of these attributes (the store cannot hold them), before any bytes are kept. */
+  checkAttributes(attrs: ObjectAttributes): void {
+    this.backend.checkAttributes?.(this.withStorageClass(attrs));
+  }
+
   async putObject(key: string, body: Readable, attrs: ObjectAttributes, opts?: PutOptions): Promise<ObjectMeta> {
     const real = this.realKey(key);
     this.assertWritable();

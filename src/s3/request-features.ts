@@ -34,7 +34,7 @@ function notImplemented(header: string, what: string): Outcome {
 
 /**
  * Object lock needs s3mux's state in the bucket's store (its reserved area): where there is
- * none (github; s3 without stateInStore) no bucket can have a lock configuration, and S3's
+ * none (s3 without stateInStore; github, on a route onto every release) no bucket can have a lock configuration, and S3's
  * answer for such a bucket is given. Elsewhere the handlers apply the headers (or refuse them
  * in a bucket without lock, src/object-lock).
  */
@@ -133,7 +133,7 @@ export const REQUEST_FEATURES: readonly RequestFeature[] = [
   {
     header: 'x-amz-bucket-object-lock-enabled',
     summary:
-      '`true` honoured (object lock and versioning on, kept by s3mux) on backends with a reserved area (all but github, and s3 with `stateInStore: false`), 400 InvalidRequest elsewhere; `false` honoured',
+      '`true` honoured (object lock and versioning on, kept by s3mux) on backends with a reserved area (all but s3 with `stateInStore: false` and a github route onto every release), 400 InvalidRequest elsewhere; `false` honoured',
     decide: (v, ctx) => (v.trim().toLowerCase() === 'true' ? lockPossible('x-amz-bucket-object-lock-enabled', ctx) : HONOURED),
   },
   ...['x-amz-object-lock-mode', 'x-amz-object-lock-retain-until-date', 'x-amz-object-lock-legal-hold'].map((header): RequestFeature => ({

@@ -204,6 +204,7 @@ export class VersionedObjects {
     const lock = this.lockForWrite(requested);
     if (!this.status) return this.view.putObject(key, body, attrs, putOpts);
     this.view.assertWritable();
+    this.view.checkAttributes(attrs);
     await this.adopt(key);
     // A locked blob may outlive a refusal (a COMPLIANCE retention in the store): the write's
     // conditions are checked before its bytes go anywhere, and again at the commit.
@@ -367,6 +368,7 @@ export class VersionedObjects {
       return found.nullId;
     }
     this.view.assertWritable();
+    this.view.checkAttributes({ userMetadata: {}, tags });
     await this.adopt(key);
     const { result } = await updateIndex(this.area, key, ({ index }) => {
       if (index.versions.length === 0) throw new S3Error('NoSuchKey');

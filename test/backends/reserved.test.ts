@@ -15,9 +15,9 @@ import { AzureBackend } from '../../src/backends/azure/index';
 import { FIREBASE_EMULATOR_GAPS, GcsBackend } from '../../src/backends/gcs/index';
 import { OciBackend } from '../../src/backends/oci/index';
 import { S3Backend } from '../../src/backends/s3/index';
-import { GithubBackend } from '../../src/backends/github/index';
+import { ALL_RELEASES, GithubBackend } from '../../src/backends/github/index';
+import { GithubDouble } from '../helpers/github-double';
 import { BucketView } from '../../src/router/bucket-view';
-import type { Backend } from '../../src/backends/types';
 import { bucketConfig } from '../../src/bucket-config/store';
 import { expectS3Error } from './conformance';
 import { startAzurite } from '../helpers/azurite';
@@ -120,26 +120,138 @@ describeReservedConformance('oci (OCI REST API double)', async () => {
   return { backend, cleanup: () => d.stop() };
 });
 
-describe('a backend without a reserved store (github)', () => {
-  it('has none, and what needs one answers NotImplemented', async () => {
-    const backend: Backend = new GithubBackend({ owner: 'o', repo: 'r', token: 't', baseUrl: 'http://127.0.0.1:9' });
-    expect(backend.reserved).to.equal(undefined);
+describeReservedConformance(
+  'github (GitHub REST API double: Contents API on a state branch, release assets)',
+  async () => {
+    const d = new GithubDouble({ tokens: ['t'] });
+    await d.start();
+    return {
+      backend: new GithubBackend({ owner: d.owner, repo: d.repo, token: 't', baseUrl: d.apiUrl, readOnly: false }),
+      cleanup: () => d.stop(),
+    };
+  },
+  { largeBytes: 2 * 1024 * 1024 + 7 },
+);
+
+describe('github reserved store: the state branch, across instances', function () {
+  this.timeout(60_000);
+  let d: GithubDouble;
+  const backends: GithubBackend[] = [];
+  const make = (opts: { readOnly?: boolean; stateBranch?: string } = {}) => {
+    const b = new GithubBackend({
+      owner: d.owner,
+      repo: d.repo,
+      token: 't',
+      baseUrl: d.apiUrl,
+      readOnly: opts.readOnly ?? false,
+      stateBranch: opts.stateBranch,
+    });
+    backends.push(b);
+    return b;
+  };
+
+  beforeEach(async () => {
+    d = new GithubDouble({ tokens: ['t'] });
+    await d.start();
+  });
+  afterEach(async () => {
+    backends.splice(0);
+    await d.stop();
+  });
+
+  it('makes the state branch from the default branch on first write, and keeps small documents in its files', async () => {
+    const b = make({ stateBranch: 'ops/s3mux' });
+    const rel = d.addRelease('v1');
+    expect(await b.reserved.get('v1', 'config/acl')).to.equal(undefined);
+    expect(d.git.branches.has('ops/s3mux'), 'no branch made by a read').to.equal(false);
+    const e = await b.reserved.put('v1', 'config/acl', Buffer.from('{}'));
+    expect(d.git.branches.has('ops/s3mux')).to.equal(true);
+    const files = d.git.filesOf('ops/s3mux')!;
+    expect(files.has('README.md'), 'started from main').to.equal(true);
+    expect(files.get(`.s3mux/${rel.id}/config/acl@`)).to.equal(e.etag);
+    expect(rel.assets).to.deep.equal([]);
+    // A large one is a release asset the file names, gone with the document.
+    await b.reserved.put('v1', 'big', Buffer.alloc(200 * 1024, 7));
+    expect(rel.assets.map((a) => a.name)).to.have.length(1);
+    expect(rel.assets[0].name).to.match(/^_s3mux\.r\.[0-9a-f]{24}$/);
+    await b.reserved.put('v1', 'big', Buffer.alloc(300 * 1024, 8));
+    expect(rel.assets.map((a) => a.data.length)).to.deep.equal([300 * 1024]);
+    await b.reserved.delete('v1', 'big');
+    expect(rel.assets).to.deep.equal([]);
+    // Clients never see the documents or their assets.
+    expect((await b.listObjects('v1', { prefix: '', maxKeys: 1000 })).objects).to.deep.equal([]);
+  });
+
+  it('two backends racing on one document from one etag: one wins, the other gets PreconditionFailed', async () => {
+    const [a, b] = [make(), make()];
+    d.addRelease('v1');
+    const start = await a.reserved.put('v1', 'doc', Buffer.from('0'));
+    for (let round = 0; round < 5; round++) {
+      const cur = (await a.reserved.list('v1', 'doc'))[0].etag;
+      const results = await Promise.allSettled([
+        a.reserved.put('v1', 'doc', Buffer.from(`a${round}`), { ifMatch: cur }),
+        b.reserved.put('v1', 'doc', Buffer.from(`b${round}`), { ifMatch: cur }),
+      ]);
+      const won = results.filter((r) => r.status === 'fulfilled');
+      expect(won.length, `round ${round}`).to.equal(1);
+      const lost = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+      expect((lost.reason as { code?: string }).code).to.equal('PreconditionFailed');
+    }
+    expect(start.etag).to.not.equal((await b.reserved.list('v1', 'doc'))[0].etag);
+    // Two instances writing different documents at once overlap on the branch; both land.
+    await Promise.all([a.reserved.put('v1', 'x', Buffer.from('x')), b.reserved.put('v1', 'y', Buffer.from('y'))]);
+    expect((await a.reserved.list('v1', '')).map((e) => e.name)).to.deep.equal(['doc', 'x', 'y']);
+    expect(d.git.overlapConflicts, 'the double made writes conflict').to.be.greaterThan(0);
+  });
+
+  it('counts exactly with two backends incrementing by compare-and-swap', async () => {
+    const [a, b] = [make(), make()];
+    d.addRelease('v1');
+    await a.reserved.put('v1', 'counter', Buffer.from('0'));
+    const increment = async (r: GithubBackend): Promise<void> => {
+      for (let attempt = 0; attempt < 50; attempt++) {
+        const doc = (await r.reserved.get('v1', 'counter'))!;
+        const n = Number((await readReservedBody(doc)).toString());
+        try {
+          await r.reserved.put('v1', 'counter', Buffer.from(String(n + 1)), { ifMatch: doc.entry.etag });
+          return;
+        } catch (err) {
+          if ((err as { code?: string }).code !== 'PreconditionFailed') throw err;
+        }
+      }
+      throw new Error('no progress');
+    };
+    await Promise.all(
+      [a, b].map(async (r) => {
+        for (let i = 0; i < 6; i++) await increment(r);
+      }),
+    );
+    expect((await readReservedBody((await a.reserved.get('v1', 'counter'))!)).toString()).to.equal('12');
+  });
+
+  it('refuses writes on a read-only backend, and has no area on a route onto every release', async () => {
+    d.addRelease('v1');
+    const ro = make({ readOnly: true });
+    await expectS3Error(ro.reserved.put('v1', 'x', Buffer.from('x')), 'AccessDenied');
+    await expectS3Error(ro.reserved.delete('v1', 'x'), 'AccessDenied');
+    expect(await ro.reserved.get('v1', 'x')).to.equal(undefined);
+    const rw = make();
+    expect(await rw.reserved.get(ALL_RELEASES, 'x')).to.equal(undefined);
+    expect(await rw.reserved.list(ALL_RELEASES, '')).to.deep.equal([]);
+    await expectS3Error(rw.reserved.put(ALL_RELEASES, 'x', Buffer.from('x')), 'NotImplemented');
+    await expectS3Error(rw.reserved.delete(ALL_RELEASES, 'x'), 'NotImplemented');
     const view = new BucketView({
-      name: 'v',
-      backend,
+      name: 'all',
+      backend: rw,
       backendName: 'gh',
-      bucket: 'releases',
+      bucket: ALL_RELEASES,
       prefix: '',
       readOnly: false,
       publicRead: false,
       explicit: true,
     });
-    expect(() => view.reservedArea('bucket configuration'))
-      .to.throw()
-      .with.property('code', 'NotImplemented');
-    await expectS3Error(bucketConfig.get(view, 'cors'), 'NotImplemented');
+    expect(await bucketConfig.get(view, 'cors')).to.equal(undefined);
     await expectS3Error(bucketConfig.set(view, 'cors', { rules: [] }), 'NotImplemented');
-    await backend.close?.();
   });
 });
 

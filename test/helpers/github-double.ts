@@ -25,10 +25,13 @@
  *   checks the signature and expiry, and serves Range as 206.
  * - A release holds at most 1000 assets (422 for the next upload).
  * - Lists page with `per_page` (max 100) and `page`, and a Link header with rel="next"/"last".
+ * - The repository's git side (a default branch `main`, the Contents, refs, trees and blobs
+ *   APIs) is github-git-double.ts.
  */
 import * as crypto from 'node:crypto';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { GitDouble } from './github-git-double';
 
 export interface AssetRecord {
   id: number;
@@ -119,6 +122,8 @@ export class GithubDouble {
   rateLimit: number;
   rateRemaining: number;
   rateReset = 0;
+  /** The repository's git side: branches, the Contents, refs, trees and blobs APIs (github-git-double.ts). */
+  readonly git = new GitDouble(() => `${this.apiUrl}/repos/${this.owner}/${this.repo}`);
   /** Installation tokens issued, in order. */
   readonly installationTokens: string[] = [];
   /** The JWT claims of each app authentication that was accepted. */
@@ -414,7 +419,18 @@ export class GithubDouble {
     let m: RegExpExecArray | null;
 
     if (rest === '' && method === 'GET') {
-      return json(res, 200, { id: 1, name: this.repo, full_name: `${this.owner}/${this.repo}`, created_at: '2020-01-01T00:00:00Z' }, h);
+      return json(
+        res,
+        200,
+        {
+          id: 1,
+          name: this.repo,
+          full_name: `${this.owner}/${this.repo}`,
+          created_at: '2020-01-01T00:00:00Z',
+          default_branch: this.git.defaultBranch,
+        },
+        h,
+      );
     }
     if (rest === '/releases' && method === 'GET') {
       const list = [...this.releases].reverse().map((r) => this.releaseJson(r));
@@ -513,6 +529,12 @@ export class GithubDouble {
         return json(res, 204, undefined, h);
       }
     }
+    const answer = (status: number, body: unknown, headers: Record<string, string> = {}) => {
+      if (!Buffer.isBuffer(body)) return json(res, status, body, { ...h, ...headers });
+      res.writeHead(status, { 'content-type': 'application/vnd.github.raw', 'content-length': String(body.length), ...h, ...headers });
+      res.end(body);
+    };
+    if (await this.git.route(method, rest, url, req, () => this.body(req, 256 * 1024 * 1024), answer)) return;
     return json(res, 404, NOT_FOUND, h);
   }
 

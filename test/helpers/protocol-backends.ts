@@ -29,6 +29,8 @@ export interface ProtocolBackend {
   start?(dir: string): Promise<ProtocolStore>;
   /** Test title fragment -> why the store cannot pass it. */
   gaps?: Record<string, string>;
+  /** Suite title fragment -> why the store cannot even set the suite up (its `before` is refused): the whole suite is skipped. */
+  suiteGaps?: Record<string, string>;
   /** Why the store runs only when named (`--backend NAME`), not in the default run CI makes. */
   onlyWhenNamed?: string;
 }
@@ -81,6 +83,11 @@ const S3RVER_MULTIPART =
 const S3RVER_TAGS = 's3rver 3.7.1 ignores x-amz-tagging on PutObject';
 const S3RVER_FILES =
   "s3rver 3.7.1 keeps objects as files named by their keys: a key cannot also be a prefix ('a' and 'a/b'), and '.', '..', empty segments and a leading '/' are normalised";
+const GITHUB_METADATA = 'a release asset holds no user metadata (x-amz-meta-*: refused with NotImplemented), also in a versioned bucket';
+const GITHUB_TAGS = 'a release asset holds no object tags (refused: NotImplemented), of any version';
+const GITHUB_ETAG =
+  'GitHub keeps no MD5 of an asset: ETags are <md5 of asset id, updated_at, size>-1, and the test checks for the MD5 (or md5-of-md5s-N)';
+const GITHUB_NAMES = 'an asset name holds at most 255 characters (keys GitHub would rename take 1.6 per byte) and ignores case';
 const EMULATOR_BUCKETS = 'the emulator has no bucket API: every bucket name exists, buckets cannot be listed or deleted';
 
 export const PROTOCOL_BACKENDS: ProtocolBackend[] = [
@@ -196,6 +203,55 @@ export const PROTOCOL_BACKENDS: ProtocolBackend[] = [
       ...SLOW_STORE,
       'a 20 MiB file streams through to the backend and round-trips':
         "a form's file has no announced length and OCI's PutObject needs one: past the 8 MiB buffer the oci backend streams it as a multipart upload, so the ETag is OCI's multipart ETag, not the MD5",
+    },
+  },
+  {
+    name: 'github',
+    store: "the GitHub REST API double (test/helpers/github-double.ts): releases as buckets, assets as keys, s3mux's state on a branch",
+    start: fromTarget('github'),
+    onlyWhenNamed:
+      "CI's time budget (30 minutes on 2 cores; the suite takes about 3 minutes on github): the github adapter's own suites (test/backends/github*.test.ts, its ReservedStore conformance) run in npm test",
+    suiteGaps: {
+      'protocol: listing': `${GITHUB_NAMES}: the suite's setup stores keys 'B' and 'b'`,
+      'protocol: hostile input': `${GITHUB_TAGS}: the suite's setup stores a tagged object every mutation starts from`,
+    },
+    gaps: {
+      ...partChecksumGap('the github backend keeps parts as release assets, which carry no checksums'),
+      ...SLOW_STORE,
+      'every PUT makes a version; GET, HEAD and attributes read any of them; the latest is at its name': GITHUB_METADATA,
+      'returns non-ASCII user metadata RFC 2047 encoded, as S3 does': GITHUB_METADATA,
+      'uploads parts, lists them, completes with the md5-of-md5s ETag, keeps metadata': GITHUB_METADATA,
+      'works with the minio client: put, get, stat, remove, presign': `${GITHUB_METADATA} (the test stores some)`,
+      'copies with COPY and REPLACE directives and URL-encoded sources': GITHUB_METADATA,
+      'changes metadata in place with REPLACE (as s3fs does)': GITHUB_METADATA,
+      'V4: 204 by default, with ETag and Location; content headers and metadata are stored': GITHUB_METADATA,
+      'exact match {field: value} holds': `${GITHUB_METADATA} (the form sends x-amz-meta-*)`,
+      '["starts-with", "$f", ""] allows anything': `${GITHUB_METADATA} (the form sends x-amz-meta-*)`,
+      'minio-js presignedPostPolicy: the form it builds uploads': `${GITHUB_METADATA} (the form sends x-amz-meta-*)`,
+      'tags belong to a version': GITHUB_TAGS,
+      'x-amz-tagging: a tag without "=" has an empty value': GITHUB_TAGS,
+      'gets, puts and deletes tags; x-amz-tagging on put': GITHUB_TAGS,
+      'stores tagging given as XML': GITHUB_TAGS,
+      'adds CORS headers to actual answers: presigned GET and PUT, and errors': GITHUB_ETAG,
+      'answers 200 with the same ETag when the upload has just completed': GITHUB_ETAG,
+      'answers ETag, Checksum, StorageClass and ObjectSize of a single-part object': GITHUB_ETAG,
+      'works with @aws-sdk/lib-storage Upload (streamed, default checksums)': GITHUB_ETAG,
+      'stores a streamed upload (aws-chunked with a CRC32 trailer) without its framing': GITHUB_ETAG,
+      'follows S3 precedence for If-Match, If-None-Match, If-Modified-Since, If-Unmodified-Since': `${GITHUB_ETAG} (the test sends the MD5 as If-Match)`,
+      'honours x-amz-copy-source-if-* conditions': `${GITHUB_ETAG} (the test sends the MD5 as the copy-source condition)`,
+      'V2: success_action_status 201 answers the PostResponse document': GITHUB_ETAG,
+      'success_action_redirect answers 303 to the URL with bucket, key and etag': GITHUB_ETAG,
+      'a 20 MiB file streams through to the backend and round-trips': GITHUB_ETAG,
+      'pages the parts of a multipart object': 'an asset keeps no part layout: GetObjectAttributes has no ObjectParts on github',
+      'returns the stored checksum when checksum mode is enabled':
+        'an asset keeps no x-amz-checksum-* values (verified on upload, not kept)',
+      'Content-Encoding: aws-chunked is not stored': 'an asset holds no Content-Encoding (refused: NotImplemented)',
+      'round-trips content, headers and user metadata with an MD5 ETag':
+        'an asset holds one storage class (STANDARD), no user metadata and no content headers besides Content-Type',
+      'supports conditional writes: If-None-Match * and If-Match':
+        'GitHub has no conditional replacement of an asset: If-Match on a write is refused (NotImplemented), If-None-Match * is kept',
+      'accepts a key of exactly 1024 bytes': GITHUB_NAMES,
+      'stores and reads back every valid key, each its own object': GITHUB_NAMES,
     },
   },
   {

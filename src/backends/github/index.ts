@@ -23,6 +23,9 @@
  *   duplicate name, so it holds across replicas.
  * - Multipart: parts are staged as assets of the release under `_s3mux.u.` (parts.ts);
  *   Complete streams them through putObject.
+ * - s3mux's own documents (bucket configuration, versions, object lock) are files on a state
+ *   branch of the repository, written by compare-and-swap through the Contents API, with
+ *   large bodies as `_s3mux.r.` assets (reserved.ts).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { PassThrough, Readable } from 'node:stream';
@@ -54,6 +57,7 @@ import { httpStatus, isAlreadyExists, toS3ErrorFromGithub, type ErrorContext } f
 import { ALL_RELEASES, EMPTY_BODY, foldName, isEmptyName, keyOf, nameOf, namesOf, RESERVED } from './names';
 import type { GithubAsset, GithubRelease } from './model';
 import { GithubPartStorage } from './parts';
+import { GithubReservedStore } from './reserved';
 import { spool } from './spool';
 
 export { ALL_RELEASES } from './names';
@@ -77,9 +81,14 @@ export interface GithubBackendOptions extends GithubConnection {
   maxAssetSize?: number;
   /** Where bodies of unknown length are spooled; default the OS temp dir. */
   tmpDir?: string;
+  /** The branch that holds s3mux's own documents (bucket configuration, versions); made from the default branch on first write. Default `s3mux-state`. */
+  stateBranch?: string;
   /** A ready client (tests, embedding). */
   octokit?: Octokit;
 }
+
+/** The branch s3mux keeps its documents on when the settings name none. */
+export const DEFAULT_STATE_BRANCH = 's3mux-state';
 
 /** What S3 asks that an asset cannot hold: refused, never dropped. */
 const UNHOLDABLE: [keyof ObjectAttributes, string][] = [
@@ -132,6 +141,7 @@ export class GithubBackend implements Backend {
   readonly kind = 'github';
   readonly capabilities: BackendCapabilities = { serverSideCopy: false };
   readonly multipart: StagedMultipartStore;
+  readonly reserved: GithubReservedStore;
   readonly octokit: Octokit;
   readonly owner: string;
   readonly repo: string;
@@ -150,6 +160,7 @@ export class GithubBackend implements Backend {
     this.tmpDir = opts.tmpDir;
     this.octokit = opts.octokit ?? makeOctokit(opts, new RateGate(opts.maxRateWaitMs ?? 1000));
     this.multipart = new StagedMultipartStore(this, new GithubPartStorage(this));
+    this.reserved = new GithubReservedStore(this, opts.stateBranch ?? DEFAULT_STATE_BRANCH);
   }
 
   private get repoParams(): { owner: string; repo: string } {
@@ -311,8 +322,10 @@ export class GithubBackend implements Backend {
     const release = await this.bucketRelease(bucket);
     const assets = await this.freshAssets(release);
     if (assets.some((a) => keyOf(a.name) !== undefined)) throw new S3Error('BucketNotEmpty', undefined, { BucketName: bucket });
-    // Only s3mux's own assets (open uploads) remain: they go with the release. The git tag stays.
+    // Only s3mux's own assets (open uploads, large documents) remain: they go with the release. The git tag stays.
     for (const a of assets) await this.deleteAsset(a.id, { bucket });
+    // The release's documents too; a release made again has another id, so this is only tidying.
+    if (!this.readOnly) await this.reserved.dropRelease(release).catch(() => undefined);
     await this.call({ bucket }, () =>
       this.octokit.request('DELETE /repos/{owner}/{repo}/releases/{release_id}', { ...this.repoParams, release_id: release.id }),
     );
@@ -365,6 +378,11 @@ export class GithubBackend implements Backend {
     return out;
   }
 
+  /** Refuses what an asset cannot hold (Backend.checkAttributes: versioning asks before it keeps a version). */
+  checkAttributes(attrs: ObjectAttributes): void {
+    this.refuseUnholdable(attrs);
+  }
+
   /** @internal Refuses what an asset cannot hold. */
   refuseUnholdable(attrs: ObjectAttributes, opts: PutOptions = {}): void {
     if (Object.keys(attrs.userMetadata ?? {}).length > 0) {
@@ -402,7 +420,8 @@ export class GithubBackend implements Backend {
       replaceMatching: (a: GithubAsset) => names.includes(a.name),
     };
     if (opts.size === 0) {
-      for await (const _ of body) throw new S3Error('InvalidRequest', 'The body is longer than its announced length.');
+      for await (const chunk of body)
+        if ((chunk as Buffer).length > 0) throw new S3Error('InvalidRequest', 'The body is longer than its announced length.');
       return metaOfAsset(
         key,
         await this.store(located.release, nameOf(located.inner, true), Readable.from([EMPTY_BODY]), 1, attrs.contentType, how),
@@ -634,6 +653,7 @@ export function githubBackendFromSpec(spec: GithubSettings, context: BackendCont
     baseUrl: spec.baseUrl,
     readOnly: spec.readOnly,
     createRelease: spec.createRelease,
+    stateBranch: spec.stateBranch,
     ...(c?.token ? { token: resolveSecret(c.token, `${what}: token`, context.env) } : {}),
     ...(c?.app?.privateKey
       ? {

@@ -15,6 +15,11 @@ export const githubSettings = settingsSchema('github', {
   readOnly: boolean.optional(),
   /** A write into a release that does not exist creates it (and its tag). Default false. */
   createRelease: boolean.optional(),
+  /** The branch holding s3mux's own documents (bucket configuration, versions, object lock); made from the default branch on first write. Default s3mux-state. */
+  stateBranch: z
+    .string()
+    .regex(/^(?![-/.])(?!.*(?:\.\.|\/\/|@\{|\.lock$))[A-Za-z0-9._/-]+(?<![/.])$/, { error: 'expected a git branch name' })
+    .optional(),
   /** A token (classic or fine-grained, GITHUB_TOKEN) or a GitHub App installation; none: anonymous. */
   credentials: credentialGroup(
     'github backends',
