@@ -5,6 +5,9 @@
  * protocol suite's versioning and object-lock files run on github too when named
  * (`npm run test:protocol:backends -- --backend github`).
  */
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { expect } from 'chai';
 import {
   DeleteObjectCommand,
@@ -21,6 +24,7 @@ import {
   PutObjectCommand,
   PutObjectLockConfigurationCommand,
   PutObjectRetentionCommand,
+  PutObjectTaggingCommand,
   type S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { validateRoutingTable } from '../../src/router/config';
@@ -43,18 +47,26 @@ describe('s3mux → GitHub (double): versioning, object lock and bucket configur
   this.timeout(60_000);
   let d: GithubDouble;
   let srv: TestServer;
+  let dir: string;
 
   before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 's3mux-gh-mirror-'));
+    mkdirSync(join(dir, 'mirrored'));
+    mkdirSync(join(dir, 'plain'));
     d = new GithubDouble({ tokens: [TOKEN] });
     await d.start();
     d.addRelease('v1', { 'before.txt': 'written before versioning' });
     d.addRelease('locked');
+    d.addRelease('mirrored');
+    d.addRelease('plain');
     const table = validateRoutingTable({
       backends: { gh: { type: 'github', baseUrl: d.apiUrl, readOnly: false, credentials: { tokenEnv: 'GH_TEST_TOKEN' } } },
       routes: {
         rel: { backend: 'gh', target: `github://${d.owner}/${d.repo}/releases/v1` },
         lkd: { backend: 'gh', target: `github://${d.owner}/${d.repo}/releases/locked` },
         every: { backend: 'gh', target: `github://${d.owner}/${d.repo}/releases` },
+        both: { mirror: [`file://${dir}/mirrored`, { backend: 'gh', target: `github://${d.owner}/${d.repo}/releases/mirrored` }] },
+        plain: { mirror: [`file://${dir}/plain`, { backend: 'gh', target: `github://${d.owner}/${d.repo}/releases/plain` }] },
       },
     });
     srv = await startTestServer({ router: Router.fromTable(table, { env: { GH_TEST_TOKEN: TOKEN } }) });
@@ -63,6 +75,7 @@ describe('s3mux → GitHub (double): versioning, object lock and bucket configur
   after(async () => {
     await srv?.stop();
     await d?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   const text = async (r: { Body?: { transformToString(): Promise<string> } }) => r.Body!.transformToString();
@@ -120,6 +133,29 @@ describe('s3mux → GitHub (double): versioning, object lock and bucket configur
     expect(err.name).to.equal('NotImplemented');
     const after = (await s3.send(new ListObjectVersionsCommand({ Bucket: 'rel', Prefix: 'meta' }))).Versions ?? [];
     expect(after).to.deep.equal(before);
+  });
+
+  it('a mirror route onto github refuses what an asset cannot hold before it keeps a version', async () => {
+    const s3 = srv.s3;
+    await s3.send(new PutBucketVersioningCommand({ Bucket: 'both', VersioningConfiguration: { Status: 'Enabled' } }));
+    const kept = await s3.send(new PutObjectCommand({ Bucket: 'both', Key: 'plain.txt', Body: 'x' }));
+    expect(kept.VersionId).to.be.a('string').and.not.equal('null');
+    const err = await failure(s3.send(new PutObjectCommand({ Bucket: 'both', Key: 'meta.txt', Body: 'x', Metadata: { a: 'b' } })));
+    expect(err.name).to.equal('NotImplemented');
+    const versions = (await s3.send(new ListObjectVersionsCommand({ Bucket: 'both' }))).Versions ?? [];
+    expect(versions.map((v) => v.Key)).to.deep.equal(['plain.txt']);
+  });
+
+  it('an unversioned mirror onto github refuses metadata and tags at once (no copy is written that a replay would fail on)', async () => {
+    const s3 = srv.s3;
+    const err = await failure(s3.send(new PutObjectCommand({ Bucket: 'plain', Key: 'meta.txt', Body: 'x', Metadata: { a: 'b' } })));
+    expect(err.name).to.equal('NotImplemented');
+    expect(existsSync(join(dir, 'plain', 'meta.txt'))).to.equal(false);
+    await s3.send(new PutObjectCommand({ Bucket: 'plain', Key: 'tagged.txt', Body: 'x' }));
+    const tags = await failure(
+      s3.send(new PutObjectTaggingCommand({ Bucket: 'plain', Key: 'tagged.txt', Tagging: { TagSet: [{ Key: 'k', Value: 'v' }] } })),
+    );
+    expect(tags.name).to.equal('NotImplemented');
   });
 
   it('object lock: configuration, default retention, and a retained version refuses to be deleted', async () => {

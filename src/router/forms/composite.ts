@@ -74,6 +74,11 @@ export abstract class CompositeBackend implements Backend {
   }
   private holders?: readonly ClassHolder[];
 
+  /** What any target a write may reach cannot hold is refused before versioning keeps a version (Backend.checkAttributes). */
+  checkAttributes(attrs: ObjectAttributes): void {
+    for (const t of this.receivers()) t.backend.checkAttributes?.(attrs);
+  }
+
   /** Whether every target a write may reach can change an object's class in place (lifecycle transitions). */
   protected classChangeable(): boolean {
     return this.receivers().every((t) => t.backend.setStorageClass !== undefined);

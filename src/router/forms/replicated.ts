@@ -88,7 +88,10 @@ export class ReplicatedBackend extends CompositeBackend {
     this.queues = targets.map((t) => new CatchUpQueue(t.checkedArea()));
     this.state = new ReplicatedArea(route, targets);
     this.multipart = new RoutedMultipart({
-      choose: (attrs) => this.writer(attrs.storageClass),
+      choose: (attrs) => {
+        this.checkAttributes(attrs);
+        return this.writer(attrs.storageClass);
+      },
       targets,
       tagged: true,
       vk: (k) => this.vk(k),
@@ -167,6 +170,8 @@ export class ReplicatedBackend extends CompositeBackend {
   }
 
   async putObject(_bucket: string, key: string, body: Readable, attrs: ObjectAttributes, opts?: PutOptions): Promise<ObjectMeta> {
+    // Every copy must hold what the client sent: one that cannot would be refused only later, by a replay.
+    this.checkAttributes(attrs);
     const k = this.vk(key);
     const replay = new ReplayableBody(body);
     // Changes to one key and their replays take turns (in this process), so a replay never lands over a newer change.
@@ -260,6 +265,7 @@ export class ReplicatedBackend extends CompositeBackend {
   }
 
   async setTags(_bucket: string, key: string, tags: Tag[]): Promise<void> {
+    this.checkAttributes({ userMetadata: {}, tags });
     const k = this.vk(key);
     await this.locks.run(k, async () => {
       const w = this.writer();
