@@ -6,7 +6,7 @@
  * change every copy; RestoreObject goes to the copy reads are served from; route and bucket
  * tiers are checked against every target.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -23,7 +23,8 @@ import {
   RestoreObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { startTestServer, type TestServer } from '../helpers/server';
+import { ACCESS_KEY, SECRET_KEY, startTestServer, type TestServer } from '../helpers/server';
+import { run } from '../helpers/processes';
 import { errorOf } from '../helpers/errors';
 import { ociTableEntry, startOciDouble, testApiKey, type OciDouble } from '../helpers/oci-double';
 import { Router } from '../../src/router/router';
@@ -321,5 +322,37 @@ describe('storage classes through migrate, mirror and failover routes (memory, f
     // A migration's `from` is only read: `cold` need not name OCI there.
     const mig = attempt({ migrate: { from: pair[1], to: pair[0] }, tier: 'cold' })();
     expect(mig.routes[0].storageClass).to.equal('GLACIER_IR');
+  });
+
+  it('aws-cli: `aws s3 cp --storage-class` onto a mirror puts the class on both copies, `s3api head-object` and `list-objects-v2` report it; a class one target cannot hold fails the command with InvalidStorageClass', async function () {
+    if (!existsSync('/usr/bin/aws')) this.skip(); // skipped: /usr/bin/aws is not installed here
+    const env = {
+      ...process.env,
+      AWS_ACCESS_KEY_ID: ACCESS_KEY,
+      AWS_SECRET_ACCESS_KEY: SECRET_KEY,
+      AWS_DEFAULT_REGION: 'us-east-1',
+      AWS_CONFIG_FILE: '/dev/null',
+      AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+    };
+    const aws = (...args: string[]) => run('/usr/bin/aws', ['--endpoint-url', srv.url, ...args], '', env);
+    const file = path.join(dir, 'cli-upload.txt');
+    writeFileSync(file, 'through aws-cli');
+    const cp = await aws('s3', 'cp', '--no-progress', '--storage-class', 'STANDARD_IA', file, 's3://mirrored/cli-ia');
+    expect(cp.status, cp.stderr).to.equal(0);
+    const head = await aws('s3api', 'head-object', '--bucket', 'mirrored', '--key', 'cli-ia', '--output', 'json');
+    expect(head.status, head.stderr).to.equal(0);
+    expect((JSON.parse(head.stdout) as { StorageClass?: string }).StorageClass).to.equal('STANDARD_IA');
+    for (const t of form<ReplicatedBackend>('mirrored').targets) expect(await copyClass(t, 'cli-ia'), t.label).to.equal('STANDARD_IA');
+    const list = await aws('s3api', 'list-objects-v2', '--bucket', 'mirrored', '--prefix', 'cli-', '--output', 'json');
+    expect((JSON.parse(list.stdout) as { Contents: { StorageClass: string }[] }).Contents.map((o) => o.StorageClass)).to.deep.equal([
+      'STANDARD_IA',
+    ]);
+    // OCI has no class for GLACIER_IR: the mirror over OCI and memory refuses it, and nothing is stored.
+    const refused = await aws('s3', 'cp', '--no-progress', '--storage-class', 'GLACIER_IR', file, 's3://withoci/cli-ir');
+    expect(refused.status).to.not.equal(0);
+    expect(refused.stderr).to.contain('InvalidStorageClass');
+    const absent = await aws('s3api', 'head-object', '--bucket', 'withoci', '--key', 'cli-ir');
+    expect(absent.status).to.not.equal(0);
+    expect(absent.stderr).to.contain('404');
   });
 });
