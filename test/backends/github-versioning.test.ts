@@ -2,7 +2,7 @@
  * Versioning, object lock and bucket configuration on the github backend, through s3mux with
  * @aws-sdk/client-s3, on the GitHub REST API double: the state lives on the repository's
  * state branch (src/backends/github/reserved.ts), the latest version at its asset name. The
- * protocol suite's versioning and object-lock files run on github too when named
+ * protocol suite's versioning and object-lock files run on github too, in CI's store run
  * (`npm run test:protocol:backends -- --backend github`).
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';

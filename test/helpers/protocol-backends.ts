@@ -31,8 +31,6 @@ export interface ProtocolBackend {
   gaps?: Record<string, string>;
   /** Suite title fragment -> why the store cannot even set the suite up (its `before` is refused): the whole suite is skipped. */
   suiteGaps?: Record<string, string>;
-  /** Why the store runs only when named (`--backend NAME`), not in the default run CI makes. */
-  onlyWhenNamed?: string;
 }
 
 /** Test files that build their own routing table (or child servers on an fs folder): fs only. */
@@ -197,7 +195,6 @@ export const PROTOCOL_BACKENDS: ProtocolBackend[] = [
     name: 'oci',
     store: 'the OCI Object Storage REST API double (test/helpers/oci-double.ts), request signatures verified',
     start: fromTarget('oci'),
-    onlyWhenNamed: "CI's time budget (30 minutes on 2 cores): the oci adapter's own suite runs in npm test",
     gaps: {
       ...partChecksumGap('the oci backend keeps parts as OCI multipart parts, which carry no S3 checksums'),
       ...SLOW_STORE,
@@ -209,8 +206,6 @@ export const PROTOCOL_BACKENDS: ProtocolBackend[] = [
     name: 'github',
     store: "the GitHub REST API double (test/helpers/github-double.ts): releases as buckets, assets as keys, s3mux's state on a branch",
     start: fromTarget('github'),
-    onlyWhenNamed:
-      "CI's time budget (30 minutes on 2 cores; the suite takes about 3 minutes on github): the github adapter's own suites (test/backends/github*.test.ts, its ReservedStore conformance) run in npm test",
     suiteGaps: {
       'protocol: listing': `${GITHUB_NAMES}: the suite's setup stores keys 'B' and 'b'`,
       'protocol: hostile input': `${GITHUB_TAGS}: the suite's setup stores a tagged object every mutation starts from`,

@@ -5,9 +5,9 @@
  *
  *   node dist/test/protocol/run-backends.js [--backend s3,azure] [--jobs 2] [--report]
  *
- * Without --backend it runs every store but those marked onlyWhenNamed (oci: CI's time budget).
- * --report writes the README's fidelity table (between the fidelity markers) from the run, so
- * name every store with it.
+ * Without --backend it runs every store with a server of its own (all but fs and memory, which
+ * npm test covers). --report writes the README's fidelity table (between the fidelity markers)
+ * from the run, so run it on every store (no --backend).
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -41,7 +41,7 @@ function args(): { backends: string[]; jobs: number; report: boolean } {
     const i = argv.indexOf(flag);
     return i >= 0 ? argv[i + 1] : undefined;
   };
-  const all = PROTOCOL_BACKENDS.filter((b) => b.start !== undefined && b.onlyWhenNamed === undefined).map((b) => b.name);
+  const all = PROTOCOL_BACKENDS.filter((b) => b.start !== undefined).map((b) => b.name);
   return {
     backends: value('--backend')?.split(',') ?? all,
     jobs: Number(value('--jobs') ?? 2),
