@@ -18,6 +18,7 @@ import { nameOf, keyOf, isPlainKey } from '../../src/backends/github/names';
 import { RateGate } from '../../src/backends/github/client';
 import { GithubDouble } from '../helpers/github-double';
 import { body, describeBackendConformance, expectS3Error, getObject, pattern, md5 } from './conformance';
+import { S3Error } from '../../src/errors';
 
 const TOKEN = 'ghp_testtoken0123456789';
 const MiB = 1024 * 1024;
@@ -196,6 +197,23 @@ describe('GitHub backend', function () {
         'PreconditionFailed',
       );
       expect((await getObject(b, 'v1', 'fresh.txt')).data.toString()).to.equal('x');
+    });
+
+    it('a body whose check fails only at its end (a bad Content-MD5) makes no asset, even once every byte has arrived', async () => {
+      d.addRelease('v1');
+      const b = onDouble(d);
+      let pushed = false;
+      const failing = new Readable({
+        read() {
+          if (pushed) return;
+          pushed = true;
+          this.push(Buffer.from('all of it'));
+          // Every byte is out; the digest check answers later, as the verifying stream does at its end.
+          setTimeout(() => this.destroy(new S3Error('BadDigest')), 150);
+        },
+      });
+      await expectS3Error(b.putObject('v1', 'bad-md5.bin', failing, { userMetadata: {} }, { size: 9 }), 'BadDigest');
+      await expectS3Error(b.headObject('v1', 'bad-md5.bin'), 'NoSuchKey');
     });
 
     it('refuses a key that differs only in case from an existing asset', async () => {

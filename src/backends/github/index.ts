@@ -529,14 +529,19 @@ export class GithubBackend implements Backend {
     ctx: ErrorContext,
   ): Promise<GithubAsset> {
     let bodyError: unknown;
+    // The latest chunk is held until the body has ended cleanly: a check that fails only at the
+    // end (Content-MD5, a signed SHA-256, a trailing checksum) then fails the upload while GitHub
+    // still waits for its last bytes, instead of after it has made the asset.
     async function* counted(): AsyncGenerator<Buffer> {
       let sent = 0;
+      let held: Buffer | undefined;
       try {
         for await (const chunk of body) {
           const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
           sent += buf.length;
           if (sent > size) throw new S3Error('InvalidRequest', 'The body is longer than its announced length.');
-          yield buf;
+          if (held) yield held;
+          held = buf;
         }
       } catch (err) {
         bodyError = err;
@@ -546,6 +551,7 @@ export class GithubBackend implements Backend {
         bodyError = new S3Error('IncompleteBody');
         throw bodyError;
       }
+      if (held) yield held;
     }
     try {
       const res = await this.octokit.request({
