@@ -92,9 +92,12 @@ export class ServerProcess {
       }, 30_000);
       this.child.stdout!.on('data', (chunk: Buffer) => {
         write(chunk);
+        // Only the start-up lines are searched: every access line after them went into `out`
+        // and the search over it, so the test process slowed as the server logged.
+        if (this.url) return;
         out += chunk.toString();
         const m = /s3mux listening on (\S+)/.exec(out);
-        if (m && !this.url) {
+        if (m) {
           clearTimeout(timer);
           this.url = m[1];
           this.port = port;

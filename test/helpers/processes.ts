@@ -69,3 +69,19 @@ export function run(
     child.stdin.end(input);
   });
 }
+
+/**
+ * The environment aws-cli and boto3 run with against a test server: these credentials, us-east-1,
+ * and no config or credentials file of the user's, nor the instance metadata service, to consult.
+ */
+export function awsCliEnv(accessKeyId: string, secretAccessKey: string): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    AWS_ACCESS_KEY_ID: accessKeyId,
+    AWS_SECRET_ACCESS_KEY: secretAccessKey,
+    AWS_DEFAULT_REGION: 'us-east-1',
+    AWS_CONFIG_FILE: '/dev/null',
+    AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+    AWS_EC2_METADATA_DISABLED: 'true',
+  };
+}

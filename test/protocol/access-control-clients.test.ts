@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 import { validateRoutingTable } from '../../src/router/config';
 import { Router } from '../../src/router/router';
 import { ACCESS_KEY, SECRET_KEY, startTestServer, type TestServer } from '../helpers/server';
+import { awsCliEnv } from '../helpers/processes';
 
 const run = promisify(execFile);
 
@@ -18,13 +19,7 @@ describe('protocol: access control through aws-cli and boto3', function () {
       accessControl: { objectOwnership: 'ObjectWriter' },
     });
     srv = await startTestServer({ router: Router.fromTable(table) });
-    env = {
-      ...process.env,
-      AWS_ACCESS_KEY_ID: ACCESS_KEY,
-      AWS_SECRET_ACCESS_KEY: SECRET_KEY,
-      AWS_DEFAULT_REGION: 'us-east-1',
-      AWS_EC2_METADATA_DISABLED: 'true',
-    };
+    env = awsCliEnv(ACCESS_KEY, SECRET_KEY);
   });
   after(() => srv.stop());
 

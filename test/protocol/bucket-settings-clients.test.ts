@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { ACCESS_KEY, SECRET_KEY, startTestServer, type TestServer } from '../helpers/server';
+import { awsCliEnv } from '../helpers/processes';
 
 const run = promisify(execFile);
 
@@ -15,15 +16,7 @@ describe('protocol: bucket settings through aws-cli and boto3', function () {
   this.timeout(240_000);
   let srv: TestServer;
   let tmp: string;
-  const env = () => ({
-    ...process.env,
-    AWS_ACCESS_KEY_ID: ACCESS_KEY,
-    AWS_SECRET_ACCESS_KEY: SECRET_KEY,
-    AWS_DEFAULT_REGION: 'us-east-1',
-    AWS_CONFIG_FILE: path.join(tmp, 'none'),
-    AWS_SHARED_CREDENTIALS_FILE: path.join(tmp, 'none'),
-    AWS_EC2_METADATA_DISABLED: 'true',
-  });
+  const env = () => awsCliEnv(ACCESS_KEY, SECRET_KEY);
   const aws = async (...args: string[]) => {
     const { stdout } = await run('/usr/bin/aws', ['--endpoint-url', srv.url, 's3api', ...args], { env: env() });
     return stdout.trim() === '' ? undefined : (JSON.parse(stdout) as Record<string, unknown>);

@@ -28,7 +28,7 @@ import {
 import { startTestServer, ACCESS_KEY, SECRET_KEY, type TestServer } from '../helpers/server';
 import { signedFetch } from '../helpers/sign';
 import { errorOf } from '../helpers/errors';
-import { run } from '../helpers/processes';
+import { awsCliEnv, run } from '../helpers/processes';
 
 const CREDS = { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY };
 const DAY = 24 * 3600_000;
@@ -594,14 +594,7 @@ describe('protocol: object lock', function () {
   });
 
   describe('aws-cli and boto3', () => {
-    const awsEnv = () => ({
-      ...process.env,
-      AWS_ACCESS_KEY_ID: ACCESS_KEY,
-      AWS_SECRET_ACCESS_KEY: SECRET_KEY,
-      AWS_DEFAULT_REGION: 'us-east-1',
-      AWS_CONFIG_FILE: '/dev/null',
-      AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
-    });
+    const awsEnv = () => awsCliEnv(ACCESS_KEY, SECRET_KEY);
     const aws = (...args: string[]) => run('/usr/bin/aws', ['--endpoint-url', srv.url, 's3api', ...args, '--output', 'json'], '', awsEnv());
     const ok = async (...args: string[]) => {
       const r = await aws(...args);

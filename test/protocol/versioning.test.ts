@@ -27,7 +27,7 @@ import {
 import { startTestServer, ACCESS_KEY, SECRET_KEY, type TestServer } from '../helpers/server';
 import { signedFetch } from '../helpers/sign';
 import { errorOf } from '../helpers/errors';
-import { run } from '../helpers/processes';
+import { awsCliEnv, run } from '../helpers/processes';
 
 const CREDS = { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY };
 const onFs = process.env.S3MUX_TEST_BACKEND === undefined || process.env.S3MUX_TEST_BACKEND === 'fs';
@@ -374,14 +374,7 @@ describe('protocol: versioning', function () {
   });
 
   describe('aws-cli and boto3', () => {
-    const awsEnv = () => ({
-      ...process.env,
-      AWS_ACCESS_KEY_ID: ACCESS_KEY,
-      AWS_SECRET_ACCESS_KEY: SECRET_KEY,
-      AWS_DEFAULT_REGION: 'us-east-1',
-      AWS_CONFIG_FILE: '/dev/null',
-      AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
-    });
+    const awsEnv = () => awsCliEnv(ACCESS_KEY, SECRET_KEY);
     const aws = async (...args: string[]) => {
       const r = await run('/usr/bin/aws', ['--endpoint-url', srv.url, 's3api', ...args, '--output', 'json'], '', awsEnv());
       expect(r.status, r.stderr).to.equal(0);

@@ -24,7 +24,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { ACCESS_KEY, SECRET_KEY, startTestServer, type TestServer } from '../helpers/server';
-import { run } from '../helpers/processes';
+import { awsCliEnv, run } from '../helpers/processes';
 import { errorOf } from '../helpers/errors';
 import { ociTableEntry, startOciDouble, testApiKey, type OciDouble } from '../helpers/oci-double';
 import { Router } from '../../src/router/router';
@@ -326,14 +326,7 @@ describe('storage classes through migrate, mirror and failover routes (memory, f
 
   it('aws-cli: `aws s3 cp --storage-class` onto a mirror puts the class on both copies, `s3api head-object` and `list-objects-v2` report it; a class one target cannot hold fails the command with InvalidStorageClass', async function () {
     if (!existsSync('/usr/bin/aws')) this.skip(); // skipped: /usr/bin/aws is not installed here
-    const env = {
-      ...process.env,
-      AWS_ACCESS_KEY_ID: ACCESS_KEY,
-      AWS_SECRET_ACCESS_KEY: SECRET_KEY,
-      AWS_DEFAULT_REGION: 'us-east-1',
-      AWS_CONFIG_FILE: '/dev/null',
-      AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
-    };
+    const env = awsCliEnv(ACCESS_KEY, SECRET_KEY);
     const aws = (...args: string[]) => run('/usr/bin/aws', ['--endpoint-url', srv.url, ...args], '', env);
     const file = path.join(dir, 'cli-upload.txt');
     writeFileSync(file, 'through aws-cli');

@@ -28,6 +28,7 @@ import { classOf, multipart, createWithTier } from '../helpers/tiers';
 import { bucketConfig } from '../../src/bucket-config/store';
 import { Router } from '../../src/router/router';
 import { validateRoutingTable } from '../../src/router/config';
+import { awsCliEnv } from '../helpers/processes';
 
 const run = promisify(execFile);
 
@@ -168,14 +169,7 @@ except ClientError as e:
 print(json.dumps(out))
 `;
     const { stdout } = await run('/usr/bin/python3', ['-c', script, srv.url], {
-      env: {
-        ...process.env,
-        AWS_ACCESS_KEY_ID: ACCESS_KEY,
-        AWS_SECRET_ACCESS_KEY: SECRET_KEY,
-        AWS_CONFIG_FILE: path.join(dir, 'none'),
-        AWS_SHARED_CREDENTIALS_FILE: path.join(dir, 'none'),
-        AWS_EC2_METADATA_DISABLED: 'true',
-      },
+      env: awsCliEnv(ACCESS_KEY, SECRET_KEY),
     });
     expect(JSON.parse(stdout)).to.deep.equal({
       headers: { 'x-s3mux-tier': 'silver', 'x-s3mux-storage-class': 'STANDARD_IA' },
