@@ -74,13 +74,13 @@ function readWhole(body: Readable, expectedSize: number): Promise<Buffer> {
   return new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    let bad: unknown;
     body.on('data', (chunk: unknown) => {
       let buf: Buffer;
       try {
         buf = toBuffer(chunk);
       } catch (err) {
-        bad ??= err;
+        // As a throw inside `for await` would: the stream is destroyed with the error.
+        body.destroy(err as Error);
         return;
       }
       size += buf.length;
@@ -88,7 +88,6 @@ function readWhole(body: Readable, expectedSize: number): Promise<Buffer> {
     });
     finished(body, (err) => {
       if (err) return reject(err);
-      if (bad !== undefined) return reject(bad);
       if (size !== expectedSize) return reject(incompleteBody(size, expectedSize));
       resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
     });
