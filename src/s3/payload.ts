@@ -5,7 +5,7 @@
  * ends. A body that fails a check ends with an error, so no backend commits it.
  */
 import type { Readable } from 'node:stream';
-import { PassThrough, pipeline } from 'node:stream';
+import { pipeline, type Duplex } from 'node:stream';
 import { S3Error } from '../errors';
 import type { ObjectAttributes } from '../backends/types';
 import { AwsChunkedDecoder } from './aws-chunked';
@@ -85,27 +85,37 @@ export const BODY_IDLE_TIMEOUT_MS = 20_000;
 type Req = S3Context['req'];
 
 /**
- * The request body as handlers read it: a stream of its own, fed from the request, so that
- * s3mux can fail it (a stalled or cut-short body) while the socket stays open for the
- * S3 error answer. Destroying the request itself would take the socket with it.
+ * The request body as handlers read it: the request is piped into the first stage of the
+ * body (the aws-chunked decoder, or the verifier itself), so that s3mux can fail that stage
+ * (a stalled or cut-short body) while the socket stays open for the S3 error answer.
+ * Destroying the request itself would take the socket with it. No PassThrough in between and
+ * no `pipeline` for a plain body: per 64 KiB of a large PUT each stage cost a turn of the
+ * stream machinery, and `pipeline` builds an AbortController and a DOMException per call
+ * (bench/RESULTS.md, issue 15, eighth pass); the failures reach the reader as before.
  */
-const bodies = new WeakMap<Req, PassThrough>();
+const bodies = new WeakMap<Req, Duplex>();
 /** Failures that arrived before the handler began reading the body. */
 const earlyFailures = new WeakMap<Req, S3Error>();
 
-function guardedBody(req: Req): PassThrough {
+/**
+ * Feeds the request into `first`. A request whose body was taken before (a second
+ * requestBody of one request) goes on from where that one stopped, through `pipeline`.
+ */
+function guardedBody(req: Req, first: Duplex): void {
   const existing = bodies.get(req);
-  if (existing) return existing;
-  const body = new PassThrough();
-  bodies.set(req, body);
-  req.pipe(body);
-  req.once('error', (err) => body.destroy(err));
-  req.once('aborted', () => body.destroy(new S3Error('IncompleteBody')));
-  body.once('close', () => req.unpipe(body));
+  if (existing) {
+    pipeline(existing, first, () => {});
+    return;
+  }
+  bodies.set(req, first);
+  req.pipe(first);
+  req.once('error', (err) => first.destroy(err));
+  req.once('aborted', () => first.destroy(new S3Error('IncompleteBody')));
+  first.once('close', () => req.unpipe(first));
   const early = earlyFailures.get(req);
   if (early) {
-    process.nextTick(() => body.destroy(early));
-    return body;
+    process.nextTick(() => first.destroy(early));
+    return;
   }
   // A body that sends nothing for BODY_IDLE_TIMEOUT_MS is abandoned, as S3 does.
   if (!req.complete) {
@@ -113,9 +123,8 @@ function guardedBody(req: Req): PassThrough {
     // The socket outlives the request on keep-alive connections: its timer must not.
     const clear = () => req.socket?.setTimeout(0);
     req.once('end', clear);
-    body.once('close', clear);
+    first.once('close', clear);
   }
-  return body;
 }
 
 /** Fails a request's body (if it is still being read), leaving the connection able to answer. */
@@ -149,8 +158,6 @@ export function requestBody(ctx: S3Context, attrs?: ObjectAttributes, opts: Body
   if (opts.maxSize !== undefined && size !== undefined && size > opts.maxSize) {
     throw new S3Error('EntityTooLarge', undefined, { ProposedSize: String(size), MaxSizeAllowed: String(opts.maxSize) });
   }
-  const source = guardedBody(ctx.req);
-
   const { headerValues, trailing, computeOnly } = namedAlgorithms(ctx);
   const verifier = new VerifyingStream({
     md5: ctx.header('content-md5'),
@@ -172,9 +179,14 @@ export function requestBody(ctx: S3Context, attrs?: ObjectAttributes, opts: Body
         }
       },
     });
-    stream = pipeline(source, decoder, verifier, () => {});
+    guardedBody(ctx.req, decoder);
+    stream = pipeline(decoder, verifier, () => {});
   } else {
-    stream = pipeline(source, verifier, () => {});
+    guardedBody(ctx.req, verifier);
+    // pipeline listened for the verifier's errors: a body failed before its reader starts
+    // (a client gone while the handler awaits something) must not be an uncaught 'error'.
+    verifier.on('error', () => {});
+    stream = verifier;
   }
   if (attrs) {
     // Header checksums are known (and well-formed) before the body: a store that sends its

@@ -1,17 +1,18 @@
 /**
- * The object writer: streams a body into a temp file (MD5 on the way, bounded memory,
- * backpressure through stream.pipeline), then places the temp file at the key's path with
+ * The object writer: streams a body into a temp file (TempFileSink: MD5 on the way, bounded
+ * memory, backpressure through stream.pipeline), then places the temp file at the key's path with
  * one atomic rename, creating directories and converting a file that is in the way into
  * its directory form (`<dir>/.s3mux-self`).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { constants as fsc, createWriteStream, lstatSync, promises as fsp, type WriteStream } from 'node:fs';
+import { constants as fsc, lstatSync, promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
-import type { Readable } from 'node:stream';
+import { finished, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { S3Error } from '../../errors';
 import { writeFileSyncing } from './durable-file';
+import { TempFileSink } from './temp-file-sink';
 import { FileRangeReadable } from './handle';
 import { CONV_RECOVER_AGE_MS, isErrno, type Layout } from './layout';
 import { lockKey, type RootState } from './locks';
@@ -36,13 +37,8 @@ function toBuffer(chunk: unknown): Buffer {
   throw new TypeError('object body chunks must be bytes');
 }
 
-/** A new temp file's write stream; it fsyncs and closes the file when it finishes. */
-function tempWriter(tmp: string): WriteStream {
-  return createWriteStream(tmp, { flags: 'wx', flush: true });
-}
-
-/** Waits until the write stream has closed its file (pipeline may resolve on 'finish'). */
-async function closed(ws: WriteStream): Promise<void> {
+/** Waits until the stream has closed its file (pipeline may resolve on 'finish'). */
+async function closed(ws: Writable): Promise<void> {
   if (ws.closed) return;
   await new Promise<void>((resolve) => ws.once('close', () => resolve()));
 }
@@ -63,48 +59,55 @@ function incompleteBody(size: number, expectedSize: number): S3Error {
  * renames the file into place only once `synced` has resolved.
  */
 async function stageSmallBody(layout: Layout, body: Readable, expectedSize: number): Promise<StagedFile> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    const buf = toBuffer(chunk);
-    size += buf.length;
-    // A body longer than announced is still read to its end (and refused), never kept.
-    if (size <= expectedSize) chunks.push(buf);
-  }
-  if (size !== expectedSize) throw incompleteBody(size, expectedSize);
-  const data = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
+  const data = await readWhole(body, expectedSize);
   const tmp = layout.tempPath('put');
   const { stats, synced } = await writeFileSyncing(tmp, data, { stat: true });
   return { path: tmp, etag: createHash('md5').update(data).digest('hex'), identity: identityOf(stats!), synced };
 }
 
 /**
- * Streams `body` into a new temp file. On any error (the body's, a size mismatch, the
- * disk's) the temp file is removed and the error rethrown.
+ * The whole body, which must be `expectedSize` bytes. Fails as `for await` over the stream
+ * would (the stream's error, or a premature close), without an async iterator's promise per
+ * chunk. A body longer than announced is still read to its end (and refused), never kept.
+ */
+function readWhole(body: Readable, expectedSize: number): Promise<Buffer> {
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    body.on('data', (chunk: unknown) => {
+      let buf: Buffer;
+      try {
+        buf = toBuffer(chunk);
+      } catch (err) {
+        // As a throw inside `for await` would: the stream is destroyed with the error.
+        body.destroy(err as Error);
+        return;
+      }
+      size += buf.length;
+      if (size <= expectedSize) chunks.push(buf);
+    });
+    finished(body, (err) => {
+      if (err) return reject(err);
+      if (size !== expectedSize) return reject(incompleteBody(size, expectedSize));
+      resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
+    });
+  });
+}
+
+/**
+ * Streams `body` into a new temp file (TempFileSink: MD5, batched writes, fsync). On any
+ * error (the body's, a size mismatch, the disk's) the temp file is removed and the error
+ * rethrown.
  */
 export async function stageBody(layout: Layout, body: Readable, expectedSize?: number): Promise<StagedFile> {
   if (expectedSize !== undefined && expectedSize <= SMALL_BODY_MAX) return stageSmallBody(layout, body, expectedSize);
   const tmp = layout.tempPath('put');
-  const hash = createHash('md5');
-  let size = 0;
-  const out = tempWriter(tmp);
+  const out = new TempFileSink(tmp, { md5: true });
   try {
-    await pipeline(
-      body,
-      async function* (source: AsyncIterable<unknown>) {
-        for await (const chunk of source) {
-          const buf = toBuffer(chunk);
-          hash.update(buf);
-          size += buf.length;
-          yield buf;
-        }
-      },
-      out,
-    );
+    await pipeline(body, out);
     await closed(out);
-    if (expectedSize !== undefined && size !== expectedSize) throw incompleteBody(size, expectedSize);
-    const identity = identityOf(await fsp.stat(tmp));
-    return { path: tmp, etag: hash.digest('hex'), identity };
+    if (expectedSize !== undefined && out.bytes !== expectedSize) throw incompleteBody(out.bytes, expectedSize);
+    return { path: tmp, etag: out.etag(), identity: identityOf(out.stats!) };
   } catch (err) {
     // The body is not destroyed here: when it failed, pipeline did; when it ended, there is
     // nothing to do; the caller may still answer on the same connection.
@@ -145,9 +148,10 @@ export async function stageCopy(layout: Layout, srcPath: string, src: FileHandle
       copied = false;
     }
     if (!copied) {
-      const out = tempWriter(tmp);
+      const out = new TempFileSink(tmp);
       await pipeline(new FileRangeReadable(src, 0, srcId.size - 1), out);
       await closed(out);
+      return { path: tmp, etag: '', identity: identityOf(out.stats!) };
     }
     return { path: tmp, etag: '', identity: identityOf(await fsp.stat(tmp)) };
   } catch (err) {
