@@ -66,6 +66,14 @@ export const STDOUT_FLUSH_BYTES = 32 * 1024;
  */
 function batchedStdout(): Destination {
   if (stdoutBatch) return stdoutBatch;
+  const batch = batchedWriter((text) => process.stdout.write(text));
+  process.on('exit', () => batch.flush());
+  stdoutBatch = batch;
+  return batch;
+}
+
+/** Lines handed to `out` together: after STDOUT_FLUSH_MS, once STDOUT_FLUSH_BYTES are held, or on flush(). */
+export function batchedWriter(out: (text: string) => void): Destination & { flush(): void } {
   let pending: string[] = [];
   let bytes = 0;
   let timer: NodeJS.Timeout | undefined;
@@ -76,10 +84,9 @@ function batchedStdout(): Destination {
     const text = pending.length === 1 ? pending[0] : pending.join('');
     pending = [];
     bytes = 0;
-    process.stdout.write(text);
+    out(text);
   };
-  process.on('exit', flush);
-  stdoutBatch = {
+  return {
     write(line: string) {
       pending.push(line);
       bytes += line.length;
@@ -88,7 +95,6 @@ function batchedStdout(): Destination {
     },
     flush,
   };
-  return stdoutBatch;
 }
 
 /** A JSON line of pino's at warn or above (the level is its first field, by name). */
