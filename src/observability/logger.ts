@@ -13,6 +13,8 @@ export type { Logger };
 
 export interface Destination {
   write(line: string): unknown;
+  /** Writes out what is held back (a destination that batches). */
+  flush?(): void;
 }
 
 const LEVEL_NAMES: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
@@ -47,39 +49,66 @@ export function prettyLine(json: string): string {
 
 let stdoutBatch: Destination | undefined;
 
+/** How long an access-log line may wait for others before it is written. */
+export const STDOUT_FLUSH_MS = 20;
+/** Held-back text that is written at once, whatever the time. */
+export const STDOUT_FLUSH_BYTES = 32 * 1024;
+
 /**
- * Standard output, the lines of one turn of the event loop written together. Node writes to a
- * pipe or file synchronously: one write(2) per access-log line on the event loop under load;
- * this writes all the lines the requests finished in one turn produced with one call, at the end
- * of that turn (setImmediate: no timer, no delay beyond the turn), and what is left at exit.
+ * Standard output, lines written together. Node writes to a pipe or file synchronously: one
+ * write(2) per access-log line, which at one client is a system call, a wake-up of the process
+ * reading the pipe (a log shipper, the bench) and a turn of the event loop per request (bench:
+ * RESULTS.md, issue 15, eighth pass). Lines are held for at most STDOUT_FLUSH_MS (or until
+ * STDOUT_FLUSH_BYTES are held) and written with one call; a warning or error line is written at
+ * once with whatever is held before it, and what is held is written when the process exits
+ * (process.exit, a signal's shutdown, an uncaught exception). What a SIGKILL, the OOM killer or
+ * a native abort can lose is the last STDOUT_FLUSH_MS of access lines.
  */
 function batchedStdout(): Destination {
   if (stdoutBatch) return stdoutBatch;
+  const batch = batchedWriter((text) => process.stdout.write(text));
+  process.on('exit', () => batch.flush());
+  stdoutBatch = batch;
+  return batch;
+}
+
+/** Lines handed to `out` together: after STDOUT_FLUSH_MS, once STDOUT_FLUSH_BYTES are held, or on flush(). */
+export function batchedWriter(out: (text: string) => void): Destination & { flush(): void } {
   let pending: string[] = [];
-  let scheduled = false;
+  let bytes = 0;
+  let timer: NodeJS.Timeout | undefined;
   const flush = (): void => {
-    scheduled = false;
+    if (timer) clearTimeout(timer);
+    timer = undefined;
     if (pending.length === 0) return;
     const text = pending.length === 1 ? pending[0] : pending.join('');
     pending = [];
-    process.stdout.write(text);
+    bytes = 0;
+    out(text);
   };
-  process.on('exit', flush);
-  stdoutBatch = {
+  return {
     write(line: string) {
       pending.push(line);
-      if (!scheduled) {
-        scheduled = true;
-        setImmediate(flush).unref();
-      }
+      bytes += line.length;
+      if (bytes >= STDOUT_FLUSH_BYTES) flush();
+      else if (!timer) timer = setTimeout(flush, STDOUT_FLUSH_MS).unref();
     },
+    flush,
   };
-  return stdoutBatch;
 }
+
+/** A JSON line of pino's at warn or above (the level is its first field, by name). */
+const URGENT = /^\{"level":"(?:warn|error|fatal)"/;
 
 export function createLogger(opts: { level?: LogLevel; format?: LogFormat; destination?: Destination } = {}): Logger {
   const dest = opts.destination ?? batchedStdout();
-  const stream = opts.format === 'pretty' ? { write: (line: string) => dest.write(prettyLine(line)) } : dest;
+  // Warnings and errors are not held back: they are what one reads after a crash.
+  const stream = {
+    write: (line: string) => {
+      dest.write(opts.format === 'pretty' ? prettyLine(line) : line);
+      if (dest.flush && URGENT.test(line)) dest.flush();
+    },
+  };
   return pino(
     {
       level: opts.level ?? 'info',

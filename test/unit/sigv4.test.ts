@@ -13,7 +13,15 @@ import {
 } from '@aws-sdk/client-s3';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { buildQueryString } from '@smithy/core/protocols';
-import { authenticateV4 as authenticate, AuthRequest, AuthResult, Identity, EMPTY_SHA256, UNSIGNED_PAYLOAD } from '../../src/auth/sigv4';
+import {
+  authenticateV4 as authenticate,
+  AuthRequest,
+  AuthResult,
+  Identity,
+  EMPTY_SHA256,
+  UNSIGNED_PAYLOAD,
+  hmacHex,
+} from '../../src/auth/sigv4';
 import { getSigningKey } from '../../src/auth/signing-key-cache';
 import { expectS3Error } from '../helpers/s3-error';
 
@@ -871,6 +879,22 @@ describe('sigv4: requests signed by the AWS SDK', function () {
       expect(r.type).to.equal('presigned');
       expect(r.payloadHash).to.equal(UNSIGNED_PAYLOAD);
       expect(r.region).to.equal('us-west-2');
+    }
+  });
+});
+
+describe('sigv4: hmacHex (two one-shot digests over cached pads)', () => {
+  it('is HMAC-SHA256 as createHmac computes it, for keys of 0 to 100 bytes and any text', () => {
+    const texts = ['', 'AWS4-HMAC-SHA256\n20150830T123600Z\n20150830/us-east-1/s3/aws4_request\nabc', 'ünïcødé ✓ 𝄞', 'x'.repeat(5000)];
+    for (let len = 0; len <= 100; len += 7) {
+      const key = createHash('sha512').update(String(len)).digest().subarray(0, Math.min(len, 64));
+      const long = Buffer.concat([key, Buffer.alloc(Math.max(0, len - 64), len)]);
+      for (const text of texts) {
+        for (const k of [key, long]) {
+          expect(hmacHex(k, text)).to.equal(createHmac('sha256', k).update(text, 'utf8').digest('hex'));
+          expect(hmacHex(k, text), 'again, from the cached pads').to.equal(createHmac('sha256', k).update(text, 'utf8').digest('hex'));
+        }
+      }
     }
   });
 });

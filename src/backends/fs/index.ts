@@ -55,6 +55,7 @@ import {
   makeSidecar,
   metaFrom,
   readSidecar,
+  readSidecarSync,
   sameIdentity,
   sidecarMatches,
   summaryFrom,
@@ -416,7 +417,7 @@ export class FsBackend implements Backend {
       for (let attempt = 0; attempt < SIDECAR_ATTEMPTS; attempt++) {
         const st = this.statData(bucket, key)?.st;
         if (!st) break;
-        const sc = await readSidecar(metaFile);
+        const sc = readSidecarSync(metaFile);
         if (sidecarMatches(sc, key, st)) return metaFrom(sc, st);
         if (sc === undefined) break;
         await sleep(3 * attempt);
@@ -429,7 +430,7 @@ export class FsBackend implements Backend {
 
   openObject(bucket: string, key: string): Promise<ObjectHandle> {
     return this.op(async () => {
-      const small = await this.readSmall(bucket, key);
+      const small = this.readSmall(bucket, key);
       if (small) return small;
       const o = await this.openVersion(bucket, key);
       return new FsObjectHandle(o.meta, o.fh);
@@ -444,7 +445,7 @@ export class FsBackend implements Backend {
    * descriptor's identity must be the one the sidecar names. Anything else (not a plain file
    * there, no sidecar, a write committing, a larger file, an error) goes the way of openVersion.
    */
-  private async readSmall(bucket: string, key: string): Promise<ObjectHandle | undefined> {
+  private readSmall(bucket: string, key: string): ObjectHandle | undefined {
     assertStorableKey(key);
     let fd: number;
     try {
@@ -455,7 +456,7 @@ export class FsBackend implements Backend {
     try {
       const st = fstatSync(fd);
       if (!st.isFile() || st.size > SMALL_OBJECT_MAX) return undefined;
-      const sc = await readSidecar(this.layout.metaPath(bucket, key).path);
+      const sc = readSidecarSync(this.layout.metaPath(bucket, key).path);
       if (!sidecarMatches(sc, key, st)) return undefined;
       const data = Buffer.allocUnsafe(st.size);
       for (let n = 0; n < st.size;) {

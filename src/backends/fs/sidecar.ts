@@ -120,6 +120,11 @@ function readIdentified(file: string): { text: string; id: SidecarFileIdentity }
  * A sidecar read before is taken from `parsed` while its file is unchanged (one lstat).
  */
 export async function readSidecar(file: string, opts: { cached?: boolean } = {}): Promise<Sidecar | undefined> {
+  return readSidecarSync(file, opts);
+}
+
+/** readSidecar without the promise, for the reads that are synchronous from end to end (a small GET, a HEAD). */
+export function readSidecarSync(file: string, opts: { cached?: boolean } = {}): Sidecar | undefined {
   // A listing keeps its own summaries by data file: its sidecar reads are one-offs, not worth an lstat more.
   if (opts.cached === false) return readPlain(file);
   let st: Stats | undefined;
@@ -186,13 +191,13 @@ export async function writeSidecar(layout: Layout, file: string, sc: Sidecar): P
 }
 
 export function metaFrom(sc: Sidecar, st: Pick<Stats, 'size' | 'mtimeMs'>): ObjectMeta {
-  return {
-    ...copyAttributes(sc.attrs),
-    key: sc.key,
-    size: st.size,
-    etag: sc.etag,
-    lastModified: new Date(Math.floor(st.mtimeMs)),
-  };
+  // The copy is the answer's own (a sidecar may be cached): filled in, not spread into another object.
+  const meta = copyAttributes(sc.attrs) as ObjectMeta;
+  meta.key = sc.key;
+  meta.size = st.size;
+  meta.etag = sc.etag;
+  meta.lastModified = new Date(Math.floor(st.mtimeMs));
+  return meta;
 }
 
 /** A listing summary kept for a data file (see ListedFolder), as summaryFrom(metaFrom(sidecar, st)) made it. */

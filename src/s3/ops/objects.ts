@@ -149,7 +149,8 @@ export const getObject: Handler = async (ctx) => {
     const headers = {
       ...metaHeaders(meta, { checksums: checksumModeEnabled(ctx) && whole }),
       ...versionHeader(meta),
-      ...(await visibleLockHeaders(ctx, key, meta.lock)),
+      // No lock, nothing to authorize: no promise to wait for (every GET and HEAD asks).
+      ...(meta.lock ? await visibleLockHeaders(ctx, key, meta.lock) : {}),
     };
     headers['Accept-Ranges'] = 'bytes';
     if (partsCount !== undefined) headers['x-amz-mp-parts-count'] = String(partsCount);
@@ -178,7 +179,8 @@ export const headObject: Handler = async (ctx): Promise<S3Response> => {
   const headers = {
     ...metaHeaders(meta, { checksums: checksumModeEnabled(ctx) }),
     ...versionHeader(meta),
-    ...(await visibleLockHeaders(ctx, key, meta.lock)),
+    // No lock, nothing to authorize: no promise to wait for (every GET and HEAD asks).
+    ...(meta.lock ? await visibleLockHeaders(ctx, key, meta.lock) : {}),
   };
   headers['Accept-Ranges'] = 'bytes';
   const { range, partsCount } = requestedRange(ctx, meta);
