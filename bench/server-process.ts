@@ -38,7 +38,6 @@ const TAIL_LINES = 60;
 /** The node options a build's launchers start it with (none for a build older than src/node-flags.ts). */
 function launcherFlags(cli: string): string[] {
   const file = path.join(path.dirname(cli), 'node-flags.js');
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   return existsSync(file) ? [...(require(file) as { NODE_FLAGS: readonly string[] }).NODE_FLAGS] : [];
 }
 
