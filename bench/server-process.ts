@@ -3,10 +3,11 @@
  * that its memory is its own and not the bench's. Without a routing table it serves the
  * filesystem backend in that directory; with one (`configFile`, `serve --config FILE`, plus the
  * `env` holding the secrets the table names) it serves the table's backends, and the data
- * directory should stay empty.
+ * directory should stay empty. node gets the options s3mux's launchers give it (the image's
+ * ENTRYPOINT, npm start: src/node-flags.ts), the --compare build its own.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -33,6 +34,12 @@ export interface ServerProcess {
 const CLI = path.join(__dirname, '..', 'src', 'cli.js');
 const BARE = path.join(__dirname, 'bare-server.js');
 const TAIL_LINES = 60;
+
+/** The node options a build's launchers start it with (none for a build older than src/node-flags.ts). */
+function launcherFlags(cli: string): string[] {
+  const file = path.join(path.dirname(cli), 'node-flags.js');
+  return existsSync(file) ? [...(require(file) as { NODE_FLAGS: readonly string[] }).NODE_FLAGS] : [];
+}
 
 export interface ServerOptions {
   /** A routing table: `serve --config FILE`. */
@@ -63,7 +70,16 @@ export async function startServerProcess(
   delete env.NODE_OPTIONS; // measure the server as it runs by default
   const args = opts.bare
     ? [...(opts.nodeArgs ?? []), BARE]
-    : [...(opts.nodeArgs ?? []), opts.cli ?? CLI, 'serve', '--address', '127.0.0.1:0', '--data-dir', dataDir];
+    : [
+        ...launcherFlags(opts.cli ?? CLI),
+        ...(opts.nodeArgs ?? []),
+        opts.cli ?? CLI,
+        'serve',
+        '--address',
+        '127.0.0.1:0',
+        '--data-dir',
+        dataDir,
+      ];
   if (opts.configFile && !opts.bare) args.push('--config', opts.configFile);
   let child: ChildProcess;
   try {
