@@ -6,12 +6,12 @@
  * policy with the SigV4 signing key) or V2 (AWSAccessKeyId, signature = base64 HMAC-SHA1 of
  * the policy). What the policy allows is checked by the handler (src/s3/post-policy.ts).
  */
-import { createHmac } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { S3Error } from '../errors';
 import { hmacSha1Base64 } from './sigv2';
 import { ALGORITHM, UNSIGNED_PAYLOAD, signaturesEqual, type AuthResult, type CredentialLookup, type Identity } from './sigv4';
 import { getSigningKey } from './signing-key-cache';
+import { hmacHex } from './digests';
 
 /** Limits on what precedes the file: each field's value, and all of it (headers and values). */
 export const MAX_FIELD_BYTES = 20 * 1024;
@@ -343,9 +343,7 @@ export function verifyFormSignature(fields: Fields, lookup: CredentialLookup, ex
     const identity = lookup(accessKeyId);
     if (!identity) throw new S3Error('InvalidAccessKeyId', undefined, { AWSAccessKeyId: accessKeyId });
     checkToken(identity, token);
-    const expected = createHmac('sha256', getSigningKey(identity.secretAccessKey, day, region, service))
-      .update(policy, 'utf8')
-      .digest('hex');
+    const expected = hmacHex(getSigningKey(identity.secretAccessKey, day, region, service), policy);
     if (!signaturesEqual(expected, signature.toLowerCase())) {
       throw new S3Error('SignatureDoesNotMatch', undefined, {
         AWSAccessKeyId: accessKeyId,

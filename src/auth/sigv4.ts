@@ -13,9 +13,10 @@
  * the canonical forms below follow the same two rules. (AWS itself also reads a raw `+` in
  * the path as a space; switching to that needs the router and this file changed together.)
  */
-import { createHmac, hash, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import { S3Error } from '../errors';
 import { getSigningKey } from './signing-key-cache';
+import { hmacHex, sha256Hex } from './digests';
 
 export const ALGORITHM = 'AWS4-HMAC-SHA256';
 export const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
@@ -172,43 +173,6 @@ function canonicalQuery(pairs: Array<[string, string]>, skipSignature: boolean):
 
 // ---------------------------------------------------------------------------------------
 // Small helpers
-
-/** One-shot: no Hash object per call (createHash's object and its context are most of a small digest's cost). */
-function sha256Hex(data: string | Uint8Array): string {
-  return hash('sha256', data, 'hex');
-}
-
-const SHA256_BLOCK = 64;
-/** A signing key's HMAC pads (RFC 2104: the key zero-padded to a block, XORed with 0x36 / 0x5c), by key. */
-const hmacPads = new WeakMap<Buffer, { inner: Buffer; outer: Buffer }>();
-
-function padsOf(key: Buffer): { inner: Buffer; outer: Buffer } {
-  let pads = hmacPads.get(key);
-  if (!pads) {
-    const inner = Buffer.alloc(SHA256_BLOCK, 0x36);
-    const outer = Buffer.alloc(SHA256_BLOCK, 0x5c);
-    for (let i = 0; i < key.length; i++) {
-      inner[i] ^= key[i];
-      outer[i] ^= key[i];
-    }
-    pads = { inner, outer };
-    hmacPads.set(key, pads);
-  }
-  return pads;
-}
-
-/**
- * HMAC-SHA256 as two one-shot digests over the key's cached pads (the signing keys are cached,
- * so their pads are too): what createHmac computes, without building an Hmac object and
- * keying it for every request and every aws-chunked chunk (test/unit/sigv4.test.ts compares
- * the two).
- */
-export function hmacHex(key: Buffer, data: string): string {
-  if (key.length > SHA256_BLOCK) return createHmac('sha256', key).update(data, 'utf8').digest('hex');
-  const { inner, outer } = padsOf(key);
-  const innerDigest = hash('sha256', Buffer.concat([inner, Buffer.from(data, 'utf8')]), 'buffer');
-  return hash('sha256', Buffer.concat([outer, innerDigest]), 'hex');
-}
 
 /** Constant-time string comparison (lengths are not secret). */
 export function signaturesEqual(a: string, b: string): boolean {

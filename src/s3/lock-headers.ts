@@ -7,8 +7,8 @@
 import { lockHeaders, type ObjectLock } from '../object-lock/lock';
 import type { S3Context } from './context';
 
-export async function visibleLockHeaders(ctx: S3Context, key: string, lock: ObjectLock | undefined): Promise<Record<string, string>> {
-  if (!lock) return {};
+/** Only for a version that has a lock: GET and HEAD skip the call (and its await) for the rest. */
+export async function visibleLockHeaders(ctx: S3Context, key: string, lock: ObjectLock): Promise<Record<string, string>> {
   const shown: ObjectLock = {};
   if (lock.retention && (await ctx.mayOnKey('s3:GetObjectRetention', 'read', key))) shown.retention = lock.retention;
   if (lock.legalHold && (await ctx.mayOnKey('s3:GetObjectLegalHold', 'read', key))) shown.legalHold = lock.legalHold;

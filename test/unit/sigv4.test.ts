@@ -13,15 +13,8 @@ import {
 } from '@aws-sdk/client-s3';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { buildQueryString } from '@smithy/core/protocols';
-import {
-  authenticateV4 as authenticate,
-  AuthRequest,
-  AuthResult,
-  Identity,
-  EMPTY_SHA256,
-  UNSIGNED_PAYLOAD,
-  hmacHex,
-} from '../../src/auth/sigv4';
+import { authenticateV4 as authenticate, AuthRequest, AuthResult, Identity, EMPTY_SHA256, UNSIGNED_PAYLOAD } from '../../src/auth/sigv4';
+import { hmacHex } from '../../src/auth/digests';
 import { getSigningKey } from '../../src/auth/signing-key-cache';
 import { expectS3Error } from '../helpers/s3-error';
 

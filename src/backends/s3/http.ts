@@ -20,6 +20,7 @@ import type { CachedCredentials } from './credentials';
 import { isRetryableAnswer, isRetryableNetworkError, networkError, storeError, type NotFoundCode } from './errors';
 import { child, parseXml, text } from './xml';
 import { canonicalBasePath, EMPTY_SHA256, encodeSegment, signRequest } from './sign';
+import { sha256Hex } from '../../auth/digests';
 import { reportBackendRetry } from '../../observability/backend-events';
 
 /** A network failure's code for metrics (ECONNRESET, UND_ERR_SOCKET ...). */
@@ -105,10 +106,6 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 function isStream(body: S3Request['body']): body is Readable {
   return !!body && typeof body === 'object' && !Buffer.isBuffer(body) && 'pipe' in body && typeof body.pipe === 'function';
-}
-
-export function sha256Hex(data: Buffer | string): string {
-  return createHash('sha256').update(data).digest('hex');
 }
 
 export function md5Base64(data: Buffer | string): string {

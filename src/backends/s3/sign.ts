@@ -10,7 +10,7 @@
  * header sent is signed except the ones a proxy or client library may change (the list
  * below), values trimmed with inner whitespace runs collapsed, names sorted.
  */
-import { createHash, createHmac } from 'node:crypto';
+import { hmacHex, sha256Hex } from '../../auth/digests';
 import { getSigningKey } from '../../auth/signing-key-cache';
 import type { S3Credentials } from './credentials';
 
@@ -84,9 +84,9 @@ export function signRequest(input: SignInput): Record<string, string> {
     .join('&');
   const canonical = `${input.method}\n${input.path}\n${query}\n${canonicalHeaders}\n${signedHeaders}\n${headers['x-amz-content-sha256'] ?? EMPTY_SHA256}`;
   const scope = `${day}/${input.region}/s3/aws4_request`;
-  const stringToSign = `AWS4-HMAC-SHA256\n${datetime}\n${scope}\n${createHash('sha256').update(canonical, 'utf8').digest('hex')}`;
+  const stringToSign = `AWS4-HMAC-SHA256\n${datetime}\n${scope}\n${sha256Hex(canonical)}`;
   const key = getSigningKey(credentials.secretAccessKey, day, input.region, 's3');
-  const signature = createHmac('sha256', key).update(stringToSign, 'utf8').digest('hex');
+  const signature = hmacHex(key, stringToSign);
   headers.authorization = `AWS4-HMAC-SHA256 Credential=${credentials.accessKeyId}/${scope}, SignedHeaders=${signedHeaders}, Signature=${signature}`;
   return headers;
 }
