@@ -218,6 +218,8 @@ describe('protocol: hot reload of the routing table', function () {
       // 1. A valid change: beta appears.
       writeFileSync(path.join(dir, 'table.yaml'), table([...ALPHA, ...BETA], identity));
       await until('beta to be routed', getBeta);
+      // Info lines reach stdout up to 20 ms after they are logged (the batched access log).
+      await until('the reload to be logged', () => logEntries(child).some((e) => e.msg === 'routing table reloaded'));
       expect(logEntries(child).find((e) => e.msg === 'routing table reloaded')).to.include({ reason: 'file changed', routes: 2 });
 
       // 2. An invalid table: its problems are logged, beta keeps working.
