@@ -87,7 +87,8 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv = process.
     const m = parseAddress(opts.metricsAddress, '--metrics-address');
     metricsListener = await startMetricsListener(server.metrics, m.host, m.port);
   }
-  for (const line of banner(opts, built, server, metricsListener, host)) console.log(line);
+  // One write, so a reader waiting for the 'listening on' line has the whole banner with it.
+  process.stdout.write(`${banner(opts, built, server, metricsListener, host).join('\n')}\n`);
   if (built.root.source === 'dev-default' && !isLoopback(host))
     logger.warn({ address: opts.address }, 'development default credentials on a non-loopback address');
 

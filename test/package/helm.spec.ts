@@ -203,7 +203,7 @@ describe('package: helm chart', function () {
         out += d.toString();
       });
       const end = Date.now() + 15_000;
-      while (!out.includes('listening on') && Date.now() < end && child.exitCode === null) await new Promise((r) => setTimeout(r, 50));
+      while (!out.includes('health: ') && Date.now() < end && child.exitCode === null) await new Promise((r) => setTimeout(r, 50));
       expect(out).to.contain(`s3mux listening on http://127.0.0.1:${portOf('http')}`);
       expect(out).to.contain('root credentials: from S3MUX_ROOT_USER / S3MUX_ROOT_PASSWORD (access key chart-admin)');
       expect(out).to.match(/^route tmp +-> scratch \(memory\) memory:\/\/scratch\/tmp\/ \[read-write\]$/m);
