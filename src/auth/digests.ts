@@ -1,6 +1,7 @@
 /**
  * SHA-256 and HMAC-SHA256 as SigV4 uses them, on every request: verifying a client's signature
- * (sigv4.ts, post-form.ts) and signing the s3 backend's requests (backends/s3/sign.ts).
+ * (sigv4.ts, post-form.ts) and signing the s3 backend's requests (backends/s3/sign.ts). The fs
+ * backend names long key segments and lock files by the same SHA-256 (backends/fs/paths.ts).
  * One-shot digests: no Hash or Hmac object built and keyed per call (their objects and contexts
  * are most of a small digest's cost; bench/RESULTS.md, issue 15, eighth pass).
  */

@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { S3Error } from '../../src/errors';
 import { FsBackend } from '../../src/backends/fs/index';
 import { tempFiles } from '../helpers/fs-temps';
-import { sha256Hex } from '../../src/backends/fs/paths';
+import { sha256Hex } from '../../src/auth/digests';
 import {
   AWKWARD_KEYS,
   body,

@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { FsBackend } from '../../src/backends/fs/index';
 import { FILE_LOCK_STALE_MS } from '../../src/backends/fs/file-lock';
-import { sha256Hex } from '../../src/backends/fs/paths';
+import { sha256Hex } from '../../src/auth/digests';
 import { MemoryBackend } from '../../src/backends/memory/index';
 import { AzureBackend } from '../../src/backends/azure/index';
 import { FIREBASE_EMULATOR_GAPS, GcsBackend } from '../../src/backends/gcs/index';

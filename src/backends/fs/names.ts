@@ -6,7 +6,7 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { isErrno, type Layout } from './layout';
-import { sha256Hex } from './paths';
+import { sha256Hex } from '../../auth/digests';
 
 const CACHE_MAX = 10_000;
 

@@ -20,10 +20,10 @@
  * `.s3mux#<sha256 hex>`. No directory name ever ends in '.meta', so no sidecar can collide
  * with a directory. Sidecar names are never decoded.
  */
-import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { RESERVED_NAME } from '../reserved';
 import { validateKey } from '../keys';
+import { sha256Hex } from '../../auth/digests';
 
 /** `<root>/.s3mux`: metadata, temp files, name registry. Every internal name starts with it; no key segment can produce a natural name with it. */
 export const INTERNAL_DIR = RESERVED_NAME;
@@ -37,10 +37,6 @@ export const HASH_PREFIX = `${RESERVED_NAME}#`;
 export const META_SUFFIX = '.meta';
 /** Longest file name (bytes) on the filesystems we target. */
 export const NAME_MAX = 255;
-
-export function sha256Hex(s: string): string {
-  return createHash('sha256').update(s, 'utf8').digest('hex');
-}
 
 function isReservedLike(s: string): boolean {
   return s.slice(0, RESERVED_NAME.length).toLowerCase() === RESERVED_NAME;

@@ -33,7 +33,8 @@ import {
 import { withFileLock } from './file-lock';
 import { isErrno, type Layout } from './layout';
 import type { RootState } from './locks';
-import { joinInside, sha256Hex } from './paths';
+import { joinInside } from './paths';
+import { sha256Hex } from '../../auth/digests';
 import { removeEmptyParents } from './writer';
 
 const DOC_SUFFIX = '@';
