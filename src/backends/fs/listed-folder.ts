@@ -277,7 +277,7 @@ export class FolderBuilder {
       const kinds = new Uint8Array(2 * this.kinds.length);
       kinds.set(this.kinds);
       this.kinds = kinds;
-      const offsets = new Uint32Array(2 * this.kinds.length + 1);
+      const offsets = new Uint32Array(kinds.length + 1);
       offsets.set(this.offsets);
       this.offsets = offsets;
     }
