@@ -1,6 +1,8 @@
 /** The fs listing's compact folder: sorted ranges, names on disk, summaries checked by file identity and kept across re-reads. */
 import { expect } from 'chai';
-import { DIR, FILE, SELF, sortedFolder, type EntryKind } from '../../src/backends/fs/listed-folder';
+import { DIR, FILE, SELF, sortedFolder, type EntryKind, type ListedFolder } from '../../src/backends/fs/listed-folder';
+
+const rangesOf = (f: ListedFolder): string[] => Array.from({ length: f.length }, (_, i) => f.range(i));
 
 const md5 = 'd41d8cd98f00b204e9800998ecf8427e';
 
@@ -9,12 +11,11 @@ describe('ListedFolder', () => {
     const ranges = ['b', 'a/', 'a', 'a-x', '\u{1F600}', '\uFFFD', '.s3mux~.hidden'];
     const kinds: EntryKind[] = [FILE, DIR, SELF, FILE, FILE, FILE, FILE];
     const f = sortedFolder(ranges, kinds, new Map([[6, '.s3mux~.s3mux~.hidden']]));
-    expect(f.ranges).to.deep.equal(['.s3mux~.hidden', 'a', 'a-x', 'a/', 'b', '\uFFFD', '\u{1F600}']);
+    expect(rangesOf(f)).to.deep.equal(['.s3mux~.hidden', 'a', 'a-x', 'a/', 'b', '\uFFFD', '\u{1F600}']);
     expect([...f.kinds]).to.deep.equal([FILE, SELF, FILE, DIR, FILE, FILE, FILE]);
     expect(f.name(0)).to.equal('.s3mux~.s3mux~.hidden');
     expect(f.name(1)).to.equal('a');
     expect(f.name(3)).to.equal('a');
-    expect(f.bytes).to.be.above(7 * 50);
   });
 
   it('keeps a summary only while the data file has the identity it was read from', () => {
@@ -41,7 +42,7 @@ describe('ListedFolder', () => {
     old.remember(0, id(1), { etag: md5 });
     old.remember(1, id(2), { etag: `${md5}-2` });
     old.remember(2, id(3), { etag: md5 });
-    expect(old.ranges).to.deep.equal(['a', 'b', 'c', 'd', 'd/']);
+    expect(rangesOf(old)).to.deep.equal(['a', 'b', 'c', 'd', 'd/']);
     old.remember(3, id(5), { etag: md5 });
     // 'b' deleted, 'bb' added, 'c' is now a folder's directory-form object, 'd' unchanged.
     const now = sortedFolder(['a', 'bb', 'c', 'c/', 'd', 'd/'], [FILE, FILE, SELF, DIR, SELF, DIR], new Map());

@@ -71,6 +71,8 @@ import { awaitConversion, placeData, removeEmptyParents, stageBody, stageCopy, t
 export interface FsBackendOptions {
   /** The data folder; created when missing. */
   root: string;
+  /** Sorted folders kept across listing pages (default: SortedDirs' own bounds; tests pass smaller ones). */
+  sortedDirs?: SortedDirs;
 }
 
 /** An object version opened for reading. */
@@ -125,11 +127,12 @@ export class FsBackend implements Backend {
   /** MD5s computed for files without a usable sidecar, by file identity (read-only roots). */
   private readonly etagCache = new Map<string, string>();
   /** Sorted folder contents and their listing summaries, valid while each folder (and data file) is unchanged. */
-  private readonly sortedDirs = new SortedDirs();
+  private readonly sortedDirs: SortedDirs;
 
   constructor(opts: FsBackendOptions) {
     if (!opts || typeof opts.root !== 'string' || opts.root === '') throw new Error('FsBackend needs a root folder');
     this.layout = new Layout(opts.root);
+    this.sortedDirs = opts.sortedDirs ?? new SortedDirs();
     this.root = this.layout.root;
     this.multipart = new StagedMultipartStore(this, new FsPartStorage(this.layout));
     let stateKey = this.root;

@@ -16,7 +16,7 @@ import * as path from 'node:path';
 import { MAX_KEY_BYTES } from '../keys';
 import { classifySubtree, seekIsPast, seekWants, type ListSeek } from '../listing';
 import { isErrno } from './layout';
-import { DIR, FILE, SELF, sortedFolder, type EntryKind, type ListedFolder, type SortedDirs } from './listed-folder';
+import { DIR, FILE, FolderBuilder, SELF, type ListedFolder, type SortedDirs } from './listed-folder';
 import type { NameRegistry } from './names';
 import { decodeName, encodeSegment, joinInside, keySegments, SELF_NAME } from './paths';
 
@@ -62,21 +62,14 @@ async function entryKind(dir: string, d: Dirent<Buffer> | Dirent): Promise<'file
 const READDIR_BATCH = 256;
 
 async function readFolder(dir: string, names: NameRegistry): Promise<ListedFolder> {
-  const ranges: string[] = [];
-  const kinds: EntryKind[] = [];
-  const diskNames = new Map<number, string>();
-  const add = (range: string, kind: EntryKind, name: string, segment: string): void => {
-    if (name !== segment) diskNames.set(ranges.length, name);
-    ranges.push(range);
-    kinds.push(kind);
-  };
+  const entries = new FolderBuilder();
   let handle;
   try {
     // Names as bytes, so names that are not UTF-8 are recognised and skipped. Node's Dir passes the
     // encoding to the binding as readdir does; @types/node lists only string encodings for it.
     handle = await fsp.opendir(dir, { encoding: 'buffer' as BufferEncoding, bufferSize: READDIR_BATCH });
   } catch (err) {
-    if (isErrno(err, 'ENOENT', 'ENOTDIR')) return sortedFolder([], [], diskNames);
+    if (isErrno(err, 'ENOENT', 'ENOTDIR')) return entries.build();
     throw err;
   }
   for await (const d of handle as AsyncIterable<Dirent<Buffer>>) {
@@ -93,18 +86,22 @@ async function readFolder(dir: string, names: NameRegistry): Promise<ListedFolde
     } else continue; // self (handled by the parent), internal or unknown
     const kind = await entryKind(dir, d);
     if (kind === undefined) continue;
-    if (kind === 'file') add(segment, FILE, name, segment);
+    // Most names are their segment: their bytes as read are the range.
+    const plain = name === segment;
+    const bytes = plain ? raw : Buffer.from(segment, 'utf8');
+    const own = plain ? undefined : name;
+    if (kind === 'file') entries.add(bytes, FILE, own);
     else {
-      add(segment, SELF, name, segment);
-      add(segment + '/', DIR, name, segment);
+      entries.add(bytes, SELF, own);
+      entries.add(bytes, DIR, own);
     }
   }
-  return sortedFolder(ranges, kinds, diskNames);
+  return entries.build();
 }
 
 /** True when nothing in entry i's range is wanted and the walk goes on after it. */
 function entirelyBefore(folder: ListedFolder, i: number, keyPrefix: string, seek: ListSeek): boolean {
-  const key = keyPrefix + folder.ranges[i];
+  const key = keyPrefix + folder.range(i);
   if (folder.kinds[i] === DIR) return classifySubtree(key, seek) === 'before';
   return !seekWants(key, seek) && !seekIsPast(key, seek);
 }
@@ -148,7 +145,7 @@ async function* walkDir(
     else hi = mid;
   }
   for (let i = lo; i < folder.length; i++) {
-    const key = keyPrefix + folder.ranges[i];
+    const key = keyPrefix + folder.range(i);
     // Deep foreign trees can hold paths no S3 key can name: leave them out.
     if (key.length > MAX_KEY_BYTES / 3 && Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES) continue;
     const kind = folder.kinds[i];
