@@ -20,6 +20,11 @@ export class KeyedLock {
     }
   }
 
+  /** Whether a caller holds or waits for the key's lock (a reader that must not see a write half-way can wait on it). */
+  busy(key: string): boolean {
+    return this.tails.has(key);
+  }
+
   get size(): number {
     return this.tails.size;
   }

@@ -1,6 +1,6 @@
 /**
- * A PUT on the fs backend makes both files it renames into place durable first: the data file
- * and its sidecar are fsynced (on the thread pool), and only then renamed. Observed by wrapping
+ * A PUT on the fs backend makes every file it renames into place durable first: the data file
+ * and its sidecar (when it has one) are fsynced (on the thread pool), and only then renamed. Observed by wrapping
  * node:fs's fsync and promises.rename, which the backend calls through the module object.
  */
 import { expect } from 'chai';
@@ -66,4 +66,28 @@ describe('FsBackend durability of a PUT', () => {
       expect(h.userMetadata).to.deep.equal({ a: '1' });
     });
   }
+
+  it('fsyncs a bare object (no sidecar) before its one rename, and a sidecar that has to replace one', async function () {
+    if (!fs.existsSync('/proc/self/fd')) this.skip();
+    const size = 4096;
+    await backend.putObject('bkt', 'plain', Readable.from([Buffer.alloc(size, 1)]), { userMetadata: {} }, { size });
+    const renames = events.filter((e) => e.kind === 'renamed-from').map((e) => e.file);
+    expect(renames, JSON.stringify(events)).to.have.length(1);
+    const synced = events
+      .slice(
+        0,
+        events.findIndex((e) => e.kind === 'renamed-from'),
+      )
+      .map((e) => e.file);
+    expect(synced).to.include(renames[0]);
+    expect((await backend.headObject('bkt', 'plain')).contentType).to.equal('binary/octet-stream');
+    // Over an object with a sidecar: a new sidecar, durable before either rename, replaces it.
+    await backend.putObject('bkt', 'k', Readable.from([Buffer.alloc(size, 2)]), { userMetadata: {} }, { size });
+    const all = [...new Set(events.filter((e) => e.kind === 'renamed-from').map((e) => e.file))];
+    expect(all, JSON.stringify(events)).to.have.length(3);
+    const first = events.findIndex((e) => e.kind === 'renamed-from' && e.file === all[1]);
+    const before = events.slice(0, first).map((e) => e.file);
+    for (const tmp of all.slice(1)) expect(before, `${tmp} fsynced before the first rename`).to.include(tmp);
+    expect((await backend.headObject('bkt', 'k')).userMetadata).to.deep.equal({});
+  });
 });

@@ -12,6 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { S3Error } from '../../src/errors';
 import { FsBackend } from '../../src/backends/fs/index';
+import type { ObjectMeta } from '../../src/backends/types';
 import { tempFiles } from '../helpers/fs-temps';
 import { sha256Hex } from '../../src/auth/digests';
 import {
@@ -83,12 +84,13 @@ describe('FsBackend specifics', function () {
 
   describe('layout', () => {
     it('stores objects at natural paths a developer can browse', async () => {
-      await put(be, 'docs/readme.txt', 'read me', { contentType: 'text/plain' });
+      await put(be, 'docs/readme.txt', 'read me', { contentType: 'text/plain', cacheControl: 'no-cache' });
       expect(await fsp.readFile(path.join(root, 'bkt/docs/readme.txt'), 'utf8')).to.equal('read me');
       const sidecar = JSON.parse(await fsp.readFile(path.join(root, '.s3mux/meta/bkt/docs/readme.txt.meta'), 'utf8'));
       expect(sidecar.key).to.equal('docs/readme.txt');
       expect(sidecar.etag).to.equal(md5('read me'));
       expect(sidecar.attrs.contentType).to.equal('text/plain');
+      expect(sidecar.attrs.cacheControl).to.equal('no-cache');
     });
 
     it('keeps an object that is also a prefix in <dir>/.s3mux-self, and a marker key in <dir>/.s3mux~', async () => {
@@ -310,7 +312,7 @@ describe('FsBackend specifics', function () {
     it('serves files placed in the bucket folder by hand, synthesizing and storing their metadata', async () => {
       const photos = path.join(root, 'photos');
       await fsp.mkdir(path.join(photos, '2024/summer'), { recursive: true });
-      const jpg = pattern(50_000, 5);
+      const jpg = pattern(100_000, 5); // over 64 KiB: its MD5 is worth storing
       await fsp.writeFile(path.join(photos, '2024/summer/beach.JPG'), jpg);
       await fsp.writeFile(path.join(photos, 'notes.txt'), 'hello');
       await fsp.writeFile(path.join(photos, 'noext'), 'x');
@@ -324,8 +326,12 @@ describe('FsBackend specifics', function () {
       expect(h.etag).to.equal(md5(jpg));
       expect(h.contentType).to.equal('image/jpeg');
       expect((await be.headObject('photos', 'notes.txt')).contentType).to.equal('text/plain');
-      expect((await be.headObject('photos', 'noext')).contentType).to.equal('application/octet-stream');
+      // S3's type for an object stored without one: an object PUT without a type reads the same without a sidecar.
+      expect((await be.headObject('photos', 'noext')).contentType).to.equal('binary/octet-stream');
       expect(fs.existsSync(path.join(root, '.s3mux/meta/photos/2024/summer/beach.JPG.meta'))).to.equal(true);
+      // A small file's metadata is derived again on every read (its ETag remembered by identity): nothing stored.
+      expect((await be.headObject('photos', 'notes.txt')).etag).to.equal(md5('hello'));
+      expect(fs.existsSync(path.join(root, '.s3mux/meta/photos/notes.txt.meta'))).to.equal(false);
       const got = await getObject(be, 'photos', '2024/summer/beach.JPG', { start: 10, end: 19 });
       expect(got.data.equals(jpg.subarray(10, 20))).to.equal(true);
       // a delimiter listing of the folder
@@ -344,6 +350,115 @@ describe('FsBackend specifics', function () {
       expect(h.userMetadata).to.deep.equal({ keep: 'yes' });
       const listed = await be.listObjects('bkt', { prefix: 'edit', maxKeys: 10 });
       expect(listed.objects[0].etag).to.equal(md5('version two, longer'));
+    });
+
+    describe('bare objects (no sidecar)', () => {
+      const metaFile = (key: string) => path.join(root, '.s3mux/meta/bkt', `${key}.meta`);
+      const same = (a: ObjectMeta, b: ObjectMeta) => {
+        expect({ ...a, lastModified: a.lastModified.getTime() }).to.deep.equal({ ...b, lastModified: b.lastModified.getTime() });
+      };
+
+      it('writes no sidecar when the attributes say nothing a read cannot derive, and reads the object back as the PUT answered', async () => {
+        const plain = await put(be, 'bare/plain', 'plain bytes');
+        const typed = await put(be, 'bare/notes.txt', 'some notes', { contentType: 'text/plain' });
+        expect(plain.contentType).to.equal('binary/octet-stream');
+        expect(fs.existsSync(metaFile('bare/plain'))).to.equal(false);
+        expect(fs.existsSync(metaFile('bare/notes.txt'))).to.equal(false);
+        for (const b of [be, new FsBackend({ root })]) {
+          for (const [key, m, data] of [
+            ['bare/plain', plain, 'plain bytes'],
+            ['bare/notes.txt', typed, 'some notes'],
+          ] as const) {
+            same(await b.headObject('bkt', key), m);
+            const got = await getObject(b, 'bkt', key);
+            expect(got.data.toString()).to.equal(data);
+            same(got.meta, m);
+            expect(got.meta.etag).to.equal(md5(data));
+          }
+          const listed = await b.listObjects('bkt', { prefix: 'bare/', maxKeys: 10 });
+          expect(listed.objects.map((o) => [o.key, o.etag, o.size])).to.deep.equal([
+            ['bare/notes.txt', md5('some notes'), 10],
+            ['bare/plain', md5('plain bytes'), 11],
+          ]);
+        }
+        // Nothing was written back by the reads.
+        expect(fs.existsSync(metaFile('bare/plain'))).to.equal(false);
+      });
+
+      it('writes a sidecar for anything a read would not derive', async () => {
+        const cases: Array<[string, object]> = [
+          ['typeless.txt', {}], // the extension says text/plain, the PUT binary/octet-stream
+          ['other-type', { contentType: 'text/plain' }],
+          ['meta', { userMetadata: { a: '1' } }],
+          ['cache', { cacheControl: 'no-cache' }],
+          ['tagged', { tags: [{ key: 't', value: 'v' }] }],
+          ['summed', { checksums: { crc32: 'AAAAAA==' } }],
+          ['classy', { storageClass: 'STANDARD_IA' }],
+        ];
+        for (const [key, attrs] of cases) {
+          const m = await put(be, key, 'x', attrs);
+          expect(fs.existsSync(metaFile(key)), key).to.equal(true);
+          same(await new FsBackend({ root }).headObject('bkt', key), m);
+        }
+        const big = await put(be, 'big', pattern(64 * 1024 + 1));
+        expect(fs.existsSync(metaFile('big'))).to.equal(true);
+        same(await be.headObject('bkt', 'big'), big);
+        const multi = await be.putObject('bkt', 'assembled', body('x'), { userMetadata: {} }, { etag: `${md5('x')}-1` });
+        expect(fs.existsSync(metaFile('assembled'))).to.equal(true);
+        expect((await new FsBackend({ root }).headObject('bkt', 'assembled')).etag).to.equal(multi.etag);
+      });
+
+      it('never lets a sidecar of the previous bytes describe a bare PUT (a data folder written before bare objects too)', async () => {
+        await put(be, 'swap', 'one', { userMetadata: { old: 'yes' }, contentType: 'text/x-old' });
+        const m = await put(be, 'swap', 'two'); // derivable, but a sidecar is there: it is replaced
+        expect(fs.existsSync(metaFile('swap'))).to.equal(true);
+        for (const b of [be, new FsBackend({ root })]) {
+          same(await b.headObject('bkt', 'swap'), m);
+          expect((await b.headObject('bkt', 'swap')).userMetadata).to.deep.equal({});
+        }
+        // What an older s3mux wrote for a plain PUT: a sidecar with derivable attributes. It reads as before.
+        const old = await put(be, 'older', 'written before', { cacheControl: 'x' });
+        const sc = JSON.parse(fs.readFileSync(metaFile('older'), 'utf8'));
+        delete sc.attrs.cacheControl;
+        fs.writeFileSync(metaFile('older'), JSON.stringify(sc));
+        const expected = { ...old };
+        delete expected.cacheControl;
+        same(await new FsBackend({ root }).headObject('bkt', 'older'), expected);
+      });
+
+      it('lets a sidecar PUT over a bare object be seen whole by concurrent readers', async () => {
+        for (let i = 0; i < 20; i++) {
+          const key = `race-${i}`;
+          await put(be, key, `bare ${i}`);
+          const writing = put(be, key, `with metadata ${i}`, { userMetadata: { n: String(i) } });
+          const seen: ObjectMeta[] = [];
+          let done = false;
+          void writing.finally(() => (done = true));
+          while (!done) {
+            seen.push(await be.headObject('bkt', key), (await getObject(be, 'bkt', key)).meta);
+            const listed = (await be.listObjects('bkt', { prefix: key, maxKeys: 1 })).objects[0];
+            expect([md5(`bare ${i}`), md5(`with metadata ${i}`)]).to.include(listed.etag);
+          }
+          await writing;
+          seen.push(await be.headObject('bkt', key));
+          for (const m of seen) {
+            if (m.etag === md5(`bare ${i}`)) expect(m.userMetadata).to.deep.equal({});
+            else {
+              expect(m.etag).to.equal(md5(`with metadata ${i}`));
+              expect(m.userMetadata).to.deep.equal({ n: String(i) });
+            }
+          }
+        }
+      });
+
+      it('derives a new ETag for a bare object edited in place', async () => {
+        await put(be, 'edited', 'version one');
+        expect((await be.headObject('bkt', 'edited')).etag).to.equal(md5('version one'));
+        await sleep(5);
+        await fsp.writeFile(path.join(root, 'bkt/edited'), 'version two, longer');
+        expect((await be.headObject('bkt', 'edited')).etag).to.equal(md5('version two, longer'));
+        expect((await getObject(be, 'bkt', 'edited')).meta.etag).to.equal(md5('version two, longer'));
+      });
     });
 
     it('ignores symbolic links, special names and names that are not UTF-8', async function () {

@@ -1,7 +1,12 @@
-/** Content types for files placed in a bucket folder by hand, which carry no stored metadata. */
+/** Content types for data files without stored metadata: placed in a bucket folder by hand, or bare objects (bare-objects.ts). */
+import { DEFAULT_CONTENT_TYPE } from '../attributes';
 
-/** What the fs backend reports for a foreign file whose extension it does not know. */
-const FOREIGN_CONTENT_TYPE = 'application/octet-stream';
+/**
+ * What the fs backend reports for such a file whose extension it does not know: S3's type for
+ * an object stored without one, so that an object PUT without a Content-Type needs no sidecar
+ * to say so (bare-objects.ts).
+ */
+const FOREIGN_CONTENT_TYPE = DEFAULT_CONTENT_TYPE;
 
 const TYPES: Record<string, string> = {
   txt: 'text/plain',

@@ -42,7 +42,7 @@ import type {
   WriteConditions,
 } from '../types';
 import { copyAttributes, DEFAULT_CONTENT_TYPE, storedAttributes } from '../attributes';
-import { guessContentType } from './content-type';
+import { BARE_MAX, derivedAttributes, isDerivable, md5Hex, sidecarPresent } from './bare-objects';
 import { BytesObjectHandle, FileRangeReadable, FsObjectHandle } from './handle';
 import { isErrno, Layout } from './layout';
 import { lockKey, rootState, type RootState } from './locks';
@@ -75,6 +75,12 @@ export interface FsBackendOptions {
   sortedDirs?: SortedDirs;
 }
 
+/** A sidecar on its way into place with its data file: `tmp` once written to a temp file. */
+interface StagedSidecar {
+  sc: Sidecar;
+  tmp?: string;
+}
+
 /** An object version opened for reading. */
 interface Opened {
   fh: FileHandle;
@@ -90,8 +96,8 @@ const SIDECAR_ATTEMPTS = 4;
 /** Attempts when a path is missing while a conversion may be moving it. */
 const CONVERSION_WAITS = 5;
 const ETAG_CACHE_MAX = 50_000;
-/** Objects up to this size are read whole when opened (readSmall). */
-const SMALL_OBJECT_MAX = 64 * 1024;
+/** Objects up to this size are read whole when opened (readSmall); a bare object is one of them. */
+const SMALL_OBJECT_MAX = BARE_MAX;
 /** Listing summaries (a stat and a sidecar read each) read ahead: the thread pool works on several at once. */
 const LIST_LOOKAHEAD = 16;
 
@@ -348,24 +354,26 @@ export class FsBackend implements Backend {
     metaFile: string,
     lockHeld: boolean,
   ): Promise<ObjectMeta> {
-    const cacheKey = `${d.st.dev}:${d.st.ino}:${d.st.size}:${d.st.mtimeMs}`;
-    let etag = this.etagCache.get(cacheKey);
-    if (etag === undefined) {
-      etag = await md5OfHandle(d.fh, d.st.size);
-      if (this.etagCache.size >= ETAG_CACHE_MAX) this.etagCache.clear();
-      this.etagCache.set(cacheKey, etag);
-    }
+    let etag = this.memoEtag(d.st);
+    if (etag === undefined) etag = this.rememberEtag(d.st, await md5OfHandle(d.fh, d.st.size));
     let attrs: ObjectAttributes;
     if (stale && stale.key === key) {
       attrs = copyAttributes(stale.attrs);
       delete attrs.checksums; // they described other bytes
     } else {
-      attrs = { userMetadata: {}, contentType: guessContentType(key) };
+      attrs = derivedAttributes(key);
     }
     const mine = makeSidecar(key, etag, identityOf(d.st), attrs);
+    // A bare object (or a small file placed by hand): a sidecar would hold nothing a read cannot
+    // derive again for little (the ETag is remembered by identity), so none is written back.
+    const bare = stale === undefined && d.st.size <= BARE_MAX;
+    // Not waiting for the key's lock when no write of it is under way in this process: one that
+    // is may be about to place this very file's sidecar.
+    if (bare && !lockHeld && !this.state.locks.busy(lockKey(bucket, key))) return metaFrom(mine, d.st);
     const writeBack = async (): Promise<Sidecar> => {
       const cur = await readSidecar(metaFile);
       if (sidecarMatches(cur, key, d.st)) return cur; // the writer's own sidecar arrived meanwhile
+      if (bare) return mine;
       const now = await fsp.lstat(d.file).catch(() => undefined);
       if (now && sameIdentity(identityOf(now), identityOf(d.st))) {
         await writeSidecar(this.layout, metaFile, mine).catch(() => {}); // read-only folders still serve
@@ -374,6 +382,33 @@ export class FsBackend implements Backend {
     };
     const sc = lockHeld ? await writeBack() : await this.state.locks.run(lockKey(bucket, key), writeBack);
     return metaFrom(sc, d.st);
+  }
+
+  private memoEtag(st: Stats): string | undefined {
+    return this.etagCache.get(`${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`);
+  }
+
+  private rememberEtag(st: Stats, etag: string): string {
+    if (this.etagCache.size >= ETAG_CACHE_MAX) this.etagCache.clear();
+    this.etagCache.set(`${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`, etag);
+    return etag;
+  }
+
+  /**
+   * A bare object's metadata (bare-objects.ts), synchronously: the ETag remembered for the file's
+   * identity, else the MD5 of `data` or of the bytes read from `file` (which must still be the
+   * file `st` describes). Undefined: not one to derive here (a write of the key under way in this
+   * process, a larger file, a file that changed): the caller goes the way of openVersion.
+   */
+  private bareMeta(bucket: string, key: string, st: Stats, source: { data: Buffer } | { file: string }): ObjectMeta | undefined {
+    if (st.size > BARE_MAX || this.state.locks.busy(lockKey(bucket, key))) return undefined;
+    let etag = this.memoEtag(st);
+    if (etag === undefined) {
+      const data = 'data' in source ? source.data : readWholeIfSame(source.file, st);
+      if (data === undefined) return undefined;
+      etag = this.rememberEtag(st, md5Hex(data));
+    }
+    return metaFrom(makeSidecar(key, etag, identityOf(st), derivedAttributes(key)), st);
   }
 
   /** The current object's metadata, or undefined when there is none. */
@@ -418,11 +453,16 @@ export class FsBackend implements Backend {
       assertStorableKey(key);
       const metaFile = this.layout.metaPath(bucket, key).path;
       for (let attempt = 0; attempt < SIDECAR_ATTEMPTS; attempt++) {
-        const st = this.statData(bucket, key)?.st;
-        if (!st) break;
+        const data = this.statData(bucket, key);
+        if (!data) break;
+        const st = data.st;
         const sc = readSidecarSync(metaFile);
         if (sidecarMatches(sc, key, st)) return metaFrom(sc, st);
-        if (sc === undefined) break;
+        if (sc === undefined) {
+          const meta = this.bareMeta(bucket, key, st, { file: data.file });
+          if (meta) return meta;
+          break;
+        }
         await sleep(3 * attempt);
       }
       const o = await this.openVersion(bucket, key);
@@ -460,14 +500,12 @@ export class FsBackend implements Backend {
       const st = fstatSync(fd);
       if (!st.isFile() || st.size > SMALL_OBJECT_MAX) return undefined;
       const sc = readSidecarSync(this.layout.metaPath(bucket, key).path);
-      if (!sidecarMatches(sc, key, st)) return undefined;
-      const data = Buffer.allocUnsafe(st.size);
-      for (let n = 0; n < st.size;) {
-        const got = readSync(fd, data, n, st.size - n, n);
-        if (got === 0) return undefined; // shorter than recorded: changed in place meanwhile
-        n += got;
-      }
-      return new BytesObjectHandle(metaFrom(sc, st), data);
+      // No sidecar at all: a bare object, derived from its bytes below.
+      if (sc !== undefined && !sidecarMatches(sc, key, st)) return undefined;
+      const data = readWholeFd(fd, st.size);
+      if (data === undefined) return undefined;
+      const meta = sc !== undefined ? metaFrom(sc, st) : this.bareMeta(bucket, key, st, { data });
+      return meta && new BytesObjectHandle(meta, data);
     } finally {
       closeSync(fd);
     }
@@ -476,25 +514,28 @@ export class FsBackend implements Backend {
   // ---------------------------------------------------------------- writing
 
   /**
-   * Commits staged data and sidecar temp files under the key's lock: conditions are
-   * checked against the current object, then data and sidecar are renamed into place.
+   * Commits a staged data file under the key's lock: conditions are checked against the current
+   * object, then the data file and its sidecar temp file (`side.tmp`) are renamed into place.
+   * Without `side.tmp` the object goes bare (bare-objects.ts) unless a sidecar is there by now:
+   * it would describe the old bytes and lend them its attributes, so `side.sc` is written then.
    */
-  private async commit(bucket: string, key: string, dataTmp: string, sideTmp: string, conditions?: WriteConditions): Promise<void> {
+  private async commit(bucket: string, key: string, dataTmp: string, side: StagedSidecar, conditions?: WriteConditions): Promise<void> {
     const metaFile = this.layout.metaPath(bucket, key).path;
     await this.state.locks.run(lockKey(bucket, key), async () => {
       if (hasWriteConditions(conditions)) {
         checkWriteConditions(await this.currentMeta(bucket, key, true), conditions);
       }
       for (const seg of hashedSegments(key)) await this.names.record(seg);
+      if (side.tmp === undefined && sidecarPresent(metaFile)) side.tmp = await writeSidecarTemp(this.layout, side.sc);
       await placeData(this.ctx, bucket, key, dataTmp);
-      await installSidecar(sideTmp, metaFile);
+      if (side.tmp !== undefined) await installSidecar(side.tmp, metaFile);
     });
   }
 
   putObject(bucket: string, key: string, body: Readable, attrs: ObjectAttributes, opts: PutOptions = {}): Promise<ObjectMeta> {
     return this.op(async () => {
       let staged: { path: string } | undefined;
-      let sideTmp: string | undefined;
+      let side: StagedSidecar | undefined;
       try {
         assertStorableKey(key);
         await this.requireBucket(bucket);
@@ -503,20 +544,31 @@ export class FsBackend implements Backend {
         staged = s;
         // opts.etag: a multipart assembly records S3's `<md5 of md5s>-N` instead of the MD5.
         const etag = opts.etag !== undefined && opts.etag !== '' ? unquoteEtag(opts.etag) : s.etag;
-        const sc = makeSidecar(key, etag, s.identity, storedAttributes(attrs));
-        // The sidecar is written and fsynced while the data file's fsync is still under way:
-        // both are durable before either is renamed into place.
-        const side = writeSidecarTemp(this.layout, sc).then((tmp) => {
-          sideTmp = tmp;
-        });
-        for (const r of await Promise.allSettled([s.synced, side])) if (r.status === 'rejected') throw r.reason;
-        await this.commit(bucket, key, s.path, sideTmp!, opts.conditions);
+        const stored = storedAttributes(attrs);
+        const sc = makeSidecar(key, etag, s.identity, stored);
+        const mine: StagedSidecar = (side = { sc });
+        const bare =
+          etag === s.etag &&
+          s.identity.size <= BARE_MAX &&
+          isDerivable(key, stored) &&
+          !sidecarPresent(this.layout.metaPath(bucket, key).path);
+        if (bare) {
+          await s.synced;
+        } else {
+          // The sidecar is written and fsynced while the data file's fsync is still under way:
+          // both are durable before either is renamed into place.
+          const written = writeSidecarTemp(this.layout, sc).then((tmp) => {
+            mine.tmp = tmp;
+          });
+          for (const r of await Promise.allSettled([s.synced, written])) if (r.status === 'rejected') throw r.reason;
+        }
+        await this.commit(bucket, key, s.path, mine, opts.conditions);
         staged = undefined;
-        sideTmp = undefined;
+        side = undefined;
         return metaFrom(sc, s.identity);
       } catch (err) {
         if (staged) await fsp.rm(staged.path, { force: true }).catch(() => {});
-        if (sideTmp) await fsp.rm(sideTmp, { force: true }).catch(() => {});
+        if (side?.tmp) await fsp.rm(side.tmp, { force: true }).catch(() => {});
         throw err;
       }
     });
@@ -550,7 +602,7 @@ export class FsBackend implements Backend {
         if (stored.contentType === undefined) stored.contentType = DEFAULT_CONTENT_TYPE;
         const sc = makeSidecar(dstKey, src.meta.etag, s.identity, stored);
         sideTmp = await writeSidecarTemp(this.layout, sc);
-        await this.commit(dstBucket, dstKey, s.path, sideTmp);
+        await this.commit(dstBucket, dstKey, s.path, { sc, tmp: sideTmp });
         staged = undefined;
         sideTmp = undefined;
         return metaFrom(sc, s.identity);
@@ -702,8 +754,9 @@ export class FsBackend implements Backend {
     const known = folder.summary(index, st);
     if (known) return listedSummary(key, st, known);
     const sc = await readSidecar(this.layout.metaPath(bucket, key).path, { cached: false });
-    if (sidecarMatches(sc, key, st)) {
-      const summary = summaryFrom(metaFrom(sc, st));
+    const meta = sidecarMatches(sc, key, st) ? metaFrom(sc, st) : sc === undefined ? this.bareMeta(bucket, key, st, { file }) : undefined;
+    if (meta) {
+      const summary = summaryFrom(meta);
       folder.remember(index, st, summary);
       return summary;
     }
@@ -720,6 +773,34 @@ export class FsBackend implements Backend {
   async close(): Promise<void> {
     await this.ready.catch(() => {});
     await this.layout.close();
+  }
+}
+
+/** The `size` bytes of an open file; undefined when it is shorter (changed in place meanwhile). */
+function readWholeFd(fd: number, size: number): Buffer | undefined {
+  const data = Buffer.allocUnsafe(size);
+  for (let n = 0; n < size;) {
+    const got = readSync(fd, data, n, size - n, n);
+    if (got === 0) return undefined;
+    n += got;
+  }
+  return data;
+}
+
+/** The bytes of the regular file at `file` if it is still the one `st` describes (by its descriptor), else undefined. */
+function readWholeIfSame(file: string, st: Stats): Buffer | undefined {
+  let fd: number;
+  try {
+    fd = openSync(file, OPEN_FLAGS);
+  } catch {
+    return undefined;
+  }
+  try {
+    const now = fstatSync(fd);
+    if (!now.isFile() || !sameIdentity(identityOf(now), identityOf(st))) return undefined;
+    return readWholeFd(fd, st.size);
+  } finally {
+    closeSync(fd);
   }
 }
 

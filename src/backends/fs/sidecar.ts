@@ -1,8 +1,8 @@
 /**
- * The metadata store: one JSON sidecar per object in the metadata tree. A sidecar records
- * the identity (inode, size, mtime) of the data file it describes, so a reader can tell
- * when it is stale or missing (a file placed by hand, edited in place, or a crash between
- * the two renames of a write) and synthesize metadata instead.
+ * The metadata store: one JSON sidecar per object in the metadata tree (none for a bare
+ * object: bare-objects.ts). A sidecar records the identity (inode, size, mtime) of the data
+ * file it describes, so a reader can tell when it is stale or missing (a file placed by hand,
+ * edited in place, or a crash between the two renames of a write) and synthesize metadata instead.
  */
 import { closeSync, constants, fstatSync, lstatSync, openSync, promises as fsp, readFileSync, readSync, type Stats } from 'node:fs';
 import { LRUCache } from 'lru-cache';

@@ -175,24 +175,33 @@ const PLACE_ATTEMPTS = 20;
 export async function placeData(ctx: PlaceContext, bucket: string, key: string, tmp: string): Promise<string> {
   const { bucketDir, parts, path: p } = ctx.layout.dataPath(bucket, key);
   const segs = keySegments(key);
-  // First try without touching the parents: they usually exist already.
+  // First try without touching the parents (they usually exist already) and without an lstat of
+  // the path: a directory there fails the rename with EISDIR. That lstat was a lookup of a new
+  // name in a folder other PUTs rename into, on the event loop, waiting for their renames'
+  // lock of the folder (bench --profile, ninth pass).
   let needParents = false;
+  let look = false;
   for (let attempt = 0; attempt < PLACE_ATTEMPTS; attempt++) {
     if (needParents && !(await ensureParents(ctx, bucket, bucketDir, parts, segs))) continue;
-    needParents = true;
     let target = p;
-    try {
-      // Synchronous, as the other metadata calls of a PUT: one thread-pool round trip less.
-      const st = lstatSync(p, { throwIfNoEntry: false });
-      if (st?.isDirectory()) target = joinInside(p, [SELF_NAME]);
-    } catch (err) {
-      if (isErrno(err, 'ENOTDIR')) continue;
-      throw err;
+    if (look) {
+      try {
+        // Synchronous, as the other metadata calls of a PUT: one thread-pool round trip less.
+        const st = lstatSync(p, { throwIfNoEntry: false });
+        if (st?.isDirectory()) target = joinInside(p, [SELF_NAME]);
+      } catch (err) {
+        needParents = true;
+        if (isErrno(err, 'ENOTDIR')) continue;
+        throw err;
+      }
     }
     try {
       await fsp.rename(tmp, target);
       return target;
     } catch (err) {
+      // EISDIR on the first try: the object is in directory form, its parents are there.
+      needParents = look || !isErrno(err, 'EISDIR');
+      look = true;
       if (isErrno(err, 'ENOENT', 'ENOTDIR', 'EISDIR', 'ENOTEMPTY', 'EEXIST')) continue;
       throw err;
     }
