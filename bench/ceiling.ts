@@ -721,10 +721,13 @@ export async function runProfile(s: CeilingSettings, creds: Credentials, log: (l
   const runner = new CellRunner();
   const out: ProfiledCell[] = [];
   try {
-    const plan: Cell[] = [
+    const all: Cell[] = [
       { id: 'PUT 4 KiB c16', op: 'put', size: 4 * KiB, concurrency: 16, servers: ['s3mux'] },
       { id: 'GET 4 KiB c16', op: 'get', size: 4 * KiB, concurrency: 16, servers: ['s3mux'] },
       { id: 'HEAD 4 KiB c16', op: 'head', size: 4 * KiB, concurrency: 16, servers: ['s3mux'] },
+      // One client: each request's own cost, without the batching 16 clients bring (--cells picks them).
+      { id: 'GET 4 KiB c1', op: 'get', size: 4 * KiB, concurrency: 1, servers: ['s3mux'] },
+      { id: 'HEAD 4 KiB c1', op: 'head', size: 4 * KiB, concurrency: 1, servers: ['s3mux'] },
       {
         id: `LIST ${s.listKeys[0] / 1000}k flat`,
         op: 'list',
@@ -742,8 +745,10 @@ export async function runProfile(s: CeilingSettings, creds: Credentials, log: (l
         list: { keys: s.listKeys[0], delimiter: true },
       },
     ];
+    // Without --cells, the cells the profile has always had (the c1 ones only when asked for).
+    const plan = all.filter((c) => (s.cellFilter ? s.cellFilter.test(c.id) : !c.id.endsWith(' c1')));
     await runner.prepare(ep, s, plan);
-    await runner.prepareListing(ep, s.listKeys[0]);
+    if (plan.some((c) => c.op === 'list')) await runner.prepareListing(ep, s.listKeys[0]);
     // Warm-up (not profiled): the code paths JIT-compiled as they would be in a long-running server.
     for (const cell of plan) await runner.measure(cell, ep, Math.min(1, s.cellSeconds), 0);
     let n = 0;

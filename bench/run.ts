@@ -9,7 +9,8 @@
  * --profile profiles s3mux on the 4 KiB and listing cells instead (bench/profile.ts).
  * --list-keys N adds listing cells over an N-key bucket (e.g. 100000) to the 10,000-key ones.
  * --compare DIR adds a second s3mux from another built checkout to every ceiling cell (before/after);
- * --cells REGEX keeps only the ceiling cells whose name matches (e.g. '64 MiB|LIST').
+ * --cells REGEX keeps only the ceiling cells whose name matches (e.g. '64 MiB|LIST'); with --profile,
+ * the profiled cells (the 16-client ones, the listing, and 'GET 4 KiB c1' / 'HEAD 4 KiB c1').
  *
  * Starts s3mux as a child process over a temporary data directory, runs PUT and GET phases
  * of 4 KiB, 1 MiB and 64 MiB objects, a 1 GiB multipart upload and its download, and
@@ -581,7 +582,8 @@ async function ceilingParts(settings: Settings): Promise<number> {
   if (settings.parts.profile) {
     console.log(`profile${settings.quick ? ' (--quick)' : ''}: s3mux (fs) under the V8 sampling profiler, cell by cell`);
     const cells = await runProfile(settings.ceiling, CREDS, (l) => console.log(l));
-    if (writeOut) {
+    // Some cells (--cells) do not replace the profile section of the full set.
+    if (writeOut && !settings.ceiling.cellFilter) {
       const jsonFile = path.join(OUT_DIR, 'results-profile.json');
       writeFileSync(
         jsonFile,

@@ -22,8 +22,20 @@ export interface CallerId {
   email?: string;
 }
 
+/** Canonical ids already computed: every authorized request asks for its caller's (a hash each). */
+const canonicalIds = new Map<string, string>();
+/** The routing table names the identities, so few; the bound only guards against surprises. */
+const CANONICAL_IDS_MAX = 4096;
+
 export function canonicalIdOf(account: string, name: string): string {
-  return createHash('sha256').update(`s3mux:${account}:${name}`, 'utf8').digest('hex');
+  const key = `${account}:${name}`;
+  let id = canonicalIds.get(key);
+  if (id === undefined) {
+    id = createHash('sha256').update(`s3mux:${key}`, 'utf8').digest('hex');
+    if (canonicalIds.size >= CANONICAL_IDS_MAX) canonicalIds.clear();
+    canonicalIds.set(key, id);
+  }
+  return id;
 }
 
 export function arnOf(account: string, name: string): string {

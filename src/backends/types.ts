@@ -69,7 +69,8 @@ export interface ObjectHandle {
   /**
    * The bytes of `range` when the handle holds them in memory already (a small object read
    * whole when opened, the memory store); undefined: stream them with read(). The server
-   * answers such a GET with one write instead of a stream.
+   * answers such a GET with one write instead of a stream. A handle that answers here holds
+   * nothing close() must wait for: its close() cannot fail.
    */
   bytes?(range?: ByteRange): Buffer | undefined;
   close(): Promise<void>;

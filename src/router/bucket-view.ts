@@ -91,6 +91,7 @@ export class BucketView {
     await this.backend.headBucket(this.realBucket);
   }
 
+  /** The metadata, as the caller's own copy (callers may add to it). */
   async headObject(key: string): Promise<ObjectMeta> {
     return this.strip(await this.backend.headObject(this.realBucket, this.realKey(key)));
   }
@@ -98,7 +99,7 @@ export class BucketView {
   /**
    * An archived object (a store's archive tier) is not readable until restored: 403
    * InvalidObjectState, as S3 answers, before any byte is sent (a composite route's target
-   * checks the copy it serves).
+   * checks the copy it serves). The handle and its metadata are the caller's own.
    */
   async openObject(key: string): Promise<ObjectHandle> {
     const handle = await refuseArchived(this.backend.kind, await this.backend.openObject(this.realBucket, this.realKey(key)));

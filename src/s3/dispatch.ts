@@ -159,7 +159,8 @@ export async function dispatch(req: IncomingMessage, res: ServerResponse, opts: 
         const honoured = checkRequestFeatures(ctx);
         sendContinue(req, res);
         response = await op.handler(ctx);
-        if (response.status < 300) response.headers = { ...honoured, ...response.headers };
+        // Usually nothing was echoed: the handler's headers are used as they are.
+        if (response.status < 300 && hasKeys(honoured)) response.headers = { ...honoured, ...response.headers };
       }
     }
   } catch (err) {
@@ -222,9 +223,10 @@ function endUnreadBody(req: IncomingMessage, res: ServerResponse): void {
 async function send(req: IncomingMessage, res: ServerResponse, r: S3Response): Promise<void> {
   try {
     if (!req.complete && r.status >= 300) endUnreadBody(req, res);
-    const headers = { ...r.headers };
-    if (typeof r.body === 'string') headers['Content-Length'] = String(Buffer.byteLength(r.body));
-    else if (r.body === undefined && headers['Content-Length'] === undefined) headers['Content-Length'] = '0';
+    // The handler's headers are copied only to add a length they lack (an object's answer has one).
+    let headers = r.headers ?? {};
+    if (typeof r.body === 'string') headers = { ...headers, 'Content-Length': String(Buffer.byteLength(r.body)) };
+    else if (r.body === undefined && headers['Content-Length'] === undefined) headers = { ...headers, 'Content-Length': '0' };
     res.writeHead(r.status, sendableHeaders(headers));
     if (req.method === 'HEAD' || r.body === undefined) {
       res.end();
@@ -235,8 +237,13 @@ async function send(req: IncomingMessage, res: ServerResponse, r: S3Response): P
     }
   } finally {
     if (isStream(r.body) && (req.method === 'HEAD' || !res.headersSent)) r.body.destroy();
-    await r.cleanup?.();
+    if (r.cleanup) await r.cleanup();
   }
+}
+
+function hasKeys(o: object): boolean {
+  for (const _ in o) return true;
+  return false;
 }
 
 function isStream(body: S3Response['body']): body is Readable {

@@ -135,8 +135,10 @@ export function metaHeaders(meta: ObjectMeta, opts: MetaHeaderOptions = {}): Rec
   // A name no header can carry (only a foreign writer of the store can leave one) is counted
   // in x-amz-missing-meta, as S3 does for metadata the REST API cannot return.
   let missing = 0;
-  for (const [k, v] of Object.entries(meta.userMetadata)) {
-    if (isHeaderName(META_PREFIX + k)) h[META_PREFIX + k] = metadataHeaderValue(v);
+  const userMetadata = meta.userMetadata;
+  for (const k in userMetadata) {
+    const name = META_PREFIX + k;
+    if (isHeaderName(name)) h[name] = metadataHeaderValue(userMetadata[k]);
     else missing++;
   }
   if (missing > 0) h['x-amz-missing-meta'] = String(missing);

@@ -209,8 +209,12 @@ const BY_HEADER = new Map(REQUEST_FEATURES.map((f) => [f.header, f]));
  * cannot honour. Returns the headers S3 answers with to confirm what was honoured.
  */
 export function checkRequestFeatures(ctx: S3Context): Record<string, string> {
+  // Only the headers the table lists are collected (most requests send none of them).
   const values: Array<[string, string]> = [];
-  for (const [name, raw] of Object.entries(ctx.headers)) {
+  const headers = ctx.headers;
+  for (const name in headers) {
+    if (!BY_HEADER.has(name)) continue;
+    const raw = headers[name];
     if (raw !== undefined) values.push([name, Array.isArray(raw) ? raw.join(',') : raw]);
   }
   return checkFeatures(values, ctx);

@@ -81,6 +81,15 @@ function metaOf(key: string, e: VersionEntry): VersionedMeta {
   };
 }
 
+/**
+ * The view's metadata of the object at the name with the version id S3 reports for it. In
+ * place: BucketView answers every read with its own copy (no copy more per GET and HEAD).
+ */
+function withVersionId(meta: ObjectMeta, versionId: string | undefined): VersionedMeta {
+  (meta as VersionedMeta).versionId = versionId;
+  return meta;
+}
+
 export class VersionedObjects {
   private constructor(
     readonly view: BucketView,
@@ -151,7 +160,7 @@ export class VersionedObjects {
 
   async head(key: string, versionId?: string): Promise<VersionedMeta> {
     const found = await this.locate(key, versionId);
-    if (!found.index) return { ...(await this.view.headObject(key)), versionId: found.nullId };
+    if (!found.index) return withVersionId(await this.view.headObject(key), found.nullId);
     return metaOf(key, this.pick(found.index, versionId));
   }
 
@@ -159,7 +168,8 @@ export class VersionedObjects {
     const found = await this.locate(key, versionId);
     if (!found.index) {
       const handle = await this.view.openObject(key);
-      return { ...handle, meta: { ...handle.meta, versionId: found.nullId } };
+      withVersionId(handle.meta, found.nullId);
+      return handle;
     }
     const index = found.index;
     const entry = this.pick(index, versionId);

@@ -461,6 +461,24 @@ describe('FsBackend specifics', function () {
       });
     });
 
+    it("never serves a small object's remembered bytes once its file changed (same size: edited in place, or replaced by another process)", async () => {
+      const text = async () => (await getObject(be, 'bkt', 'small.txt')).data.toString();
+      await put(be, 'small.txt', 'aaaa-version-1');
+      expect(await text()).to.equal('aaaa-version-1');
+      expect(await text()).to.equal('aaaa-version-1'); // the bytes read before
+      await sleep(20);
+      await fsp.writeFile(path.join(root, 'bkt/small.txt'), 'bbbb-version-2'); // same inode, same size
+      const edited = await getObject(be, 'bkt', 'small.txt');
+      expect(edited.data.toString()).to.equal('bbbb-version-2');
+      expect(edited.meta.etag).to.equal(md5('bbbb-version-2'));
+      expect(await text()).to.equal('bbbb-version-2');
+      const other = new FsBackend({ root });
+      await other.whenReady();
+      await put(other, 'small.txt', 'cccc-version-3');
+      await other.close();
+      expect(await text()).to.equal('cccc-version-3');
+    });
+
     it('ignores symbolic links, special names and names that are not UTF-8', async function () {
       const dir = path.join(root, 'bkt');
       await fsp.writeFile(path.join(parent, 'secret'), 'secret');

@@ -19,6 +19,7 @@ import {
 } from 'node:fs';
 import { StagedMultipartStore } from '../multipart/staged';
 import { FsPartStorage } from './parts';
+import { SmallFiles } from './small-files';
 import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -98,6 +99,8 @@ const CONVERSION_WAITS = 5;
 const ETAG_CACHE_MAX = 50_000;
 /** Objects up to this size are read whole when opened (readSmall); a bare object is one of them. */
 const SMALL_OBJECT_MAX = BARE_MAX;
+/** Small objects' bytes by path, shared by every fs backend of the process (one bound for all). */
+const smallFiles = new SmallFiles();
 /** Listing summaries (a stat and a sidecar read each) read ahead: the thread pool works on several at once. */
 const LIST_LOOKAHEAD = 16;
 
@@ -490,9 +493,14 @@ export class FsBackend implements Backend {
    */
   private readSmall(bucket: string, key: string): ObjectHandle | undefined {
     assertStorableKey(key);
+    const file = this.layout.dataPath(bucket, key).path;
+    if (smallFiles.has(file)) {
+      const known = this.readKnownSmall(file, bucket, key);
+      if (known) return known;
+    }
     let fd: number;
     try {
-      fd = openSync(this.layout.dataPath(bucket, key).path, OPEN_FLAGS);
+      fd = openSync(file, OPEN_FLAGS);
     } catch {
       return undefined;
     }
@@ -505,10 +513,35 @@ export class FsBackend implements Backend {
       const data = readWholeFd(fd, st.size);
       if (data === undefined) return undefined;
       const meta = sc !== undefined ? metaFrom(sc, st) : this.bareMeta(bucket, key, st, { data });
-      return meta && new BytesObjectHandle(meta, data);
+      if (!meta) return undefined;
+      smallFiles.set(file, st, data);
+      return new BytesObjectHandle(meta, data);
     } finally {
       closeSync(fd);
     }
+  }
+
+  /**
+   * A small object whose bytes were read before (src/backends/fs/small-files.ts): the path's
+   * lstat must still show the file they were read from, and its sidecar must describe it.
+   * Anything else (changed, gone, a write committing) goes the way of a first read.
+   */
+  private readKnownSmall(file: string, bucket: string, key: string): ObjectHandle | undefined {
+    let st: Stats | undefined;
+    try {
+      st = lstatSync(file, { throwIfNoEntry: false });
+    } catch {
+      return undefined;
+    }
+    if (!st?.isFile()) return undefined;
+    const data = smallFiles.get(file, st);
+    if (data === undefined) return undefined;
+    const sc = readSidecarSync(this.layout.metaPath(bucket, key).path);
+    if (sc === undefined) {
+      const meta = this.bareMeta(bucket, key, st, { data });
+      return meta && new BytesObjectHandle(meta, data);
+    }
+    return sidecarMatches(sc, key, st) ? new BytesObjectHandle(metaFrom(sc, st), data) : undefined;
   }
 
   // ---------------------------------------------------------------- writing

@@ -96,6 +96,8 @@ export const putObject: Handler = async (ctx) => {
  * cannot be made to serve, say, another Content-Type.
  */
 function applyOverrides(ctx: S3Context, headers: Record<string, string>): void {
+  // Most GETs carry no query at all: nothing to look up six times.
+  if (ctx.target.rawQuery === '') return;
   for (const [param, name] of Object.entries(RESPONSE_OVERRIDES)) {
     const v = ctx.query.get(param);
     if (v === null) continue;
@@ -134,6 +136,29 @@ function requestedRange(ctx: S3Context, meta: ObjectMeta): { range?: ByteRange; 
   return { range: { start, end: start + sizes[n - 1] - 1 }, partsCount };
 }
 
+/**
+ * The headers GET and HEAD describe a version with, filled into one object (no spread copies
+ * per request). No lock, nothing to authorize: no promise to wait for (every GET and HEAD asks).
+ */
+function objectHeaders(
+  ctx: S3Context,
+  key: string,
+  meta: VersionedMeta,
+  checksums: boolean,
+): Record<string, string> | Promise<Record<string, string>> {
+  const headers = metaHeaders(meta, { checksums });
+  if (meta.versionId !== undefined) headers['x-amz-version-id'] = meta.versionId;
+  if (!meta.lock) {
+    headers['Accept-Ranges'] = 'bytes';
+    return headers;
+  }
+  return visibleLockHeaders(ctx, key, meta.lock).then((lock) => {
+    Object.assign(headers, lock);
+    headers['Accept-Ranges'] = 'bytes';
+    return headers;
+  });
+}
+
 export const getObject: Handler = async (ctx) => {
   const key = ctx.key;
   const handle = await (await VersionedObjects.of(ctx.bucket())).open(key, requestedVersion(ctx));
@@ -146,13 +171,8 @@ export const getObject: Handler = async (ctx) => {
     }
     const { range, partsCount } = requestedRange(ctx, meta);
     const whole = range === undefined || (range.start === 0 && range.end === meta.size - 1);
-    const headers = {
-      ...metaHeaders(meta, { checksums: checksumModeEnabled(ctx) && whole }),
-      ...versionHeader(meta),
-      // No lock, nothing to authorize: no promise to wait for (every GET and HEAD asks).
-      ...(meta.lock ? await visibleLockHeaders(ctx, key, meta.lock) : {}),
-    };
-    headers['Accept-Ranges'] = 'bytes';
+    const described = objectHeaders(ctx, key, meta, checksumModeEnabled(ctx) && whole);
+    const headers = described instanceof Promise ? await described : described;
     if (partsCount !== undefined) headers['x-amz-mp-parts-count'] = String(partsCount);
     applyOverrides(ctx, headers);
     let status = 200;
@@ -163,8 +183,15 @@ export const getObject: Handler = async (ctx) => {
     } else {
       headers['Content-Length'] = String(meta.size);
     }
-    const body = meta.size === 0 ? undefined : (handle.bytes?.(range) ?? handle.read(range));
-    return { status, headers, body, cleanup: () => handle.close() };
+    if (meta.size === 0) return { status, headers, cleanup: () => handle.close() };
+    const bytes = handle.bytes?.(range);
+    // Bytes in memory hold nothing to release (ObjectHandle.bytes): closed now, no clean-up
+    // to wait for once the answer is written.
+    if (bytes !== undefined) {
+      void handle.close();
+      return { status, headers, body: bytes };
+    }
+    return { status, headers, body: handle.read(range), cleanup: () => handle.close() };
   } catch (err) {
     await handle.close();
     throw err;
@@ -176,13 +203,8 @@ export const headObject: Handler = async (ctx): Promise<S3Response> => {
   const meta: VersionedMeta = await (await VersionedObjects.of(ctx.bucket())).head(key, requestedVersion(ctx));
   const answer = conditionalAnswer(ctx, meta);
   if (answer) return answer;
-  const headers = {
-    ...metaHeaders(meta, { checksums: checksumModeEnabled(ctx) }),
-    ...versionHeader(meta),
-    // No lock, nothing to authorize: no promise to wait for (every GET and HEAD asks).
-    ...(meta.lock ? await visibleLockHeaders(ctx, key, meta.lock) : {}),
-  };
-  headers['Accept-Ranges'] = 'bytes';
+  const described = objectHeaders(ctx, key, meta, checksumModeEnabled(ctx));
+  const headers = described instanceof Promise ? await described : described;
   const { range, partsCount } = requestedRange(ctx, meta);
   if (partsCount !== undefined) headers['x-amz-mp-parts-count'] = String(partsCount);
   if (range) {
