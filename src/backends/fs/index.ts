@@ -498,13 +498,7 @@ export class FsBackend implements Backend {
       const known = this.readKnownSmall(file, bucket, key);
       if (known) return known;
     }
-    let fd: number;
-    try {
-      fd = openSync(file, OPEN_FLAGS);
-    } catch {
-      return undefined;
-    }
-    try {
+    return withFileSync(file, (fd) => {
       const st = fstatSync(fd);
       if (!st.isFile() || st.size > SMALL_OBJECT_MAX) return undefined;
       const sc = readSidecarSync(this.layout.metaPath(bucket, key).path);
@@ -516,9 +510,7 @@ export class FsBackend implements Backend {
       if (!meta) return undefined;
       smallFiles.set(file, st, data);
       return new BytesObjectHandle(meta, data);
-    } finally {
-      closeSync(fd);
-    }
+    });
   }
 
   /**
@@ -822,6 +814,15 @@ function readWholeFd(fd: number, size: number): Buffer | undefined {
 
 /** The bytes of the regular file at `file` if it is still the one `st` describes (by its descriptor), else undefined. */
 function readWholeIfSame(file: string, st: Stats): Buffer | undefined {
+  return withFileSync(file, (fd) => {
+    const now = fstatSync(fd);
+    if (!now.isFile() || !sameIdentity(identityOf(now), identityOf(st))) return undefined;
+    return readWholeFd(fd, st.size);
+  });
+}
+
+/** `use` of `file` opened for reading, closed after; undefined when it cannot be opened. */
+function withFileSync<T>(file: string, use: (fd: number) => T | undefined): T | undefined {
   let fd: number;
   try {
     fd = openSync(file, OPEN_FLAGS);
@@ -829,9 +830,7 @@ function readWholeIfSame(file: string, st: Stats): Buffer | undefined {
     return undefined;
   }
   try {
-    const now = fstatSync(fd);
-    if (!now.isFile() || !sameIdentity(identityOf(now), identityOf(st))) return undefined;
-    return readWholeFd(fd, st.size);
+    return use(fd);
   } finally {
     closeSync(fd);
   }
