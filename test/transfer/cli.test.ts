@@ -227,14 +227,17 @@ describe('s3mux cp / sync', function () {
   });
 
   it('a source whose bytes differ from its recorded ETag is reported and not written', async () => {
-    // Write through s3mux's fs backend (so an ETag is recorded), then change the file behind its back.
-    writeTree(path.join(dir, 'a', 'docs'), { 'ok.txt': 'fine', 'bad.txt': 'original' });
+    // Write through s3mux's fs backend, then change the file behind its back. Over 64 KiB, so its
+    // ETag is recorded in a sidecar: a smaller object with nothing else to record has none (a bare
+    // object, whose ETag is the MD5 of its bytes as they are; README, "The filesystem backend").
+    const size = 64 * 1024 + 1;
+    writeTree(path.join(dir, 'a', 'docs'), { 'ok.txt': 'fine', 'bad.txt': 'o'.repeat(size) });
     const warm = await s3mux(['cp', `file://${dir}/a/docs`, `file://${dir}/b/docs`]);
     expect(warm.code).to.equal(0);
     // Bit rot: same inode, same size, same modification time, different bytes.
     const bad = path.join(dir, 'b', 'docs', 'bad.txt');
     const { mtimeNs } = statSync(bad, { bigint: true });
-    writeFileSync(bad, 'tampered');
+    writeFileSync(bad, 't'.repeat(size));
     const ns = String(mtimeNs % 1_000_000_000n).padStart(9, '0');
     execFileSync('touch', ['-m', '-d', `@${mtimeNs / 1_000_000_000n}.${ns}`, bad]);
     const r = await s3mux(['cp', `file://${dir}/b/docs`, `file://${dir}/c/docs`]);
