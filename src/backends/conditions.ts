@@ -3,8 +3,8 @@
  * CompleteMultipartUpload), evaluated by an adapter against the object that is current at
  * the moment its write commits.
  */
-import { S3Error } from '../errors';
-import type { ObjectMeta, WriteConditions } from './types';
+import { isS3Error, S3Error } from '../errors';
+import type { Backend, ObjectMeta, WriteConditions } from './types';
 
 /** `"abc"`, `W/"abc"` and `abc` all become `abc`. */
 export function unquoteEtag(etag: string): string {
@@ -55,4 +55,22 @@ export function checkWriteConditions(current: ObjectMeta | undefined, cond?: Wri
 /** True when there is any condition to check (so an adapter may skip reading the current object). */
 export function hasWriteConditions(cond?: WriteConditions): boolean {
   return !!cond && ((cond.ifMatch ?? '') !== '' || (cond.ifNoneMatch ?? '') !== '');
+}
+
+/**
+ * Deletes the object only while its ETag is `etag` (PreconditionFailed otherwise; nothing to do
+ * when it is gone): atomically where the store has a conditional delete; elsewhere a HEAD just
+ * before the delete, which leaves a window as long as one store call.
+ */
+export async function deleteIfMatch(backend: Backend, bucket: string, key: string, etag: string): Promise<void> {
+  if (backend.deleteObjectIfMatch) return backend.deleteObjectIfMatch(bucket, key, etag);
+  let current: ObjectMeta;
+  try {
+    current = await backend.headObject(bucket, key);
+  } catch (err) {
+    if (isS3Error(err, 'NoSuchKey')) return;
+    throw err;
+  }
+  if (current.etag !== etag) throw new S3Error('PreconditionFailed');
+  await backend.deleteObject(bucket, key);
 }

@@ -6,7 +6,7 @@
  * becomes a store key through realKey, so no handler or adapter checks them again.
  */
 import type { Readable } from 'node:stream';
-import { isS3Error, S3Error } from '../errors';
+import { S3Error } from '../errors';
 import type {
   Backend,
   ListOptions,
@@ -30,6 +30,7 @@ import { listUnderPrefix } from '../backends/listing';
 import type { Route } from './router';
 import { checkStorageClass } from '../backends/storage-classes';
 import { refuseArchived, restoreOn } from '../backends/archive';
+import { deleteIfMatch } from '../backends/conditions';
 
 export class BucketView {
   constructor(readonly route: Route) {}
@@ -149,24 +150,11 @@ export class BucketView {
     return restoreOn(this.backend, this.realBucket, real, days);
   }
 
-  /**
-   * Deletes the object only while its ETag is `etag` (PreconditionFailed otherwise): atomically
-   * where the store has a conditional delete; elsewhere a HEAD just before the delete, which
-   * leaves a window as long as one store call.
-   */
+  /** Deletes the object only while its ETag is `etag` (conditions.ts: deleteIfMatch). */
   async deleteObjectIfMatch(key: string, etag: string): Promise<void> {
     const real = this.realKey(key);
     this.assertWritable();
-    if (this.backend.deleteObjectIfMatch) return this.backend.deleteObjectIfMatch(this.realBucket, real, etag);
-    let current: ObjectMeta;
-    try {
-      current = await this.backend.headObject(this.realBucket, real);
-    } catch (err) {
-      if (isS3Error(err, 'NoSuchKey')) return;
-      throw err;
-    }
-    if (current.etag !== etag) throw new S3Error('PreconditionFailed');
-    await this.backend.deleteObject(this.realBucket, real);
+    return deleteIfMatch(this.backend, this.realBucket, real, etag);
   }
 
   async setTags(key: string, tags: Tag[]): Promise<void> {

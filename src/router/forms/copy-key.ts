@@ -52,14 +52,17 @@ export async function copyKey(from: Target, to: Target, key: string, tombstones:
   return (await takeBackIfDeleted(to, key, etag, tombstones)) ? 'deleted' : 'copied';
 }
 
-/** After a copy: when the key was deleted through s3mux meanwhile, removes the copy (only it: same ETag). True when it was deleted. */
+/**
+ * After a copy: when the key was deleted through s3mux meanwhile, removes the copy, and only it:
+ * the delete is conditional on the copy's ETag, so a client's write that lands after the delete
+ * through s3mux (and after a HEAD here) is never taken back with it. True when it was deleted.
+ */
 export async function takeBackIfDeleted(to: Target, key: string, copiedEtag: string, tombstones: Tombstones): Promise<boolean> {
   if (!(await tombstones.has(key))) return false;
   try {
-    const now = await to.headObject(key);
-    if (now.etag === copiedEtag) await to.deleteObject(key);
+    await to.deleteObjectIfMatch(key, copiedEtag);
   } catch (err) {
-    if (!isS3Error(err, 'NoSuchKey')) throw err;
+    if (!isS3Error(err, 'NoSuchKey') && !isS3Error(err, 'PreconditionFailed')) throw err;
   }
   return true;
 }

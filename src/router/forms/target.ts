@@ -9,6 +9,7 @@ import type { Backend, ListOptions, ListPage, ObjectAttributes, ObjectHandle, Ob
 import { bucketArea, type BucketReservedArea } from '../../backends/reserved-store';
 import { listUnderPrefix } from '../../backends/listing';
 import { refuseArchived, restoreOn } from '../../backends/archive';
+import { deleteIfMatch } from '../../backends/conditions';
 import { S3Error } from '../../errors';
 import { Health, type HealthOptions } from './health';
 
@@ -57,6 +58,11 @@ export class Target {
 
   deleteObject(key: string): Promise<void> {
     return this.health.run(() => this.backend.deleteObject(this.bucket, this.prefix + key));
+  }
+
+  /** Deletes the object only while its ETag is `etag` (PreconditionFailed otherwise). */
+  deleteObjectIfMatch(key: string, etag: string): Promise<void> {
+    return this.health.run(() => deleteIfMatch(this.backend, this.bucket, this.prefix + key, etag));
   }
 
   setTags(key: string, tags: Tag[]): Promise<void> {
