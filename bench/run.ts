@@ -1,7 +1,7 @@
 /**
  * npm run bench [-- --quick] [-- --backend NAME] [-- --threshold-mib N] [-- --timeout-s N]
  *               [-- --phases | --ceiling | --profile] [-- --list-keys N] [-- --rounds N] [-- --cell-s N] [-- --no-proxy]
- *               [-- --compare DIR] [-- --cells REGEX]
+ *               [-- --proxy] [-- --compare DIR] [-- --cells REGEX]
  *
  * On fs (the default) a run has two parts: the phases below, then the ceiling cells
  * (bench/ceiling.ts: s3mux against a bare Node HTTP server in the same run, interleaved, and
@@ -10,7 +10,9 @@
  * --list-keys N adds listing cells over an N-key bucket (e.g. 100000) to the 10,000-key ones.
  * --compare DIR adds a second s3mux from another built checkout to every ceiling cell (before/after);
  * --cells REGEX keeps only the ceiling cells whose name matches (e.g. '64 MiB|LIST'); with --profile,
- * the profiled cells (the 16-client ones, the listing, and 'GET 4 KiB c1' / 'HEAD 4 KiB c1').
+ * the profiled cells (the 16-client ones, the listing, and 'GET 4 KiB c1' / 'HEAD 4 KiB c1', '64 MiB').
+ * --profile --proxy profiles the front s3mux of the proxy cells (s3 backend onto a second s3mux)
+ * instead; its figures are printed, not written to RESULTS.md.
  *
  * Starts s3mux as a child process over a temporary data directory, runs PUT and GET phases
  * of 4 KiB, 1 MiB and 64 MiB objects, a 1 GiB multipart upload and its download, and
@@ -95,7 +97,7 @@ interface Settings {
 }
 
 const USAGE =
-  'usage: npm run bench [-- --quick] [-- --backend NAME] [-- --threshold-mib N] [-- --timeout-s N] [-- --phases | --ceiling | --profile] [-- --list-keys N] [-- --rounds N] [-- --cell-s N] [-- --no-proxy] [-- --compare DIR] [-- --cells REGEX]';
+  'usage: npm run bench [-- --quick] [-- --backend NAME] [-- --threshold-mib N] [-- --timeout-s N] [-- --phases | --ceiling | --profile] [-- --list-keys N] [-- --rounds N] [-- --cell-s N] [-- --no-proxy] [-- --proxy] [-- --compare DIR] [-- --cells REGEX]';
 const FLAGS = [
   '--cells',
   '--compare',
@@ -110,6 +112,7 @@ const FLAGS = [
   '--rounds',
   '--cell-s',
   '--no-proxy',
+  '--proxy',
 ];
 
 /** --compare DIR: another checkout of s3mux, built (DIR/dist/src/cli.js), measured beside this one in the ceiling cells. */
@@ -163,6 +166,7 @@ function parseArgs(argv: string[]): Settings {
       cellSeconds: num('--cell-s', quick ? 0.5 : 2),
       listKeys,
       proxy: !argv.includes('--no-proxy'),
+      profileProxy: argv.includes('--proxy'),
       compareCli: compareCli(argv),
       cellFilter: argv.includes('--cells') ? new RegExp(argv[argv.indexOf('--cells') + 1] ?? '') : undefined,
     },
@@ -580,10 +584,11 @@ async function ceilingParts(settings: Settings): Promise<number> {
   const rel = (f: string) => path.relative(process.cwd(), f);
   const writeOut = !settings.quick;
   if (settings.parts.profile) {
-    console.log(`profile${settings.quick ? ' (--quick)' : ''}: s3mux (fs) under the V8 sampling profiler, cell by cell`);
+    const profiled = settings.ceiling.profileProxy ? 'the front s3mux (s3 backend onto a second s3mux)' : 's3mux (fs)';
+    console.log(`profile${settings.quick ? ' (--quick)' : ''}: ${profiled} under the V8 sampling profiler, cell by cell`);
     const cells = await runProfile(settings.ceiling, CREDS, (l) => console.log(l));
     // Some cells (--cells) do not replace the profile section of the full set.
-    if (writeOut && !settings.ceiling.cellFilter) {
+    if (writeOut && !settings.ceiling.cellFilter && !settings.ceiling.profileProxy) {
       const jsonFile = path.join(OUT_DIR, 'results-profile.json');
       writeFileSync(
         jsonFile,

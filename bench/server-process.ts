@@ -33,6 +33,7 @@ export interface ServerProcess {
 
 const CLI = path.join(__dirname, '..', 'src', 'cli.js');
 const BARE = path.join(__dirname, 'bare-server.js');
+const RELAY = path.join(__dirname, 'bare-relay.js');
 const TAIL_LINES = 60;
 
 /** The node options a build's launchers start it with (none for a build older than src/node-flags.ts). */
@@ -51,6 +52,8 @@ export interface ServerOptions {
   nodeArgs?: string[];
   /** Run the bare ceiling server (bench/bare-server.ts) instead of s3mux. */
   bare?: boolean;
+  /** Run the bare relay (bench/bare-relay.ts) onto this upstream URL instead of s3mux. */
+  relay?: string;
   /** Another build's dist/src/cli.js (the bench's --compare): that s3mux instead of this one. */
   cli?: string;
 }
@@ -68,19 +71,22 @@ export async function startServerProcess(
     S3MUX_ROOT_PASSWORD: creds.secretAccessKey,
   };
   delete env.NODE_OPTIONS; // measure the server as it runs by default
+  if (opts.relay) env.S3MUX_BENCH_RELAY_UPSTREAM = opts.relay;
   const args = opts.bare
     ? [...(opts.nodeArgs ?? []), BARE]
-    : [
-        ...launcherFlags(opts.cli ?? CLI),
-        ...(opts.nodeArgs ?? []),
-        opts.cli ?? CLI,
-        'serve',
-        '--address',
-        '127.0.0.1:0',
-        '--data-dir',
-        dataDir,
-      ];
-  if (opts.configFile && !opts.bare) args.push('--config', opts.configFile);
+    : opts.relay
+      ? [...(opts.nodeArgs ?? []), RELAY]
+      : [
+          ...launcherFlags(opts.cli ?? CLI),
+          ...(opts.nodeArgs ?? []),
+          opts.cli ?? CLI,
+          'serve',
+          '--address',
+          '127.0.0.1:0',
+          '--data-dir',
+          dataDir,
+        ];
+  if (opts.configFile && !opts.bare && !opts.relay) args.push('--config', opts.configFile);
   let child: ChildProcess;
   try {
     // Port 0: the kernel picks a free port, and the server prints the one it got.
@@ -157,7 +163,7 @@ export async function startServerProcess(
     url = await new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`s3mux did not report listening within ${startupTimeoutMs} ms`)), startupTimeoutMs);
       onLine = (line) => {
-        const m = /(?:s3mux|bare) listening on (https?:\/\/\S+)/.exec(line);
+        const m = /(?:s3mux|bare|relay) listening on (https?:\/\/\S+)/.exec(line);
         if (m) {
           clearTimeout(timer);
           resolve(m[1]);
