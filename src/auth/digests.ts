@@ -1,14 +1,20 @@
 /**
  * SHA-256 and HMAC-SHA256 as SigV4 uses them, on every request: verifying a client's signature
  * (sigv4.ts, post-form.ts) and signing the s3 backend's requests (backends/s3/sign.ts). The fs
- * backend names long key segments and lock files by the same SHA-256 (backends/fs/paths.ts).
- * One-shot digests: no Hash or Hmac object built and keyed per call (their objects and contexts
- * are most of a small digest's cost; bench/RESULTS.md, issue 15, eighth pass).
+ * backend names long key segments and lock files by the same SHA-256 (backends/fs/paths.ts), and
+ * takes a small body's MD5 (its ETag) the same one-shot way. One-shot digests: no Hash or Hmac
+ * object built and keyed per call (their objects and contexts are most of a small digest's
+ * cost; bench/RESULTS.md, issue 15, eighth pass).
  */
 import { createHmac, hash } from 'node:crypto';
 
 export function sha256Hex(data: string | Uint8Array): string {
   return hash('sha256', data, 'hex');
+}
+
+/** A whole small body's MD5 (its ETag), one-shot as sha256Hex. */
+export function md5Hex(data: Uint8Array): string {
+  return hash('md5', data, 'hex');
 }
 
 const SHA256_BLOCK = 64;

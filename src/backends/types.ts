@@ -93,6 +93,12 @@ export interface PutOptions {
    * through putObject, so the object keeps S3's `<md5 of md5s>-N` form.
    */
   etag?: string;
+  /**
+   * The body's MD5 (hex) as the client declared it (Content-MD5). The body stream fails before
+   * its end when the bytes differ, so an adapter that hashes a body only for its ETag may take
+   * this instead of hashing it a second time.
+   */
+  md5?: string;
 }
 
 export interface ListOptions {
@@ -172,6 +178,8 @@ export interface PartOptions {
    * them in PartInfo.checksums, so Complete can check what the client names.
    */
   verified?: Pick<ObjectAttributes, 'checksums'>;
+  /** The part's MD5 (hex) as the client declared it (Content-MD5), as PutOptions.md5. */
+  md5?: string;
 }
 
 export interface MultipartStore {

@@ -16,6 +16,8 @@ export interface RequestBody {
   stream: Readable;
   /** The decoded length, when the client announced one. */
   size?: number;
+  /** The MD5 (hex) the client declared in Content-MD5: the stream fails before its end unless the bytes have it. */
+  md5?: string;
 }
 
 const STREAMING = /^STREAMING-/;
@@ -159,8 +161,9 @@ export function requestBody(ctx: S3Context, attrs?: ObjectAttributes, opts: Body
     throw new S3Error('EntityTooLarge', undefined, { ProposedSize: String(size), MaxSizeAllowed: String(opts.maxSize) });
   }
   const { headerValues, trailing, computeOnly } = namedAlgorithms(ctx);
+  const contentMd5 = ctx.header('content-md5');
   const verifier = new VerifyingStream({
-    md5: ctx.header('content-md5'),
+    md5: contentMd5,
     sha256Hex: signedPayloadHash(ctx),
     checksums: headerValues,
     computeAlso: [...trailing, ...computeOnly],
@@ -198,7 +201,8 @@ export function requestBody(ctx: S3Context, attrs?: ObjectAttributes, opts: Body
       if (named.length) attrs.checksums = Object.fromEntries(named.map((a) => [a, digests[a] as string]));
     });
   }
-  return { stream, size };
+  // The verifier refused a Content-MD5 that is not 16 bytes in base64 as it was built.
+  return { stream, size, ...(contentMd5 !== undefined ? { md5: Buffer.from(contentMd5.trim(), 'base64').toString('hex') } : {}) };
 }
 
 /** A small body (an XML document) read whole, within `limit` bytes, verified like any other. */

@@ -11,7 +11,6 @@
  * object as such a file: the same ETag, size and date, and the type from the extension, but
  * application/octet-stream (its default for unknown extensions then) for one PUT without a type.
  */
-import { createHash } from 'node:crypto';
 import { lstatSync } from 'node:fs';
 import type { ObjectAttributes } from '../types';
 import { guessContentType } from './content-type';
@@ -43,8 +42,4 @@ export function sidecarPresent(file: string): boolean {
   } catch {
     return true;
   }
-}
-
-export function md5Hex(data: Buffer): string {
-  return createHash('md5').update(data).digest('hex');
 }

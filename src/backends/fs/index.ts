@@ -43,7 +43,8 @@ import type {
   WriteConditions,
 } from '../types';
 import { copyAttributes, DEFAULT_CONTENT_TYPE, storedAttributes } from '../attributes';
-import { BARE_MAX, derivedAttributes, isDerivable, md5Hex, sidecarPresent } from './bare-objects';
+import { BARE_MAX, derivedAttributes, isDerivable, sidecarPresent } from './bare-objects';
+import { md5Hex } from '../../auth/digests';
 import { BytesObjectHandle, FileRangeReadable, FsObjectHandle } from './handle';
 import { isErrno, Layout } from './layout';
 import { lockKey, rootState, type RootState } from './locks';
@@ -565,7 +566,7 @@ export class FsBackend implements Backend {
         assertStorableKey(key);
         await this.requireBucket(bucket);
         this.checkWritable();
-        const s = await stageBody(this.layout, body, opts.size);
+        const s = await stageBody(this.layout, body, opts.size, opts.md5);
         staged = s;
         // opts.etag: a multipart assembly records S3's `<md5 of md5s>-N` instead of the MD5.
         const etag = opts.etag !== undefined && opts.etag !== '' ? unquoteEtag(opts.etag) : s.etag;

@@ -90,17 +90,10 @@ export class FsPartStorage implements PartStorage {
     return out;
   }
 
-  async putPart(
-    bucket: string,
-    uploadId: string,
-    partNumber: number,
-    body: Readable,
-    size?: number,
-    verified?: PartOptions['verified'],
-  ): Promise<PartInfo> {
+  async putPart(bucket: string, uploadId: string, partNumber: number, body: Readable, opts: PartOptions): Promise<PartInfo> {
     const dir = this.dir(bucket, uploadId);
     // A body that fails or is shorter than announced stores nothing, as an S3 error.
-    const staged = await stageBody(this.layout, body, size).catch((err: unknown) => {
+    const staged = await stageBody(this.layout, body, opts.size, opts.md5).catch((err: unknown) => {
       throw toS3Error(err);
     });
     try {
@@ -110,7 +103,7 @@ export class FsPartStorage implements PartStorage {
         etag: staged.etag,
         size: staged.identity.size,
         lastModified: new Date(),
-        ...partChecksums(verified),
+        ...partChecksums(opts.verified),
       };
       const rec: PartRecord = { ...info, lastModified: info.lastModified.toISOString() };
       // Data first, then its record: a record always describes bytes that are there.

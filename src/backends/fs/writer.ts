@@ -4,7 +4,8 @@
  * one atomic rename, creating directories and converting a file that is in the way into
  * its directory form (`<dir>/.s3mux-self`).
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { md5Hex } from '../../auth/digests';
 import { constants as fsc, lstatSync, promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
@@ -58,11 +59,11 @@ function incompleteBody(size: number, expectedSize: number): S3Error {
  * more than the write itself (bench --profile). As durable as the streaming path: the caller
  * renames the file into place only once `synced` has resolved.
  */
-async function stageSmallBody(layout: Layout, body: Readable, expectedSize: number): Promise<StagedFile> {
+async function stageSmallBody(layout: Layout, body: Readable, expectedSize: number, md5?: string): Promise<StagedFile> {
   const data = await readWhole(body, expectedSize);
   const tmp = layout.tempPath('put');
   const { stats, synced } = await writeFileSyncing(tmp, data, { stat: true });
-  return { path: tmp, etag: createHash('md5').update(data).digest('hex'), identity: identityOf(stats!), synced };
+  return { path: tmp, etag: md5 ?? md5Hex(data), identity: identityOf(stats!), synced };
 }
 
 /**
@@ -97,17 +98,18 @@ function readWhole(body: Readable, expectedSize: number): Promise<Buffer> {
 /**
  * Streams `body` into a new temp file (TempFileSink: MD5, batched writes, fsync). On any
  * error (the body's, a size mismatch, the disk's) the temp file is removed and the error
- * rethrown.
+ * rethrown. `md5`: the body's MD5 as the client declared it (PutOptions.md5), which the body
+ * stream has checked by its end: the ETag, not computed again.
  */
-export async function stageBody(layout: Layout, body: Readable, expectedSize?: number): Promise<StagedFile> {
-  if (expectedSize !== undefined && expectedSize <= SMALL_BODY_MAX) return stageSmallBody(layout, body, expectedSize);
+export async function stageBody(layout: Layout, body: Readable, expectedSize?: number, md5?: string): Promise<StagedFile> {
+  if (expectedSize !== undefined && expectedSize <= SMALL_BODY_MAX) return stageSmallBody(layout, body, expectedSize, md5);
   const tmp = layout.tempPath('put');
-  const out = new TempFileSink(tmp, { md5: true });
+  const out = new TempFileSink(tmp, { md5: md5 === undefined });
   try {
     await pipeline(body, out);
     await closed(out);
     if (expectedSize !== undefined && out.bytes !== expectedSize) throw incompleteBody(out.bytes, expectedSize);
-    return { path: tmp, etag: out.etag(), identity: identityOf(out.stats!) };
+    return { path: tmp, etag: md5 ?? out.etag(), identity: identityOf(out.stats!) };
   } catch (err) {
     // The body is not destroyed here: when it failed, pipeline did; when it ended, there is
     // nothing to do; the caller may still answer on the same connection.

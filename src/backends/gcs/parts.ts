@@ -19,7 +19,7 @@ import { S3Error } from '../../errors';
 import { UPLOADS_PREFIX } from '../escaped-keys';
 import { storedAttributes } from '../attributes';
 import type { PartStorage } from '../multipart/staged';
-import type { ObjectAttributes, ObjectMeta, PartInfo, PutOptions, UploadInfo } from '../types';
+import type { ObjectAttributes, ObjectMeta, PartInfo, PartOptions, PutOptions, UploadInfo } from '../types';
 import { isMissingObject, toS3ErrorFromGcs } from './errors';
 import { metaOf, SYS, toGcs, type GcsResource } from './metadata';
 import { gcsNames } from './names';
@@ -92,7 +92,7 @@ export class GcsPartStorage implements PartStorage {
     return out;
   }
 
-  async putPart(bucket: string, uploadId: string, partNumber: number, body: Readable, size?: number): Promise<PartInfo> {
+  async putPart(bucket: string, uploadId: string, partNumber: number, body: Readable, { size }: PartOptions): Promise<PartInfo> {
     const up = await this.backend.upload(
       bucket,
       partName(uploadId, partNumber),

@@ -17,7 +17,7 @@ import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { S3Error } from '../../errors';
 import type { PartStorage } from '../multipart/staged';
-import type { ObjectAttributes, PartInfo, UploadInfo } from '../types';
+import type { ObjectAttributes, PartInfo, PartOptions, UploadInfo } from '../types';
 import { ALL_RELEASES, EMPTY_BODY, RESERVED } from './names';
 import { spool } from './spool';
 import type { ErrorContext } from './errors';
@@ -113,7 +113,7 @@ export class GithubPartStorage implements PartStorage {
     return out;
   }
 
-  async putPart(bucket: string, uploadId: string, partNumber: number, body: Readable, size?: number): Promise<PartInfo> {
+  async putPart(bucket: string, uploadId: string, partNumber: number, body: Readable, { size }: PartOptions): Promise<PartInfo> {
     this.backend.assertWritable();
     const release = await this.release(bucket);
     const hash = createHash('md5');

@@ -25,14 +25,7 @@ export class MemoryPartStorage implements PartStorage {
     return [...this.uploads.entries()].filter(([k]) => k.startsWith(`${bucket}\u0000`)).map(([, u]) => u.info);
   }
 
-  async putPart(
-    bucket: string,
-    uploadId: string,
-    partNumber: number,
-    body: Readable,
-    size?: number,
-    verified?: PartOptions['verified'],
-  ): Promise<PartInfo> {
+  async putPart(bucket: string, uploadId: string, partNumber: number, body: Readable, opts: PartOptions): Promise<PartInfo> {
     const chunks: Buffer[] = [];
     const md5 = createHash('md5');
     try {
@@ -47,8 +40,9 @@ export class MemoryPartStorage implements PartStorage {
     const upload = this.uploads.get(this.id(bucket, uploadId));
     if (!upload) throw new S3Error('NoSuchUpload');
     const data = Buffer.concat(chunks);
-    if (size !== undefined && data.length !== size) throw new S3Error('IncompleteBody');
-    const info: PartInfo = { partNumber, etag: md5.digest('hex'), size: data.length, lastModified: new Date(), ...partChecksums(verified) };
+    if (opts.size !== undefined && data.length !== opts.size) throw new S3Error('IncompleteBody');
+    const etag = md5.digest('hex');
+    const info: PartInfo = { partNumber, etag, size: data.length, lastModified: new Date(), ...partChecksums(opts.verified) };
     upload.parts.set(partNumber, { info, data });
     return info;
   }

@@ -34,16 +34,10 @@ export interface PartStorage {
   listUploads(bucket: string): Promise<UploadInfo[]>;
   /**
    * Stores one part atomically (replacing an earlier one with that number), hashing it as it
-   * goes; keeps `verified.checksums` (read once the body has ended) where it can.
+   * goes (or taking `opts.md5`, which the body has been checked against by its end); keeps
+   * `opts.verified.checksums` (read once the body has ended) where it can.
    */
-  putPart(
-    bucket: string,
-    uploadId: string,
-    partNumber: number,
-    body: Readable,
-    size?: number,
-    verified?: PartOptions['verified'],
-  ): Promise<PartInfo>;
+  putPart(bucket: string, uploadId: string, partNumber: number, body: Readable, opts: PartOptions): Promise<PartInfo>;
   /** The parts stored so far (any order). */
   listParts(bucket: string, uploadId: string): Promise<PartInfo[]>;
   openPart(bucket: string, uploadId: string, partNumber: number): Promise<Readable>;
@@ -114,7 +108,7 @@ export class StagedMultipartStore implements MultipartStore {
     opts: PartOptions = {},
   ): Promise<PartInfo> {
     await this.upload(bucket, key, uploadId);
-    return this.storage.putPart(bucket, uploadId, partNumber, body, opts.size, opts.verified);
+    return this.storage.putPart(bucket, uploadId, partNumber, body, opts);
   }
 
   async listParts(bucket: string, key: string, uploadId: string, opts: ListPartsOptions): Promise<ListPartsPage> {

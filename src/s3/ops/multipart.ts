@@ -75,7 +75,7 @@ export const uploadPart: Handler = async (ctx) => {
   // The checksums the part's request named land here once its body has been verified.
   const verified: ObjectAttributes = { userMetadata: {} };
   const body = requestBody(ctx, verified, { requireLength: true, maxSize: MAX_PART_SIZE });
-  const part = await view.uploadPart(ctx.key, id, n, body.stream, { size: body.size, verified });
+  const part = await view.uploadPart(ctx.key, id, n, body.stream, { size: body.size, verified, md5: body.md5 });
   const headers: Record<string, string> = { ETag: `"${part.etag}"` };
   for (const [alg, v] of Object.entries({ ...verified.checksums, ...part.checksums })) headers[`x-amz-checksum-${alg}`] = v;
   return { status: 200, headers };

@@ -85,7 +85,7 @@ export const putObject: Handler = async (ctx) => {
   const lock = lockFromHeaders(ctx, objects);
   if (lock?.retention) requireIntegrityCheck(ctx, 'Put Object requests with Object Lock parameters');
   const body = requestBody(ctx, attrs, { requireLength: true, maxSize: MAX_OBJECT_SIZE_SINGLE_PUT });
-  const meta = await objects.put(key, body.stream, attrs, { size: body.size, conditions, lock });
+  const meta = await objects.put(key, body.stream, attrs, { size: body.size, conditions, lock, md5: body.md5 });
   await recordObjectAcl(view, key, acl, meta);
   return { status: 200, headers: { ETag: `"${meta.etag}"`, ...writtenChecksumHeaders(meta), ...versionHeader(meta) } };
 };
