@@ -4,7 +4,7 @@
  * the table gives one, an e-mail address (what an ACL grant may name instead of the id).
  * All of them belong to one account, whose id the routing table sets (`accessControl.accountId`).
  */
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../auth/digests';
 import type { Principal } from '../auth/policy';
 
 /** The account s3mux's identities belong to when the routing table names none. */
@@ -31,7 +31,7 @@ export function canonicalIdOf(account: string, name: string): string {
   const key = `${account}:${name}`;
   let id = canonicalIds.get(key);
   if (id === undefined) {
-    id = createHash('sha256').update(`s3mux:${key}`, 'utf8').digest('hex');
+    id = sha256Hex(`s3mux:${key}`);
     if (canonicalIds.size >= CANONICAL_IDS_MAX) canonicalIds.clear();
     canonicalIds.set(key, id);
   }

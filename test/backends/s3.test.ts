@@ -132,10 +132,13 @@ interface MultipartGaps {
   multipartEtag?: boolean;
   /** Upload ids are not checked on UploadPart. */
   uploadIdCheck?: boolean;
+  /** Content-MD5 is not checked on PutObject. */
+  contentMd5?: boolean;
 }
 
-/** s3rver: no AbortMultipartUpload (405), ListMultipartUploads (501), ListParts, UploadPartCopy. */
+/** s3rver: no AbortMultipartUpload (405), ListMultipartUploads (501), ListParts, UploadPartCopy; Content-MD5 unchecked. */
 const MULTIPART_GAPS_S3RVER: MultipartGaps = {
+  contentMd5: true,
   abort: true,
   listUploads: true,
   listParts: true,
@@ -333,6 +336,21 @@ function describeMultipart(
       const data = Buffer.from('new content, checksum fails at the end');
       await expectS3Error(b.putObject(bucket, 'late', lateFailure(data), { userMetadata: {} }, { size: data.length }), 'BadDigest');
       expect((await getObject(b, bucket, 'late')).data.toString()).to.equal('old');
+    });
+
+    it("sends the client's Content-MD5 on: the store refuses bytes that do not have it", async () => {
+      for (const size of [1000, 300 * 1024]) {
+        const data = pattern(size, 7);
+        const meta = await b.putObject(bucket, `md5/ok-${size}`, body(data), { userMetadata: {} }, { size, md5: md5(data) });
+        expect(meta.etag).to.equal(md5(data));
+        if (gaps.contentMd5) continue;
+        // A lie the s3 layer would have caught: only the store can refuse it here.
+        await expectS3Error(
+          b.putObject(bucket, `md5/lie-${size}`, body(data), { userMetadata: {} }, { size, md5: md5(Buffer.from('other')) }),
+          'BadDigest',
+        );
+        await expectS3Error(b.headObject(bucket, `md5/lie-${size}`), 'NoSuchKey');
+      }
     });
 
     it('completes under write conditions', async () => {

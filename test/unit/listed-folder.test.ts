@@ -1,6 +1,16 @@
 /** The fs listing's compact folder: sorted ranges, names on disk, summaries checked by file identity and kept across re-reads. */
 import { expect } from 'chai';
-import { DIR, FILE, SELF, sortedFolder, type EntryKind, type ListedFolder } from '../../src/backends/fs/listed-folder';
+import { DIR, FILE, FolderBuilder, SELF, type EntryKind, type ListedFolder } from '../../src/backends/fs/listed-folder';
+
+/** A folder of these entries (parallel arrays; `names` by index where the name on disk is not the segment), sorted. */
+function sortedFolder(ranges: string[], kinds: EntryKind[], names: Map<number, string>): ListedFolder {
+  const b = new FolderBuilder();
+  for (let i = 0; i < ranges.length; i++) {
+    const r = kinds[i] === DIR ? ranges[i].slice(0, -1) : ranges[i];
+    b.add(Buffer.from(r, 'utf8'), kinds[i], names.get(i));
+  }
+  return b.build();
+}
 
 const rangesOf = (f: ListedFolder): string[] => Array.from({ length: f.length }, (_, i) => f.range(i));
 

@@ -312,16 +312,6 @@ export class FolderBuilder {
   }
 }
 
-/** Sorts a folder's entries (parallel arrays; `names` by index where the name on disk is not the segment) into a ListedFolder. */
-export function sortedFolder(ranges: string[], kinds: EntryKind[], names: Map<number, string>): ListedFolder {
-  const b = new FolderBuilder();
-  for (let i = 0; i < ranges.length; i++) {
-    const r = kinds[i] === DIR ? ranges[i].slice(0, -1) : ranges[i];
-    b.add(Buffer.from(r, 'utf8'), kinds[i], names.get(i));
-  }
-  return b.build();
-}
-
 /**
  * A folder modified less than this long before it was read is not trusted across pages: a
  * change within the same timestamp tick would leave its mtime as it was ("racy" entries, as

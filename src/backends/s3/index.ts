@@ -474,11 +474,15 @@ export class S3Backend implements Backend {
     const size = opts.size;
     if (size === undefined) return this.putUnknownSize(bucket, key, body, attrs, opts.conditions);
     if (size > this.maxSingleBytes) return this.putLarge(bucket, key, body, size, attrs, opts.conditions);
+    // The client's Content-MD5 goes on to the store, which checks the bytes that reached it.
+    const md5: Record<string, string> = opts.md5 === undefined ? {} : { 'content-md5': Buffer.from(opts.md5, 'hex').toString('base64') };
     if (size <= SMALL_PUT_BYTES) {
       const data = await readWhole(body, size);
-      return this.withConditions(bucket, key, opts.conditions, (h) => this.putSingle(bucket, key, data, size, attrs, h));
+      return this.withConditions(bucket, key, opts.conditions, (h) => this.putSingle(bucket, key, data, size, attrs, { ...h, ...md5 }));
     }
-    return this.withConditions(bucket, key, opts.conditions, (h) => this.putSingle(bucket, key, holdLast(body), size, attrs, h));
+    return this.withConditions(bucket, key, opts.conditions, (h) =>
+      this.putSingle(bucket, key, holdLast(body), size, attrs, { ...h, ...md5 }),
+    );
   }
 
   private async putSingle(
