@@ -338,6 +338,23 @@ function describeMultipart(
       expect((await getObject(b, bucket, 'late')).data.toString()).to.equal('old');
     });
 
+    it('reads a small object whole when it is opened: a range is cut from its bytes, not asked for again', async () => {
+      const data = pattern(40 * 1024, 3);
+      await b.putObject(bucket, 'small/whole', body(data), { userMetadata: {} }, { size: data.length });
+      const before = b.http.stats.requests;
+      const h = await b.openObject(bucket, 'small/whole');
+      expect(h.bytes?.()).to.deep.equal(data);
+      expect(await readAll(h.read({ start: 100, end: 199 }))).to.deep.equal(data.subarray(100, 200));
+      await h.close();
+      expect(b.http.stats.requests - before).to.equal(1);
+      const big = pattern(300 * 1024, 4);
+      await b.putObject(bucket, 'small/not', body(big), { userMetadata: {} }, { size: big.length });
+      const h2 = await b.openObject(bucket, 'small/not');
+      expect(h2.bytes?.()).to.equal(undefined);
+      expect(await readAll(h2.read())).to.deep.equal(big);
+      await h2.close();
+    });
+
     it("sends the client's Content-MD5 on: the store refuses bytes that do not have it", async () => {
       for (const size of [1000, 300 * 1024]) {
         const data = pattern(size, 7);
@@ -911,15 +928,25 @@ describe('S3 backend pieces', () => {
     const b = s3muxBackend(server);
     try {
       await b.createBucket('versions');
-      await b.putObject('versions', 'k', body('version one'), { userMetadata: {} }, { size: 11 });
+      // Over 64 KiB: not read whole when opened (a small object's range comes from its bytes).
+      const one = pattern(100 * 1024, 1);
+      const two = pattern(100 * 1024, 2);
+      await b.putObject('versions', 'k', body(one), { userMetadata: {} }, { size: one.length });
       const h = await b.openObject('versions', 'k');
-      await b.putObject('versions', 'k', body('version two!'), { userMetadata: {} }, { size: 12 });
+      await b.putObject('versions', 'k', body(two), { userMetadata: {} }, { size: two.length });
       const err = await readAll(h.read({ start: 0, end: 3 })).catch((e: unknown) => e);
       expect(err).to.be.instanceOf(S3Error);
       await h.close();
       const h2 = await b.openObject('versions', 'k');
-      expect((await readAll(h2.read({ start: 8, end: 11 }))).toString()).to.equal('two!');
+      expect(await readAll(h2.read({ start: 8, end: 11 }))).to.deep.equal(two.subarray(8, 12));
       await h2.close();
+      // A small one keeps the bytes of the version it was opened at.
+      await b.putObject('versions', 's', body('version one'), { userMetadata: {} }, { size: 11 });
+      const h3 = await b.openObject('versions', 's');
+      await b.putObject('versions', 's', body('version two!'), { userMetadata: {} }, { size: 12 });
+      expect((await readAll(h3.read({ start: 8, end: 10 }))).toString()).to.equal('one');
+      expect(h3.meta.size).to.equal(11);
+      await h3.close();
     } finally {
       await b.close();
       await server.stop();

@@ -11,6 +11,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { S3Error } from '../../errors';
 import type { ByteRange, ObjectHandle, ObjectMeta } from '../types';
+import { checkedRange } from '../bytes-handle';
 
 /**
  * Streams bytes start..end (inclusive) from an open FileHandle with positional reads. Node's
@@ -64,43 +65,6 @@ export class FileRangeReadable extends Readable {
         () => cb(err),
       );
     else cb(err);
-  }
-}
-
-/** The requested bytes of an object of `size` bytes, or undefined for an empty read; InvalidRange when outside. */
-function checkedRange(size: number, range: ByteRange | undefined): { start: number; end: number } | undefined {
-  const start = range?.start ?? 0;
-  const end = range?.end ?? size - 1;
-  if (start >= 0 && end < size && start <= end) return { start, end };
-  if (range === undefined || (size === 0 && start === 0)) return undefined;
-  throw new S3Error('InvalidRange');
-}
-
-/**
- * A small object version read whole when it was opened (its descriptor already closed):
- * answered from memory with one write, no stream and no descriptor kept per request.
- */
-export class BytesObjectHandle implements ObjectHandle {
-  private closed = false;
-
-  constructor(
-    readonly meta: ObjectMeta,
-    private readonly data: Buffer,
-  ) {}
-
-  bytes(range?: ByteRange): Buffer {
-    if (this.closed) throw new S3Error('InternalError', 'The object handle is closed.');
-    const r = checkedRange(this.data.length, range);
-    return r ? this.data.subarray(r.start, r.end + 1) : Buffer.alloc(0);
-  }
-
-  read(range?: ByteRange): Readable {
-    const chunk = this.bytes(range);
-    return Readable.from(chunk.length > 0 ? [chunk] : [], { objectMode: false });
-  }
-
-  async close(): Promise<void> {
-    this.closed = true;
   }
 }
 

@@ -45,7 +45,8 @@ import type {
 import { copyAttributes, DEFAULT_CONTENT_TYPE, storedAttributes } from '../attributes';
 import { BARE_MAX, derivedAttributes, isDerivable, sidecarPresent } from './bare-objects';
 import { md5Hex } from '../../auth/digests';
-import { BytesObjectHandle, FileRangeReadable, FsObjectHandle } from './handle';
+import { FileRangeReadable, FsObjectHandle } from './handle';
+import { BytesObjectHandle } from '../bytes-handle';
 import { isErrno, Layout } from './layout';
 import { lockKey, rootState, type RootState } from './locks';
 import { NameRegistry } from './names';

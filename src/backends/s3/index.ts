@@ -7,7 +7,8 @@
  * Choices worth knowing:
  * - Reads: openObject sends the GET and keeps its body; a whole-object read() is that body
  *   (one round trip). A partial range discards it and sends a ranged GET with
- *   `If-Match: <etag>`, so metadata and bytes always belong to one version. headObject is a
+ *   `If-Match: <etag>`, so metadata and bytes always belong to one version. An object of up to
+ *   64 KiB is read whole when opened and answered from memory (any range cut from its bytes). headObject is a
  *   HEAD; tags are fetched (GET ?tagging) only when the store reports x-amz-tagging-count.
  * - Bodies of up to 64 KiB are read whole first and sent as one signed payload (the store
  *   verifies their SHA-256). Larger uploads stream with their Content-Length and
@@ -56,11 +57,12 @@ import type { S3Settings } from './settings';
 import { ChunkReader, holdLast, relay, window } from './body';
 import { CachedCredentials, credentialsFromSettings, staticCredentials, type CredentialSource, type S3Credentials } from './credentials';
 import { attributeHeaders, metaFrom, parseDate, taggingHeader, unquote } from './headers';
-import { storeSaidNoSuchKey } from './errors';
+import { networkError, storeSaidNoSuchKey } from './errors';
 import { discard, md5Base64, S3Http, type RetryOptions, type S3Reply, type TimeoutOptions } from './http';
 import { copySource, S3MultipartStore } from './multipart';
 import { bool, child, escapeXml, list, S3_NS, text, urlDecoded, XML_HEADER } from './xml';
 import { KeyedLock } from '../keyed-lock';
+import { BytesObjectHandle } from '../bytes-handle';
 import { checkClientKey, coversDocuments, isDocumentKey, PAST_DOCUMENTS } from './client-keys';
 import { ObjectReservedStore, RESERVED_DOCS_PREFIX, type ReservedObject } from '../reserved-objects';
 import { s3ReservedObjects } from './reserved';
@@ -200,6 +202,25 @@ async function readWhole(body: Readable, size: number): Promise<Buffer> {
   if (got.data.length < size) throw new S3Error('IncompleteBody');
   if (!got.ended) throw new S3Error('IncompleteBody', 'The request body is longer than its announced length.');
   return got.data;
+}
+
+/**
+ * Objects up to this size are read whole when opened and answered from memory (BytesObjectHandle):
+ * no relay stream per GET, and a range of one is cut from the bytes instead of asked for again.
+ */
+const SMALL_GET_BYTES = 64 * 1024;
+
+/** The whole answer body, which must be `size` bytes; the store's failures as S3 errors. */
+async function wholeBody(body: S3Reply['body'], size: number, backend: string): Promise<Buffer> {
+  let data: Buffer;
+  try {
+    data = Buffer.from(await body.arrayBuffer());
+  } catch (err) {
+    throw networkError(err, backend);
+  }
+  if (data.length !== size)
+    throw new S3Error('InternalError', `The storage backend '${backend}' answered ${data.length} of ${size} bytes.`);
+  return data;
 }
 
 function emptyBody(): S3Reply['body'] {
@@ -428,6 +449,11 @@ export class S3Backend implements Backend {
     try {
       const size = Number(reply.headers['content-length'] ?? 0);
       const { meta, tagCount } = metaFrom(key, reply.headers, size);
+      if (size <= SMALL_GET_BYTES) {
+        const data = await wholeBody(reply.body, size, this.http.name);
+        if (tagCount > 0) meta.tags = await this.tags(bucket, key);
+        return new BytesObjectHandle(meta, data);
+      }
       if (tagCount > 0) meta.tags = await this.tags(bucket, key);
       return new S3ObjectHandle(meta, reply.body, this, bucket);
     } catch (err) {
