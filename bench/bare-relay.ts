@@ -6,7 +6,7 @@
  * backend uses, and the answer comes back the same way.
  *
  * No authentication, no routing, no signing, no checks: what it costs is a Node server and a
- * Node client carrying the bytes, the least any Node proxy adds to the direct figure on the same
+ * Node client carrying the bytes, what relaying alone adds to the direct figure on the same
  * machine. The proxy cells measure it beside s3mux's s3 backend, so the overhead that is s3mux's
  * own reads apart from what relaying costs here.
  *
@@ -22,17 +22,22 @@ const pool = new Pool(upstream, { connections: 128, keepAliveTimeout: 30_000 });
 /** Hop-by-hop headers (undici refuses to be handed them). */
 const HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'expect', 'proxy-connection', 'te', 'trailer']);
 
+/** The end-to-end headers of a request or an answer: all but the hop-by-hop ones. */
+function endToEnd(headers: Record<string, string | string[] | undefined>): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [name, v] of Object.entries(headers)) if (v !== undefined && !HOP.has(name)) out[name] = v;
+  return out;
+}
+
 /** Bodies up to this size are read whole and sent as one buffer, as s3mux's s3 backend sends them. */
 const SMALL_BODY = 64 * 1024;
 
 function forward(req: http.IncomingMessage, res: http.ServerResponse, body: Buffer | http.IncomingMessage | undefined): void {
-  const headers: Record<string, string | string[]> = {};
-  for (const [name, v] of Object.entries(req.headers)) if (v !== undefined && !HOP.has(name)) headers[name] = v;
   pool.request(
     {
       path: req.url ?? '/',
       method: req.method as 'GET',
-      headers,
+      headers: endToEnd(req.headers),
       body,
       // undici closes the connection after a HEAD unless told otherwise (as s3mux's s3 backend tells it)
       ...(req.method === 'HEAD' ? { reset: false } : {}),
@@ -43,9 +48,7 @@ function forward(req: http.IncomingMessage, res: http.ServerResponse, body: Buff
         res.end();
         return;
       }
-      const out: Record<string, string | string[]> = {};
-      for (const [name, v] of Object.entries(data.headers)) if (v !== undefined && !HOP.has(name)) out[name] = v;
-      res.writeHead(data.statusCode, out);
+      res.writeHead(data.statusCode, endToEnd(data.headers));
       data.body.on('error', () => res.destroy());
       data.body.pipe(res);
     },

@@ -475,6 +475,8 @@ function fmtRate(cell: Cell | CellResult, m: Measure): string {
 }
 
 const rate = (c: CellResult, m: Measure) => (c.size > MiB ? m.mibPerSec : m.opsPerSec);
+/** How much slower than the store reached directly `m` was, in percent (a proxy cell). */
+const overheadPct = (c: CellResult, m: Measure) => (1 - rate(c, m) / rate(c, c.servers.direct!)) * 100;
 
 /** The issue's targets, checked against this run's ratios. */
 export function targetLines(run: CeilingRun): Array<{ target: string; value: string; met: boolean }> {
@@ -487,9 +489,8 @@ export function targetLines(run: CeilingRun): Array<{ target: string; value: str
   };
   const overhead = (id: string, via: ServerName = 'proxy') => {
     const c = get(id);
-    const d = c?.servers.direct;
     const p = c?.servers[via];
-    return c && d && p ? (1 - rate(c, p) / rate(c, d)) * 100 : NaN;
+    return c?.servers.direct && p ? overheadPct(c, p) : NaN;
   };
   const relayNote = (id: string) => {
     const v = overhead(id, 'relay');
@@ -621,11 +622,10 @@ export function ceilingMarkdown(run: CeilingRun): string {
     lines.push(
       '',
       'Through the s3 backend: a front s3mux (s3 backend) onto a second s3mux (fs), against that second s3mux reached directly. Overhead = 1 − proxied rate / direct rate.',
-      'The bare relay (bench/bare-relay.ts) passes each request on to the same store unchanged, no auth, no routing, over the same HTTP client (undici): the least any Node proxy adds here, where the client, the proxy and the store share two cores.',
+      'The bare relay (bench/bare-relay.ts) passes each request on to the same store unchanged, no auth, no routing, over the same HTTP client (undici): what relaying alone costs here, where the client, the proxy and the store share two cores.',
       '',
     );
-    const overheadOf = (c: CellResult, m: Measure | undefined) =>
-      m ? `${((1 - rate(c, m) / rate(c, c.servers.direct!)) * 100).toFixed(0)}%` : '–';
+    const overheadOf = (c: CellResult, m: Measure | undefined) => (m ? `${overheadPct(c, m).toFixed(0)}%` : '–');
     table(
       [
         'cell',
@@ -685,8 +685,8 @@ export function ceilingMarkdown(run: CeilingRun): string {
             c.id,
             fmtRate(c, b),
             fmtRate(c, p),
-            `${((1 - rate(c, b) / rate(c, d)) * 100).toFixed(0)}%`,
-            `${((1 - rate(c, p) / rate(c, d)) * 100).toFixed(0)}%`,
+            `${overheadPct(c, b).toFixed(0)}%`,
+            `${overheadPct(c, p).toFixed(0)}%`,
             f(b.cpuMsPerOp),
             f(p.cpuMsPerOp),
             f(d.cpuMsPerOp),

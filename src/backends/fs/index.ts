@@ -390,13 +390,29 @@ export class FsBackend implements Backend {
   }
 
   private memoEtag(st: Stats): string | undefined {
-    return this.etagCache.get(`${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`);
+    return this.etagCache.get(etagKey(st));
   }
 
   private rememberEtag(st: Stats, etag: string): string {
     if (this.etagCache.size >= ETAG_CACHE_MAX) this.etagCache.clear();
-    this.etagCache.set(`${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`, etag);
+    this.etagCache.set(etagKey(st), etag);
     return etag;
+  }
+
+  /**
+   * What a data file reads as: its sidecar's metadata when the sidecar describes this file, a
+   * bare object's (bareMeta) when there is no sidecar; undefined for a sidecar of other bytes
+   * (a write committing, a file changed by hand) or a bare object not derived here.
+   */
+  private describe(
+    sc: Sidecar | undefined,
+    bucket: string,
+    key: string,
+    st: Stats,
+    source: { data: Buffer } | { file: string },
+  ): ObjectMeta | undefined {
+    if (sc === undefined) return this.bareMeta(bucket, key, st, source);
+    return sidecarMatches(sc, key, st) ? metaFrom(sc, st) : undefined;
   }
 
   /**
@@ -462,12 +478,9 @@ export class FsBackend implements Backend {
         if (!data) break;
         const st = data.st;
         const sc = readSidecarSync(metaFile);
-        if (sidecarMatches(sc, key, st)) return metaFrom(sc, st);
-        if (sc === undefined) {
-          const meta = this.bareMeta(bucket, key, st, { file: data.file });
-          if (meta) return meta;
-          break;
-        }
+        const meta = this.describe(sc, bucket, key, st, { file: data.file });
+        if (meta) return meta;
+        if (sc === undefined) break;
         await sleep(3 * attempt);
       }
       const o = await this.openVersion(bucket, key);
@@ -486,12 +499,13 @@ export class FsBackend implements Backend {
   }
 
   /**
-   * A small object with a matching sidecar, read whole: open, fstat, read and close
-   * synchronously (microseconds from the page cache, where the thread pool's four round trips
-   * and a stream cost the main thread far more: bench --profile). Opened first and checked by
-   * its descriptor: no lstat of the path before. The bytes are this version's: the open
+   * A small object with a matching sidecar (or a bare one), read whole: open, fstat, read and
+   * close synchronously (microseconds from the page cache, where the thread pool's four round
+   * trips and a stream cost the main thread far more: bench --profile). Opened first and checked
+   * by its descriptor: no lstat of the path before. The bytes are this version's: the open
    * descriptor's identity must be the one the sidecar names. Anything else (not a plain file
-   * there, no sidecar, a write committing, a larger file, an error) goes the way of openVersion.
+   * there, a sidecar of other bytes, a write committing, a larger file, an error) goes the way
+   * of openVersion.
    */
   private readSmall(bucket: string, key: string): ObjectHandle | undefined {
     assertStorableKey(key);
@@ -503,12 +517,9 @@ export class FsBackend implements Backend {
     return withFileSync(file, (fd) => {
       const st = fstatSync(fd);
       if (!st.isFile() || st.size > SMALL_OBJECT_MAX) return undefined;
-      const sc = readSidecarSync(this.layout.metaPath(bucket, key).path);
-      // No sidecar at all: a bare object, derived from its bytes below.
-      if (sc !== undefined && !sidecarMatches(sc, key, st)) return undefined;
       const data = readWholeFd(fd, st.size);
       if (data === undefined) return undefined;
-      const meta = sc !== undefined ? metaFrom(sc, st) : this.bareMeta(bucket, key, st, { data });
+      const meta = this.describe(readSidecarSync(this.layout.metaPath(bucket, key).path), bucket, key, st, { data });
       if (!meta) return undefined;
       smallFiles.set(file, st, data);
       return new BytesObjectHandle(meta, data);
@@ -530,12 +541,8 @@ export class FsBackend implements Backend {
     if (!st?.isFile()) return undefined;
     const data = smallFiles.get(file, st);
     if (data === undefined) return undefined;
-    const sc = readSidecarSync(this.layout.metaPath(bucket, key).path);
-    if (sc === undefined) {
-      const meta = this.bareMeta(bucket, key, st, { data });
-      return meta && new BytesObjectHandle(meta, data);
-    }
-    return sidecarMatches(sc, key, st) ? new BytesObjectHandle(metaFrom(sc, st), data) : undefined;
+    const meta = this.describe(readSidecarSync(this.layout.metaPath(bucket, key).path), bucket, key, st, { data });
+    return meta && new BytesObjectHandle(meta, data);
   }
 
   // ---------------------------------------------------------------- writing
@@ -781,7 +788,7 @@ export class FsBackend implements Backend {
     const known = folder.summary(index, st);
     if (known) return listedSummary(key, st, known);
     const sc = await readSidecar(this.layout.metaPath(bucket, key).path, { cached: false });
-    const meta = sidecarMatches(sc, key, st) ? metaFrom(sc, st) : sc === undefined ? this.bareMeta(bucket, key, st, { file }) : undefined;
+    const meta = this.describe(sc, bucket, key, st, { file });
     if (meta) {
       const summary = summaryFrom(meta);
       folder.remember(index, st, summary);
@@ -801,6 +808,11 @@ export class FsBackend implements Backend {
     await this.ready.catch(() => {});
     await this.layout.close();
   }
+}
+
+/** The key of a file's remembered ETag: its identity. */
+function etagKey(st: Stats): string {
+  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
 }
 
 /** The `size` bytes of an open file; undefined when it is shorter (changed in place meanwhile). */

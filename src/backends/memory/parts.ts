@@ -41,8 +41,13 @@ export class MemoryPartStorage implements PartStorage {
     if (!upload) throw new S3Error('NoSuchUpload');
     const data = Buffer.concat(chunks);
     if (opts.size !== undefined && data.length !== opts.size) throw new S3Error('IncompleteBody');
-    const etag = md5.digest('hex');
-    const info: PartInfo = { partNumber, etag, size: data.length, lastModified: new Date(), ...partChecksums(opts.verified) };
+    const info: PartInfo = {
+      partNumber,
+      etag: md5.digest('hex'),
+      size: data.length,
+      lastModified: new Date(),
+      ...partChecksums(opts.verified),
+    };
     upload.parts.set(partNumber, { info, data });
     return info;
   }

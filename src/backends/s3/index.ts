@@ -449,13 +449,10 @@ export class S3Backend implements Backend {
     try {
       const size = Number(reply.headers['content-length'] ?? 0);
       const { meta, tagCount } = metaFrom(key, reply.headers, size);
-      if (size <= SMALL_GET_BYTES) {
-        const data = await wholeBody(reply.body, size, this.http.name);
-        if (tagCount > 0) meta.tags = await this.tags(bucket, key);
-        return new BytesObjectHandle(meta, data);
-      }
+      // A small body is read before the tags are asked for: its connection is free for them.
+      const data = size <= SMALL_GET_BYTES ? await wholeBody(reply.body, size, this.http.name) : undefined;
       if (tagCount > 0) meta.tags = await this.tags(bucket, key);
-      return new S3ObjectHandle(meta, reply.body, this, bucket);
+      return data ? new BytesObjectHandle(meta, data) : new S3ObjectHandle(meta, reply.body, this, bucket);
     } catch (err) {
       discard(reply.body);
       throw err;
