@@ -15,6 +15,7 @@ import { errorResponse } from './respond';
 import { sendableHeaders } from './header-values';
 import { checkRequestFeatures } from './request-features';
 import { actualCorsHeaders, preflight } from './cors';
+import { writeInto, writesItself } from '../backends/writes-itself';
 
 export interface DispatchOptions {
   services: Services;
@@ -251,7 +252,8 @@ function isStream(body: S3Response['body']): body is Readable {
 }
 
 /**
- * Pipes an object's stream into the answer. Not stream.pipeline: it makes an AbortController
+ * Pipes an object's stream into the answer, or lets a stream that writes itself
+ * (src/backends/writes-itself.ts) write into it. Not stream.pipeline: it makes an AbortController
  * per call and aborts it when done, building a DOMException (with its stack trace) for every
  * GET (bench --profile). A source that fails, or a client that goes away mid-download, cuts
  * the connection: there is nothing left to answer.
@@ -279,9 +281,16 @@ function streamBody(body: Readable, res: ServerResponse): Promise<void> {
     };
     const closed = (): void => (res.writableFinished ? settle() : fail());
     body.on('error', fail);
-    body.once('close', sourceClosed);
     res.on('error', fail);
     res.once('close', closed);
+    if (writesItself(body)) {
+      // The stream is never read as a Readable here, so it never ends as one: it is
+      // destroyed (closing what it holds) once the answer is complete.
+      body[writeInto](res).then(() => res.end(), fail);
+      res.once('finish', () => body.destroy());
+      return;
+    }
+    body.once('close', sourceClosed);
     body.pipe(res);
   });
 }

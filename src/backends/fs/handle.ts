@@ -8,10 +8,14 @@
  * - when it is garbage-collected.
  */
 import type { FileHandle } from 'node:fs/promises';
-import { Readable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
 import { S3Error } from '../../errors';
 import type { ByteRange, ObjectHandle, ObjectMeta } from '../types';
 import { checkedRange } from '../bytes-handle';
+import { writeInto, type WritesItself } from '../writes-itself';
+
+/** The most one read takes from the file. */
+const CHUNK_BYTES = 1024 * 1024;
 
 /**
  * Streams bytes start..end (inclusive) from an open FileHandle with positional reads. Node's
@@ -19,9 +23,9 @@ import { checkedRange } from '../bytes-handle';
  * FileHandle.close() pending and close the handle when destroyed, which would break one
  * descriptor serving several reads. Destroying this stream never closes the handle.
  */
-export class FileRangeReadable extends Readable {
+export class FileRangeReadable extends Readable implements WritesItself {
   private pos: number;
-  private pending: Promise<void> | undefined;
+  private pending: Promise<unknown> | undefined;
 
   constructor(
     private readonly fh: FileHandle,
@@ -38,7 +42,7 @@ export class FileRangeReadable extends Readable {
       this.push(null);
       return;
     }
-    const len = Math.min(Math.max(size, 64 * 1024), remaining, 1024 * 1024);
+    const len = Math.min(Math.max(size, 64 * 1024), remaining, CHUNK_BYTES);
     const buf = Buffer.allocUnsafe(len);
     this.pending = this.fh.read(buf, 0, len, this.pos).then(
       ({ bytesRead }) => {
@@ -56,6 +60,41 @@ export class FileRangeReadable extends Readable {
         this.destroy(err as Error);
       },
     );
+  }
+
+  /**
+   * Two buffers, filled in turn: one is read into while the destination writes the other,
+   * and a buffer is filled again only once the write that carried it has called back.
+   */
+  async [writeInto](dest: Writable): Promise<void> {
+    const first = Math.min(this.end - this.pos + 1, CHUNK_BYTES);
+    if (first <= 0) return;
+    const buffers = [Buffer.allocUnsafeSlow(first)];
+    const writes: (Promise<void> | undefined)[] = [undefined, undefined];
+    let failed: Error | undefined;
+    for (let i = 0; this.pos <= this.end; i ^= 1) {
+      await writes[i];
+      if (failed) throw failed;
+      if (this.destroyed) throw new Error('The read was abandoned.');
+      const buf = (buffers[i] ??= Buffer.allocUnsafeSlow(first));
+      const len = Math.min(buf.length, this.end - this.pos + 1);
+      const read = this.fh.read(buf, 0, len, this.pos);
+      this.pending = read;
+      const { bytesRead } = await read.finally(() => (this.pending = undefined));
+      if (this.destroyed) throw new Error('The read was abandoned.');
+      if (bytesRead === 0) throw new Error('The file is shorter than its recorded size (changed in place?).');
+      this.pos += bytesRead;
+      const chunk = bytesRead === buf.length ? buf : buf.subarray(0, bytesRead);
+      // Never rejects: a failed write is reported before the next read (or at the end).
+      writes[i] = new Promise((resolve) =>
+        dest.write(chunk, (err) => {
+          if (err) failed ??= err;
+          resolve();
+        }),
+      );
+    }
+    for (const w of writes) await w;
+    if (failed) throw failed;
   }
 
   override _destroy(err: Error | null, cb: (error?: Error | null) => void): void {
