@@ -14,8 +14,12 @@ import { createHash, type Hash } from 'node:crypto';
 import { close, fstatSync, fsync, open, writev, type Stats } from 'node:fs';
 import { Writable } from 'node:stream';
 
-/** Bytes gathered before they are written; also the sink's highWaterMark (memory per write in flight: up to twice this). */
-export const WRITE_BATCH = 1024 * 1024;
+/**
+ * Bytes gathered before they are written; also the sink's highWaterMark (memory per upload in
+ * flight: up to twice this). 1 MiB made eight concurrent 64 MiB PUTs peak at 121-132 MiB of RSS,
+ * 256 KiB at 109-116, for the same throughput (bench/RESULTS.md, issue 15, eleventh pass).
+ */
+export const WRITE_BATCH = 256 * 1024;
 
 type Callback = (err?: Error | null) => void;
 
