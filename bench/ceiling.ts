@@ -104,6 +104,13 @@ export interface CellResult {
 
 const BUCKET = 'ceil';
 const SMALL_KEYS = 256;
+/**
+ * Small PUTs cycle through this many keys per cell, overwriting. With a new key per PUT the bare
+ * server kept every body in its heap (about 80,000 objects by the 64 MiB cells of a full run),
+ * and its garbage collector then cost it four times the CPU per 64 MiB PUT (232 against 49-56 ms
+ * run alone): a handicap of the ceiling, not of s3mux, that made s3mux's ratios after it read high.
+ */
+const PUT_KEYS = 1024;
 const listBucket = (keys: number) => `ls${keys}`;
 
 function percentile(sorted: number[], p: number): number {
@@ -226,14 +233,15 @@ class CellRunner {
     });
   }
 
-  async measure(cell: Cell, ep: Endpoint, seconds: number, round: number): Promise<Measure> {
+  async measure(cell: Cell, ep: Endpoint, seconds: number): Promise<Measure> {
     const { client, pid } = ep;
     const size = cell.size;
     let op: (w: number, n: number) => Promise<void>;
     let perOpBytes = size;
     if (cell.op === 'put') {
       const sha = this.digest(size);
-      const key = (w: number, n: number) => (size > MiB ? `big/w${w}` : `put/c${cell.concurrency}-r${round}-${String(n).padStart(6, '0')}`);
+      const key = (w: number, n: number) =>
+        size > MiB ? `big/w${w}` : `put/c${cell.concurrency}-${String(n % PUT_KEYS).padStart(4, '0')}`;
       op = async (w, n) => {
         await client.put(BUCKET, key(w, n), this.body(size), size, sha);
       };
@@ -431,7 +439,7 @@ export async function runCeiling(s: CeilingSettings, creds: Credentials, log: (l
         for (const name of round % 2 === 0 ? [...cell.servers].reverse() : cell.servers) {
           const ep = endpoints.get(name);
           if (!ep) continue;
-          const m = await runner.measure(cell, ep, s.cellSeconds, round);
+          const m = await runner.measure(cell, ep, s.cellSeconds);
           (results[i].rounds[name] ??= []).push(m);
           parts.push(`${name} ${fmtRate(cell, m)}`);
         }
@@ -787,12 +795,12 @@ export async function runProfile(s: CeilingSettings, creds: Credentials, log: (l
     await runner.prepare(ep, s, plan);
     if (plan.some((c) => c.op === 'list')) await runner.prepareListing(ep, s.listKeys[0]);
     // Warm-up (not profiled): the code paths JIT-compiled as they would be in a long-running server.
-    for (const cell of plan) await runner.measure(cell, ep, Math.min(1, s.cellSeconds), 0);
+    for (const cell of plan) await runner.measure(cell, ep, Math.min(1, s.cellSeconds));
     let n = 0;
     for (const cell of plan) {
       process.kill(server.pid, 'SIGUSR2');
       await new Promise((r) => setTimeout(r, 300)); // Profiler.start is one inspector message
-      const m = await runner.measure(cell, ep, s.cellSeconds * 2, 1);
+      const m = await runner.measure(cell, ep, s.cellSeconds * 2);
       process.kill(server.pid, 'SIGUSR2');
       const file = path.join(dir, `profile-${++n}.cpuprofile`);
       let profile: CpuProfile | undefined;
