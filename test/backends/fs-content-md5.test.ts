@@ -1,14 +1,22 @@
 /**
  * A body sent with Content-MD5 is hashed once: the s3 layer checks it against the header as it
  * streams, and the fs backend takes the declared MD5 as the ETag (PutOptions.md5) instead of
- * hashing the same bytes again. Counted by wrapping node:crypto's MD5 for the test's duration.
+ * hashing the same bytes again; a multipart assembly is not hashed at all (its ETag is that of its
+ * parts). Counted by wrapping node:crypto's MD5 for the test's duration.
  */
 import crypto, { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
-import { CreateBucketCommand, CreateMultipartUploadCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
+import {
+  CompleteMultipartUploadCommand,
+  CreateBucketCommand,
+  CreateMultipartUploadCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
 import { Router } from '../../src/router/router';
 import { startTestServer, ACCESS_KEY, SECRET_KEY, type TestServer } from '../helpers/server';
 import { signedFetch } from '../helpers/sign';
@@ -135,5 +143,30 @@ describe('fs backend: a body sent with Content-MD5 is hashed once', () => {
     const list = await signedFetch(srv.url, CREDS, 'GET', `/${Bucket}/mpu`, { query: { uploadId } });
     expect(list.text).to.contain('<PartNumber>1</PartNumber>');
     expect(list.text).not.to.contain('<PartNumber>2</PartNumber>');
+  });
+
+  it('CompleteMultipartUpload does not hash the assembled bytes: the ETag is that of the parts', async () => {
+    const Key = 'assembled';
+    const up = await srv.s3.send(new CreateMultipartUploadCommand({ Bucket, Key }));
+    const UploadId = up.UploadId!;
+    const parts = [randomBytes(5 * 1024 * 1024), randomBytes(1024 * 1024 + 7)];
+    const Parts: { PartNumber: number; ETag?: string }[] = [];
+    for (const [i, Body] of parts.entries()) {
+      const r = await srv.s3.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber: i + 1, Body }));
+      Parts.push({ PartNumber: i + 1, ETag: r.ETag });
+    }
+    let etag: string | undefined;
+    const hashed = await md5BytesDuring(async () => {
+      etag = (await srv.s3.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts } }))).ETag;
+    });
+    const ofParts = createHash('md5')
+      .update(Buffer.concat(parts.map((p) => createHash('md5').update(p).digest())))
+      .digest('hex');
+    expect(etag).to.equal(`"${ofParts}-2"`);
+    // the parts' MD5s (16 bytes each) for the ETag, never the object's 6 MiB
+    expect(hashed).to.be.below(1024);
+    const got = await srv.s3.send(new GetObjectCommand({ Bucket, Key }));
+    expect(got.ETag).to.equal(`"${ofParts}-2"`);
+    expect(Buffer.from(await got.Body!.transformToByteArray()).equals(Buffer.concat(parts))).to.equal(true);
   });
 });

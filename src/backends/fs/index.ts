@@ -574,10 +574,12 @@ export class FsBackend implements Backend {
         assertStorableKey(key);
         await this.requireBucket(bucket);
         this.checkWritable();
-        const s = await stageBody(this.layout, body, opts.size, opts.md5);
+        // opts.etag: a multipart assembly records S3's `<md5 of md5s>-N` instead of the MD5,
+        // and the bytes are not hashed for an MD5 nobody would read.
+        const given = opts.etag !== undefined && opts.etag !== '' ? unquoteEtag(opts.etag) : undefined;
+        const s = await stageBody(this.layout, body, { size: opts.size, md5: opts.md5, hash: given === undefined });
         staged = s;
-        // opts.etag: a multipart assembly records S3's `<md5 of md5s>-N` instead of the MD5.
-        const etag = opts.etag !== undefined && opts.etag !== '' ? unquoteEtag(opts.etag) : s.etag;
+        const etag = given ?? s.etag;
         const stored = storedAttributes(attrs);
         const sc = makeSidecar(key, etag, s.identity, stored);
         const mine: StagedSidecar = (side = { sc });

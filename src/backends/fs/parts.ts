@@ -93,7 +93,7 @@ export class FsPartStorage implements PartStorage {
   async putPart(bucket: string, uploadId: string, partNumber: number, body: Readable, opts: PartOptions): Promise<PartInfo> {
     const dir = this.dir(bucket, uploadId);
     // A body that fails or is shorter than announced stores nothing, as an S3 error.
-    const staged = await stageBody(this.layout, body, opts.size, opts.md5).catch((err: unknown) => {
+    const staged = await stageBody(this.layout, body, { size: opts.size, md5: opts.md5 }).catch((err: unknown) => {
       throw toS3Error(err);
     });
     try {

@@ -22,6 +22,7 @@ import { identityOf, sameIdentity, type FileIdentity } from './sidecar';
 
 export interface StagedFile {
   path: string;
+  /** The bytes' MD5 (hex); '' when the caller said it needs none (StageOptions.hash). */
   etag: string;
   identity: FileIdentity;
   /**
@@ -59,11 +60,11 @@ function incompleteBody(size: number, expectedSize: number): S3Error {
  * more than the write itself (bench --profile). As durable as the streaming path: the caller
  * renames the file into place only once `synced` has resolved.
  */
-async function stageSmallBody(layout: Layout, body: Readable, expectedSize: number, md5?: string): Promise<StagedFile> {
+async function stageSmallBody(layout: Layout, body: Readable, expectedSize: number, opts: StageOptions): Promise<StagedFile> {
   const data = await readWhole(body, expectedSize);
   const tmp = layout.tempPath('put');
   const { stats, synced } = await writeFileSyncing(tmp, data, { stat: true });
-  return { path: tmp, etag: md5 ?? md5Hex(data), identity: identityOf(stats!), synced };
+  return { path: tmp, etag: opts.md5 ?? (opts.hash === false ? '' : md5Hex(data)), identity: identityOf(stats!), synced };
 }
 
 /**
@@ -95,16 +96,32 @@ function readWhole(body: Readable, expectedSize: number): Promise<Buffer> {
   });
 }
 
+export interface StageOptions {
+  /** The body's length when announced: it must be exactly that long. */
+  size?: number;
+  /**
+   * The body's MD5 as the client declared it (PutOptions.md5), which the body stream has
+   * checked by its end: the ETag, not computed again.
+   */
+  md5?: string;
+  /**
+   * false: the caller needs no MD5 of the bytes (a multipart assembly records the ETag of its
+   * parts), so none is computed: 1.5 s of a core per GiB.
+   */
+  hash?: boolean;
+}
+
 /**
  * Streams `body` into a new temp file (TempFileSink: MD5, batched writes, fsync). On any
  * error (the body's, a size mismatch, the disk's) the temp file is removed and the error
- * rethrown. `md5`: the body's MD5 as the client declared it (PutOptions.md5), which the body
- * stream has checked by its end: the ETag, not computed again.
+ * rethrown.
  */
-export async function stageBody(layout: Layout, body: Readable, expectedSize?: number, md5?: string): Promise<StagedFile> {
-  if (expectedSize !== undefined && expectedSize <= SMALL_BODY_MAX) return stageSmallBody(layout, body, expectedSize, md5);
+export async function stageBody(layout: Layout, body: Readable, opts: StageOptions = {}): Promise<StagedFile> {
+  const expectedSize = opts.size;
+  if (expectedSize !== undefined && expectedSize <= SMALL_BODY_MAX) return stageSmallBody(layout, body, expectedSize, opts);
+  const md5 = opts.md5;
   const tmp = layout.tempPath('put');
-  const out = new TempFileSink(tmp, { md5: md5 === undefined });
+  const out = new TempFileSink(tmp, { md5: md5 === undefined && opts.hash !== false });
   try {
     await pipeline(body, out);
     await closed(out);
