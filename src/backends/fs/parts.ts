@@ -149,7 +149,9 @@ export class FsPartStorage implements PartStorage {
       if (isErrno(err, 'ENOENT')) throw new S3Error('InvalidPart', undefined, { UploadId: uploadId, PartNumber: String(partNumber) });
       throw err;
     });
-    return handle.createReadStream({ autoClose: true });
+    // 1 MiB reads: at the default 64 KiB, assembling a 1 GiB object took 16,384 thread-pool reads
+    // and as many turns of the streams in between (CompleteMultipartUpload 5.9 s a GiB).
+    return handle.createReadStream({ autoClose: true, highWaterMark: 1024 * 1024 });
   }
 
   async deleteUpload(bucket: string, uploadId: string): Promise<void> {
