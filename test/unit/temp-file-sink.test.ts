@@ -78,7 +78,10 @@ describe('TempFileSink', () => {
     let err: unknown;
     await pipeline(failing, sink).catch((e: unknown) => (err = e));
     expect((err as Error).message).to.equal('client went away');
-    await new Promise((r) => setImmediate(r));
+    // The close may follow the rejection by a thread-pool round trip (the open still under
+    // way when the body failed): waited for, bounded, then checked to have happened once.
+    for (const until = Date.now() + 2000; closed.length === 0 && Date.now() < until;) await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setTimeout(r, 20));
     expect(closed).to.have.length(1);
 
     const again = new TempFileSink(path.join(dir, 'a'));
