@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { expect } from 'chai';
-import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { FileRangeReadable } from '../../src/backends/fs/handle';
 import { writeInto } from '../../src/backends/writes-itself';
 import { Router } from '../../src/router/router';
@@ -118,6 +118,14 @@ describe('fs backend: large GETs reuse their read buffers', function () {
       const ranged = await srv.s3.send(new GetObjectCommand({ Bucket, Key, Range: 'bytes=1048570-2097160' }));
       expect(ranged.ContentRange).to.equal(`bytes 1048570-2097160/${data.length}`);
       expect(Buffer.from(await ranged.Body!.transformToByteArray()).equals(data.subarray(1048570, 2097161))).to.equal(true);
+    });
+
+    it('gives a file placed by hand the MD5 of all its bytes as its ETag (hashed through the same two buffers)', async () => {
+      const placed = randomBytes(3 * 1024 * 1024 + 5);
+      writeFileSync(path.join(root, Bucket, 'placed.bin'), placed);
+      const head = await srv.s3.send(new HeadObjectCommand({ Bucket, Key: 'placed.bin' }));
+      expect(head.ETag).to.equal(`"${createHash('md5').update(placed).digest('hex')}"`);
+      expect(head.ContentLength).to.equal(placed.length);
     });
 
     /** This process's descriptors open on files under the data folder. */

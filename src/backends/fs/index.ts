@@ -22,7 +22,8 @@ import { FsPartStorage } from './parts';
 import { SmallFiles } from './small-files';
 import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
-import type { Readable } from 'node:stream';
+import { Writable, type Readable } from 'node:stream';
+import { writeInto } from '../writes-itself';
 import { S3Error, toS3Error } from '../../errors';
 import { checkWriteConditions, hasWriteConditions, unquoteEtag } from '../conditions';
 import { isValidKey, MAX_KEY_BYTES, validateBucketName } from '../keys';
@@ -112,12 +113,21 @@ function creationDate(st: Stats): Date {
   return st.birthtimeMs > 0 ? new Date(Math.floor(st.birthtimeMs)) : new Date(Math.floor(st.ctimeMs));
 }
 
+/**
+ * The MD5 of an open file (a bare object placed by hand, first read). The hash takes each chunk
+ * before its write calls back, so the file is read through the stream's two reused buffers
+ * (writeInto) rather than a fresh one per chunk.
+ */
 async function md5OfHandle(fh: FileHandle, size: number): Promise<string> {
   const hash = createHash('md5');
   if (size > 0) {
-    for await (const chunk of new FileRangeReadable(fh, 0, size - 1)) {
-      hash.update(chunk as Buffer);
-    }
+    const hasher = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        hash.update(chunk);
+        cb();
+      },
+    });
+    await new FileRangeReadable(fh, 0, size - 1)[writeInto](hasher);
   }
   return hash.digest('hex');
 }
