@@ -6,8 +6,9 @@
  * eleventh pass). A writer that waits for each write's callback knows when the destination is
  * done with a buffer and can fill it again.
  *
- * Only the server's answer to a GET uses this, and only on the stream exactly as the adapter
- * returned it: a stream wrapped or piped elsewhere is read as a plain Readable.
+ * The server's answer to a GET uses this only on the stream exactly as the adapter returned
+ * it: a stream wrapped or piped elsewhere is read as a plain Readable. (The fs backend also
+ * hashes a file placed by hand this way, into a hash that takes each chunk at once.)
  */
 import type { Readable, Writable } from 'node:stream';
 
