@@ -43,23 +43,26 @@ export class FileRangeReadable extends Readable implements WritesItself {
       return;
     }
     const len = Math.min(Math.max(size, 64 * 1024), remaining, CHUNK_BYTES);
-    const buf = Buffer.allocUnsafe(len);
-    this.pending = this.fh.read(buf, 0, len, this.pos).then(
-      ({ bytesRead }) => {
-        this.pending = undefined;
-        if (this.destroyed) return;
-        if (bytesRead === 0) {
-          this.destroy(new Error('The file is shorter than its recorded size (changed in place?).'));
-          return;
-        }
-        this.pos += bytesRead;
-        this.push(bytesRead === len ? buf : buf.subarray(0, bytesRead));
+    this.readNext(Buffer.allocUnsafe(len), len).then(
+      (chunk) => {
+        if (chunk) this.push(chunk);
       },
-      (err: unknown) => {
-        this.pending = undefined;
-        this.destroy(err as Error);
-      },
+      (err: unknown) => this.destroy(err as Error),
     );
+  }
+
+  /**
+   * Reads the next `len` bytes (at most) into `buf` and moves on past them: the chunk read, or
+   * undefined once the stream was destroyed meanwhile. A file shorter than its recorded size fails.
+   */
+  private async readNext(buf: Buffer, len: number): Promise<Buffer | undefined> {
+    const read = this.fh.read(buf, 0, len, this.pos);
+    this.pending = read;
+    const { bytesRead } = await read.finally(() => (this.pending = undefined));
+    if (this.destroyed) return undefined;
+    if (bytesRead === 0) throw new Error('The file is shorter than its recorded size (changed in place?).');
+    this.pos += bytesRead;
+    return bytesRead === buf.length ? buf : buf.subarray(0, bytesRead);
   }
 
   /**
@@ -77,14 +80,8 @@ export class FileRangeReadable extends Readable implements WritesItself {
       if (failed) throw failed;
       if (this.destroyed) throw new Error('The read was abandoned.');
       const buf = (buffers[i] ??= Buffer.allocUnsafeSlow(first));
-      const len = Math.min(buf.length, this.end - this.pos + 1);
-      const read = this.fh.read(buf, 0, len, this.pos);
-      this.pending = read;
-      const { bytesRead } = await read.finally(() => (this.pending = undefined));
-      if (this.destroyed) throw new Error('The read was abandoned.');
-      if (bytesRead === 0) throw new Error('The file is shorter than its recorded size (changed in place?).');
-      this.pos += bytesRead;
-      const chunk = bytesRead === buf.length ? buf : buf.subarray(0, bytesRead);
+      const chunk = await this.readNext(buf, Math.min(buf.length, this.end - this.pos + 1));
+      if (!chunk) throw new Error('The read was abandoned.');
       // Never rejects: a failed write is reported before the next read (or at the end).
       writes[i] = new Promise((resolve) =>
         dest.write(chunk, (err) => {
