@@ -383,8 +383,10 @@ export class FsBackend implements Backend {
     // derive again for little (the ETag is remembered by identity), so none is written back.
     const bare = stale === undefined && d.st.size <= BARE_MAX;
     // Not waiting for the key's lock when no write of it is under way in this process: one that
-    // is may be about to place this very file's sidecar.
-    if (bare && !lockHeld && !this.state.locks.busy(lockKey(bucket, key))) return metaFrom(mine, d.st);
+    // is may be about to place this very file's sidecar. Nor when a sidecar is there by now: the
+    // hash above may have awaited while a write placed this file, then its sidecar, and let go
+    // of the lock (a reader then answered the new bytes without their metadata).
+    if (bare && !lockHeld && !this.state.locks.busy(lockKey(bucket, key)) && !sidecarPresent(metaFile)) return metaFrom(mine, d.st);
     const writeBack = async (): Promise<Sidecar> => {
       const cur = await readSidecar(metaFile);
       if (sidecarMatches(cur, key, d.st)) return cur; // the writer's own sidecar arrived meanwhile
