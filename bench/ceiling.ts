@@ -50,7 +50,8 @@ export interface CeilingSettings {
 
 /** proxyBefore: the --compare build as the front s3mux (s3 backend) onto the same store as `proxy`. */
 /** relay: the bare relay (bench/bare-relay.ts) onto the same store as `proxy`, the ceiling of the proxy cells. */
-type ServerName = 'bare' | 's3mux' | 'before' | 'direct' | 'relay' | 'proxy' | 'proxyBefore';
+/** durable: the bare durable writer (bench/bare-durable-server.ts), the floor of the PUT cells' durable writes and hashes. */
+type ServerName = 'bare' | 'durable' | 's3mux' | 'before' | 'direct' | 'relay' | 'proxy' | 'proxyBefore';
 
 interface Endpoint {
   name: ServerName;
@@ -153,11 +154,11 @@ function cells(s: CeilingSettings): Cell[] {
         op,
         size: 4 * KiB,
         concurrency: c,
-        servers: ['bare', 's3mux', ...(c === 16 ? proxy : [])],
+        servers: ['bare', ...(op === 'put' ? (['durable'] as const) : []), 's3mux', ...(c === 16 ? proxy : [])],
       });
     }
   }
-  out.push({ id: 'PUT 64 MiB c8', op: 'put', size: 64 * MiB, concurrency: 8, servers: ['bare', 's3mux', ...proxy] });
+  out.push({ id: 'PUT 64 MiB c8', op: 'put', size: 64 * MiB, concurrency: 8, servers: ['bare', 'durable', 's3mux', ...proxy] });
   out.push({ id: 'GET 64 MiB c8', op: 'get', size: 64 * MiB, concurrency: 8, servers: ['bare', 's3mux', ...proxy] });
   for (const keys of s.listKeys) {
     const k = keys >= 1000 && keys % 1000 === 0 ? `${keys / 1000}k` : String(keys);
@@ -369,6 +370,12 @@ export async function runCeiling(s: CeilingSettings, creds: Credentials, log: (l
     servers.push(fs);
     ceilingProcesses.add(fs);
     endpoints.set('bare', { name: 'bare', pid: bare.pid, client: new RawS3(bare.host, bare.port, creds, 64) });
+    if (plan.some((c) => c.servers.includes('durable'))) {
+      const durable = await startServerProcess(creds, { durable: true });
+      servers.push(durable);
+      ceilingProcesses.add(durable);
+      endpoints.set('durable', { name: 'durable', pid: durable.pid, client: new RawS3(durable.host, durable.port, creds, 64) });
+    }
     endpoints.set('s3mux', { name: 's3mux', pid: fs.pid, client: new RawS3(fs.host, fs.port, creds, 64) });
     if (s.compareCli) {
       const before = await startServerProcess(creds, { cli: s.compareCli });
@@ -403,14 +410,14 @@ export async function runCeiling(s: CeilingSettings, creds: Credentials, log: (l
       }
     }
     log(
-      `ceiling: bare pid ${bare.pid}, s3mux (fs) pid ${fs.pid}${s.proxy ? `, s3mux (s3 backend) pid ${endpoints.get('proxy')!.pid}${s.compareCli ? ` and its --compare build pid ${endpoints.get('proxyBefore')!.pid}` : ''} onto s3mux (fs) pid ${endpoints.get('direct')!.pid}` : ''}`,
+      `ceiling: bare pid ${bare.pid}${endpoints.has('durable') ? `, bare durable writer pid ${endpoints.get('durable')!.pid}` : ''}, s3mux (fs) pid ${fs.pid}${s.proxy ? `, s3mux (s3 backend) pid ${endpoints.get('proxy')!.pid}${s.compareCli ? ` and its --compare build pid ${endpoints.get('proxyBefore')!.pid}` : ''} onto s3mux (fs) pid ${endpoints.get('direct')!.pid}` : ''}`,
     );
 
     // The data the cells read. Behind the proxy the store is the direct one, so it is uploaded once (through the proxy: the same bucket).
     const t0 = performance.now();
-    for (const name of ['bare', 's3mux', 'before', 'proxy'] as const) {
+    for (const name of ['bare', 'durable', 's3mux', 'before', 'proxy'] as const) {
       const ep = endpoints.get(name);
-      if (ep) await runner.prepare(ep, s, plan);
+      if (ep) await runner.prepare(ep, s, name === 'durable' ? [] : plan);
     }
     for (const keys of s.listKeys) {
       if (!plan.some((c) => c.list?.keys === keys)) continue;
@@ -489,10 +496,10 @@ const overheadPct = (c: CellResult, m: Measure) => (1 - rate(c, m) / rate(c, c.s
 /** The issue's targets, checked against this run's ratios. */
 export function targetLines(run: CeilingRun): Array<{ target: string; value: string; met: boolean }> {
   const get = (id: string) => run.cells.find((c) => c.id === id);
-  const ratio = (id: string) => {
+  const ratio = (id: string, of: ServerName = 's3mux') => {
     const c = get(id);
     const b = c?.servers.bare;
-    const m = c?.servers.s3mux;
+    const m = c?.servers[of];
     return c && b && m ? rate(c, m) / rate(c, b) : NaN;
   };
   const overhead = (id: string, via: ServerName = 'proxy') => {
@@ -504,12 +511,17 @@ export function targetLines(run: CeilingRun): Array<{ target: string; value: str
     const v = overhead(id, 'relay');
     return Number.isFinite(v) ? ` (bare relay ${v.toFixed(0)}%)` : '';
   };
+  /** What the bare durable writer reached in the same cell: the ratio the required writes and hashes allow here. */
+  const durableNote = (id: string) => {
+    const v = ratio(id, 'durable');
+    return (x: number) => `${x.toFixed(3)}${Number.isFinite(v) ? ` (bare durable writer ${v.toFixed(3)})` : ''}`;
+  };
   const out: Array<{ target: string; value: string; met: boolean }> = [];
   const push = (target: string, v: number, met: (v: number) => boolean, fmt = (x: number) => x.toFixed(3)) => {
     if (Number.isFinite(v)) out.push({ target, value: fmt(v), met: met(v) });
   };
   push('GET 4 KiB c16 ratio ≥ 0.5', ratio('GET 4 KiB c16'), (v) => v >= 0.5);
-  push('PUT 4 KiB c16 ratio ≥ 0.25', ratio('PUT 4 KiB c16'), (v) => v >= 0.25);
+  push('PUT 4 KiB c16 ratio ≥ 0.25', ratio('PUT 4 KiB c16'), (v) => v >= 0.25, durableNote('PUT 4 KiB c16'));
   push('HEAD 4 KiB c16 ratio ≥ 0.6', ratio('HEAD 4 KiB c16'), (v) => v >= 0.6);
   push(
     "GET 4 KiB c1 p50 ≤ 0.3 ms (absolute: depends on the machine's load)",
@@ -517,7 +529,7 @@ export function targetLines(run: CeilingRun): Array<{ target: string; value: str
     (v) => v <= 0.3,
     (x) => `${x.toFixed(2)} ms`,
   );
-  push('PUT 64 MiB c8 ratio ≥ 0.35', ratio('PUT 64 MiB c8'), (v) => v >= 0.35);
+  push('PUT 64 MiB c8 ratio ≥ 0.35', ratio('PUT 64 MiB c8'), (v) => v >= 0.35, durableNote('PUT 64 MiB c8'));
   push('GET 64 MiB c8 ratio ≥ 0.85', ratio('GET 64 MiB c8'), (v) => v >= 0.85);
   for (const c of run.cells.filter((x) => x.op === 'list')) push(`${c.id} ratio ≥ 0.2`, ratio(c.id), (v) => v >= 0.2);
   push(
@@ -588,6 +600,45 @@ export function ceilingMarkdown(run: CeilingRun): string {
       ];
     }),
   );
+  const durable = mine.filter((c) => c.servers.durable);
+  if (durable.length) {
+    lines.push(
+      '',
+      'The PUT cells against the bare durable writer (bench/bare-durable-server.ts): a Node HTTP server that only does what the issue requires of every write (the body into a new file with its MD5 and signed SHA-256 checked, fsync, rename over the key), no auth, no sidecar, no locks. Its ratio to the bare server is the most a server keeping those guarantees reaches on this machine.',
+      '',
+    );
+    table(
+      [
+        'cell',
+        'bare',
+        'bare durable writer',
+        's3mux (fs)',
+        'durable writer / bare',
+        's3mux / bare',
+        's3mux / durable writer',
+        'durable writer CPU ms/req',
+        's3mux CPU ms/req',
+        'durable writer p50 / p99 ms',
+      ],
+      durable.map((c) => {
+        const b = c.servers.bare!;
+        const d = c.servers.durable!;
+        const m = c.servers.s3mux!;
+        return [
+          c.id,
+          fmtRate(c, b),
+          fmtRate(c, d),
+          fmtRate(c, m),
+          (rate(c, d) / rate(c, b)).toFixed(3),
+          (rate(c, m) / rate(c, b)).toFixed(3),
+          (rate(c, m) / rate(c, d)).toFixed(2),
+          f(d.cpuMsPerOp),
+          f(m.cpuMsPerOp),
+          `${f(d.p50Ms)} / ${f(d.p99Ms)}`,
+        ];
+      }),
+    );
+  }
   const compared = run.cells.filter((c) => c.servers.before && c.servers.s3mux && c.servers.bare);
   if (compared.length) {
     lines.push(
@@ -721,8 +772,9 @@ export function ceilingSection(
 Generated by \`npm run bench\` (bench/ceiling.ts) on ${machine.date}${machine.commit ? `, s3mux ${machine.commit}` : ''}; ${machine.cpus} × ${machine.cpuModel}, node ${machine.node}.
 Load average (1 min) at start / end: ${run.loadAvg.start.toFixed(1)} / ${run.loadAvg.end.toFixed(1)}${run.loadAvg.start > machine.cpus / 2 ? ` — **the machine was busy with other work (load ${run.loadAvg.start.toFixed(1)} on ${machine.cpus} cores): absolute figures read low and vary; the ratios, measured in the same run with the servers interleaved cell by cell, are what to trust**` : ''}.
 
-Each cell runs ${s.cellSeconds} s per server, the servers one after the other (bare, s3mux${s.compareCli ? ', the --compare build' : ''}${s.proxy ? ', direct store, bare relay, proxy' : ''}), ${s.rounds} round(s); figures are medians of the rounds (peak RSS: the maximum).
+Each cell runs ${s.cellSeconds} s per server, the servers one after the other (bare, the bare durable writer in PUT cells, s3mux${s.compareCli ? ', the --compare build' : ''}${s.proxy ? ', direct store, bare relay, proxy' : ''}), ${s.rounds} round(s); figures are medians of the rounds (peak RSS: the maximum).
 The bare server (bench/bare-server.ts) is a Node HTTP server in its own process: no auth, no disk, no hashing, objects in a Map, ListObjectsV2 over a sorted key array.
+The bare durable writer (bench/bare-durable-server.ts), in the PUT cells only, writes each body as s3mux must and does nothing else: a new file, MD5 and the signed SHA-256 checked, fsync, rename.
 s3mux runs the fs backend (every PUT written to a temporary file, fsynced, renamed; MD5 and the signed SHA-256 verified). The client is the same for all
 (bench/raw-client.ts: every request SigV4-signed, PUT payload SHA-256 signed, GET bodies hashed and checked, listings checked to return every key once).
 CPU ms/req is the server process's user+system CPU (/proc/PID/stat) over the cell divided by its requests (all threads, so fsync and hashing on the thread pool count).

@@ -34,6 +34,7 @@ export interface ServerProcess {
 const CLI = path.join(__dirname, '..', 'src', 'cli.js');
 const BARE = path.join(__dirname, 'bare-server.js');
 const RELAY = path.join(__dirname, 'bare-relay.js');
+const DURABLE = path.join(__dirname, 'bare-durable-server.js');
 const TAIL_LINES = 60;
 
 /** The node options a build's launchers start it with (none for a build older than src/node-flags.ts). */
@@ -52,6 +53,8 @@ export interface ServerOptions {
   nodeArgs?: string[];
   /** Run the bare ceiling server (bench/bare-server.ts) instead of s3mux. */
   bare?: boolean;
+  /** Run the bare durable writer (bench/bare-durable-server.ts) over the data directory instead of s3mux. */
+  durable?: boolean;
   /** Run the bare relay (bench/bare-relay.ts) onto this upstream URL instead of s3mux. */
   relay?: string;
   /** Another build's dist/src/cli.js (the bench's --compare): that s3mux instead of this one. */
@@ -72,21 +75,24 @@ export async function startServerProcess(
   };
   delete env.NODE_OPTIONS; // measure the server as it runs by default
   if (opts.relay) env.S3MUX_BENCH_RELAY_UPSTREAM = opts.relay;
+  if (opts.durable) env.S3MUX_BENCH_DATA_DIR = dataDir;
   const args = opts.bare
     ? [...(opts.nodeArgs ?? []), BARE]
-    : opts.relay
-      ? [...(opts.nodeArgs ?? []), RELAY]
-      : [
-          ...launcherFlags(opts.cli ?? CLI),
-          ...(opts.nodeArgs ?? []),
-          opts.cli ?? CLI,
-          'serve',
-          '--address',
-          '127.0.0.1:0',
-          '--data-dir',
-          dataDir,
-        ];
-  if (opts.configFile && !opts.bare && !opts.relay) args.push('--config', opts.configFile);
+    : opts.durable
+      ? [...(opts.nodeArgs ?? []), DURABLE]
+      : opts.relay
+        ? [...(opts.nodeArgs ?? []), RELAY]
+        : [
+            ...launcherFlags(opts.cli ?? CLI),
+            ...(opts.nodeArgs ?? []),
+            opts.cli ?? CLI,
+            'serve',
+            '--address',
+            '127.0.0.1:0',
+            '--data-dir',
+            dataDir,
+          ];
+  if (opts.configFile && !opts.bare && !opts.durable && !opts.relay) args.push('--config', opts.configFile);
   let child: ChildProcess;
   try {
     // Port 0: the kernel picks a free port, and the server prints the one it got.
