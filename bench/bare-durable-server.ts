@@ -19,6 +19,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { close, closeSync, createWriteStream, fsync, mkdirSync, open, rename, rm, writeSync } from 'node:fs';
 import http from 'node:http';
+import { bareTarget, fail } from './bare-http';
 import path from 'node:path';
 import { pipeline } from 'node:stream';
 
@@ -31,12 +32,6 @@ mkdirSync(tmpDir, { recursive: true });
 const SMALL_BODY = 64 * 1024;
 const buckets = new Set<string>();
 let tmpCounter = 0;
-
-function fail(res: http.ServerResponse, status: number, code: string): void {
-  const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code></Error>`;
-  res.writeHead(status, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body) });
-  res.end(body);
-}
 
 /** The signed digests must be the body's: the check s3mux makes of every upload. */
 function digestsMatch(req: http.IncomingMessage, md5: Hash, sha: Hash): string | undefined {
@@ -105,12 +100,7 @@ function putObject(req: http.IncomingMessage, res: http.ServerResponse, target: 
 }
 
 const server = http.createServer((req, res) => {
-  const url = req.url ?? '/';
-  const q = url.indexOf('?');
-  const pathPart = q >= 0 ? url.slice(0, q) : url;
-  const slash = pathPart.indexOf('/', 1);
-  const bucket = decodeURIComponent(slash < 0 ? pathPart.slice(1) : pathPart.slice(1, slash));
-  const key = slash < 0 ? '' : decodeURIComponent(pathPart.slice(slash + 1));
+  const { bucket, key } = bareTarget(req.url ?? '/');
   if (req.method !== 'PUT') {
     req.resume();
     fail(res, 501, 'NotImplemented');

@@ -11,6 +11,7 @@
  * Prints "bare listening on http://127.0.0.1:PORT" once it listens on an ephemeral port.
  */
 import http from 'node:http';
+import { bareTarget, fail } from './bare-http';
 
 /** The body as received, chunk by chunk: no copy into one buffer (a 64 MiB concat per PUT would be the bare server's own cost). */
 interface Stored {
@@ -119,19 +120,8 @@ function listV2(name: string, bucket: BareBucket, q: URLSearchParams): string {
   );
 }
 
-function fail(res: http.ServerResponse, status: number, code: string): void {
-  const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code></Error>`;
-  res.writeHead(status, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body) });
-  res.end(body);
-}
-
 const server = http.createServer((req, res) => {
-  const url = req.url ?? '/';
-  const q = url.indexOf('?');
-  const pathPart = q >= 0 ? url.slice(0, q) : url;
-  const slash = pathPart.indexOf('/', 1);
-  const bucketName = decodeURIComponent(slash < 0 ? pathPart.slice(1) : pathPart.slice(1, slash));
-  const key = slash < 0 ? '' : decodeURIComponent(pathPart.slice(slash + 1));
+  const { bucket: bucketName, key, query } = bareTarget(req.url ?? '/');
   const method = req.method ?? 'GET';
   const bucket = buckets.get(bucketName);
 
@@ -151,7 +141,7 @@ const server = http.createServer((req, res) => {
       return;
     }
     if (method === 'GET') {
-      const body = listV2(bucketName, bucket, new URLSearchParams(q >= 0 ? url.slice(q + 1) : ''));
+      const body = listV2(bucketName, bucket, new URLSearchParams(query));
       res.writeHead(200, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body) });
       res.end(body);
       return;
