@@ -5,9 +5,10 @@
  */
 import { XMLParser } from 'fast-xml-parser';
 import { XML_PARSE_OPTIONS } from '../../xml-options';
+import { arrayPaths, parsePlainXml, type XmlNode } from './plain-xml';
 
 /** Elements that repeat, by their path in the document. */
-const ARRAYS = new Set([
+export const ARRAY_PATHS = new Set([
   'ListBucketResult.Contents',
   'ListBucketResult.CommonPrefixes',
   'ListAllMyBucketsResult.Buckets.Bucket',
@@ -17,13 +18,20 @@ const ARRAYS = new Set([
   'Tagging.TagSet.Tag',
 ]);
 
-const parser = new XMLParser({ ...XML_PARSE_OPTIONS, isArray: (_name, jpath) => ARRAYS.has(String(jpath)) });
+const parser = new XMLParser({ ...XML_PARSE_OPTIONS, isArray: (_name, jpath) => ARRAY_PATHS.has(String(jpath)) });
+const PLAIN_ARRAYS = arrayPaths(ARRAY_PATHS);
 
-export type XmlNode = Record<string, unknown>;
+export type { XmlNode };
 
-/** The parsed document (the root element is its only key), or undefined for an empty or broken body. */
+/**
+ * The parsed document (the root element is its only key), or undefined for an empty or broken
+ * body. A plain data document (a listing, most answers) is read by plain-xml.ts in one pass;
+ * any other goes to fast-xml-parser, which reads the plain ones the same way.
+ */
 export function parseXml(text: string): XmlNode | undefined {
   if (text.trim() === '') return undefined;
+  const plain = parsePlainXml(text, PLAIN_ARRAYS);
+  if (plain !== undefined) return plain;
   try {
     const doc = parser.parse(text) as XmlNode;
     return doc && typeof doc === 'object' ? doc : undefined;
