@@ -125,6 +125,8 @@ describe('store XML: the plain fast path reads as fast-xml-parser does', () => {
       '<Root>&#9;&#10;</Root>',
       // A leaf repeated where no array is declared becomes an array in both.
       '<ListBucketResult><Contents><Key>k</Key><ChecksumAlgorithm>CRC32</ChecksumAlgorithm><ChecksumAlgorithm>SHA256</ChecksumAlgorithm></Contents></ListBucketResult>',
+      // Other names an object inherits are the document's own elements, read once each.
+      '<Root><toLocaleString>x</toLocaleString><isPrototypeOf>y</isPrototypeOf><isPrototypeOf>z</isPrototypeOf></Root>',
     ];
     for (const xml of docs) same(xml);
   });
@@ -153,6 +155,13 @@ describe('store XML: the plain fast path reads as fast-xml-parser does', () => {
       '<Root><A>x</ A></Root>',
       '<Root>&amp</Root>',
       '\uFEFF<Root>x</Root>',
+      // Names that would reach an object's prototype or shadow its methods: fast-xml-parser refuses or renames them.
+      '<Root><Contents><__proto__><Key>evil</Key></__proto__></Contents></Root>',
+      '<Root><constructor>x</constructor></Root>',
+      '<Root><s3:prototype>x</s3:prototype></Root>',
+      '<Root><hasOwnProperty>x</hasOwnProperty></Root>',
+      '<Root><ToString>x</ToString></Root>',
+      '<Root><__lookupGetter__>x</__lookupGetter__></Root>',
     ];
     for (const xml of docs) leftToFastXmlParser(xml);
   });
@@ -161,7 +170,7 @@ describe('store XML: the plain fast path reads as fast-xml-parser does', () => {
     const rnd = random(7);
     const pick = <T>(xs: T[]): T => xs[Math.floor(rnd() * xs.length)];
     const texts = ['', ' ', 'x', ' a b ', '&amp;', '&lt;k&gt;', '&#65;', '&#x263A;', '&bogus;', '&', '\n', '\r\n', '>', '"', "'", ']]>'];
-    const names = ['A', 'B', 'Contents', 'Key', 's3:Key', 'CommonPrefixes', 'Prefix', 'x-y', '1bad', 'a b'];
+    const names = ['A', 'B', 'Contents', 'Key', 's3:Key', 'CommonPrefixes', 'Prefix', 'x-y', '1bad', 'a b', 'toString', '__proto__', 'isPrototypeOf'];
     const element = (depth: number): string => {
       const name = pick(names);
       const attrs = rnd() < 0.2 ? pick([' a="1"', " b='>'", ' c="/"', ' d="x', ' e']) : '';

@@ -12,7 +12,8 @@
  *
  * Anything else (a comment, CDATA, a DOCTYPE, a processing instruction after the declaration, an
  * entity it does not know, a character reference it would have to reject, a carriage return,
- * text beside child elements, a document that is not well-formed) answers undefined: the caller
+ * text beside child elements, an element named like an Object method or `__proto__`, a document
+ * that is not well-formed) answers undefined: the caller
  * parses that document with fast-xml-parser, so a document this path accepts reads exactly as
  * there (test/unit/plain-xml.test.ts compares the two).
  */
@@ -101,13 +102,31 @@ function localName(raw: string): string {
 
 function attach(parent: Frame, name: string, value: unknown, alwaysArray: boolean): void {
   const children = (parent.children ??= {});
-  const had = children[name];
+  const had = Object.prototype.hasOwnProperty.call(children, name) ? children[name] : undefined;
   if (had === undefined) children[name] = alwaysArray ? [value] : value;
   else if (Array.isArray(had)) had.push(value);
   else children[name] = [had, value];
 }
 
 const NAME_END = /[\s/>]/g;
+/**
+ * Names fast-xml-parser refuses or renames, lest a document set an object's prototype or shadow
+ * its methods: a document naming one goes there.
+ */
+const GUARDED_NAMES = new Set(
+  [
+    '__proto__',
+    'constructor',
+    'prototype',
+    'hasOwnProperty',
+    'toString',
+    'valueOf',
+    '__defineGetter__',
+    '__defineSetter__',
+    '__lookupGetter__',
+    '__lookupSetter__',
+  ].map((n) => n.toLowerCase()),
+);
 /** The element names S3's documents use (XML allows more; those go to fast-xml-parser). */
 const PLAIN_NAME = /^[A-Za-z_][A-Za-z0-9_.-]*(?::[A-Za-z_][A-Za-z0-9_.-]*)?$/;
 
@@ -191,6 +210,7 @@ export function parsePlainXml(xml: string, arrays: ArrayPaths): XmlNode | undefi
       j++;
     }
     const name = localName(raw);
+    if (GUARDED_NAMES.has(name.toLowerCase()) || GUARDED_NAMES.has(raw.toLowerCase())) return undefined;
     const mark = frame.arrays?.get(name);
     if (selfClosing) {
       attach(frame, name, '', mark === true || (mark !== undefined && mark.has('')));
