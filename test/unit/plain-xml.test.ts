@@ -170,7 +170,21 @@ describe('store XML: the plain fast path reads as fast-xml-parser does', () => {
     const rnd = random(7);
     const pick = <T>(xs: T[]): T => xs[Math.floor(rnd() * xs.length)];
     const texts = ['', ' ', 'x', ' a b ', '&amp;', '&lt;k&gt;', '&#65;', '&#x263A;', '&bogus;', '&', '\n', '\r\n', '>', '"', "'", ']]>'];
-    const names = ['A', 'B', 'Contents', 'Key', 's3:Key', 'CommonPrefixes', 'Prefix', 'x-y', '1bad', 'a b', 'toString', '__proto__', 'isPrototypeOf'];
+    const names = [
+      'A',
+      'B',
+      'Contents',
+      'Key',
+      's3:Key',
+      'CommonPrefixes',
+      'Prefix',
+      'x-y',
+      '1bad',
+      'a b',
+      'toString',
+      '__proto__',
+      'isPrototypeOf',
+    ];
     const element = (depth: number): string => {
       const name = pick(names);
       const attrs = rnd() < 0.2 ? pick([' a="1"', " b='>'", ' c="/"', ' d="x', ' e']) : '';
