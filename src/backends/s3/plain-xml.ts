@@ -12,7 +12,7 @@
  *
  * Anything else (a comment, CDATA, a DOCTYPE, a processing instruction after the declaration, an
  * entity it does not know, a character reference it would have to reject, a carriage return,
- * text beside child elements, an element named like an Object method or `__proto__`, a document
+ * text beside child elements, an element named like an Object method or `__proto__`, nesting over 64 deep, a document
  * that is not well-formed) answers undefined: the caller
  * parses that document with fast-xml-parser, so a document this path accepts reads exactly as
  * there (test/unit/plain-xml.test.ts compares the two).
@@ -109,6 +109,8 @@ function attach(parent: Frame, name: string, value: unknown, alwaysArray: boolea
 }
 
 const NAME_END = /[\s/>]/g;
+/** Deeper documents go to fast-xml-parser, which has its own limit (S3's nest five deep). */
+const MAX_DEPTH = 64;
 /**
  * Names fast-xml-parser refuses or renames, lest a document set an object's prototype or shadow
  * its methods: a document naming one goes there.
@@ -136,8 +138,8 @@ export function parsePlainXml(xml: string, arrays: ArrayPaths): XmlNode | undefi
   // A byte order mark is text to fast-xml-parser: such a document goes there.
   if (xml.charCodeAt(0) === 0xfeff) return undefined;
   let i = 0;
-  while (i < n && isWhitespace(xml[i])) i++;
-  if (xml.startsWith('<?xml', i)) {
+  // Only at the very start: fast-xml-parser keeps whitespace before a declaration as text.
+  if (xml.startsWith('<?xml')) {
     const end = xml.indexOf('?>', i);
     if (end < 0) return undefined;
     i = end + 2;
@@ -216,6 +218,7 @@ export function parsePlainXml(xml: string, arrays: ArrayPaths): XmlNode | undefi
       attach(frame, name, '', mark === true || (mark !== undefined && mark.has('')));
       if (frame === top) done = true;
     } else {
+      if (stack.length > MAX_DEPTH) return undefined;
       stack.push({ raw, name, arrays: mark === true || mark === undefined ? undefined : mark, children: undefined, text: '' });
     }
     i = j + 1;
