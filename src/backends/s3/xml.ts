@@ -1,7 +1,7 @@
 /**
- * XML in and out of an S3-compatible store: responses parsed with fast-xml-parser (no type
- * coercion, whitespace kept, so a key " 007 " stays " 007 "), small request documents
- * written by hand.
+ * XML in and out of an S3-compatible store: responses parsed as fast-xml-parser parses them (no
+ * type coercion, whitespace kept, so a key " 007 " stays " 007 "), plain ones in one pass by
+ * plain-xml.ts; small request documents written by hand.
  */
 import { XMLParser } from 'fast-xml-parser';
 import { XML_PARSE_OPTIONS } from '../../xml-options';
