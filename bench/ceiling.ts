@@ -207,16 +207,20 @@ class CellRunner {
     return size <= this.block.length ? smallBody(this.block, size) : new PatternStream(this.block, size);
   }
 
-  /** What the cells read: 256 small objects and one 64 MiB object per client (the 64 MiB PUT cell writes those too). */
+  /**
+   * What the endpoint's cells read: 256 small objects and one 64 MiB object per client (the 64
+   * MiB PUT cell writes those too). Only the cells the endpoint serves count.
+   */
   async prepare(ep: Endpoint, s: CeilingSettings, cellsToRun: Cell[]): Promise<void> {
     await ep.client.createBucket(BUCKET);
     const sha = this.digest(4 * KiB);
-    if (cellsToRun.some((c) => (c.op === 'get' || c.op === 'head') && c.size === 4 * KiB))
+    const mine = cellsToRun.filter((c) => c.servers.includes(ep.name));
+    if (mine.some((c) => (c.op === 'get' || c.op === 'head') && c.size === 4 * KiB))
       await timed(0, 16, async (w) => {
         for (let i = w; i < SMALL_KEYS; i += 16)
           await ep.client.put(BUCKET, `small/k-${String(i).padStart(4, '0')}`, this.body(4 * KiB), 4 * KiB, sha);
       });
-    if (cellsToRun.some((c) => c.op === 'get' && c.size === 64 * MiB && c.servers.includes(ep.name))) {
+    if (mine.some((c) => c.op === 'get' && c.size === 64 * MiB)) {
       await timed(0, 8, async (w) => {
         await ep.client.put(BUCKET, `big/w${w}`, this.body(64 * MiB), 64 * MiB, this.digest(64 * MiB));
       });
@@ -417,7 +421,7 @@ export async function runCeiling(s: CeilingSettings, creds: Credentials, log: (l
     const t0 = performance.now();
     for (const name of ['bare', 'durable', 's3mux', 'before', 'proxy'] as const) {
       const ep = endpoints.get(name);
-      if (ep) await runner.prepare(ep, s, name === 'durable' ? [] : plan);
+      if (ep) await runner.prepare(ep, s, plan);
     }
     for (const keys of s.listKeys) {
       if (!plan.some((c) => c.list?.keys === keys)) continue;

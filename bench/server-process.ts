@@ -76,23 +76,21 @@ export async function startServerProcess(
   delete env.NODE_OPTIONS; // measure the server as it runs by default
   if (opts.relay) env.S3MUX_BENCH_RELAY_UPSTREAM = opts.relay;
   if (opts.durable) env.S3MUX_BENCH_DATA_DIR = dataDir;
-  const args = opts.bare
-    ? [...(opts.nodeArgs ?? []), BARE]
-    : opts.durable
-      ? [...(opts.nodeArgs ?? []), DURABLE]
-      : opts.relay
-        ? [...(opts.nodeArgs ?? []), RELAY]
-        : [
-            ...launcherFlags(opts.cli ?? CLI),
-            ...(opts.nodeArgs ?? []),
-            opts.cli ?? CLI,
-            'serve',
-            '--address',
-            '127.0.0.1:0',
-            '--data-dir',
-            dataDir,
-          ];
-  if (opts.configFile && !opts.bare && !opts.durable && !opts.relay) args.push('--config', opts.configFile);
+  // One of the bench's own servers instead of s3mux, or none.
+  const bareScript = opts.bare ? BARE : opts.durable ? DURABLE : opts.relay ? RELAY : undefined;
+  const args = bareScript
+    ? [...(opts.nodeArgs ?? []), bareScript]
+    : [
+        ...launcherFlags(opts.cli ?? CLI),
+        ...(opts.nodeArgs ?? []),
+        opts.cli ?? CLI,
+        'serve',
+        '--address',
+        '127.0.0.1:0',
+        '--data-dir',
+        dataDir,
+      ];
+  if (opts.configFile && !bareScript) args.push('--config', opts.configFile);
   let child: ChildProcess;
   try {
     // Port 0: the kernel picks a free port, and the server prints the one it got.
