@@ -20,8 +20,8 @@
 
 export type XmlNode = Record<string, unknown>;
 
-/** Element names by nesting, marking the paths whose elements are always arrays. */
-export type ArrayPaths = Map<string, ArrayPaths | true>;
+/** Element names by nesting: whether the element at a path is always an array, and the paths below it. */
+export type ArrayPaths = Map<string, { array: boolean; below: ArrayPaths }>;
 
 /** 'A.B.C' paths as the nested map parsePlainXml walks (no path string built per element). */
 export function arrayPaths(paths: Iterable<string>): ArrayPaths {
@@ -30,18 +30,10 @@ export function arrayPaths(paths: Iterable<string>): ArrayPaths {
     const names = p.split('.');
     let at = root;
     names.forEach((name, i) => {
-      if (i === names.length - 1) {
-        if (!at.has(name)) at.set(name, true);
-        return;
-      }
-      let next = at.get(name);
-      if (next === undefined || next === true) {
-        const made: ArrayPaths = new Map();
-        if (next === true) made.set('', true); // the element itself is an array, and has array children
-        at.set(name, made);
-        next = made;
-      }
-      at = next;
+      let node = at.get(name);
+      if (!node) at.set(name, (node = { array: false, below: new Map() }));
+      if (i === names.length - 1) node.array = true;
+      at = node.below;
     });
   }
   return root;
@@ -177,8 +169,7 @@ export function parsePlainXml(xml: string, arrays: ArrayPaths): XmlNode | undefi
         if (t === undefined) return undefined;
         value = t;
       }
-      const mark = parent.arrays?.get(frame.name);
-      attach(parent, frame.name, value, mark === true || (mark !== undefined && mark.has('')));
+      attach(parent, frame.name, value, parent.arrays?.get(frame.name)?.array === true);
       if (parent === top) done = true;
       i = gt + 1;
       continue;
@@ -212,14 +203,14 @@ export function parsePlainXml(xml: string, arrays: ArrayPaths): XmlNode | undefi
       j++;
     }
     const name = localName(raw);
-    if (GUARDED_NAMES.has(name.toLowerCase()) || GUARDED_NAMES.has(raw.toLowerCase())) return undefined;
-    const mark = frame.arrays?.get(name);
+    if (GUARDED_NAMES.has(name.toLowerCase())) return undefined;
+    const path = frame.arrays?.get(name);
     if (selfClosing) {
-      attach(frame, name, '', mark === true || (mark !== undefined && mark.has('')));
+      attach(frame, name, '', path?.array === true);
       if (frame === top) done = true;
     } else {
       if (stack.length > MAX_DEPTH) return undefined;
-      stack.push({ raw, name, arrays: mark === true || mark === undefined ? undefined : mark, children: undefined, text: '' });
+      stack.push({ raw, name, arrays: path?.below, children: undefined, text: '' });
     }
     i = j + 1;
   }
