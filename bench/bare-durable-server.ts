@@ -7,21 +7,23 @@
  * is the MD5.
  *
  * Nothing else: no authentication, no routing, no sidecar, no locks, no key checks (the bench's
- * keys are plain), one flat folder per bucket. Small bodies are written the way s3mux writes them
- * (read whole, one synchronous write into a file created on the thread pool, fsync there), larger
- * ones through a file write stream that fsyncs before it closes. What the PUT cells' durable
- * writes and hashes cost on this machine, beside the in-memory bare server: the ratio a server
- * that keeps the issue's guarantees can reach here.
+ * keys are plain), one flat folder per bucket. Small bodies are written with s3mux's own
+ * small-file write (src/backends/fs/durable-file.ts: read whole, one synchronous write into a
+ * file created on the thread pool, fsync there), larger ones through a file write stream that
+ * fsyncs before it closes. What the PUT cells' durable writes and hashes cost on this machine,
+ * beside the in-memory bare server: the ratio a server that keeps the issue's guarantees can
+ * reach here.
  *
  * Only PUT (bucket and object): the bench measures nothing else against it.
  * Prints "bare listening on http://127.0.0.1:PORT" once it listens on an ephemeral port.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { close, closeSync, createWriteStream, fsync, mkdirSync, open, rename, rm, writeSync } from 'node:fs';
+import { createWriteStream, mkdirSync, rename, rm } from 'node:fs';
 import http from 'node:http';
 import { bareTarget, fail } from './bare-http';
 import path from 'node:path';
 import { pipeline } from 'node:stream';
+import { writeFileSyncing } from '../src/backends/fs/durable-file';
 
 const root = process.env.S3MUX_BENCH_DATA_DIR;
 if (!root) throw new Error('S3MUX_BENCH_DATA_DIR: the data directory is missing');
@@ -41,24 +43,6 @@ function digestsMatch(req: http.IncomingMessage, md5: Hash, sha: Hash): string |
   const given = req.headers['content-md5'];
   if (typeof given === 'string' && Buffer.from(md5Hex, 'hex').toString('base64') !== given) return undefined;
   return md5Hex;
-}
-
-/** Created, written, fsynced and closed; then `done` (or its error, the file removed). */
-function writeSmall(file: string, data: Buffer, done: (err: Error | null) => void): void {
-  open(file, 'wx', (openErr, fd) => {
-    if (openErr) return done(openErr);
-    try {
-      for (let n = 0; n < data.length;) n += writeSync(fd, data, n, data.length - n);
-    } catch (err) {
-      close(fd, () => rm(file, { force: true }, () => done(err as Error)));
-      return;
-    }
-    fsync(fd, (err) => {
-      closeSync(fd);
-      if (err) rm(file, { force: true }, () => done(err));
-      else done(null);
-    });
-  });
 }
 
 function putObject(req: http.IncomingMessage, res: http.ServerResponse, target: string): void {
@@ -88,7 +72,13 @@ function putObject(req: http.IncomingMessage, res: http.ServerResponse, target: 
       const data = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
       md5.update(data);
       sha.update(data);
-      writeSmall(tmp, data, commit);
+      // s3mux's own small-file write: created on the thread pool, one synchronous write, fsync there.
+      writeFileSyncing(tmp, data)
+        .then((w) => w.synced)
+        .then(
+          () => commit(null),
+          (err: Error) => commit(err),
+        );
     });
     return;
   }
