@@ -54,6 +54,11 @@ export const ERROR_TABLE = {
   NoSuchLifecycleConfiguration: [404, 'The lifecycle configuration does not exist'],
   NoSuchObjectLockConfiguration: [404, 'The specified object does not have a ObjectLock configuration'],
   ObjectLockConfigurationNotFoundError: [404, 'Object Lock configuration does not exist for this bucket'],
+  // Bucket configurations s3mux does not offer (src/s3/ops/unoffered-configs.ts): never set.
+  ServerSideEncryptionConfigurationNotFoundError: [404, 'The server side encryption configuration was not found'],
+  NoSuchWebsiteConfiguration: [404, 'The specified bucket does not have a website configuration'],
+  ReplicationConfigurationNotFoundError: [404, 'The replication configuration was not found'],
+  NoSuchConfiguration: [404, 'The specified configuration does not exist.'],
   NoSuchVersion: [404, 'The specified version does not exist.'],
   NoSuchUpload: [
     404,

@@ -33,6 +33,12 @@ export interface ObjectAttributes {
   checksums?: Record<string, string>;
   /** The part sizes of an object assembled from a multipart upload, in order (GetObject?partNumber). */
   partSizes?: number[];
+  /**
+   * SSE-S3 the write asked for (x-amz-server-side-encryption: AES256, checked by
+   * src/s3/request-features.ts). A store that encrypts only when asked (the s3 backend's) is
+   * asked; the others encrypt every object anyway.
+   */
+  serverSideEncryption?: 'AES256';
 }
 
 export interface ObjectMeta extends ObjectAttributes {

@@ -79,6 +79,8 @@ export function attributesFromHeaders(headers: IncomingHttpHeaders): ObjectAttri
   }
   const tagging = header(headers, 'x-amz-tagging');
   if (tagging !== undefined) attrs.tags = parseTaggingHeader(tagging);
+  // Any other value was refused before a handler ran (src/s3/request-features.ts).
+  if (header(headers, 'x-amz-server-side-encryption')?.trim() === 'AES256') attrs.serverSideEncryption = 'AES256';
   return attrs;
 }
 

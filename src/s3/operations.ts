@@ -21,6 +21,7 @@ import { postObject, type FormHandler } from './ops/post-object';
 import * as tagging from './ops/tagging';
 import { getObjectTorrent } from './ops/torrent';
 import { restoreObject } from './ops/restore';
+import * as unoffered from './ops/unoffered-configs';
 import * as versioning from './ops/versioning';
 
 export type Level = 'service' | 'bucket' | 'object';
@@ -336,6 +337,35 @@ export const OPERATIONS: Operation[] = [
     handler: bucketTagging.deleteBucketTagging,
   },
 
+  // Bucket configurations s3mux does not offer, answered as S3 answers a bucket that never had
+  // them (src/s3/ops/unoffered-configs.ts). Reading is listing-level access; writing is the owner's.
+  unofferedConfig('GetBucketEncryption', 'GET', 'encryption', 's3:GetEncryptionConfiguration', unoffered.getBucketEncryption),
+  unofferedConfig('PutBucketEncryption', 'PUT', 'encryption', 's3:PutEncryptionConfiguration', unoffered.putBucketEncryption),
+  unofferedConfig('DeleteBucketEncryption', 'DELETE', 'encryption', 's3:PutEncryptionConfiguration', unoffered.deleteBucketEncryption),
+  unofferedConfig('GetBucketLogging', 'GET', 'logging', 's3:GetBucketLogging', unoffered.getBucketLogging),
+  unofferedConfig('PutBucketLogging', 'PUT', 'logging', 's3:PutBucketLogging', unoffered.putBucketLogging),
+  unofferedConfig('GetBucketRequestPayment', 'GET', 'requestPayment', 's3:GetBucketRequestPayment', unoffered.getBucketRequestPayment),
+  unofferedConfig('PutBucketRequestPayment', 'PUT', 'requestPayment', 's3:PutBucketRequestPayment', unoffered.putBucketRequestPayment),
+  unofferedConfig('GetBucketNotificationConfiguration', 'GET', 'notification', 's3:GetBucketNotification', unoffered.getBucketNotification),
+  unofferedConfig('PutBucketNotificationConfiguration', 'PUT', 'notification', 's3:PutBucketNotification', unoffered.putBucketNotification),
+  unofferedConfig('GetBucketAccelerateConfiguration', 'GET', 'accelerate', 's3:GetAccelerateConfiguration', unoffered.getBucketAccelerate),
+  unofferedConfig('PutBucketAccelerateConfiguration', 'PUT', 'accelerate', 's3:PutAccelerateConfiguration', unoffered.putBucketAccelerate),
+  unofferedConfig('GetBucketWebsite', 'GET', 'website', 's3:GetBucketWebsite', unoffered.getBucketWebsite),
+  unofferedConfig('PutBucketWebsite', 'PUT', 'website', 's3:PutBucketWebsite', unoffered.putBucketWebsite),
+  unofferedConfig('DeleteBucketWebsite', 'DELETE', 'website', 's3:DeleteBucketWebsite', unoffered.deleteUnsetConfig),
+  unofferedConfig('GetBucketReplication', 'GET', 'replication', 's3:GetReplicationConfiguration', unoffered.getBucketReplication),
+  unofferedConfig('PutBucketReplication', 'PUT', 'replication', 's3:PutReplicationConfiguration', unoffered.putBucketReplication),
+  unofferedConfig('DeleteBucketReplication', 'DELETE', 'replication', 's3:PutReplicationConfiguration', unoffered.deleteUnsetConfig),
+  ...identifiedConfig('Analytics', 'analytics', 's3:GetAnalyticsConfiguration', 's3:PutAnalyticsConfiguration'),
+  ...identifiedConfig('Metrics', 'metrics', 's3:GetMetricsConfiguration', 's3:PutMetricsConfiguration'),
+  ...identifiedConfig('Inventory', 'inventory', 's3:GetInventoryConfiguration', 's3:PutInventoryConfiguration'),
+  ...identifiedConfig(
+    'IntelligentTiering',
+    'intelligent-tiering',
+    's3:GetIntelligentTieringConfiguration',
+    's3:PutIntelligentTieringConfiguration',
+  ),
+
   // Object lock (src/object-lock): the bucket's configuration is the owner's; a version's
   // retention and legal hold are read and written as the object is.
   {
@@ -592,6 +622,22 @@ export const OPERATIONS: Operation[] = [
     handler: objects.deleteObject,
   },
 ];
+
+/** One bucket-level entry for a configuration s3mux does not offer. */
+function unofferedConfig(name: string, method: string, sub: string, s3Action: string, handler: Handler): Operation {
+  return { name, method, level: 'bucket', sub, s3Action, action: method === 'GET' ? 'list' : 'createBucket', handler };
+}
+
+/** The four operations of a configuration kept by id (analytics, metrics ...): List, Get, Put and Delete. */
+function identifiedConfig(kind: string, sub: unoffered.IdentifiedConfig, readAction: string, writeAction: string): Operation[] {
+  const byId = (q: URLSearchParams) => q.has('id');
+  return [
+    unofferedConfig(`ListBucket${kind}Configurations`, 'GET', sub, readAction, unoffered.listNoConfigs(sub)),
+    { ...unofferedConfig(`GetBucket${kind}Configuration`, 'GET', sub, readAction, unoffered.noSuchConfig), when: byId },
+    unofferedConfig(`PutBucket${kind}Configuration`, 'PUT', sub, writeAction, unoffered.refusedConfigWrite(sub)),
+    unofferedConfig(`DeleteBucket${kind}Configuration`, 'DELETE', sub, writeAction, unoffered.noSuchConfig),
+  ];
+}
 
 /**
  * Sub-resources S3 defines. A request naming one that no entry above serves is answered

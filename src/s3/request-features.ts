@@ -51,10 +51,11 @@ function lockPossible(header: string, ctx: S3Context): Outcome {
 }
 
 /**
- * Whether the store the request's bucket lives on keeps objects encrypted at rest: the three
- * clouds always do (and so does an S3-compatible store that is asked to, see the s3 backend);
- * the memory backend never writes to a disk; an fs folder is plain files unless the operator
- * says it sits on an encrypted volume (`serve --fs-encrypted-at-rest`).
+ * Whether a write that asks for SSE-S3 is stored encrypted at rest: the clouds encrypt every
+ * object; an S3-compatible store is asked (the s3 backend forwards the header), so it encrypts
+ * the object or refuses the write; the memory backend never writes to a disk; an fs folder is
+ * plain files unless the operator says it sits on an encrypted volume
+ * (`serve --fs-encrypted-at-rest`).
  */
 export function encryptedAtRest(ctx: S3Context): boolean {
   if (ctx.target.bucket === undefined) return false;
@@ -63,11 +64,20 @@ export function encryptedAtRest(ctx: S3Context): boolean {
   return true;
 }
 
+/**
+ * Whether every object of the bucket is encrypted at rest, asked or not: what its default
+ * encryption (GetBucketEncryption) can truthfully say. An S3-compatible store is asked only by
+ * the writes that request SSE-S3; what it does with the others s3mux cannot vouch for.
+ */
+export function encryptsEveryObject(ctx: S3Context): boolean {
+  return encryptedAtRest(ctx) && ctx.bucket().backend.kind !== 's3';
+}
+
 export const REQUEST_FEATURES: readonly RequestFeature[] = [
   {
     header: 'x-amz-server-side-encryption',
     summary:
-      '`AES256` (SSE-S3) honoured where the store encrypts at rest (s3, azure, gcs, memory; fs only with `--fs-encrypted-at-rest`) and echoed; otherwise, and for `aws:kms` / `aws:kms:dsse`, 501 NotImplemented',
+      '`AES256` (SSE-S3) honoured and echoed where the store encrypts at rest (azure, gcs, oci, github, memory; fs only with `--fs-encrypted-at-rest`); on the s3 backend forwarded to the store, which encrypts the object or refuses the write; otherwise, and for `aws:kms` / `aws:kms:dsse`, 501 NotImplemented',
     decide(value, ctx) {
       const v = value.trim();
       if (v === 'AES256') {

@@ -12,11 +12,15 @@ import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { expect } from 'chai';
 import {
+  CopyObjectCommand,
   CreateBucketCommand,
+  CreateMultipartUploadCommand,
   DeleteObjectCommand,
+  GetBucketEncryptionCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
+  PutBucketEncryptionCommand,
   PutObjectCommand,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
@@ -27,6 +31,7 @@ import { validateRoutingTable } from '../../src/router/config';
 import { Router } from '../../src/router/router';
 import { startS3rver, S3RVER_ACCESS_KEY, S3RVER_SECRET_KEY, type RunningS3rver } from '../helpers/s3rver';
 import { startTestServer, ACCESS_KEY, SECRET_KEY, type TestServer } from '../helpers/server';
+import { errorOf } from '../helpers/errors';
 import { body, describeBackendConformance, expectS3Error, failingBody, getObject, md5, pattern, readAll } from './conformance';
 
 const MiB = 1024 * 1024;
@@ -605,6 +610,93 @@ function okObject(res: http.ServerResponse, method: string, data: string): void 
   });
   res.end(method === 'HEAD' ? undefined : data);
 }
+
+describe('S3 backend: SSE-S3 is asked of the store, never only echoed', function () {
+  this.timeout(120_000);
+  let plainStore: TestServer;
+  let encryptedStore: TestServer;
+  let front: TestServer;
+  const Bucket = 'sse-data';
+  const envNames = ['S3MUX_TEST_SSE_KEY', 'S3MUX_TEST_SSE_SECRET'];
+  const sse = { ServerSideEncryption: 'AES256' as const };
+
+  before(async () => {
+    // Two s3mux stores on plain fs folders: one told its folder is on an encrypted volume.
+    plainStore = await startTestServer();
+    encryptedStore = await startTestServer({ fsEncryptedAtRest: true });
+    for (const store of [plainStore, encryptedStore]) await store.s3.send(new CreateBucketCommand({ Bucket }));
+    process.env.S3MUX_TEST_SSE_KEY = ACCESS_KEY;
+    process.env.S3MUX_TEST_SSE_SECRET = SECRET_KEY;
+    const backend = (url: string) => ({
+      type: 's3' as const,
+      endpoint: url,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: { accessKeyIdEnv: 'S3MUX_TEST_SSE_KEY', secretAccessKeyEnv: 'S3MUX_TEST_SSE_SECRET' },
+    });
+    const table = validateRoutingTable({
+      backends: { plain: backend(plainStore.url), encrypted: backend(encryptedStore.url) },
+      default: 'plain',
+      routes: {
+        plain: { backend: 'plain', target: `s3://${Bucket}/` },
+        encrypted: { backend: 'encrypted', target: `s3://${Bucket}/` },
+      },
+    });
+    front = await startTestServer({ router: Router.fromTable(table) });
+  });
+
+  after(async () => {
+    await front?.stop();
+    await plainStore?.stop();
+    await encryptedStore?.stop();
+    for (const n of envNames) delete process.env[n];
+  });
+
+  async function sdkError(p: Promise<unknown>, code: string): Promise<void> {
+    expect((await errorOf(p)).name).to.equal(code);
+  }
+
+  async function storeKeys(store: TestServer): Promise<string[]> {
+    return ((await store.s3.send(new ListObjectsV2Command({ Bucket }))).Contents ?? []).map((c) => c.Key as string);
+  }
+
+  it('a store that cannot encrypt refuses the write, and nothing is stored', async () => {
+    await sdkError(front.s3.send(new PutObjectCommand({ Bucket: 'plain', Key: 'secret.txt', Body: 'x', ...sse })), 'NotImplemented');
+    await sdkError(front.s3.send(new CreateMultipartUploadCommand({ Bucket: 'plain', Key: 'big.bin', ...sse })), 'NotImplemented');
+    await front.s3.send(new PutObjectCommand({ Bucket: 'plain', Key: 'open.txt', Body: 'o' }));
+    await sdkError(
+      front.s3.send(new CopyObjectCommand({ Bucket: 'plain', Key: 'copy.txt', CopySource: 'plain/open.txt', ...sse })),
+      'NotImplemented',
+    );
+    expect(await storeKeys(plainStore)).to.deep.equal(['open.txt']);
+  });
+
+  it('a store that encrypts takes the write, and the answer says so', async () => {
+    const put = await front.s3.send(new PutObjectCommand({ Bucket: 'encrypted', Key: 'secret.txt', Body: 'x', ...sse }));
+    expect(put.ServerSideEncryption).to.equal('AES256');
+    const copy = await front.s3.send(
+      new CopyObjectCommand({ Bucket: 'encrypted', Key: 'copy.txt', CopySource: 'encrypted/secret.txt', ...sse }),
+    );
+    expect(copy.ServerSideEncryption).to.equal('AES256');
+    expect(await storeKeys(encryptedStore)).to.deep.equal(['copy.txt', 'secret.txt']);
+  });
+
+  it("a bucket's default encryption is not claimed for the store (only the writes that ask are asked)", async () => {
+    await sdkError(
+      front.s3.send(new GetBucketEncryptionCommand({ Bucket: 'encrypted' })),
+      'ServerSideEncryptionConfigurationNotFoundError',
+    );
+    await sdkError(
+      front.s3.send(
+        new PutBucketEncryptionCommand({
+          Bucket: 'encrypted',
+          ServerSideEncryptionConfiguration: { Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+        }),
+      ),
+      'NotImplemented',
+    );
+  });
+});
 
 describe('S3 backend retries', function () {
   this.timeout(30_000);

@@ -181,6 +181,7 @@ export const PROTOCOL_BACKENDS: ProtocolBackend[] = [
       'ListBuckets pages with max-buckets': EMULATOR_BUCKETS,
       'GET ?torrent in a missing bucket': EMULATOR_BUCKETS,
       'bucket tagging answers NoSuchBucket for a bucket that does not exist': EMULATOR_BUCKETS,
+      'unoffered configurations answer NoSuchBucket for a bucket that does not exist': EMULATOR_BUCKETS,
       'refuses MFA delete, a status S3 does not define and a missing bucket': EMULATOR_BUCKETS,
       'caps max-keys at 1000, answers max-keys=0 empty, rejects bad values': EMULATOR_BUCKETS,
       'deletes with 204, also when the key is absent, and NoSuchKey afterwards': EMULATOR_BUCKETS,

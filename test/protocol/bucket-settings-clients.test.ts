@@ -120,4 +120,63 @@ print(json.dumps(out))
     ]);
     expect(out.errors).to.deep.equal(['NoSuchCORSConfiguration', 'NoSuchLifecycleConfiguration', 'NoSuchTagSet']);
   });
+
+  it("boto3 and aws-cli: every configuration Terraform's aws_s3_bucket reads answers as for a bucket that never had it", async () => {
+    const script = `
+import json, sys, boto3
+from botocore.exceptions import ClientError
+s3 = boto3.client('s3', endpoint_url=sys.argv[1], region_name='us-east-1')
+b = 'boto-settings'
+out = {}
+for name in ('policy', 'acl', 'cors', 'website', 'versioning', 'accelerate_configuration', 'request_payment', 'logging',
+             'lifecycle_configuration', 'replication', 'encryption', 'tagging'):
+    try:
+        r = getattr(s3, 'get_bucket_' + name)(Bucket=b)
+        r.pop('ResponseMetadata')
+        out[name] = r
+    except ClientError as e:
+        out[name] = e.response['Error']['Code']
+try:
+    s3.put_bucket_logging(Bucket=b, BucketLoggingStatus={'LoggingEnabled': {'TargetBucket': b, 'TargetPrefix': 'log/'}})
+    out['put_logging'] = 'accepted'
+except ClientError as e:
+    out['put_logging'] = e.response['Error']['Code']
+print(json.dumps(out))
+`;
+    const { stdout } = await run('/usr/bin/python3', ['-c', script, srv.url], { env: env() });
+    const out = JSON.parse(stdout) as Record<string, unknown>;
+    const encrypted = !['fs', 's3'].includes(srv.router.defaultBackend.kind);
+    expect(out).to.deep.include({
+      policy: 'NoSuchBucketPolicy',
+      cors: 'NoSuchCORSConfiguration',
+      website: 'NoSuchWebsiteConfiguration',
+      versioning: {},
+      accelerate_configuration: {},
+      request_payment: { Payer: 'BucketOwner' },
+      logging: {},
+      lifecycle_configuration: 'NoSuchLifecycleConfiguration',
+      replication: 'ReplicationConfigurationNotFoundError',
+      encryption: encrypted
+        ? {
+            ServerSideEncryptionConfiguration: {
+              Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' }, BucketKeyEnabled: false }],
+            },
+          }
+        : 'ServerSideEncryptionConfigurationNotFoundError',
+      tagging: 'NoSuchTagSet',
+      put_logging: 'NotImplemented',
+    });
+    expect(out.acl).to.have.property('Owner');
+
+    await aws('put-bucket-request-payment', '--bucket', 'cli-settings', '--request-payment-configuration', 'Payer=BucketOwner');
+    expect(await aws('get-bucket-request-payment', '--bucket', 'cli-settings')).to.deep.equal({ Payer: 'BucketOwner' });
+    const requester = await aws(
+      'put-bucket-request-payment',
+      '--bucket',
+      'cli-settings',
+      '--request-payment-configuration',
+      'Payer=Requester',
+    ).catch((e: Error) => e.message);
+    expect(requester).to.contain('NotImplemented');
+  });
 });

@@ -56,12 +56,10 @@ describe('protocol: wire', () => {
 
     it('answers operations it does not implement with 501 NotImplemented XML, never HTML or 404', async () => {
       for (const [method, query] of [
-        ['GET', 'logging'],
-        ['PUT', 'replication'],
-        ['GET', 'website'],
-        ['GET', 'replication'],
-        ['GET', 'analytics'],
-        ['PUT', 'logging'],
+        ['GET', 'metadataTable'],
+        ['PUT', 'metadataTable'],
+        ['GET', 'session'],
+        ['PUT', 'renameObject'],
       ] as const) {
         const r = await signedFetch(srv.url, CREDS, method, '/wire', {
           query: { [query]: '' },

@@ -49,6 +49,8 @@ export function attributeHeaders(attrs: ObjectAttributes, opts: { tags?: boolean
   }
   for (const [k, v] of Object.entries(attrs.userMetadata ?? {})) h[META_PREFIX + k.toLowerCase()] = toLatin1(v);
   if (attrs.storageClass !== undefined && attrs.storageClass !== 'STANDARD') h['x-amz-storage-class'] = attrs.storageClass;
+  // The store is asked, so it encrypts the object or refuses the write (s3mux cannot tell otherwise).
+  if (attrs.serverSideEncryption) h['x-amz-server-side-encryption'] = attrs.serverSideEncryption;
   if (opts.tags !== false && attrs.tags && attrs.tags.length) h['x-amz-tagging'] = taggingHeader(attrs.tags);
   if (opts.checksums !== false && attrs.checksums) {
     // Known before the body is sent (from the caller, or headers the client sent): the store

@@ -57,6 +57,9 @@ function copiedAttributes(ctx: S3Context, source: ObjectMeta): ObjectAttributes 
       ? { ...requested, tags: sourceAttrs.tags, checksums: sourceAttrs.checksums }
       : { ...sourceAttrs, storageClass: requested.storageClass ?? sourceAttrs.storageClass };
   attrs.tags = tagging === 'REPLACE' ? (requested.tags ?? []) : sourceAttrs.tags;
+  // A copy is encrypted as its own request asks, whatever the source was.
+  if (requested.serverSideEncryption) attrs.serverSideEncryption = requested.serverSideEncryption;
+  else delete attrs.serverSideEncryption;
   return attrs;
 }
 

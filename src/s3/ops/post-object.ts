@@ -58,6 +58,7 @@ const HEADER_FIELDS = new Set([
   'cache-control',
   'expires',
   'x-amz-storage-class',
+  'x-amz-server-side-encryption',
 ]);
 
 function tagsFromXml(xml: string): Tag[] {
