@@ -78,6 +78,9 @@ t_head() {
   grep -qE "MD5 sum: +$(md5 "$D/small.bin")\$" <<<"$out" || fail "s3cmd info MD5 differs from the file's: $out"
   out=$(s3c info "s3://$B/big.bin")
   grep -qE "File size: +$((12 * 1024 * 1024 + 17))\$" <<<"$out" || fail "s3cmd info big.bin: $out"
+  # The bucket's own info reads its location, requester-pays setting, lifecycle, policy, CORS and ACL.
+  out=$(s3c info "s3://$B")
+  grep -qE "Payer: +BucketOwner\$" <<<"$out" || fail "s3cmd info on the bucket shows no 'Payer: BucketOwner': $out"
 }
 
 t_sync() {
