@@ -241,6 +241,18 @@ export function checkFormFeatures(fields: Iterable<[lowerName: string, value: st
   );
 }
 
+/** The operations whose answers say how the object is stored encrypted (x-amz-server-side-encryption), as S3's do. */
+const REPORTS_ENCRYPTION: ReadonlySet<string> = new Set([
+  'PutObject',
+  'CopyObject',
+  'GetObject',
+  'HeadObject',
+  'CreateMultipartUpload',
+  'UploadPart',
+  'UploadPartCopy',
+  'CompleteMultipartUpload',
+]);
+
 function checkFeatures(values: Array<[string, string]>, ctx: S3Context): Record<string, string> {
   const echo: Record<string, string> = {};
   for (const [name, value] of values) {
@@ -249,6 +261,11 @@ function checkFeatures(values: Array<[string, string]>, ctx: S3Context): Record<
     const outcome = feature.decide(value, ctx);
     if (!outcome.honoured) throw outcome.error;
     Object.assign(echo, outcome.echo);
+  }
+  // Where the store encrypts every object, each object is SSE-S3 whether or not its request
+  // asked, and S3 says so on every object answer (an s3 store says only what it was asked).
+  if (ctx.operation !== undefined && REPORTS_ENCRYPTION.has(ctx.operation) && encryptsEveryObject(ctx)) {
+    echo['x-amz-server-side-encryption'] = 'AES256';
   }
   return echo;
 }

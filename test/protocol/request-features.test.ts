@@ -105,6 +105,22 @@ describe('protocol: request headers are honoured or refused, never dropped', () 
     });
   }
 
+  it('every object answer says SSE-S3 where the store encrypts every object, asked or not, and nothing where it does not', async () => {
+    const kind = srv.router.defaultBackend.kind;
+    // A plain fs folder is not encrypted; an s3 store says only what a write asked it for.
+    const everyObject = kind !== 'fs' && kind !== 's3';
+    const put = await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'sse/plain', Body: 'plain' }));
+    const head = await srv.s3.send(new HeadObjectCommand({ Bucket, Key: 'sse/plain' }));
+    const get = await srv.s3.send(new GetObjectCommand({ Bucket, Key: 'sse/plain', Range: 'bytes=0-1' }));
+    await get.Body?.transformToString();
+    const copy = await srv.s3.send(new CopyObjectCommand({ Bucket, Key: 'sse/copy', CopySource: `${Bucket}/sse/plain` }));
+    const said = [put, head, get, copy].map((r) => r.ServerSideEncryption);
+    expect(said).to.deep.equal(everyObject ? ['AES256', 'AES256', 'AES256', 'AES256'] : [undefined, undefined, undefined, undefined]);
+    // Listings and bucket answers carry no such header.
+    const list = await raw('GET', `/${Bucket}`, {});
+    expect(list.headers['x-amz-server-side-encryption']).to.equal(undefined);
+  });
+
   describe('as clients send them', () => {
     it('SSE-C on PutObject is refused: nothing stored in plaintext', async () => {
       const e = await errorOf(
@@ -184,6 +200,12 @@ describe('protocol: SSE-S3 on an fs backend that is encrypted at rest', () => {
   it('honours AES256 and says so; SSE-KMS stays refused', async () => {
     const put = await srv.s3.send(new PutObjectCommand({ Bucket: 'sse', Key: 'k', Body: 'x', ServerSideEncryption: 'AES256' }));
     expect(put.ServerSideEncryption).to.equal('AES256');
+    if (srv.router.defaultBackend.kind !== 's3') {
+      // Every file of the folder is on the encrypted volume: asked or not, each object is SSE-S3.
+      const unasked = await srv.s3.send(new PutObjectCommand({ Bucket: 'sse', Key: 'k3', Body: 'x' }));
+      expect(unasked.ServerSideEncryption).to.equal('AES256');
+      expect((await srv.s3.send(new HeadObjectCommand({ Bucket: 'sse', Key: 'k' }))).ServerSideEncryption).to.equal('AES256');
+    }
     expect(
       (await errorOf(srv.s3.send(new PutObjectCommand({ Bucket: 'sse', Key: 'k2', Body: 'x', ServerSideEncryption: 'aws:kms' })))).name,
     ).to.equal('NotImplemented');
