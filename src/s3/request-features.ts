@@ -51,26 +51,18 @@ function lockPossible(header: string, ctx: S3Context): Outcome {
 }
 
 /**
- * Whether a write that asks for SSE-S3 is stored encrypted at rest: the clouds encrypt every
- * object; an S3-compatible store is asked (the s3 backend forwards the header), so it encrypts
- * the object or refuses the write; the memory backend never writes to a disk; an fs folder is
- * plain files unless the operator says it sits on an encrypted volume
- * (`serve --fs-encrypted-at-rest`).
+ * How the store the request's bucket lives on keeps objects at rest. 'every object': the clouds
+ * encrypt everything; the memory backend never writes to a disk; an fs folder the operator says
+ * sits on an encrypted volume (`serve --fs-encrypted-at-rest`). 'when asked': an S3-compatible
+ * store is asked by each write that requests SSE-S3 (the s3 backend forwards the header), so it
+ * encrypts that object or refuses the write; of the others s3mux can vouch for nothing. 'none':
+ * an fs folder of plain files.
  */
-export function encryptedAtRest(ctx: S3Context): boolean {
-  if (ctx.target.bucket === undefined) return false;
+export function storeEncryption(ctx: S3Context): 'every object' | 'when asked' | 'none' {
+  if (ctx.target.bucket === undefined) return 'none';
   const kind = ctx.bucket().backend.kind;
-  if (kind === 'fs') return ctx.services.fsEncryptedAtRest === true;
-  return true;
-}
-
-/**
- * Whether every object of the bucket is encrypted at rest, asked or not: what its default
- * encryption (GetBucketEncryption) can truthfully say. An S3-compatible store is asked only by
- * the writes that request SSE-S3; what it does with the others s3mux cannot vouch for.
- */
-export function encryptsEveryObject(ctx: S3Context): boolean {
-  return encryptedAtRest(ctx) && ctx.bucket().backend.kind !== 's3';
+  if (kind === 'fs') return ctx.services.fsEncryptedAtRest === true ? 'every object' : 'none';
+  return kind === 's3' ? 'when asked' : 'every object';
 }
 
 export const REQUEST_FEATURES: readonly RequestFeature[] = [
@@ -81,7 +73,7 @@ export const REQUEST_FEATURES: readonly RequestFeature[] = [
     decide(value, ctx) {
       const v = value.trim();
       if (v === 'AES256') {
-        return encryptedAtRest(ctx)
+        return storeEncryption(ctx) !== 'none'
           ? { honoured: true, echo: { 'x-amz-server-side-encryption': 'AES256' } }
           : notImplemented(
               'x-amz-server-side-encryption',
@@ -264,7 +256,7 @@ function checkFeatures(values: Array<[string, string]>, ctx: S3Context): Record<
   }
   // Where the store encrypts every object, each object is SSE-S3 whether or not its request
   // asked, and S3 says so on every object answer (an s3 store says only what it was asked).
-  if (ctx.operation !== undefined && REPORTS_ENCRYPTION.has(ctx.operation) && encryptsEveryObject(ctx)) {
+  if (ctx.operation !== undefined && REPORTS_ENCRYPTION.has(ctx.operation) && storeEncryption(ctx) === 'every object') {
     echo['x-amz-server-side-encryption'] = 'AES256';
   }
   return echo;

@@ -14,7 +14,7 @@ import { bucketConfig } from '../../bucket-config/store';
 import type { BucketView } from '../../router/bucket-view';
 import type { Handler, S3Context } from '../context';
 import { readSmallBody } from '../payload';
-import { encryptsEveryObject } from '../request-features';
+import { storeEncryption } from '../request-features';
 import { xmlResponse } from '../respond';
 import { children, element, many, parseXml, text } from '../xml';
 
@@ -50,7 +50,8 @@ const SSE_KMS = new Set(['aws:kms', 'aws:kms:dsse']);
 
 export const getBucketEncryption: Handler = async (ctx) => {
   const view = await existingBucket(ctx);
-  if (!encryptsEveryObject(ctx)) throw new S3Error('ServerSideEncryptionConfigurationNotFoundError', undefined, { BucketName: view.name });
+  if (storeEncryption(ctx) !== 'every object')
+    throw new S3Error('ServerSideEncryptionConfigurationNotFoundError', undefined, { BucketName: view.name });
   return xmlResponse('ServerSideEncryptionConfiguration', {
     Rule: { ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' }, BucketKeyEnabled: false },
   });
@@ -80,9 +81,10 @@ export const putBucketEncryption: Handler = async (ctx) => {
     if (text(rule.BucketKeyEnabled)?.trim() === 'true') throw unoffered('S3 Bucket Keys (SSE-KMS)');
     if (rule.BlockedEncryptionTypes !== undefined) throw unoffered('blocked encryption types');
   }
-  if (!encryptsEveryObject(ctx)) {
+  const encryption = storeEncryption(ctx);
+  if (encryption !== 'every object') {
     throw unoffered(
-      ctx.bucket().backend.kind === 's3'
+      encryption === 'when asked'
         ? "default encryption through the s3 backend: its store is asked to encrypt each write that requests SSE-S3, and s3mux cannot vouch for the store's default"
         : 'default encryption on this fs backend: its files are stored as they are (start s3mux with --fs-encrypted-at-rest when the folder is on an encrypted volume)',
     );
