@@ -31,7 +31,7 @@ import { validateRoutingTable } from '../../src/router/config';
 import { Router } from '../../src/router/router';
 import { startS3rver, S3RVER_ACCESS_KEY, S3RVER_SECRET_KEY, type RunningS3rver } from '../helpers/s3rver';
 import { startTestServer, ACCESS_KEY, SECRET_KEY, type TestServer } from '../helpers/server';
-import { errorOf } from '../helpers/errors';
+import { expectSdkError } from '../helpers/errors';
 import { body, describeBackendConformance, expectS3Error, failingBody, getObject, md5, pattern, readAll } from './conformance';
 
 const MiB = 1024 * 1024;
@@ -652,19 +652,15 @@ describe('S3 backend: SSE-S3 is asked of the store, never only echoed', function
     for (const n of envNames) delete process.env[n];
   });
 
-  async function sdkError(p: Promise<unknown>, code: string): Promise<void> {
-    expect((await errorOf(p)).name).to.equal(code);
-  }
-
   async function storeKeys(store: TestServer): Promise<string[]> {
     return ((await store.s3.send(new ListObjectsV2Command({ Bucket }))).Contents ?? []).map((c) => c.Key as string);
   }
 
   it('a store that cannot encrypt refuses the write, and nothing is stored', async () => {
-    await sdkError(front.s3.send(new PutObjectCommand({ Bucket: 'plain', Key: 'secret.txt', Body: 'x', ...sse })), 'NotImplemented');
-    await sdkError(front.s3.send(new CreateMultipartUploadCommand({ Bucket: 'plain', Key: 'big.bin', ...sse })), 'NotImplemented');
+    await expectSdkError(front.s3.send(new PutObjectCommand({ Bucket: 'plain', Key: 'secret.txt', Body: 'x', ...sse })), 'NotImplemented');
+    await expectSdkError(front.s3.send(new CreateMultipartUploadCommand({ Bucket: 'plain', Key: 'big.bin', ...sse })), 'NotImplemented');
     await front.s3.send(new PutObjectCommand({ Bucket: 'plain', Key: 'open.txt', Body: 'o' }));
-    await sdkError(
+    await expectSdkError(
       front.s3.send(new CopyObjectCommand({ Bucket: 'plain', Key: 'copy.txt', CopySource: 'plain/open.txt', ...sse })),
       'NotImplemented',
     );
@@ -682,11 +678,11 @@ describe('S3 backend: SSE-S3 is asked of the store, never only echoed', function
   });
 
   it("a bucket's default encryption is not claimed for the store (only the writes that ask are asked)", async () => {
-    await sdkError(
+    await expectSdkError(
       front.s3.send(new GetBucketEncryptionCommand({ Bucket: 'encrypted' })),
       'ServerSideEncryptionConfigurationNotFoundError',
     );
-    await sdkError(
+    await expectSdkError(
       front.s3.send(
         new PutBucketEncryptionCommand({
           Bucket: 'encrypted',

@@ -38,16 +38,10 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { ACCESS_KEY, SECRET_KEY, startTestServer, type TestServer } from '../helpers/server';
-import { errorOf } from '../helpers/errors';
+import { expectSdkError } from '../helpers/errors';
 import { signedFetch } from '../helpers/sign';
 
 const CREDS = { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY };
-
-async function expectError(p: Promise<unknown>, code: string, status: number): Promise<void> {
-  const err = await errorOf(p);
-  expect(err.name, err.message).to.equal(code);
-  expect(err.$metadata.httpStatusCode).to.equal(status);
-}
 
 const sse = (SSEAlgorithm: 'AES256' | 'aws:kms', more: Record<string, unknown> = {}) => ({
   Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm, ...more } }],
@@ -77,26 +71,26 @@ describe('protocol: bucket configurations s3mux does not offer', () => {
       const put = await s3.send(new PutBucketEncryptionCommand({ Bucket, ServerSideEncryptionConfiguration: sse('AES256') }));
       expect(put.$metadata.httpStatusCode).to.equal(200);
     } else {
-      await expectError(s3.send(new GetBucketEncryptionCommand({ Bucket })), 'ServerSideEncryptionConfigurationNotFoundError', 404);
+      await expectSdkError(s3.send(new GetBucketEncryptionCommand({ Bucket })), 'ServerSideEncryptionConfigurationNotFoundError', 404);
       // The files are stored as they are: a default of SSE-S3 would be a claim s3mux cannot keep.
-      await expectError(
+      await expectSdkError(
         s3.send(new PutBucketEncryptionCommand({ Bucket, ServerSideEncryptionConfiguration: sse('AES256') })),
         'NotImplemented',
         501,
       );
     }
-    await expectError(
+    await expectSdkError(
       s3.send(new PutBucketEncryptionCommand({ Bucket, ServerSideEncryptionConfiguration: sse('aws:kms', { KMSMasterKeyID: 'k' }) })),
       'NotImplemented',
       501,
     );
     const bucketKey = { Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' as const }, BucketKeyEnabled: true }] };
-    await expectError(
+    await expectSdkError(
       s3.send(new PutBucketEncryptionCommand({ Bucket, ServerSideEncryptionConfiguration: bucketKey })),
       'NotImplemented',
       501,
     );
-    await expectError(
+    await expectSdkError(
       s3.send(new PutBucketEncryptionCommand({ Bucket, ServerSideEncryptionConfiguration: sse('AES256', { KMSMasterKeyID: 'k' }) })),
       'InvalidArgument',
       400,
@@ -109,7 +103,11 @@ describe('protocol: bucket configurations s3mux does not offer', () => {
     try {
       await enc.s3.send(new CreateBucketCommand({ Bucket }));
       if (enc.router.defaultBackend.kind === 's3') {
-        await expectError(enc.s3.send(new GetBucketEncryptionCommand({ Bucket })), 'ServerSideEncryptionConfigurationNotFoundError', 404);
+        await expectSdkError(
+          enc.s3.send(new GetBucketEncryptionCommand({ Bucket })),
+          'ServerSideEncryptionConfigurationNotFoundError',
+          404,
+        );
         return;
       }
       const got = await enc.s3.send(new GetBucketEncryptionCommand({ Bucket }));
@@ -126,7 +124,7 @@ describe('protocol: bucket configurations s3mux does not offer', () => {
     expect(logging.$metadata.httpStatusCode).to.equal(200);
     expect(logging.LoggingEnabled).to.equal(undefined);
     await s3.send(new PutBucketLoggingCommand({ Bucket, BucketLoggingStatus: {} }));
-    await expectError(
+    await expectSdkError(
       s3.send(
         new PutBucketLoggingCommand({ Bucket, BucketLoggingStatus: { LoggingEnabled: { TargetBucket: Bucket, TargetPrefix: 'logs/' } } }),
       ),
@@ -136,7 +134,7 @@ describe('protocol: bucket configurations s3mux does not offer', () => {
 
     expect((await s3.send(new GetBucketRequestPaymentCommand({ Bucket }))).Payer).to.equal('BucketOwner');
     await s3.send(new PutBucketRequestPaymentCommand({ Bucket, RequestPaymentConfiguration: { Payer: 'BucketOwner' } }));
-    await expectError(
+    await expectSdkError(
       s3.send(new PutBucketRequestPaymentCommand({ Bucket, RequestPaymentConfiguration: { Payer: 'Requester' } })),
       'NotImplemented',
       501,
@@ -151,7 +149,7 @@ describe('protocol: bucket configurations s3mux does not offer', () => {
       notes.EventBridgeConfiguration,
     ]).to.deep.equal([undefined, undefined, undefined, undefined]);
     await s3.send(new PutBucketNotificationConfigurationCommand({ Bucket, NotificationConfiguration: {} }));
-    await expectError(
+    await expectSdkError(
       s3.send(
         new PutBucketNotificationConfigurationCommand({
           Bucket,
@@ -165,7 +163,7 @@ describe('protocol: bucket configurations s3mux does not offer', () => {
 
   it('transfer acceleration is never on: Suspended is accepted and read back, Enabled is 501', async () => {
     expect((await s3.send(new GetBucketAccelerateConfigurationCommand({ Bucket }))).Status).to.equal(undefined);
-    await expectError(
+    await expectSdkError(
       s3.send(new PutBucketAccelerateConfigurationCommand({ Bucket, AccelerateConfiguration: { Status: 'Enabled' } })),
       'NotImplemented',
       501,
@@ -175,16 +173,16 @@ describe('protocol: bucket configurations s3mux does not offer', () => {
   });
 
   it('website and replication are not found, deleting them is a no-op, and setting them is 501', async () => {
-    await expectError(s3.send(new GetBucketWebsiteCommand({ Bucket })), 'NoSuchWebsiteConfiguration', 404);
-    await expectError(
+    await expectSdkError(s3.send(new GetBucketWebsiteCommand({ Bucket })), 'NoSuchWebsiteConfiguration', 404);
+    await expectSdkError(
       s3.send(new PutBucketWebsiteCommand({ Bucket, WebsiteConfiguration: { IndexDocument: { Suffix: 'index.html' } } })),
       'NotImplemented',
       501,
     );
     expect((await s3.send(new DeleteBucketWebsiteCommand({ Bucket }))).$metadata.httpStatusCode).to.equal(204);
 
-    await expectError(s3.send(new GetBucketReplicationCommand({ Bucket })), 'ReplicationConfigurationNotFoundError', 404);
-    await expectError(
+    await expectSdkError(s3.send(new GetBucketReplicationCommand({ Bucket })), 'ReplicationConfigurationNotFoundError', 404);
+    await expectSdkError(
       s3.send(
         new PutBucketReplicationCommand({
           Bucket,
@@ -213,28 +211,28 @@ describe('protocol: bucket configurations s3mux does not offer', () => {
       const { $metadata: _, IsTruncated: __, ...rest } = list;
       expect(rest).to.deep.equal({});
     }
-    await expectError(s3.send(new GetBucketAnalyticsConfigurationCommand({ Bucket, Id })), 'NoSuchConfiguration', 404);
-    await expectError(s3.send(new GetBucketMetricsConfigurationCommand({ Bucket, Id })), 'NoSuchConfiguration', 404);
-    await expectError(s3.send(new GetBucketInventoryConfigurationCommand({ Bucket, Id })), 'NoSuchConfiguration', 404);
-    await expectError(s3.send(new GetBucketIntelligentTieringConfigurationCommand({ Bucket, Id })), 'NoSuchConfiguration', 404);
-    await expectError(
+    await expectSdkError(s3.send(new GetBucketAnalyticsConfigurationCommand({ Bucket, Id })), 'NoSuchConfiguration', 404);
+    await expectSdkError(s3.send(new GetBucketMetricsConfigurationCommand({ Bucket, Id })), 'NoSuchConfiguration', 404);
+    await expectSdkError(s3.send(new GetBucketInventoryConfigurationCommand({ Bucket, Id })), 'NoSuchConfiguration', 404);
+    await expectSdkError(s3.send(new GetBucketIntelligentTieringConfigurationCommand({ Bucket, Id })), 'NoSuchConfiguration', 404);
+    await expectSdkError(
       s3.send(new PutBucketMetricsConfigurationCommand({ Bucket, Id, MetricsConfiguration: { Id } })),
       'NotImplemented',
       501,
     );
-    await expectError(s3.send(new DeleteBucketAnalyticsConfigurationCommand({ Bucket, Id })), 'NoSuchConfiguration', 404);
-    await expectError(s3.send(new DeleteBucketMetricsConfigurationCommand({ Bucket, Id })), 'NoSuchConfiguration', 404);
-    await expectError(s3.send(new DeleteBucketInventoryConfigurationCommand({ Bucket, Id })), 'NoSuchConfiguration', 404);
-    await expectError(s3.send(new DeleteBucketIntelligentTieringConfigurationCommand({ Bucket, Id })), 'NoSuchConfiguration', 404);
+    await expectSdkError(s3.send(new DeleteBucketAnalyticsConfigurationCommand({ Bucket, Id })), 'NoSuchConfiguration', 404);
+    await expectSdkError(s3.send(new DeleteBucketMetricsConfigurationCommand({ Bucket, Id })), 'NoSuchConfiguration', 404);
+    await expectSdkError(s3.send(new DeleteBucketInventoryConfigurationCommand({ Bucket, Id })), 'NoSuchConfiguration', 404);
+    await expectSdkError(s3.send(new DeleteBucketIntelligentTieringConfigurationCommand({ Bucket, Id })), 'NoSuchConfiguration', 404);
   });
 
   it('unoffered configurations answer NoSuchBucket for a bucket that does not exist', async () => {
     const Missing = 'no-such-unoffered';
-    await expectError(s3.send(new GetBucketLoggingCommand({ Bucket: Missing })), 'NoSuchBucket', 404);
-    await expectError(s3.send(new GetBucketWebsiteCommand({ Bucket: Missing })), 'NoSuchBucket', 404);
-    await expectError(s3.send(new ListBucketMetricsConfigurationsCommand({ Bucket: Missing })), 'NoSuchBucket', 404);
-    await expectError(s3.send(new PutBucketLoggingCommand({ Bucket: Missing, BucketLoggingStatus: {} })), 'NoSuchBucket', 404);
-    await expectError(s3.send(new PutBucketWebsiteCommand({ Bucket: Missing, WebsiteConfiguration: {} })), 'NoSuchBucket', 404);
+    await expectSdkError(s3.send(new GetBucketLoggingCommand({ Bucket: Missing })), 'NoSuchBucket', 404);
+    await expectSdkError(s3.send(new GetBucketWebsiteCommand({ Bucket: Missing })), 'NoSuchBucket', 404);
+    await expectSdkError(s3.send(new ListBucketMetricsConfigurationsCommand({ Bucket: Missing })), 'NoSuchBucket', 404);
+    await expectSdkError(s3.send(new PutBucketLoggingCommand({ Bucket: Missing, BucketLoggingStatus: {} })), 'NoSuchBucket', 404);
+    await expectSdkError(s3.send(new PutBucketWebsiteCommand({ Bucket: Missing, WebsiteConfiguration: {} })), 'NoSuchBucket', 404);
   });
 
   it('answers MalformedXML for a body that is not the document', async () => {
