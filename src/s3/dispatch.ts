@@ -147,6 +147,7 @@ export async function dispatch(req: IncomingMessage, res: ServerResponse, opts: 
           credentials: opts.credentials,
           signedBy: async (signer, form) => {
             const signed = new S3Context(req, target, requestId, signer, principalOf(signer), opts.services);
+            signed.operation = op.name;
             record.identity = signed.principal.name;
             if (signer.type !== 'anonymous') record.accessKeyId = signer.accessKeyId;
             await signed.authorizeOperation(accessOf(op, ctx.query), form);

@@ -150,6 +150,7 @@ export function metaHeaders(meta: ObjectMeta, opts: MetaHeaderOptions = {}): Rec
       ? `ongoing-request="${meta.restore.ongoing}", expiry-date="${httpDate(meta.restore.expiry)}"`
       : `ongoing-request="${meta.restore.ongoing}"`;
   }
+  if (meta.serverSideEncryption) h['x-amz-server-side-encryption'] = meta.serverSideEncryption;
   if (meta.tags && meta.tags.length) h['x-amz-tagging-count'] = String(meta.tags.length);
   if (opts.checksums && meta.checksums) {
     for (const [alg, v] of Object.entries(meta.checksums)) h[`x-amz-checksum-${alg}`] = v;

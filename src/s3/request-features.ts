@@ -236,6 +236,7 @@ export function checkFormFeatures(fields: Iterable<[lowerName: string, value: st
 /** The operations whose answers say how the object is stored encrypted (x-amz-server-side-encryption), as S3's do. */
 const REPORTS_ENCRYPTION: ReadonlySet<string> = new Set([
   'PutObject',
+  'PostObject',
   'CopyObject',
   'GetObject',
   'HeadObject',

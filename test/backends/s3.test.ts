@@ -677,6 +677,21 @@ describe('S3 backend: SSE-S3 is asked of the store, never only echoed', function
     expect(await storeKeys(encryptedStore)).to.deep.equal(['copy.txt', 'secret.txt']);
   });
 
+  it('GET and HEAD report the encryption the store reports, and none where it reports none', async () => {
+    await front.s3.send(new PutObjectCommand({ Bucket: 'encrypted', Key: 'read-back.txt', Body: 'r', ...sse }));
+    const head = await front.s3.send(new HeadObjectCommand({ Bucket: 'encrypted', Key: 'read-back.txt' }));
+    expect(head.ServerSideEncryption).to.equal('AES256');
+    const got = await front.s3.send(new GetObjectCommand({ Bucket: 'encrypted', Key: 'read-back.txt' }));
+    expect(got.ServerSideEncryption).to.equal('AES256');
+    await got.Body?.transformToString();
+    await front.s3.send(new PutObjectCommand({ Bucket: 'plain', Key: 'read-back.txt', Body: 'p' }));
+    const plainHead = await front.s3.send(new HeadObjectCommand({ Bucket: 'plain', Key: 'read-back.txt' }));
+    expect(plainHead.ServerSideEncryption).to.equal(undefined);
+    const plainGot = await front.s3.send(new GetObjectCommand({ Bucket: 'plain', Key: 'read-back.txt' }));
+    expect(plainGot.ServerSideEncryption).to.equal(undefined);
+    await plainGot.Body?.transformToString();
+  });
+
   it("a bucket's default encryption is not claimed for the store (only the writes that ask are asked)", async () => {
     await expectSdkError(
       front.s3.send(new GetBucketEncryptionCommand({ Bucket: 'encrypted' })),

@@ -241,6 +241,34 @@ describe('protocol: POST Object (browser form uploads)', function () {
       expect(await exists('acl/ssec')).to.equal(false);
     });
 
+    it('SSE-S3: refused on a folder of plain files; on an encrypted store every upload is reported encrypted, as a PUT is', async () => {
+      const policy = encodePolicy([
+        { bucket: Bucket },
+        ['starts-with', '$key', 'sse/'],
+        ['starts-with', '$x-amz-server-side-encryption', ''],
+      ]);
+      const plainPolicy = encodePolicy([{ bucket: Bucket }, ['starts-with', '$key', 'sse/']]);
+      const sseField: [string, string] = ['x-amz-server-side-encryption', 'AES256'];
+      const refused = await postForm(url, [['key', 'sse/asked'], ...v2Fields(policy), sseField], { data: 'x' });
+      expect(refused.code, refused.text).to.equal('NotImplemented');
+      expect(await exists('sse/asked')).to.equal(false);
+      const plain = await postForm(url, [['key', 'sse/plain'], ...v2Fields(plainPolicy)], { data: 'x' });
+      expect(plain.status, plain.text).to.equal(204);
+      expect(plain.headers.get('x-amz-server-side-encryption')).to.equal(null);
+
+      const encrypted = await startTestServer({ fsEncryptedAtRest: true });
+      try {
+        await encrypted.s3.send(new CreateBucketCommand({ Bucket }));
+        for (const fields of [[...v2Fields(policy), sseField], v2Fields(plainPolicy)]) {
+          const r = await postForm(`${encrypted.url}/${Bucket}`, [['key', 'sse/enc'], ...fields], { data: 'x' });
+          expect(r.status, r.text).to.equal(204);
+          expect(r.headers.get('x-amz-server-side-encryption')).to.equal('AES256');
+        }
+      } finally {
+        await encrypted.stop();
+      }
+    });
+
     it('V2: success_action_status 201 answers the PostResponse document', async () => {
       const policy = encodePolicy([{ bucket: Bucket }, ['starts-with', '$key', 'v2/'], { success_action_status: '201' }]);
       const r = await postForm(url, [['key', 'v2/a b+c.txt'], ...v2Fields(policy), ['success_action_status', '201']], { data: 'v2 form' });

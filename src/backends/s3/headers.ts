@@ -76,6 +76,8 @@ export function attributesFrom(headers: Record<string, string>): ObjectAttribute
   }
   const sc = headers['x-amz-storage-class'];
   if (sc !== undefined && sc !== 'STANDARD') attrs.storageClass = sc;
+  // What the store says it did: an object it encrypted on request, or by its bucket's default.
+  if (headers['x-amz-server-side-encryption'] === 'AES256') attrs.serverSideEncryption = 'AES256';
   const count = Number(headers['x-amz-tagging-count']);
   if (Number.isInteger(count) && count > 0) attrs.tagCount = count;
   const parts = Number(headers['x-amz-mp-parts-count']);

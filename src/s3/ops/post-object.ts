@@ -199,7 +199,7 @@ export const postObject: FormHandler = async (ctx, authority) => {
   const { contentLength } = evaluatePostPolicy(policy, { values, fieldsToCover, templates });
 
   const attrs = attributesFromFields(fields);
-  checkFormFeatures(
+  const honoured = checkFormFeatures(
     [...fields].map(([lower, f]) => [lower, f.value]),
     signed,
   );
@@ -230,7 +230,7 @@ export const postObject: FormHandler = async (ctx, authority) => {
 
   const etag = `"${meta.etag}"`;
   const location = objectLocation(ctx, bucket, key);
-  const headers: Record<string, string> = { ETag: etag, Location: location, ...versionHeader(meta) };
+  const headers: Record<string, string> = { ...honoured, ETag: etag, Location: location, ...versionHeader(meta) };
   if (!drained) headers.Connection = 'close';
 
   const redirect = fields.get('success_action_redirect')?.value ?? fields.get('redirect')?.value;
