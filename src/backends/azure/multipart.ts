@@ -27,7 +27,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { bodyFailure, S3Error } from '../../errors';
-import { pageOfUploads } from '../multipart/staged';
+import { pageOfParts, pageOfUploads } from '../multipart/staged';
 import type {
   Backend,
   ListPartsOptions,
@@ -256,13 +256,13 @@ export class AzureMultipartStore implements MultipartStore {
 
   async listParts(bucket: string, key: string, uploadId: string, opts: ListPartsOptions): Promise<ListPartsPage> {
     const upload = await this.upload(bucket, key, uploadId);
-    const all = [...(await this.records(bucket, uploadId)).values()]
-      .filter((p) => p.partNumber > (opts.partNumberMarker ?? 0))
-      .sort((a, b) => a.partNumber - b.partNumber)
-      .map(({ partNumber, etag, size, lastModified }): PartInfo => ({ partNumber, etag, size, lastModified }));
-    const parts = all.slice(0, opts.maxParts);
-    const isTruncated = all.length > parts.length;
-    return { upload, parts, isTruncated, nextPartNumberMarker: isTruncated ? parts.at(-1)?.partNumber : undefined };
+    const all = [...(await this.records(bucket, uploadId)).values()].map(({ partNumber, etag, size, lastModified }): PartInfo => ({
+      partNumber,
+      etag,
+      size,
+      lastModified,
+    }));
+    return pageOfParts(upload, all, opts);
   }
 
   async completeUpload(

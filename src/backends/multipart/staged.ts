@@ -113,12 +113,7 @@ export class StagedMultipartStore implements MultipartStore {
 
   async listParts(bucket: string, key: string, uploadId: string, opts: ListPartsOptions): Promise<ListPartsPage> {
     const upload = await this.upload(bucket, key, uploadId);
-    const all = (await this.storage.listParts(bucket, uploadId))
-      .filter((p) => p.partNumber > (opts.partNumberMarker ?? 0))
-      .sort((a, b) => a.partNumber - b.partNumber);
-    const parts = all.slice(0, opts.maxParts);
-    const isTruncated = all.length > parts.length;
-    return { upload, parts, isTruncated, nextPartNumberMarker: isTruncated ? parts.at(-1)?.partNumber : undefined };
+    return pageOfParts(upload, await this.storage.listParts(bucket, uploadId), opts);
   }
 
   async completeUpload(
@@ -173,6 +168,17 @@ export class StagedMultipartStore implements MultipartStore {
     await this.backend.headBucket(bucket);
     return pageOfUploads(await this.storage.listUploads(bucket), opts);
   }
+}
+
+/**
+ * One page of ListParts over every part of an upload (any order): by part number, after the
+ * marker, at most max-parts. Shared by every MultipartStore that lists its parts whole.
+ */
+export function pageOfParts(upload: UploadInfo, all: PartInfo[], opts: ListPartsOptions): ListPartsPage {
+  const after = all.filter((p) => p.partNumber > (opts.partNumberMarker ?? 0)).sort((a, b) => a.partNumber - b.partNumber);
+  const parts = after.slice(0, opts.maxParts);
+  const isTruncated = after.length > parts.length;
+  return { upload, parts, isTruncated, nextPartNumberMarker: isTruncated ? parts.at(-1)?.partNumber : undefined };
 }
 
 /**

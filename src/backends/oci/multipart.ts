@@ -17,7 +17,7 @@
 import { Readable } from 'node:stream';
 import { bodyFailure, S3Error } from '../../errors';
 import { storedAttributes } from '../attributes';
-import { pageOfUploads } from '../multipart/staged';
+import { pageOfParts, pageOfUploads } from '../multipart/staged';
 import type {
   ListPartsOptions,
   ListPartsPage,
@@ -189,17 +189,16 @@ export class OciMultipartStore implements MultipartStore {
     this.checkId(uploadId);
     const name = ociNames.nameOf(key);
     return this.be.call(this.ctx(bucket, key), async () => {
-      const all = (await this.parts(bucket, name, uploadId)).filter((p) => p.partNumber > (opts.partNumberMarker ?? 0));
+      const stored = await this.parts(bucket, name, uploadId);
       const u = await this.summary(bucket, name, uploadId);
       if (!u) throw new S3Error('NoSuchUpload', undefined, { UploadId: uploadId });
-      const parts = all.slice(0, opts.maxParts).map((p): PartInfo => ({
+      const all = stored.map((p): PartInfo => ({
         partNumber: p.partNumber,
         etag: s3EtagOf(p.md5, p.etag),
         size: Number(p.size),
         lastModified: dateOf(u.timeCreated),
       }));
-      const isTruncated = all.length > parts.length;
-      return { upload: this.infoOf(key, u), parts, isTruncated, nextPartNumberMarker: isTruncated ? parts.at(-1)?.partNumber : undefined };
+      return pageOfParts(this.infoOf(key, u), all, opts);
     });
   }
 
