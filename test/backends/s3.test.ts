@@ -27,6 +27,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { S3Error } from '../../src/errors';
 import { CachedCredentials, encodeKey, S3Backend, type S3BackendOptions } from '../../src/backends/s3/index';
 import { storeError } from '../../src/backends/s3/errors';
+import type { ObjectAttributes } from '../../src/backends/types';
 import { validateRoutingTable } from '../../src/router/config';
 import { Router } from '../../src/router/router';
 import { startS3rver, S3RVER_ACCESS_KEY, S3RVER_SECRET_KEY, type RunningS3rver } from '../helpers/s3rver';
@@ -690,6 +691,34 @@ describe('S3 backend: SSE-S3 is asked of the store, never only echoed', function
     const plainGot = await front.s3.send(new GetObjectCommand({ Bucket: 'plain', Key: 'read-back.txt' }));
     expect(plainGot.ServerSideEncryption).to.equal(undefined);
     await plainGot.Body?.transformToString();
+  });
+
+  it("a large copy does not ask the store for the source's encryption (only its own request's)", async () => {
+    const direct = new S3Backend({
+      name: 'encrypted',
+      endpoint: encryptedStore.url,
+      forcePathStyle: true,
+      credentials: { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY },
+      maxSingleBytes: 6 * MiB,
+      largePartBytes: 5 * MiB,
+    });
+    try {
+      const data = pattern(7 * MiB, 3);
+      await direct.putObject(Bucket, 'large-src', body(data), { userMetadata: {}, serverSideEncryption: 'AES256' }, { size: data.length });
+      expect((await direct.headObject(Bucket, 'large-src')).serverSideEncryption).to.equal('AES256');
+      const begun: ObjectAttributes[] = [];
+      const beginUpload = direct.multipart.beginUpload.bind(direct.multipart);
+      direct.multipart.beginUpload = (b, k, attrs, ...rest) => {
+        begun.push(attrs);
+        return beginUpload(b, k, attrs, ...rest);
+      };
+      await direct.copyObject(Bucket, 'large-src', Bucket, 'large-copy', undefined);
+      expect(begun).to.have.length(1);
+      expect(begun[0].serverSideEncryption).to.equal(undefined);
+      expect(md5((await getObject(direct, Bucket, 'large-copy')).data)).to.equal(md5(data));
+    } finally {
+      await direct.close();
+    }
   });
 
   it("a bucket's default encryption is not claimed for the store (only the writes that ask are asked)", async () => {

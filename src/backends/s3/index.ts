@@ -121,8 +121,12 @@ function defaultEndpoint(region: string): string {
 }
 
 /** The attributes of an object's metadata (what a copy keeps). */
+/**
+ * The attributes a copy keeps from its source. Not the source's encryption, which the store
+ * reported: a copy is encrypted as its own request asks (or by the destination's default).
+ */
 function attributesOf(meta: ObjectMeta): ObjectAttributes {
-  const { key: _k, size: _s, etag: _e, lastModified: _l, ...attrs } = meta;
+  const { key: _k, size: _s, etag: _e, lastModified: _l, serverSideEncryption: _sse, ...attrs } = meta;
   return { ...attrs, userMetadata: { ...attrs.userMetadata }, ...(attrs.tags ? { tags: attrs.tags.map((t) => ({ ...t })) } : {}) };
 }
 
