@@ -120,14 +120,13 @@ function defaultEndpoint(region: string): string {
   return `https://s3.${region}.amazonaws.com${region.startsWith('cn-') ? '.cn' : ''}`;
 }
 
-/** The attributes of an object's metadata (what a copy keeps). */
 /**
  * The attributes a copy keeps from its source. Not the source's encryption, which the store
  * reported: a copy is encrypted as its own request asks (or by the destination's default).
  */
 function attributesOf(meta: ObjectMeta): ObjectAttributes {
   const { key: _k, size: _s, etag: _e, lastModified: _l, serverSideEncryption: _sse, ...attrs } = meta;
-  return { ...attrs, userMetadata: { ...attrs.userMetadata }, ...(attrs.tags ? { tags: attrs.tags.map((t) => ({ ...t })) } : {}) };
+  return storedCopy(attrs);
 }
 
 function storedCopy(attrs: ObjectAttributes): ObjectAttributes {
