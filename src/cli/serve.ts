@@ -14,6 +14,7 @@ import { buildRouting, type BuiltRouting } from './routing';
 import { routeLines } from './route-table';
 import { watchReloads } from './reload';
 import { startCopiers } from '../router/forms/copiers';
+import { startBufferSweep } from '../buffer-sweep';
 
 function banner(
   opts: ServeOptions,
@@ -82,6 +83,7 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv = process.
     lifecycleIntervalMs: opts.lifecycleIntervalMs,
     lifecycleDayMs: opts.lifecycleTestDayMs,
   });
+  const bufferSweep = startBufferSweep();
   let metricsListener: MetricsListener | undefined;
   if (opts.metricsAddress) {
     const m = parseAddress(opts.metricsAddress, '--metrics-address');
@@ -121,6 +123,7 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv = process.
     stopping = true;
     logger.info({ signal, graceMs: opts.shutdownGraceMs }, 'shutting down: no new connections; waiting for requests under way');
     stopWatching();
+    bufferSweep.stop();
     void (async () => {
       await copiers.stop();
       const cut = await server.shutdown(opts.shutdownGraceMs);

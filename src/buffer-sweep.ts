@@ -1,0 +1,85 @@
+/**
+ * Frees spent body chunks sooner than V8 would on its own, so a large upload does not grow the
+ * process's memory.
+ *
+ * Node's HTTP parser copies every request body chunk into a buffer of its own, and a relayed
+ * response's chunks arrive the same way. Those buffers are malloc'd outside V8's heap and freed
+ * only after a collection finds the Buffer objects that own them dead. Such objects are small,
+ * so they fill the young generation slowly: under eight 64 MiB PUTs, Node 24 ran 7 young
+ * collections where Node 20 ran 25. Meanwhile tens of MiB of spent chunks wait, malloc's arena
+ * grows to hold them, and it stays grown: s3mux peaked at 160-165 MiB on Node 24 against 118 on
+ * Node 20 (bench/RESULTS.md, issue 15, fourteenth and fifteenth passes). A smaller young
+ * generation would collect more often, but it makes every small request cost more.
+ *
+ * So s3mux watches the memory held by Buffers, those chunks among them, and asks for
+ * a young-generation collection when it has grown by GROWTH_BYTES since its low point. With
+ * few live objects in the young generation, as under a large transfer, such a collection is
+ * cheap. Small requests hardly move the reading, so they hardly ever cause one.
+ */
+import v8 from 'node:v8';
+import vm from 'node:vm';
+
+/** How often the reading is taken. */
+export const SWEEP_INTERVAL_MS = 20;
+/** How much growth since the low point brings a collection. */
+export const GROWTH_BYTES = 4 * 1024 * 1024;
+
+/** Decides, from readings of the memory Buffers hold, when to ask for a young-generation collection. */
+export class BufferSweep {
+  private low = Infinity;
+  /** How many collections it has asked for. */
+  collections = 0;
+
+  constructor(
+    private readonly readHeld: () => number,
+    private readonly collectYoung: () => void,
+    private readonly growthBytes = GROWTH_BYTES,
+  ) {}
+
+  tick(): void {
+    const now = this.readHeld();
+    if (now < this.low) this.low = now;
+    if (now - this.low <= this.growthBytes) return;
+    this.collectYoung();
+    this.collections++;
+    // The buffers are freed by a concurrent sweep after the collection: later readings lower this.
+    this.low = this.readHeld();
+  }
+}
+
+type GcFunction = (options?: { type?: 'minor' | 'major'; execution?: 'sync' | 'async' }) => void;
+
+/**
+ * V8's collection function, without putting `gc` in s3mux's own global scope: V8 installs it
+ * only in contexts made while `--expose-gc` is set, so one new context is made under it.
+ */
+export function youngCollector(): () => void {
+  const exposed = (globalThis as { gc?: GcFunction }).gc;
+  let gc = exposed;
+  if (gc === undefined) {
+    v8.setFlagsFromString('--expose-gc');
+    try {
+      gc = vm.runInNewContext('gc') as GcFunction;
+    } finally {
+      v8.setFlagsFromString('--no-expose-gc');
+    }
+  }
+  const collect = gc;
+  return () => collect({ type: 'minor' });
+}
+
+/**
+ * The bytes held by Buffers and ArrayBuffers, as node's allocator counts them: freeing one counts
+ * at once. (V8's external_memory figure counts it only at a later collection.)
+ */
+export function arrayBufferMemory(): number {
+  return process.memoryUsage().arrayBuffers;
+}
+
+/** Starts the sweep for a serving process. Its timer does not keep the process alive; the function returned stops it. */
+export function startBufferSweep(): { sweep: BufferSweep; stop: () => void } {
+  const sweep = new BufferSweep(arrayBufferMemory, youngCollector());
+  const timer = setInterval(() => sweep.tick(), SWEEP_INTERVAL_MS);
+  timer.unref();
+  return { sweep, stop: () => clearInterval(timer) };
+}

@@ -1,0 +1,66 @@
+/**
+ * A serving s3mux asks V8 for a young-generation collection when the memory Buffers hold (spent
+ * body chunks among them) has grown (src/buffer-sweep.ts). Its effect on the server's
+ * peak memory is measured by the bench (bench/RESULTS.md, issue 15, fifteenth pass); here: when
+ * it asks, and that what it asks for frees dead buffers, in a child node so no other test's
+ * allocations interfere.
+ */
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { expect } from 'chai';
+import { BufferSweep, GROWTH_BYTES } from '../../src/buffer-sweep';
+
+const MODULE = path.resolve(__dirname, '../../src/buffer-sweep.js');
+const MiB = 1024 * 1024;
+
+/** Runs in a child node: 16 MiB of 64 KiB buffers (as Node's HTTP parser makes them), dropped; how much is freed within half a second. */
+const CHILD = `
+const vm = require('node:vm');
+const { youngCollector, arrayBufferMemory } = require(${JSON.stringify(MODULE)});
+const collect = youngCollector();
+const seen = { globalGc: typeof globalThis.gc, newContextGc: vm.runInNewContext('typeof gc') };
+let held = Array.from({ length: 256 }, () => Buffer.allocUnsafeSlow(64 * 1024));
+const before = arrayBufferMemory();
+held = undefined;
+if (process.argv[1] === 'collect') collect();
+const deadline = Date.now() + 500;
+(function poll() {
+  const freed = before - arrayBufferMemory();
+  if (freed >= 8 * ${MiB} || Date.now() > deadline) console.log(JSON.stringify({ ...seen, freedMiB: freed / ${MiB} }));
+  else setTimeout(poll, 10);
+})();
+`;
+
+async function child(mode: 'collect' | 'wait'): Promise<{ globalGc: string; newContextGc: string; freedMiB: number }> {
+  const { stdout } = await promisify(execFile)(process.execPath, ['-e', CHILD, mode]);
+  return JSON.parse(stdout) as { globalGc: string; newContextGc: string; freedMiB: number };
+}
+
+describe('buffer sweep of a serving s3mux', () => {
+  it('asks for a collection only when the reading has grown past the threshold since its low point', () => {
+    const readings = [10, 12, 10 + 4, 9, 9 + 4, 9 + 4.5, 3, 7.5, 8, 8];
+    let i = 0;
+    const asked: number[] = [];
+    const sweep = new BufferSweep(
+      () => readings[i++] * MiB,
+      () => asked.push(i),
+      GROWTH_BYTES,
+    );
+    // 10 (low), 12, 14 (growth 4: not past), 9 (new low), 13 (4), 13.5: past, so a collection; read again: 3 (low);
+    // 7.5 (4.5): past again; read again: 8, the new low (what a collection leaves is the live memory to grow from).
+    for (let t = 0; t < 7; t++) sweep.tick();
+    expect(asked).to.deep.equal([6, 8]);
+    expect(sweep.collections).to.equal(2);
+  });
+
+  it("the collection it asks for frees dead buffers at once, and s3mux's own scope gets no gc function", async () => {
+    const collected = await child('collect');
+    expect(collected.freedMiB).to.be.at.least(8);
+    expect(collected.globalGc).to.equal('undefined');
+    expect(collected.newContextGc).to.equal('undefined');
+    // Without it, V8 leaves them: the memory a large upload's chunks hold until V8 gets round to them.
+    const waited = await child('wait');
+    expect(waited.freedMiB).to.be.below(8);
+  });
+});
