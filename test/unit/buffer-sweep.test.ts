@@ -9,7 +9,7 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
-import { BufferSweep, GROWTH_BYTES } from '../../src/buffer-sweep';
+import { BufferSweep } from '../../src/buffer-sweep';
 
 const MODULE = path.resolve(__dirname, '../../src/buffer-sweep.js');
 const MiB = 1024 * 1024;
@@ -45,7 +45,7 @@ describe('buffer sweep of a serving s3mux', () => {
     const sweep = new BufferSweep(
       () => readings[i++] * MiB,
       () => asked.push(i),
-      GROWTH_BYTES,
+      4 * MiB,
     );
     // 10 (low), 12, 14 (growth 4: not past), 9 (new low), 13 (4), 13.5: past, so a collection; read again: 3 (low);
     // 7.5 (4.5): past again; read again: 8, the new low (what a collection leaves is the live memory to grow from).
