@@ -56,18 +56,17 @@ type GcFunction = (options?: { type?: 'minor' | 'major'; execution?: 'sync' | 'a
  * only in contexts made while `--expose-gc` is set, so one new context is made under it.
  */
 export function youngCollector(): () => void {
-  const exposed = (globalThis as { gc?: GcFunction }).gc;
-  let gc = exposed;
-  if (gc === undefined) {
-    v8.setFlagsFromString('--expose-gc');
-    try {
-      gc = vm.runInNewContext('gc') as GcFunction;
-    } finally {
-      v8.setFlagsFromString('--no-expose-gc');
-    }
+  const gc = (globalThis as { gc?: GcFunction }).gc ?? gcFromNewContext();
+  return () => gc({ type: 'minor' });
+}
+
+function gcFromNewContext(): GcFunction {
+  v8.setFlagsFromString('--expose-gc');
+  try {
+    return vm.runInNewContext('gc') as GcFunction;
+  } finally {
+    v8.setFlagsFromString('--no-expose-gc');
   }
-  const collect = gc;
-  return () => collect({ type: 'minor' });
 }
 
 /**

@@ -17,8 +17,9 @@ export interface ChildServer {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-export async function startChildServer(dataDir: string, extraArgs: string[] = []): Promise<ChildServer> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--address', '127.0.0.1:0', '--data-dir', dataDir, ...extraArgs], {
+/** `extraArgs` go to `s3mux serve`, `nodeArgs` to node before the script. */
+export async function startChildServer(dataDir: string, extraArgs: string[] = [], nodeArgs: string[] = []): Promise<ChildServer> {
+  const child = spawn(process.execPath, [...nodeArgs, CLI, 'serve', '--address', '127.0.0.1:0', '--data-dir', dataDir, ...extraArgs], {
     env: { ...process.env, S3MUX_ROOT_USER: CHILD_USER, S3MUX_ROOT_PASSWORD: CHILD_PASSWORD },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -2,14 +2,19 @@
  * A serving s3mux asks V8 for a young-generation collection when the memory Buffers hold (spent
  * body chunks among them) has grown (src/buffer-sweep.ts). Its effect on the server's
  * peak memory is measured by the bench (bench/RESULTS.md, issue 15, fifteenth pass); here: when
- * it asks, and that what it asks for frees dead buffers, in a child node so no other test's
- * allocations interfere.
+ * it asks, that what it asks for frees dead buffers (in a child node, so no other test's
+ * allocations interfere), and that `s3mux serve` asks while a large upload streams in.
  */
 import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
+import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { expect } from 'chai';
 import { BufferSweep } from '../../src/buffer-sweep';
+import { startChildServer } from '../helpers/child-server';
 
 const MODULE = path.resolve(__dirname, '../../src/buffer-sweep.js');
 const MiB = 1024 * 1024;
@@ -62,5 +67,32 @@ describe('buffer sweep of a serving s3mux', () => {
     // Without it, V8 leaves them: the memory a large upload's chunks hold until V8 gets round to them.
     const waited = await child('wait');
     expect(waited.freedMiB).to.be.below(8);
+  });
+
+  it('s3mux serve asks for collections while a large upload streams in', async function () {
+    this.timeout(60_000);
+    const dir = mkdtempSync(path.join(os.tmpdir(), 's3mux-sweep-'));
+    // V8 prints each collection and its reason: one asked for through gc() says "testing".
+    const srv = await startChildServer(dir, [], ['--trace-gc']);
+    try {
+      await srv.client.send(new CreateBucketCommand({ Bucket: 'sweep' }));
+      // Four at once, as a sync tool sends them: their chunks outrun V8's own collections.
+      const chunk = Buffer.alloc(MiB, 7);
+      const body = () =>
+        Readable.from(
+          (function* () {
+            for (let i = 0; i < 64; i++) yield chunk;
+          })(),
+        );
+      await Promise.all(
+        [1, 2, 3, 4].map((n) =>
+          srv.client.send(new PutObjectCommand({ Bucket: 'sweep', Key: `big-${n}`, Body: body(), ContentLength: 64 * MiB })),
+        ),
+      );
+      expect(srv.log()).to.match(/Scavenge[^\n]*testing/);
+    } finally {
+      await srv.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
