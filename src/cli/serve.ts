@@ -83,7 +83,9 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv = process.
     lifecycleIntervalMs: opts.lifecycleIntervalMs,
     lifecycleDayMs: opts.lifecycleTestDayMs,
   });
-  const bufferSweep = startBufferSweep();
+  const bufferSweep = startBufferSweep((err) =>
+    logger.warn({ err }, 'buffer sweep stopped: a large transfer may leave more memory in use'),
+  );
   let metricsListener: MetricsListener | undefined;
   if (opts.metricsAddress) {
     const m = parseAddress(opts.metricsAddress, '--metrics-address');
