@@ -83,8 +83,10 @@ export function externalMemory(): number {
  * Starts the sweep for a serving process. Its timer does not keep the process alive; `stop` ends
  * it. Should a tick ever throw, the sweep stops and `onError` hears why: it must not end the server.
  */
-export function startBufferSweep(onError: (err: unknown) => void): { sweep: BufferSweep; stop: () => void } {
-  const sweep = new BufferSweep(externalMemory, youngCollector());
+export function startBufferSweep(
+  onError: (err: unknown) => void,
+  sweep = new BufferSweep(externalMemory, youngCollector()),
+): { sweep: BufferSweep; stop: () => void } {
   const timer = setInterval(() => {
     try {
       sweep.tick();

@@ -13,7 +13,7 @@ import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { expect } from 'chai';
-import { BufferSweep } from '../../src/buffer-sweep';
+import { BufferSweep, startBufferSweep, SWEEP_INTERVAL_MS } from '../../src/buffer-sweep';
 import { startChildServer } from '../helpers/child-server';
 
 const MODULE = path.resolve(__dirname, '../../src/buffer-sweep.js');
@@ -59,6 +59,23 @@ describe('buffer sweep of a serving s3mux', () => {
     for (let t = 0; t < 7; t++) sweep.tick();
     expect(asked).to.deep.equal([6, 8]);
     expect(sweep.collections).to.equal(2);
+  });
+
+  it('a reading that throws stops the sweep and is reported, and the process goes on', async () => {
+    let readings = 0;
+    const errors: unknown[] = [];
+    const failing = new BufferSweep(
+      () => {
+        readings++;
+        throw new Error('no reading');
+      },
+      () => undefined,
+    );
+    const { stop } = startBufferSweep((err) => errors.push(err), failing);
+    await new Promise((resolve) => setTimeout(resolve, SWEEP_INTERVAL_MS * 5));
+    stop();
+    expect(readings).to.equal(1);
+    expect(errors.map((e) => (e as Error).message)).to.deep.equal(['no reading']);
   });
 
   it("the collection it asks for frees dead buffers at once, and s3mux's own scope gets no gc function", async () => {
