@@ -72,7 +72,10 @@ export async function startChildServer(dataDir: string, extraArgs: string[] = []
  * For a describe block whose tests start s3mux processes: each test gets a fresh data
  * directory (`dataDir()`), and every server it started is killed (-9) and the folder removed after it.
  */
-export function childServersPerTest(prefix: string): { dataDir: () => string; start: () => Promise<ChildServer> } {
+export function childServersPerTest(prefix: string): {
+  dataDir: () => string;
+  start: (extraArgs?: string[], nodeArgs?: string[]) => Promise<ChildServer>;
+} {
   let dir = '';
   const servers: ChildServer[] = [];
   beforeEach(() => {
@@ -84,8 +87,8 @@ export function childServersPerTest(prefix: string): { dataDir: () => string; st
   });
   return {
     dataDir: () => dir,
-    start: async () => {
-      const s = await startChildServer(dir);
+    start: async (extraArgs?: string[], nodeArgs?: string[]) => {
+      const s = await startChildServer(dir, extraArgs, nodeArgs);
       servers.push(s);
       return s;
     },

@@ -6,15 +6,13 @@
  * allocations interfere), and that `s3mux serve` asks while a large upload streams in.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { expect } from 'chai';
 import { BufferSweep, startBufferSweep, SWEEP_INTERVAL_MS } from '../../src/buffer-sweep';
-import { startChildServer } from '../helpers/child-server';
+import { childServersPerTest } from '../helpers/child-server';
 
 const MODULE = path.resolve(__dirname, '../../src/buffer-sweep.js');
 const MiB = 1024 * 1024;
@@ -45,6 +43,8 @@ async function child(mode: 'collect' | 'wait'): Promise<{ globalGc: string; newC
 }
 
 describe('buffer sweep of a serving s3mux', () => {
+  const servers = childServersPerTest('s3mux-sweep-');
+
   it('asks for a collection only when the reading has grown past the threshold since its low point', () => {
     const readings = [10, 12, 10 + 4, 9, 9 + 4, 9 + 4.5, 3, 7.5, 8, 8];
     let i = 0;
@@ -90,28 +90,22 @@ describe('buffer sweep of a serving s3mux', () => {
 
   it('s3mux serve asks for collections while a large upload streams in', async function () {
     this.timeout(60_000);
-    const dir = mkdtempSync(path.join(os.tmpdir(), 's3mux-sweep-'));
     // V8 prints each collection and its reason: one asked for through gc() says "testing".
-    const srv = await startChildServer(dir, [], ['--trace-gc']);
-    try {
-      await srv.client.send(new CreateBucketCommand({ Bucket: 'sweep' }));
-      // Four at once, as a sync tool sends them: their chunks outrun V8's own collections.
-      const chunk = Buffer.alloc(MiB, 7);
-      const body = () =>
-        Readable.from(
-          (function* () {
-            for (let i = 0; i < 64; i++) yield chunk;
-          })(),
-        );
-      await Promise.all(
-        [1, 2, 3, 4].map((n) =>
-          srv.client.send(new PutObjectCommand({ Bucket: 'sweep', Key: `big-${n}`, Body: body(), ContentLength: 64 * MiB })),
-        ),
+    const srv = await servers.start([], ['--trace-gc']);
+    await srv.client.send(new CreateBucketCommand({ Bucket: 'sweep' }));
+    // Four at once, as a sync tool sends them: their chunks outrun V8's own collections.
+    const chunk = Buffer.alloc(MiB, 7);
+    const body = () =>
+      Readable.from(
+        (function* () {
+          for (let i = 0; i < 64; i++) yield chunk;
+        })(),
       );
-      expect(srv.log()).to.match(/Scavenge[^\n]*testing/);
-    } finally {
-      await srv.stop();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    await Promise.all(
+      [1, 2, 3, 4].map((n) =>
+        srv.client.send(new PutObjectCommand({ Bucket: 'sweep', Key: `big-${n}`, Body: body(), ContentLength: 64 * MiB })),
+      ),
+    );
+    expect(srv.log()).to.match(/Scavenge[^\n]*testing/);
   });
 });
