@@ -86,7 +86,7 @@ export function externalMemory(): number {
 export function startBufferSweep(
   onError: (err: unknown) => void,
   sweep = new BufferSweep(externalMemory, youngCollector()),
-): { sweep: BufferSweep; stop: () => void } {
+): { stop: () => void } {
   const timer = setInterval(() => {
     try {
       sweep.tick();
@@ -96,5 +96,5 @@ export function startBufferSweep(
     }
   }, SWEEP_INTERVAL_MS);
   timer.unref();
-  return { sweep, stop: () => clearInterval(timer) };
+  return { stop: () => clearInterval(timer) };
 }
