@@ -100,6 +100,14 @@ export interface BackendKit<Settings extends z.ZodObject = z.ZodObject> {
    */
   readonly storageClasses?: StorageClassTable;
   /**
+   * How the store keeps objects at rest, which decides SSE-S3 (src/s3/request-features.ts):
+   * 'encrypted', every object whether asked or not (the clouds; memory, never on a disk); 'when
+   * asked', each write that requests it is encrypted or refused (the s3 backend checks the store's
+   * answer); 'as the operator says', encrypted only when s3mux is told its volume is (fs,
+   * `serve --fs-encrypted-at-rest`). Absent: s3mux vouches for nothing, and SSE-S3 is refused.
+   */
+  readonly atRest?: 'encrypted' | 'when asked' | 'as the operator says';
+  /**
    * Where `where` (`bucket/prefix`) is on this store, for people (`s3mux routes`, the start-up
    * banner); default `<first URI scheme>://where`.
    */

@@ -239,6 +239,11 @@ export interface Backend {
    * reach). Absent: the backend's own kind decides (storage-classes.ts `classHolders`).
    */
   readonly classHolders?: readonly ClassHolder[];
+  /**
+   * The backends a composite route keeps its objects on (its targets), which any promise about
+   * the objects (encryption at rest) must hold for. Absent: the backend is a store's own adapter.
+   */
+  readonly storedOn?: readonly Backend[];
 
   listBuckets(): Promise<BucketInfo[]>;
   createBucket(bucket: string, opts?: CreateBucketOptions): Promise<void>;

@@ -10,6 +10,8 @@
  */
 import { S3Error } from '../errors';
 import type { S3Context } from './context';
+import type { Backend } from '../backends/types';
+import { BACKEND_KITS } from '../backends/registry';
 import { CANNED_ACLS, GRANT_HEADERS } from '../access/acl';
 import { accountOf } from './access';
 import { TIER_HEADER } from '../bucket-config/tier';
@@ -51,25 +53,38 @@ function lockPossible(header: string, ctx: S3Context): Outcome {
 }
 
 /**
- * How the store the request's bucket lives on keeps objects at rest. 'every object': the clouds
- * encrypt everything; the memory backend never writes to a disk; an fs folder the operator says
- * sits on an encrypted volume (`serve --fs-encrypted-at-rest`). 'when asked': an S3-compatible
- * store is asked by each write that requests SSE-S3 (the s3 backend forwards the header), so it
- * encrypts that object or refuses the write; of the others s3mux can vouch for nothing. 'none':
- * an fs folder of plain files.
+ * What s3mux can promise of objects at rest, from the store's kit (`atRest`, src/backends/kit.ts):
+ * 'every object' is SSE-S3 whether asked or not; 'when asked', the s3 backend asks the store for
+ * each write that requests it and refuses the write where the store does not say it encrypted
+ * (src/backends/s3/encryption.ts); 'none', plain files (an fs folder), and any store whose kit
+ * says nothing.
  */
-export function storeEncryption(ctx: S3Context): 'every object' | 'when asked' | 'none' {
+type AtRest = 'every object' | 'when asked' | 'none';
+const STRENGTH: readonly AtRest[] = ['none', 'when asked', 'every object'];
+
+/** A composite route promises what its weakest target does. */
+function atRest(backend: Backend, fsEncryptedAtRest: boolean): AtRest {
+  if (backend.storedOn) {
+    const each = backend.storedOn.map((b) => STRENGTH.indexOf(atRest(b, fsEncryptedAtRest)));
+    return STRENGTH[Math.min(...each)];
+  }
+  const declared = BACKEND_KITS.find((k) => k.kind === backend.kind)?.atRest;
+  if (declared === 'encrypted') return 'every object';
+  if (declared === 'as the operator says') return fsEncryptedAtRest ? 'every object' : 'none';
+  return declared === 'when asked' ? 'when asked' : 'none';
+}
+
+/** How the store the request's bucket lives on keeps objects at rest. */
+export function storeEncryption(ctx: S3Context): AtRest {
   if (ctx.target.bucket === undefined) return 'none';
-  const kind = ctx.bucket().backend.kind;
-  if (kind === 'fs') return ctx.services.fsEncryptedAtRest === true ? 'every object' : 'none';
-  return kind === 's3' ? 'when asked' : 'every object';
+  return atRest(ctx.bucket().backend, ctx.services.fsEncryptedAtRest === true);
 }
 
 export const REQUEST_FEATURES: readonly RequestFeature[] = [
   {
     header: 'x-amz-server-side-encryption',
     summary:
-      '`AES256` (SSE-S3) honoured and echoed where the store encrypts at rest (azure, gcs, oci, github, memory; fs only with `--fs-encrypted-at-rest`); on the s3 backend forwarded to the store, which encrypts the object or refuses the write; otherwise, and for `aws:kms` / `aws:kms:dsse`, 501 NotImplemented',
+      '`AES256` (SSE-S3) honoured and echoed where the store encrypts at rest (azure, gcs, oci, github, memory; fs only with `--fs-encrypted-at-rest`; a mirror, failover or migration route only where every target does); on the s3 backend forwarded to the store, and refused where the store does not say it encrypted; otherwise, and for `aws:kms` / `aws:kms:dsse`, 501 NotImplemented',
     decide(value, ctx) {
       const v = value.trim();
       if (v === 'AES256') {
@@ -77,7 +92,7 @@ export const REQUEST_FEATURES: readonly RequestFeature[] = [
           ? { honoured: true, echo: { 'x-amz-server-side-encryption': 'AES256' } }
           : notImplemented(
               'x-amz-server-side-encryption',
-              'server-side encryption on this fs backend: its files are stored as they are (start s3mux with --fs-encrypted-at-rest when the folder is on an encrypted volume)',
+              'server-side encryption on this route: a store it keeps objects on is an fs folder of plain files (start s3mux with --fs-encrypted-at-rest when the folder is on an encrypted volume)',
             );
       }
       if (v === 'aws:kms' || v === 'aws:kms:dsse') return notImplemented('x-amz-server-side-encryption', `SSE-KMS (${v})`);

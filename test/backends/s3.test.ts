@@ -33,6 +33,7 @@ import { Router } from '../../src/router/router';
 import { startS3rver, S3RVER_ACCESS_KEY, S3RVER_SECRET_KEY, type RunningS3rver } from '../helpers/s3rver';
 import { startTestServer, ACCESS_KEY, SECRET_KEY, type TestServer } from '../helpers/server';
 import { expectSdkError } from '../helpers/errors';
+import { awsCliEnv, run } from '../helpers/processes';
 import { body, describeBackendConformance, expectS3Error, failingBody, getObject, md5, pattern, readAll } from './conformance';
 
 const MiB = 1024 * 1024;
@@ -735,6 +736,142 @@ describe('S3 backend: SSE-S3 is asked of the store, never only echoed', function
       ),
       'NotImplemented',
     );
+  });
+});
+
+describe('S3 backend: a store that takes SSE-S3 and does not encrypt (s3rver 3.7.1) is refused it', function () {
+  this.timeout(120_000);
+  let store: RunningS3rver;
+  let front: TestServer;
+  let direct: S3Backend;
+  const Bucket = 'sse-ignored';
+  const sse = { ServerSideEncryption: 'AES256' as const };
+
+  before(async () => {
+    store = await startS3rver({ readyTimeoutMs: 30_000 });
+    process.env.S3MUX_TEST_S3RVER_KEY = S3RVER_ACCESS_KEY;
+    process.env.S3MUX_TEST_S3RVER_SECRET = S3RVER_SECRET_KEY;
+    const table = validateRoutingTable({
+      backends: {
+        up: {
+          type: 's3',
+          endpoint: store.endpoint,
+          region: 'us-east-1',
+          forcePathStyle: true,
+          conditionalWrites: 'check',
+          credentials: { accessKeyIdEnv: 'S3MUX_TEST_S3RVER_KEY', secretAccessKeyEnv: 'S3MUX_TEST_S3RVER_SECRET' },
+        },
+      },
+      default: 'up',
+      routes: { [Bucket]: { backend: 'up', target: `s3://${Bucket}/` } },
+    });
+    front = await startTestServer({ router: Router.fromTable(table) });
+    direct = new S3Backend({
+      name: 's3rver',
+      endpoint: store.endpoint,
+      forcePathStyle: true,
+      credentials: { accessKeyId: S3RVER_ACCESS_KEY, secretAccessKey: S3RVER_SECRET_KEY },
+    });
+    await direct.createBucket(Bucket);
+  });
+  after(async () => {
+    await front?.stop();
+    await direct?.close();
+    await store?.stop();
+    delete process.env.S3MUX_TEST_S3RVER_KEY;
+    delete process.env.S3MUX_TEST_S3RVER_SECRET;
+  });
+
+  /** Every key in the store's bucket, s3mux's own area (where the probe went) included. */
+  async function storeKeys(): Promise<string[]> {
+    const { doc } = await direct.http.sendXml({ method: 'GET', bucket: Bucket, query: { 'list-type': '2' } });
+    const contents = (doc?.ListBucketResult as { Contents?: { Key: string } | { Key: string }[] } | undefined)?.Contents;
+    return (contents === undefined ? [] : Array.isArray(contents) ? contents : [contents]).map((c) => String(c.Key));
+  }
+
+  it('PutObject, CreateMultipartUpload and CopyObject asking for SSE-S3 are NotImplemented; plain writes go on', async () => {
+    await expectSdkError(front.s3.send(new PutObjectCommand({ Bucket, Key: 'secret.txt', Body: 'x', ...sse })), 'NotImplemented', 501);
+    await expectSdkError(front.s3.send(new CreateMultipartUploadCommand({ Bucket, Key: 'big.bin', ...sse })), 'NotImplemented', 501);
+    const put = await front.s3.send(new PutObjectCommand({ Bucket, Key: 'open.txt', Body: 'o' }));
+    expect(put.ServerSideEncryption).to.equal(undefined);
+    await expectSdkError(
+      front.s3.send(new CopyObjectCommand({ Bucket, Key: 'copy.txt', CopySource: `${Bucket}/open.txt`, ...sse })),
+      'NotImplemented',
+    );
+    // Nothing but the plain write reached the store; the probe was deleted.
+    expect(await storeKeys()).to.deep.equal(['open.txt']);
+  });
+
+  it('aws-cli: `s3 cp --sse AES256` fails with NotImplemented and stores nothing', async () => {
+    const result = await run(
+      '/usr/bin/aws',
+      ['--endpoint-url', front.url, 's3', 'cp', '-', `s3://${Bucket}/cli.txt`, '--sse', 'AES256'],
+      'from the cli',
+      awsCliEnv(ACCESS_KEY, SECRET_KEY),
+    );
+    expect(result.status, result.stderr).to.not.equal(0);
+    expect(result.stderr).to.contain('NotImplemented');
+    expect(await storeKeys()).to.not.include('cli.txt');
+  });
+});
+
+describe('S3 backend: an SSE-S3 write whose answer does not say AES256', function () {
+  this.timeout(30_000);
+  let store: FakeStore;
+  let be: S3Backend;
+  /** The store says AES256 to the first PUT (the probe) and to nothing after: it changed since it was asked. */
+  before(async () => {
+    let confirmed = 0;
+    store = await fakeStore((_n, req, res) => {
+      if (req.method === 'PUT' && confirmed++ === 0) {
+        res.writeHead(200, { etag: '"d41d8cd98f00b204e9800998ecf8427e"', 'x-amz-server-side-encryption': 'AES256' });
+        return res.end();
+      }
+      if (req.method === 'DELETE') {
+        res.writeHead(204);
+        return res.end();
+      }
+      if (req.method === 'POST') {
+        const xml =
+          '<?xml version="1.0" encoding="UTF-8"?><InitiateMultipartUploadResult><Bucket>b</Bucket><Key>k</Key><UploadId>up-1</UploadId></InitiateMultipartUploadResult>';
+        res.writeHead(200, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(xml) });
+        return res.end(xml);
+      }
+      res.writeHead(200, { etag: `"${md5('x')}"` });
+      res.end();
+    });
+    be = new S3Backend({
+      name: 'fickle',
+      endpoint: store.url,
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'AK', secretAccessKey: 'SK' },
+    });
+  });
+  after(async () => {
+    await be?.close();
+    await store?.close();
+  });
+
+  it('is an error naming the unencrypted object, and later SSE-S3 requests are refused before any write', async () => {
+    const err = await be
+      .putObject('b', 'k', body(Buffer.from('x')), { userMetadata: {}, serverSideEncryption: 'AES256' }, { size: 1 })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect(err).to.be.instanceOf(S3Error);
+    expect((err as S3Error).code).to.equal('InternalError');
+    expect((err as S3Error).message).to.contain('unencrypted');
+    const before = store.requests.length;
+    await expectS3Error(be.multipart.createUpload('b', 'k2', { userMetadata: {}, serverSideEncryption: 'AES256' }), 'NotImplemented');
+    await expectS3Error(
+      be.putObject('b', 'k3', body(Buffer.from('x')), { userMetadata: {}, serverSideEncryption: 'AES256' }, { size: 1 }),
+      'NotImplemented',
+    );
+    expect(store.requests.slice(before)).to.deep.equal([]);
+    // Writes that do not ask still go to the store.
+    await be.putObject('b', 'plain', body(Buffer.from('x')), { userMetadata: {} }, { size: 1 });
+    expect(store.requests.slice(before).map((r) => r.method)).to.deep.equal(['PUT']);
   });
 });
 

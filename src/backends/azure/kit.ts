@@ -21,6 +21,7 @@ const AUTH_TYPES = [
 export const azureKit = defineKit({
   kind: 'azure',
   description: 'Azure Blob Storage',
+  atRest: 'encrypted',
   settings: azureSettings,
   uris: [
     // The account comes from the backend's settings.

@@ -53,6 +53,7 @@ function parseFile(rest: string, uri: string, ctx: UriContext) {
 export const fsKit = defineKit({
   kind: 'fs',
   description: 'a local folder; its directories are the buckets',
+  atRest: 'as the operator says',
   settings: fsSettings,
   uris: [{ scheme: 'file', forms: FORMS, parse: parseFile }],
   credentialKinds: [],

@@ -18,6 +18,7 @@ const AUTH_TYPES = [
 export const gcsKit = defineKit({
   kind: 'gcs',
   description: 'Google Cloud Storage',
+  atRest: 'encrypted',
   settings: gcsSettings,
   uris: [
     { scheme: 'gs', forms: FORM, parse: (rest, uri) => bucketAndPrefix(rest, uri, FORM) },

@@ -12,6 +12,7 @@ const FORMS = 'github://owner/repo/releases/{tag} (one release) or github://owne
 export const githubKit = defineKit({
   kind: 'github',
   description: 'GitHub release assets',
+  atRest: 'encrypted',
   settings: githubSettings,
   uris: [
     {

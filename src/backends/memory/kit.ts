@@ -15,6 +15,7 @@ const FORM = 'memory://store/bucket[/prefix]';
 export const memoryKit = defineKit({
   kind: 'memory',
   description: "buckets in the process's memory, one store per name",
+  atRest: 'encrypted',
   settings: memorySettings,
   uris: [
     {

@@ -45,6 +45,7 @@ function parseOci(rest: string, uri: string) {
 export const ociKit = defineKit({
   kind: 'oci',
   description: 'OCI Object Storage',
+  atRest: 'encrypted',
   settings: ociSettings,
   uris: [{ scheme: 'oci', forms: FORMS, parse: parseOci }],
   storageClasses: {

@@ -66,6 +66,7 @@ import { BytesObjectHandle } from '../bytes-handle';
 import { checkClientKey, coversDocuments, isDocumentKey, PAST_DOCUMENTS } from './client-keys';
 import { ObjectReservedStore, RESERVED_DOCS_PREFIX, type ReservedObject } from '../reserved-objects';
 import { s3ReservedObjects } from './reserved';
+import { StoreEncryption } from './encryption';
 import { mapBounded } from '../../bounded-map';
 
 export { S3Http, encodeKey, encodeSegment, type RetryOptions, type TimeoutOptions } from './http';
@@ -232,6 +233,18 @@ function emptyBody(): S3Reply['body'] {
   return p as unknown as S3Reply['body'];
 }
 
+/**
+ * A write that asked for SSE-S3 was stored, and the store's answer did not say it encrypted it
+ * (it changed since it was asked, encryption.ts): the client must not be told it is encrypted.
+ */
+function storedUnencrypted(store: string, key: string): S3Error {
+  return new S3Error(
+    'InternalError',
+    `The storage backend '${store}' stored the object without the server-side encryption the request asked for (its answer carried no x-amz-server-side-encryption): it is there unencrypted. Later requests for SSE-S3 on this route are refused with NotImplemented.`,
+    { Key: key },
+  );
+}
+
 export class S3Backend implements Backend {
   readonly kind = 's3';
   readonly capabilities: BackendCapabilities = { serverSideCopy: true };
@@ -241,6 +254,8 @@ export class S3Backend implements Backend {
   readonly reserved?: ObjectReservedStore;
   readonly region: string;
   private readonly conditionalWrites: 'native' | 'check';
+  /** Whether the store encrypts the SSE-S3 writes it is asked for (encryption.ts). */
+  private readonly encryption: StoreEncryption;
   private readonly locks = new KeyedLock();
   private readonly unknownSizePartBytes: number;
   private readonly maxSingleBytes: number;
@@ -281,8 +296,10 @@ export class S3Backend implements Backend {
     this.unknownSizePartBytes = Math.max(5 * MiB, opts.unknownSizePartBytes ?? 8 * MiB);
     this.maxSingleBytes = opts.maxSingleBytes ?? 5 * GiB;
     this.largePartBytes = Math.max(5 * MiB, opts.largePartBytes ?? 256 * MiB);
+    this.encryption = new StoreEncryption(this.http);
     this.multipart = new S3MultipartStore({
       http: this.http,
+      encryption: this.encryption,
       withConditions: (b, k, o, commit) => this.withConditions(b, k, o?.conditions, commit),
       headObject: (b, k) => this.headAt(b, k),
     });
@@ -497,6 +514,7 @@ export class S3Backend implements Backend {
 
   async putObject(bucket: string, key: string, body: Readable, attrs: ObjectAttributes, opts: PutOptions = {}): Promise<ObjectMeta> {
     checkClientKey(key);
+    if (attrs.serverSideEncryption) await this.encryption.before(bucket);
     const size = opts.size;
     if (size === undefined) return this.putUnknownSize(bucket, key, body, attrs, opts.conditions);
     if (size > this.maxSingleBytes) return this.putLarge(bucket, key, body, size, attrs, opts.conditions);
@@ -529,6 +547,10 @@ export class S3Backend implements Backend {
       notFound: 'NoSuchBucket',
     });
     discard(reply.body);
+    if (attrs.serverSideEncryption) {
+      const ignored = this.encryption.check(bucket, reply.headers);
+      if (ignored) throw storedUnencrypted(this.http.name, key);
+    }
     const stored = storedCopy(attrs);
     for (const [name, v] of Object.entries(reply.headers)) {
       if (name.startsWith('x-amz-checksum-') && name !== 'x-amz-checksum-type') (stored.checksums ??= {})[name.slice(15)] = v;
@@ -648,6 +670,7 @@ export class S3Backend implements Backend {
   ): Promise<ObjectMeta> {
     checkClientKey(srcKey);
     checkClientKey(dstKey);
+    if (attrs?.serverSideEncryption) await this.encryption.before(dstBucket);
     for (let attempt = 1; ; attempt++) {
       const src = await this.headObject(srcBucket, srcKey);
       const kept = attrs ? { ...storedCopy(attrs), tags: attrs.tags ?? src.tags } : attributesOf(src);
@@ -674,6 +697,7 @@ export class S3Backend implements Backend {
           headers,
           notFound: 'NoSuchBucket',
         });
+        if (attrs?.serverSideEncryption && this.encryption.check(dstBucket, reply.headers)) throw storedUnencrypted(this.http.name, dstKey);
         const root = doc?.CopyObjectResult;
         return {
           ...kept,

@@ -21,6 +21,7 @@ const AUTH_TYPES = [
 export const s3Kit = defineKit({
   kind: 's3',
   description: 'AWS S3 or an S3-compatible store',
+  atRest: 'when asked',
   settings: s3Settings,
   uris: [
     { scheme: 's3', forms: FORM, parse: (rest, uri) => bucketAndPrefix(rest, uri, FORM) },

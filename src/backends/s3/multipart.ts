@@ -29,10 +29,12 @@ import { holdLast } from './body';
 import { attributeHeaders, parseDate, unquote } from './headers';
 import { discard, encodeKey, md5Base64, type S3Http } from './http';
 import { bool, child, escapeXml, list, S3_NS, text, urlDecoded, XML_HEADER } from './xml';
+import type { StoreEncryption } from './encryption';
 
 /** What the backend provides to the store: its transport and the write-condition handling. */
 export interface MultipartHost {
   http: S3Http;
+  encryption: StoreEncryption;
   /** Runs `commit` with the conditions checked (natively or by the host's check-then-write). */
   withConditions<T>(
     bucket: string,
@@ -60,13 +62,14 @@ export class S3MultipartStore implements MultipartStore {
 
   async createUpload(bucket: string, key: string, attrs: ObjectAttributes): Promise<string> {
     checkClientKey(key);
+    if (attrs.serverSideEncryption) await this.host.encryption.before(bucket);
     return this.beginUpload(bucket, key, attrs);
   }
 
   /** @internal CreateMultipartUpload on any key (the backend's own uploads: large bodies, s3mux's documents). */
   /** `extra`: more headers for CreateMultipartUpload (object lock). */
   async beginUpload(bucket: string, key: string, attrs: ObjectAttributes, extra?: Record<string, string>): Promise<string> {
-    const { doc } = await this.http.sendXml({
+    const { reply, doc } = await this.http.sendXml({
       method: 'POST',
       bucket,
       key,
@@ -76,6 +79,12 @@ export class S3MultipartStore implements MultipartStore {
     });
     const id = text(child(doc?.InitiateMultipartUploadResult, 'UploadId'));
     if (!id) throw new S3Error('InternalError', `The storage backend '${this.http.name}' returned no upload id.`);
+    const ignored = attrs.serverSideEncryption ? this.host.encryption.check(bucket, reply.headers) : undefined;
+    if (ignored) {
+      // Nothing is stored yet: the upload goes, and the client hears the refusal.
+      await this.dropUpload(bucket, key, id).catch(() => {});
+      throw ignored;
+    }
     return id;
   }
 

@@ -74,6 +74,11 @@ export abstract class CompositeBackend implements Backend {
   }
   private holders?: readonly ClassHolder[];
 
+  /** Every target: a read may come from any of them (a migration's `from` too). */
+  get storedOn(): readonly Backend[] {
+    return this.targets.map((t) => t.backend);
+  }
+
   /** What any target a write may reach cannot hold is refused before versioning keeps a version (Backend.checkAttributes). */
   checkAttributes(attrs: ObjectAttributes): void {
     for (const t of this.receivers()) t.backend.checkAttributes?.(attrs);

@@ -86,7 +86,7 @@ export const putBucketEncryption: Handler = async (ctx) => {
     throw unoffered(
       encryption === 'when asked'
         ? "default encryption through the s3 backend: its store is asked to encrypt each write that requests SSE-S3, and s3mux cannot vouch for the store's default"
-        : 'default encryption on this fs backend: its files are stored as they are (start s3mux with --fs-encrypted-at-rest when the folder is on an encrypted volume)',
+        : 'default encryption on this route: a store it keeps objects on is an fs folder of plain files (start s3mux with --fs-encrypted-at-rest when the folder is on an encrypted volume)',
     );
   }
   return { status: 200 };

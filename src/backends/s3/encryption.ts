@@ -1,0 +1,86 @@
+/**
+ * SSE-S3 on the s3 backend: the store is asked to encrypt each write that requests it, and S3
+ * answers such a write with `x-amz-server-side-encryption: AES256`. Some S3-compatible stores
+ * take the header and say nothing (s3rver; stores without a KMS that do not refuse it): they kept
+ * the bytes as they came. s3mux must then refuse the client's write (NotImplemented) instead of
+ * answering a 200 that says the object is encrypted.
+ *
+ * So before the first SSE write to a bucket the store is asked once, with an empty object under
+ * s3mux's own key range (`.s3mux/r/`, never a client key nor listed), deleted at once. A store
+ * that refuses the probe is not judged: the write meets the same store and its refusal. Every
+ * SSE write's answer is checked too, in case the store changed since.
+ */
+import { randomUUID } from 'node:crypto';
+import { S3Error } from '../../errors';
+import { RESERVED_DOCS_PREFIX } from '../reserved-objects';
+import { discard, type S3Http } from './http';
+
+const HEADER = 'x-amz-server-side-encryption';
+
+function ignoredError(store: string): S3Error {
+  return new S3Error(
+    'NotImplemented',
+    `s3mux does not support server-side encryption on this route: its store '${store}' takes the request for SSE-S3 and does not encrypt (its answers carry no ${HEADER}) (${HEADER}).`,
+    { Header: HEADER },
+  );
+}
+
+export class StoreEncryption {
+  /** Buckets whose store answered an SSE-S3 write without saying it encrypted. */
+  private readonly ignoring = new Set<string>();
+  /** Buckets whose store said it encrypted the probe. */
+  private readonly honouring = new Set<string>();
+  private readonly probes = new Map<string, Promise<void>>();
+
+  constructor(private readonly http: S3Http) {}
+
+  /** Throws NotImplemented where the bucket's store is known to ignore SSE-S3; asks it first when not known. */
+  async before(bucket: string): Promise<void> {
+    if (this.honouring.has(bucket)) return;
+    if (!this.ignoring.has(bucket)) {
+      let probe = this.probes.get(bucket);
+      if (!probe) {
+        probe = this.probe(bucket).finally(() => this.probes.delete(bucket));
+        this.probes.set(bucket, probe);
+      }
+      await probe;
+    }
+    if (this.ignoring.has(bucket)) throw ignoredError(this.http.name);
+  }
+
+  /**
+   * Checks the answer to a write that asked for SSE-S3. Returns the refusal to throw when the
+   * store did not say it encrypted (the caller undoes what it can: an upload is aborted).
+   */
+  check(bucket: string, answer: Record<string, string>): S3Error | undefined {
+    if (answer[HEADER] === 'AES256') return undefined;
+    this.honouring.delete(bucket);
+    this.ignoring.add(bucket);
+    return ignoredError(this.http.name);
+  }
+
+  private async probe(bucket: string): Promise<void> {
+    const key = `${RESERVED_DOCS_PREFIX}sse-probe-${randomUUID()}`;
+    let said: string | undefined;
+    try {
+      const reply = await this.http.send({
+        method: 'PUT',
+        bucket,
+        key,
+        body: Buffer.alloc(0),
+        contentLength: 0,
+        headers: { [HEADER]: 'AES256' },
+        notFound: 'NoSuchBucket',
+      });
+      discard(reply.body);
+      said = reply.headers[HEADER];
+    } catch {
+      return; // refused or unreachable: the write itself gets the store's answer
+    }
+    (said === 'AES256' ? this.honouring : this.ignoring).add(bucket);
+    await this.http
+      .send({ method: 'DELETE', bucket, key, notFound: 'NoSuchKey' })
+      .then((r) => discard(r.body))
+      .catch(() => {});
+  }
+}
