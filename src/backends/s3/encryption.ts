@@ -62,6 +62,7 @@ export class StoreEncryption {
   private async probe(bucket: string): Promise<void> {
     const key = `${RESERVED_DOCS_PREFIX}sse-probe-${randomUUID()}`;
     let said: string | undefined;
+    let version: string | undefined;
     try {
       const reply = await this.http.send({
         method: 'PUT',
@@ -74,12 +75,20 @@ export class StoreEncryption {
       });
       discard(reply.body);
       said = reply.headers[HEADER];
+      version = reply.headers['x-amz-version-id'];
     } catch {
       return; // refused or unreachable: the write itself gets the store's answer
     }
     (said === 'AES256' ? this.honouring : this.ignoring).add(bucket);
+    // In a versioned bucket the version itself goes, so no empty version is left behind.
     await this.http
-      .send({ method: 'DELETE', bucket, key, notFound: 'NoSuchKey' })
+      .send({
+        method: 'DELETE',
+        bucket,
+        key,
+        query: version && version !== 'null' ? { versionId: version } : undefined,
+        notFound: 'NoSuchKey',
+      })
       .then((r) => discard(r.body))
       .catch(() => {});
   }
