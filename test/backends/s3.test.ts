@@ -108,6 +108,18 @@ function s3muxBackend(server: TestServer, opts: Partial<S3BackendOptions> = {}):
   });
 }
 
+/** A routing table's s3 backend onto `endpoint`, its keys read from the two variables. */
+function routedS3(endpoint: string, keyEnv: string, secretEnv: string, more: Record<string, unknown> = {}) {
+  return {
+    type: 's3' as const,
+    endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyIdEnv: keyEnv, secretAccessKeyEnv: secretEnv },
+    ...more,
+  };
+}
+
 // ------------------------------------------------------------------ conformance
 
 describeBackendConformance(
@@ -481,15 +493,7 @@ describe('S3 backend behind s3mux: a routed bucket driven by the AWS SDK', funct
     process.env.S3MUX_TEST_UP_KEY = ACCESS_KEY;
     process.env.S3MUX_TEST_UP_SECRET = SECRET_KEY;
     const table = validateRoutingTable({
-      backends: {
-        up: {
-          type: 's3',
-          endpoint: upstream.url,
-          region: 'us-east-1',
-          forcePathStyle: true,
-          credentials: { accessKeyIdEnv: 'S3MUX_TEST_UP_KEY', secretAccessKeyEnv: 'S3MUX_TEST_UP_SECRET' },
-        },
-      },
+      backends: { up: routedS3(upstream.url, 'S3MUX_TEST_UP_KEY', 'S3MUX_TEST_UP_SECRET') },
       routes: { remote: { target: `s3://${upstreamBucket}/some/prefix/` } },
     });
     front = await startTestServer({ router: Router.fromTable(table) });
@@ -629,13 +633,7 @@ describe('S3 backend: SSE-S3 is asked of the store, never only echoed', function
     for (const store of [plainStore, encryptedStore]) await store.s3.send(new CreateBucketCommand({ Bucket }));
     process.env.S3MUX_TEST_SSE_KEY = ACCESS_KEY;
     process.env.S3MUX_TEST_SSE_SECRET = SECRET_KEY;
-    const backend = (url: string) => ({
-      type: 's3' as const,
-      endpoint: url,
-      region: 'us-east-1',
-      forcePathStyle: true,
-      credentials: { accessKeyIdEnv: 'S3MUX_TEST_SSE_KEY', secretAccessKeyEnv: 'S3MUX_TEST_SSE_SECRET' },
-    });
+    const backend = (url: string) => routedS3(url, 'S3MUX_TEST_SSE_KEY', 'S3MUX_TEST_SSE_SECRET');
     const table = validateRoutingTable({
       backends: { plain: backend(plainStore.url), encrypted: backend(encryptedStore.url) },
       default: 'plain',
@@ -752,26 +750,12 @@ describe('S3 backend: a store that takes SSE-S3 and does not encrypt (s3rver 3.7
     process.env.S3MUX_TEST_S3RVER_KEY = S3RVER_ACCESS_KEY;
     process.env.S3MUX_TEST_S3RVER_SECRET = S3RVER_SECRET_KEY;
     const table = validateRoutingTable({
-      backends: {
-        up: {
-          type: 's3',
-          endpoint: store.endpoint,
-          region: 'us-east-1',
-          forcePathStyle: true,
-          conditionalWrites: 'check',
-          credentials: { accessKeyIdEnv: 'S3MUX_TEST_S3RVER_KEY', secretAccessKeyEnv: 'S3MUX_TEST_S3RVER_SECRET' },
-        },
-      },
+      backends: { up: routedS3(store.endpoint, 'S3MUX_TEST_S3RVER_KEY', 'S3MUX_TEST_S3RVER_SECRET', { conditionalWrites: 'check' }) },
       default: 'up',
       routes: { [Bucket]: { backend: 'up', target: `s3://${Bucket}/` } },
     });
     front = await startTestServer({ router: Router.fromTable(table) });
-    direct = new S3Backend({
-      name: 's3rver',
-      endpoint: store.endpoint,
-      forcePathStyle: true,
-      credentials: { accessKeyId: S3RVER_ACCESS_KEY, secretAccessKey: S3RVER_SECRET_KEY },
-    });
+    direct = s3rverBackend(store);
     await direct.createBucket(Bucket);
   });
   after(async () => {
