@@ -25,10 +25,19 @@ import vm from 'node:vm';
 export const SWEEP_INTERVAL_MS = 20;
 /** How much growth since the low point brings a collection. */
 export const GROWTH_BYTES = 16 * 1024 * 1024;
+/**
+ * Readings in a row that did not move before the sweep rests (one second): an idle server's
+ * timer would otherwise wake the process 50 times a second for nothing. Resting, it reads once
+ * a RESTING_INTERVAL_MS (a body that resumes after a pause is seen then), and a request wakes it.
+ */
+export const QUIET_TICKS = 50;
+export const RESTING_INTERVAL_MS = 1000;
 
 /** Decides, from readings of the memory held outside V8's heap, when to ask for a young-generation collection. */
 export class BufferSweep {
   private low = Infinity;
+  private last = NaN;
+  private unchanged = 0;
   /** How many collections it has asked for. */
   collections = 0;
 
@@ -38,8 +47,20 @@ export class BufferSweep {
     private readonly growthBytes = GROWTH_BYTES,
   ) {}
 
+  /** True once QUIET_TICKS readings in a row were the same: nothing is being allocated or freed. */
+  get quiet(): boolean {
+    return this.unchanged >= QUIET_TICKS;
+  }
+
+  /** Counts quiet readings from zero again (a request came: its body may be on the way). */
+  resume(): void {
+    this.unchanged = 0;
+  }
+
   tick(): void {
     const now = this.readHeld();
+    this.unchanged = now === this.last ? this.unchanged + 1 : 0;
+    this.last = now;
     if (now < this.low) this.low = now;
     if (now - this.low <= this.growthBytes) return;
     this.collectYoung();
@@ -80,21 +101,46 @@ export function externalMemory(): number {
 }
 
 /**
- * Starts the sweep for a serving process. Its timer does not keep the process alive; `stop` ends
- * it. Should a tick ever throw, the sweep stops and `onError` hears why: it must not end the server.
+ * Starts the sweep for a serving process. Its timer does not keep the process alive. While the
+ * reading does not move it rests (one reading a second); `wake` (each request) and any movement
+ * bring it back to SWEEP_INTERVAL_MS; `stop` ends it. Should a tick ever throw, the sweep stops
+ * and `onError` hears why: it must not end the server.
  */
 export function startBufferSweep(
   onError: (err: unknown) => void,
   sweep = new BufferSweep(externalMemory, youngCollector()),
-): { stop: () => void } {
-  const timer = setInterval(() => {
+): { stop: () => void; wake: () => void } {
+  let timer: NodeJS.Timeout | undefined;
+  let awake = false;
+  let stopped = false;
+  const every = (ms: number): void => {
+    clearInterval(timer);
+    timer = setInterval(tick, ms);
+    timer.unref();
+  };
+  const stop = (): void => {
+    stopped = true;
+    clearInterval(timer);
+  };
+  const tick = (): void => {
     try {
       sweep.tick();
     } catch (err) {
-      clearInterval(timer);
+      stop();
       onError(err);
+      return;
     }
-  }, SWEEP_INTERVAL_MS);
-  timer.unref();
-  return { stop: () => clearInterval(timer) };
+    if (awake === sweep.quiet) {
+      awake = !awake;
+      every(awake ? SWEEP_INTERVAL_MS : RESTING_INTERVAL_MS);
+    }
+  };
+  const wake = (): void => {
+    if (awake || stopped) return;
+    sweep.resume();
+    awake = true;
+    every(SWEEP_INTERVAL_MS);
+  };
+  wake();
+  return { stop, wake };
 }

@@ -86,6 +86,7 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv = process.
   const bufferSweep = startBufferSweep((err) =>
     logger.warn({ err }, 'buffer sweep stopped: a large transfer may leave more memory in use'),
   );
+  server.server.on('request', bufferSweep.wake);
   let metricsListener: MetricsListener | undefined;
   if (opts.metricsAddress) {
     const m = parseAddress(opts.metricsAddress, '--metrics-address');

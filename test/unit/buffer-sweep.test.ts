@@ -11,7 +11,7 @@ import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { expect } from 'chai';
-import { BufferSweep, startBufferSweep, SWEEP_INTERVAL_MS } from '../../src/buffer-sweep';
+import { BufferSweep, QUIET_TICKS, RESTING_INTERVAL_MS, startBufferSweep, SWEEP_INTERVAL_MS } from '../../src/buffer-sweep';
 import { childServersPerTest } from '../helpers/child-server';
 
 const MODULE = path.resolve(__dirname, '../../src/buffer-sweep.js');
@@ -78,6 +78,53 @@ describe('buffer sweep of a serving s3mux', () => {
     expect(errors.map((e) => (e as Error).message)).to.deep.equal(['no reading']);
   });
 
+  it('rests while the reading does not move (a reading a second), and a request or a moving reading wakes it', async function () {
+    this.timeout(20_000);
+    const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    let held = 100 * MiB;
+    let reads = 0;
+    const sweep = new BufferSweep(
+      () => {
+        reads++;
+        return held;
+      },
+      () => undefined,
+    );
+    const { stop, wake } = startBufferSweep(() => undefined, sweep);
+    try {
+      // Awake: a reading every SWEEP_INTERVAL_MS until QUIET_TICKS of them were the same.
+      await sleep(SWEEP_INTERVAL_MS * (QUIET_TICKS + 25));
+      expect(reads).to.be.within(QUIET_TICKS / 2, QUIET_TICKS + 2);
+      expect(sweep.quiet).to.equal(true);
+      // Resting: one reading a second at most.
+      let before = reads;
+      await sleep(RESTING_INTERVAL_MS * 1.5);
+      expect(reads - before).to.be.within(1, 2);
+      // A request wakes it at once.
+      before = reads;
+      wake();
+      await sleep(SWEEP_INTERVAL_MS * 15);
+      expect(reads - before).to.be.at.least(5);
+      // Resting again, a body that starts streaming (no new request) is seen by the next resting reading.
+      await sleep(SWEEP_INTERVAL_MS * (QUIET_TICKS + 25));
+      expect(sweep.quiet).to.equal(true);
+      const streaming = setInterval(() => (held += 64 * 1024), 5);
+      try {
+        await sleep(RESTING_INTERVAL_MS * 1.3);
+        before = reads;
+        await sleep(SWEEP_INTERVAL_MS * 15);
+        expect(reads - before).to.be.at.least(5);
+      } finally {
+        clearInterval(streaming);
+      }
+    } finally {
+      stop();
+    }
+    const after = reads;
+    await sleep(RESTING_INTERVAL_MS * 1.2);
+    expect(reads).to.equal(after);
+  });
+
   it("the collection it asks for frees dead buffers at once, and s3mux's own scope gets no gc function", async () => {
     const collected = await child('collect');
     expect(collected.freedMiB).to.be.at.least(8);
@@ -88,11 +135,13 @@ describe('buffer sweep of a serving s3mux', () => {
     expect(waited.freedMiB).to.be.below(8);
   });
 
-  it('s3mux serve asks for collections while a large upload streams in', async function () {
+  it('s3mux serve asks for collections while a large upload streams in, also after it rested', async function () {
     this.timeout(60_000);
     // V8 prints each collection and its reason: one asked for through gc() says "testing".
     const srv = await servers.start([], ['--trace-gc']);
     await srv.client.send(new CreateBucketCommand({ Bucket: 'sweep' }));
+    // Idle long enough for the sweep to rest: the upload must wake it.
+    await new Promise((resolve) => setTimeout(resolve, SWEEP_INTERVAL_MS * QUIET_TICKS + 500));
     // Four at once, as a sync tool sends them: their chunks outrun V8's own collections.
     const chunk = Buffer.alloc(MiB, 7);
     const body = () =>
