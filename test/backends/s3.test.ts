@@ -20,7 +20,9 @@ import {
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
+  ListObjectVersionsCommand,
   PutBucketEncryptionCommand,
+  PutBucketVersioningCommand,
   PutObjectCommand,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
@@ -675,6 +677,24 @@ describe('S3 backend: SSE-S3 is asked of the store, never only echoed', function
     );
     expect(copy.ServerSideEncryption).to.equal('AES256');
     expect(await storeKeys(encryptedStore)).to.deep.equal(['copy.txt', 'secret.txt']);
+  });
+
+  it('the probe that asks the store leaves nothing behind in a versioned bucket, not even a version', async () => {
+    const versioned = 'sse-versioned';
+    await encryptedStore.s3.send(new CreateBucketCommand({ Bucket: versioned }));
+    await encryptedStore.s3.send(new PutBucketVersioningCommand({ Bucket: versioned, VersioningConfiguration: { Status: 'Enabled' } }));
+    const direct = s3muxBackend(encryptedStore);
+    try {
+      for (const key of ['one', 'two']) {
+        const meta = await direct.putObject(versioned, key, body('x'), { userMetadata: {}, serverSideEncryption: 'AES256' }, { size: 1 });
+        expect(meta.serverSideEncryption).to.equal('AES256');
+      }
+    } finally {
+      await direct.close();
+    }
+    const versions = await encryptedStore.s3.send(new ListObjectVersionsCommand({ Bucket: versioned }));
+    expect((versions.Versions ?? []).map((v) => v.Key).sort()).to.deep.equal(['one', 'two']);
+    expect(versions.DeleteMarkers ?? []).to.deep.equal([]);
   });
 
   it('GET and HEAD report the encryption the store reports, and none where it reports none', async () => {
