@@ -17,27 +17,28 @@ import { discard, type S3Http } from './http';
 
 const HEADER = 'x-amz-server-side-encryption';
 
-function ignoredError(store: string): S3Error {
+/**
+ * A write that asked for SSE-S3 was stored, and the store's answer did not say it encrypted it
+ * (it changed since it was asked): the client must not be told it is encrypted.
+ */
+export function storedUnencrypted(store: string, key: string): S3Error {
   return new S3Error(
-    'NotImplemented',
-    `s3mux does not support server-side encryption on this route: its store '${store}' takes the request for SSE-S3 and does not encrypt (its answers carry no ${HEADER}) (${HEADER}).`,
-    { Header: HEADER },
+    'InternalError',
+    `The storage backend '${store}' stored the object without the server-side encryption the request asked for (its answer carried no ${HEADER}): it is there unencrypted. Later requests for SSE-S3 on this route are refused with NotImplemented.`,
+    { Key: key },
   );
 }
 
 export class StoreEncryption {
-  /** Buckets whose store answered an SSE-S3 write without saying it encrypted. */
-  private readonly ignoring = new Set<string>();
-  /** Buckets whose store said it encrypted the probe. */
-  private readonly honouring = new Set<string>();
+  /** Per bucket, what its store did with SSE-S3: said it encrypted (true) or answered without saying so (false). */
+  private readonly honours = new Map<string, boolean>();
   private readonly probes = new Map<string, Promise<void>>();
 
   constructor(private readonly http: S3Http) {}
 
   /** Throws NotImplemented where the bucket's store is known to ignore SSE-S3; asks it first when not known. */
   async before(bucket: string): Promise<void> {
-    if (this.honouring.has(bucket)) return;
-    if (!this.ignoring.has(bucket)) {
+    if (!this.honours.has(bucket)) {
       let probe = this.probes.get(bucket);
       if (!probe) {
         probe = this.probe(bucket).finally(() => this.probes.delete(bucket));
@@ -45,18 +46,26 @@ export class StoreEncryption {
       }
       await probe;
     }
-    if (this.ignoring.has(bucket)) throw ignoredError(this.http.name);
+    if (this.honours.get(bucket) === false) throw this.refusal();
   }
 
   /**
-   * Checks the answer to a write that asked for SSE-S3. Returns the refusal to throw when the
-   * store did not say it encrypted (the caller undoes what it can: an upload is aborted).
+   * Whether the answer to a write that asked for SSE-S3 says the store encrypted it. When it does
+   * not, the bucket's later SSE-S3 writes are refused (the caller undoes what it can).
    */
-  check(bucket: string, answer: Record<string, string>): S3Error | undefined {
-    if (answer[HEADER] === 'AES256') return undefined;
-    this.honouring.delete(bucket);
-    this.ignoring.add(bucket);
-    return ignoredError(this.http.name);
+  confirmed(bucket: string, answer: Record<string, string>): boolean {
+    const said = answer[HEADER] === 'AES256';
+    if (!said) this.honours.set(bucket, false);
+    return said;
+  }
+
+  /** NotImplemented, for an SSE-S3 request on a store that does not encrypt. */
+  refusal(): S3Error {
+    return new S3Error(
+      'NotImplemented',
+      `s3mux does not support server-side encryption on this route: its store '${this.http.name}' takes the request for SSE-S3 and does not encrypt (its answers carry no ${HEADER}) (${HEADER}).`,
+      { Header: HEADER },
+    );
   }
 
   private async probe(bucket: string): Promise<void> {
@@ -79,7 +88,7 @@ export class StoreEncryption {
     } catch {
       return; // refused or unreachable: the write itself gets the store's answer
     }
-    (said === 'AES256' ? this.honouring : this.ignoring).add(bucket);
+    this.honours.set(bucket, said === 'AES256');
     // In a versioned bucket the version itself goes, so no empty version is left behind.
     await this.http
       .send({

@@ -66,7 +66,7 @@ import { BytesObjectHandle } from '../bytes-handle';
 import { checkClientKey, coversDocuments, isDocumentKey, PAST_DOCUMENTS } from './client-keys';
 import { ObjectReservedStore, RESERVED_DOCS_PREFIX, type ReservedObject } from '../reserved-objects';
 import { s3ReservedObjects } from './reserved';
-import { StoreEncryption } from './encryption';
+import { StoreEncryption, storedUnencrypted } from './encryption';
 import { mapBounded } from '../../bounded-map';
 
 export { S3Http, encodeKey, encodeSegment, type RetryOptions, type TimeoutOptions } from './http';
@@ -231,18 +231,6 @@ function emptyBody(): S3Reply['body'] {
   const p = new PassThrough();
   p.end();
   return p as unknown as S3Reply['body'];
-}
-
-/**
- * A write that asked for SSE-S3 was stored, and the store's answer did not say it encrypted it
- * (it changed since it was asked, encryption.ts): the client must not be told it is encrypted.
- */
-function storedUnencrypted(store: string, key: string): S3Error {
-  return new S3Error(
-    'InternalError',
-    `The storage backend '${store}' stored the object without the server-side encryption the request asked for (its answer carried no x-amz-server-side-encryption): it is there unencrypted. Later requests for SSE-S3 on this route are refused with NotImplemented.`,
-    { Key: key },
-  );
 }
 
 export class S3Backend implements Backend {
@@ -547,10 +535,7 @@ export class S3Backend implements Backend {
       notFound: 'NoSuchBucket',
     });
     discard(reply.body);
-    if (attrs.serverSideEncryption) {
-      const ignored = this.encryption.check(bucket, reply.headers);
-      if (ignored) throw storedUnencrypted(this.http.name, key);
-    }
+    if (attrs.serverSideEncryption && !this.encryption.confirmed(bucket, reply.headers)) throw storedUnencrypted(this.http.name, key);
     const stored = storedCopy(attrs);
     for (const [name, v] of Object.entries(reply.headers)) {
       if (name.startsWith('x-amz-checksum-') && name !== 'x-amz-checksum-type') (stored.checksums ??= {})[name.slice(15)] = v;
@@ -697,7 +682,8 @@ export class S3Backend implements Backend {
           headers,
           notFound: 'NoSuchBucket',
         });
-        if (attrs?.serverSideEncryption && this.encryption.check(dstBucket, reply.headers)) throw storedUnencrypted(this.http.name, dstKey);
+        if (attrs?.serverSideEncryption && !this.encryption.confirmed(dstBucket, reply.headers))
+          throw storedUnencrypted(this.http.name, dstKey);
         const root = doc?.CopyObjectResult;
         return {
           ...kept,

@@ -79,11 +79,10 @@ export class S3MultipartStore implements MultipartStore {
     });
     const id = text(child(doc?.InitiateMultipartUploadResult, 'UploadId'));
     if (!id) throw new S3Error('InternalError', `The storage backend '${this.http.name}' returned no upload id.`);
-    const ignored = attrs.serverSideEncryption ? this.host.encryption.check(bucket, reply.headers) : undefined;
-    if (ignored) {
+    if (attrs.serverSideEncryption && !this.host.encryption.confirmed(bucket, reply.headers)) {
       // Nothing is stored yet: the upload goes, and the client hears the refusal.
       await this.dropUpload(bucket, key, id).catch(() => {});
-      throw ignored;
+      throw this.host.encryption.refusal();
     }
     return id;
   }
