@@ -11,7 +11,7 @@
 import { S3Error } from '../errors';
 import type { S3Context } from './context';
 import type { Backend } from '../backends/types';
-import { BACKEND_KITS } from '../backends/registry';
+import { kitFor } from '../backends/create';
 import { CANNED_ACLS, GRANT_HEADERS } from '../access/acl';
 import { accountOf } from './access';
 import { TIER_HEADER } from '../bucket-config/tier';
@@ -68,7 +68,7 @@ function atRest(backend: Backend, fsEncryptedAtRest: boolean): AtRest {
     const each = backend.storedOn.map((b) => STRENGTH.indexOf(atRest(b, fsEncryptedAtRest)));
     return STRENGTH[Math.min(...each)];
   }
-  const declared = BACKEND_KITS.find((k) => k.kind === backend.kind)?.atRest;
+  const declared = kitFor(backend.kind)?.atRest;
   if (declared === 'encrypted') return 'every object';
   if (declared === 'as the operator says') return fsEncryptedAtRest ? 'every object' : 'none';
   return declared === 'when asked' ? 'when asked' : 'none';

@@ -74,10 +74,12 @@ export abstract class CompositeBackend implements Backend {
   }
   private holders?: readonly ClassHolder[];
 
-  /** Every target: a read may come from any of them (a migration's `from` too). */
+  /** Every target: a read may come from any of them (a migration's `from` too). Asked on every object request. */
   get storedOn(): readonly Backend[] {
-    return this.targets.map((t) => t.backend);
+    this.stores ??= this.targets.map((t) => t.backend);
+    return this.stores;
   }
+  private stores?: readonly Backend[];
 
   /** What any target a write may reach cannot hold is refused before versioning keeps a version (Backend.checkAttributes). */
   checkAttributes(attrs: ObjectAttributes): void {
