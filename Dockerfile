@@ -35,5 +35,5 @@ USER 1000:1000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 CMD ["node", "/app/dist/src/healthcheck.js"]
 # Exec form: node is PID 1 and receives SIGTERM/SIGINT (graceful stop) and SIGHUP (reload) itself.
 # Node's options: src/node-flags.ts (V8's young generation, sized once at start-up; keep the two in step).
-ENTRYPOINT ["node", "--max-semi-space-size=8", "/app/dist/src/cli.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=8", "--no-concurrent-recompilation", "/app/dist/src/cli.js"]
 CMD ["serve"]
