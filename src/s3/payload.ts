@@ -225,6 +225,22 @@ export async function readSmallBody(ctx: S3Context, limit: number): Promise<Buff
   return Buffer.concat(chunks);
 }
 
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * A small XML request body as text. Bytes that are not UTF-8 make it MalformedXML, as an XML
+ * parser must refuse them: decoded leniently they would become U+FFFD, and a DeleteObjects
+ * key (or a tag, a lifecycle filter) would name another key than the one sent.
+ */
+export async function readXmlBody(ctx: S3Context, limit: number): Promise<string> {
+  const body = await readSmallBody(ctx, limit);
+  try {
+    return STRICT_UTF8.decode(body);
+  } catch {
+    throw new S3Error('MalformedXML');
+  }
+}
+
 /**
  * S3 requires an integrity check on some bodies (object lock settings, a write with a
  * retention): Content-MD5 or an x-amz-checksum-* value, in a header or announced as a trailer.

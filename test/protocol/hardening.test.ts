@@ -202,6 +202,28 @@ describe('protocol: hardening (no request ends the process or touches another ke
       expect(codeOf(t.text)).to.equal('MalformedXML');
     });
 
+    it('refuses bytes that are not UTF-8 instead of reading them as U+FFFD (which named another key)', async () => {
+      await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'utf8/victim\ufffd', Body: 'victim' }));
+      const bin = (before: string, after: string) => Buffer.concat([Buffer.from(before), Buffer.from([0xff]), Buffer.from(after)]);
+      const md5b = (b: Buffer) => createHash('md5').update(b).digest('base64');
+      const del = bin('<Delete><Object><Key>utf8/victim', '</Key></Object></Delete>');
+      const d = await signedFetch(srv.url, CREDS, 'POST', `/${Bucket}`, {
+        query: { delete: '' },
+        body: del,
+        headers: { 'content-md5': md5b(del) },
+      });
+      expect(d.status, d.text).to.equal(400);
+      expect(codeOf(d.text)).to.equal('MalformedXML');
+      expect((await srv.s3.send(new HeadObjectCommand({ Bucket, Key: 'utf8/victim\ufffd' }))).ContentLength).to.equal(6);
+      const tagging = bin('<Tagging><TagSet><Tag><Key>k</Key><Value>v', '</Value></Tag></TagSet></Tagging>');
+      const t = await signedFetch(srv.url, CREDS, 'PUT', `/${Bucket}/utf8/victim%EF%BF%BD`, {
+        query: { tagging: '' },
+        body: tagging,
+        headers: { 'content-md5': md5b(tagging) },
+      });
+      expect(codeOf(t.text)).to.equal('MalformedXML');
+    });
+
     it('DeleteObjects: Quiet must be a boolean; a version id s3mux never gave out is InvalidArgument and deletes nothing', async () => {
       await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'versioned/a', Body: 'a' }));
       const quiet = '<Delete><Quiet>maybe</Quiet><Object><Key>versioned/a</Key></Object></Delete>';

@@ -32,7 +32,7 @@ import {
   type StoredAccess,
 } from '../access';
 import type { Handler, S3Context } from '../context';
-import { readSmallBody } from '../payload';
+import { readSmallBody, readXmlBody } from '../payload';
 import { xmlResponse } from '../respond';
 import { requestedVersion, versionHeader } from './objects';
 import { children, element, many, parseXml, text } from '../xml';
@@ -104,7 +104,7 @@ function aclFromXml(ctx: S3Context, body: string, owner: string): Acl {
 /** The ACL a PutBucketAcl / PutObjectAcl sets: canned, grant headers, or a body (exactly one of them). */
 async function aclToSet(ctx: S3Context, owner: string, bucketOwner: string): Promise<Acl> {
   const fromHeaders = requestedAcl((n) => ctx.header(n), directoryOf(ctx), owner, bucketOwner);
-  const body = (await readSmallBody(ctx, 64 * 1024)).toString('utf8');
+  const body = await readXmlBody(ctx, 64 * 1024);
   if (fromHeaders && body.trim() !== '') throw new S3Error('UnexpectedContent' as never, 'This request does not support content');
   if (fromHeaders) return fromHeaders.acl;
   if (body.trim() === '')
@@ -241,7 +241,7 @@ export const putOwnershipControls: Handler = async (ctx) => {
   view.assertWritable();
   const access = await accessOf(ctx, view);
   notFixed(view, 'objectOwnership', 'object ownership');
-  const ownership = ownershipFromXml((await readSmallBody(ctx, 64 * 1024)).toString('utf8'));
+  const ownership = ownershipFromXml(await readXmlBody(ctx, 64 * 1024));
   // S3 refuses to disable ACLs while the bucket's ACL still grants someone else.
   if (ownership === 'BucketOwnerEnforced' && !isOwnerOnly(access.acl, access.owner))
     throw new S3Error('InvalidBucketAclWithObjectOwnership');
@@ -272,9 +272,7 @@ export const putPublicAccessBlock: Handler = async (ctx) => {
   view.assertWritable();
   await accessOf(ctx, view);
   notFixed(view, 'publicAccessBlock', 'public access block');
-  const doc = element(parseXml((await readSmallBody(ctx, 64 * 1024)).toString('utf8')), 'PublicAccessBlockConfiguration', [
-    ...PAB_SETTINGS,
-  ]);
+  const doc = element(parseXml(await readXmlBody(ctx, 64 * 1024)), 'PublicAccessBlockConfiguration', [...PAB_SETTINGS]);
   if (!doc) throw new S3Error('MalformedXML');
   const pab = {} as PublicAccessBlock;
   for (const k of PAB_SETTINGS) {

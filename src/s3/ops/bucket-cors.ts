@@ -5,7 +5,7 @@ import { corsConfigurationXml, parseCorsConfiguration, MAX_CORS_BYTES } from '..
 import type { BucketView } from '../../router/bucket-view';
 import type { Handler } from '../context';
 import { CORS_DOCUMENT, corsRulesOf, type StoredCors } from '../cors';
-import { readSmallBody } from '../payload';
+import { readXmlBody } from '../payload';
 import { xmlResponse } from '../respond';
 
 function assertNotFixed(view: BucketView): void {
@@ -26,7 +26,7 @@ export const putBucketCors: Handler = async (ctx) => {
   const view = ctx.bucket();
   assertNotFixed(view);
   await view.exists();
-  const rules = parseCorsConfiguration((await readSmallBody(ctx, MAX_CORS_BYTES)).toString('utf8'));
+  const rules = parseCorsConfiguration(await readXmlBody(ctx, MAX_CORS_BYTES));
   await bucketConfig.set(view, CORS_DOCUMENT, { rules } satisfies StoredCors);
   return { status: 200 };
 };

@@ -4,7 +4,7 @@ import { bucketConfig } from '../../bucket-config/store';
 import { lifecycleConfigurationXml, parseLifecycleConfiguration } from '../../bucket-config/lifecycle';
 import { LIFECYCLE_DOCUMENT, type StoredLifecycle } from '../../lifecycle/config';
 import type { Handler } from '../context';
-import { readSmallBody } from '../payload';
+import { readXmlBody } from '../payload';
 import { xmlResponse } from '../respond';
 
 /** A thousand rules with tag filters fit in well under this. */
@@ -22,7 +22,7 @@ export const putBucketLifecycleConfiguration: Handler = async (ctx) => {
   const view = ctx.bucket();
   view.assertWritable();
   await view.exists();
-  const body = (await readSmallBody(ctx, MAX_LIFECYCLE_BYTES)).toString('utf8');
+  const body = await readXmlBody(ctx, MAX_LIFECYCLE_BYTES);
   const rules = parseLifecycleConfiguration(body, {
     kind: view.backend.kind,
     canChangeClass: view.backend.setStorageClass !== undefined,

@@ -10,7 +10,7 @@ import { xmlResponse } from '../respond';
 import { callerOfCtx } from '../access';
 import { newBucketAccess, recordNewBucket } from './access-control';
 import { element, parseXml, text } from '../xml';
-import { readSmallBody } from '../payload';
+import { readXmlBody } from '../payload';
 import { decodeToken, encodeToken } from '../continuation-token';
 import { enableObjectLock, noLockHere } from './object-lock';
 import { bucketTier, resolveBucketTier, setBucketTier, TIER_HEADER } from '../../bucket-config/tier';
@@ -74,9 +74,9 @@ function listBucketsPage(ctx: S3Context): { max: number; after?: string; prefix:
 export const createBucket: Handler = async (ctx) => {
   const name = ctx.bucketName;
   validateBucketName(name);
-  const body = await readSmallBody(ctx, 64 * 1024);
+  const body = await readXmlBody(ctx, 64 * 1024);
   if (body.length) {
-    const config = element(parseXml(body.toString('utf8')), 'CreateBucketConfiguration', ['LocationConstraint', 'Location', 'Bucket']);
+    const config = element(parseXml(body), 'CreateBucketConfiguration', ['LocationConstraint', 'Location', 'Bucket']);
     const location = text(config?.LocationConstraint);
     // A region name (eu-west-1, us-gov-west-1, ...) or the legacy EU.
     if (location !== undefined && location !== 'EU' && !/^[a-z]{2,}(-[a-z0-9]+){1,4}$/.test(location)) {

@@ -2,7 +2,7 @@
 import { collectObjectAcl } from '../access';
 import { S3Error, toS3Error } from '../../errors';
 import type { Handler } from '../context';
-import { readSmallBody } from '../payload';
+import { readXmlBody } from '../payload';
 import { xmlResponse } from '../respond';
 import { children, element, many, parseXml, text } from '../xml';
 import { VersionedObjects } from '../../versioning/objects';
@@ -23,7 +23,7 @@ export const deleteObjects: Handler = async (ctx) => {
   const view = ctx.bucket();
   await view.exists();
   // Content-MD5 is not required: current SDKs send x-amz-checksum-* instead (verified in payload).
-  const del = element(parseXml((await readSmallBody(ctx, 2 * 1024 * 1024)).toString('utf8')), 'Delete', ['Object', 'Quiet']);
+  const del = element(parseXml(await readXmlBody(ctx, 2 * 1024 * 1024)), 'Delete', ['Object', 'Quiet']);
   if (!del) throw new S3Error('MalformedXML');
   const objects = many(del.Object);
   if (objects.length === 0 || objects.length > MAX_OBJECTS) throw new S3Error('MalformedXML');

@@ -12,7 +12,7 @@ import type { Handler, S3Context } from '../context';
 import { DIGEST_LENGTH, isDigestBase64, type ChecksumAlgorithm } from '../checksums';
 import { checkCopySourceConditions, unquote } from '../conditions';
 import { attributesFromHeaders } from '../headers';
-import { readSmallBody, requestBody } from '../payload';
+import { readXmlBody, requestBody } from '../payload';
 import { slowXmlResponse, xmlResponse } from '../respond';
 import { children, element, many, parseXml, text } from '../xml';
 import { owner } from './buckets';
@@ -138,7 +138,7 @@ async function allParts(ctx: S3Context, key: string, id: string): Promise<Map<nu
 export const completeMultipartUpload: Handler = async (ctx) => {
   const id = uploadId(ctx);
   const view = ctx.bucket();
-  const root = element(parseXml((await readSmallBody(ctx, 4 * 1024 * 1024)).toString('utf8')), 'CompleteMultipartUpload', ['Part']);
+  const root = element(parseXml(await readXmlBody(ctx, 4 * 1024 * 1024)), 'CompleteMultipartUpload', ['Part']);
   if (!root) throw new S3Error('MalformedXML');
   const requested = many(root.Part).map((p) => {
     const node = children(p, ['PartNumber', 'ETag', ...PART_CHECKSUM_ELEMENTS.map(([el]) => el)]);

@@ -16,7 +16,7 @@ import {
 } from '../../object-lock/lock';
 import { VERSIONING_DOCUMENT, VersionedObjects, versioningStatus } from '../../versioning/objects';
 import type { Handler, S3Context } from '../context';
-import { readSmallBody, requireIntegrityCheck } from '../payload';
+import { readXmlBody, requireIntegrityCheck } from '../payload';
 import { bypassGovernance } from '../bypass-governance';
 import { xmlResponse } from '../respond';
 import { element, parseXml, text } from '../xml';
@@ -24,7 +24,7 @@ import { requestedVersion } from './objects';
 
 async function readXml(ctx: S3Context, what: string): Promise<Record<string, unknown> | undefined> {
   requireIntegrityCheck(ctx, what);
-  return parseXml((await readSmallBody(ctx, 64 * 1024)).toString('utf8'));
+  return parseXml(await readXmlBody(ctx, 64 * 1024));
 }
 
 export const getObjectLockConfiguration: Handler = async (ctx) => {
@@ -41,7 +41,7 @@ export const putObjectLockConfiguration: Handler = async (ctx) => {
   await view.exists();
   if (!view.backend.reserved) throw noLockHere(view.backend.kind);
   requireIntegrityCheck(ctx, 'PutObjectLockConfiguration requests');
-  const config = parseLockConfiguration((await readSmallBody(ctx, 64 * 1024)).toString('utf8'));
+  const config = parseLockConfiguration(await readXmlBody(ctx, 64 * 1024));
   // S3 enables lock on an existing bucket only when its versioning is Enabled.
   if (!(await lockConfiguration(view)) && (await versioningStatus(view)) !== 'Enabled') {
     throw new S3Error('InvalidBucketState', "Versioning must be 'Enabled' on the bucket to apply a Object Lock configuration");

@@ -6,7 +6,7 @@
  */
 import { S3Error } from '../../errors';
 import type { Handler } from '../context';
-import { readSmallBody } from '../payload';
+import { readXmlBody } from '../payload';
 import { children, element, parseXml, text } from '../xml';
 
 /** The Days of a RestoreRequest body (optional in S3's schema; an empty body restores with the store's default). */
@@ -34,7 +34,7 @@ function restoreDays(xml: string): number | undefined {
 
 export const restoreObject: Handler = async (ctx) => {
   const view = ctx.bucket();
-  const days = restoreDays((await readSmallBody(ctx, 64 * 1024)).toString('utf8'));
+  const days = restoreDays(await readXmlBody(ctx, 64 * 1024));
   const outcome = await view.restoreObject(ctx.key, days);
   if (outcome === 'ongoing') throw new S3Error('RestoreAlreadyInProgress');
   return { status: outcome === 'started' ? 202 : 200 };

@@ -3,7 +3,7 @@ import { S3Error } from '../../errors';
 import type { Tag } from '../../backends/types';
 import type { Handler, S3Context } from '../context';
 import { validateTags } from '../headers';
-import { readSmallBody } from '../payload';
+import { readXmlBody } from '../payload';
 import { xmlResponse } from '../respond';
 import { children, element, many, parseXml, text, type XmlObject } from '../xml';
 import { VersionedObjects } from '../../versioning/objects';
@@ -16,7 +16,7 @@ export const getObjectTagging: Handler = async (ctx) => {
 
 /** The tags of a `<Tagging><TagSet>` body (PutObjectTagging, PutBucketTagging), not yet validated. */
 export async function readTaggingBody(ctx: S3Context): Promise<Tag[]> {
-  const tagging = element(parseXml((await readSmallBody(ctx, 64 * 1024)).toString('utf8')), 'Tagging', ['TagSet']);
+  const tagging = element(parseXml(await readXmlBody(ctx, 64 * 1024)), 'Tagging', ['TagSet']);
   if (!tagging || tagging.TagSet === undefined) throw new S3Error('MalformedXML');
   return many(children(tagging.TagSet, ['Tag']).Tag).map((t) => {
     const node = children(t, ['Key', 'Value']);

@@ -13,7 +13,7 @@ import { S3Error } from '../../errors';
 import { bucketConfig } from '../../bucket-config/store';
 import type { BucketView } from '../../router/bucket-view';
 import type { Handler, S3Context } from '../context';
-import { readSmallBody } from '../payload';
+import { readXmlBody } from '../payload';
 import { storeEncryption } from '../request-features';
 import { xmlResponse } from '../respond';
 import { children, element, many, parseXml, text } from '../xml';
@@ -35,7 +35,7 @@ async function writableBucket(ctx: S3Context): Promise<BucketView> {
 
 /** The request's document, its root checked to be `root` with only `allowed` children. */
 async function configBody(ctx: S3Context, root: string, allowed: string[]): Promise<Record<string, unknown>> {
-  const doc = element(parseXml((await readSmallBody(ctx, CONFIG_BODY_LIMIT)).toString('utf8')), root, allowed);
+  const doc = element(parseXml(await readXmlBody(ctx, CONFIG_BODY_LIMIT)), root, allowed);
   if (!doc) throw new S3Error('MalformedXML');
   return doc;
 }

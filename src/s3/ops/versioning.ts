@@ -5,7 +5,7 @@ import { VERSIONING_DOCUMENT, VersionedObjects, versioningStatus, type Versionin
 import { listObjectVersions } from '../../versioning/listing';
 import { lockConfiguration } from '../../object-lock/config';
 import type { Handler } from '../context';
-import { readSmallBody } from '../payload';
+import { readXmlBody } from '../payload';
 import { xmlResponse } from '../respond';
 import { element, parseXml, text } from '../xml';
 import { owner } from './buckets';
@@ -25,10 +25,7 @@ export const putBucketVersioning: Handler = async (ctx) => {
   const view = ctx.bucket();
   view.assertWritable();
   await view.exists();
-  const config = element(parseXml((await readSmallBody(ctx, 64 * 1024)).toString('utf8')), 'VersioningConfiguration', [
-    'Status',
-    'MfaDelete',
-  ]);
+  const config = element(parseXml(await readXmlBody(ctx, 64 * 1024)), 'VersioningConfiguration', ['Status', 'MfaDelete']);
   if (!config) throw new S3Error('MalformedXML');
   const status = text(config.Status);
   const mfa = text(config.MfaDelete);
