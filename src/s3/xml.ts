@@ -174,10 +174,16 @@ export function many(node: unknown): unknown[] {
   return Array.isArray(node) ? node : [node];
 }
 
-/** A text child, or undefined. Elements that hold only text parse to strings. */
+/**
+ * A text child, or undefined when it is absent. Elements that hold only text parse to
+ * strings; an element given twice (an array) or holding elements (an object) does not
+ * validate against S3's schema and is MalformedXML, never read as absent: that turned
+ * `<BlockPublicAcls>true</BlockPublicAcls>` sent twice into false, and a repeated `<Value>`
+ * into an empty tag value.
+ */
 export function text(node: unknown): string | undefined {
   if (node === undefined || node === null) return undefined;
   if (typeof node === 'string') return node;
   if (typeof node === 'number' || typeof node === 'boolean') return String(node);
-  return undefined;
+  throw new S3Error('MalformedXML');
 }

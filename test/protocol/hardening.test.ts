@@ -224,6 +224,25 @@ describe('protocol: hardening (no request ends the process or touches another ke
       expect(codeOf(t.text)).to.equal('MalformedXML');
     });
 
+    it('refuses an element given twice or holding elements instead of reading it as absent', async () => {
+      const put = (path: string, query: string, body: string) =>
+        signedFetch(srv.url, CREDS, 'PUT', path, { query: { [query]: '' }, body, headers: { 'content-md5': md5(body) } });
+      const pab = (inner: string) => `<PublicAccessBlockConfiguration>${inner}</PublicAccessBlockConfiguration>`;
+      for (const body of [
+        pab('<BlockPublicAcls>true</BlockPublicAcls><BlockPublicAcls>true</BlockPublicAcls>'),
+        pab('<BlockPublicPolicy>true<x/></BlockPublicPolicy>'),
+      ]) {
+        const r = await put(`/${Bucket}`, 'publicAccessBlock', body);
+        expect(codeOf(r.text), body).to.equal('MalformedXML');
+      }
+      const got = await signedFetch(srv.url, CREDS, 'GET', `/${Bucket}`, { query: { publicAccessBlock: '' } });
+      expect(got.text).to.not.include('<BlockPublicAcls>false</BlockPublicAcls>');
+      const tags = '<Tagging><TagSet><Tag><Key>k</Key><Value>v</Value><Value>w</Value></Tag></TagSet></Tagging>';
+      expect(codeOf((await put(`/${Bucket}/doc.pdf`, 'tagging', tags)).text)).to.equal('MalformedXML');
+      const versioning = '<VersioningConfiguration><Status>Enabled</Status><Status>Suspended</Status></VersioningConfiguration>';
+      expect(codeOf((await put(`/${Bucket}`, 'versioning', versioning)).text)).to.equal('MalformedXML');
+    });
+
     it('DeleteObjects: Quiet must be a boolean; a version id s3mux never gave out is InvalidArgument and deletes nothing', async () => {
       await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'versioned/a', Body: 'a' }));
       const quiet = '<Delete><Quiet>maybe</Quiet><Object><Key>versioned/a</Key></Object></Delete>';
