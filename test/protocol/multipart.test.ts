@@ -185,6 +185,30 @@ describe('protocol: multipart uploads', () => {
     for (const [Key, UploadId] of made) await srv.s3.send(new AbortMultipartUploadCommand({ Bucket: Bucket2, Key, UploadId }));
   });
 
+  it('lists uploads with encoding-type=url: keys, prefixes and markers URL-encoded, as S3 does', async () => {
+    const Bucket3 = 'uploads-encoded';
+    await srv.s3.send(new CreateBucketCommand({ Bucket: Bucket3 }));
+    const made: Array<[string, string]> = [];
+    for (const Key of ['enc t/x\u0001%y', 'enc t/z w/q']) {
+      const { UploadId } = await srv.s3.send(new CreateMultipartUploadCommand({ Bucket: Bucket3, Key }));
+      made.push([Key, UploadId!]);
+    }
+    const query = { uploads: '', prefix: 'enc t/', delimiter: '/', 'key-marker': 'enc t/a b', 'encoding-type': 'url' };
+    const r = await signedFetch(srv.url, { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY }, 'GET', `/${Bucket3}`, { query });
+    expect(r.status, r.text).to.equal(200);
+    expect(r.text).to.include('<EncodingType>url</EncodingType>');
+    expect(r.text).to.include('<KeyMarker>enc%20t/a%20b</KeyMarker>');
+    expect(r.text).to.include('<Prefix>enc%20t/</Prefix>');
+    expect(r.text).to.include('<Key>enc%20t/x%01%25y</Key>');
+    expect(r.text).to.include('<CommonPrefixes><Prefix>enc%20t/z%20w/</Prefix></CommonPrefixes>');
+    const bad = await signedFetch(srv.url, { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY }, 'GET', `/${Bucket3}`, {
+      query: { uploads: '', 'encoding-type': 'base64' },
+    });
+    expect(bad.status).to.equal(400);
+    expect(bad.text).to.include('<Code>InvalidArgument</Code>');
+    for (const [Key, UploadId] of made) await srv.s3.send(new AbortMultipartUploadCommand({ Bucket: Bucket3, Key, UploadId }));
+  });
+
   it('accepts part number 10000 and completes with gaps in the numbering', async () => {
     const Key = 'sparse.bin';
     const first = randomBytes(5 * MiB);

@@ -18,7 +18,7 @@ import { children, element, many, parseXml, text } from '../xml';
 import { owner } from './buckets';
 import { copySourceHeaders, parseCopySource } from './copy';
 import { VersionedObjects } from '../../versioning/objects';
-import { parseMaxKeys } from './listing';
+import { encoder, parseMaxKeys } from './listing';
 import { lockFromHeaders, readConditions, versionHeader, writeConditions } from './objects';
 import { applyBucketTier } from '../../bucket-config/tier';
 
@@ -300,6 +300,7 @@ export const listParts: Handler = async (ctx) => {
 };
 
 export const listMultipartUploads: Handler = async (ctx) => {
+  const enc = encoder(ctx);
   const view = ctx.bucket();
   await view.exists();
   const maxUploads = parseMaxKeys(ctx.query.get('max-uploads'), 'max-uploads');
@@ -314,22 +315,23 @@ export const listMultipartUploads: Handler = async (ctx) => {
   const o = owner(ctx);
   return xmlResponse('ListMultipartUploadsResult', {
     Bucket: ctx.bucketName,
-    KeyMarker: keyMarker ?? '',
+    KeyMarker: enc(keyMarker ?? ''),
     UploadIdMarker: uploadIdMarker ?? '',
-    NextKeyMarker: page.nextKeyMarker ?? '',
+    NextKeyMarker: enc(page.nextKeyMarker ?? ''),
     NextUploadIdMarker: page.nextUploadIdMarker ?? '',
-    Prefix: prefix,
-    Delimiter: delimiter,
+    Prefix: enc(prefix),
+    Delimiter: delimiter === undefined ? undefined : enc(delimiter),
     MaxUploads: maxUploads,
     IsTruncated: page.isTruncated,
+    EncodingType: ctx.query.get('encoding-type') ?? undefined,
     Upload: page.uploads.map((u) => ({
-      Key: u.key,
+      Key: enc(u.key),
       UploadId: u.uploadId,
       Initiator: o,
       Owner: o,
       StorageClass: u.attrs.storageClass ?? 'STANDARD',
       Initiated: u.initiated,
     })),
-    CommonPrefixes: page.commonPrefixes.map((p) => ({ Prefix: p })),
+    CommonPrefixes: page.commonPrefixes.map((p) => ({ Prefix: enc(p) })),
   });
 };
