@@ -273,6 +273,30 @@ describe('protocol: objects', () => {
       expect(r.Metadata).to.deep.equal({ mode: '600' });
     });
 
+    it('gives a copy the checksum x-amz-checksum-algorithm names, computed from its bytes', async () => {
+      const bytes = 'checksummed copy';
+      await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'ck-src.txt', Body: bytes }));
+      const sha256 = createHash('sha256').update(bytes).digest('base64');
+      const copied = await srv.s3.send(
+        new CopyObjectCommand({ Bucket, Key: 'ck-dst.txt', CopySource: `${Bucket}/ck-src.txt`, ChecksumAlgorithm: 'SHA256' }),
+      );
+      expect(copied.CopyObjectResult?.ChecksumSHA256).to.equal(sha256);
+      const head = await srv.s3.send(new HeadObjectCommand({ Bucket, Key: 'ck-dst.txt', ChecksumMode: 'ENABLED' }));
+      expect(head.ChecksumSHA256).to.equal(sha256);
+      // In place too: adding a checksum is a change, not a plain self-copy.
+      await srv.s3.send(
+        new CopyObjectCommand({ Bucket, Key: 'ck-src.txt', CopySource: `${Bucket}/ck-src.txt`, ChecksumAlgorithm: 'SHA256' }),
+      );
+      const inPlace = await srv.s3.send(new HeadObjectCommand({ Bucket, Key: 'ck-src.txt', ChecksumMode: 'ENABLED' }));
+      expect(inPlace.ChecksumSHA256).to.equal(sha256);
+      expect((await get('ck-src.txt')).bytes.toString()).to.equal(bytes);
+      const bogus = await signedFetch(srv.url, CREDS, 'PUT', `/${Bucket}/ck-bogus.txt`, {
+        headers: { 'x-amz-copy-source': `/${Bucket}/ck-src.txt`, 'x-amz-checksum-algorithm': 'MD4' },
+      });
+      expect(bogus.status).to.equal(400);
+      expect(bogus.text).to.include('<Code>InvalidRequest</Code>');
+    });
+
     it('honours x-amz-copy-source-if-* conditions', async () => {
       await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'csrc.txt', Body: 'c' }));
       const etag = `"${md5hex('c')}"`;

@@ -10,6 +10,8 @@ import { xmlResponse } from '../respond';
 import { lockFromHeaders, readConditions, versionHeader, writeConditions, writtenChecksumHeaders } from './objects';
 import { VersionedObjects, type VersionedMeta } from '../../versioning/objects';
 import { bucketTier } from '../../bucket-config/tier';
+import { pipeline, type Readable } from 'node:stream';
+import { parseChecksumAlgorithm, VerifyingStream, type ChecksumAlgorithm } from '../checksums';
 
 export interface CopySource {
   bucket: string;
@@ -63,6 +65,24 @@ function copiedAttributes(ctx: S3Context, source: ObjectMeta): ObjectAttributes 
   return attrs;
 }
 
+/**
+ * x-amz-checksum-algorithm on a copy: the copy holds a checksum of that algorithm (S3 keeps
+ * one per object). The source's is kept when it has one for the whole object; otherwise it is
+ * computed from the bytes as they are copied. Undefined: the request names none.
+ */
+function copyChecksum(
+  ctx: S3Context,
+  source: ObjectMeta,
+  attrs: ObjectAttributes,
+): { algorithm: ChecksumAlgorithm; kept?: string } | undefined {
+  const named = ctx.header('x-amz-checksum-algorithm');
+  if (named === undefined) return undefined;
+  const algorithm = parseChecksumAlgorithm(named);
+  // A multipart source's checksum describes its parts, not the copy's bytes.
+  const kept = source.etag.includes('-') ? undefined : attrs.checksums?.[algorithm];
+  return { algorithm, kept };
+}
+
 /** The copy source's headers on a copy's answer: the version it was read from. */
 export function copySourceHeaders(meta: { versionId?: string }): Record<string, string> {
   return meta.versionId === undefined ? {} : { 'x-amz-copy-source-version-id': meta.versionId };
@@ -88,10 +108,14 @@ export async function copyBetween(
       const tier = await bucketTier(dst);
       if (tier) attrs.storageClass = tier.storageClass;
     }
+    const checksum = copyChecksum(ctx, handle.meta, attrs);
+    const computeChecksum = checksum !== undefined && checksum.kept === undefined;
+    if (checksum) attrs.checksums = checksum.kept === undefined ? undefined : { [checksum.algorithm]: checksum.kept };
     if (
       sameObject &&
-      // Copying an older version over the key restores it: that is a change.
+      // Copying an older version over the key restores it, and a new checksum changes it.
       source.versionId === undefined &&
+      !computeChecksum &&
       ctx.header('x-amz-metadata-directive') !== 'REPLACE' &&
       ctx.header('x-amz-storage-class') === undefined &&
       ctx.header('x-amz-tagging-directive') !== 'REPLACE'
@@ -105,13 +129,40 @@ export async function copyBetween(
     // The copy's lock is what this request asks for (or the bucket's default), never the source's.
     const lock = lockFromHeaders(ctx, target);
     // A versioned destination takes the bytes through its version layer; a plain one may copy natively.
-    const native = target.status || reader.status ? undefined : await dst.nativeCopyFrom(src, srcKey, dstKey, attrs);
+    // A checksum computed from the bytes needs them to pass through s3mux.
+    const native = target.status || reader.status || computeChecksum ? undefined : await dst.nativeCopyFrom(src, srcKey, dstKey, attrs);
     if (native) return { meta: native, source: handle.meta };
-    const meta = await target.put(dstKey, handle.read(), attrs, { size: handle.meta.size, conditions: writeConditions(ctx), lock });
+    let body: Readable = handle.read();
+    if (computeChecksum) {
+      const algorithm = checksum.algorithm;
+      const hashing = new VerifyingStream({ computeAlso: [algorithm] });
+      // Set as the bytes end, before the store commits the copy.
+      hashing.once('end', () => (attrs.checksums = { [algorithm]: hashing.digests()[algorithm]! }));
+      body = pipeline(body, hashing, () => {});
+    }
+    const meta = await target.put(dstKey, body, attrs, { size: handle.meta.size, conditions: writeConditions(ctx), lock });
     return { meta, source: handle.meta };
   } finally {
     await handle.close();
   }
+}
+
+const CHECKSUM_ELEMENTS: Record<ChecksumAlgorithm, string> = {
+  crc32: 'ChecksumCRC32',
+  crc32c: 'ChecksumCRC32C',
+  crc64nvme: 'ChecksumCRC64NVME',
+  sha1: 'ChecksumSHA1',
+  sha256: 'ChecksumSHA256',
+};
+
+/** The copy's checksums as CopyObjectResult holds them (where SDKs read them). */
+function checksumElements(meta: ObjectMeta): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [alg, v] of Object.entries(meta.checksums ?? {})) {
+    const el = CHECKSUM_ELEMENTS[alg as ChecksumAlgorithm];
+    if (el !== undefined && v !== undefined) out[el] = v;
+  }
+  return out;
 }
 
 export const copyObject: Handler = async (ctx) => {
@@ -124,7 +175,7 @@ export const copyObject: Handler = async (ctx) => {
   const acl = await aclForWrite(ctx, dst);
   const { meta, source: read } = await copyBetween(src, source, dst, dstKey, ctx);
   await recordObjectAcl(dst, dstKey, acl, meta);
-  return xmlResponse('CopyObjectResult', { LastModified: meta.lastModified, ETag: `"${meta.etag}"` }, 200, {
+  return xmlResponse('CopyObjectResult', { LastModified: meta.lastModified, ETag: `"${meta.etag}"`, ...checksumElements(meta) }, 200, {
     ...writtenChecksumHeaders(meta),
     ...versionHeader(meta),
     ...copySourceHeaders(read),
