@@ -209,6 +209,26 @@ describe('protocol: multipart uploads', () => {
     for (const [Key, UploadId] of made) await srv.s3.send(new AbortMultipartUploadCommand({ Bucket: Bucket3, Key, UploadId }));
   });
 
+  it('refuses an unknown x-amz-checksum-algorithm on CreateMultipartUpload with InvalidRequest, making no upload', async () => {
+    const Key = 'bad-checksum-algorithm';
+    const r = await signedFetch(srv.url, { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY }, 'POST', `/${Bucket}/${Key}`, {
+      query: { uploads: '' },
+      headers: { 'x-amz-checksum-algorithm': 'MD4' },
+    });
+    expect(r.status, r.text).to.equal(400);
+    expect(r.text).to.include('<Code>InvalidRequest</Code>');
+    const uploads = await srv.s3.send(new ListMultipartUploadsCommand({ Bucket, Prefix: Key }));
+    expect(uploads.Uploads ?? []).to.have.length(0);
+    const ok = await signedFetch(srv.url, { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY }, 'POST', `/${Bucket}/${Key}`, {
+      query: { uploads: '' },
+      headers: { 'x-amz-checksum-algorithm': 'crc32c' },
+    });
+    expect(ok.status).to.equal(200);
+    expect(ok.headers['x-amz-checksum-algorithm']).to.equal('CRC32C');
+    const id = /<UploadId>([^<]+)<\/UploadId>/.exec(ok.text)![1];
+    await srv.s3.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId: id }));
+  });
+
   it('accepts part number 10000 and completes with gaps in the numbering', async () => {
     const Key = 'sparse.bin';
     const first = randomBytes(5 * MiB);

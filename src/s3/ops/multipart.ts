@@ -9,7 +9,7 @@ import { multipartEtag } from '../../backends/multipart-etag';
 import { isS3Error, S3Error } from '../../errors';
 import type { ObjectAttributes, PartInfo } from '../../backends/types';
 import type { Handler, S3Context } from '../context';
-import { DIGEST_LENGTH, isDigestBase64, type ChecksumAlgorithm } from '../checksums';
+import { DIGEST_LENGTH, isDigestBase64, parseChecksumAlgorithm, type ChecksumAlgorithm } from '../checksums';
 import { checkCopySourceConditions, unquote } from '../conditions';
 import { attributesFromHeaders } from '../headers';
 import { readXmlBody, requestBody } from '../payload';
@@ -56,10 +56,12 @@ export const createMultipartUpload: Handler = async (ctx) => {
   const acl = await aclForWrite(ctx, view);
   // Checked now (a bucket without lock refuses it), applied when the upload completes.
   const lock = lockFromHeaders(ctx, await VersionedObjects.of(view));
+  // An algorithm S3 does not know is refused before anything is made, as S3 refuses it.
+  const named = ctx.header('x-amz-checksum-algorithm');
+  const algorithm = named === undefined ? undefined : parseChecksumAlgorithm(named);
   const id = await view.createUpload(ctx.key, attrs);
   await uploadAcls.put(view, id, acl);
   await uploadLocks.put(view, id, lock);
-  const algorithm = ctx.header('x-amz-checksum-algorithm');
   return xmlResponse(
     'InitiateMultipartUploadResult',
     { Bucket: ctx.bucketName, Key: ctx.key, UploadId: id },
