@@ -229,6 +229,28 @@ describe('protocol: multipart uploads', () => {
     await srv.s3.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId: id }));
   });
 
+  it('checks x-amz-mp-object-size on Complete: a mismatch is InvalidRequest and completes nothing', async () => {
+    const Key = 'mp-object-size';
+    const { UploadId } = await srv.s3.send(new CreateMultipartUploadCommand({ Bucket, Key }));
+    const { ETag } = await srv.s3.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber: 1, Body: 'ninebytes' }));
+    const complete = (size: number) =>
+      srv.s3.send(
+        new CompleteMultipartUploadCommand({
+          Bucket,
+          Key,
+          UploadId,
+          MpuObjectSize: size,
+          MultipartUpload: { Parts: [{ PartNumber: 1, ETag }] },
+        }),
+      );
+    const wrong = await errorOf(complete(1));
+    expect(wrong.name).to.equal('InvalidRequest');
+    expect(wrong.$metadata.httpStatusCode).to.equal(400);
+    expect((await errorOf(srv.s3.send(new HeadObjectCommand({ Bucket, Key })))).$metadata.httpStatusCode).to.equal(404);
+    await complete(9);
+    expect((await body(Key)).toString()).to.equal('ninebytes');
+  });
+
   it('accepts part number 10000 and completes with gaps in the numbering', async () => {
     const Key = 'sparse.bin';
     const first = randomBytes(5 * MiB);

@@ -197,6 +197,17 @@ export const completeMultipartUpload: Handler = async (ctx) => {
       });
     }
   });
+  // x-amz-mp-object-size: the size the client expects the object to have. S3 refuses a
+  // mismatch with InvalidRequest, before anything is assembled.
+  const expectedSize = ctx.header('x-amz-mp-object-size');
+  if (expectedSize !== undefined) {
+    const total = chosen.reduce((n, p) => n + p.size, 0);
+    if (expectedSize.trim() !== String(total))
+      throw new S3Error(
+        'InvalidRequest',
+        `The provided x-amz-mp-object-size (${expectedSize.slice(0, 32)}) does not match the object's size (${total}).`,
+      );
+  }
   const conditions = writeConditions(ctx);
   // Assembly can take a while for large objects: answer as S3 does, keeping the line busy.
   // In a versioned bucket the object at the name is about to be replaced: keep it as a version first.
