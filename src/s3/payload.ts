@@ -38,19 +38,22 @@ function signedPayloadHash(ctx: S3Context): string | undefined {
   return claimed !== undefined && HEX_SHA256.test(claimed) ? claimed.toLowerCase() : undefined;
 }
 
-/** The checksum algorithms a request names: by header value, by trailer, or by algorithm header alone. */
-function namedAlgorithms(ctx: S3Context): {
+/**
+ * The checksum algorithms a request names: by header value, by trailer, or by algorithm header
+ * alone. `field` reads a header (or, for a POST form, a form field of the same name).
+ */
+function namedAlgorithms(field: (name: string) => string | undefined): {
   headerValues: Partial<Record<ChecksumAlgorithm, string>>;
   trailing: ChecksumAlgorithm[];
   computeOnly: ChecksumAlgorithm[];
 } {
   const headerValues: Partial<Record<ChecksumAlgorithm, string>> = {};
   for (const alg of CHECKSUM_ALGORITHMS) {
-    const v = ctx.header(`x-amz-checksum-${alg}`);
+    const v = field(`x-amz-checksum-${alg}`);
     if (v !== undefined) headerValues[alg] = v;
   }
   const trailing: ChecksumAlgorithm[] = [];
-  for (const name of (ctx.header('x-amz-trailer') ?? '')
+  for (const name of (field('x-amz-trailer') ?? '')
     .split(',')
     .map((s) => s.trim().toLowerCase())
     .filter(Boolean)) {
@@ -61,7 +64,7 @@ function namedAlgorithms(ctx: S3Context): {
     trailing.push(alg);
   }
   const computeOnly: ChecksumAlgorithm[] = [];
-  const algHeader = ctx.header('x-amz-sdk-checksum-algorithm') ?? ctx.header('x-amz-checksum-algorithm');
+  const algHeader = field('x-amz-sdk-checksum-algorithm') ?? field('x-amz-checksum-algorithm');
   if (algHeader !== undefined) {
     const alg = algHeader.trim().toLowerCase() as ChecksumAlgorithm;
     if (!CHECKSUM_ALGORITHMS.includes(alg)) throw new S3Error('InvalidRequest', 'Checksum algorithm provided is unsupported.');
@@ -160,7 +163,7 @@ export function requestBody(ctx: S3Context, attrs?: ObjectAttributes, opts: Body
   if (opts.maxSize !== undefined && size !== undefined && size > opts.maxSize) {
     throw new S3Error('EntityTooLarge', undefined, { ProposedSize: String(size), MaxSizeAllowed: String(opts.maxSize) });
   }
-  const { headerValues, trailing, computeOnly } = namedAlgorithms(ctx);
+  const { headerValues, trailing, computeOnly } = namedAlgorithms((name) => ctx.header(name));
   const contentMd5 = ctx.header('content-md5');
   const verifier = new VerifyingStream({
     md5: contentMd5,
@@ -191,18 +194,40 @@ export function requestBody(ctx: S3Context, attrs?: ObjectAttributes, opts: Body
     verifier.on('error', () => {});
     stream = verifier;
   }
-  if (attrs) {
-    // Header checksums are known (and well-formed) before the body: a store that sends its
-    // metadata ahead of the bytes (the s3 backend) can keep them; the body still has to match.
-    if (Object.keys(headerValues).length) attrs.checksums = { ...headerValues };
-    verifier.once('end', () => {
-      const digests = verifier.digests();
-      const named = [...Object.keys(headerValues), ...trailing, ...computeOnly] as ChecksumAlgorithm[];
-      if (named.length) attrs.checksums = Object.fromEntries(named.map((a) => [a, digests[a] as string]));
-    });
-  }
+  if (attrs) keepChecksums(verifier, attrs, headerValues, [...trailing, ...computeOnly]);
   // The verifier refused a Content-MD5 that is not 16 bytes in base64 as it was built.
   return { stream, size, ...(contentMd5 !== undefined ? { md5: Buffer.from(contentMd5.trim(), 'base64').toString('hex') } : {}) };
+}
+
+/** Records into `attrs.checksums` the checksums a request named, once its body has been verified. */
+function keepChecksums(
+  verifier: VerifyingStream,
+  attrs: ObjectAttributes,
+  headerValues: Partial<Record<ChecksumAlgorithm, string>>,
+  computed: ChecksumAlgorithm[],
+): void {
+  // Header checksums are known (and well-formed) before the body: a store that sends its
+  // metadata ahead of the bytes (the s3 backend) can keep them; the body still has to match.
+  if (Object.keys(headerValues).length) attrs.checksums = { ...headerValues };
+  verifier.once('end', () => {
+    const digests = verifier.digests();
+    const named = [...Object.keys(headerValues), ...computed] as ChecksumAlgorithm[];
+    if (named.length) attrs.checksums = Object.fromEntries(named.map((a) => [a, digests[a] as string]));
+  });
+}
+
+/**
+ * A POST form's file, checked as a PutObject body is: the form's Content-MD5 and
+ * x-amz-checksum-* fields are verified as the file streams (the stream fails before its end
+ * when one does not hold, so nothing is stored), and the checksums named, or asked for with
+ * x-amz-checksum-algorithm, are kept in `attrs`. A form has no trailers.
+ */
+export function verifiedFormFile(file: Readable, field: (name: string) => string | undefined, attrs: ObjectAttributes): Readable {
+  const formField = (name: string) => (name === 'x-amz-trailer' ? undefined : field(name));
+  const { headerValues, computeOnly } = namedAlgorithms(formField);
+  const verifier = new VerifyingStream({ md5: formField('content-md5'), checksums: headerValues, computeAlso: computeOnly });
+  keepChecksums(verifier, attrs, headerValues, computeOnly);
+  return pipeline(file, verifier, () => {});
 }
 
 /** A small body (an XML document) read whole, within `limit` bytes, verified like any other. */

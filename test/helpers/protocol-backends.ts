@@ -148,6 +148,7 @@ export const PROTOCOL_BACKENDS: ProtocolBackend[] = [
       'stores tagging given as XML': S3RVER_TAGS,
       'returns the stored checksum when checksum mode is enabled': 's3rver 3.7.1 keeps no x-amz-checksum-* values',
       'gives a copy the checksum x-amz-checksum-algorithm names': 's3rver 3.7.1 keeps no x-amz-checksum-* values',
+      'Content-MD5 and x-amz-checksum-* fields are checked against the file': 's3rver 3.7.1 keeps no x-amz-checksum-* values',
       'lists a key holding U+0001 as a character reference':
         's3rver 3.7.1 does not give back keys holding control characters intact in its listings',
       'answers ETag, Checksum, StorageClass and ObjectSize': 's3rver 3.7.1 keeps no x-amz-checksum-* values',
@@ -243,6 +244,8 @@ export const PROTOCOL_BACKENDS: ProtocolBackend[] = [
       'returns the stored checksum when checksum mode is enabled':
         'an asset keeps no x-amz-checksum-* values (verified on upload, not kept)',
       'gives a copy the checksum x-amz-checksum-algorithm names':
+        'an asset keeps no x-amz-checksum-* values (verified on upload, not kept)',
+      'Content-MD5 and x-amz-checksum-* fields are checked against the file':
         'an asset keeps no x-amz-checksum-* values (verified on upload, not kept)',
       'Content-Encoding: aws-chunked is not stored': 'an asset holds no Content-Encoding (refused: NotImplemented)',
       'round-trips content, headers and user metadata with an MD5 ETag':

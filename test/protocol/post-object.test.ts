@@ -241,6 +241,42 @@ describe('protocol: POST Object (browser form uploads)', function () {
       expect(await exists('acl/ssec')).to.equal(false);
     });
 
+    it('Content-MD5 and x-amz-checksum-* fields are checked against the file: a mismatch is BadDigest and stores nothing', async () => {
+      const policy = encodePolicy([
+        { bucket: Bucket },
+        ['starts-with', '$key', 'sum/'],
+        ['starts-with', '$Content-MD5', ''],
+        ['starts-with', '$x-amz-checksum-sha256', ''],
+        ['starts-with', '$x-amz-checksum-algorithm', ''],
+      ]);
+      const md5 = (s: string) => createHash('md5').update(s).digest('base64');
+      const sha256 = (s: string) => createHash('sha256').update(s).digest('base64');
+      const badMd5 = await postForm(url, [['key', 'sum/md5'], ...v2Fields(policy), ['Content-MD5', md5('other')]], { data: 'file' });
+      expect(badMd5.status, badMd5.text).to.equal(400);
+      expect(badMd5.code).to.equal('BadDigest');
+      const badSum = await postForm(url, [['key', 'sum/sha'], ...v2Fields(policy), ['x-amz-checksum-sha256', sha256('other')]], {
+        data: 'file',
+      });
+      expect(badSum.status, badSum.text).to.equal(400);
+      expect(badSum.code).to.equal('BadDigest');
+      expect(await exists('sum/md5')).to.equal(false);
+      expect(await exists('sum/sha')).to.equal(false);
+      const good = await postForm(
+        url,
+        [['key', 'sum/good'], ...v2Fields(policy), ['Content-MD5', md5('file')], ['x-amz-checksum-sha256', sha256('file')]],
+        { data: 'file' },
+      );
+      expect(good.status, good.text).to.equal(204);
+      const asked = await postForm(url, [['key', 'sum/asked'], ...v2Fields(policy), ['x-amz-checksum-algorithm', 'SHA256']], {
+        data: 'file',
+      });
+      expect(asked.status, asked.text).to.equal(204);
+      for (const Key of ['sum/good', 'sum/asked']) {
+        const head = await srv.s3.send(new HeadObjectCommand({ Bucket, Key, ChecksumMode: 'ENABLED' }));
+        expect(head.ChecksumSHA256, Key).to.equal(sha256('file'));
+      }
+    });
+
     it('SSE-S3: refused on a folder of plain files; where the store encrypts every object every upload is reported encrypted, as a PUT is', async () => {
       const kind = srv.router.defaultBackend.kind;
       const policy = encodePolicy([

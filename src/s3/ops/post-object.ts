@@ -37,6 +37,7 @@ import { many, parseXml, text, toXml } from '../xml';
 import { VersionedObjects } from '../../versioning/objects';
 import { requestedLock } from '../../object-lock/lock';
 import { versionHeader } from './objects';
+import { verifiedFormFile } from '../payload';
 
 /** What dispatch gives the handler: the means to verify the form's signer, and to authorize it. */
 export interface FormAuthority {
@@ -216,7 +217,11 @@ export const postObject: FormHandler = async (ctx, authority) => {
     contentLength !== undefined,
   );
   const fileStream = reader.stream();
-  const body = pipeline(fileStream, limit, () => {});
+  const body = verifiedFormFile(
+    pipeline(fileStream, limit, () => {}),
+    (name) => fields.get(name)?.value,
+    attrs,
+  );
   let meta;
   try {
     meta = await objects.put(key, body, attrs, { lock });
