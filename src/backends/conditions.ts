@@ -4,7 +4,7 @@
  * the moment its write commits.
  */
 import { isS3Error, S3Error } from '../errors';
-import type { Backend, ObjectMeta, WriteConditions } from './types';
+import type { Backend, DeleteConditions, ObjectMeta, WriteConditions } from './types';
 
 /** `"abc"`, `W/"abc"` and `abc` all become `abc`. */
 export function unquoteEtag(etag: string): string {
@@ -49,6 +49,43 @@ export function checkWriteConditions(current: ObjectMeta | undefined, cond?: Wri
     if (current !== undefined && matches(list, current.etag)) {
       throw new S3Error('PreconditionFailed', undefined, { Condition: 'If-None-Match' });
     }
+  }
+}
+
+/** What a delete's conditions are checked against: the current version, or a delete marker, or nothing. */
+export type DeleteTarget = Pick<ObjectMeta, 'etag' | 'size' | 'lastModified'> | 'delete marker' | undefined;
+
+/** True when a delete names any condition. */
+export function hasDeleteConditions(cond?: DeleteConditions): cond is DeleteConditions {
+  return !!cond && ((cond.ifMatch ?? '') !== '' || cond.size !== undefined || cond.lastModified !== undefined);
+}
+
+/**
+ * Throws unless a delete's conditions hold on the key's current version, as S3 answers
+ * conditional deletes (DeleteObject's If-Match, x-amz-if-match-size and
+ * x-amz-if-match-last-modified-time; DeleteObjects' ETag, Size and LastModifiedTime):
+ * - If-Match (an ETag or '*'): NoSuchKey when the key holds nothing, PreconditionFailed when
+ *   its latest version is a delete marker or the ETag differs;
+ * - size and Last-Modified (to the second, as HTTP dates carry it): PreconditionFailed when an
+ *   object is there and differs; nothing to check when there is none.
+ */
+export function checkDeleteConditions(current: DeleteTarget, cond?: DeleteConditions): void {
+  if (!hasDeleteConditions(cond)) return;
+  if ((cond.ifMatch ?? '') !== '') {
+    if (current === undefined) throw new S3Error('NoSuchKey');
+    if (current === 'delete marker' || !matches(parseEtagList(cond.ifMatch!), current.etag)) {
+      throw new S3Error('PreconditionFailed', undefined, { Condition: 'If-Match' });
+    }
+  }
+  if (current === undefined || current === 'delete marker') return;
+  if (cond.size !== undefined && cond.size !== current.size) {
+    throw new S3Error('PreconditionFailed', undefined, { Condition: 'x-amz-if-match-size' });
+  }
+  if (
+    cond.lastModified !== undefined &&
+    Math.floor(cond.lastModified.getTime() / 1000) !== Math.floor(current.lastModified.getTime() / 1000)
+  ) {
+    throw new S3Error('PreconditionFailed', undefined, { Condition: 'x-amz-if-match-last-modified-time' });
   }
 }
 

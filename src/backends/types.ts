@@ -83,6 +83,14 @@ export interface ObjectHandle {
 }
 
 /** Conditions that must hold on the current object at the moment a write commits. */
+/** A delete's preconditions on the key's current version (conditions.ts checkDeleteConditions). */
+export interface DeleteConditions {
+  /** Quoted or unquoted ETag, or "*". */
+  ifMatch?: string;
+  size?: number;
+  lastModified?: Date;
+}
+
 export interface WriteConditions {
   /** Quoted or unquoted ETag, or "*". */
   ifMatch?: string;

@@ -11,10 +11,10 @@
  * - In a bucket whose versioning was never configured, everything passes to the BucketView.
  */
 import type { Readable } from 'node:stream';
-import { S3Error } from '../errors';
-import { checkWriteConditions } from '../backends/conditions';
+import { isS3Error, S3Error } from '../errors';
+import { checkDeleteConditions, checkWriteConditions, hasDeleteConditions } from '../backends/conditions';
 import type { BucketReservedArea } from '../backends/reserved-store';
-import type { ByteRange, ObjectAttributes, ObjectHandle, ObjectMeta, PutOptions, Tag } from '../backends/types';
+import type { ByteRange, DeleteConditions, ObjectAttributes, ObjectHandle, ObjectMeta, PutOptions, Tag } from '../backends/types';
 import type { BucketView } from '../router/bucket-view';
 import { bucketConfig } from '../bucket-config/store';
 import { lockConfiguration, defaultRetention, type LockConfiguration } from '../object-lock/config';
@@ -330,21 +330,34 @@ export class VersionedObjects {
    * null version becomes one); with one, that version is removed for good, unless its object
    * lock forbids it (`bypass`: the request may bypass GOVERNANCE retention).
    */
-  async remove(key: string, versionId?: string, opts: { bypass?: boolean } = {}): Promise<RemoveResult> {
-    if (!this.status && versionId === undefined) {
+  async remove(key: string, versionId?: string, opts: { bypass?: boolean; conditions?: DeleteConditions } = {}): Promise<RemoveResult> {
+    const conditions = hasDeleteConditions(opts.conditions) ? opts.conditions : undefined;
+    if (!this.status && versionId === undefined && !conditions) {
       await this.view.deleteObject(key); // the view checks the key
       return { versionId, deleteMarker: false };
     }
     this.view.checkKey(key);
     if (versionId !== undefined) checkVersionId(versionId);
     if (!this.status) {
-      if (versionId === undefined || versionId === NULL_VERSION) await this.view.deleteObject(key);
+      if (versionId === undefined || versionId === NULL_VERSION) await this.removeUnversioned(key, conditions);
       return { versionId, deleteMarker: false };
     }
     this.view.assertWritable();
     await this.adopt(key);
     const suspended = this.status === 'Suspended';
     const { result, before, after } = await updateIndex(this.area, key, ({ index }) => {
+      // Checked on the index this update replaces, so the version checked is the one deleted.
+      if (conditions) {
+        const latest = index.versions[0];
+        checkDeleteConditions(
+          latest === undefined
+            ? undefined
+            : latest.marker
+              ? 'delete marker'
+              : { etag: latest.etag ?? '', size: latest.size ?? 0, lastModified: new Date(latest.lastModified) },
+          conditions,
+        );
+      }
       if (versionId === undefined) {
         const marker: VersionEntry = {
           id: suspended ? NULL_VERSION : newVersionId(),
@@ -365,6 +378,23 @@ export class VersionedObjects {
     await this.publish(key);
     await this.collectOrphans(key);
     return result;
+  }
+
+  /**
+   * Deletes the object at the name of a bucket never versioned, when its conditions hold: the
+   * delete goes through deleteObjectIfMatch, so an object replaced after the check is not the
+   * one deleted (atomic where the store has a conditional delete).
+   */
+  private async removeUnversioned(key: string, conditions: DeleteConditions | undefined): Promise<void> {
+    if (!conditions) return this.view.deleteObject(key);
+    let current: ObjectMeta | undefined;
+    try {
+      current = await this.view.headObject(key);
+    } catch (err) {
+      if (!isS3Error(err, 'NoSuchKey')) throw err;
+    }
+    checkDeleteConditions(current, conditions);
+    if (current) await this.view.deleteObjectIfMatch(key, current.etag);
   }
 
   /** Replaces one version's tags (the latest without a version id). Returns the version's id. */

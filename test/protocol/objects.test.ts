@@ -207,6 +207,40 @@ describe('protocol: objects', () => {
     expect(noBucket.name).to.equal('NoSuchBucket');
   });
 
+  it('deletes only when the conditions hold: If-Match, size and Last-Modified (DeleteObject), ETag and Size (DeleteObjects)', async () => {
+    await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'cond-del.txt', Body: 'keep me' }));
+    const etag = `"${md5hex('keep me')}"`;
+    for (const cond of [{ IfMatch: '"0123"' }, { IfMatchSize: 99 }, { IfMatchLastModifiedTime: new Date('2000-01-01T00:00:00Z') }]) {
+      const e = await errorOf(srv.s3.send(new DeleteObjectCommand({ Bucket, Key: 'cond-del.txt', ...cond })));
+      expect(e.name, JSON.stringify(cond)).to.equal('PreconditionFailed');
+      expect(e.$metadata.httpStatusCode).to.equal(412);
+    }
+    const batch = await srv.s3.send(
+      new DeleteObjectsCommand({
+        Bucket,
+        Delete: {
+          Objects: [
+            { Key: 'cond-del.txt', ETag: '"0123"' },
+            { Key: 'cond-del.txt', Size: 99 },
+          ],
+        },
+      }),
+    );
+    expect(batch.Errors?.map((e) => e.Code)).to.deep.equal(['PreconditionFailed', 'PreconditionFailed']);
+    expect(batch.Deleted ?? []).to.have.length(0);
+    expect((await get('cond-del.txt')).bytes.toString()).to.equal('keep me');
+    const absent = await errorOf(srv.s3.send(new DeleteObjectCommand({ Bucket, Key: 'cond-del-absent.txt', IfMatch: '*' })));
+    expect(absent.name).to.equal('NoSuchKey');
+    await srv.s3.send(new DeleteObjectCommand({ Bucket, Key: 'cond-del.txt', IfMatch: etag, IfMatchSize: 7 }));
+    expect((await errorOf(get('cond-del.txt'))).name).to.equal('NoSuchKey');
+    await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'cond-del.txt', Body: 'again' }));
+    const ok = await srv.s3.send(
+      new DeleteObjectsCommand({ Bucket, Delete: { Objects: [{ Key: 'cond-del.txt', ETag: `"${md5hex('again')}"`, Size: 5 }] } }),
+    );
+    expect(ok.Deleted?.map((d) => d.Key)).to.deep.equal(['cond-del.txt']);
+    expect((await errorOf(get('cond-del.txt'))).name).to.equal('NoSuchKey');
+  });
+
   it('deletes a batch with per-key results and Quiet mode', async () => {
     for (const k of ['b/1', 'b/2', 'b/3']) await srv.s3.send(new PutObjectCommand({ Bucket, Key: k, Body: k }));
     const r = await srv.s3.send(

@@ -132,6 +132,20 @@ describe('protocol: versioning', function () {
       expect(bad.text).to.contain('<Code>InvalidArgument</Code>');
     });
 
+    it('a conditional DELETE checks the current version: a mismatch adds no marker, a delete marker fails If-Match', async () => {
+      const Bucket = await fresh('Enabled');
+      const v1 = await put(Bucket, 'cond.txt', 'data');
+      const wrong = await errorOf(srv.s3.send(new DeleteObjectCommand({ Bucket, Key: 'cond.txt', IfMatch: '"0123"' })));
+      expect(wrong.name).to.equal('PreconditionFailed');
+      expect((await versions(Bucket)).DeleteMarkers ?? []).to.have.length(0);
+      expect((await text(Bucket, 'cond.txt')).body).to.equal('data');
+      const del = await srv.s3.send(new DeleteObjectCommand({ Bucket, Key: 'cond.txt', IfMatch: v1.ETag }));
+      expect(del.DeleteMarker).to.equal(true);
+      const onMarker = await errorOf(srv.s3.send(new DeleteObjectCommand({ Bucket, Key: 'cond.txt', IfMatch: '*' })));
+      expect(onMarker.name).to.equal('PreconditionFailed');
+      expect((await versions(Bucket)).DeleteMarkers ?? []).to.have.length(1);
+    });
+
     it('DELETE adds a delete marker: GET answers 404 with x-amz-delete-marker, the marker id 405, older versions stay', async () => {
       const Bucket = await fresh('Enabled');
       const v1 = await put(Bucket, 'gone.txt', 'data');

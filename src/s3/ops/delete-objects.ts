@@ -2,6 +2,7 @@
 import { collectObjectAcl } from '../access';
 import { S3Error, toS3Error } from '../../errors';
 import type { Handler } from '../context';
+import type { DeleteConditions } from '../../backends/types';
 import { readXmlBody } from '../payload';
 import { xmlResponse } from '../respond';
 import { children, element, many, parseXml, text } from '../xml';
@@ -17,6 +18,22 @@ function parseQuiet(node: unknown): boolean {
   if (v === 'true' || v === '1') return true;
   if (v === 'false' || v === '0') return false;
   throw new S3Error('MalformedXML');
+}
+
+/**
+ * An Object's conditions: ETag (If-Match), Size and LastModifiedTime, checked on the key's
+ * current version as DeleteObject checks its headers; a value that is not of its type is not
+ * the schema S3 publishes.
+ */
+function objectConditions(fields: Record<string, unknown>): DeleteConditions | undefined {
+  const etag = fields.ETag === undefined ? undefined : text(fields.ETag);
+  const sizeText = fields.Size === undefined ? undefined : text(fields.Size)?.trim();
+  const timeText = fields.LastModifiedTime === undefined ? undefined : text(fields.LastModifiedTime)?.trim();
+  if (etag === undefined && sizeText === undefined && timeText === undefined) return undefined;
+  if (sizeText !== undefined && !/^\d{1,15}$/.test(sizeText)) throw new S3Error('MalformedXML');
+  const lastModified = timeText === undefined ? undefined : new Date(timeText);
+  if (lastModified !== undefined && Number.isNaN(lastModified.getTime())) throw new S3Error('MalformedXML');
+  return { ifMatch: etag, size: sizeText === undefined ? undefined : Number(sizeText), lastModified };
 }
 
 export const deleteObjects: Handler = async (ctx) => {
@@ -35,18 +52,18 @@ export const deleteObjects: Handler = async (ctx) => {
     if (key === undefined) throw new S3Error('MalformedXML');
     const versionId = fields.VersionId === undefined ? undefined : text(fields.VersionId);
     if (fields.VersionId !== undefined && versionId === undefined) throw new S3Error('MalformedXML');
-    return { key, versionId };
+    return { key, versionId, conditions: objectConditions(fields) };
   });
 
   const versioned = await VersionedObjects.of(view);
   const deleted: Array<{ Key: string; VersionId?: string; DeleteMarker?: boolean; DeleteMarkerVersionId?: string }> = [];
   const errors: Array<{ Key: string; VersionId?: string; Code: string; Message: string }> = [];
-  for (const { key, versionId } of entries) {
+  for (const { key, versionId, conditions } of entries) {
     try {
       // Each key is authorized on its own (s3:DeleteObject on bucket/key, s3:DeleteObjectVersion with a version), as S3 does.
       await ctx.authorizeKey(versionId === undefined ? 's3:DeleteObject' : 's3:DeleteObjectVersion', 'delete', key);
       const bypass = versionId !== undefined && (await bypassGovernance(ctx, key));
-      const removed = await versioned.remove(key, versionId, { bypass });
+      const removed = await versioned.remove(key, versionId, { bypass, conditions });
       if (!removed.deleteMarker) await collectObjectAcl(view, key, versionId);
       deleted.push({
         Key: key,

@@ -1,7 +1,7 @@
 /** Object operations: PutObject, GetObject, HeadObject, DeleteObject. */
 import { aclForWrite, collectObjectAcl, recordObjectAcl } from '../access';
 import { S3Error } from '../../errors';
-import type { ByteRange, ObjectMeta, WriteConditions } from '../../backends/types';
+import type { ByteRange, DeleteConditions, ObjectMeta, WriteConditions } from '../../backends/types';
 import type { Handler, S3Context, S3Response } from '../context';
 import { evaluateConditions, parseRange, resolveRange, type ReadConditions } from '../conditions';
 import { httpDate } from '../headers';
@@ -45,6 +45,23 @@ export function writeConditions(ctx: S3Context): WriteConditions | undefined {
     throw new S3Error('NotImplemented', 'If-None-Match on a write accepts only "*".', { Header: 'If-None-Match' });
   }
   return ifMatch === undefined && ifNoneMatch === undefined ? undefined : { ifMatch, ifNoneMatch };
+}
+
+/**
+ * DeleteObject's conditions on the current version: If-Match, x-amz-if-match-size and
+ * x-amz-if-match-last-modified-time (checked in conditions.ts checkDeleteConditions).
+ */
+export function deleteConditions(ctx: S3Context): DeleteConditions | undefined {
+  const ifMatch = ctx.header('if-match');
+  const sizeText = ctx.header('x-amz-if-match-size');
+  const timeText = ctx.header('x-amz-if-match-last-modified-time');
+  if (ifMatch === undefined && sizeText === undefined && timeText === undefined) return undefined;
+  const invalid = (name: string, value: string) =>
+    new S3Error('InvalidArgument', `Invalid ${name}`, { ArgumentName: name, ArgumentValue: value.slice(0, 64) });
+  if (sizeText !== undefined && !/^\d{1,15}$/.test(sizeText.trim())) throw invalid('x-amz-if-match-size', sizeText);
+  const lastModified = timeText === undefined ? undefined : new Date(timeText);
+  if (lastModified !== undefined && Number.isNaN(lastModified.getTime())) throw invalid('x-amz-if-match-last-modified-time', timeText!);
+  return { ifMatch, size: sizeText === undefined ? undefined : Number(sizeText.trim()), lastModified };
 }
 
 function checksumModeEnabled(ctx: S3Context): boolean {
@@ -222,7 +239,7 @@ export const deleteObject: Handler = async (ctx) => {
   await view.exists();
   const versionId = requestedVersion(ctx);
   const bypass = versionId !== undefined && (await bypassGovernance(ctx, key));
-  const removed = await (await VersionedObjects.of(view)).remove(key, versionId, { bypass });
+  const removed = await (await VersionedObjects.of(view)).remove(key, versionId, { bypass, conditions: deleteConditions(ctx) });
   // An ACL document of the removed version no longer matches anything: garbage, collected if cheap.
   if (!removed.deleteMarker) await collectObjectAcl(view, key, versionId);
   const headers: Record<string, string> = versionHeader(removed);
