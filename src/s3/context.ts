@@ -33,8 +33,40 @@ export interface Services {
   fsEncryptedAtRest?: boolean;
 }
 
+/** The query parameters of SigV4 query authentication itself, which are not hoisted headers. */
+const QUERY_AUTH_PARAMS = new Set([
+  'x-amz-algorithm',
+  'x-amz-credential',
+  'x-amz-date',
+  'x-amz-expires',
+  'x-amz-signedheaders',
+  'x-amz-signature',
+  'x-amz-security-token',
+]);
+
+/**
+ * The headers S3 reads for a request: a SigV4 presigned URL's x-amz-* query parameters count as
+ * headers (the AWS SDKs' presigners move every x-amz-* header but the encryption ones into the
+ * query: x-amz-acl, x-amz-meta-*, x-amz-copy-source, x-amz-storage-class, x-amz-tagging, ...).
+ * The URL's signature covers its whole query, so they are as signed as a header would be. Only
+ * such a URL: a V2 query signature does not cover them, and a header sent too wins.
+ */
+function effectiveHeaders(req: IncomingMessage, auth: AuthResult, query: URLSearchParams): IncomingHttpHeaders {
+  if (auth.type !== 'presigned' || !query.has('X-Amz-Signature')) return req.headers;
+  let merged: IncomingHttpHeaders | undefined;
+  for (const [name, value] of query) {
+    const lower = name.toLowerCase();
+    if (!lower.startsWith('x-amz-') || QUERY_AUTH_PARAMS.has(lower) || req.headers[lower] !== undefined) continue;
+    merged ??= { ...req.headers };
+    merged[lower] = merged[lower] === undefined ? value : `${String(merged[lower])},${value}`;
+  }
+  return merged ?? req.headers;
+}
+
 export class S3Context {
   readonly query: URLSearchParams;
+  /** The request's headers, with a presigned URL's hoisted x-amz-* headers (effectiveHeaders). */
+  readonly headers: IncomingHttpHeaders;
   /** The operation (the table's name), once dispatch has found it. */
   operation?: string;
   /** Dispatch has authorized the operation on the addressed bucket. */
@@ -49,16 +81,14 @@ export class S3Context {
     readonly services: Services,
   ) {
     this.query = new URLSearchParams(target.rawQuery);
+    this.headers = effectiveHeaders(req, auth, this.query);
   }
 
   get method(): string {
     return this.req.method ?? 'GET';
   }
-  get headers(): IncomingHttpHeaders {
-    return this.req.headers;
-  }
   header(name: string): string | undefined {
-    return header(this.req.headers, name);
+    return header(this.headers, name);
   }
 
   get bucketName(): string {

@@ -61,7 +61,7 @@ function levelOf(t: Target): Level {
  */
 function findOperationFor(ctx: S3Context, req: IncomingMessage, level: Level): ReturnType<typeof findOperation> {
   try {
-    return findOperation(req.method ?? 'GET', level, ctx.query, req.headers);
+    return findOperation(req.method ?? 'GET', level, ctx.query, ctx.headers);
   } catch (err) {
     if (ctx.principal === ANONYMOUS && !(req.method === 'POST' && level === 'bucket')) throw new S3Error('AccessDenied');
     throw err;

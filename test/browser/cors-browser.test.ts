@@ -102,7 +102,7 @@ describe('browser: CORS with presigned URLs in headless Chromium', function () {
   });
 
   async function runPage(origin: string, key: string): Promise<Record<string, unknown>> {
-    const put = await getSignedUrl(srv.s3, new PutObjectCommand({ Bucket, Key: key }), { expiresIn: 300 });
+    const put = await getSignedUrl(srv.presigner, new PutObjectCommand({ Bucket, Key: key }), { expiresIn: 300 });
     const get = await getSignedUrl(srv.s3, new GetObjectCommand({ Bucket, Key: key }), { expiresIn: 300 });
     const page = await browser.newPage();
     try {

@@ -13,6 +13,8 @@ export interface ChildServer {
   url: string;
   process: ChildProcess;
   client: S3Client;
+  /** For presigned PUT URLs: checksums only where required (helpers/server.ts `presigner` says why). */
+  presigner: S3Client;
   log(): string;
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
@@ -52,13 +54,22 @@ export async function startChildServer(dataDir: string, extraArgs: string[] = []
     forcePathStyle: true,
     credentials: { accessKeyId: CHILD_USER, secretAccessKey: CHILD_PASSWORD },
   });
+  const presigner = new S3Client({
+    endpoint: url,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId: CHILD_USER, secretAccessKey: CHILD_PASSWORD },
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+  });
   return {
     url,
     process: child,
     client,
+    presigner,
     log: () => out,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       client.destroy();
+      presigner.destroy();
       if (child.exitCode !== null || child.signalCode !== null) return;
       await new Promise<void>((resolve) => {
         child.once('exit', () => resolve());

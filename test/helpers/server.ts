@@ -18,6 +18,12 @@ export interface TestServer extends RunningServer {
   dataDir: string;
   router: Router;
   s3: S3Client;
+  /**
+   * For presigned PUT URLs: the SDK's default checksum setting signs, at presign time, the CRC32
+   * of an empty body into the URL (x-amz-checksum-crc32=AAAAAA==), which S3 then checks against
+   * the bytes sent and refuses. AWS's advice is this setting: checksums only where required.
+   */
+  presigner: S3Client;
   minio: Minio.Client;
   stop(): Promise<void>;
 }
@@ -65,6 +71,13 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     forcePathStyle: true,
     credentials: { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY },
   });
+  const presigner = new S3Client({
+    endpoint: running.url,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY },
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+  });
   const minio = new Minio.Client({
     endPoint: '127.0.0.1',
     port: running.port,
@@ -79,9 +92,11 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     dataDir,
     router,
     s3,
+    presigner,
     minio,
     async stop() {
       s3.destroy();
+      presigner.destroy();
       await running.close();
       await router.close();
       await store?.stop();

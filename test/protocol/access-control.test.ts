@@ -61,6 +61,8 @@ describe('protocol: access control (ACLs, bucket policies, ownership, public acc
   let srv: TestServer;
   let router: Router;
   const clients = new Map<Who, S3Client>();
+  /** Presigned PUT URLs come from these: checksums only where required (helpers/server.ts `presigner` says why). */
+  const presigners = new Map<Who, S3Client>();
 
   const policy = (bucket: string, statements: unknown[]) => JSON.stringify({ Version: '2012-10-17', Statement: statements });
   const fixedPolicy = {
@@ -101,12 +103,22 @@ describe('protocol: access control (ACLs, bucket policies, ownership, public acc
     }));
     router = Router.fromTable(table);
     srv = await startTestServer({ router, users });
-    const mk = (accessKeyId: string, secretAccessKey: string) =>
-      new S3Client({ endpoint: srv.url, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId, secretAccessKey } });
+    const mk = (accessKeyId: string, secretAccessKey: string, presign = false) =>
+      new S3Client({
+        endpoint: srv.url,
+        region: 'us-east-1',
+        forcePathStyle: true,
+        credentials: { accessKeyId, secretAccessKey },
+        ...(presign ? { requestChecksumCalculation: 'WHEN_REQUIRED' as const } : {}),
+      });
     clients.set('root', srv.s3);
     clients.set('alice', mk('ALICE', 'alice-secret'));
     clients.set('bob', mk('BOB', 'bob-secret'));
     clients.set('carol', mk('CAROL', 'carol-secret'));
+    presigners.set('root', srv.presigner);
+    presigners.set('alice', mk('ALICE', 'alice-secret', true));
+    presigners.set('bob', mk('BOB', 'bob-secret', true));
+    presigners.set('carol', mk('CAROL', 'carol-secret', true));
     const root = srv.s3;
 
     // pol: a bucket policy with users, anonymous reads under public/, conditions.
@@ -251,6 +263,7 @@ describe('protocol: access control (ACLs, bucket policies, ownership, public acc
 
   after(async () => {
     for (const [w, c] of clients) if (w !== 'root') c.destroy();
+    for (const [w, c] of presigners) if (w !== 'root') c.destroy();
     await srv.stop();
   });
 
@@ -275,7 +288,7 @@ describe('protocol: access control (ACLs, bucket policies, ownership, public acc
         c.act === 'presignedGet'
           ? new GetObjectCommand({ Bucket: c.bucket, Key: key })
           : new PutObjectCommand({ Bucket: c.bucket, Key: key });
-      const url = await getSignedUrl(client, cmd, { expiresIn: 300 });
+      const url = await getSignedUrl(presigners.get(c.who)!, cmd, { expiresIn: 300 });
       const headers: Record<string, string> = c.extra?.userAgent ? { 'user-agent': c.extra.userAgent } : {};
       const res = await fetch(url, {
         method: c.act === 'presignedGet' ? 'GET' : 'PUT',

@@ -120,7 +120,7 @@ describe('protocol: CORS configuration', () => {
 
   it('adds CORS headers to actual answers: presigned GET and PUT, and errors', async () => {
     const origin = { Origin: 'https://app.example.com' };
-    const put = await getSignedUrl(srv.s3, new PutObjectCommand({ Bucket: bucket, Key: 'up.txt' }), { expiresIn: 300 });
+    const put = await getSignedUrl(srv.presigner, new PutObjectCommand({ Bucket: bucket, Key: 'up.txt' }), { expiresIn: 300 });
     const putRes = await fetch(put, { method: 'PUT', headers: origin, body: 'uploaded' });
     expect(putRes.status).to.equal(200);
     expect(putRes.headers.get('access-control-allow-origin')).to.equal('https://app.example.com');

@@ -11,7 +11,15 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import {
+  CopyObjectCommand,
+  CreateBucketCommand,
+  GetObjectCommand,
+  GetObjectTaggingCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+} from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { startTestServer, rawRequest, ACCESS_KEY, SECRET_KEY, type TestServer } from '../helpers/server';
 import { signedFetch } from '../helpers/sign';
@@ -312,6 +320,56 @@ describe('protocol: hardening (no request ends the process or touches another ke
       expect(r.status).to.equal(400);
       expect(codeOf(r.text)).to.equal('AuthorizationQueryParametersError');
       expect(r.text).to.include('<Region>us-east-1</Region>');
+    });
+  });
+
+  describe("a presigned URL's x-amz-* query parameters are its headers", () => {
+    // The SDK's presigner moves x-amz-* headers into the query; the URL's signature covers them.
+    const put = (url: string, body: string) => fetch(url, { method: 'PUT', body });
+
+    it('a presigned CopyObject copies (it wrote an empty object over the destination)', async () => {
+      await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'presign/src', Body: 'source bytes' }));
+      await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'presign/dst', Body: 'old destination' }));
+      const url = await getSignedUrl(srv.s3, new CopyObjectCommand({ Bucket, Key: 'presign/dst', CopySource: `${Bucket}/presign/src` }), {
+        expiresIn: 60,
+      });
+      expect(new URL(url).searchParams.get('x-amz-copy-source')).to.equal(`${Bucket}/presign/src`);
+      const r = await put(url, '');
+      expect(r.status, await r.text()).to.equal(200);
+      const got = await srv.s3.send(new GetObjectCommand({ Bucket, Key: 'presign/dst' }));
+      expect(await got.Body!.transformToString()).to.equal('source bytes');
+    });
+
+    it('a presigned PutObject keeps its metadata and tags, and is refused what the bucket refuses (an ACL)', async () => {
+      const url = await getSignedUrl(
+        srv.presigner,
+        new PutObjectCommand({ Bucket, Key: 'presign/meta', Metadata: { colour: 'blue' }, Tagging: 'a=1&b=2' }),
+        { expiresIn: 60 },
+      );
+      expect((await put(url, 'with metadata')).status).to.equal(200);
+      const head = await srv.s3.send(new HeadObjectCommand({ Bucket, Key: 'presign/meta' }));
+      expect(head.Metadata).to.deep.equal({ colour: 'blue' });
+      const tags = await srv.s3.send(new GetObjectTaggingCommand({ Bucket, Key: 'presign/meta' }));
+      expect(tags.TagSet).to.deep.equal([
+        { Key: 'a', Value: '1' },
+        { Key: 'b', Value: '2' },
+      ]);
+      const acl = await getSignedUrl(srv.presigner, new PutObjectCommand({ Bucket, Key: 'presign/acl', ACL: 'public-read' }), {
+        expiresIn: 60,
+      });
+      const refused = await put(acl, 'public?');
+      expect(refused.status).to.equal(400);
+      expect(codeOf(await refused.text())).to.equal('AccessControlListNotSupported');
+    });
+
+    it('a checksum signed into the URL is checked against the bytes, as S3 checks it', async () => {
+      // The SDK's default signs the CRC32 of the empty body it presigned (AAAAAA==) into the URL.
+      const url = await getSignedUrl(srv.s3, new PutObjectCommand({ Bucket, Key: 'presign/sum' }), { expiresIn: 60 });
+      expect(new URL(url).searchParams.get('x-amz-checksum-crc32')).to.equal('AAAAAA==');
+      const r = await put(url, 'not empty');
+      expect(r.status).to.equal(400);
+      expect(codeOf(await r.text())).to.equal('BadDigest');
+      expect((await put(url, '')).status).to.equal(200);
     });
   });
 

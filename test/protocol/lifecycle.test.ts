@@ -94,7 +94,7 @@ describe('protocol: graceful stop', function () {
     try {
       await child.client.send(new CreateBucketCommand({ Bucket: 'stop' }));
       const upload = manualUpload(
-        await getSignedUrl(child.client, new PutObjectCommand({ Bucket: 'stop', Key: 'big.bin' }), { expiresIn: 300 }),
+        await getSignedUrl(child.presigner, new PutObjectCommand({ Bucket: 'stop', Key: 'big.bin' }), { expiresIn: 300 }),
         body.length,
       );
       await upload.send(body.subarray(0, 2 * 1024 * 1024));
@@ -134,7 +134,7 @@ describe('protocol: graceful stop', function () {
     try {
       await child.client.send(new CreateBucketCommand({ Bucket: 'stop' }));
       const upload = manualUpload(
-        await getSignedUrl(child.client, new PutObjectCommand({ Bucket: 'stop', Key: 'cut.bin' }), { expiresIn: 300 }),
+        await getSignedUrl(child.presigner, new PutObjectCommand({ Bucket: 'stop', Key: 'cut.bin' }), { expiresIn: 300 }),
         8 * 1024 * 1024,
       );
       await upload.send(randomBytes(3 * 1024 * 1024));

@@ -123,7 +123,7 @@ describe('protocol: routing tables', () => {
     const got = await fetch(getUrl);
     expect(got.status).to.equal(200);
     expect(await got.text()).to.equal('presigned body');
-    const putUrl = await getSignedUrl(srv.s3, new PutObjectCommand({ Bucket: 'fresh', Key: 'uploaded.txt' }), { expiresIn: 60 });
+    const putUrl = await getSignedUrl(srv.presigner, new PutObjectCommand({ Bucket: 'fresh', Key: 'uploaded.txt' }), { expiresIn: 60 });
     const put = await fetch(putUrl, { method: 'PUT', body: 'via presigned put' });
     expect(put.status).to.equal(200);
     const back = await srv.s3.send(new GetObjectCommand({ Bucket: 'fresh', Key: 'uploaded.txt' }));
