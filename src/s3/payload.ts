@@ -258,11 +258,16 @@ const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
  * key (or a tag, a lifecycle filter) would name another key than the one sent.
  */
 export async function readXmlBody(ctx: S3Context, limit: number): Promise<string> {
+  return readUtf8Body(ctx, limit, () => new S3Error('MalformedXML'));
+}
+
+/** A small text body (XML, a JSON policy) as UTF-8; bytes that are not UTF-8 are the document's `malformed` error. */
+export async function readUtf8Body(ctx: S3Context, limit: number, malformed: () => S3Error): Promise<string> {
   const body = await readSmallBody(ctx, limit);
   try {
     return STRICT_UTF8.decode(body);
   } catch {
-    throw new S3Error('MalformedXML');
+    throw malformed();
   }
 }
 

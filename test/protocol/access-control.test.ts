@@ -35,7 +35,8 @@ import { Router } from '../../src/router/router';
 import { BucketView } from '../../src/router/bucket-view';
 import { reservedSegment } from '../../src/backends/reserved-store';
 import { canonicalIdOf } from '../../src/access/principals';
-import { startTestServer, type TestServer } from '../helpers/server';
+import { startTestServer, ACCESS_KEY, SECRET_KEY, type TestServer } from '../helpers/server';
+import { signedFetch } from '../helpers/sign';
 import { errorOf } from '../helpers/errors';
 import { S3Error } from '../../src/errors';
 
@@ -613,6 +614,18 @@ describe('protocol: access control (ACLs, bucket policies, ownership, public acc
       expect(e.name, bad).to.equal('MalformedPolicy');
       expect(e.message).to.match(reason);
     }
+    // Bytes that are not UTF-8 are not JSON: not stored as U+FFFD (another policy than the one sent).
+    const notUtf8 = Buffer.concat([
+      Buffer.from('{"Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::closed/x'),
+      Buffer.from([0xff]),
+      Buffer.from('"}]}'),
+    ]);
+    const r = await signedFetch(srv.url, { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY }, 'PUT', '/closed', {
+      query: { policy: '' },
+      body: notUtf8,
+    });
+    expect(r.status, r.text).to.equal(400);
+    expect(r.text).to.include('<Code>MalformedPolicy</Code>');
     expect((await errorOf(srv.s3.send(new GetBucketPolicyCommand({ Bucket: 'closed' })))).name).to.equal('NoSuchBucketPolicy');
     await srv.s3.send(
       new PutBucketPolicyCommand({

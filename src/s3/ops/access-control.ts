@@ -32,7 +32,7 @@ import {
   type StoredAccess,
 } from '../access';
 import type { Handler, S3Context } from '../context';
-import { readSmallBody, readXmlBody } from '../payload';
+import { readUtf8Body, readXmlBody } from '../payload';
 import { xmlResponse } from '../respond';
 import { requestedVersion, versionHeader } from './objects';
 import { children, element, many, parseXml, text } from '../xml';
@@ -185,7 +185,8 @@ export const putBucketPolicy: Handler = async (ctx) => {
   view.assertWritable();
   const access = await accessOf(ctx, view);
   notFixed(view, 'policy', 'bucket policy');
-  const text = (await readSmallBody(ctx, 20 * 1024 + 1)).toString('utf8');
+  // JSON is UTF-8: other bytes would be stored (and matched) as U+FFFD, another policy than the one sent.
+  const text = await readUtf8Body(ctx, 20 * 1024 + 1, () => new S3Error('MalformedPolicy', 'This policy contains invalid Json'));
   const policy = parseBucketPolicy(text, view.name);
   if (access.publicAccessBlock?.BlockPublicPolicy && isPublicPolicy(policy)) {
     throw new S3Error('AccessDenied', "The bucket's public access block (BlockPublicPolicy) refuses a public policy.");
