@@ -113,6 +113,13 @@ export interface PutOptions {
    * this instead of hashing it a second time.
    */
   md5?: string;
+  /**
+   * completeUpload only: the assembled object's checksums (a multipart upload's COMPOSITE or
+   * FULL_OBJECT checksum, which the s3 layer makes from the parts'), recorded with the object
+   * as a put records `attrs.checksums`. A store that cannot record them leaves them out of the
+   * ObjectMeta it returns, and the client is told none.
+   */
+  checksums?: Record<string, string>;
 }
 
 export interface ListOptions {

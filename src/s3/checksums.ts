@@ -16,6 +16,14 @@ export type DigestAlgorithm = ChecksumAlgorithm | 'md5';
 
 export const CHECKSUM_ALGORITHMS: readonly ChecksumAlgorithm[] = ['crc32', 'crc32c', 'crc64nvme', 'sha1', 'sha256'];
 
+/** How an object's checksum covers it: the bytes themselves, or its parts' checksums (multipart). */
+export type ChecksumType = 'COMPOSITE' | 'FULL_OBJECT';
+
+/** The type of a stored checksum value: a composite one ends in `-N` (N parts), as S3 writes it. */
+export function checksumTypeOf(value: string): ChecksumType {
+  return /-\d+$/.test(value) ? 'COMPOSITE' : 'FULL_OBJECT';
+}
+
 /** Digest sizes in bytes: how a base64 value is validated before any byte arrives. */
 export const DIGEST_LENGTH: Record<DigestAlgorithm, number> = { crc32: 4, crc32c: 4, crc64nvme: 8, sha1: 20, sha256: 32, md5: 16 };
 

@@ -5,6 +5,7 @@
 import { S3_STORAGE_CLASSES } from '../backends/storage-class-table';
 import type { IncomingHttpHeaders } from 'node:http';
 import { S3Error } from '../errors';
+import { checksumTypeOf } from './checksums';
 import type { ObjectAttributes, ObjectMeta, Tag } from '../backends/types';
 import { checkStorableHeader, isHeaderName, metadataHeaderValue, storedHeaderValue } from './header-values';
 
@@ -154,7 +155,8 @@ export function metaHeaders(meta: ObjectMeta, opts: MetaHeaderOptions = {}): Rec
   if (meta.tags && meta.tags.length) h['x-amz-tagging-count'] = String(meta.tags.length);
   if (opts.checksums && meta.checksums) {
     for (const [alg, v] of Object.entries(meta.checksums)) h[`x-amz-checksum-${alg}`] = v;
-    if (Object.keys(meta.checksums).length) h['x-amz-checksum-type'] = meta.etag.includes('-') ? 'COMPOSITE' : 'FULL_OBJECT';
+    const first = Object.values(meta.checksums)[0];
+    if (first !== undefined) h['x-amz-checksum-type'] = checksumTypeOf(first);
   }
   return h;
 }

@@ -82,6 +82,13 @@ export interface BodyOptions {
   requireLength?: boolean;
   /** The largest body accepted, checked against the announced length before reading. */
   maxSize?: number;
+  /** An algorithm to compute (and keep) even when the request names no checksum of it: a part of an upload with one. */
+  computeAlso?: ChecksumAlgorithm;
+  /**
+   * The x-amz-checksum-<alg> headers state the checksum of an object the request makes from
+   * other bytes (CompleteMultipartUpload), not of this body: the caller checks them.
+   */
+  checksumHeadersNotOfBody?: boolean;
 }
 
 /** A body that sends nothing for this long is abandoned with RequestTimeout, as S3 does. */
@@ -163,7 +170,17 @@ export function requestBody(ctx: S3Context, attrs?: ObjectAttributes, opts: Body
   if (opts.maxSize !== undefined && size !== undefined && size > opts.maxSize) {
     throw new S3Error('EntityTooLarge', undefined, { ProposedSize: String(size), MaxSizeAllowed: String(opts.maxSize) });
   }
-  const { headerValues, trailing, computeOnly } = namedAlgorithms((name) => ctx.header(name));
+  const { headerValues, trailing, computeOnly } = namedAlgorithms((name) =>
+    opts.checksumHeadersNotOfBody && /^x-amz-checksum-(?!algorithm$)/.test(name) ? undefined : ctx.header(name),
+  );
+  if (
+    opts.computeAlso &&
+    headerValues[opts.computeAlso] === undefined &&
+    !trailing.includes(opts.computeAlso) &&
+    !computeOnly.includes(opts.computeAlso)
+  ) {
+    computeOnly.push(opts.computeAlso);
+  }
   const contentMd5 = ctx.header('content-md5');
   const verifier = new VerifyingStream({
     md5: contentMd5,
@@ -231,8 +248,8 @@ export function verifiedFormFile(file: Readable, field: (name: string) => string
 }
 
 /** A small body (an XML document) read whole, within `limit` bytes, verified like any other. */
-export async function readSmallBody(ctx: S3Context, limit: number): Promise<Buffer> {
-  const { stream, size } = requestBody(ctx);
+export async function readSmallBody(ctx: S3Context, limit: number, opts: BodyOptions = {}): Promise<Buffer> {
+  const { stream, size } = requestBody(ctx, undefined, opts);
   if (size !== undefined && size > limit) {
     stream.destroy();
     throw new S3Error('EntityTooLarge', 'The request body is too large.');
@@ -257,13 +274,13 @@ const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
  * parser must refuse them: decoded leniently they would become U+FFFD, and a DeleteObjects
  * key (or a tag, a lifecycle filter) would name another key than the one sent.
  */
-export async function readXmlBody(ctx: S3Context, limit: number): Promise<string> {
-  return readUtf8Body(ctx, limit, () => new S3Error('MalformedXML'));
+export async function readXmlBody(ctx: S3Context, limit: number, opts: BodyOptions = {}): Promise<string> {
+  return readUtf8Body(ctx, limit, () => new S3Error('MalformedXML'), opts);
 }
 
 /** A small text body (XML, a JSON policy) as UTF-8; bytes that are not UTF-8 are the document's `malformed` error. */
-export async function readUtf8Body(ctx: S3Context, limit: number, malformed: () => S3Error): Promise<string> {
-  const body = await readSmallBody(ctx, limit);
+export async function readUtf8Body(ctx: S3Context, limit: number, malformed: () => S3Error, opts: BodyOptions = {}): Promise<string> {
+  const body = await readSmallBody(ctx, limit, opts);
   try {
     return STRICT_UTF8.decode(body);
   } catch {

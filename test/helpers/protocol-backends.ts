@@ -62,6 +62,21 @@ function fromTarget(name: string): ProtocolBackend['start'] {
 /** Where parts do not keep the checksums they were sent with, Complete cannot compare them. */
 const partChecksumGap = (reason: string) => ({ 'a part checksum other than the one the part was uploaded with': reason });
 
+/**
+ * A multipart object's checksum (test/protocol/multipart-checksums.test.ts) where the store keeps
+ * no part checksums (ListParts shows none; a full-object CRC needs the Complete to name them), or
+ * where its own multipart assembles the object and s3mux cannot add the checksum to it.
+ */
+const partsKeepNoChecksums = (reason: string) => ({
+  'COMPOSITE CRC32 and SHA256': reason,
+  'FULL_OBJECT CRC32 and CRC64NVME': reason,
+});
+const objectKeepsNoMultipartChecksum = (reason: string) => ({
+  ...partsKeepNoChecksums(reason),
+  'checks the object checksum a Complete states': reason,
+  'UploadPartCopy into an upload with a checksum': reason,
+});
+
 /** The s3 backend keeps the object's part layout (ObjectMeta.partSizes) only where s3mux assembled it. */
 const NO_PART_LAYOUT = {
   'uploads parts, lists them, completes with the md5-of-md5s ETag':
@@ -86,6 +101,8 @@ const GITHUB_TAGS = 'a release asset holds no object tags (refused: NotImplement
 const GITHUB_ETAG =
   'GitHub keeps no MD5 of an asset: ETags are <md5 of asset id, updated_at, size>-1, and the test checks for the MD5 (or md5-of-md5s-N)';
 const GITHUB_NAMES = 'an asset name holds at most 255 characters (keys GitHub would rename take 1.6 per byte) and ignores case';
+const EMULATOR_NO_PATCH =
+  "the emulator has no metadata patch: a checksum s3mux computes as the bytes stream (x-amz-checksum-algorithm alone) comes after the object's fields and is not added";
 const EMULATOR_BUCKETS = 'the emulator has no bucket API: every bucket name exists, buckets cannot be listed or deleted';
 
 export const PROTOCOL_BACKENDS: ProtocolBackend[] = [
@@ -101,6 +118,9 @@ export const PROTOCOL_BACKENDS: ProtocolBackend[] = [
       ),
       ...NO_PART_LAYOUT,
       ...SLOW_STORE,
+      ...objectKeepsNoMultipartChecksum(
+        "the s3 backend's multipart is the store's own: the store assembles the object, s3mux cannot add a checksum to it, and keeps no part checksums",
+      ),
       'a body that stalls half-way with RequestTimeout':
         'the store is a second s3mux with the same 20 s body timeout: which of the two gives up on the stalled body first is a race (the front then answers ServiceUnavailable)',
       'a 20 MiB file streams through to the backend and round-trips':
@@ -135,6 +155,8 @@ export const PROTOCOL_BACKENDS: ProtocolBackend[] = [
       'accepts a key of exactly 1024 bytes':
         's3rver 3.7.1 keeps objects as files named by their keys: a 1024-byte key is longer than a file name can be, and s3rver stops answering',
       'protocol: multipart uploads': S3RVER_MULTIPART,
+      'protocol: multipart upload checksums': S3RVER_MULTIPART,
+      'a presigned PutObject keeps its metadata and tags': S3RVER_TAGS,
       'CompleteMultipartUpload repeated': S3RVER_MULTIPART,
       'CompleteMultipartUpload makes a version; UploadPartCopy reads a given version': S3RVER_MULTIPART,
       'CreateMultipartUpload take the lock headers': S3RVER_MULTIPART,
@@ -167,6 +189,7 @@ export const PROTOCOL_BACKENDS: ProtocolBackend[] = [
     start: fromTarget('azure'),
     gaps: {
       ...partChecksumGap('the azure backend keeps parts as uncommitted blocks, which carry no checksums yet'),
+      ...partsKeepNoChecksums('the azure backend keeps parts as uncommitted blocks, which carry no checksums yet'),
       ...SLOW_STORE,
     },
   },
@@ -176,7 +199,10 @@ export const PROTOCOL_BACKENDS: ProtocolBackend[] = [
     start: fromTarget('gcs'),
     gaps: {
       ...GCS_PART_CHECKSUMS,
+      ...partsKeepNoChecksums('the gcs backend keeps parts as objects without the checksums they were sent with yet'),
       ...SLOW_STORE,
+      'gives a copy the checksum x-amz-checksum-algorithm names': EMULATOR_NO_PATCH,
+      'Content-MD5 and x-amz-checksum-* fields are checked against the file': EMULATOR_NO_PATCH,
       'creates, lists, heads and deletes buckets': EMULATOR_BUCKETS,
       'answers BucketAlreadyOwnedByYou, InvalidBucketName, NoSuchBucket, BucketNotEmpty': EMULATOR_BUCKETS,
       'buckets works with the minio client': EMULATOR_BUCKETS,
@@ -200,6 +226,9 @@ export const PROTOCOL_BACKENDS: ProtocolBackend[] = [
     start: fromTarget('oci'),
     gaps: {
       ...partChecksumGap('the oci backend keeps parts as OCI multipart parts, which carry no S3 checksums'),
+      ...objectKeepsNoMultipartChecksum(
+        "OCI's own multipart assembles the object and a commit cannot add metadata, and its parts carry no S3 checksums",
+      ),
       ...SLOW_STORE,
       'a 20 MiB file streams through to the backend and round-trips':
         "a form's file has no announced length and OCI's PutObject needs one: past the 8 MiB buffer the oci backend streams it as a multipart upload, so the ETag is OCI's multipart ETag, not the MD5",
@@ -215,7 +244,12 @@ export const PROTOCOL_BACKENDS: ProtocolBackend[] = [
     },
     gaps: {
       ...partChecksumGap('the github backend keeps parts as release assets, which carry no checksums'),
+      ...objectKeepsNoMultipartChecksum(
+        'a release asset keeps no checksums, and the github backend has no reserved area to hold an upload\u2019s',
+      ),
       ...SLOW_STORE,
+      'deletes only when the conditions hold': GITHUB_ETAG,
+      'a presigned PutObject keeps its metadata and tags': GITHUB_METADATA,
       'every PUT makes a version; GET, HEAD and attributes read any of them; the latest is at its name': GITHUB_METADATA,
       'returns non-ASCII user metadata RFC 2047 encoded, as S3 does': GITHUB_METADATA,
       'uploads parts, lists them, completes with the md5-of-md5s ETag, keeps metadata': GITHUB_METADATA,
@@ -269,7 +303,11 @@ export const PROTOCOL_BACKENDS: ProtocolBackend[] = [
         stop: () => d.stop(),
       };
     },
-    gaps: { ...GCS_PART_CHECKSUMS, ...SLOW_STORE },
+    gaps: {
+      ...GCS_PART_CHECKSUMS,
+      ...partsKeepNoChecksums('the gcs backend keeps parts as objects without the checksums they were sent with yet'),
+      ...SLOW_STORE,
+    },
   },
 ];
 

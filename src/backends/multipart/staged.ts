@@ -132,7 +132,7 @@ export class StagedMultipartStore implements MultipartStore {
       return p;
     });
     const partSizes = parts.map((p) => p.size);
-    const attrs = { ...upload.attrs, partSizes };
+    const attrs = { ...upload.attrs, partSizes, ...(opts.checksums ? { checksums: { ...opts.checksums } } : {}) };
     let meta: ObjectMeta;
     if (this.storage.assemble) {
       meta = await this.storage.assemble(bucket, upload, parts, attrs, { ...opts, etag });

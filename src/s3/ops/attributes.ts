@@ -2,6 +2,7 @@
 import { S3Error } from '../../errors';
 import type { ObjectMeta } from '../../backends/types';
 import type { Handler } from '../context';
+import { checksumTypeOf } from '../checksums';
 import { httpDate } from '../headers';
 import { xmlResponse } from '../respond';
 import type { XmlObject } from '../xml';
@@ -46,7 +47,7 @@ function checksumOf(meta: ObjectMeta) {
   if (entries.length === 0) return undefined;
   return {
     ...Object.fromEntries(entries.map(([alg, v]) => [CHECKSUM_ELEMENT[alg], v])),
-    ChecksumType: meta.etag.includes('-') ? 'COMPOSITE' : 'FULL_OBJECT',
+    ChecksumType: checksumTypeOf(entries[0][1]),
   };
 }
 

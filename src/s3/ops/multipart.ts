@@ -9,7 +9,16 @@ import { multipartEtag } from '../../backends/multipart-etag';
 import { isS3Error, S3Error } from '../../errors';
 import type { ObjectAttributes, PartInfo } from '../../backends/types';
 import type { Handler, S3Context } from '../context';
-import { DIGEST_LENGTH, isDigestBase64, parseChecksumAlgorithm, type ChecksumAlgorithm } from '../checksums';
+import { pipeline } from 'node:stream';
+import { DIGEST_LENGTH, VerifyingStream, checksumTypeOf, isDigestBase64, type ChecksumAlgorithm } from '../checksums';
+import {
+  checkComplete,
+  checkPartAlgorithm,
+  checkStatedObjectChecksum,
+  objectChecksum,
+  requestedUploadChecksum,
+  uploadChecksums,
+} from '../multipart-checksum';
 import { checkCopySourceConditions, unquote } from '../conditions';
 import { attributesFromHeaders } from '../headers';
 import { readXmlBody, requestBody } from '../payload';
@@ -56,17 +65,18 @@ export const createMultipartUpload: Handler = async (ctx) => {
   const acl = await aclForWrite(ctx, view);
   // Checked now (a bucket without lock refuses it), applied when the upload completes.
   const lock = lockFromHeaders(ctx, await VersionedObjects.of(view));
-  // An algorithm S3 does not know is refused before anything is made, as S3 refuses it.
-  const named = ctx.header('x-amz-checksum-algorithm');
-  const algorithm = named === undefined ? undefined : parseChecksumAlgorithm(named);
+  // An algorithm or a type S3 does not take is refused before anything is made, as S3 refuses it.
+  const checksum = requestedUploadChecksum(ctx);
   const id = await view.createUpload(ctx.key, attrs);
   await uploadAcls.put(view, id, acl);
   await uploadLocks.put(view, id, lock);
+  // A store without a reserved area keeps no upload's checksum: its objects get none (a declared gap).
+  if (view.backend.reserved) await uploadChecksums.put(view, id, checksum);
   return xmlResponse(
     'InitiateMultipartUploadResult',
     { Bucket: ctx.bucketName, Key: ctx.key, UploadId: id },
     200,
-    algorithm ? { 'x-amz-checksum-algorithm': algorithm.toUpperCase() } : {},
+    checksum ? { 'x-amz-checksum-algorithm': checksum.algorithm.toUpperCase(), 'x-amz-checksum-type': checksum.type } : {},
   );
 };
 
@@ -74,9 +84,12 @@ export const uploadPart: Handler = async (ctx) => {
   const n = partNumber(ctx);
   const id = uploadId(ctx);
   const view = ctx.bucket();
+  // A part of an upload with a checksum carries that algorithm's, computed here when not sent.
+  const mode = await uploadChecksums.get(view, id);
+  if (mode) checkPartAlgorithm(ctx, mode);
   // The checksums the part's request named land here once its body has been verified.
   const verified: ObjectAttributes = { userMetadata: {} };
-  const body = requestBody(ctx, verified, { requireLength: true, maxSize: MAX_PART_SIZE });
+  const body = requestBody(ctx, verified, { requireLength: true, maxSize: MAX_PART_SIZE, computeAlso: mode?.algorithm });
   const part = await view.uploadPart(ctx.key, id, n, body.stream, { size: body.size, verified, md5: body.md5 });
   const headers: Record<string, string> = { ETag: `"${part.etag}"` };
   for (const [alg, v] of Object.entries({ ...verified.checksums, ...part.checksums })) headers[`x-amz-checksum-${alg}`] = v;
@@ -118,8 +131,29 @@ export const uploadPartCopy: Handler = async (ctx) => {
     const range = copySourceRange(ctx.header('x-amz-copy-source-range'), handle.meta.size);
     const size = range ? range.end - range.start + 1 : handle.meta.size;
     if (size > MAX_PART_SIZE) throw new S3Error('EntityTooLarge');
-    const part = await dst.uploadPart(ctx.key, id, n, handle.read(range), { size });
-    return xmlResponse('CopyPartResult', { LastModified: part.lastModified, ETag: `"${part.etag}"` }, 200, copySourceHeaders(handle.meta));
+    // A part of an upload with a checksum gets that algorithm's, computed from the bytes copied.
+    const mode = await uploadChecksums.get(dst, id);
+    const verified: ObjectAttributes = { userMetadata: {} };
+    let bytes = handle.read(range);
+    if (mode) {
+      const hasher = new VerifyingStream({ computeAlso: [mode.algorithm] });
+      hasher.once('end', () => (verified.checksums = { [mode.algorithm]: hasher.digests()[mode.algorithm]! }));
+      bytes = pipeline(bytes, hasher, () => {});
+    }
+    const part = await dst.uploadPart(ctx.key, id, n, bytes, { size, verified });
+    const checksums = { ...verified.checksums, ...part.checksums };
+    return xmlResponse(
+      'CopyPartResult',
+      {
+        LastModified: part.lastModified,
+        ETag: `"${part.etag}"`,
+        ...Object.fromEntries(
+          PART_CHECKSUM_ELEMENTS.filter(([, alg]) => checksums[alg] !== undefined).map(([el, alg]) => [el, checksums[alg]]),
+        ),
+      },
+      200,
+      copySourceHeaders(handle.meta),
+    );
   } finally {
     await handle.close();
   }
@@ -140,7 +174,10 @@ async function allParts(ctx: S3Context, key: string, id: string): Promise<Map<nu
 export const completeMultipartUpload: Handler = async (ctx) => {
   const id = uploadId(ctx);
   const view = ctx.bucket();
-  const root = element(parseXml(await readXmlBody(ctx, 4 * 1024 * 1024)), 'CompleteMultipartUpload', ['Part']);
+  // Its x-amz-checksum-* headers state the object's checksum, checked below, not the XML's.
+  const root = element(parseXml(await readXmlBody(ctx, 4 * 1024 * 1024, { checksumHeadersNotOfBody: true })), 'CompleteMultipartUpload', [
+    'Part',
+  ]);
   if (!root) throw new S3Error('MalformedXML');
   const requested = many(root.Part).map((p) => {
     const node = children(p, ['PartNumber', 'ETag', ...PART_CHECKSUM_ELEMENTS.map(([el]) => el)]);
@@ -164,6 +201,8 @@ export const completeMultipartUpload: Handler = async (ctx) => {
   for (let i = 1; i < requested.length; i++) {
     if (requested[i].partNumber <= requested[i - 1].partNumber) throw new S3Error('InvalidPartOrder');
   }
+  const mode = await uploadChecksums.get(view, id);
+  checkComplete(ctx, mode, requested);
   const etag = multipartEtag(requested.map((r) => r.etag));
   let stored: Map<number, PartInfo>;
   try {
@@ -208,6 +247,8 @@ export const completeMultipartUpload: Handler = async (ctx) => {
         `The provided x-amz-mp-object-size (${expectedSize.slice(0, 32)}) does not match the object's size (${total}).`,
       );
   }
+  const checksum = mode && objectChecksum(mode, chosen, requested);
+  checkStatedObjectChecksum(ctx, mode, checksum);
   const conditions = writeConditions(ctx);
   // Assembly can take a while for large objects: answer as S3 does, keeping the line busy.
   // In a versioned bucket the object at the name is about to be replaced: keep it as a version first.
@@ -220,21 +261,23 @@ export const completeMultipartUpload: Handler = async (ctx) => {
       id,
       chosen.map((p) => p.partNumber),
       etag,
-      { conditions },
+      { conditions, ...(mode && checksum ? { checksums: { [mode.algorithm]: checksum } } : {}) },
     )
     .then(
-      async (meta): Promise<{ etag: string; versionId?: string }> => {
+      async (meta): Promise<Completed> => {
         const captured = await objects.capture(ctx.key, meta, lock);
         // The ACL CreateMultipartUpload asked for (none: the default) becomes the object's.
         await recordObjectAcl(view, ctx.key, await uploadAcls.get(view, id), captured);
         await uploadAcls.drop(view, id).catch(() => undefined);
         await uploadLocks.drop(view, id).catch(() => undefined);
-        return captured;
+        await uploadChecksums.drop(view, id).catch(() => undefined);
+        // What the store recorded, not what was asked: a store that keeps no checksum answers none.
+        return { ...captured, checksums: meta.checksums };
       },
       // Another replica (or a retry racing this one) completed it first.
-      async (err): Promise<{ etag: string; versionId?: string }> => ({ etag: await repeatedComplete(ctx, err, etag) }),
+      async (err): Promise<Completed> => ({ etag: await repeatedComplete(ctx, err, etag) }),
     )
-    .then((meta) => completeResult(ctx, meta.etag, meta.versionId));
+    .then((done) => completeResult(ctx, done.etag, done.versionId, done.checksums));
   return slowXmlResponse(work, ctx, ctx.services.keepAliveMs);
 };
 
@@ -246,7 +289,14 @@ const PART_CHECKSUM_ELEMENTS: ReadonlyArray<readonly [string, ChecksumAlgorithm]
   ['ChecksumSHA256', 'sha256'],
 ];
 
-function completeResult(ctx: S3Context, etag: string, versionId?: string) {
+interface Completed {
+  etag: string;
+  versionId?: string;
+  checksums?: Record<string, string>;
+}
+
+function completeResult(ctx: S3Context, etag: string, versionId?: string, checksums?: Record<string, string>) {
+  const kept = PART_CHECKSUM_ELEMENTS.filter(([, alg]) => checksums?.[alg] !== undefined);
   return {
     root: 'CompleteMultipartUploadResult',
     headers: versionHeader({ versionId }),
@@ -255,6 +305,8 @@ function completeResult(ctx: S3Context, etag: string, versionId?: string) {
       Bucket: ctx.bucketName,
       Key: ctx.key,
       ETag: `"${etag}"`,
+      ...Object.fromEntries(kept.map(([el, alg]) => [el, checksums![alg]])),
+      ...(kept.length ? { ChecksumType: checksumTypeOf(checksums![kept[0][1]]) } : {}),
     },
   };
 }
@@ -281,6 +333,7 @@ export const abortMultipartUpload: Handler = async (ctx) => {
   // A pending ACL left behind names an upload that is gone: garbage, never read again.
   await uploadAcls.drop(view, uploadId(ctx)).catch(() => undefined);
   await uploadLocks.drop(view, uploadId(ctx)).catch(() => undefined);
+  await uploadChecksums.drop(view, uploadId(ctx)).catch(() => undefined);
   return { status: 204 };
 };
 
@@ -295,7 +348,9 @@ export const listParts: Handler = async (ctx) => {
       ArgumentValue: markerText ?? '',
     });
   }
-  const page = await ctx.bucket().listParts(ctx.key, id, { partNumberMarker: marker, maxParts });
+  const view = ctx.bucket();
+  const page = await view.listParts(ctx.key, id, { partNumberMarker: marker, maxParts });
+  const mode = await uploadChecksums.get(view, id);
   const o = owner(ctx);
   return xmlResponse('ListPartsResult', {
     Bucket: ctx.bucketName,
@@ -308,7 +363,16 @@ export const listParts: Handler = async (ctx) => {
     NextPartNumberMarker: page.nextPartNumberMarker ?? page.parts.at(-1)?.partNumber ?? 0,
     MaxParts: maxParts,
     IsTruncated: page.isTruncated,
-    Part: page.parts.map((p) => ({ PartNumber: p.partNumber, LastModified: p.lastModified, ETag: `"${p.etag}"`, Size: p.size })),
+    ...(mode ? { ChecksumAlgorithm: mode.algorithm.toUpperCase(), ChecksumType: mode.type } : {}),
+    Part: page.parts.map((p) => ({
+      PartNumber: p.partNumber,
+      LastModified: p.lastModified,
+      ETag: `"${p.etag}"`,
+      Size: p.size,
+      ...Object.fromEntries(
+        PART_CHECKSUM_ELEMENTS.filter(([, alg]) => p.checksums?.[alg] !== undefined).map(([el, alg]) => [el, p.checksums![alg]]),
+      ),
+    })),
   });
 };
 

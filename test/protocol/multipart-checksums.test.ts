@@ -1,0 +1,222 @@
+/**
+ * The checksum a multipart upload promises its object (x-amz-checksum-algorithm and
+ * x-amz-checksum-type on CreateMultipartUpload): COMPOSITE (the algorithm over the parts'
+ * digests, `-N`) and FULL_OBJECT (the CRC of the whole object), as S3 makes them, kept with the
+ * object, and S3's refusals around them. The expected values are computed here from the bytes
+ * (node's zlib.crc32 and crypto), not by s3mux's code; CRC64NVME by s3mux's hasher, whose check
+ * value test/unit/checksums.test.ts holds.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import * as zlib from 'node:zlib';
+import { expect } from 'chai';
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateBucketCommand,
+  CreateMultipartUploadCommand,
+  GetObjectAttributesCommand,
+  HeadObjectCommand,
+  ListPartsCommand,
+  PutObjectCommand,
+  UploadPartCommand,
+  UploadPartCopyCommand,
+  type ChecksumAlgorithm,
+  type ChecksumType,
+  type CompletedPart,
+} from '@aws-sdk/client-s3';
+import { startTestServer, ACCESS_KEY, SECRET_KEY, type TestServer } from '../helpers/server';
+import { signedFetch } from '../helpers/sign';
+import { errorOf } from '../helpers/errors';
+import { checksumBase64 } from '../../src/s3/checksums';
+
+const MiB = 1024 * 1024;
+const crc32 = (b: Buffer) => {
+  const out = Buffer.alloc(4);
+  out.writeUInt32BE(zlib.crc32(b) >>> 0);
+  return out;
+};
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest();
+
+describe('protocol: multipart upload checksums', () => {
+  let srv: TestServer;
+  const Bucket = 'mp-checksums';
+  const creds = { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY };
+  before(async () => {
+    srv = await startTestServer();
+    await srv.s3.send(new CreateBucketCommand({ Bucket }));
+  });
+  after(async () => {
+    await srv.stop();
+  });
+
+  const parts = [randomBytes(5 * MiB), randomBytes(MiB + 77)];
+
+  /** Creates the upload and sends the parts (each with the algorithm's checksum when `withChecksums`). */
+  async function upload(Key: string, algorithm: ChecksumAlgorithm, type?: ChecksumType, withChecksums = true) {
+    const created = await srv.s3.send(new CreateMultipartUploadCommand({ Bucket, Key, ChecksumAlgorithm: algorithm, ChecksumType: type }));
+    const UploadId = created.UploadId!;
+    const done: CompletedPart[] = [];
+    // Without checksums, parts go through a client that adds none (the SDK's default adds a CRC32).
+    const client = withChecksums ? srv.s3 : srv.presigner;
+    for (let i = 0; i < parts.length; i++) {
+      const r = await client.send(
+        new UploadPartCommand({
+          Bucket,
+          Key,
+          UploadId,
+          PartNumber: i + 1,
+          Body: parts[i],
+          ...(withChecksums ? { ChecksumAlgorithm: algorithm } : {}),
+        }),
+      );
+      const field = `Checksum${algorithm}` as keyof typeof r;
+      done.push({ PartNumber: i + 1, ETag: r.ETag, ...(withChecksums ? { [field]: r[field] } : {}) });
+    }
+    return { created, UploadId, done };
+  }
+
+  it('COMPOSITE CRC32 and SHA256: the digest of the parts\u2019 digests with -N, on Complete, HEAD, GetObjectAttributes and ListParts', async () => {
+    for (const [algorithm, digest] of [
+      ['CRC32', crc32],
+      ['SHA256', sha256],
+    ] as const) {
+      const Key = `composite-${algorithm}`;
+      const { created, UploadId, done } = await upload(Key, algorithm);
+      expect([created.ChecksumAlgorithm, created.ChecksumType]).to.deep.equal([algorithm, 'COMPOSITE']);
+      const expected = `${digest(Buffer.concat(parts.map(digest))).toString('base64')}-2`;
+      const field = `Checksum${algorithm}` as const;
+      expect(done.map((p) => p[field])).to.deep.equal(parts.map((p) => digest(p).toString('base64')));
+      const listed = await srv.s3.send(new ListPartsCommand({ Bucket, Key, UploadId }));
+      expect([listed.ChecksumAlgorithm, listed.ChecksumType]).to.deep.equal([algorithm, 'COMPOSITE']);
+      expect(listed.Parts!.map((p) => p[field])).to.deep.equal(done.map((p) => p[field]));
+      const completed = await srv.s3.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: done } }));
+      expect([completed[field], completed.ChecksumType]).to.deep.equal([expected, 'COMPOSITE']);
+      const head = await srv.s3.send(new HeadObjectCommand({ Bucket, Key, ChecksumMode: 'ENABLED' }));
+      expect([head[field], head.ChecksumType]).to.deep.equal([expected, 'COMPOSITE']);
+      const attrs = await srv.s3.send(new GetObjectAttributesCommand({ Bucket, Key, ObjectAttributes: ['Checksum'] }));
+      expect([attrs.Checksum?.[field], attrs.Checksum?.ChecksumType]).to.deep.equal([expected, 'COMPOSITE']);
+    }
+  });
+
+  it('FULL_OBJECT CRC32 and CRC64NVME: the CRC of the whole object, from parts sent with or without checksums', async () => {
+    const whole = Buffer.concat(parts);
+    for (const [algorithm, type, withChecksums, expected] of [
+      ['CRC32', 'FULL_OBJECT', true, crc32(whole).toString('base64')],
+      ['CRC64NVME', undefined, false, checksumBase64('crc64nvme', whole)],
+    ] as const) {
+      const Key = `full-${algorithm}`;
+      const { created, UploadId, done } = await upload(Key, algorithm, type, withChecksums);
+      expect([created.ChecksumAlgorithm, created.ChecksumType]).to.deep.equal([algorithm, 'FULL_OBJECT']);
+      const field = `Checksum${algorithm}` as const;
+      const completed = await srv.s3.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: done } }));
+      expect([completed[field], completed.ChecksumType], algorithm).to.deep.equal([expected, 'FULL_OBJECT']);
+      const head = await srv.s3.send(new HeadObjectCommand({ Bucket, Key, ChecksumMode: 'ENABLED' }));
+      expect([head[field], head.ChecksumType], algorithm).to.deep.equal([expected, 'FULL_OBJECT']);
+    }
+  });
+
+  it('UploadPartCopy into an upload with a checksum: the copied part gets that algorithm\u2019s checksum, which completes it', async () => {
+    const source = randomBytes(3000);
+    await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'copy-source', Body: source }));
+    const Key = 'copied-part';
+    const { UploadId } = await srv.s3.send(new CreateMultipartUploadCommand({ Bucket, Key, ChecksumAlgorithm: 'CRC32C' }));
+    const copied = await srv.s3.send(
+      new UploadPartCopyCommand({
+        Bucket,
+        Key,
+        UploadId,
+        PartNumber: 1,
+        CopySource: `${Bucket}/copy-source`,
+        CopySourceRange: 'bytes=100-1099',
+      }),
+    );
+    const partCrc = checksumBase64('crc32c', source.subarray(100, 1100));
+    expect(copied.CopyPartResult?.ChecksumCRC32C).to.equal(partCrc);
+    const done = await srv.s3.send(
+      new CompleteMultipartUploadCommand({
+        Bucket,
+        Key,
+        UploadId,
+        MultipartUpload: { Parts: [{ PartNumber: 1, ETag: copied.CopyPartResult!.ETag, ChecksumCRC32C: partCrc }] },
+      }),
+    );
+    expect(done.ChecksumCRC32C).to.equal(`${checksumBase64('crc32c', Buffer.from(partCrc, 'base64'))}-1`);
+  });
+
+  it('checks the object checksum a Complete states: the right one completes, a wrong one is BadDigest and completes nothing', async () => {
+    const Key = 'stated-full-object';
+    const { UploadId, done } = await upload(Key, 'CRC32', 'FULL_OBJECT');
+    const wrong = await errorOf(
+      srv.s3.send(
+        new CompleteMultipartUploadCommand({
+          Bucket,
+          Key,
+          UploadId,
+          ChecksumCRC32: crc32(parts[0]).toString('base64'),
+          MultipartUpload: { Parts: done },
+        }),
+      ),
+    );
+    expect([wrong.name, wrong.$metadata.httpStatusCode]).to.deep.equal(['BadDigest', 400]);
+    expect((await errorOf(srv.s3.send(new HeadObjectCommand({ Bucket, Key })))).name).to.equal('NotFound');
+    const right = crc32(Buffer.concat(parts)).toString('base64');
+    const ok = await srv.s3.send(
+      new CompleteMultipartUploadCommand({
+        Bucket,
+        Key,
+        UploadId,
+        ChecksumCRC32: right,
+        ChecksumType: 'FULL_OBJECT',
+        MultipartUpload: { Parts: done },
+      }),
+    );
+    expect(ok.ChecksumCRC32).to.equal(right);
+  });
+
+  it('refuses what S3 refuses: a type the algorithm cannot have, a part of another algorithm, a composite Complete without part checksums, another mode', async () => {
+    const create = (headers: Record<string, string>) =>
+      signedFetch(srv.url, creds, 'POST', `/${Bucket}/refused`, { query: { uploads: '' }, headers });
+    const refused: Array<Record<string, string>> = [
+      { 'x-amz-checksum-algorithm': 'SHA256', 'x-amz-checksum-type': 'FULL_OBJECT' },
+      { 'x-amz-checksum-algorithm': 'CRC64NVME', 'x-amz-checksum-type': 'COMPOSITE' },
+      { 'x-amz-checksum-type': 'COMPOSITE' },
+      { 'x-amz-checksum-algorithm': 'CRC32', 'x-amz-checksum-type': 'PARTIAL' },
+    ];
+    for (const headers of refused) {
+      const r = await create(headers);
+      expect([r.status, /<Code>(\w+)<\/Code>/.exec(r.text)?.[1]], JSON.stringify(headers)).to.deep.equal([400, 'InvalidRequest']);
+    }
+
+    const Key = 'mismatch';
+    const { UploadId } = await srv.s3.send(new CreateMultipartUploadCommand({ Bucket, Key, ChecksumAlgorithm: 'CRC32' }));
+    const other = await errorOf(
+      srv.s3.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber: 1, Body: parts[1], ChecksumAlgorithm: 'SHA256' })),
+    );
+    expect([other.name, other.$metadata.httpStatusCode]).to.deep.equal(['InvalidRequest', 400]);
+    const part = await srv.s3.send(
+      new UploadPartCommand({ Bucket, Key, UploadId, PartNumber: 1, Body: parts[1], ChecksumAlgorithm: 'CRC32' }),
+    );
+    const missing = await errorOf(
+      srv.s3.send(
+        new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] } }),
+      ),
+    );
+    expect([missing.name, missing.message]).to.deep.equal([
+      'InvalidRequest',
+      'The upload was created using a crc32 checksum. The complete request must include the checksum for each part. It was missing for part 1 in the request.',
+    ]);
+    const mode = await errorOf(
+      srv.s3.send(
+        new CompleteMultipartUploadCommand({
+          Bucket,
+          Key,
+          UploadId,
+          ChecksumType: 'FULL_OBJECT',
+          MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag, ChecksumCRC32: part.ChecksumCRC32 }] },
+        }),
+      ),
+    );
+    expect([mode.name, mode.$metadata.httpStatusCode]).to.deep.equal(['InvalidRequest', 400]);
+    await srv.s3.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId }));
+  });
+});
