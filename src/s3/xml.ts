@@ -25,8 +25,20 @@ function escapeText(text: string): string {
   return NEEDS_ESCAPE.test(text) ? text.replace(ESCAPE_ALL, (c) => ENTITIES[c]) : text;
 }
 
+/**
+ * S3 keeps times in whole seconds: every date it writes (LastModified, Initiated,
+ * CreationDate) ends in `.000Z`, the same second the Last-Modified header names. A store's
+ * milliseconds on the wire would make a listing disagree with HEAD, and tools that compare the
+ * two (`aws s3 sync --exact-timestamps`, which sets a file's mtime in whole seconds) see every
+ * object as changed.
+ */
+function isoSeconds(d: Date): string {
+  const ms = d.getTime();
+  return new Date(ms - (((ms % 1000) + 1000) % 1000)).toISOString();
+}
+
 function scalar(value: string | number | boolean | Date): string {
-  if (value instanceof Date) return value.toISOString();
+  if (value instanceof Date) return isoSeconds(value);
   if (typeof value === 'string') return escapeText(value);
   return Object.is(value, -0) ? '-0' : String(value);
 }

@@ -1,5 +1,15 @@
 import { expect } from 'chai';
-import { CreateBucketCommand, ListObjectsCommand, ListObjectsV2Command, PutObjectCommand, S3ServiceException } from '@aws-sdk/client-s3';
+import {
+  CopyObjectCommand,
+  CreateBucketCommand,
+  CreateMultipartUploadCommand,
+  HeadObjectCommand,
+  ListObjectsCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3ServiceException,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
 import { startTestServer, ACCESS_KEY, SECRET_KEY, type TestServer } from '../helpers/server';
 import { signedFetch } from '../helpers/sign';
 
@@ -49,7 +59,37 @@ describe('protocol: listing', () => {
     expect(first.Owner).to.equal(undefined);
   });
 
-  it('returns LastModified with milliseconds and Owner with fetch-owner', async () => {
+  it('writes every date in whole seconds, as S3 does: a listing names the second HEAD names', async () => {
+    const B = 'whole-seconds';
+    await srv.s3.send(new CreateBucketCommand({ Bucket: B }));
+    // Several writes: the store keeps milliseconds, and at least one of them is not .000.
+    for (let i = 0; i < 5; i++) await srv.s3.send(new PutObjectCommand({ Bucket: B, Key: `k${i}`, Body: 'x' }));
+    await srv.s3.send(new CopyObjectCommand({ Bucket: B, Key: 'copy', CopySource: `${B}/k0` }));
+    const up = await srv.s3.send(new CreateMultipartUploadCommand({ Bucket: B, Key: 'mp' }));
+    await srv.s3.send(new UploadPartCommand({ Bucket: B, Key: 'mp', UploadId: up.UploadId, PartNumber: 1, Body: 'part' }));
+    const dates = (text: string) => [...text.matchAll(/<(LastModified|Initiated|CreationDate)>([^<]*)</g)].map((m) => m[2]);
+    const answers = [
+      await signedFetch(srv.url, CREDS, 'GET', `/${B}`, { query: { 'list-type': '2' } }),
+      await signedFetch(srv.url, CREDS, 'GET', `/${B}`),
+      await signedFetch(srv.url, CREDS, 'GET', `/${B}`, { query: { versions: '' } }),
+      await signedFetch(srv.url, CREDS, 'GET', `/${B}`, { query: { uploads: '' } }),
+      await signedFetch(srv.url, CREDS, 'GET', `/${B}/mp`, { query: { uploadId: up.UploadId! } }),
+      await signedFetch(srv.url, CREDS, 'PUT', `/${B}/copy2`, { headers: { 'x-amz-copy-source': `/${B}/k1` } }),
+      await signedFetch(srv.url, CREDS, 'GET', '/'),
+    ];
+    for (const a of answers) {
+      expect(a.status, a.text).to.equal(200);
+      expect(dates(a.text), a.text).to.have.length.above(0);
+      for (const d of dates(a.text)) expect(d).to.match(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000Z$/);
+    }
+    const listed = await srv.s3.send(new ListObjectsV2Command({ Bucket: B }));
+    for (const o of listed.Contents!) {
+      const head = await srv.s3.send(new HeadObjectCommand({ Bucket: B, Key: o.Key }));
+      expect(o.LastModified!.getTime(), o.Key).to.equal(head.LastModified!.getTime());
+    }
+  });
+
+  it('returns LastModified as an ISO 8601 date and Owner with fetch-owner', async () => {
     const raw = await signedFetch(srv.url, CREDS, 'GET', `/${Bucket}`, {
       query: { 'list-type': '2', 'fetch-owner': 'true', 'max-keys': '1' },
     });

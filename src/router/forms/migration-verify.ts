@@ -49,6 +49,11 @@ async function sha256(t: Target, key: string): Promise<string> {
   }
 }
 
+/** A time as a listing of a store with second precision names it. */
+function wholeSeconds(d: Date): number {
+  return Math.floor(d.getTime() / 1000);
+}
+
 export async function verifyMigration(route: MigrationBackend, opts: { deep?: boolean } = {}): Promise<VerifyReport> {
   const { from, to, tombstones } = route;
   const r: VerifyReport = {
@@ -79,7 +84,9 @@ export async function verifyMigration(route: MigrationBackend, opts: { deep?: bo
       return;
     }
     // The copier records the source's ETag: another one, newer than the source, is a write made through s3mux.
-    if (t.lastModified > f.lastModified && t.etag !== f.etag) {
+    // Listings name whole seconds (S3's, and s3mux's through the s3 backend), so a write in the
+    // source's own second counts as newer.
+    if (wholeSeconds(t.lastModified) >= wholeSeconds(f.lastModified) && t.etag !== f.etag) {
       r.newer.push(f.key);
       return;
     }
