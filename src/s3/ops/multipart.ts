@@ -147,9 +147,7 @@ export const uploadPartCopy: Handler = async (ctx) => {
       {
         LastModified: part.lastModified,
         ETag: `"${part.etag}"`,
-        ...Object.fromEntries(
-          PART_CHECKSUM_ELEMENTS.filter(([, alg]) => checksums[alg] !== undefined).map(([el, alg]) => [el, checksums[alg]]),
-        ),
+        ...checksumElements(checksums),
       },
       200,
       copySourceHeaders(handle.meta),
@@ -295,8 +293,15 @@ interface Completed {
   checksums?: Record<string, string>;
 }
 
+/** Checksums as the XML elements S3 answers with (ChecksumCRC32 ...), in S3's order. */
+function checksumElements(checksums: Record<string, string> | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [el, alg] of PART_CHECKSUM_ELEMENTS) if (checksums?.[alg] !== undefined) out[el] = checksums[alg];
+  return out;
+}
+
 function completeResult(ctx: S3Context, etag: string, versionId?: string, checksums?: Record<string, string>) {
-  const kept = PART_CHECKSUM_ELEMENTS.filter(([, alg]) => checksums?.[alg] !== undefined);
+  const first = Object.values(checksumElements(checksums))[0];
   return {
     root: 'CompleteMultipartUploadResult',
     headers: versionHeader({ versionId }),
@@ -305,8 +310,8 @@ function completeResult(ctx: S3Context, etag: string, versionId?: string, checks
       Bucket: ctx.bucketName,
       Key: ctx.key,
       ETag: `"${etag}"`,
-      ...Object.fromEntries(kept.map(([el, alg]) => [el, checksums![alg]])),
-      ...(kept.length ? { ChecksumType: checksumTypeOf(checksums![kept[0][1]]) } : {}),
+      ...checksumElements(checksums),
+      ...(first !== undefined ? { ChecksumType: checksumTypeOf(first) } : {}),
     },
   };
 }
@@ -369,9 +374,7 @@ export const listParts: Handler = async (ctx) => {
       LastModified: p.lastModified,
       ETag: `"${p.etag}"`,
       Size: p.size,
-      ...Object.fromEntries(
-        PART_CHECKSUM_ELEMENTS.filter(([, alg]) => p.checksums?.[alg] !== undefined).map(([el, alg]) => [el, p.checksums![alg]]),
-      ),
+      ...checksumElements(p.checksums),
     })),
   });
 };
