@@ -82,7 +82,6 @@ export interface ObjectHandle {
   close(): Promise<void>;
 }
 
-/** Conditions that must hold on the current object at the moment a write commits. */
 /** A delete's preconditions on the key's current version (conditions.ts checkDeleteConditions). */
 export interface DeleteConditions {
   /** Quoted or unquoted ETag, or "*". */
@@ -91,6 +90,7 @@ export interface DeleteConditions {
   lastModified?: Date;
 }
 
+/** Conditions that must hold on the current object at the moment a write commits. */
 export interface WriteConditions {
   /** Quoted or unquoted ETag, or "*". */
   ifMatch?: string;

@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { endianness } from 'node:os';
-import { Transform, TransformCallback } from 'node:stream';
+import { pipeline, Transform, TransformCallback, type Readable } from 'node:stream';
 import * as zlib from 'node:zlib';
 import { S3Error } from '../errors';
 
@@ -22,6 +22,22 @@ export type ChecksumType = 'COMPOSITE' | 'FULL_OBJECT';
 /** The type of a stored checksum value: a composite one ends in `-N` (N parts), as S3 writes it. */
 export function checksumTypeOf(value: string): ChecksumType {
   return /-\d+$/.test(value) ? 'COMPOSITE' : 'FULL_OBJECT';
+}
+
+/** The XML element S3 writes each checksum in (CopyObjectResult, CopyPartResult, ListParts, Complete, Checksum), in S3's order. */
+export const CHECKSUM_ELEMENT: Readonly<Record<ChecksumAlgorithm, string>> = {
+  crc32: 'ChecksumCRC32',
+  crc32c: 'ChecksumCRC32C',
+  crc64nvme: 'ChecksumCRC64NVME',
+  sha1: 'ChecksumSHA1',
+  sha256: 'ChecksumSHA256',
+};
+
+/** Checksums (by algorithm) as those XML elements; anything else is left out. */
+export function checksumElements(checksums: Record<string, string> | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const alg of CHECKSUM_ALGORITHMS) if (checksums?.[alg] !== undefined) out[CHECKSUM_ELEMENT[alg]] = checksums[alg];
+  return out;
 }
 
 /** Digest sizes in bytes: how a base64 value is validated before any byte arrives. */
@@ -267,6 +283,16 @@ const UPPER: Record<ChecksumAlgorithm, string> = {
  * error comes from _flush, a consumer (the backend write) sees the stream fail before end
  * and must discard what it wrote.
  */
+/**
+ * `body`'s bytes unchanged, with `algorithm`'s checksum (base64) handed to `done` as they end,
+ * before whoever reads them sees the end: a copy whose checksum s3mux computes.
+ */
+export function checksummed(body: Readable, algorithm: ChecksumAlgorithm, done: (value: string) => void): Readable {
+  const hashing = new VerifyingStream({ computeAlso: [algorithm] });
+  hashing.once('end', () => done(hashing.digests()[algorithm]!));
+  return pipeline(body, hashing, () => {});
+}
+
 export class VerifyingStream extends Transform {
   private readonly hashers = new Map<DigestAlgorithm, Hasher>();
   private readonly md5?: string;

@@ -1,8 +1,8 @@
 /**
  * The checksum a multipart upload promises its object: CreateMultipartUpload's
  * x-amz-checksum-algorithm and x-amz-checksum-type, kept with the upload, held to by every
- * part (a part of a CRC32 upload carries a CRC32, computed here when the part does not send
- * one), and made at Complete:
+ * part (a part of a CRC32 upload carries a CRC32: payload.ts computes it when the part does not
+ * send one, and refuses another algorithm), and made at Complete:
  * - COMPOSITE: the algorithm over the parts' digests one after another, base64, then `-N`
  *   (N parts); the Complete request must name each part's checksum.
  * - FULL_OBJECT (the CRCs only): the CRC of the whole object, combined from the parts' CRCs
@@ -49,29 +49,6 @@ export function requestedUploadChecksum(ctx: S3Context): UploadChecksum | undefi
     throw new S3Error('InvalidRequest', `The ${chosen} checksum type cannot be used with the ${algorithm} checksum algorithm.`);
   }
   return { algorithm, type: chosen };
-}
-
-/**
- * An UploadPart of an upload with a checksum: a checksum of another algorithm (a value, a
- * trailer, or x-amz-sdk-checksum-algorithm) is refused, as S3 does.
- */
-export function checkPartAlgorithm(ctx: S3Context, mode: UploadChecksum): void {
-  const named = new Set<string>();
-  for (const alg of CHECKSUM_ALGORITHMS) if (ctx.header(`x-amz-checksum-${alg}`) !== undefined) named.add(alg);
-  for (const t of (ctx.header('x-amz-trailer') ?? '').split(',')) {
-    const name = t.trim().toLowerCase();
-    if (name.startsWith('x-amz-checksum-')) named.add(name.slice('x-amz-checksum-'.length));
-  }
-  const sdk = ctx.header('x-amz-sdk-checksum-algorithm');
-  if (sdk !== undefined) named.add(sdk.trim().toLowerCase());
-  for (const alg of named) {
-    if (alg !== mode.algorithm) {
-      throw new S3Error(
-        'InvalidRequest',
-        `Checksum Type mismatch occurred, expected checksum Type: ${mode.algorithm}, actual checksum Type: ${alg}`,
-      );
-    }
-  }
 }
 
 /** A requested part of a Complete: its number and the checksums its XML names. */

@@ -82,8 +82,11 @@ export interface BodyOptions {
   requireLength?: boolean;
   /** The largest body accepted, checked against the announced length before reading. */
   maxSize?: number;
-  /** An algorithm to compute (and keep) even when the request names no checksum of it: a part of an upload with one. */
-  computeAlso?: ChecksumAlgorithm;
+  /**
+   * The one checksum algorithm the body may name (a part of an upload created with it): another
+   * is InvalidRequest, as S3 answers, and when the request names none it is computed and kept.
+   */
+  onlyAlgorithm?: ChecksumAlgorithm;
   /**
    * The x-amz-checksum-<alg> headers state the checksum of an object the request makes from
    * other bytes (CompleteMultipartUpload), not of this body: the caller checks them.
@@ -173,13 +176,16 @@ export function requestBody(ctx: S3Context, attrs?: ObjectAttributes, opts: Body
   const { headerValues, trailing, computeOnly } = namedAlgorithms((name) =>
     opts.checksumHeadersNotOfBody && /^x-amz-checksum-(?!algorithm$)/.test(name) ? undefined : ctx.header(name),
   );
-  if (
-    opts.computeAlso &&
-    headerValues[opts.computeAlso] === undefined &&
-    !trailing.includes(opts.computeAlso) &&
-    !computeOnly.includes(opts.computeAlso)
-  ) {
-    computeOnly.push(opts.computeAlso);
+  const only = opts.onlyAlgorithm;
+  if (only) {
+    const other = [...(Object.keys(headerValues) as ChecksumAlgorithm[]), ...trailing, ...computeOnly].find((alg) => alg !== only);
+    if (other) {
+      throw new S3Error(
+        'InvalidRequest',
+        `Checksum Type mismatch occurred, expected checksum Type: ${only}, actual checksum Type: ${other}`,
+      );
+    }
+    if (headerValues[only] === undefined && !trailing.includes(only) && !computeOnly.includes(only)) computeOnly.push(only);
   }
   const contentMd5 = ctx.header('content-md5');
   const verifier = new VerifyingStream({

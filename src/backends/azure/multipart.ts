@@ -27,7 +27,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { bodyFailure, S3Error } from '../../errors';
-import { pageOfParts, pageOfUploads } from '../multipart/staged';
+import { assembledAttributes, pageOfParts, pageOfUploads } from '../multipart/staged';
 import type {
   Backend,
   ListPartsOptions,
@@ -287,7 +287,7 @@ export class AzureMultipartStore implements MultipartStore {
     if (ids.length > MAX_BLOCKS) {
       throw new S3Error('EntityTooLarge', `The object would have ${ids.length} Azure blocks; Azure allows ${MAX_BLOCKS}.`);
     }
-    const attrs: ObjectAttributes = { ...upload.attrs, partSizes, ...(opts.checksums ? { checksums: { ...opts.checksums } } : {}) };
+    const attrs = assembledAttributes(upload, partSizes, opts);
     const { headers, metadata, tier } = toAzure(attrs, { etag });
     const target = this.be.blob(bucket, key);
     const cas = await this.be.cas(bucket, key, opts.conditions);

@@ -51,6 +51,15 @@ export interface PartStorage {
   assemble?(bucket: string, upload: UploadInfo, parts: PartInfo[], attrs: ObjectAttributes, opts: PutOptions): Promise<ObjectMeta>;
 }
 
+/**
+ * The attributes of an object assembled from an upload's parts: the upload's, its part sizes,
+ * and the checksums Complete made for it (PutOptions.checksums). For every store that records
+ * attributes with the object it commits (staged stores, azure).
+ */
+export function assembledAttributes(upload: UploadInfo, partSizes: number[], opts: PutOptions): ObjectAttributes {
+  return { ...upload.attrs, partSizes, ...(opts.checksums ? { checksums: { ...opts.checksums } } : {}) };
+}
+
 /** The checksums a part was sent with, as a PartInfo field (none: no field). */
 export function partChecksums(verified: PartOptions['verified']): Pick<PartInfo, 'checksums'> {
   const c = verified?.checksums;
@@ -132,7 +141,7 @@ export class StagedMultipartStore implements MultipartStore {
       return p;
     });
     const partSizes = parts.map((p) => p.size);
-    const attrs = { ...upload.attrs, partSizes, ...(opts.checksums ? { checksums: { ...opts.checksums } } : {}) };
+    const attrs = assembledAttributes(upload, partSizes, opts);
     let meta: ObjectMeta;
     if (this.storage.assemble) {
       meta = await this.storage.assemble(bucket, upload, parts, attrs, { ...opts, etag });

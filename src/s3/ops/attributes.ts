@@ -2,7 +2,7 @@
 import { S3Error } from '../../errors';
 import type { ObjectMeta } from '../../backends/types';
 import type { Handler } from '../context';
-import { checksumTypeOf } from '../checksums';
+import { checksumElements, checksumTypeOf } from '../checksums';
 import { httpDate } from '../headers';
 import { xmlResponse } from '../respond';
 import type { XmlObject } from '../xml';
@@ -12,14 +12,6 @@ import { requestedVersion, versionHeader } from './objects';
 
 const ATTRIBUTES = ['ETag', 'Checksum', 'ObjectParts', 'StorageClass', 'ObjectSize'] as const;
 type Attribute = (typeof ATTRIBUTES)[number];
-
-const CHECKSUM_ELEMENT: Record<string, string> = {
-  crc32: 'ChecksumCRC32',
-  crc32c: 'ChecksumCRC32C',
-  crc64nvme: 'ChecksumCRC64NVME',
-  sha1: 'ChecksumSHA1',
-  sha256: 'ChecksumSHA256',
-};
 
 function requestedAttributes(value: string | undefined): Set<Attribute> {
   const names = (value ?? '')
@@ -43,12 +35,9 @@ function requestedAttributes(value: string | undefined): Set<Attribute> {
 }
 
 function checksumOf(meta: ObjectMeta) {
-  const entries = Object.entries(meta.checksums ?? {}).filter(([alg]) => CHECKSUM_ELEMENT[alg] !== undefined);
-  if (entries.length === 0) return undefined;
-  return {
-    ...Object.fromEntries(entries.map(([alg, v]) => [CHECKSUM_ELEMENT[alg], v])),
-    ChecksumType: checksumTypeOf(entries[0][1]),
-  };
+  const elements = checksumElements(meta.checksums);
+  const first = Object.values(elements)[0];
+  return first === undefined ? undefined : { ...elements, ChecksumType: checksumTypeOf(first) };
 }
 
 /** The parts of a multipart object, paged as ListParts pages (x-amz-max-parts, x-amz-part-number-marker). */

@@ -10,8 +10,7 @@ import { xmlResponse } from '../respond';
 import { lockFromHeaders, readConditions, versionHeader, writeConditions, writtenChecksumHeaders } from './objects';
 import { VersionedObjects, type VersionedMeta } from '../../versioning/objects';
 import { bucketTier } from '../../bucket-config/tier';
-import { pipeline, type Readable } from 'node:stream';
-import { parseChecksumAlgorithm, VerifyingStream, type ChecksumAlgorithm } from '../checksums';
+import { checksumElements, checksummed, parseChecksumAlgorithm, type ChecksumAlgorithm } from '../checksums';
 
 export interface CopySource {
   bucket: string;
@@ -132,37 +131,15 @@ export async function copyBetween(
     // A checksum computed from the bytes needs them to pass through s3mux.
     const native = target.status || reader.status || computeChecksum ? undefined : await dst.nativeCopyFrom(src, srcKey, dstKey, attrs);
     if (native) return { meta: native, source: handle.meta };
-    let body: Readable = handle.read();
-    if (computeChecksum) {
-      const algorithm = checksum.algorithm;
-      const hashing = new VerifyingStream({ computeAlso: [algorithm] });
-      // Set as the bytes end, before the store commits the copy.
-      hashing.once('end', () => (attrs.checksums = { [algorithm]: hashing.digests()[algorithm]! }));
-      body = pipeline(body, hashing, () => {});
-    }
+    // Set as the bytes end, before the store commits the copy.
+    const body = computeChecksum
+      ? checksummed(handle.read(), checksum.algorithm, (v) => (attrs.checksums = { [checksum.algorithm]: v }))
+      : handle.read();
     const meta = await target.put(dstKey, body, attrs, { size: handle.meta.size, conditions: writeConditions(ctx), lock });
     return { meta, source: handle.meta };
   } finally {
     await handle.close();
   }
-}
-
-const CHECKSUM_ELEMENTS: Record<ChecksumAlgorithm, string> = {
-  crc32: 'ChecksumCRC32',
-  crc32c: 'ChecksumCRC32C',
-  crc64nvme: 'ChecksumCRC64NVME',
-  sha1: 'ChecksumSHA1',
-  sha256: 'ChecksumSHA256',
-};
-
-/** The copy's checksums as CopyObjectResult holds them (where SDKs read them). */
-function checksumElements(meta: ObjectMeta): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [alg, v] of Object.entries(meta.checksums ?? {})) {
-    const el = CHECKSUM_ELEMENTS[alg as ChecksumAlgorithm];
-    if (el !== undefined && v !== undefined) out[el] = v;
-  }
-  return out;
 }
 
 export const copyObject: Handler = async (ctx) => {
@@ -175,9 +152,14 @@ export const copyObject: Handler = async (ctx) => {
   const acl = await aclForWrite(ctx, dst);
   const { meta, source: read } = await copyBetween(src, source, dst, dstKey, ctx);
   await recordObjectAcl(dst, dstKey, acl, meta);
-  return xmlResponse('CopyObjectResult', { LastModified: meta.lastModified, ETag: `"${meta.etag}"`, ...checksumElements(meta) }, 200, {
-    ...writtenChecksumHeaders(meta),
-    ...versionHeader(meta),
-    ...copySourceHeaders(read),
-  });
+  return xmlResponse(
+    'CopyObjectResult',
+    { LastModified: meta.lastModified, ETag: `"${meta.etag}"`, ...checksumElements(meta.checksums) },
+    200,
+    {
+      ...writtenChecksumHeaders(meta),
+      ...versionHeader(meta),
+      ...copySourceHeaders(read),
+    },
+  );
 };

@@ -9,16 +9,17 @@ import { multipartEtag } from '../../backends/multipart-etag';
 import { isS3Error, S3Error } from '../../errors';
 import type { ObjectAttributes, PartInfo } from '../../backends/types';
 import type { Handler, S3Context } from '../context';
-import { pipeline } from 'node:stream';
-import { DIGEST_LENGTH, VerifyingStream, checksumTypeOf, isDigestBase64, type ChecksumAlgorithm } from '../checksums';
 import {
-  checkComplete,
-  checkPartAlgorithm,
-  checkStatedObjectChecksum,
-  objectChecksum,
-  requestedUploadChecksum,
-  uploadChecksums,
-} from '../multipart-checksum';
+  CHECKSUM_ALGORITHMS,
+  CHECKSUM_ELEMENT,
+  DIGEST_LENGTH,
+  checksumElements,
+  checksumTypeOf,
+  checksummed,
+  isDigestBase64,
+  type ChecksumAlgorithm,
+} from '../checksums';
+import { checkComplete, checkStatedObjectChecksum, objectChecksum, requestedUploadChecksum, uploadChecksums } from '../multipart-checksum';
 import { checkCopySourceConditions, unquote } from '../conditions';
 import { attributesFromHeaders } from '../headers';
 import { readXmlBody, requestBody } from '../payload';
@@ -84,12 +85,11 @@ export const uploadPart: Handler = async (ctx) => {
   const n = partNumber(ctx);
   const id = uploadId(ctx);
   const view = ctx.bucket();
-  // A part of an upload with a checksum carries that algorithm's, computed here when not sent.
+  // A part of an upload with a checksum carries that algorithm's (payload.ts: computed when not sent, another refused).
   const mode = await uploadChecksums.get(view, id);
-  if (mode) checkPartAlgorithm(ctx, mode);
   // The checksums the part's request named land here once its body has been verified.
   const verified: ObjectAttributes = { userMetadata: {} };
-  const body = requestBody(ctx, verified, { requireLength: true, maxSize: MAX_PART_SIZE, computeAlso: mode?.algorithm });
+  const body = requestBody(ctx, verified, { requireLength: true, maxSize: MAX_PART_SIZE, onlyAlgorithm: mode?.algorithm });
   const part = await view.uploadPart(ctx.key, id, n, body.stream, { size: body.size, verified, md5: body.md5 });
   const headers: Record<string, string> = { ETag: `"${part.etag}"` };
   for (const [alg, v] of Object.entries({ ...verified.checksums, ...part.checksums })) headers[`x-amz-checksum-${alg}`] = v;
@@ -134,12 +134,9 @@ export const uploadPartCopy: Handler = async (ctx) => {
     // A part of an upload with a checksum gets that algorithm's, computed from the bytes copied.
     const mode = await uploadChecksums.get(dst, id);
     const verified: ObjectAttributes = { userMetadata: {} };
-    let bytes = handle.read(range);
-    if (mode) {
-      const hasher = new VerifyingStream({ computeAlso: [mode.algorithm] });
-      hasher.once('end', () => (verified.checksums = { [mode.algorithm]: hasher.digests()[mode.algorithm]! }));
-      bytes = pipeline(bytes, hasher, () => {});
-    }
+    const bytes = mode
+      ? checksummed(handle.read(range), mode.algorithm, (v) => (verified.checksums = { [mode.algorithm]: v }))
+      : handle.read(range);
     const part = await dst.uploadPart(ctx.key, id, n, bytes, { size, verified });
     const checksums = { ...verified.checksums, ...part.checksums };
     return xmlResponse(
@@ -279,25 +276,12 @@ export const completeMultipartUpload: Handler = async (ctx) => {
   return slowXmlResponse(work, ctx, ctx.services.keepAliveMs);
 };
 
-const PART_CHECKSUM_ELEMENTS: ReadonlyArray<readonly [string, ChecksumAlgorithm]> = [
-  ['ChecksumCRC32', 'crc32'],
-  ['ChecksumCRC32C', 'crc32c'],
-  ['ChecksumCRC64NVME', 'crc64nvme'],
-  ['ChecksumSHA1', 'sha1'],
-  ['ChecksumSHA256', 'sha256'],
-];
+const PART_CHECKSUM_ELEMENTS = CHECKSUM_ALGORITHMS.map((alg) => [CHECKSUM_ELEMENT[alg], alg] as const);
 
 interface Completed {
   etag: string;
   versionId?: string;
   checksums?: Record<string, string>;
-}
-
-/** Checksums as the XML elements S3 answers with (ChecksumCRC32 ...), in S3's order. */
-function checksumElements(checksums: Record<string, string> | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [el, alg] of PART_CHECKSUM_ELEMENTS) if (checksums?.[alg] !== undefined) out[el] = checksums[alg];
-  return out;
 }
 
 function completeResult(ctx: S3Context, etag: string, versionId?: string, checksums?: Record<string, string>) {
