@@ -4,7 +4,7 @@
  * If-None-Match before If-Modified-Since.
  */
 import { S3Error } from '../errors';
-import type { ByteRange, ObjectMeta } from '../backends/types';
+import type { ByteRange, DeleteConditions, ObjectMeta } from '../backends/types';
 
 export interface ReadConditions {
   ifMatch?: string;
@@ -34,6 +34,27 @@ function parseDate(value: string | undefined): number | undefined {
 /** Last-Modified travels with second precision, so comparisons happen in whole seconds. */
 function seconds(ms: number): number {
   return Math.floor(ms / 1000);
+}
+
+/** The condition of a delete whose value is not of its type. */
+export type DeleteConditionField = 'size' | 'lastModified';
+
+/**
+ * A delete's conditions from their texts (DeleteObject's headers, DeleteObjects' XML); each
+ * caller names a bad value in its own error: InvalidArgument for a header, MalformedXML for XML.
+ */
+export function parseDeleteConditions(
+  ifMatch: string | undefined,
+  sizeText: string | undefined,
+  timeText: string | undefined,
+  invalid: (field: DeleteConditionField, value: string) => S3Error,
+): DeleteConditions | undefined {
+  if (ifMatch === undefined && sizeText === undefined && timeText === undefined) return undefined;
+  const size = sizeText?.trim();
+  if (size !== undefined && !/^\d{1,15}$/.test(size)) throw invalid('size', sizeText!);
+  const lastModified = timeText === undefined ? undefined : new Date(timeText.trim());
+  if (lastModified !== undefined && Number.isNaN(lastModified.getTime())) throw invalid('lastModified', timeText!);
+  return { ifMatch, size: size === undefined ? undefined : Number(size), lastModified };
 }
 
 export type ConditionOutcome = 'ok' | 'not-modified' | 'precondition-failed';

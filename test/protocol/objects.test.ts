@@ -241,6 +241,29 @@ describe('protocol: objects', () => {
     expect((await errorOf(get('cond-del.txt'))).name).to.equal('NoSuchKey');
   });
 
+  it('refuses a delete condition that is not of its type, and deletes nothing: InvalidArgument in a header, MalformedXML in a batch', async () => {
+    await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'cond-bad.txt', Body: 'stay' }));
+    for (const [name, value] of [
+      ['x-amz-if-match-size', 'seven'],
+      ['x-amz-if-match-last-modified-time', 'yesterday'],
+    ]) {
+      const r = await signedFetch(srv.url, CREDS, 'DELETE', `/${Bucket}/cond-bad.txt`, { headers: { [name]: value } });
+      expect(r.status, name).to.equal(400);
+      expect(r.text).to.contain('<Code>InvalidArgument</Code>').and.contain(`<ArgumentName>${name}</ArgumentName>`);
+    }
+    for (const field of ['<Size>-1</Size>', '<LastModifiedTime>yesterday</LastModifiedTime>']) {
+      const body = `<Delete><Object><Key>cond-bad.txt</Key>${field}</Object></Delete>`;
+      const r = await signedFetch(srv.url, CREDS, 'POST', `/${Bucket}`, {
+        query: { delete: '' },
+        body,
+        headers: { 'content-md5': md5b64(body) },
+      });
+      expect(r.status, field).to.equal(400);
+      expect(r.text).to.contain('<Code>MalformedXML</Code>');
+    }
+    expect((await get('cond-bad.txt')).bytes.toString()).to.equal('stay');
+  });
+
   it('deletes a batch with per-key results and Quiet mode', async () => {
     for (const k of ['b/1', 'b/2', 'b/3']) await srv.s3.send(new PutObjectCommand({ Bucket, Key: k, Body: k }));
     const r = await srv.s3.send(

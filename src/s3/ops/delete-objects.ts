@@ -8,6 +8,7 @@ import { xmlResponse } from '../respond';
 import { children, element, many, parseXml, text } from '../xml';
 import { VersionedObjects } from '../../versioning/objects';
 import { bypassGovernance } from '../bypass-governance';
+import { parseDeleteConditions } from '../conditions';
 
 const MAX_OBJECTS = 1000;
 
@@ -26,14 +27,13 @@ function parseQuiet(node: unknown): boolean {
  * the schema S3 publishes.
  */
 function objectConditions(fields: Record<string, unknown>): DeleteConditions | undefined {
-  const etag = fields.ETag === undefined ? undefined : text(fields.ETag);
-  const sizeText = fields.Size === undefined ? undefined : text(fields.Size)?.trim();
-  const timeText = fields.LastModifiedTime === undefined ? undefined : text(fields.LastModifiedTime)?.trim();
-  if (etag === undefined && sizeText === undefined && timeText === undefined) return undefined;
-  if (sizeText !== undefined && !/^\d{1,15}$/.test(sizeText)) throw new S3Error('MalformedXML');
-  const lastModified = timeText === undefined ? undefined : new Date(timeText);
-  if (lastModified !== undefined && Number.isNaN(lastModified.getTime())) throw new S3Error('MalformedXML');
-  return { ifMatch: etag, size: sizeText === undefined ? undefined : Number(sizeText), lastModified };
+  const textOf = (node: unknown) => (node === undefined ? undefined : text(node));
+  return parseDeleteConditions(
+    textOf(fields.ETag),
+    textOf(fields.Size),
+    textOf(fields.LastModifiedTime),
+    () => new S3Error('MalformedXML'),
+  );
 }
 
 export const deleteObjects: Handler = async (ctx) => {

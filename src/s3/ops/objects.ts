@@ -3,7 +3,7 @@ import { aclForWrite, collectObjectAcl, recordObjectAcl } from '../access';
 import { S3Error } from '../../errors';
 import type { ByteRange, DeleteConditions, ObjectMeta, WriteConditions } from '../../backends/types';
 import type { Handler, S3Context, S3Response } from '../context';
-import { evaluateConditions, parseRange, resolveRange, type ReadConditions } from '../conditions';
+import { evaluateConditions, parseDeleteConditions, parseRange, resolveRange, type ReadConditions } from '../conditions';
 import { httpDate } from '../headers';
 import { attributesFromHeaders, metaHeaders, RESPONSE_OVERRIDES } from '../headers';
 import { requestBody } from '../payload';
@@ -52,16 +52,14 @@ export function writeConditions(ctx: S3Context): WriteConditions | undefined {
  * x-amz-if-match-last-modified-time (checked in conditions.ts checkDeleteConditions).
  */
 export function deleteConditions(ctx: S3Context): DeleteConditions | undefined {
-  const ifMatch = ctx.header('if-match');
-  const sizeText = ctx.header('x-amz-if-match-size');
-  const timeText = ctx.header('x-amz-if-match-last-modified-time');
-  if (ifMatch === undefined && sizeText === undefined && timeText === undefined) return undefined;
-  const invalid = (name: string, value: string) =>
-    new S3Error('InvalidArgument', `Invalid ${name}`, { ArgumentName: name, ArgumentValue: value.slice(0, 64) });
-  if (sizeText !== undefined && !/^\d{1,15}$/.test(sizeText.trim())) throw invalid('x-amz-if-match-size', sizeText);
-  const lastModified = timeText === undefined ? undefined : new Date(timeText);
-  if (lastModified !== undefined && Number.isNaN(lastModified.getTime())) throw invalid('x-amz-if-match-last-modified-time', timeText!);
-  return { ifMatch, size: sizeText === undefined ? undefined : Number(sizeText.trim()), lastModified };
+  const header = { size: 'x-amz-if-match-size', lastModified: 'x-amz-if-match-last-modified-time' } as const;
+  return parseDeleteConditions(
+    ctx.header('if-match'),
+    ctx.header(header.size),
+    ctx.header(header.lastModified),
+    (field, value) =>
+      new S3Error('InvalidArgument', `Invalid ${header[field]}`, { ArgumentName: header[field], ArgumentValue: value.slice(0, 64) }),
+  );
 }
 
 function checksumModeEnabled(ctx: S3Context): boolean {
