@@ -3,6 +3,7 @@
  * and validated with S3's errors), written back as S3 returns it, and the decisions the
  * lifecycle worker makes from it (which rules apply to an object, when it expires).
  */
+import { randomBytes } from 'node:crypto';
 import { S3Error } from '../errors';
 import type { Tag } from '../backends/types';
 import { canHold, classProblem, nativeClasses, storageClassRank, type ClassHolder } from '../backends/storage-classes';
@@ -299,6 +300,8 @@ export function parseLifecycleConfiguration(xml: string, target: TransitionTarge
   const ids = rules.map((r) => r.id).filter((id): id is string => id !== undefined && id !== '');
   if (new Set(ids).size !== ids.length)
     throw new S3Error('InvalidArgument', 'Rule ID must be unique. Found same ID for more than one rule');
+  // S3 names a rule sent without an ID (48 random characters), so every rule read back has one.
+  for (const rule of rules) if (rule.id === undefined || rule.id === '') rule.id = randomBytes(36).toString('base64');
   for (const rule of rules) {
     checkTransitions(rule);
     const problem = transitionProblem(rule, target);

@@ -100,6 +100,28 @@ describe('protocol: bucket lifecycle configuration', () => {
     );
   });
 
+  it('names a rule sent without an ID, as S3 does, and keeps the name on every read', async () => {
+    await srv.s3.send(
+      new PutBucketLifecycleConfigurationCommand({
+        Bucket,
+        LifecycleConfiguration: {
+          Rules: [
+            { Filter: { Prefix: 'a/' }, Status: 'Enabled', Expiration: { Days: 31 } },
+            { ID: 'named', Filter: { Prefix: 'b/' }, Status: 'Enabled', Expiration: { Days: 120 } },
+            { Filter: { Prefix: 'c/' }, Status: 'Enabled', Expiration: { Days: 7 } },
+          ],
+        },
+      }),
+    );
+    const read = async () => (await srv.s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket }))).Rules!.map((r) => r.ID);
+    const ids = await read();
+    expect(ids[1]).to.equal('named');
+    for (const id of [ids[0], ids[2]]) expect(id).to.be.a('string').with.length.within(1, 255);
+    expect(new Set(ids).size).to.equal(3);
+    expect(await read()).to.deep.equal(ids);
+    await srv.s3.send(new DeleteBucketLifecycleCommand({ Bucket }));
+  });
+
   it("refuses invalid rules with S3's errors, and transitions with the reason", async () => {
     const bad = async (rule: LifecycleRule) =>
       errorOf(srv.s3.send(new PutBucketLifecycleConfigurationCommand({ Bucket, LifecycleConfiguration: { Rules: [rule] } })));
