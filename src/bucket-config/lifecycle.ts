@@ -388,6 +388,25 @@ export function expiryTime(rule: LifecycleRule, lastModified: Date, dayMs: numbe
 }
 
 /**
+ * The x-amz-expiration value S3 answers for an object its rules will expire (PUT, GET, HEAD):
+ * the earliest Expiration by Days or Date among the enabled rules whose filter holds, with that
+ * rule's ID URL-encoded; undefined when none covers the object.
+ */
+export function expirationHeader(
+  rules: LifecycleRule[],
+  o: LifecycleObject & { tags?: readonly Tag[] },
+  dayMs: number,
+): string | undefined {
+  let due: { at: number; id: string } | undefined;
+  for (const r of rules) {
+    if (!r.enabled || !filterMatchesWithoutTags(r.filter, o) || !tagsMatch(r.filter, o.tags ?? [])) continue;
+    const at = expiryTime(r, o.lastModified, dayMs);
+    if (at !== undefined && !Number.isNaN(at) && (due === undefined || at < due.at)) due = { at, id: r.id ?? '' };
+  }
+  return due && `expiry-date="${new Date(due.at).toUTCString()}", rule-id="${encodeURIComponent(due.id)}"`;
+}
+
+/**
  * When a noncurrent version becomes due under the rule's NoncurrentVersionExpiration: the days
  * count from when it stopped being current (its successor's creation), rounded up to midnight
  * UTC as for Expiration.

@@ -3,6 +3,9 @@ import type { LifecycleRule } from '../bucket-config/lifecycle';
 
 export const LIFECYCLE_DOCUMENT = 'lifecycle';
 
+/** A lifecycle day (the worker and x-amz-expiration take a shorter one only in tests). */
+export const DAY_MS = 24 * 3600_000;
+
 export interface StoredLifecycle {
   rules: LifecycleRule[];
 }

@@ -37,13 +37,11 @@ import { BucketView } from '../router/bucket-view';
 import type { ObjectMeta } from '../backends/types';
 import type { Router } from '../router/router';
 import { describeError } from '../observability/describe-error';
-import { LIFECYCLE_DOCUMENT, type StoredLifecycle } from './config';
+import { DAY_MS, LIFECYCLE_DOCUMENT, type StoredLifecycle } from './config';
 import { VersionedObjects } from '../versioning/objects';
 import { indexedKeys } from '../versioning/listing';
 import { isLocked } from '../object-lock/lock';
 import type { VersionEntry } from '../versioning/index-document';
-
-export const DAY_MS = 24 * 3600_000;
 
 export interface LifecycleWorkerOptions {
   /** The routing table in force (it may be reloaded between runs). */

@@ -31,6 +31,8 @@ export interface Services {
   keepAliveMs?: number;
   /** The fs backends' folders are on encrypted storage: SSE-S3 (AES256) requests are honoured there. */
   fsEncryptedAtRest?: boolean;
+  /** The length of a lifecycle day (shortened only by tests, as the worker's): x-amz-expiration's dates. */
+  lifecycleDayMs?: number;
 }
 
 /** The query parameters of SigV4 query authentication itself, which are not hoisted headers. */

@@ -156,7 +156,13 @@ function createApp(opts: ServerOptions, rt: Runtime): (req: IncomingMessage, res
       }
     };
     const p = dispatch(req, res, {
-      services: { router, region: opts.region ?? 'us-east-1', keepAliveMs: opts.keepAliveMs, fsEncryptedAtRest: opts.fsEncryptedAtRest },
+      services: {
+        router,
+        region: opts.region ?? 'us-east-1',
+        keepAliveMs: opts.keepAliveMs,
+        fsEncryptedAtRest: opts.fsEncryptedAtRest,
+        lifecycleDayMs: opts.lifecycleDayMs,
+      },
       domains: opts.domains ?? [],
       credentials,
       principals,

@@ -4,6 +4,9 @@ import {
   CreateBucketCommand,
   DeleteBucketLifecycleCommand,
   DeleteBucketTaggingCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
   GetBucketLifecycleConfigurationCommand,
   GetBucketTaggingCommand,
   PutBucketLifecycleConfigurationCommand,
@@ -120,6 +123,41 @@ describe('protocol: bucket lifecycle configuration', () => {
     expect(new Set(ids).size).to.equal(3);
     expect(await read()).to.deep.equal(ids);
     await srv.s3.send(new DeleteBucketLifecycleCommand({ Bucket }));
+  });
+
+  it('answers x-amz-expiration on PUT, GET and HEAD of an object a rule will expire: midnight UTC after its days, and the rule', async () => {
+    await srv.s3.send(
+      new PutBucketLifecycleConfigurationCommand({
+        Bucket,
+        LifecycleConfiguration: {
+          Rules: [
+            { ID: 'two days', Filter: { Prefix: 'exp/' }, Status: 'Enabled', Expiration: { Days: 2 } },
+            { ID: 'off', Filter: { Prefix: 'exp/' }, Status: 'Disabled', Expiration: { Days: 1 } },
+            { ID: 'later', Filter: { Prefix: '' }, Status: 'Enabled', Expiration: { Days: 30 } },
+            { ID: 'markers', Filter: { Prefix: 'keep/' }, Status: 'Enabled', Expiration: { ExpiredObjectDeleteMarker: true } },
+          ],
+        },
+      }),
+    );
+    const put = await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'exp/a.txt', Body: 'a' }));
+    const head = await srv.s3.send(new HeadObjectCommand({ Bucket, Key: 'exp/a.txt' }));
+    const got = await srv.s3.send(new GetObjectCommand({ Bucket, Key: 'exp/a.txt' }));
+    await got.Body?.transformToString();
+    const m = /^expiry-date="([^"]+)", rule-id="([^"]+)"$/.exec(head.Expiration ?? '');
+    expect(m, head.Expiration).to.not.equal(null);
+    const due = new Date(m![1]);
+    // The earliest enabled rule that covers the key names it (URL-encoded); its date is a midnight UTC.
+    expect(m![2]).to.equal('two%20days');
+    expect(due.getTime() % 86_400_000).to.equal(0);
+    const days = (due.getTime() - head.LastModified!.getTime()) / 86_400_000;
+    expect(days).to.be.greaterThan(2).and.at.most(3);
+    expect(put.Expiration).to.equal(head.Expiration);
+    expect(got.Expiration).to.equal(head.Expiration);
+    // Only the 30-day rule covers other keys; a rule that expires only delete markers gives no date.
+    await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'other.txt', Body: 'o' }));
+    expect((await srv.s3.send(new HeadObjectCommand({ Bucket, Key: 'other.txt' }))).Expiration).to.match(/rule-id="later"$/);
+    await srv.s3.send(new DeleteBucketLifecycleCommand({ Bucket }));
+    expect((await srv.s3.send(new HeadObjectCommand({ Bucket, Key: 'exp/a.txt' }))).Expiration).to.equal(undefined);
   });
 
   it("refuses invalid rules with S3's errors, and transitions with the reason", async () => {

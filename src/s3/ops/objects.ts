@@ -14,6 +14,7 @@ import { visibleLockHeaders } from '../lock-headers';
 import { bypassGovernance } from '../bypass-governance';
 import { requireIntegrityCheck } from '../payload';
 import { applyBucketTier } from '../../bucket-config/tier';
+import { expirationHeaders } from '../expiration';
 
 /** S3's limit for one PutObject; larger objects go multipart. */
 export const MAX_OBJECT_SIZE_SINGLE_PUT = 5 * 1024 ** 3;
@@ -102,7 +103,8 @@ export const putObject: Handler = async (ctx) => {
   const body = requestBody(ctx, attrs, { requireLength: true, maxSize: MAX_OBJECT_SIZE_SINGLE_PUT });
   const meta = await objects.put(key, body.stream, attrs, { size: body.size, conditions, lock, md5: body.md5 });
   await recordObjectAcl(view, key, acl, meta);
-  return { status: 200, headers: { ETag: `"${meta.etag}"`, ...writtenChecksumHeaders(meta), ...versionHeader(meta) } };
+  const expiration = await expirationHeaders(ctx, key, { ...meta, tags: meta.tags ?? attrs.tags });
+  return { status: 200, headers: { ETag: `"${meta.etag}"`, ...writtenChecksumHeaders(meta), ...versionHeader(meta), ...expiration } };
 };
 
 /**
@@ -188,6 +190,8 @@ export const getObject: Handler = async (ctx) => {
     const whole = range === undefined || (range.start === 0 && range.end === meta.size - 1);
     const described = objectHeaders(ctx, key, meta, checksumModeEnabled(ctx) && whole);
     const headers = described instanceof Promise ? await described : described;
+    const expiration = expirationHeaders(ctx, key, meta);
+    Object.assign(headers, expiration instanceof Promise ? await expiration : expiration);
     if (partsCount !== undefined) headers['x-amz-mp-parts-count'] = String(partsCount);
     applyOverrides(ctx, headers);
     let status = 200;
@@ -220,6 +224,8 @@ export const headObject: Handler = async (ctx): Promise<S3Response> => {
   if (answer) return answer;
   const described = objectHeaders(ctx, key, meta, checksumModeEnabled(ctx));
   const headers = described instanceof Promise ? await described : described;
+  const expiration = expirationHeaders(ctx, key, meta);
+  Object.assign(headers, expiration instanceof Promise ? await expiration : expiration);
   const { range, partsCount } = requestedRange(ctx, meta);
   if (partsCount !== undefined) headers['x-amz-mp-parts-count'] = String(partsCount);
   if (range) {
