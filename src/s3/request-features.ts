@@ -80,12 +80,29 @@ export function storeEncryption(ctx: S3Context): AtRest {
   return atRest(ctx.bucket().backend, ctx.services.fsEncryptedAtRest === true);
 }
 
+/**
+ * Reads name no encryption: S3 answers 400 to GET and HEAD that send x-amz-server-side-encryption
+ * (or its KMS companions), every object being encrypted by S3 itself; SSE-C's headers are
+ * another matter (they carry the key a read needs).
+ */
+const READS: ReadonlySet<string> = new Set(['GetObject', 'HeadObject']);
+
+function sentToRead(header: string, ctx: S3Context): Outcome | undefined {
+  if (ctx.operation === undefined || !READS.has(ctx.operation)) return undefined;
+  return {
+    honoured: false,
+    error: new S3Error('InvalidArgument', `${header} header is not supported for this operation.`, { ArgumentName: header }),
+  };
+}
+
 export const REQUEST_FEATURES: readonly RequestFeature[] = [
   {
     header: 'x-amz-server-side-encryption',
     summary:
-      '`AES256` (SSE-S3) honoured and echoed where the store encrypts at rest (azure, gcs, oci, github, memory; fs only with `--fs-encrypted-at-rest`; a mirror, failover or migration route only where every target does); on the s3 backend forwarded to the store, and refused where the store does not say it encrypted; otherwise, and for `aws:kms` / `aws:kms:dsse`, 501 NotImplemented',
+      '`AES256` (SSE-S3) honoured and echoed where the store encrypts at rest (azure, gcs, oci, github, memory; fs only with `--fs-encrypted-at-rest`; a mirror, failover or migration route only where every target does); on the s3 backend forwarded to the store, and refused where the store does not say it encrypted; otherwise, and for `aws:kms` / `aws:kms:dsse`, 501 NotImplemented; on GET and HEAD 400 InvalidArgument, as in S3',
     decide(value, ctx) {
+      const onRead = sentToRead('x-amz-server-side-encryption', ctx);
+      if (onRead) return onRead;
       const v = value.trim();
       if (v === 'AES256') {
         return storeEncryption(ctx) !== 'none'
@@ -107,8 +124,8 @@ export const REQUEST_FEATURES: readonly RequestFeature[] = [
   },
   ...['x-amz-server-side-encryption-aws-kms-key-id', 'x-amz-server-side-encryption-context'].map((header): RequestFeature => ({
     header,
-    summary: '501 NotImplemented (no SSE-KMS)',
-    decide: () => notImplemented(header, 'SSE-KMS'),
+    summary: '501 NotImplemented (no SSE-KMS); on GET and HEAD 400 InvalidArgument, as in S3',
+    decide: (_v, ctx) => sentToRead(header, ctx) ?? notImplemented(header, 'SSE-KMS'),
   })),
   {
     header: 'x-amz-server-side-encryption-bucket-key-enabled',

@@ -129,6 +129,21 @@ describe('protocol: request headers are honoured or refused, never dropped', () 
     expect(list.headers['x-amz-server-side-encryption']).to.equal(undefined);
   });
 
+  it('GET and HEAD that send x-amz-server-side-encryption (or a KMS key id) are 400 InvalidArgument, as in S3, on every store', async () => {
+    await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'sse/read', Body: 'read me' }));
+    for (const headers of [
+      { 'x-amz-server-side-encryption': 'AES256' } as Record<string, string>,
+      { 'x-amz-server-side-encryption': 'aws:kms' },
+      { 'x-amz-server-side-encryption-aws-kms-key-id': 'key' },
+    ]) {
+      for (const method of ['GET', 'HEAD']) {
+        const r = await raw(method, `/${Bucket}/sse/read`, headers);
+        expect(r.status, `${method} ${JSON.stringify(headers)}`).to.equal(400);
+        if (method === 'GET') expect(r.text).to.contain('<Code>InvalidArgument</Code>');
+      }
+    }
+  });
+
   describe('as clients send them', () => {
     it('SSE-C on PutObject is refused: nothing stored in plaintext', async () => {
       const e = await errorOf(
