@@ -299,12 +299,17 @@ function checkToken(identity: Identity, token: string | undefined): void {
 
 export interface FormSignature {
   signer: AuthResult;
-  policy: string;
+  /** The signed policy; none for an anonymous form, which no one signed. */
+  policy?: string;
   /** Fields that need no condition: the signature's own (besides file, policy and x-ignore-*). */
   exempt: ReadonlySet<string>;
 }
 
-/** Verifies the policy's signature (V4 or V2); throws S3's errors. */
+/**
+ * Verifies the policy's signature (V4 or V2); throws S3's errors. A form with neither a
+ * signature nor a policy is anonymous, as in S3 (the policy is optional): only a bucket that
+ * lets everyone write takes it, which the caller's authorization decides.
+ */
 export function verifyFormSignature(fields: Fields, lookup: CredentialLookup, expectedRegion: string): FormSignature {
   const token = fields.get('x-amz-security-token')?.value;
   if (fields.has('x-amz-algorithm') || fields.has('x-amz-signature') || fields.has('x-amz-credential')) {
@@ -377,8 +382,9 @@ export function verifyFormSignature(fields: Fields, lookup: CredentialLookup, ex
       exempt: new Set(['awsaccesskeyid', 'signature']),
     };
   }
-  // Anonymous uploads (a public-write bucket) are not offered.
-  throw new S3Error('AccessDenied', 'Anonymous access is not allowed here.');
+  // A policy no one signed cannot be trusted, so it is not read as anonymous: S3 asks for the signer.
+  if (fields.has('policy')) throw missingField('AWSAccessKeyId');
+  return { signer: { type: 'anonymous' }, exempt: new Set() };
 }
 
 // ---------------------------------------------------------------------------------------

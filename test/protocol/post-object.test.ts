@@ -5,7 +5,14 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { CreateBucketCommand, GetObjectCommand, GetObjectTaggingCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  GetObjectCommand,
+  GetObjectTaggingCommand,
+  HeadObjectCommand,
+  PutBucketPolicyCommand,
+  PutObjectCommand,
+} from '@aws-sdk/client-s3';
 import { startTestServer, ACCESS_KEY, SECRET_KEY, type TestServer } from '../helpers/server';
 
 // ---------------------------------------------------------------------------------------
@@ -147,6 +154,8 @@ function multipartBody(boundary: string, fields: Array<[string, string]>, file: 
     Buffer.from(`\r\n--${boundary}--\r\n`),
   ]);
 }
+
+const TAGGING_XML = '<Tagging><TagSet><Tag><Key>k</Key><Value>v</Value></Tag></TagSet></Tagging>';
 
 // ---------------------------------------------------------------------------------------
 
@@ -593,6 +602,43 @@ describe('protocol: POST Object (browser form uploads)', function () {
       expect(r.status).to.equal(403);
       expect(r.code).to.equal('AccessDenied');
       expect(await exists('anon')).to.equal(false);
+    });
+
+    it('an anonymous form (no policy, no signature) uploads where everyone may write, as in S3; an unsigned policy is refused', async () => {
+      const Open = 'post-forms-open';
+      await srv.s3.send(new CreateBucketCommand({ Bucket: Open }));
+      const statement = { Effect: 'Allow', Principal: '*', Action: 's3:PutObject', Resource: `arn:aws:s3:::${Open}/*` };
+      await srv.s3.send(
+        new PutBucketPolicyCommand({ Bucket: Open, Policy: JSON.stringify({ Version: '2012-10-17', Statement: [statement] }) }),
+      );
+      const openUrl = `${srv.url}/${Open}`;
+      const r = await postForm(
+        openUrl,
+        [
+          ['key', 'anon.txt'],
+          ['Content-Type', 'text/plain'],
+          ['tagging', TAGGING_XML],
+        ],
+        { data: 'from anyone' },
+      );
+      expect(r.status, r.text).to.equal(204);
+      const got = await srv.s3.send(new GetObjectCommand({ Bucket: Open, Key: 'anon.txt' }));
+      expect(await got.Body!.transformToString()).to.equal('from anyone');
+      expect(got.ContentType).to.equal('text/plain');
+      const tags = await srv.s3.send(new GetObjectTaggingCommand({ Bucket: Open, Key: 'anon.txt' }));
+      expect(tags.TagSet).to.deep.equal([{ Key: 'k', Value: 'v' }]);
+      // A policy nobody signed says nothing: S3 asks for the signer instead of reading the form as anonymous.
+      const unsigned = await postForm(
+        openUrl,
+        [
+          ['key', 'unsigned.txt'],
+          ['policy', encodePolicy([{ bucket: Open }])],
+        ],
+        { data: 'x' },
+      );
+      expect(unsigned.status).to.equal(400);
+      expect(unsigned.code).to.equal('InvalidArgument');
+      expect(unsigned.message).to.match(/must contain a field named 'AWSAccessKeyId'/);
     });
 
     it('missing pieces: file, key, policy, signature fields', async () => {

@@ -3,7 +3,8 @@
  *
  * The form carries everything a signed request would: the key (which may hold
  * `${filename}`), a base64 JSON policy (src/s3/post-policy.ts) and its signature, read and
- * verified by src/auth/post-form.ts. Content headers, x-amz-meta-*, tagging and
+ * verified by src/auth/post-form.ts; a form with neither is anonymous, taken only where everyone
+ * may write (S3's policy is optional). Content headers, x-amz-meta-*, tagging and
  * success_action_* are fields too. The `file` field comes last: S3 ignores whatever follows it.
  *
  * The fields before the file are small and read whole, within limits; the file's bytes
@@ -32,7 +33,7 @@ import { applyBucketTier } from '../../bucket-config/tier';
 import { aclForWrite, recordObjectAcl } from '../access';
 import { attributesFromHeaders, validateTags } from '../headers';
 import { GRANT_HEADERS } from '../../access/acl';
-import { evaluatePostPolicy, parsePostPolicy } from '../post-policy';
+import { evaluatePostPolicy, parsePostPolicy, type PolicyOutcome } from '../post-policy';
 import { many, parseXml, text, toXml } from '../xml';
 import { VersionedObjects } from '../../versioning/objects';
 import { requestedLock } from '../../object-lock/lock';
@@ -188,16 +189,20 @@ export const postObject: FormHandler = async (ctx, authority) => {
   );
   const signed = await authority.signedBy(signer, { key, conditionKeys });
 
-  // The policy: its conditions see the bucket addressed and the key after substitution.
-  const policy = parsePostPolicy(policyText);
-  const values = new Map([...fields].map(([lower, f]) => [lower, f.value]));
-  values.set('bucket', bucket);
-  values.set('key', key);
-  const fieldsToCover = [...fields.entries()]
-    .filter(([lower]) => lower !== 'policy' && !lower.startsWith('x-ignore-') && !exempt.has(lower))
-    .map(([, f]) => f.name);
-  const templates = keyTemplate.includes('${filename}') ? new Map([['key', keyTemplate]]) : undefined;
-  const { contentLength } = evaluatePostPolicy(policy, { values, fieldsToCover, templates });
+  // The policy: its conditions see the bucket addressed and the key after substitution. An
+  // anonymous form has none, and only a bucket everyone may write to took it (signedBy).
+  let contentLength: PolicyOutcome['contentLength'];
+  if (policyText !== undefined) {
+    const policy = parsePostPolicy(policyText);
+    const values = new Map([...fields].map(([lower, f]) => [lower, f.value]));
+    values.set('bucket', bucket);
+    values.set('key', key);
+    const fieldsToCover = [...fields.entries()]
+      .filter(([lower]) => lower !== 'policy' && !lower.startsWith('x-ignore-') && !exempt.has(lower))
+      .map(([, f]) => f.name);
+    const templates = keyTemplate.includes('${filename}') ? new Map([['key', keyTemplate]]) : undefined;
+    ({ contentLength } = evaluatePostPolicy(policy, { values, fieldsToCover, templates }));
+  }
 
   const attrs = attributesFromFields(fields);
   const honoured = checkFormFeatures(
