@@ -21,6 +21,7 @@ import {
   RestoreObjectCommand,
   UploadPartCommand,
   type S3Client,
+  type Tier,
 } from '@aws-sdk/client-s3';
 import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import { startTestServer, ACCESS_KEY, SECRET_KEY, type TestServer } from '../helpers/server';
@@ -148,6 +149,19 @@ describe('storage tiers: transitions, conditional lifecycle changes, restore (me
     );
   });
 
+  it('reads a RestoreRequest with GlacierJobParameters (aws-cli --restore-request, s3cmd restore) and refuses an unknown Tier', async () => {
+    await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'tier', Body: 'x', StorageClass: 'GLACIER' }));
+    const restore = (Tier: string) =>
+      errorOf(
+        srv.s3.send(
+          new RestoreObjectCommand({ Bucket, Key: 'tier', RestoreRequest: { Days: 1, GlacierJobParameters: { Tier: Tier as Tier } } }),
+        ),
+      );
+    // The store's answer for an object it keeps no archive of, not MalformedXML.
+    for (const tier of ['Standard', 'Bulk', 'Expedited']) expect((await restore(tier)).name).to.equal('InvalidObjectState');
+    expect((await restore('Fastest')).name).to.equal('MalformedXML');
+  });
+
   it('aws-cli: put-object --storage-class, head-object and a transition rule round trip', async () => {
     const env = { ...process.env, AWS_ACCESS_KEY_ID: ACCESS_KEY, AWS_SECRET_ACCESS_KEY: SECRET_KEY, AWS_DEFAULT_REGION: 'us-east-1' };
     const aws = (...args: string[]) => run('/usr/bin/aws', ['--endpoint-url', srv.url, 's3api', ...args], { env, timeout: 60_000 });
@@ -237,7 +251,9 @@ describe('storage tiers on Azure (Azurite): access tiers, archive and rehydratio
     expect(e.$metadata.httpStatusCode).to.equal(403);
     const notArchived = await errorOf(srv.s3.send(new RestoreObjectCommand({ Bucket, Key: 'ia', RestoreRequest: { Days: 1 } })));
     expect(notArchived.name).to.equal('InvalidObjectState');
-    const r = await srv.s3.send(new RestoreObjectCommand({ Bucket, Key: 'arch', RestoreRequest: { Days: 2 } }));
+    const r = await srv.s3.send(
+      new RestoreObjectCommand({ Bucket, Key: 'arch', RestoreRequest: { Days: 2, GlacierJobParameters: { Tier: 'Standard' } } }),
+    );
     expect(r.$metadata.httpStatusCode).to.equal(202);
     // Azurite rehydrates at once (Azure takes hours, and HEAD shows x-amz-restore: ongoing-request="true" meanwhile).
     expect(await tierOf('arch')).to.equal('Hot');

@@ -9,6 +9,9 @@ import type { Handler } from '../context';
 import { readXmlBody } from '../payload';
 import { children, element, parseXml, text } from '../xml';
 
+/** S3's retrieval tiers (GlacierJobParameters' Tier). */
+const RETRIEVAL_TIERS = ['Standard', 'Bulk', 'Expedited'];
+
 /** The Days of a RestoreRequest body (optional in S3's schema; an empty body restores with the store's default). */
 function restoreDays(xml: string): number | undefined {
   if (xml.trim() === '') return undefined;
@@ -25,7 +28,12 @@ function restoreDays(xml: string): number | undefined {
   if (req.Type !== undefined || req.SelectParameters !== undefined || req.OutputLocation !== undefined) {
     throw new S3Error('NotImplemented', 'RestoreObject with SELECT is not supported.');
   }
-  const days = text(children(req, ['Days']).Days);
+  // GlacierJobParameters names the retrieval speed, and aws-cli's --restore-request and s3cmd's
+  // restore always send it: it is checked as S3 checks it, while each store rehydrates at its own
+  // one speed.
+  const tier = text(children(req.GlacierJobParameters, ['Tier']).Tier);
+  if (tier !== undefined && !RETRIEVAL_TIERS.includes(tier)) throw new S3Error('MalformedXML');
+  const days = text(req.Days);
   if (days === undefined) return undefined;
   const n = Number(days);
   if (!/^[0-9]+$/.test(days) || n < 1) throw new S3Error('InvalidArgument', 'Days must be a positive integer.');
