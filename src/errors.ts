@@ -37,6 +37,10 @@ export const ERROR_TABLE = {
   InvalidToken: [400, 'The provided token is malformed or otherwise invalid.'],
   InvalidObjectState: [403, "The operation is not valid for the object's storage class."],
   InvalidLocationConstraint: [400, 'The specified location-constraint is not valid'],
+  IllegalLocationConstraintException: [
+    400,
+    'The location constraint is incompatible for the region specific endpoint this request was sent to.',
+  ],
   RequestHeaderSectionTooLarge: [400, 'Your request header section exceeds the maximum allowed size.'],
   InvalidTag: [400, 'The tag provided was not a valid tag.'],
   KeyTooLongError: [400, 'Your key is too long'],

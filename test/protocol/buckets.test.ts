@@ -24,7 +24,7 @@ describe('protocol: buckets', () => {
 
   it('creates, lists, heads and deletes buckets', async () => {
     await srv.s3.send(new CreateBucketCommand({ Bucket: 'alpha' }));
-    await srv.s3.send(new CreateBucketCommand({ Bucket: 'beta', CreateBucketConfiguration: { LocationConstraint: 'eu-west-1' } }));
+    await srv.s3.send(new CreateBucketCommand({ Bucket: 'beta' }));
     const list = await srv.s3.send(new ListBucketsCommand({}));
     expect(list.Buckets?.map((b) => b.Name)).to.include.members(['alpha', 'beta']);
     expect(list.Buckets?.[0].CreationDate).to.be.instanceOf(Date);
@@ -54,10 +54,20 @@ describe('protocol: buckets', () => {
     expect(notEmpty.$metadata.httpStatusCode).to.equal(409);
   });
 
-  it('reports the location and accepts a LocationConstraint body', async () => {
+  it("reports the location, and refuses a LocationConstraint naming another region than s3mux's", async () => {
     await srv.s3.send(new CreateBucketCommand({ Bucket: 'loc' }));
     const loc = await srv.s3.send(new GetBucketLocationCommand({ Bucket: 'loc' }));
     expect(loc.LocationConstraint ?? '').to.equal('');
+    // boto3's create_bucket(CreateBucketConfiguration={'LocationConstraint': ...}), s3cmd mb
+    // --bucket-location: s3mux made such a bucket in its own region (us-east-1) and reported it there.
+    for (const LocationConstraint of ['eu-west-1', 'EU'] as const) {
+      const err = await errorOf(
+        srv.s3.send(new CreateBucketCommand({ Bucket: 'elsewhere', CreateBucketConfiguration: { LocationConstraint } })),
+      );
+      expect(err.name, LocationConstraint).to.equal('IllegalLocationConstraintException');
+      expect(err.$metadata.httpStatusCode).to.equal(400);
+    }
+    expect((await errorOf(srv.s3.send(new HeadBucketCommand({ Bucket: 'elsewhere' })))).$metadata.httpStatusCode).to.equal(404);
   });
 
   it('rejects a malformed CreateBucket body with MalformedXML, and anonymous requests with AccessDenied', async () => {

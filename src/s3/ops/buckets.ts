@@ -71,6 +71,9 @@ function listBucketsPage(ctx: S3Context): { max: number; after?: string; prefix:
   };
 }
 
+/** LocationConstraint's legacy names for a region. */
+const LOCATION_ALIASES: Readonly<Record<string, string>> = { EU: 'eu-west-1' };
+
 export const createBucket: Handler = async (ctx) => {
   const name = ctx.bucketName;
   validateBucketName(name);
@@ -81,6 +84,15 @@ export const createBucket: Handler = async (ctx) => {
     // A region name (eu-west-1, us-gov-west-1, ...) or the legacy EU.
     if (location !== undefined && location !== 'EU' && !/^[a-z]{2,}(-[a-z0-9]+){1,4}$/.test(location)) {
       throw new S3Error('InvalidLocationConstraint', undefined, { LocationConstraint: location.slice(0, 64) });
+    }
+    // s3mux is one S3 region (--region), the one GetBucketLocation reports for every bucket: a
+    // bucket asked for in another region would be made here, so it is refused as an S3 regional
+    // endpoint refuses it.
+    if (location !== undefined && (LOCATION_ALIASES[location] ?? location) !== ctx.services.region) {
+      throw new S3Error(
+        'IllegalLocationConstraintException',
+        `The ${location} location constraint is incompatible for the region specific endpoint this request was sent to.`,
+      );
     }
   }
   const view = ctx.bucket();
