@@ -413,5 +413,47 @@ export async function authorizeAccess(ctx: AccessRequest, view: BucketView, a: A
     objectAcl: key === undefined ? undefined : () => readObjectAcl(view, key, a.versionId).catch(() => undefined),
     publicRoute: a.publicOperation === true && view.route.publicRead,
   });
-  if (!verdict.allowed) throw new S3Error('AccessDenied');
+  if (!verdict.allowed) throw await refusal(ctx, view, a, { principal: ctx.principal, caller, facts, access });
+}
+
+/** The reads that answer 404 for a missing object to a caller who may list the bucket. */
+const READS_OF_AN_OBJECT = new Set(['s3:GetObject', 's3:GetObjectAttributes']);
+
+/**
+ * What S3 answers a request it does not allow. A bucket that does not exist is NoSuchBucket even
+ * to anonymous callers (S3 says so to anyone: bucket names are global). A missing object is
+ * NoSuchKey to a caller who may list the bucket, since a listing would show it absent anyway,
+ * and AccessDenied to others (S3's GetObject and HeadObject pages: "If you have the
+ * s3:ListBucket permission on the bucket, Amazon S3 returns ... 404").
+ */
+async function refusal(
+  ctx: AccessRequest,
+  view: BucketView,
+  a: Authorization,
+  q: { principal: Principal; caller: CallerId; facts: RequestFacts; access: BucketAccess | undefined },
+): Promise<S3Error> {
+  // (CreateBucket of a name not taken is the one request a missing bucket does not answer.)
+  if (!q.access) return new S3Error(q.caller.anonymous && a.s3Action !== 's3:CreateBucket' ? 'NoSuchBucket' : 'AccessDenied');
+  if (a.key === undefined || a.versionId !== undefined || !READS_OF_AN_OBJECT.has(a.s3Action)) return new S3Error('AccessDenied');
+  const listing = await decide({
+    principal: q.principal,
+    caller: q.caller,
+    facts: { ...q.facts, action: 's3:ListBucket', resource: `arn:aws:s3:::${a.bucket}` },
+    coarse: 'list',
+    bucket: a.bucket,
+    access: q.access,
+    publicRoute: view.route.publicRead && q.caller.anonymous,
+  });
+  if (!listing.allowed || !(await objectMissing(view, a.key))) return new S3Error('AccessDenied');
+  return new S3Error('NoSuchKey');
+}
+
+async function objectMissing(view: BucketView, key: string): Promise<boolean> {
+  try {
+    await view.headObject(key);
+    return false;
+  } catch (err) {
+    if (err instanceof S3Error && err.code === 'NoSuchKey') return true;
+    throw err;
+  }
 }

@@ -751,6 +751,30 @@ describe('protocol: access control (ACLs, bucket policies, ownership, public acc
     await srv.s3.send(new PutObjectCommand({ Bucket: 'acl', Key: 'public.txt', Body: 'now private' }));
     expect((await fetch(`${srv.url}/acl/public.txt`)).status).to.equal(403);
   });
+  it('a missing object is NoSuchKey to a caller who may list the bucket, AccessDenied to others; a missing bucket is NoSuchBucket to anonymous callers', async () => {
+    const code = async (who: Who, Bucket: string, Key: string) =>
+      (await errorOf(clients.get(who)!.send(new GetObjectCommand({ Bucket, Key })))).name;
+    // acl: bob may list (bucket READ), carol may not.
+    expect(await code('bob', 'acl', 'never-written.txt')).to.equal('NoSuchKey');
+    expect(await code('carol', 'acl', 'never-written.txt')).to.equal('AccessDenied');
+    expect((await fetch(`${srv.url}/acl/never-written.txt`)).status).to.equal(403);
+    // A public-read bucket: anyone may list, so anyone learns the object is missing, as from S3.
+    await srv.s3.send(new CreateBucketCommand({ Bucket: 'listable', ACL: 'public-read' }));
+    const anonGet = await fetch(`${srv.url}/listable/gone.txt`);
+    expect(anonGet.status).to.equal(404);
+    expect(await anonGet.text()).to.include('<Code>NoSuchKey</Code>');
+    expect((await fetch(`${srv.url}/listable/gone.txt`, { method: 'HEAD' })).status).to.equal(404);
+    // Bucket names are global in S3: one that does not exist is 404 whoever asks.
+    for (const method of ['GET', 'DELETE', 'PUT']) {
+      const r = await fetch(`${srv.url}/no-such-bucket-here/k.txt`, { method, ...(method === 'PUT' ? { body: 'x' } : {}) });
+      expect(r.status, method).to.equal(404);
+      expect(await r.text(), method).to.include('<Code>NoSuchBucket</Code>');
+    }
+    expect(await code('carol', 'no-such-bucket-here', 'k.txt')).to.equal('AccessDenied');
+    // Creating a bucket is not a read of one: anonymous CreateBucket stays AccessDenied.
+    expect((await fetch(`${srv.url}/no-such-bucket-here`, { method: 'PUT' })).status).to.equal(403);
+  });
+
   it('a versionId turns the action into its *Version form: s3:GetObjectVersion, s3:DeleteObjectVersion', async () => {
     const root = srv.s3;
     const bob = clients.get('bob')!;
