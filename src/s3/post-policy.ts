@@ -65,9 +65,12 @@ function conditionText(parts: unknown[]): string {
 
 function parseCondition(c: unknown): PolicyCondition[] {
   if (c !== null && typeof c === 'object' && !Array.isArray(c)) {
-    // {"field": "value"}: exact matches.
+    // {"field": "value"}: exact matches. An empty object names nothing to match: S3 refuses the
+    // policy (400) instead of taking it as a condition that always holds.
+    const entries = Object.entries(c);
+    if (entries.length === 0) throw invalid('Invalid Simple-Condition: Simple-Conditions must have exactly one property specified.');
     const out: PolicyCondition[] = [];
-    for (const [name, value] of Object.entries(c)) {
+    for (const [name, value] of entries) {
       if (typeof value !== 'string' && typeof value !== 'number')
         throw invalid(`Invalid Simple-Condition: value of "${name}" must be a string.`);
       const field = name.replace(/^\$/, '').toLowerCase();

@@ -562,6 +562,8 @@ describe('protocol: POST Object (browser form uploads)', function () {
           ),
           /content-length-range/,
         ],
+        // An empty condition names nothing: not one that always holds.
+        [Buffer.from(JSON.stringify({ expiration: '2099-01-01T00:00:00Z', conditions: [{}] })).toString('base64'), /Simple-Condition/],
       ] as const) {
         const r = await postForm(url, [['key', 'bad-policy'], ...v2Fields(policy)], { data: 'x' });
         expect(r.status, r.text).to.equal(400);
