@@ -95,7 +95,8 @@ export const listObjectsV2: Handler = async (ctx) => {
     EncodingType: ctx.query.get('encoding-type') ?? undefined,
     KeyCount: page.objects.length + page.commonPrefixes.length,
     IsTruncated: page.isTruncated,
-    ContinuationToken: token || undefined,
+    // Echoed as sent, an empty one too (S3 answers <ContinuationToken/> for continuation-token=).
+    ContinuationToken: token ?? undefined,
     NextContinuationToken: page.isTruncated && page.nextStartAfter !== undefined ? encodeToken(page.nextStartAfter) : undefined,
     StartAfter: startAfterParam ? enc(startAfterParam) : undefined,
     Contents: contents(ctx, page.objects, enc, ctx.query.get('fetch-owner') === 'true'),
