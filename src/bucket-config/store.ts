@@ -31,12 +31,15 @@ function areaOf(view: BucketView): BucketReservedArea {
 export class BucketConfigStore {
   private readonly cache = new Map<string, Cached>();
   private readonly reading = new Map<string, Promise<Cached>>();
+  /** The last write under way per document in this process: the next one waits for it. */
+  private readonly writing = new Map<string, Promise<unknown>>();
 
   constructor(private readonly ttlMs = CONFIG_TTL_MS) {}
 
   private cacheKey(view: BucketView, name: string): string {
     return `${view.backend.kind}\0${view.route.backendName}\0${view.realBucket}\0${view.route.prefix}\0${name}`;
   }
+
 
   private async read(view: BucketView, name: string): Promise<Cached> {
     const doc = await areaOf(view).get(CONFIG_PREFIX + name);
@@ -102,6 +105,22 @@ export class BucketConfigStore {
    */
   async update<T>(view: BucketView, name: string, fn: (current: T | undefined) => T | undefined): Promise<T | undefined> {
     view.assertWritable();
+    // Writers of one document in this process take turns. Racing, each lost the compare-and-swap
+    // to the others, and 50 concurrent PutBucketAcl calls (a client retrying, a deploy script run
+    // in parallel) made some of them fail with OperationAborted after 8 losses, where S3 applies
+    // every one. The compare-and-swap still orders writes from other replicas.
+    const key = this.cacheKey(view, name);
+    const mine = (this.writing.get(key) ?? Promise.resolve()).then(() => this.swap(view, name, fn));
+    const settled = mine.catch(() => undefined);
+    this.writing.set(key, settled);
+    try {
+      return await mine;
+    } finally {
+      if (this.writing.get(key) === settled) this.writing.delete(key);
+    }
+  }
+
+  private async swap<T>(view: BucketView, name: string, fn: (current: T | undefined) => T | undefined): Promise<T | undefined> {
     const area = areaOf(view);
     for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
       const cur = await this.read(view, name);

@@ -2,9 +2,11 @@ import { expect } from 'chai';
 import {
   CreateBucketCommand,
   DeleteBucketCommand,
+  GetBucketAclCommand,
   GetBucketLocationCommand,
   HeadBucketCommand,
   ListBucketsCommand,
+  PutBucketAclCommand,
   PutObjectCommand,
 } from '@aws-sdk/client-s3';
 import { startTestServer, rawRequest, ACCESS_KEY, SECRET_KEY, type TestServer } from '../helpers/server';
@@ -52,6 +54,19 @@ describe('protocol: buckets', () => {
     const notEmpty = await errorOf(srv.s3.send(new DeleteBucketCommand({ Bucket: 'dup' })));
     expect(notEmpty.name).to.equal('BucketNotEmpty');
     expect(notEmpty.$metadata.httpStatusCode).to.equal(409);
+  });
+
+  it('applies every one of 40 concurrent PutBucketAcl calls, as S3 does (none fails with OperationAborted)', async () => {
+    await srv.s3.send(new CreateBucketCommand({ Bucket: 'acl-race', ObjectOwnership: 'ObjectWriter' }));
+    const results = await Promise.allSettled(
+      Array.from({ length: 40 }, (_, i) =>
+        srv.s3.send(new PutBucketAclCommand({ Bucket: 'acl-race', ACL: i % 2 ? 'public-read' : 'private' })),
+      ),
+    );
+    expect(results.flatMap((r) => (r.status === 'rejected' ? [String(r.reason)] : []))).to.deep.equal([]);
+    await srv.s3.send(new PutBucketAclCommand({ Bucket: 'acl-race', ACL: 'public-read' }));
+    const grants = (await srv.s3.send(new GetBucketAclCommand({ Bucket: 'acl-race' }))).Grants ?? [];
+    expect(grants.map((g) => g.Grantee?.URI).filter(Boolean)).to.deep.equal(['http://acs.amazonaws.com/groups/global/AllUsers']);
   });
 
   it("reports the location, and refuses a LocationConstraint naming another region than s3mux's", async () => {
