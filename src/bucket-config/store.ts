@@ -40,6 +40,15 @@ export class BucketConfigStore {
     return `${view.backend.kind}\0${view.route.backendName}\0${view.realBucket}\0${view.route.prefix}\0${name}`;
   }
 
+  /**
+   * Forgets what this process cached of a bucket it deleted: a bucket created again under the
+   * name starts with none of the old one's documents (versioning, ACL, policy, tags ...), on this
+   * replica at once, as it does on the others once their copies expire.
+   */
+  forgetBucket(view: BucketView): void {
+    const bucket = this.cacheKey(view, '');
+    for (const key of this.cache.keys()) if (key.startsWith(bucket)) this.cache.delete(key);
+  }
 
   private async read(view: BucketView, name: string): Promise<Cached> {
     const doc = await areaOf(view).get(CONFIG_PREFIX + name);

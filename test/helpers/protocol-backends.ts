@@ -207,6 +207,7 @@ export const PROTOCOL_BACKENDS: ProtocolBackend[] = [
       'creates, lists, heads and deletes buckets': EMULATOR_BUCKETS,
       'writes every date in whole seconds': `${EMULATOR_BUCKETS} (the test reads ListBuckets' dates)`,
       'answers BucketAlreadyOwnedByYou, InvalidBucketName, NoSuchBucket, BucketNotEmpty': EMULATOR_BUCKETS,
+      'a bucket deleted and created again under its name': EMULATOR_BUCKETS,
       'buckets works with the minio client': EMULATOR_BUCKETS,
       'ListBuckets pages with max-buckets': EMULATOR_BUCKETS,
       'GET ?torrent in a missing bucket': EMULATOR_BUCKETS,

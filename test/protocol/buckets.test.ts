@@ -4,9 +4,13 @@ import {
   DeleteBucketCommand,
   GetBucketAclCommand,
   GetBucketLocationCommand,
+  GetBucketTaggingCommand,
+  GetBucketVersioningCommand,
   HeadBucketCommand,
   ListBucketsCommand,
   PutBucketAclCommand,
+  PutBucketTaggingCommand,
+  PutBucketVersioningCommand,
   PutObjectCommand,
 } from '@aws-sdk/client-s3';
 import { startTestServer, rawRequest, ACCESS_KEY, SECRET_KEY, type TestServer } from '../helpers/server';
@@ -67,6 +71,18 @@ describe('protocol: buckets', () => {
     await srv.s3.send(new PutBucketAclCommand({ Bucket: 'acl-race', ACL: 'public-read' }));
     const grants = (await srv.s3.send(new GetBucketAclCommand({ Bucket: 'acl-race' }))).Grants ?? [];
     expect(grants.map((g) => g.Grantee?.URI).filter(Boolean)).to.deep.equal(['http://acs.amazonaws.com/groups/global/AllUsers']);
+  });
+
+  it('a bucket deleted and created again under its name has none of the old configuration, at once', async () => {
+    const Bucket = 'reborn';
+    await srv.s3.send(new CreateBucketCommand({ Bucket }));
+    await srv.s3.send(new PutBucketVersioningCommand({ Bucket, VersioningConfiguration: { Status: 'Enabled' } }));
+    await srv.s3.send(new PutBucketTaggingCommand({ Bucket, Tagging: { TagSet: [{ Key: 'team', Value: 'old' }] } }));
+    expect((await srv.s3.send(new GetBucketVersioningCommand({ Bucket }))).Status).to.equal('Enabled');
+    await srv.s3.send(new DeleteBucketCommand({ Bucket }));
+    await srv.s3.send(new CreateBucketCommand({ Bucket }));
+    expect((await srv.s3.send(new GetBucketVersioningCommand({ Bucket }))).Status).to.equal(undefined);
+    expect((await errorOf(srv.s3.send(new GetBucketTaggingCommand({ Bucket })))).name).to.equal('NoSuchTagSet');
   });
 
   it("reports the location, and refuses a LocationConstraint naming another region than s3mux's", async () => {

@@ -14,6 +14,7 @@ import { readXmlBody } from '../payload';
 import { decodeToken, encodeToken } from '../continuation-token';
 import { enableObjectLock, noLockHere } from './object-lock';
 import { bucketTier, resolveBucketTier, setBucketTier, TIER_HEADER } from '../../bucket-config/tier';
+import { bucketConfig } from '../../bucket-config/store';
 
 /** The caller as S3 names an owner: its canonical id and its name. */
 export function owner(ctx: S3Context): { ID: string; DisplayName: string } {
@@ -147,6 +148,7 @@ export const deleteBucket: Handler = async (ctx) => {
     throw new S3Error('AccessDenied', 'A bucket routed onto a key prefix cannot be deleted through s3mux.');
   }
   await view.backend.deleteBucket(view.realBucket);
+  bucketConfig.forgetBucket(view);
   return { status: 204 };
 };
 
