@@ -599,11 +599,17 @@ describe('protocol: POST Object (browser form uploads)', function () {
       expect(r.code).to.equal('InvalidAccessKeyId');
     });
 
-    it('anonymous forms (no policy, no signature) are refused', async () => {
+    it('anonymous forms (no policy, no signature) are refused where anyone may not write, and taken by a public-read-write bucket', async () => {
       const r = await postForm(url, [['key', 'anon']], { data: 'x' });
       expect(r.status).to.equal(403);
       expect(r.code).to.equal('AccessDenied');
       expect(await exists('anon')).to.equal(false);
+      // The ACL grants the write here (the test below grants it by a bucket policy).
+      await srv.s3.send(new CreateBucketCommand({ Bucket: 'post-public', ObjectOwnership: 'ObjectWriter', ACL: 'public-read-write' }));
+      const ok = await postForm(`${srv.url}/post-public`, [['key', 'anon.txt']], { data: 'from anyone' });
+      expect(ok.status, ok.text).to.equal(204);
+      const stored = await srv.s3.send(new GetObjectCommand({ Bucket: 'post-public', Key: 'anon.txt' }));
+      expect(await stored.Body!.transformToString()).to.equal('from anyone');
     });
 
     it('an anonymous form (no policy, no signature) uploads where everyone may write, as in S3; an unsigned policy is refused', async () => {
