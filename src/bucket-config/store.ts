@@ -10,6 +10,7 @@
  */
 import { S3Error } from '../errors';
 import { readReservedBody, type BucketReservedArea } from '../backends/reserved-store';
+import { KeyedLock } from '../backends/keyed-lock';
 import type { BucketView } from '../router/bucket-view';
 
 /** How long another replica may keep answering from a configuration it read before a change. */
@@ -31,8 +32,8 @@ function areaOf(view: BucketView): BucketReservedArea {
 export class BucketConfigStore {
   private readonly cache = new Map<string, Cached>();
   private readonly reading = new Map<string, Promise<Cached>>();
-  /** The last write under way per document in this process: the next one waits for it. */
-  private readonly writing = new Map<string, Promise<unknown>>();
+  /** Writers of one document in this process, one after another. */
+  private readonly writing = new KeyedLock();
 
   constructor(private readonly ttlMs = CONFIG_TTL_MS) {}
 
@@ -118,15 +119,7 @@ export class BucketConfigStore {
     // to the others, and 50 concurrent PutBucketAcl calls (a client retrying, a deploy script run
     // in parallel) made some of them fail with OperationAborted after 8 losses, where S3 applies
     // every one. The compare-and-swap still orders writes from other replicas.
-    const key = this.cacheKey(view, name);
-    const mine = (this.writing.get(key) ?? Promise.resolve()).then(() => this.swap(view, name, fn));
-    const settled = mine.catch(() => undefined);
-    this.writing.set(key, settled);
-    try {
-      return await mine;
-    } finally {
-      if (this.writing.get(key) === settled) this.writing.delete(key);
-    }
+    return this.writing.run(this.cacheKey(view, name), () => this.swap(view, name, fn));
   }
 
   private async swap<T>(view: BucketView, name: string, fn: (current: T | undefined) => T | undefined): Promise<T | undefined> {
