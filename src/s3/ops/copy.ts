@@ -7,6 +7,7 @@ import type { Handler, S3Context } from '../context';
 import { checkCopySourceConditions } from '../conditions';
 import { attributesFromHeaders } from '../headers';
 import { xmlResponse } from '../respond';
+import { expirationHeaders } from '../expiration';
 import { lockFromHeaders, readConditions, versionHeader, writeConditions, writtenChecksumHeaders } from './objects';
 import { VersionedObjects, type VersionedMeta } from '../../versioning/objects';
 import { bucketTier } from '../../bucket-config/tier';
@@ -160,6 +161,7 @@ export const copyObject: Handler = async (ctx) => {
       ...writtenChecksumHeaders(meta),
       ...versionHeader(meta),
       ...copySourceHeaders(read),
+      ...(await expirationHeaders(ctx, dstKey, meta)),
     },
   );
 };

@@ -31,6 +31,7 @@ import { VersionedObjects } from '../../versioning/objects';
 import { encoder, parseMaxKeys } from './listing';
 import { lockFromHeaders, readConditions, versionHeader, writeConditions } from './objects';
 import { applyBucketTier } from '../../bucket-config/tier';
+import { expirationHeaders } from '../expiration';
 
 /** The object lock CreateMultipartUpload asked for, applied by Complete. */
 const uploadLocks = new UploadStash<ObjectLock>('object lock', 'lock/uploads');
@@ -203,7 +204,7 @@ export const completeMultipartUpload: Handler = async (ctx) => {
   try {
     stored = await allParts(ctx, ctx.key, id);
   } catch (err) {
-    const done = completeResult(ctx, await repeatedComplete(ctx, err, etag));
+    const done = completeResult(ctx, { etag: await repeatedComplete(ctx, err, etag) });
     return xmlResponse(done.root, done.body);
   }
   const chosen = requested.map((r) => {
@@ -267,12 +268,12 @@ export const completeMultipartUpload: Handler = async (ctx) => {
         await uploadLocks.drop(view, id).catch(() => undefined);
         await uploadChecksums.drop(view, id).catch(() => undefined);
         // What the store recorded, not what was asked: a store that keeps no checksum answers none.
-        return { ...captured, checksums: meta.checksums };
+        return { ...captured, checksums: meta.checksums, expiration: await expirationHeaders(ctx, ctx.key, captured) };
       },
       // Another replica (or a retry racing this one) completed it first.
       async (err): Promise<Completed> => ({ etag: await repeatedComplete(ctx, err, etag) }),
     )
-    .then((done) => completeResult(ctx, done.etag, done.versionId, done.checksums));
+    .then((done) => completeResult(ctx, done));
   return slowXmlResponse(work, ctx, ctx.services.keepAliveMs);
 };
 
@@ -282,13 +283,15 @@ interface Completed {
   etag: string;
   versionId?: string;
   checksums?: Record<string, string>;
+  /** x-amz-expiration, when a lifecycle rule will expire the object (not known to a repeated Complete). */
+  expiration?: Record<string, string>;
 }
 
-function completeResult(ctx: S3Context, etag: string, versionId?: string, checksums?: Record<string, string>) {
+function completeResult(ctx: S3Context, { etag, versionId, checksums, expiration }: Completed) {
   const first = Object.values(checksumElements(checksums))[0];
   return {
     root: 'CompleteMultipartUploadResult',
-    headers: versionHeader({ versionId }),
+    headers: { ...versionHeader({ versionId }), ...expiration },
     body: {
       Location: `/${ctx.bucketName}/${ctx.key.split('/').map(encodeURIComponent).join('/')}`,
       Bucket: ctx.bucketName,
