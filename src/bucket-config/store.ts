@@ -38,7 +38,7 @@ export class BucketConfigStore {
   constructor(private readonly ttlMs = CONFIG_TTL_MS) {}
 
   private cacheKey(view: BucketView, name: string): string {
-    return `${view.backend.kind}\0${view.route.backendName}\0${view.realBucket}\0${view.route.prefix}\0${name}`;
+    return `${view.reservedAreaId}\0${name}`;
   }
 
   /**

@@ -64,6 +64,14 @@ export class BucketView {
    * This virtual bucket's part of the store's reserved area (its configuration, versions,
    * checkpoints), or NotImplemented when the backend cannot hold s3mux's state.
    */
+  /**
+   * Names this virtual bucket's reserved area within the process: views of one route (and of
+   * routes onto the same store, bucket and prefix) name the same area. For in-process caches and locks.
+   */
+  get reservedAreaId(): string {
+    return `${this.backend.kind}\0${this.route.backendName}\0${this.realBucket}\0${this.route.prefix}`;
+  }
+
   reservedArea(feature: string): BucketReservedArea {
     const store = this.backend.reserved;
     if (!store) throw new S3Error('NotImplemented', `The ${this.backend.kind} backend cannot hold ${feature}.`);

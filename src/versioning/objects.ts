@@ -263,7 +263,7 @@ export class VersionedObjects {
     let entry: VersionEntry | undefined;
     let changed: { before: VersionIndex; after: VersionIndex };
     try {
-      changed = await updateIndex(this.area, key, ({ index }) => {
+      changed = await updateIndex(this.area, this.view.reservedAreaId, key, ({ index }) => {
         const latest = index.versions[0];
         checkWriteConditions(latest && !latest.marker ? metaOf(key, latest) : undefined, opts.conditions);
         entry = { id: suspended ? NULL_VERSION : newVersionId(), lastModified: new Date().toISOString(), ...data };
@@ -345,7 +345,7 @@ export class VersionedObjects {
     this.view.assertWritable();
     await this.adopt(key);
     const suspended = this.status === 'Suspended';
-    const { result, before, after } = await updateIndex(this.area, key, ({ index }) => {
+    const { result, before, after } = await updateIndex(this.area, this.view.reservedAreaId, key, ({ index }) => {
       // Checked on the index this update replaces, so the version checked is the one deleted.
       if (conditions) {
         const latest = index.versions[0];
@@ -410,7 +410,7 @@ export class VersionedObjects {
     this.view.assertWritable();
     this.view.checkAttributes({ userMetadata: {}, tags });
     await this.adopt(key);
-    const { result } = await updateIndex(this.area, key, ({ index }) => {
+    const { result } = await updateIndex(this.area, this.view.reservedAreaId, key, ({ index }) => {
       if (index.versions.length === 0) throw new S3Error('NoSuchKey');
       const entry = this.pick(index, versionId);
       const next = index.versions.map((v) => (v === entry ? { ...v, attrs: { ...(v.attrs ?? { userMetadata: {} }), tags } } : v));
@@ -436,7 +436,7 @@ export class VersionedObjects {
     if (!this.status || !this.lockConfig) throw missingLockConfiguration();
     this.view.assertWritable();
     await this.adopt(key);
-    const { result } = await updateIndex(this.area, key, ({ index }) => {
+    const { result } = await updateIndex(this.area, this.view.reservedAreaId, key, ({ index }) => {
       if (index.versions.length === 0) throw versionId === undefined ? new S3Error('NoSuchKey') : new S3Error('NoSuchVersion');
       const entry = this.pick(index, versionId);
       const lock = change(entry.lock);

@@ -122,6 +122,17 @@ describe('protocol: versioning', function () {
       expect(listed.Contents?.map((c) => [c.Key, c.Size])).to.deep.equal([['doc.txt', 4]]);
     });
 
+    it('keeps every one of 40 concurrent PUTs to one key as a version, as S3 does (none fails with OperationAborted)', async () => {
+      const Bucket = await fresh('Enabled');
+      const results = await Promise.allSettled(Array.from({ length: 40 }, (_, i) => put(Bucket, 'hot.txt', `write ${i}`)));
+      expect(results.flatMap((r) => (r.status === 'rejected' ? [String(r.reason)] : []))).to.deep.equal([]);
+      const ids = results.map((r) => (r.status === 'fulfilled' ? r.value.VersionId : undefined));
+      const listed = await srv.s3.send(new ListObjectVersionsCommand({ Bucket }));
+      expect(listed.Versions?.map((v) => v.VersionId).sort()).to.deep.equal([...ids].sort());
+      const latest = listed.Versions?.find((v) => v.IsLatest);
+      expect((await text(Bucket, 'hot.txt')).versionId).to.equal(latest?.VersionId);
+    });
+
     it('answers NoSuchVersion for an unknown id and InvalidArgument for a malformed one', async () => {
       const Bucket = await fresh('Enabled');
       await put(Bucket, 'k', 'x');
