@@ -94,6 +94,9 @@ const GCS_PART_CHECKSUMS = partChecksumGap('the gcs backend keeps parts as objec
 const S3RVER_MULTIPART =
   's3rver 3.7.1 has no ListParts, AbortMultipartUpload, ListMultipartUploads or UploadPartCopy (405), and s3mux checks the parts of a Complete through ListParts';
 const S3RVER_TAGS = 's3rver 3.7.1 ignores x-amz-tagging on PutObject';
+const S3RVER_IN_PLACE =
+  's3rver 3.7.1 writes an object into its file in place: a read racing a write of the same key (here the version index, under 40 concurrent writes) gets half a document';
+const GITHUB_SAME_NAME = 'GitHub takes one upload of an asset name at a time (422 already_exists): concurrent writes of one key collide';
 const S3RVER_FILES =
   "s3rver 3.7.1 keeps objects as files named by their keys: a key cannot also be a prefix ('a' and 'a/b'), and '.', '..', empty segments and a leading '/' are normalised";
 const GITHUB_METADATA = 'a release asset holds no user metadata (x-amz-meta-*: refused with NotImplemented), also in a versioned bucket';
@@ -167,6 +170,9 @@ export const PROTOCOL_BACKENDS: ProtocolBackend[] = [
       'hostile input accepts the unmutated control requests': S3RVER_MULTIPART,
       'hostile input sent at least 1000 requests': `${S3RVER_MULTIPART} (the hostile run starts from its control requests)`,
       'x-amz-tagging: a tag without': S3RVER_TAGS,
+      'an anonymous form (no policy, no signature) uploads where everyone may write': `${S3RVER_TAGS} (the form carries tags)`,
+      'answers x-amz-expiration on CopyObject and CompleteMultipartUpload': S3RVER_MULTIPART,
+      'keeps every one of 40 concurrent PUTs to one key as a version': S3RVER_IN_PLACE,
       'gets, puts and deletes tags': S3RVER_TAGS,
       'stores tagging given as XML': S3RVER_TAGS,
       'returns the stored checksum when checksum mode is enabled': 's3rver 3.7.1 keeps no x-amz-checksum-* values',
@@ -218,6 +224,7 @@ export const PROTOCOL_BACKENDS: ProtocolBackend[] = [
       'deletes with 204, also when the key is absent, and NoSuchKey afterwards': EMULATOR_BUCKETS,
       'a missing bucket is NoSuchBucket': EMULATOR_BUCKETS,
       'a refused CreateBucket creates no bucket': EMULATOR_BUCKETS,
+      'refuses a LocationConstraint naming another region': `${EMULATOR_BUCKETS} (the test checks the refused bucket is absent)`,
       'answers every hostile request: URIs, keys, bucket names': `${EMULATOR_BUCKETS}; and its upload route normalises '.', '..' and empty path segments`,
       'gets, puts and deletes tags': 'the emulator has no metadata patch: tags can only be set when an object is written',
       'stores and reads back every valid key': "the emulator's routes normalise '.', '..' and empty path segments and decode '%' twice",
@@ -267,6 +274,8 @@ export const PROTOCOL_BACKENDS: ProtocolBackend[] = [
       'x-amz-tagging: a tag without "=" has an empty value': GITHUB_TAGS,
       'gets, puts and deletes tags; x-amz-tagging on put': GITHUB_TAGS,
       'stores tagging given as XML': GITHUB_TAGS,
+      'an anonymous form (no policy, no signature) uploads where everyone may write': `${GITHUB_TAGS} (the form carries tags)`,
+      'keeps every one of 40 concurrent PUTs to one key as a version': GITHUB_SAME_NAME,
       'adds CORS headers to actual answers: presigned GET and PUT, and errors': GITHUB_ETAG,
       'answers 200 with the same ETag when the upload has just completed': GITHUB_ETAG,
       'answers ETag, Checksum, StorageClass and ObjectSize of a single-part object': GITHUB_ETAG,

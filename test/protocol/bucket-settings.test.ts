@@ -157,25 +157,38 @@ describe('protocol: bucket lifecycle configuration', () => {
     expect(days).to.be.greaterThan(2).and.at.most(3);
     expect(put.Expiration).to.equal(head.Expiration);
     expect(got.Expiration).to.equal(head.Expiration);
-    // CopyObject and CompleteMultipartUpload name the rule of the object they make, as S3 does.
-    const copy = await srv.s3.send(new CopyObjectCommand({ Bucket, Key: 'exp/copy.txt', CopySource: `${Bucket}/exp/a.txt` }));
-    expect(copy.Expiration).to.match(/rule-id="two%20days"$/);
-    const { UploadId } = await srv.s3.send(new CreateMultipartUploadCommand({ Bucket, Key: 'exp/mpu.bin' }));
-    const part = await srv.s3.send(new UploadPartCommand({ Bucket, Key: 'exp/mpu.bin', UploadId, PartNumber: 1, Body: 'p' }));
-    const done = await srv.s3.send(
-      new CompleteMultipartUploadCommand({
-        Bucket,
-        Key: 'exp/mpu.bin',
-        UploadId,
-        MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] },
-      }),
-    );
-    expect(done.Expiration).to.match(/rule-id="two%20days"$/);
     // Only the 30-day rule covers other keys; a rule that expires only delete markers gives no date.
     await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'other.txt', Body: 'o' }));
     expect((await srv.s3.send(new HeadObjectCommand({ Bucket, Key: 'other.txt' }))).Expiration).to.match(/rule-id="later"$/);
     await srv.s3.send(new DeleteBucketLifecycleCommand({ Bucket }));
     expect((await srv.s3.send(new HeadObjectCommand({ Bucket, Key: 'exp/a.txt' }))).Expiration).to.equal(undefined);
+  });
+
+  it('answers x-amz-expiration on CopyObject and CompleteMultipartUpload too, for the object they make', async () => {
+    await srv.s3.send(
+      new PutBucketLifecycleConfigurationCommand({
+        Bucket,
+        LifecycleConfiguration: { Rules: [{ ID: 'two days', Filter: { Prefix: 'exp/' }, Status: 'Enabled', Expiration: { Days: 2 } }] },
+      }),
+    );
+    try {
+      await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'exp/a.txt', Body: 'a' }));
+      const copy = await srv.s3.send(new CopyObjectCommand({ Bucket, Key: 'exp/copy.txt', CopySource: `${Bucket}/exp/a.txt` }));
+      expect(copy.Expiration).to.match(/rule-id="two%20days"$/);
+      const { UploadId } = await srv.s3.send(new CreateMultipartUploadCommand({ Bucket, Key: 'exp/mpu.bin' }));
+      const part = await srv.s3.send(new UploadPartCommand({ Bucket, Key: 'exp/mpu.bin', UploadId, PartNumber: 1, Body: 'p' }));
+      const done = await srv.s3.send(
+        new CompleteMultipartUploadCommand({
+          Bucket,
+          Key: 'exp/mpu.bin',
+          UploadId,
+          MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] },
+        }),
+      );
+      expect(done.Expiration).to.match(/rule-id="two%20days"$/);
+    } finally {
+      await srv.s3.send(new DeleteBucketLifecycleCommand({ Bucket }));
+    }
   });
 
   it("refuses invalid rules with S3's errors, and transitions with the reason", async () => {
