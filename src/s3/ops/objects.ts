@@ -103,7 +103,8 @@ export const putObject: Handler = async (ctx) => {
   const body = requestBody(ctx, attrs, { requireLength: true, maxSize: MAX_OBJECT_SIZE_SINGLE_PUT });
   const meta = await objects.put(key, body.stream, attrs, { size: body.size, conditions, lock, md5: body.md5 });
   await recordObjectAcl(view, key, acl, meta);
-  const expiration = await expirationHeaders(ctx, key, { ...meta, tags: meta.tags ?? attrs.tags });
+  const described = expirationHeaders(ctx, key, { ...meta, tags: meta.tags ?? attrs.tags });
+  const expiration = described instanceof Promise ? await described : described;
   return { status: 200, headers: { ETag: `"${meta.etag}"`, ...writtenChecksumHeaders(meta), ...versionHeader(meta), ...expiration } };
 };
 
