@@ -266,6 +266,21 @@ describe('protocol: object lock', function () {
       // Overwriting makes another version; the locked one stays.
       await put(Bucket, 'g', 'newer');
 
+      // A Mode outside S3's schema in the body is MalformedXML, lower case included, as S3 answers.
+      for (const Mode of ['governance', 'FOREVER']) {
+        const unknown = await errorOf(
+          srv.s3.send(
+            new PutObjectRetentionCommand({
+              Bucket,
+              Key: 'g',
+              VersionId: v.VersionId,
+              Retention: { Mode: Mode as 'GOVERNANCE', RetainUntilDate: inDays(3) },
+            }),
+          ),
+        );
+        expect([unknown.name, unknown.$metadata.httpStatusCode]).to.deep.equal(['MalformedXML', 400]);
+      }
+
       const shorter = { Mode: 'GOVERNANCE' as const, RetainUntilDate: inDays(1) };
       const shorten = await errorOf(
         srv.s3.send(new PutObjectRetentionCommand({ Bucket, Key: 'g', VersionId: v.VersionId, Retention: shorter })),
@@ -429,6 +444,12 @@ describe('protocol: object lock', function () {
         headers: { 'content-md5': md5(bad) },
       });
       expect(refused.status).to.equal(400);
+      // A status outside S3's schema in the body is MalformedXML (the header's InvalidArgument is for the header).
+      expect(refused.text).to.contain('<Code>MalformedXML</Code>');
+      const lower = await errorOf(
+        srv.s3.send(new PutObjectLegalHoldCommand({ Bucket, Key: 'h', VersionId: v1.VersionId, LegalHold: { Status: 'on' as 'ON' } })),
+      );
+      expect([lower.name, lower.$metadata.httpStatusCode]).to.deep.equal(['MalformedXML', 400]);
       const noMd5 = await signedFetch(srv.url, CREDS, 'PUT', `/${Bucket}/h`, {
         query: { 'legal-hold': '', versionId: v1.VersionId! },
         body: '<LegalHold><Status>OFF</Status></LegalHold>',

@@ -8,10 +8,11 @@ import { bucketConfig } from '../../bucket-config/store';
 import { lockConfiguration, lockConfigurationXml, OBJECT_LOCK_DOCUMENT, parseLockConfiguration } from '../../object-lock/config';
 import {
   checkRetentionChange,
+  LOCK_MODES,
   missingLockConfiguration,
-  parseLegalHold,
-  parseMode,
   parseUntil,
+  type LegalHold,
+  type LockMode,
   type Retention,
 } from '../../object-lock/lock';
 import { VERSIONING_DOCUMENT, VersionedObjects, versioningStatus } from '../../versioning/objects';
@@ -79,8 +80,14 @@ function parseRetention(root: Record<string, unknown> | undefined): Retention | 
   const until = text(r.RetainUntilDate);
   if ((mode === undefined) !== (until === undefined)) throw new S3Error('MalformedXML');
   if (mode === undefined || until === undefined) return undefined;
-  return { mode: parseMode(mode, 'Mode'), until: parseUntil(until, 'RetainUntilDate') };
+  // In a body, Mode is an enumeration of S3's schema: another value (even 'governance') is
+  // MalformedXML, where the same value in x-amz-object-lock-mode is InvalidArgument.
+  if (!(LOCK_MODES as readonly string[]).includes(mode)) throw new S3Error('MalformedXML');
+  return { mode: mode as LockMode, until: parseUntil(until, 'RetainUntilDate') };
 }
+
+/** The legal hold statuses S3's schema allows in a LegalHold body; another value is MalformedXML, as for Mode. */
+const LEGAL_HOLD_STATUSES: readonly string[] = ['ON', 'OFF'] satisfies LegalHold[];
 
 export const putObjectRetention: Handler = async (ctx) => {
   const view = ctx.bucket();
@@ -108,8 +115,8 @@ export const putObjectLegalHold: Handler = async (ctx) => {
   if (!objects.lockConfig) throw missingLockConfiguration();
   const root = element(await readXml(ctx, 'PutObjectLegalHold requests'), 'LegalHold', ['Status']);
   const status = text(root?.Status);
-  if (status === undefined) throw new S3Error('MalformedXML');
-  const hold = parseLegalHold(status, 'Status');
+  if (status === undefined || !LEGAL_HOLD_STATUSES.includes(status)) throw new S3Error('MalformedXML');
+  const hold = status as LegalHold;
   await objects.setLock(ctx.key, requestedVersion(ctx), (current) => ({ ...current, legalHold: hold }));
   return { status: 200 };
 };
