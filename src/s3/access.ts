@@ -434,7 +434,19 @@ async function refusal(
 ): Promise<S3Error> {
   // (CreateBucket of a name not taken is the one request a missing bucket does not answer.)
   if (!q.access) return new S3Error(q.caller.anonymous && a.s3Action !== 's3:CreateBucket' ? 'NoSuchBucket' : 'AccessDenied');
-  if (a.key === undefined || a.versionId !== undefined || !READS_OF_AN_OBJECT.has(a.s3Action)) return new S3Error('AccessDenied');
+  if (!isReadOfLatest(a) || !(await mayList(view, a, { ...q, access: q.access }))) return new S3Error('AccessDenied');
+  if (!(await objectMissing(view, a.key!))) return new S3Error('AccessDenied');
+  return new S3Error('NoSuchKey');
+}
+
+const isReadOfLatest = (a: Authorization): boolean =>
+  a.key !== undefined && a.versionId === undefined && READS_OF_AN_OBJECT.has(a.s3Action);
+
+async function mayList(
+  view: BucketView,
+  a: Authorization,
+  q: { principal: Principal; caller: CallerId; facts: RequestFacts; access: BucketAccess },
+): Promise<boolean> {
   const listing = await decide({
     principal: q.principal,
     caller: q.caller,
@@ -444,8 +456,22 @@ async function refusal(
     access: q.access,
     publicRoute: view.route.publicRead && q.caller.anonymous,
   });
-  if (!listing.allowed || !(await objectMissing(view, a.key))) return new S3Error('AccessDenied');
-  return new S3Error('NoSuchKey');
+  return listing.allowed;
+}
+
+/**
+ * What an allowed read of a missing object answers: NoSuchKey to a caller who may list the
+ * bucket, AccessDenied to others, as for a refused read. S3 says so whatever allowed the read, so
+ * that a grant of s3:GetObject alone does not tell which keys exist.
+ */
+export async function missingObjectError(ctx: AccessRequest, view: BucketView, a: Authorization, missing: S3Error): Promise<S3Error> {
+  if (!isReadOfLatest(a)) return missing;
+  const access = await bucketAccess(ctx, view);
+  if (!access) return missing;
+  const caller = callerOfCtx(ctx);
+  const keys = access.policy ? conditionKeys(ctx, caller, a.extraKeys) : new Map<string, string[]>();
+  const facts: RequestFacts = { caller, action: a.s3Action, resource: `arn:aws:s3:::${a.bucket}/${a.key}`, keys };
+  return (await mayList(view, a, { principal: ctx.principal, caller, facts, access })) ? missing : new S3Error('AccessDenied');
 }
 
 async function objectMissing(view: BucketView, key: string): Promise<boolean> {

@@ -9,7 +9,7 @@ import type { Router } from '../router/router';
 import { BucketView } from '../router/bucket-view';
 import type { AuthResult } from '../auth/sigv4';
 import type { Action, Principal } from '../auth/policy';
-import { authorizeAccess } from './access';
+import { authorizeAccess, missingObjectError, type Authorization } from './access';
 import type { Target } from './addressing';
 import { header } from './headers';
 import { validateBucketName } from '../backends/keys';
@@ -73,6 +73,8 @@ export class S3Context {
   operation?: string;
   /** Dispatch has authorized the operation on the addressed bucket. */
   private allowed = false;
+  /** What dispatch authorized, once it has. */
+  private authorized?: Authorization;
 
   constructor(
     readonly req: IncomingMessage,
@@ -110,7 +112,7 @@ export class S3Context {
    */
   async authorizeOperation(op: OperationAccess, form?: FormRequest): Promise<void> {
     const name = this.bucketName;
-    await authorizeAccess(this, this.open(name), {
+    const a: Authorization = {
       s3Action: op.s3Action,
       coarse: op.action,
       bucket: name,
@@ -118,8 +120,19 @@ export class S3Context {
       versionId: op.objectLevel ? (this.query.get('versionId') ?? undefined) : undefined,
       publicOperation: op.publicRead,
       extraKeys: form?.conditionKeys,
-    });
+    };
+    await authorizeAccess(this, this.open(name), a);
     this.allowed = true;
+    this.authorized = a;
+  }
+
+  /**
+   * The error a handler's failure becomes: a NoSuchKey from an allowed read is AccessDenied to a
+   * caller who may not list the bucket (src/s3/access.ts, missingObjectError); others pass as they are.
+   */
+  async answerFor(err: unknown): Promise<unknown> {
+    if (!(err instanceof S3Error) || err.code !== 'NoSuchKey' || !this.authorized) return err;
+    return missingObjectError(this, this.open(this.authorized.bucket), this.authorized, err);
   }
 
   /** The handler authorizes every key it touches with `authorizeKey` (DeleteObjects); it may open the bucket for that. */

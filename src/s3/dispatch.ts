@@ -160,7 +160,11 @@ export async function dispatch(req: IncomingMessage, res: ServerResponse, opts: 
         else if (auth.type === 'anonymous') throw new S3Error('AccessDenied', 'Anonymous access is not allowed here.');
         const honoured = checkRequestFeatures(ctx);
         sendContinue(req, res);
-        response = await op.handler(ctx);
+        try {
+          response = await op.handler(ctx);
+        } catch (err) {
+          throw await ctx.answerFor(err);
+        }
         // Usually nothing was echoed: the handler's headers are used as they are.
         if (response.status < 300 && hasKeys(honoured)) response.headers = { ...honoured, ...response.headers };
       }

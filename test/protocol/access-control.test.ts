@@ -16,6 +16,7 @@ import {
   GetBucketPolicyCommand,
   GetBucketPolicyStatusCommand,
   GetObjectAclCommand,
+  GetObjectAttributesCommand,
   GetObjectCommand,
   GetPublicAccessBlockCommand,
   HeadObjectCommand,
@@ -773,6 +774,42 @@ describe('protocol: access control (ACLs, bucket policies, ownership, public acc
     expect(await code('carol', 'no-such-bucket-here', 'k.txt')).to.equal('AccessDenied');
     // Creating a bucket is not a read of one: anonymous CreateBucket stays AccessDenied.
     expect((await fetch(`${srv.url}/no-such-bucket-here`, { method: 'PUT' })).status).to.equal(403);
+  });
+
+  it('an allowed read of a missing object is AccessDenied too unless the caller may list: a GetObject grant alone does not tell which keys exist', async () => {
+    const root = srv.s3;
+    const carol = clients.get('carol')!;
+    await root.send(new CreateBucketCommand({ Bucket: 'reads-only' }));
+    await root.send(new PutObjectCommand({ Bucket: 'reads-only', Key: 'pub/there.txt', Body: 'x' }));
+    const grant = (actions: string[], extra: unknown[] = []) =>
+      root.send(
+        new PutBucketPolicyCommand({
+          Bucket: 'reads-only',
+          Policy: policy('reads-only', [
+            { Effect: 'Allow', Principal: { AWS: arn('carol') }, Action: actions, Resource: 'arn:aws:s3:::reads-only/pub/*' },
+            ...extra,
+          ]),
+        }),
+      );
+    await grant(['s3:GetObject', 's3:GetObjectAttributes']);
+    const missing = async () =>
+      Promise.all([
+        errorOf(carol.send(new GetObjectCommand({ Bucket: 'reads-only', Key: 'pub/missing.txt' }))),
+        errorOf(carol.send(new HeadObjectCommand({ Bucket: 'reads-only', Key: 'pub/missing.txt' }))),
+        errorOf(carol.send(new GetObjectAttributesCommand({ Bucket: 'reads-only', Key: 'pub/missing.txt', ObjectAttributes: ['ETag'] }))),
+      ]).then((errs) => errs.map((e) => e.$metadata.httpStatusCode));
+    expect(await missing()).to.deep.equal([403, 403, 403]);
+    // The object that exists is read as granted.
+    expect(
+      await (await carol.send(new GetObjectCommand({ Bucket: 'reads-only', Key: 'pub/there.txt' }))).Body!.transformToString(),
+    ).to.equal('x');
+    // With s3:ListBucket as well, the same reads learn the key is missing, as a listing would tell.
+    await grant(
+      ['s3:GetObject', 's3:GetObjectAttributes'],
+      [{ Effect: 'Allow', Principal: { AWS: arn('carol') }, Action: 's3:ListBucket', Resource: 'arn:aws:s3:::reads-only' }],
+    );
+    expect(await missing()).to.deep.equal([404, 404, 404]);
+    expect((await errorOf(srv.s3.send(new GetObjectCommand({ Bucket: 'reads-only', Key: 'pub/missing.txt' })))).name).to.equal('NoSuchKey');
   });
 
   it('a versionId turns the action into its *Version form: s3:GetObjectVersion, s3:DeleteObjectVersion', async () => {
