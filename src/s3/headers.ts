@@ -85,13 +85,44 @@ export function attributesFromHeaders(headers: IncomingHttpHeaders): ObjectAttri
   return attrs;
 }
 
-/** x-amz-tagging is a URL query string: `k1=v1&k2=v2`. */
+/**
+ * x-amz-tagging is a URL query string: `k1=v1&k2=v2`. S3 reads it strictly, where
+ * URLSearchParams forgives: a broken %-escape, a pair with no key (`=v`) or a key given twice
+ * is InvalidArgument naming the header, not a tag named `key%` or the last value winning.
+ * Empty pairs (`&&`) are skipped, and `key` alone is a tag with an empty value, as in S3.
+ */
 export function parseTaggingHeader(value: string): Tag[] {
+  const malformed = () =>
+    new S3Error(
+      'InvalidArgument',
+      "The header 'x-amz-tagging' shall be encoded as UTF-8 then URLEncoded URL query parameters without tag name duplicates.",
+      { ArgumentName: 'x-amz-tagging', ArgumentValue: value },
+    );
   const tags: Tag[] = [];
-  for (const [key, v] of new URLSearchParams(value)) tags.push({ key, value: v });
+  const seen = new Set<string>();
+  for (const pair of value.split('&')) {
+    if (pair === '') continue;
+    const eq = pair.indexOf('=');
+    const [key, v] = [eq < 0 ? pair : pair.slice(0, eq), eq < 0 ? '' : pair.slice(eq + 1)].map((part) => {
+      try {
+        return decodeURIComponent(part.replace(/\+/g, ' '));
+      } catch {
+        throw malformed();
+      }
+    });
+    if (key === '' || seen.has(key)) throw malformed();
+    seen.add(key);
+    tags.push({ key, value: v });
+  }
   validateTags(tags);
   return tags;
 }
+
+/**
+ * The characters S3 takes in a tag's key and value: letters, digits and spaces (any script),
+ * and + - = . _ : / @. Anything else (`?`, `#`, `(`, `,`, `%`, a backquote) is InvalidTag.
+ */
+const TAG_TEXT = /^[\p{L}\p{N}\p{Z}+\-=._:/@]*$/u;
 
 /**
  * S3's tag rules; an object has at most 10 tags, a bucket 50 (`limit`). S3 answers too many
@@ -108,8 +139,10 @@ export function validateTags(
   if (tags.length > limit.max) throw new S3Error(limit.code ?? 'InvalidTag', limit.message);
   const seen = new Set<string>();
   for (const t of tags) {
-    if (t.key.length === 0 || t.key.length > 128) throw new S3Error('InvalidTag', 'The TagKey you have provided is invalid');
-    if (t.value.length > 256) throw new S3Error('InvalidTag', 'The TagValue you have provided is invalid');
+    if (t.key.length === 0 || t.key.length > 128 || !TAG_TEXT.test(t.key)) {
+      throw new S3Error('InvalidTag', 'The TagKey you have provided is invalid');
+    }
+    if (t.value.length > 256 || !TAG_TEXT.test(t.value)) throw new S3Error('InvalidTag', 'The TagValue you have provided is invalid');
     if (seen.has(t.key)) throw new S3Error('InvalidTag', 'Cannot provide multiple Tags with the same key');
     seen.add(t.key);
   }

@@ -400,6 +400,60 @@ describe('protocol: objects', () => {
     expect((await errorOf(srv.s3.send(new GetObjectTaggingCommand({ Bucket, Key: 'untagged-missing' })))).name).to.equal('NoSuchKey');
   });
 
+  it('reads x-amz-tagging as S3 does, and refuses tag text S3 refuses, on PUT and PutObjectTagging', async () => {
+    const tagsAfterPut = async (Tagging: string) => {
+      await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'tag-rules', Body: 'x', Tagging }));
+      return (await srv.s3.send(new GetObjectTaggingCommand({ Bucket, Key: 'tag-rules' }))).TagSet ?? [];
+    };
+    expect(await tagsAfterPut('&&')).to.deep.equal([]);
+    expect(await tagsAfterPut('key&')).to.deep.equal([{ Key: 'key', Value: '' }]);
+    expect(await tagsAfterPut('k%2E=v%2F&a++b=c%20d&at@=x:y')).to.deep.equal([
+      { Key: 'k.', Value: 'v/' },
+      { Key: 'a  b', Value: 'c d' },
+      { Key: 'at@', Value: 'x:y' },
+    ]);
+    // A broken escape, a pair without a key and a key given twice: the header itself is refused.
+    for (const Tagging of ['key%', '=', '=v', 'k=1&k=2']) {
+      const e = await errorOf(srv.s3.send(new PutObjectCommand({ Bucket, Key: 'tag-rules', Body: 'x', Tagging })));
+      expect([e.name, e.$metadata.httpStatusCode, e.message], Tagging).to.deep.equal([
+        'InvalidArgument',
+        400,
+        "The header 'x-amz-tagging' shall be encoded as UTF-8 then URLEncoded URL query parameters without tag name duplicates.",
+      ]);
+    }
+    // Tags hold letters, digits, spaces and + - = . _ : / @ only.
+    const refused = [
+      ['k?=v', 'TagKey'],
+      ['k(=v', 'TagKey'],
+      ['k%23=v', 'TagKey'],
+      ['k=v!', 'TagValue'],
+      ['k=a%2Cb', 'TagValue'],
+    ];
+    for (const [Tagging, part] of refused) {
+      const e = await errorOf(srv.s3.send(new PutObjectCommand({ Bucket, Key: 'tag-rules', Body: 'x', Tagging })));
+      expect([e.name, e.message], Tagging).to.deep.equal(['InvalidTag', `The ${part} you have provided is invalid`]);
+    }
+    for (const [Key, Value, part] of [
+      ['user!name', 'v', 'TagKey'],
+      ['data%20', 'v', 'TagKey'],
+      ['k', 'semicolon;test', 'TagValue'],
+      ['k', '(parentheses)', 'TagValue'],
+      ['k', '`path', 'TagValue'],
+    ]) {
+      const e = await errorOf(
+        srv.s3.send(new PutObjectTaggingCommand({ Bucket, Key: 'tag-rules', Tagging: { TagSet: [{ Key, Value }] } })),
+      );
+      expect([e.name, e.message], `${Key}=${Value}`).to.deep.equal(['InvalidTag', `The ${part} you have provided is invalid`]);
+    }
+    expect(await tagsAfterPut('k%2E=v%2F&a++b=c%20d&at@=x:y')).to.have.length(3);
+    await srv.s3.send(
+      new PutObjectTaggingCommand({ Bucket, Key: 'tag-rules', Tagging: { TagSet: [{ Key: 'clé ü', Value: 'été +-=._:/@' }] } }),
+    );
+    expect((await srv.s3.send(new GetObjectTaggingCommand({ Bucket, Key: 'tag-rules' }))).TagSet).to.deep.equal([
+      { Key: 'clé ü', Value: 'été +-=._:/@' },
+    ]);
+  });
+
   describe('odd keys', () => {
     const keys = [
       'a',
