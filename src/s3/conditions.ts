@@ -110,11 +110,17 @@ export function parseRange(header: string | undefined): RangeRequest | undefined
   return { start, end };
 }
 
-/** Resolves a range against the size; an unsatisfiable one is InvalidRange (416). */
-export function resolveRange(r: RangeRequest, size: number): ByteRange {
+/**
+ * Resolves a range against the size; an unsatisfiable one is InvalidRange (416). A suffix of
+ * one byte or more asks for the end of any object, so on an empty one it is the whole (empty)
+ * object, a 200 without Content-Range (undefined), as S3 answers and RFC 9110 §14.1.1 says:
+ * readers that fetch a file's last bytes first (Parquet footers) get the empty file, not a 416.
+ */
+export function resolveRange(r: RangeRequest, size: number): ByteRange | undefined {
   const unsatisfiable = () => new S3Error('InvalidRange', undefined, { RangeRequested: describe(r), ActualObjectSize: String(size) });
   if (r.suffix !== undefined) {
-    if (r.suffix === 0 || size === 0) throw unsatisfiable();
+    if (r.suffix === 0) throw unsatisfiable();
+    if (size === 0) return undefined;
     return { start: Math.max(0, size - r.suffix), end: size - 1 };
   }
   const start = r.start ?? 0;

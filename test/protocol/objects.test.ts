@@ -152,6 +152,20 @@ describe('protocol: objects', () => {
       expect(r.$metadata.httpStatusCode).to.equal(200);
     });
 
+    it('serves an empty object whole to a suffix range, and refuses bytes=-0 and offsets', async () => {
+      await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'empty-range', Body: '' }));
+      for (const Range of ['bytes=-1', 'bytes=-8']) {
+        const r = await get('empty-range', { Range });
+        expect([r.$metadata.httpStatusCode, r.ContentLength, r.ContentRange, r.bytes.length], Range).to.deep.equal([200, 0, undefined, 0]);
+        const h = await srv.s3.send(new HeadObjectCommand({ Bucket, Key: 'empty-range', Range }));
+        expect([h.$metadata.httpStatusCode, h.ContentLength, h.ContentRange], `HEAD ${Range}`).to.deep.equal([200, 0, undefined]);
+      }
+      for (const Range of ['bytes=-0', 'bytes=0-0', 'bytes=0-']) {
+        const e = await errorOf(get('empty-range', { Range }));
+        expect([e.name, e.$metadata.httpStatusCode], Range).to.deep.equal(['InvalidRange', 416]);
+      }
+    });
+
     it('follows S3 precedence for If-Match, If-None-Match, If-Modified-Since, If-Unmodified-Since', async () => {
       const etag = `"${md5hex(body)}"`;
       const past = new Date(Date.now() - 3600_000);
