@@ -21,8 +21,14 @@ export function newVersionId(now = Date.now()): string {
   return ms.toString(16).padStart(12, '0') + seq.toString(16).padStart(4, '0') + randomBytes(8).toString('hex');
 }
 
-/** Throws S3's InvalidArgument for a versionId s3mux could never have given out. */
+/**
+ * Throws S3's InvalidArgument for a versionId s3mux could never have given out; an empty one
+ * (`?versionId=`, what a client sends for a version id it holds as "") has S3's own message.
+ */
 export function checkVersionId(id: string): void {
+  if (id === '') {
+    throw new S3Error('InvalidArgument', 'Version id cannot be the empty string', { ArgumentName: 'versionId', ArgumentValue: '' });
+  }
   if (id !== NULL_VERSION && !ID.test(id)) {
     throw new S3Error('InvalidArgument', 'Invalid version id specified', { ArgumentName: 'versionId', ArgumentValue: id.slice(0, 64) });
   }

@@ -141,6 +141,23 @@ describe('protocol: versioning', function () {
       const bad = await signedFetch(srv.url, CREDS, 'GET', `/${Bucket}/k`, { query: { versionId: 'not-a-version' } });
       expect(bad.status).to.equal(400);
       expect(bad.text).to.contain('<Code>InvalidArgument</Code>');
+      // versionId= (empty) has S3's own message, on every call that takes a version.
+      for (const [method, subresource] of [
+        ['GET', ''],
+        ['DELETE', ''],
+        ['GET', 'tagging'],
+        ['DELETE', 'tagging'],
+        ['GET', 'attributes'],
+      ] as const) {
+        const query: Record<string, string> = { versionId: '' };
+        if (subresource) query[subresource] = '';
+        const headers: Record<string, string> = subresource === 'attributes' ? { 'x-amz-object-attributes': 'ETag' } : {};
+        const empty = await signedFetch(srv.url, CREDS, method, `/${Bucket}/k`, { query, headers });
+        expect([empty.status, /<Message>(.*)<\/Message>/.exec(empty.text)?.[1]], `${method} ?${subresource}`).to.deep.equal([
+          400,
+          'Version id cannot be the empty string',
+        ]);
+      }
     });
 
     it('a conditional DELETE checks the current version: a mismatch adds no marker, a delete marker fails If-Match', async () => {
