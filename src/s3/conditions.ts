@@ -101,7 +101,9 @@ export interface RangeRequest {
  */
 export function parseRange(header: string | undefined): RangeRequest | undefined {
   if (!header) return undefined;
-  const m = /^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$/i.exec(header);
+  // No space inside the range: S3 serves the whole object to 'bytes= -1' or 'bytes=0 -1', as to
+  // any Range it cannot read (HTTP trims only the value's ends).
+  const m = /^bytes=(\d*)-(\d*)$/i.exec(header.trim());
   if (!m || (m[1] === '' && m[2] === '')) return undefined;
   if (m[1] === '') return { suffix: Number(m[2]) };
   const start = Number(m[1]);
