@@ -109,6 +109,16 @@ describe('protocol: multipart uploads', () => {
     expect(keys).to.deep.equal([Key, 'single']);
   });
 
+  it('answers Complete with the object\u2019s absolute URL in Location, as S3 does', async () => {
+    const Key = 'located/a b+c.txt';
+    const { UploadId } = await srv.s3.send(new CreateMultipartUploadCommand({ Bucket, Key }));
+    const { ETag } = await srv.s3.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber: 1, Body: 'located' }));
+    const done = await srv.s3.send(
+      new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: [{ ETag, PartNumber: 1 }] } }),
+    );
+    expect(done.Location).to.equal(`${srv.url}/${Bucket}/located/a%20b%2Bc.txt`);
+  });
+
   it('answers InvalidPart, InvalidPartOrder, EntityTooSmall, NoSuchUpload, and a bad part number', async () => {
     const Key = 'errors.bin';
     const { UploadId } = await srv.s3.send(new CreateMultipartUploadCommand({ Bucket, Key }));

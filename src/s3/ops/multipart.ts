@@ -32,6 +32,7 @@ import { encoder, parseMaxKeys } from './listing';
 import { lockFromHeaders, readConditions, versionHeader, writeConditions } from './objects';
 import { applyBucketTier } from '../../bucket-config/tier';
 import { expirationHeaders } from '../expiration';
+import { objectLocation } from '../object-location';
 
 /** The object lock CreateMultipartUpload asked for, applied by Complete. */
 const uploadLocks = new UploadStash<ObjectLock>('object lock', 'lock/uploads');
@@ -293,7 +294,7 @@ function completeResult(ctx: S3Context, { etag, versionId, checksums, expiration
     root: 'CompleteMultipartUploadResult',
     headers: { ...versionHeader({ versionId }), ...expiration },
     body: {
-      Location: `/${ctx.bucketName}/${ctx.key.split('/').map(encodeURIComponent).join('/')}`,
+      Location: objectLocation(ctx, ctx.bucketName, ctx.key),
       Bucket: ctx.bucketName,
       Key: ctx.key,
       ETag: `"${etag}"`,

@@ -12,7 +12,6 @@
  * content-length-range is enforced on the bytes as they stream: a file out of range fails
  * the body stream, so the backend stores nothing.
  */
-import type { TLSSocket } from 'node:tls';
 import { checkFormFeatures } from '../request-features';
 import { Transform, pipeline, type TransformCallback } from 'node:stream';
 import { S3Error } from '../../errors';
@@ -39,6 +38,7 @@ import { VersionedObjects } from '../../versioning/objects';
 import { requestedLock } from '../../object-lock/lock';
 import { versionHeader } from './objects';
 import { verifiedFormFile } from '../payload';
+import { objectLocation } from '../object-location';
 
 /** What dispatch gives the handler: the means to verify the form's signer, and to authorize it. */
 export interface FormAuthority {
@@ -137,13 +137,6 @@ class SizeLimit extends Transform {
 function fileBaseName(filename: string): string {
   // Old browsers sent the whole local path.
   return filename.slice(Math.max(filename.lastIndexOf('/'), filename.lastIndexOf('\\')) + 1);
-}
-
-function objectLocation(ctx: S3Context, bucket: string, key: string): string {
-  const proto = (ctx.req.socket as TLSSocket).encrypted ? 'https' : 'http';
-  const host = ctx.header('host') ?? 'localhost';
-  const path = key.split('/').map(encodeURIComponent).join('/');
-  return ctx.target.style === 'virtual-host' ? `${proto}://${host}/${path}` : `${proto}://${host}/${encodeURIComponent(bucket)}/${path}`;
 }
 
 function redirectTarget(url: string): string | undefined {
