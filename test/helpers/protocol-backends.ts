@@ -224,6 +224,7 @@ export const PROTOCOL_BACKENDS: ProtocolBackend[] = [
       'caps max-keys at 1000, answers max-keys=0 empty, rejects bad values': EMULATOR_BUCKETS,
       'deletes with 204, also when the key is absent, and NoSuchKey afterwards': EMULATOR_BUCKETS,
       'a missing bucket is NoSuchBucket': EMULATOR_BUCKETS,
+      'for AbortMultipartUpload and ListParts in a bucket that does not exist': EMULATOR_BUCKETS,
       'a refused CreateBucket creates no bucket': EMULATOR_BUCKETS,
       'refuses a LocationConstraint naming another region': `${EMULATOR_BUCKETS} (the test checks the refused bucket is absent)`,
       'answers every hostile request: URIs, keys, bucket names': `${EMULATOR_BUCKETS}; and its upload route normalises '.', '..' and empty path segments`,

@@ -119,6 +119,17 @@ describe('protocol: multipart uploads', () => {
     expect(done.Location).to.equal(`${srv.url}/${Bucket}/located/a%20b%2Bc.txt`);
   });
 
+  it('answers NoSuchBucket, not NoSuchUpload, for AbortMultipartUpload and ListParts in a bucket that does not exist', async () => {
+    const gone = { Bucket: 'multipart-no-such-bucket', Key: 'k', UploadId: 'some-upload' };
+    for (const p of [srv.s3.send(new AbortMultipartUploadCommand(gone)), srv.s3.send(new ListPartsCommand(gone))]) {
+      const err = await errorOf(p);
+      expect([err.name, err.$metadata.httpStatusCode]).to.deep.equal(['NoSuchBucket', 404]);
+    }
+    // In a bucket that exists, an unknown upload is still NoSuchUpload.
+    const err = await errorOf(srv.s3.send(new AbortMultipartUploadCommand({ ...gone, Bucket })));
+    expect(err.name).to.equal('NoSuchUpload');
+  });
+
   it('answers InvalidPart, InvalidPartOrder, EntityTooSmall, NoSuchUpload, and a bad part number', async () => {
     const Key = 'errors.bin';
     const { UploadId } = await srv.s3.send(new CreateMultipartUploadCommand({ Bucket, Key }));

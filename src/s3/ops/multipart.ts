@@ -9,6 +9,7 @@ import { multipartEtag } from '../../backends/multipart-etag';
 import { isS3Error, S3Error } from '../../errors';
 import type { ObjectAttributes, PartInfo } from '../../backends/types';
 import type { Handler, S3Context } from '../context';
+import type { BucketView } from '../../router/bucket-view';
 import {
   CHECKSUM_ALGORITHMS,
   CHECKSUM_ELEMENT,
@@ -320,9 +321,22 @@ async function repeatedComplete(ctx: S3Context, err: unknown, etag: string): Pro
   return meta.etag;
 }
 
+/**
+ * S3 names a missing bucket before a missing upload; a store asked for an upload in a bucket
+ * that is gone may only say the upload is not there. Asked only then, so nothing costs more.
+ */
+async function uploadInBucket<T>(view: BucketView, work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (err) {
+    if (isS3Error(err, 'NoSuchUpload')) await view.exists();
+    throw err;
+  }
+}
+
 export const abortMultipartUpload: Handler = async (ctx) => {
   const view = ctx.bucket();
-  await view.abortUpload(ctx.key, uploadId(ctx));
+  await uploadInBucket(view, view.abortUpload(ctx.key, uploadId(ctx)));
   // A pending ACL left behind names an upload that is gone: garbage, never read again.
   await uploadAcls.drop(view, uploadId(ctx)).catch(() => undefined);
   await uploadLocks.drop(view, uploadId(ctx)).catch(() => undefined);
@@ -342,7 +356,7 @@ export const listParts: Handler = async (ctx) => {
     });
   }
   const view = ctx.bucket();
-  const page = await view.listParts(ctx.key, id, { partNumberMarker: marker, maxParts });
+  const page = await uploadInBucket(view, view.listParts(ctx.key, id, { partNumberMarker: marker, maxParts }));
   const mode = await uploadChecksums.get(view, id);
   const o = owner(ctx);
   return xmlResponse('ListPartsResult', {
