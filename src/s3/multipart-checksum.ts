@@ -101,19 +101,42 @@ export function objectChecksum(mode: UploadChecksum, parts: PartInfo[], requeste
   return crc.toString('base64');
 }
 
-/** The object checksum the Complete request states in its x-amz-checksum-<alg> header, which must be the one made. */
-export function checkStatedObjectChecksum(ctx: S3Context, mode: UploadChecksum | undefined, made: string | undefined): void {
-  for (const alg of CHECKSUM_ALGORITHMS) {
-    const stated = ctx.header(`x-amz-checksum-${alg}`)?.trim();
-    if (stated === undefined) continue;
-    if (mode === undefined || alg !== mode.algorithm) {
-      throw new S3Error('InvalidRequest', `The upload was not created with the ${alg} checksum algorithm.`);
-    }
-    if (made === undefined) {
-      throw new S3Error('NotImplemented', `This store keeps no ${alg} checksums of the parts, so the object's ${alg} cannot be checked.`);
-    }
-    if (stated !== made && stated !== made.replace(/-\d+$/, '')) {
-      throw new S3Error('BadDigest', `The ${alg} you specified did not match the calculated checksum.`);
-    }
+/** The object checksum a Complete request states: one x-amz-checksum-<alg> header at most, well formed. */
+export interface StatedChecksum {
+  alg: ChecksumAlgorithm;
+  value: string;
+}
+
+/** Read before anything else of the Complete, as S3 refuses a malformed header first. */
+export function statedObjectChecksum(ctx: S3Context): StatedChecksum | undefined {
+  const named = CHECKSUM_ALGORITHMS.filter((alg) => ctx.header(`x-amz-checksum-${alg}`) !== undefined);
+  if (named.length > 1)
+    throw new S3Error('InvalidRequest', 'Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.');
+  const alg = named[0];
+  if (alg === undefined) return undefined;
+  const value = ctx.header(`x-amz-checksum-${alg}`)!.trim();
+  // The algorithm's digest in base64, alone or with a composite's -N (its part count).
+  const [digest, parts] = value.split(/-(?=\d+$)/);
+  if (!isDigestBase64(digest, DIGEST_LENGTH[alg]) || (parts !== undefined && Number(parts) < 1))
+    throw new S3Error('InvalidRequest', `Value for x-amz-checksum-${alg} header is invalid.`);
+  return { alg, value };
+}
+
+/** The stated object checksum must be the one made. */
+export function checkStatedObjectChecksum(
+  stated: StatedChecksum | undefined,
+  mode: UploadChecksum | undefined,
+  made: string | undefined,
+): void {
+  if (stated === undefined) return;
+  const { alg, value } = stated;
+  if (mode === undefined || alg !== mode.algorithm) {
+    throw new S3Error('InvalidRequest', `The upload was not created with the ${alg} checksum algorithm.`);
+  }
+  if (made === undefined) {
+    throw new S3Error('NotImplemented', `This store keeps no ${alg} checksums of the parts, so the object's ${alg} cannot be checked.`);
+  }
+  if (value !== made && value !== made.replace(/-\d+$/, '')) {
+    throw new S3Error('BadDigest', `The ${alg} you specified did not match the calculated checksum.`);
   }
 }

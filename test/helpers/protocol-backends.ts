@@ -70,6 +70,7 @@ const partChecksumGap = (reason: string) => ({ 'a part checksum other than the o
 const partsKeepNoChecksums = (reason: string) => ({
   'COMPOSITE CRC32 and SHA256': reason,
   'FULL_OBJECT CRC32 and CRC64NVME': reason,
+  'refuses a Complete\u2019s stated object checksum': reason,
 });
 const objectKeepsNoMultipartChecksum = (reason: string) => ({
   ...partsKeepNoChecksums(reason),

@@ -219,4 +219,36 @@ describe('protocol: multipart upload checksums', () => {
     expect([mode.name, mode.$metadata.httpStatusCode]).to.deep.equal(['InvalidRequest', 400]);
     await srv.s3.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId }));
   });
+
+  /** Sends a Complete with the XML written out, so a part may name any checksum elements. */
+  async function completeRaw(Key: string, UploadId: string, partsXml: string, headers: Record<string, string> = {}) {
+    const body = `<CompleteMultipartUpload>${partsXml}</CompleteMultipartUpload>`;
+    const r = await signedFetch(srv.url, creds, 'POST', `/${Bucket}/${Key}`, { query: { uploadId: UploadId }, headers, body });
+    return [r.status, /<Code>(\w+)<\/Code>/.exec(r.text)?.[1], /<Message>([^<]*)<\/Message>/.exec(r.text)?.[1]];
+  }
+  const partXml = (n: number, etag: string, elements: Record<string, string>) =>
+    `<Part><PartNumber>${n}</PartNumber><ETag>${etag}</ETag>${Object.entries(elements)
+      .map(([el, v]) => `<${el}>${v}</${el}>`)
+      .join('')}</Part>`;
+
+  it('refuses a Complete\u2019s stated object checksum as S3 does: malformed or more than one is InvalidRequest, before any other check', async () => {
+    const Key = 'stated-malformed';
+    const { UploadId, done } = await upload(Key, 'CRC32', 'COMPOSITE');
+    const xml = done.map((p) => partXml(p.PartNumber!, p.ETag!, { ChecksumCRC32: p.ChecksumCRC32! })).join('');
+    for (const value of ['invalid_checksum', 'ImIEBA==-smth', 'ImIEBA==-10-20', 'ImIEBA==--3', 'ImIEBA==-0', 'AAAAAAAA']) {
+      expect(await completeRaw(Key, UploadId, xml, { 'x-amz-checksum-crc32': value }), value).to.deep.equal([
+        400,
+        'InvalidRequest',
+        'Value for x-amz-checksum-crc32 header is invalid.',
+      ]);
+    }
+    expect(
+      await completeRaw(Key, UploadId, xml, { 'x-amz-checksum-crc32': 'sGc9Hg==', 'x-amz-checksum-crc32c': '/2NsFg==' }),
+    ).to.deep.equal([400, 'InvalidRequest', 'Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.']);
+    // A well-formed wrong value is still BadDigest, and the right one (with or without -N) completes.
+    expect((await completeRaw(Key, UploadId, xml, { 'x-amz-checksum-crc32': 'ImIEBA==-2' })).slice(0, 2)).to.deep.equal([400, 'BadDigest']);
+    const digests = Buffer.concat(done.map((p) => Buffer.from(p.ChecksumCRC32!, 'base64')));
+    const right = `${crc32(digests).toString('base64')}-2`;
+    expect((await completeRaw(Key, UploadId, xml, { 'x-amz-checksum-crc32': right }))[0]).to.equal(200);
+  });
 });

@@ -20,7 +20,14 @@ import {
   isDigestBase64,
   type ChecksumAlgorithm,
 } from '../checksums';
-import { checkComplete, checkStatedObjectChecksum, objectChecksum, requestedUploadChecksum, uploadChecksums } from '../multipart-checksum';
+import {
+  checkComplete,
+  checkStatedObjectChecksum,
+  objectChecksum,
+  requestedUploadChecksum,
+  statedObjectChecksum,
+  uploadChecksums,
+} from '../multipart-checksum';
 import { checkCopySourceConditions, unquote } from '../conditions';
 import { attributesFromHeaders } from '../headers';
 import { readXmlBody, requestBody } from '../payload';
@@ -172,6 +179,7 @@ async function allParts(ctx: S3Context, key: string, id: string): Promise<Map<nu
 export const completeMultipartUpload: Handler = async (ctx) => {
   const id = uploadId(ctx);
   const view = ctx.bucket();
+  const stated = statedObjectChecksum(ctx);
   // Its x-amz-checksum-* headers state the object's checksum, checked below, not the XML's.
   const root = element(parseXml(await readXmlBody(ctx, 4 * 1024 * 1024, { checksumHeadersNotOfBody: true })), 'CompleteMultipartUpload', [
     'Part',
@@ -246,7 +254,7 @@ export const completeMultipartUpload: Handler = async (ctx) => {
       );
   }
   const checksum = mode && objectChecksum(mode, chosen, requested);
-  checkStatedObjectChecksum(ctx, mode, checksum);
+  checkStatedObjectChecksum(stated, mode, checksum);
   const conditions = writeConditions(ctx);
   // Assembly can take a while for large objects: answer as S3 does, keeping the line busy.
   // In a versioned bucket the object at the name is about to be replaced: keep it as a version first.
