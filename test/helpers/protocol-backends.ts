@@ -71,6 +71,7 @@ const partsKeepNoChecksums = (reason: string) => ({
   'COMPOSITE CRC32 and SHA256': reason,
   'FULL_OBJECT CRC32 and CRC64NVME': reason,
   'refuses a Complete\u2019s stated object checksum': reason,
+  'refuses a Complete\u2019s part checksums': reason,
 });
 const objectKeepsNoMultipartChecksum = (reason: string) => ({
   ...partsKeepNoChecksums(reason),

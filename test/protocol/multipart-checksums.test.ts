@@ -251,4 +251,34 @@ describe('protocol: multipart upload checksums', () => {
     const right = `${crc32(digests).toString('base64')}-2`;
     expect((await completeRaw(Key, UploadId, xml, { 'x-amz-checksum-crc32': right }))[0]).to.equal(200);
   });
+
+  it('refuses a Complete\u2019s part checksums as S3 does: bad base64 or two for a part, a part number below 1, a checksum the part was not sent with', async () => {
+    const Key = 'part-elements';
+    const { UploadId, done } = await upload(Key, 'CRC32', 'FULL_OBJECT');
+    const [one, two] = done;
+    const second = partXml(2, two.ETag!, { ChecksumCRC32: two.ChecksumCRC32! });
+    const invalid = [400, 'InvalidArgument', 'Invalid Base64 or multiple checksums present in request'];
+    expect(await completeRaw(Key, UploadId, partXml(1, one.ETag!, { ChecksumCRC32: 'invalid_checksum' }) + second)).to.deep.equal(invalid);
+    expect(
+      await completeRaw(
+        Key,
+        UploadId,
+        partXml(1, one.ETag!, { ChecksumCRC32: one.ChecksumCRC32!, ChecksumSHA1: 'Kq5sNclPz7QV2+lfQIuc6R7oRu0=' }) + second,
+      ),
+    ).to.deep.equal(invalid);
+    expect(await completeRaw(Key, UploadId, partXml(-4, one.ETag!, {}))).to.deep.equal([
+      400,
+      'InvalidArgument',
+      'PartNumber must be &gt;= 1',
+    ]);
+    // Part 1 was sent with a CRC32: a SHA256 named for it is not what was received.
+    const sha = 'n2alat9FhKiZXkZO18V2LLcZFM3IT8R7DjSMvK//7WU=';
+    expect(await completeRaw(Key, UploadId, partXml(1, one.ETag!, { ChecksumSHA256: sha }) + second)).to.deep.equal([
+      400,
+      'BadDigest',
+      'The sha256 you specified for part 1 did not match what we received.',
+    ]);
+    expect((await errorOf(srv.s3.send(new HeadObjectCommand({ Bucket, Key })))).name).to.equal('NotFound');
+    expect((await completeRaw(Key, UploadId, partXml(1, one.ETag!, { ChecksumCRC32: one.ChecksumCRC32! }) + second))[0]).to.equal(200);
+  });
 });

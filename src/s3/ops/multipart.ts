@@ -187,14 +187,19 @@ export const completeMultipartUpload: Handler = async (ctx) => {
   if (!root) throw new S3Error('MalformedXML');
   const requested = many(root.Part).map((p) => {
     const node = children(p, ['PartNumber', 'ETag', ...PART_CHECKSUM_ELEMENTS.map(([el]) => el)]);
-    const num = Number(text(node.PartNumber));
+    const numText = text(node.PartNumber)?.trim() ?? '';
+    const num = Number(numText);
     const etag = text(node.ETag);
-    if (!Number.isInteger(num) || etag === undefined) throw new S3Error('MalformedXML');
+    // An empty or non-numeric PartNumber is not the schema's integer; a negative one is, and S3 refuses it below.
+    if (!/^[-+]?\d+$/.test(numText) || !Number.isInteger(num) || etag === undefined) throw new S3Error('MalformedXML');
+    if (num < 1) throw new S3Error('InvalidArgument', 'PartNumber must be >= 1');
     const checksums: Partial<Record<ChecksumAlgorithm, string>> = {};
     for (const [el, alg] of PART_CHECKSUM_ELEMENTS) {
       const v = text(node[el])?.trim();
       if (v === undefined) continue;
-      if (!isDigestBase64(v, DIGEST_LENGTH[alg])) throw new S3Error('InvalidRequest', `Value for ${el} of part ${num} is invalid.`);
+      // A part is one checksum, of its upload's algorithm: S3 refuses a second as it refuses bad base64.
+      if (!isDigestBase64(v, DIGEST_LENGTH[alg]) || Object.keys(checksums).length > 0)
+        throw new S3Error('InvalidArgument', 'Invalid Base64 or multiple checksums present in request');
       checksums[alg] = v;
     }
     return { partNumber: num, etag: unquote(etag), checksums };
@@ -221,14 +226,14 @@ export const completeMultipartUpload: Handler = async (ctx) => {
     const p = stored.get(r.partNumber);
     if (!p || p.etag !== r.etag)
       throw new S3Error('InvalidPart', undefined, { UploadId: id, PartNumber: String(r.partNumber), ETag: r.etag });
-    // A checksum the client names for a part must be the one the part was uploaded with.
+    // A checksum the client names for a part must be the one the part was uploaded with. A part
+    // the store keeps checksums of, but none of that algorithm, does not match it either (as in
+    // S3); where the store keeps none, nothing can be compared.
     for (const [alg, v] of Object.entries(r.checksums)) {
       const kept = p.checksums?.[alg];
-      if (kept !== undefined && kept !== v)
-        throw new S3Error(
-          'BadDigest',
-          `The ${alg.toUpperCase()} you specified for part ${r.partNumber} did not match the part's checksum.`,
-        );
+      const keepsSome = Object.keys(p.checksums ?? {}).length > 0;
+      if (kept !== undefined ? kept !== v : keepsSome)
+        throw new S3Error('BadDigest', `The ${alg} you specified for part ${r.partNumber} did not match what we received.`);
     }
     return p;
   });
