@@ -192,6 +192,13 @@ export const REQUEST_FEATURES: readonly RequestFeature[] = [
     decide: () => notImplemented('x-amz-mfa', 'MFA delete'),
   },
   {
+    // AbortMultipartUpload's condition (S3 takes it in directory buckets): aborting whatever the
+    // time would end an upload the client meant to keep.
+    header: 'x-amz-if-match-initiated-time',
+    summary: '501 NotImplemented (no conditional aborts)',
+    decide: () => notImplemented('x-amz-if-match-initiated-time', 'conditional aborts of multipart uploads'),
+  },
+  {
     header: 'x-amz-write-offset-bytes',
     summary: '501 NotImplemented (no appends)',
     decide: () => notImplemented('x-amz-write-offset-bytes', 'appending to objects'),
