@@ -6,6 +6,7 @@
 import { S3Error } from '../errors';
 import { checkConditionValue, conditionHolds, parseOperator, wildcardRegExp, type Condition } from './conditions';
 import type { CallerId } from './principals';
+import { isConditionKey, isGlobalConditionKey, matchingActions, tableKey, type S3Action } from './s3-actions';
 
 /** Who a statement names. `any`: everyone, anonymous callers included. */
 export interface PrincipalSet {
@@ -174,8 +175,59 @@ function parseStatement(s: unknown, bucket: string): Statement {
   };
 }
 
+/** What a statement's resource could name: a bucket (`arn:aws:s3:::b`), an object (`b/*`), either (`arn:aws:s3:::*`), anything (`*`). */
+function resourceNames(resource: string): { bucket: boolean; object: boolean; anything: boolean } {
+  if (resource === '*') return { bucket: true, object: true, anything: true };
+  const path = resource.slice('arn:aws:s3:::'.length);
+  // `*` crosses `/`, so a wildcard before any `/` can name an object too.
+  return { bucket: !path.includes('/'), object: path.includes('/') || path.includes('*'), anything: false };
+}
+
+function appliesTo(action: S3Action, resources: readonly string[]): boolean {
+  return resources.some((r) => {
+    const can = resourceNames(r);
+    if (can.anything) return true;
+    return (can.bucket && action.resourceTypes.includes('bucket')) || (can.object && action.resourceTypes.includes('object'));
+  });
+}
+
+/**
+ * The checks S3 makes of a policy beyond its syntax, each refused with S3's message: every action
+ * names an S3 action (a wildcard matches at least one, `s3:Abort?` none); with Action and Resource,
+ * each action applies to one of the statement's resources (s3:GetObject needs an object,
+ * s3:ListBucket the bucket); every condition key is one IAM or S3 defines and, with Action and
+ * Resource, an S3 key is one that an action of the statement supports (s3:prefix with s3:ListBucket,
+ * not with s3:GetObject). NotAction and NotResource name what a statement leaves out: only their
+ * action names are checked. Without these checks such a Deny would be stored and never apply.
+ */
+function checkStatement(s: Statement): void {
+  const patterns = s.actions ?? s.notActions ?? [];
+  const matched = patterns.map((p) => matchingActions(p));
+  if (matched.some((m) => m.length === 0)) throw malformed('Policy has invalid action');
+  for (const c of s.conditions) if (!isConditionKey(c.key)) throw malformed('Policy has an invalid condition key');
+  if (!s.actions || !s.resources) return;
+  const resources = s.resources;
+  const applying = matched.map((m) => m.filter((a) => appliesTo(a, resources)));
+  if (applying.some((m) => m.length === 0)) throw malformed('Action does not apply to any resource(s) in statement');
+  const actions = applying.flat();
+  for (const c of s.conditions) {
+    if (isGlobalConditionKey(c.key)) continue;
+    const key = tableKey(c.key);
+    if (!actions.some((a) => a.conditionKeys.has(key)))
+      throw malformed('Conditions do not apply to combination of actions and resources in statement');
+  }
+}
+
+export interface ParseOptions {
+  /**
+   * A policy stored before s3mux made S3's checks of actions, resources and condition keys
+   * (checkStatement) is read as it was taken; false skips them. Default true.
+   */
+  check?: boolean;
+}
+
 /** Parses a bucket policy for `bucket`; MalformedPolicy with S3's reason when it is not one. */
-export function parseBucketPolicy(text: string, bucket: string): BucketPolicy {
+export function parseBucketPolicy(text: string, bucket: string, options: ParseOptions = {}): BucketPolicy {
   if (Buffer.byteLength(text, 'utf8') > MAX_POLICY_BYTES) throw malformed('Policy exceeds the maximum allowed document size.');
   if (!text.trimStart().startsWith('{')) throw malformed("Policies must be valid JSON and the first byte must be '{'");
   let doc: unknown;
@@ -191,11 +243,9 @@ export function parseBucketPolicy(text: string, bucket: string): BucketPolicy {
   if (doc.Statement === undefined) throw malformed('Missing required field Statement');
   const list = Array.isArray(doc.Statement) ? doc.Statement : [doc.Statement];
   if (list.length === 0) throw malformed('Could not parse the policy: Statement is empty!');
-  return {
-    version,
-    id: typeof doc.Id === 'string' ? doc.Id : undefined,
-    statements: list.map((s) => parseStatement(s, bucket)),
-  };
+  const statements = list.map((s) => parseStatement(s, bucket));
+  if (options.check ?? true) statements.forEach(checkStatement);
+  return { version, id: typeof doc.Id === 'string' ? doc.Id : undefined, statements };
 }
 
 function principalMatches(set: PrincipalSet, caller: CallerId): boolean {

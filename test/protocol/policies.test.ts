@@ -5,9 +5,11 @@ import {
   CreateBucketCommand,
   DeleteBucketCommand,
   DeleteObjectCommand,
+  GetBucketPolicyCommand,
   GetObjectCommand,
   ListBucketsCommand,
   ListObjectsV2Command,
+  PutBucketPolicyCommand,
   PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
@@ -121,6 +123,128 @@ describe('protocol: identities, policies and public-read routes', () => {
       expect(r.status, `${method} ${url}`).to.equal(403);
       expect(await r.text()).to.contain('<Code>AccessDenied</Code>');
     }
+  });
+
+  describe('PutBucketPolicy checks a policy as S3 does', () => {
+    const B = 'guarded';
+    const BUCKET = `arn:aws:s3:::${B}`;
+    const OBJECTS = `arn:aws:s3:::${B}/*`;
+    const statement = (extra: Record<string, unknown>) => ({
+      Effect: 'Deny',
+      Principal: '*',
+      Action: 's3:GetObject',
+      Resource: OBJECTS,
+      ...extra,
+    });
+    const put = (...Statement: unknown[]) =>
+      srv.s3.send(new PutBucketPolicyCommand({ Bucket: B, Policy: JSON.stringify({ Version: '2012-10-17', Statement }) }));
+    before(async () => {
+      await srv.s3.send(new CreateBucketCommand({ Bucket: B }));
+    });
+
+    it("refuses, with S3's message, what would be stored and never apply", async () => {
+      const refused: [string, Record<string, unknown>][] = [
+        // Not an S3 action: a misspelling, or a wildcard that matches none.
+        ['Policy has invalid action', { Action: 's3:GetObjec' }],
+        ['Policy has invalid action', { Action: ['s3:PutObject', 's3:????'] }],
+        ['Policy has invalid action', { Action: 's3:Abort?' }],
+        ['Policy has invalid action', { Action: 's3:*Obj??ect*' }],
+        ['Policy has invalid action', { Action: undefined, NotAction: 's3:DeleteObjekt' }],
+        // An action that applies to none of the statement's resources.
+        ['Action does not apply to any resource(s) in statement', { Resource: BUCKET }],
+        ['Action does not apply to any resource(s) in statement', { Action: 's3:ListBucket' }],
+        ['Action does not apply to any resource(s) in statement', { Action: ['s3:GetObject', 's3:ListBucket'] }],
+        ['Action does not apply to any resource(s) in statement', { Action: 's3:Abort*', Resource: BUCKET }],
+        ['Action does not apply to any resource(s) in statement', { Action: 's3:GetBucket*' }],
+        ['Action does not apply to any resource(s) in statement', { Action: 's3:ListAllMyBuckets', Resource: [BUCKET, OBJECTS] }],
+        // A condition key neither IAM nor S3 defines.
+        ['Policy has an invalid condition key', { Condition: { StringEquals: { 's3:FakeKey': 'x' } } }],
+        ['Policy has an invalid condition key', { Condition: { Bool: { 'aws:NotARealGlobalKey': 'true' } } }],
+        // A key none of the statement's actions has.
+        [
+          'Conditions do not apply to combination of actions and resources in statement',
+          { Condition: { StringLike: { 's3:prefix': 'a/*' } } },
+        ],
+        [
+          'Conditions do not apply to combination of actions and resources in statement',
+          { Action: 's3:ListBucket', Resource: BUCKET, Condition: { StringEquals: { 's3:x-amz-acl': 'private' } } },
+        ],
+      ];
+      const kept = JSON.stringify({ Version: '2012-10-17', Statement: [statement({ Sid: 'kept' })] });
+      await srv.s3.send(new PutBucketPolicyCommand({ Bucket: B, Policy: kept }));
+      for (const [message, extra] of refused) {
+        const err = await errorOf(put(statement({ Principal: '*' }), statement(extra)));
+        expect(err.name, JSON.stringify(extra)).to.equal('MalformedPolicy');
+        expect(err.$metadata.httpStatusCode).to.equal(400);
+        expect(err.message, JSON.stringify(extra)).to.equal(message);
+      }
+      // The policy in force is the one taken before.
+      expect((await srv.s3.send(new GetBucketPolicyCommand({ Bucket: B }))).Policy).to.equal(kept);
+    });
+
+    it('takes valid policies: wildcards, mixed resources, NotAction and NotResource, the condition keys s3mux evaluates', async () => {
+      const valid: Record<string, unknown>[] = [
+        { Action: 's3:Get*' },
+        { Action: 's3:*' },
+        { Action: '*', Resource: BUCKET },
+        { Action: 's3:*', Resource: BUCKET },
+        { Action: 's3:List*', Resource: BUCKET },
+        { Action: 'S3:getobject' },
+        { Action: ['s3:GetObject', 's3:ListBucket'], Resource: [BUCKET, OBJECTS] },
+        { Action: ['s3:GetObject', 's3:ListBucket'], Resource: 'arn:aws:s3:::*' },
+        { Action: 's3:GetObject', Resource: `arn:aws:s3:::${B.slice(0, 3)}*` },
+        { Action: 's3:GetObject', Resource: `${BUCKET}/home/\${aws:username}/*` },
+        { Action: 's3:ListAllMyBuckets', Resource: '*' },
+        // Actions s3mux does not serve are valid policy text all the same.
+        { Action: ['s3:PutBucketWebsite', 's3:GetReplicationConfiguration'], Resource: BUCKET },
+        { Action: undefined, NotAction: 's3:List*' },
+        { Action: undefined, NotAction: 's3:GetObject', Resource: BUCKET },
+        { Resource: undefined, NotResource: `${BUCKET}/open/*` },
+        { Action: 's3:ListBucket', Resource: BUCKET, Condition: { StringLike: { 's3:prefix': 'a/*', 's3:delimiter': '/' } } },
+        { Action: 's3:ListBucket', Resource: BUCKET, Condition: { NumericLessThan: { 's3:max-keys': 10 } } },
+        { Action: 's3:*', Resource: [BUCKET, OBJECTS], Condition: { StringNotLike: { 's3:prefix': 'x/*' } } },
+        {
+          Action: 's3:PutObject',
+          Condition: {
+            StringEquals: { 's3:x-amz-acl': 'private', 's3:x-amz-server-side-encryption': 'AES256', 's3:x-amz-storage-class': 'STANDARD' },
+            StringLike: { 's3:x-amz-copy-source': 'src/*', 's3:x-amz-metadata-directive': 'COPY', 's3:x-amz-grant-read': 'id=*' },
+            'ForAllValues:StringEquals': { 's3:RequestObjectTagKeys': ['team'], 's3:RequestObjectTag/team': 'blue' },
+          },
+        },
+        {
+          Action: 's3:GetObject',
+          Condition: { StringEquals: { 's3:ExistingObjectTag/team': 'blue', 's3:signatureversion': 'AWS4-HMAC-SHA256' } },
+        },
+        { Action: 's3:GetObjectVersion', Condition: { StringEquals: { 's3:VersionId': 'v1', 's3:authType': 'REST-HEADER' } } },
+        {
+          Condition: {
+            IpAddress: { 'aws:SourceIp': '10.0.0.0/8' },
+            Bool: { 'aws:SecureTransport': 'false' },
+            StringLike: { 'aws:Referer': 'https://*', 'aws:UserAgent': '*', 'aws:username': 'bob', 'aws:userid': '*' },
+            DateLessThan: { 'aws:CurrentTime': '2030-01-01T00:00:00Z', 'aws:EpochTime': '1900000000' },
+            ArnLike: { 'aws:PrincipalArn': 'arn:aws:iam::*:user/*' },
+            StringEquals: { 'aws:PrincipalAccount': '000000000000', 'aws:PrincipalType': 'User', 'aws:PrincipalOrgID': 'o-1' },
+          },
+        },
+      ];
+      for (const extra of valid) {
+        const r = await put(statement(extra));
+        expect(r.$metadata.httpStatusCode, JSON.stringify(extra)).to.equal(204);
+      }
+    });
+  });
+
+  it("refuses a route's fixed policy that S3 would refuse, when the table loads", () => {
+    const table = (Action: string) => () =>
+      validateRoutingTable({
+        backends: { mem: { type: 'memory' } },
+        routes: {
+          docs: { bucket: 'docs', policy: { Statement: [{ Effect: 'Deny', Principal: '*', Action, Resource: 'arn:aws:s3:::docs/*' }] } },
+        },
+      });
+    expect(table('s3:DeleteObject')).to.not.throw();
+    expect(table('s3:DeleteObjekt')).to.throw(ConfigError, 'Policy has invalid action');
+    expect(table('s3:ListBucket')).to.throw(ConfigError, 'Action does not apply to any resource(s) in statement');
   });
 
   it('refuses literal secrets and unknown actions in the table', () => {

@@ -82,7 +82,9 @@ describe('bucket policy language', () => {
     expect(evaluateBucketPolicy(pol(allow({ Action: 'S3:get*' })), facts())).to.equal('Allow');
   });
 
-  const cond = (Condition: unknown, k: Record<string, string[]> = {}) => evaluateBucketPolicy(pol(allow({ Condition })), facts({ k }));
+  // s3:* on the bucket and its objects: every key below applies to some action of the statement, as S3 requires.
+  const cond = (Condition: unknown, k: Record<string, string[]> = {}) =>
+    evaluateBucketPolicy(pol(allow({ Condition, Action: 's3:*', Resource: ['arn:aws:s3:::b', 'arn:aws:s3:::b/*'] })), facts({ k }));
   it('evaluates the condition operators', () => {
     expect(cond({ StringEquals: { 's3:prefix': ['a/', 'b/'] } }, { 's3:prefix': ['b/'] })).to.equal('Allow');
     expect(cond({ StringNotEquals: { 's3:prefix': 'a/' } }, {})).to.equal('Allow');
