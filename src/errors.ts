@@ -91,6 +91,8 @@ export const ERROR_TABLE = {
   NoSuchBucketPolicy: [404, 'The bucket policy does not exist'],
   NoSuchPublicAccessBlockConfiguration: [404, 'The public access block configuration was not found'],
   OwnershipControlsNotFoundError: [404, 'The bucket ownership controls were not found'],
+  /** A body sent with a request that takes none: PutBucketAcl/PutObjectAcl with x-amz-acl or x-amz-grant-* and an AccessControlPolicy. */
+  UnexpectedContent: [400, 'This request does not support content'],
   UnresolvableGrantByEmailAddress: [400, 'The email address you provided does not match any account on record.'],
 } as const satisfies Record<string, readonly [number, string]>;
 

@@ -105,7 +105,7 @@ function aclFromXml(ctx: S3Context, body: string, owner: string): Acl {
 async function aclToSet(ctx: S3Context, owner: string, bucketOwner: string): Promise<Acl> {
   const fromHeaders = requestedAcl((n) => ctx.header(n), directoryOf(ctx), owner, bucketOwner);
   const body = await readXmlBody(ctx, 64 * 1024);
-  if (fromHeaders && body.trim() !== '') throw new S3Error('UnexpectedContent' as never, 'This request does not support content');
+  if (fromHeaders && body.trim() !== '') throw new S3Error('UnexpectedContent');
   if (fromHeaders) return fromHeaders.acl;
   if (body.trim() === '')
     throw new S3Error('MissingSecurityHeader', 'Your request was missing a required header', { MissingHeaderName: 'x-amz-acl' });
