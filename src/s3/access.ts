@@ -45,7 +45,8 @@ export interface StoredAccess {
   owner?: string;
   grants?: Grant[];
   policy?: string;
-  ownership?: Ownership;
+  /** null: DeleteBucketOwnershipControls removed the bucket's controls (S3 then applies ObjectWriter). */
+  ownership?: Ownership | null;
   publicAccessBlock?: PublicAccessBlock;
   /** Some object in the bucket has had an ACL other than the default: deletes and overwrites look for stale documents. */
   objectAcls?: boolean;
@@ -103,7 +104,7 @@ export function effectiveAccess(ctx: AccessRequest, view: BucketView, stored: St
     owner,
     acl,
     policy: policyText === undefined ? undefined : parsedPolicy(policyText, view.name),
-    ownership: fixed?.objectOwnership ?? stored?.ownership ?? defaultOwnership(ctx),
+    ownership: fixed?.objectOwnership ?? (stored?.ownership === null ? 'ObjectWriter' : stored?.ownership) ?? defaultOwnership(ctx),
     publicAccessBlock: fixed?.publicAccessBlock ?? stored?.publicAccessBlock,
   };
 }

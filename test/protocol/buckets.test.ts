@@ -2,13 +2,16 @@ import { expect } from 'chai';
 import {
   CreateBucketCommand,
   DeleteBucketCommand,
+  DeleteBucketOwnershipControlsCommand,
   GetBucketAclCommand,
   GetBucketLocationCommand,
+  GetBucketOwnershipControlsCommand,
   GetBucketTaggingCommand,
   GetBucketVersioningCommand,
   HeadBucketCommand,
   ListBucketsCommand,
   PutBucketAclCommand,
+  PutBucketOwnershipControlsCommand,
   PutBucketTaggingCommand,
   PutBucketVersioningCommand,
   PutObjectCommand,
@@ -125,6 +128,21 @@ describe('protocol: buckets', () => {
       // s3mux chose an error code its table lacked and failed while answering it: the client saw its socket hang up.
       await expectSdkError(srv.s3.send(new PutBucketAclCommand({ Bucket, ...headers, AccessControlPolicy })), 'UnexpectedContent', 400);
     }
+  });
+
+  it('after DeleteBucketOwnershipControls, GetBucketOwnershipControls answers 404 OwnershipControlsNotFoundError and ACLs are taken (ObjectWriter)', async () => {
+    const Bucket = 'ownership-deleted';
+    await srv.s3.send(new CreateBucketCommand({ Bucket }));
+    await srv.s3.send(new DeleteBucketOwnershipControlsCommand({ Bucket }));
+    // s3mux answered ObjectWriter here, as though the bucket still had controls.
+    await expectSdkError(srv.s3.send(new GetBucketOwnershipControlsCommand({ Bucket })), 'OwnershipControlsNotFoundError', 404);
+    // Without controls S3 applies ObjectWriter: ACLs are enabled.
+    await srv.s3.send(new PutBucketAclCommand({ Bucket, ACL: 'public-read' }));
+    await srv.s3.send(
+      new PutBucketOwnershipControlsCommand({ Bucket, OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerPreferred' }] } }),
+    );
+    const got = await srv.s3.send(new GetBucketOwnershipControlsCommand({ Bucket }));
+    expect(got.OwnershipControls?.Rules?.[0].ObjectOwnership).to.equal('BucketOwnerPreferred');
   });
 
   it('works with the minio client', async () => {

@@ -216,13 +216,10 @@ export const getOwnershipControls: Handler = async (ctx) => {
   const view = ctx.bucket();
   const access = await accessOf(ctx, view);
   const stored = await bucketAccessStored(ctx, view);
-  // A bucket always has an ownership; S3 answers the error only for buckets made before ownership controls existed.
-  if (
-    view.route.fixed?.objectOwnership === undefined &&
-    stored.ownership === undefined &&
-    stored.owner === undefined &&
-    !view.backend.reserved
-  ) {
+  // A bucket has an ownership from its creation; S3 answers the error once DeleteBucketOwnershipControls
+  // removed it, and for buckets made before ownership controls existed.
+  const none = stored.ownership === null || (stored.ownership === undefined && stored.owner === undefined && !view.backend.reserved);
+  if (view.route.fixed?.objectOwnership === undefined && none) {
     throw new S3Error('OwnershipControlsNotFoundError', undefined, { BucketName: view.name });
   }
   return xmlResponse('OwnershipControls', { Rule: { ObjectOwnership: access.ownership } });
@@ -255,8 +252,8 @@ export const deleteOwnershipControls: Handler = async (ctx) => {
   view.assertWritable();
   await accessOf(ctx, view);
   notFixed(view, 'objectOwnership', 'object ownership');
-  // Without ownership controls, S3 buckets behave as ObjectWriter.
-  await updateAccess(view, (cur) => ({ ...cur, ownership: 'ObjectWriter' }));
+  // Without ownership controls, S3 buckets behave as ObjectWriter, and GetBucketOwnershipControls says there are none.
+  await updateAccess(view, (cur) => ({ ...cur, ownership: null }));
   return { status: 204 };
 };
 
