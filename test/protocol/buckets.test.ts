@@ -104,6 +104,18 @@ describe('protocol: buckets', () => {
     expect((await errorOf(srv.s3.send(new HeadBucketCommand({ Bucket: 'elsewhere' })))).$metadata.httpStatusCode).to.equal(404);
   });
 
+  it('refuses a LocationConstraint naming us-east-1 with InvalidLocationConstraint, as S3 does: that region is asked for by omitting it', async () => {
+    // s3mux (itself us-east-1) made the bucket.
+    await expectSdkError(
+      srv.s3.send(
+        new CreateBucketCommand({ Bucket: 'named-us-east-1', CreateBucketConfiguration: { LocationConstraint: 'us-east-1' as never } }),
+      ),
+      'InvalidLocationConstraint',
+      400,
+    );
+    expect((await errorOf(srv.s3.send(new HeadBucketCommand({ Bucket: 'named-us-east-1' })))).$metadata.httpStatusCode).to.equal(404);
+  });
+
   it('rejects a malformed CreateBucket body with MalformedXML, and anonymous requests with AccessDenied', async () => {
     const bad = await signedFetch(srv.url, CREDS, 'PUT', '/bad-xml-bucket', { body: '<CreateBucketConfiguration><oops' });
     expect(bad.status).to.equal(400);

@@ -82,8 +82,10 @@ export const createBucket: Handler = async (ctx) => {
   if (body.length) {
     const config = element(parseXml(body), 'CreateBucketConfiguration', ['LocationConstraint', 'Location', 'Bucket']);
     const location = text(config?.LocationConstraint);
-    // A region name (eu-west-1, us-gov-west-1, ...) or the legacy EU.
-    if (location !== undefined && location !== 'EU' && !/^[a-z]{2,}(-[a-z0-9]+){1,4}$/.test(location)) {
+    // A region name (eu-west-1, us-gov-west-1, ...) or the legacy EU. Never us-east-1: it is the
+    // region a bucket gets without a constraint, and S3 refuses it named (minio-js omits it for that).
+    const malformed = location !== 'EU' && !/^[a-z]{2,}(-[a-z0-9]+){1,4}$/.test(location ?? '');
+    if (location !== undefined && (malformed || location === 'us-east-1')) {
       throw new S3Error('InvalidLocationConstraint', undefined, { LocationConstraint: location.slice(0, 64) });
     }
     // s3mux is one S3 region (--region), the one GetBucketLocation reports for every bucket: a
