@@ -157,6 +157,33 @@ describe('protocol: buckets', () => {
     expect(got.OwnershipControls?.Rules?.[0].ObjectOwnership).to.equal('BucketOwnerPreferred');
   });
 
+  it("takes CreateBucketConfiguration's Tags as the bucket's tag set, held to PutBucketTagging's rules before the bucket is made", async () => {
+    const create = (Bucket: string, Tags: { Key: string; Value: string }[]) =>
+      srv.s3.send(new CreateBucketCommand({ Bucket, CreateBucketConfiguration: { Tags } }));
+    // s3mux refused every such body with MalformedXML.
+    await create('tagged-at-birth', [
+      { Key: 'team', Value: 'data' },
+      { Key: 'cost-center', Value: '42' },
+    ]);
+    const got = await srv.s3.send(new GetBucketTaggingCommand({ Bucket: 'tagged-at-birth' }));
+    expect(got.TagSet).to.deep.equal([
+      { Key: 'team', Value: 'data' },
+      { Key: 'cost-center', Value: '42' },
+    ]);
+    for (const Tags of [
+      [{ Key: 'k'.repeat(129), Value: 'v' }],
+      [{ Key: 'k', Value: 'v'.repeat(257) }],
+      [
+        { Key: 'k', Value: 'a' },
+        { Key: 'k', Value: 'b' },
+      ],
+      Array.from({ length: 51 }, (_, i) => ({ Key: `k${i}`, Value: 'v' })),
+    ]) {
+      await expectSdkError(create('tags-refused', Tags), 'InvalidTag', 400);
+    }
+    expect((await errorOf(srv.s3.send(new HeadBucketCommand({ Bucket: 'tags-refused' })))).$metadata.httpStatusCode).to.equal(404);
+  });
+
   it('works with the minio client', async () => {
     await srv.minio.makeBucket('minio-bucket');
     expect(await srv.minio.bucketExists('minio-bucket')).to.equal(true);

@@ -2,6 +2,7 @@
 import { S3Error } from '../../errors';
 import { bucketConfig } from '../../bucket-config/store';
 import type { Tag } from '../../backends/types';
+import type { BucketView } from '../../router/bucket-view';
 import type { Handler } from '../context';
 import { validateTags } from '../headers';
 import { xmlResponse } from '../respond';
@@ -27,14 +28,23 @@ export const putBucketTagging: Handler = async (ctx) => {
   view.assertWritable();
   await view.exists();
   const tags = await readTaggingBody(ctx);
+  checkBucketTags(tags);
+  await setBucketTags(view, tags);
+  return { status: 204 };
+};
+
+/** A bucket's tag set as S3 takes it, from PutBucketTagging or CreateBucket's configuration. */
+export function checkBucketTags(tags: Tag[]): void {
   validateTags(tags, BUCKET_TAG_LIMIT);
   // Keys under aws: belong to AWS (cost allocation, CloudFormation): clients cannot set them.
   if (tags.some((t) => t.key.toLowerCase().startsWith('aws:'))) {
     throw new S3Error('InvalidTag', 'System tags cannot be added/updated by requester');
   }
+}
+
+export async function setBucketTags(view: BucketView, tags: Tag[]): Promise<void> {
   await bucketConfig.set(view, TAGGING_DOCUMENT, tags.length ? ({ tags } satisfies StoredTags) : undefined);
-  return { status: 204 };
-};
+}
 
 export const deleteBucketTagging: Handler = async (ctx) => {
   const view = ctx.bucket();

@@ -3,7 +3,7 @@ import { kitFor } from '../../backends/create';
 import { isS3Error, S3Error } from '../../errors';
 import { canSeeBucket } from '../../auth/policy';
 import { validateBucketName } from '../../backends/keys';
-import type { BucketInfo } from '../../backends/types';
+import type { BucketInfo, Tag } from '../../backends/types';
 import type { BucketView } from '../../router/bucket-view';
 import type { Handler, S3Context } from '../context';
 import { xmlResponse } from '../respond';
@@ -15,6 +15,8 @@ import { decodeToken, encodeToken } from '../continuation-token';
 import { enableObjectLock, noLockHere } from './object-lock';
 import { bucketTier, resolveBucketTier, setBucketTier, TIER_HEADER } from '../../bucket-config/tier';
 import { bucketConfig } from '../../bucket-config/store';
+import { checkBucketTags, setBucketTags } from './bucket-tagging';
+import { tagsOf } from './tagging';
 
 /** The caller as S3 names an owner: its canonical id and its name. */
 export function owner(ctx: S3Context): { ID: string; DisplayName: string } {
@@ -79,8 +81,11 @@ export const createBucket: Handler = async (ctx) => {
   const name = ctx.bucketName;
   validateBucketName(name);
   const body = await readXmlBody(ctx, 64 * 1024);
+  let tags: Tag[] | undefined;
   if (body.length) {
-    const config = element(parseXml(body), 'CreateBucketConfiguration', ['LocationConstraint', 'Location', 'Bucket']);
+    const config = element(parseXml(body), 'CreateBucketConfiguration', ['LocationConstraint', 'Location', 'Bucket', 'Tags']);
+    // The bucket's first tag set, held to PutBucketTagging's rules (checked before the bucket is made).
+    if (config?.Tags !== undefined) checkBucketTags((tags = tagsOf(config.Tags)));
     const location = text(config?.LocationConstraint);
     // A region name (eu-west-1, us-gov-west-1, ...) or the legacy EU. Never us-east-1: it is the
     // region a bucket gets without a constraint, and S3 refuses it named (minio-js omits it for that).
@@ -113,12 +118,15 @@ export const createBucket: Handler = async (ctx) => {
   // Checked before the bucket exists, so a refusal leaves nothing behind.
   const lock = (ctx.header('x-amz-bucket-object-lock-enabled') ?? '').trim().toLowerCase() === 'true';
   if (lock && !view.backend.reserved) throw noLockHere(view.backend.kind);
+  // A store without a reserved area cannot keep the tags: refused before the bucket is made, not after.
+  if (tags?.length) view.reservedArea('bucket tags');
   const tierName = ctx.header(TIER_HEADER);
   const tier = tierName === undefined ? undefined : resolveBucketTier(view, ctx.services.router.table.tiers, tierName);
   await createStoreBucket(view, lock);
   await recordNewBucket(view, access);
   // Also without the header: a bucket made again under an old name must not keep the old one's tier.
   await setBucketTier(view, tier);
+  if (tags) await setBucketTags(view, tags);
   if (lock) await enableObjectLock(ctx);
   return { status: 200, headers: { Location: `/${name}` } };
 };

@@ -18,7 +18,12 @@ export const getObjectTagging: Handler = async (ctx) => {
 export async function readTaggingBody(ctx: S3Context): Promise<Tag[]> {
   const tagging = element(parseXml(await readXmlBody(ctx, 64 * 1024)), 'Tagging', ['TagSet']);
   if (!tagging || tagging.TagSet === undefined) throw new S3Error('MalformedXML');
-  return many(children(tagging.TagSet, ['Tag']).Tag).map((t) => {
+  return tagsOf(tagging.TagSet);
+}
+
+/** The `<Tag>` elements of a tag set (a Tagging's TagSet, a CreateBucketConfiguration's Tags), not yet validated. */
+export function tagsOf(node: unknown): Tag[] {
+  return many(children(node, ['Tag']).Tag).map((t) => {
     const node = children(t, ['Key', 'Value']);
     const key = text(node.Key);
     const value = text(node.Value) ?? '';
