@@ -40,6 +40,12 @@ export function checksumElements(checksums: Record<string, string> | undefined):
   return out;
 }
 
+/** The ChecksumType element S3 writes beside an object's checksum elements (none without a checksum). */
+export function checksumTypeElement(checksums: Record<string, string> | undefined): { ChecksumType?: ChecksumType } {
+  const first = Object.values(checksumElements(checksums))[0];
+  return first === undefined ? {} : { ChecksumType: checksumTypeOf(first) };
+}
+
 /** Digest sizes in bytes: how a base64 value is validated before any byte arrives. */
 export const DIGEST_LENGTH: Record<DigestAlgorithm, number> = { crc32: 4, crc32c: 4, crc64nvme: 8, sha1: 20, sha256: 32, md5: 16 };
 

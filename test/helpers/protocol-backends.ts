@@ -102,6 +102,7 @@ const GITHUB_SAME_NAME = 'GitHub takes one upload of an asset name at a time (42
 const S3RVER_FILES =
   "s3rver 3.7.1 keeps objects as files named by their keys: a key cannot also be a prefix ('a' and 'a/b'), and '.', '..', empty segments and a leading '/' are normalised";
 const GITHUB_METADATA = 'a release asset holds no user metadata (x-amz-meta-*: refused with NotImplemented), also in a versioned bucket';
+const GITHUB_NO_CHECKSUMS = 'an asset keeps no x-amz-checksum-* values (verified on upload, not kept)';
 const GITHUB_TAGS = 'a release asset holds no object tags (refused: NotImplemented), of any version';
 const GITHUB_ETAG =
   'GitHub keeps no MD5 of an asset: ETags are <md5 of asset id, updated_at, size>-1, and the test checks for the MD5 (or md5-of-md5s-N)';
@@ -296,12 +297,10 @@ export const PROTOCOL_BACKENDS: ProtocolBackend[] = [
       'success_action_redirect answers 303 to the URL with bucket, key and etag': GITHUB_ETAG,
       'a 20 MiB file streams through to the backend and round-trips': GITHUB_ETAG,
       'pages the parts of a multipart object': 'an asset keeps no part layout: GetObjectAttributes has no ObjectParts on github',
-      'returns the stored checksum when checksum mode is enabled':
-        'an asset keeps no x-amz-checksum-* values (verified on upload, not kept)',
-      'gives a copy the checksum x-amz-checksum-algorithm names':
-        'an asset keeps no x-amz-checksum-* values (verified on upload, not kept)',
-      'Content-MD5 and x-amz-checksum-* fields are checked against the file':
-        'an asset keeps no x-amz-checksum-* values (verified on upload, not kept)',
+      'returns the stored checksum when checksum mode is enabled': GITHUB_NO_CHECKSUMS,
+      'gives a copy the checksum x-amz-checksum-algorithm names': GITHUB_NO_CHECKSUMS,
+      'PutObject and CopyObject say the checksum type beside the checksum': GITHUB_NO_CHECKSUMS,
+      'Content-MD5 and x-amz-checksum-* fields are checked against the file': GITHUB_NO_CHECKSUMS,
       'Content-Encoding: aws-chunked is not stored': 'an asset holds no Content-Encoding (refused: NotImplemented)',
       'round-trips content, headers and user metadata with an MD5 ETag':
         'an asset holds one storage class (STANDARD), no user metadata and no content headers besides Content-Type',

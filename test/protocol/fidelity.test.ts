@@ -8,6 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { expect } from 'chai';
 import {
   CompleteMultipartUploadCommand,
+  CopyObjectCommand,
   CreateBucketCommand,
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
@@ -106,6 +107,19 @@ describe('protocol: S3 fidelity', () => {
       expect(malformed.status).to.equal(400);
       expect(malformed.text).to.contain('<Code>InvalidRequest</Code>');
       expect((await errorOf(srv.s3.send(new HeadObjectCommand({ Bucket, Key: 'ck/put' })))).$metadata.httpStatusCode).to.equal(404);
+    });
+
+    it('PutObject and CopyObject say the checksum type beside the checksum, as S3 does (FULL_OBJECT for a single upload)', async () => {
+      const put = await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'ck/typed', Body: 'abc', ChecksumSHA256: sha256b64('abc') }));
+      expect(put.ChecksumSHA256).to.equal(sha256b64('abc'));
+      expect(put.ChecksumType).to.equal('FULL_OBJECT');
+      const copy = await srv.s3.send(
+        new CopyObjectCommand({ Bucket, Key: 'ck/typed-copy', CopySource: `${Bucket}/ck/typed`, ChecksumAlgorithm: 'SHA256' }),
+      );
+      expect(copy.CopyObjectResult?.ChecksumSHA256).to.equal(sha256b64('abc'));
+      expect(copy.CopyObjectResult?.ChecksumType).to.equal('FULL_OBJECT');
+      const plain = await raw('PUT', `/${Bucket}/ck/untyped`, { body: 'abc' });
+      expect(plain.headers['x-amz-checksum-type']).to.equal(undefined);
     });
 
     it('UploadPart: a mismatching checksum is BadDigest; a malformed one in CompleteMultipartUpload InvalidArgument', async () => {

@@ -2,7 +2,7 @@
 import { S3Error } from '../../errors';
 import type { ObjectMeta } from '../../backends/types';
 import type { Handler } from '../context';
-import { checksumElements, checksumTypeOf } from '../checksums';
+import { checksumElements, checksumTypeElement } from '../checksums';
 import { httpDate } from '../headers';
 import { xmlResponse } from '../respond';
 import type { XmlObject } from '../xml';
@@ -36,8 +36,7 @@ function requestedAttributes(value: string | undefined): Set<Attribute> {
 
 function checksumOf(meta: ObjectMeta) {
   const elements = checksumElements(meta.checksums);
-  const first = Object.values(elements)[0];
-  return first === undefined ? undefined : { ...elements, ChecksumType: checksumTypeOf(first) };
+  return Object.keys(elements).length === 0 ? undefined : { ...elements, ...checksumTypeElement(meta.checksums) };
 }
 
 /** The parts of a multipart object, paged as ListParts pages (x-amz-max-parts, x-amz-part-number-marker). */

@@ -11,7 +11,7 @@ import { expirationHeaders } from '../expiration';
 import { lockFromHeaders, readConditions, versionHeader, writeConditions, writtenChecksumHeaders } from './objects';
 import { VersionedObjects, type VersionedMeta } from '../../versioning/objects';
 import { bucketTier } from '../../bucket-config/tier';
-import { checksumElements, checksummed, parseChecksumAlgorithm, type ChecksumAlgorithm } from '../checksums';
+import { checksumElements, checksumTypeElement, checksummed, parseChecksumAlgorithm, type ChecksumAlgorithm } from '../checksums';
 
 export interface CopySource {
   bucket: string;
@@ -155,7 +155,12 @@ export const copyObject: Handler = async (ctx) => {
   await recordObjectAcl(dst, dstKey, acl, meta);
   return xmlResponse(
     'CopyObjectResult',
-    { LastModified: meta.lastModified, ETag: `"${meta.etag}"`, ...checksumElements(meta.checksums) },
+    {
+      LastModified: meta.lastModified,
+      ETag: `"${meta.etag}"`,
+      ...checksumElements(meta.checksums),
+      ...checksumTypeElement(meta.checksums),
+    },
     200,
     {
       ...writtenChecksumHeaders(meta),

@@ -15,7 +15,7 @@ import {
   CHECKSUM_ELEMENT,
   DIGEST_LENGTH,
   checksumElements,
-  checksumTypeOf,
+  checksumTypeElement,
   checksummed,
   isDigestBase64,
   type ChecksumAlgorithm,
@@ -303,7 +303,6 @@ interface Completed {
 }
 
 function completeResult(ctx: S3Context, { etag, versionId, checksums, expiration }: Completed) {
-  const first = Object.values(checksumElements(checksums))[0];
   return {
     root: 'CompleteMultipartUploadResult',
     headers: { ...versionHeader({ versionId }), ...expiration },
@@ -313,7 +312,7 @@ function completeResult(ctx: S3Context, { etag, versionId, checksums, expiration
       Key: ctx.key,
       ETag: `"${etag}"`,
       ...checksumElements(checksums),
-      ...(first !== undefined ? { ChecksumType: checksumTypeOf(first) } : {}),
+      ...checksumTypeElement(checksums),
     },
   };
 }

@@ -15,6 +15,7 @@ import { bypassGovernance } from '../bypass-governance';
 import { requireIntegrityCheck } from '../payload';
 import { applyBucketTier } from '../../bucket-config/tier';
 import { expirationHeaders } from '../expiration';
+import { checksumTypeOf } from '../checksums';
 
 /** S3's limit for one PutObject; larger objects go multipart. */
 export const MAX_OBJECT_SIZE_SINGLE_PUT = 5 * 1024 ** 3;
@@ -70,7 +71,10 @@ function checksumModeEnabled(ctx: S3Context): boolean {
 /** Checksum headers echoed on a write: the ones the client sent or asked for. */
 export function writtenChecksumHeaders(meta: ObjectMeta): Record<string, string> {
   const h: Record<string, string> = {};
-  for (const [alg, v] of Object.entries(meta.checksums ?? {})) h[`x-amz-checksum-${alg}`] = v;
+  for (const [alg, v] of Object.entries(meta.checksums ?? {})) {
+    h[`x-amz-checksum-${alg}`] = v;
+    h['x-amz-checksum-type'] = checksumTypeOf(v);
+  }
   return h;
 }
 
