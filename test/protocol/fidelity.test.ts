@@ -185,6 +185,20 @@ describe('protocol: S3 fidelity', () => {
       const head = await errorOf(srv.s3.send(new HeadObjectCommand({ Bucket, Key: 'pn/single', PartNumber: 2 })));
       expect(head.$metadata.httpStatusCode).to.equal(400);
     });
+
+    it('a part number out of 1-10000 is InvalidArgument before the key is looked up, as S3 checks it', async () => {
+      for (const [method, partNumber] of [
+        ['GET', '-3'],
+        ['GET', '0'],
+        ['HEAD', '10001'],
+        ['GET', 'one'],
+      ] as const) {
+        const r = await raw(method, `/${Bucket}/pn/absent`, { query: { partNumber } });
+        expect(r.status, `${method} ${partNumber}`).to.equal(400);
+        if (method === 'GET')
+          expect(r.text).to.contain('<Code>InvalidArgument</Code>').and.contain('<ArgumentName>partNumber</ArgumentName>');
+      }
+    });
   });
 
   it('ListObjectsV2 with an empty continuation-token lists from the start, and echoes it as sent', async () => {

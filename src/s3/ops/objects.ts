@@ -134,13 +134,12 @@ function applyOverrides(ctx: S3Context, headers: Record<string, string>): void {
 }
 
 /**
- * The byte range a request asks for: a Range header, or ?partNumber=N (one part of a
- * multipart object; part 1 of any other object is the whole object). Not both.
+ * The part ?partNumber=N asks for (undefined: none), checked before the object is looked up, as
+ * S3 checks it: a malformed number is InvalidArgument even for a key that does not exist.
  */
-function requestedRange(ctx: S3Context, meta: ObjectMeta): { range?: ByteRange; partsCount?: number } {
-  const rangeReq = parseRange(ctx.header('range'));
+function requestedPart(ctx: S3Context): number | undefined {
   const partParam = ctx.query.get('partNumber');
-  if (partParam === null) return { range: rangeReq ? resolveRange(rangeReq, meta.size) : undefined };
+  if (partParam === null) return undefined;
   if (ctx.header('range') !== undefined)
     throw new S3Error('InvalidRequest', 'Cannot specify both Range header and partNumber query parameter');
   const n = /^\d+$/.test(partParam) ? Number(partParam) : NaN;
@@ -149,6 +148,18 @@ function requestedRange(ctx: S3Context, meta: ObjectMeta): { range?: ByteRange; 
       ArgumentName: 'partNumber',
       ArgumentValue: partParam,
     });
+  return n;
+}
+
+/**
+ * The byte range a request asks for: a Range header, or part `n` (one part of a multipart
+ * object; part 1 of any other object is the whole object).
+ */
+function requestedRange(ctx: S3Context, meta: ObjectMeta, n: number | undefined): { range?: ByteRange; partsCount?: number } {
+  if (n === undefined) {
+    const rangeReq = parseRange(ctx.header('range'));
+    return { range: rangeReq ? resolveRange(rangeReq, meta.size) : undefined };
+  }
   const sizes = meta.partSizes ?? [meta.size];
   if (n > sizes.length)
     throw new S3Error('InvalidPartNumber', undefined, { PartNumberRequested: String(n), ActualPartCount: String(sizes.length) });
@@ -183,6 +194,7 @@ function objectHeaders(
 
 export const getObject: Handler = async (ctx) => {
   const key = ctx.key;
+  const part = requestedPart(ctx);
   const handle = await (await VersionedObjects.of(ctx.bucket())).open(key, requestedVersion(ctx));
   try {
     const meta = handle.meta;
@@ -191,7 +203,7 @@ export const getObject: Handler = async (ctx) => {
       await handle.close();
       return answer;
     }
-    const { range, partsCount } = requestedRange(ctx, meta);
+    const { range, partsCount } = requestedRange(ctx, meta, part);
     const whole = range === undefined || (range.start === 0 && range.end === meta.size - 1);
     const described = objectHeaders(ctx, key, meta, checksumModeEnabled(ctx) && whole);
     const headers = described instanceof Promise ? await described : described;
@@ -224,6 +236,7 @@ export const getObject: Handler = async (ctx) => {
 
 export const headObject: Handler = async (ctx): Promise<S3Response> => {
   const key = ctx.key;
+  const part = requestedPart(ctx);
   const meta: VersionedMeta = await (await VersionedObjects.of(ctx.bucket())).head(key, requestedVersion(ctx));
   const answer = conditionalAnswer(ctx, meta);
   if (answer) return answer;
@@ -231,7 +244,7 @@ export const headObject: Handler = async (ctx): Promise<S3Response> => {
   const headers = described instanceof Promise ? await described : described;
   const expiration = expirationHeaders(ctx, key, meta);
   Object.assign(headers, expiration instanceof Promise ? await expiration : expiration);
-  const { range, partsCount } = requestedRange(ctx, meta);
+  const { range, partsCount } = requestedRange(ctx, meta, part);
   if (partsCount !== undefined) headers['x-amz-mp-parts-count'] = String(partsCount);
   if (range) {
     headers['Content-Range'] = `bytes ${range.start}-${range.end}/${meta.size}`;
