@@ -8,7 +8,8 @@ import { S3Error } from '../errors';
 
 export const LOCK_MODES = ['GOVERNANCE', 'COMPLIANCE'] as const;
 export type LockMode = (typeof LOCK_MODES)[number];
-export type LegalHold = 'ON' | 'OFF';
+export const LEGAL_HOLDS = ['ON', 'OFF'] as const;
+export type LegalHold = (typeof LEGAL_HOLDS)[number];
 
 export interface Retention {
   mode: LockMode;
@@ -52,13 +53,13 @@ export function parseUntil(value: string, argumentName: string, now = Date.now()
 }
 
 export function parseLegalHold(value: string, argumentName: string): LegalHold {
-  if (value !== 'ON' && value !== 'OFF') {
+  if (!(LEGAL_HOLDS as readonly string[]).includes(value)) {
     throw new S3Error('InvalidArgument', "Legal Hold must be either of 'ON' or 'OFF'", {
       ArgumentName: argumentName,
       ArgumentValue: value,
     });
   }
-  return value;
+  return value as LegalHold;
 }
 
 export const LOCK_HEADERS = {

@@ -8,6 +8,7 @@ import { bucketConfig } from '../../bucket-config/store';
 import { lockConfiguration, lockConfigurationXml, OBJECT_LOCK_DOCUMENT, parseLockConfiguration } from '../../object-lock/config';
 import {
   checkRetentionChange,
+  LEGAL_HOLDS,
   LOCK_MODES,
   missingLockConfiguration,
   parseUntil,
@@ -86,9 +87,6 @@ function parseRetention(root: Record<string, unknown> | undefined): Retention | 
   return { mode: mode as LockMode, until: parseUntil(until, 'RetainUntilDate') };
 }
 
-/** The legal hold statuses S3's schema allows in a LegalHold body; another value is MalformedXML, as for Mode. */
-const LEGAL_HOLD_STATUSES: readonly string[] = ['ON', 'OFF'] satisfies LegalHold[];
-
 export const putObjectRetention: Handler = async (ctx) => {
   const view = ctx.bucket();
   const objects = await VersionedObjects.of(view);
@@ -115,7 +113,8 @@ export const putObjectLegalHold: Handler = async (ctx) => {
   if (!objects.lockConfig) throw missingLockConfiguration();
   const root = element(await readXml(ctx, 'PutObjectLegalHold requests'), 'LegalHold', ['Status']);
   const status = text(root?.Status);
-  if (status === undefined || !LEGAL_HOLD_STATUSES.includes(status)) throw new S3Error('MalformedXML');
+  // In a body, Status is an enumeration of S3's schema: another value is MalformedXML, as for Mode.
+  if (status === undefined || !(LEGAL_HOLDS as readonly string[]).includes(status)) throw new S3Error('MalformedXML');
   const hold = status as LegalHold;
   await objects.setLock(ctx.key, requestedVersion(ctx), (current) => ({ ...current, legalHold: hold }));
   return { status: 200 };
