@@ -256,6 +256,12 @@ export function checksumHeaderName(alg: ChecksumAlgorithm): string {
   return `x-amz-checksum-${alg}`;
 }
 
+/** S3's answers to checksum headers it cannot take: a request's body and a Complete's stated checksum alike. */
+export const CHECKSUM_HEADER_ERRORS = {
+  multiple: () => new S3Error('InvalidRequest', 'Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.'),
+  invalid: (alg: ChecksumAlgorithm) => new S3Error('InvalidRequest', `Value for ${checksumHeaderName(alg)} header is invalid.`),
+};
+
 /** Is this the base64 of exactly `length` bytes, in canonical form? */
 export function isDigestBase64(value: string, length: number): boolean {
   const b = Buffer.from(value, 'base64');
@@ -341,12 +347,8 @@ export class VerifyingStream extends Transform {
   setExpected(algorithm: string, base64: string): void {
     const alg = parseChecksumAlgorithm(algorithm);
     const value = base64.trim();
-    if (this.checksum && this.checksum.alg !== alg) {
-      throw new S3Error('InvalidRequest', 'Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.');
-    }
-    if (!isDigestBase64(value, DIGEST_LENGTH[alg])) {
-      throw new S3Error('InvalidRequest', `Value for ${checksumHeaderName(alg)} header is invalid.`);
-    }
+    if (this.checksum && this.checksum.alg !== alg) throw CHECKSUM_HEADER_ERRORS.multiple();
+    if (!isDigestBase64(value, DIGEST_LENGTH[alg])) throw CHECKSUM_HEADER_ERRORS.invalid(alg);
     this.use(alg);
     this.checksum = { alg, value };
   }

@@ -12,7 +12,15 @@
  */
 import { S3Error } from '../errors';
 import type { PartInfo } from '../backends/types';
-import { CHECKSUM_ALGORITHMS, DIGEST_LENGTH, createHasher, isDigestBase64, type ChecksumAlgorithm, type ChecksumType } from './checksums';
+import {
+  CHECKSUM_ALGORITHMS,
+  CHECKSUM_HEADER_ERRORS,
+  DIGEST_LENGTH,
+  createHasher,
+  isDigestBase64,
+  type ChecksumAlgorithm,
+  type ChecksumType,
+} from './checksums';
 import { combineCrc, isCrc } from './crc-combine';
 import type { S3Context } from './context';
 import { UploadStash } from './upload-stash';
@@ -110,15 +118,13 @@ export interface StatedChecksum {
 /** Read before anything else of the Complete, as S3 refuses a malformed header first. */
 export function statedObjectChecksum(ctx: S3Context): StatedChecksum | undefined {
   const named = CHECKSUM_ALGORITHMS.filter((alg) => ctx.header(`x-amz-checksum-${alg}`) !== undefined);
-  if (named.length > 1)
-    throw new S3Error('InvalidRequest', 'Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.');
+  if (named.length > 1) throw CHECKSUM_HEADER_ERRORS.multiple();
   const alg = named[0];
   if (alg === undefined) return undefined;
   const value = ctx.header(`x-amz-checksum-${alg}`)!.trim();
   // The algorithm's digest in base64, alone or with a composite's -N (its part count).
   const [digest, parts] = value.split(/-(?=\d+$)/);
-  if (!isDigestBase64(digest, DIGEST_LENGTH[alg]) || (parts !== undefined && Number(parts) < 1))
-    throw new S3Error('InvalidRequest', `Value for x-amz-checksum-${alg} header is invalid.`);
+  if (!isDigestBase64(digest, DIGEST_LENGTH[alg]) || (parts !== undefined && Number(parts) < 1)) throw CHECKSUM_HEADER_ERRORS.invalid(alg);
   return { alg, value };
 }
 
