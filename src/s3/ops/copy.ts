@@ -8,7 +8,7 @@ import { checkCopySourceConditions } from '../conditions';
 import { attributesFromHeaders } from '../headers';
 import { xmlResponse } from '../respond';
 import { expirationHeaders } from '../expiration';
-import { lockFromHeaders, readConditions, versionHeader, writeConditions, writtenChecksumHeaders } from './objects';
+import { lockFromHeaders, readConditions, writeConditions, writtenChecksumHeaders, writtenVersionHeader } from './objects';
 import { VersionedObjects, type VersionedMeta } from '../../versioning/objects';
 import { bucketTier } from '../../bucket-config/tier';
 import { checksumElements, checksumTypeElement, checksummed, parseChecksumAlgorithm, type ChecksumAlgorithm } from '../checksums';
@@ -164,7 +164,7 @@ export const copyObject: Handler = async (ctx) => {
     200,
     {
       ...writtenChecksumHeaders(meta),
-      ...versionHeader(meta),
+      ...writtenVersionHeader(meta),
       ...copySourceHeaders(read),
       ...(await expirationHeaders(ctx, dstKey, meta)),
     },

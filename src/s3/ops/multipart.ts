@@ -37,7 +37,7 @@ import { owner } from './buckets';
 import { copySourceHeaders, parseCopySource } from './copy';
 import { VersionedObjects } from '../../versioning/objects';
 import { encoder, parseMaxKeys } from './listing';
-import { lockFromHeaders, readConditions, versionHeader, writeConditions } from './objects';
+import { lockFromHeaders, readConditions, writeConditions, writtenVersionHeader } from './objects';
 import { applyBucketTier } from '../../bucket-config/tier';
 import { expirationHeaders } from '../expiration';
 import { objectLocation } from '../object-location';
@@ -305,7 +305,7 @@ interface Completed {
 function completeResult(ctx: S3Context, { etag, versionId, checksums, expiration }: Completed) {
   return {
     root: 'CompleteMultipartUploadResult',
-    headers: { ...versionHeader({ versionId }), ...expiration },
+    headers: { ...writtenVersionHeader({ versionId }), ...expiration },
     body: {
       Location: objectLocation(ctx, ctx.bucketName, ctx.key),
       Bucket: ctx.bucketName,

@@ -36,7 +36,7 @@ import { evaluatePostPolicy, parsePostPolicy, type PolicyOutcome } from '../post
 import { many, parseXml, text, toXml } from '../xml';
 import { VersionedObjects } from '../../versioning/objects';
 import { requestedLock } from '../../object-lock/lock';
-import { versionHeader } from './objects';
+import { writtenVersionHeader } from './objects';
 import { verifiedFormFile } from '../payload';
 import { objectLocation } from '../object-location';
 
@@ -233,7 +233,7 @@ export const postObject: FormHandler = async (ctx, authority) => {
 
   const etag = `"${meta.etag}"`;
   const location = objectLocation(ctx, bucket, key);
-  const headers: Record<string, string> = { ...honoured, ETag: etag, Location: location, ...versionHeader(meta) };
+  const headers: Record<string, string> = { ...honoured, ETag: etag, Location: location, ...writtenVersionHeader(meta) };
   if (!drained) headers.Connection = 'close';
 
   const redirect = fields.get('success_action_redirect')?.value ?? fields.get('redirect')?.value;
