@@ -15,6 +15,7 @@ import { kitFor } from '../backends/create';
 import { CANNED_ACLS, GRANT_HEADERS } from '../access/acl';
 import { accountOf } from './access';
 import { TIER_HEADER } from '../bucket-config/tier';
+import { encryptionHeadersError } from './encryption-headers';
 
 export type Outcome =
   /** What the client asked for holds; `echo` is what S3 answers with to say so. */
@@ -124,12 +125,14 @@ export const REQUEST_FEATURES: readonly RequestFeature[] = [
   },
   ...['x-amz-server-side-encryption-aws-kms-key-id', 'x-amz-server-side-encryption-context'].map((header): RequestFeature => ({
     header,
-    summary: '501 NotImplemented (no SSE-KMS); on GET and HEAD 400 InvalidArgument, as in S3',
+    summary:
+      'with `x-amz-server-side-encryption: aws:kms` (or `aws:kms:dsse`) 501 NotImplemented (no SSE-KMS); without it 400 InvalidArgument, as in S3; on GET and HEAD 400 InvalidArgument, as in S3',
     decide: (_v, ctx) => sentToRead(header, ctx) ?? notImplemented(header, 'SSE-KMS'),
   })),
   {
     header: 'x-amz-server-side-encryption-bucket-key-enabled',
-    summary: '`false` honoured; `true` 501 NotImplemented (no SSE-KMS)',
+    summary:
+      '`false` honoured; `true` with `x-amz-server-side-encryption: aws:kms` (or `aws:kms:dsse`) 501 NotImplemented (no SSE-KMS), without it 400 InvalidArgument, as in S3',
     decide: (v) =>
       v.trim().toLowerCase() === 'false'
         ? HONOURED
@@ -139,7 +142,9 @@ export const REQUEST_FEATURES: readonly RequestFeature[] = [
     .flatMap((part) => [`x-amz-server-side-encryption-customer-${part}`, `x-amz-copy-source-server-side-encryption-customer-${part}`])
     .map((header): RequestFeature => ({
       header: header.toLowerCase(),
-      summary: '501 NotImplemented (no SSE-C: the object would be stored in plaintext and readable without the key)',
+      summary: header.startsWith('x-amz-copy-source')
+        ? '501 NotImplemented (no SSE-C: the object would be stored in plaintext and readable without the key)'
+        : "a complete SSE-C request (algorithm `AES256`, a 256-bit key, its MD5) 501 NotImplemented (no SSE-C: the object would be stored in plaintext and readable without the key); a header missing or wrong, or SSE-C with `x-amz-server-side-encryption`, S3's 400 (src/s3/encryption-headers.ts)",
       decide: () => notImplemented(header, 'server-side encryption with customer-provided keys (SSE-C)'),
     })),
   {
@@ -286,6 +291,8 @@ const REPORTS_ENCRYPTION: ReadonlySet<string> = new Set([
 ]);
 
 function checkFeatures(values: Array<[string, string]>, ctx: S3Context): Record<string, string> {
+  const combination = encryptionHeadersError(values);
+  if (combination) throw combination;
   const echo: Record<string, string> = {};
   for (const [name, value] of values) {
     const feature = BY_HEADER.get(name);

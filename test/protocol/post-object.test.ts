@@ -234,6 +234,8 @@ describe('protocol: POST Object (browser form uploads)', function () {
         ['starts-with', '$key', 'acl/'],
         ['starts-with', '$acl', ''],
         ['starts-with', '$x-amz-server-side-encryption-customer-algorithm', ''],
+        ['starts-with', '$x-amz-server-side-encryption-customer-key', ''],
+        ['starts-with', '$x-amz-server-side-encryption-customer-key-MD5', ''],
       ]);
       const ok = await postForm(url, [['key', 'acl/private'], ...v2Fields(policy), ['acl', 'private']], { data: 'x' });
       expect(ok.status, ok.text).to.equal(204);
@@ -242,7 +244,14 @@ describe('protocol: POST Object (browser form uploads)', function () {
       expect(pub.code).to.equal('AccessControlListNotSupported');
       const ssec = await postForm(
         url,
-        [['key', 'acl/ssec'], ...v2Fields(policy), ['acl', 'private'], ['x-amz-server-side-encryption-customer-algorithm', 'AES256']],
+        [
+          ['key', 'acl/ssec'],
+          ...v2Fields(policy),
+          ['acl', 'private'],
+          ['x-amz-server-side-encryption-customer-algorithm', 'AES256'],
+          ['x-amz-server-side-encryption-customer-key', Buffer.alloc(32, 1).toString('base64')],
+          ['x-amz-server-side-encryption-customer-key-MD5', createHash('md5').update(Buffer.alloc(32, 1)).digest('base64')],
+        ],
         { data: 'x' },
       );
       expect(ssec.code).to.equal('NotImplemented');

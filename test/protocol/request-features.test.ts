@@ -3,6 +3,7 @@
  * S3's error, naming it, and a refused request stores nothing.
  */
 import { expect } from 'chai';
+import { createHash } from 'node:crypto';
 import {
   CreateBucketCommand,
   GetObjectCommand,
@@ -19,6 +20,7 @@ import { signedFetch } from '../helpers/sign';
 import { REQUEST_FEATURES } from '../../src/s3/request-features';
 
 const SSE_C_KEY = Buffer.alloc(32, 7);
+const SSE_C_KEY_MD5 = createHash('md5').update(SSE_C_KEY).digest('base64');
 
 /** A value for each header, and what s3mux answers to a PutObject carrying it (on fs, no encrypted-at-rest setting). */
 const CASES: Array<[header: string, value: string, expected: string]> /* 'ok', 'ok unless fs', or the error code */ = [
@@ -27,13 +29,14 @@ const CASES: Array<[header: string, value: string, expected: string]> /* 'ok', '
   ['x-amz-server-side-encryption', 'AES256', 'ok where the store encrypts'],
   ['x-amz-server-side-encryption', 'aws:kms', 'NotImplemented'],
   ['x-amz-server-side-encryption', 'rot13', 'InvalidArgument'],
-  ['x-amz-server-side-encryption-aws-kms-key-id', 'key', 'NotImplemented'],
-  ['x-amz-server-side-encryption-context', 'e30=', 'NotImplemented'],
+  // Alone, each of these is a combination S3 refuses (test 'encryption headers S3 cannot take together' below).
+  ['x-amz-server-side-encryption-aws-kms-key-id', 'key', 'InvalidArgument'],
+  ['x-amz-server-side-encryption-context', 'e30=', 'InvalidArgument'],
   ['x-amz-server-side-encryption-bucket-key-enabled', 'false', 'ok'],
-  ['x-amz-server-side-encryption-bucket-key-enabled', 'true', 'NotImplemented'],
-  ['x-amz-server-side-encryption-customer-algorithm', 'AES256', 'NotImplemented'],
-  ['x-amz-server-side-encryption-customer-key', SSE_C_KEY.toString('base64'), 'NotImplemented'],
-  ['x-amz-server-side-encryption-customer-key-md5', 'AAAAAAAAAAAAAAAAAAAAAA==', 'NotImplemented'],
+  ['x-amz-server-side-encryption-bucket-key-enabled', 'true', 'InvalidArgument'],
+  ['x-amz-server-side-encryption-customer-algorithm', 'AES256', 'InvalidArgument'],
+  ['x-amz-server-side-encryption-customer-key', SSE_C_KEY.toString('base64'), 'InvalidArgument'],
+  ['x-amz-server-side-encryption-customer-key-md5', SSE_C_KEY_MD5, 'InvalidArgument'],
   ['x-amz-copy-source-server-side-encryption-customer-algorithm', 'AES256', 'NotImplemented'],
   ['x-amz-copy-source-server-side-encryption-customer-key', SSE_C_KEY.toString('base64'), 'NotImplemented'],
   ['x-amz-copy-source-server-side-encryption-customer-key-md5', 'AAAAAAAAAAAAAAAAAAAAAA==', 'NotImplemented'],
@@ -143,6 +146,116 @@ describe('protocol: request headers are honoured or refused, never dropped', () 
         if (method === 'GET') expect(r.text).to.contain('<Code>InvalidArgument</Code>');
       }
     }
+  });
+
+  describe('encryption headers S3 cannot take together: its 400, not 501, and nothing stored', () => {
+    const ssec = {
+      'x-amz-server-side-encryption-customer-algorithm': 'AES256',
+      'x-amz-server-side-encryption-customer-key': SSE_C_KEY.toString('base64'),
+      'x-amz-server-side-encryption-customer-key-md5': SSE_C_KEY_MD5,
+    };
+    const without = (name: string) => Object.fromEntries(Object.entries(ssec).filter(([h]) => h !== name));
+    const noAlgorithm = 'Requests specifying Server Side Encryption with Customer provided keys must provide a valid encryption algorithm.';
+    const noKey = 'Requests specifying Server Side Encryption with Customer provided keys must provide an appropriate secret key.';
+    const requiresKms = 'Server Side Encryption with AWS KMS managed key requires HTTP header x-amz-server-side-encryption : aws:kms';
+    const short = Buffer.alloc(16, 7);
+    const CASES: Array<[what: string, headers: Record<string, string>, code: string, message: string, value: string]> = [
+      [
+        'SSE-C key and MD5 without the algorithm',
+        without('x-amz-server-side-encryption-customer-algorithm'),
+        'InvalidArgument',
+        noAlgorithm,
+        'null',
+      ],
+      ['SSE-C algorithm and MD5 without the key', without('x-amz-server-side-encryption-customer-key'), 'InvalidArgument', noKey, 'null'],
+      [
+        'SSE-C with algorithm AES128',
+        { ...ssec, 'x-amz-server-side-encryption-customer-algorithm': 'AES128' },
+        'InvalidEncryptionAlgorithmError',
+        'The Encryption request you specified is not valid. Supported value: AES256.',
+        'AES128',
+      ],
+      [
+        'an SSE-C key of 128 bits',
+        {
+          ...ssec,
+          'x-amz-server-side-encryption-customer-key': short.toString('base64'),
+          'x-amz-server-side-encryption-customer-key-md5': createHash('md5').update(short).digest('base64'),
+        },
+        'InvalidArgument',
+        'The secret key was invalid for the specified algorithm.',
+        'null',
+      ],
+      [
+        "an SSE-C key MD5 that is not the key's",
+        { ...ssec, 'x-amz-server-side-encryption-customer-key-md5': createHash('md5').update('other').digest('base64') },
+        'InvalidArgument',
+        'The calculated MD5 hash of the key did not match the hash that was provided.',
+        'null',
+      ],
+      [
+        'SSE-C with x-amz-server-side-encryption',
+        { ...ssec, 'x-amz-server-side-encryption': 'AES256' },
+        'InvalidArgument',
+        'Server Side Encryption with Customer provided key is incompatible with the encryption method specified',
+        'AES256',
+      ],
+      [
+        'a KMS key id with AES256',
+        { 'x-amz-server-side-encryption': 'AES256', 'x-amz-server-side-encryption-aws-kms-key-id': 'key' },
+        'InvalidArgument',
+        requiresKms,
+        'null',
+      ],
+      [
+        'a KMS context without x-amz-server-side-encryption',
+        { 'x-amz-server-side-encryption-context': 'e30=' },
+        'InvalidArgument',
+        requiresKms,
+        'null',
+      ],
+      [
+        'an S3 Bucket Key without aws:kms',
+        { 'x-amz-server-side-encryption-bucket-key-enabled': 'true' },
+        'InvalidArgument',
+        requiresKms,
+        'null',
+      ],
+      [
+        'an unknown x-amz-server-side-encryption',
+        { 'x-amz-server-side-encryption': 'rot13' },
+        'InvalidArgument',
+        'The encryption method specified is not supported',
+        'rot13',
+      ],
+    ];
+    for (const [what, headers, code, message, value] of CASES) {
+      it(`${what}: 400 ${code}`, async () => {
+        const key = `combo/${what.replace(/\W/g, '')}`;
+        const r = await raw('PUT', `/${Bucket}/${key}`, headers, 'content');
+        expect(r.status, r.text).to.equal(400);
+        expect(r.text).to.contain(`<Code>${code}</Code><Message>${message}</Message>`);
+        expect(r.text).to.contain(`<ArgumentName>x-amz-server-side-encryption</ArgumentName><ArgumentValue>${value}</ArgumentValue>`);
+        expect((await errorOf(srv.s3.send(new HeadObjectCommand({ Bucket, Key: key })))).$metadata.httpStatusCode).to.equal(404);
+      });
+    }
+
+    it('a valid SSE-C or SSE-KMS request stays refused with 501, s3mux keeping neither', async () => {
+      for (const headers of [
+        ssec as Record<string, string>,
+        {
+          'x-amz-server-side-encryption': 'aws:kms',
+          'x-amz-server-side-encryption-aws-kms-key-id': 'key',
+          'x-amz-server-side-encryption-bucket-key-enabled': 'true',
+        },
+        { 'x-amz-server-side-encryption': 'aws:kms:dsse', 'x-amz-server-side-encryption-context': 'e30=' },
+      ]) {
+        const r = await raw('PUT', `/${Bucket}/combo/valid`, headers, 'content');
+        expect(r.status, JSON.stringify(headers)).to.equal(501);
+        expect(r.text).to.contain('<Code>NotImplemented</Code>');
+      }
+      expect((await errorOf(srv.s3.send(new HeadObjectCommand({ Bucket, Key: 'combo/valid' })))).$metadata.httpStatusCode).to.equal(404);
+    });
   });
 
   describe('as clients send them', () => {
