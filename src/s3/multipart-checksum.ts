@@ -1,6 +1,6 @@
 /**
  * The checksum a multipart upload promises its object: CreateMultipartUpload's
- * x-amz-checksum-algorithm and x-amz-checksum-type, kept with the upload, held to by every
+ * x-amz-checksum-algorithm and x-amz-checksum-type, kept with the upload (upload-record.ts), held to by every
  * part (a part of a CRC32 upload carries a CRC32: payload.ts computes it when the part does not
  * send one, and refuses another algorithm), and made at Complete:
  * - COMPOSITE: the algorithm over the parts' digests one after another, base64, then `-N`
@@ -23,14 +23,7 @@ import {
 } from './checksums';
 import { combineCrc, isCrc } from './crc-combine';
 import type { S3Context } from './context';
-import { UploadStash } from './upload-stash';
-
-export interface UploadChecksum {
-  algorithm: ChecksumAlgorithm;
-  type: ChecksumType;
-}
-
-export const uploadChecksums = new UploadStash<UploadChecksum>('multipart checksums', 'checksum/uploads');
+import type { UploadChecksum } from './upload-record';
 
 function checksumTypeHeader(ctx: S3Context): ChecksumType | undefined {
   const raw = ctx.header('x-amz-checksum-type');

@@ -14,12 +14,15 @@ import {
   PutObjectCommand,
   UploadPartCommand,
   UploadPartCopyCommand,
+  S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import * as Minio from 'minio';
 import { startTestServer, ACCESS_KEY, SECRET_KEY, type TestServer } from '../helpers/server';
 import { signedFetch } from '../helpers/sign';
 import { errorOf } from '../helpers/errors';
+import { canonicalIdOf, DEFAULT_ACCOUNT_ID } from '../../src/access/principals';
+import { BucketView } from '../../src/router/bucket-view';
 
 const MiB = 1024 * 1024;
 const md5 = (b: Buffer) => createHash('md5').update(b).digest();
@@ -472,5 +475,66 @@ describe('protocol: multipart uploads', () => {
       const still = await slow.s3.send(new GetObjectCommand({ Bucket, Key }));
       expect(await still.Body!.transformToString()).to.equal('exists already');
     });
+  });
+});
+
+describe('protocol: multipart uploads name who started them', () => {
+  let srv: TestServer;
+  let uploader: S3Client;
+  const Bucket = `initiators-${Date.now().toString(36)}`;
+  const person = (name: string) => ({ ID: canonicalIdOf(DEFAULT_ACCOUNT_ID, name), DisplayName: name });
+  before(async () => {
+    srv = await startTestServer({
+      users: [
+        {
+          identity: { accessKeyId: 'UPLOADER', secretAccessKey: 'UPLOADER-secret' },
+          principal: { name: 'uploader', admin: false, rules: [{ buckets: ['initiators-*'], allow: ['read', 'write', 'list'] }] },
+        },
+      ],
+    });
+    uploader = new S3Client({
+      endpoint: srv.url,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'UPLOADER', secretAccessKey: 'UPLOADER-secret' },
+    });
+    await srv.s3.send(new CreateBucketCommand({ Bucket }));
+  });
+  after(async () => {
+    uploader.destroy();
+    await srv.stop();
+  });
+
+  it('ListMultipartUploads and ListParts answer the initiator as Initiator and Owner, whoever lists; an upload with no record names the bucket owner', async () => {
+    const byUploader = (await uploader.send(new CreateMultipartUploadCommand({ Bucket, Key: 'by-uploader' }))).UploadId!;
+    const byRoot = (await srv.s3.send(new CreateMultipartUploadCommand({ Bucket, Key: 'by-root' }))).UploadId!;
+    // As an upload begun before s3mux kept initiators: started in the store, with no record of who.
+    const older = await new BucketView(srv.router.resolve(Bucket)).createUpload('older', { userMetadata: {} });
+    // A store with no reserved area keeps no initiator (s3 with stateInStore off): every upload names the bucket owner.
+    const kept = srv.router.defaultBackend.reserved !== undefined;
+    const expected: Record<string, ReturnType<typeof person>> = {
+      'by-uploader': kept ? person('uploader') : person('root'),
+      'by-root': person('root'),
+      older: person('root'),
+    };
+    for (const client of [srv.s3, uploader]) {
+      const listed = await client.send(new ListMultipartUploadsCommand({ Bucket }));
+      const seen = Object.fromEntries((listed.Uploads ?? []).map((u) => [u.Key, [u.Initiator, u.Owner]]));
+      for (const [key, who] of Object.entries(expected)) expect(seen[key], key).to.deep.equal([who, who]);
+      for (const [Key, UploadId] of [
+        ['by-uploader', byUploader],
+        ['by-root', byRoot],
+        ['older', older],
+      ]) {
+        const parts = await client.send(new ListPartsCommand({ Bucket, Key, UploadId }));
+        expect([parts.Initiator, parts.Owner], Key).to.deep.equal([expected[Key], expected[Key]]);
+      }
+    }
+    for (const [Key, UploadId] of [
+      ['by-uploader', byUploader],
+      ['by-root', byRoot],
+      ['older', older],
+    ])
+      await srv.s3.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId }));
   });
 });

@@ -26,14 +26,13 @@ import {
   objectChecksum,
   requestedUploadChecksum,
   statedObjectChecksum,
-  uploadChecksums,
 } from '../multipart-checksum';
+import { createUploadRecord, describeUpload, describeUploads, dropUploadRecord, uploadChecksum } from '../upload-record';
 import { checkCopySourceConditions, unquote } from '../conditions';
 import { attributesFromHeaders } from '../headers';
 import { readXmlBody, requestBody } from '../payload';
 import { slowXmlResponse, xmlResponse } from '../respond';
 import { children, element, many, parseXml, text } from '../xml';
-import { owner } from './buckets';
 import { copySourceHeaders, parseCopySource } from './copy';
 import { VersionedObjects } from '../../versioning/objects';
 import { encoder, parseMaxKeys } from './listing';
@@ -81,8 +80,8 @@ export const createMultipartUpload: Handler = async (ctx) => {
   const id = await view.createUpload(ctx.key, attrs);
   await uploadAcls.put(view, id, acl);
   await uploadLocks.put(view, id, lock);
-  // A store without a reserved area keeps no upload's checksum: its objects get none (a declared gap).
-  if (view.backend.reserved) await uploadChecksums.put(view, id, checksum);
+  // A store without a reserved area keeps no upload's checksum (its objects get none: a declared gap) nor initiator.
+  await createUploadRecord(ctx, view, id, checksum);
   return xmlResponse(
     'InitiateMultipartUploadResult',
     { Bucket: ctx.bucketName, Key: ctx.key, UploadId: id },
@@ -96,7 +95,7 @@ export const uploadPart: Handler = async (ctx) => {
   const id = uploadId(ctx);
   const view = ctx.bucket();
   // A part of an upload with a checksum carries that algorithm's (payload.ts: computed when not sent, another refused).
-  const mode = await uploadChecksums.get(view, id);
+  const mode = await uploadChecksum(view, id);
   // The checksums the part's request named land here once its body has been verified.
   const verified: ObjectAttributes = { userMetadata: {} };
   const body = requestBody(ctx, verified, { requireLength: true, maxSize: MAX_PART_SIZE, onlyAlgorithm: mode?.algorithm });
@@ -142,7 +141,7 @@ export const uploadPartCopy: Handler = async (ctx) => {
     const size = range ? range.end - range.start + 1 : handle.meta.size;
     if (size > MAX_PART_SIZE) throw new S3Error('EntityTooLarge');
     // A part of an upload with a checksum gets that algorithm's, computed from the bytes copied.
-    const mode = await uploadChecksums.get(dst, id);
+    const mode = await uploadChecksum(dst, id);
     const verified: ObjectAttributes = { userMetadata: {} };
     const bytes = mode
       ? checksummed(handle.read(range), mode.algorithm, (v) => (verified.checksums = { [mode.algorithm]: v }))
@@ -212,7 +211,7 @@ export const completeMultipartUpload: Handler = async (ctx) => {
   for (let i = 1; i < requested.length; i++) {
     if (requested[i].partNumber <= requested[i - 1].partNumber) throw new S3Error('InvalidPartOrder');
   }
-  const mode = await uploadChecksums.get(view, id);
+  const mode = await uploadChecksum(view, id);
   checkComplete(ctx, mode, requested);
   const etag = multipartEtag(requested.map((r) => r.etag));
   let stored: Map<number, PartInfo>;
@@ -281,7 +280,7 @@ export const completeMultipartUpload: Handler = async (ctx) => {
         await recordObjectAcl(view, ctx.key, await uploadAcls.get(view, id), captured);
         await uploadAcls.drop(view, id).catch(() => undefined);
         await uploadLocks.drop(view, id).catch(() => undefined);
-        await uploadChecksums.drop(view, id).catch(() => undefined);
+        await dropUploadRecord(view, id).catch(() => undefined);
         // What the store recorded, not what was asked: a store that keeps no checksum answers none.
         return { ...captured, checksums: meta.checksums, expiration: await expirationHeaders(ctx, ctx.key, captured) };
       },
@@ -352,7 +351,7 @@ export const abortMultipartUpload: Handler = async (ctx) => {
   // A pending ACL left behind names an upload that is gone: garbage, never read again.
   await uploadAcls.drop(view, uploadId(ctx)).catch(() => undefined);
   await uploadLocks.drop(view, uploadId(ctx)).catch(() => undefined);
-  await uploadChecksums.drop(view, uploadId(ctx)).catch(() => undefined);
+  await dropUploadRecord(view, uploadId(ctx)).catch(() => undefined);
   return { status: 204 };
 };
 
@@ -369,14 +368,13 @@ export const listParts: Handler = async (ctx) => {
   }
   const view = ctx.bucket();
   const page = await uploadInBucket(view, view.listParts(ctx.key, id, { partNumberMarker: marker, maxParts }));
-  const mode = await uploadChecksums.get(view, id);
-  const o = owner(ctx);
+  const { checksum: mode, initiator } = await describeUpload(ctx, view, id);
   return xmlResponse('ListPartsResult', {
     Bucket: ctx.bucketName,
     Key: ctx.key,
     UploadId: id,
-    Initiator: o,
-    Owner: o,
+    Initiator: initiator,
+    Owner: initiator,
     StorageClass: page.upload.attrs.storageClass ?? 'STANDARD',
     PartNumberMarker: marker ?? 0,
     NextPartNumberMarker: page.nextPartNumberMarker ?? page.parts.at(-1)?.partNumber ?? 0,
@@ -406,7 +404,11 @@ export const listMultipartUploads: Handler = async (ctx) => {
     maxUploads === 0
       ? { uploads: [], commonPrefixes: [], isTruncated: false }
       : await view.listUploads({ prefix, delimiter, keyMarker, uploadIdMarker, maxUploads });
-  const o = owner(ctx);
+  const described = await describeUploads(
+    ctx,
+    view,
+    page.uploads.map((u) => u.uploadId),
+  );
   return xmlResponse('ListMultipartUploadsResult', {
     Bucket: ctx.bucketName,
     KeyMarker: enc(keyMarker ?? ''),
@@ -418,11 +420,11 @@ export const listMultipartUploads: Handler = async (ctx) => {
     MaxUploads: maxUploads,
     IsTruncated: page.isTruncated,
     EncodingType: ctx.query.get('encoding-type') ?? undefined,
-    Upload: page.uploads.map((u) => ({
+    Upload: page.uploads.map((u, i) => ({
       Key: enc(u.key),
       UploadId: u.uploadId,
-      Initiator: o,
-      Owner: o,
+      Initiator: described[i].initiator,
+      Owner: described[i].initiator,
       StorageClass: u.attrs.storageClass ?? 'STANDARD',
       Initiated: u.initiated,
     })),
