@@ -16,6 +16,7 @@ import {
   CreateMultipartUploadCommand,
   GetObjectAttributesCommand,
   HeadObjectCommand,
+  ListMultipartUploadsCommand,
   ListPartsCommand,
   PutObjectCommand,
   UploadPartCommand,
@@ -280,5 +281,35 @@ describe('protocol: multipart upload checksums', () => {
     ]);
     expect((await errorOf(srv.s3.send(new HeadObjectCommand({ Bucket, Key })))).name).to.equal('NotFound');
     expect((await completeRaw(Key, UploadId, partXml(1, one.ETag!, { ChecksumCRC32: one.ChecksumCRC32! }) + second))[0]).to.equal(200);
+  });
+
+  it('ListMultipartUploads names each upload\u2019s checksum algorithm and type after Initiated, as S3 does; an upload without one names none', async () => {
+    const Prefix = 'listed-';
+    const asked = [
+      ['listed-crc32', 'CRC32', undefined],
+      ['listed-crc64nvme', 'CRC64NVME', undefined],
+      ['listed-sha1', 'SHA1', 'COMPOSITE'],
+      ['listed-plain', undefined, undefined],
+    ] as const;
+    const ids: string[] = [];
+    for (const [Key, ChecksumAlgorithm, ChecksumType] of asked)
+      ids.push((await srv.s3.send(new CreateMultipartUploadCommand({ Bucket, Key, ChecksumAlgorithm, ChecksumType }))).UploadId!);
+    // A store without a reserved area keeps no upload's checksum (a declared gap): its listings name none.
+    const kept = srv.router.defaultBackend.reserved !== undefined;
+    const listed = await srv.s3.send(new ListMultipartUploadsCommand({ Bucket, Prefix }));
+    expect(listed.Uploads!.map((u) => [u.Key, u.ChecksumAlgorithm, u.ChecksumType])).to.deep.equal(
+      kept
+        ? [
+            ['listed-crc32', 'CRC32', 'COMPOSITE'],
+            ['listed-crc64nvme', 'CRC64NVME', 'FULL_OBJECT'],
+            ['listed-plain', undefined, undefined],
+            ['listed-sha1', 'SHA1', 'COMPOSITE'],
+          ]
+        : asked.map(([Key]) => [Key, undefined, undefined]).sort(),
+    );
+    const xml = (await signedFetch(srv.url, creds, 'GET', `/${Bucket}`, { query: { uploads: '', prefix: 'listed-crc32' } })).text;
+    if (kept)
+      expect(xml).to.match(/<\/Initiated><ChecksumAlgorithm>CRC32<\/ChecksumAlgorithm><ChecksumType>COMPOSITE<\/ChecksumType><\/Upload>/);
+    for (const [i, [Key]] of asked.entries()) await srv.s3.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId: ids[i] }));
   });
 });

@@ -27,7 +27,14 @@ import {
   requestedUploadChecksum,
   statedObjectChecksum,
 } from '../multipart-checksum';
-import { createUploadRecord, describeUpload, describeUploads, dropUploadRecord, uploadChecksum } from '../upload-record';
+import {
+  createUploadRecord,
+  describeUpload,
+  describeUploads,
+  dropUploadRecord,
+  uploadChecksum,
+  type UploadChecksum,
+} from '../upload-record';
 import { checkCopySourceConditions, unquote } from '../conditions';
 import { attributesFromHeaders } from '../headers';
 import { readXmlBody, requestBody } from '../payload';
@@ -355,6 +362,10 @@ export const abortMultipartUpload: Handler = async (ctx) => {
   return { status: 204 };
 };
 
+/** An upload's checksum as ListParts and ListMultipartUploads name it. */
+const checksumOfUpload = (mode: UploadChecksum | undefined) =>
+  mode ? { ChecksumAlgorithm: mode.algorithm.toUpperCase(), ChecksumType: mode.type } : {};
+
 export const listParts: Handler = async (ctx) => {
   const id = uploadId(ctx);
   const maxParts = parseMaxKeys(ctx.query.get('max-parts'), 'max-parts');
@@ -380,7 +391,7 @@ export const listParts: Handler = async (ctx) => {
     NextPartNumberMarker: page.nextPartNumberMarker ?? page.parts.at(-1)?.partNumber ?? 0,
     MaxParts: maxParts,
     IsTruncated: page.isTruncated,
-    ...(mode ? { ChecksumAlgorithm: mode.algorithm.toUpperCase(), ChecksumType: mode.type } : {}),
+    ...checksumOfUpload(mode),
     Part: page.parts.map((p) => ({
       PartNumber: p.partNumber,
       LastModified: p.lastModified,
@@ -427,6 +438,7 @@ export const listMultipartUploads: Handler = async (ctx) => {
       Owner: described[i].initiator,
       StorageClass: u.attrs.storageClass ?? 'STANDARD',
       Initiated: u.initiated,
+      ...checksumOfUpload(described[i].checksum),
     })),
     CommonPrefixes: page.commonPrefixes.map((p) => ({ Prefix: enc(p) })),
   });
