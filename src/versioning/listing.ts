@@ -163,7 +163,12 @@ export async function listObjectVersions(objects: VersionedObjects, opts: Versio
   if (opts.keyMarker !== undefined && opts.versionIdMarker !== undefined && opts.keyMarker.startsWith(opts.prefix)) {
     const index = objects.status ? await objects.index(opts.keyMarker) : { versions: [] };
     const summary = index.versions.length ? undefined : await objects.view.headObject(opts.keyMarker).catch(() => undefined);
-    const vs = await versionsOf(objects, { key: opts.keyMarker, indexed: index.versions.length > 0, summary });
+    // A key marker naming no key (deleted since the last page, or never written) has no
+    // versions left to list: the listing goes on after it.
+    const vs =
+      index.versions.length || summary
+        ? await versionsOf(objects, { key: opts.keyMarker, indexed: index.versions.length > 0, summary })
+        : [];
     const at = vs.findIndex((v) => v.versionId === opts.versionIdMarker);
     if (at >= 0 && emit(vs.slice(at + 1))) return page;
   }
