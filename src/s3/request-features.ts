@@ -204,6 +204,19 @@ export const REQUEST_FEATURES: readonly RequestFeature[] = [
     decide: () => notImplemented('x-amz-if-match-initiated-time', 'conditional aborts of multipart uploads'),
   },
   {
+    // Node's HTTP parser removes only the chunked framing: the bytes of any other transfer
+    // coding (gzip, deflate, compress) would be stored still encoded. S3 takes none of them.
+    header: 'transfer-encoding',
+    summary: '`chunked` honoured (the HTTP layer removes the framing); any other transfer coding (`gzip, chunked`) 501 NotImplemented',
+    decide: (v) =>
+      v
+        .split(',')
+        .map((c) => c.trim().toLowerCase())
+        .every((c) => c === 'chunked')
+        ? HONOURED
+        : notImplemented('transfer-encoding', `the transfer coding ${JSON.stringify(v.slice(0, 64))}`),
+  },
+  {
     header: 'x-amz-write-offset-bytes',
     summary: '501 NotImplemented (no appends)',
     decide: () => notImplemented('x-amz-write-offset-bytes', 'appending to objects'),

@@ -64,6 +64,9 @@ const CASES: Array<[header: string, value: string, expected: string]> /* 'ok', '
   ['x-amz-website-redirect-location', '/other', 'NotImplemented'],
   ['x-amz-mfa', '123 456', 'NotImplemented'],
   ['x-amz-write-offset-bytes', '0', 'NotImplemented'],
+  // Node removes the chunked framing and nothing else: gzip-coded bytes were stored still coded.
+  ['transfer-encoding', 'chunked', 'ok'],
+  ['transfer-encoding', 'gzip, chunked', 'NotImplemented'],
   ['x-amz-if-match-initiated-time', 'Mon, 07 Dec 2026 07:00:00 GMT', 'NotImplemented'],
   // s3mux's own header names a bucket's tier on CreateBucket (test/transfer/bucket-tier.test.ts), nothing on a PutObject.
   ['x-s3mux-tier', 'gold', 'InvalidArgument'],
