@@ -59,10 +59,25 @@ function malformed(detail: string): S3Error {
   return new S3Error('MalformedPOSTRequest', `The body of your POST request is not well-formed multipart/form-data: ${detail}`);
 }
 
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * A part's header block or a field's value as UTF-8. Bytes that are not UTF-8 make the form
+ * malformed: read leniently they became U+FFFD, and a key (or a ${filename}) named another
+ * key than the one sent, the same for every such name.
+ */
+function utf8(bytes: Buffer, what: string): string {
+  try {
+    return STRICT_UTF8.decode(bytes);
+  } catch {
+    throw malformed(`${what} is not UTF-8.`);
+  }
+}
+
 function parsePartHeaders(block: Buffer): FormPart {
   let disposition: string | undefined;
   let contentType: string | undefined;
-  for (const line of block.toString('utf8').split('\r\n')) {
+  for (const line of utf8(block, 'a part header').split('\r\n')) {
     if (line === '') continue;
     const colon = line.indexOf(':');
     if (colon <= 0) throw malformed('a part header line has no name.');
@@ -263,7 +278,7 @@ export async function readFieldsUntilFile(reader: MultipartFormReader): Promise<
     const lower = part.name.toLowerCase();
     if (lower === 'file') return { fields, file: part };
     const limit = Math.min(MAX_FIELD_BYTES, MAX_FIELDS_TOTAL_BYTES - reader.position);
-    const value = (await reader.readValue(limit, tooLarge)).toString('utf8');
+    const value = utf8(await reader.readValue(limit, tooLarge), `the value of ${part.name}`);
     if (fields.has(lower) && !lower.startsWith('x-ignore-')) {
       throw new S3Error('InvalidArgument', `POST form fields may not be repeated: ${part.name}`, {
         ArgumentName: part.name,

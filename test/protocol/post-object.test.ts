@@ -796,6 +796,32 @@ describe('protocol: POST Object (browser form uploads)', function () {
       expect((await get('wire/€ rates.txt')).text).to.equal('euro');
     });
 
+    it('a key, a ${filename} or a part header that is not UTF-8 is MalformedPOSTRequest and stores nothing', async () => {
+      // Read leniently, the bytes became U+FFFD: every such name was one key, 'wire/\uFFFD.txt'.
+      const latin1 = (s: string) => Buffer.from(s, 'latin1');
+      const fields = v2Fields(policy())
+        .map(([k, v]) => `--nu\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`)
+        .join('');
+      const form = (key: Buffer, filename: Buffer) =>
+        Buffer.concat([
+          latin1(`--nu\r\nContent-Disposition: form-data; name="key"\r\n\r\n`),
+          key,
+          latin1(`\r\n${fields}--nu\r\nContent-Disposition: form-data; name="file"; filename="`),
+          filename,
+          latin1(`"\r\n\r\nbytes\r\n--nu--\r\n`),
+        ]);
+      for (const body of [form(latin1('wire/\xe9.txt'), latin1('f.txt')), form(latin1('wire/${filename}'), latin1('\xe9.txt'))]) {
+        const r = await rawPost(url, 'multipart/form-data; boundary=nu', [body]);
+        expect(r.status, r.text).to.equal(400);
+        expect(errorParts(r.text).code).to.equal('MalformedPOSTRequest');
+        expect(await exists('wire/\ufffd.txt')).to.equal(false);
+      }
+      // The same names in UTF-8 are taken.
+      const ok = await rawPost(url, 'multipart/form-data; boundary=nu', [form(latin1('wire/${filename}'), Buffer.from('\xe9.txt'))]);
+      expect(ok.status, ok.text).to.equal(204);
+      expect((await get('wire/\xe9.txt')).text).to.equal('bytes');
+    });
+
     it('virtual-hosted style: POST / on the bucket host', async () => {
       const vsrv = await startTestServer({ domains: ['s3.test'] });
       try {
