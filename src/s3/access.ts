@@ -389,8 +389,20 @@ export interface Authorization {
   extraKeys?: Record<string, string[] | undefined>;
 }
 
-/** Throws AccessDenied unless the caller may do the action on the bucket (and object). */
-export async function authorizeAccess(ctx: AccessRequest, view: BucketView, a: Authorization): Promise<void> {
+/**
+ * What authorizeAccess decided a request on: the caller, the bucket's state, the request's facts
+ * and condition keys. Kept with the request so that what an allowed read of a missing object
+ * answers (missingObjectError) is decided on the same, not on a second build of them.
+ */
+export interface Decided {
+  principal: Principal;
+  caller: CallerId;
+  facts: RequestFacts;
+  access: BucketAccess | undefined;
+}
+
+/** Throws AccessDenied unless the caller may do the action on the bucket (and object); returns what it decided on. */
+export async function authorizeAccess(ctx: AccessRequest, view: BucketView, a: Authorization): Promise<Decided> {
   const caller = callerOfCtx(ctx);
   const access = await bucketAccess(ctx, view);
   const resource = a.key === undefined ? `arn:aws:s3:::${a.bucket}` : `arn:aws:s3:::${a.bucket}/${a.key}`;
@@ -415,7 +427,9 @@ export async function authorizeAccess(ctx: AccessRequest, view: BucketView, a: A
     objectAcl: key === undefined ? undefined : () => readObjectAcl(view, key, a.versionId).catch(() => undefined),
     publicRoute: a.publicOperation === true && view.route.publicRead,
   });
-  if (!verdict.allowed) throw await refusal(ctx, view, a, { principal: ctx.principal, caller, facts, access });
+  const decided: Decided = { principal: ctx.principal, caller, facts, access };
+  if (!verdict.allowed) throw await refusal(view, a, decided);
+  return decided;
 }
 
 /** The reads that answer 404 for a missing object to a caller who may list the bucket. */
@@ -428,12 +442,7 @@ const READS_OF_AN_OBJECT = new Set(['s3:GetObject', 's3:GetObjectAttributes']);
  * and AccessDenied to others (S3's GetObject and HeadObject pages: "If you have the
  * s3:ListBucket permission on the bucket, Amazon S3 returns ... 404").
  */
-async function refusal(
-  ctx: AccessRequest,
-  view: BucketView,
-  a: Authorization,
-  q: { principal: Principal; caller: CallerId; facts: RequestFacts; access: BucketAccess | undefined },
-): Promise<S3Error> {
+async function refusal(view: BucketView, a: Authorization, q: Decided): Promise<S3Error> {
   // (CreateBucket of a name not taken is the one request a missing bucket does not answer.)
   if (!q.access) return new S3Error(q.caller.anonymous && a.s3Action !== 's3:CreateBucket' ? 'NoSuchBucket' : 'AccessDenied');
   if (!isReadOfLatest(a) || !(await mayList(view, a, { ...q, access: q.access }))) return new S3Error('AccessDenied');
@@ -444,11 +453,7 @@ async function refusal(
 const isReadOfLatest = (a: Authorization): boolean =>
   a.key !== undefined && a.versionId === undefined && READS_OF_AN_OBJECT.has(a.s3Action);
 
-async function mayList(
-  view: BucketView,
-  a: Authorization,
-  q: { principal: Principal; caller: CallerId; facts: RequestFacts; access: BucketAccess },
-): Promise<boolean> {
+async function mayList(view: BucketView, a: Authorization, q: Decided & { access: BucketAccess }): Promise<boolean> {
   const listing = await decide({
     principal: q.principal,
     caller: q.caller,
@@ -466,14 +471,10 @@ async function mayList(
  * bucket, AccessDenied to others, as for a refused read. S3 says so whatever allowed the read, so
  * that a grant of s3:GetObject alone does not tell which keys exist.
  */
-export async function missingObjectError(ctx: AccessRequest, view: BucketView, a: Authorization, missing: S3Error): Promise<S3Error> {
-  if (!isReadOfLatest(a)) return missing;
-  const access = await bucketAccess(ctx, view);
-  if (!access) return missing;
-  const caller = callerOfCtx(ctx);
-  const keys = access.policy ? conditionKeys(ctx, caller, a.extraKeys) : new Map<string, string[]>();
-  const facts: RequestFacts = { caller, action: a.s3Action, resource: `arn:aws:s3:::${a.bucket}/${a.key}`, keys };
-  return (await mayList(view, a, { principal: ctx.principal, caller, facts, access })) ? missing : new S3Error('AccessDenied');
+export async function missingObjectError(view: BucketView, a: Authorization, decided: Decided, missing: S3Error): Promise<S3Error> {
+  const access = decided.access;
+  if (!isReadOfLatest(a) || !access) return missing;
+  return (await mayList(view, a, { ...decided, access })) ? missing : new S3Error('AccessDenied');
 }
 
 async function objectMissing(view: BucketView, key: string): Promise<boolean> {

@@ -9,7 +9,7 @@ import type { Router } from '../router/router';
 import { BucketView } from '../router/bucket-view';
 import type { AuthResult } from '../auth/sigv4';
 import type { Action, Principal } from '../auth/policy';
-import { authorizeAccess, missingObjectError, type Authorization } from './access';
+import { authorizeAccess, missingObjectError, type Authorization, type Decided } from './access';
 import type { Target } from './addressing';
 import { header } from './headers';
 import { validateBucketName } from '../backends/keys';
@@ -73,8 +73,8 @@ export class S3Context {
   operation?: string;
   /** Dispatch has authorized the operation on the addressed bucket. */
   private allowed = false;
-  /** What dispatch authorized, once it has. */
-  private authorized?: Authorization;
+  /** What dispatch authorized, and what it decided on, once it has. */
+  private authorized?: { authorization: Authorization; decided: Decided };
 
   constructor(
     readonly req: IncomingMessage,
@@ -121,9 +121,9 @@ export class S3Context {
       publicOperation: op.publicRead,
       extraKeys: form?.conditionKeys,
     };
-    await authorizeAccess(this, this.open(name), a);
+    const decided = await authorizeAccess(this, this.open(name), a);
     this.allowed = true;
-    this.authorized = a;
+    this.authorized = { authorization: a, decided };
   }
 
   /**
@@ -132,7 +132,8 @@ export class S3Context {
    */
   async answerFor(err: unknown): Promise<unknown> {
     if (!(err instanceof S3Error) || err.code !== 'NoSuchKey' || !this.authorized) return err;
-    return missingObjectError(this, this.open(this.authorized.bucket), this.authorized, err);
+    const { authorization, decided } = this.authorized;
+    return missingObjectError(this.open(authorization.bucket), authorization, decided, err);
   }
 
   /** The handler authorizes every key it touches with `authorizeKey` (DeleteObjects); it may open the bucket for that. */
