@@ -32,6 +32,9 @@ import { checkStorageClass } from '../backends/storage-classes';
 import { refuseArchived, restoreOn } from '../backends/archive';
 import { deleteIfMatch } from '../backends/conditions';
 
+/** What a feature that keeps s3mux's state in the store answers where the store has no reserved area. */
+const noReservedArea = (kind: string, feature: string) => new S3Error('NotImplemented', `The ${kind} backend cannot hold ${feature}.`);
+
 export class BucketView {
   constructor(readonly route: Route) {}
 
@@ -61,10 +64,6 @@ export class BucketView {
   }
 
   /**
-   * This virtual bucket's part of the store's reserved area (its configuration, versions,
-   * checkpoints), or NotImplemented when the backend cannot hold s3mux's state.
-   */
-  /**
    * Names this virtual bucket's reserved area within the process: views of one route (and of
    * routes onto the same store, bucket and prefix) name the same area. For in-process caches and locks.
    */
@@ -72,10 +71,22 @@ export class BucketView {
     return `${this.backend.kind}\0${this.route.backendName}\0${this.realBucket}\0${this.route.prefix}`;
   }
 
+  /**
+   * This virtual bucket's part of the store's reserved area (its configuration, versions,
+   * checkpoints), or NotImplemented when the backend cannot hold s3mux's state.
+   */
   reservedArea(feature: string): BucketReservedArea {
     const store = this.backend.reserved;
-    if (!store) throw new S3Error('NotImplemented', `The ${this.backend.kind} backend cannot hold ${feature}.`);
+    if (!store) throw noReservedArea(this.backend.kind, feature);
     return bucketArea(store, this.realBucket, this.route.prefix);
+  }
+
+  /**
+   * Refuses `feature` with reservedArea's NotImplemented where the store has no reserved area,
+   * without opening it: for a request that must be refused before it makes anything.
+   */
+  requireReservedArea(feature: string): void {
+    if (!this.backend.reserved) throw noReservedArea(this.backend.kind, feature);
   }
 
   /**

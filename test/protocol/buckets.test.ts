@@ -19,6 +19,8 @@ import {
 import { startTestServer, rawRequest, ACCESS_KEY, SECRET_KEY, type TestServer } from '../helpers/server';
 import { signedFetch } from '../helpers/sign';
 import { errorOf, expectSdkError } from '../helpers/errors';
+import { validateRoutingTable } from '../../src/router/config';
+import { Router } from '../../src/router/router';
 
 const CREDS = { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY };
 
@@ -192,5 +194,34 @@ describe('protocol: buckets', () => {
     expect(buckets.map((b) => b.name)).to.include('minio-bucket');
     await srv.minio.removeBucket('minio-bucket');
     expect(await srv.minio.bucketExists('minio-bucket')).to.equal(false);
+  });
+});
+
+describe('protocol: CreateBucket on a store without a reserved area', () => {
+  let srv: TestServer;
+  before(async () => {
+    const router = Router.fromTable(validateRoutingTable({ backends: { mem: { type: 'memory', store: `no-reserved-${process.pid}` } } }));
+    // As the s3 backend with stateInStore off: nowhere to keep s3mux's state.
+    Object.defineProperty(router.defaultBackend, 'reserved', { value: undefined });
+    srv = await startTestServer({ router });
+  });
+  after(async () => {
+    await srv.stop();
+  });
+
+  it('refuses tags it cannot keep with NotImplemented before the bucket is made; without tags the bucket is made', async () => {
+    const e = await errorOf(
+      srv.s3.send(
+        new CreateBucketCommand({ Bucket: 'tags-nowhere', CreateBucketConfiguration: { Tags: [{ Key: 'team', Value: 'data' }] } }),
+      ),
+    );
+    expect([e.name, e.$metadata.httpStatusCode, e.message]).to.deep.equal([
+      'NotImplemented',
+      501,
+      'The memory backend cannot hold bucket tags.',
+    ]);
+    expect((await errorOf(srv.s3.send(new HeadBucketCommand({ Bucket: 'tags-nowhere' })))).$metadata.httpStatusCode).to.equal(404);
+    await srv.s3.send(new CreateBucketCommand({ Bucket: 'untagged' }));
+    await srv.s3.send(new HeadBucketCommand({ Bucket: 'untagged' }));
   });
 });

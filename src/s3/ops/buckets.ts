@@ -119,7 +119,7 @@ export const createBucket: Handler = async (ctx) => {
   const lock = (ctx.header('x-amz-bucket-object-lock-enabled') ?? '').trim().toLowerCase() === 'true';
   if (lock && !view.backend.reserved) throw noLockHere(view.backend.kind);
   // A store without a reserved area cannot keep the tags: refused before the bucket is made, not after.
-  if (tags?.length) view.reservedArea('bucket tags');
+  if (tags?.length) view.requireReservedArea('bucket tags');
   const tierName = ctx.header(TIER_HEADER);
   const tier = tierName === undefined ? undefined : resolveBucketTier(view, ctx.services.router.table.tiers, tierName);
   await createStoreBucket(view, lock);
