@@ -347,6 +347,22 @@ describe('protocol: objects', () => {
       expect(r.Metadata).to.deep.equal({ mode: '600' });
     });
 
+    it("stores a copy in the class it names, else STANDARD: never the source's class, whatever the directive", async () => {
+      await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'ia-src.txt', Body: 'cold', StorageClass: 'STANDARD_IA' }));
+      const classOf = async (Key: string) => (await srv.s3.send(new HeadObjectCommand({ Bucket, Key }))).StorageClass;
+      const copy = (Key: string, extra: Record<string, unknown> = {}) =>
+        srv.s3.send(new CopyObjectCommand({ Bucket, Key, CopySource: `${Bucket}/ia-src.txt`, ...extra }));
+      await copy('ia-copy.txt');
+      expect(await classOf('ia-copy.txt')).to.equal(undefined);
+      await copy('ia-replaced.txt', { MetadataDirective: 'REPLACE' });
+      expect(await classOf('ia-replaced.txt')).to.equal(undefined);
+      await copy('ia-glacier.txt', { StorageClass: 'GLACIER' });
+      expect(await classOf('ia-glacier.txt')).to.equal('GLACIER');
+      // In place with a class: the way to change one.
+      await copy('ia-src.txt', { StorageClass: 'ONEZONE_IA' });
+      expect(await classOf('ia-src.txt')).to.equal('ONEZONE_IA');
+    });
+
     it('gives a copy the checksum x-amz-checksum-algorithm names, computed from its bytes', async () => {
       const bytes = 'checksummed copy';
       await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'ck-src.txt', Body: bytes }));

@@ -54,10 +54,12 @@ function copiedAttributes(ctx: S3Context, source: ObjectMeta): ObjectAttributes 
   const metadata = directive(ctx, 'x-amz-metadata-directive');
   const tagging = directive(ctx, 'x-amz-tagging-directive');
   const { key: _k, size: _s, etag: _e, lastModified: _l, ...sourceAttrs } = source;
+  // The storage class is the request's, never the source's: S3 stores a copy naming none as
+  // STANDARD (or, here, the destination bucket's tier), whichever directive it names.
   const attrs: ObjectAttributes =
     metadata === 'REPLACE'
       ? { ...requested, tags: sourceAttrs.tags, checksums: sourceAttrs.checksums }
-      : { ...sourceAttrs, storageClass: requested.storageClass ?? sourceAttrs.storageClass };
+      : { ...sourceAttrs, storageClass: requested.storageClass };
   attrs.tags = tagging === 'REPLACE' ? (requested.tags ?? []) : sourceAttrs.tags;
   // A copy is encrypted as its own request asks, whatever the source was.
   if (requested.serverSideEncryption) attrs.serverSideEncryption = requested.serverSideEncryption;
