@@ -197,6 +197,19 @@ describe('protocol: objects', () => {
       expect(r.ContentType).to.equal('application/x-test');
       expect(r.ContentDisposition).to.equal('inline');
       expect(r.CacheControl).to.equal('no-store');
+      // HEAD takes them too (HeadObject's Response* parameters): a presigned HEAD sees what its GET would.
+      const head = await srv.s3.send(
+        new HeadObjectCommand({
+          Bucket,
+          Key: 'range.txt',
+          ResponseContentType: 'application/x-test',
+          ResponseContentLanguage: 'fr',
+          ResponseExpires: new Date('2031-01-01T00:00:00Z'),
+        }),
+      );
+      expect(head.ContentType).to.equal('application/x-test');
+      expect(head.ContentLanguage).to.equal('fr');
+      expect(head.ExpiresString).to.equal('Wed, 01 Jan 2031 00:00:00 GMT');
     });
   });
 

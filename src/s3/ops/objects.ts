@@ -260,6 +260,8 @@ export const headObject: Handler = async (ctx): Promise<S3Response> => {
   Object.assign(headers, expiration instanceof Promise ? await expiration : expiration);
   const { range, partsCount } = requestedRange(ctx, meta, part);
   if (partsCount !== undefined) headers['x-amz-mp-parts-count'] = String(partsCount);
+  // HEAD describes the answer GET would give, response-* overrides included.
+  applyOverrides(ctx, headers);
   if (range) {
     headers['Content-Range'] = `bytes ${range.start}-${range.end}/${meta.size}`;
     headers['Content-Length'] = String(range.end - range.start + 1);
