@@ -15,6 +15,7 @@ import {
   CreateBucketCommand,
   CreateMultipartUploadCommand,
   GetObjectAttributesCommand,
+  GetObjectCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
   ListPartsCommand,
@@ -113,6 +114,18 @@ describe('protocol: multipart upload checksums', () => {
       expect([completed[field], completed.ChecksumType], algorithm).to.deep.equal([expected, 'FULL_OBJECT']);
       const head = await srv.s3.send(new HeadObjectCommand({ Bucket, Key, ChecksumMode: 'ENABLED' }));
       expect([head[field], head.ChecksumType], algorithm).to.deep.equal([expected, 'FULL_OBJECT']);
+      // One part is not the whole object: HEAD, as GET, does not give it the object's checksum.
+      for (const PartNumber of [1, 2]) {
+        const part = await srv.s3.send(new HeadObjectCommand({ Bucket, Key, ChecksumMode: 'ENABLED', PartNumber }));
+        expect([part.ContentLength, part[field], part.ChecksumType], `${algorithm} part ${PartNumber}`).to.deep.equal([
+          parts[PartNumber - 1].length,
+          undefined,
+          undefined,
+        ]);
+        const got = await srv.s3.send(new GetObjectCommand({ Bucket, Key, ChecksumMode: 'ENABLED', PartNumber }));
+        await got.Body!.transformToByteArray();
+        expect([got[field], got.ChecksumType], `${algorithm} GET part ${PartNumber}`).to.deep.equal([undefined, undefined]);
+      }
     }
   });
 

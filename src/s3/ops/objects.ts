@@ -254,11 +254,13 @@ export const headObject: Handler = async (ctx): Promise<S3Response> => {
   const meta: VersionedMeta = await (await VersionedObjects.of(ctx.bucket())).head(key, requestedVersion(ctx));
   const answer = conditionalAnswer(ctx, meta);
   if (answer) return answer;
-  const described = objectHeaders(ctx, key, meta, checksumModeEnabled(ctx));
+  const { range, partsCount } = requestedRange(ctx, meta, part);
+  // The object's checksum describes the whole object, not one part of it: as on GET.
+  const whole = range === undefined || (range.start === 0 && range.end === meta.size - 1);
+  const described = objectHeaders(ctx, key, meta, checksumModeEnabled(ctx) && whole);
   const headers = described instanceof Promise ? await described : described;
   const expiration = expirationHeaders(ctx, key, meta);
   Object.assign(headers, expiration instanceof Promise ? await expiration : expiration);
-  const { range, partsCount } = requestedRange(ctx, meta, part);
   if (partsCount !== undefined) headers['x-amz-mp-parts-count'] = String(partsCount);
   // HEAD describes the answer GET would give, response-* overrides included.
   applyOverrides(ctx, headers);
