@@ -29,7 +29,13 @@ export const RESPONSE_OVERRIDES: Record<string, string> = {
   'response-content-encoding': 'Content-Encoding',
 };
 
-export const STORAGE_CLASSES: ReadonlySet<string> = new Set(S3_STORAGE_CLASSES);
+/**
+ * The classes a write may name: s3mux's buckets are general purpose buckets, and S3 refuses
+ * there the classes of its other kinds of bucket (EXPRESS_ONEZONE: directory buckets;
+ * OUTPOSTS: S3 on Outposts; SNOW: Snow devices) with InvalidStorageClass.
+ */
+const OTHER_BUCKET_KINDS_CLASSES: ReadonlySet<string> = new Set(['EXPRESS_ONEZONE', 'OUTPOSTS', 'SNOW']);
+export const STORAGE_CLASSES: ReadonlySet<string> = new Set(S3_STORAGE_CLASSES.filter((c) => !OTHER_BUCKET_KINDS_CLASSES.has(c)));
 
 const META_PREFIX = 'x-amz-meta-';
 /** S3's limit on the user-defined metadata of one object (names and values, in bytes). */

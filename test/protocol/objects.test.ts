@@ -4,6 +4,7 @@ import { expect } from 'chai';
 import {
   CopyObjectCommand,
   CreateBucketCommand,
+  CreateMultipartUploadCommand,
   DeleteObjectCommand,
   DeleteObjectTaggingCommand,
   DeleteObjectsCommand,
@@ -71,6 +72,24 @@ describe('protocol: objects', () => {
     const head = await srv.s3.send(new HeadObjectCommand({ Bucket, Key: 'docs/hello.txt' }));
     expect(head.ContentLength).to.equal(body.length);
     expect(head.Metadata).to.deep.equal({ colour: 'blue', 'multi-word': 'a b' });
+  });
+
+  it('refuses with InvalidStorageClass a class a general purpose bucket cannot hold (EXPRESS_ONEZONE, OUTPOSTS, SNOW), on every write', async () => {
+    await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'class-src', Body: 'x' }));
+    for (const StorageClass of ['EXPRESS_ONEZONE', 'OUTPOSTS', 'SNOW', 'FSX_OPENZFS'] as const) {
+      for (const [what, write] of [
+        ['PutObject', () => srv.s3.send(new PutObjectCommand({ Bucket, Key: 'class-x', Body: 'x', StorageClass }))],
+        ['CreateMultipartUpload', () => srv.s3.send(new CreateMultipartUploadCommand({ Bucket, Key: 'class-x', StorageClass }))],
+        [
+          'CopyObject',
+          () => srv.s3.send(new CopyObjectCommand({ Bucket, Key: 'class-x', CopySource: `${Bucket}/class-src`, StorageClass })),
+        ],
+      ] as const) {
+        const e = await errorOf(write());
+        expect([e.name, e.$metadata.httpStatusCode], `${what} ${StorageClass}`).to.deep.equal(['InvalidStorageClass', 400]);
+      }
+    }
+    expect((await errorOf(srv.s3.send(new HeadObjectCommand({ Bucket, Key: 'class-x' })))).$metadata.httpStatusCode).to.equal(404);
   });
 
   it('stores a streamed upload (aws-chunked with a CRC32 trailer) without its framing', async () => {
