@@ -8,12 +8,14 @@ import {
   CopyObjectCommand,
   CreateBucketCommand,
   CreateMultipartUploadCommand,
+  DeleteBucketCommand,
   DeleteObjectCommand,
   DeleteObjectsCommand,
   GetBucketVersioningCommand,
   GetObjectAttributesCommand,
   GetObjectCommand,
   GetObjectTaggingCommand,
+  HeadBucketCommand,
   HeadObjectCommand,
   ListObjectVersionsCommand,
   ListObjectsV2Command,
@@ -86,6 +88,30 @@ describe('protocol: versioning', function () {
         srv.s3.send(new PutBucketVersioningCommand({ Bucket: 'no-such-bucket-v', VersioningConfiguration: { Status: 'Enabled' } })),
       );
       expect(missing.name).to.equal('NoSuchBucket');
+    });
+  });
+
+  describe('deleting the bucket', () => {
+    it('refuses BucketNotEmpty while any version or delete marker is left, even with no current object', async () => {
+      for (const status of ['Enabled', 'Suspended'] as const) {
+        const Bucket = await fresh('Enabled');
+        const first = await put(Bucket, 'kept', 'old bytes');
+        await srv.s3.send(new DeleteObjectCommand({ Bucket, Key: 'kept' }));
+        await srv.s3.send(new DeleteObjectCommand({ Bucket, Key: 'never-written' }));
+        await srv.s3.send(new PutBucketVersioningCommand({ Bucket, VersioningConfiguration: { Status: status } }));
+        expect((await srv.s3.send(new ListObjectsV2Command({ Bucket }))).KeyCount, status).to.equal(0);
+        const refused = await errorOf(srv.s3.send(new DeleteBucketCommand({ Bucket })));
+        expect([refused.name, refused.$metadata.httpStatusCode], status).to.deep.equal(['BucketNotEmpty', 409]);
+        expect((await text(Bucket, 'kept', first.VersionId)).body, status).to.equal('old bytes');
+        // Only the markers left: still not empty.
+        await srv.s3.send(new DeleteObjectCommand({ Bucket, Key: 'kept', VersionId: first.VersionId }));
+        const markers = await errorOf(srv.s3.send(new DeleteBucketCommand({ Bucket })));
+        expect(markers.name, status).to.equal('BucketNotEmpty');
+        for (const m of (await versions(Bucket)).DeleteMarkers ?? [])
+          await srv.s3.send(new DeleteObjectCommand({ Bucket, Key: m.Key, VersionId: m.VersionId }));
+        await srv.s3.send(new DeleteBucketCommand({ Bucket }));
+        expect((await errorOf(srv.s3.send(new HeadBucketCommand({ Bucket })))).$metadata.httpStatusCode, status).to.equal(404);
+      }
     });
   });
 

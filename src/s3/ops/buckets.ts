@@ -17,6 +17,8 @@ import { bucketTier, resolveBucketTier, setBucketTier, TIER_HEADER } from '../..
 import { bucketConfig } from '../../bucket-config/store';
 import { checkBucketTags, setBucketTags } from './bucket-tagging';
 import { tagsOf } from './tagging';
+import { VersionedObjects } from '../../versioning/objects';
+import { listObjectVersions } from '../../versioning/listing';
 
 /** The caller as S3 names an owner: its canonical id and its name. */
 export function owner(ctx: S3Context): { ID: string; DisplayName: string } {
@@ -157,6 +159,11 @@ export const deleteBucket: Handler = async (ctx) => {
     if (page.objects.length || page.commonPrefixes.length) throw new S3Error('BucketNotEmpty');
     throw new S3Error('AccessDenied', 'A bucket routed onto a key prefix cannot be deleted through s3mux.');
   }
+  // Noncurrent versions and delete markers live in s3mux's reserved area, which the store's
+  // own emptiness check does not see: S3 refuses a bucket holding any of them.
+  const objects = await VersionedObjects.of(view);
+  if (objects.status !== undefined && (await listObjectVersions(objects, { prefix: '', maxKeys: 1 })).versions.length > 0)
+    throw new S3Error('BucketNotEmpty', undefined, { BucketName: ctx.bucketName });
   await view.backend.deleteBucket(view.realBucket);
   bucketConfig.forgetBucket(view);
   return { status: 204 };
