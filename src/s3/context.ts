@@ -12,6 +12,7 @@ import type { Action, Principal } from '../auth/policy';
 import { authorizeAccess, missingObjectError, type Authorization, type Decided } from './access';
 import type { Target } from './addressing';
 import { header } from './headers';
+import { textAsHeaderBytes } from './header-values';
 import { validateBucketName } from '../backends/keys';
 
 export interface S3Response {
@@ -60,7 +61,9 @@ function effectiveHeaders(req: IncomingMessage, auth: AuthResult, query: URLSear
     const lower = name.toLowerCase();
     if (!lower.startsWith('x-amz-') || QUERY_AUTH_PARAMS.has(lower) || req.headers[lower] !== undefined) continue;
     merged ??= { ...req.headers };
-    merged[lower] = merged[lower] === undefined ? value : `${String(merged[lower])},${value}`;
+    // A query parameter is text; a header is bytes, as Node reads them (one char per byte).
+    const bytes = textAsHeaderBytes(value);
+    merged[lower] = merged[lower] === undefined ? bytes : `${String(merged[lower])},${bytes}`;
   }
   return merged ?? req.headers;
 }

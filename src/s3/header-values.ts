@@ -36,6 +36,23 @@ export function textAsHeaderBytes(value: string): string {
   return /[^\u0000-\u007f]/.test(value) ? Buffer.from(value, 'utf8').toString('latin1') : value;
 }
 
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * A request header's bytes (Node reads one char per byte) as the UTF-8 text they encode, for a
+ * header that names text (a copy source's key, tags); undefined when they are not UTF-8.
+ */
+export function headerText(value: string): string | undefined {
+  // eslint-disable-next-line no-control-regex
+  if (!/[^\u0000-\u007f]/.test(value)) return value;
+  if (ABOVE_LATIN1.test(value)) return undefined;
+  try {
+    return STRICT_UTF8.decode(Buffer.from(value, 'latin1'));
+  } catch {
+    return undefined;
+  }
+}
+
 /** A byte string or text as bytes: chars above U+00FF can only be text, sent as UTF-8. */
 function bytesOf(value: string): Buffer {
   return Buffer.from(value, ABOVE_LATIN1.test(value) ? 'utf8' : 'latin1');

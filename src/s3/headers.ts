@@ -7,7 +7,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { S3Error } from '../errors';
 import { checksumTypeOf } from './checksums';
 import type { ObjectAttributes, ObjectMeta, Tag } from '../backends/types';
-import { checkStorableHeader, isHeaderName, metadataHeaderValue, storedHeaderValue } from './header-values';
+import { checkStorableHeader, headerText, isHeaderName, metadataHeaderValue, storedHeaderValue } from './header-values';
 
 /** attribute name -> header name, for the content headers S3 stores and returns. */
 const CONTENT_HEADERS = [
@@ -104,9 +104,11 @@ export function parseTaggingHeader(value: string): Tag[] {
       "The header 'x-amz-tagging' shall be encoded as UTF-8 then URLEncoded URL query parameters without tag name duplicates.",
       { ArgumentName: 'x-amz-tagging', ArgumentValue: value },
     );
+  const text = headerText(value);
+  if (text === undefined) throw malformed();
   const tags: Tag[] = [];
   const seen = new Set<string>();
-  for (const pair of value.split('&')) {
+  for (const pair of text.split('&')) {
     if (pair === '') continue;
     const eq = pair.indexOf('=');
     const [key, v] = [eq < 0 ? pair : pair.slice(0, eq), eq < 0 ? '' : pair.slice(eq + 1)].map((part) => {

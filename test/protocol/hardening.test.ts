@@ -323,6 +323,36 @@ describe('protocol: hardening (no request ends the process or touches another ke
     });
   });
 
+  describe('header bytes that name text are read as UTF-8', () => {
+    // Node reads a header one char per byte: a raw UTF-8 'é' (C3 A9) was the two chars 'Ã©'.
+    const latin1 = (s: string) => Buffer.from(s, 'utf8').toString('latin1');
+    const putWith = (Key: string, headers: Record<string, string>) =>
+      signedFetch(srv.url, CREDS, 'PUT', `/${Bucket}/${Key}`, { headers, body: '' });
+
+    it('x-amz-copy-source: a raw UTF-8 key is that key (it copied the key "Ã©"); bytes that are not UTF-8 are refused', async () => {
+      await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'raw/é', Body: 'the accented key' }));
+      await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'raw/Ã©', Body: 'another key' }));
+      const r = await putWith('raw/copy', { 'x-amz-copy-source': latin1(`${Bucket}/raw/é`) });
+      expect(r.status, r.text).to.equal(200);
+      const got = await srv.s3.send(new GetObjectCommand({ Bucket, Key: 'raw/copy' }));
+      expect(await got.Body!.transformToString()).to.equal('the accented key');
+      const bad = await putWith('raw/copy2', { 'x-amz-copy-source': `${Bucket}/raw/\xe9` });
+      expect(bad.status).to.equal(400);
+      expect(codeOf(bad.text)).to.equal('InvalidArgument');
+    });
+
+    it('x-amz-tagging: a raw UTF-8 value is that text (it was refused as InvalidTag); bytes that are not UTF-8 are refused', async () => {
+      const r = await putWith('raw/tagged', { 'x-amz-tagging': latin1('k=é') });
+      expect(r.status, r.text).to.equal(200);
+      const tags = await srv.s3.send(new GetObjectTaggingCommand({ Bucket, Key: 'raw/tagged' }));
+      expect(tags.TagSet).to.deep.equal([{ Key: 'k', Value: 'é' }]);
+      const bad = await putWith('raw/tagged2', { 'x-amz-tagging': 'k=\xe9' });
+      expect(bad.status).to.equal(400);
+      expect(codeOf(bad.text)).to.equal('InvalidArgument');
+      expect((await signedFetch(srv.url, CREDS, 'HEAD', `/${Bucket}/raw/tagged2`)).status).to.equal(404);
+    });
+  });
+
   describe("a presigned URL's x-amz-* query parameters are its headers", () => {
     // The SDK's presigner moves x-amz-* headers into the query; the URL's signature covers them.
     const put = (url: string, body: string) => fetch(url, { method: 'PUT', body });
@@ -360,6 +390,32 @@ describe('protocol: hardening (no request ends the process or touches another ke
       const refused = await put(acl, 'public?');
       expect(refused.status).to.equal(400);
       expect(codeOf(await refused.text())).to.equal('AccessControlListNotSupported');
+    });
+
+    it('its non-ASCII values are UTF-8 text, as the same header would be bytes of: metadata, tags and a copy source', async () => {
+      // The query's text was kept as if it were a header's bytes: 'Zürich' went back as the RFC 2047
+      // word of its Latin-1 bytes, which is not UTF-8, and 'é' in a copy source could not be read as UTF-8.
+      await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'presign/é', Body: 'accented source' }));
+      const url = await getSignedUrl(
+        srv.presigner,
+        new PutObjectCommand({ Bucket, Key: 'presign/utf8', Metadata: { city: 'Zürich' }, Tagging: 'k=é' }),
+        { expiresIn: 60 },
+      );
+      expect((await put(url, 'utf8')).status).to.equal(200);
+      const head = await signedFetch(srv.url, CREDS, 'HEAD', `/${Bucket}/presign/utf8`);
+      expect(head.headers['x-amz-meta-city']).to.equal(`=?UTF-8?B?${Buffer.from('Zürich').toString('base64')}?=`);
+      const tags = await srv.s3.send(new GetObjectTaggingCommand({ Bucket, Key: 'presign/utf8' }));
+      expect(tags.TagSet).to.deep.equal([{ Key: 'k', Value: 'é' }]);
+      const copy = await getSignedUrl(
+        srv.presigner,
+        new CopyObjectCommand({ Bucket, Key: 'presign/copy', CopySource: `${Bucket}/presign/é` }),
+        {
+          expiresIn: 60,
+        },
+      );
+      expect((await put(copy, '')).status).to.equal(200);
+      const got = await srv.s3.send(new GetObjectCommand({ Bucket, Key: 'presign/copy' }));
+      expect(await got.Body!.transformToString()).to.equal('accented source');
     });
 
     it('a checksum signed into the URL is checked against the bytes, as S3 checks it', async () => {

@@ -6,6 +6,7 @@ import type { BucketView } from '../../router/bucket-view';
 import type { Handler, S3Context } from '../context';
 import { checkCopySourceConditions } from '../conditions';
 import { attributesFromHeaders } from '../headers';
+import { headerText } from '../header-values';
 import { xmlResponse } from '../respond';
 import { expirationHeaders } from '../expiration';
 import { lockFromHeaders, readConditions, writeConditions, writtenChecksumHeaders, writtenVersionHeader } from './objects';
@@ -22,7 +23,11 @@ export interface CopySource {
 
 /** x-amz-copy-source: `bucket/key` or `/bucket/key`, URL-encoded, maybe with `?versionId=`. */
 export function parseCopySource(value: string): CopySource {
-  let v = value.startsWith('/') ? value.slice(1) : value;
+  // Its bytes are UTF-8 (percent-encoded or not): read one char per byte, a raw 'é' named the
+  // key 'Ã©'.
+  const text = headerText(value);
+  if (text === undefined) throw new S3Error('InvalidArgument', 'Invalid copy source encoding', { ArgumentName: 'x-amz-copy-source' });
+  let v = text.startsWith('/') ? text.slice(1) : text;
   const q = v.indexOf('?');
   let versionId: string | undefined;
   if (q !== -1) {
