@@ -228,10 +228,14 @@ export const completeMultipartUpload: Handler = async (ctx) => {
     const done = completeResult(ctx, { etag: await repeatedComplete(ctx, err, etag) });
     return xmlResponse(done.root, done.body);
   }
+  const missing = requested.find((r) => stored.get(r.partNumber)?.etag !== r.etag);
+  if (missing) {
+    const err = new S3Error('InvalidPart', undefined, { UploadId: id, PartNumber: String(missing.partNumber), ETag: missing.etag });
+    const done = completeResult(ctx, { etag: await settledUpload(ctx, id, err, etag) });
+    return xmlResponse(done.root, done.body);
+  }
   const chosen = requested.map((r) => {
-    const p = stored.get(r.partNumber);
-    if (!p || p.etag !== r.etag)
-      throw new S3Error('InvalidPart', undefined, { UploadId: id, PartNumber: String(r.partNumber), ETag: r.etag });
+    const p = stored.get(r.partNumber)!;
     // A checksum the client names for a part must be the one the part was uploaded with. A part
     // the store keeps checksums of, but none of that algorithm, does not match it either (as in
     // S3); where the store keeps none, nothing can be compared.
@@ -291,8 +295,8 @@ export const completeMultipartUpload: Handler = async (ctx) => {
         // What the store recorded, not what was asked: a store that keeps no checksum answers none.
         return { ...captured, checksums: meta.checksums, expiration: await expirationHeaders(ctx, ctx.key, captured) };
       },
-      // Another replica (or a retry racing this one) completed it first.
-      async (err): Promise<Completed> => ({ etag: await repeatedComplete(ctx, err, etag) }),
+      // Another replica (or a retry racing this one) completed it first, or it was aborted.
+      async (err): Promise<Completed> => ({ etag: await settledUpload(ctx, id, err, etag) }),
     )
     .then((done) => completeResult(ctx, done));
   return slowXmlResponse(work, ctx, ctx.services.keepAliveMs);
@@ -337,6 +341,22 @@ async function repeatedComplete(ctx: S3Context, err: unknown, etag: string): Pro
     .catch(() => undefined);
   if (meta?.etag !== etag) throw err;
   return meta.etag;
+}
+
+/**
+ * A part that went missing while this Complete ran (its list was read, or its parts were being
+ * joined, as an Abort or another Complete of the upload removed them): S3 answers for the
+ * upload, NoSuchUpload or the object the other Complete made, not InvalidPart. A part that was
+ * never uploaded, in an upload that is still there, stays InvalidPart.
+ */
+async function settledUpload(ctx: S3Context, id: string, err: unknown, etag: string): Promise<string> {
+  if (!isS3Error(err, 'InvalidPart')) return repeatedComplete(ctx, err, etag);
+  try {
+    await ctx.bucket().listParts(ctx.key, id, { maxParts: 1 });
+  } catch (gone) {
+    return repeatedComplete(ctx, gone, etag);
+  }
+  throw err;
 }
 
 /**
