@@ -99,8 +99,16 @@ export class BucketView {
     const storageClass = attrs.storageClass ?? this.route.storageClass;
     if (storageClass === undefined) return attrs;
     checkStorageClass(this.backend, storageClass);
-    const { storageClass: _drop, ...rest } = attrs;
-    return storageClass === 'STANDARD' ? rest : { ...rest, storageClass };
+    const { storageClass: _drop, checksums: _late, ...rest } = attrs;
+    const out: ObjectAttributes = storageClass === 'STANDARD' ? rest : { ...rest, storageClass };
+    // Checksums from trailers or computed for x-amz-checksum-algorithm are set on the caller's
+    // attributes only as the body ends: the copy the store gets must read them from there.
+    Object.defineProperty(out, 'checksums', {
+      enumerable: true,
+      get: () => attrs.checksums,
+      set: (v: ObjectAttributes['checksums']) => (attrs.checksums = v),
+    });
+    return out;
   }
 
   assertWritable(): void {

@@ -107,6 +107,25 @@ describe('protocol: objects', () => {
     expect(r.ETag).to.equal(`"${md5hex(data)}"`);
   });
 
+  it('keeps a trailing checksum of an upload that names a storage class', async () => {
+    const data = Buffer.from('trailed and tiered');
+    const crc32 = 'kttKJg==';
+    const put = await srv.s3.send(
+      new PutObjectCommand({
+        Bucket,
+        Key: 'trailed-ia.bin',
+        Body: Readable.from([data]),
+        ContentLength: data.length,
+        ChecksumAlgorithm: 'CRC32',
+        StorageClass: 'STANDARD_IA',
+      }),
+    );
+    expect(put.ChecksumCRC32).to.equal(crc32);
+    const head = await srv.s3.send(new HeadObjectCommand({ Bucket, Key: 'trailed-ia.bin', ChecksumMode: 'ENABLED' }));
+    expect(head.ChecksumCRC32).to.equal(crc32);
+    expect(head.StorageClass).to.equal('STANDARD_IA');
+  });
+
   it('returns the stored checksum when checksum mode is enabled', async () => {
     const body = Buffer.from('checksummed');
     const put = await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'ck.txt', Body: body, ChecksumAlgorithm: 'SHA256' }));
