@@ -83,8 +83,9 @@ export const listObjectsV2: Handler = async (ctx) => {
   const startAfterParam = ctx.query.get('start-after') ?? '';
   const maxKeys = parseMaxKeys(ctx.query.get('max-keys'));
   // With a token, S3 ignores start-after: the token already lies past it. An empty token is
-  // no token (S3 answers it as the first page).
-  const from = token ? decodeToken(token) : startAfterParam;
+  // one S3 never gave: InvalidArgument, as S3 answers continuation-token= (LocalStack's
+  // AWS-validated test_list_objects_v2_continuation_start_after).
+  const from = token !== null ? decodeToken(token) : startAfterParam;
   const page = await list(ctx, from || undefined, maxKeys);
   const delimiter = ctx.query.get('delimiter') ?? '';
   return xmlResponse('ListBucketResult', {
@@ -95,7 +96,6 @@ export const listObjectsV2: Handler = async (ctx) => {
     EncodingType: ctx.query.get('encoding-type') ?? undefined,
     KeyCount: page.objects.length + page.commonPrefixes.length,
     IsTruncated: page.isTruncated,
-    // Echoed as sent, an empty one too (S3 answers <ContinuationToken/> for continuation-token=).
     ContinuationToken: token ?? undefined,
     NextContinuationToken: page.isTruncated && page.nextStartAfter !== undefined ? encodeToken(page.nextStartAfter) : undefined,
     StartAfter: startAfterParam ? enc(startAfterParam) : undefined,
