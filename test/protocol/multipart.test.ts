@@ -25,6 +25,7 @@ import { canonicalIdOf, DEFAULT_ACCOUNT_ID } from '../../src/access/principals';
 import { BucketView } from '../../src/router/bucket-view';
 
 const MiB = 1024 * 1024;
+const CREDS = { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY };
 const md5 = (b: Buffer) => createHash('md5').update(b).digest();
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -173,6 +174,21 @@ describe('protocol: multipart uploads', () => {
     expect(ok.ETag).to.match(/-1"$/);
     expect((await body(Key)).toString()).to.equal('small one');
     expect((await errorOf(srv.s3.send(new ListPartsCommand({ Bucket, Key, UploadId })))).name).to.equal('NoSuchUpload');
+  });
+
+  it('answers a Complete without a body as S3 does: NoSuchUpload for an unknown upload, else InvalidRequest', async () => {
+    const Key = 'no-body.bin';
+    const missing = await signedFetch(srv.url, CREDS, 'POST', `/${Bucket}/${Key}`, { query: { uploadId: 'fakeid' } });
+    expect(missing.status).to.equal(404);
+    expect(missing.text).to.contain('<Code>NoSuchUpload</Code>');
+    const { UploadId } = await srv.s3.send(new CreateMultipartUploadCommand({ Bucket, Key }));
+    await srv.s3.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber: 1, Body: 'data' }));
+    const empty = await signedFetch(srv.url, CREDS, 'POST', `/${Bucket}/${Key}`, { query: { uploadId: UploadId! } });
+    expect(empty.status).to.equal(400);
+    expect(empty.text).to.contain('<Code>InvalidRequest</Code>').and.contain('<Message>You must specify at least one part</Message>');
+    // The upload is still there to complete.
+    expect((await srv.s3.send(new ListPartsCommand({ Bucket, Key, UploadId }))).Parts?.length).to.equal(1);
+    await srv.s3.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId }));
   });
 
   it('lists uploads with prefix, delimiter and pagination (key-marker, upload-id-marker)', async () => {

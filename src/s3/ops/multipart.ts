@@ -190,7 +190,11 @@ export const completeMultipartUpload: Handler = async (ctx) => {
   const root = element(parseXml(await readXmlBody(ctx, 4 * 1024 * 1024, { checksumHeadersNotOfBody: true })), 'CompleteMultipartUpload', [
     'Part',
   ]);
-  if (!root) throw new S3Error('MalformedXML');
+  if (!root) {
+    // No body at all: S3 looks the upload up first (NoSuchUpload), then asks for parts.
+    await ctx.bucket().listParts(ctx.key, id, { maxParts: 1 });
+    throw new S3Error('InvalidRequest', 'You must specify at least one part');
+  }
   const requested = many(root.Part).map((p) => {
     const node = children(p, ['PartNumber', 'ETag', ...PART_CHECKSUM_ELEMENTS.map(([el]) => el)]);
     const numText = text(node.PartNumber)?.trim() ?? '';
