@@ -311,12 +311,27 @@ describe('protocol: S3 fidelity', () => {
       expect(some.ObjectSize).to.equal(body.length);
     });
 
-    it('pages the parts of a multipart object', async () => {
-      const parts = [randomBytes(5 * MiB), randomBytes(5 * MiB), randomBytes(7)];
-      const { UploadId, Parts } = await multipartObject('attr/multi', parts);
-      const done = await srv.s3.send(
-        new CompleteMultipartUploadCommand({ Bucket, Key: 'attr/multi', UploadId, MultipartUpload: { Parts } }),
+    it('counts the parts of a multipart object without checksums, and lists none, as S3 does', async () => {
+      const { UploadId, Parts } = await multipartObject('attr/plain-multi', [randomBytes(5 * MiB), randomBytes(7)]);
+      await srv.s3.send(new CompleteMultipartUploadCommand({ Bucket, Key: 'attr/plain-multi', UploadId, MultipartUpload: { Parts } }));
+      const r = await srv.s3.send(
+        new GetObjectAttributesCommand({ Bucket, Key: 'attr/plain-multi', ObjectAttributes: ['ObjectParts'], MaxParts: 3 }),
       );
+      // S3 lists Part elements only for an object uploaded with an additional checksum.
+      expect(r.ObjectParts).to.deep.equal({ TotalPartsCount: 2 });
+    });
+
+    it('pages the parts of a multipart object uploaded with checksums', async () => {
+      const Key = 'attr/multi';
+      const parts = [randomBytes(5 * MiB), randomBytes(5 * MiB), randomBytes(7)];
+      const { UploadId } = await srv.s3.send(new CreateMultipartUploadCommand({ Bucket, Key, ChecksumAlgorithm: 'SHA256' }));
+      const Parts = [];
+      for (let i = 0; i < parts.length; i++) {
+        const ChecksumSHA256 = sha256b64(parts[i]);
+        const r = await srv.s3.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber: i + 1, Body: parts[i], ChecksumSHA256 }));
+        Parts.push({ ETag: r.ETag!, PartNumber: i + 1, ChecksumSHA256 });
+      }
+      const done = await srv.s3.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts } }));
       const r = await srv.s3.send(
         new GetObjectAttributesCommand({ Bucket, Key: 'attr/multi', ObjectAttributes: ['ETag', 'ObjectParts', 'ObjectSize'], MaxParts: 2 }),
       );

@@ -39,10 +39,14 @@ function checksumOf(meta: ObjectMeta) {
   return Object.keys(elements).length === 0 ? undefined : { ...elements, ...checksumTypeElement(meta.checksums) };
 }
 
-/** The parts of a multipart object, paged as ListParts pages (x-amz-max-parts, x-amz-part-number-marker). */
+/**
+ * The parts of a multipart object, paged as ListParts pages (x-amz-max-parts, x-amz-part-number-marker).
+ * S3 lists them only for an object with an additional checksum; of others it gives the count alone.
+ */
 function partsOf(meta: ObjectMeta, maxParts: number, marker: number) {
   const sizes = meta.partSizes;
   if (!sizes) return undefined;
+  if (Object.keys(meta.checksums ?? {}).length === 0) return { PartsCount: sizes.length };
   const page = sizes
     .map((size, i) => ({ PartNumber: i + 1, Size: size }))
     .filter((p) => p.PartNumber > marker)
