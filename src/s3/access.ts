@@ -447,7 +447,7 @@ async function refusal(view: BucketView, a: Authorization, q: Decided): Promise<
   if (!q.access) return new S3Error(q.caller.anonymous && a.s3Action !== 's3:CreateBucket' ? 'NoSuchBucket' : 'AccessDenied');
   if (!isReadOfLatest(a) || !(await mayList(view, a, { ...q, access: q.access }))) return new S3Error('AccessDenied');
   if (!(await objectMissing(view, a.key!))) return new S3Error('AccessDenied');
-  return new S3Error('NoSuchKey');
+  return new S3Error('NoSuchKey', undefined, { Key: a.key! });
 }
 
 const isReadOfLatest = (a: Authorization): boolean =>

@@ -127,11 +127,13 @@ export class VersionedObjects {
   private pick(index: VersionIndex, versionId: string | undefined): VersionEntry {
     const entry = versionId === undefined ? index.versions[0] : index.versions.find((v) => v.id === versionId);
     if (!entry)
-      throw versionId === undefined ? new S3Error('NoSuchKey') : new S3Error('NoSuchVersion', undefined, { VersionId: versionId });
+      throw versionId === undefined
+        ? new S3Error('NoSuchKey', undefined, { Key: index.key })
+        : new S3Error('NoSuchVersion', undefined, { VersionId: versionId });
     if (entry.marker) {
       const err =
         versionId === undefined
-          ? new S3Error('NoSuchKey')
+          ? new S3Error('NoSuchKey', undefined, { Key: index.key })
           : new S3Error('MethodNotAllowed', 'The specified method is not allowed against this resource.');
       err.headers = markerHeaders(entry);
       throw err;
@@ -411,7 +413,7 @@ export class VersionedObjects {
     this.view.checkAttributes({ userMetadata: {}, tags });
     await this.adopt(key);
     const { result } = await updateIndex(this.area, this.view.reservedAreaId, key, ({ index }) => {
-      if (index.versions.length === 0) throw new S3Error('NoSuchKey');
+      if (index.versions.length === 0) throw new S3Error('NoSuchKey', undefined, { Key: key });
       const entry = this.pick(index, versionId);
       const next = index.versions.map((v) => (v === entry ? { ...v, attrs: { ...(v.attrs ?? { userMetadata: {} }), tags } } : v));
       return { next: { key, versions: next }, result: { id: entry.id, latest: entry === index.versions[0] } };
@@ -437,7 +439,8 @@ export class VersionedObjects {
     this.view.assertWritable();
     await this.adopt(key);
     const { result } = await updateIndex(this.area, this.view.reservedAreaId, key, ({ index }) => {
-      if (index.versions.length === 0) throw versionId === undefined ? new S3Error('NoSuchKey') : new S3Error('NoSuchVersion');
+      if (index.versions.length === 0)
+        throw versionId === undefined ? new S3Error('NoSuchKey', undefined, { Key: key }) : new S3Error('NoSuchVersion');
       const entry = this.pick(index, versionId);
       const lock = change(entry.lock);
       const updated: VersionEntry = { ...entry };

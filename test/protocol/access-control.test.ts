@@ -763,7 +763,9 @@ describe('protocol: access control (ACLs, bucket policies, ownership, public acc
     await srv.s3.send(new CreateBucketCommand({ Bucket: 'listable', ACL: 'public-read' }));
     const anonGet = await fetch(`${srv.url}/listable/gone.txt`);
     expect(anonGet.status).to.equal(404);
-    expect(await anonGet.text()).to.include('<Code>NoSuchKey</Code>');
+    expect(await anonGet.text())
+      .to.include('<Code>NoSuchKey</Code>')
+      .and.include('<Key>gone.txt</Key>');
     expect((await fetch(`${srv.url}/listable/gone.txt`, { method: 'HEAD' })).status).to.equal(404);
     // Bucket names are global in S3: one that does not exist is 404 whoever asks.
     for (const method of ['GET', 'DELETE', 'PUT']) {

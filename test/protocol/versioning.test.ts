@@ -210,7 +210,15 @@ describe('protocol: versioning', function () {
       expect(r.status).to.equal(404);
       expect(r.headers['x-amz-delete-marker']).to.equal('true');
       expect(r.headers['x-amz-version-id']).to.equal(del.VersionId);
-      expect(r.text).to.contain('<Code>NoSuchKey</Code>');
+      // S3 names the key in the error, as for a key never written.
+      expect(r.text).to.contain('<Code>NoSuchKey</Code>').and.contain('<Key>gone.txt</Key>');
+      for (const query of [{ attributes: '' }, { tagging: '' }] as Array<Record<string, string>>) {
+        const e = await signedFetch(srv.url, CREDS, 'GET', `/${Bucket}/gone.txt`, {
+          query,
+          headers: { 'x-amz-object-attributes': 'ETag' },
+        });
+        expect(e.text, JSON.stringify(query)).to.contain('<Code>NoSuchKey</Code>').and.contain('<Key>gone.txt</Key>');
+      }
       const m = await signedFetch(srv.url, CREDS, 'GET', `/${Bucket}/gone.txt`, { query: { versionId: del.VersionId! } });
       expect(m.status).to.equal(405);
       expect(m.headers['x-amz-delete-marker']).to.equal('true');
