@@ -201,11 +201,17 @@ describe('protocol: multipart uploads', () => {
     }
     const all = await srv.s3.send(new ListMultipartUploadsCommand({ Bucket: Bucket2 }));
     expect(all.Uploads?.map((u) => u.Key)).to.deep.equal(['a/1', 'a/2', 'a/2', 'b/x', 'c']);
+    // As S3: the last page names its last upload as the next markers too, and no Prefix was asked for.
+    expect([all.IsTruncated, all.NextKeyMarker, all.NextUploadIdMarker]).to.deep.equal([false, 'c', made[4][1]]);
+    expect(all.Prefix).to.equal(undefined);
     const grouped = await srv.s3.send(new ListMultipartUploadsCommand({ Bucket: Bucket2, Delimiter: '/' }));
     expect(grouped.CommonPrefixes?.map((p) => p.Prefix)).to.deep.equal(['a/', 'b/']);
     expect(grouped.Uploads?.map((u) => u.Key)).to.deep.equal(['c']);
     const prefixed = await srv.s3.send(new ListMultipartUploadsCommand({ Bucket: Bucket2, Prefix: 'a/' }));
     expect(prefixed.Uploads?.map((u) => u.Key)).to.deep.equal(['a/1', 'a/2', 'a/2']);
+    expect(prefixed.Prefix).to.equal('a/');
+    const onlyPrefixes = await srv.s3.send(new ListMultipartUploadsCommand({ Bucket: Bucket2, Prefix: 'a', Delimiter: '/' }));
+    expect([onlyPrefixes.NextKeyMarker, onlyPrefixes.NextUploadIdMarker]).to.deep.equal(['', '']);
     // Two at a time, through both markers, every upload exactly once.
     const seen: string[] = [];
     let keyMarker: string | undefined;

@@ -444,13 +444,17 @@ export const listMultipartUploads: Handler = async (ctx) => {
     view,
     page.uploads.map((u) => u.uploadId),
   );
+  // S3 names the last upload listed as the next markers, on the last page too (a page of
+  // prefixes alone names none).
+  const last = page.isTruncated ? undefined : page.uploads.at(-1);
   return xmlResponse('ListMultipartUploadsResult', {
     Bucket: ctx.bucketName,
     KeyMarker: enc(keyMarker ?? ''),
     UploadIdMarker: uploadIdMarker ?? '',
-    NextKeyMarker: enc(page.nextKeyMarker ?? ''),
-    NextUploadIdMarker: page.nextUploadIdMarker ?? '',
-    Prefix: enc(prefix),
+    NextKeyMarker: enc(page.nextKeyMarker ?? last?.key ?? ''),
+    NextUploadIdMarker: page.nextUploadIdMarker ?? last?.uploadId ?? '',
+    // Only when the request names one, as S3 answers.
+    Prefix: ctx.query.has('prefix') ? enc(prefix) : undefined,
     Delimiter: delimiter === undefined ? undefined : enc(delimiter),
     MaxUploads: maxUploads,
     IsTruncated: page.isTruncated,
