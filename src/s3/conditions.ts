@@ -57,36 +57,36 @@ export function parseDeleteConditions(
   return { ifMatch, size: size === undefined ? undefined : Number(size), lastModified };
 }
 
-export type ConditionOutcome = 'ok' | 'not-modified' | 'precondition-failed';
+/** The read conditions, named as S3 names them in a PreconditionFailed's <Condition>. */
+export type ConditionName = 'If-Match' | 'If-Unmodified-Since' | 'If-None-Match' | 'If-Modified-Since';
 
-export function evaluateConditions(meta: ObjectMeta, c: ReadConditions): ConditionOutcome {
+/** The first condition that does not hold, in S3's order, or undefined when all hold. */
+export function failedCondition(meta: ObjectMeta, c: ReadConditions): ConditionName | undefined {
   const modified = seconds(meta.lastModified.getTime());
   if (c.ifMatch !== undefined) {
-    if (!etagListMatches(c.ifMatch, meta.etag)) return 'precondition-failed';
+    if (!etagListMatches(c.ifMatch, meta.etag)) return 'If-Match';
   } else {
     const since = parseDate(c.ifUnmodifiedSince);
-    if (since !== undefined && modified > seconds(since)) return 'precondition-failed';
+    if (since !== undefined && modified > seconds(since)) return 'If-Unmodified-Since';
   }
   if (c.ifNoneMatch !== undefined) {
-    if (etagListMatches(c.ifNoneMatch, meta.etag)) return 'not-modified';
+    if (etagListMatches(c.ifNoneMatch, meta.etag)) return 'If-None-Match';
   } else {
     const since = parseDate(c.ifModifiedSince);
-    if (since !== undefined && modified <= seconds(since)) return 'not-modified';
+    if (since !== undefined && modified <= seconds(since)) return 'If-Modified-Since';
   }
-  return 'ok';
+  return undefined;
 }
 
-/** GET and HEAD: 412 and 304 as S3 answers them. */
-export function checkReadConditions(meta: ObjectMeta, c: ReadConditions): void {
-  const outcome = evaluateConditions(meta, c);
-  if (outcome === 'precondition-failed')
-    throw new S3Error('PreconditionFailed', undefined, { Condition: c.ifMatch !== undefined ? 'If-Match' : 'If-Unmodified-Since' });
-  if (outcome === 'not-modified') throw new S3Error('NotModified');
+/** GET and HEAD answer a failed If-None-Match or If-Modified-Since with 304, the others with 412. */
+export function notModified(failed: ConditionName): boolean {
+  return failed === 'If-None-Match' || failed === 'If-Modified-Since';
 }
 
-/** x-amz-copy-source-if-*: every failure is a 412. */
+/** x-amz-copy-source-if-*: every failure is a 412 naming the copy-source condition. */
 export function checkCopySourceConditions(meta: ObjectMeta, c: ReadConditions): void {
-  if (evaluateConditions(meta, c) !== 'ok') throw new S3Error('PreconditionFailed');
+  const failed = failedCondition(meta, c);
+  if (failed) throw new S3Error('PreconditionFailed', undefined, { Condition: `x-amz-copy-source-${failed}` });
 }
 
 export interface RangeRequest {

@@ -224,6 +224,15 @@ describe('protocol: objects', () => {
       expect(
         (await errorOf(srv.s3.send(new HeadObjectCommand({ Bucket, Key: 'range.txt', IfMatch: '"x"' })))).$metadata.httpStatusCode,
       ).to.equal(412);
+      // S3's 412 names the condition that failed.
+      for (const [header, value] of [
+        ['if-match', '"nope"'],
+        ['if-unmodified-since', past.toUTCString()],
+      ]) {
+        const r = await signedFetch(srv.url, CREDS, 'GET', `/${Bucket}/range.txt`, { headers: { [header]: value } });
+        expect(r.status, header).to.equal(412);
+        expect(r.text, header).to.contain(`<Condition>${header === 'if-match' ? 'If-Match' : 'If-Unmodified-Since'}</Condition>`);
+      }
     });
 
     it('applies response-* overrides', async () => {
@@ -442,14 +451,18 @@ describe('protocol: objects', () => {
       await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'csrc.txt', Body: 'c' }));
       const etag = `"${md5hex('c')}"`;
       await srv.s3.send(new CopyObjectCommand({ Bucket, Key: 'cdst.txt', CopySource: `${Bucket}/csrc.txt`, CopySourceIfMatch: etag }));
-      for (const cond of [
-        { CopySourceIfMatch: '"bad"' },
-        { CopySourceIfNoneMatch: etag },
-        { CopySourceIfUnmodifiedSince: new Date(Date.now() - 3600_000) },
-        { CopySourceIfModifiedSince: new Date(Date.now() + 3600_000) },
+      for (const [header, value] of [
+        ['If-Match', '"bad"'],
+        ['If-None-Match', etag],
+        ['If-Unmodified-Since', new Date(Date.now() - 3600_000).toUTCString()],
+        ['If-Modified-Since', new Date().toUTCString()],
       ]) {
-        const e = await errorOf(srv.s3.send(new CopyObjectCommand({ Bucket, Key: 'cdst.txt', CopySource: `${Bucket}/csrc.txt`, ...cond })));
-        expect(e.$metadata.httpStatusCode, JSON.stringify(cond)).to.equal(412);
+        const e = await signedFetch(srv.url, CREDS, 'PUT', `/${Bucket}/cdst.txt`, {
+          headers: { 'x-amz-copy-source': `/${Bucket}/csrc.txt`, [`x-amz-copy-source-${header.toLowerCase()}`]: value },
+        });
+        expect(e.status, header).to.equal(412);
+        // S3 names the copy-source condition that failed.
+        expect(e.text, header).to.contain(`<Condition>x-amz-copy-source-${header}</Condition>`);
       }
       const missing = await errorOf(srv.s3.send(new CopyObjectCommand({ Bucket, Key: 'x', CopySource: `${Bucket}/no-such-source` })));
       expect(missing.name).to.equal('NoSuchKey');

@@ -3,7 +3,7 @@ import { aclForWrite, collectObjectAcl, recordObjectAcl } from '../access';
 import { S3Error } from '../../errors';
 import type { ByteRange, DeleteConditions, ObjectMeta, WriteConditions } from '../../backends/types';
 import type { Handler, S3Context, S3Response } from '../context';
-import { evaluateConditions, parseDeleteConditions, parseRange, resolveRange, type ReadConditions } from '../conditions';
+import { failedCondition, notModified, parseDeleteConditions, parseRange, resolveRange, type ReadConditions } from '../conditions';
 import { httpDate } from '../headers';
 import { attributesFromHeaders, metaHeaders, RESPONSE_OVERRIDES } from '../headers';
 import { requestBody } from '../payload';
@@ -35,10 +35,10 @@ export function readConditions(ctx: S3Context, prefix = ''): ReadConditions {
  * as S3 sends it.
  */
 function conditionalAnswer(ctx: S3Context, meta: ObjectMeta): S3Response | undefined {
-  const outcome = evaluateConditions(meta, readConditions(ctx));
-  if (outcome === 'precondition-failed') throw new S3Error('PreconditionFailed');
-  if (outcome === 'not-modified') return { status: 304, headers: { ETag: `"${meta.etag}"`, 'Last-Modified': httpDate(meta.lastModified) } };
-  return undefined;
+  const failed = failedCondition(meta, readConditions(ctx));
+  if (failed === undefined) return undefined;
+  if (!notModified(failed)) throw new S3Error('PreconditionFailed', undefined, { Condition: failed });
+  return { status: 304, headers: { ETag: `"${meta.etag}"`, 'Last-Modified': httpDate(meta.lastModified) } };
 }
 
 export function writeConditions(ctx: S3Context): WriteConditions | undefined {
