@@ -60,8 +60,12 @@ export function parseDeleteConditions(
 /** The read conditions, named as S3 names them in a PreconditionFailed's <Condition>. */
 export type ConditionName = 'If-Match' | 'If-Unmodified-Since' | 'If-None-Match' | 'If-Modified-Since';
 
-/** The first condition that does not hold, in S3's order, or undefined when all hold. */
-export function failedCondition(meta: ObjectMeta, c: ReadConditions): ConditionName | undefined {
+/**
+ * The first condition that does not hold, in S3's order, or undefined when all hold. An
+ * If-Modified-Since later than now is no valid date (RFC 7232 section 3.3) and is ignored,
+ * as S3 ignores it.
+ */
+export function failedCondition(meta: ObjectMeta, c: ReadConditions, now = Date.now()): ConditionName | undefined {
   const modified = seconds(meta.lastModified.getTime());
   if (c.ifMatch !== undefined) {
     if (!etagListMatches(c.ifMatch, meta.etag)) return 'If-Match';
@@ -73,7 +77,7 @@ export function failedCondition(meta: ObjectMeta, c: ReadConditions): ConditionN
     if (etagListMatches(c.ifNoneMatch, meta.etag)) return 'If-None-Match';
   } else {
     const since = parseDate(c.ifModifiedSince);
-    if (since !== undefined && modified <= seconds(since)) return 'If-Modified-Since';
+    if (since !== undefined && since <= now && modified <= seconds(since)) return 'If-Modified-Since';
   }
   return undefined;
 }

@@ -215,7 +215,9 @@ describe('protocol: objects', () => {
       expect((await errorOf(get('range.txt', { IfMatch: '"nope"' }))).$metadata.httpStatusCode).to.equal(412);
       expect((await errorOf(get('range.txt', { IfNoneMatch: etag }))).$metadata.httpStatusCode).to.equal(304);
       expect((await get('range.txt', { IfNoneMatch: '"other"' })).bytes.toString()).to.equal(body);
-      expect((await errorOf(get('range.txt', { IfModifiedSince: future }))).$metadata.httpStatusCode).to.equal(304);
+      expect((await errorOf(get('range.txt', { IfModifiedSince: new Date() }))).$metadata.httpStatusCode).to.equal(304);
+      // A date later than now is no valid date: S3 ignores it and serves the object.
+      expect((await get('range.txt', { IfModifiedSince: future })).bytes.toString()).to.equal(body);
       expect((await get('range.txt', { IfModifiedSince: past })).bytes.toString()).to.equal(body);
       expect((await errorOf(get('range.txt', { IfUnmodifiedSince: past }))).$metadata.httpStatusCode).to.equal(412);
       // If-Match true wins over If-Unmodified-Since false; If-None-Match false wins over If-Modified-Since true.
@@ -464,6 +466,15 @@ describe('protocol: objects', () => {
         // S3 names the copy-source condition that failed.
         expect(e.text, header).to.contain(`<Condition>x-amz-copy-source-${header}</Condition>`);
       }
+      // A date later than now is no valid date: S3 ignores it and copies.
+      await srv.s3.send(
+        new CopyObjectCommand({
+          Bucket,
+          Key: 'cdst.txt',
+          CopySource: `${Bucket}/csrc.txt`,
+          CopySourceIfModifiedSince: new Date(Date.now() + 3600_000),
+        }),
+      );
       const missing = await errorOf(srv.s3.send(new CopyObjectCommand({ Bucket, Key: 'x', CopySource: `${Bucket}/no-such-source` })));
       expect(missing.name).to.equal('NoSuchKey');
     });
