@@ -74,14 +74,24 @@ export const GRANT_HEADERS: ReadonlyArray<[header: string, permission: Permissio
   ['x-amz-grant-full-control', 'FULL_CONTROL'],
 ];
 
-/** A grantee as a client names it: by canonical id, by e-mail address, or a group's URI. */
-export function resolveGrantee(kind: string, value: string, dir: Directory): Grantee {
+/** The shape of a canonical user id: S3 refuses any other with "Invalid id". */
+export function checkCanonicalId(id: string, argumentName = 'CanonicalUser/ID'): void {
+  if (!/^[0-9a-f]{64}$/.test(id))
+    throw new S3Error('InvalidArgument', 'Invalid id', { ArgumentName: argumentName, ArgumentValue: id.slice(0, 80) });
+}
+
+/**
+ * A grantee as a client names it: by canonical id, by e-mail address, or a group's URI. An
+ * invalid id or URI is refused naming where it was given: `CanonicalUser/ID` or `Group/URI`
+ * in an AccessControlPolicy, the grant's own key (`id`, `uri`) in an x-amz-grant-* header,
+ * as S3 names them.
+ */
+export function resolveGrantee(kind: string, value: string, dir: Directory, headerKey?: string): Grantee {
   const v = value.trim();
   switch (kind.trim().toLowerCase()) {
     case 'id':
     case 'canonicaluser':
-      if (!/^[0-9a-f]{64}$/.test(v))
-        throw new S3Error('InvalidArgument', 'Invalid id', { ArgumentName: 'CanonicalUser/ID', ArgumentValue: v.slice(0, 80) });
+      checkCanonicalId(v, headerKey ?? 'CanonicalUser/ID');
       return { type: 'CanonicalUser', id: v };
     case 'emailaddress':
     case 'amazoncustomerbyemail': {
@@ -92,13 +102,19 @@ export function resolveGrantee(kind: string, value: string, dir: Directory): Gra
     case 'uri':
     case 'group':
       if (!(Object.values(GROUPS) as string[]).includes(v)) {
-        throw new S3Error('InvalidArgument', 'Invalid group uri', { ArgumentName: 'Group/URI', ArgumentValue: v.slice(0, 80) });
+        throw new S3Error('InvalidArgument', 'Invalid group uri', {
+          ArgumentName: headerKey ?? 'Group/URI',
+          ArgumentValue: v.slice(0, 80),
+        });
       }
       return { type: 'Group', uri: v };
     default:
       throw new S3Error('InvalidArgument', `Unknown grantee type '${kind.trim().slice(0, 32)}'`);
   }
 }
+
+/** The keys an x-amz-grant-* header names grantees by. */
+const HEADER_GRANTEE_KEYS = new Set(['id', 'emailaddress', 'uri']);
 
 /**
  * The grants of x-amz-grant-* headers (`id="...", emailAddress="...", uri="..."` lists), or
@@ -112,8 +128,12 @@ export function grantsFromHeaders(header: (name: string) => string | undefined, 
     grants ??= [];
     for (const item of splitGrantList(value)) {
       const m = /^\s*([A-Za-z]+)\s*=\s*"?([^"]*)"?\s*$/.exec(item);
-      if (!m) throw new S3Error('InvalidArgument', `Invalid grant in ${name}`, { ArgumentName: name, ArgumentValue: item.slice(0, 128) });
-      grants.push({ grantee: resolveGrantee(m[1], m[2], dir), permission });
+      if (!m || !HEADER_GRANTEE_KEYS.has(m[1].toLowerCase()))
+        throw new S3Error('InvalidArgument', 'Argument format not recognized', {
+          ArgumentName: name,
+          ArgumentValue: item.trim().slice(0, 128),
+        });
+      grants.push({ grantee: resolveGrantee(m[1], m[2], dir, m[1]), permission });
     }
   }
   return grants;

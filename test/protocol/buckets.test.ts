@@ -144,6 +144,49 @@ describe('protocol: buckets', () => {
     }
   });
 
+  it('refuses a bad ACL grant naming the argument as S3 does: the header key for x-amz-grant-*, the element path in a body', async () => {
+    const Bucket = 'acl-bad-grants';
+    await srv.s3.send(new CreateBucketCommand({ Bucket, ObjectOwnership: 'ObjectWriter' }));
+    const owner = (await srv.s3.send(new GetBucketAclCommand({ Bucket }))).Owner!.ID!;
+    const fake = 'http://acs.amazonaws.com/groups/s3/FakeGroup';
+    const refusal = async (send: Promise<unknown>) => {
+      const e = await errorOf(send);
+      const x = e as unknown as { Code?: string; ArgumentName?: string; ArgumentValue?: string; message: string };
+      return [e.name, e.message, x.ArgumentName, x.ArgumentValue];
+    };
+    // LocalStack's AWS-validated test_s3_bucket_acl_exceptions records these answers.
+    expect(await refusal(srv.s3.send(new PutBucketAclCommand({ Bucket, GrantWrite: `uri="${fake}"` })))).to.deep.equal([
+      'InvalidArgument',
+      'Invalid group uri',
+      'uri',
+      fake,
+    ]);
+    expect(await refusal(srv.s3.send(new PutBucketAclCommand({ Bucket, GrantWrite: 'id="wrong-id"' })))).to.deep.equal([
+      'InvalidArgument',
+      'Invalid id',
+      'id',
+      'wrong-id',
+    ]);
+    expect(await refusal(srv.s3.send(new PutBucketAclCommand({ Bucket, GrantWrite: 'fakekey="1234"' })))).to.deep.equal([
+      'InvalidArgument',
+      'Argument format not recognized',
+      'x-amz-grant-write',
+      'fakekey="1234"',
+    ]);
+    const logWrite = {
+      Grantee: { URI: 'http://acs.amazonaws.com/groups/s3/LogDelivery', Type: 'Group' as const },
+      Permission: 'WRITE' as const,
+    };
+    // The grant the body names with a bad id is refused naming its element.
+    const badGrantee = { Owner: { ID: owner }, Grants: [{ ...logWrite, Grantee: { ID: 'wrong-id', Type: 'CanonicalUser' as const } }] };
+    expect(await refusal(srv.s3.send(new PutBucketAclCommand({ Bucket, AccessControlPolicy: badGrantee })))).to.deep.equal([
+      'InvalidArgument',
+      'Invalid id',
+      'CanonicalUser/ID',
+      'wrong-id',
+    ]);
+  });
+
   it('after DeleteBucketOwnershipControls, GetBucketOwnershipControls answers 404 OwnershipControlsNotFoundError and ACLs are taken (ObjectWriter)', async () => {
     const Bucket = 'ownership-deleted';
     await srv.s3.send(new CreateBucketCommand({ Bucket }));
