@@ -177,6 +177,20 @@ describe('protocol: buckets', () => {
       Grantee: { URI: 'http://acs.amazonaws.com/groups/s3/LogDelivery', Type: 'Group' as const },
       Permission: 'WRITE' as const,
     };
+    const badOwner = { Owner: { ID: 'wrong-id' }, Grants: [logWrite] };
+    expect(await refusal(srv.s3.send(new PutBucketAclCommand({ Bucket, AccessControlPolicy: badOwner })))).to.deep.equal([
+      'InvalidArgument',
+      'Invalid id',
+      'CanonicalUser/ID',
+      'wrong-id',
+    ]);
+    const badType = {
+      Owner: { ID: owner },
+      Grants: [{ Grantee: { ID: 'wrong-id', Type: 'BadType' as unknown as 'CanonicalUser' }, Permission: 'WRITE' as const }],
+    };
+    expect((await errorOf(srv.s3.send(new PutBucketAclCommand({ Bucket, AccessControlPolicy: badType })))).name).to.equal(
+      'MalformedACLError',
+    );
     // The grant the body names with a bad id is refused naming its element.
     const badGrantee = { Owner: { ID: owner }, Grants: [{ ...logWrite, Grantee: { ID: 'wrong-id', Type: 'CanonicalUser' as const } }] };
     expect(await refusal(srv.s3.send(new PutBucketAclCommand({ Bucket, AccessControlPolicy: badGrantee })))).to.deep.equal([

@@ -11,6 +11,7 @@ import {
   PERMISSIONS,
   requestedAcl,
   resolveGrantee,
+  checkCanonicalId,
   type Acl,
   type Grant,
   type Permission,
@@ -75,12 +76,23 @@ function aclXml(ctx: S3Context, acl: Acl) {
   };
 }
 
-/** An AccessControlPolicy body: its owner must be the resource's owner, its grantees known. */
+/** The grantee types of the schema: xsi:type names one of them, or the document does not validate. */
+const GRANTEE_TYPES = new Set(['CanonicalUser', 'AmazonCustomerByEmail', 'Group']);
+
+/**
+ * An AccessControlPolicy body: its owner must be the resource's owner, its grantees known. S3
+ * checks the document against its schema (grantee types included) before the ids in it.
+ */
 function aclFromXml(ctx: S3Context, body: string, owner: string): Acl {
   const doc = element(parseXml(body), 'AccessControlPolicy', ['Owner', 'AccessControlList']);
   if (!doc) throw new S3Error('MalformedACLError');
+  // The parser drops attributes: the grantees' xsi:type are read from the text.
+  for (const m of body.matchAll(/<(?:\w+:)?Grantee\b[^>]*?\s(?:\w+:)?type\s*=\s*["']([^"']*)["']/g)) {
+    if (!GRANTEE_TYPES.has(m[1])) throw new S3Error('MalformedACLError');
+  }
   const ownerId = text(children(doc.Owner, ['ID', 'DisplayName']).ID);
   if (ownerId === undefined) throw new S3Error('MalformedACLError');
+  checkCanonicalId(ownerId.trim());
   if (ownerId.trim() !== owner) throw new S3Error('AccessDenied', 'The Owner of an access control policy cannot be changed.');
   const list = children(doc.AccessControlList, ['Grant']);
   const dir = directoryOf(ctx);
