@@ -59,6 +59,15 @@ describe('protocol: listing', () => {
     expect(first.Owner).to.equal(undefined);
   });
 
+  it('names the bucket\u2019s region in x-amz-bucket-region on ListObjects and ListObjectsV2, as S3 does', async () => {
+    // LocalStack's AWS-validated test_region_header_exists and test_bucket_name_with_dots see it on both.
+    for (const query of [{}, { 'list-type': '2' }] as Array<Record<string, string>>) {
+      const r = await signedFetch(srv.url, CREDS, 'GET', `/${Bucket}`, { query });
+      expect(r.status).to.equal(200);
+      expect(r.headers['x-amz-bucket-region'], JSON.stringify(query)).to.equal('us-east-1');
+    }
+  });
+
   it('writes every date in whole seconds, as S3 does: a listing names the second HEAD names', async () => {
     const B = 'whole-seconds';
     await srv.s3.send(new CreateBucketCommand({ Bucket: B }));

@@ -56,25 +56,35 @@ function contents(ctx: S3Context, objects: ObjectSummary[], enc: (s: string) => 
   }));
 }
 
+/** S3 names the bucket's region on an object listing, as on HeadBucket. */
+function regionHeader(ctx: S3Context): Record<string, string> {
+  return { 'x-amz-bucket-region': ctx.services.region };
+}
+
 export const listObjectsV1: Handler = async (ctx) => {
   const enc = encoder(ctx);
   const marker = ctx.query.get('marker') ?? '';
   const maxKeys = parseMaxKeys(ctx.query.get('max-keys'));
   const page = await list(ctx, marker || undefined, maxKeys);
   const delimiter = ctx.query.get('delimiter') ?? '';
-  return xmlResponse('ListBucketResult', {
-    Name: ctx.bucketName,
-    Prefix: enc(ctx.query.get('prefix') ?? ''),
-    Marker: enc(marker),
-    // Always given when truncated: clients such as rclone page on it even without a delimiter.
-    NextMarker: page.isTruncated && page.nextStartAfter !== undefined ? enc(page.nextStartAfter) : undefined,
-    MaxKeys: maxKeys,
-    Delimiter: delimiter ? enc(delimiter) : undefined,
-    IsTruncated: page.isTruncated,
-    EncodingType: ctx.query.get('encoding-type') ?? undefined,
-    Contents: contents(ctx, page.objects, enc, true),
-    CommonPrefixes: page.commonPrefixes.map((p) => ({ Prefix: enc(p) })),
-  });
+  return xmlResponse(
+    'ListBucketResult',
+    {
+      Name: ctx.bucketName,
+      Prefix: enc(ctx.query.get('prefix') ?? ''),
+      Marker: enc(marker),
+      // Always given when truncated: clients such as rclone page on it even without a delimiter.
+      NextMarker: page.isTruncated && page.nextStartAfter !== undefined ? enc(page.nextStartAfter) : undefined,
+      MaxKeys: maxKeys,
+      Delimiter: delimiter ? enc(delimiter) : undefined,
+      IsTruncated: page.isTruncated,
+      EncodingType: ctx.query.get('encoding-type') ?? undefined,
+      Contents: contents(ctx, page.objects, enc, true),
+      CommonPrefixes: page.commonPrefixes.map((p) => ({ Prefix: enc(p) })),
+    },
+    200,
+    regionHeader(ctx),
+  );
 };
 
 export const listObjectsV2: Handler = async (ctx) => {
@@ -88,18 +98,23 @@ export const listObjectsV2: Handler = async (ctx) => {
   const from = token !== null ? decodeToken(token) : startAfterParam;
   const page = await list(ctx, from || undefined, maxKeys);
   const delimiter = ctx.query.get('delimiter') ?? '';
-  return xmlResponse('ListBucketResult', {
-    Name: ctx.bucketName,
-    Prefix: enc(ctx.query.get('prefix') ?? ''),
-    Delimiter: delimiter ? enc(delimiter) : undefined,
-    MaxKeys: maxKeys,
-    EncodingType: ctx.query.get('encoding-type') ?? undefined,
-    KeyCount: page.objects.length + page.commonPrefixes.length,
-    IsTruncated: page.isTruncated,
-    ContinuationToken: token ?? undefined,
-    NextContinuationToken: page.isTruncated && page.nextStartAfter !== undefined ? encodeToken(page.nextStartAfter) : undefined,
-    StartAfter: startAfterParam ? enc(startAfterParam) : undefined,
-    Contents: contents(ctx, page.objects, enc, ctx.query.get('fetch-owner') === 'true'),
-    CommonPrefixes: page.commonPrefixes.map((p) => ({ Prefix: enc(p) })),
-  });
+  return xmlResponse(
+    'ListBucketResult',
+    {
+      Name: ctx.bucketName,
+      Prefix: enc(ctx.query.get('prefix') ?? ''),
+      Delimiter: delimiter ? enc(delimiter) : undefined,
+      MaxKeys: maxKeys,
+      EncodingType: ctx.query.get('encoding-type') ?? undefined,
+      KeyCount: page.objects.length + page.commonPrefixes.length,
+      IsTruncated: page.isTruncated,
+      ContinuationToken: token ?? undefined,
+      NextContinuationToken: page.isTruncated && page.nextStartAfter !== undefined ? encodeToken(page.nextStartAfter) : undefined,
+      StartAfter: startAfterParam ? enc(startAfterParam) : undefined,
+      Contents: contents(ctx, page.objects, enc, ctx.query.get('fetch-owner') === 'true'),
+      CommonPrefixes: page.commonPrefixes.map((p) => ({ Prefix: enc(p) })),
+    },
+    200,
+    regionHeader(ctx),
+  );
 };
