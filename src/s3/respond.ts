@@ -18,6 +18,8 @@ export function errorResponse(err: S3Error, resource: string, requestId: string,
     {
       Code: err.code,
       Message: err.message,
+      // S3's MethodNotAllowed names the request's method (then the resource type refused).
+      ...(err.code === 'MethodNotAllowed' && err.extra.Method === undefined ? { Method: method } : {}),
       ...err.extra,
       Resource: resource,
       RequestId: requestId,

@@ -134,7 +134,7 @@ export class VersionedObjects {
       const err =
         versionId === undefined
           ? new S3Error('NoSuchKey', undefined, { Key: index.key })
-          : new S3Error('MethodNotAllowed', 'The specified method is not allowed against this resource.');
+          : new S3Error('MethodNotAllowed', 'The specified method is not allowed against this resource.', { ResourceType: 'DeleteMarker' });
       err.headers = markerHeaders(entry);
       throw err;
     }

@@ -222,7 +222,10 @@ describe('protocol: versioning', function () {
       const m = await signedFetch(srv.url, CREDS, 'GET', `/${Bucket}/gone.txt`, { query: { versionId: del.VersionId! } });
       expect(m.status).to.equal(405);
       expect(m.headers['x-amz-delete-marker']).to.equal('true');
-      expect(m.text).to.contain('<Code>MethodNotAllowed</Code>');
+      // As S3: the method and the kind of resource refused are named.
+      expect(m.text)
+        .to.contain('<Code>MethodNotAllowed</Code>')
+        .and.contain('<Method>GET</Method><ResourceType>DeleteMarker</ResourceType>');
       const h = await signedFetch(srv.url, CREDS, 'HEAD', `/${Bucket}/gone.txt`);
       expect(h.status).to.equal(404);
       expect(h.headers['x-amz-delete-marker']).to.equal('true');
