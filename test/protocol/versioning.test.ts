@@ -226,6 +226,18 @@ describe('protocol: versioning', function () {
       expect(m.text)
         .to.contain('<Code>MethodNotAllowed</Code>')
         .and.contain('<Method>GET</Method><ResourceType>DeleteMarker</ResourceType>');
+      // Its ACL: GetObjectAcl answers 404 as GET does, PutObjectAcl 405 as S3 answers them.
+      const getAcl = await signedFetch(srv.url, CREDS, 'GET', `/${Bucket}/gone.txt`, { query: { acl: '' } });
+      expect([getAcl.status, getAcl.text]).to.satisfy(([st, t]: [number, string]) => st === 404 && t.includes('<Code>NoSuchKey</Code>'));
+      const putAcl = await signedFetch(srv.url, CREDS, 'PUT', `/${Bucket}/gone.txt`, {
+        query: { acl: '' },
+        headers: { 'x-amz-acl': 'private' },
+      });
+      expect(putAcl.status).to.equal(405);
+      expect(putAcl.headers['x-amz-delete-marker']).to.equal('true');
+      expect(putAcl.text)
+        .to.contain('<Code>MethodNotAllowed</Code>')
+        .and.contain('<Method>PUT</Method><ResourceType>DeleteMarker</ResourceType>');
       const h = await signedFetch(srv.url, CREDS, 'HEAD', `/${Bucket}/gone.txt`);
       expect(h.status).to.equal(404);
       expect(h.headers['x-amz-delete-marker']).to.equal('true');

@@ -165,11 +165,24 @@ export const getObjectAcl: Handler = async (ctx) => {
   return xmlResponse('AccessControlPolicy', aclXml(ctx, acl), 200, versionHeader(meta));
 };
 
+/**
+ * PutObjectAcl on a key whose latest version is a delete marker: S3 answers 405 MethodNotAllowed
+ * (ResourceType DeleteMarker), where GetObjectAcl answers 404 NoSuchKey.
+ */
+function refusedOnMarker(err: unknown): unknown {
+  if (!(err instanceof S3Error) || err.code !== 'NoSuchKey' || err.headers?.['x-amz-delete-marker'] !== 'true') return err;
+  const refusal = new S3Error('MethodNotAllowed', undefined, { ResourceType: 'DeleteMarker' });
+  refusal.headers = err.headers;
+  return refusal;
+}
+
 export const putObjectAcl: Handler = async (ctx) => {
   const view = ctx.bucket();
   view.assertWritable();
   const access = await accessOf(ctx, view);
-  const { acl: current, meta } = await objectAclOf(ctx, view, access);
+  const { acl: current, meta } = await objectAclOf(ctx, view, access).catch((err: unknown) => {
+    throw refusedOnMarker(err);
+  });
   const acl = await aclToSet(ctx, current.owner, access.owner);
   checkAclAllowed(access, acl);
   // Tied to the version read above: should a write replace it meanwhile, this ACL applies to nothing.
