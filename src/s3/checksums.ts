@@ -318,7 +318,9 @@ export class VerifyingStream extends Transform {
   constructor(opts: VerifyOptions = {}) {
     super();
     if (opts.md5 !== undefined) {
-      if (!isDigestBase64(opts.md5.trim(), 16)) throw new S3Error('InvalidDigest');
+      // S3 names the value it could not read as an MD5.
+      if (!isDigestBase64(opts.md5.trim(), 16))
+        throw new S3Error('InvalidDigest', 'The Content-MD5 you specified was invalid.', { 'Content-MD5': opts.md5.slice(0, 64) });
       this.md5 = opts.md5.trim();
       this.use('md5');
     }
