@@ -211,6 +211,15 @@ describe('protocol: S3 fidelity', () => {
       .and.contain('<ArgumentName>continuation-token</ArgumentName>');
   });
 
+  it('MalformedXML carries the message S3 sends, without a final period', async () => {
+    // LocalStack's AWS-validated snapshots record it so for every malformed configuration body.
+    const r = await raw('PUT', `/${Bucket}`, { query: { versioning: '' }, body: '<VersioningConfiguration><Status>' });
+    expect(r.status).to.equal(400);
+    expect(r.text).to.contain(
+      '<Code>MalformedXML</Code><Message>The XML you provided was not well-formed or did not validate against our published schema</Message>',
+    );
+  });
+
   it('x-amz-tagging: a tag without "=" has an empty value', async () => {
     await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'tags/obj', Body: 'x', Tagging: 'foo=bar&bar' }));
     const t = await srv.s3.send(new GetObjectTaggingCommand({ Bucket, Key: 'tags/obj' }));
