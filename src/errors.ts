@@ -32,7 +32,7 @@ export const ERROR_TABLE = {
   IncorrectNumberOfFilesInPostRequest: [400, 'POST requires exactly one file upload per request.'],
   InvalidPolicyDocument: [400, 'The content of the form does not meet the conditions specified in the policy document.'],
   InvalidPartNumber: [400, 'The requested partnumber is not satisfiable'],
-  InvalidPartOrder: [400, 'The list of parts was not in ascending order.'],
+  InvalidPartOrder: [400, 'The list of parts was not in ascending order. Parts must be ordered by part number.'],
   InvalidRange: [416, 'The requested range is not satisfiable'],
   InvalidRequest: [400, 'Invalid Request'],
   InvalidStorageClass: [400, 'The storage class you specified is not valid.'],

@@ -148,16 +148,17 @@ describe('protocol: multipart uploads', () => {
       "One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.",
     ]);
     expect((await errorOf(complete([{ ETag: p1.ETag, PartNumber: 3 }]))).name).to.equal('InvalidPart');
-    expect(
-      (
-        await errorOf(
-          complete([
-            { ETag: p2.ETag, PartNumber: 2 },
-            { ETag: p1.ETag, PartNumber: 1 },
-          ]),
-        )
-      ).name,
-    ).to.equal('InvalidPartOrder');
+    const unordered = (await errorOf(
+      complete([
+        { ETag: p2.ETag, PartNumber: 2 },
+        { ETag: p1.ETag, PartNumber: 1 },
+      ]),
+    )) as Error & { UploadId?: string };
+    expect([unordered.name, unordered.message, unordered.UploadId]).to.deep.equal([
+      'InvalidPartOrder',
+      'The list of parts was not in ascending order. Parts must be ordered by part number.',
+      UploadId,
+    ]);
     const tooSmall = await errorOf(
       complete([
         { ETag: p1.ETag, PartNumber: 1 },

@@ -220,7 +220,7 @@ export const completeMultipartUpload: Handler = async (ctx) => {
       'The XML you provided was not well-formed or did not validate against our published schema: a CompleteMultipartUpload needs at least one Part.',
     );
   for (let i = 1; i < requested.length; i++) {
-    if (requested[i].partNumber <= requested[i - 1].partNumber) throw new S3Error('InvalidPartOrder');
+    if (requested[i].partNumber <= requested[i - 1].partNumber) throw new S3Error('InvalidPartOrder', undefined, { UploadId: id });
   }
   const mode = await uploadChecksum(view, id);
   checkComplete(ctx, mode, requested);
