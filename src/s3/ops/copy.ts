@@ -75,14 +75,17 @@ function copiedAttributes(ctx: S3Context, source: ObjectMeta): ObjectAttributes 
 /**
  * x-amz-checksum-algorithm on a copy: the copy holds a checksum of that algorithm (S3 keeps
  * one per object). The source's is kept when it has one for the whole object; otherwise it is
- * computed from the bytes as they are copied. Undefined: the request names none.
+ * computed from the bytes as they are copied. A copy of a multipart source is one part: its
+ * composite checksum (value-N) describes parts the copy does not have, so the copy gets one of
+ * the same algorithm over its bytes. Undefined: no checksum to give.
  */
 function copyChecksum(
   ctx: S3Context,
   source: ObjectMeta,
   attrs: ObjectAttributes,
 ): { algorithm: ChecksumAlgorithm; kept?: string } | undefined {
-  const named = ctx.header('x-amz-checksum-algorithm');
+  const composite = Object.entries(attrs.checksums ?? {}).find(([, v]) => /-\d+$/.test(v))?.[0];
+  const named = ctx.header('x-amz-checksum-algorithm') ?? composite;
   if (named === undefined) return undefined;
   const algorithm = parseChecksumAlgorithm(named);
   // A multipart source's checksum describes its parts, not the copy's bytes.
@@ -110,6 +113,9 @@ export async function copyBetween(
     const sameObject =
       src.route.backend === dst.route.backend && src.realBucket === dst.realBucket && src.realKey(srcKey) === dst.realKey(dstKey);
     const attrs = copiedAttributes(ctx, handle.meta);
+    // A copy is one part, whatever its source: S3 gives it the MD5 of its bytes as its ETag.
+    const multipartSource = handle.meta.etag.includes('-');
+    delete attrs.partSizes;
     // A copy naming no class takes the destination bucket's tier, where its CreateBucket named one.
     if (ctx.header('x-amz-storage-class') === undefined) {
       const tier = await bucketTier(dst);
@@ -120,9 +126,9 @@ export async function copyBetween(
     if (checksum) attrs.checksums = checksum.kept === undefined ? undefined : { [checksum.algorithm]: checksum.kept };
     if (
       sameObject &&
-      // Copying an older version over the key restores it, and a new checksum changes it.
+      // Copying an older version over the key restores it, and a new checksum the request names changes it.
       source.versionId === undefined &&
-      !computeChecksum &&
+      !(computeChecksum && ctx.header('x-amz-checksum-algorithm') !== undefined) &&
       ctx.header('x-amz-metadata-directive') !== 'REPLACE' &&
       ctx.header('x-amz-storage-class') === undefined &&
       ctx.header('x-amz-tagging-directive') !== 'REPLACE'
@@ -136,8 +142,12 @@ export async function copyBetween(
     // The copy's lock is what this request asks for (or the bucket's default), never the source's.
     const lock = lockFromHeaders(ctx, target);
     // A versioned destination takes the bytes through its version layer; a plain one may copy natively.
-    // A checksum computed from the bytes needs them to pass through s3mux.
-    const native = target.status || reader.status || computeChecksum ? undefined : await dst.nativeCopyFrom(src, srcKey, dstKey, attrs);
+    // A checksum computed from the bytes, or the new ETag of a multipart source's copy, needs
+    // them to pass through s3mux.
+    const native =
+      target.status || reader.status || computeChecksum || multipartSource
+        ? undefined
+        : await dst.nativeCopyFrom(src, srcKey, dstKey, attrs);
     if (native) return { meta: native, source: handle.meta };
     // Set as the bytes end, before the store commits the copy.
     const body = computeChecksum
