@@ -59,13 +59,16 @@ describe('protocol: listing', () => {
     expect(first.Owner).to.equal(undefined);
   });
 
-  it('names the bucket\u2019s region in x-amz-bucket-region on ListObjects and ListObjectsV2, as S3 does', async () => {
+  it('names the bucket\u2019s region in x-amz-bucket-region on ListObjects, ListObjectsV2 and HeadBucket, as S3 does', async () => {
     // LocalStack's AWS-validated test_region_header_exists and test_bucket_name_with_dots see it on both.
     for (const query of [{}, { 'list-type': '2' }] as Array<Record<string, string>>) {
       const r = await signedFetch(srv.url, CREDS, 'GET', `/${Bucket}`, { query });
       expect(r.status).to.equal(200);
       expect(r.headers['x-amz-bucket-region'], JSON.stringify(query)).to.equal('us-east-1');
     }
+    // HeadBucket: the region and, as S3 sends it, x-amz-access-point-alias (LocalStack's AWS-validated test_create_bucket_head_bucket).
+    const head = await signedFetch(srv.url, CREDS, 'HEAD', `/${Bucket}`);
+    expect([head.headers['x-amz-bucket-region'], head.headers['x-amz-access-point-alias']]).to.deep.equal(['us-east-1', 'false']);
   });
 
   it('writes every date in whole seconds, as S3 does: a listing names the second HEAD names', async () => {

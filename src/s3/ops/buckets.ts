@@ -177,6 +177,8 @@ export const headBucket: Handler = async (ctx) => {
     status: 200,
     headers: {
       'x-amz-bucket-region': ctx.services.region,
+      // S3 says whether the name is an access point alias: s3mux serves no access points.
+      'x-amz-access-point-alias': 'false',
       ...(tier ? { [TIER_HEADER]: tier.tier, 'x-s3mux-storage-class': tier.storageClass } : {}),
     },
   };
