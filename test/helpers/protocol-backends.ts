@@ -84,6 +84,8 @@ const NO_PART_LAYOUT = {
   'uploads parts, lists them, completes with the md5-of-md5s ETag':
     "the s3 backend does not read an object's part sizes from the store, so GetObject ?partNumber=N > 1 is InvalidPartNumber",
   'pages the parts of a multipart object': "the s3 backend does not read an object's part sizes from the store (ObjectParts)",
+  'counts the parts of a multipart object without checksums':
+    "the s3 backend does not read an object's part sizes from the store (ObjectParts)",
 };
 
 /** The hostile suite's 60 s budget is set for a local folder; through a store each request is a round trip to it. */
@@ -127,6 +129,8 @@ export const PROTOCOL_BACKENDS: ProtocolBackend[] = [
       ...objectKeepsNoMultipartChecksum(
         "the s3 backend's multipart is the store's own: the store assembles the object, s3mux cannot add a checksum to it, and keeps no part checksums",
       ),
+      'gives the copy of a multipart object with a composite checksum':
+        "the s3 backend's multipart is the store's own: the object it assembles has no checksum for the copy to recompute",
       'a body that stalls half-way with RequestTimeout':
         'the store is a second s3mux with the same 20 s body timeout: which of the two gives up on the stalled body first is a race (the front then answers ServiceUnavailable)',
       'a 20 MiB file streams through to the backend and round-trips':
@@ -170,6 +174,7 @@ export const PROTOCOL_BACKENDS: ProtocolBackend[] = [
       'UploadPart: a mismatching checksum is BadDigest': S3RVER_MULTIPART,
       'a part checksum other than the one the part was uploaded with': S3RVER_MULTIPART,
       'pages the parts of a multipart object': S3RVER_MULTIPART,
+      'counts the parts of a multipart object without checksums': S3RVER_MULTIPART,
       'hostile input accepts the unmutated control requests': S3RVER_MULTIPART,
       'hostile input sent at least 1000 requests': `${S3RVER_MULTIPART} (the hostile run starts from its control requests)`,
       'x-amz-tagging: a tag without': S3RVER_TAGS,
@@ -297,6 +302,12 @@ export const PROTOCOL_BACKENDS: ProtocolBackend[] = [
       'success_action_redirect answers 303 to the URL with bucket, key and etag': GITHUB_ETAG,
       'a 20 MiB file streams through to the backend and round-trips': GITHUB_ETAG,
       'pages the parts of a multipart object': 'an asset keeps no part layout: GetObjectAttributes has no ObjectParts on github',
+      'counts the parts of a multipart object without checksums':
+        'an asset keeps no part layout: GetObjectAttributes has no ObjectParts on github',
+      'gives the copy of a multipart object with a composite checksum': GITHUB_NO_CHECKSUMS,
+      'copies a multipart object as one part': GITHUB_ETAG,
+      'keeps a trailing checksum of an upload that names a storage class': `${GITHUB_NO_CHECKSUMS}; an asset holds one storage class (STANDARD)`,
+      'gives a copy the class its request names': 'an asset holds one storage class (STANDARD)',
       'returns the stored checksum when checksum mode is enabled': GITHUB_NO_CHECKSUMS,
       'gives a copy the checksum x-amz-checksum-algorithm names': GITHUB_NO_CHECKSUMS,
       'PutObject and CopyObject say the checksum type beside the checksum': GITHUB_NO_CHECKSUMS,

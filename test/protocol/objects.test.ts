@@ -452,6 +452,27 @@ describe('protocol: objects', () => {
       expect(bogus.text).to.include('<Code>InvalidRequest</Code>');
     });
 
+    it('gives a copy the class its request names, STANDARD when it names none, and keeps a computed checksum', async () => {
+      await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'ia-src.txt', Body: 'infrequent', StorageClass: 'STANDARD_IA' }));
+      await srv.s3.send(new CopyObjectCommand({ Bucket, Key: 'ia-dst.txt', CopySource: `${Bucket}/ia-src.txt` }));
+      // S3 keeps the source's class on no copy: the destination takes the request's.
+      expect((await srv.s3.send(new HeadObjectCommand({ Bucket, Key: 'ia-dst.txt' }))).StorageClass).to.equal(undefined);
+      const sha256 = createHash('sha256').update('infrequent').digest('base64');
+      const copied = await srv.s3.send(
+        new CopyObjectCommand({
+          Bucket,
+          Key: 'ia-dst.txt',
+          CopySource: `${Bucket}/ia-src.txt`,
+          StorageClass: 'STANDARD_IA',
+          ChecksumAlgorithm: 'SHA256',
+        }),
+      );
+      expect(copied.CopyObjectResult?.ChecksumSHA256).to.equal(sha256);
+      const head = await srv.s3.send(new HeadObjectCommand({ Bucket, Key: 'ia-dst.txt', ChecksumMode: 'ENABLED' }));
+      expect(head.StorageClass).to.equal('STANDARD_IA');
+      expect(head.ChecksumSHA256).to.equal(sha256);
+    });
+
     it('honours x-amz-copy-source-if-* conditions', async () => {
       await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'csrc.txt', Body: 'c' }));
       const etag = `"${md5hex('c')}"`;
