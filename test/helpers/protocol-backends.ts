@@ -186,6 +186,8 @@ export const PROTOCOL_BACKENDS: ProtocolBackend[] = [
       'stores tagging given as XML': S3RVER_TAGS,
       'returns the stored checksum when checksum mode is enabled': 's3rver 3.7.1 keeps no x-amz-checksum-* values',
       'gives a copy the checksum x-amz-checksum-algorithm names': 's3rver 3.7.1 keeps no x-amz-checksum-* values',
+      'keeps a trailing checksum of an upload that names a storage class': 's3rver 3.7.1 keeps no x-amz-checksum-* values',
+      'gives a copy the class its request names': 's3rver 3.7.1 keeps no x-amz-checksum-* values (the copy asks for one)',
       'Content-MD5 and x-amz-checksum-* fields are checked against the file': 's3rver 3.7.1 keeps no x-amz-checksum-* values',
       'lists a key holding U+0001 as a character reference':
         's3rver 3.7.1 does not give back keys holding control characters intact in its listings',
