@@ -48,14 +48,20 @@ const QUERY_AUTH_PARAMS = new Set([
 ]);
 
 /**
- * The headers S3 reads for a request: a SigV4 presigned URL's x-amz-* query parameters count as
+ * The headers S3 reads for a request: a presigned URL's x-amz-* query parameters count as
  * headers (the AWS SDKs' presigners move every x-amz-* header but the encryption ones into the
  * query: x-amz-acl, x-amz-meta-*, x-amz-copy-source, x-amz-storage-class, x-amz-tagging, ...).
- * The URL's signature covers its whole query, so they are as signed as a header would be. Only
- * such a URL: a V2 query signature does not cover them, and a header sent too wins.
+ * A SigV4 URL's signature covers its whole query; a V2 one (botocore's legacy presigner) signs
+ * them among its amz headers (auth/sigv2.ts), so either way they are as signed as a header would
+ * be. Only such URLs, and a header sent too wins.
  */
+function presignedQuery(auth: AuthResult, query: URLSearchParams): boolean {
+  if (auth.type === 'presigned') return query.has('X-Amz-Signature');
+  return auth.type === 'v2' && query.has('Signature');
+}
+
 function effectiveHeaders(req: IncomingMessage, auth: AuthResult, query: URLSearchParams): IncomingHttpHeaders {
-  if (auth.type !== 'presigned' || !query.has('X-Amz-Signature')) return req.headers;
+  if (!presignedQuery(auth, query)) return req.headers;
   let merged: IncomingHttpHeaders | undefined;
   for (const [name, value] of query) {
     const lower = name.toLowerCase();
