@@ -20,8 +20,12 @@ export interface LifecycleRule {
   id?: string;
   enabled: boolean;
   filter: LifecycleFilter;
-  /** How the filter was written, so GetBucketLifecycleConfiguration gives it back the same way. */
-  filterForm: 'rule-prefix' | 'filter' | 'none';
+  /**
+   * How the filter was written, so GetBucketLifecycleConfiguration gives it back the same way:
+   * S3 answers an empty `<Filter/>` as empty, and `<Filter><Prefix/></Filter>` with its Prefix.
+   * ('none' is only in documents stored before a rule had to name one of them.)
+   */
+  filterForm: 'rule-prefix' | 'filter' | 'empty-filter' | 'none';
   expiration?: { days?: number; date?: string; expiredObjectDeleteMarker?: boolean };
   abortIncompleteMultipartUploadDays?: number;
   /** Applied by the worker over the version indexes (applyNoncurrent). */
@@ -109,8 +113,10 @@ function parseTag(node: unknown): Tag {
   return { key, value };
 }
 
+const FILTER_ELEMENTS = ['Prefix', 'Tag', 'ObjectSizeGreaterThan', 'ObjectSizeLessThan', 'And'];
+
 function parseFilter(node: unknown): LifecycleFilter {
-  const f = children(node, ['Prefix', 'Tag', 'ObjectSizeGreaterThan', 'ObjectSizeLessThan', 'And']);
+  const f = children(node, FILTER_ELEMENTS);
   const given = Object.keys(f);
   // Filter holds one condition; several are combined with And.
   if (given.length > 1) throw new S3Error('MalformedXML');
@@ -141,13 +147,17 @@ function parseRule(node: unknown): LifecycleRule {
   if (id !== undefined && id.length > MAX_ID) throw new S3Error('InvalidArgument', 'ID length should not exceed allowed limit of 255');
   const status = one(r.Status);
   if (status !== 'Enabled' && status !== 'Disabled') throw new S3Error('MalformedXML');
-  if (r.Prefix !== undefined && r.Filter !== undefined) throw new S3Error('MalformedXML');
-  const filter = r.Filter !== undefined ? parseFilter(oneNode(r.Filter)) : { prefix: one(r.Prefix) ?? '', tags: [] };
+  // A rule names its objects with a Filter (or the older Prefix), exactly one of them: S3's
+  // schema refuses a rule with neither, as one with both.
+  if ((r.Prefix !== undefined) === (r.Filter !== undefined)) throw new S3Error('MalformedXML');
+  const filterNode = r.Filter !== undefined ? oneNode(r.Filter) : undefined;
+  const filter = filterNode !== undefined ? parseFilter(filterNode) : { prefix: one(r.Prefix) ?? '', tags: [] };
   const rule: LifecycleRule = {
     ...(id !== undefined ? { id } : {}),
     enabled: status === 'Enabled',
     filter,
-    filterForm: r.Filter !== undefined ? 'filter' : r.Prefix !== undefined ? 'rule-prefix' : 'none',
+    filterForm:
+      r.Filter === undefined ? 'rule-prefix' : Object.keys(children(filterNode, FILTER_ELEMENTS)).length === 0 ? 'empty-filter' : 'filter',
   };
   if (filter.sizeGreaterThan !== undefined && filter.sizeLessThan !== undefined && filter.sizeGreaterThan >= filter.sizeLessThan) {
     throw new S3Error('InvalidArgument', 'ObjectSizeGreaterThan must be less than ObjectSizeLessThan');
@@ -325,6 +335,14 @@ function filterXml(f: LifecycleFilter): XmlObject {
   };
 }
 
+/** A rule's filter as it was written. */
+const RULE_FILTER_XML: Record<LifecycleRule['filterForm'], (f: LifecycleFilter) => XmlObject> = {
+  'rule-prefix': (f) => ({ Prefix: f.prefix }),
+  filter: (f) => ({ Filter: filterXml(f) }),
+  'empty-filter': () => ({ Filter: {} }),
+  none: () => ({}),
+};
+
 /** The GetBucketLifecycleConfiguration answer's body. */
 export function lifecycleConfigurationXml(rules: LifecycleRule[]): XmlObject {
   return {
@@ -335,7 +353,7 @@ export function lifecycleConfigurationXml(rules: LifecycleRule[]): XmlObject {
         ExpiredObjectDeleteMarker: r.expiration.expiredObjectDeleteMarker,
       },
       ID: r.id,
-      ...(r.filterForm === 'rule-prefix' ? { Prefix: r.filter.prefix } : r.filterForm === 'filter' ? { Filter: filterXml(r.filter) } : {}),
+      ...RULE_FILTER_XML[r.filterForm](r.filter),
       Status: r.enabled ? 'Enabled' : 'Disabled',
       Transition: r.transitions?.map((t) => ({ Date: t.date, Days: t.days, StorageClass: t.storageClass })),
       NoncurrentVersionTransition: r.noncurrentVersionTransitions?.map((t) => ({

@@ -107,6 +107,32 @@ describe('protocol: bucket lifecycle configuration', () => {
     );
   });
 
+  it('gives a filter back as it was written: an empty Filter empty, a Filter with an empty Prefix with it', async () => {
+    const rules: LifecycleRule[] = [
+      { ID: 'all', Filter: {}, Status: 'Enabled', Expiration: { Days: 3 }, NoncurrentVersionExpiration: { NoncurrentDays: 1 } },
+      { ID: 'empty-prefix', Filter: { Prefix: '' }, Status: 'Enabled', Expiration: { Days: 7 } },
+    ];
+    await srv.s3.send(new PutBucketLifecycleConfigurationCommand({ Bucket, LifecycleConfiguration: { Rules: rules } }));
+    const got = await srv.s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket }));
+    expect(got.Rules).to.deep.equal(rules);
+    await srv.s3.send(new DeleteBucketLifecycleCommand({ Bucket }));
+  });
+
+  it('refuses a rule that names neither a Filter nor a Prefix: MalformedXML, as S3 does', async () => {
+    const noFilter = await errorOf(
+      srv.s3.send(
+        new PutBucketLifecycleConfigurationCommand({
+          Bucket,
+          LifecycleConfiguration: { Rules: [{ ID: 'wholebucket', Status: 'Enabled', Expiration: { Days: 7 } }] },
+        }),
+      ),
+    );
+    expect(noFilter.name).to.equal('MalformedXML');
+    expect((await errorOf(srv.s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket })))).name).to.equal(
+      'NoSuchLifecycleConfiguration',
+    );
+  });
+
   it('names a rule sent without an ID, as S3 does, and keeps the name on every read', async () => {
     await srv.s3.send(
       new PutBucketLifecycleConfigurationCommand({

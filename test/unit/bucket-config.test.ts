@@ -136,7 +136,7 @@ describe('bucket configuration: lifecycle', () => {
     expect(one(exp('<Expiration><Date>2030-01-01T10:00:00Z</Date></Expiration>')).message).to.contain('midnight');
     expect(one(exp('<Expiration><Date>2030-02-30</Date></Expiration>')).code).to.equal('InvalidArgument');
     expect(one(exp('<Expiration><Days>1</Days><Date>2030-01-01T00:00:00Z</Date></Expiration>')).code).to.equal('MalformedXML');
-    expect(one('<Rule><Status>Enabled</Status></Rule>').code).to.equal('InvalidRequest');
+    expect(one(exp('')).code).to.equal('InvalidRequest');
     expect(one('<Rule><Status>On</Status><Expiration><Days>1</Days></Expiration></Rule>').code).to.equal('MalformedXML');
     expect(one('<Rule><Prefix>a</Prefix><Filter/><Status>Enabled</Status><Expiration><Days>1</Days></Expiration></Rule>').code).to.equal(
       'MalformedXML',
