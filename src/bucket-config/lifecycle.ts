@@ -324,7 +324,13 @@ function filterXml(f: LifecycleFilter): XmlObject {
   const tags = f.tags.map((t) => ({ Key: t.key, Value: t.value }));
   const parts = [f.prefix !== '' ? 1 : 0, f.tags.length, f.sizeGreaterThan !== undefined ? 1 : 0, f.sizeLessThan !== undefined ? 1 : 0];
   const n = parts.reduce((a, b) => a + b, 0);
-  const body = { Prefix: f.prefix, Tag: tags, ObjectSizeGreaterThan: f.sizeGreaterThan, ObjectSizeLessThan: f.sizeLessThan };
+  // S3 leaves an empty Prefix out of an And (its Tags alone come back).
+  const body = {
+    Prefix: f.prefix !== '' ? f.prefix : undefined,
+    Tag: tags,
+    ObjectSizeGreaterThan: f.sizeGreaterThan,
+    ObjectSizeLessThan: f.sizeLessThan,
+  };
   if (n > 1) return { And: body };
   if (n === 0) return { Prefix: '' };
   return {

@@ -107,10 +107,23 @@ describe('protocol: bucket lifecycle configuration', () => {
     );
   });
 
-  it('gives a filter back as it was written: an empty Filter empty, a Filter with an empty Prefix with it', async () => {
+  it('gives a filter back as it was written: an empty Filter empty, a Filter with an empty Prefix with it, an And of tags without a Prefix', async () => {
     const rules: LifecycleRule[] = [
       { ID: 'all', Filter: {}, Status: 'Enabled', Expiration: { Days: 3 }, NoncurrentVersionExpiration: { NoncurrentDays: 1 } },
       { ID: 'empty-prefix', Filter: { Prefix: '' }, Status: 'Enabled', Expiration: { Days: 7 } },
+      {
+        ID: 'tags',
+        Filter: {
+          And: {
+            Tags: [
+              { Key: 'testlifecycle', Value: 'positive' },
+              { Key: 'testlifecycletwo', Value: 'positive-two' },
+            ],
+          },
+        },
+        Status: 'Enabled',
+        Expiration: { Days: 7 },
+      },
     ];
     await srv.s3.send(new PutBucketLifecycleConfigurationCommand({ Bucket, LifecycleConfiguration: { Rules: rules } }));
     const got = await srv.s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket }));
