@@ -15,6 +15,7 @@ import {
   GetBucketTaggingCommand,
   PutBucketLifecycleConfigurationCommand,
   PutBucketTaggingCommand,
+  PutBucketVersioningCommand,
   type LifecycleRule,
 } from '@aws-sdk/client-s3';
 import { startTestServer, type TestServer } from '../helpers/server';
@@ -201,6 +202,35 @@ describe('protocol: bucket lifecycle configuration', () => {
     expect((await srv.s3.send(new HeadObjectCommand({ Bucket, Key: 'other.txt' }))).Expiration).to.match(/rule-id="later"$/);
     await srv.s3.send(new DeleteBucketLifecycleCommand({ Bucket }));
     expect((await srv.s3.send(new HeadObjectCommand({ Bucket, Key: 'exp/a.txt' }))).Expiration).to.equal(undefined);
+  });
+
+  it('answers no x-amz-expiration to a GET or HEAD that names a version, current or not, as S3 does', async () => {
+    const Versioned = 'lifecycle-versioned';
+    await srv.s3.send(new CreateBucketCommand({ Bucket: Versioned }));
+    await srv.s3.send(new PutBucketVersioningCommand({ Bucket: Versioned, VersioningConfiguration: { Status: 'Enabled' } }));
+    await srv.s3.send(
+      new PutBucketLifecycleConfigurationCommand({
+        Bucket: Versioned,
+        LifecycleConfiguration: {
+          Rules: [
+            { ID: 'rule2', Filter: {}, Status: 'Enabled', Expiration: { Days: 3 }, NoncurrentVersionExpiration: { NoncurrentDays: 1 } },
+          ],
+        },
+      }),
+    );
+    const first = await srv.s3.send(new PutObjectCommand({ Bucket: Versioned, Key: 'k', Body: 'test' }));
+    const second = await srv.s3.send(new PutObjectCommand({ Bucket: Versioned, Key: 'k', Body: 'test' }));
+    for (const VersionId of [first.VersionId, second.VersionId]) {
+      expect((await srv.s3.send(new HeadObjectCommand({ Bucket: Versioned, Key: 'k', VersionId }))).Expiration, VersionId).to.equal(
+        undefined,
+      );
+      const got = await srv.s3.send(new GetObjectCommand({ Bucket: Versioned, Key: 'k', VersionId }));
+      await got.Body?.transformToString();
+      expect(got.Expiration, VersionId).to.equal(undefined);
+    }
+    const current = await srv.s3.send(new HeadObjectCommand({ Bucket: Versioned, Key: 'k' }));
+    expect(current.VersionId).to.equal(second.VersionId);
+    expect(current.Expiration).to.match(/rule-id="rule2"$/);
   });
 
   it('answers x-amz-expiration on CopyObject and CompleteMultipartUpload too, for the object they make', async () => {

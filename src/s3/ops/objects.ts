@@ -206,6 +206,14 @@ function objectHeaders(
   });
 }
 
+/**
+ * x-amz-expiration on GET and HEAD: S3 tells it only when the object is asked for by its key;
+ * a request naming a version (noncurrent or even the current one) gets none.
+ */
+function readExpiration(ctx: S3Context, key: string, meta: ObjectMeta): ReturnType<typeof expirationHeaders> {
+  return requestedVersion(ctx) !== undefined ? {} : expirationHeaders(ctx, key, meta);
+}
+
 export const getObject: Handler = async (ctx) => {
   const key = ctx.key;
   const part = requestedPart(ctx);
@@ -221,7 +229,7 @@ export const getObject: Handler = async (ctx) => {
     const whole = range === undefined || (range.start === 0 && range.end === meta.size - 1);
     const described = objectHeaders(ctx, key, meta, checksumModeEnabled(ctx) && whole);
     const headers = described instanceof Promise ? await described : described;
-    const expiration = expirationHeaders(ctx, key, meta);
+    const expiration = readExpiration(ctx, key, meta);
     Object.assign(headers, expiration instanceof Promise ? await expiration : expiration);
     if (partsCount !== undefined) headers['x-amz-mp-parts-count'] = String(partsCount);
     applyOverrides(ctx, headers);
@@ -259,7 +267,7 @@ export const headObject: Handler = async (ctx): Promise<S3Response> => {
   const whole = range === undefined || (range.start === 0 && range.end === meta.size - 1);
   const described = objectHeaders(ctx, key, meta, checksumModeEnabled(ctx) && whole);
   const headers = described instanceof Promise ? await described : described;
-  const expiration = expirationHeaders(ctx, key, meta);
+  const expiration = readExpiration(ctx, key, meta);
   Object.assign(headers, expiration instanceof Promise ? await expiration : expiration);
   if (partsCount !== undefined) headers['x-amz-mp-parts-count'] = String(partsCount);
   // HEAD describes the answer GET would give, response-* overrides included.
