@@ -77,7 +77,7 @@ describe('protocol: multipart upload checksums', () => {
     return { created, UploadId, done };
   }
 
-  it('COMPOSITE CRC32 and SHA256: the digest of the parts\u2019 digests with -N, on Complete, HEAD, GetObjectAttributes and ListParts', async () => {
+  it('COMPOSITE CRC32 and SHA256: the digest of the parts\u2019 digests, with -N on Complete, HEAD and ListParts, without it on GetObjectAttributes', async () => {
     for (const [algorithm, digest] of [
       ['CRC32', crc32],
       ['SHA256', sha256],
@@ -95,8 +95,9 @@ describe('protocol: multipart upload checksums', () => {
       expect([completed[field], completed.ChecksumType]).to.deep.equal([expected, 'COMPOSITE']);
       const head = await srv.s3.send(new HeadObjectCommand({ Bucket, Key, ChecksumMode: 'ENABLED' }));
       expect([head[field], head.ChecksumType]).to.deep.equal([expected, 'COMPOSITE']);
+      // GetObjectAttributes gives the digest without its -N (LocalStack's AWS-validated test_multipart_upload_checksum).
       const attrs = await srv.s3.send(new GetObjectAttributesCommand({ Bucket, Key, ObjectAttributes: ['Checksum'] }));
-      expect([attrs.Checksum?.[field], attrs.Checksum?.ChecksumType]).to.deep.equal([expected, 'COMPOSITE']);
+      expect([attrs.Checksum?.[field], attrs.Checksum?.ChecksumType]).to.deep.equal([expected.replace(/-2$/, ''), 'COMPOSITE']);
     }
   });
 

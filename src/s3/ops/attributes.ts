@@ -34,8 +34,17 @@ function requestedAttributes(value: string | undefined): Set<Attribute> {
   return new Set(names as Attribute[]);
 }
 
+/**
+ * A COMPOSITE checksum without its -N part count: S3 answers it so here (the count is
+ * ObjectParts' PartsCount), while HEAD, GET and Complete give it with the suffix.
+ */
+function withoutPartCount(checksums: ObjectMeta['checksums']): ObjectMeta['checksums'] {
+  if (!checksums) return checksums;
+  return Object.fromEntries(Object.entries(checksums).map(([alg, v]) => [alg, v.replace(/-\d+$/, '')]));
+}
+
 function checksumOf(meta: ObjectMeta) {
-  const elements = checksumElements(meta.checksums);
+  const elements = checksumElements(withoutPartCount(meta.checksums));
   return Object.keys(elements).length === 0 ? undefined : { ...elements, ...checksumTypeElement(meta.checksums) };
 }
 
