@@ -247,6 +247,28 @@ describe('protocol: object lock', function () {
       );
       expect(copyRefused.name).to.equal('InvalidRequest');
     });
+    it('a CopyObject naming no lock gives the copy none, whatever the source holds (S3 copies no retention nor legal hold)', async () => {
+      const Bucket = await locked();
+      await put(Bucket, 'held', '{"key": "value"}', {
+        ...governance(),
+        ObjectLockLegalHoldStatus: 'ON',
+        ContentMD5: md5('{"key": "value"}'),
+      });
+      const source = await srv.s3.send(new HeadObjectCommand({ Bucket, Key: 'held' }));
+      expect([source.ObjectLockMode, source.ObjectLockLegalHoldStatus]).to.deep.equal(['GOVERNANCE', 'ON']);
+      const copy = await srv.s3.send(new CopyObjectCommand({ Bucket, Key: 'dest-key', CopySource: `${Bucket}/held` }));
+      expect(copy.CopySourceVersionId).to.equal(source.VersionId);
+      const head = await srv.s3.send(new HeadObjectCommand({ Bucket, Key: 'dest-key' }));
+      expect([head.VersionId, head.ObjectLockMode, head.ObjectLockRetainUntilDate, head.ObjectLockLegalHoldStatus]).to.deep.equal([
+        copy.VersionId,
+        undefined,
+        undefined,
+        undefined,
+      ]);
+      // Nothing protects it: its version goes without a bypass.
+      await srv.s3.send(new DeleteObjectCommand({ Bucket, Key: 'dest-key', VersionId: copy.VersionId }));
+      await srv.s3.send(new PutObjectLegalHoldCommand({ Bucket, Key: 'held', VersionId: source.VersionId, LegalHold: { Status: 'OFF' } }));
+    });
   });
 
   describe('retention', () => {

@@ -54,11 +54,13 @@ function directive(ctx: S3Context, name: string): 'COPY' | 'REPLACE' {
 }
 
 /** The attributes the copy gets: the source's, or the request's for REPLACE. */
-function copiedAttributes(ctx: S3Context, source: ObjectMeta): ObjectAttributes {
+function copiedAttributes(ctx: S3Context, source: VersionedMeta): ObjectAttributes {
   const requested = attributesFromHeaders(ctx.headers);
   const metadata = directive(ctx, 'x-amz-metadata-directive');
   const tagging = directive(ctx, 'x-amz-tagging-directive');
-  const { key: _k, size: _s, etag: _e, lastModified: _l, ...sourceAttrs } = source;
+  // The source version's id and object lock are its own: a copy is a new version, locked only as
+  // its request (or the bucket's default retention) asks.
+  const { key: _k, size: _s, etag: _e, lastModified: _l, versionId: _v, lock: _lock, ...sourceAttrs } = source;
   // The storage class is the request's, never the source's: S3 stores a copy naming none as
   // STANDARD (or, here, the destination bucket's tier), whichever directive it names.
   const attrs: ObjectAttributes =
