@@ -22,9 +22,12 @@ export interface ObjectLock {
   legalHold?: LegalHold;
 }
 
-/** S3's refusal of a change a lock forbids (deleting a locked version, shortening a retention). */
+/**
+ * S3's refusal of a change a lock forbids (deleting a locked version, shortening a retention):
+ * its plain AccessDenied, message and all, which says nothing of the lock.
+ */
 export function lockedError(): S3Error {
-  return new S3Error('AccessDenied', 'Access Denied because object protected by object lock.');
+  return new S3Error('AccessDenied');
 }
 
 /** S3's refusal of lock settings in a bucket that has no object lock. */
