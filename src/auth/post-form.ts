@@ -300,6 +300,7 @@ export function missingField(name: string): S3Error {
   );
 }
 
+/** A field the form must hold, named in S3's spelling when missing (X-Amz-Signature, Signature, AWSAccessKeyId). */
 function required(fields: Fields, name: string): string {
   const f = fields.get(name.toLowerCase());
   if (f === undefined || f.value === '') throw missingField(name);
@@ -328,16 +329,16 @@ export interface FormSignature {
 export function verifyFormSignature(fields: Fields, lookup: CredentialLookup, expectedRegion: string): FormSignature {
   const token = fields.get('x-amz-security-token')?.value;
   if (fields.has('x-amz-algorithm') || fields.has('x-amz-signature') || fields.has('x-amz-credential')) {
-    const algorithm = required(fields, 'x-amz-algorithm');
+    const algorithm = required(fields, 'X-Amz-Algorithm');
     if (algorithm !== ALGORITHM) {
       throw new S3Error('InvalidArgument', `Unsupported x-amz-algorithm: only ${ALGORITHM} is supported.`, {
         ArgumentName: 'x-amz-algorithm',
         ArgumentValue: algorithm,
       });
     }
-    const credential = required(fields, 'x-amz-credential');
-    const amzDate = required(fields, 'x-amz-date');
-    const signature = required(fields, 'x-amz-signature');
+    const credential = required(fields, 'X-Amz-Credential');
+    const amzDate = required(fields, 'X-Amz-Date');
+    const signature = required(fields, 'X-Amz-Signature');
     const policy = required(fields, 'policy');
     const scope = credential.split('/');
     if (scope.length !== 5 || scope.some((s) => s === '') || !/^\d{8}$/.test(scope[1]) || scope[4] !== 'aws4_request') {
@@ -379,7 +380,7 @@ export function verifyFormSignature(fields: Fields, lookup: CredentialLookup, ex
   }
   if (fields.has('awsaccesskeyid') || fields.has('signature')) {
     const accessKeyId = required(fields, 'AWSAccessKeyId');
-    const signature = required(fields, 'signature');
+    const signature = required(fields, 'Signature');
     const policy = required(fields, 'policy');
     const identity = lookup(accessKeyId);
     if (!identity) throw new S3Error('InvalidAccessKeyId', undefined, { AWSAccessKeyId: accessKeyId });
