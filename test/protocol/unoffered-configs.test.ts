@@ -224,6 +224,15 @@ describe('protocol: bucket configurations s3mux does not offer', () => {
     await expectSdkError(s3.send(new DeleteBucketMetricsConfigurationCommand({ Bucket, Id })), 'NoSuchConfiguration', 404);
     await expectSdkError(s3.send(new DeleteBucketInventoryConfigurationCommand({ Bucket, Id })), 'NoSuchConfiguration', 404);
     await expectSdkError(s3.send(new DeleteBucketIntelligentTieringConfigurationCommand({ Bucket, Id })), 'NoSuchConfiguration', 404);
+    // S3's error holds its Code and Message, no BucketName (LocalStack's AWS-validated test_s3_analytics_configurations).
+    for (const sub of ['analytics', 'metrics', 'inventory', 'intelligent-tiering']) {
+      const r = await signedFetch(srv.url, CREDS, 'GET', `/${Bucket}`, { query: { [sub]: '', id: Id } });
+      expect(r.status, sub).to.equal(404);
+      expect(r.text, sub)
+        .to.contain('<Code>NoSuchConfiguration</Code>')
+        .and.contain('<Message>The specified configuration does not exist.</Message>');
+      expect(r.text, sub).to.not.contain('<BucketName>');
+    }
   });
 
   it('unoffered configurations answer NoSuchBucket for a bucket that does not exist', async () => {

@@ -206,10 +206,10 @@ export function listNoConfigs(kind: IdentifiedConfig): Handler {
   };
 }
 
-/** GET or DELETE of one configuration by id: there is none to find. */
+/** GET or DELETE of one configuration by id: there is none to find (S3 names no bucket in this error). */
 export const noSuchConfig: Handler = async (ctx) => {
   await existingBucket(ctx);
-  throw new S3Error('NoSuchConfiguration', undefined, { BucketName: ctx.bucketName });
+  throw new S3Error('NoSuchConfiguration');
 };
 
 export function refusedConfigWrite(kind: IdentifiedConfig): Handler {
