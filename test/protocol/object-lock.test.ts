@@ -86,6 +86,12 @@ describe('protocol: object lock', function () {
         srv.s3.send(new PutObjectRetentionCommand({ Bucket, Key: 'k', Retention: { Mode: 'GOVERNANCE', RetainUntilDate: inDays(1) } })),
       );
       expect(retention.name).to.equal('InvalidRequest');
+      const legalHold = await errorOf(srv.s3.send(new PutObjectLegalHoldCommand({ Bucket, Key: 'k', LegalHold: { Status: 'ON' } })));
+      expect(legalHold.name).to.equal('InvalidRequest');
+      // A legal hold request without its body is MalformedXML first, as S3 answers it (LocalStack's
+      // AWS-validated test_put_object_legal_hold_exc, put-object-retention-empty).
+      const noBody = await errorOf(srv.s3.send(new PutObjectLegalHoldCommand({ Bucket, Key: 'k' })));
+      expect([noBody.name, noBody.$metadata.httpStatusCode]).to.deep.equal(['MalformedXML', 400]);
       const enable = { Bucket, ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled' as const } };
       const unversioned = await errorOf(srv.s3.send(new PutObjectLockConfigurationCommand(enable)));
       expect(unversioned.name).to.equal('InvalidBucketState');

@@ -110,11 +110,12 @@ export const getObjectLegalHold: Handler = async (ctx) => {
 export const putObjectLegalHold: Handler = async (ctx) => {
   const view = ctx.bucket();
   const objects = await VersionedObjects.of(view);
-  if (!objects.lockConfig) throw missingLockConfiguration();
+  // The body is read first: S3 answers a missing or malformed one MalformedXML in a bucket without lock too.
   const root = element(await readXml(ctx, 'PutObjectLegalHold requests'), 'LegalHold', ['Status']);
   const status = text(root?.Status);
   // In a body, Status is an enumeration of S3's schema: another value is MalformedXML, as for Mode.
   if (status === undefined || !(LEGAL_HOLDS as readonly string[]).includes(status)) throw new S3Error('MalformedXML');
+  if (!objects.lockConfig) throw missingLockConfiguration();
   const hold = status as LegalHold;
   await objects.setLock(ctx.key, requestedVersion(ctx), (current) => ({ ...current, legalHold: hold }));
   return { status: 200 };
