@@ -319,6 +319,8 @@ export interface FormSignature {
   policy?: string;
   /** Fields that need no condition: the signature's own (besides file, policy and x-ignore-*). */
   exempt: ReadonlySet<string>;
+  /** The form holds a policy but no signature: the caller authorizes it as anonymous, then refuses it. */
+  unsignedPolicy?: true;
 }
 
 /**
@@ -398,8 +400,9 @@ export function verifyFormSignature(fields: Fields, lookup: CredentialLookup, ex
       exempt: new Set(['awsaccesskeyid', 'signature']),
     };
   }
-  // A policy no one signed cannot be trusted, so it is not read as anonymous: S3 asks for the signer.
-  if (fields.has('policy')) throw missingField('AWSAccessKeyId');
+  // A policy no one signed cannot be trusted: S3 answers such a form AccessDenied where anonymous
+  // writes are refused, and the caller asks for the signer where they are not.
+  if (fields.has('policy')) return { signer: { type: 'anonymous' }, exempt: new Set(), unsignedPolicy: true };
   return { signer: { type: 'anonymous' }, exempt: new Set() };
 }
 

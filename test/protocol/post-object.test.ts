@@ -613,6 +613,18 @@ describe('protocol: POST Object (browser form uploads)', function () {
       expect(r.status).to.equal(403);
       expect(r.code).to.equal('AccessDenied');
       expect(await exists('anon')).to.equal(false);
+      // A policy with no signature is anonymous too there: AccessDenied (LocalStack's AWS-validated
+      // test_post_request_missing_fields, exception-no-sig-related-fields).
+      const unsigned = await postForm(
+        url,
+        [
+          ['key', 'anon'],
+          ['policy', encodePolicy([{ bucket: Bucket }])],
+        ],
+        { data: 'x' },
+      );
+      expect([unsigned.status, unsigned.code, unsigned.message]).to.deep.equal([403, 'AccessDenied', 'Access Denied']);
+      expect(await exists('anon')).to.equal(false);
       // The ACL grants the write here (the test below grants it by a bucket policy).
       await srv.s3.send(new CreateBucketCommand({ Bucket: 'post-public', ObjectOwnership: 'ObjectWriter', ACL: 'public-read-write' }));
       const ok = await postForm(`${srv.url}/post-public`, [['key', 'anon.txt']], { data: 'from anyone' });

@@ -160,7 +160,7 @@ export const postObject: FormHandler = async (ctx, authority) => {
   const { fields, file } = await readFieldsUntilFile(reader);
 
   // Who signed, and may they write here.
-  const { signer, policy: policyText, exempt } = verifyFormSignature(fields, authority.credentials, ctx.services.region);
+  const { signer, policy: policyText, exempt, unsignedPolicy } = verifyFormSignature(fields, authority.credentials, ctx.services.region);
   if (!file) throw new S3Error('IncorrectNumberOfFilesInPostRequest', undefined, { ArgumentName: 'file', ArgumentValue: '0' });
 
   const bucketField = fields.get('bucket');
@@ -181,6 +181,8 @@ export const postObject: FormHandler = async (ctx, authority) => {
     }),
   );
   const signed = await authority.signedBy(signer, { key, conditionKeys });
+  // Authorized as anonymous (else AccessDenied, as S3), a policy nobody signed still says nothing.
+  if (unsignedPolicy) throw missingField('AWSAccessKeyId');
 
   // The policy: its conditions see the bucket addressed and the key after substitution. An
   // anonymous form has none, and only a bucket everyone may write to took it (signedBy).
