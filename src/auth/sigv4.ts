@@ -449,8 +449,16 @@ export function authenticateV4(req: AuthRequest, lookup: CredentialLookup, now: 
     });
   }
 
-  // --- the signature itself
-  const canonicalHeaders = parsed.signedHeaders.map((h) => `${h}:${canonicalHeaderValue(req.headers[h.toLowerCase()])}\n`).join('');
+  // --- the signature itself. A presigned URL may carry a signed x-amz-* header in its query
+  // instead (the JS SDK v2 presigner signs x-amz-server-side-encryption so): S3 takes the
+  // query's value when the request does not send the header.
+  const signedValue = (h: string) => {
+    const lower = h.toLowerCase();
+    const sent = req.headers[lower];
+    if (sent !== undefined || !parsed.presigned || !lower.startsWith('x-amz-')) return sent;
+    return [...query].find(([name]) => name.toLowerCase() === lower)?.[1];
+  };
+  const canonicalHeaders = parsed.signedHeaders.map((h) => `${h}:${canonicalHeaderValue(signedValue(h))}\n`).join('');
   const canonicalRequest = [
     req.method,
     canonicalUri(req.rawPath),

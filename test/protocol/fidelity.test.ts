@@ -25,7 +25,7 @@ import {
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { startTestServer, ACCESS_KEY, SECRET_KEY, type TestServer } from '../helpers/server';
 import { errorOf } from '../helpers/errors';
-import { signedFetch } from '../helpers/sign';
+import { signedFetch, signer } from '../helpers/sign';
 
 const MiB = 1024 * 1024;
 const md5 = (b: Buffer) => createHash('md5').update(b).digest();
@@ -280,6 +280,38 @@ describe('protocol: S3 fidelity', () => {
         .to.contain('<Code>AccessDenied</Code>')
         .and.contain('Request has expired');
     });
+    it('a presigned URL may carry a signed x-amz-* header in its query: the request need not send it (JS SDK v2 presigner)', async () => {
+      // SignedHeaders names x-amz-storage-class, and its value is in the query only.
+      const { hostname, port } = new URL(srv.url);
+      const request = {
+        method: 'PUT',
+        protocol: 'http:',
+        hostname,
+        port: Number(port),
+        path: `/${Bucket}/pre/signed-in-query`,
+        query: { 'x-amz-storage-class': 'STANDARD_IA' },
+        headers: { host: `${hostname}:${port}`, 'x-amz-storage-class': 'STANDARD_IA', 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' },
+      };
+      const presigned = await signer(ACCESS_KEY, SECRET_KEY).presign(request, {
+        expiresIn: 60,
+        unhoistableHeaders: new Set(['x-amz-storage-class']),
+      });
+      const query = new URLSearchParams(presigned.query as Record<string, string>);
+      expect(query.get('X-Amz-SignedHeaders')).to.equal('host;x-amz-storage-class');
+      const put = await fetch(`${srv.url}${presigned.path}?${query.toString()}`, { method: 'PUT', body: Buffer.from('123456') });
+      expect([put.status, await put.text()]).to.deep.equal([200, '']);
+      const head = await srv.s3.send(new HeadObjectCommand({ Bucket, Key: 'pre/signed-in-query' }));
+      expect(head.StorageClass).to.equal('STANDARD_IA');
+      // Another value sent as a header is what was not signed.
+      const other = await fetch(`${srv.url}${presigned.path}?${query.toString()}`, {
+        method: 'PUT',
+        body: Buffer.from('123456'),
+        headers: { 'x-amz-storage-class': 'GLACIER' },
+      });
+      expect(other.status).to.equal(403);
+      expect(await other.text()).to.contain('<Code>SignatureDoesNotMatch</Code>');
+    });
+
     it('a V2 query-signed URL\u2019s x-amz-* parameters are its headers: metadata and a copy source are honoured', async () => {
       // botocore's legacy (signature_version="s3") presigner moves the x-amz-* headers it signs
       // into the query, as the SigV4 presigners do: S3 stores the metadata and copies the source.
