@@ -244,6 +244,12 @@ export interface CreateBucketOptions {
 export interface BackendCapabilities {
   /** copyObject is implemented natively (no bytes through s3mux). */
   serverSideCopy: boolean;
+  /**
+   * copyObject of a multipart object makes a one-part copy with an ETag of its own, as S3 does,
+   * because the store computes it (an S3 store's CopyObject). Absent: a native copy would keep
+   * the source's multipart ETag and parts, so such a copy passes its bytes through s3mux.
+   */
+  copyMakesOnePart?: boolean;
 }
 
 export interface Backend {

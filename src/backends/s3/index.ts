@@ -235,7 +235,8 @@ function emptyBody(): S3Reply['body'] {
 
 export class S3Backend implements Backend {
   readonly kind = 's3';
-  readonly capabilities: BackendCapabilities = { serverSideCopy: true };
+  // The store's CopyObject gives a multipart source's copy its own one-part ETag, as S3 does.
+  readonly capabilities: BackendCapabilities = { serverSideCopy: true, copyMakesOnePart: true };
   readonly http: S3Http;
   readonly multipart: S3MultipartStore;
   /** Documents as objects under `.s3mux/r/` (client keys there are refused), compare-and-swap on the ETag (reserved.ts); unless `stateInStore: false`. */

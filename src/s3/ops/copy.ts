@@ -115,8 +115,9 @@ export async function copyBetween(
     const sameObject =
       src.route.backend === dst.route.backend && src.realBucket === dst.realBucket && src.realKey(srcKey) === dst.realKey(dstKey);
     const attrs = copiedAttributes(ctx, handle.meta);
-    // A copy is one part, whatever its source: S3 gives it the MD5 of its bytes as its ETag.
-    const multipartSource = handle.meta.etag.includes('-');
+    // A copy is one part, whatever its source: S3 gives it the MD5 of its bytes as its ETag,
+    // which only a store that copies as S3 does computes itself.
+    const etagFromBytes = handle.meta.etag.includes('-') && !dst.backend.capabilities.copyMakesOnePart;
     delete attrs.partSizes;
     // A copy naming no class takes the destination bucket's tier, where its CreateBucket named one.
     if (ctx.header('x-amz-storage-class') === undefined) {
@@ -147,9 +148,7 @@ export async function copyBetween(
     // A checksum computed from the bytes, or the new ETag of a multipart source's copy, needs
     // them to pass through s3mux.
     const native =
-      target.status || reader.status || computeChecksum || multipartSource
-        ? undefined
-        : await dst.nativeCopyFrom(src, srcKey, dstKey, attrs);
+      target.status || reader.status || computeChecksum || etagFromBytes ? undefined : await dst.nativeCopyFrom(src, srcKey, dstKey, attrs);
     if (native) return { meta: native, source: handle.meta };
     // Set as the bytes end, before the store commits the copy.
     const body = computeChecksum
