@@ -4,6 +4,16 @@ import { S3Error, toS3Error } from '../errors';
 import { toXml } from './xml';
 import type { S3Response } from './context';
 
+/**
+ * S3's MethodNotAllowed on a resource (a delete marker) names the request's method, which the
+ * layer that refuses it does not know.
+ */
+function methodOf(err: S3Error, method: string): Record<string, string> {
+  return err.code === 'MethodNotAllowed' && err.extra.ResourceType !== undefined && err.extra.Method === undefined
+    ? { Method: method }
+    : {};
+}
+
 export function errorResponse(err: S3Error, resource: string, requestId: string, method: string): S3Response {
   const extraHeaders: Record<string, string> = {
     ...(err.retryAfterSeconds !== undefined ? { 'Retry-After': String(err.retryAfterSeconds) } : {}),
@@ -18,8 +28,7 @@ export function errorResponse(err: S3Error, resource: string, requestId: string,
     {
       Code: err.code,
       Message: err.message,
-      // S3's MethodNotAllowed names the request's method (then the resource type refused).
-      ...(err.code === 'MethodNotAllowed' && err.extra.Method === undefined ? { Method: method } : {}),
+      ...methodOf(err, method),
       ...err.extra,
       Resource: resource,
       RequestId: requestId,

@@ -64,6 +64,10 @@ function markerHeaders(entry: VersionEntry): Record<string, string> {
   return { 'x-amz-delete-marker': 'true', 'x-amz-version-id': entry.id, 'Last-Modified': new Date(entry.lastModified).toUTCString() };
 }
 
+/** S3's answers for a key or version that is not there name them, as its other NoSuchKey answers do. */
+const noSuchKey = (key: string) => new S3Error('NoSuchKey', undefined, { Key: key });
+const noSuchVersion = (key: string, versionId: string) => new S3Error('NoSuchVersion', undefined, { Key: key, VersionId: versionId });
+
 function attributesOf(meta: ObjectMeta): ObjectAttributes {
   const { key: _k, size: _s, etag: _e, lastModified: _l, ...attrs } = meta;
   return attrs;
@@ -126,16 +130,14 @@ export class VersionedObjects {
   /** The entry a request names (the latest without a version id); S3's errors for markers and missing versions. */
   private pick(index: VersionIndex, versionId: string | undefined): VersionEntry {
     const entry = versionId === undefined ? index.versions[0] : index.versions.find((v) => v.id === versionId);
-    if (!entry)
-      throw versionId === undefined
-        ? new S3Error('NoSuchKey', undefined, { Key: index.key })
-        : new S3Error('NoSuchVersion', undefined, { VersionId: versionId });
+    if (!entry) throw versionId === undefined ? noSuchKey(index.key) : noSuchVersion(index.key, versionId);
     if (entry.marker) {
+      // S3 names what the request cannot act on (its method is filled in by respond.ts) and what it can: DELETE.
       const err =
         versionId === undefined
-          ? new S3Error('NoSuchKey', undefined, { Key: index.key })
+          ? noSuchKey(index.key)
           : new S3Error('MethodNotAllowed', 'The specified method is not allowed against this resource.', { ResourceType: 'DeleteMarker' });
-      err.headers = markerHeaders(entry);
+      err.headers = { ...markerHeaders(entry), ...(versionId === undefined ? {} : { Allow: 'DELETE' }) };
       throw err;
     }
     return entry;
@@ -156,7 +158,7 @@ export class VersionedObjects {
     if (versionId !== undefined) checkVersionId(versionId);
     const { index } = this.status ? await readIndex(this.area, key) : { index: { key, versions: [] } };
     if (index.versions.length > 0) return { index };
-    if (versionId !== undefined && versionId !== NULL_VERSION) throw new S3Error('NoSuchVersion', undefined, { VersionId: versionId });
+    if (versionId !== undefined && versionId !== NULL_VERSION) throw noSuchVersion(key, versionId);
     return { nullId: this.status || versionId !== undefined ? NULL_VERSION : undefined };
   }
 
@@ -413,7 +415,7 @@ export class VersionedObjects {
     this.view.checkAttributes({ userMetadata: {}, tags });
     await this.adopt(key);
     const { result } = await updateIndex(this.area, this.view.reservedAreaId, key, ({ index }) => {
-      if (index.versions.length === 0) throw new S3Error('NoSuchKey', undefined, { Key: key });
+      if (index.versions.length === 0) throw noSuchKey(key);
       const entry = this.pick(index, versionId);
       const next = index.versions.map((v) => (v === entry ? { ...v, attrs: { ...(v.attrs ?? { userMetadata: {} }), tags } } : v));
       return { next: { key, versions: next }, result: { id: entry.id, latest: entry === index.versions[0] } };
@@ -439,8 +441,7 @@ export class VersionedObjects {
     this.view.assertWritable();
     await this.adopt(key);
     const { result } = await updateIndex(this.area, this.view.reservedAreaId, key, ({ index }) => {
-      if (index.versions.length === 0)
-        throw versionId === undefined ? new S3Error('NoSuchKey', undefined, { Key: key }) : new S3Error('NoSuchVersion');
+      if (index.versions.length === 0) throw versionId === undefined ? noSuchKey(key) : noSuchVersion(key, versionId);
       const entry = this.pick(index, versionId);
       const lock = change(entry.lock);
       const updated: VersionEntry = { ...entry };

@@ -222,6 +222,8 @@ describe('protocol: versioning', function () {
       const m = await signedFetch(srv.url, CREDS, 'GET', `/${Bucket}/gone.txt`, { query: { versionId: del.VersionId! } });
       expect(m.status).to.equal(405);
       expect(m.headers['x-amz-delete-marker']).to.equal('true');
+      // ... and the method it can act with (Allow).
+      expect(m.headers.allow).to.equal('DELETE');
       // As S3: the method and the kind of resource refused are named.
       expect(m.text)
         .to.contain('<Code>MethodNotAllowed</Code>')
@@ -260,7 +262,9 @@ describe('protocol: versioning', function () {
       expect(d.VersionId).to.equal(v2.VersionId);
       expect(d.DeleteMarker).to.equal(undefined);
       expect((await text(Bucket, 'k')).body).to.equal('first');
-      expect((await errorOf(text(Bucket, 'k', v2.VersionId))).name).to.equal('NoSuchVersion');
+      const gone = await signedFetch(srv.url, CREDS, 'GET', `/${Bucket}/k`, { query: { versionId: v2.VersionId! } });
+      expect([gone.status, /<Code>(.*)<\/Code>/.exec(gone.text)?.[1]]).to.deep.equal([404, 'NoSuchVersion']);
+      expect(gone.text).to.contain(`<Key>k</Key><VersionId>${v2.VersionId}</VersionId>`);
       await srv.s3.send(new DeleteObjectCommand({ Bucket, Key: 'k', VersionId: v1.VersionId }));
       expect((await errorOf(text(Bucket, 'k'))).name).to.equal('NoSuchKey');
       expect((await versions(Bucket)).Versions ?? []).to.have.length(0);
