@@ -436,6 +436,29 @@ describe('protocol: versioning', function () {
       expect(listed.Versions?.map((v) => v.Key)).to.deep.equal(['b']);
       expect(listed.DeleteMarkers?.map((v) => [v.Key, v.IsLatest])).to.deep.equal([['b', true]]);
     });
+
+    it('DeleteObjects reports a version id never given out as NoSuchVersion, in a versioned bucket or not, as S3 does', async () => {
+      for (const Bucket of [await fresh('Enabled'), await fresh()]) {
+        await put(Bucket, 'k', 'x');
+        const VersionId = 'HPniJFCxqTsMuIH9KX8K8wEjNUgmABCD';
+        const r = await srv.s3.send(
+          new DeleteObjectsCommand({
+            Bucket,
+            Delete: {
+              Objects: [
+                { Key: 'k', VersionId },
+                { Key: 'none', VersionId },
+              ],
+            },
+          }),
+        );
+        expect(r.Errors?.map((e) => [e.Key, e.VersionId, e.Code, e.Message])).to.deep.equal([
+          ['k', VersionId, 'NoSuchVersion', 'The specified version does not exist.'],
+          ['none', VersionId, 'NoSuchVersion', 'The specified version does not exist.'],
+        ]);
+        expect((await text(Bucket, 'k')).body).to.equal('x');
+      }
+    });
   });
 
   describe('ListObjectVersions', () => {

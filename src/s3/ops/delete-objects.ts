@@ -1,6 +1,6 @@
 /** DeleteObjects: an XML batch of up to 1000 keys, each answered on its own. */
 import { collectObjectAcl } from '../access';
-import { S3Error, toS3Error } from '../../errors';
+import { isS3Error, S3Error, toS3Error } from '../../errors';
 import type { Handler } from '../context';
 import type { DeleteConditions } from '../../backends/types';
 import { readXmlBody } from '../payload';
@@ -34,6 +34,16 @@ function objectConditions(fields: Record<string, unknown>): DeleteConditions | u
     textOf(fields.LastModifiedTime),
     () => new S3Error('MalformedXML'),
   );
+}
+
+/**
+ * Within DeleteObjects S3 reports a version id it never gave out as a version that is not
+ * there (NoSuchVersion), where DeleteObject refuses it as InvalidArgument.
+ */
+function perKeyError(e: S3Error, versionId: string | undefined): S3Error {
+  return isS3Error(e, 'InvalidArgument') && versionId !== undefined && e.extra.ArgumentName === 'versionId'
+    ? new S3Error('NoSuchVersion')
+    : e;
 }
 
 export const deleteObjects: Handler = async (ctx) => {
@@ -72,7 +82,7 @@ export const deleteObjects: Handler = async (ctx) => {
         DeleteMarkerVersionId: removed.deleteMarker ? removed.versionId : undefined,
       });
     } catch (err) {
-      const e = toS3Error(err);
+      const e = perKeyError(toS3Error(err), versionId);
       errors.push({ Key: key, VersionId: versionId, Code: e.code, Message: e.message });
     }
   }
