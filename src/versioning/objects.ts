@@ -146,7 +146,7 @@ export class VersionedObjects {
   /**
    * What a read names: the key's index when it has versions, or (no versioned history) the
    * object at its name, the null version, with the id S3 reports for it (none in a bucket
-   * never versioned, unless the request named `null`).
+   * never versioned, even when the request named `null`).
    */
   private async locate(
     key: string,
@@ -159,7 +159,7 @@ export class VersionedObjects {
     const { index } = this.status ? await readIndex(this.area, key) : { index: { key, versions: [] } };
     if (index.versions.length > 0) return { index };
     if (versionId !== undefined && versionId !== NULL_VERSION) throw noSuchVersion(key, versionId);
-    return { nullId: this.status || versionId !== undefined ? NULL_VERSION : undefined };
+    return { nullId: this.status ? NULL_VERSION : undefined };
   }
 
   async head(key: string, versionId?: string): Promise<VersionedMeta> {

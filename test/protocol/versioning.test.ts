@@ -304,6 +304,15 @@ describe('protocol: versioning', function () {
       ]);
     });
 
+    it('a bucket never versioned serves ?versionId=null without an x-amz-version-id, as S3 does', async () => {
+      const Bucket = await fresh();
+      await put(Bucket, 'plain.txt', 'data');
+      const got = await text(Bucket, 'plain.txt', 'null');
+      expect([got.body, got.versionId]).to.deep.equal(['data', undefined]);
+      const head = await srv.s3.send(new HeadObjectCommand({ Bucket, Key: 'plain.txt', VersionId: 'null' }));
+      expect(head.VersionId).to.equal(undefined);
+    });
+
     it('in a suspended bucket writes and deletes replace the null version, other versions stay', async () => {
       const Bucket = await fresh('Enabled');
       const v1 = await put(Bucket, 'k', 'kept');
