@@ -127,17 +127,21 @@ export class VersionedObjects {
     return this.view.reservedArea('object versions');
   }
 
-  /** The entry a request names (the latest without a version id); S3's errors for markers and missing versions. */
-  private pick(index: VersionIndex, versionId: string | undefined): VersionEntry {
+  /**
+   * The entry a request names (the latest without a version id); S3's errors for markers and
+   * missing versions. A delete marker is a resource the request cannot act on (405) when named
+   * by its id, or always for a subresource (tagging): S3 answers those so even for the latest.
+   */
+  private pick(index: VersionIndex, versionId: string | undefined, subresource = false): VersionEntry {
     const entry = versionId === undefined ? index.versions[0] : index.versions.find((v) => v.id === versionId);
     if (!entry) throw versionId === undefined ? noSuchKey(index.key) : noSuchVersion(index.key, versionId);
     if (entry.marker) {
       // S3 names what the request cannot act on (its method is filled in by respond.ts) and what it can: DELETE.
       const err =
-        versionId === undefined
+        versionId === undefined && !subresource
           ? noSuchKey(index.key)
           : new S3Error('MethodNotAllowed', 'The specified method is not allowed against this resource.', { ResourceType: 'DeleteMarker' });
-      err.headers = { ...markerHeaders(entry), ...(versionId === undefined ? {} : { Allow: 'DELETE' }) };
+      err.headers = { ...markerHeaders(entry), ...(err.code === 'MethodNotAllowed' ? { Allow: 'DELETE' } : {}) };
       throw err;
     }
     return entry;
@@ -162,10 +166,11 @@ export class VersionedObjects {
     return { nullId: this.status ? NULL_VERSION : undefined };
   }
 
-  async head(key: string, versionId?: string): Promise<VersionedMeta> {
+  /** What a read of the version finds; `subresource`: the read is of its tags (see pick). */
+  async head(key: string, versionId?: string, subresource = false): Promise<VersionedMeta> {
     const found = await this.locate(key, versionId);
     if (!found.index) return withVersionId(await this.view.headObject(key), found.nullId);
-    return metaOf(key, this.pick(found.index, versionId));
+    return metaOf(key, this.pick(found.index, versionId, subresource));
   }
 
   async open(key: string, versionId?: string): Promise<VersionedHandle> {
@@ -416,7 +421,7 @@ export class VersionedObjects {
     await this.adopt(key);
     const { result } = await updateIndex(this.area, this.view.reservedAreaId, key, ({ index }) => {
       if (index.versions.length === 0) throw noSuchKey(key);
-      const entry = this.pick(index, versionId);
+      const entry = this.pick(index, versionId, true);
       const next = index.versions.map((v) => (v === entry ? { ...v, attrs: { ...(v.attrs ?? { userMetadata: {} }), tags } } : v));
       return { next: { key, versions: next }, result: { id: entry.id, latest: entry === index.versions[0] } };
     });

@@ -285,6 +285,26 @@ describe('protocol: versioning', function () {
       expect(t2.TagSet).to.deep.equal([{ Key: 'x', Value: 'new' }]);
       expect(t2.VersionId).to.equal(v2.VersionId);
     });
+    it('tagging a delete marker, by its id or as the latest, is refused with 405 naming the method, as S3 does', async () => {
+      const Bucket = await fresh('Enabled');
+      await put(Bucket, 'k', 'a');
+      const marker = await srv.s3.send(new DeleteObjectCommand({ Bucket, Key: 'k' }));
+      const body = '<Tagging><TagSet><Tag><Key>a</Key><Value>b</Value></Tag></TagSet></Tagging>';
+      const queries: Record<string, string>[] = [{ tagging: '', versionId: marker.VersionId! }, { tagging: '' }];
+      for (const query of queries) {
+        for (const method of ['GET', 'PUT', 'DELETE'] as const) {
+          const r = await signedFetch(srv.url, CREDS, method, `/${Bucket}/k`, { query, body: method === 'PUT' ? body : undefined });
+          expect([r.status, /<Code>(.*)<\/Code>/.exec(r.text)?.[1], r.headers.allow], `${method} ${JSON.stringify(query)}`).to.deep.equal([
+            405,
+            'MethodNotAllowed',
+            'DELETE',
+          ]);
+          expect(r.text).to.contain(`<Method>${method}</Method><ResourceType>DeleteMarker</ResourceType>`);
+        }
+      }
+      // The object itself still answers NoSuchKey behind its marker.
+      expect((await errorOf(text(Bucket, 'k'))).name).to.equal('NoSuchKey');
+    });
   });
 
   describe('the null version', () => {

@@ -10,7 +10,7 @@ import { VersionedObjects } from '../../versioning/objects';
 import { requestedVersion, versionHeader } from './objects';
 
 export const getObjectTagging: Handler = async (ctx) => {
-  const meta = await (await VersionedObjects.of(ctx.bucket())).head(ctx.key, requestedVersion(ctx));
+  const meta = await (await VersionedObjects.of(ctx.bucket())).head(ctx.key, requestedVersion(ctx), true);
   return xmlResponse('Tagging', taggingXml(meta.tags ?? []), 200, versionHeader(meta));
 };
 
