@@ -47,6 +47,7 @@ export const ERROR_TABLE = {
   RequestHeaderSectionTooLarge: [400, 'Your request header section exceeds the maximum allowed size.'],
   InvalidTag: [400, 'The tag provided was not a valid tag.'],
   KeyTooLongError: [400, 'Your key is too long'],
+  IllegalVersioningConfigurationException: [400, 'The Versioning element must be specified'],
   MalformedXML: [400, 'The XML you provided was not well-formed or did not validate against our published schema'],
   MalformedPOSTRequest: [400, 'The body of your POST request is not well-formed multipart/form-data.'],
   MaxPostPreDataLengthExceededError: [400, 'Your POST request fields preceding the upload file were too large.'],

@@ -84,6 +84,12 @@ describe('protocol: versioning', function () {
       expect(bad.status).to.equal(400);
       expect(bad.text).to.contain('<Code>MalformedXML</Code>');
       expect((await srv.s3.send(new GetBucketVersioningCommand({ Bucket }))).Status).to.equal(undefined);
+      const empty = await errorOf(srv.s3.send(new PutBucketVersioningCommand({ Bucket, VersioningConfiguration: {} })));
+      expect([empty.name, empty.message, empty.$metadata.httpStatusCode]).to.deep.equal([
+        'IllegalVersioningConfigurationException',
+        'The Versioning element must be specified',
+        400,
+      ]);
       const missing = await errorOf(
         srv.s3.send(new PutBucketVersioningCommand({ Bucket: 'no-such-bucket-v', VersioningConfiguration: { Status: 'Enabled' } })),
       );

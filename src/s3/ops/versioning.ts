@@ -27,6 +27,8 @@ export const putBucketVersioning: Handler = async (ctx) => {
   await view.exists();
   const config = element(parseXml(await readXmlBody(ctx, 64 * 1024)), 'VersioningConfiguration', ['Status', 'MfaDelete']);
   if (!config) throw new S3Error('MalformedXML');
+  // A configuration that says nothing (neither Status nor MfaDelete) is refused, as S3 does.
+  if (config.Status === undefined && config.MfaDelete === undefined) throw new S3Error('IllegalVersioningConfigurationException');
   const status = text(config.Status);
   const mfa = text(config.MfaDelete);
   if (status !== undefined && !STATUSES.includes(status)) throw new S3Error('MalformedXML');
