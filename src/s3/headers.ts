@@ -132,26 +132,36 @@ export function parseTaggingHeader(value: string): Tag[] {
  */
 const TAG_TEXT = /^[\p{L}\p{N}\p{Z}+\-=._:/@]*$/u;
 
-/**
- * S3's tag rules; an object has at most 10 tags, a bucket 50 (`limit`). S3 answers too many
- * object tags with BadRequest, too many bucket tags with InvalidTag.
- */
-export function validateTags(
-  tags: Tag[],
-  limit: { max: number; message: string; code?: 'InvalidTag' | 'BadRequest' } = {
-    max: 10,
-    message: 'Object tags cannot be greater than 10',
-    code: 'BadRequest',
-  },
-): void {
-  if (tags.length > limit.max) throw new S3Error(limit.code ?? 'InvalidTag', limit.message);
+/** How many tags a tag set may hold, and S3's answers for too many and for a key under `aws:`. */
+export interface TagRules {
+  max: number;
+  message: string;
+  code?: 'InvalidTag' | 'BadRequest';
+  /** Keys under aws: belong to AWS (cost allocation, CloudFormation): clients cannot set them. */
+  systemKeyMessage: string;
+}
+
+/** An object has at most 10 tags; S3 answers too many with BadRequest. */
+export const OBJECT_TAG_RULES: TagRules = {
+  max: 10,
+  message: 'Object tags cannot be greater than 10',
+  code: 'BadRequest',
+  systemKeyMessage: 'Your TagKey cannot be prefixed with aws:',
+};
+
+/** S3's tag rules; its InvalidTag answers name the tag (TagKey, and TagValue for a bad value). */
+export function validateTags(tags: Tag[], rules: TagRules = OBJECT_TAG_RULES): void {
+  if (tags.length > rules.max) throw new S3Error(rules.code ?? 'InvalidTag', rules.message);
   const seen = new Set<string>();
   for (const t of tags) {
     if (t.key.length === 0 || t.key.length > 128 || !TAG_TEXT.test(t.key)) {
-      throw new S3Error('InvalidTag', 'The TagKey you have provided is invalid');
+      throw new S3Error('InvalidTag', 'The TagKey you have provided is invalid', { TagKey: t.key });
     }
-    if (t.value.length > 256 || !TAG_TEXT.test(t.value)) throw new S3Error('InvalidTag', 'The TagValue you have provided is invalid');
-    if (seen.has(t.key)) throw new S3Error('InvalidTag', 'Cannot provide multiple Tags with the same key');
+    if (t.value.length > 256 || !TAG_TEXT.test(t.value)) {
+      throw new S3Error('InvalidTag', 'The TagValue you have provided is invalid', { TagKey: t.key, TagValue: t.value });
+    }
+    if (seen.has(t.key)) throw new S3Error('InvalidTag', 'Cannot provide multiple Tags with the same key', { TagKey: t.key });
+    if (t.key.toLowerCase().startsWith('aws:')) throw new S3Error('InvalidTag', rules.systemKeyMessage, { TagKey: t.key });
     seen.add(t.key);
   }
 }

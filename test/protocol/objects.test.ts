@@ -586,6 +586,32 @@ describe('protocol: objects', () => {
     ]);
   });
 
+  it('names the tag InvalidTag refuses (TagKey, TagValue) and refuses object tag keys under aws:, as S3 does', async () => {
+    await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'tag-named', Body: 'x' }));
+    const doc = (tags: Array<[string, string]>) =>
+      `<Tagging><TagSet>${tags.map(([k, v]) => `<Tag><Key>${k}</Key><Value>${v}</Value></Tag>`).join('')}</TagSet></Tagging>`;
+    const cases: Array<[Array<[string, string]>, string]> = [
+      [
+        [
+          ['Key1', 'Val1'],
+          ['Key1', 'Val1'],
+        ],
+        'Cannot provide multiple Tags with the same key</Message><TagKey>Key1</TagKey>',
+      ],
+      [[['Key1,Key2', 'Val1']], 'The TagKey you have provided is invalid</Message><TagKey>Key1,Key2</TagKey>'],
+      [[['Key1', 'Val1,Val2']], 'The TagValue you have provided is invalid</Message><TagKey>Key1</TagKey><TagValue>Val1,Val2</TagValue>'],
+      [[['aws:prefixed', 'Val1']], 'Your TagKey cannot be prefixed with aws:</Message><TagKey>aws:prefixed</TagKey>'],
+    ];
+    for (const [tags, expected] of cases) {
+      const r = await signedFetch(srv.url, CREDS, 'PUT', `/${Bucket}/tag-named`, { query: { tagging: '' }, body: doc(tags) });
+      expect([r.status, /<Code>(.*)<\/Code>/.exec(r.text)?.[1]], JSON.stringify(tags)).to.deep.equal([400, 'InvalidTag']);
+      expect(r.text, JSON.stringify(tags)).to.contain(`<Message>${expected}`);
+    }
+    const onPut = await errorOf(srv.s3.send(new PutObjectCommand({ Bucket, Key: 'tag-named', Body: 'y', Tagging: 'aws:k=v' })));
+    expect([onPut.name, onPut.message]).to.deep.equal(['InvalidTag', 'Your TagKey cannot be prefixed with aws:']);
+    expect((await srv.s3.send(new GetObjectTaggingCommand({ Bucket, Key: 'tag-named' }))).TagSet ?? []).to.deep.equal([]);
+  });
+
   describe('odd keys', () => {
     const keys = [
       'a',

@@ -4,12 +4,16 @@ import { bucketConfig } from '../../bucket-config/store';
 import type { Tag } from '../../backends/types';
 import type { BucketView } from '../../router/bucket-view';
 import type { Handler } from '../context';
-import { validateTags } from '../headers';
+import { validateTags, type TagRules } from '../headers';
 import { xmlResponse } from '../respond';
 import { readTaggingBody, taggingXml } from './tagging';
 
 const TAGGING_DOCUMENT = 'tagging';
-const BUCKET_TAG_LIMIT = { max: 50, message: 'Bucket tag count cannot be greater than 50' };
+const BUCKET_TAG_RULES: TagRules = {
+  max: 50,
+  message: 'Bucket tag count cannot be greater than 50',
+  systemKeyMessage: 'System tags cannot be added/updated by requester',
+};
 
 interface StoredTags {
   tags: Tag[];
@@ -35,11 +39,7 @@ export const putBucketTagging: Handler = async (ctx) => {
 
 /** A bucket's tag set as S3 takes it, from PutBucketTagging or CreateBucket's configuration. */
 export function checkBucketTags(tags: Tag[]): void {
-  validateTags(tags, BUCKET_TAG_LIMIT);
-  // Keys under aws: belong to AWS (cost allocation, CloudFormation): clients cannot set them.
-  if (tags.some((t) => t.key.toLowerCase().startsWith('aws:'))) {
-    throw new S3Error('InvalidTag', 'System tags cannot be added/updated by requester');
-  }
+  validateTags(tags, BUCKET_TAG_RULES);
 }
 
 export async function setBucketTags(view: BucketView, tags: Tag[]): Promise<void> {
