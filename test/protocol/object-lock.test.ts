@@ -77,6 +77,8 @@ describe('protocol: object lock', function () {
       const none = await errorOf(srv.s3.send(new GetObjectLockConfigurationCommand({ Bucket })));
       expect(none.name).to.equal('ObjectLockConfigurationNotFoundError');
       expect(none.$metadata.httpStatusCode).to.equal(404);
+      // S3 names the bucket, as with its other bucket configurations' NotFound answers.
+      expect((none as unknown as { BucketName?: string }).BucketName).to.equal(Bucket);
       const headers = await errorOf(put(Bucket, 'k', 'x', governance()));
       expect(headers.name).to.equal('InvalidRequest');
       expect(headers.message).to.match(/Bucket is missing Object Lock Configuration/);

@@ -33,7 +33,7 @@ export const getObjectLockConfiguration: Handler = async (ctx) => {
   const view = ctx.bucket();
   await view.exists();
   const config = await lockConfiguration(view);
-  if (!config) throw new S3Error('ObjectLockConfigurationNotFoundError');
+  if (!config) throw new S3Error('ObjectLockConfigurationNotFoundError', undefined, { BucketName: ctx.bucketName });
   return xmlResponse('ObjectLockConfiguration', lockConfigurationXml(config));
 };
 
