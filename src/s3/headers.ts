@@ -94,7 +94,8 @@ export function attributesFromHeaders(headers: IncomingHttpHeaders): ObjectAttri
 /**
  * x-amz-tagging is a URL query string: `k1=v1&k2=v2`. S3 reads it strictly, where
  * URLSearchParams forgives: a broken %-escape, a pair with no key (`=v`) or a key given twice
- * is InvalidArgument naming the header, not a tag named `key%` or the last value winning.
+ * is InvalidArgument naming the header, not a tag named `key%` or the last value winning; so
+ * is a pair with a second raw `=`.
  * Empty pairs (`&&`) are skipped, and `key` alone is a tag with an empty value, as in S3.
  */
 export function parseTaggingHeader(value: string): Tag[] {
@@ -111,6 +112,8 @@ export function parseTaggingHeader(value: string): Tag[] {
   for (const pair of text.split('&')) {
     if (pair === '') continue;
     const eq = pair.indexOf('=');
+    // A second raw '=' (`k=v1,k2=v2`) is not a query string S3 reads: a value's '=' is sent as %3D.
+    if (eq >= 0 && pair.indexOf('=', eq + 1) >= 0) throw malformed();
     const [key, v] = [eq < 0 ? pair : pair.slice(0, eq), eq < 0 ? '' : pair.slice(eq + 1)].map((part) => {
       try {
         return decodeURIComponent(part.replace(/\+/g, ' '));

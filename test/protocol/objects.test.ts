@@ -545,7 +545,7 @@ describe('protocol: objects', () => {
       { Key: 'at@', Value: 'x:y' },
     ]);
     // A broken escape, a pair without a key and a key given twice: the header itself is refused.
-    for (const Tagging of ['key%', '=', '=v', 'k=1&k=2']) {
+    for (const Tagging of ['key%', '=', '=v', 'k=1&k=2', 'key1=val1,key2=val2']) {
       const e = await errorOf(srv.s3.send(new PutObjectCommand({ Bucket, Key: 'tag-rules', Body: 'x', Tagging })));
       expect([e.name, e.$metadata.httpStatusCode, e.message], Tagging).to.deep.equal([
         'InvalidArgument',
