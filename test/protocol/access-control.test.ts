@@ -686,6 +686,18 @@ describe('protocol: access control (ACLs, bucket policies, ownership, public acc
     expect(acl.Grants?.some((g) => g.Grantee?.URI === 'http://acs.amazonaws.com/groups/global/AllUsers')).to.equal(true);
   });
 
+  it('CreateBucket refuses an x-amz-object-ownership S3 does not define, quoting it as S3 does', async () => {
+    for (const value of ['RandomValue', '']) {
+      const r = await signedFetch(srv.url, { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY }, 'PUT', '/bad-ownership', {
+        headers: { 'x-amz-object-ownership': value },
+      });
+      expect(r.status, value).to.equal(400);
+      expect(r.text, value).to.contain(
+        `<Code>InvalidArgument</Code><Message>Invalid x-amz-object-ownership header: ${value}</Message><ArgumentName>x-amz-object-ownership</ArgumentName><Resource>`,
+      );
+    }
+  });
+
   it('ownership controls: BucketOwnerEnforced refuses ACLs with AccessControlListNotSupported; ObjectWriter accepts them; both defaults', async () => {
     expect(
       (await srv.s3.send(new GetBucketOwnershipControlsCommand({ Bucket: 'enforced' }))).OwnershipControls?.Rules?.[0].ObjectOwnership,

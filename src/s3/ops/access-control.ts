@@ -321,9 +321,9 @@ export function newBucketAccess(ctx: S3Context, view: BucketView): StoredAccess 
   const caller = callerOfCtx(ctx);
   const ownershipHeader = ctx.header('x-amz-object-ownership')?.trim();
   if (ownershipHeader !== undefined && !(OWNERSHIPS as readonly string[]).includes(ownershipHeader)) {
-    throw new S3Error('InvalidArgument', 'Invalid x-amz-object-ownership header', {
+    // S3 quotes the value in its message and names only the header.
+    throw new S3Error('InvalidArgument', `Invalid x-amz-object-ownership header: ${ownershipHeader.slice(0, 64)}`, {
       ArgumentName: 'x-amz-object-ownership',
-      ArgumentValue: ownershipHeader.slice(0, 64),
     });
   }
   const ownership = view.route.fixed?.objectOwnership ?? (ownershipHeader as Ownership | undefined) ?? defaultOwnership(ctx);
