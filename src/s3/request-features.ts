@@ -183,7 +183,8 @@ export const REQUEST_FEATURES: readonly RequestFeature[] = [
   })),
   {
     header: 'x-amz-bypass-governance-retention',
-    summary: 'honoured: GOVERNANCE retention is bypassed when the caller may (s3mux policies), on deletes and retention changes',
+    summary:
+      'honoured: GOVERNANCE retention is bypassed when the caller may (s3mux policies), on deletes and retention changes; on a delete in a bucket without object lock 400 InvalidArgument, as S3 answers',
     decide: () => HONOURED,
   },
   {

@@ -94,6 +94,21 @@ describe('protocol: object lock', function () {
       // AWS-validated test_put_object_legal_hold_exc, put-object-retention-empty).
       const noBody = await errorOf(srv.s3.send(new PutObjectLegalHoldCommand({ Bucket, Key: 'k' })));
       expect([noBody.name, noBody.$metadata.httpStatusCode]).to.deep.equal(['MalformedXML', 400]);
+      // The bypass header, true or false, has no retention to bypass here: S3 refuses it on deletes.
+      await put(Bucket, 'plain', 'x');
+      for (const send of [
+        () => srv.s3.send(new DeleteObjectCommand({ Bucket, Key: 'plain', BypassGovernanceRetention: true })),
+        () => srv.s3.send(new DeleteObjectCommand({ Bucket, Key: 'plain', BypassGovernanceRetention: false })),
+        () => srv.s3.send(new DeleteObjectsCommand({ Bucket, Delete: { Objects: [{ Key: 'plain' }] }, BypassGovernanceRetention: true })),
+      ]) {
+        const e = await errorOf(send());
+        expect([e.name, e.message, e.$metadata.httpStatusCode]).to.deep.equal([
+          'InvalidArgument',
+          'x-amz-bypass-governance-retention is only applicable to Object Lock enabled buckets.',
+          400,
+        ]);
+      }
+      expect((await srv.s3.send(new HeadObjectCommand({ Bucket, Key: 'plain' }))).ContentLength).to.equal(1);
       const enable = { Bucket, ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled' as const } };
       const unversioned = await errorOf(srv.s3.send(new PutObjectLockConfigurationCommand(enable)));
       expect(unversioned.name).to.equal('InvalidBucketState');

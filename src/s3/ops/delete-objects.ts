@@ -7,7 +7,7 @@ import { readXmlBody } from '../payload';
 import { xmlResponse } from '../respond';
 import { children, element, many, parseXml, text } from '../xml';
 import { VersionedObjects } from '../../versioning/objects';
-import { bypassGovernance } from '../bypass-governance';
+import { bypassGovernance, refuseBypassWithoutLock } from '../bypass-governance';
 import { parseDeleteConditions } from '../conditions';
 
 const MAX_OBJECTS = 1000;
@@ -66,6 +66,7 @@ export const deleteObjects: Handler = async (ctx) => {
   });
 
   const versioned = await VersionedObjects.of(view);
+  refuseBypassWithoutLock(ctx, versioned.lockConfig !== undefined);
   const deleted: Array<{ Key: string; VersionId?: string; DeleteMarker?: boolean; DeleteMarkerVersionId?: string }> = [];
   const errors: Array<{ Key: string; VersionId?: string; Code: string; Message: string }> = [];
   for (const { key, versionId, conditions } of entries) {

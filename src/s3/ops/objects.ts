@@ -12,7 +12,7 @@ import { VersionedObjects, type VersionedMeta } from '../../versioning/objects';
 import { NULL_VERSION } from '../../versioning/version-id';
 import { requestedLock, type ObjectLock } from '../../object-lock/lock';
 import { visibleLockHeaders } from '../lock-headers';
-import { bypassGovernance } from '../bypass-governance';
+import { bypassGovernance, refuseBypassWithoutLock } from '../bypass-governance';
 import { requireIntegrityCheck } from '../payload';
 import { applyBucketTier } from '../../bucket-config/tier';
 import { expirationHeaders } from '../expiration';
@@ -286,8 +286,10 @@ export const deleteObject: Handler = async (ctx) => {
   const view = ctx.bucket();
   await view.exists();
   const versionId = requestedVersion(ctx);
+  const objects = await VersionedObjects.of(view);
+  refuseBypassWithoutLock(ctx, objects.lockConfig !== undefined);
   const bypass = versionId !== undefined && (await bypassGovernance(ctx, key));
-  const removed = await (await VersionedObjects.of(view)).remove(key, versionId, { bypass, conditions: deleteConditions(ctx) });
+  const removed = await objects.remove(key, versionId, { bypass, conditions: deleteConditions(ctx) });
   // An ACL document of the removed version no longer matches anything: garbage, collected if cheap.
   if (!removed.deleteMarker) await collectObjectAcl(view, key, versionId);
   const headers: Record<string, string> = versionHeader(removed);
