@@ -500,6 +500,24 @@ describe('protocol: multipart uploads', () => {
       );
       expect([e.name, e.$metadata.httpStatusCode], CopySourceRange).to.deep.equal(['InvalidArgument', 400]);
     }
+    // A range that starts past the source's end is InvalidRequest on S3.
+    const past = await errorOf(
+      srv.s3.send(
+        new UploadPartCopyCommand({
+          Bucket,
+          Key: 'range-check',
+          UploadId: check,
+          PartNumber: 1,
+          CopySource: `${Bucket}/copy-src`,
+          CopySourceRange: `bytes=${7 * MiB}-${8 * MiB}`,
+        }),
+      ),
+    );
+    expect([past.name, past.message, past.$metadata.httpStatusCode]).to.deep.equal([
+      'InvalidRequest',
+      'The specified copy range is invalid for the source object size',
+      400,
+    ]);
     await srv.s3.send(new AbortMultipartUploadCommand({ Bucket, Key: 'range-check', UploadId: check }));
   });
 

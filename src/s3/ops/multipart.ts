@@ -114,7 +114,8 @@ export const uploadPart: Handler = async (ctx) => {
 
 /**
  * x-amz-copy-source-range: `bytes=a-b`, both ends required, inside the source. S3 answers a
- * range past the source's end with 400 InvalidArgument (not GetObject's 416 InvalidRange).
+ * range past the source's end with 400 InvalidArgument (not GetObject's 416 InvalidRange), and
+ * one that starts past it with 400 InvalidRequest.
  */
 function copySourceRange(value: string | undefined, size: number): { start: number; end: number } | undefined {
   if (value === undefined) return undefined;
@@ -127,6 +128,7 @@ function copySourceRange(value: string | undefined, size: number): { start: numb
     );
   const start = Number(m[1]);
   const end = Number(m[2]);
+  if (start >= size) throw new S3Error('InvalidRequest', 'The specified copy range is invalid for the source object size');
   if (end >= size)
     throw new S3Error('InvalidArgument', `Range specified is not valid for source object of size: ${size}`, {
       ArgumentName: 'x-amz-copy-source-range',
