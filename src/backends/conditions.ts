@@ -32,7 +32,8 @@ function matches(list: string[], etag: string): boolean {
 /**
  * Throws PreconditionFailed unless the conditions hold on `current` (undefined when no
  * object exists under the key):
- * - If-Match: the object must exist and its ETag must match (quoted or not, or '*');
+ * - If-Match: the object must exist (S3 answers NoSuchKey when it does not) and its ETag must
+ *   match (quoted or not, or '*');
  * - If-None-Match '*': no object may exist; with entity tags: the current ETag must match
  *   none of them.
  */
@@ -40,7 +41,8 @@ export function checkWriteConditions(current: ObjectMeta | undefined, cond?: Wri
   if (!cond) return;
   if (cond.ifMatch !== undefined && cond.ifMatch !== '') {
     const list = parseEtagList(cond.ifMatch);
-    if (current === undefined || !matches(list, current.etag)) {
+    if (current === undefined) throw new S3Error('NoSuchKey');
+    if (!matches(list, current.etag)) {
       throw new S3Error('PreconditionFailed', undefined, { Condition: 'If-Match' });
     }
   }

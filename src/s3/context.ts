@@ -136,13 +136,17 @@ export class S3Context {
   }
 
   /**
-   * The error a handler's failure becomes: a NoSuchKey from an allowed read is AccessDenied to a
-   * caller who may not list the bucket (src/s3/access.ts, missingObjectError); others pass as they are.
+   * The error a handler's failure becomes: a NoSuchKey names the request's key, as S3's do, and
+   * from an allowed read is AccessDenied to a caller who may not list the bucket
+   * (src/s3/access.ts, missingObjectError); others pass as they are.
    */
   async answerFor(err: unknown): Promise<unknown> {
-    if (!(err instanceof S3Error) || err.code !== 'NoSuchKey' || !this.authorized) return err;
+    if (!(err instanceof S3Error) || err.code !== 'NoSuchKey') return err;
+    const key = this.target.key;
+    const named = err.extra.Key !== undefined || key === undefined ? err : withKey(err, key);
+    if (!this.authorized) return named;
     const { authorization, decided } = this.authorized;
-    return missingObjectError(this.open(authorization.bucket), authorization, decided, err);
+    return missingObjectError(this.open(authorization.bucket), authorization, decided, named);
   }
 
   /** The handler authorizes every key it touches with `authorizeKey` (DeleteObjects); it may open the bucket for that. */
@@ -211,4 +215,11 @@ export interface OperationAccess {
   publicRead?: boolean;
   /** The resource is the addressed object (else the bucket). */
   objectLevel: boolean;
+}
+
+/** The same NoSuchKey, naming `key`. */
+function withKey(err: S3Error, key: string): S3Error {
+  const named = new S3Error('NoSuchKey', err.message, { ...err.extra, Key: key });
+  named.headers = err.headers;
+  return named;
 }

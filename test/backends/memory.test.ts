@@ -97,13 +97,13 @@ describe('shared helper: validateKey / validateBucketName', () => {
 
 describe('shared helper: checkWriteConditions', () => {
   const cur: ObjectMeta = { key: 'k', size: 1, etag: 'abc', lastModified: new Date(), userMetadata: {} };
-  it('If-Match: needs the object and a matching ETag, quoted or not', () => {
+  it('If-Match: needs the object (NoSuchKey, as S3 answers) and a matching ETag, quoted or not', () => {
     expect(code(() => checkWriteConditions(cur, { ifMatch: 'abc' }))).to.equal(undefined);
     expect(code(() => checkWriteConditions(cur, { ifMatch: '"abc"' }))).to.equal(undefined);
     expect(code(() => checkWriteConditions(cur, { ifMatch: '"x", "abc"' }))).to.equal(undefined);
     expect(code(() => checkWriteConditions(cur, { ifMatch: '*' }))).to.equal(undefined);
     expect(code(() => checkWriteConditions(cur, { ifMatch: '"abd"' }))).to.equal('PreconditionFailed');
-    expect(code(() => checkWriteConditions(undefined, { ifMatch: 'abc' }))).to.equal('PreconditionFailed');
+    expect(code(() => checkWriteConditions(undefined, { ifMatch: 'abc' }))).to.equal('NoSuchKey');
   });
   it('If-None-Match: * fails when the object exists', () => {
     expect(code(() => checkWriteConditions(undefined, { ifNoneMatch: '*' }))).to.equal(undefined);

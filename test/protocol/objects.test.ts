@@ -274,6 +274,11 @@ describe('protocol: objects', () => {
     expect(wrong.$metadata.httpStatusCode).to.equal(412);
     await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'cond.txt', Body: 'v2', IfMatch: `"${md5hex('v1')}"` }));
     expect((await get('cond.txt')).bytes.toString()).to.equal('v2');
+    // If-Match on a key that does not exist: S3 answers NoSuchKey naming it, not 412.
+    const absent = await signedFetch(srv.url, CREDS, 'PUT', `/${Bucket}/cond-absent.txt`, { body: 'x', headers: { 'if-match': '"0000"' } });
+    expect([absent.status, /<Code>(.*)<\/Code>/.exec(absent.text)?.[1]]).to.deep.equal([404, 'NoSuchKey']);
+    expect(absent.text).to.contain('<Key>cond-absent.txt</Key>');
+    expect((await errorOf(get('cond-absent.txt'))).name).to.equal('NoSuchKey');
   });
 
   it('deletes with 204, also when the key is absent, and NoSuchKey afterwards', async () => {
