@@ -274,6 +274,19 @@ describe('protocol: objects', () => {
     expect(wrong.$metadata.httpStatusCode).to.equal(412);
     await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'cond.txt', Body: 'v2', IfMatch: `"${md5hex('v1')}"` }));
     expect((await get('cond.txt')).bytes.toString()).to.equal('v2');
+    // Values S3 does not take on a write: If-None-Match other than *, If-Match *.
+    for (const [header, value] of [
+      ['If-None-Match', `"${md5hex('v2')}"`],
+      ['If-Match', '*'],
+    ]) {
+      const r = await signedFetch(srv.url, CREDS, 'PUT', `/${Bucket}/cond.txt`, { body: 'v3', headers: { [header.toLowerCase()]: value } });
+      expect(r.status, header).to.equal(501);
+      // The apostrophe may come escaped (&apos;): the same XML text.
+      expect(r.text.replace(/&apos;/g, "'"), header).to.contain(
+        `<Code>NotImplemented</Code><Message>A header you provided implies functionality that is not implemented</Message><Header>${header}</Header><additionalMessage>We don't accept the provided value of ${header} header for this API</additionalMessage>`,
+      );
+    }
+    expect((await get('cond.txt')).bytes.toString()).to.equal('v2');
     // If-Match on a key that does not exist: S3 answers NoSuchKey naming it, not 412.
     const absent = await signedFetch(srv.url, CREDS, 'PUT', `/${Bucket}/cond-absent.txt`, { body: 'x', headers: { 'if-match': '"0000"' } });
     expect([absent.status, /<Code>(.*)<\/Code>/.exec(absent.text)?.[1]]).to.deep.equal([404, 'NoSuchKey']);

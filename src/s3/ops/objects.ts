@@ -41,12 +41,19 @@ function conditionalAnswer(ctx: S3Context, meta: ObjectMeta): S3Response | undef
   return { status: 304, headers: { ETag: `"${meta.etag}"`, 'Last-Modified': httpDate(meta.lastModified) } };
 }
 
+/** S3's answer to a write condition's value it does not take (If-None-Match other than `*`, If-Match `*`). */
+function refusedConditionValue(header: 'If-Match' | 'If-None-Match'): S3Error {
+  return new S3Error('NotImplemented', 'A header you provided implies functionality that is not implemented', {
+    Header: header,
+    additionalMessage: `We don't accept the provided value of ${header} header for this API`,
+  });
+}
+
 export function writeConditions(ctx: S3Context): WriteConditions | undefined {
   const ifMatch = ctx.header('if-match');
   const ifNoneMatch = ctx.header('if-none-match');
-  if (ifNoneMatch !== undefined && ifNoneMatch.trim() !== '*') {
-    throw new S3Error('NotImplemented', 'If-None-Match on a write accepts only "*".', { Header: 'If-None-Match' });
-  }
+  if (ifNoneMatch !== undefined && ifNoneMatch.trim() !== '*') throw refusedConditionValue('If-None-Match');
+  if (ifMatch?.trim() === '*') throw refusedConditionValue('If-Match');
   return ifMatch === undefined && ifNoneMatch === undefined ? undefined : { ifMatch, ifNoneMatch };
 }
 
