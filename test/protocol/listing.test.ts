@@ -152,6 +152,13 @@ describe('protocol: listing', () => {
   it('honours start-after (v2) and marker with NextMarker (v1)', async () => {
     const v2 = await srv.s3.send(new ListObjectsV2Command({ Bucket, StartAfter: 'photos/2024/x.jpg' }));
     expect(v2.Contents?.map((c) => c.Key)).to.deep.equal(['photos/2024/y.jpg', 'photos/2025/z.jpg', 'z']);
+    expect(v2.StartAfter).to.equal('photos/2024/x.jpg');
+    // With a continuation token S3 ignores start-after, and does not echo it either.
+    const first = await srv.s3.send(new ListObjectsV2Command({ Bucket, StartAfter: 'photos/2024/x.jpg', MaxKeys: 1 }));
+    const next = await srv.s3.send(
+      new ListObjectsV2Command({ Bucket, StartAfter: 'z', ContinuationToken: first.NextContinuationToken, MaxKeys: 1 }),
+    );
+    expect([next.Contents?.map((c) => c.Key), next.StartAfter]).to.deep.equal([['photos/2025/z.jpg'], undefined]);
     const seen: string[] = [];
     let marker: string | undefined;
     for (let i = 0; i < 50; i++) {

@@ -110,7 +110,8 @@ export const listObjectsV2: Handler = async (ctx) => {
       IsTruncated: page.isTruncated,
       ContinuationToken: token ?? undefined,
       NextContinuationToken: page.isTruncated && page.nextStartAfter !== undefined ? encodeToken(page.nextStartAfter) : undefined,
-      StartAfter: startAfterParam ? enc(startAfterParam) : undefined,
+      // A token replaces start-after, and S3 then leaves it out of the answer too.
+      StartAfter: startAfterParam && token === null ? enc(startAfterParam) : undefined,
       Contents: contents(ctx, page.objects, enc, ctx.query.get('fetch-owner') === 'true'),
       CommonPrefixes: page.commonPrefixes.map((p) => ({ Prefix: enc(p) })),
     },
