@@ -9,7 +9,7 @@ import type { ObjectSummary } from '../backends/types';
 import type { BucketView } from '../router/bucket-view';
 import { keyOfIndexName, indexName, indexPrefix } from './names';
 import { VersionedObjects } from './objects';
-import { NULL_VERSION } from './version-id';
+import { NULL_VERSION, versionIdTime } from './version-id';
 
 export interface VersionListOptions {
   prefix: string;
@@ -130,6 +130,21 @@ async function versionsOf(
   }));
 }
 
+/**
+ * A key's versions (newest first) after the version-id marker. A marker whose version is gone
+ * (deleted since the page that named it) still marks a place, as in S3: the versions older than
+ * it follow. Ids carry their creation time and sort by it; the null version has its Last-Modified.
+ */
+function versionsAfter(vs: ListedVersion[], marker: string): ListedVersion[] {
+  const at = vs.findIndex((v) => v.versionId === marker);
+  if (at >= 0) return vs.slice(at + 1);
+  if (marker === NULL_VERSION) return [];
+  const older = (v: ListedVersion) =>
+    v.versionId === NULL_VERSION ? v.lastModified.getTime() < versionIdTime(marker) : v.versionId < marker;
+  const from = vs.findIndex(older);
+  return from < 0 ? [] : vs.slice(from);
+}
+
 export async function listObjectVersions(objects: VersionedObjects, opts: VersionListOptions): Promise<VersionPage> {
   if (opts.versionIdMarker !== undefined && opts.keyMarker === undefined) {
     throw new S3Error('InvalidArgument', 'A version-id marker cannot be specified without a key marker.', {
@@ -169,8 +184,7 @@ export async function listObjectVersions(objects: VersionedObjects, opts: Versio
       index.versions.length || summary
         ? await versionsOf(objects, { key: opts.keyMarker, indexed: index.versions.length > 0, summary })
         : [];
-    const at = vs.findIndex((v) => v.versionId === opts.versionIdMarker);
-    if (at >= 0 && emit(vs.slice(at + 1))) return page;
+    if (emit(versionsAfter(vs, opts.versionIdMarker))) return page;
   }
 
   let lastPrefix: string | undefined;

@@ -534,6 +534,32 @@ describe('protocol: versioning', function () {
       expect(afterA.Versions?.[0].Key).to.equal('b/1');
     });
 
+    it('a version-id marker whose version was deleted since still marks the place: older versions follow, as in S3', async () => {
+      const Bucket = await fresh('Enabled');
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++) ids.unshift((await put(Bucket, 'prefixed_key', `v${i}`)).VersionId!);
+      await put(Bucket, 'non_prefixed_key', 'x');
+      const page1 = await versions(Bucket, { Prefix: 'prefix', MaxKeys: 3 });
+      expect(page1.Versions?.map((v) => v.VersionId)).to.deep.equal(ids.slice(0, 3));
+      await srv.s3.send(
+        new DeleteObjectsCommand({
+          Bucket,
+          Delete: { Objects: (page1.Versions ?? []).map((v) => ({ Key: v.Key, VersionId: v.VersionId })) },
+        }),
+      );
+      const page2 = await versions(Bucket, {
+        Prefix: 'prefix',
+        MaxKeys: 5,
+        KeyMarker: page1.NextKeyMarker,
+        VersionIdMarker: page1.NextVersionIdMarker,
+      });
+      expect(page2.Versions?.map((v) => [v.VersionId, v.IsLatest])).to.deep.equal([
+        [ids[3], true],
+        [ids[4], false],
+      ]);
+      expect(page2.IsTruncated).to.equal(false);
+    });
+
     it('encodes keys with encoding-type=url', async () => {
       const Bucket = await fresh('Enabled');
       await put(Bucket, 'sp ace/é', 'x');
