@@ -38,8 +38,9 @@ function noBucketNoRules(err: unknown): undefined {
 }
 
 /**
- * The answer to a preflight. S3 answers 400 without Origin or Access-Control-Request-Method,
- * 403 AccessForbidden when the bucket has no rules or none allows the request.
+ * The answer to a preflight. S3 answers 400 without Origin; 403 AccessForbidden naming the
+ * BUCKET (and the method asked for, else OPTIONS) when the bucket has no rules; then 400
+ * without Access-Control-Request-Method, and 403 naming the resource when no rule allows it.
  */
 export async function preflight(
   req: IncomingMessage,
@@ -50,12 +51,17 @@ export async function preflight(
   const origin = header(req.headers, 'origin');
   const method = header(req.headers, 'access-control-request-method');
   if (origin === undefined) throw new S3Error('BadRequest', 'Insufficient information. Origin request header needed.');
-  if (method === undefined) throw new S3Error('BadRequest', 'Invalid Access-Control-Request-Method: null');
-  const where = { Method: method, ResourceType: isObject ? 'OBJECT' : 'BUCKET' };
   const view = bucket === undefined ? undefined : viewOf(router, bucket);
   // An unsigned caller learns nothing from a preflight about which buckets exist.
   const rules = view && (await corsRulesOf(view).catch(noBucketNoRules));
-  if (!rules) throw new S3Error('AccessForbidden', 'CORSResponse: CORS is not enabled for this bucket.', where);
+  if (!rules) {
+    throw new S3Error('AccessForbidden', 'CORSResponse: CORS is not enabled for this bucket.', {
+      Method: method ?? 'OPTIONS',
+      ResourceType: 'BUCKET',
+    });
+  }
+  if (method === undefined) throw new S3Error('BadRequest', 'Invalid Access-Control-Request-Method: null');
+  const where = { Method: method, ResourceType: isObject ? 'OBJECT' : 'BUCKET' };
   const request = { origin, method, headers: requestedHeaders(header(req.headers, 'access-control-request-headers')) };
   const rule = matchCorsRule(rules, request);
   if (!rule) {

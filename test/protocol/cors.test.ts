@@ -50,7 +50,14 @@ describe('protocol: CORS configuration', () => {
   it('answers a preflight 403 while the bucket has no CORS configuration, and GetBucketCors NoSuchCORSConfiguration', async () => {
     const r = await preflight(`${bucket}/a.txt`, { Origin: 'https://app.example.com', 'Access-Control-Request-Method': 'GET' });
     expect(r.status).to.equal(403);
-    expect(r.text).to.contain('<Code>AccessForbidden</Code>').and.contain('CORSResponse:');
+    // S3 names the bucket (not the object) as what has no CORS, and OPTIONS when no method was asked for.
+    const forbidden = (method: string) =>
+      `<Code>AccessForbidden</Code><Message>CORSResponse: CORS is not enabled for this bucket.</Message><Method>${method}</Method><ResourceType>BUCKET</ResourceType>`;
+    expect(r.text).to.contain(forbidden('GET'));
+    for (const path of [`${bucket}/a.txt`, 'no-such-bucket-for-cors/a.txt']) {
+      const noMethod = await preflight(path, { Origin: 'https://app.example.com' });
+      expect([noMethod.status, noMethod.text.includes(forbidden('OPTIONS'))], path).to.deep.equal([403, true]);
+    }
     const err = await errorOf(srv.s3.send(new GetBucketCorsCommand({ Bucket: bucket })));
     expect(err.name).to.equal('NoSuchCORSConfiguration');
     expect(err.$metadata.httpStatusCode).to.equal(404);
