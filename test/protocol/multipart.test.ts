@@ -265,6 +265,9 @@ describe('protocol: multipart uploads', () => {
     // As S3: the last page names its last upload as the next markers too, and no Prefix was asked for.
     expect([all.IsTruncated, all.NextKeyMarker, all.NextUploadIdMarker]).to.deep.equal([false, 'c', made[4][1]]);
     expect(all.Prefix).to.equal(undefined);
+    // Echoed as S3 echoes them: no Prefix unless asked for; upload-id-marker only with a key marker.
+    const echo = await srv.s3.send(new ListMultipartUploadsCommand({ Bucket: Bucket2, MaxUploads: 1, UploadIdMarker: made[0][1] }));
+    expect([echo.Prefix, echo.UploadIdMarker, echo.Uploads?.[0].Key]).to.deep.equal([undefined, '', 'a/1']);
     const grouped = await srv.s3.send(new ListMultipartUploadsCommand({ Bucket: Bucket2, Delimiter: '/' }));
     expect(grouped.CommonPrefixes?.map((p) => p.Prefix)).to.deep.equal(['a/', 'b/']);
     expect(grouped.Uploads?.map((u) => u.Key)).to.deep.equal(['c']);

@@ -452,7 +452,8 @@ export const listMultipartUploads: Handler = async (ctx) => {
   return xmlResponse('ListMultipartUploadsResult', {
     Bucket: ctx.bucketName,
     KeyMarker: enc(keyMarker ?? ''),
-    UploadIdMarker: uploadIdMarker ?? '',
+    // Without a key marker S3 ignores upload-id-marker, and echoes it empty.
+    UploadIdMarker: keyMarker === undefined ? '' : (uploadIdMarker ?? ''),
     NextKeyMarker: enc(page.nextKeyMarker ?? last?.key ?? ''),
     NextUploadIdMarker: page.nextUploadIdMarker ?? last?.uploadId ?? '',
     // Only when the request names one, as S3 answers.
