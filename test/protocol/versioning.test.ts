@@ -218,13 +218,16 @@ describe('protocol: versioning', function () {
       expect(r.headers['x-amz-version-id']).to.equal(del.VersionId);
       // S3 names the key in the error, as for a key never written.
       expect(r.text).to.contain('<Code>NoSuchKey</Code>').and.contain('<Key>gone.txt</Key>');
-      for (const query of [{ attributes: '' }, { tagging: '' }] as Array<Record<string, string>>) {
-        const e = await signedFetch(srv.url, CREDS, 'GET', `/${Bucket}/gone.txt`, {
-          query,
-          headers: { 'x-amz-object-attributes': 'ETag' },
-        });
-        expect(e.text, JSON.stringify(query)).to.contain('<Code>NoSuchKey</Code>').and.contain('<Key>gone.txt</Key>');
-      }
+      const attributes = await signedFetch(srv.url, CREDS, 'GET', `/${Bucket}/gone.txt`, {
+        query: { attributes: '' },
+        headers: { 'x-amz-object-attributes': 'ETag' },
+      });
+      expect(attributes.text).to.contain('<Code>NoSuchKey</Code>').and.contain('<Key>gone.txt</Key>');
+      // Its tags: S3 answers 405 on a delete marker, the latest one too (LocalStack's AWS-validated test_object_tagging_versioned).
+      const tagging = await signedFetch(srv.url, CREDS, 'GET', `/${Bucket}/gone.txt`, { query: { tagging: '' } });
+      expect([tagging.status, tagging.text]).to.satisfy(
+        ([st, t]: [number, string]) => st === 405 && t.includes('<ResourceType>DeleteMarker</ResourceType>'),
+      );
       const m = await signedFetch(srv.url, CREDS, 'GET', `/${Bucket}/gone.txt`, { query: { versionId: del.VersionId! } });
       expect(m.status).to.equal(405);
       expect(m.headers['x-amz-delete-marker']).to.equal('true');
