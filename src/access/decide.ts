@@ -87,13 +87,14 @@ export interface AccessQuestion {
   publicRoute: boolean;
 }
 
-export type Verdict = { allowed: true; by: string } | { allowed: false; reason: string };
+/** `explicit`: a Deny statement refused it, which no grant or other answer overrides. */
+export type Verdict = { allowed: true; by: string } | { allowed: false; reason: string; explicit?: true };
 
 export async function decide(q: AccessQuestion): Promise<Verdict> {
   const { caller, facts, access } = q;
   const policyWord = access?.policy ? evaluateBucketPolicy(access.policy, facts) : undefined;
   if (policyWord === 'Deny' && !(q.principal.name === 'root' && !caller.anonymous && ROOT_UNDENIABLE.has(facts.action))) {
-    return { allowed: false, reason: 'explicitly denied by the bucket policy' };
+    return { allowed: false, reason: 'explicitly denied by the bucket policy', explicit: true };
   }
   if (q.principal.admin && !caller.anonymous) return { allowed: true, by: 'admin' };
   if (q.coarse && !caller.anonymous && isAllowed(q.principal, q.coarse, q.bucket)) return { allowed: true, by: 'routing table' };

@@ -428,7 +428,7 @@ export async function authorizeAccess(ctx: AccessRequest, view: BucketView, a: A
     publicRoute: a.publicOperation === true && view.route.publicRead,
   });
   const decided: Decided = { principal: ctx.principal, caller, facts, access };
-  if (!verdict.allowed) throw await refusal(view, a, decided);
+  if (!verdict.allowed) throw verdict.explicit ? new S3Error('AccessDenied') : await refusal(view, a, decided);
   return decided;
 }
 
@@ -436,7 +436,8 @@ export async function authorizeAccess(ctx: AccessRequest, view: BucketView, a: A
 const READS_OF_AN_OBJECT = new Set(['s3:GetObject', 's3:GetObjectAttributes']);
 
 /**
- * What S3 answers a request it does not allow. A bucket that does not exist is NoSuchBucket even
+ * What S3 answers a request nothing allows (an explicit Deny is AccessDenied before this: it
+ * refuses whatever else is true). A bucket that does not exist is NoSuchBucket even
  * to anonymous callers (S3 says so to anyone: bucket names are global). A missing object is
  * NoSuchKey to a caller who may list the bucket, since a listing would show it absent anyway,
  * and AccessDenied to others (S3's GetObject and HeadObject pages: "If you have the

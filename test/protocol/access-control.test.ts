@@ -771,6 +771,9 @@ describe('protocol: access control (ACLs, bucket policies, ownership, public acc
     expect(await code('bob', 'acl', 'never-written.txt')).to.equal('NoSuchKey');
     expect(await code('carol', 'acl', 'never-written.txt')).to.equal('AccessDenied');
     expect((await fetch(`${srv.url}/acl/never-written.txt`)).status).to.equal(403);
+    // pol: bob may list, but a Deny statement covers secret/: refused whether or not the key exists.
+    expect(await code('bob', 'pol', 'never-written.txt')).to.equal('NoSuchKey');
+    expect(await code('bob', 'pol', 'secret/never-written.txt')).to.equal('AccessDenied');
     // A public-read bucket: anyone may list, so anyone learns the object is missing, as from S3.
     await srv.s3.send(new CreateBucketCommand({ Bucket: 'listable', ACL: 'public-read' }));
     const anonGet = await fetch(`${srv.url}/listable/gone.txt`);
