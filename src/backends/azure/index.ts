@@ -406,7 +406,14 @@ export class AzureBackend implements Backend {
     } else {
       await this.store.call(ctx, () => this.store.container(dstBucket).getProperties());
       const poller = await this.store.call(ctx, () =>
-        dst.beginCopyFromURL(src.url, { metadata, tier, sourceConditions: { ifMatch: p.etag }, intervalInMs: 500 }),
+        // Copy Blob keeps the source's tier unless told: a copy with attributes of its own is
+        // in the tier they name, Hot for STANDARD (which names none).
+        dst.beginCopyFromURL(src.url, {
+          metadata,
+          tier: attrs === undefined ? tier : (tier ?? 'Hot'),
+          sourceConditions: { ifMatch: p.etag },
+          intervalInMs: 500,
+        }),
       );
       const r = await this.store.call(ctx, () => poller.pollUntilDone());
       if (r.copyStatus && r.copyStatus !== 'success') throw new S3Error('InternalError', `Azure copy ended as ${r.copyStatus}.`);

@@ -518,7 +518,10 @@ export class OciBackend implements Backend {
     }
     const target = toOci(next, { etag: recordedEtag(src) });
     const sameHeaders = JSON.stringify(target.headers) === JSON.stringify(toOci(srcAttrs).headers);
-    const sameTier = tierOf(next.storageClass) === undefined || tierOf(next.storageClass) === tierOf(srcAttrs.storageClass);
+    // A copy with attributes of its own is in the tier they name (STANDARD names none); the
+    // server-side copy keeps the source's.
+    const sameTier =
+      tierOf(next.storageClass) === tierOf(srcAttrs.storageClass) || (attrs === undefined && tierOf(next.storageClass) === undefined);
     if (!sameHeaders || !sameTier) {
       const handle = new OciObjectHandle(src.meta, this, srcBucket, srcName, src.ociEtag);
       return this.putObject(dstBucket, dstKey, handle.read(), next, { size: src.meta.size });
