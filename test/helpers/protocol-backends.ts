@@ -77,6 +77,8 @@ const objectKeepsNoMultipartChecksum = (reason: string) => ({
   ...partsKeepNoChecksums(reason),
   'checks the object checksum a Complete states': reason,
   'UploadPartCopy into an upload with a checksum': reason,
+  // Without the object's checksum, its parts are answered as an upload's without checksums: a count.
+  'pages the parts of a multipart object uploaded with checksums': reason,
 });
 
 /** The s3 backend keeps the object's part layout (ObjectMeta.partSizes) only where s3mux assembled it. */
@@ -106,6 +108,7 @@ const S3RVER_FILES =
 const GITHUB_METADATA = 'a release asset holds no user metadata (x-amz-meta-*: refused with NotImplemented), also in a versioned bucket';
 const GITHUB_NO_CHECKSUMS = 'an asset keeps no x-amz-checksum-* values (verified on upload, not kept)';
 const GITHUB_TAGS = 'a release asset holds no object tags (refused: NotImplemented), of any version';
+const GITHUB_ONE_CLASS = 'an asset holds one storage class (STANDARD)';
 const GITHUB_ETAG =
   'GitHub keeps no MD5 of an asset: ETags are <md5 of asset id, updated_at, size>-1, and the test checks for the MD5 (or md5-of-md5s-N)';
 const GITHUB_NAMES = 'an asset name holds at most 255 characters (keys GitHub would rename take 1.6 per byte) and ignores case';
@@ -184,6 +187,9 @@ export const PROTOCOL_BACKENDS: ProtocolBackend[] = [
       'gets, puts and deletes tags': S3RVER_TAGS,
       'reads x-amz-tagging as S3 does': S3RVER_TAGS,
       'stores tagging given as XML': S3RVER_TAGS,
+      'x-amz-tagging: a raw UTF-8 value is that text': S3RVER_TAGS,
+      'its non-ASCII values are UTF-8 text': `${S3RVER_TAGS} (the test reads back the tags the presigned PUT sets)`,
+      'CopyObject and CompleteMultipartUpload in a suspended bucket name no version': S3RVER_MULTIPART,
       'returns the stored checksum when checksum mode is enabled': 's3rver 3.7.1 keeps no x-amz-checksum-* values',
       'gives a copy the checksum x-amz-checksum-algorithm names': 's3rver 3.7.1 keeps no x-amz-checksum-* values',
       'keeps a trailing checksum of an upload that names a storage class': 's3rver 3.7.1 keeps no x-amz-checksum-* values',
@@ -243,6 +249,10 @@ export const PROTOCOL_BACKENDS: ProtocolBackend[] = [
       'answers every hostile request: URIs, keys, bucket names': `${EMULATOR_BUCKETS}; and its upload route normalises '.', '..' and empty path segments`,
       'gets, puts and deletes tags': 'the emulator has no metadata patch: tags can only be set when an object is written',
       'reads x-amz-tagging as S3 does': 'the emulator has no metadata patch: the test also sets tags with PutObjectTagging',
+      'gives the copy of a multipart object with a composite checksum': EMULATOR_NO_PATCH,
+      'keeps a trailing checksum of an upload that names a storage class': `${EMULATOR_NO_PATCH}; a trailing checksum arrives as late`,
+      'gives a copy the class its request names, STANDARD when it names none, and keeps a computed checksum': EMULATOR_NO_PATCH,
+      'refuses BucketNotEmpty while any version or delete marker is left': `${EMULATOR_BUCKETS} (the refusals hold; the test then checks the emptied bucket is gone)`,
       'stores and reads back every valid key': "the emulator's routes normalise '.', '..' and empty path segments and decode '%' twice",
     },
   },
@@ -255,6 +265,8 @@ export const PROTOCOL_BACKENDS: ProtocolBackend[] = [
       ...objectKeepsNoMultipartChecksum(
         "OCI's own multipart assembles the object and a commit cannot add metadata, and its parts carry no S3 checksums",
       ),
+      'gives the copy of a multipart object with a composite checksum':
+        "OCI's own multipart assembles the object and a commit cannot add metadata: it has no checksum for the copy to recompute",
       ...SLOW_STORE,
       'a 20 MiB file streams through to the backend and round-trips':
         "a form's file has no announced length and OCI's PutObject needs one: past the 8 MiB buffer the oci backend streams it as a multipart upload, so the ETag is OCI's multipart ETag, not the MD5",
@@ -308,6 +320,12 @@ export const PROTOCOL_BACKENDS: ProtocolBackend[] = [
         'an asset keeps no part layout: GetObjectAttributes has no ObjectParts on github',
       'gives the copy of a multipart object with a composite checksum': GITHUB_NO_CHECKSUMS,
       'copies a multipart object as one part': GITHUB_ETAG,
+      'a presigned URL may carry a signed x-amz-* header in its query': `${GITHUB_ONE_CLASS}: the test signs x-amz-storage-class STANDARD_IA`,
+      'x-amz-* parameters are its headers: metadata and a copy source': GITHUB_METADATA,
+      'x-amz-tagging: a raw UTF-8 value is that text': GITHUB_TAGS,
+      'its non-ASCII values are UTF-8 text': GITHUB_METADATA,
+      'stores a copy in the class it names, else STANDARD': GITHUB_ONE_CLASS,
+      'tagging a delete marker, by its id or as the latest': `${GITHUB_TAGS}: NotImplemented comes before the marker is looked at`,
       'keeps a trailing checksum of an upload that names a storage class': `${GITHUB_NO_CHECKSUMS}; an asset holds one storage class (STANDARD)`,
       'gives a copy the class its request names': 'an asset holds one storage class (STANDARD)',
       'returns the stored checksum when checksum mode is enabled': GITHUB_NO_CHECKSUMS,
