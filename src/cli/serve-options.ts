@@ -29,6 +29,8 @@ export interface ServeOptions {
   shutdownGraceMs: number;
   /** The fs backends' folders are on encrypted storage: SSE-S3 (AES256) requests are honoured there. */
   fsEncryptedAtRest: boolean;
+  /** Behind a reverse proxy that sets X-Forwarded-Host/-Port/-Proto/-Prefix. */
+  trustForwarded: boolean;
 }
 
 interface OptionSpec {
@@ -154,6 +156,12 @@ export const SERVE_OPTIONS: OptionSpec[] = [
     key: 'fsEncryptedAtRest',
     type: 'boolean',
     help: 'the fs data folders are on encrypted storage: SSE-S3 (AES256) uploads are accepted there (else refused)',
+  },
+  {
+    flag: 'trust-forwarded',
+    key: 'trustForwarded',
+    type: 'boolean',
+    help: 'behind a reverse proxy: check signatures against the host and path prefix it forwards (X-Forwarded-Host, -Port, -Proto, -Prefix); set only when the proxy sets or strips them',
   },
   {
     flag: 'shutdown-grace',

@@ -80,6 +80,7 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv = process.
     logger,
     metricsOnMainPort: opts.metrics,
     fsEncryptedAtRest: opts.fsEncryptedAtRest,
+    trustForwarded: opts.trustForwarded,
     lifecycleIntervalMs: opts.lifecycleIntervalMs,
     lifecycleDayMs: opts.lifecycleTestDayMs,
   });

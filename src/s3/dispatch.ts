@@ -8,6 +8,7 @@ import type { Readable } from 'node:stream';
 import { S3Error, toS3Error } from '../errors';
 import { authenticate, type AuthResult, type CredentialLookup } from '../auth/authenticate';
 import { ANONYMOUS, ROOT, type Principal } from '../auth/policy';
+import { clientView, type ClientView } from '../server/forwarded';
 import { resolveTarget, type Target } from './addressing';
 import { S3Context, type OperationAccess, type S3Response, type Services } from './context';
 import { findOperation, type Level, type Operation } from './operations';
@@ -21,6 +22,8 @@ export interface DispatchOptions {
   services: Services;
   /** Base domains for virtual-hosted-style addressing. */
   domains: readonly string[];
+  /** A reverse proxy in front sets X-Forwarded-Host/-Port/-Proto/-Prefix (server/forwarded.ts). */
+  trustForwarded?: boolean;
   credentials: CredentialLookup;
   /** Who an access key id is; a key not listed here (root) may do everything. */
   principals?: ReadonlyMap<string, Principal>;
@@ -106,7 +109,9 @@ export async function dispatch(req: IncomingMessage, res: ServerResponse, opts: 
     if (req.headers.host === undefined && req.httpVersion !== '1.0') {
       throw new S3Error('InvalidRequest', 'Missing required header for this request: Host');
     }
-    const target = resolveTarget(req.url ?? '/', req.headers.host, opts.domains);
+    // Behind a proxy that says what it rewrote, the host and path are the ones the client signed.
+    const client: ClientView = opts.trustForwarded ? clientView(req.headers) : { host: req.headers.host, prefix: '' };
+    const target = resolveTarget(req.url ?? '/', client.host, opts.domains);
     resource = target.rawPath;
     if (target.bucket !== undefined) {
       record.bucket = target.bucket;
@@ -122,9 +127,9 @@ export async function dispatch(req: IncomingMessage, res: ServerResponse, opts: 
         // headersDistinct keeps repeated headers apart: SigV4 joins them with ',' not ', '.
         {
           method: req.method ?? 'GET',
-          rawPath: target.rawPath,
+          rawPath: client.prefix + target.rawPath,
           rawQuery: target.rawQuery,
-          headers: req.headersDistinct,
+          headers: client.host === req.headers.host ? req.headersDistinct : { ...req.headersDistinct, host: [client.host ?? ''] },
           virtualHostBucket: target.style === 'virtual-host' ? target.bucket : undefined,
         },
         opts.credentials,

@@ -51,6 +51,8 @@ export interface ServerOptions {
   readiness?: { maxAgeMs?: number; timeoutMs?: number };
   /** The fs backends' folders are on encrypted storage (SSE-S3 requests are honoured there). */
   fsEncryptedAtRest?: boolean;
+  /** A reverse proxy in front sets X-Forwarded-Host/-Port/-Proto/-Prefix: signatures are checked against them. */
+  trustForwarded?: boolean;
   /** How often the lifecycle worker runs (default hourly); 0 turns it off. */
   lifecycleIntervalMs?: number;
   /** Test only: the length of a lifecycle day (default 24 h), so tests see objects expire in seconds. */
@@ -164,6 +166,7 @@ function createApp(opts: ServerOptions, rt: Runtime): (req: IncomingMessage, res
         lifecycleDayMs: opts.lifecycleDayMs,
       },
       domains: opts.domains ?? [],
+      trustForwarded: opts.trustForwarded,
       credentials,
       principals,
       onInternalError: (err, r, requestId) =>

@@ -35,6 +35,7 @@ export interface TestServerOptions {
   users?: ServerOptions['users'];
   keepAliveMs?: number;
   fsEncryptedAtRest?: boolean;
+  trustForwarded?: boolean;
 }
 
 export async function startTestServer(opts: TestServerOptions = {}): Promise<TestServer> {
@@ -62,6 +63,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     users: opts.users,
     keepAliveMs: opts.keepAliveMs,
     fsEncryptedAtRest: opts.fsEncryptedAtRest,
+    trustForwarded: opts.trustForwarded,
     identities: [{ accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY }],
     log: (line) => console.error(line),
   });

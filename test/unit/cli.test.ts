@@ -52,6 +52,7 @@ describe('cli: serve options', () => {
       S3MUX_METRICS_ADDRESS: ':9464',
       S3MUX_SHUTDOWN_GRACE: '10s',
       S3MUX_FS_ENCRYPTED_AT_REST: 'true',
+      S3MUX_TRUST_FORWARDED: 'true',
     };
     // Every option has a variable in this test.
     expect(SERVE_OPTIONS.map((o) => envName(o.flag)).sort()).to.deep.equal(Object.keys(env).sort());
@@ -72,6 +73,7 @@ describe('cli: serve options', () => {
       metricsAddress: ':9464',
       shutdownGraceMs: 10_000,
       fsEncryptedAtRest: true,
+      trustForwarded: true,
     });
     const o = parseServeOptions(
       ['--address', '127.0.0.1:1', '--domain', 'a.test', '--domain=b.test', '--shutdown-grace', '500ms', '--metrics'],

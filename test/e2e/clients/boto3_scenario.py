@@ -318,7 +318,8 @@ def _():
     resp, body = get_bytes("meg.bin", IfMatch=etag)
     check_same(MEG, body, "If-Match (matching)")
     expect_error("PreconditionFailed", 412, S3.get_object, Bucket=BUCKET, Key="meg.bin", IfMatch='"0123456789abcdef0123456789abcdef"')
-    expect_error("304", 304, S3.get_object, Bucket=BUCKET, Key="meg.bin", IfModifiedSince=mtime + datetime.timedelta(hours=1))
+    # Not modified since its own Last-Modified (a date in the future would be ignored, as S3 ignores it).
+    expect_error("304", 304, S3.get_object, Bucket=BUCKET, Key="meg.bin", IfModifiedSince=mtime)
     resp, body = get_bytes("meg.bin", IfModifiedSince=mtime - datetime.timedelta(hours=1))
     check_same(MEG, body, "If-Modified-Since (older)")
     expect_error("PreconditionFailed", 412, S3.get_object, Bucket=BUCKET, Key="meg.bin",
