@@ -643,7 +643,7 @@ function identifiedConfig(kind: string, sub: unoffered.IdentifiedConfig, readAct
  * Sub-resources S3 defines. A request naming one that no entry above serves is answered
  * 501 NotImplemented rather than being mistaken for a plain GET or PUT.
  */
-const S3_SUBRESOURCES = [
+const S3_SUBRESOURCES = new Set([
   'accelerate',
   'acl',
   'analytics',
@@ -681,7 +681,7 @@ const S3_SUBRESOURCES = [
   'versions',
   'website',
   'renameObject',
-];
+]);
 
 function matches(op: Operation, method: string, level: Level, query: URLSearchParams, headers: Record<string, unknown>): boolean {
   if (op.method !== method || op.level !== level) return false;
@@ -695,12 +695,27 @@ function specificity(op: Operation): number {
   return (op.sub ? 4 : 0) + (op.withHeader ? 2 : 0) + (op.when ? 1 : 0);
 }
 
+/**
+ * The candidates for each method and level, most specific first, built once: a request looks at
+ * the few that can match instead of filtering and sorting the whole table (a cost every request
+ * paid before its handler ran; issue 15).
+ */
+const BY_METHOD_AND_LEVEL = new Map<string, Operation[]>();
+for (const op of [...OPERATIONS].sort((a, b) => specificity(b) - specificity(a))) {
+  const key = `${op.method} ${op.level}`;
+  const list = BY_METHOD_AND_LEVEL.get(key);
+  if (list) list.push(op);
+  else BY_METHOD_AND_LEVEL.set(key, [op]);
+}
+
 export function findOperation(method: string, level: Level, query: URLSearchParams, headers: Record<string, unknown>): Operation {
-  // The most specific match wins, so table order does not matter.
-  const op = OPERATIONS.filter((o) => matches(o, method, level, query, headers)).sort((a, b) => specificity(b) - specificity(a))[0];
-  const unserved = S3_SUBRESOURCES.find((s) => query.has(s) && op?.sub !== s && !op?.consumes?.includes(s));
-  if (unserved !== undefined) {
-    throw new S3Error('NotImplemented', `s3mux does not implement the '${unserved}' sub-resource for ${method} yet.`);
+  // The most specific match wins, so table order does not matter (the sort above is stable).
+  const op = BY_METHOD_AND_LEVEL.get(`${method} ${level}`)?.find((o) => matches(o, method, level, query, headers));
+  // Only the names the query holds are looked at (most requests carry none or one).
+  for (const name of query.keys()) {
+    if (S3_SUBRESOURCES.has(name) && op?.sub !== name && !op?.consumes?.includes(name)) {
+      throw new S3Error('NotImplemented', `s3mux does not implement the '${name}' sub-resource for ${method} yet.`);
+    }
   }
   if (!op) throw new S3Error('MethodNotAllowed');
   return op;
