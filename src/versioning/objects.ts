@@ -130,7 +130,8 @@ export class VersionedObjects {
   /**
    * The entry a request names (the latest without a version id); S3's errors for markers and
    * missing versions. A delete marker is a resource the request cannot act on (405) when named
-   * by its id, or always for a subresource (tagging): S3 answers those so even for the latest.
+   * by its id, or always for a subresource (tagging; a change of retention or legal hold): S3
+   * answers those so even for the latest.
    */
   private pick(index: VersionIndex, versionId: string | undefined, subresource = false): VersionEntry {
     const entry = versionId === undefined ? index.versions[0] : index.versions.find((v) => v.id === versionId);
@@ -447,7 +448,8 @@ export class VersionedObjects {
     await this.adopt(key);
     const { result } = await updateIndex(this.area, this.view.reservedAreaId, key, ({ index }) => {
       if (index.versions.length === 0) throw versionId === undefined ? noSuchKey(key) : noSuchVersion(key, versionId);
-      const entry = this.pick(index, versionId);
+      // A latest delete marker refuses the change with 405, as PutObjectAcl does (reads of the lock answer 404).
+      const entry = this.pick(index, versionId, true);
       const lock = change(entry.lock);
       const updated: VersionEntry = { ...entry };
       if (lock && (lock.retention || lock.legalHold)) updated.lock = lock;

@@ -511,6 +511,29 @@ describe('protocol: object lock', function () {
       const missing = await errorOf(srv.s3.send(new GetObjectLegalHoldCommand({ Bucket, Key: 'h', VersionId: 'f'.repeat(32) })));
       expect(missing.name).to.equal('NoSuchVersion');
     });
+
+    it('a legal hold or retention put on a key whose latest version is a delete marker is 405, its read 404, as S3 answers', async () => {
+      // As PutObjectAcl: S3 refuses the change on the marker with 405 MethodNotAllowed, where the
+      // reads answer NoSuchKey (LocalStack's provider, CloudServer's putObjectLegalHold / putRetention tests).
+      const Bucket = await locked();
+      await put(Bucket, 'm', 'x');
+      await srv.s3.send(new DeleteObjectCommand({ Bucket, Key: 'm' }));
+      const hold = await errorOf(srv.s3.send(new PutObjectLegalHoldCommand({ Bucket, Key: 'm', LegalHold: { Status: 'ON' } })));
+      expect([hold.name, hold.$metadata.httpStatusCode]).to.deep.equal(['MethodNotAllowed', 405]);
+      const retention = await errorOf(
+        srv.s3.send(new PutObjectRetentionCommand({ Bucket, Key: 'm', Retention: { Mode: 'GOVERNANCE', RetainUntilDate: inDays(1) } })),
+      );
+      expect([retention.name, retention.$metadata.httpStatusCode]).to.deep.equal(['MethodNotAllowed', 405]);
+      const raw = await signedFetch(srv.url, CREDS, 'PUT', `/${Bucket}/m`, {
+        query: { 'legal-hold': '' },
+        body: '<LegalHold><Status>ON</Status></LegalHold>',
+        headers: { 'content-md5': md5('<LegalHold><Status>ON</Status></LegalHold>') },
+      });
+      expect([raw.status, raw.headers['x-amz-delete-marker'], raw.headers.allow]).to.deep.equal([405, 'true', 'DELETE']);
+      expect(raw.text).to.contain('<Method>PUT</Method><ResourceType>DeleteMarker</ResourceType>');
+      expect((await errorOf(srv.s3.send(new GetObjectLegalHoldCommand({ Bucket, Key: 'm' })))).name).to.equal('NoSuchKey');
+      expect((await errorOf(srv.s3.send(new GetObjectRetentionCommand({ Bucket, Key: 'm' })))).name).to.equal('NoSuchKey');
+    });
   });
 
   describe('who may bypass GOVERNANCE', () => {
