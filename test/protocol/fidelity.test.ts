@@ -428,6 +428,15 @@ describe('protocol: S3 fidelity', () => {
       });
       expect(unknown.status).to.equal(400);
       expect(unknown.text).to.contain('<Code>InvalidArgument</Code>');
+      // No attribute named, the header absent or empty: InvalidRequest, as S3 answers (versitygw's
+      // GetObjectAttributes_empty_attrs, MinIO's errMissingAttributes).
+      for (const headers of [{}, { 'x-amz-object-attributes': '' }] as Record<string, string>[]) {
+        const none = await raw('GET', `/${Bucket}/attr/single`, { query: { attributes: '' }, headers });
+        expect([none.status, /<Code>(.*)<\/Code>/.exec(none.text)?.[1]], JSON.stringify(headers)).to.deep.equal([400, 'InvalidRequest']);
+        expect(none.text).to.contain(
+          '<Message>The x-amz-object-attributes header specifying the attributes to be retrieved is either missing or empty</Message>',
+        );
+      }
       const missing = await errorOf(srv.s3.send(new GetObjectAttributesCommand({ Bucket, Key: 'attr/none', ObjectAttributes: ['ETag'] })));
       expect(missing.name).to.equal('NoSuchKey');
     });

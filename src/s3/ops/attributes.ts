@@ -18,11 +18,11 @@ function requestedAttributes(value: string | undefined): Set<Attribute> {
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
+  // No name at all is S3's InvalidRequest; a name S3 does not know, its InvalidArgument below.
   if (names.length === 0)
     throw new S3Error(
-      'InvalidArgument',
-      'x-amz-object-attributes header specifying the attributes to be retrieved is either missing or empty',
-      { ArgumentName: 'x-amz-object-attributes', ArgumentValue: value ?? '' },
+      'InvalidRequest',
+      'The x-amz-object-attributes header specifying the attributes to be retrieved is either missing or empty',
     );
   for (const n of names) {
     if (!(ATTRIBUTES as readonly string[]).includes(n))
