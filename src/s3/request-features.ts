@@ -189,8 +189,13 @@ export const REQUEST_FEATURES: readonly RequestFeature[] = [
   },
   {
     header: 'x-amz-website-redirect-location',
-    summary: '501 NotImplemented (no website hosting)',
-    decide: () => notImplemented('x-amz-website-redirect-location', 'website redirects'),
+    summary:
+      '501 NotImplemented (no website hosting); a value not starting with `http://`, `https://` or `/` is 400 InvalidRedirectLocation first, as S3 answers',
+    // A malformed location is the client's error whatever the server offers: S3 refuses it so.
+    decide: (v) =>
+      /^(https?:\/\/|\/)/.test(v.trim())
+        ? notImplemented('x-amz-website-redirect-location', 'website redirects')
+        : { honoured: false, error: new S3Error('InvalidRedirectLocation') },
   },
   {
     header: 'x-amz-mfa',
