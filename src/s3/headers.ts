@@ -46,13 +46,15 @@ export function header(headers: IncomingHttpHeaders, name: string): string | und
   return Array.isArray(v) ? v.join(',') : v;
 }
 
-/** aws-chunked is a transfer framing, not part of what is stored as Content-Encoding. */
+/**
+ * aws-chunked is a transfer framing, not part of what is stored as Content-Encoding. Any other
+ * value is stored as sent, as S3 keeps it (`br,compress` stays `br,compress`, not `br, compress`).
+ */
 function storedContentEncoding(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
-  const rest = value
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s !== '' && s.toLowerCase() !== 'aws-chunked');
+  const codings = value.split(',').map((s) => s.trim());
+  if (!codings.some((s) => s.toLowerCase() === 'aws-chunked')) return value.trim() === '' ? undefined : value;
+  const rest = codings.filter((s) => s !== '' && s.toLowerCase() !== 'aws-chunked');
   return rest.length ? rest.join(', ') : undefined;
 }
 
