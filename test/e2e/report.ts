@@ -89,6 +89,10 @@ export const OPERATIONS: [string, string][] = [
   ['mkdir', 's3fs: mkdir (directory marker object)'],
   ['mv', 's3fs: rename a file and a directory'],
   ['chmod', 's3fs: chmod (mode kept in x-amz-meta-mode)'],
+  ['edit', 's3fs: bytes overwritten inside a 25 MiB file (parts copied from the object itself: UploadPartCopy), append, truncate'],
+  ['symlink', 's3fs: symbolic link (an object holding the target, S_IFLNK in x-amz-meta-mode), kept over a remount'],
+  ['xattr', 's3fs: extended attributes (x-amz-meta-xattr, changed by self-copies with REPLACE), kept over a remount'],
+  ['utimens', 's3fs: set the mtime (x-amz-meta-mtime), kept over a remount'],
   ['remount', 's3fs: unmount, mount again, everything still there'],
   ['unmount', 's3fs: unmount'],
 ];

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # s3fs-fuse scenario: mount a bucket (path style, SigV4, passwd file in the work dir), write
-# (single and multipart), read back, ls, mkdir, mv (file and directory), chmod, unmount + mount
-# again, rm/rmdir, unmount. Operations reported under the shared names: write = put, read = get,
-# ls = list, rm = delete. What s3fs stored is checked independently with SigV4-signed curl.
+# (single and multipart), read back, ls, mkdir, mv (file and directory), chmod, edit in place,
+# symlink, xattrs, utimens, unmount + mount again, rm/rmdir, unmount. Operations reported under
+# the shared names: write = put, read = get, ls = list, rm = delete. What s3fs stored is checked
+# independently with SigV4-signed curl.
 # If FUSE cannot mount on this machine the scenario is skipped (exit 77), not passed.
 . "$(dirname "$0")/common.sh"
 
@@ -18,6 +19,8 @@ FUSERMOUNT=$(command -v fusermount3 || command -v fusermount || echo fusermount3
 # sigv4: no silent fallback to SigV2. CURL_CA_BUNDLE (read by s3fs itself) trusts the test CA.
 S3FS_OPTS="url=$S3_ENDPOINT,use_path_request_style,sigv4,endpoint=$S3_REGION,passwd_file=$PASSWD"
 S3FS_OPTS+=",dbglevel=info,retries=2,connect_timeout=10,readwrite_timeout=60,stat_cache_expire=1"
+# use_xattr: extended attributes kept in x-amz-meta-xattr (the xattr step).
+S3FS_OPTS+=",use_xattr"
 echo "VERSION $(s3fs --version 2>&1 | head -n 1 | sed 's/Amazon Simple Storage Service File System //')"
 
 head -c 1000 /dev/urandom | base64 >"$D/hello.txt"
@@ -43,6 +46,9 @@ urlencode() { "$PYTHON_BIN" -c 'import sys, urllib.parse; print(urllib.parse.quo
 s3keys() { # PREFIX: the keys under PREFIX, one a line, straight from ListObjectsV2
   # curl 7.88 signs the query string as written: parameters sorted and encoded by hand.
   s3req GET "?list-type=2&prefix=$(urlencode "$1")" | grep -o '<Key>[^<]*</Key>' | sed -e 's/<Key>//' -e 's|</Key>||' || true
+}
+s3meta() { # KEY NAME: the value of header x-amz-meta-NAME on a HEAD of KEY (empty if absent)
+  s3head "$1" | tr -d '\r' | grep -i "^x-amz-meta-$2:" | cut -d' ' -f2- || true
 }
 s3same() { # LOCALFILE KEY: the object's bytes are the file's
   s3req GET "/$2" -o "$D/.fetched"
@@ -194,6 +200,80 @@ t_chmod() {
   s3same "$D/data.bin" dir2/moved.bin
 }
 
+# Bytes written into the middle of a file of more than two 10 MB parts: s3fs uploads it again as
+# a multipart upload whose untouched parts are UploadPartCopy ranges of the object itself, so the
+# source is the key being replaced. Then append and truncate on a small file.
+t_edit() {
+  local at=$((12 * 1024 * 1024 + 5)) f
+  for f in "$MNT/big.bin" "$D/big.bin"; do
+    printf 0123456789ABCDEF | x dd of="$f" bs=1 seek="$at" conv=notrunc status=none
+  done
+  x sync
+  s3same "$D/big.bin" big.bin
+  same "$D/big.bin" "$MNT/big.bin"
+  printf 'first line\n' >"$D/edit.txt"
+  x cp "$D/edit.txt" "$MNT/edit.txt"
+  printf 'second line\n' >>"$D/edit.txt"
+  x sh -c 'printf "second line\n" >>"$1"' _ "$MNT/edit.txt"
+  x sync
+  s3same "$D/edit.txt" edit.txt
+  truncate -s 5 "$D/edit.txt"
+  x truncate -s 5 "$MNT/edit.txt"
+  x sync
+  s3same "$D/edit.txt" edit.txt
+  x rm "$MNT/edit.txt"
+  s3missing edit.txt
+}
+
+t_symlink() {
+  local target mode
+  x ln -s ../hello.txt "$MNT/dir2/link"
+  target=$(x readlink "$MNT/dir2/link")
+  [ "$target" = ../hello.txt ] || fail "readlink dir2/link: '$target'"
+  same "$D/hello.txt" "$MNT/dir2/link"
+  # The object holds the target; its mode says symbolic link (S_IFLNK).
+  s3req GET /dir2/link -o "$D/.fetched"
+  [ "$(cat "$D/.fetched")" = ../hello.txt ] || fail "object dir2/link holds '$(head -c 100 "$D/.fetched")'"
+  mode=$(s3meta dir2/link mode)
+  [ -n "$mode" ] && [ $((mode & 0170000)) -eq $((0120000)) ] || fail "x-amz-meta-mode of dir2/link is '$mode', not a symbolic link"
+}
+
+xattr() { # get|set|remove FILE NAME [VALUE]: one xattr call (no setfattr on every machine)
+  x "$PYTHON_BIN" -c '
+import os, sys
+op, f, name = sys.argv[1:4]
+if op == "get": print(os.getxattr(f, name).decode())
+elif op == "set": os.setxattr(f, name, sys.argv[4].encode())
+else: os.removexattr(f, name)' "$@"
+}
+
+# Extended attributes travel in x-amz-meta-xattr; each change is a self-copy with REPLACE, which
+# must keep the data and the other metadata (mode 640 is checked again after the remount).
+t_xattr() {
+  local f=$MNT/dir2/moved.bin v meta
+  xattr set "$f" user.colour blue
+  xattr set "$f" user.shape round
+  v=$(xattr get "$f" user.colour)
+  [ "$v" = blue ] || fail "user.colour read back as '$v'"
+  meta=$(s3meta dir2/moved.bin xattr)
+  [[ "$meta" == *user.colour* && "$meta" == *user.shape* ]] || fail "x-amz-meta-xattr is '$meta'"
+  xattr remove "$f" user.colour
+  meta=$(s3meta dir2/moved.bin xattr)
+  [[ "$meta" != *user.colour* && "$meta" == *user.shape* ]] || fail "x-amz-meta-xattr after removing user.colour: '$meta'"
+  s3same "$D/data.bin" dir2/moved.bin
+}
+
+# touch -d sets both times: with touch -m (atime left as it is) s3fs 1.90 sends no request at all.
+t_utimens() {
+  local t
+  x touch -d @1000000000 "$MNT/dir2/moved.bin"
+  t=$(mstat %Y "$MNT/dir2/moved.bin")
+  [ "$t" = 1000000000 ] || fail "mtime through the mount is $t after touch -d @1000000000"
+  t=$(s3meta dir2/moved.bin mtime)
+  [ "${t%%.*}" = 1000000000 ] || fail "x-amz-meta-mtime is '$t'"
+  s3same "$D/data.bin" dir2/moved.bin
+}
+
 t_remount() {
   local out
   unmount_s3fs
@@ -204,13 +284,19 @@ t_remount() {
   same "$D/data.bin" "$MNT/dir2/moved.bin"
   same "$D/big.bin" "$MNT/big.bin"
   same "$D/hello.txt" "$MNT/dir2/inner.txt"
+  out=$(x readlink "$MNT/dir2/link")
+  [ "$out" = ../hello.txt ] || fail "readlink dir2/link after remount: '$out'"
+  out=$(xattr get "$MNT/dir2/moved.bin" user.shape)
+  [ "$out" = round ] || fail "user.shape after remount: '$out'"
+  out=$(mstat %Y "$MNT/dir2/moved.bin")
+  [ "$out" = 1000000000 ] || fail "mtime after remount is $out, expected 1000000000"
   out=$(x ls "$MNT" | tr '\n' '|')
   [ "$out" = 'big.bin|dir2|hello world.txt|hello.txt|' ] || fail "ls after remount shows: $out"
 }
 
 t_rm() {
   local keys out
-  x rm "$MNT/dir2/moved.bin" "$MNT/dir2/inner.txt" "$MNT/hello.txt" "$MNT/hello world.txt" "$MNT/big.bin"
+  x rm "$MNT/dir2/moved.bin" "$MNT/dir2/inner.txt" "$MNT/dir2/link" "$MNT/hello.txt" "$MNT/hello world.txt" "$MNT/big.bin"
   x rmdir "$MNT/dir2"
   out=$(x ls -A "$MNT")
   [ -z "$out" ] || fail "mount not empty after rm: $(tr '\n' ' ' <<<"$out")"
@@ -234,6 +320,10 @@ step list t_ls
 step mkdir t_mkdir
 step mv t_mv
 step chmod t_chmod
+step edit t_edit
+step symlink t_symlink
+step xattr t_xattr
+step utimens t_utimens
 must remount t_remount
 step delete t_rm
 step unmount t_unmount
