@@ -91,6 +91,13 @@ describe('buffer sweep of a serving s3mux', () => {
       () => undefined,
     );
     const { stop, wake } = startBufferSweep(() => undefined, sweep);
+    // Awake, 5 readings take 100 ms; resting, they would take 5 s. Waiting for them up to 2.5 s
+    // (not a fixed 300 ms) tells the two apart on a machine whose timers run late under load.
+    const readsWithin = async (from: number, n: number): Promise<number> => {
+      const deadline = Date.now() + RESTING_INTERVAL_MS * 2.5;
+      while (reads - from < n && Date.now() < deadline) await sleep(SWEEP_INTERVAL_MS);
+      return reads - from;
+    };
     try {
       // Awake: a reading every SWEEP_INTERVAL_MS until QUIET_TICKS of them were the same.
       await sleep(SWEEP_INTERVAL_MS * (QUIET_TICKS + 25));
@@ -103,8 +110,7 @@ describe('buffer sweep of a serving s3mux', () => {
       // A request wakes it at once.
       before = reads;
       wake();
-      await sleep(SWEEP_INTERVAL_MS * 15);
-      expect(reads - before).to.be.at.least(5);
+      expect(await readsWithin(before, 5)).to.be.at.least(5);
       // Resting again, a body that starts streaming (no new request) is seen by the next resting reading.
       await sleep(SWEEP_INTERVAL_MS * (QUIET_TICKS + 25));
       expect(sweep.quiet).to.equal(true);
@@ -112,8 +118,7 @@ describe('buffer sweep of a serving s3mux', () => {
       try {
         await sleep(RESTING_INTERVAL_MS * 1.3);
         before = reads;
-        await sleep(SWEEP_INTERVAL_MS * 15);
-        expect(reads - before).to.be.at.least(5);
+        expect(await readsWithin(before, 5)).to.be.at.least(5);
       } finally {
         clearInterval(streaming);
       }
