@@ -79,7 +79,10 @@ export const ERROR_TABLE = {
   PreconditionFailed: [412, 'At least one of the pre-conditions you specified did not hold'],
   RestoreAlreadyInProgress: [409, 'Object restore is already in progress'],
   RequestTimeTooSkewed: [403, 'The difference between the request time and the current time is too large.'],
-  RequestTimeout: [400, 'Your socket connection to the server was not read from or written to within the timeout period.'],
+  RequestTimeout: [
+    400,
+    'Your socket connection to the server was not read from or written to within the timeout period. Idle connections will be closed.',
+  ],
   ServiceUnavailable: [503, 'Please reduce your request rate.'],
   SignatureDoesNotMatch: [
     403,

@@ -31,6 +31,8 @@ export interface ServeOptions {
   fsEncryptedAtRest: boolean;
   /** Behind a reverse proxy that sets X-Forwarded-Host/-Port/-Proto/-Prefix. */
   trustForwarded: boolean;
+  /** How long a connection may wait on its client (a stalled body, an unread answer). */
+  idleTimeoutMs: number;
 }
 
 interface OptionSpec {
@@ -162,6 +164,15 @@ export const SERVE_OPTIONS: OptionSpec[] = [
     key: 'trustForwarded',
     type: 'boolean',
     help: 'behind a reverse proxy: check signatures against the host and path prefix it forwards (X-Forwarded-Host, -Port, -Proto, -Prefix); set only when the proxy sets or strips them',
+  },
+  {
+    flag: 'idle-timeout',
+    key: 'idleTimeoutMs',
+    type: 'string',
+    valueName: 'DURATION',
+    default: '20s',
+    parse: duration,
+    help: 'a connection waiting this long on its client is closed: a stalled upload gets 400 RequestTimeout (as S3), an answer nobody reads is cut (0 = never)',
   },
   {
     flag: 'shutdown-grace',

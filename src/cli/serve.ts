@@ -81,6 +81,7 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv = process.
     metricsOnMainPort: opts.metrics,
     fsEncryptedAtRest: opts.fsEncryptedAtRest,
     trustForwarded: opts.trustForwarded,
+    idleTimeoutMs: opts.idleTimeoutMs,
     lifecycleIntervalMs: opts.lifecycleIntervalMs,
     lifecycleDayMs: opts.lifecycleTestDayMs,
   });

@@ -11,6 +11,7 @@ import { ANONYMOUS, ROOT, type Principal } from '../auth/policy';
 import { clientView, type ClientView } from '../server/forwarded';
 import { resolveTarget, type Target } from './addressing';
 import { S3Context, type OperationAccess, type S3Response, type Services } from './context';
+import { releaseRequestBody } from './payload';
 import { findOperation, type Level, type Operation } from './operations';
 import { errorResponse } from './respond';
 import { sendableHeaders } from './header-values';
@@ -77,6 +78,11 @@ const awaitingContinue = new WeakSet<IncomingMessage>();
 /** The server defers a request's 100 Continue to the dispatcher (see server/http-wire.ts). */
 export function deferContinue(req: IncomingMessage): void {
   awaitingContinue.add(req);
+}
+
+/** Whether the client still waits for 100 Continue before it sends its body. */
+export function awaitsContinue(req: IncomingMessage): boolean {
+  return awaitingContinue.has(req);
 }
 
 /** Tells a client waiting to send its body to go on: the request passed every header check. */
@@ -227,6 +233,7 @@ function endUnreadBody(req: IncomingMessage, res: ServerResponse): void {
     const cut = setTimeout(() => req.socket?.destroy(), DRAIN_TIMEOUT_MS).unref();
     req.once('end', () => clearTimeout(cut));
     req.once('close', () => clearTimeout(cut));
+    releaseRequestBody(req);
     req.resume(); // whether or not a handler had started reading it
   });
 }

@@ -5,7 +5,7 @@
  * ends. A body that fails a check ends with an error, so no backend commits it.
  */
 import type { Readable } from 'node:stream';
-import { pipeline, type Duplex } from 'node:stream';
+import { PassThrough, pipeline, type Duplex } from 'node:stream';
 import { S3Error } from '../errors';
 import type { ObjectAttributes } from '../backends/types';
 import { AwsChunkedDecoder } from './aws-chunked';
@@ -94,9 +94,6 @@ export interface BodyOptions {
   checksumHeadersNotOfBody?: boolean;
 }
 
-/** A body that sends nothing for this long is abandoned with RequestTimeout, as S3 does. */
-export const BODY_IDLE_TIMEOUT_MS = 20_000;
-
 type Req = S3Context['req'];
 
 /**
@@ -128,18 +125,24 @@ function guardedBody(req: Req, first: Duplex): void {
   req.once('aborted', () => first.destroy(new S3Error('IncompleteBody')));
   first.once('close', () => req.unpipe(first));
   const early = earlyFailures.get(req);
-  if (early) {
-    process.nextTick(() => first.destroy(early));
-    return;
-  }
-  // A body that sends nothing for BODY_IDLE_TIMEOUT_MS is abandoned, as S3 does.
-  if (!req.complete) {
-    req.setTimeout(BODY_IDLE_TIMEOUT_MS, () => failRequestBody(req, new S3Error('RequestTimeout')));
-    // The socket outlives the request on keep-alive connections: its timer must not.
-    const clear = () => req.socket?.setTimeout(0);
-    req.once('end', clear);
-    first.once('close', clear);
-  }
+  // A body the client stops sending is failed by the server's idle timer (server/idle-timeout.ts).
+  if (early) process.nextTick(() => first.destroy(early));
+}
+
+/**
+ * The request body as sent (a POST form's, which its reader parses itself), fed as the other
+ * bodies are, so that a stalled one fails with RequestTimeout and can still be answered.
+ */
+export function rawRequestBody(req: Req): Readable {
+  const first = new PassThrough();
+  guardedBody(req, first);
+  return first;
+}
+
+/** After an early answer: what is left of the body goes nowhere (dispatch drains it). */
+export function releaseRequestBody(req: Req): void {
+  const body = bodies.get(req);
+  if (body) req.unpipe(body);
 }
 
 /** Fails a request's body (if it is still being read), leaving the connection able to answer. */

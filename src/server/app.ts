@@ -53,6 +53,8 @@ export interface ServerOptions {
   fsEncryptedAtRest?: boolean;
   /** A reverse proxy in front sets X-Forwarded-Host/-Port/-Proto/-Prefix: signatures are checked against them. */
   trustForwarded?: boolean;
+  /** How long a connection may wait on its client before it is closed (default 20 s, as S3); 0 never. */
+  idleTimeoutMs?: number;
   /** How often the lifecycle worker runs (default hourly); 0 turns it off. */
   lifecycleIntervalMs?: number;
   /** Test only: the length of a lifecycle day (default 24 h), so tests see objects expire in seconds. */
@@ -216,7 +218,11 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     draining: () => draining,
   };
   const app = createApp(opts, rt);
-  const server = createHttpServer(app, opts.tls && { cert: readFileSync(opts.tls.cert), key: readFileSync(opts.tls.key) });
+  const server = createHttpServer(
+    app,
+    opts.tls && { cert: readFileSync(opts.tls.cert), key: readFileSync(opts.tls.key) },
+    opts.idleTimeoutMs,
+  );
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port, opts.host, () => {

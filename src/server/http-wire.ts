@@ -11,6 +11,7 @@ import { S3Error } from '../errors';
 import { toXml } from '../s3/xml';
 import { failRequestBody } from '../s3/payload';
 import { deferContinue } from '../s3/dispatch';
+import { applyIdleTimeout, DEFAULT_IDLE_TIMEOUT_MS } from './idle-timeout';
 
 type RequestListener = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 
@@ -20,7 +21,11 @@ export const CLOSE_GRACE_MS = 5_000;
 /** Server options: Host is checked by the S3 layer, which answers with an S3 error. */
 export const SERVER_OPTIONS: http.ServerOptions = { requireHostHeader: false };
 
-export function createHttpServer(app: RequestListener, tls?: { cert: Buffer; key: Buffer }): http.Server | https.Server {
+export function createHttpServer(
+  app: RequestListener,
+  tls?: { cert: Buffer; key: Buffer },
+  idleTimeoutMs = DEFAULT_IDLE_TIMEOUT_MS,
+): http.Server | https.Server {
   const server = tls ? https.createServer({ ...SERVER_OPTIONS, ...tls }, app) : http.createServer(SERVER_OPTIONS, app);
   // S3 ignores an Expect it does not know; Node would answer 417.
   server.on('checkExpectation', app);
@@ -39,10 +44,12 @@ export function createHttpServer(app: RequestListener, tls?: { cert: Buffer; key
   server.on('connection', (socket: Duplex) => {
     socket.once('finish', () => setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref());
   });
-  // Large uploads may take long; stalled bodies are ended by the S3 layer (RequestTimeout).
+  // Large uploads may take long: no limit on a whole request, only on silence (idle-timeout.ts).
   server.requestTimeout = 0;
+  // Headers trickled a byte at a time (each byte resets the idle timer) end here.
   server.headersTimeout = 60_000;
   server.keepAliveTimeout = 5_000;
+  applyIdleTimeout(server, idleTimeoutMs);
   return server;
 }
 

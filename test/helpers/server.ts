@@ -36,6 +36,8 @@ export interface TestServerOptions {
   keepAliveMs?: number;
   fsEncryptedAtRest?: boolean;
   trustForwarded?: boolean;
+  /** How long a connection may wait on its client (tests shorten it). */
+  idleTimeoutMs?: number;
 }
 
 export async function startTestServer(opts: TestServerOptions = {}): Promise<TestServer> {
@@ -64,6 +66,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     keepAliveMs: opts.keepAliveMs,
     fsEncryptedAtRest: opts.fsEncryptedAtRest,
     trustForwarded: opts.trustForwarded,
+    idleTimeoutMs: opts.idleTimeoutMs,
     identities: [{ accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY }],
     log: (line) => console.error(line),
   });

@@ -33,6 +33,7 @@ describe('cli: serve options', () => {
       metrics: false,
       shutdownGraceMs: 25_000,
       fsEncryptedAtRest: false,
+      idleTimeoutMs: 20_000,
     });
     expect(d.multipartExpiryMs).to.equal(7 * 86_400_000);
     const env = {
@@ -53,6 +54,7 @@ describe('cli: serve options', () => {
       S3MUX_SHUTDOWN_GRACE: '10s',
       S3MUX_FS_ENCRYPTED_AT_REST: 'true',
       S3MUX_TRUST_FORWARDED: 'true',
+      S3MUX_IDLE_TIMEOUT: '5s',
     };
     // Every option has a variable in this test.
     expect(SERVE_OPTIONS.map((o) => envName(o.flag)).sort()).to.deep.equal(Object.keys(env).sort());
@@ -74,6 +76,7 @@ describe('cli: serve options', () => {
       shutdownGraceMs: 10_000,
       fsEncryptedAtRest: true,
       trustForwarded: true,
+      idleTimeoutMs: 5000,
     });
     const o = parseServeOptions(
       ['--address', '127.0.0.1:1', '--domain', 'a.test', '--domain=b.test', '--shutdown-grace', '500ms', '--metrics'],

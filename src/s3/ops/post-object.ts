@@ -37,7 +37,7 @@ import { many, parseXml, text, toXml } from '../xml';
 import { VersionedObjects } from '../../versioning/objects';
 import { requestedLock } from '../../object-lock/lock';
 import { writtenVersionHeader } from './objects';
-import { verifiedFormFile } from '../payload';
+import { rawRequestBody, verifiedFormFile } from '../payload';
 import { objectLocation } from '../object-location';
 
 /** What dispatch gives the handler: the means to verify the form's signer, and to authorize it. */
@@ -156,7 +156,7 @@ export const postObject: FormHandler = async (ctx, authority) => {
     });
   }
   const bucket = ctx.bucketName;
-  const reader = new MultipartFormReader(ctx.req, boundary);
+  const reader = new MultipartFormReader(rawRequestBody(ctx.req), boundary);
   const { fields, file } = await readFieldsUntilFile(reader);
 
   // Who signed, and may they write here.
