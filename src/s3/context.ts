@@ -11,6 +11,7 @@ import type { AuthResult } from '../auth/sigv4';
 import type { Action, Principal } from '../auth/policy';
 import { authorizeAccess, missingObjectError, type Authorization, type Decided } from './access';
 import type { Target } from './addressing';
+import type { ClientView } from '../server/forwarded';
 import { header } from './headers';
 import { textAsHeaderBytes } from './header-values';
 import { validateBucketName } from '../backends/keys';
@@ -92,6 +93,8 @@ export class S3Context {
     readonly auth: AuthResult,
     readonly principal: Principal,
     readonly services: Services,
+    /** The host, path prefix and scheme the client used (behind a trusted proxy, what it forwarded). */
+    readonly client: ClientView = { host: req.headers.host, prefix: '' },
   ) {
     this.query = new URLSearchParams(target.rawQuery);
     this.headers = effectiveHeaders(req, auth, this.query);

@@ -143,7 +143,7 @@ export async function dispatch(req: IncomingMessage, res: ServerResponse, opts: 
         { region: opts.services.region },
       );
       const principalOf = (a: AuthResult) => (a.type === 'anonymous' ? ANONYMOUS : (opts.principals?.get(a.accessKeyId) ?? ROOT));
-      const ctx = new S3Context(req, target, requestId, auth, principalOf(auth), opts.services);
+      const ctx = new S3Context(req, target, requestId, auth, principalOf(auth), opts.services, client);
       record.identity = ctx.principal.name;
       if (auth.type !== 'anonymous') record.accessKeyId = auth.accessKeyId;
       const op = findOperationFor(ctx, req, levelOf(target));
@@ -157,7 +157,7 @@ export async function dispatch(req: IncomingMessage, res: ServerResponse, opts: 
         response = await op.formHandler(ctx, {
           credentials: opts.credentials,
           signedBy: async (signer, form) => {
-            const signed = new S3Context(req, target, requestId, signer, principalOf(signer), opts.services);
+            const signed = new S3Context(req, target, requestId, signer, principalOf(signer), opts.services, client);
             signed.operation = op.name;
             record.identity = signed.principal.name;
             if (signer.type !== 'anonymous') record.accessKeyId = signer.accessKeyId;

@@ -7,8 +7,11 @@ import type { TLSSocket } from 'node:tls';
 import type { S3Context } from './context';
 
 export function objectLocation(ctx: S3Context, bucket: string, key: string): string {
-  const proto = (ctx.req.socket as TLSSocket).encrypted ? 'https' : 'http';
-  const host = ctx.header('host') ?? 'localhost';
+  // Behind a trusted proxy (--trust-forwarded), the scheme, host and path prefix the client used.
+  const { client } = ctx;
+  const proto = client.proto ?? ((ctx.req.socket as TLSSocket).encrypted ? 'https' : 'http');
+  const host = client.host ?? 'localhost';
   const path = key.split('/').map(encodeURIComponent).join('/');
-  return ctx.target.style === 'virtual-host' ? `${proto}://${host}/${path}` : `${proto}://${host}/${encodeURIComponent(bucket)}/${path}`;
+  const base = `${proto}://${host}${client.prefix}`;
+  return ctx.target.style === 'virtual-host' ? `${base}/${path}` : `${base}/${encodeURIComponent(bucket)}/${path}`;
 }

@@ -13,6 +13,8 @@ export interface ClientView {
   host: string | undefined;
   /** The path the proxy removed before s3mux's path ('' when none), e.g. `/s3`. */
   prefix: string;
+  /** The scheme the client used (X-Forwarded-Proto), when a proxy said; else the socket's. */
+  proto?: 'http' | 'https';
 }
 
 const DEFAULT_PORT: Readonly<Record<string, string>> = { http: '80', https: '443' };
@@ -39,5 +41,6 @@ export function clientView(headers: IncomingHttpHeaders): ClientView {
   return {
     host: forwardedHost !== undefined ? withPort(forwardedHost) : headers.host,
     prefix: prefix === '' || prefix.startsWith('/') ? prefix : `/${prefix}`,
+    proto: proto === 'http' || proto === 'https' ? proto : undefined,
   };
 }

@@ -7,7 +7,16 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
-import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  CompleteMultipartUploadCommand,
+  CreateBucketCommand,
+  CreateMultipartUploadCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { startTestServer, ACCESS_KEY, SECRET_KEY, type TestServer } from '../helpers/server';
 import { errorOf } from '../helpers/errors';
@@ -88,6 +97,36 @@ describe('protocol: behind a reverse proxy that rewrites Host and strips a sub-p
     ].join('\n');
     const out = await run('/usr/bin/python3', ['-c', script, proxy.url]);
     expect(out.stdout.trim()).to.equal('py');
+  });
+
+  it("with --trust-forwarded: CompleteMultipartUpload's Location and a POST form's are the URL the client used", async () => {
+    const { srv, proxy, s3 } = await behindProxy(true);
+    await s3.send(new CreateBucketCommand({ Bucket: 'fwdloc' }));
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: 'fwdloc', Key: 'd/m p.bin' }));
+    const part = await s3.send(new UploadPartCommand({ Bucket: 'fwdloc', Key: 'd/m p.bin', UploadId, PartNumber: 1, Body: 'one part' }));
+    const done = await s3.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: 'fwdloc',
+        Key: 'd/m p.bin',
+        UploadId,
+        MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] },
+      }),
+    );
+    expect(done.Location).to.equal(`${proxy.url}/fwdloc/d/m%20p.bin`);
+    // A browser form through the proxy: its 201 answer names the object where the browser can fetch it.
+    const policy = srv.minio.newPostPolicy();
+    policy.setBucket('fwdloc');
+    policy.setKey('posted.txt');
+    policy.setExpires(new Date(Date.now() + 600_000));
+    policy.policy.conditions.push(['eq', '$success_action_status', '201']);
+    const { formData } = await srv.minio.presignedPostPolicy(policy);
+    const form = new FormData();
+    for (const [k, v] of Object.entries({ ...formData, success_action_status: '201' })) form.append(k, v);
+    form.append('file', new Blob(['posted through the proxy']), 'posted.txt');
+    const posted = await fetch(`${proxy.url}/fwdloc`, { method: 'POST', body: form });
+    expect(posted.status, await posted.clone().text()).to.equal(201);
+    expect(posted.headers.get('location')).to.equal(`${proxy.url}/fwdloc/posted.txt`);
+    expect(await posted.text()).to.contain(`<Location>${proxy.url}/fwdloc/posted.txt</Location>`);
   });
 
   it('without it the forwarded headers are not believed: the same requests fail their signature', async () => {
