@@ -184,6 +184,7 @@ export const PROTOCOL_BACKENDS: ProtocolBackend[] = [
       'an anonymous form (no policy, no signature) uploads where everyone may write': `${S3RVER_TAGS} (the form carries tags)`,
       'answers x-amz-expiration on CopyObject and CompleteMultipartUpload': S3RVER_MULTIPART,
       "CompleteMultipartUpload's Location and a POST form's are the URL the client used": S3RVER_MULTIPART,
+      'answers a stalled UploadPart with RequestTimeout': `${S3RVER_MULTIPART} (the test lists the upload's parts)`,
       'keeps every one of 40 concurrent PUTs to one key as a version': S3RVER_IN_PLACE,
       'gets, puts and deletes tags': S3RVER_TAGS,
       'reads x-amz-tagging as S3 does': S3RVER_TAGS,

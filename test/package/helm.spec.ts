@@ -73,6 +73,11 @@ describe('package: helm chart', function () {
     expect(c.ports).to.deep.equal([{ name: 'http', containerPort: 9000, protocol: 'TCP' }]);
     expect(pod.terminationGracePeriodSeconds).to.equal(30);
     expect(c.env.find((e: Obj) => e.name === 'S3MUX_SHUTDOWN_GRACE').value).to.equal('25s');
+    expect(c.env.find((e: Obj) => e.name === 'S3MUX_IDLE_TIMEOUT').value).to.equal('20s');
+    expect(
+      c.env.find((e: Obj) => e.name === 'S3MUX_TRUST_FORWARDED'),
+      'off unless asked',
+    ).to.equal(undefined);
     expect(c.image).to.equal('s3mux:0.1.0');
     expect(one(docs, 'Service').spec.ports).to.deep.equal([{ name: 'http', port: 9000, targetPort: 'http', protocol: 'TCP' }]);
     expect(one(docs, 'PersistentVolumeClaim').spec.accessModes).to.deep.equal(['ReadWriteOnce']);
@@ -135,6 +140,13 @@ describe('package: helm chart', function () {
     expect(helmFails(['template', 'rel', CHART, '--set', 'replicaCount=three'])).to.match(/replicaCount/);
     expect(helmFails(['template', 'rel', CHART, '--set', 'server.shutdownGrace=soon'])).to.match(/shutdownGrace/);
     expect(helmFails(['template', 'rel', CHART, '--set', 'nonsense=1'])).to.match(/nonsense/);
+    expect(helmFails(['template', 'rel', CHART, '--set', 'server.idleTimeout=long'])).to.match(/idleTimeout/);
+    expect(helmFails(['template', 'rel', CHART, '--set-string', 'server.trustForwarded=yes'])).to.match(/trustForwarded/);
+    // server.trustForwarded: behind a proxy that rewrites Host, s3mux reads its X-Forwarded-* headers.
+    const behindProxy = parseAllDocuments(helm(['template', 'rel', CHART, '--set', 'server.trustForwarded=true']))
+      .map((d) => d.toJS() as Obj)
+      .filter(Boolean);
+    expect(container(behindProxy).env.find((e: Obj) => e.name === 'S3MUX_TRUST_FORWARDED').value).to.equal('true');
     expect(helmFails(['template', 'rel', CHART, '--set', 'replicaCount=2'])).to.contain('ReadWriteMany');
     expect(ofKind(render(), 'Deployment')).to.have.length(1);
     helm(['template', 'rel', CHART, '--set', 'replicaCount=2', '--set', 'persistence.accessModes={ReadWriteMany}']);
