@@ -292,6 +292,16 @@ describe('protocol: multipart uploads', () => {
     }
     expect([...seen].sort()).to.deep.equal(made.map(([, id]) => id).sort());
     expect(new Set(seen).size).to.equal(made.length);
+    // An upload-id marker that is not an upload of the key marker: S3 refuses it (400 InvalidArgument).
+    const wrong = await errorOf(
+      srv.s3.send(new ListMultipartUploadsCommand({ Bucket: Bucket2, MaxUploads: 1, KeyMarker: 'c', UploadIdMarker: made[3][1] })),
+    );
+    expect([wrong.name, wrong.message, wrong.$metadata.httpStatusCode]).to.deep.equal(['InvalidArgument', 'Invalid uploadId marker', 400]);
+    // One of its own: the uploads after it.
+    const own = await srv.s3.send(
+      new ListMultipartUploadsCommand({ Bucket: Bucket2, MaxUploads: 1, KeyMarker: 'a/2', UploadIdMarker: made[1][1] }),
+    );
+    expect([own.Uploads?.[0].Key, own.Uploads?.[0].UploadId, own.UploadIdMarker]).to.deep.equal(['a/2', made[2][1], made[1][1]]);
     for (const [Key, UploadId] of made) await srv.s3.send(new AbortMultipartUploadCommand({ Bucket: Bucket2, Key, UploadId }));
   });
 

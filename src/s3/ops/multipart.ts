@@ -437,6 +437,17 @@ export const listMultipartUploads: Handler = async (ctx) => {
   const delimiter = ctx.query.get('delimiter') || undefined;
   const keyMarker = ctx.query.get('key-marker') || undefined;
   const uploadIdMarker = ctx.query.get('upload-id-marker') || undefined;
+  // With a key marker, the upload-id marker must be an upload of that key: S3 answers 400
+  // InvalidArgument for another key's (or an unknown) upload id rather than guess a position.
+  if (keyMarker !== undefined && uploadIdMarker !== undefined && maxUploads !== 0) {
+    await view.listParts(keyMarker, uploadIdMarker, { maxParts: 1 }).catch((err: unknown) => {
+      if (!isS3Error(err, 'NoSuchUpload')) throw err;
+      throw new S3Error('InvalidArgument', 'Invalid uploadId marker', {
+        ArgumentName: 'upload-id-marker',
+        ArgumentValue: uploadIdMarker,
+      });
+    });
+  }
   const page =
     maxUploads === 0
       ? { uploads: [], commonPrefixes: [], isTruncated: false }
