@@ -20,7 +20,9 @@ import {
   GetObjectCommand,
   GetPublicAccessBlockCommand,
   HeadObjectCommand,
+  ListObjectsCommand,
   ListObjectsV2Command,
+  ListObjectVersionsCommand,
   PutBucketAclCommand,
   PutBucketOwnershipControlsCommand,
   PutBucketPolicyCommand,
@@ -750,6 +752,19 @@ describe('protocol: access control (ACLs, bucket policies, ownership, public acc
     expect((await bob.send(new GetObjectAclCommand({ Bucket: 'alice-own', Key: 'by-bob' }))).Owner?.ID).to.equal(
       canonicalIdOf(ACCOUNT, 'bob'),
     );
+    // Listings name each object's owner, not the caller's: ListObjects (v1), V2 with fetch-owner, ListObjectVersions.
+    const listedOwners = (contents: Array<{ Key?: string; Owner?: { ID?: string } }> | undefined) =>
+      Object.fromEntries((contents ?? []).filter((c) => c.Key?.startsWith('by-bob')).map((c) => [c.Key, c.Owner?.ID]));
+    const expected = { 'by-bob': canonicalIdOf(ACCOUNT, 'bob'), 'by-bob-bofc': canonicalIdOf(ACCOUNT, 'alice') };
+    expect(listedOwners((await alice.send(new ListObjectsCommand({ Bucket: 'alice-own' }))).Contents)).to.deep.equal(expected);
+    expect(listedOwners((await alice.send(new ListObjectsV2Command({ Bucket: 'alice-own', FetchOwner: true }))).Contents)).to.deep.equal(
+      expected,
+    );
+    expect(listedOwners((await alice.send(new ListObjectVersionsCommand({ Bucket: 'alice-own' }))).Versions)).to.deep.equal(expected);
+    // Another caller allowed to list (bob may READ bucket acl) sees root's objects as root's.
+    const ofAcl = (await bob.send(new ListObjectsCommand({ Bucket: 'acl' }))).Contents ?? [];
+    expect(ofAcl.length).to.be.above(0);
+    expect([...new Set(ofAcl.map((c) => c.Owner?.ID))]).to.deep.equal([canonicalIdOf(ACCOUNT, 'root')]);
   });
 
   it('GetBucketAcl and GetObjectAcl answer the grants as set, with owners and e-mail grants resolved to canonical ids', async () => {

@@ -3,7 +3,7 @@ import { S3Error } from '../../errors';
 import type { ListPage, ObjectSummary } from '../../backends/types';
 import type { Handler, S3Context } from '../context';
 import { xmlResponse } from '../respond';
-import { owner } from './buckets';
+import { listedOwners } from '../listed-owners';
 import { decodeToken, encodeToken } from '../continuation-token';
 
 const MAX_KEYS = 1000;
@@ -44,14 +44,14 @@ async function list(ctx: S3Context, startAfter: string | undefined, maxKeys: num
   return view.listObjects({ prefix, delimiter, startAfter, maxKeys });
 }
 
-function contents(ctx: S3Context, objects: ObjectSummary[], enc: (s: string) => string, withOwner: boolean) {
-  const o = withOwner ? owner(ctx) : undefined;
-  return objects.map((obj) => ({
+async function contents(ctx: S3Context, objects: ObjectSummary[], enc: (s: string) => string, withOwner: boolean) {
+  const owners = withOwner ? await listedOwners(ctx, objects) : [];
+  return objects.map((obj, i) => ({
     Key: enc(obj.key),
     LastModified: obj.lastModified,
     ETag: `"${obj.etag}"`,
     Size: obj.size,
-    Owner: o,
+    Owner: owners[i],
     StorageClass: obj.storageClass ?? 'STANDARD',
   }));
 }
@@ -79,7 +79,7 @@ export const listObjectsV1: Handler = async (ctx) => {
       Delimiter: delimiter ? enc(delimiter) : undefined,
       IsTruncated: page.isTruncated,
       EncodingType: ctx.query.get('encoding-type') ?? undefined,
-      Contents: contents(ctx, page.objects, enc, true),
+      Contents: await contents(ctx, page.objects, enc, true),
       CommonPrefixes: page.commonPrefixes.map((p) => ({ Prefix: enc(p) })),
     },
     200,
@@ -112,7 +112,7 @@ export const listObjectsV2: Handler = async (ctx) => {
       NextContinuationToken: page.isTruncated && page.nextStartAfter !== undefined ? encodeToken(page.nextStartAfter) : undefined,
       // A token replaces start-after, and S3 then leaves it out of the answer too.
       StartAfter: startAfterParam && token === null ? enc(startAfterParam) : undefined,
-      Contents: contents(ctx, page.objects, enc, ctx.query.get('fetch-owner') === 'true'),
+      Contents: await contents(ctx, page.objects, enc, ctx.query.get('fetch-owner') === 'true'),
       CommonPrefixes: page.commonPrefixes.map((p) => ({ Prefix: enc(p) })),
     },
     200,

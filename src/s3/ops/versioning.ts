@@ -8,7 +8,7 @@ import type { Handler } from '../context';
 import { readXmlBody } from '../payload';
 import { xmlResponse } from '../respond';
 import { element, parseXml, text } from '../xml';
-import { owner } from './buckets';
+import { listedOwners } from '../listed-owners';
 import { encoder, parseMaxKeys } from './listing';
 
 const STATUSES: readonly string[] = ['Enabled', 'Suspended'] satisfies VersioningStatus[];
@@ -61,7 +61,7 @@ export const listVersions: Handler = async (ctx) => {
   const maxKeys = parseMaxKeys(ctx.query.get('max-keys'));
   const objects = await VersionedObjects.of(view);
   const page = await listObjectVersions(objects, { prefix, delimiter, keyMarker, versionIdMarker, maxKeys });
-  const o = owner(ctx);
+  const owners = new Map((await listedOwners(ctx, page.versions)).map((o, i) => [page.versions[i], o]));
   return xmlResponse('ListVersionsResult', {
     Name: ctx.bucketName,
     Prefix: enc(prefix),
@@ -82,12 +82,12 @@ export const listVersions: Handler = async (ctx) => {
         LastModified: v.lastModified,
         ETag: `"${v.etag}"`,
         Size: v.size,
-        Owner: o,
+        Owner: owners.get(v),
         StorageClass: v.storageClass ?? 'STANDARD',
       })),
     DeleteMarker: page.versions
       .filter((v) => v.deleteMarker)
-      .map((v) => ({ Key: enc(v.key), VersionId: v.versionId, IsLatest: v.isLatest, LastModified: v.lastModified, Owner: o })),
+      .map((v) => ({ Key: enc(v.key), VersionId: v.versionId, IsLatest: v.isLatest, LastModified: v.lastModified, Owner: owners.get(v) })),
     CommonPrefixes: page.commonPrefixes.map((p) => ({ Prefix: enc(p) })),
   });
 };
