@@ -186,9 +186,22 @@ export function isCommonPrefix(startAfter: string, prefix: string, delimiter: st
 }
 
 /**
- * One listing page from a sorted source. When `startAfter` is a common prefix (the
- * NextMarker of a previous page), every key under it is skipped, so the next page never
- * repeats it. A page is truncated only when another entry really follows it.
+ * The common prefix a key falls in under this prefix and delimiter (the key itself when it is
+ * one), or undefined when the key would list as itself.
+ */
+export function commonPrefixOf(key: string, prefix: string, delimiter: string | undefined): string | undefined {
+  if (!delimiter || !key.startsWith(prefix)) return undefined;
+  const idx = key.indexOf(delimiter, prefix.length);
+  return idx >= 0 ? key.slice(0, idx + delimiter.length) : undefined;
+}
+
+/**
+ * One listing page from a sorted source. When `startAfter` lies in a common prefix (it is
+ * the NextMarker of a previous page, or a key under it), every key under that prefix is
+ * skipped: the prefix sorts at or before the marker, and S3 lists only what sorts after it,
+ * so a marker inside a "folder" does not bring the folder back (LocalStack's AWS-validated
+ * list-object-versions-manual-first-file). A page is truncated only when another entry
+ * really follows it.
  */
 export async function listFromSource(source: ListSource, opts: ListOptions, options: ListFromSourceOptions = {}): Promise<ListPage> {
   const canSeek = options.canSeek ?? true;
@@ -200,7 +213,8 @@ export async function listFromSource(source: ListSource, opts: ListOptions, opti
 
   let seek: ListSeek = { prefix };
   if (opts.startAfter !== undefined && opts.startAfter !== '') {
-    seek = { prefix, after: opts.startAfter, skipSubtree: isCommonPrefix(opts.startAfter, prefix, delimiter) };
+    const group = commonPrefixOf(opts.startAfter, prefix, delimiter);
+    seek = group === undefined ? { prefix, after: opts.startAfter } : { prefix, after: group, skipSubtree: true };
   }
 
   let count = 0;

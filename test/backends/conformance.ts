@@ -264,8 +264,9 @@ export function expectedPage(
   const cmp = (a: string, b: string) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
   let skipUnder: string | undefined;
   if (startAfter !== undefined && delimiter && startAfter.startsWith(prefix)) {
+    // The common prefix the start position lies in (or is) sorts at or before it: S3 skips it whole.
     const i = startAfter.indexOf(delimiter, prefix.length);
-    if (i >= 0 && i + delimiter.length === startAfter.length) skipUnder = startAfter;
+    if (i >= 0) skipUnder = startAfter.slice(0, i + delimiter.length);
   }
   const entries: string[] = [];
   const objects: string[] = [];

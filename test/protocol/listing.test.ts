@@ -173,6 +173,17 @@ describe('protocol: listing', () => {
     expect(withSpace.Contents?.map((c) => c.Key)).to.deep.equal(['photos/2024/x.jpg', 'photos/2024/y.jpg', 'photos/2025/z.jpg', 'z']);
   });
 
+  it('skips the common prefix a marker lies in: it sorts before the marker (v1 marker, v2 start-after)', async () => {
+    // S3 lists only what sorts after the marker; photos/2024/ sorts before photos/2024/x.jpg even
+    // though photos/2024/y.jpg follows it (LocalStack's AWS-validated manual-first-file snapshot).
+    const v1 = await srv.s3.send(new ListObjectsCommand({ Bucket, Prefix: 'photos/', Delimiter: '/', Marker: 'photos/2024/x.jpg' }));
+    expect(v1.CommonPrefixes?.map((p) => p.Prefix)).to.deep.equal(['photos/2025/']);
+    const one = await srv.s3.send(new ListObjectsCommand({ Bucket, Delimiter: '/', Marker: 'photos/2024/x.jpg', MaxKeys: 1 }));
+    expect([one.CommonPrefixes, one.Contents?.map((c) => c.Key), one.IsTruncated]).to.deep.equal([undefined, ['z'], false]);
+    const v2 = await srv.s3.send(new ListObjectsV2Command({ Bucket, Prefix: 'photos/', Delimiter: '/', StartAfter: 'photos/2024/x.jpg' }));
+    expect([v2.CommonPrefixes?.map((p) => p.Prefix), v2.KeyCount]).to.deep.equal([['photos/2025/'], 1]);
+  });
+
   it('URL-encodes names with encoding-type=url', async () => {
     const raw = await signedFetch(srv.url, CREDS, 'GET', `/${Bucket}`, {
       query: { 'list-type': '2', prefix: 'c d', 'encoding-type': 'url' },
