@@ -63,8 +63,9 @@ export function validateCorsRule(rule: CorsRule): CorsRule {
 
 export function validateCorsRules(rules: CorsRule[]): CorsRule[] {
   if (rules.length === 0) throw new S3Error('MalformedXML');
+  // A well-formed document with too many rules is an InvalidRequest, not MalformedXML.
   if (rules.length > MAX_CORS_RULES)
-    throw new S3Error('MalformedXML', `The number of CORS rules should not exceed allowed limit of ${MAX_CORS_RULES} rules.`);
+    throw new S3Error('InvalidRequest', `The number of CORS rules should not exceed allowed limit of ${MAX_CORS_RULES} rules.`);
   return rules.map(validateCorsRule);
 }
 

@@ -77,6 +77,13 @@ describe('protocol: CORS configuration', () => {
     expect(method.message).to.contain('Unsupported method is PATCH');
     expect((await bad({ AllowedOrigins: ['http://*.*.x'], AllowedMethods: ['GET'] })).name).to.equal('InvalidRequest');
     expect((await bad({ AllowedOrigins: [], AllowedMethods: ['GET'] })).name).to.equal('MalformedXML');
+    // More than 100 rules: InvalidRequest, as S3 answers (Scality's putCors, run against AWS too).
+    const many = Array.from({ length: 101 }, () => ({ AllowedOrigins: ['*'], AllowedMethods: ['GET'] }));
+    const tooMany = await errorOf(srv.s3.send(new PutBucketCorsCommand({ Bucket: bucket, CORSConfiguration: { CORSRules: many } })));
+    expect([tooMany.name, tooMany.message]).to.deep.equal([
+      'InvalidRequest',
+      'The number of CORS rules should not exceed allowed limit of 100 rules.',
+    ]);
     // The rules stored before are unchanged.
     expect((await srv.s3.send(new GetBucketCorsCommand({ Bucket: bucket }))).CORSRules).to.have.length(2);
   });

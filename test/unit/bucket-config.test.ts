@@ -68,7 +68,7 @@ describe('bucket configuration: CORS', () => {
       'MalformedXML',
     );
     const many = '<CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>GET</AllowedMethod></CORSRule>'.repeat(101);
-    expect(one(many).code).to.equal('MalformedXML');
+    expect(one(many).code).to.equal('InvalidRequest');
   });
 
   it('picks the first rule allowing origin, method and every requested header', () => {
