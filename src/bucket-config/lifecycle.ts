@@ -274,14 +274,36 @@ export function transitionProblem(rule: LifecycleRule, target: TransitionTarget)
   return undefined;
 }
 
-/** S3's checks of a rule's transitions that do not depend on the store (InvalidArgument). */
+/** How S3's lifecycle messages name a rule: "prefix 'logs/'", or "filter '(prefix=logs/)'". */
+function ruleScope(rule: LifecycleRule): string {
+  const f = rule.filter;
+  if (rule.filterForm === 'rule-prefix') return `prefix '${f.prefix}'`;
+  const plain = f.tags.length === 0 && f.sizeGreaterThan === undefined && f.sizeLessThan === undefined;
+  return plain ? `filter '(prefix=${f.prefix})'` : 'filter';
+}
+
+/**
+ * S3's checks of a rule's transitions that do not depend on the store. A class named twice and
+ * dates mixed with day counts (across the transitions, or between them and the expiration) are
+ * InvalidRequest (Scality's putBucketLifecycle, which runs against AWS too); the day counts'
+ * bounds InvalidArgument.
+ */
 function checkTransitions(rule: LifecycleRule): void {
   const ts = rule.transitions ?? [];
   if (new Set(ts.map((t) => t.storageClass)).size !== ts.length) {
-    throw new S3Error('InvalidArgument', "'StorageClass' must be different for 'Transition' actions in same 'Rule'.");
+    throw new S3Error('InvalidRequest', `'StorageClass' must be different for 'Transition' actions in same 'Rule' with ${ruleScope(rule)}`);
   }
-  if (ts.some((t) => t.days !== undefined) && ts.some((t) => t.date !== undefined)) {
-    throw new S3Error('InvalidArgument', "Found mixed 'Date' and 'Days' based Transition actions in lifecycle rule.");
+  const byDays = ts.some((t) => t.days !== undefined);
+  const byDate = ts.some((t) => t.date !== undefined);
+  if (byDays && byDate) {
+    throw new S3Error('InvalidRequest', `Found mixed 'Date' and 'Days' based Transition actions in lifecycle rule for ${ruleScope(rule)}`);
+  }
+  const e = rule.expiration;
+  if ((e?.date !== undefined && byDays) || (e?.days !== undefined && byDate)) {
+    throw new S3Error(
+      'InvalidRequest',
+      `Found mixed 'Date' and 'Days' based Expiration and Transition actions in lifecycle rule for ${ruleScope(rule)}`,
+    );
   }
   for (const t of ts) {
     if ((t.storageClass === 'STANDARD_IA' || t.storageClass === 'ONEZONE_IA') && t.days !== undefined && t.days < IA_MIN_DAYS) {

@@ -280,6 +280,42 @@ describe('protocol: bucket lifecycle configuration', () => {
     const early = await bad({ Filter: { Prefix: '' }, Status: 'Enabled', Transitions: [{ Days: 10, StorageClass: 'STANDARD_IA' }] });
     expect(early.name).to.equal('InvalidArgument');
     expect(early.message).to.contain('greater than or equal to 30');
+    // A class named twice, and dates mixed with day counts, are InvalidRequest (Scality's
+    // putBucketLifecycle, run against AWS too); an Expiration Date with Transition Days was taken.
+    const twice = await bad({
+      Prefix: '',
+      Status: 'Enabled',
+      Transitions: [
+        { Days: 1, StorageClass: 'GLACIER' },
+        { Days: 2, StorageClass: 'GLACIER' },
+      ],
+    });
+    expect([twice.name, twice.message]).to.deep.equal([
+      'InvalidRequest',
+      "'StorageClass' must be different for 'Transition' actions in same 'Rule' with prefix ''",
+    ]);
+    const mixed = await bad({
+      Prefix: '',
+      Status: 'Enabled',
+      Transitions: [{ Days: 1, StorageClass: 'GLACIER' }],
+      Expiration: { Date: new Date('2016-01-01T00:00:00.000Z') },
+    });
+    expect([mixed.name, mixed.message]).to.deep.equal([
+      'InvalidRequest',
+      "Found mixed 'Date' and 'Days' based Expiration and Transition actions in lifecycle rule for prefix ''",
+    ]);
+    const mixedTransitions = await bad({
+      Filter: { Prefix: 'logs/' },
+      Status: 'Enabled',
+      Transitions: [
+        { Date: new Date('2016-01-01T00:00:00.000Z'), StorageClass: 'GLACIER' },
+        { Days: 1, StorageClass: 'DEEP_ARCHIVE' },
+      ],
+    });
+    expect([mixedTransitions.name, mixedTransitions.message]).to.deep.equal([
+      'InvalidRequest',
+      "Found mixed 'Date' and 'Days' based Transition actions in lifecycle rule for filter '(prefix=logs/)'",
+    ]);
     const dup = await errorOf(
       srv.s3.send(
         new PutBucketLifecycleConfigurationCommand({
