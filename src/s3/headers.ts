@@ -140,8 +140,8 @@ const TAG_TEXT = /^[\p{L}\p{N}\p{Z}+\-=._:/@]*$/u;
 /** How many tags a tag set may hold, and S3's answers for too many and for a key under `aws:`. */
 export interface TagRules {
   max: number;
+  /** Too many tags is BadRequest on S3, for an object's tags and a bucket's alike. */
   message: string;
-  code?: 'InvalidTag' | 'BadRequest';
   /** Keys under aws: belong to AWS (cost allocation, CloudFormation): clients cannot set them. */
   systemKeyMessage: string;
 }
@@ -150,13 +150,12 @@ export interface TagRules {
 export const OBJECT_TAG_RULES: TagRules = {
   max: 10,
   message: 'Object tags cannot be greater than 10',
-  code: 'BadRequest',
   systemKeyMessage: 'Your TagKey cannot be prefixed with aws:',
 };
 
 /** S3's tag rules; its InvalidTag answers name the tag (TagKey, and TagValue for a bad value). */
 export function validateTags(tags: Tag[], rules: TagRules = OBJECT_TAG_RULES): void {
-  if (tags.length > rules.max) throw new S3Error(rules.code ?? 'InvalidTag', rules.message);
+  if (tags.length > rules.max) throw new S3Error('BadRequest', rules.message);
   const seen = new Set<string>();
   for (const t of tags) {
     if (t.key.length === 0 || t.key.length > 128 || !TAG_TEXT.test(t.key)) {

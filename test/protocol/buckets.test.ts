@@ -236,10 +236,11 @@ describe('protocol: buckets', () => {
         { Key: 'k', Value: 'a' },
         { Key: 'k', Value: 'b' },
       ],
-      Array.from({ length: 51 }, (_, i) => ({ Key: `k${i}`, Value: 'v' })),
     ]) {
       await expectSdkError(create('tags-refused', Tags), 'InvalidTag', 400);
     }
+    const tooMany = Array.from({ length: 51 }, (_, i) => ({ Key: `k${i}`, Value: 'v' }));
+    await expectSdkError(create('tags-refused', tooMany), 'BadRequest', 400);
     expect((await errorOf(srv.s3.send(new HeadBucketCommand({ Bucket: 'tags-refused' })))).$metadata.httpStatusCode).to.equal(404);
   });
 
