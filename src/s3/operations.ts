@@ -713,9 +713,17 @@ export function findOperation(method: string, level: Level, query: URLSearchPara
   const op = BY_METHOD_AND_LEVEL.get(`${method} ${level}`)?.find((o) => matches(o, method, level, query, headers));
   // Only the names the query holds are looked at (most requests carry none or one).
   for (const name of query.keys()) {
-    if (S3_SUBRESOURCES.has(name) && op?.sub !== name && !op?.consumes?.includes(name)) {
-      throw new S3Error('NotImplemented', `s3mux does not implement the '${name}' sub-resource for ${method} yet.`);
+    if (!S3_SUBRESOURCES.has(name) || op?.sub === name || op?.consumes?.includes(name)) continue;
+    // A version id given to an operation that names no version (PutObject, UploadPart, a bucket's
+    // listing or configuration) is refused by S3 as an argument it does not take, not as an
+    // unimplemented sub-resource.
+    if (name === 'versionId' && op) {
+      throw new S3Error('InvalidArgument', 'This operation does not accept a version-id.', {
+        ArgumentName: 'versionId',
+        ArgumentValue: query.get('versionId') ?? '',
+      });
     }
+    throw new S3Error('NotImplemented', `s3mux does not implement the '${name}' sub-resource for ${method} yet.`);
   }
   if (!op) throw new S3Error('MethodNotAllowed');
   return op;

@@ -192,6 +192,27 @@ describe('protocol: versioning', function () {
       }
     });
 
+    it('refuses a version id given to an operation that takes none: InvalidArgument, as S3 answers (not NotImplemented)', async () => {
+      const Bucket = await fresh('Enabled');
+      const { VersionId } = await put(Bucket, 'k', 'x');
+      // PutObject (Scality's versioning objectPut, run against AWS too), UploadPart (recorded from
+      // AWS: even a real version id) and a bucket's listing.
+      const upload = await srv.s3.send(new CreateMultipartUploadCommand({ Bucket, Key: 'k' }));
+      for (const [method, p, query] of [
+        ['PUT', `/${Bucket}/k`, { versionId: 'testVersionId' }],
+        ['PUT', `/${Bucket}/k`, { versionId: '' }],
+        ['PUT', `/${Bucket}/k`, { versionId: VersionId!, partNumber: '1', uploadId: upload.UploadId! }],
+        ['GET', `/${Bucket}`, { versionId: 'x', 'list-type': '2' }],
+      ] as const) {
+        const r = await signedFetch(srv.url, CREDS, method, p, { query, body: method === 'PUT' ? 'y' : undefined });
+        expect(
+          [r.status, /<Code>(.*)<\/Code>/.exec(r.text)?.[1], /<Message>(.*)<\/Message>/.exec(r.text)?.[1]],
+          `${method} ${p}`,
+        ).to.deep.equal([400, 'InvalidArgument', 'This operation does not accept a version-id.']);
+      }
+      expect((await text(Bucket, 'k')).body).to.equal('x');
+    });
+
     it('a conditional DELETE checks the current version: a mismatch adds no marker, a delete marker fails If-Match', async () => {
       const Bucket = await fresh('Enabled');
       const v1 = await put(Bucket, 'cond.txt', 'data');
