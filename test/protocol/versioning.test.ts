@@ -439,6 +439,31 @@ describe('protocol: versioning', function () {
       expect((await versions(Bucket, { Prefix: 'src' })).Versions?.map((v) => v.VersionId)[0]).to.equal(restore.VersionId);
     });
 
+    it('a copy from a delete marker: by its id InvalidRequest, as the latest NoSuchKey naming the marker (AWS\u2019s recorded answers)', async () => {
+      const Bucket = await fresh('Enabled');
+      await put(Bucket, 'src', 'gone soon');
+      const marker = await srv.s3.send(new DeleteObjectCommand({ Bucket, Key: 'src' }));
+      const { UploadId } = await srv.s3.send(new CreateMultipartUploadCommand({ Bucket, Key: 'mp' }));
+      const byId = `${Bucket}/src?versionId=${marker.VersionId}`;
+      for (const copy of [
+        srv.s3.send(new CopyObjectCommand({ Bucket, Key: 'dst', CopySource: byId })),
+        srv.s3.send(new UploadPartCopyCommand({ Bucket, Key: 'mp', UploadId, PartNumber: 1, CopySource: byId })),
+      ]) {
+        const e = await errorOf(copy);
+        expect([e.$metadata.httpStatusCode, e.name, e.message]).to.deep.equal([
+          400,
+          'InvalidRequest',
+          'The source of a copy request may not specifically refer to a delete marker by version id.',
+        ]);
+      }
+      const latest = await signedFetch(srv.url, CREDS, 'PUT', `/${Bucket}/dst`, { headers: { 'x-amz-copy-source': `/${Bucket}/src` } });
+      expect([latest.status, latest.headers['x-amz-delete-marker'], latest.headers['x-amz-version-id']]).to.deep.equal([
+        404,
+        'true',
+        marker.VersionId,
+      ]);
+    });
+
     it('CompleteMultipartUpload makes a version; UploadPartCopy reads a given version', async () => {
       const Bucket = await fresh('Enabled');
       const part1 = randomBytes(5 * MiB);

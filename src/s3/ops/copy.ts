@@ -10,7 +10,7 @@ import { headerText } from '../header-values';
 import { xmlResponse } from '../respond';
 import { expirationHeaders } from '../expiration';
 import { lockFromHeaders, readConditions, writeConditions, writtenChecksumHeaders, writtenVersionHeader } from './objects';
-import { VersionedObjects, type VersionedMeta } from '../../versioning/objects';
+import { VersionedObjects, type VersionedHandle, type VersionedMeta } from '../../versioning/objects';
 import { bucketTier } from '../../bucket-config/tier';
 import { checksumElements, checksumTypeElement, checksummed, parseChecksumAlgorithm, type ChecksumAlgorithm } from '../checksums';
 
@@ -100,6 +100,27 @@ export function copySourceHeaders(meta: { versionId?: string }): Record<string, 
   return meta.versionId === undefined ? {} : { 'x-amz-copy-source-version-id': meta.versionId };
 }
 
+/**
+ * Opens a copy's source. A source naming a delete marker by its version id is S3's 400
+ * InvalidRequest, where a read of that marker is 405 MethodNotAllowed (AWS's recorded answers
+ * to CopyObject and UploadPartCopy).
+ */
+export async function openCopySource(reader: VersionedObjects, source: CopySource): Promise<VersionedHandle> {
+  try {
+    return await reader.open(source.key, source.versionId);
+  } catch (e) {
+    if (
+      source.versionId !== undefined &&
+      e instanceof S3Error &&
+      e.code === 'MethodNotAllowed' &&
+      e.extra.ResourceType === 'DeleteMarker'
+    ) {
+      throw new S3Error('InvalidRequest', 'The source of a copy request may not specifically refer to a delete marker by version id.');
+    }
+    throw e;
+  }
+}
+
 export async function copyBetween(
   src: BucketView,
   source: CopySource,
@@ -109,7 +130,7 @@ export async function copyBetween(
 ): Promise<{ meta: VersionedMeta; source: VersionedMeta }> {
   const srcKey = source.key;
   const reader = await VersionedObjects.of(src);
-  const handle = await reader.open(srcKey, source.versionId);
+  const handle = await openCopySource(reader, source);
   try {
     checkCopySourceConditions(handle.meta, readConditions(ctx, 'x-amz-copy-source-'));
     const sameObject =

@@ -40,7 +40,7 @@ import { attributesFromHeaders } from '../headers';
 import { readXmlBody, requestBody } from '../payload';
 import { slowXmlResponse, xmlResponse } from '../respond';
 import { children, element, many, parseXml, text } from '../xml';
-import { copySourceHeaders, parseCopySource } from './copy';
+import { copySourceHeaders, openCopySource, parseCopySource } from './copy';
 import { VersionedObjects } from '../../versioning/objects';
 import { encoder, parseMaxKeys } from './listing';
 import { lockFromHeaders, readConditions, writeConditions, writtenVersionHeader } from './objects';
@@ -143,7 +143,7 @@ export const uploadPartCopy: Handler = async (ctx) => {
   const source = parseCopySource(ctx.header('x-amz-copy-source') ?? '');
   const src = await ctx.sourceBucket(source.bucket, source.key, source.versionId);
   const dst = ctx.bucket();
-  const handle = await (await VersionedObjects.of(src)).open(source.key, source.versionId);
+  const handle = await openCopySource(await VersionedObjects.of(src), source);
   try {
     checkCopySourceConditions(handle.meta, readConditions(ctx, 'x-amz-copy-source-'));
     const range = copySourceRange(ctx.header('x-amz-copy-source-range'), handle.meta.size);
