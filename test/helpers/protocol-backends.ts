@@ -203,6 +203,8 @@ export const PROTOCOL_BACKENDS: ProtocolBackend[] = [
       'groups by delimiter into CommonPrefixes': S3RVER_FILES,
       'pages through with continuation tokens and max-keys': S3RVER_FILES,
       'honours start-after (v2) and marker': S3RVER_FILES,
+      'skips the common prefix a marker lies in':
+        's3rver 3.7.1 lists the common prefix a marker lies in again, though it sorts before the marker (S3 leaves it out)',
       'stores and reads back every valid key': S3RVER_FILES,
       'keeps hostile keys inside the data directory': S3RVER_FILES,
       'copies with COPY and REPLACE directives and URL-encoded sources':

@@ -446,10 +446,10 @@ describe('protocol: versioning', function () {
       const { UploadId } = await srv.s3.send(new CreateMultipartUploadCommand({ Bucket, Key: 'mp' }));
       const byId = `${Bucket}/src?versionId=${marker.VersionId}`;
       for (const copy of [
-        srv.s3.send(new CopyObjectCommand({ Bucket, Key: 'dst', CopySource: byId })),
-        srv.s3.send(new UploadPartCopyCommand({ Bucket, Key: 'mp', UploadId, PartNumber: 1, CopySource: byId })),
+        () => srv.s3.send(new CopyObjectCommand({ Bucket, Key: 'dst', CopySource: byId })),
+        () => srv.s3.send(new UploadPartCopyCommand({ Bucket, Key: 'mp', UploadId, PartNumber: 1, CopySource: byId })),
       ]) {
-        const e = await errorOf(copy);
+        const e = await errorOf(copy());
         expect([e.$metadata.httpStatusCode, e.name, e.message]).to.deep.equal([
           400,
           'InvalidRequest',
