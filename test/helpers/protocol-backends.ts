@@ -72,6 +72,7 @@ const partsKeepNoChecksums = (reason: string) => ({
   'FULL_OBJECT CRC32 and CRC64NVME': reason,
   'refuses a Complete\u2019s stated object checksum': reason,
   'refuses a Complete\u2019s part checksums': reason,
+  'takes a part named with a checksum it was not uploaded with': reason,
 });
 const objectKeepsNoMultipartChecksum = (reason: string) => ({
   ...partsKeepNoChecksums(reason),

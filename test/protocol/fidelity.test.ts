@@ -150,7 +150,7 @@ describe('protocol: S3 fidelity', () => {
       expect(done.ETag).to.match(/-1"$/);
     });
 
-    it('CompleteMultipartUpload: a part checksum other than the one the part was uploaded with is BadDigest', async () => {
+    it('CompleteMultipartUpload: a part checksum other than the one the part was uploaded with is InvalidPart, as a wrong ETag is', async () => {
       const Key = 'ck/complete';
       const { UploadId } = await srv.s3.send(new CreateMultipartUploadCommand({ Bucket, Key, ChecksumAlgorithm: 'SHA256' }));
       const part = randomBytes(1000);
@@ -167,7 +167,7 @@ describe('protocol: S3 fidelity', () => {
           }),
         ),
       );
-      expect(mismatch.name).to.equal('BadDigest');
+      expect(mismatch.name).to.equal('InvalidPart');
     });
   });
 

@@ -297,6 +297,42 @@ describe('protocol: multipart upload checksums', () => {
     expect((await completeRaw(Key, UploadId, partXml(1, one.ETag!, { ChecksumCRC32: one.ChecksumCRC32! }) + second))[0]).to.equal(200);
   });
 
+  it('takes a part named with a checksum it was not uploaded with as a part it does not have (InvalidPart), as S3 does: a wrong value of the upload\u2019s algorithm, or any checksum in an upload created without one', async () => {
+    const invalidPart =
+      'One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part&apos;s entity tag.';
+    const Key = 'wrong-part-value';
+    const { UploadId, done } = await upload(Key, 'CRC32', 'COMPOSITE');
+    const [one, two] = done;
+    const second = partXml(2, two.ETag!, { ChecksumCRC32: two.ChecksumCRC32! });
+    expect(await completeRaw(Key, UploadId, partXml(1, one.ETag!, { ChecksumCRC32: 'AAAAAA==' }) + second)).to.deep.equal([
+      400,
+      'InvalidPart',
+      invalidPart,
+    ]);
+    expect((await completeRaw(Key, UploadId, partXml(1, one.ETag!, { ChecksumCRC32: one.ChecksumCRC32! }) + second))[0]).to.equal(200);
+
+    // No algorithm on the upload: the SDK's default still sends a CRC32 with the part, and S3
+    // answers InvalidPart to a Complete that names it (or any other), even with its right value.
+    const plain = 'no-algorithm';
+    const created = await srv.s3.send(new CreateMultipartUploadCommand({ Bucket, Key: plain }));
+    const body = parts[1];
+    const sent = await srv.s3.send(
+      new UploadPartCommand({ Bucket, Key: plain, UploadId: created.UploadId, PartNumber: 1, Body: body, ChecksumAlgorithm: 'CRC32' }),
+    );
+    const nameds: Array<Record<string, string>> = [
+      { ChecksumCRC32: crc32(body).toString('base64') },
+      { ChecksumSHA256: sha256(body).toString('base64') },
+    ];
+    for (const named of nameds) {
+      expect(await completeRaw(plain, created.UploadId!, partXml(1, sent.ETag!, named)), JSON.stringify(named)).to.deep.equal([
+        400,
+        'InvalidPart',
+        invalidPart,
+      ]);
+    }
+    expect((await completeRaw(plain, created.UploadId!, partXml(1, sent.ETag!, {})))[0]).to.equal(200);
+  });
+
   it('ListMultipartUploads names each upload\u2019s checksum algorithm and type after Initiated, as S3 does; an upload without one names none', async () => {
     const Prefix = 'listed-';
     const asked = [

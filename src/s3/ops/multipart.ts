@@ -240,13 +240,20 @@ export const completeMultipartUpload: Handler = async (ctx) => {
     const done = completeResult(ctx, { etag: await settledUpload(ctx, id, err, etag) });
     return xmlResponse(done.root, done.body);
   }
+  // An upload known to have been created without an algorithm (its store keeps upload records)
+  // has no part checksums to name: S3 takes a part named with one as a part it does not have.
+  const withoutAlgorithm = mode === undefined && view.backend.reserved !== undefined;
   const chosen = requested.map((r) => {
     const p = stored.get(r.partNumber)!;
-    // A checksum the client names for a part must be the one the part was uploaded with. A part
-    // the store keeps checksums of, but none of that algorithm, does not match it either (as in
-    // S3); where the store keeps none, nothing can be compared.
+    const notThisPart = () => new S3Error('InvalidPart', undefined, { UploadId: id, PartNumber: String(r.partNumber), ETag: r.etag });
+    // A checksum the client names for a part must be the one the part was uploaded with: of the
+    // upload's algorithm, another value names no part uploaded (InvalidPart, as the ETag would).
+    // A part the store keeps checksums of, but none of the named algorithm, does not match it
+    // either (BadDigest, as in S3); where the store keeps none, nothing can be compared.
     for (const [alg, v] of Object.entries(r.checksums)) {
+      if (withoutAlgorithm) throw notThisPart();
       const kept = p.checksums?.[alg];
+      if (alg === mode?.algorithm && kept !== undefined && kept !== v) throw notThisPart();
       const keepsSome = Object.keys(p.checksums ?? {}).length > 0;
       if (kept !== undefined ? kept !== v : keepsSome)
         throw new S3Error('BadDigest', `The ${alg} you specified for part ${r.partNumber} did not match what we received.`);
