@@ -7,7 +7,7 @@
 import type { IncomingMessage } from 'node:http';
 import { S3Error, isS3Error } from '../errors';
 import { bucketConfig } from '../bucket-config/store';
-import { corsHeaders, matchCorsRule, requestedHeaders, CORS_VARY, type CorsRule } from '../bucket-config/cors';
+import { corsHeaders, matchCorsRule, requestedHeaders, type CorsRule } from '../bucket-config/cors';
 import { BucketView } from '../router/bucket-view';
 import type { Router } from '../router/router';
 import { header } from './headers';
@@ -76,8 +76,9 @@ export async function preflight(
 
 /**
  * The CORS headers of an actual answer (success or error) to a request with an Origin:
- * the first rule allowing the origin and method, or only Vary when the bucket has rules
- * but none matches. Never throws: a bucket that cannot be read adds nothing.
+ * the first rule allowing the origin and method. When the bucket has rules but none matches,
+ * none, not even Vary, as S3 answers (it sends Vary only beside the headers of a rule).
+ * Never throws: a bucket that cannot be read adds nothing.
  */
 export async function actualCorsHeaders(req: IncomingMessage, router: Router, bucket: string | undefined): Promise<Record<string, string>> {
   const origin = header(req.headers, 'origin');
@@ -88,7 +89,7 @@ export async function actualCorsHeaders(req: IncomingMessage, router: Router, bu
     if (!rules) return {};
     const request = { origin, method: req.method ?? 'GET', headers: [] };
     const rule = matchCorsRule(rules, request);
-    return rule ? corsHeaders(rule, request, false) : { Vary: CORS_VARY };
+    return rule ? corsHeaders(rule, request, false) : {};
   } catch {
     return {};
   }
