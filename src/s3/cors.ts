@@ -32,8 +32,10 @@ function viewOf(router: Router, bucket: string): BucketView | undefined {
   return PLAIN_BUCKET.test(bucket) ? new BucketView(router.resolve(bucket)) : undefined;
 }
 
-function noBucketNoRules(err: unknown): undefined {
-  if (isS3Error(err, 'NoSuchBucket')) return undefined;
+/** A bucket that does not exist has no rules either, and S3's refusal says which. */
+const NO_BUCKET = Symbol('no such bucket');
+function noBucketNoRules(err: unknown): typeof NO_BUCKET {
+  if (isS3Error(err, 'NoSuchBucket')) return NO_BUCKET;
   throw err;
 }
 
@@ -52,13 +54,11 @@ export async function preflight(
   const method = header(req.headers, 'access-control-request-method');
   if (origin === undefined) throw new S3Error('BadRequest', 'Insufficient information. Origin request header needed.');
   const view = bucket === undefined ? undefined : viewOf(router, bucket);
-  // An unsigned caller learns nothing from a preflight about which buckets exist.
   const rules = view && (await corsRulesOf(view).catch(noBucketNoRules));
-  if (!rules) {
-    throw new S3Error('AccessForbidden', 'CORSResponse: CORS is not enabled for this bucket.', {
-      Method: method ?? 'OPTIONS',
-      ResourceType: 'BUCKET',
-    });
+  if (!rules || rules === NO_BUCKET) {
+    // As S3 does, the refusal tells a missing bucket from one without rules (bucket names are no secret there).
+    const why = rules === NO_BUCKET ? 'Bucket not found' : 'CORS is not enabled for this bucket.';
+    throw new S3Error('AccessForbidden', `CORSResponse: ${why}`, { Method: method ?? 'OPTIONS', ResourceType: 'BUCKET' });
   }
   if (method === undefined) throw new S3Error('BadRequest', 'Invalid Access-Control-Request-Method: null');
   const where = { Method: method, ResourceType: isObject ? 'OBJECT' : 'BUCKET' };

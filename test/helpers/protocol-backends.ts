@@ -245,6 +245,7 @@ export const PROTOCOL_BACKENDS: ProtocolBackend[] = [
       'caps max-keys at 1000, answers max-keys=0 empty, rejects bad values': EMULATOR_BUCKETS,
       'deletes with 204, also when the key is absent, and NoSuchKey afterwards': EMULATOR_BUCKETS,
       'a missing bucket is NoSuchBucket': EMULATOR_BUCKETS,
+      'refuses a preflight no rule allows, and one missing its headers': `${EMULATOR_BUCKETS} (a preflight on a missing bucket says so)`,
       'for AbortMultipartUpload and ListParts in a bucket that does not exist': EMULATOR_BUCKETS,
       'a refused CreateBucket creates no bucket': EMULATOR_BUCKETS,
       // These check that a refused CreateBucket left no bucket (HeadBucket 404).
