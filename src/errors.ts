@@ -31,7 +31,8 @@ export const ERROR_TABLE = {
   ],
   IncorrectNumberOfFilesInPostRequest: [400, 'POST requires exactly one file upload per request.'],
   InvalidPolicyDocument: [400, 'The content of the form does not meet the conditions specified in the policy document.'],
-  InvalidPartNumber: [400, 'The requested partnumber is not satisfiable'],
+  // 416, as a Range past the end: S3 answers a part number past the object's parts so (GET and HEAD).
+  InvalidPartNumber: [416, 'The requested partnumber is not satisfiable'],
   InvalidPartOrder: [400, 'The list of parts was not in ascending order. Parts must be ordered by part number.'],
   InvalidRange: [416, 'The requested range is not satisfiable'],
   InvalidRedirectLocation: [400, "The website redirect location must have a prefix of 'http://' or 'https://' or '/'."],

@@ -172,18 +172,18 @@ describe('protocol: S3 fidelity', () => {
   });
 
   describe('GetObject ?partNumber', () => {
-    it('beyond the parts is 400 InvalidPartNumber; on a single-part object part 1 is the whole object', async () => {
+    it('beyond the parts is 416 InvalidPartNumber (GET and HEAD); on a single-part object part 1 is the whole object', async () => {
       await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'pn/single', Body: 'body' }));
       const one = await srv.s3.send(new GetObjectCommand({ Bucket, Key: 'pn/single', PartNumber: 1 }));
       expect(await one.Body!.transformToString()).to.equal('body');
       expect(one.PartsCount).to.equal(undefined);
       for (const PartNumber of [2, 3]) {
         const e = await errorOf(srv.s3.send(new GetObjectCommand({ Bucket, Key: 'pn/single', PartNumber })));
-        expect(e.$metadata.httpStatusCode).to.equal(400);
+        expect(e.$metadata.httpStatusCode).to.equal(416);
         expect(e.name).to.equal('InvalidPartNumber');
       }
       const head = await errorOf(srv.s3.send(new HeadObjectCommand({ Bucket, Key: 'pn/single', PartNumber: 2 })));
-      expect(head.$metadata.httpStatusCode).to.equal(400);
+      expect(head.$metadata.httpStatusCode).to.equal(416);
     });
 
     it('a part number out of 1-10000 is InvalidArgument before the key is looked up, as S3 checks it', async () => {

@@ -63,7 +63,7 @@ const S3_STATUS: Record<string, number> = {
   InvalidDigest: 400,
   InvalidPart: 400,
   InvalidPartOrder: 400,
-  InvalidPartNumber: 400,
+  InvalidPartNumber: 416,
   InvalidRequest: 400,
   InvalidURI: 400,
   InvalidTag: 400,

@@ -103,7 +103,7 @@ describe('protocol: multipart uploads', () => {
     expect(headThird.ContentLength).to.equal(1234);
     expect(headThird.PartsCount).to.equal(3);
     const tooFar = await errorOf(srv.s3.send(new GetObjectCommand({ Bucket, Key, PartNumber: 4 })));
-    expect(tooFar.$metadata.httpStatusCode).to.equal(400);
+    expect(tooFar.$metadata.httpStatusCode).to.equal(416);
     expect(tooFar.name).to.equal('InvalidPartNumber');
     await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'single', Body: 'one part' }));
     const single = await srv.s3.send(new GetObjectCommand({ Bucket, Key: 'single', PartNumber: 1 }));
