@@ -314,6 +314,19 @@ function authType(ctx: AccessRequest): string | undefined {
   }
 }
 
+/**
+ * The condition keys of the tags a request asks for: s3:RequestObjectTagKeys and
+ * s3:RequestObjectTag/<key>, from x-amz-tagging or PutObjectTagging's tag set.
+ */
+export function requestTagKeys(tags: Iterable<readonly [string, string]>): Record<string, string[]> {
+  const keys: Record<string, string[]> = { 's3:RequestObjectTagKeys': [] };
+  for (const [k, v] of tags) {
+    keys['s3:RequestObjectTagKeys'].push(k);
+    keys[`s3:RequestObjectTag/${k}`] = [v];
+  }
+  return keys;
+}
+
 /** The request's condition keys (lower-cased), as S3 documents them. */
 export function conditionKeys(
   ctx: AccessRequest,
@@ -362,11 +375,7 @@ export function conditionKeys(
     set(`s3:${h}`, header(ctx, h));
   }
   const tagging = ctx.header('x-amz-tagging');
-  if (tagging !== undefined) {
-    const tags = new URLSearchParams(tagging);
-    set('s3:RequestObjectTagKeys', [...tags.keys()]);
-    for (const [k, v] of tags) keys.set(`s3:requestobjecttag/${k.toLowerCase()}`, [v]);
-  }
+  if (tagging !== undefined) for (const [k, v] of Object.entries(requestTagKeys(new URLSearchParams(tagging)))) set(k, v);
   if (ctx.auth.type !== 'anonymous') set('s3:signatureversion', [ctx.auth.type === 'v2' ? 'AWS' : 'AWS4-HMAC-SHA256']);
   set('s3:authType', authType(ctx) === undefined ? undefined : [authType(ctx)!]);
   for (const [k, v] of Object.entries(extra)) set(k, v);

@@ -85,6 +85,8 @@ export class S3Context {
   private allowed = false;
   /** What dispatch authorized, and what it decided on, once it has. */
   private authorized?: { authorization: Authorization; decided: Decided };
+  /** The operation whose authorization waits for the condition keys of its body (keysFromBody). */
+  private afterBody?: OperationAccess;
 
   constructor(
     readonly req: IncomingMessage,
@@ -122,7 +124,7 @@ export class S3Context {
    * module (src/access/decide.ts); after this, `bucket()` opens the bucket. Throws AccessDenied
    * when the caller may not.
    */
-  async authorizeOperation(op: OperationAccess, form?: FormRequest): Promise<void> {
+  async authorizeOperation(op: OperationAccess, form?: FormRequest, bodyKeys?: Record<string, string[] | undefined>): Promise<void> {
     const name = this.bucketName;
     const a: Authorization = {
       s3Action: op.s3Action,
@@ -131,7 +133,7 @@ export class S3Context {
       key: form ? form.key : op.objectLevel ? this.key : undefined,
       versionId: op.objectLevel ? (this.query.get('versionId') ?? undefined) : undefined,
       publicOperation: op.publicRead,
-      extraKeys: form?.conditionKeys,
+      extraKeys: form?.conditionKeys ?? bodyKeys,
     };
     const decided = await authorizeAccess(this, this.open(name), a);
     this.allowed = true;
@@ -150,6 +152,17 @@ export class S3Context {
     if (!this.authorized) return named;
     const { authorization, decided } = this.authorized;
     return missingObjectError(this.open(authorization.bucket), authorization, decided, named);
+  }
+
+  /** The handler authorizes the operation once it has read its body, with `authorizeWithBodyKeys`. */
+  authorizeAfterBody(op: OperationAccess): void {
+    this.afterBody = op;
+  }
+
+  /** Authorizes the operation dispatch left to the handler, with the condition keys its body gave. */
+  async authorizeWithBodyKeys(keys: Record<string, string[] | undefined>): Promise<void> {
+    if (!this.afterBody) throw new Error('authorizeWithBodyKeys without an operation waiting for its body');
+    await this.authorizeOperation(this.afterBody, undefined, keys);
   }
 
   /** The handler authorizes every key it touches with `authorizeKey` (DeleteObjects); it may open the bucket for that. */

@@ -167,6 +167,7 @@ export async function dispatch(req: IncomingMessage, res: ServerResponse, opts: 
         });
       } else {
         if (op.perKey) ctx.authorizeEachKey();
+        else if (op.keysFromBody && target.bucket !== undefined) ctx.authorizeAfterBody(accessOf(op, ctx.query));
         else if (target.bucket !== undefined) await ctx.authorizeOperation(accessOf(op, ctx.query));
         else if (auth.type === 'anonymous') throw new S3Error('AccessDenied', 'Anonymous access is not allowed here.');
         const honoured = checkRequestFeatures(ctx);

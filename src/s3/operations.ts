@@ -57,6 +57,12 @@ interface OperationBase {
   publicRead?: true;
   /** The handler authorizes each key it touches (DeleteObjects) rather than dispatch the bucket. */
   perKey?: true;
+  /**
+   * Its body gives condition keys a bucket policy may test (PutObjectTagging's tag set is
+   * s3:RequestObjectTag/<key> and s3:RequestObjectTagKeys): dispatch leaves the authorization
+   * to the handler, which reads the body first (S3Context.authorizeWithBodyKeys).
+   */
+  keysFromBody?: true;
 }
 
 export type Operation = OperationBase &
@@ -475,6 +481,7 @@ export const OPERATIONS: Operation[] = [
     level: 'object',
     sub: 'tagging',
     consumes: ['versionId'],
+    keysFromBody: true,
     handler: tagging.putObjectTagging,
   },
   {

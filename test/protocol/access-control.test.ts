@@ -18,6 +18,7 @@ import {
   GetObjectAclCommand,
   GetObjectAttributesCommand,
   GetObjectCommand,
+  GetObjectTaggingCommand,
   GetPublicAccessBlockCommand,
   HeadObjectCommand,
   ListObjectsCommand,
@@ -29,6 +30,7 @@ import {
   PutBucketVersioningCommand,
   PutObjectAclCommand,
   PutObjectCommand,
+  PutObjectTaggingCommand,
   PutPublicAccessBlockCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
@@ -877,6 +879,50 @@ describe('protocol: access control (ACLs, bucket policies, ownership, public acc
     ).to.equal('one');
     // Without a versionId it is a plain delete: a delete marker.
     expect((await bob.send(new DeleteObjectCommand({ Bucket: 'vers', Key: 'a.txt' }))).DeleteMarker).to.equal(true);
+  });
+
+  it('PutObjectTagging: a bucket policy tests the tag set of its body as s3:RequestObjectTag/<key> and s3:RequestObjectTagKeys, as S3 does', async () => {
+    const root = srv.s3;
+    const carol = clients.get('carol')!;
+    await root.send(new CreateBucketCommand({ Bucket: 'tagpol' }));
+    await root.send(new PutObjectCommand({ Bucket: 'tagpol', Key: 'o.txt', Body: 'o' }));
+    await root.send(
+      new PutBucketPolicyCommand({
+        Bucket: 'tagpol',
+        Policy: policy('tagpol', [
+          {
+            Effect: 'Allow',
+            Principal: { AWS: arn('carol') },
+            Action: 's3:PutObjectTagging',
+            Resource: 'arn:aws:s3:::tagpol/*',
+            Condition: { StringEquals: { 's3:RequestObjectTag/team': 'blue' } },
+          },
+          {
+            Effect: 'Deny',
+            Principal: '*',
+            Action: 's3:PutObjectTagging',
+            Resource: 'arn:aws:s3:::tagpol/*',
+            Condition: { 'ForAnyValue:StringEquals': { 's3:RequestObjectTagKeys': 'secret' } },
+          },
+        ]),
+      }),
+    );
+    const tag = (who: S3Client, tags: Record<string, string>) =>
+      who.send(
+        new PutObjectTaggingCommand({
+          Bucket: 'tagpol',
+          Key: 'o.txt',
+          Tagging: { TagSet: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) },
+        }),
+      );
+    expect((await tag(carol, { team: 'blue' })).$metadata.httpStatusCode).to.equal(200);
+    expect((await errorOf(tag(carol, { team: 'red' }))).name).to.equal('AccessDenied');
+    // The Deny is on the tag keys asked for: root is refused them too, and allowed others.
+    expect((await errorOf(tag(root, { secret: 'x' }))).name).to.equal('AccessDenied');
+    expect((await tag(root, { team: 'green' })).$metadata.httpStatusCode).to.equal(200);
+    expect((await root.send(new GetObjectTaggingCommand({ Bucket: 'tagpol', Key: 'o.txt' }))).TagSet).to.deep.equal([
+      { Key: 'team', Value: 'green' },
+    ]);
   });
 
   it('an object ACL belongs to the write that set it: an overwrite without one (same bytes too) is private, and the stale document is collected', async () => {

@@ -2,6 +2,7 @@
 import { S3Error } from '../../errors';
 import type { Tag } from '../../backends/types';
 import type { Handler, S3Context } from '../context';
+import { requestTagKeys } from '../access';
 import { validateTags } from '../headers';
 import { readXmlBody } from '../payload';
 import { xmlResponse } from '../respond';
@@ -38,9 +39,11 @@ export function taggingXml(tags: readonly Tag[]): XmlObject {
 }
 
 export const putObjectTagging: Handler = async (ctx) => {
+  const tags = await readTaggingBody(ctx);
+  // A bucket policy may test the tags asked for (s3:RequestObjectTag/<key>): known once the body is read.
+  await ctx.authorizeWithBodyKeys(requestTagKeys(tags.map((t) => [t.key, t.value] as const)));
   const view = ctx.bucket();
   view.assertWritable();
-  const tags = await readTaggingBody(ctx);
   validateTags(tags);
   const versionId = await (await VersionedObjects.of(view)).setTags(ctx.key, tags, requestedVersion(ctx));
   return { status: 200, headers: versionHeader({ versionId }) };
