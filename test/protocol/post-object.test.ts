@@ -601,6 +601,22 @@ describe('protocol: POST Object (browser form uploads)', function () {
       expect(await exists('badsig')).to.equal(false);
     });
 
+    it('a query parameter on the form POST is InvalidArgument and stores nothing, as S3 answers', async () => {
+      // scality/cloudserver's POST Object tests and an AWS answer quoted in the wild agree on the
+      // code and message; S3 names the parameter and gives its value as "null".
+      const policy = encodePolicy([{ bucket: Bucket }, { key: 'with-query' }]);
+      const r = await postForm(`${url}?someUnknownParam=true`, [['key', 'with-query'], ...v2Fields(policy)], { data: 'x' });
+      expect([r.status, r.code, r.message]).to.deep.equal([
+        400,
+        'InvalidArgument',
+        'Query String Parameters not allowed on POST requests.',
+      ]);
+      expect(r.text).to.include('<ArgumentName>someUnknownParam</ArgumentName>');
+      expect(await exists('with-query')).to.equal(false);
+      // The same form without the query is taken.
+      expect((await postForm(url, [['key', 'with-query'], ...v2Fields(policy)], { data: 'x' })).status).to.equal(204);
+    });
+
     it('an unknown access key is InvalidAccessKeyId', async () => {
       const policy = encodePolicy([{ bucket: Bucket }, { key: 'who' }]);
       const r = await postForm(url, [['key', 'who'], ...v2Fields(policy, SECRET_KEY, 'nobody')], { data: 'x' });

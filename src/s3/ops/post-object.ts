@@ -149,6 +149,16 @@ function redirectTarget(url: string): string | undefined {
 }
 
 export const postObject: FormHandler = async (ctx, authority) => {
+  // Everything a form upload says is in its fields: S3 refuses a POST to the bucket whose URL
+  // carries a query parameter (an upload widget's cache-busting `?t=...`, a presigned URL's
+  // X-Amz-*) before reading the form, naming the parameter; its answer gives the value as "null".
+  const queryParam = ctx.query.keys().next();
+  if (!queryParam.done) {
+    throw new S3Error('InvalidArgument', 'Query String Parameters not allowed on POST requests.', {
+      ArgumentName: queryParam.value,
+      ArgumentValue: 'null',
+    });
+  }
   const boundary = formBoundary(ctx.header('content-type'));
   if (boundary === undefined) {
     throw new S3Error('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', {
