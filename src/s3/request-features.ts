@@ -31,6 +31,9 @@ export interface RequestFeature {
 
 const HONOURED: Outcome = { honoured: true };
 
+/** An AWS account id: twelve digits. */
+const ACCOUNT_ID = /^\d{12}$/;
+
 function notImplemented(header: string, what: string): Outcome {
   return { honoured: false, error: new S3Error('NotImplemented', `s3mux does not support ${what} (${header}).`, { Header: header }) };
 }
@@ -259,9 +262,24 @@ export const REQUEST_FEATURES: readonly RequestFeature[] = [
   },
   ...['x-amz-expected-bucket-owner', 'x-amz-source-expected-bucket-owner'].map((header): RequestFeature => ({
     header,
-    summary: "checked: a value other than the account id of s3mux's identities (`accessControl.accountId`) is 403 AccessDenied",
-    // S3's refusal says no more than Access Denied: it neither names the header nor confirms who owns the bucket.
-    decide: (v, ctx) => (v.trim() === accountOf(ctx) ? HONOURED : { honoured: false, error: new S3Error('AccessDenied') }),
+    summary:
+      "checked: a value that is not a 12-digit account id (or is empty) is 400 InvalidBucketOwnerAWSAccountID, as in S3; another account id than that of s3mux's identities (`accessControl.accountId`) is 403 AccessDenied",
+    decide: (v, ctx) => {
+      const value = v.trim();
+      // What cannot be an account id is refused as such before any owner is compared, with S3's
+      // wording (the value in brackets).
+      if (!ACCOUNT_ID.test(value)) {
+        return {
+          honoured: false,
+          error: new S3Error(
+            'InvalidBucketOwnerAWSAccountID',
+            `The value of the expected bucket owner parameter must be an AWS Account ID... [${value}]`,
+          ),
+        };
+      }
+      // S3's refusal says no more than Access Denied: it neither names the header nor confirms who owns the bucket.
+      return value === accountOf(ctx) ? HONOURED : { honoured: false, error: new S3Error('AccessDenied') };
+    },
   })),
 ];
 
