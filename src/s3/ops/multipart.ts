@@ -237,7 +237,7 @@ export const completeMultipartUpload: Handler = async (ctx) => {
   const missing = requested.find((r) => stored.get(r.partNumber)?.etag !== r.etag);
   if (missing) {
     const err = new S3Error('InvalidPart', undefined, { UploadId: id, PartNumber: String(missing.partNumber), ETag: missing.etag });
-    const done = completeResult(ctx, { etag: await settledUpload(ctx, id, err, etag) });
+    const done = completeResult(ctx, { etag: await settledUpload(ctx, id, err, etag, stored) });
     return xmlResponse(done.root, done.body);
   }
   // An upload known to have been created without an algorithm (its store keeps upload records)
@@ -309,7 +309,7 @@ export const completeMultipartUpload: Handler = async (ctx) => {
         return { ...captured, checksums: meta.checksums, expiration: await expirationHeaders(ctx, ctx.key, captured) };
       },
       // Another replica (or a retry racing this one) completed it first, or it was aborted.
-      async (err): Promise<Completed> => ({ etag: await settledUpload(ctx, id, err, etag) }),
+      async (err): Promise<Completed> => ({ etag: await settledUpload(ctx, id, err, etag, stored) }),
     )
     .then((done) => completeResult(ctx, done));
   return slowXmlResponse(work, ctx, ctx.services.keepAliveMs);
@@ -361,15 +361,26 @@ async function repeatedComplete(ctx: S3Context, err: unknown, etag: string): Pro
  * joined, as an Abort or another Complete of the upload removed them): S3 answers for the
  * upload, NoSuchUpload or the object the other Complete made, not InvalidPart. A part that was
  * never uploaded, in an upload that is still there, stays InvalidPart.
+ *
+ * Some stores remove an upload's parts before its record (gcs, github: a record left without
+ * parts is found and swept, parts left without a record are not), so for a moment an aborted
+ * upload is still there with fewer parts. While its parts are vanishing (fewer than `seen`, or
+ * none), its end is waited for, up to about 3 s; parts that stay put answer InvalidPart at once.
  */
-async function settledUpload(ctx: S3Context, id: string, err: unknown, etag: string): Promise<string> {
+async function settledUpload(ctx: S3Context, id: string, err: unknown, etag: string, seen: Map<number, PartInfo>): Promise<string> {
   if (!isS3Error(err, 'InvalidPart')) return repeatedComplete(ctx, err, etag);
-  try {
-    await ctx.bucket().listParts(ctx.key, id, { maxParts: 1 });
-  } catch (gone) {
-    return repeatedComplete(ctx, gone, etag);
+  for (let wait = 25; ; wait *= 2) {
+    let now: Map<number, PartInfo>;
+    try {
+      now = await allParts(ctx, ctx.key, id);
+    } catch (gone) {
+      return repeatedComplete(ctx, gone, etag);
+    }
+    const vanishing = now.size === 0 || now.size < seen.size;
+    if (!vanishing || wait > 1600) throw err;
+    seen = now;
+    await new Promise((resolve) => setTimeout(resolve, wait));
   }
-  throw err;
 }
 
 /**
