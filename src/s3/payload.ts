@@ -9,7 +9,14 @@ import { PassThrough, pipeline, type Duplex } from 'node:stream';
 import { S3Error } from '../errors';
 import type { ObjectAttributes } from '../backends/types';
 import { AwsChunkedDecoder } from './aws-chunked';
-import { CHECKSUM_ALGORITHMS, VerifyingStream, type ChecksumAlgorithm } from './checksums';
+import {
+  CHECKSUM_ALGORITHMS,
+  CHECKSUM_HEADER_ERRORS,
+  DIGEST_LENGTH,
+  VerifyingStream,
+  isDigestBase64,
+  type ChecksumAlgorithm,
+} from './checksums';
 import type { S3Context } from './context';
 
 export interface RequestBody {
@@ -63,11 +70,19 @@ function namedAlgorithms(field: (name: string) => string | undefined): {
     }
     trailing.push(alg);
   }
+  // S3 judges the x-amz-checksum-* headers themselves first (one, and well formed), then
+  // whether the algorithm header agrees with the one sent: before any upload's algorithm.
+  const sent = Object.keys(headerValues) as ChecksumAlgorithm[];
+  if (sent.length > 1) throw CHECKSUM_HEADER_ERRORS.multiple();
+  for (const alg of sent) if (!isDigestBase64(headerValues[alg] ?? '', DIGEST_LENGTH[alg])) throw CHECKSUM_HEADER_ERRORS.invalid(alg);
   const computeOnly: ChecksumAlgorithm[] = [];
   const algHeader = field('x-amz-sdk-checksum-algorithm') ?? field('x-amz-checksum-algorithm');
   if (algHeader !== undefined) {
     const alg = algHeader.trim().toLowerCase() as ChecksumAlgorithm;
     if (!CHECKSUM_ALGORITHMS.includes(alg)) throw new S3Error('InvalidRequest', 'Checksum algorithm provided is unsupported.');
+    // A CRC32 value sent with x-amz-sdk-checksum-algorithm: SHA1 says two different things.
+    if (sent.length > 0 && !sent.includes(alg))
+      throw new S3Error('InvalidRequest', 'Value for x-amz-sdk-checksum-algorithm header is invalid.');
     if (headerValues[alg] === undefined && !trailing.includes(alg)) computeOnly.push(alg);
   }
   return { headerValues, trailing, computeOnly };

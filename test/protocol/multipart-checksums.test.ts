@@ -362,4 +362,35 @@ describe('protocol: multipart upload checksums', () => {
       expect(xml).to.match(/<\/Initiated><ChecksumAlgorithm>CRC32<\/ChecksumAlgorithm><ChecksumType>COMPOSITE<\/ChecksumType><\/Upload>/);
     for (const [i, [Key]] of asked.entries()) await srv.s3.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId: ids[i] }));
   });
+  it('judges the x-amz-checksum-* headers before the algorithm they must agree with, as S3 answers (swift\u2019s test/s3api/test_object_checksums.py, run against AWS)', async () => {
+    const body = '123456789';
+    const errorOfRaw = (r: { status: number; text: string }) => [
+      r.status,
+      /<Code>(\w+)<\/Code>/.exec(r.text)?.[1],
+      /<Message>([^<]*)<\/Message>/.exec(r.text)?.[1],
+    ];
+    // A CRC32 value under x-amz-sdk-checksum-algorithm: SHA1 (both sent by an SDK asked for SHA1).
+    const put = await signedFetch(srv.url, creds, 'PUT', `/${Bucket}/sdk-algorithm-mismatch`, {
+      headers: { 'x-amz-checksum-crc32': 'y/Q5Jg==', 'x-amz-sdk-checksum-algorithm': 'SHA1' },
+      body,
+    });
+    expect(errorOfRaw(put)).to.deep.equal([400, 'InvalidRequest', 'Value for x-amz-sdk-checksum-algorithm header is invalid.']);
+    expect(
+      (await errorOf(srv.s3.send(new HeadObjectCommand({ Bucket, Key: 'sdk-algorithm-mismatch' })))).$metadata.httpStatusCode,
+    ).to.equal(404);
+    // Two checksum headers on a part of a CRC32C upload: the two headers are refused, not the CRC32.
+    const Key = 'part-two-headers';
+    const { UploadId } = await srv.s3.send(new CreateMultipartUploadCommand({ Bucket, Key, ChecksumAlgorithm: 'CRC32C' }));
+    const part = await signedFetch(srv.url, creds, 'PUT', `/${Bucket}/${Key}`, {
+      query: { partNumber: '1', uploadId: UploadId! },
+      headers: { 'x-amz-checksum-crc32': 'y/Q5Jg==', 'x-amz-checksum-crc32c': '4waSgw==' },
+      body,
+    });
+    expect(errorOfRaw(part)).to.deep.equal([
+      400,
+      'InvalidRequest',
+      'Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.',
+    ]);
+    await srv.s3.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId }));
+  });
 });
