@@ -9,7 +9,7 @@ import type { ObjectSummary } from '../backends/types';
 import type { BucketView } from '../router/bucket-view';
 import { keyOfIndexName, indexName, indexPrefix } from './names';
 import { VersionedObjects } from './objects';
-import { NULL_VERSION, versionIdTime } from './version-id';
+import { checkVersionId, NULL_VERSION, versionIdTime } from './version-id';
 
 export interface VersionListOptions {
   prefix: string;
@@ -146,6 +146,9 @@ function versionsAfter(vs: ListedVersion[], marker: string): ListedVersion[] {
 }
 
 export async function listObjectVersions(objects: VersionedObjects, opts: VersionListOptions): Promise<VersionPage> {
+  // S3 judges the marker's form first ('bogus' is InvalidArgument even without a key marker);
+  // a well-formed id of a version that is gone still marks a place (versionsAfter).
+  if (opts.versionIdMarker !== undefined) checkVersionId(opts.versionIdMarker, 'version-id-marker');
   if (opts.versionIdMarker !== undefined && opts.keyMarker === undefined) {
     throw new S3Error('InvalidArgument', 'A version-id marker cannot be specified without a key marker.', {
       ArgumentName: 'version-id-marker',

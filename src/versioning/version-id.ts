@@ -25,12 +25,12 @@ export function newVersionId(now = Date.now()): string {
  * Throws S3's InvalidArgument for a versionId s3mux could never have given out; an empty one
  * (`?versionId=`, what a client sends for a version id it holds as "") has S3's own message.
  */
-export function checkVersionId(id: string): void {
+export function checkVersionId(id: string, argumentName = 'versionId'): void {
   if (id === '') {
-    throw new S3Error('InvalidArgument', 'Version id cannot be the empty string', { ArgumentName: 'versionId', ArgumentValue: '' });
+    throw new S3Error('InvalidArgument', 'Version id cannot be the empty string', { ArgumentName: argumentName, ArgumentValue: '' });
   }
   if (id !== NULL_VERSION && !ID.test(id)) {
-    throw new S3Error('InvalidArgument', 'Invalid version id specified', { ArgumentName: 'versionId', ArgumentValue: id.slice(0, 64) });
+    throw new S3Error('InvalidArgument', 'Invalid version id specified', { ArgumentName: argumentName, ArgumentValue: id.slice(0, 64) });
   }
 }
 

@@ -637,6 +637,23 @@ describe('protocol: versioning', function () {
       expect(r.status).to.equal(400);
       expect(r.text).to.contain('<Code>InvalidArgument</Code>');
     });
+
+    it('refuses a version-id-marker that is no version id before anything else, as S3 does (swift\u2019s test/s3api/test_versioning.py, run against AWS)', async () => {
+      const Bucket = await fresh('Enabled');
+      await put(Bucket, 'a', 'A');
+      for (const query of [{ 'key-marker': 'a' }, { 'key-marker': '' }, {}] as Array<Record<string, string>>) {
+        const r = await signedFetch(srv.url, CREDS, 'GET', `/${Bucket}`, {
+          query: { versions: '', ...query, 'version-id-marker': 'bogus' },
+        });
+        expect(
+          [r.status, /<Code>(\w+)<\/Code>/.exec(r.text)?.[1], /<Message>([^<]*)<\/Message>/.exec(r.text)?.[1]],
+          JSON.stringify(query),
+        ).to.deep.equal([400, 'InvalidArgument', 'Invalid version id specified']);
+      }
+      // A well-formed id without a key marker is still refused for the missing key marker.
+      const r = await signedFetch(srv.url, CREDS, 'GET', `/${Bucket}`, { query: { versions: '', 'version-id-marker': 'a'.repeat(32) } });
+      expect(/<Message>([^<]*)<\/Message>/.exec(r.text)?.[1]).to.equal('A version-id marker cannot be specified without a key marker.');
+    });
   });
 
   describe('aws-cli and boto3', () => {
