@@ -404,9 +404,10 @@ export function authenticateV4(req: AuthRequest, lookup: CredentialLookup, now: 
     throw new S3Error('InvalidToken');
   }
 
-  // --- payload hash. Header auth without x-amz-content-sha256 signs the empty body's hash
-  // (the AWS test suite and MinIO do so; the body is then verified against it). Presigned:
-  // the X-Amz-Content-Sha256 parameter, else the header (MinIO), else UNSIGNED-PAYLOAD.
+  // --- payload hash. Header auth must name it in x-amz-content-sha256: S3 answers a request
+  // without it 400 InvalidRequest (generic SigV4 would sign the body's hash, but S3 does not
+  // guess it). Presigned: the X-Amz-Content-Sha256 parameter, else the header (MinIO), else
+  // UNSIGNED-PAYLOAD.
   const contentSha256Header = headerOf(req, 'x-amz-content-sha256');
   let payloadHash: string;
   let payloadFromHeader = false;
@@ -415,8 +416,10 @@ export function authenticateV4(req: AuthRequest, lookup: CredentialLookup, now: 
     payloadFromHeader = fromQuery === undefined && contentSha256Header !== undefined;
     payloadHash = fromQuery ?? contentSha256Header ?? UNSIGNED_PAYLOAD;
   } else {
-    payloadFromHeader = contentSha256Header !== undefined;
-    payloadHash = contentSha256Header ?? EMPTY_SHA256;
+    if (contentSha256Header === undefined)
+      throw new S3Error('InvalidRequest', 'Missing required header for this request: x-amz-content-sha256');
+    payloadFromHeader = true;
+    payloadHash = contentSha256Header;
   }
   payloadHash = payloadHash.trim();
   if (

@@ -113,12 +113,11 @@ function loadCase(name: string, mode: 'header' | 'query'): Case {
   const ctx = JSON.parse(readFileSync(join(dir, 'context.json'), 'utf8')) as Context;
   const { body: _body, ...req } = parseRequest(readFileSync(join(dir, `${mode}-signed-request.txt`), 'utf8'));
   const canonicalRequest = readFileSync(join(dir, `${mode}-canonical-request.txt`), 'utf8');
-  if (mode === 'query') {
-    // The suite signs presigned requests with the body's hash (generic SigV4). S3 presigned
-    // URLs sign UNSIGNED-PAYLOAD unless the client names another hash; we name the suite's
-    // through the x-amz-content-sha256 header (MinIO reads it there too for presigned URLs).
-    req.headers['x-amz-content-sha256'] = lastLine(canonicalRequest);
-  }
+  // The suite signs with the body's hash (generic SigV4) and sends no x-amz-content-sha256.
+  // S3 requires that header on header-auth requests, and its presigned URLs sign
+  // UNSIGNED-PAYLOAD unless the client names another hash; we name the suite's through the
+  // header in both modes (MinIO reads it there too for presigned URLs).
+  req.headers['x-amz-content-sha256'] = lastLine(canonicalRequest);
   return { name, mode, ctx, req, canonicalRequest, stringToSign: readFileSync(join(dir, `${mode}-string-to-sign.txt`), 'utf8') };
 }
 
@@ -463,6 +462,13 @@ describe('sigv4: S3 rules', () => {
       'InvalidArgument',
       /x-amz-content-sha256/,
     );
+  });
+
+  it('header auth without x-amz-content-sha256 → 400 InvalidRequest naming the header, as S3 answers', () => {
+    const req = put();
+    const { ['x-amz-content-sha256']: _h, ...headers } = req.headers;
+    const err = expectS3Error(() => authenticate({ ...req, headers }, lookup, now), 'InvalidRequest');
+    expect(err.message).to.equal('Missing required header for this request: x-amz-content-sha256');
   });
 
   it('host and every x-amz-* header must be signed → AccessDenied with HeadersNotSigned', () => {
