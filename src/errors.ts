@@ -52,6 +52,7 @@ export const ERROR_TABLE = {
   KeyTooLongError: [400, 'Your key is too long'],
   IllegalVersioningConfigurationException: [400, 'The Versioning element must be specified'],
   MalformedXML: [400, 'The XML you provided was not well-formed or did not validate against our published schema'],
+  MalformedTrailerError: [400, 'The request contained trailing data that was not well-formed or did not conform to our published schema.'],
   MalformedPOSTRequest: [400, 'The body of your POST request is not well-formed multipart/form-data.'],
   MaxPostPreDataLengthExceededError: [400, 'Your POST request fields preceding the upload file were too large.'],
   MetadataTooLarge: [400, 'Your metadata headers exceed the maximum allowed metadata size.'],

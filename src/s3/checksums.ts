@@ -260,6 +260,17 @@ export function checksumHeaderName(alg: ChecksumAlgorithm): string {
 export const CHECKSUM_HEADER_ERRORS = {
   multiple: () => new S3Error('InvalidRequest', 'Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.'),
   invalid: (alg: ChecksumAlgorithm) => new S3Error('InvalidRequest', `Value for ${checksumHeaderName(alg)} header is invalid.`),
+  /** One checksum in a header and another (or the same) announced as a trailer. */
+  headerAndTrailer: () => new S3Error('InvalidRequest', 'Expecting a single x-amz-checksum- header'),
+  /** An x-amz-checksum-<name> header whose name is no algorithm. */
+  unknownAlgorithm: () => new S3Error('InvalidRequest', 'The algorithm type you specified in x-amz-checksum- header is invalid.'),
+  /** x-amz-sdk-checksum-algorithm names another algorithm than the checksum sent. */
+  sdkAlgorithmMismatch: () => new S3Error('InvalidRequest', 'Value for x-amz-sdk-checksum-algorithm header is invalid.'),
+  sdkAlgorithmWithoutValue: () =>
+    new S3Error(
+      'InvalidRequest',
+      'x-amz-sdk-checksum-algorithm specified, but no corresponding x-amz-checksum-* or x-amz-trailer headers were found.',
+    ),
 };
 
 /** Is this the base64 of exactly `length` bytes, in canonical form? */

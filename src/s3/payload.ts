@@ -46,10 +46,27 @@ function signedPayloadHash(ctx: S3Context): string | undefined {
 }
 
 /**
+ * x-amz-trailer's names. S3 drops trailing commas and refuses an empty name between or before
+ * them ("x-amz-checksum-crc32,," is one trailer; ", x-amz-checksum-crc32" is refused).
+ */
+function trailerNames(value: string | undefined): string[] {
+  const names = (value ?? '').trim().replace(/,+$/, '');
+  if (names === '') return [];
+  return names.split(',').map((s) => s.trim().toLowerCase());
+}
+
+/**
  * The checksum algorithms a request names: by header value, by trailer, or by algorithm header
  * alone. `field` reads a header (or, for a POST form, a form field of the same name).
+ * `streaming`: whether the body is aws-chunked, the only framing that carries trailers
+ * (undefined for a form, which has none). The checks and their order are S3's, as swift's
+ * test/s3api/test_input_errors.py records them against AWS: repeats come before a mismatch
+ * with x-amz-sdk-checksum-algorithm, which comes before a trailer on a plain body.
  */
-function namedAlgorithms(field: (name: string) => string | undefined): {
+function namedAlgorithms(
+  field: (name: string) => string | undefined,
+  streaming?: boolean,
+): {
   headerValues: Partial<Record<ChecksumAlgorithm, string>>;
   trailing: ChecksumAlgorithm[];
   computeOnly: ChecksumAlgorithm[];
@@ -60,32 +77,54 @@ function namedAlgorithms(field: (name: string) => string | undefined): {
     if (v !== undefined) headerValues[alg] = v;
   }
   const trailing: ChecksumAlgorithm[] = [];
-  for (const name of (field('x-amz-trailer') ?? '')
-    .split(',')
-    .map((s) => s.trim().toLowerCase())
-    .filter(Boolean)) {
+  for (const name of trailerNames(field('x-amz-trailer'))) {
     const alg = name.replace(/^x-amz-checksum-/, '') as ChecksumAlgorithm;
     if (!name.startsWith('x-amz-checksum-') || !CHECKSUM_ALGORITHMS.includes(alg)) {
       throw new S3Error('InvalidRequest', `The value specified in the x-amz-trailer header is not supported`);
     }
     trailing.push(alg);
   }
-  // S3 judges the x-amz-checksum-* headers themselves first (one, and well formed), then
-  // whether the algorithm header agrees with the one sent: before any upload's algorithm.
-  const sent = Object.keys(headerValues) as ChecksumAlgorithm[];
-  if (sent.length > 1) throw CHECKSUM_HEADER_ERRORS.multiple();
-  for (const alg of sent) if (!isDigestBase64(headerValues[alg] ?? '', DIGEST_LENGTH[alg])) throw CHECKSUM_HEADER_ERRORS.invalid(alg);
+  // S3 judges the x-amz-checksum-* headers themselves first (one, and well formed; not also a
+  // trailer), then whether the algorithm header agrees with the one sent: before any upload's algorithm.
+  const inHeaders = Object.keys(headerValues) as ChecksumAlgorithm[];
+  if (inHeaders.length > 1 || trailing.length > 1) throw CHECKSUM_HEADER_ERRORS.multiple();
+  for (const alg of inHeaders) if (!isDigestBase64(headerValues[alg] ?? '', DIGEST_LENGTH[alg])) throw CHECKSUM_HEADER_ERRORS.invalid(alg);
+  if (inHeaders.length && trailing.length) throw CHECKSUM_HEADER_ERRORS.headerAndTrailer();
+  const sent = inHeaders[0] ?? trailing[0];
+  const sdkAlgorithm = field('x-amz-sdk-checksum-algorithm');
+  // A CRC32 value sent with x-amz-sdk-checksum-algorithm: SHA1 says two different things.
+  if (sdkAlgorithm !== undefined && sent !== undefined && sdkAlgorithm.trim().toLowerCase() !== sent) {
+    throw CHECKSUM_HEADER_ERRORS.sdkAlgorithmMismatch();
+  }
+  // Trailers ride only in an aws-chunked body: announced for a plain one, S3 finds them malformed.
+  if (trailing.length && streaming === false) throw new S3Error('MalformedTrailerError');
   const computeOnly: ChecksumAlgorithm[] = [];
-  const algHeader = field('x-amz-sdk-checksum-algorithm') ?? field('x-amz-checksum-algorithm');
+  const algHeader = sdkAlgorithm ?? field('x-amz-checksum-algorithm');
   if (algHeader !== undefined) {
     const alg = algHeader.trim().toLowerCase() as ChecksumAlgorithm;
     if (!CHECKSUM_ALGORITHMS.includes(alg)) throw new S3Error('InvalidRequest', 'Checksum algorithm provided is unsupported.');
-    // A CRC32 value sent with x-amz-sdk-checksum-algorithm: SHA1 says two different things.
-    if (sent.length > 0 && !sent.includes(alg))
-      throw new S3Error('InvalidRequest', 'Value for x-amz-sdk-checksum-algorithm header is invalid.');
-    if (headerValues[alg] === undefined && !trailing.includes(alg)) computeOnly.push(alg);
+    // A form's x-amz-checksum-algorithm field must name the checksum the form sends, too.
+    if (sent !== undefined && alg !== sent) throw CHECKSUM_HEADER_ERRORS.sdkAlgorithmMismatch();
+    // The SDK's header promises a checksum the request carries; without one S3 refuses it.
+    if (sent === undefined && sdkAlgorithm !== undefined && streaming !== undefined)
+      throw CHECKSUM_HEADER_ERRORS.sdkAlgorithmWithoutValue();
+    if (sent === undefined) computeOnly.push(alg);
   }
   return { headerValues, trailing, computeOnly };
+}
+
+/** x-amz-checksum-* headers that name no algorithm but say something else about checksums. */
+const CHECKSUM_HEADERS_NOT_VALUES = new Set(['x-amz-checksum-algorithm', 'x-amz-checksum-type', 'x-amz-checksum-mode']);
+
+/** An x-amz-checksum-<name> header whose name is no algorithm S3 knows is InvalidRequest, as S3 answers. */
+function refuseUnknownChecksumHeaders(headers: Req['headers']): void {
+  for (const name of Object.keys(headers)) {
+    const n = name.toLowerCase();
+    if (!n.startsWith('x-amz-checksum-') || CHECKSUM_HEADERS_NOT_VALUES.has(n)) continue;
+    if (!(CHECKSUM_ALGORITHMS as readonly string[]).includes(n.slice('x-amz-checksum-'.length))) {
+      throw CHECKSUM_HEADER_ERRORS.unknownAlgorithm();
+    }
+  }
 }
 
 /**
@@ -191,8 +230,11 @@ export function requestBody(ctx: S3Context, attrs?: ObjectAttributes, opts: Body
   if (opts.maxSize !== undefined && size !== undefined && size > opts.maxSize) {
     throw new S3Error('EntityTooLarge', undefined, { ProposedSize: String(size), MaxSizeAllowed: String(opts.maxSize) });
   }
-  const { headerValues, trailing, computeOnly } = namedAlgorithms((name) =>
-    opts.checksumHeadersNotOfBody && /^x-amz-checksum-(?!algorithm$)/.test(name) ? undefined : ctx.header(name),
+  if (!opts.checksumHeadersNotOfBody) refuseUnknownChecksumHeaders(ctx.req.headers);
+  const { headerValues, trailing, computeOnly } = namedAlgorithms(
+    (name) => (opts.checksumHeadersNotOfBody && /^x-amz-checksum-(?!algorithm$)/.test(name) ? undefined : ctx.header(name)),
+    // A Complete's checksum headers are not of its body: nothing there to hold them to.
+    opts.checksumHeadersNotOfBody ? undefined : streaming,
   );
   const only = opts.onlyAlgorithm;
   if (only) {

@@ -151,6 +151,49 @@ describe('protocol: objects', () => {
       .and.contain('<Content-MD5>not-base64</Content-MD5>');
   });
 
+  it('refuses checksum headers that do not name exactly one checksum of the body, as S3 does', async () => {
+    // Each as swift's test/s3api/test_input_errors.py records AWS answering a plain PutObject.
+    const body = 'checksum headers';
+    const crc32 = (await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'ck-hdr', Body: body, ChecksumAlgorithm: 'CRC32' })))
+      .ChecksumCRC32!;
+    const cases: [Record<string, string>, string, string][] = [
+      [{ 'x-amz-checksum-bad': crc32 }, 'InvalidRequest', 'The algorithm type you specified in x-amz-checksum- header is invalid.'],
+      [
+        { 'x-amz-sdk-checksum-algorithm': 'CRC32' },
+        'InvalidRequest',
+        'x-amz-sdk-checksum-algorithm specified, but no corresponding x-amz-checksum-* or x-amz-trailer headers were found.',
+      ],
+      [
+        { 'x-amz-sdk-checksum-algorithm': 'CRC32C', 'x-amz-checksum-crc32': crc32 },
+        'InvalidRequest',
+        'Value for x-amz-sdk-checksum-algorithm header is invalid.',
+      ],
+      [
+        { 'x-amz-checksum-crc32': crc32, 'x-amz-trailer': 'x-amz-checksum-crc32' },
+        'InvalidRequest',
+        'Expecting a single x-amz-checksum- header',
+      ],
+      [
+        { 'x-amz-trailer': 'x-amz-checksum-crc32, x-amz-checksum-crc32' },
+        'InvalidRequest',
+        'Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.',
+      ],
+      [
+        { 'x-amz-trailer': 'x-amz-checksum-crc32' },
+        'MalformedTrailerError',
+        'The request contained trailing data that was not well-formed or did not conform to our published schema.',
+      ],
+    ];
+    for (const [headers, code, message] of cases) {
+      const r = await signedFetch(srv.url, CREDS, 'PUT', `/${Bucket}/ck-hdr-refused`, { body, headers });
+      expect([r.status, r.text.match(/<Code>(.*?)<\/Code><Message>(.*?)<\/Message>/)?.slice(1)], JSON.stringify(headers)).to.deep.equal([
+        400,
+        [code, message],
+      ]);
+    }
+    expect((await errorOf(srv.s3.send(new HeadObjectCommand({ Bucket, Key: 'ck-hdr-refused' })))).$metadata.httpStatusCode).to.equal(404);
+  });
+
   it('checks x-amz-content-sha256 against the body', async () => {
     const r = await signedFetch(srv.url, CREDS, 'PUT', `/${Bucket}/sha-lie`, {
       body: 'the real body',
