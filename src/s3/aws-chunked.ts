@@ -43,6 +43,17 @@ export function parseTrailerHeader(value: string | string[] | undefined): string
     .filter((s) => s !== '');
 }
 
+/**
+ * A body that stops short of (or runs past) what its framing promised. S3 says only that it
+ * "terminated unexpectedly", without the byte counts of a short plain body; what went wrong
+ * is kept as the cause, for logs.
+ */
+function terminated(detail: string): S3Error {
+  const e = new S3Error('IncompleteBody', 'The request body terminated unexpectedly');
+  Object.defineProperty(e, 'cause', { value: new Error(detail), enumerable: false });
+  return e;
+}
+
 function malformed(detail: string): S3Error {
   return new S3Error('InvalidRequest', `Malformed aws-chunked body: ${detail}`);
 }
@@ -96,7 +107,7 @@ export class AwsChunkedDecoder extends Transform {
           throw new S3Error('IncompleteBody', 'The aws-chunked body ended before its x-amz-trailer-signature.');
         this.finish();
       }
-      if (this.state !== 'done') throw new S3Error('IncompleteBody', 'The aws-chunked body ended before its final chunk.');
+      if (this.state !== 'done') throw terminated('The aws-chunked body ended before its final chunk.');
       this.onTrailers?.(this.trailers);
       cb();
     } catch (err) {
@@ -160,7 +171,7 @@ export class AwsChunkedDecoder extends Transform {
     const size = parseInt(sizeHex, 16);
     if (!Number.isSafeInteger(size)) throw malformed('chunk size too large.');
     if (this.decodedLength !== undefined && this.total + size > this.decodedLength) {
-      throw new S3Error('IncompleteBody', 'The aws-chunked body is longer than x-amz-decoded-content-length.');
+      throw terminated('The aws-chunked body is longer than x-amz-decoded-content-length.');
     }
     this.total += size;
 
@@ -229,11 +240,11 @@ export class AwsChunkedDecoder extends Transform {
   /** End of the body (a signed trailer's signature has been checked by now): everything announced must have arrived. */
   private finish(): void {
     for (const name of this.expectTrailers ?? []) {
-      if (!Object.hasOwn(this.trailers, name))
-        throw new S3Error('IncompleteBody', `The trailer "${name}" announced in x-amz-trailer was not sent.`);
+      // S3 finds a body without the trailer it announced malformed, not short.
+      if (!Object.hasOwn(this.trailers, name)) throw new S3Error('MalformedTrailerError');
     }
     if (this.decodedLength !== undefined && this.total !== this.decodedLength) {
-      throw new S3Error('IncompleteBody', 'The aws-chunked body is shorter than x-amz-decoded-content-length.');
+      throw terminated('The aws-chunked body is shorter than x-amz-decoded-content-length.');
     }
     this.state = 'done';
   }

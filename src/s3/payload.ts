@@ -212,18 +212,21 @@ export function requestBody(ctx: S3Context, attrs?: ObjectAttributes, opts: Body
   const contentSha = ctx.header('x-amz-content-sha256');
   const encoding = (ctx.header('content-encoding') ?? '').toLowerCase();
   const contentLength = declaredLength(ctx.header('content-length'), 'Content-Length');
-  const decodedLength = declaredLength(ctx.header('x-amz-decoded-content-length'), 'x-amz-decoded-content-length');
+  // A decoded length that is no number is, to S3, no decoded length (411 below).
+  const decodedText = ctx.header('x-amz-decoded-content-length')?.trim();
+  const decodedLength = decodedText !== undefined && /^\d+$/.test(decodedText) ? Number(decodedText) : undefined;
+  const decodedPresent = decodedText !== undefined;
   // The framing is announced by the STREAMING-* payload hash; Content-Encoding: aws-chunked
   // alone (without a decoded length) is a plain body whose stored encoding drops the word.
   const streaming =
     (contentSha !== undefined && STREAMING.test(contentSha)) ||
-    (decodedLength !== undefined &&
+    (decodedPresent &&
       encoding
         .split(',')
         .map((s) => s.trim())
         .includes('aws-chunked'));
-  if (streaming && decodedLength === undefined)
-    throw new S3Error('MissingContentLength', 'x-amz-decoded-content-length is required with aws-chunked bodies.');
+  // S3 says "Content-Length" even when it is x-amz-decoded-content-length that is missing.
+  if (streaming && decodedLength === undefined) throw new S3Error('MissingContentLength');
   const chunkedTransfer = (ctx.header('transfer-encoding') ?? '').toLowerCase().includes('chunked');
   if (opts.requireLength && contentLength === undefined && !chunkedTransfer) throw new S3Error('MissingContentLength');
   const size = streaming ? decodedLength : contentLength;

@@ -107,6 +107,46 @@ describe('protocol: objects', () => {
     expect(r.ETag).to.equal(`"${md5hex(data)}"`);
   });
 
+  it('answers a streamed upload cut short, without its trailer or its decoded length as S3 does', async () => {
+    // As swift's test/s3api/test_input_errors.py records AWS answering.
+    const data = Buffer.from('streamed body');
+    const framed = (chunks: Buffer[]) =>
+      Buffer.concat(chunks.flatMap((c) => [Buffer.from(`${c.length.toString(16)}\r\n`), c, Buffer.from('\r\n')]));
+    const streamed = { 'x-amz-content-sha256': 'STREAMING-UNSIGNED-PAYLOAD-TRAILER', 'content-encoding': 'aws-chunked' };
+    const cases: [Buffer, Record<string, string>, number, string, string][] = [
+      [
+        Buffer.concat([Buffer.from('2000\r\n'), Buffer.alloc(100, 'A')]),
+        { 'x-amz-decoded-content-length': '8192' },
+        400,
+        'IncompleteBody',
+        'The request body terminated unexpectedly',
+      ],
+      [data, { 'x-amz-decoded-content-length': String(data.length) }, 400, 'IncompleteBody', 'The request body terminated unexpectedly'],
+      [
+        framed([data, Buffer.alloc(0)]),
+        { 'x-amz-decoded-content-length': String(data.length), 'x-amz-trailer': 'x-amz-checksum-crc32' },
+        400,
+        'MalformedTrailerError',
+        'The request contained trailing data that was not well-formed or did not conform to our published schema.',
+      ],
+      [
+        framed([data, Buffer.alloc(0)]),
+        { 'x-amz-decoded-content-length': 'not a number' },
+        411,
+        'MissingContentLength',
+        'You must provide the Content-Length HTTP header.',
+      ],
+      [framed([data, Buffer.alloc(0)]), {}, 411, 'MissingContentLength', 'You must provide the Content-Length HTTP header.'],
+    ];
+    for (const [body, headers, status, code, message] of cases) {
+      const r = await signedFetch(srv.url, CREDS, 'PUT', `/${Bucket}/streamed-refused`, { body, headers: { ...streamed, ...headers } });
+      expect([r.status, r.text.match(/<Code>(.*?)<\/Code><Message>(.*?)<\/Message>/)?.slice(1)], JSON.stringify(headers)).to.deep.equal([
+        status,
+        [code, message],
+      ]);
+    }
+  });
+
   it('keeps a trailing checksum of an upload that names a storage class', async () => {
     const data = Buffer.from('trailed and tiered');
     const crc32 = 'kttKJg==';
