@@ -363,8 +363,12 @@ export async function readUtf8Body(ctx: S3Context, limit: number, malformed: () 
  * Throws InvalidRequest, as S3 does, when the request carries neither.
  */
 export function requireIntegrityCheck(ctx: S3Context, what: string): void {
-  if (ctx.header('content-md5') !== undefined) return;
-  if (CHECKSUM_ALGORITHMS.some((alg) => ctx.header(`x-amz-checksum-${alg}`) !== undefined)) return;
-  if ((ctx.header('x-amz-trailer') ?? '').toLowerCase().includes('x-amz-checksum-')) return;
-  throw new S3Error('InvalidRequest', `Content-MD5 OR x-amz-checksum- HTTP header is required for ${what}`);
+  if (!hasIntegrityCheck(ctx)) throw new S3Error('InvalidRequest', `Content-MD5 OR x-amz-checksum- HTTP header is required for ${what}`);
+}
+
+/** Does the request carry Content-MD5 or an x-amz-checksum-* value (in a header or announced as a trailer)? */
+export function hasIntegrityCheck(ctx: S3Context): boolean {
+  if (ctx.header('content-md5') !== undefined) return true;
+  if (CHECKSUM_ALGORITHMS.some((alg) => ctx.header(`x-amz-checksum-${alg}`) !== undefined)) return true;
+  return (ctx.header('x-amz-trailer') ?? '').toLowerCase().includes('x-amz-checksum-');
 }

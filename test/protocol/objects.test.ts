@@ -463,8 +463,18 @@ describe('protocol: objects', () => {
     const malformed = await signedFetch(srv.url, CREDS, 'POST', `/${Bucket}`, {
       query: { delete: '' },
       body: '<Delete><Object><Key>a</Key></Object',
+      headers: { 'content-md5': md5b64('<Delete><Object><Key>a</Key></Object') },
     });
     expect(malformed.text).to.contain('<Code>MalformedXML</Code>');
+    // S3 requires Content-MD5 or an x-amz-checksum-* of the batch (swift's test_input_errors.py, run against AWS).
+    const unchecked = await signedFetch(srv.url, CREDS, 'POST', `/${Bucket}`, {
+      query: { delete: '' },
+      body: '<Delete><Object><Key>b/4</Key></Object></Delete>',
+    });
+    expect([unchecked.status, unchecked.text.match(/<Code>(.*?)<\/Code><Message>(.*?)<\/Message>/)?.slice(1)]).to.deep.equal([
+      400,
+      ['InvalidRequest', 'Missing required header for this request: Content-MD5 OR x-amz-checksum-*'],
+    ]);
   });
 
   describe('copy', () => {

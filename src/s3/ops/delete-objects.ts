@@ -3,7 +3,7 @@ import { collectObjectAcl } from '../access';
 import { isS3Error, S3Error, toS3Error } from '../../errors';
 import type { Handler } from '../context';
 import type { DeleteConditions } from '../../backends/types';
-import { readXmlBody } from '../payload';
+import { hasIntegrityCheck, readXmlBody } from '../payload';
 import { xmlResponse } from '../respond';
 import { children, element, many, parseXml, text } from '../xml';
 import { VersionedObjects } from '../../versioning/objects';
@@ -49,7 +49,10 @@ function perKeyError(e: S3Error, versionId: string | undefined): S3Error {
 export const deleteObjects: Handler = async (ctx) => {
   const view = ctx.bucket();
   await view.exists();
-  // Content-MD5 is not required: current SDKs send x-amz-checksum-* instead (verified in payload).
+  // S3 requires an integrity check on the batch, Content-MD5 or (as current SDKs send) an
+  // x-amz-checksum-*; either is verified against the body in payload.
+  if (!hasIntegrityCheck(ctx))
+    throw new S3Error('InvalidRequest', 'Missing required header for this request: Content-MD5 OR x-amz-checksum-*');
   const del = element(parseXml(await readXmlBody(ctx, 2 * 1024 * 1024)), 'Delete', ['Object', 'Quiet']);
   if (!del) throw new S3Error('MalformedXML');
   const objects = many(del.Object);
