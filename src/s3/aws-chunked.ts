@@ -230,7 +230,8 @@ export class AwsChunkedDecoder extends Transform {
     }
     // Trailers in a signed body without a signed trailer would be unauthenticated data.
     if (this.signing && !signedTrailer) throw malformed('trailers in a body whose x-amz-content-sha256 announced none.');
-    if (this.expectTrailers && !this.expectTrailers.has(name)) throw malformed(`trailer "${name}" was not announced in x-amz-trailer.`);
+    // A trailer x-amz-trailer did not announce (another checksum, any other name): S3 finds the trailer section malformed.
+    if (this.expectTrailers && !this.expectTrailers.has(name)) throw new S3Error('MalformedTrailerError');
     if (Object.hasOwn(this.trailers, name)) throw malformed(`trailer "${name}" is repeated.`);
     if (Object.keys(this.trailers).length >= MAX_TRAILERS) throw malformed('too many trailers.');
     this.trailers[name] = value;

@@ -259,7 +259,9 @@ export function checksumHeaderName(alg: ChecksumAlgorithm): string {
 /** S3's answers to checksum headers it cannot take: a request's body and a Complete's stated checksum alike. */
 export const CHECKSUM_HEADER_ERRORS = {
   multiple: () => new S3Error('InvalidRequest', 'Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.'),
-  invalid: (alg: ChecksumAlgorithm) => new S3Error('InvalidRequest', `Value for ${checksumHeaderName(alg)} header is invalid.`),
+  /** S3 says "trailing header" when the bad value came as an aws-chunked trailer. */
+  invalid: (alg: ChecksumAlgorithm, trailing = false) =>
+    new S3Error('InvalidRequest', `Value for ${checksumHeaderName(alg)}${trailing ? ' trailing' : ''} header is invalid.`),
   /** One checksum in a header and another (or the same) announced as a trailer. */
   headerAndTrailer: () => new S3Error('InvalidRequest', 'Expecting a single x-amz-checksum- header'),
   /** An x-amz-checksum-<name> header whose name is no algorithm. */
@@ -357,11 +359,11 @@ export class VerifyingStream extends Transform {
    * Expect an x-amz-checksum-* value: from a header before the body, or from an aws-chunked
    * trailer before this stream ends (the algorithm must then be in computeAlso).
    */
-  setExpected(algorithm: string, base64: string): void {
+  setExpected(algorithm: string, base64: string, trailing = false): void {
     const alg = parseChecksumAlgorithm(algorithm);
     const value = base64.trim();
     if (this.checksum && this.checksum.alg !== alg) throw CHECKSUM_HEADER_ERRORS.multiple();
-    if (!isDigestBase64(value, DIGEST_LENGTH[alg])) throw CHECKSUM_HEADER_ERRORS.invalid(alg);
+    if (!isDigestBase64(value, DIGEST_LENGTH[alg])) throw CHECKSUM_HEADER_ERRORS.invalid(alg, trailing);
     this.use(alg);
     this.checksum = { alg, value };
   }

@@ -267,7 +267,7 @@ export function requestBody(ctx: S3Context, attrs?: ObjectAttributes, opts: Body
       onTrailers: (trailers: Record<string, string>) => {
         for (const alg of trailing) {
           const v = trailers[`x-amz-checksum-${alg}`];
-          if (v !== undefined) verifier.setExpected(alg, v);
+          if (v !== undefined) verifier.setExpected(alg, v, true);
         }
       },
     });

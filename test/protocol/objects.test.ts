@@ -107,7 +107,7 @@ describe('protocol: objects', () => {
     expect(r.ETag).to.equal(`"${md5hex(data)}"`);
   });
 
-  it('answers a streamed upload cut short, without its trailer or its decoded length as S3 does', async () => {
+  it('answers a streamed upload cut short, without its trailer or its decoded length, or with another trailer, as S3 does', async () => {
     // As swift's test/s3api/test_input_errors.py records AWS answering.
     const data = Buffer.from('streamed body');
     const framed = (chunks: Buffer[]) =>
@@ -137,6 +137,20 @@ describe('protocol: objects', () => {
         'You must provide the Content-Length HTTP header.',
       ],
       [framed([data, Buffer.alloc(0)]), {}, 411, 'MissingContentLength', 'You must provide the Content-Length HTTP header.'],
+      [
+        Buffer.concat([framed([data]), Buffer.from('0\r\nx-amz-checksum-crc32: AAAAAA==\r\n\r\n')]),
+        { 'x-amz-decoded-content-length': String(data.length), 'x-amz-trailer': 'x-amz-checksum-crc32c' },
+        400,
+        'MalformedTrailerError',
+        'The request contained trailing data that was not well-formed or did not conform to our published schema.',
+      ],
+      [
+        Buffer.concat([framed([data]), Buffer.from('0\r\nx-amz-checksum-crc32: not-base-64\r\n\r\n')]),
+        { 'x-amz-decoded-content-length': String(data.length), 'x-amz-trailer': 'x-amz-checksum-crc32' },
+        400,
+        'InvalidRequest',
+        'Value for x-amz-checksum-crc32 trailing header is invalid.',
+      ],
     ];
     for (const [body, headers, status, code, message] of cases) {
       const r = await signedFetch(srv.url, CREDS, 'PUT', `/${Bucket}/streamed-refused`, { body, headers: { ...streamed, ...headers } });
