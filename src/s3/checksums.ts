@@ -286,7 +286,11 @@ export function isDigestBase64(value: string, length: number): boolean {
 export interface VerifyOptions {
   /** Content-MD5 header (base64 of 16 bytes). */
   md5?: string;
-  /** x-amz-content-sha256. Only a hex value is checked: UNSIGNED-PAYLOAD / STREAMING-* markers say nothing about the bytes. */
+  /**
+   * The x-amz-content-sha256 the body is held to: a hex digest, or any other claim (SigV2 signs
+   * none, yet S3 checks the header), which no body matches. UNSIGNED-PAYLOAD and the STREAMING-*
+   * markers say nothing about the bytes and are not checked.
+   */
   sha256Hex?: string;
   /** x-amz-checksum-* headers, base64. S3 allows only one. */
   checksums?: Partial<Record<ChecksumAlgorithm, string>>;
@@ -337,8 +341,8 @@ export class VerifyingStream extends Transform {
       this.md5 = opts.md5.trim();
       this.use('md5');
     }
-    if (opts.sha256Hex !== undefined && /^[0-9a-fA-F]{64}$/.test(opts.sha256Hex)) {
-      this.sha256Hex = opts.sha256Hex.toLowerCase();
+    if (opts.sha256Hex !== undefined && opts.sha256Hex !== 'UNSIGNED-PAYLOAD' && !opts.sha256Hex.startsWith('STREAMING-')) {
+      this.sha256Hex = opts.sha256Hex;
       this.use('sha256');
     }
     for (const [alg, value] of Object.entries(opts.checksums ?? {})) {
@@ -383,7 +387,8 @@ export class VerifyingStream extends Transform {
 
     if (this.sha256Hex !== undefined) {
       const computed = Buffer.from(result.sha256!, 'base64').toString('hex');
-      if (computed !== this.sha256Hex) {
+      // Any case matches; S3 names the value as the client sent it.
+      if (computed !== this.sha256Hex.toLowerCase()) {
         return cb(
           new S3Error('XAmzContentSHA256Mismatch', undefined, {
             ClientComputedContentSHA256: this.sha256Hex,

@@ -38,11 +38,18 @@ function declaredLength(value: string | undefined, name: string): number | undef
 
 /**
  * The body hash the signature covers (a presigned URL's, or the header's), or for an
- * unsigned request the one its header claims: the body must hash to it.
+ * unsigned request the one its header claims: the body must hash to it. SigV2 signs no hash,
+ * but S3 still holds the body to the header's claim, a value that is no hash included (it
+ * answers XAmzContentSHA256Mismatch, naming the value as sent).
  */
 function signedPayloadHash(ctx: S3Context): string | undefined {
-  const claimed = ctx.auth.type !== 'anonymous' ? ctx.auth.payloadHash : ctx.header('x-amz-content-sha256');
-  return claimed !== undefined && HEX_SHA256.test(claimed) ? claimed.toLowerCase() : undefined;
+  const auth = ctx.auth;
+  if (auth.type === 'v2') {
+    const claimed = ctx.header('x-amz-content-sha256')?.trim();
+    return claimed === undefined || claimed === 'UNSIGNED-PAYLOAD' || STREAMING.test(claimed) ? undefined : claimed;
+  }
+  const claimed = auth.type !== 'anonymous' ? auth.payloadHash : ctx.header('x-amz-content-sha256');
+  return claimed !== undefined && HEX_SHA256.test(claimed) ? claimed : undefined;
 }
 
 /**
