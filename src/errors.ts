@@ -30,6 +30,8 @@ export const ERROR_TABLE = {
     400,
     "One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.",
   ],
+  // 403, as S3 answers it (swift's test/s3api/test_input_errors.py recorded against AWS).
+  InvalidChunkSizeError: [403, 'Only the last chunk is allowed to have a size less than 8192 bytes'],
   IncorrectNumberOfFilesInPostRequest: [400, 'POST requires exactly one file upload per request.'],
   InvalidPolicyDocument: [400, 'The content of the form does not meet the conditions specified in the policy document.'],
   // 416, as a Range past the end: S3 answers a part number past the object's parts so (GET and HEAD).

@@ -30,6 +30,12 @@ export interface AwsChunkedOptions {
 }
 
 const MAX_TRAILERS = 16;
+/**
+ * Every chunk but the last must hold at least 8 KiB: S3 refuses a smaller one, signed or not
+ * (STREAMING-UNSIGNED-PAYLOAD-TRAILER too: @aws-sdk/client-s3 users meet it when their stream
+ * yields small pieces, aws-sdk-js-v3 issues 6949 and 7596).
+ */
+const MIN_CHUNK = 8192;
 const TRAILER_SIGNATURE = 'x-amz-trailer-signature';
 
 type State = 'header' | 'data' | 'data-cr' | 'data-lf' | 'trailer' | 'done';
@@ -73,6 +79,8 @@ export class AwsChunkedDecoder extends Transform {
   private lineLength = 0;
   private remaining = 0; // data bytes left in the current chunk
   private total = 0; // decoded bytes so far
+  private chunks = 0; // chunk headers read
+  private lastSize = 0; // the previous chunk's size
   private hash?: Hash; // sha256 of the current chunk, when signed
   private chunkSig?: string; // signature announced in the current chunk header
   private prevSig = ''; // the chain: seed, then each verified chunk's signature
@@ -170,6 +178,12 @@ export class AwsChunkedDecoder extends Transform {
     if (!/^[0-9a-fA-F]{1,16}$/.test(sizeHex)) throw malformed(`invalid chunk size "${sizeHex.slice(0, 32)}".`);
     const size = parseInt(sizeHex, 16);
     if (!Number.isSafeInteger(size)) throw malformed('chunk size too large.');
+    this.chunks++;
+    // Known once the next chunk is not the final one. S3 names this chunk's number and the small one's size.
+    if (size > 0 && this.chunks > 1 && this.lastSize < MIN_CHUNK) {
+      throw new S3Error('InvalidChunkSizeError', undefined, { Chunk: String(this.chunks), BadChunkSize: String(this.lastSize) });
+    }
+    this.lastSize = size;
     if (this.decodedLength !== undefined && this.total + size > this.decodedLength) {
       throw terminated('The aws-chunked body is longer than x-amz-decoded-content-length.');
     }

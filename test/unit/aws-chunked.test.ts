@@ -251,10 +251,25 @@ describe('aws-chunked: framing', () => {
   });
 
   it('what @aws-sdk/client-s3 sends (STREAMING-UNSIGNED-PAYLOAD-TRAILER)', async () => {
-    const body = Buffer.from('5\r\nhello\r\n6\r\n world\r\n0\r\nx-amz-checksum-crc32:DUoRhQ==\r\n\r\n');
-    const r = await decode(slices(body, 'bytes'), { expectTrailers: parseTrailerHeader('x-amz-checksum-crc32'), decodedLength: 11 });
-    expect(r.data.toString()).to.equal('hello world');
+    const first = 'h'.repeat(8192);
+    const body = Buffer.from(`2000\r\n${first}\r\n6\r\n world\r\n0\r\nx-amz-checksum-crc32:DUoRhQ==\r\n\r\n`);
+    const r = await decode(slices(body, 'random'), { expectTrailers: parseTrailerHeader('x-amz-checksum-crc32'), decodedLength: 8198 });
+    expect(r.data.toString()).to.equal(`${first} world`);
     expect(r.trailers).to.deep.equal({ 'x-amz-checksum-crc32': 'DUoRhQ==' });
+  });
+
+  it('a chunk under 8 KiB before the last → InvalidChunkSizeError naming the next chunk and the small size, as S3', async () => {
+    for (const signer of [undefined, testSigner()]) {
+      const body = encode({ chunks: [Buffer.alloc(9000), Buffer.alloc(1024), Buffer.alloc(8192), Buffer.alloc(5)], signer });
+      const err = await expectFailure(
+        decode([body], { signing: signer && contextOf(signer, false) }),
+        'InvalidChunkSizeError',
+        /^Only the last chunk is allowed to have a size less than 8192 bytes$/,
+      );
+      expect(err.extra).to.deep.equal({ Chunk: '3', BadChunkSize: '1024' });
+      // The last chunk (before the final zero-length one) may be of any size.
+      await decode([encode({ chunks: [Buffer.alloc(8192), Buffer.alloc(1)], signer })], { signing: signer && contextOf(signer, false) });
+    }
   });
 
   it('minio-go\'s signed trailer layout ("name:value\\n\\r\\n" before the signature)', async () => {
@@ -274,7 +289,7 @@ describe('aws-chunked: framing', () => {
   it('premature end → IncompleteBody, wherever the body is cut', async () => {
     const signer = testSigner();
     const body = encode({
-      chunks: [Buffer.from('hello'), Buffer.from('world!')],
+      chunks: [Buffer.alloc(8192, 'h'), Buffer.from('world!')],
       signer,
       trailers: [['x-amz-checksum-crc32', 'AAAAAA==']],
     });
@@ -396,7 +411,8 @@ describe('aws-chunked: a body encoded by @aws-sdk/client-s3', function () {
       } as never,
     });
     const object = randomBytes(300_000);
-    const pieces = [object.subarray(0, 1000), object.subarray(1000, 150_000), object.subarray(150_000)];
+    // Each piece becomes a chunk: S3 refuses one under 8 KiB before the last (InvalidChunkSizeError).
+    const pieces = [object.subarray(0, 10_000), object.subarray(10_000, 150_000), object.subarray(150_000)];
     await client
       .send(new PutObjectCommand({ Bucket: 'b', Key: 'k', Body: Readable.from(pieces), ContentLength: object.length }))
       .catch((e: Error) => {

@@ -1,0 +1,128 @@
+/**
+ * aws-chunked bodies (STREAMING-* payloads) answered as S3 answers them, byte for byte on the
+ * wire: the answers are the ones openstack/swift's test/s3api/test_input_errors.py recorded
+ * against AWS.
+ */
+import { randomBytes } from 'node:crypto';
+import { expect } from 'chai';
+import { CreateBucketCommand, GetObjectCommand } from '@aws-sdk/client-s3';
+import { startTestServer, ACCESS_KEY, SECRET_KEY, type TestServer } from '../helpers/server';
+import { exactRequest, type SignedFetch } from '../helpers/sign';
+import {
+  STREAMING_PAYLOAD,
+  STREAMING_PAYLOAD_TRAILER,
+  STREAMING_UNSIGNED_TRAILER,
+  amzDate,
+  authorizationHeader,
+  chunkSignature,
+  sign,
+  trailerSignature,
+  type HeaderList,
+} from '../helpers/hostile-sigv4';
+import { checksumBase64 } from '../../src/s3/checksums';
+
+type Mode = 'signed' | 'signed-trailer' | 'unsigned-trailer';
+const MARKER: Record<Mode, string> = {
+  signed: STREAMING_PAYLOAD,
+  'signed-trailer': STREAMING_PAYLOAD_TRAILER,
+  'unsigned-trailer': STREAMING_UNSIGNED_TRAILER,
+};
+
+interface Upload {
+  mode: Mode;
+  chunks: Buffer[];
+  /** Trailer lines, in order (the trailer signature is added in signed-trailer mode). */
+  trailers?: HeaderList;
+  headers?: Record<string, string>;
+  /** x-amz-decoded-content-length; default the data's length. */
+  decodedLength?: number;
+  /** Edits the serialised body (latin1 text) before it is sent. */
+  edit?: (body: string) => string;
+}
+
+/** Frames and signs an aws-chunked PUT the way an SDK does, then sends it as built. */
+function streamedPut(srv: TestServer, path: string, u: Upload): Promise<SignedFetch> {
+  const url = new URL(srv.url);
+  const data = Buffer.concat(u.chunks);
+  const headers: HeaderList = [
+    ['host', url.host],
+    ['x-amz-date', amzDate(new Date())],
+    ['x-amz-content-sha256', MARKER[u.mode]],
+    ['content-encoding', 'aws-chunked'],
+    ['x-amz-decoded-content-length', String(u.decodedLength ?? data.length)],
+    ...Object.entries(u.headers ?? {}),
+  ];
+  const s = sign({ method: 'PUT', path, query: '', headers }, MARKER[u.mode], {
+    accessKeyId: ACCESS_KEY,
+    secret: SECRET_KEY,
+    amzDate: headers[1][1],
+  });
+  const signed = u.mode !== 'unsigned-trailer';
+  let prev = s.signature;
+  const parts: string[] = [];
+  for (const c of [...u.chunks, Buffer.alloc(0)]) {
+    let line = c.length.toString(16);
+    if (signed) {
+      prev = chunkSignature(s.key, s.amzDate, s.scope, prev, c);
+      line += `;chunk-signature=${prev}`;
+    }
+    parts.push(`${line}\r\n`, c.toString('latin1'), c.length ? '\r\n' : '');
+  }
+  const trailers = u.trailers ?? [];
+  for (const [n, v] of trailers) parts.push(`${n}:${v}\r\n`);
+  if (u.mode === 'signed-trailer') {
+    const text = trailers.map(([n, v]) => `${n}:${v}\n`).join('');
+    parts.push(`x-amz-trailer-signature:${trailerSignature(s.key, s.amzDate, s.scope, prev, text)}\r\n`);
+  }
+  parts.push('\r\n');
+  let body = parts.join('');
+  if (u.edit) body = u.edit(body);
+  const sent: Record<string, string> = Object.fromEntries(headers);
+  sent.authorization = authorizationHeader(ACCESS_KEY, s);
+  return exactRequest(`${url.origin}${path}`, 'PUT', sent, Buffer.from(body, 'latin1'));
+}
+
+const element = (text: string, name: string) => text.match(new RegExp(`<${name}>([^<]*)</${name}>`))?.[1];
+
+describe('protocol: aws-chunked bodies', () => {
+  let srv: TestServer;
+  const Bucket = 'chunked';
+  before(async () => {
+    srv = await startTestServer();
+    await srv.s3.send(new CreateBucketCommand({ Bucket }));
+  });
+  after(async () => {
+    await srv.stop();
+  });
+
+  const stored = async (Key: string) => {
+    const r = await srv.s3.send(new GetObjectCommand({ Bucket, Key }));
+    return Buffer.from(await r.Body!.transformToByteArray());
+  };
+
+  describe('chunks under 8 KiB before the last', () => {
+    for (const mode of ['signed', 'signed-trailer', 'unsigned-trailer'] as const) {
+      it(`${mode}: 403 InvalidChunkSizeError naming the chunk after the small one and its size`, async () => {
+        const chunks = [randomBytes(1024), randomBytes(4096), randomBytes(3072)];
+        const data = Buffer.concat(chunks);
+        const trailers: HeaderList = mode === 'signed' ? [] : [['x-amz-checksum-crc32', checksumBase64('crc32', data)]];
+        const headers: Record<string, string> = mode === 'signed' ? {} : { 'x-amz-trailer': 'x-amz-checksum-crc32' };
+        const r = await streamedPut(srv, `/${Bucket}/small-${mode}`, { mode, chunks, trailers, headers });
+        expect(r.status, r.text).to.equal(403);
+        expect(element(r.text, 'Code')).to.equal('InvalidChunkSizeError');
+        expect(element(r.text, 'Message')).to.equal('Only the last chunk is allowed to have a size less than 8192 bytes');
+        expect([element(r.text, 'Chunk'), element(r.text, 'BadChunkSize')]).to.deep.equal(['2', '1024']);
+      });
+
+      it(`${mode}: 8 KiB chunks or more, then a small last one, are stored`, async () => {
+        const chunks = [randomBytes(15 * 1024), randomBytes(8192), randomBytes(16 * 1024), randomBytes(10)];
+        const data = Buffer.concat(chunks);
+        const trailers: HeaderList = mode === 'signed' ? [] : [['x-amz-checksum-crc32', checksumBase64('crc32', data)]];
+        const headers: Record<string, string> = mode === 'signed' ? {} : { 'x-amz-trailer': 'x-amz-checksum-crc32' };
+        const r = await streamedPut(srv, `/${Bucket}/ragged-${mode}`, { mode, chunks, trailers, headers });
+        expect(r.status, r.text).to.equal(200);
+        expect((await stored(`ragged-${mode}`)).equals(data)).to.equal(true);
+      });
+    }
+  });
+});
