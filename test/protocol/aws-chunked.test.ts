@@ -100,6 +100,57 @@ describe('protocol: aws-chunked bodies', () => {
     return Buffer.from(await r.Body!.transformToByteArray());
   };
 
+  describe('the trailer section', () => {
+    const data = randomBytes(20);
+    const crc = checksumBase64('crc32', data);
+    const crcOther = checksumBase64('crc32', data.subarray(1));
+    const headers = { 'x-amz-trailer': 'x-amz-checksum-crc32' };
+
+    for (const mode of ['signed-trailer', 'unsigned-trailer'] as const) {
+      it(`${mode}: a repeated trailer is held to its last value`, async () => {
+        const badThenGood = await streamedPut(srv, `/${Bucket}/repeat-${mode}`, {
+          mode,
+          chunks: [data],
+          headers,
+          trailers: [
+            ['x-amz-checksum-crc32', crcOther],
+            ['x-amz-checksum-crc32', crc],
+          ],
+        });
+        expect(badThenGood.status, badThenGood.text).to.equal(200);
+        expect((await stored(`repeat-${mode}`)).equals(data)).to.equal(true);
+        const goodThenBad = await streamedPut(srv, `/${Bucket}/repeat-${mode}-2`, {
+          mode,
+          chunks: [data],
+          headers,
+          trailers: [
+            ['x-amz-checksum-crc32', crc],
+            ['x-amz-checksum-crc32', crcOther],
+          ],
+        });
+        expect([goodThenBad.status, element(goodThenBad.text, 'Code'), element(goodThenBad.text, 'Message')]).to.deep.equal([
+          400,
+          'BadDigest',
+          'The CRC32 you specified did not match the calculated checksum.',
+        ]);
+      });
+
+      it(`${mode}: bytes after the trailer section's blank line are ignored`, async () => {
+        for (const after of ['\r\n', '\xff\xde\xad\xbe\xef\xff', 'bonus: trailer\r\n']) {
+          const r = await streamedPut(srv, `/${Bucket}/after-${mode}`, {
+            mode,
+            chunks: [data],
+            headers,
+            trailers: [['x-amz-checksum-crc32', crc]],
+            edit: (body) => body + after,
+          });
+          expect(r.status, `${JSON.stringify(after)}: ${r.text}`).to.equal(200);
+          expect((await stored(`after-${mode}`)).equals(data)).to.equal(true);
+        }
+      });
+    }
+  });
+
   describe('chunks under 8 KiB before the last', () => {
     for (const mode of ['signed', 'signed-trailer', 'unsigned-trailer'] as const) {
       it(`${mode}: 403 InvalidChunkSizeError naming the chunk after the small one and its size`, async () => {
