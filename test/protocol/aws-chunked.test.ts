@@ -151,6 +151,57 @@ describe('protocol: aws-chunked bodies', () => {
     }
   });
 
+  describe('framing S3 finds incomplete', () => {
+    const data = randomBytes(32);
+    const crc = checksumBase64('crc32', data);
+    const incomplete = (r: SignedFetch) =>
+      expect([r.status, element(r.text, 'Code'), element(r.text, 'Message')], r.text).to.deep.equal([
+        400,
+        'IncompleteBody',
+        'The request body terminated unexpectedly',
+      ]);
+
+    it('lines that end in LF alone (chunk headers, or the trailer line)', async () => {
+      incomplete(
+        await streamedPut(srv, `/${Bucket}/lf`, { mode: 'unsigned-trailer', chunks: [data], edit: (b) => b.replace(/\r\n/g, '\n') }),
+      );
+      const trailerLf = await streamedPut(srv, `/${Bucket}/lf`, {
+        mode: 'unsigned-trailer',
+        chunks: [data],
+        headers: { 'x-amz-trailer': 'x-amz-checksum-crc32' },
+        trailers: [['x-amz-checksum-crc32', crc]],
+        edit: (b) => b.replace(/\r\n\r\n$/, '').replace(/(x-amz-checksum-crc32:.*)\r\n$/, '$1\n'),
+      });
+      incomplete(trailerLf);
+    });
+
+    it('a signed trailer section with no trailer, only its signature', async () => {
+      const r = await streamedPut(srv, `/${Bucket}/no-trailer`, {
+        mode: 'signed-trailer',
+        chunks: [data],
+        edit: (b) => b.replace(/\r\n$/, ''),
+      });
+      incomplete(r);
+    });
+
+    it('signed chunks without chunk-signature, with an empty one, or with an extension after it', async () => {
+      for (const edit of [
+        (b: string) => b.replace(/;chunk-signature=[0-9a-f]{64}/g, ''),
+        (b: string) => b.replace(/;chunk-signature=[0-9a-f]{64}/g, ';chunk-signature='),
+        (b: string) => b.replace(/(;chunk-signature=[0-9a-f]{64})/g, '$1;extra=param'),
+      ]) {
+        incomplete(await streamedPut(srv, `/${Bucket}/sigless`, { mode: 'signed', chunks: [data], edit }));
+      }
+      // With spaces around the name and value, the signatures are read.
+      const spaced = await streamedPut(srv, `/${Bucket}/spaced`, {
+        mode: 'signed',
+        chunks: [data],
+        edit: (b) => b.replace(/;chunk-signature=([0-9a-f]{64})/g, ' ; chunk-signature = $1 '),
+      });
+      expect(spaced.status, spaced.text).to.equal(200);
+    });
+  });
+
   describe('chunks under 8 KiB before the last', () => {
     for (const mode of ['signed', 'signed-trailer', 'unsigned-trailer'] as const) {
       it(`${mode}: 403 InvalidChunkSizeError naming the chunk after the small one and its size`, async () => {

@@ -1099,7 +1099,7 @@ function chunkedCases(f: Fixture, r: Prng): Case[] {
               b.chunks[1].sig = undefined;
             },
           },
-          codes('SignatureDoesNotMatch', 'InvalidRequest'),
+          INCOMPLETE, // as S3 answers a signed chunk without its signature
         );
         add(
           'final chunk without chunk-signature',
@@ -1108,7 +1108,7 @@ function chunkedCases(f: Fixture, r: Prng): Case[] {
               b.chunks[3].sig = undefined;
             },
           },
-          codes('SignatureDoesNotMatch', 'InvalidRequest'),
+          INCOMPLETE, // as S3 answers a signed chunk without its signature
         );
         add(
           'chunk-signature empty',
@@ -1117,7 +1117,7 @@ function chunkedCases(f: Fixture, r: Prng): Case[] {
               b.chunks[0].sig = '';
             },
           },
-          SDNM,
+          INCOMPLETE,
         );
         add(
           'chunk-signature upper-case',

@@ -370,17 +370,42 @@ describe('aws-chunked: framing', () => {
     ]);
   });
 
-  it('signed bodies: a chunk without chunk-signature → SignatureDoesNotMatch', async () => {
-    await expectFailure(
-      decode([encode({ chunks: [Buffer.from('abc')] })], { signing: contextOf(testSigner(), false) }),
-      'SignatureDoesNotMatch',
-    );
+  it('signed bodies: a chunk without chunk-signature, or an empty one, or an extension after it → IncompleteBody, as S3', async () => {
+    const signing = contextOf(testSigner(), false);
+    await expectFailure(decode([encode({ chunks: [Buffer.from('abc')] })], { signing }), 'IncompleteBody');
+    await expectFailure(decode([Buffer.from('3;chunk-signature=\r\nabc\r\n0;chunk-signature=\r\n\r\n')], { signing }), 'IncompleteBody');
+    const signer = testSigner();
+    const body = encode({ chunks: [Buffer.from('abc')], signer }).toString('latin1');
+    const after = body.replace(/(chunk-signature=[0-9a-f]{64})/g, '$1;extra=param');
+    await expectFailure(decode([Buffer.from(after, 'latin1')], { signing }), 'IncompleteBody');
+    // Another extension before it: the signature is all the text after the size, which does not match.
+    const before = body.replace(/;chunk-signature=/g, ';extra=param;chunk-signature=');
+    await expectFailure(decode([Buffer.from(before, 'latin1')], { signing }), 'SignatureDoesNotMatch');
+    // Spaces around the extension's name and value are allowed.
+    const spaced = body.replace(/;chunk-signature=([0-9a-f]{64})/g, ' ; chunk-signature = $1 ');
+    expect((await decode([Buffer.from(spaced, 'latin1')], { signing })).data.toString()).to.equal('abc');
+  });
+
+  it('lines end at CRLF only: a body whose lines end in LF alone is incomplete, as S3 reads it', async () => {
+    for (const body of ['3\nabc\n0\n\n', '3\r\nabc\r\n0\r\nx-amz-checksum-crc32:NSRBwg==\n', '3\r\nabc\r\n0\r\n\r']) {
+      await expectFailure(
+        decode([Buffer.from(body)], { expectTrailers: body.includes('crc32') ? ['x-amz-checksum-crc32'] : undefined }),
+        'IncompleteBody',
+      );
+    }
   });
 
   it('signed trailer mode: the trailer signature is required', async () => {
     const signer = testSigner();
     const noSig = encode({ chunks: [Buffer.from('abc')], signer }); // no trailers, no trailer signature
-    await expectFailure(decode([noSig], { signing: contextOf(signer, true) }), 'IncompleteBody', /trailer-signature/);
+    await expectFailure(
+      decode([noSig], { signing: contextOf(signer, true) }),
+      'IncompleteBody',
+      /^The request body terminated unexpectedly$/,
+    );
+    // A signed trailer section that holds only the signature: S3 finds the body incomplete.
+    const empty = encode({ chunks: [Buffer.from('abc')], signer, trailers: [] });
+    await expectFailure(decode([empty], { signing: contextOf(signer, true) }), 'IncompleteBody');
   });
 
   it('signed mode without trailer: trailers (unauthenticated) → InvalidRequest', async () => {
