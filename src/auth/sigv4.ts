@@ -60,6 +60,11 @@ export interface ChunkSigningContext {
   chunkSignature(previousSignature: string, chunkSha256Hex: string): string;
   /** Expected x-amz-trailer-signature, given the final chunk's signature and sha256 hex of the trailer text. */
   trailerSignature(previousSignature: string, trailerSha256Hex: string): string;
+  /**
+   * The SignatureDoesNotMatch S3 answers for a chunk or trailer signature that does not match:
+   * the elements of a request signature's refusal, with the chunk's (or trailer's) string to sign.
+   */
+  mismatch(kind: 'chunk' | 'trailer', previousSignature: string, sha256Hex: string, provided: string): S3Error;
 }
 
 export type AuthResult =
@@ -487,7 +492,10 @@ export function authenticateV4(req: AuthRequest, lookup: CredentialLookup, now: 
 
   const streaming =
     payloadHash === STREAMING_PAYLOAD || payloadHash === STREAMING_PAYLOAD_TRAILER
-      ? chunkSigningContext(signingKey, amzDate, scope, expected, payloadHash === STREAMING_PAYLOAD_TRAILER)
+      ? chunkSigningContext(signingKey, amzDate, scope, expected, payloadHash === STREAMING_PAYLOAD_TRAILER, {
+          accessKeyId: parsed.accessKeyId,
+          canonicalRequest,
+        })
       : undefined;
   return {
     type: parsed.presigned ? 'presigned' : 'header',
@@ -506,12 +514,28 @@ export function chunkSigningContext(
   scope: string,
   seedSignature: string,
   trailer: boolean,
+  request: { accessKeyId: string; canonicalRequest: string } = { accessKeyId: '', canonicalRequest: '' },
 ): ChunkSigningContext {
+  const chunkStringToSign = (prev: string, dataHash: string) =>
+    `AWS4-HMAC-SHA256-PAYLOAD\n${amzDate}\n${scope}\n${prev}\n${EMPTY_SHA256}\n${dataHash}`;
+  const trailerStringToSign = (prev: string, trailerHash: string) =>
+    `AWS4-HMAC-SHA256-TRAILER\n${amzDate}\n${scope}\n${prev}\n${trailerHash}`;
   return {
     seedSignature,
     trailer,
-    chunkSignature: (prev, dataHash) =>
-      hmacHex(signingKey, `AWS4-HMAC-SHA256-PAYLOAD\n${amzDate}\n${scope}\n${prev}\n${EMPTY_SHA256}\n${dataHash}`),
-    trailerSignature: (prev, trailerHash) => hmacHex(signingKey, `AWS4-HMAC-SHA256-TRAILER\n${amzDate}\n${scope}\n${prev}\n${trailerHash}`),
+    chunkSignature: (prev, dataHash) => hmacHex(signingKey, chunkStringToSign(prev, dataHash)),
+    trailerSignature: (prev, trailerHash) => hmacHex(signingKey, trailerStringToSign(prev, trailerHash)),
+    // As S3 answers (swift's test_input_errors.py, against AWS): the request's canonical request, the chunk's string to sign.
+    mismatch: (kind, prev, hash, provided) => {
+      const stringToSign = kind === 'chunk' ? chunkStringToSign(prev, hash) : trailerStringToSign(prev, hash);
+      return new S3Error('SignatureDoesNotMatch', undefined, {
+        AWSAccessKeyId: request.accessKeyId,
+        StringToSign: stringToSign,
+        SignatureProvided: provided,
+        StringToSignBytes: bytesHex(stringToSign),
+        CanonicalRequest: request.canonicalRequest,
+        CanonicalRequestBytes: bytesHex(request.canonicalRequest),
+      });
+    },
   };
 }

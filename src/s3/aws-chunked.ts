@@ -223,9 +223,7 @@ export class AwsChunkedDecoder extends Transform {
   private verifyChunk(dataSha256Hex: string): void {
     if (!this.signing) return;
     const expected = this.signing.chunkSignature(this.prevSig, dataSha256Hex);
-    if (!signaturesEqual(expected, this.chunkSig!)) {
-      throw new S3Error('SignatureDoesNotMatch', 'The chunk signature does not match the signature calculated for the chunk.');
-    }
+    if (!signaturesEqual(expected, this.chunkSig!)) throw this.signing.mismatch('chunk', this.prevSig, dataSha256Hex, this.chunkSig!);
     this.prevSig = expected;
   }
 
@@ -247,9 +245,9 @@ export class AwsChunkedDecoder extends Transform {
       if (!signedTrailer) throw malformed('a trailer signature in a body that announced no trailer.');
       // A signed trailer section with no trailer in it: S3 finds the body incomplete.
       if (this.trailerLines === 0) throw terminated('A signed trailer section without a trailer.');
-      const expected = this.signing.trailerSignature(this.prevSig, createHash('sha256').update(this.trailerText, 'latin1').digest('hex'));
-      if (!signaturesEqual(expected, value)) {
-        throw new S3Error('SignatureDoesNotMatch', 'The trailer signature does not match the signature calculated for the trailers.');
+      const trailerHash = createHash('sha256').update(this.trailerText, 'latin1').digest('hex');
+      if (!signaturesEqual(this.signing.trailerSignature(this.prevSig, trailerHash), value)) {
+        throw this.signing.mismatch('trailer', this.prevSig, trailerHash, value);
       }
       this.trailerSigned = true;
       return;

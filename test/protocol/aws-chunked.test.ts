@@ -202,6 +202,51 @@ describe('protocol: aws-chunked bodies', () => {
     });
   });
 
+  describe('a chunk or trailer signature that does not match', () => {
+    const data = randomBytes(32);
+    for (const [what, mode, edit, first] of [
+      [
+        'a chunk signature',
+        'signed',
+        (b: string) => b.replace(/(chunk-signature=)[0-9a-f]{64}/, `$1${'0'.repeat(64)}`),
+        'AWS4-HMAC-SHA256-PAYLOAD',
+      ],
+      [
+        'a chunk signature that is no hex',
+        'signed',
+        (b: string) => b.replace(/(chunk-signature=)[0-9a-f]{64}/g, '$1invalid'),
+        'AWS4-HMAC-SHA256-PAYLOAD',
+      ],
+      [
+        'the trailer signature',
+        'signed-trailer',
+        (b: string) => b.replace(/(x-amz-trailer-signature:)[0-9a-f]{64}/, `$1${'0'.repeat(64)}`),
+        'AWS4-HMAC-SHA256-TRAILER',
+      ],
+    ] as const) {
+      it(`${what}: 403 SignatureDoesNotMatch with the request's canonical request and the ${first} string to sign`, async () => {
+        const r = await streamedPut(srv, `/${Bucket}/bad-sig`, {
+          mode,
+          chunks: [data],
+          headers: mode === 'signed-trailer' ? { 'x-amz-trailer': 'x-amz-checksum-crc32' } : {},
+          trailers: mode === 'signed-trailer' ? [['x-amz-checksum-crc32', checksumBase64('crc32', data)]] : [],
+          edit,
+        });
+        expect([r.status, element(r.text, 'Code'), element(r.text, 'Message')]).to.deep.equal([
+          403,
+          'SignatureDoesNotMatch',
+          'The request signature we calculated does not match the signature you provided. Check your key and signing method.',
+        ]);
+        expect(element(r.text, 'AWSAccessKeyId')).to.equal(ACCESS_KEY);
+        expect(element(r.text, 'StringToSign')).to.match(new RegExp(`^${first}\n\\d{8}T\\d{6}Z\n\\d{8}/us-east-1/s3/aws4_request\n`));
+        expect(element(r.text, 'SignatureProvided')).to.be.a('string');
+        expect(element(r.text, 'StringToSignBytes')).to.match(/^[0-9a-f]{2}( [0-9a-f]{2})+$/);
+        expect(element(r.text, 'CanonicalRequest')).to.match(new RegExp(`^PUT\n/${Bucket}/bad-sig\n`));
+        expect(element(r.text, 'CanonicalRequestBytes')).to.match(/^[0-9a-f]{2}( [0-9a-f]{2})+$/);
+      });
+    }
+  });
+
   describe('chunks under 8 KiB before the last', () => {
     for (const mode of ['signed', 'signed-trailer', 'unsigned-trailer'] as const) {
       it(`${mode}: 403 InvalidChunkSizeError naming the chunk after the small one and its size`, async () => {
