@@ -202,6 +202,35 @@ describe('protocol: aws-chunked bodies', () => {
     });
   });
 
+  describe('more or fewer bytes than x-amz-decoded-content-length', () => {
+    const data = randomBytes(32);
+    const miscounted = (r: SignedFetch, expected: number, provided: number) =>
+      expect(
+        [r.status, ...['Code', 'Message', 'NumberBytesExpected', 'NumberBytesProvided'].map((n) => element(r.text, n))],
+        r.text,
+      ).to.deep.equal([
+        400,
+        'IncompleteBody',
+        'You did not provide the number of bytes specified by the Content-Length HTTP header',
+        String(expected),
+        String(provided),
+      ]);
+
+    for (const mode of ['signed', 'unsigned-trailer'] as const) {
+      it(`${mode}: a chunk past the length, or a final chunk short of it, names both counts`, async () => {
+        miscounted(await streamedPut(srv, `/${Bucket}/long`, { mode, chunks: [Buffer.concat([data, data])], decodedLength: 32 }), 32, 64);
+        // A zero-length chunk in the middle is the final one: 4 bytes of 32.
+        const early = await streamedPut(srv, `/${Bucket}/short`, {
+          mode,
+          chunks: [data.subarray(0, 4)],
+          decodedLength: 32,
+          edit: (b) => b.replace(/\r\n$/, '') + '1c\r\n' + data.subarray(4).toString('latin1') + '\r\n0\r\n\r\n',
+        });
+        miscounted(early, 32, 4);
+      });
+    }
+  });
+
   describe('a chunk or trailer signature that does not match', () => {
     const data = randomBytes(32);
     for (const [what, mode, edit, first] of [
