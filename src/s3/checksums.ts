@@ -287,6 +287,12 @@ export interface VerifyOptions {
   /** Content-MD5 header (base64 of 16 bytes). */
   md5?: string;
   /**
+   * BadDigest's ExpectedDigest in hex: S3 names PutObject's Content-MD5 so, while it names the one
+   * of a CompleteMultipartUpload or DeleteObjects body in base64, as sent (swift's
+   * test_input_errors.py, recorded against AWS). CalculatedDigest is base64 either way.
+   */
+  expectedDigestHex?: boolean;
+  /**
    * The x-amz-content-sha256 the body is held to: a hex digest, or any other claim (SigV2 signs
    * none, yet S3 checks the header), which no body matches. UNSIGNED-PAYLOAD and the STREAMING-*
    * markers say nothing about the bytes and are not checked.
@@ -325,6 +331,7 @@ export function checksummed(body: Readable, algorithm: ChecksumAlgorithm, done: 
 export class VerifyingStream extends Transform {
   private readonly hashers = new Map<DigestAlgorithm, Hasher>();
   private readonly md5?: string;
+  private readonly expectedDigestHex: boolean;
   private readonly sha256Hex?: string;
   private checksum?: { alg: ChecksumAlgorithm; value: string };
   private result?: Partial<Record<DigestAlgorithm, string>>;
@@ -334,6 +341,7 @@ export class VerifyingStream extends Transform {
 
   constructor(opts: VerifyOptions = {}) {
     super();
+    this.expectedDigestHex = opts.expectedDigestHex === true;
     if (opts.md5 !== undefined) {
       // S3 names the value it could not read as an MD5.
       if (!isDigestBase64(opts.md5.trim(), 16))
@@ -400,7 +408,7 @@ export class VerifyingStream extends Transform {
     if (this.md5 !== undefined && result.md5 !== this.md5) {
       return cb(
         new S3Error('BadDigest', 'The Content-MD5 you specified did not match what we received.', {
-          ExpectedDigest: this.md5,
+          ExpectedDigest: this.expectedDigestHex ? Buffer.from(this.md5, 'base64').toString('hex') : this.md5,
           CalculatedDigest: result.md5!,
         }),
       );

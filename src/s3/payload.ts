@@ -153,6 +153,8 @@ export interface BodyOptions {
    * other bytes (CompleteMultipartUpload), not of this body: the caller checks them.
    */
   checksumHeadersNotOfBody?: boolean;
+  /** A BadDigest names the Content-MD5 in hex (PutObject's body), not base64 (see VerifyOptions). */
+  expectedDigestHex?: boolean;
 }
 
 type Req = S3Context['req'];
@@ -260,6 +262,7 @@ export function requestBody(ctx: S3Context, attrs?: ObjectAttributes, opts: Body
   const contentMd5 = ctx.header('content-md5');
   const verifier = new VerifyingStream({
     md5: contentMd5,
+    expectedDigestHex: opts.expectedDigestHex,
     sha256Hex: signedPayloadHash(ctx),
     checksums: headerValues,
     computeAlso: [...trailing, ...computeOnly],

@@ -195,6 +195,19 @@ describe('protocol: objects', () => {
     const bad = await signedFetch(srv.url, CREDS, 'PUT', `/${Bucket}/md5-bad`, { body: 'abc', headers: { 'content-md5': md5b64('abd') } });
     expect(bad.status).to.equal(400);
     expect(bad.text).to.contain('<Code>BadDigest</Code>');
+    // As swift's test_input_errors.py records AWS: PutObject names the MD5 sent in hex, the one computed in base64.
+    expect(bad.text)
+      .to.contain('<Message>The Content-MD5 you specified did not match what we received.</Message>')
+      .and.contain(`<ExpectedDigest>${md5hex('abd')}</ExpectedDigest>`)
+      .and.contain(`<CalculatedDigest>${md5b64('abc')}</CalculatedDigest>`);
+    // A DeleteObjects body's, S3 names as sent (base64).
+    const doc = '<Delete><Object><Key>md5-ok</Key></Object></Delete>';
+    const batch = await signedFetch(srv.url, CREDS, 'POST', `/${Bucket}`, {
+      query: { delete: '' },
+      body: doc,
+      headers: { 'content-md5': md5b64('not the body') },
+    });
+    expect([batch.status, batch.text.match(/<ExpectedDigest>(.*?)<\/ExpectedDigest>/)?.[1]]).to.deep.equal([400, md5b64('not the body')]);
     expect((await errorOf(srv.s3.send(new HeadObjectCommand({ Bucket, Key: 'md5-bad' })))).$metadata.httpStatusCode).to.equal(404);
     const invalid = await signedFetch(srv.url, CREDS, 'PUT', `/${Bucket}/md5-bad`, {
       body: 'abc',

@@ -122,7 +122,7 @@ export const putObject: Handler = async (ctx) => {
   const objects = await VersionedObjects.of(view);
   const lock = lockFromHeaders(ctx, objects);
   if (lock?.retention) requireIntegrityCheck(ctx, 'Put Object requests with Object Lock parameters');
-  const body = requestBody(ctx, attrs, { requireLength: true, maxSize: MAX_OBJECT_SIZE_SINGLE_PUT });
+  const body = requestBody(ctx, attrs, { requireLength: true, maxSize: MAX_OBJECT_SIZE_SINGLE_PUT, expectedDigestHex: true });
   const meta = await objects.put(key, body.stream, attrs, { size: body.size, conditions, lock, md5: body.md5 });
   await recordObjectAcl(view, key, acl, meta);
   const described = expirationHeaders(ctx, key, { ...meta, tags: meta.tags ?? attrs.tags });
