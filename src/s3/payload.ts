@@ -216,24 +216,29 @@ export function failRequestBody(req: Req, err: S3Error): void {
   else if (!body.destroyed) body.destroy(err);
 }
 
+/**
+ * Whether the request's body is aws-chunked framed. The framing is announced by the STREAMING-*
+ * payload hash, or by Content-Encoding: aws-chunked with a decoded length; the word alone is a
+ * plain body (whose stored Content-Encoding keeps it, as S3 keeps it).
+ */
+export function isAwsChunked(ctx: S3Context): boolean {
+  const contentSha = ctx.header('x-amz-content-sha256');
+  if (contentSha !== undefined && STREAMING.test(contentSha)) return true;
+  if (ctx.header('x-amz-decoded-content-length') === undefined) return false;
+  return (ctx.header('content-encoding') ?? '')
+    .toLowerCase()
+    .split(',')
+    .map((s) => s.trim())
+    .includes('aws-chunked');
+}
+
 export function requestBody(ctx: S3Context, attrs?: ObjectAttributes, opts: BodyOptions = {}): RequestBody {
   const auth = ctx.auth;
-  const contentSha = ctx.header('x-amz-content-sha256');
-  const encoding = (ctx.header('content-encoding') ?? '').toLowerCase();
   const contentLength = declaredLength(ctx.header('content-length'), 'Content-Length');
   // A decoded length that is no number is, to S3, no decoded length (411 below).
   const decodedText = ctx.header('x-amz-decoded-content-length')?.trim();
   const decodedLength = decodedText !== undefined && /^\d+$/.test(decodedText) ? Number(decodedText) : undefined;
-  const decodedPresent = decodedText !== undefined;
-  // The framing is announced by the STREAMING-* payload hash; Content-Encoding: aws-chunked
-  // alone (without a decoded length) is a plain body whose stored encoding drops the word.
-  const streaming =
-    (contentSha !== undefined && STREAMING.test(contentSha)) ||
-    (decodedPresent &&
-      encoding
-        .split(',')
-        .map((s) => s.trim())
-        .includes('aws-chunked'));
+  const streaming = isAwsChunked(ctx);
   // S3 says "Content-Length" even when it is x-amz-decoded-content-length that is missing.
   if (streaming && decodedLength === undefined) throw new S3Error('MissingContentLength');
   const chunkedTransfer = (ctx.header('transfer-encoding') ?? '').toLowerCase().includes('chunked');

@@ -44,13 +44,14 @@ interface Upload {
 function streamedPut(srv: TestServer, path: string, u: Upload): Promise<SignedFetch> {
   const url = new URL(srv.url);
   const data = Buffer.concat(u.chunks);
+  const own = u.headers ?? {};
   const headers: HeaderList = [
     ['host', url.host],
     ['x-amz-date', amzDate(new Date())],
     ['x-amz-content-sha256', MARKER[u.mode]],
-    ['content-encoding', 'aws-chunked'],
+    ...(own['content-encoding'] === undefined ? [['content-encoding', 'aws-chunked'] as [string, string]] : []),
     ['x-amz-decoded-content-length', String(u.decodedLength ?? data.length)],
-    ...Object.entries(u.headers ?? {}),
+    ...Object.entries(own),
   ];
   const s = sign({ method: 'PUT', path, query: '', headers }, MARKER[u.mode], {
     accessKeyId: ACCESS_KEY,
@@ -99,6 +100,21 @@ describe('protocol: aws-chunked bodies', () => {
     const r = await srv.s3.send(new GetObjectCommand({ Bucket, Key }));
     return Buffer.from(await r.Body!.transformToByteArray());
   };
+
+  it('stores Content-Encoding without the aws-chunked word that named the framing', async () => {
+    const data = randomBytes(100);
+    for (const [sent, stored] of [
+      ['aws-chunked', undefined],
+      ['gzip, aws-chunked', 'gzip'],
+      ['foo, aws-chunked, bar', 'foo, bar'],
+    ] as const) {
+      const r = await streamedPut(srv, `/${Bucket}/encoded`, { mode: 'signed', chunks: [data], headers: { 'content-encoding': sent } });
+      expect(r.status, r.text).to.equal(200);
+      const head = await srv.s3.send(new GetObjectCommand({ Bucket, Key: 'encoded' }));
+      expect(head.ContentEncoding, sent).to.equal(stored);
+      await head.Body!.transformToByteArray();
+    }
+  });
 
   describe('the trailer section', () => {
     const data = randomBytes(20);

@@ -6,7 +6,7 @@ import type { Handler, S3Context, S3Response } from '../context';
 import { failedCondition, notModified, parseDeleteConditions, parseRange, resolveRange, type ReadConditions } from '../conditions';
 import { httpDate } from '../headers';
 import { attributesFromHeaders, metaHeaders, RESPONSE_OVERRIDES } from '../headers';
-import { requestBody } from '../payload';
+import { isAwsChunked, requestBody } from '../payload';
 import { hasControlCharacters, textAsHeaderBytes } from '../header-values';
 import { VersionedObjects, type VersionedMeta } from '../../versioning/objects';
 import { NULL_VERSION } from '../../versioning/version-id';
@@ -115,7 +115,7 @@ export const putObject: Handler = async (ctx) => {
   const key = ctx.key;
   const view = ctx.bucket();
   view.assertWritable();
-  const attrs = attributesFromHeaders(ctx.headers);
+  const attrs = attributesFromHeaders(ctx.headers, isAwsChunked(ctx));
   await applyBucketTier(view, attrs);
   const conditions = writeConditions(ctx);
   const acl = await aclForWrite(ctx, view);
