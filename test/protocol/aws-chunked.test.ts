@@ -191,6 +191,16 @@ describe('protocol: aws-chunked bodies', () => {
       incomplete(trailerLf);
     });
 
+    it('chunk data not followed by CRLF', async () => {
+      // As swift records AWS: "20\r\n<32 bytes>0\r\n", the data run into the final chunk's header.
+      const r = await streamedPut(srv, `/${Bucket}/no-crlf`, {
+        mode: 'unsigned-trailer',
+        chunks: [data],
+        edit: (b) => b.replace(`${data.toString('latin1')}\r\n`, data.toString('latin1')),
+      });
+      incomplete(r);
+    });
+
     it('a signed trailer section with no trailer, only its signature', async () => {
       const r = await streamedPut(srv, `/${Bucket}/no-trailer`, {
         mode: 'signed-trailer',
