@@ -2,18 +2,25 @@
  * A large fs GET writes itself into the answer through two reused buffers
  * (src/backends/writes-itself.ts) instead of a fresh 1 MiB buffer per chunk: checked on the
  * stream itself (which buffers carried the bytes, and that none was refilled before its write
- * called back) and through the server (whole and ranged GETs, a client that goes away).
+ * called back) and through the server (whole and ranged GETs, a client that goes away). The
+ * buffers are large only while the client keeps up (src/backends/fs/read-ahead.ts): GETs whose
+ * clients stop reading hold a bounded amount of memory, checked on a separate s3mux process.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import http from 'node:http';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { expect } from 'chai';
 import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { FileRangeReadable } from '../../src/backends/fs/handle';
+import { BEHIND_MS, LARGE_CHUNK, SMALL_CHUNK, largeBuffersLent } from '../../src/backends/fs/read-ahead';
+import { NODE_FLAGS } from '../../src/node-flags';
+import { startChildServer } from '../helpers/child-server';
 import { writeInto } from '../../src/backends/writes-itself';
 import { Router } from '../../src/router/router';
 import { startTestServer, type TestServer } from '../helpers/server';
@@ -37,6 +44,24 @@ class SlowSink extends Writable {
       this.received.push(Buffer.from(chunk));
       cb();
     }, 2);
+  }
+}
+
+/** A destination that takes each write at once, except the `stallAt`-th, which it holds for `stallMs` (forever: -1). */
+class StallingSink extends Writable {
+  readonly sizes: number[] = [];
+  readonly received: Buffer[] = [];
+  constructor(
+    private readonly stallAt: number,
+    private readonly stallMs: number,
+  ) {
+    super({ highWaterMark: 1 });
+  }
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.sizes.push(chunk.length);
+    this.received.push(Buffer.from(chunk));
+    if (this.sizes.length !== this.stallAt) cb();
+    else if (this.stallMs >= 0) setTimeout(cb, this.stallMs);
   }
 }
 
@@ -90,6 +115,37 @@ describe('fs backend: large GETs reuse their read buffers', function () {
       );
       expect(err?.message).to.equal('socket gone');
       expect(writes).to.be.at.most(3);
+    } finally {
+      await fh.close();
+    }
+  });
+
+  it('reads in small buffers once a write waits on its client, and in large ones again once it keeps up', async () => {
+    const fh = await open(file, 'r');
+    try {
+      const sink = new StallingSink(2, BEHIND_MS + 300);
+      await new FileRangeReadable(fh, 0, data.length - 1)[writeInto](sink);
+      // Every byte once and in order, the chunk read ahead during the stall read again.
+      expect(Buffer.concat(sink.received).equals(data)).to.equal(true);
+      expect(sink.sizes.slice(0, 3)).to.deep.equal([LARGE_CHUNK, LARGE_CHUNK, SMALL_CHUNK]);
+      expect(sink.sizes.slice(3)).to.include(LARGE_CHUNK);
+      expect(largeBuffersLent()).to.equal(0);
+    } finally {
+      await fh.close();
+    }
+  });
+
+  it('gives its large buffers back when destroyed under a write that never calls back', async () => {
+    const fh = await open(file, 'r');
+    try {
+      const reader = new FileRangeReadable(fh, 0, data.length - 1);
+      const done = reader[writeInto](new StallingSink(1, -1)).catch(() => undefined);
+      await new Promise((r) => setTimeout(r, BEHIND_MS + 100));
+      expect(largeBuffersLent()).to.equal(1); // the chunk in the write; the one read ahead went back
+      reader.destroy();
+      await new Promise((r) => setTimeout(r, 20));
+      expect(largeBuffersLent()).to.equal(0);
+      void done;
     } finally {
       await fh.close();
     }
@@ -159,5 +215,66 @@ describe('fs backend: large GETs reuse their read buffers', function () {
       const again = await srv.s3.send(new GetObjectCommand({ Bucket, Key }));
       expect(sha(Buffer.from(await again.Body!.transformToByteArray()))).to.equal(sha(data));
     });
+  });
+
+  it('holds a bounded amount of memory for GETs whose clients stop reading', async function () {
+    // A separate s3mux process (started as its launchers start it), so its RSS is its own. Each
+    // unread GET held two 1 MiB buffers until the idle timeout: 64 of them grew it by ~128 MiB.
+    const GETS = 64;
+    const root = mkdtempSync(path.join(os.tmpdir(), 's3mux-get-unread-'));
+    const child = await startChildServer(root, [], [...NODE_FLAGS]);
+    const sockets: net.Socket[] = [];
+    const rssMiB = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.process.pid}/status`, 'utf8'))![1]) / 1024;
+    try {
+      const big = randomBytes(32 * 1024 * 1024);
+      await child.client.send(new CreateBucketCommand({ Bucket: 'unread' }));
+      await child.client.send(new PutObjectCommand({ Bucket: 'unread', Key: 'big', Body: big }));
+      const u = new URL(await getSignedUrl(child.client, new GetObjectCommand({ Bucket: 'unread', Key: 'big' }), { expiresIn: 600 }));
+      const request = `GET ${u.pathname}${u.search} HTTP/1.1\r\nHost: ${u.host}\r\n\r\n`;
+      await new Promise((r) => setTimeout(r, 500));
+      const before = rssMiB();
+      let peak = before;
+      for (let i = 0; i < GETS; i++) {
+        const s = net.connect(Number(u.port), '127.0.0.1');
+        s.on('error', () => {});
+        s.pause(); // never reads
+        s.write(request);
+        sockets.push(s);
+      }
+      for (const stop = Date.now() + 2500; Date.now() < stop;) {
+        await new Promise((r) => setTimeout(r, 50));
+        peak = Math.max(peak, rssMiB());
+      }
+      expect(peak - before, `RSS ${before.toFixed(0)} -> ${peak.toFixed(0)} MiB`).to.be.below(GETS);
+      // A stalled client that reads again gets every byte, in order.
+      const whole = await new Promise<Buffer>((resolve, reject) => {
+        const s = sockets[0];
+        const timer = setTimeout(() => reject(new Error('the resumed GET did not finish')), 20_000);
+        let head = Buffer.alloc(0);
+        const body: Buffer[] = [];
+        let n = -1; // body bytes so far, once the headers are in
+        s.on('data', (d: Buffer) => {
+          if (n < 0) {
+            head = Buffer.concat([head, d]);
+            const at = head.indexOf('\r\n\r\n');
+            if (at < 0) return;
+            d = head.subarray(at + 4);
+            n = 0;
+          }
+          body.push(d);
+          n += d.length;
+          if (n >= big.length) {
+            clearTimeout(timer);
+            resolve(Buffer.concat(body));
+          }
+        });
+        s.resume();
+      });
+      expect(sha(whole)).to.equal(sha(big));
+    } finally {
+      for (const s of sockets) s.destroy();
+      await child.stop();
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });

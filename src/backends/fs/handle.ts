@@ -13,8 +13,9 @@ import { S3Error } from '../../errors';
 import type { ByteRange, ObjectHandle, ObjectMeta } from '../types';
 import { checkedRange } from '../bytes-handle';
 import { writeInto, type WritesItself } from '../writes-itself';
+import { BEHIND_MS, PendingWrite, ReadAhead } from './read-ahead';
 
-/** The most one read takes from the file. */
+/** The most one read takes from the file when the stream is read as a Readable. */
 const CHUNK_BYTES = 1024 * 1024;
 
 /**
@@ -26,6 +27,7 @@ const CHUNK_BYTES = 1024 * 1024;
 export class FileRangeReadable extends Readable implements WritesItself {
   private pos: number;
   private pending: Promise<unknown> | undefined;
+  private readAhead: ReadAhead | undefined;
 
   constructor(
     private readonly fh: FileHandle,
@@ -66,35 +68,54 @@ export class FileRangeReadable extends Readable implements WritesItself {
   }
 
   /**
-   * Two buffers, filled in turn: one is read into while the destination writes the other,
-   * and a buffer is filled again only once the write that carried it has called back.
+   * Two buffers, filled in turn: one is read into while the destination writes the other, and
+   * a write is handed over only once the one before it has called back, so the destination
+   * holds one chunk at a time. How large they are is src/backends/fs/read-ahead.ts's choice:
+   * 1 MiB while the client keeps up, 64 KiB once a write has waited on it.
    */
   async [writeInto](dest: Writable): Promise<void> {
-    const first = Math.min(this.end - this.pos + 1, CHUNK_BYTES);
-    if (first <= 0) return;
-    const buffers = [Buffer.allocUnsafeSlow(first)];
-    const writes: (Promise<void> | undefined)[] = [undefined, undefined];
-    let failed: Error | undefined;
-    for (let i = 0; this.pos <= this.end; i ^= 1) {
-      await writes[i];
-      if (failed) throw failed;
-      if (this.destroyed) throw new Error('The read was abandoned.');
-      const buf = (buffers[i] ??= Buffer.allocUnsafeSlow(first));
-      const chunk = await this.readNext(buf, Math.min(buf.length, this.end - this.pos + 1));
-      if (!chunk) throw new Error('The read was abandoned.');
-      // Never rejects: a failed write is reported before the next read (or at the end).
-      writes[i] = new Promise((resolve) =>
-        dest.write(chunk, (err) => {
-          if (err) failed ??= err;
-          resolve();
-        }),
-      );
+    const buffers = new ReadAhead(this.end - this.pos + 1);
+    this.readAhead = buffers;
+    let inFlight: PendingWrite | undefined;
+    // The buffer read into and not yet handed to a write.
+    let held: Buffer | undefined;
+    try {
+      while (this.pos <= this.end) {
+        if (this.destroyed) throw new Error('The read was abandoned.');
+        const buf = (held = buffers.take(this.end - this.pos + 1));
+        const chunk = await this.readNext(buf, Math.min(buf.length, this.end - this.pos + 1));
+        if (!chunk) throw new Error('The read was abandoned.');
+        if (inFlight) {
+          const inTime = await inFlight.settledWithin(BEHIND_MS, buffers);
+          // A client not taking what it was sent: the chunk just read goes back unsent (read
+          // again, smaller) rather than wait in a large buffer for as long as the client waits.
+          const giveBack = !inTime && buffers.fallBehind(buf);
+          await inFlight.settled;
+          inFlight.check();
+          inFlight = undefined;
+          if (giveBack) {
+            held = undefined;
+            this.pos -= chunk.length;
+            continue;
+          }
+        }
+        held = undefined;
+        inFlight = new PendingWrite(dest, chunk, buf, buffers);
+      }
+      if (inFlight) {
+        await inFlight.settled;
+        inFlight.check();
+      }
+    } finally {
+      if (held) buffers.give(held);
+      // A write still under way gives its buffer back when it calls back (or when this stream is destroyed).
+      buffers.done();
     }
-    for (const w of writes) await w;
-    if (failed) throw failed;
   }
 
   override _destroy(err: Error | null, cb: (error?: Error | null) => void): void {
+    // A destination that never calls back (a socket destroyed under a write) must not keep the large buffers lent.
+    this.readAhead?.release();
     if (this.pending)
       this.pending.then(
         () => cb(err),
