@@ -98,6 +98,20 @@ describe('fs backend: large GETs reuse their read buffers', function () {
     });
   }
 
+  it('frees its buffers once the last write called back, where the runtime can (ArrayBuffer transfer)', async function () {
+    if (typeof (ArrayBuffer.prototype as { transfer?: unknown }).transfer !== 'function') this.skip();
+    const fh = await open(file, 'r');
+    try {
+      const sink = new SlowSink({ highWaterMark: 1 });
+      await new FileRangeReadable(fh, 0, data.length - 1)[writeInto](sink);
+      await new Promise((r) => setTimeout(r, 10)); // the last write's callback
+      expect(Buffer.concat(sink.received).equals(data)).to.equal(true);
+      expect([...sink.backing].map((ab) => ab.byteLength)).to.deep.equal([0, 0]);
+    } finally {
+      await fh.close();
+    }
+  });
+
   it('rejects when the destination fails, and stops reading', async () => {
     const fh = await open(file, 'r');
     try {

@@ -89,13 +89,14 @@ export class FileRangeReadable extends Readable implements WritesItself {
           const inTime = await inFlight.settledWithin(BEHIND_MS, buffers);
           // A client not taking what it was sent: the chunk just read goes back unsent (read
           // again, smaller) rather than wait in a large buffer for as long as the client waits.
+          const read = chunk.length; // (a buffer given back is freed: its views read as empty)
           const giveBack = !inTime && buffers.fallBehind(buf);
+          if (giveBack) held = undefined;
           await inFlight.settled;
           inFlight.check();
           inFlight = undefined;
           if (giveBack) {
-            held = undefined;
-            this.pos -= chunk.length;
+            this.pos -= read;
             continue;
           }
         }

@@ -36,6 +36,20 @@ export const LARGE_BUFFERS_MAX = 32;
 
 let largeLent = 0;
 
+type Transferable = ArrayBuffer & { transfer?: (length: number) => ArrayBuffer };
+
+/**
+ * Frees a buffer's memory now instead of when a garbage collection finds it dead: detaching
+ * its ArrayBuffer (ArrayBuffer.prototype.transfer, Node 22+) releases the allocation at once.
+ * Left to the collector, eight 64 MiB GETs at a time left 20-40 MiB of spent 1 MiB buffers in
+ * malloc's arena on Node 24 between collections, and the arena stayed that large. Only for a
+ * buffer nothing refers to any more: one whose write called back, or one never written.
+ */
+function dispose(buf: Buffer): void {
+  const ab = buf.buffer as Transferable;
+  if (typeof ab.transfer === 'function' && buf.byteLength > 0 && buf.byteOffset === 0 && buf.byteLength === ab.byteLength) ab.transfer(0);
+}
+
 /** How many large read buffers are lent right now (for tests and diagnostics). */
 export function largeBuffersLent(): number {
   return largeLent;
@@ -73,8 +87,10 @@ export class ReadAhead {
 
   /** A buffer nothing refers to any more (its write called back, or it was never written). */
   give(buf: Buffer): void {
-    if (this.finished || (this.behind && this.lent.has(buf))) this.giveBack(buf);
-    else this.free.push(buf);
+    if (this.finished || (this.behind && this.lent.has(buf))) {
+      this.giveBack(buf);
+      dispose(buf);
+    } else this.free.push(buf);
   }
 
   /**
@@ -87,6 +103,7 @@ export class ReadAhead {
     for (const b of this.free.splice(0)) this.give(b);
     if (!this.lent.has(buf)) return false;
     this.giveBack(buf);
+    dispose(buf);
     return true;
   }
 
@@ -100,10 +117,16 @@ export class ReadAhead {
   /** The read is over: free buffers go, a buffer still in a write goes when the write calls back. */
   done(): void {
     this.finished = true;
-    for (const b of this.free.splice(0)) this.giveBack(b);
+    for (const b of this.free.splice(0)) {
+      this.giveBack(b);
+      dispose(b);
+    }
   }
 
-  /** The stream was destroyed: everything lent goes back, even what a dead socket never called back for. */
+  /**
+   * The stream was destroyed: everything lent goes back to the count, even what a dead socket
+   * never called back for (its memory is the collector's to free: a write may still refer to it).
+   */
   release(): void {
     this.done();
     for (const b of [...this.lent]) this.giveBack(b);
