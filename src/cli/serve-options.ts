@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { UsageError } from './usage-error';
 import { parseAddress, parseBoolean, parseChoice, parseDuration } from './values';
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../observability/logger';
+import { DEFAULT_MAX_CONNECTIONS } from '../server/connection-cap';
 
 export interface ServeOptions {
   address: string;
@@ -33,6 +34,7 @@ export interface ServeOptions {
   trustForwarded: boolean;
   /** How long a connection may wait on its client (a stalled body, an unread answer). */
   idleTimeoutMs: number;
+  maxConnections: number;
 }
 
 interface OptionSpec {
@@ -47,6 +49,10 @@ interface OptionSpec {
 }
 
 const duration = (v: string, what: string) => parseDuration(v, what);
+const count = (v: string, what: string) => {
+  if (!/^[0-9]+$/.test(v)) throw new Error(`${what} expects a whole number, got '${v}'`);
+  return Number(v);
+};
 const address = (v: string, what: string) => {
   parseAddress(v, what);
   return v;
@@ -173,6 +179,15 @@ export const SERVE_OPTIONS: OptionSpec[] = [
     default: '20s',
     parse: duration,
     help: 'a connection waiting this long on its client is closed: a stalled upload gets 400 RequestTimeout (as S3), an answer nobody reads is cut (0 = never)',
+  },
+  {
+    flag: 'max-connections',
+    key: 'maxConnections',
+    type: 'string',
+    valueName: 'N',
+    default: String(DEFAULT_MAX_CONNECTIONS),
+    parse: count,
+    help: 'client connections served at once; requests on connections beyond answer 503 SlowDown, which S3 clients retry (0 = no cap)',
   },
   {
     flag: 'shutdown-grace',

@@ -82,6 +82,7 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv = process.
     fsEncryptedAtRest: opts.fsEncryptedAtRest,
     trustForwarded: opts.trustForwarded,
     idleTimeoutMs: opts.idleTimeoutMs,
+    maxConnections: opts.maxConnections,
     lifecycleIntervalMs: opts.lifecycleIntervalMs,
     lifecycleDayMs: opts.lifecycleTestDayMs,
   });

@@ -55,6 +55,8 @@ export interface ServerOptions {
   trustForwarded?: boolean;
   /** How long a connection may wait on its client before it is closed (default 20 s, as S3); 0 never. */
   idleTimeoutMs?: number;
+  /** `--max-connections`: connections served at once, the rest answered 503 SlowDown (0: no cap; server/connection-cap.ts). */
+  maxConnections?: number;
   /** How often the lifecycle worker runs (default hourly); 0 turns it off. */
   lifecycleIntervalMs?: number;
   /** Test only: the length of a lifecycle day (default 24 h), so tests see objects expire in seconds. */
@@ -222,6 +224,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     app,
     opts.tls && { cert: readFileSync(opts.tls.cert), key: readFileSync(opts.tls.key) },
     opts.idleTimeoutMs,
+    opts.maxConnections,
   );
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -73,6 +73,12 @@ const PATHS: Record<string, Answer> = {
 
 const METRICS_PATH = '/minio/v2/metrics/cluster';
 
+/** Whether `url` (path and query) names one of the health paths above. */
+export function isHealthPath(url: string): boolean {
+  const q = url.indexOf('?');
+  return Object.hasOwn(PATHS, q < 0 ? url : url.slice(0, q));
+}
+
 export async function serveMetrics(res: ServerResponse, metrics: Metrics): Promise<void> {
   const text = await metrics.text();
   res.writeHead(200, { 'Content-Type': metrics.contentType });

@@ -12,6 +12,7 @@ import { toXml } from '../s3/xml';
 import { failRequestBody } from '../s3/payload';
 import { deferContinue } from '../s3/dispatch';
 import { applyIdleTimeout, DEFAULT_IDLE_TIMEOUT_MS } from './idle-timeout';
+import { capConnections, DEFAULT_MAX_CONNECTIONS } from './connection-cap';
 
 type RequestListener = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 
@@ -25,15 +26,19 @@ export function createHttpServer(
   app: RequestListener,
   tls?: { cert: Buffer; key: Buffer },
   idleTimeoutMs = DEFAULT_IDLE_TIMEOUT_MS,
+  maxConnections = DEFAULT_MAX_CONNECTIONS,
 ): http.Server | https.Server {
-  const server = tls ? https.createServer({ ...SERVER_OPTIONS, ...tls }, app) : http.createServer(SERVER_OPTIONS, app);
+  const server = tls ? https.createServer({ ...SERVER_OPTIONS, ...tls }) : http.createServer(SERVER_OPTIONS);
+  // Connections beyond --max-connections get 503 SlowDown (connection-cap.ts).
+  const handle = capConnections(server, app, maxConnections, !!tls);
+  server.on('request', handle);
   // S3 ignores an Expect it does not know; Node would answer 417.
-  server.on('checkExpectation', app);
+  server.on('checkExpectation', handle);
   // 100 Continue only once the request is authenticated and authorized (dispatch sends it),
   // so a refused request gets its error and its body is never read.
   server.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => {
     deferContinue(req);
-    app(req, res);
+    handle(req, res);
   });
   // A client may half-close once its request is sent (shutdown(SHUT_WR)); it still gets
   // its answer. Node's default drops the request instead.

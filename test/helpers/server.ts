@@ -38,6 +38,8 @@ export interface TestServerOptions {
   trustForwarded?: boolean;
   /** How long a connection may wait on its client (tests shorten it). */
   idleTimeoutMs?: number;
+  /** `--max-connections` (server/connection-cap.ts). */
+  maxConnections?: number;
 }
 
 export async function startTestServer(opts: TestServerOptions = {}): Promise<TestServer> {
@@ -67,6 +69,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     fsEncryptedAtRest: opts.fsEncryptedAtRest,
     trustForwarded: opts.trustForwarded,
     idleTimeoutMs: opts.idleTimeoutMs,
+    maxConnections: opts.maxConnections,
     identities: [{ accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY }],
     log: (line) => console.error(line),
   });

@@ -74,6 +74,7 @@ describe('package: helm chart', function () {
     expect(pod.terminationGracePeriodSeconds).to.equal(30);
     expect(c.env.find((e: Obj) => e.name === 'S3MUX_SHUTDOWN_GRACE').value).to.equal('25s');
     expect(c.env.find((e: Obj) => e.name === 'S3MUX_IDLE_TIMEOUT').value).to.equal('20s');
+    expect(c.env.find((e: Obj) => e.name === 'S3MUX_MAX_CONNECTIONS').value).to.equal('1024');
     expect(
       c.env.find((e: Obj) => e.name === 'S3MUX_TRUST_FORWARDED'),
       'off unless asked',
@@ -141,6 +142,7 @@ describe('package: helm chart', function () {
     expect(helmFails(['template', 'rel', CHART, '--set', 'server.shutdownGrace=soon'])).to.match(/shutdownGrace/);
     expect(helmFails(['template', 'rel', CHART, '--set', 'nonsense=1'])).to.match(/nonsense/);
     expect(helmFails(['template', 'rel', CHART, '--set', 'server.idleTimeout=long'])).to.match(/idleTimeout/);
+    expect(helmFails(['template', 'rel', CHART, '--set', 'server.maxConnections=-1'])).to.match(/maxConnections/);
     expect(helmFails(['template', 'rel', CHART, '--set-string', 'server.trustForwarded=yes'])).to.match(/trustForwarded/);
     // server.trustForwarded: behind a proxy that rewrites Host, s3mux reads its X-Forwarded-* headers.
     const behindProxy = parseAllDocuments(helm(['template', 'rel', CHART, '--set', 'server.trustForwarded=true']))

@@ -34,6 +34,7 @@ describe('cli: serve options', () => {
       shutdownGraceMs: 25_000,
       fsEncryptedAtRest: false,
       idleTimeoutMs: 20_000,
+      maxConnections: 1024,
     });
     expect(d.multipartExpiryMs).to.equal(7 * 86_400_000);
     const env = {
@@ -55,6 +56,7 @@ describe('cli: serve options', () => {
       S3MUX_FS_ENCRYPTED_AT_REST: 'true',
       S3MUX_TRUST_FORWARDED: 'true',
       S3MUX_IDLE_TIMEOUT: '5s',
+      S3MUX_MAX_CONNECTIONS: '0',
     };
     // Every option has a variable in this test.
     expect(SERVE_OPTIONS.map((o) => envName(o.flag)).sort()).to.deep.equal(Object.keys(env).sort());
@@ -77,6 +79,7 @@ describe('cli: serve options', () => {
       fsEncryptedAtRest: true,
       trustForwarded: true,
       idleTimeoutMs: 5000,
+      maxConnections: 0,
     });
     const o = parseServeOptions(
       ['--address', '127.0.0.1:1', '--domain', 'a.test', '--domain=b.test', '--shutdown-grace', '500ms', '--metrics'],
@@ -98,6 +101,7 @@ describe('cli: serve options', () => {
       [[], { S3MUX_SHUTDOWN_GRACE: '5 minutes' }, /S3MUX_SHUTDOWN_GRACE expects a duration/],
       [['--metrics-address', '1.2.3.4:99999'], {}, /--metrics-address expects HOST:PORT/],
       [['--tls-cert', 'c.pem'], {}, /--tls-cert and --tls-key go together/],
+      [[], { S3MUX_MAX_CONNECTIONS: 'many' }, /S3MUX_MAX_CONNECTIONS expects a whole number, got 'many'/],
     ];
     for (const [argv, env, message] of cases) {
       expect(() => parseServeOptions(argv, env), argv.join(' ')).to.throw(UsageError, message);

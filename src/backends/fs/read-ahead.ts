@@ -19,7 +19,8 @@
  *   and every GET beyond gets small ones.
  *
  * A stalled GET thus holds one 64 KiB buffer once the budget is spent, besides its socket,
- * until the idle timeout (src/server/idle-timeout.ts) cuts it.
+ * until the idle timeout (src/server/idle-timeout.ts) cuts it; --max-connections
+ * (src/server/connection-cap.ts) bounds how many there can be.
  */
 import type { Writable } from 'node:stream';
 
