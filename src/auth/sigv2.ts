@@ -83,9 +83,22 @@ export interface SigV2Options {
 // ---------------------------------------------------------------------------------------
 // Small helpers
 
-/** base64(HMAC-SHA1(secret, text)): a V2 request signature, and a V2 POST policy signature. */
-export function hmacSha1Base64(secret: string, text: string): string {
-  return createHmac('sha1', secret).update(text, 'utf8').digest('base64');
+/**
+ * base64(HMAC-SHA1(secret, text)): a V2 request signature (over a byte string: 'latin1'), and
+ * a V2 POST policy signature (over its base64 text).
+ */
+export function hmacSha1Base64(secret: string, text: string, encoding: 'utf8' | 'latin1' = 'utf8'): string {
+  return createHmac('sha1', secret).update(text, encoding).digest('base64');
+}
+
+/** Text as a byte string (one character per UTF-8 byte), the form header values arrive in. */
+function byteString(text: string): string {
+  return Buffer.from(text, 'utf8').toString('latin1');
+}
+
+/** Trimmed of ASCII whitespace only: in a byte string U+00A0 is the byte 0xA0 (the end of a UTF-8 'à'). */
+function asciiTrim(s: string): string {
+  return s.replace(/^[\t\n\v\f\r ]+|[\t\n\v\f\r ]+$/g, '');
 }
 
 function headerValues(req: AuthRequest, name: string): string[] | undefined {
@@ -119,10 +132,8 @@ function queryPairs(rawQuery: string): Array<[string, string | undefined]> {
   return out;
 }
 
-function bytesHex(s: string): string {
-  return Buffer.from(s, 'utf8')
-    .toString('hex')
-    .replace(/(..)(?!$)/g, '$1 ');
+function bytesHex(s: Buffer): string {
+  return s.toString('hex').replace(/(..)(?!$)/g, '$1 ');
 }
 
 /** RFC 1123 (the usual), or ISO 8601 basic / extended; undefined when not a date. */
@@ -156,7 +167,7 @@ export function canonicalizedAmzHeaders(headers: Record<string, string | string[
     const n = name.toLowerCase();
     if (v === undefined || !n.startsWith('x-amz-')) continue;
     // Folded lines (obsolete, but allowed) become one space, as S3 unfolds them.
-    const values = (Array.isArray(v) ? v : [v]).map((x) => x.replace(/\r?\n[ \t]+/g, ' ').trim());
+    const values = (Array.isArray(v) ? v : [v]).map((x) => asciiTrim(x.replace(/\r?\n[ \t]+/g, ' ')));
     amz.set(n, amz.has(n) ? `${amz.get(n)},${values.join(',')}` : values.join(','));
   }
   return [...amz.keys()]
@@ -177,12 +188,14 @@ function signedSubresources(rawQuery: string): string {
   const subs = queryPairs(rawQuery).filter(([n]) => V2_SIGNED_SUBRESOURCES.has(n));
   // A stable sort by name only: repeated names keep the order they came in.
   subs.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-  return subs.map(([n, v]) => (v === undefined || v === '' ? n : `${n}=${v}`)).join('&');
+  return subs.map(([n, v]) => (v === undefined || v === '' ? n : `${n}=${byteString(v)}`)).join('&');
 }
 
 /**
  * The V2 StringToSign of a request. `dateLine` is the Date header ('' with x-amz-date) for
- * header authentication, the Expires value for query authentication.
+ * header authentication, the Expires value for query authentication. A byte string, as
+ * header values arrive (AuthRequest.headers): values taken from the query (its x-amz-*
+ * parameters, sub-resource values) enter as their UTF-8 bytes. S3 signs bytes.
  */
 export function stringToSignV2(
   req: SigV2Request,
@@ -190,9 +203,10 @@ export function stringToSignV2(
   extraAmzHeaders: Record<string, string> = {},
   resource: string = canonicalizedResource(req.rawPath, req.rawQuery, req.virtualHostBucket),
 ): string {
-  const contentMd5 = (headerOf(req, 'content-md5') ?? '').trim();
-  const contentType = (headerOf(req, 'content-type') ?? '').trim();
-  const amz = canonicalizedAmzHeaders({ ...extraAmzHeaders, ...req.headers });
+  const contentMd5 = asciiTrim(headerOf(req, 'content-md5') ?? '');
+  const contentType = asciiTrim(headerOf(req, 'content-type') ?? '');
+  const fromQuery = Object.fromEntries(Object.entries(extraAmzHeaders).map(([n, v]) => [n, byteString(v)]));
+  const amz = canonicalizedAmzHeaders({ ...fromQuery, ...req.headers });
   return `${req.method}\n${contentMd5}\n${contentType}\n${dateLine}\n${amz}${resource}`;
 }
 
@@ -325,16 +339,16 @@ export function authenticateV2(req: SigV2Request, lookup: CredentialLookup, now:
   // --- the signature. Headers win over x-amz-* query parameters of the same name.
   const stringToSign = stringToSignV2(req, dateLine, queryAmz);
   const ok =
-    signaturesEqual(hmacSha1Base64(identity.secretAccessKey, stringToSign), signature) ||
+    signaturesEqual(hmacSha1Base64(identity.secretAccessKey, stringToSign, 'latin1'), signature) ||
     botocoreResources(req).some((resource) =>
-      signaturesEqual(hmacSha1Base64(identity.secretAccessKey, stringToSignV2(req, dateLine, queryAmz, resource)), signature),
+      signaturesEqual(hmacSha1Base64(identity.secretAccessKey, stringToSignV2(req, dateLine, queryAmz, resource), 'latin1'), signature),
     );
   if (!ok) {
     throw new S3Error('SignatureDoesNotMatch', undefined, {
       AWSAccessKeyId: accessKeyId,
-      StringToSign: stringToSign,
+      StringToSign: Buffer.from(stringToSign, 'latin1').toString('utf8'),
       SignatureProvided: signature,
-      StringToSignBytes: bytesHex(stringToSign),
+      StringToSignBytes: bytesHex(Buffer.from(stringToSign, 'latin1')),
     });
   }
   return { type: 'v2', accessKeyId, region: opts.region ?? 'us-east-1', service: 's3', payloadHash: UNSIGNED_PAYLOAD };

@@ -37,7 +37,9 @@ export interface AuthRequest {
   /**
    * Lower-case header names. Prefer Node's `req.headersDistinct`: `req.headers` joins a
    * repeated header with ', ' where SigV4 joins with ',', so a repeated signed header
-   * would not verify.
+   * would not verify. Values are byte strings, as Node gives them: one character (U+0000 to
+   * U+00FF) per byte received, so a UTF-8 value is its bytes, not its text. S3 signs the
+   * bytes (botocore sends and signs a Content-Disposition naming a file in UTF-8 so).
    */
   headers: Record<string, string | string[] | undefined>;
 }
@@ -192,10 +194,19 @@ function headerOf(req: AuthRequest, name: string): string | undefined {
   return Array.isArray(v) ? v.join(',') : v;
 }
 
-/** SigV4 header value: each value trimmed, inner whitespace runs folded, repeats joined by ','. */
+/**
+ * SigV4 header value: each value trimmed, inner whitespace runs folded, repeats joined by ','.
+ * Only ASCII whitespace: header values are byte strings (see AuthRequest.headers), where
+ * U+00A0 is the byte 0xA0, the last byte of a UTF-8 'à', not a space.
+ */
 function canonicalHeaderValue(v: string | string[] | undefined): string {
   const values = v === undefined ? [] : Array.isArray(v) ? v : [v];
-  return values.map((x) => x.trim().replace(/\s+/g, ' ')).join(',');
+  return values.map((x) => x.replace(/^[\t\n\v\f\r ]+|[\t\n\v\f\r ]+$/g, '').replace(/[\t\n\v\f\r ]+/g, ' ')).join(',');
+}
+
+/** Text as a byte string (one character per UTF-8 byte), the form header values arrive in. */
+function byteString(text: string): string {
+  return Buffer.from(text, 'utf8').toString('latin1');
 }
 
 /** yyyyMMddTHHmmssZ, from the ISO form's fixed positions (every signed request needs one). */
@@ -214,10 +225,8 @@ function parseAmzDate(s: string): Date | undefined {
   return toAmzDate(d) === s ? d : undefined;
 }
 
-function bytesHex(s: string): string {
-  return Buffer.from(s, 'utf8')
-    .toString('hex')
-    .replace(/(..)(?!$)/g, '$1 ');
+function bytesHex(s: string | Buffer): string {
+  return (typeof s === 'string' ? Buffer.from(s, 'utf8') : s).toString('hex').replace(/(..)(?!$)/g, '$1 ');
 }
 
 const CREDENTIAL_FORMAT = 'expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".';
@@ -459,12 +468,14 @@ export function authenticateV4(req: AuthRequest, lookup: CredentialLookup, now: 
 
   // --- the signature itself. A presigned URL may carry a signed x-amz-* header in its query
   // instead (the JS SDK v2 presigner signs x-amz-server-side-encryption so): S3 takes the
-  // query's value when the request does not send the header.
+  // query's value when the request does not send the header. The canonical request is a
+  // byte string: header values as received, a query's value as its UTF-8 bytes, the rest ASCII.
   const signedValue = (h: string) => {
     const lower = h.toLowerCase();
     const sent = req.headers[lower];
     if (sent !== undefined || !parsed.presigned || !lower.startsWith('x-amz-')) return sent;
-    return [...query].find(([name]) => name.toLowerCase() === lower)?.[1];
+    const fromQuery = [...query].find(([name]) => name.toLowerCase() === lower)?.[1];
+    return fromQuery === undefined ? undefined : byteString(fromQuery);
   };
   const canonicalHeaders = parsed.signedHeaders.map((h) => `${h}:${canonicalHeaderValue(signedValue(h))}\n`).join('');
   const canonicalRequest = [
@@ -476,7 +487,7 @@ export function authenticateV4(req: AuthRequest, lookup: CredentialLookup, now: 
     payloadHash,
   ].join('\n');
   const scope = `${parsed.scopeDate}/${parsed.region}/${parsed.service}/aws4_request`;
-  const stringToSign = `${ALGORITHM}\n${amzDate}\n${scope}\n${sha256Hex(canonicalRequest)}`;
+  const stringToSign = `${ALGORITHM}\n${amzDate}\n${scope}\n${sha256Hex(Buffer.from(canonicalRequest, 'latin1'))}`;
   const signingKey = getSigningKey(identity.secretAccessKey, parsed.scopeDate, parsed.region, parsed.service);
   const expected = hmacHex(signingKey, stringToSign);
   if (!signaturesEqual(expected, parsed.signature)) {
@@ -485,8 +496,8 @@ export function authenticateV4(req: AuthRequest, lookup: CredentialLookup, now: 
       StringToSign: stringToSign,
       SignatureProvided: parsed.signature,
       StringToSignBytes: bytesHex(stringToSign),
-      CanonicalRequest: canonicalRequest,
-      CanonicalRequestBytes: bytesHex(canonicalRequest),
+      CanonicalRequest: Buffer.from(canonicalRequest, 'latin1').toString('utf8'),
+      CanonicalRequestBytes: bytesHex(Buffer.from(canonicalRequest, 'latin1')),
     });
   }
 

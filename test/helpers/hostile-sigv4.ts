@@ -154,7 +154,8 @@ export function sign(
     payloadHash,
   ].join('\n');
   const { scope, key } = scopeOf(s);
-  const stringToSign = `${ALGORITHM}\n${s.amzDate}\n${scope}\n${sha256Hex(canonicalRequest)}`;
+  // Header values are sent as latin1 strings (one char per byte): the bytes sent are what is signed, as S3 hashes them.
+  const stringToSign = `${ALGORITHM}\n${s.amzDate}\n${scope}\n${sha256Hex(Buffer.from(canonicalRequest, 'latin1'))}`;
   return {
     signature: createHmac('sha256', key).update(stringToSign).digest('hex'),
     scope,

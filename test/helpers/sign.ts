@@ -28,12 +28,38 @@ class Sha256 {
   }
 }
 
-export function signer(accessKeyId: string, secretAccessKey: string, region = 'us-east-1'): SignatureV4 {
+/**
+ * Sha256 for a request whose header values are byte strings (one char per byte, as Node sends
+ * and reads them): the signer hands the canonical request over UTF-8 encoded, and its bytes on
+ * the wire are those chars as latin1, which is what S3 (and s3mux) hash. HMACs are unchanged
+ * (their input, the string to sign, is ASCII). Only for signers given the payload hash in
+ * x-amz-content-sha256, so that the unkeyed hash never sees a body.
+ */
+class WireBytesSha256 extends Sha256 {
+  private chunks: Buffer[] = [];
+  constructor(private readonly key?: string | ArrayBuffer | ArrayBufferView) {
+    super(key);
+  }
+  override update(data: Uint8Array): void {
+    if (this.key !== undefined) super.update(data);
+    else this.chunks.push(Buffer.from(data));
+  }
+  override async digest(): Promise<Uint8Array> {
+    if (this.key === undefined) super.update(Buffer.from(Buffer.concat(this.chunks).toString('utf8'), 'latin1'));
+    return super.digest();
+  }
+  override reset(): void {
+    this.chunks = [];
+    super.reset();
+  }
+}
+
+export function signer(accessKeyId: string, secretAccessKey: string, region = 'us-east-1', wireBytes = false): SignatureV4 {
   return new SignatureV4({
     service: 's3',
     region,
     credentials: { accessKeyId, secretAccessKey },
-    sha256: Sha256,
+    sha256: wireBytes ? WireBytesSha256 : Sha256,
     uriEscapePath: false,
     applyChecksum: true,
   });
@@ -87,7 +113,8 @@ export async function signedFetch(
         .update(body ?? Buffer.alloc(0))
         .digest('hex');
   const headers: Record<string, string> = { host: url.host, 'x-amz-content-sha256': payloadHash, ...(opts.headers ?? {}) };
-  const signed = await signer(creds.accessKeyId, creds.secretAccessKey).sign({
+  // Header values are byte strings (exactRequest sends them as latin1): signed as those bytes.
+  const signed = await signer(creds.accessKeyId, creds.secretAccessKey, 'us-east-1', true).sign({
     method,
     protocol: url.protocol,
     hostname: url.hostname,

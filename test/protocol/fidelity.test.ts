@@ -25,6 +25,7 @@ import {
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { startTestServer, ACCESS_KEY, SECRET_KEY, type TestServer } from '../helpers/server';
 import { errorOf } from '../helpers/errors';
+import { exchange } from '../helpers/hostile-wire';
 import { signedFetch, signer } from '../helpers/sign';
 
 const MiB = 1024 * 1024;
@@ -339,6 +340,64 @@ describe('protocol: S3 fidelity', () => {
       const copied = await srv.s3.send(new GetObjectCommand({ Bucket, Key: 'pre/v2-copy' }));
       expect(await copied.Body!.transformToString()).to.equal('content 123');
       expect(copied.Metadata).to.deep.equal({ foo: 'bar' });
+    });
+  });
+
+  describe('header values in UTF-8', () => {
+    // Clients sign a header's text and send its UTF-8 bytes (botocore's test_can_set_utf_8_headers
+    // puts such a Content-Disposition on S3; aws-cli's --content-disposition sends it so): S3 signs
+    // the bytes it receives. Node hands header values over one character per byte; the value
+    // ending in 'à' (bytes C3 A0) is not trimmed of a non-breaking space either.
+    const disposition = 'attachment; filename=5小時接力起跑.jpg; name="voilà"';
+    const contentType = 'text/plain; name="voilà"';
+    /** The request's exact bytes, each header value as UTF-8 (a raw socket: Node's client re-encodes). */
+    const sendUtf8 = (method: string, path: string, headers: Record<string, string>, body: string) => {
+      const head = Object.entries({ ...headers, 'content-length': String(Buffer.byteLength(body)), connection: 'close' })
+        .map(([n, v]) => `${n}: ${v}\r\n`)
+        .join('');
+      return exchange(Number(new URL(srv.url).port), Buffer.from(`${method} ${path} HTTP/1.1\r\n${head}\r\n${body}`, 'utf8'));
+    };
+    const headValue = async (key: string, name: string) => {
+      const head = await raw('HEAD', `/${Bucket}/${key}`);
+      expect(head.status).to.equal(200);
+      return Buffer.from(String(head.headers[name]), 'latin1').toString('utf8');
+    };
+
+    it('SigV4: the signature over the UTF-8 text verifies, and the bytes are kept', async () => {
+      const { hostname, port } = new URL(srv.url);
+      const signed = await signer(ACCESS_KEY, SECRET_KEY).sign({
+        method: 'PUT',
+        protocol: 'http:',
+        hostname,
+        port: Number(port),
+        path: `/${Bucket}/utf8/v4`,
+        query: {},
+        headers: {
+          host: `${hostname}:${port}`,
+          'x-amz-content-sha256': createHash('sha256').update('v4').digest('hex'),
+          'content-disposition': disposition,
+          'content-type': contentType,
+        },
+        body: 'v4',
+      });
+      const put = await sendUtf8('PUT', `/${Bucket}/utf8/v4`, signed.headers, 'v4');
+      expect([put.status, put.body.toString()]).to.deep.equal([200, '']);
+      expect(await headValue('utf8/v4', 'content-disposition')).to.equal(disposition);
+      expect(await headValue('utf8/v4', 'content-type')).to.equal(contentType);
+    });
+
+    it('SigV2: the string to sign holds the UTF-8 Content-Type as its bytes', async () => {
+      const date = new Date().toUTCString();
+      const stringToSign = `PUT\n\n${contentType}\n${date}\n/${Bucket}/utf8/v2`;
+      const signature = createHmac('sha1', SECRET_KEY).update(stringToSign, 'utf8').digest('base64');
+      const put = await sendUtf8(
+        'PUT',
+        `/${Bucket}/utf8/v2`,
+        { host: new URL(srv.url).host, date, 'content-type': contentType, authorization: `AWS ${ACCESS_KEY}:${signature}` },
+        'v2',
+      );
+      expect([put.status, put.body.toString()]).to.deep.equal([200, '']);
+      expect(await headValue('utf8/v2', 'content-type')).to.equal(contentType);
     });
   });
 
