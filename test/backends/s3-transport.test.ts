@@ -73,6 +73,8 @@ describe('s3 backend transport', () => {
       path: string;
       query: Array<[string, string]>;
       headers: Record<string, string>;
+      /** The text aws4 signs for a header whose value here is its UTF-8 bytes. */
+      text?: Record<string, string>;
       token?: string;
     }> = [
       { what: 'a GET without query', method: 'GET', path: '/bucket/a/b%20c/%C3%A9', query: [], headers: {} },
@@ -87,14 +89,23 @@ describe('s3 backend transport', () => {
         headers: {},
       },
       {
-        what: 'object attributes with odd whitespace, latin1 metadata and a range',
+        what: 'object attributes with odd whitespace, UTF-8 values and a range',
         method: 'PUT',
         path: '/b/k%21%27%28%29%2A',
         query: [
           ['partNumber', '3'],
           ['uploadId', 'u%2Bp'],
         ],
-        headers: { 'content-type': 'text/plain ;  charset=x', 'x-amz-meta-name': 'caf\u00e9', range: 'bytes=0-1', 'content-length': '5' },
+        // Values are byte strings (one char per byte, as undici sends them): the UTF-8 bytes of
+        // 'café' and of a name ending in 'à' (bytes C3 A0) are signed as aws4 signs that text.
+        headers: {
+          'content-type': 'text/plain ;  charset=x',
+          'x-amz-meta-name': 'caf\u00c3\u00a9',
+          'content-disposition': 'inline; filename=voil\u00c3\u00a0',
+          range: 'bytes=0-1',
+          'content-length': '5',
+        },
+        text: { 'x-amz-meta-name': 'caf\u00e9', 'content-disposition': 'inline; filename=voil\u00e0' },
       },
       {
         what: 'temporary credentials',
@@ -124,7 +135,7 @@ describe('s3 backend transport', () => {
             method: c.method,
             host: 'store.test:9000',
             path: c.path + search,
-            headers: { ...headers, 'X-Amz-Date': '20260304T050607Z' },
+            headers: { ...headers, ...(c.text ?? {}), 'X-Amz-Date': '20260304T050607Z' },
             service: 's3',
             region: 'eu-west-3',
           },

@@ -71,7 +71,14 @@ export function signRequest(input: SignInput): Record<string, string> {
     .filter((n) => !UNSIGNED.has(n))
     .sort();
   let canonicalHeaders = '';
-  for (const n of names) canonicalHeaders += `${n}:${String(headers[n]).trim().replace(/\s+/g, ' ')}\n`;
+  // Values are byte strings (headers.ts): undici sends each char as one byte, and the store
+  // hashes those bytes. So the canonical request is hashed as latin1, and only ASCII
+  // whitespace is trimmed and folded (a UTF-8 'à' ends in the byte A0, U+00A0 here).
+  for (const n of names) {
+    canonicalHeaders += `${n}:${String(headers[n])
+      .replace(/^[\t\n\v\f\r ]+|[\t\n\v\f\r ]+$/g, '')
+      .replace(/[\t\n\v\f\r ]+/g, ' ')}\n`;
+  }
   const signedHeaders = names.join(';');
   const query = input.query
     .map(([k, v]) => `${k}=${v}`)
@@ -84,7 +91,7 @@ export function signRequest(input: SignInput): Record<string, string> {
     .join('&');
   const canonical = `${input.method}\n${input.path}\n${query}\n${canonicalHeaders}\n${signedHeaders}\n${headers['x-amz-content-sha256'] ?? EMPTY_SHA256}`;
   const scope = `${day}/${input.region}/s3/aws4_request`;
-  const stringToSign = `AWS4-HMAC-SHA256\n${datetime}\n${scope}\n${sha256Hex(canonical)}`;
+  const stringToSign = `AWS4-HMAC-SHA256\n${datetime}\n${scope}\n${sha256Hex(Buffer.from(canonical, 'latin1'))}`;
   const key = getSigningKey(credentials.secretAccessKey, day, input.region, 's3');
   const signature = hmacHex(key, stringToSign);
   headers.authorization = `AWS4-HMAC-SHA256 Credential=${credentials.accessKeyId}/${scope}, SignedHeaders=${signedHeaders}, Signature=${signature}`;
