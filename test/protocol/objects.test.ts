@@ -556,6 +556,26 @@ describe('protocol: objects', () => {
       const d2 = await get('dst2.txt');
       expect(d2.ContentType).to.equal('text/x-new');
       expect(d2.Metadata).to.deep.equal({ b: '2' });
+      // REPLACE naming no metadata stores none (aws s3 cp --metadata-directive REPLACE): nothing
+      // of the source's comes along, even from a source without checksums (aws-cli sends none;
+      // Azure's Copy Blob given no metadata at all copies the source's).
+      const put = await signedFetch(srv.url, CREDS, 'PUT', `/${Bucket}/bare-src.txt`, {
+        body: 'copy me',
+        headers: { 'x-amz-meta-a': '1', 'cache-control': 'max-age=60' },
+      });
+      expect(put.status).to.equal(200);
+      await srv.s3.send(
+        new CopyObjectCommand({
+          Bucket,
+          Key: 'dst3.txt',
+          CopySource: `${Bucket}/bare-src.txt`,
+          MetadataDirective: 'REPLACE',
+          ContentType: 'text/x-bare',
+        }),
+      );
+      const d3 = await get('dst3.txt');
+      expect(d3.CacheControl).to.equal(undefined);
+      expect([d3.ContentType, d3.Metadata, d3.bytes.toString()]).to.deep.equal(['text/x-bare', {}, 'copy me']);
     });
 
     it('changes metadata in place with REPLACE (as s3fs does) and refuses a plain self-copy', async () => {

@@ -418,6 +418,14 @@ export class AzureBackend implements Backend {
       const r = await this.store.call(ctx, () => poller.pollUntilDone());
       if (r.copyStatus && r.copyStatus !== 'success') throw new S3Error('InternalError', `Azure copy ended as ${r.copyStatus}.`);
       azureEtag = r.etag;
+      // Copy Blob given no metadata at all copies the source's; S3's REPLACE naming none
+      // (aws s3 cp --metadata-directive REPLACE) stores none, so it is cleared.
+      if (attrs !== undefined && Object.keys(metadata).length === 0) {
+        const cleared = await this.store.call(ctx, () =>
+          dst.setMetadata({}, { conditions: azureEtag ? { ifMatch: azureEtag } : undefined }),
+        );
+        azureEtag = cleared.etag;
+      }
     }
     if (attrs !== undefined || sameBlob) {
       await this.store.call(ctx, () =>
