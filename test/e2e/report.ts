@@ -74,6 +74,7 @@ export const OPERATIONS: [string, string][] = [
   ['copy-replace-meta', 'CopyObject with MetadataDirective REPLACE'],
   ['presign-get', 'presigned GET fetched with a plain HTTP client'],
   ['presign-put', 'presigned PUT sent with a plain HTTP client'],
+  ['presign-post', 'browser-form POST with a presigned policy (conditions, ${filename}, success_action_status 201)'],
   ['cond-get', 'conditional GET (If-None-Match / If-Modified-Since → 304, If-Match → 412)'],
   ['list-parts', 'ListParts, including part-number-marker paging'],
   ['abort-multipart', 'AbortMultipartUpload; upload gone from ListMultipartUploads'],

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# aws-cli v2 scenario: `aws s3` (mb, cp small and multipart, ls, sync x2, s3-to-s3 copy, presign,
-# rm --recursive, rb) and `aws s3api` (head-object, list-objects-v2 pagination, head-bucket).
+# aws-cli v2 scenario: `aws s3` (mb, cp small and multipart, cp from stdin and to stdout, cp with
+# metadata and content headers and s3-to-s3 with --metadata-directive REPLACE, ls, sync x2, s3-to-s3
+# copy, presign, rm --recursive, rb) and `aws s3api` (head-object, list-objects-v2 pagination,
+# head-bucket).
 # Always /usr/bin/aws (AWS_BIN): an aws-cli v1 may be earlier on PATH.
 . "$(dirname "$0")/common.sh"
 
@@ -26,6 +28,7 @@ D=$WORK_DIR/data
 mkdir -p "$D/dl" "$D/down"
 head -c 1234 /dev/urandom >"$D/small.bin"
 head -c $((50 * 1024 * 1024)) /dev/urandom >"$D/big.bin"
+head -c $((9 * 1024 * 1024 + 5)) /dev/urandom >"$D/stream.bin"
 make_tree "$D/tree" 200
 # The tree's files must be older than their upload for the second sync to be a no-op.
 touch -d '-1 hour' "$D"/tree/*/*
@@ -66,6 +69,43 @@ t_multipart() {
   etag=$(aws s3api head-object --bucket "$B" --key big.bin --query ETag --output text)
   # E2E_OPAQUE_ETAG: the store's ETags are not MD5s (test/e2e/targets.ts): any ETag will do.
   [[ $etag =~ ^\"[0-9a-f]{32}-7\"$ || ( ${E2E_OPAQUE_ETAG:-} = 1 && $etag =~ ^\".+\"$ ) ]] || fail "multipart ETag is $etag, expected \"<32 hex>-7\""
+}
+
+t_put_stream() {
+  # From stdin the size is unknown: aws-cli uploads 8 MiB parts as it reads (here 2), then
+  # streams the object back to stdout.
+  aws s3 cp --no-progress - "s3://$B/stream.bin" <"$D/stream.bin" >/dev/null
+  [[ $(aws s3api head-object --bucket "$B" --key stream.bin --query ETag --output text) =~ -2\"$ || ${E2E_OPAQUE_ETAG:-} = 1 ]] || fail "stdin upload is not a 2-part multipart upload"
+  x "${AWS[@]}" s3 cp "s3://$B/stream.bin" - >"$D/dl/stream.bin"
+  same "$D/stream.bin" "$D/dl/stream.bin"
+  aws s3 rm --only-show-errors "s3://$B/stream.bin"
+}
+
+# head_field KEY FIELD: one field of head-object, as text
+head_field() { aws s3api head-object --bucket "$B" --key "$1" --query "$2" --output text; }
+
+t_metadata() {
+  # A Content-Disposition naming a file in UTF-8: aws-cli signs the text and sends its UTF-8 bytes.
+  aws s3 cp --no-progress "$D/small.bin" "s3://$B/meta.bin" --metadata color=blue,Mixed-Case=x --content-type text/x-e2e \
+    --cache-control max-age=60 --content-disposition 'attachment; filename="résumé.pdf"' >/dev/null
+  [ "$(head_field meta.bin Metadata.color)" = blue ] || fail "metadata color is $(head_field meta.bin Metadata.color)"
+  [ "$(head_field meta.bin ContentType)" = text/x-e2e ] || fail "ContentType is $(head_field meta.bin ContentType)"
+  [ "$(head_field meta.bin CacheControl)" = max-age=60 ] || fail "CacheControl is $(head_field meta.bin CacheControl)"
+  # botocore reads header values as latin-1: the UTF-8 bytes come back as "rÃ©sumÃ©".
+  [ "$(head_field meta.bin ContentDisposition)" = 'attachment; filename="rÃ©sumÃ©.pdf"' ] || fail "ContentDisposition is $(head_field meta.bin ContentDisposition)"
+  # An s3-to-s3 cp keeps them all.
+  aws s3 cp --no-progress "s3://$B/meta.bin" "s3://$B/meta-copy.bin" >/dev/null
+  [ "$(head_field meta-copy.bin ContentType)/$(head_field meta-copy.bin Metadata.color)" = text/x-e2e/blue ] || fail "the copy lost its metadata"
+  aws s3 rm --only-show-errors --recursive "s3://$B/" --exclude '*' --include 'meta*.bin'
+}
+
+t_copy_replace_meta() {
+  aws s3 cp --no-progress "$D/small.bin" "s3://$B/replace-src.bin" --metadata color=blue --cache-control max-age=60 >/dev/null
+  aws s3 cp --no-progress "s3://$B/replace-src.bin" "s3://$B/replaced.bin" --metadata-directive REPLACE --content-type text/x-new >/dev/null
+  [ "$(head_field replaced.bin ContentType)" = text/x-new ] || fail "REPLACE ContentType is $(head_field replaced.bin ContentType)"
+  [ "$(head_field replaced.bin Metadata.color)" = None ] || fail "REPLACE kept metadata color=$(head_field replaced.bin Metadata.color)"
+  [ "$(head_field replaced.bin CacheControl)" = None ] || fail "REPLACE kept CacheControl"
+  aws s3 rm --only-show-errors --recursive "s3://$B/" --exclude '*' --include 'replace*.bin'
 }
 
 t_head() {
@@ -204,6 +244,9 @@ step list-paged t_list_paged
 step copy t_copy
 step copy-multipart t_copy_multipart
 step presign-get t_presign_get
+step put-stream t_put_stream
+step metadata t_metadata
+step copy-replace-meta t_copy_replace_meta
 step rm-recursive t_rm_recursive
 step rb t_rb
 finish

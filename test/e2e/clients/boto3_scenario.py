@@ -2,9 +2,10 @@
 """boto3 scenario (run with /usr/bin/python3, the one with boto3).
 
 Metadata round trip, range GET, flexible checksums, conditional GET, copy (COPY and REPLACE),
-presigned PUT and GET with urllib, multipart with ListParts paging and abort, listing of 1100 keys
-(v2 with and without delimiter, v1 with markers), DeleteObjects, the error codes NoSuchKey,
-NoSuchBucket, BucketNotEmpty and SignatureDoesNotMatch, and bucket deletion.
+presigned PUT and GET with urllib, a presigned POST form (policy conditions), multipart with
+ListParts paging and abort, listing of 1100 keys (v2 with and without delimiter, v1 with markers),
+DeleteObjects, the error codes NoSuchKey, NoSuchBucket, BucketNotEmpty and SignatureDoesNotMatch,
+and bucket deletion.
 
 Reports "OP <name> ok|FAIL <msg>" lines on stdout (see test/e2e/scenarios.ts). On a failure the
 last requests and responses are written to stderr.
@@ -399,6 +400,33 @@ def _():
     status, _, body = http("GET", tampered.replace("meg.bin", "small.bin"))
     check(status == 403 and b"SignatureDoesNotMatch" in body,
           f"presigned URL for another key -> HTTP {status} {body[:200]!r}, expected 403 SignatureDoesNotMatch")
+
+
+def post_form(url, fields, filename, data):
+    """A multipart/form-data POST (a browser upload form), fields in order, the file last."""
+    boundary = "----e2e" + os.urandom(8).hex()
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode() for k, v in fields.items()]
+    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+                 f'Content-Type: application/octet-stream\r\n\r\n'.encode() + data + f"\r\n--{boundary}--\r\n".encode())
+    return http("POST", url, data=b"".join(parts), headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+
+
+@step("presign-post")
+def _():
+    # generate_presigned_post: a policy with conditions, ${filename} in the key, 201 with an XML answer.
+    post = S3.generate_presigned_post(
+        BUCKET, "posted/${filename}", Fields={"success_action_status": "201", "Content-Type": "text/plain"},
+        Conditions=[["content-length-range", 1, 4096], {"success_action_status": "201"},
+                    ["starts-with", "$Content-Type", "text/"], ["starts-with", "$key", "posted/"]], ExpiresIn=300)
+    status, _, body = post_form(post["url"], post["fields"], "hello.txt", SMALL)
+    check(status == 201 and b"<Key>posted/hello.txt</Key>" in body, f"presigned POST -> HTTP {status}: {body[:300]!r}")
+    resp, got = get_bytes("posted/hello.txt")
+    check_same(SMALL, got, "object uploaded with a presigned POST")
+    check(resp.get("ContentType") == "text/plain", f"POSTed object ContentType {resp.get('ContentType')}")
+    # Outside the policy's content-length-range: refused, nothing stored.
+    status, _, body = post_form(post["url"], post["fields"], "big.txt", MEG)
+    check(status == 400 and b"EntityTooLarge" in body, f"POST above content-length-range -> HTTP {status}: {body[:300]!r}")
+    expect_error("404", 404, S3.head_object, Bucket=BUCKET, Key="posted/big.txt")
 
 
 PART = 5 * 1024 * 1024
