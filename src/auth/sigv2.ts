@@ -20,6 +20,7 @@
 import { createHmac } from 'node:crypto';
 import { S3Error } from '../errors';
 import { UNSIGNED_PAYLOAD, signaturesEqual, type AuthRequest, type AuthResult, type CredentialLookup } from './sigv4';
+import { asciiTrim, byteString, bytesHex } from './byte-strings';
 
 const DEFAULT_MAX_SKEW_MS = 15 * 60 * 1000;
 
@@ -91,16 +92,6 @@ export function hmacSha1Base64(secret: string, text: string, encoding: 'utf8' | 
   return createHmac('sha1', secret).update(text, encoding).digest('base64');
 }
 
-/** Text as a byte string (one character per UTF-8 byte), the form header values arrive in. */
-function byteString(text: string): string {
-  return Buffer.from(text, 'utf8').toString('latin1');
-}
-
-/** Trimmed of ASCII whitespace only: in a byte string U+00A0 is the byte 0xA0 (the end of a UTF-8 'à'). */
-function asciiTrim(s: string): string {
-  return s.replace(/^[\t\n\v\f\r ]+|[\t\n\v\f\r ]+$/g, '');
-}
-
 function headerValues(req: AuthRequest, name: string): string[] | undefined {
   const v = req.headers[name];
   if (v === undefined) return undefined;
@@ -130,10 +121,6 @@ function queryPairs(rawQuery: string): Array<[string, string | undefined]> {
     out.push(eq < 0 ? [queryDecode(part), undefined] : [queryDecode(part.slice(0, eq)), queryDecode(part.slice(eq + 1))]);
   }
   return out;
-}
-
-function bytesHex(s: Buffer): string {
-  return s.toString('hex').replace(/(..)(?!$)/g, '$1 ');
 }
 
 /** RFC 1123 (the usual), or ISO 8601 basic / extended; undefined when not a date. */

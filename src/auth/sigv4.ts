@@ -17,6 +17,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { S3Error } from '../errors';
 import { getSigningKey } from './signing-key-cache';
 import { hmacHex, sha256Hex } from './digests';
+import { byteString, bytesHex, foldedHeaderValue } from './byte-strings';
 
 export const ALGORITHM = 'AWS4-HMAC-SHA256';
 export const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
@@ -201,12 +202,7 @@ function headerOf(req: AuthRequest, name: string): string | undefined {
  */
 function canonicalHeaderValue(v: string | string[] | undefined): string {
   const values = v === undefined ? [] : Array.isArray(v) ? v : [v];
-  return values.map((x) => x.replace(/^[\t\n\v\f\r ]+|[\t\n\v\f\r ]+$/g, '').replace(/[\t\n\v\f\r ]+/g, ' ')).join(',');
-}
-
-/** Text as a byte string (one character per UTF-8 byte), the form header values arrive in. */
-function byteString(text: string): string {
-  return Buffer.from(text, 'utf8').toString('latin1');
+  return values.map(foldedHeaderValue).join(',');
 }
 
 /** yyyyMMddTHHmmssZ, from the ISO form's fixed positions (every signed request needs one). */
@@ -223,10 +219,6 @@ function parseAmzDate(s: string): Date | undefined {
   if (!m) return undefined;
   const d = new Date(Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]));
   return toAmzDate(d) === s ? d : undefined;
-}
-
-function bytesHex(s: string | Buffer): string {
-  return (typeof s === 'string' ? Buffer.from(s, 'utf8') : s).toString('hex').replace(/(..)(?!$)/g, '$1 ');
 }
 
 const CREDENTIAL_FORMAT = 'expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".';

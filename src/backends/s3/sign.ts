@@ -12,6 +12,7 @@
  */
 import { hmacHex, sha256Hex } from '../../auth/digests';
 import { getSigningKey } from '../../auth/signing-key-cache';
+import { foldedHeaderValue } from '../../auth/byte-strings';
 import type { S3Credentials } from './credentials';
 
 /** Headers left out of the signature (aws4's list). */
@@ -75,9 +76,7 @@ export function signRequest(input: SignInput): Record<string, string> {
   // hashes those bytes. So the canonical request is hashed as latin1, and only ASCII
   // whitespace is trimmed and folded (a UTF-8 'à' ends in the byte A0, U+00A0 here).
   for (const n of names) {
-    canonicalHeaders += `${n}:${String(headers[n])
-      .replace(/^[\t\n\v\f\r ]+|[\t\n\v\f\r ]+$/g, '')
-      .replace(/[\t\n\v\f\r ]+/g, ' ')}\n`;
+    canonicalHeaders += `${n}:${foldedHeaderValue(String(headers[n]))}\n`;
   }
   const signedHeaders = names.join(';');
   const query = input.query
