@@ -73,6 +73,9 @@ export function withLookahead(source: ListSource, window: number): ListSource {
     [Symbol.asyncIterator]() {
       const inner = source(seek)[Symbol.asyncIterator]();
       const queued: Array<Promise<IteratorResult<ObjectSummary | Ahead>>> = [];
+      // How many entries at the head of `queued` are already set to load when they arrive:
+      // each is set once, not again on every load (16 reactions per listed key otherwise).
+      let warmed = 0;
       const pull = (): void => {
         const next = inner.next().then((r) => (r.done || !('load' in r.value) ? r : { done: false as const, value: memoized(r.value) }));
         next.catch(() => {}); // surfaces when the listing takes it; not before
@@ -80,8 +83,8 @@ export function withLookahead(source: ListSource, window: number): ListSource {
       };
       const warm = (): void => {
         while (queued.length < window) pull();
-        for (const q of queued) {
-          q.then(
+        for (; warmed < queued.length; warmed++) {
+          queued[warmed].then(
             (r) => {
               if (!r.done && 'load' in r.value) r.value.load(false).catch(() => {});
             },
@@ -103,10 +106,12 @@ export function withLookahead(source: ListSource, window: number): ListSource {
       return {
         next: () => {
           if (queued.length === 0) pull();
+          if (warmed > 0) warmed--;
           return queued.shift()!;
         },
         return: async () => {
           queued.length = 0;
+          warmed = 0;
           await inner.return?.();
           return { done: true as const, value: undefined };
         },

@@ -6,7 +6,15 @@ import { expect } from 'chai';
 import { S3Error } from '../../src/errors';
 import { checkWriteConditions, unquoteEtag } from '../../src/backends/conditions';
 import { bucketNameProblem, validateBucketName, validateKey } from '../../src/backends/keys';
-import { compareKeys, listFromSource, seekIsPast, seekWants, type ListSeek, type ListSource } from '../../src/backends/listing';
+import {
+  compareKeys,
+  listFromSource,
+  seekIsPast,
+  seekWants,
+  withLookahead,
+  type ListSeek,
+  type ListSource,
+} from '../../src/backends/listing';
 import { MemoryBackend } from '../../src/backends/memory/index';
 import type { ObjectMeta, ObjectSummary } from '../../src/backends/types';
 import { describeBackendConformance, expectedPage, utf8Sort } from './conformance';
@@ -237,5 +245,54 @@ describe('shared helper: listFromSource', () => {
       err = e;
     }
     expect(String(err)).to.match(/out of order/);
+  });
+
+  describe('withLookahead', () => {
+    it('lists what the source lists, loading each summary once', async () => {
+      for (const delimiter of [undefined, '/']) {
+        for (const maxKeys of [1, 2, 5, 1000]) {
+          const { source, stats } = makeSource(true);
+          const got = await pageThrough(withLookahead(source, 3), { prefix: '', delimiter, maxKeys }, true);
+          expect(got, `${delimiter} ${maxKeys}`).to.deep.equal(expectedPage(keys, '', delimiter).entries);
+          // every load is of a distinct entry: none twice, at most a window's worth past each page
+          expect(stats.loads).to.be.at.most(stats.yielded);
+        }
+      }
+    });
+
+    it('starts the next entries loading once a summary is asked for, and not before', async () => {
+      const started: string[] = [];
+      const release: Array<() => void> = [];
+      const source: ListSource = () =>
+        (async function* () {
+          for (const k of ['a', 'b', 'c', 'd', 'e', 'f', 'g']) {
+            yield {
+              key: k,
+              load: () => {
+                started.push(k);
+                return new Promise<ObjectSummary>((resolve) => release.push(() => resolve(summary(k))));
+              },
+            };
+          }
+        })();
+      const it = withLookahead(source, 3)({ prefix: '' })[Symbol.asyncIterator]();
+      const first = (await it.next()).value as { key: string; load(): Promise<ObjectSummary | undefined> };
+      await new Promise((r) => setImmediate(r));
+      expect(started).to.deep.equal([]);
+      const loading = first.load();
+      for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+      expect(started).to.deep.equal(['a', 'b', 'c', 'd']);
+      // taking the next entries keeps the window full: each one taken brings one more in
+      for (const k of ['b', 'c']) {
+        const e = (await it.next()).value as { key: string; load(): Promise<ObjectSummary | undefined> };
+        expect(e.key).to.equal(k);
+        void e.load();
+        for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+      }
+      expect(started).to.deep.equal(['a', 'b', 'c', 'd', 'e', 'f']);
+      for (const r of release) r();
+      expect((await loading)?.key).to.equal('a');
+      await it.return?.();
+    });
   });
 });
