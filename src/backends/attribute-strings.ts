@@ -7,7 +7,18 @@
 import type { ObjectAttributes, Tag } from './types';
 
 /** The field names (after the adapter's prefix); a checksum's is `ck_<algorithm>`. */
-const FIELD = { etag: 'etag', expires: 'expires', storageClass: 'sc', tags: 'tags', parts: 'parts', checksum: 'ck_' } as const;
+const FIELD = {
+  etag: 'etag',
+  expires: 'expires',
+  storageClass: 'sc',
+  tags: 'tags',
+  parts: 'parts',
+  partChecksums: 'partck',
+  checksum: 'ck_',
+} as const;
+
+/** Longest metadata string of part sizes or part checksums (a store's metadata is a few KiB in all). */
+const LIST_MAX = 2048;
 
 /** The extra fields of `attrs` (and the S3 ETag to record, when it is not the content's MD5). */
 export function extraFields(attrs: ObjectAttributes, etag?: string): [string, string][] {
@@ -21,6 +32,9 @@ export function extraFields(attrs: ObjectAttributes, etag?: string): [string, st
     const p = encodePartSizes(attrs.partSizes);
     if (p !== undefined) out.push([FIELD.parts, p]);
   }
+  // Base64 has no comma. Left out when too long (a few hundred CRC parts): the parts are then listed without them.
+  const pck = attrs.partChecksums?.join(',');
+  if (pck !== undefined && pck !== '' && pck.length <= LIST_MAX) out.push([FIELD.partChecksums, pck]);
   if (etag !== undefined) out.push([FIELD.etag, etag]);
   return out;
 }
@@ -34,6 +48,8 @@ export function readExtraField(field: string, value: string, attrs: ObjectAttrib
   else if (field === FIELD.parts) {
     const sizes = decodePartSizes(value);
     if (sizes) attrs.partSizes = sizes;
+  } else if (field === FIELD.partChecksums) {
+    attrs.partChecksums = value.split(',');
   } else if (field.startsWith(FIELD.checksum) && /^[a-z0-9]+$/.test(field.slice(FIELD.checksum.length))) {
     (attrs.checksums ??= {})[field.slice(FIELD.checksum.length)] = value;
   } else return false;
@@ -50,7 +66,7 @@ export function encodePartSizes(sizes: number[]): string | undefined {
     i = j + 1;
   }
   const s = runs.join(',');
-  return s.length <= 2048 ? s : undefined;
+  return s.length <= LIST_MAX ? s : undefined;
 }
 
 export function decodePartSizes(s: string): number[] | undefined {

@@ -27,5 +27,6 @@ export function copyAttributes(a: ObjectAttributes): ObjectAttributes {
   if (a.tags !== undefined) out.tags = a.tags.map((t) => ({ key: t.key, value: t.value }));
   if (a.checksums !== undefined) out.checksums = { ...a.checksums };
   if (a.partSizes !== undefined) out.partSizes = [...a.partSizes];
+  if (a.partChecksums !== undefined) out.partChecksums = [...a.partChecksums];
   return out;
 }

@@ -34,6 +34,11 @@ export interface ObjectAttributes {
   /** The part sizes of an object assembled from a multipart upload, in order (GetObject?partNumber). */
   partSizes?: number[];
   /**
+   * A COMPOSITE multipart object's part checksums (base64, of its checksum's algorithm), in
+   * part order: GetObjectAttributes lists each with its part, as S3 does.
+   */
+  partChecksums?: string[];
+  /**
    * SSE-S3 the write asked for (x-amz-server-side-encryption: AES256, checked by
    * src/s3/request-features.ts). A store that encrypts only when asked (the s3 backend's) is
    * asked; the others encrypt every object anyway.
@@ -120,6 +125,8 @@ export interface PutOptions {
    * ObjectMeta it returns, and the client is told none.
    */
   checksums?: Record<string, string>;
+  /** completeUpload only: the parts' checksums a COMPOSITE checksum was made of, recorded as `attrs.partChecksums`. */
+  partChecksums?: string[];
 }
 
 export interface ListOptions {

@@ -48,6 +48,7 @@ export function conditionsFor(dst: ObjectSummary | undefined): WriteConditions {
 function attributesToWrite(meta: ObjectMeta, carryChecksums: boolean): ObjectAttributes {
   const attrs = copyAttributes(meta);
   delete attrs.partSizes;
+  delete attrs.partChecksums;
   // Only full-object checksums the copy recomputes travel; a composite (per-part) value would
   // describe a part layout the destination may not have.
   const checksums = carryChecksums ? checkableChecksums(meta) : {};

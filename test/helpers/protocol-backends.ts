@@ -89,6 +89,8 @@ const NO_PART_LAYOUT = {
   'pages the parts of a multipart object': "the s3 backend does not read an object's part sizes from the store (ObjectParts)",
   'counts the parts of a multipart object without checksums':
     "the s3 backend does not read an object's part sizes from the store (ObjectParts)",
+  'counts the parts of a multipart object with a FULL_OBJECT checksum':
+    "the s3 backend does not read an object's part sizes from the store (ObjectParts)",
 };
 
 /** The hostile suite's 60 s budget is set for a local folder; through a store each request is a round trip to it. */
@@ -325,6 +327,8 @@ export const PROTOCOL_BACKENDS: ProtocolBackend[] = [
       'a 20 MiB file streams through to the backend and round-trips': GITHUB_ETAG,
       'pages the parts of a multipart object': 'an asset keeps no part layout: GetObjectAttributes has no ObjectParts on github',
       'counts the parts of a multipart object without checksums':
+        'an asset keeps no part layout: GetObjectAttributes has no ObjectParts on github',
+      'counts the parts of a multipart object with a FULL_OBJECT checksum':
         'an asset keeps no part layout: GetObjectAttributes has no ObjectParts on github',
       'gives the copy of a multipart object with a composite checksum': GITHUB_NO_CHECKSUMS,
       'copies a multipart object as one part': GITHUB_ETAG,

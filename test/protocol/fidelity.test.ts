@@ -467,9 +467,10 @@ describe('protocol: S3 fidelity', () => {
       expect(r.ObjectSize).to.equal(10 * MiB + 7);
       expect(r.ObjectParts?.TotalPartsCount).to.equal(3);
       expect(r.ObjectParts?.IsTruncated).to.equal(true);
-      expect(r.ObjectParts?.Parts?.map((p) => [p.PartNumber, p.Size])).to.deep.equal([
-        [1, 5 * MiB],
-        [2, 5 * MiB],
+      // Each part with its checksum, as S3 lists the parts of a COMPOSITE object.
+      expect(r.ObjectParts?.Parts?.map((p) => [p.PartNumber, p.Size, p.ChecksumSHA256])).to.deep.equal([
+        [1, 5 * MiB, sha256b64(parts[0])],
+        [2, 5 * MiB, sha256b64(parts[1])],
       ]);
       const rest = await srv.s3.send(
         new GetObjectAttributesCommand({
@@ -480,7 +481,26 @@ describe('protocol: S3 fidelity', () => {
         }),
       );
       expect(rest.ObjectParts?.IsTruncated).to.equal(false);
-      expect(rest.ObjectParts?.Parts?.map((p) => [p.PartNumber, p.Size])).to.deep.equal([[3, 7]]);
+      expect(rest.ObjectParts?.Parts?.map((p) => [p.PartNumber, p.Size, p.ChecksumSHA256])).to.deep.equal([[3, 7, sha256b64(parts[2])]]);
+    });
+
+    it('counts the parts of a multipart object with a FULL_OBJECT checksum, and lists none, as S3 does', async () => {
+      const Key = 'attr/full-object';
+      const parts = [randomBytes(5 * MiB), randomBytes(7)];
+      const { UploadId } = await srv.s3.send(
+        new CreateMultipartUploadCommand({ Bucket, Key, ChecksumAlgorithm: 'CRC32', ChecksumType: 'FULL_OBJECT' }),
+      );
+      const Parts = [];
+      for (let i = 0; i < parts.length; i++) {
+        const r = await srv.s3.send(
+          new UploadPartCommand({ Bucket, Key, UploadId, PartNumber: i + 1, Body: parts[i], ChecksumAlgorithm: 'CRC32' }),
+        );
+        Parts.push({ ETag: r.ETag!, PartNumber: i + 1, ChecksumCRC32: r.ChecksumCRC32 });
+      }
+      await srv.s3.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts } }));
+      const r = await srv.s3.send(new GetObjectAttributesCommand({ Bucket, Key, ObjectAttributes: ['ObjectParts'] }));
+      // The parts are listed only when the object's checksum is made of theirs (COMPOSITE).
+      expect(r.ObjectParts).to.deep.equal({ TotalPartsCount: 2 });
     });
 
     it('refuses a missing or unknown attribute name and answers NoSuchKey for a missing object', async () => {

@@ -53,11 +53,16 @@ export interface PartStorage {
 
 /**
  * The attributes of an object assembled from an upload's parts: the upload's, its part sizes,
- * and the checksums Complete made for it (PutOptions.checksums). For every store that records
+ * and the checksums Complete made for it (PutOptions.checksums, partChecksums). For every store that records
  * attributes with the object it commits (staged stores, azure).
  */
 export function assembledAttributes(upload: UploadInfo, partSizes: number[], opts: PutOptions): ObjectAttributes {
-  return { ...upload.attrs, partSizes, ...(opts.checksums ? { checksums: { ...opts.checksums } } : {}) };
+  return {
+    ...upload.attrs,
+    partSizes,
+    ...(opts.checksums ? { checksums: { ...opts.checksums } } : {}),
+    ...(opts.partChecksums ? { partChecksums: [...opts.partChecksums] } : {}),
+  };
 }
 
 /** The checksums a part was sent with, as a PartInfo field (none: no field). */

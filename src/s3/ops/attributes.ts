@@ -2,7 +2,7 @@
 import { S3Error } from '../../errors';
 import type { ObjectMeta } from '../../backends/types';
 import type { Handler } from '../context';
-import { checksumElements, checksumTypeElement } from '../checksums';
+import { CHECKSUM_ELEMENT, checksumElements, checksumTypeElement, checksumTypeOf, parseChecksumAlgorithm } from '../checksums';
 import { httpDate } from '../headers';
 import { xmlResponse } from '../respond';
 import type { XmlObject } from '../xml';
@@ -49,15 +49,22 @@ function checksumOf(meta: ObjectMeta) {
 }
 
 /**
- * The parts of a multipart object, paged as ListParts pages (x-amz-max-parts, x-amz-part-number-marker).
- * S3 lists them only for an object with an additional checksum; of others it gives the count alone.
+ * The parts of a multipart object, paged as ListParts pages (x-amz-max-parts, x-amz-part-number-marker),
+ * each with its checksum. S3 lists them only for an object whose checksum is COMPOSITE (made of
+ * the parts'); of others (none, or a FULL_OBJECT CRC) it gives the count alone (LocalStack's
+ * GetObjectAttributes, recorded against AWS).
  */
 function partsOf(meta: ObjectMeta, maxParts: number, marker: number) {
   const sizes = meta.partSizes;
   if (!sizes) return undefined;
-  if (Object.keys(meta.checksums ?? {}).length === 0) return { PartsCount: sizes.length };
+  const composite = Object.entries(meta.checksums ?? {}).find(([, v]) => checksumTypeOf(v) === 'COMPOSITE');
+  if (!composite) return { PartsCount: sizes.length };
+  const [alg] = composite;
+  // Kept for every part, or the parts are listed without them (a store whose metadata could not hold them all).
+  const kept = meta.partChecksums?.length === sizes.length ? meta.partChecksums : undefined;
+  const element = CHECKSUM_ELEMENT[parseChecksumAlgorithm(alg)];
   const page = sizes
-    .map((size, i) => ({ PartNumber: i + 1, Size: size }))
+    .map((size, i) => ({ PartNumber: i + 1, Size: size, ...(kept ? { [element]: kept[i] } : {}) }))
     .filter((p) => p.PartNumber > marker)
     .slice(0, maxParts);
   const truncated = marker + page.length < sizes.length && page.length > 0;

@@ -140,6 +140,7 @@ export async function copyBetween(
     // which only a store that copies as S3 does computes itself.
     const etagFromBytes = handle.meta.etag.includes('-') && !dst.backend.capabilities.copyMakesOnePart;
     delete attrs.partSizes;
+    delete attrs.partChecksums;
     // A copy naming no class takes the destination bucket's tier, where its CreateBucket named one.
     if (ctx.header('x-amz-storage-class') === undefined) {
       const tier = await bucketTier(dst);

@@ -283,6 +283,11 @@ export const completeMultipartUpload: Handler = async (ctx) => {
   }
   const checksum = mode && objectChecksum(mode, chosen, requested);
   checkStatedObjectChecksum(stated, mode, checksum);
+  // A composite checksum's parts are listed by GetObjectAttributes, each with its own.
+  const partChecksums =
+    mode?.type === 'COMPOSITE' && checksum
+      ? chosen.map((p, i) => p.checksums?.[mode.algorithm] ?? requested[i].checksums[mode.algorithm]!)
+      : undefined;
   const conditions = writeConditions(ctx);
   // Assembly can take a while for large objects: answer as S3 does, keeping the line busy.
   // In a versioned bucket the object at the name is about to be replaced: keep it as a version first.
@@ -295,7 +300,11 @@ export const completeMultipartUpload: Handler = async (ctx) => {
       id,
       chosen.map((p) => p.partNumber),
       etag,
-      { conditions, ...(mode && checksum ? { checksums: { [mode.algorithm]: checksum } } : {}) },
+      {
+        conditions,
+        ...(mode && checksum ? { checksums: { [mode.algorithm]: checksum } } : {}),
+        ...(partChecksums ? { partChecksums } : {}),
+      },
     )
     .then(
       async (meta): Promise<Completed> => {
