@@ -127,6 +127,13 @@ export interface PutOptions {
   checksums?: Record<string, string>;
   /** completeUpload only: the parts' checksums a COMPOSITE checksum was made of, recorded as `attrs.partChecksums`. */
   partChecksums?: string[];
+  /**
+   * The object's Last-Modified, when it is not the time of this write: a multipart upload's
+   * object is dated when the upload was created, as S3 dates it (StagedMultipartStore passes
+   * `UploadInfo.initiated`). Honoured by the stores that date their own files (fs, memory);
+   * the clouds date an object themselves when they commit it.
+   */
+  lastModified?: Date;
 }
 
 export interface ListOptions {

@@ -251,6 +251,7 @@ export class VersionedObjects {
     if (!this.status) return written;
     const handle = await this.view.openObject(key);
     const dataId = newVersionId();
+    const dated = handle.meta.lastModified;
     try {
       // Another writer replaced the name in between: the bytes this request wrote are gone.
       if (handle.meta.etag !== written.etag) throw new S3Error('OperationAborted', 'Another write to this key got in between; try again.');
@@ -258,17 +259,29 @@ export class VersionedObjects {
     } finally {
       await handle.close();
     }
-    return this.commit(key, {
-      etag: written.etag,
-      size: written.size,
-      attrs: attributesOf(written),
-      blob: dataId,
-      ...(lock ? { lock } : {}),
-    });
+    // Dated as the store dated the object at the name (a multipart upload's: when it was created,
+    // as S3 dates it), which an adapter's answer to the Complete may not say (the s3 backend's).
+    return this.commit(
+      key,
+      {
+        etag: written.etag,
+        size: written.size,
+        attrs: attributesOf(written),
+        blob: dataId,
+        ...(lock ? { lock } : {}),
+      },
+      {},
+      dated,
+    );
   }
 
   /** Adds the version whose bytes are in `data.blob` to the index, then makes it current at the name. */
-  private async commit(key: string, data: Omit<VersionEntry, 'id' | 'lastModified'>, opts: PutOptions = {}): Promise<VersionedMeta> {
+  private async commit(
+    key: string,
+    data: Omit<VersionEntry, 'id' | 'lastModified'>,
+    opts: PutOptions = {},
+    lastModified = new Date(),
+  ): Promise<VersionedMeta> {
     const suspended = this.status === 'Suspended';
     let entry: VersionEntry | undefined;
     let changed: { before: VersionIndex; after: VersionIndex };
@@ -276,7 +289,7 @@ export class VersionedObjects {
       changed = await updateIndex(this.area, this.view.reservedAreaId, key, ({ index }) => {
         const latest = index.versions[0];
         checkWriteConditions(latest && !latest.marker ? metaOf(key, latest) : undefined, opts.conditions);
-        entry = { id: suspended ? NULL_VERSION : newVersionId(), lastModified: new Date().toISOString(), ...data };
+        entry = { id: suspended ? NULL_VERSION : newVersionId(), lastModified: lastModified.toISOString(), ...data };
         const rest = suspended ? index.versions.filter((v) => v.id !== NULL_VERSION) : index.versions;
         return { next: { key, versions: [entry, ...rest] }, result: undefined };
       });

@@ -82,6 +82,11 @@ const objectKeepsNoMultipartChecksum = (reason: string) => ({
   'pages the parts of a multipart object uploaded with checksums': reason,
 });
 
+/** S3 dates a multipart object when its upload was created; a store that dates an object itself when it commits it cannot be told otherwise. */
+const datedAtCompletion = (store: string) => ({
+  'dates the object when its upload was created': `${store} dates an object when it is committed, and takes no other date: its Last-Modified is the Complete's time`,
+});
+
 /** The s3 backend keeps the object's part layout (ObjectMeta.partSizes) only where s3mux assembled it. */
 const NO_PART_LAYOUT = {
   'uploads parts, lists them, completes with the md5-of-md5s ETag':
@@ -168,6 +173,7 @@ export const PROTOCOL_BACKENDS: ProtocolBackend[] = [
       };
     },
     gaps: {
+      ...datedAtCompletion('s3rver 3.7.1'),
       'accepts a key of exactly 1024 bytes':
         's3rver 3.7.1 keeps objects as files named by their keys: a 1024-byte key is longer than a file name can be, and s3rver stops answering',
       'protocol: multipart uploads': S3RVER_MULTIPART,
@@ -220,6 +226,7 @@ export const PROTOCOL_BACKENDS: ProtocolBackend[] = [
     store: 'Azurite (blob service, in memory), shared key',
     start: fromTarget('azure'),
     gaps: {
+      ...datedAtCompletion('Azure Blob Storage (Put Block List)'),
       ...partChecksumGap('the azure backend keeps parts as uncommitted blocks, which carry no checksums yet'),
       ...partsKeepNoChecksums('the azure backend keeps parts as uncommitted blocks, which carry no checksums yet'),
       ...SLOW_STORE,
@@ -230,6 +237,7 @@ export const PROTOCOL_BACKENDS: ProtocolBackend[] = [
     store: 'the firebase-tools Cloud Storage emulator (`emulator: true`)',
     start: fromTarget('gcs'),
     gaps: {
+      ...datedAtCompletion('Cloud Storage (compose)'),
       ...GCS_PART_CHECKSUMS,
       ...partsKeepNoChecksums('the gcs backend keeps parts as objects without the checksums they were sent with yet'),
       ...SLOW_STORE,
@@ -270,6 +278,7 @@ export const PROTOCOL_BACKENDS: ProtocolBackend[] = [
     store: 'the OCI Object Storage REST API double (test/helpers/oci-double.ts), request signatures verified',
     start: fromTarget('oci'),
     gaps: {
+      ...datedAtCompletion('OCI Object Storage (its own multipart)'),
       ...partChecksumGap('the oci backend keeps parts as OCI multipart parts, which carry no S3 checksums'),
       ...objectKeepsNoMultipartChecksum(
         "OCI's own multipart assembles the object and a commit cannot add metadata, and its parts carry no S3 checksums",
@@ -290,6 +299,7 @@ export const PROTOCOL_BACKENDS: ProtocolBackend[] = [
       'protocol: hostile input': `${GITHUB_TAGS}: the suite's setup stores a tagged object every mutation starts from`,
     },
     gaps: {
+      ...datedAtCompletion('GitHub (an asset is dated when uploaded)'),
       ...partChecksumGap('the github backend keeps parts as release assets, which carry no checksums'),
       ...objectKeepsNoMultipartChecksum(
         'a release asset keeps no checksums, and the github backend has no reserved area to hold an upload\u2019s',
@@ -372,6 +382,7 @@ export const PROTOCOL_BACKENDS: ProtocolBackend[] = [
       };
     },
     gaps: {
+      ...datedAtCompletion('Cloud Storage (compose)'),
       ...GCS_PART_CHECKSUMS,
       ...partsKeepNoChecksums('the gcs backend keeps parts as objects without the checksums they were sent with yet'),
       ...SLOW_STORE,

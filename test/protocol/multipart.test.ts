@@ -12,6 +12,7 @@ import {
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
   ListPartsCommand,
+  PutBucketVersioningCommand,
   PutObjectCommand,
   UploadPartCommand,
   UploadPartCopyCommand,
@@ -113,6 +114,37 @@ describe('protocol: multipart uploads', () => {
     const keys = (await srv.s3.send(new ListObjectsV2Command({ Bucket }))).Contents?.map((c) => c.Key);
     expect(keys).to.deep.equal([Key, 'single']);
   });
+
+  it('dates the object when its upload was created, as S3 does: Last-Modified of HEAD, GET and the listing', async function () {
+    this.timeout(30_000);
+    await srv.s3.send(new CreateBucketCommand({ Bucket: 'multipart-dated' }));
+    await srv.s3.send(new PutBucketVersioningCommand({ Bucket: 'multipart-dated', VersioningConfiguration: { Status: 'Enabled' } }));
+    for (const b of [Bucket, 'multipart-dated']) await completedLater(b);
+  });
+
+  /** Creates an upload, completes it in a later second, and checks the object's dates. */
+  async function completedLater(Bucket: string): Promise<void> {
+    const Key = 'dated/object.bin';
+    const { UploadId } = await srv.s3.send(new CreateMultipartUploadCommand({ Bucket, Key }));
+    const listed = await srv.s3.send(new ListMultipartUploadsCommand({ Bucket, Prefix: Key }));
+    const initiated = listed.Uploads!.find((u) => u.UploadId === UploadId)!.Initiated!;
+    // Last-Modified is in whole seconds: the upload is completed in a later second than it began.
+    await new Promise((r) => setTimeout(r, 1100 - (Date.now() % 1000) + 100));
+    const { ETag } = await srv.s3.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber: 1, Body: randomBytes(1000) }));
+    const completedAfter = Date.now();
+    await srv.s3.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: [{ ETag, PartNumber: 1 }] } }));
+    const second = Math.floor(initiated.getTime() / 1000) * 1000;
+    expect(second).to.be.below(Math.floor(completedAfter / 1000) * 1000);
+    const head = await srv.s3.send(new HeadObjectCommand({ Bucket, Key }));
+    const get = await srv.s3.send(new GetObjectCommand({ Bucket, Key }));
+    await get.Body!.transformToByteArray();
+    const list = await srv.s3.send(new ListObjectsV2Command({ Bucket, Prefix: Key }));
+    expect([
+      head.LastModified!.getTime(),
+      get.LastModified!.getTime(),
+      Math.floor(list.Contents![0].LastModified!.getTime() / 1000) * 1000,
+    ]).to.deep.equal([second, second, second]);
+  }
 
   it('answers Complete with the object\u2019s absolute URL in Location, as S3 does', async () => {
     const Key = 'located/a b+c.txt';

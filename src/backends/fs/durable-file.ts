@@ -8,7 +8,7 @@
  * the main thread). The caller renames the file into place only once `synced` has resolved, so
  * a crash never leaves an empty or partial file at a final name.
  */
-import { close, closeSync, fstatSync, fsync, open, rm, writeSync, type Stats } from 'node:fs';
+import { close, closeSync, fstatSync, fsync, futimesSync, open, rm, writeSync, type Stats } from 'node:fs';
 
 export interface WrittenFile {
   /** The file's stat after the write (identity, size, mtime: an fsync changes none of them). */
@@ -21,9 +21,14 @@ export interface WrittenFile {
  * Creates `file` (`flag`, default 'wx': it must not exist), writes `data` and starts its
  * fsync; resolves once the bytes are written. A failed open or write rejects (the file is
  * removed again); a failed fsync rejects `synced` and leaves the file to the caller, who
- * removes its temp files on any failure.
+ * removes its temp files on any failure. `mtime`: the file's modification time, set before its
+ * stat and fsync.
  */
-export function writeFileSyncing(file: string, data: Buffer | string, opts: { flag?: string; stat?: boolean } = {}): Promise<WrittenFile> {
+export function writeFileSyncing(
+  file: string,
+  data: Buffer | string,
+  opts: { flag?: string; stat?: boolean; mtime?: Date } = {},
+): Promise<WrittenFile> {
   const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
   return new Promise<WrittenFile>((resolve, reject) =>
     open(file, opts.flag ?? 'wx', 0o666, (openErr, fd) => {
@@ -31,6 +36,7 @@ export function writeFileSyncing(file: string, data: Buffer | string, opts: { fl
       let stats: Stats | undefined;
       try {
         for (let n = 0; n < bytes.length;) n += writeSync(fd, bytes, n, bytes.length - n);
+        if (opts.mtime) futimesSync(fd, opts.mtime, opts.mtime);
         if (opts.stat) stats = fstatSync(fd);
       } catch (err) {
         const failure = err instanceof Error ? err : new Error(String(err));

@@ -589,7 +589,12 @@ export class FsBackend implements Backend {
         // opts.etag: a multipart assembly records S3's `<md5 of md5s>-N` instead of the MD5,
         // and the bytes are not hashed for an MD5 nobody would read.
         const given = opts.etag !== undefined && opts.etag !== '' ? unquoteEtag(opts.etag) : undefined;
-        const s = await stageBody(this.layout, body, { size: opts.size, md5: opts.md5, hash: given === undefined });
+        const s = await stageBody(this.layout, body, {
+          size: opts.size,
+          md5: opts.md5,
+          hash: given === undefined,
+          mtime: opts.lastModified,
+        });
         staged = s;
         const etag = given ?? s.etag;
         const stored = storedAttributes(attrs);

@@ -11,7 +11,7 @@
  * still reports the first failure of the body or the disk.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { close, fstatSync, fsync, open, writev, type Stats } from 'node:fs';
+import { close, fstatSync, fsync, futimesSync, open, writev, type Stats } from 'node:fs';
 import { Writable } from 'node:stream';
 
 /**
@@ -33,12 +33,16 @@ export class TempFileSink extends Writable {
   /** The file's stat after the fsync (set once the sink has finished). */
   stats?: Stats;
 
+  private readonly mtime?: Date;
+
+  /** `mtime`: the file's modification time, set before its fsync (else the time of its last write). */
   constructor(
     private readonly file: string,
-    opts: { md5?: boolean } = {},
+    opts: { md5?: boolean; mtime?: Date } = {},
   ) {
     super({ highWaterMark: WRITE_BATCH });
     if (opts.md5) this.md5 = createHash('md5');
+    this.mtime = opts.mtime;
   }
 
   /** The MD5 of what was written (hex); once finished. */
@@ -71,6 +75,13 @@ export class TempFileSink extends Writable {
     this.writePending((err) => {
       if (err) return cb(err);
       const fd = this.fd!;
+      if (this.mtime) {
+        try {
+          futimesSync(fd, this.mtime, this.mtime);
+        } catch (timeErr) {
+          return cb(timeErr as Error);
+        }
+      }
       fsync(fd, (syncErr) => {
         if (syncErr) return cb(syncErr);
         try {

@@ -63,7 +63,7 @@ function incompleteBody(size: number, expectedSize: number): S3Error {
 async function stageSmallBody(layout: Layout, body: Readable, expectedSize: number, opts: StageOptions): Promise<StagedFile> {
   const data = await readWhole(body, expectedSize);
   const tmp = layout.tempPath('put');
-  const { stats, synced } = await writeFileSyncing(tmp, data, { stat: true });
+  const { stats, synced } = await writeFileSyncing(tmp, data, { stat: true, mtime: opts.mtime });
   return { path: tmp, etag: opts.md5 ?? (opts.hash === false ? '' : md5Hex(data)), identity: identityOf(stats!), synced };
 }
 
@@ -109,6 +109,8 @@ export interface StageOptions {
    * parts), so none is computed: 1.5 s of a core per GiB.
    */
   hash?: boolean;
+  /** The file's modification time (the object's Last-Modified): PutOptions.lastModified; else now. */
+  mtime?: Date;
 }
 
 /**
@@ -121,7 +123,7 @@ export async function stageBody(layout: Layout, body: Readable, opts: StageOptio
   if (expectedSize !== undefined && expectedSize <= SMALL_BODY_MAX) return stageSmallBody(layout, body, expectedSize, opts);
   const md5 = opts.md5;
   const tmp = layout.tempPath('put');
-  const out = new TempFileSink(tmp, { md5: md5 === undefined && opts.hash !== false });
+  const out = new TempFileSink(tmp, { md5: md5 === undefined && opts.hash !== false, mtime: opts.mtime });
   try {
     await pipeline(body, out);
     await closed(out);

@@ -231,7 +231,7 @@ export class MemoryBackend implements Backend {
       key,
       size: data.length,
       etag: opts.etag !== undefined && opts.etag !== '' ? unquoteEtag(opts.etag) : createHash('md5').update(data).digest('hex'),
-      lastModified: new Date(),
+      lastModified: opts.lastModified ? new Date(opts.lastModified) : new Date(),
     };
     if (meta.contentType === undefined) meta.contentType = DEFAULT_CONTENT_TYPE;
     b.objects.set(key, { meta, body: data });

@@ -147,16 +147,18 @@ export class StagedMultipartStore implements MultipartStore {
     });
     const partSizes = parts.map((p) => p.size);
     const attrs = assembledAttributes(upload, partSizes, opts);
+    // S3 dates the object when its upload was created, not when it was completed.
+    const dated: PutOptions = { ...opts, etag, lastModified: upload.initiated };
     let meta: ObjectMeta;
     if (this.storage.assemble) {
-      meta = await this.storage.assemble(bucket, upload, parts, attrs, { ...opts, etag });
+      meta = await this.storage.assemble(bucket, upload, parts, attrs, dated);
     } else {
       const size = partSizes.reduce((a, b) => a + b, 0);
       const storage = this.storage;
       const body = concatenate(async function* () {
         for (const n of partNumbers) yield await storage.openPart(bucket, uploadId, n);
       });
-      meta = await this.backend.putObject(bucket, key, body, attrs, { ...opts, size, etag });
+      meta = await this.backend.putObject(bucket, key, body, attrs, { ...dated, size });
     }
     await this.storage.deleteUpload(bucket, uploadId);
     return meta;
