@@ -50,7 +50,7 @@ import { FileRangeReadable, FsObjectHandle } from './handle';
 import { BytesObjectHandle } from '../bytes-handle';
 import { isErrno, Layout } from './layout';
 import { lockKey, rootState, type RootState } from './locks';
-import { NameRegistry } from './names';
+import { NameRegistry, type NameSweepOptions } from './names';
 import { assertStorableKey, hashedSegments, isSafeBucketDirName, joinInside, SELF_NAME } from './paths';
 import {
   identityOf,
@@ -77,6 +77,8 @@ export interface FsBackendOptions {
   root: string;
   /** Sorted folders kept across listing pages (default: SortedDirs' own bounds; tests pass smaller ones). */
   sortedDirs?: SortedDirs;
+  /** When the registry of long segments is swept (default: NameRegistry's; tests pass smaller ones). */
+  names?: NameSweepOptions;
 }
 
 /** A sidecar on its way into place with its data file: `tmp` once written to a temp file. */
@@ -163,7 +165,7 @@ export class FsBackend implements Backend {
       // not created yet
     }
     this.state = rootState(stateKey);
-    this.names = new NameRegistry(this.layout);
+    this.names = new NameRegistry(this.layout, opts.names);
     this.ctx = { layout: this.layout, state: this.state };
     this.reserved = new FsReservedStore({
       layout: this.layout,
