@@ -24,6 +24,11 @@ export function checksumTypeOf(value: string): ChecksumType {
   return /-\d+$/.test(value) ? 'COMPOSITE' : 'FULL_OBJECT';
 }
 
+/** The algorithm and value of a COMPOSITE checksum among an object's (a multipart object's, made of its parts'), if any. */
+export function compositeChecksum(checksums: Record<string, string> | undefined): [string, string] | undefined {
+  return Object.entries(checksums ?? {}).find(([, v]) => checksumTypeOf(v) === 'COMPOSITE');
+}
+
 /** The XML element S3 writes each checksum in (CopyObjectResult, CopyPartResult, ListParts, Complete, Checksum), in S3's order. */
 export const CHECKSUM_ELEMENT: Readonly<Record<ChecksumAlgorithm, string>> = {
   crc32: 'ChecksumCRC32',

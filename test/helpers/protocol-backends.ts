@@ -78,6 +78,7 @@ const objectKeepsNoMultipartChecksum = (reason: string) => ({
   ...partsKeepNoChecksums(reason),
   'checks the object checksum a Complete states': reason,
   'UploadPartCopy into an upload with a checksum': reason,
+  'of one part of a COMPOSITE object give that part': reason,
   // Without the object's checksum, its parts are answered as an upload's without checksums: a count.
   'pages the parts of a multipart object uploaded with checksums': reason,
 });

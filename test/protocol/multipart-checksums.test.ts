@@ -101,6 +101,28 @@ describe('protocol: multipart upload checksums', () => {
     }
   });
 
+  it('GET and HEAD of one part of a COMPOSITE object give that part’s checksum, as S3 does (localstack#12842, recorded against AWS)', async () => {
+    const Key = 'composite-part-SHA256';
+    const { UploadId, done } = await upload(Key, 'SHA256');
+    await srv.s3.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: done } }));
+    for (const PartNumber of [1, 2]) {
+      const own = sha256(parts[PartNumber - 1]).toString('base64');
+      const head = await srv.s3.send(new HeadObjectCommand({ Bucket, Key, ChecksumMode: 'ENABLED', PartNumber }));
+      expect([head.ContentLength, head.ChecksumSHA256, head.ChecksumType], `HEAD part ${PartNumber}`).to.deep.equal([
+        parts[PartNumber - 1].length,
+        own,
+        'COMPOSITE',
+      ]);
+      // The SDK checks the bytes it receives against the checksum given.
+      const got = await srv.s3.send(new GetObjectCommand({ Bucket, Key, ChecksumMode: 'ENABLED', PartNumber }));
+      expect(Buffer.from(await got.Body!.transformToByteArray()).equals(parts[PartNumber - 1])).to.equal(true);
+      expect([got.ChecksumSHA256, got.ChecksumType], `GET part ${PartNumber}`).to.deep.equal([own, 'COMPOSITE']);
+    }
+    // Without checksum mode, none.
+    const plain = await srv.s3.send(new HeadObjectCommand({ Bucket, Key, PartNumber: 1 }));
+    expect(plain.ChecksumSHA256).to.equal(undefined);
+  });
+
   it('FULL_OBJECT CRC32 and CRC64NVME: the CRC of the whole object, from parts sent with or without checksums', async () => {
     const whole = Buffer.concat(parts);
     for (const [algorithm, type, withChecksums, expected] of [

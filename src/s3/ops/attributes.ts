@@ -2,7 +2,7 @@
 import { S3Error } from '../../errors';
 import type { ObjectMeta } from '../../backends/types';
 import type { Handler } from '../context';
-import { CHECKSUM_ELEMENT, checksumElements, checksumTypeElement, checksumTypeOf, parseChecksumAlgorithm } from '../checksums';
+import { CHECKSUM_ELEMENT, checksumElements, checksumTypeElement, compositeChecksum, parseChecksumAlgorithm } from '../checksums';
 import { httpDate } from '../headers';
 import { xmlResponse } from '../respond';
 import type { XmlObject } from '../xml';
@@ -57,7 +57,7 @@ function checksumOf(meta: ObjectMeta) {
 function partsOf(meta: ObjectMeta, maxParts: number, marker: number) {
   const sizes = meta.partSizes;
   if (!sizes) return undefined;
-  const composite = Object.entries(meta.checksums ?? {}).find(([, v]) => checksumTypeOf(v) === 'COMPOSITE');
+  const composite = compositeChecksum(meta.checksums);
   if (!composite) return { PartsCount: sizes.length };
   const [alg] = composite;
   // Kept for every part, or the parts are listed without them (a store whose metadata could not hold them all).

@@ -16,7 +16,7 @@ import { bypassGovernance, refuseBypassWithoutLock } from '../bypass-governance'
 import { requireIntegrityCheck } from '../payload';
 import { applyBucketTier } from '../../bucket-config/tier';
 import { expirationHeaders } from '../expiration';
-import { checksumTypeOf } from '../checksums';
+import { checksumTypeOf, compositeChecksum } from '../checksums';
 
 /** S3's limit for one PutObject; larger objects go multipart. */
 export const MAX_OBJECT_SIZE_SINGLE_PUT = 5 * 1024 ** 3;
@@ -191,6 +191,29 @@ function requestedRange(ctx: S3Context, meta: ObjectMeta, n: number | undefined)
 }
 
 /**
+ * The checksum a GET or HEAD of part `n` answers with x-amz-checksum-mode: ENABLED when the
+ * object's checksum is COMPOSITE: the part's own, which is what the part's bytes can be checked
+ * against (LocalStack's GetObject, recorded against AWS, localstack#12842). Undefined: the
+ * object's checksum when the part is the whole object, else none (a FULL_OBJECT CRC's parts
+ * have none of their own).
+ */
+function partChecksumHeaders(meta: ObjectMeta, n: number | undefined): Record<string, string> | undefined {
+  if (n === undefined || !meta.partSizes || meta.partChecksums?.length !== meta.partSizes.length) return undefined;
+  const composite = compositeChecksum(meta.checksums);
+  const value = meta.partChecksums[n - 1];
+  if (!composite || value === undefined) return undefined;
+  return { [`x-amz-checksum-${composite[0]}`]: value, 'x-amz-checksum-type': 'COMPOSITE' };
+}
+
+/** The checksum headers GET and HEAD give (x-amz-checksum-mode: ENABLED): a part's own, or the object's when the whole object is answered. */
+function readChecksums(ctx: S3Context, meta: ObjectMeta, n: number | undefined, range: ByteRange | undefined) {
+  if (!checksumModeEnabled(ctx)) return { whole: false };
+  const part = partChecksumHeaders(meta, n);
+  if (part) return { whole: false, part };
+  return { whole: range === undefined || (range.start === 0 && range.end === meta.size - 1) };
+}
+
+/**
  * The headers GET and HEAD describe a version with, filled into one object (no spread copies
  * per request). No lock, nothing to authorize: no promise to wait for (every GET and HEAD asks).
  */
@@ -233,9 +256,10 @@ export const getObject: Handler = async (ctx) => {
       return answer;
     }
     const { range, partsCount } = requestedRange(ctx, meta, part);
-    const whole = range === undefined || (range.start === 0 && range.end === meta.size - 1);
-    const described = objectHeaders(ctx, key, meta, checksumModeEnabled(ctx) && whole);
+    const checksums = readChecksums(ctx, meta, part, range);
+    const described = objectHeaders(ctx, key, meta, checksums.whole);
     const headers = described instanceof Promise ? await described : described;
+    if (checksums.part) Object.assign(headers, checksums.part);
     const expiration = readExpiration(ctx, key, meta);
     Object.assign(headers, expiration instanceof Promise ? await expiration : expiration);
     if (partsCount !== undefined) headers['x-amz-mp-parts-count'] = String(partsCount);
@@ -271,9 +295,10 @@ export const headObject: Handler = async (ctx): Promise<S3Response> => {
   if (answer) return answer;
   const { range, partsCount } = requestedRange(ctx, meta, part);
   // The object's checksum describes the whole object, not one part of it: as on GET.
-  const whole = range === undefined || (range.start === 0 && range.end === meta.size - 1);
-  const described = objectHeaders(ctx, key, meta, checksumModeEnabled(ctx) && whole);
+  const checksums = readChecksums(ctx, meta, part, range);
+  const described = objectHeaders(ctx, key, meta, checksums.whole);
   const headers = described instanceof Promise ? await described : described;
+  if (checksums.part) Object.assign(headers, checksums.part);
   const expiration = readExpiration(ctx, key, meta);
   Object.assign(headers, expiration instanceof Promise ? await expiration : expiration);
   if (partsCount !== undefined) headers['x-amz-mp-parts-count'] = String(partsCount);
