@@ -483,14 +483,7 @@ export function authenticateV4(req: AuthRequest, lookup: CredentialLookup, now: 
   const signingKey = getSigningKey(identity.secretAccessKey, parsed.scopeDate, parsed.region, parsed.service);
   const expected = hmacHex(signingKey, stringToSign);
   if (!signaturesEqual(expected, parsed.signature)) {
-    throw new S3Error('SignatureDoesNotMatch', undefined, {
-      AWSAccessKeyId: parsed.accessKeyId,
-      StringToSign: stringToSign,
-      SignatureProvided: parsed.signature,
-      StringToSignBytes: bytesHex(stringToSign),
-      CanonicalRequest: Buffer.from(canonicalRequest, 'latin1').toString('utf8'),
-      CanonicalRequestBytes: bytesHex(Buffer.from(canonicalRequest, 'latin1')),
-    });
+    throw signatureDoesNotMatch(parsed.accessKeyId, stringToSign, parsed.signature, canonicalRequest);
   }
 
   const streaming =
@@ -508,6 +501,24 @@ export function authenticateV4(req: AuthRequest, lookup: CredentialLookup, now: 
     payloadHash,
     ...(streaming ? { streaming } : {}),
   };
+}
+
+/**
+ * S3's SignatureDoesNotMatch for a SigV4 request, chunk or trailer signature. The canonical
+ * request is a byte string (header values as received): it is shown as the UTF-8 text those
+ * bytes spell, and CanonicalRequestBytes are the bytes themselves, not their UTF-8 re-encoding.
+ * The string to sign is ASCII.
+ */
+function signatureDoesNotMatch(accessKeyId: string, stringToSign: string, provided: string, canonicalRequest: string): S3Error {
+  const bytes = Buffer.from(canonicalRequest, 'latin1');
+  return new S3Error('SignatureDoesNotMatch', undefined, {
+    AWSAccessKeyId: accessKeyId,
+    StringToSign: stringToSign,
+    SignatureProvided: provided,
+    StringToSignBytes: bytesHex(stringToSign),
+    CanonicalRequest: bytes.toString('utf8'),
+    CanonicalRequestBytes: bytesHex(bytes),
+  });
 }
 
 /** The chunk/trailer signers of a streaming upload, sharing the request's key and scope. */
@@ -531,14 +542,7 @@ export function chunkSigningContext(
     // As S3 answers (swift's test_input_errors.py, against AWS): the request's canonical request, the chunk's string to sign.
     mismatch: (kind, prev, hash, provided) => {
       const stringToSign = kind === 'chunk' ? chunkStringToSign(prev, hash) : trailerStringToSign(prev, hash);
-      return new S3Error('SignatureDoesNotMatch', undefined, {
-        AWSAccessKeyId: request.accessKeyId,
-        StringToSign: stringToSign,
-        SignatureProvided: provided,
-        StringToSignBytes: bytesHex(stringToSign),
-        CanonicalRequest: request.canonicalRequest,
-        CanonicalRequestBytes: bytesHex(request.canonicalRequest),
-      });
+      return signatureDoesNotMatch(request.accessKeyId, stringToSign, provided, request.canonicalRequest);
     },
   };
 }

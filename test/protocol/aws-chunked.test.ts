@@ -20,6 +20,7 @@ import {
   type HeaderList,
 } from '../helpers/hostile-sigv4';
 import { checksumBase64 } from '../../src/s3/checksums';
+import { byteString, bytesHex } from '../../src/auth/byte-strings';
 
 type Mode = 'signed' | 'signed-trailer' | 'unsigned-trailer';
 const MARKER: Record<Mode, string> = {
@@ -300,6 +301,20 @@ describe('protocol: aws-chunked bodies', () => {
         expect(element(r.text, 'CanonicalRequestBytes')).to.match(/^[0-9a-f]{2}( [0-9a-f]{2})+$/);
       });
     }
+
+    it('a signed header value in UTF-8 is shown as its text, and its bytes as received, as in a request signature refusal', async () => {
+      const name = 'résumé.pdf';
+      const r = await streamedPut(srv, `/${Bucket}/bad-sig-utf8`, {
+        mode: 'signed',
+        chunks: [data],
+        headers: { 'content-type': byteString(`text/plain; name="${name}"`) },
+        edit: (b) => b.replace(/(chunk-signature=)[0-9a-f]{64}/, `$1${'0'.repeat(64)}`),
+      });
+      expect([r.status, element(r.text, 'Code')]).to.deep.equal([403, 'SignatureDoesNotMatch']);
+      const line = `content-type:text/plain; name="${name}"`;
+      expect(element(r.text, 'CanonicalRequest')).to.contain(`\n${line.replace(/"/g, '&quot;')}\n`);
+      expect(element(r.text, 'CanonicalRequestBytes')).to.contain(bytesHex(line));
+    });
   });
 
   describe('chunks under 8 KiB before the last', () => {
