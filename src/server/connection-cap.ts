@@ -15,8 +15,8 @@
 import type http from 'node:http';
 import type { Socket } from 'node:net';
 import { S3Error } from '../errors';
-import { toXml } from '../s3/xml';
 import { isHealthPath } from './health';
+import { bareErrorAnswer } from './bare-error';
 
 /** The default cap: well above what SDK connection pools open (JS v3: 50 a client, boto3: 10). */
 export const DEFAULT_MAX_CONNECTIONS = 1024;
@@ -43,13 +43,8 @@ export function capConnections(server: http.Server, app: RequestListener, max: n
 }
 
 function refuse(res: http.ServerResponse): void {
-  const e = new S3Error('SlowDown');
-  const body = toXml('Error', { Code: e.code, Message: e.message }, null);
+  const a = bareErrorAnswer(new S3Error('SlowDown'));
   res.shouldKeepAlive = false;
-  res.writeHead(e.status, {
-    'Content-Type': 'application/xml',
-    'Content-Length': String(Buffer.byteLength(body)),
-    Connection: 'close',
-  });
-  res.end(body);
+  res.writeHead(a.status, a.headers);
+  res.end(a.body);
 }

@@ -8,11 +8,11 @@ import http from 'node:http';
 import https from 'node:https';
 import type { Duplex } from 'node:stream';
 import { S3Error } from '../errors';
-import { toXml } from '../s3/xml';
 import { failRequestBody } from '../s3/payload';
 import { deferContinue } from '../s3/dispatch';
 import { applyIdleTimeout, DEFAULT_IDLE_TIMEOUT_MS } from './idle-timeout';
 import { capConnections, DEFAULT_MAX_CONNECTIONS } from './connection-cap';
+import { bareErrorWire } from './bare-error';
 
 type RequestListener = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 
@@ -82,8 +82,5 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
     return;
   }
   const e = PARSE_ERRORS[err.code ?? '']?.() ?? new S3Error('InvalidRequest', 'The request could not be parsed as HTTP.');
-  const body = toXml('Error', { Code: e.code, Message: e.message }, null);
-  socket.end(
-    `HTTP/1.1 ${e.status} ${http.STATUS_CODES[e.status]}\r\nContent-Type: application/xml\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-  );
+  socket.end(bareErrorWire(e));
 }

@@ -45,6 +45,11 @@ describe('protocol: --max-connections', function () {
     expect(over.body.toString()).to.contain('<Code>SlowDown</Code>');
     expect(over.body.toString()).to.contain('<Message>Please reduce your request rate.</Message>');
     expect(over.headers.connection).to.equal('close');
+    // A request id, as every other s3mux answer has, in the headers and the document.
+    const id = over.headers['x-amz-request-id'];
+    expect(id).to.match(/^[0-9A-F]{16}$/);
+    expect(over.headers['x-amz-id-2']).to.equal(id);
+    expect(over.body.toString()).to.contain(`<RequestId>${String(id)}</RequestId>`);
     expect(over.incomplete).to.equal(false);
     // A liveness probe is answered whatever the count.
     const health = await exchange(srv.port, request('/healthz'), { timeoutMs: 5000 });

@@ -11,6 +11,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { tempFiles } from '../helpers/fs-temps';
 import { startTestServer, ACCESS_KEY, SECRET_KEY, type TestServer } from '../helpers/server';
 import { signedFetch, signer } from '../helpers/sign';
+import { exchange } from '../helpers/hostile-wire';
 import { makeSelfSignedCert, type TestCert } from '../helpers/tls';
 
 const CREDS = { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY };
@@ -52,6 +53,20 @@ describe('protocol: wire', () => {
       const id = r.headers['x-amz-request-id'];
       expect(id).to.match(/^[0-9A-F]{16}$/);
       expect(r.text).to.contain(`<RequestId>${String(id)}</RequestId>`);
+    });
+
+    it('answers bytes that are not HTTP with an S3 error document and a request id, and closes', async () => {
+      const r = await exchange(srv.port, Buffer.from('NOT HTTP AT ALL\r\n\r\n', 'latin1'), { timeoutMs: 5000 });
+      expect(r.status).to.equal(400);
+      expect(r.headers.connection).to.equal('close');
+      const id = r.headers['x-amz-request-id'];
+      expect(id).to.match(/^[0-9A-F]{16}$/);
+      expect(r.headers['x-amz-id-2']).to.equal(id);
+      expect(r.body.toString()).to.match(
+        new RegExp(
+          `<Error><Code>InvalidRequest</Code><Message>The request could not be parsed as HTTP.</Message><RequestId>${String(id)}</RequestId></Error>$`,
+        ),
+      );
     });
 
     it('answers operations it does not implement with 501 NotImplemented XML, never HTML or 404', async () => {
