@@ -2,8 +2,8 @@
 /** The s3mux command: see src/cli/main.ts for the commands, `s3mux --help` for usage. */
 // First: libuv sizes its thread pool from the environment when the pool starts.
 import './threadpool-size';
-// And V8's old-generation growth, before the heap has grown (src/heap-growing.ts).
-import './heap-growing';
+// And, for serve, V8's old-generation growth, before the heap has grown (src/cli/serve-first.ts).
+import './cli/serve-first';
 import { main } from './cli/main';
 
 if (require.main === module) {

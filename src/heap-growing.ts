@@ -24,7 +24,8 @@
  * worked out again after every full collection from what that collection left: V8 reads the flag
  * each time it sets the next limit, so setting it from inside the process works however s3mux is
  * launched (the bin, `node dist/src/cli.js`, npm start, the image). A `--heap-growing-percent`
- * the user gave node is left alone.
+ * the user gave node is left alone. It is set for `s3mux serve` only (installHeapGrowing, called
+ * by src/cli/serve-first.ts); an s3mux started in-process (the tests) runs with V8's own growth.
  */
 import { PerformanceObserver, constants } from 'node:perf_hooks';
 import v8 from 'node:v8';
@@ -93,4 +94,11 @@ function observeFullGcs(listener: () => void): void {
   observer.observe({ entryTypes: ['gc'] });
 }
 
-chooseHeapGrowing(process.execArgv, process.env.NODE_OPTIONS);
+/**
+ * For this process, from now on: what `s3mux serve` does first (src/cli/serve-first.ts), before
+ * the heap has grown. Only the server: the other commands end soon or, as cp and sync, were not
+ * measured with it.
+ */
+export function installHeapGrowing(): string | undefined {
+  return chooseHeapGrowing(process.execArgv, process.env.NODE_OPTIONS);
+}

@@ -6,6 +6,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadRoutingTable } from '../router/config';
 import { UsageError } from './usage-error';
+import { isHelp, isVersion } from './command-line';
 import { serveHelp } from './serve-options';
 import { formatRoutes } from './route-table';
 import { version } from './version';
@@ -120,8 +121,6 @@ function mainHelp(): string {
   ].join('\n');
 }
 
-const isHelp = (a: string) => a === '--help' || a === '-h';
-
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<Outcome> {
   try {
     const [first, ...rest] = argv;
@@ -130,7 +129,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
         console.log(mainHelp());
         return 0;
       }
-      if (first === '--version' || first === '-v') {
+      if (isVersion(first)) {
         console.log(version());
         return 0;
       }

@@ -1,11 +1,13 @@
 /**
- * The s3mux command sets V8's --heap-growing-percent at start-up, and again after each full
- * collection, unless node was given one. Its effect on the server's memory and CPU is measured
+ * s3mux serve sets V8's --heap-growing-percent at start-up, and again after each full
+ * collection, unless node was given one; its other commands leave V8's own. Its effect on the server's memory and CPU is measured
  * by the bench (bench/RESULTS.md, issue 15, eighth and twenty-first passes); here: the rule,
  * the decision, and that this node's V8 knows the flag (an unknown one is reported on stderr
  * and ignored).
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
@@ -16,8 +18,11 @@ import {
   heapSizes,
   MAX_HEAP_GROWING_PERCENT,
 } from '../../src/heap-growing';
+import { startsServer } from '../../src/cli/command-line';
+import { stopChild } from '../helpers/processes';
 
 const MODULE = path.resolve(__dirname, '../../src/heap-growing.js');
+const CLI = path.resolve(__dirname, '../../src/cli.js');
 const MiB = 1024 * 1024;
 
 describe('V8 heap growth of the s3mux command', () => {
@@ -84,12 +89,85 @@ describe('V8 heap growth of the s3mux command', () => {
   it('is a flag this node accepts when set after start-up, as src/cli.ts does, and after full collections', async () => {
     const { stderr } = await promisify(execFile)(
       process.execPath,
-      ['--expose-gc', '-r', MODULE, '-e', 'gc(); setTimeout(() => gc(), 20)'],
+      ['--expose-gc', '-e', `require(${JSON.stringify(MODULE)}).installHeapGrowing(); gc(); setTimeout(() => gc(), 20)`],
       {
         env: { PATH: process.env.PATH },
       },
     );
     expect(stderr).to.equal('');
+  });
+
+  describe('only for s3mux serve', function () {
+    this.timeout(30_000);
+    let dir: string;
+    let hook: string;
+    before(() => {
+      dir = mkdtempSync(path.join(os.tmpdir(), 's3mux-heap-'));
+      // Preloaded into the command: each V8 flag it sets, on stderr.
+      hook = path.join(dir, 'hook.js');
+      writeFileSync(
+        hook,
+        `const v8 = require('node:v8'); const set = v8.setFlagsFromString;
+         v8.setFlagsFromString = (f) => { process.stderr.write('FLAG ' + f + '\\n'); set(f); };`,
+      );
+    });
+    after(() => rmSync(dir, { recursive: true, force: true }));
+
+    /** The --heap-growing-percent flags `s3mux ARGS` set, up to its start-up banner or its exit. */
+    async function flagsOf(args: string[]): Promise<string[]> {
+      const child = spawn(process.execPath, ['-r', hook, CLI, ...args], { env: { PATH: process.env.PATH } });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      try {
+        const end = Date.now() + 15_000;
+        while (!/health: /.test(out) && Date.now() < end && child.exitCode === null) await new Promise((r) => setTimeout(r, 50));
+        return err
+          .split('\n')
+          .filter((l) => l.startsWith('FLAG --heap-growing-percent'))
+          .map((l) => l.slice(5));
+      } finally {
+        await stopChild(child);
+      }
+    }
+
+    it('sets the growth when the command serves, named or implied', async () => {
+      const data = path.join(dir, 'data');
+      for (const args of [
+        ['serve', '--address', '127.0.0.1:0', '--data-dir', data],
+        ['--address', '127.0.0.1:0', '--data-dir', data],
+      ])
+        expect((await flagsOf(args))[0], args.join(' ')).to.match(/^--heap-growing-percent=\d+$/);
+    });
+
+    it('leaves V8 alone for the other commands and for help', async () => {
+      for (const args of [['version'], ['--version'], ['--help'], ['serve', '--help'], ['routes', '--help'], ['cp', '--help']])
+        expect(await flagsOf(args), args.join(' ')).to.deep.equal([]);
+    });
+
+    it('reads the command line as main does', () => {
+      expect([[], ['serve'], ['--address', ':0'], ['serve', '--address', ':0']].map((a) => startsServer(a))).to.deep.equal([
+        true,
+        true,
+        true,
+        true,
+      ]);
+      expect(
+        [
+          ['--help'],
+          ['-h'],
+          ['--version'],
+          ['-v'],
+          ['serve', '--help'],
+          ['--address', ':0', '-h'],
+          ['version'],
+          ['help'],
+          ['check', 'f'],
+          ['cp', 'a', 'b'],
+        ].map((a) => startsServer(a)),
+      ).to.deep.equal(Array(10).fill(false));
+    });
   });
 
   it('works the growth out again when V8 has run a full collection', async () => {
