@@ -40,6 +40,8 @@ export interface TestServerOptions {
   idleTimeoutMs?: number;
   /** `--max-connections` (server/connection-cap.ts). */
   maxConnections?: number;
+  /** `--region` (default us-east-1); the clients sign for it. */
+  region?: string;
 }
 
 export async function startTestServer(opts: TestServerOptions = {}): Promise<TestServer> {
@@ -70,18 +72,19 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     trustForwarded: opts.trustForwarded,
     idleTimeoutMs: opts.idleTimeoutMs,
     maxConnections: opts.maxConnections,
+    region: opts.region,
     identities: [{ accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY }],
     log: (line) => console.error(line),
   });
   const s3 = new S3Client({
     endpoint: running.url,
-    region: 'us-east-1',
+    region: opts.region ?? 'us-east-1',
     forcePathStyle: true,
     credentials: { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY },
   });
   const presigner = new S3Client({
     endpoint: running.url,
-    region: 'us-east-1',
+    region: opts.region ?? 'us-east-1',
     forcePathStyle: true,
     credentials: { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY },
     requestChecksumCalculation: 'WHEN_REQUIRED',

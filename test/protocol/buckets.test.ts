@@ -9,6 +9,7 @@ import {
   GetBucketTaggingCommand,
   GetBucketVersioningCommand,
   HeadBucketCommand,
+  ListObjectsV2Command,
   ListBucketsCommand,
   PutBucketAclCommand,
   PutBucketOwnershipControlsCommand,
@@ -48,7 +49,9 @@ describe('protocol: buckets', () => {
 
   it('answers BucketAlreadyOwnedByYou, InvalidBucketName, NoSuchBucket, BucketNotEmpty', async () => {
     await srv.s3.send(new CreateBucketCommand({ Bucket: 'dup' }));
-    expect((await errorOf(srv.s3.send(new CreateBucketCommand({ Bucket: 'dup' })))).name).to.equal('BucketAlreadyOwnedByYou');
+    // In us-east-1 only a request asking for more than an ACL (here object ownership) is refused; see below.
+    const again = await errorOf(srv.s3.send(new CreateBucketCommand({ Bucket: 'dup', ObjectOwnership: 'BucketOwnerEnforced' })));
+    expect([again.name, again.$metadata.httpStatusCode]).to.deep.equal(['BucketAlreadyOwnedByYou', 409]);
     for (const bad of ['ab', 'UPPER', 'a..b', '192.168.1.1', '-lead', 'trail-', 'x'.repeat(64), 'xn--punycode']) {
       const err = await errorOf(srv.s3.send(new CreateBucketCommand({ Bucket: bad })));
       expect(err.$metadata.httpStatusCode, bad).to.equal(400);
@@ -63,6 +66,42 @@ describe('protocol: buckets', () => {
     const notEmpty = await errorOf(srv.s3.send(new DeleteBucketCommand({ Bucket: 'dup' })));
     expect(notEmpty.name).to.equal('BucketNotEmpty');
     expect(notEmpty.$metadata.httpStatusCode).to.equal(409);
+  });
+
+  it('creates a bucket its owner has again in us-east-1: 200, its objects kept and its ACL reset to the one asked for', async () => {
+    // S3's legacy answer in us-east-1 (elsewhere 409 BucketAlreadyOwnedByYou): aws s3 mb and
+    // boto3's create_bucket of an existing bucket succeed there.
+    const Bucket = 'again';
+    await srv.s3.send(new CreateBucketCommand({ Bucket, ObjectOwnership: 'ObjectWriter', ACL: 'public-read' }));
+    await srv.s3.send(new PutObjectCommand({ Bucket, Key: 'kept', Body: 'kept' }));
+    const r = await srv.s3.send(new CreateBucketCommand({ Bucket }));
+    expect([r.$metadata.httpStatusCode, r.Location]).to.deep.equal([200, `/${Bucket}`]);
+    const grants = (await srv.s3.send(new GetBucketAclCommand({ Bucket }))).Grants ?? [];
+    expect(grants.map((g) => [g.Grantee?.Type, g.Permission])).to.deep.equal([['CanonicalUser', 'FULL_CONTROL']]);
+    await srv.s3.send(new CreateBucketCommand({ Bucket, ACL: 'public-read' }));
+    expect((await srv.s3.send(new GetBucketAclCommand({ Bucket }))).Grants?.map((g) => g.Grantee?.URI ?? g.Grantee?.Type)).to.deep.equal([
+      'CanonicalUser',
+      'http://acs.amazonaws.com/groups/global/AllUsers',
+    ]);
+    expect((await srv.s3.send(new ListObjectsV2Command({ Bucket }))).Contents?.map((c) => c.Key)).to.deep.equal(['kept']);
+    expect((await srv.s3.send(new GetBucketOwnershipControlsCommand({ Bucket }))).OwnershipControls?.Rules?.[0].ObjectOwnership).to.equal(
+      'ObjectWriter',
+    );
+  });
+
+  it('answers 409 BucketAlreadyOwnedByYou to creating a bucket its owner has, in a region other than us-east-1', async () => {
+    const other = await startTestServer({ region: 'eu-west-1' });
+    try {
+      const CreateBucketConfiguration = { LocationConstraint: 'eu-west-1' as const };
+      await other.s3.send(new CreateBucketCommand({ Bucket: 'owned', CreateBucketConfiguration }));
+      await expectSdkError(
+        other.s3.send(new CreateBucketCommand({ Bucket: 'owned', CreateBucketConfiguration })),
+        'BucketAlreadyOwnedByYou',
+        409,
+      );
+    } finally {
+      await other.stop();
+    }
   });
 
   it('applies every one of 40 concurrent PutBucketAcl calls, as S3 does (none fails with OperationAborted)', async () => {

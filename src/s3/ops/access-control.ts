@@ -317,7 +317,8 @@ export const deletePublicAccessBlock: Handler = async (ctx) => {
 };
 
 /** What CreateBucket records: its creator owns it, with the ACL and ownership it asked for (checked before the bucket is made). */
-export function newBucketAccess(ctx: S3Context, view: BucketView): StoredAccess {
+/** `existing`: the ownership of the bucket a CreateBucket finds already there (buckets.ts), which its ACL is held to. */
+export function newBucketAccess(ctx: S3Context, view: BucketView, existing?: Ownership): StoredAccess {
   const caller = callerOfCtx(ctx);
   const ownershipHeader = ctx.header('x-amz-object-ownership')?.trim();
   if (ownershipHeader !== undefined && !(OWNERSHIPS as readonly string[]).includes(ownershipHeader)) {
@@ -326,7 +327,7 @@ export function newBucketAccess(ctx: S3Context, view: BucketView): StoredAccess 
       ArgumentName: 'x-amz-object-ownership',
     });
   }
-  const ownership = view.route.fixed?.objectOwnership ?? (ownershipHeader as Ownership | undefined) ?? defaultOwnership(ctx);
+  const ownership = view.route.fixed?.objectOwnership ?? existing ?? (ownershipHeader as Ownership | undefined) ?? defaultOwnership(ctx);
   const asked = requestedAcl((n) => ctx.header(n), directoryOf(ctx), caller.canonicalId, caller.canonicalId);
   const ownerOnly = !asked || isOwnerOnly(asked.acl, caller.canonicalId);
   if (!ownerOnly && ownership === 'BucketOwnerEnforced') throw new S3Error('InvalidBucketAclWithObjectOwnership');
@@ -337,4 +338,9 @@ export function newBucketAccess(ctx: S3Context, view: BucketView): StoredAccess 
 
 export async function recordNewBucket(view: BucketView, doc: StoredAccess): Promise<void> {
   if (view.backend.reserved) await bucketConfig.set(view, ACCESS_DOC, doc);
+}
+
+/** CreateBucket of a bucket the caller owns, in us-east-1 (buckets.ts): its ACL becomes the one asked for, the rest stays. */
+export async function resetBucketAcl(view: BucketView, doc: StoredAccess): Promise<void> {
+  if (view.backend.reserved && view.route.fixed?.acl === undefined) await updateAccess(view, (cur) => ({ ...cur, grants: doc.grants }));
 }
