@@ -13,6 +13,7 @@ import { deferContinue } from '../s3/dispatch';
 import { applyIdleTimeout, DEFAULT_IDLE_TIMEOUT_MS } from './idle-timeout';
 import { capConnections, DEFAULT_MAX_CONNECTIONS } from './connection-cap';
 import { bareErrorWire } from './bare-error';
+import { oneAtATime } from './pipelining';
 
 type RequestListener = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 
@@ -29,8 +30,9 @@ export function createHttpServer(
   maxConnections = DEFAULT_MAX_CONNECTIONS,
 ): http.Server | https.Server {
   const server = tls ? https.createServer({ ...SERVER_OPTIONS, ...tls }) : http.createServer(SERVER_OPTIONS);
-  // Connections beyond --max-connections get 503 SlowDown (connection-cap.ts).
-  const handle = capConnections(server, app, maxConnections, !!tls);
+  // Connections beyond --max-connections get 503 SlowDown (connection-cap.ts); requests a client
+  // pipelined are handled one after the other (pipelining.ts).
+  const handle = oneAtATime(capConnections(server, app, maxConnections, !!tls));
   server.on('request', handle);
   // S3 ignores an Expect it does not know; Node would answer 417.
   server.on('checkExpectation', handle);
