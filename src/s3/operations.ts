@@ -715,7 +715,27 @@ for (const op of [...OPERATIONS].sort((a, b) => specificity(b) - specificity(a))
   else BY_METHOD_AND_LEVEL.set(key, [op]);
 }
 
+/** Sub-resource parameters that qualify an operation rather than select one (GetObject ?partNumber, ?tagging&versionId). */
+const QUALIFIERS = new Set(['partNumber', 'versionId']);
+
+/**
+ * S3 refuses a request naming two sub-resources that each select an operation (`?acl&versioning`,
+ * `?uploads&uploadId=`) as a conflict, rather than serving one of them: InvalidArgument naming them
+ * in sorted order, the first as the ArgumentValue.
+ */
+function refuseConflictingSubresources(query: URLSearchParams): void {
+  let selectors: Set<string> | undefined;
+  for (const name of query.keys()) if (S3_SUBRESOURCES.has(name) && !QUALIFIERS.has(name)) (selectors ??= new Set()).add(name);
+  if (!selectors || selectors.size < 2) return;
+  const names = [...selectors].sort();
+  throw new S3Error('InvalidArgument', `Conflicting query string parameters: ${names.join(', ')}`, {
+    ArgumentName: 'ResourceType',
+    ArgumentValue: names[0],
+  });
+}
+
 export function findOperation(method: string, level: Level, query: URLSearchParams, headers: Record<string, unknown>): Operation {
+  refuseConflictingSubresources(query);
   // The most specific match wins, so table order does not matter (the sort above is stable).
   const op = BY_METHOD_AND_LEVEL.get(`${method} ${level}`)?.find((o) => matches(o, method, level, query, headers));
   // Only the names the query holds are looked at (most requests carry none or one).

@@ -87,6 +87,33 @@ describe('protocol: wire', () => {
       expect(post.status).to.equal(501);
     });
 
+    it('refuses two sub-resources in one request as conflicting, naming them sorted (it answered 501 for one it serves)', async () => {
+      await srv.s3.send(new PutObjectCommand({ Bucket: 'wire', Key: 'conflict.txt', Body: 'kept' }));
+      for (const [method, path, query, names] of [
+        ['GET', '/wire', { versioning: '', acl: '' }, 'acl, versioning'],
+        ['GET', '/wire', { uploads: '', uploadId: 'x' }, 'uploadId, uploads'],
+        ['PUT', '/wire', { tagging: '', versioning: '' }, 'tagging, versioning'],
+        ['GET', '/wire/conflict.txt', { tagging: '', acl: '', retention: '' }, 'acl, retention, tagging'],
+        ['DELETE', '/wire/conflict.txt', { tagging: '', uploadId: 'x' }, 'tagging, uploadId'],
+        ['POST', '/wire', { delete: '', uploads: '' }, 'delete, uploads'],
+      ] as const) {
+        const r = await signedFetch(srv.url, CREDS, method, path, {
+          query,
+          body: method === 'PUT' || method === 'POST' ? '<x/>' : undefined,
+        });
+        const label = `${method} ${path} ${Object.keys(query).join('&')}`;
+        expect(r.status, label).to.equal(400);
+        expect(r.text, label).to.contain('<Code>InvalidArgument</Code>');
+        expect(r.text, label).to.contain(`<Message>Conflicting query string parameters: ${names}</Message>`);
+        expect(r.text, label).to.contain(`<ArgumentName>ResourceType</ArgumentName><ArgumentValue>${names.split(',')[0]}</ArgumentValue>`);
+      }
+      // The object and its tags are untouched; a sub-resource with its qualifiers (versionId, partNumber) is one operation.
+      const tags = await signedFetch(srv.url, CREDS, 'GET', '/wire/conflict.txt', { query: { tagging: '', versionId: 'null' } });
+      expect(tags.status).to.equal(200);
+      const part = await signedFetch(srv.url, CREDS, 'GET', '/wire/conflict.txt', { query: { partNumber: '1' } });
+      expect([part.status, part.text]).to.deep.equal([206, 'kept']);
+    });
+
     it('serves the health endpoint outside the bucket namespace', async () => {
       const r = await fetch(`${srv.url}/-/health`);
       expect(r.status).to.equal(200);
