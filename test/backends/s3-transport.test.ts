@@ -222,6 +222,37 @@ describe('s3 backend transport', () => {
       }
     });
 
+    it("reads the store's header values as the bytes it sent, UTF-8 or not (a latin1 byte came back as U+FFFD)", async () => {
+      // Values as byte strings: Node's server writes each char as one byte.
+      const sent = {
+        'content-type': 'text/plain; name=caf\xe9',
+        'content-disposition': 'attachment; filename="\xe9t\xe9.txt"',
+        'cache-control': 'max-age=1, x=\xff\x80',
+        'content-language': 'fr-\xc3\xa9', // the UTF-8 bytes of "fr-é"
+        'x-amz-meta-latin1': 'caf\xe9',
+        'x-amz-meta-utf8': '\xc3\xa9\xf0\x9f\x98\x80',
+      };
+      store = await countingStore((_req, res) => {
+        // Written by hand: Node's own writer refuses some of these bytes in some headers.
+        const head = { 'content-length': '4', etag: '"abc"', 'last-modified': new Date().toUTCString(), connection: 'close', ...sent };
+        const lines = Object.entries(head).map(([k, v]) => `${k}: ${v}\r\n`);
+        res.socket!.end(Buffer.from(`HTTP/1.1 200 OK\r\n${lines.join('')}\r\n`, 'latin1'));
+      });
+      const be = backendFor(store.url);
+      try {
+        const meta = await be.headObject('b', 'k');
+        expect([meta.contentType, meta.contentDisposition, meta.cacheControl, meta.contentLanguage]).to.deep.equal([
+          sent['content-type'],
+          sent['content-disposition'],
+          sent['cache-control'],
+          sent['content-language'],
+        ]);
+        expect(meta.userMetadata).to.deep.equal({ latin1: 'caf\xe9', utf8: sent['x-amz-meta-utf8'] });
+      } finally {
+        await be.http.close();
+      }
+    });
+
     it('concurrent readers of a stale bucket configuration share one read of the store', async () => {
       store = await countingStore((req, res) => noSuchKey(res));
       process.env.S3MUX_TEST_TRANSPORT_KEY = CREDS.accessKeyId;

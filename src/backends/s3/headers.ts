@@ -3,8 +3,8 @@
  *
  * Header values: s3mux's S3 layer hands over values as Node decoded them (latin1, one char
  * per byte) and undici writes them back as latin1, so the bytes a client sent are the bytes
- * the store gets. undici decodes answers as UTF-8; `bytesOf` turns them back into one char
- * per byte so both directions agree (exact for every value that is valid UTF-8).
+ * the store gets; the store's answers come back the same way (http.ts keeps undici from
+ * decoding them as UTF-8), so both directions agree for any bytes.
  */
 import type { ObjectAttributes, ObjectMeta, Tag } from '../types';
 
@@ -27,12 +27,6 @@ const NOT_CHECKSUMS = new Set(['x-amz-checksum-type', 'x-amz-checksum-mode', 'x-
 function toLatin1(v: string): string {
   // eslint-disable-next-line no-control-regex
   return /[^\u0000-\u00ff]/.test(v) ? Buffer.from(v, 'utf8').toString('latin1') : v;
-}
-
-/** A value undici decoded as UTF-8, back to one char per byte. */
-export function bytesOf(v: string): string {
-  // eslint-disable-next-line no-control-regex
-  return /[^\u0000-\u007f]/.test(v) ? Buffer.from(v, 'utf8').toString('latin1') : v;
 }
 
 /** x-amz-tagging / tagging query form: `k1=v1&k2=v2`, RFC 3986 encoded (spaces as %20). */
@@ -65,11 +59,10 @@ export function attributesFrom(headers: Record<string, string>): ObjectAttribute
   const attrs: ObjectAttributes & { tagCount: number; partsCount?: number } = { userMetadata: {}, tagCount: 0 };
   for (const [attr, name] of CONTENT_HEADERS) {
     const v = headers[name];
-    // undici already decodes Content-Disposition as latin1
-    if (v !== undefined) attrs[attr] = name === 'content-disposition' ? v : bytesOf(v);
+    if (v !== undefined) attrs[attr] = v;
   }
   for (const [name, v] of Object.entries(headers)) {
-    if (name.startsWith(META_PREFIX)) attrs.userMetadata[name.slice(META_PREFIX.length)] = bytesOf(v);
+    if (name.startsWith(META_PREFIX)) attrs.userMetadata[name.slice(META_PREFIX.length)] = v;
     else if (name.startsWith(CHECKSUM_PREFIX) && !NOT_CHECKSUMS.has(name)) {
       (attrs.checksums ??= {})[name.slice(CHECKSUM_PREFIX.length)] = v;
     }

@@ -14,7 +14,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { Agent, type Dispatcher } from 'undici';
+import { Agent, DecoratorHandler, type Dispatcher } from 'undici';
 import { bodyFailure, S3Error } from '../../errors';
 import type { CachedCredentials } from './credentials';
 import { isRetryableAnswer, isRetryableNetworkError, networkError, storeError, type NotFoundCode } from './errors';
@@ -134,13 +134,36 @@ export function discard(body: S3Reply['body'] | undefined): void {
   body.dump({ limit: 128 * 1024 }).catch(() => {});
 }
 
-/** The response headers as single strings, names lower-case. */
+/**
+ * Response header values reach s3mux as the bytes the store sent, one char per byte (latin1), as
+ * the values of a client's request do: undici decodes a value as UTF-8, which turns a byte that is
+ * not UTF-8 (a Content-Type a client stored in latin1) into U+FFFD for good, but takes a value it
+ * is handed as a string as it is.
+ */
+class HeaderBytes extends DecoratorHandler {
+  constructor(private readonly inner: Dispatcher.DispatchHandlers) {
+    super(inner);
+  }
+
+  onHeaders(statusCode: number, headers: Buffer[], resume: () => void, statusText: string): boolean {
+    const bytes = headers.map((v, i) => (i % 2 === 1 && Buffer.isBuffer(v) ? v.toString('latin1') : v)) as unknown as Buffer[];
+    return this.inner.onHeaders?.(statusCode, bytes, resume, statusText) ?? true;
+  }
+}
+
+const headerBytes: Dispatcher.DispatcherComposeInterceptor = (dispatch) => (opts, handler) => dispatch(opts, new HeaderBytes(handler));
+
+/** The response headers as single strings of bytes (one char per byte), names lower-case. */
 function flatHeaders(h: Dispatcher.ResponseData['headers']): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(h)) {
     if (v === undefined) continue;
     out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : String(v);
   }
+  // undici re-reads a Content-Disposition beside a Content-Length as the latin1 of its UTF-8
+  // encoding (nodejs/node#46528): undone, so it is the bytes sent like every other value.
+  const cd = out['content-disposition'];
+  if (cd !== undefined && 'content-length' in out) out['content-disposition'] = Buffer.from(cd, 'latin1').toString('utf8');
   return out;
 }
 
@@ -153,6 +176,8 @@ export class S3Http {
   private readonly basePath: string;
   private readonly creds: CachedCredentials;
   private readonly agent: Agent;
+  /** The agent, with response header values kept as bytes (HeaderBytes). */
+  private readonly dispatcher: Dispatcher;
   private readonly retry: Required<RetryOptions>;
   private readonly timeouts: Required<TimeoutOptions>;
   /** Attempts made, for tests and metrics. */
@@ -175,6 +200,7 @@ export class S3Http {
       headersTimeout: this.timeouts.headersMs,
       bodyTimeout: this.timeouts.bodyMs,
     });
+    this.dispatcher = this.agent.compose(headerBytes);
   }
 
   /** Virtual-hosted unless path-style is forced, the endpoint is an IP or localhost, or the name is not a DNS label set TLS can cover. */
@@ -259,7 +285,7 @@ export class S3Http {
           if (req.method === 'PUT' || req.method === 'POST') headers['content-length'] = '0';
         }
         signRequest({ method: req.method, path, query: query.pairs, headers, region: this.region, credentials: creds });
-        res = await this.agent.request({
+        res = await this.dispatcher.request({
           origin,
           path: path + query.search,
           method: req.method,
