@@ -4,6 +4,14 @@
  */
 import type { ObjectAttributes } from './types';
 
+/**
+ * Sets one user metadata entry as an own property: `meta[name] = value` would call the
+ * `__proto__` setter for x-amz-meta-__proto__ and keep nothing, where S3 stores it as any name.
+ */
+export function setUserMetadata(meta: Record<string, string>, name: string, value: string): void {
+  Object.defineProperty(meta, name, { value, enumerable: true, writable: true, configurable: true });
+}
+
 /** What S3 reports for an object stored without a Content-Type. */
 export const DEFAULT_CONTENT_TYPE = 'binary/octet-stream';
 

@@ -3,6 +3,7 @@
  * request parsing and response writing cannot drift apart.
  */
 import { S3_STORAGE_CLASSES } from '../backends/storage-class-table';
+import { setUserMetadata } from '../backends/attributes';
 import type { IncomingHttpHeaders } from 'node:http';
 import { S3Error } from '../errors';
 import { checksumTypeOf } from './checksums';
@@ -81,7 +82,7 @@ export function attributesFromHeaders(headers: IncomingHttpHeaders, awsChunkedBo
     const key = name.slice(META_PREFIX.length);
     const v = Array.isArray(value) ? value.join(',') : value;
     checkStorableHeader(name, v);
-    attrs.userMetadata[key] = v;
+    setUserMetadata(attrs.userMetadata, key, v);
     metaBytes += Buffer.byteLength(key) + Buffer.byteLength(v);
   }
   if (metaBytes > MAX_USER_METADATA) throw new S3Error('MetadataTooLarge');

@@ -39,6 +39,22 @@ describe('protocol: objects', () => {
     return { ...r, bytes: Buffer.from(await r.Body!.transformToByteArray()) };
   };
 
+  it('keeps user metadata named __proto__ like any other name, through a copy too (it was dropped with a 200)', async () => {
+    const put = await signedFetch(srv.url, CREDS, 'PUT', `/${Bucket}/meta/proto`, {
+      body: 'x',
+      headers: { 'x-amz-meta-__proto__': 'p', 'x-amz-meta-other': 'o' },
+    });
+    expect(put.status).to.equal(200);
+    const copy = await signedFetch(srv.url, CREDS, 'PUT', `/${Bucket}/meta/proto-copy`, {
+      headers: { 'x-amz-copy-source': `/${Bucket}/meta/proto` },
+    });
+    expect(copy.status).to.equal(200);
+    for (const key of ['meta/proto', 'meta/proto-copy']) {
+      const head = await signedFetch(srv.url, CREDS, 'HEAD', `/${Bucket}/${key}`);
+      expect([head.headers['x-amz-meta-__proto__'], head.headers['x-amz-meta-other']], key).to.deep.equal(['p', 'o']);
+    }
+  });
+
   it('round-trips content, headers and user metadata with an MD5 ETag', async () => {
     const body = 'hello, s3mux';
     const put = await srv.s3.send(

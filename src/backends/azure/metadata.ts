@@ -21,6 +21,7 @@
 import { createHash } from 'node:crypto';
 import { unquoteEtag } from '../conditions';
 import type { ObjectAttributes, ObjectMeta } from '../types';
+import { setUserMetadata } from '../attributes';
 import { azureTier, classOfBlob } from './storage-classes';
 import { decodeValue, encodeValue, extraFields, isHeaderSafe, readExtraField } from '../attribute-strings';
 
@@ -65,10 +66,10 @@ export function unescapeName(s: string): string | undefined {
   return Buffer.from(bytes).toString('utf8');
 }
 
-/** The Azure metadata name of an S3 user metadata name. */
+/** The Azure metadata name of an S3 user metadata name. `__proto__` is escaped too: the Azure SDK copies metadata by assignment, which drops it. */
 export function metadataNameOf(name: string): string {
   const n = name.toLowerCase();
-  return PLAIN_NAME.test(n) && !n.startsWith('s3mux') ? n : ENCODED_NAME + escapeName(n);
+  return PLAIN_NAME.test(n) && !n.startsWith('s3mux') && n !== '__proto__' ? n : ENCODED_NAME + escapeName(n);
 }
 
 /** The blob HTTP headers (as the SDK names them) and the attribute each holds. */
@@ -108,7 +109,7 @@ export function toAzure(
     if (isHeaderSafe(v)) headers[h] = v;
     else metadata[SYS + HEADER_FIELD + a.toLowerCase()] = encodeValue(v);
   }
-  for (const [name, value] of Object.entries(attrs.userMetadata ?? {})) metadata[metadataNameOf(name)] = encodeValue(value);
+  for (const [name, value] of Object.entries(attrs.userMetadata ?? {})) setUserMetadata(metadata, metadataNameOf(name), encodeValue(value));
   for (const [field, value] of extraFields(attrs, extras.etag)) metadata[SYS + field] = encodeValue(value);
   const tier = azureTier(attrs.storageClass);
   return { headers, metadata, ...(tier ? { tier } : {}) };
@@ -141,7 +142,7 @@ export function fromAzure(p: AzureProps): { attrs: ObjectAttributes; extras: Sto
     const value = decodeValue(rawValue ?? '');
     if (name.startsWith(ENCODED_NAME)) {
       const n = unescapeName(name.slice(ENCODED_NAME.length));
-      attrs.userMetadata[n ?? name] = value;
+      setUserMetadata(attrs.userMetadata, n ?? name, value);
     } else if (name.startsWith(SYS)) {
       const f = name.slice(SYS.length);
       if (f.startsWith(HEADER_FIELD)) {
@@ -150,7 +151,7 @@ export function fromAzure(p: AzureProps): { attrs: ObjectAttributes; extras: Sto
       } else readExtraField(f, value, attrs, extras);
       // other s3mux_ fields (upload records) are not attributes
     } else {
-      attrs.userMetadata[name] = value;
+      setUserMetadata(attrs.userMetadata, name, value);
     }
   }
   const storageClass = classOfBlob(attrs.storageClass, p.accessTier);

@@ -14,6 +14,7 @@ import { extraFields, readExtraField } from '../attribute-strings';
 import { createHash } from 'node:crypto';
 import { unquoteEtag } from '../conditions';
 import type { ObjectAttributes, ObjectMeta } from '../types';
+import { setUserMetadata } from '../attributes';
 import { classOfGcsObject, gcsClass } from './storage-classes';
 
 export const SYS = 's3mux:';
@@ -54,7 +55,7 @@ export function toGcs(attrs: ObjectAttributes, extras: StoredExtras = {}): GcsRe
   const native = gcsClass(attrs.storageClass);
   if (native !== undefined) out.storageClass = native;
   const m = out.metadata;
-  for (const [name, value] of Object.entries(attrs.userMetadata ?? {})) m[name] = value;
+  for (const [name, value] of Object.entries(attrs.userMetadata ?? {})) setUserMetadata(m, name, value);
   for (const [field, value] of extraFields(attrs, extras.etag)) m[SYS + field] = value;
   return out;
 }
@@ -73,7 +74,7 @@ export function fromGcs(r: GcsResource, nativeClass = true): { attrs: ObjectAttr
   for (const [name, value] of Object.entries(r.metadata ?? {})) {
     if (value === null || value === undefined) continue;
     if (!name.startsWith(SYS)) {
-      attrs.userMetadata[name.toLowerCase()] = value;
+      setUserMetadata(attrs.userMetadata, name.toLowerCase(), value);
       continue;
     }
     readExtraField(name.slice(SYS.length), value, attrs, extras);

@@ -18,6 +18,7 @@ import { createHash } from 'node:crypto';
 import { decodeValue, encodeValue, extraFields, isHeaderSafe, readExtraField } from '../attribute-strings';
 import { unquoteEtag } from '../conditions';
 import type { ObjectAttributes, ObjectMeta } from '../types';
+import { setUserMetadata } from '../attributes';
 
 export const META = 'opc-meta-';
 export const SYS = 's3mux-';
@@ -59,7 +60,8 @@ export interface StoredExtras {
 /** The metadata name (after opc-meta-) of an S3 user metadata name. */
 function userName(name: string): string {
   const n = name.toLowerCase();
-  return n.startsWith('s3mux') ? USER_ESCAPE + n : n;
+  // `__proto__` too: a JavaScript layer that copies metadata by assignment would drop it.
+  return n.startsWith('s3mux') || n === '__proto__' ? USER_ESCAPE + n : n;
 }
 
 /** Attributes → content headers and metadata (names without `opc-meta-`). */
@@ -75,7 +77,7 @@ export function toOci(
     if (isHeaderSafe(v)) headers[h] = v;
     else metadata[SYS + HEADER_FIELD + h] = encodeValue(v);
   }
-  for (const [name, value] of Object.entries(attrs.userMetadata ?? {})) metadata[userName(name)] = encodeValue(value);
+  for (const [name, value] of Object.entries(attrs.userMetadata ?? {})) setUserMetadata(metadata, userName(name), encodeValue(value));
   for (const [field, value] of extraFields(attrs, extras.etag)) metadata[SYS + field.replace(/_/g, '-')] = encodeValue(value);
   return { headers, metadata };
 }
@@ -108,14 +110,14 @@ export function fromMetadata(
   for (const [rawName, rawValue] of Object.entries(metadata)) {
     const name = rawName.toLowerCase();
     const value = decodeValue(rawValue);
-    if (name.startsWith(USER_ESCAPE)) attrs.userMetadata[name.slice(USER_ESCAPE.length)] = value;
+    if (name.startsWith(USER_ESCAPE)) setUserMetadata(attrs.userMetadata, name.slice(USER_ESCAPE.length), value);
     else if (name.startsWith(SYS)) {
       const field = name.slice(SYS.length);
       if (field.startsWith(HEADER_FIELD)) {
         const a = HEADERS.find(([h]) => h === field.slice(HEADER_FIELD.length))?.[1];
         if (a) attrs[a] = value;
       } else readExtraField(field.replace(/^ck-/, 'ck_'), value, attrs, extras);
-    } else attrs.userMetadata[name] = value;
+    } else setUserMetadata(attrs.userMetadata, name, value);
   }
   // The S3 name s3mux recorded holds while it maps to the object's tier; a tier changed since
   // (a transition, another client) is reported as its S3 class.

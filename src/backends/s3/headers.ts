@@ -7,6 +7,7 @@
  * decoding them as UTF-8), so both directions agree for any bytes.
  */
 import type { ObjectAttributes, ObjectMeta, Tag } from '../types';
+import { setUserMetadata } from '../attributes';
 
 /** attribute -> header name (lower-case), for the content headers S3 stores. */
 const CONTENT_HEADERS = [
@@ -62,7 +63,7 @@ export function attributesFrom(headers: Record<string, string>): ObjectAttribute
     if (v !== undefined) attrs[attr] = v;
   }
   for (const [name, v] of Object.entries(headers)) {
-    if (name.startsWith(META_PREFIX)) attrs.userMetadata[name.slice(META_PREFIX.length)] = v;
+    if (name.startsWith(META_PREFIX)) setUserMetadata(attrs.userMetadata, name.slice(META_PREFIX.length), v);
     else if (name.startsWith(CHECKSUM_PREFIX) && !NOT_CHECKSUMS.has(name)) {
       (attrs.checksums ??= {})[name.slice(CHECKSUM_PREFIX.length)] = v;
     }
