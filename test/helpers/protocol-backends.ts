@@ -114,11 +114,6 @@ const S3RVER_IN_PLACE =
 const GITHUB_SAME_NAME = 'GitHub takes one upload of an asset name at a time (422 already_exists): concurrent writes of one key collide';
 const S3RVER_FILES =
   "s3rver 3.7.1 keeps objects as files named by their keys: a key cannot also be a prefix ('a' and 'a/b'), and '.', '..', empty segments and a leading '/' are normalised";
-/** Not yet done for gcs: its metadata names are the S3 names, and the SDK, the emulator and the double hold them in objects set by assignment. */
-const GCS_PROTO_NAME = {
-  'keeps user metadata named __proto__':
-    'the gcs backend does not escape a metadata name __proto__ yet (as azure and oci do): a JavaScript layer on the way (the SDK, the emulator, the double) drops it',
-};
 const GITHUB_METADATA = 'a release asset holds no user metadata (x-amz-meta-*: refused with NotImplemented), also in a versioned bucket';
 const GITHUB_NO_CHECKSUMS = 'an asset keeps no x-amz-checksum-* values (verified on upload, not kept)';
 const GITHUB_TAGS = 'a release asset holds no object tags (refused: NotImplemented), of any version';
@@ -247,7 +242,6 @@ export const PROTOCOL_BACKENDS: ProtocolBackend[] = [
       ...GCS_PART_CHECKSUMS,
       ...partsKeepNoChecksums('the gcs backend keeps parts as objects without the checksums they were sent with yet'),
       ...SLOW_STORE,
-      ...GCS_PROTO_NAME,
       'gives a copy the checksum x-amz-checksum-algorithm names': EMULATOR_NO_PATCH,
       'Content-MD5 and x-amz-checksum-* fields are checked against the file': EMULATOR_NO_PATCH,
       'creates, lists, heads and deletes buckets': EMULATOR_BUCKETS,
@@ -394,7 +388,6 @@ export const PROTOCOL_BACKENDS: ProtocolBackend[] = [
       ...GCS_PART_CHECKSUMS,
       ...partsKeepNoChecksums('the gcs backend keeps parts as objects without the checksums they were sent with yet'),
       ...SLOW_STORE,
-      ...GCS_PROTO_NAME,
     },
   },
 ];

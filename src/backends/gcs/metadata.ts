@@ -55,10 +55,17 @@ export function toGcs(attrs: ObjectAttributes, extras: StoredExtras = {}): GcsRe
   const native = gcsClass(attrs.storageClass);
   if (native !== undefined) out.storageClass = native;
   const m = out.metadata;
-  for (const [name, value] of Object.entries(attrs.userMetadata ?? {})) setUserMetadata(m, name, value);
+  for (const [name, value] of Object.entries(attrs.userMetadata ?? {}))
+    setUserMetadata(m, name === '__proto__' ? SYS + PROTO_FIELD : name, value);
   for (const [field, value] of extraFields(attrs, extras.etag)) m[SYS + field] = value;
   return out;
 }
+
+/**
+ * Where a user metadata name `__proto__` is kept: the GCS SDK (and the JavaScript stores that
+ * stand in for GCS here) copy metadata by assignment, which would drop it behind a 200.
+ */
+const PROTO_FIELD = 'meta:__proto__';
 
 /**
  * A resource → attributes, plus what s3mux stored besides them. With `nativeClass` false (a
@@ -77,7 +84,9 @@ export function fromGcs(r: GcsResource, nativeClass = true): { attrs: ObjectAttr
       setUserMetadata(attrs.userMetadata, name.toLowerCase(), value);
       continue;
     }
-    readExtraField(name.slice(SYS.length), value, attrs, extras);
+    const field = name.slice(SYS.length);
+    if (field === PROTO_FIELD) setUserMetadata(attrs.userMetadata, '__proto__', value);
+    else readExtraField(field, value, attrs, extras);
     // other s3mux: fields (upload records) are not attributes
   }
   if (nativeClass) {
