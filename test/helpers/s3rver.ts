@@ -4,6 +4,8 @@
  *
  * Node runs it with --openssl-legacy-provider: s3rver encrypts ListObjectsV2 continuation
  * tokens with DES, which OpenSSL 3 disables (500 InternalError without the flag).
+ * s3rver-settled-puts.js makes its PutObject answer only once the file is written (S3's
+ * read-after-write consistency; s3rver answered before).
  * Its gaps (see /work/shared/notes/backend-emulators.md §2): no AbortMultipartUpload (405),
  * ListMultipartUploads (501) or ListParts; SigV4 signatures are not verified (only the key
  * id); aws-chunked bodies are stored verbatim.
@@ -50,7 +52,20 @@ export async function startS3rver(opts: { readyTimeoutMs?: number } = {}): Promi
     const port = await freePort();
     const child = spawn(
       process.execPath,
-      ['--openssl-legacy-provider', s3rverScript(), '-d', dir, '-a', '127.0.0.1', '-p', String(port), '--no-vhost-buckets', '-s'],
+      [
+        '--openssl-legacy-provider',
+        '--require',
+        path.join(__dirname, 's3rver-settled-puts.js'),
+        s3rverScript(),
+        '-d',
+        dir,
+        '-a',
+        '127.0.0.1',
+        '-p',
+        String(port),
+        '--no-vhost-buckets',
+        '-s',
+      ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
     let stderr = '';
