@@ -29,6 +29,20 @@ export function compositeChecksum(checksums: Record<string, string> | undefined)
   return Object.entries(checksums ?? {}).find(([, v]) => checksumTypeOf(v) === 'COMPOSITE');
 }
 
+/**
+ * The checksums of each part of a multipart object whose checksum is COMPOSITE (made of its
+ * parts'), when one is kept for every part (a store's metadata may not have held them all).
+ */
+export function partChecksumsOf(meta: {
+  checksums?: Record<string, string>;
+  partSizes?: readonly number[];
+  partChecksums?: readonly string[];
+}): readonly string[] | undefined {
+  const { partSizes, partChecksums } = meta;
+  if (!partSizes || partChecksums?.length !== partSizes.length) return undefined;
+  return compositeChecksum(meta.checksums) ? partChecksums : undefined;
+}
+
 /** The XML element S3 writes each checksum in (CopyObjectResult, CopyPartResult, ListParts, Complete, Checksum), in S3's order. */
 export const CHECKSUM_ELEMENT: Readonly<Record<ChecksumAlgorithm, string>> = {
   crc32: 'ChecksumCRC32',

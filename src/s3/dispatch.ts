@@ -2,7 +2,6 @@
  * One S3 request from start to finish: addressing, authentication, the operation table,
  * the handler, and the answer (an S3 error document for anything that went wrong).
  */
-import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { S3Error, toS3Error } from '../errors';
@@ -14,6 +13,7 @@ import { S3Context, type OperationAccess, type S3Response, type Services } from 
 import { releaseRequestBody } from './payload';
 import { findOperation, type Level, type Operation } from './operations';
 import { errorResponse } from './respond';
+import { newRequestId, setIdentityHeaders } from './request-id';
 import { sendableHeaders } from './header-values';
 import { checkRequestFeatures } from './request-features';
 import { actualCorsHeaders, preflight } from './cors';
@@ -90,23 +90,9 @@ function sendContinue(req: IncomingMessage, res: ServerResponse): void {
   if (awaitingContinue.delete(req)) res.writeContinue();
 }
 
-const randomPrefix = () => randomBytes(4).toString('hex').toUpperCase();
-/** Random per process (and per 2^32 requests), so ids of two s3mux processes or restarts do not collide. */
-let requestIdPrefix = randomPrefix();
-let requestCounter = 0;
-
-/** 16 hex digits as S3's: a random prefix and a counter (randomBytes per request cost a measurable share). */
-export function newRequestId(): string {
-  requestCounter = (requestCounter + 1) >>> 0;
-  if (requestCounter === 0) requestIdPrefix = randomPrefix();
-  return requestIdPrefix + requestCounter.toString(16).toUpperCase().padStart(8, '0');
-}
-
 export async function dispatch(req: IncomingMessage, res: ServerResponse, opts: DispatchOptions): Promise<void> {
   const requestId = newRequestId();
-  res.setHeader('x-amz-request-id', requestId);
-  res.setHeader('x-amz-id-2', requestId);
-  res.setHeader('Server', 's3mux');
+  setIdentityHeaders(requestId, (name, value) => res.setHeader(name, value));
   let resource = (req.url ?? '/').split('?')[0];
   let response: S3Response;
   let preflighted = false;

@@ -7,7 +7,7 @@
  */
 import http from 'node:http';
 import type { S3Error } from '../errors';
-import { newRequestId } from '../s3/dispatch';
+import { newRequestId, setIdentityHeaders } from '../s3/request-id';
 import { toXml } from '../s3/xml';
 
 export interface BareErrorAnswer {
@@ -19,18 +19,10 @@ export interface BareErrorAnswer {
 export function bareErrorAnswer(e: S3Error): BareErrorAnswer {
   const requestId = newRequestId();
   const body = toXml('Error', { Code: e.code, Message: e.message, RequestId: requestId }, null);
-  return {
-    status: e.status,
-    headers: {
-      'Content-Type': 'application/xml',
-      'Content-Length': String(Buffer.byteLength(body)),
-      'x-amz-request-id': requestId,
-      'x-amz-id-2': requestId,
-      Server: 's3mux',
-      Connection: 'close',
-    },
-    body,
-  };
+  const headers: Record<string, string> = { 'Content-Type': 'application/xml', 'Content-Length': String(Buffer.byteLength(body)) };
+  setIdentityHeaders(requestId, (name, value) => (headers[name] = value));
+  headers.Connection = 'close';
+  return { status: e.status, headers, body };
 }
 
 /** The same answer as raw HTTP/1.1, for a socket no ServerResponse belongs to. */

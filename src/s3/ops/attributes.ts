@@ -2,7 +2,14 @@
 import { S3Error } from '../../errors';
 import type { ObjectMeta } from '../../backends/types';
 import type { Handler } from '../context';
-import { CHECKSUM_ELEMENT, checksumElements, checksumTypeElement, compositeChecksum, parseChecksumAlgorithm } from '../checksums';
+import {
+  CHECKSUM_ELEMENT,
+  checksumElements,
+  checksumTypeElement,
+  compositeChecksum,
+  parseChecksumAlgorithm,
+  partChecksumsOf,
+} from '../checksums';
 import { httpDate } from '../headers';
 import { xmlResponse } from '../respond';
 import type { XmlObject } from '../xml';
@@ -60,8 +67,8 @@ function partsOf(meta: ObjectMeta, maxParts: number, marker: number) {
   const composite = compositeChecksum(meta.checksums);
   if (!composite) return { PartsCount: sizes.length };
   const [alg] = composite;
-  // Kept for every part, or the parts are listed without them (a store whose metadata could not hold them all).
-  const kept = meta.partChecksums?.length === sizes.length ? meta.partChecksums : undefined;
+  // Kept for every part, or the parts are listed without them.
+  const kept = partChecksumsOf(meta);
   const element = CHECKSUM_ELEMENT[parseChecksumAlgorithm(alg)];
   const page = sizes
     .map((size, i) => ({ PartNumber: i + 1, Size: size, ...(kept ? { [element]: kept[i] } : {}) }))

@@ -16,7 +16,7 @@ import { bypassGovernance, refuseBypassWithoutLock } from '../bypass-governance'
 import { requireIntegrityCheck } from '../payload';
 import { applyBucketTier } from '../../bucket-config/tier';
 import { expirationHeaders } from '../expiration';
-import { checksumTypeOf, compositeChecksum } from '../checksums';
+import { checksumTypeOf, compositeChecksum, partChecksumsOf } from '../checksums';
 
 /** S3's limit for one PutObject; larger objects go multipart. */
 export const MAX_OBJECT_SIZE_SINGLE_PUT = 5 * 1024 ** 3;
@@ -198,16 +198,16 @@ function requestedRange(ctx: S3Context, meta: ObjectMeta, n: number | undefined)
  * have none of their own).
  */
 function partChecksumHeaders(meta: ObjectMeta, n: number | undefined): Record<string, string> | undefined {
-  if (n === undefined || !meta.partSizes || meta.partChecksums?.length !== meta.partSizes.length) return undefined;
-  const composite = compositeChecksum(meta.checksums);
-  const value = meta.partChecksums[n - 1];
-  if (!composite || value === undefined) return undefined;
-  return { [`x-amz-checksum-${composite[0]}`]: value, 'x-amz-checksum-type': 'COMPOSITE' };
+  const value = n === undefined ? undefined : partChecksumsOf(meta)?.[n - 1];
+  if (value === undefined) return undefined;
+  return { [`x-amz-checksum-${compositeChecksum(meta.checksums)![0]}`]: value, 'x-amz-checksum-type': 'COMPOSITE' };
 }
+
+const NO_READ_CHECKSUMS: { whole: boolean; part?: Record<string, string> } = Object.freeze({ whole: false });
 
 /** The checksum headers GET and HEAD give (x-amz-checksum-mode: ENABLED): a part's own, or the object's when the whole object is answered. */
 function readChecksums(ctx: S3Context, meta: ObjectMeta, n: number | undefined, range: ByteRange | undefined) {
-  if (!checksumModeEnabled(ctx)) return { whole: false };
+  if (!checksumModeEnabled(ctx)) return NO_READ_CHECKSUMS;
   const part = partChecksumHeaders(meta, n);
   if (part) return { whole: false, part };
   return { whole: range === undefined || (range.start === 0 && range.end === meta.size - 1) };
