@@ -6,6 +6,7 @@
 import type { Readable } from 'node:stream';
 import type { ReservedStore } from './reserved-store';
 import type { ClassHolder } from './storage-class-table';
+import type { ListedChecksum } from './listed-checksum';
 
 export interface Tag {
   key: string;
@@ -56,8 +57,12 @@ export interface ObjectMeta extends ObjectAttributes {
   restore?: { ongoing: boolean; expiry?: Date };
 }
 
-/** An object's listing entry: the attributes a listing carries. */
-export type ObjectSummary = Pick<ObjectMeta, 'key' | 'size' | 'etag' | 'lastModified' | 'storageClass'>;
+/**
+ * An object's listing entry: the attributes a listing carries. Its checksum's algorithm and
+ * type where the adapter holds them as it lists (listed-checksum.ts), never at the cost of a
+ * request or a read per key.
+ */
+export type ObjectSummary = Pick<ObjectMeta, 'key' | 'size' | 'etag' | 'lastModified' | 'storageClass'> & ListedChecksum;
 
 export interface BucketInfo {
   name: string;

@@ -10,19 +10,12 @@ import { endianness } from 'node:os';
 import { pipeline, Transform, TransformCallback, type Readable } from 'node:stream';
 import * as zlib from 'node:zlib';
 import { S3Error } from '../errors';
+import { CHECKSUM_ALGORITHMS, checksumTypeOf, type ChecksumAlgorithm, type ChecksumType } from '../backends/listed-checksum';
 
-export type ChecksumAlgorithm = 'crc32' | 'crc32c' | 'crc64nvme' | 'sha1' | 'sha256';
 export type DigestAlgorithm = ChecksumAlgorithm | 'md5';
 
-export const CHECKSUM_ALGORITHMS: readonly ChecksumAlgorithm[] = ['crc32', 'crc32c', 'crc64nvme', 'sha1', 'sha256'];
-
-/** How an object's checksum covers it: the bytes themselves, or its parts' checksums (multipart). */
-export type ChecksumType = 'COMPOSITE' | 'FULL_OBJECT';
-
-/** The type of a stored checksum value: a composite one ends in `-N` (N parts), as S3 writes it. */
-export function checksumTypeOf(value: string): ChecksumType {
-  return /-\d+$/.test(value) ? 'COMPOSITE' : 'FULL_OBJECT';
-}
+// The algorithms and the type rule are the backends' too (a listing entry names its object's checksum).
+export { CHECKSUM_ALGORITHMS, checksumTypeOf, type ChecksumAlgorithm, type ChecksumType };
 
 /** The algorithm and value of a COMPOSITE checksum among an object's (a multipart object's, made of its parts'), if any. */
 export function compositeChecksum(checksums: Record<string, string> | undefined): [string, string] | undefined {

@@ -5,7 +5,8 @@
  * (keys written before versioning, whose only version is the null one).
  */
 import { S3Error } from '../errors';
-import type { ObjectSummary } from '../backends/types';
+import type { ObjectMeta, ObjectSummary } from '../backends/types';
+import { setListedChecksum, type ListedChecksum } from '../backends/listed-checksum';
 import type { BucketView } from '../router/bucket-view';
 import { keyOfIndexName, indexName, indexPrefix } from './names';
 import { VersionedObjects } from './objects';
@@ -20,7 +21,7 @@ export interface VersionListOptions {
   maxKeys: number;
 }
 
-export interface ListedVersion {
+export interface ListedVersion extends ListedChecksum {
   key: string;
   versionId: string;
   isLatest: boolean;
@@ -66,6 +67,19 @@ async function* namedObjects(view: BucketView, prefix: string, after: string | u
     if (!page.isTruncated || page.nextStartAfter === undefined) return;
     startAfter = page.nextStartAfter;
   }
+}
+
+/** The listing entry of an object read with a HEAD. */
+function summaryOfMeta(meta: ObjectMeta): ObjectSummary {
+  const s: ObjectSummary = {
+    key: meta.key,
+    size: meta.size,
+    etag: meta.etag,
+    lastModified: meta.lastModified,
+    storageClass: meta.storageClass,
+  };
+  setListedChecksum(s, meta.checksums);
+  return s;
 }
 
 function compareKeys(a: string, b: string): number {
@@ -114,20 +128,27 @@ async function versionsOf(
         etag: s.etag,
         size: s.size,
         storageClass: s.storageClass,
+        checksumAlgorithm: s.checksumAlgorithm,
+        checksumType: s.checksumType,
       },
     ];
   }
   const index = await objects.index(item.key);
-  return index.versions.map((v, i) => ({
-    key: item.key,
-    versionId: v.id,
-    isLatest: i === 0,
-    deleteMarker: v.marker === true,
-    lastModified: new Date(v.lastModified),
-    etag: v.etag,
-    size: v.size,
-    storageClass: v.attrs?.storageClass,
-  }));
+  return index.versions.map((v, i) => {
+    const listed: ListedVersion = {
+      key: item.key,
+      versionId: v.id,
+      isLatest: i === 0,
+      deleteMarker: v.marker === true,
+      lastModified: new Date(v.lastModified),
+      etag: v.etag,
+      size: v.size,
+      storageClass: v.attrs?.storageClass,
+    };
+    // A version keeps the checksums it was written with in its index entry.
+    setListedChecksum(listed, v.attrs?.checksums);
+    return listed;
+  });
 }
 
 /**
@@ -180,7 +201,8 @@ export async function listObjectVersions(objects: VersionedObjects, opts: Versio
   // key-marker with version-id-marker: the rest of that key's versions come first.
   if (opts.keyMarker !== undefined && opts.versionIdMarker !== undefined && opts.keyMarker.startsWith(opts.prefix)) {
     const index = objects.status ? await objects.index(opts.keyMarker) : { versions: [] };
-    const summary = index.versions.length ? undefined : await objects.view.headObject(opts.keyMarker).catch(() => undefined);
+    const meta = index.versions.length ? undefined : await objects.view.headObject(opts.keyMarker).catch(() => undefined);
+    const summary = meta && summaryOfMeta(meta);
     // A key marker naming no key (deleted since the last page, or never written) has no
     // versions left to list: the listing goes on after it.
     const vs =

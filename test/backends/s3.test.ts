@@ -879,6 +879,56 @@ describe('S3 backend: an SSE-S3 write whose answer does not say AES256', functio
   });
 });
 
+describe("S3 backend: a listing passes on the checksum the store's listing names", function () {
+  this.timeout(30_000);
+  let store: FakeStore;
+  let be: S3Backend;
+  before(async () => {
+    // AWS's form (ChecksumAlgorithm, ChecksumType between ETag and Size), a store naming no
+    // type (AWS before 2025), two algorithms, an algorithm S3 clients cannot send, and none.
+    const entry = (key: string, extra: string) =>
+      `<Contents><Key>${key}</Key><LastModified>2026-01-01T00:00:00.000Z</LastModified><ETag>&quot;${md5(key)}&quot;</ETag>${extra}<Size>1</Size><StorageClass>STANDARD</StorageClass></Contents>`;
+    const xml =
+      '<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>b</Name><Prefix></Prefix><KeyCount>5</KeyCount><MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated>' +
+      entry('aws', '<ChecksumAlgorithm>CRC64NVME</ChecksumAlgorithm><ChecksumType>FULL_OBJECT</ChecksumType>') +
+      entry('composite', '<ChecksumAlgorithm>SHA256</ChecksumAlgorithm><ChecksumType>COMPOSITE</ChecksumType>') +
+      entry('no-type', '<ChecksumAlgorithm>CRC32</ChecksumAlgorithm>') +
+      entry(
+        'two',
+        '<ChecksumAlgorithm>CRC32C</ChecksumAlgorithm><ChecksumAlgorithm>SHA1</ChecksumAlgorithm><ChecksumType>FULL_OBJECT</ChecksumType>',
+      ) +
+      entry('unknown', '<ChecksumAlgorithm>XXHASH64</ChecksumAlgorithm><ChecksumType>FULL_OBJECT</ChecksumType>') +
+      entry('zz-none', '') +
+      '</ListBucketResult>';
+    store = await fakeStore((_n, _req, res) => {
+      res.writeHead(200, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(xml) });
+      res.end(xml);
+    });
+    be = new S3Backend({
+      name: 'lister',
+      endpoint: store.url,
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'AK', secretAccessKey: 'SK' },
+    });
+  });
+  after(async () => {
+    await be?.close();
+    await store?.close();
+  });
+
+  it('reads ChecksumAlgorithm and ChecksumType from each entry, and invents none', async () => {
+    const page = await be.listObjects('b', { prefix: '', maxKeys: 1000 });
+    expect(page.objects.map((o) => [o.key, o.checksumAlgorithm, o.checksumType])).to.deep.equal([
+      ['aws', 'crc64nvme', 'FULL_OBJECT'],
+      ['composite', 'sha256', 'COMPOSITE'],
+      ['no-type', 'crc32', undefined],
+      ['two', 'crc32c', 'FULL_OBJECT'],
+      ['unknown', undefined, undefined],
+      ['zz-none', undefined, undefined],
+    ]);
+  });
+});
+
 describe('S3 backend retries', function () {
   this.timeout(30_000);
   const stores: FakeStore[] = [];

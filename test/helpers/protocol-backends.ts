@@ -59,6 +59,16 @@ function fromTarget(name: string): ProtocolBackend['start'] {
   };
 }
 
+/** test/protocol/listing-checksums.test.ts: a listing names each object's checksum where the store lists it with the object. */
+const LISTED_SINGLE = 'name the algorithm and FULL_OBJECT type of single-part objects';
+const LISTED_MULTIPART = 'name the COMPOSITE or FULL_OBJECT checksum of multipart objects';
+const LISTED_VERSIONS = 'ListObjectVersions names the checksum of each version';
+/** Where the store keeps no checksum, the listings name none (the versions s3mux indexes keep theirs, but not the null version written before versioning, which the store lists). */
+const listsNoChecksums = (reason: string) => ({
+  [LISTED_SINGLE]: reason,
+  [LISTED_VERSIONS]: `${reason}: the null version written before versioning is listed from the store`,
+});
+
 /** Where parts do not keep the checksums they were sent with, Complete cannot compare them. */
 const partChecksumGap = (reason: string) => ({ 'a part checksum other than the one the part was uploaded with': reason });
 
@@ -81,6 +91,7 @@ const objectKeepsNoMultipartChecksum = (reason: string) => ({
   'of one part of a COMPOSITE object give that part': reason,
   // Without the object's checksum, its parts are answered as an upload's without checksums: a count.
   'pages the parts of a multipart object uploaded with checksums': reason,
+  [LISTED_MULTIPART]: reason,
 });
 
 /** S3 dates a multipart object when its upload was created; a store that dates an object itself when it commits it cannot be told otherwise. */
@@ -212,6 +223,8 @@ export const PROTOCOL_BACKENDS: ProtocolBackend[] = [
       'lists a key holding U+0001 as a character reference':
         's3rver 3.7.1 does not give back keys holding control characters intact in its listings',
       'answers ETag, Checksum, StorageClass and ObjectSize': 's3rver 3.7.1 keeps no x-amz-checksum-* values',
+      ...listsNoChecksums('s3rver 3.7.1 keeps no x-amz-checksum-* values, and lists none'),
+      [LISTED_MULTIPART]: S3RVER_MULTIPART,
       'groups by delimiter into CommonPrefixes': S3RVER_FILES,
       'pages through with continuation tokens and max-keys': S3RVER_FILES,
       'honours start-after (v2) and marker': S3RVER_FILES,
@@ -288,6 +301,9 @@ export const PROTOCOL_BACKENDS: ProtocolBackend[] = [
       ),
       'gives the copy of a multipart object with a composite checksum':
         "OCI's own multipart assembles the object and a commit cannot add metadata: it has no checksum for the copy to recompute",
+      ...listsNoChecksums(
+        "OCI's ListObjects gives no object metadata (opc-meta-*), where the oci backend keeps an object's checksum: naming it would take a HEAD per listed key",
+      ),
       ...SLOW_STORE,
       'a 20 MiB file streams through to the backend and round-trips':
         "a form's file has no announced length and OCI's PutObject needs one: past the 8 MiB buffer the oci backend streams it as a multipart upload, so the ETag is OCI's multipart ETag, not the MD5",
@@ -355,6 +371,7 @@ export const PROTOCOL_BACKENDS: ProtocolBackend[] = [
       'keeps a trailing checksum of an upload that names a storage class': `${GITHUB_NO_CHECKSUMS}; an asset holds one storage class (STANDARD)`,
       'gives a copy the class its request names': 'an asset holds one storage class (STANDARD)',
       'returns the stored checksum when checksum mode is enabled': GITHUB_NO_CHECKSUMS,
+      ...listsNoChecksums(GITHUB_NO_CHECKSUMS),
       'gives a copy the checksum x-amz-checksum-algorithm names': GITHUB_NO_CHECKSUMS,
       'PutObject and CopyObject say the checksum type beside the checksum': GITHUB_NO_CHECKSUMS,
       'Content-MD5 and x-amz-checksum-* fields are checked against the file': GITHUB_NO_CHECKSUMS,

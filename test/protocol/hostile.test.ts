@@ -2450,8 +2450,13 @@ describe('protocol: hostile input', function () {
 
   async function state() {
     const list = await okFetch('GET', `/${BUCKET}`, { query: { 'list-type': '2', 'max-keys': '1000' } });
-    const objects = [...list.text.matchAll(/<Key>([^<]*)<\/Key>.*?<ETag>([^<]*)<\/ETag><Size>(\d+)<\/Size>/g)]
-      .map((m) => `${m[1]} ${m[2]} ${m[3]}`)
+    // An object stored with a checksum lists its algorithm and type between ETag and Size, as S3 does.
+    const objects = [
+      ...list.text.matchAll(
+        /<Key>([^<]*)<\/Key>.*?<ETag>([^<]*)<\/ETag>(?:<ChecksumAlgorithm>([^<]*)<\/ChecksumAlgorithm><ChecksumType>([^<]*)<\/ChecksumType>)?<Size>(\d+)<\/Size>/g,
+      ),
+    ]
+      .map((m) => `${m[1]} ${m[2]} ${m[5]}${m[3] ? ` ${m[3]} ${m[4]}` : ''}`)
       .join('\n');
     const buckets = [...(await okFetch('GET', '/')).text.matchAll(/<Name>([^<]*)<\/Name>/g)].map((m) => m[1]).join(',');
     const uploads = [...(await okFetch('GET', `/${BUCKET}`, { query: { uploads: '' } })).text.matchAll(/<UploadId>([^<]*)<\/UploadId>/g)]

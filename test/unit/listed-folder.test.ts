@@ -62,4 +62,25 @@ describe('ListedFolder', () => {
     expect(now.summary(2, id(3))).to.equal(undefined);
     expect(now.summary(4, id(5))).to.deep.equal({ etag: md5 });
   });
+
+  it('keeps the algorithm and type of an object\u2019s checksum in its slot, across a re-read too', () => {
+    const f = sortedFolder(['a', 'b', 'c', 'd', 'e'], [FILE, FILE, FILE, FILE, FILE], new Map());
+    const id = (ino: number) => ({ ino, size: 1, mtimeMs: 5 });
+    const kept = [
+      { etag: md5, checksumAlgorithm: 'crc32', checksumType: 'FULL_OBJECT' },
+      { etag: md5, checksumAlgorithm: 'sha256', checksumType: 'FULL_OBJECT' },
+      { etag: md5, checksumAlgorithm: 'crc64nvme', checksumType: 'COMPOSITE' },
+      { etag: md5 },
+      // Odd summaries (a multipart ETag) keep theirs beside the others' fields.
+      { etag: `${md5}-2`, checksumAlgorithm: 'crc32c', checksumType: 'COMPOSITE' },
+    ] as const;
+    kept.forEach((k, i) => f.remember(i, id(i + 1), { ...k }));
+    kept.forEach((k, i) => expect(f.summary(i, id(i + 1)), k.etag).to.deep.equal(k));
+    // A plain summary without a checksum replaces one with a checksum.
+    f.remember(0, id(9), { etag: md5 });
+    expect(f.summary(0, id(9))).to.deep.equal({ etag: md5 });
+    const now = sortedFolder(['a', 'b', 'c', 'd', 'e'], [FILE, FILE, FILE, FILE, FILE], new Map());
+    now.adopt(f);
+    kept.forEach((k, i) => i > 0 && expect(now.summary(i, id(i + 1)), k.etag).to.deep.equal(k));
+  });
 });

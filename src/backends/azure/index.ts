@@ -57,6 +57,7 @@ import type {
   Tag,
   CreateBucketOptions,
 } from '../types';
+import { setListedChecksum } from '../listed-checksum';
 import { blockId, chunksOf, MAX_BLOCK_SIZE, MAX_BLOCKS, MeasuredBody, newNonce, newOwner, once } from './blocks';
 import { makeServiceClient, type AzureConnection } from './client';
 import { azureTokenCredential, withS3TokenErrors } from './credential';
@@ -545,13 +546,16 @@ function isTokenCredential(c: unknown): c is NonNullable<AzureConnection['creden
 function summaryOf(key: string, b: BlobItem): ObjectSummary {
   const p = { ...b.properties, metadata: b.metadata };
   const { attrs, extras } = fromAzure(p);
-  return {
+  const s: ObjectSummary = {
     key,
     size: b.properties.contentLength ?? 0,
     etag: s3Etag(p, extras),
     lastModified: b.properties.lastModified,
     ...(attrs.storageClass !== undefined ? { storageClass: attrs.storageClass } : {}),
   };
+  // Blobs are listed with their metadata (includeMetadata), where the object's checksums are kept.
+  setListedChecksum(s, attrs.checksums);
+  return s;
 }
 
 // ---------------------------------------------------------------- from the routing table

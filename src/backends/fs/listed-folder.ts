@@ -6,7 +6,7 @@
  * read and sort them all again: the entries' key ranges (relative to the folder) are one UTF-8
  * buffer with an offset per entry and a kind byte, about 5 bytes per entry besides the name's
  * bytes, so a million short names take about 15 MB. Entry names on disk are kept only where
- * they differ from the key segment (escaped and hashed names). Summaries (40 bytes an entry)
+ * they differ from the key segment (escaped and hashed names). Summaries (41 bytes an entry)
  * are allocated per chunk of entries as pages reach them, in a pool bounded apart from the
  * names (SummaryPool): a summary is only a shortcut past the sidecar, so dropping one costs a
  * sidecar read, never a wrong answer.
@@ -14,6 +14,7 @@
 import { promises as fsp } from 'node:fs';
 import { LRUCache } from 'lru-cache';
 import type { FileIdentity } from './sidecar';
+import { CHECKSUM_ALGORITHMS, type ListedChecksum } from '../listed-checksum';
 
 export const FILE = 0;
 /** The directory-form object of a folder (`<name>/.s3mux-self`). */
@@ -23,9 +24,29 @@ export const DIR = 2;
 export type EntryKind = typeof FILE | typeof SELF | typeof DIR;
 
 /** What a listing summary adds to a data file's identity (size and mtime come from its lstat). */
-export interface SummaryFields {
+export interface SummaryFields extends ListedChecksum {
   etag: string;
   storageClass?: string;
+}
+
+/**
+ * An object's checksum (algorithm and type) in one byte of its slot: 0 none, else 1 + the
+ * algorithm's place in CHECKSUM_ALGORITHMS, plus COMPOSITE_BIT. Most objects written by
+ * today's SDKs carry a checksum (they send a CRC32 by default), so it has its place beside the
+ * MD5 rather than in the folder's map of rare summaries.
+ */
+const COMPOSITE_BIT = 0x80;
+
+function checksumCode(f: ListedChecksum): number {
+  if (f.checksumAlgorithm === undefined) return 0;
+  return (1 + CHECKSUM_ALGORITHMS.indexOf(f.checksumAlgorithm)) | (f.checksumType === 'COMPOSITE' ? COMPOSITE_BIT : 0);
+}
+
+/** Sets the checksum fields a slot's byte names (none for 0). */
+function setChecksumFromCode(f: SummaryFields, code: number): void {
+  if (code === 0) return;
+  f.checksumAlgorithm = CHECKSUM_ALGORITHMS[(code & ~COMPOSITE_BIT) - 1];
+  f.checksumType = code & COMPOSITE_BIT ? 'COMPOSITE' : 'FULL_OBJECT';
 }
 
 const MD5_HEX = /^[0-9a-f]{32}$/;
@@ -38,8 +59,8 @@ const stringBytes = (s: string): number => STRING_OVERHEAD + 2 * s.length;
 
 /** Entries per summary chunk: a 1,000-key page touches one or two. */
 export const SUMMARY_CHUNK = 1024;
-/** Bytes of a summary slot: ino, size, mtime (float64 each) and an MD5. */
-const SLOT_BYTES = 3 * 8 + 16;
+/** Bytes of a summary slot: ino, size, mtime (float64 each), an MD5 and a checksum's code. */
+const SLOT_BYTES = 3 * 8 + 16 + 1;
 /** A chunk's bytes besides its slots (object, ArrayBuffer, four views). */
 const CHUNK_OVERHEAD = 500;
 
@@ -61,6 +82,8 @@ class SummaryChunk {
   readonly mtimeMs: Float64Array;
   /** The ETag's 16 bytes, for the usual ETag (an MD5); others are in the folder's `odd`. */
   readonly md5: Uint8Array;
+  /** The object's checksum (checksumCode). */
+  readonly checksum: Uint8Array;
   readonly bytes: number;
 
   constructor(
@@ -74,6 +97,7 @@ class SummaryChunk {
     this.size = new Float64Array(buf, 8 * entries, entries);
     this.mtimeMs = new Float64Array(buf, 16 * entries, entries);
     this.md5 = new Uint8Array(buf, 24 * entries, 16 * entries);
+    this.checksum = new Uint8Array(buf, 40 * entries, entries);
     this.bytes = CHUNK_OVERHEAD + entries * SLOT_BYTES;
   }
 }
@@ -202,7 +226,9 @@ export class ListedFolder {
     if (c.ino[j] === 0 || c.ino[j] !== st.ino || c.size[j] !== st.size || c.mtimeMs[j] !== st.mtimeMs) return undefined;
     const odd = this.odd?.get(i);
     if (odd) return odd;
-    return { etag: Buffer.from(c.md5.buffer, c.md5.byteOffset + 16 * j, 16).toString('hex') };
+    const fields: SummaryFields = { etag: Buffer.from(c.md5.buffer, c.md5.byteOffset + 16 * j, 16).toString('hex') };
+    setChecksumFromCode(fields, c.checksum[j]);
+    return fields;
   }
 
   remember(i: number, st: FileIdentity, fields: SummaryFields): void {
@@ -211,6 +237,7 @@ export class ListedFolder {
     const j = i % SUMMARY_CHUNK;
     if (fields.storageClass === undefined && MD5_HEX.test(fields.etag)) {
       c.md5.set(Buffer.from(fields.etag, 'hex'), 16 * j);
+      c.checksum[j] = checksumCode(fields);
       this.odd?.delete(i);
     } else {
       // Rare (multipart uploads, storage classes): not counted in `bytes`, bounded by the entry count.
@@ -244,6 +271,7 @@ export class ListedFolder {
       to.size[tj] = from.size[oj];
       to.mtimeMs[tj] = from.mtimeMs[oj];
       to.md5.set(from.md5.subarray(16 * oj, 16 * oj + 16), 16 * tj);
+      to.checksum[tj] = from.checksum[oj];
       const odd = old.odd?.get(j);
       if (odd) (this.odd ??= new Map()).set(i, odd);
     }

@@ -9,6 +9,7 @@ import { LRUCache } from 'lru-cache';
 import * as path from 'node:path';
 import type { ObjectAttributes, ObjectMeta, ObjectSummary } from '../types';
 import { copyAttributes } from '../attributes';
+import { setListedChecksum, type ListedChecksum } from '../listed-checksum';
 import { isErrno, type Layout } from './layout';
 
 export interface FileIdentity {
@@ -204,15 +205,21 @@ export function metaFrom(sc: Sidecar, st: Pick<Stats, 'size' | 'mtimeMs'>): Obje
 export function listedSummary(
   key: string,
   st: Pick<Stats, 'size' | 'mtimeMs'>,
-  kept: { etag: string; storageClass?: string },
+  kept: { etag: string; storageClass?: string } & ListedChecksum,
 ): ObjectSummary {
   const s: ObjectSummary = { key, size: st.size, etag: kept.etag, lastModified: new Date(Math.floor(st.mtimeMs)) };
   if (kept.storageClass !== undefined) s.storageClass = kept.storageClass;
+  if (kept.checksumAlgorithm !== undefined) {
+    s.checksumAlgorithm = kept.checksumAlgorithm;
+    s.checksumType = kept.checksumType;
+  }
   return s;
 }
 
+/** The listing summary of an object read from its sidecar (or derived: a bare object has no checksum). */
 export function summaryFrom(meta: ObjectMeta): ObjectSummary {
   const s: ObjectSummary = { key: meta.key, size: meta.size, etag: meta.etag, lastModified: meta.lastModified };
   if (meta.storageClass !== undefined) s.storageClass = meta.storageClass;
+  setListedChecksum(s, meta.checksums);
   return s;
 }

@@ -61,6 +61,7 @@ import type {
   Tag,
   CreateBucketOptions,
 } from '../types';
+import { setListedChecksum } from '../listed-checksum';
 import { makeStorage, parseExternalAccount, type GcsConnection } from './client';
 import { isPreconditionFailure, toS3ErrorFromGcs, type ErrorContext } from './errors';
 import { clearedFields, dateOf, fromGcs, metaOf, replacingMetadata, s3Etag, toGcs, type GcsResource, type StoredExtras } from './metadata';
@@ -465,13 +466,16 @@ export class GcsBackend implements Backend {
 
 function summaryOf(key: string, r: GcsResource, nativeClass: boolean): ObjectSummary {
   const { attrs, extras } = fromGcs(r, nativeClass);
-  return {
+  const s: ObjectSummary = {
     key,
     size: Number(r.size ?? 0),
     etag: s3Etag(r, extras),
     lastModified: dateOf(r),
     ...(attrs.storageClass !== undefined ? { storageClass: attrs.storageClass } : {}),
   };
+  // The listing's resources carry their metadata, where the object's checksums are kept.
+  setListedChecksum(s, attrs.checksums);
+  return s;
 }
 
 // ---------------------------------------------------------------- from the routing table

@@ -27,6 +27,7 @@ import type {
   PutOptions,
   Tag,
 } from '../types';
+import { setListedChecksum } from '../listed-checksum';
 import { copyAttributes, DEFAULT_CONTENT_TYPE } from '../attributes';
 
 interface StoredObject {
@@ -126,6 +127,7 @@ interface MemoryBucket {
 function summaryOf(meta: ObjectMeta): ObjectSummary {
   const s: ObjectSummary = { key: meta.key, size: meta.size, etag: meta.etag, lastModified: new Date(meta.lastModified) };
   if (meta.storageClass !== undefined) s.storageClass = meta.storageClass;
+  setListedChecksum(s, meta.checksums);
   return s;
 }
 

@@ -37,6 +37,7 @@ import { bodyFailure, S3Error, isS3Error } from '../../errors';
 import { checkWriteConditions, hasWriteConditions } from '../conditions';
 import { validateBucketName } from '../keys';
 import { compareKeys } from '../listing';
+import { CHECKSUM_ALGORITHMS, type ChecksumAlgorithm, type ChecksumType, type ListedChecksum } from '../listed-checksum';
 import type {
   Backend,
   BackendCapabilities,
@@ -125,6 +126,27 @@ function defaultEndpoint(region: string): string {
  * The attributes a copy keeps from its source. Not the source's encryption, which the store
  * reported: a copy is encrypted as its own request asks (or by the destination's default).
  */
+const NOT_LISTED: ListedChecksum = {};
+const LISTED_TYPES: readonly string[] = ['COMPOSITE', 'FULL_OBJECT'] satisfies ChecksumType[];
+
+/**
+ * The checksum a store's listing names for an object (ChecksumAlgorithm, ChecksumType), passed
+ * on as it says it: AWS names one for every object written since 2025 (a default CRC64NVME),
+ * others name none. A store that names an algorithm without a type (as AWS did before 2025) gets
+ * none invented here.
+ */
+function listedChecksumOf(c: unknown): ListedChecksum {
+  const named = list(child(c, 'ChecksumAlgorithm'));
+  if (named.length === 0) return NOT_LISTED;
+  const alg = text(named[0])?.toLowerCase();
+  if (!CHECKSUM_ALGORITHMS.includes(alg as ChecksumAlgorithm)) return NOT_LISTED;
+  const type = text(child(c, 'ChecksumType'));
+  return {
+    checksumAlgorithm: alg as ChecksumAlgorithm,
+    ...(type !== undefined && LISTED_TYPES.includes(type) ? { checksumType: type as ChecksumType } : {}),
+  };
+}
+
 function attributesOf(meta: ObjectMeta): ObjectAttributes {
   const { key: _k, size: _s, etag: _e, lastModified: _l, serverSideEncryption: _sse, ...attrs } = meta;
   return storedCopy(attrs);
@@ -925,6 +947,7 @@ export class S3Backend implements Backend {
           etag: unquote(text(child(c, 'ETag'))),
           lastModified: parseDate(text(child(c, 'LastModified'))) ?? new Date(0),
           ...(sc && sc !== 'STANDARD' ? { storageClass: sc } : {}),
+          ...listedChecksumOf(c),
         });
       }
       for (const c of list(child(root, 'CommonPrefixes'))) {

@@ -5,6 +5,7 @@ import type { Handler, S3Context } from '../context';
 import { xmlResponse } from '../respond';
 import { listedOwners } from '../listed-owners';
 import { decodeToken, encodeToken } from '../continuation-token';
+import type { ChecksumAlgorithm, ChecksumType } from '../checksums';
 
 const MAX_KEYS = 1000;
 
@@ -44,16 +45,44 @@ async function list(ctx: S3Context, startAfter: string | undefined, maxKeys: num
   return view.listObjects({ prefix, delimiter, startAfter, maxKeys });
 }
 
+/** S3's name of each algorithm in a listing's ChecksumAlgorithm element. */
+const LISTED_ALGORITHM: Readonly<Record<ChecksumAlgorithm, string>> = {
+  crc32: 'CRC32',
+  crc32c: 'CRC32C',
+  crc64nvme: 'CRC64NVME',
+  sha1: 'SHA1',
+  sha256: 'SHA256',
+};
+
+/**
+ * The ChecksumAlgorithm and ChecksumType elements of a listed object or version (<Contents>,
+ * <Version>), as S3 writes them after its ETag; none for an object whose store named no
+ * checksum (s3mux computes none for an object uploaded without one, where AWS lists a default
+ * CRC64NVME). The one place a listing writes them.
+ */
+export function listedChecksum(entry: { checksumAlgorithm?: ChecksumAlgorithm; checksumType?: ChecksumType }): {
+  algorithm: string | undefined;
+  type: ChecksumType | undefined;
+} {
+  const algorithm = entry.checksumAlgorithm === undefined ? undefined : LISTED_ALGORITHM[entry.checksumAlgorithm];
+  return { algorithm, type: algorithm === undefined ? undefined : entry.checksumType };
+}
+
 async function contents(ctx: S3Context, objects: ObjectSummary[], enc: (s: string) => string, withOwner: boolean) {
   const owners = withOwner ? await listedOwners(ctx, objects) : [];
-  return objects.map((obj, i) => ({
-    Key: enc(obj.key),
-    LastModified: obj.lastModified,
-    ETag: `"${obj.etag}"`,
-    Size: obj.size,
-    Owner: owners[i],
-    StorageClass: obj.storageClass ?? 'STANDARD',
-  }));
+  return objects.map((obj, i) => {
+    const checksum = listedChecksum(obj);
+    return {
+      Key: enc(obj.key),
+      LastModified: obj.lastModified,
+      ETag: `"${obj.etag}"`,
+      ChecksumAlgorithm: checksum.algorithm,
+      ChecksumType: checksum.type,
+      Size: obj.size,
+      Owner: owners[i],
+      StorageClass: obj.storageClass ?? 'STANDARD',
+    };
+  });
 }
 
 /** S3 names the bucket's region on an object listing, as on HeadBucket. */

@@ -9,7 +9,7 @@ import { readXmlBody } from '../payload';
 import { xmlResponse } from '../respond';
 import { element, parseXml, text } from '../xml';
 import { listedOwners } from '../listed-owners';
-import { encoder, parseMaxKeys } from './listing';
+import { encoder, listedChecksum, parseMaxKeys } from './listing';
 
 const STATUSES: readonly string[] = ['Enabled', 'Suspended'] satisfies VersioningStatus[];
 
@@ -75,16 +75,21 @@ export const listVersions: Handler = async (ctx) => {
     EncodingType: ctx.query.get('encoding-type') ?? undefined,
     Version: page.versions
       .filter((v) => !v.deleteMarker)
-      .map((v) => ({
-        Key: enc(v.key),
-        VersionId: v.versionId,
-        IsLatest: v.isLatest,
-        LastModified: v.lastModified,
-        ETag: `"${v.etag}"`,
-        Size: v.size,
-        Owner: owners.get(v),
-        StorageClass: v.storageClass ?? 'STANDARD',
-      })),
+      .map((v) => {
+        const checksum = listedChecksum(v);
+        return {
+          Key: enc(v.key),
+          VersionId: v.versionId,
+          IsLatest: v.isLatest,
+          LastModified: v.lastModified,
+          ETag: `"${v.etag}"`,
+          ChecksumAlgorithm: checksum.algorithm,
+          ChecksumType: checksum.type,
+          Size: v.size,
+          Owner: owners.get(v),
+          StorageClass: v.storageClass ?? 'STANDARD',
+        };
+      }),
     DeleteMarker: page.versions
       .filter((v) => v.deleteMarker)
       .map((v) => ({ Key: enc(v.key), VersionId: v.versionId, IsLatest: v.isLatest, LastModified: v.lastModified, Owner: owners.get(v) })),
