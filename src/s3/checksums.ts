@@ -316,7 +316,8 @@ export interface VerifyOptions {
   computeAlso?: DigestAlgorithm[];
 }
 
-const UPPER: Record<ChecksumAlgorithm, string> = {
+/** S3's own name of each algorithm (ChecksumAlgorithm elements, error messages). */
+export const ALGORITHM_NAME: Readonly<Record<ChecksumAlgorithm, string>> = {
   crc32: 'CRC32',
   crc32c: 'CRC32C',
   crc64nvme: 'CRC64NVME',
@@ -426,7 +427,7 @@ export class VerifyingStream extends Transform {
       );
     }
     if (this.checksum && result[this.checksum.alg] !== this.checksum.value) {
-      return cb(new S3Error('BadDigest', `The ${UPPER[this.checksum.alg]} you specified did not match the calculated checksum.`));
+      return cb(new S3Error('BadDigest', `The ${ALGORITHM_NAME[this.checksum.alg]} you specified did not match the calculated checksum.`));
     }
     cb();
   }

@@ -5,7 +5,7 @@ import type { Handler, S3Context } from '../context';
 import { xmlResponse } from '../respond';
 import { listedOwners } from '../listed-owners';
 import { decodeToken, encodeToken } from '../continuation-token';
-import type { ChecksumAlgorithm, ChecksumType } from '../checksums';
+import { ALGORITHM_NAME, type ChecksumAlgorithm, type ChecksumType } from '../checksums';
 
 const MAX_KEYS = 1000;
 
@@ -45,15 +45,6 @@ async function list(ctx: S3Context, startAfter: string | undefined, maxKeys: num
   return view.listObjects({ prefix, delimiter, startAfter, maxKeys });
 }
 
-/** S3's name of each algorithm in a listing's ChecksumAlgorithm element. */
-const LISTED_ALGORITHM: Readonly<Record<ChecksumAlgorithm, string>> = {
-  crc32: 'CRC32',
-  crc32c: 'CRC32C',
-  crc64nvme: 'CRC64NVME',
-  sha1: 'SHA1',
-  sha256: 'SHA256',
-};
-
 /**
  * The ChecksumAlgorithm and ChecksumType elements of a listed object or version (<Contents>,
  * <Version>), as S3 writes them after its ETag; none for an object whose store named no
@@ -64,7 +55,7 @@ export function listedChecksum(entry: { checksumAlgorithm?: ChecksumAlgorithm; c
   algorithm: string | undefined;
   type: ChecksumType | undefined;
 } {
-  const algorithm = entry.checksumAlgorithm === undefined ? undefined : LISTED_ALGORITHM[entry.checksumAlgorithm];
+  const algorithm = entry.checksumAlgorithm === undefined ? undefined : ALGORITHM_NAME[entry.checksumAlgorithm];
   return { algorithm, type: algorithm === undefined ? undefined : entry.checksumType };
 }
 
