@@ -7,6 +7,7 @@ import type { BackendSpec, RoutingTable } from '../router/config';
 import type { BackendKit } from '../backends/kit';
 import { BACKEND_KITS } from '../backends/registry';
 import { ACTIONS, isAllowed, ROOT, type Action, type Principal } from '../auth/policy';
+import { describeComposite } from '../router/forms/describe';
 
 const WRITE_ACTIONS: readonly Action[] = ['write', 'delete', 'createBucket', 'deleteBucket'];
 
@@ -54,7 +55,13 @@ export function resolveRoutes(table: RoutingTable): ResolvedRoute[] {
     backend: r.backend,
     kind: r.spec.kind,
     location: location(r.spec, r.bucket, r.prefix),
-    mode: [r.readOnly ? 'read-only' : 'read-write', r.publicRead ? 'public-read' : ''].filter(Boolean).join(', '),
+    mode: [
+      r.readOnly ? 'read-only' : 'read-write',
+      r.publicRead ? 'public-read' : '',
+      describeComposite(r, (t) => `${t.backend} (${t.spec.kind}) ${location(t.spec, t.bucket, t.prefix)}`),
+    ]
+      .filter(Boolean)
+      .join(', '),
     access: accessOn(table, r.name, r.readOnly, r.publicRead),
   }));
   const d = table.backends[table.default];
@@ -71,7 +78,10 @@ export function resolveRoutes(table: RoutingTable): ResolvedRoute[] {
   return rows;
 }
 
-/** One line per route: `photos -> disk (fs) file:///srv/photos/2024/ [read-only]`. */
+/**
+ * One line per route: `photos -> disk (fs) file:///srv/photos/2024/ [read-only]`; a migrate, mirror
+ * or failover route shows its primary and, in the brackets, its form and other targets.
+ */
 export function routeLines(table: RoutingTable): string[] {
   const rows = resolveRoutes(table);
   const w = Math.max(...rows.map((r) => r.bucket.length));

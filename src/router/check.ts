@@ -5,6 +5,7 @@
 import { kitFor } from '../backends/create';
 import { ConfigError, formatProblem, loadRoutingTable, type BackendSpec, type LoadOptions, type RoutingTable } from './config';
 import type { SecretRef } from '../auth/secrets';
+import { describeComposite } from './forms/describe';
 
 export interface CheckResult {
   ok: boolean;
@@ -42,7 +43,15 @@ export function summarize(table: RoutingTable, file = table.file ?? '<config>'):
     lines.push('routes:');
     const w = Math.max(...routes.map((r) => r.name.length));
     for (const r of routes) {
-      const flags = [r.readOnly ? 'read-only' : 'read-write', r.publicRead ? 'public-read' : ''].filter(Boolean);
+      const flags = [
+        r.readOnly ? 'read-only' : 'read-write',
+        r.publicRead ? 'public-read' : '',
+        describeComposite(
+          r,
+          (t) =>
+            `${t.backend}${describeSpecDelta(table, t.backend, t.spec)} bucket '${t.bucket}'${t.prefix ? ` prefix '${t.prefix}'` : ''}`,
+        ),
+      ].filter(Boolean);
       const extra = describeSpecDelta(table, r.backend, r.spec);
       lines.push(
         `  ${r.name.padEnd(w)} -> ${r.backend}${extra} bucket '${r.bucket}'${r.prefix ? ` prefix '${r.prefix}'` : ''}  [${flags.join(', ')}]`,

@@ -211,6 +211,24 @@ describe('cli: commands', function () {
     }
   });
 
+  it("routes FILE and check FILE name a migrate, mirror or failover route's form and its other targets (routing-config/moving-data.yaml)", async () => {
+    const table = path.resolve(__dirname, '../../../routing-config/moving-data.yaml');
+    const routes = await run(['routes', table]);
+    expect(routes.code, routes.stderr).to.equal(0);
+    expect(routes.stdout.split('\n')).to.include.members([
+      'datasets -> blob (azure) az://mystorageaccount/datasets/ [read-write, migrating from fs:/srv/old (fs) file:///srv/old/datasets/]',
+      'media    -> aws (s3) s3://media-a/ in eu-west-1 [read-write, mirror (sync), also on minio (s3) s3://media-b/ at http://minio.internal:9000]',
+      'logs     -> minio (s3) s3://logs-primary/ at http://minio.internal:9000 [read-write, failover, then fs:/var/lib/s3mux (fs) file:///var/lib/s3mux/logs-standby/]',
+    ]);
+    const check = await run(['check', table]);
+    expect(check.code, check.stderr).to.equal(0);
+    expect(check.stdout.split('\n')).to.include.members([
+      "  datasets -> blob bucket 'datasets'  [read-write, migrating from fs:/srv/old bucket 'datasets']",
+      "  media    -> aws bucket 'media-a'  [read-write, mirror (sync), also on minio bucket 'media-b']",
+      "  logs     -> minio bucket 'logs-primary'  [read-write, failover, then fs:/var/lib/s3mux bucket 'logs-standby']",
+    ]);
+  });
+
   async function banner(args: string[], env: NodeJS.ProcessEnv): Promise<string> {
     const dir = mkdtempSync(path.join(os.tmpdir(), 's3mux-cli-'));
     const child = spawn(process.execPath, [CLI, 'serve', '--data-dir', path.join(dir, 'data'), ...args], {
