@@ -97,7 +97,7 @@ interface Settings {
 }
 
 const USAGE =
-  'usage: npm run bench [-- --quick] [-- --backend NAME] [-- --threshold-mib N] [-- --timeout-s N] [-- --phases | --ceiling | --profile] [-- --list-keys N] [-- --rounds N] [-- --cell-s N] [-- --no-proxy] [-- --proxy] [-- --compare DIR] [-- --cells REGEX]';
+  'usage: npm run bench [-- --quick] [-- --backend NAME] [-- --threshold-mib N] [-- --timeout-s N] [-- --phases | --ceiling | --profile] [-- --list-keys N] [-- --rounds N] [-- --cell-s N] [-- --no-proxy] [-- --proxy] [-- --compare DIR] [-- --cells REGEX]\n       npm run bench -- --transfer   (s3mux sync against aws s3 sync: bench/transfer.ts)';
 const FLAGS = [
   '--cells',
   '--compare',

@@ -82,13 +82,13 @@ function parse(command: string, args: string[]): Parsed {
   return { route: positionals[0], config: values.config, rate, concurrency, quick: values.quick === true, json: values.json === true };
 }
 
-function openRoute<T>(p: Parsed, want: new (...a: never[]) => T, what: string): { router: Router; form: T } {
+function openRoute<T>(p: Parsed, want: new (...a: never[]) => T, what: string, command: string): { router: Router; form: T } {
   const table = loadRoutingTable(path.resolve(p.config));
   const router = Router.fromTable(table, { kits: BACKEND_KITS, forms: { drainIntervalMs: 0 } });
   const route = router.explicitRoutes().find((r) => r.name === p.route);
   if (!(route?.form instanceof want)) {
     void router.close();
-    throw new UsageError(`'${p.route}' is not ${what} route of ${p.config}`);
+    throw new UsageError(`'${p.route}' is not ${what} route of ${p.config}`, command);
   }
   return { router, form: route.form };
 }
@@ -137,7 +137,7 @@ export async function runMigrate(args: string[]): Promise<number> {
   const [action, ...rest] = args;
   if (!['status', 'run', 'verify'].includes(action ?? '')) throw new UsageError('expected status, run or verify', 'migrate');
   const p = parse(`migrate ${action}`, rest);
-  const { router, form } = openRoute(p, MigrationBackend, 'a migrate');
+  const { router, form } = openRoute(p, MigrationBackend, 'a migrate', 'migrate');
   const out = (json: unknown, text: string) => console.log(p.json ? JSON.stringify(json) : text);
   try {
     if (action === 'status') {
@@ -167,7 +167,7 @@ export async function runMigrate(args: string[]): Promise<number> {
 
 export async function runRepair(args: string[]): Promise<number> {
   const p = parse('repair', args);
-  const { router, form } = openRoute(p, ReplicatedBackend, 'a mirror or failover');
+  const { router, form } = openRoute(p, ReplicatedBackend, 'a mirror or failover', 'repair');
   try {
     const r = await form.repair();
     console.log(

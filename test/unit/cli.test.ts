@@ -161,6 +161,14 @@ describe('cli: commands', function () {
     expect((await run(['deploy'])).code).to.equal(2);
     expect((await run(['check'])).code).to.equal(2);
     expect((await run(['routes', 'a', 'b'])).code).to.equal(2);
+    // A route of another form points at the command's own help, which says which routes it takes.
+    const memoryTable = path.resolve(__dirname, '../../../routing-config/memory-test.json');
+    const repair = await run(['repair', 'scratch', '--config', memoryTable]);
+    expect(repair.code).to.equal(2);
+    expect(repair.stderr).to.contain("s3mux repair: 'scratch' is not a mirror or failover route").and.contain("Run 's3mux repair --help'");
+    const migrate = await run(['migrate', 'status', 'scratch', '--config', memoryTable]);
+    expect(migrate.code).to.equal(2);
+    expect(migrate.stderr).to.contain("s3mux migrate: 'scratch' is not a migrate route").and.contain("Run 's3mux migrate --help'");
   });
 
   it('routes FILE prints each virtual bucket: backend, real location, mode and who may do what', async () => {
