@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # aws-cli v2 scenario: `aws s3` (mb, cp small and multipart, cp from stdin and to stdout, cp with
-# metadata and content headers and s3-to-s3 with --metadata-directive REPLACE, ls, sync x2, s3-to-s3
-# copy, presign, rm --recursive, rb) and `aws s3api` (head-object, list-objects-v2 pagination,
-# head-bucket).
+# metadata and content headers, --storage-class and s3-to-s3 with --metadata-directive REPLACE, ls,
+# sync x2, sync --delete, s3-to-s3 sync, s3-to-s3 copy, mv local/s3/s3/local, presign, rm, rm
+# --recursive, rb) and `aws s3api` (head-object, get-object --range, list-objects-v2 pagination,
+# object tagging, create-multipart-upload/upload-part/list-parts/list-multipart-uploads/abort,
+# errors for a missing key and bucket, head-bucket).
 # Always /usr/bin/aws (AWS_BIN): an aws-cli v1 may be earlier on PATH.
 . "$(dirname "$0")/common.sh"
 
@@ -223,6 +225,96 @@ t_rm_recursive() {
   [ "$n" = 0 ] || fail "$n keys left under tree/ after rm --recursive"
 }
 
+t_range_get() {
+  # s3api get-object --range: a 206 with Content-Range, and only those bytes written.
+  local cr
+  cr=$(aws s3api get-object --bucket "$B" --key small.bin --range bytes=100-199 "$D/dl/range.bin" --query ContentRange --output text)
+  [ "$cr" = 'bytes 100-199/1234' ] || fail "get-object --range bytes=100-199: ContentRange '$cr', expected 'bytes 100-199/1234'"
+  dd if="$D/small.bin" of="$D/dl/range-expected.bin" bs=100 skip=1 count=1 status=none
+  same "$D/dl/range-expected.bin" "$D/dl/range.bin"
+}
+
+t_mv() {
+  # s3 mv local -> s3 -> s3 -> local: each source is gone afterwards, the bytes arrive.
+  local out
+  cp "$D/small.bin" "$D/to-move.bin"
+  out=$(aws s3 mv --no-progress "$D/to-move.bin" "s3://$B/moving/a.bin")
+  grep -q '^move:' <<<"$out" || fail "no move line: $out"
+  [ ! -e "$D/to-move.bin" ] || fail "s3 mv left the local source behind"
+  aws s3 mv --no-progress "s3://$B/moving/a.bin" "s3://$B/moving/b.bin" >/dev/null
+  aws s3 mv --no-progress "s3://$B/moving/b.bin" "$D/dl/moved.bin" >/dev/null
+  same "$D/small.bin" "$D/dl/moved.bin"
+  out=$(aws s3api list-objects-v2 --bucket "$B" --prefix moving/ --query 'length(Contents || `[]`)' --output text)
+  [ "$out" = 0 ] || fail "$out keys left under moving/ after s3 -> s3 -> local mv"
+}
+
+t_delete() {
+  local out
+  out=$(aws s3 rm "s3://$B/copies/small.bin")
+  grep -qF "delete: s3://$B/copies/small.bin" <<<"$out" || fail "s3 rm printed: $out"
+  expect_fail '\(404\)|Not Found' "${AWS[@]}" s3api head-object --bucket "$B" --key copies/small.bin
+}
+
+t_err_no_such_key() { expect_fail '\(NoSuchKey\)' "${AWS[@]}" s3api get-object --bucket "$B" --key no/such/key "$D/dl/never"; }
+
+t_err_no_such_bucket() { expect_fail '\(NoSuchBucket\)' "${AWS[@]}" s3 ls "s3://$B-no-such-bucket/"; }
+
+t_sync_delete() {
+  # sync --delete removes what the source no longer has; an s3 -> s3 sync copies server-side.
+  local out
+  mkdir -p "$D/sd/sub"
+  echo one >"$D/sd/one.txt" && echo two >"$D/sd/sub/two.txt" && echo three >"$D/sd/three.txt"
+  touch -d '-1 hour' "$D"/sd/*.txt "$D"/sd/sub/*.txt
+  aws s3 sync --no-progress "$D/sd" "s3://$B/sd/" >/dev/null
+  rm "$D/sd/three.txt"
+  out=$(aws s3 sync --no-progress --delete "$D/sd" "s3://$B/sd/")
+  [ "$out" = "delete: s3://$B/sd/three.txt" ] || fail "sync --delete printed: $(tr '\n' ' ' <<<"$out")"
+  out=$(aws s3 sync --no-progress "s3://$B/sd/" "s3://$B/sd-copy/")
+  [ "$(count '^copy: ' "$out")" -eq 2 ] || fail "s3 -> s3 sync printed: $(tr '\n' ' ' <<<"$out")"
+  out=$(aws s3 ls --recursive "s3://$B/sd")
+  [ "$(awk '{print $4}' <<<"$out" | tr '\n' ' ')" = 'sd-copy/one.txt sd-copy/sub/two.txt sd/one.txt sd/sub/two.txt ' ] || fail "after sync --delete and s3 -> s3 sync: $(tr '\n' ' ' <<<"$out")"
+}
+
+t_tagging() {
+  local out
+  aws s3api put-object-tagging --bucket "$B" --key small.bin --tagging 'TagSet=[{Key=team,Value=e2e},{Key=note,Value=a b+c}]'
+  out=$(aws s3api get-object-tagging --bucket "$B" --key small.bin --query 'TagSet[].[Key,Value]' --output text | sort | tr '\t\n' '=,')
+  [ "$out" = 'note=a b+c,team=e2e,' ] || fail "get-object-tagging: $out"
+  # A copy gets the tags it names (--tagging-directive REPLACE).
+  aws s3api copy-object --bucket "$B" --key tagged-copy.bin --copy-source "$B/small.bin" --tagging-directive REPLACE --tagging 'only=this' >/dev/null
+  out=$(aws s3api get-object-tagging --bucket "$B" --key tagged-copy.bin --query 'TagSet[].[Key,Value]' --output text | tr '\t\n' '=,')
+  [ "$out" = 'only=this,' ] || fail "copy-object --tagging-directive REPLACE: tags $out"
+}
+
+t_storage_class() {
+  # A class the store can hold is kept and reported (never silently dropped).
+  local out
+  aws s3 cp --no-progress --storage-class STANDARD_IA "$D/small.bin" "s3://$B/ia.bin" >/dev/null
+  out=$(head_field ia.bin StorageClass)
+  [ "$out" = STANDARD_IA ] || fail "head-object StorageClass is $out after cp --storage-class STANDARD_IA"
+  out=$(aws s3api list-objects-v2 --bucket "$B" --prefix ia.bin --query 'Contents[0].StorageClass' --output text)
+  [ "$out" = STANDARD_IA ] || fail "list-objects-v2 StorageClass is $out"
+}
+
+t_list_parts() {
+  # s3api's multipart calls by hand: create, upload a part, list it.
+  local out
+  UPLOAD_ID=$(aws s3api create-multipart-upload --bucket "$B" --key pending/mp.bin --query UploadId --output text)
+  echo "$UPLOAD_ID" >"$WORK_DIR/upload-id"
+  aws s3api upload-part --bucket "$B" --key pending/mp.bin --upload-id "$UPLOAD_ID" --part-number 1 --body "$D/small.bin" >/dev/null
+  out=$(aws s3api list-parts --bucket "$B" --key pending/mp.bin --upload-id "$UPLOAD_ID" --query 'Parts[].[PartNumber,Size,ETag]' --output text | tr '\t' ' ')
+  [ "$out" = "1 1234 \"$(md5 "$D/small.bin")\"" ] || fail "list-parts: $out"
+}
+
+t_abort_multipart() {
+  local id out
+  id=$(cat "$WORK_DIR/upload-id" 2>/dev/null) || fail "no upload to abort (list-parts failed)"
+  out=$(aws s3api list-multipart-uploads --bucket "$B" --prefix pending/ --query 'Uploads[].[Key,UploadId]' --output text | tr '\t' ' ')
+  [ "$out" = "pending/mp.bin $id" ] || fail "list-multipart-uploads: $out"
+  aws s3api abort-multipart-upload --bucket "$B" --key pending/mp.bin --upload-id "$id"
+  expect_fail '\(NoSuchUpload\)' "${AWS[@]}" s3api list-parts --bucket "$B" --key pending/mp.bin --upload-id "$id"
+}
+
 t_rb() {
   expect_fail 'BucketNotEmpty' "${AWS[@]}" s3 rb "s3://$B"
   aws s3 rm --recursive --only-show-errors "s3://$B"
@@ -244,6 +336,16 @@ step list-paged t_list_paged
 step copy t_copy
 step copy-multipart t_copy_multipart
 step presign-get t_presign_get
+step range-get t_range_get
+step mv t_mv
+step delete t_delete
+step err-NoSuchKey t_err_no_such_key
+step err-NoSuchBucket t_err_no_such_bucket
+step sync-delete t_sync_delete
+step tagging t_tagging
+step storage-class t_storage_class
+step list-parts t_list_parts
+step abort-multipart t_abort_multipart
 step put-stream t_put_stream
 step metadata t_metadata
 step copy-replace-meta t_copy_replace_meta

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # rclone scenario (s3 backend, provider Other, SigV4, path style; generated config in the work dir):
-# mkdir (bucket), copyto (single and multipart), lsjson/md5sum, lsf, cat, sync up/down twice,
-# check, server-side copyto, link (presign) + curl, deletefile, delete, rmdir, purge.
+# mkdir (bucket), copyto (single and multipart), lsjson/md5sum, lsf, cat, cat --offset/--count
+# (ranged GETs), rcat (stream), sync up/down twice, sync deleting a file, check, server-side
+# copyto, moveto, settier, link (presign) + curl, backend list-multipart-uploads/cleanup, deletefile,
+# delete, rmdir, purge.
 . "$(dirname "$0")/common.sh"
 
 CONF=$WORK_DIR/rclone.conf
@@ -32,6 +34,7 @@ N=60
 mkdir -p "$D/dl" "$D/down"
 head -c 3456 /dev/urandom >"$D/small.bin"
 head -c $((12 * 1024 * 1024 + 5)) /dev/urandom >"$D/big.bin"
+head -c $((7 * 1024 * 1024 + 9)) /dev/urandom >"$D/stream.bin"
 make_tree "$D/tree" $N
 
 fetch() {
@@ -128,6 +131,73 @@ t_presign_get() {
   same "$D/small.bin" "$D/dl/presigned.bin"
 }
 
+t_range_get() {
+  # cat --offset/--count: ranged GETs (a range from an offset, and the last bytes).
+  rc cat --offset 1000 --count 500 "$R/big.bin" >"$D/dl/range.bin"
+  dd if="$D/big.bin" of="$D/dl/range-expected.bin" bs=500 skip=2 count=1 status=none
+  same "$D/dl/range-expected.bin" "$D/dl/range.bin"
+  rc cat --offset -300 "$R/big.bin" >"$D/dl/tail.bin"
+  tail -c 300 "$D/big.bin" >"$D/dl/tail-expected.bin"
+  same "$D/dl/tail-expected.bin" "$D/dl/tail.bin"
+}
+
+t_put_stream() {
+  # rcat: a stream of unknown size, uploaded in 5 MiB parts as it is read (here 2).
+  rc rcat --s3-chunk-size 5M "$R/stream.bin" <"$D/stream.bin"
+  rc cat "$R/stream.bin" >"$D/dl/stream.bin"
+  same "$D/stream.bin" "$D/dl/stream.bin"
+}
+
+t_mv() {
+  # moveto local -> s3, then s3 -> s3 (a server-side copy and a delete): each source is gone.
+  local out
+  cp "$D/small.bin" "$D/to-move.bin"
+  rc moveto "$D/to-move.bin" "$R/moving/a.bin"
+  [ ! -e "$D/to-move.bin" ] || fail "rclone moveto left the local source behind"
+  out=$(rc moveto -v "$R/moving/a.bin" "$R/moving/b.bin" 2>&1)
+  grep -q 'server-side' <<<"$out" || fail "rclone did not move server-side: $(tail -n 2 <<<"$out" | tr '\n' ' ')"
+  out=$(rc lsf "$R/moving")
+  [ "$out" = b.bin ] || fail "after moveto, moving/ holds: $(tr '\n' ' ' <<<"$out")"
+  rc cat "$R/moving/b.bin" >"$D/dl/moved.bin"
+  same "$D/small.bin" "$D/dl/moved.bin"
+  rc purge "$R/moving"
+}
+
+t_sync_delete() {
+  local out n
+  rm "$D/tree/d4/f4.txt"
+  out=$(rc sync -v "$D/tree" "$R/tree" 2>&1)
+  n=$(count 'd4/f4.txt: Deleted' "$out")
+  [ "$n" -eq 1 ] || fail "sync did not delete d4/f4.txt: $(grep -E 'Deleted|Copied' <<<"$out" | head -n 3 | tr '\n' ' ')"
+  [ "$(count ': Copied' "$out")" -eq 0 ] || fail "sync copied files: $(grep -m2 ': Copied' <<<"$out" | tr '\n' ' ')"
+  rc check "$D/tree" "$R/tree"
+}
+
+t_abort_multipart() {
+  # An upload left behind (started with curl), listed and removed with rclone's backend commands.
+  local out
+  x curl -sS --fail-with-body ${S3_CA_FILE:+--cacert "$S3_CA_FILE"} --aws-sigv4 "aws:amz:$S3_REGION:s3" \
+    --user "$S3_ACCESS_KEY:$S3_SECRET_KEY" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" \
+    -X POST "$S3_ENDPOINT/$B/pending/left.bin?uploads=" >/dev/null
+  out=$(rc backend list-multipart-uploads "$R")
+  grep -q '"Key": "pending/left.bin"' <<<"$out" || fail "list-multipart-uploads: $(tr -d '\n\t' <<<"$out")"
+  rc backend cleanup -o max-age=0s "$R"
+  out=$(rc backend list-multipart-uploads "$R")
+  ! grep -q '"Key"' <<<"$out" || fail "uploads left after backend cleanup: $(tr -d '\n\t' <<<"$out")"
+}
+
+t_storage_class() {
+  # settier: the object's class changed in place (a copy onto itself with x-amz-storage-class).
+  local out
+  rc copyto "$D/small.bin" "$R/tier.bin"
+  rc settier STANDARD_IA "$R/tier.bin"
+  out=$(rc lsjson --stat "$R/tier.bin")
+  grep -qE '"Tier": ?"STANDARD_IA"' <<<"$out" || fail "after settier STANDARD_IA: $(tr -d '\n\t' <<<"$out")"
+  rc cat "$R/tier.bin" >"$D/dl/tier.bin"
+  same "$D/small.bin" "$D/dl/tier.bin"
+  rc deletefile "$R/tier.bin"
+}
+
 t_delete() {
   local out
   rc deletefile "$R/copies/small.bin"
@@ -136,10 +206,11 @@ t_delete() {
 }
 
 t_rm_recursive() {
-  local out n
+  local out n want
+  want=$(find "$D/tree" -type f | wc -l) # N, less the file sync-delete removed
   out=$(rc delete -v "$R/tree" 2>&1)
   n=$(count ': Deleted' "$out")
-  [ "$n" -eq $N ] || fail "'rclone delete' deleted $n files, expected $N"
+  [ "$n" -eq "$want" ] || fail "'rclone delete' deleted $n files, expected $want"
   out=$(rc lsf -R --files-only "$R")
   ! grep -q '^tree/' <<<"$out" || fail "keys left under tree/: $(grep -m2 '^tree/' <<<"$out" | tr '\n' ' ')"
 }
@@ -165,6 +236,12 @@ step list t_list
 step list-recursive t_list_recursive
 step copy t_copy
 step presign-get t_presign_get
+step range-get t_range_get
+step put-stream t_put_stream
+step mv t_mv
+step sync-delete t_sync_delete
+step abort-multipart t_abort_multipart
+step storage-class t_storage_class
 step delete t_delete
 step rm-recursive t_rm_recursive
 step rb t_rb

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # s3cmd scenario (SigV4, path style, generated config in the work dir): mb, put, multipart put,
-# get, info, ls, ls -r, sync up/down twice, cp, del, del --recursive (batch delete), rb.
+# put from stdin, get, get --continue (ranged GET), info, ls, ls -r, sync up/down twice, sync
+# --delete-removed, cp, modify, mv, signurl (SigV2 query signature), del, del --recursive (batch
+# delete), errors for a missing key and bucket, rb.
 . "$(dirname "$0")/common.sh"
 
 CFG=$WORK_DIR/s3cfg
@@ -13,6 +15,7 @@ host_bucket = $S3_HOST:$S3_PORT
 bucket_location = $S3_REGION
 signature_v2 = False
 use_https = $([ "$S3_PROTO" = https ] && echo True || echo False)
+signurl_use_https = $([ "$S3_PROTO" = https ] && echo True || echo False)
 check_ssl_certificate = True
 check_ssl_hostname = True
 ca_certs_file = $S3_CA_FILE
@@ -32,6 +35,7 @@ N=60
 mkdir -p "$D/dl" "$D/down"
 head -c 2345 /dev/urandom >"$D/small.bin"
 head -c $((12 * 1024 * 1024 + 17)) /dev/urandom >"$D/big.bin"
+head -c $((7 * 1024 * 1024 + 3)) /dev/urandom >"$D/stream.bin"
 make_tree "$D/tree" $N
 
 t_mb() {
@@ -124,18 +128,78 @@ t_copy() {
   same "$D/small.bin" "$D/dl/copy.bin"
 }
 
+t_put_stream() {
+  # put - reads stdin: its size unknown, s3cmd uploads it in 5 MiB parts as it reads (here 2).
+  local out
+  out=$(s3c put - "s3://$B/stream.bin" <"$D/stream.bin")
+  no_md5_warning "$LAST_STDERR"
+  grep -qF "'<stdin>' -> 's3://$B/stream.bin'" <<<"$out" || fail "s3cmd put - printed: $out"
+  s3c get --force "s3://$B/stream.bin" "$D/dl/stream.bin" >/dev/null
+  same "$D/stream.bin" "$D/dl/stream.bin"
+}
+
+t_range_get() {
+  # get --continue resumes a partial download with a ranged GET: a server that ignored the
+  # Range would send the whole object and the file would end up too long.
+  head -c 1000000 "$D/big.bin" >"$D/dl/partial.bin"
+  s3c get --continue "s3://$B/big.bin" "$D/dl/partial.bin" >/dev/null
+  same "$D/big.bin" "$D/dl/partial.bin"
+}
+
+t_presign_get() {
+  # signurl: a SigV2 query-string signature (AWSAccessKeyId, Expires, Signature), fetched with curl.
+  local url code
+  url=$(s3c signurl "s3://$B/small.bin" +300)
+  code=$(x curl -sS ${S3_CA_FILE:+--cacert "$S3_CA_FILE"} -o "$D/dl/signed.bin" -w '%{http_code}' "$url")
+  [ "$code" = 200 ] || fail "GET signurl -> HTTP $code: $(head -c 300 "$D/dl/signed.bin" | tr '\n' ' ')"
+  same "$D/small.bin" "$D/dl/signed.bin"
+}
+
+t_copy_replace_meta() {
+  # modify: a copy onto itself with REPLACE; the bytes stay, the new Content-Type is kept.
+  local out
+  s3c modify --mime-type=text/x-e2e "s3://$B/copies/small.bin" >/dev/null
+  out=$(s3c info "s3://$B/copies/small.bin")
+  grep -qE "MIME type: +text/x-e2e\$" <<<"$out" || fail "s3cmd info after modify --mime-type: $out"
+  s3c get --force "s3://$B/copies/small.bin" "$D/dl/modified.bin" >/dev/null
+  same "$D/small.bin" "$D/dl/modified.bin"
+}
+
+t_mv() {
+  local out
+  out=$(s3c mv "s3://$B/copies/small.bin" "s3://$B/moved/small.bin")
+  grep -qF "move: 's3://$B/copies/small.bin' -> 's3://$B/moved/small.bin'" <<<"$out" || fail "s3cmd mv printed: $out"
+  expect_fail '404|Not Found|NoSuchKey' "${S3CMD[@]}" info "s3://$B/copies/small.bin"
+  s3c get --force "s3://$B/moved/small.bin" "$D/dl/moved.bin" >/dev/null
+  same "$D/small.bin" "$D/dl/moved.bin"
+}
+
+t_sync_delete() {
+  local out
+  rm "$D/tree/d4/f4.txt"
+  out=$(s3c sync --delete-removed "$D/tree/" "s3://$B/tree/")
+  [ "$out" = "delete: 's3://$B/tree/d4/f4.txt'" ] || fail "sync --delete-removed printed: $(tr '\n' ' ' <<<"$out")"
+  out=$(s3c ls --recursive "s3://$B/tree/")
+  [ "$(count " s3://$B/tree/" "$out")" -eq $((N - 1)) ] || fail "$(count " s3://$B/tree/" "$out") keys under tree/ after sync --delete-removed, expected $((N - 1))"
+}
+
+t_err_no_such_key() { expect_fail "NoSuchKey|Source object 's3://$B/no/such/key' does not exist" "${S3CMD[@]}" get --force "s3://$B/no/such/key" "$D/dl/never"; }
+
+t_err_no_such_bucket() { expect_fail 'NoSuchBucket' "${S3CMD[@]}" ls "s3://$B-no-such-bucket/"; }
+
 t_delete() {
   local out
-  out=$(s3c del "s3://$B/copies/small.bin")
-  grep -qF "delete: 's3://$B/copies/small.bin'" <<<"$out" || fail "s3cmd del printed: $out"
-  expect_fail '404|Not Found|NoSuchKey' "${S3CMD[@]}" info "s3://$B/copies/small.bin"
+  out=$(s3c del "s3://$B/moved/small.bin")
+  grep -qF "delete: 's3://$B/moved/small.bin'" <<<"$out" || fail "s3cmd del printed: $out"
+  expect_fail '404|Not Found|NoSuchKey' "${S3CMD[@]}" info "s3://$B/moved/small.bin"
 }
 
 t_rm_recursive() {
-  local out n
+  local out n want
+  want=$(find "$D/tree" -type f | wc -l) # N, less the file sync-delete removed
   out=$(s3c del --recursive "s3://$B/tree/")
   n=$(count '^delete:' "$out")
-  [ "$n" -eq $N ] || fail "'s3cmd del --recursive' deleted $n keys, expected $N"
+  [ "$n" -eq "$want" ] || fail "'s3cmd del --recursive' deleted $n keys, expected $want"
   out=$(s3c ls --recursive "s3://$B/tree/")
   [ -z "$out" ] || fail "keys left under tree/: $(head -n 2 <<<"$out")"
 }
@@ -158,7 +222,15 @@ step sync-noop t_sync_noop
 step list t_list
 step list-recursive t_list_recursive
 step copy t_copy
+step copy-replace-meta t_copy_replace_meta
+step mv t_mv
 step delete t_delete
+step put-stream t_put_stream
+step range-get t_range_get
+step presign-get t_presign_get
+step sync-delete t_sync_delete
+step err-NoSuchKey t_err_no_such_key
+step err-NoSuchBucket t_err_no_such_bucket
 step rm-recursive t_rm_recursive
 step rb t_rb
 finish

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # s3fs-fuse scenario: mount a bucket (path style, SigV4, passwd file in the work dir), write
 # (single and multipart), read back, ls, mkdir, mv (file and directory), chmod, edit in place,
-# symlink, xattrs, utimens, unmount + mount again, rm/rmdir, unmount. Operations reported under
-# the shared names: write = put, read = get, ls = list, rm = delete. What s3fs stored is checked
+# symlink, xattrs, utimens, cp -r and rm -rf of a tree, unmount + mount again, rm/rmdir,
+# unmount. Operations reported under the shared names: write = put, read = get, ls = list,
+# rm = delete, rm -rf = rm-recursive. What s3fs stored is checked
 # independently with SigV4-signed curl.
 # If FUSE cannot mount on this machine the scenario is skipped (exit 77), not passed.
 . "$(dirname "$0")/common.sh"
@@ -277,6 +278,30 @@ t_utimens() {
   s3same "$D/data.bin" dir2/moved.bin
 }
 
+# cp -r of a tree (a 0-byte file and an empty directory among its files), then rm -rf of it.
+t_rm_recursive() {
+  local keys out
+  mkdir -p "$D/tree/sub/deeper" "$D/tree/empty-dir"
+  head -c 1500 /dev/urandom >"$D/tree/a.bin"
+  head -c 2500 /dev/urandom >"$D/tree/sub/b.bin"
+  head -c 3500 /dev/urandom >"$D/tree/sub/deeper/c.bin"
+  : >"$D/tree/zero"
+  x cp -r "$D/tree" "$MNT/tree"
+  x sync
+  keys=$(s3keys tree/)
+  [ "$(printf '%s\n' tree/ tree/a.bin tree/empty-dir/ tree/sub/ tree/sub/b.bin tree/sub/deeper/ tree/sub/deeper/c.bin tree/zero)" = "$keys" ] ||
+    fail "after cp -r the bucket holds: $(tr '\n' ' ' <<<"$keys")"
+  s3same "$D/tree/sub/deeper/c.bin" tree/sub/deeper/c.bin
+  s3same "$D/tree/zero" tree/zero
+  [ "$(mstat %s "$MNT/tree/zero")" = 0 ] || fail "tree/zero is $(mstat %s "$MNT/tree/zero") bytes through the mount"
+  out=$(x ls -A "$MNT/tree/empty-dir")
+  [ -z "$out" ] || fail "ls -A of the empty directory shows: $(tr '\n' ' ' <<<"$out")"
+  x rm -rf "$MNT/tree"
+  absent "$MNT/tree" || fail "tree still there after rm -rf"
+  keys=$(s3keys tree/)
+  [ -z "$keys" ] || fail "keys left after rm -rf: $(tr '\n' ' ' <<<"$keys")"
+}
+
 t_remount() {
   local out
   unmount_s3fs
@@ -327,6 +352,7 @@ step edit t_edit
 step symlink t_symlink
 step xattr t_xattr
 step utimens t_utimens
+step rm-recursive t_rm_recursive
 must remount t_remount
 step delete t_rm
 step unmount t_unmount
