@@ -24,10 +24,11 @@
  * on the same key while this upload is open loses its parts: Complete then answers
  * InvalidPart.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { bodyFailure, S3Error } from '../../errors';
 import { assembledAttributes, pageOfParts, pageOfUploads } from '../multipart/staged';
+import { newUploadId } from '../multipart/upload-id';
 import type {
   Backend,
   ListPartsOptions,
@@ -153,7 +154,7 @@ export class AzureMultipartStore implements MultipartStore {
   }
 
   async createUpload(bucket: string, key: string, attrs: ObjectAttributes): Promise<string> {
-    const uploadId = randomBytes(16).toString('base64url');
+    const uploadId = newUploadId(16);
     const stored = copyAttributes(attrs);
     if (stored.contentType === undefined) stored.contentType = DEFAULT_CONTENT_TYPE;
     delete stored.partSizes;

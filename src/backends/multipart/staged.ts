@@ -5,10 +5,10 @@
  * through the backend's ordinary putObject, which commits atomically. An adapter supplies
  * only the PartStorage.
  */
-import { randomBytes } from 'node:crypto';
 import { PassThrough, Readable } from 'node:stream';
 import { S3Error } from '../../errors';
 import { compareKeys, isCommonPrefix } from '../listing';
+import { newUploadId } from './upload-id';
 import type {
   Backend,
   ListPartsOptions,
@@ -71,11 +71,6 @@ export function partChecksums(verified: PartOptions['verified']): Pick<PartInfo,
   return c && Object.keys(c).length ? { checksums: { ...c } } : {};
 }
 
-/** Upload ids are random and carry no state: the record in PartStorage is the state. */
-function newUploadId(): string {
-  return randomBytes(24).toString('base64url');
-}
-
 function isUploadId(id: string): boolean {
   return /^[A-Za-z0-9_-]{16,64}$/.test(id);
 }
@@ -108,7 +103,8 @@ export class StagedMultipartStore implements MultipartStore {
 
   async createUpload(bucket: string, key: string, attrs: ObjectAttributes): Promise<string> {
     await this.backend.headBucket(bucket);
-    const uploadId = newUploadId();
+    // Random and carrying no state: the record in PartStorage is the state.
+    const uploadId = newUploadId(24);
     await this.storage.createUpload(bucket, { key, uploadId, initiated: new Date(), attrs });
     return uploadId;
   }
