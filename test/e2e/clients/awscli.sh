@@ -297,12 +297,13 @@ t_storage_class() {
 }
 
 t_list_parts() {
-  # s3api's multipart calls by hand: create, upload a part, list it.
+  # s3api's multipart calls by hand: create, upload a part, list it. (--upload-id=ID: an id that
+  # begins with '-' would be taken for an option.)
   local out
   UPLOAD_ID=$(aws s3api create-multipart-upload --bucket "$B" --key pending/mp.bin --query UploadId --output text)
   echo "$UPLOAD_ID" >"$WORK_DIR/upload-id"
-  aws s3api upload-part --bucket "$B" --key pending/mp.bin --upload-id "$UPLOAD_ID" --part-number 1 --body "$D/small.bin" >/dev/null
-  out=$(aws s3api list-parts --bucket "$B" --key pending/mp.bin --upload-id "$UPLOAD_ID" --query 'Parts[].[PartNumber,Size,ETag]' --output text | tr '\t' ' ')
+  aws s3api upload-part --bucket "$B" --key pending/mp.bin --upload-id="$UPLOAD_ID" --part-number 1 --body "$D/small.bin" >/dev/null
+  out=$(aws s3api list-parts --bucket "$B" --key pending/mp.bin --upload-id="$UPLOAD_ID" --query 'Parts[].[PartNumber,Size,ETag]' --output text | tr '\t' ' ')
   [ "$out" = "1 1234 \"$(md5 "$D/small.bin")\"" ] || fail "list-parts: $out"
 }
 
@@ -311,8 +312,8 @@ t_abort_multipart() {
   id=$(cat "$WORK_DIR/upload-id" 2>/dev/null) || fail "no upload to abort (list-parts failed)"
   out=$(aws s3api list-multipart-uploads --bucket "$B" --prefix pending/ --query 'Uploads[].[Key,UploadId]' --output text | tr '\t' ' ')
   [ "$out" = "pending/mp.bin $id" ] || fail "list-multipart-uploads: $out"
-  aws s3api abort-multipart-upload --bucket "$B" --key pending/mp.bin --upload-id "$id"
-  expect_fail '\(NoSuchUpload\)' "${AWS[@]}" s3api list-parts --bucket "$B" --key pending/mp.bin --upload-id "$id"
+  aws s3api abort-multipart-upload --bucket "$B" --key pending/mp.bin --upload-id="$id"
+  expect_fail '\(NoSuchUpload\)' "${AWS[@]}" s3api list-parts --bucket "$B" --key pending/mp.bin --upload-id="$id"
 }
 
 t_rb() {
