@@ -75,6 +75,13 @@ export interface ByteRange {
   end: number;
 }
 
+/** One part of a multipart object: its bytes (inclusive) and how many parts the object has. */
+export interface PartRange {
+  start: number;
+  end: number;
+  partsCount: number;
+}
+
 /**
  * An object opened for reading: its metadata and its bytes belong to the same version.
  * The S3 layer evaluates conditions on `meta`, then asks for the bytes it needs.
@@ -296,6 +303,12 @@ export interface Backend {
   headObject(bucket: string, key: string): Promise<ObjectMeta>;
   /** Throws NoSuchKey (or NoSuchBucket). */
   openObject(bucket: string, key: string): Promise<ObjectHandle>;
+  /**
+   * Where part `partNumber` of the multipart object with ETag `etag` lies, from a store that keeps
+   * an object's part layout itself (its ObjectMeta has no partSizes): the s3 backend asks its store
+   * (HEAD ?partNumber=N). Undefined when the store cannot say, or the object is no longer that one.
+   */
+  partRange?(bucket: string, key: string, partNumber: number, etag: string): Promise<PartRange | undefined>;
   /**
    * Stores the body under the key. The object becomes visible only when the body ended
    * without error and the conditions held; if the body stream errors (a checksum failed,

@@ -18,6 +18,7 @@ import type {
   MultipartStore,
   ObjectAttributes,
   ObjectHandle,
+  PartRange,
   ObjectMeta,
   PartInfo,
   PartOptions,
@@ -122,6 +123,11 @@ export class BucketView {
   /** The metadata, as the caller's own copy (callers may add to it). */
   async headObject(key: string): Promise<ObjectMeta> {
     return this.strip(await this.backend.headObject(this.realBucket, this.realKey(key)));
+  }
+
+  /** Where a part of a multipart object lies, where the store keeps the part layout itself (Backend.partRange). */
+  async partRange(key: string, partNumber: number, etag: string): Promise<PartRange | undefined> {
+    return this.backend.partRange?.(this.realBucket, this.realKey(key), partNumber, etag);
   }
 
   /**

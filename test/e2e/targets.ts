@@ -139,13 +139,6 @@ export const TARGETS: BackendTarget[] = [
     store: 'a second s3mux on fs, reached through the s3 backend (SigV4 verified, full multipart set)',
     protos: ['http'],
     available: built('s3'),
-    skipOps: {
-      // Not the store's: S3 (and the upstream s3mux) answer ?partNumber=N. The s3 backend keeps
-      // no part sizes beside the object and does not pass partNumber on (as GetObjectAttributes'
-      // part list is a gap there in the protocol suite).
-      'get-part':
-        'the s3 backend does not pass ?partNumber=N on to its store and keeps no part sizes: part 2 of 3 answers InvalidPartNumber',
-    },
     start: async (ctx) => {
       const upstream = new ServerProcess({
         proto: 'http',

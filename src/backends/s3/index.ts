@@ -49,6 +49,7 @@ import type {
   ObjectHandle,
   ObjectMeta,
   ObjectSummary,
+  PartRange,
   PutOptions,
   Tag,
   WriteConditions,
@@ -488,6 +489,35 @@ export class S3Backend implements Backend {
       discard(reply.body);
       throw err;
     }
+  }
+
+  /**
+   * Part `partNumber` of the object, as the store answers a HEAD ?partNumber=N (Content-Range and
+   * x-amz-mp-parts-count), only while the object is still the one with ETag `etag`. The store keeps
+   * the part layout; this backend does not copy it beside the object.
+   */
+  async partRange(bucket: string, key: string, partNumber: number, etag: string): Promise<PartRange | undefined> {
+    checkClientKey(key);
+    let reply: S3Reply;
+    try {
+      reply = await this.http.send({
+        method: 'HEAD',
+        bucket,
+        key,
+        query: { partNumber },
+        headers: { 'if-match': `"${etag}"` },
+        notFound: 'NoSuchKey',
+      });
+    } catch (err) {
+      // Replaced meanwhile, gone, or a part the store does not have: the store cannot say.
+      if (err instanceof S3Error && [404, 412, 416].includes(err.status)) return undefined;
+      throw err;
+    }
+    discard(reply.body);
+    const m = /^bytes (\d+)-(\d+)\/\d+$/.exec(reply.headers['content-range'] ?? '');
+    const partsCount = Number(reply.headers['x-amz-mp-parts-count']);
+    if (!m || !Number.isInteger(partsCount) || partsCount < 1) return undefined;
+    return { start: Number(m[1]), end: Number(m[2]), partsCount };
   }
 
   /** The bytes of the version `meta` describes (If-Match on its ETag), whole or a range. */

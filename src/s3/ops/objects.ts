@@ -182,12 +182,41 @@ function requestedRange(ctx: S3Context, meta: ObjectMeta, n: number | undefined)
     return { range: rangeReq ? resolveRange(rangeReq, meta.size) : undefined };
   }
   const sizes = meta.partSizes ?? [meta.size];
-  if (n > sizes.length)
-    throw new S3Error('InvalidPartNumber', undefined, { PartNumberRequested: String(n), ActualPartCount: String(sizes.length) });
+  if (n > sizes.length) throw invalidPartNumber(n, sizes.length);
   const start = sizes.slice(0, n - 1).reduce((a, b) => a + b, 0);
   const partsCount = meta.partSizes ? sizes.length : undefined;
   if (sizes[n - 1] === 0) return { partsCount };
   return { range: { start, end: start + sizes[n - 1] - 1 }, partsCount };
+}
+
+const invalidPartNumber = (n: number, count: number) =>
+  new S3Error('InvalidPartNumber', undefined, { PartNumberRequested: String(n), ActualPartCount: String(count) });
+
+/** A multipart object's ETag ends in its part count ("-N"), as S3 writes it. */
+const MULTIPART_ETAG = /-(\d+)$/;
+
+/**
+ * Part `n` of a multipart object whose part layout its store keeps (its meta has no partSizes:
+ * the s3 backend's): the store says where the part lies (BucketView.partRange). A store that
+ * cannot say leaves the object one part, as requestedRange has it.
+ */
+async function storedPartRange(
+  ctx: S3Context,
+  key: string,
+  meta: ObjectMeta,
+  n: number,
+): Promise<{ range?: ByteRange; partsCount?: number }> {
+  const count = Number(MULTIPART_ETAG.exec(meta.etag)?.[1] ?? 1);
+  if (count < 2) return requestedRange(ctx, meta, n);
+  if (n > count) throw invalidPartNumber(n, count);
+  const part = await ctx.bucket().partRange(key, n, meta.etag);
+  if (!part || part.end >= meta.size) return requestedRange(ctx, meta, n);
+  return { range: { start: part.start, end: part.end }, partsCount: part.partsCount };
+}
+
+/** The range of a GET or HEAD: a part's place is asked of the store only where the object's meta cannot say. */
+function rangeOf(ctx: S3Context, key: string, meta: ObjectMeta, n: number | undefined) {
+  return n !== undefined && !meta.partSizes ? storedPartRange(ctx, key, meta, n) : requestedRange(ctx, meta, n);
 }
 
 /**
@@ -255,7 +284,8 @@ export const getObject: Handler = async (ctx) => {
       await handle.close();
       return answer;
     }
-    const { range, partsCount } = requestedRange(ctx, meta, part);
+    const ranged = rangeOf(ctx, key, meta, part);
+    const { range, partsCount } = ranged instanceof Promise ? await ranged : ranged;
     const checksums = readChecksums(ctx, meta, part, range);
     const described = objectHeaders(ctx, key, meta, checksums.whole);
     const headers = described instanceof Promise ? await described : described;
@@ -293,7 +323,8 @@ export const headObject: Handler = async (ctx): Promise<S3Response> => {
   const meta: VersionedMeta = await (await VersionedObjects.of(ctx.bucket())).head(key, requestedVersion(ctx));
   const answer = conditionalAnswer(ctx, meta);
   if (answer) return answer;
-  const { range, partsCount } = requestedRange(ctx, meta, part);
+  const ranged = rangeOf(ctx, key, meta, part);
+  const { range, partsCount } = ranged instanceof Promise ? await ranged : ranged;
   // The object's checksum describes the whole object, not one part of it: as on GET.
   const checksums = readChecksums(ctx, meta, part, range);
   const described = objectHeaders(ctx, key, meta, checksums.whole);
