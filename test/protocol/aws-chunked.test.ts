@@ -169,7 +169,9 @@ describe('protocol: aws-chunked bodies', () => {
   });
 
   describe('framing S3 finds incomplete', () => {
-    const data = randomBytes(32);
+    // No CR or LF in the data: the tests below rewrite the framing's line ends, and a data byte
+    // CR before a rewritten one would make a CRLF of its own (one run in 256 failed so).
+    const data = Buffer.from(randomBytes(32).map((b) => (b === 0x0d || b === 0x0a ? 0x41 : b)));
     const crc = checksumBase64('crc32', data);
     const incomplete = (r: SignedFetch) =>
       expect([r.status, element(r.text, 'Code'), element(r.text, 'Message')], r.text).to.deep.equal([
