@@ -8,7 +8,16 @@
  * order, not JavaScript's UTF-16 code unit order (they differ for astral characters against
  * BMP characters at U+E000 and above).
  */
-import type { Backend, ListOptions, ListPage, ObjectSummary } from './types';
+import type { Backend, ListOptions, ListPage, ObjectMeta, ObjectSummary } from './types';
+import { setListedChecksum } from './listed-checksum';
+
+/** An object's listing entry from its metadata: the fields a listing carries, its checksum as GET names it. */
+export function summaryOf(meta: ObjectMeta): ObjectSummary {
+  const s: ObjectSummary = { key: meta.key, size: meta.size, etag: meta.etag, lastModified: meta.lastModified };
+  if (meta.storageClass !== undefined) s.storageClass = meta.storageClass;
+  setListedChecksum(s, meta.checksums);
+  return s;
+}
 
 /**
  * Compares two keys in UTF-8 byte order (same result as Buffer.compare of their UTF-8

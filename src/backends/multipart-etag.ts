@@ -7,3 +7,9 @@ export function multipartEtag(partEtags: string[]): string {
   for (const e of partEtags) h.update(Buffer.from(e, 'hex'));
   return `${h.digest('hex')}-${partEtags.length}`;
 }
+
+/** The part count a multipart ETag ends in ("-N"), or undefined for an ETag of one body. */
+export function multipartEtagParts(etag: string): number | undefined {
+  const m = /-(\d+)$/.exec(etag);
+  return m ? Number(m[1]) : undefined;
+}

@@ -5,7 +5,8 @@
  * (keys written before versioning, whose only version is the null one).
  */
 import { S3Error } from '../errors';
-import type { ObjectMeta, ObjectSummary } from '../backends/types';
+import type { ObjectSummary } from '../backends/types';
+import { summaryOf } from '../backends/listing';
 import { setListedChecksum, type ListedChecksum } from '../backends/listed-checksum';
 import type { BucketView } from '../router/bucket-view';
 import { keyOfIndexName, indexName, indexPrefix } from './names';
@@ -67,19 +68,6 @@ async function* namedObjects(view: BucketView, prefix: string, after: string | u
     if (!page.isTruncated || page.nextStartAfter === undefined) return;
     startAfter = page.nextStartAfter;
   }
-}
-
-/** The listing entry of an object read with a HEAD. */
-function summaryOfMeta(meta: ObjectMeta): ObjectSummary {
-  const s: ObjectSummary = {
-    key: meta.key,
-    size: meta.size,
-    etag: meta.etag,
-    lastModified: meta.lastModified,
-    storageClass: meta.storageClass,
-  };
-  setListedChecksum(s, meta.checksums);
-  return s;
 }
 
 function compareKeys(a: string, b: string): number {
@@ -202,7 +190,7 @@ export async function listObjectVersions(objects: VersionedObjects, opts: Versio
   if (opts.keyMarker !== undefined && opts.versionIdMarker !== undefined && opts.keyMarker.startsWith(opts.prefix)) {
     const index = objects.status ? await objects.index(opts.keyMarker) : { versions: [] };
     const meta = index.versions.length ? undefined : await objects.view.headObject(opts.keyMarker).catch(() => undefined);
-    const summary = meta && summaryOfMeta(meta);
+    const summary = meta && summaryOf(meta);
     // A key marker naming no key (deleted since the last page, or never written) has no
     // versions left to list: the listing goes on after it.
     const vs =

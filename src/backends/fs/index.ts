@@ -27,7 +27,7 @@ import { writeInto } from '../writes-itself';
 import { S3Error, toS3Error } from '../../errors';
 import { checkWriteConditions, hasWriteConditions, unquoteEtag } from '../conditions';
 import { isValidKey, MAX_KEY_BYTES, validateBucketName } from '../keys';
-import { compareKeys, listFromSource, withLookahead, type ListSource } from '../listing';
+import { compareKeys, listFromSource, summaryOf, withLookahead, type ListSource } from '../listing';
 import type {
   MultipartStore,
   Backend,
@@ -62,7 +62,6 @@ import {
   readSidecarSync,
   sameIdentity,
   sidecarMatches,
-  summaryFrom,
   writeSidecar,
   writeSidecarTemp,
   type Sidecar,
@@ -809,14 +808,14 @@ export class FsBackend implements Backend {
     const sc = await readSidecar(this.layout.metaPath(bucket, key).path, { cached: false });
     const meta = this.describe(sc, bucket, key, st, { file });
     if (meta) {
-      const summary = summaryFrom(meta);
+      const summary = summaryOf(meta);
       folder.remember(index, st, summary);
       return summary;
     }
     try {
       const o = await this.openVersion(bucket, key);
       await o.fh.close();
-      return summaryFrom(o.meta);
+      return summaryOf(o.meta);
     } catch (err) {
       if (err instanceof S3Error && err.code === 'NoSuchKey') return undefined;
       throw err;

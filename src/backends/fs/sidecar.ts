@@ -9,7 +9,7 @@ import { LRUCache } from 'lru-cache';
 import * as path from 'node:path';
 import type { ObjectAttributes, ObjectMeta, ObjectSummary } from '../types';
 import { copyAttributes } from '../attributes';
-import { setListedChecksum, type ListedChecksum } from '../listed-checksum';
+import type { ListedChecksum } from '../listed-checksum';
 import { isErrno, type Layout } from './layout';
 
 export interface FileIdentity {
@@ -201,7 +201,7 @@ export function metaFrom(sc: Sidecar, st: Pick<Stats, 'size' | 'mtimeMs'>): Obje
   return meta;
 }
 
-/** A listing summary kept for a data file (see ListedFolder), as summaryFrom(metaFrom(sidecar, st)) made it. */
+/** A listing summary kept for a data file (see ListedFolder), as summaryOf(metaFrom(sidecar, st)) made it. */
 export function listedSummary(
   key: string,
   st: Pick<Stats, 'size' | 'mtimeMs'>,
@@ -213,13 +213,5 @@ export function listedSummary(
     s.checksumAlgorithm = kept.checksumAlgorithm;
     s.checksumType = kept.checksumType;
   }
-  return s;
-}
-
-/** The listing summary of an object read from its sidecar (or derived: a bare object has no checksum). */
-export function summaryFrom(meta: ObjectMeta): ObjectSummary {
-  const s: ObjectSummary = { key: meta.key, size: meta.size, etag: meta.etag, lastModified: meta.lastModified };
-  if (meta.storageClass !== undefined) s.storageClass = meta.storageClass;
-  setListedChecksum(s, meta.checksums);
   return s;
 }

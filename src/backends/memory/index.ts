@@ -8,7 +8,7 @@ import { Readable } from 'node:stream';
 import { S3Error, toS3Error } from '../../errors';
 import { checkWriteConditions, unquoteEtag } from '../conditions';
 import { validateBucketName } from '../keys';
-import { compareKeys, listFromSource, type ListSeek, type ListSource } from '../listing';
+import { compareKeys, listFromSource, summaryOf, type ListSeek, type ListSource } from '../listing';
 import { StagedMultipartStore } from '../multipart/staged';
 import { MemoryPartStorage } from './parts';
 import { MemoryReservedStore, type ReservedDocuments } from './reserved';
@@ -27,7 +27,6 @@ import type {
   PutOptions,
   Tag,
 } from '../types';
-import { setListedChecksum } from '../listed-checksum';
 import { copyAttributes, DEFAULT_CONTENT_TYPE } from '../attributes';
 
 interface StoredObject {
@@ -111,7 +110,7 @@ class SortedObjects {
       i++;
       if (!obj) continue;
       lastKey = key;
-      yield summaryOf(obj.meta);
+      yield summaryOfStored(obj.meta);
     }
   }
 }
@@ -124,10 +123,9 @@ interface MemoryBucket {
   reserved: ReservedDocuments;
 }
 
-function summaryOf(meta: ObjectMeta): ObjectSummary {
-  const s: ObjectSummary = { key: meta.key, size: meta.size, etag: meta.etag, lastModified: new Date(meta.lastModified) };
-  if (meta.storageClass !== undefined) s.storageClass = meta.storageClass;
-  setListedChecksum(s, meta.checksums);
+function summaryOfStored(meta: ObjectMeta): ObjectSummary {
+  const s = summaryOf(meta);
+  s.lastModified = new Date(meta.lastModified); // its own Date: the stored one stays the store's
   return s;
 }
 

@@ -123,10 +123,6 @@ function defaultEndpoint(region: string): string {
   return `https://s3.${region}.amazonaws.com${region.startsWith('cn-') ? '.cn' : ''}`;
 }
 
-/**
- * The attributes a copy keeps from its source. Not the source's encryption, which the store
- * reported: a copy is encrypted as its own request asks (or by the destination's default).
- */
 const NOT_LISTED: ListedChecksum = {};
 const LISTED_TYPES: readonly string[] = ['COMPOSITE', 'FULL_OBJECT'] satisfies ChecksumType[];
 
@@ -148,6 +144,10 @@ function listedChecksumOf(c: unknown): ListedChecksum {
   };
 }
 
+/**
+ * The attributes a copy keeps from its source. Not the source's encryption, which the store
+ * reported: a copy is encrypted as its own request asks (or by the destination's default).
+ */
 function attributesOf(meta: ObjectMeta): ObjectAttributes {
   const { key: _k, size: _s, etag: _e, lastModified: _l, serverSideEncryption: _sse, ...attrs } = meta;
   return storedCopy(attrs);

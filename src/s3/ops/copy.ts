@@ -12,7 +12,14 @@ import { expirationHeaders } from '../expiration';
 import { lockFromHeaders, readConditions, writeConditions, writtenChecksumHeaders, writtenVersionHeader } from './objects';
 import { VersionedObjects, type VersionedHandle, type VersionedMeta } from '../../versioning/objects';
 import { bucketTier } from '../../bucket-config/tier';
-import { checksumElements, checksumTypeElement, checksummed, parseChecksumAlgorithm, type ChecksumAlgorithm } from '../checksums';
+import {
+  checksumElements,
+  checksumTypeElement,
+  checksummed,
+  compositeChecksum,
+  parseChecksumAlgorithm,
+  type ChecksumAlgorithm,
+} from '../checksums';
 
 export interface CopySource {
   bucket: string;
@@ -86,7 +93,7 @@ function copyChecksum(
   source: ObjectMeta,
   attrs: ObjectAttributes,
 ): { algorithm: ChecksumAlgorithm; kept?: string } | undefined {
-  const composite = Object.entries(attrs.checksums ?? {}).find(([, v]) => /-\d+$/.test(v))?.[0];
+  const composite = compositeChecksum(attrs.checksums)?.[0];
   const named = ctx.header('x-amz-checksum-algorithm') ?? composite;
   if (named === undefined) return undefined;
   const algorithm = parseChecksumAlgorithm(named);

@@ -17,6 +17,7 @@ import { requireIntegrityCheck } from '../payload';
 import { applyBucketTier } from '../../bucket-config/tier';
 import { expirationHeaders } from '../expiration';
 import { checksumTypeOf, compositeChecksum, partChecksumsOf } from '../checksums';
+import { multipartEtagParts } from '../../backends/multipart-etag';
 
 /** S3's limit for one PutObject; larger objects go multipart. */
 export const MAX_OBJECT_SIZE_SINGLE_PUT = 5 * 1024 ** 3;
@@ -192,9 +193,6 @@ function requestedRange(ctx: S3Context, meta: ObjectMeta, n: number | undefined)
 const invalidPartNumber = (n: number, count: number) =>
   new S3Error('InvalidPartNumber', undefined, { PartNumberRequested: String(n), ActualPartCount: String(count) });
 
-/** A multipart object's ETag ends in its part count ("-N"), as S3 writes it. */
-const MULTIPART_ETAG = /-(\d+)$/;
-
 /**
  * Part `n` of a multipart object whose part layout its store keeps (its meta has no partSizes:
  * the s3 backend's): the store says where the part lies (BucketView.partRange). A store that
@@ -206,7 +204,7 @@ async function storedPartRange(
   meta: ObjectMeta,
   n: number,
 ): Promise<{ range?: ByteRange; partsCount?: number }> {
-  const count = Number(MULTIPART_ETAG.exec(meta.etag)?.[1] ?? 1);
+  const count = multipartEtagParts(meta.etag) ?? 1;
   if (count < 2) return requestedRange(ctx, meta, n);
   if (n > count) throw invalidPartNumber(n, count);
   const part = await ctx.bucket().partRange(key, n, meta.etag);
